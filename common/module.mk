@@ -1,0 +1,10 @@
+# common/: libpoprelay-common.a, linked by every process (log, Redis keyspace codec,
+# Redis connection handling).
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_LIB := $(B)/libpoprelay-common.a
+CFLAGS_common = $(HIREDIS_CFLAGS)
+LIBS_ALL += $(COMMON_LIB)
+
+$(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^

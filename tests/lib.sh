@@ -1,0 +1,89 @@
+# Shared helpers for integration tests, benchmarks and `make run`. Source it.
+# Everything a test creates is registered with pr_on_exit and torn down in reverse
+# order when the script exits, whether it passed, failed or was interrupted.
+
+PR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$PR_ROOT/$BUILD ;; esac
+PR_CLEANUP=()
+
+pr_on_exit() { PR_CLEANUP+=("$*"); }
+pr_cleanup() {
+	local i
+	for ((i = ${#PR_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${PR_CLEANUP[i]}" >/dev/null 2>&1 || true; done
+	PR_CLEANUP=()
+}
+trap pr_cleanup EXIT
+trap 'exit 130' INT TERM
+
+pr_log() { echo "[$(date +%T)] $*" >&2; }
+pr_fail() { echo "FAIL: $*" >&2; exit 1; }
+pr_skip() { echo "SKIP: $*" >&2; exit 77; }
+pr_need_root() { [ "$(id -u)" = 0 ] || pr_skip "needs root (namespaces, hugepages)"; }
+
+# pr_tmpdir: a private directory removed at exit; echoes its path.
+pr_tmpdir() {
+	local d
+	d=$(mktemp -d /tmp/poprelay-test.XXXXXX)
+	pr_on_exit "rm -rf '$d'"
+	echo "$d"
+}
+
+# pr_redis_start DIR: redis-server on DIR/redis.sock only (no TCP), stopped at exit.
+pr_redis_start() {
+	local dir=$1
+	redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+		--dir "$dir" --save '' --appendonly no --daemonize yes \
+		--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+	pr_on_exit "kill \$(cat '$dir/redis.pid') 2>/dev/null"
+	local i
+	for i in $(seq 50); do
+		redis-cli -s "$dir/redis.sock" ping 2>/dev/null | grep -q PONG && return 0
+		sleep 0.1
+	done
+	pr_fail "redis-server did not start (see $dir/redis.log)"
+}
+
+# pr_hugepages N: mount hugetlbfs at /dev/hugepages if needed and make sure N 2 MB pages
+# are reserved; restores the previous reservation and mount at exit.
+pr_hugepages() {
+	local want=$1 had
+	if ! grep -q ' /dev/hugepages hugetlbfs' /proc/mounts; then
+		mkdir -p /dev/hugepages
+		mount -t hugetlbfs nodev /dev/hugepages || pr_fail "cannot mount hugetlbfs"
+		pr_on_exit "umount /dev/hugepages"
+	fi
+	had=$(cat /proc/sys/vm/nr_hugepages)
+	if [ "$had" -lt "$want" ]; then
+		echo "$want" >/proc/sys/vm/nr_hugepages
+		pr_on_exit "echo $had > /proc/sys/vm/nr_hugepages"
+	fi
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge "$want" ] || pr_fail "could not reserve $want hugepages"
+}
+
+# pr_netns NAME: a fresh network namespace with loopback up, deleted at exit.
+pr_netns() {
+	ip netns del "$1" 2>/dev/null || true
+	ip netns add "$1" || pr_fail "ip netns add $1"
+	pr_on_exit "ip netns del '$1'"
+	ip -n "$1" link set lo up
+}
+
+# pr_veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up, with
+# checksum and segmentation offloads off (else af_packet sees partial checksums).
+pr_veth() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || pr_fail "veth $2/$4"
+	local ns ifc
+	for ns_if in "$1:$2" "$3:$4"; do
+		ns=${ns_if%%:*}; ifc=${ns_if#*:}
+		ip netns exec "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+		ip -n "$ns" link set "$ifc" up
+	done
+}
+
+# pr_wait_for TIMEOUT_S CMD...: retry CMD every 0.1 s until it succeeds.
+pr_wait_for() {
+	local t=$1 i; shift
+	for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
