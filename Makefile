@@ -80,6 +80,7 @@ FUZZERS :=
 include common/module.mk
 -include crypto/module.mk
 -include dataplane/module.mk
+-include dataplane/turn/turn.mk
 -include mgmt/module.mk
 -include slowpath/module.mk
 
