@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The Redis keyspace contract (docs/redis-keyspace.md, schema version 1): every record
+ * type, its field table, and the one encode/decode implementation that every poprelay
+ * process uses. Control paths only: nothing here may run in a dataplane worker loop.
+ *
+ * Errors are negative errno values:
+ *   -ENOENT  the record (or key) does not exist
+ *   -EINVAL  malformed record or argument (missing field, bad integer, too long)
+ *   -EPROTO  schema version mismatch (pr:schema or a record's "v")
+ *   -EIO     Redis I/O error that survived one reconnect, or an error reply
+ *   -ENOMEM  out of memory
+ * After a failure, pr_ks_errmsg() returns a one-line explanation (never a secret). */
+#ifndef POPRELAY_COMMON_KEYSPACE_H
+#define POPRELAY_COMMON_KEYSPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/redis.h"
+
+#define PR_KS_SCHEMA_VERSION 1
+#define PR_KS_PREFIX "pr:"
+#define PR_KS_SCHEMA_KEY "pr:schema"
+#define PR_KS_DEFAULT_REALM "poprelay"
+
+/* Key names (prefix + id where a record has one). */
+#define PR_KS_USER_PREFIX "pr:user:"
+#define PR_KS_USERS_KEY "pr:users"
+#define PR_KS_REG_PREFIX "pr:reg:"
+#define PR_KS_REGS_KEY "pr:regs"
+#define PR_KS_TURN_ALLOC_PREFIX "pr:turn:alloc:"
+#define PR_KS_TURN_ALLOCS_KEY "pr:turn:allocs"
+#define PR_KS_TURN_SECRETS_KEY "pr:turn:secrets"
+#define PR_KS_SESSION_PREFIX "pr:session:"
+#define PR_KS_SESSIONS_KEY "pr:sessions"
+#define PR_KS_SESSIONS_STREAM "pr:sessions:stream"
+#define PR_KS_SESSIONS_GROUP "dataplane"
+#define PR_KS_PORTS_FREE_KEY "pr:ports:free"
+#define PR_KS_PORTS_RANGE_KEY "pr:ports:range"
+#define PR_KS_CDR_PREFIX "pr:cdr:"
+#define PR_KS_CDRS_KEY "pr:cdrs"
+#define PR_KS_TUNABLES_KEY "pr:tunables"
+#define PR_KS_EVENTS_CHANNEL "pr:events"
+#define PR_KS_AUDIT_STREAM "pr:audit"
+
+#define PR_KS_CDR_TTL_S (90 * 86400)	/* CDR retention: 3 months */
+#define PR_KS_AUDIT_MAXLEN 1000000	/* approximate cap of pr:audit (XADD MAXLEN ~) */
+#define PR_KS_STREAM_MAXLEN 100000	/* approximate cap of pr:sessions:stream */
+
+/* Buffer sizes, NUL included. */
+#define PR_KS_NAME_MAX 64	/* user names, pop names, ids */
+#define PR_KS_REALM_MAX 64
+#define PR_KS_TEXT_MAX 128	/* display names, user agents */
+#define PR_KS_URI_MAX 256
+#define PR_KS_ADDR_MAX 48	/* textual IPv4/IPv6 address */
+#define PR_KS_KEY_B64_MAX 64	/* SDES inline key||salt, base64 (46 bytes for AEAD) */
+#define PR_KS_VALUE_MAX 512	/* longest encoded field value */
+#define PR_KS_FIELD_NAME_MAX 48
+#define PR_KS_MAX_FIELDS 96	/* most fields in one encoded record (nested expanded) */
+
+/* ---------------------------------------------------------------------------------------
+ * Table-driven codec. A record type is a struct plus a table of {name, type, offset}.
+ * Adding a field is one line in common/keyspace_records.c.
+ */
+enum pr_ks_type {
+	PR_KS_T_STR,	/* char[size], NUL-terminated; encoded verbatim */
+	PR_KS_T_BOOL,	/* bool; "0" or "1" */
+	PR_KS_T_U16,	/* uint16_t, decimal */
+	PR_KS_T_U32,	/* uint32_t, decimal */
+	PR_KS_T_U64,	/* uint64_t, decimal */
+	PR_KS_T_I64,	/* int64_t, decimal (unix seconds are I64) */
+	PR_KS_T_NEST,	/* embedded struct described by .sub; its fields get the name as prefix */
+};
+
+#define PR_KS_F_REQUIRED 0x1	/* decode fails with -EINVAL when absent */
+#define PR_KS_F_SECRET 0x2	/* never printed: pr_ks_field_format() shows "set" / "-" */
+
+struct pr_ks_desc;
+
+struct pr_ks_field {
+	const char *name;
+	enum pr_ks_type type;
+	uint16_t flags;
+	size_t off;
+	size_t size;			/* PR_KS_T_STR: buffer size; others: sizeof */
+	const struct pr_ks_desc *sub;	/* PR_KS_T_NEST only */
+};
+
+struct pr_ks_desc {
+	const char *name;		/* "user", "reg", ...: used in error messages */
+	const char *key_prefix;		/* "pr:user:"; NULL for nested-only descriptors */
+	size_t size;			/* sizeof the record struct */
+	const struct pr_ks_field *fields;
+	size_t nfields;
+	bool versioned;			/* has a "v" field checked against PR_KS_SCHEMA_VERSION */
+};
+
+/* An encoded record: field/value pairs as they appear in a Redis hash or stream entry. */
+struct pr_ks_kv {
+	char name[PR_KS_FIELD_NAME_MAX];
+	char value[PR_KS_VALUE_MAX];
+	size_t len;
+};
+struct pr_ks_hash {
+	size_t n;
+	struct pr_ks_kv kv[PR_KS_MAX_FIELDS];
+};
+
+/* Last error message of this thread (static storage; never contains a secret). */
+const char *pr_ks_errmsg(void);
+
+/* rec -> out (every field, "v" included for versioned types). Returns 0 or -EINVAL. */
+int pr_ks_encode(const struct pr_ks_desc *d, const void *rec, struct pr_ks_hash *out);
+/* in -> rec (zeroed first). Unknown fields are ignored (additive changes within a version);
+ * a missing required field, a bad integer, an over-long string or a wrong "v" fail. */
+int pr_ks_decode(const struct pr_ks_desc *d, const struct pr_ks_hash *in, void *rec);
+/* HGETALL / stream-entry field array reply -> pairs. -EINVAL on a malformed reply. */
+int pr_ks_hash_from_reply(const redisReply *r, struct pr_ks_hash *out);
+/* One field of rec as text for humans; secrets come out as "set" (or "-" when empty). */
+int pr_ks_field_format(const struct pr_ks_field *f, const void *rec, char *buf, size_t len);
+/* Find a field by (possibly nested, e.g. "caller_rx_packets") name; NULL if unknown.
+ * *base_off receives the offset of the struct the field belongs to. */
+const struct pr_ks_field *pr_ks_field_find(const struct pr_ks_desc *d, const char *name,
+					   size_t *base_off);
+/* Parse text into one field (as "user set" does). -EINVAL with pr_ks_errmsg() on bad input. */
+int pr_ks_field_parse(const struct pr_ks_field *f, void *base, const char *text);
+
+/* Generic hash I/O: DEL + HSET in one MULTI/EXEC, or HGETALL + decode. */
+int pr_ks_store(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, const void *rec);
+int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, void *rec);
+
+/* Schema: sets pr:schema to PR_KS_SCHEMA_VERSION if absent; -EPROTO on a mismatch with a
+ * message naming both versions. Every process calls it once at start and refuses to run
+ * on failure. */
+int pr_ks_check_schema(struct pr_redis *r);
+
+/* Set of names (pr:users etc.), sorted; free with pr_ks_names_free. */
+struct pr_ks_names {
+	size_t n;
+	char **v;
+};
+void pr_ks_names_free(struct pr_ks_names *names);
+
+/* ---------------------------------------------------------------------------------------
+ * Users: hash pr:user:<name>, set pr:users. Writer: poprelayctl. Readers: slowpath
+ * (digest auth, profile), poprelayctl. Never a password: HA1 digests only.
+ */
+struct pr_ks_user {
+	char name[PR_KS_NAME_MAX];
+	char realm[PR_KS_REALM_MAX];
+	char ha1_md5[33];		/* secret: hex MD5(name:realm:password) */
+	char ha1_sha256[65];		/* secret: hex SHA-256(name:realm:password) */
+	char display_name[PR_KS_TEXT_MAX];
+	char uri[PR_KS_URI_MAX];	/* sip:name@domain */
+	bool encryption_required;
+	uint32_t max_tx_kbps;		/* 0 = unlimited */
+	uint32_t max_rx_kbps;
+	char pop[PR_KS_NAME_MAX];	/* home PoP */
+	uint32_t keepalive_s;		/* RFC 5626 CRLF keepalive interval; 0 = default */
+	bool disabled;			/* registrations refused while set */
+	int64_t created;
+	int64_t updated;
+};
+extern const struct pr_ks_desc pr_ks_user_desc;
+
+/* User names: 1..63 chars of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool pr_ks_user_name_valid(const char *name);
+int pr_ks_user_load(struct pr_redis *r, const char *name, struct pr_ks_user *u);
+/* Full replace of the hash + SADD pr:users, atomically. */
+int pr_ks_user_store(struct pr_redis *r, const struct pr_ks_user *u);
+/* Deletes pr:user:<name>, its registration and its pr:users entry; -ENOENT if absent. */
+int pr_ks_user_delete(struct pr_redis *r, const char *name);
+int pr_ks_user_list(struct pr_redis *r, struct pr_ks_names *names);
+
+/* ---------------------------------------------------------------------------------------
+ * Registrations: hash pr:reg:<user> (one binding per device account, EXPIREAT = expires),
+ * zset pr:regs (member user, score expires). Writer: slowpath. Readers: slowpath of every
+ * PoP (routing on-net calls to the PoP of the last registration), poprelayctl.
+ */
+struct pr_ks_reg {
+	char user[PR_KS_NAME_MAX];
+	char contact[PR_KS_URI_MAX];	/* Contact URI as registered */
+	char instance[PR_KS_TEXT_MAX];	/* +sip.instance (RFC 5626), may be empty */
+	uint32_t reg_id;		/* reg-id (RFC 5626), 0 if none */
+	char pop[PR_KS_NAME_MAX];	/* PoP holding the device's connection */
+	char transport[8];		/* "tls", "tcp", "udp" */
+	char src_addr[PR_KS_ADDR_MAX];	/* address the REGISTER came from (outside address) */
+	uint16_t src_port;
+	char contact_addr[PR_KS_ADDR_MAX]; /* host in Contact/Via (inside address, behind NAT) */
+	uint64_t conn_id;		/* slowpath's connection id for routing over the flow */
+	char call_id[PR_KS_TEXT_MAX];
+	uint32_t cseq;
+	char user_agent[PR_KS_TEXT_MAX]; /* device type and software */
+	uint32_t expires_s;		/* granted expiry interval */
+	int64_t expires;		/* absolute unix time */
+	int64_t created;
+	int64_t updated;
+};
+extern const struct pr_ks_desc pr_ks_reg_desc;
+
+int pr_ks_reg_load(struct pr_redis *r, const char *user, struct pr_ks_reg *reg);
+/* HSET + EXPIREAT expires + ZADD pr:regs, atomically. */
+int pr_ks_reg_store(struct pr_redis *r, const struct pr_ks_reg *reg);
+int pr_ks_reg_delete(struct pr_redis *r, const char *user);
+/* Registered users whose expiry is later than now (and trims expired zset members). */
+int pr_ks_reg_list(struct pr_redis *r, int64_t now, struct pr_ks_names *users);
+
+/* ---------------------------------------------------------------------------------------
+ * TURN allocations: hash pr:turn:alloc:<id>, zset pr:turn:allocs (member id, score
+ * expires), hash pr:turn:alloc:<id>:perms (peer address -> expires), hash
+ * pr:turn:alloc:<id>:chans (channel number -> "peer_addr peer_port expires").
+ * Writer: dataplane control lcore. Readers: dataplane at restart, poprelayctl.
+ */
+struct pr_ks_turn_alloc {
+	char id[PR_KS_NAME_MAX];	/* hex, unique per 5-tuple and allocation */
+	char username[PR_KS_TEXT_MAX];	/* long-term user or REST "expiry:user" */
+	char realm[PR_KS_REALM_MAX];
+	char transport[8];		/* "udp" */
+	char client_addr[PR_KS_ADDR_MAX]; /* client's server-reflexive address */
+	uint16_t client_port;
+	char server_addr[PR_KS_ADDR_MAX]; /* our listener address the client used */
+	uint16_t server_port;
+	char relay_addr[PR_KS_ADDR_MAX];
+	uint16_t relay_port;
+	uint32_t lifetime_s;
+	int64_t expires;
+	uint32_t bw_kbps;		/* bandwidth limit applied, 0 = none */
+	int64_t created;
+	int64_t refreshed;
+};
+extern const struct pr_ks_desc pr_ks_turn_alloc_desc;
+
+struct pr_ks_turn_perm {
+	char peer_addr[PR_KS_ADDR_MAX];
+	int64_t expires;
+};
+struct pr_ks_turn_chan {
+	uint16_t channel;		/* 0x4000..0x4FFF */
+	char peer_addr[PR_KS_ADDR_MAX];
+	uint16_t peer_port;
+	int64_t expires;
+};
+
+int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_alloc *a);
+/* HSET + EXPIREAT expires + ZADD pr:turn:allocs, atomically. */
+int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
+/* Deletes the allocation, its perms and chans hashes and its index entry. */
+int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id);
+int pr_ks_turn_alloc_list(struct pr_redis *r, struct pr_ks_names *ids);
+int pr_ks_turn_perm_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_perm *p);
+int pr_ks_turn_perm_del(struct pr_redis *r, const char *id, const char *peer_addr);
+/* Up to max permissions; returns the count or a negative errno. */
+int pr_ks_turn_perm_list(struct pr_redis *r, const char *id, struct pr_ks_turn_perm *out,
+			 size_t max);
+int pr_ks_turn_chan_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_chan *c);
+int pr_ks_turn_chan_del(struct pr_redis *r, const char *id, uint16_t channel);
+int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_chan *out,
+			 size_t max);
+
+/* TURN REST shared secrets: hash pr:turn:secrets, field = secret id (e.g. "2026-11"),
+ * value = secret. Writer: poprelayctl. Reader: dataplane (tries every secret). Secret. */
+int pr_ks_turn_secret_set(struct pr_redis *r, const char *secret_id, const char *secret);
+int pr_ks_turn_secret_del(struct pr_redis *r, const char *secret_id);
+/* ids only (never the secrets). */
+int pr_ks_turn_secret_ids(struct pr_redis *r, struct pr_ks_names *ids);
+
+/* ---------------------------------------------------------------------------------------
+ * Media sessions: one per anchored media stream (m= line) between two legs, hash
+ * pr:session:<id>, set pr:sessions; commands on stream pr:sessions:stream (fields op, id,
+ * ts), consumer group "dataplane". Writer: slowpath. Reader: dataplane, poprelayctl
+ * (never the keys).
+ */
+enum { PR_KS_LEG_A = 0, PR_KS_LEG_B = 1 };
+
+struct pr_ks_leg {
+	char party[PR_KS_URI_MAX];	/* user name (on-net) or remote URI (off-net) */
+	bool onnet;
+	char family[4];			/* "ip4" / "ip6" */
+	char peer_addr[PR_KS_ADDR_MAX];	/* where the leg's device sends from / we send to (SDP) */
+	uint16_t peer_port;		/* RTP; RTCP is +1 unless rtcp_mux */
+	bool latch;			/* symmetric RTP: learn peer from first authentic packet */
+	char relay_addr[PR_KS_ADDR_MAX]; /* our anchor address on this leg */
+	uint16_t relay_port;		/* even; RTCP on relay_port + 1 unless rtcp_mux */
+	bool rtcp_mux;
+	char profile[16];		/* "RTP/AVP", "RTP/SAVP" */
+	char suite[32];			/* "AES_CM_128_HMAC_SHA1_80", "..._32", "AEAD_AES_128_GCM", "" */
+	char key_rx[PR_KS_KEY_B64_MAX];	/* secret: SDES key||salt the device encrypts with */
+	char key_tx[PR_KS_KEY_B64_MAX];	/* secret: SDES key||salt we encrypt toward it with */
+	bool encrypted;			/* leg's media is SRTP */
+	uint32_t max_kbps;		/* bandwidth limit for the leg's device, 0 = none */
+};
+extern const struct pr_ks_desc pr_ks_leg_desc;
+
+struct pr_ks_session {
+	char id[PR_KS_NAME_MAX];
+	char call_id[PR_KS_TEXT_MAX];
+	char cdr_id[PR_KS_NAME_MAX];	/* CDR this stream will be reported in */
+	char media[8];			/* "audio", "video" */
+	uint16_t mline;			/* m= line index */
+	uint32_t idle_timeout_s;
+	int64_t created;
+	int64_t updated;
+	struct pr_ks_leg leg[2];	/* encoded with prefixes "a_" and "b_" */
+};
+extern const struct pr_ks_desc pr_ks_session_desc;
+
+enum pr_ks_session_op { PR_KS_OP_INSTALL = 1, PR_KS_OP_UPDATE, PR_KS_OP_END };
+struct pr_ks_session_cmd {
+	char stream_id[32];		/* Redis entry id ("ms-seq"); filled when read */
+	enum pr_ks_session_op op;
+	char id[PR_KS_NAME_MAX];
+	int64_t ts;
+};
+const char *pr_ks_session_op_name(enum pr_ks_session_op op);
+
+int pr_ks_session_load(struct pr_redis *r, const char *id, struct pr_ks_session *s);
+/* Hash + pr:sessions + XADD op (install or update), atomically. */
+int pr_ks_session_store(struct pr_redis *r, const struct pr_ks_session *s,
+			enum pr_ks_session_op op);
+/* XADD op=end, then deletes the hash and the set member, atomically. */
+int pr_ks_session_end(struct pr_redis *r, const char *id);
+int pr_ks_session_list(struct pr_redis *r, struct pr_ks_names *ids);
+/* One stream entry (the [id, [field, value...]] array) -> cmd. */
+int pr_ks_session_cmd_parse(const redisReply *entry, struct pr_ks_session_cmd *cmd);
+
+/* ---------------------------------------------------------------------------------------
+ * Media port pool: set pr:ports:free of even RTP ports (RTCP = port + 1), string
+ * pr:ports:range "lo-hi". Writer/user: slowpath (SPOP to allocate, SADD to release).
+ */
+/* Fills the pool when pr:ports:range differs from lo-hi or is absent (Lua, atomic). */
+int pr_ks_ports_init(struct pr_redis *r, uint16_t lo, uint16_t hi);
+/* -ENOSPC when the pool is empty. */
+int pr_ks_port_alloc(struct pr_redis *r, uint16_t *port);
+/* Returns the port to the pool (only an even port inside the range). */
+int pr_ks_port_release(struct pr_redis *r, uint16_t port);
+
+/* ---------------------------------------------------------------------------------------
+ * CDRs: hash pr:cdr:<id> (EXPIRE 90 days), zset pr:cdrs (member id, score start),
+ * trimmed of members older than 90 days by every writer and lister. Writer: slowpath.
+ * Reader: poprelayctl (each read leaves an audit entry).
+ */
+struct pr_ks_cdr_leg {
+	char user[PR_KS_NAME_MAX];	/* on-net user, empty for off-net */
+	char uri[PR_KS_URI_MAX];
+	char user_agent[PR_KS_TEXT_MAX]; /* device type and software */
+	char inside_addr[PR_KS_ADDR_MAX]; /* address the device believes it has (Contact/SDP) */
+	char outside_addr[PR_KS_ADDR_MAX]; /* address its packets came from */
+	char sig_transport[8];		/* "tls", "tcp", "udp" */
+	char media_path[16];		/* "relay", "turn" */
+	bool encrypted;
+	char suite[32];
+	uint64_t rx_packets;		/* relay received from this leg's device */
+	uint64_t rx_bytes;
+	uint64_t tx_packets;		/* relay sent to this leg's device */
+	uint64_t tx_bytes;
+	uint64_t lost;			/* packets lost on the way in (RTP sequence gaps) */
+	uint32_t jitter_us;		/* interarrival jitter, RFC 3550, microseconds */
+	uint32_t avg_kbps;
+	uint64_t auth_fail;		/* SRTP packets dropped for failed authentication */
+};
+extern const struct pr_ks_desc pr_ks_cdr_leg_desc;
+
+struct pr_ks_cdr {
+	char id[PR_KS_NAME_MAX];
+	char call_id[PR_KS_TEXT_MAX];
+	char direction[16];		/* "onnet", "offnet-in", "offnet-out" */
+	char pop[PR_KS_NAME_MAX];	/* PoP that wrote the record */
+	char sig_path[PR_KS_URI_MAX];	/* e.g. "tls:pop1 -> tls:pop2" */
+	int64_t start;			/* INVITE received */
+	int64_t answer;			/* 0 when never answered */
+	int64_t end;
+	uint32_t duration_s;		/* end - answer, 0 if unanswered */
+	uint16_t sip_status;		/* final response code */
+	char end_reason[32];		/* "bye-caller", "bye-callee", "cancel", "error", ... */
+	struct pr_ks_cdr_leg caller;	/* prefix "caller_" */
+	struct pr_ks_cdr_leg callee;	/* prefix "callee_" */
+};
+extern const struct pr_ks_desc pr_ks_cdr_desc;
+
+/* HSET + EXPIRE PR_KS_CDR_TTL_S (from now) + ZADD pr:cdrs + trim, atomically. */
+int pr_ks_cdr_store(struct pr_redis *r, const struct pr_ks_cdr *c);
+int pr_ks_cdr_load(struct pr_redis *r, const char *id, struct pr_ks_cdr *c);
+/* Ids with from <= start <= to, oldest first, at most limit (0 = no limit). */
+int pr_ks_cdr_list(struct pr_redis *r, int64_t from, int64_t to, size_t limit,
+		   struct pr_ks_names *ids);
+
+/* ---------------------------------------------------------------------------------------
+ * Runtime tunables: hash pr:tunables, name -> decimal integer. Writer: poprelayctl
+ * (validated against pr_ks_tunables[], then PUBLISH pr:events "tunables"). Readers: the
+ * owner process named in the table, at start and on the event.
+ */
+struct pr_ks_tunable_def {
+	const char *name;
+	const char *owner;		/* "dataplane", "slowpath" */
+	int64_t min, max, def;
+	const char *help;
+};
+extern const struct pr_ks_tunable_def pr_ks_tunables[];
+extern const size_t pr_ks_tunables_n;
+
+const struct pr_ks_tunable_def *pr_ks_tunable_def(const char *name);
+/* The stored value, or the default when unset. -ENOENT for an unknown name, -EINVAL for a
+ * stored value that is not an integer within range. */
+int pr_ks_tunable_get(struct pr_redis *r, const char *name, int64_t *value);
+/* -EINVAL (with the allowed range in pr_ks_errmsg()) when out of range. */
+int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value);
+
+/* ---------------------------------------------------------------------------------------
+ * Audit trail: stream pr:audit (XADD MAXLEN ~ PR_KS_AUDIT_MAXLEN). Writers: everyone that
+ * changes a user/subscription or reads records. Reader: poprelayctl. Never a secret.
+ */
+struct pr_ks_audit {
+	char stream_id[32];		/* filled when read */
+	int64_t ts;
+	char actor[PR_KS_NAME_MAX];	/* "ctl:<unix user>", "slowpath", ... */
+	char action[32];		/* "user.add", "user.del", "user.passwd", "user.set",
+					 * "user.show", "user.list", "cdr.read", ... */
+	char object[PR_KS_URI_MAX];	/* "user:alice", "cdr:<id>" */
+	char detail[PR_KS_URI_MAX];	/* e.g. changed field names, never values of secrets */
+	char result[16];		/* "ok" or an error name */
+};
+extern const struct pr_ks_desc pr_ks_audit_desc;
+
+int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action,
+		    const char *object, const char *detail, const char *result);
+/* Newest first, at most max; returns the count or a negative errno. */
+int pr_ks_audit_list(struct pr_redis *r, struct pr_ks_audit *out, size_t max);
+
+#endif
