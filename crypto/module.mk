@@ -1,0 +1,12 @@
+# crypto/: libpoprelay-crypto.a — SRTP/SRTCP engine (ipsecmb and libsrtp backends), SDES,
+# STUN integrity and fingerprint, TURN REST credentials. No DPDK dependency.
+# Others link it as $(CRYPTO_LIB) $(CRYPTO_LINK_LIBS).
+CRYPTO_SRCS := $(wildcard crypto/*.c)
+CRYPTO_LIB := $(B)/libpoprelay-crypto.a
+CRYPTO_LINK_LIBS := $(IPSECMB_LIBS) $(SRTP_LIBS) $(SSL_LIBS)
+CFLAGS_crypto = $(SRTP_CFLAGS)
+LIBS_ALL += $(CRYPTO_LIB)
+
+$(CRYPTO_LIB): $(CRYPTO_SRCS:%.c=$(B)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
