@@ -20,61 +20,61 @@
 #include "common/redis.h"
 
 #define PR_KS_SCHEMA_VERSION 1
-#define PR_KS_PREFIX "pr:"
-#define PR_KS_SCHEMA_KEY "pr:schema"
-#define PR_KS_DEFAULT_REALM "poprelay"
+#define PR_KS_PREFIX	     "pr:"
+#define PR_KS_SCHEMA_KEY     "pr:schema"
+#define PR_KS_DEFAULT_REALM  "poprelay"
 
 /* Key names (prefix + id where a record has one). */
-#define PR_KS_USER_PREFIX "pr:user:"
-#define PR_KS_USERS_KEY "pr:users"
-#define PR_KS_REG_PREFIX "pr:reg:"
-#define PR_KS_REGS_KEY "pr:regs"
+#define PR_KS_USER_PREFIX	"pr:user:"
+#define PR_KS_USERS_KEY		"pr:users"
+#define PR_KS_REG_PREFIX	"pr:reg:"
+#define PR_KS_REGS_KEY		"pr:regs"
 #define PR_KS_TURN_ALLOC_PREFIX "pr:turn:alloc:"
-#define PR_KS_TURN_ALLOCS_KEY "pr:turn:allocs"
-#define PR_KS_TURN_SECRETS_KEY "pr:turn:secrets"
-#define PR_KS_SESSION_PREFIX "pr:session:"
-#define PR_KS_SESSIONS_KEY "pr:sessions"
-#define PR_KS_SESSIONS_STREAM "pr:sessions:stream"
-#define PR_KS_SESSIONS_GROUP "dataplane"
-#define PR_KS_PORTS_FREE_KEY "pr:ports:free"
-#define PR_KS_PORTS_RANGE_KEY "pr:ports:range"
-#define PR_KS_CDR_PREFIX "pr:cdr:"
-#define PR_KS_CDRS_KEY "pr:cdrs"
-#define PR_KS_TUNABLES_KEY "pr:tunables"
-#define PR_KS_EVENTS_CHANNEL "pr:events"
-#define PR_KS_AUDIT_STREAM "pr:audit"
+#define PR_KS_TURN_ALLOCS_KEY	"pr:turn:allocs"
+#define PR_KS_TURN_SECRETS_KEY	"pr:turn:secrets"
+#define PR_KS_SESSION_PREFIX	"pr:session:"
+#define PR_KS_SESSIONS_KEY	"pr:sessions"
+#define PR_KS_SESSIONS_STREAM	"pr:sessions:stream"
+#define PR_KS_SESSIONS_GROUP	"dataplane"
+#define PR_KS_PORTS_FREE_KEY	"pr:ports:free"
+#define PR_KS_PORTS_RANGE_KEY	"pr:ports:range"
+#define PR_KS_CDR_PREFIX	"pr:cdr:"
+#define PR_KS_CDRS_KEY		"pr:cdrs"
+#define PR_KS_TUNABLES_KEY	"pr:tunables"
+#define PR_KS_EVENTS_CHANNEL	"pr:events"
+#define PR_KS_AUDIT_STREAM	"pr:audit"
 
-#define PR_KS_CDR_TTL_S (90 * 86400)	/* CDR retention: 3 months */
-#define PR_KS_AUDIT_MAXLEN 1000000	/* approximate cap of pr:audit (XADD MAXLEN ~) */
-#define PR_KS_STREAM_MAXLEN 100000	/* approximate cap of pr:sessions:stream */
+#define PR_KS_CDR_TTL_S	    (90 * 86400) /* CDR retention: 3 months */
+#define PR_KS_AUDIT_MAXLEN  1000000	 /* approximate cap of pr:audit (XADD MAXLEN ~) */
+#define PR_KS_STREAM_MAXLEN 100000	 /* approximate cap of pr:sessions:stream */
 
 /* Buffer sizes, NUL included. */
-#define PR_KS_NAME_MAX 64	/* user names, pop names, ids */
-#define PR_KS_REALM_MAX 64
-#define PR_KS_TEXT_MAX 128	/* display names, user agents */
-#define PR_KS_URI_MAX 256
-#define PR_KS_ADDR_MAX 48	/* textual IPv4/IPv6 address */
-#define PR_KS_KEY_B64_MAX 64	/* SDES inline key||salt, base64 (46 bytes for AEAD) */
-#define PR_KS_VALUE_MAX 512	/* longest encoded field value */
+#define PR_KS_NAME_MAX	     64 /* user names, pop names, ids */
+#define PR_KS_REALM_MAX	     64
+#define PR_KS_TEXT_MAX	     128 /* display names, user agents */
+#define PR_KS_URI_MAX	     256
+#define PR_KS_ADDR_MAX	     48	 /* textual IPv4/IPv6 address */
+#define PR_KS_KEY_B64_MAX    64	 /* SDES inline key||salt, base64 (46 bytes for AEAD) */
+#define PR_KS_VALUE_MAX	     512 /* longest encoded field value */
 #define PR_KS_FIELD_NAME_MAX 48
-#define PR_KS_MAX_FIELDS 96	/* most fields in one encoded record (nested expanded) */
+#define PR_KS_MAX_FIELDS     96 /* most fields in one encoded record (nested expanded) */
 
 /* ---------------------------------------------------------------------------------------
  * Table-driven codec. A record type is a struct plus a table of {name, type, offset}.
  * Adding a field is one line in common/keyspace_records.c.
  */
 enum pr_ks_type {
-	PR_KS_T_STR,	/* char[size], NUL-terminated; encoded verbatim */
-	PR_KS_T_BOOL,	/* bool; "0" or "1" */
-	PR_KS_T_U16,	/* uint16_t, decimal */
-	PR_KS_T_U32,	/* uint32_t, decimal */
-	PR_KS_T_U64,	/* uint64_t, decimal */
-	PR_KS_T_I64,	/* int64_t, decimal (unix seconds are I64) */
-	PR_KS_T_NEST,	/* embedded struct described by .sub; its fields get the name as prefix */
+	PR_KS_T_STR,  /* char[size], NUL-terminated; encoded verbatim */
+	PR_KS_T_BOOL, /* bool; "0" or "1" */
+	PR_KS_T_U16,  /* uint16_t, decimal */
+	PR_KS_T_U32,  /* uint32_t, decimal */
+	PR_KS_T_U64,  /* uint64_t, decimal */
+	PR_KS_T_I64,  /* int64_t, decimal (unix seconds are I64) */
+	PR_KS_T_NEST, /* embedded struct described by .sub; its fields get the name as prefix */
 };
 
-#define PR_KS_F_REQUIRED 0x1	/* decode fails with -EINVAL when absent */
-#define PR_KS_F_SECRET 0x2	/* never printed: pr_ks_field_format() shows "set" / "-" */
+#define PR_KS_F_REQUIRED 0x1 /* decode fails with -EINVAL when absent */
+#define PR_KS_F_SECRET	 0x2 /* never printed: pr_ks_field_format() shows "set" / "-" */
 
 struct pr_ks_desc;
 
@@ -83,17 +83,17 @@ struct pr_ks_field {
 	enum pr_ks_type type;
 	uint16_t flags;
 	size_t off;
-	size_t size;			/* PR_KS_T_STR: buffer size; others: sizeof */
-	const struct pr_ks_desc *sub;	/* PR_KS_T_NEST only */
+	size_t size;		      /* PR_KS_T_STR: buffer size; others: sizeof */
+	const struct pr_ks_desc *sub; /* PR_KS_T_NEST only */
 };
 
 struct pr_ks_desc {
-	const char *name;		/* "user", "reg", ...: used in error messages */
-	const char *key_prefix;		/* "pr:user:"; NULL for nested-only descriptors */
-	size_t size;			/* sizeof the record struct */
+	const char *name;	/* "user", "reg", ...: used in error messages */
+	const char *key_prefix; /* "pr:user:"; NULL for nested-only descriptors */
+	size_t size;		/* sizeof the record struct */
 	const struct pr_ks_field *fields;
 	size_t nfields;
-	bool versioned;			/* has a "v" field checked against PR_KS_SCHEMA_VERSION */
+	bool versioned; /* has a "v" field checked against PR_KS_SCHEMA_VERSION */
 };
 
 /* An encoded record: field/value pairs as they appear in a Redis hash or stream entry. */
@@ -149,16 +149,16 @@ void pr_ks_names_free(struct pr_ks_names *names);
 struct pr_ks_user {
 	char name[PR_KS_NAME_MAX];
 	char realm[PR_KS_REALM_MAX];
-	char ha1_md5[33];		/* secret: hex MD5(name:realm:password) */
-	char ha1_sha256[65];		/* secret: hex SHA-256(name:realm:password) */
+	char ha1_md5[33];    /* secret: hex MD5(name:realm:password) */
+	char ha1_sha256[65]; /* secret: hex SHA-256(name:realm:password) */
 	char display_name[PR_KS_TEXT_MAX];
-	char uri[PR_KS_URI_MAX];	/* sip:name@domain */
+	char uri[PR_KS_URI_MAX]; /* sip:name@domain */
 	bool encryption_required;
-	uint32_t max_tx_kbps;		/* 0 = unlimited */
+	uint32_t max_tx_kbps; /* 0 = unlimited */
 	uint32_t max_rx_kbps;
-	char pop[PR_KS_NAME_MAX];	/* home PoP */
-	uint32_t keepalive_s;		/* RFC 5626 CRLF keepalive interval; 0 = default */
-	bool disabled;			/* registrations refused while set */
+	char pop[PR_KS_NAME_MAX]; /* home PoP */
+	uint32_t keepalive_s;	  /* RFC 5626 CRLF keepalive interval; 0 = default */
+	bool disabled;		  /* registrations refused while set */
 	int64_t created;
 	int64_t updated;
 };
@@ -180,20 +180,20 @@ int pr_ks_user_list(struct pr_redis *r, struct pr_ks_names *names);
  */
 struct pr_ks_reg {
 	char user[PR_KS_NAME_MAX];
-	char contact[PR_KS_URI_MAX];	/* Contact URI as registered */
-	char instance[PR_KS_TEXT_MAX];	/* +sip.instance (RFC 5626), may be empty */
-	uint32_t reg_id;		/* reg-id (RFC 5626), 0 if none */
-	char pop[PR_KS_NAME_MAX];	/* PoP holding the device's connection */
-	char transport[8];		/* "tls", "tcp", "udp" */
-	char src_addr[PR_KS_ADDR_MAX];	/* address the REGISTER came from (outside address) */
+	char contact[PR_KS_URI_MAX];   /* Contact URI as registered */
+	char instance[PR_KS_TEXT_MAX]; /* +sip.instance (RFC 5626), may be empty */
+	uint32_t reg_id;	       /* reg-id (RFC 5626), 0 if none */
+	char pop[PR_KS_NAME_MAX];      /* PoP holding the device's connection */
+	char transport[8];	       /* "tls", "tcp", "udp" */
+	char src_addr[PR_KS_ADDR_MAX]; /* address the REGISTER came from (outside address) */
 	uint16_t src_port;
 	char contact_addr[PR_KS_ADDR_MAX]; /* host in Contact/Via (inside address, behind NAT) */
-	uint64_t conn_id;		/* slowpath's connection id for routing over the flow */
+	uint64_t conn_id;		   /* slowpath's connection id for routing over the flow */
 	char call_id[PR_KS_TEXT_MAX];
 	uint32_t cseq;
 	char user_agent[PR_KS_TEXT_MAX]; /* device type and software */
-	uint32_t expires_s;		/* granted expiry interval */
-	int64_t expires;		/* absolute unix time */
+	uint32_t expires_s;		 /* granted expiry interval */
+	int64_t expires;		 /* absolute unix time */
 	int64_t created;
 	int64_t updated;
 };
@@ -213,10 +213,10 @@ int pr_ks_reg_list(struct pr_redis *r, int64_t now, struct pr_ks_names *users);
  * Writer: dataplane control lcore. Readers: dataplane at restart, poprelayctl.
  */
 struct pr_ks_turn_alloc {
-	char id[PR_KS_NAME_MAX];	/* hex, unique per 5-tuple and allocation */
-	char username[PR_KS_TEXT_MAX];	/* long-term user or REST "expiry:user" */
+	char id[PR_KS_NAME_MAX];       /* hex, unique per 5-tuple and allocation */
+	char username[PR_KS_TEXT_MAX]; /* long-term user or REST "expiry:user" */
 	char realm[PR_KS_REALM_MAX];
-	char transport[8];		/* "udp" */
+	char transport[8];		  /* "udp" */
 	char client_addr[PR_KS_ADDR_MAX]; /* client's server-reflexive address */
 	uint16_t client_port;
 	char server_addr[PR_KS_ADDR_MAX]; /* our listener address the client used */
@@ -225,7 +225,7 @@ struct pr_ks_turn_alloc {
 	uint16_t relay_port;
 	uint32_t lifetime_s;
 	int64_t expires;
-	uint32_t bw_kbps;		/* bandwidth limit applied, 0 = none */
+	uint32_t bw_kbps; /* bandwidth limit applied, 0 = none */
 	int64_t created;
 	int64_t refreshed;
 };
@@ -236,7 +236,7 @@ struct pr_ks_turn_perm {
 	int64_t expires;
 };
 struct pr_ks_turn_chan {
-	uint16_t channel;		/* 0x4000..0x4FFF */
+	uint16_t channel; /* 0x4000..0x4FFF */
 	char peer_addr[PR_KS_ADDR_MAX];
 	uint16_t peer_port;
 	int64_t expires;
@@ -274,19 +274,19 @@ int pr_ks_turn_secret_ids(struct pr_redis *r, struct pr_ks_names *ids);
 enum { PR_KS_LEG_A = 0, PR_KS_LEG_B = 1 };
 
 struct pr_ks_leg {
-	char party[PR_KS_URI_MAX];	/* user name (on-net) or remote URI (off-net) */
+	char party[PR_KS_URI_MAX]; /* user name (on-net) or remote URI (off-net) */
 	bool onnet;
-	char family[4];			/* "ip4" / "ip6" */
-	char peer_addr[PR_KS_ADDR_MAX];	/* where the leg's device sends from / we send to (SDP) */
-	uint16_t peer_port;		/* RTP; RTCP is +1 unless rtcp_mux */
-	bool latch;			/* symmetric RTP: learn peer from first authentic packet */
+	char family[4];			 /* "ip4" / "ip6" */
+	char peer_addr[PR_KS_ADDR_MAX];	 /* where the leg's device sends from / we send to (SDP) */
+	uint16_t peer_port;		 /* RTP; RTCP is +1 unless rtcp_mux */
+	bool latch;			 /* symmetric RTP: learn peer from first authentic packet */
 	char relay_addr[PR_KS_ADDR_MAX]; /* our anchor address on this leg */
-	uint16_t relay_port;		/* even; RTCP on relay_port + 1 unless rtcp_mux */
+	uint16_t relay_port;		 /* even; RTCP on relay_port + 1 unless rtcp_mux */
 	bool rtcp_mux;
-	char profile[16];		/* "RTP/AVP", "RTP/SAVP" */
-	char suite[32];			/* "AES_CM_128_HMAC_SHA1_80", "..._32", "AEAD_AES_128_GCM", "" */
-	char key_rx[PR_KS_KEY_B64_MAX];	/* secret: SDES key||salt the device encrypts with */
-	char key_tx[PR_KS_KEY_B64_MAX];	/* secret: SDES key||salt we encrypt toward it with */
+	char profile[16]; /* "RTP/AVP", "RTP/SAVP" */
+	char suite[32];	  /* "AES_CM_128_HMAC_SHA1_80", "..._32", "AEAD_AES_128_GCM", "" */
+	char key_rx[PR_KS_KEY_B64_MAX]; /* secret: SDES key||salt the device encrypts with */
+	char key_tx[PR_KS_KEY_B64_MAX]; /* secret: SDES key||salt we encrypt toward it with */
 	bool encrypted;			/* leg's media is SRTP */
 	uint32_t max_kbps;		/* bandwidth limit for the leg's device, 0 = none */
 };
@@ -295,19 +295,19 @@ extern const struct pr_ks_desc pr_ks_leg_desc;
 struct pr_ks_session {
 	char id[PR_KS_NAME_MAX];
 	char call_id[PR_KS_TEXT_MAX];
-	char cdr_id[PR_KS_NAME_MAX];	/* CDR this stream will be reported in */
-	char media[8];			/* "audio", "video" */
-	uint16_t mline;			/* m= line index */
+	char cdr_id[PR_KS_NAME_MAX]; /* CDR this stream will be reported in */
+	char media[8];		     /* "audio", "video" */
+	uint16_t mline;		     /* m= line index */
 	uint32_t idle_timeout_s;
 	int64_t created;
 	int64_t updated;
-	struct pr_ks_leg leg[2];	/* encoded with prefixes "a_" and "b_" */
+	struct pr_ks_leg leg[2]; /* encoded with prefixes "a_" and "b_" */
 };
 extern const struct pr_ks_desc pr_ks_session_desc;
 
 enum pr_ks_session_op { PR_KS_OP_INSTALL = 1, PR_KS_OP_UPDATE, PR_KS_OP_END };
 struct pr_ks_session_cmd {
-	char stream_id[32];		/* Redis entry id ("ms-seq"); filled when read */
+	char stream_id[32]; /* Redis entry id ("ms-seq"); filled when read */
 	enum pr_ks_session_op op;
 	char id[PR_KS_NAME_MAX];
 	int64_t ts;
@@ -341,40 +341,40 @@ int pr_ks_port_release(struct pr_redis *r, uint16_t port);
  * Reader: poprelayctl (each read leaves an audit entry).
  */
 struct pr_ks_cdr_leg {
-	char user[PR_KS_NAME_MAX];	/* on-net user, empty for off-net */
+	char user[PR_KS_NAME_MAX]; /* on-net user, empty for off-net */
 	char uri[PR_KS_URI_MAX];
-	char user_agent[PR_KS_TEXT_MAX]; /* device type and software */
-	char inside_addr[PR_KS_ADDR_MAX]; /* address the device believes it has (Contact/SDP) */
+	char user_agent[PR_KS_TEXT_MAX];   /* device type and software */
+	char inside_addr[PR_KS_ADDR_MAX];  /* address the device believes it has (Contact/SDP) */
 	char outside_addr[PR_KS_ADDR_MAX]; /* address its packets came from */
-	char sig_transport[8];		/* "tls", "tcp", "udp" */
-	char media_path[16];		/* "relay", "turn" */
+	char sig_transport[8];		   /* "tls", "tcp", "udp" */
+	char media_path[16];		   /* "relay", "turn" */
 	bool encrypted;
 	char suite[32];
-	uint64_t rx_packets;		/* relay received from this leg's device */
+	uint64_t rx_packets; /* relay received from this leg's device */
 	uint64_t rx_bytes;
-	uint64_t tx_packets;		/* relay sent to this leg's device */
+	uint64_t tx_packets; /* relay sent to this leg's device */
 	uint64_t tx_bytes;
-	uint64_t lost;			/* packets lost on the way in (RTP sequence gaps) */
-	uint32_t jitter_us;		/* interarrival jitter, RFC 3550, microseconds */
+	uint64_t lost;	    /* packets lost on the way in (RTP sequence gaps) */
+	uint32_t jitter_us; /* interarrival jitter, RFC 3550, microseconds */
 	uint32_t avg_kbps;
-	uint64_t auth_fail;		/* SRTP packets dropped for failed authentication */
+	uint64_t auth_fail; /* SRTP packets dropped for failed authentication */
 };
 extern const struct pr_ks_desc pr_ks_cdr_leg_desc;
 
 struct pr_ks_cdr {
 	char id[PR_KS_NAME_MAX];
 	char call_id[PR_KS_TEXT_MAX];
-	char direction[16];		/* "onnet", "offnet-in", "offnet-out" */
-	char pop[PR_KS_NAME_MAX];	/* PoP that wrote the record */
-	char sig_path[PR_KS_URI_MAX];	/* e.g. "tls:pop1 -> tls:pop2" */
-	int64_t start;			/* INVITE received */
-	int64_t answer;			/* 0 when never answered */
+	char direction[16];	      /* "onnet", "offnet-in", "offnet-out" */
+	char pop[PR_KS_NAME_MAX];     /* PoP that wrote the record */
+	char sig_path[PR_KS_URI_MAX]; /* e.g. "tls:pop1 -> tls:pop2" */
+	int64_t start;		      /* INVITE received */
+	int64_t answer;		      /* 0 when never answered */
 	int64_t end;
-	uint32_t duration_s;		/* end - answer, 0 if unanswered */
-	uint16_t sip_status;		/* final response code */
-	char end_reason[32];		/* "bye-caller", "bye-callee", "cancel", "error", ... */
-	struct pr_ks_cdr_leg caller;	/* prefix "caller_" */
-	struct pr_ks_cdr_leg callee;	/* prefix "callee_" */
+	uint32_t duration_s;	     /* end - answer, 0 if unanswered */
+	uint16_t sip_status;	     /* final response code */
+	char end_reason[32];	     /* "bye-caller", "bye-callee", "cancel", "error", ... */
+	struct pr_ks_cdr_leg caller; /* prefix "caller_" */
+	struct pr_ks_cdr_leg callee; /* prefix "callee_" */
 };
 extern const struct pr_ks_desc pr_ks_cdr_desc;
 
@@ -392,7 +392,7 @@ int pr_ks_cdr_list(struct pr_redis *r, int64_t from, int64_t to, size_t limit,
  */
 struct pr_ks_tunable_def {
 	const char *name;
-	const char *owner;		/* "dataplane", "slowpath" */
+	const char *owner; /* "dataplane", "slowpath" */
 	int64_t min, max, def;
 	const char *help;
 };
@@ -411,19 +411,19 @@ int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value);
  * changes a user/subscription or reads records. Reader: poprelayctl. Never a secret.
  */
 struct pr_ks_audit {
-	char stream_id[32];		/* filled when read */
+	char stream_id[32]; /* filled when read */
 	int64_t ts;
-	char actor[PR_KS_NAME_MAX];	/* "ctl:<unix user>", "slowpath", ... */
-	char action[32];		/* "user.add", "user.del", "user.passwd", "user.set",
-					 * "user.show", "user.list", "cdr.read", ... */
-	char object[PR_KS_URI_MAX];	/* "user:alice", "cdr:<id>" */
-	char detail[PR_KS_URI_MAX];	/* e.g. changed field names, never values of secrets */
-	char result[16];		/* "ok" or an error name */
+	char actor[PR_KS_NAME_MAX]; /* "ctl:<unix user>", "slowpath", ... */
+	char action[32];	    /* "user.add", "user.del", "user.passwd", "user.set",
+				     * "user.show", "user.list", "cdr.read", ... */
+	char object[PR_KS_URI_MAX]; /* "user:alice", "cdr:<id>" */
+	char detail[PR_KS_URI_MAX]; /* e.g. changed field names, never values of secrets */
+	char result[16];	    /* "ok" or an error name */
 };
 extern const struct pr_ks_desc pr_ks_audit_desc;
 
-int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action,
-		    const char *object, const char *detail, const char *result);
+int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action, const char *object,
+		    const char *detail, const char *result);
 /* Newest first, at most max; returns the count or a negative errno. */
 int pr_ks_audit_list(struct pr_redis *r, struct pr_ks_audit *out, size_t max);
 

@@ -8,3 +8,5 @@ LIBS_ALL += $(COMMON_LIB)
 $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+
+$(eval $(call unit_test,test_keyspace,$(COMMON_LIB),$(HIREDIS_LIBS)))

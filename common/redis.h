@@ -14,7 +14,9 @@ struct pr_redis;
 
 /* Connects to the unix socket at path with timeout_ms for connect and each command.
  * Returns 0 and *out, or -ENOENT (no socket file), -ECONNREFUSED (nobody listening),
- * -EACCES, -ETIMEDOUT, -EIO, -ENOMEM. On failure pr_redis_errmsg(NULL) explains. */
+ * -EACCES, -ETIMEDOUT, -EIO, -ENOMEM. On failure pr_redis_errmsg(NULL) explains.
+ * Sets SIGPIPE to ignored when it has the default disposition (a closed connection must
+ * be an I/O error to retry, not the end of the process). */
 int pr_redis_connect(struct pr_redis **out, const char *path, int timeout_ms);
 /* AUTH user password, password read from the first line of password_file (0600 is
  * advised). user NULL or "" means the default user. Remembered for reconnects. */
@@ -25,13 +27,21 @@ void pr_redis_close(struct pr_redis *r);
  * (free with freeReplyObject) or NULL with pr_redis_errmsg(r) set. An error reply
  * (REDIS_REPLY_ERROR) is returned as a reply: check its type. */
 redisReply *pr_redis_cmd(struct pr_redis *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 redisReply *pr_redis_cmdargv(struct pr_redis *r, int argc, const char **argv,
 			     const size_t *argvlen);
-/* Pipelines n commands (argv form) and reads n replies into replies[]; on an I/O error
- * reconnects once and replays all of them. Returns 0 or -EIO. Used for MULTI/EXEC. */
-int pr_redis_pipeline(struct pr_redis *r, size_t n, const int *argc, const char ***argv,
-		      const size_t **argvlen, redisReply **replies);
+/* A transaction: commands queued here run as MULTI ... EXEC. On an I/O error the whole
+ * transaction is replayed once on a fresh connection (so queue idempotent commands, or
+ * accept that a stream entry may rarely be added twice). */
+struct pr_redis_tx;
+struct pr_redis_tx *pr_redis_tx_new(void);
+int pr_redis_tx_add(struct pr_redis_tx *tx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int pr_redis_tx_addargv(struct pr_redis_tx *tx, int argc, const char **argv, const size_t *argvlen);
+/* Runs it. Returns 0 (and the EXEC reply array in *exec when exec is not NULL; free it with
+ * freeReplyObject), -EIO on an I/O error or when any command replied an error. */
+int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exec);
+void pr_redis_tx_free(struct pr_redis_tx *tx);
 
 /* The underlying context (for callers that need raw hiredis); may change on reconnect. */
 redisContext *pr_redis_ctx(struct pr_redis *r);

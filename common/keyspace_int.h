@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Internal helpers of the keyspace library (common/ only). */
+#ifndef POPRELAY_COMMON_KEYSPACE_INT_H
+#define POPRELAY_COMMON_KEYSPACE_INT_H
+
+#include "common/keyspace.h"
+
+#define KS_FIELD(st, fld, ty, fl)                                                                  \
+	{                                                                                          \
+		.name = #fld, .type = (ty), .flags = (fl), .off = offsetof(st, fld),               \
+		.size = sizeof(((st *)0)->fld)                                                     \
+	}
+#define KS_NEST(st, fld, nm, desc)                                                                 \
+	{                                                                                          \
+		.name = (nm), .type = PR_KS_T_NEST, .off = offsetof(st, fld),                      \
+		.size = sizeof(((st *)0)->fld), .sub = (desc)                                      \
+	}
+#define KS_ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
+void ks_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ks_err_prefix(const char *ctx);
+int ks_redis_fail(struct pr_redis *r, const char *what);
+int ks_reply_error(redisReply *rep, const char *what);
+int ks_tx_hset(struct pr_redis_tx *tx, const char *key, const struct pr_ks_hash *h);
+/* DEL key + HSET key <encoded rec>. */
+int ks_tx_store(struct pr_redis_tx *tx, const struct pr_ks_desc *d, const char *key,
+		const void *rec);
+int ks_tx_exec(struct pr_redis *r, struct pr_redis_tx *tx, const char *what);
+void ks_hash_wipe(struct pr_ks_hash *h);
+int ks_names_from_reply(const redisReply *rep, struct pr_ks_names *names, bool sort);
+/* Consumes rep (may be NULL: I/O failure). */
+int ks_reply_names(struct pr_redis *r, redisReply *rep, struct pr_ks_names *names, bool sort,
+		   const char *what);
+
+#endif

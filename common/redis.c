@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "common/redis.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+struct pr_redis {
+	redisContext *c;
+	char path[108];
+	int timeout_ms;
+	char user[64];
+	char *password; /* only to re-authenticate after a reconnect; wiped on close */
+	char err[256];
+};
+
+struct pr_redis_tx {
+	size_t n, cap;
+	char **cmd;
+	size_t *len;
+	int bad; /* a command failed to format: the run fails */
+};
+
+static __thread char connect_err[256];
+
+const char *pr_redis_errmsg(const struct pr_redis *r)
+{
+	return r ? r->err : connect_err;
+}
+
+redisContext *pr_redis_ctx(struct pr_redis *r)
+{
+	return r->c;
+}
+
+const char *pr_redis_path(const struct pr_redis *r)
+{
+	return r->path;
+}
+
+static int open_ctx(const char *path, int timeout_ms, redisContext **out, char *err, size_t errlen)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct stat st;
+	redisContext *c;
+	int e;
+
+	if (stat(path, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "redis socket %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "redis socket %s: not a unix socket", path);
+		return -ENOTSOCK;
+	}
+	errno = 0;
+	c = redisConnectUnixWithTimeout(path, tv);
+	if (!c) {
+		snprintf(err, errlen, "redis socket %s: out of memory", path);
+		return -ENOMEM;
+	}
+	if (c->err) {
+		e = errno;
+		if (strstr(c->errstr, "refused"))
+			e = ECONNREFUSED;
+		else if (strstr(c->errstr, "ermission"))
+			e = EACCES;
+		else if (strstr(c->errstr, "timed out"))
+			e = ETIMEDOUT;
+		else if (e == 0)
+			e = EIO;
+		snprintf(err, errlen, "redis socket %s: %s", path, c->errstr);
+		redisFree(c);
+		return -e;
+	}
+	if (timeout_ms > 0 && redisSetTimeout(c, tv) != REDIS_OK) {
+		snprintf(err, errlen, "redis socket %s: cannot set timeout", path);
+		redisFree(c);
+		return -EIO;
+	}
+	*out = c;
+	return 0;
+}
+
+static int do_auth(struct pr_redis *r)
+{
+	redisReply *rep;
+	int rc = 0;
+
+	if (!r->password)
+		return 0;
+	if (r->user[0])
+		rep = redisCommand(r->c, "AUTH %s %s", r->user, r->password);
+	else
+		rep = redisCommand(r->c, "AUTH %s", r->password);
+	if (!rep) {
+		snprintf(r->err, sizeof(r->err), "redis AUTH: %s", r->c->errstr);
+		return -EIO;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* The server's message names neither the password nor anything derived from it. */
+		snprintf(r->err, sizeof(r->err), "redis AUTH as %s refused: %s",
+			 r->user[0] ? r->user : "default", rep->str);
+		rc = -EACCES;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* A write to a connection the server closed must come back as an I/O error (so the command
+ * can be retried on a new connection), not kill the process. Leaves a handler alone. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
+int pr_redis_connect(struct pr_redis **out, const char *path, int timeout_ms)
+{
+	struct pr_redis *r;
+	int rc;
+
+	*out = NULL;
+	ignore_sigpipe();
+	if (!path || !path[0] || strlen(path) >= sizeof(r->path)) {
+		snprintf(connect_err, sizeof(connect_err), "redis socket path empty or too long");
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(connect_err, sizeof(connect_err), "out of memory");
+		return -ENOMEM;
+	}
+	strcpy(r->path, path);
+	r->timeout_ms = timeout_ms;
+	rc = open_ctx(path, timeout_ms, &r->c, connect_err, sizeof(connect_err));
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int pr_redis_auth(struct pr_redis *r, const char *user, const char *password_file)
+{
+	char line[512];
+	FILE *f;
+	size_t n;
+	int rc, e;
+
+	if (user && strlen(user) >= sizeof(r->user)) {
+		snprintf(r->err, sizeof(r->err), "redis user name too long");
+		return -EINVAL;
+	}
+	f = fopen(password_file, "re");
+	if (!f) {
+		e = errno;
+		snprintf(r->err, sizeof(r->err), "redis password file %s: %s", password_file,
+			 strerror(e));
+		return -e;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = 0;
+	if (n == 0) {
+		snprintf(r->err, sizeof(r->err), "redis password file %s is empty", password_file);
+		return -EINVAL;
+	}
+	if (r->password) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
+	r->password = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	if (!r->password)
+		return -ENOMEM;
+	snprintf(r->user, sizeof(r->user), "%s", user ? user : "");
+	rc = do_auth(r);
+	return rc;
+}
+
+void pr_redis_close(struct pr_redis *r)
+{
+	if (!r)
+		return;
+	if (r->c)
+		redisFree(r->c);
+	if (r->password) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
+	free(r);
+}
+
+static int is_io(const redisContext *c)
+{
+	return c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF;
+}
+
+static int reconnect(struct pr_redis *r)
+{
+	redisContext *c;
+	int rc;
+
+	rc = open_ctx(r->path, r->timeout_ms, &c, r->err, sizeof(r->err));
+	if (rc < 0)
+		return rc;
+	redisFree(r->c);
+	r->c = c;
+	return do_auth(r);
+}
+
+/* Sends n formatted commands and reads n replies. On an I/O error, reconnects once and
+ * replays. On success every replies[i] is set. */
+static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const size_t *len,
+			 redisReply **replies)
+{
+	int attempt;
+	size_t i;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		memset(replies, 0, n * sizeof(*replies));
+		if (attempt > 0 && reconnect(r) < 0)
+			return -EIO;
+		if (r->c->err)
+			continue; /* a context that failed before is unusable: reconnect */
+		for (i = 0; i < n; i++)
+			if (redisAppendFormattedCommand(r->c, cmd[i], len[i]) != REDIS_OK)
+				break;
+		if (i == n) {
+			for (i = 0; i < n; i++) {
+				void *rep = NULL;
+				if (redisGetReply(r->c, &rep) != REDIS_OK || !rep)
+					break;
+				replies[i] = rep;
+			}
+			if (i == n)
+				return 0;
+		}
+		for (i = 0; i < n; i++)
+			if (replies[i])
+				freeReplyObject(replies[i]);
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		if (!is_io(r->c))
+			break;
+	}
+	memset(replies, 0, n * sizeof(*replies));
+	return -EIO;
+}
+
+static redisReply *run_one(struct pr_redis *r, char *cmd, int len)
+{
+	redisReply *rep = NULL;
+	size_t l;
+
+	if (len < 0) {
+		snprintf(r->err, sizeof(r->err), "cannot format redis command");
+		return NULL;
+	}
+	l = (size_t)len;
+	if (run_formatted(r, 1, &cmd, &l, &rep) < 0)
+		rep = NULL;
+	redisFreeCommand(cmd);
+	return rep;
+}
+
+redisReply *pr_redis_cmd(struct pr_redis *r, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	return run_one(r, cmd, len);
+}
+
+redisReply *pr_redis_cmdargv(struct pr_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+
+	return run_one(r, cmd, len);
+}
+
+struct pr_redis_tx *pr_redis_tx_new(void)
+{
+	return calloc(1, sizeof(struct pr_redis_tx));
+}
+
+static int tx_push(struct pr_redis_tx *tx, char *cmd, int len)
+{
+	if (len < 0 || !cmd) {
+		tx->bad = 1;
+		return -EINVAL;
+	}
+	if (tx->n == tx->cap) {
+		size_t cap = tx->cap ? tx->cap * 2 : 8;
+		char **c = realloc(tx->cmd, cap * sizeof(*c));
+		size_t *l;
+		if (!c)
+			goto oom;
+		tx->cmd = c;
+		l = realloc(tx->len, cap * sizeof(*l));
+		if (!l)
+			goto oom;
+		tx->len = l;
+		tx->cap = cap;
+	}
+	tx->cmd[tx->n] = cmd;
+	tx->len[tx->n++] = (size_t)len;
+	return 0;
+oom:
+	redisFreeCommand(cmd);
+	tx->bad = 1;
+	return -ENOMEM;
+}
+
+int pr_redis_tx_add(struct pr_redis_tx *tx, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	return tx_push(tx, cmd, len);
+}
+
+int pr_redis_tx_addargv(struct pr_redis_tx *tx, int argc, const char **argv, const size_t *argvlen)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+
+	return tx_push(tx, cmd, len);
+}
+
+void pr_redis_tx_free(struct pr_redis_tx *tx)
+{
+	size_t i;
+
+	if (!tx)
+		return;
+	for (i = 0; i < tx->n; i++) {
+		/* Formatted commands may hold secrets (HA1s, keys). */
+		explicit_bzero(tx->cmd[i], tx->len[i]);
+		redisFreeCommand(tx->cmd[i]);
+	}
+	free(tx->cmd);
+	free(tx->len);
+	free(tx);
+}
+
+int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exec)
+{
+	static char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
+	size_t n = tx->n + 2, i;
+	char **cmd = NULL;
+	size_t *len = NULL;
+	redisReply **rep = NULL;
+	int rc = -ENOMEM;
+
+	if (exec)
+		*exec = NULL;
+	if (tx->bad) {
+		snprintf(r->err, sizeof(r->err), "redis transaction: a command could not be built");
+		return -EINVAL;
+	}
+	cmd = calloc(n, sizeof(*cmd));
+	len = calloc(n, sizeof(*len));
+	rep = calloc(n, sizeof(*rep));
+	if (!cmd || !len || !rep)
+		goto out;
+	cmd[0] = multi;
+	len[0] = sizeof(multi) - 1;
+	for (i = 0; i < tx->n; i++) {
+		cmd[i + 1] = tx->cmd[i];
+		len[i + 1] = tx->len[i];
+	}
+	cmd[n - 1] = execc;
+	len[n - 1] = sizeof(execc) - 1;
+	rc = run_formatted(r, n, cmd, len, rep);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	for (i = 0; i < n - 1; i++) {
+		if (rep[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(r->err, sizeof(r->err), "redis: %s", rep[i]->str);
+			rc = -EIO;
+			break;
+		}
+	}
+	if (rc == 0) {
+		redisReply *e = rep[n - 1];
+		if (e->type != REDIS_REPLY_ARRAY) {
+			snprintf(r->err, sizeof(r->err), "redis EXEC: %s",
+				 e->type == REDIS_REPLY_ERROR ? e->str : "transaction aborted");
+			rc = -EIO;
+		} else {
+			for (i = 0; i < e->elements; i++) {
+				if (e->element[i]->type == REDIS_REPLY_ERROR) {
+					snprintf(r->err, sizeof(r->err), "redis: %s",
+						 e->element[i]->str);
+					rc = -EIO;
+					break;
+				}
+			}
+		}
+		if (rc == 0 && exec) {
+			*exec = e;
+			rep[n - 1] = NULL;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (rep[i])
+			freeReplyObject(rep[i]);
+out:
+	if (rc == -ENOMEM)
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	free(cmd);
+	free(len);
+	free(rep);
+	return rc;
+}
