@@ -10,3 +10,6 @@ LIBS_ALL += $(CRYPTO_LIB)
 $(CRYPTO_LIB): $(CRYPTO_SRCS:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+
+# Unit tests (tests/unit/test_*.c of this module)
+$(eval $(call unit_test,test_stun_auth,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))

@@ -66,4 +66,135 @@ int pr_srtp_ctx_create_session(const struct pr_srtp_params *p,
 
 void pr_srtp_wipe(void *p, size_t n);
 
+/* ---- shared by the backends ---- */
+#include <string.h>
+
+static inline uint16_t pr_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t pr_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void pr_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* RTP header length (12 + CSRCs + extension) or a negative pr_srtp_result. */
+static inline int pr_rtp_header_len(const uint8_t *d, unsigned len)
+{
+	unsigned h;
+
+	if (len < 12)
+		return -PR_SRTP_ERR_TOO_SHORT;
+	if ((d[0] >> 6) != 2)
+		return -PR_SRTP_ERR_BAD_VERSION;
+	h = 12 + 4u * (d[0] & 0x0f);
+	if (d[0] & 0x10) {
+		if (h + 4 > len)
+			return -PR_SRTP_ERR_TOO_SHORT;
+		h += 4 + 4u * pr_be16(d + h + 2);
+	}
+	if (h > len)
+		return -PR_SRTP_ERR_TOO_SHORT;
+	return (int)h;
+}
+
+/* RFC 3711 3.3.1 / appendix A: the index of a packet with sequence number seq, guessed
+ * from the highest index so far. 0, or -1 when the guess is below zero (too old). */
+static inline int pr_rtp_estimate(const struct pr_srtp_replay *r, uint32_t initial_roc,
+				  uint16_t seq, uint64_t *idx)
+{
+	int64_t roc, v;
+	int sl;
+
+	if (!r->started) {
+		*idx = (uint64_t)initial_roc << 16 | seq;
+		return 0;
+	}
+	roc = (int64_t)(r->hi >> 16);
+	sl = (int)(r->hi & 0xffff);
+	v = roc;
+	if (sl < 32768) {
+		if ((int)seq - sl > 32768)
+			v = roc - 1;
+	} else if (sl - 32768 > (int)seq) {
+		v = roc + 1;
+	}
+	if (v < 0)
+		return -1;
+	*idx = (uint64_t)v << 16 | seq;
+	return 0;
+}
+
+/* 0 when idx may be accepted, -1 when it is a replay or older than the window. */
+static inline int pr_replay_check(const struct pr_srtp_replay *r, const uint64_t *win,
+				  uint32_t bits, uint64_t idx)
+{
+	uint64_t b;
+
+	if (!r->started || idx > r->hi)
+		return 0;
+	if (r->hi - idx >= bits)
+		return -1;
+	b = idx & (bits - 1);
+	return (win[b >> 6] >> (b & 63)) & 1 ? -1 : 0;
+}
+
+static inline void pr_replay_add(struct pr_srtp_replay *r, uint64_t *win, uint32_t bits,
+				 uint64_t idx)
+{
+	uint64_t b;
+
+	if (!r->started || idx > r->hi) {
+		if (!r->started || idx - r->hi >= bits) {
+			memset(win, 0, bits / 8);
+		} else {
+			for (uint64_t k = r->hi + 1; k < idx; k++) {
+				b = k & (bits - 1);
+				win[b >> 6] &= ~(1ull << (b & 63));
+			}
+		}
+		r->hi = idx;
+		r->started = 1;
+		b = idx & (bits - 1);
+		win[b >> 6] = (win[b >> 6] & ~(1ull << (b & 63))) | (1ull << (b & 63));
+		return;
+	}
+	b = idx & (bits - 1);
+	win[b >> 6] |= 1ull << (b & 63);
+}
+
+/* Sender side: the highest index sent moves forward only. */
+static inline void pr_sender_add(struct pr_srtp_replay *r, uint64_t idx)
+{
+	if (!r->started || idx > r->hi) {
+		r->hi = idx;
+		r->started = 1;
+	}
+}
+
+/* backends */
+size_t pr_srtp_ipsecmb_keys_size(int aead);
+int pr_srtp_ipsecmb_setup(struct pr_srtp_ctx *c, const struct pr_srtp_session_keys *rtp,
+			  const struct pr_srtp_session_keys *rtcp);
+unsigned pr_srtp_ipsecmb_rtp(struct pr_srtp_ctx *const *ctxs, unsigned stride,
+			     struct pr_srtp_pkt *pkts, unsigned n, int protect);
+unsigned pr_srtp_ipsecmb_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *pkts, unsigned n,
+			      int protect);
+
+int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p);
+void pr_srtp_libsrtp_free(struct pr_srtp_ctx *c);
+unsigned pr_srtp_libsrtp_rtp(struct pr_srtp_ctx *const *ctxs, unsigned stride,
+			     struct pr_srtp_pkt *pkts, unsigned n, int protect);
+unsigned pr_srtp_libsrtp_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *pkts, unsigned n,
+			      int protect);
+
 #endif
