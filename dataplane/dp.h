@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Runtime state shared by the dataplane's files. Ownership is written on each field. */
+#ifndef POPRELAY_DP_H
+#define POPRELAY_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dataplane/dp_config.h"
+#include "dataplane/dp_counters.h"
+#include "dataplane/dp_parse.h"
+
+#define DP_VERSION     "0.1.0"
+#define DP_MAX_WORKERS 64
+#define DP_MAX_BURST   256
+
+/* One worker's TX buffer for one port. Writer: that worker only. */
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+};
+
+/* A worker lcore. Writer: the worker itself, except where noted. */
+struct dp_worker {
+	unsigned int lcore_id; /* control: wo before launch */
+	unsigned int index;    /* 0..nb_workers-1; also its RX and TX queue id on every port */
+	struct rte_ring *punt; /* worker -> control; control is the only consumer */
+	struct dp_lcore_stats *stats;
+	struct dp_txbuf tx[DP_MAX_PORTS];
+} __rte_cache_aligned;
+
+/* A configured port. Writer: control before workers start; read-only afterwards. */
+struct dp_port {
+	uint16_t port_id;
+	struct rte_ether_addr mac;
+	struct dp_prefix ipv4;
+	struct dp_prefix ipv6;
+	struct dp_ipaddr gateway4; /* family 0: none */
+	struct dp_ipaddr gateway6;
+	uint16_t nb_rxq;
+	uint16_t ctl_txq; /* the control lcore's TX queue (= nb_workers) */
+	bool started;
+};
+
+/* Global runtime state. Writer: control lcore (main) during init/teardown only, except
+ * quit, which the signal handler sets. */
+struct dp_runtime {
+	volatile bool quit;      /* signal handler: wo; everyone: ro */
+	volatile bool stop_workers; /* control: wo; workers: ro */
+	unsigned int nb_workers;
+	struct dp_worker workers[DP_MAX_WORKERS];
+	unsigned int nb_ports;
+	struct dp_port ports[DP_MAX_PORTS];
+	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *rcu;
+	uint64_t start_tsc;
+	uint64_t tsc_hz;
+	uint64_t start_time; /* UNIX seconds */
+	unsigned int main_lcore;
+};
+
+extern struct dp_runtime dp_rt;
+
+/* Kinds of punt from a worker to control (struct dp_punt_meta.kind). */
+enum dp_punt_kind {
+	DP_PUNT_ARP = 1,     /* ARP frame for control to answer/learn */
+	DP_PUNT_ND,          /* NS/NA for control to answer/learn */
+	DP_PUNT_RESOLVE,     /* a frame to an unresolved next hop: resolve, then drop it */
+	DP_PUNT_FEATURE,     /* for the feature in feature_id */
+};
+
+/* Stored in each mbuf's private area (the pool is created with room for it). */
+struct dp_punt_meta {
+	uint8_t kind;
+	uint8_t feature_id;
+	uint16_t port; /* index into dp_rt.ports[] */
+	struct dp_ipaddr nexthop; /* DP_PUNT_RESOLVE */
+	struct dp_pkt_info pi;	  /* as parsed by the worker */
+};
+
+static inline struct dp_punt_meta *dp_mbuf_meta(struct rte_mbuf *m)
+{
+	return (struct dp_punt_meta *)rte_mbuf_to_priv(m);
+}
+
+static inline uint64_t dp_now_ms(void)
+{
+	return (rte_get_tsc_cycles() - dp_rt.start_tsc) * 1000 / dp_rt.tsc_hz;
+}
+
+/* Worker-side helpers (dp_worker.c). */
+void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct rte_mbuf *m);
+void dp_worker_flush(struct dp_worker *w);
+int dp_worker_main(void *arg);
+
+/* Control-side (dp_control.c). */
+int dp_control_tx(uint16_t port_idx, struct rte_mbuf *m);
+void dp_control_loop(void);
+int dp_ctl_resolve(uint16_t port_idx, const struct dp_ipaddr *nh);
+
+/* Is dst one of our addresses on port port_idx? */
+bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a);
+/* Next hop for dst from port port_idx: dst itself if on-link, else the gateway;
+ * -ENETUNREACH without a route. */
+int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh);
+
+/* Port index (0..nb_ports-1) of a DPDK port id, or -1. */
+int dp_port_index(uint16_t port_id);
+
+#endif

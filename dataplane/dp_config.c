@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Table-driven INI parsing on top of rte_cfgfile (which works before EAL starts). */
+#include "dataplane/dp_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <rte_cfgfile.h>
+#include <rte_common.h>
+
+struct dp_config dp_cfg;
+
+#define EAL(f)	offsetof(struct dp_eal_cfg, f)
+#define DPC(f)	offsetof(struct dp_dataplane_cfg, f)
+#define PORT(f) offsetof(struct dp_port_cfg, f)
+
+static const struct dp_cfg_key eal_keys[] = {
+	{"lcores", DP_CFG_STR, 1, 128, "0-1", EAL(lcores), 0,
+	 "lcore list for EAL -l: the first is the control lcore, the others are workers"},
+	{"main_lcore", DP_CFG_U32, 0, 1023, "0", EAL(main_lcore), 0,
+	 "the control lcore (must be in lcores)"},
+	{"memory_mb", DP_CFG_U32, 64, 1048576, "512", EAL(memory_mb), 0,
+	 "memory to reserve at start-up in MB (EAL -m)"},
+	{"huge", DP_CFG_BOOL, 0, 0, "yes", EAL(huge), 0,
+	 "use hugepages; no runs EAL with --no-huge (labs and CI only)"},
+	{"in_memory", DP_CFG_BOOL, 0, 0, "no", EAL(in_memory), 0,
+	 "EAL --in-memory: no shared runtime files (disables secondary processes)"},
+	{"file_prefix", DP_CFG_STR, 1, 64, "poprelay", EAL(file_prefix), 0,
+	 "EAL --file-prefix; the telemetry socket is /var/run/dpdk/<file_prefix>/"},
+	{"log_level", DP_CFG_U32, 1, 8, "5", EAL(log_level), 0,
+	 "EAL and dataplane log level, syslog numbering (3 error .. 7 debug)"},
+	{"extra_args", DP_CFG_STR, 0, 255, "", EAL(extra_args), 0,
+	 "more EAL arguments, whitespace separated (e.g. --vdev for a second device)"},
+};
+
+static const struct dp_cfg_key dp_keys[] = {
+	{"burst_size", DP_CFG_U32, 1, 256, "32", DPC(burst_size), 0,
+	 "packets per rx_burst/tx_burst"},
+	{"mbuf_pool_size", DP_CFG_U32, 1023, 16777215, "16383", DPC(mbuf_pool_size), 0,
+	 "mbufs in the packet pool (best 2^n - 1)"},
+	{"mbuf_cache_size", DP_CFG_U32, 0, 512, "256", DPC(mbuf_cache_size), 0,
+	 "per-lcore mbuf cache"},
+	{"punt_ring_size", DP_CFG_U32, 64, 65536, "1024", DPC(punt_ring_size), 0,
+	 "slots of each worker's ring to the control lcore (power of two)"},
+	{"neigh_entries", DP_CFG_U32, 64, 1048576, "4096", DPC(neigh_entries), 0,
+	 "neighbour (ARP/ND) table size"},
+	{"neigh_timeout_s", DP_CFG_U32, 1, 86400, "300", DPC(neigh_timeout_s), 0,
+	 "seconds a learned neighbour stays valid before it is removed"},
+	{"neigh_retry_ms", DP_CFG_U32, 10, 60000, "1000", DPC(neigh_retry_ms), 0,
+	 "milliseconds between ARP requests / neighbour solicitations for an unresolved hop"},
+	{"neigh_probes", DP_CFG_U32, 1, 100, "3", DPC(neigh_probes), 0,
+	 "requests sent for an unresolved hop before giving up"},
+	{"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
+	 "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
+	{"redis_socket", DP_CFG_STR, 1, 255, "/run/poprelay/redis.sock", DPC(redis_socket), 0,
+	 "unix socket of the local Redis"},
+};
+
+static const struct dp_cfg_key port_keys[] = {
+	{"device", DP_CFG_STR, 1, 255, NULL, PORT(device), DP_CFG_REQUIRED,
+	 "PCI address (0000:01:00.0) or vdev string (net_af_packet0,iface=eth1)"},
+	{"ipv4", DP_CFG_IP4_PREFIX, 0, 0, NULL, PORT(ipv4), 0,
+	 "IPv4 address the appliance owns on this port, with prefix length"},
+	{"ipv6", DP_CFG_IP6_PREFIX, 0, 0, NULL, PORT(ipv6), 0,
+	 "IPv6 address the appliance owns on this port, with prefix length"},
+	{"gateway4", DP_CFG_IP4, 0, 0, NULL, PORT(gateway4), 0,
+	 "IPv4 next hop for destinations off the ipv4 prefix"},
+	{"gateway6", DP_CFG_IP6, 0, 0, NULL, PORT(gateway6), 0,
+	 "IPv6 next hop for destinations off the ipv6 prefix"},
+	{"rx_queues", DP_CFG_U32, 0, 64, "0", PORT(rx_queues), 0,
+	 "RX queues (RSS); 0 = one per worker lcore"},
+	{"rx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(rx_desc), 0, "RX descriptors per queue"},
+	{"tx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(tx_desc), 0, "TX descriptors per queue"},
+	{"mtu", DP_CFG_U32, 576, 9600, "1500", PORT(mtu), 0, "IP MTU of the port"},
+	{"promiscuous", DP_CFG_BOOL, 0, 0, "no", PORT(promiscuous), 0,
+	 "accept frames to any MAC (virtual ports that share a MAC with the kernel)"},
+};
+
+static struct dp_cfg_section eal_section = {
+	.name = "eal", .storage = &dp_cfg.eal, .keys = eal_keys, .nkeys = RTE_DIM(eal_keys)};
+static struct dp_cfg_section dp_section = {
+	.name = "dataplane", .storage = &dp_cfg.dp, .keys = dp_keys, .nkeys = RTE_DIM(dp_keys)};
+static struct dp_cfg_section port_section = {.name = "port",
+					     .max_instances = DP_MAX_PORTS,
+					     .storage = &dp_cfg.port[0],
+					     .stride = sizeof(struct dp_port_cfg),
+					     .keys = port_keys,
+					     .nkeys = RTE_DIM(port_keys),
+					     .present = &dp_cfg.ports_present};
+
+/* Writer: constructors and dp_config_load on the main thread, before EAL. */
+static struct dp_cfg_section *sections;
+static struct dp_cfg_section **sections_tail = &sections;
+
+void dp_cfg_section_register(struct dp_cfg_section *s)
+{
+	struct dp_cfg_section *it;
+
+	for (it = sections; it; it = it->next)
+		if (it == s)
+			return;
+	s->next = NULL;
+	*sections_tail = s;
+	sections_tail = &s->next;
+}
+
+static void register_core(void)
+{
+	dp_cfg_section_register(&eal_section);
+	dp_cfg_section_register(&dp_section);
+	dp_cfg_section_register(&port_section);
+}
+
+struct dp_cfg_section *dp_cfg_sections(void)
+{
+	register_core();
+	return sections;
+}
+
+static const char *type_expect(const struct dp_cfg_key *k, char *buf, size_t len)
+{
+	switch (k->type) {
+	case DP_CFG_U32:
+		snprintf(buf, len, "an integer from %u to %u", k->min, k->max);
+		return buf;
+	case DP_CFG_BOOL:
+		return "yes or no";
+	case DP_CFG_STR:
+		snprintf(buf, len, "a string of %u to %u characters", k->min, k->max);
+		return buf;
+	case DP_CFG_IP4:
+		return "an IPv4 address (a.b.c.d)";
+	case DP_CFG_IP6:
+		return "an IPv6 address";
+	case DP_CFG_IP4_PREFIX:
+		return "an IPv4 address with prefix length (a.b.c.d/len, len 1-32)";
+	case DP_CFG_IP6_PREFIX:
+		return "an IPv6 address with prefix length (x::y/len, len 1-128)";
+	}
+	return "?";
+}
+
+static int parse_prefix(const char *val, int family, struct dp_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long len;
+	int maxlen = family == AF_INET ? 32 : 128;
+
+	if (strlen(val) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, val);
+	slash = strchr(buf, '/');
+	if (slash == NULL)
+		return -EINVAL;
+	*slash = '\0';
+	if (!isdigit((unsigned char)slash[1]))
+		return -EINVAL;
+	errno = 0;
+	len = strtoul(slash + 1, &end, 10);
+	if (errno || *end || len < 1 || len > (unsigned long)maxlen)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	p->addr.family = (uint8_t)family;
+	if (inet_pton(family, buf, family == AF_INET ? (void *)&p->addr.v4 : p->addr.v6) != 1)
+		return -EINVAL;
+	p->len = (uint8_t)len;
+	p->set = true;
+	return 0;
+}
+
+int dp_cfg_parse_value(const struct dp_cfg_key *k, const char *val, void *dst, char *err,
+		       size_t errlen)
+{
+	char buf[96];
+
+	switch (k->type) {
+	case DP_CFG_U32: {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		if (!isdigit((unsigned char)val[0]))
+			goto bad;
+		v = strtoull(val, &end, 10);
+		if (errno || *end || v < k->min || v > k->max)
+			goto bad;
+		*(uint32_t *)dst = (uint32_t)v;
+		return 0;
+	}
+	case DP_CFG_BOOL:
+		if (!strcasecmp(val, "yes") || !strcasecmp(val, "true") || !strcasecmp(val, "on") ||
+		    !strcmp(val, "1"))
+			*(bool *)dst = true;
+		else if (!strcasecmp(val, "no") || !strcasecmp(val, "false") ||
+			 !strcasecmp(val, "off") || !strcmp(val, "0"))
+			*(bool *)dst = false;
+		else
+			goto bad;
+		return 0;
+	case DP_CFG_STR: {
+		size_t n = strlen(val);
+
+		if (n < k->min || n > k->max || n >= DP_CFG_STR_MAX)
+			goto bad;
+		memcpy(dst, val, n + 1);
+		return 0;
+	}
+	case DP_CFG_IP4:
+	case DP_CFG_IP6: {
+		struct dp_ipaddr *a = dst;
+		int fam = k->type == DP_CFG_IP4 ? AF_INET : AF_INET6;
+
+		memset(a, 0, sizeof(*a));
+		if (inet_pton(fam, val, fam == AF_INET ? (void *)&a->v4 : a->v6) != 1)
+			goto bad;
+		a->family = (uint8_t)fam;
+		return 0;
+	}
+	case DP_CFG_IP4_PREFIX:
+	case DP_CFG_IP6_PREFIX:
+		if (parse_prefix(val, k->type == DP_CFG_IP4_PREFIX ? AF_INET : AF_INET6, dst) < 0)
+			goto bad;
+		return 0;
+	}
+bad:
+	snprintf(err, errlen, "got \"%s\", expected %s", val, type_expect(k, buf, sizeof(buf)));
+	return -EINVAL;
+}
+
+static void apply_defaults(struct dp_cfg_section *s)
+{
+	unsigned int inst, i, n = s->max_instances ? s->max_instances : 1;
+	char err[256];
+
+	for (inst = 0; inst < n; inst++) {
+		char *base = (char *)s->storage + inst * s->stride;
+		for (i = 0; i < s->nkeys; i++) {
+			const struct dp_cfg_key *k = &s->keys[i];
+			if (k->def == NULL)
+				continue;
+			/* Defaults are ours: a bad one is a bug caught by the unit test. */
+			(void)dp_cfg_parse_value(k, k->def, base + k->offset, err, sizeof(err));
+		}
+	}
+	if (s->present)
+		*s->present = 0;
+}
+
+void dp_config_defaults(void)
+{
+	struct dp_cfg_section *s;
+
+	memset(&dp_cfg, 0, sizeof(dp_cfg));
+	for (s = dp_cfg_sections(); s; s = s->next)
+		apply_defaults(s);
+}
+
+/* Match a file section name to a table: "eal" -> eal, "port3" -> port instance 3. */
+static struct dp_cfg_section *find_section(const char *name, unsigned int *inst)
+{
+	struct dp_cfg_section *s;
+
+	for (s = sections; s; s = s->next) {
+		size_t n = strlen(s->name);
+		if (s->max_instances <= 1) {
+			if (strcmp(name, s->name) == 0) {
+				*inst = 0;
+				return s;
+			}
+			continue;
+		}
+		if (strncmp(name, s->name, n) == 0 && isdigit((unsigned char)name[n])) {
+			char *end;
+			unsigned long v = strtoul(name + n, &end, 10);
+			if (*end == '\0' && v < s->max_instances &&
+			    !(name[n] == '0' && name[n + 1] != '\0')) {
+				*inst = (unsigned int)v;
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void section_names(char *buf, size_t len)
+{
+	struct dp_cfg_section *s;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (s = sections; s && off < len; s = s->next)
+		off += (size_t)snprintf(buf + off, len - off, "%s[%s%s]", off ? ", " : "",
+					s->name, s->max_instances > 1 ? "N" : "");
+}
+
+int dp_config_load(const char *path, char *err, size_t errlen)
+{
+	struct rte_cfgfile_parameters params = {.comment_character = '#'};
+	struct rte_cfgfile *f;
+	char names[DP_MAX_PORTS * 4 + 64][CFG_NAME_LEN];
+	char *snames[RTE_DIM(names)];
+	int nsec, i, rc = -EINVAL;
+	unsigned int p;
+	struct dp_cfg_section *s;
+
+	dp_config_defaults();
+	snprintf(dp_cfg.path, sizeof(dp_cfg.path), "%s", path);
+	f = rte_cfgfile_load_with_params(path, 0, &params);
+	if (f == NULL) {
+		FILE *probe = fopen(path, "r");
+		if (probe == NULL) {
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+			return -ENOENT;
+		}
+		fclose(probe);
+		snprintf(err, errlen,
+			 "%s: not a valid INI file (sections [name], entries key = value, "
+			 "comments after #; entries before the first section are not allowed)",
+			 path);
+		return -EINVAL;
+	}
+	for (i = 0; i < (int)RTE_DIM(names); i++)
+		snames[i] = names[i];
+	nsec = rte_cfgfile_sections(f, snames, RTE_DIM(names));
+	if (nsec < 0 || nsec > (int)RTE_DIM(names)) {
+		snprintf(err, errlen, "%s: too many sections", path);
+		goto out;
+	}
+	for (i = 0; i < nsec; i++) {
+		unsigned int inst, ki;
+		int ne, j;
+		struct rte_cfgfile_entry *ents;
+
+		s = find_section(snames[i], &inst);
+		if (s == NULL) {
+			char known[256];
+			section_names(known, sizeof(known));
+			snprintf(err, errlen, "%s: [%s]: unknown section, expected one of %s", path,
+				 snames[i], known);
+			goto out;
+		}
+		if (s->present)
+			*s->present |= 1u << inst;
+		ne = rte_cfgfile_section_num_entries(f, snames[i]);
+		if (ne < 0)
+			goto out;
+		ents = calloc((size_t)ne + 1, sizeof(*ents));
+		if (ents == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		ne = rte_cfgfile_section_entries(f, snames[i], ents, ne);
+		for (j = 0; j < ne; j++) {
+			const struct dp_cfg_key *k = NULL;
+			char why[256];
+
+			for (ki = 0; ki < s->nkeys; ki++)
+				if (strcmp(s->keys[ki].key, ents[j].name) == 0)
+					k = &s->keys[ki];
+			if (k == NULL) {
+				size_t off = 0;
+				why[0] = '\0';
+				for (ki = 0; ki < s->nkeys && off < sizeof(why); ki++)
+					off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s",
+								ki ? ", " : "", s->keys[ki].key);
+				snprintf(err, errlen, "%s: [%s] %s: unknown key, expected one of: %s",
+					 path, snames[i], ents[j].name, why);
+				free(ents);
+				goto out;
+			}
+			if (dp_cfg_parse_value(k, ents[j].value,
+					       (char *)s->storage + inst * s->stride + k->offset,
+					       why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s: [%s] %s: %s (%s)", path, snames[i],
+					 ents[j].name, why, k->help);
+				free(ents);
+				goto out;
+			}
+		}
+		/* Required keys of this instance. */
+		for (ki = 0; ki < s->nkeys; ki++) {
+			if (!(s->keys[ki].flags & DP_CFG_REQUIRED))
+				continue;
+			if (!rte_cfgfile_has_entry(f, snames[i], s->keys[ki].key)) {
+				snprintf(err, errlen, "%s: [%s] %s: missing, expected %s", path,
+					 snames[i], s->keys[ki].key, s->keys[ki].help);
+				free(ents);
+				goto out;
+			}
+		}
+		free(ents);
+	}
+	/* Ports must be [port0].. without gaps, at least one. */
+	for (p = 0; p < DP_MAX_PORTS && (dp_cfg.ports_present & (1u << p)); p++)
+		;
+	dp_cfg.nb_ports = p;
+	if (p == 0) {
+		snprintf(err, errlen, "%s: [port0]: missing, expected at least one port section",
+			 path);
+		goto out;
+	}
+	if (dp_cfg.ports_present >> p) {
+		snprintf(err, errlen, "%s: [port%u]: missing, port sections must be numbered "
+			 "from port0 without gaps", path, p);
+		goto out;
+	}
+	for (p = 0; p < dp_cfg.nb_ports; p++) {
+		const struct dp_port_cfg *pc = &dp_cfg.port[p];
+		if (!pc->ipv4.set && !pc->ipv6.set) {
+			snprintf(err, errlen, "%s: [port%u] ipv4: missing, expected ipv4 or ipv6 "
+				 "(an address the appliance owns)", path, p);
+			goto out;
+		}
+	}
+	if ((dp_cfg.dp.punt_ring_size & (dp_cfg.dp.punt_ring_size - 1)) != 0) {
+		snprintf(err, errlen, "%s: [dataplane] punt_ring_size: got %u, expected a power "
+			 "of two", path, dp_cfg.dp.punt_ring_size);
+		goto out;
+	}
+	rc = 0;
+out:
+	rte_cfgfile_close(f);
+	return rc;
+}

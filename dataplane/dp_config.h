@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The dataplane's INI configuration (rte_cfgfile), parsed from tables.
+ *
+ * Each section is described by a struct dp_cfg_section: a name, where its values are stored
+ * and a table of keys {key, type, min, max, default, offset, help}. The core registers
+ * [eal], [dataplane] and [portN]; a feature adds its own section by registering one more
+ * table before dp_config_load() runs (from an RTE_INIT constructor, see dp_udp.h).
+ * docs/configuration.md documents every key of every table (a unit test checks it).
+ *
+ * Writer: dp_config_load() on the main thread before EAL starts; read-only afterwards. */
+#ifndef POPRELAY_DP_CONFIG_H
+#define POPRELAY_DP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/dp_parse.h"
+
+#define DP_CONFIG_DEFAULT_PATH "/etc/poprelay/poprelay.conf"
+#define DP_MAX_PORTS	       8
+#define DP_CFG_STR_MAX	       256
+
+enum dp_cfg_type {
+	DP_CFG_U32,	     /* uint32_t, decimal, within [min, max] */
+	DP_CFG_BOOL,	     /* bool: yes/no, true/false, on/off, 1/0 */
+	DP_CFG_STR,	     /* char[DP_CFG_STR_MAX], length within [min, max] */
+	DP_CFG_IP4,	     /* struct dp_ipaddr, IPv4 */
+	DP_CFG_IP6,	     /* struct dp_ipaddr, IPv6 */
+	DP_CFG_IP4_PREFIX, /* struct dp_prefix, a.b.c.d/len */
+	DP_CFG_IP6_PREFIX, /* struct dp_prefix, x::y/len */
+};
+
+struct dp_prefix {
+	struct dp_ipaddr addr;
+	uint8_t len;
+	bool set;
+};
+
+#define DP_CFG_REQUIRED (1u << 0)
+
+struct dp_cfg_key {
+	const char *key;
+	enum dp_cfg_type type;
+	uint32_t min, max; /* U32: value range; STR: length range */
+	const char *def;   /* default as it would be written in the file; NULL: unset */
+	size_t offset;	   /* into the section's storage */
+	uint32_t flags;	   /* DP_CFG_REQUIRED */
+	const char *help;  /* one line, used in error messages and checked against the docs */
+};
+
+struct dp_cfg_section {
+	const char *name;	   /* "eal", or "port" with max_instances > 1: [port0]..[portN-1] */
+	unsigned int max_instances; /* 0 or 1: a plain section; N: [name0]..[name<N-1>] */
+	void *storage;		   /* where values go; instance i at storage + i * stride */
+	size_t stride;
+	const struct dp_cfg_key *keys;
+	unsigned int nkeys;
+	unsigned int *present; /* optional: set to a bitmask of instances found in the file */
+	struct dp_cfg_section *next;
+};
+
+/* Register a section table (before dp_config_load). */
+void dp_cfg_section_register(struct dp_cfg_section *s);
+/* Every registered section, for docs checks and --help-config. */
+struct dp_cfg_section *dp_cfg_sections(void);
+
+/* Load FILE: apply defaults, then every entry; an unknown section or key, a bad value or a
+ * missing required key fails with -EINVAL and a message naming file, section, key and what
+ * was expected in err. */
+int dp_config_load(const char *path, char *err, size_t errlen);
+/* Only apply the defaults (tests). */
+void dp_config_defaults(void);
+
+/* The core's own settings. */
+struct dp_eal_cfg {
+	char lcores[DP_CFG_STR_MAX];
+	uint32_t main_lcore;
+	uint32_t memory_mb;
+	bool huge;
+	bool in_memory;
+	char file_prefix[DP_CFG_STR_MAX];
+	uint32_t log_level;
+	char extra_args[DP_CFG_STR_MAX];
+};
+
+struct dp_dataplane_cfg {
+	uint32_t burst_size;
+	uint32_t mbuf_pool_size;
+	uint32_t mbuf_cache_size;
+	uint32_t punt_ring_size;
+	uint32_t neigh_entries;
+	uint32_t neigh_timeout_s;
+	uint32_t neigh_retry_ms;
+	uint32_t neigh_probes;
+	uint32_t worker_idle_sleep_us;
+	char redis_socket[DP_CFG_STR_MAX];
+};
+
+struct dp_port_cfg {
+	char device[DP_CFG_STR_MAX]; /* PCI address or vdev string */
+	struct dp_prefix ipv4;
+	struct dp_prefix ipv6;
+	struct dp_ipaddr gateway4;
+	struct dp_ipaddr gateway6;
+	uint32_t rx_queues; /* 0: one per worker */
+	uint32_t rx_desc;
+	uint32_t tx_desc;
+	uint32_t mtu;
+	bool promiscuous;
+};
+
+struct dp_config {
+	char path[DP_CFG_STR_MAX];
+	struct dp_eal_cfg eal;
+	struct dp_dataplane_cfg dp;
+	struct dp_port_cfg port[DP_MAX_PORTS];
+	unsigned int nb_ports;	  /* [port0]..[port<nb_ports-1>], contiguous */
+	unsigned int ports_present; /* bitmask */
+};
+
+extern struct dp_config dp_cfg;
+
+/* Parse one value of a given type (exported for features and tests). 0 or -EINVAL with
+ * "expected ..." in err. */
+int dp_cfg_parse_value(const struct dp_cfg_key *k, const char *val, void *dst, char *err,
+		       size_t errlen);
+
+#endif

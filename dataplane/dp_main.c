@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelay-dataplane: start-up in stages (config, EAL, RCU, mempool, rings, neighbour
+ * table, ports, telemetry, features, workers), the control loop, and a clean shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/log.h"
+#include "dataplane/dp.h"
+#include "dataplane/dp_feature.h"
+#include "dataplane/dp_neigh.h"
+#include "dataplane/dp_port.h"
+#include "dataplane/dp_telemetry.h"
+
+struct dp_runtime dp_rt;
+
+#define MAX_EAL_ARGS 64
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	dp_rt.quit = true;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: poprelay-dataplane [-c FILE] [--check-config] [--bench-seconds N]\n"
+		   "  -c FILE            configuration (default " DP_CONFIG_DEFAULT_PATH ")\n"
+		   "  --check-config     load and validate the configuration, then exit\n"
+		   "  --bench-seconds N  run N seconds after a 1 s warm-up, print the receive rate\n"
+		   "                     per worker as JSON on stdout, exit\n");
+}
+
+/* EAL arguments from [eal] and the ports. Strings live in a static buffer. */
+static int build_eal_args(char **argv, int max)
+{
+	static char store[8192];
+	size_t off = 0;
+	int argc = 0;
+	bool any_pci = false;
+	unsigned int i;
+	char *tok, *save;
+
+#define ARG(...)                                                                                   \
+	do {                                                                                       \
+		if (argc >= max - 1 || off >= sizeof(store))                                       \
+			return -E2BIG;                                                             \
+		argv[argc++] = store + off;                                                        \
+		off += (size_t)snprintf(store + off, sizeof(store) - off, __VA_ARGS__) + 1;        \
+	} while (0)
+
+	ARG("poprelay-dataplane");
+	ARG("-l");
+	ARG("%s", dp_cfg.eal.lcores);
+	ARG("--main-lcore=%u", dp_cfg.eal.main_lcore);
+	ARG("-m");
+	ARG("%u", dp_cfg.eal.memory_mb);
+	ARG("--file-prefix=%s", dp_cfg.eal.file_prefix);
+	ARG("--log-level=%u", dp_cfg.eal.log_level);
+	if (!dp_cfg.eal.huge)
+		ARG("--no-huge");
+	if (dp_cfg.eal.in_memory)
+		ARG("--in-memory");
+	for (i = 0; i < dp_cfg.nb_ports; i++) {
+		if (dp_device_is_pci(dp_cfg.port[i].device)) {
+			ARG("-a");
+			any_pci = true;
+		} else {
+			ARG("--vdev");
+		}
+		ARG("%s", dp_cfg.port[i].device);
+	}
+	if (!any_pci)
+		ARG("--no-pci");
+	char extra[DP_CFG_STR_MAX];
+	snprintf(extra, sizeof(extra), "%s", dp_cfg.eal.extra_args);
+	for (tok = strtok_r(extra, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+		ARG("%s", tok);
+	argv[argc] = NULL;
+#undef ARG
+	return argc;
+}
+
+static int init_rcu(void)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+
+	dp_rt.rcu = rte_zmalloc("dp_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (dp_rt.rcu == NULL)
+		return -ENOMEM;
+	return rte_rcu_qsbr_init(dp_rt.rcu, RTE_MAX_LCORE);
+}
+
+static int init_workers(void)
+{
+	unsigned int lcore, i = 0;
+	char name[RTE_RING_NAMESIZE];
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		struct dp_worker *w;
+		if (i >= DP_MAX_WORKERS)
+			break;
+		w = &dp_rt.workers[i];
+		w->lcore_id = lcore;
+		w->index = i;
+		w->stats = &dp_stats[lcore];
+		snprintf(name, sizeof(name), "dp_punt_%u", i);
+		w->punt = rte_ring_create(name, dp_cfg.dp.punt_ring_size, rte_socket_id(),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->punt == NULL) {
+			PR_ERR("punt ring for worker %u: %s", i, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		i++;
+	}
+	dp_rt.nb_workers = i;
+	if (i == 0) {
+		PR_ERR("%s: [eal] lcores: got \"%s\", expected at least two lcores (the first is "
+		       "the control lcore, the others are workers)",
+		       dp_cfg.path, dp_cfg.eal.lcores);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_bench(const struct dp_lcore_stats *before, double secs)
+{
+	struct dp_lcore_stats *after = malloc(sizeof(*after));
+	unsigned int i;
+	uint64_t rx = 0, drops = 0;
+
+	if (after == NULL)
+		return;
+	dp_stats_sum(after);
+	rx = after->rx_packets - before->rx_packets;
+	for (i = 0; i < DP_DROP_MAX; i++)
+		drops += after->drops[i] - before->drops[i];
+	printf("{\"seconds\":%.3f,\"workers\":%u,\"rx_packets\":%lu,\"drops\":%lu,"
+	       "\"rx_pps\":%.0f,\"rx_pps_per_worker\":%.0f}\n",
+	       secs, dp_rt.nb_workers, (unsigned long)rx, (unsigned long)drops, rx / secs,
+	       rx / secs / dp_rt.nb_workers);
+	fflush(stdout);
+	free(after);
+}
+
+/* Bench mode: a thin control loop that only stops after the deadline. */
+static void bench_loop(unsigned int seconds)
+{
+	struct dp_lcore_stats *before = malloc(sizeof(*before));
+	uint64_t t0, t1;
+
+	if (before == NULL)
+		return;
+	rte_delay_us_sleep(1000 * 1000);
+	dp_stats_sum(before);
+	t0 = rte_get_tsc_cycles();
+	while (!dp_rt.quit &&
+	       (rte_get_tsc_cycles() - t0) < (uint64_t)seconds * dp_rt.tsc_hz)
+		rte_delay_us_sleep(10 * 1000);
+	t1 = rte_get_tsc_cycles();
+	print_bench(before, (double)(t1 - t0) / (double)dp_rt.tsc_hz);
+	free(before);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"check-config", no_argument, NULL, 'C'},
+					     {"bench-seconds", required_argument, NULL, 'B'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {NULL, 0, NULL, 0}};
+	const char *conf = DP_CONFIG_DEFAULT_PATH;
+	char err[1024], *eal_argv[MAX_EAL_ARGS];
+	bool check_only = false;
+	unsigned int bench_s = 0;
+	int opt, eal_argc, ret, rc = 1;
+	unsigned int i;
+
+	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'B':
+			bench_s = (unsigned int)strtoul(optarg, NULL, 10);
+			if (bench_s == 0 || bench_s > 3600) {
+				fprintf(stderr, "--bench-seconds: expected 1..3600\n");
+				return 1;
+			}
+			break;
+		case 'V':
+			printf("poprelay-dataplane %s\n", DP_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	pr_log_init("poprelay-dataplane", PR_LOG_INFO);
+	ret = dp_config_load(conf, err, sizeof(err));
+	if (ret) {
+		PR_ERR("refusing to start: %s", err);
+		return 1;
+	}
+	pr_log_set_level((enum pr_log_level)(dp_cfg.eal.log_level < 3 ? 3 :
+					     dp_cfg.eal.log_level > 7 ? 7 : dp_cfg.eal.log_level));
+	if (check_only) {
+		printf("%s: ok\n", conf);
+		return 0;
+	}
+	eal_argc = build_eal_args(eal_argv, MAX_EAL_ARGS);
+	if (eal_argc < 0) {
+		PR_ERR("%s: too many EAL arguments", conf);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ret = rte_eal_init(eal_argc, eal_argv);
+	if (ret < 0) {
+		PR_ERR("EAL init failed: %s (check [eal] in %s)", rte_strerror(rte_errno), conf);
+		return 1;
+	}
+	dp_rt.main_lcore = rte_get_main_lcore();
+	dp_rt.tsc_hz = rte_get_tsc_hz();
+	dp_rt.start_tsc = rte_get_tsc_cycles();
+	dp_rt.start_time = (uint64_t)time(NULL);
+
+	if (init_rcu()) {
+		PR_ERR("RCU init failed");
+		goto out_eal;
+	}
+	if (init_workers())
+		goto out_eal;
+	dp_rt.pool = rte_pktmbuf_pool_create(
+		"dp_pool", dp_cfg.dp.mbuf_pool_size, dp_cfg.dp.mbuf_cache_size,
+		RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
+		RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (dp_rt.pool == NULL) {
+		PR_ERR("mbuf pool of %u: %s ([dataplane] mbuf_pool_size, [eal] memory_mb)",
+		       dp_cfg.dp.mbuf_pool_size, rte_strerror(rte_errno));
+		goto out_eal;
+	}
+	ret = dp_neigh_init(dp_cfg.dp.neigh_entries, dp_rt.rcu, (int)rte_socket_id());
+	if (ret) {
+		PR_ERR("neighbour table: %s", strerror(-ret));
+		goto out_eal;
+	}
+	if (dp_ports_init((int)rte_socket_id()))
+		goto out_ports;
+	if (dp_telemetry_init())
+		PR_WARN("telemetry commands not registered (is telemetry disabled?)");
+	if (dp_features_init())
+		goto out_ports;
+	for (i = 0; i < dp_rt.nb_workers; i++) {
+		ret = rte_eal_remote_launch(dp_worker_main, &dp_rt.workers[i],
+					    dp_rt.workers[i].lcore_id);
+		if (ret) {
+			PR_ERR("launch worker on lcore %u: %s", dp_rt.workers[i].lcore_id,
+			       strerror(-ret));
+			dp_rt.quit = true;
+		}
+	}
+	PR_NOTICE("running: %u worker(s), %u port(s), control on lcore %u, telemetry "
+		  "/var/run/dpdk/%s/dpdk_telemetry.v2",
+		  dp_rt.nb_workers, dp_rt.nb_ports, dp_rt.main_lcore, dp_cfg.eal.file_prefix);
+	sd_notifyf(0, "READY=1\nSTATUS=%u workers, %u ports", dp_rt.nb_workers, dp_rt.nb_ports);
+
+	if (bench_s)
+		bench_loop(bench_s);
+	else
+		dp_control_loop();
+
+	sd_notify(0, "STOPPING=1");
+	PR_NOTICE("stopping");
+	dp_rt.stop_workers = true;
+	rte_eal_mp_wait_lcore();
+	dp_features_teardown();
+	rc = 0;
+out_ports:
+	dp_ports_fini();
+	dp_neigh_fini();
+out_eal:
+	for (i = 0; i < dp_rt.nb_workers; i++)
+		rte_ring_free(dp_rt.workers[i].punt);
+	rte_mempool_free(dp_rt.pool);
+	rte_free(dp_rt.rcu);
+	rte_eal_cleanup();
+	if (rc == 0)
+		PR_NOTICE("stopped");
+	return rc;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The neighbour table (ARP for IPv4, ND for IPv6): next hop -> MAC, per port.
+ *
+ * Writer: the control lcore only (learning, resolution, expiry). Readers: workers, through
+ * dp_neigh_lookup(), lock-free: an rte_hash in RW_CONCURRENCY_LF mode whose value is the
+ * MAC itself packed into the data pointer (so an update is one atomic store and nothing is
+ * ever freed under a reader); deleted key slots are recycled only after an RCU QSBR grace
+ * period (rte_hash_rcu_qsbr_add on dp_rt.rcu). Control-side metadata (state, expiry,
+ * probes) lives in an array indexed by the key's hash position, guarded by a mutex that
+ * only control and the telemetry thread take. */
+#ifndef POPRELAY_DP_NEIGH_H
+#define POPRELAY_DP_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane/dp_parse.h"
+
+enum dp_neigh_state {
+	DP_NEIGH_FREE = 0,
+	DP_NEIGH_INCOMPLETE, /* requests sent, no answer yet: workers see "unresolved" */
+	DP_NEIGH_REACHABLE,  /* MAC known until expires_ms */
+};
+
+struct dp_neigh_info {
+	uint16_t port;
+	struct dp_ipaddr addr;
+	struct rte_ether_addr mac;
+	enum dp_neigh_state state;
+	uint64_t expires_ms; /* REACHABLE: when it is removed; INCOMPLETE: next request */
+	uint32_t probes;     /* requests sent while INCOMPLETE */
+};
+
+/* Create the table (control lcore). rcu may be NULL (tests without workers). */
+int dp_neigh_init(uint32_t entries, struct rte_rcu_qsbr *rcu, int socket);
+void dp_neigh_fini(void);
+
+/* Worker (and control): the MAC of addr on port. 0, or -ENOENT when absent, -EAGAIN when
+ * resolution is in progress. */
+int dp_neigh_lookup(uint16_t port, const struct dp_ipaddr *addr, struct rte_ether_addr *mac);
+
+/* Control: learned addr -> mac (an ARP/NA/NS with a link-layer option). Becomes REACHABLE
+ * until now_ms + timeout_ms. create=false only refreshes an existing entry (RFC 826 merge
+ * for frames not addressed to us). 0, -ENOENT (not created), -ENOSPC. */
+int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte_ether_addr *mac,
+		   uint64_t now_ms, uint64_t timeout_ms, bool create);
+
+/* Control: start resolving addr (creates an INCOMPLETE entry). Returns 1 when the caller
+ * must send a request now, 0 when one was sent recently or the entry is resolved,
+ * -ENOSPC when the table is full. */
+int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms,
+		  uint64_t retry_ms);
+
+/* Control: expire REACHABLE entries past their time and INCOMPLETE entries that used
+ * max_probes; for INCOMPLETE entries due for another request, call send(port, addr, arg).
+ * Returns the number of entries removed. */
+typedef void (*dp_neigh_probe_fn)(uint16_t port, const struct dp_ipaddr *addr, void *arg);
+int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes,
+		   dp_neigh_probe_fn send, void *arg);
+
+/* Control: remove one entry. */
+int dp_neigh_del(uint16_t port, const struct dp_ipaddr *addr);
+
+/* Any thread: copy up to max entries (for telemetry). Returns the number copied. */
+unsigned int dp_neigh_dump(struct dp_neigh_info *out, unsigned int max);
+unsigned int dp_neigh_count(void);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Port setup (control lcore, before workers start) and the addresses we own. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "common/log.h"
+#include "dataplane/dp.h"
+#include "dataplane/dp_port.h"
+
+bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a)
+{
+	if (a->family == AF_INET)
+		return p->ipv4.set && p->ipv4.addr.v4 == a->v4;
+	if (a->family == AF_INET6)
+		return p->ipv6.set && memcmp(p->ipv6.addr.v6, a->v6, 16) == 0;
+	return false;
+}
+
+static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
+{
+	unsigned int bits = pfx->len, i;
+	const uint8_t *x, *y;
+
+	if (!pfx->set || pfx->addr.family != a->family)
+		return false;
+	x = a->family == AF_INET ? (const uint8_t *)&a->v4 : a->v6;
+	y = a->family == AF_INET ? (const uint8_t *)&pfx->addr.v4 : pfx->addr.v6;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (x[i] != y[i])
+			return false;
+	if (bits) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if ((x[i] & mask) != (y[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
+{
+	const struct dp_prefix *pfx = dst->family == AF_INET ? &p->ipv4 : &p->ipv6;
+	const struct dp_ipaddr *gw = dst->family == AF_INET ? &p->gateway4 : &p->gateway6;
+
+	/* Link-local IPv6 destinations are always on-link (RFC 4291 2.5.6). */
+	if (on_link(pfx, dst) ||
+	    (dst->family == AF_INET6 && dst->v6[0] == 0xfe && (dst->v6[1] & 0xc0) == 0x80)) {
+		*nh = *dst;
+		return 0;
+	}
+	if (gw->family == dst->family) {
+		*nh = *gw;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+int dp_port_index(uint16_t port_id)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp_rt.nb_ports; i++)
+		if (dp_rt.ports[i].port_id == port_id)
+			return (int)i;
+	return -1;
+}
+
+const struct dp_ipaddr *dp_port_addr(uint16_t port, int family)
+{
+	static const struct dp_ipaddr none;
+
+	if (port >= dp_rt.nb_ports)
+		return &none;
+	if (family == AF_INET)
+		return dp_rt.ports[port].ipv4.set ? &dp_rt.ports[port].ipv4.addr : &none;
+	return dp_rt.ports[port].ipv6.set ? &dp_rt.ports[port].ipv6.addr : &none;
+}
+
+/* The ethdev name of a configured device: a vdev's name is what precedes the first comma. */
+static void device_name(const char *device, char *name, size_t len)
+{
+	size_t n = strcspn(device, ",");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(name, device, n);
+	name[n] = '\0';
+}
+
+bool dp_device_is_pci(const char *device)
+{
+	unsigned int d, b, s, f;
+	char extra;
+
+	return sscanf(device, "%x:%x:%x.%x%c", &d, &b, &s, &f, &extra) == 4 ||
+	       sscanf(device, "%x:%x.%x%c", &b, &s, &f, &extra) == 3;
+}
+
+static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket)
+{
+	struct dp_port *p = &dp_rt.ports[idx];
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t pid, q, nb_txq;
+	int ret;
+
+	device_name(pc->device, name, sizeof(name));
+	ret = rte_eth_dev_get_port_by_name(name, &pid);
+	if (ret) {
+		PR_ERR("port%u: device %s not found (is it bound to a DPDK driver / is the vdev "
+		       "string right?)", idx, pc->device);
+		return -ENODEV;
+	}
+	ret = rte_eth_dev_info_get(pid, &info);
+	if (ret)
+		return ret;
+	p->port_id = pid;
+	p->ipv4 = pc->ipv4;
+	p->ipv6 = pc->ipv6;
+	p->gateway4 = pc->gateway4;
+	p->gateway6 = pc->gateway6;
+	p->nb_rxq = (uint16_t)(pc->rx_queues ? pc->rx_queues : dp_rt.nb_workers);
+	nb_txq = (uint16_t)(dp_rt.nb_workers + 1);
+	if (p->nb_rxq > info.max_rx_queues || nb_txq > info.max_tx_queues) {
+		PR_ERR("port%u (%s): needs %u RX and %u TX queues (one per worker plus one for "
+		       "control), device has %u/%u (net_af_packet: qpairs=%u)",
+		       idx, pc->device, p->nb_rxq, nb_txq, info.max_rx_queues, info.max_tx_queues,
+		       nb_txq);
+		return -EINVAL;
+	}
+	p->ctl_txq = (uint16_t)dp_rt.nb_workers;
+	if (p->nb_rxq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	conf.rxmode.offloads = info.rx_offload_capa &
+			       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	ret = rte_eth_dev_configure(pid, p->nb_rxq, nb_txq, &conf);
+	if (ret) {
+		PR_ERR("port%u (%s): configure: %s", idx, pc->device, rte_strerror(-ret));
+		return ret;
+	}
+	uint16_t rxd = (uint16_t)pc->rx_desc, txd = (uint16_t)pc->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &rxd, &txd);
+	for (q = 0; q < p->nb_rxq; q++) {
+		ret = rte_eth_rx_queue_setup(pid, q, rxd, socket, NULL, dp_rt.pool);
+		if (ret) {
+			PR_ERR("port%u: rx queue %u: %s", idx, q, rte_strerror(-ret));
+			return ret;
+		}
+	}
+	for (q = 0; q < nb_txq; q++) {
+		ret = rte_eth_tx_queue_setup(pid, q, txd, socket, NULL);
+		if (ret) {
+			PR_ERR("port%u: tx queue %u: %s", idx, q, rte_strerror(-ret));
+			return ret;
+		}
+	}
+	ret = rte_eth_dev_set_mtu(pid, (uint16_t)pc->mtu);
+	if (ret && ret != -ENOTSUP)
+		PR_WARN("port%u: cannot set MTU %u: %s", idx, pc->mtu, rte_strerror(-ret));
+	ret = rte_eth_macaddr_get(pid, &p->mac);
+	if (ret)
+		return ret;
+	ret = rte_eth_dev_start(pid);
+	if (ret) {
+		PR_ERR("port%u (%s): start: %s", idx, pc->device, rte_strerror(-ret));
+		return ret;
+	}
+	p->started = true;
+	if (pc->promiscuous)
+		rte_eth_promiscuous_enable(pid);
+	/* ND uses solicited-node multicast groups. */
+	rte_eth_allmulticast_enable(pid);
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	PR_INFO("port%u: %s (port id %u, %s) %u rx / %u tx queues, %u/%u descriptors%s", idx,
+		pc->device, pid, mac, p->nb_rxq, nb_txq, rxd, txd,
+		conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? ", RSS" : "");
+	return 0;
+}
+
+int dp_ports_init(int socket)
+{
+	unsigned int i;
+	int ret;
+
+	dp_rt.nb_ports = dp_cfg.nb_ports;
+	for (i = 0; i < dp_cfg.nb_ports; i++) {
+		ret = port_setup(i, &dp_cfg.port[i], socket);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void dp_ports_fini(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp_rt.nb_ports; i++) {
+		struct dp_port *p = &dp_rt.ports[i];
+		if (!p->started)
+			continue;
+		rte_eth_dev_stop(p->port_id);
+		rte_eth_dev_close(p->port_id);
+		p->started = false;
+	}
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The dataplane's extension point: how a feature (TURN, the media anchor, ...) plugs into
+ * the packet path and the control loop.
+ *
+ * 1. Declare a struct dp_feature and register it from a constructor:
+ *
+ *        static struct dp_feature turn_feature = {
+ *                .name = "turn",
+ *                .init = turn_init,          // control lcore, after EAL, ports and tables
+ *                .teardown = turn_teardown,  // control lcore, after workers stopped
+ *                .poll = turn_poll,          // control lcore, every control-loop iteration
+ *                .punt = turn_punt,          // control lcore, mbufs a worker punted to us
+ *                .udp_input = turn_udp_input // worker lcores, UDP to a port we claimed
+ *        };
+ *        DP_FEATURE_REGISTER(turn_feature);
+ *
+ *    Link the feature's objects into poprelay-dataplane (from your .mk fragment):
+ *        $(DP_BIN): $(TURN_OBJS)
+ *    (the dataplane links every prerequisite of $(DP_BIN); objects, not archives, so the
+ *    constructor is kept).
+ *
+ * 2. Config: register a section table from a constructor too (dp_config.h):
+ *        static struct dp_cfg_section turn_cfg_section = {.name = "turn", ...};
+ *        RTE_INIT(turn_cfg_register) { dp_cfg_section_register(&turn_cfg_section); }
+ *    Its values are parsed, range-checked and stored before .init runs. Document every
+ *    key in docs/configuration.md (a unit test compares the tables with the doc).
+ *
+ * 3. In .init, claim UDP destination ports with dp_udp_claim(): a UDP datagram to one of
+ *    our addresses and a claimed port reaches .udp_input on the worker that received it,
+ *    after L2/L3/L4 validation (lengths and checksums checked; pi has the offsets,
+ *    addresses and host-order ports). Unclaimed ports drop with reason udp_no_listener.
+ *
+ * 4. .udp_input owns the mbuf and must do exactly one of:
+ *      - dp_udp_tx() a packet (the same mbuf rewritten, or a new one),
+ *      - dp_punt() it to the feature's .punt on the control lcore,
+ *      - dp_drop() it with a reason (a static one from dp_counters.h, or one registered at
+ *        init with dp_drop_reason_register()).
+ *    It runs on a worker: never block, lock, log or make a system call. Tables it reads
+ *    must be lock-free (rte_hash with RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF); attach them
+ *    to dp_rt.rcu (rte_hash_rcu_qsbr_add) so control frees memory only after every worker
+ *    went through a quiescent state (workers report one per loop iteration).
+ *
+ * 5. The control side (.poll, .punt, .init, .teardown) runs on the main lcore: it may
+ *    block briefly, log, use Redis. To send from control use dp_ctl_udp_tx().
+ *    Per-feature work queues from control to workers are the feature's own rings.
+ *
+ * Packets built for transmission start at the IP header (the mbuf's data_off points at the
+ * IPv4/IPv6 header, with at least RTE_PKTMBUF_HEADROOM >= 14 bytes of headroom); dp_udp_tx
+ * prepends Ethernet, fills our MAC and the next hop's MAC from the neighbour table (the
+ * destination if on-link, else the port's gateway). If the next hop is not resolved yet,
+ * the packet is punted to control, which starts ARP/ND resolution, and then dropped with
+ * reason neigh_unresolved (the sender retries, as every media/TURN client does).
+ * Checksums (IPv4 header, UDP) must be complete; dp_udp_finish() fills them for you.
+ *
+ * Everything in this header is implemented in dataplane/dp_udp.c and dp_control.c.
+ */
+#ifndef POPRELAY_DP_UDP_H
+#define POPRELAY_DP_UDP_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/dp_counters.h"
+#include "dataplane/dp_parse.h"
+
+#define DP_MAX_FEATURES 16
+
+struct dp_feature {
+	const char *name;
+	/* Control lcore, in registration order, after config, EAL, ports, mempool and
+	 * neighbour table exist and before workers start. Non-zero (negative errno) aborts
+	 * start-up with a message naming the feature. */
+	int (*init)(void);
+	/* Control lcore, after workers stopped, in reverse order. */
+	void (*teardown)(void);
+	/* Control lcore, every control-loop iteration (a few microseconds apart when busy,
+	 * at most ~1 ms when idle). now_ms: monotonic milliseconds since start. */
+	void (*poll)(uint64_t now_ms);
+	/* Control lcore: an mbuf a worker passed with dp_punt(); the handler owns it. pi is
+	 * the worker's parse result (offsets from the Ethernet header, still in the mbuf). */
+	void (*punt)(struct rte_mbuf *m, const struct dp_pkt_info *pi);
+	/* Worker lcore: a UDP datagram to a port this feature claimed; owns m (see 4.). */
+	void (*udp_input)(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi);
+
+	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
+};
+
+void dp_feature_register(struct dp_feature *f);
+#define DP_FEATURE_REGISTER(f)                                                                     \
+	RTE_INIT(dp_feature_register_##f)                                                          \
+	{                                                                                          \
+		dp_feature_register(&(f));                                                         \
+	}
+
+/* Claim UDP destination ports [lo, hi] (host order) on every address we own, from .init.
+ * -EBUSY if another feature holds one of them. */
+int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi);
+
+/* The dispatch step (dp_worker.c calls it after validation): a UDP datagram to one of our
+ * addresses. Hands m to the claiming feature's .udp_input, or drops udp_no_listener. */
+void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi);
+
+/* Worker: count and free. */
+void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason);
+
+/* Worker: hand m to feature f's .punt on the control lcore (pi copied into the mbuf's
+ * private area). If the worker's punt ring is full: dropped, punt_ring_full. */
+void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,
+	     const struct dp_pkt_info *pi);
+
+/* Fill the IPv4 header checksum (IPv4) and the UDP checksum of the packet that starts at
+ * the IP header at the mbuf's data pointer (single segment). */
+void dp_udp_finish(struct rte_mbuf *m);
+
+/* Build headers in front of payload already in m: m's data starts at the UDP payload;
+ * prepends UDP and IPv4/IPv6 headers from src/dst (same family) and ports (host order),
+ * TTL/hop limit 64, and fills checksums. 0, -ENOSPC (no headroom) or -EINVAL. */
+int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport,
+		 const struct dp_ipaddr *dst, uint16_t dport);
+
+/* Worker: transmit m (data starts at the IP header) out of port index `port` toward the IP
+ * destination in its header (see the comment at the top). Always consumes m; counts what
+ * happened (tx_packets or a drop reason). Returns 0 if queued for transmission,
+ * -EAGAIN if the next hop is being resolved, -ENETUNREACH without a route, -ENOSPC. */
+int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
+
+/* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
+ * starts resolution directly. */
+int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port);
+
+/* Our addresses on port index `port` (family 0 when not configured). */
+const struct dp_ipaddr *dp_port_addr(uint16_t port, int family);
+
+#endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker lcores: rx_burst -> parse/validate -> classify -> answer / dispatch / punt / drop
+ * -> tx_burst. No locks, no logs, no system calls (except the optional lab-only idle
+ * sleep, worker_idle_sleep_us). */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/dp_icmp.h"
+#include "dataplane/dp_udp.h"
+
+void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason)
+{
+	w->stats->drops[reason < DP_DROP_MAX ? reason : DP_DROP_FEATURE_UNKNOWN]++;
+	rte_pktmbuf_free(m);
+}
+
+static void flush_port(struct dp_worker *w, uint16_t pidx)
+{
+	struct dp_txbuf *b = &w->tx[pidx];
+	uint16_t sent, i;
+	uint64_t bytes = 0;
+
+	if (b->n == 0)
+		return;
+	for (i = 0; i < b->n; i++)
+		bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
+	sent = rte_eth_tx_burst(dp_rt.ports[pidx].port_id, (uint16_t)w->index, b->pkts, b->n);
+	for (i = sent; i < b->n; i++) {
+		bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
+		dp_drop(w, b->pkts[i], DP_DROP_TX_FULL);
+	}
+	w->stats->tx_packets += sent;
+	w->stats->tx_bytes += bytes;
+	b->n = 0;
+}
+
+void dp_worker_tx(struct dp_worker *w, uint16_t pidx, struct rte_mbuf *m)
+{
+	struct dp_txbuf *b = &w->tx[pidx];
+
+	b->pkts[b->n++] = m;
+	if (b->n >= dp_cfg.dp.burst_size)
+		flush_port(w, pidx);
+}
+
+void dp_worker_flush(struct dp_worker *w)
+{
+	uint16_t p;
+
+	for (p = 0; p < dp_rt.nb_ports; p++)
+		flush_port(w, p);
+}
+
+static void punt_ctl(struct dp_worker *w, struct rte_mbuf *m, uint8_t kind,
+		     const struct dp_pkt_info *pi)
+{
+	struct dp_punt_meta *meta = dp_mbuf_meta(m);
+
+	meta->kind = kind;
+	meta->feature_id = 0;
+	meta->port = pi->port;
+	meta->pi = *pi;
+	if (rte_ring_sp_enqueue(w->punt, m) != 0) {
+		dp_drop(w, m, DP_DROP_PUNT_RING_FULL);
+		return;
+	}
+	w->stats->punted++;
+}
+
+/* ICMPv6: echo for us, or neighbour discovery (RFC 4861 7.1.1 / 7.1.2 checks). */
+static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
+			const struct dp_port *port)
+{
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->l4_off);
+	struct dp_ipaddr target;
+
+	switch (pi->icmp_type) {
+	case 128:
+		if (pi->l2_mcast || !dp_addr_is_ours(port, &pi->dst))
+			return dp_drop(w, m, DP_DROP_IP6_NOT_FOR_US);
+		w->stats->icmp6_echo_in++;
+		dp_icmp6_echo_reply(m, pi, &port->mac);
+		w->stats->icmp6_echo_out++;
+		return dp_worker_tx(w, pi->port, m);
+	case 135: /* neighbour solicitation */
+	case 136: /* neighbour advertisement */
+		if (pi->ttl != 255 || pi->icmp_code != 0 || pi->payload_len < 16)
+			return dp_drop(w, m, DP_DROP_ND_MALFORMED);
+		target.family = AF_INET6;
+		memcpy(target.v6, l4 + 8, 16);
+		if (pi->icmp_type == 135) {
+			if (!dp_addr_is_ours(port, &target))
+				return dp_drop(w, m, DP_DROP_ND_NOT_FOR_US);
+			w->stats->nd_solicits_in++;
+		} else {
+			w->stats->nd_adverts_in++;
+		}
+		return punt_ctl(w, m, DP_PUNT_ND, pi);
+	default:
+		return dp_drop(w, m, DP_DROP_ICMP6_TYPE_UNSUPPORTED);
+	}
+}
+
+static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+{
+	const struct dp_port *port = &dp_rt.ports[pidx];
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_pkt_info pi;
+	uint32_t flags = 0;
+	enum dp_pkt_class cls;
+
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		flags |= DP_PARSE_IP_CSUM_GOOD;
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		flags |= DP_PARSE_L4_CSUM_GOOD;
+	pi.port = pidx;
+	/* Multi-segment frames are parsed over their first segment only: anything longer
+	 * fails the length checks and is dropped by reason. */
+	cls = dp_parse_frame(frame, rte_pktmbuf_data_len(m), flags, &pi);
+	if (cls == DP_CLS_DROP)
+		return dp_drop(w, m, pi.drop);
+	if (!pi.l2_mcast &&
+	    !rte_is_same_ether_addr((const struct rte_ether_addr *)frame, &port->mac))
+		return dp_drop(w, m, DP_DROP_ETH_NOT_FOR_US);
+
+	switch (cls) {
+	case DP_CLS_ARP:
+		if (!dp_addr_is_ours(port, &pi.dst))
+			return dp_drop(w, m, DP_DROP_ARP_NOT_FOR_US);
+		if (pi.icmp_type == 1)
+			w->stats->arp_requests_in++;
+		else
+			w->stats->arp_replies_in++;
+		return punt_ctl(w, m, DP_PUNT_ARP, &pi);
+	case DP_CLS_ICMP4:
+		if (pi.l2_mcast || !dp_addr_is_ours(port, &pi.dst))
+			return dp_drop(w, m, DP_DROP_IP4_NOT_FOR_US);
+		if (pi.icmp_type != 8 || pi.icmp_code != 0)
+			return dp_drop(w, m, DP_DROP_ICMP_TYPE_UNSUPPORTED);
+		w->stats->icmp_echo_in++;
+		dp_icmp4_echo_reply(m, &pi, &port->mac);
+		w->stats->icmp_echo_out++;
+		return dp_worker_tx(w, pidx, m);
+	case DP_CLS_ICMP6:
+		return icmp6_input(w, m, &pi, port);
+	case DP_CLS_UDP:
+		if (!dp_addr_is_ours(port, &pi.dst))
+			return dp_drop(w, m, pi.dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
+								   : DP_DROP_IP6_NOT_FOR_US);
+		w->stats->udp_in++;
+		return dp_udp_input(w, m, &pi);
+	default:
+		return dp_drop(w, m, DP_DROP_ETHERTYPE_UNSUPPORTED);
+	}
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
+	const uint32_t idle_us = dp_cfg.dp.worker_idle_sleep_us;
+	uint16_t p, i, n;
+
+	rte_rcu_qsbr_thread_register(dp_rt.rcu, w->lcore_id);
+	rte_rcu_qsbr_thread_online(dp_rt.rcu, w->lcore_id);
+	while (!dp_rt.stop_workers) {
+		unsigned int got = 0;
+
+		for (p = 0; p < dp_rt.nb_ports; p++) {
+			if (w->index >= dp_rt.ports[p].nb_rxq)
+				continue;
+			n = rte_eth_rx_burst(dp_rt.ports[p].port_id, (uint16_t)w->index, pkts,
+					     burst);
+			for (i = 0; i < n; i++) {
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+				input(w, pkts[i], p);
+			}
+			got += n;
+		}
+		dp_worker_flush(w);
+		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
+		w->stats->loops++;
+		if (got)
+			w->stats->busy_loops++;
+		else if (idle_us)
+			rte_delay_us_sleep(idle_us);
+	}
+	dp_worker_flush(w);
+	rte_rcu_qsbr_thread_offline(dp_rt.rcu, w->lcore_id);
+	rte_rcu_qsbr_thread_unregister(dp_rt.rcu, w->lcore_id);
+	return 0;
+}
