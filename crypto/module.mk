@@ -13,3 +13,4 @@ $(CRYPTO_LIB): $(CRYPTO_SRCS:%.c=$(B)/%.o)
 
 # Unit tests (tests/unit/test_*.c of this module)
 $(eval $(call unit_test,test_stun_auth,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+$(eval $(call unit_test,test_srtp_vectors,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
