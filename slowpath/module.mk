@@ -1,0 +1,25 @@
+# slowpath/: poprelay-slowpath, the SIP over TLS registrar and media B2BUA.
+# The objects (all but sp_main.c) form libpoprelay-sp.a so unit tests can link them.
+SP_SRCS := $(filter-out slowpath/sp_main.c,$(wildcard slowpath/*.c))
+SP_OBJS := $(SP_SRCS:%.c=$(B)/%.o)
+SP_LIB := $(B)/libpoprelay-sp.a
+SP_BIN := $(B)/poprelay-slowpath
+SP_LINK_LIBS = $(CRYPTO_LIB) $(COMMON_LIB) $(CRYPTO_LINK_LIBS) $(EVENT_LIBS) $(OSIP_LIBS) \
+	$(HIREDIS_LIBS) $(SSL_LIBS)
+CFLAGS_slowpath = $(HIREDIS_CFLAGS)
+LIBS_ALL += $(SP_LIB)
+BINS += $(if $(wildcard slowpath/sp_main.c),$(SP_BIN))
+
+$(SP_LIB): $(SP_OBJS)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(SP_BIN): $(B)/slowpath/sp_main.o $(SP_LIB) $(CRYPTO_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS_BASE) $(B)/slowpath/sp_main.o $(SP_LIB) -o $@ $(SP_LINK_LIBS)
+
+$(eval $(call unit_test,test_sp_digest,$(SP_LIB),$(SP_LINK_LIBS)))
+$(eval $(call unit_test,test_sp_sdp,$(SP_LIB) $(CRYPTO_LIB),$(SP_LINK_LIBS)))
+$(eval $(call unit_test,test_sp_msg,$(SP_LIB),$(SP_LINK_LIBS)))
+
+# libFuzzer target over the message entry point (framing + parse + error response).
+$(eval $(call fuzzer,fuzz_sip_msg,slowpath/sp_msg.c,-losipparser2))

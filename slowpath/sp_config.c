@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* INI parser for the slowpath's configuration (rte_cfgfile-compatible: [section], key = value,
+ * ';' or '#' comments). See docs/slowpath.md for every key. */
+#include "slowpath/sp_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const default_scanners[] = {
+	"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipsak", "sundayddr",
+	"iWar", "VaxSIPUserAgent", "SIPScan", "pplsip", "smap",
+};
+
+void sp_config_defaults(struct sp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->realm, sizeof(c->realm), "poprelay");
+	snprintf(c->redis_socket, sizeof(c->redis_socket), "/run/redis/redis-server.sock");
+	snprintf(c->pop, sizeof(c->pop), "pop1");
+	snprintf(c->tls_addr, sizeof(c->tls_addr), "0.0.0.0");
+	c->tls_port = 5061;
+	snprintf(c->plain_addr, sizeof(c->plain_addr), "0.0.0.0");
+	c->plain_port = 5060;
+	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/poprelay/tls/slowpath.crt");
+	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/poprelay/tls/slowpath.key");
+	snprintf(c->advertised_host, sizeof(c->advertised_host), "127.0.0.1");
+	snprintf(c->media_addr, sizeof(c->media_addr), "127.0.0.1");
+	c->nonce_ttl_s = 300;
+	c->reg_min_expires_s = 60;
+	c->reg_max_expires_s = 3600;
+	c->keepalive_s = 120;
+	c->max_connections = 20000;
+	c->rate_limit_rps = 50;
+	c->rate_burst = 100;
+	c->lockout_failures = 5;
+	c->lockout_s = 300;
+	c->invite_timeout_s = 60;
+	c->max_call_s = 0;
+	c->log_level = 6;
+	for (size_t i = 0; i < sizeof(default_scanners) / sizeof(default_scanners[0]); i++)
+		snprintf(c->scanners[c->n_scanners++], sizeof(c->scanners[0]), "%s",
+			 default_scanners[i]);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int set_str(char *dst, size_t len, const char *v)
+{
+	if (strlen(v) >= len)
+		return -EINVAL;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_u32(uint32_t *dst, const char *v, uint32_t min, uint32_t max)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
+		return -EINVAL;
+	*dst = (uint32_t)x;
+	return 0;
+}
+
+static int set_u16(uint16_t *dst, const char *v, uint16_t min)
+{
+	uint32_t x;
+	if (set_u32(&x, v, min, 65535) < 0)
+		return -EINVAL;
+	*dst = (uint16_t)x;
+	return 0;
+}
+
+/* "host:port" (IPv6 as [addr]:port). */
+static int parse_hostport(const char *v, char *host, size_t hlen, uint16_t *port)
+{
+	const char *colon;
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - v - 1) >= hlen || rb - v - 1 == 0)
+			return -EINVAL;
+		memcpy(host, v + 1, rb - v - 1);
+		host[rb - v - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || colon == v || (size_t)(colon - v) >= hlen)
+			return -EINVAL;
+		memcpy(host, v, colon - v);
+		host[colon - v] = '\0';
+	}
+	return set_u16(port, colon + 1, 0);
+}
+
+/* Comma-separated list items, trimmed, empty items skipped. Calls fn for each. */
+static int for_each_item(const char *v, int (*fn)(struct sp_config *, const char *),
+			 struct sp_config *c)
+{
+	char buf[1024];
+	if (set_str(buf, sizeof(buf), v) < 0)
+		return -EINVAL;
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		t = trim(t);
+		if (!*t)
+			continue;
+		int rc = fn(c, t);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int add_scanner(struct sp_config *c, const char *t)
+{
+	if (c->n_scanners >= SP_MAX_SCANNERS)
+		return -EINVAL;
+	return set_str(c->scanners[c->n_scanners++], sizeof(c->scanners[0]), t);
+}
+
+/* PREFIX=host:port */
+static int add_offnet(struct sp_config *c, const char *t)
+{
+	const char *eq = strchr(t, '=');
+	if (!eq || c->n_offnet >= SP_MAX_OFFNET || (size_t)(eq - t) >= sizeof(c->offnet_prefix[0]))
+		return -EINVAL;
+	size_t i = c->n_offnet;
+	memcpy(c->offnet_prefix[i], t, eq - t);
+	c->offnet_prefix[i][eq - t] = '\0';
+	if (parse_hostport(eq + 1, c->offnet_host[i], sizeof(c->offnet_host[i]), &c->offnet_port[i]) < 0)
+		return -EINVAL;
+	c->n_offnet++;
+	return 0;
+}
+
+/* name=host:port */
+static int add_peer(struct sp_config *c, const char *t)
+{
+	const char *eq = strchr(t, '=');
+	if (!eq || c->n_peers >= SP_MAX_PEERS || (size_t)(eq - t) >= sizeof(c->peers[0].name) ||
+	    eq == t)
+		return -EINVAL;
+	struct sp_peer_pop *p = &c->peers[c->n_peers];
+	memcpy(p->name, t, eq - t);
+	p->name[eq - t] = '\0';
+	if (parse_hostport(eq + 1, p->host, sizeof(p->host), &p->port) < 0 || !p->port)
+		return -EINVAL;
+	c->n_peers++;
+	return 0;
+}
+
+static int sip_key(struct sp_config *c, const char *k, const char *v)
+{
+	if (!strcmp(k, "pop"))
+		return set_str(c->pop, sizeof(c->pop), v);
+	if (!strcmp(k, "tls_listen"))
+		return parse_hostport(v, c->tls_addr, sizeof(c->tls_addr), &c->tls_port);
+	if (!strcmp(k, "listen"))
+		return parse_hostport(v, c->plain_addr, sizeof(c->plain_addr), &c->plain_port);
+	if (!strcmp(k, "tls_cert"))
+		return set_str(c->tls_cert, sizeof(c->tls_cert), v);
+	if (!strcmp(k, "tls_key"))
+		return set_str(c->tls_key, sizeof(c->tls_key), v);
+	if (!strcmp(k, "tls_ca"))
+		return set_str(c->tls_ca, sizeof(c->tls_ca), v);
+	if (!strcmp(k, "tls_verify_client")) {
+		if (!strcmp(v, "none"))
+			c->verify_client = SP_VERIFY_NONE;
+		else if (!strcmp(v, "optional"))
+			c->verify_client = SP_VERIFY_OPTIONAL;
+		else if (!strcmp(v, "require"))
+			c->verify_client = SP_VERIFY_REQUIRE;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (!strcmp(k, "advertised_host"))
+		return set_str(c->advertised_host, sizeof(c->advertised_host), v);
+	if (!strcmp(k, "media_addr"))
+		return set_str(c->media_addr, sizeof(c->media_addr), v);
+	if (!strcmp(k, "media_ports")) {
+		unsigned lo, hi;
+		char tail;
+		if (sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 || lo >= hi)
+			return -EINVAL;
+		c->media_port_lo = (uint16_t)lo;
+		c->media_port_hi = (uint16_t)hi;
+		return 0;
+	}
+	if (!strcmp(k, "nonce_ttl_s"))
+		return set_u32(&c->nonce_ttl_s, v, 5, 86400);
+	if (!strcmp(k, "reg_min_expires_s"))
+		return set_u32(&c->reg_min_expires_s, v, 1, 86400);
+	if (!strcmp(k, "reg_max_expires_s"))
+		return set_u32(&c->reg_max_expires_s, v, 1, 7 * 86400);
+	if (!strcmp(k, "keepalive_s"))
+		return set_u32(&c->keepalive_s, v, 10, 3600);
+	if (!strcmp(k, "max_connections"))
+		return set_u32(&c->max_connections, v, 1, 1000000);
+	if (!strcmp(k, "rate_limit_rps"))
+		return set_u32(&c->rate_limit_rps, v, 0, 1000000);
+	if (!strcmp(k, "rate_burst"))
+		return set_u32(&c->rate_burst, v, 1, 1000000);
+	if (!strcmp(k, "lockout_failures"))
+		return set_u32(&c->lockout_failures, v, 1, 1000);
+	if (!strcmp(k, "lockout_s"))
+		return set_u32(&c->lockout_s, v, 1, 86400);
+	if (!strcmp(k, "invite_timeout_s"))
+		return set_u32(&c->invite_timeout_s, v, 1, 600);
+	if (!strcmp(k, "max_call_s"))
+		return set_u32(&c->max_call_s, v, 0, 7 * 86400);
+	if (!strcmp(k, "scanner_user_agents")) {
+		c->n_scanners = 0;
+		return for_each_item(v, add_scanner, c);
+	}
+	if (!strcmp(k, "offnet_routes")) {
+		c->n_offnet = 0;
+		return for_each_item(v, add_offnet, c);
+	}
+	if (!strcmp(k, "peer_pops")) {
+		c->n_peers = 0;
+		return for_each_item(v, add_peer, c);
+	}
+	if (!strcmp(k, "log_level")) {
+		uint32_t l;
+		if (set_u32(&l, v, 3, 7) < 0)
+			return -EINVAL;
+		c->log_level = (int)l;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int sp_config_parse(struct sp_config *c, const char *name, const char *text, char *err,
+		    size_t errlen)
+{
+	char section[64] = "";
+	unsigned lineno = 0;
+	const char *p = text;
+	snprintf(c->path, sizeof(c->path), "%s", name);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char line[1024];
+		lineno++;
+		if (n >= sizeof(line)) {
+			snprintf(err, errlen, "%s:%u: line too long", name, lineno);
+			return -EINVAL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (nl ? 1 : 0);
+		char *s = trim(line);
+		if (!*s || *s == ';' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *rb = strchr(s, ']');
+			if (!rb || (size_t)(rb - s - 1) >= sizeof(section)) {
+				snprintf(err, errlen, "%s:%u: bad section header", name, lineno);
+				return -EINVAL;
+			}
+			*rb = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%u: [%s]: expected key = value", name, lineno,
+				 section);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		char *k = trim(s), *v = trim(eq + 1);
+		/* strip a trailing comment (rte_cfgfile treats ';' as comment start) */
+		char *semi = strchr(v, ';');
+		if (semi) {
+			*semi = '\0';
+			v = trim(v);
+		}
+		int rc = 0;
+		if (!strcmp(section, "sip")) {
+			rc = sip_key(c, k, v);
+			if (rc == -ENOENT) {
+				snprintf(err, errlen, "%s:%u: [sip]: unknown key '%s'", name, lineno, k);
+				return -EINVAL;
+			}
+		} else if (!strcmp(section, "global") && !strcmp(k, "realm")) {
+			rc = set_str(c->realm, sizeof(c->realm), v);
+			if (!rc && !*v)
+				rc = -EINVAL;
+		} else if (!strcmp(section, "redis") && !strcmp(k, "socket")) {
+			rc = set_str(c->redis_socket, sizeof(c->redis_socket), v);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "user")) {
+			rc = set_str(c->redis_user, sizeof(c->redis_user), v);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "password_file")) {
+			rc = set_str(c->redis_password_file, sizeof(c->redis_password_file), v);
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "%s:%u: [%s]: bad value for '%s'", name, lineno,
+				 section, k);
+			return -EINVAL;
+		}
+	}
+	if (c->reg_min_expires_s > c->reg_max_expires_s) {
+		snprintf(err, errlen, "%s: [sip]: reg_min_expires_s > reg_max_expires_s", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sp_config_load(struct sp_config *c, const char *path, char *err, size_t errlen)
+{
+	sp_config_defaults(c);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		buf = strdup("");
+	else
+		buf[len] = '\0';
+	if (!buf)
+		return -ENOMEM;
+	int rc = sp_config_parse(c, path, buf, err, errlen);
+	free(buf);
+	return rc;
+}

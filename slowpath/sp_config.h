@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelay-slowpath configuration: the [sip] section of the INI file (rte_cfgfile syntax),
+ * plus [global] realm and [redis] socket/user/password_file. Other sections belong to other
+ * processes and are skipped; an unknown key in [sip] is refused. Writer: sp_config_load at
+ * start. Readers: every slowpath module (read-only after start). */
+#ifndef POPRELAY_SLOWPATH_SP_CONFIG_H
+#define POPRELAY_SLOWPATH_SP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_DEFAULT_CONFIG "/etc/poprelay/poprelay.conf"
+#define SP_MAX_OFFNET 8
+#define SP_MAX_PEERS 8
+#define SP_MAX_SCANNERS 16
+
+enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
+
+struct sp_peer_pop {
+	char name[64];
+	char host[64];	/* address of its slowpath's TLS listener */
+	uint16_t port;
+};
+
+struct sp_config {
+	char path[256];
+	/* [global] */
+	char realm[64];
+	/* [redis] */
+	char redis_socket[256];
+	char redis_user[64];
+	char redis_password_file[256];
+	/* [sip] */
+	char pop[64];
+	char tls_addr[64];
+	uint16_t tls_port;		/* 0 disables the TLS listener */
+	char plain_addr[64];
+	uint16_t plain_port;		/* UDP and TCP, off-net parties only; 0 disables */
+	char tls_cert[256];
+	char tls_key[256];
+	char tls_ca[256];		/* CA for client certificates (and peer PoPs) */
+	enum sp_verify_client verify_client;
+	char advertised_host[64];	/* host written in our Via/Contact */
+	char media_addr[64];		/* relay address written into SDP */
+	uint16_t media_port_lo, media_port_hi; /* pool initialised when both set */
+	uint32_t nonce_ttl_s;
+	uint32_t reg_min_expires_s, reg_max_expires_s;
+	uint32_t keepalive_s;		/* RFC 5626 Flow-Timer granted */
+	uint32_t max_connections;
+	uint32_t rate_limit_rps;	/* per source address; 0 = off */
+	uint32_t rate_burst;
+	uint32_t lockout_failures;	/* per source and per user */
+	uint32_t lockout_s;
+	uint32_t invite_timeout_s;	/* unanswered INVITE -> 408 */
+	uint32_t max_call_s;		/* hard cap on a call's duration, 0 = none */
+	size_t n_scanners;
+	char scanners[SP_MAX_SCANNERS][48]; /* User-Agent substrings refused (case-insensitive) */
+	size_t n_offnet;
+	char offnet_prefix[SP_MAX_OFFNET][32]; /* user part prefix routed off-net */
+	char offnet_host[SP_MAX_OFFNET][64];
+	uint16_t offnet_port[SP_MAX_OFFNET];
+	size_t n_peers;
+	struct sp_peer_pop peers[SP_MAX_PEERS];
+	int log_level;
+};
+
+void sp_config_defaults(struct sp_config *c);
+/* Parses path into c (defaults first). 0, or -ENOENT/-EINVAL with a message naming the file,
+ * line, section and key written to err. */
+int sp_config_load(struct sp_config *c, const char *path, char *err, size_t errlen);
+/* Same, from a string (tests). */
+int sp_config_parse(struct sp_config *c, const char *name, const char *text, char *err,
+		    size_t errlen);
+
+#endif
