@@ -15,7 +15,10 @@ static int init_status = -1;
 
 static void lib_init(void)
 {
-	init_status = srtp_init() == srtp_err_status_ok ? 0 : -1;
+	/* A second srtp_init() (the application initialised libsrtp itself) reports a
+	 * failure although the library is usable; srtp_create() tells us if it is not. */
+	(void)srtp_init();
+	init_status = 0;
 }
 
 int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p)
@@ -164,8 +167,13 @@ static uint8_t one_rtp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protect
 		else
 			st = srtp_unprotect_mki(c->libsrtp, p->data, &len, c->mki_len != 0);
 	}
-	if (st == srtp_err_status_ok)
+	if (st == srtp_err_status_ok) {
+		uint64_t idx;
 		p->len = (uint16_t)len;
+		/* keep our own view of the highest index (libsrtp keeps the real state) */
+		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(p->data + 2), &idx) == 0)
+			pr_sender_add(&c->rtp, idx);
+	}
 	return map(st);
 }
 
