@@ -1,0 +1,18 @@
+# dataplane/turn: the TURN relay. libpoprelay-turn.a is pure C (no EAL): codec, peer
+# policy, tables, request state machine and data path, unit-tested and fuzzed alone.
+TURN_CORE_SRCS := dataplane/turn/stun_msg.c dataplane/turn/turn_policy.c \
+	dataplane/turn/turn_table.c dataplane/turn/turn_server.c dataplane/turn/turn_relay.c
+TURN_LIB := $(B)/libpoprelay-turn.a
+LIBS_ALL += $(TURN_LIB)
+
+$(TURN_LIB): $(TURN_CORE_SRCS:%.c=$(B)/%.o)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+TURN_TEST_LINK := $(TURN_LIB) $(CRYPTO_LIB)
+$(eval $(call unit_test,test_turn_codec,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
+$(eval $(call unit_test,test_turn_policy,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
+$(eval $(call unit_test,test_turn_table,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
+$(eval $(call unit_test,test_turn_server,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
+
+$(eval $(call fuzzer,fuzz_stun,$(TURN_CORE_SRCS) crypto/stun_auth.c,$(SSL_LIBS)))

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN data path for worker lcores: ChannelData and Send indications from clients,
+ * datagrams from peers to relay ports. No locks, no allocation, no logging, no system
+ * calls: every outcome is a forwarding decision or a counted drop. */
+#include "dataplane/turn/turn_server.h"
+
+#include <string.h>
+
+#include "crypto/stun_auth.h"
+#include "dataplane/turn/turn_internal.h"
+
+#define RELAXED __ATOMIC_RELAXED
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void count(uint64_t *c, uint64_t v)
+{
+	__atomic_fetch_add(c, v, RELAXED);
+}
+
+/* Token bucket of rate bytes/s and a one-second burst; several workers may share it. */
+static bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
+{
+	if (!a->bw_rate)
+		return true;
+	uint64_t last = __atomic_load_n(&a->bw_last_us, RELAXED);
+	if (now_us > last &&
+	    __atomic_compare_exchange_n(&a->bw_last_us, &last, now_us, false, RELAXED, RELAXED)) {
+		uint64_t dt = now_us - last;
+		if (last == 0 || dt > 10000000)
+			dt = 10000000;
+		int64_t t = __atomic_add_fetch(&a->bw_tokens, (int64_t)(dt * a->bw_rate / 1000000),
+					       RELAXED);
+		if (t > (int64_t)a->bw_rate)
+			__atomic_store_n(&a->bw_tokens, (int64_t)a->bw_rate, RELAXED);
+	}
+	if (__atomic_sub_fetch(&a->bw_tokens, (int64_t)bytes, RELAXED) < 0) {
+		__atomic_add_fetch(&a->bw_tokens, (int64_t)bytes, RELAXED);
+		return false;
+	}
+	return true;
+}
+
+static inline void drop(struct turn_alloc *a, struct turn_fwd *f, enum turn_drop why)
+{
+	f->kind = TURN_FWD_DROP;
+	f->drop = (uint8_t)why;
+	if (a)
+		count(&a->st.drops[why], 1);
+}
+
+static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	memset(p, 0, sizeof(*p));
+	p->port = port;
+	if (!memcmp(p16, mapped, 12)) {
+		p->fam = 4;
+		memcpy(p->ip, p16 + 12, 4);
+	} else {
+		p->fam = 6;
+		memcpy(p->ip, p16, 16);
+	}
+}
+
+static struct turn_alloc *client_alloc(struct turn_server *s, const struct turn_ctx *c,
+				       uint32_t now)
+{
+	struct turn_5tuple ft;
+	memset(&ft, 0, sizeof(ft));
+	memcpy(ft.cli_ip, c->cli.ip, 16);
+	memcpy(ft.srv_ip, c->srv.ip, 16);
+	ft.cli_port = c->cli.port;
+	ft.srv_port = c->srv.port;
+	ft.fam = c->cli.fam;
+	struct turn_alloc *a = turn_lookup_5tuple(s->tbl, &ft);
+	if (a && __atomic_load_n(&a->expires, RELAXED) <= now)
+		return NULL;
+	return a;
+}
+
+/* Common tail of client -> peer: family, permission, bucket, counters, addresses. */
+static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr_taddr *peer,
+		    const uint8_t p16[16], uint16_t strip, uint16_t keep, uint32_t now,
+		    uint64_t now_us, struct turn_fwd *f)
+{
+	int fi = peer->fam == 4 ? 0 : 1;
+	if (!a->relay_port[fi])
+		return drop(a, f, TURN_DROP_MALFORMED);
+	if (!turn_perm_ok(a, p16, now))
+		return drop(a, f, TURN_DROP_NO_PERMISSION);
+	if (!bw_take(a, keep, now_us))
+		return drop(a, f, TURN_DROP_BANDWIDTH);
+	count(&a->st.pkts_c2p, 1);
+	count(&a->st.bytes_c2p, keep);
+	f->kind = TURN_FWD_PEER;
+	f->src = s->cfg.relay[fi];
+	f->src.port = a->relay_port[fi];
+	f->dst = *peer;
+	f->strip = strip;
+	f->keep = keep;
+}
+
+void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
+		      uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+{
+	(void)rnd;
+	memset(f, 0, offsetof(struct turn_fwd, hdr));
+	f->drop = 0xff;
+	if (len < 4)
+		return;
+	uint32_t now = turn_server_now(s);
+	if ((pkt[0] & 0xC0) == 0x40) {
+		uint16_t chan;
+		int dl = turn_chandata_parse(pkt, len, &chan);
+		if (dl < 0)
+			return;
+		struct turn_alloc *a = client_alloc(s, c, now);
+		if (!a)
+			return;
+		uint8_t p16[16];
+		uint16_t port;
+		if (!turn_chan_peer(a, chan, now, p16, &port))
+			return drop(a, f, TURN_DROP_NO_CHANNEL);
+		struct pr_taddr peer;
+		peer_of16(&peer, p16, port);
+		return to_peer(s, a, &peer, p16, 4, (uint16_t)dl, now, now_us, f);
+	}
+	if ((pkt[0] & 0xC0) != 0 || stun_sniff(pkt, len) < 0)
+		return;
+	if (rd16(pkt) != stun_msg_type(TURN_SEND, STUN_INDICATION)) {
+		f->kind = TURN_FWD_CONTROL;
+		return;
+	}
+	struct stun_msg m;
+	if (stun_parse(&m, pkt, len) != STUN_OK)
+		return; /* incl. unknown comprehension-required: indications are dropped */
+	struct turn_alloc *a = client_alloc(s, c, now);
+	if (!a)
+		return;
+	if (m.i_fp >= 0) {
+		const struct stun_attr *fa = &m.attrs[m.i_fp];
+		if (pr_stun_fingerprint(pkt, (size_t)fa->off - 4) != stun_attr_u32(&m, fa))
+			return drop(a, f, TURN_DROP_MALFORMED);
+	}
+	const struct stun_attr *pa = stun_attr_find(&m, TURN_A_XOR_PEER_ADDRESS);
+	const struct stun_attr *da = stun_attr_find(&m, TURN_A_DATA);
+	struct pr_taddr peer;
+	if (!pa || !da || stun_attr_xaddr(&m, pa, &peer) < 0)
+		return drop(a, f, TURN_DROP_MALFORMED);
+	uint8_t p16[16];
+	turn_peer16(p16, peer.ip, peer.fam);
+	to_peer(s, a, &peer, p16, da->off, da->len, now, now_us, f);
+}
+
+static void tid_fill(uint8_t tid[12], uint64_t *rnd)
+{
+	uint64_t x = *rnd ? *rnd : 0x9E3779B97F4A7C15ull;
+	for (int i = 0; i < 12; i += 4) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(tid + i, &x, 4);
+	}
+	*rnd = x;
+}
+
+void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port,
+		    const struct pr_taddr *peer, const uint8_t *pkt, uint16_t len,
+		    uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+{
+	(void)pkt;
+	memset(f, 0, offsetof(struct turn_fwd, hdr));
+	f->drop = 0xff;
+	uint32_t now = turn_server_now(s);
+	struct turn_alloc *a = turn_lookup_relay(s->tbl, fi, relay_port);
+	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now)
+		return;
+	uint8_t p16[16];
+	turn_peer16(p16, peer->ip, peer->fam);
+	if (!turn_perm_ok(a, p16, now))
+		return drop(a, f, TURN_DROP_NO_PERMISSION);
+	uint16_t chan = turn_chan_num(a, p16, peer->port, now);
+	if (!chan && (size_t)len + 4 + 24 + 4 + STUN_HDR_LEN > 0xFFFF)
+		return drop(a, f, TURN_DROP_MALFORMED);
+	if (!bw_take(a, len, now_us))
+		return drop(a, f, TURN_DROP_BANDWIDTH);
+	if (chan) {
+		turn_chandata_hdr(f->hdr, chan, len);
+		f->hdr_len = 4;
+	} else {
+		/* Data indication (RFC 8656 11.4): XOR-PEER-ADDRESS, DATA; no integrity. */
+		uint8_t tid[12];
+		struct stun_builder b;
+		tid_fill(tid, rnd);
+		stun_b_init(&b, f->hdr, sizeof(f->hdr), TURN_DATA, STUN_INDICATION, tid);
+		stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, peer);
+		uint16_t h = b.len;
+		f->hdr[h] = TURN_A_DATA >> 8;
+		f->hdr[h + 1] = TURN_A_DATA & 0xff;
+		f->hdr[h + 2] = (uint8_t)(len >> 8);
+		f->hdr[h + 3] = (uint8_t)len;
+		f->hdr_len = (uint16_t)(h + 4);
+		f->pad = (uint16_t)(((len + 3u) & ~3u) - len);
+		uint16_t body = (uint16_t)(f->hdr_len - STUN_HDR_LEN + len + f->pad);
+		f->hdr[2] = (uint8_t)(body >> 8);
+		f->hdr[3] = (uint8_t)body;
+	}
+	count(&a->st.pkts_p2c, 1);
+	count(&a->st.bytes_p2c, len);
+	f->kind = TURN_FWD_CLIENT;
+	memset(&f->src, 0, sizeof(f->src));
+	memset(&f->dst, 0, sizeof(f->dst));
+	f->src.fam = f->dst.fam = a->ft.fam;
+	memcpy(f->src.ip, a->ft.srv_ip, 16);
+	f->src.port = a->ft.srv_port;
+	memcpy(f->dst.ip, a->ft.cli_ip, 16);
+	f->dst.port = a->ft.cli_port;
+	f->keep = len;
+}

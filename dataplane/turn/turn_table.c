@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN tables: see turn_table.h for the concurrency contract. */
+#include "dataplane/turn/turn_table.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const turn_drop_names[TURN_DROP_MAX] = {
+	[TURN_DROP_NO_PERMISSION] = "no_permission",
+	[TURN_DROP_NO_CHANNEL] = "no_channel",
+	[TURN_DROP_BANDWIDTH] = "bandwidth",
+	[TURN_DROP_MALFORMED] = "malformed",
+};
+
+#define H_EMPTY 0ull
+#define H_TOMB  1ull
+
+/* Open addressing, linear probing; an entry is (hash32 << 32) | (slot index + 2). */
+struct turn_hash {
+	uint32_t mask;
+	uint32_t used, tombs;
+	uint64_t e[];
+};
+
+struct limbo {
+	uint32_t idx;
+	uint64_t token;
+};
+
+struct turn_table {
+	void *(*zalloc)(size_t);
+	void (*zfree)(void *);
+	struct turn_rcu_ops rcu;
+	uint32_t max, count;
+	uint16_t port_min, port_max;
+	struct turn_alloc *slots;
+	struct turn_hash *ht;     /* atomically swapped on rebuild */
+	struct turn_hash *ht_old; /* waiting for its grace period */
+	uint64_t ht_old_token;
+	uint32_t *port2idx[2]; /* idx + 1, 0 = none */
+	uint64_t *port_busy[2];
+	uint32_t *freelist;
+	uint32_t n_free;
+	struct limbo *limbo;
+	uint32_t limbo_head, limbo_n;
+	uint64_t rnd;
+};
+
+static void *def_zalloc(size_t n)
+{
+	return calloc(1, n);
+}
+
+static uint64_t next_rnd(struct turn_table *t)
+{
+	uint64_t x = t->rnd;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return t->rnd = x;
+}
+
+uint32_t turn_5tuple_hash(const struct turn_5tuple *ft)
+{
+	/* FNV-1a over the meaningful bytes, then a final avalanche. */
+	const uint8_t *p = (const uint8_t *)ft;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < offsetof(struct turn_5tuple, _pad); i++)
+		h = (h ^ p[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x7feb352d;
+	h ^= h >> 15;
+	return h;
+}
+
+static struct turn_hash *hash_new(struct turn_table *t, uint32_t cap)
+{
+	struct turn_hash *h = t->zalloc(sizeof(*h) + (size_t)cap * sizeof(uint64_t));
+	if (h)
+		h->mask = cap - 1;
+	return h;
+}
+
+static void hash_insert_raw(struct turn_hash *h, uint32_t hv, uint32_t idx)
+{
+	uint32_t i = hv & h->mask;
+	for (;;) {
+		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_RELAXED);
+		if (e == H_EMPTY || e == H_TOMB) {
+			if (e == H_TOMB)
+				h->tombs--;
+			__atomic_store_n(&h->e[i], (uint64_t)hv << 32 | (idx + 2), __ATOMIC_RELEASE);
+			h->used++;
+			return;
+		}
+		i = (i + 1) & h->mask;
+	}
+}
+
+struct turn_table *turn_table_create(uint32_t max_allocs, uint16_t port_min, uint16_t port_max,
+				     void *(*zalloc)(size_t), void (*zfree)(void *))
+{
+	if (!max_allocs || port_min == 0 || port_min > port_max)
+		return NULL;
+	if (!zalloc)
+		zalloc = def_zalloc;
+	if (!zfree)
+		zfree = free;
+	struct turn_table *t = zalloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	t->zalloc = zalloc;
+	t->zfree = zfree;
+	t->max = max_allocs;
+	t->port_min = port_min;
+	t->port_max = port_max;
+	uint32_t cap = 64;
+	while (cap < 2 * max_allocs)
+		cap <<= 1;
+	t->slots = zalloc((size_t)max_allocs * sizeof(struct turn_alloc));
+	t->ht = hash_new(t, cap);
+	t->freelist = zalloc((size_t)max_allocs * sizeof(uint32_t));
+	t->limbo = zalloc((size_t)max_allocs * sizeof(struct limbo));
+	for (int f = 0; f < 2; f++) {
+		t->port2idx[f] = zalloc(65536 * sizeof(uint32_t));
+		t->port_busy[f] = zalloc(65536 / 8);
+	}
+	if (!t->slots || !t->ht || !t->freelist || !t->limbo || !t->port2idx[0] ||
+	    !t->port2idx[1] || !t->port_busy[0] || !t->port_busy[1]) {
+		turn_table_destroy(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < max_allocs; i++)
+		t->freelist[i] = max_allocs - 1 - i;
+	t->n_free = max_allocs;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t->rnd = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull + (uint64_t)ts.tv_sec + 1;
+	return t;
+}
+
+void turn_table_destroy(struct turn_table *t)
+{
+	if (!t)
+		return;
+	if (t->slots)
+		memset(t->slots, 0, (size_t)t->max * sizeof(struct turn_alloc)); /* keys */
+	t->zfree(t->slots);
+	t->zfree(t->ht);
+	t->zfree(t->ht_old);
+	t->zfree(t->freelist);
+	t->zfree(t->limbo);
+	for (int f = 0; f < 2; f++) {
+		t->zfree(t->port2idx[f]);
+		t->zfree(t->port_busy[f]);
+	}
+	t->zfree(t);
+}
+
+void turn_table_set_rcu(struct turn_table *t, const struct turn_rcu_ops *ops)
+{
+	if (ops)
+		t->rcu = *ops;
+	else
+		memset(&t->rcu, 0, sizeof(t->rcu));
+}
+
+uint32_t turn_table_capacity(const struct turn_table *t)
+{
+	return t->max;
+}
+
+uint32_t turn_table_count(const struct turn_table *t)
+{
+	return t->count;
+}
+
+size_t turn_table_bytes(const struct turn_table *t)
+{
+	return sizeof(*t) + (size_t)t->max * (sizeof(struct turn_alloc) + sizeof(uint32_t) +
+					       sizeof(struct limbo)) +
+	       sizeof(struct turn_hash) + ((size_t)t->ht->mask + 1) * sizeof(uint64_t) +
+	       2 * (65536 * sizeof(uint32_t) + 65536 / 8);
+}
+
+static uint64_t rcu_start(struct turn_table *t)
+{
+	return t->rcu.start ? t->rcu.start(t->rcu.arg) : 0;
+}
+
+static bool rcu_done(struct turn_table *t, uint64_t token)
+{
+	return t->rcu.check ? t->rcu.check(t->rcu.arg, token) == 1 : true;
+}
+
+struct turn_alloc *turn_alloc_get(struct turn_table *t)
+{
+	turn_table_reclaim(t);
+	if (!t->n_free)
+		return NULL;
+	struct turn_alloc *a = &t->slots[t->freelist[--t->n_free]];
+	memset(a, 0, sizeof(*a));
+	return a;
+}
+
+void turn_alloc_put(struct turn_table *t, struct turn_alloc *a)
+{
+	memset(a, 0, sizeof(*a));
+	t->freelist[t->n_free++] = (uint32_t)(a - t->slots);
+}
+
+static inline bool busy(const struct turn_table *t, int fi, uint16_t p)
+{
+	return t->port_busy[fi][p >> 6] & (1ull << (p & 63));
+}
+
+static inline void set_busy(struct turn_table *t, int fi, uint16_t p, bool b)
+{
+	if (b)
+		t->port_busy[fi][p >> 6] |= 1ull << (p & 63);
+	else
+		t->port_busy[fi][p >> 6] &= ~(1ull << (p & 63));
+}
+
+bool turn_port_free(const struct turn_table *t, int fi, uint16_t port)
+{
+	return port >= t->port_min && port <= t->port_max && !busy(t, fi, port);
+}
+
+uint16_t turn_port_pick(struct turn_table *t, int fi, bool even, bool pair)
+{
+	uint32_t n = (uint32_t)t->port_max - t->port_min + 1;
+	uint32_t start = (uint32_t)(next_rnd(t) % n);
+	for (uint32_t k = 0; k < n; k++) {
+		uint16_t p = (uint16_t)(t->port_min + (start + k) % n);
+		if (even && (p & 1))
+			continue;
+		if (busy(t, fi, p))
+			continue;
+		if (pair && (p == t->port_max || busy(t, fi, (uint16_t)(p + 1))))
+			continue;
+		return p;
+	}
+	return 0;
+}
+
+void turn_port_hold(struct turn_table *t, int fi, uint16_t port, bool held)
+{
+	set_busy(t, fi, port, held);
+}
+
+static int hash_find_entry(const struct turn_hash *h, const struct turn_alloc *slots,
+			   const struct turn_5tuple *ft, uint32_t hv, uint32_t *pos)
+{
+	uint32_t i = hv & h->mask;
+	for (uint32_t n = 0; n <= h->mask; n++) {
+		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_ACQUIRE);
+		if (e == H_EMPTY)
+			return -1;
+		if (e != H_TOMB && (uint32_t)(e >> 32) == hv) {
+			uint32_t idx = (uint32_t)e - 2;
+			if (!memcmp(&slots[idx].ft, ft, offsetof(struct turn_5tuple, _pad))) {
+				if (pos)
+					*pos = i;
+				return (int)idx;
+			}
+		}
+		i = (i + 1) & h->mask;
+	}
+	return -1;
+}
+
+struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct turn_5tuple *ft)
+{
+	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
+	int idx = hash_find_entry(h, t->slots, ft, turn_5tuple_hash(ft), NULL);
+	return idx < 0 ? NULL : &t->slots[idx];
+}
+
+struct turn_alloc *turn_lookup_relay(const struct turn_table *t, int fi, uint16_t port)
+{
+	uint32_t v = __atomic_load_n(&t->port2idx[fi][port], __ATOMIC_ACQUIRE);
+	return v ? &t->slots[v - 1] : NULL;
+}
+
+/* Rebuilds the hash without tombstones into a fresh array, published atomically. */
+static void hash_rebuild(struct turn_table *t)
+{
+	if (t->ht_old) {
+		if (!rcu_done(t, t->ht_old_token))
+			return; /* try again later */
+		t->zfree(t->ht_old);
+		t->ht_old = NULL;
+	}
+	struct turn_hash *old = t->ht, *nh = hash_new(t, old->mask + 1);
+	if (!nh)
+		return;
+	for (uint32_t i = 0; i <= old->mask; i++) {
+		uint64_t e = old->e[i];
+		if (e != H_EMPTY && e != H_TOMB)
+			hash_insert_raw(nh, (uint32_t)(e >> 32), (uint32_t)e - 2);
+	}
+	__atomic_store_n(&t->ht, nh, __ATOMIC_RELEASE);
+	t->ht_old = old;
+	t->ht_old_token = rcu_start(t);
+}
+
+int turn_alloc_publish(struct turn_table *t, struct turn_alloc *a)
+{
+	uint32_t idx = (uint32_t)(a - t->slots), hv = turn_5tuple_hash(&a->ft);
+	if (hash_find_entry(t->ht, t->slots, &a->ft, hv, NULL) >= 0)
+		return -EEXIST;
+	for (int f = 0; f < 2; f++)
+		if (a->relay_port[f] && t->port2idx[f][a->relay_port[f]])
+			return -EEXIST;
+	a->in_use = 1;
+	for (int f = 0; f < 2; f++) {
+		if (!a->relay_port[f])
+			continue;
+		set_busy(t, f, a->relay_port[f], true);
+		__atomic_store_n(&t->port2idx[f][a->relay_port[f]], idx + 1, __ATOMIC_RELEASE);
+	}
+	hash_insert_raw(t->ht, hv, idx);
+	t->count++;
+	return 0;
+}
+
+void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a)
+{
+	uint32_t idx = (uint32_t)(a - t->slots), pos;
+	if (!a->in_use)
+		return;
+	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_5tuple_hash(&a->ft), &pos) == (int)idx) {
+		__atomic_store_n(&t->ht->e[pos], H_TOMB, __ATOMIC_RELEASE);
+		t->ht->used--;
+		t->ht->tombs++;
+	}
+	for (int f = 0; f < 2; f++) {
+		uint16_t p = a->relay_port[f];
+		if (p && t->port2idx[f][p] == idx + 1) {
+			__atomic_store_n(&t->port2idx[f][p], 0, __ATOMIC_RELEASE);
+			set_busy(t, f, p, false);
+		}
+	}
+	a->in_use = 0;
+	t->count--;
+	uint32_t tail = (t->limbo_head + t->limbo_n) % t->max;
+	t->limbo[tail] = (struct limbo){idx, rcu_start(t)};
+	t->limbo_n++;
+	if (t->ht->tombs > (t->ht->mask + 1) / 4)
+		hash_rebuild(t);
+}
+
+void turn_table_reclaim(struct turn_table *t)
+{
+	while (t->limbo_n) {
+		struct limbo *l = &t->limbo[t->limbo_head];
+		if (!rcu_done(t, l->token))
+			break;
+		memset(&t->slots[l->idx], 0, sizeof(struct turn_alloc));
+		t->freelist[t->n_free++] = l->idx;
+		t->limbo_head = (t->limbo_head + 1) % t->max;
+		t->limbo_n--;
+	}
+	if (t->ht_old && rcu_done(t, t->ht_old_token)) {
+		t->zfree(t->ht_old);
+		t->ht_old = NULL;
+	}
+}
+
+struct turn_alloc *turn_alloc_next(struct turn_table *t, uint32_t *idx)
+{
+	while (*idx < t->max) {
+		struct turn_alloc *a = &t->slots[(*idx)++];
+		if (a->in_use)
+			return a;
+	}
+	return NULL;
+}
+
+void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam)
+{
+	if (fam == 4) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, ip, 4);
+	} else {
+		memcpy(out, ip, 16);
+	}
+}
+
+static inline void wr_begin(struct turn_alloc *a)
+{
+	__atomic_store_n(&a->seq, a->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void wr_end(struct turn_alloc *a)
+{
+	__atomic_store_n(&a->seq, a->seq + 1, __ATOMIC_RELEASE);
+}
+
+int turn_perm_set(struct turn_alloc *a, const uint8_t peer16[16], uint32_t expires)
+{
+	for (unsigned i = 0; i < a->n_perm; i++) {
+		if (!memcmp(a->perm[i].ip, peer16, 16)) {
+			__atomic_store_n(&a->perm[i].expires, expires, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	if (a->n_perm >= TURN_MAX_PERMS)
+		return -ENOSPC;
+	/* Appending is safe for readers without the seqlock: the entry is complete before
+	 * n_perm grows (release). */
+	memcpy(a->perm[a->n_perm].ip, peer16, 16);
+	a->perm[a->n_perm].expires = expires;
+	__atomic_store_n(&a->n_perm, a->n_perm + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int turn_chan_set(struct turn_alloc *a, uint16_t num, const uint8_t peer16[16], uint16_t port,
+		  uint32_t expires)
+{
+	for (unsigned i = 0; i < a->n_chan; i++) {
+		struct turn_chan *c = &a->chan[i];
+		bool same_num = c->num == num;
+		bool same_peer = c->port == port && !memcmp(c->ip, peer16, 16);
+		if (same_num && same_peer) {
+			__atomic_store_n(&c->expires, expires, __ATOMIC_RELAXED);
+			return 0;
+		}
+		if (same_num || same_peer)
+			return -EINVAL;
+	}
+	if (a->n_chan >= TURN_MAX_CHANS)
+		return -ENOSPC;
+	struct turn_chan *c = &a->chan[a->n_chan];
+	memcpy(c->ip, peer16, 16);
+	c->port = port;
+	c->num = num;
+	c->expires = expires;
+	__atomic_store_n(&a->n_chan, a->n_chan + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+unsigned turn_alloc_expire_entries(struct turn_alloc *a, uint32_t now)
+{
+	unsigned gone = 0, np = 0, nc = 0;
+	bool any = false;
+	for (unsigned i = 0; i < a->n_perm; i++)
+		any |= a->perm[i].expires <= now;
+	for (unsigned i = 0; i < a->n_chan; i++)
+		any |= a->chan[i].expires <= now;
+	if (!any)
+		return 0;
+	/* Compaction moves entries: readers must see it under the seqlock. */
+	wr_begin(a);
+	for (unsigned i = 0; i < a->n_perm; i++) {
+		if (a->perm[i].expires <= now)
+			gone++;
+		else
+			a->perm[np++] = a->perm[i];
+	}
+	for (unsigned i = 0; i < a->n_chan; i++) {
+		if (a->chan[i].expires <= now)
+			gone++;
+		else
+			a->chan[nc++] = a->chan[i];
+	}
+	a->n_perm = (uint8_t)np;
+	a->n_chan = (uint8_t)nc;
+	wr_end(a);
+	return gone;
+}
+
+/* Readers: retry while the writer is compacting. */
+#define SEQ_READ(a, body)                                                                  \
+	for (;;) {                                                                         \
+		uint32_t s1_ = __atomic_load_n(&(a)->seq, __ATOMIC_ACQUIRE);               \
+		if (s1_ & 1)                                                               \
+			continue;                                                          \
+		body;                                                                      \
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);                                   \
+		if (__atomic_load_n(&(a)->seq, __ATOMIC_RELAXED) == s1_)                   \
+			break;                                                             \
+	}
+
+bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t now)
+{
+	bool ok = false;
+	SEQ_READ(a, {
+		ok = false;
+		unsigned n = __atomic_load_n(&a->n_perm, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < n && i < TURN_MAX_PERMS; i++) {
+			if (!memcmp(a->perm[i].ip, peer16, 16)) {
+				ok = __atomic_load_n(&a->perm[i].expires, __ATOMIC_RELAXED) > now;
+				break;
+			}
+		}
+	});
+	return ok;
+}
+
+bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
+		    uint16_t *port)
+{
+	bool ok = false;
+	SEQ_READ(a, {
+		ok = false;
+		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
+			const struct turn_chan *c = &a->chan[i];
+			if (c->num == num) {
+				ok = __atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now;
+				memcpy(peer16, c->ip, 16);
+				*port = c->port;
+				break;
+			}
+		}
+	});
+	return ok;
+}
+
+uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
+		       uint32_t now)
+{
+	uint16_t num = 0;
+	SEQ_READ(a, {
+		num = 0;
+		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
+			const struct turn_chan *c = &a->chan[i];
+			if (c->port == port && !memcmp(c->ip, peer16, 16)) {
+				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
+					num = c->num;
+				break;
+			}
+		}
+	});
+	return num;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN allocation tables: fixed pool of compact allocations with their permissions and
+ * channels inline, a 5-tuple hash and per-family relay-port maps.
+ *
+ * Concurrency: the control lcore is the only writer of everything here. Workers read
+ * lock-free: hash slots and port-map entries are single 64/32-bit atomic words; an
+ * allocation slot is recycled only after an RCU grace period (turn_rcu_ops, backed by
+ * rte_rcu_qsbr in the dataplane); permissions and channels, which change in place, are
+ * read under a per-allocation sequence counter (readers retry, the writer never waits).
+ * Counters and the token bucket are written by workers with relaxed atomics. */
+#ifndef POPRELAY_TURN_TABLE_H
+#define POPRELAY_TURN_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/turn/stun_msg.h"
+
+#define TURN_MAX_PERMS    12
+#define TURN_MAX_CHANS    12
+#define TURN_USERNAME_MAX 80 /* incl. NUL; REST "expiry:user" with a 63-char user fits */
+
+enum turn_drop {
+	TURN_DROP_NO_PERMISSION = 0, /* peer without permission (either direction) */
+	TURN_DROP_NO_CHANNEL,        /* ChannelData on an unbound channel */
+	TURN_DROP_BANDWIDTH,         /* token bucket empty */
+	TURN_DROP_MALFORMED,         /* Send indication without peer/data, bad family */
+	TURN_DROP_MAX
+};
+extern const char *const turn_drop_names[TURN_DROP_MAX];
+
+/* Key of an allocation (RFC 8656 2: the 5-tuple; the protocol is always UDP here).
+ * IPv4 addresses are stored in ip[0..3]. */
+struct turn_5tuple {
+	uint8_t cli_ip[16];
+	uint8_t srv_ip[16];
+	uint16_t cli_port;
+	uint16_t srv_port;
+	uint8_t fam;
+	uint8_t _pad[3];
+};
+
+/* Peers are stored as 16 bytes: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */
+struct turn_perm {
+	uint8_t ip[16];
+	uint32_t expires; /* unix seconds */
+};
+
+struct turn_chan {
+	uint8_t ip[16];
+	uint16_t port;
+	uint16_t num;
+	uint32_t expires;
+};
+
+struct turn_alloc_stats {
+	uint64_t pkts_c2p, bytes_c2p; /* client -> peer (ChannelData, Send) */
+	uint64_t pkts_p2c, bytes_p2c; /* peer -> client (ChannelData, Data) */
+	uint64_t drops[TURN_DROP_MAX];
+};
+
+/* One allocation. Control writes all but stats and bucket; workers write stats and bucket. */
+struct turn_alloc {
+	struct turn_5tuple ft; /* immutable while published */
+	uint64_t id;
+	uint8_t tid[12];            /* Allocate transaction, to answer its retransmissions */
+	uint16_t relay_port[2];     /* [0] IPv4 relay, [1] IPv6 relay; 0 = none */
+	uint8_t in_use;
+	uint8_t n_perm, n_chan;
+	uint8_t dont_fragment;
+	uint8_t dirty;              /* control: needs writing to Redis */
+	uint32_t created, expires;  /* unix seconds */
+	uint32_t seq;               /* seqlock over perm[], chan[], n_perm, n_chan */
+	uint32_t bw_rate;           /* bytes per second, 0 = unlimited */
+	int64_t bw_tokens;          /* bytes, worker-written */
+	uint64_t bw_last_us;        /* worker-written */
+	struct turn_alloc_stats st; /* worker-written */
+	char username[TURN_USERNAME_MAX];
+	struct turn_perm perm[TURN_MAX_PERMS];
+	struct turn_chan chan[TURN_MAX_CHANS];
+};
+
+struct turn_rcu_ops {
+	uint64_t (*start)(void *arg);              /* token for "everything retired so far" */
+	int (*check)(void *arg, uint64_t token);   /* 1 once every reader has moved past */
+	void *arg;
+};
+
+struct turn_table;
+
+/* max_allocs slots; relay ports [port_min, port_max] for each family. zalloc/free default to
+ * calloc/free when NULL (the dataplane passes rte_zmalloc-backed ones). NULL on failure. */
+struct turn_table *turn_table_create(uint32_t max_allocs, uint16_t port_min, uint16_t port_max,
+				     void *(*zalloc)(size_t), void (*zfree)(void *));
+void turn_table_destroy(struct turn_table *t);
+void turn_table_set_rcu(struct turn_table *t, const struct turn_rcu_ops *ops);
+uint32_t turn_table_capacity(const struct turn_table *t);
+uint32_t turn_table_count(const struct turn_table *t);
+/* Total bytes the table uses (slots, hash, port maps), for the memory budget. */
+size_t turn_table_bytes(const struct turn_table *t);
+
+/* ---- control lcore (the single writer) ---- */
+/* A zeroed free slot, not yet visible to readers; NULL when the pool is exhausted. */
+struct turn_alloc *turn_alloc_get(struct turn_table *t);
+/* Gives back a slot obtained by turn_alloc_get that was never published. */
+void turn_alloc_put(struct turn_table *t, struct turn_alloc *a);
+/* Picks a free relay port of family fi (0 = IPv4, 1 = IPv6): even when even, and then with
+ * port+1 free too when pair. 0 when exhausted. */
+uint16_t turn_port_pick(struct turn_table *t, int fi, bool even, bool pair);
+bool turn_port_free(const struct turn_table *t, int fi, uint16_t port);
+/* Marks/unmarks a port as held without an allocation (RESERVATION-TOKEN). */
+void turn_port_hold(struct turn_table *t, int fi, uint16_t port, bool held);
+/* Makes a (fully written) allocation visible: 5-tuple hash and its relay ports. -EEXIST if
+ * the 5-tuple or a port is taken. */
+int turn_alloc_publish(struct turn_table *t, struct turn_alloc *a);
+/* Removes it from every index at once, and recycles the slot after a grace period. */
+void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a);
+/* Recycles slots whose grace period is over. Call from the control loop. */
+void turn_table_reclaim(struct turn_table *t);
+/* Iterates over published allocations: start with idx 0; NULL at the end. */
+struct turn_alloc *turn_alloc_next(struct turn_table *t, uint32_t *idx);
+
+/* Permissions/channels (control). peer16 is the 16-byte stored form. */
+void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam);
+/* Installs or refreshes; -ENOSPC when full. */
+int turn_perm_set(struct turn_alloc *a, const uint8_t peer16[16], uint32_t expires);
+/* Binds or refreshes; -EINVAL when num is bound to another peer or the peer to another
+ * number (RFC 8656 11.2), -ENOSPC when full. */
+int turn_chan_set(struct turn_alloc *a, uint16_t num, const uint8_t peer16[16], uint16_t port,
+		  uint32_t expires);
+/* Drops expired permissions and channels; returns how many went. */
+unsigned turn_alloc_expire_entries(struct turn_alloc *a, uint32_t now);
+
+/* ---- readers (workers, and control) ---- */
+struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct turn_5tuple *ft);
+struct turn_alloc *turn_lookup_relay(const struct turn_table *t, int fi, uint16_t port);
+bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t now);
+/* Channel number -> peer; false when unbound or expired. */
+bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
+		    uint16_t *port);
+/* Peer -> channel number, 0 when none. */
+uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
+		       uint32_t now);
+uint32_t turn_5tuple_hash(const struct turn_5tuple *ft);
+
+#endif

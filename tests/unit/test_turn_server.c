@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN request state machine and data path, driven as a client would: challenge,
+ * authenticated requests, every error code, the relay decisions, quotas, expiry. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/stun_auth.h"
+#include "dataplane/turn/turn_server.h"
+
+static struct turn_table *tbl;
+static struct turn_server *srv;
+static struct turn_cfg cfg;
+static char rest_secret[2][TURN_SECRET_MAX] = {"first-secret", ""};
+static uint32_t now = 1800000000u;
+static int events[8];
+
+static int user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32])
+{
+	(void)arg;
+	const char *pw = !strcmp(user, "alice") ? "wonderland" : !strcmp(user, "bob") ? "builder" : NULL;
+	if (!pw)
+		return -ENOENT;
+	if (alg == STUN_PWALG_SHA256)
+		pr_ha1_sha256(user, realm, pw, key);
+	else
+		pr_ha1_md5(user, realm, pw, key);
+	return 0;
+}
+
+static int rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max)
+{
+	(void)arg;
+	int n = 0;
+	for (int i = 0; i < 2 && n < max; i++)
+		if (rest_secret[i][0])
+			memcpy(out[n++], rest_secret[i], TURN_SECRET_MAX);
+	return n;
+}
+
+static void hook(void *arg, const struct turn_alloc *a, enum turn_event ev)
+{
+	(void)arg;
+	(void)a;
+	events[ev]++;
+}
+
+static void setup(uint32_t max_allocs, uint16_t pmin, uint16_t pmax, bool v6)
+{
+	turn_server_destroy(srv);
+	turn_table_destroy(tbl);
+	turn_cfg_defaults(&cfg);
+	snprintf(cfg.realm, sizeof(cfg.realm), "pop.example");
+	memset(cfg.nonce_secret, 0x42, sizeof(cfg.nonce_secret));
+	pr_taddr_from_str(&cfg.relay[0], "192.0.2.10", 0);
+	if (v6)
+		pr_taddr_from_str(&cfg.relay[1], "2001:db8::10", 0);
+	cfg.max_allocs_per_user = 3;
+	tbl = turn_table_create(max_allocs, pmin, pmax, NULL, NULL);
+	struct turn_cred_ops cred = {user_key, rest_secrets, NULL};
+	struct turn_hooks hooks = {hook, NULL};
+	srv = turn_server_create(&cfg, tbl, &cred, &hooks);
+	CU_ASSERT_FATAL(srv != NULL);
+	turn_server_set_now(srv, now);
+	memset(events, 0, sizeof(events));
+}
+
+static struct turn_ctx ctx_of(const char *cli, uint16_t port)
+{
+	struct turn_ctx c;
+	pr_taddr_from_str(&c.cli, cli, port);
+	pr_taddr_from_str(&c.srv, strchr(cli, ':') ? "2001:db8::1" : "192.0.2.1", 3478);
+	return c;
+}
+
+/* A client: remembers realm/nonce from the last challenge. */
+struct cli {
+	struct turn_ctx c;
+	const char *user, *pass;
+	char realm[64], nonce[128];
+	int alg; /* 0: no PASSWORD-ALGORITHM(S), else the algorithm to name */
+	bool sha256_mi;
+	uint8_t tid[12];
+	uint8_t key[32];
+	size_t klen;
+};
+
+typedef void (*add_fn)(struct stun_builder *b, void *arg);
+
+static uint8_t resp_buf[2048];
+static struct stun_msg resp;
+static int resp_len;
+static int tid_ctr;
+
+/* Sends one request; returns the response's error code, 0 for success, -1 for no answer. */
+static int send_req(struct cli *k, uint16_t method, add_fn add, void *arg, bool auth, bool fp)
+{
+	uint8_t req[1024];
+	struct stun_builder b;
+	tid_ctr++;
+	memcpy(k->tid, &tid_ctr, sizeof(tid_ctr));
+	memset(k->tid + 4, 0x77, 8);
+	stun_b_init(&b, req, sizeof(req), method, STUN_REQUEST, k->tid);
+	if (add)
+		add(&b, arg);
+	if (auth) {
+		stun_b_attr(&b, STUN_A_USERNAME, k->user, (uint16_t)strlen(k->user));
+		stun_b_attr(&b, STUN_A_REALM, k->realm, (uint16_t)strlen(k->realm));
+		stun_b_attr(&b, STUN_A_NONCE, k->nonce, (uint16_t)strlen(k->nonce));
+		if (k->alg) {
+			uint8_t pa[4] = {0, (uint8_t)k->alg, 0, 0};
+			stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHMS, "\x00\x01\x00\x00\x00\x02\x00\x00", 8);
+			stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHM, pa, 4);
+		}
+		k->klen = k->alg == STUN_PWALG_SHA256 ? 32 : 16;
+		if (k->klen == 32)
+			pr_ha1_sha256(k->user, k->realm, k->pass, k->key);
+		else
+			pr_ha1_md5(k->user, k->realm, k->pass, k->key);
+		uint16_t t = k->sha256_mi ? STUN_A_MESSAGE_INTEGRITY_SHA256 : STUN_A_MESSAGE_INTEGRITY;
+		int off = stun_b_reserve(&b, t, k->sha256_mi ? 32 : 20);
+		if (k->sha256_mi)
+			pr_hmac_sha256(k->key, k->klen, req, (size_t)off - 4, req + off);
+		else
+			pr_hmac_sha1(k->key, k->klen, req, (size_t)off - 4, req + off);
+	}
+	if (fp) {
+		int off = stun_b_reserve(&b, STUN_A_FINGERPRINT, 4);
+		uint32_t v = pr_stun_fingerprint(req, (size_t)off - 4);
+		req[off] = v >> 24;
+		req[off + 1] = v >> 16;
+		req[off + 2] = v >> 8;
+		req[off + 3] = v;
+	}
+	CU_ASSERT_FATAL(b.err == 0);
+	resp_len = turn_server_request(srv, &k->c, req, b.len, resp_buf, sizeof(resp_buf));
+	if (resp_len <= 0)
+		return -1;
+	CU_ASSERT_FATAL(stun_parse(&resp, resp_buf, (size_t)resp_len) == STUN_OK);
+	CU_ASSERT(!memcmp(resp.tid, k->tid, 12));
+	CU_ASSERT(resp.method == method);
+	if (fp && resp.i_fp < 0) {
+		/* only a request that could not be parsed up to its FINGERPRINT lacks one */
+		CU_ASSERT(resp.cls == STUN_ERROR && resp_buf[24 + 2] == 4 && resp_buf[24 + 3] == 0);
+	} else if (fp) {
+		const struct stun_attr *fa = &resp.attrs[resp.i_fp];
+		CU_ASSERT(pr_stun_fingerprint(resp_buf, (size_t)fa->off - 4) == stun_attr_u32(&resp, fa));
+	}
+	int code = 0;
+	if (resp.cls == STUN_ERROR) {
+		const struct stun_attr *e = stun_attr_find(&resp, STUN_A_ERROR_CODE);
+		CU_ASSERT_FATAL(e != NULL);
+		code = resp_buf[e->off + 2] * 100 + resp_buf[e->off + 3];
+	} else {
+		CU_ASSERT(resp.cls == STUN_SUCCESS);
+	}
+	if (code == 401 || code == 438) {
+		/* a challenge: never integrity-protected, bounded in size, carries realm+nonce */
+		CU_ASSERT(resp.i_mi < 0 && resp.i_mi256 < 0);
+		CU_ASSERT((size_t)resp_len <= (size_t)b.len + TURN_AMP_SLACK);
+		const struct stun_attr *r = stun_attr_find(&resp, STUN_A_REALM);
+		const struct stun_attr *n = stun_attr_find(&resp, STUN_A_NONCE);
+		CU_ASSERT_FATAL(r && n);
+		memcpy(k->realm, resp_buf + r->off, r->len);
+		k->realm[r->len] = 0;
+		memcpy(k->nonce, resp_buf + n->off, n->len);
+		k->nonce[n->len] = 0;
+		CU_ASSERT(stun_attr_find(&resp, STUN_A_PASSWORD_ALGORITHMS) != NULL);
+	} else if (auth && code != 400 && code != 420) {
+		/* authenticated answers carry the integrity the request used */
+		int idx = k->sha256_mi ? resp.i_mi256 : resp.i_mi;
+		CU_ASSERT_FATAL(idx >= 0);
+		uint8_t tmp[2048], mac[32];
+		int n = stun_integrity_input(&resp, idx, tmp, sizeof(tmp));
+		if (k->sha256_mi)
+			pr_hmac_sha256(k->key, k->klen, tmp, (size_t)n, mac);
+		else
+			pr_hmac_sha1(k->key, k->klen, tmp, (size_t)n, mac);
+		CU_ASSERT(!memcmp(mac, resp_buf + resp.attrs[idx].off, k->sha256_mi ? 32 : 20));
+	}
+	return code;
+}
+
+/* Request with the challenge dance: unauthenticated first when we have no nonce. */
+static int req(struct cli *k, uint16_t method, add_fn add, void *arg)
+{
+	if (!k->nonce[0]) {
+		int code = send_req(k, method, add, arg, false, true);
+		if (code != 401)
+			return code;
+	}
+	int code = send_req(k, method, add, arg, true, true);
+	if (code == 438)
+		code = send_req(k, method, add, arg, true, true);
+	return code;
+}
+
+static void add_udp(struct stun_builder *b, void *arg)
+{
+	(void)arg;
+	stun_b_u32(b, TURN_A_REQUESTED_TRANSPORT, 17u << 24);
+}
+
+static struct cli client(const char *ip, uint16_t port, const char *user, const char *pass)
+{
+	struct cli k;
+	memset(&k, 0, sizeof(k));
+	k.c = ctx_of(ip, port);
+	k.user = user;
+	k.pass = pass;
+	return k;
+}
+
+static bool relayed(struct pr_taddr *out, int nth)
+{
+	for (unsigned i = 0; i < resp.n_attrs; i++)
+		if (resp.attrs[i].type == TURN_A_XOR_RELAYED_ADDRESS && nth-- == 0)
+			return stun_attr_xaddr(&resp, &resp.attrs[i], out) == 0;
+	return false;
+}
+
+static void test_binding(void)
+{
+	setup(16, 50000, 50100, true);
+	struct cli k = client("198.51.100.20", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&k, STUN_BINDING, NULL, NULL, false, false), 0);
+	struct pr_taddr m;
+	CU_ASSERT(stun_attr_xaddr(&resp, stun_attr_find(&resp, STUN_A_XOR_MAPPED_ADDRESS), &m) == 0);
+	CU_ASSERT(pr_taddr_eq(&m, &k.c.cli));
+	CU_ASSERT(resp_len <= 2 * 20);
+	CU_ASSERT_EQUAL(send_req(&k, STUN_BINDING, NULL, NULL, false, true), 0);
+	CU_ASSERT(resp_len <= 2 * 28);
+	/* IPv6: 44 bytes would answer a 20-byte request: refused (amplification) */
+	struct cli k6 = client("2001:db8:5::20", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&k6, STUN_BINDING, NULL, NULL, false, false), -1);
+	CU_ASSERT(turn_server_stats(srv)->amp_dropped == 1);
+	CU_ASSERT_EQUAL(send_req(&k6, STUN_BINDING, NULL, NULL, false, true), 0);
+	CU_ASSERT(resp_len <= 2 * 28);
+}
+
+static void test_allocate_basic(void)
+{
+	setup(16, 50000, 50100, true);
+	struct cli k = client("198.51.100.20", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	CU_ASSERT_STRING_EQUAL(k.realm, "pop.example");
+	CU_ASSERT(!strncmp(k.nonce, "obMatJos2", 9));
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_udp, NULL, true, true), 0);
+	struct pr_taddr r, want;
+	CU_ASSERT_FATAL(relayed(&r, 0));
+	pr_taddr_from_str(&want, "192.0.2.10", r.port);
+	CU_ASSERT(pr_taddr_eq(&r, &want));
+	CU_ASSERT(r.port >= 50000 && r.port <= 50100);
+	CU_ASSERT(!relayed(&r, 1)); /* IPv4 only by default */
+	CU_ASSERT_EQUAL(stun_attr_u32(&resp, stun_attr_find(&resp, TURN_A_LIFETIME)), 600);
+	CU_ASSERT(stun_attr_find(&resp, STUN_A_XOR_MAPPED_ADDRESS) != NULL);
+	CU_ASSERT_EQUAL(events[TURN_EV_CREATED], 1);
+	uint16_t port = r.port;
+
+	/* retransmission (same transaction): same answer; new transaction: 437 */
+	int saved = tid_ctr;
+	tid_ctr--;
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_udp, NULL, true, true), 0);
+	CU_ASSERT(relayed(&r, 0) && r.port == port);
+	tid_ctr = saved;
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_udp, NULL, true, true), 437);
+
+	/* lifetime clamp: 99999 -> 3600; tiny -> default */
+	struct cli k2 = client("198.51.100.21", 40000, "alice", "wonderland");
+	uint32_t lt = 99999;
+	add_fn with_lt = NULL;
+	(void)with_lt;
+	(void)lt;
+	CU_ASSERT_EQUAL(req(&k2, TURN_REFRESH, NULL, NULL), 437); /* no allocation yet */
+}
+
+static void add_udp_lifetime(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_b_u32(b, TURN_A_LIFETIME, *(uint32_t *)arg);
+}
+
+static void add_lifetime(struct stun_builder *b, void *arg)
+{
+	stun_b_u32(b, TURN_A_LIFETIME, *(uint32_t *)arg);
+}
+
+static void test_lifetimes(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.22", 40000, "alice", "wonderland");
+	uint32_t lt = 99999;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp_lifetime, &lt), 0);
+	CU_ASSERT_EQUAL(stun_attr_u32(&resp, stun_attr_find(&resp, TURN_A_LIFETIME)), 3600);
+	lt = 30;
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, add_lifetime, &lt), 0);
+	CU_ASSERT_EQUAL(stun_attr_u32(&resp, stun_attr_find(&resp, TURN_A_LIFETIME)), 600);
+	CU_ASSERT_EQUAL(events[TURN_EV_REFRESHED], 1);
+	/* expiry on the timer */
+	now += 601;
+	turn_server_set_now(srv, now);
+	CU_ASSERT_EQUAL(turn_server_tick(srv), 1);
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 0);
+	CU_ASSERT_EQUAL(events[TURN_EV_DELETED], 1);
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, NULL, NULL), 437);
+}
+
+static void test_auth_failures(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.23", 40000, "alice", "not-the-password");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 401);
+	struct cli u = client("198.51.100.23", 40001, "mallory", "x");
+	CU_ASSERT_EQUAL(req(&u, TURN_ALLOCATE, add_udp, NULL), 401);
+	/* wrong realm: 401 that names the right one */
+	struct cli w = client("198.51.100.23", 40002, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&w, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	snprintf(w.realm, sizeof(w.realm), "evil.example");
+	CU_ASSERT_EQUAL(send_req(&w, TURN_ALLOCATE, add_udp, NULL, true, true), 401);
+	CU_ASSERT_STRING_EQUAL(w.realm, "pop.example");
+	CU_ASSERT_EQUAL(send_req(&w, TURN_ALLOCATE, add_udp, NULL, true, true), 0);
+	/* stale nonce: 438 with a fresh one, which then works */
+	struct cli s = client("198.51.100.23", 40003, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&s, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	now += cfg.nonce_lifetime + 1;
+	turn_server_set_now(srv, now);
+	char old[128];
+	snprintf(old, sizeof(old), "%s", s.nonce);
+	CU_ASSERT_EQUAL(send_req(&s, TURN_ALLOCATE, add_udp, NULL, true, true), 438);
+	CU_ASSERT(strcmp(old, s.nonce) != 0);
+	CU_ASSERT_EQUAL(send_req(&s, TURN_ALLOCATE, add_udp, NULL, true, true), 0);
+	/* a forged nonce, and a nonce issued to another address */
+	struct cli f = client("198.51.100.24", 40000, "alice", "wonderland");
+	snprintf(f.realm, sizeof(f.realm), "pop.example");
+	snprintf(f.nonce, sizeof(f.nonce), "obMatJos2gAAA%032d", 7);
+	CU_ASSERT_EQUAL(send_req(&f, TURN_ALLOCATE, add_udp, NULL, true, true), 438);
+	snprintf(f.nonce, sizeof(f.nonce), "%s", s.nonce);
+	CU_ASSERT_EQUAL(send_req(&f, TURN_ALLOCATE, add_udp, NULL, true, true), 438);
+	/* MESSAGE-INTEGRITY without USERNAME etc.: 400 */
+	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now, s.nonce, strlen(s.nonce)) == 0);
+	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now + 10000, s.nonce, strlen(s.nonce)) == -ESTALE);
+	CU_ASSERT(turn_nonce_check(srv, &f.c.cli, now, s.nonce, strlen(s.nonce)) == -EINVAL);
+}
+
+static void add_tcp(struct stun_builder *b, void *arg)
+{
+	(void)arg;
+	stun_b_u32(b, TURN_A_REQUESTED_TRANSPORT, 6u << 24);
+}
+
+static void add_unknown(struct stun_builder *b, void *arg)
+{
+	(void)arg;
+	add_udp(b, NULL);
+	stun_b_attr(b, 0x0031, "zz", 2);
+}
+
+static void add_family(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	uint32_t f = *(uint32_t *)arg;
+	stun_b_u32(b, (uint16_t)(f >> 16), (f & 0xff) << 24);
+}
+
+static void test_allocate_errors(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.25", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, NULL, NULL), 400);
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_tcp, NULL), 442);
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_unknown, NULL, false, true), 420);
+	const struct stun_attr *ua = stun_attr_find(&resp, STUN_A_UNKNOWN_ATTRIBUTES);
+	CU_ASSERT(ua && ua->len == 2 && resp_buf[ua->off + 1] == 0x31);
+	uint32_t fam = (uint32_t)TURN_A_REQUESTED_ADDR_FAMILY << 16 | 2;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 440); /* no IPv6 relay here */
+	fam = (uint32_t)TURN_A_REQUESTED_ADDR_FAMILY << 16 | 3;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 440);
+	fam = (uint32_t)TURN_A_ADDITIONAL_ADDR_FAMILY << 16 | 1;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 400);
+	/* dual-stack asked where only IPv4 exists: IPv4 plus ADDRESS-ERROR-CODE 440 */
+	fam = (uint32_t)TURN_A_ADDITIONAL_ADDR_FAMILY << 16 | 2;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 0);
+	const struct stun_attr *ae = stun_attr_find(&resp, TURN_A_ADDRESS_ERROR_CODE);
+	CU_ASSERT(ae && resp_buf[ae->off] == 2 && resp_buf[ae->off + 2] == 4 &&
+		  resp_buf[ae->off + 3] == 40);
+	/* unknown method */
+	CU_ASSERT_EQUAL(send_req(&k, 0x00a, NULL, NULL, false, true), 400);
+	/* malformed request: 400, bounded */
+	uint8_t bad[28] = {0x00, 0x03, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42};
+	memcpy(bad + 20, "\x00\x0d\x00\x09\0\0\0\0", 8); /* LIFETIME length past the end */
+	int n = turn_server_request(srv, &k.c, bad, sizeof(bad), resp_buf, sizeof(resp_buf));
+	CU_ASSERT(n > 0 && n <= 28 + TURN_AMP_SLACK);
+	CU_ASSERT(stun_parse(&resp, resp_buf, (size_t)n) == STUN_OK && resp.cls == STUN_ERROR);
+	/* a bad FINGERPRINT: silently dropped */
+	uint8_t fpbad[28] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42};
+	memcpy(fpbad + 20, "\x80\x28\x00\x04\1\2\3\4", 8);
+	CU_ASSERT_EQUAL(turn_server_request(srv, &k.c, fpbad, 28, resp_buf, sizeof(resp_buf)), 0);
+	CU_ASSERT_EQUAL(turn_server_stats(srv)->bad_fingerprint, 1);
+	/* not STUN at all */
+	CU_ASSERT_EQUAL(turn_server_request(srv, &k.c, (const uint8_t *)"hello world!", 12,
+					    resp_buf, sizeof(resp_buf)), 0);
+}
+
+static void test_dual_stack(void)
+{
+	setup(16, 50000, 50100, true);
+	struct cli k = client("198.51.100.26", 40000, "alice", "wonderland");
+	uint32_t fam = (uint32_t)TURN_A_ADDITIONAL_ADDR_FAMILY << 16 | 2;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 0);
+	struct pr_taddr r4, r6;
+	CU_ASSERT(relayed(&r4, 0) && r4.fam == 4);
+	CU_ASSERT(relayed(&r6, 1) && r6.fam == 6);
+	struct cli k6 = client("198.51.100.26", 40001, "alice", "wonderland");
+	fam = (uint32_t)TURN_A_REQUESTED_ADDR_FAMILY << 16 | 2;
+	CU_ASSERT_EQUAL(req(&k6, TURN_ALLOCATE, add_family, &fam), 0);
+	CU_ASSERT(relayed(&r6, 0) && r6.fam == 6);
+	CU_ASSERT(!relayed(&r4, 1));
+	/* Refresh naming a family the allocation lacks: 443 */
+	fam = 1;
+	struct cli *kk = &k6;
+	uint32_t raf = (uint32_t)TURN_A_REQUESTED_ADDR_FAMILY << 16 | 1;
+	(void)fam;
+	CU_ASSERT_EQUAL(req(kk, TURN_REFRESH, add_family, &raf), 443);
+}
+
+struct peers {
+	const char *ip[4];
+	uint16_t port;
+	int n;
+};
+
+static void add_peers(struct stun_builder *b, void *arg)
+{
+	struct peers *p = arg;
+	for (int i = 0; i < p->n; i++) {
+		struct pr_taddr a;
+		pr_taddr_from_str(&a, p->ip[i], p->port);
+		stun_b_xaddr(b, TURN_A_XOR_PEER_ADDRESS, &a);
+	}
+}
+
+struct bind {
+	uint32_t chan;
+	const char *ip;
+	uint16_t port;
+};
+
+static void add_bind(struct stun_builder *b, void *arg)
+{
+	struct bind *x = arg;
+	struct pr_taddr a;
+	stun_b_u32(b, TURN_A_CHANNEL_NUMBER, x->chan << 16);
+	if (x->ip) {
+		pr_taddr_from_str(&a, x->ip, x->port);
+		stun_b_xaddr(b, TURN_A_XOR_PEER_ADDRESS, &a);
+	}
+}
+
+static void add_bad_peer(struct stun_builder *b, void *arg)
+{
+	(void)arg;
+	stun_b_attr(b, TURN_A_XOR_PEER_ADDRESS, "\x00\x07\x12\x34\1\2\3\4", 8);
+}
+
+static void test_permissions(void)
+{
+	setup(16, 50000, 50100, true);
+	struct cli k = client("198.51.100.27", 40000, "alice", "wonderland");
+	uint32_t fam = (uint32_t)TURN_A_ADDITIONAL_ADDR_FAMILY << 16 | 2;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 0);
+	const char *bad[] = {"127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "0.0.0.0",
+			     "224.0.0.5", "255.255.255.255", "100.64.1.1", "::1", "fc00::5",
+			     "fe80::1", "::ffff:127.0.0.1", "64:ff9b::10.0.0.1", "2002:a00:1::",
+			     "ff02::1", "203.0.113.9"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct peers p = {{bad[i]}, 3000, 1};
+		int code = req(&k, TURN_CREATE_PERMISSION, add_peers, &p);
+		if (code != 403)
+			fprintf(stderr, "peer %s -> %d\n", bad[i], code);
+		CU_ASSERT_EQUAL(code, 403);
+	}
+	/* an unparseable peer address is a 400, never a success */
+	CU_ASSERT_EQUAL(req(&k, TURN_CREATE_PERMISSION, add_bad_peer, NULL), 400);
+	CU_ASSERT_EQUAL(req(&k, TURN_CREATE_PERMISSION, NULL, NULL), 400);
+	/* one bad among good ones: all refused, none installed */
+	struct peers mix = {{"8.8.8.8", "10.0.0.1"}, 3000, 2};
+	CU_ASSERT_EQUAL(req(&k, TURN_CREATE_PERMISSION, add_peers, &mix), 403);
+	struct turn_alloc *a = turn_server_find_id(srv, 0) ? NULL : NULL;
+	uint32_t idx = 0;
+	a = turn_alloc_next(tbl, &idx);
+	CU_ASSERT_FATAL(a != NULL);
+	CU_ASSERT_EQUAL(a->n_perm, 0);
+	struct peers ok = {{"8.8.8.8", "2001:4860:4860::8888", "1.1.1.1"}, 3000, 3};
+	CU_ASSERT_EQUAL(req(&k, TURN_CREATE_PERMISSION, add_peers, &ok), 0);
+	CU_ASSERT_EQUAL(a->n_perm, 3);
+	CU_ASSERT_EQUAL(events[TURN_EV_PERM], 1);
+	/* capacity: 508 when the table of permissions is full */
+	char ips[TURN_MAX_PERMS][32];
+	int code = 0;
+	for (int i = 0; i < TURN_MAX_PERMS && code == 0; i++) {
+		snprintf(ips[i], sizeof(ips[i]), "8.8.9.%d", i + 1);
+		struct peers p = {{ips[i]}, 1, 1};
+		code = req(&k, TURN_CREATE_PERMISSION, add_peers, &p);
+	}
+	CU_ASSERT_EQUAL(code, 508);
+	/* a permission lasts 300 s */
+	now += 301;
+	turn_server_set_now(srv, now);
+	turn_server_tick(srv);
+	CU_ASSERT_EQUAL(a->n_perm, 0);
+	/* peer allowed by config */
+	struct turn_policy pol = cfg.policy;
+	turn_policy_allow(&pol, "203.0.113.0/24");
+	turn_server_set_policy(srv, &pol);
+	struct peers tn = {{"203.0.113.9"}, 3000, 1};
+	CU_ASSERT_EQUAL(req(&k, TURN_CREATE_PERMISSION, add_peers, &tn), 0);
+	/* IPv4-only allocation, IPv6 peer: 443 */
+	struct cli k4 = client("198.51.100.27", 40001, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k4, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct peers v6 = {{"2001:4860:4860::8888"}, 3000, 1};
+	CU_ASSERT_EQUAL(req(&k4, TURN_CREATE_PERMISSION, add_peers, &v6), 443);
+}
+
+static void test_channels_and_data(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.28", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct pr_taddr relay;
+	CU_ASSERT_FATAL(relayed(&relay, 0));
+	struct bind bad_num = {0x3fff, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &bad_num), 400);
+	struct bind hi = {0x5000, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &hi), 400);
+	struct bind nopeer = {0x4000, NULL, 0};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &nopeer), 400);
+	struct bind priv = {0x4000, "192.168.1.1", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &priv), 403);
+	struct bind good = {0x4000, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 0);
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 0); /* refresh */
+	struct bind other = {0x4000, "8.8.4.4", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &other), 400);
+	struct bind again = {0x4001, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &again), 400);
+	CU_ASSERT_EQUAL(events[TURN_EV_CHAN], 2);
+
+	/* ChannelData client -> peer */
+	uint8_t cd[8] = {0x40, 0x00, 0x00, 0x03, 'a', 'b', 'c', 0};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+	struct pr_taddr peer;
+	pr_taddr_from_str(&peer, "8.8.8.8", 5000);
+	CU_ASSERT(pr_taddr_eq(&f.dst, &peer));
+	CU_ASSERT(pr_taddr_eq(&f.src, &relay));
+	CU_ASSERT(f.strip == 4 && f.keep == 3);
+	cd[1] = 0x07; /* unbound channel */
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_NO_CHANNEL);
+	/* another client's 5-tuple: no allocation, dropped without counting on ours */
+	struct turn_ctx other_c = ctx_of("198.51.100.28", 40001);
+	cd[1] = 0;
+	turn_from_client(srv, &other_c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == 0xff);
+
+	/* peer -> client over the channel */
+	turn_from_peer(srv, 0, relay.port, &peer, (const uint8_t *)"xyz", 3, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_CLIENT);
+	CU_ASSERT(f.hdr_len == 4 && f.hdr[0] == 0x40 && f.hdr[1] == 0 && f.hdr[3] == 3);
+	CU_ASSERT(pr_taddr_eq(&f.dst, &k.c.cli) && pr_taddr_eq(&f.src, &k.c.srv));
+	/* peer -> client, permission but no channel (other port): Data indication */
+	struct pr_taddr peer2;
+	pr_taddr_from_str(&peer2, "8.8.8.8", 6000);
+	turn_from_peer(srv, 0, relay.port, &peer2, (const uint8_t *)"hello", 5, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL_FATAL(f.kind, TURN_FWD_CLIENT);
+	uint8_t ind[128];
+	memcpy(ind, f.hdr, f.hdr_len);
+	memcpy(ind + f.hdr_len, "hello", 5);
+	memset(ind + f.hdr_len + 5, 0, f.pad);
+	struct stun_msg m;
+	CU_ASSERT_FATAL(stun_parse(&m, ind, f.hdr_len + 5u + f.pad) == STUN_OK);
+	CU_ASSERT(m.method == TURN_DATA && m.cls == STUN_INDICATION);
+	struct pr_taddr got;
+	CU_ASSERT(stun_attr_xaddr(&m, stun_attr_find(&m, TURN_A_XOR_PEER_ADDRESS), &got) == 0 &&
+		  pr_taddr_eq(&got, &peer2));
+	const struct stun_attr *d = stun_attr_find(&m, TURN_A_DATA);
+	CU_ASSERT(d && d->len == 5 && !memcmp(ind + d->off, "hello", 5));
+	/* no permission: dropped and counted */
+	struct pr_taddr stranger;
+	pr_taddr_from_str(&stranger, "9.9.9.9", 53);
+	turn_from_peer(srv, 0, relay.port, &stranger, (const uint8_t *)"x", 1, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_NO_PERMISSION);
+	/* to a port nobody has */
+	turn_from_peer(srv, 0, (uint16_t)(relay.port + 1), &peer, (const uint8_t *)"x", 1, 1000,
+		       &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == 0xff);
+
+	/* Send indication client -> peer, then one to a peer without permission */
+	uint8_t si[128], tid[12] = {9};
+	struct stun_builder b;
+	stun_b_init(&b, si, sizeof(si), TURN_SEND, STUN_INDICATION, tid);
+	stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &peer2);
+	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
+	turn_from_client(srv, &k.c, si, b.len, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+	CU_ASSERT(pr_taddr_eq(&f.dst, &peer2) && f.keep == 7 && !memcmp(si + f.strip, "payload", 7));
+	stun_b_init(&b, si, sizeof(si), TURN_SEND, STUN_INDICATION, tid);
+	stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &stranger);
+	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
+	turn_from_client(srv, &k.c, si, b.len, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_NO_PERMISSION);
+	stun_b_init(&b, si, sizeof(si), TURN_SEND, STUN_INDICATION, tid);
+	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
+	turn_from_client(srv, &k.c, si, b.len, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_MALFORMED);
+	/* requests go to the control lcore */
+	stun_b_init(&b, si, sizeof(si), TURN_REFRESH, STUN_REQUEST, tid);
+	turn_from_client(srv, &k.c, si, b.len, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_CONTROL);
+
+	uint32_t idx = 0;
+	struct turn_alloc *a = turn_alloc_next(tbl, &idx);
+	CU_ASSERT(a->st.pkts_c2p == 2 && a->st.bytes_c2p == 10);
+	CU_ASSERT(a->st.pkts_p2c == 2 && a->st.bytes_p2c == 8);
+	CU_ASSERT(a->st.drops[TURN_DROP_NO_PERMISSION] == 2);
+	CU_ASSERT(a->st.drops[TURN_DROP_NO_CHANNEL] == 1);
+
+	/* Refresh with lifetime 0: deleted at once; the next request gets 437 */
+	uint32_t zero = 0;
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, add_lifetime, &zero), 0);
+	CU_ASSERT_EQUAL(stun_attr_u32(&resp, stun_attr_find(&resp, TURN_A_LIFETIME)), 0);
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 0);
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 437);
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, NULL, NULL), 437);
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP);
+}
+
+static void test_wrong_user_441(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.29", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct cli b = client("198.51.100.29", 40000, "bob", "builder");
+	CU_ASSERT_EQUAL(req(&b, TURN_REFRESH, NULL, NULL), 441);
+	struct peers p = {{"8.8.8.8"}, 1, 1};
+	CU_ASSERT_EQUAL(req(&b, TURN_CREATE_PERMISSION, add_peers, &p), 441);
+}
+
+static void test_quotas(void)
+{
+	setup(4, 50000, 50100, false);
+	char ipbuf[8][32];
+	int codes[5];
+	for (int i = 0; i < 4; i++) {
+		struct cli k = client("198.51.100.30", (uint16_t)(40000 + i), "alice", "wonderland");
+		codes[i] = req(&k, TURN_ALLOCATE, add_udp, NULL);
+	}
+	CU_ASSERT(codes[0] == 0 && codes[1] == 0 && codes[2] == 0);
+	CU_ASSERT_EQUAL(codes[3], 486); /* max 3 per user */
+	struct cli b = client("198.51.100.31", 40000, "bob", "builder");
+	CU_ASSERT_EQUAL(req(&b, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct cli b2 = client("198.51.100.31", 40001, "bob", "builder");
+	CU_ASSERT_EQUAL(req(&b2, TURN_ALLOCATE, add_udp, NULL), 508); /* table full */
+	(void)ipbuf;
+	/* deleting frees the user's quota */
+	uint32_t zero = 0;
+	struct cli k0 = client("198.51.100.30", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k0, TURN_REFRESH, add_lifetime, &zero), 0);
+	struct cli k3 = client("198.51.100.30", 40003, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k3, TURN_ALLOCATE, add_udp, NULL), 0);
+
+	/* ports exhausted: 508 */
+	setup(16, 50000, 50001, false);
+	for (int i = 0; i < 3; i++) {
+		struct cli k = client(i < 2 ? "198.51.100.32" : "198.51.100.33",
+				      (uint16_t)(40000 + i), i < 2 ? "alice" : "bob",
+				      i < 2 ? "wonderland" : "builder");
+		codes[i] = req(&k, TURN_ALLOCATE, add_udp, NULL);
+	}
+	CU_ASSERT(codes[0] == 0 && codes[1] == 0 && codes[2] == 508);
+}
+
+static void test_unauth_rate_limit(void)
+{
+	setup(16, 50000, 50100, false);
+	int answered = 0;
+	for (int i = 0; i < (int)cfg.unauth_burst + 50; i++) {
+		struct cli k = client("198.51.100.34", (uint16_t)(1000 + i), "alice", "wonderland");
+		if (send_req(&k, TURN_ALLOCATE, add_udp, NULL, false, true) == 401)
+			answered++;
+	}
+	CU_ASSERT_EQUAL(answered, (int)cfg.unauth_burst);
+	CU_ASSERT_EQUAL(turn_server_stats(srv)->unauth_dropped, 50);
+	/* another source is not affected; time refills the bucket */
+	struct cli o = client("198.51.100.35", 1000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&o, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	now += 1;
+	turn_server_set_now(srv, now);
+	struct cli k = client("198.51.100.34", 999, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&k, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+}
+
+static void test_rest(void)
+{
+	setup(16, 50000, 50100, false);
+	char user[64], pw[64];
+	pr_turn_rest_username((time_t)now + 3600, "carol", user, sizeof(user));
+	pr_turn_rest_password("first-secret", user, pw, sizeof(pw));
+	struct cli k = client("198.51.100.36", 40000, user, pw);
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	/* rotation without restart: a new secret is accepted at once, the old one dropped */
+	snprintf(rest_secret[0], TURN_SECRET_MAX, "second-secret");
+	pr_turn_rest_password("second-secret", user, pw, sizeof(pw));
+	struct cli k2 = client("198.51.100.36", 40001, user, pw);
+	CU_ASSERT_EQUAL(req(&k2, TURN_ALLOCATE, add_udp, NULL), 0);
+	pr_turn_rest_password("first-secret", user, pw, sizeof(pw));
+	struct cli k3 = client("198.51.100.36", 40002, user, pw);
+	CU_ASSERT_EQUAL(req(&k3, TURN_ALLOCATE, add_udp, NULL), 401);
+	/* expired REST username */
+	pr_turn_rest_username((time_t)now - 1, "carol", user, sizeof(user));
+	pr_turn_rest_password("second-secret", user, pw, sizeof(pw));
+	struct cli k4 = client("198.51.100.36", 40003, user, pw);
+	CU_ASSERT_EQUAL(req(&k4, TURN_ALLOCATE, add_udp, NULL), 401);
+	snprintf(rest_secret[0], TURN_SECRET_MAX, "first-secret");
+}
+
+static void test_sha256(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.37", 40000, "alice", "wonderland");
+	k.alg = STUN_PWALG_SHA256;
+	k.sha256_mi = true;
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	CU_ASSERT(resp.i_mi256 >= 0);
+	/* MD5 key named explicitly, MESSAGE-INTEGRITY */
+	struct cli m = client("198.51.100.37", 40001, "alice", "wonderland");
+	m.alg = STUN_PWALG_MD5;
+	CU_ASSERT_EQUAL(req(&m, TURN_ALLOCATE, add_udp, NULL), 0);
+	/* wrong algorithm number: 400 */
+	struct cli x = client("198.51.100.37", 40002, "alice", "wonderland");
+	x.alg = 7;
+	CU_ASSERT_EQUAL(req(&x, TURN_ALLOCATE, add_udp, NULL), 400);
+}
+
+static void add_even(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_b_attr(b, TURN_A_EVEN_PORT, arg, 1);
+}
+
+static uint8_t token[8];
+static void add_token(struct stun_builder *b, void *arg)
+{
+	(void)arg;
+	add_udp(b, NULL);
+	stun_b_attr(b, TURN_A_RESERVATION_TOKEN, token, 8);
+}
+
+static void test_even_port(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.38", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_even, "\x80"), 0);
+	struct pr_taddr r;
+	CU_ASSERT_FATAL(relayed(&r, 0));
+	CU_ASSERT_EQUAL(r.port & 1, 0);
+	const struct stun_attr *t = stun_attr_find(&resp, TURN_A_RESERVATION_TOKEN);
+	CU_ASSERT_FATAL(t != NULL);
+	memcpy(token, resp_buf + t->off, 8);
+	struct cli k2 = client("198.51.100.38", 40001, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k2, TURN_ALLOCATE, add_token, NULL), 0);
+	struct pr_taddr r2;
+	CU_ASSERT(relayed(&r2, 0) && r2.port == r.port + 1);
+	/* the token is single-use */
+	struct cli k3 = client("198.51.100.38", 40002, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k3, TURN_ALLOCATE, add_token, NULL), 508);
+	/* EVEN-PORT without reservation */
+	CU_ASSERT_EQUAL(req(&k3, TURN_ALLOCATE, add_even, "\x00"), 0);
+	CU_ASSERT(relayed(&r, 0) && (r.port & 1) == 0);
+	CU_ASSERT(stun_attr_find(&resp, TURN_A_RESERVATION_TOKEN) == NULL);
+}
+
+static void test_bandwidth(void)
+{
+	setup(16, 50000, 50100, false);
+	cfg.bw_bytes_per_s = 1000;
+	turn_server_destroy(srv);
+	struct cred_dummy;
+	struct turn_cred_ops cred = {user_key, rest_secrets, NULL};
+	srv = turn_server_create(&cfg, tbl, &cred, NULL);
+	turn_server_set_now(srv, now);
+	struct cli k = client("198.51.100.39", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct bind good = {0x4000, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 0);
+	uint8_t cd[204] = {0x40, 0x00, 0x00, 200};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	int pass = 0;
+	for (int i = 0; i < 10; i++) {
+		turn_from_client(srv, &k.c, cd, sizeof(cd), 5000000, &rnd, &f);
+		pass += f.kind == TURN_FWD_PEER;
+	}
+	CU_ASSERT_EQUAL(pass, 5); /* one second of burst: 1000 bytes */
+	turn_from_client(srv, &k.c, cd, sizeof(cd), 5000000 + 400000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER); /* 0.4 s later: 400 bytes refilled */
+	turn_from_client(srv, &k.c, cd, sizeof(cd), 5000000 + 400000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+	turn_from_client(srv, &k.c, cd, sizeof(cd), 5000000 + 400000, &rnd, &f);
+	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_BANDWIDTH);
+}
+
+static void test_restore_and_delete(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.40", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct bind good = {0x4000, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 0);
+	uint32_t idx = 0;
+	struct turn_alloc saved = *turn_alloc_next(tbl, &idx);
+	/* "restart": a fresh server restores it and relays at once */
+	setup(16, 50000, 50100, false);
+	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), 0);
+	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), -EEXIST);
+	uint8_t cd[8] = {0x40, 0x00, 0x00, 0x03, 'a', 'b', 'c', 0};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+	k.nonce[0] = 0; /* new server secret would differ in real life: re-challenge */
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(turn_server_delete(srv, saved.id), 0);
+	CU_ASSERT_EQUAL(turn_server_delete(srv, saved.id), -ENOENT);
+	CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, NULL, NULL), 437);
+	saved.expires = now - 1;
+	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), -ESTALE);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite("turn_server", NULL, NULL);
+	CU_add_test(s, "binding", test_binding);
+	CU_add_test(s, "allocate", test_allocate_basic);
+	CU_add_test(s, "lifetimes and expiry", test_lifetimes);
+	CU_add_test(s, "authentication failures", test_auth_failures);
+	CU_add_test(s, "allocate errors", test_allocate_errors);
+	CU_add_test(s, "dual stack", test_dual_stack);
+	CU_add_test(s, "permissions", test_permissions);
+	CU_add_test(s, "channels and data", test_channels_and_data);
+	CU_add_test(s, "441 wrong credentials", test_wrong_user_441);
+	CU_add_test(s, "quotas", test_quotas);
+	CU_add_test(s, "401 rate limit", test_unauth_rate_limit);
+	CU_add_test(s, "rest credentials", test_rest);
+	CU_add_test(s, "sha-256", test_sha256);
+	CU_add_test(s, "even port and reservation", test_even_port);
+	CU_add_test(s, "bandwidth", test_bandwidth);
+	CU_add_test(s, "restore and delete", test_restore_and_delete);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	turn_server_destroy(srv);
+	turn_table_destroy(tbl);
+	return fails ? 1 : 0;
+}
