@@ -29,6 +29,9 @@ static const struct dp_cfg_key eal_keys[] = {
 	 "memory to reserve at start-up in MB (EAL -m)"},
 	{"huge", DP_CFG_BOOL, 0, 0, "yes", EAL(huge), 0,
 	 "use hugepages; no runs EAL with --no-huge (labs and CI only)"},
+	{"huge_unlink", DP_CFG_BOOL, 0, 0, "yes", EAL(huge_unlink), 0,
+	 "remove hugepage files as soon as they are mapped (none left after any exit); no "
+	 "keeps them for secondary processes such as dpdk-pdump"},
 	{"in_memory", DP_CFG_BOOL, 0, 0, "no", EAL(in_memory), 0,
 	 "EAL --in-memory: no shared runtime files (disables secondary processes)"},
 	{"file_prefix", DP_CFG_STR, 1, 64, "poprelay", EAL(file_prefix), 0,
@@ -58,8 +61,16 @@ static const struct dp_cfg_key dp_keys[] = {
 	 "requests sent for an unresolved hop before giving up"},
 	{"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
 	 "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
-	{"redis_socket", DP_CFG_STR, 1, 255, "/run/poprelay/redis.sock", DPC(redis_socket), 0,
+};
+
+#define RED(f) offsetof(struct dp_redis_cfg, f)
+/* Shared with the slowpath and poprelayctl (same keys, same meaning). */
+static const struct dp_cfg_key redis_keys[] = {
+	{"socket", DP_CFG_STR, 1, 107, "/run/poprelay/redis.sock", RED(socket), 0,
 	 "unix socket of the local Redis"},
+	{"user", DP_CFG_STR, 0, 63, "", RED(user), 0, "Redis ACL user of this process"},
+	{"password_file", DP_CFG_STR, 0, 255, "", RED(password_file), 0,
+	 "file holding that user's Redis password"},
 };
 
 static const struct dp_cfg_key port_keys[] = {
@@ -86,6 +97,10 @@ static struct dp_cfg_section eal_section = {
 	.name = "eal", .storage = &dp_cfg.eal, .keys = eal_keys, .nkeys = RTE_DIM(eal_keys)};
 static struct dp_cfg_section dp_section = {
 	.name = "dataplane", .storage = &dp_cfg.dp, .keys = dp_keys, .nkeys = RTE_DIM(dp_keys)};
+static struct dp_cfg_section redis_section = {.name = "redis",
+					      .storage = &dp_cfg.redis,
+					      .keys = redis_keys,
+					      .nkeys = RTE_DIM(redis_keys)};
 static struct dp_cfg_section port_section = {.name = "port",
 					     .max_instances = DP_MAX_PORTS,
 					     .storage = &dp_cfg.port[0],
@@ -115,6 +130,21 @@ static void register_core(void)
 	dp_cfg_section_register(&eal_section);
 	dp_cfg_section_register(&dp_section);
 	dp_cfg_section_register(&port_section);
+	dp_cfg_section_register(&redis_section);
+}
+
+/* Sections of the shared file that belong to other processes (slowpath, poprelayctl):
+ * skipped here, judged by their owners. */
+static const char *const foreign_sections[] = {"global", "sip", "tls", "slowpath", "ctl"};
+
+static bool is_foreign(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(foreign_sections); i++)
+		if (strcmp(name, foreign_sections[i]) == 0)
+			return true;
+	return false;
 }
 
 struct dp_cfg_section *dp_cfg_sections(void)
@@ -311,7 +341,7 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 
 	dp_config_defaults();
 	snprintf(dp_cfg.path, sizeof(dp_cfg.path), "%s", path);
-	f = rte_cfgfile_load_with_params(path, 0, &params);
+	f = rte_cfgfile_load_with_params(path, CFG_FLAG_EMPTY_VALUES, &params);
 	if (f == NULL) {
 		FILE *probe = fopen(path, "r");
 		if (probe == NULL) {
@@ -338,6 +368,8 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 		struct rte_cfgfile_entry *ents;
 
 		s = find_section(snames[i], &inst);
+		if (s == NULL && is_foreign(snames[i]))
+			continue;
 		if (s == NULL) {
 			char known[256];
 			section_names(known, sizeof(known));

@@ -3,7 +3,8 @@
  *
  * Each section is described by a struct dp_cfg_section: a name, where its values are stored
  * and a table of keys {key, type, min, max, default, offset, help}. The core registers
- * [eal], [dataplane] and [portN]; a feature adds its own section by registering one more
+ * [eal], [dataplane], [portN] and [redis] (shared with the other processes); sections of
+ * other processes ([global], [sip], ...) are skipped; a feature adds its own section by registering one more
  * table before dp_config_load() runs (from an RTE_INIT constructor, see dp_udp.h).
  * docs/configuration.md documents every key of every table (a unit test checks it).
  *
@@ -78,6 +79,7 @@ struct dp_eal_cfg {
 	uint32_t main_lcore;
 	uint32_t memory_mb;
 	bool huge;
+	bool huge_unlink;
 	bool in_memory;
 	char file_prefix[DP_CFG_STR_MAX];
 	uint32_t log_level;
@@ -94,7 +96,12 @@ struct dp_dataplane_cfg {
 	uint32_t neigh_retry_ms;
 	uint32_t neigh_probes;
 	uint32_t worker_idle_sleep_us;
-	char redis_socket[DP_CFG_STR_MAX];
+};
+
+struct dp_redis_cfg {
+	char socket[DP_CFG_STR_MAX];
+	char user[DP_CFG_STR_MAX];
+	char password_file[DP_CFG_STR_MAX];
 };
 
 struct dp_port_cfg {
@@ -114,6 +121,7 @@ struct dp_config {
 	char path[DP_CFG_STR_MAX];
 	struct dp_eal_cfg eal;
 	struct dp_dataplane_cfg dp;
+	struct dp_redis_cfg redis;
 	struct dp_port_cfg port[DP_MAX_PORTS];
 	unsigned int nb_ports;	  /* [port0]..[port<nb_ports-1>], contiguous */
 	unsigned int ports_present; /* bitmask */

@@ -72,8 +72,12 @@ static int build_eal_args(char **argv, int max)
 	ARG("--log-level=%u", dp_cfg.eal.log_level);
 	if (!dp_cfg.eal.huge)
 		ARG("--no-huge");
+	else if (dp_cfg.eal.huge_unlink && !dp_cfg.eal.in_memory)
+		ARG("--huge-unlink=always");
+	/* EAL 22.11 refuses --in-memory with --no-huge (which implies legacy memory);
+	 * --no-shconf gives the same "no shared runtime files" there. */
 	if (dp_cfg.eal.in_memory)
-		ARG("--in-memory");
+		ARG(dp_cfg.eal.huge ? "--in-memory" : "--no-shconf");
 	for (i = 0; i < dp_cfg.nb_ports; i++) {
 		if (dp_device_is_pci(dp_cfg.port[i].device)) {
 			ARG("-a");

@@ -123,6 +123,10 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	p->gateway4 = pc->gateway4;
 	p->gateway6 = pc->gateway6;
 	p->nb_rxq = (uint16_t)(pc->rx_queues ? pc->rx_queues : dp_rt.nb_workers);
+	/* net_af_packet opens one socket per qpair in a fanout group at probe time: a
+	 * queue left unconfigured would silently eat its share of the frames. */
+	if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0)
+		p->nb_rxq = info.max_rx_queues;
 	nb_txq = (uint16_t)(dp_rt.nb_workers + 1);
 	if (p->nb_rxq > info.max_rx_queues || nb_txq > info.max_tx_queues) {
 		PR_ERR("port%u (%s): needs %u RX and %u TX queues (one per worker plus one for "

@@ -166,7 +166,7 @@ int dp_worker_main(void *arg)
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
 	const uint32_t idle_us = dp_cfg.dp.worker_idle_sleep_us;
-	uint16_t p, i, n;
+	uint16_t p, q, i, n;
 
 	rte_rcu_qsbr_thread_register(dp_rt.rcu, w->lcore_id);
 	rte_rcu_qsbr_thread_online(dp_rt.rcu, w->lcore_id);
@@ -174,16 +174,16 @@ int dp_worker_main(void *arg)
 		unsigned int got = 0;
 
 		for (p = 0; p < dp_rt.nb_ports; p++) {
-			if (w->index >= dp_rt.ports[p].nb_rxq)
-				continue;
-			n = rte_eth_rx_burst(dp_rt.ports[p].port_id, (uint16_t)w->index, pkts,
-					     burst);
-			for (i = 0; i < n; i++) {
-				if (i + 1 < n)
-					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-				input(w, pkts[i], p);
+			/* Queue q belongs to worker q mod nb_workers. */
+			for (q = w->index; q < dp_rt.ports[p].nb_rxq; q += dp_rt.nb_workers) {
+				n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, pkts, burst);
+				for (i = 0; i < n; i++) {
+					if (i + 1 < n)
+						rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+					input(w, pkts[i], p);
+				}
+				got += n;
 			}
-			got += n;
 		}
 		dp_worker_flush(w);
 		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);

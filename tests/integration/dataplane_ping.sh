@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The dataplane on net_af_packet over a veth in namespace dp-pop, with hugepages. A client
+# namespace resolves the appliance's addresses by ARP and NDP (no static entries), pings
+# it over IPv4 and IPv6, and sends malformed frames (scapy); telemetry counters must match
+# what was sent, the dataplane must keep answering, and SIGTERM must give exit 0 with the
+# hugepage files removed.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+pr_need_root
+DP=$BUILD/poprelay-dataplane
+[ -x "$DP" ] || pr_fail "$DP not built"
+TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
+PREFIX=dp-ping
+N=5
+
+tmp=$(pr_tmpdir)
+pr_hugepages 256
+pr_netns dp-pop
+pr_netns dp-cli
+pr_veth dp-pop dp0p dp-cli dp0c
+# The dataplane's veth end has no kernel address, and no kernel IPv6 either.
+ip netns exec dp-pop sysctl -qw net.ipv6.conf.dp0p.disable_ipv6=1
+ip -n dp-cli addr add 198.51.100.20/24 dev dp0c
+ip -n dp-cli addr add 2001:db8:100::20/64 dev dp0c nodad
+
+cat >"$tmp/dp.conf" <<CONF
+# dataplane_ping.sh
+[eal]
+lcores = 0-1
+memory_mb = 128
+huge = yes
+file_prefix = $PREFIX
+[dataplane]
+mbuf_pool_size = 4095
+mbuf_cache_size = 64
+worker_idle_sleep_us = 100
+[redis]
+socket = $tmp/redis.sock
+[port0]
+device = net_af_packet0,iface=dp0p,qpairs=2
+ipv4 = 198.51.100.10/24
+ipv6 = 2001:db8:100::10/64
+gateway4 = 198.51.100.1
+CONF
+
+ip netns exec dp-pop "$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+dp_pid=$!
+pr_on_exit "kill $dp_pid 2>/dev/null; sleep 0.5; kill -9 $dp_pid 2>/dev/null"
+pr_wait_for 20 $TEL $PREFIX /poprelay/info || { cat "$tmp/dp.log"; pr_fail "dataplane did not come up"; }
+pr_log "dataplane up: $($TEL $PREFIX /poprelay/info)"
+
+dump() { $TEL $PREFIX /poprelay/stats /poprelay/drops /poprelay/neigh /poprelay/port,0 >&2 || true; }
+# counter NAME [CMD]: a counter from /poprelay/stats (or /poprelay/drops).
+counter() {
+	$TEL $PREFIX "${2:-/poprelay/stats}" |
+		python3 -c "import json,sys; d=json.load(sys.stdin); print(list(d.values())[0]['$1'])"
+}
+expect() { # NAME OP VALUE [CMD]
+	local v
+	v=$(counter "$1" "${4:-}")
+	[ "$v" "$2" "$3" ] || { cat "$tmp/dp.log"; pr_fail "$1 = $v, expected $2 $3"; }
+	pr_log "ok: $1 = $v ($2 $3)"
+}
+
+# IPv4: ARP resolution by the dataplane's responder, then echo.
+ip netns exec dp-cli ping -c $N -i 0.2 -W 2 198.51.100.10 >"$tmp/ping4" ||
+	{ cat "$tmp/ping4" "$tmp/dp.log"; dump; pr_fail "IPv4 ping"; }
+dpmac=$($TEL $PREFIX /poprelay/port,0 | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/port,0']['mac'])" | tr 'A-F' 'a-f')
+ip -n dp-cli neigh show 198.51.100.10 dev dp0c | grep -qi "lladdr $dpmac" ||
+	pr_fail "client did not learn $dpmac for 198.51.100.10 by ARP: $(ip -n dp-cli neigh)"
+ip -n dp-cli neigh show 198.51.100.10 dev dp0c | grep -q PERMANENT && pr_fail "static entry"
+expect icmp_echo_in -eq $N
+expect icmp_echo_out -eq $N
+expect arp_requests_in -ge 1
+expect arp_replies_out -ge 1
+
+# IPv6: neighbour solicitation answered by the dataplane, then echo.
+ip netns exec dp-cli ping -6 -c $N -i 0.2 -W 2 2001:db8:100::10 >"$tmp/ping6" ||
+	{ cat "$tmp/ping6" "$tmp/dp.log"; dump; pr_fail "IPv6 ping"; }
+ip -n dp-cli -6 neigh show 2001:db8:100::10 dev dp0c | grep -qi "lladdr $dpmac" ||
+	pr_fail "client did not learn $dpmac for 2001:db8:100::10 by NDP: $(ip -n dp-cli -6 neigh)"
+expect icmp6_echo_in -eq $N
+expect icmp6_echo_out -eq $N
+expect nd_solicits_in -ge 1
+expect nd_adverts_out -ge 1
+
+# The dataplane learned the client from its ARP request / NS (source link-layer option).
+neigh=$($TEL $PREFIX /poprelay/neigh)
+pr_log "neighbours: $neigh"
+echo "$neigh" | grep -q '198.51.100.20' || pr_fail "client's IPv4 address not learned"
+echo "$neigh" | grep -q '2001:db8:100::20' || pr_fail "client's IPv6 address not learned"
+
+# Malformed frames: each dropped and counted by its reason.
+before=$($TEL $PREFIX /poprelay/drops)
+sent=$(ip netns exec dp-cli /usr/bin/python3 "$PR_ROOT/tests/integration/dp_malformed.py" \
+	dp0c "$dpmac" 198.51.100.10 2001:db8:100::10 198.51.100.20 2001:db8:100::20 $N)
+pr_log "malformed sent: $sent"
+sleep 1
+after=$($TEL $PREFIX /poprelay/drops)
+python3 - "$before" "$after" "$sent" <<'PY' || pr_fail "drop counters do not match what was sent"
+import json, sys
+b = json.loads(sys.argv[1])["/poprelay/drops"]
+a = json.loads(sys.argv[2])["/poprelay/drops"]
+sent = json.loads(sys.argv[3])
+bad = 0
+for k, n in sent.items():
+    got = a[k] - b[k]
+    print(f"  {k}: sent {n}, counted {got}", file=sys.stderr)
+    if got != n:
+        bad += 1
+for k in a:
+    if k not in sent and a[k] != b[k]:
+        print(f"  (other) {k}: +{a[k] - b[k]}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+# ... and it still answers.
+ip netns exec dp-cli ping -c 2 -i 0.2 -W 2 198.51.100.10 >/dev/null || pr_fail "no answer after malformed frames"
+ip netns exec dp-cli ping -6 -c 2 -i 0.2 -W 2 2001:db8:100::10 >/dev/null || pr_fail "no IPv6 answer after malformed frames"
+
+# poprelayctl, when it is built, reads the same counters.
+if [ -x "$BUILD/poprelayctl" ]; then
+	out=$("$BUILD/poprelayctl" stats --json --prefix $PREFIX) || pr_fail "poprelayctl stats failed"
+	echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['stats']['icmp_echo_in'] >= $N, d" ||
+		pr_fail "poprelayctl stats --json: $out"
+	"$BUILD/poprelayctl" status --prefix $PREFIX >/dev/null || pr_fail "poprelayctl status"
+fi
+
+# SIGTERM: exit 0, ports stopped, hugepage files gone.
+kill -TERM $dp_pid
+rc=0
+wait $dp_pid || rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/dp.log"; pr_fail "exit code $rc after SIGTERM"; }
+grep -q stopped "$tmp/dp.log" || pr_fail "no clean stop in the log"
+if ls /dev/hugepages/ 2>/dev/null | grep -q "^${PREFIX}map_"; then
+	pr_fail "hugepage files left: $(ls /dev/hugepages | grep "^$PREFIX")"
+fi
+[ ! -e /var/run/dpdk/$PREFIX/dpdk_telemetry.v2 ] || pr_fail "telemetry socket left behind"
+pr_log "PASS"
