@@ -426,6 +426,7 @@ int ctl_parse_u32(const char *s, unsigned long max, uint32_t *out)
 }
 
 /* ---- main ---- */
+#ifndef CTL_NO_MAIN /* the unit tests link the helpers above without main() */
 typedef int (*ctl_main_fn)(struct ctl_ctx *, int, char **);
 
 static int cmd_help(struct ctl_ctx *ctx, int argc, char **argv);
@@ -506,7 +507,6 @@ static void set_actor(struct ctl_ctx *ctx)
 		snprintf(ctx->actor, sizeof(ctx->actor), "ctl:uid%u", (unsigned)getuid());
 }
 
-#ifndef CTL_NO_MAIN /* the unit tests link the helpers above without main() */
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
