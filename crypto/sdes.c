@@ -125,7 +125,7 @@ out:
 	return rc;
 }
 
-int pr_sdes_parse(const char *value, struct pr_sdes_crypto *out)
+static int parse(const char *value, struct pr_sdes_crypto *out)
 {
 	const char *p = value, *e;
 	uint64_t tag;
@@ -187,7 +187,18 @@ int pr_sdes_parse(const char *value, struct pr_sdes_crypto *out)
 	}
 	return 0;
 fail:
-	pr_sdes_wipe(out);
+	return rc;
+}
+
+int pr_sdes_parse(const char *value, struct pr_sdes_crypto *out)
+{
+	int rc;
+
+	if (!value || !out)
+		return -EINVAL;
+	rc = parse(value, out);
+	if (rc < 0)
+		pr_sdes_wipe(out);
 	return rc;
 }
 
