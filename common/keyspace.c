@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static __thread char ks_err[512];
 
@@ -624,4 +625,67 @@ int ks_reply_names(struct pr_redis *r, redisReply *rep, struct pr_ks_names *name
 	if (rc < 0)
 		ks_err_prefix(what);
 	return rc;
+}
+
+/* Ids follow the same rule as user names; key = prefix + id. */
+int ks_make_key(char *key, size_t len, const char *prefix, const char *id, const char *what)
+{
+	if (!id || !pr_ks_user_name_valid(id)) {
+		ks_seterr(
+		    "invalid %s '%.64s' (1-63 of A-Z a-z 0-9 . _ -, not starting with . or -)",
+		    what, id ? id : "");
+		return -EINVAL;
+	}
+	snprintf(key, len, "%s%s", prefix, id);
+	return 0;
+}
+
+int64_t ks_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Runs a one-shot command whose integer reply is returned in *out (may be NULL). */
+int ks_cmd_int(struct pr_redis *r, redisReply *rep, const char *what, long long *out)
+{
+	if (!rep)
+		return ks_redis_fail(r, what);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, what);
+	if (out)
+		*out = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Runs tx; returns the integer result of its command idx in *out (EXEC reply). */
+int ks_tx_exec_int(struct pr_redis *r, struct pr_redis_tx *tx, const char *what, size_t idx,
+		   long long *out)
+{
+	redisReply *exec = NULL;
+
+	if (pr_redis_tx_run(r, tx, &exec) < 0)
+		return ks_redis_fail(r, what);
+	if (out)
+		*out = (idx < exec->elements && exec->element[idx]->type == REDIS_REPLY_INTEGER)
+			   ? exec->element[idx]->integer
+			   : 0;
+	freeReplyObject(exec);
+	return 0;
+}
+
+int ks_addr_valid(const char *a)
+{
+	size_t n = strnlen(a, PR_KS_ADDR_MAX);
+
+	if (n == 0 || n >= PR_KS_ADDR_MAX)
+		return 0;
+	return strspn(a, "0123456789abcdefABCDEF.:") == n;
+}
+
+int ks_parse_i64(const char *s, int64_t *out)
+{
+	struct pr_ks_field f = {"expires", PR_KS_T_I64, 0, 0, sizeof(int64_t), NULL};
+
+	return pr_ks_field_parse(&f, out, s);
 }

@@ -32,4 +32,17 @@ int ks_names_from_reply(const redisReply *rep, struct pr_ks_names *names, bool s
 int ks_reply_names(struct pr_redis *r, redisReply *rep, struct pr_ks_names *names, bool sort,
 		   const char *what);
 
+/* Keys: prefix + id, where an id follows pr_ks_user_name_valid(). */
+#define KS_KEYLEN (PR_KS_NAME_MAX + 40)
+int ks_make_key(char *key, size_t len, const char *prefix, const char *id, const char *what);
+int64_t ks_now(void);
+/* Consumes rep; its integer (if any) into *out (may be NULL). */
+int ks_cmd_int(struct pr_redis *r, redisReply *rep, const char *what, long long *out);
+/* Runs tx; the integer reply of its command idx into *out. */
+int ks_tx_exec_int(struct pr_redis *r, struct pr_redis_tx *tx, const char *what, size_t idx,
+		   long long *out);
+/* Textual IPv4/IPv6 address characters only, non-empty, shorter than PR_KS_ADDR_MAX. */
+int ks_addr_valid(const char *a);
+int ks_parse_i64(const char *s, int64_t *out);
+
 #endif

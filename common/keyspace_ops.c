@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Runtime tunables and the audit trail. */
+#include "common/keyspace.h"
+#include "common/keyspace_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- tunables ---- */
+const struct pr_ks_tunable_def *pr_ks_tunable_def(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pr_ks_tunables_n; i++)
+		if (strcmp(pr_ks_tunables[i].name, name) == 0)
+			return &pr_ks_tunables[i];
+	return NULL;
+}
+
+int pr_ks_tunable_get(struct pr_redis *r, const char *name, int64_t *value)
+{
+	const struct pr_ks_tunable_def *t = pr_ks_tunable_def(name);
+	redisReply *rep;
+	int64_t v;
+	int rc = 0;
+
+	if (!t) {
+		ks_seterr("unknown tunable '%.64s'", name);
+		return -ENOENT;
+	}
+	rep = pr_redis_cmd(r, "HGET %s %s", PR_KS_TUNABLES_KEY, name);
+	if (!rep)
+		return ks_redis_fail(r, PR_KS_TUNABLES_KEY);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, PR_KS_TUNABLES_KEY);
+	if (rep->type == REDIS_REPLY_NIL) {
+		*value = t->def;
+	} else if (rep->type != REDIS_REPLY_STRING || ks_parse_i64(rep->str, &v) < 0 ||
+		   v < t->min || v > t->max) {
+		ks_seterr("%s %s: stored value is not an integer in %" PRId64 "..%" PRId64,
+			  PR_KS_TUNABLES_KEY, name, t->min, t->max);
+		rc = -EINVAL;
+	} else {
+		*value = v;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value)
+{
+	const struct pr_ks_tunable_def *t = pr_ks_tunable_def(name);
+	struct pr_redis_tx *tx;
+	int rc;
+
+	if (!t) {
+		ks_seterr("unknown tunable '%.64s'", name);
+		return -ENOENT;
+	}
+	if (value < t->min || value > t->max) {
+		ks_seterr("tunable %s: %" PRId64 " is outside %" PRId64 "..%" PRId64, name, value,
+			  t->min, t->max);
+		return -EINVAL;
+	}
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "HSET %s %s %lld", PR_KS_TUNABLES_KEY, name, (long long)value);
+	pr_redis_tx_add(tx, "PUBLISH %s tunables", PR_KS_EVENTS_CHANNEL);
+	rc = ks_tx_exec(r, tx, PR_KS_TUNABLES_KEY);
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
+/* ---- audit ---- */
+int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action, const char *object,
+		    const char *detail, const char *result)
+{
+	const char *argv[6 + 2 * PR_KS_MAX_FIELDS];
+	size_t len[6 + 2 * PR_KS_MAX_FIELDS], i;
+	struct pr_ks_audit a = {0};
+	struct pr_ks_hash *h;
+	char maxlen[16];
+	redisReply *rep;
+	int rc, argc = 0;
+
+	a.ts = ks_now();
+	if (!actor || !actor[0] || !action || !action[0] || !object || !object[0] || !result ||
+	    !result[0]) {
+		ks_seterr("audit entry needs actor, action, object and result");
+		return -EINVAL;
+	}
+	snprintf(a.actor, sizeof(a.actor), "%s", actor);
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.object, sizeof(a.object), "%s", object);
+	snprintf(a.detail, sizeof(a.detail), "%s", detail ? detail : "");
+	snprintf(a.result, sizeof(a.result), "%s", result);
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	rc = pr_ks_encode(&pr_ks_audit_desc, &a, h);
+	if (rc < 0)
+		goto out;
+	snprintf(maxlen, sizeof(maxlen), "%d", PR_KS_AUDIT_MAXLEN);
+	argv[argc++] = "XADD";
+	argv[argc++] = PR_KS_AUDIT_STREAM;
+	argv[argc++] = "MAXLEN";
+	argv[argc++] = "~";
+	argv[argc++] = maxlen;
+	argv[argc++] = "*";
+	for (i = 0; i < (size_t)argc; i++)
+		len[i] = strlen(argv[i]);
+	for (i = 0; i < h->n; i++) {
+		argv[argc] = h->kv[i].name;
+		len[argc++] = strlen(h->kv[i].name);
+		argv[argc] = h->kv[i].value;
+		len[argc++] = h->kv[i].len;
+	}
+	rep = pr_redis_cmdargv(r, argc, argv, len);
+	rc = ks_cmd_int(r, rep, PR_KS_AUDIT_STREAM, NULL);
+out:
+	free(h);
+	return rc;
+}
+
+int pr_ks_audit_list(struct pr_redis *r, struct pr_ks_audit *out, size_t max)
+{
+	struct pr_ks_hash *h;
+	redisReply *rep;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (max == 0)
+		return 0;
+	rep = pr_redis_cmd(r, "XREVRANGE %s + - COUNT %llu", PR_KS_AUDIT_STREAM,
+			   (unsigned long long)max);
+	if (!rep)
+		return ks_redis_fail(r, PR_KS_AUDIT_STREAM);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, PR_KS_AUDIT_STREAM);
+	h = malloc(sizeof(*h));
+	if (!h) {
+		freeReplyObject(rep);
+		return -ENOMEM;
+	}
+	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && n < max; i++) {
+		const redisReply *e = rep->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[0]->len >= sizeof(out[n].stream_id)) {
+			ks_seterr("%s: malformed entry", PR_KS_AUDIT_STREAM);
+			rc = -EINVAL;
+			break;
+		}
+		rc = pr_ks_hash_from_reply(e->element[1], h);
+		if (rc == 0)
+			rc = pr_ks_decode(&pr_ks_audit_desc, h, &out[n]);
+		if (rc < 0) {
+			char ctx[64];
+			snprintf(ctx, sizeof(ctx), "%s %.32s", PR_KS_AUDIT_STREAM,
+				 e->element[0]->str);
+			ks_err_prefix(ctx);
+			break;
+		}
+		memcpy(out[n].stream_id, e->element[0]->str, e->element[0]->len);
+		out[n].stream_id[e->element[0]->len] = 0;
+		n++;
+	}
+	free(h);
+	freeReplyObject(rep);
+	return rc < 0 ? rc : (int)n;
+}

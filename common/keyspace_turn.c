@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN allocations, their permissions and channels, and TURN REST secrets. */
+#include "common/keyspace.h"
+#include "common/keyspace_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- TURN allocations ---- */
+int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_alloc *a)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	return rc < 0 ? rc : pr_ks_load(r, &pr_ks_turn_alloc_desc, key, a);
+}
+
+int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+{
+	struct pr_redis_tx *tx;
+	char key[KS_KEYLEN];
+	long long exp = (long long)a->expires;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	rc = ks_tx_store(tx, &pr_ks_turn_alloc_desc, key, a);
+	if (rc == 0) {
+		pr_redis_tx_add(tx, "EXPIREAT %s %lld", key, exp);
+		pr_redis_tx_add(tx, "EXPIREAT %s:perms %lld", key, exp);
+		pr_redis_tx_add(tx, "EXPIREAT %s:chans %lld", key, exp);
+		pr_redis_tx_add(tx, "ZADD %s %lld %s", PR_KS_TURN_ALLOCS_KEY, exp, a->id);
+		rc = ks_tx_exec(r, tx, key);
+	}
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
+int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id)
+{
+	struct pr_redis_tx *tx;
+	char key[KS_KEYLEN];
+	long long n = 0;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "DEL %s", key);
+	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
+	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_TURN_ALLOCS_KEY, id);
+	rc = ks_tx_exec_int(r, tx, key, 0, &n);
+	pr_redis_tx_free(tx);
+	if (rc == 0 && n == 0) {
+		ks_seterr("%s: no such allocation", key);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+int pr_ks_turn_alloc_list(struct pr_redis *r, struct pr_ks_names *ids)
+{
+	int rc = ks_cmd_int(r,
+			    pr_redis_cmd(r, "ZREMRANGEBYSCORE %s -inf %lld", PR_KS_TURN_ALLOCS_KEY,
+					 (long long)ks_now()),
+			    PR_KS_TURN_ALLOCS_KEY, NULL);
+
+	if (rc < 0)
+		return rc;
+	return ks_reply_names(r, pr_redis_cmd(r, "ZRANGE %s 0 -1", PR_KS_TURN_ALLOCS_KEY), ids,
+			      true, PR_KS_TURN_ALLOCS_KEY);
+}
+
+int pr_ks_turn_perm_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_perm *p)
+{
+	struct pr_redis_tx *tx;
+	char key[KS_KEYLEN];
+	long long exp = (long long)p->expires;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	if (!ks_addr_valid(p->peer_addr)) {
+		ks_seterr("invalid peer address '%.47s'", p->peer_addr);
+		return -EINVAL;
+	}
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "HSET %s:perms %s %lld", key, p->peer_addr, exp);
+	/* The side hash lives at least as long as its longest entry, and no longer than
+	 * the allocation once that is refreshed (pr_ks_turn_alloc_store). */
+	pr_redis_tx_add(tx, "EXPIREAT %s:perms %lld NX", key, exp);
+	pr_redis_tx_add(tx, "EXPIREAT %s:perms %lld GT", key, exp);
+	rc = ks_tx_exec(r, tx, key);
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
+int pr_ks_turn_perm_del(struct pr_redis *r, const char *id, const char *peer_addr)
+{
+	char key[KS_KEYLEN];
+	long long n = 0;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	rc = ks_cmd_int(r, pr_redis_cmd(r, "HDEL %s:perms %s", key, peer_addr), key, &n);
+	if (rc == 0 && n == 0) {
+		ks_seterr("%s: no permission for %.47s", key, peer_addr);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+/* HGETALL of a side hash; calls fn for each pair; returns the count or -errno. */
+static int side_hash(struct pr_redis *r, const char *key, const char *suffix,
+		     int (*fn)(const char *k, const char *v, void *out, size_t i), void *out,
+		     size_t max)
+{
+	redisReply *rep = pr_redis_cmd(r, "HGETALL %s%s", key, suffix);
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (!rep)
+		return ks_redis_fail(r, key);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, key);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2) {
+		freeReplyObject(rep);
+		ks_seterr("%s%s: malformed reply", key, suffix);
+		return -EINVAL;
+	}
+	for (i = 0; i + 1 < rep->elements && n < max; i += 2, n++) {
+		const redisReply *k = rep->element[i], *v = rep->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+			rc = -EINVAL;
+			ks_seterr("%s%s: malformed reply", key, suffix);
+			break;
+		}
+		rc = fn(k->str, v->str, out, n);
+		if (rc < 0) {
+			char ctx[KS_KEYLEN + 8];
+			snprintf(ctx, sizeof(ctx), "%s%s", key, suffix);
+			ks_err_prefix(ctx);
+			break;
+		}
+	}
+	freeReplyObject(rep);
+	return rc < 0 ? rc : (int)n;
+}
+
+static int perm_cb(const char *k, const char *v, void *out, size_t i)
+{
+	struct pr_ks_turn_perm *p = (struct pr_ks_turn_perm *)out + i;
+
+	if (!ks_addr_valid(k)) {
+		ks_seterr("invalid peer address");
+		return -EINVAL;
+	}
+	snprintf(p->peer_addr, sizeof(p->peer_addr), "%s", k);
+	return ks_parse_i64(v, &p->expires);
+}
+
+int pr_ks_turn_perm_list(struct pr_redis *r, const char *id, struct pr_ks_turn_perm *out,
+			 size_t max)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	return rc < 0 ? rc : side_hash(r, key, ":perms", perm_cb, out, max);
+}
+
+static int chan_valid(uint16_t ch)
+{
+	return ch >= 0x4000 && ch <= 0x4FFF; /* RFC 8656 section 12 */
+}
+
+int pr_ks_turn_chan_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_chan *c)
+{
+	struct pr_redis_tx *tx;
+	char key[KS_KEYLEN];
+	long long exp = (long long)c->expires;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	if (!chan_valid(c->channel) || !ks_addr_valid(c->peer_addr)) {
+		ks_seterr("invalid channel binding (channel %u, peer '%.47s')", c->channel,
+			  c->peer_addr);
+		return -EINVAL;
+	}
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	{
+		char field[8], value[PR_KS_ADDR_MAX + 32];
+		snprintf(field, sizeof(field), "%u", c->channel);
+		snprintf(value, sizeof(value), "%s %u %lld", c->peer_addr, c->peer_port, exp);
+		pr_redis_tx_add(tx, "HSET %s:chans %s %s", key, field, value);
+	}
+	pr_redis_tx_add(tx, "EXPIREAT %s:chans %lld NX", key, exp);
+	pr_redis_tx_add(tx, "EXPIREAT %s:chans %lld GT", key, exp);
+	rc = ks_tx_exec(r, tx, key);
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
+int pr_ks_turn_chan_del(struct pr_redis *r, const char *id, uint16_t channel)
+{
+	char key[KS_KEYLEN];
+	long long n = 0;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	rc = ks_cmd_int(r, pr_redis_cmd(r, "HDEL %s:chans %u", key, channel), key, &n);
+	if (rc == 0 && n == 0) {
+		ks_seterr("%s: no channel %u", key, channel);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+static int chan_cb(const char *k, const char *v, void *out, size_t i)
+{
+	struct pr_ks_turn_chan *c = (struct pr_ks_turn_chan *)out + i;
+	struct pr_ks_field f16 = {"channel", PR_KS_T_U16, 0, 0, sizeof(uint16_t), NULL};
+	char addr[PR_KS_ADDR_MAX], port[8], exp[24], extra[2];
+
+	if (pr_ks_field_parse(&f16, &c->channel, k) < 0 || !chan_valid(c->channel)) {
+		ks_seterr("invalid channel number");
+		return -EINVAL;
+	}
+	if (sscanf(v, "%47s %7s %23s %1s", addr, port, exp, extra) != 3 || !ks_addr_valid(addr)) {
+		ks_seterr("channel %u: malformed value (want 'addr port expires')", c->channel);
+		return -EINVAL;
+	}
+	f16.name = "peer_port";
+	snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", addr);
+	if (pr_ks_field_parse(&f16, &c->peer_port, port) < 0)
+		return -EINVAL;
+	return ks_parse_i64(exp, &c->expires);
+}
+
+int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_chan *out,
+			 size_t max)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	return rc < 0 ? rc : side_hash(r, key, ":chans", chan_cb, out, max);
+}
+
+int pr_ks_turn_secret_set(struct pr_redis *r, const char *secret_id, const char *secret)
+{
+	if (!secret_id || !pr_ks_user_name_valid(secret_id)) {
+		ks_seterr("invalid secret id");
+		return -EINVAL;
+	}
+	if (!secret || strlen(secret) < 16 || strlen(secret) >= PR_KS_VALUE_MAX) {
+		ks_seterr("a TURN REST secret must be 16 to %d characters", PR_KS_VALUE_MAX - 1);
+		return -EINVAL;
+	}
+	return ks_cmd_int(
+	    r, pr_redis_cmd(r, "HSET %s %s %s", PR_KS_TURN_SECRETS_KEY, secret_id, secret),
+	    PR_KS_TURN_SECRETS_KEY, NULL);
+}
+
+int pr_ks_turn_secret_del(struct pr_redis *r, const char *secret_id)
+{
+	long long n = 0;
+	int rc = ks_cmd_int(r, pr_redis_cmd(r, "HDEL %s %s", PR_KS_TURN_SECRETS_KEY, secret_id),
+			    PR_KS_TURN_SECRETS_KEY, &n);
+
+	if (rc == 0 && n == 0) {
+		ks_seterr("no TURN secret with id '%.63s'", secret_id);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+int pr_ks_turn_secret_ids(struct pr_redis *r, struct pr_ks_names *ids)
+{
+	return ks_reply_names(r, pr_redis_cmd(r, "HKEYS %s", PR_KS_TURN_SECRETS_KEY), ids, true,
+			      PR_KS_TURN_SECRETS_KEY);
+}
