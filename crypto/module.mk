@@ -16,3 +16,6 @@ $(eval $(call unit_test,test_stun_auth,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_srtp_vectors,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_srtp_cross,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_sdes,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+
+# libFuzzer target: unprotect arbitrary bytes (tests/fuzz/fuzz_srtp_unprotect.c)
+$(eval $(call fuzzer,fuzz_srtp_unprotect,$(CRYPTO_SRCS),$(SRTP_CFLAGS) $(CRYPTO_LINK_LIBS)))
