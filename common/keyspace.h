@@ -321,8 +321,23 @@ int pr_ks_session_store(struct pr_redis *r, const struct pr_ks_session *s,
 /* XADD op=end, then deletes the hash and the set member, atomically. */
 int pr_ks_session_end(struct pr_redis *r, const char *id);
 int pr_ks_session_list(struct pr_redis *r, struct pr_ks_names *ids);
-/* One stream entry (the [id, [field, value...]] array) -> cmd. */
+/* One stream entry (the [id, [field, value...]] array) -> cmd. On -EINVAL for bad fields,
+ * cmd->stream_id is still filled when the entry id was readable (so it can be acked). */
 int pr_ks_session_cmd_parse(const redisReply *entry, struct pr_ks_session_cmd *cmd);
+
+/* Consumer side (dataplane control lcore). Creates the group PR_KS_SESSIONS_GROUP at the
+ * stream's end ("$", MKSTREAM) unless it exists: a fresh dataplane rebuilds from the
+ * pr:sessions hashes, then follows only what comes after. */
+int pr_ks_session_group_init(struct pr_redis *r);
+/* XREADGROUP for consumer: new entries (pending = false) or, after a restart, this
+ * consumer's delivered-but-unacknowledged ones (pending = true). block_ms < 0: do not
+ * block (the control lcore's way); else wait up to block_ms (keep it under the connection
+ * timeout). Malformed entries are acknowledged, skipped and counted in *nbad (may be
+ * NULL). Returns the number of commands in cmds, or a negative errno. */
+int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pending, int block_ms,
+			   struct pr_ks_session_cmd *cmds, size_t max, unsigned *nbad);
+/* XACK once a command has been applied. */
+int pr_ks_session_cmd_ack(struct pr_redis *r, const char *stream_id);
 
 /* ---------------------------------------------------------------------------------------
  * Media port pool: set pr:ports:free of even RTP ports (RTCP = port + 1), string

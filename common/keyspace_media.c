@@ -149,6 +149,84 @@ out:
 	return rc;
 }
 
+int pr_ks_session_group_init(struct pr_redis *r)
+{
+	redisReply *rep = pr_redis_cmd(r, "XGROUP CREATE %s %s $ MKSTREAM", PR_KS_SESSIONS_STREAM,
+				       PR_KS_SESSIONS_GROUP);
+
+	if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) == 0) {
+		freeReplyObject(rep);
+		return 0; /* exists: keep its position */
+	}
+	return ks_cmd_int(r, rep, PR_KS_SESSIONS_STREAM, NULL);
+}
+
+int pr_ks_session_cmd_ack(struct pr_redis *r, const char *stream_id)
+{
+	return ks_cmd_int(r,
+			  pr_redis_cmd(r, "XACK %s %s %s", PR_KS_SESSIONS_STREAM,
+				       PR_KS_SESSIONS_GROUP, stream_id),
+			  PR_KS_SESSIONS_STREAM, NULL);
+}
+
+int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pending, int block_ms,
+			   struct pr_ks_session_cmd *cmds, size_t max, unsigned *nbad)
+{
+	const redisReply *entries;
+	redisReply *rep;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (nbad)
+		*nbad = 0;
+	if (!consumer || !pr_ks_user_name_valid(consumer)) {
+		ks_seterr("invalid consumer name");
+		return -EINVAL;
+	}
+	if (max == 0)
+		return 0;
+	if (block_ms >= 0)
+		rep = pr_redis_cmd(r, "XREADGROUP GROUP %s %s COUNT %llu BLOCK %d STREAMS %s %s",
+				   PR_KS_SESSIONS_GROUP, consumer, (unsigned long long)max,
+				   block_ms, PR_KS_SESSIONS_STREAM, pending ? "0" : ">");
+	else
+		rep = pr_redis_cmd(r, "XREADGROUP GROUP %s %s COUNT %llu STREAMS %s %s",
+				   PR_KS_SESSIONS_GROUP, consumer, (unsigned long long)max,
+				   PR_KS_SESSIONS_STREAM, pending ? "0" : ">");
+	if (!rep)
+		return ks_redis_fail(r, PR_KS_SESSIONS_STREAM);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, PR_KS_SESSIONS_STREAM);
+	if (rep->type == REDIS_REPLY_NIL) {
+		freeReplyObject(rep);
+		return 0;
+	}
+	/* [[stream, [entry...]]] */
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2 ||
+	    rep->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		ks_seterr("%s: malformed XREADGROUP reply", PR_KS_SESSIONS_STREAM);
+		return -EINVAL;
+	}
+	entries = rep->element[0]->element[1];
+	for (i = 0; i < entries->elements && n < max; i++) {
+		if (pr_ks_session_cmd_parse(entries->element[i], &cmds[n]) == 0) {
+			n++;
+			continue;
+		}
+		if (nbad)
+			(*nbad)++;
+		if (cmds[n].stream_id[0]) {
+			rc = pr_ks_session_cmd_ack(r, cmds[n].stream_id);
+			if (rc < 0)
+				break;
+		}
+	}
+	freeReplyObject(rep);
+	return rc < 0 ? rc : (int)n;
+}
+
 /* ---- media port pool ---- */
 static const char ports_init_lua[] =
     "local want = ARGV[1] .. '-' .. ARGV[2]\n"
