@@ -18,3 +18,9 @@ $(DP_LIB): $(DP_OBJS)
 
 $(DP_BIN): $(B)/dataplane/dp_main.o $(DP_OBJS) $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DP_LINK_LIBS)
+
+# Unit tests: the core objects as an archive (no main); EAL only where a test needs it.
+$(eval $(call unit_test,test_dp_parse,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
+
+# libFuzzer target over the frame parser: no EAL, DPDK headers only.
+$(eval $(call fuzzer,fuzz_l2l3,dataplane/dp_parse.c dataplane/dp_counters.c,$(DPDK_CFLAGS)))
