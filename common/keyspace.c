@@ -449,9 +449,11 @@ int ks_redis_fail(struct pr_redis *r, const char *what)
 
 int ks_reply_error(redisReply *rep, const char *what)
 {
+	int rc = pr_redis_reply_errno(rep->str);
+
 	ks_seterr("%s: redis: %s", what, rep->str);
 	freeReplyObject(rep);
-	return -EIO;
+	return rc;
 }
 
 int pr_ks_store(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, const void *rec)
@@ -493,9 +495,11 @@ out:
 
 int ks_tx_exec(struct pr_redis *r, struct pr_redis_tx *tx, const char *what)
 {
-	if (pr_redis_tx_run(r, tx, NULL) < 0)
-		return ks_redis_fail(r, what);
-	return 0;
+	int rc = pr_redis_tx_run(r, tx, NULL);
+
+	if (rc < 0)
+		ks_seterr("%s: %s", what, pr_redis_errmsg(r));
+	return rc;
 }
 
 int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, void *rec)
@@ -663,9 +667,12 @@ int ks_tx_exec_int(struct pr_redis *r, struct pr_redis_tx *tx, const char *what,
 		   long long *out)
 {
 	redisReply *exec = NULL;
+	int rc = pr_redis_tx_run(r, tx, &exec);
 
-	if (pr_redis_tx_run(r, tx, &exec) < 0)
-		return ks_redis_fail(r, what);
+	if (rc < 0) {
+		ks_seterr("%s: %s", what, pr_redis_errmsg(r));
+		return rc;
+	}
 	if (out)
 		*out = (idx < exec->elements && exec->element[idx]->type == REDIS_REPLY_INTEGER)
 			   ? exec->element[idx]->integer

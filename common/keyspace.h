@@ -7,7 +7,9 @@
  *   -ENOENT  the record (or key) does not exist
  *   -EINVAL  malformed record or argument (missing field, bad integer, too long)
  *   -EPROTO  schema version mismatch (pr:schema or a record's "v")
- *   -EIO     Redis I/O error that survived one reconnect, or an error reply
+ *   -EIO     could not talk to Redis (an I/O error that survived one reconnect)
+ *   -EACCES  the ACL user may not do this (NOPERM); other error replies: see
+ *            pr_redis_reply_errno() (-EBADMSG when unclassified)
  *   -ENOMEM  out of memory
  * After a failure, pr_ks_errmsg() returns a one-line explanation (never a secret). */
 #ifndef POPRELAY_COMMON_KEYSPACE_H
@@ -169,6 +171,8 @@ bool pr_ks_user_name_valid(const char *name);
 int pr_ks_user_load(struct pr_redis *r, const char *name, struct pr_ks_user *u);
 /* Full replace of the hash + SADD pr:users, atomically. */
 int pr_ks_user_store(struct pr_redis *r, const struct pr_ks_user *u);
+/* Creates the user only if absent (atomic, Lua): -EEXIST when it exists. */
+int pr_ks_user_create(struct pr_redis *r, const struct pr_ks_user *u);
 /* Deletes pr:user:<name>, its registration and its pr:users entry; -ENOENT if absent. */
 int pr_ks_user_delete(struct pr_redis *r, const char *name);
 int pr_ks_user_list(struct pr_redis *r, struct pr_ks_names *names);

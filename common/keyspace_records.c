@@ -225,6 +225,56 @@ int pr_ks_user_store(struct pr_redis *r, const struct pr_ks_user *u)
 	return rc;
 }
 
+static const char user_create_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+				      "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
+				      "redis.call('SADD', KEYS[2], ARGV[1])\n"
+				      "redis.call('PUBLISH', '" PR_KS_EVENTS_CHANNEL "', 'users')\n"
+				      "return 1\n";
+
+int pr_ks_user_create(struct pr_redis *r, const struct pr_ks_user *u)
+{
+	const char *argv[6 + 2 * PR_KS_MAX_FIELDS];
+	size_t len[6 + 2 * PR_KS_MAX_FIELDS], i;
+	struct pr_ks_hash *h;
+	char key[KS_KEYLEN];
+	long long created = 0;
+	int rc = ks_make_key(key, sizeof(key), PR_KS_USER_PREFIX, u->name, "user name"), argc = 0;
+
+	if (rc < 0)
+		return rc;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	rc = pr_ks_encode(&pr_ks_user_desc, u, h);
+	if (rc < 0) {
+		ks_err_prefix(key);
+		goto out;
+	}
+	argv[argc++] = "EVAL";
+	argv[argc++] = user_create_lua;
+	argv[argc++] = "2";
+	argv[argc++] = key;
+	argv[argc++] = PR_KS_USERS_KEY;
+	argv[argc++] = u->name;
+	for (i = 0; i < (size_t)argc; i++)
+		len[i] = strlen(argv[i]);
+	for (i = 0; i < h->n; i++) {
+		argv[argc] = h->kv[i].name;
+		len[argc++] = strlen(h->kv[i].name);
+		argv[argc] = h->kv[i].value;
+		len[argc++] = h->kv[i].len;
+	}
+	rc = ks_cmd_int(r, pr_redis_cmdargv(r, argc, argv, len), key, &created);
+	if (rc == 0 && !created) {
+		ks_seterr("%s: user already exists", key);
+		rc = -EEXIST;
+	}
+out:
+	ks_hash_wipe(h);
+	free(h);
+	return rc;
+}
+
 int pr_ks_user_delete(struct pr_redis *r, const char *name)
 {
 	struct pr_redis_tx *tx;

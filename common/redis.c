@@ -297,6 +297,24 @@ redisReply *pr_redis_cmdargv(struct pr_redis *r, int argc, const char **argv, co
 	return run_one(r, cmd, len);
 }
 
+int pr_redis_reply_errno(const char *msg)
+{
+	static const struct {
+		const char *prefix;
+		int err;
+	} map[] = {
+	    {"NOPERM", EACCES},	    {"NOAUTH", EACCES},	 {"WRONGPASS", EACCES},
+	    {"WRONGTYPE", EINVAL},  {"LOADING", EAGAIN}, {"BUSY", EAGAIN},
+	    {"MASTERDOWN", EAGAIN}, {"READONLY", EROFS}, {"OOM", ENOMEM},
+	};
+	size_t i;
+
+	for (i = 0; msg && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0)
+			return -map[i].err;
+	return -EBADMSG;
+}
+
 struct pr_redis_tx *pr_redis_tx_new(void)
 {
 	return calloc(1, sizeof(struct pr_redis_tx));
@@ -401,7 +419,7 @@ int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exe
 	for (i = 0; i < n - 1; i++) {
 		if (rep[i]->type == REDIS_REPLY_ERROR) {
 			snprintf(r->err, sizeof(r->err), "redis: %s", rep[i]->str);
-			rc = -EIO;
+			rc = pr_redis_reply_errno(rep[i]->str);
 			break;
 		}
 	}
@@ -410,13 +428,13 @@ int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exe
 		if (e->type != REDIS_REPLY_ARRAY) {
 			snprintf(r->err, sizeof(r->err), "redis EXEC: %s",
 				 e->type == REDIS_REPLY_ERROR ? e->str : "transaction aborted");
-			rc = -EIO;
+			rc = e->type == REDIS_REPLY_ERROR ? pr_redis_reply_errno(e->str) : -EBADMSG;
 		} else {
 			for (i = 0; i < e->elements; i++) {
 				if (e->element[i]->type == REDIS_REPLY_ERROR) {
 					snprintf(r->err, sizeof(r->err), "redis: %s",
 						 e->element[i]->str);
-					rc = -EIO;
+					rc = pr_redis_reply_errno(e->element[i]->str);
 					break;
 				}
 			}

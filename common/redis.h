@@ -39,9 +39,15 @@ int pr_redis_tx_add(struct pr_redis_tx *tx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int pr_redis_tx_addargv(struct pr_redis_tx *tx, int argc, const char **argv, const size_t *argvlen);
 /* Runs it. Returns 0 (and the EXEC reply array in *exec when exec is not NULL; free it with
- * freeReplyObject), -EIO on an I/O error or when any command replied an error. */
+ * freeReplyObject), -EIO on an I/O error, or pr_redis_reply_errno() of the first command
+ * that replied an error. */
 int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exec);
 void pr_redis_tx_free(struct pr_redis_tx *tx);
+
+/* Error reply text -> negative errno: NOPERM/NOAUTH/WRONGPASS -EACCES, WRONGTYPE -EINVAL,
+ * LOADING/BUSY/MASTERDOWN -EAGAIN, READONLY -EROFS, OOM -ENOMEM, anything else -EBADMSG.
+ * -EIO is kept for "could not talk to Redis". */
+int pr_redis_reply_errno(const char *msg);
 
 /* The underlying context (for callers that need raw hiredis); may change on reconnect. */
 redisContext *pr_redis_ctx(struct pr_redis *r);

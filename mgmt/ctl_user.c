@@ -497,8 +497,13 @@ static int user_add(struct ctl_ctx *ctx, struct user_args *a, struct pr_ks_user 
 		return CTL_EXIT_ERR;
 	}
 	u->created = u->updated = time(NULL);
-	rc = pr_ks_user_store(ctx->redis, u);
+	rc = pr_ks_user_create(ctx->redis, u); /* atomic: another admin may have raced us */
 	wipe_user(u);
+	if (rc == -EEXIST) {
+		ctl_err(ctx, "user '%s' already exists", a->name);
+		ctl_audit(ctx, "user.add", object, "already exists", rc);
+		return CTL_EXIT_ERR;
+	}
 	snprintf(detail, sizeof(detail), "fields: %s", a->changed[0] ? a->changed : "-");
 	ctl_audit(ctx, "user.add", object, detail, rc);
 	if (rc < 0) {

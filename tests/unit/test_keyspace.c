@@ -563,6 +563,22 @@ static void test_r_user(void)
 	freeReplyObject(pr_redis_cmd(R, "HSET pr:user:alice v 7"));
 	CU_ASSERT_EQUAL(pr_ks_user_load(R, "alice", &got), -EPROTO);
 	CU_ASSERT_EQUAL(pr_ks_user_delete(R, "alice"), 0);
+	/* create is create-only */
+	snprintf(u->name, sizeof(u->name), "erin");
+	CU_ASSERT_EQUAL(pr_ks_user_create(R, u), 0);
+	CU_ASSERT_EQUAL(pr_ks_user_load(R, "erin", &got), 0);
+	CU_ASSERT_TRUE(same(&pr_ks_user_desc, u, &got));
+	CU_ASSERT_EQUAL(cmd_integer("SISMEMBER pr:users %s", "erin"), 1);
+	u->max_rx_kbps = 1;
+	CU_ASSERT_EQUAL(pr_ks_user_create(R, u), -EEXIST);
+	CU_ASSERT_EQUAL(pr_ks_user_load(R, "erin", &got), 0);
+	CU_ASSERT_NOT_EQUAL(got.max_rx_kbps, 1);
+	CU_ASSERT_EQUAL(pr_ks_user_delete(R, "erin"), 0);
+	/* an error reply is not "Redis is down": WRONGTYPE is -EINVAL */
+	freeReplyObject(pr_redis_cmd(R, "SET pr:user:frank oops"));
+	CU_ASSERT_EQUAL(pr_ks_user_load(R, "frank", &got), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pr_ks_errmsg(), "WRONGTYPE"));
+	freeReplyObject(pr_redis_cmd(R, "DEL pr:user:frank"));
 	free(u);
 }
 
@@ -890,6 +906,17 @@ static void test_r_auth(void)
 	CU_ASSERT(rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "ks-test") == 0);
 	if (rep)
 		freeReplyObject(rep);
+	/* an ACL refusal is -EACCES, not an I/O error */
+	rep = pr_redis_cmd(R, "ACL SETUSER ks-ro on >%s ~pr:* +@read", pw);
+	if (rep)
+		freeReplyObject(rep);
+	CU_ASSERT_EQUAL(pr_redis_auth(r, "ks-ro", pwfile), 0);
+	{
+		struct pr_ks_user u = {0};
+		snprintf(u.name, sizeof(u.name), "ro");
+		CU_ASSERT_EQUAL(pr_ks_user_store(r, &u), -EACCES);
+		CU_ASSERT_PTR_NOT_NULL(strstr(pr_ks_errmsg(), "NOPERM"));
+	}
 	CU_ASSERT_EQUAL(pr_redis_auth(r, "ks-test", "/nonexistent/pw"), -ENOENT);
 	pr_redis_close(r);
 }
