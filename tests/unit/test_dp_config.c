@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The table-driven configuration parser: a good file, every kind of bad file (the message
+ * must name the file, section and key), and docs/configuration.md against the tables. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "dataplane/dp_config.h"
+
+static char path[64];
+static char err[1024];
+
+static int load(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -EIO;
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return dp_config_load(path, err, sizeof(err));
+}
+
+#define PORT0 "[port0]\ndevice = net_null0\nipv4 = 198.51.100.10/24\n"
+
+static void test_good(void)
+{
+	int rc = load("# a comment\n"
+		      "[eal]\nlcores = 0-3\nhuge = no\nfile_prefix = dp-ut\nmemory_mb = 256\n"
+		      "[dataplane]\nburst_size = 64   # trailing comment\nneigh_timeout_s = 60\n"
+		      "[global]\nrealm = example\n" /* another process's section: skipped */
+		      "[redis]\nsocket = /tmp/x.sock\n"
+		      "[port0]\ndevice = net_af_packet0,iface=dp0p,qpairs=4\n"
+		      "ipv4 = 198.51.100.10/24\nipv6 = 2001:db8:100::10/64\n"
+		      "gateway4 = 198.51.100.1\ngateway6 = 2001:db8:100::1\nmtu = 9000\n"
+		      "[port1]\ndevice = 0000:01:00.0\nipv4 = 203.0.113.5/28\npromiscuous = yes\n");
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(dp_cfg.eal.lcores, "0-3");
+	CU_ASSERT_FALSE(dp_cfg.eal.huge);
+	CU_ASSERT_TRUE(dp_cfg.eal.huge_unlink); /* default */
+	CU_ASSERT_STRING_EQUAL(dp_cfg.eal.file_prefix, "dp-ut");
+	CU_ASSERT_EQUAL(dp_cfg.eal.memory_mb, 256);
+	CU_ASSERT_EQUAL(dp_cfg.dp.burst_size, 64);
+	CU_ASSERT_EQUAL(dp_cfg.dp.neigh_timeout_s, 60);
+	CU_ASSERT_EQUAL(dp_cfg.dp.mbuf_pool_size, 16383); /* default */
+	CU_ASSERT_STRING_EQUAL(dp_cfg.redis.socket, "/tmp/x.sock");
+	CU_ASSERT_EQUAL(dp_cfg.nb_ports, 2);
+	CU_ASSERT_STRING_EQUAL(dp_cfg.port[0].device, "net_af_packet0,iface=dp0p,qpairs=4");
+	CU_ASSERT_TRUE(dp_cfg.port[0].ipv4.set);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4.len, 24);
+	CU_ASSERT_EQUAL(ntohl(dp_cfg.port[0].ipv4.addr.v4), 0xc633640a);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6.len, 64);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6.addr.v6[15], 0x10);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].gateway4.family, AF_INET);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].gateway6.family, AF_INET6);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].mtu, 9000);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].rx_desc, 1024);
+	CU_ASSERT_TRUE(dp_cfg.port[1].promiscuous);
+	CU_ASSERT_FALSE(dp_cfg.port[1].ipv6.set);
+	CU_ASSERT_EQUAL(dp_cfg.port[1].ipv4.len, 28);
+}
+
+/* A bad file must fail with -EINVAL and a message holding each of the words. */
+static void expect_bad(const char *text, const char *w1, const char *w2, const char *w3)
+{
+	int rc = load(text);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+	if (w1)
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, w1));
+	if (w2)
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, w2));
+	if (w3)
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, w3));
+	if (rc != -EINVAL || (w1 && !strstr(err, w1)) || (w2 && !strstr(err, w2)) ||
+	    (w3 && !strstr(err, w3)))
+		fprintf(stderr, "\n    unexpected: rc=%d err=%s\n", rc, err);
+}
+
+static void test_unknown_key(void)
+{
+	expect_bad("[dataplane]\nburst = 32\n" PORT0, "[dataplane]", "burst", "unknown key");
+	/* The message lists the keys that exist. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "burst_size"));
+	expect_bad(PORT0 "colour = blue\n", "[port0]", "colour", "unknown key");
+	expect_bad("[redis]\nsockett = /x\n" PORT0, "[redis]", "sockett", "unknown key");
+}
+
+static void test_unknown_section(void)
+{
+	expect_bad("[dataplan]\nburst_size = 32\n" PORT0, "[dataplan]", "unknown section", NULL);
+	expect_bad(PORT0 "[port9]\ndevice = x\n", "[port9]", "unknown section", NULL);
+	expect_bad(PORT0 "[port01]\ndevice = x\n", "[port01]", "unknown section", NULL);
+}
+
+static void test_bad_values(void)
+{
+	expect_bad("[dataplane]\nburst_size = 1000\n" PORT0, "burst_size", "1000",
+		   "from 1 to 256");
+	expect_bad("[dataplane]\nburst_size = 0\n" PORT0, "burst_size", "expected", NULL);
+	expect_bad("[dataplane]\nburst_size = -1\n" PORT0, "burst_size", "expected", NULL);
+	expect_bad("[dataplane]\nburst_size = 12abc\n" PORT0, "burst_size", "12abc", NULL);
+	expect_bad("[dataplane]\nburst_size =\n" PORT0, "burst_size", "expected", NULL);
+	expect_bad("[dataplane]\npunt_ring_size = 1000\n" PORT0, "punt_ring_size", "power of two",
+		   NULL);
+	expect_bad("[eal]\nhuge = maybe\n" PORT0, "[eal]", "huge", "yes or no");
+	expect_bad("[eal]\nmemory_mb = 99999999999999999999\n" PORT0, "memory_mb", "expected",
+		   NULL);
+	expect_bad("[port0]\ndevice = net_null0\nipv4 = 198.51.100.10\n", "[port0]", "ipv4",
+		   "prefix length");
+	expect_bad("[port0]\ndevice = net_null0\nipv4 = 198.51.100.300/24\n", "ipv4", "expected",
+		   NULL);
+	expect_bad("[port0]\ndevice = net_null0\nipv4 = 198.51.100.1/33\n", "ipv4", "expected",
+		   NULL);
+	expect_bad("[port0]\ndevice = net_null0\nipv6 = 2001:db8::1/129\n", "ipv6", "expected",
+		   NULL);
+	expect_bad("[port0]\ndevice = net_null0\nipv6 = 198.51.100.1/24\n", "ipv6", "IPv6", NULL);
+	expect_bad(PORT0 "gateway4 = 2001:db8::1\n", "gateway4", "IPv4", NULL);
+	expect_bad("[eal]\nfile_prefix =\n" PORT0, "file_prefix", "1 to 64", NULL);
+}
+
+static void test_ports(void)
+{
+	expect_bad("[eal]\nlcores = 0-1\n", "[port0]", "missing", NULL);
+	expect_bad("[port0]\nipv4 = 198.51.100.10/24\n", "[port0]", "device", "missing");
+	expect_bad("[port0]\ndevice = net_null0\n", "[port0]", "ipv4", "missing");
+	expect_bad(PORT0 "[port2]\ndevice = net_null1\nipv4 = 198.51.100.11/24\n", "[port1]",
+		   "missing", "without gaps");
+}
+
+static void test_file_errors(void)
+{
+	CU_ASSERT_EQUAL(dp_config_load("/nonexistent/dp.conf", err, sizeof(err)), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/dp.conf"));
+	expect_bad("burst_size = 3\n[eal]\n", "not a valid INI file", NULL, NULL);
+}
+
+static void test_defaults_valid(void)
+{
+	/* Every default in every table parses as its own type (a typo there would silently
+	 * leave zeros). */
+	struct dp_cfg_section *s;
+	unsigned int i;
+	char buf[DP_CFG_STR_MAX + 64];
+
+	for (s = dp_cfg_sections(); s; s = s->next)
+		for (i = 0; i < s->nkeys; i++) {
+			const struct dp_cfg_key *k = &s->keys[i];
+			CU_ASSERT_PTR_NOT_NULL(k->help);
+			if (k->def == NULL)
+				continue;
+			if (dp_cfg_parse_value(k, k->def, buf, err, sizeof(err)) != 0) {
+				fprintf(stderr, "\n    default of [%s] %s: %s\n", s->name, k->key, err);
+				CU_FAIL("bad default");
+			}
+		}
+}
+
+static void test_docs_cover_tables(void)
+{
+	/* docs/configuration.md documents every key of every core section. */
+	FILE *f = fopen("docs/configuration.md", "r");
+	char *doc;
+	long n;
+	struct dp_cfg_section *s;
+	unsigned int i;
+	char needle[128];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	doc = calloc(1, (size_t)n + 1);
+	CU_ASSERT_EQUAL_FATAL(fread(doc, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	for (s = dp_cfg_sections(); s; s = s->next) {
+		snprintf(needle, sizeof(needle), "## [%s%s]", s->name,
+			 s->max_instances > 1 ? "N" : "");
+		if (!strstr(doc, needle)) {
+			fprintf(stderr, "\n    docs/configuration.md lacks \"%s\"\n", needle);
+			CU_FAIL("section not documented");
+		}
+		for (i = 0; i < s->nkeys; i++) {
+			snprintf(needle, sizeof(needle), "| `%s` |", s->keys[i].key);
+			if (!strstr(doc, needle)) {
+				fprintf(stderr, "\n    docs/configuration.md lacks [%s] %s\n",
+					s->name, s->keys[i].key);
+				CU_FAIL("key not documented");
+			}
+		}
+	}
+	free(doc);
+}
+
+static void test_default_conf_file(void)
+{
+	/* The shipped default configuration is valid. */
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(dp_config_load("images/poprelay.conf", err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "\n    %s\n", err);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/dp-ut-config.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return 2;
+	close(fd);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("dp_config", NULL, NULL);
+	CU_add_test(s, "good file", test_good);
+	CU_add_test(s, "unknown key", test_unknown_key);
+	CU_add_test(s, "unknown section", test_unknown_section);
+	CU_add_test(s, "bad values", test_bad_values);
+	CU_add_test(s, "ports", test_ports);
+	CU_add_test(s, "file errors", test_file_errors);
+	CU_add_test(s, "defaults parse", test_defaults_valid);
+	CU_add_test(s, "docs cover the tables", test_docs_cover_tables);
+	CU_add_test(s, "images/poprelay.conf is valid", test_default_conf_file);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	unlink(path);
+	return failed ? 1 : 0;
+}
