@@ -388,6 +388,15 @@ int sp_msg_response(struct sp_buf *out, const osip_message_t *req, int code, con
 		sp_buf_printf(out, "Via: %s\r\n", s);
 		osip_free(s);
 	}
+	/* RFC 3261 12.1.1: a UAS copies Record-Route into dialog-forming responses */
+	osip_record_route_t *rr;
+	for (int i = 0; code > 100 && code < 300 && (rr = osip_list_get(&req->record_routes, i));
+	     i++) {
+		if (osip_record_route_to_str(rr, &s) < 0)
+			return -EINVAL;
+		sp_buf_printf(out, "Record-Route: %s\r\n", s);
+		osip_free(s);
+	}
 	if (osip_from_to_str(req->from, &s) < 0)
 		return -EINVAL;
 	sp_buf_printf(out, "From: %s\r\n", s);

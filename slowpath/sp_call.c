@@ -1,0 +1,1132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The media B2BUA. Each call has two legs, each its own SIP dialog (Call-ID, tags, CSeq)
+ * and its own media anchor: relay ports from the dataplane's pool and fresh SDES keys per
+ * leg. The sessions (one per m= line) go to Redis and the session stream; a CDR is written
+ * when the call ends, whatever the path (BYE, CANCEL, error, timeout, flow loss). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <osipparser2/osip_message.h>
+
+#include "common/log.h"
+#include "slowpath/sp_server.h"
+
+#define SP_CALL_TXNS 8
+#define LEG_A 0
+#define LEG_B 1
+
+enum call_state { CS_CALLING = 0, CS_EARLY, CS_UP, CS_DONE };
+
+struct sp_media {
+	bool used;			/* m= line anchored (port != 0) */
+	char media[8];
+	char family[4];
+	uint16_t relay_port;		/* ours, toward this leg's device */
+	char peer_addr[PR_KS_ADDR_MAX];
+	uint16_t peer_port;
+	bool rtcp_mux;
+	char profile[16];
+	bool encrypted;
+	struct pr_sdes_crypto rx;	/* the device's key (it encrypts with it) */
+	struct pr_sdes_crypto tx;	/* ours toward the device */
+};
+
+struct sp_leg {
+	struct sp_dest dest;
+	bool onnet;
+	char user[PR_KS_NAME_MAX];
+	char party[PR_KS_URI_MAX];
+	char ua[PR_KS_TEXT_MAX];
+	char inside_addr[PR_KS_ADDR_MAX];
+	char outside_addr[PR_KS_ADDR_MAX];
+	char call_id[PR_KS_TEXT_MAX];
+	char local_tag[24];
+	char remote_tag[PR_KS_TEXT_MAX];
+	char local_uri[PR_KS_URI_MAX + 64];
+	char remote_uri[PR_KS_URI_MAX + 64];
+	char remote_target[PR_KS_URI_MAX];
+	char routes[1024];		/* "Route: ...\r\n" lines of the dialog's route set */
+	uint32_t local_cseq;
+	uint32_t invite_cseq;		/* CSeq of the last INVITE we sent on this leg */
+	unsigned n_media;
+	struct sp_media m[SP_SDP_MAX_MEDIA];
+};
+
+struct sp_txn {
+	bool used;
+	int to_leg;
+	char branch[48];
+	char method[16];
+	uint32_t cseq;
+	osip_message_t *orig;		/* request from the other leg we answer, or NULL */
+	bool acked;
+};
+
+struct sp_call {
+	struct sp_call *next;
+	uint64_t seq;
+	char id[40];
+	enum call_state state;
+	char direction[16];
+	int64_t start, answer, end, deadline;
+	uint16_t status;
+	char end_reason[32];
+	bool installed;
+	struct sp_leg leg[2];
+	struct sp_txn txn[SP_CALL_TXNS];
+	char a_invite_branch[PR_KS_TEXT_MAX];
+	struct sp_buf last_a_final; /* resent when A retransmits its INVITE (UDP) */
+};
+
+static void copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+static const char *leg_name(int l)
+{
+	return l == LEG_A ? "caller" : "callee";
+}
+
+/* ---- media and records ------------------------------------------------------------- */
+
+static int key_b64(const struct pr_sdes_crypto *c, char *out, size_t len)
+{
+	char val[160];
+	out[0] = '\0';
+	if (pr_sdes_format(c, val, sizeof(val)) < 0)
+		return -EINVAL;
+	char *p = strstr(val, "inline:");
+	if (!p)
+		return -EINVAL;
+	p += 7;
+	size_t n = strcspn(p, "| ");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	memset(val, 0, sizeof(val));
+	return 0;
+}
+
+static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct pr_ks_leg *k,
+		      const char *relay)
+{
+	copy(k->party, sizeof(k->party), l->party);
+	k->onnet = l->onnet;
+	copy(k->family, sizeof(k->family), m->family[0] ? m->family : "ip4");
+	copy(k->peer_addr, sizeof(k->peer_addr), m->peer_addr);
+	k->peer_port = m->peer_port;
+	k->latch = true; /* devices behind NAT: learn the real source from authentic packets */
+	copy(k->relay_addr, sizeof(k->relay_addr), relay);
+	k->relay_port = m->relay_port;
+	k->rtcp_mux = m->rtcp_mux;
+	copy(k->profile, sizeof(k->profile), m->encrypted ? "RTP/SAVP" : "RTP/AVP");
+	k->encrypted = m->encrypted;
+	if (m->encrypted) {
+		copy(k->suite, sizeof(k->suite), pr_srtp_profile_name(m->tx.profile));
+		key_b64(&m->rx, k->key_rx, sizeof(k->key_rx));
+		key_b64(&m->tx, k->key_tx, sizeof(k->key_tx));
+	}
+}
+
+static void store_sessions(struct sp_server *s, struct sp_call *call)
+{
+	int64_t now = sp_now();
+	for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {
+		struct sp_media *ma = &call->leg[LEG_A].m[i], *mb = &call->leg[LEG_B].m[i];
+		if (!ma->used)
+			continue;
+		struct pr_ks_session ses;
+		memset(&ses, 0, sizeof(ses));
+		snprintf(ses.id, sizeof(ses.id), "%s-%u", call->id, i);
+		copy(ses.call_id, sizeof(ses.call_id), call->leg[LEG_A].call_id);
+		copy(ses.cdr_id, sizeof(ses.cdr_id), call->id);
+		copy(ses.media, sizeof(ses.media), ma->media);
+		ses.mline = (uint16_t)i;
+		ses.idle_timeout_s = 60;
+		ses.created = call->answer ? call->answer : now;
+		ses.updated = now;
+		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr);
+		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr);
+		int rc = pr_ks_session_store(s->redis, &ses,
+					     call->installed ? PR_KS_OP_UPDATE : PR_KS_OP_INSTALL);
+		memset(&ses, 0, sizeof(ses));
+		if (rc < 0) {
+			s->ctr.redis_errors++;
+			PR_ERR("call %s: cannot store media session %u: %s", call->id, i,
+			       pr_ks_errmsg());
+		}
+	}
+	call->installed = true;
+}
+
+static void release_media(struct sp_server *s, struct sp_call *call)
+{
+	for (int l = 0; l < 2; l++)
+		for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++) {
+			struct sp_media *m = &call->leg[l].m[i];
+			if (m->relay_port && pr_ks_port_release(s->redis, m->relay_port) < 0)
+				s->ctr.redis_errors++;
+			m->relay_port = 0;
+			pr_sdes_wipe(&m->rx);
+			pr_sdes_wipe(&m->tx);
+		}
+}
+
+static void cdr_leg(const struct sp_leg *l, struct pr_ks_cdr_leg *c, const char *transport)
+{
+	copy(c->user, sizeof(c->user), l->onnet ? l->user : "");
+	copy(c->uri, sizeof(c->uri), l->party);
+	copy(c->user_agent, sizeof(c->user_agent), l->ua);
+	copy(c->inside_addr, sizeof(c->inside_addr), l->inside_addr);
+	copy(c->outside_addr, sizeof(c->outside_addr), l->outside_addr);
+	copy(c->sig_transport, sizeof(c->sig_transport), transport);
+	copy(c->media_path, sizeof(c->media_path), "relay");
+	c->encrypted = l->n_media && l->m[0].encrypted;
+	if (c->encrypted)
+		copy(c->suite, sizeof(c->suite), pr_srtp_profile_name(l->m[0].tx.profile));
+}
+
+static void write_cdr(struct sp_server *s, struct sp_call *call)
+{
+	struct pr_ks_cdr cdr;
+	memset(&cdr, 0, sizeof(cdr));
+	copy(cdr.id, sizeof(cdr.id), call->id);
+	copy(cdr.call_id, sizeof(cdr.call_id), call->leg[LEG_A].call_id);
+	copy(cdr.direction, sizeof(cdr.direction), call->direction);
+	copy(cdr.pop, sizeof(cdr.pop), s->cfg.pop);
+	const char *ta = sp_transport_name(call->leg[LEG_A].dest.tp);
+	const char *tb = sp_transport_name(call->leg[LEG_B].dest.tp);
+	snprintf(cdr.sig_path, sizeof(cdr.sig_path), "%s:%s -> %s:%s", ta, s->cfg.pop, tb,
+		 s->cfg.pop);
+	cdr.start = call->start;
+	cdr.answer = call->answer;
+	cdr.end = call->end;
+	cdr.duration_s = call->answer ? (uint32_t)(call->end - call->answer) : 0;
+	cdr.sip_status = call->status;
+	copy(cdr.end_reason, sizeof(cdr.end_reason), call->end_reason);
+	cdr_leg(&call->leg[LEG_A], &cdr.caller, ta);
+	cdr_leg(&call->leg[LEG_B], &cdr.callee, tb);
+	/* per-leg media figures: the dataplane reports them on the session hash; copy what is
+	 * there before the sessions are removed */
+	for (unsigned i = 0; i < call->leg[LEG_A].n_media && call->installed; i++) {
+		char key[PR_KS_NAME_MAX + 16];
+		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s-%u", call->id, i);
+		redisReply *r = pr_redis_cmd(s->redis, "HMGET %s a_rx_packets a_rx_bytes "
+						       "a_tx_packets a_tx_bytes b_rx_packets b_rx_bytes "
+						       "b_tx_packets b_tx_bytes",
+					     key);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
+			uint64_t *dst[8] = {&cdr.caller.rx_packets, &cdr.caller.rx_bytes,
+					    &cdr.caller.tx_packets, &cdr.caller.tx_bytes,
+					    &cdr.callee.rx_packets, &cdr.callee.rx_bytes,
+					    &cdr.callee.tx_packets, &cdr.callee.tx_bytes};
+			for (int k = 0; k < 8; k++)
+				if (r->element[k]->type == REDIS_REPLY_STRING)
+					*dst[k] += strtoull(r->element[k]->str, NULL, 10);
+		}
+		if (r)
+			freeReplyObject(r);
+	}
+	if (pr_ks_cdr_store(s->redis, &cdr) < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot store the CDR: %s", call->id, pr_ks_errmsg());
+	}
+}
+
+/* ---- call table -------------------------------------------------------------------- */
+
+static void call_free(struct sp_server *s, struct sp_call *call)
+{
+	for (struct sp_call **pp = &s->calls; *pp; pp = &(*pp)->next)
+		if (*pp == call) {
+			*pp = call->next;
+			break;
+		}
+	for (int i = 0; i < SP_CALL_TXNS; i++)
+		if (call->txn[i].orig)
+			osip_message_free(call->txn[i].orig);
+	sp_buf_free(&call->last_a_final);
+	memset(call, 0, sizeof(*call));
+	free(call);
+}
+
+/* Ends the call: sessions end (stream op=end), ports back to the pool, CDR written. */
+static void call_finish(struct sp_server *s, struct sp_call *call, const char *reason,
+			uint16_t status)
+{
+	if (call->state == CS_DONE)
+		return;
+	call->end = sp_now();
+	if (!call->status || status)
+		call->status = status ? status : call->status;
+	copy(call->end_reason, sizeof(call->end_reason), reason);
+	if (call->installed)
+		for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {
+			char id[PR_KS_NAME_MAX];
+			snprintf(id, sizeof(id), "%s-%u", call->id, i);
+			if (call->leg[LEG_A].m[i].used && pr_ks_session_end(s->redis, id) < 0)
+				s->ctr.redis_errors++;
+		}
+	write_cdr(s, call);
+	release_media(s, call);
+	if (call->answer)
+		s->ctr.calls_ended++;
+	else
+		s->ctr.calls_failed++;
+	PR_INFO("call %s ended: %s, status %u, %s -> %s, %llds", call->id, reason, call->status,
+		call->leg[LEG_A].party, call->leg[LEG_B].party,
+		(long long)(call->answer ? call->end - call->answer : 0));
+	call->state = CS_DONE;
+	call_free(s, call);
+}
+
+static struct sp_call *call_by_seq(struct sp_server *s, uint64_t seq)
+{
+	for (struct sp_call *c = s->calls; c; c = c->next)
+		if (c->seq == seq)
+			return c;
+	return NULL;
+}
+
+/* In-dialog request: Call-ID and our tag (its To tag) name the call and the leg. */
+static struct sp_call *call_by_dialog(struct sp_server *s, const char *call_id, const char *tag,
+				      int *leg)
+{
+	for (struct sp_call *c = s->calls; c; c = c->next)
+		for (int l = 0; l < 2; l++)
+			if (!strcmp(c->leg[l].call_id, call_id) && !strcmp(c->leg[l].local_tag, tag)) {
+				*leg = l;
+				return c;
+			}
+	return NULL;
+}
+
+static struct sp_call *call_by_a_invite(struct sp_server *s, const char *call_id,
+					const char *from_tag)
+{
+	for (struct sp_call *c = s->calls; c; c = c->next)
+		if (!strcmp(c->leg[LEG_A].call_id, call_id) &&
+		    !strcmp(c->leg[LEG_A].remote_tag, from_tag ? from_tag : ""))
+			return c;
+	return NULL;
+}
+
+static struct sp_txn *txn_new(struct sp_call *call, int to_leg, const char *method, uint32_t cseq,
+			      osip_message_t *orig)
+{
+	for (int i = 0; i < SP_CALL_TXNS; i++) {
+		struct sp_txn *t = &call->txn[i];
+		if (t->used)
+			continue;
+		memset(t, 0, sizeof(*t));
+		t->used = true;
+		t->to_leg = to_leg;
+		copy(t->method, sizeof(t->method), method);
+		t->cseq = cseq;
+		char rnd[9];
+		sp_token(rnd, 8);
+		snprintf(t->branch, sizeof(t->branch), "z9hG4bKsp%llux%dx%s",
+			 (unsigned long long)call->seq, i, rnd);
+		if (orig && osip_message_clone(orig, &t->orig) < 0)
+			t->orig = NULL;
+		return t;
+	}
+	return NULL;
+}
+
+static void txn_done(struct sp_txn *t)
+{
+	if (t->orig)
+		osip_message_free(t->orig);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- message building -------------------------------------------------------------- */
+
+static uint16_t our_port(struct sp_server *s, enum sp_transport tp)
+{
+	return tp == SP_TLS ? s->tls_port_bound : s->plain_port_bound;
+}
+
+static const char *tp_upper(enum sp_transport tp)
+{
+	return tp == SP_TLS ? "TLS" : tp == SP_TCP ? "TCP" : "UDP";
+}
+
+/* A request on leg l. with_remote_tag: false for CANCEL/INVITE before the dialog exists. */
+static int send_request(struct sp_server *s, struct sp_call *call, int l, const char *method,
+			const char *ruri, uint32_t cseq, const char *branch, const char *extra,
+			const char *ctype, const char *body, size_t body_len)
+{
+	struct sp_leg *g = &call->leg[l];
+	struct sp_buf b = {0};
+	const char *tp = sp_transport_name(g->dest.tp);
+	sp_buf_printf(&b, "%s %s SIP/2.0\r\n", method, ruri);
+	sp_buf_printf(&b, "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n", tp_upper(g->dest.tp),
+		      s->cfg.advertised_host, our_port(s, g->dest.tp), branch);
+	sp_buf_printf(&b, "Max-Forwards: 70\r\n");
+	sp_buf_add(&b, g->routes, strlen(g->routes));
+	sp_buf_printf(&b, "From: %s;tag=%s\r\n", g->local_uri, g->local_tag);
+	if (g->remote_tag[0] && strcmp(method, "CANCEL"))
+		sp_buf_printf(&b, "To: %s;tag=%s\r\n", g->remote_uri, g->remote_tag);
+	else
+		sp_buf_printf(&b, "To: %s\r\n", g->remote_uri);
+	sp_buf_printf(&b, "Call-ID: %s\r\nCSeq: %u %s\r\n", g->call_id, cseq, method);
+	sp_buf_printf(&b, "Contact: <sip:poprelay@%s:%u;transport=%s>\r\n", s->cfg.advertised_host,
+		      our_port(s, g->dest.tp), tp);
+	sp_buf_printf(&b, "User-Agent: poprelay-slowpath\r\n");
+	if (extra)
+		sp_buf_add(&b, extra, strlen(extra));
+	if (body && body_len) {
+		sp_buf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			      ctype ? ctype : "application/sdp", body_len);
+		sp_buf_add(&b, body, body_len);
+	} else {
+		sp_buf_printf(&b, "Content-Length: 0\r\n\r\n");
+	}
+	int rc = b.oom ? -ENOMEM : sp_send(s, &g->dest, b.p, b.len);
+	if (b.p)
+		memset(b.p, 0, b.len); /* may carry SDES keys */
+	sp_buf_free(&b);
+	return rc;
+}
+
+/* Answer orig (a request that came from leg l) with code, optional SDP body. */
+static void answer_leg(struct sp_server *s, struct sp_call *call, int l,
+		       const osip_message_t *orig, int code, const char *reason, const char *body,
+		       size_t body_len)
+{
+	struct sp_leg *g = &call->leg[l];
+	char extra[256];
+	snprintf(extra, sizeof(extra), "Contact: <sip:poprelay@%s:%u;transport=%s>\r\n",
+		 s->cfg.advertised_host, our_port(s, g->dest.tp), sp_transport_name(g->dest.tp));
+	struct sp_buf b = {0};
+	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : NULL,
+			    "application/sdp", body, body_len) == 0)
+		sp_send(s, &g->dest, b.p, b.len);
+	if (l == LEG_A && code >= 200 && !strcmp(orig->sip_method, "INVITE") &&
+	    call->state < CS_UP) {
+		sp_buf_free(&call->last_a_final);
+		call->last_a_final = b;
+		return;
+	}
+	if (b.p)
+		memset(b.p, 0, b.len);
+	sp_buf_free(&b);
+}
+
+static void uri_of(osip_from_t *f, char *out, size_t len)
+{
+	char *u = NULL;
+	out[0] = '\0';
+	if (f && f->url && osip_uri_to_str(f->url, &u) == 0 && u) {
+		if (f->displayname && *f->displayname)
+			snprintf(out, len, "%s <%s>", f->displayname, u);
+		else
+			snprintf(out, len, "<%s>", u);
+	}
+	osip_free(u);
+}
+
+static void contact_of(const osip_message_t *m, char *out, size_t len, char *host, size_t hlen)
+{
+	osip_contact_t *ct = osip_list_get(&m->contacts, 0);
+	char *u = NULL;
+	out[0] = '\0';
+	if (ct && ct->url && osip_uri_to_str(ct->url, &u) == 0 && u) {
+		copy(out, len, u);
+		if (host)
+			copy(host, hlen, ct->url->host);
+	}
+	osip_free(u);
+}
+
+/* Route set from Record-Route (RFC 3261 12.1): as-is for the UAS side (A), reversed for
+ * the UAC side (B). */
+static void route_set(const osip_message_t *m, bool reverse, char *out, size_t len)
+{
+	out[0] = '\0';
+	int n = osip_list_size(&m->record_routes);
+	size_t off = 0;
+	for (int i = 0; i < n; i++) {
+		osip_record_route_t *rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
+		char *str = NULL;
+		if (osip_record_route_to_str(rr, &str) == 0 && str) {
+			int w = snprintf(out + off, len - off, "Route: %s\r\n", str);
+			if (w > 0 && (size_t)w < len - off)
+				off += (size_t)w;
+		}
+		osip_free(str);
+	}
+}
+
+/* ---- SDP handling ------------------------------------------------------------------ */
+
+/* An offer or answer from leg `from` (already policy-checked): remember its media. */
+static int take_media(struct sp_server *s, struct sp_call *call, int from,
+		      const struct sp_sdp_info *info, const char **why)
+{
+	struct sp_leg *g = &call->leg[from];
+	bool tls = g->dest.tp == SP_TLS;
+	for (unsigned i = 0; i < info->n; i++) {
+		bool enc;
+		int idx;
+		if (sp_policy_media(g->onnet, tls, &info->m[i], &enc, &idx, why) < 0)
+			return -EPROTONOSUPPORT;
+	}
+	(void)s;
+	g->n_media = info->n;
+	for (unsigned i = 0; i < info->n; i++) {
+		const struct sp_sdp_media *im = &info->m[i];
+		struct sp_media *m = &g->m[i];
+		bool enc;
+		int idx;
+		sp_policy_media(g->onnet, tls, im, &enc, &idx, why);
+		m->used = im->port != 0;
+		copy(m->media, sizeof(m->media), im->media);
+		copy(m->family, sizeof(m->family), im->family);
+		copy(m->peer_addr, sizeof(m->peer_addr), im->addr);
+		m->peer_port = im->port;
+		m->rtcp_mux = im->rtcp_mux;
+		copy(m->profile, sizeof(m->profile), im->proto);
+		m->encrypted = enc;
+		if (enc) {
+			m->rx = im->crypto[idx];
+			/* our key toward it: same suite; tag of the accepted line */
+			if (!m->tx.tag || m->tx.profile != m->rx.profile)
+				if (pr_sdes_generate(&m->tx, m->rx.tag, m->rx.profile) < 0)
+					return -EIO;
+			m->tx.tag = m->rx.tag;
+		}
+	}
+	return 0;
+}
+
+/* Relay ports for m= lines that have none yet, on both legs. */
+static int alloc_ports(struct sp_server *s, struct sp_call *call, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (int l = 0; l < 2; l++) {
+			struct sp_media *m = &call->leg[l].m[i];
+			if (m->relay_port)
+				continue;
+			int rc = pr_ks_port_alloc(s->redis, &m->relay_port);
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
+}
+
+/* SDP toward leg `to`, from the SDP the other leg sent. */
+static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char *sdp, size_t len,
+		   struct sp_buf *out)
+{
+	struct sp_leg *g = &call->leg[to];
+	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr, .n = call->leg[1 - to].n_media};
+	for (unsigned i = 0; i < rw.n; i++) {
+		rw.relay_port[i] = g->m[i].relay_port;
+		rw.encrypted[i] = g->m[i].encrypted;
+		rw.key[i] = g->m[i].tx;
+	}
+	int rc = sp_sdp_rewrite(sdp, len, &rw, out);
+	for (unsigned i = 0; i < rw.n; i++)
+		pr_sdes_wipe(&rw.key[i]);
+	return rc;
+}
+
+/* Our side of an offer toward leg `to`: encryption is our choice (on-net: SRTP always;
+ * off-net: clear, the party may upgrade in a later offer of its own). */
+static int prepare_offer_leg(struct sp_call *call, int to, unsigned n,
+			     const struct sp_leg *from)
+{
+	struct sp_leg *g = &call->leg[to];
+	g->n_media = n;
+	for (unsigned i = 0; i < n; i++) {
+		struct sp_media *m = &g->m[i];
+		m->used = from->m[i].used;
+		copy(m->media, sizeof(m->media), from->m[i].media);
+		m->encrypted = g->onnet;
+		if (m->encrypted && !m->tx.tag) {
+			enum pr_srtp_profile p = from->m[i].encrypted ? from->m[i].rx.profile
+								      : PR_SRTP_AES128_CM_SHA1_80;
+			if (pr_sdes_generate(&m->tx, 1, p) < 0)
+				return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+static bool offnet_route(struct sp_server *s, const char *user, size_t *idx)
+{
+	for (size_t i = 0; i < s->cfg.n_offnet; i++)
+		if (!strncmp(user, s->cfg.offnet_prefix[i], strlen(s->cfg.offnet_prefix[i]))) {
+			*idx = i;
+			return true;
+		}
+	return false;
+}
+
+static void refuse(struct sp_server *s, struct sp_conn *c, osip_message_t *req, int code,
+		   const char *why)
+{
+	char extra[200];
+	snprintf(extra, sizeof(extra), "Warning: 399 poprelay \"%s\"\r\n", why);
+	sp_respond(s, c, req, code, extra);
+}
+
+static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
+{
+	struct pr_ks_user u;
+	const char *caller = NULL;
+	bool onnet_a = false;
+	memset(&u, 0, sizeof(u));
+	if (c->tp == SP_TLS && c->user[0]) {
+		caller = c->user;
+		onnet_a = true;
+	} else if (c->tp == SP_TLS && !c->peer_pop) {
+		/* TLS but not registered on this flow: authenticate the INVITE itself */
+		if (sp_auth_request(s, c, req, true, &u) < 0)
+			return;
+		caller = u.name;
+		onnet_a = true;
+	}
+	const char *from_user = req->from->url->username;
+	if (onnet_a && (!from_user || strcmp(from_user, caller))) {
+		PR_WARN("call: %s from %s:%u claims to be %s", caller, c->peer_ip, c->peer_port,
+			from_user ? from_user : "?");
+		refuse(s, c, req, 403, "From does not match the authenticated user");
+		return;
+	}
+	const char *callee = req->req_uri->username;
+	if (!callee) {
+		sp_respond(s, c, req, 404, NULL);
+		return;
+	}
+	size_t body_len = 0;
+	const char *body = sp_msg_body(req, &body_len);
+	if (!body) {
+		refuse(s, c, req, 488, "an SDP offer is required");
+		return;
+	}
+	/* where does the callee live? */
+	struct pr_ks_reg reg;
+	size_t offnet_idx = 0;
+	bool offnet_b = onnet_a && offnet_route(s, callee, &offnet_idx);
+	struct sp_conn *flow = NULL;
+	memset(&reg, 0, sizeof(reg));
+	if (!offnet_b) {
+		if (!pr_ks_user_name_valid(callee)) {
+			sp_respond(s, c, req, 404, NULL);
+			return;
+		}
+		int rc = pr_ks_reg_load(s->redis, callee, &reg);
+		if (rc == -ENOENT || (rc == 0 && reg.expires < sp_now())) {
+			sp_respond(s, c, req, onnet_a ? 480 : 404, NULL);
+			return;
+		}
+		if (rc < 0) {
+			s->ctr.redis_errors++;
+			sp_respond(s, c, req, 500, NULL);
+			return;
+		}
+		flow = sp_registrar_flow(s, &reg);
+		if (!flow && strcmp(reg.pop, s->cfg.pop)) {
+			for (size_t i = 0; i < s->cfg.n_peers; i++)
+				if (!strcmp(s->cfg.peers[i].name, reg.pop))
+					flow = sp_conn_to_peer(s, &s->cfg.peers[i]);
+		}
+		if (!flow) {
+			refuse(s, c, req, 480, "callee's flow is gone");
+			return;
+		}
+	}
+	struct sp_sdp_info info;
+	if (sp_sdp_inspect(body, body_len, &info) < 0) {
+		refuse(s, c, req, 488, "unusable SDP offer");
+		return;
+	}
+	struct sp_call *call = calloc(1, sizeof(*call));
+	if (!call) {
+		sp_sdp_info_wipe(&info);
+		sp_respond(s, c, req, 500, NULL);
+		return;
+	}
+	call->seq = ++s->call_seq;
+	sp_token(call->id, 32);
+	call->start = sp_now();
+	call->deadline = call->start + s->cfg.invite_timeout_s;
+	copy(call->direction, sizeof(call->direction),
+	     !onnet_a ? "offnet-in" : offnet_b ? "offnet-out" : "onnet");
+	call->next = s->calls;
+	s->calls = call;
+	s->ctr.calls_started++;
+
+	struct sp_leg *a = &call->leg[LEG_A], *b = &call->leg[LEG_B];
+	sp_dest_from_conn(c, &a->dest);
+	a->onnet = onnet_a;
+	copy(a->user, sizeof(a->user), onnet_a ? caller : "");
+	uri_of(req->from, a->party, sizeof(a->party));
+	if (onnet_a)
+		copy(a->party, sizeof(a->party), caller);
+	copy(a->ua, sizeof(a->ua), sp_msg_header(req, "user-agent"));
+	copy(a->outside_addr, sizeof(a->outside_addr), c->peer_ip);
+	copy(a->call_id, sizeof(a->call_id), req->call_id->number);
+	sp_token(a->local_tag, 16);
+	copy(a->remote_tag, sizeof(a->remote_tag), sp_msg_from_tag(req));
+	uri_of(req->to, a->local_uri, sizeof(a->local_uri));
+	uri_of(req->from, a->remote_uri, sizeof(a->remote_uri));
+	contact_of(req, a->remote_target, sizeof(a->remote_target), a->inside_addr,
+		   sizeof(a->inside_addr));
+	route_set(req, false, a->routes, sizeof(a->routes));
+	copy(call->a_invite_branch, sizeof(call->a_invite_branch), sp_msg_branch(req));
+
+	if (offnet_b) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&b->dest.addr;
+		b->dest.tp = SP_UDP;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(s->cfg.offnet_port[offnet_idx]);
+		inet_pton(AF_INET, s->cfg.offnet_host[offnet_idx], &sin->sin_addr);
+		b->dest.addr_len = sizeof(*sin);
+		snprintf(b->remote_target, sizeof(b->remote_target), "sip:%s@%s:%u", callee,
+			 s->cfg.offnet_host[offnet_idx], s->cfg.offnet_port[offnet_idx]);
+		snprintf(b->party, sizeof(b->party), "%s", b->remote_target);
+		copy(b->outside_addr, sizeof(b->outside_addr), s->cfg.offnet_host[offnet_idx]);
+		b->onnet = false;
+	} else {
+		sp_dest_from_conn(flow, &b->dest);
+		b->onnet = true;
+		copy(b->user, sizeof(b->user), callee);
+		copy(b->party, sizeof(b->party), callee);
+		copy(b->remote_target, sizeof(b->remote_target), reg.contact);
+		copy(b->ua, sizeof(b->ua), reg.user_agent);
+		copy(b->inside_addr, sizeof(b->inside_addr), reg.contact_addr);
+		copy(b->outside_addr, sizeof(b->outside_addr), reg.src_addr);
+	}
+	sp_token(b->call_id, 32);
+	sp_token(b->local_tag, 16);
+	copy(b->local_uri, sizeof(b->local_uri), a->remote_uri);
+	copy(b->remote_uri, sizeof(b->remote_uri), a->local_uri);
+
+	const char *why = NULL;
+	struct sp_buf offer = {0};
+	int rc = take_media(s, call, LEG_A, &info, &why);
+	if (rc == -EPROTONOSUPPORT) {
+		s->ctr.calls_refused_488++;
+		PR_WARN("call %s: refused 488 from %s (%s:%u/%s): %s", call->id, a->party,
+			c->peer_ip, c->peer_port, sp_transport_name(c->tp), why);
+		refuse(s, c, req, 488, why);
+		call_finish(s, call, "policy-488", 488);
+		goto out;
+	}
+	if (rc == 0)
+		rc = prepare_offer_leg(call, LEG_B, info.n, a);
+	if (rc == 0)
+		rc = alloc_ports(s, call, info.n);
+	if (rc == -ENOSPC) {
+		PR_ERR("call %s: media port pool exhausted", call->id);
+		refuse(s, c, req, 503, "no relay ports left");
+		call_finish(s, call, "no-ports", 503);
+		goto out;
+	}
+	if (rc == 0)
+		rc = sdp_for(s, call, LEG_B, body, body_len, &offer);
+	if (rc < 0) {
+		PR_ERR("call %s: cannot prepare the offer (%d)", call->id, rc);
+		sp_respond(s, c, req, 500, NULL);
+		call_finish(s, call, "error", 500);
+		goto out;
+	}
+	sp_respond(s, c, req, 100, NULL);
+	b->local_cseq = 1;
+	b->invite_cseq = 1;
+	struct sp_txn *t = txn_new(call, LEG_B, "INVITE", 1, req);
+	if (!t || send_request(s, call, LEG_B, "INVITE", b->remote_target, 1, t->branch, NULL,
+			       "application/sdp", offer.p, offer.len) < 0) {
+		refuse(s, c, req, 480, "callee unreachable");
+		call_finish(s, call, "flow-lost", 480);
+		goto out;
+	}
+	PR_INFO("call %s: %s %s -> %s (%s)", call->id, call->direction, a->party, b->party,
+		a->m[0].encrypted ? pr_srtp_profile_name(a->m[0].rx.profile) : "clear");
+out:
+	if (offer.p)
+		memset(offer.p, 0, offer.len);
+	sp_buf_free(&offer);
+	sp_sdp_info_wipe(&info);
+}
+
+static void cancel_b(struct sp_server *s, struct sp_call *call)
+{
+	for (int i = 0; i < SP_CALL_TXNS; i++) {
+		struct sp_txn *t = &call->txn[i];
+		if (t->used && t->to_leg == LEG_B && !strcmp(t->method, "INVITE"))
+			send_request(s, call, LEG_B, "CANCEL", call->leg[LEG_B].remote_target, t->cseq,
+				     t->branch, NULL, NULL, NULL, 0);
+	}
+}
+
+static struct sp_txn *a_invite_txn(struct sp_call *call)
+{
+	for (int i = 0; i < SP_CALL_TXNS; i++) {
+		struct sp_txn *t = &call->txn[i];
+		if (t->used && t->to_leg == LEG_B && !strcmp(t->method, "INVITE") && t->orig)
+			return t;
+	}
+	return NULL;
+}
+
+static void bye_leg(struct sp_server *s, struct sp_call *call, int l)
+{
+	struct sp_leg *g = &call->leg[l];
+	uint32_t cseq = ++g->local_cseq;
+	struct sp_txn *t = txn_new(call, l, "BYE", cseq, NULL);
+	char branch[48];
+	if (t)
+		copy(branch, sizeof(branch), t->branch);
+	else
+		sp_token(branch, 24);
+	send_request(s, call, l, "BYE", g->remote_target, cseq, branch, NULL, NULL, NULL, 0);
+}
+
+/* A request inside an established (or early) dialog, from leg l. */
+static void in_dialog(struct sp_server *s, struct sp_conn *c, struct sp_call *call, int l,
+		      osip_message_t *req)
+{
+	const char *method = req->sip_method;
+	int o = 1 - l;
+	if (!strcmp(method, "ACK"))
+		return; /* we ACK the other leg ourselves as soon as it answers */
+	if (!strcmp(method, "BYE")) {
+		sp_respond(s, c, req, 200, NULL);
+		if (call->state < CS_UP && l == LEG_B) {
+			struct sp_txn *t = a_invite_txn(call);
+			if (t)
+				answer_leg(s, call, LEG_A, t->orig, 487, NULL, NULL, 0);
+		} else {
+			bye_leg(s, call, o);
+		}
+		call_finish(s, call, l == LEG_A ? "bye-caller" : "bye-callee", 0);
+		return;
+	}
+	size_t body_len = 0;
+	const char *body = sp_msg_body(req, &body_len);
+	struct sp_buf fwd = {0};
+	uint32_t cseq = ++call->leg[o].local_cseq;
+	if (!strcmp(method, "INVITE") || (!strcmp(method, "UPDATE") && body)) {
+		/* re-INVITE / UPDATE with a new offer: hold, resume, new media */
+		if (body) {
+			struct sp_sdp_info info;
+			const char *why = NULL;
+			int rc = sp_sdp_inspect(body, body_len, &info);
+			if (rc == 0 && info.n != call->leg[l].n_media)
+				rc = -E2BIG; /* adding m= lines mid-call is not supported */
+			if (rc == 0)
+				rc = take_media(s, call, l, &info, &why);
+			sp_sdp_info_wipe(&info);
+			if (rc < 0) {
+				if (rc == -EPROTONOSUPPORT)
+					s->ctr.calls_refused_488++;
+				refuse(s, c, req, 488, why ? why : "unusable SDP offer");
+				return;
+			}
+			if (sdp_for(s, call, o, body, body_len, &fwd) < 0) {
+				sp_respond(s, c, req, 500, NULL);
+				return;
+			}
+		}
+		if (!strcmp(method, "INVITE"))
+			call->leg[o].invite_cseq = cseq;
+	}
+	struct sp_txn *t = txn_new(call, o, method, cseq, req);
+	if (!t) {
+		sp_respond(s, c, req, 491, NULL);
+		sp_buf_free(&fwd);
+		return;
+	}
+	char ct[128] = "application/sdp";
+	if (req->content_type && req->content_type->type && req->content_type->subtype)
+		snprintf(ct, sizeof(ct), "%s/%s", req->content_type->type,
+			 req->content_type->subtype);
+	send_request(s, call, o, method, call->leg[o].remote_target, cseq, t->branch, NULL, ct,
+		     fwd.p ? fwd.p : body, fwd.p ? fwd.len : body_len);
+	if (fwd.p)
+		memset(fwd.p, 0, fwd.len);
+	sp_buf_free(&fwd);
+}
+
+void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
+{
+	const char *to_tag = sp_msg_to_tag(req);
+	const char *method = req->sip_method;
+	int l;
+	if (to_tag) {
+		struct sp_call *call = call_by_dialog(s, req->call_id->number, to_tag, &l);
+		if (!call) {
+			if (strcmp(method, "ACK"))
+				sp_respond(s, c, req, 481, NULL);
+			return;
+		}
+		in_dialog(s, c, call, l, req);
+		return;
+	}
+	if (!strcmp(method, "INVITE")) {
+		struct sp_call *call = call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		if (call) { /* retransmission */
+			if (call->last_a_final.p)
+				sp_send(s, &call->leg[LEG_A].dest, call->last_a_final.p,
+					call->last_a_final.len);
+			return;
+		}
+		new_invite(s, c, req);
+		return;
+	}
+	if (!strcmp(method, "CANCEL")) {
+		struct sp_call *call = call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		const char *br = sp_msg_branch(req);
+		if (!call || !br || strcmp(br, call->a_invite_branch)) {
+			sp_respond(s, c, req, 481, NULL);
+			return;
+		}
+		sp_respond(s, c, req, 200, NULL);
+		if (call->state >= CS_UP)
+			return; /* too late: the caller will BYE */
+		cancel_b(s, call);
+		struct sp_txn *t = a_invite_txn(call);
+		if (t)
+			answer_leg(s, call, LEG_A, t->orig, 487, NULL, NULL, 0);
+		call_finish(s, call, "cancel", 487);
+		return;
+	}
+	if (!strcmp(method, "ACK"))
+		return;
+	sp_respond(s, c, req, 405,
+		   "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO\r\n");
+}
+
+/* ---- responses --------------------------------------------------------------------- */
+
+static void ack_leg(struct sp_server *s, struct sp_call *call, int l, struct sp_txn *t, bool ok)
+{
+	char branch[48], rnd[25];
+	if (ok) {
+		sp_token(rnd, 24);
+		snprintf(branch, sizeof(branch), "z9hG4bK%s", rnd);
+	} else
+		copy(branch, sizeof(branch), t->branch); /* non-2xx ACK: same transaction */
+	send_request(s, call, l, "ACK", call->leg[l].remote_target, t->cseq, branch, NULL, NULL,
+		     NULL, 0);
+	t->acked = true;
+}
+
+static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp_txn *t,
+			    osip_message_t *resp)
+{
+	int l = t->to_leg, o = 1 - l;
+	struct sp_leg *g = &call->leg[l];
+	size_t body_len = 0;
+	const char *body = sp_msg_body(resp, &body_len);
+	struct sp_buf ans = {0};
+	const char *why = NULL;
+	if (body) {
+		struct sp_sdp_info info;
+		int rc = sp_sdp_inspect(body, body_len, &info);
+		if (rc == 0 && info.n != call->leg[o].n_media)
+			rc = -EINVAL;
+		if (rc == 0)
+			rc = take_media(s, call, l, &info, &why);
+		sp_sdp_info_wipe(&info);
+		if (rc == 0)
+			rc = sdp_for(s, call, o, body, body_len, &ans);
+		if (rc < 0) {
+			/* the answer breaks policy: take the call down on both sides */
+			if (rc == -EPROTONOSUPPORT)
+				s->ctr.calls_refused_488++;
+			PR_WARN("call %s: unusable answer from the %s: %s", call->id, leg_name(l),
+				why ? why : "bad SDP");
+			ack_leg(s, call, l, t, true);
+			bye_leg(s, call, l);
+			if (t->orig)
+				answer_leg(s, call, o, t->orig, 488, NULL, NULL, 0);
+			if (call->state < CS_UP) {
+				call_finish(s, call, "policy-488", 488);
+			}
+			txn_done(t);
+			return;
+		}
+	}
+	ack_leg(s, call, l, t, true);
+	if (t->orig)
+		answer_leg(s, call, o, t->orig, resp->status_code, resp->reason_phrase, ans.p,
+			   ans.len);
+	if (ans.p)
+		memset(ans.p, 0, ans.len);
+	sp_buf_free(&ans);
+	(void)g;
+	if (call->state < CS_UP) {
+		call->state = CS_UP;
+		call->answer = sp_now();
+		call->status = (uint16_t)resp->status_code;
+		s->ctr.calls_answered++;
+		PR_INFO("call %s answered (%s -> %s)", call->id, call->leg[LEG_A].party,
+			call->leg[LEG_B].party);
+	}
+	store_sessions(s, call);
+	txn_done(t);
+}
+
+void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp)
+{
+	(void)c;
+	const char *br = sp_msg_branch(resp);
+	unsigned long long seq;
+	int idx;
+	if (!br || sscanf(br, "z9hG4bKsp%llux%dx", &seq, &idx) != 2 || idx < 0 ||
+	    idx >= SP_CALL_TXNS)
+		return;
+	struct sp_call *call = call_by_seq(s, seq);
+	if (!call)
+		return;
+	struct sp_txn *t = &call->txn[idx];
+	if (!t->used || strcmp(t->branch, br) || strcmp(resp->cseq->method, t->method))
+		return;
+	int l = t->to_leg, o = 1 - l;
+	struct sp_leg *g = &call->leg[l];
+	int code = resp->status_code;
+	if (!strcmp(t->method, "INVITE")) {
+		if (code == 100)
+			return;
+		const char *tt = sp_msg_to_tag(resp);
+		if (tt && !g->remote_tag[0]) {
+			copy(g->remote_tag, sizeof(g->remote_tag), tt);
+			contact_of(resp, g->remote_target, sizeof(g->remote_target), NULL, 0);
+			route_set(resp, true, g->routes, sizeof(g->routes));
+		}
+		if (code < 200) {
+			if (call->state == CS_CALLING)
+				call->state = CS_EARLY;
+			if (t->orig) /* provisional relayed without SDP (no early media) */
+				answer_leg(s, call, o, t->orig, code, resp->reason_phrase, NULL, 0);
+			return;
+		}
+		if (code < 300) {
+			if (g->remote_tag[0] && tt && strcmp(tt, g->remote_tag))
+				return; /* forked 2xx from a second branch: ignored */
+			char target[PR_KS_URI_MAX];
+			contact_of(resp, target, sizeof(target), NULL, 0);
+			if (target[0])
+				copy(g->remote_target, sizeof(g->remote_target), target);
+			invite_answered(s, call, t, resp);
+			return;
+		}
+		ack_leg(s, call, l, t, false);
+		if (t->orig)
+			answer_leg(s, call, o, t->orig, code, resp->reason_phrase, NULL, 0);
+		if (call->state < CS_UP) {
+			call_finish(s, call, code == 487 ? "cancel" : "rejected", (uint16_t)code);
+			return;
+		}
+		txn_done(t);
+		return;
+	}
+	if (code < 200)
+		return;
+	if (t->orig) {
+		size_t bl = 0;
+		const char *body = sp_msg_body(resp, &bl);
+		/* only SDP-free bodies pass untouched; a 2xx to UPDATE with SDP is an answer */
+		struct sp_buf ans = {0};
+		if (body && !strcmp(t->method, "UPDATE") && code < 300) {
+			struct sp_sdp_info info;
+			const char *why;
+			if (sp_sdp_inspect(body, bl, &info) == 0 && take_media(s, call, l, &info, &why) == 0)
+				sdp_for(s, call, o, body, bl, &ans);
+			sp_sdp_info_wipe(&info);
+			store_sessions(s, call);
+			body = ans.p;
+			bl = ans.len;
+		} else if (body && resp->content_type && resp->content_type->subtype &&
+			   !strcmp(resp->content_type->subtype, "sdp")) {
+			body = NULL;
+			bl = 0;
+		}
+		answer_leg(s, call, o, t->orig, code, resp->reason_phrase, body, bl);
+		if (ans.p)
+			memset(ans.p, 0, ans.len);
+		sp_buf_free(&ans);
+	}
+	txn_done(t);
+}
+
+/* ---- housekeeping ------------------------------------------------------------------ */
+
+void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id)
+{
+	struct sp_call *call = s->calls, *next;
+	for (; call; call = next) {
+		next = call->next;
+		int lost = -1;
+		for (int l = 0; l < 2; l++)
+			if (call->leg[l].dest.tp != SP_UDP && call->leg[l].dest.conn_id == conn_id)
+				lost = l;
+		if (lost < 0)
+			continue;
+		int o = 1 - lost;
+		s->ctr.calls_flow_lost++;
+		PR_NOTICE("call %s: the %s's flow was lost", call->id, leg_name(lost));
+		if (call->state >= CS_UP) {
+			bye_leg(s, call, o);
+		} else if (lost == LEG_A) {
+			cancel_b(s, call);
+		} else {
+			struct sp_txn *t = a_invite_txn(call);
+			if (t)
+				answer_leg(s, call, LEG_A, t->orig, 480, NULL, NULL, 0);
+		}
+		call_finish(s, call, "flow-lost", call->state >= CS_UP ? 0 : 480);
+	}
+}
+
+void sp_call_tick(struct sp_server *s, int64_t now)
+{
+	struct sp_call *call = s->calls, *next;
+	for (; call; call = next) {
+		next = call->next;
+		if (call->state < CS_UP && now >= call->deadline) {
+			s->ctr.calls_timeout++;
+			cancel_b(s, call);
+			struct sp_txn *t = a_invite_txn(call);
+			if (t)
+				answer_leg(s, call, LEG_A, t->orig, 408, NULL, NULL, 0);
+			call_finish(s, call, "timeout", 408);
+		} else if (call->state == CS_UP && s->cfg.max_call_s &&
+			   now - call->answer >= (int64_t)s->cfg.max_call_s) {
+			bye_leg(s, call, LEG_A);
+			bye_leg(s, call, LEG_B);
+			call_finish(s, call, "max-duration", 0);
+		}
+	}
+}
+
+void sp_call_shutdown(struct sp_server *s)
+{
+	while (s->calls) {
+		struct sp_call *call = s->calls;
+		if (call->state >= CS_UP) {
+			bye_leg(s, call, LEG_A);
+			bye_leg(s, call, LEG_B);
+		} else {
+			cancel_b(s, call);
+			struct sp_txn *t = a_invite_txn(call);
+			if (t)
+				answer_leg(s, call, LEG_A, t->orig, 503, NULL, NULL, 0);
+		}
+		call_finish(s, call, "shutdown", 0);
+	}
+}

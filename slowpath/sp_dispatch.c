@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Every message from every transport arrives here: rate limit, parse (400 or drop),
+ * scanner refusal, UDP retransmission absorption (RFC 3261 17.2: a retransmitted request
+ * gets the same final response again), then the registrar or the call layer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "common/log.h"
+#include "slowpath/sp_server.h"
+
+#define SP_TXN_SLOTS 8192
+#define SP_TXN_LIFE_S 32 /* Timer J / 64*T1 */
+
+struct txn_slot {
+	char key[200];
+	int64_t expires;
+	char *resp;
+	size_t resp_len;
+};
+static struct txn_slot *txns;
+
+void sp_token(char *out, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	uint8_t r[32];
+	if (n > 63)
+		n = 63;
+	RAND_bytes(r, (int)((n + 1) / 2));
+	for (size_t i = 0; i < n; i++)
+		out[i] = hx[(r[i / 2] >> ((i & 1) * 4)) & 15];
+	out[n] = '\0';
+}
+
+static bool txn_key(const struct sp_conn *c, const osip_message_t *m, char *key, size_t len)
+{
+	const char *br = sp_msg_branch(m);
+	if (!br || strncmp(br, "z9hG4bK", 7))
+		return false;
+	int n = snprintf(key, len, "%s|%s|%s|%u", br, m->sip_method, c->peer_ip, c->peer_port);
+	return n > 0 && (size_t)n < len;
+}
+
+static struct txn_slot *txn_slot(const char *key)
+{
+	if (!txns) {
+		txns = calloc(SP_TXN_SLOTS, sizeof(*txns));
+		if (!txns)
+			return NULL;
+	}
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return &txns[h % SP_TXN_SLOTS];
+}
+
+/* UDP only: true when m retransmits a request we already answered (answer resent). */
+static bool txn_retransmission(struct sp_server *s, struct sp_conn *c, const osip_message_t *m)
+{
+	char key[200];
+	if (c->tp != SP_UDP || !txn_key(c, m, key, sizeof(key)))
+		return false;
+	struct txn_slot *t = txn_slot(key);
+	if (!t || strcmp(t->key, key) || t->expires < sp_now())
+		return false;
+	if (t->resp) {
+		struct sp_dest d;
+		sp_dest_from_conn(c, &d);
+		sp_send(s, &d, t->resp, t->resp_len);
+	}
+	return true;
+}
+
+static void txn_remember(const struct sp_conn *c, const osip_message_t *req,
+			 const struct sp_buf *b)
+{
+	char key[200];
+	if (c->tp != SP_UDP || !txn_key(c, req, key, sizeof(key)) || !b->p)
+		return;
+	struct txn_slot *t = txn_slot(key);
+	if (!t)
+		return;
+	free(t->resp);
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->expires = sp_now() + SP_TXN_LIFE_S;
+	t->resp = malloc(b->len);
+	t->resp_len = t->resp ? b->len : 0;
+	if (t->resp)
+		memcpy(t->resp, b->p, b->len);
+}
+
+void sp_respond(struct sp_server *s, struct sp_conn *c, const osip_message_t *req, int code,
+		const char *extra)
+{
+	struct sp_buf b = {0};
+	char tag[17];
+	sp_token(tag, 16);
+	if (sp_msg_response(&b, req, code, NULL, tag, extra, NULL, NULL, 0) == 0) {
+		sp_reply(s, c, &b);
+		if (code >= 200)
+			txn_remember(c, req, &b);
+	}
+	sp_buf_free(&b);
+}
+
+/* At most one line per second for floods (the counters carry the totals). */
+static bool log_ok(void)
+{
+	static int64_t last;
+	int64_t now = sp_now_ms();
+	if (now - last < 1000)
+		return false;
+	last = now;
+	return true;
+}
+
+void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t len)
+{
+	s->ctr.rx_msgs++;
+	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
+		s->ctr.rate_limited++;
+		if (log_ok())
+			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s",
+				c->peer_ip, sp_transport_name(c->tp), s->cfg.rate_limit_rps);
+		return;
+	}
+	osip_message_t *m = NULL;
+	int status;
+	const char *why;
+	int rc = sp_msg_parse(raw, len, &m, &status, &why);
+	if (rc == -EBADMSG || rc == -ENOMEM) {
+		s->ctr.rx_dropped_unparseable++;
+		if (log_ok())
+			PR_NOTICE("dropped unparseable message (%zu bytes) from %s:%u/%s: %s", len,
+				  c->peer_ip, c->peer_port, sp_transport_name(c->tp),
+				  why ? why : "out of memory");
+		return;
+	}
+	if (rc == 0 && c->tp != SP_UDP && MSG_IS_REQUEST(m) && !m->content_length) {
+		rc = -EINVAL;
+		status = 400;
+		why = "missing Content-Length on a stream transport";
+	}
+	if (rc < 0) {
+		if (MSG_IS_REQUEST(m) && strcmp(m->sip_method, "ACK")) {
+			char extra[160];
+			snprintf(extra, sizeof(extra), "Warning: 399 poprelay \"%s\"\r\n", why);
+			sp_respond(s, c, m, status, extra);
+		}
+		s->ctr.rx_answered_400++;
+		if (log_ok())
+			PR_NOTICE("answered %d to a malformed message from %s:%u/%s: %s", status,
+				  c->peer_ip, c->peer_port, sp_transport_name(c->tp), why);
+		osip_message_free(m);
+		return;
+	}
+	if (MSG_IS_RESPONSE(m)) {
+		sp_call_response(s, c, m);
+		osip_message_free(m);
+		return;
+	}
+	if (sp_guard_scanner(&s->cfg, sp_msg_header(m, "user-agent"))) {
+		s->ctr.scanner_refused++;
+		if (log_ok())
+			PR_WARN("refused scanner User-Agent '%.60s' from %s:%u/%s",
+				sp_msg_header(m, "user-agent"), c->peer_ip, c->peer_port,
+				sp_transport_name(c->tp));
+		if (strcmp(m->sip_method, "ACK"))
+			sp_respond(s, c, m, 403, NULL);
+		osip_message_free(m);
+		return;
+	}
+	if (txn_retransmission(s, c, m)) {
+		osip_message_free(m);
+		return;
+	}
+	if (!strcmp(m->sip_method, "REGISTER")) {
+		sp_registrar_request(s, c, m);
+	} else if (!strcmp(m->sip_method, "OPTIONS") && !sp_msg_to_tag(m)) {
+		sp_respond(s, c, m, 200,
+			   "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO\r\n"
+			   "Supported: outbound\r\n");
+	} else {
+		sp_call_request(s, c, m);
+	}
+	osip_message_free(m);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelay-slowpath [-c CONFIG] [-v]: SIP over TLS registrar and media B2BUA. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "slowpath/sp_server.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: poprelay-slowpath [-c CONFIG] [-v]\n"
+			"  -c CONFIG  configuration file (default " SP_DEFAULT_CONFIG ")\n"
+			"  -v         debug logging\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = SP_DEFAULT_CONFIG;
+	bool verbose = false;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:vh")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	static struct sp_server srv;
+	char err[512];
+	pr_log_init("poprelay-slowpath", PR_LOG_INFO);
+	if (sp_config_load(&srv.cfg, path, err, sizeof(err)) < 0) {
+		PR_ERR("configuration: %s", err);
+		return 2;
+	}
+	pr_log_set_level(verbose ? PR_LOG_DEBUG : (enum pr_log_level)srv.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	sp_msg_init();
+	int rc = pr_redis_connect(&srv.redis, srv.cfg.redis_socket, 2000);
+	if (rc < 0) {
+		PR_ERR("redis %s: %s", srv.cfg.redis_socket, pr_redis_errmsg(NULL));
+		return 1;
+	}
+	if (srv.cfg.redis_user[0] || srv.cfg.redis_password_file[0]) {
+		rc = pr_redis_auth(srv.redis, srv.cfg.redis_user, srv.cfg.redis_password_file);
+		if (rc < 0) {
+			PR_ERR("redis AUTH: %s", pr_redis_errmsg(srv.redis));
+			return 1;
+		}
+	}
+	if (pr_ks_check_schema(srv.redis) < 0) {
+		PR_ERR("%s", pr_ks_errmsg());
+		return 1;
+	}
+	if (srv.cfg.media_port_lo &&
+	    pr_ks_ports_init(srv.redis, srv.cfg.media_port_lo, srv.cfg.media_port_hi) < 0) {
+		PR_ERR("media port pool: %s", pr_ks_errmsg());
+		return 1;
+	}
+	srv.next_conn_id = (uint64_t)sp_now() << 20; /* ids stay unique across restarts */
+	rc = sp_server_open(&srv);
+	if (rc < 0) {
+		PR_ERR("cannot start: %s", strerror(-rc));
+		sp_server_close(&srv);
+		pr_redis_close(srv.redis);
+		return 1;
+	}
+	event_base_dispatch(srv.base);
+	sp_counters_log(&srv, true);
+	sp_server_close(&srv);
+	pr_redis_close(srv.redis);
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The slowpath process: one libevent loop owning every connection (flow), the registrar,
+ * the guard (rate limits, lockouts, scanner refusal) and the call table of the media
+ * B2BUA. Single-threaded: every structure below is written by the event loop only. */
+#ifndef POPRELAY_SLOWPATH_SP_SERVER_H
+#define POPRELAY_SLOWPATH_SP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "common/keyspace.h"
+#include "common/redis.h"
+#include "slowpath/sp_config.h"
+#include "slowpath/sp_digest.h"
+#include "slowpath/sp_msg.h"
+#include "slowpath/sp_sdp.h"
+
+enum sp_transport { SP_UDP = 0, SP_TCP, SP_TLS };
+const char *sp_transport_name(enum sp_transport t); /* "udp", "tcp", "tls" */
+
+/* A connection (flow). UDP "connections" are transient: id 0, only tp and peer set. */
+struct sp_conn {
+	uint64_t id;
+	enum sp_transport tp;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char peer_ip[48];
+	uint16_t peer_port;
+	char user[PR_KS_NAME_MAX];	/* user authenticated by REGISTER on this flow */
+	bool peer_pop;			/* mutual-TLS link with another PoP's slowpath */
+	char peer_pop_name[64];
+	bool inbound;			/* accepted (vs. connected by us) */
+	struct sp_server *srv;
+	struct sp_conn *next;		/* id hash chain */
+};
+
+/* Where to send: a flow (conn_id) or a UDP address. */
+struct sp_dest {
+	enum sp_transport tp;
+	uint64_t conn_id;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+};
+
+struct sp_counters {
+	uint64_t rx_msgs, rx_dropped_unparseable, rx_answered_400, rx_too_large;
+	uint64_t keepalive_pongs, conns_accepted, conns_open, conns_refused, tls_failed;
+	uint64_t reg_ok, reg_unreg, reg_challenged, reg_auth_failed, reg_stale, reg_replayed,
+		reg_plain_refused, reg_unknown_user;
+	uint64_t lockout_refused, rate_limited, scanner_refused;
+	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488,
+		calls_ended, calls_flow_lost, calls_timeout;
+	uint64_t redis_errors;
+};
+
+struct sp_guard;
+struct sp_call;
+
+struct sp_server {
+	struct sp_config cfg;
+	struct event_base *base;
+	SSL_CTX *ssl_srv;		/* our listener */
+	SSL_CTX *ssl_cli;		/* toward peer PoPs (mutual TLS) */
+	struct evconnlistener *lis_tls, *lis_tcp;
+	int udp_fd;
+	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1;
+	struct pr_redis *redis;
+	struct sp_nonce_ctx nonce;
+	struct sp_nc_table *nc;
+	struct sp_guard *guard;
+	uint64_t next_conn_id;
+	size_t n_conn_buckets;
+	struct sp_conn **conns;
+	struct sp_call *calls;		/* list of live calls */
+	uint64_t call_seq;
+	struct sp_counters ctr;
+	struct sp_counters ctr_logged;
+	uint16_t tls_port_bound, plain_port_bound;
+};
+
+/* sp_transport.c */
+int sp_server_open(struct sp_server *s);
+void sp_server_close(struct sp_server *s);
+struct sp_conn *sp_conn_find(struct sp_server *s, uint64_t id);
+int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len);
+/* Reply on the connection a request came in on (UDP: to its source, rport style). */
+int sp_reply(struct sp_server *s, const struct sp_conn *c, const struct sp_buf *b);
+void sp_dest_from_conn(const struct sp_conn *c, struct sp_dest *d);
+/* Opens (or finds) a mutual-TLS flow to a peer PoP. */
+struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p);
+void sp_counters_log(struct sp_server *s, bool force);
+
+/* sp_dispatch.c: one parsed message from c. */
+void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t len);
+/* answer req with code (and extra headers); logs nothing */
+void sp_respond(struct sp_server *s, struct sp_conn *c, const osip_message_t *req, int code,
+		const char *extra);
+/* random hex token of n chars (n < 64) */
+void sp_token(char *out, size_t n);
+
+/* sp_guard.c: rate limiting, lockouts, scanner refusal */
+struct sp_guard *sp_guard_new(size_t slots);
+void sp_guard_free(struct sp_guard *g);
+/* true when the source may send one more request now (token bucket). */
+bool sp_guard_rate_ok(struct sp_server *s, const char *src_ip, int64_t now_ms);
+/* true when src or user is currently locked out after failed authentications */
+bool sp_guard_locked(struct sp_server *s, const char *src_ip, const char *user, int64_t now);
+void sp_guard_auth_failed(struct sp_server *s, const char *src_ip, const char *user, int64_t now);
+void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user);
+bool sp_guard_scanner(const struct sp_config *cfg, const char *user_agent);
+
+/* sp_registrar.c */
+void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);
+/* Digest check of req against user (WWW- or Proxy-): 0 ok and *user filled, or a
+ * response already sent (returns < 0). */
+int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
+		    struct pr_ks_user *user);
+/* The flow a registered user can be reached on at this PoP (NULL if gone). */
+struct sp_conn *sp_registrar_flow(struct sp_server *s, const struct pr_ks_reg *reg);
+
+/* sp_call.c */
+void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);
+void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp);
+void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id);
+void sp_call_tick(struct sp_server *s, int64_t now);
+void sp_call_shutdown(struct sp_server *s);
+
+int64_t sp_now(void);
+int64_t sp_now_ms(void);
+
+#endif

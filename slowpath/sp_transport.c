@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Listeners and flows: TLS on [sip] tls_listen (TLS 1.2/1.3 only), UDP and TCP on [sip] listen
+ * for off-net parties, mutual-TLS links to peer PoPs. Stream framing and RFC 5626 keepalive
+ * answers happen here; each complete message goes to sp_dispatch. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+
+#include "common/log.h"
+#include "slowpath/sp_server.h"
+
+#define SP_CONN_BUCKETS 16384
+
+int64_t sp_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t sp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *sp_transport_name(enum sp_transport t)
+{
+	return t == SP_TLS ? "tls" : t == SP_TCP ? "tcp" : "udp";
+}
+
+static void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+static int make_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (void *)ss;
+	struct sockaddr_in6 *s6 = (void *)ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct sp_conn *sp_conn_find(struct sp_server *s, uint64_t id)
+{
+	if (!id)
+		return NULL;
+	for (struct sp_conn *c = s->conns[id % s->n_conn_buckets]; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void conn_unlink(struct sp_server *s, struct sp_conn *c)
+{
+	struct sp_conn **pp = &s->conns[c->id % s->n_conn_buckets];
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+static void conn_free(struct sp_conn *c, const char *why)
+{
+	struct sp_server *s = c->srv;
+	PR_DEBUG("flow %llu %s %s:%u closed (%s)", (unsigned long long)c->id,
+		 sp_transport_name(c->tp), c->peer_ip, c->peer_port, why);
+	conn_unlink(s, c);
+	s->ctr.conns_open--;
+	uint64_t id = c->id;
+	if (c->bev)
+		bufferevent_free(c->bev);
+	free(c);
+	sp_call_conn_lost(s, id);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct sp_conn *c = arg;
+	struct sp_server *s = c->srv;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint64_t id = c->id;
+	for (;;) {
+		size_t avail = evbuffer_get_length(in);
+		if (!avail)
+			return;
+		size_t look = avail < SP_MSG_MAX + 8 ? avail : SP_MSG_MAX + 8;
+		const char *data = (const char *)evbuffer_pullup(in, (ssize_t)look);
+		size_t skip;
+		unsigned pings;
+		int n = sp_msg_frame(data, look, &skip, &pings);
+		for (unsigned i = 0; i < pings; i++) {
+			/* RFC 5626 4.4.1: a CRLF "pong" answers each double-CRLF "ping". */
+			bufferevent_write(bev, "\r\n", 2);
+			s->ctr.keepalive_pongs++;
+		}
+		if (n == -EMSGSIZE) {
+			s->ctr.rx_too_large++;
+			PR_WARN("flow %s:%u: message over %d bytes, closing the connection",
+				c->peer_ip, c->peer_port, SP_MSG_MAX);
+			conn_free(c, "message too large");
+			return;
+		}
+		if (n == -EBADMSG) {
+			/* header block without a usable Content-Length: answered 400 by parse
+			 * when possible, then skipped; the flow survives */
+			const char *he = memmem(data + skip, look - skip, "\r\n\r\n", 4);
+			size_t hl = he ? (size_t)(he - data) + 4 : look;
+			sp_dispatch(s, c, data + skip, hl - skip);
+			if (!sp_conn_find(s, id))
+				return;
+			evbuffer_drain(in, hl);
+			continue;
+		}
+		if (n == 0) {
+			evbuffer_drain(in, skip);
+			return;
+		}
+		/* copy: dispatch may write to the same bufferevent */
+		char *msg = malloc((size_t)n + 1);
+		if (!msg)
+			return;
+		memcpy(msg, data + skip, (size_t)n);
+		msg[n] = '\0';
+		evbuffer_drain(in, skip + (size_t)n);
+		sp_dispatch(s, c, msg, (size_t)n);
+		free(msg);
+		if (!sp_conn_find(s, id))
+			return; /* closed while dispatching */
+	}
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct sp_conn *c = arg;
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		PR_INFO("flow %llu to %s:%u up", (unsigned long long)c->id, c->peer_ip, c->peer_port);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e;
+		bool tls_err = false;
+		while (c->bev && (e = bufferevent_get_openssl_error(c->bev))) {
+			char buf[200];
+			ERR_error_string_n(e, buf, sizeof(buf));
+			if (!tls_err)
+				PR_NOTICE("flow %s:%u: TLS error: %s", c->peer_ip, c->peer_port, buf);
+			tls_err = true;
+		}
+		if (tls_err)
+			c->srv->ctr.tls_failed++;
+		conn_free(c, tls_err ? "TLS error" : "socket error");
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))
+		conn_free(c, what & BEV_EVENT_EOF ? "closed by peer" : "idle timeout");
+}
+
+static struct sp_conn *conn_new(struct sp_server *s, enum sp_transport tp,
+				const struct sockaddr *sa, socklen_t salen)
+{
+	struct sp_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->id = ++s->next_conn_id;
+	c->tp = tp;
+	c->srv = s;
+	memcpy(&c->peer, sa, salen);
+	c->peer_len = salen;
+	addr_text(sa, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+	c->next = s->conns[c->id % s->n_conn_buckets];
+	s->conns[c->id % s->n_conn_buckets] = c;
+	s->ctr.conns_open++;
+	return c;
+}
+
+static void conn_setup_bev(struct sp_conn *c)
+{
+	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 * SP_MSG_MAX);
+	/* a registered device pings at least every keepalive_s; three missed pings close it */
+	struct timeval tv = {.tv_sec = 3 * c->srv->cfg.keepalive_s + 30};
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct sp_server *s = arg;
+	bool tls = l == s->lis_tls;
+	if (s->ctr.conns_open >= s->cfg.max_connections) {
+		s->ctr.conns_refused++;
+		evutil_closesocket(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sp_conn *c = conn_new(s, tls ? SP_TLS : SP_TCP, sa, (socklen_t)salen);
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->inbound = true;
+	s->ctr.conns_accepted++;
+	if (tls) {
+		SSL *ssl = SSL_new(s->ssl_srv);
+		if (!ssl) {
+			evutil_closesocket(fd);
+			conn_unlink(s, c);
+			s->ctr.conns_open--;
+			free(c);
+			return;
+		}
+		c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		conn_unlink(s, c);
+		s->ctr.conns_open--;
+		free(c);
+		return;
+	}
+	conn_setup_bev(c);
+}
+
+static void udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sp_server *s = arg;
+	static char buf[SP_MSG_MAX + 1];
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		struct sp_conn c = {.tp = SP_UDP, .srv = s};
+		c.peer_len = sizeof(c.peer);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&c.peer,
+				     &c.peer_len);
+		if (n < 0)
+			return;
+		addr_text((struct sockaddr *)&c.peer, c.peer_ip, sizeof(c.peer_ip), &c.peer_port);
+		if (n > SP_MSG_MAX) {
+			s->ctr.rx_too_large++;
+			continue;
+		}
+		/* a lone CRLF keepalive over UDP needs no answer */
+		if (n <= 4 && strspn(buf, "\r\n") == (size_t)n)
+			continue;
+		sp_dispatch(s, &c, buf, (size_t)n);
+	}
+}
+
+void sp_dest_from_conn(const struct sp_conn *c, struct sp_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->tp = c->tp;
+	d->conn_id = c->id;
+	memcpy(&d->addr, &c->peer, c->peer_len);
+	d->addr_len = c->peer_len;
+}
+
+int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len)
+{
+	if (d->tp == SP_UDP) {
+		if (s->udp_fd < 0)
+			return -ENOTCONN;
+		ssize_t n = sendto(s->udp_fd, buf, len, 0, (const struct sockaddr *)&d->addr,
+				   d->addr_len);
+		return n == (ssize_t)len ? 0 : -errno;
+	}
+	struct sp_conn *c = sp_conn_find(s, d->conn_id);
+	if (!c || !c->bev)
+		return -ENOTCONN;
+	return bufferevent_write(c->bev, buf, len) == 0 ? 0 : -EIO;
+}
+
+int sp_reply(struct sp_server *s, const struct sp_conn *c, const struct sp_buf *b)
+{
+	if (!b->p || b->oom)
+		return -ENOMEM;
+	struct sp_dest d;
+	sp_dest_from_conn(c, &d);
+	return sp_send(s, &d, b->p, b->len);
+}
+
+struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p)
+{
+	for (size_t b = 0; b < s->n_conn_buckets; b++)
+		for (struct sp_conn *c = s->conns[b]; c; c = c->next)
+			if (c->peer_pop && !strcmp(c->peer_pop_name, p->name))
+				return c;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (!s->ssl_cli || make_addr(p->host, p->port, &ss, &len) < 0)
+		return NULL;
+	struct sp_conn *c = conn_new(s, SP_TLS, (struct sockaddr *)&ss, len);
+	if (!c)
+		return NULL;
+	c->peer_pop = true;
+	snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s", p->name);
+	SSL *ssl = SSL_new(s->ssl_cli);
+	if (ssl)
+		c->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+							BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		if (ssl && !c->bev)
+			SSL_free(ssl);
+		conn_unlink(s, c);
+		s->ctr.conns_open--;
+		free(c);
+		return NULL;
+	}
+	conn_setup_bev(c);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss, (int)len) < 0) {
+		conn_free(c, "connect failed");
+		return NULL;
+	}
+	return c;
+}
+
+static SSL_CTX *tls_ctx(const struct sp_config *cfg, bool server)
+{
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+				     SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		PR_ERR("%s: [sip] tls_cert %s: cannot load", cfg->path, cfg->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		PR_ERR("%s: [sip] tls_key %s: cannot load or does not match the certificate",
+		       cfg->path, cfg->tls_key);
+		goto fail;
+	}
+	if (cfg->tls_ca[0] && SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
+		PR_ERR("%s: [sip] tls_ca %s: cannot load", cfg->path, cfg->tls_ca);
+		goto fail;
+	}
+	if (server) {
+		int mode = SSL_VERIFY_NONE;
+		if (cfg->verify_client == SP_VERIFY_OPTIONAL)
+			mode = SSL_VERIFY_PEER;
+		else if (cfg->verify_client == SP_VERIFY_REQUIRE)
+			mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx, mode, NULL);
+		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"poprelay-sp", 11);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static struct evconnlistener *listen_tcp(struct sp_server *s, const char *host, uint16_t port,
+					 uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (make_addr(host, port, &ss, &len) < 0) {
+		PR_ERR("%s: [sip]: bad listen address %s", s->cfg.path, host);
+		return NULL;
+	}
+	struct evconnlistener *l = evconnlistener_new_bind(
+		s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+		(struct sockaddr *)&ss, (int)len);
+	if (!l) {
+		PR_ERR("cannot listen on %s:%u/tcp: %s", host, port, strerror(errno));
+		return NULL;
+	}
+	struct sockaddr_storage b;
+	socklen_t bl = sizeof(b);
+	char ip[64];
+	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&b, &bl);
+	addr_text((struct sockaddr *)&b, ip, sizeof(ip), bound);
+	return l;
+}
+
+void sp_counters_log(struct sp_server *s, bool force)
+{
+	const struct sp_counters *c = &s->ctr;
+	if (!force && !memcmp(c, &s->ctr_logged, sizeof(*c)))
+		return;
+	s->ctr_logged = *c;
+	PR_NOTICE("counters: rx=%llu dropped_unparseable=%llu answered_400=%llu too_large=%llu "
+		  "pongs=%llu conns_open=%llu accepted=%llu refused=%llu tls_failed=%llu "
+		  "reg_ok=%llu unreg=%llu challenged=%llu auth_failed=%llu stale=%llu "
+		  "replayed=%llu plain_refused=%llu unknown_user=%llu lockout_refused=%llu "
+		  "rate_limited=%llu scanner_refused=%llu calls_started=%llu answered=%llu "
+		  "failed=%llu refused_488=%llu ended=%llu flow_lost=%llu timeout=%llu "
+		  "redis_errors=%llu",
+		  (unsigned long long)c->rx_msgs, (unsigned long long)c->rx_dropped_unparseable,
+		  (unsigned long long)c->rx_answered_400, (unsigned long long)c->rx_too_large,
+		  (unsigned long long)c->keepalive_pongs, (unsigned long long)c->conns_open,
+		  (unsigned long long)c->conns_accepted, (unsigned long long)c->conns_refused,
+		  (unsigned long long)c->tls_failed, (unsigned long long)c->reg_ok,
+		  (unsigned long long)c->reg_unreg, (unsigned long long)c->reg_challenged,
+		  (unsigned long long)c->reg_auth_failed, (unsigned long long)c->reg_stale,
+		  (unsigned long long)c->reg_replayed, (unsigned long long)c->reg_plain_refused,
+		  (unsigned long long)c->reg_unknown_user, (unsigned long long)c->lockout_refused,
+		  (unsigned long long)c->rate_limited, (unsigned long long)c->scanner_refused,
+		  (unsigned long long)c->calls_started, (unsigned long long)c->calls_answered,
+		  (unsigned long long)c->calls_failed, (unsigned long long)c->calls_refused_488,
+		  (unsigned long long)c->calls_ended, (unsigned long long)c->calls_flow_lost,
+		  (unsigned long long)c->calls_timeout, (unsigned long long)c->redis_errors);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sp_server *s = arg;
+	static unsigned n;
+	(void)fd, (void)what;
+	sp_call_tick(s, sp_now());
+	if (++n % 60 == 0)
+		sp_counters_log(s, false);
+}
+
+static void sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sp_server *s = arg;
+	(void)what;
+	if (sig == SIGUSR1) {
+		sp_counters_log(s, true);
+		return;
+	}
+	PR_NOTICE("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(s->base);
+}
+
+int sp_server_open(struct sp_server *s)
+{
+	s->udp_fd = -1;
+	s->n_conn_buckets = SP_CONN_BUCKETS;
+	s->conns = calloc(s->n_conn_buckets, sizeof(*s->conns));
+	s->base = event_base_new();
+	s->nc = sp_nc_table_new(65536);
+	s->guard = sp_guard_new(65536);
+	if (!s->conns || !s->base || !s->nc || !s->guard)
+		return -ENOMEM;
+	if (sp_nonce_init(&s->nonce, s->cfg.nonce_ttl_s) < 0)
+		return -EIO;
+	if (s->cfg.tls_port || s->cfg.n_peers) {
+		s->ssl_srv = tls_ctx(&s->cfg, true);
+		if (!s->ssl_srv)
+			return -EINVAL;
+		s->ssl_cli = tls_ctx(&s->cfg, false);
+		if (!s->ssl_cli)
+			return -EINVAL;
+	}
+	if (s->cfg.tls_port) {
+		s->lis_tls = listen_tcp(s, s->cfg.tls_addr, s->cfg.tls_port, &s->tls_port_bound);
+		if (!s->lis_tls)
+			return -EADDRINUSE;
+	}
+	if (s->cfg.plain_port) {
+		s->lis_tcp = listen_tcp(s, s->cfg.plain_addr, s->cfg.plain_port,
+					&s->plain_port_bound);
+		if (!s->lis_tcp)
+			return -EADDRINUSE;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		make_addr(s->cfg.plain_addr, s->cfg.plain_port, &ss, &len);
+		s->udp_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int one = 1;
+		setsockopt(s->udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (s->udp_fd < 0 || bind(s->udp_fd, (struct sockaddr *)&ss, len) < 0) {
+			PR_ERR("cannot bind %s:%u/udp: %s", s->cfg.plain_addr, s->cfg.plain_port,
+			       strerror(errno));
+			return -EADDRINUSE;
+		}
+		s->ev_udp = event_new(s->base, s->udp_fd, EV_READ | EV_PERSIST, udp_read, s);
+		event_add(s->ev_udp, NULL);
+	}
+	struct timeval one_s = {.tv_sec = 1};
+	s->ev_tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
+	event_add(s->ev_tick, &one_s);
+	s->ev_sigint = evsignal_new(s->base, SIGINT, sig_cb, s);
+	s->ev_sigterm = evsignal_new(s->base, SIGTERM, sig_cb, s);
+	s->ev_sigusr1 = evsignal_new(s->base, SIGUSR1, sig_cb, s);
+	event_add(s->ev_sigint, NULL);
+	event_add(s->ev_sigterm, NULL);
+	event_add(s->ev_sigusr1, NULL);
+	PR_NOTICE("listening: tls %s:%u, udp/tcp %s:%u (off-net only), pop %s, realm %s",
+		  s->cfg.tls_addr, s->tls_port_bound, s->cfg.plain_addr, s->plain_port_bound,
+		  s->cfg.pop, s->cfg.realm);
+	return 0;
+}
+
+void sp_server_close(struct sp_server *s)
+{
+	if (s->conns) {
+		sp_call_shutdown(s);
+		for (size_t b = 0; b < s->n_conn_buckets; b++)
+			while (s->conns[b]) {
+				struct sp_conn *c = s->conns[b];
+				s->conns[b] = c->next;
+				if (c->bev)
+					bufferevent_free(c->bev);
+				free(c);
+			}
+		free(s->conns);
+		s->conns = NULL;
+	}
+	if (s->lis_tls)
+		evconnlistener_free(s->lis_tls);
+	if (s->lis_tcp)
+		evconnlistener_free(s->lis_tcp);
+	struct event *evs[] = {s->ev_udp, s->ev_tick, s->ev_sigint, s->ev_sigterm, s->ev_sigusr1};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (s->udp_fd >= 0)
+		close(s->udp_fd);
+	if (s->ssl_srv)
+		SSL_CTX_free(s->ssl_srv);
+	if (s->ssl_cli)
+		SSL_CTX_free(s->ssl_cli);
+	sp_nc_table_free(s->nc);
+	sp_guard_free(s->guard);
+	if (s->base)
+		event_base_free(s->base);
+	memset(&s->nonce, 0, sizeof(s->nonce));
+}
