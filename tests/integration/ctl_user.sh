@@ -89,6 +89,51 @@ run 0 ctl user add bob --password-file "$D/pw-bob" --pop ks-pop2
 [ "$(rcli HGET pr:user:bob ha1_md5)" = "$(ha1 md5 bob "$REALM" Zebra-violet-7-orbit-lamp)" ] ||
 	pr_fail "--password-file digest"
 
+pr_log "password prompted on a terminal, without echo"
+cat >"$D/ks_prompt.py" <<'EOF'
+import os, pty, sys, time
+ctl, conf, name, first, second = sys.argv[1:6]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(ctl, [ctl, "-c", conf, "user", "add", name])
+out = b""
+def until(s, t=10):
+    global out
+    end = time.time() + t
+    while s not in out and time.time() < end:
+        try:
+            out += os.read(fd, 1024)
+        except OSError:
+            return
+until(b"New password")
+os.write(fd, first.encode() + b"\n")
+until(b"Repeat")
+os.write(fd, second.encode() + b"\n")
+while True:
+    try:
+        b = os.read(fd, 1024)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(st))
+EOF
+PW_TTY='Sapphire-otter-42-lantern'
+python3 "$D/ks_prompt.py" "$CTL" "$D/poprelay.conf" carol "$PW_TTY" "$PW_TTY" >"$D/out" 2>&1 ||
+	pr_fail "tty add failed: $(cat "$D/out")"
+cat "$D/out" >>"$OUT"
+grep -q "carol added" "$D/out" || pr_fail "tty add: $(cat "$D/out")"
+[ "$(rcli HGET pr:user:carol ha1_md5)" = "$(ha1 md5 carol "$REALM" "$PW_TTY")" ] || pr_fail "tty digest"
+python3 "$D/ks_prompt.py" "$CTL" "$D/poprelay.conf" dave "$PW_TTY" "${PW_TTY}x" >"$D/out" 2>&1 &&
+	pr_fail "two different passwords accepted"
+cat "$D/out" >>"$OUT"
+grep -q "differ" "$D/out" || pr_fail "mismatch not explained: $(cat "$D/out")"
+[ "$(rcli EXISTS pr:user:dave)" = 0 ] || pr_fail "dave created despite a mismatch"
+run 0 ctl user del carol
+
 pr_log "list (table and JSON), show"
 run 0 ctl user list
 head -1 "$D/out" | grep -q "^NAME " || pr_fail "table header: $(head -1 "$D/out")"
@@ -185,7 +230,7 @@ run 3 ctl user list
 run 3 ctl user show alice
 
 pr_log "no secret in any output"
-for s in "$PW_ALICE" "$PW_ALICE2" Zebra-violet-7-orbit-lamp "$WEAK" \
+for s in "$PW_ALICE" "$PW_ALICE2" Zebra-violet-7-orbit-lamp "$WEAK" "$PW_TTY" \
 	"$(ha1 md5 alice "$REALM" "$PW_ALICE")" "$(ha1 sha256 alice "$REALM" "$PW_ALICE")" \
 	"$(ha1 md5 alice "$REALM" "$PW_ALICE2")" "$(ha1 sha256 alice "$REALM" "$PW_ALICE2")"; do
 	grep -qF -- "$s" "$OUT" && pr_fail "a secret appeared in the output"
