@@ -25,3 +25,4 @@ $(eval $(call unit_test,test_dp_parse,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
 # libFuzzer target over the frame parser: no EAL, DPDK headers only.
 $(eval $(call fuzzer,fuzz_l2l3,dataplane/dp_parse.c dataplane/dp_counters.c,$(DPDK_CFLAGS)))
 $(eval $(call unit_test,test_dp_config,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
+$(eval $(call unit_test,test_dp_neigh,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The neighbour table: insert (learn), lookup, incomplete entries and their requests,
+ * expiry, merge-only learning, dump. Runs EAL without hugepages or shared files. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane/dp_neigh.h"
+
+static struct rte_rcu_qsbr *rcu;
+static const struct rte_ether_addr mac1 = {{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}};
+static const struct rte_ether_addr mac2 = {{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}};
+
+static struct dp_ipaddr ip(const char *s)
+{
+	struct dp_ipaddr a;
+
+	memset(&a, 0, sizeof(a));
+	if (strchr(s, ':')) {
+		a.family = AF_INET6;
+		inet_pton(AF_INET6, s, a.v6);
+	} else {
+		a.family = AF_INET;
+		inet_pton(AF_INET, s, &a.v4);
+	}
+	return a;
+}
+
+static unsigned int probes_sent;
+static struct dp_ipaddr last_probe;
+
+static void probe(uint16_t port, const struct dp_ipaddr *a, void *arg)
+{
+	(void)port;
+	(void)arg;
+	probes_sent++;
+	last_probe = *a;
+}
+
+static void test_learn_lookup(void)
+{
+	struct dp_ipaddr a = ip("198.51.100.20"), b = ip("2001:db8:100::20");
+	struct rte_ether_addr m;
+
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, &mac1, 1000, 5000, true), 0);
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &b, &mac2, 1000, 5000, true), 0);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 2);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), 0);
+	CU_ASSERT_TRUE(rte_is_same_ether_addr(&m, &mac1));
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &b, &m), 0);
+	CU_ASSERT_TRUE(rte_is_same_ether_addr(&m, &mac2));
+	/* Keys include the port. */
+	CU_ASSERT_EQUAL(dp_neigh_lookup(1, &a, &m), -ENOENT);
+	/* Update in place: new MAC, same entry. */
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, &mac2, 2000, 5000, true), 0);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 2);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), 0);
+	CU_ASSERT_TRUE(rte_is_same_ether_addr(&m, &mac2));
+	/* Merge-only learning does not create. */
+	struct dp_ipaddr c = ip("198.51.100.99");
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &c, &mac1, 2000, 5000, false), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &c, &m), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 2);
+}
+
+static void test_expiry(void)
+{
+	struct dp_ipaddr a = ip("198.51.100.20"), b = ip("2001:db8:100::20");
+	struct rte_ether_addr m;
+
+	/* a was refreshed at 2000 (+5000), b learned at 1000 (+5000). */
+	CU_ASSERT_EQUAL(dp_neigh_timer(5999, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(6000, 1000, 3, probe, NULL), 1);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &b, &m), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(7000, 1000, 3, probe, NULL), 1);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 0);
+	CU_ASSERT_EQUAL(probes_sent, 0); /* expiry of resolved entries sends nothing */
+	rte_rcu_qsbr_quiescent(rcu, 1);
+}
+
+static void test_resolution(void)
+{
+	struct dp_ipaddr gw = ip("198.51.100.1");
+	struct rte_ether_addr m;
+
+	/* First want: create INCOMPLETE, caller sends the first request. */
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &gw, 10000, 1000), 1);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &gw, &m), -EAGAIN);
+	/* Asking again while pending sends nothing more. */
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &gw, 10100, 1000), 0);
+	/* The timer repeats the request every retry_ms, up to 3 requests. */
+	probes_sent = 0;
+	CU_ASSERT_EQUAL(dp_neigh_timer(10999, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(11000, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 1);
+	CU_ASSERT_TRUE(dp_ipaddr_eq(&last_probe, &gw));
+	CU_ASSERT_EQUAL(dp_neigh_timer(12000, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 2);
+	/* No answer after the third: the entry goes, so a later packet starts over. */
+	CU_ASSERT_EQUAL(dp_neigh_timer(13000, 1000, 3, probe, NULL), 1);
+	CU_ASSERT_EQUAL(probes_sent, 2);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &gw, &m), -ENOENT);
+	rte_rcu_qsbr_quiescent(rcu, 1);
+
+	/* Now with an answer: the reply completes the entry (merge-only learning is enough
+	 * since the entry exists). */
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &gw, 20000, 1000), 1);
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &gw, &mac1, 20010, 300000, false), 0);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &gw, &m), 0);
+	CU_ASSERT_TRUE(rte_is_same_ether_addr(&m, &mac1));
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &gw, 20020, 1000), 0);
+	struct dp_neigh_info d[4];
+	CU_ASSERT_EQUAL(dp_neigh_dump(d, 4), 1);
+	CU_ASSERT_EQUAL(d[0].state, DP_NEIGH_REACHABLE);
+	CU_ASSERT_EQUAL(d[0].expires_ms, 320010);
+	CU_ASSERT_TRUE(dp_ipaddr_eq(&d[0].addr, &gw));
+	CU_ASSERT_EQUAL(dp_neigh_del(0, &gw), 0);
+	CU_ASSERT_EQUAL(dp_neigh_del(0, &gw), -ENOENT);
+	rte_rcu_qsbr_quiescent(rcu, 1);
+}
+
+static void test_full(void)
+{
+	/* 64 entries requested; the table holds at least that many, then says -ENOSPC
+	 * rather than evicting. Deleted slots come back after a grace period. */
+	unsigned int i, ok = 0;
+	int rc = 0;
+	char buf[32];
+
+	for (i = 0; i < 2000; i++) {
+		snprintf(buf, sizeof(buf), "10.0.%u.%u", i / 250, i % 250 + 1);
+		struct dp_ipaddr a = ip(buf);
+		rc = dp_neigh_learn(0, &a, &mac1, 0, 1000, true);
+		if (rc)
+			break;
+		ok++;
+	}
+	CU_ASSERT(ok >= 64);
+	CU_ASSERT_EQUAL(rc, -ENOSPC);
+	CU_ASSERT_EQUAL(dp_neigh_count(), ok);
+	rte_rcu_qsbr_quiescent(rcu, 1);
+	CU_ASSERT_EQUAL(dp_neigh_timer(5000, 1000, 3, NULL, NULL), (int)ok);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 0);
+	rte_rcu_qsbr_quiescent(rcu, 1);
+	struct dp_ipaddr a = ip("10.9.9.9");
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, &mac1, 0, 1000, true), 0);
+}
+
+int main(void)
+{
+	char *eal_args[] = {"test_dp_neigh", "--no-huge", "--no-shconf", "--no-pci", "-l", "0",
+			    "-m", "128", "--file-prefix", "dp-ut-neigh", "--log-level", "3", NULL};
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (rte_eal_init(12, eal_args) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		return 1;
+	}
+	rcu = rte_zmalloc(NULL, rte_rcu_qsbr_get_memsize(4), RTE_CACHE_LINE_SIZE);
+	if (rcu == NULL || rte_rcu_qsbr_init(rcu, 4) != 0)
+		return 1;
+	/* One reader (thread id 1), as a worker would be. */
+	rte_rcu_qsbr_thread_register(rcu, 1);
+	rte_rcu_qsbr_thread_online(rcu, 1);
+	if (dp_neigh_init(64, rcu, SOCKET_ID_ANY) != 0) {
+		fprintf(stderr, "dp_neigh_init failed\n");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("dp_neigh", NULL, NULL);
+	CU_add_test(s, "learn and lookup", test_learn_lookup);
+	CU_add_test(s, "expiry", test_expiry);
+	CU_add_test(s, "resolution", test_resolution);
+	CU_add_test(s, "full table", test_full);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	dp_neigh_fini();
+	rte_rcu_qsbr_thread_offline(rcu, 1);
+	rte_free(rcu);
+	rte_eal_cleanup();
+	return failed ? 1 : 0;
+}
