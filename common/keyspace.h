@@ -424,6 +424,8 @@ const struct pr_ks_tunable_def *pr_ks_tunable_def(const char *name);
 int pr_ks_tunable_get(struct pr_redis *r, const char *name, int64_t *value);
 /* -EINVAL (with the allowed range in pr_ks_errmsg()) when out of range. */
 int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value);
+/* Back to the default (HDEL + PUBLISH). -ENOENT for an unknown name. */
+int pr_ks_tunable_reset(struct pr_redis *r, const char *name);
 
 /* ---------------------------------------------------------------------------------------
  * Audit trail: stream pr:audit (XADD MAXLEN ~ PR_KS_AUDIT_MAXLEN). Writers: everyone that

@@ -76,6 +76,25 @@ int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value)
 	return rc;
 }
 
+int pr_ks_tunable_reset(struct pr_redis *r, const char *name)
+{
+	struct pr_redis_tx *tx;
+	int rc;
+
+	if (!pr_ks_tunable_def(name)) {
+		ks_seterr("unknown tunable '%.64s'", name);
+		return -ENOENT;
+	}
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "HDEL %s %s", PR_KS_TUNABLES_KEY, name);
+	pr_redis_tx_add(tx, "PUBLISH %s tunables", PR_KS_EVENTS_CHANNEL);
+	rc = ks_tx_exec(r, tx, PR_KS_TUNABLES_KEY);
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
 /* ---- audit ---- */
 int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action, const char *object,
 		    const char *detail, const char *result)

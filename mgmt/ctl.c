@@ -173,6 +173,10 @@ static const char *errname(int rc)
 		return "EPROTO";
 	case EIO:
 		return "EIO";
+	case EACCES:
+		return "EACCES";
+	case EBADMSG:
+		return "EBADMSG";
 	case EPERM:
 		return "EPERM";
 	default:
@@ -440,6 +444,8 @@ static const struct {
     {"user", "device accounts: add, del, passwd, list, show, set"},
     {"turn", "TURN allocations and REST secrets"},
     {"cdr", "call detail records"},
+    {"tunable", "runtime tunables: list, get, set, reset"},
+    {"audit", "the audit trail, newest first"},
     {"help", "this text"},
 };
 
@@ -455,6 +461,10 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_turn_main;
 	if (strcmp(name, "cdr") == 0)
 		return ctl_cdr_main;
+	if (strcmp(name, "tunable") == 0)
+		return ctl_tunable_main;
+	if (strcmp(name, "audit") == 0)
+		return ctl_audit_main;
 	if (strcmp(name, "help") == 0)
 		return cmd_help;
 	return NULL;

@@ -55,6 +55,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((w
 int ctl_stats_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_turn_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_cdr_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_tunable_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_audit_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 
 /* Password policy (ctl_user.c): at least 10 characters and 40 bits of zxcvbn entropy.
  * dict: NULL-terminated words particular to the account (name, realm, ...). Returns 0, or

@@ -823,6 +823,10 @@ static void test_r_tunables(void)
 	CU_ASSERT_EQUAL(pr_ks_tunable_get(R, "no.such", &v), -ENOENT);
 	freeReplyObject(pr_redis_cmd(R, "HSET %s dp.burst_size 9999", PR_KS_TUNABLES_KEY));
 	CU_ASSERT_EQUAL(pr_ks_tunable_get(R, "dp.burst_size", &v), -EINVAL);
+	CU_ASSERT_EQUAL(pr_ks_tunable_reset(R, "dp.burst_size"), 0);
+	CU_ASSERT_EQUAL(pr_ks_tunable_get(R, "dp.burst_size", &v), 0);
+	CU_ASSERT_EQUAL(v, 32);
+	CU_ASSERT_EQUAL(pr_ks_tunable_reset(R, "no.such"), -ENOENT);
 }
 
 static void test_r_audit(void)
