@@ -342,7 +342,7 @@ int turn_chandata_parse(const void *buf, size_t len, uint16_t *chan)
 	if (len < 4)
 		return -EMSGSIZE;
 	uint16_t c = rd16(p), dl = rd16(p + 2);
-	if (c < TURN_CHAN_MIN || c > TURN_CHAN_MAX)
+	if (c < TURN_CHAN_MIN || c > TURN_CHAN_MAX_RFC5766)
 		return -EINVAL;
 	/* RFC 8656 12.5: over UDP the padding may be absent; anything beyond it is not
 	 * ChannelData we understand. */

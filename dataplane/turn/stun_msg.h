@@ -153,10 +153,12 @@ int stun_b_unknown(struct stun_builder *b, const uint16_t *types, unsigned n);
 int stun_b_reserve(struct stun_builder *b, uint16_t type, uint16_t len);
 
 /* ChannelData (RFC 8656 section 12.4). */
-#define TURN_CHAN_MIN 0x4000
-#define TURN_CHAN_MAX 0x4FFF
+#define TURN_CHAN_MIN        0x4000
+#define TURN_CHAN_MAX        0x4FFF /* RFC 8656 12 */
+#define TURN_CHAN_MAX_RFC5766 0x7FFF /* RFC 5766 11 (coturn's clients still use it) */
 /* Returns the data length (payload at buf+4) or <0: -EINVAL when the channel number is
- * outside 0x4000-0x4FFF, -EMSGSIZE when the length field runs past the datagram or the
+ * outside 0x4000-0x7FFF (the first two bits are not 01; which numbers are bound is the
+ * tables' business), -EMSGSIZE when the length field runs past the datagram or the
  * datagram carries more than the padding to a multiple of 4. */
 int turn_chandata_parse(const void *buf, size_t len, uint16_t *chan);
 /* Writes the 4-byte header. No padding over UDP (RFC 8656 12.5). */

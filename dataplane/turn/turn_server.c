@@ -20,6 +20,7 @@ void turn_cfg_defaults(struct turn_cfg *c)
 	c->perm_lifetime = 300;
 	c->chan_lifetime = 600;
 	c->nonce_lifetime = 600;
+	c->chan_max = TURN_CHAN_MAX;
 	c->max_allocs_per_user = 100;
 	c->unauth_rate = 100;
 	c->unauth_burst = 200;
@@ -830,7 +831,7 @@ static int do_channel_bind(struct turn_server *s, const struct turn_ctx *c,
 		if (m->attrs[i].type == TURN_A_XOR_PEER_ADDRESS && ++n > 1)
 			return err_resp(s, c, m, 400, au, out, cap);
 	uint16_t num = rd16(m->buf + cn->off);
-	if (num < TURN_CHAN_MIN || num > TURN_CHAN_MAX)
+	if (num < TURN_CHAN_MIN || num > s->cfg.chan_max)
 		return err_resp(s, c, m, 400, au, out, cap);
 	struct pr_taddr p;
 	int rc = peer_check(s, m, pa, a, &p);

@@ -31,6 +31,7 @@ struct turn_cfg {
 	uint32_t perm_lifetime;     /* 300 */
 	uint32_t chan_lifetime;     /* 600 */
 	uint32_t nonce_lifetime;    /* 600 */
+	uint16_t chan_max;          /* TURN_CHAN_MAX (RFC 8656), or _RFC5766 for old clients */
 	uint32_t max_allocs_per_user;
 	uint32_t bw_bytes_per_s;    /* per allocation, 0 = unlimited */
 	uint32_t unauth_rate;       /* 401/438 per source address per second */

@@ -354,7 +354,10 @@ static void test_chandata(void)
 	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 13, &ch), -EMSGSIZE); /* beyond padding */
 	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 8, &ch), -EMSGSIZE);  /* truncated */
 	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 3, &ch), -EMSGSIZE);
-	buf[0] = 0x50; /* 0x5000: reserved */
+	buf[0] = 0x7f; /* RFC 5766 range: framing is fine, binding decides */
+	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 9, &ch), 5);
+	CU_ASSERT_EQUAL(ch, 0x7f00);
+	buf[0] = 0x80; /* not ChannelData */
 	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 9, &ch), -EINVAL);
 	buf[0] = 0x3f;
 	CU_ASSERT_EQUAL(turn_chandata_parse(buf, 9, &ch), -EINVAL);

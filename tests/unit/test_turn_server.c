@@ -533,6 +533,9 @@ static void test_channels_and_data(void)
 	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &bad_num), 400);
 	struct bind hi = {0x5000, "8.8.8.8", 5000};
 	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &hi), 400);
+	/* RFC 5766 numbers only when configured for old clients */
+	struct bind old = {0x7acd, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &old), 400);
 	struct bind nopeer = {0x4000, NULL, 0};
 	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &nopeer), 400);
 	struct bind priv = {0x4000, "192.168.1.1", 5000};
@@ -814,6 +817,27 @@ static void test_bandwidth(void)
 	CU_ASSERT(f.kind == TURN_FWD_DROP && f.drop == TURN_DROP_BANDWIDTH);
 }
 
+static void test_rfc5766_channels(void)
+{
+	setup(16, 50000, 50100, false);
+	cfg.chan_max = TURN_CHAN_MAX_RFC5766;
+	turn_server_destroy(srv);
+	struct turn_cred_ops cred = {user_key, rest_secrets, NULL};
+	srv = turn_server_create(&cfg, tbl, &cred, NULL);
+	turn_server_set_now(srv, now);
+	struct cli k = client("198.51.100.41", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct bind old = {0x7acd, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &old), 0);
+	struct bind over = {0x8000, "8.8.8.8", 5001};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &over), 400);
+	uint8_t cd[8] = {0x7a, 0xcd, 0x00, 0x03, 'a', 'b', 'c', 0};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+}
+
 static void test_restore_and_delete(void)
 {
 	setup(16, 50000, 50100, false);
@@ -861,6 +885,7 @@ int main(void)
 	CU_add_test(s, "sha-256", test_sha256);
 	CU_add_test(s, "even port and reservation", test_even_port);
 	CU_add_test(s, "bandwidth", test_bandwidth);
+	CU_add_test(s, "rfc5766 channel numbers", test_rfc5766_channels);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The TURN relay as a dataplane feature (dataplane/dp_udp.h):
+ *  - workers: ChannelData and Send indications from clients to the listener, datagrams
+ *    from peers to relay ports; everything else STUN is punted to the control lcore;
+ *  - control lcore: requests (turn_server_request), answers from its own TX queue, timers,
+ *    Redis persistence and counters, deletions asked for by poprelayctl;
+ *  - telemetry: /poprelay/turn/stats, /poprelay/turn/allocations, /poprelay/turn/delete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_telemetry.h>
+
+#include "common/log.h"
+#include "dataplane/dp.h"
+#include "dataplane/dp_config.h"
+#include "dataplane/dp_udp.h"
+#include "dataplane/turn/turn_server.h"
+#include "dataplane/turn/turn_store.h"
+
+/* ---- configuration: [turn] ---- */
+struct turn_dp_cfg {
+	bool enabled;
+	uint32_t listen_port;
+	uint32_t relay_port_min, relay_port_max;
+	char realm[DP_CFG_STR_MAX];
+	char software[DP_CFG_STR_MAX];
+	uint32_t max_allocations;
+	uint32_t max_allocations_per_user;
+	uint32_t bandwidth_kbps;
+	uint32_t default_lifetime_s, max_lifetime_s;
+	uint32_t permission_lifetime_s, channel_lifetime_s, nonce_lifetime_s;
+	uint32_t unauth_rate, unauth_burst;
+	bool long_term_auth, rest_auth;
+	char allowed_peer[DP_CFG_STR_MAX];
+	char denied_peer[DP_CFG_STR_MAX];
+	char nonce_secret_file[DP_CFG_STR_MAX];
+	uint32_t counters_sync_s;
+	bool rfc5766_channels;
+};
+static struct turn_dp_cfg tcfg;
+
+#define TC(f) offsetof(struct turn_dp_cfg, f)
+static const struct dp_cfg_key turn_keys[] = {
+	{"enabled", DP_CFG_BOOL, 0, 0, "yes", TC(enabled), 0, "run the TURN relay"},
+	{"listen_port", DP_CFG_U32, 1, 65535, "3478", TC(listen_port), 0,
+	 "UDP port of the TURN/STUN listener on every address of the appliance"},
+	{"relay_port_min", DP_CFG_U32, 1024, 65535, "49152", TC(relay_port_min), 0,
+	 "first UDP port of relayed transport addresses"},
+	{"relay_port_max", DP_CFG_U32, 1024, 65535, "65535", TC(relay_port_max), 0,
+	 "last UDP port of relayed transport addresses"},
+	{"realm", DP_CFG_STR, 1, 63, "poprelay", TC(realm), 0,
+	 "REALM of long-term credentials (users' HA1 digests must use it)"},
+	{"software", DP_CFG_STR, 0, 31, "poprelay", TC(software), 0,
+	 "SOFTWARE attribute in authenticated answers (empty: none)"},
+	{"max_allocations", DP_CFG_U32, 1, 1000000, "16384", TC(max_allocations), 0,
+	 "allocations the relay holds at most (memory is reserved at start)"},
+	{"max_allocations_per_user", DP_CFG_U32, 0, 1000000, "100",
+	 TC(max_allocations_per_user), 0, "allocations one user may hold (0: no limit); 486 beyond"},
+	{"bandwidth_kbps", DP_CFG_U32, 0, 100000000, "0", TC(bandwidth_kbps), 0,
+	 "token-bucket cap per allocation, both directions together (0: none)"},
+	{"default_lifetime_s", DP_CFG_U32, 60, 3600, "600", TC(default_lifetime_s), 0,
+	 "allocation lifetime granted by default and at least"},
+	{"max_lifetime_s", DP_CFG_U32, 60, 86400, "3600", TC(max_lifetime_s), 0,
+	 "longest allocation lifetime granted"},
+	{"permission_lifetime_s", DP_CFG_U32, 10, 3600, "300", TC(permission_lifetime_s), 0,
+	 "lifetime of a permission"},
+	{"channel_lifetime_s", DP_CFG_U32, 10, 3600, "600", TC(channel_lifetime_s), 0,
+	 "lifetime of a channel binding"},
+	{"nonce_lifetime_s", DP_CFG_U32, 10, 86400, "600", TC(nonce_lifetime_s), 0,
+	 "validity of a NONCE (438 Stale Nonce after it)"},
+	{"unauth_rate", DP_CFG_U32, 0, 1000000, "100", TC(unauth_rate), 0,
+	 "401/438 challenges per second per source address (0: no limit)"},
+	{"unauth_burst", DP_CFG_U32, 1, 1000000, "200", TC(unauth_burst), 0,
+	 "burst of 401/438 challenges per source address"},
+	{"long_term_auth", DP_CFG_BOOL, 0, 0, "yes", TC(long_term_auth), 0,
+	 "accept long-term credentials of the users in Redis"},
+	{"rest_auth", DP_CFG_BOOL, 0, 0, "yes", TC(rest_auth), 0,
+	 "accept TURN REST API credentials signed with a secret in Redis"},
+	{"allowed_peer", DP_CFG_STR, 0, 255, "", TC(allowed_peer), 0,
+	 "CIDRs peers may be in although the default policy refuses them"},
+	{"denied_peer", DP_CFG_STR, 0, 255, "", TC(denied_peer), 0,
+	 "CIDRs peers may never be in (wins over allowed_peer)"},
+	{"nonce_secret_file", DP_CFG_STR, 0, 255, "/var/lib/poprelay/turn-nonce.key",
+	 TC(nonce_secret_file), 0,
+	 "file with the NONCE signing key, created when missing (empty: random per start)"},
+	{"rfc5766_channels", DP_CFG_BOOL, 0, 0, "yes", TC(rfc5766_channels), 0,
+	 "also accept channel numbers 0x5000-0x7FFF (RFC 5766; coturn's clients use them)"},
+	{"counters_sync_s", DP_CFG_U32, 1, 3600, "2", TC(counters_sync_s), 0,
+	 "interval of per-allocation counter writes to Redis"},
+};
+
+static struct dp_cfg_section turn_section = {
+	.name = "turn", .storage = &tcfg, .keys = turn_keys, .nkeys = RTE_DIM(turn_keys)};
+
+RTE_INIT(turn_cfg_register)
+{
+	dp_cfg_section_register(&turn_section);
+}
+
+/* ---- state ---- */
+enum { TD_NO_ALLOC = TURN_DROP_MAX, TD_TX, TD_MAX };
+static const char *const td_names[TD_MAX] = {
+	"turn_no_permission", "turn_no_channel", "turn_bandwidth", "turn_malformed",
+	"turn_no_allocation", "turn_encap"};
+
+/* Written by control at init; read-only for workers. */
+static struct turn_server *srv;
+static struct turn_table *tbl;
+static int drop_id[TD_MAX];
+static uint64_t us_div; /* tsc cycles per microsecond */
+static uint16_t listen_port;
+
+/* Per worker: xorshift state for transaction ids. Writer: that worker. */
+static struct {
+	uint64_t rnd;
+} __rte_cache_aligned wstate[DP_MAX_WORKERS];
+
+/* Control only. */
+static struct turn_store *store;
+static struct rte_ring *del_ring; /* telemetry thread -> control: ids to delete */
+static uint64_t last_tick_ms, last_sync_ms;
+static uint64_t *synced; /* per slot: packets at the last counter sync */
+static bool resync_all;
+
+extern struct dp_feature turn_feature;
+
+static void to_taddr(struct pr_taddr *t, const struct dp_ipaddr *a, uint16_t port)
+{
+	memset(t, 0, sizeof(*t));
+	t->port = port;
+	if (a->family == AF_INET) {
+		t->fam = 4;
+		memcpy(t->ip, &a->v4, 4);
+	} else {
+		t->fam = 6;
+		memcpy(t->ip, a->v6, 16);
+	}
+}
+
+static void to_ipaddr(struct dp_ipaddr *a, const struct pr_taddr *t)
+{
+	memset(a, 0, sizeof(*a));
+	if (t->fam == 4) {
+		a->family = AF_INET;
+		memcpy(&a->v4, t->ip, 4);
+	} else {
+		a->family = AF_INET6;
+		memcpy(a->v6, t->ip, 16);
+	}
+}
+
+/* ---- worker ---- */
+
+static void emit(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_info *pi,
+		 const struct turn_fwd *f)
+{
+	struct dp_ipaddr src, dst;
+	if (!rte_pktmbuf_adj(m, (uint16_t)(pi->payload_off + f->strip)))
+		return dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+	if (rte_pktmbuf_data_len(m) > f->keep)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - f->keep));
+	if (f->hdr_len) {
+		uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, f->hdr_len);
+		if (!h)
+			return dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+		memcpy(h, f->hdr, f->hdr_len);
+	}
+	if (f->pad) {
+		uint8_t *t = (uint8_t *)rte_pktmbuf_append(m, f->pad);
+		if (!t)
+			return dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+		memset(t, 0, f->pad);
+	}
+	to_ipaddr(&src, &f->src);
+	to_ipaddr(&dst, &f->dst);
+	if (dp_udp_encap(m, &src, f->src.port, &dst, f->dst.port) < 0)
+		return dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+	dp_udp_tx(w, m, pi->port);
+}
+
+static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
+{
+	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
+	uint64_t now_us = rte_get_tsc_cycles() / us_div;
+	uint64_t *rnd = &wstate[w->index].rnd;
+	struct turn_fwd f;
+	if (pi->dport == listen_port) {
+		struct turn_ctx c;
+		to_taddr(&c.cli, &pi->src, pi->sport);
+		to_taddr(&c.srv, &pi->dst, pi->dport);
+		turn_from_client(srv, &c, pl, pi->payload_len, now_us, rnd, &f);
+	} else {
+		struct pr_taddr peer;
+		to_taddr(&peer, &pi->src, pi->sport);
+		turn_from_peer(srv, pi->dst.family == AF_INET ? 0 : 1, pi->dport, &peer, pl,
+			       pi->payload_len, now_us, rnd, &f);
+	}
+	switch (f.kind) {
+	case TURN_FWD_PEER:
+	case TURN_FWD_CLIENT:
+		return emit(w, m, pi, &f);
+	case TURN_FWD_CONTROL:
+		return dp_punt(w, m, &turn_feature, pi);
+	default:
+		return dp_drop(w, m, (unsigned)drop_id[f.drop == 0xff ? TD_NO_ALLOC : f.drop]);
+	}
+}
+
+/* ---- control ---- */
+
+static void on_change(void *arg, const struct turn_alloc *a, enum turn_event ev)
+{
+	(void)arg;
+	char id[17];
+	turn_id_hex(a->id, id);
+	if (ev == TURN_EV_CREATED)
+		PR_INFO("turn: allocation %s for %s created", id, a->username);
+	else if (ev == TURN_EV_DELETED)
+		PR_INFO("turn: allocation %s deleted", id);
+	if (!turn_store_up(store))
+		return;
+	if (ev == TURN_EV_DELETED)
+		turn_store_delete(store, a->id);
+	else
+		turn_store_save(store, srv, a);
+}
+
+static void set_now(void)
+{
+	turn_server_set_now(srv, (uint32_t)time(NULL));
+}
+
+static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
+{
+	uint8_t out[1500];
+	struct turn_ctx c;
+	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
+	set_now();
+	to_taddr(&c.cli, &pi->src, pi->sport);
+	to_taddr(&c.srv, &pi->dst, pi->dport);
+	int n = turn_server_request(srv, &c, pl, pi->payload_len, out, sizeof(out));
+	if (n <= 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_pktmbuf_reset(m);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
+	if (!p) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memcpy(p, out, (size_t)n);
+	if (dp_udp_encap(m, &pi->dst, pi->dport, &pi->src, pi->sport) < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	dp_ctl_udp_tx(m, pi->port);
+}
+
+static void sync_counters(void)
+{
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	while ((a = turn_alloc_next(tbl, &idx)) && turn_store_up(store)) {
+		uint64_t pk = __atomic_load_n(&a->st.pkts_c2p, __ATOMIC_RELAXED) +
+			      __atomic_load_n(&a->st.pkts_p2c, __ATOMIC_RELAXED);
+		for (int i = 0; i < TURN_DROP_MAX; i++)
+			pk += __atomic_load_n(&a->st.drops[i], __ATOMIC_RELAXED);
+		if (resync_all)
+			turn_store_save(store, srv, a);
+		else if (pk != synced[idx - 1])
+			turn_store_counters(store, a);
+		synced[idx - 1] = pk;
+	}
+	resync_all = false;
+}
+
+static void turn_poll(uint64_t now_ms)
+{
+	void *obj;
+	set_now();
+	while (rte_ring_dequeue(del_ring, &obj) == 0) {
+		uint64_t id = (uint64_t)(uintptr_t)obj;
+		char hex[17];
+		turn_id_hex(id, hex);
+		if (turn_server_delete(srv, id) == 0)
+			PR_NOTICE("turn: allocation %s deleted by poprelayctl", hex);
+	}
+	if (now_ms - last_tick_ms >= 1000) {
+		last_tick_ms = now_ms;
+		turn_server_tick(srv);
+		if (turn_store_retry(store)) {
+			PR_NOTICE("turn: redis back: rewriting every allocation");
+			resync_all = true;
+		}
+	}
+	if (now_ms - last_sync_ms >= (uint64_t)tcfg.counters_sync_s * 1000) {
+		last_sync_ms = now_ms;
+		sync_counters();
+	}
+}
+
+/* RCU over the dataplane's QSBR variable: a slot is reused after every worker reported a
+ * quiescent state since it was unpublished. */
+static uint64_t rcu_start(void *arg)
+{
+	return rte_rcu_qsbr_start((struct rte_rcu_qsbr *)arg);
+}
+
+static int rcu_check(void *arg, uint64_t token)
+{
+	return rte_rcu_qsbr_check((struct rte_rcu_qsbr *)arg, token, false);
+}
+
+static void *zalloc(size_t n)
+{
+	return rte_zmalloc("turn", n, RTE_CACHE_LINE_SIZE);
+}
+
+static int load_nonce_secret(uint8_t key[32])
+{
+	const char *path = tcfg.nonce_secret_file;
+	if (path[0]) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, key, 32);
+			close(fd);
+			if (n == 32)
+				return 0;
+			PR_WARN("turn: %s is not 32 bytes: making a new key", path);
+		}
+	}
+	if (getrandom(key, 32, 0) != 32)
+		return -EIO;
+	if (path[0]) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, key, 32) != 32)
+			PR_WARN("turn: cannot write %s (%s): nonces will not survive a restart", path,
+				strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
+}
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d);
+static int tel_allocs(const char *cmd, const char *params, struct rte_tel_data *d);
+static int tel_delete(const char *cmd, const char *params, struct rte_tel_data *d);
+
+static int turn_init(void)
+{
+	struct turn_cfg cfg;
+	int rc;
+	if (!tcfg.enabled) {
+		PR_NOTICE("turn: disabled in the configuration");
+		return 0;
+	}
+	if (tcfg.relay_port_min > tcfg.relay_port_max ||
+	    (tcfg.listen_port >= tcfg.relay_port_min && tcfg.listen_port <= tcfg.relay_port_max)) {
+		PR_ERR("turn: relay ports %u-%u must be a range that leaves out listen_port %u",
+		       tcfg.relay_port_min, tcfg.relay_port_max, tcfg.listen_port);
+		return -EINVAL;
+	}
+	if (tcfg.max_lifetime_s < tcfg.default_lifetime_s) {
+		PR_ERR("turn: max_lifetime_s < default_lifetime_s");
+		return -EINVAL;
+	}
+	turn_cfg_defaults(&cfg);
+	memset(cfg.realm, 0, sizeof(cfg.realm));
+	/* lengths were range-checked by the config parser (63 and 31) */
+	memcpy(cfg.realm, tcfg.realm, strnlen(tcfg.realm, sizeof(cfg.realm) - 1));
+	memset(cfg.software, 0, sizeof(cfg.software));
+	memcpy(cfg.software, tcfg.software, strnlen(tcfg.software, sizeof(cfg.software) - 1));
+	cfg.lifetime_default = tcfg.default_lifetime_s;
+	cfg.lifetime_max = tcfg.max_lifetime_s;
+	cfg.perm_lifetime = tcfg.permission_lifetime_s;
+	cfg.chan_lifetime = tcfg.channel_lifetime_s;
+	cfg.nonce_lifetime = tcfg.nonce_lifetime_s;
+	cfg.max_allocs_per_user = tcfg.max_allocations_per_user;
+	cfg.bw_bytes_per_s = (uint32_t)((uint64_t)tcfg.bandwidth_kbps * 1000 / 8);
+	cfg.unauth_rate = tcfg.unauth_rate;
+	cfg.unauth_burst = tcfg.unauth_burst;
+	cfg.lt_cred = tcfg.long_term_auth;
+	cfg.chan_max = tcfg.rfc5766_channels ? TURN_CHAN_MAX_RFC5766 : TURN_CHAN_MAX;
+	cfg.rest_cred = tcfg.rest_auth;
+	if ((rc = turn_policy_allow_list(&cfg.policy, tcfg.allowed_peer)) < 0 ||
+	    (rc = turn_policy_deny_list(&cfg.policy, tcfg.denied_peer)) < 0) {
+		PR_ERR("turn: allowed_peer/denied_peer: not a list of CIDRs (at most %d each)",
+		       TURN_POLICY_MAX_CIDRS);
+		return rc;
+	}
+	const struct dp_ipaddr *a4 = dp_port_addr(0, AF_INET), *a6 = dp_port_addr(0, AF_INET6);
+	if (a4 && a4->family == AF_INET)
+		to_taddr(&cfg.relay[0], a4, 0);
+	if (a6 && a6->family == AF_INET6)
+		to_taddr(&cfg.relay[1], a6, 0);
+	if ((rc = load_nonce_secret(cfg.nonce_secret)) < 0)
+		return rc;
+
+	tbl = turn_table_create(tcfg.max_allocations, (uint16_t)tcfg.relay_port_min,
+				(uint16_t)tcfg.relay_port_max, zalloc, rte_free);
+	if (!tbl)
+		return -ENOMEM;
+	struct turn_rcu_ops rcu = {rcu_start, rcu_check, dp_rt.rcu};
+	turn_table_set_rcu(tbl, &rcu);
+	store = turn_store_new(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file);
+	struct turn_cred_ops cred = {turn_store_user_key, turn_store_rest_secrets, store};
+	struct turn_hooks hooks = {on_change, NULL};
+	srv = turn_server_create(&cfg, tbl, &cred, &hooks);
+	memset(&cfg, 0, sizeof(cfg));
+	synced = calloc(tcfg.max_allocations, sizeof(*synced));
+	del_ring = rte_ring_create("turn_del", 256, rte_socket_id(), RING_F_SC_DEQ);
+	if (!srv || !synced || !del_ring)
+		return -ENOMEM;
+	set_now();
+	us_div = rte_get_tsc_hz() / 1000000;
+	if (!us_div)
+		us_div = 1;
+	listen_port = (uint16_t)tcfg.listen_port;
+	for (int i = 0; i < TD_MAX; i++) {
+		drop_id[i] = dp_drop_reason_register(td_names[i]);
+		if (drop_id[i] < 0)
+			return drop_id[i];
+	}
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++)
+		wstate[i].rnd = rte_rand() | 1;
+	if ((rc = dp_udp_claim(&turn_feature, listen_port, listen_port)) < 0 ||
+	    (rc = dp_udp_claim(&turn_feature, (uint16_t)tcfg.relay_port_min,
+			       (uint16_t)tcfg.relay_port_max)) < 0) {
+		PR_ERR("turn: UDP ports taken by another feature");
+		return rc;
+	}
+	rc = turn_store_restore_all(store, srv);
+	if (rc > 0)
+		PR_NOTICE("turn: %d allocations restored from redis", rc);
+	rte_telemetry_register_cmd("/poprelay/turn/stats", tel_stats,
+				   "TURN relay totals. No parameters");
+	rte_telemetry_register_cmd("/poprelay/turn/allocations", tel_allocs,
+				   "TURN allocations with counters. Parameter: id (optional)");
+	rte_telemetry_register_cmd("/poprelay/turn/delete", tel_delete,
+				   "Delete a TURN allocation. Parameter: id");
+	PR_INFO("turn: listening on port %u, relay ports %u-%u, %u allocations max (%zu bytes)",
+		listen_port, tcfg.relay_port_min, tcfg.relay_port_max, tcfg.max_allocations,
+		turn_table_bytes(tbl));
+	return 0;
+}
+
+static void turn_teardown(void)
+{
+	if (store && srv)
+		sync_counters();
+	turn_server_destroy(srv);
+	turn_table_destroy(tbl);
+	turn_store_free(store);
+	rte_ring_free(del_ring);
+	free(synced);
+	srv = NULL;
+	tbl = NULL;
+	store = NULL;
+	del_ring = NULL;
+	synced = NULL;
+}
+
+struct dp_feature turn_feature = {
+	.name = "turn",
+	.init = turn_init,
+	.teardown = turn_teardown,
+	.poll = turn_poll,
+	.punt = turn_punt,
+	.udp_input = turn_udp_input,
+};
+DP_FEATURE_REGISTER(turn_feature);
+
+/* ---- telemetry (its own thread: reads are racy but never torn 64-bit counters) ---- */
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	if (!srv)
+		return -EINVAL;
+	const struct turn_ctl_stats *s = turn_server_stats(srv);
+	uint64_t tot[4] = {0}, drops[TURN_DROP_MAX] = {0};
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	while ((a = turn_alloc_next(tbl, &idx))) {
+		tot[0] += a->st.pkts_c2p;
+		tot[1] += a->st.bytes_c2p;
+		tot[2] += a->st.pkts_p2c;
+		tot[3] += a->st.bytes_p2c;
+		for (int i = 0; i < TURN_DROP_MAX; i++)
+			drops[i] += a->st.drops[i];
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "allocations", turn_table_count(tbl));
+	rte_tel_data_add_dict_u64(d, "capacity", turn_table_capacity(tbl));
+	rte_tel_data_add_dict_u64(d, "redis_up", turn_store_up(store));
+	rte_tel_data_add_dict_u64(d, "requests", s->requests);
+	rte_tel_data_add_dict_u64(d, "success", s->success);
+	rte_tel_data_add_dict_u64(d, "malformed", s->malformed);
+	rte_tel_data_add_dict_u64(d, "bad_fingerprint", s->bad_fingerprint);
+	rte_tel_data_add_dict_u64(d, "not_stun", s->not_stun);
+	rte_tel_data_add_dict_u64(d, "unauth_rate_limited", s->unauth_dropped);
+	rte_tel_data_add_dict_u64(d, "amplification_dropped", s->amp_dropped);
+	rte_tel_data_add_dict_u64(d, "allocs_created", s->allocs_created);
+	rte_tel_data_add_dict_u64(d, "allocs_deleted", s->allocs_deleted);
+	rte_tel_data_add_dict_u64(d, "allocs_expired", s->allocs_expired);
+	static const int codes[] = {400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508};
+	for (size_t i = 0; i < RTE_DIM(codes); i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "err_%d", codes[i]);
+		rte_tel_data_add_dict_u64(d, k, s->err[codes[i] / 100][codes[i] % 100]);
+	}
+	rte_tel_data_add_dict_u64(d, "pkts_c2p", tot[0]);
+	rte_tel_data_add_dict_u64(d, "bytes_c2p", tot[1]);
+	rte_tel_data_add_dict_u64(d, "pkts_p2c", tot[2]);
+	rte_tel_data_add_dict_u64(d, "bytes_p2c", tot[3]);
+	for (int i = 0; i < TURN_DROP_MAX; i++) {
+		char k[48];
+		snprintf(k, sizeof(k), "drop_%s", turn_drop_names[i]);
+		rte_tel_data_add_dict_u64(d, k, drops[i]);
+	}
+	return 0;
+}
+
+static void alloc_dict(struct rte_tel_data *c, const struct turn_alloc *a)
+{
+	char s[64];
+	struct pr_taddr t = {0};
+	rte_tel_data_start_dict(c);
+	turn_id_hex(a->id, s);
+	rte_tel_data_add_dict_string(c, "id", s);
+	rte_tel_data_add_dict_string(c, "username", a->username);
+	memcpy(t.ip, a->ft.cli_ip, 16);
+	t.fam = a->ft.fam;
+	t.port = a->ft.cli_port;
+	pr_taddr_fmt(&t, s, sizeof(s));
+	rte_tel_data_add_dict_string(c, "client", s);
+	rte_tel_data_add_dict_u64(c, "relay_port4", a->relay_port[0]);
+	rte_tel_data_add_dict_u64(c, "relay_port6", a->relay_port[1]);
+	rte_tel_data_add_dict_u64(c, "expires", a->expires);
+	rte_tel_data_add_dict_u64(c, "permissions", a->n_perm);
+	rte_tel_data_add_dict_u64(c, "channels", a->n_chan);
+	rte_tel_data_add_dict_u64(c, "pkts_c2p", a->st.pkts_c2p);
+	rte_tel_data_add_dict_u64(c, "bytes_c2p", a->st.bytes_c2p);
+	rte_tel_data_add_dict_u64(c, "pkts_p2c", a->st.pkts_p2c);
+	rte_tel_data_add_dict_u64(c, "bytes_p2c", a->st.bytes_p2c);
+	for (int i = 0; i < TURN_DROP_MAX; i++) {
+		char k[48];
+		snprintf(k, sizeof(k), "drop_%s", turn_drop_names[i]);
+		rte_tel_data_add_dict_u64(c, k, a->st.drops[i]);
+	}
+}
+
+static int tel_allocs(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (!srv)
+		return -EINVAL;
+	uint64_t want = 0;
+	bool one = params && *params;
+	if (one && turn_id_parse(params, &want) < 0)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	uint32_t idx = 0, n = 0;
+	struct turn_alloc *a;
+	while ((a = turn_alloc_next(tbl, &idx)) && n < 200) {
+		if (one && a->id != want)
+			continue;
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		if (!c)
+			break;
+		char id[17];
+		turn_id_hex(a->id, id);
+		alloc_dict(c, a);
+		rte_tel_data_add_dict_container(d, id, c, 0);
+		n++;
+	}
+	return 0;
+}
+
+static int tel_delete(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	uint64_t id;
+	if (!del_ring || !params || turn_id_parse(params, &id) < 0)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	int rc = rte_ring_mp_enqueue(del_ring, (void *)(uintptr_t)id);
+	rte_tel_data_add_dict_string(d, "result", rc == 0 ? "queued" : "busy");
+	return 0;
+}

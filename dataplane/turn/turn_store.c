@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN state in Redis through the shared keyspace codec (common/keyspace.h). Besides the
+ * contract's fields, an allocation hash carries additive fields the dataplane owns:
+ * relay6_addr/relay6_port (the IPv6 relay of a dual allocation), dont_fragment, bw_bps and
+ * the counters (pkts_c2p, bytes_c2p, pkts_p2c, bytes_p2c, drop_<reason>). */
+#include "dataplane/turn/turn_store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/keyspace.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "crypto/stun_auth.h"
+
+#define REDIS_TIMEOUT_MS 500
+#define SECRETS_TTL_S    2
+
+struct turn_store {
+	struct pr_redis *r;
+	char sock[128], user[128], pwfile[256];
+	time_t last_try;
+	bool warned;
+	/* REST secrets cache (rotation is picked up within SECRETS_TTL_S) */
+	time_t secrets_at;
+	int n_secrets;
+	char secrets[TURN_REST_SECRETS][TURN_SECRET_MAX];
+};
+
+static bool connect_now(struct turn_store *st)
+{
+	struct pr_redis *r;
+	st->last_try = time(NULL);
+	if (pr_redis_connect(&r, st->sock, REDIS_TIMEOUT_MS) < 0) {
+		if (!st->warned)
+			PR_WARN("turn: redis %s unreachable (%s): running without persistence, "
+				"retrying", st->sock, pr_redis_errmsg(NULL));
+		st->warned = true;
+		return false;
+	}
+	if (st->user[0] || st->pwfile[0]) {
+		if (pr_redis_auth(r, st->user, st->pwfile) < 0) {
+			if (!st->warned)
+				PR_WARN("turn: redis AUTH failed: %s", pr_redis_errmsg(r));
+			st->warned = true;
+			pr_redis_close(r);
+			return false;
+		}
+	}
+	st->r = r;
+	st->warned = false;
+	return true;
+}
+
+struct turn_store *turn_store_new(const char *sock, const char *user, const char *pwfile)
+{
+	struct turn_store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	snprintf(st->sock, sizeof(st->sock), "%s", sock ? sock : "");
+	snprintf(st->user, sizeof(st->user), "%s", user ? user : "");
+	snprintf(st->pwfile, sizeof(st->pwfile), "%s", pwfile ? pwfile : "");
+	connect_now(st);
+	return st;
+}
+
+void turn_store_free(struct turn_store *st)
+{
+	if (!st)
+		return;
+	if (st->r)
+		pr_redis_close(st->r);
+	memset(st, 0, sizeof(*st)); /* secrets */
+	free(st);
+}
+
+bool turn_store_up(const struct turn_store *st)
+{
+	return st && st->r;
+}
+
+bool turn_store_retry(struct turn_store *st)
+{
+	if (!st || st->r || time(NULL) - st->last_try < 2)
+		return false;
+	return connect_now(st);
+}
+
+/* A Redis failure: drop the connection (it reconnects later) and log once. */
+static int fail(struct turn_store *st, const char *what)
+{
+	PR_WARN("turn: redis %s failed: %s", what, st->r ? pr_redis_errmsg(st->r) : "down");
+	if (st->r)
+		pr_redis_close(st->r);
+	st->r = NULL;
+	st->last_try = time(NULL);
+	return -EIO;
+}
+
+void turn_id_hex(uint64_t id, char out[17])
+{
+	snprintf(out, 17, "%016" PRIx64, id);
+}
+
+int turn_id_parse(const char *hex, uint64_t *id)
+{
+	char *end;
+	if (strlen(hex) != 16)
+		return -EINVAL;
+	*id = strtoull(hex, &end, 16);
+	return *end ? -EINVAL : 0;
+}
+
+int turn_store_user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32])
+{
+	struct turn_store *st = arg;
+	struct pr_ks_user u;
+	if (!st->r || !pr_ks_user_name_valid(user))
+		return -ENOENT;
+	int rc = pr_ks_user_load(st->r, user, &u);
+	if (rc == -EIO)
+		fail(st, "user lookup");
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	if (!u.disabled && !strcmp(u.realm, realm)) {
+		const char *hex = alg == STUN_PWALG_SHA256 ? u.ha1_sha256 : u.ha1_md5;
+		size_t want = alg == STUN_PWALG_SHA256 ? 32 : 16;
+		if (pr_hex_decode(hex, key, 32) == (int)want)
+			rc = 0;
+	}
+	memset(&u, 0, sizeof(u));
+	return rc;
+}
+
+int turn_store_rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max)
+{
+	struct turn_store *st = arg;
+	time_t now = time(NULL);
+	if (st->r && now - st->secrets_at >= SECRETS_TTL_S) {
+		redisReply *rep = pr_redis_cmd(st->r, "HVALS %s", PR_KS_TURN_SECRETS_KEY);
+		if (!rep) {
+			fail(st, "HVALS secrets");
+		} else {
+			if (rep->type == REDIS_REPLY_ARRAY) {
+				st->n_secrets = 0;
+				for (size_t i = 0; i < rep->elements && st->n_secrets < TURN_REST_SECRETS;
+				     i++) {
+					const redisReply *e = rep->element[i];
+					if (e->type == REDIS_REPLY_STRING && e->len > 0 &&
+					    e->len < TURN_SECRET_MAX)
+						memcpy(st->secrets[st->n_secrets++], e->str, e->len + 1);
+				}
+				st->secrets_at = now;
+			}
+			freeReplyObject(rep);
+		}
+	}
+	int n = st->n_secrets < max ? st->n_secrets : max;
+	for (int i = 0; i < n; i++)
+		memcpy(out[i], st->secrets[i], TURN_SECRET_MAX);
+	return n;
+}
+
+static void addr_str(const uint8_t *ip, uint8_t fam, char *out, size_t len)
+{
+	if (!inet_ntop(fam == 4 ? AF_INET : AF_INET6, ip, out, (socklen_t)len))
+		snprintf(out, len, "-");
+}
+
+static void peer_str(const uint8_t p16[16], char *out, size_t len)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (!memcmp(p16, mapped, 12))
+		addr_str(p16 + 12, 4, out, len);
+	else
+		addr_str(p16, 6, out, len);
+}
+
+static int parse_addr(const char *s, uint8_t *ip, uint8_t *fam)
+{
+	memset(ip, 0, 16);
+	if (inet_pton(AF_INET, s, ip) == 1) {
+		*fam = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, ip) == 1) {
+		*fam = 6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void add_counters(struct pr_redis_tx *tx, const char *key, const struct turn_alloc *a)
+{
+	const struct turn_alloc_stats *s = &a->st;
+	pr_redis_tx_add(tx,
+			"HSET %s pkts_c2p %" PRIu64 " bytes_c2p %" PRIu64 " pkts_p2c %" PRIu64
+			" bytes_p2c %" PRIu64 " drop_%s %" PRIu64 " drop_%s %" PRIu64
+			" drop_%s %" PRIu64 " drop_%s %" PRIu64,
+			key, __atomic_load_n(&s->pkts_c2p, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->bytes_c2p, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->pkts_p2c, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->bytes_p2c, __ATOMIC_RELAXED), turn_drop_names[0],
+			__atomic_load_n(&s->drops[0], __ATOMIC_RELAXED), turn_drop_names[1],
+			__atomic_load_n(&s->drops[1], __ATOMIC_RELAXED), turn_drop_names[2],
+			__atomic_load_n(&s->drops[2], __ATOMIC_RELAXED), turn_drop_names[3],
+			__atomic_load_n(&s->drops[3], __ATOMIC_RELAXED));
+}
+
+int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a)
+{
+	if (!st || !st->r)
+		return -ENOTCONN;
+	const struct turn_cfg *cfg = turn_server_cfg(s);
+	struct pr_ks_turn_alloc r;
+	char key[96], addr[64];
+	memset(&r, 0, sizeof(r));
+	turn_id_hex(a->id, r.id);
+	snprintf(r.username, sizeof(r.username), "%s", a->username);
+	snprintf(r.realm, sizeof(r.realm), "%s", cfg->realm);
+	snprintf(r.transport, sizeof(r.transport), "udp");
+	addr_str(a->ft.cli_ip, a->ft.fam, r.client_addr, sizeof(r.client_addr));
+	r.client_port = a->ft.cli_port;
+	addr_str(a->ft.srv_ip, a->ft.fam, r.server_addr, sizeof(r.server_addr));
+	r.server_port = a->ft.srv_port;
+	int fi = a->relay_port[0] ? 0 : 1;
+	addr_str(cfg->relay[fi].ip, fi ? 6 : 4, r.relay_addr, sizeof(r.relay_addr));
+	r.relay_port = a->relay_port[fi];
+	r.lifetime_s = a->expires > a->created ? a->expires - a->created : 0;
+	r.expires = a->expires;
+	r.bw_kbps = a->bw_rate * 8 / 1000;
+	r.created = a->created;
+	r.refreshed = (int64_t)time(NULL);
+	int rc = pr_ks_turn_alloc_store(st->r, &r);
+	if (rc == -EIO)
+		return fail(st, "allocation store");
+	if (rc < 0) {
+		PR_WARN("turn: allocation %s not stored: %s", r.id, pr_ks_errmsg());
+		return rc;
+	}
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, r.id);
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
+	for (unsigned i = 0; i < a->n_perm; i++) {
+		peer_str(a->perm[i].ip, addr, sizeof(addr));
+		pr_redis_tx_add(tx, "HSET %s:perms %s %u", key, addr, a->perm[i].expires);
+	}
+	for (unsigned i = 0; i < a->n_chan; i++) {
+		peer_str(a->chan[i].ip, addr, sizeof(addr));
+		pr_redis_tx_add(tx, "HSET %s:chans %u %s %u %u", key, a->chan[i].num, addr,
+				a->chan[i].port, a->chan[i].expires);
+	}
+	pr_redis_tx_add(tx, "EXPIREAT %s:perms %u", key, a->expires);
+	pr_redis_tx_add(tx, "EXPIREAT %s:chans %u", key, a->expires);
+	if (a->relay_port[0] && a->relay_port[1]) {
+		addr_str(cfg->relay[1].ip, 6, addr, sizeof(addr));
+		pr_redis_tx_add(tx, "HSET %s relay6_addr %s relay6_port %u", key, addr,
+				a->relay_port[1]);
+	}
+	pr_redis_tx_add(tx, "HSET %s dont_fragment %u bw_bps %u", key, a->dont_fragment,
+			a->bw_rate);
+	add_counters(tx, key, a);
+	rc = pr_redis_tx_run(st->r, tx, NULL);
+	pr_redis_tx_free(tx);
+	return rc == -EIO ? fail(st, "allocation side hashes") : rc;
+}
+
+int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
+{
+	if (!st || !st->r)
+		return -ENOTCONN;
+	char key[96], id[17];
+	turn_id_hex(a->id, id);
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, id);
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	/* only while the hash exists: a counter update must not resurrect a deleted one */
+	pr_redis_tx_add(tx, "EXISTS %s", key);
+	add_counters(tx, key, a);
+	int rc = pr_redis_tx_run(st->r, tx, NULL);
+	pr_redis_tx_free(tx);
+	return rc == -EIO ? fail(st, "counters") : rc;
+}
+
+int turn_store_delete(struct turn_store *st, uint64_t id)
+{
+	if (!st || !st->r)
+		return -ENOTCONN;
+	char hex[17];
+	turn_id_hex(id, hex);
+	int rc = pr_ks_turn_alloc_delete(st->r, hex);
+	if (rc == -EIO)
+		return fail(st, "allocation delete");
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static uint64_t field_u64(redisReply *rep, const char *name)
+{
+	for (size_t i = 0; rep && i + 1 < rep->elements; i += 2)
+		if (rep->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(rep->element[i]->str, name) &&
+		    rep->element[i + 1]->type == REDIS_REPLY_STRING)
+			return strtoull(rep->element[i + 1]->str, NULL, 10);
+	return 0;
+}
+
+static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex)
+{
+	struct pr_ks_turn_alloc r;
+	struct turn_alloc a;
+	uint8_t fam;
+	int rc = pr_ks_turn_alloc_load(st->r, idhex, &r);
+	if (rc < 0)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	if (turn_id_parse(r.id, &a.id) < 0 || strcmp(r.transport, "udp"))
+		return -EINVAL;
+	if (parse_addr(r.client_addr, a.ft.cli_ip, &a.ft.fam) < 0 ||
+	    parse_addr(r.server_addr, a.ft.srv_ip, &fam) < 0 || fam != a.ft.fam)
+		return -EINVAL;
+	a.ft.cli_port = r.client_port;
+	a.ft.srv_port = r.server_port;
+	uint8_t rip[16];
+	if (parse_addr(r.relay_addr, rip, &fam) < 0)
+		return -EINVAL;
+	a.relay_port[fam == 4 ? 0 : 1] = r.relay_port;
+	if (strlen(r.username) >= sizeof(a.username))
+		return -EINVAL;
+	memcpy(a.username, r.username, strlen(r.username) + 1);
+	a.created = (uint32_t)r.created;
+	a.expires = (uint32_t)r.expires;
+
+	char key[96];
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, idhex);
+	redisReply *rep = pr_redis_cmd(st->r, "HGETALL %s", key);
+	if (!rep)
+		return -EIO;
+	a.relay_port[1] = a.relay_port[1] ? a.relay_port[1] : (uint16_t)field_u64(rep, "relay6_port");
+	a.dont_fragment = (uint8_t)field_u64(rep, "dont_fragment");
+	a.bw_rate = (uint32_t)field_u64(rep, "bw_bps");
+	a.st.pkts_c2p = field_u64(rep, "pkts_c2p");
+	a.st.bytes_c2p = field_u64(rep, "bytes_c2p");
+	a.st.pkts_p2c = field_u64(rep, "pkts_p2c");
+	a.st.bytes_p2c = field_u64(rep, "bytes_p2c");
+	for (int i = 0; i < TURN_DROP_MAX; i++) {
+		char f[48];
+		snprintf(f, sizeof(f), "drop_%s", turn_drop_names[i]);
+		a.st.drops[i] = field_u64(rep, f);
+	}
+	freeReplyObject(rep);
+
+	struct pr_ks_turn_perm perms[TURN_MAX_PERMS];
+	int np = pr_ks_turn_perm_list(st->r, idhex, perms, TURN_MAX_PERMS);
+	if (np < 0)
+		return np;
+	for (int i = 0; i < np; i++) {
+		uint8_t ip[16];
+		if (parse_addr(perms[i].peer_addr, ip, &fam) < 0)
+			return -EINVAL;
+		turn_peer16(a.perm[a.n_perm].ip, ip, fam);
+		a.perm[a.n_perm++].expires = (uint32_t)perms[i].expires;
+	}
+	/* Channels parsed here rather than by pr_ks_turn_chan_list: numbers of the RFC 5766
+	 * range (rfc5766_channels) are outside what the keyspace codec accepts. */
+	rep = pr_redis_cmd(st->r, "HGETALL %s:chans", key);
+	if (!rep)
+		return -EIO;
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+		char addr[64];
+		unsigned num, port, exp;
+		uint8_t ip[16];
+		if (a.n_chan >= TURN_MAX_CHANS || rep->element[i]->type != REDIS_REPLY_STRING ||
+		    rep->element[i + 1]->type != REDIS_REPLY_STRING ||
+		    sscanf(rep->element[i]->str, "%u", &num) != 1 ||
+		    sscanf(rep->element[i + 1]->str, "%63s %u %u", addr, &port, &exp) != 3 ||
+		    num < TURN_CHAN_MIN || num > TURN_CHAN_MAX_RFC5766 || port > 65535 ||
+		    parse_addr(addr, ip, &fam) < 0) {
+			freeReplyObject(rep);
+			return -EINVAL;
+		}
+		struct turn_chan *c = &a.chan[a.n_chan++];
+		turn_peer16(c->ip, ip, fam);
+		c->port = (uint16_t)port;
+		c->num = (uint16_t)num;
+		c->expires = exp;
+	}
+	freeReplyObject(rep);
+	return turn_server_restore(s, &a);
+}
+
+int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
+{
+	if (!st || !st->r)
+		return -ENOTCONN;
+	struct pr_ks_names ids;
+	int rc = pr_ks_turn_alloc_list(st->r, &ids);
+	if (rc < 0)
+		return rc == -EIO ? fail(st, "allocation list") : rc;
+	int n = 0;
+	for (size_t i = 0; i < ids.n; i++) {
+		rc = restore_one(st, s, ids.v[i]);
+		if (rc == 0) {
+			n++;
+			continue;
+		}
+		if (rc == -EIO) {
+			pr_ks_names_free(&ids);
+			return fail(st, "allocation restore");
+		}
+		PR_WARN("turn: allocation %s not restored (%s): deleted", ids.v[i], strerror(-rc));
+		pr_ks_turn_alloc_delete(st->r, ids.v[i]);
+	}
+	pr_ks_names_free(&ids);
+	return n;
+}
