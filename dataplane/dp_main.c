@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* poprelay-dataplane: start-up in stages (config, EAL, RCU, mempool, rings, neighbour
  * table, ports, telemetry, features, workers), the control loop, and a clean shutdown. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -139,6 +142,36 @@ static int init_workers(void)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* After rte_eal_cleanup: remove the primary's shared-config files and its runtime
+ * directory (EAL leaves them; with huge_unlink the hugepage files are already gone). */
+static void remove_runtime_dir(const char *dir)
+{
+	static const char *const names[] = {"config", "hugepage_info", "fbarray_memzone",
+					    "dpdk_telemetry.v2", "mp_socket"};
+	char path[PATH_MAX + 300];
+	struct dirent *de;
+	unsigned int i;
+	DIR *d;
+
+	if (dir[0] == '\0')
+		return;
+	for (i = 0; i < RTE_DIM(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	d = opendir(dir);
+	if (d) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "fbarray_memseg", 14) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir); /* fails, harmlessly, if anything else is still there */
 }
 
 static void print_bench(const struct dp_lcore_stats *before, double secs)
@@ -308,7 +341,10 @@ out_eal:
 		rte_ring_free(dp_rt.workers[i].punt);
 	rte_mempool_free(dp_rt.pool);
 	rte_free(dp_rt.rcu);
+	char rundir[PATH_MAX];
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_runtime_dir(rundir);
 	if (rc == 0)
 		PR_NOTICE("stopped");
 	return rc;

@@ -14,6 +14,7 @@ PREFIX=dp-ping
 N=5
 
 tmp=$(pr_tmpdir)
+pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
 pr_hugepages 256
 pr_netns dp-pop
 pr_netns dp-cli
@@ -114,8 +115,8 @@ for k in a:
 sys.exit(1 if bad else 0)
 PY
 # ... and it still answers.
-ip netns exec dp-cli ping -c 2 -i 0.2 -W 2 198.51.100.10 >/dev/null || pr_fail "no answer after malformed frames"
-ip netns exec dp-cli ping -6 -c 2 -i 0.2 -W 2 2001:db8:100::10 >/dev/null || pr_fail "no IPv6 answer after malformed frames"
+ip netns exec dp-cli ping -c 3 -i 0.3 -W 3 198.51.100.10 >/dev/null || { cat "$tmp/dp.log"; dump; pr_fail "no answer after malformed frames"; }
+ip netns exec dp-cli ping -6 -c 3 -i 0.3 -W 3 2001:db8:100::10 >/dev/null || pr_fail "no IPv6 answer after malformed frames"
 
 # poprelayctl, when it is built, reads the same counters.
 if [ -x "$BUILD/poprelayctl" ]; then
@@ -134,5 +135,5 @@ grep -q stopped "$tmp/dp.log" || pr_fail "no clean stop in the log"
 if ls /dev/hugepages/ 2>/dev/null | grep -q "^${PREFIX}map_"; then
 	pr_fail "hugepage files left: $(ls /dev/hugepages | grep "^$PREFIX")"
 fi
-[ ! -e /var/run/dpdk/$PREFIX/dpdk_telemetry.v2 ] || pr_fail "telemetry socket left behind"
+[ ! -e /var/run/dpdk/$PREFIX ] || pr_fail "runtime directory left behind: $(ls /var/run/dpdk/$PREFIX)"
 pr_log "PASS"
