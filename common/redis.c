@@ -60,7 +60,7 @@ static int open_ctx(const char *path, int timeout_ms, redisContext **out, char *
 		return -ENOTSOCK;
 	}
 	errno = 0;
-	c = redisConnectUnixWithTimeout(path, tv);
+	c = timeout_ms > 0 ? redisConnectUnixWithTimeout(path, tv) : redisConnectUnix(path);
 	if (!c) {
 		snprintf(err, errlen, "redis socket %s: out of memory", path);
 		return -ENOMEM;
