@@ -42,6 +42,9 @@ void sp_config_defaults(struct sp_config *c)
 	c->invite_timeout_s = 60;
 	c->max_call_s = 0;
 	c->log_level = 6;
+	c->n_digest_algs = 2;
+	c->digest_algs[0] = 2; /* SP_DIGEST_SHA256 */
+	c->digest_algs[1] = 1; /* SP_DIGEST_MD5 */
 	for (size_t i = 0; i < sizeof(default_scanners) / sizeof(default_scanners[0]); i++)
 		snprintf(c->scanners[c->n_scanners++], sizeof(c->scanners[0]), "%s",
 			 default_scanners[i]);
@@ -163,6 +166,18 @@ static int add_peer(struct sp_config *c, const char *t)
 	return 0;
 }
 
+static int add_alg(struct sp_config *c, const char *t)
+{
+	int a = !strcasecmp(t, "SHA-256") ? 2 : !strcasecmp(t, "MD5") ? 1 : -1;
+	if (a < 0 || c->n_digest_algs >= 2)
+		return -EINVAL;
+	for (unsigned i = 0; i < c->n_digest_algs; i++)
+		if (c->digest_algs[i] == a)
+			return -EINVAL;
+	c->digest_algs[c->n_digest_algs++] = a;
+	return 0;
+}
+
 static int sip_key(struct sp_config *c, const char *k, const char *v)
 {
 	if (!strcmp(k, "pop"))
@@ -234,6 +249,11 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 	if (!strcmp(k, "peer_pops")) {
 		c->n_peers = 0;
 		return for_each_item(v, add_peer, c);
+	}
+	if (!strcmp(k, "digest_algorithms")) {
+		c->n_digest_algs = 0;
+		int rc = for_each_item(v, add_alg, c);
+		return rc < 0 || !c->n_digest_algs ? -EINVAL : 0;
 	}
 	if (!strcmp(k, "log_level")) {
 		uint32_t l;

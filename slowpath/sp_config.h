@@ -63,6 +63,10 @@ struct sp_config {
 	size_t n_peers;
 	struct sp_peer_pop peers[SP_MAX_PEERS];
 	int log_level;
+	/* digest challenges offered, in preference order (RFC 8760 2.4); some older UAs
+	 * (libre < 2.x, so baresip 1.0) abort on any SHA-256 challenge: list MD5 alone there */
+	unsigned n_digest_algs;
+	int digest_algs[2];		/* enum sp_digest_alg */
 };
 
 void sp_config_defaults(struct sp_config *c);

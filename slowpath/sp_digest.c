@@ -257,12 +257,20 @@ int sp_unquote(char *dst, size_t len, const char *s)
 }
 
 int sp_digest_challenge(char *out, size_t len, const char *header, const char *realm,
-			const char *nonce, bool stale)
+			const char *nonce, bool stale, const int *algs, unsigned n)
 {
-	int n = snprintf(out, len,
-			 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=SHA-256, qop=\"auth\"%s\r\n"
-			 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n",
-			 header, realm, nonce, stale ? ", stale=true" : "", header, realm, nonce,
-			 stale ? ", stale=true" : "");
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	size_t off = 0;
+	if (!n)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		int w = snprintf(out + off, len - off,
+				 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n",
+				 header, realm, nonce,
+				 sp_digest_alg_name((enum sp_digest_alg)algs[i]),
+				 stale ? ", stale=true" : "");
+		if (w < 0 || (size_t)w >= len - off)
+			return -ENOSPC;
+		off += (size_t)w;
+	}
+	return 0;
 }

@@ -65,8 +65,8 @@ struct sp_auth {
 int sp_unquote(char *dst, size_t len, const char *s);
 
 /* Challenge header lines (complete, CRLF-terminated) for header ("WWW-Authenticate" or
- * "Proxy-Authenticate"): SHA-256 first, then MD5, both qop="auth". */
+ * "Proxy-Authenticate"), one per algorithm of algs[0..n) in that order, qop="auth". */
 int sp_digest_challenge(char *out, size_t len, const char *header, const char *realm,
-			const char *nonce, bool stale);
+			const char *nonce, bool stale, const int *algs, unsigned n);
 
 #endif

@@ -20,7 +20,8 @@ static void challenge(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	char nonce[SP_NONCE_LEN + 1], hdr[512];
 	if (sp_nonce_make(&s->nonce, sp_now(), nonce) < 0 ||
 	    sp_digest_challenge(hdr, sizeof(hdr), proxy ? "Proxy-Authenticate" : "WWW-Authenticate",
-				s->cfg.realm, nonce, stale) < 0) {
+				s->cfg.realm, nonce, stale, s->cfg.digest_algs,
+				s->cfg.n_digest_algs) < 0) {
 		sp_respond(s, c, req, 500, NULL);
 		return;
 	}
@@ -79,7 +80,10 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 		return -EPERM;
 	}
 	int alg = sp_digest_alg_parse(f.algorithm);
-	if (alg < 0 || strcmp(f.qop, "auth") || !f.cnonce[0] || !f.nc[0]) {
+	bool offered = false;
+	for (unsigned i = 0; i < s->cfg.n_digest_algs; i++)
+		offered |= s->cfg.digest_algs[i] == alg;
+	if (alg < 0 || !offered || strcmp(f.qop, "auth") || !f.cnonce[0] || !f.nc[0]) {
 		/* we only offer qop=auth with MD5 or SHA-256 */
 		s->ctr.reg_challenged++;
 		challenge(s, c, req, proxy, false);

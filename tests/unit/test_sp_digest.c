@@ -103,13 +103,19 @@ static void replay(void)
 static void challenge(void)
 {
 	char buf[512];
+	const int both[] = {SP_DIGEST_SHA256, SP_DIGEST_MD5}, md5[] = {SP_DIGEST_MD5};
 	CU_ASSERT_EQUAL(sp_digest_challenge(buf, sizeof(buf), "WWW-Authenticate", "poprelay",
-					    "abc", true), 0);
+					    "abc", true, both, 2), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "algorithm=SHA-256, qop=\"auth\", stale=true\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "algorithm=MD5"));
 	CU_ASSERT_TRUE(strstr(buf, "SHA-256") < strstr(buf, "MD5"));
-	CU_ASSERT_EQUAL(sp_digest_challenge(buf, 20, "WWW-Authenticate", "poprelay", "abc", false),
-			-ENOSPC);
+	CU_ASSERT_EQUAL(sp_digest_challenge(buf, 20, "WWW-Authenticate", "poprelay", "abc", false,
+					    both, 2), -ENOSPC);
+	CU_ASSERT_EQUAL(sp_digest_challenge(buf, sizeof(buf), "Proxy-Authenticate", "r", "n", false,
+					    md5, 1), 0);
+	CU_ASSERT_PTR_NULL(strstr(buf, "SHA-256"));
+	CU_ASSERT_PTR_NULL(strstr(buf, "stale"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\", algorithm=MD5"));
 	char u[8];
 	CU_ASSERT_EQUAL(sp_unquote(u, sizeof(u), "\"alice\""), 0);
 	CU_ASSERT_STRING_EQUAL(u, "alice");

@@ -143,7 +143,8 @@ static void config(void)
 					"pop = par1\nmedia_ports = 20000-20100\n"
 					"offnet_routes = +33=192.0.2.1:5060, 00=192.0.2.2:5070\n"
 					"peer_pops = ams1=10.1.0.1:5061\n"
-					"tls_verify_client = optional\n",
+					"tls_verify_client = optional\n"
+					"digest_algorithms = MD5\n",
 					err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(c.realm, "example");
 	CU_ASSERT_STRING_EQUAL(c.redis_socket, "/tmp/x.sock");
@@ -160,6 +161,12 @@ static void config(void)
 	CU_ASSERT_EQUAL(c.n_peers, 1);
 	CU_ASSERT_STRING_EQUAL(c.peers[0].name, "ams1");
 	CU_ASSERT_EQUAL(c.verify_client, SP_VERIFY_OPTIONAL);
+	CU_ASSERT_EQUAL(c.n_digest_algs, 1);
+	CU_ASSERT_EQUAL(c.digest_algs[0], 1);
+	sp_config_defaults(&c);
+	CU_ASSERT_EQUAL(c.n_digest_algs, 2);
+	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\ndigest_algorithms = SHA-512\n", err,
+					sizeof(err)), -EINVAL);
 
 	sp_config_defaults(&c);
 	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\nfoo = 1\n", err, sizeof(err)), -EINVAL);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Two baresip devices register to the slowpath over TLS; alice calls bob, bob answers
+# (auto), alice hangs up. Checks: the SDP each side sees points at the relay and carries
+# its own fresh SDES key; the session record in Redis matches; the stream announces install
+# and end; a CDR exists afterwards; relay ports go back to the pool.
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+source "$PR_ROOT/tests/integration/slowpath/common.sh"
+command -v baresip >/dev/null || pr_skip "baresip not installed"
+[ -x "$BUILD/poprelay-slowpath" ] || pr_fail "build $BUILD/poprelay-slowpath first"
+
+D=$(mktemp -d /tmp/sp-baresip.XXXXXX)
+pr_on_exit "rm -rf '$D'"
+pr_redis_start "$D"
+sp_certs "$D"
+TP=$(sp_free_port)
+PP=$(sp_free_port)
+# baresip 1.0 (libre 1.0) aborts on a SHA-256 challenge: offer MD5 only here
+sp_config "$D" "$TP" "$PP" "digest_algorithms = MD5"
+sp_start "$D"
+sp_user_add "$D" alice secret-a
+sp_user_add "$D" bob secret-b
+R() { redis-cli -s "$D/redis.sock" "$@"; }
+free0=$(R SCARD pr:ports:free)
+
+python3 -c "import wave,math,struct
+w=wave.open('$D/tone.wav','wb');w.setnchannels(1);w.setsampwidth(2);w.setframerate(8000)
+w.writeframes(b''.join(struct.pack('<h',int(8000*math.sin(i*0.3))) for i in range(8000*20)))"
+
+bs_conf() { # name ip password
+	local n=$1 ip=$2 pw=$3 port
+	port=$(python3 -c "import socket;s=socket.socket();s.bind(('$ip',0));print(s.getsockname()[1])")
+	mkdir -p "$D/$n"
+	cat >"$D/$n/config" <<CFG
+poll_method epoll
+sip_listen $ip:$port
+sip_cafile $D/ca.crt
+sip_trans_def tls
+net_interface $ip
+audio_player aufile,$D/$n/rx.wav
+audio_source aufile,$D/tone.wav
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module srtp.so
+module_app account.so
+module_app menu.so
+CFG
+	echo "<sip:$n@poprelay;transport=tls>;auth_pass=$pw;outbound=\"sip:127.0.0.1:$TP;transport=tls\";mediaenc=srtp-mand;answermode=auto;regint=600" >"$D/$n/accounts"
+}
+bs_conf bob 127.0.0.3 secret-b
+bs_conf alice 127.0.0.2 secret-a
+
+baresip -s -f "$D/bob" -t 20 >"$D/bob.log" 2>&1 </dev/null &
+BOB=$!
+pr_on_exit "kill $BOB 2>/dev/null"
+pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:bob transport)\" = tls ]" ||
+	{ tail -30 "$D/bob.log"; pr_fail "bob did not register over TLS"; }
+pr_log "bob registered: $(R HGET pr:reg:bob contact) via $(R HGET pr:reg:bob src_addr)"
+
+baresip -s -f "$D/alice" -e "/dial sip:bob@poprelay" -t 7 >"$D/alice.log" 2>&1 </dev/null &
+ALICE=$!
+pr_on_exit "kill $ALICE 2>/dev/null"
+pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 1" ||
+	{ tail -40 "$D/alice.log"; tail -20 "$D/sp.log"; pr_fail "no media session installed"; }
+sid=$(R SMEMBERS pr:sessions)
+R HGETALL "pr:session:$sid" >"$D/session.txt"
+pr_log "session $sid installed"
+wait $ALICE
+pr_wait_for 5 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" || pr_fail "session not ended"
+
+python3 "$PR_ROOT/tests/integration/slowpath/baresip_trace.py" "$D/alice.log" "$D/bob.log" \
+	"$D/session.txt" "$TP" 31000 31999 || { tail -20 "$D/sp.log"; pr_fail "SDP / session checks"; }
+
+# stream: install then end for the session
+ops=$(R XRANGE pr:sessions:stream - + | paste -sd' ')
+[[ $ops == *"op install id $sid"* && $ops == *"op end id $sid"* ]] ||
+	pr_fail "session stream lacks install/end for $sid: $ops"
+echo "ok: stream announced install and end"
+[ "$(R EXISTS "pr:session:$sid")" = 0 ] || pr_fail "session hash left behind"
+
+# CDR
+cdr=$(R ZRANGE pr:cdrs 0 -1)
+[ -n "$cdr" ] || pr_fail "no CDR"
+C() { R HGET "pr:cdr:$cdr" "$1"; }
+[ "$(C caller_user)" = alice ] && [ "$(C callee_user)" = bob ] || pr_fail "CDR parties"
+[ "$(C caller_encrypted)" = 1 ] && [ "$(C callee_encrypted)" = 1 ] || pr_fail "CDR encryption"
+[ "$(C end_reason)" = bye-caller ] || pr_fail "CDR end reason $(C end_reason)"
+[ "$(C direction)" = onnet ] || pr_fail "CDR direction"
+[[ $(C caller_user_agent) == baresip* ]] || pr_fail "CDR user agent"
+[ "$(C caller_inside_addr)" = 127.0.0.2 ] && [ "$(C caller_outside_addr)" = 127.0.0.1 ] ||
+	pr_fail "CDR caller addresses $(C caller_inside_addr) / $(C caller_outside_addr)"
+[ "$(C callee_inside_addr)" = 127.0.0.3 ] || pr_fail "CDR callee inside address"
+[ "$(C answer)" -gt 0 ] && [ "$(C end)" -ge "$(C answer)" ] || pr_fail "CDR times"
+ttl=$(R TTL "pr:cdr:$cdr")
+[ "$ttl" -gt $((89 * 86400)) ] || pr_fail "CDR TTL $ttl"
+echo "ok: CDR $cdr (duration $(C duration_s)s, ttl ${ttl}s)"
+[ "$(R SCARD pr:ports:free)" = "$free0" ] || pr_fail "relay ports not returned ($(R SCARD pr:ports:free) != $free0)"
+echo "ok: relay ports returned to the pool"
+kill -0 "$SP_PID" || pr_fail "slowpath died"
+echo "PASS"
