@@ -540,7 +540,12 @@ int pr_ks_check_schema(struct pr_redis *r)
 	uint64_t v;
 	int rc = 0;
 
-	rep = pr_redis_cmd(r, "SET %s %d NX GET", PR_KS_SCHEMA_KEY, PR_KS_SCHEMA_VERSION);
+	/* GET first: a read-only ACL user can check a schema it may not set. */
+	rep = pr_redis_cmd(r, "GET %s", PR_KS_SCHEMA_KEY);
+	if (rep && rep->type == REDIS_REPLY_NIL) {
+		freeReplyObject(rep);
+		rep = pr_redis_cmd(r, "SET %s %d NX GET", PR_KS_SCHEMA_KEY, PR_KS_SCHEMA_VERSION);
+	}
 	if (!rep)
 		return ks_redis_fail(r, PR_KS_SCHEMA_KEY);
 	if (rep->type == REDIS_REPLY_ERROR)

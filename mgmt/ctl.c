@@ -136,8 +136,19 @@ struct pr_redis *ctl_redis(struct ctl_ctx *ctx, int *exit_code)
 		}
 		return NULL;
 	}
-	user = ctl_conf_get(ctx, "redis", "user");
-	pwfile = ctl_conf_get(ctx, "redis", "password_file");
+	/* poprelayctl's own ACL user first ([ctl]), then the shared [redis] one, then the
+	 * file poprelay-setup-redis writes for the "ctl" user. */
+	user = ctl_conf_get(ctx, "ctl", "redis_user");
+	pwfile = ctl_conf_get(ctx, "ctl", "redis_password_file");
+	if (!pwfile || !*pwfile) {
+		user = ctl_conf_get(ctx, "redis", "user");
+		pwfile = ctl_conf_get(ctx, "redis", "password_file");
+	}
+	if ((!pwfile || !*pwfile) && !ctx->conf_explicit && !ctx->socket_explicit &&
+	    access(CTL_DEFAULT_PASSFILE, R_OK) == 0) {
+		user = "ctl";
+		pwfile = CTL_DEFAULT_PASSFILE;
+	}
 	if (pwfile && *pwfile) {
 		rc = pr_redis_auth(ctx->redis, user, pwfile);
 		if (rc < 0) {
@@ -539,6 +550,7 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			sock_opt = optarg;
+			ctx.socket_explicit = true;
 			break;
 		case 'j':
 			ctx.json = true;

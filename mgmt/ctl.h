@@ -29,6 +29,10 @@ enum {
 #define CTL_DEFAULT_CONF	 "/etc/poprelay/poprelay.conf"
 #define CTL_DEFAULT_REDIS_SOCKET "/run/poprelay/redis.sock"
 #define CTL_REDIS_TIMEOUT_MS	 3000
+/* Password of the "ctl" ACL user, written by images/poprelay-setup-redis; used when the
+ * config names no password file ([ctl] redis_password_file, else [redis] password_file)
+ * and neither -c nor -s was given (the installed appliance, not a test instance). */
+#define CTL_DEFAULT_PASSFILE "/etc/poprelay/redis-ctl.pass"
 
 struct ctl_conf_kv {
 	char section[32];
@@ -47,6 +51,7 @@ struct ctl_ctx {
 	struct ctl_conf_kv *conf;    /* every key of the config file (for other subcommands) */
 	size_t nconf;
 	struct pr_redis *redis; /* opened on demand by ctl_redis() */
+	bool socket_explicit;	/* -s was given */
 };
 
 /* Subcommands. Weak: a build without the file prints "not available in this build". */

@@ -69,6 +69,24 @@ assert any(x["detail"] == "value 900" for x in e), e
 EOF
 expect_rc 2 ctl audit --count 0
 
+pr_log "ACL user from [ctl] redis_user / redis_password_file"
+PW='ks-acl-Pass-4f9c2e'
+rcli ACL SETUSER ks-ro on ">$PW" '~pr:*' '&pr:*' +@read +@connection >/dev/null
+rcli ACL SETUSER ks-ctl on ">$PW" '~pr:*' '&pr:*' +@all -@dangerous >/dev/null
+printf '%s\n' "$PW" >"$D/pw"
+printf 'wrong-%s\n' "$PW" >"$D/badpw"
+conf() { printf '[redis]\nsocket = %s\n[ctl]\nredis_user = %s\nredis_password_file = %s\n' "$SOCK" "$1" "$2" >"$D/c.conf"; }
+conf ks-ro "$D/pw"
+expect_rc 0 "$CTL" -c "$D/c.conf" tunable get sip.lockout_s
+expect_rc 1 "$CTL" -c "$D/c.conf" tunable set sip.lockout_s 600
+grep -q "NOPERM" "$D/err" || pr_fail "a read-only ACL user could write: $(cat "$D/err")"
+conf ks-ctl "$D/pw"
+expect_rc 0 "$CTL" -c "$D/c.conf" tunable set sip.lockout_s 600
+conf ks-ctl "$D/badpw"
+expect_rc 1 "$CTL" -c "$D/c.conf" tunable list
+grep -q "AUTH as ks-ctl refused" "$D/err" || pr_fail "bad password not explained: $(cat "$D/err")"
+grep -qF "$PW" "$D/out" "$D/err" && pr_fail "the Redis password was printed"
+
 pr_log "redis down"
 expect_rc 3 "$CTL" -s "$D/nowhere.sock" tunable list
 expect_rc 3 "$CTL" -s "$D/nowhere.sock" audit
