@@ -165,6 +165,26 @@ static int parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pr_ks_u
 	int c, rc;
 
 	a->action = argv[0];
+	/* Long options must be spelled out: GNU getopt would take "--password=x" as an
+	 * abbreviation of --password-file (and read, then name, a file called x). */
+	for (c = 1; c < argc && strcmp(argv[c], "--"); c++) {
+		const struct option *o;
+		size_t l;
+
+		if (strncmp(argv[c], "--", 2) != 0)
+			continue;
+		l = strcspn(argv[c] + 2, "=");
+		for (o = user_opts; o->name; o++)
+			if (strlen(o->name) == l && strncmp(o->name, argv[c] + 2, l) == 0)
+				break;
+		if (!o->name) {
+			ctl_err(ctx, "user %s: unknown option '%.*s'", a->action, (int)l + 2,
+				argv[c]);
+			return CTL_EXIT_USAGE;
+		}
+		if (o->has_arg == required_argument && !strchr(argv[c], '='))
+			c++; /* skip its value: it may look like an option */
+	}
 	optind = 0; /* GNU: reinitialise; argv[0] is the action */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", user_opts, NULL)) != -1) {
@@ -185,9 +205,13 @@ static int parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pr_ks_u
 		case ':':
 			ctl_err(ctx, "user %s: %s needs a value", a->action, argv[optind - 1]);
 			return CTL_EXIT_USAGE;
-		case '?':
-			ctl_err(ctx, "user %s: unknown option '%s'", a->action, argv[optind - 1]);
+		case '?': {
+			/* never echo a value: it may be a password typed in the wrong place */
+			const char *o = argv[optind - 1];
+			ctl_err(ctx, "user %s: unknown option '%.*s'", a->action,
+				(int)strcspn(o, "="), o);
 			return CTL_EXIT_USAGE;
+		}
 		default:
 			if (!fields_ok) {
 				ctl_err(ctx, "user %s: %s does not apply", a->action, opt_flag(c));
@@ -201,7 +225,11 @@ static int parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pr_ks_u
 	if (optind < argc)
 		a->name = argv[optind++];
 	if (optind < argc) {
-		ctl_err(ctx, "user %s: unexpected argument '%s'", a->action, argv[optind]);
+		/* not echoed: an extra word is often a password given as an argument */
+		ctl_err(ctx,
+			"user %s: unexpected extra argument (argument %d); passwords are "
+			"read from stdin, a terminal or --password-file",
+			a->action, optind + 1);
 		return CTL_EXIT_USAGE;
 	}
 	return CTL_EXIT_OK;

@@ -208,6 +208,8 @@ run 2 ctl user frobnicate alice
 run 2 ctl user show
 run 2 ctl frobnicate
 run 2 ctl user list extra
+run 2 ctl user add erin "$PW_ALICE" # a password given as an argument is refused, not echoed
+run 2 ctl user add erin --password="$PW_ALICE"
 run 0 ctl user --help
 run 0 ctl help
 
