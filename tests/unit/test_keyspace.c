@@ -546,6 +546,7 @@ static int suite_redis_clean(void)
 	pr_redis_close(R);
 	R = NULL;
 	stop_redis();
+	alarm(0);
 	return 0;
 }
 
