@@ -59,6 +59,8 @@ static const struct dp_cfg_key dp_keys[] = {
 	 "milliseconds between ARP requests / neighbour solicitations for an unresolved hop"},
 	{"neigh_probes", DP_CFG_U32, 1, 100, "3", DPC(neigh_probes), 0,
 	 "requests sent for an unresolved hop before giving up"},
+	{"udp_echo_port", DP_CFG_U32, 0, 65535, "0", DPC(udp_echo_port), 0,
+	 "UDP port of the diagnostic echo service on our addresses (0 = off; labs)"},
 	{"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
 	 "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
 };

@@ -35,6 +35,7 @@ file_prefix = $PREFIX
 mbuf_pool_size = 4095
 mbuf_cache_size = 64
 worker_idle_sleep_us = 100
+udp_echo_port = 7
 [redis]
 socket = $tmp/redis.sock
 [port0]
@@ -90,6 +91,23 @@ neigh=$($TEL $PREFIX /poprelay/neigh)
 pr_log "neighbours: $neigh"
 echo "$neigh" | grep -q '198.51.100.20' || pr_fail "client's IPv4 address not learned"
 echo "$neigh" | grep -q '2001:db8:100::20' || pr_fail "client's IPv6 address not learned"
+
+# UDP through the extension point: the diagnostic echo feature answers via dp_udp_tx.
+# From a known neighbour the first datagram is echoed; from addresses the dataplane never
+# saw, it resolves them itself (ARP request / neighbour solicitation), then echoes.
+ECHO="python3 $PR_ROOT/tests/integration/dp_udp_echo.py"
+n=$(ip netns exec dp-cli $ECHO 198.51.100.20 198.51.100.10 7) || { dump; pr_fail "no UDP echo (IPv4)"; }
+[ "$n" = 1 ] || pr_fail "UDP echo from a known neighbour needed $n tries"
+ip -n dp-cli addr add 198.51.100.21/24 dev dp0c
+ip -n dp-cli addr add 2001:db8:100::21/64 dev dp0c nodad
+ip netns exec dp-cli $ECHO 198.51.100.21 198.51.100.10 7 >/dev/null || { dump; pr_fail "no UDP echo to an unresolved IPv4 neighbour"; }
+ip netns exec dp-cli $ECHO 2001:db8:100::21 2001:db8:100::10 7 >/dev/null || { dump; pr_fail "no UDP echo to an unresolved IPv6 neighbour"; }
+expect arp_requests_out -ge 1
+expect nd_solicits_out -ge 1
+expect neigh_resolve_punts -ge 2
+expect udp_in -ge 3
+$TEL $PREFIX /poprelay/neigh | grep -q '"198.51.100.21"' || pr_fail "198.51.100.21 not resolved"
+$TEL $PREFIX /poprelay/neigh | grep -q '"2001:db8:100::21"' || pr_fail "2001:db8:100::21 not resolved"
 
 # Malformed frames: each dropped and counted by its reason.
 before=$($TEL $PREFIX /poprelay/drops)
