@@ -89,7 +89,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_$(firstword $(subst /, ,$*))) -MMD -MP -c $< -o $@
 
-.PHONY: build deps test unit integration run bench asan fuzz fuzz-regress format clean
+.PHONY: build deps test unit integration run bench asan fuzz fuzz-regress format clean package
 build: $(LIBS_ALL) $(BINS) $(UNIT_TESTS)
 
 deps:
@@ -132,6 +132,11 @@ FUZZ_SECONDS ?= 30
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(FB) $(FUZZ_SECONDS)
+
+# A Debian package of the appliance (binaries, conffiles, systemd units).
+VERSION ?= 0.1.0
+package: build
+	images/build-deb.sh $(B) $(VERSION)
 
 format:
 	find . -name '*.[ch]' -not -path './build*' | xargs clang-format -i

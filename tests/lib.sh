@@ -16,17 +16,19 @@ pr_cleanup() {
 trap pr_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Every temp dir of this script lives under one parent made here, in the script's own
+# shell, so it is removed at exit even when pr_tmpdir runs in a $(...) subshell.
+PR_TMP=$(mktemp -d /tmp/poprelay-test.XXXXXX)
+pr_on_exit "rm -rf '$PR_TMP'"
+
 pr_log() { echo "[$(date +%T)] $*" >&2; }
 pr_fail() { echo "FAIL: $*" >&2; exit 1; }
 pr_skip() { echo "SKIP: $*" >&2; exit 77; }
 pr_need_root() { [ "$(id -u)" = 0 ] || pr_skip "needs root (namespaces, hugepages)"; }
 
-# pr_tmpdir: a private directory removed at exit; echoes its path.
+# pr_tmpdir: a private directory removed at exit (works inside $(...)); echoes its path.
 pr_tmpdir() {
-	local d
-	d=$(mktemp -d /tmp/poprelay-test.XXXXXX)
-	pr_on_exit "rm -rf '$d'"
-	echo "$d"
+	mktemp -d "$PR_TMP/t.XXXXXX"
 }
 
 # pr_redis_start DIR: redis-server on DIR/redis.sock only (no TCP), stopped at exit.

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# images/build-deb.sh BUILD_DIR VERSION -> BUILD_DIR/poprelay_VERSION_amd64.deb
+# The appliance as one Debian package: binaries, default configuration (a conffile),
+# systemd units and the Redis setup. Runtime dependencies are found from the binaries'
+# shared libraries (dpkg -S), so the list stays true as the code changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}; VER=${2:-0.1.0}
+root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
+install -D -m 0755 "$B/poprelay-dataplane" "$root/usr/sbin/poprelay-dataplane"
+[ -x "$B/poprelay-slowpath" ] && install -D -m 0755 "$B/poprelay-slowpath" "$root/usr/sbin/poprelay-slowpath"
+install -D -m 0755 "$B/poprelayctl" "$root/usr/bin/poprelayctl"
+install -D -m 0755 images/poprelay-setup-redis "$root/usr/sbin/poprelay-setup-redis"
+install -D -m 0640 images/poprelay.conf "$root/etc/poprelay/poprelay.conf"
+install -D -m 0640 images/redis-poprelay.conf "$root/etc/poprelay/redis.conf"
+install -D -m 0640 images/redis-users.acl "$root/etc/poprelay/redis-users.acl"
+for u in images/*.service; do install -D -m 0644 "$u" "$root/lib/systemd/system/$(basename "$u")"; done
+for d in README.md docs/*.md; do install -D -m 0644 "$d" "$root/usr/share/doc/poprelay/$(basename "$d")"; done
+
+libs=$(for b in "$root"/usr/sbin/* "$root"/usr/bin/*; do file -b "$b" | grep -q ELF && ldd "$b"; done |
+	awk '/=> \//{print $3}' | sort -u)
+deps=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l" 2>/dev/null; done |
+	cut -d: -f1 | sort -u | grep -v '^libc6$' || true)
+deps=$(echo $deps redis-server dpdk | tr ' ' '\n' | sort -u | paste -sd, | sed 's/,/, /g')
+
+mkdir -p "$root/DEBIAN"
+cat >"$root/DEBIAN/control" <<CTL
+Package: poprelay
+Version: $VER
+Architecture: amd64
+Maintainer: poprelay developers <dev@poprelay.invalid>
+Depends: libc6, $deps
+Section: net
+Priority: optional
+Description: kernel-bypass media relay appliance (TURN, SRTP, SIP/TLS)
+ DPDK dataplane relaying TURN and SRTP media at line rate, a SIP over TLS registrar and
+ call router, and the poprelayctl management CLI, sharing state through a local Redis.
+CTL
+printf '/etc/poprelay/poprelay.conf\n/etc/poprelay/redis.conf\n/etc/poprelay/redis-users.acl\n' >"$root/DEBIAN/conffiles"
+cat >"$root/DEBIAN/postinst" <<'POST'
+#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+	getent group poprelay >/dev/null || addgroup --system poprelay
+	install -d -m 0750 /var/lib/poprelay
+	getent passwd poprelay >/dev/null || adduser --system --ingroup poprelay --home /var/lib/poprelay --no-create-home poprelay
+	install -d -o poprelay -g poprelay -m 0750 /var/lib/poprelay /var/lib/poprelay/redis
+	chgrp poprelay /etc/poprelay/poprelay.conf /etc/poprelay/redis.conf || true
+	/usr/sbin/poprelay-setup-redis
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+fi
+POST
+chmod 0755 "$root/DEBIAN/postinst"
+cat >"$root/DEBIAN/postrm" <<'POSTRM'
+#!/bin/sh
+set -e
+if [ "$1" = purge ]; then
+	rm -f /etc/poprelay/redis-*.pass /etc/poprelay/redis-users.acl
+	rmdir /etc/poprelay 2>/dev/null || true
+	rm -rf /var/lib/poprelay
+fi
+POSTRM
+chmod 0755 "$root/DEBIAN/postrm"
+out="$B/poprelay_${VER}_amd64.deb"
+dpkg-deb --root-owner-group --build "$root" "$out" >/dev/null
+echo "$out"

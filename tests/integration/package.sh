@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The Debian package: built from the tree, its metadata is right, and it installs and
+# purges cleanly on this machine (postinst creates the system user, the Redis ACL users
+# with random passwords and their 0640 password files; no secret is world-readable).
+source "$(dirname "$0")/../lib.sh"
+pr_need_root
+if dpkg-query -W poprelay >/dev/null 2>&1; then pr_skip "a poprelay package is installed on this machine"; fi
+cd "$PR_ROOT"
+deb=$(images/build-deb.sh "$BUILD" 0.0.0-test) || pr_fail "package build failed"
+pr_on_exit "rm -f '$deb'"
+info=$(dpkg-deb -I "$deb")
+for d in redis-server dpdk libhiredis0.14 librte-eal23; do
+	grep -q "Depends:.*\b$d\b" <<<"$info" || pr_fail "Depends lacks $d"
+done
+dpkg-deb -I "$deb" conffiles | grep -qx /etc/poprelay/poprelay.conf || pr_fail "config is not a conffile"
+contents=$(dpkg-deb -c "$deb")
+for f in usr/sbin/poprelay-dataplane usr/bin/poprelayctl lib/systemd/system/poprelay-redis.service \
+	lib/systemd/system/poprelay-dataplane.service; do
+	grep -q " \./$f\$" <<<"$contents" || pr_fail "package lacks $f"
+done
+
+pr_log "install"
+pr_on_exit "dpkg --purge poprelay; userdel poprelay; groupdel poprelay; rm -rf /etc/poprelay /var/lib/poprelay"
+dpkg -i "$deb" >/dev/null || pr_fail "dpkg -i failed"
+id poprelay >/dev/null || pr_fail "no poprelay system user"
+/usr/bin/poprelayctl help >/dev/null 2>&1 || pr_fail "installed poprelayctl does not run"
+/usr/sbin/poprelay-dataplane --version | grep -q 0 || pr_fail "installed dataplane does not run"
+for u in dataplane slowpath ctl; do
+	pf=/etc/poprelay/redis-$u.pass
+	[ "$(stat -c %a "$pf")" = 640 ] || pr_fail "$pf is not 0640"
+	[ "$(wc -c <"$pf")" -ge 32 ] || pr_fail "$pf holds no random password"
+	grep -q "^user $u on " /etc/poprelay/redis-users.acl || pr_fail "no ACL user $u"
+done
+[ "$(stat -c %a /etc/poprelay/redis-users.acl)" = 640 ] || pr_fail "ACL file readable by others"
+pw1=$(cat /etc/poprelay/redis-ctl.pass)
+dpkg -i "$deb" >/dev/null || pr_fail "reinstall failed"
+[ "$(cat /etc/poprelay/redis-ctl.pass)" = "$pw1" ] || pr_fail "reinstall changed a password"
+
+pr_log "the ACL file works with the packaged redis.conf"
+d=$(pr_tmpdir)
+sed -e "s#/run/poprelay/redis.sock#$d/r.sock#" -e "s#/var/lib/poprelay/redis#$d#" \
+	/etc/poprelay/redis.conf >"$d/redis.conf"
+redis-server "$d/redis.conf" --daemonize yes --pidfile "$d/r.pid" >/dev/null
+pr_on_exit "kill \$(cat '$d/r.pid')"
+pr_wait_for 10 sh -c "redis-cli -s '$d/r.sock' ping 2>&1 | grep -q NOAUTH" ||
+	pr_fail "packaged redis.conf does not start, or its default user is not off: $(redis-cli -s "$d/r.sock" ping 2>&1)"
+redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set pr:x 1 | grep -q OK ||
+	pr_fail "ctl user cannot write pr:*"
+redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set other 1 | grep -q NOPERM ||
+	pr_fail "ctl user can write outside pr:*"
+
+dpkg --purge poprelay >/dev/null || pr_fail "purge failed"
+[ ! -e /usr/sbin/poprelay-dataplane ] || pr_fail "purge left the binary"
+[ ! -e /etc/poprelay ] || pr_fail "purge left /etc/poprelay: $(ls /etc/poprelay)"
+pr_log "package: pass"
