@@ -49,7 +49,7 @@ struct dp_port {
 /* Global runtime state. Writer: control lcore (main) during init/teardown only, except
  * quit, which the signal handler sets. */
 struct dp_runtime {
-	volatile bool quit;      /* signal handler: wo; everyone: ro */
+	volatile bool quit;	    /* signal handler: wo; everyone: ro */
 	volatile bool stop_workers; /* control: wo; workers: ro */
 	unsigned int nb_workers;
 	struct dp_worker workers[DP_MAX_WORKERS];
@@ -67,17 +67,17 @@ extern struct dp_runtime dp_rt;
 
 /* Kinds of punt from a worker to control (struct dp_punt_meta.kind). */
 enum dp_punt_kind {
-	DP_PUNT_ARP = 1,     /* ARP frame for control to answer/learn */
-	DP_PUNT_ND,          /* NS/NA for control to answer/learn */
-	DP_PUNT_RESOLVE,     /* a frame to an unresolved next hop: resolve, then drop it */
-	DP_PUNT_FEATURE,     /* for the feature in feature_id */
+	DP_PUNT_ARP = 1, /* ARP frame for control to answer/learn */
+	DP_PUNT_ND,	 /* NS/NA for control to answer/learn */
+	DP_PUNT_RESOLVE, /* a frame to an unresolved next hop: resolve, then drop it */
+	DP_PUNT_FEATURE, /* for the feature in feature_id */
 };
 
 /* Stored in each mbuf's private area (the pool is created with room for it). */
 struct dp_punt_meta {
 	uint8_t kind;
 	uint8_t feature_id;
-	uint16_t port; /* index into dp_rt.ports[] */
+	uint16_t port;		  /* index into dp_rt.ports[] */
 	struct dp_ipaddr nexthop; /* DP_PUNT_RESOLVE */
 	struct dp_pkt_info pi;	  /* as parsed by the worker */
 };

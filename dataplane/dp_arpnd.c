@@ -50,9 +50,9 @@ void dp_arp_input(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	}
 	/* Turn the request into the reply in place. */
 	arp[7] = 2;
-	memcpy(arp + 18, arp + 8, 10);	     /* target = sender (MAC + IP) */
-	memcpy(arp + 8, &p->mac, 6);	     /* sender MAC = ours */
-	memcpy(arp + 14, &pi->dst.v4, 4);    /* sender IP = the address asked for */
+	memcpy(arp + 18, arp + 8, 10);	  /* target = sender (MAC + IP) */
+	memcpy(arp + 8, &p->mac, 6);	  /* sender MAC = ours */
+	memcpy(arp + 14, &pi->dst.v4, 4); /* sender IP = the address asked for */
 	rte_ether_addr_copy(&sha, &eth->dst_addr);
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
 	if (dp_control_tx(pi->port, m) == 0)
@@ -97,7 +97,7 @@ static void send_na(struct rte_mbuf *m, const struct dp_pkt_info *pi,
 	}
 	if (rte_pktmbuf_data_len(m) < pi->l3_off + 40 + l4_len &&
 	    rte_pktmbuf_append(m, (uint16_t)(pi->l3_off + 40 + l4_len - rte_pktmbuf_data_len(m))) ==
-		    NULL) {
+		NULL) {
 		ctl_drop(m, DP_DROP_NO_MBUF);
 		return;
 	}

@@ -21,88 +21,84 @@ struct dp_config dp_cfg;
 #define PORT(f) offsetof(struct dp_port_cfg, f)
 
 static const struct dp_cfg_key eal_keys[] = {
-	{"lcores", DP_CFG_STR, 1, 128, "0-1", EAL(lcores), 0,
-	 "lcore list for EAL -l: the first is the control lcore, the others are workers"},
-	{"main_lcore", DP_CFG_U32, 0, 1023, "0", EAL(main_lcore), 0,
-	 "the control lcore (must be in lcores)"},
-	{"memory_mb", DP_CFG_U32, 64, 1048576, "512", EAL(memory_mb), 0,
-	 "memory to reserve at start-up in MB (EAL -m)"},
-	{"huge", DP_CFG_BOOL, 0, 0, "yes", EAL(huge), 0,
-	 "use hugepages; no runs EAL with --no-huge (labs and CI only)"},
-	{"huge_unlink", DP_CFG_BOOL, 0, 0, "yes", EAL(huge_unlink), 0,
-	 "remove hugepage files as soon as they are mapped (none left after any exit); no "
-	 "keeps them for secondary processes such as dpdk-pdump"},
-	{"in_memory", DP_CFG_BOOL, 0, 0, "no", EAL(in_memory), 0,
-	 "EAL --in-memory: no shared runtime files (disables secondary processes)"},
-	{"file_prefix", DP_CFG_STR, 1, 64, "poprelay", EAL(file_prefix), 0,
-	 "EAL --file-prefix; the telemetry socket is /var/run/dpdk/<file_prefix>/"},
-	{"log_level", DP_CFG_U32, 1, 8, "5", EAL(log_level), 0,
-	 "EAL and dataplane log level, syslog numbering (3 error .. 7 debug)"},
-	{"extra_args", DP_CFG_STR, 0, 255, "", EAL(extra_args), 0,
-	 "more EAL arguments, whitespace separated (e.g. --vdev for a second device)"},
+    {"lcores", DP_CFG_STR, 1, 128, "0-1", EAL(lcores), 0,
+     "lcore list for EAL -l: the first is the control lcore, the others are workers"},
+    {"main_lcore", DP_CFG_U32, 0, 1023, "0", EAL(main_lcore), 0,
+     "the control lcore (must be in lcores)"},
+    {"memory_mb", DP_CFG_U32, 64, 1048576, "512", EAL(memory_mb), 0,
+     "memory to reserve at start-up in MB (EAL -m)"},
+    {"huge", DP_CFG_BOOL, 0, 0, "yes", EAL(huge), 0,
+     "use hugepages; no runs EAL with --no-huge (labs and CI only)"},
+    {"huge_unlink", DP_CFG_BOOL, 0, 0, "yes", EAL(huge_unlink), 0,
+     "remove hugepage files as soon as they are mapped (none left after any exit); no "
+     "keeps them for secondary processes such as dpdk-pdump"},
+    {"in_memory", DP_CFG_BOOL, 0, 0, "no", EAL(in_memory), 0,
+     "EAL --in-memory: no shared runtime files (disables secondary processes)"},
+    {"file_prefix", DP_CFG_STR, 1, 64, "poprelay", EAL(file_prefix), 0,
+     "EAL --file-prefix; the telemetry socket is /var/run/dpdk/<file_prefix>/"},
+    {"log_level", DP_CFG_U32, 1, 8, "5", EAL(log_level), 0,
+     "EAL and dataplane log level, syslog numbering (3 error .. 7 debug)"},
+    {"extra_args", DP_CFG_STR, 0, 255, "", EAL(extra_args), 0,
+     "more EAL arguments, whitespace separated (e.g. --vdev for a second device)"},
 };
 
 static const struct dp_cfg_key dp_keys[] = {
-	{"burst_size", DP_CFG_U32, 1, 256, "32", DPC(burst_size), 0,
-	 "packets per rx_burst/tx_burst"},
-	{"mbuf_pool_size", DP_CFG_U32, 1023, 16777215, "16383", DPC(mbuf_pool_size), 0,
-	 "mbufs in the packet pool (best 2^n - 1)"},
-	{"mbuf_cache_size", DP_CFG_U32, 0, 512, "256", DPC(mbuf_cache_size), 0,
-	 "per-lcore mbuf cache"},
-	{"punt_ring_size", DP_CFG_U32, 64, 65536, "1024", DPC(punt_ring_size), 0,
-	 "slots of each worker's ring to the control lcore (power of two)"},
-	{"neigh_entries", DP_CFG_U32, 64, 1048576, "4096", DPC(neigh_entries), 0,
-	 "neighbour (ARP/ND) table size"},
-	{"neigh_timeout_s", DP_CFG_U32, 1, 86400, "300", DPC(neigh_timeout_s), 0,
-	 "seconds a learned neighbour stays valid before it is removed"},
-	{"neigh_retry_ms", DP_CFG_U32, 10, 60000, "1000", DPC(neigh_retry_ms), 0,
-	 "milliseconds between ARP requests / neighbour solicitations for an unresolved hop"},
-	{"neigh_probes", DP_CFG_U32, 1, 100, "3", DPC(neigh_probes), 0,
-	 "requests sent for an unresolved hop before giving up"},
-	{"udp_echo_port", DP_CFG_U32, 0, 65535, "0", DPC(udp_echo_port), 0,
-	 "UDP port of the diagnostic echo service on our addresses (0 = off; labs)"},
-	{"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
-	 "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
+    {"burst_size", DP_CFG_U32, 1, 256, "32", DPC(burst_size), 0, "packets per rx_burst/tx_burst"},
+    {"mbuf_pool_size", DP_CFG_U32, 1023, 16777215, "16383", DPC(mbuf_pool_size), 0,
+     "mbufs in the packet pool (best 2^n - 1)"},
+    {"mbuf_cache_size", DP_CFG_U32, 0, 512, "256", DPC(mbuf_cache_size), 0, "per-lcore mbuf cache"},
+    {"punt_ring_size", DP_CFG_U32, 64, 65536, "1024", DPC(punt_ring_size), 0,
+     "slots of each worker's ring to the control lcore (power of two)"},
+    {"neigh_entries", DP_CFG_U32, 64, 1048576, "4096", DPC(neigh_entries), 0,
+     "neighbour (ARP/ND) table size"},
+    {"neigh_timeout_s", DP_CFG_U32, 1, 86400, "300", DPC(neigh_timeout_s), 0,
+     "seconds a learned neighbour stays valid before it is removed"},
+    {"neigh_retry_ms", DP_CFG_U32, 10, 60000, "1000", DPC(neigh_retry_ms), 0,
+     "milliseconds between ARP requests / neighbour solicitations for an unresolved hop"},
+    {"neigh_probes", DP_CFG_U32, 1, 100, "3", DPC(neigh_probes), 0,
+     "requests sent for an unresolved hop before giving up"},
+    {"udp_echo_port", DP_CFG_U32, 0, 65535, "0", DPC(udp_echo_port), 0,
+     "UDP port of the diagnostic echo service on our addresses (0 = off; labs)"},
+    {"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
+     "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
 };
 
 #define RED(f) offsetof(struct dp_redis_cfg, f)
 /* Shared with the slowpath and poprelayctl (same keys, same meaning). */
 static const struct dp_cfg_key redis_keys[] = {
-	{"socket", DP_CFG_STR, 1, 107, "/run/poprelay/redis.sock", RED(socket), 0,
-	 "unix socket of the local Redis"},
-	{"user", DP_CFG_STR, 0, 63, "", RED(user), 0, "Redis ACL user of this process"},
-	{"password_file", DP_CFG_STR, 0, 255, "", RED(password_file), 0,
-	 "file holding that user's Redis password"},
+    {"socket", DP_CFG_STR, 1, 107, "/run/poprelay/redis.sock", RED(socket), 0,
+     "unix socket of the local Redis"},
+    {"user", DP_CFG_STR, 0, 63, "", RED(user), 0, "Redis ACL user of this process"},
+    {"password_file", DP_CFG_STR, 0, 255, "", RED(password_file), 0,
+     "file holding that user's Redis password"},
 };
 
 static const struct dp_cfg_key port_keys[] = {
-	{"device", DP_CFG_STR, 1, 255, NULL, PORT(device), DP_CFG_REQUIRED,
-	 "PCI address (0000:01:00.0) or vdev string (net_af_packet0,iface=eth1)"},
-	{"ipv4", DP_CFG_IP4_PREFIX, 0, 0, NULL, PORT(ipv4), 0,
-	 "IPv4 address the appliance owns on this port, with prefix length"},
-	{"ipv6", DP_CFG_IP6_PREFIX, 0, 0, NULL, PORT(ipv6), 0,
-	 "IPv6 address the appliance owns on this port, with prefix length"},
-	{"gateway4", DP_CFG_IP4, 0, 0, NULL, PORT(gateway4), 0,
-	 "IPv4 next hop for destinations off the ipv4 prefix"},
-	{"gateway6", DP_CFG_IP6, 0, 0, NULL, PORT(gateway6), 0,
-	 "IPv6 next hop for destinations off the ipv6 prefix"},
-	{"rx_queues", DP_CFG_U32, 0, 64, "0", PORT(rx_queues), 0,
-	 "RX queues (RSS); 0 = one per worker lcore"},
-	{"rx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(rx_desc), 0, "RX descriptors per queue"},
-	{"tx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(tx_desc), 0, "TX descriptors per queue"},
-	{"mtu", DP_CFG_U32, 576, 9600, "1500", PORT(mtu), 0, "IP MTU of the port"},
-	{"promiscuous", DP_CFG_BOOL, 0, 0, "no", PORT(promiscuous), 0,
-	 "accept frames to any MAC (virtual ports that share a MAC with the kernel)"},
+    {"device", DP_CFG_STR, 1, 255, NULL, PORT(device), DP_CFG_REQUIRED,
+     "PCI address (0000:01:00.0) or vdev string (net_af_packet0,iface=eth1)"},
+    {"ipv4", DP_CFG_IP4_PREFIX, 0, 0, NULL, PORT(ipv4), 0,
+     "IPv4 address the appliance owns on this port, with prefix length"},
+    {"ipv6", DP_CFG_IP6_PREFIX, 0, 0, NULL, PORT(ipv6), 0,
+     "IPv6 address the appliance owns on this port, with prefix length"},
+    {"gateway4", DP_CFG_IP4, 0, 0, NULL, PORT(gateway4), 0,
+     "IPv4 next hop for destinations off the ipv4 prefix"},
+    {"gateway6", DP_CFG_IP6, 0, 0, NULL, PORT(gateway6), 0,
+     "IPv6 next hop for destinations off the ipv6 prefix"},
+    {"rx_queues", DP_CFG_U32, 0, 64, "0", PORT(rx_queues), 0,
+     "RX queues (RSS); 0 = one per worker lcore"},
+    {"rx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(rx_desc), 0, "RX descriptors per queue"},
+    {"tx_desc", DP_CFG_U32, 64, 16384, "1024", PORT(tx_desc), 0, "TX descriptors per queue"},
+    {"mtu", DP_CFG_U32, 576, 9600, "1500", PORT(mtu), 0, "IP MTU of the port"},
+    {"promiscuous", DP_CFG_BOOL, 0, 0, "no", PORT(promiscuous), 0,
+     "accept frames to any MAC (virtual ports that share a MAC with the kernel)"},
 };
 
 static struct dp_cfg_section eal_section = {
-	.name = "eal", .storage = &dp_cfg.eal, .keys = eal_keys, .nkeys = RTE_DIM(eal_keys)};
+    .name = "eal", .storage = &dp_cfg.eal, .keys = eal_keys, .nkeys = RTE_DIM(eal_keys)};
 static struct dp_cfg_section dp_section = {
-	.name = "dataplane", .storage = &dp_cfg.dp, .keys = dp_keys, .nkeys = RTE_DIM(dp_keys)};
-static struct dp_cfg_section redis_section = {.name = "redis",
-					      .storage = &dp_cfg.redis,
-					      .keys = redis_keys,
-					      .nkeys = RTE_DIM(redis_keys)};
+    .name = "dataplane", .storage = &dp_cfg.dp, .keys = dp_keys, .nkeys = RTE_DIM(dp_keys)};
+static struct dp_cfg_section redis_section = {
+    .name = "redis", .storage = &dp_cfg.redis, .keys = redis_keys, .nkeys = RTE_DIM(redis_keys)};
 static struct dp_cfg_section port_section = {.name = "port",
 					     .max_instances = DP_MAX_PORTS,
 					     .storage = &dp_cfg.port[0],
@@ -327,8 +323,8 @@ static void section_names(char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (s = sections; s && off < len; s = s->next)
-		off += (size_t)snprintf(buf + off, len - off, "%s[%s%s]", off ? ", " : "",
-					s->name, s->max_instances > 1 ? "N" : "");
+		off += (size_t)snprintf(buf + off, len - off, "%s[%s%s]", off ? ", " : "", s->name,
+					s->max_instances > 1 ? "N" : "");
 }
 
 int dp_config_load(const char *path, char *err, size_t errlen)
@@ -401,10 +397,12 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 				size_t off = 0;
 				why[0] = '\0';
 				for (ki = 0; ki < s->nkeys && off < sizeof(why); ki++)
-					off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s",
-								ki ? ", " : "", s->keys[ki].key);
-				snprintf(err, errlen, "%s: [%s] %s: unknown key, expected one of: %s",
-					 path, snames[i], ents[j].name, why);
+					off +=
+					    (size_t)snprintf(why + off, sizeof(why) - off, "%s%s",
+							     ki ? ", " : "", s->keys[ki].key);
+				snprintf(err, errlen,
+					 "%s: [%s] %s: unknown key, expected one of: %s", path,
+					 snames[i], ents[j].name, why);
 				free(ents);
 				goto out;
 			}
@@ -440,21 +438,27 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (dp_cfg.ports_present >> p) {
-		snprintf(err, errlen, "%s: [port%u]: missing, port sections must be numbered "
-			 "from port0 without gaps", path, p);
+		snprintf(err, errlen,
+			 "%s: [port%u]: missing, port sections must be numbered "
+			 "from port0 without gaps",
+			 path, p);
 		goto out;
 	}
 	for (p = 0; p < dp_cfg.nb_ports; p++) {
 		const struct dp_port_cfg *pc = &dp_cfg.port[p];
 		if (!pc->ipv4.set && !pc->ipv6.set) {
-			snprintf(err, errlen, "%s: [port%u] ipv4: missing, expected ipv4 or ipv6 "
-				 "(an address the appliance owns)", path, p);
+			snprintf(err, errlen,
+				 "%s: [port%u] ipv4: missing, expected ipv4 or ipv6 "
+				 "(an address the appliance owns)",
+				 path, p);
 			goto out;
 		}
 	}
 	if ((dp_cfg.dp.punt_ring_size & (dp_cfg.dp.punt_ring_size - 1)) != 0) {
-		snprintf(err, errlen, "%s: [dataplane] punt_ring_size: got %u, expected a power "
-			 "of two", path, dp_cfg.dp.punt_ring_size);
+		snprintf(err, errlen,
+			 "%s: [dataplane] punt_ring_size: got %u, expected a power "
+			 "of two",
+			 path, dp_cfg.dp.punt_ring_size);
 		goto out;
 	}
 	rc = 0;

@@ -4,8 +4,8 @@
  * Each section is described by a struct dp_cfg_section: a name, where its values are stored
  * and a table of keys {key, type, min, max, default, offset, help}. The core registers
  * [eal], [dataplane], [portN] and [redis] (shared with the other processes); sections of
- * other processes ([global], [sip], ...) are skipped; a feature adds its own section by registering one more
- * table before dp_config_load() runs (from an RTE_INIT constructor, see dp_udp.h).
+ * other processes ([global], [sip], ...) are skipped; a feature adds its own section by registering
+ * one more table before dp_config_load() runs (from an RTE_INIT constructor, see dp_udp.h).
  * docs/configuration.md documents every key of every table (a unit test checks it).
  *
  * Writer: dp_config_load() on the main thread before EAL starts; read-only afterwards. */
@@ -23,11 +23,11 @@
 #define DP_CFG_STR_MAX	       256
 
 enum dp_cfg_type {
-	DP_CFG_U32,	     /* uint32_t, decimal, within [min, max] */
-	DP_CFG_BOOL,	     /* bool: yes/no, true/false, on/off, 1/0 */
-	DP_CFG_STR,	     /* char[DP_CFG_STR_MAX], length within [min, max] */
-	DP_CFG_IP4,	     /* struct dp_ipaddr, IPv4 */
-	DP_CFG_IP6,	     /* struct dp_ipaddr, IPv6 */
+	DP_CFG_U32,	   /* uint32_t, decimal, within [min, max] */
+	DP_CFG_BOOL,	   /* bool: yes/no, true/false, on/off, 1/0 */
+	DP_CFG_STR,	   /* char[DP_CFG_STR_MAX], length within [min, max] */
+	DP_CFG_IP4,	   /* struct dp_ipaddr, IPv4 */
+	DP_CFG_IP6,	   /* struct dp_ipaddr, IPv6 */
 	DP_CFG_IP4_PREFIX, /* struct dp_prefix, a.b.c.d/len */
 	DP_CFG_IP6_PREFIX, /* struct dp_prefix, x::y/len */
 };
@@ -51,9 +51,9 @@ struct dp_cfg_key {
 };
 
 struct dp_cfg_section {
-	const char *name;	   /* "eal", or "port" with max_instances > 1: [port0]..[portN-1] */
+	const char *name; /* "eal", or "port" with max_instances > 1: [port0]..[portN-1] */
 	unsigned int max_instances; /* 0 or 1: a plain section; N: [name0]..[name<N-1>] */
-	void *storage;		   /* where values go; instance i at storage + i * stride */
+	void *storage;		    /* where values go; instance i at storage + i * stride */
 	size_t stride;
 	const struct dp_cfg_key *keys;
 	unsigned int nkeys;
@@ -124,7 +124,7 @@ struct dp_config {
 	struct dp_dataplane_cfg dp;
 	struct dp_redis_cfg redis;
 	struct dp_port_cfg port[DP_MAX_PORTS];
-	unsigned int nb_ports;	  /* [port0]..[port<nb_ports-1>], contiguous */
+	unsigned int nb_ports;	    /* [port0]..[port<nb_ports-1>], contiguous */
 	unsigned int ports_present; /* bitmask */
 };
 

@@ -11,8 +11,8 @@
 #include "dataplane/dp_feature.h"
 #include "dataplane/dp_neigh.h"
 
-#define CTL_BURST	   32
-#define NEIGH_TIMER_MS	   100
+#define CTL_BURST	  32
+#define NEIGH_TIMER_MS	  100
 #define CTL_IDLE_SLEEP_US 200
 
 int dp_control_tx(uint16_t port, struct rte_mbuf *m)

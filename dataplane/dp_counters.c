@@ -51,9 +51,8 @@ void dp_stats_sum(struct dp_lcore_stats *out)
 	for (l = 0; l < RTE_MAX_LCORE; l++) {
 		const struct dp_lcore_stats *s = &dp_stats[l];
 		for (i = 0; i < dp_event_count; i++)
-			*(uint64_t *)((char *)out + dp_event_descs[i].offset) +=
-				*(const volatile uint64_t *)((const char *)s +
-							     dp_event_descs[i].offset);
+			*(uint64_t *)((char *)out + dp_event_descs[i].offset) += *(
+			    const volatile uint64_t *)((const char *)s + dp_event_descs[i].offset);
 		for (i = 0; i < DP_DROP_MAX; i++)
 			out->drops[i] += ((const volatile uint64_t *)s->drops)[i];
 	}

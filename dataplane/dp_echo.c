@@ -44,8 +44,8 @@ static void echo_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pk
 }
 
 static struct dp_feature echo_feature = {
-	.name = "udp_echo",
-	.init = echo_init,
-	.udp_input = echo_udp_input,
+    .name = "udp_echo",
+    .init = echo_init,
+    .udp_input = echo_udp_input,
 };
 DP_FEATURE_REGISTER(echo_feature);

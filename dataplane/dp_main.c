@@ -40,11 +40,12 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: poprelay-dataplane [-c FILE] [--check-config] [--bench-seconds N]\n"
-		   "  -c FILE            configuration (default " DP_CONFIG_DEFAULT_PATH ")\n"
-		   "  --check-config     load and validate the configuration, then exit\n"
-		   "  --bench-seconds N  run N seconds after a 1 s warm-up, print the receive rate\n"
-		   "                     per worker as JSON on stdout, exit\n");
+	fprintf(f,
+		"usage: poprelay-dataplane [-c FILE] [--check-config] [--bench-seconds N]\n"
+		"  -c FILE            configuration (default " DP_CONFIG_DEFAULT_PATH ")\n"
+		"  --check-config     load and validate the configuration, then exit\n"
+		"  --bench-seconds N  run N seconds after a 1 s warm-up, print the receive rate\n"
+		"                     per worker as JSON on stdout, exit\n");
 }
 
 /* EAL arguments from [eal] and the ports. Strings live in a static buffer. */
@@ -205,8 +206,7 @@ static void bench_loop(unsigned int seconds)
 	rte_delay_us_sleep(1000 * 1000);
 	dp_stats_sum(before);
 	t0 = rte_get_tsc_cycles();
-	while (!dp_rt.quit &&
-	       (rte_get_tsc_cycles() - t0) < (uint64_t)seconds * dp_rt.tsc_hz)
+	while (!dp_rt.quit && (rte_get_tsc_cycles() - t0) < (uint64_t)seconds * dp_rt.tsc_hz)
 		rte_delay_us_sleep(10 * 1000);
 	t1 = rte_get_tsc_cycles();
 	print_bench(before, (double)(t1 - t0) / (double)dp_rt.tsc_hz);
@@ -259,8 +259,9 @@ int main(int argc, char **argv)
 		PR_ERR("refusing to start: %s", err);
 		return 1;
 	}
-	pr_log_set_level((enum pr_log_level)(dp_cfg.eal.log_level < 3 ? 3 :
-					     dp_cfg.eal.log_level > 7 ? 7 : dp_cfg.eal.log_level));
+	pr_log_set_level((enum pr_log_level)(dp_cfg.eal.log_level < 3	? 3
+					     : dp_cfg.eal.log_level > 7 ? 7
+									: dp_cfg.eal.log_level));
 	if (check_only) {
 		printf("%s: ok\n", conf);
 		return 0;
@@ -288,10 +289,10 @@ int main(int argc, char **argv)
 	}
 	if (init_workers())
 		goto out_eal;
-	dp_rt.pool = rte_pktmbuf_pool_create(
-		"dp_pool", dp_cfg.dp.mbuf_pool_size, dp_cfg.dp.mbuf_cache_size,
-		RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
-		RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	dp_rt.pool =
+	    rte_pktmbuf_pool_create("dp_pool", dp_cfg.dp.mbuf_pool_size, dp_cfg.dp.mbuf_cache_size,
+				    RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
+				    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (dp_rt.pool == NULL) {
 		PR_ERR("mbuf pool of %u: %s ([dataplane] mbuf_pool_size, [eal] memory_mb)",
 		       dp_cfg.dp.mbuf_pool_size, rte_strerror(rte_errno));

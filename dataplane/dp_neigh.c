@@ -61,11 +61,11 @@ int dp_neigh_init(uint32_t entries, struct rte_rcu_qsbr *rcu, int socket)
 {
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters p = {
-		.entries = entries < 64 ? 64 : entries,
-		.key_len = sizeof(struct neigh_key),
-		.hash_func = rte_jhash,
-		.socket_id = socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	    .entries = entries < 64 ? 64 : entries,
+	    .key_len = sizeof(struct neigh_key),
+	    .hash_func = rte_jhash,
+	    .socket_id = socket,
+	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
 
 	snprintf(name, sizeof(name), "dp_neigh_%d", (int)getpid());
@@ -84,8 +84,8 @@ int dp_neigh_init(uint32_t entries, struct rte_rcu_qsbr *rcu, int socket)
 	}
 	/* Positions returned by the hash go up to its internal capacity, a bit over entries. */
 	neigh_cap = (uint32_t)rte_hash_max_key_id(neigh_hash) + 1;
-	neigh_meta = rte_zmalloc_socket("dp_neigh_meta", sizeof(*neigh_meta) * neigh_cap, 0,
-					socket);
+	neigh_meta =
+	    rte_zmalloc_socket("dp_neigh_meta", sizeof(*neigh_meta) * neigh_cap, 0, socket);
 	if (neigh_meta == NULL) {
 		rte_hash_free(neigh_hash);
 		neigh_hash = NULL;
@@ -160,8 +160,7 @@ int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte
 	return 0;
 }
 
-int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms,
-		  uint64_t retry_ms)
+int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms, uint64_t retry_ms)
 {
 	struct neigh_key k;
 	int32_t pos;
@@ -217,8 +216,8 @@ int dp_neigh_del(uint16_t port, const struct dp_ipaddr *addr)
 	return ret;
 }
 
-int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes,
-		   dp_neigh_probe_fn send, void *arg)
+int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes, dp_neigh_probe_fn send,
+		   void *arg)
 {
 	uint32_t i;
 	int removed = 0;

@@ -51,15 +51,14 @@ int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte
 /* Control: start resolving addr (creates an INCOMPLETE entry). Returns 1 when the caller
  * must send a request now, 0 when one was sent recently or the entry is resolved,
  * -ENOSPC when the table is full. */
-int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms,
-		  uint64_t retry_ms);
+int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms, uint64_t retry_ms);
 
 /* Control: expire REACHABLE entries past their time and INCOMPLETE entries that used
  * max_probes; for INCOMPLETE entries due for another request, call send(port, addr, arg).
  * Returns the number of entries removed. */
 typedef void (*dp_neigh_probe_fn)(uint16_t port, const struct dp_ipaddr *addr, void *arg);
-int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes,
-		   dp_neigh_probe_fn send, void *arg);
+int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes, dp_neigh_probe_fn send,
+		   void *arg);
 
 /* Control: remove one entry. */
 int dp_neigh_del(uint16_t port, const struct dp_ipaddr *addr);

@@ -9,9 +9,9 @@
 
 #include "dataplane/dp_counters.h"
 
-#define ETH_HLEN    14
+#define ETH_HLEN     14
 #define IP4_MIN_HLEN 20
-#define IP6_HLEN    40
+#define IP6_HLEN     40
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -65,8 +65,8 @@ uint16_t dp_csum_ipv4_hdr(const uint8_t *ip, unsigned int ihl_bytes)
 	return dp_csum_raw(ip, ihl_bytes);
 }
 
-static uint64_t pseudo_sum(const struct dp_ipaddr *src, const struct dp_ipaddr *dst,
-			   uint8_t proto, uint32_t l4_len)
+static uint64_t pseudo_sum(const struct dp_ipaddr *src, const struct dp_ipaddr *dst, uint8_t proto,
+			   uint32_t l4_len)
 {
 	uint64_t acc;
 
@@ -76,8 +76,14 @@ static uint64_t pseudo_sum(const struct dp_ipaddr *src, const struct dp_ipaddr *
 		acc = sum_bytes((const uint8_t *)&dst->v4, 4, acc);
 		return sum_bytes(tail, 4, acc);
 	}
-	uint8_t tail[8] = {(uint8_t)(l4_len >> 24), (uint8_t)(l4_len >> 16), (uint8_t)(l4_len >> 8),
-			   (uint8_t)l4_len, 0, 0, 0, proto};
+	uint8_t tail[8] = {(uint8_t)(l4_len >> 24),
+			   (uint8_t)(l4_len >> 16),
+			   (uint8_t)(l4_len >> 8),
+			   (uint8_t)l4_len,
+			   0,
+			   0,
+			   0,
+			   proto};
 	acc = sum_bytes(src->v6, 16, 0);
 	acc = sum_bytes(dst->v6, 16, acc);
 	return sum_bytes(tail, 8, acc);

@@ -26,10 +26,10 @@ struct dp_ipaddr {
 /* What dp_parse_frame found. */
 enum dp_pkt_class {
 	DP_CLS_DROP = 0, /* pi->drop holds the reason */
-	DP_CLS_ARP,      /* well-formed Ethernet/IPv4 ARP request or reply */
-	DP_CLS_ICMP4,    /* ICMP (checksum verified), pi->icmp_type/code set */
-	DP_CLS_ICMP6,    /* ICMPv6 (checksum verified), pi->icmp_type/code set */
-	DP_CLS_UDP,      /* UDP (lengths and checksum verified), ports set */
+	DP_CLS_ARP,	 /* well-formed Ethernet/IPv4 ARP request or reply */
+	DP_CLS_ICMP4,	 /* ICMP (checksum verified), pi->icmp_type/code set */
+	DP_CLS_ICMP6,	 /* ICMPv6 (checksum verified), pi->icmp_type/code set */
+	DP_CLS_UDP,	 /* UDP (lengths and checksum verified), ports set */
 };
 
 /* Offsets are from the start of the Ethernet header. Ports are in host byte order. */
@@ -42,13 +42,13 @@ struct dp_pkt_info {
 	uint16_t ethertype;   /* host order */
 	uint16_t sport;
 	uint16_t dport;
-	uint16_t port;     /* index into dp_rt.ports[] the frame came in on (set by the worker) */
-	uint8_t proto;     /* IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	uint16_t port; /* index into dp_rt.ports[] the frame came in on (set by the worker) */
+	uint8_t proto; /* IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	uint8_t ttl;        /* IPv4 TTL or IPv6 hop limit */
-	uint8_t drop;       /* enum dp_drop_reason when DP_CLS_DROP */
-	uint8_t l2_mcast;   /* destination MAC is multicast or broadcast */
+	uint8_t ttl;	  /* IPv4 TTL or IPv6 hop limit */
+	uint8_t drop;	  /* enum dp_drop_reason when DP_CLS_DROP */
+	uint8_t l2_mcast; /* destination MAC is multicast or broadcast */
 	struct dp_ipaddr src;
 	struct dp_ipaddr dst;
 };

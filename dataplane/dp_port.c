@@ -111,7 +111,8 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	ret = rte_eth_dev_get_port_by_name(name, &pid);
 	if (ret) {
 		PR_ERR("port%u: device %s not found (is it bound to a DPDK driver / is the vdev "
-		       "string right?)", idx, pc->device);
+		       "string right?)",
+		       idx, pc->device);
 		return -ENODEV;
 	}
 	ret = rte_eth_dev_info_get(pid, &info);
@@ -139,10 +140,10 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	if (p->nb_rxq > 1 && info.flow_type_rss_offloads) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
-	conf.rxmode.offloads = info.rx_offload_capa &
-			       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	conf.rxmode.offloads =
+	    info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	ret = rte_eth_dev_configure(pid, p->nb_rxq, nb_txq, &conf);
 	if (ret) {
 		PR_ERR("port%u (%s): configure: %s", idx, pc->device, rte_strerror(-ret));

@@ -24,9 +24,9 @@ static void add_events(struct rte_tel_data *d, const struct dp_lcore_stats *s)
 	uint64_t drops = 0;
 
 	for (i = 0; i < dp_event_count; i++)
-		rte_tel_data_add_dict_u64(d, dp_event_descs[i].name,
-					  *(const uint64_t *)((const char *)s +
-							      dp_event_descs[i].offset));
+		rte_tel_data_add_dict_u64(
+		    d, dp_event_descs[i].name,
+		    *(const uint64_t *)((const char *)s + dp_event_descs[i].offset));
 	for (i = 0; i < DP_DROP_MAX; i++)
 		drops += s->drops[i];
 	rte_tel_data_add_dict_u64(d, "drops", drops);
@@ -278,9 +278,8 @@ static int cmd_neigh(const char *cmd, const char *params, struct rte_tel_data *d
 			snprintf(buf, sizeof(buf), "-");
 		rte_tel_data_add_array_string(mac, buf);
 		rte_tel_data_add_array_string(state, state_names[tab[i].state]);
-		rte_tel_data_add_array_u64(ttl, tab[i].expires_ms > now
-							? (tab[i].expires_ms - now) / 1000
-							: 0);
+		rte_tel_data_add_array_u64(
+		    ttl, tab[i].expires_ms > now ? (tab[i].expires_ms - now) / 1000 : 0);
 	}
 	free(tab);
 	rte_tel_data_add_dict_u64(d, "count", dp_neigh_count());
@@ -299,15 +298,16 @@ int dp_telemetry_init(void)
 		telemetry_cb fn;
 		const char *help;
 	} cmds[] = {
-		{"/poprelay/info", cmd_info, "Dataplane version, uptime, lcores, ports."},
-		{"/poprelay/stats", cmd_stats, "Counters summed over every lcore."},
-		{"/poprelay/drops", cmd_drops, "Drops by reason, summed over every lcore."},
-		{"/poprelay/lcores", cmd_lcores, "Lcore ids and roles."},
-		{"/poprelay/lcore", cmd_lcore, "Counters of one lcore. Parameters: int lcore_id"},
-		{"/poprelay/ports", cmd_ports, "Configured ports."},
-		{"/poprelay/port", cmd_port, "One port's addresses and NIC counters. Parameters: "
-					     "int port index"},
-		{"/poprelay/neigh", cmd_neigh, "Neighbour (ARP/ND) table."},
+	    {"/poprelay/info", cmd_info, "Dataplane version, uptime, lcores, ports."},
+	    {"/poprelay/stats", cmd_stats, "Counters summed over every lcore."},
+	    {"/poprelay/drops", cmd_drops, "Drops by reason, summed over every lcore."},
+	    {"/poprelay/lcores", cmd_lcores, "Lcore ids and roles."},
+	    {"/poprelay/lcore", cmd_lcore, "Counters of one lcore. Parameters: int lcore_id"},
+	    {"/poprelay/ports", cmd_ports, "Configured ports."},
+	    {"/poprelay/port", cmd_port,
+	     "One port's addresses and NIC counters. Parameters: "
+	     "int port index"},
+	    {"/poprelay/neigh", cmd_neigh, "Neighbour (ARP/ND) table."},
 	};
 	unsigned int i;
 	int ret;

@@ -244,8 +244,8 @@ static int add_l2(struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
 		return -ENOSPC;
 	rte_ether_addr_copy(&mac, &eth->dst_addr);
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(dst.family == AF_INET ? RTE_ETHER_TYPE_IPV4
-								  : RTE_ETHER_TYPE_IPV6);
+	eth->ether_type =
+	    rte_cpu_to_be_16(dst.family == AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 	return 0;
 }
 

@@ -151,8 +151,9 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 		return icmp6_input(w, m, &pi, port);
 	case DP_CLS_UDP:
 		if (!dp_addr_is_ours(port, &pi.dst))
-			return dp_drop(w, m, pi.dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
-								   : DP_DROP_IP6_NOT_FOR_US);
+			return dp_drop(w, m,
+				       pi.dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
+								: DP_DROP_IP6_NOT_FOR_US);
 		w->stats->udp_in++;
 		return dp_udp_input(w, m, &pi);
 	default:
@@ -179,7 +180,8 @@ int dp_worker_main(void *arg)
 				n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, pkts, burst);
 				for (i = 0; i < n; i++) {
 					if (i + 1 < n)
-						rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+						rte_prefetch0(
+						    rte_pktmbuf_mtod(pkts[i + 1], void *));
 					input(w, pkts[i], p);
 				}
 				got += n;

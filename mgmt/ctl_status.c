@@ -76,11 +76,13 @@ static int connect_dp(struct ctl_ctx *ctx, const struct opts *o, struct ctl_tel 
 			"the dataplane is not running (no telemetry at %s/%s/dpdk_telemetry.v2; "
 			"file prefix from %s)",
 			CTL_TEL_RUNDIR, o->prefix,
-			ctl_conf_get(ctx, "eal", "file_prefix") ? ctx->conf_path : "--prefix/default");
+			ctl_conf_get(ctx, "eal", "file_prefix") ? ctx->conf_path
+								: "--prefix/default");
 		return CTL_EXIT_DOWN;
 	}
 	if (rc == -EACCES || rc == -EPERM) {
-		ctl_err(ctx, "cannot read the dataplane's telemetry: permission denied (run as root)");
+		ctl_err(ctx,
+			"cannot read the dataplane's telemetry: permission denied (run as root)");
 		return CTL_EXIT_ERR;
 	}
 	ctl_err(ctx, "cannot read the dataplane's telemetry: %s", strerror(-rc));
@@ -114,8 +116,8 @@ static const char *jstr(json_t *o, const char *k)
 
 static void fmt_uptime(json_int_t s, char *buf, size_t len)
 {
-	snprintf(buf, len, "%" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64, (int64_t)s / 86400,
-		 (int64_t)s / 3600 % 24, (int64_t)s / 60 % 60, (int64_t)s % 60);
+	snprintf(buf, len, "%" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64,
+		 (int64_t)s / 86400, (int64_t)s / 3600 % 24, (int64_t)s / 60 % 60, (int64_t)s % 60);
 }
 
 /* Every port's details as an array. */
@@ -204,7 +206,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	       *jstr(info, "features") ? jstr(info, "features") : "none");
 	printf("neighbours: %" PRId64 "\n\n", (int64_t)jint(neigh, "count"));
 	{
-		static const char *const h[] = {"port", "device", "mac",     "ipv4",   "ipv6",
+		static const char *const h[] = {"port", "device",  "mac",     "ipv4",  "ipv6",
 						"link", "rx_pkts", "tx_pkts", "missed"};
 		struct ctl_table *tab = ctl_table_new(9, h);
 		size_t i;
@@ -215,8 +217,15 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			snprintf(c6, sizeof(c6), "%" PRId64, (int64_t)jint(p, "ipackets"));
 			snprintf(c7, sizeof(c7), "%" PRId64, (int64_t)jint(p, "opackets"));
 			snprintf(c8, sizeof(c8), "%" PRId64, (int64_t)jint(p, "imissed"));
-			const char *row[] = {c0, jstr(p, "device"), jstr(p, "mac"), jstr(p, "ipv4"),
-					     jstr(p, "ipv6"), jstr(p, "link"), c6, c7, c8};
+			const char *row[] = {c0,
+					     jstr(p, "device"),
+					     jstr(p, "mac"),
+					     jstr(p, "ipv4"),
+					     jstr(p, "ipv6"),
+					     jstr(p, "link"),
+					     c6,
+					     c7,
+					     c8};
 			ctl_table_add(tab, row);
 		}
 		if (tab) {
@@ -233,15 +242,15 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			char c0[16], c4[24];
 			snprintf(c0, sizeof(c0), "%" PRId64,
 				 (int64_t)json_integer_value(
-					 json_array_get(json_object_get(neigh, "port"), i)));
+				     json_array_get(json_object_get(neigh, "port"), i)));
 			snprintf(c4, sizeof(c4), "%" PRId64,
 				 (int64_t)json_integer_value(
-					 json_array_get(json_object_get(neigh, "expires_s"), i)));
+				     json_array_get(json_object_get(neigh, "expires_s"), i)));
 			const char *row[] = {
-				c0, json_string_value(json_array_get(addr, i)),
-				json_string_value(json_array_get(json_object_get(neigh, "mac"), i)),
-				json_string_value(json_array_get(json_object_get(neigh, "state"), i)),
-				c4};
+			    c0, json_string_value(json_array_get(addr, i)),
+			    json_string_value(json_array_get(json_object_get(neigh, "mac"), i)),
+			    json_string_value(json_array_get(json_object_get(neigh, "state"), i)),
+			    c4};
 			ctl_table_add(tab, row);
 		}
 		if (tab) {
@@ -327,8 +336,8 @@ int ctl_stats_main(struct ctl_ctx *ctx, int argc, char **argv)
 		ctl_table_free(tab);
 	}
 	{
-		static const char *const h[] = {"lcore", "role", "rx_packets", "tx_packets",
-						"drops", "busy_%"};
+		static const char *const h[] = {"lcore",      "role",  "rx_packets",
+						"tx_packets", "drops", "busy_%"};
 		struct ctl_table *tab = ctl_table_new(6, h);
 		size_t i;
 		for (i = 0; tab && i < json_array_size(lcores); i++) {
@@ -340,7 +349,8 @@ int ctl_stats_main(struct ctl_ctx *ctx, int argc, char **argv)
 			snprintf(c3, sizeof(c3), "%" PRId64, (int64_t)jint(l, "tx_packets"));
 			snprintf(c4, sizeof(c4), "%" PRId64, (int64_t)jint(l, "drops"));
 			snprintf(c5, sizeof(c5), "%.1f",
-				 loops ? 100.0 * (double)jint(l, "busy_loops") / (double)loops : 0.0);
+				 loops ? 100.0 * (double)jint(l, "busy_loops") / (double)loops
+				       : 0.0);
 			const char *row[] = {c0, jstr(l, "role"), c2, c3, c4, c5};
 			ctl_table_add(tab, row);
 		}

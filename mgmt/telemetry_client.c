@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define TEL_TIMEOUT_S 3
+#define TEL_TIMEOUT_S	3
 #define TEL_DEFAULT_MAX 16384
 
 static int set_timeouts(int fd)
@@ -80,8 +80,8 @@ int ctl_tel_open(struct ctl_tel *t, const char *prefix)
 	}
 	ml = json_object_get(greet, "max_output_len");
 	t->max_len = json_is_integer(ml) && json_integer_value(ml) > 0
-			     ? (size_t)json_integer_value(ml)
-			     : TEL_DEFAULT_MAX;
+			 ? (size_t)json_integer_value(ml)
+			 : TEL_DEFAULT_MAX;
 	json_decref(greet);
 	return 0;
 }

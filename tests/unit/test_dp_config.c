@@ -102,8 +102,7 @@ static void test_unknown_section(void)
 
 static void test_bad_values(void)
 {
-	expect_bad("[dataplane]\nburst_size = 1000\n" PORT0, "burst_size", "1000",
-		   "from 1 to 256");
+	expect_bad("[dataplane]\nburst_size = 1000\n" PORT0, "burst_size", "1000", "from 1 to 256");
 	expect_bad("[dataplane]\nburst_size = 0\n" PORT0, "burst_size", "expected", NULL);
 	expect_bad("[dataplane]\nburst_size = -1\n" PORT0, "burst_size", "expected", NULL);
 	expect_bad("[dataplane]\nburst_size = 12abc\n" PORT0, "burst_size", "12abc", NULL);
@@ -157,7 +156,8 @@ static void test_defaults_valid(void)
 			if (k->def == NULL)
 				continue;
 			if (dp_cfg_parse_value(k, k->def, buf, err, sizeof(err)) != 0) {
-				fprintf(stderr, "\n    default of [%s] %s: %s\n", s->name, k->key, err);
+				fprintf(stderr, "\n    default of [%s] %s: %s\n", s->name, k->key,
+					err);
 				CU_FAIL("bad default");
 			}
 		}

@@ -159,8 +159,9 @@ static void test_full(void)
 
 int main(void)
 {
-	char *eal_args[] = {"test_dp_neigh", "--no-huge", "--no-shconf", "--no-pci", "-l", "0",
-			    "-m", "128", "--file-prefix", "dp-ut-neigh", "--log-level", "3", NULL};
+	char *eal_args[] = {
+	    "test_dp_neigh", "--no-huge",     "--no-shconf", "--no-pci",    "-l", "0", "-m",
+	    "128",	     "--file-prefix", "dp-ut-neigh", "--log-level", "3",  NULL};
 	CU_pSuite s;
 	unsigned int failed;
 
