@@ -107,13 +107,14 @@ void sp_respond(struct sp_server *s, struct sp_conn *c, const osip_message_t *re
 }
 
 /* At most one line per second for floods (the counters carry the totals). */
-static bool log_ok(void)
+enum { LOG_RATE, LOG_UNPARSEABLE, LOG_MALFORMED, LOG_SCANNER, LOG_KINDS };
+static bool log_ok(int kind)
 {
-	static int64_t last;
+	static int64_t last[LOG_KINDS];
 	int64_t now = sp_now_ms();
-	if (now - last < 1000)
+	if (last[kind] && now - last[kind] < 1000)
 		return false;
-	last = now;
+	last[kind] = now;
 	return true;
 }
 
@@ -122,7 +123,7 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 	s->ctr.rx_msgs++;
 	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
 		s->ctr.rate_limited++;
-		if (log_ok())
+		if (log_ok(LOG_RATE))
 			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s",
 				c->peer_ip, sp_transport_name(c->tp), s->cfg.rate_limit_rps);
 		return;
@@ -133,7 +134,7 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 	int rc = sp_msg_parse(raw, len, &m, &status, &why);
 	if (rc == -EBADMSG || rc == -ENOMEM) {
 		s->ctr.rx_dropped_unparseable++;
-		if (log_ok())
+		if (log_ok(LOG_UNPARSEABLE))
 			PR_NOTICE("dropped unparseable message (%zu bytes) from %s:%u/%s: %s", len,
 				  c->peer_ip, c->peer_port, sp_transport_name(c->tp),
 				  why ? why : "out of memory");
@@ -151,7 +152,7 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 			sp_respond(s, c, m, status, extra);
 		}
 		s->ctr.rx_answered_400++;
-		if (log_ok())
+		if (log_ok(LOG_MALFORMED))
 			PR_NOTICE("answered %d to a malformed message from %s:%u/%s: %s", status,
 				  c->peer_ip, c->peer_port, sp_transport_name(c->tp), why);
 		osip_message_free(m);
@@ -164,7 +165,7 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 	}
 	if (sp_guard_scanner(&s->cfg, sp_msg_header(m, "user-agent"))) {
 		s->ctr.scanner_refused++;
-		if (log_ok())
+		if (log_ok(LOG_SCANNER))
 			PR_WARN("refused scanner User-Agent '%.60s' from %s:%u/%s",
 				sp_msg_header(m, "user-agent"), c->peer_ip, c->peer_port,
 				sp_transport_name(c->tp));

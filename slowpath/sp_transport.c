@@ -427,27 +427,45 @@ void sp_counters_log(struct sp_server *s, bool force)
 	if (!force && !memcmp(c, &s->ctr_logged, sizeof(*c)))
 		return;
 	s->ctr_logged = *c;
-	PR_NOTICE("counters: rx=%llu dropped_unparseable=%llu answered_400=%llu too_large=%llu "
-		  "pongs=%llu conns_open=%llu accepted=%llu refused=%llu tls_failed=%llu "
-		  "reg_ok=%llu unreg=%llu challenged=%llu auth_failed=%llu stale=%llu "
-		  "replayed=%llu plain_refused=%llu unknown_user=%llu lockout_refused=%llu "
-		  "rate_limited=%llu scanner_refused=%llu calls_started=%llu answered=%llu "
-		  "failed=%llu refused_488=%llu ended=%llu flow_lost=%llu timeout=%llu "
-		  "redis_errors=%llu",
-		  (unsigned long long)c->rx_msgs, (unsigned long long)c->rx_dropped_unparseable,
-		  (unsigned long long)c->rx_answered_400, (unsigned long long)c->rx_too_large,
-		  (unsigned long long)c->keepalive_pongs, (unsigned long long)c->conns_open,
-		  (unsigned long long)c->conns_accepted, (unsigned long long)c->conns_refused,
-		  (unsigned long long)c->tls_failed, (unsigned long long)c->reg_ok,
-		  (unsigned long long)c->reg_unreg, (unsigned long long)c->reg_challenged,
-		  (unsigned long long)c->reg_auth_failed, (unsigned long long)c->reg_stale,
-		  (unsigned long long)c->reg_replayed, (unsigned long long)c->reg_plain_refused,
-		  (unsigned long long)c->reg_unknown_user, (unsigned long long)c->lockout_refused,
-		  (unsigned long long)c->rate_limited, (unsigned long long)c->scanner_refused,
-		  (unsigned long long)c->calls_started, (unsigned long long)c->calls_answered,
-		  (unsigned long long)c->calls_failed, (unsigned long long)c->calls_refused_488,
-		  (unsigned long long)c->calls_ended, (unsigned long long)c->calls_flow_lost,
-		  (unsigned long long)c->calls_timeout, (unsigned long long)c->redis_errors);
+	struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {
+		{"rx_msgs", c->rx_msgs},
+		{"rx_dropped_unparseable", c->rx_dropped_unparseable},
+		{"rx_answered_400", c->rx_answered_400},
+		{"rx_too_large", c->rx_too_large},
+		{"keepalive_pongs", c->keepalive_pongs},
+		{"conns_open", c->conns_open},
+		{"conns_accepted", c->conns_accepted},
+		{"conns_refused", c->conns_refused},
+		{"tls_failed", c->tls_failed},
+		{"reg_ok", c->reg_ok},
+		{"reg_unreg", c->reg_unreg},
+		{"reg_challenged", c->reg_challenged},
+		{"reg_auth_failed", c->reg_auth_failed},
+		{"reg_stale", c->reg_stale},
+		{"reg_replayed", c->reg_replayed},
+		{"reg_plain_refused", c->reg_plain_refused},
+		{"reg_unknown_user", c->reg_unknown_user},
+		{"lockout_refused", c->lockout_refused},
+		{"rate_limited", c->rate_limited},
+		{"scanner_refused", c->scanner_refused},
+		{"calls_started", c->calls_started},
+		{"calls_answered", c->calls_answered},
+		{"calls_failed", c->calls_failed},
+		{"calls_refused_488", c->calls_refused_488},
+		{"calls_ended", c->calls_ended},
+		{"calls_flow_lost", c->calls_flow_lost},
+		{"calls_timeout", c->calls_timeout},
+		{"redis_errors", c->redis_errors},
+	};
+	char line[2048];
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu", f[i].name,
+					(unsigned long long)f[i].v);
+	PR_NOTICE("counters:%s", line);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
