@@ -18,8 +18,8 @@ PP=$(sp_free_port)
 # baresip 1.0 (libre 1.0) aborts on a SHA-256 challenge: offer MD5 only here
 sp_config "$D" "$TP" "$PP" "digest_algorithms = MD5"
 sp_start "$D"
-sp_user_add "$D" alice secret-a
-sp_user_add "$D" bob secret-b
+sp_user_add "$D" alice "$SP_PW_alice"
+sp_user_add "$D" bob "$SP_PW_bob"
 R() { redis-cli -s "$D/redis.sock" "$@"; }
 free0=$(R SCARD pr:ports:free)
 
@@ -49,8 +49,8 @@ module_app menu.so
 CFG
 	echo "<sip:$n@poprelay;transport=tls>;auth_pass=$pw;outbound=\"sip:127.0.0.1:$TP;transport=tls\";mediaenc=srtp-mand;answermode=auto;regint=600" >"$D/$n/accounts"
 }
-bs_conf bob 127.0.0.3 secret-b
-bs_conf alice 127.0.0.2 secret-a
+bs_conf bob 127.0.0.3 "$SP_PW_bob"
+bs_conf alice 127.0.0.2 "$SP_PW_alice"
 
 baresip -s -f "$D/bob" -t 20 >"$D/bob.log" 2>&1 </dev/null &
 BOB=$!
@@ -98,5 +98,26 @@ ttl=$(R TTL "pr:cdr:$cdr")
 echo "ok: CDR $cdr (duration $(C duration_s)s, ttl ${ttl}s)"
 [ "$(R SCARD pr:ports:free)" = "$free0" ] || pr_fail "relay ports not returned ($(R SCARD pr:ports:free) != $free0)"
 echo "ok: relay ports returned to the pool"
+
+# poprelayctl cdr list / export (CSV and JSON)
+CTL=("$BUILD/poprelayctl" -c "$D/sp.conf" -s "$D/redis.sock")
+"${CTL[@]}" cdr list --since 1h >"$D/cdr.txt" || pr_fail "cdr list"
+grep -q "$cdr.*onnet.*alice.*bob.*bye-caller.*srtp/srtp" "$D/cdr.txt" || { cat "$D/cdr.txt"; pr_fail "cdr list content"; }
+"${CTL[@]}" cdr export --since 1h --format csv >"$D/cdr.csv" || pr_fail "cdr export csv"
+python3 - "$D/cdr.csv" "$cdr" <<'PY' || pr_fail "cdr export csv content"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 1 and rows[0]['id'] == sys.argv[2], rows
+r = rows[0]
+assert r['caller_user'] == 'alice' and r['callee_user'] == 'bob' and r['caller_encrypted'] == '1', r
+assert r['pop'] == 'pop1' and int(r['end']) >= int(r['start']), r
+PY
+"${CTL[@]}" cdr export --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --format json >"$D/cdr.json" ||
+	pr_fail "cdr export json"
+python3 -c "import json,sys; a=json.load(open('$D/cdr.json')); assert len(a)==1 and a[0]['id']=='$cdr' and a[0]['callee_user']=='bob', a" ||
+	pr_fail "cdr export json content"
+[ "$("${CTL[@]}" cdr export --since "$(($(date +%s) + 60))" | wc -l)" = 1 ] || pr_fail "export of nothing: header only"
+"${CTL[@]}" cdr export >/dev/null 2>&1 && pr_fail "export without --since accepted"
+echo "ok: poprelayctl cdr list / export csv / export json"
 kill -0 "$SP_PID" || pr_fail "slowpath died"
 echo "PASS"

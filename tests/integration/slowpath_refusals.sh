@@ -17,9 +17,9 @@ PP=$(sp_free_port)
 sp_config "$D" "$TP" "$PP" "nonce_ttl_s = 5" "rate_limit_rps = 20" "rate_burst = 40" \
 	"lockout_failures = 3" "lockout_s = 60"
 sp_start "$D"
-sp_user_add "$D" alice secret-a
-sp_user_add "$D" bob secret-b
-sp_user_add "$D" carol secret-c
+sp_user_add "$D" alice "$SP_PW_alice"
+sp_user_add "$D" bob "$SP_PW_bob"
+sp_user_add "$D" carol "$SP_PW_carol"
 
 # TLS 1.1 is refused, TLS 1.2 and 1.3 are accepted
 if echo | timeout 5 openssl s_client -connect 127.0.0.1:$TP -tls1_1 -CAfile "$D/ca.crt" >"$D/t11.log" 2>&1 &&
@@ -51,7 +51,7 @@ grep -q "lockout: user carol locked" "$D/sp.log" || pr_fail "no lockout log line
 grep -q "rate limit: dropping requests from 127.0.0.9" "$D/sp.log" || pr_fail "no rate-limit log line"
 grep -q "refused 488" "$D/sp.log" || pr_fail "no 488 log line"
 echo "ok: log lines for lockout, rate limit, 488"
-if grep -E "secret-[abc]|ha1_(md5|sha256)|inline:" "$D/sp.log"; then pr_fail "a secret reached the log"; fi
+if grep -E "$SP_PW_alice|$SP_PW_bob|$SP_PW_carol|ha1_(md5|sha256)|inline:" "$D/sp.log"; then pr_fail "a secret reached the log"; fi
 echo "ok: no secret in the log"
 
 # bindings survive a restart

@@ -67,14 +67,16 @@ sp_start() {
 	pr_fail "slowpath did not start"
 }
 
-# sp_user_add DIR NAME PASSWORD: the user record poprelayctl writes (keyspace v1). Uses
-# `poprelayctl user add` when it is built, else writes the same fields with redis-cli.
+# sp_user_add DIR NAME PASSWORD: creates the user with `poprelayctl user add` (password from
+# a file); when poprelayctl is not built, writes the same keyspace-v1 record with redis-cli.
 sp_user_add() {
 	local d=$1 name=$2 pw=$3 now md5 sha
-	if [ -x "$BUILD/poprelayctl" ] && "$BUILD/poprelayctl" --help 2>&1 | grep -q user; then
-		if printf '%s\n%s\n' "$pw" "$pw" | "$BUILD/poprelayctl" -c "$d/sp.conf" user add "$name" >/dev/null 2>&1; then
-			return 0
-		fi
+	if [ -x "$BUILD/poprelayctl" ]; then
+		printf '%s\n' "$pw" >"$d/pw.$name"
+		"$BUILD/poprelayctl" -c "$d/sp.conf" -s "$d/redis.sock" user add "$name" \
+			--password-file "$d/pw.$name" >/dev/null || pr_fail "poprelayctl user add $name"
+		rm -f "$d/pw.$name"
+		return 0
 	fi
 	now=$(date +%s)
 	md5=$(printf '%s' "$name:poprelay:$pw" | md5sum | cut -d' ' -f1)
@@ -84,3 +86,8 @@ sp_user_add() {
 		created "$now" updated "$now" >/dev/null || pr_fail "user add $name"
 	redis-cli -s "$d/redis.sock" SADD pr:users "$name" >/dev/null
 }
+
+# Test passwords (strong enough for poprelayctl's policy).
+SP_PW_alice=tq7-Vortex-alice
+SP_PW_bob=mz4-Quasar-bob
+SP_PW_carol=pk2-Nebula-carol

@@ -21,10 +21,10 @@ def options(c, ua='sp-test/1'):
             return r
 
 # -- registration with both algorithms
-a = UA(tls('127.0.0.2'), 'alice', 'secret-a')
+a = UA(tls('127.0.0.2'), 'alice', 'tq7-Vortex-alice')
 r, _ = a.register(alg='SHA-256')
 expect(r.status == 200, 'REGISTER with SHA-256 digest -> 200')
-b = UA(tls('127.0.0.3'), 'bob', 'secret-b')
+b = UA(tls('127.0.0.3'), 'bob', 'mz4-Quasar-bob')
 r, auth = b.register(alg='MD5')
 expect(r.status == 200, 'REGISTER with MD5 digest -> 200')
 
@@ -46,13 +46,13 @@ r, _ = u.register()
 expect(r.status == 401, 'unknown user -> 401')
 
 # -- stale nonce: answer a challenge after nonce_ttl_s (5 s)
-s = UA(tls('127.0.0.5'), 'bob', 'secret-b')
+s = UA(tls('127.0.0.5'), 'bob', 'mz4-Quasar-bob')
 s.cseq += 1
 s.c.send(request(s.c, 'REGISTER', 'sip:poprelay', '<%s>;tag=%s' % (s.aor, s.tag), '<%s>' % s.aor, s.call_id,
                  s.cseq, 'Contact: %s\r\nExpires: 600' % s.contact()))
 ch = s.c.recv()
 time.sleep(6.5)
-auth, _ = authorization(ch.all('www-authenticate'), 'bob', 'secret-b', 'REGISTER', 'sip:poprelay')
+auth, _ = authorization(ch.all('www-authenticate'), 'bob', 'mz4-Quasar-bob', 'REGISTER', 'sip:poprelay')
 s.cseq += 1
 s.c.send(request(s.c, 'REGISTER', 'sip:poprelay', '<%s>;tag=%s' % (s.aor, s.tag), '<%s>' % s.aor, s.call_id,
                  s.cseq, 'Contact: %s\r\nExpires: 600\r\n%s' % (s.contact(), auth)))
@@ -63,7 +63,7 @@ expect(r.status == 401 and 'stale=true' in ' '.join(r.all('www-authenticate')),
 # -- REGISTER over plain UDP and TCP
 for tp in ('udp', 'tcp'):
     c = Conn(tp, '127.0.0.1', PP, src='127.0.0.6')
-    p = UA(c, 'alice', 'secret-a')
+    p = UA(c, 'alice', 'tq7-Vortex-alice')
     r, _ = p.register()
     expect(r.status == 403, 'REGISTER over %s -> %d (403 expected)' % (tp, r.status))
     c.close()
@@ -139,10 +139,10 @@ expect(options(other).status == 200, 'another source is answered during the floo
 for i in range(3):
     x = UA(tls('127.0.0.11'), 'carol', 'bad%d' % i)
     x.register()
-x = UA(tls('127.0.0.12'), 'carol', 'secret-c')
+x = UA(tls('127.0.0.12'), 'carol', 'pk2-Nebula-carol')
 r, _ = x.register()
 expect(r.status == 403, 'user locked out after 3 failures: right password from elsewhere -> %d' % r.status)
-x = UA(tls('127.0.0.11'), 'alice', 'secret-a')
+x = UA(tls('127.0.0.11'), 'alice', 'tq7-Vortex-alice')
 r, _ = x.register()
 expect(r.status == 403, 'source locked out: another user from that source -> %d' % r.status)
 print('all refusal scenarios passed')
