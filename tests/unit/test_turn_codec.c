@@ -227,7 +227,8 @@ static size_t mk(uint8_t *buf, uint16_t type, const uint8_t *attrs, size_t alen)
 	buf[6] = 0xa4;
 	buf[7] = 0x42;
 	memset(buf + 8, 0x5a, 12);
-	memcpy(buf + 20, attrs, alen);
+	if (alen)
+		memcpy(buf + 20, attrs, alen);
 	return 20 + alen;
 }
 
