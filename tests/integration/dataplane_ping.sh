@@ -45,7 +45,21 @@ ipv6 = 2001:db8:100::10/64
 gateway4 = 198.51.100.1
 CONF
 
-ip netns exec dp-pop "$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+# A stand-in for systemd's notification socket: records what sd_notify sends.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(120)
+with open(sys.argv[2], "a") as f:
+    while True:
+        m = s.recv(4096).decode(); f.write(m + "\n"); f.flush()
+        if "STOPPING=1" in m: break
+' "$tmp/notify.sock" "$tmp/notify.log" &
+notify_pid=$!
+pr_on_exit "kill $notify_pid 2>/dev/null"
+pr_wait_for 5 test -S "$tmp/notify.sock" || pr_fail "notify listener"
+
+ip netns exec dp-pop env NOTIFY_SOCKET="$tmp/notify.sock" "$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
 dp_pid=$!
 pr_on_exit "kill $dp_pid 2>/dev/null; sleep 0.5; kill -9 $dp_pid 2>/dev/null"
 pr_wait_for 20 $TEL $PREFIX /poprelay/info || { cat "$tmp/dp.log"; pr_fail "dataplane did not come up"; }
@@ -150,8 +164,16 @@ rc=0
 wait $dp_pid || rc=$?
 [ $rc -eq 0 ] || { cat "$tmp/dp.log"; pr_fail "exit code $rc after SIGTERM"; }
 grep -q stopped "$tmp/dp.log" || pr_fail "no clean stop in the log"
+grep -q "READY=1" "$tmp/notify.log" || pr_fail "no sd_notify READY=1: $(cat "$tmp/notify.log")"
+grep -q "STOPPING=1" "$tmp/notify.log" || pr_fail "no sd_notify STOPPING=1"
 if ls /dev/hugepages/ 2>/dev/null | grep -q "^${PREFIX}map_"; then
 	pr_fail "hugepage files left: $(ls /dev/hugepages | grep "^$PREFIX")"
+fi
+if [ -x "$BUILD/poprelayctl" ]; then
+	rc=0
+	"$BUILD/poprelayctl" stats --prefix $PREFIX >"$tmp/ctl.out" 2>&1 || rc=$?
+	[ $rc -eq 3 ] || pr_fail "poprelayctl stats with the dataplane stopped: exit $rc, expected 3"
+	grep -q "not running" "$tmp/ctl.out" || pr_fail "poprelayctl: unclear message: $(cat "$tmp/ctl.out")"
 fi
 [ ! -e /var/run/dpdk/$PREFIX ] || pr_fail "runtime directory left behind: $(ls /var/run/dpdk/$PREFIX)"
 pr_log "PASS"
