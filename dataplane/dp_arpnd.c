@@ -38,6 +38,9 @@ void dp_arp_input(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	memcpy(&sha, arp + 8, 6);
 	if (rte_is_multicast_ether_addr(&sha) || rte_is_zero_ether_addr(&sha))
 		return ctl_drop(m, DP_DROP_ARP_MALFORMED);
+	/* Another host using one of our addresses: never learn ourselves as a neighbour. */
+	if (dp_addr_is_ours(p, &pi->src))
+		return ctl_drop(m, DP_DROP_ADDR_CONFLICT);
 	/* RFC 826 "packet reception": merge the sender if known, add it if the frame is for
 	 * us. A sender address of 0.0.0.0 is an RFC 5227 probe: answer, do not learn. */
 	if (pi->src.v4 != 0)
@@ -149,6 +152,8 @@ void dp_nd_input(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 		/* 7.1.1: no source link-layer option when the source is unspecified. */
 		if (ret == -EINVAL || (src_unspec && ret == 0))
 			return ctl_drop(m, DP_DROP_ND_MALFORMED);
+		if (!src_unspec && dp_addr_is_ours(p, &pi->src))
+			return ctl_drop(m, DP_DROP_ADDR_CONFLICT);
 		if (ret == 0)
 			dp_neigh_learn(pi->port, &pi->src, &ll, dp_now_ms(), timeout_ms(), true);
 		else
@@ -164,7 +169,7 @@ void dp_nd_input(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	if (ret == -ENOENT)
 		memcpy(&ll, &((struct rte_ether_hdr *)frame)->src_addr, 6);
 	if (dp_addr_is_ours(p, &target))
-		return ctl_drop(m, DP_DROP_ND_NOT_FOR_US); /* someone else claims our address */
+		return ctl_drop(m, DP_DROP_ADDR_CONFLICT); /* someone else claims our address */
 	/* Only complete what we asked for or refresh what we know (7.2.5). */
 	dp_neigh_learn(pi->port, &target, &ll, dp_now_ms(), timeout_ms(), false);
 	rte_pktmbuf_free(m);

@@ -19,6 +19,7 @@
 	X(ETHERTYPE_UNSUPPORTED, "ethertype_unsupported")                                          \
 	X(ARP_MALFORMED, "arp_malformed")                                                          \
 	X(ARP_NOT_FOR_US, "arp_not_for_us")                                                        \
+	X(ADDR_CONFLICT, "addr_conflict")                                                          \
 	X(IP4_SHORT, "ipv4_short")                                                                 \
 	X(IP4_BAD_VERSION, "ipv4_bad_version")                                                     \
 	X(IP4_BAD_IHL, "ipv4_bad_ihl")                                                             \

@@ -48,7 +48,11 @@ topology() {
 
 config() {
 	local huge=no
-	if pr_hugepages 256 2>/dev/null; then huge=yes; fi
+	# (pr_hugepages exits on failure: only try where hugetlbfs can work at all)
+	if grep -qw hugetlbfs /proc/filesystems && [ -w /proc/sys/vm/nr_hugepages ]; then
+		pr_hugepages 256
+		huge=yes
+	fi
 	# The default configuration, with the virtual port and this run's paths.
 	sed -e "s|^device = .*|device = net_af_packet0,iface=pr-pop0,qpairs=2|" \
 		-e "s|^huge = .*|huge = $huge|" \

@@ -13,7 +13,11 @@ SECS=${SECS:-3}
 tmp=$(pr_tmpdir)
 pr_on_exit "rm -rf /var/run/dpdk/dp-bench /var/run/dpdk/dp-bench-tp"
 huge=no
-if pr_hugepages 512 2>/dev/null; then huge=yes; fi
+# (pr_hugepages exits on failure: only try where hugetlbfs can work at all)
+if grep -qw hugetlbfs /proc/filesystems && [ -w /proc/sys/vm/nr_hugepages ]; then
+	pr_hugepages 512
+	huge=yes
+fi
 memargs="-m 1024"
 [ $huge = yes ] || memargs="--no-huge -m 1024"
 

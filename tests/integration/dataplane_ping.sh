@@ -146,6 +146,7 @@ for k in a:
         print(f"  (other) {k}: +{a[k] - b[k]}", file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+$TEL $PREFIX /poprelay/neigh | grep -q '"198.51.100.10"' && pr_fail "learned our own address from a conflicting ARP"
 # ... and it still answers.
 ip netns exec dp-cli ping -c 3 -i 0.3 -W 3 198.51.100.10 >/dev/null || { cat "$tmp/dp.log"; dump; pr_fail "no answer after malformed frames"; }
 ip netns exec dp-cli ping -6 -c 3 -i 0.3 -W 3 2001:db8:100::10 >/dev/null || pr_fail "no IPv6 answer after malformed frames"

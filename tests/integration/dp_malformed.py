@@ -6,7 +6,7 @@ prints the JSON map {drop_reason: COUNT} that the dataplane must count."""
 import json
 import sys
 
-from scapy.all import ICMP, IP, UDP, Ether, ICMPv6EchoRequest, IPv6, Raw, IPv6ExtHdrFragment, conf, sendp
+from scapy.all import ARP, ICMP, IP, UDP, Ether, ICMPv6EchoRequest, IPv6, Raw, IPv6ExtHdrFragment, conf, sendp
 
 conf.verb = 0
 
@@ -28,6 +28,8 @@ def frames(dmac, ip4, ip6, src4, src6):
     short_ip[Ether].type = 0x0800
     bad_icmp6 = e / IPv6(src=src6, dst=ip6) / ICMPv6EchoRequest(cksum=0x1234, data=b"w" * 16)
     ext6 = e / IPv6(src=src6, dst=ip6) / IPv6ExtHdrFragment() / ICMPv6EchoRequest()
+    # Someone else announcing our address: must not become a neighbour entry.
+    conflict = Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, psrc=ip4, pdst=ip4, hwsrc="02:00:00:00:99:99")
     unknown_type = Ether(dst=dmac, type=0x88b5) / Raw(b"\x00" * 46)
     return {
         "ipv4_bad_ihl": bad_ihl,
@@ -41,6 +43,7 @@ def frames(dmac, ip4, ip6, src4, src6):
         "icmp6_bad_checksum": bad_icmp6,
         "ipv6_ext_header": ext6,
         "ethertype_unsupported": unknown_type,
+        "addr_conflict": conflict,
     }
 
 
