@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 . tests/lib.sh
+# A second Ctrl-C (or timeout's signal to the whole group) must not cut the cleanup short.
+trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 
 PROCESSES=(dataplane)

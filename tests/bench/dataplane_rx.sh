@@ -4,6 +4,8 @@
 # Prints JSON lines for tests/bench/run.sh. Narrative: tests/bench/dataplane_rx.md.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+# A second Ctrl-C (or timeout's signal to the whole group) must not cut the cleanup short.
+trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 DP=$BUILD/poprelay-dataplane
 [ -x "$DP" ] || pr_fail "$DP not built"
