@@ -104,8 +104,20 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 	f->keep = keep;
 }
 
+static void from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
+			uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
+static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, uint64_t *rnd,
+		    struct turn_fwd *f);
+
 void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
 		      uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+{
+	from_client(s, c, pkt, len, now_us, rnd, f);
+	hairpin(s, pkt, now_us, rnd, f);
+}
+
+static void from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
+			uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
 {
 	(void)rnd;
 	memset(f, 0, offsetof(struct turn_fwd, hdr));
@@ -154,6 +166,21 @@ void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uin
 	uint8_t p16[16];
 	turn_peer16(p16, peer.ip, peer.fam);
 	to_peer(s, a, &peer, p16, da->off, da->len, now, now_us, f);
+}
+
+/* A peer that is one of our own relay addresses (client to client): the datagram never
+ * leaves; it arrives at that relay port as if from the sender's relayed address. */
+static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, uint64_t *rnd,
+		    struct turn_fwd *f)
+{
+	int fi = f->dst.fam == 4 ? 0 : 1;
+	if (f->kind != TURN_FWD_PEER || !s->cfg.relay[fi].fam ||
+	    memcmp(s->cfg.relay[fi].ip, f->dst.ip, fi ? 16 : 4))
+		return;
+	uint16_t strip = f->strip, keep = f->keep, port = f->dst.port;
+	struct pr_taddr from = f->src;
+	turn_from_peer(s, fi, port, &from, pkt + strip, keep, now_us, rnd, f);
+	f->strip = strip;
 }
 
 static void tid_fill(uint8_t tid[12], uint64_t *rnd)

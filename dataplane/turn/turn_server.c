@@ -769,8 +769,13 @@ static int peer_check(struct turn_server *s, const struct stun_msg *m, const str
 {
 	if (stun_attr_xaddr(m, pa, peer) < 0)
 		return 400;
-	if (!a->relay_port[peer->fam == 4 ? 0 : 1])
+	int fi = peer->fam == 4 ? 0 : 1;
+	if (!a->relay_port[fi])
 		return 443;
+	/* Our own relay addresses are always valid peers (client to client through the relay),
+	 * whatever range they are in. */
+	if (s->cfg.relay[fi].fam && !memcmp(s->cfg.relay[fi].ip, peer->ip, fi ? 16 : 4))
+		return 0;
 	if (turn_policy_check(&s->cfg.policy, peer->ip, peer->fam) != TURN_PEER_OK)
 		return 403;
 	return 0;

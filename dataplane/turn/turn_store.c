@@ -254,9 +254,11 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 		pr_redis_tx_add(tx, "HSET %s:perms %s %u", key, addr, a->perm[i].expires);
 	}
 	for (unsigned i = 0; i < a->n_chan; i++) {
+		char val[96];
 		peer_str(a->chan[i].ip, addr, sizeof(addr));
-		pr_redis_tx_add(tx, "HSET %s:chans %u %s %u %u", key, a->chan[i].num, addr,
-				a->chan[i].port, a->chan[i].expires);
+		/* one argument: "<peer_addr> <peer_port> <expires>" */
+		snprintf(val, sizeof(val), "%s %u %u", addr, a->chan[i].port, a->chan[i].expires);
+		pr_redis_tx_add(tx, "HSET %s:chans %u %s", key, a->chan[i].num, val);
 	}
 	pr_redis_tx_add(tx, "EXPIREAT %s:perms %u", key, a->expires);
 	pr_redis_tx_add(tx, "EXPIREAT %s:chans %u", key, a->expires);
@@ -313,8 +315,11 @@ static uint64_t field_u64(redisReply *rep, const char *name)
 	return 0;
 }
 
+static const char *why;
+
 static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex)
 {
+	why = "record";
 	struct pr_ks_turn_alloc r;
 	struct turn_alloc a;
 	uint8_t fam;
@@ -358,6 +363,7 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	}
 	freeReplyObject(rep);
 
+	why = "permissions";
 	struct pr_ks_turn_perm perms[TURN_MAX_PERMS];
 	int np = pr_ks_turn_perm_list(st->r, idhex, perms, TURN_MAX_PERMS);
 	if (np < 0)
@@ -369,6 +375,7 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 		turn_peer16(a.perm[a.n_perm].ip, ip, fam);
 		a.perm[a.n_perm++].expires = (uint32_t)perms[i].expires;
 	}
+	why = "channels";
 	/* Channels parsed here rather than by pr_ks_turn_chan_list: numbers of the RFC 5766
 	 * range (rfc5766_channels) are outside what the keyspace codec accepts. */
 	rep = pr_redis_cmd(st->r, "HGETALL %s:chans", key);
@@ -394,6 +401,7 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 		c->expires = exp;
 	}
 	freeReplyObject(rep);
+	why = "tables";
 	return turn_server_restore(s, &a);
 }
 
@@ -416,7 +424,8 @@ int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
 			pr_ks_names_free(&ids);
 			return fail(st, "allocation restore");
 		}
-		PR_WARN("turn: allocation %s not restored (%s): deleted", ids.v[i], strerror(-rc));
+		PR_WARN("turn: allocation %s not restored (%s: %s): deleted", ids.v[i], why,
+			strerror(-rc));
 		pr_ks_turn_alloc_delete(st->r, ids.v[i]);
 	}
 	pr_ks_names_free(&ids);

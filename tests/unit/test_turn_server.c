@@ -838,6 +838,42 @@ static void test_rfc5766_channels(void)
 	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
 }
 
+static void test_client_to_client(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli a = client("198.51.100.42", 40000, "alice", "wonderland");
+	struct cli b = client("198.51.100.43", 40000, "bob", "builder");
+	struct pr_taddr ra, rb;
+	CU_ASSERT_EQUAL(req(&a, TURN_ALLOCATE, add_udp, NULL), 0);
+	CU_ASSERT_FATAL(relayed(&ra, 0));
+	CU_ASSERT_EQUAL(req(&b, TURN_ALLOCATE, add_udp, NULL), 0);
+	CU_ASSERT_FATAL(relayed(&rb, 0));
+	/* 192.0.2.10 is TEST-NET-1, refused as a peer, except as our own relay address */
+	struct peers pa = {{"192.0.2.10"}, ra.port, 1};
+	CU_ASSERT_EQUAL(req(&b, TURN_CREATE_PERMISSION, add_peers, &pa), 0);
+	struct peers other = {{"192.0.2.11"}, 1, 1};
+	CU_ASSERT_EQUAL(req(&b, TURN_CREATE_PERMISSION, add_peers, &other), 403);
+	struct bind ab = {0x4001, "192.0.2.10", rb.port};
+	CU_ASSERT_EQUAL(req(&a, TURN_CHANNEL_BIND, add_bind, &ab), 0);
+	uint8_t cd[8] = {0x40, 0x01, 0x00, 0x03, 'a', 'b', 'c', 0};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	turn_from_client(srv, &a.c, cd, 7, 1000, &rnd, &f);
+	/* never leaves: arrives at b's relay as a Data indication from a's relayed address */
+	CU_ASSERT_EQUAL_FATAL(f.kind, TURN_FWD_CLIENT);
+	CU_ASSERT(pr_taddr_eq(&f.dst, &b.c.cli));
+	CU_ASSERT(f.strip == 4 && f.keep == 3);
+	uint8_t ind[128];
+	memcpy(ind, f.hdr, f.hdr_len);
+	memcpy(ind + f.hdr_len, "abc", 3);
+	memset(ind + f.hdr_len + 3, 0, f.pad);
+	struct stun_msg m;
+	CU_ASSERT_FATAL(stun_parse(&m, ind, f.hdr_len + 3u + f.pad) == STUN_OK);
+	struct pr_taddr from;
+	CU_ASSERT(stun_attr_xaddr(&m, stun_attr_find(&m, TURN_A_XOR_PEER_ADDRESS), &from) == 0 &&
+		  pr_taddr_eq(&from, &ra));
+}
+
 static void test_restore_and_delete(void)
 {
 	setup(16, 50000, 50100, false);
@@ -886,6 +922,7 @@ int main(void)
 	CU_add_test(s, "even port and reservation", test_even_port);
 	CU_add_test(s, "bandwidth", test_bandwidth);
 	CU_add_test(s, "rfc5766 channel numbers", test_rfc5766_channels);
+	CU_add_test(s, "client to client", test_client_to_client);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
