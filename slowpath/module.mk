@@ -23,3 +23,10 @@ $(eval $(call unit_test,test_sp_msg,$(SP_LIB),$(SP_LINK_LIBS)))
 
 # libFuzzer target over the message entry point (framing + parse + error response).
 $(eval $(call fuzzer,fuzz_sip_msg,slowpath/sp_msg.c,-losipparser2))
+
+# Load generator for tests/bench/sip.sh (SIP over TLS; Debian's sipp has no TLS).
+SP_LOAD := $(B)/tests/bench/sipload
+BINS += $(SP_LOAD)
+$(SP_LOAD): $(B)/tests/bench/sip/sipload.o $(SP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ -losipparser2 $(SSL_LIBS)

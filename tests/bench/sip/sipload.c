@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sipload: a small SIP over TLS load generator for tests/bench/sip.sh (Debian's sipp is
+ * built without TLS). Digest (MD5/SHA-256, qop=auth) from slowpath/sp_digest.c, stream
+ * framing from slowpath/sp_msg.c. Every connection runs one transaction chain at a time;
+ * C connections in parallel, polled.
+ *
+ *   sipload register HOST PORT CAFILE PASSWORD NUSERS N C   users user0..user{NUSERS-1}
+ *   sipload call     HOST PORT CAFILE PASSWORD NUSERS N C   INVITE/407/ACK/INVITE/200/ACK/BYE/200
+ *   sipload callee   HOST PORT CAFILE USER PASSWORD          register, then answer forever
+ * register/call print "<completed> <seconds> <per second>" and exit 0 when all completed. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "slowpath/sp_digest.h"
+#include "slowpath/sp_msg.h"
+
+enum mode { M_REGISTER, M_CALL, M_CALLEE };
+enum step { S_IDLE, S_REG1, S_REG2, S_INV1, S_INV2, S_BYE, S_CALLEE };
+
+struct conn {
+	SSL *ssl;
+	int fd;
+	char local[64];
+	char buf[SP_MSG_MAX + 8];
+	size_t len;
+	enum step step;
+	unsigned user, seq;
+	char call_id[64], tag[32];
+	char to_hdr[512];	/* To of the final response (with tag) */
+	char ruri[256];		/* remote target for ACK/BYE */
+	char routes[1024];
+};
+
+static const char *host, *cafile, *password, *callee_user;
+static int port;
+static unsigned nusers;
+static enum mode mode;
+static unsigned long done_n, started_n, target_n;
+static SSL_CTX *ctx;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void tx(struct conn *c, const char *fmt, ...)
+{
+	char out[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, sizeof(out), fmt, ap);
+	va_end(ap);
+	if (n <= 0 || n >= (int)sizeof(out) || SSL_write(c->ssl, out, n) != n)
+		die("send failed");
+}
+
+/* value of header name (case-insensitive, at line start) in msg[0..len); copied to out. */
+static bool hdr(const char *m, size_t len, const char *name, char *out, size_t olen, int nth)
+{
+	size_t nl = strlen(name);
+	const char *p = m, *end = m + len;
+	while (p < end) {
+		const char *eol = memmem(p, end - p, "\r\n", 2);
+		if (!eol || eol == p)
+			return false;
+		if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
+			if (nth-- == 0) {
+				const char *v = p + nl + 1;
+				while (*v == ' ')
+					v++;
+				size_t n = eol - v < (long)olen - 1 ? (size_t)(eol - v) : olen - 1;
+				memcpy(out, v, n);
+				out[n] = '\0';
+				return true;
+			}
+		}
+		p = eol + 2;
+	}
+	return false;
+}
+
+static void param(const char *h, const char *name, char *out, size_t olen)
+{
+	out[0] = '\0';
+	char key[32];
+	snprintf(key, sizeof(key), "%s=", name);
+	const char *p = h;
+	while ((p = strcasestr(p, key))) {
+		if (p == h || p[-1] == ' ' || p[-1] == ',')
+			break;
+		p++;
+	}
+	if (!p)
+		return;
+	p += strlen(key);
+	bool q = *p == '"';
+	if (q)
+		p++;
+	size_t n = strcspn(p, q ? "\"" : ", \r");
+	if (n >= olen)
+		n = olen - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void auth_line(const char *chal_hdr, const char *m, size_t len, const char *user,
+		      const char *method, const char *uri, const char *out_hdr, char *out,
+		      size_t olen)
+{
+	char ch[512], best[512] = "";
+	for (int i = 0; hdr(m, len, chal_hdr, ch, sizeof(ch), i); i++) {
+		char alg[16];
+		param(ch, "algorithm", alg, sizeof(alg));
+		if (!best[0] || !strcasecmp(alg, "MD5"))
+			snprintf(best, sizeof(best), "%s", ch);
+	}
+	char realm[64], nonce[128], alg[16], ha1[SP_DIGEST_HEX_MAX], resp[SP_DIGEST_HEX_MAX];
+	param(best, "realm", realm, sizeof(realm));
+	param(best, "nonce", nonce, sizeof(nonce));
+	param(best, "algorithm", alg, sizeof(alg));
+	int a = sp_digest_alg_parse(alg);
+	if (a < 0)
+		a = SP_DIGEST_MD5;
+	sp_digest_ha1(a, user, realm, password, ha1);
+	sp_digest_response(a, ha1, method, uri, nonce, "00000001", "0a4f113b", "auth", resp);
+	snprintf(out, olen,
+		 "%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+		 "response=\"%s\", algorithm=%s, qop=auth, nc=00000001, cnonce=\"0a4f113b\"\r\n",
+		 out_hdr, user, realm, nonce, uri, resp, sp_digest_alg_name(a));
+}
+
+static const char sdp_offer[] =
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+	"m=audio 40000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+static const char sdp_answer[] =
+	"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+	"m=audio 42000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n";
+
+static void send_register(struct conn *c, const char *user, const char *auth, unsigned cseq)
+{
+	tx(c,
+	   "REGISTER sip:poprelay SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK%u.%u.%u;rport\r\n"
+	   "Max-Forwards: 70\r\nFrom: <sip:%s@poprelay>;tag=%s\r\nTo: <sip:%s@poprelay>\r\n"
+	   "Call-ID: %s\r\nCSeq: %u REGISTER\r\nContact: <sip:%s@%s;transport=tls>\r\n"
+	   "Expires: 3600\r\n%sUser-Agent: sipload\r\nContent-Length: 0\r\n\r\n",
+	   c->local, c->fd, c->seq, cseq, user, c->tag, user, c->call_id, cseq, user, c->local,
+	   auth ? auth : "");
+}
+
+static void send_invite(struct conn *c, const char *auth, unsigned cseq)
+{
+	char user[32];
+	snprintf(user, sizeof(user), "user%u", c->user);
+	tx(c,
+	   "INVITE sip:%s@poprelay SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK%u.%u.i%u;rport\r\n"
+	   "Max-Forwards: 70\r\nFrom: <sip:%s@poprelay>;tag=%s\r\nTo: <sip:%s@poprelay>\r\n"
+	   "Call-ID: %s\r\nCSeq: %u INVITE\r\nContact: <sip:%s@%s;transport=tls>\r\n%s"
+	   "User-Agent: sipload\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+	   callee_user, c->local, c->fd, c->seq, cseq, user, c->tag, callee_user, c->call_id, cseq,
+	   user, c->local, auth ? auth : "", strlen(sdp_offer), sdp_offer);
+}
+
+static void in_dialog(struct conn *c, const char *method, unsigned cseq)
+{
+	char user[32];
+	snprintf(user, sizeof(user), "user%u", c->user);
+	tx(c,
+	   "%s %s SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK%u.%u.%s%u;rport\r\n%s"
+	   "Max-Forwards: 70\r\nFrom: <sip:%s@poprelay>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\n"
+	   "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n",
+	   method, c->ruri, c->local, c->fd, c->seq, method, cseq, c->routes, user, c->tag,
+	   c->to_hdr, c->call_id, cseq, method);
+}
+
+static void start_next(struct conn *c)
+{
+	if (started_n >= target_n) {
+		c->step = S_IDLE;
+		return;
+	}
+	started_n++;
+	c->seq++;
+	c->user = (unsigned)(started_n % nusers);
+	snprintf(c->call_id, sizeof(c->call_id), "%d-%u-%lu@sipload", c->fd, c->seq, started_n);
+	snprintf(c->tag, sizeof(c->tag), "t%u.%u", c->fd, c->seq);
+	if (mode == M_REGISTER) {
+		char user[32];
+		snprintf(user, sizeof(user), "user%u", c->user);
+		send_register(c, user, NULL, 1);
+		c->step = S_REG1;
+	} else {
+		send_invite(c, NULL, 1);
+		c->step = S_INV1;
+	}
+}
+
+/* Builds ACK/BYE targets from a 2xx: Contact and the reversed Record-Route set. */
+static void dialog_from(struct conn *c, const char *m, size_t len)
+{
+	char v[512], rr[8][256];
+	int n = 0;
+	hdr(m, len, "To", c->to_hdr, sizeof(c->to_hdr), 0);
+	if (hdr(m, len, "Contact", v, sizeof(v), 0)) {
+		char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+		if (lt && gt) {
+			*gt = '\0';
+			snprintf(c->ruri, sizeof(c->ruri), "%s", lt + 1);
+		}
+	}
+	while (n < 8 && hdr(m, len, "Record-Route", rr[n], sizeof(rr[n]), n))
+		n++;
+	c->routes[0] = '\0';
+	for (int i = n - 1; i >= 0; i--) {
+		size_t l = strlen(c->routes);
+		snprintf(c->routes + l, sizeof(c->routes) - l, "Route: %s\r\n", rr[i]);
+	}
+}
+
+static void callee_reply(struct conn *c, const char *m, size_t len, bool invite)
+{
+	char out[4096], v[1024];
+	int n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\n");
+	for (int i = 0; hdr(m, len, "Via", v, sizeof(v), i); i++)
+		n += snprintf(out + n, sizeof(out) - n, "Via: %s\r\n", v);
+	for (int i = 0; hdr(m, len, "Record-Route", v, sizeof(v), i); i++)
+		n += snprintf(out + n, sizeof(out) - n, "Record-Route: %s\r\n", v);
+	hdr(m, len, "From", v, sizeof(v), 0);
+	n += snprintf(out + n, sizeof(out) - n, "From: %s\r\n", v);
+	hdr(m, len, "To", v, sizeof(v), 0);
+	n += snprintf(out + n, sizeof(out) - n, "To: %s%s\r\n", v,
+		      invite && !strstr(v, "tag=") ? ";tag=callee1" : "");
+	hdr(m, len, "Call-ID", v, sizeof(v), 0);
+	n += snprintf(out + n, sizeof(out) - n, "Call-ID: %s\r\n", v);
+	hdr(m, len, "CSeq", v, sizeof(v), 0);
+	n += snprintf(out + n, sizeof(out) - n,
+		      "CSeq: %s\r\nContact: <sip:%s@%s;transport=tls>\r\n", v, callee_user,
+		      c->local);
+	if (invite)
+		n += snprintf(out + n, sizeof(out) - n,
+			      "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+			      strlen(sdp_answer), sdp_answer);
+	else
+		n += snprintf(out + n, sizeof(out) - n, "Content-Length: 0\r\n\r\n");
+	if (SSL_write(c->ssl, out, n) != n)
+		die("send failed");
+}
+
+static void on_msg(struct conn *c, const char *m, size_t len)
+{
+	int code = 0;
+	if (!strncmp(m, "SIP/2.0 ", 8))
+		code = atoi(m + 8);
+	char user[32], auth[1024];
+	snprintf(user, sizeof(user), "user%u", c->user);
+	if (mode == M_CALLEE) {
+		if (c->step == S_REG1 && code == 401) {
+			auth_line("WWW-Authenticate", m, len, callee_user, "REGISTER", "sip:poprelay",
+				  "Authorization", auth, sizeof(auth));
+			send_register(c, callee_user, auth, 2);
+			c->step = S_REG2;
+		} else if (c->step == S_REG2 && code >= 200) {
+			if (code != 200)
+				die("callee registration failed: %d", code);
+			printf("registered\n");
+			fflush(stdout);
+			c->step = S_CALLEE;
+		} else if (c->step == S_CALLEE && !code) {
+			if (!strncmp(m, "INVITE ", 7))
+				callee_reply(c, m, len, true);
+			else if (!strncmp(m, "BYE ", 4) || !strncmp(m, "OPTIONS ", 8))
+				callee_reply(c, m, len, false);
+		}
+		return;
+	}
+	if (code < 200)
+		return;
+	switch (c->step) {
+	case S_REG1:
+		if (code != 401)
+			die("REGISTER: expected 401, got %d", code);
+		auth_line("WWW-Authenticate", m, len, user, "REGISTER", "sip:poprelay",
+			  "Authorization", auth, sizeof(auth));
+		send_register(c, user, auth, 2);
+		c->step = S_REG2;
+		break;
+	case S_REG2:
+		if (code != 200)
+			die("REGISTER: expected 200, got %d", code);
+		done_n++;
+		start_next(c);
+		break;
+	case S_INV1: {
+		if (code != 407)
+			die("INVITE: expected 407, got %d", code);
+		/* ACK the 407 (same branch: the INVITE's) */
+		char to[512];
+		hdr(m, len, "To", to, sizeof(to), 0);
+		tx(c,
+		   "ACK sip:%s@poprelay SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK%u.%u.i1;rport\r\n"
+		   "Max-Forwards: 70\r\nFrom: <sip:%s@poprelay>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\n"
+		   "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+		   callee_user, c->local, c->fd, c->seq, user, c->tag, to, c->call_id);
+		char uri[128];
+		snprintf(uri, sizeof(uri), "sip:%s@poprelay", callee_user);
+		auth_line("Proxy-Authenticate", m, len, user, "INVITE", uri, "Proxy-Authorization",
+			  auth, sizeof(auth));
+		send_invite(c, auth, 2);
+		c->step = S_INV2;
+		break;
+	}
+	case S_INV2:
+		if (code != 200)
+			die("INVITE: expected 200, got %d", code);
+		dialog_from(c, m, len);
+		in_dialog(c, "ACK", 2);
+		in_dialog(c, "BYE", 3);
+		c->step = S_BYE;
+		break;
+	case S_BYE:
+		if (code != 200)
+			die("BYE: expected 200, got %d", code);
+		done_n++;
+		start_next(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void conn_open(struct conn *c)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("connect %s:%d: %s", host, port, strerror(errno));
+	struct sockaddr_in la;
+	socklen_t ll = sizeof(la);
+	getsockname(c->fd, (struct sockaddr *)&la, &ll);
+	char ip[32];
+	inet_ntop(AF_INET, &la.sin_addr, ip, sizeof(ip));
+	snprintf(c->local, sizeof(c->local), "%s:%u", ip, ntohs(la.sin_port));
+	c->ssl = SSL_new(ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	if (SSL_connect(c->ssl) != 1)
+		die("TLS handshake with %s:%d failed", host, port);
+}
+
+static void conn_read(struct conn *c)
+{
+	int n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len - 1));
+	if (n <= 0)
+		die("connection closed by the server");
+	c->len += (size_t)n;
+	for (;;) {
+		size_t skip;
+		unsigned pings;
+		int m = sp_msg_frame(c->buf, c->len, &skip, &pings);
+		if (m < 0)
+			die("bad framing from the server");
+		if (m == 0) {
+			memmove(c->buf, c->buf + skip, c->len - skip);
+			c->len -= skip;
+			return;
+		}
+		on_msg(c, c->buf + skip, (size_t)m);
+		memmove(c->buf, c->buf + skip + m, c->len - skip - m);
+		c->len -= skip + m;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 6)
+		die("usage: sipload register|call HOST PORT CAFILE PASSWORD NUSERS N C | "
+		    "sipload callee HOST PORT CAFILE USER PASSWORD");
+	mode = !strcmp(argv[1], "register") ? M_REGISTER : !strcmp(argv[1], "call") ? M_CALL : M_CALLEE;
+	host = argv[2];
+	port = atoi(argv[3]);
+	cafile = argv[4];
+	unsigned nconn = 1;
+	callee_user = "callee";
+	if (mode == M_CALLEE) {
+		if (argc < 7)
+			die("sipload callee HOST PORT CAFILE USER PASSWORD");
+		callee_user = argv[5];
+		password = argv[6];
+	} else {
+		if (argc < 9)
+			die("sipload %s HOST PORT CAFILE PASSWORD NUSERS N C", argv[1]);
+		password = argv[5];
+		nusers = (unsigned)atoi(argv[6]);
+		target_n = strtoul(argv[7], NULL, 10);
+		nconn = (unsigned)atoi(argv[8]);
+		if (!nusers || !target_n || !nconn || nconn > 1024)
+			die("bad NUSERS/N/C");
+	}
+	ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
+		die("cannot load %s", cafile);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	struct conn *cs = calloc(nconn, sizeof(*cs));
+	struct pollfd *pf = calloc(nconn, sizeof(*pf));
+	for (unsigned i = 0; i < nconn; i++)
+		conn_open(&cs[i]);
+	double t0 = now_s();
+	if (mode == M_CALLEE) {
+		snprintf(cs[0].call_id, sizeof(cs[0].call_id), "callee-%d@sipload", getpid());
+		snprintf(cs[0].tag, sizeof(cs[0].tag), "callee");
+		send_register(&cs[0], callee_user, NULL, 1);
+		cs[0].step = S_REG1;
+	} else {
+		for (unsigned i = 0; i < nconn; i++)
+			start_next(&cs[i]);
+	}
+	while (mode == M_CALLEE || done_n < target_n) {
+		for (unsigned i = 0; i < nconn; i++) {
+			pf[i].fd = cs[i].fd;
+			pf[i].events = POLLIN;
+			if (SSL_pending(cs[i].ssl))
+				conn_read(&cs[i]);
+		}
+		if (poll(pf, nconn, 30000) <= 0)
+			die("timeout: %lu of %lu done", done_n, target_n);
+		for (unsigned i = 0; i < nconn; i++)
+			if (pf[i].revents)
+				conn_read(&cs[i]);
+	}
+	double dt = now_s() - t0;
+	printf("%lu %.3f %.1f\n", done_n, dt, done_n / dt);
+	return 0;
+}
