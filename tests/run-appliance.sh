@@ -35,7 +35,7 @@ pr_start() {
 	fi
 	pid=$!
 	echo "$pid" >"$RUN/$name.pid"
-	pr_on_exit "kill -TERM $pid 2>/dev/null; for i in \$(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; kill -KILL $pid 2>/dev/null"
+	pr_on_exit "kill -TERM $pid 2>/dev/null; for _w in \$(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; kill -KILL $pid 2>/dev/null"
 	pr_log "$name started (pid $pid, log $RUN/$name.log)"
 }
 
