@@ -22,7 +22,8 @@ struct dp_config dp_cfg;
 
 static const struct dp_cfg_key eal_keys[] = {
     {"lcores", DP_CFG_STR, 1, 128, "0-1", EAL(lcores), 0,
-     "lcore list for EAL -l: the first is the control lcore, the others are workers"},
+     "lcore list (EAL -l) or map (EAL --lcores, e.g. 0@0,1@1,2@1): main_lcore is the "
+     "control lcore, every other one a worker"},
     {"main_lcore", DP_CFG_U32, 0, 1023, "0", EAL(main_lcore), 0,
      "the control lcore (must be in lcores)"},
     {"memory_mb", DP_CFG_U32, 64, 1048576, "512", EAL(memory_mb), 0,

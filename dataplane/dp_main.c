@@ -67,7 +67,8 @@ static int build_eal_args(char **argv, int max)
 	} while (0)
 
 	ARG("poprelay-dataplane");
-	ARG("-l");
+	/* A map ("0@0,1@1,2@1" or with groups) needs --lcores; a plain list goes to -l. */
+	ARG(strpbrk(dp_cfg.eal.lcores, "@()") ? "--lcores" : "-l");
 	ARG("%s", dp_cfg.eal.lcores);
 	ARG("--main-lcore=%u", dp_cfg.eal.main_lcore);
 	ARG("-m");
