@@ -19,3 +19,8 @@ $(eval $(call unit_test,test_sdes,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
 
 # libFuzzer target: unprotect arbitrary bytes (tests/fuzz/fuzz_srtp_unprotect.c)
 $(eval $(call fuzzer,fuzz_srtp_unprotect,$(CRYPTO_SRCS),$(SRTP_CFLAGS) $(CRYPTO_LINK_LIBS)))
+
+# Benchmark driver (tests/bench/srtp.sh runs it): ours vs libsrtp2 vs raw intel-ipsec-mb.
+BINS += $(B)/tests/bench/bench_srtp
+$(B)/tests/bench/bench_srtp: $(B)/tests/bench/bench_srtp.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
