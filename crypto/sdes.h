@@ -8,13 +8,13 @@
 #include "crypto/srtp.h"
 
 struct pr_sdes_crypto {
-	unsigned tag;                 /* 1..999999999 */
+	unsigned tag; /* 1..999999999 */
 	enum pr_srtp_profile profile;
 	uint8_t key[16];
-	uint8_t salt[14];             /* 12 used for GCM */
-	uint64_t lifetime;            /* 0 = not given */
+	uint8_t salt[14];  /* 12 used for GCM */
+	uint64_t lifetime; /* 0 = not given */
 	uint32_t mki;
-	unsigned mki_len;             /* 0 = no MKI, else 1..4 (bytes on the wire) */
+	unsigned mki_len; /* 0 = no MKI, else 1..4 (bytes on the wire) */
 };
 
 /* value is what follows "a=crypto:", e.g. "1 AES_CM_128_HMAC_SHA1_80 inline:BASE64|2^31|1:1".

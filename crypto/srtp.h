@@ -26,32 +26,32 @@ enum pr_srtp_profile {
 const char *pr_srtp_profile_name(enum pr_srtp_profile p);
 /* profile or -EINVAL (exact, case-sensitive suite names as in SDP) */
 int pr_srtp_profile_from_name(const char *name);
-size_t pr_srtp_profile_key_len(enum pr_srtp_profile p);  /* 16; 0 if unknown */
-size_t pr_srtp_profile_salt_len(enum pr_srtp_profile p); /* 14, or 12 for GCM; 0 if unknown */
+size_t pr_srtp_profile_key_len(enum pr_srtp_profile p);	     /* 16; 0 if unknown */
+size_t pr_srtp_profile_salt_len(enum pr_srtp_profile p);     /* 14, or 12 for GCM; 0 if unknown */
 size_t pr_srtp_profile_rtp_tag_len(enum pr_srtp_profile p);  /* 10, 4, 16 */
 size_t pr_srtp_profile_rtcp_tag_len(enum pr_srtp_profile p); /* 10, 10, 16 */
 
-#define PR_SRTP_MAX_KEY_LEN   16
-#define PR_SRTP_MAX_SALT_LEN  14
-#define PR_SRTP_MAX_MKI_LEN   4
+#define PR_SRTP_MAX_KEY_LEN  16
+#define PR_SRTP_MAX_SALT_LEN 14
+#define PR_SRTP_MAX_MKI_LEN  4
 /* The most a protect adds to a packet: SRTCP E|index (4) + MKI (4) + GCM tag (16). Protect
  * also needs 4 bytes of scratch after the payload, always covered by the trailer. */
-#define PR_SRTP_MAX_TRAILER   24
+#define PR_SRTP_MAX_TRAILER 24
 
 /* Per-packet result of a burst call. A packet whose result is not PR_SRTP_OK is left
  * byte-for-byte as it was handed in (never half-decrypted), with its len unchanged. */
 enum pr_srtp_result {
 	PR_SRTP_OK = 0,
-	PR_SRTP_ERR_AUTH,            /* authentication tag mismatch */
-	PR_SRTP_ERR_REPLAY,          /* index already seen, or older than the window */
-	PR_SRTP_ERR_TOO_SHORT,       /* shorter than header (+ CSRCs, extension) + trailer */
+	PR_SRTP_ERR_AUTH,	     /* authentication tag mismatch */
+	PR_SRTP_ERR_REPLAY,	     /* index already seen, or older than the window */
+	PR_SRTP_ERR_TOO_SHORT,	     /* shorter than header (+ CSRCs, extension) + trailer */
 	PR_SRTP_ERR_BAD_VERSION,     /* RTP/RTCP version is not 2 */
 	PR_SRTP_ERR_UNKNOWN_PROFILE, /* NULL context or a profile this build cannot run */
-	PR_SRTP_ERR_NO_ROOM,         /* protect: room < len + overhead */
-	PR_SRTP_ERR_SSRC,            /* SSRC differs from the context's */
-	PR_SRTP_ERR_MKI,             /* MKI in the packet differs from the context's */
-	PR_SRTP_ERR_KEY_LIMIT,       /* sender: index space exhausted, rekey needed */
-	PR_SRTP_ERR_INTERNAL,        /* crypto library failure (job manager) */
+	PR_SRTP_ERR_NO_ROOM,	     /* protect: room < len + overhead */
+	PR_SRTP_ERR_SSRC,	     /* SSRC differs from the context's */
+	PR_SRTP_ERR_MKI,	     /* MKI in the packet differs from the context's */
+	PR_SRTP_ERR_KEY_LIMIT,	     /* sender: index space exhausted, rekey needed */
+	PR_SRTP_ERR_INTERNAL,	     /* crypto library failure (job manager) */
 	PR_SRTP_RESULT_COUNT
 };
 /* "ok", "auth_fail", "replay", "too_short", "bad_version", "unknown_profile", "no_room",
@@ -64,7 +64,7 @@ enum pr_srtp_backend {
 	PR_SRTP_BACKEND_LIBSRTP = 2, /* libsrtp2: the reference */
 };
 const char *pr_srtp_backend_name(enum pr_srtp_backend b); /* "ipsecmb", "libsrtp" */
-int pr_srtp_backend_from_name(const char *name);         /* backend or -EINVAL */
+int pr_srtp_backend_from_name(const char *name);	  /* backend or -EINVAL */
 /* Sets what PR_SRTP_BACKEND_DEFAULT means for contexts created afterwards. 0 or -EINVAL. */
 int pr_srtp_set_default_backend(enum pr_srtp_backend b);
 enum pr_srtp_backend pr_srtp_default_backend(void);
@@ -79,16 +79,16 @@ enum pr_srtp_direction {
 
 struct pr_srtp_params {
 	enum pr_srtp_profile profile;
-	enum pr_srtp_backend backend;  /* 0 = default */
+	enum pr_srtp_backend backend; /* 0 = default */
 	enum pr_srtp_direction direction;
-	uint32_t ssrc;                 /* the SSRC this context serves ... */
-	int any_ssrc;                  /* ... unless non-zero: then no SSRC check */
-	const uint8_t *master_key;     /* pr_srtp_profile_key_len() bytes */
-	const uint8_t *master_salt;    /* pr_srtp_profile_salt_len() bytes */
-	unsigned replay_window;        /* receiver: 0 = 128; 64..1024, multiple of 64 */
-	uint32_t mki;                  /* Master Key Identifier, big-endian on the wire */
-	unsigned mki_len;              /* 0 = no MKI, else 1..4 bytes */
-	uint32_t initial_roc;          /* rollover counter to start from (usually 0) */
+	uint32_t ssrc;		    /* the SSRC this context serves ... */
+	int any_ssrc;		    /* ... unless non-zero: then no SSRC check */
+	const uint8_t *master_key;  /* pr_srtp_profile_key_len() bytes */
+	const uint8_t *master_salt; /* pr_srtp_profile_salt_len() bytes */
+	unsigned replay_window;	    /* receiver: 0 = 128; 64..1024, multiple of 64 */
+	uint32_t mki;		    /* Master Key Identifier, big-endian on the wire */
+	unsigned mki_len;	    /* 0 = no MKI, else 1..4 bytes */
+	uint32_t initial_roc;	    /* rollover counter to start from (usually 0) */
 };
 
 struct pr_srtp_ctx;
@@ -110,10 +110,10 @@ int64_t pr_srtp_ctx_rtp_index(const struct pr_srtp_ctx *ctx);
 
 /* A packet handed to a burst call: protected/unprotected in place. */
 struct pr_srtp_pkt {
-	uint8_t *data;     /* first byte of the RTP or RTCP header */
-	uint16_t len;      /* in: packet bytes; out (when OK): bytes after the operation */
-	uint16_t room;     /* bytes writable from data on (len + tailroom) */
-	uint8_t result;    /* out: enum pr_srtp_result */
+	uint8_t *data;	/* first byte of the RTP or RTCP header */
+	uint16_t len;	/* in: packet bytes; out (when OK): bytes after the operation */
+	uint16_t room;	/* bytes writable from data on (len + tailroom) */
+	uint8_t result; /* out: enum pr_srtp_result */
 };
 
 /* Burst calls: every packet gets its own result; the return value is how many are
@@ -129,8 +129,8 @@ unsigned pr_srtcp_unprotect_burst(struct pr_srtp_ctx *ctx, struct pr_srtp_pkt *p
  * call must be on the same backend as ctxs[0] or they get PR_SRTP_ERR_UNKNOWN_PROFILE. */
 unsigned pr_srtp_protect_burst_multi(struct pr_srtp_ctx *const *ctxs, struct pr_srtp_pkt *pkts,
 				     unsigned n);
-unsigned pr_srtp_unprotect_burst_multi(struct pr_srtp_ctx *const *ctxs,
-				       struct pr_srtp_pkt *pkts, unsigned n);
+unsigned pr_srtp_unprotect_burst_multi(struct pr_srtp_ctx *const *ctxs, struct pr_srtp_pkt *pkts,
+				       unsigned n);
 
 /* Optional: allocate this thread's job manager now rather than on the first burst
  * (call it from a worker's init). 0 or -ENOMEM. pr_srtp_thread_fini() frees it. */

@@ -39,8 +39,8 @@ static int prf(const uint8_t *master_key, const uint8_t *salt14, uint8_t label, 
 	return rc;
 }
 
-int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t salt_len,
-		int rtcp, struct pr_srtp_session_keys *out)
+int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t salt_len, int rtcp,
+		struct pr_srtp_session_keys *out)
 {
 	uint8_t salt14[14] = {0}; /* a 12-byte (GCM) master salt is padded with zeros */
 	uint8_t base = rtcp ? 3 : 0;
@@ -66,8 +66,7 @@ static size_t align64(size_t v)
 	return (v + 63) & ~(size_t)63;
 }
 
-static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be,
-			unsigned *window)
+static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be, unsigned *window)
 {
 	if (!p || !pr_srtp_profile_info(p->profile) || !p->master_key || !p->master_salt)
 		return -EINVAL;
@@ -262,14 +261,13 @@ unsigned pr_srtp_protect_burst_multi(struct pr_srtp_ctx *const *ctxs, struct pr_
 	return rtp_burst(ctxs, 1, pkts, n, 1);
 }
 
-unsigned pr_srtp_unprotect_burst_multi(struct pr_srtp_ctx *const *ctxs,
-				       struct pr_srtp_pkt *pkts, unsigned n)
+unsigned pr_srtp_unprotect_burst_multi(struct pr_srtp_ctx *const *ctxs, struct pr_srtp_pkt *pkts,
+				       unsigned n)
 {
 	return rtp_burst(ctxs, 1, pkts, n, 0);
 }
 
-static unsigned rtcp_burst(struct pr_srtp_ctx *c, struct pr_srtp_pkt *pkts, unsigned n,
-			   int protect)
+static unsigned rtcp_burst(struct pr_srtp_ctx *c, struct pr_srtp_pkt *pkts, unsigned n, int protect)
 {
 	if (n == 0)
 		return 0;

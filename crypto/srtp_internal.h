@@ -49,14 +49,14 @@ struct pr_srtp_ctx {
 	uint32_t rtcp_next; /* sender: next SRTCP index */
 	uint32_t initial_roc;
 	uint64_t *rtp_win, *rtcp_win; /* window_bits / 64 words each, inside this allocation */
-	void *be_rtp, *be_rtcp;       /* backend key schedules, inside this allocation */
-	void *libsrtp;                /* libsrtp backend: srtp_t */
+	void *be_rtp, *be_rtcp;	      /* backend key schedules, inside this allocation */
+	void *libsrtp;		      /* libsrtp backend: srtp_t */
 	size_t alloc_size;
 };
 
 /* RFC 3711 4.3 key derivation with kdr 0: fills keys for RTP (labels 0,1,2) or RTCP (3,4,5). */
-int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t salt_len,
-		int rtcp, struct pr_srtp_session_keys *out);
+int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t salt_len, int rtcp,
+		struct pr_srtp_session_keys *out);
 
 /* Test hook: a context built from session keys directly (skipping the KDF), for the
  * published vectors that give session keys (RFC 7714 section 16). ipsecmb backend only. */

@@ -40,7 +40,7 @@ enum slot_state { S_IDLE = 0, S_SUBMITTED, S_DONE, S_FAILED, S_RESTORE };
 /* What one packet's job needs, kept for the commit step and for a restore. */
 struct slot {
 	uint8_t iv[16] __attribute__((aligned(16)));
-	uint8_t tag[16]; /* computed tag (12 of 20 bytes for HMAC-SHA1) */
+	uint8_t tag[16];   /* computed tag (12 of 20 bytes for HMAC-SHA1) */
 	uint8_t saved[32]; /* bytes at data + save_off the job overwrote */
 	uint8_t aad[16];   /* SRTCP GCM: header || E|index */
 	const void *keys;
@@ -48,9 +48,9 @@ struct slot {
 	const uint8_t *aad_ptr;
 	uint64_t index;
 	uint16_t c_off, c_len; /* cipher range */
-	uint16_t h_len;        /* CM: hash 0..h_len; GCM: aad_len */
+	uint16_t h_len;	       /* CM: hash 0..h_len; GCM: aad_len */
 	uint16_t save_off;
-	uint16_t end;      /* protect: where the trailer starts; unprotect: the new len */
+	uint16_t end; /* protect: where the trailer starts; unprotect: the new len */
 	uint8_t saved_len;
 	uint8_t state;
 	uint8_t aead;
@@ -315,8 +315,7 @@ static int ctx_usable(const struct pr_srtp_ctx *c, int protect)
 
 /* ---------------------------------------------------------------- SRTP */
 
-static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot *s,
-		       int protect)
+static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot *s, int protect)
 {
 	uint8_t *d = p->data;
 	unsigned len = p->len, trailer;
@@ -339,8 +338,7 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 	if (protect) {
 		if (len + trailer > p->room)
 			return PR_SRTP_ERR_NO_ROOM;
-		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0 ||
-		    idx >> 48)
+		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0 || idx >> 48)
 			return PR_SRTP_ERR_KEY_LIMIT;
 		s->c_len = (uint16_t)(len - (unsigned)h);
 		s->end = (uint16_t)len;
@@ -423,8 +421,8 @@ static unsigned rtp_chunk(struct tls *t, struct pr_srtp_ctx *const *ctxs, unsign
 			ok++;
 			continue;
 		}
-		const uint8_t *rtag = s->aead ? p->data + s->tag_off
-					      : s->saved + c->mki_len; /* CM: saved trailer */
+		const uint8_t *rtag =
+		    s->aead ? p->data + s->tag_off : s->saved + c->mki_len; /* CM: saved trailer */
 		if (pr_ct_memcmp(s->tag, rtag, s->tag_len) != 0) {
 			p->result = PR_SRTP_ERR_AUTH;
 		} else if (pr_replay_check(&c->rtp, c->rtp_win, c->window_bits, s->index) < 0) {
@@ -471,8 +469,7 @@ unsigned pr_srtp_ipsecmb_rtp(struct pr_srtp_ctx *const *ctxs, unsigned stride,
 /* Layouts (RFC 3711 3.4, RFC 7714 9):
  *   CM:  header(8) | payload (enc if E) | E|index | MKI | tag(10)
  *   GCM: header(8) | payload (enc if E) | tag(16) | E|index | MKI */
-static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot *s,
-			int protect)
+static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot *s, int protect)
 {
 	uint8_t *d = p->data;
 	unsigned len = p->len, trailer = 4u + c->mki_len + c->rtcp_tag_len;

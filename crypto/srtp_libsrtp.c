@@ -53,7 +53,8 @@ int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p)
 		return -EINVAL;
 	}
 	if (p->any_ssrc)
-		pol.ssrc.type = p->direction == PR_SRTP_SENDER ? ssrc_any_outbound : ssrc_any_inbound;
+		pol.ssrc.type =
+		    p->direction == PR_SRTP_SENDER ? ssrc_any_outbound : ssrc_any_inbound;
 	else
 		pol.ssrc.type = ssrc_specific;
 	pol.ssrc.value = p->ssrc;

@@ -5,24 +5,24 @@
 #include "crypto/srtp_internal.h"
 
 const struct pr_srtp_profile_info pr_srtp_profiles[] = {
-	[PR_SRTP_AES128_CM_SHA1_80] = {.name = "AES_CM_128_HMAC_SHA1_80",
-				       .key_len = 16,
-				       .salt_len = 14,
-				       .rtp_tag_len = 10,
-				       .rtcp_tag_len = 10,
-				       .aead = 0},
-	[PR_SRTP_AES128_CM_SHA1_32] = {.name = "AES_CM_128_HMAC_SHA1_32",
-				       .key_len = 16,
-				       .salt_len = 14,
-				       .rtp_tag_len = 4,
-				       .rtcp_tag_len = 10, /* RFC 4568 6.2.2: SRTCP keeps 80 bits */
-				       .aead = 0},
-	[PR_SRTP_AEAD_AES128_GCM] = {.name = "AEAD_AES_128_GCM",
-				     .key_len = 16,
-				     .salt_len = 12,
-				     .rtp_tag_len = 16,
-				     .rtcp_tag_len = 16,
-				     .aead = 1},
+    [PR_SRTP_AES128_CM_SHA1_80] = {.name = "AES_CM_128_HMAC_SHA1_80",
+				   .key_len = 16,
+				   .salt_len = 14,
+				   .rtp_tag_len = 10,
+				   .rtcp_tag_len = 10,
+				   .aead = 0},
+    [PR_SRTP_AES128_CM_SHA1_32] = {.name = "AES_CM_128_HMAC_SHA1_32",
+				   .key_len = 16,
+				   .salt_len = 14,
+				   .rtp_tag_len = 4,
+				   .rtcp_tag_len = 10, /* RFC 4568 6.2.2: SRTCP keeps 80 bits */
+				   .aead = 0},
+    [PR_SRTP_AEAD_AES128_GCM] = {.name = "AEAD_AES_128_GCM",
+				 .key_len = 16,
+				 .salt_len = 12,
+				 .rtp_tag_len = 16,
+				 .rtcp_tag_len = 16,
+				 .aead = 1},
 };
 
 const struct pr_srtp_profile_info *pr_srtp_profile_info(int p)
@@ -73,17 +73,17 @@ size_t pr_srtp_profile_rtcp_tag_len(enum pr_srtp_profile p)
 }
 
 static const char *const result_names[PR_SRTP_RESULT_COUNT] = {
-	[PR_SRTP_OK] = "ok",
-	[PR_SRTP_ERR_AUTH] = "auth_fail",
-	[PR_SRTP_ERR_REPLAY] = "replay",
-	[PR_SRTP_ERR_TOO_SHORT] = "too_short",
-	[PR_SRTP_ERR_BAD_VERSION] = "bad_version",
-	[PR_SRTP_ERR_UNKNOWN_PROFILE] = "unknown_profile",
-	[PR_SRTP_ERR_NO_ROOM] = "no_room",
-	[PR_SRTP_ERR_SSRC] = "wrong_ssrc",
-	[PR_SRTP_ERR_MKI] = "bad_mki",
-	[PR_SRTP_ERR_KEY_LIMIT] = "key_limit",
-	[PR_SRTP_ERR_INTERNAL] = "internal",
+    [PR_SRTP_OK] = "ok",
+    [PR_SRTP_ERR_AUTH] = "auth_fail",
+    [PR_SRTP_ERR_REPLAY] = "replay",
+    [PR_SRTP_ERR_TOO_SHORT] = "too_short",
+    [PR_SRTP_ERR_BAD_VERSION] = "bad_version",
+    [PR_SRTP_ERR_UNKNOWN_PROFILE] = "unknown_profile",
+    [PR_SRTP_ERR_NO_ROOM] = "no_room",
+    [PR_SRTP_ERR_SSRC] = "wrong_ssrc",
+    [PR_SRTP_ERR_MKI] = "bad_mki",
+    [PR_SRTP_ERR_KEY_LIMIT] = "key_limit",
+    [PR_SRTP_ERR_INTERNAL] = "internal",
 };
 
 const char *pr_srtp_result_name(enum pr_srtp_result r)

@@ -12,8 +12,7 @@ uint32_t pr_stun_fingerprint(const void *msg, size_t len);
 /* Plain CRC-32 (the same polynomial), exposed for tests. */
 uint32_t pr_crc32(const void *data, size_t len);
 void pr_hmac_sha1(const void *key, size_t klen, const void *data, size_t len, uint8_t out[20]);
-void pr_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-		    uint8_t out[32]);
+void pr_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[32]);
 /* TURN/SIP long-term keys: MD5(user ":" realm ":" pass) and SHA-256 of the same */
 void pr_ha1_md5(const char *user, const char *realm, const char *pass, uint8_t out[16]);
 void pr_ha1_sha256(const char *user, const char *realm, const char *pass, uint8_t out[32]);

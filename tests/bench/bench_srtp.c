@@ -121,7 +121,8 @@ static double ours_run(struct ours *o, unsigned nctx, unsigned len, int roundtri
 			} else {
 				if (pr_srtp_protect_burst_multi(tx, pk, BURST) != BURST)
 					abort();
-				if (roundtrip && pr_srtp_unprotect_burst_multi(rx, pk, BURST) != BURST)
+				if (roundtrip &&
+				    pr_srtp_unprotect_burst_multi(rx, pk, BURST) != BURST)
 					abort();
 			}
 		}
@@ -379,7 +380,7 @@ static void one_case(enum pr_srtp_profile prof, unsigned size, unsigned nctx)
 int main(int argc, char **argv)
 {
 	static const enum pr_srtp_profile profs[] = {
-		PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
+	    PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
 	static const unsigned sizes[] = {172, 1212};
 	int only_first = 0;
 
@@ -395,7 +396,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--quick"))
 			only_first = 1;
 		else {
-			fprintf(stderr, "usage: %s [--ms N] [--reps N<=15] [--ctxs N] [--libsrtp-ctxs N] [--quick]\n",
+			fprintf(stderr,
+				"usage: %s [--ms N] [--reps N<=15] [--ctxs N] [--libsrtp-ctxs N] "
+				"[--quick]\n",
 				argv[0]);
 			return 2;
 		}
@@ -416,7 +419,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 12; i < BUFSZ; i++)
 			bufs[k][i] = (uint8_t)(i * 31 + k);
 	}
-	fprintf(stderr, "intel-ipsec-mb %s, arch %s, libsrtp2 %s, bursts of %d, %u reps of %.0f ms\n",
+	fprintf(stderr,
+		"intel-ipsec-mb %s, arch %s, libsrtp2 %s, bursts of %d, %u reps of %.0f ms\n",
 		imb_get_version_str(), pr_srtp_ipsecmb_arch(), srtp_get_version_string(), BURST,
 		reps, min_s * 1000);
 	for (unsigned pi = 0; pi < 3; pi++)

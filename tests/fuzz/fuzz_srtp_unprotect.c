@@ -20,14 +20,14 @@ static void init(void)
 	for (unsigned i = 0; i < 32; i++) {
 		unsigned prof = (i & 3) == 0 || (i & 3) == 3 ? 1 : (i & 3);
 		struct pr_srtp_params p = {
-			.profile = (enum pr_srtp_profile)prof,
-			.backend = (i & 8) ? PR_SRTP_BACKEND_LIBSRTP : PR_SRTP_BACKEND_IPSECMB,
-			.direction = PR_SRTP_RECEIVER,
-			.any_ssrc = 1,
-			.master_key = MK,
-			.master_salt = MS,
-			.mki = (i & 16) ? 0x01020304 : 0,
-			.mki_len = (i & 16) ? 4 : 0,
+		    .profile = (enum pr_srtp_profile)prof,
+		    .backend = (i & 8) ? PR_SRTP_BACKEND_LIBSRTP : PR_SRTP_BACKEND_IPSECMB,
+		    .direction = PR_SRTP_RECEIVER,
+		    .any_ssrc = 1,
+		    .master_key = MK,
+		    .master_salt = MS,
+		    .mki = (i & 16) ? 0x01020304 : 0,
+		    .mki_len = (i & 16) ? 4 : 0,
 		};
 		if (pr_srtp_ctx_create(&p, &ctxs[i]) != 0)
 			abort();

@@ -106,9 +106,11 @@ static void test_parse_refused(void)
 	expect("1 AES_CM_128_HMAC_SHA1_80", -EINVAL);
 	expect("1 AES_CM_128_HMAC_SHA1_80 ", -EINVAL);
 	expect("1 AES_CM_128_HMAC_SHA1_80 inline:", -EINVAL);
-	expect("1 AES_CM_128_HMAC_SHA1_80 inline:PS1u*CVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", -EINVAL);
+	expect("1 AES_CM_128_HMAC_SHA1_80 inline:PS1u*CVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+	       -EINVAL);
 	/* 28 bytes are a GCM key, not a CM one */
-	expect("1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0OD1F1aWQgcHJvIHF1bw==", -EINVAL);
+	expect("1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0OD1F1aWQgcHJvIHF1bw==",
+	       -EINVAL);
 	snprintf(v, sizeof(v), "1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^49", KEY_B64);
 	expect(v, -EINVAL);
 	snprintf(v, sizeof(v), "1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^0", KEY_B64);

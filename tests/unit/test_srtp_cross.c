@@ -15,8 +15,8 @@
 
 #include "crypto/srtp.h"
 
-static const enum pr_srtp_profile profiles[] = {
-	PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
+static const enum pr_srtp_profile profiles[] = {PR_SRTP_AES128_CM_SHA1_80,
+						PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
 static const enum pr_srtp_backend backends[] = {PR_SRTP_BACKEND_IPSECMB, PR_SRTP_BACKEND_LIBSRTP};
 static uint8_t MK[16], MS[14];
 static uint8_t MKI[4] = {0xde, 0xad, 0xbe, 0xef};
@@ -137,9 +137,9 @@ static size_t make_rtcp(uint8_t *b, uint32_t ssrc, size_t extra)
 	return n;
 }
 
-#define BUF      1600
-#define NSSRC    24
-#define NPKT     600
+#define BUF   1600
+#define NSSRC 24
+#define NPKT  600
 
 struct cfg {
 	enum pr_srtp_profile prof;
@@ -164,10 +164,10 @@ static void report(const struct cfg *c, const char *what)
 	}
 }
 
-#define FOR_EACH_CFG(c)                                                                           \
-	for (unsigned _b = 0; _b < 2; _b++)                                                       \
-		for (unsigned _p = 0; _p < 3; _p++)                                               \
-			for (unsigned _m = 0; _m < 2; _m++)                                       \
+#define FOR_EACH_CFG(c)                                                                            \
+	for (unsigned _b = 0; _b < 2; _b++)                                                        \
+		for (unsigned _p = 0; _p < 3; _p++)                                                \
+			for (unsigned _m = 0; _m < 2; _m++)                                        \
 				for (struct cfg c = {profiles[_p], backends[_b], _m ? 4u : 0u},    \
 						*_once = &c;                                       \
 				     _once; _once = NULL)
@@ -204,8 +204,7 @@ static void test_ours_to_ref(void)
 			for (unsigned k = 0; k < n; k++) {
 				int len = pk[k].len;
 				CU_ASSERT_EQUAL(pk[k].result, PR_SRTP_OK);
-				CU_ASSERT_EQUAL((size_t)len,
-						plen[k] + pr_srtp_rtp_overhead(cs[k]));
+				CU_ASSERT_EQUAL((size_t)len, plen[k] + pr_srtp_rtp_overhead(cs[k]));
 				CU_ASSERT_EQUAL(srtp_unprotect_mki(ref, bufs[k], &len, c.mki != 0),
 						srtp_err_status_ok);
 				CU_ASSERT_EQUAL((size_t)len, plen[k]);
@@ -279,7 +278,8 @@ static void ref_stream(srtp_t ref, unsigned mki, uint32_t ssrc, uint16_t seq0, u
 		plens[i] = make_rtp(plain[i], ssrc, (uint16_t)(seq0 + i), rnd() % 200);
 		memcpy(bufs[i], plain[i], plens[i]);
 		len = (int)plens[i];
-		CU_ASSERT_EQUAL(srtp_protect_mki(ref, bufs[i], &len, mki != 0, 0), srtp_err_status_ok);
+		CU_ASSERT_EQUAL(srtp_protect_mki(ref, bufs[i], &len, mki != 0, 0),
+				srtp_err_status_ok);
 		lens[i] = (uint16_t)len;
 	}
 }
@@ -296,7 +296,8 @@ static void test_replay_window(void)
 	FOR_EACH_CFG(c)
 	{
 		srtp_t ref = ref_create(c.prof, 0, c.mki);
-		struct pr_srtp_ctx *rx = our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x3000, c.mki, 128);
+		struct pr_srtp_ctx *rx =
+		    our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x3000, c.mki, 128);
 		unsigned order[N];
 		CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
@@ -357,7 +358,8 @@ static void test_bit_flips(void)
 	FOR_EACH_CFG(c)
 	{
 		srtp_t ref = ref_create(c.prof, 0, c.mki);
-		struct pr_srtp_ctx *rx = our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x4000, c.mki, 0);
+		struct pr_srtp_ctx *rx =
+		    our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x4000, c.mki, 0);
 		size_t pl;
 		int len;
 		unsigned bad = 0;
@@ -368,7 +370,8 @@ static void test_bit_flips(void)
 		} while (pl != 36); /* plain 12-byte header: every header bit is "real" */
 		memcpy(buf, plain, pl);
 		len = (int)pl;
-		CU_ASSERT_EQUAL(srtp_protect_mki(ref, buf, &len, c.mki != 0, 0), srtp_err_status_ok);
+		CU_ASSERT_EQUAL(srtp_protect_mki(ref, buf, &len, c.mki != 0, 0),
+				srtp_err_status_ok);
 		memcpy(orig, buf, (size_t)len);
 		for (int bit = 0; bit < len * 8; bit++) {
 			struct pr_srtp_pkt pk = {buf, (uint16_t)len, BUF, 0xff};
@@ -402,13 +405,15 @@ static void test_truncation(void)
 	FOR_EACH_CFG(c)
 	{
 		srtp_t ref = ref_create(c.prof, 0, c.mki);
-		struct pr_srtp_ctx *rx = our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x5000, c.mki, 0);
+		struct pr_srtp_ctx *rx =
+		    our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x5000, c.mki, 0);
 		struct pr_srtp_ctx *tx = our_create(c.prof, c.be, PR_SRTP_SENDER, 0x5000, c.mki, 0);
 		size_t pl = make_rtp(plain, 0x5000, 9, 40);
 		int len = (int)pl;
 		unsigned bad = 0;
 		memcpy(buf, plain, pl);
-		CU_ASSERT_EQUAL(srtp_protect_mki(ref, buf, &len, c.mki != 0, 0), srtp_err_status_ok);
+		CU_ASSERT_EQUAL(srtp_protect_mki(ref, buf, &len, c.mki != 0, 0),
+				srtp_err_status_ok);
 		for (int l = 0; l < len; l++) {
 			uint8_t *h = malloc(l ? (size_t)l : 1);
 			struct pr_srtp_pkt pk = {h, (uint16_t)l, (uint16_t)l, 0xff};
@@ -473,9 +478,11 @@ static void test_srtcp(void)
 
 	FOR_EACH_CFG(c)
 	{
-		srtp_t ref_in = ref_create(c.prof, 1, c.mki), ref_out = ref_create(c.prof, 0, c.mki);
+		srtp_t ref_in = ref_create(c.prof, 1, c.mki),
+		       ref_out = ref_create(c.prof, 0, c.mki);
 		struct pr_srtp_ctx *tx = our_create(c.prof, c.be, PR_SRTP_SENDER, 0x6000, c.mki, 0);
-		struct pr_srtp_ctx *rx = our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x6000, c.mki, 0);
+		struct pr_srtp_ctx *rx =
+		    our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x6000, c.mki, 0);
 		unsigned bad = 0;
 		/* libsrtp 2.5 bug: srtp_unprotect_rtcp looks for the MKI with the RTP tag
 		 * length (4 for SHA1_32, where SRTCP keeps an 80-bit tag) and answers bad_mki,
@@ -503,8 +510,9 @@ static void test_srtcp(void)
 			CU_ASSERT_EQUAL(pk.len, pl + pr_srtcp_overhead(tx));
 			len = pk.len;
 			if (!libsrtp_rtcp_mki_bug) {
-				CU_ASSERT_EQUAL(srtp_unprotect_rtcp_mki(ref_in, buf, &len, c.mki != 0),
-						srtp_err_status_ok);
+				CU_ASSERT_EQUAL(
+				    srtp_unprotect_rtcp_mki(ref_in, buf, &len, c.mki != 0),
+				    srtp_err_status_ok);
 				CU_ASSERT_EQUAL((size_t)len, pl);
 				CU_ASSERT_EQUAL(memcmp(buf, plain, pl), 0);
 			}

@@ -73,8 +73,8 @@ static struct pr_srtp_ctx *session_ctx(enum pr_srtp_profile prof, enum pr_srtp_d
 static void test_aes_cm_b2(void)
 {
 	struct pr_srtp_ctx *c =
-		session_ctx(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_SENDER, 0,
-			    "2B7E151628AED2A6ABF7158809CF4F3C", "F0F1F2F3F4F5F6F7F8F9FAFBFCFD", NULL);
+	    session_ctx(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_SENDER, 0,
+			"2B7E151628AED2A6ABF7158809CF4F3C", "F0F1F2F3F4F5F6F7F8F9FAFBFCFD", NULL);
 	uint8_t pkt[128] = {0x80}, ks[48];
 	struct pr_srtp_pkt p = {.data = pkt, .len = 12 + 48, .room = sizeof(pkt)};
 
@@ -159,9 +159,9 @@ static void test_rfc7714_rtp(void)
 	size_t pl = unhex(plain_hex, plain), sl = unhex(prot_hex, prot);
 	const char *key = "000102030405060708090a0b0c0d0e0f", *salt = "517569642070726f2071756f";
 	struct pr_srtp_ctx *tx =
-		session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_SENDER, 0x5501a0b2, key, salt, NULL);
+	    session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_SENDER, 0x5501a0b2, key, salt, NULL);
 	struct pr_srtp_ctx *rx =
-		session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_RECEIVER, 0x5501a0b2, key, salt, NULL);
+	    session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_RECEIVER, 0x5501a0b2, key, salt, NULL);
 	struct pr_srtp_pkt p = {.data = buf, .len = (uint16_t)pl, .room = sizeof(buf)};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
@@ -197,9 +197,9 @@ static void test_rfc7714_rtcp(void)
 	size_t pl = unhex(plain_hex, plain), sl = unhex(prot_hex, prot);
 	const char *key = "000102030405060708090a0b0c0d0e0f", *salt = "517569642070726f2071756f";
 	struct pr_srtp_ctx *tx =
-		session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_SENDER, 0x4d617273, key, salt, NULL);
+	    session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_SENDER, 0x4d617273, key, salt, NULL);
 	struct pr_srtp_ctx *rx =
-		session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_RECEIVER, 0x4d617273, key, salt, NULL);
+	    session_ctx(PR_SRTP_AEAD_AES128_GCM, PR_SRTP_RECEIVER, 0x4d617273, key, salt, NULL);
 	struct pr_srtp_pkt p = {.data = buf, .len = (uint16_t)pl, .room = sizeof(buf)};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);

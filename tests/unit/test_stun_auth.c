@@ -20,12 +20,12 @@ static size_t unhex(const char *h, uint8_t *out)
 
 /* RFC 5769 2.1 sample request and 2.2 sample IPv4 response (short-term password). */
 static const char req_hex[] =
-	"000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74"
-	"002400046e0001ff80290008932ff9b151263b36000600096576746a3a68367659202020000800149a"
-	"eaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf";
+    "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74"
+    "002400046e0001ff80290008932ff9b151263b36000600096576746a3a68367659202020000800149a"
+    "eaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf";
 static const char resp_hex[] =
-	"0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220002000080001"
-	"a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d780280004c07d4c96";
+    "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220002000080001"
+    "a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d780280004c07d4c96";
 static const char pwd[] = "VOkJxbRl1RmTxUk/WvJxBt";
 
 /* Checks MESSAGE-INTEGRITY and FINGERPRINT of a message ending in MI(24) + FP(8). */
@@ -40,7 +40,7 @@ static void check_sample(const char *hex)
 	/* FINGERPRINT covers everything before it, length field as sent */
 	fp = pr_stun_fingerprint(m, fp_off);
 	CU_ASSERT_EQUAL(fp, (uint32_t)m[fp_off + 4] << 24 | (uint32_t)m[fp_off + 5] << 16 |
-				    (uint32_t)m[fp_off + 6] << 8 | m[fp_off + 7]);
+				(uint32_t)m[fp_off + 6] << 8 | m[fp_off + 7]);
 	/* MESSAGE-INTEGRITY: length field counts up to the end of MI (RFC 8489 14.5) */
 	size_t adj = mi_off + 24 - 20;
 	m[2] = (uint8_t)(adj >> 8);
@@ -160,8 +160,7 @@ static void test_turn_rest(void)
 	CU_ASSERT_STRING_EQUAL(user, "1700000000:alice");
 	CU_ASSERT_EQUAL(pr_turn_rest_username(1700000000, "alice", user, 16), -ENOSPC);
 	CU_ASSERT_EQUAL(pr_turn_rest_username(1700000000, NULL, user, sizeof(user)), 10);
-	CU_ASSERT_EQUAL(pr_turn_rest_password("north", "1700000000:alice", pass, sizeof(pass)),
-			28);
+	CU_ASSERT_EQUAL(pr_turn_rest_password("north", "1700000000:alice", pass, sizeof(pass)), 28);
 	pr_hmac_sha1("north", 5, "1700000000:alice", 16, mac);
 	pr_base64_encode(mac, 20, exp, sizeof(exp));
 	CU_ASSERT_STRING_EQUAL(pass, exp);
