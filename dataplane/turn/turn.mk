@@ -22,3 +22,9 @@ TURN_DP_OBJS := $(TURN_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/turn/turn_dp.o \
 	$(B)/dataplane/turn/turn_store.o
 $(DP_BIN): $(TURN_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(SSL_LIBS)
+
+# Benchmark helper (tests/bench/turn.sh): the data path alone over 10,000 allocations.
+TURN_BENCH := $(B)/tests/bench/turn/relay_bench
+BINS += $(TURN_BENCH)
+$(TURN_BENCH): $(B)/tests/bench/turn/relay_bench.o $(TURN_LIB) $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)

@@ -38,8 +38,8 @@ struct turn_5tuple {
 	uint16_t cli_port;
 	uint16_t srv_port;
 	uint8_t fam;
-	uint8_t _pad[3];
-};
+	uint8_t _pad[3]; /* always zero: keys are hashed and compared as five 64-bit words */
+} __attribute__((aligned(8)));
 
 /* Peers are stored as 16 bytes: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */
 struct turn_perm {
@@ -60,25 +60,29 @@ struct turn_alloc_stats {
 	uint64_t drops[TURN_DROP_MAX];
 };
 
-/* One allocation. Control writes all but stats and bucket; workers write stats and bucket. */
+/* One allocation. Control writes all but stats and bucket; workers write stats and bucket.
+ * Laid out for the data path: the first cache line has everything a packet needs to find
+ * its way (key, expiry, relay ports, entry counts), the second the counters. */
 struct turn_alloc {
-	struct turn_5tuple ft; /* immutable while published */
-	uint64_t id;
-	uint8_t tid[12];            /* Allocate transaction, to answer its retransmissions */
+	struct turn_5tuple ft;      /* immutable while published */
+	uint32_t expires;           /* unix seconds */
 	uint16_t relay_port[2];     /* [0] IPv4 relay, [1] IPv6 relay; 0 = none */
-	uint8_t in_use;
-	uint8_t n_perm, n_chan;
-	uint8_t dont_fragment;
-	uint8_t dirty;              /* control: needs writing to Redis */
-	uint32_t created, expires;  /* unix seconds */
 	uint32_t seq;               /* seqlock over perm[], chan[], n_perm, n_chan */
 	uint32_t bw_rate;           /* bytes per second, 0 = unlimited */
+	uint8_t n_perm, n_chan;
+	uint8_t in_use;
+	uint8_t dont_fragment;
+	uint8_t dirty;              /* control: needs writing to Redis */
+	uint8_t _pad0[3];
+	struct turn_alloc_stats st __attribute__((aligned(64))); /* worker-written */
 	int64_t bw_tokens;          /* bytes, worker-written */
 	uint64_t bw_last_us;        /* worker-written */
-	struct turn_alloc_stats st; /* worker-written */
-	char username[TURN_USERNAME_MAX];
+	uint64_t id;
+	uint32_t created;           /* unix seconds */
+	uint8_t tid[12];            /* Allocate transaction, to answer its retransmissions */
 	struct turn_perm perm[TURN_MAX_PERMS];
 	struct turn_chan chan[TURN_MAX_CHANS];
+	char username[TURN_USERNAME_MAX];
 };
 
 struct turn_rcu_ops {

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Cost of the TURN data path alone (no NIC, no mbufs): turn_from_client on ChannelData and
+ * turn_from_peer toward channels, over ALLOCS live allocations, 200-byte payloads, one core.
+ * Prints one JSON object: {"c2p_mpps", "p2c_mpps", "ns_c2p", "ns_p2c", "allocs",
+ * "alloc_bytes", "table_bytes_per_alloc"}. Usage: relay_bench [ALLOCS] [PACKETS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataplane/turn/turn_server.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t n = argc > 1 ? (uint32_t)atoi(argv[1]) : 10000;
+	uint64_t pkts = argc > 2 ? strtoull(argv[2], NULL, 10) : 20000000;
+	struct turn_cfg cfg;
+	turn_cfg_defaults(&cfg);
+	pr_taddr_from_str(&cfg.relay[0], "198.51.100.10", 0);
+	struct turn_table *t = turn_table_create(n, 40000, 65535, NULL, NULL);
+	struct turn_server *s = turn_server_create(&cfg, t, NULL, NULL);
+	uint32_t now = (uint32_t)time(NULL);
+	turn_server_set_now(s, now);
+	struct turn_ctx *ctx = calloc(n, sizeof(*ctx));
+	struct pr_taddr peer;
+	pr_taddr_from_str(&peer, "203.0.113.5", 5000);
+	for (uint32_t i = 0; i < n; i++) {
+		struct turn_alloc a;
+		char ip[32];
+		memset(&a, 0, sizeof(a));
+		snprintf(ip, sizeof(ip), "100.%u.%u.%u", 64 + (i >> 16), (i >> 8) & 255, i & 255);
+		pr_taddr_from_str(&ctx[i].cli, ip, 40000);
+		pr_taddr_from_str(&ctx[i].srv, "198.51.100.10", 3478);
+		memcpy(a.ft.cli_ip, ctx[i].cli.ip, 16);
+		memcpy(a.ft.srv_ip, ctx[i].srv.ip, 16);
+		a.ft.cli_port = 40000;
+		a.ft.srv_port = 3478;
+		a.ft.fam = 4;
+		a.id = i + 1;
+		a.relay_port[0] = (uint16_t)(40000 + i);
+		a.expires = now + 3600;
+		snprintf(a.username, sizeof(a.username), "user%u", i % 100);
+		turn_peer16(a.perm[0].ip, peer.ip, 4);
+		a.perm[0].expires = now + 3600;
+		a.n_perm = 1;
+		memcpy(a.chan[0].ip, a.perm[0].ip, 16);
+		a.chan[0].port = 5000;
+		a.chan[0].num = 0x4000;
+		a.chan[0].expires = now + 3600;
+		a.n_chan = 1;
+		if (turn_server_restore(s, &a) < 0) {
+			fprintf(stderr, "restore %u failed\n", i);
+			return 1;
+		}
+	}
+	uint8_t cd[204] = {0x40, 0x00, 0x00, 200};
+	uint8_t data[200] = {0};
+	struct turn_fwd f;
+	uint64_t rnd = 1, ok = 0;
+	/* a pseudo-random walk over the allocations, as RSS would spread them */
+	uint32_t k = 0;
+	double t0 = now_s();
+	for (uint64_t p = 0; p < pkts; p++) {
+		k = (k + 7919) % n;
+		turn_from_client(s, &ctx[k], cd, sizeof(cd), p, &rnd, &f);
+		ok += f.kind == TURN_FWD_PEER;
+	}
+	double t1 = now_s();
+	for (uint64_t p = 0; p < pkts; p++) {
+		k = (k + 7919) % n;
+		turn_from_peer(s, 0, (uint16_t)(40000 + k), &peer, data, sizeof(data), p, &rnd, &f);
+		ok += f.kind == TURN_FWD_CLIENT;
+	}
+	double t2 = now_s();
+	if (ok != 2 * pkts) {
+		fprintf(stderr, "only %llu of %llu relayed\n", (unsigned long long)ok,
+			(unsigned long long)(2 * pkts));
+		return 1;
+	}
+	printf("{\"c2p_mpps\": %.2f, \"p2c_mpps\": %.2f, \"ns_c2p\": %.1f, \"ns_p2c\": %.1f, "
+	       "\"allocs\": %u, \"alloc_bytes\": %zu, \"table_bytes_per_alloc\": %zu}\n",
+	       pkts / (t1 - t0) / 1e6, pkts / (t2 - t1) / 1e6, (t1 - t0) * 1e9 / pkts,
+	       (t2 - t1) * 1e9 / pkts, n, sizeof(struct turn_alloc), turn_table_bytes(t) / n);
+	turn_server_destroy(s);
+	turn_table_destroy(t);
+	free(ctx);
+	return 0;
+}
