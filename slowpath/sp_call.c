@@ -37,6 +37,7 @@ struct sp_media {
 struct sp_leg {
 	struct sp_dest dest;
 	bool onnet;
+	char pop[PR_KS_NAME_MAX];	/* PoP the party's device is attached to */
 	char user[PR_KS_NAME_MAX];
 	char party[PR_KS_URI_MAX];
 	char ua[PR_KS_TEXT_MAX];
@@ -63,7 +64,16 @@ struct sp_txn {
 	uint32_t cseq;
 	osip_message_t *orig;		/* request from the other leg we answer, or NULL */
 	bool acked;
+	/* UDP client transaction (RFC 3261 17.1): retransmit at T1, doubling (INVITE) or up
+	 * to T2 (others), until a response; give up after 64*T1 */
+	char *retx;
+	size_t retx_len;
+	int64_t retx_next_ms, retx_end_ms;
+	unsigned retx_ival_ms;
 };
+
+#define SP_T1_MS 500
+#define SP_T2_MS 4000
 
 struct sp_call {
 	struct sp_call *next;
@@ -201,8 +211,9 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 	copy(cdr.pop, sizeof(cdr.pop), s->cfg.pop);
 	const char *ta = sp_transport_name(call->leg[LEG_A].dest.tp);
 	const char *tb = sp_transport_name(call->leg[LEG_B].dest.tp);
-	snprintf(cdr.sig_path, sizeof(cdr.sig_path), "%s:%s -> %s:%s", ta, s->cfg.pop, tb,
-		 s->cfg.pop);
+	snprintf(cdr.sig_path, sizeof(cdr.sig_path), "%s:%s -> %s:%s", ta,
+		 call->leg[LEG_A].pop[0] ? call->leg[LEG_A].pop : s->cfg.pop, tb,
+		 call->leg[LEG_B].pop[0] ? call->leg[LEG_B].pop : s->cfg.pop);
 	cdr.start = call->start;
 	cdr.answer = call->answer;
 	cdr.end = call->end;
@@ -247,9 +258,11 @@ static void call_free(struct sp_server *s, struct sp_call *call)
 			*pp = call->next;
 			break;
 		}
-	for (int i = 0; i < SP_CALL_TXNS; i++)
+	for (int i = 0; i < SP_CALL_TXNS; i++) {
 		if (call->txn[i].orig)
 			osip_message_free(call->txn[i].orig);
+		free(call->txn[i].retx);
+	}
 	sp_buf_free(&call->last_a_final);
 	memset(call, 0, sizeof(*call));
 	free(call);
@@ -343,6 +356,7 @@ static void txn_done(struct sp_txn *t)
 {
 	if (t->orig)
 		osip_message_free(t->orig);
+	free(t->retx);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -390,6 +404,21 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 		sp_buf_printf(&b, "Content-Length: 0\r\n\r\n");
 	}
 	int rc = b.oom ? -ENOMEM : sp_send(s, &g->dest, b.p, b.len);
+	if (rc == 0 && g->dest.tp == SP_UDP && strcmp(method, "ACK"))
+		for (int i = 0; i < SP_CALL_TXNS; i++) {
+			struct sp_txn *t = &call->txn[i];
+			if (!t->used || strcmp(t->branch, branch) || strcmp(t->method, method))
+				continue;
+			free(t->retx);
+			t->retx = malloc(b.len);
+			if (t->retx) {
+				memcpy(t->retx, b.p, b.len);
+				t->retx_len = b.len;
+				t->retx_ival_ms = SP_T1_MS;
+				t->retx_next_ms = sp_now_ms() + SP_T1_MS;
+				t->retx_end_ms = sp_now_ms() + 64 * SP_T1_MS;
+			}
+		}
 	if (b.p)
 		memset(b.p, 0, b.len); /* may carry SDES keys */
 	sp_buf_free(&b);
@@ -587,7 +616,15 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	const char *caller = NULL;
 	bool onnet_a = false;
 	memset(&u, 0, sizeof(u));
-	if (c->tp == SP_TLS && c->user[0]) {
+	if (c->peer_pop) {
+		/* a peer PoP's slowpath (mutual TLS): it authenticated its device */
+		caller = req->from->url->username;
+		onnet_a = true;
+		if (!caller || !pr_ks_user_name_valid(caller)) {
+			sp_respond(s, c, req, 403, NULL);
+			return;
+		}
+	} else if (c->tp == SP_TLS && c->user[0]) {
 		caller = c->user;
 		onnet_a = true;
 	} else if (c->tp == SP_TLS && !c->peer_pop) {
@@ -637,7 +674,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			return;
 		}
 		flow = sp_registrar_flow(s, &reg);
-		if (!flow && strcmp(reg.pop, s->cfg.pop)) {
+		if (!flow && strcmp(reg.pop, s->cfg.pop) && !c->peer_pop) {
 			for (size_t i = 0; i < s->cfg.n_peers; i++)
 				if (!strcmp(s->cfg.peers[i].name, reg.pop))
 					flow = sp_conn_to_peer(s, &s->cfg.peers[i]);
@@ -671,6 +708,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	struct sp_leg *a = &call->leg[LEG_A], *b = &call->leg[LEG_B];
 	sp_dest_from_conn(c, &a->dest);
 	a->onnet = onnet_a;
+	copy(a->pop, sizeof(a->pop), c->peer_pop ? c->peer_pop_name : s->cfg.pop);
 	copy(a->user, sizeof(a->user), onnet_a ? caller : "");
 	uri_of(req->from, a->party, sizeof(a->party));
 	if (onnet_a)
@@ -698,13 +736,19 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			 s->cfg.offnet_host[offnet_idx], s->cfg.offnet_port[offnet_idx]);
 		snprintf(b->party, sizeof(b->party), "%s", b->remote_target);
 		copy(b->outside_addr, sizeof(b->outside_addr), s->cfg.offnet_host[offnet_idx]);
+		copy(b->pop, sizeof(b->pop), "offnet");
 		b->onnet = false;
 	} else {
 		sp_dest_from_conn(flow, &b->dest);
 		b->onnet = true;
 		copy(b->user, sizeof(b->user), callee);
 		copy(b->party, sizeof(b->party), callee);
-		copy(b->remote_target, sizeof(b->remote_target), reg.contact);
+		if (flow->peer_pop) /* the other PoP routes on the AOR to its own flow */
+			snprintf(b->remote_target, sizeof(b->remote_target), "sip:%s@%s", callee,
+				 s->cfg.realm);
+		else
+			copy(b->remote_target, sizeof(b->remote_target), reg.contact);
+		copy(b->pop, sizeof(b->pop), flow->peer_pop ? flow->peer_pop_name : s->cfg.pop);
 		copy(b->ua, sizeof(b->ua), reg.user_agent);
 		copy(b->inside_addr, sizeof(b->inside_addr), reg.contact_addr);
 		copy(b->outside_addr, sizeof(b->outside_addr), reg.src_addr);
@@ -999,6 +1043,10 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	int l = t->to_leg, o = 1 - l;
 	struct sp_leg *g = &call->leg[l];
 	int code = resp->status_code;
+	if (t->retx) { /* any response ends retransmissions (INVITE: Timer A stops on 1xx) */
+		free(t->retx);
+		t->retx = NULL;
+	}
 	if (!strcmp(t->method, "INVITE")) {
 		if (code == 100)
 			return;
@@ -1110,6 +1158,41 @@ void sp_call_tick(struct sp_server *s, int64_t now)
 			bye_leg(s, call, LEG_A);
 			bye_leg(s, call, LEG_B);
 			call_finish(s, call, "max-duration", 0);
+		}
+	}
+}
+
+void sp_call_retransmit(struct sp_server *s, int64_t now_ms)
+{
+	struct sp_call *call = s->calls, *next;
+	for (; call; call = next) {
+		next = call->next;
+		for (int i = 0; i < SP_CALL_TXNS; i++) {
+			struct sp_txn *t = &call->txn[i];
+			if (!t->used || !t->retx || now_ms < t->retx_next_ms)
+				continue;
+			if (now_ms >= t->retx_end_ms) { /* Timer B / F */
+				free(t->retx);
+				t->retx = NULL;
+				PR_NOTICE("call %s: no answer to %s from the %s (timer %s)", call->id,
+					  t->method, leg_name(t->to_leg),
+					  strcmp(t->method, "INVITE") ? "F" : "B");
+				if (!strcmp(t->method, "INVITE") && call->state < CS_UP) {
+					s->ctr.calls_timeout++;
+					struct sp_txn *a = a_invite_txn(call);
+					if (a)
+						answer_leg(s, call, LEG_A, a->orig, 408, NULL, NULL, 0);
+					call_finish(s, call, "timeout", 408);
+					break;
+				}
+				txn_done(t);
+				continue;
+			}
+			sp_send(s, &call->leg[t->to_leg].dest, t->retx, t->retx_len);
+			t->retx_ival_ms *= 2;
+			if (strcmp(t->method, "INVITE") && t->retx_ival_ms > SP_T2_MS)
+				t->retx_ival_ms = SP_T2_MS;
+			t->retx_next_ms = now_ms + t->retx_ival_ms;
 		}
 	}
 }

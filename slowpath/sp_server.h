@@ -128,6 +128,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp);
 void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id);
 void sp_call_tick(struct sp_server *s, int64_t now);
+/* UDP client transactions: retransmissions and timers B/F (every 100 ms). */
+void sp_call_retransmit(struct sp_server *s, int64_t now_ms);
 void sp_call_shutdown(struct sp_server *s);
 
 int64_t sp_now(void);

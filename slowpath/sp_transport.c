@@ -20,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "slowpath/sp_server.h"
@@ -166,12 +167,33 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* An accepted TLS flow is a peer PoP's slowpath when it presented a certificate that
+ * verified against [sip] tls_ca and comes from an address listed in [sip] peer_pops. */
+static void peer_pop_check(struct sp_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	const struct sp_config *cfg = &c->srv->cfg;
+	if (!ssl || cfg->verify_client == SP_VERIFY_NONE || !SSL_get0_peer_certificate(ssl) ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (!strcmp(cfg->peers[i].host, c->peer_ip)) {
+			c->peer_pop = true;
+			snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s", cfg->peers[i].name);
+			return;
+		}
+}
+
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct sp_conn *c = arg;
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		PR_INFO("flow %llu to %s:%u up", (unsigned long long)c->id, c->peer_ip, c->peer_port);
+		if (c->inbound && c->tp == SP_TLS)
+			peer_pop_check(c);
+		PR_INFO("flow %llu %s %s:%u up%s%s", (unsigned long long)c->id,
+			c->inbound ? "from" : "to", c->peer_ip, c->peer_port,
+			c->peer_pop ? ", peer PoP " : "", c->peer_pop ? c->peer_pop_name : "");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -337,6 +359,8 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 	c->peer_pop = true;
 	snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s", p->name);
 	SSL *ssl = SSL_new(s->ssl_cli);
+	if (ssl) /* the peer's certificate must name its address */
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->host);
 	if (ssl)
 		c->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 							BEV_OPT_CLOSE_ON_FREE);
@@ -473,8 +497,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct sp_server *s = arg;
 	static unsigned n;
 	(void)fd, (void)what;
+	sp_call_retransmit(s, sp_now_ms());
+	if (++n % 10)
+		return;
 	sp_call_tick(s, sp_now());
-	if (++n % 60 == 0)
+	if (n % 600 == 0)
 		sp_counters_log(s, false);
 }
 
@@ -534,9 +561,9 @@ int sp_server_open(struct sp_server *s)
 		s->ev_udp = event_new(s->base, s->udp_fd, EV_READ | EV_PERSIST, udp_read, s);
 		event_add(s->ev_udp, NULL);
 	}
-	struct timeval one_s = {.tv_sec = 1};
+	struct timeval tick = {.tv_usec = 100000};
 	s->ev_tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
-	event_add(s->ev_tick, &one_s);
+	event_add(s->ev_tick, &tick);
 	s->ev_sigint = evsignal_new(s->base, SIGINT, sig_cb, s);
 	s->ev_sigterm = evsignal_new(s->base, SIGTERM, sig_cb, s);
 	s->ev_sigusr1 = evsignal_new(s->base, SIGUSR1, sig_cb, s);

@@ -199,12 +199,39 @@ def call(ua_a, ua_b, proto='RTP/SAVP', hangup=True):
     out['frm'] = frm
     if hangup:
         time.sleep(0.2)
-        ca.send(request(ca, 'BYE', ua_b.aor, frm, totag, call_id, 2))
-        bye = cb.recv()
-        out['bye_b'] = bye
-        resp = ['SIP/2.0 200 OK'] + ['Via: ' + v for v in bye.all('via')] + [
-            'From: ' + bye.get('from'), 'To: ' + bye.get('to'), 'Call-ID: ' + bye.get('call-id'),
-            'CSeq: ' + bye.get('cseq'), 'Content-Length: 0']
-        cb.send('\r\n'.join(resp) + '\r\n\r\n')
-        out['bye_a'] = ca.recv()
+        bye(out, ua_a, ua_b)
+    return out
+
+def bye(out, ua_a, ua_b):
+    """Caller hangs up a call set up by call(..., hangup=False); callee answers the BYE."""
+    ca, cb = ua_a.c, ua_b.c
+    ca.send(request(ca, 'BYE', ua_b.aor, out['frm'], out['to_a'], out['call_id'], 2))
+    b = cb.recv()
+    out['bye_b'] = b
+    resp = ['SIP/2.0 200 OK'] + ['Via: ' + v for v in b.all('via')] + [
+        'From: ' + b.get('from'), 'To: ' + b.get('to'), 'Call-ID: ' + b.get('call-id'),
+        'CSeq: ' + b.get('cseq'), 'Content-Length: 0']
+    cb.send('\r\n'.join(resp) + '\r\n\r\n')
+    out['bye_a'] = ca.recv()
+    return out
+
+def redis(d, *args):
+    import subprocess
+    return subprocess.run(['redis-cli', '-s', d + '/redis.sock'] + list(args), capture_output=True,
+                          text=True).stdout
+
+def session(d):
+    """The single live media session as a dict ({} if none)."""
+    ids = redis(d, 'SMEMBERS', 'pr:sessions').split()
+    if len(ids) != 1:
+        return {}
+    v = redis(d, 'HGETALL', 'pr:session:' + ids[0]).split('\n')
+    return dict(zip(v[0::2], v[1::2]))
+
+def cdrs(d):
+    """Every CDR as a dict."""
+    out = []
+    for cid in redis(d, 'ZRANGE', 'pr:cdrs', '0', '-1').split():
+        v = redis(d, 'HGETALL', 'pr:cdr:' + cid).split('\n')
+        out.append(dict(zip(v[0::2], v[1::2])))
     return out
