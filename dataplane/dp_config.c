@@ -53,7 +53,7 @@ static const struct dp_cfg_key dp_keys[] = {
     {"neigh_entries", DP_CFG_U32, 64, 1048576, "4096", DPC(neigh_entries), 0,
      "neighbour (ARP/ND) table size"},
     {"neigh_timeout_s", DP_CFG_U32, 1, 86400, "300", DPC(neigh_timeout_s), 0,
-     "seconds a learned neighbour stays valid before it is removed"},
+     "seconds a learned neighbour is trusted before it is re-confirmed"},
     {"neigh_retry_ms", DP_CFG_U32, 10, 60000, "1000", DPC(neigh_retry_ms), 0,
      "milliseconds between ARP requests / neighbour solicitations for an unresolved hop"},
     {"neigh_probes", DP_CFG_U32, 1, 100, "3", DPC(neigh_probes), 0,

@@ -228,7 +228,11 @@ int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes, dp_n
 
 		if (n->state == DP_NEIGH_FREE || now_ms < n->expires_ms)
 			continue;
-		if (n->state == DP_NEIGH_INCOMPLETE && n->probes < max_probes) {
+		if (n->state == DP_NEIGH_REACHABLE) {
+			n->state = DP_NEIGH_PROBE;
+			n->probes = 0;
+		}
+		if (n->probes < max_probes) {
 			n->probes++;
 			n->expires_ms = now_ms + retry_ms;
 			if (send)

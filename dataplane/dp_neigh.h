@@ -23,6 +23,9 @@ enum dp_neigh_state {
 	DP_NEIGH_FREE = 0,
 	DP_NEIGH_INCOMPLETE, /* requests sent, no answer yet: workers see "unresolved" */
 	DP_NEIGH_REACHABLE,  /* MAC known until expires_ms */
+	DP_NEIGH_PROBE,	     /* lifetime over: its MAC is still used while requests re-confirm
+				it; removed after max_probes unanswered ones (so a next hop
+				that still answers never loses a packet) */
 };
 
 struct dp_neigh_info {
@@ -53,9 +56,10 @@ int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte
  * -ENOSPC when the table is full. */
 int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms, uint64_t retry_ms);
 
-/* Control: expire REACHABLE entries past their time and INCOMPLETE entries that used
- * max_probes; for INCOMPLETE entries due for another request, call send(port, addr, arg).
- * Returns the number of entries removed. */
+/* Control: a REACHABLE entry past its time turns PROBE (its MAC still used) and gets a
+ * request; INCOMPLETE and PROBE entries get a request every retry_ms, and are removed after
+ * max_probes unanswered ones. send(port, addr, arg) sends a request. Returns the number of
+ * entries removed. */
 typedef void (*dp_neigh_probe_fn)(uint16_t port, const struct dp_ipaddr *addr, void *arg);
 int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes, dp_neigh_probe_fn send,
 		   void *arg);

@@ -238,7 +238,7 @@ static int cmd_port(const char *cmd, const char *params, struct rte_tel_data *d)
 
 static int cmd_neigh(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static const char *state_names[] = {"free", "incomplete", "reachable"};
+	static const char *state_names[] = {"free", "incomplete", "reachable", "probe"};
 	struct dp_neigh_info *tab;
 	struct rte_tel_data *port, *addr, *mac, *state, *ttl;
 	unsigned int n, i;
@@ -272,7 +272,7 @@ static int cmd_neigh(const char *cmd, const char *params, struct rte_tel_data *d
 		char buf[64];
 		rte_tel_data_add_array_int(port, tab[i].port);
 		rte_tel_data_add_array_string(addr, dp_ipaddr_str(&tab[i].addr, buf, sizeof(buf)));
-		if (tab[i].state == DP_NEIGH_REACHABLE)
+		if (tab[i].state != DP_NEIGH_INCOMPLETE)
 			rte_ether_format_addr(buf, sizeof(buf), &tab[i].mac);
 		else
 			snprintf(buf, sizeof(buf), "-");

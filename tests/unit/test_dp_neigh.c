@@ -75,16 +75,41 @@ static void test_expiry(void)
 {
 	struct dp_ipaddr a = ip("198.51.100.20"), b = ip("2001:db8:100::20");
 	struct rte_ether_addr m;
+	struct dp_neigh_info d[4];
 
-	/* a was refreshed at 2000 (+5000), b learned at 1000 (+5000). */
+	/* a was refreshed at 2000 (+5000), b learned at 1000 (+5000). retry 1000, 3 probes. */
+	probes_sent = 0;
 	CU_ASSERT_EQUAL(dp_neigh_timer(5999, 1000, 3, probe, NULL), 0);
-	CU_ASSERT_EQUAL(dp_neigh_timer(6000, 1000, 3, probe, NULL), 1);
+	CU_ASSERT_EQUAL(probes_sent, 0);
+	/* b's lifetime is over: it is re-confirmed, and still usable meanwhile. */
+	CU_ASSERT_EQUAL(dp_neigh_timer(6000, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 1);
+	CU_ASSERT_TRUE(dp_ipaddr_eq(&last_probe, &b));
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &b, &m), 0);
+	CU_ASSERT_EQUAL(dp_neigh_dump(d, 4), 2);
+	CU_ASSERT(d[0].state == DP_NEIGH_PROBE || d[1].state == DP_NEIGH_PROBE);
+	/* a: first probe; b: second. */
+	CU_ASSERT_EQUAL(dp_neigh_timer(7000, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 3);
+	/* An answer for a brings it back to REACHABLE for a full lifetime. */
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, &mac1, 7500, 5000, false), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(8000, 1000, 3, probe, NULL), 0); /* b: third probe */
+	CU_ASSERT_EQUAL(probes_sent, 4);
+	/* b never answered three probes: removed. a is fine. */
+	CU_ASSERT_EQUAL(dp_neigh_timer(9000, 1000, 3, probe, NULL), 1);
 	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &b, &m), -ENOENT);
 	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), 0);
-	CU_ASSERT_EQUAL(dp_neigh_timer(7000, 1000, 3, probe, NULL), 1);
+	CU_ASSERT_TRUE(rte_is_same_ether_addr(&m, &mac1));
+	CU_ASSERT_EQUAL(probes_sent, 4);
+	/* a expires at 12500, then 3 probes 1000 apart, then goes. */
+	CU_ASSERT_EQUAL(dp_neigh_timer(12500, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(13500, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(14500, 1000, 3, probe, NULL), 0);
+	CU_ASSERT_EQUAL(probes_sent, 7);
+	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(15500, 1000, 3, probe, NULL), 1);
 	CU_ASSERT_EQUAL(dp_neigh_lookup(0, &a, &m), -ENOENT);
 	CU_ASSERT_EQUAL(dp_neigh_count(), 0);
-	CU_ASSERT_EQUAL(probes_sent, 0); /* expiry of resolved entries sends nothing */
 	rte_rcu_qsbr_quiescent(rcu, 1);
 }
 
@@ -150,7 +175,8 @@ static void test_full(void)
 	CU_ASSERT_EQUAL(rc, -ENOSPC);
 	CU_ASSERT_EQUAL(dp_neigh_count(), ok);
 	rte_rcu_qsbr_quiescent(rcu, 1);
-	CU_ASSERT_EQUAL(dp_neigh_timer(5000, 1000, 3, NULL, NULL), (int)ok);
+	CU_ASSERT_EQUAL(dp_neigh_timer(5000, 1000, 1, NULL, NULL), 0); /* one last request */
+	CU_ASSERT_EQUAL(dp_neigh_timer(6000, 1000, 1, NULL, NULL), (int)ok);
 	CU_ASSERT_EQUAL(dp_neigh_count(), 0);
 	rte_rcu_qsbr_quiescent(rcu, 1);
 	struct dp_ipaddr a = ip("10.9.9.9");
