@@ -358,12 +358,22 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 		return NULL;
 	c->peer_pop = true;
 	snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s", p->name);
-	SSL *ssl = SSL_new(s->ssl_cli);
+	/* from our TLS listener's address, so the peer can tell us by source address */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage me;
+	socklen_t melen;
+	if (fd >= 0 && make_addr(s->cfg.tls_addr, 0, &me, &melen) == 0 &&
+	    me.ss_family == ss.ss_family && strcmp(s->cfg.tls_addr, "0.0.0.0") &&
+	    strcmp(s->cfg.tls_addr, "::"))
+		bind(fd, (struct sockaddr *)&me, melen);
+	SSL *ssl = fd >= 0 ? SSL_new(s->ssl_cli) : NULL;
 	if (ssl) /* the peer's certificate must name its address */
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->host);
 	if (ssl)
-		c->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 							BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev && fd >= 0)
+		close(fd);
 	if (!c->bev) {
 		if (ssl && !c->bev)
 			SSL_free(ssl);

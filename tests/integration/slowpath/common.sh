@@ -12,7 +12,7 @@ sp_certs() {
 	for n in server pop2; do
 		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/$n.key" \
 			-out "$d/$n.csr" 2>/dev/null || pr_fail "openssl csr"
-		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/$n.ext"
+		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.30,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/$n.ext"
 		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
 			-days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null || pr_fail "openssl sign"
 	done
