@@ -33,6 +33,9 @@ mbuf_pool_size = 8191
 mbuf_cache_size = 64
 worker_idle_sleep_us = 200
 udp_echo_port = 7
+# Short lifetimes: the test watches a neighbour being re-confirmed.
+neigh_timeout_s = 1
+neigh_retry_ms = 300
 [port0]
 device = net_af_packet0,iface=dp1p,qpairs=3
 ipv4 = 203.0.113.10/24
@@ -64,6 +67,18 @@ for k in ("rx_packets", "tx_packets", "udp_in", "icmp_echo_in"):
 assert tot["udp_in"] >= 24, tot
 assert w1["rx_packets"] > 0 and w2["rx_packets"] > 0, "one worker got nothing"
 PY
+# Expiry on the control lcore: past its lifetime the client is re-confirmed by ARP
+# requests (which its kernel answers), never removed while it answers.
+count() { $TEL $PREFIX /poprelay/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/stats']['$1'])"; }
+req0=$(count arp_requests_out)
+sleep 3
+req1=$(count arp_requests_out)
+[ "$req1" -gt "$req0" ] || pr_fail "no re-confirmation request after the lifetime ($req0 -> $req1)"
+neigh=$($TEL $PREFIX /poprelay/neigh)
+echo "$neigh" | grep -q '"203.0.113.20"' || pr_fail "a neighbour that answers was removed: $neigh"
+pr_log "re-confirmed: arp_requests_out $req0 -> $req1; $neigh"
+ip netns exec dp-wcli $ECHO 203.0.113.20 203.0.113.10 7 1 >/dev/null || pr_fail "echo after re-confirmation lost its first datagram"
+
 kill -TERM $dp_pid
 rc=0
 wait $dp_pid || rc=$?
