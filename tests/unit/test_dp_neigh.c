@@ -219,6 +219,9 @@ int main(void)
 	dp_neigh_fini();
 	rte_rcu_qsbr_thread_offline(rcu, 1);
 	rte_free(rcu);
+	char rundir[512];
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(rundir); /* EAL leaves the (empty, with --no-shconf) runtime directory */
 	return failed ? 1 : 0;
 }
