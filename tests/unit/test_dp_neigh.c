@@ -191,7 +191,7 @@ int main(void)
 	CU_pSuite s;
 	unsigned int failed;
 
-	if (rte_eal_init(12, eal_args) < 0) {
+	if (rte_eal_init(13, eal_args) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
