@@ -185,13 +185,15 @@ static void test_full(void)
 
 int main(void)
 {
-	char *eal_args[] = {
-	    "test_dp_neigh", "--no-huge",     "--no-shconf", "--no-pci",    "-l", "0", "-m",
-	    "128",	     "--file-prefix", "dp-ut-neigh", "--log-level", "3",  NULL};
+	/* No telemetry: its socket would outlive rte_eal_cleanup and keep the runtime
+	 * directory from being removed. */
+	char *eal_args[] = {"test_dp_neigh", "--no-huge", "--no-shconf", "--no-pci",
+			    "--no-telemetry", "-l", "0", "-m", "128", "--file-prefix",
+			    "dp-ut-neigh", "--log-level", "3", NULL};
 	CU_pSuite s;
 	unsigned int failed;
 
-	if (rte_eal_init(13, eal_args) < 0) {
+	if (rte_eal_init((int)RTE_DIM(eal_args) - 1, eal_args) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
