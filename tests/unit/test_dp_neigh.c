@@ -187,9 +187,20 @@ int main(void)
 {
 	/* No telemetry: its socket would outlive rte_eal_cleanup and keep the runtime
 	 * directory from being removed. */
-	char *eal_args[] = {"test_dp_neigh", "--no-huge", "--no-shconf", "--no-pci",
-			    "--no-telemetry", "-l", "0", "-m", "128", "--file-prefix",
-			    "dp-ut-neigh", "--log-level", "3", NULL};
+	char *eal_args[] = {"test_dp_neigh",
+			    "--no-huge",
+			    "--no-shconf",
+			    "--no-pci",
+			    "--no-telemetry",
+			    "-l",
+			    "0",
+			    "-m",
+			    "128",
+			    "--file-prefix",
+			    "dp-ut-neigh",
+			    "--log-level",
+			    "3",
+			    NULL};
 	CU_pSuite s;
 	unsigned int failed;
 
