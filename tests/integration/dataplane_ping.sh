@@ -17,7 +17,12 @@ N=5
 
 tmp=$(pr_tmpdir)
 pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
-pr_hugepages 256
+# Hugepages where the kernel has them (the product's mode); --no-huge elsewhere.
+huge=no
+if grep -qw hugetlbfs /proc/filesystems && [ -w /proc/sys/vm/nr_hugepages ]; then
+	pr_hugepages 256
+	huge=yes
+fi
 pr_netns dp-pop
 pr_netns dp-cli
 pr_veth dp-pop dp0p dp-cli dp0c
@@ -31,7 +36,7 @@ cat >"$tmp/dp.conf" <<CONF
 [eal]
 lcores = 0-1
 memory_mb = 128
-huge = yes
+huge = $huge
 file_prefix = $PREFIX
 [dataplane]
 mbuf_pool_size = 4095
@@ -65,7 +70,7 @@ ip netns exec dp-pop env NOTIFY_SOCKET="$tmp/notify.sock" "$DP" -c "$tmp/dp.conf
 dp_pid=$!
 pr_on_exit "kill $dp_pid 2>/dev/null; sleep 0.5; kill -9 $dp_pid 2>/dev/null"
 pr_wait_for 20 $TEL $PREFIX /poprelay/info || { cat "$tmp/dp.log"; pr_fail "dataplane did not come up"; }
-pr_log "dataplane up: $($TEL $PREFIX /poprelay/info)"
+pr_log "dataplane up (hugepages: $huge): $($TEL $PREFIX /poprelay/info)"
 
 dump() { $TEL $PREFIX /poprelay/stats /poprelay/drops /poprelay/neigh /poprelay/port,0 >&2 || true; }
 # counter NAME [CMD]: a counter from /poprelay/stats (or /poprelay/drops).
