@@ -85,6 +85,9 @@ struct sp_call {
 	uint16_t status;
 	char end_reason[32];
 	bool installed;
+	bool cancelled;		/* CANCEL sent to the callee: waiting for its final response */
+	char pending_reason[32];
+	uint16_t pending_status;
 	struct sp_leg leg[2];
 	struct sp_txn txn[SP_CALL_TXNS];
 	char a_invite_branch[PR_KS_TEXT_MAX];
@@ -816,6 +819,19 @@ static void cancel_b(struct sp_server *s, struct sp_call *call)
 	}
 }
 
+/* The caller is gone (CANCEL, timeout, flow loss) before an answer: CANCEL the callee and
+ * keep the call until its final response (ACKed) or 64*T1, then finish with reason. */
+static void abandon_b(struct sp_server *s, struct sp_call *call, const char *reason,
+		      uint16_t status)
+{
+	cancel_b(s, call);
+	call->cancelled = true;
+	copy(call->pending_reason, sizeof(call->pending_reason), reason);
+	call->pending_status = status;
+	call->deadline = sp_now() + 32;
+	(void)s;
+}
+
 static struct sp_txn *a_invite_txn(struct sp_call *call)
 {
 	for (int i = 0; i < SP_CALL_TXNS; i++) {
@@ -939,13 +955,12 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 			return;
 		}
 		sp_respond(s, c, req, 200, NULL);
-		if (call->state >= CS_UP)
-			return; /* too late: the caller will BYE */
-		cancel_b(s, call);
+		if (call->state >= CS_UP || call->cancelled)
+			return; /* too late (the caller will BYE) or already cancelling */
 		struct sp_txn *t = a_invite_txn(call);
 		if (t)
 			answer_leg(s, call, LEG_A, t->orig, 487, NULL, NULL, 0);
-		call_finish(s, call, "cancel", 487);
+		abandon_b(s, call, "cancel", 487);
 		return;
 	}
 	if (!strcmp(method, "ACK"))
@@ -1056,6 +1071,18 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 			contact_of(resp, g->remote_target, sizeof(g->remote_target), NULL, 0);
 			route_set(resp, true, g->routes, sizeof(g->routes));
 		}
+		if (call->cancelled && call->state < CS_UP) {
+			if (code < 200)
+				return;
+			if (code < 300) { /* answered despite our CANCEL: take it down */
+				ack_leg(s, call, l, t, true);
+				bye_leg(s, call, l);
+			} else {
+				ack_leg(s, call, l, t, false);
+			}
+			call_finish(s, call, call->pending_reason, call->pending_status);
+			return;
+		}
 		if (code < 200) {
 			if (call->state == CS_CALLING)
 				call->state = CS_EARLY;
@@ -1131,7 +1158,9 @@ void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id)
 		if (call->state >= CS_UP) {
 			bye_leg(s, call, o);
 		} else if (lost == LEG_A) {
-			cancel_b(s, call);
+			if (!call->cancelled)
+				abandon_b(s, call, "flow-lost", 480);
+			continue;
 		} else {
 			struct sp_txn *t = a_invite_txn(call);
 			if (t)
@@ -1147,12 +1176,15 @@ void sp_call_tick(struct sp_server *s, int64_t now)
 	for (; call; call = next) {
 		next = call->next;
 		if (call->state < CS_UP && now >= call->deadline) {
+			if (call->cancelled) { /* the callee never answered our CANCEL */
+				call_finish(s, call, call->pending_reason, call->pending_status);
+				continue;
+			}
 			s->ctr.calls_timeout++;
-			cancel_b(s, call);
 			struct sp_txn *t = a_invite_txn(call);
 			if (t)
 				answer_leg(s, call, LEG_A, t->orig, 408, NULL, NULL, 0);
-			call_finish(s, call, "timeout", 408);
+			abandon_b(s, call, "timeout", 408);
 		} else if (call->state == CS_UP && s->cfg.max_call_s &&
 			   now - call->answer >= (int64_t)s->cfg.max_call_s) {
 			bye_leg(s, call, LEG_A);
