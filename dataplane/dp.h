@@ -87,6 +87,12 @@ static inline struct dp_punt_meta *dp_mbuf_meta(struct rte_mbuf *m)
 	return (struct dp_punt_meta *)rte_mbuf_to_priv(m);
 }
 
+/* Does m come from a pool with room for dp_punt_meta (dp_rt.pool does)? */
+static inline bool dp_mbuf_has_meta(const struct rte_mbuf *m)
+{
+	return m->pool != NULL && rte_pktmbuf_priv_size(m->pool) >= sizeof(struct dp_punt_meta);
+}
+
 static inline uint64_t dp_now_ms(void)
 {
 	return (rte_get_tsc_cycles() - dp_rt.start_tsc) * 1000 / dp_rt.tsc_hz;

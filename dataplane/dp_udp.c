@@ -114,8 +114,11 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,
 	     const struct dp_pkt_info *pi)
 {
-	struct dp_punt_meta *meta = dp_mbuf_meta(m);
+	struct dp_punt_meta *meta;
 
+	if (!dp_mbuf_has_meta(m))
+		return dp_drop(w, m, DP_DROP_FEATURE_UNKNOWN);
+	meta = dp_mbuf_meta(m);
 	meta->kind = DP_PUNT_FEATURE;
 	meta->feature_id = f->id;
 	meta->port = pi->port;
@@ -261,7 +264,13 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 	case -ENOENT: {
 		/* Nobody asked yet: punt to control, which starts resolution; count the
 		 * packet as dropped here (control frees it without counting). */
-		struct dp_punt_meta *meta = dp_mbuf_meta(m);
+		struct dp_punt_meta *meta;
+		if (!dp_mbuf_has_meta(m)) {
+			/* Not from dp_rt.pool: count it, resolution starts with the next one. */
+			dp_drop(w, m, DP_DROP_NEIGH_UNRESOLVED);
+			return -EAGAIN;
+		}
+		meta = dp_mbuf_meta(m);
 		meta->kind = DP_PUNT_RESOLVE;
 		meta->port = port;
 		meta->nexthop = nh;

@@ -51,6 +51,8 @@
  * the packet is punted to control, which starts ARP/ND resolution, and then dropped with
  * reason neigh_unresolved (the sender retries, as every media/TURN client does).
  * Checksums (IPv4 header, UDP) must be complete; dp_udp_finish() fills them for you.
+ * Allocate new packets from dp_rt.pool (its mbufs carry the private area dp_punt() and
+ * resolution use; an mbuf from another pool cannot be punted and is dropped instead).
  *
  * Everything in this header is implemented in dataplane/dp_udp.c and dp_control.c.
  */
