@@ -255,6 +255,15 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		int rc = for_each_item(v, add_alg, c);
 		return rc < 0 || !c->n_digest_algs ? -EINVAL : 0;
 	}
+	/* the slowpath's own Redis ACL user (else [redis] user / password_file) */
+	if (!strcmp(k, "redis_user")) {
+		c->sip_redis_user_set = true;
+		return set_str(c->redis_user, sizeof(c->redis_user), v);
+	}
+	if (!strcmp(k, "redis_password_file")) {
+		c->sip_redis_pass_set = true;
+		return set_str(c->redis_password_file, sizeof(c->redis_password_file), v);
+	}
 	if (!strcmp(k, "log_level")) {
 		uint32_t l;
 		if (set_u32(&l, v, 3, 7) < 0)
@@ -325,9 +334,12 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 		} else if (!strcmp(section, "redis") && !strcmp(k, "socket")) {
 			rc = set_str(c->redis_socket, sizeof(c->redis_socket), v);
 		} else if (!strcmp(section, "redis") && !strcmp(k, "user")) {
-			rc = set_str(c->redis_user, sizeof(c->redis_user), v);
+			if (!c->sip_redis_user_set)
+				rc = set_str(c->redis_user, sizeof(c->redis_user), v);
 		} else if (!strcmp(section, "redis") && !strcmp(k, "password_file")) {
-			rc = set_str(c->redis_password_file, sizeof(c->redis_password_file), v);
+			if (!c->sip_redis_pass_set)
+				rc = set_str(c->redis_password_file, sizeof(c->redis_password_file),
+					     v);
 		}
 		if (rc < 0) {
 			snprintf(err, errlen, "%s:%u: [%s]: bad value for '%s'", name, lineno,

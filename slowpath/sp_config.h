@@ -31,6 +31,7 @@ struct sp_config {
 	char redis_socket[256];
 	char redis_user[64];
 	char redis_password_file[256];
+	bool sip_redis_user_set, sip_redis_pass_set; /* [sip] redis_* override [redis] */
 	/* [sip] */
 	char pop[64];
 	char tls_addr[64];

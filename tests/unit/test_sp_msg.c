@@ -179,6 +179,14 @@ static void config(void)
 	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\ntls_listen = 5061\n", err, sizeof(err)),
 			-EINVAL);
 	CU_ASSERT_EQUAL(sp_config_load(&c, "/nonexistent/sp.conf", err, sizeof(err)), -ENOENT);
+	/* [sip] redis_user wins over [redis] user, in either order */
+	sp_config_defaults(&c);
+	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf",
+					"[sip]\nredis_user = slowpath\n[redis]\nuser = shared\n"
+					"password_file = /etc/shared.pass\n",
+					err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.redis_user, "slowpath");
+	CU_ASSERT_STRING_EQUAL(c.redis_password_file, "/etc/shared.pass");
 }
 
 int main(void)
