@@ -31,6 +31,7 @@ struct dp_worker {
 	struct rte_ring *punt; /* worker -> control; control is the only consumer */
 	struct dp_lcore_stats *stats;
 	struct dp_txbuf tx[DP_MAX_PORTS];
+	struct dp_txbuf dropped; /* freed in bulk once per loop (dp_drop defers the free) */
 } __rte_cache_aligned;
 
 /* A configured port. Writer: control before workers start; read-only afterwards. */

@@ -12,10 +12,22 @@
 #include "dataplane/dp_icmp.h"
 #include "dataplane/dp_udp.h"
 
+static void free_dropped(struct dp_worker *w)
+{
+	if (w->dropped.n) {
+		rte_pktmbuf_free_bulk(w->dropped.pkts, w->dropped.n);
+		w->dropped.n = 0;
+	}
+}
+
 void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason)
 {
 	w->stats->drops[reason < DP_DROP_MAX ? reason : DP_DROP_FEATURE_UNKNOWN]++;
-	rte_pktmbuf_free(m);
+	/* Freed in bulk at the end of the loop iteration: cheaper than one by one, and the
+	 * caller no longer owns m either way. */
+	if (w->dropped.n == DP_MAX_BURST)
+		free_dropped(w);
+	w->dropped.pkts[w->dropped.n++] = m;
 }
 
 static void flush_port(struct dp_worker *w, uint16_t pidx)
@@ -188,6 +200,7 @@ int dp_worker_main(void *arg)
 			}
 		}
 		dp_worker_flush(w);
+		free_dropped(w);
 		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
 		w->stats->loops++;
 		if (got)
@@ -196,6 +209,7 @@ int dp_worker_main(void *arg)
 			rte_delay_us_sleep(idle_us);
 	}
 	dp_worker_flush(w);
+	free_dropped(w);
 	rte_rcu_qsbr_thread_offline(dp_rt.rcu, w->lcore_id);
 	rte_rcu_qsbr_thread_unregister(dp_rt.rcu, w->lcore_id);
 	return 0;
