@@ -163,7 +163,18 @@ if [ -x "$BUILD/poprelayctl" ]; then
 	out=$("$BUILD/poprelayctl" stats --json --prefix $PREFIX) || pr_fail "poprelayctl stats failed"
 	echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['stats']['icmp_echo_in'] >= $N, d" ||
 		pr_fail "poprelayctl stats --json: $out"
-	"$BUILD/poprelayctl" status --prefix $PREFIX >/dev/null || pr_fail "poprelayctl status"
+	"$BUILD/poprelayctl" status --prefix $PREFIX >"$tmp/status.txt" || pr_fail "poprelayctl status"
+	grep -q "dataplane: running" "$tmp/status.txt" || pr_fail "status: $(cat "$tmp/status.txt")"
+	grep -qi "$dpmac" "$tmp/status.txt" || pr_fail "status lacks the port's MAC: $(cat "$tmp/status.txt")"
+	# -c CONF finds the telemetry socket through [eal] file_prefix.
+	"$BUILD/poprelayctl" -c "$tmp/dp.conf" --json status >"$tmp/status.json" || pr_fail "status -c"
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['running'] and d['dataplane']['file_prefix'] == '$PREFIX', d
+assert d['ports'][0]['ipv4'] == '198.51.100.10/24', d['ports']
+assert '198.51.100.20' in d['neighbours']['address'], d['neighbours']
+" "$tmp/status.json" || pr_fail "status --json: $(cat "$tmp/status.json")"
 fi
 
 # SIGTERM: exit 0, ports stopped, hugepage files gone.
