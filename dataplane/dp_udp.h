@@ -54,7 +54,10 @@
  * Allocate new packets from dp_rt.pool (its mbufs carry the private area dp_punt() and
  * resolution use; an mbuf from another pool cannot be punted and is dropped instead).
  *
- * Everything in this header is implemented in dataplane/dp_udp.c and dp_control.c.
+ * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
+ * dp_udp_tx/dp_punt/dp_drop the mbuf is no longer the feature's: do not touch it.
+ * Everything in this header is implemented in dataplane/dp_udp.c, dp_worker.c and
+ * dp_control.c.
  */
 #ifndef POPRELAY_DP_UDP_H
 #define POPRELAY_DP_UDP_H
