@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two workers on one net_af_packet port (fanout over 3 qpairs: two RX queues polled by
 # the workers, three TX queues with control's): many UDP flows and pings all get answers,
-# traffic spreads over both workers, and per-lcore counters add up to the totals.
+# traffic spreads over both workers, per-lcore counters add up to the totals, replies to an
+# off-link host go through gateway4 (resolved by ARP), and an expired neighbour that still
+# answers is re-confirmed without loss.
 # No hugepages (--no-huge): performance does not matter here.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -19,6 +21,9 @@ pr_netns dp-wcli
 pr_veth dp-wpop dp1p dp-wcli dp1c
 ip netns exec dp-wpop sysctl -qw net.ipv6.conf.dp1p.disable_ipv6=1
 ip -n dp-wcli addr add 203.0.113.20/24 dev dp1c
+# The client namespace also plays the gateway (203.0.113.1) of an off-link host 192.0.2.50.
+ip -n dp-wcli addr add 203.0.113.1/24 dev dp1c
+ip -n dp-wcli addr add 192.0.2.50/32 dev lo
 
 cat >"$tmp/dp.conf" <<CONF
 [eal]
@@ -39,6 +44,7 @@ neigh_retry_ms = 300
 [port0]
 device = net_af_packet0,iface=dp1p,qpairs=3
 ipv4 = 203.0.113.10/24
+gateway4 = 203.0.113.1
 CONF
 
 ip netns exec dp-wpop "$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
@@ -67,6 +73,12 @@ for k in ("rx_packets", "tx_packets", "udp_in", "icmp_echo_in"):
 assert tot["udp_in"] >= 24, tot
 assert w1["rx_packets"] > 0 and w2["rx_packets"] > 0, "one worker got nothing"
 PY
+# Off-link: the reply to 192.0.2.50 goes to the gateway's MAC, resolved by ARP.
+ip netns exec dp-wcli $ECHO 192.0.2.50 203.0.113.10 7 >/dev/null || pr_fail "no echo to an off-link host via gateway4"
+neigh=$($TEL $PREFIX /poprelay/neigh)
+echo "$neigh" | grep -q '"203.0.113.1"' || pr_fail "gateway not resolved: $neigh"
+echo "$neigh" | grep -q '"192.0.2.50"' && pr_fail "off-link host in the neighbour table: $neigh"
+
 # Expiry on the control lcore: past its lifetime the client is re-confirmed by ARP
 # requests (which its kernel answers), never removed while it answers.
 count() { $TEL $PREFIX /poprelay/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/stats']['$1'])"; }
