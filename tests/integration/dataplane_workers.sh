@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Two workers on one net_af_packet port (fanout over 3 qpairs: two RX queues polled by
-# the workers, three TX queues with control's): many UDP flows and pings all get answers,
+# Two workers on one net_af_packet port (fanout over 3 qpairs: three RX queues shared by
+# the two workers, three TX queues for them and control): UDP flows and pings get answers,
 # traffic spreads over both workers, per-lcore counters add up to the totals, replies to an
 # off-link host go through gateway4 (resolved by ARP), and an expired neighbour that still
 # answers is re-confirmed without loss.
