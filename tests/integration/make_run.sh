@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# What `make run` promises in README.md: the appliance comes up on virtual ports, answers
+# ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, and
+# Ctrl-C (SIGINT) stops every process and removes everything it created.
+source "$(dirname "$0")/../lib.sh"
+pr_need_root
+for ns in pr-pop pr-client; do
+	ip netns list | grep -qw "$ns" && pr_skip "namespace $ns exists: is a 'make run' going on?"
+done
+log=$(pr_tmpdir)/run.log
+setsid "$PR_ROOT/tests/run-appliance.sh" "$BUILD" >"$log" 2>&1 &
+pid=$!
+pr_on_exit "kill -INT -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; ip netns del pr-pop; ip netns del pr-client"
+pr_wait_for 120 grep -q "The appliance is running" "$log" || { cat "$log"; pr_fail "make run did not come up"; }
+cat "$log"
+pings=$(sed -n '/== ping from pr-client/,/== poprelayctl status/p' "$log")
+[ "$(grep -c ' 0% packet loss' <<<"$pings")" = 2 ] || pr_fail "ping over IPv4 and IPv6 from pr-client lost packets"
+grep -qi "dataplane" <(sed -n '/== poprelayctl status/,/== poprelayctl stats/p' "$log") ||
+	pr_fail "poprelayctl status printed nothing about the dataplane"
+kill -0 "$pid" 2>/dev/null || pr_fail "make run exited before Ctrl-C"
+
+pr_log "Ctrl-C"
+kill -INT -- -"$pid"
+pr_wait_for 30 sh -c "! kill -0 $pid 2>/dev/null" || pr_fail "make run did not stop on Ctrl-C"
+! ip netns list | grep -qE '^pr-(pop|client)\b' || pr_fail "namespaces left behind: $(ip netns list)"
+! pgrep -f "poprelay-dataplane -c .*/poprelay.conf" >/dev/null || pr_fail "dataplane left running"
+pr_log "make_run: pass"
