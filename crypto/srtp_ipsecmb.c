@@ -307,6 +307,38 @@ static void restore(IMB_MGR *m, struct slot *s, int recrypt)
 		memcpy(s->data + s->save_off, s->saved, s->saved_len);
 }
 
+/* Many contexts in one burst (each packet its own): start the loads of every context and
+ * of its RTP key schedule before the first job, so the misses overlap instead of
+ * serialising behind each submit. */
+static void prefetch_ctxs(struct pr_srtp_ctx *const *ctxs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ctxs[i]) {
+			__builtin_prefetch(ctxs[i]);
+			__builtin_prefetch((const uint8_t *)ctxs[i] + 64);
+		}
+	for (unsigned i = 0; i < n; i++) {
+		const struct pr_srtp_ctx *c = ctxs[i];
+		const uint8_t *k;
+		if (!c || c->backend != PR_SRTP_BACKEND_IPSECMB)
+			continue;
+		k = c->be_rtp;
+		__builtin_prefetch(c->rtp_win);
+		if (c->aead) {
+			/* round keys (240 B), the GHASH keys the AVX2/SSE code reads, the salt */
+			for (unsigned o = 0; o < 384; o += 64)
+				__builtin_prefetch(k + o);
+			__builtin_prefetch(((const struct gcm_keys *)k)->salt);
+		} else {
+			/* enc round keys (176 B), ipad, opad, salt */
+			for (unsigned o = 0; o < 192; o += 64)
+				__builtin_prefetch(k + o);
+			__builtin_prefetch(((const struct cm_keys *)k)->ipad);
+			__builtin_prefetch(((const struct cm_keys *)k)->salt);
+		}
+	}
+}
+
 static int ctx_usable(const struct pr_srtp_ctx *c, int protect)
 {
 	return c && c->backend == PR_SRTP_BACKEND_IPSECMB &&
@@ -382,6 +414,8 @@ static unsigned rtp_chunk(struct tls *t, struct pr_srtp_ctx *const *ctxs, unsign
 	IMB_MGR *m = t->mgr;
 	unsigned ok = 0, restores = 0;
 
+	if (stride)
+		prefetch_ctxs(ctxs, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct pr_srtp_ctx *c = ctxs[i * stride];
 		struct slot *s = &t->slots[i];

@@ -2,12 +2,11 @@
  * libsrtp2 (as Debian ships it) and raw intel-ipsec-mb jobs of the same shapes, on the
  * same packets, bursts of 32, over 1 context and over many (cache pressure).
  *
- * protect: packets/s of protect bursts (the payload is re-encrypted in place each round,
- * only the length and the sequence number are reset).
- * unprotect: derived from a protect+unprotect round trip on the same buffers:
- * 1 / (t_roundtrip - t_protect) per packet, for all three the same way (an unprotect needs
- * fresh, authentic packets with new indices; the round trip makes them in place).
- * Prints one JSON line per figure (see tests/bench/srtp.md). */
+ * Each round writes fresh sequence numbers into 32 packets, protects them as one burst
+ * (timed), then unprotects them as one burst (timed) with the receiver contexts, which
+ * leaves the plaintext in place for the next round. Protect and unprotect times are summed
+ * separately over a run of at least --ms milliseconds; a figure is the median over --reps
+ * runs. Prints one JSON line per figure (see tests/bench/srtp.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +20,11 @@
 #define BURST 32
 #define BUFSZ 1600
 
-static unsigned nctx_max = 10000, reps = 5, lib_cap = 1000;
+static unsigned nctx_max = 10000, reps = 7, lib_cap = 1000;
 static double min_s = 0.1;
 static uint8_t MK[16], MS[14];
 static uint8_t bufs[BURST][BUFSZ] __attribute__((aligned(64)));
-static uint16_t *seqs, *seq_arr[3][2]; /* per implementation and run kind: own indices */
+static uint16_t *seqs, *seq_arr[3]; /* per implementation: its own indices */
 
 static double now(void)
 {
@@ -63,14 +62,13 @@ static inline unsigned header(unsigned k, uint64_t b, unsigned nctx)
 
 /* ------------------------------------------------------------------ ours */
 struct ours {
-	struct pr_srtp_ctx **tx, **rx, **tx2; /* tx2: protect-only runs, so tx/rx stay in step */
+	struct pr_srtp_ctx **tx, **rx;
 };
 
 static void ours_init(struct ours *o, enum pr_srtp_profile prof, unsigned n)
 {
 	o->tx = calloc(n, sizeof(*o->tx));
 	o->rx = calloc(n, sizeof(*o->rx));
-	o->tx2 = calloc(n, sizeof(*o->tx2));
 	for (unsigned i = 0; i < n; i++) {
 		struct pr_srtp_params p = {.profile = prof,
 					   .backend = PR_SRTP_BACKEND_IPSECMB,
@@ -78,7 +76,7 @@ static void ours_init(struct ours *o, enum pr_srtp_profile prof, unsigned n)
 					   .ssrc = i,
 					   .master_key = MK,
 					   .master_salt = MS};
-		if (pr_srtp_ctx_create(&p, &o->tx[i]) || pr_srtp_ctx_create(&p, &o->tx2[i]))
+		if (pr_srtp_ctx_create(&p, &o->tx[i]))
 			abort();
 		p.direction = PR_SRTP_RECEIVER;
 		if (pr_srtp_ctx_create(&p, &o->rx[i]))
@@ -90,50 +88,47 @@ static void ours_fini(struct ours *o, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		pr_srtp_ctx_destroy(o->tx[i]);
-		pr_srtp_ctx_destroy(o->tx2[i]);
 		pr_srtp_ctx_destroy(o->rx[i]);
 	}
 	free(o->tx);
-	free(o->tx2);
 	free(o->rx);
 }
 
-static double ours_run(struct ours *o, unsigned nctx, unsigned len, int roundtrip)
+/* One run: fills t[0] (protect) and t[1] (unprotect) with seconds per packet. */
+static void ours_run(struct ours *o, unsigned nctx, unsigned len, double t[2])
 {
 	struct pr_srtp_pkt pk[BURST];
 	struct pr_srtp_ctx *tx[BURST], *rx[BURST];
 	uint64_t b = 0;
-	double t0 = now(), t;
+	double tp = 0, tu = 0, t0 = now(), a, m, e;
 
 	do {
-		for (int it = 0; it < 4; it++, b++) {
-			for (unsigned k = 0; k < BURST; k++) {
-				unsigned c = header(k, b, nctx);
-				tx[k] = roundtrip ? o->tx[c] : o->tx2[c];
-				rx[k] = o->rx[c];
-				pk[k] = (struct pr_srtp_pkt){bufs[k], (uint16_t)len, BUFSZ, 0};
-			}
-			if (nctx == 1) {
-				if (pr_srtp_protect_burst(tx[0], pk, BURST) != BURST)
-					abort();
-				if (roundtrip && pr_srtp_unprotect_burst(rx[0], pk, BURST) != BURST)
-					abort();
-			} else {
-				if (pr_srtp_protect_burst_multi(tx, pk, BURST) != BURST)
-					abort();
-				if (roundtrip &&
-				    pr_srtp_unprotect_burst_multi(rx, pk, BURST) != BURST)
-					abort();
-			}
+		for (unsigned k = 0; k < BURST; k++) {
+			unsigned c = header(k, b, nctx);
+			tx[k] = o->tx[c];
+			rx[k] = o->rx[c];
+			pk[k] = (struct pr_srtp_pkt){bufs[k], (uint16_t)len, BUFSZ, 0};
 		}
-		t = now();
-	} while (t - t0 < min_s);
-	return (t - t0) / (double)(b * BURST); /* seconds per packet */
+		a = now();
+		if ((nctx == 1 ? pr_srtp_protect_burst(tx[0], pk, BURST)
+			       : pr_srtp_protect_burst_multi(tx, pk, BURST)) != BURST)
+			abort();
+		m = now();
+		if ((nctx == 1 ? pr_srtp_unprotect_burst(rx[0], pk, BURST)
+			       : pr_srtp_unprotect_burst_multi(rx, pk, BURST)) != BURST)
+			abort();
+		e = now();
+		tp += m - a;
+		tu += e - m;
+		b++;
+	} while (e - t0 < min_s);
+	t[0] = tp / (double)(b * BURST);
+	t[1] = tu / (double)(b * BURST);
 }
 
 /* ------------------------------------------------------------------ libsrtp2 */
 struct lib {
-	srtp_t *tx, *rx, *tx2;
+	srtp_t *tx, *rx;
 };
 
 static void lib_init(struct lib *l, enum pr_srtp_profile prof, unsigned n)
@@ -143,7 +138,6 @@ static void lib_init(struct lib *l, enum pr_srtp_profile prof, unsigned n)
 
 	l->tx = calloc(n, sizeof(*l->tx));
 	l->rx = calloc(n, sizeof(*l->rx));
-	l->tx2 = calloc(n, sizeof(*l->tx2));
 	memcpy(key, MK, 16);
 	memcpy(key + 16, MS, 14);
 	memset(&pol, 0, sizeof(pol));
@@ -162,8 +156,7 @@ static void lib_init(struct lib *l, enum pr_srtp_profile prof, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		pol.ssrc.type = ssrc_specific;
 		pol.ssrc.value = i;
-		if (srtp_create(&l->tx[i], &pol) || srtp_create(&l->rx[i], &pol) ||
-		    srtp_create(&l->tx2[i], &pol))
+		if (srtp_create(&l->tx[i], &pol) || srtp_create(&l->rx[i], &pol))
 			abort();
 	}
 }
@@ -172,33 +165,39 @@ static void lib_fini(struct lib *l, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		srtp_dealloc(l->tx[i]);
-		srtp_dealloc(l->tx2[i]);
 		srtp_dealloc(l->rx[i]);
 	}
-	free(l->tx2);
 	free(l->tx);
 	free(l->rx);
 }
 
-static double lib_run(struct lib *l, unsigned nctx, unsigned len, int roundtrip)
+static void lib_run(struct lib *l, unsigned nctx, unsigned len, double t[2])
 {
+	unsigned cs[BURST];
+	int lens[BURST];
 	uint64_t b = 0;
-	double t0 = now(), t;
+	double tp = 0, tu = 0, t0 = now(), a, m, e;
 
 	do {
-		for (int it = 0; it < 4; it++, b++) {
-			for (unsigned k = 0; k < BURST; k++) {
-				unsigned c = header(k, b, nctx);
-				int n = (int)len;
-				if (srtp_protect(roundtrip ? l->tx[c] : l->tx2[c], bufs[k], &n))
-					abort();
-				if (roundtrip && srtp_unprotect(l->rx[c], bufs[k], &n))
-					abort();
-			}
+		for (unsigned k = 0; k < BURST; k++)
+			cs[k] = header(k, b, nctx);
+		a = now();
+		for (unsigned k = 0; k < BURST; k++) {
+			lens[k] = (int)len;
+			if (srtp_protect(l->tx[cs[k]], bufs[k], &lens[k]))
+				abort();
 		}
-		t = now();
-	} while (t - t0 < min_s);
-	return (t - t0) / (double)(b * BURST);
+		m = now();
+		for (unsigned k = 0; k < BURST; k++)
+			if (srtp_unprotect(l->rx[cs[k]], bufs[k], &lens[k]))
+				abort();
+		e = now();
+		tp += m - a;
+		tu += e - m;
+		b++;
+	} while (e - t0 < min_s);
+	t[0] = tp / (double)(b * BURST);
+	t[1] = tu / (double)(b * BURST);
 }
 
 /* ------------------------------------------------------------------ raw intel-ipsec-mb */
@@ -211,6 +210,7 @@ struct raw_cm {
 struct raw {
 	IMB_MGR *m;
 	int gcm;
+	unsigned n;
 	struct raw_cm *cm;
 	struct gcm_key_data *gk;
 	uint8_t iv[BURST][16];
@@ -221,17 +221,20 @@ static void raw_init(struct raw *r, enum pr_srtp_profile prof, unsigned n)
 {
 	uint8_t blk[64];
 
+	/* two key sets, like a relay's sender and receiver contexts: protect jobs use the
+	 * first n, unprotect jobs the second n */
 	memset(r, 0, sizeof(*r));
 	r->m = alloc_mb_mgr(0);
 	init_mb_mgr_auto(r->m, NULL);
 	r->gcm = prof == PR_SRTP_AEAD_AES128_GCM;
+	r->n = n;
 	if (r->gcm) {
-		r->gk = aligned_alloc(64, sizeof(*r->gk) * n);
-		for (unsigned i = 0; i < n; i++)
+		r->gk = aligned_alloc(64, sizeof(*r->gk) * 2 * n);
+		for (unsigned i = 0; i < 2 * n; i++)
 			IMB_AES128_GCM_PRE(r->m, MK, &r->gk[i]);
 	} else {
-		r->cm = aligned_alloc(64, sizeof(*r->cm) * n);
-		for (unsigned i = 0; i < n; i++) {
+		r->cm = aligned_alloc(64, sizeof(*r->cm) * 2 * n);
+		for (unsigned i = 0; i < 2 * n; i++) {
 			IMB_AES_KEYEXP_128(r->m, MK, r->cm[i].enc, r->cm[i].dec);
 			memset(blk, 0x36, 64);
 			IMB_SHA1_ONE_BLOCK(r->m, blk, r->cm[i].ipad);
@@ -252,6 +255,7 @@ static void raw_fini(struct raw *r)
 static void raw_burst(struct raw *r, const unsigned *cs, unsigned len, int encrypt)
 {
 	IMB_JOB *j;
+	unsigned set = encrypt ? 0 : r->n;
 
 	for (unsigned k = 0; k < BURST; k++) {
 		j = IMB_GET_NEXT_JOB(r->m);
@@ -267,7 +271,7 @@ static void raw_burst(struct raw *r, const unsigned *cs, unsigned len, int encry
 		if (r->gcm) {
 			j->cipher_mode = IMB_CIPHER_GCM;
 			j->hash_alg = IMB_AUTH_AES_GMAC;
-			j->enc_keys = j->dec_keys = &r->gk[cs[k]];
+			j->enc_keys = j->dec_keys = &r->gk[set + cs[k]];
 			j->iv_len_in_bytes = 12;
 			j->hash_start_src_offset_in_bytes = 12;
 			j->msg_len_to_hash_in_bytes = len - 12;
@@ -277,12 +281,12 @@ static void raw_burst(struct raw *r, const unsigned *cs, unsigned len, int encry
 		} else {
 			j->cipher_mode = IMB_CIPHER_CNTR;
 			j->hash_alg = IMB_AUTH_HMAC_SHA_1;
-			j->enc_keys = j->dec_keys = r->cm[cs[k]].enc;
+			j->enc_keys = j->dec_keys = r->cm[set + cs[k]].enc;
 			j->iv_len_in_bytes = 16;
 			j->hash_start_src_offset_in_bytes = 0;
 			j->msg_len_to_hash_in_bytes = len + 4;
-			j->u.HMAC._hashed_auth_key_xor_ipad = r->cm[cs[k]].ipad;
-			j->u.HMAC._hashed_auth_key_xor_opad = r->cm[cs[k]].opad;
+			j->u.HMAC._hashed_auth_key_xor_ipad = r->cm[set + cs[k]].ipad;
+			j->u.HMAC._hashed_auth_key_xor_opad = r->cm[set + cs[k]].opad;
 			j->auth_tag_output_len_in_bytes = 12;
 		}
 		j = IMB_SUBMIT_JOB(r->m);
@@ -297,23 +301,26 @@ static void raw_burst(struct raw *r, const unsigned *cs, unsigned len, int encry
 			abort();
 }
 
-static double raw_run(struct raw *r, unsigned nctx, unsigned len, int roundtrip)
+static void raw_run(struct raw *r, unsigned nctx, unsigned len, double t[2])
 {
 	unsigned cs[BURST];
 	uint64_t b = 0;
-	double t0 = now(), t;
+	double tp = 0, tu = 0, t0 = now(), a, m, e;
 
 	do {
-		for (int it = 0; it < 4; it++, b++) {
-			for (unsigned k = 0; k < BURST; k++)
-				cs[k] = header(k, b, nctx);
-			raw_burst(r, cs, len, 1);
-			if (roundtrip)
-				raw_burst(r, cs, len, 0);
-		}
-		t = now();
-	} while (t - t0 < min_s);
-	return (t - t0) / (double)(b * BURST);
+		for (unsigned k = 0; k < BURST; k++)
+			cs[k] = header(k, b, nctx);
+		a = now();
+		raw_burst(r, cs, len, 1);
+		m = now();
+		raw_burst(r, cs, len, 0);
+		e = now();
+		tp += m - a;
+		tu += e - m;
+		b++;
+	} while (e - t0 < min_s);
+	t[0] = tp / (double)(b * BURST);
+	t[1] = tu / (double)(b * BURST);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -331,35 +338,32 @@ static void one_case(enum pr_srtp_profile prof, unsigned size, unsigned nctx)
 	struct lib l;
 	struct raw r;
 	unsigned lctx = nctx < lib_cap ? nctx : lib_cap;
-	double op[3][16], ort[3][16], p[3], u[3];
+	double op[3][16], ou[3][16], p[3], u[3];
 	char lname[48];
 
-	for (int k = 0; k < 6; k++)
-		memset(seq_arr[k / 2][k % 2], 0, sizeof(uint16_t) * nctx_max);
+	for (int k = 0; k < 3; k++)
+		memset(seq_arr[k], 0, sizeof(uint16_t) * nctx_max);
 	ours_init(&o, prof, nctx);
 	lib_init(&l, prof, lctx);
 	raw_init(&r, prof, nctx);
-	/* each rep: protect-only, then round trip, back to back (same noise); unprotect per
-	 * rep = 1 / (t_rt - t_p) */
 	for (unsigned i = 0; i < reps; i++) {
-		seqs = seq_arr[0][0];
-		op[0][i] = ours_run(&o, nctx, size, 0);
-		seqs = seq_arr[0][1];
-		ort[0][i] = ours_run(&o, nctx, size, 1);
-		seqs = seq_arr[1][0];
-		op[1][i] = lib_run(&l, lctx, size, 0);
-		seqs = seq_arr[1][1];
-		ort[1][i] = lib_run(&l, lctx, size, 1);
-		seqs = seq_arr[2][0];
-		op[2][i] = raw_run(&r, nctx, size, 0);
-		seqs = seq_arr[2][1];
-		ort[2][i] = raw_run(&r, nctx, size, 1);
-		for (int k = 0; k < 3; k++)
-			ort[k][i] = ort[k][i] > op[k][i] ? 1.0 / (ort[k][i] - op[k][i]) : 0;
+		double t[2];
+		seqs = seq_arr[0];
+		ours_run(&o, nctx, size, t);
+		op[0][i] = t[0];
+		ou[0][i] = t[1];
+		seqs = seq_arr[1];
+		lib_run(&l, lctx, size, t);
+		op[1][i] = t[0];
+		ou[1][i] = t[1];
+		seqs = seq_arr[2];
+		raw_run(&r, nctx, size, t);
+		op[2][i] = t[0];
+		ou[2][i] = t[1];
 	}
 	for (int k = 0; k < 3; k++) {
 		p[k] = 1.0 / median(op[k], reps);
-		u[k] = median(ort[k], reps);
+		u[k] = 1.0 / median(ou[k], reps);
 	}
 	snprintf(lname, sizeof(lname), lctx == nctx ? "libsrtp2" : "libsrtp2 (%u ctx)", lctx);
 	emit("protect", prof, size, nctx, p[0], lname, p[1]);
@@ -411,8 +415,8 @@ int main(int argc, char **argv)
 		MK[i] = (uint8_t)(i * 7 + 1);
 	for (int i = 0; i < 14; i++)
 		MS[i] = (uint8_t)(i * 13 + 5);
-	for (int k = 0; k < 6; k++)
-		seq_arr[k / 2][k % 2] = calloc(nctx_max, sizeof(uint16_t));
+	for (int k = 0; k < 3; k++)
+		seq_arr[k] = calloc(nctx_max, sizeof(uint16_t));
 	for (unsigned k = 0; k < BURST; k++) {
 		bufs[k][0] = 0x80;
 		bufs[k][1] = 96;
