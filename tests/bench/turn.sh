@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# TURN relaying rate (narrative: tests/bench/turn.md). Three figures, JSON lines for
+# tests/bench/run.sh:
+#  1. the data path alone (tests/bench/turn/relay_bench): ChannelData->peer and
+#     peer->ChannelData decisions per second on one core over 10,000 allocations;
+#  2. poprelay-dataplane, one worker, 10,000 live allocations restored from Redis, 200-byte
+#     payloads replayed by net_pcap (infinite_rx) as the generator: relayed packets per
+#     second per worker, next to dpdk-testpmd io-forward on the same virtual device;
+#  3. coturn (turnserver, 1 relay thread) driven by turnutils_uclient with the same packet
+#     size in a namespace: relayed packets per CPU-second of turnserver.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+trap 'trap "" INT TERM; exit 130' INT TERM
+pr_need_root
+DP=$BUILD/poprelay-dataplane
+RB=$BUILD/tests/bench/turn/relay_bench
+[ -x "$DP" ] && [ -x "$RB" ] || pr_fail "build first (poprelay-dataplane, relay_bench)"
+/usr/bin/python3 -c 'import scapy' 2>/dev/null || pr_skip "python3-scapy missing"
+command -v dpdk-testpmd >/dev/null || pr_skip "dpdk-testpmd not installed"
+N=${ALLOCS:-10000}
+SECS=${SECS:-5}
+RUNS=${RUNS:-3}
+PREFIX=tn-bench
+TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
+tmp=$(mktemp -d /tmp/tn-bench.XXXXXX)
+pr_on_exit "rm -rf '$tmp' /var/run/dpdk/$PREFIX /var/run/dpdk/$PREFIX-tp"
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# 1. data path alone
+rb_c2p=(); rb_p2c=()
+for r in $(seq "$RUNS"); do
+	out=$("$RB" "$N" 5000000)
+	rb_c2p+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["c2p_mpps"])')")
+	rb_p2c+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p2c_mpps"])')")
+	pr_log "relay_bench run $r: $out"
+done
+alloc_bytes=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["alloc_bytes"], d["table_bytes_per_alloc"])')
+
+# 2. the dataplane on net_pcap with N allocations restored from Redis
+pr_log "generating $N allocations and their traffic"
+/usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
+pr_redis_start "$tmp"
+redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis.txt" >/dev/null
+cat >"$tmp/dp.conf" <<CONF
+[eal]
+lcores = 0-1
+memory_mb = 1024
+huge = no
+file_prefix = $PREFIX
+log_level = 4
+[dataplane]
+burst_size = 32
+mbuf_pool_size = 65535
+[redis]
+socket = $tmp/redis.sock
+[port0]
+device = net_pcap0,rx_pcap=$tmp/t.pcap,tx_pcap=/dev/null,tx_pcap=/dev/null,infinite_rx=1
+ipv4 = 198.51.100.10/24
+gateway4 = 198.51.100.1
+promiscuous = yes
+[turn]
+realm = poprelay
+relay_port_min = 50000
+relay_port_max = 60999
+max_allocations = 16384
+max_allocations_per_user = 0
+allowed_peer = 203.0.113.0/24
+nonce_secret_file =
+counters_sync_s = 3600
+CONF
+relayed() { $TEL $PREFIX /poprelay/turn/stats | python3 -c "import json,sys,time; d=json.load(sys.stdin)['/poprelay/turn/stats'] or {}; print(time.time(), d.get('allocations', 0), d.get('pkts_c2p', 0) + d.get('pkts_p2c', 0))"; }
+restored() { [ "$(relayed | awk '{print $2}')" -ge "$N" ]; }
+dp_rates=(); tp_rates=()
+for r in $(seq "$RUNS"); do
+	"$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+	dp_pid=$!
+	pr_on_exit "kill $dp_pid 2>/dev/null"
+	# restoring N allocations from Redis takes a few seconds before the turn commands exist
+	pr_wait_for 120 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "dataplane did not restore $N allocations"; }
+	sleep 2
+	read -r t0 n0 p0 <<<"$(relayed)"
+	[ "$n0" -ge "$N" ] || pr_fail "only $n0 of $N allocations restored"
+	sleep "$SECS"
+	read -r t1 n1 p1 <<<"$(relayed)"
+	drops=$($TEL $PREFIX /poprelay/drops | python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/drops']; print(sum(v for k, v in d.items()))")
+	kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
+	rate=$(python3 -c "print(($p1 - $p0) / ($t1 - $t0))")
+	dp_rates+=("$rate")
+	# testpmd io-forward on the same virtual device (one TX queue: it needs rxq = txq)
+	timeout -s INT $((SECS + 4)) dpdk-testpmd -l 0-1 --no-pci --no-huge -m 1024 \
+		--file-prefix $PREFIX-tp --log-level=4 \
+		--vdev "net_pcap0,rx_pcap=$tmp/t.pcap,tx_pcap=/dev/null,infinite_rx=1" -- \
+		--forward-mode=io --port-topology=loop --nb-cores=1 --burst=32 --stats-period 1 \
+		--auto-start --total-num-mbufs=65536 >"$tmp/tp.log" 2>&1 || true
+	tp=$(grep -o 'Rx-pps: *[0-9]*' "$tmp/tp.log" | awk '{print $2}' | awk '$1 > 0' | tail -n +2 | median)
+	[ -n "$tp" ] || { tail -20 "$tmp/tp.log" >&2; pr_fail "no testpmd rate"; }
+	tp_rates+=("$tp")
+	pr_log "run $r: dataplane relays $rate pps ($n1 allocations, drops total $drops), testpmd io $tp pps"
+done
+dp=$(printf '%s\n' "${dp_rates[@]}" | median)
+tp=$(printf '%s\n' "${tp_rates[@]}" | median)
+
+# 3. coturn, same packet size, one relay thread, in a namespace on lo
+cot=0
+if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; then
+	pr_netns tn-cot
+	for a in 198.51.100.10/32 203.0.113.5/32 100.64.0.1/32; do ip -n tn-cot addr add $a dev lo; done
+	ip netns exec tn-cot turnserver -n --listening-ip=198.51.100.10 --relay-ip=198.51.100.10 \
+		--relay-threads=1 --lt-cred-mech --user=alice:pw --realm=poprelay --no-cli --no-tls \
+		--no-dtls --min-port=50000 --max-port=60000 --allowed-peer-ip=203.0.113.5 \
+		--no-stdout-log --log-file="$tmp/cot.log" --pidfile="$tmp/cot.pid" >/dev/null 2>&1 &
+	cot_pid=$!
+	pr_on_exit "kill $cot_pid 2>/dev/null"
+	ip netns exec tn-cot turnutils_peer -L 203.0.113.5 -p 3480 >/dev/null 2>&1 &
+	peer_pid=$!
+	pr_on_exit "kill $peer_pid 2>/dev/null"
+	sleep 1
+	cpu() { awk '{print $14 + $15}' "/proc/$cot_pid/stat"; }
+	c0=$(cpu)
+	ip netns exec tn-cot timeout 60 turnutils_uclient -L 100.64.0.1 -u alice -w pw -e 203.0.113.5 \
+		-r 3480 -m 20 -n 5000 -l 200 -z 0 -c 198.51.100.10 >"$tmp/uc.log" 2>&1 || true
+	c1=$(cpu)
+	sent=$(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1 \2/p' "$tmp/uc.log" | tail -1)
+	cot=$(python3 -c "import os; s, r = map(int, '$sent'.split()); t = ($c1 - $c0) / os.sysconf('SC_CLK_TCK'); print(round((s + r) / t) if t > 0 else 0)")
+	pr_log "coturn: sent/received $sent, turnserver CPU $(( c1 - c0 )) ticks: $cot relayed packets per CPU-second"
+fi
+
+python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" <<'PY'
+import json, statistics, sys
+c2p = statistics.median(map(float, sys.argv[1].split()))
+p2c = statistics.median(map(float, sys.argv[2].split()))
+dp, tp, cot, n = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+ab, tb = map(int, sys.argv[7].split())
+print(json.dumps({"name": "turn_datapath_channeldata_to_peer", "value": c2p, "unit": "Mpps",
+                  "note": f"decision only, one core, {n} allocations, 200-byte payload"}))
+print(json.dumps({"name": "turn_datapath_peer_to_channeldata", "value": p2c, "unit": "Mpps",
+                  "note": f"decision only, one core, {n} allocations, 200-byte payload"}))
+print(json.dumps({"name": "turn_relay_per_worker", "value": round(dp / 1e6, 3), "unit": "Mpps",
+                  "baseline": "dpdk-testpmd io, same net_pcap device, 1 core",
+                  "baseline_value": round(tp / 1e6, 3),
+                  "note": f"{n} allocations, half ChannelData->peer, half peer->ChannelData"}))
+if cot:
+    print(json.dumps({"name": "turn_relay_per_worker_vs_coturn", "value": round(dp / 1e3, 1),
+                      "unit": "kpps", "baseline": "coturn 1 relay thread, per CPU-second",
+                      "baseline_value": round(cot / 1e3, 1)}))
+print(json.dumps({"name": "turn_memory_per_allocation", "value": tb, "unit": "bytes",
+                  "baseline": "sizeof(struct turn_alloc) alone", "baseline_value": ab,
+                  "note": "slots + 5-tuple hash + relay-port maps, 10,000 allocations"}))
+PY
