@@ -60,6 +60,7 @@ struct dp_runtime {
 	struct rte_rcu_qsbr *rcu;
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
+	uint64_t tsc_per_ms;
 	uint64_t start_time; /* UNIX seconds */
 	unsigned int main_lcore;
 };
@@ -96,7 +97,8 @@ static inline bool dp_mbuf_has_meta(const struct rte_mbuf *m)
 
 static inline uint64_t dp_now_ms(void)
 {
-	return (rte_get_tsc_cycles() - dp_rt.start_tsc) * 1000 / dp_rt.tsc_hz;
+	/* Divide first: (cycles * 1000) would overflow after ~70 days at 3 GHz. */
+	return (rte_get_tsc_cycles() - dp_rt.start_tsc) / dp_rt.tsc_per_ms;
 }
 
 /* Worker-side helpers (dp_worker.c). */

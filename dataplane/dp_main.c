@@ -281,6 +281,7 @@ int main(int argc, char **argv)
 	}
 	dp_rt.main_lcore = rte_get_main_lcore();
 	dp_rt.tsc_hz = rte_get_tsc_hz();
+	dp_rt.tsc_per_ms = dp_rt.tsc_hz / 1000 ? dp_rt.tsc_hz / 1000 : 1;
 	dp_rt.start_tsc = rte_get_tsc_cycles();
 	dp_rt.start_time = (uint64_t)time(NULL);
 
