@@ -366,6 +366,14 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 		int ne, j;
 		struct rte_cfgfile_entry *ents;
 
+		for (j = 0; j < i; j++) {
+			if (strcmp(snames[j], snames[i]) == 0) {
+				snprintf(err, errlen,
+					 "%s: [%s]: duplicate section, expected each section once",
+					 path, snames[i]);
+				goto out;
+			}
+		}
 		s = find_section(snames[i], &inst);
 		if (s == NULL && is_foreign(snames[i]))
 			continue;
@@ -390,7 +398,18 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 		for (j = 0; j < ne; j++) {
 			const struct dp_cfg_key *k = NULL;
 			char why[256];
+			int d;
 
+			for (d = 0; d < j; d++) {
+				if (strcmp(ents[d].name, ents[j].name) == 0) {
+					snprintf(
+					    err, errlen,
+					    "%s: [%s] %s: duplicate key, expected each key once",
+					    path, snames[i], ents[j].name);
+					free(ents);
+					goto out;
+				}
+			}
 			for (ki = 0; ki < s->nkeys; ki++)
 				if (strcmp(s->keys[ki].key, ents[j].name) == 0)
 					k = &s->keys[ki];

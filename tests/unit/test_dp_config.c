@@ -93,6 +93,14 @@ static void test_unknown_key(void)
 	expect_bad("[redis]\nsockett = /x\n" PORT0, "[redis]", "sockett", "unknown key");
 }
 
+static void test_duplicates(void)
+{
+	expect_bad("[dataplane]\nburst_size = 32\nburst_size = 64\n" PORT0, "[dataplane]",
+		   "burst_size", "duplicate key");
+	expect_bad(PORT0 "[eal]\nhuge = no\n[port0]\ndevice = net_null1\n", "[port0]",
+		   "duplicate section", NULL);
+}
+
 static void test_unknown_section(void)
 {
 	expect_bad("[dataplan]\nburst_size = 32\n" PORT0, "[dataplan]", "unknown section", NULL);
@@ -225,6 +233,7 @@ int main(void)
 	CU_add_test(s, "good file", test_good);
 	CU_add_test(s, "unknown key", test_unknown_key);
 	CU_add_test(s, "unknown section", test_unknown_section);
+	CU_add_test(s, "duplicate keys and sections", test_duplicates);
 	CU_add_test(s, "bad values", test_bad_values);
 	CU_add_test(s, "ports", test_ports);
 	CU_add_test(s, "file errors", test_file_errors);
