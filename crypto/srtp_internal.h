@@ -52,6 +52,7 @@ struct pr_srtp_ctx {
 	void *be_rtp, *be_rtcp;	      /* backend key schedules, inside this allocation */
 	void *libsrtp;		      /* libsrtp backend: srtp_t */
 	size_t alloc_size;
+	uint8_t rtp_salt[16]; /* ipsecmb: RTP session salt, on the header's lines */
 };
 
 /* RFC 3711 4.3 key derivation with kdr 0: fills keys for RTP (labels 0,1,2) or RTCP (3,4,5). */

@@ -23,8 +23,7 @@
 #define CHUNK 64
 
 struct cm_keys {
-	uint8_t enc[16 * 11] __attribute__((aligned(16)));
-	uint8_t dec[16 * 11] __attribute__((aligned(16))); /* unused by CTR; required non-NULL */
+	uint8_t enc[16 * 11] __attribute__((aligned(16))); /* CTR needs no decryption keys */
 	uint8_t ipad[32] __attribute__((aligned(16)));
 	uint8_t opad[32] __attribute__((aligned(16)));
 	uint8_t salt[16];
@@ -138,9 +137,10 @@ size_t pr_srtp_ipsecmb_keys_size(int aead)
 
 static void setup_cm(IMB_MGR *m, struct cm_keys *k, const struct pr_srtp_session_keys *s)
 {
-	uint8_t block[64];
+	uint8_t block[64], dec[16 * 11] __attribute__((aligned(16)));
 
-	IMB_AES_KEYEXP_128(m, s->enc_key, k->enc, k->dec);
+	IMB_AES_KEYEXP_128(m, s->enc_key, k->enc, dec);
+	pr_srtp_wipe(dec, sizeof(dec));
 	memset(block, 0x36, sizeof(block));
 	for (int i = 0; i < 20; i++)
 		block[i] ^= s->auth_key[i];
@@ -173,43 +173,42 @@ int pr_srtp_ipsecmb_setup(struct pr_srtp_ctx *c, const struct pr_srtp_session_ke
 		setup_cm(t->mgr, c->be_rtp, rtp);
 		setup_cm(t->mgr, c->be_rtcp, rtcp);
 	}
+	memcpy(c->rtp_salt, rtp->salt, c->aead ? 12 : 14);
 	return 0;
 }
 
-static const uint8_t *keys_salt(const struct slot *s)
+static const uint8_t *keys_salt(const void *keys, int aead)
 {
-	return s->aead ? ((const struct gcm_keys *)s->keys)->salt
-		       : ((const struct cm_keys *)s->keys)->salt;
+	return aead ? ((const struct gcm_keys *)keys)->salt : ((const struct cm_keys *)keys)->salt;
 }
 
-/* AES-CM IV (RFC 3711 4.1.1): (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16). */
-static void iv_cm(struct slot *s, uint32_t ssrc, uint64_t index)
+static inline uint64_t ld_be64(const uint8_t *p)
 {
-	const uint8_t *salt = keys_salt(s);
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
 
-	memcpy(s->iv, salt, 14);
-	s->iv[14] = s->iv[15] = 0;
-	s->iv[4] ^= (uint8_t)(ssrc >> 24);
-	s->iv[5] ^= (uint8_t)(ssrc >> 16);
-	s->iv[6] ^= (uint8_t)(ssrc >> 8);
-	s->iv[7] ^= (uint8_t)ssrc;
-	for (int i = 0; i < 6; i++)
-		s->iv[8 + i] ^= (uint8_t)(index >> (40 - 8 * i));
+static inline void st_be64(uint8_t *p, uint64_t v)
+{
+	v = __builtin_bswap64(v);
+	memcpy(p, &v, 8);
+}
+
+/* AES-CM IV (RFC 3711 4.1.1): (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16); salt
+ * points to 16 bytes, the 14-byte salt and two zero bytes. */
+static void iv_cm(struct slot *s, const uint8_t *salt, uint32_t ssrc, uint64_t index)
+{
+	st_be64(s->iv, ld_be64(salt) ^ ssrc);
+	st_be64(s->iv + 8, ld_be64(salt + 8) ^ (index << 16));
 }
 
 /* GCM IV (RFC 7714 8.1 / 9.1): (00 00 || SSRC || ROC || SEQ) XOR salt; for SRTCP
  * (00 00 || SSRC || 00 00 || 0 || index31) XOR salt. Both are "SSRC then 48-bit index". */
-static void iv_gcm(struct slot *s, uint32_t ssrc, uint64_t index48)
+static void iv_gcm(struct slot *s, const uint8_t *salt, uint32_t ssrc, uint64_t index48)
 {
-	const uint8_t *salt = keys_salt(s);
-
-	s->iv[0] = 0;
-	s->iv[1] = 0;
-	pr_put_be32(s->iv + 2, ssrc);
-	for (int i = 0; i < 6; i++)
-		s->iv[6 + i] = (uint8_t)(index48 >> (40 - 8 * i));
-	for (int i = 0; i < 12; i++)
-		s->iv[i] ^= salt[i];
+	st_be64(s->iv, ld_be64(salt) ^ ((uint64_t)ssrc << 16) ^ (index48 >> 32));
+	pr_put_be32(s->iv + 8, pr_be32(salt + 8) ^ (uint32_t)index48);
 }
 
 static void fill_job(IMB_JOB *j, struct slot *s, int encrypt, int with_hash)
@@ -324,18 +323,10 @@ static void prefetch_ctxs(struct pr_srtp_ctx *const *ctxs, unsigned n)
 			continue;
 		k = c->be_rtp;
 		__builtin_prefetch(c->rtp_win);
-		if (c->aead) {
-			/* round keys (240 B), the GHASH keys the AVX2/SSE code reads, the salt */
-			for (unsigned o = 0; o < 384; o += 64)
-				__builtin_prefetch(k + o);
-			__builtin_prefetch(((const struct gcm_keys *)k)->salt);
-		} else {
-			/* enc round keys (176 B), ipad, opad, salt */
-			for (unsigned o = 0; o < 192; o += 64)
-				__builtin_prefetch(k + o);
-			__builtin_prefetch(((const struct cm_keys *)k)->ipad);
-			__builtin_prefetch(((const struct cm_keys *)k)->salt);
-		}
+		/* GCM: round keys (240 B) and the GHASH keys the SSE/AVX code reads (256 B);
+		 * CM: round keys (176 B), ipad, opad. The RTP salt is in the context header. */
+		for (unsigned o = 0; o < (c->aead ? 512u : 256u); o += 64)
+			__builtin_prefetch(k + o);
 	}
 }
 
@@ -391,11 +382,11 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 	}
 	s->index = idx;
 	if (c->aead) {
-		iv_gcm(s, ssrc, idx);
+		iv_gcm(s, c->rtp_salt, ssrc, idx);
 		s->aad_ptr = d;
 		s->h_len = (uint16_t)h;
 	} else {
-		iv_cm(s, ssrc, idx);
+		iv_cm(s, c->rtp_salt, ssrc, idx);
 		s->h_len = (uint16_t)(s->end + 4);
 		s->save_off = s->end;
 		if (!protect) {
@@ -551,7 +542,7 @@ static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slo
 	}
 	s->index = index;
 	if (c->aead) {
-		iv_gcm(s, ssrc, index);
+		iv_gcm(s, keys_salt(s->keys, 1), ssrc, index);
 		if (enc) {
 			memcpy(s->aad, d, 8);
 			pr_put_be32(s->aad + 8, ei);
@@ -568,7 +559,7 @@ static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slo
 			s->h_len = (uint16_t)(s->end + 4);
 		}
 	} else {
-		iv_cm(s, ssrc, index);
+		iv_cm(s, keys_salt(s->keys, 0), ssrc, index);
 		/* hashed: header | payload | E|index — already contiguous on receive */
 		s->h_len = (uint16_t)(s->end + 4);
 		if (protect)

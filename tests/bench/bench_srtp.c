@@ -386,7 +386,7 @@ int main(int argc, char **argv)
 	static const enum pr_srtp_profile profs[] = {
 	    PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
 	static const unsigned sizes[] = {172, 1212};
-	int only_first = 0;
+	int only_first = 0, only_prof = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ms") && i + 1 < argc)
@@ -397,6 +397,8 @@ int main(int argc, char **argv)
 			nctx_max = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--libsrtp-ctxs") && i + 1 < argc)
 			lib_cap = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--profile") && i + 1 < argc)
+			only_prof = pr_srtp_profile_from_name(argv[++i]);
 		else if (!strcmp(argv[i], "--quick"))
 			only_first = 1;
 		else {
@@ -407,7 +409,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (reps < 1 || reps > 15 || nctx_max < 1 || lib_cap < 1)
+	if (reps < 1 || reps > 15 || nctx_max < 1 || lib_cap < 1 || only_prof < 0)
 		return 2;
 	if (srtp_init())
 		return 1;
@@ -429,6 +431,8 @@ int main(int argc, char **argv)
 		reps, min_s * 1000);
 	for (unsigned pi = 0; pi < 3; pi++)
 		for (unsigned si = 0; si < 2; si++) {
+			if (only_prof && profs[pi] != (enum pr_srtp_profile)only_prof)
+				continue;
 			one_case(profs[pi], sizes[si], 1);
 			if (nctx_max > 1)
 				one_case(profs[pi], sizes[si], nctx_max);
