@@ -332,6 +332,57 @@ static void emit(const char *op, enum pr_srtp_profile prof, unsigned size, unsig
 	       op, pr_srtp_profile_name(prof), size, nctx, base, ours, base, bv);
 }
 
+/* Context life cycle: create + destroy of one receiver context (key derivation, key
+ * schedules, wipe) against libsrtp2's srtp_create + srtp_dealloc of one session. */
+static void lifecycle(void)
+{
+	uint8_t key[32] = {0};
+	srtp_policy_t pol;
+	struct pr_srtp_params p = {.profile = PR_SRTP_AES128_CM_SHA1_80,
+				   .backend = PR_SRTP_BACKEND_IPSECMB,
+				   .direction = PR_SRTP_RECEIVER,
+				   .master_key = MK,
+				   .master_salt = MS};
+	double to[15], tl[15];
+	const unsigned n = 2000;
+
+	memcpy(key, MK, 16);
+	memcpy(key + 16, MS, 14);
+	memset(&pol, 0, sizeof(pol));
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+	pol.ssrc.type = ssrc_specific;
+	pol.key = key;
+	pol.window_size = 128;
+	for (unsigned r = 0; r < reps; r++) {
+		double t0 = now();
+		for (unsigned i = 0; i < n; i++) {
+			struct pr_srtp_ctx *c;
+			p.ssrc = i;
+			if (pr_srtp_ctx_create(&p, &c))
+				abort();
+			pr_srtp_ctx_destroy(c);
+		}
+		to[r] = (now() - t0) / n;
+		t0 = now();
+		for (unsigned i = 0; i < n / 10; i++) {
+			srtp_t sess;
+			pol.ssrc.value = i;
+			if (srtp_create(&sess, &pol))
+				abort();
+			srtp_dealloc(sess);
+		}
+		tl[r] = (now() - t0) / (n / 10);
+	}
+	printf("{\"name\": \"context create+destroy AES_CM_128_HMAC_SHA1_80: ipsecmb vs libsrtp2\", "
+	       "\"value\": %.0f, \"unit\": \"ctx/s\", \"baseline\": \"libsrtp2\", "
+	       "\"baseline_value\": %.0f}\n",
+	       1.0 / median(to, reps), 1.0 / median(tl, reps));
+	fprintf(stderr, "context create+destroy: %.2f us (libsrtp2 %.2f us)\n",
+		median(to, reps) * 1e6, median(tl, reps) * 1e6);
+	fflush(stdout);
+}
+
 static void one_case(enum pr_srtp_profile prof, unsigned size, unsigned nctx)
 {
 	struct ours o;
@@ -429,6 +480,8 @@ int main(int argc, char **argv)
 		"intel-ipsec-mb %s, arch %s, libsrtp2 %s, bursts of %d, %u reps of %.0f ms\n",
 		imb_get_version_str(), pr_srtp_ipsecmb_arch(), srtp_get_version_string(), BURST,
 		reps, min_s * 1000);
+	if (!only_first && !only_prof)
+		lifecycle();
 	for (unsigned pi = 0; pi < 3; pi++)
 		for (unsigned si = 0; si < 2; si++) {
 			if (only_prof && profs[pi] != (enum pr_srtp_profile)only_prof)
