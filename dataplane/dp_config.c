@@ -486,3 +486,28 @@ out:
 	rte_cfgfile_close(f);
 	return rc;
 }
+
+void dp_config_help(FILE *out)
+{
+	struct dp_cfg_section *s;
+	unsigned int i;
+	char buf[96];
+
+	for (s = dp_cfg_sections(); s; s = s->next) {
+		fprintf(out, "[%s%s]\n", s->name, s->max_instances > 1 ? "N" : "");
+		for (i = 0; i < s->nkeys; i++) {
+			const struct dp_cfg_key *k = &s->keys[i];
+			fprintf(out, "  %-22s %s; %s%s%s\n      %s\n", k->key,
+				type_expect(k, buf, sizeof(buf)),
+				k->flags & DP_CFG_REQUIRED ? "required" : "default ",
+				k->flags & DP_CFG_REQUIRED
+				    ? ""
+				    : (k->def && k->def[0] ? k->def : "(none)"),
+				"", k->help);
+		}
+	}
+	fprintf(out, "Skipped (other processes): ");
+	for (i = 0; i < RTE_DIM(foreign_sections); i++)
+		fprintf(out, "%s[%s]", i ? ", " : "", foreign_sections[i]);
+	fprintf(out, "\n");
+}

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dataplane/dp_parse.h"
 
@@ -70,6 +71,8 @@ struct dp_cfg_section *dp_cfg_sections(void);
  * missing required key fails with -EINVAL and a message naming file, section, key and what
  * was expected in err. */
 int dp_config_load(const char *path, char *err, size_t errlen);
+/* Print every registered section and key with type, range, default and help. */
+void dp_config_help(FILE *out);
 /* Only apply the defaults (tests). */
 void dp_config_defaults(void);
 

@@ -42,8 +42,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: poprelay-dataplane [-c FILE] [--check-config] [--bench-seconds N]\n"
+		"       poprelay-dataplane --help-config\n"
 		"  -c FILE            configuration (default " DP_CONFIG_DEFAULT_PATH ")\n"
 		"  --check-config     load and validate the configuration, then exit\n"
+		"  --help-config      list every section and key this build accepts\n"
 		"  --bench-seconds N  run N seconds after a 1 s warm-up, print the receive rate\n"
 		"                     per worker as JSON on stdout, exit\n");
 }
@@ -217,6 +219,7 @@ static void bench_loop(unsigned int seconds)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"check-config", no_argument, NULL, 'C'},
+					     {"help-config", no_argument, NULL, 'H'},
 					     {"bench-seconds", required_argument, NULL, 'B'},
 					     {"help", no_argument, NULL, 'h'},
 					     {"version", no_argument, NULL, 'V'},
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
 		case 'c':
 			conf = optarg;
 			break;
+		case 'H':
+			dp_config_help(stdout);
+			return 0;
 		case 'C':
 			check_only = true;
 			break;

@@ -42,6 +42,11 @@ printf '[port0]\nipv4 = 198.51.100.10/24\n' | refuse missing_device "[port0]" de
 printf '[port0]\ndevice = net_null0\nipv4 = 198.51.100.10\n' | refuse bad_prefix "[port0]" ipv4 "prefix length"
 "$DP" -c "$tmp/nonexistent.conf" >"$tmp/nx.out" 2>&1 && pr_fail "missing file accepted"
 grep -q "nonexistent.conf: cannot open" "$tmp/nx.out" || pr_fail "missing file message: $(cat "$tmp/nx.out")"
+# --help-config lists the tables the parser uses.
+"$DP" --help-config >"$tmp/help.txt" || pr_fail "--help-config"
+for w in "[eal]" "[dataplane]" "[portN]" "[redis]" burst_size "an integer from 1 to 256"; do
+	grep -qF -- "$w" "$tmp/help.txt" || pr_fail "--help-config lacks $w"
+done
 # Nothing started: no runtime directory for the prefix.
 [ ! -e /var/run/dpdk/dp-badconf ] || pr_fail "EAL was started for a refused config"
 pr_log PASS
