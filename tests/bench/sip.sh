@@ -93,7 +93,8 @@ start_callee "$KP"
 k_reg=() k_call=()
 for r in $(seq "$RUNS"); do
 	k_reg+=("$(run_load register "$KP" "$NREG")") || pr_fail "kamailio REGISTER run failed"
-	k_call+=("$(run_load call "$KP" "$NCALL")") || pr_fail "kamailio call run failed"
+	k_call+=("$(run_load call "$KP" "$NCALL")") ||
+		{ tail -20 "$D/kamailio.log" "$D/callee.$KP.log" >&2; pr_fail "kamailio call run failed"; }
 done
 
 pr_log "slowpath REGISTER/s: ${sp_reg[*]}  calls/s: ${sp_call[*]}"
