@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -46,6 +47,12 @@ int main(int argc, char **argv)
 	}
 	pr_log_set_level(verbose ? PR_LOG_DEBUG : (enum pr_log_level)srv.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* thousands of TLS flows: take the hard file-descriptor limit */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sp_msg_init();
 	int rc = pr_redis_connect(&srv.redis, srv.cfg.redis_socket, 2000);
 	if (rc < 0) {

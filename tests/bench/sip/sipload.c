@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -422,8 +423,13 @@ int main(int argc, char **argv)
 		nusers = (unsigned)atoi(argv[6]);
 		target_n = strtoul(argv[7], NULL, 10);
 		nconn = (unsigned)atoi(argv[8]);
-		if (!nusers || !target_n || !nconn || nconn > 1024)
+		if (!nusers || !target_n || !nconn || nconn > 20000)
 			die("bad NUSERS/N/C");
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
