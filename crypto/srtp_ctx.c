@@ -18,23 +18,18 @@ void pr_srtp_wipe(void *p, size_t n)
 
 /* AES-CM PRF: out = first n bytes of the AES-CTR keystream under master_key with
  * IV = (master_salt XOR (label << 48)) * 2^16 (RFC 3711 4.3.1, 4.3.3, r = 0). */
-static int prf(const uint8_t *master_key, const uint8_t *salt14, uint8_t label, uint8_t *out,
-	       size_t n)
+static int prf(EVP_CIPHER_CTX *c, const uint8_t *master_key, const uint8_t *salt14, uint8_t label,
+	       uint8_t *out, size_t n)
 {
 	uint8_t iv[16] = {0};
-	uint8_t zeros[32] = {0};
-	EVP_CIPHER_CTX *c;
+	static const uint8_t zeros[32];
 	int ol, rc = 0;
 
 	memcpy(iv, salt14, 14);
 	iv[7] ^= label;
-	c = EVP_CIPHER_CTX_new();
-	if (!c)
-		return -ENOMEM;
 	if (EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, master_key, iv) != 1 ||
 	    EVP_EncryptUpdate(c, out, &ol, zeros, (int)n) != 1 || (size_t)ol != n)
 		rc = -EIO;
-	EVP_CIPHER_CTX_free(c);
 	pr_srtp_wipe(iv, sizeof(iv));
 	return rc;
 }
@@ -44,17 +39,22 @@ int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t sa
 {
 	uint8_t salt14[14] = {0}; /* a 12-byte (GCM) master salt is padded with zeros */
 	uint8_t base = rtcp ? 3 : 0;
+	EVP_CIPHER_CTX *c;
 	int rc;
 
 	if (salt_len != 14 && salt_len != 12)
 		return -EINVAL;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
 	memcpy(salt14, master_salt, salt_len);
 	memset(out, 0, sizeof(*out));
-	rc = prf(master_key, salt14, base + 0, out->enc_key, 16);
+	rc = prf(c, master_key, salt14, base + 0, out->enc_key, 16);
 	if (!rc)
-		rc = prf(master_key, salt14, base + 1, out->auth_key, 20);
+		rc = prf(c, master_key, salt14, base + 1, out->auth_key, 20);
 	if (!rc)
-		rc = prf(master_key, salt14, base + 2, out->salt, salt_len);
+		rc = prf(c, master_key, salt14, base + 2, out->salt, salt_len);
+	EVP_CIPHER_CTX_free(c); /* clears its key schedule */
 	pr_srtp_wipe(salt14, sizeof(salt14));
 	if (rc)
 		pr_srtp_wipe(out, sizeof(*out));

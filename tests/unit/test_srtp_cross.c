@@ -6,6 +6,7 @@
  * every single-bit flip, truncation (exact-size heap buffers, so ASan sees any over-read),
  * protect without room; SRTCP likewise. With and without a 4-byte MKI. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,14 @@ static size_t make_rtp(uint8_t *b, uint32_t ssrc, uint16_t seq, size_t payload)
 	return h + payload;
 }
 
+static void pr_put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
 static size_t make_rtcp(uint8_t *b, uint32_t ssrc, size_t extra)
 {
 	size_t n = 8 + 20 + extra * 4;
@@ -137,9 +146,10 @@ static size_t make_rtcp(uint8_t *b, uint32_t ssrc, size_t extra)
 	return n;
 }
 
-#define BUF   1600
-#define NSSRC 24
-#define NPKT  600
+#define BUF	1600
+#define BURST_T 16
+#define NSSRC	24
+#define NPKT	600
 
 struct cfg {
 	enum pr_srtp_profile prof;
@@ -620,6 +630,132 @@ static void test_params(void)
 	CU_ASSERT_STRING_NOT_EQUAL(pr_srtp_ipsecmb_arch(), "unavailable");
 }
 
+/* Bursts larger than the engine's internal chunk (64), and per-packet contexts that the
+ * burst cannot use (NULL, the other backend, the other direction) next to good ones. */
+static void test_big_and_mixed_bursts(void)
+{
+	enum { N = 200 };
+	static uint8_t bufs[N][BUF], plain[N][BUF];
+	struct pr_srtp_pkt pk[N];
+	size_t pl[N];
+	srtp_t ref = ref_create(PR_SRTP_AES128_CM_SHA1_80, 1, 0);
+	struct pr_srtp_ctx *tx = our_create(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_BACKEND_IPSECMB,
+					    PR_SRTP_SENDER, 0x7000, 0, 0);
+	struct pr_srtp_ctx *rx = our_create(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_BACKEND_IPSECMB,
+					    PR_SRTP_RECEIVER, 0x7000, 0, 0);
+	struct pr_srtp_ctx *rx_lib = our_create(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_BACKEND_LIBSRTP,
+						PR_SRTP_RECEIVER, 0x7000, 0, 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx_lib);
+	for (unsigned i = 0; i < N; i++) {
+		pl[i] = make_rtp(plain[i], 0x7000, (uint16_t)(100 + i), rnd() % 300);
+		memcpy(bufs[i], plain[i], pl[i]);
+		pk[i] = (struct pr_srtp_pkt){bufs[i], (uint16_t)pl[i], BUF, 0xff};
+	}
+	CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, pk, N), N);
+	for (unsigned i = 0; i < N; i++) {
+		int len = pk[i].len;
+		CU_ASSERT_EQUAL(srtp_unprotect(ref, bufs[i], &len), srtp_err_status_ok);
+		CU_ASSERT_EQUAL(memcmp(bufs[i], plain[i], pl[i]), 0);
+	}
+	/* the same packets protected again (new sender, same indices) for a mixed burst */
+	pr_srtp_ctx_destroy(tx);
+	tx = our_create(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_BACKEND_IPSECMB, PR_SRTP_SENDER, 0x7000,
+			0, 0);
+	for (unsigned i = 0; i < 5; i++)
+		pk[i] = (struct pr_srtp_pkt){bufs[i], (uint16_t)pl[i], BUF, 0xff};
+	CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, pk, 5), 5);
+	{
+		struct pr_srtp_ctx *cs[5] = {rx, NULL, rx_lib, tx, rx};
+		uint8_t copy[5][BUF];
+		for (unsigned i = 0; i < 5; i++)
+			memcpy(copy[i], bufs[i], pk[i].len);
+		CU_ASSERT_EQUAL(pr_srtp_unprotect_burst_multi(cs, pk, 5), 2);
+		CU_ASSERT_EQUAL(pk[0].result, PR_SRTP_OK);
+		CU_ASSERT_EQUAL(pk[1].result, PR_SRTP_ERR_UNKNOWN_PROFILE);
+		CU_ASSERT_EQUAL(pk[2].result, PR_SRTP_ERR_UNKNOWN_PROFILE);
+		CU_ASSERT_EQUAL(pk[3].result, PR_SRTP_ERR_UNKNOWN_PROFILE);
+		CU_ASSERT_EQUAL(pk[4].result, PR_SRTP_OK);
+		for (unsigned i = 1; i < 4; i++)
+			CU_ASSERT_EQUAL(memcmp(copy[i], bufs[i], pk[i].len), 0);
+		CU_ASSERT_EQUAL(memcmp(bufs[0], plain[0], pl[0]), 0);
+		CU_ASSERT_EQUAL(memcmp(bufs[4], plain[4], pl[4]), 0);
+	}
+	/* all-NULL and empty bursts */
+	{
+		struct pr_srtp_ctx *cs[2] = {NULL, NULL};
+		CU_ASSERT_EQUAL(pr_srtp_unprotect_burst_multi(cs, pk, 2), 0);
+		CU_ASSERT_EQUAL(pk[0].result, PR_SRTP_ERR_UNKNOWN_PROFILE);
+		CU_ASSERT_EQUAL(pr_srtp_unprotect_burst(rx, pk, 0), 0);
+		CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(NULL, pk, 1), 0);
+		CU_ASSERT_EQUAL(pk[0].result, PR_SRTP_ERR_UNKNOWN_PROFILE);
+	}
+	pr_srtp_ctx_destroy(tx);
+	pr_srtp_ctx_destroy(rx);
+	pr_srtp_ctx_destroy(rx_lib);
+	srtp_dealloc(ref);
+}
+
+/* Worker threads, each with its own contexts (and so its own job manager), at once. */
+static void *worker(void *arg)
+{
+	enum pr_srtp_profile prof = profiles[(uintptr_t)arg % 3];
+	uint32_t ssrc = 0x8000 + (uint32_t)(uintptr_t)arg;
+	struct pr_srtp_params p = {.profile = prof,
+				   .backend = PR_SRTP_BACKEND_IPSECMB,
+				   .direction = PR_SRTP_SENDER,
+				   .ssrc = ssrc,
+				   .master_key = MK,
+				   .master_salt = MS};
+	struct pr_srtp_ctx *tx = NULL, *rx = NULL;
+	uint8_t b[BURST_T][256], plain[BURST_T][256];
+	uintptr_t bad = 0;
+
+	if (pr_srtp_thread_init() || pr_srtp_ctx_create(&p, &tx))
+		return (void *)1;
+	p.direction = PR_SRTP_RECEIVER;
+	if (pr_srtp_ctx_create(&p, &rx))
+		return (void *)1;
+	for (unsigned round = 0; round < 300; round++) {
+		struct pr_srtp_pkt pk[BURST_T];
+		for (unsigned k = 0; k < BURST_T; k++) {
+			uint16_t seq = (uint16_t)(round * BURST_T + k);
+			memset(plain[k], (int)(round + k), sizeof(plain[k]));
+			plain[k][0] = 0x80;
+			plain[k][1] = 96;
+			plain[k][2] = (uint8_t)(seq >> 8);
+			plain[k][3] = (uint8_t)seq;
+			pr_put32(plain[k] + 8, ssrc);
+			memcpy(b[k], plain[k], 200);
+			pk[k] = (struct pr_srtp_pkt){b[k], 200, 256, 0xff};
+		}
+		bad += BURST_T - pr_srtp_protect_burst(tx, pk, BURST_T);
+		bad += BURST_T - pr_srtp_unprotect_burst(rx, pk, BURST_T);
+		for (unsigned k = 0; k < BURST_T; k++)
+			bad += pk[k].len != 200 || memcmp(b[k], plain[k], 200) != 0;
+	}
+	pr_srtp_ctx_destroy(tx);
+	pr_srtp_ctx_destroy(rx);
+	pr_srtp_thread_fini();
+	return (void *)bad;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[4];
+
+	for (uintptr_t i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, worker, (void *)i), 0);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		CU_ASSERT_EQUAL((uintptr_t)r, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	CU_pSuite s;
@@ -644,6 +780,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "every single-bit flip rejected", test_bit_flips);
 	CU_add_test(s, "truncation and room", test_truncation);
 	CU_add_test(s, "srtcp", test_srtcp);
+	CU_add_test(s, "bursts over 64, mixed contexts", test_big_and_mixed_bursts);
+	CU_add_test(s, "four threads at once", test_threads);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
