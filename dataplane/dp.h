@@ -110,6 +110,11 @@ int dp_worker_main(void *arg);
 int dp_control_tx(uint16_t port_idx, struct rte_mbuf *m);
 void dp_control_loop(void);
 int dp_ctl_resolve(uint16_t port_idx, const struct dp_ipaddr *nh);
+/* Control: start resolving nh and park m (data at the IP header) until it answers; m is
+ * then sent from control's TX queue, or dropped (neigh_unresolved) if nh never answers. */
+void dp_ctl_park(struct rte_mbuf *m, uint16_t port_idx, const struct dp_ipaddr *nh);
+/* The dp_neigh release callback for parked mbufs (dp_udp.c). */
+void dp_udp_release_pending(void *pkt, uint16_t port, const struct rte_ether_addr *mac);
 
 /* Is dst one of our addresses on port port_idx? */
 bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a);

@@ -58,9 +58,7 @@ static void handle(struct rte_mbuf *m)
 		dp_nd_input(m, &meta->pi);
 		break;
 	case DP_PUNT_RESOLVE:
-		/* The worker counted the drop; control only starts resolution. */
-		dp_ctl_resolve(meta->port, &meta->nexthop);
-		rte_pktmbuf_free(m);
+		dp_ctl_park(m, meta->port, &meta->nexthop);
 		break;
 	case DP_PUNT_FEATURE:
 		dp_features_punt(m);

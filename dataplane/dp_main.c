@@ -311,6 +311,7 @@ int main(int argc, char **argv)
 		PR_ERR("neighbour table: %s", strerror(-ret));
 		goto out_eal;
 	}
+	dp_neigh_set_release(dp_udp_release_pending);
 	if (dp_ports_init((int)rte_socket_id()))
 		goto out_ports;
 	if (dp_telemetry_init())

@@ -27,6 +27,19 @@ static struct dp_neigh_info *neigh_meta; /* by hash position; control writes und
 static uint32_t neigh_cap;
 static unsigned int neigh_used;
 static pthread_mutex_t neigh_lock = PTHREAD_MUTEX_INITIALIZER;
+static dp_neigh_release_fn neigh_release;
+
+void dp_neigh_set_release(dp_neigh_release_fn fn)
+{
+	neigh_release = fn;
+}
+
+/* Hand a parked packet back (drop when mac is NULL). */
+static void release(void *pkt, uint16_t port, const struct rte_ether_addr *mac)
+{
+	if (pkt && neigh_release)
+		neigh_release(pkt, port, mac);
+}
 
 static void make_key(struct neigh_key *k, uint16_t port, const struct dp_ipaddr *a)
 {
@@ -97,6 +110,13 @@ int dp_neigh_init(uint32_t entries, struct rte_rcu_qsbr *rcu, int socket)
 
 void dp_neigh_fini(void)
 {
+	uint32_t i;
+
+	for (i = 0; neigh_meta && i < neigh_cap; i++) {
+		if (neigh_meta[i].state != DP_NEIGH_FREE)
+			release(neigh_meta[i].pending, neigh_meta[i].port, NULL);
+		neigh_meta[i].pending = NULL;
+	}
 	rte_hash_free(neigh_hash);
 	rte_free(neigh_meta);
 	neigh_hash = NULL;
@@ -144,6 +164,7 @@ int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte
 {
 	struct neigh_key k;
 	struct dp_neigh_info *n;
+	void *pkt = NULL;
 
 	make_key(&k, port, addr);
 	pthread_mutex_lock(&neigh_lock);
@@ -153,10 +174,13 @@ int dp_neigh_learn(uint16_t port, const struct dp_ipaddr *addr, const struct rte
 		n->state = DP_NEIGH_REACHABLE;
 		n->expires_ms = now_ms + timeout_ms;
 		n->probes = 0;
+		pkt = n->pending;
+		n->pending = NULL;
 	}
 	pthread_mutex_unlock(&neigh_lock);
 	if (n == NULL)
 		return create ? -ENOSPC : -ENOENT;
+	release(pkt, port, mac); /* the packet that waited for this answer */
 	return 0;
 }
 
@@ -198,7 +222,32 @@ static int del_locked(struct dp_neigh_info *n)
 		return pos;
 	n->state = DP_NEIGH_FREE;
 	neigh_used--;
+	release(n->pending, n->port, NULL);
+	n->pending = NULL;
 	return 0;
+}
+
+int dp_neigh_park(uint16_t port, const struct dp_ipaddr *addr, void *pkt, void **old)
+{
+	struct neigh_key k;
+	int32_t pos;
+	int ret;
+
+	*old = NULL;
+	make_key(&k, port, addr);
+	pthread_mutex_lock(&neigh_lock);
+	pos = rte_hash_lookup(neigh_hash, &k);
+	if (pos < 0 || (uint32_t)pos >= neigh_cap || neigh_meta[pos].state == DP_NEIGH_FREE) {
+		ret = -ENOENT;
+	} else if (neigh_meta[pos].state != DP_NEIGH_INCOMPLETE) {
+		ret = -EEXIST;
+	} else {
+		*old = neigh_meta[pos].pending;
+		neigh_meta[pos].pending = pkt;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&neigh_lock);
+	return ret;
 }
 
 int dp_neigh_del(uint16_t port, const struct dp_ipaddr *addr)

@@ -35,6 +35,7 @@ struct dp_neigh_info {
 	enum dp_neigh_state state;
 	uint64_t expires_ms; /* REACHABLE: when it is removed; INCOMPLETE: next request */
 	uint32_t probes;     /* requests sent while INCOMPLETE */
+	void *pending;	     /* one packet parked until the entry resolves (control only) */
 };
 
 /* Create the table (control lcore). rcu may be NULL (tests without workers). */
@@ -63,6 +64,17 @@ int dp_neigh_want(uint16_t port, const struct dp_ipaddr *addr, uint64_t now_ms, 
 typedef void (*dp_neigh_probe_fn)(uint16_t port, const struct dp_ipaddr *addr, void *arg);
 int dp_neigh_timer(uint64_t now_ms, uint64_t retry_ms, uint32_t max_probes, dp_neigh_probe_fn send,
 		   void *arg);
+
+/* Control: park pkt on the INCOMPLETE entry of addr until it resolves (one per entry; an
+ * older one is handed back in *old for the caller to drop). 0; -EEXIST if the entry is
+ * already resolved (send pkt now); -ENOENT without an entry (drop it). */
+int dp_neigh_park(uint16_t port, const struct dp_ipaddr *addr, void *pkt, void **old);
+
+/* Control: what to do with a parked packet: send it (mac set: the entry just resolved;
+ * called after the table's lock is released) or drop it (mac NULL: the entry went away;
+ * called with the lock held, so it must not call back into this table). */
+typedef void (*dp_neigh_release_fn)(void *pkt, uint16_t port, const struct rte_ether_addr *mac);
+void dp_neigh_set_release(dp_neigh_release_fn fn);
 
 /* Control: remove one entry. */
 int dp_neigh_del(uint16_t port, const struct dp_ipaddr *addr);

@@ -262,8 +262,8 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 		dp_worker_tx(w, port, m);
 		return 0;
 	case -ENOENT: {
-		/* Nobody asked yet: punt to control, which starts resolution; count the
-		 * packet as dropped here (control frees it without counting). */
+		/* Nobody asked yet: punt to control, which starts resolution and parks the
+		 * packet until the answer. */
 		struct dp_punt_meta *meta;
 		if (!dp_mbuf_has_meta(m)) {
 			/* Not from dp_rt.pool: count it, resolution starts with the next one. */
@@ -278,8 +278,8 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 			dp_drop(w, m, DP_DROP_PUNT_RING_FULL);
 			return -EAGAIN;
 		}
+		/* Control parks it until the answer comes (or counts its drop). */
 		w->stats->neigh_resolve_punts++;
-		w->stats->drops[DP_DROP_NEIGH_UNRESOLVED]++;
 		return -EAGAIN;
 	}
 	case -EAGAIN:
@@ -294,6 +294,44 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 	}
 }
 
+/* Control: drop a parked packet (its next hop never answered, or a newer one replaced it). */
+static void ctl_drop_unresolved(struct rte_mbuf *m)
+{
+	dp_stats[rte_lcore_id()].drops[DP_DROP_NEIGH_UNRESOLVED]++;
+	rte_pktmbuf_free(m);
+}
+
+void dp_udp_release_pending(void *pkt, uint16_t port, const struct rte_ether_addr *mac)
+{
+	struct rte_mbuf *m = pkt;
+	struct dp_ipaddr nh;
+
+	if (mac == NULL)
+		return ctl_drop_unresolved(m);
+	/* Resolved: the lookup in add_l2 now succeeds. */
+	if (add_l2(m, port, &nh) == 0)
+		dp_control_tx(port, m);
+	else
+		ctl_drop_unresolved(m);
+}
+
+void dp_ctl_park(struct rte_mbuf *m, uint16_t port, const struct dp_ipaddr *nh)
+{
+	void *old = NULL;
+	int ret;
+
+	dp_ctl_resolve(port, nh);
+	ret = dp_neigh_park(port, nh, m, &old);
+	if (ret == 0) {
+		if (old)
+			ctl_drop_unresolved(old);
+	} else if (ret == -EEXIST) {
+		dp_udp_release_pending(m, port, &(struct rte_ether_addr){{0}});
+	} else {
+		ctl_drop_unresolved(m);
+	}
+}
+
 int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_lcore_stats *s = &dp_stats[rte_lcore_id()];
@@ -303,9 +341,7 @@ int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 	if (ret == 0)
 		return dp_control_tx(port, m);
 	if (ret == -ENOENT || ret == -EAGAIN) {
-		dp_ctl_resolve(port, &nh);
-		s->drops[DP_DROP_NEIGH_UNRESOLVED]++;
-		rte_pktmbuf_free(m);
+		dp_ctl_park(m, port, &nh);
 		return -EAGAIN;
 	}
 	s->drops[ret == -ENOSPC ? DP_DROP_NO_MBUF : DP_DROP_NEIGH_UNRESOLVED]++;

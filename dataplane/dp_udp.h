@@ -47,9 +47,11 @@
  * Packets built for transmission start at the IP header (the mbuf's data_off points at the
  * IPv4/IPv6 header, with at least RTE_PKTMBUF_HEADROOM >= 14 bytes of headroom); dp_udp_tx
  * prepends Ethernet, fills our MAC and the next hop's MAC from the neighbour table (the
- * destination if on-link, else the port's gateway). If the next hop is not resolved yet,
- * the packet is punted to control, which starts ARP/ND resolution, and then dropped with
- * reason neigh_unresolved (the sender retries, as every media/TURN client does).
+ * destination if on-link, else the port's gateway). If the next hop is not known yet, the
+ * packet is punted to control, which starts ARP/ND resolution and parks it (one per next
+ * hop, the newest) until the answer, then sends it from its own TX queue; while a request
+ * is pending, further packets to that hop drop with reason neigh_unresolved, and so does
+ * the parked one if the hop never answers (neigh_probes requests).
  * Checksums (IPv4 header, UDP) must be complete; dp_udp_finish() fills them for you.
  * Allocate new packets from dp_rt.pool (its mbufs carry the private area dp_punt() and
  * resolution use; an mbuf from another pool cannot be punted and is dropped instead).
@@ -129,11 +131,12 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
 /* Worker: transmit m (data starts at the IP header) out of port index `port` toward the IP
  * destination in its header (see the comment at the top). Always consumes m; counts what
  * happened (tx_packets or a drop reason). Returns 0 if queued for transmission,
- * -EAGAIN if the next hop is being resolved, -ENETUNREACH without a route, -ENOSPC. */
+ * -EAGAIN if the next hop is being resolved (the packet was parked or dropped),
+ * -ENETUNREACH without a route, -ENOSPC. */
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
 
 /* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
- * starts resolution directly. */
+ * starts resolution directly and the packet is parked the same way. */
 int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port);
 
 /* Our addresses on port index `port` (family 0 when not configured). */

@@ -155,6 +155,59 @@ static void test_resolution(void)
 	rte_rcu_qsbr_quiescent(rcu, 1);
 }
 
+static int released_sent, released_dropped;
+static void *released_pkt;
+
+static void on_release(void *pkt, uint16_t port, const struct rte_ether_addr *mac)
+{
+	(void)port;
+	released_pkt = pkt;
+	if (mac) {
+		released_sent++;
+		CU_ASSERT_TRUE(rte_is_same_ether_addr(mac, &mac2));
+	} else {
+		released_dropped++;
+	}
+}
+
+static void test_park(void)
+{
+	struct dp_ipaddr h = ip("198.51.100.77"), u = ip("198.51.100.78");
+	int p1, p2, p3;
+	void *old;
+
+	dp_neigh_set_release(on_release);
+	/* No entry: cannot park. */
+	CU_ASSERT_EQUAL(dp_neigh_park(0, &h, &p1, &old), -ENOENT);
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &h, 30000, 1000), 1);
+	CU_ASSERT_EQUAL(dp_neigh_park(0, &h, &p1, &old), 0);
+	CU_ASSERT_PTR_NULL(old);
+	/* One per entry: the newer replaces the older, which comes back to be dropped. */
+	CU_ASSERT_EQUAL(dp_neigh_park(0, &h, &p2, &old), 0);
+	CU_ASSERT_PTR_EQUAL(old, &p1);
+	/* The answer releases the parked packet for sending, once. */
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &h, &mac2, 30100, 5000, false), 0);
+	CU_ASSERT_EQUAL(released_sent, 1);
+	CU_ASSERT_PTR_EQUAL(released_pkt, &p2);
+	CU_ASSERT_EQUAL(dp_neigh_learn(0, &h, &mac2, 30200, 5000, false), 0);
+	CU_ASSERT_EQUAL(released_sent, 1);
+	/* Resolved entries do not park: send now. */
+	CU_ASSERT_EQUAL(dp_neigh_park(0, &h, &p3, &old), -EEXIST);
+	/* A hop that never answers: its parked packet is dropped with the entry. */
+	CU_ASSERT_EQUAL(dp_neigh_want(0, &u, 30000, 1000), 1);
+	CU_ASSERT_EQUAL(dp_neigh_park(0, &u, &p3, &old), 0);
+	/* (dp_neigh_want sent the only request allowed: removed when its wait is over.) */
+	CU_ASSERT_EQUAL(dp_neigh_timer(30999, 1000, 1, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(released_dropped, 0);
+	CU_ASSERT_EQUAL(dp_neigh_timer(31000, 1000, 1, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(released_dropped, 1);
+	CU_ASSERT_PTR_EQUAL(released_pkt, &p3);
+	CU_ASSERT_EQUAL(dp_neigh_del(0, &h), 0);
+	CU_ASSERT_EQUAL(dp_neigh_count(), 0);
+	dp_neigh_set_release(NULL);
+	rte_rcu_qsbr_quiescent(rcu, 1);
+}
+
 static void test_full(void)
 {
 	/* 64 entries requested; the table holds at least that many, then says -ENOSPC
@@ -224,6 +277,7 @@ int main(void)
 	CU_add_test(s, "learn and lookup", test_learn_lookup);
 	CU_add_test(s, "expiry", test_expiry);
 	CU_add_test(s, "resolution", test_resolution);
+	CU_add_test(s, "parked packets", test_park);
 	CU_add_test(s, "full table", test_full);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
