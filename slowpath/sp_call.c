@@ -54,6 +54,13 @@ struct sp_leg {
 	uint32_t invite_cseq;		/* CSeq of the last INVITE we sent on this leg */
 	unsigned n_media;
 	struct sp_media m[SP_SDP_MAX_MEDIA];
+	/* UDP only (RFC 3261 13.3.1.4 / 13.2.2.4): our 2xx to its INVITE is retransmitted
+	 * until its ACK; our ACK to its 2xx is resent when the 2xx is */
+	struct sp_buf ok_retx;
+	int64_t ok_next_ms, ok_end_ms;
+	unsigned ok_ival_ms;
+	uint32_t ack_cseq;
+	char ack_branch[48];
 };
 
 struct sp_txn {
@@ -266,6 +273,11 @@ static void call_free(struct sp_server *s, struct sp_call *call)
 			osip_message_free(call->txn[i].orig);
 		free(call->txn[i].retx);
 	}
+	for (int l = 0; l < 2; l++) {
+		if (call->leg[l].ok_retx.p)
+			memset(call->leg[l].ok_retx.p, 0, call->leg[l].ok_retx.len);
+		sp_buf_free(&call->leg[l].ok_retx);
+	}
 	sp_buf_free(&call->last_a_final);
 	memset(call, 0, sizeof(*call));
 	free(call);
@@ -441,6 +453,14 @@ static void answer_leg(struct sp_server *s, struct sp_call *call, int l,
 	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : NULL,
 			    "application/sdp", body, body_len) == 0)
 		sp_send(s, &g->dest, b.p, b.len);
+	if (g->dest.tp == SP_UDP && code >= 200 && code < 300 && !b.oom &&
+	    !strcmp(orig->sip_method, "INVITE")) {
+		sp_buf_free(&g->ok_retx);
+		sp_buf_add(&g->ok_retx, b.p, b.len);
+		g->ok_ival_ms = SP_T1_MS;
+		g->ok_next_ms = sp_now_ms() + SP_T1_MS;
+		g->ok_end_ms = sp_now_ms() + 64 * SP_T1_MS;
+	}
 	if (l == LEG_A && code >= 200 && !strcmp(orig->sip_method, "INVITE") &&
 	    call->state < CS_UP) {
 		sp_buf_free(&call->last_a_final);
@@ -861,8 +881,11 @@ static void in_dialog(struct sp_server *s, struct sp_conn *c, struct sp_call *ca
 {
 	const char *method = req->sip_method;
 	int o = 1 - l;
-	if (!strcmp(method, "ACK"))
-		return; /* we ACK the other leg ourselves as soon as it answers */
+	if (!strcmp(method, "ACK")) {
+		/* ends our 2xx retransmissions; we ACKed the other leg when it answered */
+		sp_buf_free(&call->leg[l].ok_retx);
+		return;
+	}
 	if (!strcmp(method, "BYE")) {
 		sp_respond(s, c, req, 200, NULL);
 		if (call->state < CS_UP && l == LEG_B) {
@@ -982,6 +1005,10 @@ static void ack_leg(struct sp_server *s, struct sp_call *call, int l, struct sp_
 	send_request(s, call, l, "ACK", call->leg[l].remote_target, t->cseq, branch, NULL, NULL,
 		     NULL, 0);
 	t->acked = true;
+	if (ok) {
+		call->leg[l].ack_cseq = t->cseq;
+		copy(call->leg[l].ack_branch, sizeof(call->leg[l].ack_branch), branch);
+	}
 }
 
 static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp_txn *t,
@@ -1053,8 +1080,18 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	if (!call)
 		return;
 	struct sp_txn *t = &call->txn[idx];
-	if (!t->used || strcmp(t->branch, br) || strcmp(resp->cseq->method, t->method))
+	if (!t->used || strcmp(t->branch, br) || strcmp(resp->cseq->method, t->method)) {
+		/* a retransmitted 2xx to an INVITE we already ACKed: ACK again */
+		for (int l = 0; l < 2; l++)
+			if (resp->status_code >= 200 && resp->status_code < 300 &&
+			    !strcmp(resp->cseq->method, "INVITE") && call->leg[l].ack_cseq &&
+			    !strcmp(call->leg[l].call_id, resp->call_id->number) &&
+			    strtoul(resp->cseq->number, NULL, 10) == call->leg[l].ack_cseq)
+				send_request(s, call, l, "ACK", call->leg[l].remote_target,
+					     call->leg[l].ack_cseq, call->leg[l].ack_branch, NULL, NULL,
+					     NULL, 0);
 		return;
+	}
 	int l = t->to_leg, o = 1 - l;
 	struct sp_leg *g = &call->leg[l];
 	int code = resp->status_code;
@@ -1199,6 +1236,20 @@ void sp_call_retransmit(struct sp_server *s, int64_t now_ms)
 	struct sp_call *call = s->calls, *next;
 	for (; call; call = next) {
 		next = call->next;
+		for (int l = 0; l < 2; l++) {
+			struct sp_leg *g = &call->leg[l];
+			if (!g->ok_retx.p || now_ms < g->ok_next_ms)
+				continue;
+			if (now_ms >= g->ok_end_ms) { /* Timer H: no ACK, keep the call */
+				PR_NOTICE("call %s: no ACK from the %s for our 2xx", call->id,
+					  leg_name(l));
+				sp_buf_free(&g->ok_retx);
+				continue;
+			}
+			sp_send(s, &g->dest, g->ok_retx.p, g->ok_retx.len);
+			g->ok_ival_ms = g->ok_ival_ms * 2 > SP_T2_MS ? SP_T2_MS : g->ok_ival_ms * 2;
+			g->ok_next_ms = now_ms + g->ok_ival_ms;
+		}
 		for (int i = 0; i < SP_CALL_TXNS; i++) {
 			struct sp_txn *t = &call->txn[i];
 			if (!t->used || !t->retx || now_ms < t->retx_next_ms)

@@ -35,6 +35,24 @@ expect(c[0].get('caller_encrypted') == '0' and c[0].get('callee_encrypted') == '
 expect(c[0].get('caller_sig_transport') == 'udp' and c[0].get('caller_outside_addr') == '127.0.0.21',
        'CDR caller transport udp from the external address')
 
+# ---- UDP 2xx retransmission until the ACK (RFC 3261 13.3.1.4)
+o = call(ext, b, proto='RTP/AVP', hangup=False, ack=False)
+t0 = time.time()
+again = ext.c.recv()
+expect(again.status == 200 and again.get('call-id') == o['call_id'] and 0.3 < time.time() - t0 < 1.5,
+       'our 200 is retransmitted over UDP while the ACK is missing (%.2fs)' % (time.time() - t0))
+ext.c.send(request(ext.c, 'ACK', b.aor, o['frm'], o['to_a'], o['call_id'], 1))
+time.sleep(0.1)
+ext.c.s.settimeout(2.5)
+try:
+    while True:
+        m = ext.c.recv()
+        expect(not (m.status == 200 and m.get('cseq', '').endswith('INVITE')), 'no 2xx retransmission after the ACK')
+except socket.timeout:
+    expect(True, 'retransmissions stop after the ACK')
+ext.c.s.settimeout(5)
+bye(o, ext, b)
+
 # ---- inbound SRTP from off-net is kept SRTP
 o = call(ext, b, proto='RTP/SAVP', hangup=False)
 expect(o['final_a'].status == 200 and 'a=crypto' in o['final_a'].body.decode(),
@@ -70,9 +88,14 @@ resp = ['SIP/2.0 200 OK'] + ['Via: ' + v for v in m2.all('via')] + [
     'From: ' + m2.get('from'), 'To: %s;tag=gw1' % m2.get('to'), 'Call-ID: ' + m2.get('call-id'),
     'CSeq: ' + m2.get('cseq'), 'Contact: <sip:+15550100@%s:%d>' % (EXT, EXTP), 'Content-Type: application/sdp',
     'Content-Length: %d' % len(ans)]
-gw.sendto(('\r\n'.join(resp) + '\r\n\r\n' + ans).encode(), srv)
+ok200 = ('\r\n'.join(resp) + '\r\n\r\n' + ans).encode()
+gw.sendto(ok200, srv)
 ack, _ = gw.recvfrom(65536)
 expect(Msg(ack).method == 'ACK', 'the gateway gets the ACK')
+gw.sendto(ok200, srv)               # our ACK "was lost": the gateway retransmits its 2xx
+ack2, _ = gw.recvfrom(65536)
+expect(Msg(ack2).method == 'ACK' and Msg(ack2).get('cseq') == Msg(ack).get('cseq'),
+       'a retransmitted 2xx is ACKed again')
 r = a.c.recv()
 while r.status < 200:
     r = a.c.recv()

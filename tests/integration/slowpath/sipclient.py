@@ -157,7 +157,7 @@ def expect(cond, what):
         sys.exit(1)
     print('ok: ' + what)
 
-def call(ua_a, ua_b, proto='RTP/SAVP', hangup=True):
+def call(ua_a, ua_b, proto='RTP/SAVP', hangup=True, ack=True):
     """A calls B; B answers; ACK; optionally BYE. Returns dict with the SDPs seen."""
     ca, cb = ua_a.c, ua_b.c
     call_id = tok(16) + '@sp-call'
@@ -193,7 +193,8 @@ def call(ua_a, ua_b, proto='RTP/SAVP', hangup=True):
     if fin.status != 200:
         return out
     totag = fin.get('to')
-    ca.send(request(ca, 'ACK', ua_b.aor, frm, totag, call_id, 1))
+    if ack:
+        ca.send(request(ca, 'ACK', ua_b.aor, frm, totag, call_id, 1))
     out['to_a'] = totag
     out['call_id'] = call_id
     out['frm'] = frm
