@@ -279,18 +279,44 @@ int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
 {
 	if (!st || !st->r)
 		return -ENOTCONN;
-	char key[96], id[17];
+	/* Only while the hash exists (one script, atomic): a counter update must never
+	 * resurrect an allocation deleted meanwhile (poprelayctl, expiry). */
+	static const char lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
+				  "return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1";
+	const struct turn_alloc_stats *s = &a->st;
+	char key[96], id[17], num[4 + TURN_DROP_MAX][24], fld[TURN_DROP_MAX][40];
+	const char *argv[4 + 2 * (4 + TURN_DROP_MAX)];
+	int argc = 0;
 	turn_id_hex(a->id, id);
 	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, id);
-	struct pr_redis_tx *tx = pr_redis_tx_new();
-	if (!tx)
-		return -ENOMEM;
-	/* only while the hash exists: a counter update must not resurrect a deleted one */
-	pr_redis_tx_add(tx, "EXISTS %s", key);
-	add_counters(tx, key, a);
-	int rc = pr_redis_tx_run(st->r, tx, NULL);
-	pr_redis_tx_free(tx);
-	return rc == -EIO ? fail(st, "counters") : rc;
+	argv[argc++] = "EVAL";
+	argv[argc++] = lua;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	const uint64_t v[4] = {__atomic_load_n(&s->pkts_c2p, __ATOMIC_RELAXED),
+			       __atomic_load_n(&s->bytes_c2p, __ATOMIC_RELAXED),
+			       __atomic_load_n(&s->pkts_p2c, __ATOMIC_RELAXED),
+			       __atomic_load_n(&s->bytes_p2c, __ATOMIC_RELAXED)};
+	static const char *const names[4] = {"pkts_c2p", "bytes_c2p", "pkts_p2c", "bytes_p2c"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(num[i], sizeof(num[i]), "%" PRIu64, v[i]);
+		argv[argc++] = names[i];
+		argv[argc++] = num[i];
+	}
+	for (int i = 0; i < TURN_DROP_MAX; i++) {
+		snprintf(fld[i], sizeof(fld[i]), "drop_%s", turn_drop_names[i]);
+		snprintf(num[4 + i], sizeof(num[4 + i]), "%" PRIu64,
+			 __atomic_load_n(&s->drops[i], __ATOMIC_RELAXED));
+		argv[argc++] = fld[i];
+		argv[argc++] = num[4 + i];
+	}
+	redisReply *rep = pr_redis_cmdargv(st->r, argc, argv, NULL);
+	if (!rep)
+		return fail(st, "counters");
+	int rc = rep->type == REDIS_REPLY_ERROR ? -EIO
+		 : rep->type == REDIS_REPLY_INTEGER && rep->integer < 0 ? -ENOENT : 0;
+	freeReplyObject(rep);
+	return rc;
 }
 
 int turn_store_delete(struct turn_store *st, uint64_t id)

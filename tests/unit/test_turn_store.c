@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TURN state in Redis against a private redis-server: users' keys, REST secrets and their
+ * rotation, save/restore round trip of an allocation (dual relay, permissions, channels in
+ * both channel ranges, counters), counter sync, delete, and life without Redis. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/keyspace.h"
+#include "common/redis.h"
+#include "crypto/stun_auth.h"
+#include "dataplane/turn/turn_store.h"
+
+static char tmpdir[64], sock_path[128];
+static pid_t redis_pid;
+static struct turn_store *st;
+static struct pr_redis *R;
+
+static int start_redis(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tn-unit-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", tmpdir);
+	redis_pid = fork();
+	if (redis_pid < 0)
+		return -1;
+	if (redis_pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock_path,
+		       "--unixsocketperm", "700", "--dir", tmpdir, "--save", "", "--appendonly",
+		       "no", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (pr_redis_connect(&R, sock_path, 2000) == 0) {
+			redisReply *rep = pr_redis_cmd(R, "PING");
+			int ok = rep && rep->type == REDIS_REPLY_STATUS;
+			if (rep)
+				freeReplyObject(rep);
+			if (ok)
+				return 0;
+			pr_redis_close(R);
+			R = NULL;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+static void stop_redis(void)
+{
+	char cmd[128];
+	if (R)
+		pr_redis_close(R);
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+		redis_pid = 0;
+	}
+	if (tmpdir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
+}
+
+static void on_signal(int sig)
+{
+	if (redis_pid > 0)
+		kill(redis_pid, SIGTERM);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int suite_init(void)
+{
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGALRM, on_signal);
+	alarm(120);
+	if (start_redis() < 0)
+		return -1;
+	st = turn_store_new(sock_path, NULL, NULL);
+	return turn_store_up(st) ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+	turn_store_free(st);
+	stop_redis();
+	return 0;
+}
+
+static void test_user_key(void)
+{
+	struct pr_ks_user u;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "alice");
+	snprintf(u.realm, sizeof(u.realm), "tn.example");
+	uint8_t md5[16], sha[32], key[32];
+	pr_ha1_md5("alice", "tn.example", "pw-alice", md5);
+	pr_ha1_sha256("alice", "tn.example", "pw-alice", sha);
+	pr_hex_encode(md5, 16, u.ha1_md5);
+	pr_hex_encode(sha, 32, u.ha1_sha256);
+	u.created = u.updated = time(NULL);
+	CU_ASSERT_EQUAL_FATAL(pr_ks_user_store(R, &u), 0);
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key), 0);
+	CU_ASSERT(!memcmp(key, md5, 16));
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_SHA256, key), 0);
+	CU_ASSERT(!memcmp(key, sha, 32));
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "other.realm", STUN_PWALG_MD5, key),
+			-ENOENT);
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "nobody", "tn.example", STUN_PWALG_MD5, key),
+			-ENOENT);
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "bad name!", "tn.example", STUN_PWALG_MD5, key),
+			-ENOENT);
+	u.disabled = true;
+	CU_ASSERT_EQUAL_FATAL(pr_ks_user_store(R, &u), 0);
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key),
+			-ENOENT);
+}
+
+static void test_rest_secrets(void)
+{
+	char out[TURN_REST_SECRETS][TURN_SECRET_MAX];
+	redisReply *rep = pr_redis_cmd(R, "HSET %s 2026-11 first", PR_KS_TURN_SECRETS_KEY);
+	CU_ASSERT_FATAL(rep != NULL);
+	freeReplyObject(rep);
+	sleep(2); /* past the cache of an earlier read */
+	int n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(out[0], "first");
+	rep = pr_redis_cmd(R, "HSET %s 2026-12 second", PR_KS_TURN_SECRETS_KEY);
+	freeReplyObject(rep);
+	/* cached for up to 2 s, then the rotation shows without a restart */
+	sleep(2);
+	n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT(n == 2 && (!strcmp(out[0], "second") || !strcmp(out[1], "second")));
+}
+
+static struct turn_server *mk_server(struct turn_table **t)
+{
+	struct turn_cfg cfg;
+	turn_cfg_defaults(&cfg);
+	snprintf(cfg.realm, sizeof(cfg.realm), "tn.example");
+	pr_taddr_from_str(&cfg.relay[0], "192.0.2.10", 0);
+	pr_taddr_from_str(&cfg.relay[1], "2001:db8::10", 0);
+	*t = turn_table_create(64, 50000, 50100, NULL, NULL);
+	struct turn_server *s = turn_server_create(&cfg, *t, NULL, NULL);
+	turn_server_set_now(s, (uint32_t)time(NULL));
+	return s;
+}
+
+static void fill(struct turn_alloc *a, uint32_t now)
+{
+	struct pr_taddr c, sv, p4, p6;
+	memset(a, 0, sizeof(*a));
+	pr_taddr_from_str(&c, "198.51.100.20", 40000);
+	pr_taddr_from_str(&sv, "192.0.2.1", 3478);
+	memcpy(a->ft.cli_ip, c.ip, 16);
+	memcpy(a->ft.srv_ip, sv.ip, 16);
+	a->ft.cli_port = 40000;
+	a->ft.srv_port = 3478;
+	a->ft.fam = 4;
+	a->id = 0x1234abcd5678ef00ull;
+	a->relay_port[0] = 50010;
+	a->relay_port[1] = 50011;
+	a->created = now - 10;
+	a->expires = now + 500;
+	a->dont_fragment = 1;
+	a->bw_rate = 125000;
+	snprintf(a->username, sizeof(a->username), "1800000000:carol");
+	pr_taddr_from_str(&p4, "8.8.8.8", 0);
+	pr_taddr_from_str(&p6, "2001:4860::8888", 0);
+	turn_peer16(a->perm[0].ip, p4.ip, 4);
+	a->perm[0].expires = now + 200;
+	turn_peer16(a->perm[1].ip, p6.ip, 6);
+	a->perm[1].expires = now + 250;
+	a->n_perm = 2;
+	memcpy(a->chan[0].ip, a->perm[0].ip, 16);
+	a->chan[0].num = 0x4000;
+	a->chan[0].port = 5000;
+	a->chan[0].expires = now + 400;
+	memcpy(a->chan[1].ip, a->perm[1].ip, 16);
+	a->chan[1].num = 0x7acd; /* RFC 5766 range */
+	a->chan[1].port = 6000;
+	a->chan[1].expires = now + 450;
+	a->n_chan = 2;
+	a->st.pkts_c2p = 11;
+	a->st.bytes_c2p = 2200;
+	a->st.pkts_p2c = 7;
+	a->st.bytes_p2c = 1400;
+	a->st.drops[TURN_DROP_NO_PERMISSION] = 3;
+}
+
+static void test_roundtrip(void)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	struct turn_table *t1, *t2;
+	struct turn_server *s1 = mk_server(&t1), *s2 = mk_server(&t2);
+	struct turn_alloc a;
+	fill(&a, now);
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s1, &a), 0);
+	uint32_t idx = 0;
+	struct turn_alloc *live = turn_alloc_next(t1, &idx);
+	CU_ASSERT_FATAL(live != NULL);
+	CU_ASSERT_EQUAL_FATAL(turn_store_save(st, s1, live), 0);
+
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s2), 1);
+	idx = 0;
+	struct turn_alloc *b = turn_alloc_next(t2, &idx);
+	CU_ASSERT_FATAL(b != NULL);
+	CU_ASSERT(!memcmp(&b->ft, &a.ft, sizeof(a.ft)));
+	CU_ASSERT_EQUAL(b->id, a.id);
+	CU_ASSERT(b->relay_port[0] == 50010 && b->relay_port[1] == 50011);
+	CU_ASSERT_STRING_EQUAL(b->username, a.username);
+	CU_ASSERT_EQUAL(b->expires, a.expires);
+	CU_ASSERT_EQUAL(b->created, a.created);
+	CU_ASSERT_EQUAL(b->dont_fragment, 1);
+	CU_ASSERT_EQUAL(b->bw_rate, 125000);
+	CU_ASSERT_EQUAL(b->n_perm, 2);
+	CU_ASSERT_EQUAL(b->n_chan, 2);
+	CU_ASSERT(turn_perm_ok(b, a.perm[0].ip, now) && turn_perm_ok(b, a.perm[1].ip, now));
+	CU_ASSERT_EQUAL(turn_chan_num(b, a.perm[0].ip, 5000, now), 0x4000);
+	CU_ASSERT_EQUAL(turn_chan_num(b, a.perm[1].ip, 6000, now), 0x7acd);
+	CU_ASSERT(b->st.pkts_c2p == 11 && b->st.bytes_c2p == 2200 && b->st.pkts_p2c == 7 &&
+		  b->st.bytes_p2c == 1400 && b->st.drops[TURN_DROP_NO_PERMISSION] == 3);
+	/* the keyspace codec reads what we wrote */
+	struct pr_ks_turn_alloc r;
+	char hex[17];
+	turn_id_hex(a.id, hex);
+	CU_ASSERT_EQUAL(pr_ks_turn_alloc_load(R, hex, &r), 0);
+	CU_ASSERT_STRING_EQUAL(r.client_addr, "198.51.100.20");
+	CU_ASSERT_STRING_EQUAL(r.relay_addr, "192.0.2.10");
+	CU_ASSERT_EQUAL(r.relay_port, 50010);
+	CU_ASSERT_EQUAL(r.expires, a.expires);
+
+	/* counters sync, then restore into a third table sees them */
+	__atomic_store_n(&live->st.pkts_c2p, 99, __ATOMIC_RELAXED);
+	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
+	struct turn_table *t3;
+	struct turn_server *s3 = mk_server(&t3);
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s3), 1);
+	idx = 0;
+	CU_ASSERT(turn_alloc_next(t3, &idx)->st.pkts_c2p == 99);
+
+	/* deleted: nothing to restore, and a counter sync does not resurrect it */
+	CU_ASSERT_EQUAL(turn_store_delete(st, a.id), 0);
+	CU_ASSERT_EQUAL(turn_store_delete(st, a.id), 0); /* idempotent */
+	CU_ASSERT_EQUAL(turn_store_counters(st, live), -ENOENT);
+	redisReply *rep = pr_redis_cmd(R, "EXISTS pr:turn:alloc:%s", hex);
+	CU_ASSERT(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0);
+	if (rep)
+		freeReplyObject(rep);
+	struct turn_table *t4;
+	struct turn_server *s4 = mk_server(&t4);
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s4), 0);
+	turn_server_destroy(s1);
+	turn_server_destroy(s2);
+	turn_server_destroy(s3);
+	turn_server_destroy(s4);
+	turn_table_destroy(t1);
+	turn_table_destroy(t2);
+	turn_table_destroy(t3);
+	turn_table_destroy(t4);
+}
+
+static void test_no_redis(void)
+{
+	struct turn_store *down = turn_store_new("/tmp/tn-unit-none/redis.sock", NULL, NULL);
+	CU_ASSERT_FATAL(down != NULL);
+	CU_ASSERT(!turn_store_up(down));
+	uint8_t key[32];
+	char out[TURN_REST_SECRETS][TURN_SECRET_MAX];
+	CU_ASSERT_EQUAL(turn_store_user_key(down, "alice", "tn.example", STUN_PWALG_MD5, key),
+			-ENOENT);
+	CU_ASSERT_EQUAL(turn_store_rest_secrets(down, out, TURN_REST_SECRETS), 0);
+	struct turn_alloc a;
+	fill(&a, (uint32_t)time(NULL));
+	CU_ASSERT_EQUAL(turn_store_counters(down, &a), -ENOTCONN);
+	CU_ASSERT_EQUAL(turn_store_delete(down, a.id), -ENOTCONN);
+	turn_store_free(down);
+	uint64_t id;
+	CU_ASSERT_EQUAL(turn_id_parse("00000000000000ff", &id), 0);
+	CU_ASSERT_EQUAL(id, 255);
+	CU_ASSERT_EQUAL(turn_id_parse("ff", &id), -EINVAL);
+	CU_ASSERT_EQUAL(turn_id_parse("000000000000zzzz", &id), -EINVAL);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
+		printf("SKIP: redis-server not installed\n");
+		return 77;
+	}
+	CU_pSuite s = CU_add_suite("turn_store", suite_init, suite_clean);
+	CU_add_test(s, "user keys", test_user_key);
+	CU_add_test(s, "rest secrets and rotation", test_rest_secrets);
+	CU_add_test(s, "save/restore round trip", test_roundtrip);
+	CU_add_test(s, "without redis", test_no_redis);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+			 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
