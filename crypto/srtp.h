@@ -52,10 +52,12 @@ enum pr_srtp_result {
 	PR_SRTP_ERR_MKI,	     /* MKI in the packet differs from the context's */
 	PR_SRTP_ERR_KEY_LIMIT,	     /* sender: index space exhausted, rekey needed */
 	PR_SRTP_ERR_INTERNAL,	     /* crypto library failure (job manager) */
+	PR_SRTP_ERR_UNENCRYPTED,     /* SRTCP with the E bit clear, not allowed by the context */
 	PR_SRTP_RESULT_COUNT
 };
 /* "ok", "auth_fail", "replay", "too_short", "bad_version", "unknown_profile", "no_room",
- * "wrong_ssrc", "bad_mki", "key_limit", "internal" — stable names for drop counters. */
+ * "wrong_ssrc", "bad_mki", "key_limit", "internal", "unencrypted" — stable names for drop counters.
+ */
 const char *pr_srtp_result_name(enum pr_srtp_result r);
 
 enum pr_srtp_backend {
@@ -81,14 +83,16 @@ struct pr_srtp_params {
 	enum pr_srtp_profile profile;
 	enum pr_srtp_backend backend; /* 0 = default */
 	enum pr_srtp_direction direction;
-	uint32_t ssrc;		    /* the SSRC this context serves ... */
-	int any_ssrc;		    /* ... unless non-zero: then no SSRC check */
-	const uint8_t *master_key;  /* pr_srtp_profile_key_len() bytes */
-	const uint8_t *master_salt; /* pr_srtp_profile_salt_len() bytes */
-	unsigned replay_window;	    /* receiver: 0 = 128; 64..1024, multiple of 64 */
-	uint32_t mki;		    /* Master Key Identifier, big-endian on the wire */
-	unsigned mki_len;	    /* 0 = no MKI, else 1..4 bytes */
-	uint32_t initial_roc;	    /* rollover counter to start from (usually 0) */
+	uint32_t ssrc;		     /* the SSRC this context serves ... */
+	int any_ssrc;		     /* ... unless non-zero: then no SSRC check */
+	const uint8_t *master_key;   /* pr_srtp_profile_key_len() bytes */
+	const uint8_t *master_salt;  /* pr_srtp_profile_salt_len() bytes */
+	unsigned replay_window;	     /* receiver: 0 = 128; 64..1024, multiple of 64 */
+	uint32_t mki;		     /* Master Key Identifier, big-endian on the wire */
+	unsigned mki_len;	     /* 0 = no MKI, else 1..4 bytes */
+	uint32_t initial_roc;	     /* rollover counter to start from (usually 0) */
+	int allow_unencrypted_srtcp; /* receiver: accept SRTCP with E = 0 (ipsecmb only); off by
+				      * default: SDES here never negotiates UNENCRYPTED_SRTCP */
 };
 
 struct pr_srtp_ctx;

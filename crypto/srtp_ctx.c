@@ -102,6 +102,7 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 	c->backend = (uint8_t)be;
 	c->direction = (uint8_t)p->direction;
 	c->any_ssrc = p->any_ssrc != 0;
+	c->allow_unenc = p->allow_unencrypted_srtcp != 0;
 	c->ssrc = p->ssrc;
 	c->mki_len = (uint8_t)p->mki_len;
 	for (unsigned i = 0; i < p->mki_len; i++)
@@ -134,7 +135,7 @@ static int create(const struct pr_srtp_params *p, const struct pr_srtp_session_k
 	*out = NULL;
 	if ((rc = check_params(p, &be, &window)) < 0)
 		return rc;
-	if (rtp_in && be != PR_SRTP_BACKEND_IPSECMB)
+	if ((rtp_in || p->allow_unencrypted_srtcp) && be != PR_SRTP_BACKEND_IPSECMB)
 		return -ENOTSUP;
 	c = ctx_alloc(p, be, window);
 	if (!c)

@@ -41,6 +41,7 @@ struct pr_srtp_ctx {
 	uint8_t rtp_tag_len;
 	uint8_t rtcp_tag_len;
 	uint8_t aead;
+	uint8_t allow_unenc; /* accept SRTCP with E = 0 */
 	uint32_t ssrc;
 	uint8_t mki[4]; /* wire bytes, mki_len of them */
 	uint32_t window_bits;

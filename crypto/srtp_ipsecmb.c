@@ -536,6 +536,8 @@ static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slo
 		s->tag_off = c->aead ? s->end : (uint16_t)(s->end + 4 + c->mki_len);
 		index = ei & 0x7fffffffu;
 		enc = ei >> 31;
+		if (!enc && !c->allow_unenc)
+			return PR_SRTP_ERR_UNENCRYPTED;
 		if (pr_replay_check(&c->rtcp, c->rtcp_win, c->window_bits, index) < 0)
 			return PR_SRTP_ERR_REPLAY;
 		s->c_len = enc ? (uint16_t)(s->end - 8) : 0;

@@ -208,8 +208,13 @@ static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protec
 			return PR_SRTP_ERR_NO_ROOM;
 		st = srtp_protect_rtcp_mki(c->libsrtp, p->data, &len, c->mki_len != 0, 0);
 	} else {
+		size_t ei_off;
 		if (8 + pr_srtcp_overhead(c) > p->len)
 			return PR_SRTP_ERR_TOO_SHORT;
+		ei_off = (size_t)p->len - pr_srtcp_overhead(c) + (c->aead ? 16 : 0);
+		if (!(p->data[ei_off] & 0x80))
+			return PR_SRTP_ERR_UNENCRYPTED; /* same policy as ipsecmb (libsrtp: CM only)
+							 */
 		if (c->aead)
 			st = unprotect_copy(c, p, 1, &len);
 		else

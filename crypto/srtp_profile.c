@@ -84,6 +84,7 @@ static const char *const result_names[PR_SRTP_RESULT_COUNT] = {
     [PR_SRTP_ERR_MKI] = "bad_mki",
     [PR_SRTP_ERR_KEY_LIMIT] = "key_limit",
     [PR_SRTP_ERR_INTERNAL] = "internal",
+    [PR_SRTP_ERR_UNENCRYPTED] = "unencrypted",
 };
 
 const char *pr_srtp_result_name(enum pr_srtp_result r)

@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_srtp_unprotect.c — unprotect arbitrary bytes with fixed contexts.
  * Input byte 0 picks the case: bits 0-1 profile (0,3 -> SHA1_80), bit 2 RTCP, bit 3 the
- * libsrtp backend, bit 4 a context with a 4-byte MKI. The rest is the packet, copied into
+ * libsrtp backend, bit 4 a context with a 4-byte MKI, bit 5 (ipsecmb) SRTCP with E = 0
+ * allowed. The rest is the packet, copied into
  * an exact-size heap buffer so any read past it is caught. Invariants checked: a failed
  * packet is byte-for-byte unchanged and keeps its length; an accepted one only shrinks. */
 #include <stdint.h>
@@ -9,7 +10,7 @@
 
 #include "crypto/srtp.h"
 
-static struct pr_srtp_ctx *ctxs[32];
+static struct pr_srtp_ctx *ctxs[64];
 
 static const uint8_t MK[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const uint8_t MS[14] = {0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26,
@@ -17,7 +18,7 @@ static const uint8_t MS[14] = {0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26,
 
 static void init(void)
 {
-	for (unsigned i = 0; i < 32; i++) {
+	for (unsigned i = 0; i < 64; i++) {
 		unsigned prof = (i & 3) == 0 || (i & 3) == 3 ? 1 : (i & 3);
 		struct pr_srtp_params p = {
 		    .profile = (enum pr_srtp_profile)prof,
@@ -28,6 +29,7 @@ static void init(void)
 		    .master_salt = MS,
 		    .mki = (i & 16) ? 0x01020304 : 0,
 		    .mki_len = (i & 16) ? 4 : 0,
+		    .allow_unencrypted_srtcp = (i & 32) && !(i & 8),
 		};
 		if (pr_srtp_ctx_create(&p, &ctxs[i]) != 0)
 			abort();
@@ -48,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1 || size > 65535 + 1)
 		return 0;
-	c = ctxs[data[0] & 31];
+	c = ctxs[data[0] & 63];
 	len = size - 1;
 	buf = malloc(len ? len : 1);
 	memcpy(buf, data + 1, len);

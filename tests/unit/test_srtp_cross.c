@@ -630,6 +630,146 @@ static void test_params(void)
 	CU_ASSERT_STRING_NOT_EQUAL(pr_srtp_ipsecmb_arch(), "unavailable");
 }
 
+/* SRTCP with the E bit clear (authenticated, not encrypted), from libsrtp2 with an
+ * authentication-only RTCP policy: refused (`unencrypted`, untouched) by default on both
+ * backends; with allow_unencrypted_srtcp (ipsecmb only) accepted and left as plaintext,
+ * and a flipped bit still refused (GCM: the whole packet is AAD, made contiguous for the
+ * job by borrowing the tag's bytes). */
+static void test_srtcp_unencrypted(void)
+{
+	static uint8_t buf[BUF], plain[BUF], orig[BUF];
+
+	FOR_EACH_CFG(c)
+	{
+		srtp_policy_t pol;
+		uint8_t key[32] = {0};
+		srtp_t ref = NULL;
+		struct pr_srtp_params p = {.profile = c.prof,
+					   .backend = c.be,
+					   .direction = PR_SRTP_RECEIVER,
+					   .ssrc = 0x9000,
+					   .master_key = MK,
+					   .master_salt = MS,
+					   .allow_unencrypted_srtcp = 1};
+		struct pr_srtp_ctx *strict =
+		    our_create(c.prof, c.be, PR_SRTP_RECEIVER, 0x9000, 0, 0);
+		struct pr_srtp_ctx *rx = NULL;
+		int allowed = c.be == PR_SRTP_BACKEND_IPSECMB;
+
+		CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &rx), allowed ? 0 : -ENOTSUP);
+		if (c.mki) { /* MKI is covered elsewhere; one pass per profile and backend */
+			pr_srtp_ctx_destroy(strict);
+			pr_srtp_ctx_destroy(rx);
+			continue;
+		}
+		memset(&pol, 0, sizeof(pol));
+		if (c.prof == PR_SRTP_AEAD_AES128_GCM) {
+			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
+			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+		} else {
+			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+		}
+		pol.rtcp.sec_serv = sec_serv_auth;
+		pol.ssrc.type = ssrc_any_outbound;
+		memcpy(key, MK, 16);
+		memcpy(key + 16, MS, pr_srtp_profile_salt_len(c.prof));
+		pol.key = key;
+		CU_ASSERT_EQUAL_FATAL(srtp_create(&ref, &pol), srtp_err_status_ok);
+		for (int i = 0; i < 5; i++) {
+			size_t pl = make_rtcp(plain, 0x9000, rnd() % 20);
+			int len = (int)pl;
+			struct pr_srtp_pkt pk;
+			memcpy(buf, plain, pl);
+			CU_ASSERT_EQUAL(srtp_protect_rtcp(ref, buf, &len), srtp_err_status_ok);
+			/* E bit clear, payload in clear */
+			size_t ei = c.prof == PR_SRTP_AEAD_AES128_GCM ? pl + 16 : pl;
+			CU_ASSERT_EQUAL(buf[ei] & 0x80, 0);
+			CU_ASSERT_EQUAL(memcmp(buf, plain, pl), 0);
+			memcpy(orig, buf, (size_t)len);
+			pk = (struct pr_srtp_pkt){buf, (uint16_t)len, BUF, 0xff};
+			CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(strict, &pk, 1), 0);
+			CU_ASSERT_EQUAL(pk.result, PR_SRTP_ERR_UNENCRYPTED);
+			CU_ASSERT_EQUAL(memcmp(buf, orig, (size_t)len), 0);
+			if (!allowed)
+				continue;
+			/* a flipped payload bit first: refused, untouched */
+			buf[12] ^= 4;
+			pk = (struct pr_srtp_pkt){buf, (uint16_t)len, BUF, 0xff};
+			CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(rx, &pk, 1), 0);
+			CU_ASSERT_EQUAL(pk.result, PR_SRTP_ERR_AUTH);
+			buf[12] ^= 4;
+			CU_ASSERT_EQUAL(memcmp(buf, orig, (size_t)len), 0);
+			pk = (struct pr_srtp_pkt){buf, (uint16_t)len, BUF, 0xff};
+			CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(rx, &pk, 1), 1);
+			CU_ASSERT_EQUAL(pk.len, pl);
+			CU_ASSERT_EQUAL(memcmp(buf, plain, pl), 0);
+		}
+		srtp_dealloc(ref);
+		pr_srtp_ctx_destroy(rx);
+		pr_srtp_ctx_destroy(strict);
+		report(&c, "srtcp unencrypted");
+	}
+}
+
+/* A sender that starts at ROC 5 (initial_roc) is understood by a libsrtp2 receiver told
+ * the same ROC, and not by one that assumes 0: the ROC is in the MAC and the IV. */
+static void test_initial_roc(void)
+{
+	for (unsigned b = 0; b < 2; b++)
+		for (unsigned pi = 0; pi < 3; pi++) {
+			enum pr_srtp_profile prof = profiles[pi];
+			struct pr_srtp_params p = {.profile = prof,
+						   .backend = backends[b],
+						   .direction = PR_SRTP_SENDER,
+						   .ssrc = 0xa000,
+						   .master_key = MK,
+						   .master_salt = MS,
+						   .initial_roc = 5};
+			struct pr_srtp_ctx *tx = NULL;
+			srtp_policy_t pol;
+			uint8_t key[32] = {0}, buf[256], plain[256];
+			srtp_t good = NULL, bad = NULL;
+			size_t pl = make_rtp(plain, 0xa000, 1234, 100);
+			struct pr_srtp_pkt pk = {buf, (uint16_t)pl, sizeof(buf), 0xff};
+			int len;
+
+			CU_ASSERT_EQUAL_FATAL(pr_srtp_ctx_create(&p, &tx), 0);
+			memset(&pol, 0, sizeof(pol));
+			if (prof == PR_SRTP_AEAD_AES128_GCM) {
+				srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
+				srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+			} else {
+				srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+				if (prof == PR_SRTP_AES128_CM_SHA1_32)
+					srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+				else
+					srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+			}
+			pol.ssrc.type = ssrc_specific;
+			pol.ssrc.value = 0xa000;
+			memcpy(key, MK, 16);
+			memcpy(key + 16, MS, pr_srtp_profile_salt_len(prof));
+			pol.key = key;
+			CU_ASSERT_EQUAL_FATAL(srtp_create(&good, &pol), srtp_err_status_ok);
+			CU_ASSERT_EQUAL_FATAL(srtp_create(&bad, &pol), srtp_err_status_ok);
+			CU_ASSERT_EQUAL(srtp_set_stream_roc(good, 0xa000, 5), srtp_err_status_ok);
+			memcpy(buf, plain, pl);
+			CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, &pk, 1), 1);
+			CU_ASSERT_EQUAL(pr_srtp_ctx_rtp_index(tx), (5 << 16) | 1234);
+			uint8_t copy[256];
+			memcpy(copy, buf, pk.len);
+			len = pk.len;
+			CU_ASSERT_NOT_EQUAL(srtp_unprotect(bad, copy, &len), srtp_err_status_ok);
+			len = pk.len;
+			CU_ASSERT_EQUAL(srtp_unprotect(good, buf, &len), srtp_err_status_ok);
+			CU_ASSERT_EQUAL(memcmp(buf, plain, pl), 0);
+			srtp_dealloc(good);
+			srtp_dealloc(bad);
+			pr_srtp_ctx_destroy(tx);
+		}
+}
+
 /* Bursts larger than the engine's internal chunk (64), and per-packet contexts that the
  * burst cannot use (NULL, the other backend, the other direction) next to good ones. */
 static void test_big_and_mixed_bursts(void)
@@ -780,6 +920,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "every single-bit flip rejected", test_bit_flips);
 	CU_add_test(s, "truncation and room", test_truncation);
 	CU_add_test(s, "srtcp", test_srtcp);
+	CU_add_test(s, "srtcp with the E bit clear", test_srtcp_unencrypted);
+	CU_add_test(s, "initial ROC", test_initial_roc);
 	CU_add_test(s, "bursts over 64, mixed contexts", test_big_and_mixed_bursts);
 	CU_add_test(s, "four threads at once", test_threads);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
