@@ -24,3 +24,4 @@ $(eval $(call fuzzer,fuzz_srtp_unprotect,$(CRYPTO_SRCS),$(SRTP_CFLAGS) $(CRYPTO_
 BINS += $(B)/tests/bench/bench_srtp
 $(B)/tests/bench/bench_srtp: $(B)/tests/bench/bench_srtp.o $(CRYPTO_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
+$(eval $(call unit_test,test_srtp_mbuf,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
