@@ -38,7 +38,8 @@ device = net_null0
 ipv4 = 198.51.100.10/24
 CONF
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# Median of numbers on stdin (sort -g: awk may print large values as 4.2e+07).
+median() { sort -g | awk '{a[NR]=$1} END {printf "%.0f\n", (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 dp_rates=()
 tp_rates=()
