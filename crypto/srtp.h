@@ -87,7 +87,7 @@ struct pr_srtp_params {
 	int any_ssrc;		     /* ... unless non-zero: then no SSRC check */
 	const uint8_t *master_key;   /* pr_srtp_profile_key_len() bytes */
 	const uint8_t *master_salt;  /* pr_srtp_profile_salt_len() bytes */
-	unsigned replay_window;	     /* receiver: 0 = 128; 64..1024, multiple of 64 */
+	unsigned replay_window;	     /* receiver: 0 = 128; 128, 256, 512 or 1024 */
 	uint32_t mki;		     /* Master Key Identifier, big-endian on the wire */
 	unsigned mki_len;	     /* 0 = no MKI, else 1..4 bytes */
 	uint32_t initial_roc;	     /* rollover counter to start from (usually 0) */

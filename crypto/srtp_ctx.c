@@ -75,7 +75,8 @@ static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be
 	if (p->mki_len > 4 || (p->mki_len && p->mki_len < 4 && p->mki >> (8 * p->mki_len)))
 		return -EINVAL;
 	*window = p->replay_window ? p->replay_window : PR_SRTP_WINDOW_DEFAULT;
-	if (*window < 64 || *window > PR_SRTP_WINDOW_MAX || (*window & (*window - 1)))
+	if (*window < PR_SRTP_WINDOW_DEFAULT || *window > PR_SRTP_WINDOW_MAX ||
+	    (*window & (*window - 1)))
 		return -EINVAL;
 	*be = p->backend == PR_SRTP_BACKEND_DEFAULT ? pr_srtp_default_backend() : p->backend;
 	if (*be != PR_SRTP_BACKEND_IPSECMB && *be != PR_SRTP_BACKEND_LIBSRTP)

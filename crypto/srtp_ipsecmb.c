@@ -379,6 +379,8 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0 ||
 		    pr_replay_check(&c->rtp, c->rtp_win, c->window_bits, idx) < 0)
 			return PR_SRTP_ERR_REPLAY;
+		if (idx >> 48) /* past ROC 2^32 - 1: the sender must have rekeyed */
+			return PR_SRTP_ERR_KEY_LIMIT;
 	}
 	s->index = idx;
 	if (c->aead) {

@@ -599,6 +599,8 @@ static void test_params(void)
 	pr_srtp_ctx_destroy(NULL);
 	p.replay_window = 100;
 	CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &c), -EINVAL);
+	p.replay_window = 64; /* the issue asks for at least 128 */
+	CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &c), -EINVAL);
 	CU_ASSERT_PTR_NULL(c);
 	p.replay_window = 2048;
 	CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &c), -EINVAL);

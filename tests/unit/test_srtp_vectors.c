@@ -222,6 +222,44 @@ static void test_rfc7714_rtcp(void)
 	pr_srtp_ctx_destroy(rx);
 }
 
+/* The 48-bit index ends at ROC 2^32 - 1: past it the sender refuses (rekey needed) and the
+ * receiver refuses too (white-box: the state is set near the end). */
+static void test_index_limit(void)
+{
+	struct pr_srtp_ctx *tx =
+	    session_ctx(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_SENDER, 0,
+			"2B7E151628AED2A6ABF7158809CF4F3C", "F0F1F2F3F4F5F6F7F8F9FAFBFCFD", NULL);
+	struct pr_srtp_ctx *rx =
+	    session_ctx(PR_SRTP_AES128_CM_SHA1_80, PR_SRTP_RECEIVER, 0,
+			"2B7E151628AED2A6ABF7158809CF4F3C", "F0F1F2F3F4F5F6F7F8F9FAFBFCFD", NULL);
+	uint8_t pkt[64] = {0x80, 0, 0xff, 0xfe};
+	struct pr_srtp_pkt p = {.data = pkt, .len = 20, .room = sizeof(pkt)};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+	tx->rtp.started = 1;
+	tx->rtp.hi = (0xffffffffull << 16) | 0xfff0;
+	CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, &p, 1), 1); /* seq 0xfffe: the last ROC */
+	rx->rtp = tx->rtp;
+	CU_ASSERT_EQUAL(pr_srtp_unprotect_burst(rx, &p, 1), 1);
+	pkt[2] = 0;
+	pkt[3] = 1; /* seq 1 after 0xfffe: ROC would be 2^32 */
+	p.len = 20;
+	CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, &p, 1), 0);
+	CU_ASSERT_EQUAL(p.result, PR_SRTP_ERR_KEY_LIMIT);
+	p.len = 30;
+	CU_ASSERT_EQUAL(pr_srtp_unprotect_burst(rx, &p, 1), 0);
+	CU_ASSERT_EQUAL(p.result, PR_SRTP_ERR_KEY_LIMIT);
+	/* SRTCP: index 2^31 - 1 is the last */
+	tx->rtcp_next = 0x80000000u;
+	uint8_t rtcp[64] = {0x80, 200, 0, 1};
+	struct pr_srtp_pkt q = {.data = rtcp, .len = 8, .room = sizeof(rtcp)};
+	CU_ASSERT_EQUAL(pr_srtcp_protect_burst(tx, &q, 1), 0);
+	CU_ASSERT_EQUAL(q.result, PR_SRTP_ERR_KEY_LIMIT);
+	pr_srtp_ctx_destroy(tx);
+	pr_srtp_ctx_destroy(rx);
+}
+
 static void test_names(void)
 {
 	CU_ASSERT_STRING_EQUAL(pr_srtp_profile_name(PR_SRTP_AES128_CM_SHA1_80),
@@ -263,6 +301,7 @@ int main(void)
 	CU_add_test(s, "srtp_driver packet, libsrtp", test_driver_packet_libsrtp);
 	CU_add_test(s, "RFC 7714 16.1.1 SRTP AEAD_AES_128_GCM", test_rfc7714_rtp);
 	CU_add_test(s, "RFC 7714 17.1.1 SRTCP AEAD_AES_128_GCM", test_rfc7714_rtcp);
+	CU_add_test(s, "index limits", test_index_limit);
 	CU_add_test(s, "names", test_names);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
