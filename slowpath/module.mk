@@ -31,3 +31,6 @@ BINS += $(SP_LOAD)
 $(SP_LOAD): $(B)/tests/bench/sip/sipload.o $(SP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ -losipparser2 $(SSL_LIBS)
+
+# libFuzzer target over SDP inspection, policy and rewrite (with the crypto SDES parser).
+$(eval $(call fuzzer,fuzz_sip_sdp,slowpath/sp_sdp.c slowpath/sp_msg.c crypto/sdes.c crypto/stun_auth.c crypto/srtp_profile.c,-losipparser2 -lcrypto))

@@ -14,11 +14,17 @@ static int parse_sdp(const char *sdp, size_t len, sdp_message_t **out)
 {
 	if (!sdp || !len || len > SP_MSG_MAX || memchr(sdp, '\0', len))
 		return -EINVAL;
-	char *copy = malloc(len + 1);
+	/* libosip2 5.3's sdp_message_parse reads past the NUL when the text ends in a lone
+	 * CR (found by tests/fuzz/fuzz_sip_sdp.c): end every copy with CRLF, and leave zeroed
+	 * slack after it. */
+	char *copy = calloc(1, len + 8);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, sdp, len);
-	copy[len] = '\0';
+	if (copy[len - 1] == '\r')
+		copy[len] = '\n';
+	else if (copy[len - 1] != '\n')
+		memcpy(copy + len, "\r\n", 2);
 	sdp_message_t *s = NULL;
 	if (sdp_message_init(&s) < 0) {
 		free(copy);

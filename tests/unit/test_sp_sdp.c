@@ -71,6 +71,16 @@ static void inspect(void)
 	static const char bad_port[] = "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
 				       "t=0 0\r\nm=audio 99999 RTP/AVP 0\r\n";
 	CU_ASSERT_EQUAL(sp_sdp_inspect(bad_port, strlen(bad_port), &i), -EINVAL);
+	/* ends in a lone CR: libosip2 used to read past the buffer (make asan catches it) */
+	static const char lone_cr[] = "v=0\r\no=alice 123 456 IN IP4 10.0.0.5\r\ns=-\r\n"
+				      "c=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 39999 RvT=0\r";
+	int rc = sp_sdp_inspect(lone_cr, strlen(lone_cr), &i);
+	CU_ASSERT_TRUE(rc == 0 || rc == -EINVAL);
+	/* a final line without CRLF still parses */
+	static const char no_eol[] = "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
+				     "t=0 0\r\nm=audio 5004 RTP/AVP 0";
+	CU_ASSERT_EQUAL(sp_sdp_inspect(no_eol, strlen(no_eol), &i), 0);
+	CU_ASSERT_EQUAL(i.m[0].port, 5004);
 }
 
 static void policy(void)
