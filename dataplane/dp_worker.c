@@ -134,12 +134,13 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	pi.port = pidx;
 	/* Multi-segment frames are parsed over their first segment only: anything longer
 	 * fails the length checks and is dropped by reason. */
+	/* Frames for another MAC are not ours to judge: count them before parsing. */
+	if (rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN && !(frame[0] & 1) &&
+	    !rte_is_same_ether_addr((const struct rte_ether_addr *)frame, &port->mac))
+		return dp_drop(w, m, DP_DROP_ETH_NOT_FOR_US);
 	cls = dp_parse_frame(frame, rte_pktmbuf_data_len(m), flags, &pi);
 	if (cls == DP_CLS_DROP)
 		return dp_drop(w, m, pi.drop);
-	if (!pi.l2_mcast &&
-	    !rte_is_same_ether_addr((const struct rte_ether_addr *)frame, &port->mac))
-		return dp_drop(w, m, DP_DROP_ETH_NOT_FOR_US);
 
 	switch (cls) {
 	case DP_CLS_ARP:

@@ -30,6 +30,8 @@ def frames(dmac, ip4, ip6, src4, src6):
     ext6 = e / IPv6(src=src6, dst=ip6) / IPv6ExtHdrFragment() / ICMPv6EchoRequest()
     # Someone else announcing our address: must not become a neighbour entry.
     conflict = Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, psrc=ip4, pdst=ip4, hwsrc="02:00:00:00:99:99")
+    # A broken packet to another host's MAC: not ours to judge, counted as such.
+    other_mac = Ether(dst="02:00:00:00:77:77") / IP(src=src4, dst=ip4, ihl=4) / icmp
     unknown_type = Ether(dst=dmac, type=0x88b5) / Raw(b"\x00" * 46)
     return {
         "ipv4_bad_ihl": bad_ihl,
@@ -44,6 +46,7 @@ def frames(dmac, ip4, ip6, src4, src6):
         "ipv6_ext_header": ext6,
         "ethertype_unsupported": unknown_type,
         "addr_conflict": conflict,
+        "eth_not_for_us": other_mac,
     }
 
 
