@@ -20,8 +20,8 @@
 #include "mgmt/telemetry_client.h"
 
 static const char *const counter_fields[] = {
-	"pkts_c2p", "bytes_c2p", "pkts_p2c", "bytes_p2c", "drop_no_permission",
-	"drop_no_channel", "drop_bandwidth", "drop_malformed"};
+    "pkts_c2p",		  "bytes_c2p",	     "pkts_p2c",       "bytes_p2c",
+    "drop_no_permission", "drop_no_channel", "drop_bandwidth", "drop_malformed"};
 #define NCOUNTERS (sizeof(counter_fields) / sizeof(counter_fields[0]))
 
 static int usage(const struct ctl_ctx *ctx)
@@ -45,11 +45,10 @@ static bool id_valid(const char *id)
 static void load_counters(struct pr_redis *r, const char *id, uint64_t out[NCOUNTERS])
 {
 	memset(out, 0, NCOUNTERS * sizeof(uint64_t));
-	redisReply *rep = pr_redis_cmd(r, "HMGET %s%s %s %s %s %s %s %s %s %s",
-				       PR_KS_TURN_ALLOC_PREFIX, id, counter_fields[0],
-				       counter_fields[1], counter_fields[2], counter_fields[3],
-				       counter_fields[4], counter_fields[5], counter_fields[6],
-				       counter_fields[7]);
+	redisReply *rep = pr_redis_cmd(
+	    r, "HMGET %s%s %s %s %s %s %s %s %s %s", PR_KS_TURN_ALLOC_PREFIX, id, counter_fields[0],
+	    counter_fields[1], counter_fields[2], counter_fields[3], counter_fields[4],
+	    counter_fields[5], counter_fields[6], counter_fields[7]);
 	if (!rep)
 		return;
 	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && i < NCOUNTERS;
@@ -73,8 +72,8 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		ctl_err(ctx, "cannot list allocations: %s", pr_ks_errmsg());
 		return ctl_exit_for(rc);
 	}
-	static const char *const hdr[] = {"id", "username", "client", "relay", "expires",
-					  "pkts_c2p", "pkts_p2c", "drops"};
+	static const char *const hdr[] = {"id",	     "username", "client",   "relay",
+					  "expires", "pkts_c2p", "pkts_p2c", "drops"};
 	struct ctl_table *t = ctx->json ? NULL : ctl_table_new(8, hdr);
 	json_t *arr = ctx->json ? json_array() : NULL;
 	for (size_t i = 0; i < ids.n; i++) {
@@ -112,7 +111,8 @@ static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 	struct pr_ks_turn_alloc a;
 	int rc = pr_ks_turn_alloc_load(r, id, &a);
 	if (rc < 0) {
-		ctl_err(ctx, "allocation %s: %s", id, rc == -ENOENT ? "no such allocation" : pr_ks_errmsg());
+		ctl_err(ctx, "allocation %s: %s", id,
+			rc == -ENOENT ? "no such allocation" : pr_ks_errmsg());
 		return rc == -ENOENT ? CTL_EXIT_ERR : ctl_exit_for(rc);
 	}
 	uint64_t c[NCOUNTERS];
@@ -125,10 +125,11 @@ static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 		add_counters_json(o, c);
 		json_t *pa = json_array(), *ca = json_array();
 		for (int i = 0; i < np; i++)
-			json_array_append_new(pa, json_pack("{s:s,s:I}", "peer", perms[i].peer_addr,
-							    "expires", (json_int_t)perms[i].expires));
-		for (size_t i = 0; chans && chans->type == REDIS_REPLY_ARRAY && i + 1 < chans->elements;
-		     i += 2)
+			json_array_append_new(pa,
+					      json_pack("{s:s,s:I}", "peer", perms[i].peer_addr,
+							"expires", (json_int_t)perms[i].expires));
+		for (size_t i = 0;
+		     chans && chans->type == REDIS_REPLY_ARRAY && i + 1 < chans->elements; i += 2)
 			json_array_append_new(ca, json_pack("{s:s,s:s}", "channel",
 							    chans->element[i]->str, "binding",
 							    chans->element[i + 1]->str));
@@ -167,7 +168,8 @@ static int do_delete(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 	struct pr_ks_turn_alloc a;
 	int rc = pr_ks_turn_alloc_load(r, id, &a);
 	if (rc < 0) {
-		ctl_err(ctx, "allocation %s: %s", id, rc == -ENOENT ? "no such allocation" : pr_ks_errmsg());
+		ctl_err(ctx, "allocation %s: %s", id,
+			rc == -ENOENT ? "no such allocation" : pr_ks_errmsg());
 		return rc == -ENOENT ? CTL_EXIT_ERR : ctl_exit_for(rc);
 	}
 	const char *prefix = ctl_conf_get(ctx, "eal", "file_prefix");

@@ -133,7 +133,8 @@ int stun_parse(struct stun_msg *m, const void *buf, size_t len)
 		 * FINGERPRINT count; after MESSAGE-INTEGRITY-SHA256 only FINGERPRINT. */
 		if (m->i_mi256 >= 0 && at != STUN_A_FINGERPRINT)
 			continue;
-		if (m->i_mi >= 0 && at != STUN_A_FINGERPRINT && at != STUN_A_MESSAGE_INTEGRITY_SHA256)
+		if (m->i_mi >= 0 && at != STUN_A_FINGERPRINT &&
+		    at != STUN_A_MESSAGE_INTEGRITY_SHA256)
 			continue;
 
 		int ok = attr_len_ok(at, alen, v);

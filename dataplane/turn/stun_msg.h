@@ -10,68 +10,68 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STUN_HDR_LEN      20
-#define STUN_MAGIC        0x2112A442u
-#define STUN_MAX_ATTRS    40
-#define STUN_MAX_UNKNOWN  8
-#define STUN_FP_XOR       0x5354554eu
+#define STUN_HDR_LEN	 20
+#define STUN_MAGIC	 0x2112A442u
+#define STUN_MAX_ATTRS	 40
+#define STUN_MAX_UNKNOWN 8
+#define STUN_FP_XOR	 0x5354554eu
 
 /* Methods */
-#define STUN_BINDING           0x001
-#define TURN_ALLOCATE          0x003
-#define TURN_REFRESH           0x004
-#define TURN_SEND              0x006
-#define TURN_DATA              0x007
+#define STUN_BINDING	       0x001
+#define TURN_ALLOCATE	       0x003
+#define TURN_REFRESH	       0x004
+#define TURN_SEND	       0x006
+#define TURN_DATA	       0x007
 #define TURN_CREATE_PERMISSION 0x008
 #define TURN_CHANNEL_BIND      0x009
 
 /* Classes */
-#define STUN_REQUEST    0x0
+#define STUN_REQUEST	0x0
 #define STUN_INDICATION 0x1
-#define STUN_SUCCESS    0x2
-#define STUN_ERROR      0x3
+#define STUN_SUCCESS	0x2
+#define STUN_ERROR	0x3
 
 /* Attributes */
-#define STUN_A_MAPPED_ADDRESS         0x0001
-#define STUN_A_USERNAME               0x0006
-#define STUN_A_MESSAGE_INTEGRITY      0x0008
-#define STUN_A_ERROR_CODE             0x0009
-#define STUN_A_UNKNOWN_ATTRIBUTES     0x000A
-#define TURN_A_CHANNEL_NUMBER         0x000C
-#define TURN_A_LIFETIME               0x000D
-#define TURN_A_XOR_PEER_ADDRESS       0x0012
-#define TURN_A_DATA                   0x0013
-#define STUN_A_REALM                  0x0014
-#define STUN_A_NONCE                  0x0015
-#define TURN_A_XOR_RELAYED_ADDRESS    0x0016
-#define TURN_A_REQUESTED_ADDR_FAMILY  0x0017
-#define TURN_A_EVEN_PORT              0x0018
-#define TURN_A_REQUESTED_TRANSPORT    0x0019
-#define TURN_A_DONT_FRAGMENT          0x001A
+#define STUN_A_MAPPED_ADDRESS		0x0001
+#define STUN_A_USERNAME			0x0006
+#define STUN_A_MESSAGE_INTEGRITY	0x0008
+#define STUN_A_ERROR_CODE		0x0009
+#define STUN_A_UNKNOWN_ATTRIBUTES	0x000A
+#define TURN_A_CHANNEL_NUMBER		0x000C
+#define TURN_A_LIFETIME			0x000D
+#define TURN_A_XOR_PEER_ADDRESS		0x0012
+#define TURN_A_DATA			0x0013
+#define STUN_A_REALM			0x0014
+#define STUN_A_NONCE			0x0015
+#define TURN_A_XOR_RELAYED_ADDRESS	0x0016
+#define TURN_A_REQUESTED_ADDR_FAMILY	0x0017
+#define TURN_A_EVEN_PORT		0x0018
+#define TURN_A_REQUESTED_TRANSPORT	0x0019
+#define TURN_A_DONT_FRAGMENT		0x001A
 #define STUN_A_MESSAGE_INTEGRITY_SHA256 0x001C
-#define STUN_A_PASSWORD_ALGORITHM     0x001D
-#define STUN_A_USERHASH               0x001E
-#define STUN_A_XOR_MAPPED_ADDRESS     0x0020
-#define TURN_A_RESERVATION_TOKEN      0x0022
-#define TURN_A_ADDITIONAL_ADDR_FAMILY 0x8000
-#define TURN_A_ADDRESS_ERROR_CODE     0x8001
-#define STUN_A_PASSWORD_ALGORITHMS    0x8002
-#define STUN_A_ALTERNATE_DOMAIN       0x8003
-#define TURN_A_ICMP                   0x8004
-#define STUN_A_SOFTWARE               0x8022
-#define STUN_A_ALTERNATE_SERVER       0x8023
-#define STUN_A_FINGERPRINT            0x8028
-#define STUN_A_RESPONSE_ORIGIN        0x802B
-#define STUN_A_OTHER_ADDRESS          0x802C
+#define STUN_A_PASSWORD_ALGORITHM	0x001D
+#define STUN_A_USERHASH			0x001E
+#define STUN_A_XOR_MAPPED_ADDRESS	0x0020
+#define TURN_A_RESERVATION_TOKEN	0x0022
+#define TURN_A_ADDITIONAL_ADDR_FAMILY	0x8000
+#define TURN_A_ADDRESS_ERROR_CODE	0x8001
+#define STUN_A_PASSWORD_ALGORITHMS	0x8002
+#define STUN_A_ALTERNATE_DOMAIN		0x8003
+#define TURN_A_ICMP			0x8004
+#define STUN_A_SOFTWARE			0x8022
+#define STUN_A_ALTERNATE_SERVER		0x8023
+#define STUN_A_FINGERPRINT		0x8028
+#define STUN_A_RESPONSE_ORIGIN		0x802B
+#define STUN_A_OTHER_ADDRESS		0x802C
 
-#define STUN_PWALG_MD5    0x0001
+#define STUN_PWALG_MD5	  0x0001
 #define STUN_PWALG_SHA256 0x0002
 
 /* Parse errors (negative errno-style, with the STUN error code they map to). */
 enum stun_parse_err {
 	STUN_OK = 0,
-	STUN_E_NOT_STUN = -1,   /* not a STUN message at all: drop silently */
-	STUN_E_MALFORMED = -2,  /* STUN, but invalid framing or attribute: 400 to a request */
+	STUN_E_NOT_STUN = -1,	  /* not a STUN message at all: drop silently */
+	STUN_E_MALFORMED = -2,	  /* STUN, but invalid framing or attribute: 400 to a request */
 	STUN_E_UNKNOWN_ATTR = -3, /* unknown comprehension-required attributes: 420 */
 };
 
@@ -153,8 +153,8 @@ int stun_b_unknown(struct stun_builder *b, const uint16_t *types, unsigned n);
 int stun_b_reserve(struct stun_builder *b, uint16_t type, uint16_t len);
 
 /* ChannelData (RFC 8656 section 12.4). */
-#define TURN_CHAN_MIN        0x4000
-#define TURN_CHAN_MAX        0x4FFF /* RFC 8656 12 */
+#define TURN_CHAN_MIN	      0x4000
+#define TURN_CHAN_MAX	      0x4FFF /* RFC 8656 12 */
 #define TURN_CHAN_MAX_RFC5766 0x7FFF /* RFC 5766 11 (coturn's clients still use it) */
 /* Returns the data length (payload at buf+4) or <0: -EINVAL when the channel number is
  * outside 0x4000-0x7FFF (the first two bits are not 01; which numbers are bound is the

@@ -52,56 +52,56 @@ static struct turn_dp_cfg tcfg;
 
 #define TC(f) offsetof(struct turn_dp_cfg, f)
 static const struct dp_cfg_key turn_keys[] = {
-	{"enabled", DP_CFG_BOOL, 0, 0, "yes", TC(enabled), 0, "run the TURN relay"},
-	{"listen_port", DP_CFG_U32, 1, 65535, "3478", TC(listen_port), 0,
-	 "UDP port of the TURN/STUN listener on every address of the appliance"},
-	{"relay_port_min", DP_CFG_U32, 1024, 65535, "49152", TC(relay_port_min), 0,
-	 "first UDP port of relayed transport addresses"},
-	{"relay_port_max", DP_CFG_U32, 1024, 65535, "65535", TC(relay_port_max), 0,
-	 "last UDP port of relayed transport addresses"},
-	{"realm", DP_CFG_STR, 1, 63, "poprelay", TC(realm), 0,
-	 "REALM of long-term credentials (users' HA1 digests must use it)"},
-	{"software", DP_CFG_STR, 0, 31, "poprelay", TC(software), 0,
-	 "SOFTWARE attribute in authenticated answers (empty: none)"},
-	{"max_allocations", DP_CFG_U32, 1, 1000000, "16384", TC(max_allocations), 0,
-	 "allocations the relay holds at most (memory is reserved at start)"},
-	{"max_allocations_per_user", DP_CFG_U32, 0, 1000000, "100",
-	 TC(max_allocations_per_user), 0, "allocations one user may hold (0: no limit); 486 beyond"},
-	{"bandwidth_kbps", DP_CFG_U32, 0, 100000000, "0", TC(bandwidth_kbps), 0,
-	 "token-bucket cap per allocation, both directions together (0: none)"},
-	{"default_lifetime_s", DP_CFG_U32, 60, 3600, "600", TC(default_lifetime_s), 0,
-	 "allocation lifetime granted by default and at least"},
-	{"max_lifetime_s", DP_CFG_U32, 60, 86400, "3600", TC(max_lifetime_s), 0,
-	 "longest allocation lifetime granted"},
-	{"permission_lifetime_s", DP_CFG_U32, 10, 3600, "300", TC(permission_lifetime_s), 0,
-	 "lifetime of a permission"},
-	{"channel_lifetime_s", DP_CFG_U32, 10, 3600, "600", TC(channel_lifetime_s), 0,
-	 "lifetime of a channel binding"},
-	{"nonce_lifetime_s", DP_CFG_U32, 10, 86400, "600", TC(nonce_lifetime_s), 0,
-	 "validity of a NONCE (438 Stale Nonce after it)"},
-	{"unauth_rate", DP_CFG_U32, 0, 1000000, "100", TC(unauth_rate), 0,
-	 "401/438 challenges per second per source address (0: no limit)"},
-	{"unauth_burst", DP_CFG_U32, 1, 1000000, "200", TC(unauth_burst), 0,
-	 "burst of 401/438 challenges per source address"},
-	{"long_term_auth", DP_CFG_BOOL, 0, 0, "yes", TC(long_term_auth), 0,
-	 "accept long-term credentials of the users in Redis"},
-	{"rest_auth", DP_CFG_BOOL, 0, 0, "yes", TC(rest_auth), 0,
-	 "accept TURN REST API credentials signed with a secret in Redis"},
-	{"allowed_peer", DP_CFG_STR, 0, 255, "", TC(allowed_peer), 0,
-	 "CIDRs peers may be in although the default policy refuses them"},
-	{"denied_peer", DP_CFG_STR, 0, 255, "", TC(denied_peer), 0,
-	 "CIDRs peers may never be in (wins over allowed_peer)"},
-	{"nonce_secret_file", DP_CFG_STR, 0, 255, "/var/lib/poprelay/turn-nonce.key",
-	 TC(nonce_secret_file), 0,
-	 "file with the NONCE signing key, created when missing (empty: random per start)"},
-	{"rfc5766_channels", DP_CFG_BOOL, 0, 0, "yes", TC(rfc5766_channels), 0,
-	 "also accept channel numbers 0x5000-0x7FFF (RFC 5766; coturn's clients use them)"},
-	{"counters_sync_s", DP_CFG_U32, 1, 3600, "2", TC(counters_sync_s), 0,
-	 "interval of per-allocation counter writes to Redis"},
+    {"enabled", DP_CFG_BOOL, 0, 0, "yes", TC(enabled), 0, "run the TURN relay"},
+    {"listen_port", DP_CFG_U32, 1, 65535, "3478", TC(listen_port), 0,
+     "UDP port of the TURN/STUN listener on every address of the appliance"},
+    {"relay_port_min", DP_CFG_U32, 1024, 65535, "49152", TC(relay_port_min), 0,
+     "first UDP port of relayed transport addresses"},
+    {"relay_port_max", DP_CFG_U32, 1024, 65535, "65535", TC(relay_port_max), 0,
+     "last UDP port of relayed transport addresses"},
+    {"realm", DP_CFG_STR, 1, 63, "poprelay", TC(realm), 0,
+     "REALM of long-term credentials (users' HA1 digests must use it)"},
+    {"software", DP_CFG_STR, 0, 31, "poprelay", TC(software), 0,
+     "SOFTWARE attribute in authenticated answers (empty: none)"},
+    {"max_allocations", DP_CFG_U32, 1, 1000000, "16384", TC(max_allocations), 0,
+     "allocations the relay holds at most (memory is reserved at start)"},
+    {"max_allocations_per_user", DP_CFG_U32, 0, 1000000, "100", TC(max_allocations_per_user), 0,
+     "allocations one user may hold (0: no limit); 486 beyond"},
+    {"bandwidth_kbps", DP_CFG_U32, 0, 100000000, "0", TC(bandwidth_kbps), 0,
+     "token-bucket cap per allocation, both directions together (0: none)"},
+    {"default_lifetime_s", DP_CFG_U32, 60, 3600, "600", TC(default_lifetime_s), 0,
+     "allocation lifetime granted by default and at least"},
+    {"max_lifetime_s", DP_CFG_U32, 60, 86400, "3600", TC(max_lifetime_s), 0,
+     "longest allocation lifetime granted"},
+    {"permission_lifetime_s", DP_CFG_U32, 10, 3600, "300", TC(permission_lifetime_s), 0,
+     "lifetime of a permission"},
+    {"channel_lifetime_s", DP_CFG_U32, 10, 3600, "600", TC(channel_lifetime_s), 0,
+     "lifetime of a channel binding"},
+    {"nonce_lifetime_s", DP_CFG_U32, 10, 86400, "600", TC(nonce_lifetime_s), 0,
+     "validity of a NONCE (438 Stale Nonce after it)"},
+    {"unauth_rate", DP_CFG_U32, 0, 1000000, "100", TC(unauth_rate), 0,
+     "401/438 challenges per second per source address (0: no limit)"},
+    {"unauth_burst", DP_CFG_U32, 1, 1000000, "200", TC(unauth_burst), 0,
+     "burst of 401/438 challenges per source address"},
+    {"long_term_auth", DP_CFG_BOOL, 0, 0, "yes", TC(long_term_auth), 0,
+     "accept long-term credentials of the users in Redis"},
+    {"rest_auth", DP_CFG_BOOL, 0, 0, "yes", TC(rest_auth), 0,
+     "accept TURN REST API credentials signed with a secret in Redis"},
+    {"allowed_peer", DP_CFG_STR, 0, 255, "", TC(allowed_peer), 0,
+     "CIDRs peers may be in although the default policy refuses them"},
+    {"denied_peer", DP_CFG_STR, 0, 255, "", TC(denied_peer), 0,
+     "CIDRs peers may never be in (wins over allowed_peer)"},
+    {"nonce_secret_file", DP_CFG_STR, 0, 255, "/var/lib/poprelay/turn-nonce.key",
+     TC(nonce_secret_file), 0,
+     "file with the NONCE signing key, created when missing (empty: random per start)"},
+    {"rfc5766_channels", DP_CFG_BOOL, 0, 0, "yes", TC(rfc5766_channels), 0,
+     "also accept channel numbers 0x5000-0x7FFF (RFC 5766; coturn's clients use them)"},
+    {"counters_sync_s", DP_CFG_U32, 1, 3600, "2", TC(counters_sync_s), 0,
+     "interval of per-allocation counter writes to Redis"},
 };
 
 static struct dp_cfg_section turn_section = {
-	.name = "turn", .storage = &tcfg, .keys = turn_keys, .nkeys = RTE_DIM(turn_keys)};
+    .name = "turn", .storage = &tcfg, .keys = turn_keys, .nkeys = RTE_DIM(turn_keys)};
 
 RTE_INIT(turn_cfg_register)
 {
@@ -110,9 +110,9 @@ RTE_INIT(turn_cfg_register)
 
 /* ---- state ---- */
 enum { TD_NO_ALLOC = TURN_DROP_MAX, TD_TX, TD_MAX };
-static const char *const td_names[TD_MAX] = {
-	"turn_no_permission", "turn_no_channel", "turn_bandwidth", "turn_malformed",
-	"turn_no_allocation", "turn_encap"};
+static const char *const td_names[TD_MAX] = {"turn_no_permission", "turn_no_channel",
+					     "turn_bandwidth",	   "turn_malformed",
+					     "turn_no_allocation", "turn_encap"};
 
 /* Written by control at init; read-only for workers. */
 static struct turn_server *srv;
@@ -346,8 +346,8 @@ static int load_nonce_secret(uint8_t key[32])
 	if (path[0]) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, key, 32) != 32)
-			PR_WARN("turn: cannot write %s (%s): nonces will not survive a restart", path,
-				strerror(errno));
+			PR_WARN("turn: cannot write %s (%s): nonces will not survive a restart",
+				path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 	}
@@ -473,12 +473,12 @@ static void turn_teardown(void)
 }
 
 struct dp_feature turn_feature = {
-	.name = "turn",
-	.init = turn_init,
-	.teardown = turn_teardown,
-	.poll = turn_poll,
-	.punt = turn_punt,
-	.udp_input = turn_udp_input,
+    .name = "turn",
+    .init = turn_init,
+    .teardown = turn_teardown,
+    .poll = turn_poll,
+    .punt = turn_punt,
+    .udp_input = turn_udp_input,
 };
 DP_FEATURE_REGISTER(turn_feature);
 

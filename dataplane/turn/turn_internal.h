@@ -10,8 +10,8 @@
 #define NONCE_LEN      (9 + 4 + 32)
 #define RL_BUCKETS     1024
 #define RESV_MAX       64
-#define RESV_LIFETIME  30 /* RFC 8656 7.1: a reservation lasts about 30 s */
-#define MSG_MAX        2048 /* requests we are willing to authenticate */
+#define RESV_LIFETIME  30   /* RFC 8656 7.1: a reservation lasts about 30 s */
+#define MSG_MAX	       2048 /* requests we are willing to authenticate */
 
 struct user_cnt {
 	uint64_t h; /* 0 = empty */

@@ -195,9 +195,9 @@ static void tid_fill(uint8_t tid[12], uint64_t *rnd)
 	*rnd = x;
 }
 
-void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port,
-		    const struct pr_taddr *peer, const uint8_t *pkt, uint16_t len,
-		    uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port, const struct pr_taddr *peer,
+		    const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
+		    struct turn_fwd *f)
 {
 	(void)pkt;
 	memset(f, 0, offsetof(struct turn_fwd, hdr));

@@ -165,7 +165,8 @@ int turn_nonce_check(const struct turn_server *s, const struct pr_taddr *cli, ui
 	hex[32] = 0;
 	if (pr_hex_decode(hex, raw, sizeof(raw)) != 16)
 		return -EINVAL;
-	uint32_t exp = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
+	uint32_t exp =
+	    (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
 	nonce_mac(s, cli, exp, mac);
 	if (pr_ct_memcmp(mac, raw + 4, 12))
 		return -EINVAL;
@@ -277,19 +278,32 @@ static int finish(struct stun_builder *b, const struct stun_msg *req, const stru
 static const char *reason_of(int code)
 {
 	switch (code) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 420: return "Unknown Attribute";
-	case 437: return "Allocation Mismatch";
-	case 438: return "Stale Nonce";
-	case 440: return "Address Family not Supported";
-	case 441: return "Wrong Credentials";
-	case 442: return "Unsupported Transport Protocol";
-	case 443: return "Peer Address Family Mismatch";
-	case 486: return "Allocation Quota Reached";
-	case 508: return "Insufficient Capacity";
-	default: return "Error";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 420:
+		return "Unknown Attribute";
+	case 437:
+		return "Allocation Mismatch";
+	case 438:
+		return "Stale Nonce";
+	case 440:
+		return "Address Family not Supported";
+	case 441:
+		return "Wrong Credentials";
+	case 442:
+		return "Unsupported Transport Protocol";
+	case 443:
+		return "Peer Address Family Mismatch";
+	case 486:
+		return "Allocation Quota Reached";
+	case 508:
+		return "Insufficient Capacity";
+	default:
+		return "Error";
 	}
 }
 
@@ -320,7 +334,8 @@ static int err_resp(struct turn_server *s, const struct turn_ctx *c, const struc
 		stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHMS, algs, sizeof(algs));
 	}
 	if (au && s->cfg.software[0])
-		stun_b_attr(&b, STUN_A_SOFTWARE, s->cfg.software, (uint16_t)strlen(s->cfg.software));
+		stun_b_attr(&b, STUN_A_SOFTWARE, s->cfg.software,
+			    (uint16_t)strlen(s->cfg.software));
 	int n = finish(&b, m, au);
 	if (n < 0)
 		return n;
@@ -420,7 +435,8 @@ static int authenticate(struct turn_server *s, const struct turn_ctx *c, const s
 			bool ok = false;
 			for (int i = 0; i < n && !ok && exp >= s->now; i++) {
 				char pw[64];
-				if (pr_turn_rest_password(secrets[i], au->username, pw, sizeof(pw)) < 0)
+				if (pr_turn_rest_password(secrets[i], au->username, pw,
+							  sizeof(pw)) < 0)
 					continue;
 				if (alg == STUN_PWALG_SHA256)
 					pr_ha1_sha256(au->username, s->cfg.realm, pw, au->key);
@@ -966,8 +982,8 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)
 	if (src->expires <= s->now)
 		return -ESTALE;
 	for (int f = 0; f < 2; f++)
-		if (src->relay_port[f] && (!s->cfg.relay[f].fam ||
-					   !turn_port_free(s->tbl, f, src->relay_port[f])))
+		if (src->relay_port[f] &&
+		    (!s->cfg.relay[f].fam || !turn_port_free(s->tbl, f, src->relay_port[f])))
 			return -EEXIST;
 	struct user_cnt *u = user_slot(s, quota_user_of(src->username), true);
 	if (!u)

@@ -17,28 +17,28 @@
 #include "dataplane/turn/turn_policy.h"
 #include "dataplane/turn/turn_table.h"
 
-#define TURN_REALM_MAX      64
-#define TURN_REST_SECRETS   8
-#define TURN_SECRET_MAX     128
+#define TURN_REALM_MAX	  64
+#define TURN_REST_SECRETS 8
+#define TURN_SECRET_MAX	  128
 /* An unauthenticated request never gets more than its own size plus this. */
-#define TURN_AMP_SLACK      160
+#define TURN_AMP_SLACK 160
 
 struct turn_cfg {
 	char realm[TURN_REALM_MAX];
-	char software[32];          /* SOFTWARE in authenticated responses; "" for none */
-	uint32_t lifetime_default;  /* 600 */
-	uint32_t lifetime_max;      /* 3600 */
-	uint32_t perm_lifetime;     /* 300 */
-	uint32_t chan_lifetime;     /* 600 */
-	uint32_t nonce_lifetime;    /* 600 */
-	uint16_t chan_max;          /* TURN_CHAN_MAX (RFC 8656), or _RFC5766 for old clients */
+	char software[32];	   /* SOFTWARE in authenticated responses; "" for none */
+	uint32_t lifetime_default; /* 600 */
+	uint32_t lifetime_max;	   /* 3600 */
+	uint32_t perm_lifetime;	   /* 300 */
+	uint32_t chan_lifetime;	   /* 600 */
+	uint32_t nonce_lifetime;   /* 600 */
+	uint16_t chan_max;	   /* TURN_CHAN_MAX (RFC 8656), or _RFC5766 for old clients */
 	uint32_t max_allocs_per_user;
-	uint32_t bw_bytes_per_s;    /* per allocation, 0 = unlimited */
-	uint32_t unauth_rate;       /* 401/438 per source address per second */
+	uint32_t bw_bytes_per_s; /* per allocation, 0 = unlimited */
+	uint32_t unauth_rate;	 /* 401/438 per source address per second */
 	uint32_t unauth_burst;
-	bool lt_cred;               /* long-term users */
-	bool rest_cred;             /* TURN REST shared secrets */
-	struct pr_taddr relay[2];   /* [0] IPv4, [1] IPv6 relay address (fam 0 = none) */
+	bool lt_cred;		  /* long-term users */
+	bool rest_cred;		  /* TURN REST shared secrets */
+	struct pr_taddr relay[2]; /* [0] IPv4, [1] IPv6 relay address (fam 0 = none) */
 	uint8_t nonce_secret[32];
 	struct turn_policy policy;
 };
@@ -48,8 +48,7 @@ void turn_cfg_defaults(struct turn_cfg *c);
 struct turn_cred_ops {
 	/* Long-term key of user in realm: alg STUN_PWALG_MD5 -> 16 bytes, _SHA256 -> 32.
 	 * 0, -ENOENT (no such user) or another negative errno. */
-	int (*user_key)(void *arg, const char *user, const char *realm, int alg,
-			uint8_t key[32]);
+	int (*user_key)(void *arg, const char *user, const char *realm, int alg, uint8_t key[32]);
 	/* Current REST secrets (rotation: every one is tried). Returns how many. */
 	int (*rest_secrets)(void *arg, char out[][TURN_SECRET_MAX], int max);
 	void *arg;
@@ -61,7 +60,7 @@ enum turn_event {
 	TURN_EV_PERM,
 	TURN_EV_CHAN,
 	TURN_EV_EXPIRED_ENTRIES, /* permissions or channels expired */
-	TURN_EV_DELETED,         /* a still valid before unpublish */
+	TURN_EV_DELETED,	 /* a still valid before unpublish */
 };
 struct turn_hooks {
 	void (*changed)(void *arg, const struct turn_alloc *a, enum turn_event ev);
@@ -71,10 +70,10 @@ struct turn_hooks {
 /* Control-side counters (single writer: control lcore). */
 struct turn_ctl_stats {
 	uint64_t requests, indications_ctl, not_stun, malformed, bad_fingerprint;
-	uint64_t unauth_dropped;  /* 401/438 over the per-source rate */
-	uint64_t amp_dropped;     /* answer would exceed the amplification bound */
+	uint64_t unauth_dropped; /* 401/438 over the per-source rate */
+	uint64_t amp_dropped;	 /* answer would exceed the amplification bound */
 	uint64_t allocs_created, allocs_deleted, allocs_expired;
-	uint64_t err[7][100];     /* error responses by code (class 3..6 -> [code/100]) */
+	uint64_t err[7][100]; /* error responses by code (class 3..6 -> [code/100]) */
 	uint64_t success;
 };
 
@@ -117,27 +116,27 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *a);
 /* ---- data path (workers) ---- */
 enum turn_fwd_kind {
 	TURN_FWD_DROP = 0,
-	TURN_FWD_PEER,    /* send to a peer from the relay address */
+	TURN_FWD_PEER,	  /* send to a peer from the relay address */
 	TURN_FWD_CLIENT,  /* send to the client from the listener address */
 	TURN_FWD_CONTROL, /* a request: hand to the control lcore */
 };
 struct turn_fwd {
 	struct pr_taddr src, dst; /* the outgoing datagram's addresses */
-	uint16_t strip;           /* bytes to cut from the front of the received payload */
-	uint16_t keep;            /* bytes of it kept after the strip */
-	uint16_t hdr_len;         /* bytes of hdr to put in front */
-	uint16_t pad;             /* zero bytes to append */
+	uint16_t strip;		  /* bytes to cut from the front of the received payload */
+	uint16_t keep;		  /* bytes of it kept after the strip */
+	uint16_t hdr_len;	  /* bytes of hdr to put in front */
+	uint16_t pad;		  /* zero bytes to append */
 	uint8_t kind;
-	uint8_t drop;             /* enum turn_drop, or 0xff when no allocation is involved */
+	uint8_t drop; /* enum turn_drop, or 0xff when no allocation is involved */
 	uint8_t hdr[64];
 };
 /* A datagram from a client to the listener. */
 void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
 		      uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
 /* A datagram from peer to our relay port (fi: 0 IPv4, 1 IPv6). */
-void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port,
-		    const struct pr_taddr *peer, const uint8_t *pkt, uint16_t len,
-		    uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
+void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port, const struct pr_taddr *peer,
+		    const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
+		    struct turn_fwd *f);
 
 /* Nonces (exposed for tests): writes a NUL-terminated nonce for cli valid until
  * now + nonce_lifetime; returns its length. */

@@ -19,7 +19,7 @@
 #include "crypto/stun_auth.h"
 
 #define REDIS_TIMEOUT_MS 500
-#define SECRETS_TTL_S    2
+#define SECRETS_TTL_S	 2
 
 struct turn_store {
 	struct pr_redis *r;
@@ -39,7 +39,8 @@ static bool connect_now(struct turn_store *st)
 	if (pr_redis_connect(&r, st->sock, REDIS_TIMEOUT_MS) < 0) {
 		if (!st->warned)
 			PR_WARN("turn: redis %s unreachable (%s): running without persistence, "
-				"retrying", st->sock, pr_redis_errmsg(NULL));
+				"retrying",
+				st->sock, pr_redis_errmsg(NULL));
 		st->warned = true;
 		return false;
 	}
@@ -149,12 +150,13 @@ int turn_store_rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max)
 		} else {
 			if (rep->type == REDIS_REPLY_ARRAY) {
 				st->n_secrets = 0;
-				for (size_t i = 0; i < rep->elements && st->n_secrets < TURN_REST_SECRETS;
-				     i++) {
+				for (size_t i = 0;
+				     i < rep->elements && st->n_secrets < TURN_REST_SECRETS; i++) {
 					const redisReply *e = rep->element[i];
 					if (e->type == REDIS_REPLY_STRING && e->len > 0 &&
 					    e->len < TURN_SECRET_MAX)
-						memcpy(st->secrets[st->n_secrets++], e->str, e->len + 1);
+						memcpy(st->secrets[st->n_secrets++], e->str,
+						       e->len + 1);
 				}
 				st->secrets_at = now;
 			}
@@ -313,8 +315,9 @@ int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
 	redisReply *rep = pr_redis_cmdargv(st->r, argc, argv, NULL);
 	if (!rep)
 		return fail(st, "counters");
-	int rc = rep->type == REDIS_REPLY_ERROR ? -EIO
-		 : rep->type == REDIS_REPLY_INTEGER && rep->integer < 0 ? -ENOENT : 0;
+	int rc = rep->type == REDIS_REPLY_ERROR				? -EIO
+		 : rep->type == REDIS_REPLY_INTEGER && rep->integer < 0 ? -ENOENT
+									: 0;
 	freeReplyObject(rep);
 	return rc;
 }
@@ -375,7 +378,8 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	redisReply *rep = pr_redis_cmd(st->r, "HGETALL %s", key);
 	if (!rep)
 		return -EIO;
-	a.relay_port[1] = a.relay_port[1] ? a.relay_port[1] : (uint16_t)field_u64(rep, "relay6_port");
+	a.relay_port[1] =
+	    a.relay_port[1] ? a.relay_port[1] : (uint16_t)field_u64(rep, "relay6_port");
 	a.dont_fragment = (uint8_t)field_u64(rep, "dont_fragment");
 	a.bw_rate = (uint32_t)field_u64(rep, "bw_bps");
 	a.st.pkts_c2p = field_u64(rep, "pkts_c2p");

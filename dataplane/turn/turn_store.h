@@ -22,8 +22,7 @@ bool turn_store_up(const struct turn_store *st);
 bool turn_store_retry(struct turn_store *st);
 
 /* Credential callbacks for struct turn_cred_ops (arg = the store). */
-int turn_store_user_key(void *arg, const char *user, const char *realm, int alg,
-			uint8_t key[32]);
+int turn_store_user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32]);
 int turn_store_rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max);
 
 /* The allocation with its permissions, channels and counters (full rewrite). */

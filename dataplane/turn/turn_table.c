@@ -8,16 +8,16 @@
 #include <time.h>
 
 const char *const turn_drop_names[TURN_DROP_MAX] = {
-	[TURN_DROP_NO_PERMISSION] = "no_permission",
-	[TURN_DROP_NO_CHANNEL] = "no_channel",
-	[TURN_DROP_BANDWIDTH] = "bandwidth",
-	[TURN_DROP_MALFORMED] = "malformed",
+    [TURN_DROP_NO_PERMISSION] = "no_permission",
+    [TURN_DROP_NO_CHANNEL] = "no_channel",
+    [TURN_DROP_BANDWIDTH] = "bandwidth",
+    [TURN_DROP_MALFORMED] = "malformed",
 };
 
 _Static_assert(sizeof(struct turn_5tuple) == 40, "5-tuple key is five 64-bit words");
 
 #define H_EMPTY 0ull
-#define H_TOMB  1ull
+#define H_TOMB	1ull
 
 /* Open addressing, linear probing; an entry is (hash32 << 32) | (slot index + 2). */
 struct turn_hash {
@@ -38,7 +38,7 @@ struct turn_table {
 	uint32_t max, count;
 	uint16_t port_min, port_max;
 	struct turn_alloc *slots;
-	struct turn_hash *ht;     /* atomically swapped on rebuild */
+	struct turn_hash *ht;	  /* atomically swapped on rebuild */
 	struct turn_hash *ht_old; /* waiting for its grace period */
 	uint64_t ht_old_token;
 	uint32_t *port2idx[2]; /* idx + 1, 0 = none */
@@ -107,7 +107,8 @@ static void hash_insert_raw(struct turn_hash *h, uint32_t hv, uint32_t idx)
 		if (e == H_EMPTY || e == H_TOMB) {
 			if (e == H_TOMB)
 				h->tombs--;
-			__atomic_store_n(&h->e[i], (uint64_t)hv << 32 | (idx + 2), __ATOMIC_RELEASE);
+			__atomic_store_n(&h->e[i], (uint64_t)hv << 32 | (idx + 2),
+					 __ATOMIC_RELEASE);
 			h->used++;
 			return;
 		}
@@ -195,8 +196,9 @@ uint32_t turn_table_count(const struct turn_table *t)
 
 size_t turn_table_bytes(const struct turn_table *t)
 {
-	return sizeof(*t) + (size_t)t->max * (sizeof(struct turn_alloc) + sizeof(uint32_t) +
-					       sizeof(struct limbo)) +
+	return sizeof(*t) +
+	       (size_t)t->max *
+		   (sizeof(struct turn_alloc) + sizeof(uint32_t) + sizeof(struct limbo)) +
 	       sizeof(struct turn_hash) + ((size_t)t->ht->mask + 1) * sizeof(uint64_t) +
 	       2 * (65536 * sizeof(uint32_t) + 65536 / 8);
 }
@@ -492,15 +494,15 @@ unsigned turn_alloc_expire_entries(struct turn_alloc *a, uint32_t now)
 }
 
 /* Readers: retry while the writer is compacting. */
-#define SEQ_READ(a, body)                                                                  \
-	for (;;) {                                                                         \
-		uint32_t s1_ = __atomic_load_n(&(a)->seq, __ATOMIC_ACQUIRE);               \
-		if (s1_ & 1)                                                               \
-			continue;                                                          \
-		body;                                                                      \
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);                                   \
-		if (__atomic_load_n(&(a)->seq, __ATOMIC_RELAXED) == s1_)                   \
-			break;                                                             \
+#define SEQ_READ(a, body)                                                                          \
+	for (;;) {                                                                                 \
+		uint32_t s1_ = __atomic_load_n(&(a)->seq, __ATOMIC_ACQUIRE);                       \
+		if (s1_ & 1)                                                                       \
+			continue;                                                                  \
+		body;                                                                              \
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);                                           \
+		if (__atomic_load_n(&(a)->seq, __ATOMIC_RELAXED) == s1_)                           \
+			break;                                                                     \
 	}
 
 bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t now)

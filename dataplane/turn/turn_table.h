@@ -17,15 +17,15 @@
 
 #include "dataplane/turn/stun_msg.h"
 
-#define TURN_MAX_PERMS    12
-#define TURN_MAX_CHANS    12
+#define TURN_MAX_PERMS	  12
+#define TURN_MAX_CHANS	  12
 #define TURN_USERNAME_MAX 80 /* incl. NUL; REST "expiry:user" with a 63-char user fits */
 
 enum turn_drop {
 	TURN_DROP_NO_PERMISSION = 0, /* peer without permission (either direction) */
-	TURN_DROP_NO_CHANNEL,        /* ChannelData on an unbound channel */
-	TURN_DROP_BANDWIDTH,         /* token bucket empty */
-	TURN_DROP_MALFORMED,         /* Send indication without peer/data, bad family */
+	TURN_DROP_NO_CHANNEL,	     /* ChannelData on an unbound channel */
+	TURN_DROP_BANDWIDTH,	     /* token bucket empty */
+	TURN_DROP_MALFORMED,	     /* Send indication without peer/data, bad family */
 	TURN_DROP_MAX
 };
 extern const char *const turn_drop_names[TURN_DROP_MAX];
@@ -64,30 +64,30 @@ struct turn_alloc_stats {
  * Laid out for the data path: the first cache line has everything a packet needs to find
  * its way (key, expiry, relay ports, entry counts), the second the counters. */
 struct turn_alloc {
-	struct turn_5tuple ft;      /* immutable while published */
-	uint32_t expires;           /* unix seconds */
-	uint16_t relay_port[2];     /* [0] IPv4 relay, [1] IPv6 relay; 0 = none */
-	uint32_t seq;               /* seqlock over perm[], chan[], n_perm, n_chan */
-	uint32_t bw_rate;           /* bytes per second, 0 = unlimited */
+	struct turn_5tuple ft;	/* immutable while published */
+	uint32_t expires;	/* unix seconds */
+	uint16_t relay_port[2]; /* [0] IPv4 relay, [1] IPv6 relay; 0 = none */
+	uint32_t seq;		/* seqlock over perm[], chan[], n_perm, n_chan */
+	uint32_t bw_rate;	/* bytes per second, 0 = unlimited */
 	uint8_t n_perm, n_chan;
 	uint8_t in_use;
 	uint8_t dont_fragment;
-	uint8_t dirty;              /* control: needs writing to Redis */
+	uint8_t dirty; /* control: needs writing to Redis */
 	uint8_t _pad0[3];
 	struct turn_alloc_stats st __attribute__((aligned(64))); /* worker-written */
-	int64_t bw_tokens;          /* bytes, worker-written */
-	uint64_t bw_last_us;        /* worker-written */
+	int64_t bw_tokens;					 /* bytes, worker-written */
+	uint64_t bw_last_us;					 /* worker-written */
 	uint64_t id;
-	uint32_t created;           /* unix seconds */
-	uint8_t tid[12];            /* Allocate transaction, to answer its retransmissions */
+	uint32_t created; /* unix seconds */
+	uint8_t tid[12];  /* Allocate transaction, to answer its retransmissions */
 	struct turn_perm perm[TURN_MAX_PERMS];
 	struct turn_chan chan[TURN_MAX_CHANS];
 	char username[TURN_USERNAME_MAX];
 };
 
 struct turn_rcu_ops {
-	uint64_t (*start)(void *arg);              /* token for "everything retired so far" */
-	int (*check)(void *arg, uint64_t token);   /* 1 once every reader has moved past */
+	uint64_t (*start)(void *arg);		 /* token for "everything retired so far" */
+	int (*check)(void *arg, uint64_t token); /* 1 once every reader has moved past */
 	void *arg;
 };
 

@@ -19,7 +19,9 @@ static int events[8];
 static int user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32])
 {
 	(void)arg;
-	const char *pw = !strcmp(user, "alice") ? "wonderland" : !strcmp(user, "bob") ? "builder" : NULL;
+	const char *pw = !strcmp(user, "alice") ? "wonderland"
+			 : !strcmp(user, "bob") ? "builder"
+						: NULL;
 	if (!pw)
 		return -ENOENT;
 	if (alg == STUN_PWALG_SHA256)
@@ -110,7 +112,8 @@ static int send_req(struct cli *k, uint16_t method, add_fn add, void *arg, bool 
 		stun_b_attr(&b, STUN_A_NONCE, k->nonce, (uint16_t)strlen(k->nonce));
 		if (k->alg) {
 			uint8_t pa[4] = {0, (uint8_t)k->alg, 0, 0};
-			stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHMS, "\x00\x01\x00\x00\x00\x02\x00\x00", 8);
+			stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHMS,
+				    "\x00\x01\x00\x00\x00\x02\x00\x00", 8);
 			stun_b_attr(&b, STUN_A_PASSWORD_ALGORITHM, pa, 4);
 		}
 		k->klen = k->alg == STUN_PWALG_SHA256 ? 32 : 16;
@@ -118,7 +121,8 @@ static int send_req(struct cli *k, uint16_t method, add_fn add, void *arg, bool 
 			pr_ha1_sha256(k->user, k->realm, k->pass, k->key);
 		else
 			pr_ha1_md5(k->user, k->realm, k->pass, k->key);
-		uint16_t t = k->sha256_mi ? STUN_A_MESSAGE_INTEGRITY_SHA256 : STUN_A_MESSAGE_INTEGRITY;
+		uint16_t t =
+		    k->sha256_mi ? STUN_A_MESSAGE_INTEGRITY_SHA256 : STUN_A_MESSAGE_INTEGRITY;
 		int off = stun_b_reserve(&b, t, k->sha256_mi ? 32 : 20);
 		if (k->sha256_mi)
 			pr_hmac_sha256(k->key, k->klen, req, (size_t)off - 4, req + off);
@@ -145,7 +149,8 @@ static int send_req(struct cli *k, uint16_t method, add_fn add, void *arg, bool 
 		CU_ASSERT(resp.cls == STUN_ERROR && resp_buf[24 + 2] == 4 && resp_buf[24 + 3] == 0);
 	} else if (fp) {
 		const struct stun_attr *fa = &resp.attrs[resp.i_fp];
-		CU_ASSERT(pr_stun_fingerprint(resp_buf, (size_t)fa->off - 4) == stun_attr_u32(&resp, fa));
+		CU_ASSERT(pr_stun_fingerprint(resp_buf, (size_t)fa->off - 4) ==
+			  stun_attr_u32(&resp, fa));
 	}
 	int code = 0;
 	if (resp.cls == STUN_ERROR) {
@@ -226,7 +231,8 @@ static void test_binding(void)
 	struct cli k = client("198.51.100.20", 40000, "alice", "wonderland");
 	CU_ASSERT_EQUAL(send_req(&k, STUN_BINDING, NULL, NULL, false, false), 0);
 	struct pr_taddr m;
-	CU_ASSERT(stun_attr_xaddr(&resp, stun_attr_find(&resp, STUN_A_XOR_MAPPED_ADDRESS), &m) == 0);
+	CU_ASSERT(stun_attr_xaddr(&resp, stun_attr_find(&resp, STUN_A_XOR_MAPPED_ADDRESS), &m) ==
+		  0);
 	CU_ASSERT(pr_taddr_eq(&m, &k.c.cli));
 	CU_ASSERT(resp_len <= 2 * 20);
 	CU_ASSERT_EQUAL(send_req(&k, STUN_BINDING, NULL, NULL, false, true), 0);
@@ -339,7 +345,8 @@ static void test_auth_failures(void)
 	CU_ASSERT_EQUAL(send_req(&f, TURN_ALLOCATE, add_udp, NULL, true, true), 438);
 	/* MESSAGE-INTEGRITY without USERNAME etc.: 400 */
 	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now, s.nonce, strlen(s.nonce)) == 0);
-	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now + 10000, s.nonce, strlen(s.nonce)) == -ESTALE);
+	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now + 10000, s.nonce, strlen(s.nonce)) ==
+		  -ESTALE);
 	CU_ASSERT(turn_nonce_check(srv, &f.c.cli, now, s.nonce, strlen(s.nonce)) == -EINVAL);
 }
 
@@ -399,7 +406,8 @@ static void test_allocate_errors(void)
 	CU_ASSERT_EQUAL(turn_server_stats(srv)->bad_fingerprint, 1);
 	/* not STUN at all */
 	CU_ASSERT_EQUAL(turn_server_request(srv, &k.c, (const uint8_t *)"hello world!", 12,
-					    resp_buf, sizeof(resp_buf)), 0);
+					    resp_buf, sizeof(resp_buf)),
+			0);
 }
 
 static void test_dual_stack(void)
@@ -469,10 +477,12 @@ static void test_permissions(void)
 	struct cli k = client("198.51.100.27", 40000, "alice", "wonderland");
 	uint32_t fam = (uint32_t)TURN_A_ADDITIONAL_ADDR_FAMILY << 16 | 2;
 	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_family, &fam), 0);
-	const char *bad[] = {"127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "0.0.0.0",
-			     "224.0.0.5", "255.255.255.255", "100.64.1.1", "::1", "fc00::5",
-			     "fe80::1", "::ffff:127.0.0.1", "64:ff9b::10.0.0.1", "2002:a00:1::",
-			     "ff02::1", "203.0.113.9"};
+	const char *bad[] = {"127.0.0.1",	  "10.1.2.3",	  "192.168.0.1",
+			     "169.254.169.254",	  "0.0.0.0",	  "224.0.0.5",
+			     "255.255.255.255",	  "100.64.1.1",	  "::1",
+			     "fc00::5",		  "fe80::1",	  "::ffff:127.0.0.1",
+			     "64:ff9b::10.0.0.1", "2002:a00:1::", "ff02::1",
+			     "203.0.113.9"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct peers p = {{bad[i]}, 3000, 1};
 		int code = req(&k, TURN_CREATE_PERMISSION, add_peers, &p);
@@ -609,7 +619,8 @@ static void test_channels_and_data(void)
 	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
 	turn_from_client(srv, &k.c, si, b.len, 1000, &rnd, &f);
 	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
-	CU_ASSERT(pr_taddr_eq(&f.dst, &peer2) && f.keep == 7 && !memcmp(si + f.strip, "payload", 7));
+	CU_ASSERT(pr_taddr_eq(&f.dst, &peer2) && f.keep == 7 &&
+		  !memcmp(si + f.strip, "payload", 7));
 	stun_b_init(&b, si, sizeof(si), TURN_SEND, STUN_INDICATION, tid);
 	stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &stranger);
 	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
@@ -659,7 +670,8 @@ static void test_quotas(void)
 	char ipbuf[8][32];
 	int codes[5];
 	for (int i = 0; i < 4; i++) {
-		struct cli k = client("198.51.100.30", (uint16_t)(40000 + i), "alice", "wonderland");
+		struct cli k =
+		    client("198.51.100.30", (uint16_t)(40000 + i), "alice", "wonderland");
 		codes[i] = req(&k, TURN_ALLOCATE, add_udp, NULL);
 	}
 	CU_ASSERT(codes[0] == 0 && codes[1] == 0 && codes[2] == 0);
@@ -679,9 +691,9 @@ static void test_quotas(void)
 	/* ports exhausted: 508 */
 	setup(16, 50000, 50001, false);
 	for (int i = 0; i < 3; i++) {
-		struct cli k = client(i < 2 ? "198.51.100.32" : "198.51.100.33",
-				      (uint16_t)(40000 + i), i < 2 ? "alice" : "bob",
-				      i < 2 ? "wonderland" : "builder");
+		struct cli k =
+		    client(i < 2 ? "198.51.100.32" : "198.51.100.33", (uint16_t)(40000 + i),
+			   i < 2 ? "alice" : "bob", i < 2 ? "wonderland" : "builder");
 		codes[i] = req(&k, TURN_ALLOCATE, add_udp, NULL);
 	}
 	CU_ASSERT(codes[0] == 0 && codes[1] == 0 && codes[2] == 508);

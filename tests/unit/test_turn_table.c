@@ -127,7 +127,7 @@ static void test_ports(void)
 	CU_ASSERT_EQUAL(turn_port_pick(t, 0, false, false), q + 1);
 	turn_port_hold(t, 0, (uint16_t)(q + 1), true);
 	CU_ASSERT_EQUAL(turn_port_pick(t, 0, false, false), 0); /* exhausted */
-	CU_ASSERT(turn_port_pick(t, 1, false, false) != 0);   /* the other family is separate */
+	CU_ASSERT(turn_port_pick(t, 1, false, false) != 0);	/* the other family is separate */
 	CU_ASSERT(!turn_port_free(t, 0, 49999));
 	turn_table_destroy(t);
 }
@@ -143,7 +143,7 @@ static void test_perms_chans(void)
 	CU_ASSERT(!turn_perm_ok(a, p, 100));
 	CU_ASSERT_EQUAL(turn_perm_set(a, p, 400), 0);
 	CU_ASSERT(turn_perm_ok(a, p, 100));
-	CU_ASSERT(!turn_perm_ok(a, p, 400)); /* expired at its expiry second */
+	CU_ASSERT(!turn_perm_ok(a, p, 400));	      /* expired at its expiry second */
 	CU_ASSERT_EQUAL(turn_perm_set(a, p, 500), 0); /* refresh, not a second entry */
 	CU_ASSERT_EQUAL(a->n_perm, 1);
 	for (int i = 1; i < TURN_MAX_PERMS; i++) {
@@ -156,7 +156,8 @@ static void test_perms_chans(void)
 	uint8_t got[16];
 	uint16_t port;
 	CU_ASSERT_EQUAL(turn_chan_set(a, 0x4000, p, 5000, 700), 0);
-	CU_ASSERT(turn_chan_peer(a, 0x4000, 100, got, &port) && port == 5000 && !memcmp(got, p, 16));
+	CU_ASSERT(turn_chan_peer(a, 0x4000, 100, got, &port) && port == 5000 &&
+		  !memcmp(got, p, 16));
 	CU_ASSERT_EQUAL(turn_chan_num(a, p, 5000, 100), 0x4000);
 	CU_ASSERT_EQUAL(turn_chan_num(a, p, 5001, 100), 0);
 	CU_ASSERT(!turn_chan_peer(a, 0x4001, 100, got, &port));
@@ -166,13 +167,15 @@ static void test_perms_chans(void)
 	CU_ASSERT_EQUAL(turn_chan_set(a, 0x4000, p, 5000, 800), 0); /* refresh */
 	CU_ASSERT_EQUAL(a->n_chan, 1);
 	for (int i = 1; i < TURN_MAX_CHANS; i++)
-		CU_ASSERT_EQUAL(turn_chan_set(a, (uint16_t)(0x4000 + i), p, (uint16_t)(6000 + i), 350), 0);
+		CU_ASSERT_EQUAL(
+		    turn_chan_set(a, (uint16_t)(0x4000 + i), p, (uint16_t)(6000 + i), 350), 0);
 	CU_ASSERT_EQUAL(turn_chan_set(a, 0x4fff, p, 7000, 350), -ENOSPC);
 
 	/* expiry: permissions 1..11 expire at 301..311, channels 1..11 at 350 */
 	CU_ASSERT_EQUAL(turn_alloc_expire_entries(a, 300), 0);
 	uint32_t seq = a->seq;
-	CU_ASSERT_EQUAL(turn_alloc_expire_entries(a, 360), (TURN_MAX_PERMS - 1) + (TURN_MAX_CHANS - 1));
+	CU_ASSERT_EQUAL(turn_alloc_expire_entries(a, 360),
+			(TURN_MAX_PERMS - 1) + (TURN_MAX_CHANS - 1));
 	CU_ASSERT_EQUAL(a->seq, seq + 2); /* compaction went through the seqlock */
 	CU_ASSERT_EQUAL(a->n_perm, 1);
 	CU_ASSERT_EQUAL(a->n_chan, 1);
@@ -204,7 +207,8 @@ static void test_churn(void)
 				if (!live[j])
 					continue;
 				CU_ASSERT(turn_lookup_5tuple(t, &live[j]->ft) == live[j]);
-				CU_ASSERT(turn_lookup_relay(t, 0, live[j]->relay_port[0]) == live[j]);
+				CU_ASSERT(turn_lookup_relay(t, 0, live[j]->relay_port[0]) ==
+					  live[j]);
 			}
 		}
 	}
