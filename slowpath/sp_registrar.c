@@ -48,6 +48,26 @@ static int auth_fields(osip_authorization_t *a, struct sp_auth *f)
 	return 0;
 }
 
+static bool str_eq_ci(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcasecmp(a, b));
+}
+
+/* The digest uri names the same resource as the Request-URI: scheme, user, host, port. */
+static bool digest_uri_matches(const char *uri, const osip_uri_t *ruri)
+{
+	osip_uri_t *u = NULL;
+	if (osip_uri_init(&u) < 0)
+		return false;
+	bool ok = osip_uri_parse(u, uri) == 0 && str_eq_ci(u->scheme, ruri->scheme) &&
+		  str_eq_ci(u->host, ruri->host) &&
+		  ((!u->username && !ruri->username) ||
+		   (u->username && ruri->username && !strcmp(u->username, ruri->username))) &&
+		  str_eq_ci(u->port, ruri->port);
+	osip_uri_free(u);
+	return ok;
+}
+
 int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
 		    struct pr_ks_user *u)
 {
@@ -78,6 +98,12 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 			f.username, c->peer_ip, c->peer_port);
 		sp_respond(s, c, req, 403, "Warning: 399 poprelay \"locked out\"\r\n");
 		return -EPERM;
+	}
+	if (!digest_uri_matches(f.uri, req->req_uri)) {
+		/* RFC 3261 22.4: credentials computed for another Request-URI */
+		sp_respond(s, c, req, 400, "Warning: 399 poprelay \"digest uri differs from the "
+					   "Request-URI\"\r\n");
+		return -EINVAL;
 	}
 	int alg = sp_digest_alg_parse(f.algorithm);
 	bool offered = false;

@@ -35,6 +35,19 @@ b.c.send(request(b.c, 'REGISTER', 'sip:poprelay', '<%s>;tag=%s' % (b.aor, b.tag)
 r = b.c.recv()
 expect(r.status == 403, 'replayed Authorization (same nonce and nc) -> %d (403 expected)' % r.status)
 
+# -- credentials computed for another Request-URI
+x = UA(tls('127.0.0.4'), 'alice', 'tq7-Vortex-alice')
+x.cseq += 1
+x.c.send(request(x.c, 'REGISTER', 'sip:poprelay', '<%s>;tag=%s' % (x.aor, x.tag), '<%s>' % x.aor, x.call_id,
+                 x.cseq, 'Contact: %s\r\nExpires: 600' % x.contact()))
+ch = x.c.recv()
+auth, _ = authorization(ch.all('www-authenticate'), 'alice', 'tq7-Vortex-alice', 'REGISTER', 'sip:elsewhere')
+x.cseq += 1
+x.c.send(request(x.c, 'REGISTER', 'sip:poprelay', '<%s>;tag=%s' % (x.aor, x.tag), '<%s>' % x.aor, x.call_id,
+                 x.cseq, 'Contact: %s\r\nExpires: 600\r\n%s' % (x.contact(), auth)))
+r = x.c.recv()
+expect(r.status == 400, 'digest uri for another Request-URI -> %d (400)' % r.status)
+
 # -- wrong password
 w = UA(tls('127.0.0.4'), 'alice', 'wrong')
 r, _ = w.register()
