@@ -49,6 +49,8 @@
 	X(UDP_NO_LISTENER, "udp_no_listener")                                                      \
 	X(PUNT_RING_FULL, "punt_ring_full")                                                        \
 	X(NEIGH_UNRESOLVED, "neigh_unresolved")                                                    \
+	X(NO_ROUTE, "no_route")                                                                    \
+	X(TX_INVALID, "tx_invalid")                                                                \
 	X(TX_FULL, "tx_full")                                                                      \
 	X(NO_MBUF, "no_mbuf")                                                                      \
 	X(FEATURE_UNKNOWN, "feature_unknown")

@@ -288,8 +288,11 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 	case -ENOSPC:
 		dp_drop(w, m, DP_DROP_NO_MBUF);
 		return ret;
+	case -ENETUNREACH:
+		dp_drop(w, m, DP_DROP_NO_ROUTE);
+		return ret;
 	default:
-		dp_drop(w, m, DP_DROP_NEIGH_UNRESOLVED);
+		dp_drop(w, m, DP_DROP_TX_INVALID);
 		return ret;
 	}
 }
@@ -344,7 +347,9 @@ int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 		dp_ctl_park(m, port, &nh);
 		return -EAGAIN;
 	}
-	s->drops[ret == -ENOSPC ? DP_DROP_NO_MBUF : DP_DROP_NEIGH_UNRESOLVED]++;
+	s->drops[ret == -ENOSPC	       ? DP_DROP_NO_MBUF
+		 : ret == -ENETUNREACH ? DP_DROP_NO_ROUTE
+				       : DP_DROP_TX_INVALID]++;
 	rte_pktmbuf_free(m);
 	return ret;
 }

@@ -127,6 +127,11 @@ n=$(ip netns exec dp-cli $ECHO 198.51.100.21 198.51.100.10 7) || { dump; pr_fail
 [ "$n" = 1 ] || pr_fail "the first datagram to an unresolved IPv4 neighbour was lost ($n tries)"
 n=$(ip netns exec dp-cli $ECHO 2001:db8:100::21 2001:db8:100::10 7) || { dump; pr_fail "no UDP echo to an unresolved IPv6 neighbour"; }
 [ "$n" = 1 ] || pr_fail "the first datagram to an unresolved IPv6 neighbour was lost ($n tries)"
+# No IPv6 gateway is configured: a reply to an off-link IPv6 source has no route.
+ip -n dp-cli addr add 2001:db8:999::5/128 dev lo
+ip netns exec dp-cli $ECHO 2001:db8:999::5 2001:db8:100::10 7 1 >/dev/null &&
+	pr_fail "echo to an off-link IPv6 host without gateway6"
+expect no_route -ge 1 /poprelay/drops
 expect arp_requests_out -ge 1
 expect nd_solicits_out -ge 1
 expect neigh_resolve_punts -ge 2
