@@ -25,3 +25,4 @@ BINS += $(B)/tests/bench/bench_srtp
 $(B)/tests/bench/bench_srtp: $(B)/tests/bench/bench_srtp.o $(CRYPTO_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
 $(eval $(call unit_test,test_srtp_mbuf,$(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+$(eval $(call fuzzer,fuzz_srtp_sdes,$(CRYPTO_SRCS),$(SRTP_CFLAGS) $(CRYPTO_LINK_LIBS)))

@@ -233,7 +233,7 @@ int pr_sdes_format(const struct pr_sdes_crypto *c, char *buf, size_t len)
 	memcpy(raw + klen, c->salt, slen);
 	pr_base64_encode(raw, klen + slen, b64buf, sizeof(b64buf));
 	if (c->lifetime) {
-		if (is_pow2(c->lifetime, &lg))
+		if (is_pow2(c->lifetime, &lg) && lg > 0) /* "2^0" is not valid: 1 stays "1" */
 			snprintf(life, sizeof(life), "|2^%u", lg);
 		else
 			snprintf(life, sizeof(life), "|%llu", (unsigned long long)c->lifetime);

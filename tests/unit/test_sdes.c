@@ -152,6 +152,14 @@ static void test_format_roundtrip(void)
 		CU_ASSERT_EQUAL(pr_sdes_format(&a, buf, (size_t)n), -ENOSPC);
 		CU_ASSERT_TRUE(all_zero(buf, (size_t)n));
 	}
+	/* lifetime 1 is written "1", not "2^0" (found by fuzz_srtp_sdes) */
+	CU_ASSERT_EQUAL(pr_sdes_generate(&a, 9, PR_SRTP_AES128_CM_SHA1_80), 0);
+	a.lifetime = 1;
+	CU_ASSERT_TRUE(pr_sdes_format(&a, buf, sizeof(buf)) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "|1"));
+	CU_ASSERT_PTR_NULL(strstr(buf, "2^0"));
+	CU_ASSERT_EQUAL(pr_sdes_parse(buf, &b), 0);
+	CU_ASSERT_EQUAL(b.lifetime, 1);
 	a.tag = 0;
 	CU_ASSERT_EQUAL(pr_sdes_format(&a, buf, sizeof(buf)), -EINVAL);
 	a.tag = 1;
