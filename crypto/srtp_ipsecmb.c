@@ -298,9 +298,11 @@ static void restore(IMB_MGR *m, struct slot *s, int recrypt)
 		if (s->aead)
 			j->auth_tag_output = tag;
 		j->user_data = NULL;
-		j = IMB_SUBMIT_JOB(m);
-		while (!j)
-			j = IMB_FLUSH_JOB(m);
+		/* the manager is empty here (flushed): this job comes back from the submit
+		 * or from the first flush */
+		(void)IMB_SUBMIT_JOB(m);
+		while (IMB_FLUSH_JOB(m) != NULL)
+			;
 	}
 	if (s->saved_len)
 		memcpy(s->data + s->save_off, s->saved, s->saved_len);
