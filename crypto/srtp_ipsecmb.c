@@ -363,7 +363,9 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 	if (protect) {
 		if (len + trailer > p->room)
 			return PR_SRTP_ERR_NO_ROOM;
-		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0 || idx >> 48)
+		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0)
+			return PR_SRTP_ERR_REPLAY; /* from before index 0 (reordered at the start) */
+		if (idx >> 48)
 			return PR_SRTP_ERR_KEY_LIMIT;
 		s->c_len = (uint16_t)(len - (unsigned)h);
 		s->end = (uint16_t)len;
