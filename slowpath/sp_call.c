@@ -658,6 +658,17 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		onnet_a = true;
 	}
 	const char *from_user = req->from->url->username;
+	if (!onnet_a && from_user && req->from->url->host &&
+	    !strcasecmp(req->from->url->host, s->cfg.realm) && pr_ks_user_name_valid(from_user) &&
+	    pr_ks_user_load(s->redis, from_user, &u) == 0) {
+		/* an on-net identity over a plain transport: it must use TLS (no SRTP downgrade) */
+		memset(&u, 0, sizeof(u));
+		s->ctr.calls_plain_refused++;
+		PR_WARN("call: refused INVITE from on-net user %s over %s from %s:%u (TLS required)",
+			from_user, sp_transport_name(c->tp), c->peer_ip, c->peer_port);
+		refuse(s, c, req, 403, "on-net users must call over TLS");
+		return;
+	}
 	if (onnet_a && (!from_user || strcmp(from_user, caller))) {
 		PR_WARN("call: %s from %s:%u claims to be %s", caller, c->peer_ip, c->peer_port,
 			from_user ? from_user : "?");

@@ -54,7 +54,7 @@ struct sp_counters {
 		reg_plain_refused, reg_unknown_user;
 	uint64_t lockout_refused, rate_limited, scanner_refused;
 	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488,
-		calls_ended, calls_flow_lost, calls_timeout;
+		calls_ended, calls_flow_lost, calls_timeout, calls_plain_refused;
 	uint64_t redis_errors;
 };
 

@@ -492,6 +492,7 @@ void sp_counters_log(struct sp_server *s, bool force)
 		{"calls_ended", c->calls_ended},
 		{"calls_flow_lost", c->calls_flow_lost},
 		{"calls_timeout", c->calls_timeout},
+		{"calls_plain_refused", c->calls_plain_refused},
 		{"redis_errors", c->redis_errors},
 	};
 	char line[2048];

@@ -42,7 +42,7 @@ kill -USR1 "$SP_PID"
 pr_wait_for 3 grep -q "counters:" "$D/sp.log" || pr_fail "no counters line"
 line=$(grep "counters:" "$D/sp.log" | tail -1)
 for k in reg_replayed reg_plain_refused reg_stale rate_limited scanner_refused lockout_refused \
-	calls_refused_488 reg_auth_failed rx_answered_400 rx_dropped_unparseable rx_too_large; do
+	calls_refused_488 calls_plain_refused reg_auth_failed rx_answered_400 rx_dropped_unparseable rx_too_large; do
 	v=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" <<<"$line")
 	[ "${v:-0}" -gt 0 ] || pr_fail "counter $k is ${v:-missing}"
 done

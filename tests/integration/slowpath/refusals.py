@@ -81,6 +81,16 @@ for tp in ('udp', 'tcp'):
     expect(r.status == 403, 'REGISTER over %s -> %d (403 expected)' % (tp, r.status))
     c.close()
 
+# -- an on-net identity calling over plain UDP (SRTP policy bypass attempt)
+c = Conn('udp', '127.0.0.1', PP, src='127.0.0.6')
+c.send(request(c, 'INVITE', b.aor, '<%s>;tag=u1' % a.aor, '<%s>' % b.aor, tok(), 1, 'Contact: <sip:alice@127.0.0.6>',
+               sdp('10.0.0.6', 4000, 'RTP/AVP')))
+r = c.recv()
+while r.status < 200:
+    r = c.recv()
+expect(r.status == 403, 'INVITE from an on-net user over plain UDP -> %d (403)' % r.status)
+c.close()
+
 # -- on-net INVITE offering only RTP/AVP -> 488; SAVP to the same callee works
 o = call(a, b, proto='RTP/AVP')
 expect(o['final_a'].status == 488, 'on-net INVITE with RTP/AVP only -> %d (488 expected)' % o['final_a'].status)
