@@ -37,6 +37,8 @@ struct sp_media {
 struct sp_leg {
 	struct sp_dest dest;
 	bool onnet;
+	bool want_srtp;			/* off-net leg of a call with an encryption_required user */
+	uint32_t max_kbps;		/* user's max_tx_kbps (on-net), 0 = none */
 	char pop[PR_KS_NAME_MAX];	/* PoP the party's device is attached to */
 	char user[PR_KS_NAME_MAX];
 	char party[PR_KS_URI_MAX];
@@ -146,6 +148,7 @@ static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct p
 	k->rtcp_mux = m->rtcp_mux;
 	copy(k->profile, sizeof(k->profile), m->encrypted ? "RTP/SAVP" : "RTP/AVP");
 	k->encrypted = m->encrypted;
+	k->max_kbps = l->max_kbps;
 	if (m->encrypted) {
 		copy(k->suite, sizeof(k->suite), pr_srtp_profile_name(m->tx.profile));
 		key_b64(&m->rx, k->key_rx, sizeof(k->key_rx));
@@ -602,7 +605,7 @@ static int prepare_offer_leg(struct sp_call *call, int to, unsigned n,
 		struct sp_media *m = &g->m[i];
 		m->used = from->m[i].used;
 		copy(m->media, sizeof(m->media), from->m[i].media);
-		m->encrypted = g->onnet;
+		m->encrypted = g->onnet || g->want_srtp;
 		if (m->encrypted && !m->tx.tag) {
 			enum pr_srtp_profile p = from->m[i].encrypted ? from->m[i].rx.profile
 								      : PR_SRTP_AES128_CM_SHA1_80;
@@ -792,9 +795,26 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	copy(b->local_uri, sizeof(b->local_uri), a->remote_uri);
 	copy(b->remote_uri, sizeof(b->remote_uri), a->local_uri);
 
+	/* profiles of the on-net parties: bandwidth limits, encryption_required */
+	bool enc_required = false;
+	for (int l = 0; l < 2; l++) {
+		struct pr_ks_user pu;
+		if (!call->leg[l].onnet || pr_ks_user_load(s->redis, call->leg[l].user, &pu) < 0)
+			continue;
+		call->leg[l].max_kbps = pu.max_tx_kbps;
+		enc_required |= pu.encryption_required;
+		memset(&pu, 0, sizeof(pu));
+	}
+	b->want_srtp = enc_required && !b->onnet;
 	const char *why = NULL;
 	struct sp_buf offer = {0};
 	int rc = take_media(s, call, LEG_A, &info, &why);
+	if (rc == 0 && enc_required && !a->onnet)
+		for (unsigned i = 0; i < a->n_media; i++)
+			if (a->m[i].used && !a->m[i].encrypted) {
+				why = "the callee requires SRTP and the offer is clear RTP";
+				rc = -EPROTONOSUPPORT;
+			}
 	if (rc == -EPROTONOSUPPORT) {
 		s->ctr.calls_refused_488++;
 		PR_WARN("call %s: refused 488 from %s (%s:%u/%s): %s", call->id, a->party,

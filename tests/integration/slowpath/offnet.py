@@ -60,6 +60,16 @@ expect(o['final_a'].status == 200 and 'a=crypto' in o['final_a'].body.decode(),
 expect(session(D).get('a_encrypted') == '1', 'session: off-net SRTP leg recorded encrypted')
 bye(o, ext, b)
 
+# ---- bob requires encryption: a clear inbound offer is refused, an SRTP one accepted
+redis(D, 'HSET', 'pr:user:bob', 'encryption_required', '1', 'max_tx_kbps', '96')
+o = call(ext, b, proto='RTP/AVP')
+expect(o['final_a'].status == 488, 'clear off-net call to an encryption_required user -> %d (488)' % o['final_a'].status)
+o = call(ext, b, proto='RTP/SAVP', hangup=False)
+expect(o['final_a'].status == 200, 'SRTP off-net call to an encryption_required user -> 200')
+expect(session(D).get('b_max_kbps') == '96', 'session carries the user\'s bandwidth limit (b_max_kbps=96)')
+bye(o, ext, b)
+redis(D, 'HSET', 'pr:user:bob', 'encryption_required', '0', 'max_tx_kbps', '0')
+
 # ---- inbound to someone not registered
 o = call(ext, UA(ext.c, 'nobody', ''), proto='RTP/AVP')
 expect(o['final_a'].status == 404, 'inbound to an unknown user -> %d (404)' % o['final_a'].status)
