@@ -9,8 +9,12 @@ PR_CLEANUP=()
 
 pr_on_exit() { PR_CLEANUP+=("$*"); }
 pr_cleanup() {
-	local i
-	for ((i = ${#PR_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${PR_CLEANUP[i]}" >/dev/null 2>&1 || true; done
+	# The loop variable has a name no cleanup command would use: a command that loops
+	# with its own `i` must not cut the teardown short.
+	local __pr_k
+	for ((__pr_k = ${#PR_CLEANUP[@]} - 1; __pr_k >= 0; __pr_k--)); do
+		eval "${PR_CLEANUP[__pr_k]}" >/dev/null 2>&1 || true
+	done
 	PR_CLEANUP=()
 }
 trap pr_cleanup EXIT
