@@ -803,7 +803,16 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			continue;
 		call->leg[l].max_kbps = pu.max_tx_kbps;
 		enc_required |= pu.encryption_required;
+		bool disabled = pu.disabled;
 		memset(&pu, 0, sizeof(pu));
+		if (disabled) {
+			PR_WARN("call %s: %s %s is disabled", call->id, leg_name(l),
+				call->leg[l].user);
+			refuse(s, c, req, 403, "account disabled");
+			call_finish(s, call, "disabled", 403);
+			sp_sdp_info_wipe(&info);
+			return;
+		}
 	}
 	b->want_srtp = enc_required && !b->onnet;
 	const char *why = NULL;

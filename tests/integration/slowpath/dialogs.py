@@ -129,6 +129,14 @@ expect(cdr_with(end_reason='flow-lost', sip_status='200'), 'CDR: flow-lost of an
 
 # ---- unanswered INVITE: 408 after invite_timeout_s, CANCEL to the callee
 b = ua('bob', 'mz4-Quasar-bob', '127.0.0.4')
+
+# ---- a disabled callee (account kept, calls refused)
+redis(D, 'HSET', 'pr:user:bob', 'disabled', '1')
+o = call(a, b)
+expect(o['final_a'].status == 403, 'call to a disabled user -> %d (403)' % o['final_a'].status)
+redis(D, 'HSET', 'pr:user:bob', 'disabled', '0')
+clean('disabled')
+
 cid, frm, to, br = invite()
 inv = b.c.recv()
 t0 = time.time()
