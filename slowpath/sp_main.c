@@ -84,6 +84,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	event_base_dispatch(srv.base);
+	/* end the calls in progress (BYE / CANCEL, sessions, CDRs) and give the loop a moment
+	 * to put those requests on the wire */
+	sp_call_shutdown(&srv);
+	struct timeval grace = {.tv_usec = 300000};
+	event_base_loopexit(srv.base, &grace);
+	event_base_dispatch(srv.base);
 	sp_counters_log(&srv, true);
 	sp_server_close(&srv);
 	pr_redis_close(srv.redis);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dialog paths of the B2BUA: CANCEL, error relayed, re-INVITE hold/resume from either side,
-# flow loss, INVITE timeout; state cleaned and a CDR written on every path.
+# flow loss, INVITE timeout, disabled user, shutdown; state cleaned and a CDR written on
+# every path.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$PR_ROOT/tests/integration/slowpath/common.sh"
@@ -15,7 +16,11 @@ sp_config "$D" "$TP" "$PP" "invite_timeout_s = 3"
 sp_start "$D"
 sp_user_add "$D" alice "$SP_PW_alice"
 sp_user_add "$D" bob "$SP_PW_bob"
-timeout 90 python3 "$PR_ROOT/tests/integration/slowpath/dialogs.py" "$TP" "$D" ||
+timeout 90 python3 "$PR_ROOT/tests/integration/slowpath/dialogs.py" "$TP" "$D" "$SP_PID" ||
 	{ tail -25 "$D/sp.log"; pr_fail "dialog scenarios"; }
-kill -0 "$SP_PID" || pr_fail "slowpath died"
+# the last scenario stops the slowpath with SIGTERM: it must exit 0
+wait "$SP_PID"
+rc=$?
+[ $rc -eq 0 ] || pr_fail "slowpath exited $rc after SIGTERM"
+grep -q "counters:" "$D/sp.log" || pr_fail "no final counters line"
 echo PASS

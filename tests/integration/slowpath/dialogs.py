@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Dialog paths: CANCEL, an error response relayed, re-INVITE hold/resume (both directions),
 callee flow loss, unanswered INVITE timeout. Every path must end the session, return the
-relay ports and write a CDR. usage: dialogs.py TLS_PORT DIR"""
+relay ports and write a CDR. usage: dialogs.py TLS_PORT DIR SLOWPATH_PID"""
 import os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from sipclient import *
 
-TP, D = int(sys.argv[1]), sys.argv[2]
+TP, D, PID = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 CA = D + '/ca.crt'
 def ua(name, pw, src):
     u = UA(Conn('tls', '127.0.0.1', TP, cafile=CA, src=src), name, pw)
@@ -149,4 +149,14 @@ respond(b.c, inv, 487, 'Request Terminated', 'bt3')
 expect(b.c.recv().method == 'ACK', 'callee\'s 487 is ACKed')
 clean('timeout')
 expect(cdr_with(end_reason='timeout', sip_status='408'), 'CDR: timeout')
+# ---- shutdown with a call up: both parties get a BYE, the CDR is written
+import signal
+o = call(a, b, hangup=False)
+expect(o['final_a'].status == 200, 'call established before shutdown')
+os.kill(PID, signal.SIGTERM)
+ba, bb = a.c.recv(), b.c.recv()
+expect(ba.method == 'BYE' and bb.method == 'BYE', 'SIGTERM: both parties receive BYE')
+time.sleep(0.5)
+expect(cdr_with(end_reason='shutdown'), 'CDR: shutdown')
+expect(redis(D, 'SCARD', 'pr:sessions').strip() == '0', 'no session left after shutdown')
 print('all dialog scenarios passed')
