@@ -118,7 +118,7 @@ static const char *const td_names[TD_MAX] = {"turn_no_permission", "turn_no_chan
 static struct turn_server *srv;
 static struct turn_table *tbl;
 static int drop_id[TD_MAX];
-static uint64_t us_div; /* tsc cycles per microsecond */
+static uint64_t us_mul; /* microseconds per tsc cycle, 32.32 fixed point (no division per packet) */
 static uint16_t listen_port;
 
 /* Per worker: xorshift state for transaction ids. Writer: that worker. */
@@ -192,7 +192,7 @@ static void emit(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_in
 static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
 	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
-	uint64_t now_us = rte_get_tsc_cycles() / us_div;
+	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	uint64_t *rnd = &wstate[w->index].rnd;
 	struct turn_fwd f;
 	if (pi->dport == listen_port) {
@@ -424,9 +424,7 @@ static int turn_init(void)
 	if (!srv || !synced || !del_ring)
 		return -ENOMEM;
 	set_now();
-	us_div = rte_get_tsc_hz() / 1000000;
-	if (!us_div)
-		us_div = 1;
+	us_mul = (uint64_t)((1000000ull << 32) / rte_get_tsc_hz());
 	listen_port = (uint16_t)tcfg.listen_port;
 	for (int i = 0; i < TD_MAX; i++) {
 		drop_id[i] = dp_drop_reason_register(td_names[i]);

@@ -40,8 +40,9 @@ struct turn_server {
 	uint32_t now; /* control writes, workers read */
 	uint64_t id_seq;
 	struct turn_ctl_stats st;
-	struct user_cnt *users;
+	struct user_cnt *users; /* per-user allocation counts (open addressing) */
 	uint32_t users_mask;
+	uint32_t users_used; /* slots taken, live or at zero; rebuilt when half full */
 	struct rl_bucket rl[RL_BUCKETS];
 	struct resv resv[RESV_MAX];
 };

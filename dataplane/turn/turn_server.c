@@ -196,6 +196,7 @@ static struct user_cnt *user_slot(struct turn_server *s, const char *user, bool 
 			if (!create)
 				return NULL;
 			s->users[j].h = h;
+			s->users_used++;
 			return &s->users[j];
 		}
 	}
@@ -206,6 +207,22 @@ static const char *quota_user_of(const char *username)
 {
 	const char *c = strchr(username, ':');
 	return c ? c + 1 : username;
+}
+
+/* Users whose count fell to zero keep their slot (probe chains stay intact); when half the
+ * table is taken, it is rebuilt from the live allocations, so distinct users over time
+ * never exhaust it. */
+static void users_rebuild(struct turn_server *s)
+{
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	memset(s->users, 0, ((size_t)s->users_mask + 1) * sizeof(*s->users));
+	s->users_used = 0;
+	while ((a = turn_alloc_next(s->tbl, &idx))) {
+		struct user_cnt *u = user_slot(s, quota_user_of(a->username), true);
+		if (u)
+			u->n++;
+	}
 }
 
 static void user_dec(struct turn_server *s, const char *username)
@@ -607,6 +624,10 @@ static int do_allocate(struct turn_server *s, const struct turn_ctx *c, const st
 	struct turn_5tuple ft;
 	ft_of(&ft, c);
 	struct turn_alloc *old = turn_lookup_5tuple(s->tbl, &ft);
+	if (old && old->expires <= s->now) {
+		alloc_delete(s, old, true); /* expired, the timer just has not run yet */
+		old = NULL;
+	}
 	if (old) {
 		/* A retransmission of the request that created it gets the same answer. */
 		if (!memcmp(old->tid, m->tid, 12) && !strcmp(old->username, au->username))
@@ -951,6 +972,8 @@ unsigned turn_server_tick(struct turn_server *s)
 	for (unsigned i = 0; i < RESV_MAX; i++)
 		if (s->resv[i].used && s->resv[i].expires <= s->now)
 			resv_release(s, &s->resv[i]);
+	if (s->users_used > s->users_mask / 2)
+		users_rebuild(s);
 	turn_table_reclaim(s->tbl);
 	return expired;
 }

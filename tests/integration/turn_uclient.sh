@@ -2,9 +2,10 @@
 # The TURN relay end to end with coturn's own clients: the dataplane on net_af_packet over
 # a veth in namespace tn-pop; turnutils_uclient and turnutils_peer in tn-cli. Channel mode,
 # send-indication mode (-s), 50 concurrent clients (-m 50), client-to-client (-y), REST
-# secret (-W), IPv6 relay (-x); zero loss at a paced rate; a wrong password, and a
-# loopback or private peer, are refused; kill -9 and restart of the dataplane in the middle
-# of a run loses no allocation; poprelayctl turn allocations list/show/delete.
+# secret (-W), IPv6 relay (-x) from an IPv4 and from an IPv6 client; zero loss at a paced
+# rate; a wrong password, and a loopback or private peer (also IPv4-mapped), are refused;
+# kill -9 and restart of the dataplane in the middle of a run loses no allocation;
+# poprelayctl turn allocations list/show/delete.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 pr_need_root
@@ -129,6 +130,8 @@ pr_log "IPv6 relay (-x) to an IPv6 peer"
 # let it learn the IPv6 gateway first so the zero-loss check measures the relay only.
 ip netns exec tn-cli ping -6 -c 2 -i 0.2 -W 2 2001:db8:100::10 >/dev/null || pr_fail "IPv6 ping of the dataplane"
 uclient ipv6 ok -u alice -w "$PW" -x -e 2001:db8:200::5 -r 3480 -n 20 -l 200 -z 10 -c $SRV
+pr_log "IPv6 client to the IPv6 listener, IPv6 relay and peer"
+uclient ipv6only ok -u alice -w "$PW" -x -e 2001:db8:200::5 -r 3480 -n 20 -l 200 -z 10 -c 2001:db8:100::10
 pr_log "50 concurrent clients (-m 50), paced"
 uclient m50 ok -u alice -w "$PW" -e 203.0.113.5 -r 3480 -m 50 -n 20 -l 200 -z 20 -c $SRV
 

@@ -688,6 +688,29 @@ static void test_quotas(void)
 	struct cli k3 = client("198.51.100.30", 40003, "alice", "wonderland");
 	CU_ASSERT_EQUAL(req(&k3, TURN_ALLOCATE, add_udp, NULL), 0);
 
+	/* many distinct users over time never exhaust the per-user table (1024 slots here) */
+	setup(16, 50000, 50100, false);
+	uint32_t zero_lt = 0;
+	struct cli first = client("198.51.100.44", 2000, "bob", "builder");
+	CU_ASSERT_EQUAL(send_req(&first, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	for (int i = 0; i < 3000; i++) {
+		char u[64], pw[64];
+		snprintf(u, sizeof(u), "%u:user%d", now + 600, i);
+		pr_turn_rest_password("first-secret", u, pw, sizeof(pw));
+		struct cli k = client("198.51.100.44", (uint16_t)(2000 + (i % 2)), u, pw);
+		memcpy(k.realm, first.realm, sizeof(k.realm));
+		memcpy(k.nonce, first.nonce, sizeof(k.nonce)); /* one challenge for all */
+		int code = req(&k, TURN_ALLOCATE, add_udp, NULL);
+		if (code != 0) {
+			fprintf(stderr, "user%d: %d\n", i, code);
+			CU_FAIL("allocation for a new user refused");
+			break;
+		}
+		CU_ASSERT_EQUAL(req(&k, TURN_REFRESH, add_lifetime, &zero_lt), 0);
+		if (i % 100 == 99)
+			turn_server_tick(srv);
+	}
+
 	/* ports exhausted: 508 */
 	setup(16, 50000, 50001, false);
 	for (int i = 0; i < 3; i++) {
