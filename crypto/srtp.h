@@ -83,16 +83,17 @@ struct pr_srtp_params {
 	enum pr_srtp_profile profile;
 	enum pr_srtp_backend backend; /* 0 = default */
 	enum pr_srtp_direction direction;
-	uint32_t ssrc;		     /* the SSRC this context serves ... */
-	int any_ssrc;		     /* ... unless non-zero: then no SSRC check */
-	const uint8_t *master_key;   /* pr_srtp_profile_key_len() bytes */
-	const uint8_t *master_salt;  /* pr_srtp_profile_salt_len() bytes */
-	unsigned replay_window;	     /* receiver: 0 = 128; 128, 256, 512 or 1024 */
-	uint32_t mki;		     /* Master Key Identifier, big-endian on the wire */
-	unsigned mki_len;	     /* 0 = no MKI, else 1..4 bytes */
-	uint32_t initial_roc;	     /* rollover counter to start from (usually 0) */
-	int allow_unencrypted_srtcp; /* receiver: accept SRTCP with E = 0 (ipsecmb only); off by
-				      * default: SDES here never negotiates UNENCRYPTED_SRTCP */
+	uint32_t ssrc;		      /* the SSRC this context serves ... */
+	int any_ssrc;		      /* ... unless non-zero: then no SSRC check */
+	const uint8_t *master_key;    /* pr_srtp_profile_key_len() bytes */
+	const uint8_t *master_salt;   /* pr_srtp_profile_salt_len() bytes */
+	unsigned replay_window;	      /* receiver: 0 = 128; 128, 256, 512 or 1024 */
+	uint32_t mki;		      /* Master Key Identifier, big-endian on the wire */
+	unsigned mki_len;	      /* 0 = no MKI, else 1..4 bytes */
+	uint32_t initial_roc;	      /* rollover counter to start from (usually 0) */
+	uint32_t initial_srtcp_index; /* sender: first SRTCP index (0..2^31-1; ipsecmb only) */
+	int allow_unencrypted_srtcp;  /* receiver: accept SRTCP with E = 0 (ipsecmb only); off by
+				       * default: SDES here never negotiates UNENCRYPTED_SRTCP */
 };
 
 struct pr_srtp_ctx;
@@ -109,8 +110,13 @@ enum pr_srtp_backend pr_srtp_ctx_backend(const struct pr_srtp_ctx *ctx);
 /* Bytes protect adds to an RTP / RTCP packet: tag + MKI (+ 4 for the SRTCP index). */
 size_t pr_srtp_rtp_overhead(const struct pr_srtp_ctx *ctx);
 size_t pr_srtcp_overhead(const struct pr_srtp_ctx *ctx);
-/* Highest RTP index (ROC << 16 | SEQ) seen/sent so far; -1 before the first packet. */
+/* Highest RTP index (ROC << 16 | SEQ) sent (sender) or accepted (receiver) so far; -1
+ * before the first packet. After a dataplane restart, recreate the context with
+ * initial_roc = index >> 16 (else a stream past its first wrap fails authentication). */
 int64_t pr_srtp_ctx_rtp_index(const struct pr_srtp_ctx *ctx);
+/* Highest SRTCP index sent or accepted; -1 before the first. A recreated sender starts at
+ * initial_srtcp_index = this + 1, or the far end's replay window refuses its SRTCP. */
+int64_t pr_srtcp_ctx_index(const struct pr_srtp_ctx *ctx);
 
 /* A packet handed to a burst call: protected/unprotected in place. */
 struct pr_srtp_pkt {

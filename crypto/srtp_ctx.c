@@ -72,6 +72,8 @@ static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be
 		return -EINVAL;
 	if (p->direction != PR_SRTP_SENDER && p->direction != PR_SRTP_RECEIVER)
 		return -EINVAL;
+	if (p->initial_srtcp_index >= 0x80000000u)
+		return -EINVAL;
 	if (p->mki_len > 4 || (p->mki_len && p->mki_len < 4 && p->mki >> (8 * p->mki_len)))
 		return -EINVAL;
 	*window = p->replay_window ? p->replay_window : PR_SRTP_WINDOW_DEFAULT;
@@ -113,6 +115,7 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 	c->aead = pi->aead;
 	c->window_bits = window;
 	c->initial_roc = p->initial_roc;
+	c->rtcp_next = p->initial_srtcp_index;
 	c->rtp_win = (uint64_t *)((uint8_t *)c + off_win);
 	c->rtcp_win = c->rtp_win + words;
 	if (ksz) {
@@ -136,8 +139,9 @@ static int create(const struct pr_srtp_params *p, const struct pr_srtp_session_k
 	*out = NULL;
 	if ((rc = check_params(p, &be, &window)) < 0)
 		return rc;
-	if ((rtp_in || p->allow_unencrypted_srtcp) && be != PR_SRTP_BACKEND_IPSECMB)
-		return -ENOTSUP;
+	if ((rtp_in || p->allow_unencrypted_srtcp || p->initial_srtcp_index) &&
+	    be != PR_SRTP_BACKEND_IPSECMB)
+		return -ENOTSUP; /* libsrtp has no way to set them */
 	c = ctx_alloc(p, be, window);
 	if (!c)
 		return -ENOMEM;
@@ -216,6 +220,11 @@ size_t pr_srtcp_overhead(const struct pr_srtp_ctx *c)
 int64_t pr_srtp_ctx_rtp_index(const struct pr_srtp_ctx *c)
 {
 	return c->rtp.started ? (int64_t)c->rtp.hi : -1;
+}
+
+int64_t pr_srtcp_ctx_index(const struct pr_srtp_ctx *c)
+{
+	return c->rtcp.started ? (int64_t)c->rtcp.hi : -1;
 }
 
 static void fail_all(struct pr_srtp_pkt *pkts, unsigned n, enum pr_srtp_result r)

@@ -364,7 +364,8 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 		if (len + trailer > p->room)
 			return PR_SRTP_ERR_NO_ROOM;
 		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0)
-			return PR_SRTP_ERR_REPLAY; /* from before index 0 (reordered at the start) */
+			return PR_SRTP_ERR_REPLAY; /* from before index 0 (reordered at the start)
+						    */
 		if (idx >> 48)
 			return PR_SRTP_ERR_KEY_LIMIT;
 		s->c_len = (uint16_t)(len - (unsigned)h);
@@ -614,6 +615,7 @@ static unsigned rtcp_chunk(struct tls *t, struct pr_srtp_ctx *c, struct pr_srtp_
 				memcpy(e + 4 + c->mki_len, s->tag, 10);
 			}
 			p->len = (uint16_t)(s->end + 4 + c->mki_len + c->rtcp_tag_len);
+			pr_sender_add(&c->rtcp, s->index);
 			ok++;
 			continue;
 		}

@@ -193,6 +193,8 @@ unsigned pr_srtp_libsrtp_rtp(struct pr_srtp_ctx *const *ctxs, unsigned stride,
 static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protect)
 {
 	int len = p->len;
+	size_t ei_off;
+	uint32_t ei = 0;
 	srtp_err_status_t st;
 
 	if (c->direction != (protect ? PR_SRTP_SENDER : PR_SRTP_RECEIVER))
@@ -208,20 +210,26 @@ static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protec
 			return PR_SRTP_ERR_NO_ROOM;
 		st = srtp_protect_rtcp_mki(c->libsrtp, p->data, &len, c->mki_len != 0, 0);
 	} else {
-		size_t ei_off;
 		if (8 + pr_srtcp_overhead(c) > p->len)
 			return PR_SRTP_ERR_TOO_SHORT;
+		/* E|index: after the payload (CM) or after the tag (GCM) */
 		ei_off = (size_t)p->len - pr_srtcp_overhead(c) + (c->aead ? 16 : 0);
-		if (!(p->data[ei_off] & 0x80))
-			return PR_SRTP_ERR_UNENCRYPTED; /* same policy as ipsecmb (libsrtp: CM only)
-							 */
+		ei = pr_be32(p->data + ei_off);
+		if (!(ei >> 31)) /* same policy as ipsecmb (libsrtp refuses it only for CM) */
+			return PR_SRTP_ERR_UNENCRYPTED;
 		if (c->aead)
 			st = unprotect_copy(c, p, 1, &len);
 		else
 			st = srtp_unprotect_rtcp_mki(c->libsrtp, p->data, &len, c->mki_len != 0);
 	}
-	if (st == srtp_err_status_ok)
+	if (st == srtp_err_status_ok) {
+		/* keep our view of the SRTCP index (libsrtp keeps the real state) */
+		if (protect)
+			ei = pr_be32(p->data + (size_t)len - pr_srtcp_overhead(c) +
+				     (c->aead ? 16 : 0));
+		pr_sender_add(&c->rtcp, ei & 0x7fffffffu);
 		p->len = (uint16_t)len;
+	}
 	return map(st);
 }
 

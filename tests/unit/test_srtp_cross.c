@@ -772,6 +772,81 @@ static void test_initial_roc(void)
 		}
 }
 
+/* SRTCP index after a restart: a sender recreated with initial_srtcp_index = last + 1 is
+ * accepted by a receiver that saw the old one; the getters report what was sent/accepted. */
+static void test_srtcp_index_restart(void)
+{
+	for (unsigned b = 0; b < 2; b++) {
+		struct pr_srtp_ctx *tx = our_create(PR_SRTP_AES128_CM_SHA1_80, backends[b],
+						    PR_SRTP_SENDER, 0xb000, 0, 0);
+		struct pr_srtp_ctx *rx = our_create(PR_SRTP_AES128_CM_SHA1_80, backends[b],
+						    PR_SRTP_RECEIVER, 0xb000, 0, 0);
+		uint8_t buf[256];
+		struct pr_srtp_pkt pk;
+		int64_t last;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+		CU_ASSERT_EQUAL(pr_srtcp_ctx_index(tx), -1);
+		CU_ASSERT_EQUAL(pr_srtcp_ctx_index(rx), -1);
+		for (int i = 0; i < 3; i++) {
+			pk = (struct pr_srtp_pkt){buf, (uint16_t)make_rtcp(buf, 0xb000, 3), 256,
+						  0xff};
+			CU_ASSERT_EQUAL(pr_srtcp_protect_burst(tx, &pk, 1), 1);
+			CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(rx, &pk, 1), 1);
+		}
+		last = pr_srtcp_ctx_index(tx);
+		CU_ASSERT_TRUE(last >= 0);
+		CU_ASSERT_EQUAL(pr_srtcp_ctx_index(rx), last);
+		pr_srtp_ctx_destroy(tx);
+		if (backends[b] == PR_SRTP_BACKEND_LIBSRTP) {
+			struct pr_srtp_params p = {.profile = PR_SRTP_AES128_CM_SHA1_80,
+						   .backend = PR_SRTP_BACKEND_LIBSRTP,
+						   .direction = PR_SRTP_SENDER,
+						   .ssrc = 0xb000,
+						   .master_key = MK,
+						   .master_salt = MS,
+						   .initial_srtcp_index = 5};
+			CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &tx), -ENOTSUP);
+			pr_srtp_ctx_destroy(rx);
+			continue;
+		}
+		/* restarted without the index: the receiver refuses its SRTCP as replays */
+		tx = our_create(PR_SRTP_AES128_CM_SHA1_80, backends[b], PR_SRTP_SENDER, 0xb000, 0,
+				0);
+		pk = (struct pr_srtp_pkt){buf, (uint16_t)make_rtcp(buf, 0xb000, 3), 256, 0xff};
+		CU_ASSERT_EQUAL(pr_srtcp_protect_burst(tx, &pk, 1), 1);
+		CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(rx, &pk, 1), 0);
+		CU_ASSERT_EQUAL(pk.result, PR_SRTP_ERR_REPLAY);
+		pr_srtp_ctx_destroy(tx);
+		/* restarted with it: accepted, and the index on the wire is last + 1 */
+		{
+			struct pr_srtp_params p = {.profile = PR_SRTP_AES128_CM_SHA1_80,
+						   .backend = backends[b],
+						   .direction = PR_SRTP_SENDER,
+						   .ssrc = 0xb000,
+						   .master_key = MK,
+						   .master_salt = MS,
+						   .initial_srtcp_index = (uint32_t)last + 1};
+			CU_ASSERT_EQUAL_FATAL(pr_srtp_ctx_create(&p, &tx), 0);
+			p.initial_srtcp_index = 0x80000000u;
+			struct pr_srtp_ctx *bad = NULL;
+			CU_ASSERT_EQUAL(pr_srtp_ctx_create(&p, &bad), -EINVAL);
+		}
+		size_t pl = make_rtcp(buf, 0xb000, 3);
+		pk = (struct pr_srtp_pkt){buf, (uint16_t)pl, 256, 0xff};
+		CU_ASSERT_EQUAL(pr_srtcp_protect_burst(tx, &pk, 1), 1);
+		CU_ASSERT_EQUAL(buf[pl] & 0x80, 0x80);
+		CU_ASSERT_EQUAL(((uint32_t)(buf[pl] & 0x7f) << 24 | (uint32_t)buf[pl + 1] << 16 |
+				 (uint32_t)buf[pl + 2] << 8 | buf[pl + 3]),
+				(uint32_t)last + 1);
+		CU_ASSERT_EQUAL(pr_srtcp_unprotect_burst(rx, &pk, 1), 1);
+		CU_ASSERT_EQUAL(pr_srtcp_ctx_index(rx), last + 1);
+		pr_srtp_ctx_destroy(tx);
+		pr_srtp_ctx_destroy(rx);
+	}
+}
+
 /* Bursts larger than the engine's internal chunk (64), and per-packet contexts that the
  * burst cannot use (NULL, the other backend, the other direction) next to good ones. */
 static void test_big_and_mixed_bursts(void)
@@ -924,6 +999,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "srtcp", test_srtcp);
 	CU_add_test(s, "srtcp with the E bit clear", test_srtcp_unencrypted);
 	CU_add_test(s, "initial ROC", test_initial_roc);
+	CU_add_test(s, "SRTCP index across a restart", test_srtcp_index_restart);
 	CU_add_test(s, "bursts over 64, mixed contexts", test_big_and_mixed_bursts);
 	CU_add_test(s, "four threads at once", test_threads);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
