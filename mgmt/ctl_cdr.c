@@ -48,7 +48,11 @@ static int parse_time(const char *s, int64_t now, int64_t *out)
 	}
 	if (end[1] != '\0')
 		return -EINVAL;
-	long long mult = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
+	long long mult = *end == 's'   ? 1
+			 : *end == 'm' ? 60
+			 : *end == 'h' ? 3600
+			 : *end == 'd' ? 86400
+				       : 0;
 	if (!mult || v > 3650LL * 86400 / mult)
 		return -EINVAL;
 	*out = now - v * mult;
@@ -135,8 +139,8 @@ int ctl_cdr_main(struct ctl_ctx *ctx, int argc, char **argv)
 		ctl_err(ctx, "cannot list CDRs: %s", pr_ks_errmsg());
 		return ctl_exit_for(rc);
 	}
-	static const char *const hdr[] = {"id", "start", "direction", "caller", "callee",
-					  "duration_s", "status", "end", "encrypted"};
+	static const char *const hdr[] = {"id",		"start",  "direction", "caller",   "callee",
+					  "duration_s", "status", "end",       "encrypted"};
 	bool json = ctx->json || (export && !strcmp(format, "json"));
 	struct ctl_table *t = !json && !export ? ctl_table_new(9, hdr) : NULL;
 	json_t *arr = json ? json_array() : NULL;
@@ -186,8 +190,8 @@ int ctl_cdr_main(struct ctl_ctx *ctx, int argc, char **argv)
 				 c.callee.encrypted ? "srtp" : "rtp");
 			const char *caller = c.caller.user[0] ? c.caller.user : c.caller.uri;
 			const char *callee = c.callee.user[0] ? c.callee.user : c.callee.uri;
-			const char *cells[] = {c.id, start, c.direction, caller, callee, dur, st,
-					       c.end_reason, enc};
+			const char *cells[] = {c.id, start, c.direction,  caller, callee,
+					       dur,  st,    c.end_reason, enc};
 			ctl_table_add(t, cells);
 		}
 	}

@@ -15,31 +15,31 @@
 #include "slowpath/sp_server.h"
 
 #define SP_CALL_TXNS 8
-#define LEG_A 0
-#define LEG_B 1
+#define LEG_A	     0
+#define LEG_B	     1
 
 enum call_state { CS_CALLING = 0, CS_EARLY, CS_UP, CS_DONE };
 
 struct sp_media {
-	bool used;			/* m= line anchored (port != 0) */
+	bool used; /* m= line anchored (port != 0) */
 	char media[8];
 	char family[4];
-	uint16_t relay_port;		/* ours, toward this leg's device */
+	uint16_t relay_port; /* ours, toward this leg's device */
 	char peer_addr[PR_KS_ADDR_MAX];
 	uint16_t peer_port;
 	bool rtcp_mux;
 	char profile[16];
 	bool encrypted;
-	struct pr_sdes_crypto rx;	/* the device's key (it encrypts with it) */
-	struct pr_sdes_crypto tx;	/* ours toward the device */
+	struct pr_sdes_crypto rx; /* the device's key (it encrypts with it) */
+	struct pr_sdes_crypto tx; /* ours toward the device */
 };
 
 struct sp_leg {
 	struct sp_dest dest;
 	bool onnet;
-	bool want_srtp;			/* off-net leg of a call with an encryption_required user */
-	uint32_t max_kbps;		/* user's max_tx_kbps (on-net), 0 = none */
-	char pop[PR_KS_NAME_MAX];	/* PoP the party's device is attached to */
+	bool want_srtp;		  /* off-net leg of a call with an encryption_required user */
+	uint32_t max_kbps;	  /* user's max_tx_kbps (on-net), 0 = none */
+	char pop[PR_KS_NAME_MAX]; /* PoP the party's device is attached to */
 	char user[PR_KS_NAME_MAX];
 	char party[PR_KS_URI_MAX];
 	char ua[PR_KS_TEXT_MAX];
@@ -51,9 +51,9 @@ struct sp_leg {
 	char local_uri[PR_KS_URI_MAX + 64];
 	char remote_uri[PR_KS_URI_MAX + 64];
 	char remote_target[PR_KS_URI_MAX];
-	char routes[1024];		/* "Route: ...\r\n" lines of the dialog's route set */
+	char routes[1024]; /* "Route: ...\r\n" lines of the dialog's route set */
 	uint32_t local_cseq;
-	uint32_t invite_cseq;		/* CSeq of the last INVITE we sent on this leg */
+	uint32_t invite_cseq; /* CSeq of the last INVITE we sent on this leg */
 	unsigned n_media;
 	struct sp_media m[SP_SDP_MAX_MEDIA];
 	/* UDP only (RFC 3261 13.3.1.4 / 13.2.2.4): our 2xx to its INVITE is retransmitted
@@ -71,7 +71,7 @@ struct sp_txn {
 	char branch[48];
 	char method[16];
 	uint32_t cseq;
-	osip_message_t *orig;		/* request from the other leg we answer, or NULL */
+	osip_message_t *orig; /* request from the other leg we answer, or NULL */
 	bool acked;
 	/* UDP client transaction (RFC 3261 17.1): retransmit at T1, doubling (INVITE) or up
 	 * to T2 (others), until a response; give up after 64*T1 */
@@ -94,7 +94,7 @@ struct sp_call {
 	uint16_t status;
 	char end_reason[32];
 	bool installed;
-	bool cancelled;		/* CANCEL sent to the callee: waiting for its final response */
+	bool cancelled; /* CANCEL sent to the callee: waiting for its final response */
 	char pending_reason[32];
 	uint16_t pending_status;
 	struct sp_leg leg[2];
@@ -240,9 +240,10 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 	for (unsigned i = 0; i < call->leg[LEG_A].n_media && call->installed; i++) {
 		char key[PR_KS_NAME_MAX + 16];
 		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s-%u", call->id, i);
-		redisReply *r = pr_redis_cmd(s->redis, "HMGET %s a_rx_packets a_rx_bytes "
-						       "a_tx_packets a_tx_bytes b_rx_packets b_rx_bytes "
-						       "b_tx_packets b_tx_bytes",
+		redisReply *r = pr_redis_cmd(s->redis,
+					     "HMGET %s a_rx_packets a_rx_bytes "
+					     "a_tx_packets a_tx_bytes b_rx_packets b_rx_bytes "
+					     "b_tx_packets b_tx_bytes",
 					     key);
 		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
 			uint64_t *dst[8] = {&cdr.caller.rx_packets, &cdr.caller.rx_bytes,
@@ -330,7 +331,8 @@ static struct sp_call *call_by_dialog(struct sp_server *s, const char *call_id, 
 {
 	for (struct sp_call *c = s->calls; c; c = c->next)
 		for (int l = 0; l < 2; l++)
-			if (!strcmp(c->leg[l].call_id, call_id) && !strcmp(c->leg[l].local_tag, tag)) {
+			if (!strcmp(c->leg[l].call_id, call_id) &&
+			    !strcmp(c->leg[l].local_tag, tag)) {
 				*leg = l;
 				return c;
 			}
@@ -444,9 +446,8 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 }
 
 /* Answer orig (a request that came from leg l) with code, optional SDP body. */
-static void answer_leg(struct sp_server *s, struct sp_call *call, int l,
-		       const osip_message_t *orig, int code, const char *reason, const char *body,
-		       size_t body_len)
+static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const osip_message_t *orig,
+		       int code, const char *reason, const char *body, size_t body_len)
 {
 	struct sp_leg *g = &call->leg[l];
 	char extra[256];
@@ -582,7 +583,8 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 		   struct sp_buf *out)
 {
 	struct sp_leg *g = &call->leg[to];
-	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr, .n = call->leg[1 - to].n_media};
+	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr,
+				    .n = call->leg[1 - to].n_media};
 	for (unsigned i = 0; i < rw.n; i++) {
 		rw.relay_port[i] = g->m[i].relay_port;
 		rw.encrypted[i] = g->m[i].encrypted;
@@ -596,8 +598,7 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 
 /* Our side of an offer toward leg `to`: encryption is our choice (on-net: SRTP always;
  * off-net: clear, the party may upgrade in a later offer of its own). */
-static int prepare_offer_leg(struct sp_call *call, int to, unsigned n,
-			     const struct sp_leg *from)
+static int prepare_offer_leg(struct sp_call *call, int to, unsigned n, const struct sp_leg *from)
 {
 	struct sp_leg *g = &call->leg[to];
 	g->n_media = n;
@@ -667,8 +668,9 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		/* an on-net identity over a plain transport: it must use TLS (no SRTP downgrade) */
 		memset(&u, 0, sizeof(u));
 		s->ctr.calls_plain_refused++;
-		PR_WARN("call: refused INVITE from on-net user %s over %s from %s:%u (TLS required)",
-			from_user, sp_transport_name(c->tp), c->peer_ip, c->peer_port);
+		PR_WARN(
+		    "call: refused INVITE from on-net user %s over %s from %s:%u (TLS required)",
+		    from_user, sp_transport_name(c->tp), c->peer_ip, c->peer_port);
 		refuse(s, c, req, 403, "on-net users must call over TLS");
 		return;
 	}
@@ -737,7 +739,9 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	call->start = sp_now();
 	call->deadline = call->start + s->cfg.invite_timeout_s;
 	copy(call->direction, sizeof(call->direction),
-	     !onnet_a ? "offnet-in" : offnet_b ? "offnet-out" : "onnet");
+	     !onnet_a	? "offnet-in"
+	     : offnet_b ? "offnet-out"
+			: "onnet");
 	call->next = s->calls;
 	s->calls = call;
 	s->ctr.calls_started++;
@@ -874,8 +878,8 @@ static void cancel_b(struct sp_server *s, struct sp_call *call)
 	for (int i = 0; i < SP_CALL_TXNS; i++) {
 		struct sp_txn *t = &call->txn[i];
 		if (t->used && t->to_leg == LEG_B && !strcmp(t->method, "INVITE"))
-			send_request(s, call, LEG_B, "CANCEL", call->leg[LEG_B].remote_target, t->cseq,
-				     t->branch, NULL, NULL, NULL, 0);
+			send_request(s, call, LEG_B, "CANCEL", call->leg[LEG_B].remote_target,
+				     t->cseq, t->branch, NULL, NULL, NULL, 0);
 	}
 }
 
@@ -1000,7 +1004,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		return;
 	}
 	if (!strcmp(method, "INVITE")) {
-		struct sp_call *call = call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		struct sp_call *call =
+		    call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
 		if (call) { /* retransmission */
 			if (call->last_a_final.p)
 				sp_send(s, &call->leg[LEG_A].dest, call->last_a_final.p,
@@ -1011,7 +1016,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		return;
 	}
 	if (!strcmp(method, "CANCEL")) {
-		struct sp_call *call = call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		struct sp_call *call =
+		    call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
 		const char *br = sp_msg_branch(req);
 		if (!call || !br || strcmp(br, call->a_invite_branch)) {
 			sp_respond(s, c, req, 481, NULL);
@@ -1128,8 +1134,8 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 			    !strcmp(call->leg[l].call_id, resp->call_id->number) &&
 			    strtoul(resp->cseq->number, NULL, 10) == call->leg[l].ack_cseq)
 				send_request(s, call, l, "ACK", call->leg[l].remote_target,
-					     call->leg[l].ack_cseq, call->leg[l].ack_branch, NULL, NULL,
-					     NULL, 0);
+					     call->leg[l].ack_cseq, call->leg[l].ack_branch, NULL,
+					     NULL, NULL, 0);
 		return;
 	}
 	int l = t->to_leg, o = 1 - l;
@@ -1197,7 +1203,8 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 		if (body && !strcmp(t->method, "UPDATE") && code < 300) {
 			struct sp_sdp_info info;
 			const char *why;
-			if (sp_sdp_inspect(body, bl, &info) == 0 && take_media(s, call, l, &info, &why) == 0)
+			if (sp_sdp_inspect(body, bl, &info) == 0 &&
+			    take_media(s, call, l, &info, &why) == 0)
 				sdp_for(s, call, o, body, bl, &ans);
 			sp_sdp_info_wipe(&info);
 			store_sessions(s, call);
@@ -1297,14 +1304,15 @@ void sp_call_retransmit(struct sp_server *s, int64_t now_ms)
 			if (now_ms >= t->retx_end_ms) { /* Timer B / F */
 				free(t->retx);
 				t->retx = NULL;
-				PR_NOTICE("call %s: no answer to %s from the %s (timer %s)", call->id,
-					  t->method, leg_name(t->to_leg),
+				PR_NOTICE("call %s: no answer to %s from the %s (timer %s)",
+					  call->id, t->method, leg_name(t->to_leg),
 					  strcmp(t->method, "INVITE") ? "F" : "B");
 				if (!strcmp(t->method, "INVITE") && call->state < CS_UP) {
 					s->ctr.calls_timeout++;
 					struct sp_txn *a = a_invite_txn(call);
 					if (a)
-						answer_leg(s, call, LEG_A, a->orig, 408, NULL, NULL, 0);
+						answer_leg(s, call, LEG_A, a->orig, 408, NULL, NULL,
+							   0);
 					call_finish(s, call, "timeout", 408);
 					break;
 				}

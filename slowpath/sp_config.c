@@ -12,8 +12,8 @@
 #include "common/log.h"
 
 static const char *const default_scanners[] = {
-	"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipsak", "sundayddr",
-	"iWar", "VaxSIPUserAgent", "SIPScan", "pplsip", "smap",
+    "friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipsak", "sundayddr", "iWar",
+    "VaxSIPUserAgent",	"SIPScan",    "pplsip", "smap",
 };
 
 void sp_config_defaults(struct sp_config *c)
@@ -144,7 +144,8 @@ static int add_offnet(struct sp_config *c, const char *t)
 	size_t i = c->n_offnet;
 	memcpy(c->offnet_prefix[i], t, eq - t);
 	c->offnet_prefix[i][eq - t] = '\0';
-	if (parse_hostport(eq + 1, c->offnet_host[i], sizeof(c->offnet_host[i]), &c->offnet_port[i]) < 0)
+	if (parse_hostport(eq + 1, c->offnet_host[i], sizeof(c->offnet_host[i]),
+			   &c->offnet_port[i]) < 0)
 		return -EINVAL;
 	c->n_offnet++;
 	return 0;
@@ -210,7 +211,8 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 	if (!strcmp(k, "media_ports")) {
 		unsigned lo, hi;
 		char tail;
-		if (sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 || lo >= hi)
+		if (sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 ||
+		    lo >= hi)
 			return -EINVAL;
 		c->media_port_lo = (uint16_t)lo;
 		c->media_port_hi = (uint16_t)hi;
@@ -324,7 +326,8 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 		if (!strcmp(section, "sip")) {
 			rc = sip_key(c, k, v);
 			if (rc == -ENOENT) {
-				snprintf(err, errlen, "%s:%u: [sip]: unknown key '%s'", name, lineno, k);
+				snprintf(err, errlen, "%s:%u: [sip]: unknown key '%s'", name,
+					 lineno, k);
 				return -EINVAL;
 			}
 		} else if (!strcmp(section, "global") && !strcmp(k, "realm")) {

@@ -11,15 +11,15 @@
 #include <stdint.h>
 
 #define SP_DEFAULT_CONFIG "/etc/poprelay/poprelay.conf"
-#define SP_MAX_OFFNET 8
-#define SP_MAX_PEERS 8
-#define SP_MAX_SCANNERS 16
+#define SP_MAX_OFFNET	  8
+#define SP_MAX_PEERS	  8
+#define SP_MAX_SCANNERS	  16
 
 enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
 
 struct sp_peer_pop {
 	char name[64];
-	char host[64];	/* address of its slowpath's TLS listener */
+	char host[64]; /* address of its slowpath's TLS listener */
 	uint16_t port;
 };
 
@@ -35,26 +35,26 @@ struct sp_config {
 	/* [sip] */
 	char pop[64];
 	char tls_addr[64];
-	uint16_t tls_port;		/* 0 disables the TLS listener */
+	uint16_t tls_port; /* 0 disables the TLS listener */
 	char plain_addr[64];
-	uint16_t plain_port;		/* UDP and TCP, off-net parties only; 0 disables */
+	uint16_t plain_port; /* UDP and TCP, off-net parties only; 0 disables */
 	char tls_cert[256];
 	char tls_key[256];
-	char tls_ca[256];		/* CA for client certificates (and peer PoPs) */
+	char tls_ca[256]; /* CA for client certificates (and peer PoPs) */
 	enum sp_verify_client verify_client;
-	char advertised_host[64];	/* host written in our Via/Contact */
-	char media_addr[64];		/* relay address written into SDP */
+	char advertised_host[64];	       /* host written in our Via/Contact */
+	char media_addr[64];		       /* relay address written into SDP */
 	uint16_t media_port_lo, media_port_hi; /* pool initialised when both set */
 	uint32_t nonce_ttl_s;
 	uint32_t reg_min_expires_s, reg_max_expires_s;
-	uint32_t keepalive_s;		/* RFC 5626 Flow-Timer granted */
+	uint32_t keepalive_s; /* RFC 5626 Flow-Timer granted */
 	uint32_t max_connections;
-	uint32_t rate_limit_rps;	/* per source address; 0 = off */
+	uint32_t rate_limit_rps; /* per source address; 0 = off */
 	uint32_t rate_burst;
-	uint32_t lockout_failures;	/* per source and per user */
+	uint32_t lockout_failures; /* per source and per user */
 	uint32_t lockout_s;
-	uint32_t invite_timeout_s;	/* unanswered INVITE -> 408 */
-	uint32_t max_call_s;		/* hard cap on a call's duration, 0 = none */
+	uint32_t invite_timeout_s; /* unanswered INVITE -> 408 */
+	uint32_t max_call_s;	   /* hard cap on a call's duration, 0 = none */
 	size_t n_scanners;
 	char scanners[SP_MAX_SCANNERS][48]; /* User-Agent substrings refused (case-insensitive) */
 	size_t n_offnet;
@@ -67,7 +67,7 @@ struct sp_config {
 	/* digest challenges offered, in preference order (RFC 8760 2.4); some older UAs
 	 * (libre < 2.x, so baresip 1.0) abort on any SHA-256 challenge: list MD5 alone there */
 	unsigned n_digest_algs;
-	int digest_algs[2];		/* enum sp_digest_alg */
+	int digest_algs[2]; /* enum sp_digest_alg */
 };
 
 void sp_config_defaults(struct sp_config *c);

@@ -28,10 +28,10 @@ static int from_hex(const char *s, uint8_t *b, size_t n)
 		int v = 0;
 		for (int k = 0; k < 2; k++) {
 			char c = s[2 * i + k];
-			int d = isdigit((unsigned char)c)		? c - '0'
-				: (c >= 'a' && c <= 'f')		? c - 'a' + 10
-				: (c >= 'A' && c <= 'F')		? c - 'A' + 10
-									: -1;
+			int d = isdigit((unsigned char)c) ? c - '0'
+				: (c >= 'a' && c <= 'f')  ? c - 'a' + 10
+				: (c >= 'A' && c <= 'F')  ? c - 'A' + 10
+							  : -1;
 			if (d < 0)
 				return -EINVAL;
 			v = v * 16 + d;
@@ -43,7 +43,9 @@ static int from_hex(const char *s, uint8_t *b, size_t n)
 
 int sp_digest_hash_hex(enum sp_digest_alg alg, const char *data, size_t len, char *out)
 {
-	const EVP_MD *md = alg == SP_DIGEST_MD5 ? EVP_md5() : alg == SP_DIGEST_SHA256 ? EVP_sha256() : NULL;
+	const EVP_MD *md = alg == SP_DIGEST_MD5	     ? EVP_md5()
+			   : alg == SP_DIGEST_SHA256 ? EVP_sha256()
+						     : NULL;
 	uint8_t h[EVP_MAX_MD_SIZE];
 	unsigned hl = 0;
 	if (!md || !EVP_Digest(data, len, h, &hl, md, NULL))
@@ -70,16 +72,16 @@ static int hash_parts(enum sp_digest_alg alg, char *out, const char *const *part
 	return rc;
 }
 
-int sp_digest_ha1(enum sp_digest_alg alg, const char *user, const char *realm,
-		  const char *password, char *out)
+int sp_digest_ha1(enum sp_digest_alg alg, const char *user, const char *realm, const char *password,
+		  char *out)
 {
 	const char *p[] = {user, realm, password};
 	return hash_parts(alg, out, p, 3);
 }
 
-int sp_digest_response(enum sp_digest_alg alg, const char *ha1, const char *method,
-		       const char *uri, const char *nonce, const char *nc, const char *cnonce,
-		       const char *qop, char *out)
+int sp_digest_response(enum sp_digest_alg alg, const char *ha1, const char *method, const char *uri,
+		       const char *nonce, const char *nc, const char *cnonce, const char *qop,
+		       char *out)
 {
 	char ha2[SP_DIGEST_HEX_MAX];
 	const char *p2[] = {method, uri};
@@ -263,11 +265,11 @@ int sp_digest_challenge(char *out, size_t len, const char *header, const char *r
 	if (!n)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
-		int w = snprintf(out + off, len - off,
-				 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n",
-				 header, realm, nonce,
-				 sp_digest_alg_name((enum sp_digest_alg)algs[i]),
-				 stale ? ", stale=true" : "");
+		int w = snprintf(
+		    out + off, len - off,
+		    "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n",
+		    header, realm, nonce, sp_digest_alg_name((enum sp_digest_alg)algs[i]),
+		    stale ? ", stale=true" : "");
 		if (w < 0 || (size_t)w >= len - off)
 			return -ENOSPC;
 		off += (size_t)w;

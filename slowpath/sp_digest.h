@@ -12,18 +12,18 @@
 enum sp_digest_alg { SP_DIGEST_MD5 = 1, SP_DIGEST_SHA256 = 2 };
 
 #define SP_DIGEST_HEX_MAX 65 /* SHA-256 hex + NUL */
-#define SP_NONCE_LEN 48	     /* hex characters */
+#define SP_NONCE_LEN	  48 /* hex characters */
 
 /* hex(H(data)) into out (SP_DIGEST_HEX_MAX). 0 or -EINVAL. */
 int sp_digest_hash_hex(enum sp_digest_alg alg, const char *data, size_t len, char *out);
 /* HA1 = H(user:realm:password). */
-int sp_digest_ha1(enum sp_digest_alg alg, const char *user, const char *realm,
-		  const char *password, char *out);
+int sp_digest_ha1(enum sp_digest_alg alg, const char *user, const char *realm, const char *password,
+		  char *out);
 /* response = H(HA1:nonce:nc:cnonce:qop:H(method:uri)) for qop=auth, or
  * H(HA1:nonce:H(method:uri)) when qop is NULL (RFC 2069 compatibility). */
-int sp_digest_response(enum sp_digest_alg alg, const char *ha1, const char *method,
-		       const char *uri, const char *nonce, const char *nc, const char *cnonce,
-		       const char *qop, char *out);
+int sp_digest_response(enum sp_digest_alg alg, const char *ha1, const char *method, const char *uri,
+		       const char *nonce, const char *nc, const char *cnonce, const char *qop,
+		       char *out);
 /* Constant-time comparison of two hex digests (case-insensitive). */
 bool sp_digest_equal(const char *a, const char *b);
 const char *sp_digest_alg_name(enum sp_digest_alg alg);

@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "slowpath/sp_server.h"
 
-#define SP_TXN_SLOTS 8192
+#define SP_TXN_SLOTS  8192
 #define SP_TXN_LIFE_S 32 /* Timer J / 64*T1 */
 
 struct txn_slot {
@@ -74,8 +74,7 @@ static bool txn_retransmission(struct sp_server *s, struct sp_conn *c, const osi
 	return true;
 }
 
-static void txn_remember(const struct sp_conn *c, const osip_message_t *req,
-			 const struct sp_buf *b)
+static void txn_remember(const struct sp_conn *c, const osip_message_t *req, const struct sp_buf *b)
 {
 	char key[200];
 	if (c->tp != SP_UDP || !txn_key(c, req, key, sizeof(key)) || !b->p)
@@ -124,8 +123,8 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
 		s->ctr.rate_limited++;
 		if (log_ok(LOG_RATE))
-			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s",
-				c->peer_ip, sp_transport_name(c->tp), s->cfg.rate_limit_rps);
+			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s", c->peer_ip,
+				sp_transport_name(c->tp), s->cfg.rate_limit_rps);
 		return;
 	}
 	osip_message_t *m = NULL;

@@ -166,8 +166,7 @@ static bool is_token(const char *s)
 	return true;
 }
 
-int sp_msg_parse(const char *buf, size_t len, osip_message_t **out, int *status,
-		 const char **why)
+int sp_msg_parse(const char *buf, size_t len, osip_message_t **out, int *status, const char **why)
 {
 	osip_message_t *m = NULL;
 	*out = NULL;
@@ -246,7 +245,8 @@ int sp_msg_parse(const char *buf, size_t len, osip_message_t **out, int *status,
 			*why = "bad Max-Forwards";
 			return -EINVAL;
 		}
-		if (x == 0 && strcmp(m->sip_method, "REGISTER") && strcmp(m->sip_method, "OPTIONS")) {
+		if (x == 0 && strcmp(m->sip_method, "REGISTER") &&
+		    strcmp(m->sip_method, "OPTIONS")) {
 			*why = "Max-Forwards exhausted";
 			*status = 483;
 			return -EINVAL;
@@ -324,36 +324,66 @@ void sp_buf_free(struct sp_buf *b)
 const char *sp_msg_reason(int code)
 {
 	switch (code) {
-	case 100: return "Trying";
-	case 180: return "Ringing";
-	case 183: return "Session Progress";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 416: return "Unsupported URI Scheme";
-	case 420: return "Bad Extension";
-	case 423: return "Interval Too Brief";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 482: return "Loop Detected";
-	case 483: return "Too Many Hops";
-	case 486: return "Busy Here";
-	case 487: return "Request Terminated";
-	case 488: return "Not Acceptable Here";
-	case 491: return "Request Pending";
-	case 500: return "Server Internal Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 504: return "Server Time-out";
-	case 505: return "Version Not Supported";
-	case 513: return "Message Too Large";
-	case 603: return "Decline";
-	default: return code < 300 ? "OK" : "Error";
+	case 100:
+		return "Trying";
+	case 180:
+		return "Ringing";
+	case 183:
+		return "Session Progress";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 407:
+		return "Proxy Authentication Required";
+	case 408:
+		return "Request Timeout";
+	case 416:
+		return "Unsupported URI Scheme";
+	case 420:
+		return "Bad Extension";
+	case 423:
+		return "Interval Too Brief";
+	case 480:
+		return "Temporarily Unavailable";
+	case 481:
+		return "Call/Transaction Does Not Exist";
+	case 482:
+		return "Loop Detected";
+	case 483:
+		return "Too Many Hops";
+	case 486:
+		return "Busy Here";
+	case 487:
+		return "Request Terminated";
+	case 488:
+		return "Not Acceptable Here";
+	case 491:
+		return "Request Pending";
+	case 500:
+		return "Server Internal Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Server Time-out";
+	case 505:
+		return "Version Not Supported";
+	case 513:
+		return "Message Too Large";
+	case 603:
+		return "Decline";
+	default:
+		return code < 300 ? "OK" : "Error";
 	}
 }
 

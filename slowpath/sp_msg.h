@@ -29,8 +29,7 @@ int sp_msg_frame(const char *data, size_t len, size_t *skip, unsigned *pings);
  *   -EBADMSG  unparseable or missing what a response needs: drop it (*status = 0);
  *   -EINVAL   parseable enough to answer: *status = 400/483/513..., *out is set so that
  *             the caller can build the error response (and must free it). */
-int sp_msg_parse(const char *buf, size_t len, osip_message_t **out, int *status,
-		 const char **why);
+int sp_msg_parse(const char *buf, size_t len, osip_message_t **out, int *status, const char **why);
 
 /* First value of a header not parsed into a dedicated field (e.g. "user-agent",
  * "max-forwards", "expires"); NULL if absent. */

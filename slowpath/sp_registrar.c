@@ -77,7 +77,8 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 	int64_t now = sp_now();
 	for (int i = 0; (x = osip_list_get(list, i)); i++) {
 		char realm[PR_KS_REALM_MAX];
-		if (sp_unquote(realm, sizeof(realm), x->realm) == 0 && !strcmp(realm, s->cfg.realm)) {
+		if (sp_unquote(realm, sizeof(realm), x->realm) == 0 &&
+		    !strcmp(realm, s->cfg.realm)) {
 			a = x;
 			break;
 		}
@@ -101,8 +102,9 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 	}
 	if (!digest_uri_matches(f.uri, req->req_uri)) {
 		/* RFC 3261 22.4: credentials computed for another Request-URI */
-		sp_respond(s, c, req, 400, "Warning: 399 poprelay \"digest uri differs from the "
-					   "Request-URI\"\r\n");
+		sp_respond(s, c, req, 400,
+			   "Warning: 399 poprelay \"digest uri differs from the "
+			   "Request-URI\"\r\n");
 		return -EINVAL;
 	}
 	int alg = sp_digest_alg_parse(f.algorithm);
@@ -144,7 +146,8 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 		return rc;
 	}
 	if (u->disabled) {
-		PR_WARN("auth: user %s is disabled (from %s:%u)", f.username, c->peer_ip, c->peer_port);
+		PR_WARN("auth: user %s is disabled (from %s:%u)", f.username, c->peer_ip,
+			c->peer_port);
 		memset(u, 0, sizeof(*u));
 		sp_respond(s, c, req, 403, NULL);
 		return -EPERM;
@@ -156,8 +159,8 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 	if (rc < 0 || !sp_digest_equal(expect, f.response)) {
 		s->ctr.reg_auth_failed++;
 		sp_guard_auth_failed(s, c->peer_ip, f.username, now);
-		PR_WARN("auth: wrong credentials for user %s from %s:%u (%s)", f.username, c->peer_ip,
-			c->peer_port, sp_digest_alg_name(alg));
+		PR_WARN("auth: wrong credentials for user %s from %s:%u (%s)", f.username,
+			c->peer_ip, c->peer_port, sp_digest_alg_name(alg));
 		memset(u, 0, sizeof(*u));
 		memset(expect, 0, sizeof(expect));
 		challenge(s, c, req, proxy, false);
@@ -217,8 +220,8 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	if (sp_auth_request(s, c, req, false, &u) < 0)
 		return;
 	if (strcmp(u.name, aor)) {
-		PR_WARN("registrar: user %s tried to register %s from %s:%u", u.name, aor, c->peer_ip,
-			c->peer_port);
+		PR_WARN("registrar: user %s tried to register %s from %s:%u", u.name, aor,
+			c->peer_ip, c->peer_port);
 		sp_respond(s, c, req, 403, NULL);
 		return;
 	}
@@ -313,9 +316,8 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 			      r.instance, r.reg_id);
 	n += snprintf(extra + n, sizeof(extra) - n, "\r\nDate: %s\r\n", when);
 	if (r.instance[0] && r.reg_id)
-		snprintf(extra + n, sizeof(extra) - n,
-			 "Require: outbound\r\nFlow-Timer: %u\r\n", u.keepalive_s ? u.keepalive_s
-									  : s->cfg.keepalive_s);
+		snprintf(extra + n, sizeof(extra) - n, "Require: outbound\r\nFlow-Timer: %u\r\n",
+			 u.keepalive_s ? u.keepalive_s : s->cfg.keepalive_s);
 	sp_respond(s, c, req, 200, extra);
 }
 

@@ -107,7 +107,8 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 				continue;
 			if (!strcmp(a->a_att_field, "rtcp-mux"))
 				o->rtcp_mux = true;
-			else if (!strcmp(a->a_att_field, "sendonly") || !strcmp(a->a_att_field, "inactive"))
+			else if (!strcmp(a->a_att_field, "sendonly") ||
+				 !strcmp(a->a_att_field, "inactive"))
 				o->hold = true;
 			else if (!strcmp(a->a_att_field, "crypto")) {
 				if (a->a_att_value && o->n_crypto < SP_SDP_MAX_CRYPTO &&
@@ -178,17 +179,17 @@ static void set_str(char **field, const char *v)
 
 static bool drop_attr(const char *f)
 {
-	static const char *const drop[] = {"crypto", "candidate", "ice-ufrag", "ice-pwd",
-					   "ice-options", "ice-lite", "remote-candidates",
-					   "end-of-candidates", "fingerprint", "setup", NULL};
+	static const char *const drop[] = {
+	    "crypto",	"candidate",	     "ice-ufrag",	  "ice-pwd",	 "ice-options",
+	    "ice-lite", "remote-candidates", "end-of-candidates", "fingerprint", "setup",
+	    NULL};
 	for (int i = 0; drop[i]; i++)
 		if (!strcmp(f, drop[i]))
 			return true;
 	return false;
 }
 
-int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
-		   struct sp_buf *out)
+int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw, struct sp_buf *out)
 {
 	sdp_message_t *s = NULL;
 	char fam[4];
@@ -233,8 +234,8 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 				continue;
 			}
 			if (a->a_att_field && !strcmp(a->a_att_field, "rtcp")) {
-				snprintf(rtcp, sizeof(rtcp), "%u IN %s %s", rw->relay_port[i] + 1, at,
-					 rw->relay_addr);
+				snprintf(rtcp, sizeof(rtcp), "%u IN %s %s", rw->relay_port[i] + 1,
+					 at, rw->relay_addr);
 				set_str(&a->a_att_value, rtcp);
 			}
 			j++;

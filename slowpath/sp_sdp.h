@@ -12,20 +12,20 @@
 #include "crypto/sdes.h"
 #include "slowpath/sp_msg.h"
 
-#define SP_SDP_MAX_MEDIA 4
+#define SP_SDP_MAX_MEDIA  4
 #define SP_SDP_MAX_CRYPTO 4
 
 struct sp_sdp_media {
-	char media[8];		/* "audio", "video", ... */
-	char proto[16];		/* "RTP/AVP", "RTP/SAVP", ... */
-	char addr[48];		/* media-level c= or the session's */
-	char family[4];		/* "ip4" / "ip6" */
-	uint16_t port;		/* 0: stream rejected/disabled */
+	char media[8];	/* "audio", "video", ... */
+	char proto[16]; /* "RTP/AVP", "RTP/SAVP", ... */
+	char addr[48];	/* media-level c= or the session's */
+	char family[4]; /* "ip4" / "ip6" */
+	uint16_t port;	/* 0: stream rejected/disabled */
 	bool rtcp_mux;
-	bool hold;		/* sendonly / inactive / c=0.0.0.0 */
-	unsigned n_crypto;	/* supported a=crypto lines, in offer order */
+	bool hold;	   /* sendonly / inactive / c=0.0.0.0 */
+	unsigned n_crypto; /* supported a=crypto lines, in offer order */
 	struct pr_sdes_crypto crypto[SP_SDP_MAX_CRYPTO];
-	unsigned n_crypto_bad;	/* a=crypto lines we could not use */
+	unsigned n_crypto_bad; /* a=crypto lines we could not use */
 };
 
 struct sp_sdp_info {
@@ -47,7 +47,7 @@ int sp_policy_media(bool onnet, bool over_tls, const struct sp_sdp_media *m, boo
 		    int *crypto_idx, const char **why);
 
 struct sp_sdp_rewrite {
-	const char *relay_addr;	/* c= and o= address written */
+	const char *relay_addr; /* c= and o= address written */
 	unsigned n;		/* media lines described below (must match the SDP) */
 	uint16_t relay_port[SP_SDP_MAX_MEDIA];
 	bool encrypted[SP_SDP_MAX_MEDIA];

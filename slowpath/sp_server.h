@@ -31,12 +31,12 @@ struct sp_conn {
 	socklen_t peer_len;
 	char peer_ip[48];
 	uint16_t peer_port;
-	char user[PR_KS_NAME_MAX];	/* user authenticated by REGISTER on this flow */
-	bool peer_pop;			/* mutual-TLS link with another PoP's slowpath */
+	char user[PR_KS_NAME_MAX]; /* user authenticated by REGISTER on this flow */
+	bool peer_pop;		   /* mutual-TLS link with another PoP's slowpath */
 	char peer_pop_name[64];
-	bool inbound;			/* accepted (vs. connected by us) */
+	bool inbound; /* accepted (vs. connected by us) */
 	struct sp_server *srv;
-	struct sp_conn *next;		/* id hash chain */
+	struct sp_conn *next; /* id hash chain */
 };
 
 /* Where to send: a flow (conn_id) or a UDP address. */
@@ -51,10 +51,10 @@ struct sp_counters {
 	uint64_t rx_msgs, rx_dropped_unparseable, rx_answered_400, rx_too_large;
 	uint64_t keepalive_pongs, conns_accepted, conns_open, conns_refused, tls_failed;
 	uint64_t reg_ok, reg_unreg, reg_challenged, reg_auth_failed, reg_stale, reg_replayed,
-		reg_plain_refused, reg_unknown_user;
+	    reg_plain_refused, reg_unknown_user;
 	uint64_t lockout_refused, rate_limited, scanner_refused;
-	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488,
-		calls_ended, calls_flow_lost, calls_timeout, calls_plain_refused;
+	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488, calls_ended,
+	    calls_flow_lost, calls_timeout, calls_plain_refused;
 	uint64_t redis_errors;
 };
 
@@ -64,8 +64,8 @@ struct sp_call;
 struct sp_server {
 	struct sp_config cfg;
 	struct event_base *base;
-	SSL_CTX *ssl_srv;		/* our listener */
-	SSL_CTX *ssl_cli;		/* toward peer PoPs (mutual TLS) */
+	SSL_CTX *ssl_srv; /* our listener */
+	SSL_CTX *ssl_cli; /* toward peer PoPs (mutual TLS) */
 	struct evconnlistener *lis_tls, *lis_tcp;
 	int udp_fd;
 	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1;
@@ -76,7 +76,7 @@ struct sp_server {
 	uint64_t next_conn_id;
 	size_t n_conn_buckets;
 	struct sp_conn **conns;
-	struct sp_call *calls;		/* list of live calls */
+	struct sp_call *calls; /* list of live calls */
 	uint64_t call_seq;
 	struct sp_counters ctr;
 	struct sp_counters ctr_logged;

@@ -179,7 +179,8 @@ static void peer_pop_check(struct sp_conn *c)
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		if (!strcmp(cfg->peers[i].host, c->peer_ip)) {
 			c->peer_pop = true;
-			snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s", cfg->peers[i].name);
+			snprintf(c->peer_pop_name, sizeof(c->peer_pop_name), "%s",
+				 cfg->peers[i].name);
 			return;
 		}
 }
@@ -203,7 +204,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			char buf[200];
 			ERR_error_string_n(e, buf, sizeof(buf));
 			if (!tls_err)
-				PR_NOTICE("flow %s:%u: TLS error: %s", c->peer_ip, c->peer_port, buf);
+				PR_NOTICE("flow %s:%u: TLS error: %s", c->peer_ip, c->peer_port,
+					  buf);
 			tls_err = true;
 		}
 		if (tls_err)
@@ -324,8 +326,8 @@ int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_
 	if (d->tp == SP_UDP) {
 		if (s->udp_fd < 0)
 			return -ENOTCONN;
-		ssize_t n = sendto(s->udp_fd, buf, len, 0, (const struct sockaddr *)&d->addr,
-				   d->addr_len);
+		ssize_t n =
+		    sendto(s->udp_fd, buf, len, 0, (const struct sockaddr *)&d->addr, d->addr_len);
 		return n == (ssize_t)len ? 0 : -errno;
 	}
 	struct sp_conn *c = sp_conn_find(s, d->conn_id);
@@ -370,8 +372,8 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 	if (ssl) /* the peer's certificate must name its address */
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->host);
 	if (ssl)
-		c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-							BEV_OPT_CLOSE_ON_FREE);
+		c->bev = bufferevent_openssl_socket_new(
+		    s->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev && fd >= 0)
 		close(fd);
 	if (!c->bev) {
@@ -441,8 +443,8 @@ static struct evconnlistener *listen_tcp(struct sp_server *s, const char *host, 
 		return NULL;
 	}
 	struct evconnlistener *l = evconnlistener_new_bind(
-		s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-		(struct sockaddr *)&ss, (int)len);
+	    s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+	    (struct sockaddr *)&ss, (int)len);
 	if (!l) {
 		PR_ERR("cannot listen on %s:%u/tcp: %s", host, port, strerror(errno));
 		return NULL;
@@ -465,35 +467,35 @@ void sp_counters_log(struct sp_server *s, bool force)
 		const char *name;
 		uint64_t v;
 	} f[] = {
-		{"rx_msgs", c->rx_msgs},
-		{"rx_dropped_unparseable", c->rx_dropped_unparseable},
-		{"rx_answered_400", c->rx_answered_400},
-		{"rx_too_large", c->rx_too_large},
-		{"keepalive_pongs", c->keepalive_pongs},
-		{"conns_open", c->conns_open},
-		{"conns_accepted", c->conns_accepted},
-		{"conns_refused", c->conns_refused},
-		{"tls_failed", c->tls_failed},
-		{"reg_ok", c->reg_ok},
-		{"reg_unreg", c->reg_unreg},
-		{"reg_challenged", c->reg_challenged},
-		{"reg_auth_failed", c->reg_auth_failed},
-		{"reg_stale", c->reg_stale},
-		{"reg_replayed", c->reg_replayed},
-		{"reg_plain_refused", c->reg_plain_refused},
-		{"reg_unknown_user", c->reg_unknown_user},
-		{"lockout_refused", c->lockout_refused},
-		{"rate_limited", c->rate_limited},
-		{"scanner_refused", c->scanner_refused},
-		{"calls_started", c->calls_started},
-		{"calls_answered", c->calls_answered},
-		{"calls_failed", c->calls_failed},
-		{"calls_refused_488", c->calls_refused_488},
-		{"calls_ended", c->calls_ended},
-		{"calls_flow_lost", c->calls_flow_lost},
-		{"calls_timeout", c->calls_timeout},
-		{"calls_plain_refused", c->calls_plain_refused},
-		{"redis_errors", c->redis_errors},
+	    {"rx_msgs", c->rx_msgs},
+	    {"rx_dropped_unparseable", c->rx_dropped_unparseable},
+	    {"rx_answered_400", c->rx_answered_400},
+	    {"rx_too_large", c->rx_too_large},
+	    {"keepalive_pongs", c->keepalive_pongs},
+	    {"conns_open", c->conns_open},
+	    {"conns_accepted", c->conns_accepted},
+	    {"conns_refused", c->conns_refused},
+	    {"tls_failed", c->tls_failed},
+	    {"reg_ok", c->reg_ok},
+	    {"reg_unreg", c->reg_unreg},
+	    {"reg_challenged", c->reg_challenged},
+	    {"reg_auth_failed", c->reg_auth_failed},
+	    {"reg_stale", c->reg_stale},
+	    {"reg_replayed", c->reg_replayed},
+	    {"reg_plain_refused", c->reg_plain_refused},
+	    {"reg_unknown_user", c->reg_unknown_user},
+	    {"lockout_refused", c->lockout_refused},
+	    {"rate_limited", c->rate_limited},
+	    {"scanner_refused", c->scanner_refused},
+	    {"calls_started", c->calls_started},
+	    {"calls_answered", c->calls_answered},
+	    {"calls_failed", c->calls_failed},
+	    {"calls_refused_488", c->calls_refused_488},
+	    {"calls_ended", c->calls_ended},
+	    {"calls_flow_lost", c->calls_flow_lost},
+	    {"calls_timeout", c->calls_timeout},
+	    {"calls_plain_refused", c->calls_plain_refused},
+	    {"redis_errors", c->redis_errors},
 	};
 	char line[2048];
 	size_t off = 0;
@@ -554,8 +556,8 @@ int sp_server_open(struct sp_server *s)
 			return -EADDRINUSE;
 	}
 	if (s->cfg.plain_port) {
-		s->lis_tcp = listen_tcp(s, s->cfg.plain_addr, s->cfg.plain_port,
-					&s->plain_port_bound);
+		s->lis_tcp =
+		    listen_tcp(s, s->cfg.plain_addr, s->cfg.plain_port, &s->plain_port_bound);
 		if (!s->lis_tcp)
 			return -EADDRINUSE;
 		struct sockaddr_storage ss;

@@ -7,16 +7,18 @@
 
 #include "slowpath/sp_digest.h"
 
-#define NONCE "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"
+#define NONCE  "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"
 #define CNONCE "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
 
 static void rfc7616_md5(void)
 {
 	char ha1[SP_DIGEST_HEX_MAX], resp[SP_DIGEST_HEX_MAX];
-	CU_ASSERT_EQUAL(sp_digest_ha1(SP_DIGEST_MD5, "Mufasa", "http-auth@example.org",
-				      "Circle of Life", ha1), 0);
+	CU_ASSERT_EQUAL(
+	    sp_digest_ha1(SP_DIGEST_MD5, "Mufasa", "http-auth@example.org", "Circle of Life", ha1),
+	    0);
 	CU_ASSERT_EQUAL(sp_digest_response(SP_DIGEST_MD5, ha1, "GET", "/dir/index.html", NONCE,
-					   "00000001", CNONCE, "auth", resp), 0);
+					   "00000001", CNONCE, "auth", resp),
+			0);
 	CU_ASSERT_STRING_EQUAL(resp, "8ca523f5e9506fed4657c9700eebdbec");
 }
 
@@ -24,15 +26,18 @@ static void rfc7616_sha256(void)
 {
 	char ha1[SP_DIGEST_HEX_MAX], resp[SP_DIGEST_HEX_MAX];
 	CU_ASSERT_EQUAL(sp_digest_ha1(SP_DIGEST_SHA256, "Mufasa", "http-auth@example.org",
-				      "Circle of Life", ha1), 0);
+				      "Circle of Life", ha1),
+			0);
 	CU_ASSERT_EQUAL(strlen(ha1), 64);
 	CU_ASSERT_EQUAL(sp_digest_response(SP_DIGEST_SHA256, ha1, "GET", "/dir/index.html", NONCE,
-					   "00000001", CNONCE, "auth", resp), 0);
+					   "00000001", CNONCE, "auth", resp),
+			0);
 	CU_ASSERT_STRING_EQUAL(resp,
 			       "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
 	/* a different password gives a different response */
 	CU_ASSERT_EQUAL(sp_digest_ha1(SP_DIGEST_SHA256, "Mufasa", "http-auth@example.org",
-				      "Circle of life", ha1), 0);
+				      "Circle of life", ha1),
+			0);
 	char resp2[SP_DIGEST_HEX_MAX];
 	sp_digest_response(SP_DIGEST_SHA256, ha1, "GET", "/dir/index.html", NONCE, "00000001",
 			   CNONCE, "auth", resp2);
@@ -49,7 +54,8 @@ static void rfc2069_no_qop(void)
 	int n = snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, "abc", ha2);
 	sp_digest_hash_hex(SP_DIGEST_MD5, buf, n, expect);
 	CU_ASSERT_EQUAL(sp_digest_response(SP_DIGEST_MD5, ha1, "REGISTER", "sip:poprelay", "abc",
-					   NULL, NULL, NULL, resp), 0);
+					   NULL, NULL, NULL, resp),
+			0);
 	CU_ASSERT_STRING_EQUAL(resp, expect);
 }
 
@@ -104,18 +110,22 @@ static void challenge(void)
 {
 	char buf[512];
 	const int both[] = {SP_DIGEST_SHA256, SP_DIGEST_MD5}, md5[] = {SP_DIGEST_MD5};
-	CU_ASSERT_EQUAL(sp_digest_challenge(buf, sizeof(buf), "WWW-Authenticate", "poprelay",
-					    "abc", true, both, 2), 0);
+	CU_ASSERT_EQUAL(sp_digest_challenge(buf, sizeof(buf), "WWW-Authenticate", "poprelay", "abc",
+					    true, both, 2),
+			0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "algorithm=SHA-256, qop=\"auth\", stale=true\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "algorithm=MD5"));
 	CU_ASSERT_TRUE(strstr(buf, "SHA-256") < strstr(buf, "MD5"));
-	CU_ASSERT_EQUAL(sp_digest_challenge(buf, 20, "WWW-Authenticate", "poprelay", "abc", false,
-					    both, 2), -ENOSPC);
-	CU_ASSERT_EQUAL(sp_digest_challenge(buf, sizeof(buf), "Proxy-Authenticate", "r", "n", false,
-					    md5, 1), 0);
+	CU_ASSERT_EQUAL(
+	    sp_digest_challenge(buf, 20, "WWW-Authenticate", "poprelay", "abc", false, both, 2),
+	    -ENOSPC);
+	CU_ASSERT_EQUAL(
+	    sp_digest_challenge(buf, sizeof(buf), "Proxy-Authenticate", "r", "n", false, md5, 1),
+	    0);
 	CU_ASSERT_PTR_NULL(strstr(buf, "SHA-256"));
 	CU_ASSERT_PTR_NULL(strstr(buf, "stale"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\", algorithm=MD5"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(buf, "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\", algorithm=MD5"));
 	char u[8];
 	CU_ASSERT_EQUAL(sp_unquote(u, sizeof(u), "\"alice\""), 0);
 	CU_ASSERT_STRING_EQUAL(u, "alice");

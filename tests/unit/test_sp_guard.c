@@ -31,12 +31,13 @@ static void rate(void)
 	for (int i = 0; i < 20; i++)
 		ok += sp_guard_rate_ok(&srv, "192.0.2.1", 1000);
 	CU_ASSERT_EQUAL(ok, 5); /* the burst, then nothing within the same millisecond */
-	CU_ASSERT_TRUE(sp_guard_rate_ok(&srv, "192.0.2.2", 1000)); /* other sources unaffected */
+	CU_ASSERT_TRUE(sp_guard_rate_ok(&srv, "192.0.2.2", 1000));  /* other sources unaffected */
 	CU_ASSERT_FALSE(sp_guard_rate_ok(&srv, "192.0.2.1", 1050)); /* 0.5 token back */
 	CU_ASSERT_TRUE(sp_guard_rate_ok(&srv, "192.0.2.1", 1100));  /* 1 token */
 	ok = 0;
 	for (int i = 0; i < 20; i++)
-		ok += sp_guard_rate_ok(&srv, "192.0.2.1", 10000); /* refilled, capped at the burst */
+		ok +=
+		    sp_guard_rate_ok(&srv, "192.0.2.1", 10000); /* refilled, capped at the burst */
 	CU_ASSERT_EQUAL(ok, 5);
 	srv.cfg.rate_limit_rps = 0;
 	for (int i = 0; i < 100; i++)

@@ -9,17 +9,17 @@
 #include "slowpath/sp_config.h"
 #include "slowpath/sp_msg.h"
 
-#define REQ_HDRS                                                                           \
-	"Via: SIP/2.0/TLS 10.0.0.5:5061;branch=z9hG4bK776asdhds;rport\r\n"                 \
-	"Max-Forwards: 70\r\n"                                                             \
-	"To: <sip:bob@poprelay>\r\n"                                                       \
-	"From: \"Alice\" <sip:alice@poprelay>;tag=1928301774\r\n"                          \
+#define REQ_HDRS                                                                                   \
+	"Via: SIP/2.0/TLS 10.0.0.5:5061;branch=z9hG4bK776asdhds;rport\r\n"                         \
+	"Max-Forwards: 70\r\n"                                                                     \
+	"To: <sip:bob@poprelay>\r\n"                                                               \
+	"From: \"Alice\" <sip:alice@poprelay>;tag=1928301774\r\n"                                  \
 	"Call-ID: a84b4c76e66710@pc33\r\n"
 
-static const char options[] = "OPTIONS sip:bob@poprelay SIP/2.0\r\n" REQ_HDRS
-			      "CSeq: 63104 OPTIONS\r\n"
-			      "User-Agent: test/1\r\n"
-			      "Content-Length: 0\r\n\r\n";
+static const char options[] =
+    "OPTIONS sip:bob@poprelay SIP/2.0\r\n" REQ_HDRS "CSeq: 63104 OPTIONS\r\n"
+    "User-Agent: test/1\r\n"
+    "Content-Length: 0\r\n\r\n";
 
 static void framing(void)
 {
@@ -67,7 +67,8 @@ static void parse_ok(void)
 	CU_ASSERT_STRING_EQUAL(sp_msg_header(m, "user-agent"), "test/1");
 
 	struct sp_buf b = {0};
-	CU_ASSERT_EQUAL(sp_msg_response(&b, m, 200, NULL, "xyz", "Allow: INVITE\r\n", NULL, NULL, 0), 0);
+	CU_ASSERT_EQUAL(
+	    sp_msg_response(&b, m, 200, NULL, "xyz", "Allow: INVITE\r\n", NULL, NULL, 0), 0);
 	CU_ASSERT_TRUE(!strncmp(b.p, "SIP/2.0 200 OK\r\n", 16));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "branch=z9hG4bK776asdhds"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "To: <sip:bob@poprelay>;tag=xyz\r\n"));
@@ -105,29 +106,35 @@ static void parse_bad(void)
 	CU_ASSERT_EQUAL(parse_status("INVITE sip:bob@x SIP/2.0\r\nContent-Length: 0\r\n\r\n", &why),
 			-1); /* nothing to answer with */
 	CU_ASSERT_EQUAL(parse_status("OPTIONS sip:bob@poprelay SIP/2.0\r\n" REQ_HDRS
-				     "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", &why),
+				     "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				     &why),
 			400);
 	CU_ASSERT_STRING_EQUAL(why, "CSeq method differs from request method");
 	CU_ASSERT_EQUAL(parse_status("OPTIONS sip:bob@poprelay SIP/2.0\r\n" REQ_HDRS
-				     "CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n", &why),
+				     "CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n",
+				     &why),
 			400);
 	CU_ASSERT_EQUAL(parse_status("OPTIONS sip:bob@poprelay SIP/2.0\r\n" REQ_HDRS
-				     "CSeq: 1 OPTIONS\r\nContent-Length: 10\r\n\r\nabc", &why),
+				     "CSeq: 1 OPTIONS\r\nContent-Length: 10\r\n\r\nabc",
+				     &why),
 			400);
 	CU_ASSERT_EQUAL(parse_status("INVITE sip:bob@poprelay SIP/2.0\r\n"
 				     "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n"
 				     "Max-Forwards: 0\r\nTo: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\n"
-				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", &why),
+				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				     &why),
 			483);
 	CU_ASSERT_EQUAL(parse_status("INVITE sip:bob@poprelay SIP/3.0\r\n"
 				     "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n"
 				     "To: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\n"
-				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", &why),
+				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				     &why),
 			505);
 	CU_ASSERT_EQUAL(parse_status("INVITE tel:+1555 SIP/2.0\r\n"
 				     "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n"
 				     "To: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\n"
-				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", &why),
+				     "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				     &why),
 			416);
 }
 
@@ -145,7 +152,8 @@ static void config(void)
 					"peer_pops = ams1=10.1.0.1:5061\n"
 					"tls_verify_client = optional\n"
 					"digest_algorithms = MD5\n",
-					err, sizeof(err)), 0);
+					err, sizeof(err)),
+			0);
 	CU_ASSERT_STRING_EQUAL(c.realm, "example");
 	CU_ASSERT_STRING_EQUAL(c.redis_socket, "/tmp/x.sock");
 	CU_ASSERT_STRING_EQUAL(c.tls_addr, "127.0.0.1");
@@ -165,26 +173,29 @@ static void config(void)
 	CU_ASSERT_EQUAL(c.digest_algs[0], 1);
 	sp_config_defaults(&c);
 	CU_ASSERT_EQUAL(c.n_digest_algs, 2);
-	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\ndigest_algorithms = SHA-512\n", err,
-					sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(
+	    sp_config_parse(&c, "t.conf", "[sip]\ndigest_algorithms = SHA-512\n", err, sizeof(err)),
+	    -EINVAL);
 
 	sp_config_defaults(&c);
-	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\nfoo = 1\n", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\nfoo = 1\n", err, sizeof(err)),
+			-EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:2: [sip]: unknown key 'foo'"));
 	sp_config_defaults(&c);
-	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\nnonce_ttl_s = -5\n", err, sizeof(err)),
-			-EINVAL);
+	CU_ASSERT_EQUAL(
+	    sp_config_parse(&c, "t.conf", "[sip]\nnonce_ttl_s = -5\n", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nonce_ttl_s"));
 	sp_config_defaults(&c);
-	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf", "[sip]\ntls_listen = 5061\n", err, sizeof(err)),
-			-EINVAL);
+	CU_ASSERT_EQUAL(
+	    sp_config_parse(&c, "t.conf", "[sip]\ntls_listen = 5061\n", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(sp_config_load(&c, "/nonexistent/sp.conf", err, sizeof(err)), -ENOENT);
 	/* [sip] redis_user wins over [redis] user, in either order */
 	sp_config_defaults(&c);
 	CU_ASSERT_EQUAL(sp_config_parse(&c, "t.conf",
 					"[sip]\nredis_user = slowpath\n[redis]\nuser = shared\n"
 					"password_file = /etc/shared.pass\n",
-					err, sizeof(err)), 0);
+					err, sizeof(err)),
+			0);
 	CU_ASSERT_STRING_EQUAL(c.redis_user, "slowpath");
 	CU_ASSERT_STRING_EQUAL(c.redis_password_file, "/etc/shared.pass");
 }

@@ -7,19 +7,20 @@
 #include "slowpath/sp_sdp.h"
 
 static const char offer_savp[] =
-	"v=0\r\n"
-	"o=alice 123 456 IN IP4 10.0.0.5\r\n"
-	"s=-\r\n"
-	"c=IN IP4 10.0.0.5\r\n"
-	"t=0 0\r\n"
-	"m=audio 40000 RTP/SAVP 0 8 101\r\n"
-	"a=rtpmap:0 PCMU/8000\r\n"
-	"a=rtcp:40001\r\n"
-	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n"
-	"a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n"
-	"a=candidate:1 1 UDP 2130706431 10.0.0.5 40000 typ host\r\n"
-	"a=ice-ufrag:abcd\r\n"
-	"a=sendrecv\r\n";
+    "v=0\r\n"
+    "o=alice 123 456 IN IP4 10.0.0.5\r\n"
+    "s=-\r\n"
+    "c=IN IP4 10.0.0.5\r\n"
+    "t=0 0\r\n"
+    "m=audio 40000 RTP/SAVP 0 8 101\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtcp:40001\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+    "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n"
+    "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n"
+    "a=candidate:1 1 UDP 2130706431 10.0.0.5 40000 typ host\r\n"
+    "a=ice-ufrag:abcd\r\n"
+    "a=sendrecv\r\n";
 
 static const char offer_avp[] = "v=0\r\n"
 				"o=bob 1 1 IN IP4 192.0.2.9\r\n"
@@ -68,8 +69,9 @@ static void inspect(void)
 	static const char bad_addr[] = "v=0\r\no=a 1 1 IN IP4 x\r\ns=-\r\nc=IN IP4 nothere\r\n"
 				       "t=0 0\r\nm=audio 5004 RTP/AVP 0\r\n";
 	CU_ASSERT_EQUAL(sp_sdp_inspect(bad_addr, strlen(bad_addr), &i), -EINVAL);
-	static const char bad_port[] = "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
-				       "t=0 0\r\nm=audio 99999 RTP/AVP 0\r\n";
+	static const char bad_port[] =
+	    "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
+	    "t=0 0\r\nm=audio 99999 RTP/AVP 0\r\n";
 	CU_ASSERT_EQUAL(sp_sdp_inspect(bad_port, strlen(bad_port), &i), -EINVAL);
 	/* ends in a lone CR: libosip2 used to read past the buffer (make asan catches it) */
 	static const char lone_cr[] = "v=0\r\no=alice 123 456 IN IP4 10.0.0.5\r\ns=-\r\n"
@@ -111,9 +113,10 @@ static void policy(void)
 	CU_ASSERT_EQUAL(idx, -1);
 
 	/* SAVP without a usable crypto line */
-	static const char savp_nokey[] = "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
-					 "t=0 0\r\nm=audio 5004 RTP/SAVP 0\r\n"
-					 "a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA\r\n";
+	static const char savp_nokey[] =
+	    "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
+	    "t=0 0\r\nm=audio 5004 RTP/SAVP 0\r\n"
+	    "a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA\r\n";
 	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(savp_nokey, strlen(savp_nokey), &i), 0);
 	CU_ASSERT_EQUAL(i.m[0].n_crypto_bad, 1);
 	CU_ASSERT_EQUAL(sp_policy_media(true, true, &i.m[0], &enc, &idx, &why), -EPROTONOSUPPORT);
@@ -123,8 +126,8 @@ static void policy(void)
 
 static void rewrite(void)
 {
-	struct sp_sdp_rewrite rw = {.relay_addr = "203.0.113.1", .n = 1, .relay_port = {30000},
-				    .encrypted = {true}};
+	struct sp_sdp_rewrite rw = {
+	    .relay_addr = "203.0.113.1", .n = 1, .relay_port = {30000}, .encrypted = {true}};
 	CU_ASSERT_EQUAL_FATAL(pr_sdes_generate(&rw.key[0], 1, PR_SRTP_AES128_CM_SHA1_80), 0);
 	struct sp_buf out = {0};
 	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(offer_savp, strlen(offer_savp), &rw, &out), 0);

@@ -41,8 +41,8 @@ struct conn {
 	enum step step;
 	unsigned user, seq;
 	char call_id[64], tag[32];
-	char to_hdr[512];	/* To of the final response (with tag) */
-	char ruri[256];		/* remote target for ACK/BYE */
+	char to_hdr[512]; /* To of the final response (with tag) */
+	char ruri[256];	  /* remote target for ACK/BYE */
 	char routes[1024];
 };
 
@@ -157,13 +157,13 @@ static void auth_line(const char *chal_hdr, const char *m, size_t len, const cha
 }
 
 static const char sdp_offer[] =
-	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-	"m=audio 40000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
 static const char sdp_answer[] =
-	"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-	"m=audio 42000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n";
+    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 42000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n";
 
 static void send_register(struct conn *c, const char *user, const char *auth, unsigned cseq)
 {
@@ -261,9 +261,9 @@ static void callee_reply(struct conn *c, const char *m, size_t len, bool invite)
 	hdr(m, len, "Call-ID", v, sizeof(v), 0);
 	n += snprintf(out + n, sizeof(out) - n, "Call-ID: %s\r\n", v);
 	hdr(m, len, "CSeq", v, sizeof(v), 0);
-	n += snprintf(out + n, sizeof(out) - n,
-		      "CSeq: %s\r\nContact: <sip:%s@%s;transport=tls>\r\n", v, callee_user,
-		      c->local);
+	n +=
+	    snprintf(out + n, sizeof(out) - n, "CSeq: %s\r\nContact: <sip:%s@%s;transport=tls>\r\n",
+		     v, callee_user, c->local);
 	if (invite)
 		n += snprintf(out + n, sizeof(out) - n,
 			      "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
@@ -283,8 +283,8 @@ static void on_msg(struct conn *c, const char *m, size_t len)
 	snprintf(user, sizeof(user), "user%u", c->user);
 	if (mode == M_CALLEE) {
 		if (c->step == S_REG1 && code == 401) {
-			auth_line("WWW-Authenticate", m, len, callee_user, "REGISTER", "sip:poprelay",
-				  "Authorization", auth, sizeof(auth));
+			auth_line("WWW-Authenticate", m, len, callee_user, "REGISTER",
+				  "sip:poprelay", "Authorization", auth, sizeof(auth));
 			send_register(c, callee_user, auth, 2);
 			c->step = S_REG2;
 		} else if (c->step == S_REG2 && code >= 200) {
@@ -325,7 +325,8 @@ static void on_msg(struct conn *c, const char *m, size_t len)
 		char to[512];
 		hdr(m, len, "To", to, sizeof(to), 0);
 		tx(c,
-		   "ACK sip:%s@poprelay SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK%u.%u.i1;rport\r\n"
+		   "ACK sip:%s@poprelay SIP/2.0\r\nVia: SIP/2.0/TLS "
+		   "%s;branch=z9hG4bK%u.%u.i1;rport\r\n"
 		   "Max-Forwards: 70\r\nFrom: <sip:%s@poprelay>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\n"
 		   "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
 		   callee_user, c->local, c->fd, c->seq, user, c->tag, to, c->call_id);
@@ -405,7 +406,9 @@ int main(int argc, char **argv)
 	if (argc < 6)
 		die("usage: sipload register|call HOST PORT CAFILE PASSWORD NUSERS N C | "
 		    "sipload callee HOST PORT CAFILE USER PASSWORD");
-	mode = !strcmp(argv[1], "register") ? M_REGISTER : !strcmp(argv[1], "call") ? M_CALL : M_CALLEE;
+	mode = !strcmp(argv[1], "register") ? M_REGISTER
+	       : !strcmp(argv[1], "call")   ? M_CALL
+					    : M_CALLEE;
 	host = argv[2];
 	port = atoi(argv[3]);
 	cafile = argv[4];
