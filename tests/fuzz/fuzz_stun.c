@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "crypto/stun_auth.h"
 #include "dataplane/turn/stun_msg.h"
 #include "dataplane/turn/turn_server.h"
 
@@ -35,10 +36,51 @@ static void init(void)
 	pr_taddr_from_str(&ctx.srv, "192.0.2.1", 3478);
 }
 
+/* The same bytes as the attributes of an authenticated request (the fuzzer cannot forge
+ * MESSAGE-INTEGRITY): reaches Allocate, Refresh, CreatePermission and ChannelBind with
+ * arbitrary attributes, and fills the tables for the data path below. */
+static void authed(const uint8_t *data, size_t size)
+{
+	static const uint16_t methods[] = {TURN_ALLOCATE, TURN_REFRESH, TURN_CREATE_PERMISSION,
+					   TURN_CHANNEL_BIND};
+	static uint32_t calls;
+	if (size < 2)
+		return;
+	uint8_t msg[2048], tid[12] = {0}, key[32];
+	memcpy(tid, data, size < 12 ? size : 12);
+	struct stun_builder b;
+	stun_b_init(&b, msg, sizeof(msg), methods[data[0] & 3], STUN_REQUEST, tid);
+	size_t blen = (size - 1) & ~(size_t)3;
+	if (blen > 1200)
+		blen = 1200;
+	memcpy(msg + STUN_HDR_LEN, data + 1, blen);
+	b.len = (uint16_t)(STUN_HDR_LEN + blen);
+	char nonce[64];
+	struct turn_ctx c = ctx;
+	c.cli.port = (uint16_t)(4000 + (data[0] >> 4)); /* a few 5-tuples */
+	int nl = turn_nonce_make(srv, &c.cli, turn_server_now(srv), nonce, sizeof(nonce));
+	stun_b_attr(&b, STUN_A_USERNAME, "alice", 5);
+	stun_b_attr(&b, STUN_A_REALM, turn_server_cfg(srv)->realm,
+		    (uint16_t)strlen(turn_server_cfg(srv)->realm));
+	stun_b_attr(&b, STUN_A_NONCE, nonce, (uint16_t)nl);
+	int off = stun_b_reserve(&b, STUN_A_MESSAGE_INTEGRITY, 20);
+	if (off < 0 || b.err)
+		return;
+	memset(key, 0x11, sizeof(key));
+	pr_hmac_sha1(key, 16, msg, (size_t)off - 4, msg + off);
+	uint8_t out[2048];
+	turn_server_request(srv, &c, msg, b.len, out, sizeof(out));
+	if (++calls % 512 == 0) { /* time passes: expiry of everything */
+		turn_server_set_now(srv, turn_server_now(srv) + 97);
+		turn_server_tick(srv);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!srv)
 		init();
+	authed(data, size);
 	struct stun_msg m;
 	int rc = stun_parse(&m, data, size);
 	if (rc == STUN_OK || rc == STUN_E_UNKNOWN_ATTR) {
