@@ -283,6 +283,12 @@ static void sync_counters(void)
 			turn_store_counters(store, a);
 		synced[idx - 1] = pk;
 	}
+	if (resync_all && turn_store_up(store)) {
+		int n = turn_store_prune(store, srv);
+		if (n > 0)
+			PR_NOTICE("turn: %d allocations that ended while redis was away removed",
+				  n);
+	}
 	resync_all = false;
 }
 

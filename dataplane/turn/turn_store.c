@@ -435,6 +435,26 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	return turn_server_restore(s, &a);
 }
 
+int turn_store_prune(struct turn_store *st, struct turn_server *s)
+{
+	if (!st || !st->r)
+		return -ENOTCONN;
+	struct pr_ks_names ids;
+	int rc = pr_ks_turn_alloc_list(st->r, &ids);
+	if (rc < 0)
+		return rc == -EIO ? fail(st, "allocation list") : rc;
+	int n = 0;
+	for (size_t i = 0; i < ids.n; i++) {
+		uint64_t id;
+		if (turn_id_parse(ids.v[i], &id) == 0 && turn_server_find_id(s, id))
+			continue;
+		if (pr_ks_turn_alloc_delete(st->r, ids.v[i]) == 0)
+			n++;
+	}
+	pr_ks_names_free(&ids);
+	return n;
+}
+
 int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
 {
 	if (!st || !st->r)

@@ -34,6 +34,10 @@ int turn_store_counters(struct turn_store *st, const struct turn_alloc *a);
  * logged and deleted from Redis), or a negative errno when Redis could not be read. */
 int turn_store_restore_all(struct turn_store *st, struct turn_server *s);
 
+/* Deletes from Redis every allocation s does not hold (after Redis was unreachable while
+ * allocations ended). Returns how many went, or a negative errno. */
+int turn_store_prune(struct turn_store *st, struct turn_server *s);
+
 /* Helpers shared with poprelayctl-facing code and tests. */
 void turn_id_hex(uint64_t id, char out[17]);
 int turn_id_parse(const char *hex, uint64_t *id);

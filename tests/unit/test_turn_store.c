@@ -278,6 +278,40 @@ static void test_roundtrip(void)
 	turn_table_destroy(t4);
 }
 
+static void test_prune(void)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	struct turn_table *t;
+	struct turn_server *s = mk_server(&t);
+	struct turn_alloc a;
+	fill(&a, now);
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s, &a), 0);
+	fill(&a, now);
+	a.id++;
+	a.ft.cli_port++;
+	a.relay_port[0] += 2;
+	a.relay_port[1] += 2;
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s, &a), 0);
+	uint32_t idx = 0;
+	struct turn_alloc *x;
+	while ((x = turn_alloc_next(t, &idx)))
+		CU_ASSERT_EQUAL(turn_store_save(st, s, x), 0);
+	/* one ends while Redis is unreachable: only the tables know */
+	CU_ASSERT_EQUAL(turn_server_delete(s, a.id), 0);
+	CU_ASSERT_EQUAL(turn_store_prune(st, s), 1);
+	CU_ASSERT_EQUAL(turn_store_prune(st, s), 0);
+	struct pr_ks_names ids;
+	CU_ASSERT_EQUAL_FATAL(pr_ks_turn_alloc_list(R, &ids), 0);
+	CU_ASSERT_EQUAL(ids.n, 1);
+	char hex[17];
+	turn_id_hex(a.id - 1, hex);
+	CU_ASSERT(ids.n == 1 && !strcmp(ids.v[0], hex));
+	pr_ks_names_free(&ids);
+	turn_store_delete(st, a.id - 1);
+	turn_server_destroy(s);
+	turn_table_destroy(t);
+}
+
 static void test_no_redis(void)
 {
 	struct turn_store *down = turn_store_new("/tmp/tn-unit-none/redis.sock", NULL, NULL);
@@ -312,6 +346,7 @@ int main(void)
 	CU_add_test(s, "user keys", test_user_key);
 	CU_add_test(s, "rest secrets and rotation", test_rest_secrets);
 	CU_add_test(s, "save/restore round trip", test_roundtrip);
+	CU_add_test(s, "prune after an outage", test_prune);
 	CU_add_test(s, "without redis", test_no_redis);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
