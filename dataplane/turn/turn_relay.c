@@ -21,6 +21,13 @@ static inline void count(uint64_t *c, uint64_t v)
 	__atomic_fetch_add(c, v, RELAXED);
 }
 
+/* Client -> peer counters have one writer: RSS sends a client's 5-tuple to one worker
+ * (docs/turn.md), so no locked instruction; readers still see whole 64-bit values. */
+static inline void count1(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, __atomic_load_n(c, RELAXED) + v, RELAXED);
+}
+
 /* Token bucket of rate bytes/s and a one-second burst; several workers may share it. */
 static bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
 {
@@ -94,8 +101,8 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 		return drop(a, f, TURN_DROP_NO_PERMISSION);
 	if (!bw_take(a, keep, now_us))
 		return drop(a, f, TURN_DROP_BANDWIDTH);
-	count(&a->st.pkts_c2p, 1);
-	count(&a->st.bytes_c2p, keep);
+	count1(&a->st.pkts_c2p, 1);
+	count1(&a->st.bytes_c2p, keep);
 	f->kind = TURN_FWD_PEER;
 	f->src = s->cfg.relay[fi];
 	f->src.port = a->relay_port[fi];

@@ -409,6 +409,15 @@ void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam)
 	}
 }
 
+/* 16-byte peer comparison without a libc call (the data path does it per packet). */
+static inline bool peer_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]));
+}
+
 static inline void wr_begin(struct turn_alloc *a)
 {
 	__atomic_store_n(&a->seq, a->seq + 1, __ATOMIC_RELAXED);
@@ -512,7 +521,7 @@ bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t
 		ok = false;
 		unsigned n = __atomic_load_n(&a->n_perm, __ATOMIC_ACQUIRE);
 		for (unsigned i = 0; i < n && i < TURN_MAX_PERMS; i++) {
-			if (!memcmp(a->perm[i].ip, peer16, 16)) {
+			if (peer_eq(a->perm[i].ip, peer16)) {
 				ok = __atomic_load_n(&a->perm[i].expires, __ATOMIC_RELAXED) > now;
 				break;
 			}
@@ -550,7 +559,7 @@ uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uin
 		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
 		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
 			const struct turn_chan *c = &a->chan[i];
-			if (c->port == port && !memcmp(c->ip, peer16, 16)) {
+			if (c->port == port && peer_eq(c->ip, peer16)) {
 				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
 					num = c->num;
 				break;
