@@ -61,7 +61,7 @@ pr_wait_for 5 grep -q "listening:" "$D/sp.log" || { cat "$D/sp.log" >&2; pr_fail
 taskset -pc $LOAD_CPU "$(cat "$D/redis.pid")" >/dev/null
 start_callee "$TP"
 sp_reg=() sp_call=()
-for r in $(seq "$RUNS"); do
+for r in $(seq "${SIP_BENCH_SP_RUNS:-$RUNS}"); do
 	sp_reg+=("$(run_load register "$TP" "$NREG")") || pr_fail "slowpath REGISTER run failed"
 	sp_call+=("$(run_load call "$TP" "$NCALL")") || pr_fail "slowpath call run failed"
 done
@@ -94,7 +94,7 @@ k_reg=() k_call=()
 for r in $(seq "$RUNS"); do
 	k_reg+=("$(run_load register "$KP" "$NREG")") || pr_fail "kamailio REGISTER run failed"
 	k_call+=("$(run_load call "$KP" "$NCALL")") ||
-		{ tail -20 "$D/kamailio.log" "$D/callee.$KP.log" >&2; pr_fail "kamailio call run failed"; }
+		{ tail -n 20 "$D/kamailio.log" "$D/callee.$KP.log" "$D/load.err" >&2; pr_fail "kamailio call run failed"; }
 done
 
 pr_log "slowpath REGISTER/s: ${sp_reg[*]}  calls/s: ${sp_call[*]}"

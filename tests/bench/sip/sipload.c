@@ -52,6 +52,9 @@ static unsigned nusers;
 static enum mode mode;
 static unsigned long done_n, started_n, target_n;
 static SSL_CTX *ctx;
+/* Call-IDs, tags and branches embed c->seq, which starts here: unique per run, so a
+ * server's transaction table never mistakes this run's requests for an earlier run's. */
+static unsigned seq_base;
 
 static double now_s(void)
 {
@@ -372,6 +375,7 @@ static void conn_open(struct conn *c)
 	char ip[32];
 	inet_ntop(AF_INET, &la.sin_addr, ip, sizeof(ip));
 	snprintf(c->local, sizeof(c->local), "%s:%u", ip, ntohs(la.sin_port));
+	c->seq = seq_base;
 	c->ssl = SSL_new(ctx);
 	SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1)
@@ -434,6 +438,7 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	seq_base = ((unsigned)time(NULL) * 2654435761u) ^ ((unsigned)getpid() << 8);
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
