@@ -6,6 +6,10 @@
 #   namespace pr-client  a client on pr-cli0: 198.51.100.20/24, 2001:db8:100::20/64
 #   redis-server         on a unix socket in a private directory
 #   poprelay-dataplane   images/poprelay.conf with the virtual port filled in
+#   poprelay-slowpath    SIP over TLS on 192.0.2.1:5061 in pr-pop (kernel stack, a second
+#                        veth pair pr-pop-sig/pr-cli-sig), certificate from a demo CA
+#   demo                 users alice and bob (poprelayctl user add); alice registers from
+#                        pr-client with baresip over TLS
 #
 # To add a process: write a start_<name> function that calls pr_start NAME NS CMD... and
 # add <name> to PROCESSES below.
@@ -17,9 +21,11 @@ BUILD=${1:-build}
 trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 
-PROCESSES=(dataplane)
+PROCESSES=(dataplane slowpath)
 APPLIANCE_IP4=198.51.100.10
 APPLIANCE_IP6=2001:db8:100::10
+SIP_IP=192.0.2.1
+CLIENT_SIP_IP=192.0.2.20
 RUN=$(pr_tmpdir)
 CONF=$RUN/poprelay.conf
 
@@ -46,6 +52,10 @@ topology() {
 	ip netns exec pr-pop sysctl -qw net.ipv6.conf.pr-pop0.disable_ipv6=1
 	ip -n pr-client addr add 198.51.100.20/24 dev pr-cli0
 	ip -n pr-client addr add 2001:db8:100::20/64 dev pr-cli0 nodad
+	# Signalling reaches the slowpath through the kernel stack of pr-pop.
+	pr_veth pr-pop pr-pop-sig pr-client pr-cli-sig
+	ip -n pr-pop addr add $SIP_IP/24 dev pr-pop-sig
+	ip -n pr-client addr add $CLIENT_SIP_IP/24 dev pr-cli-sig
 }
 
 config() {
@@ -62,7 +72,18 @@ config() {
 		-e "s|^mbuf_pool_size = .*|mbuf_pool_size = 8191|" \
 		-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 100|" \
 		-e "s|^socket = .*|socket = $RUN/redis.sock|" \
+		-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
 		images/poprelay.conf >"$CONF"
+	# The slowpath's section: a demo certificate, the relay address for SDP.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=poprelay demo CA" \
+		-keyout "$RUN/ca.key" -out "$RUN/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$SIP_IP" -keyout "$RUN/sip.key" \
+		-out "$RUN/sip.csr" 2>/dev/null
+	printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$SIP_IP" >"$RUN/sip.ext"
+	openssl x509 -req -in "$RUN/sip.csr" -CA "$RUN/ca.crt" -CAkey "$RUN/ca.key" -CAcreateserial \
+		-days 2 -extfile "$RUN/sip.ext" -out "$RUN/sip.crt" 2>/dev/null
+	if ! grep -q '^\[sip\]' "$CONF"; then echo "[sip]" >>"$CONF"; fi
+	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 40000-40999\ndigest_algorithms = MD5" "$CONF"
 	pr_log "configuration: $CONF (hugepages: $huge)"
 }
 
@@ -70,6 +91,40 @@ start_dataplane() {
 	pr_start dataplane pr-pop "$BUILD/poprelay-dataplane" -c "$CONF"
 	pr_wait_for 30 "$BUILD/poprelayctl" -c "$CONF" status ||
 		{ cat "$RUN/dataplane.log"; pr_fail "the dataplane did not come up"; }
+}
+
+start_slowpath() {
+	pr_start slowpath pr-pop "$BUILD/poprelay-slowpath" -c "$CONF"
+	pr_wait_for 15 grep -q "listening:" "$RUN/slowpath.log" ||
+		{ cat "$RUN/slowpath.log"; pr_fail "the slowpath did not come up"; }
+}
+
+# Demo: two users, and alice registering from pr-client with baresip over TLS + SRTP.
+demo() {
+	local u pw
+	for u in alice bob; do
+		pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')-Demo7
+		printf '%s\n' "$pw" >"$RUN/$u.pass"
+		"$BUILD/poprelayctl" -c "$CONF" user add "$u" --password-file "$RUN/$u.pass" \
+			--display-name "${u^}" >/dev/null
+	done
+	command -v baresip >/dev/null || return 0
+	mkdir -p "$RUN/alice"
+	cat >"$RUN/alice/config" <<CFG
+poll_method epoll
+sip_listen $CLIENT_SIP_IP:5070
+sip_cafile $RUN/ca.crt
+sip_trans_def tls
+audio_player aufile,/dev/null
+audio_source aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module srtp.so
+module_app account.so
+CFG
+	echo "<sip:alice@poprelay;transport=tls>;auth_pass=$(cat "$RUN/alice.pass");outbound=\"sip:$SIP_IP:5061;transport=tls\";mediaenc=srtp-mand;regint=600" >"$RUN/alice/accounts"
+	pr_start baresip-alice pr-client baresip -s -f "$RUN/alice"
+	pr_wait_for 10 sh -c "'$BUILD/poprelayctl' -c '$CONF' user show alice | grep -q 'registration .* via tls'" || true
 }
 
 show() {
@@ -84,10 +139,22 @@ show() {
 	echo "== poprelayctl stats"
 	"$BUILD/poprelayctl" -c "$CONF" stats
 	echo
+	echo "== SIP over TLS: the slowpath on $SIP_IP:5061"
+	echo | ip netns exec pr-client openssl s_client -connect $SIP_IP:5061 -CAfile "$RUN/ca.crt" \
+		-verify_return_error 2>/dev/null | grep -E '^(New|    Protocol|Verify return)' | sort -u
+	echo
+	echo "== poprelayctl user list"
+	"$BUILD/poprelayctl" -c "$CONF" user list
+	echo
+	echo "== poprelayctl user show alice (baresip in pr-client registered over TLS)"
+	"$BUILD/poprelayctl" -c "$CONF" user show alice
+	echo
 	echo "The appliance is running. Try:"
 	echo "  ip netns exec pr-client ping $APPLIANCE_IP4"
 	echo "  $BUILD/poprelayctl -c $CONF stats"
 	echo "  dpdk-telemetry.py -f $(sed -n 's/^file_prefix = //p' "$CONF")"
+	echo "  ip netns exec pr-client openssl s_client -connect $SIP_IP:5061 -CAfile $RUN/ca.crt"
+	echo "  $BUILD/poprelayctl -c $CONF user list"
 	echo "Ctrl-C stops it and cleans up."
 }
 
@@ -95,6 +162,7 @@ topology
 pr_redis_start "$RUN"
 config
 for p in "${PROCESSES[@]}"; do "start_$p"; done
+demo
 show
 # Run until Ctrl-C (lib.sh turns INT/TERM into exit, which tears everything down) or until
 # a process dies.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make run` promises in README.md: the appliance comes up on virtual ports, answers
-# ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, and
+# ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, the
+# slowpath completes a verified TLS handshake and a baresip device registers over TLS, and
 # Ctrl-C (SIGINT) stops every process and removes everything it created.
 source "$(dirname "$0")/../lib.sh"
 pr_need_root
@@ -17,11 +18,14 @@ pings=$(sed -n '/== ping from pr-client/,/== poprelayctl status/p' "$log")
 [ "$(grep -c ' 0% packet loss' <<<"$pings")" = 2 ] || pr_fail "ping over IPv4 and IPv6 from pr-client lost packets"
 grep -qi "dataplane" <(sed -n '/== poprelayctl status/,/== poprelayctl stats/p' "$log") ||
 	pr_fail "poprelayctl status printed nothing about the dataplane"
+grep -q "Verify return code: 0 (ok)" "$log" || pr_fail "no verified TLS handshake with the slowpath"
+grep -Eq "^registration +sip:alice.* via tls from 192\.0\.2\.20" "$log" ||
+	pr_fail "alice (baresip in pr-client) did not register over TLS"
 kill -0 "$pid" 2>/dev/null || pr_fail "make run exited before Ctrl-C"
 
 pr_log "Ctrl-C"
 kill -INT -- -"$pid"
 pr_wait_for 30 sh -c "! kill -0 $pid 2>/dev/null" || pr_fail "make run did not stop on Ctrl-C"
 ! ip netns list | grep -qE '^pr-(pop|client)\b' || pr_fail "namespaces left behind: $(ip netns list)"
-! pgrep -f "poprelay-dataplane -c .*/poprelay.conf" >/dev/null || pr_fail "dataplane left running"
+! pgrep -f "poprelay-(dataplane|slowpath) -c .*/poprelay.conf" >/dev/null || pr_fail "a process was left running"
 pr_log "make_run: pass"
