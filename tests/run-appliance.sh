@@ -73,6 +73,7 @@ config() {
 		-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 100|" \
 		-e "s|^socket = .*|socket = $RUN/redis.sock|" \
 		-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
+		-e "s|^redis_user = .*|redis_user =|" -e "s|^redis_password_file = .*|redis_password_file =|" \
 		images/poprelay.conf >"$CONF"
 	# The slowpath's section: a demo certificate, the relay address for SDP.
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=poprelay demo CA" \
