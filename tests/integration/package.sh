@@ -15,7 +15,7 @@ done
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/poprelay/poprelay.conf || pr_fail "config is not a conffile"
 contents=$(dpkg-deb -c "$deb")
 for f in usr/sbin/poprelay-dataplane usr/bin/poprelayctl lib/systemd/system/poprelay-redis.service \
-	lib/systemd/system/poprelay-dataplane.service; do
+	lib/systemd/system/poprelay-dataplane.service lib/systemd/system/poprelay-slowpath.service usr/sbin/poprelay-slowpath; do
 	grep -q " \./$f\$" <<<"$contents" || pr_fail "package lacks $f"
 done
 
