@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -172,6 +173,32 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 			sp_respond(s, c, m, 403, NULL);
 		osip_message_free(m);
 		return;
+	}
+	/* RFC 3261 8.2.2.3: an extension we do not support in Require -> 420 (libosip2 keeps
+	 * each comma-separated option tag as its own header) */
+	if (strcmp(m->sip_method, "ACK") && strcmp(m->sip_method, "CANCEL")) {
+		char unsup[300] = "";
+		osip_header_t *h = NULL;
+		for (int pos = 0;
+		     (pos = osip_message_header_get_byname(m, "require", pos, &h)) >= 0; pos++) {
+			char tags[256];
+			snprintf(tags, sizeof(tags), "%s", h && h->hvalue ? h->hvalue : "");
+			char *save = NULL;
+			for (char *t = strtok_r(tags, ", \t", &save); t;
+			     t = strtok_r(NULL, ", \t", &save))
+				if (strcasecmp(t, "outbound")) {
+					size_t l = strlen(unsup);
+					snprintf(unsup + l, sizeof(unsup) - l, "%s%s",
+						 l ? ", " : "", t);
+				}
+		}
+		if (unsup[0]) {
+			char extra[360];
+			snprintf(extra, sizeof(extra), "Unsupported: %s\r\n", unsup);
+			sp_respond(s, c, m, 420, extra);
+			osip_message_free(m);
+			return;
+		}
 	}
 	if (txn_retransmission(s, c, m)) {
 		osip_message_free(m);

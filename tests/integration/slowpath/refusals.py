@@ -103,6 +103,14 @@ a.c.send(b'\r\n\r\n')
 pong = a.c.recv_raw(16)
 expect(pong == b'\r\n', 'CRLF keepalive ping answered with CRLF pong')
 
+# -- an extension we do not support in Require -> 420 Unsupported
+c = Conn('udp', '127.0.0.1', PP, src='127.0.0.7')
+c.send(request(c, 'OPTIONS', 'sip:poprelay', '<sip:x@carrier.example>;tag=r1', '<sip:poprelay>', tok(), 1,
+               'Require: 100rel, foo'))
+r = c.recv()
+expect(r.status == 420 and '100rel' in r.get('unsupported', '') and 'foo' in r.get('unsupported', ''),
+       'Require: 100rel, foo -> 420 Unsupported: %s' % r.get('unsupported'))
+
 # -- scanner User-Agent
 c = Conn('udp', '127.0.0.1', PP, src='127.0.0.7')
 r = options(c, ua='friendly-scanner')
