@@ -232,6 +232,15 @@ struct pr_ks_turn_alloc {
 	uint32_t bw_kbps; /* bandwidth limit applied, 0 = none */
 	int64_t created;
 	int64_t refreshed;
+	/* Additive in v1 (optional): second relayed address of a dual-stack allocation
+	 * (ADDITIONAL-ADDRESS-FAMILY), DONT-FRAGMENT, the exact cap, and the dataplane's
+	 * per-allocation counters (client->peer, peer->client, drops by reason). */
+	char relay6_addr[PR_KS_ADDR_MAX];
+	uint16_t relay6_port;
+	bool dont_fragment;
+	uint32_t bw_bps;
+	uint64_t pkts_c2p, bytes_c2p, pkts_p2c, bytes_p2c;
+	uint64_t drop_no_permission, drop_no_channel, drop_bandwidth, drop_malformed;
 };
 extern const struct pr_ks_desc pr_ks_turn_alloc_desc;
 
@@ -240,7 +249,7 @@ struct pr_ks_turn_perm {
 	int64_t expires;
 };
 struct pr_ks_turn_chan {
-	uint16_t channel; /* 0x4000..0x4FFF */
+	uint16_t channel; /* 0x4000..0x4FFF (RFC 8656), 0x4000..0x7FFF with RFC 5766's range */
 	char peer_addr[PR_KS_ADDR_MAX];
 	uint16_t peer_port;
 	int64_t expires;
@@ -249,6 +258,9 @@ struct pr_ks_turn_chan {
 int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_alloc *a);
 /* HSET + EXPIREAT expires + ZADD pr:turn:allocs, atomically. */
 int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
+/* Writes only the counter fields (pkts_*, bytes_*, drop_*), and only while the allocation
+ * exists: -ENOENT when it is gone (never resurrected). */
+int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
 /* Deletes the allocation, its perms and chans hashes and its index entry. */
 int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id);
 int pr_ks_turn_alloc_list(struct pr_redis *r, struct pr_ks_names *ids);

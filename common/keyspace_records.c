@@ -67,6 +67,10 @@ static const struct pr_ks_field turn_alloc_fields[] = {
     F(client_addr, STR, R), F(client_port, U16, R), F(server_addr, STR, R), F(server_port, U16, R),
     F(relay_addr, STR, R),  F(relay_port, U16, R),  F(lifetime_s, U32, R),  F(expires, I64, R),
     F(bw_kbps, U32, 0),	    F(created, I64, R),	    F(refreshed, I64, R),
+    F(relay6_addr, STR, 0), F(relay6_port, U16, 0), F(dont_fragment, BOOL, 0), F(bw_bps, U32, 0),
+    F(pkts_c2p, U64, 0),    F(bytes_c2p, U64, 0),   F(pkts_p2c, U64, 0),    F(bytes_p2c, U64, 0),
+    F(drop_no_permission, U64, 0), F(drop_no_channel, U64, 0), F(drop_bandwidth, U64, 0),
+    F(drop_malformed, U64, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_turn_alloc_desc = {

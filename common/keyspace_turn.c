@@ -43,6 +43,50 @@ int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
 	return rc;
 }
 
+int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+{
+	/* One script: the counters are written only while the allocation exists, so a late
+	 * update never resurrects an allocation deleted meanwhile (expiry, poprelayctl). */
+	static const char lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
+				  "return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1";
+	const struct {
+		const char *name;
+		uint64_t v;
+	} c[] = {
+	    {"pkts_c2p", a->pkts_c2p},
+	    {"bytes_c2p", a->bytes_c2p},
+	    {"pkts_p2c", a->pkts_p2c},
+	    {"bytes_p2c", a->bytes_p2c},
+	    {"drop_no_permission", a->drop_no_permission},
+	    {"drop_no_channel", a->drop_no_channel},
+	    {"drop_bandwidth", a->drop_bandwidth},
+	    {"drop_malformed", a->drop_malformed},
+	};
+	char key[KS_KEYLEN], num[KS_ARRAY_N(c)][24];
+	const char *argv[4 + 2 * KS_ARRAY_N(c)];
+	int argc = 0, rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id,
+				       "allocation id");
+	long long n = 0;
+
+	if (rc < 0)
+		return rc;
+	argv[argc++] = "EVAL";
+	argv[argc++] = lua;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	for (size_t i = 0; i < KS_ARRAY_N(c); i++) {
+		snprintf(num[i], sizeof(num[i]), "%" PRIu64, c[i].v);
+		argv[argc++] = c[i].name;
+		argv[argc++] = num[i];
+	}
+	rc = ks_cmd_int(r, pr_redis_cmdargv(r, argc, argv, NULL), key, &n);
+	if (rc == 0 && n < 0) {
+		ks_seterr("%s: no such allocation", key);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
 int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id)
 {
 	struct pr_redis_tx *tx;
@@ -182,7 +226,9 @@ int pr_ks_turn_perm_list(struct pr_redis *r, const char *id, struct pr_ks_turn_p
 
 static int chan_valid(uint16_t ch)
 {
-	return ch >= 0x4000 && ch <= 0x4FFF; /* RFC 8656 section 12 */
+	/* RFC 8656 section 12 is 0x4000..0x4FFF; RFC 5766 allowed up to 0x7FFF and coturn's
+	 * clients still use that range, which the relay accepts (rfc5766_channels). */
+	return ch >= 0x4000 && ch <= 0x7FFF;
 }
 
 int pr_ks_turn_chan_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_chan *c)

@@ -19,11 +19,6 @@
 #include "mgmt/ctl.h"
 #include "mgmt/telemetry_client.h"
 
-static const char *const counter_fields[] = {
-    "pkts_c2p",		  "bytes_c2p",	     "pkts_p2c",       "bytes_p2c",
-    "drop_no_permission", "drop_no_channel", "drop_bandwidth", "drop_malformed"};
-#define NCOUNTERS (sizeof(counter_fields) / sizeof(counter_fields[0]))
-
 static int usage(const struct ctl_ctx *ctx)
 {
 	ctl_err(ctx, "usage: turn allocations [list] | turn allocations show ID | "
@@ -41,27 +36,9 @@ static bool id_valid(const char *id)
 	return true;
 }
 
-/* Counter fields of the allocation hash (written by the dataplane). */
-static void load_counters(struct pr_redis *r, const char *id, uint64_t out[NCOUNTERS])
+static uint64_t drops_total(const struct pr_ks_turn_alloc *a)
 {
-	memset(out, 0, NCOUNTERS * sizeof(uint64_t));
-	redisReply *rep = pr_redis_cmd(
-	    r, "HMGET %s%s %s %s %s %s %s %s %s %s", PR_KS_TURN_ALLOC_PREFIX, id, counter_fields[0],
-	    counter_fields[1], counter_fields[2], counter_fields[3], counter_fields[4],
-	    counter_fields[5], counter_fields[6], counter_fields[7]);
-	if (!rep)
-		return;
-	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && i < NCOUNTERS;
-	     i++)
-		if (rep->element[i]->type == REDIS_REPLY_STRING)
-			out[i] = strtoull(rep->element[i]->str, NULL, 10);
-	freeReplyObject(rep);
-}
-
-static void add_counters_json(json_t *o, const uint64_t c[NCOUNTERS])
-{
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		json_object_set_new(o, counter_fields[i], json_integer((json_int_t)c[i]));
+	return a->drop_no_permission + a->drop_no_channel + a->drop_bandwidth + a->drop_malformed;
 }
 
 static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
@@ -78,23 +55,19 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 	json_t *arr = ctx->json ? json_array() : NULL;
 	for (size_t i = 0; i < ids.n; i++) {
 		struct pr_ks_turn_alloc a;
-		uint64_t c[NCOUNTERS];
 		if (pr_ks_turn_alloc_load(r, ids.v[i], &a) < 0)
 			continue; /* expired between the list and the load */
-		load_counters(r, ids.v[i], c);
 		if (arr) {
-			json_t *o = ctl_record_json(&pr_ks_turn_alloc_desc, &a);
-			add_counters_json(o, c);
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, ctl_record_json(&pr_ks_turn_alloc_desc, &a));
 			continue;
 		}
 		char cli[80], rel[80], exp[32], c2p[24], p2c[24], drops[24];
 		snprintf(cli, sizeof(cli), "%s:%u", a.client_addr, a.client_port);
 		snprintf(rel, sizeof(rel), "%s:%u", a.relay_addr, a.relay_port);
 		ctl_format_time(a.expires, exp, sizeof(exp));
-		snprintf(c2p, sizeof(c2p), "%" PRIu64, c[0]);
-		snprintf(p2c, sizeof(p2c), "%" PRIu64, c[2]);
-		snprintf(drops, sizeof(drops), "%" PRIu64, c[4] + c[5] + c[6] + c[7]);
+		snprintf(c2p, sizeof(c2p), "%" PRIu64, a.pkts_c2p);
+		snprintf(p2c, sizeof(p2c), "%" PRIu64, a.pkts_p2c);
+		snprintf(drops, sizeof(drops), "%" PRIu64, drops_total(&a));
 		const char *row[] = {a.id, a.username, cli, rel, exp, c2p, p2c, drops};
 		ctl_table_add(t, row);
 	}
@@ -115,51 +88,39 @@ static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 			rc == -ENOENT ? "no such allocation" : pr_ks_errmsg());
 		return rc == -ENOENT ? CTL_EXIT_ERR : ctl_exit_for(rc);
 	}
-	uint64_t c[NCOUNTERS];
-	load_counters(r, id, c);
 	struct pr_ks_turn_perm perms[64];
+	struct pr_ks_turn_chan chans[64];
 	int np = pr_ks_turn_perm_list(r, id, perms, 64);
-	redisReply *chans = pr_redis_cmd(r, "HGETALL %s%s:chans", PR_KS_TURN_ALLOC_PREFIX, id);
+	int nc = pr_ks_turn_chan_list(r, id, chans, 64);
 	if (ctx->json) {
 		json_t *o = ctl_record_json(&pr_ks_turn_alloc_desc, &a);
-		add_counters_json(o, c);
 		json_t *pa = json_array(), *ca = json_array();
 		for (int i = 0; i < np; i++)
 			json_array_append_new(pa,
 					      json_pack("{s:s,s:I}", "peer", perms[i].peer_addr,
 							"expires", (json_int_t)perms[i].expires));
-		for (size_t i = 0;
-		     chans && chans->type == REDIS_REPLY_ARRAY && i + 1 < chans->elements; i += 2)
-			json_array_append_new(ca, json_pack("{s:s,s:s}", "channel",
-							    chans->element[i]->str, "binding",
-							    chans->element[i + 1]->str));
+		for (int i = 0; i < nc; i++)
+			json_array_append_new(ca, json_pack("{s:i,s:s,s:i,s:I}", "channel",
+							    chans[i].channel, "peer",
+							    chans[i].peer_addr, "peer_port",
+							    chans[i].peer_port, "expires",
+							    (json_int_t)chans[i].expires));
 		json_object_set_new(o, "permissions", pa);
 		json_object_set_new(o, "channels", ca);
-		if (chans)
-			freeReplyObject(chans);
 		return ctl_json_print(o);
 	}
 	ctl_record_print(&pr_ks_turn_alloc_desc, &a, stdout);
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		printf("%s: %" PRIu64 "\n", counter_fields[i], c[i]);
 	for (int i = 0; i < np; i++) {
 		char t[32];
 		ctl_format_time(perms[i].expires, t, sizeof(t));
 		printf("permission: %s until %s\n", perms[i].peer_addr, t);
 	}
-	for (size_t i = 0; chans && chans->type == REDIS_REPLY_ARRAY && i + 1 < chans->elements;
-	     i += 2) {
-		unsigned num = (unsigned)strtoul(chans->element[i]->str, NULL, 10);
-		char peer[64] = "";
-		unsigned port = 0;
-		long long exp = 0;
+	for (int i = 0; i < nc; i++) {
 		char t[32];
-		sscanf(chans->element[i + 1]->str, "%63s %u %lld", peer, &port, &exp);
-		ctl_format_time(exp, t, sizeof(t));
-		printf("channel: 0x%04x -> %s port %u until %s\n", num, peer, port, t);
+		ctl_format_time(chans[i].expires, t, sizeof(t));
+		printf("channel: 0x%04x -> %s port %u until %s\n", chans[i].channel,
+		       chans[i].peer_addr, chans[i].peer_port, t);
 	}
-	if (chans)
-		freeReplyObject(chans);
 	return CTL_EXIT_OK;
 }
 

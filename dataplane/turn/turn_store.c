@@ -198,21 +198,19 @@ static int parse_addr(const char *s, uint8_t *ip, uint8_t *fam)
 	return -EINVAL;
 }
 
-static void add_counters(struct pr_redis_tx *tx, const char *key, const struct turn_alloc *a)
+/* The allocation's counters into its keyspace record (field names are the codec's). */
+static void counters_to_record(const struct turn_alloc *a, struct pr_ks_turn_alloc *r)
 {
-	const struct turn_alloc_stats *s = &a->st;
-	pr_redis_tx_add(tx,
-			"HSET %s pkts_c2p %" PRIu64 " bytes_c2p %" PRIu64 " pkts_p2c %" PRIu64
-			" bytes_p2c %" PRIu64 " drop_%s %" PRIu64 " drop_%s %" PRIu64
-			" drop_%s %" PRIu64 " drop_%s %" PRIu64,
-			key, __atomic_load_n(&s->pkts_c2p, __ATOMIC_RELAXED),
-			__atomic_load_n(&s->bytes_c2p, __ATOMIC_RELAXED),
-			__atomic_load_n(&s->pkts_p2c, __ATOMIC_RELAXED),
-			__atomic_load_n(&s->bytes_p2c, __ATOMIC_RELAXED), turn_drop_names[0],
-			__atomic_load_n(&s->drops[0], __ATOMIC_RELAXED), turn_drop_names[1],
-			__atomic_load_n(&s->drops[1], __ATOMIC_RELAXED), turn_drop_names[2],
-			__atomic_load_n(&s->drops[2], __ATOMIC_RELAXED), turn_drop_names[3],
-			__atomic_load_n(&s->drops[3], __ATOMIC_RELAXED));
+	const struct turn_alloc_stats *st = &a->st;
+
+	r->pkts_c2p = __atomic_load_n(&st->pkts_c2p, __ATOMIC_RELAXED);
+	r->bytes_c2p = __atomic_load_n(&st->bytes_c2p, __ATOMIC_RELAXED);
+	r->pkts_p2c = __atomic_load_n(&st->pkts_p2c, __ATOMIC_RELAXED);
+	r->bytes_p2c = __atomic_load_n(&st->bytes_p2c, __ATOMIC_RELAXED);
+	r->drop_no_permission = __atomic_load_n(&st->drops[TURN_DROP_NO_PERMISSION], __ATOMIC_RELAXED);
+	r->drop_no_channel = __atomic_load_n(&st->drops[TURN_DROP_NO_CHANNEL], __ATOMIC_RELAXED);
+	r->drop_bandwidth = __atomic_load_n(&st->drops[TURN_DROP_BANDWIDTH], __ATOMIC_RELAXED);
+	r->drop_malformed = __atomic_load_n(&st->drops[TURN_DROP_MALFORMED], __ATOMIC_RELAXED);
 }
 
 int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a)
@@ -239,6 +237,13 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	r.bw_kbps = a->bw_rate * 8 / 1000;
 	r.created = a->created;
 	r.refreshed = (int64_t)time(NULL);
+	if (a->relay_port[0] && a->relay_port[1]) {
+		addr_str(cfg->relay[1].ip, 6, r.relay6_addr, sizeof(r.relay6_addr));
+		r.relay6_port = a->relay_port[1];
+	}
+	r.dont_fragment = a->dont_fragment;
+	r.bw_bps = a->bw_rate;
+	counters_to_record(a, &r);
 	int rc = pr_ks_turn_alloc_store(st->r, &r);
 	if (rc == -EIO)
 		return fail(st, "allocation store");
@@ -264,14 +269,6 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	}
 	pr_redis_tx_add(tx, "EXPIREAT %s:perms %u", key, a->expires);
 	pr_redis_tx_add(tx, "EXPIREAT %s:chans %u", key, a->expires);
-	if (a->relay_port[0] && a->relay_port[1]) {
-		addr_str(cfg->relay[1].ip, 6, addr, sizeof(addr));
-		pr_redis_tx_add(tx, "HSET %s relay6_addr %s relay6_port %u", key, addr,
-				a->relay_port[1]);
-	}
-	pr_redis_tx_add(tx, "HSET %s dont_fragment %u bw_bps %u", key, a->dont_fragment,
-			a->bw_rate);
-	add_counters(tx, key, a);
 	rc = pr_redis_tx_run(st->r, tx, NULL);
 	pr_redis_tx_free(tx);
 	return rc == -EIO ? fail(st, "allocation side hashes") : rc;
@@ -279,47 +276,15 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 
 int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
 {
+	struct pr_ks_turn_alloc r;
+
 	if (!st || !st->r)
 		return -ENOTCONN;
-	/* Only while the hash exists (one script, atomic): a counter update must never
-	 * resurrect an allocation deleted meanwhile (poprelayctl, expiry). */
-	static const char lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
-				  "return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1";
-	const struct turn_alloc_stats *s = &a->st;
-	char key[96], id[17], num[4 + TURN_DROP_MAX][24], fld[TURN_DROP_MAX][40];
-	const char *argv[4 + 2 * (4 + TURN_DROP_MAX)];
-	int argc = 0;
-	turn_id_hex(a->id, id);
-	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, id);
-	argv[argc++] = "EVAL";
-	argv[argc++] = lua;
-	argv[argc++] = "1";
-	argv[argc++] = key;
-	const uint64_t v[4] = {__atomic_load_n(&s->pkts_c2p, __ATOMIC_RELAXED),
-			       __atomic_load_n(&s->bytes_c2p, __ATOMIC_RELAXED),
-			       __atomic_load_n(&s->pkts_p2c, __ATOMIC_RELAXED),
-			       __atomic_load_n(&s->bytes_p2c, __ATOMIC_RELAXED)};
-	static const char *const names[4] = {"pkts_c2p", "bytes_c2p", "pkts_p2c", "bytes_p2c"};
-	for (int i = 0; i < 4; i++) {
-		snprintf(num[i], sizeof(num[i]), "%" PRIu64, v[i]);
-		argv[argc++] = names[i];
-		argv[argc++] = num[i];
-	}
-	for (int i = 0; i < TURN_DROP_MAX; i++) {
-		snprintf(fld[i], sizeof(fld[i]), "drop_%s", turn_drop_names[i]);
-		snprintf(num[4 + i], sizeof(num[4 + i]), "%" PRIu64,
-			 __atomic_load_n(&s->drops[i], __ATOMIC_RELAXED));
-		argv[argc++] = fld[i];
-		argv[argc++] = num[4 + i];
-	}
-	redisReply *rep = pr_redis_cmdargv(st->r, argc, argv, NULL);
-	if (!rep)
-		return fail(st, "counters");
-	int rc = rep->type == REDIS_REPLY_ERROR				? -EIO
-		 : rep->type == REDIS_REPLY_INTEGER && rep->integer < 0 ? -ENOENT
-									: 0;
-	freeReplyObject(rep);
-	return rc;
+	memset(&r, 0, sizeof(r));
+	turn_id_hex(a->id, r.id);
+	counters_to_record(a, &r);
+	int rc = pr_ks_turn_alloc_set_counters(st->r, &r);
+	return rc == -EIO ? fail(st, "counters") : rc;
 }
 
 int turn_store_delete(struct turn_store *st, uint64_t id)
@@ -332,16 +297,6 @@ int turn_store_delete(struct turn_store *st, uint64_t id)
 	if (rc == -EIO)
 		return fail(st, "allocation delete");
 	return rc == -ENOENT ? 0 : rc;
-}
-
-static uint64_t field_u64(redisReply *rep, const char *name)
-{
-	for (size_t i = 0; rep && i + 1 < rep->elements; i += 2)
-		if (rep->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(rep->element[i]->str, name) &&
-		    rep->element[i + 1]->type == REDIS_REPLY_STRING)
-			return strtoull(rep->element[i + 1]->str, NULL, 10);
-	return 0;
 }
 
 static const char *why;
@@ -373,25 +328,18 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	a.created = (uint32_t)r.created;
 	a.expires = (uint32_t)r.expires;
 
-	char key[96];
-	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, idhex);
-	redisReply *rep = pr_redis_cmd(st->r, "HGETALL %s", key);
-	if (!rep)
-		return -EIO;
-	a.relay_port[1] =
-	    a.relay_port[1] ? a.relay_port[1] : (uint16_t)field_u64(rep, "relay6_port");
-	a.dont_fragment = (uint8_t)field_u64(rep, "dont_fragment");
-	a.bw_rate = (uint32_t)field_u64(rep, "bw_bps");
-	a.st.pkts_c2p = field_u64(rep, "pkts_c2p");
-	a.st.bytes_c2p = field_u64(rep, "bytes_c2p");
-	a.st.pkts_p2c = field_u64(rep, "pkts_p2c");
-	a.st.bytes_p2c = field_u64(rep, "bytes_p2c");
-	for (int i = 0; i < TURN_DROP_MAX; i++) {
-		char f[48];
-		snprintf(f, sizeof(f), "drop_%s", turn_drop_names[i]);
-		a.st.drops[i] = field_u64(rep, f);
-	}
-	freeReplyObject(rep);
+	if (!a.relay_port[1])
+		a.relay_port[1] = r.relay6_port;
+	a.dont_fragment = r.dont_fragment;
+	a.bw_rate = r.bw_bps;
+	a.st.pkts_c2p = r.pkts_c2p;
+	a.st.bytes_c2p = r.bytes_c2p;
+	a.st.pkts_p2c = r.pkts_p2c;
+	a.st.bytes_p2c = r.bytes_p2c;
+	a.st.drops[TURN_DROP_NO_PERMISSION] = r.drop_no_permission;
+	a.st.drops[TURN_DROP_NO_CHANNEL] = r.drop_no_channel;
+	a.st.drops[TURN_DROP_BANDWIDTH] = r.drop_bandwidth;
+	a.st.drops[TURN_DROP_MALFORMED] = r.drop_malformed;
 
 	why = "permissions";
 	struct pr_ks_turn_perm perms[TURN_MAX_PERMS];
@@ -406,31 +354,21 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 		a.perm[a.n_perm++].expires = (uint32_t)perms[i].expires;
 	}
 	why = "channels";
-	/* Channels parsed here rather than by pr_ks_turn_chan_list: numbers of the RFC 5766
-	 * range (rfc5766_channels) are outside what the keyspace codec accepts. */
-	rep = pr_redis_cmd(st->r, "HGETALL %s:chans", key);
-	if (!rep)
-		return -EIO;
-	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
-		char addr[64];
-		unsigned num, port, exp;
+	struct pr_ks_turn_chan chans[TURN_MAX_CHANS];
+	int nc = pr_ks_turn_chan_list(st->r, idhex, chans, TURN_MAX_CHANS);
+	if (nc < 0)
+		return nc;
+	for (int i = 0; i < nc; i++) {
 		uint8_t ip[16];
-		if (a.n_chan >= TURN_MAX_CHANS || rep->element[i]->type != REDIS_REPLY_STRING ||
-		    rep->element[i + 1]->type != REDIS_REPLY_STRING ||
-		    sscanf(rep->element[i]->str, "%u", &num) != 1 ||
-		    sscanf(rep->element[i + 1]->str, "%63s %u %u", addr, &port, &exp) != 3 ||
-		    num < TURN_CHAN_MIN || num > TURN_CHAN_MAX_RFC5766 || port > 65535 ||
-		    parse_addr(addr, ip, &fam) < 0) {
-			freeReplyObject(rep);
+		if (chans[i].channel > TURN_CHAN_MAX_RFC5766 ||
+		    parse_addr(chans[i].peer_addr, ip, &fam) < 0)
 			return -EINVAL;
-		}
 		struct turn_chan *c = &a.chan[a.n_chan++];
 		turn_peer16(c->ip, ip, fam);
-		c->port = (uint16_t)port;
-		c->num = (uint16_t)num;
-		c->expires = exp;
+		c->port = chans[i].peer_port;
+		c->num = chans[i].channel;
+		c->expires = (uint32_t)chans[i].expires;
 	}
-	freeReplyObject(rep);
 	why = "tables";
 	return turn_server_restore(s, &a);
 }

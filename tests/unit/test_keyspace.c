@@ -705,6 +705,24 @@ static void test_r_turn(void)
 	CU_ASSERT_EQUAL(pr_ks_turn_perm_del(R, "a1b2c3", "203.0.113.7"), 0);
 	CU_ASSERT_EQUAL(pr_ks_turn_perm_del(R, "a1b2c3", "203.0.113.7"), -ENOENT);
 	CU_ASSERT_EQUAL(pr_ks_turn_chan_del(R, "a1b2c3", 16386), 0);
+	/* RFC 5766's channel range (coturn's clients) round-trips; beyond it is refused */
+	c.channel = 0x7fff;
+	CU_ASSERT_EQUAL(pr_ks_turn_chan_set(R, "a1b2c3", &c), 0);
+	CU_ASSERT_EQUAL_FATAL(pr_ks_turn_chan_list(R, "a1b2c3", chans, 4), 2);
+	CU_ASSERT(chans[0].channel == 0x7fff || chans[1].channel == 0x7fff);
+	c.channel = 0x8000;
+	CU_ASSERT_EQUAL(pr_ks_turn_chan_set(R, "a1b2c3", &c), -EINVAL);
+	/* counters: written by name through the codec, read back by the record load */
+	got = *a;
+	got.pkts_c2p = 11;
+	got.bytes_p2c = 2200;
+	got.drop_no_channel = 3;
+	CU_ASSERT_EQUAL(pr_ks_turn_alloc_set_counters(R, &got), 0);
+	CU_ASSERT_EQUAL_FATAL(pr_ks_turn_alloc_load(R, "a1b2c3", &got), 0);
+	CU_ASSERT_EQUAL(got.pkts_c2p, 11);
+	CU_ASSERT_EQUAL(got.bytes_p2c, 2200);
+	CU_ASSERT_EQUAL(got.drop_no_channel, 3);
+	CU_ASSERT_STRING_EQUAL(got.username, a->username);
 	CU_ASSERT_EQUAL_FATAL(pr_ks_turn_alloc_list(R, &ids), 0);
 	CU_ASSERT_EQUAL_FATAL(ids.n, 1);
 	CU_ASSERT_STRING_EQUAL(ids.v[0], "a1b2c3");
@@ -712,6 +730,9 @@ static void test_r_turn(void)
 	CU_ASSERT_EQUAL(pr_ks_turn_alloc_delete(R, "a1b2c3"), 0);
 	CU_ASSERT_EQUAL(cmd_integer("EXISTS %s", "pr:turn:alloc:a1b2c3:chans"), 0);
 	CU_ASSERT_EQUAL(pr_ks_turn_alloc_delete(R, "a1b2c3"), -ENOENT);
+	/* a late counter update never resurrects a deleted allocation */
+	CU_ASSERT_EQUAL(pr_ks_turn_alloc_set_counters(R, &got), -ENOENT);
+	CU_ASSERT_EQUAL(cmd_integer("EXISTS %s", "pr:turn:alloc:a1b2c3"), 0);
 
 	/* REST secrets: ids listed, secrets never returned by the list */
 	CU_ASSERT_EQUAL(pr_ks_turn_secret_set(R, "2026-11", "0123456789abcdef0123"), 0);
