@@ -35,6 +35,8 @@ void sp_config_defaults(struct sp_config *c)
 	c->reg_max_expires_s = 3600;
 	c->keepalive_s = 120;
 	c->max_connections = 20000;
+	c->max_flows_per_source = 2000;
+	c->first_message_timeout_s = 10;
 	c->rate_limit_rps = 50;
 	c->rate_burst = 100;
 	c->lockout_failures = 5;
@@ -228,6 +230,10 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return set_u32(&c->keepalive_s, v, 10, 3600);
 	if (!strcmp(k, "max_connections"))
 		return set_u32(&c->max_connections, v, 1, 1000000);
+	if (!strcmp(k, "max_flows_per_source"))
+		return set_u32(&c->max_flows_per_source, v, 1, 1000000);
+	if (!strcmp(k, "first_message_timeout_s"))
+		return set_u32(&c->first_message_timeout_s, v, 1, 600);
 	if (!strcmp(k, "rate_limit_rps"))
 		return set_u32(&c->rate_limit_rps, v, 0, 1000000);
 	if (!strcmp(k, "rate_burst"))

@@ -49,7 +49,9 @@ struct sp_config {
 	uint32_t reg_min_expires_s, reg_max_expires_s;
 	uint32_t keepalive_s; /* RFC 5626 Flow-Timer granted */
 	uint32_t max_connections;
-	uint32_t rate_limit_rps; /* per source address; 0 = off */
+	uint32_t max_flows_per_source;	  /* open TCP/TLS flows from one address */
+	uint32_t first_message_timeout_s; /* a new flow must complete TLS and send a message */
+	uint32_t rate_limit_rps;	  /* per source address; 0 = off */
 	uint32_t rate_burst;
 	uint32_t lockout_failures; /* per source and per user */
 	uint32_t lockout_s;

@@ -18,6 +18,7 @@ struct guard_slot {
 	uint32_t failures;
 	int64_t locked_until;
 	int64_t first_failure;
+	uint32_t flows;
 };
 
 struct sp_guard {
@@ -143,4 +144,20 @@ bool sp_guard_scanner(const struct sp_config *cfg, const char *ua)
 		if (strcasestr(ua, cfg->scanners[i]))
 			return true;
 	return false;
+}
+
+bool sp_guard_flow_open(struct sp_server *s, const char *src_ip)
+{
+	struct guard_slot *g = slot(s->guard->src, s->guard->n, src_ip, true);
+	if (g->flows >= s->cfg.max_flows_per_source)
+		return false;
+	g->flows++;
+	return true;
+}
+
+void sp_guard_flow_close(struct sp_server *s, const char *src_ip)
+{
+	struct guard_slot *g = slot(s->guard->src, s->guard->n, src_ip, false);
+	if (g && g->flows)
+		g->flows--;
 }

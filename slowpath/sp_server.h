@@ -35,6 +35,7 @@ struct sp_conn {
 	bool peer_pop;		   /* mutual-TLS link with another PoP's slowpath */
 	char peer_pop_name[64];
 	bool inbound; /* accepted (vs. connected by us) */
+	bool active;  /* a first message (or keepalive) arrived: the long idle timeout applies */
 	struct sp_server *srv;
 	struct sp_conn *next; /* id hash chain */
 };
@@ -49,7 +50,8 @@ struct sp_dest {
 
 struct sp_counters {
 	uint64_t rx_msgs, rx_dropped_unparseable, rx_answered_400, rx_too_large;
-	uint64_t keepalive_pongs, conns_accepted, conns_open, conns_refused, tls_failed;
+	uint64_t keepalive_pongs, conns_accepted, conns_open, conns_refused, tls_failed,
+	    conns_idle_closed;
 	uint64_t reg_ok, reg_unreg, reg_challenged, reg_auth_failed, reg_stale, reg_replayed,
 	    reg_plain_refused, reg_unknown_user;
 	uint64_t lockout_refused, rate_limited, scanner_refused;
@@ -81,6 +83,7 @@ struct sp_server {
 	struct sp_counters ctr;
 	struct sp_counters ctr_logged;
 	uint16_t tls_port_bound, plain_port_bound;
+	int64_t last_flow_limit_log_ms;
 };
 
 /* sp_transport.c */
@@ -113,6 +116,9 @@ bool sp_guard_locked(struct sp_server *s, const char *src_ip, const char *user, 
 void sp_guard_auth_failed(struct sp_server *s, const char *src_ip, const char *user, int64_t now);
 void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user);
 bool sp_guard_scanner(const struct sp_config *cfg, const char *user_agent);
+/* Flow accounting per source address: false when src already has max_flows_per_source. */
+bool sp_guard_flow_open(struct sp_server *s, const char *src_ip);
+void sp_guard_flow_close(struct sp_server *s, const char *src_ip);
 
 /* sp_registrar.c */
 void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);

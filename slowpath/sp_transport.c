@@ -104,11 +104,23 @@ static void conn_free(struct sp_conn *c, const char *why)
 		 sp_transport_name(c->tp), c->peer_ip, c->peer_port, why);
 	conn_unlink(s, c);
 	s->ctr.conns_open--;
+	if (c->inbound)
+		sp_guard_flow_close(s, c->peer_ip);
 	uint64_t id = c->id;
 	if (c->bev)
 		bufferevent_free(c->bev);
 	free(c);
 	sp_call_conn_lost(s, id);
+}
+
+static void conn_set_idle(struct sp_conn *c)
+{
+	/* a registered device pings at least every keepalive_s; three missed pings close it.
+	 * Before its first message a flow gets first_message_timeout_s (slow-handshake floods). */
+	struct timeval tv = {.tv_sec = c->active || !c->inbound
+					   ? 3 * c->srv->cfg.keepalive_s + 30
+					   : c->srv->cfg.first_message_timeout_s};
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
@@ -126,6 +138,10 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		size_t skip;
 		unsigned pings;
 		int n = sp_msg_frame(data, look, &skip, &pings);
+		if (!c->active && (n != 0 || pings)) {
+			c->active = true;
+			conn_set_idle(c);
+		}
 		for (unsigned i = 0; i < pings; i++) {
 			/* RFC 5626 4.4.1: a CRLF "pong" answers each double-CRLF "ping". */
 			bufferevent_write(bev, "\r\n", 2);
@@ -213,6 +229,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		conn_free(c, tls_err ? "TLS error" : "socket error");
 		return;
 	}
+	if (what & BEV_EVENT_TIMEOUT)
+		c->srv->ctr.conns_idle_closed++;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))
 		conn_free(c, what & BEV_EVENT_EOF ? "closed by peer" : "idle timeout");
 }
@@ -239,9 +257,7 @@ static void conn_setup_bev(struct sp_conn *c)
 {
 	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 * SP_MSG_MAX);
-	/* a registered device pings at least every keepalive_s; three missed pings close it */
-	struct timeval tv = {.tv_sec = 3 * c->srv->cfg.keepalive_s + 30};
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	conn_set_idle(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -255,10 +271,24 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
+	char ip[48];
+	uint16_t port;
+	addr_text(sa, ip, sizeof(ip), &port);
+	if (!sp_guard_flow_open(s, ip)) {
+		s->ctr.conns_refused++;
+		if (sp_now_ms() - s->last_flow_limit_log_ms >= 1000) {
+			s->last_flow_limit_log_ms = sp_now_ms();
+			PR_WARN("flow limit: refusing connections from %s (%u open)", ip,
+				s->cfg.max_flows_per_source);
+		}
+		evutil_closesocket(fd);
+		return;
+	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sp_conn *c = conn_new(s, tls ? SP_TLS : SP_TCP, sa, (socklen_t)salen);
 	if (!c) {
+		sp_guard_flow_close(s, ip);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -270,6 +300,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 			evutil_closesocket(fd);
 			conn_unlink(s, c);
 			s->ctr.conns_open--;
+			sp_guard_flow_close(s, ip);
 			free(c);
 			return;
 		}
@@ -282,6 +313,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		conn_unlink(s, c);
 		s->ctr.conns_open--;
+		sp_guard_flow_close(s, ip);
 		free(c);
 		return;
 	}
@@ -475,6 +507,7 @@ void sp_counters_log(struct sp_server *s, bool force)
 	    {"conns_open", c->conns_open},
 	    {"conns_accepted", c->conns_accepted},
 	    {"conns_refused", c->conns_refused},
+	    {"conns_idle_closed", c->conns_idle_closed},
 	    {"tls_failed", c->tls_failed},
 	    {"reg_ok", c->reg_ok},
 	    {"reg_unreg", c->reg_unreg},

@@ -15,7 +15,7 @@ sp_certs "$D"
 TP=$(sp_free_port)
 PP=$(sp_free_port)
 sp_config "$D" "$TP" "$PP" "nonce_ttl_s = 5" "rate_limit_rps = 20" "rate_burst = 40" \
-	"lockout_failures = 3" "lockout_s = 60"
+	"lockout_failures = 3" "lockout_s = 60" "max_flows_per_source = 20" "first_message_timeout_s = 2"
 sp_start "$D"
 sp_user_add "$D" alice "$SP_PW_alice"
 sp_user_add "$D" bob "$SP_PW_bob"
@@ -42,7 +42,7 @@ kill -USR1 "$SP_PID"
 pr_wait_for 3 grep -q "counters:" "$D/sp.log" || pr_fail "no counters line"
 line=$(grep "counters:" "$D/sp.log" | tail -1)
 for k in reg_replayed reg_plain_refused reg_stale rate_limited scanner_refused lockout_refused \
-	calls_refused_488 calls_plain_refused reg_auth_failed rx_answered_400 rx_dropped_unparseable rx_too_large; do
+	calls_refused_488 calls_plain_refused conns_refused conns_idle_closed reg_auth_failed rx_answered_400 rx_dropped_unparseable rx_too_large; do
 	v=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" <<<"$line")
 	[ "${v:-0}" -gt 0 ] || pr_fail "counter $k is ${v:-missing}"
 done

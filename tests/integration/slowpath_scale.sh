@@ -15,7 +15,8 @@ pr_redis_start "$D"
 sp_certs "$D"
 TP=$(sp_free_port)
 PP=$(sp_free_port)
-sp_config "$D" "$TP" "$PP" "digest_algorithms = MD5" "rate_limit_rps = 0" "log_level = 5"
+sp_config "$D" "$TP" "$PP" "digest_algorithms = MD5" "rate_limit_rps = 0" "log_level = 5" \
+	"max_flows_per_source = $((N + 100))" "first_message_timeout_s = 120"
 sp_start "$D"
 PW=Scale-pw-4711-flows
 for i in $(seq 0 49); do sp_user_add "$D" "user$i" "$PW"; done

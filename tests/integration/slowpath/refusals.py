@@ -166,6 +166,31 @@ expect(got < N // 2, 'flood of %d requests from one source: %d answered (rate-li
 other = Conn('udp', '127.0.0.1', PP, src='127.0.0.10')
 expect(options(other).status == 200, 'another source is answered during the flood')
 
+# -- a connection that never completes TLS is closed after first_message_timeout_s (2 s)
+raw = socket.create_connection(('127.0.0.1', TP), source_address=('127.0.0.14', 0))
+raw.settimeout(6)
+t0 = time.time()
+try:
+    closed = raw.recv(10) == b''
+except ConnectionResetError:
+    closed = True
+expect(closed and 1.5 < time.time() - t0 < 5, 'silent connection closed after %.1fs' % (time.time() - t0))
+raw.close()
+
+# -- at most max_flows_per_source (20) flows from one address; others unaffected
+held, refused = [], 0
+for i in range(25):
+    try:
+        held.append(tls('127.0.0.13'))
+    except (ssl.SSLError, ConnectionError, OSError):
+        refused += 1
+expect(len(held) == 20 and refused == 5, 'flows from one source capped at 20 (%d open, %d refused)' % (len(held), refused))
+expect(options(tls('127.0.0.15')).status == 200, 'another source still connects')
+for h in held:
+    h.close()
+time.sleep(0.3)
+expect(options(tls('127.0.0.13')).status == 200, 'the source connects again once its flows closed')
+
 # -- lockout: 3 failures lock the user (and the source) out; then even the right password is refused
 for i in range(3):
     x = UA(tls('127.0.0.11'), 'carol', 'bad%d' % i)
