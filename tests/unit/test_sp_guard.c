@@ -81,6 +81,19 @@ static void lockout(void)
 	CU_ASSERT_FALSE(sp_guard_locked(&srv, "192.0.2.60", "carol", 200001));
 }
 
+static void flows(void)
+{
+	srv.cfg.max_flows_per_source = 2;
+	CU_ASSERT_TRUE(sp_guard_flow_open(&srv, "192.0.2.77"));
+	CU_ASSERT_TRUE(sp_guard_flow_open(&srv, "192.0.2.77"));
+	CU_ASSERT_FALSE(sp_guard_flow_open(&srv, "192.0.2.77"));
+	CU_ASSERT_TRUE(sp_guard_flow_open(&srv, "192.0.2.78"));
+	sp_guard_flow_close(&srv, "192.0.2.77");
+	CU_ASSERT_TRUE(sp_guard_flow_open(&srv, "192.0.2.77"));
+	CU_ASSERT_FALSE(sp_guard_flow_open(&srv, "192.0.2.77"));
+	sp_guard_flow_close(&srv, "192.0.2.99"); /* unknown: no effect, no crash */
+}
+
 static void scanners(void)
 {
 	CU_ASSERT_TRUE(sp_guard_scanner(&srv.cfg, "friendly-scanner"));
@@ -98,6 +111,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("sp_guard", setup, teardown);
 	CU_add_test(s, "rate limit per source", rate);
 	CU_add_test(s, "lockout per source and per user", lockout);
+	CU_add_test(s, "flows per source", flows);
 	CU_add_test(s, "scanner user agents", scanners);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

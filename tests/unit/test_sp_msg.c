@@ -151,7 +151,8 @@ static void config(void)
 					"offnet_routes = +33=192.0.2.1:5060, 00=192.0.2.2:5070\n"
 					"peer_pops = ams1=10.1.0.1:5061\n"
 					"tls_verify_client = optional\n"
-					"digest_algorithms = MD5\n",
+					"digest_algorithms = MD5\n"
+					"max_flows_per_source = 7\nfirst_message_timeout_s = 3\n",
 					err, sizeof(err)),
 			0);
 	CU_ASSERT_STRING_EQUAL(c.realm, "example");
@@ -170,6 +171,8 @@ static void config(void)
 	CU_ASSERT_STRING_EQUAL(c.peers[0].name, "ams1");
 	CU_ASSERT_EQUAL(c.verify_client, SP_VERIFY_OPTIONAL);
 	CU_ASSERT_EQUAL(c.n_digest_algs, 1);
+	CU_ASSERT_EQUAL(c.max_flows_per_source, 7);
+	CU_ASSERT_EQUAL(c.first_message_timeout_s, 3);
 	CU_ASSERT_EQUAL(c.digest_algs[0], 1);
 	sp_config_defaults(&c);
 	CU_ASSERT_EQUAL(c.n_digest_algs, 2);
