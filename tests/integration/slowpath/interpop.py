@@ -28,6 +28,14 @@ paths = sorted(c.get('sig_path') for c in cdrs(D))
 expect(paths == ['tls:pop1 -> tls:pop2', 'tls:pop1 -> tls:pop2'] or
        'tls:pop1 -> tls:pop2' in paths, 'CDR signalling path pop1 -> pop2: %s' % paths)
 
+# and back: bob (pop2) calls alice (pop1) over the same peer link
+o = call(b, a)
+expect(o['final_a'].status == 200 and o['bye_a'].status == 200, 'bob -> alice across PoPs: 200, BYE 200')
+time.sleep(0.3)
+expect(redis(D, 'SCARD', 'pr:sessions').strip() == '0', 'sessions ended')
+expect(sum(1 for c in cdrs(D) if c.get('sig_path') == 'tls:pop2 -> tls:pop1') >= 1,
+       'CDR signalling path pop2 -> pop1')
+
 # a client from pop1's address without a certificate is not a peer: it must authenticate
 x = Conn('tls', '127.0.0.30', TP2, cafile=CA, src='127.0.0.1')
 x.send(request(x, 'INVITE', 'sip:bob@poprelay', '<sip:alice@poprelay>;tag=x1', '<sip:bob@poprelay>', tok(), 1,
