@@ -1086,10 +1086,9 @@ static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp
 			bye_leg(s, call, l);
 			if (t->orig)
 				answer_leg(s, call, o, t->orig, 488, NULL, NULL, 0);
-			if (call->state < CS_UP) {
-				call_finish(s, call, "policy-488", 488);
-			}
-			txn_done(t);
+			if (call->state >= CS_UP) /* mid-call: the other side goes too */
+				bye_leg(s, call, o);
+			call_finish(s, call, "policy-488", call->state < CS_UP ? 488 : 0);
 			return;
 		}
 	}

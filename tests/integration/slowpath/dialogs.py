@@ -114,8 +114,33 @@ expect('a=sendrecv' in rei.body.decode(), 'callee\'s resume re-INVITE reaches th
 respond(a.c, rei, 200, 'OK', body=sdp('10.9.0.1', 40100), contact=a.contact())
 r = final(b.c)
 expect(r.status == 200, 'resume answered')
+expect(a.c.recv().method == 'ACK', 'the caller gets the ACK for the callee\'s re-INVITE')
 time.sleep(0.2)
 expect(session(D).get('b_peer_port') == '42200', 'session updated with the callee\'s new port')
+
+# ---- a re-INVITE answered with clear RTP by an on-net callee: policy ends the call
+o2 = call(a, b, hangup=False)
+expect(o2['final_a'].status == 200, 'second call established (%s)' % o2['final_a'].first)
+a.c.send(request(a.c, 'INVITE', b.aor, o2['frm'], o2['to_a'], o2['call_id'], 2, 'Contact: ' + a.contact(),
+                 sdp('10.9.0.1', 40300)))
+rei = b.c.recv()
+while rei.method != 'INVITE':
+    rei = b.c.recv()
+respond(b.c, rei, 200, 'OK', body=sdp('10.9.0.2', 42300, 'RTP/AVP'), contact=b.contact())
+got_b = [b.c.recv().method, b.c.recv().method]
+expect(got_b == ['ACK', 'BYE'], 'callee answering clear RTP gets ACK then BYE (%s)' % got_b)
+r = a.c.recv()
+while r.status == 0 and r.method != 'BYE':
+    r = a.c.recv()
+seen = [r.status or r.method]
+r2 = a.c.recv()
+seen.append(r2.status or r2.method)
+expect(488 in seen and 'BYE' in seen, 'caller gets 488 for its re-INVITE and a BYE (%s)' % seen)
+for m in (r, r2):
+    if m.method == 'BYE':
+        respond(a.c, m, 200, 'OK')
+time.sleep(0.3)
+expect(cdr_with(end_reason='policy-488', sip_status='200'), 'CDR: policy-488 mid-call')
 
 # ---- callee's flow lost: caller gets a BYE, everything cleaned
 b.c.close()
