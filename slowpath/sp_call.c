@@ -84,8 +84,19 @@ struct sp_txn {
 #define SP_T1_MS 500
 #define SP_T2_MS 4000
 
+struct sp_call;
+/* One entry of the Call-ID index per leg (each leg is its own dialog with its own Call-ID). */
+struct call_ref {
+	struct sp_call *call;
+	int leg;
+	struct call_ref *next;
+};
+
 struct sp_call {
 	struct sp_call *next;
+	struct sp_call *seq_next; /* index by seq (the id in our branches) */
+	struct call_ref ref[2];
+	bool indexed;
 	uint64_t seq;
 	char id[40];
 	enum call_state state;
@@ -265,8 +276,11 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 
 /* ---- call table -------------------------------------------------------------------- */
 
+static void call_unindex(struct sp_call *call);
+
 static void call_free(struct sp_server *s, struct sp_call *call)
 {
+	call_unindex(call);
 	for (struct sp_call **pp = &s->calls; *pp; pp = &(*pp)->next)
 		if (*pp == call) {
 			*pp = call->next;
@@ -317,9 +331,57 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 	call_free(s, call);
 }
 
+/* Call indexes (event loop only): by Call-ID of either leg, and by seq. */
+#define CALL_BUCKETS 16384
+static struct call_ref *by_callid[CALL_BUCKETS];
+static struct sp_call *by_seq[CALL_BUCKETS];
+
+static size_t callid_bucket(const char *call_id)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = call_id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return h % CALL_BUCKETS;
+}
+
+static void call_index(struct sp_call *call)
+{
+	for (int l = 0; l < 2; l++) {
+		struct call_ref *r = &call->ref[l];
+		size_t b = callid_bucket(call->leg[l].call_id);
+		r->call = call;
+		r->leg = l;
+		r->next = by_callid[b];
+		by_callid[b] = r;
+	}
+	call->seq_next = by_seq[call->seq % CALL_BUCKETS];
+	by_seq[call->seq % CALL_BUCKETS] = call;
+	call->indexed = true;
+}
+
+static void call_unindex(struct sp_call *call)
+{
+	if (!call->indexed)
+		return;
+	for (int l = 0; l < 2; l++)
+		for (struct call_ref **pp = &by_callid[callid_bucket(call->leg[l].call_id)]; *pp;
+		     pp = &(*pp)->next)
+			if (*pp == &call->ref[l]) {
+				*pp = call->ref[l].next;
+				break;
+			}
+	for (struct sp_call **pp = &by_seq[call->seq % CALL_BUCKETS]; *pp; pp = &(*pp)->seq_next)
+		if (*pp == call) {
+			*pp = call->seq_next;
+			break;
+		}
+	call->indexed = false;
+}
+
 static struct sp_call *call_by_seq(struct sp_server *s, uint64_t seq)
 {
-	for (struct sp_call *c = s->calls; c; c = c->next)
+	(void)s;
+	for (struct sp_call *c = by_seq[seq % CALL_BUCKETS]; c; c = c->seq_next)
 		if (c->seq == seq)
 			return c;
 	return NULL;
@@ -329,23 +391,27 @@ static struct sp_call *call_by_seq(struct sp_server *s, uint64_t seq)
 static struct sp_call *call_by_dialog(struct sp_server *s, const char *call_id, const char *tag,
 				      int *leg)
 {
-	for (struct sp_call *c = s->calls; c; c = c->next)
-		for (int l = 0; l < 2; l++)
-			if (!strcmp(c->leg[l].call_id, call_id) &&
-			    !strcmp(c->leg[l].local_tag, tag)) {
-				*leg = l;
-				return c;
-			}
+	(void)s;
+	for (struct call_ref *r = by_callid[callid_bucket(call_id)]; r; r = r->next) {
+		const struct sp_leg *g = &r->call->leg[r->leg];
+		if (!strcmp(g->call_id, call_id) && !strcmp(g->local_tag, tag)) {
+			*leg = r->leg;
+			return r->call;
+		}
+	}
 	return NULL;
 }
 
 static struct sp_call *call_by_a_invite(struct sp_server *s, const char *call_id,
 					const char *from_tag)
 {
-	for (struct sp_call *c = s->calls; c; c = c->next)
-		if (!strcmp(c->leg[LEG_A].call_id, call_id) &&
-		    !strcmp(c->leg[LEG_A].remote_tag, from_tag ? from_tag : ""))
-			return c;
+	(void)s;
+	for (struct call_ref *r = by_callid[callid_bucket(call_id)]; r; r = r->next) {
+		const struct sp_leg *g = &r->call->leg[LEG_A];
+		if (r->leg == LEG_A && !strcmp(g->call_id, call_id) &&
+		    !strcmp(g->remote_tag, from_tag ? from_tag : ""))
+			return r->call;
+	}
 	return NULL;
 }
 
@@ -798,6 +864,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	sp_token(b->local_tag, 16);
 	copy(b->local_uri, sizeof(b->local_uri), a->remote_uri);
 	copy(b->remote_uri, sizeof(b->remote_uri), a->local_uri);
+	call_index(call);
 
 	/* profiles of the on-net parties: bandwidth limits, encryption_required */
 	bool enc_required = false;
