@@ -21,7 +21,7 @@ libs=$(for b in "$root"/usr/sbin/* "$root"/usr/bin/*; do file -b "$b" | grep -q 
 	awk '/=> \//{print $3}' | sort -u)
 deps=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l" 2>/dev/null; done |
 	cut -d: -f1 | sort -u | grep -v '^libc6$' || true)
-deps=$(echo $deps redis-server dpdk | tr ' ' '\n' | sort -u | paste -sd, | sed 's/,/, /g')
+deps=$(echo $deps redis-server dpdk openssl adduser | tr ' ' '\n' | sort -u | paste -sd, | sed 's/,/, /g')
 
 mkdir -p "$root/DEBIAN"
 cat >"$root/DEBIAN/control" <<CTL
@@ -47,6 +47,14 @@ if [ "$1" = configure ]; then
 	install -d -o poprelay -g poprelay -m 0750 /var/lib/poprelay /var/lib/poprelay/redis
 	chgrp poprelay /etc/poprelay/poprelay.conf /etc/poprelay/redis.conf || true
 	/usr/sbin/poprelay-setup-redis
+	# A self-signed certificate so the slowpath starts; replace it with the carrier's.
+	if [ ! -e /etc/poprelay/tls/slowpath.key ]; then
+		install -d -m 0750 -g poprelay /etc/poprelay/tls
+		openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=$(hostname -f 2>/dev/null || hostname)" \
+			-keyout /etc/poprelay/tls/slowpath.key -out /etc/poprelay/tls/slowpath.crt 2>/dev/null
+		chgrp poprelay /etc/poprelay/tls/slowpath.key /etc/poprelay/tls/slowpath.crt
+		chmod 0640 /etc/poprelay/tls/slowpath.key
+	fi
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 fi
 POST
@@ -56,6 +64,7 @@ cat >"$root/DEBIAN/postrm" <<'POSTRM'
 set -e
 if [ "$1" = purge ]; then
 	rm -f /etc/poprelay/redis-*.pass /etc/poprelay/redis-users.acl
+	rm -rf /etc/poprelay/tls
 	rmdir /etc/poprelay 2>/dev/null || true
 	rm -rf /var/lib/poprelay
 fi

@@ -32,6 +32,9 @@ for u in dataplane slowpath ctl; do
 	grep -q "^user $u on " /etc/poprelay/redis-users.acl || pr_fail "no ACL user $u"
 done
 [ "$(stat -c %a /etc/poprelay/redis-users.acl)" = 640 ] || pr_fail "ACL file readable by others"
+[ "$(stat -c %a /etc/poprelay/tls/slowpath.key)" = 640 ] || pr_fail "no 0640 slowpath TLS key"
+openssl x509 -in /etc/poprelay/tls/slowpath.crt -noout -checkend 86400 >/dev/null ||
+	pr_fail "no valid slowpath certificate"
 pw1=$(cat /etc/poprelay/redis-ctl.pass)
 dpkg -i "$deb" >/dev/null || pr_fail "reinstall failed"
 [ "$(cat /etc/poprelay/redis-ctl.pass)" = "$pw1" ] || pr_fail "reinstall changed a password"
@@ -48,6 +51,32 @@ redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set pr:x 1 |
 	pr_fail "ctl user cannot write pr:*"
 redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set other 1 | grep -q NOPERM ||
 	pr_fail "ctl user can write outside pr:*"
+
+pr_log "the installed processes start on the packaged config, each as its own Redis user"
+[ ! -e /run/poprelay/redis.sock ] || pr_skip "/run/poprelay/redis.sock exists: a poprelay Redis runs here"
+install -d -o poprelay -g poprelay -m 0750 /run/poprelay # what RuntimeDirectory= does
+pr_on_exit "rm -rf /run/poprelay"
+install -d -o poprelay -g poprelay /var/lib/poprelay/redis
+runuser -u poprelay -- redis-server /etc/poprelay/redis.conf --daemonize yes \
+	--pidfile /run/poprelay/r.pid --logfile /run/poprelay/r.log >/dev/null 2>&1 || true
+pr_on_exit "kill \$(cat /run/poprelay/r.pid)"
+pr_wait_for 10 test -S /run/poprelay/redis.sock ||
+	pr_fail "packaged redis did not start as poprelay: $(cat /run/poprelay/r.log 2>&1 | tail -3)"
+pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')-Pkg9
+printf '%s\n' "$pw" >"$d/pw"
+/usr/bin/poprelayctl user add pkguser --password-file "$d/pw" >/dev/null ||
+	pr_fail "installed poprelayctl cannot add a user through the ctl ACL user"
+/usr/bin/poprelayctl user list | grep -q pkguser || pr_fail "installed poprelayctl cannot list users"
+pr_netns pkg-ns
+ip netns exec pkg-ns /usr/sbin/poprelay-slowpath -c /etc/poprelay/poprelay.conf >"$d/sp.log" 2>&1 &
+sp=$!
+pr_on_exit "kill $sp"
+pr_wait_for 10 grep -q "listening:" "$d/sp.log" || { cat "$d/sp.log"; pr_fail "installed slowpath did not start on the packaged config"; }
+echo | ip netns exec pkg-ns timeout 5 openssl s_client -connect 127.0.0.1:5061 2>/dev/null |
+	grep -q "BEGIN CERTIFICATE\|Server certificate" || pr_fail "installed slowpath does not serve TLS with the packaged certificate"
+kill $sp; wait $sp 2>/dev/null
+grep -Eiq "password|$pw" "$d/sp.log" && pr_fail "slowpath log mentions a password"
+kill "$(cat /run/poprelay/r.pid)"
 
 dpkg --purge poprelay >/dev/null || pr_fail "purge failed"
 [ ! -e /usr/sbin/poprelay-dataplane ] || pr_fail "purge left the binary"
