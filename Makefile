@@ -20,7 +20,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libipsec-mb-dev libsrtp2-dev libssl-dev \
 	libhiredis-dev redis-server redis-tools \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
-	iproute2 ethtool iputils-ping procps psmisc python3 python3-scapy \
+	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl
 
 B ?= build
