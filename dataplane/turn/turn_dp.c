@@ -295,6 +295,8 @@ static void sync_counters(void)
 static void turn_poll(uint64_t now_ms)
 {
 	void *obj;
+	if (!srv) /* [turn] enabled = no: init created nothing */
+		return;
 	set_now();
 	while (rte_ring_dequeue(del_ring, &obj) == 0) {
 		uint64_t id = (uint64_t)(uintptr_t)obj;
