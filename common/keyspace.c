@@ -701,3 +701,25 @@ int ks_parse_i64(const char *s, int64_t *out)
 
 	return pr_ks_field_parse(&f, out, s);
 }
+
+struct pr_redis_tx *ks_tx_delete_begin(const char *key)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+
+	if (tx)
+		pr_redis_tx_add(tx, "DEL %s", key);
+	return tx;
+}
+
+int ks_tx_delete(struct pr_redis *r, struct pr_redis_tx *tx, const char *key, const char *what)
+{
+	long long n = 0;
+	int rc = ks_tx_exec_int(r, tx, key, 0, &n);
+
+	pr_redis_tx_free(tx);
+	if (rc == 0 && n == 0) {
+		ks_seterr("%s: no such %s", key, what);
+		rc = -ENOENT;
+	}
+	return rc;
+}

@@ -41,6 +41,11 @@ int ks_cmd_int(struct pr_redis *r, redisReply *rep, const char *what, long long 
 /* Runs tx; the integer reply of its command idx into *out. */
 int ks_tx_exec_int(struct pr_redis *r, struct pr_redis_tx *tx, const char *what, size_t idx,
 		   long long *out);
+/* Deleting a record: ks_tx_delete_begin() starts a transaction whose first command is
+ * DEL key; the caller adds the index updates; ks_tx_delete() runs and frees it and returns
+ * 0, or -ENOENT ("<key>: no such <what>") when the record was not there. */
+struct pr_redis_tx *ks_tx_delete_begin(const char *key);
+int ks_tx_delete(struct pr_redis *r, struct pr_redis_tx *tx, const char *key, const char *what);
 /* Textual IPv4/IPv6 address characters only, non-empty, shorter than PR_KS_ADDR_MAX. */
 int ks_addr_valid(const char *a);
 int ks_parse_i64(const char *s, int64_t *out);

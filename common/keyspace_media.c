@@ -67,24 +67,16 @@ int pr_ks_session_end(struct pr_redis *r, const char *id)
 {
 	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
-	long long n = 0;
 	int rc = ks_make_key(key, sizeof(key), PR_KS_SESSION_PREFIX, id, "session id");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
+	tx = ks_tx_delete_begin(key);
 	if (!tx)
 		return -ENOMEM;
-	pr_redis_tx_add(tx, "DEL %s", key);
 	pr_redis_tx_add(tx, "SREM %s %s", PR_KS_SESSIONS_KEY, id);
 	tx_xadd_op(tx, PR_KS_OP_END, id);
-	rc = ks_tx_exec_int(r, tx, key, 0, &n);
-	pr_redis_tx_free(tx);
-	if (rc == 0 && n == 0) {
-		ks_seterr("%s: no such session", key);
-		rc = -ENOENT;
-	}
-	return rc;
+	return ks_tx_delete(r, tx, key, "session");
 }
 
 int pr_ks_session_list(struct pr_redis *r, struct pr_ks_names *ids)

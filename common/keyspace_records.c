@@ -283,26 +283,18 @@ int pr_ks_user_delete(struct pr_redis *r, const char *name)
 {
 	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
-	long long n = 0;
 	int rc = ks_make_key(key, sizeof(key), PR_KS_USER_PREFIX, name, "user name");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
+	tx = ks_tx_delete_begin(key);
 	if (!tx)
 		return -ENOMEM;
-	pr_redis_tx_add(tx, "DEL %s", key);
 	pr_redis_tx_add(tx, "DEL %s%s", PR_KS_REG_PREFIX, name);
 	pr_redis_tx_add(tx, "SREM %s %s", PR_KS_USERS_KEY, name);
 	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_REGS_KEY, name);
 	pr_redis_tx_add(tx, "PUBLISH %s users", PR_KS_EVENTS_CHANNEL);
-	rc = ks_tx_exec_int(r, tx, key, 0, &n);
-	pr_redis_tx_free(tx);
-	if (rc == 0 && n == 0) {
-		ks_seterr("%s: no such user", key);
-		rc = -ENOENT;
-	}
-	return rc;
+	return ks_tx_delete(r, tx, key, "user");
 }
 
 int pr_ks_user_list(struct pr_redis *r, struct pr_ks_names *names)
@@ -346,23 +338,15 @@ int pr_ks_reg_delete(struct pr_redis *r, const char *user)
 {
 	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
-	long long n = 0;
 	int rc = ks_make_key(key, sizeof(key), PR_KS_REG_PREFIX, user, "user name");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
+	tx = ks_tx_delete_begin(key);
 	if (!tx)
 		return -ENOMEM;
-	pr_redis_tx_add(tx, "DEL %s", key);
 	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_REGS_KEY, user);
-	rc = ks_tx_exec_int(r, tx, key, 0, &n);
-	pr_redis_tx_free(tx);
-	if (rc == 0 && n == 0) {
-		ks_seterr("%s: no such registration", key);
-		rc = -ENOENT;
-	}
-	return rc;
+	return ks_tx_delete(r, tx, key, "registration");
 }
 
 int pr_ks_reg_list(struct pr_redis *r, int64_t now, struct pr_ks_names *users)

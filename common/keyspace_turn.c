@@ -91,24 +91,16 @@ int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id)
 {
 	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
-	long long n = 0;
 	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
+	tx = ks_tx_delete_begin(key);
 	if (!tx)
 		return -ENOMEM;
-	pr_redis_tx_add(tx, "DEL %s", key);
 	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
 	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_TURN_ALLOCS_KEY, id);
-	rc = ks_tx_exec_int(r, tx, key, 0, &n);
-	pr_redis_tx_free(tx);
-	if (rc == 0 && n == 0) {
-		ks_seterr("%s: no such allocation", key);
-		rc = -ENOENT;
-	}
-	return rc;
+	return ks_tx_delete(r, tx, key, "allocation");
 }
 
 int pr_ks_turn_alloc_list(struct pr_redis *r, struct pr_ks_names *ids)
