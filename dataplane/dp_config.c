@@ -286,6 +286,7 @@ void dp_config_defaults(void)
 	struct dp_cfg_section *s;
 
 	memset(&dp_cfg, 0, sizeof(dp_cfg));
+	snprintf(dp_cfg.realm, sizeof(dp_cfg.realm), "poprelay");
 	for (s = dp_cfg_sections(); s; s = s->next)
 		apply_defaults(s);
 }
@@ -375,6 +376,18 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 			}
 		}
 		s = find_section(snames[i], &inst);
+		if (s == NULL && strcmp(snames[i], "global") == 0) {
+			const char *realm = rte_cfgfile_get_entry(f, "global", "realm");
+			if (realm && (!*realm || strlen(realm) >= sizeof(dp_cfg.realm))) {
+				snprintf(err, errlen,
+					 "%s: [global] realm: got \"%s\", expected 1 to %zu characters",
+					 path, realm, sizeof(dp_cfg.realm) - 1);
+				goto out;
+			}
+			if (realm)
+				snprintf(dp_cfg.realm, sizeof(dp_cfg.realm), "%s", realm);
+			continue;
+		}
 		if (s == NULL && is_foreign(snames[i]))
 			continue;
 		if (s == NULL) {

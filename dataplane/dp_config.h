@@ -129,6 +129,9 @@ struct dp_config {
 	struct dp_port_cfg port[DP_MAX_PORTS];
 	unsigned int nb_ports;	    /* [port0]..[port<nb_ports-1>], contiguous */
 	unsigned int ports_present; /* bitmask */
+	/* [global] realm: the one realm of the appliance's digests (owned by no process's
+	 * table; the dataplane reads this key alone from [global]). */
+	char realm[64];
 };
 
 extern struct dp_config dp_cfg;

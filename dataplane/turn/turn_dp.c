@@ -59,8 +59,8 @@ static const struct dp_cfg_key turn_keys[] = {
      "first UDP port of relayed transport addresses"},
     {"relay_port_max", DP_CFG_U32, 1024, 65535, "65535", TC(relay_port_max), 0,
      "last UDP port of relayed transport addresses"},
-    {"realm", DP_CFG_STR, 1, 63, "poprelay", TC(realm), 0,
-     "REALM of long-term credentials (users' HA1 digests must use it)"},
+    {"realm", DP_CFG_STR, 0, 63, "", TC(realm), 0,
+     "REALM of long-term credentials (empty: [global] realm, the one poprelayctl's HA1s use)"},
     {"software", DP_CFG_STR, 0, 31, "poprelay", TC(software), 0,
      "SOFTWARE attribute in authenticated answers (empty: none)"},
     {"max_allocations", DP_CFG_U32, 1, 1000000, "16384", TC(max_allocations), 0,
@@ -386,8 +386,10 @@ static int turn_init(void)
 	}
 	turn_cfg_defaults(&cfg);
 	memset(cfg.realm, 0, sizeof(cfg.realm));
-	/* lengths were range-checked by the config parser (63 and 31) */
-	memcpy(cfg.realm, tcfg.realm, strnlen(tcfg.realm, sizeof(cfg.realm) - 1));
+	/* lengths were range-checked by the config parser (63 and 31); one realm for the
+	 * whole appliance unless [turn] overrides it */
+	const char *realm = tcfg.realm[0] ? tcfg.realm : dp_cfg.realm;
+	memcpy(cfg.realm, realm, strnlen(realm, sizeof(cfg.realm) - 1));
 	memset(cfg.software, 0, sizeof(cfg.software));
 	memcpy(cfg.software, tcfg.software, strnlen(tcfg.software, sizeof(cfg.software) - 1));
 	cfg.lifetime_default = tcfg.default_lifetime_s;

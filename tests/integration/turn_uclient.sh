@@ -55,7 +55,7 @@ ipv6 = 2001:db8:100::10/64
 gateway4 = 198.51.100.20
 gateway6 = 2001:db8:100::20
 [turn]
-realm = $REALM
+# no realm here: the relay takes [global] realm, the one poprelayctl computed the HA1s with
 relay_port_min = 50000
 relay_port_max = 50999
 max_allocations = 1024

@@ -93,6 +93,17 @@ static void test_unknown_key(void)
 	expect_bad("[redis]\nsockett = /x\n" PORT0, "[redis]", "sockett", "unknown key");
 }
 
+/* [global] realm is the appliance's one realm (the TURN relay's REALM unless [turn]
+ * overrides it); the dataplane reads that key alone from the shared section. */
+static void test_global_realm(void)
+{
+	CU_ASSERT_EQUAL(load(PORT0), 0);
+	CU_ASSERT_STRING_EQUAL(dp_cfg.realm, "poprelay");
+	CU_ASSERT_EQUAL(load("[global]\nrealm = pop.example.net\nother = x\n" PORT0), 0);
+	CU_ASSERT_STRING_EQUAL(dp_cfg.realm, "pop.example.net");
+	expect_bad("[global]\nrealm =\n" PORT0, "[global]", "realm", "expected 1 to 63");
+}
+
 static void test_duplicates(void)
 {
 	expect_bad("[dataplane]\nburst_size = 32\nburst_size = 64\n" PORT0, "[dataplane]",
@@ -233,6 +244,7 @@ int main(void)
 	CU_add_test(s, "good file", test_good);
 	CU_add_test(s, "unknown key", test_unknown_key);
 	CU_add_test(s, "unknown section", test_unknown_section);
+	CU_add_test(s, "[global] realm", test_global_realm);
 	CU_add_test(s, "duplicate keys and sections", test_duplicates);
 	CU_add_test(s, "bad values", test_bad_values);
 	CU_add_test(s, "ports", test_ports);
