@@ -144,6 +144,13 @@ show() {
 	echo | ip netns exec pr-client openssl s_client -connect $SIP_IP:5061 -CAfile "$RUN/ca.crt" \
 		-verify_return_error 2>/dev/null | grep -E '^(New|    Protocol|Verify return)' | sort -u
 	echo
+	if command -v turnutils_uclient >/dev/null; then
+		echo "== TURN: coturn's turnutils_uclient in pr-client, client to client, as alice"
+		ip netns exec pr-client timeout 30 turnutils_uclient -u alice -w "$(cat "$RUN/alice.pass")" \
+			-y -n 20 -l 200 -z 10 -c "$APPLIANCE_IP4" 2>&1 | grep -E "Total lost|ERROR|error" | tail -2
+		"$BUILD/poprelayctl" -c "$CONF" turn allocations | head -5
+		echo
+	fi
 	echo "== poprelayctl user list"
 	"$BUILD/poprelayctl" -c "$CONF" user list
 	echo
@@ -156,6 +163,7 @@ show() {
 	echo "  dpdk-telemetry.py -f $(sed -n 's/^file_prefix = //p' "$CONF")"
 	echo "  ip netns exec pr-client openssl s_client -connect $SIP_IP:5061 -CAfile $RUN/ca.crt"
 	echo "  $BUILD/poprelayctl -c $CONF user list"
+	echo "  ip netns exec pr-client turnutils_uclient -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $APPLIANCE_IP4"
 	echo "Ctrl-C stops it and cleans up."
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make run` promises in README.md: the appliance comes up on virtual ports, answers
 # ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, the
-# slowpath completes a verified TLS handshake and a baresip device registers over TLS, and
+# slowpath completes a verified TLS handshake, a baresip device registers over TLS, coturn's
+# turnutils_uclient relays through the TURN relay with no loss, and
 # Ctrl-C (SIGINT) stops every process and removes everything it created.
 source "$(dirname "$0")/../lib.sh"
 pr_need_root
@@ -21,6 +22,8 @@ grep -qi "dataplane" <(sed -n '/== poprelayctl status/,/== poprelayctl stats/p' 
 grep -q "Verify return code: 0 (ok)" "$log" || pr_fail "no verified TLS handshake with the slowpath"
 grep -Eq "^registration +sip:alice.* via tls from 192\.0\.2\.20" "$log" ||
 	pr_fail "alice (baresip in pr-client) did not register over TLS"
+grep -q "Total lost packets 0 (0.000000%)" "$log" || pr_fail "TURN relaying through the dataplane lost packets"
+grep -Eq "^[0-9a-f]{16} +alice +198\.51\.100\.20:" "$log" || pr_fail "poprelayctl turn allocations shows no allocation of alice"
 kill -0 "$pid" 2>/dev/null || pr_fail "make run exited before Ctrl-C"
 
 pr_log "Ctrl-C"
