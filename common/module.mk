@@ -9,4 +9,4 @@ $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(eval $(call unit_test,test_keyspace,$(COMMON_LIB),$(HIREDIS_LIBS)))
+$(eval $(call unit_test,test_keyspace,$(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS)))

@@ -14,7 +14,7 @@ $(eval $(call unit_test,test_turn_codec,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_policy,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_table,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_server,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
-$(eval $(call unit_test,test_turn_store,$(B)/dataplane/turn/turn_store.o $(TURN_TEST_LINK) $(COMMON_LIB),$(CRYPTO_LINK_LIBS) $(HIREDIS_LIBS)))
+$(eval $(call unit_test,test_turn_store,$(B)/dataplane/turn/turn_store.o $(B)/tests/unit/redis_fixture.o $(TURN_TEST_LINK) $(COMMON_LIB),$(CRYPTO_LINK_LIBS) $(HIREDIS_LIBS)))
 
 $(eval $(call fuzzer,fuzz_stun,$(TURN_CORE_SRCS) crypto/stun_auth.c,$(SSL_LIBS)))
 

@@ -2,6 +2,7 @@
 /* The Redis keyspace codec: pure encode/decode of every record type (generic round trip
  * driven by the field tables), malformed records, and a real redis-server (started here on
  * a private unix socket) for every record type's storage layout. */
+#include "tests/unit/redis_fixture.h"
 #include "common/keyspace.h"
 
 #include <CUnit/Basic.h>
@@ -463,80 +464,12 @@ static void test_format_and_find(void)
 
 /* ---- real redis-server ---- */
 
-static char tmpdir[64], sock_path[128];
-static pid_t redis_pid;
+static char sock_path[128];
 static struct pr_redis *R;
-
-static int start_redis(void)
-{
-	struct pr_redis *r = NULL;
-	int i;
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ks-unit-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", tmpdir);
-	redis_pid = fork();
-	if (redis_pid < 0)
-		return -1;
-	if (redis_pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock_path,
-		       "--unixsocketperm", "700", "--dir", tmpdir, "--save", "", "--appendonly",
-		       "no", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 100; i++) {
-		if (pr_redis_connect(&r, sock_path, 2000) == 0) {
-			redisReply *rep = pr_redis_cmd(r, "PING");
-			int ok = rep && rep->type == REDIS_REPLY_STATUS;
-			if (rep)
-				freeReplyObject(rep);
-			pr_redis_close(r);
-			if (ok)
-				return 0;
-		}
-		usleep(50000);
-	}
-	return -1;
-}
-
-static void stop_redis(void)
-{
-	char cmd[128];
-
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGTERM);
-		waitpid(redis_pid, NULL, 0);
-		redis_pid = 0;
-	}
-	if (tmpdir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	}
-}
-
-/* The redis-server child never outlives the test, even when it is interrupted or hangs. */
-static void on_signal(int sig)
-{
-	if (redis_pid > 0)
-		kill(redis_pid, SIGTERM);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static int suite_redis_init(void)
 {
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	signal(SIGALRM, on_signal);
-	alarm(120);
-	if (start_redis() < 0)
+	if (test_redis_start("ks-unit", 120, sock_path, sizeof(sock_path)) < 0)
 		return -1;
 	return pr_redis_connect(&R, sock_path, 2000) == 0 ? 0 : -1;
 }
@@ -545,8 +478,7 @@ static int suite_redis_clean(void)
 {
 	pr_redis_close(R);
 	R = NULL;
-	stop_redis();
-	alarm(0);
+	test_redis_stop();
 	return 0;
 }
 
@@ -963,8 +895,8 @@ static void test_r_auth(void)
 	CU_ASSERT(rep && rep->type == REDIS_REPLY_STATUS);
 	if (rep)
 		freeReplyObject(rep);
-	snprintf(pwfile, sizeof(pwfile), "%s/pw", tmpdir);
-	snprintf(badfile, sizeof(badfile), "%s/badpw", tmpdir);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", test_redis_dir());
+	snprintf(badfile, sizeof(badfile), "%s/badpw", test_redis_dir());
 	f = fopen(pwfile, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	fprintf(f, "%s\n", pw);

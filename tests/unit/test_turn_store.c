@@ -13,84 +13,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/redis_fixture.h"
 #include "common/keyspace.h"
 #include "common/redis.h"
 #include "crypto/stun_auth.h"
 #include "dataplane/turn/turn_store.h"
 
-static char tmpdir[64], sock_path[128];
-static pid_t redis_pid;
+static char sock_path[128];
 static struct turn_store *st;
 static struct pr_redis *R;
 
-static int start_redis(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tn-unit-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", tmpdir);
-	redis_pid = fork();
-	if (redis_pid < 0)
-		return -1;
-	if (redis_pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock_path,
-		       "--unixsocketperm", "700", "--dir", tmpdir, "--save", "", "--appendonly",
-		       "no", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (pr_redis_connect(&R, sock_path, 2000) == 0) {
-			redisReply *rep = pr_redis_cmd(R, "PING");
-			int ok = rep && rep->type == REDIS_REPLY_STATUS;
-			if (rep)
-				freeReplyObject(rep);
-			if (ok)
-				return 0;
-			pr_redis_close(R);
-			R = NULL;
-		}
-		usleep(50000);
-	}
-	return -1;
-}
-
-static void stop_redis(void)
-{
-	char cmd[128];
-	if (R)
-		pr_redis_close(R);
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGTERM);
-		waitpid(redis_pid, NULL, 0);
-		redis_pid = 0;
-	}
-	if (tmpdir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	}
-}
-
-static void on_signal(int sig)
-{
-	if (redis_pid > 0)
-		kill(redis_pid, SIGTERM);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 static int suite_init(void)
 {
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	signal(SIGALRM, on_signal);
-	alarm(120);
-	if (start_redis() < 0)
+	if (test_redis_start("tn-unit", 120, sock_path, sizeof(sock_path)) < 0 ||
+	    pr_redis_connect(&R, sock_path, 2000) != 0)
 		return -1;
 	st = turn_store_new(sock_path, NULL, NULL);
 	return turn_store_up(st) ? 0 : -1;
@@ -99,7 +35,10 @@ static int suite_init(void)
 static int suite_clean(void)
 {
 	turn_store_free(st);
-	stop_redis();
+	if (R)
+		pr_redis_close(R);
+	R = NULL;
+	test_redis_stop();
 	return 0;
 }
 
