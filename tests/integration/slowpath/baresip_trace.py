@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks a baresip call through the slowpath from both baresip SIP traces (-s) and the
 session record read from Redis during the call.
-usage: baresip_trace.py ALICE_LOG BOB_LOG SESSION_DUMP SERVER_TLS_PORT PORT_LO PORT_HI"""
+usage: baresip_trace.py ALICE_LOG BOB_LOG SESSION_DUMP SERVER_TLS_PORT PORT_LO PORT_HI
+                         [SERVER_ADDR ALICE_ADDR BOB_ADDR]   (default 127.0.0.1/.2/.3)"""
 import re, sys
 
 def messages(path):
@@ -35,7 +36,9 @@ def check(cond, what):
 alice, bob = messages(sys.argv[1]), messages(sys.argv[2])
 sess = open(sys.argv[3]).read().split('\n')
 sess = dict(zip(sess[0::2], sess[1::2]))
-srv = '127.0.0.1:' + sys.argv[4]
+server, alice_ip, bob_ip = (sys.argv[7:10] if len(sys.argv) >= 10
+                            else ('127.0.0.1', '127.0.0.2', '127.0.0.3'))
+srv = server + ':' + sys.argv[4]
 lo, hi = int(sys.argv[5]), int(sys.argv[6])
 
 a_inv = next(x for x in alice if x['first'].startswith('INVITE') and x['dst'] == srv)
@@ -46,9 +49,9 @@ A_sent, A_seen = sdp_facts(a_inv['body']), sdp_facts(a_ok['body'])
 B_seen, B_sent = sdp_facts(b_inv['body']), sdp_facts(b_ok['body'])
 
 check(A_sent['proto'] == 'RTP/SAVP' and len(A_sent['keys']) >= 1, 'alice offered RTP/SAVP with SDES')
-check(A_seen['addr'] == '127.0.0.1' and lo <= A_seen['port'] <= hi,
+check(A_seen['addr'] == server and lo <= A_seen['port'] <= hi,
       'the answer alice sees points at the relay (%s:%s)' % (A_seen['addr'], A_seen['port']))
-check(B_seen['addr'] == '127.0.0.1' and lo <= B_seen['port'] <= hi,
+check(B_seen['addr'] == server and lo <= B_seen['port'] <= hi,
       'the offer bob sees points at the relay (%s:%s)' % (B_seen['addr'], B_seen['port']))
 check(A_seen['port'] != B_seen['port'], 'each leg has its own relay port')
 check(len(A_seen['keys']) == 1 and len(B_seen['keys']) == 1, 'one crypto line toward each device')
@@ -57,7 +60,7 @@ own_a = [k for _, k in A_sent['keys']]
 own_b = [k for _, k in B_sent['keys']]
 check(ka != kb, 'the two legs carry different keys')
 check(ka not in own_a + own_b and kb not in own_a + own_b, 'the relay keys are fresh (neither device\'s own key)')
-check('127.0.0.2' not in b_inv['body'] and '127.0.0.3' not in a_ok['body'],
+check(alice_ip not in b_inv['body'] and bob_ip not in a_ok['body'],
       'no device address leaks to the other side')
 
 check(sess.get('a_peer_addr') == A_sent['addr'] and int(sess.get('a_peer_port', 0)) == A_sent['port'],

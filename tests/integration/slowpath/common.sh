@@ -12,7 +12,8 @@ sp_certs() {
 	for n in server pop2; do
 		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/$n.key" \
 			-out "$d/$n.csr" 2>/dev/null || pr_fail "openssl csr"
-		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.30,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/$n.ext"
+		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.30,DNS:localhost%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+			"${SP_ADDR:+,IP:$SP_ADDR}" >"$d/$n.ext"
 		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
 			-days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null || pr_fail "openssl sign"
 	done
@@ -25,9 +26,10 @@ s=socket.socket(); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]
 u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.bind(("127.0.0.1",p)); print(p)'
 }
 
-# sp_config DIR TLS_PORT PLAIN_PORT [extra [sip] lines...]: writes DIR/sp.conf
+# sp_config DIR TLS_PORT PLAIN_PORT [extra [sip] lines...]: writes DIR/sp.conf. The
+# slowpath's address is $SP_ADDR (default 127.0.0.1: listeners, Via/Contact, SDP relay).
 sp_config() {
-	local d=$1 tp=$2 pp=$3; shift 3
+	local d=$1 tp=$2 pp=$3 a=${SP_ADDR:-127.0.0.1}; shift 3
 	{
 		echo "[global]"
 		echo "realm = poprelay"
@@ -38,23 +40,24 @@ sp_config() {
 		echo "lcores = 1"
 		echo "[sip]"
 		echo "pop = pop1"
-		echo "tls_listen = 127.0.0.1:$tp"
-		echo "listen = 127.0.0.1:$pp"
+		echo "tls_listen = $a:$tp"
+		echo "listen = $a:$pp"
 		echo "tls_cert = $d/server.crt"
 		echo "tls_key = $d/server.key"
 		echo "tls_ca = $d/ca.crt"
-		echo "advertised_host = 127.0.0.1"
-		echo "media_addr = 127.0.0.1"
+		echo "advertised_host = $a"
+		echo "media_addr = $a"
 		echo "media_ports = 31000-31999"
 		local l
 		for l in "$@"; do echo "$l"; done
 	} >"$d/sp.conf"
 }
 
-# sp_start DIR: runs the slowpath on DIR/sp.conf, log in DIR/sp.log; waits for its listener.
+# sp_start DIR: runs the slowpath on DIR/sp.conf (in namespace $SP_NETNS when set), log in
+# DIR/sp.log; waits for its listener.
 sp_start() {
 	local d=$1
-	"$BUILD/poprelay-slowpath" -c "$d/sp.conf" -v >"$d/sp.log" 2>&1 &
+	${SP_NETNS:+ip netns exec "$SP_NETNS"} "$BUILD/poprelay-slowpath" -c "$d/sp.conf" -v >"$d/sp.log" 2>&1 &
 	SP_PID=$!
 	pr_on_exit "kill $SP_PID 2>/dev/null; wait $SP_PID 2>/dev/null"
 	local i
