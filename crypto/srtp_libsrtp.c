@@ -8,6 +8,7 @@
 
 #include <srtp2/srtp.h>
 
+#include "crypto/srtp_libsrtp.h"
 #include "crypto/srtp_internal.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -19,6 +20,25 @@ static void lib_init(void)
 	 * failure although the library is usable; srtp_create() tells us if it is not. */
 	(void)srtp_init();
 	init_status = 0;
+}
+
+int pr_srtp_libsrtp_policy(enum pr_srtp_profile p, srtp_policy_t *pol)
+{
+	switch (p) {
+	case PR_SRTP_AES128_CM_SHA1_80:
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol->rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol->rtcp);
+		return 0;
+	case PR_SRTP_AES128_CM_SHA1_32:
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol->rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol->rtcp);
+		return 0;
+	case PR_SRTP_AEAD_AES128_GCM:
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol->rtp);
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol->rtcp);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p)
@@ -36,22 +56,8 @@ int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p)
 	if (p->any_ssrc && p->initial_roc)
 		return -ENOTSUP; /* libsrtp sets a ROC per known SSRC only */
 	memset(&pol, 0, sizeof(pol));
-	switch (p->profile) {
-	case PR_SRTP_AES128_CM_SHA1_80:
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-		break;
-	case PR_SRTP_AES128_CM_SHA1_32:
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-		break;
-	case PR_SRTP_AEAD_AES128_GCM:
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-		break;
-	default:
+	if (pr_srtp_libsrtp_policy(p->profile, &pol) < 0)
 		return -EINVAL;
-	}
 	if (p->any_ssrc)
 		pol.ssrc.type =
 		    p->direction == PR_SRTP_SENDER ? ssrc_any_outbound : ssrc_any_inbound;

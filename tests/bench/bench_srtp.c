@@ -16,6 +16,7 @@
 #include <srtp2/srtp.h>
 
 #include "crypto/srtp.h"
+#include "crypto/srtp_libsrtp.h"
 
 #define BURST 32
 #define BUFSZ 1600
@@ -141,16 +142,7 @@ static void lib_init(struct lib *l, enum pr_srtp_profile prof, unsigned n)
 	memcpy(key, MK, 16);
 	memcpy(key + 16, MS, 14);
 	memset(&pol, 0, sizeof(pol));
-	if (prof == PR_SRTP_AES128_CM_SHA1_80) {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	} else if (prof == PR_SRTP_AES128_CM_SHA1_32) {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	} else {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-	}
+	pr_srtp_libsrtp_policy(prof, &pol);
 	pol.key = key;
 	pol.window_size = 128;
 	for (unsigned i = 0; i < n; i++) {

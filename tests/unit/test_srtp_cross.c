@@ -15,6 +15,7 @@
 #include <srtp2/srtp.h>
 
 #include "crypto/srtp.h"
+#include "crypto/srtp_libsrtp.h"
 
 static const enum pr_srtp_profile profiles[] = {PR_SRTP_AES128_CM_SHA1_80,
 						PR_SRTP_AES128_CM_SHA1_32, PR_SRTP_AEAD_AES128_GCM};
@@ -42,16 +43,7 @@ static srtp_t ref_create(enum pr_srtp_profile prof, int inbound, unsigned mki_le
 	srtp_t s = NULL;
 
 	memset(&pol, 0, sizeof(pol));
-	if (prof == PR_SRTP_AES128_CM_SHA1_80) {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	} else if (prof == PR_SRTP_AES128_CM_SHA1_32) {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	} else {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-	}
+	pr_srtp_libsrtp_policy(prof, &pol);
 	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
 	memcpy(key, MK, 16);
 	memcpy(key + 16, MS, sl);
@@ -738,16 +730,7 @@ static void test_initial_roc(void)
 
 			CU_ASSERT_EQUAL_FATAL(pr_srtp_ctx_create(&p, &tx), 0);
 			memset(&pol, 0, sizeof(pol));
-			if (prof == PR_SRTP_AEAD_AES128_GCM) {
-				srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-				srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-			} else {
-				srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-				if (prof == PR_SRTP_AES128_CM_SHA1_32)
-					srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-				else
-					srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-			}
+			pr_srtp_libsrtp_policy(prof, &pol);
 			pol.ssrc.type = ssrc_specific;
 			pol.ssrc.value = 0xa000;
 			memcpy(key, MK, 16);
