@@ -29,3 +29,10 @@ TURN_BENCH := $(B)/tests/bench/turn/relay_bench
 BINS += $(TURN_BENCH)
 $(TURN_BENCH): $(B)/tests/bench/turn/relay_bench.o $(TURN_LIB) $(CRYPTO_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
+
+# Benchmark helper: traffic generator for a dataplane ring port (device = ring:NAME), a DPDK
+# secondary process replaying a pcap through the shared rings and checking what comes back.
+TURN_RINGGEN := $(B)/tests/bench/turn/ringgen
+BINS += $(TURN_RINGGEN)
+$(TURN_RINGGEN): $(B)/tests/bench/turn/ringgen.o
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(DPDK_LIBS)
