@@ -86,6 +86,8 @@ static int build_eal_args(char **argv, int max)
 	if (dp_cfg.eal.in_memory)
 		ARG(dp_cfg.eal.huge ? "--in-memory" : "--no-shconf");
 	for (i = 0; i < dp_cfg.nb_ports; i++) {
+		if (dp_device_is_ring(dp_cfg.port[i].device))
+			continue; /* created by dp_ports_init, not by EAL */
 		if (dp_device_is_pci(dp_cfg.port[i].device)) {
 			ARG("-a");
 			any_pci = true;

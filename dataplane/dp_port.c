@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ring.h>
 
 #include "common/log.h"
 #include "dataplane/dp.h"
@@ -98,6 +100,63 @@ bool dp_device_is_pci(const char *device)
 	       sscanf(device, "%x:%x.%x%c", &b, &s, &f, &extra) == 3;
 }
 
+bool dp_device_is_ring(const char *device)
+{
+	return strncmp(device, DP_RING_DEVICE_PREFIX, strlen(DP_RING_DEVICE_PREFIX)) == 0;
+}
+
+/* "ring:NAME": a shared-memory port for a co-located DPDK process (a traffic generator, a
+ * capture tool, a chained function) attached as a secondary. We create, in the primary's
+ * memory, one single-producer/single-consumer ring NAME_rxQ per RX queue (the other process
+ * enqueues what we receive) and one multi-producer ring NAME_tx that every TX queue (each
+ * worker and control) enqueues to and the other process drains. mbufs travel by pointer:
+ * no copy either way, which is what a NIC's DMA costs the CPU. */
+static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int socket,
+			    char *ethname, size_t ethname_len)
+{
+	const char *n = pc->device + strlen(DP_RING_DEVICE_PREFIX);
+	struct rte_ring *rx[RTE_PMD_RING_MAX_RX_RINGS], *tx[RTE_PMD_RING_MAX_TX_RINGS];
+	unsigned int nb_rx = pc->rx_queues ? pc->rx_queues : dp_rt.nb_workers;
+	unsigned int nb_tx = dp_rt.nb_workers + 1, size = rte_align32pow2(pc->rx_desc), q;
+	char rn[RTE_RING_NAMESIZE];
+	size_t len = strlen(n);
+	int pid;
+
+	if (len == 0 || len > DP_RING_NAME_MAX || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+							   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len) {
+		PR_ERR("port%u: device %s: a ring port is ring:NAME, NAME 1-%d letters, digits, "
+		       "'_' or '-'",
+		       idx, pc->device, DP_RING_NAME_MAX);
+		return -EINVAL;
+	}
+	if (nb_rx > RTE_PMD_RING_MAX_RX_RINGS || nb_tx > RTE_PMD_RING_MAX_TX_RINGS) {
+		PR_ERR("port%u (%s): a ring port has at most %d RX and %d TX queues", idx,
+		       pc->device, RTE_PMD_RING_MAX_RX_RINGS, RTE_PMD_RING_MAX_TX_RINGS);
+		return -EINVAL;
+	}
+	for (q = 0; q < nb_rx; q++) {
+		snprintf(rn, sizeof(rn), "%s_rx%u", n, q);
+		rx[q] = rte_ring_create(rn, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!rx[q])
+			goto fail;
+	}
+	snprintf(rn, sizeof(rn), "%s_tx", n);
+	tx[0] = rte_ring_create(rn, rte_align32pow2(pc->tx_desc), socket, RING_F_SC_DEQ);
+	if (!tx[0])
+		goto fail;
+	for (q = 1; q < nb_tx; q++)
+		tx[q] = tx[0];
+	pid = rte_eth_from_rings(n, rx, nb_rx, tx, nb_tx, (unsigned int)socket);
+	if (pid < 0)
+		goto fail;
+	snprintf(ethname, ethname_len, "net_ring_%s", n);
+	return 0;
+fail:
+	PR_ERR("port%u (%s): cannot create ring %s: %s", idx, pc->device, rn,
+	       rte_strerror(rte_errno));
+	return -rte_errno ? -rte_errno : -ENOMEM;
+}
+
 static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket)
 {
 	struct dp_port *p = &dp_rt.ports[idx];
@@ -107,7 +166,13 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	uint16_t pid, q, nb_txq;
 	int ret;
 
-	device_name(pc->device, name, sizeof(name));
+	if (dp_device_is_ring(pc->device)) {
+		ret = ring_port_create(idx, pc, socket, name, sizeof(name));
+		if (ret)
+			return ret;
+	} else {
+		device_name(pc->device, name, sizeof(name));
+	}
 	ret = rte_eth_dev_get_port_by_name(name, &pid);
 	if (ret) {
 		PR_ERR("port%u: device %s not found (is it bound to a DPDK driver / is the vdev "

@@ -7,7 +7,7 @@ DP_SRCS := $(filter-out dataplane/dp_main.c,$(wildcard dataplane/*.c))
 DP_OBJS := $(DP_SRCS:%.c=$(B)/%.o)
 DP_LIB := $(B)/libpoprelay-dp.a
 DP_BIN := $(B)/poprelay-dataplane
-DP_LINK_LIBS = $(DPDK_LIBS) $(SYSTEMD_LIBS) $(HIREDIS_LIBS) -lm
+DP_LINK_LIBS = $(DPDK_LIBS) -lrte_net_ring $(SYSTEMD_LIBS) $(HIREDIS_LIBS) -lm
 CFLAGS_dataplane = $(DPDK_CFLAGS) $(HIREDIS_CFLAGS)
 LIBS_ALL += $(DP_LIB)
 BINS += $(DP_BIN)
