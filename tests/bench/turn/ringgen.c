@@ -483,9 +483,10 @@ int main(int argc, char **argv)
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr,
-			"ringgen: rte_eal_init: %s (run as a --proc-type=secondary with the "
-			"dataplane's --file-prefix)\n",
-			rte_strerror(rte_errno));
+			"ringgen: rte_eal_init failed (%s; run as a --proc-type=secondary with the "
+			"dataplane's --file-prefix; an ASan build may fail to map the primary's "
+			"memory)\n",
+			rte_errno ? rte_strerror(rte_errno) : "see the EAL message above");
 		return 2;
 	}
 	parse_args(argc - ret, argv + ret);
