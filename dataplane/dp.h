@@ -24,6 +24,24 @@ struct dp_txbuf {
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 };
 
+/* UDP datagrams for a feature with a burst handler, gathered over one RX burst. */
+struct dp_udp_batch {
+	uint8_t feature_id;
+	uint16_t n;
+	struct rte_mbuf *m[DP_MAX_BURST];
+	struct dp_pkt_info pi[DP_MAX_BURST];
+};
+
+/* A worker's few most recent next hops (dp_udp.c): valid while dp_neigh_gen == gen. */
+#define DP_NH_CACHE 8
+struct dp_nh_cache {
+	uint32_t gen;
+	uint16_t port;
+	uint8_t valid;
+	struct rte_ether_addr mac;
+	struct dp_ipaddr nh;
+};
+
 /* A worker lcore. Writer: the worker itself, except where noted. */
 struct dp_worker {
 	unsigned int lcore_id; /* control: wo before launch */
@@ -32,6 +50,8 @@ struct dp_worker {
 	struct dp_lcore_stats *stats;
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct dp_txbuf dropped; /* freed in bulk once per loop (dp_drop defers the free) */
+	struct dp_udp_batch batch;
+	struct dp_nh_cache nh_cache[DP_NH_CACHE];
 } __rte_cache_aligned;
 
 /* A configured port. Writer: control before workers start; read-only afterwards. */

@@ -123,6 +123,8 @@ void dp_neigh_fini(void)
 	neigh_meta = NULL;
 }
 
+uint32_t dp_neigh_gen;
+
 int dp_neigh_lookup(uint16_t port, const struct dp_ipaddr *addr, struct rte_ether_addr *mac)
 {
 	struct neigh_key k;
@@ -147,6 +149,7 @@ static struct dp_neigh_info *upsert(const struct neigh_key *k, uint16_t port,
 		return NULL;
 	if (rte_hash_add_key_data(neigh_hash, k, (void *)(uintptr_t)value) < 0)
 		return NULL;
+	__atomic_fetch_add(&dp_neigh_gen, 1, __ATOMIC_RELEASE);
 	if (pos < 0) {
 		pos = rte_hash_lookup(neigh_hash, k);
 		if (pos < 0 || (uint32_t)pos >= neigh_cap)
@@ -220,6 +223,7 @@ static int del_locked(struct dp_neigh_info *n)
 	pos = rte_hash_del_key(neigh_hash, &k);
 	if (pos < 0)
 		return pos;
+	__atomic_fetch_add(&dp_neigh_gen, 1, __ATOMIC_RELEASE);
 	n->state = DP_NEIGH_FREE;
 	neigh_used--;
 	release(n->pending, n->port, NULL);

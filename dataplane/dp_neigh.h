@@ -45,6 +45,9 @@ void dp_neigh_fini(void);
 /* Worker (and control): the MAC of addr on port. 0, or -ENOENT when absent, -EAGAIN when
  * resolution is in progress. */
 int dp_neigh_lookup(uint16_t port, const struct dp_ipaddr *addr, struct rte_ether_addr *mac);
+/* Bumped (release) by control after every change to the table: a worker's cached answer
+ * (dp_udp.c) read under generation g is good while dp_neigh_gen is still g. */
+extern uint32_t dp_neigh_gen;
 
 /* Control: learned addr -> mac (an ARP/NA/NS with a link-layer option). Becomes REACHABLE
  * until now_ms + timeout_ms. create=false only refreshes an existing entry (RFC 826 merge

@@ -18,42 +18,8 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Ones-complement sum of native-order 16-bit words (RFC 1071): byte-order independent as
- * long as the result is stored back in native order. */
-static uint64_t sum_bytes(const uint8_t *p, uint32_t len, uint64_t acc)
-{
-	uint32_t w32;
-	uint16_t w16;
-
-	while (len >= 4) {
-		memcpy(&w32, p, 4);
-		acc += w32;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		memcpy(&w16, p, 2);
-		acc += w16;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = {p[0], 0};
-		memcpy(&w16, last, 2);
-		acc += w16;
-	}
-	return acc;
-}
-
-static uint16_t fold(uint64_t acc)
-{
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
+#define sum_bytes dp_csum_acc
+#define fold	  dp_csum_fold
 
 uint16_t dp_csum_raw(const uint8_t *buf, uint32_t len)
 {
@@ -170,8 +136,11 @@ static enum dp_pkt_class parse_l4(const uint8_t *frame, uint32_t l4_len, uint32_
 		if (!(flags & DP_PARSE_L4_CSUM_GOOD)) {
 			uint16_t c = (uint16_t)(l4[6] << 8 | l4[7]);
 			/* A zero checksum means "none" on IPv4 only (RFC 8200 8.1). */
-			if (c == 0 ? v6 : !dp_csum_l4_ok(&pi->src, &pi->dst, IPPROTO_UDP, l4, ulen))
+			if (c == 0 ? v6
+				   : !(flags & DP_PARSE_L4_CSUM_LATER) &&
+					 !dp_csum_l4_ok(&pi->src, &pi->dst, IPPROTO_UDP, l4, ulen))
 				return drop(pi, DP_DROP_UDP_BAD_CSUM);
+			pi->l4_csum_unchecked = c != 0 && (flags & DP_PARSE_L4_CSUM_LATER);
 		}
 		pi->sport = rd16(l4);
 		pi->dport = rd16(l4 + 2);

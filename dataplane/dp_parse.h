@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -49,6 +50,9 @@ struct dp_pkt_info {
 	uint8_t ttl;	  /* IPv4 TTL or IPv6 hop limit */
 	uint8_t drop;	  /* enum dp_drop_reason when DP_CLS_DROP */
 	uint8_t l2_mcast; /* destination MAC is multicast or broadcast */
+	/* UDP checksum not verified yet (parsed with DP_PARSE_L4_CSUM_LATER): whoever consumes
+	 * the payload verifies it first, or relays with an incremental update (dp_udp.h). */
+	uint8_t l4_csum_unchecked;
 	struct dp_ipaddr src;
 	struct dp_ipaddr dst;
 };
@@ -56,6 +60,8 @@ struct dp_pkt_info {
 /* Hardware checksum hints (from mbuf ol_flags) the parser may trust. */
 #define DP_PARSE_IP_CSUM_GOOD (1u << 0)
 #define DP_PARSE_L4_CSUM_GOOD (1u << 1)
+/* Leave a non-zero UDP checksum to the consumer: pi->l4_csum_unchecked is set. */
+#define DP_PARSE_L4_CSUM_LATER (1u << 2)
 
 /* Parse and validate a frame: Ethernet II (no VLAN), then ARP, IPv4 (header checksum, IHL,
  * total length, no fragments, source not multicast/broadcast/loopback) or IPv6 (payload
@@ -75,6 +81,59 @@ bool dp_csum_l4_ok(const struct dp_ipaddr *src, const struct dp_ipaddr *dst, uin
 		   const uint8_t *l4, uint32_t l4_len);
 /* Plain ones-complement checksum (ICMPv4), network order. */
 uint16_t dp_csum_raw(const uint8_t *buf, uint32_t len);
+/* Building blocks (RFC 1071, and incremental updates, RFC 1624): the ones-complement sum of
+ * len bytes added to acc, in native-order 16-bit words (byte-order independent as long as
+ * the result is stored back in native order: add network-order words as they lie in
+ * memory), and its folding to 16 bits. Inline: the per-packet paths sum a few words. */
+static inline uint64_t dp_csum_acc(const void *buf, uint32_t len, uint64_t acc)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+	uint64_t w64;
+	uint32_t w32;
+	uint16_t w16;
+
+	/* Two 32-bit halves per 8-byte load into a 64-bit accumulator: no carry is lost
+	 * below 2^32 words. */
+	while (len >= 8) {
+		memcpy(&w64, p, 8);
+		acc += (w64 & 0xffffffffu) + (w64 >> 32);
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		memcpy(&w32, p, 4);
+		acc += w32;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&w16, p, 2);
+		acc += w16;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint8_t last[2] = {p[0], 0};
+		memcpy(&w16, last, 2);
+		acc += w16;
+	}
+	return acc;
+}
+
+static inline uint16_t dp_csum_fold(uint64_t acc)
+{
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+static inline uint16_t dp_csum_sum(const void *buf, uint32_t len)
+{
+	return dp_csum_fold(dp_csum_acc(buf, len, 0));
+}
 
 /* Format an address for logs and telemetry ("198.51.100.1", "2001:db8::1"). */
 const char *dp_ipaddr_str(const struct dp_ipaddr *a, char *buf, unsigned int size);

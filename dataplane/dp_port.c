@@ -28,6 +28,9 @@ static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
 
 	if (!pfx->set || pfx->addr.family != a->family)
 		return false;
+	if (a->family == AF_INET) /* one masked compare, per relayed packet */
+		return bits == 0 ||
+		       ((rte_be_to_cpu_32(a->v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0;
 	x = a->family == AF_INET ? (const uint8_t *)&a->v4 : a->v6;
 	y = a->family == AF_INET ? (const uint8_t *)&pfx->addr.v4 : pfx->addr.v6;
 	for (i = 0; bits >= 8; i++, bits -= 8)
@@ -41,6 +44,17 @@ static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
 	return true;
 }
 
+/* Field by field: a whole-struct copy right after the fields were stored reads across
+ * several fresh stores, which stalls store forwarding on every relayed packet. */
+static inline void addr_copy(struct dp_ipaddr *to, const struct dp_ipaddr *from)
+{
+	to->family = from->family;
+	if (from->family == AF_INET)
+		to->v4 = from->v4;
+	else
+		memcpy(to->v6, from->v6, 16);
+}
+
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
 {
 	const struct dp_prefix *pfx = dst->family == AF_INET ? &p->ipv4 : &p->ipv6;
@@ -49,11 +63,11 @@ int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struc
 	/* Link-local IPv6 destinations are always on-link (RFC 4291 2.5.6). */
 	if (on_link(pfx, dst) ||
 	    (dst->family == AF_INET6 && dst->v6[0] == 0xfe && (dst->v6[1] & 0xc0) == 0x80)) {
-		*nh = *dst;
+		addr_copy(nh, dst);
 		return 0;
 	}
 	if (gw->family == dst->family) {
-		*nh = *gw;
+		addr_copy(nh, gw);
 		return 0;
 	}
 	return -ENETUNREACH;
@@ -236,6 +250,10 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	ret = rte_eth_macaddr_get(pid, &p->mac);
 	if (ret)
 		return ret;
+	/* The ring PMD has no MAC (all zeros) and cannot take one: ours is a locally
+	 * administered unicast address, 02:72:69:6e:67:<port index> ("ring"). */
+	if (dp_device_is_ring(pc->device))
+		p->mac = (struct rte_ether_addr){{0x02, 0x72, 0x69, 0x6e, 0x67, (uint8_t)idx}};
 	ret = rte_eth_dev_start(pid);
 	if (ret) {
 		PR_ERR("port%u (%s): start: %s", idx, pc->device, rte_strerror(-ret));

@@ -102,13 +102,53 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 	return 0;
 }
 
+bool dp_udp_csum_verify(struct rte_mbuf *m, struct dp_pkt_info *pi)
+{
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->l4_off);
+
+	if (!pi->l4_csum_unchecked)
+		return true;
+	pi->l4_csum_unchecked = 0;
+	return dp_csum_l4_ok(&pi->src, &pi->dst, IPPROTO_UDP, l4, (uint32_t)pi->payload_len + 8);
+}
+
+void dp_udp_batch_flush(struct dp_worker *w)
+{
+	struct dp_udp_batch *b = &w->batch;
+
+	if (b->n == 0)
+		return;
+	features[b->feature_id]->udp_input_burst(w, b->m, b->pi, b->n);
+	b->n = 0;
+}
+
 void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
 	uint8_t id = udp_port_owner[pi->dport];
+	const struct dp_feature *f = features[id];
+	struct dp_udp_batch *b = &w->batch;
 
-	if (id == 0)
-		return dp_drop(w, m, DP_DROP_UDP_NO_LISTENER);
-	features[id]->udp_input(w, m, pi);
+	/* A damaged datagram is a damaged datagram, whoever it was for. */
+	if (id == 0 || !f->l4_csum_preserved) {
+		if (!dp_udp_csum_verify(m, pi))
+			return dp_drop(w, m, DP_DROP_UDP_BAD_CSUM);
+		if (id == 0)
+			return dp_drop(w, m, DP_DROP_UDP_NO_LISTENER);
+	}
+	if (!f->udp_input_burst)
+		return f->udp_input(w, m, pi);
+	if (b->n && (b->feature_id != id || b->n == DP_MAX_BURST)) {
+		struct dp_pkt_info keep = *pi; /* pi may be the slot the flush reuses */
+		dp_udp_batch_flush(w);
+		b->pi[0] = keep;
+		pi = &b->pi[0];
+	}
+	b->feature_id = id;
+	b->m[b->n] = m;
+	/* The worker parses into the batch's next slot (dp_udp_batch_slot): no copy then. */
+	if (pi != &b->pi[b->n])
+		b->pi[b->n] = *pi;
+	b->n++;
 }
 
 void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,
@@ -119,10 +159,13 @@ void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f
 	if (!dp_mbuf_has_meta(m))
 		return dp_drop(w, m, DP_DROP_FEATURE_UNKNOWN);
 	meta = dp_mbuf_meta(m);
+	meta->pi = *pi;
+	/* Control reads the payload: it must be what the sender sent. */
+	if (!dp_udp_csum_verify(m, &meta->pi))
+		return dp_drop(w, m, DP_DROP_UDP_BAD_CSUM);
 	meta->kind = DP_PUNT_FEATURE;
 	meta->feature_id = f->id;
 	meta->port = pi->port;
-	meta->pi = *pi;
 	if (rte_ring_sp_enqueue(w->punt, m) != 0)
 		return dp_drop(w, m, DP_DROP_PUNT_RING_FULL);
 	w->stats->punted++;
@@ -133,12 +176,12 @@ static int ip_dst(struct rte_mbuf *m, struct dp_ipaddr *dst)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 
-	memset(dst, 0, sizeof(*dst));
 	if (rte_pktmbuf_data_len(m) >= 20 && (ip[0] >> 4) == 4) {
-		dst->family = AF_INET;
+		dst->family = AF_INET; /* no memset: read back field by field right away */
 		memcpy(&dst->v4, ip + 16, 4);
 		return 0;
 	}
+	memset(dst, 0, sizeof(*dst));
 	if (rte_pktmbuf_data_len(m) >= 40 && (ip[0] >> 4) == 6) {
 		dst->family = AF_INET6;
 		memcpy(dst->v6, ip + 24, 16);
@@ -223,9 +266,50 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
 	return 0;
 }
 
+static bool same_addr(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == AF_INET ? a->v4 == b->v4 : !memcmp(a->v6, b->v6, 16);
+}
+
+/* The next hop's MAC through worker w's small cache (w NULL: control, no cache). */
+static int nh_mac(struct dp_worker *w, uint16_t port, const struct dp_ipaddr *nh,
+		  struct rte_ether_addr *mac)
+{
+	struct dp_nh_cache *c;
+	uint32_t gen, k;
+	int ret;
+
+	if (w == NULL)
+		return dp_neigh_lookup(port, nh, mac);
+	k = nh->family == AF_INET ? nh->v4 : ((const uint32_t *)nh->v6)[3];
+	k ^= k >> 16;
+	c = &w->nh_cache[(k ^ (k >> 8) ^ port) % DP_NH_CACHE];
+	/* Read the generation before the table, so that a change after our lookup shows. */
+	gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
+	if (c->valid && c->gen == gen && c->port == port && same_addr(&c->nh, nh)) {
+		*mac = c->mac;
+		return 0;
+	}
+	ret = dp_neigh_lookup(port, nh, mac);
+	if (ret == 0) {
+		c->gen = gen;
+		c->port = port;
+		c->nh.family = nh->family;
+		if (nh->family == AF_INET)
+			c->nh.v4 = nh->v4;
+		else
+			memcpy(c->nh.v6, nh->v6, 16);
+		c->mac = *mac;
+		c->valid = 1;
+	}
+	return ret;
+}
+
 /* Prepend Ethernet toward dst's next hop. 0, or -EAGAIN/-ENOENT (unresolved; *nh set),
  * -ENETUNREACH, -ENOSPC, -EINVAL. */
-static int add_l2(struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
+static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
 {
 	const struct dp_port *p;
 	struct rte_ether_addr mac;
@@ -239,7 +323,7 @@ static int add_l2(struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
 	ret = dp_route_nexthop(p, &dst, nh);
 	if (ret)
 		return ret;
-	ret = dp_neigh_lookup(port, nh, &mac);
+	ret = nh_mac(w, port, nh, &mac);
 	if (ret)
 		return ret;
 	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
@@ -255,7 +339,7 @@ static int add_l2(struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_ipaddr nh;
-	int ret = add_l2(m, port, &nh);
+	int ret = add_l2(w, m, port, &nh);
 
 	switch (ret) {
 	case 0:
@@ -312,7 +396,7 @@ void dp_udp_release_pending(void *pkt, uint16_t port, const struct rte_ether_add
 	if (mac == NULL)
 		return ctl_drop_unresolved(m);
 	/* Resolved: the lookup in add_l2 now succeeds. */
-	if (add_l2(m, port, &nh) == 0)
+	if (add_l2(NULL, m, port, &nh) == 0)
 		dp_control_tx(port, m);
 	else
 		ctl_drop_unresolved(m);
@@ -339,7 +423,7 @@ int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_lcore_stats *s = &dp_stats[rte_lcore_id()];
 	struct dp_ipaddr nh;
-	int ret = add_l2(m, port, &nh);
+	int ret = add_l2(NULL, m, port, &nh);
 
 	if (ret == 0)
 		return dp_control_tx(port, m);
@@ -352,4 +436,119 @@ int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 				       : DP_DROP_TX_INVALID]++;
 	rte_pktmbuf_free(m);
 	return ret;
+}
+
+/* Unfolded ones-complement sum of the pseudo header (RFC 768 / RFC 8200 8.1). */
+static inline uint64_t pseudo_acc(const struct dp_ipaddr *src, const struct dp_ipaddr *dst,
+				  uint16_t ulen)
+{
+	uint64_t acc = rte_cpu_to_be_16(IPPROTO_UDP) + (uint64_t)rte_cpu_to_be_16(ulen);
+
+	if (src->family == AF_INET)
+		return acc + src->v4 + dst->v4;
+	return dp_csum_acc(dst->v6, 16, dp_csum_acc(src->v6, 16, acc));
+}
+
+int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip,
+		   uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
+		   const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
+		   uint16_t dport)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	const uint8_t *l4 = frame + pi->l4_off;
+	uint8_t *pay = frame + pi->payload_off + strip, *udp, *ip;
+	const uint16_t iphl = src->family == AF_INET ? 20 : 40;
+	const uint32_t ulen = 8u + hdr_len + keep + pad;
+	const uint8_t *buf = (const uint8_t *)m->buf_addr;
+	uint16_t old_ck, ck, tail_off;
+	uint64_t acc;
+
+	if (m->nb_segs != 1 || (uint32_t)strip + keep > pi->payload_len || ulen + iphl > 65535 ||
+	    src->family != dst->family || (src->family != AF_INET && src->family != AF_INET6) ||
+	    pay - hdr_len - 8 - iphl - RTE_ETHER_HDR_LEN < buf ||
+	    pay + keep + pad > buf + m->buf_len)
+		return -EINVAL;
+	/* The new UDP header, as network-order words (summed as values, stored once). */
+	const uint16_t uh[3] = {rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport),
+				rte_cpu_to_be_16((uint16_t)ulen)};
+	memcpy(&old_ck, l4 + 6, 2);
+	if (old_ck == 0) {
+		ck = 0; /* IPv4 without a checksum: computed below, once the datagram is built */
+	} else {
+		/* payload = received checksum - everything received that is not payload */
+		tail_off = (uint16_t)(8 + strip + keep);
+		acc = pseudo_acc(&pi->src, &pi->dst, (uint16_t)(pi->payload_len + 8));
+		acc = dp_csum_acc(l4, 6, acc); /* the received UDP header less its checksum */
+		acc = dp_csum_acc(l4 + 8, strip, acc);
+		if (pi->payload_len + 8 > tail_off) {
+			uint16_t t = dp_csum_sum(l4 + tail_off, pi->payload_len + 8u - tail_off);
+			/* bytes at odd offsets of the segment pair the other way round */
+			acc += tail_off & 1 ? rte_bswap16(t) : t;
+		}
+		uint16_t payload =
+		    dp_csum_fold((uint16_t)~old_ck + (uint64_t)(uint16_t)~dp_csum_fold(acc));
+		/* the payload moves from offset 8+strip to 8+hdr_len of the segment */
+		if ((strip ^ hdr_len) & 1)
+			payload = rte_bswap16(payload);
+		acc = payload + pseudo_acc(src, dst, (uint16_t)ulen) + (uint64_t)uh[0] + uh[1] + uh[2];
+		acc = dp_csum_acc(hdr, hdr_len, acc);
+		ck = (uint16_t)~dp_csum_fold(acc);
+		if (ck == 0)
+			ck = 0xffff;
+	}
+	/* Everything received is read: now write over it. */
+	if (hdr_len)
+		memcpy(pay - hdr_len, hdr, hdr_len);
+	if (pad)
+		memset(pay + keep, 0, pad);
+	udp = pay - hdr_len - 8;
+	memcpy(udp, uh, 6);
+	memcpy(udp + 6, &ck, 2);
+	ip = udp - iphl;
+	if (src->family == AF_INET) {
+		/* Version/IHL, TOS, length; id 0, DF; TTL 64, UDP: the checksum from these
+		 * values, never by reading back what was just stored (a load over several
+		 * fresh narrow stores stalls store forwarding). */
+		const uint16_t w0 = rte_cpu_to_be_16(0x4500), tot = rte_cpu_to_be_16((uint16_t)(ulen + 20)),
+			       w3 = rte_cpu_to_be_16(0x4000), w4 = rte_cpu_to_be_16(64 << 8 | 17);
+		uint16_t c = (uint16_t)~dp_csum_fold((uint64_t)w0 + tot + w3 + w4 + src->v4 + dst->v4);
+		const uint16_t zero = 0;
+		memcpy(ip, &w0, 2);
+		memcpy(ip + 2, &tot, 2);
+		memcpy(ip + 4, &zero, 2);
+		memcpy(ip + 6, &w3, 2);
+		memcpy(ip + 8, &w4, 2);
+		memcpy(ip + 10, &c, 2);
+		memcpy(ip + 12, &src->v4, 4);
+		memcpy(ip + 16, &dst->v4, 4);
+	} else {
+		memset(ip, 0, 8);
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)((ulen) >> 8);
+		ip[5] = (uint8_t)ulen;
+		ip[6] = 17;
+		ip[7] = 64;
+		memcpy(ip + 8, src->v6, 16);
+		memcpy(ip + 24, dst->v6, 16);
+	}
+	m->data_off = (uint16_t)(ip - buf);
+	m->data_len = (uint16_t)(iphl + ulen);
+	m->pkt_len = m->data_len;
+	if (ck == 0)
+		dp_udp_finish(m);
+	return 0;
+}
+
+int dp_udp_relay(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_info *pi,
+		 uint16_t strip, uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
+		 const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
+		 uint16_t dport)
+{
+	int ret = dp_udp_rewrite(m, pi, strip, keep, hdr, hdr_len, pad, src, sport, dst, dport);
+
+	if (ret) {
+		dp_drop(w, m, DP_DROP_TX_INVALID);
+		return ret;
+	}
+	return dp_udp_tx(w, m, pi->port);
 }

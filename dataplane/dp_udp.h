@@ -91,6 +91,17 @@ struct dp_feature {
 	void (*punt)(struct rte_mbuf *m, const struct dp_pkt_info *pi);
 	/* Worker lcore: a UDP datagram to a port this feature claimed; owns m (see 4.). */
 	void (*udp_input)(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi);
+	/* Optional, worker lcore: the datagrams of one RX burst for this feature, in arrival
+	 * order, instead of udp_input one by one (so that the feature can overlap their table
+	 * lookups). Owns every m[i], with the rules of 4. for each; pi[] is the worker's. */
+	void (*udp_input_burst)(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+				uint16_t n);
+	/* The feature verifies a datagram's UDP checksum before it reads the payload for
+	 * itself, and relays with dp_udp_relay, which keeps a damaged datagram detectably
+	 * damaged: so the worker need not sum every relayed byte on the way in (pi's
+	 * l4_csum_unchecked tells). dp_punt() verifies for the control side. When false, the
+	 * worker verifies before udp_input. */
+	bool l4_csum_preserved;
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };
@@ -109,6 +120,41 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi);
 /* The dispatch step (dp_worker.c calls it after validation): a UDP datagram to one of our
  * addresses. Hands m to the claiming feature's .udp_input, or drops udp_no_listener. */
 void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi);
+
+/* Worker: hands the gathered burst to its feature (dp_worker.c calls it after each RX burst). */
+void dp_udp_batch_flush(struct dp_worker *w);
+/* Worker: where to parse the next frame so that dp_udp_input need not copy pi (NULL when
+ * the batch is full). */
+static inline struct dp_pkt_info *dp_udp_batch_slot(struct dp_worker *w)
+{
+	return w->batch.n < DP_MAX_BURST ? &w->batch.pi[w->batch.n] : NULL;
+}
+
+/* Worker: true when m's UDP checksum is right (verifying it now if the parse left it to us;
+ * pi->l4_csum_unchecked is cleared). A feature with l4_csum_preserved calls it before it
+ * reads a payload for itself. */
+bool dp_udp_csum_verify(struct rte_mbuf *m, struct dp_pkt_info *pi);
+
+/* Worker: relay a received datagram, rewritten in place. m and pi are as received (data at
+ * the Ethernet header); the new datagram goes from src:sport to dst:dport (same family,
+ * either family from either), and carries the received payload less `strip` bytes from its
+ * front, `keep` bytes of it, with hdr_len bytes of hdr in front and pad zero bytes after.
+ * The payload is not moved. The UDP checksum is updated from the received one (RFC 1624):
+ * the cost does not grow with the payload, and a datagram damaged on the way in stays
+ * detectably damaged on the way out (a received IPv4 datagram without a checksum gets a
+ * computed one). Then as dp_udp_tx on pi->port: always consumes m, same return values;
+ * -EINVAL (dropped, tx_invalid) for a multi-segment mbuf or lengths that do not fit. */
+int dp_udp_relay(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_info *pi,
+		 uint16_t strip, uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
+		 const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
+		 uint16_t dport);
+
+/* The rewrite step of dp_udp_relay alone, for any lcore: leaves m starting at the new IP
+ * header (as dp_udp_encap does), or returns -EINVAL with m untouched. */
+int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip,
+		   uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
+		   const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
+		   uint16_t dport);
 
 /* Worker: count and free. */
 void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason);

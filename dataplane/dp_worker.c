@@ -12,6 +12,9 @@
 #include "dataplane/dp_icmp.h"
 #include "dataplane/dp_udp.h"
 
+#define PF_MBUF 8
+#define PF_DATA 4
+
 static void free_dropped(struct dp_worker *w)
 {
 	if (w->dropped.n) {
@@ -121,8 +124,11 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
 	const struct dp_port *port = &dp_rt.ports[pidx];
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct dp_pkt_info pi;
-	uint32_t flags = 0;
+	struct dp_pkt_info local, *slot = dp_udp_batch_slot(w);
+	/* Parsed in place into the UDP batch's next slot, the common case's destination. */
+	struct dp_pkt_info *pip = slot ? slot : &local;
+	/* UDP checksums are left to whoever consumes the datagram (dp_udp_input). */
+	uint32_t flags = DP_PARSE_L4_CSUM_LATER;
 	enum dp_pkt_class cls;
 
 	w->stats->rx_packets++;
@@ -131,44 +137,44 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 		flags |= DP_PARSE_IP_CSUM_GOOD;
 	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 		flags |= DP_PARSE_L4_CSUM_GOOD;
-	pi.port = pidx;
+	pip->port = pidx;
 	/* Multi-segment frames are parsed over their first segment only: anything longer
 	 * fails the length checks and is dropped by reason. */
 	/* Frames for another MAC are not ours to judge: count them before parsing. */
 	if (rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN && !(frame[0] & 1) &&
 	    !rte_is_same_ether_addr((const struct rte_ether_addr *)frame, &port->mac))
 		return dp_drop(w, m, DP_DROP_ETH_NOT_FOR_US);
-	cls = dp_parse_frame(frame, rte_pktmbuf_data_len(m), flags, &pi);
+	cls = dp_parse_frame(frame, rte_pktmbuf_data_len(m), flags, pip);
 	if (cls == DP_CLS_DROP)
-		return dp_drop(w, m, pi.drop);
+		return dp_drop(w, m, pip->drop);
 
 	switch (cls) {
 	case DP_CLS_ARP:
-		if (!dp_addr_is_ours(port, &pi.dst))
+		if (!dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m, DP_DROP_ARP_NOT_FOR_US);
-		if (pi.icmp_type == 1)
+		if (pip->icmp_type == 1)
 			w->stats->arp_requests_in++;
 		else
 			w->stats->arp_replies_in++;
-		return punt_ctl(w, m, DP_PUNT_ARP, &pi);
+		return punt_ctl(w, m, DP_PUNT_ARP, pip);
 	case DP_CLS_ICMP4:
-		if (pi.l2_mcast || !dp_addr_is_ours(port, &pi.dst))
+		if (pip->l2_mcast || !dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m, DP_DROP_IP4_NOT_FOR_US);
-		if (pi.icmp_type != 8 || pi.icmp_code != 0)
+		if (pip->icmp_type != 8 || pip->icmp_code != 0)
 			return dp_drop(w, m, DP_DROP_ICMP_TYPE_UNSUPPORTED);
 		w->stats->icmp_echo_in++;
-		dp_icmp4_echo_reply(m, &pi, &port->mac);
+		dp_icmp4_echo_reply(m, pip, &port->mac);
 		w->stats->icmp_echo_out++;
 		return dp_worker_tx(w, pidx, m);
 	case DP_CLS_ICMP6:
-		return icmp6_input(w, m, &pi, port);
+		return icmp6_input(w, m, pip, port);
 	case DP_CLS_UDP:
-		if (!dp_addr_is_ours(port, &pi.dst))
+		if (!dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m,
-				       pi.dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
+				       pip->dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
 								: DP_DROP_IP6_NOT_FOR_US);
 		w->stats->udp_in++;
-		return dp_udp_input(w, m, &pi);
+		return dp_udp_input(w, m, pip);
 	default:
 		return dp_drop(w, m, DP_DROP_ETHERTYPE_UNSUPPORTED);
 	}
@@ -191,12 +197,22 @@ int dp_worker_main(void *arg)
 			/* Queue q belongs to worker q mod nb_workers. */
 			for (q = w->index; q < dp_rt.ports[p].nb_rxq; q += dp_rt.nb_workers) {
 				n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, pkts, burst);
+				/* Two-step prefetch: an mbuf's header PF_MBUF packets ahead, its
+				 * frame PF_DATA ahead (reading the frame's address needs the
+				 * header). Frames arrive from another core or a NIC's DMA: cold. */
+				for (i = 0; i < n && i < PF_MBUF; i++)
+					rte_prefetch0(pkts[i]);
+				for (i = 0; i < n && i < PF_DATA; i++)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 				for (i = 0; i < n; i++) {
-					if (i + 1 < n)
+					if (i + PF_MBUF < n)
+						rte_prefetch0(pkts[i + PF_MBUF]);
+					if (i + PF_DATA < n)
 						rte_prefetch0(
-						    rte_pktmbuf_mtod(pkts[i + 1], void *));
+						    rte_pktmbuf_mtod(pkts[i + PF_DATA], void *));
 					input(w, pkts[i], p);
 				}
+				dp_udp_batch_flush(w);
 				got += n;
 			}
 		}

@@ -355,8 +355,9 @@ int turn_chandata_parse(const void *buf, size_t len, uint16_t *chan)
 
 void turn_chandata_hdr(void *hdr, uint16_t chan, uint16_t len)
 {
-	wr16(hdr, chan);
-	wr16((uint8_t *)hdr + 2, len);
+	/* One store: the relay reads these four bytes back as one word right away. */
+	uint32_t v = htonl((uint32_t)chan << 16 | len);
+	memcpy(hdr, &v, 4);
 }
 
 int pr_taddr_from_str(struct pr_taddr *a, const char *ip, uint16_t port)

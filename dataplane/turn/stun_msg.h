@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define STUN_HDR_LEN	 20
 #define STUN_MAGIC	 0x2112A442u
@@ -82,6 +83,38 @@ struct pr_taddr {
 	uint8_t fam; /* 4 or 6; 0 = none */
 	uint8_t _pad;
 };
+
+/* Fill a pr_taddr with whole-word stores (the data path reads it back as words right away:
+ * narrow stores under a wide load stall store forwarding). v4 is the address as it lies in
+ * memory (network order). */
+static inline void pr_taddr_set4(struct pr_taddr *t, uint32_t v4, uint16_t port)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w0 = v4, w1 = 0;
+	uint32_t tail = port | (uint32_t)4 << 16;
+	memcpy(t->ip, &w0, 8);
+	memcpy(t->ip + 8, &w1, 8);
+	memcpy(&t->port, &tail, 4);
+#else
+	memset(t, 0, sizeof(*t));
+	memcpy(t->ip, &v4, 4);
+	t->port = port;
+	t->fam = 4;
+#endif
+}
+
+static inline void pr_taddr_set6(struct pr_taddr *t, const uint8_t ip[16], uint16_t port)
+{
+	memcpy(t->ip, ip, 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t tail = port | (uint32_t)6 << 16;
+	memcpy(&t->port, &tail, 4);
+#else
+	t->port = port;
+	t->fam = 6;
+	t->_pad = 0;
+#endif
+}
 
 struct stun_attr {
 	uint16_t type;

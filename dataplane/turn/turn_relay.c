@@ -56,34 +56,56 @@ static inline void drop(struct turn_alloc *a, struct turn_fwd *f, enum turn_drop
 	f->kind = TURN_FWD_DROP;
 	f->drop = (uint8_t)why;
 	if (a)
-		count(&a->st.drops[why], 1);
+		count(&a->drops[why], 1);
 }
 
 static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
 {
+	uint64_t w0, w1;
+	memcpy(&w0, p16, 8);
+	memcpy(&w1, p16 + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (w0 == 0 && (uint32_t)w1 == 0xffff0000u) /* ::ffff:a.b.c.d */
+		return pr_taddr_set4(p, (uint32_t)(w1 >> 32), port);
+#else
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	memset(p, 0, sizeof(*p));
-	p->port = port;
 	if (!memcmp(p16, mapped, 12)) {
-		p->fam = 4;
-		memcpy(p->ip, p16 + 12, 4);
-	} else {
-		p->fam = 6;
-		memcpy(p->ip, p16, 16);
+		uint32_t v4;
+		memcpy(&v4, p16 + 12, 4);
+		return pr_taddr_set4(p, v4, port);
 	}
+#endif
+	pr_taddr_set6(p, p16, port);
 }
 
+static void client_key(struct turn_5tuple *ft, const struct turn_ctx *c)
+{
+	/* Five word stores, read back as five words by the hash and the compare. */
+	uint64_t w[5];
+	memcpy(&w[0], c->cli.ip, 8);
+	memcpy(&w[1], c->cli.ip + 8, 8);
+	memcpy(&w[2], c->srv.ip, 8);
+	memcpy(&w[3], c->srv.ip + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[4] = c->cli.port | (uint64_t)c->srv.port << 16 | (uint64_t)c->cli.fam << 32;
+	memcpy(ft, w, sizeof(w));
+#else
+	memcpy(ft, w, 32);
+	memset(&ft->cli_port, 0, 8);
+	ft->cli_port = c->cli.port;
+	ft->srv_port = c->srv.port;
+	ft->fam = c->cli.fam;
+#endif
+}
+
+/* The client's allocation: the burst's candidate when its key matches, else a lookup. */
 static struct turn_alloc *client_alloc(struct turn_server *s, const struct turn_ctx *c,
-				       uint32_t now)
+				       struct turn_alloc *hint, uint32_t now)
 {
 	struct turn_5tuple ft;
-	memset(&ft, 0, sizeof(ft));
-	memcpy(ft.cli_ip, c->cli.ip, 16);
-	memcpy(ft.srv_ip, c->srv.ip, 16);
-	ft.cli_port = c->cli.port;
-	ft.srv_port = c->srv.port;
-	ft.fam = c->cli.fam;
-	struct turn_alloc *a = turn_lookup_5tuple(s->tbl, &ft);
+	client_key(&ft, c);
+	struct turn_alloc *a =
+	    hint && turn_5tuple_eq(&hint->ft, &ft) ? hint : turn_lookup_5tuple(s->tbl, &ft);
 	if (a && __atomic_load_n(&a->expires, RELAXED) <= now)
 		return NULL;
 	return a;
@@ -91,13 +113,13 @@ static struct turn_alloc *client_alloc(struct turn_server *s, const struct turn_
 
 /* Common tail of client -> peer: family, permission, bucket, counters, addresses. */
 static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr_taddr *peer,
-		    const uint8_t p16[16], uint16_t strip, uint16_t keep, uint32_t now,
-		    uint64_t now_us, struct turn_fwd *f)
+		    const uint8_t p16[16], bool perm_checked, uint16_t strip, uint16_t keep,
+		    uint32_t now, uint64_t now_us, struct turn_fwd *f)
 {
 	int fi = peer->fam == 4 ? 0 : 1;
 	if (!a->relay_port[fi])
 		return drop(a, f, TURN_DROP_MALFORMED);
-	if (!turn_perm_ok(a, p16, now))
+	if (!perm_checked && !turn_perm_ok(a, p16, now))
 		return drop(a, f, TURN_DROP_NO_PERMISSION);
 	if (!bw_take(a, keep, now_us))
 		return drop(a, f, TURN_DROP_BANDWIDTH);
@@ -111,20 +133,77 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 	f->keep = keep;
 }
 
-static void from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
-			uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
+static void from_client(struct turn_server *s, const struct turn_ctx *c, struct turn_alloc *hint,
+			const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
+			struct turn_fwd *f);
+static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct pr_taddr *peer,
+		      uint16_t len, uint64_t *rnd, uint64_t now_us, struct turn_fwd *f);
 static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, uint64_t *rnd,
 		    struct turn_fwd *f);
 
 void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
 		      uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
 {
-	from_client(s, c, pkt, len, now_us, rnd, f);
+	from_client(s, c, NULL, pkt, len, now_us, rnd, f);
 	hairpin(s, pkt, now_us, rnd, f);
 }
 
-static void from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
-			uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+/* Client datagrams the data path relays (ChannelData, Send indications): worth a lookup. */
+static inline bool client_data(const uint8_t *pkt, uint16_t len)
+{
+	return len >= 4 && ((pkt[0] & 0xC0) == 0x40 ||
+			    rd16(pkt) == stun_msg_type(TURN_SEND, STUN_INDICATION));
+}
+
+void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigned n,
+		      uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
+{
+	struct turn_5tuple ft[TURN_BURST];
+	struct turn_alloc *a[TURN_BURST];
+	bool keyed[TURN_BURST];
+	uint32_t hv[TURN_BURST];
+
+	for (unsigned base = 0; base < n; base += TURN_BURST) {
+		unsigned m = n - base < TURN_BURST ? n - base : TURN_BURST, i;
+		const struct turn_dgram *b = d + base;
+		/* 1. index entries */
+		for (i = 0; i < m; i++) {
+			keyed[i] = false;
+			if (b[i].from_peer) {
+				turn_relay_prefetch(s->tbl, b[i].c.srv.fam == 4 ? 0 : 1,
+						    b[i].c.srv.port);
+			} else if (client_data(b[i].pl, b[i].len)) {
+				client_key(&ft[i], &b[i].c);
+				hv[i] = turn_hash_prefetch(s->tbl, &ft[i]);
+				keyed[i] = true;
+			}
+		}
+		/* 2. the slots they name */
+		for (i = 0; i < m; i++) {
+			if (b[i].from_peer)
+				a[i] = turn_lookup_relay(s->tbl, b[i].c.srv.fam == 4 ? 0 : 1,
+							 b[i].c.srv.port);
+			else
+				a[i] = keyed[i] ? turn_hash_candidate(s->tbl, hv[i]) : NULL;
+			if (a[i])
+				turn_alloc_prefetch(a[i]);
+		}
+		/* 3. decisions */
+		for (i = 0; i < m; i++) {
+			struct turn_fwd *fo = &f[base + i];
+			if (b[i].from_peer) {
+				from_peer(s, a[i], &b[i].c.cli, b[i].len, rnd, now_us, fo);
+			} else {
+				from_client(s, &b[i].c, a[i], b[i].pl, b[i].len, now_us, rnd, fo);
+				hairpin(s, b[i].pl, now_us, rnd, fo);
+			}
+		}
+	}
+}
+
+static void from_client(struct turn_server *s, const struct turn_ctx *c, struct turn_alloc *hint,
+			const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
+			struct turn_fwd *f)
 {
 	(void)rnd;
 	memset(f, 0, offsetof(struct turn_fwd, hdr));
@@ -137,16 +216,17 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, const u
 		int dl = turn_chandata_parse(pkt, len, &chan);
 		if (dl < 0)
 			return;
-		struct turn_alloc *a = client_alloc(s, c, now);
+		struct turn_alloc *a = client_alloc(s, c, hint, now);
 		if (!a)
 			return;
 		uint8_t p16[16];
 		uint16_t port;
-		if (!turn_chan_peer(a, chan, now, p16, &port))
-			return drop(a, f, TURN_DROP_NO_CHANNEL);
+		enum turn_drop why = turn_chan_peer_perm(a, chan, now, p16, &port);
+		if (why != TURN_DROP_MAX)
+			return drop(a, f, why);
 		struct pr_taddr peer;
 		peer_of16(&peer, p16, port);
-		return to_peer(s, a, &peer, p16, 4, (uint16_t)dl, now, now_us, f);
+		return to_peer(s, a, &peer, p16, true, 4, (uint16_t)dl, now, now_us, f);
 	}
 	if ((pkt[0] & 0xC0) != 0 || stun_sniff(pkt, len) < 0)
 		return;
@@ -157,7 +237,7 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, const u
 	struct stun_msg m;
 	if (stun_parse(&m, pkt, len) != STUN_OK)
 		return; /* incl. unknown comprehension-required: indications are dropped */
-	struct turn_alloc *a = client_alloc(s, c, now);
+	struct turn_alloc *a = client_alloc(s, c, hint, now);
 	if (!a)
 		return;
 	if (m.i_fp >= 0) {
@@ -172,7 +252,7 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, const u
 		return drop(a, f, TURN_DROP_MALFORMED);
 	uint8_t p16[16];
 	turn_peer16(p16, peer.ip, peer.fam);
-	to_peer(s, a, &peer, p16, da->off, da->len, now, now_us, f);
+	to_peer(s, a, &peer, p16, false, da->off, da->len, now, now_us, f);
 }
 
 /* A peer that is one of our own relay addresses (client to client): the datagram never
@@ -181,8 +261,12 @@ static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, 
 		    struct turn_fwd *f)
 {
 	int fi = f->dst.fam == 4 ? 0 : 1;
-	if (f->kind != TURN_FWD_PEER || !s->cfg.relay[fi].fam ||
-	    memcmp(s->cfg.relay[fi].ip, f->dst.ip, fi ? 16 : 4))
+	if (f->kind != TURN_FWD_PEER || !s->cfg.relay[fi].fam)
+		return;
+	uint64_t r[2], d[2]; /* word compares: this runs for every relayed datagram */
+	memcpy(r, s->cfg.relay[fi].ip, 16);
+	memcpy(d, f->dst.ip, 16);
+	if (fi ? (r[0] ^ d[0]) | (r[1] ^ d[1]) : (uint32_t)(r[0] ^ d[0]))
 		return;
 	uint16_t strip = f->strip, keep = f->keep, port = f->dst.port;
 	struct pr_taddr from = f->src;
@@ -207,17 +291,25 @@ void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port, const st
 		    struct turn_fwd *f)
 {
 	(void)pkt;
+	from_peer(s, turn_lookup_relay(s->tbl, fi, relay_port), peer, len, rnd, now_us, f);
+}
+
+static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct pr_taddr *peer,
+		      uint16_t len, uint64_t *rnd, uint64_t now_us, struct turn_fwd *f)
+{
 	memset(f, 0, offsetof(struct turn_fwd, hdr));
 	f->drop = 0xff;
 	uint32_t now = turn_server_now(s);
-	struct turn_alloc *a = turn_lookup_relay(s->tbl, fi, relay_port);
 	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now)
 		return;
 	uint8_t p16[16];
 	turn_peer16(p16, peer->ip, peer->fam);
-	if (!turn_perm_ok(a, p16, now))
+	bool perm_ok = false;
+	uint16_t chan = turn_chan_num_perm(a, p16, peer->port, now, &perm_ok);
+	if (!chan)
+		perm_ok = turn_perm_ok(a, p16, now);
+	if (!perm_ok)
 		return drop(a, f, TURN_DROP_NO_PERMISSION);
-	uint16_t chan = turn_chan_num(a, p16, peer->port, now);
 	if (!chan && (size_t)len + 4 + 24 + 4 + STUN_HDR_LEN > 0xFFFF)
 		return drop(a, f, TURN_DROP_MALFORMED);
 	if (!bw_take(a, len, now_us))
@@ -243,8 +335,13 @@ void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port, const st
 		f->hdr[2] = (uint8_t)(body >> 8);
 		f->hdr[3] = (uint8_t)body;
 	}
-	count(&a->st.pkts_p2c, 1);
-	count(&a->st.bytes_p2c, len);
+	if (s->cfg.shared_p2c_counters) {
+		count(&a->st.pkts_p2c, 1);
+		count(&a->st.bytes_p2c, len);
+	} else {
+		count1(&a->st.pkts_p2c, 1);
+		count1(&a->st.bytes_p2c, len);
+	}
 	f->kind = TURN_FWD_CLIENT;
 	memset(&f->src, 0, sizeof(f->src));
 	memset(&f->dst, 0, sizeof(f->dst));

@@ -1021,6 +1021,7 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)
 	a->username[TURN_USERNAME_MAX - 1] = 0;
 	a->bw_tokens = a->bw_rate;
 	a->bw_last_us = 0;
+	turn_alloc_link_chans(a);
 	int rc = turn_alloc_publish(s->tbl, a);
 	if (rc < 0) {
 		turn_alloc_put(s->tbl, a);

@@ -36,6 +36,10 @@ struct turn_cfg {
 	uint32_t bw_bytes_per_s; /* per allocation, 0 = unlimited */
 	uint32_t unauth_rate;	 /* 401/438 per source address per second */
 	uint32_t unauth_burst;
+	/* More than one worker may relay to the same allocation's client (peers' datagrams
+	 * are spread over workers by their own 5-tuple): its peer -> client counters then
+	 * take locked adds. One worker: plain stores, it is their only writer. */
+	bool shared_p2c_counters;
 	bool lt_cred;		  /* long-term users */
 	bool rest_cred;		  /* TURN REST shared secrets */
 	struct pr_taddr relay[2]; /* [0] IPv4, [1] IPv6 relay address (fam 0 = none) */
@@ -137,6 +141,20 @@ void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uin
 void turn_from_peer(struct turn_server *s, int fi, uint16_t relay_port, const struct pr_taddr *peer,
 		    const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
 		    struct turn_fwd *f);
+
+/* The data path over a burst: the table lookups of up to TURN_BURST datagrams are in flight
+ * together (dataplane/turn/turn_table.h), then each gets the same decision turn_from_client
+ * or turn_from_peer would give it, in f[i]. From a client: c.cli is its address, c.srv our
+ * listener. From a peer: c.cli is the peer, c.srv our relay address and port. */
+#define TURN_BURST 32
+struct turn_dgram {
+	struct turn_ctx c;
+	const uint8_t *pl; /* UDP payload */
+	uint16_t len;
+	uint8_t from_peer;
+};
+void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigned n,
+		      uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
 
 /* Nonces (exposed for tests): writes a NUL-terminated nonce for cli valid until
  * now + nonce_lifetime; returns its length. */

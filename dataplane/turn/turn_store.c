@@ -207,10 +207,10 @@ static void counters_to_record(const struct turn_alloc *a, struct pr_ks_turn_all
 	r->bytes_c2p = __atomic_load_n(&st->bytes_c2p, __ATOMIC_RELAXED);
 	r->pkts_p2c = __atomic_load_n(&st->pkts_p2c, __ATOMIC_RELAXED);
 	r->bytes_p2c = __atomic_load_n(&st->bytes_p2c, __ATOMIC_RELAXED);
-	r->drop_no_permission = __atomic_load_n(&st->drops[TURN_DROP_NO_PERMISSION], __ATOMIC_RELAXED);
-	r->drop_no_channel = __atomic_load_n(&st->drops[TURN_DROP_NO_CHANNEL], __ATOMIC_RELAXED);
-	r->drop_bandwidth = __atomic_load_n(&st->drops[TURN_DROP_BANDWIDTH], __ATOMIC_RELAXED);
-	r->drop_malformed = __atomic_load_n(&st->drops[TURN_DROP_MALFORMED], __ATOMIC_RELAXED);
+	r->drop_no_permission = __atomic_load_n(&a->drops[TURN_DROP_NO_PERMISSION], __ATOMIC_RELAXED);
+	r->drop_no_channel = __atomic_load_n(&a->drops[TURN_DROP_NO_CHANNEL], __ATOMIC_RELAXED);
+	r->drop_bandwidth = __atomic_load_n(&a->drops[TURN_DROP_BANDWIDTH], __ATOMIC_RELAXED);
+	r->drop_malformed = __atomic_load_n(&a->drops[TURN_DROP_MALFORMED], __ATOMIC_RELAXED);
 }
 
 int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a)
@@ -336,10 +336,10 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	a.st.bytes_c2p = r.bytes_c2p;
 	a.st.pkts_p2c = r.pkts_p2c;
 	a.st.bytes_p2c = r.bytes_p2c;
-	a.st.drops[TURN_DROP_NO_PERMISSION] = r.drop_no_permission;
-	a.st.drops[TURN_DROP_NO_CHANNEL] = r.drop_no_channel;
-	a.st.drops[TURN_DROP_BANDWIDTH] = r.drop_bandwidth;
-	a.st.drops[TURN_DROP_MALFORMED] = r.drop_malformed;
+	a.drops[TURN_DROP_NO_PERMISSION] = r.drop_no_permission;
+	a.drops[TURN_DROP_NO_CHANNEL] = r.drop_no_channel;
+	a.drops[TURN_DROP_BANDWIDTH] = r.drop_bandwidth;
+	a.drops[TURN_DROP_MALFORMED] = r.drop_malformed;
 
 	why = "permissions";
 	struct pr_ks_turn_perm perms[TURN_MAX_PERMS];

@@ -83,7 +83,7 @@ uint32_t turn_5tuple_hash(const struct turn_5tuple *ft)
 	return (uint32_t)(h >> 32);
 }
 
-static inline bool ft_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
+bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
 {
 	uint64_t x[5], y[5];
 	ft_words(a, x);
@@ -279,7 +279,7 @@ static int hash_find_entry(const struct turn_hash *h, const struct turn_alloc *s
 			return -1;
 		if (e != H_TOMB && (uint32_t)(e >> 32) == hv) {
 			uint32_t idx = (uint32_t)e - 2;
-			if (ft_eq(&slots[idx].ft, ft)) {
+			if (turn_5tuple_eq(&slots[idx].ft, ft)) {
 				if (pos)
 					*pos = i;
 				return (int)idx;
@@ -295,6 +295,34 @@ struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct t
 	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
 	int idx = hash_find_entry(h, t->slots, ft, turn_5tuple_hash(ft), NULL);
 	return idx < 0 ? NULL : &t->slots[idx];
+}
+
+uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft)
+{
+	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
+	uint32_t hv = turn_5tuple_hash(ft);
+	__builtin_prefetch(&h->e[hv & h->mask]);
+	return hv;
+}
+
+struct turn_alloc *turn_hash_candidate(const struct turn_table *t, uint32_t hv)
+{
+	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
+	uint32_t i = hv & h->mask;
+	for (uint32_t n = 0; n <= h->mask; n++) {
+		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_ACQUIRE);
+		if (e == H_EMPTY)
+			return NULL;
+		if (e != H_TOMB && (uint32_t)(e >> 32) == hv)
+			return &t->slots[(uint32_t)e - 2];
+		i = (i + 1) & h->mask;
+	}
+	return NULL;
+}
+
+void turn_relay_prefetch(const struct turn_table *t, int fi, uint16_t port)
+{
+	__builtin_prefetch(&t->port2idx[fi][port]);
 }
 
 struct turn_alloc *turn_lookup_relay(const struct turn_table *t, int fi, uint16_t port)
@@ -400,6 +428,16 @@ struct turn_alloc *turn_alloc_next(struct turn_table *t, uint32_t *idx)
 
 void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (fam == 4) { /* two word stores: read back as two words right away */
+		uint32_t v4;
+		memcpy(&v4, ip, 4);
+		uint64_t w0 = 0, w1 = 0xffff0000u | (uint64_t)v4 << 32;
+		memcpy(out, &w0, 8);
+		memcpy(out + 8, &w1, 8);
+		return;
+	}
+#endif
 	if (fam == 4) {
 		memset(out, 0, 10);
 		out[10] = out[11] = 0xff;
@@ -431,20 +469,40 @@ static inline void wr_end(struct turn_alloc *a)
 
 int turn_perm_set(struct turn_alloc *a, const uint8_t peer16[16], uint32_t expires)
 {
-	for (unsigned i = 0; i < a->n_perm; i++) {
-		if (!memcmp(a->perm[i].ip, peer16, 16)) {
-			__atomic_store_n(&a->perm[i].expires, expires, __ATOMIC_RELAXED);
-			return 0;
-		}
+	unsigned i;
+	for (i = 0; i < a->n_perm; i++)
+		if (!memcmp(a->perm[i].ip, peer16, 16))
+			break;
+	if (i == a->n_perm) {
+		if (a->n_perm >= TURN_MAX_PERMS)
+			return -ENOSPC;
+		/* Appending is safe for readers without the seqlock: the entry is complete
+		 * before n_perm grows (release). */
+		memcpy(a->perm[i].ip, peer16, 16);
+		a->perm[i].expires = expires;
+		__atomic_store_n(&a->n_perm, a->n_perm + 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&a->perm[i].expires, expires, __ATOMIC_RELAXED);
 	}
-	if (a->n_perm >= TURN_MAX_PERMS)
-		return -ENOSPC;
-	/* Appending is safe for readers without the seqlock: the entry is complete before
-	 * n_perm grows (release). */
-	memcpy(a->perm[a->n_perm].ip, peer16, 16);
-	a->perm[a->n_perm].expires = expires;
-	__atomic_store_n(&a->n_perm, a->n_perm + 1, __ATOMIC_RELEASE);
+	/* A permission is per IP address: every channel to that address follows it. */
+	for (unsigned c = 0; c < a->n_chan; c++)
+		if (!memcmp(a->chan[c].ip, peer16, 16))
+			__atomic_store_n(&a->chan[c].perm_expires, expires, __ATOMIC_RELAXED);
 	return 0;
+}
+
+static uint32_t perm_expiry(const struct turn_alloc *a, const uint8_t peer16[16])
+{
+	for (unsigned i = 0; i < a->n_perm; i++)
+		if (!memcmp(a->perm[i].ip, peer16, 16))
+			return a->perm[i].expires;
+	return 0;
+}
+
+void turn_alloc_link_chans(struct turn_alloc *a)
+{
+	for (unsigned c = 0; c < a->n_chan && c < TURN_MAX_CHANS; c++)
+		a->chan[c].perm_expires = perm_expiry(a, a->chan[c].ip);
 }
 
 int turn_chan_set(struct turn_alloc *a, uint16_t num, const uint8_t peer16[16], uint16_t port,
@@ -468,6 +526,7 @@ int turn_chan_set(struct turn_alloc *a, uint16_t num, const uint8_t peer16[16], 
 	c->port = port;
 	c->num = num;
 	c->expires = expires;
+	c->perm_expires = perm_expiry(a, peer16);
 	__atomic_store_n(&a->n_chan, a->n_chan + 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -548,6 +607,51 @@ bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint
 		}
 	});
 	return ok;
+}
+
+enum turn_drop turn_chan_peer_perm(const struct turn_alloc *a, uint16_t num, uint32_t now,
+				   uint8_t peer16[16], uint16_t *port)
+{
+	enum turn_drop r = TURN_DROP_NO_CHANNEL;
+	SEQ_READ(a, {
+		r = TURN_DROP_NO_CHANNEL;
+		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
+			const struct turn_chan *c = &a->chan[i];
+			if (c->num == num) {
+				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
+					r = __atomic_load_n(&c->perm_expires, __ATOMIC_RELAXED) > now
+						? TURN_DROP_MAX
+						: TURN_DROP_NO_PERMISSION;
+				memcpy(peer16, c->ip, 16);
+				*port = c->port;
+				break;
+			}
+		}
+	});
+	return r;
+}
+
+uint16_t turn_chan_num_perm(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
+			    uint32_t now, bool *perm_ok)
+{
+	uint16_t num = 0;
+	SEQ_READ(a, {
+		num = 0;
+		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
+		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
+			const struct turn_chan *c = &a->chan[i];
+			if (c->port == port && peer_eq(c->ip, peer16)) {
+				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now) {
+					num = c->num;
+					*perm_ok = __atomic_load_n(&c->perm_expires,
+								   __ATOMIC_RELAXED) > now;
+				}
+				break;
+			}
+		}
+	});
+	return num;
 }
 
 uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,

@@ -52,17 +52,21 @@ struct turn_chan {
 	uint16_t port;
 	uint16_t num;
 	uint32_t expires;
+	/* The expiry of the permission for ip, kept here by control (turn_perm_set,
+	 * turn_chan_set, turn_alloc_link_chans) so that relaying over a channel reads one
+	 * entry, not two arrays. */
+	uint32_t perm_expires;
 };
 
 struct turn_alloc_stats {
 	uint64_t pkts_c2p, bytes_c2p; /* client -> peer (ChannelData, Send) */
 	uint64_t pkts_p2c, bytes_p2c; /* peer -> client (ChannelData, Data) */
-	uint64_t drops[TURN_DROP_MAX];
 };
 
-/* One allocation. Control writes all but stats and bucket; workers write stats and bucket.
- * Laid out for the data path: the first cache line has everything a packet needs to find
- * its way (key, expiry, relay ports, entry counts), the second the counters. */
+/* One allocation. Control writes all but counters and bucket; workers write those.
+ * Laid out for the data path: a packet relayed over a channel reads two cache lines, the
+ * first with everything it needs to find its way (key, expiry, relay ports, entry counts),
+ * the second with the counters it bumps and the first channel. */
 struct turn_alloc {
 	struct turn_5tuple ft;	/* immutable while published */
 	uint32_t expires;	/* unix seconds */
@@ -75,13 +79,14 @@ struct turn_alloc {
 	uint8_t dirty; /* control: needs writing to Redis */
 	uint8_t _pad0[3];
 	struct turn_alloc_stats st __attribute__((aligned(64))); /* worker-written */
-	int64_t bw_tokens;					 /* bytes, worker-written */
-	uint64_t bw_last_us;					 /* worker-written */
+	struct turn_chan chan[TURN_MAX_CHANS];
+	struct turn_perm perm[TURN_MAX_PERMS];
+	uint64_t drops[TURN_DROP_MAX]; /* worker-written */
+	int64_t bw_tokens;	       /* bytes, worker-written */
+	uint64_t bw_last_us;	       /* worker-written */
 	uint64_t id;
 	uint32_t created; /* unix seconds */
 	uint8_t tid[12];  /* Allocate transaction, to answer its retransmissions */
-	struct turn_perm perm[TURN_MAX_PERMS];
-	struct turn_chan chan[TURN_MAX_CHANS];
 	char username[TURN_USERNAME_MAX];
 };
 
@@ -133,6 +138,9 @@ int turn_perm_set(struct turn_alloc *a, const uint8_t peer16[16], uint32_t expir
  * number (RFC 8656 11.2), -ENOSPC when full. */
 int turn_chan_set(struct turn_alloc *a, uint16_t num, const uint8_t peer16[16], uint16_t port,
 		  uint32_t expires);
+/* Sets every channel's perm_expires from the permissions (after filling both arrays
+ * directly, as a restore does). */
+void turn_alloc_link_chans(struct turn_alloc *a);
 /* Drops expired permissions and channels; returns how many went. */
 unsigned turn_alloc_expire_entries(struct turn_alloc *a, uint32_t now);
 
@@ -143,9 +151,36 @@ bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t
 /* Channel number -> peer; false when unbound or expired. */
 bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
 		    uint16_t *port);
+/* The data path's one-entry reads, checking the channel's and its permission's expiry:
+ * channel number -> peer (TURN_DROP_MAX when usable, else TURN_DROP_NO_CHANNEL or
+ * TURN_DROP_NO_PERMISSION), and peer -> live channel number (0 when none; *perm_ok says
+ * whether its permission holds). */
+enum turn_drop turn_chan_peer_perm(const struct turn_alloc *a, uint16_t num, uint32_t now,
+				   uint8_t peer16[16], uint16_t *port);
+uint16_t turn_chan_num_perm(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
+			    uint32_t now, bool *perm_ok);
 /* Peer -> channel number, 0 when none. */
 uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
 		       uint32_t now);
 uint32_t turn_5tuple_hash(const struct turn_5tuple *ft);
+bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b);
+
+/* ---- burst lookups (workers): three steps, each prefetching what the next one reads, so
+ * that a burst's cache misses overlap instead of following each other ----
+ * 1. turn_hash_prefetch(ft) / turn_relay_prefetch(fi, port): the index entry;
+ * 2. turn_hash_candidate(hv) / turn_lookup_relay(): the slot it names (or NULL), without
+ *    reading the slot; then turn_alloc_prefetch() on it;
+ * 3. the caller checks the candidate's key (turn_5tuple_eq) and falls back to
+ *    turn_lookup_5tuple on a mismatch (two keys with the same 32-bit hash). */
+uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft);
+struct turn_alloc *turn_hash_candidate(const struct turn_table *t, uint32_t hv);
+void turn_relay_prefetch(const struct turn_table *t, int fi, uint16_t port);
+/* The two lines of an allocation a channel's packets read: key, then counters and chan[0]. */
+static inline void turn_alloc_prefetch(const struct turn_alloc *a)
+{
+	const char *p = (const char *)a;
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + 64, 1);
+}
 
 #endif

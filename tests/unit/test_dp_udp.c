@@ -131,6 +131,113 @@ static void test_encap_errors(void)
 	rte_pktmbuf_free(m);
 }
 
+/* A received frame: plen pattern bytes in UDP from src to dst, Ethernet in front, parsed as
+ * the worker does (checksum left for later). zero_ck: an IPv4 datagram without checksum. */
+static struct rte_mbuf *received(const char *src, const char *dst, unsigned int plen,
+				 bool zero_ck, struct dp_pkt_info *pi)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct dp_ipaddr s = ip(src), d = ip(dst);
+	uint8_t *p, *eth;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)plen);
+	for (unsigned int i = 0; i < plen; i++)
+		p[i] = (uint8_t)(i * 13 + 5);
+	CU_ASSERT_EQUAL(dp_udp_encap(m, &s, 40000, &d, 3478), 0);
+	if (zero_ck)
+		memset(rte_pktmbuf_mtod_offset(m, uint8_t *, 20 + 6), 0, 2);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+	memset(eth, 0, 12);
+	eth[12] = s.family == AF_INET ? 0x08 : 0x86;
+	eth[13] = s.family == AF_INET ? 0x00 : 0xdd;
+	memset(pi, 0, sizeof(*pi));
+	CU_ASSERT_EQUAL_FATAL(dp_parse_frame(rte_pktmbuf_mtod(m, uint8_t *),
+					     rte_pktmbuf_data_len(m), DP_PARSE_L4_CSUM_LATER, pi),
+			      DP_CLS_UDP);
+	CU_ASSERT_EQUAL(pi->l4_csum_unchecked, !zero_ck);
+	return m;
+}
+
+/* dp_udp_rewrite over families, strips, kept lengths (odd and even), trailing bytes,
+ * headers (odd lengths too) and padding: the result must parse with a full checksum check
+ * and carry hdr + the kept payload + zeros; a datagram damaged before the rewrite must
+ * still fail its checksum after it (the incremental update keeps the damage visible). */
+static void test_relay_rewrite(void)
+{
+	static const char *fams[][4] = {
+	    {"100.64.0.1", "198.51.100.10", "198.51.100.10", "203.0.113.5"},
+	    {"100.64.0.1", "198.51.100.10", "2001:db8::10", "2001:db8:5::5"},
+	    {"2001:db8:1::1", "2001:db8::10", "198.51.100.10", "203.0.113.5"},
+	    {"2001:db8:1::1", "2001:db8::10", "2001:db8::10", "2001:db8:5::5"}};
+	static const uint16_t strips[] = {0, 1, 4, 20, 36};
+	static const uint16_t hdrs[] = {0, 3, 4, 24};
+	uint8_t hdr[64];
+	unsigned int cases = 0;
+
+	for (unsigned int i = 0; i < sizeof(hdr); i++)
+		hdr[i] = (uint8_t)(0xa5 ^ i);
+	for (unsigned int f = 0; f < 4; f++)
+		for (unsigned int si = 0; si < 5; si++)
+			for (unsigned int hi = 0; hi < 4; hi++)
+				for (unsigned int keep = 199; keep <= 202; keep++)
+					for (unsigned int tail = 0; tail < 4; tail++)
+						for (unsigned int damage = 0; damage < 3; damage++) {
+	uint16_t strip = strips[si], hl = hdrs[hi], pad = (uint16_t)((4 - keep % 4) % 4);
+	bool zero_ck = damage == 2 && fams[f][0][0] != '2';
+	struct dp_pkt_info pi, po;
+	struct dp_ipaddr rs = ip(fams[f][2]), rd = ip(fams[f][3]);
+	struct rte_mbuf *m = received(fams[f][0], fams[f][1], strip + keep + tail, zero_ck, &pi);
+	uint8_t want[300], *eth;
+
+	for (unsigned int i = 0; i < keep; i++)
+		want[hl + i] = (uint8_t)((strip + i) * 13 + 5);
+	memcpy(want, hdr, hl);
+	memset(want + hl + keep, 0, pad);
+	if (damage == 1) /* one payload bit flipped on the way in */
+		rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off + strip + keep / 2)[0] ^= 0x10;
+	CU_ASSERT_EQUAL_FATAL(
+	    dp_udp_rewrite(m, &pi, strip, (uint16_t)keep, hdr, hl, pad, &rs, 50001, &rd, 5000), 0);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+	memset(eth, 0, 12);
+	eth[12] = rs.family == AF_INET ? 0x08 : 0x86;
+	eth[13] = rs.family == AF_INET ? 0x00 : 0xdd;
+	enum dp_pkt_class c =
+	    dp_parse_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), 0, &po);
+	if (damage == 1) {
+		CU_ASSERT_EQUAL(c, DP_CLS_DROP);
+		CU_ASSERT_EQUAL(po.drop, DP_DROP_UDP_BAD_CSUM);
+	} else {
+		CU_ASSERT_EQUAL(c, DP_CLS_UDP);
+		CU_ASSERT_EQUAL(po.sport, 50001);
+		CU_ASSERT_EQUAL(po.dport, 5000);
+		CU_ASSERT_EQUAL(po.payload_len, hl + keep + pad);
+		CU_ASSERT_TRUE(dp_ipaddr_eq(&po.src, &rs) && dp_ipaddr_eq(&po.dst, &rd));
+		CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod_offset(m, uint8_t *, po.payload_off), want,
+				       hl + keep + pad),
+				0);
+	}
+	rte_pktmbuf_free(m);
+	cases++;
+						}
+	CU_ASSERT_EQUAL(cases, 4 * 5 * 4 * 4 * 4 * 3);
+}
+
+static void test_relay_rewrite_errors(void)
+{
+	struct dp_pkt_info pi;
+	struct dp_ipaddr a4 = ip("198.51.100.10"), a6 = ip("2001:db8::1");
+	struct rte_mbuf *m = received("100.64.0.1", "198.51.100.10", 100, false, &pi);
+	uint8_t before[200];
+
+	memcpy(before, rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m));
+	/* more than was received, mixed families: refused, m untouched */
+	CU_ASSERT_EQUAL(dp_udp_rewrite(m, &pi, 4, 97, NULL, 0, 0, &a4, 1, &a4, 2), -EINVAL);
+	CU_ASSERT_EQUAL(dp_udp_rewrite(m, &pi, 0, 100, NULL, 0, 0, &a4, 1, &a6, 2), -EINVAL);
+	CU_ASSERT_EQUAL(memcmp(before, rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m)), 0);
+	rte_pktmbuf_free(m);
+}
+
 static void udp_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
 	(void)w;
@@ -180,6 +287,8 @@ int main(void)
 	CU_add_test(s, "finish after rewrite", test_finish_after_rewrite);
 	CU_add_test(s, "encap errors", test_encap_errors);
 	CU_add_test(s, "UDP port claims", test_claims);
+	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
+	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

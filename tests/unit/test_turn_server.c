@@ -639,8 +639,8 @@ static void test_channels_and_data(void)
 	struct turn_alloc *a = turn_alloc_next(tbl, &idx);
 	CU_ASSERT(a->st.pkts_c2p == 2 && a->st.bytes_c2p == 10);
 	CU_ASSERT(a->st.pkts_p2c == 2 && a->st.bytes_p2c == 8);
-	CU_ASSERT(a->st.drops[TURN_DROP_NO_PERMISSION] == 2);
-	CU_ASSERT(a->st.drops[TURN_DROP_NO_CHANNEL] == 1);
+	CU_ASSERT(a->drops[TURN_DROP_NO_PERMISSION] == 2);
+	CU_ASSERT(a->drops[TURN_DROP_NO_CHANNEL] == 1);
 
 	/* Refresh with lifetime 0: deleted at once; the next request gets 437 */
 	uint32_t zero = 0;

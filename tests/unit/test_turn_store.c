@@ -142,7 +142,7 @@ static void fill(struct turn_alloc *a, uint32_t now)
 	a->st.bytes_c2p = 2200;
 	a->st.pkts_p2c = 7;
 	a->st.bytes_p2c = 1400;
-	a->st.drops[TURN_DROP_NO_PERMISSION] = 3;
+	a->drops[TURN_DROP_NO_PERMISSION] = 3;
 }
 
 static void test_roundtrip(void)
@@ -176,7 +176,7 @@ static void test_roundtrip(void)
 	CU_ASSERT_EQUAL(turn_chan_num(b, a.perm[0].ip, 5000, now), 0x4000);
 	CU_ASSERT_EQUAL(turn_chan_num(b, a.perm[1].ip, 6000, now), 0x7acd);
 	CU_ASSERT(b->st.pkts_c2p == 11 && b->st.bytes_c2p == 2200 && b->st.pkts_p2c == 7 &&
-		  b->st.bytes_p2c == 1400 && b->st.drops[TURN_DROP_NO_PERMISSION] == 3);
+		  b->st.bytes_p2c == 1400 && b->drops[TURN_DROP_NO_PERMISSION] == 3);
 	/* the keyspace codec reads what we wrote */
 	struct pr_ks_turn_alloc r;
 	char hex[17];

@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/turn/turn_table.h"
@@ -184,6 +185,52 @@ static void test_perms_chans(void)
 	turn_table_destroy(t);
 }
 
+/* The data path reads a channel's permission from the channel entry: it must follow
+ * every change of the permission (set before or after the channel, refreshed, expired),
+ * and a restore's directly filled arrays must be linked. */
+static void test_chan_perm_link(void)
+{
+	struct turn_alloc *a = calloc(1, sizeof(*a));
+	uint8_t p[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 5}, got[16];
+	uint16_t port;
+	bool ok = true;
+
+	CU_ASSERT_EQUAL(turn_chan_set(a, 0x4000, p, 5000, 600), 0); /* no permission yet */
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 100, got, &port), TURN_DROP_NO_PERMISSION);
+	CU_ASSERT_EQUAL(turn_chan_num_perm(a, p, 5000, 100, &ok), 0x4000);
+	CU_ASSERT_FALSE(ok);
+	CU_ASSERT_EQUAL(turn_perm_set(a, p, 300), 0);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 100, got, &port), TURN_DROP_MAX);
+	CU_ASSERT(port == 5000 && !memcmp(got, p, 16));
+	CU_ASSERT_EQUAL(turn_chan_num_perm(a, p, 5000, 100, &ok), 0x4000);
+	CU_ASSERT_TRUE(ok);
+	/* the permission lapses before the channel (300 s against 600 s) */
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 300, got, &port), TURN_DROP_NO_PERMISSION);
+	CU_ASSERT_EQUAL(turn_perm_set(a, p, 700), 0); /* CreatePermission refreshes it */
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 300, got, &port), TURN_DROP_MAX);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 600, got, &port), TURN_DROP_NO_CHANNEL);
+	CU_ASSERT_EQUAL(turn_chan_num_perm(a, p, 5000, 600, &ok), 0);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4001, 100, got, &port), TURN_DROP_NO_CHANNEL);
+	/* a second channel to the same address (another port) shares the permission */
+	CU_ASSERT_EQUAL(turn_chan_set(a, 0x4001, p, 5001, 900), 0);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4001, 650, got, &port), TURN_DROP_MAX);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4001, 700, got, &port), TURN_DROP_NO_PERMISSION);
+	/* filled directly, as turn_server_restore gets it, then linked */
+	memset(a, 0, sizeof(*a));
+	memcpy(a->perm[0].ip, p, 16);
+	a->perm[0].expires = 400;
+	a->n_perm = 1;
+	memcpy(a->chan[0].ip, p, 16);
+	a->chan[0].port = 5000;
+	a->chan[0].num = 0x4000;
+	a->chan[0].expires = 600;
+	a->n_chan = 1;
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 100, got, &port), TURN_DROP_NO_PERMISSION);
+	turn_alloc_link_chans(a);
+	CU_ASSERT_EQUAL(turn_chan_peer_perm(a, 0x4000, 100, got, &port), TURN_DROP_MAX);
+	free(a);
+}
+
 static void test_churn(void)
 {
 	/* Many create/delete cycles: tombstones trigger rebuilds, lookups stay exact. */
@@ -225,6 +272,7 @@ int main(void)
 	CU_add_test(s, "rcu deferral", test_rcu_deferral);
 	CU_add_test(s, "relay ports", test_ports);
 	CU_add_test(s, "permissions and channels", test_perms_chans);
+	CU_add_test(s, "channel entries follow their permission", test_chan_perm_link);
 	CU_add_test(s, "churn", test_churn);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Cost of the TURN data path alone (no NIC, no mbufs): turn_from_client on ChannelData and
  * turn_from_peer toward channels, over ALLOCS live allocations, 200-byte payloads, one core.
+ * Datagrams go through turn_relay_burst in bursts of TURN_BURST, as on a worker.
  * Prints one JSON object: {"c2p_mpps", "p2c_mpps", "ns_c2p", "ns_p2c", "allocs",
  * "alloc_bytes", "table_bytes_per_alloc"}. Usage: relay_bench [ALLOCS] [PACKETS] */
 #include <stdio.h>
@@ -62,23 +63,37 @@ int main(int argc, char **argv)
 	}
 	uint8_t cd[204] = {0x40, 0x00, 0x00, 200};
 	uint8_t data[200] = {0};
-	struct turn_fwd f;
+	struct turn_fwd f[TURN_BURST];
+	struct turn_dgram d[TURN_BURST];
 	uint64_t rnd = 1, ok = 0;
-	/* a pseudo-random walk over the allocations, as RSS would spread them */
+	/* a pseudo-random walk over the allocations, as RSS would spread them; bursts of
+	 * TURN_BURST through turn_relay_burst, the dataplane's path */
 	uint32_t k = 0;
 	double t0 = now_s();
-	for (uint64_t p = 0; p < pkts; p++) {
-		k = (k + 7919) % n;
-		turn_from_client(s, &ctx[k], cd, sizeof(cd), p, &rnd, &f);
-		ok += f.kind == TURN_FWD_PEER;
+	for (uint64_t p = 0; p < pkts; p += TURN_BURST) {
+		for (unsigned i = 0; i < TURN_BURST; i++) {
+			k = (k + 7919) % n;
+			d[i] = (struct turn_dgram){.c = ctx[k], .pl = cd, .len = sizeof(cd)};
+		}
+		turn_relay_burst(s, d, TURN_BURST, p, &rnd, f);
+		for (unsigned i = 0; i < TURN_BURST; i++)
+			ok += f[i].kind == TURN_FWD_PEER;
 	}
 	double t1 = now_s();
-	for (uint64_t p = 0; p < pkts; p++) {
-		k = (k + 7919) % n;
-		turn_from_peer(s, 0, (uint16_t)(40000 + k), &peer, data, sizeof(data), p, &rnd, &f);
-		ok += f.kind == TURN_FWD_CLIENT;
+	struct pr_taddr relay = ctx[0].srv;
+	for (uint64_t p = 0; p < pkts; p += TURN_BURST) {
+		for (unsigned i = 0; i < TURN_BURST; i++) {
+			k = (k + 7919) % n;
+			relay.port = (uint16_t)(40000 + k);
+			d[i] = (struct turn_dgram){
+			    .c = {.cli = peer, .srv = relay}, .pl = data, .len = sizeof(data), .from_peer = 1};
+		}
+		turn_relay_burst(s, d, TURN_BURST, p, &rnd, f);
+		for (unsigned i = 0; i < TURN_BURST; i++)
+			ok += f[i].kind == TURN_FWD_CLIENT;
 	}
 	double t2 = now_s();
+	pkts = (pkts + TURN_BURST - 1) / TURN_BURST * TURN_BURST;
 	if (ok != 2 * pkts) {
 		fprintf(stderr, "only %llu of %llu relayed\n", (unsigned long long)ok,
 			(unsigned long long)(2 * pkts));
