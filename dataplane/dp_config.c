@@ -76,7 +76,8 @@ static const struct dp_cfg_key redis_keys[] = {
 
 static const struct dp_cfg_key port_keys[] = {
     {"device", DP_CFG_STR, 1, 255, NULL, PORT(device), DP_CFG_REQUIRED,
-     "PCI address (0000:01:00.0) or vdev string (net_af_packet0,iface=eth1)"},
+     "PCI address (0000:01:00.0), vdev string (net_af_packet0,iface=eth1) or ring:NAME "
+     "(shared-memory rings for a co-located DPDK process)"},
     {"ipv4", DP_CFG_IP4_PREFIX, 0, 0, NULL, PORT(ipv4), 0,
      "IPv4 address the appliance owns on this port, with prefix length"},
     {"ipv6", DP_CFG_IP6_PREFIX, 0, 0, NULL, PORT(ipv6), 0,

@@ -85,7 +85,8 @@ enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };
 	X(punted, "punted")                                                                        \
 	X(neigh_resolve_punts, "neigh_resolve_punts")                                              \
 	X(loops, "loops")                                                                          \
-	X(busy_loops, "busy_loops")
+	X(busy_loops, "busy_loops")                                                                \
+	X(busy_us, "busy_us")
 
 struct dp_lcore_stats {
 #define DP_EVENT_FIELD(f, n) uint64_t f;

@@ -56,6 +56,15 @@
  * Allocate new packets from dp_rt.pool (its mbufs carry the private area dp_punt() and
  * resolution use; an mbuf from another pool cannot be punted and is dropped instead).
  *
+ * 6. The fast path (what the TURN relay does): set .udp_input_burst to get each RX burst's
+ *    datagrams at once (parsed straight into the worker's batch) and overlap their table
+ *    lookups; relay with dp_udp_relay(), which rewrites the datagram in place and updates
+ *    the received UDP checksum (RFC 1624) instead of summing the payload; and set
+ *    .l4_csum_preserved so that the worker does not verify relayed datagrams on the way
+ *    in either. The feature then verifies (dp_udp_csum_verify) whatever it reads for
+ *    itself; dp_punt() verifies for control, and a datagram the feature drops should be
+ *    verified first so that a damaged one is counted as damaged.
+ *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
  * dp_udp_tx/dp_punt/dp_drop the mbuf is no longer the feature's: do not touch it.
  * Everything in this header is implemented in dataplane/dp_udp.c, dp_worker.c and

@@ -6,7 +6,12 @@
 #  2. poprelay-dataplane, one worker, 10,000 live allocations restored from Redis, 200-byte
 #     payloads replayed by net_pcap (infinite_rx) as the generator: relayed packets per
 #     second per worker, next to dpdk-testpmd io-forward on the same virtual device;
-#  3. coturn (turnserver, 1 relay thread) driven by turnutils_uclient with the same packet
+#  3. the same dataplane and allocations on a ring port (device = ring:NAME, hugepages) fed
+#     by tests/bench/turn/ringgen, a DPDK secondary process on the other core: frames move
+#     by pointer, as from a NIC's DMA, so the device costs the worker next to nothing.
+#     Relayed packets per second, and per second of worker busy time (busy_us); next to
+#     dpdk-testpmd io-forward on net_ring (the same PMD) looping its own burst;
+#  4. coturn (turnserver, 1 relay thread) driven by turnutils_uclient with the same packet
 #     size in a namespace: relayed packets per CPU-second of turnserver.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -14,7 +19,8 @@ trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 DP=$BUILD/poprelay-dataplane
 RB=$BUILD/tests/bench/turn/relay_bench
-[ -x "$DP" ] && [ -x "$RB" ] || pr_fail "build first (poprelay-dataplane, relay_bench)"
+GEN=$BUILD/tests/bench/turn/ringgen
+[ -x "$DP" ] && [ -x "$RB" ] && [ -x "$GEN" ] || pr_fail "build first (poprelay-dataplane, relay_bench, ringgen)"
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || pr_skip "python3-scapy missing"
 command -v dpdk-testpmd >/dev/null || pr_skip "dpdk-testpmd not installed"
 N=${ALLOCS:-10000}
@@ -23,7 +29,7 @@ RUNS=${RUNS:-3}
 PREFIX=tn-bench
 TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
 tmp=$(mktemp -d /tmp/tn-bench.XXXXXX)
-pr_on_exit "rm -rf '$tmp' /var/run/dpdk/$PREFIX /var/run/dpdk/$PREFIX-tp"
+pr_on_exit "rm -rf '$tmp' /var/run/dpdk/$PREFIX /var/run/dpdk/$PREFIX-tp /var/run/dpdk/$PREFIX-ring /var/run/dpdk/$PREFIX-tr; rm -f /dev/hugepages/$PREFIX-ringmap_*"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # 1. data path alone
@@ -100,7 +106,48 @@ done
 dp=$(printf '%s\n' "${dp_rates[@]}" | median)
 tp=$(printf '%s\n' "${tp_rates[@]}" | median)
 
-# 3. coturn, same packet size, one relay thread, in a namespace on lo
+# 3. the dataplane on a ring port, fed by ringgen from the other core
+pr_hugepages 512
+sed -e "s/^huge = no/huge = yes\nhuge_unlink = no/" -e "s/^file_prefix = .*/file_prefix = $PREFIX-ring/" \
+	-e "s|^device = .*|device = ring:tnb\nrx_desc = 4096\ntx_desc = 4096|" \
+	-e "s/^promiscuous = yes//" -e "s/^memory_mb = .*/memory_mb = 512/" "$tmp/dp.conf" >"$tmp/ring.conf"
+stats() { $TEL $PREFIX-ring /poprelay/stats | python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/stats']; print(d['rx_packets'], d['busy_us'])"; }
+ring_rates=(); busy_rates=(); tr_rates=()
+for r in $(seq "$RUNS"); do
+	"$DP" -c "$tmp/ring.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+	dp_pid=$!
+	pr_on_exit "kill $dp_pid 2>/dev/null"
+	PREFIX_SAVE=$PREFIX; PREFIX=$PREFIX-ring
+	pr_wait_for 120 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "dataplane (ring) did not restore $N allocations"; }
+	PREFIX=$PREFIX_SAVE
+	"$GEN" --proc-type=secondary --file-prefix=$PREFIX-ring --no-pci --lcores=8@0 --log-level=3 -- \
+		--ring tnb --pcap "$tmp/t.pcap" --seconds $((SECS + 2)) --pattern-len 200 \
+		>"$tmp/gen.json" 2>"$tmp/gen.err" &
+	gen_pid=$!
+	sleep 2
+	read -r rx0 bu0 <<<"$(stats)"
+	sleep "$SECS"
+	read -r rx1 bu1 <<<"$(stats)"
+	wait "$gen_pid" || { cat "$tmp/gen.err" "$tmp/gen.json" >&2; pr_fail "ringgen failed or saw bad frames"; }
+	kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
+	rate=$(python3 -c "import json; print(json.load(open('$tmp/gen.json'))['median_mpps'] * 1e6)")
+	busy=$(python3 -c "print(($rx1 - $rx0) / max($bu1 - $bu0, 1) * 1e6)")
+	ring_rates+=("$rate"); busy_rates+=("$busy")
+	# testpmd io-forward on net_ring: its own first burst (--tx-first) circulating
+	timeout -s INT $((SECS + 4)) dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
+		--file-prefix $PREFIX-tr --log-level=4 --vdev net_ring0 -- \
+		--forward-mode=io --port-topology=loop --nb-cores=1 --burst=32 --tx-first \
+		--stats-period 1 --auto-start --total-num-mbufs=16384 >"$tmp/tr.log" 2>&1 || true
+	trp=$(grep -o 'Rx-pps: *[0-9]*' "$tmp/tr.log" | awk '{print $2}' | awk '$1 > 0' | median)
+	[ -n "$trp" ] || { tail -20 "$tmp/tr.log" >&2; pr_fail "no testpmd net_ring rate"; }
+	tr_rates+=("$trp")
+	pr_log "ring run $r: relayed $rate pps ($busy per busy second), ringgen $(cat "$tmp/gen.json"), testpmd io net_ring $trp pps"
+done
+ring=$(printf '%s\n' "${ring_rates[@]}" | median)
+ringbusy=$(printf '%s\n' "${busy_rates[@]}" | median)
+trp=$(printf '%s\n' "${tr_rates[@]}" | median)
+
+# 4. coturn, same packet size, one relay thread, in a namespace on lo
 cot=0
 if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; then
 	pr_netns tn-cot
@@ -125,12 +172,13 @@ if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; 
 	pr_log "coturn: sent/received $sent, turnserver CPU $(( c1 - c0 )) ticks: $cot relayed packets per CPU-second"
 fi
 
-python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" <<'PY'
+python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" "$ring" "$ringbusy" "$trp" <<'PY'
 import json, statistics, sys
 c2p = statistics.median(map(float, sys.argv[1].split()))
 p2c = statistics.median(map(float, sys.argv[2].split()))
 dp, tp, cot, n = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 ab, tb = map(int, sys.argv[7].split())
+ring, ringbusy, trp = float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
 print(json.dumps({"name": "turn_datapath_channeldata_to_peer", "value": c2p, "unit": "Mpps",
                   "note": f"decision only, one core, {n} allocations, 200-byte payload"}))
 print(json.dumps({"name": "turn_datapath_peer_to_channeldata", "value": p2c, "unit": "Mpps",
@@ -139,6 +187,14 @@ print(json.dumps({"name": "turn_relay_per_worker", "value": round(dp / 1e6, 3), 
                   "baseline": "dpdk-testpmd io, same net_pcap device, 1 core",
                   "baseline_value": round(tp / 1e6, 3),
                   "note": f"{n} allocations, half ChannelData->peer, half peer->ChannelData"}))
+print(json.dumps({"name": "turn_relay_per_worker_ring", "value": round(ring / 1e6, 3), "unit": "Mpps",
+                  "baseline": "dpdk-testpmd io, net_ring looping its own burst, 1 core",
+                  "baseline_value": round(trp / 1e6, 3),
+                  "note": f"ring:NAME port fed by ringgen on the other core, {n} allocations"}))
+print(json.dumps({"name": "turn_relay_per_busy_worker_ring", "value": round(ringbusy / 1e6, 3),
+                  "unit": "Mpps", "baseline": "relayed per second of the same run",
+                  "baseline_value": round(ring / 1e6, 3),
+                  "note": "relayed packets per second of worker busy time (busy_us)"}))
 if cot:
     print(json.dumps({"name": "turn_relay_per_worker_vs_coturn", "value": round(dp / 1e3, 1),
                       "unit": "kpps", "baseline": "coturn 1 relay thread, per CPU-second",

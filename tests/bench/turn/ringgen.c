@@ -4,7 +4,7 @@
  * huge_unlink = no so that its memory can be mapped here).
  *
  *   ringgen [EAL args] -- --ring NAME --pcap FILE --seconds S [--burst 32] [--inflight 2048]
- *           [--check-every 64] [--pattern-len 0] [--listen-port 3478]
+ *           [--check-every 64] [--pattern-len 0] [--listen-port 3478] [--full-copy]
  *
  * The dataplane "receives" from the ring NAME_rx0 (we are its single producer) and
  * "transmits" into NAME_tx (we are its single consumer). The pcap (classic libpcap, either
@@ -63,11 +63,13 @@
 struct tmpl {
 	uint8_t *data;
 	uint16_t len;
+	uint32_t group; /* 1..ngroups, 0 = none (header-only restore, see rebuild) */
 };
 
 static struct {
 	const char *ring, *pcap;
 	unsigned int seconds, burst, inflight, check_every, pattern_len;
+	bool full_copy;
 	uint16_t listen_port;
 } opt = {.burst = 32, .inflight = 2048, .check_every = 64, .listen_port = 3478};
 
@@ -90,7 +92,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ringgen [EAL args] -- --ring NAME --pcap FILE --seconds S "
 			"[--burst 32] [--inflight 2048] [--check-every 64] [--pattern-len L] "
-			"[--listen-port 3478]\n");
+			"[--listen-port 3478] [--full-copy]\n");
 	exit(2);
 }
 
@@ -121,6 +123,7 @@ static void parse_args(int argc, char **argv)
 	    {"check-every", required_argument, NULL, 'k'},
 	    {"pattern-len", required_argument, NULL, 'l'},
 	    {"listen-port", required_argument, NULL, 'P'},
+	    {"full-copy", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -152,6 +155,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'P':
 			opt.listen_port = (uint16_t)parse_uint("listen-port", optarg, 1, 65535);
+			break;
+		case 'F':
+			opt.full_copy = true;
 			break;
 		default:
 			usage();
@@ -268,9 +274,9 @@ static int read_pcap(const char *path, size_t max_len, struct tmpl **pre, unsign
 			goto bad;
 		}
 		if (udp_offset(d, len))
-			u[nu++] = (struct tmpl){d, (uint16_t)len};
+			u[nu++] = (struct tmpl){d, (uint16_t)len, 0};
 		else
-			p[np++] = (struct tmpl){d, (uint16_t)len};
+			p[np++] = (struct tmpl){d, (uint16_t)len, 0};
 	}
 	fclose(f);
 	*pre = p;
@@ -329,6 +335,19 @@ static int pack(struct tmpl *t, unsigned int n)
 
 /* ---- frames -------------------------------------------------------------------------- */
 
+/* Header-only restore: the relay rewrites a frame's headers where they lie and leaves the
+ * payload in place, so a frame that comes back needs only its first RESTORE_BYTES rewritten
+ * from a template with the same length and the same bytes after them (a "group": here, the
+ * ChannelData frames and the peers' datagrams). Copying 250 bytes into lines the other core
+ * just wrote costs the generator more than the relay costs the dataplane. The group rides
+ * in the mbuf's hash.usr (the dataplane does not touch it). --full-copy turns it off. */
+#define RESTORE_BYTES 64
+#define MAX_GROUPS    8
+static struct group {
+	unsigned int *idx, n, next;
+} groups[MAX_GROUPS];
+static unsigned int ngroups;
+
 static inline void build(struct rte_mbuf *m, const struct tmpl *t)
 {
 	m->data_off = RTE_PKTMBUF_HEADROOM;
@@ -340,6 +359,70 @@ static inline void build(struct rte_mbuf *m, const struct tmpl *t)
 	m->data_len = t->len;
 	m->pkt_len = t->len;
 	rte_memcpy(rte_pktmbuf_mtod(m, void *), t->data, t->len);
+	m->hash.usr = t->group;
+}
+
+/* A frame back from the dataplane, ready to go again: header bytes only when its group is
+ * known, else the next template in full. */
+static inline void rebuild(struct rte_mbuf *m, const struct tmpl *udp, unsigned int *next,
+			   unsigned int nudp)
+{
+	uint32_t g = m->hash.usr;
+	if (g && g <= ngroups) {
+		struct group *gr = &groups[g - 1];
+		const struct tmpl *t = &udp[gr->idx[gr->next]];
+		if (++gr->next == gr->n)
+			gr->next = 0;
+		m->data_off = RTE_PKTMBUF_HEADROOM;
+		m->data_len = t->len;
+		m->pkt_len = t->len;
+		rte_memcpy(rte_pktmbuf_mtod(m, void *), t->data, RESTORE_BYTES);
+		return;
+	}
+	build(m, &udp[*next]);
+	if (++*next == nudp)
+		*next = 0;
+}
+
+/* Sorts templates into groups (same length, same bytes after RESTORE_BYTES). No groups
+ * (full copies) when a frame is too short or there are too many kinds. */
+static void make_groups(struct tmpl *t, unsigned int n)
+{
+	unsigned int rep[MAX_GROUPS], i, g;
+
+	ngroups = 0;
+	for (i = 0; i < n; i++) {
+		t[i].group = 0;
+		if (t[i].len <= RESTORE_BYTES)
+			goto none;
+		for (g = 0; g < ngroups; g++)
+			if (t[rep[g]].len == t[i].len &&
+			    !memcmp(t[rep[g]].data + RESTORE_BYTES, t[i].data + RESTORE_BYTES,
+				    t[i].len - RESTORE_BYTES))
+				break;
+		if (g == ngroups) {
+			if (ngroups == MAX_GROUPS)
+				goto none;
+			rep[ngroups++] = i;
+		}
+		t[i].group = g + 1;
+		groups[g].n++;
+	}
+	for (g = 0; g < ngroups; g++) {
+		groups[g].idx = calloc(groups[g].n, sizeof(unsigned int));
+		if (!groups[g].idx)
+			goto none;
+		groups[g].n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct group *gr = &groups[t[i].group - 1];
+		gr->idx[gr->n++] = i;
+	}
+	return;
+none:
+	for (i = 0; i < n; i++)
+		t[i].group = 0;
+	ngroups = 0;
 }
 
 static uint16_t fold(uint32_t sum)
@@ -561,6 +644,8 @@ int main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 2;
 	}
+	if (!opt.full_copy)
+		make_groups(udp, nudp);
 	per_sec = calloc(opt.seconds + 1, sizeof(*per_sec));
 	if (!per_sec)
 		return 2;
@@ -633,9 +718,7 @@ int main(int argc, char **argv)
 			account(m, check);
 			if (likely(m->pool == pool && m->nb_segs == 1 &&
 				   rte_mbuf_refcnt_read(m) == 1)) {
-				build(m, &udp[next]);
-				if (++next == nudp)
-					next = 0;
+				rebuild(m, udp, &next, nudp);
 				pend[npend++] = m;
 			} else {
 				rte_pktmbuf_free(m);
