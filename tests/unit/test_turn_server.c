@@ -48,11 +48,14 @@ static void hook(void *arg, const struct turn_alloc *a, enum turn_event ev)
 	events[ev]++;
 }
 
+static bool shared_counters; /* cfg.shared_p2c_counters of the next setup() */
+
 static void setup(uint32_t max_allocs, uint16_t pmin, uint16_t pmax, bool v6)
 {
 	turn_server_destroy(srv);
 	turn_table_destroy(tbl);
 	turn_cfg_defaults(&cfg);
+	cfg.shared_p2c_counters = shared_counters;
 	snprintf(cfg.realm, sizeof(cfg.realm), "pop.example");
 	memset(cfg.nonce_secret, 0x42, sizeof(cfg.nonce_secret));
 	pr_taddr_from_str(&cfg.relay[0], "192.0.2.10", 0);
@@ -936,6 +939,141 @@ static void test_restore_and_delete(void)
 	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), -ESTALE);
 }
 
+/* turn_relay_burst must decide every datagram of a burst exactly as turn_from_client /
+ * turn_from_peer decide it alone, whatever the mix: ChannelData on bound, unbound and
+ * permission-less channels, from unknown clients, Send indications, requests, peers with
+ * and without channels or permissions, unknown relay ports, client to client. Run with
+ * plain and with shared (atomic) peer -> client counters; counters must add up either way. */
+static void burst_equivalence(bool shared)
+{
+	enum { NA = 40 };
+	shared_counters = shared;
+	setup(64, 50000, 50100, false);
+	shared_counters = false;
+	struct pr_taddr peer, stranger, relay;
+	pr_taddr_from_str(&peer, "8.8.8.8", 5000);
+	pr_taddr_from_str(&stranger, "9.9.9.9", 53);
+	pr_taddr_from_str(&relay, "192.0.2.10", 0);
+	struct turn_ctx cl[NA];
+	for (int i = 0; i < NA; i++) {
+		char ip[32];
+		struct turn_alloc a;
+		memset(&a, 0, sizeof(a));
+		snprintf(ip, sizeof(ip), "198.51.100.%d", 10 + i);
+		cl[i] = ctx_of(ip, (uint16_t)(40000 + i));
+		memcpy(a.ft.cli_ip, cl[i].cli.ip, 16);
+		memcpy(a.ft.srv_ip, cl[i].srv.ip, 16);
+		a.ft.cli_port = cl[i].cli.port;
+		a.ft.srv_port = 3478;
+		a.ft.fam = 4;
+		a.id = (uint64_t)i + 1;
+		a.relay_port[0] = (uint16_t)(50000 + i);
+		a.expires = now + 600;
+		snprintf(a.username, sizeof(a.username), "u%d", i);
+		turn_peer16(a.perm[0].ip, peer.ip, 4);
+		a.perm[0].expires = i % 5 == 4 ? now - 1 : now + 300; /* every 5th: lapsed */
+		a.n_perm = 1;
+		if (i % 3) { /* every 3rd has no channel: Data indications */
+			memcpy(a.chan[0].ip, a.perm[0].ip, 16);
+			a.chan[0].port = 5000;
+			a.chan[0].num = 0x4000;
+			a.chan[0].expires = now + 600;
+			a.n_chan = 1;
+		}
+		/* client to client: the next allocation's relayed address is a peer too */
+		struct pr_taddr next = relay;
+		next.port = (uint16_t)(50000 + (i + 1) % NA);
+		turn_peer16(a.perm[1].ip, next.ip, 4);
+		a.perm[1].expires = now + 300;
+		a.n_perm = 2;
+		CU_ASSERT_EQUAL_FATAL(turn_server_restore(srv, &a), 0);
+	}
+	/* every allocation lets the previous one's relayed address in (hairpin back) */
+	uint8_t cd[8] = {0x40, 0x00, 0x00, 0x03, 'a', 'b', 'c', 0};
+	uint8_t cd_unbound[8] = {0x40, 0x01, 0x00, 0x03, 'a', 'b', 'c', 0};
+	uint8_t si[128], rq[64], tid[12] = {3};
+	struct stun_builder b;
+	stun_b_init(&b, si, sizeof(si), TURN_SEND, STUN_INDICATION, tid);
+	stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &peer);
+	stun_b_attr(&b, TURN_A_DATA, "payload", 7);
+	uint16_t si_len = b.len;
+	uint8_t si_hp[128];
+	stun_b_init(&b, si_hp, sizeof(si_hp), TURN_SEND, STUN_INDICATION, tid);
+	struct pr_taddr hp = relay;
+	hp.port = 50001;
+	stun_b_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &hp);
+	stun_b_attr(&b, TURN_A_DATA, "hairpin", 7);
+	uint16_t si_hp_len = b.len;
+	stun_b_init(&b, rq, sizeof(rq), STUN_BINDING, STUN_REQUEST, tid);
+	uint16_t rq_len = b.len;
+	const uint8_t data[5] = "hello";
+
+	struct turn_dgram d[3 * TURN_BURST];
+	unsigned n = 0;
+	for (int i = 0; n < 3 * TURN_BURST - 2; i++) {
+		int k = (i * 7) % NA;
+		struct turn_dgram *x = &d[n++];
+		memset(x, 0, sizeof(*x));
+		switch (i % 9) {
+		case 0: case 1: x->c = cl[k]; x->pl = cd; x->len = 7; break;
+		case 2: x->c = cl[k]; x->pl = cd_unbound; x->len = 7; break;
+		case 3: x->c = ctx_of("203.0.113.99", 1234); x->pl = cd; x->len = 7; break;
+		case 4: x->c = cl[k]; x->pl = si; x->len = si_len; break;
+		case 5: x->c = cl[k]; x->pl = rq; x->len = rq_len; break;
+		case 6: x->c = cl[0]; x->pl = si_hp; x->len = si_hp_len; break;
+		case 7:
+		case 8:
+			x->from_peer = 1;
+			x->c.cli = i % 18 == 8 ? stranger : peer;
+			x->c.srv = relay;
+			x->c.srv.port = (uint16_t)(i % 27 == 26 ? 50090 : 50000 + k);
+			x->pl = data;
+			x->len = sizeof(data);
+			break;
+		}
+	}
+	struct turn_fwd fb[3 * TURN_BURST], fs;
+	uint64_t rb = 7, rs = 7;
+	turn_relay_burst(srv, d, n, 1000, &rb, fb);
+	unsigned kinds[8] = {0};
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].from_peer)
+			turn_from_peer(srv, d[i].c.srv.fam == 4 ? 0 : 1, d[i].c.srv.port, &d[i].c.cli,
+				       d[i].pl, d[i].len, 1000, &rs, &fs);
+		else
+			turn_from_client(srv, &d[i].c, d[i].pl, d[i].len, 1000, &rs, &fs);
+		kinds[fs.kind & 7]++;
+		CU_ASSERT_EQUAL(fb[i].kind, fs.kind);
+		CU_ASSERT_EQUAL(fb[i].drop, fs.drop);
+		if (fs.kind == TURN_FWD_PEER || fs.kind == TURN_FWD_CLIENT) {
+			CU_ASSERT(pr_taddr_eq(&fb[i].src, &fs.src) && pr_taddr_eq(&fb[i].dst, &fs.dst));
+			CU_ASSERT(fb[i].strip == fs.strip && fb[i].keep == fs.keep &&
+				  fb[i].pad == fs.pad && fb[i].hdr_len == fs.hdr_len);
+			CU_ASSERT(!memcmp(fb[i].hdr, fs.hdr, fs.hdr_len));
+		}
+	}
+	CU_ASSERT_EQUAL(rb, rs);
+	/* the mix really has every outcome */
+	CU_ASSERT(kinds[TURN_FWD_PEER] && kinds[TURN_FWD_CLIENT] && kinds[TURN_FWD_CONTROL] &&
+		  kinds[TURN_FWD_DROP]);
+	/* both passes counted: each allocation's counters are even */
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	uint64_t p2c = 0, c2p = 0;
+	while ((a = turn_alloc_next(tbl, &idx))) {
+		CU_ASSERT(a->st.pkts_p2c % 2 == 0 && a->st.pkts_c2p % 2 == 0);
+		p2c += a->st.pkts_p2c;
+		c2p += a->st.pkts_c2p;
+	}
+	CU_ASSERT(p2c > 0 && c2p > 0);
+}
+
+static void test_burst_equivalence(void)
+{
+	burst_equivalence(false);
+	burst_equivalence(true);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -959,6 +1097,7 @@ int main(void)
 	CU_add_test(s, "rfc5766 channel numbers", test_rfc5766_channels);
 	CU_add_test(s, "client to client", test_client_to_client);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
+	CU_add_test(s, "burst decisions equal single ones", test_burst_equivalence);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
