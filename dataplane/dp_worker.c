@@ -183,19 +183,61 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	}
 }
 
+/* A received burst waits for the next poll before it is processed, so that its frames are
+ * fetched while the burst before it is worked on: a frame comes from another core's cache
+ * or a NIC's DMA, and one burst of lead is what hides that (with only a few packets of
+ * lead inside the burst, its first frames stalled on every burst). */
+struct rx_burst {
+	uint16_t n, port;
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+};
+
+/* Process cur; prefetch next's mbuf headers along the way and, towards the end, its first
+ * frames, so that the pipeline runs on across bursts. */
+static void process(struct dp_worker *w, const struct rx_burst *cur, const struct rx_burst *next)
+{
+	uint16_t i, n = cur->n, nn = next ? next->n : 0;
+
+	for (i = 0; i < n; i++) {
+		if (i + PF_DATA < n)
+			PREFETCHW(rte_pktmbuf_mtod(cur->pkts[i + PF_DATA], void *));
+		else if (i + PF_DATA - n < nn)
+			PREFETCHW(rte_pktmbuf_mtod(next->pkts[i + PF_DATA - n], void *));
+		if (i < nn)
+			PREFETCHW(next->pkts[i]);
+		input(w, cur->pkts[i], cur->port);
+	}
+	for (; i < nn; i++)
+		PREFETCHW(next->pkts[i]);
+	dp_udp_batch_flush(w);
+}
+
+/* Headers, then the first frames, of a burst nobody prefetched yet. */
+static void prefetch_burst(const struct rx_burst *b)
+{
+	uint16_t i;
+
+	for (i = 0; i < b->n; i++)
+		PREFETCHW(b->pkts[i]);
+	for (i = 0; i < b->n && i < PF_DATA; i++)
+		PREFETCHW(rte_pktmbuf_mtod(b->pkts[i], void *));
+}
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
-	struct rte_mbuf *pkts[DP_MAX_BURST];
+	static __thread struct rx_burst bufs[2];
+	struct rx_burst *held = &bufs[0], *fresh = &bufs[1], *t;
 	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
 	const uint32_t idle_us = dp_cfg.dp.worker_idle_sleep_us;
-	uint16_t p, q, i, n;
+	uint16_t p, q;
 
 	rte_rcu_qsbr_thread_register(dp_rt.rcu, w->lcore_id);
 	rte_rcu_qsbr_thread_online(dp_rt.rcu, w->lcore_id);
 	const uint64_t cyc_per_us = RTE_MAX(rte_get_tsc_hz() / 1000000, (uint64_t)1);
 	uint64_t busy_cyc = 0;
 
+	held->n = 0;
 	while (!dp_rt.stop_workers) {
 		unsigned int got = 0;
 		const uint64_t t0 = rte_rdtsc();
@@ -203,24 +245,26 @@ int dp_worker_main(void *arg)
 		for (p = 0; p < dp_rt.nb_ports; p++) {
 			/* Queue q belongs to worker q mod nb_workers. */
 			for (q = w->index; q < dp_rt.ports[p].nb_rxq; q += dp_rt.nb_workers) {
-				n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, pkts, burst);
-				/* Two-step prefetch: an mbuf's header PF_MBUF packets ahead, its
-				 * frame PF_DATA ahead (reading the frame's address needs the
-				 * header). Frames arrive from another core or a NIC's DMA: cold. */
-				for (i = 0; i < n && i < PF_MBUF; i++)
-					PREFETCHW(pkts[i]);
-				for (i = 0; i < n && i < PF_DATA; i++)
-					PREFETCHW(rte_pktmbuf_mtod(pkts[i], void *));
-				for (i = 0; i < n; i++) {
-					if (i + PF_MBUF < n)
-						PREFETCHW(pkts[i + PF_MBUF]);
-					if (i + PF_DATA < n)
-						PREFETCHW(rte_pktmbuf_mtod(pkts[i + PF_DATA], void *));
-					input(w, pkts[i], p);
-				}
-				dp_udp_batch_flush(w);
-				got += n;
+				fresh->n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, fresh->pkts,
+							    burst);
+				fresh->port = p;
+				if (fresh->n == 0)
+					continue;
+				got += fresh->n;
+				if (held->n)
+					process(w, held, fresh);
+				else
+					prefetch_burst(fresh);
+				t = held;
+				held = fresh;
+				fresh = t;
 			}
+		}
+		/* Nothing more came in: what is held goes now. */
+		if (!got && held->n) {
+			process(w, held, NULL);
+			held->n = 0;
+			got = 1;
 		}
 		dp_worker_flush(w);
 		free_dropped(w);
@@ -235,6 +279,8 @@ int dp_worker_main(void *arg)
 		} else if (idle_us)
 			rte_delay_us_sleep(idle_us);
 	}
+	if (held->n)
+		process(w, held, NULL);
 	dp_worker_flush(w);
 	free_dropped(w);
 	rte_rcu_qsbr_thread_offline(dp_rt.rcu, w->lcore_id);

@@ -179,15 +179,25 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 	struct rte_mbuf *mm[TURN_BURST];
 	struct dp_pkt_info *pp[TURN_BURST];
 
-	for (uint16_t base = 0; base < n;) {
+	uint16_t order[DP_MAX_BURST];
+	unsigned nc = 0, np = 0;
+
+	/* Clients' datagrams first, then peers', each in arrival order (they are different
+	 * flows, so nothing is reordered within one): a burst that alternates directions at
+	 * random would make every branch on the direction a misprediction. */
+	for (uint16_t i = 0; i < n; i++)
+		if (pi[i].dport == listen_port)
+			order[nc++] = i;
+	for (uint16_t i = 0; i < n; i++)
+		if (pi[i].dport != listen_port)
+			order[nc + np++] = i;
+	for (uint16_t o = 0; o < n;) {
 		unsigned k = 0;
-		for (; base < n && k < TURN_BURST; base++) {
+		for (; o < n && k < TURN_BURST; o++) {
+			uint16_t base = order[o];
 			struct dp_pkt_info *p = &pi[base];
 			const uint8_t *pl =
 			    rte_pktmbuf_mtod_offset(m[base], const uint8_t *, p->payload_off);
-			/* The relayed headers start up to 40 bytes before the received ones
-			 * (ChannelData, IPv6): that headroom line is about to be written. */
-			__builtin_prefetch(rte_pktmbuf_mtod(m[base], const uint8_t *) - 40, 1);
 			bool from_peer = p->dport != listen_port;
 			/* A client's STUN is read here or on control: it must be intact. Relayed
 			 * bytes keep their checksum through dp_udp_relay instead. */
