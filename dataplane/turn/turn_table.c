@@ -589,26 +589,6 @@ bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t
 	return ok;
 }
 
-bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
-		    uint16_t *port)
-{
-	bool ok = false;
-	SEQ_READ(a, {
-		ok = false;
-		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
-		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
-			const struct turn_chan *c = &a->chan[i];
-			if (c->num == num) {
-				ok = __atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now;
-				memcpy(peer16, c->ip, 16);
-				*port = c->port;
-				break;
-			}
-		}
-	});
-	return ok;
-}
-
 enum turn_drop turn_chan_peer_perm(const struct turn_alloc *a, uint16_t num, uint32_t now,
 				   uint8_t peer16[16], uint16_t *port)
 {
@@ -654,21 +634,15 @@ uint16_t turn_chan_num_perm(const struct turn_alloc *a, const uint8_t peer16[16]
 	return num;
 }
 
+bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
+		    uint16_t *port)
+{
+	return turn_chan_peer_perm(a, num, now, peer16, port) != TURN_DROP_NO_CHANNEL;
+}
+
 uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
 		       uint32_t now)
 {
-	uint16_t num = 0;
-	SEQ_READ(a, {
-		num = 0;
-		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
-		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
-			const struct turn_chan *c = &a->chan[i];
-			if (c->port == port && peer_eq(c->ip, peer16)) {
-				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
-					num = c->num;
-				break;
-			}
-		}
-	});
-	return num;
+	bool perm_ok;
+	return turn_chan_num_perm(a, peer16, port, now, &perm_ok);
 }
