@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Table-driven INI parsing on top of rte_cfgfile (which works before EAL starts). */
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_port.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -480,6 +481,22 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 	}
 	for (p = 0; p < dp_cfg.nb_ports; p++) {
 		const struct dp_port_cfg *pc = &dp_cfg.port[p];
+		if (dp_device_is_ring(pc->device) && !dp_ring_name_ok(pc->device)) {
+			snprintf(err, errlen,
+				 "%s: [port%u] device: got \"%s\", expected ring:NAME with NAME 1 "
+				 "to %d letters, digits, '_' or '-'",
+				 path, p, pc->device, DP_RING_NAME_MAX);
+			goto out;
+		}
+		/* Another process maps a ring port's rings: shared hugepage files. */
+		if (dp_device_is_ring(pc->device) &&
+		    (!dp_cfg.eal.huge || dp_cfg.eal.huge_unlink || dp_cfg.eal.in_memory)) {
+			snprintf(err, errlen,
+				 "%s: [port%u] device: %s needs [eal] huge = yes, huge_unlink = "
+				 "no and in_memory = no (the other process maps the rings)",
+				 path, p, pc->device);
+			goto out;
+		}
 		if (!pc->ipv4.set && !pc->ipv6.set) {
 			snprintf(err, errlen,
 				 "%s: [port%u] ipv4: missing, expected ipv4 or ipv6 "

@@ -114,11 +114,6 @@ bool dp_device_is_pci(const char *device)
 	       sscanf(device, "%x:%x.%x%c", &b, &s, &f, &extra) == 3;
 }
 
-bool dp_device_is_ring(const char *device)
-{
-	return strncmp(device, DP_RING_DEVICE_PREFIX, strlen(DP_RING_DEVICE_PREFIX)) == 0;
-}
-
 /* "ring:NAME": a shared-memory port for a co-located DPDK process (a traffic generator, a
  * capture tool, a chained function) attached as a secondary. We create, in the primary's
  * memory, one single-producer/single-consumer ring NAME_rxQ per RX queue (the other process
@@ -133,11 +128,9 @@ static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int 
 	unsigned int nb_rx = pc->rx_queues ? pc->rx_queues : dp_rt.nb_workers;
 	unsigned int nb_tx = dp_rt.nb_workers + 1, size = rte_align32pow2(pc->rx_desc), q;
 	char rn[RTE_RING_NAMESIZE];
-	size_t len = strlen(n);
 	int pid;
 
-	if (len == 0 || len > DP_RING_NAME_MAX || strspn(n, "abcdefghijklmnopqrstuvwxyz"
-							   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len) {
+	if (!dp_ring_name_ok(pc->device)) {
 		PR_ERR("port%u: device %s: a ring port is ring:NAME, NAME 1-%d letters, digits, "
 		       "'_' or '-'",
 		       idx, pc->device, DP_RING_NAME_MAX);

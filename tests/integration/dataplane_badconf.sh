@@ -40,6 +40,10 @@ printf '%s\n[dataplne]\nburst_size = 32\n' "$good" | refuse unknown_section "[da
 printf '[eal]\nhuge = sometimes\n[port0]\ndevice = net_null0\nipv4 = 198.51.100.10/24\n' | refuse bad_bool "[eal]" huge "yes or no"
 printf '[port0]\nipv4 = 198.51.100.10/24\n' | refuse missing_device "[port0]" device missing
 printf '[port0]\ndevice = net_null0\nipv4 = 198.51.100.10\n' | refuse bad_prefix "[port0]" ipv4 "prefix length"
+printf '[eal]\nhuge = yes\nhuge_unlink = no\n[port0]\ndevice = ring:bad/name\nipv4 = 198.51.100.10/24\n' |
+	refuse bad_ring_name "[port0]" device "ring:bad/name" "letters, digits"
+printf '[eal]\nhuge = no\n[port0]\ndevice = ring:gen0\nipv4 = 198.51.100.10/24\n' |
+	refuse ring_without_shared_memory "[port0]" device "huge = yes" "huge_unlink = no"
 "$DP" -c "$tmp/nonexistent.conf" >"$tmp/nx.out" 2>&1 && pr_fail "missing file accepted"
 grep -q "nonexistent.conf: cannot open" "$tmp/nx.out" || pr_fail "missing file message: $(cat "$tmp/nx.out")"
 # --help-config lists the tables the parser uses.
