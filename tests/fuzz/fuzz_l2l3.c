@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 65535)
 		return 0;
-	flags = data[0] & 3u;
+	flags = data[0] & (DP_PARSE_IP_CSUM_GOOD | DP_PARSE_L4_CSUM_GOOD | DP_PARSE_L4_CSUM_LATER);
 	data++;
 	size--;
 	/* An exact-size heap copy so ASan sees any overread. */
@@ -33,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c == DP_CLS_DROP) {
 		if (pi.drop >= DP_DROP_STATIC_MAX)
 			abort();
+	} else if (c == DP_CLS_UDP && pi.l4_csum_unchecked &&
+		   !(flags & DP_PARSE_L4_CSUM_LATER)) {
+		abort(); /* only a parse told to leave the checksum may leave it */
 	} else if (c == DP_CLS_ICMP4 || c == DP_CLS_ICMP6 || c == DP_CLS_UDP) {
 		if (pi.l4_off > size || (size_t)pi.payload_off + pi.payload_len > size ||
 		    (size_t)pi.l3_off + pi.l3_len > size)
