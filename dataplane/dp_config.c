@@ -381,9 +381,10 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 		if (s == NULL && strcmp(snames[i], "global") == 0) {
 			const char *realm = rte_cfgfile_get_entry(f, "global", "realm");
 			if (realm && (!*realm || strlen(realm) >= sizeof(dp_cfg.realm))) {
-				snprintf(err, errlen,
-					 "%s: [global] realm: got \"%s\", expected 1 to %zu characters",
-					 path, realm, sizeof(dp_cfg.realm) - 1);
+				snprintf(
+				    err, errlen,
+				    "%s: [global] realm: got \"%s\", expected 1 to %zu characters",
+				    path, realm, sizeof(dp_cfg.realm) - 1);
 				goto out;
 			}
 			if (realm)

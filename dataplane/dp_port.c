@@ -29,8 +29,8 @@ static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
 	if (!pfx->set || pfx->addr.family != a->family)
 		return false;
 	if (a->family == AF_INET) /* one masked compare, per relayed packet */
-		return bits == 0 ||
-		       ((rte_be_to_cpu_32(a->v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0;
+		return bits == 0 || ((rte_be_to_cpu_32(a->v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >>
+				     (32 - bits)) == 0;
 	x = a->family == AF_INET ? (const uint8_t *)&a->v4 : a->v6;
 	y = a->family == AF_INET ? (const uint8_t *)&pfx->addr.v4 : pfx->addr.v6;
 	for (i = 0; bits >= 8; i++, bits -= 8)
@@ -130,12 +130,7 @@ static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int 
 	char rn[RTE_RING_NAMESIZE];
 	int pid;
 
-	if (!dp_ring_name_ok(pc->device)) {
-		PR_ERR("port%u: device %s: a ring port is ring:NAME, NAME 1-%d letters, digits, "
-		       "'_' or '-'",
-		       idx, pc->device, DP_RING_NAME_MAX);
-		return -EINVAL;
-	}
+	/* NAME and [eal] were checked with the config (dp_config_load). */
 	if (nb_rx > RTE_PMD_RING_MAX_RX_RINGS || nb_tx > RTE_PMD_RING_MAX_TX_RINGS) {
 		PR_ERR("port%u (%s): a ring port has at most %d RX and %d TX queues", idx,
 		       pc->device, RTE_PMD_RING_MAX_RX_RINGS, RTE_PMD_RING_MAX_TX_RINGS);

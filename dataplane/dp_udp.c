@@ -220,12 +220,53 @@ void dp_udp_finish(struct rte_mbuf *m)
 	memcpy(udp + 6, &c, 2);
 }
 
+/* Writes the IPv4 (id 0, DF, TTL 64) or IPv6 (hop limit 64) header at ip and the UDP
+ * header after it, for ulen bytes of UDP with checksum ck (network order as in memory).
+ * The IPv4 header checksum comes from the values, never from reading back what was just
+ * stored (a load over several fresh narrow stores stalls store forwarding). */
+static void put_ip_udp(uint8_t *ip, const struct dp_ipaddr *src, uint16_t sport,
+		       const struct dp_ipaddr *dst, uint16_t dport, uint32_t ulen, uint16_t ck)
+{
+	const uint16_t uh[4] = {rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport),
+				rte_cpu_to_be_16((uint16_t)ulen), ck};
+	uint8_t *udp;
+
+	if (src->family == AF_INET) {
+		const uint16_t w0 = rte_cpu_to_be_16(0x4500),
+			       tot = rte_cpu_to_be_16((uint16_t)(ulen + 20)),
+			       w3 = rte_cpu_to_be_16(0x4000), w4 = rte_cpu_to_be_16(64 << 8 | 17),
+			       zero = 0;
+		uint16_t c =
+		    (uint16_t)~dp_csum_fold((uint64_t)w0 + tot + w3 + w4 + src->v4 + dst->v4);
+		memcpy(ip, &w0, 2);
+		memcpy(ip + 2, &tot, 2);
+		memcpy(ip + 4, &zero, 2);
+		memcpy(ip + 6, &w3, 2);
+		memcpy(ip + 8, &w4, 2);
+		memcpy(ip + 10, &c, 2);
+		memcpy(ip + 12, &src->v4, 4);
+		memcpy(ip + 16, &dst->v4, 4);
+		udp = ip + 20;
+	} else {
+		memset(ip, 0, 8);
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)(ulen >> 8);
+		ip[5] = (uint8_t)ulen;
+		ip[6] = 17;
+		ip[7] = 64;
+		memcpy(ip + 8, src->v6, 16);
+		memcpy(ip + 24, dst->v6, 16);
+		udp = ip + 40;
+	}
+	memcpy(udp, uh, 8);
+}
+
 int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport,
 		 const struct dp_ipaddr *dst, uint16_t dport)
 {
 	uint32_t plen = rte_pktmbuf_pkt_len(m);
 	uint16_t iphl = src->family == AF_INET ? 20 : 40;
-	uint8_t *ip, *udp;
+	uint8_t *ip;
 
 	if (src->family != dst->family || (src->family != AF_INET && src->family != AF_INET6) ||
 	    plen + 8 + iphl > 65535 || m->nb_segs != 1)
@@ -233,35 +274,7 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
 	ip = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(8 + iphl));
 	if (ip == NULL)
 		return -ENOSPC;
-	udp = ip + iphl;
-	udp[0] = (uint8_t)(sport >> 8);
-	udp[1] = (uint8_t)sport;
-	udp[2] = (uint8_t)(dport >> 8);
-	udp[3] = (uint8_t)dport;
-	udp[4] = (uint8_t)((plen + 8) >> 8);
-	udp[5] = (uint8_t)(plen + 8);
-	if (src->family == AF_INET) {
-		uint16_t tot = (uint16_t)(plen + 28);
-		memset(ip, 0, 20);
-		ip[0] = 0x45;
-		ip[2] = (uint8_t)(tot >> 8);
-		ip[3] = (uint8_t)tot;
-		ip[6] = 0x40; /* DF */
-		ip[8] = 64;
-		ip[9] = 17;
-		memcpy(ip + 12, &src->v4, 4);
-		memcpy(ip + 16, &dst->v4, 4);
-	} else {
-		uint16_t pl = (uint16_t)(plen + 8);
-		memset(ip, 0, 40);
-		ip[0] = 0x60;
-		ip[4] = (uint8_t)(pl >> 8);
-		ip[5] = (uint8_t)pl;
-		ip[6] = 17;
-		ip[7] = 64;
-		memcpy(ip + 8, src->v6, 16);
-		memcpy(ip + 24, dst->v6, 16);
-	}
+	put_ip_udp(ip, src, sport, dst, dport, plen + 8, 0);
 	dp_udp_finish(m);
 	return 0;
 }
@@ -449,14 +462,13 @@ static inline uint64_t pseudo_acc(const struct dp_ipaddr *src, const struct dp_i
 	return dp_csum_acc(dst->v6, 16, dp_csum_acc(src->v6, 16, acc));
 }
 
-int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip,
-		   uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
-		   const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
-		   uint16_t dport)
+int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip, uint16_t keep,
+		   const uint8_t *hdr, uint16_t hdr_len, uint16_t pad, const struct dp_ipaddr *src,
+		   uint16_t sport, const struct dp_ipaddr *dst, uint16_t dport)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	const uint8_t *l4 = frame + pi->l4_off;
-	uint8_t *pay = frame + pi->payload_off + strip, *udp, *ip;
+	uint8_t *pay = frame + pi->payload_off + strip, *ip;
 	const uint16_t iphl = src->family == AF_INET ? 20 : 40;
 	const uint32_t ulen = 8u + hdr_len + keep + pad;
 	const uint8_t *buf = (const uint8_t *)m->buf_addr;
@@ -468,9 +480,6 @@ int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t st
 	    pay - hdr_len - 8 - iphl - RTE_ETHER_HDR_LEN < buf ||
 	    pay + keep + pad > buf + m->buf_len)
 		return -EINVAL;
-	/* The new UDP header, as network-order words (summed as values, stored once). */
-	const uint16_t uh[3] = {rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport),
-				rte_cpu_to_be_16((uint16_t)ulen)};
 	memcpy(&old_ck, l4 + 6, 2);
 	if (old_ck == 0) {
 		ck = 0; /* IPv4 without a checksum: computed below, once the datagram is built */
@@ -490,7 +499,9 @@ int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t st
 		/* the payload moves from offset 8+strip to 8+hdr_len of the segment */
 		if ((strip ^ hdr_len) & 1)
 			payload = rte_bswap16(payload);
-		acc = payload + pseudo_acc(src, dst, (uint16_t)ulen) + (uint64_t)uh[0] + uh[1] + uh[2];
+		/* + the new UDP header, summed as values */
+		acc = payload + pseudo_acc(src, dst, (uint16_t)ulen) + rte_cpu_to_be_16(sport) +
+		      (uint64_t)rte_cpu_to_be_16(dport) + rte_cpu_to_be_16((uint16_t)ulen);
 		acc = dp_csum_acc(hdr, hdr_len, acc);
 		ck = (uint16_t)~dp_csum_fold(acc);
 		if (ck == 0)
@@ -501,36 +512,8 @@ int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t st
 		memcpy(pay - hdr_len, hdr, hdr_len);
 	if (pad)
 		memset(pay + keep, 0, pad);
-	udp = pay - hdr_len - 8;
-	memcpy(udp, uh, 6);
-	memcpy(udp + 6, &ck, 2);
-	ip = udp - iphl;
-	if (src->family == AF_INET) {
-		/* Version/IHL, TOS, length; id 0, DF; TTL 64, UDP: the checksum from these
-		 * values, never by reading back what was just stored (a load over several
-		 * fresh narrow stores stalls store forwarding). */
-		const uint16_t w0 = rte_cpu_to_be_16(0x4500), tot = rte_cpu_to_be_16((uint16_t)(ulen + 20)),
-			       w3 = rte_cpu_to_be_16(0x4000), w4 = rte_cpu_to_be_16(64 << 8 | 17);
-		uint16_t c = (uint16_t)~dp_csum_fold((uint64_t)w0 + tot + w3 + w4 + src->v4 + dst->v4);
-		const uint16_t zero = 0;
-		memcpy(ip, &w0, 2);
-		memcpy(ip + 2, &tot, 2);
-		memcpy(ip + 4, &zero, 2);
-		memcpy(ip + 6, &w3, 2);
-		memcpy(ip + 8, &w4, 2);
-		memcpy(ip + 10, &c, 2);
-		memcpy(ip + 12, &src->v4, 4);
-		memcpy(ip + 16, &dst->v4, 4);
-	} else {
-		memset(ip, 0, 8);
-		ip[0] = 0x60;
-		ip[4] = (uint8_t)((ulen) >> 8);
-		ip[5] = (uint8_t)ulen;
-		ip[6] = 17;
-		ip[7] = 64;
-		memcpy(ip + 8, src->v6, 16);
-		memcpy(ip + 24, dst->v6, 16);
-	}
+	ip = pay - hdr_len - 8 - iphl;
+	put_ip_udp(ip, src, sport, dst, dport, ulen, ck);
 	m->data_off = (uint16_t)(ip - buf);
 	m->data_len = (uint16_t)(iphl + ulen);
 	m->pkt_len = m->data_len;

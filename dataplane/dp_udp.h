@@ -160,10 +160,9 @@ int dp_udp_relay(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_in
 
 /* The rewrite step of dp_udp_relay alone, for any lcore: leaves m starting at the new IP
  * header (as dp_udp_encap does), or returns -EINVAL with m untouched. */
-int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip,
-		   uint16_t keep, const uint8_t *hdr, uint16_t hdr_len, uint16_t pad,
-		   const struct dp_ipaddr *src, uint16_t sport, const struct dp_ipaddr *dst,
-		   uint16_t dport);
+int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip, uint16_t keep,
+		   const uint8_t *hdr, uint16_t hdr_len, uint16_t pad, const struct dp_ipaddr *src,
+		   uint16_t sport, const struct dp_ipaddr *dst, uint16_t dport);
 
 /* Worker: count and free. */
 void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason);

@@ -12,7 +12,6 @@
 #include "dataplane/dp_icmp.h"
 #include "dataplane/dp_udp.h"
 
-#define PF_MBUF 16
 #define PF_DATA 8
 /* With intent to write: most frames are answered or relayed in place, and a line read
  * first and written next costs a second trip to the core that filled it. */
@@ -175,7 +174,7 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 		if (!dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m,
 				       pip->dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
-								: DP_DROP_IP6_NOT_FOR_US);
+								  : DP_DROP_IP6_NOT_FOR_US);
 		w->stats->udp_in++;
 		return dp_udp_input(w, m, pip);
 	default:
@@ -245,8 +244,8 @@ int dp_worker_main(void *arg)
 		for (p = 0; p < dp_rt.nb_ports; p++) {
 			/* Queue q belongs to worker q mod nb_workers. */
 			for (q = w->index; q < dp_rt.ports[p].nb_rxq; q += dp_rt.nb_workers) {
-				fresh->n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, fresh->pkts,
-							    burst);
+				fresh->n =
+				    rte_eth_rx_burst(dp_rt.ports[p].port_id, q, fresh->pkts, burst);
 				fresh->port = p;
 				if (fresh->n == 0)
 					continue;

@@ -231,7 +231,7 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 				else
 					dp_drop(w, mm[i],
 						(unsigned)drop_id[f[i].drop == 0xff ? TD_NO_ALLOC
-										: f[i].drop]);
+										    : f[i].drop]);
 			}
 		}
 	}

@@ -98,14 +98,19 @@ static void client_key(struct turn_5tuple *ft, const struct turn_ctx *c)
 #endif
 }
 
-/* The client's allocation: the burst's candidate when its key matches, else a lookup. */
+/* The client's allocation: the burst's candidate when its key matches, else a lookup.
+ * key: the 5-tuple the burst already built, or NULL. */
 static struct turn_alloc *client_alloc(struct turn_server *s, const struct turn_ctx *c,
-				       struct turn_alloc *hint, uint32_t now)
+				       struct turn_alloc *hint, const struct turn_5tuple *key,
+				       uint32_t now)
 {
 	struct turn_5tuple ft;
-	client_key(&ft, c);
+	if (!key) {
+		client_key(&ft, c);
+		key = &ft;
+	}
 	struct turn_alloc *a =
-	    hint && turn_5tuple_eq(&hint->ft, &ft) ? hint : turn_lookup_5tuple(s->tbl, &ft);
+	    hint && turn_5tuple_eq(&hint->ft, key) ? hint : turn_lookup_5tuple(s->tbl, key);
 	if (a && __atomic_load_n(&a->expires, RELAXED) <= now)
 		return NULL;
 	return a;
@@ -134,8 +139,8 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 }
 
 static void from_client(struct turn_server *s, const struct turn_ctx *c, struct turn_alloc *hint,
-			const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
-			struct turn_fwd *f);
+			const struct turn_5tuple *key, const uint8_t *pkt, uint16_t len,
+			uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
 static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct pr_taddr *peer,
 		      uint16_t len, uint64_t *rnd, uint64_t now_us, struct turn_fwd *f);
 static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, uint64_t *rnd,
@@ -144,15 +149,15 @@ static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, 
 void turn_from_client(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
 		      uint16_t len, uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
 {
-	from_client(s, c, NULL, pkt, len, now_us, rnd, f);
+	from_client(s, c, NULL, NULL, pkt, len, now_us, rnd, f);
 	hairpin(s, pkt, now_us, rnd, f);
 }
 
 /* Client datagrams the data path relays (ChannelData, Send indications): worth a lookup. */
 static inline bool client_data(const uint8_t *pkt, uint16_t len)
 {
-	return len >= 4 && ((pkt[0] & 0xC0) == 0x40 ||
-			    rd16(pkt) == stun_msg_type(TURN_SEND, STUN_INDICATION));
+	return len >= 4 &&
+	       ((pkt[0] & 0xC0) == 0x40 || rd16(pkt) == stun_msg_type(TURN_SEND, STUN_INDICATION));
 }
 
 void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigned n,
@@ -194,7 +199,8 @@ void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigne
 			if (b[i].from_peer) {
 				from_peer(s, a[i], &b[i].c.cli, b[i].len, rnd, now_us, fo);
 			} else {
-				from_client(s, &b[i].c, a[i], b[i].pl, b[i].len, now_us, rnd, fo);
+				from_client(s, &b[i].c, a[i], keyed[i] ? &ft[i] : NULL, b[i].pl,
+					    b[i].len, now_us, rnd, fo);
 				hairpin(s, b[i].pl, now_us, rnd, fo);
 			}
 		}
@@ -202,8 +208,8 @@ void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigne
 }
 
 static void from_client(struct turn_server *s, const struct turn_ctx *c, struct turn_alloc *hint,
-			const uint8_t *pkt, uint16_t len, uint64_t now_us, uint64_t *rnd,
-			struct turn_fwd *f)
+			const struct turn_5tuple *key, const uint8_t *pkt, uint16_t len,
+			uint64_t now_us, uint64_t *rnd, struct turn_fwd *f)
 {
 	(void)rnd;
 	memset(f, 0, offsetof(struct turn_fwd, hdr));
@@ -216,7 +222,7 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, struct 
 		int dl = turn_chandata_parse(pkt, len, &chan);
 		if (dl < 0)
 			return;
-		struct turn_alloc *a = client_alloc(s, c, hint, now);
+		struct turn_alloc *a = client_alloc(s, c, hint, key, now);
 		if (!a)
 			return;
 		uint8_t p16[16];
@@ -237,7 +243,7 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, struct 
 	struct stun_msg m;
 	if (stun_parse(&m, pkt, len) != STUN_OK)
 		return; /* incl. unknown comprehension-required: indications are dropped */
-	struct turn_alloc *a = client_alloc(s, c, hint, now);
+	struct turn_alloc *a = client_alloc(s, c, hint, key, now);
 	if (!a)
 		return;
 	if (m.i_fp >= 0) {

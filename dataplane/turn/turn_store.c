@@ -207,7 +207,8 @@ static void counters_to_record(const struct turn_alloc *a, struct pr_ks_turn_all
 	r->bytes_c2p = __atomic_load_n(&st->bytes_c2p, __ATOMIC_RELAXED);
 	r->pkts_p2c = __atomic_load_n(&st->pkts_p2c, __ATOMIC_RELAXED);
 	r->bytes_p2c = __atomic_load_n(&st->bytes_p2c, __ATOMIC_RELAXED);
-	r->drop_no_permission = __atomic_load_n(&a->drops[TURN_DROP_NO_PERMISSION], __ATOMIC_RELAXED);
+	r->drop_no_permission =
+	    __atomic_load_n(&a->drops[TURN_DROP_NO_PERMISSION], __ATOMIC_RELAXED);
 	r->drop_no_channel = __atomic_load_n(&a->drops[TURN_DROP_NO_CHANNEL], __ATOMIC_RELAXED);
 	r->drop_bandwidth = __atomic_load_n(&a->drops[TURN_DROP_BANDWIDTH], __ATOMIC_RELAXED);
 	r->drop_malformed = __atomic_load_n(&a->drops[TURN_DROP_MALFORMED], __ATOMIC_RELAXED);

@@ -600,7 +600,8 @@ enum turn_drop turn_chan_peer_perm(const struct turn_alloc *a, uint16_t num, uin
 			const struct turn_chan *c = &a->chan[i];
 			if (c->num == num) {
 				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
-					r = __atomic_load_n(&c->perm_expires, __ATOMIC_RELAXED) > now
+					r = __atomic_load_n(&c->perm_expires, __ATOMIC_RELAXED) >
+						    now
 						? TURN_DROP_MAX
 						: TURN_DROP_NO_PERMISSION;
 				memcpy(peer16, c->ip, 16);

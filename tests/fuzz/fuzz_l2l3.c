@@ -33,8 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c == DP_CLS_DROP) {
 		if (pi.drop >= DP_DROP_STATIC_MAX)
 			abort();
-	} else if (c == DP_CLS_UDP && pi.l4_csum_unchecked &&
-		   !(flags & DP_PARSE_L4_CSUM_LATER)) {
+	} else if (c == DP_CLS_UDP && pi.l4_csum_unchecked && !(flags & DP_PARSE_L4_CSUM_LATER)) {
 		abort(); /* only a parse told to leave the checksum may leave it */
 	} else if (c == DP_CLS_ICMP4 || c == DP_CLS_ICMP6 || c == DP_CLS_UDP) {
 		if (pi.l4_off > size || (size_t)pi.payload_off + pi.payload_len > size ||

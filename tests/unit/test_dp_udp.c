@@ -133,8 +133,8 @@ static void test_encap_errors(void)
 
 /* A received frame: plen pattern bytes in UDP from src to dst, Ethernet in front, parsed as
  * the worker does (checksum left for later). zero_ck: an IPv4 datagram without checksum. */
-static struct rte_mbuf *received(const char *src, const char *dst, unsigned int plen,
-				 bool zero_ck, struct dp_pkt_info *pi)
+static struct rte_mbuf *received(const char *src, const char *dst, unsigned int plen, bool zero_ck,
+				 struct dp_pkt_info *pi)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	struct dp_ipaddr s = ip(src), d = ip(dst);
@@ -182,43 +182,68 @@ static void test_relay_rewrite(void)
 			for (unsigned int hi = 0; hi < 4; hi++)
 				for (unsigned int keep = 199; keep <= 202; keep++)
 					for (unsigned int tail = 0; tail < 4; tail++)
-						for (unsigned int damage = 0; damage < 3; damage++) {
-	uint16_t strip = strips[si], hl = hdrs[hi], pad = (uint16_t)((4 - keep % 4) % 4);
-	bool zero_ck = damage == 2 && fams[f][0][0] != '2';
-	struct dp_pkt_info pi, po;
-	struct dp_ipaddr rs = ip(fams[f][2]), rd = ip(fams[f][3]);
-	struct rte_mbuf *m = received(fams[f][0], fams[f][1], strip + keep + tail, zero_ck, &pi);
-	uint8_t want[300], *eth;
+						for (unsigned int damage = 0; damage < 3;
+						     damage++) {
+							uint16_t strip = strips[si], hl = hdrs[hi],
+								 pad =
+								     (uint16_t)((4 - keep % 4) % 4);
+							bool zero_ck =
+							    damage == 2 && fams[f][0][0] != '2';
+							struct dp_pkt_info pi, po;
+							struct dp_ipaddr rs = ip(fams[f][2]),
+									 rd = ip(fams[f][3]);
+							struct rte_mbuf *m = received(
+							    fams[f][0], fams[f][1],
+							    strip + keep + tail, zero_ck, &pi);
+							uint8_t want[300], *eth;
 
-	for (unsigned int i = 0; i < keep; i++)
-		want[hl + i] = (uint8_t)((strip + i) * 13 + 5);
-	memcpy(want, hdr, hl);
-	memset(want + hl + keep, 0, pad);
-	if (damage == 1) /* one payload bit flipped on the way in */
-		rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off + strip + keep / 2)[0] ^= 0x10;
-	CU_ASSERT_EQUAL_FATAL(
-	    dp_udp_rewrite(m, &pi, strip, (uint16_t)keep, hdr, hl, pad, &rs, 50001, &rd, 5000), 0);
-	eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
-	memset(eth, 0, 12);
-	eth[12] = rs.family == AF_INET ? 0x08 : 0x86;
-	eth[13] = rs.family == AF_INET ? 0x00 : 0xdd;
-	enum dp_pkt_class c =
-	    dp_parse_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), 0, &po);
-	if (damage == 1) {
-		CU_ASSERT_EQUAL(c, DP_CLS_DROP);
-		CU_ASSERT_EQUAL(po.drop, DP_DROP_UDP_BAD_CSUM);
-	} else {
-		CU_ASSERT_EQUAL(c, DP_CLS_UDP);
-		CU_ASSERT_EQUAL(po.sport, 50001);
-		CU_ASSERT_EQUAL(po.dport, 5000);
-		CU_ASSERT_EQUAL(po.payload_len, hl + keep + pad);
-		CU_ASSERT_TRUE(dp_ipaddr_eq(&po.src, &rs) && dp_ipaddr_eq(&po.dst, &rd));
-		CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod_offset(m, uint8_t *, po.payload_off), want,
-				       hl + keep + pad),
-				0);
-	}
-	rte_pktmbuf_free(m);
-	cases++;
+							for (unsigned int i = 0; i < keep; i++)
+								want[hl + i] =
+								    (uint8_t)((strip + i) * 13 + 5);
+							memcpy(want, hdr, hl);
+							memset(want + hl + keep, 0, pad);
+							if (damage == 1) /* one payload bit flipped
+									    on the way in */
+								rte_pktmbuf_mtod_offset(
+								    m, uint8_t *,
+								    pi.payload_off + strip +
+									keep / 2)[0] ^= 0x10;
+							CU_ASSERT_EQUAL_FATAL(
+							    dp_udp_rewrite(
+								m, &pi, strip, (uint16_t)keep, hdr,
+								hl, pad, &rs, 50001, &rd, 5000),
+							    0);
+							eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+							memset(eth, 0, 12);
+							eth[12] =
+							    rs.family == AF_INET ? 0x08 : 0x86;
+							eth[13] =
+							    rs.family == AF_INET ? 0x00 : 0xdd;
+							enum dp_pkt_class c = dp_parse_frame(
+							    rte_pktmbuf_mtod(m, uint8_t *),
+							    rte_pktmbuf_data_len(m), 0, &po);
+							if (damage == 1) {
+								CU_ASSERT_EQUAL(c, DP_CLS_DROP);
+								CU_ASSERT_EQUAL(
+								    po.drop, DP_DROP_UDP_BAD_CSUM);
+							} else {
+								CU_ASSERT_EQUAL(c, DP_CLS_UDP);
+								CU_ASSERT_EQUAL(po.sport, 50001);
+								CU_ASSERT_EQUAL(po.dport, 5000);
+								CU_ASSERT_EQUAL(po.payload_len,
+										hl + keep + pad);
+								CU_ASSERT_TRUE(
+								    dp_ipaddr_eq(&po.src, &rs) &&
+								    dp_ipaddr_eq(&po.dst, &rd));
+								CU_ASSERT_EQUAL(
+								    memcmp(rte_pktmbuf_mtod_offset(
+									       m, uint8_t *,
+									       po.payload_off),
+									   want, hl + keep + pad),
+								    0);
+							}
+							rte_pktmbuf_free(m);
+							cases++;
 						}
 	CU_ASSERT_EQUAL(cases, 4 * 5 * 4 * 4 * 4 * 3);
 }

@@ -1015,12 +1015,37 @@ static void burst_equivalence(bool shared)
 		struct turn_dgram *x = &d[n++];
 		memset(x, 0, sizeof(*x));
 		switch (i % 9) {
-		case 0: case 1: x->c = cl[k]; x->pl = cd; x->len = 7; break;
-		case 2: x->c = cl[k]; x->pl = cd_unbound; x->len = 7; break;
-		case 3: x->c = ctx_of("203.0.113.99", 1234); x->pl = cd; x->len = 7; break;
-		case 4: x->c = cl[k]; x->pl = si; x->len = si_len; break;
-		case 5: x->c = cl[k]; x->pl = rq; x->len = rq_len; break;
-		case 6: x->c = cl[0]; x->pl = si_hp; x->len = si_hp_len; break;
+		case 0:
+		case 1:
+			x->c = cl[k];
+			x->pl = cd;
+			x->len = 7;
+			break;
+		case 2:
+			x->c = cl[k];
+			x->pl = cd_unbound;
+			x->len = 7;
+			break;
+		case 3:
+			x->c = ctx_of("203.0.113.99", 1234);
+			x->pl = cd;
+			x->len = 7;
+			break;
+		case 4:
+			x->c = cl[k];
+			x->pl = si;
+			x->len = si_len;
+			break;
+		case 5:
+			x->c = cl[k];
+			x->pl = rq;
+			x->len = rq_len;
+			break;
+		case 6:
+			x->c = cl[0];
+			x->pl = si_hp;
+			x->len = si_hp_len;
+			break;
 		case 7:
 		case 8:
 			x->from_peer = 1;
@@ -1038,15 +1063,16 @@ static void burst_equivalence(bool shared)
 	unsigned kinds[8] = {0};
 	for (unsigned i = 0; i < n; i++) {
 		if (d[i].from_peer)
-			turn_from_peer(srv, d[i].c.srv.fam == 4 ? 0 : 1, d[i].c.srv.port, &d[i].c.cli,
-				       d[i].pl, d[i].len, 1000, &rs, &fs);
+			turn_from_peer(srv, d[i].c.srv.fam == 4 ? 0 : 1, d[i].c.srv.port,
+				       &d[i].c.cli, d[i].pl, d[i].len, 1000, &rs, &fs);
 		else
 			turn_from_client(srv, &d[i].c, d[i].pl, d[i].len, 1000, &rs, &fs);
 		kinds[fs.kind & 7]++;
 		CU_ASSERT_EQUAL(fb[i].kind, fs.kind);
 		CU_ASSERT_EQUAL(fb[i].drop, fs.drop);
 		if (fs.kind == TURN_FWD_PEER || fs.kind == TURN_FWD_CLIENT) {
-			CU_ASSERT(pr_taddr_eq(&fb[i].src, &fs.src) && pr_taddr_eq(&fb[i].dst, &fs.dst));
+			CU_ASSERT(pr_taddr_eq(&fb[i].src, &fs.src) &&
+				  pr_taddr_eq(&fb[i].dst, &fs.dst));
 			CU_ASSERT(fb[i].strip == fs.strip && fb[i].keep == fs.keep &&
 				  fb[i].pad == fs.pad && fb[i].hdr_len == fs.hdr_len);
 			CU_ASSERT(!memcmp(fb[i].hdr, fs.hdr, fs.hdr_len));

@@ -85,8 +85,10 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < TURN_BURST; i++) {
 			k = (k + 7919) % n;
 			relay.port = (uint16_t)(40000 + k);
-			d[i] = (struct turn_dgram){
-			    .c = {.cli = peer, .srv = relay}, .pl = data, .len = sizeof(data), .from_peer = 1};
+			d[i] = (struct turn_dgram){.c = {.cli = peer, .srv = relay},
+						   .pl = data,
+						   .len = sizeof(data),
+						   .from_peer = 1};
 		}
 		turn_relay_burst(s, d, TURN_BURST, p, &rnd, f);
 		for (unsigned i = 0; i < TURN_BURST; i++)
