@@ -142,6 +142,16 @@ bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a);
  * -ENETUNREACH without a route. */
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh);
 
+/* Whether IPv4 address v4 (network order) is inside pfx: one masked compare. */
+static inline bool dp_on_link4(const struct dp_prefix *pfx, uint32_t v4)
+{
+	unsigned int bits = pfx->len;
+
+	return pfx->set && pfx->addr.family == AF_INET &&
+	       (bits == 0 ||
+		((rte_be_to_cpu_32(v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0);
+}
+
 /* Port index (0..nb_ports-1) of a DPDK port id, or -1. */
 int dp_port_index(uint16_t port_id);
 

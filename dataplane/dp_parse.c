@@ -20,7 +20,7 @@ static inline uint16_t rd16(const uint8_t *p)
 
 uint16_t dp_csum_raw(const uint8_t *buf, uint32_t len)
 {
-	return (uint16_t)~dp_csum_fold(dp_csum_acc(buf, len, 0));
+	return (uint16_t)~pr_csum_fold(pr_csum_acc(buf, len, 0));
 }
 
 uint16_t dp_csum_ipv4_hdr(const uint8_t *ip, unsigned int ihl_bytes)
@@ -35,9 +35,9 @@ static uint64_t pseudo_sum(const struct dp_ipaddr *src, const struct dp_ipaddr *
 
 	if (src->family == AF_INET) {
 		uint8_t tail[4] = {0, proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len};
-		acc = dp_csum_acc((const uint8_t *)&src->v4, 4, 0);
-		acc = dp_csum_acc((const uint8_t *)&dst->v4, 4, acc);
-		return dp_csum_acc(tail, 4, acc);
+		acc = pr_csum_acc((const uint8_t *)&src->v4, 4, 0);
+		acc = pr_csum_acc((const uint8_t *)&dst->v4, 4, acc);
+		return pr_csum_acc(tail, 4, acc);
 	}
 	uint8_t tail[8] = {(uint8_t)(l4_len >> 24),
 			   (uint8_t)(l4_len >> 16),
@@ -47,22 +47,22 @@ static uint64_t pseudo_sum(const struct dp_ipaddr *src, const struct dp_ipaddr *
 			   0,
 			   0,
 			   proto};
-	acc = dp_csum_acc(src->v6, 16, 0);
-	acc = dp_csum_acc(dst->v6, 16, acc);
-	return dp_csum_acc(tail, 8, acc);
+	acc = pr_csum_acc(src->v6, 16, 0);
+	acc = pr_csum_acc(dst->v6, 16, acc);
+	return pr_csum_acc(tail, 8, acc);
 }
 
 uint16_t dp_csum_l4(const struct dp_ipaddr *src, const struct dp_ipaddr *dst, uint8_t proto,
 		    const uint8_t *l4, uint32_t l4_len)
 {
-	return (uint16_t)~dp_csum_fold(
-	    dp_csum_acc(l4, l4_len, pseudo_sum(src, dst, proto, l4_len)));
+	return (uint16_t)~pr_csum_fold(
+	    pr_csum_acc(l4, l4_len, pseudo_sum(src, dst, proto, l4_len)));
 }
 
 bool dp_csum_l4_ok(const struct dp_ipaddr *src, const struct dp_ipaddr *dst, uint8_t proto,
 		   const uint8_t *l4, uint32_t l4_len)
 {
-	return dp_csum_fold(dp_csum_acc(l4, l4_len, pseudo_sum(src, dst, proto, l4_len))) == 0xffff;
+	return pr_csum_fold(pr_csum_acc(l4, l4_len, pseudo_sum(src, dst, proto, l4_len))) == 0xffff;
 }
 
 static enum dp_pkt_class drop(struct dp_pkt_info *pi, enum dp_drop_reason r)
@@ -102,7 +102,7 @@ static enum dp_pkt_class parse_l4(const uint8_t *frame, uint32_t l4_len, uint32_
 			return drop(pi, DP_DROP_IP_PROTO_UNSUPPORTED);
 		if (l4_len < 8)
 			return drop(pi, DP_DROP_ICMP_SHORT);
-		if (dp_csum_fold(dp_csum_acc(l4, l4_len, 0)) != 0xffff)
+		if (pr_csum_fold(pr_csum_acc(l4, l4_len, 0)) != 0xffff)
 			return drop(pi, DP_DROP_ICMP_BAD_CSUM);
 		pi->icmp_type = l4[0];
 		pi->icmp_code = l4[1];
@@ -177,7 +177,7 @@ static enum dp_pkt_class parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t
 	/* The frame may carry Ethernet padding past tot, never less than tot. */
 	if (tot < ihl || tot > avail)
 		return drop(pi, DP_DROP_IP4_BAD_LENGTH);
-	if (!(flags & DP_PARSE_IP_CSUM_GOOD) && dp_csum_fold(dp_csum_acc(ip, ihl, 0)) != 0xffff)
+	if (!(flags & DP_PARSE_IP_CSUM_GOOD) && pr_csum_fold(pr_csum_acc(ip, ihl, 0)) != 0xffff)
 		return drop(pi, DP_DROP_IP4_BAD_CSUM);
 	pi->src.family = AF_INET;
 	pi->dst.family = AF_INET;

@@ -14,6 +14,8 @@
 
 #include <rte_ether.h>
 
+#include "common/inet.h"
+
 /* An IPv4 or IPv6 address. v4 is in network byte order. */
 struct dp_ipaddr {
 	uint8_t family; /* AF_INET or AF_INET6 */
@@ -81,59 +83,8 @@ bool dp_csum_l4_ok(const struct dp_ipaddr *src, const struct dp_ipaddr *dst, uin
 		   const uint8_t *l4, uint32_t l4_len);
 /* Plain ones-complement checksum (ICMPv4), network order. */
 uint16_t dp_csum_raw(const uint8_t *buf, uint32_t len);
-/* Building blocks (RFC 1071, and incremental updates, RFC 1624): the ones-complement sum of
- * len bytes added to acc, in native-order 16-bit words (byte-order independent as long as
- * the result is stored back in native order: add network-order words as they lie in
- * memory), and its folding to 16 bits. Inline: the per-packet paths sum a few words. */
-static inline uint64_t dp_csum_acc(const void *buf, uint32_t len, uint64_t acc)
-{
-	const uint8_t *p = (const uint8_t *)buf;
-	uint64_t w64;
-	uint32_t w32;
-	uint16_t w16;
-
-	/* Two 32-bit halves per 8-byte load into a 64-bit accumulator: no carry is lost
-	 * below 2^32 words. */
-	while (len >= 8) {
-		memcpy(&w64, p, 8);
-		acc += (w64 & 0xffffffffu) + (w64 >> 32);
-		p += 8;
-		len -= 8;
-	}
-	if (len >= 4) {
-		memcpy(&w32, p, 4);
-		acc += w32;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		memcpy(&w16, p, 2);
-		acc += w16;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = {p[0], 0};
-		memcpy(&w16, last, 2);
-		acc += w16;
-	}
-	return acc;
-}
-
-static inline uint16_t dp_csum_fold(uint64_t acc)
-{
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-static inline uint16_t dp_csum_sum(const void *buf, uint32_t len)
-{
-	return dp_csum_fold(dp_csum_acc(buf, len, 0));
-}
+/* Building blocks (ones-complement sums, RFC 1071 / RFC 1624): pr_csum_acc, pr_csum_fold and
+ * pr_csum_sum in common/inet.h. */
 
 /* Format an address for logs and telemetry ("198.51.100.1", "2001:db8::1"). */
 const char *dp_ipaddr_str(const struct dp_ipaddr *a, char *buf, unsigned int size);

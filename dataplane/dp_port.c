@@ -26,11 +26,10 @@ static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
 	unsigned int bits = pfx->len, i;
 	const uint8_t *x, *y;
 
+	if (a->family == AF_INET)
+		return dp_on_link4(pfx, a->v4);
 	if (!pfx->set || pfx->addr.family != a->family)
 		return false;
-	if (a->family == AF_INET) /* one masked compare, per relayed packet */
-		return bits == 0 || ((rte_be_to_cpu_32(a->v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >>
-				     (32 - bits)) == 0;
 	x = a->family == AF_INET ? (const uint8_t *)&a->v4 : a->v6;
 	y = a->family == AF_INET ? (const uint8_t *)&pfx->addr.v4 : pfx->addr.v6;
 	for (i = 0; bits >= 8; i++, bits -= 8)

@@ -220,45 +220,25 @@ void dp_udp_finish(struct rte_mbuf *m)
 	memcpy(udp + 6, &c, 2);
 }
 
-/* Writes the IPv4 (id 0, DF, TTL 64) or IPv6 (hop limit 64) header at ip and the UDP
- * header after it, for ulen bytes of UDP with checksum ck (network order as in memory).
- * The IPv4 header checksum comes from the values, never from reading back what was just
- * stored (a load over several fresh narrow stores stalls store forwarding). */
+/* Writes the IPv4 (pr_put_ip4_udp) or IPv6 (hop limit 64) header at ip and the UDP header
+ * after it, for ulen bytes of UDP with checksum ck (network order as in memory). */
 static void put_ip_udp(uint8_t *ip, const struct dp_ipaddr *src, uint16_t sport,
 		       const struct dp_ipaddr *dst, uint16_t dport, uint32_t ulen, uint16_t ck)
 {
 	const uint16_t uh[4] = {rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport),
 				rte_cpu_to_be_16((uint16_t)ulen), ck};
-	uint8_t *udp;
 
-	if (src->family == AF_INET) {
-		const uint16_t w0 = rte_cpu_to_be_16(0x4500),
-			       tot = rte_cpu_to_be_16((uint16_t)(ulen + 20)),
-			       w3 = rte_cpu_to_be_16(0x4000), w4 = rte_cpu_to_be_16(64 << 8 | 17),
-			       zero = 0;
-		uint16_t c =
-		    (uint16_t)~dp_csum_fold((uint64_t)w0 + tot + w3 + w4 + src->v4 + dst->v4);
-		memcpy(ip, &w0, 2);
-		memcpy(ip + 2, &tot, 2);
-		memcpy(ip + 4, &zero, 2);
-		memcpy(ip + 6, &w3, 2);
-		memcpy(ip + 8, &w4, 2);
-		memcpy(ip + 10, &c, 2);
-		memcpy(ip + 12, &src->v4, 4);
-		memcpy(ip + 16, &dst->v4, 4);
-		udp = ip + 20;
-	} else {
-		memset(ip, 0, 8);
-		ip[0] = 0x60;
-		ip[4] = (uint8_t)(ulen >> 8);
-		ip[5] = (uint8_t)ulen;
-		ip[6] = 17;
-		ip[7] = 64;
-		memcpy(ip + 8, src->v6, 16);
-		memcpy(ip + 24, dst->v6, 16);
-		udp = ip + 40;
-	}
-	memcpy(udp, uh, 8);
+	if (src->family == AF_INET)
+		return pr_put_ip4_udp(ip, src->v4, uh[0], dst->v4, uh[1], (uint16_t)ulen, ck);
+	memset(ip, 0, 8);
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(ulen >> 8);
+	ip[5] = (uint8_t)ulen;
+	ip[6] = 17;
+	ip[7] = 64;
+	memcpy(ip + 8, src->v6, 16);
+	memcpy(ip + 24, dst->v6, 16);
+	memcpy(ip + 40, uh, 8);
 }
 
 int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport,
@@ -286,19 +266,24 @@ static bool same_addr(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
 	return a->family == AF_INET ? a->v4 == b->v4 : !memcmp(a->v6, b->v6, 16);
 }
 
+/* Worker w's cache entry for a next hop whose address ends in k. */
+static inline struct dp_nh_cache *nh_slot(struct dp_worker *w, uint16_t port, uint32_t k)
+{
+	k ^= k >> 16;
+	return &w->nh_cache[(k ^ (k >> 8) ^ port) % DP_NH_CACHE];
+}
+
 /* The next hop's MAC through worker w's small cache (w NULL: control, no cache). */
 static int nh_mac(struct dp_worker *w, uint16_t port, const struct dp_ipaddr *nh,
 		  struct rte_ether_addr *mac)
 {
 	struct dp_nh_cache *c;
-	uint32_t gen, k;
+	uint32_t gen;
 	int ret;
 
 	if (w == NULL)
 		return dp_neigh_lookup(port, nh, mac);
-	k = nh->family == AF_INET ? nh->v4 : ((const uint32_t *)nh->v6)[3];
-	k ^= k >> 16;
-	c = &w->nh_cache[(k ^ (k >> 8) ^ port) % DP_NH_CACHE];
+	c = nh_slot(w, port, nh->family == AF_INET ? nh->v4 : ((const uint32_t *)nh->v6)[3]);
 	/* Read the generation before the table, so that a change after our lookup shows. */
 	gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
 	if (c->valid && c->gen == gen && c->port == port && same_addr(&c->nh, nh)) {
@@ -346,6 +331,35 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
 	eth->ether_type =
 	    rte_cpu_to_be_16(dst.family == AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	return 0;
+}
+
+int dp_udp_tx4(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, uint32_t dst)
+{
+	const struct dp_port *p;
+	const struct dp_nh_cache *c;
+	struct rte_ether_hdr *eth;
+	uint32_t nh;
+
+	if (port >= dp_rt.nb_ports)
+		return dp_udp_tx(w, m, port);
+	p = &dp_rt.ports[port];
+	if (dp_on_link4(&p->ipv4, dst))
+		nh = dst;
+	else if (p->gateway4.family == AF_INET)
+		nh = p->gateway4.v4;
+	else
+		return dp_udp_tx(w, m, port);
+	c = nh_slot(w, port, nh);
+	if (!c->valid || c->port != port || c->nh.family != AF_INET || c->nh.v4 != nh ||
+	    c->gen != __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE) ||
+	    rte_pktmbuf_headroom(m) < sizeof(*eth))
+		return dp_udp_tx(w, m, port); /* fills the entry, or resolves, or counts */
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+	rte_ether_addr_copy(&c->mac, &eth->dst_addr);
+	rte_ether_addr_copy(&p->mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	dp_worker_tx(w, port, m);
 	return 0;
 }
 
@@ -459,7 +473,7 @@ static inline uint64_t pseudo_acc(const struct dp_ipaddr *src, const struct dp_i
 
 	if (src->family == AF_INET)
 		return acc + src->v4 + dst->v4;
-	return dp_csum_acc(dst->v6, 16, dp_csum_acc(src->v6, 16, acc));
+	return pr_csum_acc(dst->v6, 16, pr_csum_acc(src->v6, 16, acc));
 }
 
 int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t strip, uint16_t keep,
@@ -487,23 +501,23 @@ int dp_udp_rewrite(struct rte_mbuf *m, const struct dp_pkt_info *pi, uint16_t st
 		/* payload = received checksum - everything received that is not payload */
 		tail_off = (uint16_t)(8 + strip + keep);
 		acc = pseudo_acc(&pi->src, &pi->dst, (uint16_t)(pi->payload_len + 8));
-		acc = dp_csum_acc(l4, 6, acc); /* the received UDP header less its checksum */
-		acc = dp_csum_acc(l4 + 8, strip, acc);
+		acc = pr_csum_acc(l4, 6, acc); /* the received UDP header less its checksum */
+		acc = pr_csum_acc(l4 + 8, strip, acc);
 		if (pi->payload_len + 8 > tail_off) {
-			uint16_t t = dp_csum_sum(l4 + tail_off, pi->payload_len + 8u - tail_off);
+			uint16_t t = pr_csum_sum(l4 + tail_off, pi->payload_len + 8u - tail_off);
 			/* bytes at odd offsets of the segment pair the other way round */
 			acc += tail_off & 1 ? rte_bswap16(t) : t;
 		}
 		uint16_t payload =
-		    dp_csum_fold((uint16_t)~old_ck + (uint64_t)(uint16_t)~dp_csum_fold(acc));
+		    pr_csum_fold((uint16_t)~old_ck + (uint64_t)(uint16_t)~pr_csum_fold(acc));
 		/* the payload moves from offset 8+strip to 8+hdr_len of the segment */
 		if ((strip ^ hdr_len) & 1)
 			payload = rte_bswap16(payload);
 		/* + the new UDP header, summed as values */
 		acc = payload + pseudo_acc(src, dst, (uint16_t)ulen) + rte_cpu_to_be_16(sport) +
 		      (uint64_t)rte_cpu_to_be_16(dport) + rte_cpu_to_be_16((uint16_t)ulen);
-		acc = dp_csum_acc(hdr, hdr_len, acc);
-		ck = (uint16_t)~dp_csum_fold(acc);
+		acc = pr_csum_acc(hdr, hdr_len, acc);
+		ck = (uint16_t)~pr_csum_fold(acc);
 		if (ck == 0)
 			ck = 0xffff;
 	}

@@ -189,6 +189,11 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
  * -ENETUNREACH without a route, -ENOSPC. */
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
 
+/* Worker: dp_udp_tx for an IPv4 packet toward dst (network order, its header's
+ * destination), the relaying fast path's form: with the next hop in the worker's cache it
+ * costs a masked compare and the Ethernet header; anything else goes through dp_udp_tx. */
+int dp_udp_tx4(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, uint32_t dst);
+
 /* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
  * starts resolution directly and the packet is parked the same way. */
 int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port);

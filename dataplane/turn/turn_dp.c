@@ -167,34 +167,19 @@ static void emit(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_in
 		     &dst, f->dst.port);
 }
 
-/* One RX burst's datagrams: decided together (turn_relay_burst overlaps their table
- * lookups), then relayed in place, punted or dropped one by one. */
-static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
-			   uint16_t n)
+/* The general path over the datagrams idx[0..n) of a burst, in that order. */
+static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+		       const uint16_t *idx, unsigned n, uint64_t now_us, uint64_t *rnd)
 {
-	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
-	uint64_t *rnd = &wstate[w->index].rnd;
 	struct turn_dgram d[TURN_BURST];
 	struct turn_fwd f[TURN_BURST];
 	struct rte_mbuf *mm[TURN_BURST];
 	struct dp_pkt_info *pp[TURN_BURST];
 
-	uint16_t order[DP_MAX_BURST];
-	unsigned nc = 0, np = 0;
-
-	/* Clients' datagrams first, then peers', each in arrival order (they are different
-	 * flows, so nothing is reordered within one): a burst that alternates directions at
-	 * random would make every branch on the direction a misprediction. */
-	for (uint16_t i = 0; i < n; i++)
-		if (pi[i].dport == listen_port)
-			order[nc++] = i;
-	for (uint16_t i = 0; i < n; i++)
-		if (pi[i].dport != listen_port)
-			order[nc + np++] = i;
-	for (uint16_t o = 0; o < n;) {
+	for (unsigned o = 0; o < n;) {
 		unsigned k = 0;
 		for (; o < n && k < TURN_BURST; o++) {
-			uint16_t base = order[o];
+			uint16_t base = idx[o];
 			struct dp_pkt_info *p = &pi[base];
 			const uint8_t *pl =
 			    rte_pktmbuf_mtod_offset(m[base], const uint8_t *, p->payload_off);
@@ -235,6 +220,86 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 			}
 		}
 	}
+}
+
+/* Whether a datagram may take the IPv4 channel fast path (turn_relay_v4_burst): IPv4
+ * without options in one segment, ChannelData when from a client, and room for the 4 bytes
+ * a peer's datagram grows by. */
+static bool fast_candidate(const struct rte_mbuf *m, const struct dp_pkt_info *p, bool from_peer)
+{
+	if (p->src.family != AF_INET || p->l4_off != p->l3_off + 20 || m->nb_segs != 1)
+		return false;
+	if (from_peer)
+		return rte_pktmbuf_headroom(m) >= 4;
+	return p->payload_len >= 4 &&
+	       (*rte_pktmbuf_mtod_offset(m, const uint8_t *, p->payload_off) & 0xC0) == 0x40;
+}
+
+/* One RX burst's datagrams. Clients' datagrams first, then peers', each in arrival order
+ * (they are different flows, so nothing is reordered within one): a burst that alternates
+ * directions at random would make every branch on the direction a misprediction.
+ *  1. IPv4 channel traffic, the bulk of it, is decided and rewritten in one pass
+ *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4);
+ *  2. the rest, and whatever the fast path declined, is decided together by
+ *     turn_relay_burst (which overlaps their table lookups), then relayed in place by
+ *     dp_udp_relay, punted or dropped one by one. */
+static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+			   uint16_t n)
+{
+	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
+	uint64_t *rnd = &wstate[w->index].rnd;
+	struct turn_v4 v[DP_MAX_BURST];
+	uint16_t order[DP_MAX_BURST], fast[DP_MAX_BURST], slow[DP_MAX_BURST];
+	unsigned nc = 0, nf = 0, ns = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		if (pi[i].dport == listen_port)
+			order[nc++] = i;
+	for (uint16_t i = 0, np = 0; i < n; i++)
+		if (pi[i].dport != listen_port)
+			order[nc + np++] = i;
+	for (uint16_t o = 0; o < n; o++) {
+		const uint16_t i = order[o];
+		const bool from_peer = o >= nc;
+		if (!fast_candidate(m[i], &pi[i], from_peer)) {
+			slow[ns++] = i;
+			continue;
+		}
+		v[nf] = (struct turn_v4){
+		    .ip = rte_pktmbuf_mtod_offset(m[i], uint8_t *, pi[i].l3_off),
+		    .udp_len = (uint16_t)(pi[i].payload_len + 8),
+		    .from_peer = from_peer,
+		};
+		fast[nf++] = i;
+	}
+	if (nf && turn_relay_v4_burst(srv, v, nf, now_us) < nf) {
+		/* what the fast path declined joins the rest, in its place */
+		unsigned k = 0, j = 0, f = 0;
+		uint16_t all[DP_MAX_BURST];
+		for (uint16_t o = 0; o < n; o++) {
+			const uint16_t i = order[o];
+			if (f < nf && fast[f] == i) {
+				if (!v[f].handled)
+					all[k++] = i;
+				f++;
+			} else {
+				all[k++] = slow[j++];
+			}
+		}
+		memcpy(slow, all, k * sizeof(all[0]));
+		ns = k;
+	}
+	for (unsigned f = 0; f < nf; f++) {
+		struct rte_mbuf *mb = m[fast[f]];
+		if (!v[f].handled)
+			continue;
+		mb->data_off = (uint16_t)(mb->data_off + pi[fast[f]].l3_off + v[f].out_off);
+		mb->data_len = v[f].out_len;
+		mb->pkt_len = v[f].out_len;
+		dp_udp_tx4(w, mb, pi[fast[f]].port, v[f].out_dst);
+	}
+	if (ns)
+		slow_burst(w, m, pi, slow, ns, now_us, rnd);
 }
 
 static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "common/inet.h"
 #include "crypto/stun_auth.h"
 #include "dataplane/turn/turn_internal.h"
 
@@ -59,22 +60,34 @@ static inline void drop(struct turn_alloc *a, struct turn_fwd *f, enum turn_drop
 		count(&a->drops[why], 1);
 }
 
-static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+#endif
+
+/* The IPv4 address of a stored peer (::ffff:a.b.c.d, read as words), or false for IPv6. */
+static inline bool peer16_v4_of(const uint8_t p16[16], uint32_t *v4)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	uint64_t w0, w1;
 	memcpy(&w0, p16, 8);
 	memcpy(&w1, p16 + 8, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (w0 == 0 && (uint32_t)w1 == 0xffff0000u) /* ::ffff:a.b.c.d */
-		return pr_taddr_set4(p, (uint32_t)(w1 >> 32), port);
+	if (w0 != 0 || (uint32_t)w1 != 0xffff0000u)
+		return false;
+	*v4 = (uint32_t)(w1 >> 32);
+	return true;
 #else
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (!memcmp(p16, mapped, 12)) {
-		uint32_t v4;
-		memcpy(&v4, p16 + 12, 4);
-		return pr_taddr_set4(p, v4, port);
-	}
+	if (memcmp(p16, v4_mapped, 12) != 0)
+		return false;
+	memcpy(v4, p16 + 12, 4);
+	return true;
 #endif
+}
+
+static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
+{
+	uint32_t v4;
+	if (peer16_v4_of(p16, &v4))
+		return pr_taddr_set4(p, v4, port);
 	pr_taddr_set6(p, p16, port);
 }
 
@@ -357,4 +370,169 @@ static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct 
 	memcpy(f->dst.ip, a->ft.cli_ip, 16);
 	f->dst.port = a->ft.cli_port;
 	f->keep = len;
+}
+
+/* ---- the IPv4 channel fast path (turn_server.h) ---- */
+
+static inline uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* ::ffff:v4 in two word stores (turn_chan_num_perm reads it back as words). */
+static inline void peer16_v4(uint8_t out[16], uint32_t v4)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t w[2] = {0, 0xffff0000u | (uint64_t)v4 << 32};
+	memcpy(out, w, 16);
+#else
+	memcpy(out, v4_mapped, 12);
+	memcpy(out + 12, &v4, 4);
+#endif
+}
+
+/* The UDP checksum of the relayed datagram, from the received one's (ck) without reading the
+ * payload (RFC 1624): payload = ~ck - old, result = ~(payload + new), where old and new are
+ * the unfolded sums of everything else each checksum covers (the protocol word of the pseudo
+ * header, the same in both, is left out of both). The payload keeps an even offset from the
+ * UDP header both ways, so its sum needs no byte swap. */
+static inline uint16_t csum_relayed(uint16_t ck, uint64_t old, uint64_t new)
+{
+	uint16_t payload = pr_csum_fold((uint16_t)~ck + (uint64_t)(uint16_t)~pr_csum_fold(old));
+	uint16_t c = (uint16_t)~pr_csum_fold(payload + new);
+	return c ? c : 0xffff; /* RFC 768: a computed zero is sent as all ones */
+}
+
+/* ChannelData from an IPv4 client to an IPv4 peer: from_client + to_peer + hairpin's
+ * decision for the forwarding case only, then dp_udp_rewrite's bytes for strip 4. */
+static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const struct turn_5tuple *key,
+			 struct turn_v4 *d, uint32_t now, uint64_t now_us)
+{
+	uint8_t *ip = d->ip, *udp = ip + 20;
+	uint16_t chan, pport, rport;
+	uint8_t p16[16];
+	uint32_t peer, src;
+	int dl;
+
+	if (d->udp_len < 12)
+		return 0;
+	dl = turn_chandata_parse(udp + 8, d->udp_len - 8u, &chan);
+	/* padding after the data changes the checksum arithmetic: the general path */
+	if (dl < 0 || (unsigned)dl + 12 != d->udp_len)
+		return 0;
+	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
+		return 0;
+	if (turn_chan_peer_perm(a, chan, now, p16, &pport) != TURN_DROP_MAX)
+		return 0;
+	if (!peer16_v4_of(p16, &peer))
+		return 0;
+	rport = a->relay_port[0];
+	src = ld32(s->cfg.relay[0].ip);
+	if (!rport || s->cfg.relay[0].fam != 4 || src == peer || ld16(udp + 6) == 0)
+		return 0;
+	if (!bw_take(a, (uint32_t)dl, now_us))
+		return 0;
+	count1(&a->st.pkts_c2p, 1);
+	count1(&a->st.bytes_c2p, (uint64_t)dl);
+
+	/* everything received is read before the new headers go over it */
+	const uint16_t ulen = (uint16_t)(8 + dl), sport = htons(rport), dport = htons(pport);
+	const uint64_t old = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + ld16(udp) + ld16(udp + 2) +
+			     2ull * ld16(udp + 4) + ld32(udp + 8);
+	const uint64_t new = (uint64_t)src + peer + sport + dport + 2ull * htons(ulen);
+	pr_put_ip4_udp(ip + 4, src, sport, peer, dport, ulen, csum_relayed(ld16(udp + 6), old, new));
+	d->out_off = 4;
+	d->out_len = (uint16_t)(20 + ulen);
+	d->out_dst = peer;
+	d->handled = 1;
+	return 1;
+}
+
+/* A peer's IPv4 datagram to an IPv4 client over a channel: from_peer's forwarding case,
+ * then dp_udp_rewrite's bytes for a 4-byte ChannelData header. */
+static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct turn_v4 *d,
+			 uint32_t now, uint64_t now_us)
+{
+	uint8_t *ip = d->ip, *udp = ip + 20;
+	const uint16_t len = (uint16_t)(d->udp_len - 8);
+	uint8_t p16[16];
+	bool perm_ok = false;
+	uint16_t chan;
+
+	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != 4 ||
+	    d->udp_len < 8 || (uint32_t)d->udp_len + 24 > 0xFFFF || ld16(udp + 6) == 0)
+		return 0;
+	peer16_v4(p16, ld32(ip + 12));
+	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
+	if (!chan || !perm_ok || !bw_take(a, len, now_us))
+		return 0;
+	if (s->cfg.shared_p2c_counters) {
+		count(&a->st.pkts_p2c, 1);
+		count(&a->st.bytes_p2c, len);
+	} else {
+		count1(&a->st.pkts_p2c, 1);
+		count1(&a->st.bytes_p2c, len);
+	}
+
+	const uint32_t src = ld32(a->ft.srv_ip), dst = ld32(a->ft.cli_ip),
+		       cd = htonl((uint32_t)chan << 16 | len);
+	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
+		       dport = htons(a->ft.cli_port);
+	const uint64_t old = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + ld16(udp) + ld16(udp + 2) +
+			     2ull * ld16(udp + 4);
+	const uint64_t new = (uint64_t)src + dst + sport + dport + 2ull * htons(ulen) + cd;
+	const uint16_t ck = csum_relayed(ld16(udp + 6), old, new);
+	memcpy(udp + 4, &cd, 4); /* the ChannelData header, right before the payload */
+	pr_put_ip4_udp(ip - 4, src, sport, dst, dport, ulen, ck);
+	d->out_off = -4;
+	d->out_len = (uint16_t)(20 + ulen);
+	d->out_dst = dst;
+	d->handled = 1;
+	return 1;
+}
+
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n,
+			     uint64_t now_us)
+{
+	struct turn_5tuple ft[TURN_BURST];
+	struct turn_alloc *a[TURN_BURST];
+	uint32_t hv[TURN_BURST];
+	const uint32_t now = turn_server_now(s);
+	unsigned done = 0;
+
+	for (unsigned base = 0; base < n; base += TURN_BURST) {
+		unsigned m = n - base < TURN_BURST ? n - base : TURN_BURST, i;
+		struct turn_v4 *b = d + base;
+		/* the same three passes as turn_relay_burst: index entries, slots, decisions */
+		for (i = 0; i < m; i++) {
+			const uint8_t *udp = b[i].ip + 20;
+			b[i].handled = 0;
+			if (b[i].from_peer) {
+				turn_relay_prefetch(s->tbl, 0, rd16(udp + 2));
+			} else {
+				turn_5tuple_set4(&ft[i], ld32(b[i].ip + 12), rd16(udp),
+						 ld32(b[i].ip + 16), rd16(udp + 2));
+				hv[i] = turn_hash_prefetch(s->tbl, &ft[i]);
+			}
+		}
+		for (i = 0; i < m; i++) {
+			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, 0, rd16(b[i].ip + 22))
+					      : turn_hash_candidate(s->tbl, hv[i]);
+			if (a[i])
+				turn_alloc_prefetch(a[i]);
+		}
+		for (i = 0; i < m; i++)
+			done += b[i].from_peer ? fast_p2c(s, a[i], &b[i], now, now_us)
+					       : fast_c2p(s, a[i], &ft[i], &b[i], now, now_us);
+	}
+	return done;
 }

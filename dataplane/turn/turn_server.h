@@ -156,6 +156,33 @@ struct turn_dgram {
 void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigned n,
 		      uint64_t now_us, uint64_t *rnd, struct turn_fwd *f);
 
+/* The IPv4 channel fast path: relays in place, in one pass over a burst, every datagram whose
+ * whole decision is "forward over a bound channel" between an IPv4 client and an IPv4 peer,
+ * and whose rewrite is the common one: a ChannelData from a client without padding after
+ * its data, or a peer's datagram for a channel; a non-zero UDP checksum (updated, not
+ * recomputed, so damage stays visible). Everything else, and any doubt (a hash collision,
+ * an expired or missing permission or channel, a bandwidth cap that says no, a client
+ * relayed to one of our own relay addresses), is left untouched with no side effect:
+ * handled stays 0 and the caller gives the datagram to turn_relay_burst, which decides and
+ * counts it. A handled datagram is counted exactly as turn_relay_burst would count it, and
+ * its bytes are what dp_udp_relay would write for that decision.
+ * In: ip, the IPv4 header (IHL 5; the caller verified the header checksum and the lengths)
+ * followed by udp_len bytes of UDP; from_peer: sent to a relay port (else to the listener).
+ * A datagram from a peer grows by 4 bytes in front: ip - 4 must be writable.
+ * Out: the relayed IPv4 datagram starts at ip + out_off and is out_len bytes long, toward
+ * out_dst (network order). Returns how many were handled. */
+struct turn_v4 {
+	uint8_t *ip;
+	uint16_t udp_len;
+	uint8_t from_peer;
+	uint8_t handled;
+	int16_t out_off;
+	uint16_t out_len;
+	uint32_t out_dst;
+};
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n,
+			     uint64_t now_us);
+
 /* Nonces (exposed for tests): writes a NUL-terminated nonce for cli valid until
  * now + nonce_lifetime; returns its length. */
 int turn_nonce_make(const struct turn_server *s, const struct pr_taddr *cli, uint32_t now,

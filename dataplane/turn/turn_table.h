@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataplane/turn/stun_msg.h"
 
@@ -40,6 +41,26 @@ struct turn_5tuple {
 	uint8_t fam;
 	uint8_t _pad[3]; /* always zero: keys are hashed and compared as five 64-bit words */
 } __attribute__((aligned(8)));
+
+/* The key of an IPv4 client's allocation from an IPv4 packet's addresses (network order,
+ * as they lie in memory) and ports (host order): five word stores, which the hash and the
+ * compare read back as five words. */
+static inline void turn_5tuple_set4(struct turn_5tuple *ft, uint32_t cli, uint16_t cli_port,
+				    uint32_t srv, uint16_t srv_port)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t w[5] = {cli, 0, srv, 0,
+			       cli_port | (uint64_t)srv_port << 16 | (uint64_t)4 << 32};
+	memcpy(ft, w, sizeof(w));
+#else
+	memset(ft, 0, sizeof(*ft));
+	memcpy(ft->cli_ip, &cli, 4);
+	memcpy(ft->srv_ip, &srv, 4);
+	ft->cli_port = cli_port;
+	ft->srv_port = srv_port;
+	ft->fam = 4;
+#endif
+}
 
 /* Peers are stored as 16 bytes: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */
 struct turn_perm {

@@ -1100,6 +1100,293 @@ static void test_burst_equivalence(void)
 	burst_equivalence(true);
 }
 
+/* ---- the IPv4 channel fast path (turn_relay_v4_burst) ---- */
+
+static uint16_t fold(uint64_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+/* Ones-complement sum of len bytes as big-endian words (independent of the code under test). */
+static uint64_t be_sum(const uint8_t *p, unsigned len, uint64_t acc)
+{
+	for (unsigned i = 0; i + 1 < len; i += 2)
+		acc += (uint64_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		acc += (uint64_t)p[len - 1] << 8;
+	return acc;
+}
+
+/* UDP checksum of the IPv4 datagram at ip (over pseudo header and segment), checksum field
+ * taken as zero: big-endian value. */
+static uint16_t udp4_csum(const uint8_t *ip)
+{
+	unsigned ulen = (unsigned)(ip[24] << 8 | ip[25]);
+	uint64_t acc = be_sum(ip + 12, 8, 17 + ulen);
+	acc = be_sum(ip + 20, 6, acc);
+	acc = be_sum(ip + 28, ulen - 8, acc);
+	uint16_t c = (uint16_t)~fold(acc);
+	return c ? c : 0xffff;
+}
+
+static bool udp4_ok(const uint8_t *ip)
+{
+	return (uint16_t)(ip[26] << 8 | ip[27]) == udp4_csum(ip);
+}
+
+/* An IPv4/UDP datagram at ip with correct checksums (or a zero UDP checksum). */
+static uint16_t put_dgram(uint8_t *ip, const char *src, uint16_t sport, const char *dst,
+			  uint16_t dport, const uint8_t *pl, uint16_t plen, bool zero_ck)
+{
+	struct pr_taddr s4, d4;
+	pr_taddr_from_str(&s4, src, sport);
+	pr_taddr_from_str(&d4, dst, dport);
+	uint16_t tot = (uint16_t)(28 + plen), ulen = (uint16_t)(8 + plen);
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, s4.ip, 4);
+	memcpy(ip + 16, d4.ip, 4);
+	uint16_t hc = (uint16_t)~fold(be_sum(ip, 20, 0));
+	ip[10] = (uint8_t)(hc >> 8);
+	ip[11] = (uint8_t)hc;
+	ip[20] = (uint8_t)(sport >> 8);
+	ip[21] = (uint8_t)sport;
+	ip[22] = (uint8_t)(dport >> 8);
+	ip[23] = (uint8_t)dport;
+	ip[24] = (uint8_t)(ulen >> 8);
+	ip[25] = (uint8_t)ulen;
+	memcpy(ip + 28, pl, plen);
+	if (!zero_ck) {
+		uint16_t c = udp4_csum(ip);
+		ip[26] = (uint8_t)(c >> 8);
+		ip[27] = (uint8_t)c;
+	}
+	return ulen;
+}
+
+/* What dp_udp_relay writes for decision f about the received datagram at ip: IPv4 header
+ * (id 0, DF, TTL 64), UDP, f's header, the kept payload, padding; correct checksums. */
+static uint16_t expected_dgram(uint8_t *out, const uint8_t *ip, const struct turn_fwd *f)
+{
+	uint16_t ulen = (uint16_t)(8 + f->hdr_len + f->keep + f->pad);
+	uint16_t tot = (uint16_t)(20 + ulen);
+	memset(out, 0, tot);
+	out[0] = 0x45;
+	out[2] = (uint8_t)(tot >> 8);
+	out[3] = (uint8_t)tot;
+	out[6] = 0x40;
+	out[8] = 64;
+	out[9] = 17;
+	memcpy(out + 12, f->src.ip, 4);
+	memcpy(out + 16, f->dst.ip, 4);
+	uint16_t hc = (uint16_t)~fold(be_sum(out, 20, 0));
+	out[10] = (uint8_t)(hc >> 8);
+	out[11] = (uint8_t)hc;
+	out[20] = (uint8_t)(f->src.port >> 8);
+	out[21] = (uint8_t)f->src.port;
+	out[22] = (uint8_t)(f->dst.port >> 8);
+	out[23] = (uint8_t)f->dst.port;
+	out[24] = (uint8_t)(ulen >> 8);
+	out[25] = (uint8_t)ulen;
+	memcpy(out + 28, f->hdr, f->hdr_len);
+	memcpy(out + 28 + f->hdr_len, ip + 28 + f->strip, f->keep);
+	uint16_t c = udp4_csum(out);
+	out[26] = (uint8_t)(c >> 8);
+	out[27] = (uint8_t)c;
+	return tot;
+}
+
+struct alloc_counts {
+	uint64_t v[4 + TURN_DROP_MAX];
+};
+
+static void counts_of(struct alloc_counts *c, unsigned n)
+{
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	memset(c, 0, n * sizeof(*c));
+	while ((a = turn_alloc_next(tbl, &idx)) && idx <= n) {
+		struct alloc_counts *x = &c[idx - 1];
+		x->v[0] = a->st.pkts_c2p;
+		x->v[1] = a->st.bytes_c2p;
+		x->v[2] = a->st.pkts_p2c;
+		x->v[3] = a->st.bytes_p2c;
+		for (int i = 0; i < TURN_DROP_MAX; i++)
+			x->v[4 + i] = a->drops[i];
+	}
+}
+
+/* The fast path relays exactly what the general path relays, byte for byte and counter for
+ * counter, and leaves everything else untouched and uncounted: expired, unbound and
+ * permission-less channels, unknown clients and relay ports, padding, zero checksums, a
+ * relayed address as peer (hairpin), a closed token bucket, Data indications, an IPv6
+ * client. A damaged datagram is relayed still damaged. */
+static void v4_fast_equivalence(bool shared)
+{
+	enum { NA = 12, HEAD = 16, CAP = 160, MAXD = 128 };
+	shared_counters = shared;
+	setup(64, 50000, 50100, true);
+	shared_counters = false;
+	struct pr_taddr peer, hp;
+	pr_taddr_from_str(&peer, "8.8.8.8", 5000);
+	pr_taddr_from_str(&hp, "192.0.2.10", 50001); /* our own relayed address */
+	char cli[NA][32];
+	for (int i = 0; i < NA; i++) {
+		struct turn_alloc a;
+		struct turn_ctx c;
+		memset(&a, 0, sizeof(a));
+		snprintf(cli[i], sizeof(cli[i]), i == 11 ? "2001:db8::%d" : "198.51.100.%d", 10 + i);
+		c = ctx_of(cli[i], (uint16_t)(40000 + i));
+		memcpy(a.ft.cli_ip, c.cli.ip, 16);
+		memcpy(a.ft.srv_ip, c.srv.ip, 16);
+		a.ft.cli_port = c.cli.port;
+		a.ft.srv_port = 3478;
+		a.ft.fam = c.cli.fam;
+		a.id = (uint64_t)i + 1;
+		a.relay_port[0] = (uint16_t)(50000 + i);
+		a.expires = now + 600;
+		snprintf(a.username, sizeof(a.username), "f%d", i);
+		/* 3: lapsed permission; 4: channel to our own relayed address; 5: permission but
+		 * no channel; 11: IPv6 client */
+		turn_peer16(a.perm[0].ip, i == 4 ? hp.ip : peer.ip, 4);
+		a.perm[0].expires = i == 3 ? now - 1 : now + 300;
+		a.n_perm = 1;
+		if (i != 5) {
+			memcpy(a.chan[0].ip, a.perm[0].ip, 16);
+			a.chan[0].port = i == 4 ? hp.port : peer.port;
+			a.chan[0].num = 0x4000;
+			a.chan[0].expires = now + 600;
+			a.n_chan = 1;
+		}
+		CU_ASSERT_EQUAL_FATAL(turn_server_restore(srv, &a), 0);
+	}
+	/* 6: a token bucket of 1 byte/s (never enough); 7: expired a second ago */
+	turn_server_find_id(srv, 7)->bw_rate = 1;
+	turn_server_find_id(srv, 8)->expires = now - 1;
+
+	static uint8_t orig[MAXD][CAP], fast[MAXD][CAP];
+	struct turn_v4 v[MAXD];
+	uint8_t pl[64];
+	for (unsigned i = 0; i < sizeof(pl); i++)
+		pl[i] = (uint8_t)(i * 7 + 1);
+	unsigned n = 0;
+	enum { PLAIN, DAMAGED, ZERO_CK, PADDED, UNBOUND, STRANGER } kind[MAXD];
+	for (int i = 0; i < NA - 1; i++) { /* 11, the IPv6 client, sends IPv6: not ours here */
+		for (int k = PLAIN; k <= UNBOUND; k++) {
+			uint8_t cd[40] = {0x40, k == UNBOUND ? 0x01 : 0x00, 0, 33};
+			memcpy(cd + 4, pl, 33);
+			uint16_t plen = k == PADDED ? 40 : 37; /* 33 bytes + 3 of padding */
+			uint8_t *ip = orig[n] + HEAD;
+			uint16_t ulen = put_dgram(ip, cli[i], (uint16_t)(40000 + i), "192.0.2.1", 3478,
+						  cd, plen, k == ZERO_CK);
+			if (k == DAMAGED)
+				ip[40] ^= 0x10;
+			kind[n] = k;
+			v[n++] = (struct turn_v4){.ip = ip, .udp_len = ulen};
+		}
+	}
+	/* peers: to every relay port and one more, from the peer, a stranger, and damaged */
+	for (int i = 0; i <= NA; i++) {
+		for (int k = PLAIN; k <= STRANGER; k++) {
+			if (k == PADDED || k == UNBOUND)
+				continue;
+			uint8_t *ip = orig[n] + HEAD;
+			uint16_t ulen = put_dgram(ip, k == STRANGER ? "9.9.9.9" : "8.8.8.8", 5000,
+						  "192.0.2.10", (uint16_t)(50000 + i), pl,
+						  (uint16_t)(20 + i), k == ZERO_CK);
+			if (k == DAMAGED)
+				ip[30] ^= 0x01;
+			kind[n] = k;
+			v[n++] = (struct turn_v4){.ip = ip, .udp_len = ulen, .from_peer = 1};
+		}
+	}
+	CU_ASSERT_FATAL(n <= MAXD);
+	memcpy(fast, orig, sizeof(orig));
+	for (unsigned i = 0; i < n; i++)
+		v[i].ip = fast[i] + HEAD;
+
+	struct alloc_counts before[NA], after_fast[NA], after_slow[NA];
+	counts_of(before, NA);
+	unsigned handled = turn_relay_v4_burst(srv, v, n, 1000);
+	counts_of(after_fast, NA);
+
+	unsigned got = 0, relayed = 0, damaged = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *ip = orig[i] + HEAD;
+		struct turn_fwd f;
+		struct turn_ctx c;
+		uint64_t rnd = 1;
+		memset(&c, 0, sizeof(c));
+		c.cli.fam = c.srv.fam = 4;
+		memcpy(c.cli.ip, ip + 12, 4);
+		memcpy(c.srv.ip, ip + 16, 4);
+		c.cli.port = (uint16_t)(ip[20] << 8 | ip[21]);
+		c.srv.port = (uint16_t)(ip[22] << 8 | ip[23]);
+		uint16_t ulen = (uint16_t)(ip[24] << 8 | ip[25]);
+		got += v[i].handled;
+		if (!v[i].handled) {
+			/* untouched */
+			CU_ASSERT(!memcmp(fast[i], orig[i], CAP));
+			continue;
+		}
+		/* the general decision for the same datagram (counted once more below) */
+		if (v[i].from_peer)
+			turn_from_peer(srv, 0, c.srv.port, &c.cli, ip + 28, (uint16_t)(ulen - 8), 1000,
+				       &rnd, &f);
+		else
+			turn_from_client(srv, &c, ip + 28, (uint16_t)(ulen - 8), 1000, &rnd, &f);
+		CU_ASSERT_FATAL(f.kind == (v[i].from_peer ? TURN_FWD_CLIENT : TURN_FWD_PEER));
+		CU_ASSERT(f.dst.fam == 4 && f.src.fam == 4);
+		uint8_t exp[CAP];
+		uint16_t tot = expected_dgram(exp, ip, &f);
+		const uint8_t *out = fast[i] + HEAD + v[i].out_off;
+		CU_ASSERT_EQUAL(v[i].out_len, tot);
+		CU_ASSERT(!memcmp(&v[i].out_dst, f.dst.ip, 4));
+		if (kind[i] == DAMAGED) {
+			/* the same datagram except the checksum, which still says "damaged" */
+			damaged++;
+			CU_ASSERT(!memcmp(out, exp, 26) && !memcmp(out + 28, exp + 28, tot - 28u));
+			CU_ASSERT(!udp4_ok(out));
+		} else {
+			CU_ASSERT(!memcmp(out, exp, tot));
+			CU_ASSERT(udp4_ok(out));
+		}
+		relayed++;
+	}
+	counts_of(after_slow, NA);
+	CU_ASSERT_EQUAL(handled, got);
+	/* what the fast path counted is exactly what the general path counted for the same
+	 * datagrams (and nothing for those it left alone) */
+	for (int i = 0; i < NA; i++)
+		for (unsigned j = 0; j < 4 + TURN_DROP_MAX; j++)
+			CU_ASSERT_EQUAL(after_fast[i].v[j] - before[i].v[j],
+					after_slow[i].v[j] - after_fast[i].v[j]);
+	/* the mix really has both: relayed in both directions, damaged ones among them, and
+	 * every kind of decline */
+	CU_ASSERT(relayed > 10 && damaged >= 4 && got < n);
+	unsigned per_kind[STRANGER + 1] = {0}, declined_kind[STRANGER + 1] = {0};
+	for (unsigned i = 0; i < n; i++) {
+		per_kind[kind[i]]++;
+		declined_kind[kind[i]] += !v[i].handled;
+	}
+	CU_ASSERT_EQUAL(declined_kind[ZERO_CK], per_kind[ZERO_CK]);
+	CU_ASSERT_EQUAL(declined_kind[PADDED], per_kind[PADDED]);
+	CU_ASSERT_EQUAL(declined_kind[UNBOUND], per_kind[UNBOUND]);
+	CU_ASSERT_EQUAL(declined_kind[STRANGER], per_kind[STRANGER]);
+}
+
+static void test_v4_fast_equivalence(void)
+{
+	v4_fast_equivalence(false);
+	v4_fast_equivalence(true);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1124,6 +1411,8 @@ int main(void)
 	CU_add_test(s, "client to client", test_client_to_client);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
 	CU_add_test(s, "burst decisions equal single ones", test_burst_equivalence);
+	CU_add_test(s, "IPv4 channel fast path equals the general path",
+		    test_v4_fast_equivalence);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
