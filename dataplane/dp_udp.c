@@ -13,7 +13,29 @@
 static struct dp_feature *features[DP_MAX_FEATURES + 1]; /* by id; 0 unused */
 static unsigned int nb_features;
 static unsigned int nb_inited;
-static uint8_t udp_port_owner[65536]; /* feature id per destination port, 0 = none */
+/* Claimed UDP port ranges, written by .init before the workers start, read-only after. A few
+ * ranges scanned in one line: a 64 KiB table indexed by port missed the L1 on most datagrams
+ * to relay ports. */
+#define MAX_CLAIMS 16
+static struct {
+	uint16_t lo, hi;
+	uint8_t id;
+} claims[MAX_CLAIMS];
+static unsigned int n_claims;
+
+/* Feature id that claimed port, 0 = none. */
+static inline uint8_t port_owner(uint16_t port)
+{
+	for (unsigned int i = 0; i < n_claims; i++)
+		if ((uint16_t)(port - claims[i].lo) <= (uint16_t)(claims[i].hi - claims[i].lo))
+			return claims[i].id;
+	return 0;
+}
+
+uint8_t dp_udp_port_owner(uint16_t port)
+{
+	return port_owner(port);
+}
 
 void dp_feature_register(struct dp_feature *f)
 {
@@ -90,15 +112,22 @@ void dp_features_punt(struct rte_mbuf *m)
 
 int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 {
-	uint32_t p;
+	unsigned int i;
 
 	if (f == NULL || f->id == 0 || lo > hi || f->udp_input == NULL)
 		return -EINVAL;
-	for (p = lo; p <= hi; p++)
-		if (udp_port_owner[p] && udp_port_owner[p] != f->id)
+	for (i = 0; i < n_claims; i++) {
+		if (claims[i].id != f->id && lo <= claims[i].hi && claims[i].lo <= hi)
 			return -EBUSY;
-	for (p = lo; p <= hi; p++)
-		udp_port_owner[p] = f->id;
+		if (claims[i].id == f->id && claims[i].lo <= lo && hi <= claims[i].hi)
+			return 0; /* already its own */
+	}
+	if (n_claims == MAX_CLAIMS)
+		return -ENOSPC;
+	claims[n_claims].lo = lo;
+	claims[n_claims].hi = hi;
+	claims[n_claims].id = f->id;
+	n_claims++;
 	return 0;
 }
 
@@ -124,7 +153,7 @@ void dp_udp_batch_flush(struct dp_worker *w)
 
 void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
-	uint8_t id = udp_port_owner[pi->dport];
+	uint8_t id = port_owner(pi->dport);
 	const struct dp_feature *f = features[id];
 	struct dp_udp_batch *b = &w->batch;
 

@@ -123,8 +123,10 @@ void dp_feature_register(struct dp_feature *f);
 	}
 
 /* Claim UDP destination ports [lo, hi] (host order) on every address we own, from .init.
- * -EBUSY if another feature holds one of them. */
+ * -EBUSY if another feature holds one of them, -ENOSPC beyond 16 ranges in all. */
 int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi);
+/* The id of the feature that claimed port (host order), 0 when none did. */
+uint8_t dp_udp_port_owner(uint16_t port);
 
 /* The dispatch step (dp_worker.c calls it after validation): a UDP datagram to one of our
  * addresses. Hands m to the claiming feature's .udp_input, or drops udp_no_listener. */

@@ -285,6 +285,25 @@ static void test_claims(void)
 	CU_ASSERT_EQUAL(dp_udp_claim(&fb, 49152, 65535), 0);
 	CU_ASSERT_EQUAL(dp_udp_claim(&fb, 10, 9), -EINVAL);
 	CU_ASSERT_EQUAL(dp_udp_claim(&fnone, 5000, 5000), -EINVAL);
+	CU_ASSERT_EQUAL(dp_udp_claim(&fa, 60000, 60000), -EBUSY); /* inside b's range */
+	CU_ASSERT_EQUAL(dp_udp_claim(&fa, 3470, 3480), 0);	   /* around its own */
+	/* every port goes to its owner, the edges included */
+	CU_ASSERT_EQUAL(dp_udp_port_owner(3478), fa.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(3470), fa.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(3480), fa.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(3469), 0);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(3481), 0);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(49151), 0);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(49152), fb.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(65535), fb.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(0), 0);
+	/* ranges run out before ports do */
+	int rc = 0;
+	for (uint16_t p = 20000; p < 20000 + 40 && rc == 0; p += 2)
+		rc = dp_udp_claim(&fa, p, p);
+	CU_ASSERT_EQUAL(rc, -ENOSPC);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(20000), fa.id);
+	CU_ASSERT_EQUAL(dp_udp_port_owner(20001), 0);
 }
 
 int main(void)
