@@ -63,6 +63,9 @@ static const struct dp_cfg_key dp_keys[] = {
      "UDP port of the diagnostic echo service on our addresses (0 = off; labs)"},
     {"worker_idle_sleep_us", DP_CFG_U32, 0, 100000, "0", DPC(worker_idle_sleep_us), 0,
      "0 = pure polling (production); N = workers sleep N us after an empty poll (labs)"},
+    {"lab_reflect", DP_CFG_BOOL, 0, 0, "no", DPC(lab_reflect), 0,
+     "labs: workers send every frame back out with its MACs swapped, unparsed; no feature "
+     "sees traffic (a device and generator's ceiling)"},
 };
 
 #define RED(f) offsetof(struct dp_redis_cfg, f)

@@ -100,6 +100,7 @@ struct dp_dataplane_cfg {
 	uint32_t neigh_probes;
 	uint32_t worker_idle_sleep_us;
 	uint32_t udp_echo_port;
+	bool lab_reflect;
 };
 
 struct dp_redis_cfg {

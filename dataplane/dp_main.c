@@ -335,6 +335,9 @@ int main(int argc, char **argv)
 			dp_rt.quit = true;
 		}
 	}
+	if (dp_cfg.dp.lab_reflect)
+		PR_WARN("[dataplane] lab_reflect = yes: workers send every frame back out with its "
+			"MAC addresses swapped; nothing is relayed, answered or routed");
 	PR_NOTICE("running: %u worker(s), %u port(s), control on lcore %u, telemetry "
 		  "/var/run/dpdk/%s/dpdk_telemetry.v2",
 		  dp_rt.nb_workers, dp_rt.nb_ports, dp_rt.main_lcore, dp_cfg.eal.file_prefix);

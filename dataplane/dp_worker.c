@@ -222,6 +222,52 @@ static void prefetch_burst(const struct rx_burst *b)
 		PREFETCHW(rte_pktmbuf_mtod(b->pkts[i], void *));
 }
 
+/* [dataplane] lab_reflect: every received frame goes back out of its port with its MAC
+ * addresses swapped, unparsed. What a device and its generator allow a worker that touches
+ * each frame once and does nothing else: the bench's ceiling for the relay on that device. */
+static void reflect_main(struct dp_worker *w)
+{
+	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
+	const uint64_t cyc_per_us = RTE_MAX(rte_get_tsc_hz() / 1000000, (uint64_t)1);
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+	uint64_t busy_cyc = 0;
+	uint16_t p, q, n, i;
+
+	while (!dp_rt.stop_workers) {
+		const uint64_t t0 = rte_rdtsc();
+		unsigned int got = 0;
+
+		for (p = 0; p < dp_rt.nb_ports; p++) {
+			for (q = w->index; q < dp_rt.ports[p].nb_rxq; q += dp_rt.nb_workers) {
+				n = rte_eth_rx_burst(dp_rt.ports[p].port_id, q, pkts, burst);
+				for (i = 0; i < n; i++)
+					PREFETCHW(rte_pktmbuf_mtod(pkts[i], void *));
+				for (i = 0; i < n; i++) {
+					struct rte_ether_hdr *eth =
+					    rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
+					struct rte_ether_addr a = eth->dst_addr;
+
+					w->stats->rx_packets++;
+					w->stats->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+					eth->dst_addr = eth->src_addr;
+					eth->src_addr = a;
+					dp_worker_tx(w, p, pkts[i]);
+				}
+				got += n;
+			}
+		}
+		dp_worker_flush(w);
+		free_dropped(w);
+		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
+		w->stats->loops++;
+		if (got) {
+			busy_cyc += rte_rdtsc() - t0;
+			w->stats->busy_loops++;
+			w->stats->busy_us = busy_cyc / cyc_per_us;
+		}
+	}
+}
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -237,6 +283,8 @@ int dp_worker_main(void *arg)
 	uint64_t busy_cyc = 0;
 
 	held->n = 0;
+	if (dp_cfg.dp.lab_reflect)
+		reflect_main(w);
 	while (!dp_rt.stop_workers) {
 		unsigned int got = 0;
 		const uint64_t t0 = rte_rdtsc();

@@ -2,7 +2,9 @@
 # TURN relaying rate (narrative: tests/bench/turn.md). Three figures, JSON lines for
 # tests/bench/run.sh:
 #  1. the data path alone (tests/bench/turn/relay_bench): ChannelData->peer and
-#     peer->ChannelData decisions per second on one core over 10,000 allocations;
+#     peer->ChannelData decisions per second on one core over 10,000 allocations, by the
+#     general path (turn_relay_burst) and by the IPv4 fast path (turn_relay_v4_burst,
+#     decision and header rewrite);
 #  2. poprelay-dataplane, one worker, 10,000 live allocations restored from Redis, 200-byte
 #     payloads replayed by net_pcap (infinite_rx) as the generator: relayed packets per
 #     second per worker, next to dpdk-testpmd io-forward on the same virtual device;
@@ -33,11 +35,13 @@ pr_on_exit "rm -rf '$tmp' /var/run/dpdk/$PREFIX /var/run/dpdk/$PREFIX-tp /var/ru
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # 1. data path alone
-rb_c2p=(); rb_p2c=()
+rb_c2p=(); rb_p2c=(); rb_fc2p=(); rb_fp2c=()
 for r in $(seq "$RUNS"); do
 	out=$("$RB" "$N" 5000000)
 	rb_c2p+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["c2p_mpps"])')")
 	rb_p2c+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p2c_mpps"])')")
+	rb_fc2p+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fast_c2p_mpps"])')")
+	rb_fp2c+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fast_p2c_mpps"])')")
 	pr_log "relay_bench run $r: $out"
 done
 alloc_bytes=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["alloc_bytes"], d["table_bytes_per_alloc"])')
@@ -112,9 +116,12 @@ sed -e "s/^huge = no/huge = yes\nhuge_unlink = no/" -e "s/^file_prefix = .*/file
 	-e "s|^device = .*|device = ring:tnb\nrx_desc = 4096\ntx_desc = 4096|" \
 	-e "s/^promiscuous = yes//" -e "s/^memory_mb = .*/memory_mb = 512/" "$tmp/dp.conf" >"$tmp/ring.conf"
 stats() { $TEL $PREFIX-ring /poprelay/stats | python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/stats']; print(d['rx_packets'], d['busy_us'])"; }
-ring_rates=(); busy_rates=(); tr_rates=()
-for r in $(seq "$RUNS"); do
-	"$DP" -c "$tmp/ring.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+ring_rates=(); busy_rates=(); tr_rates=(); rf_rates=()
+sed -e "s/^\[dataplane\]/[dataplane]\nlab_reflect = yes/" "$tmp/ring.conf" >"$tmp/reflect.conf"
+# one dataplane on the ring port with ringgen for SECS seconds; $1 config, $2 ringgen's
+# --check-every; sets rate (ringgen's median) and busy (relayed per second of busy time)
+ring_run() {
+	"$DP" -c "$1" >"$tmp/dp.out" 2>"$tmp/dp.log" &
 	dp_pid=$!
 	pr_on_exit "kill $dp_pid 2>/dev/null"
 	PREFIX_SAVE=$PREFIX; PREFIX=$PREFIX-ring
@@ -122,7 +129,7 @@ for r in $(seq "$RUNS"); do
 	PREFIX=$PREFIX_SAVE
 	"$GEN" --proc-type=secondary --file-prefix=$PREFIX-ring --no-pci --lcores=8@0 --log-level=3 -- \
 		--ring tnb --pcap "$tmp/t.pcap" --seconds $((SECS + 2)) --pattern-len 200 \
-		>"$tmp/gen.json" 2>"$tmp/gen.err" &
+		--check-every "$2" >"$tmp/gen.json" 2>"$tmp/gen.err" &
 	gen_pid=$!
 	sleep 2
 	read -r rx0 bu0 <<<"$(stats)"
@@ -132,7 +139,15 @@ for r in $(seq "$RUNS"); do
 	kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
 	rate=$(python3 -c "import json; print(json.load(open('$tmp/gen.json'))['median_mpps'] * 1e6)")
 	busy=$(python3 -c "print(($rx1 - $rx0) / max($bu1 - $bu0, 1) * 1e6)")
+}
+for r in $(seq "$RUNS"); do
+	ring_run "$tmp/ring.conf" 64
 	ring_rates+=("$rate"); busy_rates+=("$busy")
+	relay_log="relayed $rate pps ($busy per busy second), ringgen $(cat "$tmp/gen.json")"
+	# the ceiling: the same worker, device and generator, each frame sent back with its
+	# MACs swapped (lab_reflect; the frames are not relayed, so ringgen checks none)
+	ring_run "$tmp/reflect.conf" 4294967295
+	rf_rates+=("$rate")
 	# testpmd io-forward on net_ring: its own first burst (--tx-first) circulating
 	timeout -s INT $((SECS + 4)) dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
 		--file-prefix $PREFIX-tr --log-level=4 --vdev net_ring0 -- \
@@ -141,11 +156,12 @@ for r in $(seq "$RUNS"); do
 	trp=$(grep -o 'Rx-pps: *[0-9]*' "$tmp/tr.log" | awk '{print $2}' | awk '$1 > 0' | median)
 	[ -n "$trp" ] || { tail -20 "$tmp/tr.log" >&2; pr_fail "no testpmd net_ring rate"; }
 	tr_rates+=("$trp")
-	pr_log "ring run $r: relayed $rate pps ($busy per busy second), ringgen $(cat "$tmp/gen.json"), testpmd io net_ring $trp pps"
+	pr_log "ring run $r: $relay_log; reflected $rate pps; testpmd io net_ring $trp pps"
 done
 ring=$(printf '%s\n' "${ring_rates[@]}" | median)
 ringbusy=$(printf '%s\n' "${busy_rates[@]}" | median)
 trp=$(printf '%s\n' "${tr_rates[@]}" | median)
+reflect=$(printf '%s\n' "${rf_rates[@]}" | median)
 
 # 4. coturn, same packet size, one relay thread, in a namespace on lo
 cot=0
@@ -172,10 +188,14 @@ if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; 
 	pr_log "coturn: sent/received $sent, turnserver CPU $(( c1 - c0 )) ticks: $cot relayed packets per CPU-second"
 fi
 
-python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" "$ring" "$ringbusy" "$trp" <<'PY'
+python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" "$ring" "$ringbusy" "$trp" \
+	"${rb_fc2p[*]}" "${rb_fp2c[*]}" "$reflect" <<'PY'
 import json, statistics, sys
 c2p = statistics.median(map(float, sys.argv[1].split()))
 p2c = statistics.median(map(float, sys.argv[2].split()))
+fc2p = statistics.median(map(float, sys.argv[11].split()))
+fp2c = statistics.median(map(float, sys.argv[12].split()))
+reflect = float(sys.argv[13])
 dp, tp, cot, n = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 ab, tb = map(int, sys.argv[7].split())
 ring, ringbusy, trp = float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
@@ -183,14 +203,24 @@ print(json.dumps({"name": "turn_datapath_channeldata_to_peer", "value": c2p, "un
                   "note": f"decision only, one core, {n} allocations, 200-byte payload"}))
 print(json.dumps({"name": "turn_datapath_peer_to_channeldata", "value": p2c, "unit": "Mpps",
                   "note": f"decision only, one core, {n} allocations, 200-byte payload"}))
+print(json.dumps({"name": "turn_fastpath_channeldata_to_peer", "value": fc2p, "unit": "Mpps",
+                  "baseline": "general path, decision only, same run", "baseline_value": c2p,
+                  "note": f"IPv4 fast path, decision and header rewrite, one core, {n} allocations"}))
+print(json.dumps({"name": "turn_fastpath_peer_to_channeldata", "value": fp2c, "unit": "Mpps",
+                  "baseline": "general path, decision only, same run", "baseline_value": p2c,
+                  "note": f"IPv4 fast path, decision and header rewrite, one core, {n} allocations"}))
 print(json.dumps({"name": "turn_relay_per_worker", "value": round(dp / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, same net_pcap device, 1 core",
                   "baseline_value": round(tp / 1e6, 3),
                   "note": f"{n} allocations, half ChannelData->peer, half peer->ChannelData"}))
 print(json.dumps({"name": "turn_relay_per_worker_ring", "value": round(ring / 1e6, 3), "unit": "Mpps",
+                  "baseline": "same worker, device and generator reflecting frames (lab_reflect)",
+                  "baseline_value": round(reflect / 1e6, 3),
+                  "note": f"ring:NAME port fed by ringgen on the other core, {n} allocations"}))
+print(json.dumps({"name": "ring_device_reflect", "value": round(reflect / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, net_ring looping its own burst, 1 core",
                   "baseline_value": round(trp / 1e6, 3),
-                  "note": f"ring:NAME port fed by ringgen on the other core, {n} allocations"}))
+                  "note": "ring:NAME port, ringgen, worker swapping MACs: the device and generator's ceiling"}))
 print(json.dumps({"name": "turn_relay_per_busy_worker_ring", "value": round(ringbusy / 1e6, 3),
                   "unit": "Mpps", "baseline": "relayed per second of the same run",
                   "baseline_value": round(ring / 1e6, 3),
