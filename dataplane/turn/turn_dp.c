@@ -121,9 +121,11 @@ static int drop_id[TD_MAX];
 static uint64_t us_mul; /* microseconds per tsc cycle, 32.32 fixed point (no division per packet) */
 static uint16_t listen_port;
 
-/* Per worker: xorshift state for transaction ids. Writer: that worker. */
+/* Per worker: xorshift state for transaction ids, and what the IPv4 channel fast path
+ * relayed and declined (telemetry reads them). Writer: that worker. */
 static struct {
 	uint64_t rnd;
+	uint64_t fast_relayed, fast_declined;
 } __rte_cache_aligned wstate[DP_MAX_WORKERS];
 
 /* Control only. */
@@ -272,7 +274,13 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 		};
 		fast[nf++] = i;
 	}
-	if (nf && turn_relay_v4_burst(srv, v, nf, now_us) < nf) {
+	const unsigned relayed = nf ? turn_relay_v4_burst(srv, v, nf, now_us) : 0;
+	/* one writer: plain stores telemetry reads whole */
+	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&wstate[w->index].fast_declined,
+			 wstate[w->index].fast_declined + (nf - relayed), __ATOMIC_RELAXED);
+	if (relayed < nf) {
 		/* what the fast path declined joins the rest, in its place */
 		unsigned k = 0, j = 0, f = 0;
 		uint16_t all[DP_MAX_BURST];
@@ -623,6 +631,13 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		snprintf(k, sizeof(k), "err_%d", codes[i]);
 		rte_tel_data_add_dict_u64(d, k, s->err[codes[i] / 100][codes[i] % 100]);
 	}
+	uint64_t fast[2] = {0};
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
+		fast[0] += __atomic_load_n(&wstate[i].fast_relayed, __ATOMIC_RELAXED);
+		fast[1] += __atomic_load_n(&wstate[i].fast_declined, __ATOMIC_RELAXED);
+	}
+	rte_tel_data_add_dict_u64(d, "fastpath_relayed", fast[0]);
+	rte_tel_data_add_dict_u64(d, "fastpath_declined", fast[1]);
 	rte_tel_data_add_dict_u64(d, "pkts_c2p", tot[0]);
 	rte_tel_data_add_dict_u64(d, "bytes_c2p", tot[1]);
 	rte_tel_data_add_dict_u64(d, "pkts_p2c", tot[2]);

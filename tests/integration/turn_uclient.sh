@@ -118,7 +118,14 @@ uclient() {
 
 SRV=198.51.100.10
 pr_log "channel mode"
+fast0=$(stat fastpath_relayed)
 uclient channel ok -u alice -w "$PW" -e 203.0.113.5 -r 3480 -n 50 -l 200 -z 10 -c $SRV
+# coturn's client and peer over IPv4 channels: the dataplane's fast path relays their data
+# (50 datagrams each way at least; Send indications, client to client and IPv6 below take
+# the general path)
+fast1=$(stat fastpath_relayed)
+[ $((fast1 - fast0)) -ge 100 ] || { dump; pr_fail "channel mode: the fast path relayed $((fast1 - fast0)) datagrams"; }
+pr_log "ok: channel mode: $((fast1 - fast0)) datagrams by the fast path, $(stat fastpath_declined) declined so far"
 pr_log "send indications (-s)"
 uclient send ok -u alice -w "$PW" -e 203.0.113.5 -r 3480 -n 50 -l 200 -z 10 -c -s $SRV
 pr_log "client to client (-y)"
