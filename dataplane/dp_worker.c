@@ -222,6 +222,23 @@ static void prefetch_burst(const struct rx_burst *b)
 		PREFETCHW(rte_pktmbuf_mtod(b->pkts[i], void *));
 }
 
+/* The end of every loop iteration: transmit and free what it left, report quiescence, count
+ * the iteration and, when it had work, its time (busy_us: packets / busy time is what one
+ * core relays when it never waits for input). */
+static void end_iteration(struct dp_worker *w, unsigned int got, uint64_t t0, uint64_t *busy_cyc,
+			  uint64_t cyc_per_us)
+{
+	dp_worker_flush(w);
+	free_dropped(w);
+	rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
+	w->stats->loops++;
+	if (got) {
+		*busy_cyc += rte_rdtsc() - t0;
+		w->stats->busy_loops++;
+		w->stats->busy_us = *busy_cyc / cyc_per_us;
+	}
+}
+
 /* [dataplane] lab_reflect: every received frame goes back out of its port with its MAC
  * addresses swapped, unparsed. What a device and its generator allow a worker that touches
  * each frame once and does nothing else: the bench's ceiling for the relay on that device. */
@@ -256,15 +273,7 @@ static void reflect_main(struct dp_worker *w)
 				got += n;
 			}
 		}
-		dp_worker_flush(w);
-		free_dropped(w);
-		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
-		w->stats->loops++;
-		if (got) {
-			busy_cyc += rte_rdtsc() - t0;
-			w->stats->busy_loops++;
-			w->stats->busy_us = busy_cyc / cyc_per_us;
-		}
+		end_iteration(w, got, t0, &busy_cyc, cyc_per_us);
 	}
 }
 
@@ -313,17 +322,8 @@ int dp_worker_main(void *arg)
 			held->n = 0;
 			got = 1;
 		}
-		dp_worker_flush(w);
-		free_dropped(w);
-		rte_rcu_qsbr_quiescent(dp_rt.rcu, w->lcore_id);
-		w->stats->loops++;
-		if (got) {
-			/* Time in iterations that had work: packets / busy time is what one
-			 * core relays when it never waits for input (busy_us in stats). */
-			busy_cyc += rte_rdtsc() - t0;
-			w->stats->busy_loops++;
-			w->stats->busy_us = busy_cyc / cyc_per_us;
-		} else if (idle_us)
+		end_iteration(w, got, t0, &busy_cyc, cyc_per_us);
+		if (!got && idle_us)
 			rte_delay_us_sleep(idle_us);
 	}
 	if (held->n)

@@ -29,6 +29,25 @@ static inline void count1(uint64_t *c, uint64_t v)
 	__atomic_store_n(c, __atomic_load_n(c, RELAXED) + v, RELAXED);
 }
 
+/* A datagram relayed client -> peer (one writer, see count1) and peer -> client (several
+ * workers may relay to one client when cfg.shared_p2c_counters says so). */
+static inline void count_c2p(struct turn_alloc *a, uint64_t bytes)
+{
+	count1(&a->st.pkts_c2p, 1);
+	count1(&a->st.bytes_c2p, bytes);
+}
+
+static inline void count_p2c(const struct turn_server *s, struct turn_alloc *a, uint64_t bytes)
+{
+	if (s->cfg.shared_p2c_counters) {
+		count(&a->st.pkts_p2c, 1);
+		count(&a->st.bytes_p2c, bytes);
+	} else {
+		count1(&a->st.pkts_p2c, 1);
+		count1(&a->st.bytes_p2c, bytes);
+	}
+}
+
 /* Token bucket of rate bytes/s and a one-second burst; several workers may share it. */
 static bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
 {
@@ -141,8 +160,7 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 		return drop(a, f, TURN_DROP_NO_PERMISSION);
 	if (!bw_take(a, keep, now_us))
 		return drop(a, f, TURN_DROP_BANDWIDTH);
-	count1(&a->st.pkts_c2p, 1);
-	count1(&a->st.bytes_c2p, keep);
+	count_c2p(a, keep);
 	f->kind = TURN_FWD_PEER;
 	f->src = s->cfg.relay[fi];
 	f->src.port = a->relay_port[fi];
@@ -354,13 +372,7 @@ static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct 
 		f->hdr[2] = (uint8_t)(body >> 8);
 		f->hdr[3] = (uint8_t)body;
 	}
-	if (s->cfg.shared_p2c_counters) {
-		count(&a->st.pkts_p2c, 1);
-		count(&a->st.bytes_p2c, len);
-	} else {
-		count1(&a->st.pkts_p2c, 1);
-		count1(&a->st.bytes_p2c, len);
-	}
+	count_p2c(s, a, len);
 	f->kind = TURN_FWD_CLIENT;
 	memset(&f->src, 0, sizeof(f->src));
 	memset(&f->dst, 0, sizeof(f->dst));
@@ -441,8 +453,7 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 		return 0;
 	if (!bw_take(a, (uint32_t)dl, now_us))
 		return 0;
-	count1(&a->st.pkts_c2p, 1);
-	count1(&a->st.bytes_c2p, (uint64_t)dl);
+	count_c2p(a, (uint64_t)dl);
 
 	/* everything received is read before the new headers go over it */
 	const uint16_t ulen = (uint16_t)(8 + dl), sport = htons(rport), dport = htons(pport);
@@ -475,13 +486,7 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
 	if (!chan || !perm_ok || !bw_take(a, len, now_us))
 		return 0;
-	if (s->cfg.shared_p2c_counters) {
-		count(&a->st.pkts_p2c, 1);
-		count(&a->st.bytes_p2c, len);
-	} else {
-		count1(&a->st.pkts_p2c, 1);
-		count1(&a->st.bytes_p2c, len);
-	}
+	count_p2c(s, a, len);
 
 	const uint32_t src = ld32(a->ft.srv_ip), dst = ld32(a->ft.cli_ip),
 		       cd = htonl((uint32_t)chan << 16 | len);
