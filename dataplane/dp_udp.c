@@ -363,33 +363,56 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	return 0;
 }
 
-int dp_udp_tx4(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, uint32_t dst)
+void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *port,
+		      const uint32_t *dst, unsigned int n)
 {
-	const struct dp_port *p;
-	const struct dp_nh_cache *c;
-	struct rte_ether_hdr *eth;
-	uint32_t nh;
+	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
+	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
+	uint32_t last_nh = 0;
+	uint16_t last_port = UINT16_MAX;
 
-	if (port >= dp_rt.nb_ports)
-		return dp_udp_tx(w, m, port);
-	p = &dp_rt.ports[port];
-	if (dp_on_link4(&p->ipv4, dst))
-		nh = dst;
-	else if (p->gateway4.family == AF_INET)
-		nh = p->gateway4.v4;
-	else
-		return dp_udp_tx(w, m, port);
-	c = nh_slot(w, port, nh);
-	if (!c->valid || c->port != port || c->nh.family != AF_INET || c->nh.v4 != nh ||
-	    c->gen != __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE) ||
-	    rte_pktmbuf_headroom(m) < sizeof(*eth))
-		return dp_udp_tx(w, m, port); /* fills the entry, or resolves, or counts */
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
-	rte_ether_addr_copy(&c->mac, &eth->dst_addr);
-	rte_ether_addr_copy(&p->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	dp_worker_tx(w, port, m);
-	return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct dp_port *p;
+		struct rte_ether_hdr *eth;
+		uint32_t nh;
+
+		if (port[i] >= dp_rt.nb_ports) {
+			c = NULL;
+			dp_udp_tx(w, m[i], port[i]);
+			continue;
+		}
+		p = &dp_rt.ports[port[i]];
+		if (dp_on_link4(&p->ipv4, dst[i]))
+			nh = dst[i];
+		else if (p->gateway4.family == AF_INET)
+			nh = p->gateway4.v4;
+		else {
+			c = NULL;
+			dp_udp_tx(w, m[i], port[i]);
+			continue;
+		}
+		if (c == NULL || nh != last_nh || port[i] != last_port) {
+			c = nh_slot(w, port[i], nh);
+			if (!c->valid || c->port != port[i] || c->nh.family != AF_INET ||
+			    c->nh.v4 != nh || c->gen != gen) {
+				c = NULL; /* fills the entry, or resolves, or counts */
+				dp_udp_tx(w, m[i], port[i]);
+				continue;
+			}
+			last_nh = nh;
+			last_port = port[i];
+		}
+		eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m[i], sizeof(*eth));
+		if (eth == NULL) {
+			c = NULL;
+			dp_udp_tx(w, m[i], port[i]); /* counts the missing headroom */
+			continue;
+		}
+		rte_ether_addr_copy(&c->mac, &eth->dst_addr);
+		rte_ether_addr_copy(&p->mac, &eth->src_addr);
+		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+		dp_worker_tx(w, port[i], m[i]);
+	}
 }
 
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)

@@ -191,10 +191,13 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
  * -ENETUNREACH without a route, -ENOSPC. */
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
 
-/* Worker: dp_udp_tx for an IPv4 packet toward dst (network order, its header's
- * destination), the relaying fast path's form: with the next hop in the worker's cache it
- * costs a masked compare and the Ethernet header; anything else goes through dp_udp_tx. */
-int dp_udp_tx4(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, uint32_t dst);
+/* Worker: dp_udp_tx for n IPv4 packets, m[i] (data at the IP header) out of port index
+ * port[i] toward dst[i] (network order, its header's destination): the relaying fast
+ * path's form. With the next hop in the worker's cache a packet costs a masked compare and
+ * its Ethernet header, and a run of packets toward the same next hop looks it up once;
+ * anything else goes through dp_udp_tx. Consumes every m[i]. */
+void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *port,
+		      const uint32_t *dst, unsigned int n);
 
 /* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
  * starts resolution directly and the packet is parked the same way. */

@@ -241,73 +241,93 @@ static bool fast_candidate(const struct rte_mbuf *m, const struct dp_pkt_info *p
  * (they are different flows, so nothing is reordered within one): a burst that alternates
  * directions at random would make every branch on the direction a misprediction.
  *  1. IPv4 channel traffic, the bulk of it, is decided and rewritten in one pass
- *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4);
+ *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4_burst);
  *  2. the rest, and whatever the fast path declined, is decided together by
  *     turn_relay_burst (which overlaps their table lookups), then relayed in place by
  *     dp_udp_relay, punted or dropped one by one. */
+/* Merges two ascending index lists into out; returns the count. */
+static unsigned merge_idx(const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb,
+			  uint16_t *out)
+{
+	unsigned i = 0, j = 0, k = 0;
+	while (i < na || j < nb)
+		out[k++] = j == nb || (i < na && a[i] < b[j]) ? a[i++] : b[j++];
+	return k;
+}
+
 static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			   uint16_t n)
 {
 	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	uint64_t *rnd = &wstate[w->index].rnd;
 	struct turn_v4 v[DP_MAX_BURST];
-	uint16_t order[DP_MAX_BURST], fast[DP_MAX_BURST], slow[DP_MAX_BURST];
-	unsigned nc = 0, nf = 0, ns = 0;
+	/* [0] clients', [1] peers' datagrams, each in arrival order: fast-path candidates and
+	 * the rest */
+	uint16_t fast[2][DP_MAX_BURST], slow[2][DP_MAX_BURST], idx[DP_MAX_BURST];
+	unsigned nf[2] = {0, 0}, ns[2] = {0, 0};
 
-	for (uint16_t i = 0; i < n; i++)
-		if (pi[i].dport == listen_port)
-			order[nc++] = i;
-	for (uint16_t i = 0, np = 0; i < n; i++)
-		if (pi[i].dport != listen_port)
-			order[nc + np++] = i;
-	for (uint16_t o = 0; o < n; o++) {
-		const uint16_t i = order[o];
-		const bool from_peer = o >= nc;
-		if (!fast_candidate(m[i], &pi[i], from_peer)) {
-			slow[ns++] = i;
-			continue;
-		}
-		v[nf] = (struct turn_v4){
+	for (uint16_t i = 0; i < n; i++) {
+		const bool from_peer = pi[i].dport != listen_port;
+		if (fast_candidate(m[i], &pi[i], from_peer))
+			fast[from_peer][nf[from_peer]++] = i;
+		else
+			slow[from_peer][ns[from_peer]++] = i;
+	}
+	const unsigned nv = nf[0] + nf[1];
+	for (unsigned k = 0; k < nv; k++) {
+		const bool from_peer = k >= nf[0];
+		const uint16_t i = from_peer ? fast[1][k - nf[0]] : fast[0][k];
+		idx[k] = i;
+		v[k] = (struct turn_v4){
 		    .ip = rte_pktmbuf_mtod_offset(m[i], uint8_t *, pi[i].l3_off),
 		    .udp_len = (uint16_t)(pi[i].payload_len + 8),
 		    .from_peer = from_peer,
 		};
-		fast[nf++] = i;
 	}
-	const unsigned relayed = nf ? turn_relay_v4_burst(srv, v, nf, now_us) : 0;
+	const unsigned relayed = nv ? turn_relay_v4_burst(srv, v, nv, now_us) : 0;
 	/* one writer: plain stores telemetry reads whole */
 	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&wstate[w->index].fast_declined,
-			 wstate[w->index].fast_declined + (nf - relayed), __ATOMIC_RELAXED);
-	if (relayed < nf) {
-		/* what the fast path declined joins the rest, in its place */
-		unsigned k = 0, j = 0, f = 0;
-		uint16_t all[DP_MAX_BURST];
-		for (uint16_t o = 0; o < n; o++) {
-			const uint16_t i = order[o];
-			if (f < nf && fast[f] == i) {
-				if (!v[f].handled)
-					all[k++] = i;
-				f++;
-			} else {
-				all[k++] = slow[j++];
-			}
-		}
-		memcpy(slow, all, k * sizeof(all[0]));
-		ns = k;
-	}
-	for (unsigned f = 0; f < nf; f++) {
-		struct rte_mbuf *mb = m[fast[f]];
-		if (!v[f].handled)
+			 wstate[w->index].fast_declined + (nv - relayed), __ATOMIC_RELAXED);
+
+	/* the relayed ones leave together, their next hops looked up once per run */
+	struct rte_mbuf *out[DP_MAX_BURST];
+	uint16_t port[DP_MAX_BURST];
+	uint32_t dst[DP_MAX_BURST];
+	unsigned no = 0;
+	for (unsigned k = 0; k < nv; k++) {
+		struct rte_mbuf *mb = m[idx[k]];
+		if (!v[k].handled)
 			continue;
-		mb->data_off = (uint16_t)(mb->data_off + pi[fast[f]].l3_off + v[f].out_off);
-		mb->data_len = v[f].out_len;
-		mb->pkt_len = v[f].out_len;
-		dp_udp_tx4(w, mb, pi[fast[f]].port, v[f].out_dst);
+		mb->data_off = (uint16_t)(mb->data_off + pi[idx[k]].l3_off + v[k].out_off);
+		mb->data_len = v[k].out_len;
+		mb->pkt_len = v[k].out_len;
+		out[no] = mb;
+		port[no] = pi[idx[k]].port;
+		dst[no++] = v[k].out_dst;
 	}
-	if (ns)
-		slow_burst(w, m, pi, slow, ns, now_us, rnd);
+	if (no)
+		dp_udp_tx4_burst(w, out, port, dst, no);
+
+	/* what the fast path declined joins the rest, in its place */
+	if (relayed < nv) {
+		uint16_t back[2][DP_MAX_BURST], tmp[DP_MAX_BURST];
+		unsigned nb[2] = {0, 0};
+		for (unsigned k = 0; k < nv; k++)
+			if (!v[k].handled)
+				back[v[k].from_peer][nb[v[k].from_peer]++] = idx[k];
+		for (int d = 0; d < 2; d++) {
+			if (!nb[d])
+				continue;
+			ns[d] = merge_idx(slow[d], ns[d], back[d], nb[d], tmp);
+			memcpy(slow[d], tmp, ns[d] * sizeof(tmp[0]));
+		}
+	}
+	if (ns[0] + ns[1]) {
+		memcpy(slow[0] + ns[0], slow[1], ns[1] * sizeof(slow[1][0]));
+		slow_burst(w, m, pi, slow[0], ns[0] + ns[1], now_us, rnd);
+	}
 }
 
 static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
