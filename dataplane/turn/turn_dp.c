@@ -237,14 +237,6 @@ static bool fast_candidate(const struct rte_mbuf *m, const struct dp_pkt_info *p
 	       (*rte_pktmbuf_mtod_offset(m, const uint8_t *, p->payload_off) & 0xC0) == 0x40;
 }
 
-/* One RX burst's datagrams. Clients' datagrams first, then peers', each in arrival order
- * (they are different flows, so nothing is reordered within one): a burst that alternates
- * directions at random would make every branch on the direction a misprediction.
- *  1. IPv4 channel traffic, the bulk of it, is decided and rewritten in one pass
- *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4_burst);
- *  2. the rest, and whatever the fast path declined, is decided together by
- *     turn_relay_burst (which overlaps their table lookups), then relayed in place by
- *     dp_udp_relay, punted or dropped one by one. */
 /* Merges two ascending index lists into out; returns the count. */
 static unsigned merge_idx(const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb,
 			  uint16_t *out)
@@ -255,6 +247,14 @@ static unsigned merge_idx(const uint16_t *a, unsigned na, const uint16_t *b, uns
 	return k;
 }
 
+/* One RX burst's datagrams. Clients' datagrams first, then peers', each in arrival order
+ * (they are different flows, so nothing is reordered within one): a burst that alternates
+ * directions at random would make every branch on the direction a misprediction.
+ *  1. IPv4 channel traffic, the bulk of it, is decided and rewritten in one pass
+ *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4_burst);
+ *  2. the rest, and whatever the fast path declined, is decided together by
+ *     turn_relay_burst (which overlaps their table lookups), then relayed in place by
+ *     dp_udp_relay, punted or dropped one by one. */
 static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			   uint16_t n)
 {
