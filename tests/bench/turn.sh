@@ -116,11 +116,26 @@ sed -e "s/^huge = no/huge = yes\nhuge_unlink = no/" -e "s/^file_prefix = .*/file
 	-e "s|^device = .*|device = ring:tnb\nrx_desc = 4096\ntx_desc = 4096|" \
 	-e "s/^promiscuous = yes//" -e "s/^memory_mb = .*/memory_mb = 512/" "$tmp/dp.conf" >"$tmp/ring.conf"
 stats() { $TEL $PREFIX-ring /poprelay/stats | python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/stats']; print(d['rx_packets'], d['busy_us'])"; }
-ring_rates=(); busy_rates=(); tr_rates=(); rf_rates=()
+ring_rates=(); busy_rates=(); tr_rates=(); rf_rates=(); gp_rates=()
+# the same traffic without UDP checksums, which the fast path declines: the general path's
+# rate (it then computes each checksum too); IPv4 without options, as gen.py writes it
+python3 - "$tmp/t.pcap" "$tmp/t-nock.pcap" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+order = "<" if b[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+off = 24
+while off + 16 <= len(b):
+    incl = struct.unpack(order + "I", b[off + 8:off + 12])[0]
+    f = off + 16
+    if b[f + 12:f + 14] == b"\x08\x00" and b[f + 14] == 0x45 and b[f + 23] == 17:
+        b[f + 40:f + 42] = b"\x00\x00"
+    off = f + incl
+open(sys.argv[2], "wb").write(b)
+PY
 sed -e "s/^\[dataplane\]/[dataplane]\nlab_reflect = yes/" "$tmp/ring.conf" >"$tmp/reflect.conf"
 # one dataplane on the ring port with ringgen for SECS seconds; $1 config, $2 ringgen's
 # --check-every; sets rate (ringgen's median) and busy (relayed per second of busy time)
-ring_run() {
+ring_run() { # $3: the pcap (default: the benchmark's)
 	"$DP" -c "$1" >"$tmp/dp.out" 2>"$tmp/dp.log" &
 	dp_pid=$!
 	pr_on_exit "kill $dp_pid 2>/dev/null"
@@ -128,7 +143,7 @@ ring_run() {
 	pr_wait_for 120 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "dataplane (ring) did not restore $N allocations"; }
 	PREFIX=$PREFIX_SAVE
 	"$GEN" --proc-type=secondary --file-prefix=$PREFIX-ring --no-pci --lcores=8@0 --log-level=3 -- \
-		--ring tnb --pcap "$tmp/t.pcap" --seconds $((SECS + 2)) --pattern-len 200 \
+		--ring tnb --pcap "${3:-$tmp/t.pcap}" --seconds $((SECS + 2)) --pattern-len 200 \
 		--check-every "$2" >"$tmp/gen.json" 2>"$tmp/gen.err" &
 	gen_pid=$!
 	sleep 2
@@ -148,6 +163,9 @@ for r in $(seq "$RUNS"); do
 	# MACs swapped (lab_reflect; the frames are not relayed, so ringgen checks none)
 	ring_run "$tmp/reflect.conf" 4294967295
 	rf_rates+=("$rate")
+	reflect_log="reflected $rate pps"
+	ring_run "$tmp/ring.conf" 64 "$tmp/t-nock.pcap"
+	gp_rates+=("$rate")
 	# testpmd io-forward on net_ring: its own first burst (--tx-first) circulating
 	timeout -s INT $((SECS + 4)) dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
 		--file-prefix $PREFIX-tr --log-level=4 --vdev net_ring0 -- \
@@ -156,12 +174,13 @@ for r in $(seq "$RUNS"); do
 	trp=$(grep -o 'Rx-pps: *[0-9]*' "$tmp/tr.log" | awk '{print $2}' | awk '$1 > 0' | median)
 	[ -n "$trp" ] || { tail -20 "$tmp/tr.log" >&2; pr_fail "no testpmd net_ring rate"; }
 	tr_rates+=("$trp")
-	pr_log "ring run $r: $relay_log; reflected $rate pps; testpmd io net_ring $trp pps"
+	pr_log "ring run $r: $relay_log; $reflect_log; general path $rate pps; testpmd io net_ring $trp pps"
 done
 ring=$(printf '%s\n' "${ring_rates[@]}" | median)
 ringbusy=$(printf '%s\n' "${busy_rates[@]}" | median)
 trp=$(printf '%s\n' "${tr_rates[@]}" | median)
 reflect=$(printf '%s\n' "${rf_rates[@]}" | median)
+general=$(printf '%s\n' "${gp_rates[@]}" | median)
 
 # 4. coturn, same packet size, one relay thread, in a namespace on lo
 cot=0
@@ -189,13 +208,14 @@ if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; 
 fi
 
 python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" "$ring" "$ringbusy" "$trp" \
-	"${rb_fc2p[*]}" "${rb_fp2c[*]}" "$reflect" <<'PY'
+	"${rb_fc2p[*]}" "${rb_fp2c[*]}" "$reflect" "$general" <<'PY'
 import json, statistics, sys
 c2p = statistics.median(map(float, sys.argv[1].split()))
 p2c = statistics.median(map(float, sys.argv[2].split()))
 fc2p = statistics.median(map(float, sys.argv[11].split()))
 fp2c = statistics.median(map(float, sys.argv[12].split()))
 reflect = float(sys.argv[13])
+general = float(sys.argv[14])
 dp, tp, cot, n = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 ab, tb = map(int, sys.argv[7].split())
 ring, ringbusy, trp = float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
@@ -217,6 +237,11 @@ print(json.dumps({"name": "turn_relay_per_worker_ring", "value": round(ring / 1e
                   "baseline": "same worker, device and generator reflecting frames (lab_reflect)",
                   "baseline_value": round(reflect / 1e6, 3),
                   "note": f"ring:NAME port fed by ringgen on the other core, {n} allocations"}))
+print(json.dumps({"name": "turn_relay_per_worker_ring_general_path", "value": round(general / 1e6, 3),
+                  "unit": "Mpps", "baseline": "the fast path, same traffic with checksums, same run",
+                  "baseline_value": round(ring / 1e6, 3),
+                  "note": "datagrams without UDP checksums: declined by the fast path, relayed "
+                          "(checksums computed) by the general path"}))
 print(json.dumps({"name": "ring_device_reflect", "value": round(reflect / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, net_ring looping its own burst, 1 core",
                   "baseline_value": round(trp / 1e6, 3),
