@@ -3,6 +3,7 @@
 #ifndef POPRELAY_DP_H
 #define POPRELAY_DP_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -150,6 +151,21 @@ static inline bool dp_on_link4(const struct dp_prefix *pfx, uint32_t v4)
 	return pfx->set && pfx->addr.family == AF_INET &&
 	       (bits == 0 ||
 		((rte_be_to_cpu_32(v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0);
+}
+
+/* dp_route_nexthop for an IPv4 destination (network order): 0 with *nh set, or
+ * -ENETUNREACH. */
+static inline int dp_route_nexthop4(const struct dp_port *p, uint32_t dst, uint32_t *nh)
+{
+	if (dp_on_link4(&p->ipv4, dst)) {
+		*nh = dst;
+		return 0;
+	}
+	if (p->gateway4.family == AF_INET) {
+		*nh = p->gateway4.v4;
+		return 0;
+	}
+	return -ENETUNREACH;
 }
 
 /* Port index (0..nb_ports-1) of a DPDK port id, or -1. */

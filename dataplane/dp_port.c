@@ -56,8 +56,19 @@ static inline void addr_copy(struct dp_ipaddr *to, const struct dp_ipaddr *from)
 
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
 {
-	const struct dp_prefix *pfx = dst->family == AF_INET ? &p->ipv4 : &p->ipv6;
-	const struct dp_ipaddr *gw = dst->family == AF_INET ? &p->gateway4 : &p->gateway6;
+	const struct dp_prefix *pfx = &p->ipv6;
+	const struct dp_ipaddr *gw = &p->gateway6;
+
+	if (dst->family == AF_INET) {
+		uint32_t v4;
+		int ret = dp_route_nexthop4(p, dst->v4, &v4);
+
+		if (ret == 0) {
+			nh->family = AF_INET;
+			nh->v4 = v4;
+		}
+		return ret;
+	}
 
 	/* Link-local IPv6 destinations are always on-link (RFC 4291 2.5.6). */
 	if (on_link(pfx, dst) ||

@@ -302,6 +302,13 @@ static inline struct dp_nh_cache *nh_slot(struct dp_worker *w, uint16_t port, ui
 	return &w->nh_cache[(k ^ (k >> 8) ^ port) % DP_NH_CACHE];
 }
 
+/* Whether cache entry c holds next hop nh on port, as of neighbour-table generation gen. */
+static inline bool nh_entry_is(const struct dp_nh_cache *c, uint16_t port, uint32_t gen,
+			       const struct dp_ipaddr *nh)
+{
+	return c->valid && c->gen == gen && c->port == port && same_addr(&c->nh, nh);
+}
+
 /* The next hop's MAC through worker w's small cache (w NULL: control, no cache). */
 static int nh_mac(struct dp_worker *w, uint16_t port, const struct dp_ipaddr *nh,
 		  struct rte_ether_addr *mac)
@@ -315,7 +322,7 @@ static int nh_mac(struct dp_worker *w, uint16_t port, const struct dp_ipaddr *nh
 	c = nh_slot(w, port, nh->family == AF_INET ? nh->v4 : ((const uint32_t *)nh->v6)[3]);
 	/* Read the generation before the table, so that a change after our lookup shows. */
 	gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
-	if (c->valid && c->gen == gen && c->port == port && same_addr(&c->nh, nh)) {
+	if (nh_entry_is(c, port, gen, nh)) {
 		*mac = c->mac;
 		return 0;
 	}
@@ -382,19 +389,15 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *
 			continue;
 		}
 		p = &dp_rt.ports[port[i]];
-		if (dp_on_link4(&p->ipv4, dst[i]))
-			nh = dst[i];
-		else if (p->gateway4.family == AF_INET)
-			nh = p->gateway4.v4;
-		else {
+		if (dp_route_nexthop4(p, dst[i], &nh) != 0) {
 			c = NULL;
-			dp_udp_tx(w, m[i], port[i]);
+			dp_udp_tx(w, m[i], port[i]); /* counts no_route */
 			continue;
 		}
 		if (c == NULL || nh != last_nh || port[i] != last_port) {
+			const struct dp_ipaddr a = {.family = AF_INET, .v4 = nh};
 			c = nh_slot(w, port[i], nh);
-			if (!c->valid || c->port != port[i] || c->nh.family != AF_INET ||
-			    c->nh.v4 != nh || c->gen != gen) {
+			if (!nh_entry_is(c, port[i], gen, &a)) {
 				c = NULL; /* fills the entry, or resolves, or counts */
 				dp_udp_tx(w, m[i], port[i]);
 				continue;

@@ -400,18 +400,6 @@ static inline uint16_t ld16(const uint8_t *p)
 	return v;
 }
 
-/* ::ffff:v4 in two word stores (turn_chan_num_perm reads it back as words). */
-static inline void peer16_v4(uint8_t out[16], uint32_t v4)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t w[2] = {0, 0xffff0000u | (uint64_t)v4 << 32};
-	memcpy(out, w, 16);
-#else
-	memcpy(out, v4_mapped, 12);
-	memcpy(out + 12, &v4, 4);
-#endif
-}
-
 /* The UDP checksum of the relayed datagram, from the received one's (ck) without reading the
  * payload (RFC 1624): payload = ~ck - old, result = ~(payload + new), where old and new are
  * the unfolded sums of everything else each checksum covers (the protocol word of the pseudo
@@ -482,7 +470,7 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != 4 ||
 	    d->udp_len < 8 || (uint32_t)d->udp_len + 24 > 0xFFFF || ld16(udp + 6) == 0)
 		return 0;
-	peer16_v4(p16, ld32(ip + 12));
+	turn_peer16(p16, ip + 12, 4); /* word stores: read back as words right away */
 	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
 	if (!chan || !perm_ok || !bw_take(a, len, now_us))
 		return 0;

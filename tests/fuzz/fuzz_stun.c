@@ -9,6 +9,7 @@
 #include "crypto/stun_auth.h"
 #include "dataplane/turn/stun_msg.h"
 #include "dataplane/turn/turn_server.h"
+#include "tests/inet_ref.h"
 
 static struct turn_server *srv;
 static struct turn_ctx ctx;
@@ -78,26 +79,6 @@ static void authed(const uint8_t *data, size_t size)
 	}
 }
 
-static uint64_t be_sum(const uint8_t *p, size_t len, uint64_t acc)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint64_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint64_t)p[len - 1] << 8;
-	return acc;
-}
-
-/* The UDP checksum field of the IPv4 datagram at ip is right. */
-static int udp4_ok(const uint8_t *ip)
-{
-	size_t ulen = (size_t)(ip[24] << 8 | ip[25]);
-	uint64_t acc = be_sum(ip + 12, 8, 17 + ulen);
-	acc = be_sum(ip + 20, ulen, acc);
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc == 0xffff;
-}
-
 /* data as the payload of an IPv4 datagram from src:sport to dst:dport (correct checksum):
  * whatever the fast path relays, the general path relays too, and the relayed datagram's
  * checksum is right; whatever it declines, it leaves as it was. */
@@ -124,12 +105,7 @@ static void fast_vs_general(const uint8_t *data, size_t size, const struct pr_ta
 	ip[24] = (uint8_t)(ulen >> 8);
 	ip[25] = (uint8_t)ulen;
 	memcpy(ip + 28, data, size);
-	uint64_t acc = be_sum(ip + 12, 8, 17 + ulen);
-	acc = be_sum(ip + 20, ulen, acc);
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	uint16_t ck = (uint16_t)~acc;
-	ck = ck ? ck : 0xffff;
+	uint16_t ck = ref_udp4_csum(ip);
 	ip[26] = (uint8_t)(ck >> 8);
 	ip[27] = (uint8_t)ck;
 	memcpy(buf[1], buf[0], sizeof(buf[0]));
@@ -151,7 +127,7 @@ static void fast_vs_general(const uint8_t *data, size_t size, const struct pr_ta
 	else
 		turn_from_client(srv, &ctx, orig + 28, (uint16_t)size, 1, &rnd, &f);
 	if (f.kind != (from_peer ? TURN_FWD_CLIENT : TURN_FWD_PEER) ||
-	    v.out_len != 28 + f.hdr_len + f.keep || !udp4_ok(ip + v.out_off) ||
+	    v.out_len != 28 + f.hdr_len + f.keep || !ref_udp4_ok(ip + v.out_off) ||
 	    memcmp(&v.out_dst, f.dst.ip, 4))
 		__builtin_trap();
 }

@@ -8,6 +8,7 @@
 
 #include "crypto/stun_auth.h"
 #include "dataplane/turn/turn_server.h"
+#include "tests/inet_ref.h"
 
 static struct turn_table *tbl;
 static struct turn_server *srv;
@@ -1102,40 +1103,6 @@ static void test_burst_equivalence(void)
 
 /* ---- the IPv4 channel fast path (turn_relay_v4_burst) ---- */
 
-static uint16_t fold(uint64_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-/* Ones-complement sum of len bytes as big-endian words (independent of the code under test). */
-static uint64_t be_sum(const uint8_t *p, unsigned len, uint64_t acc)
-{
-	for (unsigned i = 0; i + 1 < len; i += 2)
-		acc += (uint64_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint64_t)p[len - 1] << 8;
-	return acc;
-}
-
-/* UDP checksum of the IPv4 datagram at ip (over pseudo header and segment), checksum field
- * taken as zero: big-endian value. */
-static uint16_t udp4_csum(const uint8_t *ip)
-{
-	unsigned ulen = (unsigned)(ip[24] << 8 | ip[25]);
-	uint64_t acc = be_sum(ip + 12, 8, 17 + ulen);
-	acc = be_sum(ip + 20, 6, acc);
-	acc = be_sum(ip + 28, ulen - 8, acc);
-	uint16_t c = (uint16_t)~fold(acc);
-	return c ? c : 0xffff;
-}
-
-static bool udp4_ok(const uint8_t *ip)
-{
-	return (uint16_t)(ip[26] << 8 | ip[27]) == udp4_csum(ip);
-}
-
 /* An IPv4/UDP datagram at ip with correct checksums (or a zero UDP checksum). */
 static uint16_t put_dgram(uint8_t *ip, const char *src, uint16_t sport, const char *dst,
 			  uint16_t dport, const uint8_t *pl, uint16_t plen, bool zero_ck)
@@ -1152,7 +1119,7 @@ static uint16_t put_dgram(uint8_t *ip, const char *src, uint16_t sport, const ch
 	ip[9] = 17;
 	memcpy(ip + 12, s4.ip, 4);
 	memcpy(ip + 16, d4.ip, 4);
-	uint16_t hc = (uint16_t)~fold(be_sum(ip, 20, 0));
+	uint16_t hc = (uint16_t)~ref_fold(ref_sum(ip, 20, 0));
 	ip[10] = (uint8_t)(hc >> 8);
 	ip[11] = (uint8_t)hc;
 	ip[20] = (uint8_t)(sport >> 8);
@@ -1163,7 +1130,7 @@ static uint16_t put_dgram(uint8_t *ip, const char *src, uint16_t sport, const ch
 	ip[25] = (uint8_t)ulen;
 	memcpy(ip + 28, pl, plen);
 	if (!zero_ck) {
-		uint16_t c = udp4_csum(ip);
+		uint16_t c = ref_udp4_csum(ip);
 		ip[26] = (uint8_t)(c >> 8);
 		ip[27] = (uint8_t)c;
 	}
@@ -1185,7 +1152,7 @@ static uint16_t expected_dgram(uint8_t *out, const uint8_t *ip, const struct tur
 	out[9] = 17;
 	memcpy(out + 12, f->src.ip, 4);
 	memcpy(out + 16, f->dst.ip, 4);
-	uint16_t hc = (uint16_t)~fold(be_sum(out, 20, 0));
+	uint16_t hc = (uint16_t)~ref_fold(ref_sum(out, 20, 0));
 	out[10] = (uint8_t)(hc >> 8);
 	out[11] = (uint8_t)hc;
 	out[20] = (uint8_t)(f->src.port >> 8);
@@ -1196,7 +1163,7 @@ static uint16_t expected_dgram(uint8_t *out, const uint8_t *ip, const struct tur
 	out[25] = (uint8_t)ulen;
 	memcpy(out + 28, f->hdr, f->hdr_len);
 	memcpy(out + 28 + f->hdr_len, ip + 28 + f->strip, f->keep);
-	uint16_t c = udp4_csum(out);
+	uint16_t c = ref_udp4_csum(out);
 	out[26] = (uint8_t)(c >> 8);
 	out[27] = (uint8_t)c;
 	return tot;
@@ -1352,10 +1319,10 @@ static void v4_fast_equivalence(bool shared)
 			/* the same datagram except the checksum, which still says "damaged" */
 			damaged++;
 			CU_ASSERT(!memcmp(out, exp, 26) && !memcmp(out + 28, exp + 28, tot - 28u));
-			CU_ASSERT(!udp4_ok(out));
+			CU_ASSERT(!ref_udp4_ok(out));
 		} else {
 			CU_ASSERT(!memcmp(out, exp, tot));
-			CU_ASSERT(udp4_ok(out));
+			CU_ASSERT(ref_udp4_ok(out));
 		}
 		relayed++;
 	}
