@@ -122,7 +122,9 @@ t0 = json.loads(sys.argv[2])["/poprelay/turn/stats"]
 t1 = json.loads(sys.argv[3])["/poprelay/turn/stats"]
 relayed = t1["pkts_c2p"] + t1["pkts_p2c"] - t0["pkts_c2p"] - t0["pkts_p2c"]
 assert g["checked"] >= g["to_client"] + g["to_peer"] - 4096 > 0 and g["bad_udp_csum"] == 0, g
-assert relayed >= g["to_client"] + g["to_peer"], (relayed, g)
+# frames the previous run left in flight come back to this one (received > sent) but were
+# relayed and counted before t0: the same slack as for the checked frames
+assert relayed >= g["to_client"] + g["to_peer"] - 4096, (relayed, g)
 fast = t1["fastpath_relayed"] - t0["fastpath_relayed"]
 declined = t1["fastpath_declined"] - t0["fastpath_declined"]
 assert fast + declined == relayed, (fast, declined, relayed)
