@@ -33,6 +33,22 @@ struct dp_udp_batch {
 	struct dp_pkt_info pi[DP_MAX_BURST];
 };
 
+/* An IPv4 UDP datagram that passed the worker's short validation (dp_udp.h, 7.). */
+struct dp_udp4 {
+	struct rte_mbuf *m;
+	uint8_t *ip;	  /* its IPv4 header: 20 bytes, no options; the UDP header follows */
+	uint16_t udp_len; /* the UDP length field: 8 .. what the IP total length leaves */
+	uint16_t dport;	  /* host order */
+	uint16_t port;	  /* index into dp_rt.ports[] it came in on */
+};
+
+/* Those datagrams, gathered over one RX burst, for the one feature that takes them. */
+struct dp_udp4_batch {
+	uint8_t feature_id;
+	uint16_t n;
+	struct dp_udp4 d[DP_MAX_BURST];
+};
+
 /* A worker's few most recent next hops (dp_udp.c): valid while dp_neigh_gen == gen. */
 #define DP_NH_CACHE 8
 struct dp_nh_cache {
@@ -52,6 +68,7 @@ struct dp_worker {
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct dp_txbuf dropped; /* freed in bulk once per loop (dp_drop defers the free) */
 	struct dp_udp_batch batch;
+	struct dp_udp4_batch batch4;
 	struct dp_nh_cache nh_cache[DP_NH_CACHE];
 } __rte_cache_aligned;
 

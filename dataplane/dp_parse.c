@@ -151,13 +151,6 @@ static enum dp_pkt_class parse_l4(const uint8_t *frame, uint32_t l4_len, uint32_
 	}
 }
 
-static bool ip4_bad_source(uint32_t be)
-{
-	uint32_t a = ntohl(be);
-
-	return a == 0 || a == 0xffffffffu || (a >> 24) == 127 || (a >> 28) == 0xe;
-}
-
 static enum dp_pkt_class parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t flags,
 				    struct dp_pkt_info *pi)
 {
@@ -183,7 +176,7 @@ static enum dp_pkt_class parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t
 	pi->dst.family = AF_INET;
 	memcpy(&pi->src.v4, ip + 12, 4);
 	memcpy(&pi->dst.v4, ip + 16, 4);
-	if (ip4_bad_source(pi->src.v4))
+	if (dp_ip4_bad_source(pi->src.v4))
 		return drop(pi, DP_DROP_IP4_BAD_SOURCE);
 	frag = rd16(ip + 6);
 	if (frag & 0x3fff) /* MF or a fragment offset */

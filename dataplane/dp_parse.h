@@ -59,11 +59,53 @@ struct dp_pkt_info {
 	struct dp_ipaddr dst;
 };
 
+/* An IPv4 source no datagram may come from (network order): unspecified, broadcast,
+ * loopback, multicast. */
+static inline bool dp_ip4_bad_source(uint32_t be)
+{
+	uint32_t a = ntohl(be);
+
+	return a == 0 || a == 0xffffffffu || (a >> 24) == 127 || (a >> 28) == 0xe;
+}
+
 /* Hardware checksum hints (from mbuf ol_flags) the parser may trust. */
 #define DP_PARSE_IP_CSUM_GOOD (1u << 0)
 #define DP_PARSE_L4_CSUM_GOOD (1u << 1)
 /* Leave a non-zero UDP checksum to the consumer: pi->l4_csum_unchecked is set. */
 #define DP_PARSE_L4_CSUM_LATER (1u << 2)
+
+/* The short way in (dp_udp.h 7.): whether frame (len bytes) is a plain IPv4 UDP datagram to
+ * MAC mac and IPv4 address ip4 (network order): Ethernet II, IHL 5, no fragment, protocol
+ * UDP, a right header checksum (or one flags says the NIC checked: DP_PARSE_IP_CSUM_GOOD),
+ * a source datagrams may come from, a total length the frame holds and a UDP length inside
+ * it. Then *udp_len is the UDP length and *dport the destination port (host order), and
+ * dp_parse_frame classifies the frame as DP_CLS_UDP with the same lengths and ports (the
+ * unit test and fuzz_l2l3 check it). False says nothing more: the full parse says why. */
+static inline bool dp_parse_udp4_plain(const uint8_t *frame, uint32_t len, uint32_t flags,
+				       const struct rte_ether_addr *mac, uint32_t ip4,
+				       uint16_t *udp_len, uint16_t *dport)
+{
+	const uint8_t *ip = frame + RTE_ETHER_HDR_LEN;
+	uint32_t src, dst;
+	uint16_t w, tot, ulen;
+
+	if (len < RTE_ETHER_HDR_LEN + 28 || !rte_is_same_ether_addr((const void *)frame, mac) ||
+	    frame[12] != 0x08 || frame[13] != 0x00 || ip[0] != 0x45 || ip[9] != IPPROTO_UDP)
+		return false;
+	memcpy(&w, ip + 6, 2);
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	tot = (uint16_t)(ip[2] << 8 | ip[3]);
+	ulen = (uint16_t)(ip[24] << 8 | ip[25]);
+	if ((w & htons(0x3fff)) != 0 || dst != ip4 || tot < 28 || tot > len - RTE_ETHER_HDR_LEN ||
+	    ulen < 8 || ulen > tot - 20 || dp_ip4_bad_source(src))
+		return false;
+	if (!(flags & DP_PARSE_IP_CSUM_GOOD) && pr_csum_sum(ip, 20) != 0xffff)
+		return false;
+	*udp_len = ulen;
+	*dport = (uint16_t)(ip[22] << 8 | ip[23]);
+	return true;
+}
 
 /* Parse and validate a frame: Ethernet II (no VLAN), then ARP, IPv4 (header checksum, IHL,
  * total length, no fragments, source not multicast/broadcast/loopback) or IPv6 (payload

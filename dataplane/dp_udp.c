@@ -60,9 +60,19 @@ const struct dp_feature *dp_feature_get(unsigned int id)
 
 int dp_features_init(void)
 {
-	unsigned int i;
+	unsigned int i, n4 = 0;
 	int ret;
 
+	for (i = 1; i <= nb_features; i++) {
+		const struct dp_feature *f = features[i];
+		if (f->udp4_burst && (n4++ || !f->l4_csum_preserved || !f->udp_input_burst)) {
+			PR_ERR("feature %s: .udp4_burst needs .l4_csum_preserved and "
+			       ".udp_input_burst, and one feature at most may set it",
+			       f->name);
+			dp_features_teardown();
+			return -EINVAL;
+		}
+	}
 	for (i = 1; i <= nb_features; i++) {
 		if (features[i]->init) {
 			ret = features[i]->init();
@@ -178,6 +188,49 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 	if (pi != &b->pi[b->n])
 		b->pi[b->n] = *pi;
 	b->n++;
+}
+
+bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+{
+	const struct dp_port *port = &dp_rt.ports[pidx];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct dp_udp4_batch *b = &w->batch4;
+	const uint32_t flags =
+	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD
+		? DP_PARSE_IP_CSUM_GOOD
+		: 0;
+	uint16_t ulen, dport;
+	uint8_t id;
+
+	if (m->nb_segs != 1 || !port->ipv4.set ||
+	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
+				 port->ipv4.addr.v4, &ulen, &dport))
+		return false;
+	id = port_owner(dport);
+	if (id == 0 || !features[id]->udp4_burst || (b->n && b->feature_id != id))
+		return false;
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	b->feature_id = id;
+	b->d[b->n++] = (struct dp_udp4){.m = m,
+					.ip = frame + RTE_ETHER_HDR_LEN,
+					.udp_len = ulen,
+					.dport = dport,
+					.port = pidx};
+	return true;
+}
+
+uint16_t dp_udp4_flush(struct dp_worker *w)
+{
+	struct dp_udp4_batch *b = &w->batch4;
+	uint16_t n = b->n, back;
+
+	if (n == 0)
+		return 0;
+	b->n = 0;
+	back = features[b->feature_id]->udp4_burst(w, b->d, n);
+	w->stats->udp_in += (uint64_t)(n - back); /* those declined are counted by input */
+	return back;
 }
 
 void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,

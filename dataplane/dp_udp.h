@@ -65,6 +65,17 @@
  *    itself; dp_punt() verifies for control, and a datagram the feature drops should be
  *    verified first so that a damaged one is counted as damaged.
  *
+ * 7. The short way in, for the bulk of the fast path's traffic: with .udp4_burst set too,
+ *    an IPv4 UDP datagram to one of our addresses and a port the feature claimed, without
+ *    IP options or fragments, in one segment, skips the full parse: the worker checks the
+ *    frame with a few compares (our MAC, ethertype, version and IHL, lengths, the IPv4
+ *    header checksum, the source) and hands the burst's such datagrams over as struct
+ *    dp_udp4 (dp.h). The feature relays what it can and moves every datagram it does not
+ *    take for itself, untouched, to the front of d[] in their order, returning how many:
+ *    those then take the full parse and reach .udp_input_burst like any other. Its UDP
+ *    checksum is not verified on the way in (so .l4_csum_preserved must be set too). One
+ *    feature at most may set .udp4_burst.
+ *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
  * dp_udp_tx/dp_punt/dp_drop the mbuf is no longer the feature's: do not touch it.
  * Everything in this header is implemented in dataplane/dp_udp.c, dp_worker.c and
@@ -111,6 +122,9 @@ struct dp_feature {
 	 * l4_csum_unchecked tells). dp_punt() verifies for the control side. When false, the
 	 * worker verifies before udp_input. */
 	bool l4_csum_preserved;
+	/* Optional, worker lcore, with .udp_input_burst and .l4_csum_preserved: the short way
+	 * in (7.). Returns how many datagrams it declined, moved untouched to d[0..). */
+	uint16_t (*udp4_burst)(struct dp_worker *w, struct dp_udp4 *d, uint16_t n);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };
@@ -134,6 +148,12 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 
 /* Worker: hands the gathered burst to its feature (dp_worker.c calls it after each RX burst). */
 void dp_udp_batch_flush(struct dp_worker *w);
+/* Worker: takes frame m (received on port index pidx) the short way (7.) and returns true,
+ * or returns false having touched nothing: then it takes the full parse. Counts rx. */
+bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx);
+/* Worker: hands what dp_udp4_take gathered to its feature; returns how many it declined,
+ * left in w->batch4.d[0..) for the full parse (their rx already counted). */
+uint16_t dp_udp4_flush(struct dp_worker *w);
 /* Worker: where to parse the next frame so that dp_udp_input need not copy pi (NULL when
  * the batch is full). */
 static inline struct dp_pkt_info *dp_udp_batch_slot(struct dp_worker *w)

@@ -122,7 +122,8 @@ static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_i
 	}
 }
 
-static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+/* The full parse of a frame whose rx is counted already. */
+static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
 	const struct dp_port *port = &dp_rt.ports[pidx];
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -133,8 +134,6 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	uint32_t flags = DP_PARSE_L4_CSUM_LATER;
 	enum dp_pkt_class cls;
 
-	w->stats->rx_packets++;
-	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
 	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
 		flags |= DP_PARSE_IP_CSUM_GOOD;
 	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
@@ -182,6 +181,28 @@ static void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	}
 }
 
+/* A received frame: the short way in when it is a feature's plain IPv4 datagram
+ * (dp_udp.h 7.), else the full parse. */
+static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+{
+	if (dp_udp4_take(w, m, pidx))
+		return;
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	input_frame(w, m, pidx);
+}
+
+/* The end of a burst: the short way's datagrams go to their feature, and what it declined
+ * takes the full parse and joins the rest. */
+static void flush_inputs(struct dp_worker *w)
+{
+	const uint16_t back = dp_udp4_flush(w);
+
+	for (uint16_t i = 0; i < back; i++)
+		input_frame(w, w->batch4.d[i].m, w->batch4.d[i].port);
+	dp_udp_batch_flush(w);
+}
+
 /* A received burst waits for the next poll before it is processed, so that its frames are
  * fetched while the burst before it is worked on: a frame comes from another core's cache
  * or a NIC's DMA, and one burst of lead is what hides that (with only a few packets of
@@ -208,7 +229,7 @@ static void process(struct dp_worker *w, const struct rx_burst *cur, const struc
 	}
 	for (; i < nn; i++)
 		PREFETCHW(next->pkts[i]);
-	dp_udp_batch_flush(w);
+	flush_inputs(w);
 }
 
 /* Headers, then the first frames, of a burst nobody prefetched yet. */

@@ -224,72 +224,45 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 	}
 }
 
-/* Whether a datagram may take the IPv4 channel fast path (turn_relay_v4_burst): IPv4
- * without options in one segment, ChannelData when from a client, and room for the 4 bytes
- * a peer's datagram grows by. */
-static bool fast_candidate(const struct rte_mbuf *m, const struct dp_pkt_info *p, bool from_peer)
+/* The short way's datagrams of one RX burst (dp_udp.h 7.): IPv4 channel traffic, the bulk of
+ * it, is decided and rewritten in one pass (turn_relay_v4_burst) and leaves through the
+ * next-hop cache (dp_udp_tx4_burst). Clients' datagrams go first, then peers', each in
+ * arrival order (they are different flows, so nothing is reordered within one): a burst that
+ * alternates directions at random would make every branch on the direction a
+ * misprediction. Whatever is not ChannelData from a client, has no room for the 4 bytes a
+ * peer's datagram grows by, has no UDP checksum to update, or is declined by the fast path
+ * goes back to the worker, in arrival order, for the full parse and turn_udp_burst. */
+static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
-	if (p->src.family != AF_INET || p->l4_off != p->l3_off + 20 || m->nb_segs != 1)
-		return false;
-	if (from_peer)
-		return rte_pktmbuf_headroom(m) >= 4;
-	return p->payload_len >= 4 &&
-	       (*rte_pktmbuf_mtod_offset(m, const uint8_t *, p->payload_off) & 0xC0) == 0x40;
-}
-
-/* Merges two ascending index lists into out; returns the count. */
-static unsigned merge_idx(const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb,
-			  uint16_t *out)
-{
-	unsigned i = 0, j = 0, k = 0;
-	while (i < na || j < nb)
-		out[k++] = j == nb || (i < na && a[i] < b[j]) ? a[i++] : b[j++];
-	return k;
-}
-
-/* One RX burst's datagrams. Clients' datagrams first, then peers', each in arrival order
- * (they are different flows, so nothing is reordered within one): a burst that alternates
- * directions at random would make every branch on the direction a misprediction.
- *  1. IPv4 channel traffic, the bulk of it, is decided and rewritten in one pass
- *     (turn_relay_v4_burst) and leaves through the next-hop cache (dp_udp_tx4_burst);
- *  2. the rest, and whatever the fast path declined, is decided together by
- *     turn_relay_burst (which overlaps their table lookups), then relayed in place by
- *     dp_udp_relay, punted or dropped one by one. */
-static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
-			   uint16_t n)
-{
-	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
-	uint64_t *rnd = &wstate[w->index].rnd;
 	struct turn_v4 v[DP_MAX_BURST];
-	/* [0] clients', [1] peers' datagrams, each in arrival order: fast-path candidates and
-	 * the rest */
-	uint16_t fast[2][DP_MAX_BURST], slow[2][DP_MAX_BURST], idx[DP_MAX_BURST];
-	unsigned nf[2] = {0, 0}, ns[2] = {0, 0};
+	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
+	uint8_t taken[DP_MAX_BURST];
+	unsigned nv = 0, np = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		const bool from_peer = pi[i].dport != listen_port;
-		if (fast_candidate(m[i], &pi[i], from_peer))
-			fast[from_peer][nf[from_peer]++] = i;
-		else
-			slow[from_peer][ns[from_peer]++] = i;
+		const uint8_t *udp = d[i].ip + 20;
+		taken[i] = 0;
+		if ((udp[6] | udp[7]) == 0)
+			continue;
+		if (d[i].dport != listen_port) {
+			if (rte_pktmbuf_headroom(d[i].m) >= 4)
+				peers[np++] = i;
+		} else if (d[i].udp_len >= 12 && (udp[8] & 0xC0) == 0x40) {
+			idx[nv++] = i;
+		}
 	}
-	const unsigned nv = nf[0] + nf[1];
-	for (unsigned k = 0; k < nv; k++) {
-		const bool from_peer = k >= nf[0];
-		const uint16_t i = from_peer ? fast[1][k - nf[0]] : fast[0][k];
-		idx[k] = i;
+	memcpy(idx + nv, peers, np * sizeof(peers[0]));
+	nv += np;
+	for (unsigned k = 0; k < nv; k++)
 		v[k] = (struct turn_v4){
-		    .ip = rte_pktmbuf_mtod_offset(m[i], uint8_t *, pi[i].l3_off),
-		    .udp_len = (uint16_t)(pi[i].payload_len + 8),
-		    .from_peer = from_peer,
-		};
-	}
+		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
+	const uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	const unsigned relayed = nv ? turn_relay_v4_burst(srv, v, nv, now_us) : 0;
 	/* one writer: plain stores telemetry reads whole */
 	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&wstate[w->index].fast_declined,
-			 wstate[w->index].fast_declined + (nv - relayed), __ATOMIC_RELAXED);
+			 wstate[w->index].fast_declined + (n - relayed), __ATOMIC_RELAXED);
 
 	/* the relayed ones leave together, their next hops looked up once per run */
 	struct rte_mbuf *out[DP_MAX_BURST];
@@ -297,37 +270,48 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 	uint32_t dst[DP_MAX_BURST];
 	unsigned no = 0;
 	for (unsigned k = 0; k < nv; k++) {
-		struct rte_mbuf *mb = m[idx[k]];
+		const struct dp_udp4 *x = &d[idx[k]];
+		struct rte_mbuf *mb = x->m;
 		if (!v[k].handled)
 			continue;
-		mb->data_off = (uint16_t)(mb->data_off + pi[idx[k]].l3_off + v[k].out_off);
+		taken[idx[k]] = 1;
+		mb->data_off = (uint16_t)(mb->data_off + RTE_ETHER_HDR_LEN + v[k].out_off);
 		mb->data_len = v[k].out_len;
 		mb->pkt_len = v[k].out_len;
 		out[no] = mb;
-		port[no] = pi[idx[k]].port;
+		port[no] = x->port;
 		dst[no++] = v[k].out_dst;
 	}
 	if (no)
 		dp_udp_tx4_burst(w, out, port, dst, no);
+	if (no == n)
+		return 0;
+	uint16_t back = 0;
+	for (uint16_t i = 0; i < n; i++)
+		if (!taken[i])
+			d[back++] = d[i];
+	return back;
+}
 
-	/* what the fast path declined joins the rest, in its place */
-	if (relayed < nv) {
-		uint16_t back[2][DP_MAX_BURST], tmp[DP_MAX_BURST];
-		unsigned nb[2] = {0, 0};
-		for (unsigned k = 0; k < nv; k++)
-			if (!v[k].handled)
-				back[v[k].from_peer][nb[v[k].from_peer]++] = idx[k];
-		for (int d = 0; d < 2; d++) {
-			if (!nb[d])
-				continue;
-			ns[d] = merge_idx(slow[d], ns[d], back[d], nb[d], tmp);
-			memcpy(slow[d], tmp, ns[d] * sizeof(tmp[0]));
-		}
+/* One RX burst's datagrams that took the full parse: clients' first, then peers', each in
+ * arrival order (as in turn_udp4_burst), decided together by turn_relay_burst (which
+ * overlaps their table lookups), then relayed in place by dp_udp_relay, punted or dropped one
+ * by one. */
+static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+			   uint16_t n)
+{
+	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
+	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
+	unsigned nc = 0, np = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (pi[i].dport != listen_port)
+			peers[np++] = i;
+		else
+			idx[nc++] = i;
 	}
-	if (ns[0] + ns[1]) {
-		memcpy(slow[0] + ns[0], slow[1], ns[1] * sizeof(slow[1][0]));
-		slow_burst(w, m, pi, slow[0], ns[0] + ns[1], now_us, rnd);
-	}
+	memcpy(idx + nc, peers, np * sizeof(peers[0]));
+	slow_burst(w, m, pi, idx, nc + np, now_us, &wstate[w->index].rnd);
 }
 
 static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
@@ -607,6 +591,7 @@ struct dp_feature turn_feature = {
     .punt = turn_punt,
     .udp_input = turn_udp_input,
     .udp_input_burst = turn_udp_burst,
+    .udp4_burst = turn_udp4_burst,
     .l4_csum_preserved = true,
 };
 DP_FEATURE_REGISTER(turn_feature);

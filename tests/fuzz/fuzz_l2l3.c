@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for the dataplane's frame parser (dataplane/dp_parse.c): any byte
  * string must classify without reading outside [data, data+size), and a frame that
- * parses must have offsets inside it. The first input byte picks the checksum hints. */
+ * parses must have offsets inside it, and a frame the short way in takes must parse as the
+ * same UDP datagram. The first input byte picks the checksum hints. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else {
 		abort();
+	}
+	/* The short way in (dp_parse_udp4_plain), told the frame's own MAC and destination
+	 * address: whatever it accepts, the full parse must take as the same UDP datagram. */
+	if (size >= 34) {
+		uint16_t ulen, dport;
+		uint32_t dst;
+		memcpy(&dst, copy + 30, 4);
+		if (dp_parse_udp4_plain(copy, (uint32_t)size, flags,
+					(const struct rte_ether_addr *)copy, dst, &ulen, &dport)) {
+			memset(&pi, 0, sizeof(pi));
+			if (dp_parse_frame(copy, (uint32_t)size, flags | DP_PARSE_L4_CSUM_LATER,
+					   &pi) != DP_CLS_UDP ||
+			    pi.payload_len + 8u != ulen || pi.dport != dport || pi.l4_off != 34)
+				abort();
+		}
 	}
 	free(copy);
 	return 0;

@@ -2,6 +2,7 @@
 /* dp_parse_frame and the checksum helpers: every class, and every malformed input drops
  * with its own reason. No EAL. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +310,111 @@ static void test_udp4(void)
 	ASSERT_DROP(len + 6, DP_DROP_UDP_SHORT);
 }
 
+/* The short way's check accepts exactly the plain datagrams the full parse takes as UDP. */
+static bool plain(unsigned int len, uint32_t flags, uint16_t *ulen, uint16_t *dport)
+{
+	uint32_t ours;
+
+	inet_pton(AF_INET, "198.51.100.10", &ours);
+	return dp_parse_udp4_plain(f, len, flags, (const struct rte_ether_addr *)dmac, ours, ulen,
+				   dport);
+}
+
+/* Every accepted frame must parse as UDP with the same numbers. */
+static void assert_agrees(unsigned int len, uint32_t flags)
+{
+	uint16_t ulen = 0, dport = 0;
+
+	if (!plain(len, flags, &ulen, &dport))
+		return;
+	memset(&pi, 0, sizeof(pi));
+	CU_ASSERT_EQUAL_FATAL(dp_parse_frame(f, len, flags | DP_PARSE_L4_CSUM_LATER, &pi),
+			      DP_CLS_UDP);
+	CU_ASSERT_EQUAL(pi.payload_len + 8, ulen);
+	CU_ASSERT_EQUAL(pi.dport, dport);
+	CU_ASSERT_EQUAL(pi.l4_off, 34);
+	CU_ASSERT_EQUAL(pi.src.family, AF_INET);
+}
+
+static void test_udp4_plain(void)
+{
+	uint16_t ulen = 0, dport = 0;
+	unsigned int len = udp4(3478, 20, true), i;
+	uint8_t *ip = f + 14;
+
+	CU_ASSERT_TRUE(plain(len, 0, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 28);
+	CU_ASSERT_EQUAL(dport, 3478);
+	assert_agrees(len, 0);
+	/* Ethernet padding past the IP total length is fine; a zero UDP checksum too. */
+	CU_ASSERT_TRUE(plain(len + 10, 0, &ulen, &dport));
+	len = udp4(3478, 20, false);
+	CU_ASSERT_TRUE(plain(len, 0, &ulen, &dport));
+	/* A UDP length shorter than the IP payload is allowed (RFC 768), longer is not. */
+	put16(f + 38, 20);
+	CU_ASSERT_TRUE(plain(len, 0, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 20);
+	assert_agrees(len, 0);
+	put16(f + 38, 29);
+	CU_ASSERT_FALSE(plain(len, 0, &ulen, &dport));
+	put16(f + 38, 7);
+	CU_ASSERT_FALSE(plain(len, 0, &ulen, &dport));
+
+	/* each of these leaves it to the full parse */
+	struct {
+		unsigned int off;
+		uint8_t val;
+		bool recsum;
+	} bad[] = {
+	    {0, 0x03, false},	/* another MAC */
+	    {0, 0xff, false},	/* broadcast */
+	    {12, 0x81, false},	/* VLAN */
+	    {14, 0x46, true},	/* IP options */
+	    {14, 0x65, true},	/* version 6 */
+	    {20, 0x20, true},	/* more fragments */
+	    {21, 0x01, true},	/* fragment offset */
+	    {23, 6, true},	/* TCP */
+	    {24, 0x12, false},	/* header checksum */
+	    {33, 11, true},	/* another destination address */
+	    {26, 127, true},	/* loopback source */
+	    {26, 224, true},	/* multicast source */
+	    {16, 0x00, true},	/* total length 0x0030 -> past the frame once 0x7f */
+	    {17, 27, true},	/* total length below IP + UDP */
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = udp4(3478, 20, true);
+		f[bad[i].off] = bad[i].val;
+		if (bad[i].off == 16)
+			f[17] = 0x7f;
+		if (bad[i].recsum)
+			ipv4_recsum();
+		CU_ASSERT_FALSE(plain(len, 0, &ulen, &dport));
+		if (plain(len, 0, &ulen, &dport))
+			fprintf(stderr, "accepted mutation %u\n", i);
+	}
+	/* a NIC that checked the header checksum is trusted, as by the full parse */
+	len = udp4(3478, 20, true);
+	ip[10] ^= 1;
+	CU_ASSERT_FALSE(plain(len, 0, &ulen, &dport));
+	CU_ASSERT_TRUE(plain(len, DP_PARSE_IP_CSUM_GOOD, &ulen, &dport));
+	assert_agrees(len, DP_PARSE_IP_CSUM_GOOD);
+	/* too short for Ethernet, IPv4 and UDP */
+	len = udp4(3478, 0, true);
+	CU_ASSERT_TRUE(plain(len, 0, &ulen, &dport));
+	CU_ASSERT_FALSE(plain(len - 1, 0, &ulen, &dport));
+
+	/* random damage: whatever it accepts, the full parse takes as the same UDP datagram */
+	srand(11);
+	for (i = 0; i < 200000; i++) {
+		len = udp4((uint16_t)rand(), (unsigned int)rand() % 64, rand() & 1);
+		for (int k = rand() % 3; k >= 0; k--)
+			f[(unsigned int)rand() % 48] = (uint8_t)rand();
+		if (rand() & 1)
+			ipv4_recsum();
+		assert_agrees((unsigned int)rand() % (len + 8), (uint32_t)(rand() & 1));
+	}
+}
+
 static void test_arp(void)
 {
 	uint8_t *a;
@@ -447,6 +553,7 @@ int main(void)
 	CU_add_test(s, "IPv4 options", test_ipv4_options);
 	CU_add_test(s, "ICMPv4 malformed", test_icmp4_malformed);
 	CU_add_test(s, "UDP over IPv4", test_udp4);
+	CU_add_test(s, "plain IPv4 UDP: the short way in", test_udp4_plain);
 	CU_add_test(s, "ARP", test_arp);
 	CU_add_test(s, "IPv6 / ICMPv6", test_ipv6);
 	CU_add_test(s, "UDP over IPv6", test_udp6);
