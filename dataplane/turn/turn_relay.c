@@ -512,9 +512,11 @@ unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned 
 			if (b[i].from_peer) {
 				turn_relay_prefetch(s->tbl, 0, rd16(udp + 2));
 			} else {
-				turn_5tuple_set4(&ft[i], ld32(b[i].ip + 12), rd16(udp),
-						 ld32(b[i].ip + 16), rd16(udp + 2));
-				hv[i] = turn_hash_prefetch(s->tbl, &ft[i]);
+				uint64_t w[5];
+				turn_5tuple_set4w(&ft[i], w, ld32(b[i].ip + 12), rd16(udp),
+						  ld32(b[i].ip + 16), rd16(udp + 2));
+				hv[i] = turn_hash_words(w);
+				turn_hash_prefetch_hv(s->tbl, hv[i]);
 			}
 		}
 		for (i = 0; i < m; i++) {

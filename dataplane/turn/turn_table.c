@@ -71,20 +71,9 @@ static inline void ft_words(const struct turn_5tuple *ft, uint64_t w[5])
 
 uint32_t turn_5tuple_hash(const struct turn_5tuple *ft)
 {
-	/* Each word through its own multiply, so that the five run side by side (a chain of
-	 * five multiply-xorshift rounds cost every client datagram ~35 cycles of latency),
-	 * then one avalanche over their combination. */
 	uint64_t w[5];
 	ft_words(ft, w);
-	uint64_t h = ((w[0] + 0x9E3779B97F4A7C15ull) * 0xbf58476d1ce4e5b9ull) ^
-		     ((w[1] + 0x6a09e667f3bcc909ull) * 0x94d049bb133111ebull) ^
-		     ((w[2] + 0xbb67ae8584caa73bull) * 0xd6e8feb86659fd93ull) ^
-		     ((w[3] + 0x3c6ef372fe94f82bull) * 0xa0761d6478bd642full) ^
-		     ((w[4] + 0xa54ff53a5f1d36f1ull) * 0xe7037ed1a0b428dbull);
-	h ^= h >> 32;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 29;
-	return (uint32_t)(h >> 32);
+	return turn_hash_words(w);
 }
 
 bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
@@ -301,11 +290,16 @@ struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct t
 	return idx < 0 ? NULL : &t->slots[idx];
 }
 
-uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft)
+void turn_hash_prefetch_hv(const struct turn_table *t, uint32_t hv)
 {
 	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
-	uint32_t hv = turn_5tuple_hash(ft);
 	__builtin_prefetch(&h->e[hv & h->mask]);
+}
+
+uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft)
+{
+	uint32_t hv = turn_5tuple_hash(ft);
+	turn_hash_prefetch_hv(t, hv);
 	return hv;
 }
 
