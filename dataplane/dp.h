@@ -140,7 +140,16 @@ static inline uint64_t dp_now_ms(void)
 }
 
 /* Worker-side helpers (dp_worker.c). */
-void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct rte_mbuf *m);
+/* Transmits the worker's buffered packets for port index port_idx now. */
+void dp_worker_tx_flush(struct dp_worker *w, uint16_t port_idx);
+static inline void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct rte_mbuf *m)
+{
+	struct dp_txbuf *b = &w->tx[port_idx];
+
+	b->pkts[b->n++] = m;
+	if (b->n >= dp_cfg.dp.burst_size)
+		dp_worker_tx_flush(w, port_idx);
+}
 void dp_worker_flush(struct dp_worker *w);
 int dp_worker_main(void *arg);
 

@@ -138,6 +138,12 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 	claims[n_claims].hi = hi;
 	claims[n_claims].id = f->id;
 	n_claims++;
+	if (f->udp4_burst) { /* the short way's copy (at most MAX_CLAIMS too) */
+		dp_udp4_ports.feature_id = f->id;
+		dp_udp4_ports.r[dp_udp4_ports.n].lo = lo;
+		dp_udp4_ports.r[dp_udp4_ports.n].hi = hi;
+		dp_udp4_ports.n++;
+	}
 	return 0;
 }
 
@@ -190,35 +196,7 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 	b->n++;
 }
 
-bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
-{
-	const struct dp_port *port = &dp_rt.ports[pidx];
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	struct dp_udp4_batch *b = &w->batch4;
-	const uint32_t flags =
-	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD
-		? DP_PARSE_IP_CSUM_GOOD
-		: 0;
-	uint16_t ulen, dport;
-	uint8_t id;
-
-	if (m->nb_segs != 1 || !port->ipv4.set ||
-	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
-				 port->ipv4.addr.v4, &ulen, &dport))
-		return false;
-	id = port_owner(dport);
-	if (id == 0 || !features[id]->udp4_burst || (b->n && b->feature_id != id))
-		return false;
-	w->stats->rx_packets++;
-	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
-	b->feature_id = id;
-	b->d[b->n++] = (struct dp_udp4){.m = m,
-					.ip = frame + RTE_ETHER_HDR_LEN,
-					.udp_len = ulen,
-					.dport = dport,
-					.port = pidx};
-	return true;
-}
+struct dp_udp4_ports dp_udp4_ports;
 
 uint16_t dp_udp4_flush(struct dp_worker *w)
 {
@@ -423,8 +401,8 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	return 0;
 }
 
-void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *port,
-		      const uint32_t *dst, unsigned int n)
+void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
+		      const uint16_t *len, const uint16_t *port, const uint32_t *dst, unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
 	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
@@ -432,42 +410,40 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *
 	uint16_t last_port = UINT16_MAX;
 
 	for (unsigned int i = 0; i < n; i++) {
+		struct rte_mbuf *mb = m[i];
+		uint8_t *const buf = (uint8_t *)mb->buf_addr;
 		const struct dp_port *p;
-		struct rte_ether_hdr *eth;
 		uint32_t nh;
 
-		if (port[i] >= dp_rt.nb_ports) {
-			c = NULL;
-			dp_udp_tx(w, m[i], port[i]);
-			continue;
-		}
+		/* the general way, from the IP header, when the cache cannot say at once */
+		if (port[i] >= dp_rt.nb_ports || ip[i] < buf + RTE_ETHER_HDR_LEN)
+			goto general;
 		p = &dp_rt.ports[port[i]];
-		if (dp_route_nexthop4(p, dst[i], &nh) != 0) {
-			c = NULL;
-			dp_udp_tx(w, m[i], port[i]); /* counts no_route */
-			continue;
-		}
+		if (dp_route_nexthop4(p, dst[i], &nh) != 0)
+			goto general; /* counts no_route */
 		if (c == NULL || nh != last_nh || port[i] != last_port) {
 			const struct dp_ipaddr a = {.family = AF_INET, .v4 = nh};
 			c = nh_slot(w, port[i], nh);
-			if (!nh_entry_is(c, port[i], gen, &a)) {
-				c = NULL; /* fills the entry, or resolves, or counts */
-				dp_udp_tx(w, m[i], port[i]);
-				continue;
-			}
+			if (!nh_entry_is(c, port[i], gen, &a))
+				goto general; /* fills the entry, or resolves, or counts */
 			last_nh = nh;
 			last_port = port[i];
 		}
-		eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m[i], sizeof(*eth));
-		if (eth == NULL) {
-			c = NULL;
-			dp_udp_tx(w, m[i], port[i]); /* counts the missing headroom */
-			continue;
-		}
+		struct rte_ether_hdr *eth = (struct rte_ether_hdr *)(ip[i] - RTE_ETHER_HDR_LEN);
+		mb->data_off = (uint16_t)((uint8_t *)eth - buf);
+		mb->data_len = (uint16_t)(len[i] + RTE_ETHER_HDR_LEN);
+		mb->pkt_len = (uint32_t)len[i] + RTE_ETHER_HDR_LEN;
 		rte_ether_addr_copy(&c->mac, &eth->dst_addr);
 		rte_ether_addr_copy(&p->mac, &eth->src_addr);
 		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-		dp_worker_tx(w, port[i], m[i]);
+		dp_worker_tx(w, port[i], mb);
+		continue;
+general:
+		c = NULL;
+		mb->data_off = (uint16_t)(ip[i] - buf);
+		mb->data_len = len[i];
+		mb->pkt_len = len[i];
+		dp_udp_tx(w, mb, port[i]);
 	}
 }
 

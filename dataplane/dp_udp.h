@@ -148,9 +148,52 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 
 /* Worker: hands the gathered burst to its feature (dp_worker.c calls it after each RX burst). */
 void dp_udp_batch_flush(struct dp_worker *w);
+/* The UDP ports of the feature that takes the short way in (7.), copied from its claims.
+ * Written by .init (dp_udp_claim), read-only for the workers. */
+struct dp_udp4_ports {
+	uint8_t feature_id; /* 0: none */
+	uint8_t n;
+	struct {
+		uint16_t lo, hi;
+	} r[16];
+};
+extern struct dp_udp4_ports dp_udp4_ports;
+
 /* Worker: takes frame m (received on port index pidx) the short way (7.) and returns true,
- * or returns false having touched nothing: then it takes the full parse. Counts rx. */
-bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx);
+ * or returns false having touched nothing: then it takes the full parse. Counts rx. Inline:
+ * it runs for every received frame. */
+static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+{
+	const struct dp_port *port = &dp_rt.ports[pidx];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct dp_udp4_batch *b = &w->batch4;
+	const uint32_t flags =
+	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD
+		? DP_PARSE_IP_CSUM_GOOD
+		: 0;
+	uint16_t ulen, dport;
+	unsigned int i;
+
+	if (m->nb_segs != 1 || !port->ipv4.set ||
+	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
+				 port->ipv4.addr.v4, &ulen, &dport))
+		return false;
+	for (i = 0; i < dp_udp4_ports.n; i++)
+		if ((uint16_t)(dport - dp_udp4_ports.r[i].lo) <=
+		    (uint16_t)(dp_udp4_ports.r[i].hi - dp_udp4_ports.r[i].lo))
+			break;
+	if (i == dp_udp4_ports.n)
+		return false;
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	b->feature_id = dp_udp4_ports.feature_id;
+	b->d[b->n++] = (struct dp_udp4){.m = m,
+					.ip = frame + RTE_ETHER_HDR_LEN,
+					.udp_len = ulen,
+					.dport = dport,
+					.port = pidx};
+	return true;
+}
 /* Worker: hands what dp_udp4_take gathered to its feature; returns how many it declined,
  * left in w->batch4.d[0..) for the full parse (their rx already counted). */
 uint16_t dp_udp4_flush(struct dp_worker *w);
@@ -211,13 +254,15 @@ int dp_udp_encap(struct rte_mbuf *m, const struct dp_ipaddr *src, uint16_t sport
  * -ENETUNREACH without a route, -ENOSPC. */
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
 
-/* Worker: dp_udp_tx for n IPv4 packets, m[i] (data at the IP header) out of port index
- * port[i] toward dst[i] (network order, its header's destination): the relaying fast
- * path's form. With the next hop in the worker's cache a packet costs a masked compare and
- * its Ethernet header, and a run of packets toward the same next hop looks it up once;
- * anything else goes through dp_udp_tx. Consumes every m[i]. */
-void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, const uint16_t *port,
-		      const uint32_t *dst, unsigned int n);
+/* Worker: dp_udp_tx for n IPv4 packets: m[i]'s IPv4 datagram, len[i] bytes from ip[i]
+ * (inside m[i]'s buffer, wherever its data offset points now: it is set here, once), out of
+ * port index port[i] toward dst[i] (network order, its header's destination). The
+ * relaying fast path's form: with the next hop in the worker's cache a packet costs a
+ * masked compare and its Ethernet header, and a run of packets toward the same next hop
+ * looks it up once; anything else goes through dp_udp_tx. Consumes every m[i]. */
+void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
+		      const uint16_t *len, const uint16_t *port, const uint32_t *dst,
+		      unsigned int n);
 
 /* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
  * starts resolution directly and the packet is parked the same way. */

@@ -55,13 +55,9 @@ static void flush_port(struct dp_worker *w, uint16_t pidx)
 	b->n = 0;
 }
 
-void dp_worker_tx(struct dp_worker *w, uint16_t pidx, struct rte_mbuf *m)
+void dp_worker_tx_flush(struct dp_worker *w, uint16_t pidx)
 {
-	struct dp_txbuf *b = &w->tx[pidx];
-
-	b->pkts[b->n++] = m;
-	if (b->n >= dp_cfg.dp.burst_size)
-		flush_port(w, pidx);
+	flush_port(w, pidx);
 }
 
 void dp_worker_flush(struct dp_worker *w)

@@ -266,24 +266,23 @@ static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 
 	/* the relayed ones leave together, their next hops looked up once per run */
 	struct rte_mbuf *out[DP_MAX_BURST];
-	uint16_t port[DP_MAX_BURST];
+	uint8_t *ip[DP_MAX_BURST];
+	uint16_t len[DP_MAX_BURST], port[DP_MAX_BURST];
 	uint32_t dst[DP_MAX_BURST];
 	unsigned no = 0;
 	for (unsigned k = 0; k < nv; k++) {
 		const struct dp_udp4 *x = &d[idx[k]];
-		struct rte_mbuf *mb = x->m;
 		if (!v[k].handled)
 			continue;
 		taken[idx[k]] = 1;
-		mb->data_off = (uint16_t)(mb->data_off + RTE_ETHER_HDR_LEN + v[k].out_off);
-		mb->data_len = v[k].out_len;
-		mb->pkt_len = v[k].out_len;
-		out[no] = mb;
+		out[no] = x->m;
+		ip[no] = v[k].ip + v[k].out_off;
+		len[no] = v[k].out_len;
 		port[no] = x->port;
 		dst[no++] = v[k].out_dst;
 	}
 	if (no)
-		dp_udp_tx4_burst(w, out, port, dst, no);
+		dp_udp_tx4_burst(w, out, ip, len, port, dst, no);
 	if (no == n)
 		return 0;
 	uint16_t back = 0;
