@@ -500,6 +500,7 @@ unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned 
 	struct turn_alloc *a[TURN_BURST];
 	uint32_t hv[TURN_BURST];
 	const uint32_t now = turn_server_now(s);
+	const uint64_t *hkey = turn_table_hash_key(s->tbl);
 	unsigned done = 0;
 
 	for (unsigned base = 0; base < n; base += TURN_BURST) {
@@ -515,7 +516,7 @@ unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned 
 				uint64_t w[5];
 				turn_5tuple_set4w(&ft[i], w, ld32(b[i].ip + 12), rd16(udp),
 						  ld32(b[i].ip + 16), rd16(udp + 2));
-				hv[i] = turn_hash_words(w);
+				hv[i] = turn_hash_words(w, hkey);
 				turn_hash_prefetch_hv(s->tbl, hv[i]);
 			}
 		}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 const char *const turn_drop_names[TURN_DROP_MAX] = {
@@ -48,6 +49,7 @@ struct turn_table {
 	struct limbo *limbo;
 	uint32_t limbo_head, limbo_n;
 	uint64_t rnd;
+	uint64_t hkey[5]; /* the 5-tuple hash's secret key */
 };
 
 static void *def_zalloc(size_t n)
@@ -69,11 +71,16 @@ static inline void ft_words(const struct turn_5tuple *ft, uint64_t w[5])
 	memcpy(w, ft, 40);
 }
 
-uint32_t turn_5tuple_hash(const struct turn_5tuple *ft)
+uint32_t turn_table_hash(const struct turn_table *t, const struct turn_5tuple *ft)
 {
 	uint64_t w[5];
 	ft_words(ft, w);
-	return turn_hash_words(w);
+	return turn_hash_words(w, t->hkey);
+}
+
+const uint64_t *turn_table_hash_key(const struct turn_table *t)
+{
+	return t->hkey;
 }
 
 bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
@@ -148,6 +155,9 @@ struct turn_table *turn_table_create(uint32_t max_allocs, uint16_t port_min, uin
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t->rnd = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull + (uint64_t)ts.tv_sec + 1;
+	if (getrandom(t->hkey, sizeof(t->hkey), 0) != (ssize_t)sizeof(t->hkey))
+		for (int i = 0; i < 5; i++) /* no entropy yet: still unknown outside */
+			t->hkey[i] = next_rnd(t) ^ (uint64_t)(uintptr_t)t;
 	return t;
 }
 
@@ -286,7 +296,7 @@ static int hash_find_entry(const struct turn_hash *h, const struct turn_alloc *s
 struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct turn_5tuple *ft)
 {
 	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
-	int idx = hash_find_entry(h, t->slots, ft, turn_5tuple_hash(ft), NULL);
+	int idx = hash_find_entry(h, t->slots, ft, turn_table_hash(t, ft), NULL);
 	return idx < 0 ? NULL : &t->slots[idx];
 }
 
@@ -298,7 +308,7 @@ void turn_hash_prefetch_hv(const struct turn_table *t, uint32_t hv)
 
 uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft)
 {
-	uint32_t hv = turn_5tuple_hash(ft);
+	uint32_t hv = turn_table_hash(t, ft);
 	turn_hash_prefetch_hv(t, hv);
 	return hv;
 }
@@ -353,7 +363,7 @@ static void hash_rebuild(struct turn_table *t)
 
 int turn_alloc_publish(struct turn_table *t, struct turn_alloc *a)
 {
-	uint32_t idx = (uint32_t)(a - t->slots), hv = turn_5tuple_hash(&a->ft);
+	uint32_t idx = (uint32_t)(a - t->slots), hv = turn_table_hash(t, &a->ft);
 	if (hash_find_entry(t->ht, t->slots, &a->ft, hv, NULL) >= 0)
 		return -EEXIST;
 	for (int f = 0; f < 2; f++)
@@ -376,7 +386,7 @@ void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a)
 	uint32_t idx = (uint32_t)(a - t->slots), pos;
 	if (!a->in_use)
 		return;
-	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_5tuple_hash(&a->ft), &pos) == (int)idx) {
+	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_table_hash(t, &a->ft), &pos) == (int)idx) {
 		__atomic_store_n(&t->ht->e[pos], H_TOMB, __ATOMIC_RELEASE);
 		t->ht->used--;
 		t->ht->tombs++;

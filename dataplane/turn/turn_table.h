@@ -42,18 +42,19 @@ struct turn_5tuple {
 	uint8_t _pad[3]; /* always zero: keys are hashed and compared as five 64-bit words */
 } __attribute__((aligned(8)));
 
-/* A key's hash from its five 64-bit words, as struct turn_5tuple lies in memory. Each word
- * goes through its own multiply, so that the five run side by side (a chain of five
- * multiply-xorshift rounds cost every client datagram ~35 cycles of latency), then one
- * avalanche over their combination. Inline, so that the IPv4 fast path hashes words it holds
- * in registers: a key stored and read straight back as words stalled on store forwarding. */
-static inline uint32_t turn_hash_words(const uint64_t w[5])
+/* A key's hash from its five 64-bit words, as struct turn_5tuple lies in memory, under the
+ * table's secret key k (turn_table_hash_key: random per table, so that which 5-tuples
+ * collide cannot be worked out from the source; not a cryptographic function, and hash
+ * flooding is bounded by the allocation quotas too). Each word goes through its own
+ * multiply, so that the five run side by side (a chain of five multiply-xorshift rounds
+ * cost every client datagram ~35 cycles of latency), then one avalanche over their
+ * combination. Inline, so that the IPv4 fast path hashes words it holds in registers: a
+ * key stored and read straight back as words stalled on store forwarding. */
+static inline uint32_t turn_hash_words(const uint64_t w[5], const uint64_t k[5])
 {
-	uint64_t h = ((w[0] + 0x9E3779B97F4A7C15ull) * 0xbf58476d1ce4e5b9ull) ^
-		     ((w[1] + 0x6a09e667f3bcc909ull) * 0x94d049bb133111ebull) ^
-		     ((w[2] + 0xbb67ae8584caa73bull) * 0xd6e8feb86659fd93ull) ^
-		     ((w[3] + 0x3c6ef372fe94f82bull) * 0xa0761d6478bd642full) ^
-		     ((w[4] + 0xa54ff53a5f1d36f1ull) * 0xe7037ed1a0b428dbull);
+	uint64_t h = ((w[0] + k[0]) * 0xbf58476d1ce4e5b9ull) ^ ((w[1] + k[1]) * 0x94d049bb133111ebull) ^
+		     ((w[2] + k[2]) * 0xd6e8feb86659fd93ull) ^ ((w[3] + k[3]) * 0xa0761d6478bd642full) ^
+		     ((w[4] + k[4]) * 0xe7037ed1a0b428dbull);
 	h ^= h >> 32;
 	h *= 0x94d049bb133111ebull;
 	h ^= h >> 29;
@@ -226,7 +227,9 @@ uint16_t turn_chan_num_perm(const struct turn_alloc *a, const uint8_t peer16[16]
 /* Peer -> channel number, 0 when none. */
 uint16_t turn_chan_num(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
 		       uint32_t now);
-uint32_t turn_5tuple_hash(const struct turn_5tuple *ft);
+/* The table's hash of ft, and its secret key (five words, for turn_hash_words). */
+uint32_t turn_table_hash(const struct turn_table *t, const struct turn_5tuple *ft);
+const uint64_t *turn_table_hash_key(const struct turn_table *t);
 bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b);
 
 /* ---- burst lookups (workers): three steps, each prefetching what the next one reads, so

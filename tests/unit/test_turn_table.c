@@ -38,6 +38,42 @@ static void test_budget(void)
 	turn_table_destroy(t);
 }
 
+/* The 5-tuple hash is keyed per table: the same keys land elsewhere in another table (so
+ * which 5-tuples collide is not known from the source), and each table finds its own. */
+static void test_keyed_hash(void)
+{
+	struct turn_table *t1 = turn_table_create(64, 50000, 50099, NULL, NULL),
+			  *t2 = turn_table_create(64, 50000, 50099, NULL, NULL);
+	CU_ASSERT_FATAL(t1 && t2);
+	unsigned same = 0;
+	for (uint32_t i = 0; i < 16; i++) {
+		struct turn_5tuple ft;
+		ft_make(&ft, i);
+		same += turn_table_hash(t1, &ft) == turn_table_hash(t2, &ft);
+		CU_ASSERT_EQUAL(turn_table_hash(t1, &ft), turn_table_hash(t1, &ft));
+	}
+	CU_ASSERT(same < 2); /* 16 equal by chance: 2^-512 */
+	CU_ASSERT(memcmp(turn_table_hash_key(t1), turn_table_hash_key(t2), 40) != 0);
+	/* what the fast path computes from words equals the table's hash */
+	struct turn_5tuple ft;
+	uint64_t w[5];
+	ft_make(&ft, 7);
+	memcpy(w, &ft, 40);
+	CU_ASSERT_EQUAL(turn_hash_words(w, turn_table_hash_key(t1)), turn_table_hash(t1, &ft));
+	for (int k = 0; k < 2; k++) {
+		struct turn_table *t = k ? t2 : t1;
+		struct turn_alloc *a = turn_alloc_get(t);
+		CU_ASSERT_FATAL(a != NULL);
+		ft_make(&a->ft, 3);
+		a->id = 1;
+		CU_ASSERT_EQUAL_FATAL(turn_alloc_publish(t, a), 0);
+		ft_make(&ft, 3);
+		CU_ASSERT(turn_lookup_5tuple(t, &ft) == a);
+	}
+	turn_table_destroy(t1);
+	turn_table_destroy(t2);
+}
+
 static void test_publish_lookup(void)
 {
 	struct turn_table *t = turn_table_create(64, 50000, 50099, NULL, NULL);
@@ -269,6 +305,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("turn_table", NULL, NULL);
 	CU_add_test(s, "memory budget", test_budget);
 	CU_add_test(s, "publish and lookup", test_publish_lookup);
+	CU_add_test(s, "5-tuple hash keyed per table", test_keyed_hash);
 	CU_add_test(s, "rcu deferral", test_rcu_deferral);
 	CU_add_test(s, "relay ports", test_ports);
 	CU_add_test(s, "permissions and channels", test_perms_chans);
