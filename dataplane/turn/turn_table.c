@@ -83,12 +83,21 @@ const uint64_t *turn_table_hash_key(const struct turn_table *t)
 	return t->hkey;
 }
 
+/* One 64-bit word at p: compares load each word of both sides straight from where it lies
+ * (a copy of the keys into word arrays first was read back across two 16-byte stores, which
+ * store forwarding cannot serve: a quarter of the compare's time). */
+static inline uint64_t ld64(const void *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
 bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
 {
-	uint64_t x[5], y[5];
-	ft_words(a, x);
-	ft_words(b, y);
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
+	const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+	return !((ld64(x) ^ ld64(y)) | (ld64(x + 8) ^ ld64(y + 8)) | (ld64(x + 16) ^ ld64(y + 16)) |
+		 (ld64(x + 24) ^ ld64(y + 24)) | (ld64(x + 32) ^ ld64(y + 32)));
 }
 
 static struct turn_hash *hash_new(struct turn_table *t, uint32_t cap)
@@ -458,10 +467,7 @@ void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam)
 /* 16-byte peer comparison without a libc call (the data path does it per packet). */
 static inline bool peer_eq(const uint8_t *a, const uint8_t *b)
 {
-	uint64_t x[2], y[2];
-	memcpy(x, a, 16);
-	memcpy(y, b, 16);
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]));
+	return !((ld64(a) ^ ld64(b)) | (ld64(a + 8) ^ ld64(b + 8)));
 }
 
 static inline void wr_begin(struct turn_alloc *a)
