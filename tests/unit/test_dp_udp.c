@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/dp_feature.h"
 #include "dataplane/dp_udp.h"
 
 struct dp_runtime dp_rt; /* normally in dp_main.c */
@@ -286,7 +287,7 @@ static void test_claims(void)
 	CU_ASSERT_EQUAL(dp_udp_claim(&fb, 10, 9), -EINVAL);
 	CU_ASSERT_EQUAL(dp_udp_claim(&fnone, 5000, 5000), -EINVAL);
 	CU_ASSERT_EQUAL(dp_udp_claim(&fa, 60000, 60000), -EBUSY); /* inside b's range */
-	CU_ASSERT_EQUAL(dp_udp_claim(&fa, 3470, 3480), 0);	   /* around its own */
+	CU_ASSERT_EQUAL(dp_udp_claim(&fa, 3470, 3480), 0);	  /* around its own */
 	/* every port goes to its owner, the edges included */
 	CU_ASSERT_EQUAL(dp_udp_port_owner(3478), fa.id);
 	CU_ASSERT_EQUAL(dp_udp_port_owner(3470), fa.id);
@@ -304,6 +305,125 @@ static void test_claims(void)
 	CU_ASSERT_EQUAL(rc, -ENOSPC);
 	CU_ASSERT_EQUAL(dp_udp_port_owner(20000), fa.id);
 	CU_ASSERT_EQUAL(dp_udp_port_owner(20001), 0);
+}
+
+/* ---- the short way in (dp_udp.h 7.) ---- */
+
+static void burst_in(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi, uint16_t n)
+{
+	(void)w;
+	(void)pi;
+	rte_pktmbuf_free_bulk(m, n);
+}
+
+/* Takes even destination ports (frees them: "relayed"), gives odd ones back untouched. */
+static unsigned int fast_calls;
+static uint16_t fast_in(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	uint16_t back = 0;
+	(void)w;
+	fast_calls++;
+	for (uint16_t i = 0; i < n; i++) {
+		if (d[i].dport & 1)
+			d[back++] = d[i];
+		else
+			rte_pktmbuf_free(d[i].m);
+	}
+	return back;
+}
+
+static struct dp_feature fc = {.name = "short",
+			       .udp_input = udp_in,
+			       .udp_input_burst = burst_in,
+			       .udp4_burst = fast_in,
+			       .l4_csum_preserved = true};
+static struct dp_feature fd = {.name = "short2",
+			       .udp_input = udp_in,
+			       .udp_input_burst = burst_in,
+			       .udp4_burst = fast_in,
+			       .l4_csum_preserved = true};
+
+/* A frame from 203.0.113.7:40000 to dst:dport, addressed to mac. */
+static struct rte_mbuf *frame4(const char *dst, uint16_t dport, const struct rte_ether_addr *mac)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct dp_ipaddr s = ip("203.0.113.7"), d = ip(dst);
+	uint8_t *p, *eth;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, 20);
+	memset(p, 0x40, 20);
+	CU_ASSERT_EQUAL(dp_udp_encap(m, &s, 40000, &d, dport), 0);
+	uint8_t hdr[14] = {0, 0, 0, 0, 0, 0, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x08, 0x00};
+	memcpy(hdr, mac, 6);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(eth);
+	memcpy(eth, hdr, sizeof(hdr));
+	return m;
+}
+
+static void test_short_way(void)
+{
+	static struct dp_worker w;
+	static struct dp_lcore_stats st;
+	const struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 0x10}},
+				    other = {{0x02, 0, 0, 0, 0, 0x11}};
+	struct rte_mbuf *m[4];
+
+	memset(&w, 0, sizeof(w));
+	w.stats = &st;
+	dp_rt.nb_ports = 1;
+	dp_rt.ports[0].mac = mac;
+	dp_rt.ports[0].ipv4.set = true;
+	dp_rt.ports[0].ipv4.len = 24;
+	dp_rt.ports[0].ipv4.addr = ip("198.51.100.10");
+	dp_feature_register(&fc);
+	CU_ASSERT_EQUAL(dp_udp_claim(&fc, 7000, 7009), 0);
+
+	/* a plain datagram to one of its ports: taken, rx counted, described */
+	m[0] = frame4("198.51.100.10", 7000, &mac);
+	CU_ASSERT_TRUE(dp_udp4_take(&w, m[0], 0));
+	CU_ASSERT_EQUAL(w.batch4.n, 1);
+	CU_ASSERT_EQUAL(w.batch4.d[0].dport, 7000);
+	CU_ASSERT_EQUAL(w.batch4.d[0].udp_len, 28);
+	CU_ASSERT_EQUAL(w.batch4.d[0].port, 0);
+	CU_ASSERT_PTR_EQUAL(w.batch4.d[0].ip, rte_pktmbuf_mtod(m[0], uint8_t *) + 14);
+	CU_ASSERT_EQUAL(st.rx_packets, 1);
+	CU_ASSERT_EQUAL(st.rx_bytes, rte_pktmbuf_pkt_len(m[0]));
+	/* not taken, nothing counted: another feature's port (no short way), a port nobody
+	 * claimed, another address, another MAC */
+	struct rte_mbuf *no[4] = {
+	    frame4("198.51.100.10", 3478, &mac), frame4("198.51.100.10", 7010, &mac),
+	    frame4("198.51.100.11", 7001, &mac), frame4("198.51.100.10", 7001, &other)};
+	for (int i = 0; i < 4; i++) {
+		CU_ASSERT_FALSE(dp_udp4_take(&w, no[i], 0));
+		rte_pktmbuf_free(no[i]);
+	}
+	CU_ASSERT_EQUAL(w.batch4.n, 1);
+	CU_ASSERT_EQUAL(st.rx_packets, 1);
+	/* the feature takes 7000 and 7002, gives 7001 back: udp_in counts what it took */
+	m[1] = frame4("198.51.100.10", 7001, &mac);
+	m[2] = frame4("198.51.100.10", 7002, &mac);
+	CU_ASSERT_TRUE(dp_udp4_take(&w, m[1], 0));
+	CU_ASSERT_TRUE(dp_udp4_take(&w, m[2], 0));
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 1);
+	CU_ASSERT_EQUAL(fast_calls, 1);
+	CU_ASSERT_PTR_EQUAL(w.batch4.d[0].m, m[1]);
+	CU_ASSERT_EQUAL(w.batch4.n, 0);
+	CU_ASSERT_EQUAL(st.udp_in, 2);
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 0); /* nothing gathered: no call */
+	CU_ASSERT_EQUAL(fast_calls, 1);
+	rte_pktmbuf_free(m[1]);
+
+	/* one feature at most may take the short way, and only with a burst input and
+	 * preserved checksums: start-up refuses otherwise */
+	CU_ASSERT_EQUAL(dp_features_init(), 0);
+	dp_features_teardown();
+	fc.l4_csum_preserved = false;
+	CU_ASSERT_EQUAL(dp_features_init(), -EINVAL);
+	fc.l4_csum_preserved = true;
+	dp_feature_register(&fd);
+	CU_ASSERT_EQUAL(dp_features_init(), -EINVAL);
 }
 
 int main(void)
@@ -330,6 +450,8 @@ int main(void)
 	CU_add_test(s, "encap IPv6 parses back", test_encap_v6);
 	CU_add_test(s, "finish after rewrite", test_finish_after_rewrite);
 	CU_add_test(s, "encap errors", test_encap_errors);
+	/* before the claims test, which uses up every range */
+	CU_add_test(s, "the short way in", test_short_way);
 	CU_add_test(s, "UDP port claims", test_claims);
 	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
