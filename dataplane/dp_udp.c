@@ -402,7 +402,8 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 }
 
 void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
-		      const uint16_t *len, const uint16_t *port, const uint32_t *dst, unsigned int n)
+		      const uint16_t *len, const uint16_t *port, const uint32_t *dst,
+		      unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
 	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
@@ -438,7 +439,7 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 		dp_worker_tx(w, port[i], mb);
 		continue;
-general:
+	general:
 		c = NULL;
 		mb->data_off = (uint16_t)(ip[i] - buf);
 		mb->data_len = len[i];

@@ -256,7 +256,8 @@ static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 	for (unsigned k = 0; k < nv; k++)
 		v[k] = (struct turn_v4){
 		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
-	const uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
+	const uint64_t now_us =
+	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	const unsigned relayed = nv ? turn_relay_v4_burst(srv, v, nv, now_us) : 0;
 	/* one writer: plain stores telemetry reads whole */
 	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,

@@ -448,7 +448,8 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 	const uint64_t old = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + ld16(udp) + ld16(udp + 2) +
 			     2ull * ld16(udp + 4) + ld32(udp + 8);
 	const uint64_t new = (uint64_t)src + peer + sport + dport + 2ull * htons(ulen);
-	pr_put_ip4_udp(ip + 4, src, sport, peer, dport, ulen, csum_relayed(ld16(udp + 6), old, new));
+	pr_put_ip4_udp(ip + 4, src, sport, peer, dport, ulen,
+		       csum_relayed(ld16(udp + 6), old, new));
 	d->out_off = 4;
 	d->out_len = (uint16_t)(20 + ulen);
 	d->out_dst = peer;
@@ -493,8 +494,7 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 	return 1;
 }
 
-unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n,
-			     uint64_t now_us)
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n, uint64_t now_us)
 {
 	struct turn_5tuple ft[TURN_BURST];
 	struct turn_alloc *a[TURN_BURST];

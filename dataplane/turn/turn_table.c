@@ -395,7 +395,8 @@ void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a)
 	uint32_t idx = (uint32_t)(a - t->slots), pos;
 	if (!a->in_use)
 		return;
-	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_table_hash(t, &a->ft), &pos) == (int)idx) {
+	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_table_hash(t, &a->ft), &pos) ==
+	    (int)idx) {
 		__atomic_store_n(&t->ht->e[pos], H_TOMB, __ATOMIC_RELEASE);
 		t->ht->used--;
 		t->ht->tombs++;

@@ -52,9 +52,10 @@ struct turn_5tuple {
  * key stored and read straight back as words stalled on store forwarding. */
 static inline uint32_t turn_hash_words(const uint64_t w[5], const uint64_t k[5])
 {
-	uint64_t h = ((w[0] + k[0]) * 0xbf58476d1ce4e5b9ull) ^ ((w[1] + k[1]) * 0x94d049bb133111ebull) ^
-		     ((w[2] + k[2]) * 0xd6e8feb86659fd93ull) ^ ((w[3] + k[3]) * 0xa0761d6478bd642full) ^
-		     ((w[4] + k[4]) * 0xe7037ed1a0b428dbull);
+	uint64_t h =
+	    ((w[0] + k[0]) * 0xbf58476d1ce4e5b9ull) ^ ((w[1] + k[1]) * 0x94d049bb133111ebull) ^
+	    ((w[2] + k[2]) * 0xd6e8feb86659fd93ull) ^ ((w[3] + k[3]) * 0xa0761d6478bd642full) ^
+	    ((w[4] + k[4]) * 0xe7037ed1a0b428dbull);
 	h ^= h >> 32;
 	h *= 0x94d049bb133111ebull;
 	h ^= h >> 29;

@@ -366,20 +366,20 @@ static void test_udp4_plain(void)
 		uint8_t val;
 		bool recsum;
 	} bad[] = {
-	    {0, 0x03, false},	/* another MAC */
-	    {0, 0xff, false},	/* broadcast */
-	    {12, 0x81, false},	/* VLAN */
-	    {14, 0x46, true},	/* IP options */
-	    {14, 0x65, true},	/* version 6 */
-	    {20, 0x20, true},	/* more fragments */
-	    {21, 0x01, true},	/* fragment offset */
-	    {23, 6, true},	/* TCP */
-	    {24, 0x12, false},	/* header checksum */
-	    {33, 11, true},	/* another destination address */
-	    {26, 127, true},	/* loopback source */
-	    {26, 224, true},	/* multicast source */
-	    {16, 0x00, true},	/* total length 0x0030 -> past the frame once 0x7f */
-	    {17, 27, true},	/* total length below IP + UDP */
+	    {0, 0x03, false},  /* another MAC */
+	    {0, 0xff, false},  /* broadcast */
+	    {12, 0x81, false}, /* VLAN */
+	    {14, 0x46, true},  /* IP options */
+	    {14, 0x65, true},  /* version 6 */
+	    {20, 0x20, true},  /* more fragments */
+	    {21, 0x01, true},  /* fragment offset */
+	    {23, 6, true},     /* TCP */
+	    {24, 0x12, false}, /* header checksum */
+	    {33, 11, true},    /* another destination address */
+	    {26, 127, true},   /* loopback source */
+	    {26, 224, true},   /* multicast source */
+	    {16, 0x00, true},  /* total length 0x0030 -> past the frame once 0x7f */
+	    {17, 27, true},    /* total length below IP + UDP */
 	};
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		len = udp4(3478, 20, true);
