@@ -42,9 +42,9 @@ struct dp_udp4 {
 	uint16_t port;	  /* index into dp_rt.ports[] it came in on */
 };
 
-/* Those datagrams, gathered over one RX burst, for the one feature that takes them. */
+/* Those datagrams, gathered over one RX burst, for the one feature that takes them
+ * (dp_udp4_ports.feature_id). */
 struct dp_udp4_batch {
-	uint8_t feature_id;
 	uint16_t n;
 	struct dp_udp4 d[DP_MAX_BURST];
 };

@@ -206,7 +206,7 @@ uint16_t dp_udp4_flush(struct dp_worker *w)
 	if (n == 0)
 		return 0;
 	b->n = 0;
-	back = features[b->feature_id]->udp4_burst(w, b->d, n);
+	back = features[dp_udp4_ports.feature_id]->udp4_burst(w, b->d, n);
 	w->stats->udp_in += (uint64_t)(n - back); /* those declined are counted by input */
 	return back;
 }

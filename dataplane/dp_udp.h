@@ -186,7 +186,6 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 		return false;
 	w->stats->rx_packets++;
 	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
-	b->feature_id = dp_udp4_ports.feature_id;
 	b->d[b->n++] = (struct dp_udp4){
 	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
 	return true;
