@@ -407,8 +407,10 @@ static inline uint16_t ld16(const uint8_t *p)
  * UDP header both ways, so its sum needs no byte swap. */
 static inline uint16_t csum_relayed(uint16_t ck, uint64_t old, uint64_t new)
 {
-	uint16_t payload = pr_csum_fold((uint16_t)~ck + (uint64_t)(uint16_t)~pr_csum_fold(old));
-	uint16_t c = (uint16_t)~pr_csum_fold(payload + new);
+	/* one fold for the payload and the new words together: an end-around-carry sum
+	 * folds to the same value in one step or two */
+	uint16_t c =
+	    (uint16_t)~pr_csum_fold((uint64_t)(uint16_t)~ck + (uint16_t)~pr_csum_fold(old) + new);
 	return c ? c : 0xffff; /* RFC 768: a computed zero is sent as all ones */
 }
 
@@ -425,9 +427,11 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 
 	if (d->udp_len < 12)
 		return 0;
-	dl = turn_chandata_parse(udp + 8, d->udp_len - 8u, &chan);
-	/* padding after the data changes the checksum arithmetic: the general path */
-	if (dl < 0 || (unsigned)dl + 12 != d->udp_len)
+	/* turn_chandata_parse's checks for ChannelData without padding after its data
+	 * (padding changes the checksum arithmetic: the general path) */
+	chan = rd16(udp + 8);
+	dl = rd16(udp + 10);
+	if (chan < TURN_CHAN_MIN || chan > TURN_CHAN_MAX_RFC5766 || (unsigned)dl + 12 != d->udp_len)
 		return 0;
 	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
 		return 0;
