@@ -16,11 +16,10 @@ static unsigned int nb_inited;
 /* Claimed UDP port ranges, written by .init before the workers start, read-only after. A few
  * ranges scanned in one line: a 64 KiB table indexed by port missed the L1 on most datagrams
  * to relay ports. */
-#define MAX_CLAIMS 16
 static struct {
 	uint16_t lo, hi;
 	uint8_t id;
-} claims[MAX_CLAIMS];
+} claims[DP_UDP_MAX_CLAIMS];
 static unsigned int n_claims;
 
 /* Feature id that claimed port, 0 = none. */
@@ -132,13 +131,13 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 		if (claims[i].id == f->id && claims[i].lo <= lo && hi <= claims[i].hi)
 			return 0; /* already its own */
 	}
-	if (n_claims == MAX_CLAIMS)
+	if (n_claims == DP_UDP_MAX_CLAIMS)
 		return -ENOSPC;
 	claims[n_claims].lo = lo;
 	claims[n_claims].hi = hi;
 	claims[n_claims].id = f->id;
 	n_claims++;
-	if (f->udp4_burst) { /* the short way's copy (at most MAX_CLAIMS too) */
+	if (f->udp4_burst) { /* the short way's copy (a subset of claims) */
 		dp_udp4_ports.feature_id = f->id;
 		dp_udp4_ports.r[dp_udp4_ports.n].lo = lo;
 		dp_udp4_ports.r[dp_udp4_ports.n].hi = hi;

@@ -93,7 +93,8 @@
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_parse.h"
 
-#define DP_MAX_FEATURES 16
+#define DP_MAX_FEATURES	  16
+#define DP_UDP_MAX_CLAIMS 16 /* port ranges claimed, by all features together */
 
 struct dp_feature {
 	const char *name;
@@ -155,7 +156,7 @@ struct dp_udp4_ports {
 	uint8_t n;
 	struct {
 		uint16_t lo, hi;
-	} r[16];
+	} r[DP_UDP_MAX_CLAIMS];
 };
 extern struct dp_udp4_ports dp_udp4_ports;
 

@@ -63,8 +63,8 @@ static inline uint32_t turn_hash_words(const uint64_t w[5], const uint64_t k[5])
 }
 
 /* The key of an IPv4 client's allocation from an IPv4 packet's addresses (network order,
- * as they lie in memory) and ports (host order), as its five words (w) and in memory (ft,
- * optional): five word stores, which the compare reads back as five words. */
+ * as they lie in memory) and ports (host order), as its five words (w, for the hash) and in
+ * memory (ft): five word stores, which the compare reads back as five words. */
 static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint32_t cli,
 				     uint16_t cli_port, uint32_t srv, uint16_t srv_port)
 {
@@ -74,8 +74,7 @@ static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint
 	w[2] = srv;
 	w[3] = 0;
 	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)4 << 32;
-	if (ft)
-		memcpy(ft, w, 40);
+	memcpy(ft, w, 40);
 #else
 	struct turn_5tuple k;
 	memset(&k, 0, sizeof(k));
@@ -85,25 +84,7 @@ static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint
 	k.srv_port = srv_port;
 	k.fam = 4;
 	memcpy(w, &k, 40);
-	if (ft)
-		*ft = k;
-#endif
-}
-
-static inline void turn_5tuple_set4(struct turn_5tuple *ft, uint32_t cli, uint16_t cli_port,
-				    uint32_t srv, uint16_t srv_port)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t w[5] = {cli, 0, srv, 0,
-			       cli_port | (uint64_t)srv_port << 16 | (uint64_t)4 << 32};
-	memcpy(ft, w, sizeof(w));
-#else
-	memset(ft, 0, sizeof(*ft));
-	memcpy(ft->cli_ip, &cli, 4);
-	memcpy(ft->srv_ip, &srv, 4);
-	ft->cli_port = cli_port;
-	ft->srv_port = srv_port;
-	ft->fam = 4;
+	*ft = k;
 #endif
 }
 
