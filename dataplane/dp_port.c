@@ -126,10 +126,12 @@ bool dp_device_is_pci(const char *device)
 
 /* "ring:NAME": a shared-memory port for a co-located DPDK process (a traffic generator, a
  * capture tool, a chained function) attached as a secondary. We create, in the primary's
- * memory, one single-producer/single-consumer ring NAME_rxQ per RX queue (the other process
- * enqueues what we receive) and one multi-producer ring NAME_tx that every TX queue (each
- * worker and control) enqueues to and the other process drains. mbufs travel by pointer:
- * no copy either way, which is what a NIC's DMA costs the CPU. */
+ * memory, one single-producer/single-consumer ring per queue: NAME_rxQ per RX queue (the
+ * other process enqueues what we receive) and NAME_txQ per TX queue (we enqueue, it
+ * drains): NAME_tx0 .. for the workers, the last one for the control lcore. Like a NIC's
+ * queues, nothing is shared between two workers, so a multi-queue generator (one core per
+ * queue) measures how the workers scale. mbufs travel by pointer: no copy either way,
+ * which is what a NIC's DMA costs the CPU. */
 static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int socket,
 			    char *ethname, size_t ethname_len)
 {
@@ -152,12 +154,13 @@ static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int 
 		if (!rx[q])
 			goto fail;
 	}
-	snprintf(rn, sizeof(rn), "%s_tx", n);
-	tx[0] = rte_ring_create(rn, rte_align32pow2(pc->tx_desc), socket, RING_F_SC_DEQ);
-	if (!tx[0])
-		goto fail;
-	for (q = 1; q < nb_tx; q++)
-		tx[q] = tx[0];
+	for (q = 0; q < nb_tx; q++) {
+		snprintf(rn, sizeof(rn), "%s_tx%u", n, q);
+		tx[q] = rte_ring_create(rn, rte_align32pow2(pc->tx_desc), socket,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!tx[q])
+			goto fail;
+	}
 	pid = rte_eth_from_rings(n, rx, nb_rx, tx, nb_tx, (unsigned int)socket);
 	if (pid < 0)
 		goto fail;

@@ -30,6 +30,30 @@ pr_hugepages 256
 pr_redis_start "$tmp"
 /usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
 redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis.txt" >/dev/null
+# gen.py builds its frames without scapy (the benchmark runs where only Python is): they
+# must be the frames scapy builds, byte for byte
+/usr/bin/python3 - "$PR_ROOT/tests/bench/turn" <<'PY' || pr_fail "gen.py's frames differ from scapy's"
+import ipaddress, struct, sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[1])
+import gen
+from scapy.all import ARP, IP, UDP, Ether, Raw
+n = 300
+ref = [bytes(Ether(src=gen.GW_MAC, dst="ff:ff:ff:ff:ff:ff") /
+             ARP(op=1, hwsrc=gen.GW_MAC, psrc=gen.GW, hwdst="00:00:00:00:00:00", pdst=gen.DP))]
+for i in range(n):
+    cli = str(ipaddress.IPv4Address(gen.base + i))
+    cd = struct.pack(">HH", 0x4000, len(gen.payload)) + gen.payload
+    ref.append(bytes(Ether(src=gen.GW_MAC, dst=gen.DP_MAC) / IP(src=cli, dst=gen.DP) /
+                     UDP(sport=40000, dport=3478) / Raw(cd)))
+    ref.append(bytes(Ether(src=gen.GW_MAC, dst=gen.DP_MAC) / IP(src=gen.PEER, dst=gen.DP) /
+                     UDP(sport=5000, dport=50000 + i) / Raw(gen.payload)))
+got = list(gen.frames(n))
+assert len(got) == len(ref), (len(got), len(ref))
+for k, (a, b) in enumerate(zip(got, ref)):
+    assert a == b, (k, a.hex(), b.hex())
+print(f"gen.py: {len(got)} frames, byte for byte scapy's")
+PY
 
 cat >"$tmp/dp.conf" <<CONF
 [eal]
@@ -160,4 +184,41 @@ assert g["checked"] >= g["to_client"] + g["to_peer"] - 4096 > 0, g
 assert g["bad_udp_csum"] == g["checked"] and g["bad_ip_csum"] == 0 and g["bad_len"] == 0, g
 print(f"damaged: {g['bad_udp_csum']} relayed frames, every one with its checksum still wrong")
 PY
+
+# Two workers, each with its own RX and TX ring (a NIC's queues), fed by ringgen on two
+# lcores (--queues 2) that spreads the 5-tuples between them as RSS would: a client's
+# ChannelData and its peer's datagrams often reach different workers, so both relay for one
+# allocation at once. Every frame checked, both workers relayed, and every relayed packet
+# counted on its allocation: peer -> client counters with two writers must lose nothing.
+kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
+sed -i -e 's/^lcores = .*/lcores = 0@0,1@1,2@0/' "$tmp/dp.conf"
+"$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
+dp_pid=$!
+pr_on_exit "kill $dp_pid 2>/dev/null; wait $dp_pid 2>/dev/null"
+pr_wait_for 60 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "two workers: dataplane did not restore $N allocations"; }
+stats=$($TEL $PREFIX /poprelay/turn/stats)
+"$GEN" --proc-type=secondary --file-prefix=$PREFIX --no-pci --lcores=8@1,9@0 --log-level=3 -- \
+	--ring tnring --pcap "$tmp/t.pcap" --seconds 3 --check-every 1 --pattern-len 200 \
+	--queues 2 >"$tmp/gen.json" 2>"$tmp/gen.err" ||
+	{ cat "$tmp/gen.err" "$tmp/gen.json" >&2; pr_fail "two workers: ringgen reported bad frames or failed"; }
+pr_log "ringgen, two queues: $(cat "$tmp/gen.json")"
+python3 - "$(cat "$tmp/gen.json")" "$stats" "$($TEL $PREFIX /poprelay/turn/stats)" \
+	"$($TEL $PREFIX /poprelay/drops)" "$($TEL $PREFIX /poprelay/lcores)" <<'PY' ||
+import json, sys
+g = json.loads(sys.argv[1])
+t0 = json.loads(sys.argv[2])["/poprelay/turn/stats"]
+t1 = json.loads(sys.argv[3])["/poprelay/turn/stats"]
+d = {k: v for k, v in json.loads(sys.argv[4])["/poprelay/drops"].items() if v}
+bad = g["bad_ip_csum"] + g["bad_udp_csum"] + g["bad_len"] + g["bad_payload"]
+assert g["queues"] == 2 and all(q > 0 for q in g["queue_mpps"]), g
+assert bad == 0 and g["checked"] >= g["to_client"] + g["to_peer"] - 2 * 4096 > 0, g
+relayed = t1["pkts_c2p"] + t1["pkts_p2c"] - t0["pkts_c2p"] - t0["pkts_p2c"]
+assert relayed >= g["to_client"] + g["to_peer"], (relayed, g)
+# and no more than what was sent: a counter bumped twice would show here
+assert relayed <= g["sent"], (relayed, g)
+assert t1["fastpath_relayed"] - t0["fastpath_relayed"] == relayed, (t0, t1)
+assert set(d) <= {"tx_full"}, d
+print(f"two workers: {g['queue_mpps']} Mpps per queue, {relayed} relayed and counted")
+PY
+	pr_fail "two workers: relayed traffic does not add up"
 pr_log PASS
