@@ -23,7 +23,6 @@ DP=$BUILD/poprelay-dataplane
 RB=$BUILD/tests/bench/turn/relay_bench
 GEN=$BUILD/tests/bench/turn/ringgen
 [ -x "$DP" ] && [ -x "$RB" ] && [ -x "$GEN" ] || pr_fail "build first (poprelay-dataplane, relay_bench, ringgen)"
-/usr/bin/python3 -c 'import scapy' 2>/dev/null || pr_skip "python3-scapy missing"
 command -v dpdk-testpmd >/dev/null || pr_skip "dpdk-testpmd not installed"
 N=${ALLOCS:-10000}
 SECS=${SECS:-5}

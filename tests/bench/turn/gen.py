@@ -8,29 +8,64 @@ of N allocations one ChannelData from its client (100.64.0.0 + i, port 40000, ch
 it in a loop: the generator over a virtual device.
 REDIS_CMDS: Redis protocol for `redis-cli --pipe` creating the N allocations (keyspace of
 docs/redis-keyspace.md) with a permission and the channel, so the dataplane restores them
-at start: N live allocations without N clients."""
+at start: N live allocations without N clients.
+
+Frames are built here with the standard library alone (no scapy), so that the benchmark
+runs on a machine with nothing but Python: scapy's defaults (IP id 1, TTL 64) and
+checksums; tests/integration/turn_ring.sh holds the frames to scapy's, byte for byte."""
 import ipaddress
 import struct
 import sys
+import time
 
-from scapy.all import ARP, IP, UDP, Ether, Raw, wrpcap  # noqa: E402
-
-pcap, cmds, n, now = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 GW_MAC, DP_MAC = "02:00:00:00:00:01", "02:70:63:61:70:00"
 DP, GW, PEER = "198.51.100.10", "198.51.100.1", "203.0.113.5"
 payload = bytes(range(200))
 base = int(ipaddress.IPv4Address("100.64.0.0"))
 
-pkts = [Ether(src=GW_MAC, dst="ff:ff:ff:ff:ff:ff") /
-        ARP(op=1, hwsrc=GW_MAC, psrc=GW, hwdst="00:00:00:00:00:00", pdst=DP)]
-for i in range(n):
-    cli = str(ipaddress.IPv4Address(base + i))
-    cd = struct.pack(">HH", 0x4000, len(payload)) + payload
-    pkts.append(Ether(src=GW_MAC, dst=DP_MAC) / IP(src=cli, dst=DP) /
-                UDP(sport=40000, dport=3478) / Raw(cd))
-    pkts.append(Ether(src=GW_MAC, dst=DP_MAC) / IP(src=PEER, dst=DP) /
-                UDP(sport=5000, dport=50000 + i) / Raw(payload))
-wrpcap(pcap, pkts)
+
+def mac(s):
+    return bytes.fromhex(s.replace(":", ""))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def udp4(src, dst, sport, dport, data):
+    s, d = ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed
+    ulen = 8 + len(data)
+    ck = csum(s + d + struct.pack("!BBH", 0, 17, ulen) +
+              struct.pack("!HHHH", sport, dport, ulen, 0) + data) or 0xffff
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 1, 0, 64, 17, 0, s, d)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return (mac(DP_MAC) + mac(GW_MAC) + b"\x08\x00" + ip +
+            struct.pack("!HHHH", sport, dport, ulen, ck) + data)
+
+
+def frames(n):
+    arp = (b"\xff" * 6 + mac(GW_MAC) + b"\x08\x06" +
+           struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac(GW_MAC) +
+           ipaddress.IPv4Address(GW).packed + b"\0" * 6 + ipaddress.IPv4Address(DP).packed)
+    yield arp
+    for i in range(n):
+        cli = str(ipaddress.IPv4Address(base + i))
+        cd = struct.pack(">HH", 0x4000, len(payload)) + payload
+        yield udp4(cli, DP, 40000, 3478, cd)
+        yield udp4(PEER, DP, 5000, 50000 + i, payload)
+
+
+def write_pcap(path, fr):
+    t = int(time.time())
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for b in fr:
+            f.write(struct.pack("<IIII", t, 0, len(b), len(b)) + b)
 
 
 def resp(*args):
@@ -41,17 +76,20 @@ def resp(*args):
     return b"".join(out)
 
 
-exp = now + 3600
-with open(cmds, "wb") as f:
-    for i in range(n):
-        aid = "%016x" % (0xbe00000000000000 + i)
-        key = "pr:turn:alloc:" + aid
-        cli = str(ipaddress.IPv4Address(base + i))
-        f.write(resp("HSET", key, "v", 1, "id", aid, "username", "bench%d" % (i % 100),
-                     "realm", "poprelay", "transport", "udp", "client_addr", cli,
-                     "client_port", 40000, "server_addr", DP, "server_port", 3478,
-                     "relay_addr", DP, "relay_port", 50000 + i, "lifetime_s", 3600,
-                     "expires", exp, "bw_kbps", 0, "created", now, "refreshed", now))
-        f.write(resp("HSET", key + ":perms", PEER, exp))
-        f.write(resp("HSET", key + ":chans", 0x4000, "%s 5000 %d" % (PEER, exp)))
-        f.write(resp("ZADD", "pr:turn:allocs", exp, aid))
+if __name__ == "__main__":
+    pcap, cmds, n, now = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    write_pcap(pcap, frames(n))
+    exp = now + 3600
+    with open(cmds, "wb") as f:
+        for i in range(n):
+            aid = "%016x" % (0xbe00000000000000 + i)
+            key = "pr:turn:alloc:" + aid
+            cli = str(ipaddress.IPv4Address(base + i))
+            f.write(resp("HSET", key, "v", 1, "id", aid, "username", "bench%d" % (i % 100),
+                         "realm", "poprelay", "transport", "udp", "client_addr", cli,
+                         "client_port", 40000, "server_addr", DP, "server_port", 3478,
+                         "relay_addr", DP, "relay_port", 50000 + i, "lifetime_s", 3600,
+                         "expires", exp, "bw_kbps", 0, "created", now, "refreshed", now))
+            f.write(resp("HSET", key + ":perms", PEER, exp))
+            f.write(resp("HSET", key + ":chans", 0x4000, "%s 5000 %d" % (PEER, exp)))
+            f.write(resp("ZADD", "pr:turn:allocs", exp, aid))
