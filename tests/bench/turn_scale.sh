@@ -64,7 +64,7 @@ done
 rb=$(printf '%s\n' "${rbs[@]}" | median)
 pr_log "relay_bench fast path client -> peer: ${rbs[*]} Mpps"
 
-/usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
+python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
 pr_redis_start "$tmp"
 redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis.txt" >/dev/null
 pr_hugepages 1024
