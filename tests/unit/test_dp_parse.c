@@ -464,6 +464,11 @@ static void test_ipv6(void)
 	ASSERT_DROP(len, DP_DROP_ICMP6_BAD_CSUM);
 	len = icmp6(128, 16, "ff02::1", "2001:db8:100::10");
 	ASSERT_DROP(len, DP_DROP_IP6_BAD_SOURCE);
+	/* an IPv4-mapped source would pass for an IPv4 peer's permission and channel */
+	len = icmp6(128, 16, "::ffff:8.8.8.8", "2001:db8:100::10");
+	ASSERT_DROP(len, DP_DROP_IP6_BAD_SOURCE);
+	len = icmp6(128, 16, "::fffe:8.8.8.8", "2001:db8:100::10");
+	CU_ASSERT_EQUAL(parse(len), DP_CLS_ICMP6);
 	len = icmp6(128, 16, "2001:db8:100::20", "2001:db8:100::10");
 	f[20] = 0; /* hop-by-hop options */
 	ASSERT_DROP(len, DP_DROP_IP6_EXT_HEADER);
