@@ -42,4 +42,27 @@ static inline bool ref_udp4_ok(const uint8_t *ip)
 	return (uint16_t)(ip[26] << 8 | ip[27]) == ref_udp4_csum(ip);
 }
 
+/* The unfolded sum the UDP checksum of the IPv6 datagram at ip (40-byte header, UDP next)
+ * covers, its checksum field taken as zero: the pseudo header (source, destination, 32-bit
+ * upper-layer length, next header 17) and the UDP header and data. */
+static inline uint64_t ref_udp6_acc(const uint8_t *ip)
+{
+	size_t ulen = (size_t)(ip[44] << 8 | ip[45]);
+	uint64_t acc = ref_sum(ip + 8, 32, (ulen >> 16) + (ulen & 0xffff) + 17);
+	acc = ref_sum(ip + 40, 6, acc);
+	return ref_sum(ip + 48, ulen - 8, acc);
+}
+
+/* The UDP checksum the IPv6 datagram at ip should carry (a computed zero is all ones). */
+static inline uint16_t ref_udp6_csum(const uint8_t *ip)
+{
+	uint16_t c = (uint16_t)~ref_fold(ref_udp6_acc(ip));
+	return c ? c : 0xffff;
+}
+
+static inline bool ref_udp6_ok(const uint8_t *ip)
+{
+	return (uint16_t)(ip[46] << 8 | ip[47]) == ref_udp6_csum(ip);
+}
+
 #endif

@@ -536,3 +536,144 @@ unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned 
 	}
 	return done;
 }
+
+/* ---- the IPv6 channel fast path (turn_server.h) ---- */
+
+/* The unfolded sum of a 16-byte address as four 32-bit words, as they lie in memory. */
+static inline uint64_t sum16(const uint8_t *p)
+{
+	return (uint64_t)ld32(p) + ld32(p + 4) + ld32(p + 8) + ld32(p + 12);
+}
+
+/* Writes an IPv6 header (traffic class and flow label 0, hop limit 64, UDP) and the UDP
+ * header after it, for ulen bytes of UDP with checksum ck; ports and ck in network order.
+ * src and dst lie outside the 48 bytes written. */
+static inline void put_ip6_udp(uint8_t *ip, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+			       uint16_t dport, uint16_t ulen, uint16_t ck)
+{
+	const uint32_t w0 = htonl(0x60000000u);
+	const uint16_t len = htons(ulen), nh = htons(17 << 8 | 64);
+	const uint16_t uh[4] = {sport, dport, len, ck};
+
+	memcpy(ip, &w0, 4);
+	memcpy(ip + 4, &len, 2);
+	memcpy(ip + 6, &nh, 2);
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, dst, 16);
+	memcpy(ip + 40, uh, 8);
+}
+
+/* ChannelData from an IPv6 client to an IPv6 peer through the IPv6 relay address. */
+static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
+			  const struct turn_5tuple *key, struct turn_v6 *d, uint32_t now,
+			  uint64_t now_us)
+{
+	uint8_t *ip = d->ip, *udp = ip + 40;
+	const struct pr_taddr *r = &s->cfg.relay[1];
+	uint16_t chan, pport, rport;
+	uint8_t p16[16];
+	uint32_t v4;
+	int dl;
+
+	if (d->udp_len < 12)
+		return 0;
+	chan = rd16(udp + 8);
+	dl = rd16(udp + 10);
+	if (chan < TURN_CHAN_MIN || chan > TURN_CHAN_MAX_RFC5766 || (unsigned)dl + 12 != d->udp_len)
+		return 0;
+	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
+		return 0;
+	if (turn_chan_peer_perm(a, chan, now, p16, &pport) != TURN_DROP_MAX)
+		return 0;
+	/* an IPv4 peer (another family), no IPv6 relay, our own relayed address (hairpin) */
+	rport = a->relay_port[1];
+	if (peer16_v4_of(p16, &v4) || !rport || r->fam != 6 || !memcmp(r->ip, p16, 16) ||
+	    ld16(udp + 6) == 0)
+		return 0;
+	if (!bw_take(a, (uint32_t)dl, now_us))
+		return 0;
+	count_c2p(a, (uint64_t)dl);
+
+	const uint16_t ulen = (uint16_t)(8 + dl), sport = htons(rport), dport = htons(pport);
+	const uint64_t old = sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) +
+			     2ull * ld16(udp + 4) + ld32(udp + 8);
+	const uint64_t new = sum16(r->ip) + sum16(p16) + sport + dport + 2ull * htons(ulen);
+	put_ip6_udp(ip + 4, r->ip, sport, p16, dport, ulen, csum_relayed(ld16(udp + 6), old, new));
+	d->out_off = 4;
+	d->out_len = (uint16_t)(40 + ulen);
+	d->handled = 1;
+	return 1;
+}
+
+/* An IPv6 peer's datagram to an IPv6 relay port, to an IPv6 client over a channel. */
+static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct turn_v6 *d,
+			  uint32_t now, uint64_t now_us)
+{
+	uint8_t *ip = d->ip, *udp = ip + 40;
+	const uint16_t len = (uint16_t)(d->udp_len - 8);
+	uint8_t p16[16];
+	bool perm_ok = false;
+	uint16_t chan;
+
+	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != 6 ||
+	    d->udp_len < 8 || (uint32_t)d->udp_len + 4 > 0xFFFF || ld16(udp + 6) == 0)
+		return 0;
+	turn_peer16(p16, ip + 8, 6);
+	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
+	if (!chan || !perm_ok || !bw_take(a, len, now_us))
+		return 0;
+	count_p2c(s, a, len);
+
+	const uint32_t cd = htonl((uint32_t)chan << 16 | len);
+	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
+		       dport = htons(a->ft.cli_port);
+	const uint64_t old = sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) +
+			     2ull * ld16(udp + 4);
+	const uint64_t new =
+	    sum16(a->ft.srv_ip) + sum16(a->ft.cli_ip) + sport + dport + 2ull * htons(ulen) + cd;
+	const uint16_t ck = csum_relayed(ld16(udp + 6), old, new);
+	memcpy(udp + 4, &cd, 4);
+	put_ip6_udp(ip - 4, a->ft.srv_ip, sport, a->ft.cli_ip, dport, ulen, ck);
+	d->out_off = -4;
+	d->out_len = (uint16_t)(40 + ulen);
+	d->handled = 1;
+	return 1;
+}
+
+unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_v6 *d, unsigned n, uint64_t now_us)
+{
+	struct turn_5tuple ft[TURN_BURST];
+	struct turn_alloc *a[TURN_BURST];
+	uint32_t hv[TURN_BURST];
+	const uint32_t now = turn_server_now(s);
+	const uint64_t *hkey = turn_table_hash_key(s->tbl);
+	unsigned done = 0;
+
+	for (unsigned base = 0; base < n; base += TURN_BURST) {
+		unsigned m = n - base < TURN_BURST ? n - base : TURN_BURST, i;
+		struct turn_v6 *b = d + base;
+		for (i = 0; i < m; i++) {
+			const uint8_t *udp = b[i].ip + 40;
+			b[i].handled = 0;
+			if (b[i].from_peer) {
+				turn_relay_prefetch(s->tbl, 1, rd16(udp + 2));
+			} else {
+				uint64_t w[5];
+				turn_5tuple_set6w(&ft[i], w, b[i].ip + 8, rd16(udp), b[i].ip + 24,
+						  rd16(udp + 2));
+				hv[i] = turn_hash_words(w, hkey);
+				turn_hash_prefetch_hv(s->tbl, hv[i]);
+			}
+		}
+		for (i = 0; i < m; i++) {
+			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, 1, rd16(b[i].ip + 42))
+					      : turn_hash_candidate(s->tbl, hv[i]);
+			if (a[i])
+				turn_alloc_prefetch(a[i]);
+		}
+		for (i = 0; i < m; i++)
+			done += b[i].from_peer ? fast_p2c6(s, a[i], &b[i], now, now_us)
+					       : fast_c2p6(s, a[i], &ft[i], &b[i], now, now_us);
+	}
+	return done;
+}

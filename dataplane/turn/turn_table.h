@@ -88,6 +88,27 @@ static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint
 #endif
 }
 
+/* The same for an IPv6 client's allocation, from an IPv6 packet's addresses. */
+static inline void turn_5tuple_set6w(struct turn_5tuple *ft, uint64_t w[5], const uint8_t *cli,
+				     uint16_t cli_port, const uint8_t *srv, uint16_t srv_port)
+{
+	memcpy(&w[0], cli, 8);
+	memcpy(&w[1], cli + 8, 8);
+	memcpy(&w[2], srv, 8);
+	memcpy(&w[3], srv + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)6 << 32;
+	memcpy(ft, w, 40);
+#else
+	memcpy(ft, w, 32);
+	memset(&ft->cli_port, 0, 8);
+	ft->cli_port = cli_port;
+	ft->srv_port = srv_port;
+	ft->fam = 6;
+	memcpy(&w[4], &ft->cli_port, 8);
+#endif
+}
+
 /* Peers are stored as 16 bytes: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */
 struct turn_perm {
 	uint8_t ip[16];

@@ -30,6 +30,9 @@ pr_hugepages 256
 pr_redis_start "$tmp"
 /usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
 redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis.txt" >/dev/null
+# and as many IPv6 allocations (IPv6 clients, relayed addresses and peer), for the last part
+/usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t6.pcap" "$tmp/redis6.txt" "$N" "$(date +%s)" 6
+redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis6.txt" >/dev/null
 # gen.py builds its frames without scapy (the benchmark runs where only Python is): they
 # must be the frames scapy builds, byte for byte
 /usr/bin/python3 - "$PR_ROOT/tests/bench/turn" <<'PY' || pr_fail "gen.py's frames differ from scapy's"
@@ -72,6 +75,8 @@ socket = $tmp/redis.sock
 device = ring:tnring
 ipv4 = 198.51.100.10/24
 gateway4 = 198.51.100.1
+ipv6 = 2001:db8:100::10/64
+gateway6 = 2001:db8:100::1
 rx_desc = 4096
 tx_desc = 4096
 [turn]
@@ -80,7 +85,7 @@ relay_port_min = 50000
 relay_port_max = 60999
 max_allocations = 2048
 max_allocations_per_user = 0
-allowed_peer = 203.0.113.0/24
+allowed_peer = 203.0.113.0/24 2001:db8:200::/48
 nonce_secret_file =
 counters_sync_s = 3600
 CONF
@@ -89,9 +94,9 @@ dp_pid=$!
 pr_on_exit "kill $dp_pid 2>/dev/null; wait $dp_pid 2>/dev/null"
 restored() {
 	$TEL $PREFIX /poprelay/turn/stats 2>/dev/null |
-		python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/turn/stats'] or {}; sys.exit(d.get('allocations', 0) < $N)"
+		python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/turn/stats'] or {}; sys.exit(d.get('allocations', 0) < 2 * $N)"
 }
-pr_wait_for 60 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "dataplane did not restore $N allocations"; }
+pr_wait_for 60 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "dataplane did not restore 2 x $N allocations"; }
 
 gen() {
 	"$GEN" --proc-type=secondary --file-prefix=$PREFIX --no-pci --lcores=8@0 --log-level=3 -- \
@@ -195,7 +200,7 @@ sed -i -e 's/^lcores = .*/lcores = 0@0,1@1,2@0/' "$tmp/dp.conf"
 "$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
 dp_pid=$!
 pr_on_exit "kill $dp_pid 2>/dev/null; wait $dp_pid 2>/dev/null"
-pr_wait_for 60 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "two workers: dataplane did not restore $N allocations"; }
+pr_wait_for 60 restored || { tail -5 "$tmp/dp.log" >&2; pr_fail "two workers: dataplane did not restore 2 x $N allocations"; }
 stats=$($TEL $PREFIX /poprelay/turn/stats)
 "$GEN" --proc-type=secondary --file-prefix=$PREFIX --no-pci --lcores=8@1,9@0 --log-level=3 -- \
 	--ring tnring --pcap "$tmp/t.pcap" --seconds 3 --check-every 1 --pattern-len 200 \
@@ -221,4 +226,37 @@ assert set(d) <= {"tx_full"}, d
 print(f"two workers: {g['queue_mpps']} Mpps per queue, {relayed} relayed and counted")
 PY
 	pr_fail "two workers: relayed traffic does not add up"
+
+# IPv6 clients to IPv6 peers through the IPv6 relayed address, and back, on the same two
+# workers: IPv6 has no short way in, so these take the full parse, then the IPv6 fast path
+# (turn_relay_v6_burst). The gateway's neighbour solicitation in the pcap's preamble gives
+# the dataplane its IPv6 next hop. Every frame checked (IPv6 UDP checksums, lengths,
+# payloads), every relayed packet counted on its allocation, all by the fast path.
+stats=$($TEL $PREFIX /poprelay/turn/stats)
+drops0=$($TEL $PREFIX /poprelay/drops)
+"$GEN" --proc-type=secondary --file-prefix=$PREFIX --no-pci --lcores=8@1,9@0 --log-level=3 -- \
+	--ring tnring --pcap "$tmp/t6.pcap" --seconds 3 --check-every 1 --pattern-len 200 \
+	--queues 2 >"$tmp/gen.json" 2>"$tmp/gen.err" ||
+	{ cat "$tmp/gen.err" "$tmp/gen.json" >&2; pr_fail "IPv6: ringgen reported bad frames or failed"; }
+pr_log "ringgen, IPv6, two queues: $(cat "$tmp/gen.json")"
+python3 - "$(cat "$tmp/gen.json")" "$stats" "$($TEL $PREFIX /poprelay/turn/stats)" \
+	"$drops0" "$($TEL $PREFIX /poprelay/drops)" <<'PY' ||
+import json, sys
+g = json.loads(sys.argv[1])
+t0 = json.loads(sys.argv[2])["/poprelay/turn/stats"]
+t1 = json.loads(sys.argv[3])["/poprelay/turn/stats"]
+d0 = json.loads(sys.argv[4])["/poprelay/drops"]
+d = {k: v - d0.get(k, 0) for k, v in json.loads(sys.argv[5])["/poprelay/drops"].items()
+     if v - d0.get(k, 0)}
+bad = g["bad_ip_csum"] + g["bad_udp_csum"] + g["bad_len"] + g["bad_payload"]
+assert bad == 0 and g["checked"] >= g["to_client"] + g["to_peer"] - 2 * 4096 > 0, g
+assert g["to_client"] > 1000 and g["to_peer"] > 1000, g
+relayed = t1["pkts_c2p"] + t1["pkts_p2c"] - t0["pkts_c2p"] - t0["pkts_p2c"]
+assert g["to_client"] + g["to_peer"] <= relayed <= g["sent"], (relayed, g)
+fast = t1["fastpath_relayed"] - t0["fastpath_relayed"]
+assert fast == relayed and t1["fastpath_declined"] == t0["fastpath_declined"], (t0, t1)
+assert set(d) <= {"tx_full"}, d
+print(f"IPv6: {g['median_mpps']} Mpps, {relayed} relayed and counted, all by the fast path")
+PY
+	pr_fail "IPv6: relayed traffic does not add up"
 pr_log PASS

@@ -1354,6 +1354,347 @@ static void test_v4_fast_equivalence(void)
 	v4_fast_equivalence(true);
 }
 
+/* ---- the IPv6 channel fast path (turn_relay_v6_burst) ---- */
+
+/* Sets w to the word that, in place of a zero word at an even offset from the UDP header of
+ * the IPv6 datagram at ip, makes its UDP checksum compute to zero (sent as 0xffff). */
+static void ref_udp6_zero_at(const uint8_t *ip, uint8_t *w)
+{
+	uint16_t x = (uint16_t)(0xffff - ref_fold(ref_udp6_acc(ip)));
+	w[0] = (uint8_t)(x >> 8);
+	w[1] = (uint8_t)x;
+}
+
+/* An IPv6/UDP datagram at ip with a correct checksum (or a zero one). Traffic class 0xb8,
+ * flow label 0x12345 and hop limit 57, none of which a relayed datagram keeps. */
+static uint16_t put_dgram6(uint8_t *ip, const char *src, uint16_t sport, const char *dst,
+			   uint16_t dport, const uint8_t *pl, uint16_t plen, bool zero_ck)
+{
+	struct pr_taddr s6, d6;
+	CU_ASSERT_FATAL(pr_taddr_from_str(&s6, src, sport) == 0 && s6.fam == 6);
+	CU_ASSERT_FATAL(pr_taddr_from_str(&d6, dst, dport) == 0 && d6.fam == 6);
+	uint16_t ulen = (uint16_t)(8 + plen);
+	memset(ip, 0, 48);
+	ip[0] = 0x6b;
+	ip[1] = 0x81;
+	ip[2] = 0x23;
+	ip[3] = 0x45;
+	ip[4] = (uint8_t)(ulen >> 8);
+	ip[5] = (uint8_t)ulen;
+	ip[6] = 17;
+	ip[7] = 57;
+	memcpy(ip + 8, s6.ip, 16);
+	memcpy(ip + 24, d6.ip, 16);
+	ip[40] = (uint8_t)(sport >> 8);
+	ip[41] = (uint8_t)sport;
+	ip[42] = (uint8_t)(dport >> 8);
+	ip[43] = (uint8_t)dport;
+	ip[44] = (uint8_t)(ulen >> 8);
+	ip[45] = (uint8_t)ulen;
+	memcpy(ip + 48, pl, plen);
+	if (!zero_ck) {
+		uint16_t c = ref_udp6_csum(ip);
+		ip[46] = (uint8_t)(c >> 8);
+		ip[47] = (uint8_t)c;
+	}
+	return ulen;
+}
+
+/* What dp_udp_relay (put_ip_udp) writes for decision f about the received IPv6 datagram at
+ * ip: IPv6 header (traffic class and flow label 0, payload length = UDP length, next header
+ * UDP, hop limit 64), UDP, f's header, the kept payload, padding; a correct checksum. */
+static uint16_t expected_dgram6(uint8_t *out, const uint8_t *ip, const struct turn_fwd *f)
+{
+	uint16_t ulen = (uint16_t)(8 + f->hdr_len + f->keep + f->pad);
+	memset(out, 0, 40u + ulen);
+	out[0] = 0x60;
+	out[4] = (uint8_t)(ulen >> 8);
+	out[5] = (uint8_t)ulen;
+	out[6] = 17;
+	out[7] = 64;
+	memcpy(out + 8, f->src.ip, 16);
+	memcpy(out + 24, f->dst.ip, 16);
+	out[40] = (uint8_t)(f->src.port >> 8);
+	out[41] = (uint8_t)f->src.port;
+	out[42] = (uint8_t)(f->dst.port >> 8);
+	out[43] = (uint8_t)f->dst.port;
+	out[44] = (uint8_t)(ulen >> 8);
+	out[45] = (uint8_t)ulen;
+	memcpy(out + 48, f->hdr, f->hdr_len);
+	memcpy(out + 48 + f->hdr_len, ip + 48 + f->strip, f->keep);
+	uint16_t c = ref_udp6_csum(out);
+	out[46] = (uint8_t)(c >> 8);
+	out[47] = (uint8_t)c;
+	return (uint16_t)(40 + ulen);
+}
+
+/* The IPv6 twin of v4_fast_equivalence: IPv6 clients, an IPv6 relay address, IPv6 peers.
+ * Relayed: ChannelData both ways on good allocations (0, 1, 2 and 11, whose channel is the
+ * highest RFC 5766 number), empty ones, damaged ones (still damaged after), and ones whose
+ * checksum computes to zero before or after the rewrite. Declined, untouched and uncounted:
+ * a lapsed permission (3), a channel to our own IPv6 relayed address (4), a permission
+ * without a channel (5), a closed token bucket (6; an empty datagram still passes it, in
+ * both paths), an expired allocation (7), a channel to an IPv4 peer (8), no IPv6 relay port
+ * (9), an IPv4 client's allocation reached through its IPv6 relay port (10), an unknown
+ * relay port, unknown clients, unbound channels, padding, zero checksums, strangers, the
+ * peer from a port without a channel. */
+static void v6_fast_equivalence(bool shared)
+{
+	enum { NA = 12, HEAD = 16, CAP = 200, MAXD = 160 };
+	enum { PLAIN, DAMAGED, EMPTY, CK_OUT0, CK_IN0, ZERO_CK, PADDED, UNBOUND, UNKNOWN,
+	       STRANGER, OTHER_PORT, NKINDS };
+	static const char *const relay6 = "2001:db8::10", *const listen6 = "2001:db8::1",
+				 *const peer6 = "2001:db8:9::1", *const stranger6 = "2001:db8:9::99";
+	shared_counters = shared;
+	setup(64, 50000, 50100, true);
+	shared_counters = false;
+	CU_ASSERT_FATAL(cfg.relay[1].fam == 6);
+	struct pr_taddr peer, hp, peer4;
+	pr_taddr_from_str(&peer, peer6, 5000);
+	pr_taddr_from_str(&hp, relay6, 50001); /* our own IPv6 relayed address */
+	pr_taddr_from_str(&peer4, "8.8.8.8", 5000);
+	char cli[NA][40];
+	uint16_t chnum[NA];
+	bool good[NA + 1] = {false};
+	good[0] = good[1] = good[2] = good[11] = true;
+	for (int i = 0; i < NA; i++) {
+		struct turn_alloc a;
+		struct turn_ctx c;
+		memset(&a, 0, sizeof(a));
+		if (i == 10)
+			snprintf(cli[i], sizeof(cli[i]), "198.51.100.%d", 10 + i);
+		else
+			snprintf(cli[i], sizeof(cli[i]), "2001:db8:1::%d", 10 + i);
+		c = ctx_of(cli[i], (uint16_t)(40000 + i));
+		memcpy(a.ft.cli_ip, c.cli.ip, 16);
+		memcpy(a.ft.srv_ip, c.srv.ip, 16);
+		a.ft.cli_port = c.cli.port;
+		a.ft.srv_port = 3478;
+		a.ft.fam = c.cli.fam;
+		a.id = (uint64_t)i + 1;
+		/* 9: no IPv6 relay port; 8, 9, 10: an IPv4 one as well (dual allocations) */
+		a.relay_port[1] = i == 9 ? 0 : (uint16_t)(50000 + i);
+		a.relay_port[0] = i >= 8 && i <= 10 ? (uint16_t)(50050 + i) : 0;
+		a.expires = now + 600;
+		snprintf(a.username, sizeof(a.username), "s%d", i);
+		/* 3: lapsed permission; 4: channel to our own relayed address; 5: permission but
+		 * no channel; 8: an IPv4 peer; 10: IPv4 client with an IPv6 peer */
+		const struct pr_taddr *p = i == 4 ? &hp : i == 8 ? &peer4 : &peer;
+		turn_peer16(a.perm[0].ip, p->ip, p->fam);
+		a.perm[0].expires = i == 3 ? now - 1 : now + 300;
+		a.n_perm = 1;
+		chnum[i] = i == 11 ? TURN_CHAN_MAX_RFC5766 : 0x4000;
+		if (i != 5) {
+			memcpy(a.chan[0].ip, a.perm[0].ip, 16);
+			a.chan[0].port = p->port;
+			a.chan[0].num = chnum[i];
+			a.chan[0].expires = now + 600;
+			a.n_chan = 1;
+		}
+		CU_ASSERT_EQUAL_FATAL(turn_server_restore(srv, &a), 0);
+	}
+	/* 6: a token bucket of 1 byte/s (never enough but for nothing); 7: expired a second ago */
+	turn_server_find_id(srv, 7)->bw_rate = 1;
+	turn_server_find_id(srv, 8)->expires = now - 1;
+
+	static uint8_t orig[MAXD][CAP], fast[MAXD][CAP];
+	struct turn_v6 v[MAXD];
+	uint8_t pl[64];
+	for (unsigned i = 0; i < sizeof(pl); i++)
+		pl[i] = (uint8_t)(i * 7 + 1);
+	unsigned n = 0;
+	uint8_t kind[MAXD];
+	bool expect[MAXD];
+	int16_t dmg[MAXD]; /* the byte a DAMAGED datagram has flipped (offset from ip) */
+	/* clients: from every IPv6 client, then unknown 5-tuples */
+	for (int i = 0; i < NA + 3; i++) {
+		for (int k = PLAIN; k <= UNBOUND; k++) {
+			if (i == 10 || (i >= NA && k != PLAIN))
+				continue; /* 10 is an IPv4 client */
+			if ((k == CK_OUT0 || k == CK_IN0) && i != 0 && i != 11)
+				continue;
+			const char *src = i < NA ? cli[i] : i == NA ? "2001:db8:1::99" : cli[0];
+			const char *dst = i == NA + 1 ? "2001:db8::2" : listen6; /* another listener */
+			uint16_t sport = (uint16_t)(i == NA + 2 ? 40001 : i < NA ? 40000 + i : 1234);
+			uint16_t dl = k == EMPTY ? 0 : 33;
+			uint8_t cd[40] = {0x40, 0x00, 0, (uint8_t)dl};
+			if (i < NA) {
+				cd[0] = (uint8_t)(chnum[i] >> 8);
+				cd[1] = (uint8_t)chnum[i];
+			}
+			if (k == UNBOUND)
+				cd[1] = 0x01;
+			memcpy(cd + 4, pl, dl);
+			uint16_t plen = (uint16_t)(k == PADDED ? 40 : 4 + dl); /* 33 bytes + 3 of pad */
+			uint8_t *ip = orig[n] + HEAD;
+			if (k == CK_OUT0) {
+				/* what the general path sends (to the peer from our relay address), with
+				 * the payload's first word chosen to make its checksum compute to zero */
+				cd[4] = cd[5] = 0;
+				put_dgram6(ip, relay6, (uint16_t)(50000 + i), peer6, 5000, cd + 4, dl,
+					   false);
+				ref_udp6_zero_at(ip, cd + 4);
+			} else if (k == CK_IN0) {
+				cd[4] = cd[5] = 0;
+				put_dgram6(ip, src, sport, dst, 3478, cd, plen, false);
+				ref_udp6_zero_at(ip, cd + 4);
+			}
+			uint16_t ulen = put_dgram6(ip, src, sport, dst, 3478, cd, plen, k == ZERO_CK);
+			if (k == CK_IN0)
+				CU_ASSERT(ip[46] == 0xff && ip[47] == 0xff);
+			dmg[n] = -1;
+			if (k == DAMAGED) {
+				dmg[n] = 48 + 4 + 5;
+				ip[dmg[n]] ^= 0x10;
+			}
+			kind[n] = (uint8_t)(i >= NA ? UNKNOWN : k);
+			/* an empty one passes even the closed bucket, both ways */
+			expect[n] = i < NA && ((good[i] && k <= CK_IN0) || (i == 6 && k == EMPTY));
+			v[n++] = (struct turn_v6){.ip = ip, .udp_len = ulen};
+		}
+	}
+	/* peers: to every IPv6 relay port and one more, from the peer, a stranger, the peer
+	 * from a port without a channel */
+	for (int i = 0; i <= NA; i++) {
+		for (int k = PLAIN; k <= OTHER_PORT; k++) {
+			if (k == PADDED || k == UNBOUND || k == UNKNOWN)
+				continue;
+			if ((k == CK_OUT0 || k == CK_IN0) && i != 0 && i != 11)
+				continue;
+			uint8_t *ip = orig[n] + HEAD;
+			uint16_t plen = (uint16_t)(k == EMPTY ? 0 : 20 + i);
+			uint16_t sport = k == OTHER_PORT ? 5001 : 5000;
+			const char *src = k == STRANGER ? stranger6 : peer6;
+			uint8_t data[64 + 4];
+			memcpy(data + 4, pl, plen);
+			if (k == CK_OUT0) {
+				/* what the general path sends to the client: ChannelData from the
+				 * listener, its first payload word making the checksum compute to 0 */
+				data[0] = (uint8_t)(chnum[i] >> 8);
+				data[1] = (uint8_t)chnum[i];
+				data[2] = 0;
+				data[3] = (uint8_t)plen;
+				data[4] = data[5] = 0;
+				put_dgram6(ip, listen6, 3478, cli[i], (uint16_t)(40000 + i), data,
+					   (uint16_t)(4 + plen), false);
+				ref_udp6_zero_at(ip, data + 4);
+			} else if (k == CK_IN0) {
+				data[4] = data[5] = 0;
+				put_dgram6(ip, src, sport, relay6, (uint16_t)(50000 + i), data + 4, plen,
+					   false);
+				ref_udp6_zero_at(ip, data + 4);
+			}
+			uint16_t ulen = put_dgram6(ip, src, sport, relay6, (uint16_t)(50000 + i),
+						   data + 4, plen, k == ZERO_CK);
+			if (k == CK_IN0)
+				CU_ASSERT(ip[46] == 0xff && ip[47] == 0xff);
+			dmg[n] = -1;
+			if (k == DAMAGED) {
+				dmg[n] = 48 + 2;
+				ip[dmg[n]] ^= 0x01;
+			}
+			kind[n] = (uint8_t)k;
+			expect[n] = i < NA && ((good[i] && k <= CK_IN0) || (i == 6 && k == EMPTY));
+			v[n++] = (struct turn_v6){.ip = ip, .udp_len = ulen, .from_peer = 1};
+		}
+	}
+	CU_ASSERT_FATAL(n <= MAXD && n > 3 * TURN_BURST);
+	memcpy(fast, orig, sizeof(orig));
+	for (unsigned i = 0; i < n; i++)
+		v[i].ip = fast[i] + HEAD;
+
+	struct alloc_counts before[NA], after_fast[NA], after_slow[NA];
+	counts_of(before, NA);
+	unsigned handled = turn_relay_v6_burst(srv, v, n, 1000);
+	counts_of(after_fast, NA);
+
+	unsigned got = 0, relayed[2] = {0}, damaged = 0, zero_out = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *ip = orig[i] + HEAD;
+		struct turn_fwd f;
+		struct turn_ctx c;
+		uint64_t rnd = 1;
+		memset(&c, 0, sizeof(c));
+		c.cli.fam = c.srv.fam = 6;
+		memcpy(c.cli.ip, ip + 8, 16);
+		memcpy(c.srv.ip, ip + 24, 16);
+		c.cli.port = (uint16_t)(ip[40] << 8 | ip[41]);
+		c.srv.port = (uint16_t)(ip[42] << 8 | ip[43]);
+		uint16_t ulen = (uint16_t)(ip[44] << 8 | ip[45]);
+		got += v[i].handled;
+		CU_ASSERT_EQUAL(v[i].handled, expect[i]);
+		if (!v[i].handled) {
+			/* untouched */
+			CU_ASSERT(!memcmp(fast[i], orig[i], CAP));
+			continue;
+		}
+		/* the general decision for the same datagram (counted once more below) */
+		if (v[i].from_peer)
+			turn_from_peer(srv, 1, c.srv.port, &c.cli, ip + 48, (uint16_t)(ulen - 8), 1000,
+				       &rnd, &f);
+		else
+			turn_from_client(srv, &c, ip + 48, (uint16_t)(ulen - 8), 1000, &rnd, &f);
+		CU_ASSERT_FATAL(f.kind == (v[i].from_peer ? TURN_FWD_CLIENT : TURN_FWD_PEER));
+		CU_ASSERT(f.dst.fam == 6 && f.src.fam == 6);
+		uint8_t exp[CAP];
+		uint16_t tot = expected_dgram6(exp, ip, &f);
+		CU_ASSERT_EQUAL(v[i].out_off, v[i].from_peer ? -4 : 4);
+		CU_ASSERT_EQUAL_FATAL(v[i].out_len, tot);
+		const unsigned at = (unsigned)(HEAD + v[i].out_off);
+		const uint8_t *out = fast[i] + at;
+		/* nothing written outside the relayed datagram */
+		CU_ASSERT(!memcmp(fast[i], orig[i], at));
+		CU_ASSERT(!memcmp(fast[i] + at + tot, orig[i] + at + tot, CAP - at - tot));
+		if (dmg[i] >= 0) {
+			/* the same datagram except the checksum, which still says "damaged": it is
+			 * the one the undamaged datagram would have after the rewrite */
+			uint8_t clean[CAP], exp_clean[CAP];
+			memcpy(clean, ip, CAP - HEAD);
+			clean[dmg[i]] ^= v[i].from_peer ? 0x01 : 0x10;
+			expected_dgram6(exp_clean, clean, &f);
+			damaged++;
+			CU_ASSERT(!memcmp(out, exp, 46) && !memcmp(out + 48, exp + 48, tot - 48u));
+			CU_ASSERT(!memcmp(out + 46, exp_clean + 46, 2));
+			CU_ASSERT(!ref_udp6_ok(out));
+		} else {
+			CU_ASSERT(!memcmp(out, exp, tot));
+			CU_ASSERT(ref_udp6_ok(out));
+		}
+		if (kind[i] == CK_OUT0) {
+			zero_out++;
+			CU_ASSERT(out[46] == 0xff && out[47] == 0xff);
+		}
+		relayed[v[i].from_peer]++;
+	}
+	counts_of(after_slow, NA);
+	CU_ASSERT_EQUAL(handled, got);
+	/* what the fast path counted is exactly what the general path counted for the same
+	 * datagrams (and nothing for those it left alone) */
+	for (int i = 0; i < NA; i++)
+		for (unsigned j = 0; j < 4 + TURN_DROP_MAX; j++)
+			CU_ASSERT_EQUAL(after_fast[i].v[j] - before[i].v[j],
+					after_slow[i].v[j] - after_fast[i].v[j]);
+	/* the mix really has both: relayed in both directions, damaged ones among them, and
+	 * every kind of decline */
+	CU_ASSERT(relayed[0] >= 12 && relayed[1] >= 12 && damaged == 8 && zero_out == 4 &&
+		  got < n);
+	unsigned per_kind[NKINDS] = {0}, declined_kind[NKINDS] = {0};
+	for (unsigned i = 0; i < n; i++) {
+		per_kind[kind[i]]++;
+		declined_kind[kind[i]] += !v[i].handled;
+	}
+	for (int k = ZERO_CK; k < NKINDS; k++) {
+		CU_ASSERT(per_kind[k] > 0);
+		CU_ASSERT_EQUAL(declined_kind[k], per_kind[k]);
+	}
+}
+
+static void test_v6_fast_equivalence(void)
+{
+	v6_fast_equivalence(false);
+	v6_fast_equivalence(true);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1380,6 +1721,8 @@ int main(void)
 	CU_add_test(s, "burst decisions equal single ones", test_burst_equivalence);
 	CU_add_test(s, "IPv4 channel fast path equals the general path",
 		    test_v4_fast_equivalence);
+	CU_add_test(s, "IPv6 channel fast path equals the general path",
+		    test_v6_fast_equivalence);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -91,11 +91,12 @@ struct stats {
 	uint64_t bad_ip_csum, bad_udp_csum, bad_len, bad_payload;
 };
 
-/* Header-only restore groups (see rebuild). */
-#define RESTORE_BYTES 64
-#define MAX_GROUPS    8
+/* Header-only restore groups (see rebuild): a group's frames differ only in their first
+ * restore bytes, the headers up to and with a ChannelData header, rounded up to whole
+ * lines (IPv4: 64, IPv6: 128). */
+#define MAX_GROUPS 8
 struct group {
-	unsigned int *idx, n, next;
+	unsigned int *idx, n, next, restore;
 };
 
 /* One queue: everything its loop touches, written by its lcore alone. */
@@ -373,7 +374,8 @@ static int pack(struct tmpl *t, unsigned int n)
 /* ---- frames -------------------------------------------------------------------------- */
 
 /* Header-only restore: the relay rewrites a frame's headers where they lie and leaves the
- * payload in place, so a frame that comes back needs only its first RESTORE_BYTES rewritten
+ * payload in place, so a frame that comes back needs only its headers rewritten (its
+ * group's restore bytes: a ChannelData header moves the payload of neither direction)
  * from a template with the same length and the same bytes after them (a "group": here, the
  * ChannelData frames and the peers' datagrams). Copying 250 bytes into lines the other core
  * just wrote costs the generator more than the relay costs the dataplane. The group rides
@@ -406,7 +408,7 @@ static inline void rebuild(struct rte_mbuf *m, struct gq *g)
 		m->data_off = RTE_PKTMBUF_HEADROOM;
 		m->data_len = t->len;
 		m->pkt_len = t->len;
-		rte_memcpy(rte_pktmbuf_mtod(m, void *), t->data, RESTORE_BYTES);
+		rte_memcpy(rte_pktmbuf_mtod(m, void *), t->data, gr->restore);
 		return;
 	}
 	build(m, &g->udp[g->next]);
@@ -414,27 +416,28 @@ static inline void rebuild(struct rte_mbuf *m, struct gq *g)
 		g->next = 0;
 }
 
-/* Sorts templates into groups (same length, same bytes after RESTORE_BYTES). No groups
- * (full copies) when a frame is too short or there are too many kinds. */
+/* Sorts templates into groups (same length and restore bytes, same bytes after them). No
+ * groups (full copies) when a frame is too short or there are too many kinds. */
 static void make_groups(struct gq *q)
 {
 	struct tmpl *t = q->udp;
 	struct group *groups = q->groups;
-	unsigned int rep[MAX_GROUPS], i, g, n = q->nudp, ngroups = 0;
+	unsigned int rep[MAX_GROUPS], i, g, n = q->nudp, ngroups = 0, r;
 
 	for (i = 0; i < n; i++) {
 		t[i].group = 0;
-		if (t[i].len <= RESTORE_BYTES)
+		r = RTE_ALIGN_CEIL(udp_offset(t[i].data, t[i].len) + 8 + 4, 64);
+		if (t[i].len <= r)
 			goto none;
 		for (g = 0; g < ngroups; g++)
-			if (t[rep[g]].len == t[i].len &&
-			    !memcmp(t[rep[g]].data + RESTORE_BYTES, t[i].data + RESTORE_BYTES,
-				    t[i].len - RESTORE_BYTES))
+			if (t[rep[g]].len == t[i].len && groups[g].restore == r &&
+			    !memcmp(t[rep[g]].data + r, t[i].data + r, t[i].len - r))
 				break;
 		if (g == ngroups) {
 			if (ngroups == MAX_GROUPS)
 				goto none;
 			rep[ngroups++] = i;
+			groups[g].restore = r;
 		}
 		t[i].group = g + 1;
 		groups[g].n++;
