@@ -4,7 +4,8 @@
 #  1. the data path alone (tests/bench/turn/relay_bench): ChannelData->peer and
 #     peer->ChannelData decisions per second on one core over 10,000 allocations, by the
 #     general path (turn_relay_burst) and by the IPv4 fast path (turn_relay_v4_burst,
-#     decision and header rewrite);
+#     decision and header rewrite); the same over 10,000 IPv6 allocations by the general
+#     path and the IPv6 fast path (turn_relay_v6_burst);
 #  2. poprelay-dataplane, one worker, 10,000 live allocations restored from Redis, 200-byte
 #     payloads replayed by net_pcap (infinite_rx) as the generator: relayed packets per
 #     second per worker, next to dpdk-testpmd io-forward on the same virtual device;
@@ -12,7 +13,8 @@
 #     by tests/bench/turn/ringgen, a DPDK secondary process on the other core: frames move
 #     by pointer, as from a NIC's DMA, so the device costs the worker next to nothing.
 #     Relayed packets per second, and per second of worker busy time (busy_us); next to
-#     dpdk-testpmd io-forward on net_ring (the same PMD) looping its own burst;
+#     dpdk-testpmd io-forward on net_ring (the same PMD) looping its own burst; and the
+#     same with IPv6 clients, peer and relayed addresses (10,000 more allocations);
 #  4. coturn (turnserver, 1 relay thread) driven by turnutils_uclient with the same packet
 #     size in a namespace: relayed packets per CPU-second of turnserver.
 set -euo pipefail
@@ -34,22 +36,26 @@ pr_on_exit "rm -rf '$tmp' /var/run/dpdk/$PREFIX /var/run/dpdk/$PREFIX-tp /var/ru
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # 1. data path alone
-rb_c2p=(); rb_p2c=(); rb_fc2p=(); rb_fp2c=()
+rb_c2p=(); rb_p2c=(); rb_fc2p=(); rb_fp2c=(); rb6=()
 for r in $(seq "$RUNS"); do
 	out=$("$RB" "$N" 5000000)
 	rb_c2p+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["c2p_mpps"])')")
 	rb_p2c+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p2c_mpps"])')")
 	rb_fc2p+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fast_c2p_mpps"])')")
 	rb_fp2c+=("$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fast_p2c_mpps"])')")
+	rb6+=("$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(",".join(str(d[k]) for k in ("c2p6_mpps", "p2c6_mpps", "fast_c2p6_mpps", "fast_p2c6_mpps")))')")
 	pr_log "relay_bench run $r: $out"
 done
 alloc_bytes=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["alloc_bytes"], d["table_bytes_per_alloc"])')
 
 # 2. the dataplane on net_pcap with N allocations restored from Redis
 pr_log "generating $N allocations and their traffic"
-/usr/bin/python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
+python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t.pcap" "$tmp/redis.txt" "$N" "$(date +%s)"
+# and the same with IPv6 clients, relayed addresses and peer, for the ring port's IPv6 run
+python3 "$PR_ROOT/tests/bench/turn/gen.py" "$tmp/t6.pcap" "$tmp/redis6.txt" "$N" "$(date +%s)" 6
 pr_redis_start "$tmp"
 redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis.txt" >/dev/null
+redis-cli -s "$tmp/redis.sock" --pipe <"$tmp/redis6.txt" >/dev/null
 cat >"$tmp/dp.conf" <<CONF
 [eal]
 lcores = 0-1
@@ -66,19 +72,21 @@ socket = $tmp/redis.sock
 device = net_pcap0,rx_pcap=$tmp/t.pcap,tx_pcap=/dev/null,tx_pcap=/dev/null,infinite_rx=1
 ipv4 = 198.51.100.10/24
 gateway4 = 198.51.100.1
+ipv6 = 2001:db8:100::10/64
+gateway6 = 2001:db8:100::1
 promiscuous = yes
 [turn]
 realm = poprelay
 relay_port_min = 50000
 relay_port_max = 60999
-max_allocations = 16384
+max_allocations = 32768
 max_allocations_per_user = 0
-allowed_peer = 203.0.113.0/24
+allowed_peer = 203.0.113.0/24 2001:db8:200::/48
 nonce_secret_file =
 counters_sync_s = 3600
 CONF
 relayed() { $TEL $PREFIX /poprelay/turn/stats | python3 -c "import json,sys,time; d=json.load(sys.stdin)['/poprelay/turn/stats'] or {}; print(time.time(), d.get('allocations', 0), d.get('pkts_c2p', 0) + d.get('pkts_p2c', 0))"; }
-restored() { [ "$(relayed | awk '{print $2}')" -ge "$N" ]; }
+restored() { [ "$(relayed | awk '{print $2}')" -ge $((2 * N)) ]; }
 dp_rates=(); tp_rates=()
 for r in $(seq "$RUNS"); do
 	"$DP" -c "$tmp/dp.conf" >"$tmp/dp.out" 2>"$tmp/dp.log" &
@@ -115,7 +123,7 @@ sed -e "s/^huge = no/huge = yes\nhuge_unlink = no/" -e "s/^file_prefix = .*/file
 	-e "s|^device = .*|device = ring:tnb\nrx_desc = 4096\ntx_desc = 4096|" \
 	-e "s/^promiscuous = yes//" -e "s/^memory_mb = .*/memory_mb = 512/" "$tmp/dp.conf" >"$tmp/ring.conf"
 stats() { $TEL $PREFIX-ring /poprelay/stats | python3 -c "import json,sys; d=json.load(sys.stdin)['/poprelay/stats']; print(d['rx_packets'], d['busy_us'])"; }
-ring_rates=(); busy_rates=(); tr_rates=(); rf_rates=(); gp_rates=()
+ring_rates=(); busy_rates=(); tr_rates=(); rf_rates=(); gp_rates=(); v6_rates=()
 # the same traffic without UDP checksums, which the fast path declines: the general path's
 # rate (it then computes each checksum too); IPv4 without options, as gen.py writes it
 python3 - "$tmp/t.pcap" "$tmp/t-nock.pcap" <<'PY'
@@ -165,6 +173,11 @@ for r in $(seq "$RUNS"); do
 	reflect_log="reflected $rate pps"
 	ring_run "$tmp/ring.conf" 64 "$tmp/t-nock.pcap"
 	gp_rates+=("$rate")
+	general_log="general path $rate pps"
+	# IPv6 clients and peers through the IPv6 relayed addresses (the full parse, then the
+	# IPv6 fast path)
+	ring_run "$tmp/ring.conf" 64 "$tmp/t6.pcap"
+	v6_rates+=("$rate")
 	# testpmd io-forward on net_ring: its own first burst (--tx-first) circulating
 	timeout -s INT $((SECS + 4)) dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
 		--file-prefix $PREFIX-tr --log-level=4 --vdev net_ring0 -- \
@@ -173,13 +186,14 @@ for r in $(seq "$RUNS"); do
 	trp=$(grep -o 'Rx-pps: *[0-9]*' "$tmp/tr.log" | awk '{print $2}' | awk '$1 > 0' | median)
 	[ -n "$trp" ] || { tail -20 "$tmp/tr.log" >&2; pr_fail "no testpmd net_ring rate"; }
 	tr_rates+=("$trp")
-	pr_log "ring run $r: $relay_log; $reflect_log; general path $rate pps; testpmd io net_ring $trp pps"
+	pr_log "ring run $r: $relay_log; $reflect_log; $general_log; IPv6 $rate pps; testpmd io net_ring $trp pps"
 done
 ring=$(printf '%s\n' "${ring_rates[@]}" | median)
 ringbusy=$(printf '%s\n' "${busy_rates[@]}" | median)
 trp=$(printf '%s\n' "${tr_rates[@]}" | median)
 reflect=$(printf '%s\n' "${rf_rates[@]}" | median)
 general=$(printf '%s\n' "${gp_rates[@]}" | median)
+ipv6=$(printf '%s\n' "${v6_rates[@]}" | median)
 
 # 4. coturn, same packet size, one relay thread, in a namespace on lo
 cot=0
@@ -207,7 +221,7 @@ if command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null; 
 fi
 
 python3 - "${rb_c2p[*]}" "${rb_p2c[*]}" "$dp" "$tp" "$cot" "$N" "$alloc_bytes" "$ring" "$ringbusy" "$trp" \
-	"${rb_fc2p[*]}" "${rb_fp2c[*]}" "$reflect" "$general" <<'PY'
+	"${rb_fc2p[*]}" "${rb_fp2c[*]}" "$reflect" "$general" "$ipv6" "${rb6[*]}" <<'PY'
 import json, statistics, sys
 c2p = statistics.median(map(float, sys.argv[1].split()))
 p2c = statistics.median(map(float, sys.argv[2].split()))
@@ -215,6 +229,9 @@ fc2p = statistics.median(map(float, sys.argv[11].split()))
 fp2c = statistics.median(map(float, sys.argv[12].split()))
 reflect = float(sys.argv[13])
 general = float(sys.argv[14])
+ipv6 = float(sys.argv[15])
+c2p6, p2c6, fc2p6, fp2c6 = (statistics.median(float(r.split(",")[i]) for r in sys.argv[16].split())
+                            for i in range(4))
 dp, tp, cot, n = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 ab, tb = map(int, sys.argv[7].split())
 ring, ringbusy, trp = float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
@@ -228,6 +245,12 @@ print(json.dumps({"name": "turn_fastpath_channeldata_to_peer", "value": fc2p, "u
 print(json.dumps({"name": "turn_fastpath_peer_to_channeldata", "value": fp2c, "unit": "Mpps",
                   "baseline": "general path, decision only, same run", "baseline_value": p2c,
                   "note": f"IPv4 fast path, decision and header rewrite, one core, {n} allocations"}))
+print(json.dumps({"name": "turn_fastpath6_channeldata_to_peer", "value": fc2p6, "unit": "Mpps",
+                  "baseline": "general path over IPv6, decision only, same run", "baseline_value": c2p6,
+                  "note": f"IPv6 fast path, decision and header rewrite, one core, {n} allocations"}))
+print(json.dumps({"name": "turn_fastpath6_peer_to_channeldata", "value": fp2c6, "unit": "Mpps",
+                  "baseline": "general path over IPv6, decision only, same run", "baseline_value": p2c6,
+                  "note": f"IPv6 fast path, decision and header rewrite, one core, {n} allocations"}))
 print(json.dumps({"name": "turn_relay_per_worker", "value": round(dp / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, same net_pcap device, 1 core",
                   "baseline_value": round(tp / 1e6, 3),
@@ -241,6 +264,10 @@ print(json.dumps({"name": "turn_relay_per_worker_ring_general_path", "value": ro
                   "baseline_value": round(ring / 1e6, 3),
                   "note": "datagrams without UDP checksums: declined by the fast path, relayed "
                           "(checksums computed) by the general path"}))
+print(json.dumps({"name": "turn_relay_per_worker_ring_ipv6", "value": round(ipv6 / 1e6, 3),
+                  "unit": "Mpps", "baseline": "IPv4, same run", "baseline_value": round(ring / 1e6, 3),
+                  "note": f"IPv6 clients and peer, IPv6 relayed addresses, {n} allocations: "
+                          "the full parse, then the IPv6 fast path"}))
 print(json.dumps({"name": "ring_device_reflect", "value": round(reflect / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, net_ring looping its own burst, 1 core",
                   "baseline_value": round(trp / 1e6, 3),
