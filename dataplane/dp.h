@@ -43,7 +43,8 @@ struct dp_udp4 {
 };
 
 /* Those datagrams, gathered over one RX burst, for the one feature that takes them
- * (dp_udp4_ports.feature_id). */
+ * (dp_udp4_ports.feature_id). The IPv6 short way's datagrams come in the same form, in a
+ * batch of their own (batch6): ip is then their 40-byte IPv6 header. */
 struct dp_udp4_batch {
 	uint16_t n;
 	struct dp_udp4 d[DP_MAX_BURST];
@@ -69,6 +70,7 @@ struct dp_worker {
 	struct dp_txbuf dropped; /* freed in bulk once per loop (dp_drop defers the free) */
 	struct dp_udp_batch batch;
 	struct dp_udp4_batch batch4;
+	struct dp_udp4_batch batch6;
 	struct dp_nh_cache nh_cache[DP_NH_CACHE];
 } __rte_cache_aligned;
 

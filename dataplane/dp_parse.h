@@ -107,6 +107,40 @@ static inline bool dp_parse_udp4_plain(const uint8_t *frame, uint32_t len, uint3
 	return true;
 }
 
+/* The same for a plain IPv6 UDP datagram to ip6 (16 bytes): dst MAC mac, ethertype IPv6,
+ * version 6, next header UDP (so no extension header), a payload length the frame holds, a
+ * UDP length inside it, a non-zero UDP checksum (RFC 8200 8.1), a source that is neither
+ * multicast nor IPv4-mapped. Then dp_parse_frame classifies it as DP_CLS_UDP with the same
+ * lengths and ports (the unit test and fuzz_l2l3 check it). */
+static inline bool dp_parse_udp6_plain(const uint8_t *frame, uint32_t len,
+				       const struct rte_ether_addr *mac, const uint8_t *ip6,
+				       uint16_t *udp_len, uint16_t *dport)
+{
+	const uint8_t *ip = frame + RTE_ETHER_HDR_LEN, *udp = ip + 40;
+	uint64_t d0, d1, a0, a1, s0;
+	uint32_t s2;
+	uint16_t plen, ulen;
+
+	if (len < RTE_ETHER_HDR_LEN + 48 || !rte_is_same_ether_addr((const void *)frame, mac) ||
+	    frame[12] != 0x86 || frame[13] != 0xdd || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_UDP)
+		return false;
+	memcpy(&d0, ip + 24, 8);
+	memcpy(&d1, ip + 32, 8);
+	memcpy(&a0, ip6, 8);
+	memcpy(&a1, ip6 + 8, 8);
+	memcpy(&s0, ip + 8, 8);
+	memcpy(&s2, ip + 16, 4);
+	plen = (uint16_t)(ip[4] << 8 | ip[5]);
+	ulen = (uint16_t)(udp[4] << 8 | udp[5]);
+	if (d0 != a0 || d1 != a1 || plen < 8 || plen > len - RTE_ETHER_HDR_LEN - 40 || ulen < 8 ||
+	    ulen > plen || (udp[6] | udp[7]) == 0 || ip[8] == 0xff ||
+	    (s0 == 0 && s2 == htonl(0xffff)))
+		return false;
+	*udp_len = ulen;
+	*dport = (uint16_t)(udp[2] << 8 | udp[3]);
+	return true;
+}
+
 /* Parse and validate a frame: Ethernet II (no VLAN), then ARP, IPv4 (header checksum, IHL,
  * total length, no fragments, source not multicast/broadcast/loopback) or IPv6 (payload
  * length, no extension headers), then ICMP/ICMPv6/UDP with their lengths and checksums.

@@ -64,9 +64,11 @@ int dp_features_init(void)
 
 	for (i = 1; i <= nb_features; i++) {
 		const struct dp_feature *f = features[i];
-		if (f->udp4_burst && (n4++ || !f->l4_csum_preserved || !f->udp_input_burst)) {
+		if ((f->udp4_burst && (n4++ || !f->l4_csum_preserved || !f->udp_input_burst)) ||
+		    (f->udp6_burst && !f->udp4_burst)) {
 			PR_ERR("feature %s: .udp4_burst needs .l4_csum_preserved and "
-			       ".udp_input_burst, and one feature at most may set it",
+			       ".udp_input_burst, and one feature at most may set it; "
+			       ".udp6_burst needs .udp4_burst",
 			       f->name);
 			dp_features_teardown();
 			return -EINVAL;
@@ -139,6 +141,7 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 	n_claims++;
 	if (f->udp4_burst) { /* the short way's copy (a subset of claims) */
 		dp_udp4_ports.feature_id = f->id;
+		dp_udp4_ports.v6 = f->udp6_burst != NULL;
 		dp_udp4_ports.r[dp_udp4_ports.n].lo = lo;
 		dp_udp4_ports.r[dp_udp4_ports.n].hi = hi;
 		dp_udp4_ports.n++;
@@ -197,17 +200,27 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 
 struct dp_udp4_ports dp_udp4_ports;
 
-uint16_t dp_udp4_flush(struct dp_worker *w)
+static inline uint16_t short_flush(struct dp_worker *w, struct dp_udp4_batch *b, bool v6)
 {
-	struct dp_udp4_batch *b = &w->batch4;
+	const struct dp_feature *f = features[dp_udp4_ports.feature_id];
 	uint16_t n = b->n, back;
 
 	if (n == 0)
 		return 0;
 	b->n = 0;
-	back = features[dp_udp4_ports.feature_id]->udp4_burst(w, b->d, n);
+	back = v6 ? f->udp6_burst(w, b->d, n) : f->udp4_burst(w, b->d, n);
 	w->stats->udp_in += (uint64_t)(n - back); /* those declined are counted by input */
 	return back;
+}
+
+uint16_t dp_udp4_flush(struct dp_worker *w)
+{
+	return short_flush(w, &w->batch4, false);
+}
+
+uint16_t dp_udp6_flush(struct dp_worker *w)
+{
+	return short_flush(w, &w->batch6, true);
 }
 
 void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,

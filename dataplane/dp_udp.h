@@ -74,7 +74,9 @@
  *    take for itself, untouched, to the front of d[] in their order, returning how many:
  *    those then take the full parse and reach .udp_input_burst like any other. Its UDP
  *    checksum is not verified on the way in (so .l4_csum_preserved must be set too). One
- *    feature at most may set .udp4_burst.
+ *    feature at most may set .udp4_burst. The same feature may set .udp6_burst for the
+ *    IPv6 twin (dp_parse_udp6_plain: to the port's ipv6 address, next header UDP, a
+ *    non-zero checksum), its datagrams in a batch of their own.
  *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
  * dp_udp_tx/dp_punt/dp_drop the mbuf is no longer the feature's: do not touch it.
@@ -126,6 +128,8 @@ struct dp_feature {
 	/* Optional, worker lcore, with .udp_input_burst and .l4_csum_preserved: the short way
 	 * in (7.). Returns how many datagrams it declined, moved untouched to d[0..). */
 	uint16_t (*udp4_burst)(struct dp_worker *w, struct dp_udp4 *d, uint16_t n);
+	/* Optional, with .udp4_burst: the same for IPv6 (d[i].ip is the IPv6 header). */
+	uint16_t (*udp6_burst)(struct dp_worker *w, struct dp_udp4 *d, uint16_t n);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };
@@ -154,11 +158,22 @@ void dp_udp_batch_flush(struct dp_worker *w);
 struct dp_udp4_ports {
 	uint8_t feature_id; /* 0: none */
 	uint8_t n;
+	bool v6; /* the feature takes IPv6 too (.udp6_burst) */
 	struct {
 		uint16_t lo, hi;
 	} r[DP_UDP_MAX_CLAIMS];
 };
 extern struct dp_udp4_ports dp_udp4_ports;
+
+/* Whether dport is one of the short way's ports. */
+static inline bool dp_udp4_port_claimed(uint16_t dport)
+{
+	for (unsigned int i = 0; i < dp_udp4_ports.n; i++)
+		if ((uint16_t)(dport - dp_udp4_ports.r[i].lo) <=
+		    (uint16_t)(dp_udp4_ports.r[i].hi - dp_udp4_ports.r[i].lo))
+			return true;
+	return false;
+}
 
 /* Worker: takes frame m (received on port index pidx) the short way (7.) and returns true,
  * or returns false having touched nothing: then it takes the full parse. Counts rx. Inline:
@@ -173,17 +188,11 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 		? DP_PARSE_IP_CSUM_GOOD
 		: 0;
 	uint16_t ulen, dport;
-	unsigned int i;
 
 	if (m->nb_segs != 1 || !port->ipv4.set ||
 	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
-				 port->ipv4.addr.v4, &ulen, &dport))
-		return false;
-	for (i = 0; i < dp_udp4_ports.n; i++)
-		if ((uint16_t)(dport - dp_udp4_ports.r[i].lo) <=
-		    (uint16_t)(dp_udp4_ports.r[i].hi - dp_udp4_ports.r[i].lo))
-			break;
-	if (i == dp_udp4_ports.n)
+				 port->ipv4.addr.v4, &ulen, &dport) ||
+	    !dp_udp4_port_claimed(dport))
 		return false;
 	w->stats->rx_packets++;
 	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
@@ -191,9 +200,31 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
 	return true;
 }
+/* The same for a plain IPv6 datagram (dp_parse_udp6_plain), into w->batch6. */
+static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
+{
+	const struct dp_port *port = &dp_rt.ports[pidx];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct dp_udp4_batch *b = &w->batch6;
+	uint16_t ulen, dport;
+
+	if (!dp_udp4_ports.v6 || m->nb_segs != 1 || !port->ipv6.set ||
+	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, port->ipv6.addr.v6,
+				 &ulen, &dport) ||
+	    !dp_udp4_port_claimed(dport))
+		return false;
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	b->d[b->n++] = (struct dp_udp4){
+	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
+	return true;
+}
+
 /* Worker: hands what dp_udp4_take gathered to its feature; returns how many it declined,
  * left in w->batch4.d[0..) for the full parse (their rx already counted). */
 uint16_t dp_udp4_flush(struct dp_worker *w);
+/* The same for dp_udp6_take's, left in w->batch6.d[0..). */
+uint16_t dp_udp6_flush(struct dp_worker *w);
 /* Worker: where to parse the next frame so that dp_udp_input need not copy pi (NULL when
  * the batch is full). */
 static inline struct dp_pkt_info *dp_udp_batch_slot(struct dp_worker *w)

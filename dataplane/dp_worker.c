@@ -177,11 +177,11 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	}
 }
 
-/* A received frame: the short way in when it is a feature's plain IPv4 datagram
+/* A received frame: the short way in when it is a feature's plain IPv4 or IPv6 datagram
  * (dp_udp.h 7.), else the full parse. */
 static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
-	if (dp_udp4_take(w, m, pidx))
+	if (dp_udp4_take(w, m, pidx) || dp_udp6_take(w, m, pidx))
 		return;
 	w->stats->rx_packets++;
 	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
@@ -192,10 +192,13 @@ static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
  * takes the full parse and joins the rest. */
 static void flush_inputs(struct dp_worker *w)
 {
-	const uint16_t back = dp_udp4_flush(w);
+	uint16_t back = dp_udp4_flush(w);
 
 	for (uint16_t i = 0; i < back; i++)
 		input_frame(w, w->batch4.d[i].m, w->batch4.d[i].port);
+	back = dp_udp6_flush(w);
+	for (uint16_t i = 0; i < back; i++)
+		input_frame(w, w->batch6.d[i].m, w->batch6.d[i].port);
 	dp_udp_batch_flush(w);
 }
 

@@ -224,6 +224,53 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 	}
 }
 
+/* The short way's datagrams a fast path may take, d[idx[0..)] (the UDP header iphl bytes
+ * into each): clients' ChannelData first, then peers' datagrams with room for 4 more bytes,
+ * each in arrival order, none without a UDP checksum; *np of them are peers'. taken[] is
+ * cleared. Returns how many. */
+static unsigned short_sort(const struct dp_udp4 *d, uint16_t n, unsigned iphl, uint16_t *idx,
+			   unsigned *np, uint8_t *taken)
+{
+	uint16_t peers[DP_MAX_BURST];
+	unsigned nv = 0, p = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *udp = d[i].ip + iphl;
+		taken[i] = 0;
+		if ((udp[6] | udp[7]) == 0)
+			continue;
+		if (d[i].dport != listen_port) {
+			if (rte_pktmbuf_headroom(d[i].m) >= 4)
+				peers[p++] = i;
+		} else if (d[i].udp_len >= 12 && (udp[8] & 0xC0) == 0x40) {
+			idx[nv++] = i;
+		}
+	}
+	memcpy(idx + nv, peers, p * sizeof(peers[0]));
+	*np = p;
+	return nv + p;
+}
+
+/* Counts a fast path's burst: relayed of offered. One writer: plain stores telemetry reads
+ * whole. */
+static void count_fast(struct dp_worker *w, unsigned relayed, unsigned offered)
+{
+	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&wstate[w->index].fast_declined,
+			 wstate[w->index].fast_declined + (offered - relayed), __ATOMIC_RELAXED);
+}
+
+/* Moves the datagrams not taken to the front of d[], in their order; returns how many. */
+static uint16_t short_back(struct dp_udp4 *d, uint16_t n, const uint8_t *taken)
+{
+	uint16_t back = 0;
+	for (uint16_t i = 0; i < n; i++)
+		if (!taken[i])
+			d[back++] = d[i];
+	return back;
+}
+
 /* The short way's datagrams of one RX burst (dp_udp.h 7.): IPv4 channel traffic, the bulk of
  * it, is decided and rewritten in one pass (turn_relay_v4_burst) and leaves through the
  * next-hop cache (dp_udp_tx4_burst). Clients' datagrams go first, then peers', each in
@@ -235,35 +282,18 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
 	struct turn_v4 v[DP_MAX_BURST];
-	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
+	uint16_t idx[DP_MAX_BURST];
 	uint8_t taken[DP_MAX_BURST];
-	unsigned nv = 0, np = 0;
+	unsigned np;
+	const unsigned nv = short_sort(d, n, 20, idx, &np, taken);
 
-	for (uint16_t i = 0; i < n; i++) {
-		const uint8_t *udp = d[i].ip + 20;
-		taken[i] = 0;
-		if ((udp[6] | udp[7]) == 0)
-			continue;
-		if (d[i].dport != listen_port) {
-			if (rte_pktmbuf_headroom(d[i].m) >= 4)
-				peers[np++] = i;
-		} else if (d[i].udp_len >= 12 && (udp[8] & 0xC0) == 0x40) {
-			idx[nv++] = i;
-		}
-	}
-	memcpy(idx + nv, peers, np * sizeof(peers[0]));
-	nv += np;
 	for (unsigned k = 0; k < nv; k++)
 		v[k] = (struct turn_v4){
 		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
 	const uint64_t now_us =
 	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	const unsigned relayed = nv ? turn_relay_v4_burst(srv, v, nv, now_us) : 0;
-	/* one writer: plain stores telemetry reads whole */
-	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&wstate[w->index].fast_declined,
-			 wstate[w->index].fast_declined + (n - relayed), __ATOMIC_RELAXED);
+	count_fast(w, relayed, n);
 
 	/* the relayed ones leave together, their next hops looked up once per run */
 	struct rte_mbuf *out[DP_MAX_BURST];
@@ -284,76 +314,52 @@ static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 	}
 	if (no)
 		dp_udp_tx4_burst(w, out, ip, len, port, dst, no);
-	if (no == n)
-		return 0;
-	uint16_t back = 0;
-	for (uint16_t i = 0; i < n; i++)
-		if (!taken[i])
-			d[back++] = d[i];
-	return back;
+	return no == n ? 0 : short_back(d, n, taken);
 }
 
-/* IPv6 channel traffic of a burst that took the full parse (IPv6 has no short way in):
- * clients' ChannelData and peers' datagrams with room for 4 more bytes, in a 40-byte IPv6
- * header, go through the IPv6 fast path (turn_relay_v6_burst) first; what it relays leaves
- * at once and is marked in done[]. Everything else, declined or not offered, goes on to the
- * general path untouched. */
-static void fast_v6(struct dp_worker *w, struct rte_mbuf **m, const struct dp_pkt_info *pi,
-		    uint16_t n, uint64_t now_us, uint8_t *done)
+/* The IPv6 short way's datagrams (dp_udp.h 7.): the same, through the IPv6 fast path
+ * (turn_relay_v6_burst); what it relays leaves by dp_udp_tx. */
+static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
 	struct turn_v6 v[DP_MAX_BURST];
 	uint16_t idx[DP_MAX_BURST];
-	unsigned nv = 0, relayed;
+	uint8_t taken[DP_MAX_BURST];
+	unsigned np, no = 0;
+	const unsigned nv = short_sort(d, n, 40, idx, &np, taken);
 
-	for (uint16_t i = 0; i < n; i++) {
-		const struct dp_pkt_info *p = &pi[i];
-		done[i] = 0;
-		if (p->src.family != AF_INET6 || p->l4_off != p->l3_off + 40 || m[i]->nb_segs != 1)
-			continue;
-		uint8_t *ip = rte_pktmbuf_mtod_offset(m[i], uint8_t *, p->l3_off);
-		const bool from_peer = p->dport != listen_port;
-		if (from_peer ? rte_pktmbuf_headroom(m[i]) < 4
-			      : p->payload_len < 4 || (ip[48] & 0xC0) != 0x40)
-			continue;
-		idx[nv] = i;
-		v[nv++] = (struct turn_v6){
-		    .ip = ip, .udp_len = (uint16_t)(p->payload_len + 8), .from_peer = from_peer};
-	}
-	if (!nv)
-		return;
-	relayed = turn_relay_v6_burst(srv, v, nv, now_us);
-	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&wstate[w->index].fast_declined,
-			 wstate[w->index].fast_declined + (nv - relayed), __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < nv; k++)
+		v[k] = (struct turn_v6){
+		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
+	const uint64_t now_us =
+	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
+	const unsigned relayed = nv ? turn_relay_v6_burst(srv, v, nv, now_us) : 0;
+	count_fast(w, relayed, n);
 	for (unsigned k = 0; k < nv; k++) {
-		struct rte_mbuf *x = m[idx[k]];
+		struct rte_mbuf *x = d[idx[k]].m;
 		if (!v[k].handled)
 			continue;
-		done[idx[k]] = 1;
+		taken[idx[k]] = 1;
+		no++;
 		x->data_off = (uint16_t)(v[k].ip + v[k].out_off - (uint8_t *)x->buf_addr);
 		x->data_len = v[k].out_len;
 		x->pkt_len = v[k].out_len;
-		dp_udp_tx(w, x, pi[idx[k]].port);
+		dp_udp_tx(w, x, d[idx[k]].port);
 	}
+	return no == n ? 0 : short_back(d, n, taken);
 }
 
-/* One RX burst's datagrams that took the full parse: IPv6 channel traffic through its fast
- * path first (fast_v6), then the rest: clients' first, then peers', each in arrival order
- * (as in turn_udp4_burst), decided together by turn_relay_burst (which overlaps their table
- * lookups), then relayed in place by dp_udp_relay, punted or dropped one by one. */
+/* One RX burst's datagrams that took the full parse: clients' first, then peers', each in
+ * arrival order (as in turn_udp4_burst), decided together by turn_relay_burst (which
+ * overlaps their table lookups), then relayed in place by dp_udp_relay, punted or dropped one
+ * by one. */
 static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			   uint16_t n)
 {
 	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
-	uint8_t done[DP_MAX_BURST];
 	unsigned nc = 0, np = 0;
 
-	fast_v6(w, m, pi, n, now_us, done);
 	for (uint16_t i = 0; i < n; i++) {
-		if (done[i])
-			continue;
 		if (pi[i].dport != listen_port)
 			peers[np++] = i;
 		else
@@ -641,6 +647,7 @@ struct dp_feature turn_feature = {
     .udp_input = turn_udp_input,
     .udp_input_burst = turn_udp_burst,
     .udp4_burst = turn_udp4_burst,
+    .udp6_burst = turn_udp6_burst,
     .l4_csum_preserved = true,
 };
 DP_FEATURE_REGISTER(turn_feature);

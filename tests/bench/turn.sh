@@ -174,8 +174,8 @@ for r in $(seq "$RUNS"); do
 	ring_run "$tmp/ring.conf" 64 "$tmp/t-nock.pcap"
 	gp_rates+=("$rate")
 	general_log="general path $rate pps"
-	# IPv6 clients and peers through the IPv6 relayed addresses (the full parse, then the
-	# IPv6 fast path)
+	# IPv6 clients and peers through the IPv6 relayed addresses (the IPv6 short way in,
+	# then the IPv6 fast path)
 	ring_run "$tmp/ring.conf" 64 "$tmp/t6.pcap"
 	v6_rates+=("$rate")
 	# testpmd io-forward on net_ring: its own first burst (--tx-first) circulating
@@ -267,7 +267,7 @@ print(json.dumps({"name": "turn_relay_per_worker_ring_general_path", "value": ro
 print(json.dumps({"name": "turn_relay_per_worker_ring_ipv6", "value": round(ipv6 / 1e6, 3),
                   "unit": "Mpps", "baseline": "IPv4, same run", "baseline_value": round(ring / 1e6, 3),
                   "note": f"IPv6 clients and peer, IPv6 relayed addresses, {n} allocations: "
-                          "the full parse, then the IPv6 fast path"}))
+                          "the IPv6 short way in and fast path"}))
 print(json.dumps({"name": "ring_device_reflect", "value": round(reflect / 1e6, 3), "unit": "Mpps",
                   "baseline": "dpdk-testpmd io, net_ring looping its own burst, 1 core",
                   "baseline_value": round(trp / 1e6, 3),

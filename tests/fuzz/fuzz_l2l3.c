@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for the dataplane's frame parser (dataplane/dp_parse.c): any byte
  * string must classify without reading outside [data, data+size), and a frame that
- * parses must have offsets inside it, and a frame the short way in takes must parse as the
- * same UDP datagram. The first input byte picks the checksum hints. */
+ * parses must have offsets inside it, and a frame the short way in (IPv4 or IPv6) takes must
+ * parse as the same UDP datagram. The first input byte picks the checksum hints. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +58,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (dp_parse_frame(copy, (uint32_t)size, flags | DP_PARSE_L4_CSUM_LATER,
 					   &pi) != DP_CLS_UDP ||
 			    pi.payload_len + 8u != ulen || pi.dport != dport || pi.l4_off != 34)
+				abort();
+		}
+	}
+	/* Its IPv6 twin (dp_parse_udp6_plain), told the frame's own MAC and destination
+	 * address likewise: the same contract, and the full parse's addresses must be the
+	 * frame's (no extension header in between). */
+	if (size >= 54) {
+		uint16_t ulen, dport;
+		uint8_t dst[16];
+		memcpy(dst, copy + 38, 16);
+		if (dp_parse_udp6_plain(copy, (uint32_t)size, (const struct rte_ether_addr *)copy,
+					dst, &ulen, &dport)) {
+			memset(&pi, 0, sizeof(pi));
+			if (dp_parse_frame(copy, (uint32_t)size, flags | DP_PARSE_L4_CSUM_LATER,
+					   &pi) != DP_CLS_UDP ||
+			    pi.payload_len + 8u != ulen || pi.dport != dport || pi.l4_off != 54 ||
+			    pi.src.family != AF_INET6 || memcmp(pi.dst.v6, dst, 16) != 0)
 				abort();
 		}
 	}

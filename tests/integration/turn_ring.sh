@@ -228,7 +228,7 @@ PY
 	pr_fail "two workers: relayed traffic does not add up"
 
 # IPv6 clients to IPv6 peers through the IPv6 relayed address, and back, on the same two
-# workers: IPv6 has no short way in, so these take the full parse, then the IPv6 fast path
+# workers: the IPv6 short way in (dp_parse_udp6_plain), then the IPv6 fast path
 # (turn_relay_v6_burst). The gateway's neighbour solicitation in the pcap's preamble gives
 # the dataplane its IPv6 next hop. Every frame checked (IPv6 UDP checksums, lengths,
 # payloads), every relayed packet counted on its allocation, all by the fast path.

@@ -415,6 +415,254 @@ static void test_udp4_plain(void)
 	}
 }
 
+/* The IPv6 twin: a plain datagram 2001:db8:100::20:40000 -> 2001:db8:100::10:dport with
+ * payload bytes, UDP checksum set (csum) or zero. */
+static unsigned int udp6(uint16_t dport, unsigned int payload, bool csum)
+{
+	unsigned int off;
+	uint8_t *u;
+	struct dp_ipaddr s, d;
+
+	eth(0x86dd);
+	off = ipv6(17, 8 + payload, "2001:db8:100::20", "2001:db8:100::10");
+	u = f + off;
+	put16(u, 40000);
+	put16(u + 2, dport);
+	put16(u + 4, (uint16_t)(8 + payload));
+	memset(u + 8, 0x5a, payload);
+	if (csum) {
+		addrs(&s, &d, AF_INET6, "2001:db8:100::20", "2001:db8:100::10");
+		uint16_t c = dp_csum_l4(&s, &d, 17, u, 8 + payload);
+		memcpy(u + 6, &c, 2);
+	}
+	return off + 8 + payload;
+}
+
+static bool plain6(unsigned int len, uint16_t *ulen, uint16_t *dport)
+{
+	uint8_t ours[16];
+
+	inet_pton(AF_INET6, "2001:db8:100::10", ours);
+	return dp_parse_udp6_plain(f, len, (const struct rte_ether_addr *)dmac, ours, ulen, dport);
+}
+
+/* Whatever the plain check accepts, the full parse (as the worker calls it: checksum left
+ * for later) takes as the same UDP datagram. Returns whether the plain check accepted. */
+static bool assert_agrees6(unsigned int len, uint32_t flags)
+{
+	uint16_t ulen = 0, dport = 0;
+
+	if (!plain6(len, &ulen, &dport))
+		return false;
+	memset(&pi, 0, sizeof(pi));
+	CU_ASSERT_EQUAL_FATAL(dp_parse_frame(f, len, flags | DP_PARSE_L4_CSUM_LATER, &pi),
+			      DP_CLS_UDP);
+	CU_ASSERT_EQUAL(pi.payload_len + 8, ulen);
+	CU_ASSERT_EQUAL(pi.dport, dport);
+	CU_ASSERT_EQUAL(pi.l4_off, 54);
+	CU_ASSERT_EQUAL(pi.src.family, AF_INET6);
+	CU_ASSERT_EQUAL(pi.l3_len, 40 + (f[18] << 8 | f[19]));
+	return true;
+}
+
+/* The full parse's verdict on the frame as it stands (worker flags). */
+static enum dp_pkt_class full6(unsigned int len)
+{
+	memset(&pi, 0, sizeof(pi));
+	return dp_parse_frame(f, len, DP_PARSE_L4_CSUM_LATER, &pi);
+}
+
+static void test_udp6_plain(void)
+{
+	uint16_t ulen = 0, dport = 0;
+	unsigned int len = udp6(3478, 20, true), i, accepted = 0, refused = 0, plain_full = 0;
+	uint8_t *ip = f + 14;
+
+	CU_ASSERT_TRUE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 28);
+	CU_ASSERT_EQUAL(dport, 3478);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	CU_ASSERT_EQUAL(parse(len), DP_CLS_UDP); /* a right checksum: even the strict parse */
+	/* Ethernet padding past the payload length is fine. */
+	ulen = dport = 0;
+	CU_ASSERT_TRUE(plain6(len + 10, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 28);
+	CU_ASSERT_TRUE(assert_agrees6(len + 10, 0));
+	/* A UDP length shorter than the IPv6 payload is allowed (RFC 768), as by the full
+	 * parse; longer is not, nor below the UDP header. */
+	put16(ip + 44, 20);
+	CU_ASSERT_TRUE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 20);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	CU_ASSERT_EQUAL(pi.payload_len, 12);
+	put16(ip + 44, 8);
+	CU_ASSERT_TRUE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 8);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	put16(ip + 44, 29);
+	CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(full6(len), DP_CLS_DROP);
+	CU_ASSERT_EQUAL(pi.drop, DP_DROP_UDP_BAD_LENGTH);
+	put16(ip + 44, 7);
+	CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(full6(len), DP_CLS_DROP);
+	CU_ASSERT_EQUAL(pi.drop, DP_DROP_UDP_BAD_LENGTH);
+	put16(ip + 44, 0);
+	CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+	/* Sources that only look like the refused ones are fine: ::fffe:a.b.c.d, a source
+	 * whose first 10 bytes are not all zero before ffff, link-local, fe.. */
+	static const char *ok_src[] = {"::fffe:8.8.8.8",  "0:0:0:1:0:ffff:808:808",
+				       "1::ffff:808:808", "fe80::1",
+				       "feff::1",	  "::1:ffff:808:808"};
+	for (i = 0; i < sizeof(ok_src) / sizeof(ok_src[0]); i++) {
+		len = udp6(3478, 20, false);
+		inet_pton(AF_INET6, ok_src[i], ip + 8);
+		put16(ip + 46, 0x1234); /* some non-zero checksum: not verified here */
+		CU_ASSERT_TRUE(plain6(len, &ulen, &dport));
+		CU_ASSERT_TRUE(assert_agrees6(len, 0));
+		if (!plain6(len, &ulen, &dport))
+			fprintf(stderr, "refused source %s\n", ok_src[i]);
+	}
+
+	/* each of these leaves it to the full parse; want: the full parse's verdict
+	 * (DP_CLS_UDP when only the plain check's own criteria fail: not ours) */
+	struct {
+		unsigned int off;
+		uint8_t val;
+		enum dp_pkt_class want;
+		uint8_t drop;
+		const char *what;
+	} bad[] = {
+	    {5, 0x03, DP_CLS_UDP, 0, "another MAC"},
+	    {0, 0x03, DP_CLS_UDP, 0, "a multicast MAC"},
+	    {12, 0x81, DP_CLS_DROP, DP_DROP_ETHERTYPE_UNSUPPORTED, "VLAN"},
+	    {12, 0x08, DP_CLS_DROP, DP_DROP_ETHERTYPE_UNSUPPORTED, "ethertype 0x08dd"},
+	    {13, 0x00, DP_CLS_DROP, DP_DROP_ETHERTYPE_UNSUPPORTED, "ethertype 0x8600"},
+	    {14, 0x40, DP_CLS_DROP, DP_DROP_IP6_BAD_VERSION, "version 4"},
+	    {14, 0x70, DP_CLS_DROP, DP_DROP_IP6_BAD_VERSION, "version 7"},
+	    {14, 0x00, DP_CLS_DROP, DP_DROP_IP6_BAD_VERSION, "version 0"},
+	    {20, 0, DP_CLS_DROP, DP_DROP_IP6_EXT_HEADER, "hop-by-hop options"},
+	    {20, 44, DP_CLS_DROP, DP_DROP_IP6_EXT_HEADER, "fragment header"},
+	    {20, 60, DP_CLS_DROP, DP_DROP_IP6_EXT_HEADER, "destination options"},
+	    {20, 58, DP_CLS_DROP, DP_DROP_ICMP6_BAD_CSUM, "ICMPv6"},
+	    {20, 6, DP_CLS_DROP, DP_DROP_IP_PROTO_UNSUPPORTED, "TCP"},
+	    {20, 16, DP_CLS_DROP, DP_DROP_IP_PROTO_UNSUPPORTED, "UDP - 1"},
+	    {20, 18, DP_CLS_DROP, DP_DROP_IP_PROTO_UNSUPPORTED, "UDP + 1"},
+	    {18, 0x01, DP_CLS_DROP, DP_DROP_IP6_BAD_LENGTH, "payload length past the frame"},
+	    {19, 29, DP_CLS_DROP, DP_DROP_IP6_BAD_LENGTH, "payload length one past the frame"},
+	    {19, 7, DP_CLS_DROP, DP_DROP_UDP_SHORT, "payload length below UDP"},
+	    {19, 0, DP_CLS_DROP, DP_DROP_UDP_SHORT, "payload length 0"},
+	    {58, 0x01, DP_CLS_DROP, DP_DROP_UDP_BAD_LENGTH, "UDP length past the payload"},
+	    {59, 29, DP_CLS_DROP, DP_DROP_UDP_BAD_LENGTH, "UDP length one past the payload"},
+	    {59, 7, DP_CLS_DROP, DP_DROP_UDP_BAD_LENGTH, "UDP length below its header"},
+	    {22, 0xff, DP_CLS_DROP, DP_DROP_IP6_BAD_SOURCE, "multicast source"},
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = udp6(3478, 20, true);
+		f[bad[i].off] = bad[i].val;
+		CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+		if (plain6(len, &ulen, &dport))
+			fprintf(stderr, "accepted mutation %u (%s)\n", i, bad[i].what);
+		CU_ASSERT_EQUAL(full6(len), bad[i].want);
+		if (bad[i].want == DP_CLS_DROP)
+			CU_ASSERT_EQUAL(pi.drop, bad[i].drop);
+	}
+	/* a zero UDP checksum: none, which IPv6 does not allow (RFC 8200 8.1) */
+	len = udp6(3478, 20, false);
+	CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(full6(len), DP_CLS_DROP);
+	CU_ASSERT_EQUAL(pi.drop, DP_DROP_UDP_BAD_CSUM);
+	/* ... with either checksum byte non-zero it is (the sum is verified later) */
+	put16(ip + 46, 0x0001);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	put16(ip + 46, 0x0100);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	/* another destination address: each byte, each bit */
+	for (i = 0; i < 16 * 8; i++) {
+		len = udp6(3478, 20, true);
+		ip[24 + i / 8] ^= (uint8_t)(1u << (i % 8));
+		CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+		if (plain6(len, &ulen, &dport))
+			fprintf(stderr, "accepted destination byte %u bit %u\n", i / 8, i % 8);
+		CU_ASSERT_EQUAL(full6(len), DP_CLS_UDP); /* the worker drops ip6_not_for_us */
+	}
+	/* another MAC: each byte */
+	for (i = 0; i < 6; i++) {
+		len = udp6(3478, 20, true);
+		f[i] ^= 0x40;
+		CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+	}
+	/* refused sources: multicast, IPv4-mapped (it would pass for the IPv4 peer) */
+	static const char *bad_src[] = {"ff02::1",	  "ff0e::20",	    "ff00::",
+					"::ffff:8.8.8.8", "::ffff:0.0.0.0", "::ffff:198.51.100.20"};
+	for (i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
+		len = udp6(3478, 20, false);
+		inet_pton(AF_INET6, bad_src[i], ip + 8);
+		put16(ip + 46, 0x1234);
+		CU_ASSERT_FALSE(plain6(len, &ulen, &dport));
+		if (plain6(len, &ulen, &dport))
+			fprintf(stderr, "accepted source %s\n", bad_src[i]);
+		CU_ASSERT_EQUAL(full6(len), DP_CLS_DROP);
+		CU_ASSERT_EQUAL(pi.drop, DP_DROP_IP6_BAD_SOURCE);
+	}
+	/* too short for Ethernet, IPv6 and UDP; a frame cut below its payload length */
+	len = udp6(3478, 0, true);
+	CU_ASSERT_EQUAL(len, 14 + 48);
+	CU_ASSERT_TRUE(plain6(len, &ulen, &dport));
+	CU_ASSERT_EQUAL(ulen, 8);
+	CU_ASSERT_TRUE(assert_agrees6(len, 0));
+	for (i = 0; i < len; i++)
+		CU_ASSERT_FALSE(plain6(i, &ulen, &dport));
+	len = udp6(3478, 20, true);
+	CU_ASSERT_FALSE(plain6(len - 1, &ulen, &dport));
+	CU_ASSERT_EQUAL(full6(len - 1), DP_CLS_DROP);
+	CU_ASSERT_EQUAL(pi.drop, DP_DROP_IP6_BAD_LENGTH);
+
+	/* random damage: whatever it accepts, the full parse takes as the same UDP datagram;
+	 * and (no extension headers or options to leave out) it accepts every datagram the
+	 * full parse takes as UDP to our MAC and address */
+	static const uint8_t hot[] = {0,  5,  12, 13, 14, 18, 19, 20, 22, 23, 29, 30, 31,
+				      32, 33, 38, 45, 46, 53, 56, 57, 58, 59, 60, 61};
+	uint8_t ours[16];
+	inet_pton(AF_INET6, "2001:db8:100::10", ours);
+	srand(13);
+	for (i = 0; i < 200000; i++) {
+		uint16_t u = 0, d = 0;
+		len = udp6((uint16_t)rand(), (unsigned int)rand() % 64, rand() % 8 != 0);
+		for (int k = rand() % 3; k >= 0; k--) {
+			unsigned int at = rand() & 1 ? hot[(unsigned int)rand() % sizeof(hot)]
+						     : (unsigned int)rand() % 70;
+			f[at] = rand() & 1 ? (uint8_t)rand() : (uint8_t)(f[at] + rand() % 3 - 1);
+		}
+		switch (rand() % 4) {
+		case 0:
+			inet_pton(AF_INET6, "::ffff:203.0.113.1", ip + 8);
+			ip[8 + rand() % 12] ^= (uint8_t)(rand() & 1 ? 1 : 0);
+			break;
+		case 1:
+			len = (unsigned int)rand() % (len + 8);
+			break;
+		default:
+			len += (unsigned int)rand() % 3;
+		}
+		bool acc = assert_agrees6(len, (uint32_t)(rand() & 1));
+		accepted += acc;
+		refused += !acc;
+		if (full6(len) == DP_CLS_UDP && !memcmp(f, dmac, 6) &&
+		    !memcmp(pi.dst.v6, ours, 16)) {
+			plain_full++;
+			CU_ASSERT_TRUE(plain6(len, &u, &d));
+			if (!acc)
+				fprintf(stderr, "refused a plain datagram (round %u)\n", i);
+		}
+	}
+	/* both verdicts well exercised */
+	CU_ASSERT(accepted > 20000);
+	CU_ASSERT(refused > 20000);
+	CU_ASSERT_EQUAL(plain_full, accepted);
+	fprintf(stderr, "(%u accepted, %u refused) ", accepted, refused);
+}
+
 static void test_arp(void)
 {
 	uint8_t *a;
@@ -562,6 +810,7 @@ int main(void)
 	CU_add_test(s, "ARP", test_arp);
 	CU_add_test(s, "IPv6 / ICMPv6", test_ipv6);
 	CU_add_test(s, "UDP over IPv6", test_udp6);
+	CU_add_test(s, "plain IPv6 UDP: the short way in", test_udp6_plain);
 	CU_add_test(s, "random input", test_random_never_crashes);
 	CU_add_test(s, "drop reason names", test_names);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -414,16 +414,259 @@ static void test_short_way(void)
 	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 0); /* nothing gathered: no call */
 	CU_ASSERT_EQUAL(fast_calls, 1);
 	rte_pktmbuf_free(m[1]);
+}
 
-	/* one feature at most may take the short way, and only with a burst input and
-	 * preserved checksums: start-up refuses otherwise */
+/* The IPv6 twin: like fast_in, over batch6, whose d[i].ip is the IPv6 header. */
+static unsigned int fast6_calls, fast6_seen;
+static uint16_t fast6_in(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	uint16_t back = 0;
+	(void)w;
+	fast6_calls++;
+	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *udp = d[i].ip + 40;
+		/* the descriptor matches the datagram it describes */
+		CU_ASSERT_EQUAL(d[i].ip[0] >> 4, 6);
+		CU_ASSERT_EQUAL(d[i].ip[6], IPPROTO_UDP);
+		CU_ASSERT_EQUAL(udp[2] << 8 | udp[3], d[i].dport);
+		CU_ASSERT_EQUAL(udp[4] << 8 | udp[5], d[i].udp_len);
+		fast6_seen++;
+		if (d[i].dport & 1)
+			d[back++] = d[i];
+		else
+			rte_pktmbuf_free(d[i].m);
+	}
+	return back;
+}
+
+/* A frame from src:40000 to dst:dport with 20 bytes of payload, addressed to mac. */
+static struct rte_mbuf *frame6(const char *src, const char *dst, uint16_t dport,
+			       const struct rte_ether_addr *mac)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct dp_ipaddr s = ip(src), d = ip(dst);
+	uint8_t *p, *eth;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, 20);
+	memset(p, 0x40, 20);
+	CU_ASSERT_EQUAL(dp_udp_encap(m, &s, 40000, &d, dport), 0);
+	uint8_t hdr[14] = {0, 0, 0, 0, 0, 0, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x86, 0xdd};
+	memcpy(hdr, mac, 6);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(eth);
+	memcpy(eth, hdr, sizeof(hdr));
+	return m;
+}
+
+/* After the IPv4 short way (it registered fc and claimed 7000-7009 for it, without
+ * .udp6_burst): the IPv6 short way of the same feature. */
+static void test_short_way6(void)
+{
+	static struct dp_worker w;
+	static struct dp_lcore_stats st;
+	const struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 0x10}},
+				    other = {{0x02, 0, 0, 0, 0, 0x11}};
+	const char *peer = "2001:db8:7::7", *our6 = "2001:db8:100::10";
+	struct rte_mbuf *m[4], *x;
+	unsigned int fast_before = fast_calls;
+
+	memset(&w, 0, sizeof(w));
+	w.stats = &st;
+	/* port 0 has IPv4 and IPv6 addresses; port 1 (same MAC) IPv4 only, its IPv6 address
+	 * not set (a stale one left there); port 2 another MAC and IPv6 address */
+	const struct rte_ether_addr mac2 = {{0x02, 0, 0, 0, 0, 0x12}};
+	const char *our6_2 = "2001:db8:200::10";
+	dp_rt.nb_ports = 3;
+	dp_rt.ports[0].mac = mac;
+	dp_rt.ports[0].ipv4.set = true;
+	dp_rt.ports[0].ipv4.len = 24;
+	dp_rt.ports[0].ipv4.addr = ip("198.51.100.10");
+	dp_rt.ports[0].ipv6.set = true;
+	dp_rt.ports[0].ipv6.len = 64;
+	dp_rt.ports[0].ipv6.addr = ip(our6);
+	dp_rt.ports[1] = dp_rt.ports[0];
+	dp_rt.ports[1].ipv6.set = false;
+	memset(&dp_rt.ports[2], 0, sizeof(dp_rt.ports[2]));
+	dp_rt.ports[2].mac = mac2;
+	dp_rt.ports[2].ipv6.set = true;
+	dp_rt.ports[2].ipv6.len = 64;
+	dp_rt.ports[2].ipv6.addr = ip(our6_2);
+	CU_ASSERT_EQUAL_FATAL(dp_udp4_ports.feature_id, fc.id);
+
+	/* a feature without .udp6_burst: IPv6 takes the full parse, IPv4 the short way */
+	CU_ASSERT_FALSE(dp_udp4_ports.v6);
+	x = frame6(peer, our6, 7000, &mac);
+	CU_ASSERT_FALSE(dp_udp6_take(&w, x, 0));
+	CU_ASSERT_FALSE(dp_udp4_take(&w, x, 0));
+	rte_pktmbuf_free(x);
+	CU_ASSERT_EQUAL(w.batch6.n, 0);
+	CU_ASSERT_EQUAL(st.rx_packets, 0);
+
+	/* with it (copied at claim time, as .init claims): the same datagram is taken */
+	fc.udp6_burst = fast6_in;
+	CU_ASSERT_EQUAL(dp_udp_claim(&fc, 7020, 7029), 0);
+	CU_ASSERT_TRUE(dp_udp4_ports.v6);
+	m[0] = frame6(peer, our6, 7000, &mac);
+	CU_ASSERT_FALSE(dp_udp4_take(&w, m[0], 0)); /* not the IPv4 short way's */
+	CU_ASSERT_EQUAL(st.rx_packets, 0);
+	CU_ASSERT_TRUE(dp_udp6_take(&w, m[0], 0));
+	CU_ASSERT_EQUAL(w.batch6.n, 1);
+	CU_ASSERT_EQUAL(w.batch4.n, 0);
+	CU_ASSERT_EQUAL(w.batch6.d[0].dport, 7000);
+	CU_ASSERT_EQUAL(w.batch6.d[0].udp_len, 28);
+	CU_ASSERT_EQUAL(w.batch6.d[0].port, 0);
+	CU_ASSERT_PTR_EQUAL(w.batch6.d[0].m, m[0]);
+	CU_ASSERT_PTR_EQUAL(w.batch6.d[0].ip, rte_pktmbuf_mtod(m[0], uint8_t *) + 14);
+	CU_ASSERT_EQUAL(st.rx_packets, 1);
+	CU_ASSERT_EQUAL(st.rx_bytes, rte_pktmbuf_pkt_len(m[0]));
+	/* an IPv4 datagram is not the IPv6 short way's */
+	x = frame4("198.51.100.10", 7000, &mac);
+	CU_ASSERT_FALSE(dp_udp6_take(&w, x, 0));
+	rte_pktmbuf_free(x);
+
+	/* not taken, nothing counted: a port nobody claimed (either side of a claimed range),
+	 * another address (its first and its last byte), another MAC, a zero UDP checksum,
+	 * a multicast and an IPv4-mapped source, a port without an IPv6 address */
+	struct rte_mbuf *no[9] = {frame6(peer, our6, 7010, &mac),
+				  frame6(peer, our6, 7019, &mac),
+				  frame6(peer, "2001:db8:100::11", 7001, &mac),
+				  frame6(peer, "3001:db8:100::10", 7001, &mac),
+				  frame6(peer, our6, 7001, &other),
+				  frame6(peer, our6, 7001, &mac),
+				  frame6("ff0e::1", our6, 7001, &mac),
+				  frame6("::ffff:203.0.113.7", our6, 7001, &mac),
+				  frame6(peer, our6, 7001, &mac)};
+	memset(rte_pktmbuf_mtod_offset(no[5], uint8_t *, 14 + 40 + 6), 0, 2);
+	for (unsigned int i = 0; i < RTE_DIM(no); i++) {
+		CU_ASSERT_FALSE(dp_udp6_take(&w, no[i], i == 8 ? 1 : 0));
+		if (dp_udp6_take(&w, no[i], i == 8 ? 1 : 0))
+			fprintf(stderr, "took frame %u\n", i);
+		rte_pktmbuf_free(no[i]);
+	}
+	/* more than one segment: not the short way's (the frame is in the first) */
+	x = frame6(peer, our6, 7001, &mac);
+	struct rte_mbuf *tail = rte_pktmbuf_alloc(pool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+	CU_ASSERT_PTR_NOT_NULL(rte_pktmbuf_append(tail, 4));
+	CU_ASSERT_EQUAL(rte_pktmbuf_chain(x, tail), 0);
+	CU_ASSERT_EQUAL(x->nb_segs, 2);
+	CU_ASSERT_FALSE(dp_udp6_take(&w, x, 0));
+	rte_pktmbuf_free(x);
+	CU_ASSERT_EQUAL(w.batch6.n, 1);
+	CU_ASSERT_EQUAL(st.rx_packets, 1);
+
+	/* the feature takes 7000 and 7022, gives 7001 and 7023 back in their order: udp_in
+	 * counts what it took, the IPv4 batch and its handler are not involved */
+	m[1] = frame6(peer, our6, 7001, &mac);
+	m[2] = frame6(peer, our6, 7022, &mac);
+	m[3] = frame6(peer, our6, 7023, &mac);
+	for (int i = 1; i < 4; i++)
+		CU_ASSERT_TRUE(dp_udp6_take(&w, m[i], 0));
+	CU_ASSERT_EQUAL(w.batch6.n, 4);
+	CU_ASSERT_EQUAL(st.rx_packets, 4);
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 0);
+	CU_ASSERT_EQUAL(fast_calls, fast_before);
+	CU_ASSERT_EQUAL(dp_udp6_flush(&w), 2);
+	CU_ASSERT_EQUAL(fast6_calls, 1);
+	CU_ASSERT_EQUAL(fast6_seen, 4);
+	CU_ASSERT_EQUAL(fast_calls, fast_before);
+	CU_ASSERT_PTR_EQUAL(w.batch6.d[0].m, m[1]);
+	CU_ASSERT_PTR_EQUAL(w.batch6.d[1].m, m[3]);
+	CU_ASSERT_EQUAL(w.batch6.d[1].dport, 7023);
+	CU_ASSERT_EQUAL(w.batch6.n, 0);
+	CU_ASSERT_EQUAL(st.udp_in, 2);
+	CU_ASSERT_EQUAL(st.rx_packets, 4);     /* not again */
+	CU_ASSERT_EQUAL(dp_udp6_flush(&w), 0); /* nothing gathered: no call */
+	CU_ASSERT_EQUAL(fast6_calls, 1);
+	CU_ASSERT_EQUAL(st.udp_in, 2);
+	rte_pktmbuf_free(m[1]);
+	rte_pktmbuf_free(m[3]);
+	/* each port its own MAC and address */
+	struct rte_mbuf *cross[3] = {frame6(peer, our6, 7001, &mac),
+				     frame6(peer, our6_2, 7001, &mac),
+				     frame6(peer, our6_2, 7001, &mac2)};
+	CU_ASSERT_FALSE(dp_udp6_take(&w, cross[0], 2));
+	CU_ASSERT_FALSE(dp_udp6_take(&w, cross[1], 2));
+	CU_ASSERT_FALSE(dp_udp6_take(&w, cross[2], 0));
+	rte_pktmbuf_free(cross[0]);
+	rte_pktmbuf_free(cross[1]);
+	CU_ASSERT_TRUE(dp_udp6_take(&w, cross[2], 2));
+	CU_ASSERT_EQUAL(w.batch6.d[0].port, 2);
+	CU_ASSERT_EQUAL(dp_udp6_flush(&w), 1);
+	CU_ASSERT_PTR_EQUAL(w.batch6.d[0].m, cross[2]);
+	rte_pktmbuf_free(cross[2]);
+	CU_ASSERT_EQUAL(st.rx_packets, 5);
+	CU_ASSERT_EQUAL(st.udp_in, 2);
+	/* both ways in one burst, each to its own handler */
+	m[0] = frame4("198.51.100.10", 7002, &mac);
+	m[1] = frame6(peer, our6, 7004, &mac);
+	CU_ASSERT_TRUE(dp_udp4_take(&w, m[0], 0));
+	CU_ASSERT_TRUE(dp_udp6_take(&w, m[1], 0));
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 0);
+	CU_ASSERT_EQUAL(dp_udp6_flush(&w), 0);
+	CU_ASSERT_EQUAL(fast_calls, fast_before + 1);
+	CU_ASSERT_EQUAL(fast6_calls, 3);
+	CU_ASSERT_EQUAL(st.udp_in, 4);
+	dp_rt.nb_ports = 1;
+	memset(&dp_rt.ports[1], 0, 2 * sizeof(dp_rt.ports[1]));
+}
+
+/* Run dp_features_init with stderr captured: whether it refused (-EINVAL) with a message
+ * naming feature `name`. */
+static bool init_refuses(const char *name)
+{
+	char buf[4096], want[64];
+	FILE *t = tmpfile();
+	int saved, rc;
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fileno(t), 2);
+	rc = dp_features_init();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(t);
+	n = fread(buf, 1, sizeof(buf) - 1, t);
+	buf[n] = 0;
+	fclose(t);
+	if (rc == 0)
+		dp_features_teardown();
+	snprintf(want, sizeof(want), "feature %s: ", name);
+	if (rc != -EINVAL || !strstr(buf, want))
+		fprintf(stderr, "init: %d, said: %s", rc, buf);
+	return rc == -EINVAL && strstr(buf, want) != NULL;
+}
+
+/* One feature at most may take the short way, and only with a burst input and preserved
+ * checksums; .udp6_burst only with .udp4_burst: start-up refuses otherwise, naming it. */
+static struct dp_feature fe = {.name = "v6_alone",
+			       .udp_input = udp_in,
+			       .udp_input_burst = burst_in,
+			       .udp6_burst = fast6_in,
+			       .l4_csum_preserved = true};
+static void test_short_way_startup(void)
+{
+	CU_ASSERT_PTR_NOT_NULL(fc.udp6_burst); /* both ways: fine */
 	CU_ASSERT_EQUAL(dp_features_init(), 0);
 	dp_features_teardown();
 	fc.l4_csum_preserved = false;
-	CU_ASSERT_EQUAL(dp_features_init(), -EINVAL);
+	CU_ASSERT_TRUE(init_refuses("short"));
 	fc.l4_csum_preserved = true;
+	dp_feature_register(&fe);
+	CU_ASSERT_TRUE(init_refuses("v6_alone"));
+	fe.udp6_burst = NULL; /* that was why */
+	CU_ASSERT_EQUAL(dp_features_init(), 0);
+	dp_features_teardown();
+	fe.udp6_burst = fast6_in;
+	fe.udp4_burst = fast_in; /* now a second short-way feature */
+	CU_ASSERT_TRUE(init_refuses("v6_alone"));
+	fe.udp6_burst = fe.udp4_burst = NULL;
 	dp_feature_register(&fd);
-	CU_ASSERT_EQUAL(dp_features_init(), -EINVAL);
+	CU_ASSERT_TRUE(init_refuses("short2"));
 }
 
 int main(void)
@@ -450,8 +693,10 @@ int main(void)
 	CU_add_test(s, "encap IPv6 parses back", test_encap_v6);
 	CU_add_test(s, "finish after rewrite", test_finish_after_rewrite);
 	CU_add_test(s, "encap errors", test_encap_errors);
-	/* before the claims test, which uses up every range */
+	/* before the claims test, which uses up every range; in this order */
 	CU_add_test(s, "the short way in", test_short_way);
+	CU_add_test(s, "the short way in, IPv6", test_short_way6);
+	CU_add_test(s, "the short way in: start-up refusals", test_short_way_startup);
 	CU_add_test(s, "UDP port claims", test_claims);
 	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
