@@ -413,6 +413,68 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	return 0;
 }
 
+/* A relayed packet of len bytes of IP at ip leaves toward next hop c out of port p (index
+ * pidx): its Ethernet header right before ip, its offset and lengths set once. */
+static inline void tx_cached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip, uint16_t len,
+			     const struct dp_port *p, uint16_t pidx, const struct dp_nh_cache *c,
+			     uint16_t ethertype)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)(ip - RTE_ETHER_HDR_LEN);
+
+	mb->data_off = (uint16_t)((uint8_t *)eth - (uint8_t *)mb->buf_addr);
+	mb->data_len = (uint16_t)(len + RTE_ETHER_HDR_LEN);
+	mb->pkt_len = (uint32_t)len + RTE_ETHER_HDR_LEN;
+	rte_ether_addr_copy(&c->mac, &eth->dst_addr);
+	rte_ether_addr_copy(&p->mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(ethertype);
+	dp_worker_tx(w, pidx, mb);
+}
+
+/* The same packet when the cache cannot say at once: the general way, from its IP header. */
+static inline void tx_uncached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip,
+			       uint16_t len, uint16_t pidx)
+{
+	mb->data_off = (uint16_t)(ip - (uint8_t *)mb->buf_addr);
+	mb->data_len = len;
+	mb->pkt_len = len;
+	dp_udp_tx(w, mb, pidx);
+}
+
+void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
+		      const uint16_t *len, const uint16_t *port, unsigned int n)
+{
+	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
+	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
+	struct dp_ipaddr last = {.family = AF_INET6};
+	uint16_t last_port = UINT16_MAX;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct dp_ipaddr dst = {.family = AF_INET6}, nh;
+		const struct dp_port *p;
+		uint32_t k;
+
+		if (port[i] >= dp_rt.nb_ports || ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
+			goto general;
+		p = &dp_rt.ports[port[i]];
+		memcpy(dst.v6, ip[i] + 24, 16);
+		if (dp_route_nexthop(p, &dst, &nh) != 0)
+			goto general; /* counts no_route */
+		if (c == NULL || port[i] != last_port || memcmp(nh.v6, last.v6, 16) != 0) {
+			memcpy(&k, nh.v6 + 12, 4);
+			c = nh_slot(w, port[i], k);
+			if (!nh_entry_is(c, port[i], gen, &nh))
+				goto general; /* fills the entry, or resolves, or counts */
+			last = nh;
+			last_port = port[i];
+		}
+		tx_cached(w, m[i], ip[i], len[i], p, port[i], c, RTE_ETHER_TYPE_IPV6);
+		continue;
+	general:
+		c = NULL;
+		tx_uncached(w, m[i], ip[i], len[i], port[i]);
+	}
+}
+
 void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
 		      const uint16_t *len, const uint16_t *port, const uint32_t *dst,
 		      unsigned int n)
@@ -442,21 +504,11 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 			last_nh = nh;
 			last_port = port[i];
 		}
-		struct rte_ether_hdr *eth = (struct rte_ether_hdr *)(ip[i] - RTE_ETHER_HDR_LEN);
-		mb->data_off = (uint16_t)((uint8_t *)eth - buf);
-		mb->data_len = (uint16_t)(len[i] + RTE_ETHER_HDR_LEN);
-		mb->pkt_len = (uint32_t)len[i] + RTE_ETHER_HDR_LEN;
-		rte_ether_addr_copy(&c->mac, &eth->dst_addr);
-		rte_ether_addr_copy(&p->mac, &eth->src_addr);
-		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-		dp_worker_tx(w, port[i], mb);
+		tx_cached(w, mb, ip[i], len[i], p, port[i], c, RTE_ETHER_TYPE_IPV4);
 		continue;
 	general:
 		c = NULL;
-		mb->data_off = (uint16_t)(ip[i] - buf);
-		mb->data_len = len[i];
-		mb->pkt_len = len[i];
-		dp_udp_tx(w, mb, port[i]);
+		tx_uncached(w, mb, ip[i], len[i], port[i]);
 	}
 }
 

@@ -291,6 +291,9 @@ int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port);
 void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
 		      const uint16_t *len, const uint16_t *port, const uint32_t *dst,
 		      unsigned int n);
+/* The same for IPv6 packets (ip[i]: the IPv6 header, whose destination is read there). */
+void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *ip,
+		      const uint16_t *len, const uint16_t *port, unsigned int n);
 
 /* Control lcore: same as dp_udp_tx from control's own TX queue; an unresolved next hop
  * starts resolution directly and the packet is parked the same way. */

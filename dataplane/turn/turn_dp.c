@@ -318,7 +318,7 @@ static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 }
 
 /* The IPv6 short way's datagrams (dp_udp.h 7.): the same, through the IPv6 fast path
- * (turn_relay_v6_burst); what it relays leaves by dp_udp_tx. */
+ * (turn_relay_v6_burst) and the next-hop cache (dp_udp_tx6_burst). */
 static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
 	struct turn_v6 v[DP_MAX_BURST];
@@ -334,17 +334,20 @@ static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	const unsigned relayed = nv ? turn_relay_v6_burst(srv, v, nv, now_us) : 0;
 	count_fast(w, relayed, n);
+	struct rte_mbuf *out[DP_MAX_BURST];
+	uint8_t *ip[DP_MAX_BURST];
+	uint16_t len[DP_MAX_BURST], port[DP_MAX_BURST];
 	for (unsigned k = 0; k < nv; k++) {
-		struct rte_mbuf *x = d[idx[k]].m;
 		if (!v[k].handled)
 			continue;
 		taken[idx[k]] = 1;
-		no++;
-		x->data_off = (uint16_t)(v[k].ip + v[k].out_off - (uint8_t *)x->buf_addr);
-		x->data_len = v[k].out_len;
-		x->pkt_len = v[k].out_len;
-		dp_udp_tx(w, x, d[idx[k]].port);
+		out[no] = d[idx[k]].m;
+		ip[no] = v[k].ip + v[k].out_off;
+		len[no] = v[k].out_len;
+		port[no++] = d[idx[k]].port;
 	}
+	if (no)
+		dp_udp_tx6_burst(w, out, ip, len, port, no);
 	return no == n ? 0 : short_back(d, n, taken);
 }
 
