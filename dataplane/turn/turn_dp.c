@@ -281,14 +281,14 @@ static uint16_t short_back(struct dp_udp4 *d, uint16_t n, const uint8_t *taken)
  * goes back to the worker, in arrival order, for the full parse and turn_udp_burst. */
 static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
-	struct turn_v4 v[DP_MAX_BURST];
+	struct turn_fast v[DP_MAX_BURST];
 	uint16_t idx[DP_MAX_BURST];
 	uint8_t taken[DP_MAX_BURST];
 	unsigned np;
 	const unsigned nv = short_sort(d, n, 20, idx, &np, taken);
 
 	for (unsigned k = 0; k < nv; k++)
-		v[k] = (struct turn_v4){
+		v[k] = (struct turn_fast){
 		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
 	const uint64_t now_us =
 	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
@@ -321,14 +321,14 @@ static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
  * (turn_relay_v6_burst) and the next-hop cache (dp_udp_tx6_burst). */
 static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
 {
-	struct turn_v6 v[DP_MAX_BURST];
+	struct turn_fast v[DP_MAX_BURST];
 	uint16_t idx[DP_MAX_BURST];
 	uint8_t taken[DP_MAX_BURST];
 	unsigned np, no = 0;
 	const unsigned nv = short_sort(d, n, 40, idx, &np, taken);
 
 	for (unsigned k = 0; k < nv; k++)
-		v[k] = (struct turn_v6){
+		v[k] = (struct turn_fast){
 		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
 	const uint64_t now_us =
 	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);

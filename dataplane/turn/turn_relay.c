@@ -417,7 +417,7 @@ static inline uint16_t csum_relayed(uint16_t ck, uint64_t old, uint64_t new)
 /* ChannelData from an IPv4 client to an IPv4 peer: from_client + to_peer + hairpin's
  * decision for the forwarding case only, then dp_udp_rewrite's bytes for strip 4. */
 static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const struct turn_5tuple *key,
-			 struct turn_v4 *d, uint32_t now, uint64_t now_us)
+			 struct turn_fast *d, uint32_t now, uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 20;
 	uint16_t chan, pport, rport;
@@ -463,7 +463,7 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 
 /* A peer's IPv4 datagram to an IPv4 client over a channel: from_peer's forwarding case,
  * then dp_udp_rewrite's bytes for a 4-byte ChannelData header. */
-static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct turn_v4 *d,
+static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct turn_fast *d,
 			 uint32_t now, uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 20;
@@ -498,45 +498,6 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 	return 1;
 }
 
-unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n, uint64_t now_us)
-{
-	struct turn_5tuple ft[TURN_BURST];
-	struct turn_alloc *a[TURN_BURST];
-	uint32_t hv[TURN_BURST];
-	const uint32_t now = turn_server_now(s);
-	const uint64_t *hkey = turn_table_hash_key(s->tbl);
-	unsigned done = 0;
-
-	for (unsigned base = 0; base < n; base += TURN_BURST) {
-		unsigned m = n - base < TURN_BURST ? n - base : TURN_BURST, i;
-		struct turn_v4 *b = d + base;
-		/* the same three passes as turn_relay_burst: index entries, slots, decisions */
-		for (i = 0; i < m; i++) {
-			const uint8_t *udp = b[i].ip + 20;
-			b[i].handled = 0;
-			if (b[i].from_peer) {
-				turn_relay_prefetch(s->tbl, 0, rd16(udp + 2));
-			} else {
-				uint64_t w[5];
-				turn_5tuple_set4w(&ft[i], w, ld32(b[i].ip + 12), rd16(udp),
-						  ld32(b[i].ip + 16), rd16(udp + 2));
-				hv[i] = turn_hash_words(w, hkey);
-				turn_hash_prefetch_hv(s->tbl, hv[i]);
-			}
-		}
-		for (i = 0; i < m; i++) {
-			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, 0, rd16(b[i].ip + 22))
-					      : turn_hash_candidate(s->tbl, hv[i]);
-			if (a[i])
-				turn_alloc_prefetch(a[i]);
-		}
-		for (i = 0; i < m; i++)
-			done += b[i].from_peer ? fast_p2c(s, a[i], &b[i], now, now_us)
-					       : fast_c2p(s, a[i], &ft[i], &b[i], now, now_us);
-	}
-	return done;
-}
-
 /* ---- the IPv6 channel fast path (turn_server.h) ---- */
 
 /* The unfolded sum of a 16-byte address as four 32-bit words, as they lie in memory. */
@@ -565,7 +526,7 @@ static inline void put_ip6_udp(uint8_t *ip, const uint8_t *src, uint16_t sport, 
 
 /* ChannelData from an IPv6 client to an IPv6 peer through the IPv6 relay address. */
 static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
-			  const struct turn_5tuple *key, struct turn_v6 *d, uint32_t now,
+			  const struct turn_5tuple *key, struct turn_fast *d, uint32_t now,
 			  uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 40;
@@ -606,7 +567,7 @@ static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
 }
 
 /* An IPv6 peer's datagram to an IPv6 relay port, to an IPv6 client over a channel. */
-static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct turn_v6 *d,
+static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct turn_fast *d,
 			  uint32_t now, uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 40;
@@ -640,40 +601,66 @@ static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct tu
 	return 1;
 }
 
-unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_v6 *d, unsigned n, uint64_t now_us)
+/* Both fast paths' bursts: the same three passes as turn_relay_burst (index entries,
+ * slots, decisions) over the IPv4 (v6 false) or IPv6 headers; inlined into each with v6 a
+ * constant, so that each is straight code for its family. */
+static inline __attribute__((always_inline)) unsigned
+fast_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_us, const bool v6)
 {
 	struct turn_5tuple ft[TURN_BURST];
 	struct turn_alloc *a[TURN_BURST];
 	uint32_t hv[TURN_BURST];
 	const uint32_t now = turn_server_now(s);
 	const uint64_t *hkey = turn_table_hash_key(s->tbl);
+	const unsigned iphl = v6 ? 40 : 20;
+	const int fi = v6 ? 1 : 0;
 	unsigned done = 0;
 
 	for (unsigned base = 0; base < n; base += TURN_BURST) {
 		unsigned m = n - base < TURN_BURST ? n - base : TURN_BURST, i;
-		struct turn_v6 *b = d + base;
+		struct turn_fast *b = d + base;
 		for (i = 0; i < m; i++) {
-			const uint8_t *udp = b[i].ip + 40;
+			const uint8_t *ip = b[i].ip, *udp = ip + iphl;
 			b[i].handled = 0;
 			if (b[i].from_peer) {
-				turn_relay_prefetch(s->tbl, 1, rd16(udp + 2));
+				turn_relay_prefetch(s->tbl, fi, rd16(udp + 2));
 			} else {
 				uint64_t w[5];
-				turn_5tuple_set6w(&ft[i], w, b[i].ip + 8, rd16(udp), b[i].ip + 24,
-						  rd16(udp + 2));
+				if (v6)
+					turn_5tuple_set6w(&ft[i], w, ip + 8, rd16(udp), ip + 24,
+							  rd16(udp + 2));
+				else
+					turn_5tuple_set4w(&ft[i], w, ld32(ip + 12), rd16(udp),
+							  ld32(ip + 16), rd16(udp + 2));
 				hv[i] = turn_hash_words(w, hkey);
 				turn_hash_prefetch_hv(s->tbl, hv[i]);
 			}
 		}
 		for (i = 0; i < m; i++) {
-			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, 1, rd16(b[i].ip + 42))
+			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, fi, rd16(b[i].ip + iphl + 2))
 					      : turn_hash_candidate(s->tbl, hv[i]);
 			if (a[i])
 				turn_alloc_prefetch(a[i]);
 		}
-		for (i = 0; i < m; i++)
-			done += b[i].from_peer ? fast_p2c6(s, a[i], &b[i], now, now_us)
-					       : fast_c2p6(s, a[i], &ft[i], &b[i], now, now_us);
+		for (i = 0; i < m; i++) {
+			if (v6)
+				done += b[i].from_peer
+					    ? fast_p2c6(s, a[i], &b[i], now, now_us)
+					    : fast_c2p6(s, a[i], &ft[i], &b[i], now, now_us);
+			else
+				done += b[i].from_peer ? fast_p2c(s, a[i], &b[i], now, now_us)
+						       : fast_c2p(s, a[i], &ft[i], &b[i], now, now_us);
+		}
 	}
 	return done;
+}
+
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_us)
+{
+	return fast_burst(s, d, n, now_us, false);
+}
+
+unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_us)
+{
+	return fast_burst(s, d, n, now_us, true);
 }

@@ -171,34 +171,27 @@ void turn_relay_burst(struct turn_server *s, const struct turn_dgram *d, unsigne
  * A datagram from a peer grows by 4 bytes in front: ip - 4 must be writable.
  * Out: the relayed IPv4 datagram starts at ip + out_off and is out_len bytes long, toward
  * out_dst (network order). Returns how many were handled. */
-struct turn_v4 {
+struct turn_fast {
 	uint8_t *ip;
 	uint16_t udp_len;
 	uint8_t from_peer;
 	uint8_t handled;
 	int16_t out_off;
 	uint16_t out_len;
-	uint32_t out_dst;
+	uint32_t out_dst; /* IPv4 only */
 };
-unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_v4 *d, unsigned n,
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_fast *d, unsigned n,
 			     uint64_t now_us);
 
 /* The IPv6 channel fast path: the same for IPv6 clients relayed to IPv6 peers through the
  * IPv6 relay address, and back. ip points at a 40-byte IPv6 header whose next header is UDP
  * (no extension header), the UDP header right after it; udp_len is the UDP length field,
- * which the caller has checked against the packet (the full parse does). A relayed datagram's new IPv6 header (traffic class and flow label 0,
- * hop limit 64, as the general path writes it) is at ip + out_off, out_len bytes with it;
- * its next hop is its destination address. Peers' datagrams need 4 bytes of headroom before
- * ip. Declined datagrams are left untouched and uncounted, as in turn_relay_v4_burst. */
-struct turn_v6 {
-	uint8_t *ip;
-	uint16_t udp_len;
-	uint8_t from_peer;
-	uint8_t handled;
-	int16_t out_off;
-	uint16_t out_len;
-};
-unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_v6 *d, unsigned n,
+ * which the caller has checked against the packet. A relayed datagram's new IPv6 header
+ * (traffic class and flow label 0, hop limit 64, as the general path writes it) is at
+ * ip + out_off, out_len bytes with it; its next hop is its destination address (out_dst is
+ * not set). Peers' datagrams need 4 bytes of headroom before ip. Declined datagrams are left
+ * untouched and uncounted, as in turn_relay_v4_burst. */
+unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_fast *d, unsigned n,
 			     uint64_t now_us);
 
 /* Nonces (exposed for tests): writes a NUL-terminated nonce for cli valid until

@@ -118,7 +118,7 @@ static void fast_vs_general(const uint8_t *data, size_t size, const struct pr_ta
 	ip[27] = (uint8_t)ck;
 	memcpy(buf[1], buf[0], sizeof(buf[0]));
 
-	struct turn_v4 v = {.ip = ip, .udp_len = (uint16_t)ulen, .from_peer = from_peer};
+	struct turn_fast v = {.ip = ip, .udp_len = (uint16_t)ulen, .from_peer = from_peer};
 	unsigned n = turn_relay_v4_burst(srv, &v, 1, 1);
 	if (n != v.handled)
 		__builtin_trap();
@@ -176,7 +176,7 @@ static void fast6_vs_general(const uint8_t *data, size_t size, const struct pr_t
 	put_be16(ip + 46, ref_udp6_csum(ip));
 	memcpy(buf[1], buf[0], sizeof(buf[0]));
 
-	struct turn_v6 v = {.ip = ip, .udp_len = ulen, .from_peer = from_peer};
+	struct turn_fast v = {.ip = ip, .udp_len = ulen, .from_peer = from_peer};
 	unsigned n = turn_relay_v6_burst(srv6, &v, 1, 1);
 	if (n != v.handled)
 		__builtin_trap();

@@ -1238,7 +1238,7 @@ static void v4_fast_equivalence(bool shared)
 	turn_server_find_id(srv, 8)->expires = now - 1;
 
 	static uint8_t orig[MAXD][CAP], fast[MAXD][CAP];
-	struct turn_v4 v[MAXD];
+	struct turn_fast v[MAXD];
 	uint8_t pl[64];
 	for (unsigned i = 0; i < sizeof(pl); i++)
 		pl[i] = (uint8_t)(i * 7 + 1);
@@ -1255,7 +1255,7 @@ static void v4_fast_equivalence(bool shared)
 			if (k == DAMAGED)
 				ip[40] ^= 0x10;
 			kind[n] = k;
-			v[n++] = (struct turn_v4){.ip = ip, .udp_len = ulen};
+			v[n++] = (struct turn_fast){.ip = ip, .udp_len = ulen};
 		}
 	}
 	/* peers: to every relay port and one more, from the peer, a stranger, and damaged */
@@ -1270,7 +1270,7 @@ static void v4_fast_equivalence(bool shared)
 			if (k == DAMAGED)
 				ip[30] ^= 0x01;
 			kind[n] = k;
-			v[n++] = (struct turn_v4){.ip = ip, .udp_len = ulen, .from_peer = 1};
+			v[n++] = (struct turn_fast){.ip = ip, .udp_len = ulen, .from_peer = 1};
 		}
 	}
 	CU_ASSERT_FATAL(n <= MAXD);
@@ -1498,7 +1498,7 @@ static void v6_fast_equivalence(bool shared)
 	turn_server_find_id(srv, 8)->expires = now - 1;
 
 	static uint8_t orig[MAXD][CAP], fast[MAXD][CAP];
-	struct turn_v6 v[MAXD];
+	struct turn_fast v[MAXD];
 	uint8_t pl[64];
 	for (unsigned i = 0; i < sizeof(pl); i++)
 		pl[i] = (uint8_t)(i * 7 + 1);
@@ -1550,7 +1550,7 @@ static void v6_fast_equivalence(bool shared)
 			kind[n] = (uint8_t)(i >= NA ? UNKNOWN : k);
 			/* an empty one passes even the closed bucket, both ways */
 			expect[n] = i < NA && ((good[i] && k <= CK_IN0) || (i == 6 && k == EMPTY));
-			v[n++] = (struct turn_v6){.ip = ip, .udp_len = ulen};
+			v[n++] = (struct turn_fast){.ip = ip, .udp_len = ulen};
 		}
 	}
 	/* peers: to every IPv6 relay port and one more, from the peer, a stranger, the peer
@@ -1595,7 +1595,7 @@ static void v6_fast_equivalence(bool shared)
 			}
 			kind[n] = (uint8_t)k;
 			expect[n] = i < NA && ((good[i] && k <= CK_IN0) || (i == 6 && k == EMPTY));
-			v[n++] = (struct turn_v6){.ip = ip, .udp_len = ulen, .from_peer = 1};
+			v[n++] = (struct turn_fast){.ip = ip, .udp_len = ulen, .from_peer = 1};
 		}
 	}
 	CU_ASSERT_FATAL(n <= MAXD && n > 3 * TURN_BURST);

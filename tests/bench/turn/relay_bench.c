@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 		ip[27] = 0x34;
 		memcpy(ip + 28, cd, 4);
 	}
-	struct turn_v4 v[TURN_BURST];
+	struct turn_fast v[TURN_BURST];
 	uint64_t fast_ok = 0;
 	double tf[3];
 	tf[0] = now_s();
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 				} else {
 					memcpy(ip + 12, ctx[k].cli.ip, 4);
 				}
-				v[i] = (struct turn_v4){
+				v[i] = (struct turn_fast){
 				    .ip = ip, .udp_len = dir ? 208 : 212, .from_peer = (uint8_t)dir};
 			}
 			fast_ok += turn_relay_v4_burst(s, v, TURN_BURST, p);
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 		ip[47] = 0x34;
 		memcpy(ip + 48, cd, 4);
 	}
-	struct turn_v6 v6[TURN_BURST];
+	struct turn_fast v6[TURN_BURST];
 	for (int dir = 0; dir < 2; dir++) {
 		for (uint64_t p = 0; p < pkts; p += TURN_BURST) {
 			for (unsigned i = 0; i < TURN_BURST; i++) {
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 				} else {
 					memcpy(ip + 8, ctx6[k].cli.ip, 16);
 				}
-				v6[i] = (struct turn_v6){.ip = ip,
+				v6[i] = (struct turn_fast){.ip = ip,
 							 .udp_len = dir ? 208 : 212,
 							 .from_peer = (uint8_t)dir};
 			}
