@@ -431,8 +431,8 @@ static inline void tx_cached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *
 }
 
 /* The same packet when the cache cannot say at once: the general way, from its IP header. */
-static inline void tx_uncached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip,
-			       uint16_t len, uint16_t pidx)
+static inline void tx_uncached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip, uint16_t len,
+			       uint16_t pidx)
 {
 	mb->data_off = (uint16_t)(ip - (uint8_t *)mb->buf_addr);
 	mb->data_len = len;
@@ -453,7 +453,8 @@ void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		const struct dp_port *p;
 		uint32_t k;
 
-		if (port[i] >= dp_rt.nb_ports || ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
+		if (port[i] >= dp_rt.nb_ports ||
+		    ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
 			goto general;
 		p = &dp_rt.ports[port[i]];
 		memcpy(dst.v6, ip[i] + 24, 16);

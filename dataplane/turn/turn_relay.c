@@ -588,8 +588,8 @@ static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct tu
 	const uint32_t cd = htonl((uint32_t)chan << 16 | len);
 	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
 		       dport = htons(a->ft.cli_port);
-	const uint64_t old = sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) +
-			     2ull * ld16(udp + 4);
+	const uint64_t old =
+	    sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) + 2ull * ld16(udp + 4);
 	const uint64_t new =
 	    sum16(a->ft.srv_ip) + sum16(a->ft.cli_ip) + sport + dport + 2ull * htons(ulen) + cd;
 	const uint16_t ck = csum_relayed(ld16(udp + 6), old, new);
@@ -637,8 +637,9 @@ fast_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_
 			}
 		}
 		for (i = 0; i < m; i++) {
-			a[i] = b[i].from_peer ? turn_lookup_relay(s->tbl, fi, rd16(b[i].ip + iphl + 2))
-					      : turn_hash_candidate(s->tbl, hv[i]);
+			a[i] = b[i].from_peer
+				   ? turn_lookup_relay(s->tbl, fi, rd16(b[i].ip + iphl + 2))
+				   : turn_hash_candidate(s->tbl, hv[i]);
 			if (a[i])
 				turn_alloc_prefetch(a[i]);
 		}
@@ -648,19 +649,22 @@ fast_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_
 					    ? fast_p2c6(s, a[i], &b[i], now, now_us)
 					    : fast_c2p6(s, a[i], &ft[i], &b[i], now, now_us);
 			else
-				done += b[i].from_peer ? fast_p2c(s, a[i], &b[i], now, now_us)
-						       : fast_c2p(s, a[i], &ft[i], &b[i], now, now_us);
+				done += b[i].from_peer
+					    ? fast_p2c(s, a[i], &b[i], now, now_us)
+					    : fast_c2p(s, a[i], &ft[i], &b[i], now, now_us);
 		}
 	}
 	return done;
 }
 
-unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_us)
+unsigned turn_relay_v4_burst(struct turn_server *s, struct turn_fast *d, unsigned n,
+			     uint64_t now_us)
 {
 	return fast_burst(s, d, n, now_us, false);
 }
 
-unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_us)
+unsigned turn_relay_v6_burst(struct turn_server *s, struct turn_fast *d, unsigned n,
+			     uint64_t now_us)
 {
 	return fast_burst(s, d, n, now_us, true);
 }

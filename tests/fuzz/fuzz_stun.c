@@ -270,7 +270,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (a && (data[0] & 0x40) && a->relay_port[0]) {
 			relay.port = a->relay_port[0];
 			/* and, as often, from the peer of its first channel */
-			static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+							   0, 0, 0, 0, 0xff, 0xff};
 			if ((data[0] & 0x80) && a->n_chan && !memcmp(a->chan[0].ip, mapped, 12)) {
 				memcpy(peer.ip, a->chan[0].ip + 12, 4);
 				peer.port = a->chan[0].port;
@@ -287,7 +288,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		a = turn_alloc_next(turn_server_table(srv6), &idx);
 		if (a && (data[0] & 0x40) && a->relay_port[1]) {
 			relay.port = a->relay_port[1];
-			static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+							   0, 0, 0, 0, 0xff, 0xff};
 			if ((data[0] & 0x80) && a->n_chan && memcmp(a->chan[0].ip, mapped, 12)) {
 				memcpy(peer.ip, a->chan[0].ip, 16);
 				peer.port = a->chan[0].port;

@@ -1208,7 +1208,8 @@ static void v4_fast_equivalence(bool shared)
 		struct turn_alloc a;
 		struct turn_ctx c;
 		memset(&a, 0, sizeof(a));
-		snprintf(cli[i], sizeof(cli[i]), i == 11 ? "2001:db8::%d" : "198.51.100.%d", 10 + i);
+		snprintf(cli[i], sizeof(cli[i]), i == 11 ? "2001:db8::%d" : "198.51.100.%d",
+			 10 + i);
 		c = ctx_of(cli[i], (uint16_t)(40000 + i));
 		memcpy(a.ft.cli_ip, c.cli.ip, 16);
 		memcpy(a.ft.srv_ip, c.srv.ip, 16);
@@ -1250,8 +1251,8 @@ static void v4_fast_equivalence(bool shared)
 			memcpy(cd + 4, pl, 33);
 			uint16_t plen = k == PADDED ? 40 : 37; /* 33 bytes + 3 of padding */
 			uint8_t *ip = orig[n] + HEAD;
-			uint16_t ulen = put_dgram(ip, cli[i], (uint16_t)(40000 + i), "192.0.2.1", 3478,
-						  cd, plen, k == ZERO_CK);
+			uint16_t ulen = put_dgram(ip, cli[i], (uint16_t)(40000 + i), "192.0.2.1",
+						  3478, cd, plen, k == ZERO_CK);
 			if (k == DAMAGED)
 				ip[40] ^= 0x10;
 			kind[n] = k;
@@ -1264,9 +1265,9 @@ static void v4_fast_equivalence(bool shared)
 			if (k == PADDED || k == UNBOUND)
 				continue;
 			uint8_t *ip = orig[n] + HEAD;
-			uint16_t ulen = put_dgram(ip, k == STRANGER ? "9.9.9.9" : "8.8.8.8", 5000,
-						  "192.0.2.10", (uint16_t)(50000 + i), pl,
-						  (uint16_t)(20 + i), k == ZERO_CK);
+			uint16_t ulen =
+			    put_dgram(ip, k == STRANGER ? "9.9.9.9" : "8.8.8.8", 5000, "192.0.2.10",
+				      (uint16_t)(50000 + i), pl, (uint16_t)(20 + i), k == ZERO_CK);
 			if (k == DAMAGED)
 				ip[30] ^= 0x01;
 			kind[n] = k;
@@ -1304,8 +1305,8 @@ static void v4_fast_equivalence(bool shared)
 		}
 		/* the general decision for the same datagram (counted once more below) */
 		if (v[i].from_peer)
-			turn_from_peer(srv, 0, c.srv.port, &c.cli, ip + 28, (uint16_t)(ulen - 8), 1000,
-				       &rnd, &f);
+			turn_from_peer(srv, 0, c.srv.port, &c.cli, ip + 28, (uint16_t)(ulen - 8),
+				       1000, &rnd, &f);
 		else
 			turn_from_client(srv, &c, ip + 28, (uint16_t)(ulen - 8), 1000, &rnd, &f);
 		CU_ASSERT_FATAL(f.kind == (v[i].from_peer ? TURN_FWD_CLIENT : TURN_FWD_PEER));
@@ -1441,10 +1442,23 @@ static uint16_t expected_dgram6(uint8_t *out, const uint8_t *ip, const struct tu
 static void v6_fast_equivalence(bool shared)
 {
 	enum { NA = 12, HEAD = 16, CAP = 200, MAXD = 160 };
-	enum { PLAIN, DAMAGED, EMPTY, CK_OUT0, CK_IN0, ZERO_CK, PADDED, UNBOUND, UNKNOWN,
-	       STRANGER, OTHER_PORT, NKINDS };
+	enum {
+		PLAIN,
+		DAMAGED,
+		EMPTY,
+		CK_OUT0,
+		CK_IN0,
+		ZERO_CK,
+		PADDED,
+		UNBOUND,
+		UNKNOWN,
+		STRANGER,
+		OTHER_PORT,
+		NKINDS
+	};
 	static const char *const relay6 = "2001:db8::10", *const listen6 = "2001:db8::1",
-				 *const peer6 = "2001:db8:9::1", *const stranger6 = "2001:db8:9::99";
+				 *const peer6 = "2001:db8:9::1",
+				 *const stranger6 = "2001:db8:9::99";
 	shared_counters = shared;
 	setup(64, 50000, 50100, true);
 	shared_counters = false;
@@ -1514,8 +1528,11 @@ static void v6_fast_equivalence(bool shared)
 			if ((k == CK_OUT0 || k == CK_IN0) && i != 0 && i != 11)
 				continue;
 			const char *src = i < NA ? cli[i] : i == NA ? "2001:db8:1::99" : cli[0];
-			const char *dst = i == NA + 1 ? "2001:db8::2" : listen6; /* another listener */
-			uint16_t sport = (uint16_t)(i == NA + 2 ? 40001 : i < NA ? 40000 + i : 1234);
+			const char *dst =
+			    i == NA + 1 ? "2001:db8::2" : listen6; /* another listener */
+			uint16_t sport = (uint16_t)(i == NA + 2 ? 40001
+						    : i < NA	? 40000 + i
+								: 1234);
 			uint16_t dl = k == EMPTY ? 0 : 33;
 			uint8_t cd[40] = {0x40, 0x00, 0, (uint8_t)dl};
 			if (i < NA) {
@@ -1525,21 +1542,24 @@ static void v6_fast_equivalence(bool shared)
 			if (k == UNBOUND)
 				cd[1] = 0x01;
 			memcpy(cd + 4, pl, dl);
-			uint16_t plen = (uint16_t)(k == PADDED ? 40 : 4 + dl); /* 33 bytes + 3 of pad */
+			uint16_t plen =
+			    (uint16_t)(k == PADDED ? 40 : 4 + dl); /* 33 bytes + 3 of pad */
 			uint8_t *ip = orig[n] + HEAD;
 			if (k == CK_OUT0) {
-				/* what the general path sends (to the peer from our relay address), with
-				 * the payload's first word chosen to make its checksum compute to zero */
+				/* what the general path sends (to the peer from our relay address),
+				 * with the payload's first word chosen to make its checksum compute
+				 * to zero */
 				cd[4] = cd[5] = 0;
-				put_dgram6(ip, relay6, (uint16_t)(50000 + i), peer6, 5000, cd + 4, dl,
-					   false);
+				put_dgram6(ip, relay6, (uint16_t)(50000 + i), peer6, 5000, cd + 4,
+					   dl, false);
 				ref_udp6_zero_at(ip, cd + 4);
 			} else if (k == CK_IN0) {
 				cd[4] = cd[5] = 0;
 				put_dgram6(ip, src, sport, dst, 3478, cd, plen, false);
 				ref_udp6_zero_at(ip, cd + 4);
 			}
-			uint16_t ulen = put_dgram6(ip, src, sport, dst, 3478, cd, plen, k == ZERO_CK);
+			uint16_t ulen =
+			    put_dgram6(ip, src, sport, dst, 3478, cd, plen, k == ZERO_CK);
 			if (k == CK_IN0)
 				CU_ASSERT(ip[46] == 0xff && ip[47] == 0xff);
 			dmg[n] = -1;
@@ -1569,7 +1589,8 @@ static void v6_fast_equivalence(bool shared)
 			memcpy(data + 4, pl, plen);
 			if (k == CK_OUT0) {
 				/* what the general path sends to the client: ChannelData from the
-				 * listener, its first payload word making the checksum compute to 0 */
+				 * listener, its first payload word making the checksum compute to 0
+				 */
 				data[0] = (uint8_t)(chnum[i] >> 8);
 				data[1] = (uint8_t)chnum[i];
 				data[2] = 0;
@@ -1580,8 +1601,8 @@ static void v6_fast_equivalence(bool shared)
 				ref_udp6_zero_at(ip, data + 4);
 			} else if (k == CK_IN0) {
 				data[4] = data[5] = 0;
-				put_dgram6(ip, src, sport, relay6, (uint16_t)(50000 + i), data + 4, plen,
-					   false);
+				put_dgram6(ip, src, sport, relay6, (uint16_t)(50000 + i), data + 4,
+					   plen, false);
 				ref_udp6_zero_at(ip, data + 4);
 			}
 			uint16_t ulen = put_dgram6(ip, src, sport, relay6, (uint16_t)(50000 + i),
@@ -1630,8 +1651,8 @@ static void v6_fast_equivalence(bool shared)
 		}
 		/* the general decision for the same datagram (counted once more below) */
 		if (v[i].from_peer)
-			turn_from_peer(srv, 1, c.srv.port, &c.cli, ip + 48, (uint16_t)(ulen - 8), 1000,
-				       &rnd, &f);
+			turn_from_peer(srv, 1, c.srv.port, &c.cli, ip + 48, (uint16_t)(ulen - 8),
+				       1000, &rnd, &f);
 		else
 			turn_from_client(srv, &c, ip + 48, (uint16_t)(ulen - 8), 1000, &rnd, &f);
 		CU_ASSERT_FATAL(f.kind == (v[i].from_peer ? TURN_FWD_CLIENT : TURN_FWD_PEER));
@@ -1676,8 +1697,7 @@ static void v6_fast_equivalence(bool shared)
 					after_slow[i].v[j] - after_fast[i].v[j]);
 	/* the mix really has both: relayed in both directions, damaged ones among them, and
 	 * every kind of decline */
-	CU_ASSERT(relayed[0] >= 12 && relayed[1] >= 12 && damaged == 8 && zero_out == 4 &&
-		  got < n);
+	CU_ASSERT(relayed[0] >= 12 && relayed[1] >= 12 && damaged == 8 && zero_out == 4 && got < n);
 	unsigned per_kind[NKINDS] = {0}, declined_kind[NKINDS] = {0};
 	for (unsigned i = 0; i < n; i++) {
 		per_kind[kind[i]]++;
@@ -1719,10 +1739,8 @@ int main(void)
 	CU_add_test(s, "client to client", test_client_to_client);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
 	CU_add_test(s, "burst decisions equal single ones", test_burst_equivalence);
-	CU_add_test(s, "IPv4 channel fast path equals the general path",
-		    test_v4_fast_equivalence);
-	CU_add_test(s, "IPv6 channel fast path equals the general path",
-		    test_v6_fast_equivalence);
+	CU_add_test(s, "IPv4 channel fast path equals the general path", test_v4_fast_equivalence);
+	CU_add_test(s, "IPv6 channel fast path equals the general path", test_v6_fast_equivalence);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

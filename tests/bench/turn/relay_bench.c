@@ -180,8 +180,9 @@ int main(int argc, char **argv)
 				} else {
 					memcpy(ip + 12, ctx[k].cli.ip, 4);
 				}
-				v[i] = (struct turn_fast){
-				    .ip = ip, .udp_len = dir ? 208 : 212, .from_peer = (uint8_t)dir};
+				v[i] = (struct turn_fast){.ip = ip,
+							  .udp_len = dir ? 208 : 212,
+							  .from_peer = (uint8_t)dir};
 			}
 			fast_ok += turn_relay_v4_burst(s, v, TURN_BURST, p);
 		}
@@ -254,8 +255,8 @@ int main(int argc, char **argv)
 					memcpy(ip + 8, ctx6[k].cli.ip, 16);
 				}
 				v6[i] = (struct turn_fast){.ip = ip,
-							 .udp_len = dir ? 208 : 212,
-							 .from_peer = (uint8_t)dir};
+							   .udp_len = dir ? 208 : 212,
+							   .from_peer = (uint8_t)dir};
 			}
 			fast_ok6 += turn_relay_v6_burst(s, v6, TURN_BURST, p);
 		}
@@ -274,11 +275,12 @@ int main(int argc, char **argv)
 	const uint64_t excused = (uint64_t)shadowed * (pkts / n + 1);
 	if (ok != 2 * pkts || ok6 != 2 * pkts || fast_ok > 2 * pkts || fast_ok6 > 2 * pkts ||
 	    2 * pkts - fast_ok > excused || 2 * pkts - fast_ok6 > excused) {
-		fprintf(stderr,
-			"only %llu and %llu (IPv6: %llu and %llu) of %llu relayed; %u allocation(s) "
-			"share a hash with another\n",
-			(unsigned long long)ok, (unsigned long long)fast_ok, (unsigned long long)ok6,
-			(unsigned long long)fast_ok6, (unsigned long long)(2 * pkts), shadowed);
+		fprintf(
+		    stderr,
+		    "only %llu and %llu (IPv6: %llu and %llu) of %llu relayed; %u allocation(s) "
+		    "share a hash with another\n",
+		    (unsigned long long)ok, (unsigned long long)fast_ok, (unsigned long long)ok6,
+		    (unsigned long long)fast_ok6, (unsigned long long)(2 * pkts), shadowed);
 		return 1;
 	}
 	printf("{\"c2p_mpps\": %.2f, \"p2c_mpps\": %.2f, \"ns_c2p\": %.1f, \"ns_p2c\": %.1f, "

@@ -491,8 +491,7 @@ static uint16_t fold(uint32_t sum)
 }
 
 /* Full checks on one UDP frame f of len bytes, UDP header at off. */
-static void check_udp(struct stats *st, const uint8_t *f, size_t len, size_t off,
-		      bool to_client)
+static void check_udp(struct stats *st, const uint8_t *f, size_t len, size_t off, bool to_client)
 {
 	const struct rte_udp_hdr *uh = (const struct rte_udp_hdr *)(f + off);
 	size_t ulen = rte_be_to_cpu_16(uh->dgram_len), l = opt.pattern_len;
@@ -675,10 +674,11 @@ static int split_templates(struct tmpl *udp, unsigned int nudp)
 	for (q = 0; q < opt.queues; q++) {
 		struct gq *g = &gqs[q];
 		if (g->nudp == 0) {
-			fprintf(stderr,
-				"ringgen: no template for queue %u of %u: too few distinct 5-tuples "
-				"in the pcap\n",
-				q, opt.queues);
+			fprintf(
+			    stderr,
+			    "ringgen: no template for queue %u of %u: too few distinct 5-tuples "
+			    "in the pcap\n",
+			    q, opt.queues);
 			return -1;
 		}
 		shuffle(g->udp, g->nudp);
@@ -844,7 +844,8 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"ringgen: warning: not a secondary process (--proc-type=secondary)\n");
 	if (rte_lcore_count() < opt.queues) {
-		fprintf(stderr, "ringgen: --queues %u needs as many lcores (EAL --lcores), got %u\n",
+		fprintf(stderr,
+			"ringgen: --queues %u needs as many lcores (EAL --lcores), got %u\n",
 			opt.queues, rte_lcore_count());
 		rte_eal_cleanup();
 		return 2;
@@ -880,7 +881,8 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s_tx%u", opt.ring, q);
 		g->tx = rte_ring_lookup(name);
 		if (!g->rx) {
-			fprintf(stderr, "ringgen: no ring %s_rx%u: the dataplane has fewer RX queues\n",
+			fprintf(stderr,
+				"ringgen: no ring %s_rx%u: the dataplane has fewer RX queues\n",
 				opt.ring, q);
 			rte_eal_cleanup();
 			return 2;
@@ -951,7 +953,8 @@ int main(int argc, char **argv)
 
 	start_tsc = rte_rdtsc();
 	q = 1;
-	RTE_LCORE_FOREACH_WORKER(lcore) {
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
 		if (q == opt.queues)
 			break;
 		if (rte_eal_remote_launch(queue_loop, &gqs[q], lcore) != 0) {
