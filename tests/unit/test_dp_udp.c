@@ -2,7 +2,9 @@
 /* The feature-facing packet helpers of dp_udp.h: dp_udp_encap builds UDP/IP headers in
  * front of a payload and dp_udp_finish fills checksums; the result must pass the
  * dataplane's own parser (lengths, checksums) for IPv4 and IPv6. Also the UDP port
- * claims. EAL without hugepages, shared files or telemetry. */
+ * claims, and the burst transmit through the next-hop cache (dp_udp_tx4_burst,
+ * dp_udp_tx6_burst: frames are looked at in the worker's TX buffers, with a real neighbour
+ * table). EAL without hugepages, shared files or telemetry. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,9 +14,11 @@
 #include <CUnit/Basic.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "dataplane/dp.h"
 #include "dataplane/dp_feature.h"
+#include "dataplane/dp_neigh.h"
 #include "dataplane/dp_udp.h"
 
 struct dp_runtime dp_rt; /* normally in dp_main.c */
@@ -669,6 +673,457 @@ static void test_short_way_startup(void)
 	CU_ASSERT_TRUE(init_refuses("short2"));
 }
 
+/* ---- burst transmit through the next-hop cache (dp_udp_tx4_burst, dp_udp_tx6_burst) ---- */
+
+static struct dp_worker tw;
+static struct dp_lcore_stats tst;
+static struct rte_mempool *meta_pool; /* with room for dp_punt_meta, as dp_rt.pool */
+
+/* One packet handed to a burst: its IP datagram at ip (len bytes) inside m's buffer, out of
+ * port index port; dst4 is what dst[] says for it (IPv4: its header's destination unless a
+ * test says otherwise); copy is its IP bytes as built. */
+struct txp {
+	struct rte_mbuf *m;
+	uint8_t *ip;
+	uint16_t len;
+	uint16_t port;
+	uint32_t dst4;
+	uint8_t copy[128];
+};
+
+/* Build a UDP datagram from src to dst (its payload 10 + seed % 9 pattern bytes) whose IP
+ * header starts at buffer offset at; then leave m's data offset and lengths somewhere else,
+ * as after a rewrite in place: the burst must set them itself. */
+static void txp_make(struct txp *t, struct rte_mempool *mp, const char *src, const char *dst,
+		     uint16_t port, uint16_t at, unsigned int seed)
+{
+	struct dp_ipaddr s = ip(src), d = ip(dst);
+	uint16_t plen = (uint16_t)(10 + seed % 9), hl = s.family == AF_INET ? 28 : 48;
+	uint8_t *p;
+
+	memset(t, 0, sizeof(*t));
+	t->m = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->m);
+	t->m->data_off = (uint16_t)(at + hl);
+	p = (uint8_t *)rte_pktmbuf_append(t->m, plen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (unsigned int i = 0; i < plen; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7 + 3);
+	CU_ASSERT_EQUAL_FATAL(dp_udp_encap(t->m, &s, (uint16_t)(40000 + seed), &d, 3478), 0);
+	t->ip = rte_pktmbuf_mtod(t->m, uint8_t *);
+	CU_ASSERT_PTR_EQUAL(t->ip, (uint8_t *)t->m->buf_addr + at);
+	t->len = (uint16_t)rte_pktmbuf_pkt_len(t->m);
+	CU_ASSERT_FATAL(t->len <= sizeof(t->copy));
+	memcpy(t->copy, t->ip, t->len);
+	t->port = port;
+	t->dst4 = d.family == AF_INET ? d.v4 : 0;
+	t->m->data_off = 0;
+	t->m->data_len = (uint16_t)(at + t->len + 5);
+	t->m->pkt_len = t->m->data_len;
+}
+
+/* A packet of family fam (4 or 6) from port 0's address to dst, out of port index port, its
+ * IP header at a buffer offset that differs from one packet to the next (even: Ethernet is
+ * 2-aligned). */
+static unsigned int txp_seed;
+static void txp_to(struct txp *t, int fam, const char *dst, uint16_t port)
+{
+	txp_seed++;
+	txp_make(t, meta_pool, fam == 4 ? "198.51.100.10" : "2001:db8:100::10", dst, port,
+		 (uint16_t)(40 + (txp_seed % 5) * 14), txp_seed);
+}
+
+/* Hand t[0..n-1] to dp_udp_tx4_burst (fam 4) or dp_udp_tx6_burst (fam 6). */
+static void txp_send(int fam, struct txp *t, unsigned int n)
+{
+	struct rte_mbuf *m[16];
+	uint8_t *ipp[16];
+	uint16_t len[16], port[16];
+	uint32_t dst[16];
+
+	CU_ASSERT_FATAL(n <= 16);
+	for (unsigned int i = 0; i < n; i++) {
+		m[i] = t[i].m;
+		ipp[i] = t[i].ip;
+		len[i] = t[i].len;
+		port[i] = t[i].port;
+		dst[i] = t[i].dst4;
+	}
+	if (fam == 4)
+		dp_udp_tx4_burst(&tw, m, ipp, len, port, dst, n);
+	else
+		dp_udp_tx6_burst(&tw, m, ipp, len, port, n);
+}
+
+/* Whether t left as one frame: Ethernet to mac from its port's MAC, right before its
+ * untouched IP bytes, offset and lengths set for exactly that. */
+static bool txp_sent_ok(const struct txp *t, const struct rte_ether_addr *mac)
+{
+	const struct rte_mbuf *m = t->m;
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)(t->ip - 14);
+	uint16_t type = (t->ip[0] >> 4) == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6;
+	bool ok = m->data_off == t->ip - 14 - (uint8_t *)m->buf_addr &&
+		  m->data_len == t->len + 14 && m->pkt_len == (uint32_t)t->len + 14 &&
+		  m->nb_segs == 1 && rte_pktmbuf_mtod(m, const uint8_t *) == (const uint8_t *)eth &&
+		  rte_is_same_ether_addr(&eth->dst_addr, mac) &&
+		  rte_is_same_ether_addr(&eth->src_addr, &dp_rt.ports[t->port].mac) &&
+		  eth->ether_type == rte_cpu_to_be_16(type) && !memcmp(t->ip, t->copy, t->len);
+
+	if (!ok)
+		fprintf(
+		    stderr,
+		    "\n  frame: off %u (want %td) data_len %u pkt_len %u (want %u) dst %02x..%02x "
+		    "(want ..%02x) src ..%02x type %04x ip %s\n",
+		    m->data_off, t->ip - 14 - (uint8_t *)m->buf_addr, m->data_len, m->pkt_len,
+		    t->len + 14, eth->dst_addr.addr_bytes[0], eth->dst_addr.addr_bytes[5],
+		    mac->addr_bytes[5], eth->src_addr.addr_bytes[5],
+		    rte_be_to_cpu_16(eth->ether_type),
+		    memcmp(t->ip, t->copy, t->len) ? "changed" : "same");
+	return ok;
+}
+
+/* Port p's TX queue holds exactly want[0..n-1]'s mbufs, in that order, each sent as
+ * txp_sent_ok to macs[k]; they are then freed and the queue emptied. */
+static void expect_tx(uint16_t p, struct txp *const *want, const struct rte_ether_addr *const *macs,
+		      unsigned int n)
+{
+	struct dp_txbuf *b = &tw.tx[p];
+
+	CU_ASSERT_EQUAL(b->n, n);
+	for (unsigned int k = 0; k < n && k < b->n; k++) {
+		CU_ASSERT_PTR_EQUAL(b->pkts[k], want[k]->m);
+		CU_ASSERT_TRUE(txp_sent_ok(want[k], macs[k]));
+	}
+	rte_pktmbuf_free_bulk(b->pkts, b->n);
+	b->n = 0;
+}
+
+/* Free what was dropped or punted; zero the counters. */
+static void tw_reset(void)
+{
+	struct rte_mbuf *m;
+
+	rte_pktmbuf_free_bulk(tw.dropped.pkts, tw.dropped.n);
+	tw.dropped.n = 0;
+	while (rte_ring_dequeue(tw.punt, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	for (unsigned int p = 0; p < DP_MAX_PORTS; p++)
+		CU_ASSERT_EQUAL(tw.tx[p].n, 0);
+	memset(&tst, 0, sizeof(tst));
+}
+
+/* Whether worker tw's next-hop cache holds a as of the present generation, with mac. */
+static bool tw_cached(uint16_t port, const char *a, const struct rte_ether_addr *mac)
+{
+	struct dp_ipaddr x = ip(a);
+
+	for (unsigned int i = 0; i < DP_NH_CACHE; i++) {
+		const struct dp_nh_cache *c = &tw.nh_cache[i];
+		if (c->valid && c->port == port && c->gen == dp_neigh_gen &&
+		    dp_ipaddr_eq(&c->nh, &x) && rte_is_same_ether_addr(&c->mac, mac))
+			return true;
+	}
+	return false;
+}
+
+/* The addresses of one family. Port 0: on-link `on` (its neighbour entry: mac_on), `far`
+ * and `far2` off-link through gateway `gw` (mac_gw), `unres` on-link without a neighbour
+ * entry, `incompl` on-link being resolved. Port 1 (no gateway): on-link `on1` (mac_on1),
+ * `far` unroutable. Chosen so that on, gw and on1 take different slots of the cache (the
+ * test checks that they are all cached at once). */
+struct fam_addrs {
+	int fam;
+	const char *on, *gw, *far, *far2, *unres, *incompl, *on1;
+	struct rte_ether_addr mac_on, mac_gw, mac_on1, mac_new;
+};
+
+static void burst_family(const struct fam_addrs *A)
+{
+	const struct rte_ether_addr *on = &A->mac_on, *gw = &A->mac_gw, *on1 = &A->mac_on1,
+				    *nw = &A->mac_new;
+	const int fam = A->fam;
+	struct txp t[16];
+
+	{
+		struct dp_ipaddr a = ip(A->on), g = ip(A->gw), b = ip(A->on1), i = ip(A->incompl);
+		CU_ASSERT_EQUAL_FATAL(dp_neigh_learn(0, &a, on, 0, 1000000, true), 0);
+		CU_ASSERT_EQUAL_FATAL(dp_neigh_learn(0, &g, gw, 0, 1000000, true), 0);
+		CU_ASSERT_EQUAL_FATAL(dp_neigh_learn(1, &b, on1, 0, 1000000, true), 0);
+		CU_ASSERT_EQUAL_FATAL(dp_neigh_want(0, &i, 0, 1000), 1);
+	}
+	tw_reset();
+
+	/* 1. Resolved next hops, cold then warm: on-link runs and a run through the gateway
+	 * (two destinations, one next hop), each to its MAC, in order. */
+	for (int warm = 0; warm < 2; warm++) {
+		txp_to(&t[0], fam, A->on, 0);
+		txp_to(&t[1], fam, A->on, 0);
+		txp_to(&t[2], fam, A->on, 0);
+		txp_to(&t[3], fam, A->far, 0);
+		txp_to(&t[4], fam, A->far2, 0);
+		txp_to(&t[5], fam, A->far, 0);
+		txp_to(&t[6], fam, A->on, 0);
+		txp_send(fam, t, 7);
+		expect_tx(0, (struct txp *const[]){&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6]},
+			  (const struct rte_ether_addr *const[]){on, on, on, gw, gw, gw, on}, 7);
+		CU_ASSERT_EQUAL(tst.drops[DP_DROP_NEIGH_UNRESOLVED] + tst.drops[DP_DROP_NO_ROUTE] +
+				    tst.drops[DP_DROP_TX_INVALID] + tst.drops[DP_DROP_NO_MBUF],
+				0);
+		CU_ASSERT_EQUAL(tst.neigh_resolve_punts, 0);
+		/* both next hops are in the cache now, so that what follows takes it */
+		CU_ASSERT_TRUE(tw_cached(0, A->on, on));
+		CU_ASSERT_TRUE(tw_cached(0, A->gw, gw));
+		tw_reset();
+	}
+
+	/* 2. Alternating next hops (warm): each packet to its own, never the previous one's;
+	 * port 1's packets out of port 1 from its MAC, port 0's run unbroken around them. */
+	txp_to(&t[0], fam, A->on, 0);
+	txp_to(&t[1], fam, A->far, 0);
+	txp_to(&t[2], fam, A->on, 0);
+	txp_to(&t[3], fam, A->far2, 0);
+	txp_to(&t[4], fam, A->far, 0);
+	txp_to(&t[5], fam, A->on, 0);
+	txp_to(&t[6], fam, A->on1, 1);
+	txp_to(&t[7], fam, A->on, 0);
+	txp_to(&t[8], fam, A->on1, 1);
+	txp_to(&t[9], fam, A->far, 0);
+	txp_send(fam, t, 10);
+	CU_ASSERT_TRUE(tw_cached(1, A->on1, on1));
+	txp_to(&t[10], fam, A->on1, 1); /* again, warm: after the burst above */
+	txp_to(&t[11], fam, A->on, 0);
+	txp_to(&t[12], fam, A->on1, 1);
+	txp_to(&t[13], fam, A->far, 0);
+	txp_send(fam, &t[10], 4);
+	expect_tx(0,
+		  (struct txp *const[]){&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[7], &t[9],
+					&t[11], &t[13]},
+		  (const struct rte_ether_addr *const[]){on, gw, on, gw, gw, on, on, gw, on, gw},
+		  10);
+	expect_tx(1, (struct txp *const[]){&t[6], &t[8], &t[10], &t[12]},
+		  (const struct rte_ether_addr *const[]){on1, on1, on1, on1}, 4);
+	CU_ASSERT_EQUAL(tst.neigh_resolve_punts, 0);
+	tw_reset();
+
+	/* 3. A next hop without a neighbour entry, within runs of cached ones: it goes the
+	 * general way, which punts it to control for resolution (DP_PUNT_RESOLVE, data at
+	 * its IP header); the packets after it still leave, each to its MAC. One from a pool
+	 * without room for the punt metadata is dropped as neigh_unresolved instead, and so is
+	 * one toward a next hop being resolved. */
+	txp_to(&t[0], fam, A->on, 0);
+	txp_to(&t[1], fam, A->unres, 0);
+	txp_to(&t[2], fam, A->on, 0);
+	txp_to(&t[3], fam, A->far, 0);
+	txp_to(&t[4], fam, A->unres, 0);
+	txp_to(&t[5], fam, A->far2, 0);
+	txp_to(&t[6], fam, A->incompl, 0);
+	txp_to(&t[7], fam, A->far, 0);
+	txp_make(&t[8], pool, fam == 4 ? "198.51.100.10" : "2001:db8:100::10", A->unres, 0, 50, 99);
+	txp_to(&t[9], fam, A->on, 0);
+	txp_send(fam, t, 10);
+	expect_tx(0, (struct txp *const[]){&t[0], &t[2], &t[3], &t[5], &t[7], &t[9]},
+		  (const struct rte_ether_addr *const[]){on, on, gw, gw, gw, on}, 6);
+	CU_ASSERT_EQUAL(tst.neigh_resolve_punts, 2);
+	CU_ASSERT_EQUAL(tst.drops[DP_DROP_NEIGH_UNRESOLVED], 2);
+	CU_ASSERT_EQUAL(tw.dropped.n, 2);
+	CU_ASSERT_PTR_EQUAL(tw.dropped.pkts[0], t[6].m);
+	CU_ASSERT_PTR_EQUAL(tw.dropped.pkts[1], t[8].m);
+	CU_ASSERT_EQUAL(rte_ring_count(tw.punt), 2);
+	for (unsigned int k = 0; k < 2; k++) {
+		struct rte_mbuf *m = NULL;
+		struct txp *w = k ? &t[4] : &t[1];
+		struct dp_ipaddr u = ip(A->unres);
+
+		CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue(tw.punt, (void **)&m), 0);
+		CU_ASSERT_PTR_EQUAL(m, w->m);
+		CU_ASSERT_EQUAL(dp_mbuf_meta(m)->kind, DP_PUNT_RESOLVE);
+		CU_ASSERT_EQUAL(dp_mbuf_meta(m)->port, 0);
+		CU_ASSERT_TRUE(dp_ipaddr_eq(&dp_mbuf_meta(m)->nexthop, &u));
+		CU_ASSERT_PTR_EQUAL(rte_pktmbuf_mtod(m, uint8_t *), w->ip);
+		CU_ASSERT_EQUAL(rte_pktmbuf_data_len(m), w->len);
+		CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(m), w->len);
+		CU_ASSERT_EQUAL(memcmp(w->ip, w->copy, w->len), 0);
+		rte_pktmbuf_free(m);
+	}
+	tw_reset();
+
+	/* 4. The other ways the cache cannot answer: a port index past the ports (dropped:
+	 * tx_invalid), an IP header too close to the buffer's start for Ethernet (no_mbuf), no
+	 * route (no_route); the cached packets around them leave. */
+	txp_to(&t[0], fam, A->on, 7);
+	txp_to(&t[1], fam, A->on, 0);
+	txp_make(&t[2], meta_pool, fam == 4 ? "198.51.100.10" : "2001:db8:100::10", A->on, 0, 12,
+		 7);
+	txp_to(&t[3], fam, A->on, 0);
+	txp_to(&t[4], fam, A->far, 1);
+	txp_to(&t[5], fam, A->on1, 1);
+	txp_to(&t[6], fam, A->far, 0);
+	/* just room for Ethernet: the frame starts at the buffer's first byte */
+	txp_make(&t[7], meta_pool, fam == 4 ? "198.51.100.10" : "2001:db8:100::10", A->on, 0, 14,
+		 8);
+	txp_send(fam, t, 8);
+	CU_ASSERT_EQUAL(t[7].m->data_off, 0);
+	expect_tx(0, (struct txp *const[]){&t[1], &t[3], &t[6], &t[7]},
+		  (const struct rte_ether_addr *const[]){on, on, gw, on}, 4);
+	expect_tx(1, (struct txp *const[]){&t[5]}, (const struct rte_ether_addr *const[]){on1}, 1);
+	CU_ASSERT_EQUAL(tst.drops[DP_DROP_TX_INVALID], 1);
+	CU_ASSERT_EQUAL(tst.drops[DP_DROP_NO_MBUF], 1);
+	CU_ASSERT_EQUAL(tst.drops[DP_DROP_NO_ROUTE], 1);
+	CU_ASSERT_EQUAL(tst.drops[DP_DROP_NEIGH_UNRESOLVED], 0);
+	CU_ASSERT_EQUAL(tw.dropped.n, 3);
+	tw_reset();
+
+	/* 5. The table changes (its generation moves): the on-link next hop's MAC changes, so
+	 * the next burst sends to the new MAC, not the cached old one; the gateway's entry is
+	 * unchanged. Then the entry goes: the next burst does not use the cache either, it
+	 * punts for resolution. */
+	{
+		struct dp_ipaddr a = ip(A->on);
+
+		txp_to(&t[0], fam, A->on, 0);
+		txp_to(&t[1], fam, A->on, 0);
+		txp_send(fam, t, 2);
+		expect_tx(0, (struct txp *const[]){&t[0], &t[1]},
+			  (const struct rte_ether_addr *const[]){on, on}, 2);
+		CU_ASSERT_TRUE(tw_cached(0, A->on, on));
+		uint32_t g0 = dp_neigh_gen;
+		CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, nw, 0, 1000000, false), 0);
+		CU_ASSERT_NOT_EQUAL(dp_neigh_gen, g0);
+		txp_to(&t[0], fam, A->on, 0);
+		txp_to(&t[1], fam, A->far, 0);
+		txp_to(&t[2], fam, A->on, 0);
+		txp_to(&t[3], fam, A->on, 0);
+		txp_send(fam, t, 4);
+		expect_tx(0, (struct txp *const[]){&t[0], &t[1], &t[2], &t[3]},
+			  (const struct rte_ether_addr *const[]){nw, gw, nw, nw}, 4);
+		/* the same again, warm under the new generation */
+		txp_to(&t[0], fam, A->on, 0);
+		txp_to(&t[1], fam, A->far, 0);
+		txp_to(&t[2], fam, A->on, 0);
+		txp_send(fam, t, 3);
+		expect_tx(0, (struct txp *const[]){&t[0], &t[1], &t[2]},
+			  (const struct rte_ether_addr *const[]){nw, gw, nw}, 3);
+		CU_ASSERT_TRUE(tw_cached(0, A->on, nw));
+		CU_ASSERT_EQUAL(dp_neigh_del(0, &a), 0);
+		txp_to(&t[0], fam, A->on, 0);
+		txp_to(&t[1], fam, A->far, 0);
+		txp_to(&t[2], fam, A->on, 0);
+		txp_send(fam, t, 3);
+		expect_tx(0, (struct txp *const[]){&t[1]},
+			  (const struct rte_ether_addr *const[]){gw}, 1);
+		CU_ASSERT_EQUAL(tst.neigh_resolve_punts, 2);
+		CU_ASSERT_EQUAL(rte_ring_count(tw.punt), 2);
+		tw_reset();
+		CU_ASSERT_EQUAL(dp_neigh_learn(0, &a, on, 0, 1000000, true), 0);
+	}
+}
+
+static void test_tx_burst(void)
+{
+	static const struct fam_addrs v4 = {
+	    .fam = 4,
+	    .on = "198.51.100.20",
+	    .gw = "198.51.100.1",
+	    .far = "203.0.113.50",
+	    .far2 = "203.0.113.51",
+	    .unres = "198.51.100.30",
+	    .incompl = "198.51.100.31",
+	    .on1 = "192.0.2.20",
+	    .mac_on = {{0x02, 0, 0, 0, 4, 0x01}},
+	    .mac_gw = {{0x02, 0, 0, 0, 4, 0x02}},
+	    .mac_on1 = {{0x02, 0, 0, 0, 4, 0x03}},
+	    .mac_new = {{0x02, 0, 0, 0, 4, 0x04}},
+	};
+	static const struct fam_addrs v6 = {
+	    .fam = 6,
+	    .on = "2001:db8:100::20",
+	    .gw = "2001:db8:100::1",
+	    .far = "2001:db8:7::50",
+	    .far2 = "2001:db8:7::51",
+	    .unres = "2001:db8:100::30",
+	    .incompl = "2001:db8:100::31",
+	    .on1 = "2001:db8:200::22",
+	    .mac_on = {{0x02, 0, 0, 0, 6, 0x01}},
+	    .mac_gw = {{0x02, 0, 0, 0, 6, 0x02}},
+	    .mac_on1 = {{0x02, 0, 0, 0, 6, 0x03}},
+	    .mac_new = {{0x02, 0, 0, 0, 6, 0x04}},
+	};
+	const struct rte_ether_addr p0 = {{0x02, 0, 0, 0, 0, 0xa0}},
+				    p1 = {{0x02, 0, 0, 0, 0, 0xa1}};
+	const uint32_t burst_size = dp_cfg.dp.burst_size;
+	const unsigned int nb_ports = dp_rt.nb_ports;
+	struct txp t[4];
+
+	meta_pool = rte_pktmbuf_pool_create(
+	    "dp_ut_meta", 255, 0, RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
+	    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(meta_pool);
+	CU_ASSERT_EQUAL_FATAL(dp_neigh_init(64, NULL, SOCKET_ID_ANY), 0);
+	memset(&tw, 0, sizeof(tw));
+	tw.stats = &tst;
+	tw.punt = rte_ring_create("dp_ut_punt", 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tw.punt);
+	/* what the worker queues stays in tw.tx[] to be looked at (no flush to a device) */
+	dp_cfg.dp.burst_size = DP_MAX_BURST;
+	/* port 0: 198.51.100.10/24 via 198.51.100.1, 2001:db8:100::10/64 via
+	 * 2001:db8:100::1; port 1: 192.0.2.10/24, 2001:db8:200::10/64, no gateway */
+	memset(&dp_rt.ports[0], 0, 2 * sizeof(dp_rt.ports[0]));
+	dp_rt.nb_ports = 2;
+	dp_rt.ports[0].mac = p0;
+	dp_rt.ports[0].ipv4 =
+	    (struct dp_prefix){.set = true, .len = 24, .addr = ip("198.51.100.10")};
+	dp_rt.ports[0].ipv6 =
+	    (struct dp_prefix){.set = true, .len = 64, .addr = ip("2001:db8:100::10")};
+	dp_rt.ports[0].gateway4 = ip("198.51.100.1");
+	dp_rt.ports[0].gateway6 = ip("2001:db8:100::1");
+	dp_rt.ports[1].mac = p1;
+	dp_rt.ports[1].ipv4 = (struct dp_prefix){.set = true, .len = 24, .addr = ip("192.0.2.10")};
+	dp_rt.ports[1].ipv6 =
+	    (struct dp_prefix){.set = true, .len = 64, .addr = ip("2001:db8:200::10")};
+
+	burst_family(&v4);
+	burst_family(&v6);
+
+	/* IPv4: the next hop comes from dst[], not from the header. With both next hops
+	 * cached, a header saying off-link but dst[] on-link leaves to the on-link MAC, and
+	 * the other way round to the gateway's. (The contract is that dst[i] is the header's
+	 * destination: when the cache cannot answer, dp_udp_tx routes by the header.) */
+	tw_reset();
+	txp_to(&t[0], 4, v4.on, 0);
+	txp_to(&t[1], 4, v4.far, 0);
+	txp_send(4, t, 2); /* warms both */
+	expect_tx(0, (struct txp *const[]){&t[0], &t[1]},
+		  (const struct rte_ether_addr *const[]){&v4.mac_on, &v4.mac_gw}, 2);
+	CU_ASSERT_TRUE(tw_cached(0, v4.on, &v4.mac_on) && tw_cached(0, v4.gw, &v4.mac_gw));
+	txp_to(&t[0], 4, v4.far, 0);
+	t[0].dst4 = ip(v4.on).v4;
+	txp_to(&t[1], 4, v4.on, 0);
+	t[1].dst4 = ip(v4.far).v4;
+	txp_to(&t[2], 4, v4.far2, 0);
+	t[2].dst4 = ip(v4.on).v4;
+	txp_send(4, t, 3);
+	expect_tx(0, (struct txp *const[]){&t[0], &t[1], &t[2]},
+		  (const struct rte_ether_addr *const[]){&v4.mac_on, &v4.mac_gw, &v4.mac_on}, 3);
+	/* IPv6: the destination is read from the header (ip + 24): the same packet with its
+	 * destination rewritten from on-link to off-link goes to the gateway instead. */
+	txp_to(&t[0], 6, v6.on, 0);
+	txp_to(&t[1], 6, v6.on, 0);
+	memcpy(t[1].ip + 24, ip(v6.far).v6, 16);
+	memcpy(t[1].copy + 24, ip(v6.far).v6, 16);
+	txp_send(6, t, 2);
+	expect_tx(0, (struct txp *const[]){&t[0], &t[1]},
+		  (const struct rte_ether_addr *const[]){&v6.mac_on, &v6.mac_gw}, 2);
+	CU_ASSERT_EQUAL(tst.neigh_resolve_punts + tw.dropped.n, 0);
+	tw_reset();
+
+	dp_cfg.dp.burst_size = burst_size;
+	memset(&dp_rt.ports[0], 0, 2 * sizeof(dp_rt.ports[0]));
+	dp_rt.nb_ports = nb_ports;
+	rte_ring_free(tw.punt);
+	dp_neigh_fini();
+	rte_mempool_free(meta_pool);
+}
+
 int main(void)
 {
 	char *eal_args[] = {
@@ -700,6 +1155,7 @@ int main(void)
 	CU_add_test(s, "UDP port claims", test_claims);
 	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
+	CU_add_test(s, "burst transmit through the next-hop cache (IPv4 and IPv6)", test_tx_burst);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
