@@ -175,6 +175,18 @@ static inline bool dp_udp4_port_claimed(uint16_t dport)
 	return false;
 }
 
+/* A frame that passed the short validation joins batch b (rx counted here). */
+static inline bool dp_udp_short_push(struct dp_worker *w, struct dp_udp4_batch *b,
+				     struct rte_mbuf *m, uint8_t *frame, uint16_t ulen,
+				     uint16_t dport, uint16_t pidx)
+{
+	w->stats->rx_packets++;
+	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
+	b->d[b->n++] = (struct dp_udp4){
+	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
+	return true;
+}
+
 /* Worker: takes frame m (received on port index pidx) the short way (7.) and returns true,
  * or returns false having touched nothing: then it takes the full parse. Counts rx. Inline:
  * it runs for every received frame. */
@@ -194,12 +206,9 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 				 port->ipv4.addr.v4, &ulen, &dport) ||
 	    !dp_udp4_port_claimed(dport))
 		return false;
-	w->stats->rx_packets++;
-	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
-	b->d[b->n++] = (struct dp_udp4){
-	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
-	return true;
+	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx);
 }
+
 /* The same for a plain IPv6 datagram (dp_parse_udp6_plain), into w->batch6. */
 static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
@@ -213,11 +222,7 @@ static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 				 &ulen, &dport) ||
 	    !dp_udp4_port_claimed(dport))
 		return false;
-	w->stats->rx_packets++;
-	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
-	b->d[b->n++] = (struct dp_udp4){
-	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
-	return true;
+	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx);
 }
 
 /* Worker: hands what dp_udp4_take gathered to its feature; returns how many it declined,
