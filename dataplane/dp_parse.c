@@ -206,12 +206,7 @@ static enum dp_pkt_class parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t
 	pi->dst.family = AF_INET6;
 	memcpy(pi->src.v6, ip + 8, 16);
 	memcpy(pi->dst.v6, ip + 24, 16);
-	/* RFC 4291 2.7: multicast is never a source; 2.5.5.2: an IPv4-mapped address
-	 * (::ffff:a.b.c.d) stands for an IPv4 node and never appears on an IPv6 wire (a
-	 * datagram from one would pass for the IPv4 peer a.b.c.d: TURN stores IPv4 peers
-	 * that way). */
-	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (pi->src.v6[0] == 0xff || !memcmp(pi->src.v6, v4_mapped, 12))
+	if (dp_ip6_bad_source(pi->src.v6))
 		return drop(pi, DP_DROP_IP6_BAD_SOURCE);
 	pi->proto = ip[6];
 	pi->ttl = ip[7];

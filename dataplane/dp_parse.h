@@ -68,6 +68,20 @@ static inline bool dp_ip4_bad_source(uint32_t be)
 	return a == 0 || a == 0xffffffffu || (a >> 24) == 127 || (a >> 28) == 0xe;
 }
 
+/* An IPv6 source no datagram may come from (16 bytes as they lie in memory): multicast
+ * (RFC 4291 2.7), or IPv4-mapped (::ffff:a.b.c.d, 2.5.5.2: it stands for an IPv4 node and
+ * never appears on an IPv6 wire; a datagram from one would pass for the IPv4 peer a.b.c.d,
+ * since TURN stores IPv4 peers that way). */
+static inline bool dp_ip6_bad_source(const uint8_t *a)
+{
+	uint64_t w0;
+	uint32_t w2;
+
+	memcpy(&w0, a, 8);
+	memcpy(&w2, a + 8, 4);
+	return a[0] == 0xff || (w0 == 0 && w2 == htonl(0xffff));
+}
+
 /* Hardware checksum hints (from mbuf ol_flags) the parser may trust. */
 #define DP_PARSE_IP_CSUM_GOOD (1u << 0)
 #define DP_PARSE_L4_CSUM_GOOD (1u << 1)
@@ -117,8 +131,7 @@ static inline bool dp_parse_udp6_plain(const uint8_t *frame, uint32_t len,
 				       uint16_t *udp_len, uint16_t *dport)
 {
 	const uint8_t *ip = frame + RTE_ETHER_HDR_LEN, *udp = ip + 40;
-	uint64_t d0, d1, a0, a1, s0;
-	uint32_t s2;
+	uint64_t d0, d1, a0, a1;
 	uint16_t plen, ulen;
 
 	if (len < RTE_ETHER_HDR_LEN + 48 || !rte_is_same_ether_addr((const void *)frame, mac) ||
@@ -128,13 +141,10 @@ static inline bool dp_parse_udp6_plain(const uint8_t *frame, uint32_t len,
 	memcpy(&d1, ip + 32, 8);
 	memcpy(&a0, ip6, 8);
 	memcpy(&a1, ip6 + 8, 8);
-	memcpy(&s0, ip + 8, 8);
-	memcpy(&s2, ip + 16, 4);
 	plen = (uint16_t)(ip[4] << 8 | ip[5]);
 	ulen = (uint16_t)(udp[4] << 8 | udp[5]);
 	if (d0 != a0 || d1 != a1 || plen < 8 || plen > len - RTE_ETHER_HDR_LEN - 40 || ulen < 8 ||
-	    ulen > plen || (udp[6] | udp[7]) == 0 || ip[8] == 0xff ||
-	    (s0 == 0 && s2 == htonl(0xffff)))
+	    ulen > plen || (udp[6] | udp[7]) == 0 || dp_ip6_bad_source(ip + 8))
 		return false;
 	*udp_len = ulen;
 	*dport = (uint16_t)(udp[2] << 8 | udp[3]);

@@ -35,7 +35,7 @@ void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason)
 	w->dropped.pkts[w->dropped.n++] = m;
 }
 
-static void flush_port(struct dp_worker *w, uint16_t pidx)
+void dp_worker_tx_flush(struct dp_worker *w, uint16_t pidx)
 {
 	struct dp_txbuf *b = &w->tx[pidx];
 	uint16_t sent, i;
@@ -55,17 +55,12 @@ static void flush_port(struct dp_worker *w, uint16_t pidx)
 	b->n = 0;
 }
 
-void dp_worker_tx_flush(struct dp_worker *w, uint16_t pidx)
-{
-	flush_port(w, pidx);
-}
-
 void dp_worker_flush(struct dp_worker *w)
 {
 	uint16_t p;
 
 	for (p = 0; p < dp_rt.nb_ports; p++)
-		flush_port(w, p);
+		dp_worker_tx_flush(w, p);
 }
 
 static void punt_ctl(struct dp_worker *w, struct rte_mbuf *m, uint8_t kind,

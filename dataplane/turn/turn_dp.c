@@ -224,15 +224,30 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 	}
 }
 
-/* The short way's datagrams a fast path may take, d[idx[0..)] (the UDP header iphl bytes
- * into each): clients' ChannelData first, then peers' datagrams with room for 4 more bytes,
- * each in arrival order, none without a UDP checksum; *np of them are peers'. taken[] is
- * cleared. Returns how many. */
-static unsigned short_sort(const struct dp_udp4 *d, uint16_t n, unsigned iphl, uint16_t *idx,
-			   unsigned *np, uint8_t *taken)
+/* Microseconds now, from the TSC (no division per packet). */
+static inline uint64_t now_us(void)
 {
-	uint16_t peers[DP_MAX_BURST];
-	unsigned nv = 0, p = 0;
+	return (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
+}
+
+/* The short way's datagrams of one RX burst (dp_udp.h 7.), IPv4 (v6 false) or IPv6: channel
+ * traffic, the bulk of it, is decided and rewritten in one pass (turn_relay_v4_burst,
+ * turn_relay_v6_burst) and leaves through the next-hop cache (dp_udp_tx4_burst,
+ * dp_udp_tx6_burst). Clients' datagrams go first, then peers', each in arrival order (they
+ * are different flows, so nothing is reordered within one): a burst that alternates
+ * directions at random would make every branch on the direction a misprediction. Whatever
+ * is not ChannelData from a client, has no room for the 4 bytes a peer's datagram grows by,
+ * has no UDP checksum to update, or is declined by the fast path goes back to the worker,
+ * in arrival order, for the full parse and turn_udp_burst. Inlined into each family's hook
+ * with v6 a constant. */
+static inline __attribute__((always_inline)) uint16_t
+short_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n, const bool v6)
+{
+	const unsigned iphl = v6 ? 40 : 20;
+	struct turn_fast v[DP_MAX_BURST];
+	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
+	uint8_t taken[DP_MAX_BURST];
+	unsigned nv = 0, np = 0, no = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		const uint8_t *udp = d[i].ip + iphl;
@@ -241,102 +256,30 @@ static unsigned short_sort(const struct dp_udp4 *d, uint16_t n, unsigned iphl, u
 			continue;
 		if (d[i].dport != listen_port) {
 			if (rte_pktmbuf_headroom(d[i].m) >= 4)
-				peers[p++] = i;
+				peers[np++] = i;
 		} else if (d[i].udp_len >= 12 && (udp[8] & 0xC0) == 0x40) {
 			idx[nv++] = i;
 		}
 	}
-	memcpy(idx + nv, peers, p * sizeof(peers[0]));
-	*np = p;
-	return nv + p;
-}
-
-/* Counts a fast path's burst: relayed of offered. One writer: plain stores telemetry reads
- * whole. */
-static void count_fast(struct dp_worker *w, unsigned relayed, unsigned offered)
-{
-	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&wstate[w->index].fast_declined,
-			 wstate[w->index].fast_declined + (offered - relayed), __ATOMIC_RELAXED);
-}
-
-/* Moves the datagrams not taken to the front of d[], in their order; returns how many. */
-static uint16_t short_back(struct dp_udp4 *d, uint16_t n, const uint8_t *taken)
-{
-	uint16_t back = 0;
-	for (uint16_t i = 0; i < n; i++)
-		if (!taken[i])
-			d[back++] = d[i];
-	return back;
-}
-
-/* The short way's datagrams of one RX burst (dp_udp.h 7.): IPv4 channel traffic, the bulk of
- * it, is decided and rewritten in one pass (turn_relay_v4_burst) and leaves through the
- * next-hop cache (dp_udp_tx4_burst). Clients' datagrams go first, then peers', each in
- * arrival order (they are different flows, so nothing is reordered within one): a burst that
- * alternates directions at random would make every branch on the direction a
- * misprediction. Whatever is not ChannelData from a client, has no room for the 4 bytes a
- * peer's datagram grows by, has no UDP checksum to update, or is declined by the fast path
- * goes back to the worker, in arrival order, for the full parse and turn_udp_burst. */
-static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
-{
-	struct turn_fast v[DP_MAX_BURST];
-	uint16_t idx[DP_MAX_BURST];
-	uint8_t taken[DP_MAX_BURST];
-	unsigned np;
-	const unsigned nv = short_sort(d, n, 20, idx, &np, taken);
-
+	memcpy(idx + nv, peers, np * sizeof(peers[0]));
+	nv += np;
 	for (unsigned k = 0; k < nv; k++)
 		v[k] = (struct turn_fast){
 		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
-	const uint64_t now_us =
-	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
-	const unsigned relayed = nv ? turn_relay_v4_burst(srv, v, nv, now_us) : 0;
-	count_fast(w, relayed, n);
+	const unsigned relayed = !nv  ? 0
+				 : v6 ? turn_relay_v6_burst(srv, v, nv, now_us())
+				      : turn_relay_v4_burst(srv, v, nv, now_us());
+	/* one writer: plain stores telemetry reads whole */
+	__atomic_store_n(&wstate[w->index].fast_relayed, wstate[w->index].fast_relayed + relayed,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&wstate[w->index].fast_declined,
+			 wstate[w->index].fast_declined + (n - relayed), __ATOMIC_RELAXED);
 
 	/* the relayed ones leave together, their next hops looked up once per run */
 	struct rte_mbuf *out[DP_MAX_BURST];
 	uint8_t *ip[DP_MAX_BURST];
 	uint16_t len[DP_MAX_BURST], port[DP_MAX_BURST];
 	uint32_t dst[DP_MAX_BURST];
-	unsigned no = 0;
-	for (unsigned k = 0; k < nv; k++) {
-		const struct dp_udp4 *x = &d[idx[k]];
-		if (!v[k].handled)
-			continue;
-		taken[idx[k]] = 1;
-		out[no] = x->m;
-		ip[no] = v[k].ip + v[k].out_off;
-		len[no] = v[k].out_len;
-		port[no] = x->port;
-		dst[no++] = v[k].out_dst;
-	}
-	if (no)
-		dp_udp_tx4_burst(w, out, ip, len, port, dst, no);
-	return no == n ? 0 : short_back(d, n, taken);
-}
-
-/* The IPv6 short way's datagrams (dp_udp.h 7.): the same, through the IPv6 fast path
- * (turn_relay_v6_burst) and the next-hop cache (dp_udp_tx6_burst). */
-static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
-{
-	struct turn_fast v[DP_MAX_BURST];
-	uint16_t idx[DP_MAX_BURST];
-	uint8_t taken[DP_MAX_BURST];
-	unsigned np, no = 0;
-	const unsigned nv = short_sort(d, n, 40, idx, &np, taken);
-
-	for (unsigned k = 0; k < nv; k++)
-		v[k] = (struct turn_fast){
-		    .ip = d[idx[k]].ip, .udp_len = d[idx[k]].udp_len, .from_peer = k >= nv - np};
-	const uint64_t now_us =
-	    (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
-	const unsigned relayed = nv ? turn_relay_v6_burst(srv, v, nv, now_us) : 0;
-	count_fast(w, relayed, n);
-	struct rte_mbuf *out[DP_MAX_BURST];
-	uint8_t *ip[DP_MAX_BURST];
-	uint16_t len[DP_MAX_BURST], port[DP_MAX_BURST];
 	for (unsigned k = 0; k < nv; k++) {
 		if (!v[k].handled)
 			continue;
@@ -344,11 +287,30 @@ static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 		out[no] = d[idx[k]].m;
 		ip[no] = v[k].ip + v[k].out_off;
 		len[no] = v[k].out_len;
-		port[no++] = d[idx[k]].port;
+		port[no] = d[idx[k]].port;
+		dst[no++] = v[k].out_dst;
 	}
-	if (no)
+	if (no && v6)
 		dp_udp_tx6_burst(w, out, ip, len, port, no);
-	return no == n ? 0 : short_back(d, n, taken);
+	else if (no)
+		dp_udp_tx4_burst(w, out, ip, len, port, dst, no);
+	if (no == n)
+		return 0;
+	uint16_t back = 0;
+	for (uint16_t i = 0; i < n; i++)
+		if (!taken[i])
+			d[back++] = d[i];
+	return back;
+}
+
+static uint16_t turn_udp4_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	return short_burst(w, d, n, false);
+}
+
+static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	return short_burst(w, d, n, true);
 }
 
 /* One RX burst's datagrams that took the full parse: clients' first, then peers', each in
@@ -358,7 +320,6 @@ static uint16_t turn_udp6_burst(struct dp_worker *w, struct dp_udp4 *d, uint16_t
 static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			   uint16_t n)
 {
-	uint64_t now_us = (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * us_mul) >> 32);
 	uint16_t idx[DP_MAX_BURST], peers[DP_MAX_BURST];
 	unsigned nc = 0, np = 0;
 
@@ -369,7 +330,7 @@ static void turn_udp_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_p
 			idx[nc++] = i;
 	}
 	memcpy(idx + nc, peers, np * sizeof(peers[0]));
-	slow_burst(w, m, pi, idx, nc + np, now_us, &wstate[w->index].rnd);
+	slow_burst(w, m, pi, idx, nc + np, now_us(), &wstate[w->index].rnd);
 }
 
 static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)

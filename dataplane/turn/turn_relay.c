@@ -112,22 +112,8 @@ static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
 
 static void client_key(struct turn_5tuple *ft, const struct turn_ctx *c)
 {
-	/* Five word stores, read back as five words by the hash and the compare. */
 	uint64_t w[5];
-	memcpy(&w[0], c->cli.ip, 8);
-	memcpy(&w[1], c->cli.ip + 8, 8);
-	memcpy(&w[2], c->srv.ip, 8);
-	memcpy(&w[3], c->srv.ip + 8, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	w[4] = c->cli.port | (uint64_t)c->srv.port << 16 | (uint64_t)c->cli.fam << 32;
-	memcpy(ft, w, sizeof(w));
-#else
-	memcpy(ft, w, 32);
-	memset(&ft->cli_port, 0, 8);
-	ft->cli_port = c->cli.port;
-	ft->srv_port = c->srv.port;
-	ft->fam = c->cli.fam;
-#endif
+	turn_5tuple_set16w(ft, w, c->cli.ip, c->cli.port, c->srv.ip, c->srv.port, c->cli.fam);
 }
 
 /* The client's allocation: the burst's candidate when its key matches, else a lookup.
@@ -414,30 +400,63 @@ static inline uint16_t csum_relayed(uint16_t ck, uint64_t old, uint64_t new)
 	return c ? c : 0xffff; /* RFC 768: a computed zero is sent as all ones */
 }
 
+/* What both fast paths check of a client's datagram (its UDP header at udp, udp_len bytes)
+ * for candidate allocation a: turn_chandata_parse's checks for ChannelData without padding
+ * after its data (padding changes the checksum arithmetic: the general path), the key, the
+ * lifetime, a live channel with a live permission. Returns the data length, with the
+ * channel's peer in p16 and its port in *pport, or -1. */
+static inline __attribute__((always_inline)) int
+fast_chan_c2p(const struct turn_alloc *a, const struct turn_5tuple *key, const uint8_t *udp,
+	      uint16_t udp_len, uint32_t now, uint8_t p16[16], uint16_t *pport)
+{
+	if (udp_len < 12)
+		return -1;
+	const uint16_t chan = rd16(udp + 8);
+	const int dl = rd16(udp + 10);
+	if (chan < TURN_CHAN_MIN || chan > TURN_CHAN_MAX_RFC5766 || (unsigned)dl + 12 != udp_len)
+		return -1;
+	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
+		return -1;
+	if (turn_chan_peer_perm(a, chan, now, p16, pport) != TURN_DROP_MAX)
+		return -1;
+	return dl;
+}
+
+/* What both fast paths check of a peer's datagram (its UDP header at udp, udp_len bytes, at
+ * most max_udp so that it still fits 4 bytes longer) from peer address peer_ip of family fam
+ * to allocation a: a live allocation of a client of the same family, a UDP checksum to
+ * update, a live channel with a live permission, the bucket. Returns the channel, the
+ * datagram counted as relayed, or 0. */
+static inline __attribute__((always_inline)) uint16_t
+fast_chan_p2c(struct turn_server *s, struct turn_alloc *a, const uint8_t *udp, uint16_t udp_len,
+	      uint32_t max_udp, const uint8_t *peer_ip, uint8_t fam, uint32_t now, uint64_t now_us)
+{
+	uint8_t p16[16];
+	bool perm_ok = false;
+
+	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != fam || udp_len < 8 ||
+	    udp_len > max_udp || ld16(udp + 6) == 0)
+		return 0;
+	turn_peer16(p16, peer_ip, fam); /* word stores: read back as words right away */
+	const uint16_t chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
+	if (!chan || !perm_ok || !bw_take(a, (uint32_t)udp_len - 8, now_us))
+		return 0;
+	count_p2c(s, a, (uint64_t)udp_len - 8);
+	return chan;
+}
+
 /* ChannelData from an IPv4 client to an IPv4 peer: from_client + to_peer + hairpin's
  * decision for the forwarding case only, then dp_udp_rewrite's bytes for strip 4. */
 static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const struct turn_5tuple *key,
 			 struct turn_fast *d, uint32_t now, uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 20;
-	uint16_t chan, pport, rport;
+	uint16_t pport, rport;
 	uint8_t p16[16];
 	uint32_t peer, src;
-	int dl;
+	const int dl = fast_chan_c2p(a, key, udp, d->udp_len, now, p16, &pport);
 
-	if (d->udp_len < 12)
-		return 0;
-	/* turn_chandata_parse's checks for ChannelData without padding after its data
-	 * (padding changes the checksum arithmetic: the general path) */
-	chan = rd16(udp + 8);
-	dl = rd16(udp + 10);
-	if (chan < TURN_CHAN_MIN || chan > TURN_CHAN_MAX_RFC5766 || (unsigned)dl + 12 != d->udp_len)
-		return 0;
-	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
-		return 0;
-	if (turn_chan_peer_perm(a, chan, now, p16, &pport) != TURN_DROP_MAX)
-		return 0;
-	if (!peer16_v4_of(p16, &peer))
+	if (dl < 0 || !peer16_v4_of(p16, &peer))
 		return 0;
 	rport = a->relay_port[0];
 	src = ld32(s->cfg.relay[0].ip);
@@ -468,18 +487,11 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 {
 	uint8_t *ip = d->ip, *udp = ip + 20;
 	const uint16_t len = (uint16_t)(d->udp_len - 8);
-	uint8_t p16[16];
-	bool perm_ok = false;
-	uint16_t chan;
+	const uint16_t chan =
+	    fast_chan_p2c(s, a, udp, d->udp_len, 0xFFFF - 24, ip + 12, 4, now, now_us);
 
-	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != 4 ||
-	    d->udp_len < 8 || (uint32_t)d->udp_len + 24 > 0xFFFF || ld16(udp + 6) == 0)
+	if (!chan)
 		return 0;
-	turn_peer16(p16, ip + 12, 4); /* word stores: read back as words right away */
-	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
-	if (!chan || !perm_ok || !bw_take(a, len, now_us))
-		return 0;
-	count_p2c(s, a, len);
 
 	const uint32_t src = ld32(a->ft.srv_ip), dst = ld32(a->ft.cli_ip),
 		       cd = htonl((uint32_t)chan << 16 | len);
@@ -531,20 +543,12 @@ static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
 {
 	uint8_t *ip = d->ip, *udp = ip + 40;
 	const struct pr_taddr *r = &s->cfg.relay[1];
-	uint16_t chan, pport, rport;
+	uint16_t pport, rport;
 	uint8_t p16[16];
 	uint32_t v4;
-	int dl;
+	const int dl = fast_chan_c2p(a, key, udp, d->udp_len, now, p16, &pport);
 
-	if (d->udp_len < 12)
-		return 0;
-	chan = rd16(udp + 8);
-	dl = rd16(udp + 10);
-	if (chan < TURN_CHAN_MIN || chan > TURN_CHAN_MAX_RFC5766 || (unsigned)dl + 12 != d->udp_len)
-		return 0;
-	if (!a || !turn_5tuple_eq(&a->ft, key) || __atomic_load_n(&a->expires, RELAXED) <= now)
-		return 0;
-	if (turn_chan_peer_perm(a, chan, now, p16, &pport) != TURN_DROP_MAX)
+	if (dl < 0)
 		return 0;
 	/* an IPv4 peer (another family), no IPv6 relay, our own relayed address (hairpin) */
 	rport = a->relay_port[1];
@@ -572,18 +576,11 @@ static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct tu
 {
 	uint8_t *ip = d->ip, *udp = ip + 40;
 	const uint16_t len = (uint16_t)(d->udp_len - 8);
-	uint8_t p16[16];
-	bool perm_ok = false;
-	uint16_t chan;
+	const uint16_t chan =
+	    fast_chan_p2c(s, a, udp, d->udp_len, 0xFFFF - 4, ip + 8, 6, now, now_us);
 
-	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != 6 ||
-	    d->udp_len < 8 || (uint32_t)d->udp_len + 4 > 0xFFFF || ld16(udp + 6) == 0)
+	if (!chan)
 		return 0;
-	turn_peer16(p16, ip + 8, 6);
-	chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
-	if (!chan || !perm_ok || !bw_take(a, len, now_us))
-		return 0;
-	count_p2c(s, a, len);
 
 	const uint32_t cd = htonl((uint32_t)chan << 16 | len);
 	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
@@ -627,8 +624,8 @@ fast_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_
 			} else {
 				uint64_t w[5];
 				if (v6)
-					turn_5tuple_set6w(&ft[i], w, ip + 8, rd16(udp), ip + 24,
-							  rd16(udp + 2));
+					turn_5tuple_set16w(&ft[i], w, ip + 8, rd16(udp), ip + 24,
+							   rd16(udp + 2), 6);
 				else
 					turn_5tuple_set4w(&ft[i], w, ld32(ip + 12), rd16(udp),
 							  ld32(ip + 16), rd16(udp + 2));

@@ -88,23 +88,25 @@ static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint
 #endif
 }
 
-/* The same for an IPv6 client's allocation, from an IPv6 packet's addresses. */
-static inline void turn_5tuple_set6w(struct turn_5tuple *ft, uint64_t w[5], const uint8_t *cli,
-				     uint16_t cli_port, const uint8_t *srv, uint16_t srv_port)
+/* The same from 16-byte addresses (IPv6, or IPv4 in their first 4 bytes and zeros after)
+ * of family fam: an IPv6 packet's addresses as they lie, or a turn_ctx's. */
+static inline void turn_5tuple_set16w(struct turn_5tuple *ft, uint64_t w[5], const uint8_t *cli,
+				      uint16_t cli_port, const uint8_t *srv, uint16_t srv_port,
+				      uint8_t fam)
 {
 	memcpy(&w[0], cli, 8);
 	memcpy(&w[1], cli + 8, 8);
 	memcpy(&w[2], srv, 8);
 	memcpy(&w[3], srv + 8, 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)6 << 32;
+	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)fam << 32;
 	memcpy(ft, w, 40);
 #else
 	memcpy(ft, w, 32);
 	memset(&ft->cli_port, 0, 8);
 	ft->cli_port = cli_port;
 	ft->srv_port = srv_port;
-	ft->fam = 6;
+	ft->fam = fam;
 	memcpy(&w[4], &ft->cli_port, 8);
 #endif
 }
