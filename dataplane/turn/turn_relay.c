@@ -49,10 +49,8 @@ static inline void count_p2c(const struct turn_server *s, struct turn_alloc *a, 
 }
 
 /* Token bucket of rate bytes/s and a one-second burst; several workers may share it. */
-static bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
+static bool bw_take_limited(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
 {
-	if (!a->bw_rate)
-		return true;
 	uint64_t last = __atomic_load_n(&a->bw_last_us, RELAXED);
 	if (now_us > last &&
 	    __atomic_compare_exchange_n(&a->bw_last_us, &last, now_us, false, RELAXED, RELAXED)) {
@@ -69,6 +67,12 @@ static bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
 		return false;
 	}
 	return true;
+}
+
+/* The unlimited case inline: a call per relayed datagram for a test of one word. */
+static inline bool bw_take(struct turn_alloc *a, uint32_t bytes, uint64_t now_us)
+{
+	return !a->bw_rate || bw_take_limited(a, bytes, now_us);
 }
 
 static inline void drop(struct turn_alloc *a, struct turn_fwd *f, enum turn_drop why)

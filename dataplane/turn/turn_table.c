@@ -17,40 +17,29 @@ const char *const turn_drop_names[TURN_DROP_MAX] = {
 
 _Static_assert(sizeof(struct turn_5tuple) == 40, "5-tuple key is five 64-bit words");
 
-#define H_EMPTY 0ull
-#define H_TOMB	1ull
-
-/* Open addressing, linear probing; an entry is (hash32 << 32) | (slot index + 2). */
-struct turn_hash {
-	uint32_t mask;
-	uint32_t used, tombs;
-	uint64_t e[];
-};
-
 struct limbo {
 	uint32_t idx;
 	uint64_t token;
 };
 
 struct turn_table {
+	struct turn_table_rd rd; /* first: what workers read (turn_table.h) */
 	void *(*zalloc)(size_t);
 	void (*zfree)(void *);
 	struct turn_rcu_ops rcu;
 	uint32_t max, count;
 	uint16_t port_min, port_max;
-	struct turn_alloc *slots;
-	struct turn_hash *ht;	  /* atomically swapped on rebuild */
 	struct turn_hash *ht_old; /* waiting for its grace period */
 	uint64_t ht_old_token;
-	uint32_t *port2idx[2]; /* idx + 1, 0 = none */
 	uint64_t *port_busy[2];
 	uint32_t *freelist;
 	uint32_t n_free;
 	struct limbo *limbo;
 	uint32_t limbo_head, limbo_n;
 	uint64_t rnd;
-	uint64_t hkey[5]; /* the 5-tuple hash's secret key */
 };
+
+_Static_assert(offsetof(struct turn_table, rd) == 0, "turn_table_rd is what the header reads");
 
 static void *def_zalloc(size_t n)
 {
@@ -75,29 +64,7 @@ uint32_t turn_table_hash(const struct turn_table *t, const struct turn_5tuple *f
 {
 	uint64_t w[5];
 	ft_words(ft, w);
-	return turn_hash_words(w, t->hkey);
-}
-
-const uint64_t *turn_table_hash_key(const struct turn_table *t)
-{
-	return t->hkey;
-}
-
-/* One 64-bit word at p: compares load each word of both sides straight from where it lies
- * (a copy of the keys into word arrays first was read back across two 16-byte stores, which
- * store forwarding cannot serve: a quarter of the compare's time). */
-static inline uint64_t ld64(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-bool turn_5tuple_eq(const struct turn_5tuple *a, const struct turn_5tuple *b)
-{
-	const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
-	return !((ld64(x) ^ ld64(y)) | (ld64(x + 8) ^ ld64(y + 8)) | (ld64(x + 16) ^ ld64(y + 16)) |
-		 (ld64(x + 24) ^ ld64(y + 24)) | (ld64(x + 32) ^ ld64(y + 32)));
+	return turn_hash_words(w, t->rd.hkey);
 }
 
 static struct turn_hash *hash_new(struct turn_table *t, uint32_t cap)
@@ -113,8 +80,8 @@ static void hash_insert_raw(struct turn_hash *h, uint32_t hv, uint32_t idx)
 	uint32_t i = hv & h->mask;
 	for (;;) {
 		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_RELAXED);
-		if (e == H_EMPTY || e == H_TOMB) {
-			if (e == H_TOMB)
+		if (e == TURN_H_EMPTY || e == TURN_H_TOMB) {
+			if (e == TURN_H_TOMB)
 				h->tombs--;
 			__atomic_store_n(&h->e[i], (uint64_t)hv << 32 | (idx + 2),
 					 __ATOMIC_RELEASE);
@@ -145,16 +112,16 @@ struct turn_table *turn_table_create(uint32_t max_allocs, uint16_t port_min, uin
 	uint32_t cap = 64;
 	while (cap < 2 * max_allocs)
 		cap <<= 1;
-	t->slots = zalloc((size_t)max_allocs * sizeof(struct turn_alloc));
-	t->ht = hash_new(t, cap);
+	t->rd.slots = zalloc((size_t)max_allocs * sizeof(struct turn_alloc));
+	t->rd.ht = hash_new(t, cap);
 	t->freelist = zalloc((size_t)max_allocs * sizeof(uint32_t));
 	t->limbo = zalloc((size_t)max_allocs * sizeof(struct limbo));
 	for (int f = 0; f < 2; f++) {
-		t->port2idx[f] = zalloc(65536 * sizeof(uint32_t));
+		t->rd.port2idx[f] = zalloc(65536 * sizeof(uint32_t));
 		t->port_busy[f] = zalloc(65536 / 8);
 	}
-	if (!t->slots || !t->ht || !t->freelist || !t->limbo || !t->port2idx[0] ||
-	    !t->port2idx[1] || !t->port_busy[0] || !t->port_busy[1]) {
+	if (!t->rd.slots || !t->rd.ht || !t->freelist || !t->limbo || !t->rd.port2idx[0] ||
+	    !t->rd.port2idx[1] || !t->port_busy[0] || !t->port_busy[1]) {
 		turn_table_destroy(t);
 		return NULL;
 	}
@@ -164,9 +131,9 @@ struct turn_table *turn_table_create(uint32_t max_allocs, uint16_t port_min, uin
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t->rnd = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull + (uint64_t)ts.tv_sec + 1;
-	if (getrandom(t->hkey, sizeof(t->hkey), 0) != (ssize_t)sizeof(t->hkey))
+	if (getrandom(t->rd.hkey, sizeof(t->rd.hkey), 0) != (ssize_t)sizeof(t->rd.hkey))
 		for (int i = 0; i < 5; i++) /* no entropy yet: still unknown outside */
-			t->hkey[i] = next_rnd(t) ^ (uint64_t)(uintptr_t)t;
+			t->rd.hkey[i] = next_rnd(t) ^ (uint64_t)(uintptr_t)t;
 	return t;
 }
 
@@ -174,15 +141,15 @@ void turn_table_destroy(struct turn_table *t)
 {
 	if (!t)
 		return;
-	if (t->slots)
-		memset(t->slots, 0, (size_t)t->max * sizeof(struct turn_alloc)); /* keys */
-	t->zfree(t->slots);
-	t->zfree(t->ht);
+	if (t->rd.slots)
+		memset(t->rd.slots, 0, (size_t)t->max * sizeof(struct turn_alloc)); /* keys */
+	t->zfree(t->rd.slots);
+	t->zfree(t->rd.ht);
 	t->zfree(t->ht_old);
 	t->zfree(t->freelist);
 	t->zfree(t->limbo);
 	for (int f = 0; f < 2; f++) {
-		t->zfree(t->port2idx[f]);
+		t->zfree(t->rd.port2idx[f]);
 		t->zfree(t->port_busy[f]);
 	}
 	t->zfree(t);
@@ -211,7 +178,7 @@ size_t turn_table_bytes(const struct turn_table *t)
 	return sizeof(*t) +
 	       (size_t)t->max *
 		   (sizeof(struct turn_alloc) + sizeof(uint32_t) + sizeof(struct limbo)) +
-	       sizeof(struct turn_hash) + ((size_t)t->ht->mask + 1) * sizeof(uint64_t) +
+	       sizeof(struct turn_hash) + ((size_t)t->rd.ht->mask + 1) * sizeof(uint64_t) +
 	       2 * (65536 * sizeof(uint32_t) + 65536 / 8);
 }
 
@@ -230,7 +197,7 @@ struct turn_alloc *turn_alloc_get(struct turn_table *t)
 	turn_table_reclaim(t);
 	if (!t->n_free)
 		return NULL;
-	struct turn_alloc *a = &t->slots[t->freelist[--t->n_free]];
+	struct turn_alloc *a = &t->rd.slots[t->freelist[--t->n_free]];
 	memset(a, 0, sizeof(*a));
 	return a;
 }
@@ -238,7 +205,7 @@ struct turn_alloc *turn_alloc_get(struct turn_table *t)
 void turn_alloc_put(struct turn_table *t, struct turn_alloc *a)
 {
 	memset(a, 0, sizeof(*a));
-	t->freelist[t->n_free++] = (uint32_t)(a - t->slots);
+	t->freelist[t->n_free++] = (uint32_t)(a - t->rd.slots);
 }
 
 static inline bool busy(const struct turn_table *t, int fi, uint16_t p)
@@ -287,9 +254,9 @@ static int hash_find_entry(const struct turn_hash *h, const struct turn_alloc *s
 	uint32_t i = hv & h->mask;
 	for (uint32_t n = 0; n <= h->mask; n++) {
 		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_ACQUIRE);
-		if (e == H_EMPTY)
+		if (e == TURN_H_EMPTY)
 			return -1;
-		if (e != H_TOMB && (uint32_t)(e >> 32) == hv) {
+		if (e != TURN_H_TOMB && (uint32_t)(e >> 32) == hv) {
 			uint32_t idx = (uint32_t)e - 2;
 			if (turn_5tuple_eq(&slots[idx].ft, ft)) {
 				if (pos)
@@ -304,15 +271,9 @@ static int hash_find_entry(const struct turn_hash *h, const struct turn_alloc *s
 
 struct turn_alloc *turn_lookup_5tuple(const struct turn_table *t, const struct turn_5tuple *ft)
 {
-	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
-	int idx = hash_find_entry(h, t->slots, ft, turn_table_hash(t, ft), NULL);
-	return idx < 0 ? NULL : &t->slots[idx];
-}
-
-void turn_hash_prefetch_hv(const struct turn_table *t, uint32_t hv)
-{
-	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&h->e[hv & h->mask]);
+	const struct turn_hash *h = __atomic_load_n(&t->rd.ht, __ATOMIC_ACQUIRE);
+	int idx = hash_find_entry(h, t->rd.slots, ft, turn_table_hash(t, ft), NULL);
+	return idx < 0 ? NULL : &t->rd.slots[idx];
 }
 
 uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple *ft)
@@ -320,32 +281,6 @@ uint32_t turn_hash_prefetch(const struct turn_table *t, const struct turn_5tuple
 	uint32_t hv = turn_table_hash(t, ft);
 	turn_hash_prefetch_hv(t, hv);
 	return hv;
-}
-
-struct turn_alloc *turn_hash_candidate(const struct turn_table *t, uint32_t hv)
-{
-	const struct turn_hash *h = __atomic_load_n(&t->ht, __ATOMIC_ACQUIRE);
-	uint32_t i = hv & h->mask;
-	for (uint32_t n = 0; n <= h->mask; n++) {
-		uint64_t e = __atomic_load_n(&h->e[i], __ATOMIC_ACQUIRE);
-		if (e == H_EMPTY)
-			return NULL;
-		if (e != H_TOMB && (uint32_t)(e >> 32) == hv)
-			return &t->slots[(uint32_t)e - 2];
-		i = (i + 1) & h->mask;
-	}
-	return NULL;
-}
-
-void turn_relay_prefetch(const struct turn_table *t, int fi, uint16_t port)
-{
-	__builtin_prefetch(&t->port2idx[fi][port]);
-}
-
-struct turn_alloc *turn_lookup_relay(const struct turn_table *t, int fi, uint16_t port)
-{
-	uint32_t v = __atomic_load_n(&t->port2idx[fi][port], __ATOMIC_ACQUIRE);
-	return v ? &t->slots[v - 1] : NULL;
 }
 
 /* Rebuilds the hash without tombstones into a fresh array, published atomically. */
@@ -357,54 +292,54 @@ static void hash_rebuild(struct turn_table *t)
 		t->zfree(t->ht_old);
 		t->ht_old = NULL;
 	}
-	struct turn_hash *old = t->ht, *nh = hash_new(t, old->mask + 1);
+	struct turn_hash *old = t->rd.ht, *nh = hash_new(t, old->mask + 1);
 	if (!nh)
 		return;
 	for (uint32_t i = 0; i <= old->mask; i++) {
 		uint64_t e = old->e[i];
-		if (e != H_EMPTY && e != H_TOMB)
+		if (e != TURN_H_EMPTY && e != TURN_H_TOMB)
 			hash_insert_raw(nh, (uint32_t)(e >> 32), (uint32_t)e - 2);
 	}
-	__atomic_store_n(&t->ht, nh, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->rd.ht, nh, __ATOMIC_RELEASE);
 	t->ht_old = old;
 	t->ht_old_token = rcu_start(t);
 }
 
 int turn_alloc_publish(struct turn_table *t, struct turn_alloc *a)
 {
-	uint32_t idx = (uint32_t)(a - t->slots), hv = turn_table_hash(t, &a->ft);
-	if (hash_find_entry(t->ht, t->slots, &a->ft, hv, NULL) >= 0)
+	uint32_t idx = (uint32_t)(a - t->rd.slots), hv = turn_table_hash(t, &a->ft);
+	if (hash_find_entry(t->rd.ht, t->rd.slots, &a->ft, hv, NULL) >= 0)
 		return -EEXIST;
 	for (int f = 0; f < 2; f++)
-		if (a->relay_port[f] && t->port2idx[f][a->relay_port[f]])
+		if (a->relay_port[f] && t->rd.port2idx[f][a->relay_port[f]])
 			return -EEXIST;
 	a->in_use = 1;
 	for (int f = 0; f < 2; f++) {
 		if (!a->relay_port[f])
 			continue;
 		set_busy(t, f, a->relay_port[f], true);
-		__atomic_store_n(&t->port2idx[f][a->relay_port[f]], idx + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&t->rd.port2idx[f][a->relay_port[f]], idx + 1, __ATOMIC_RELEASE);
 	}
-	hash_insert_raw(t->ht, hv, idx);
+	hash_insert_raw(t->rd.ht, hv, idx);
 	t->count++;
 	return 0;
 }
 
 void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a)
 {
-	uint32_t idx = (uint32_t)(a - t->slots), pos;
+	uint32_t idx = (uint32_t)(a - t->rd.slots), pos;
 	if (!a->in_use)
 		return;
-	if (hash_find_entry(t->ht, t->slots, &a->ft, turn_table_hash(t, &a->ft), &pos) ==
+	if (hash_find_entry(t->rd.ht, t->rd.slots, &a->ft, turn_table_hash(t, &a->ft), &pos) ==
 	    (int)idx) {
-		__atomic_store_n(&t->ht->e[pos], H_TOMB, __ATOMIC_RELEASE);
-		t->ht->used--;
-		t->ht->tombs++;
+		__atomic_store_n(&t->rd.ht->e[pos], TURN_H_TOMB, __ATOMIC_RELEASE);
+		t->rd.ht->used--;
+		t->rd.ht->tombs++;
 	}
 	for (int f = 0; f < 2; f++) {
 		uint16_t p = a->relay_port[f];
-		if (p && t->port2idx[f][p] == idx + 1) {
-			__atomic_store_n(&t->port2idx[f][p], 0, __ATOMIC_RELEASE);
+		if (p && t->rd.port2idx[f][p] == idx + 1) {
+			__atomic_store_n(&t->rd.port2idx[f][p], 0, __ATOMIC_RELEASE);
 			set_busy(t, f, p, false);
 		}
 	}
@@ -413,7 +348,7 @@ void turn_alloc_unpublish(struct turn_table *t, struct turn_alloc *a)
 	uint32_t tail = (t->limbo_head + t->limbo_n) % t->max;
 	t->limbo[tail] = (struct limbo){idx, rcu_start(t)};
 	t->limbo_n++;
-	if (t->ht->tombs > (t->ht->mask + 1) / 4)
+	if (t->rd.ht->tombs > (t->rd.ht->mask + 1) / 4)
 		hash_rebuild(t);
 }
 
@@ -423,7 +358,7 @@ void turn_table_reclaim(struct turn_table *t)
 		struct limbo *l = &t->limbo[t->limbo_head];
 		if (!rcu_done(t, l->token))
 			break;
-		memset(&t->slots[l->idx], 0, sizeof(struct turn_alloc));
+		memset(&t->rd.slots[l->idx], 0, sizeof(struct turn_alloc));
 		t->freelist[t->n_free++] = l->idx;
 		t->limbo_head = (t->limbo_head + 1) % t->max;
 		t->limbo_n--;
@@ -437,39 +372,14 @@ void turn_table_reclaim(struct turn_table *t)
 struct turn_alloc *turn_alloc_next(struct turn_table *t, uint32_t *idx)
 {
 	while (*idx < t->max) {
-		struct turn_alloc *a = &t->slots[(*idx)++];
+		struct turn_alloc *a = &t->rd.slots[(*idx)++];
 		if (a->in_use)
 			return a;
 	}
 	return NULL;
 }
 
-void turn_peer16(uint8_t out[16], const uint8_t *ip, uint8_t fam)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (fam == 4) { /* two word stores: read back as two words right away */
-		uint32_t v4;
-		memcpy(&v4, ip, 4);
-		uint64_t w0 = 0, w1 = 0xffff0000u | (uint64_t)v4 << 32;
-		memcpy(out, &w0, 8);
-		memcpy(out + 8, &w1, 8);
-		return;
-	}
-#endif
-	if (fam == 4) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, ip, 4);
-	} else {
-		memcpy(out, ip, 16);
-	}
-}
-
 /* 16-byte peer comparison without a libc call (the data path does it per packet). */
-static inline bool peer_eq(const uint8_t *a, const uint8_t *b)
-{
-	return !((ld64(a) ^ ld64(b)) | (ld64(a + 8) ^ ld64(b + 8)));
-}
 
 static inline void wr_begin(struct turn_alloc *a)
 {
@@ -576,78 +486,20 @@ unsigned turn_alloc_expire_entries(struct turn_alloc *a, uint32_t now)
 	return gone;
 }
 
-/* Readers: retry while the writer is compacting. */
-#define SEQ_READ(a, body)                                                                          \
-	for (;;) {                                                                                 \
-		uint32_t s1_ = __atomic_load_n(&(a)->seq, __ATOMIC_ACQUIRE);                       \
-		if (s1_ & 1)                                                                       \
-			continue;                                                                  \
-		body;                                                                              \
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);                                           \
-		if (__atomic_load_n(&(a)->seq, __ATOMIC_RELAXED) == s1_)                           \
-			break;                                                                     \
-	}
-
 bool turn_perm_ok(const struct turn_alloc *a, const uint8_t peer16[16], uint32_t now)
 {
 	bool ok = false;
-	SEQ_READ(a, {
+	TURN_SEQ_READ(a, {
 		ok = false;
 		unsigned n = __atomic_load_n(&a->n_perm, __ATOMIC_ACQUIRE);
 		for (unsigned i = 0; i < n && i < TURN_MAX_PERMS; i++) {
-			if (peer_eq(a->perm[i].ip, peer16)) {
+			if (turn_peer_eq(a->perm[i].ip, peer16)) {
 				ok = __atomic_load_n(&a->perm[i].expires, __ATOMIC_RELAXED) > now;
 				break;
 			}
 		}
 	});
 	return ok;
-}
-
-enum turn_drop turn_chan_peer_perm(const struct turn_alloc *a, uint16_t num, uint32_t now,
-				   uint8_t peer16[16], uint16_t *port)
-{
-	enum turn_drop r = TURN_DROP_NO_CHANNEL;
-	SEQ_READ(a, {
-		r = TURN_DROP_NO_CHANNEL;
-		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
-		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
-			const struct turn_chan *c = &a->chan[i];
-			if (c->num == num) {
-				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now)
-					r = __atomic_load_n(&c->perm_expires, __ATOMIC_RELAXED) >
-						    now
-						? TURN_DROP_MAX
-						: TURN_DROP_NO_PERMISSION;
-				memcpy(peer16, c->ip, 16);
-				*port = c->port;
-				break;
-			}
-		}
-	});
-	return r;
-}
-
-uint16_t turn_chan_num_perm(const struct turn_alloc *a, const uint8_t peer16[16], uint16_t port,
-			    uint32_t now, bool *perm_ok)
-{
-	uint16_t num = 0;
-	SEQ_READ(a, {
-		num = 0;
-		unsigned n = __atomic_load_n(&a->n_chan, __ATOMIC_ACQUIRE);
-		for (unsigned i = 0; i < n && i < TURN_MAX_CHANS; i++) {
-			const struct turn_chan *c = &a->chan[i];
-			if (c->port == port && peer_eq(c->ip, peer16)) {
-				if (__atomic_load_n(&c->expires, __ATOMIC_RELAXED) > now) {
-					num = c->num;
-					*perm_ok = __atomic_load_n(&c->perm_expires,
-								   __ATOMIC_RELAXED) > now;
-				}
-				break;
-			}
-		}
-	});
-	return num;
 }
 
 bool turn_chan_peer(const struct turn_alloc *a, uint16_t num, uint32_t now, uint8_t peer16[16],
