@@ -181,19 +181,45 @@ static inline bool dp_on_link4(const struct dp_prefix *pfx, uint32_t v4)
 		((rte_be_to_cpu_32(v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0);
 }
 
-/* dp_route_nexthop for an IPv4 destination (network order): 0 with *nh set, or
- * -ENETUNREACH. */
-static inline int dp_route_nexthop4(const struct dp_port *p, uint32_t dst, uint32_t *nh)
+/* A port's IPv4 route as values (on-link prefix in host order, gateway), so that a burst
+ * routes many packets from locals (dp_udp_tx4_burst). */
+struct dp_route4 {
+	uint32_t net, mask; /* host order; net is mask's part of the port's address */
+	uint32_t gw;	    /* network order */
+	bool on_link, has_gw;
+};
+
+static inline struct dp_route4 dp_route4_of(const struct dp_port *p)
 {
-	if (dp_on_link4(&p->ipv4, dst)) {
+	const unsigned int bits = p->ipv4.len;
+	const uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+
+	return (struct dp_route4){.net = rte_be_to_cpu_32(p->ipv4.addr.v4) & mask,
+				  .mask = mask,
+				  .gw = p->gateway4.v4,
+				  .on_link = p->ipv4.set && p->ipv4.addr.family == AF_INET,
+				  .has_gw = p->gateway4.family == AF_INET};
+}
+
+/* dp_route_nexthop for an IPv4 destination (network order) by route r: 0 with *nh set, or
+ * -ENETUNREACH. */
+static inline int dp_route4_nexthop(const struct dp_route4 *r, uint32_t dst, uint32_t *nh)
+{
+	if (r->on_link && (rte_be_to_cpu_32(dst) & r->mask) == r->net) {
 		*nh = dst;
 		return 0;
 	}
-	if (p->gateway4.family == AF_INET) {
-		*nh = p->gateway4.v4;
+	if (r->has_gw) {
+		*nh = r->gw;
 		return 0;
 	}
 	return -ENETUNREACH;
+}
+
+static inline int dp_route_nexthop4(const struct dp_port *p, uint32_t dst, uint32_t *nh)
+{
+	const struct dp_route4 r = dp_route4_of(p);
+	return dp_route4_nexthop(&r, dst, nh);
 }
 
 /* Port index (0..nb_ports-1) of a DPDK port id, or -1. */

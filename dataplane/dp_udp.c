@@ -413,21 +413,49 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	return 0;
 }
 
-/* A relayed packet of len bytes of IP at ip leaves toward next hop c out of port p (index
- * pidx): its Ethernet header right before ip, its offset and lengths set once. */
-static inline void tx_cached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip, uint16_t len,
-			     const struct dp_port *p, uint16_t pidx, const struct dp_nh_cache *c,
-			     uint16_t ethertype)
-{
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)(ip - RTE_ETHER_HDR_LEN);
+/* The Ethernet header toward one next hop out of one port, as three words: the burst
+ * transmits below write it with three stores and keep everything a run of packets needs in
+ * locals (their header stores are byte stores to the frame, which the compiler must assume
+ * may alias anything, so it reloaded the port, the cache entry and the config for every
+ * packet, and spilled around them). */
+struct eth_words {
+	uint64_t w0; /* destination MAC, source MAC bytes 0-1 */
+	uint32_t w1; /* source MAC bytes 2-5 */
+	uint16_t type;
+};
 
-	mb->data_off = (uint16_t)((uint8_t *)eth - (uint8_t *)mb->buf_addr);
+static inline struct eth_words eth_words(const struct rte_ether_addr *dst,
+					 const struct rte_ether_addr *src, uint16_t ethertype)
+{
+	uint8_t b[14];
+	struct eth_words e;
+
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	memcpy(&e.w0, b, 8);
+	memcpy(&e.w1, b + 8, 4);
+	e.type = rte_cpu_to_be_16(ethertype);
+	return e;
+}
+
+/* A relayed packet of len bytes of IP at ip leaves with header e out of port pidx: its
+ * Ethernet header right before ip, its offset and lengths set once; the transmit buffer
+ * flushes at burst packets. */
+static inline void tx_cached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *ip, uint16_t len,
+			     uint16_t pidx, const struct eth_words *e, uint16_t burst)
+{
+	uint8_t *eth = ip - RTE_ETHER_HDR_LEN;
+	struct dp_txbuf *b = &w->tx[pidx];
+
+	mb->data_off = (uint16_t)(eth - (uint8_t *)mb->buf_addr);
 	mb->data_len = (uint16_t)(len + RTE_ETHER_HDR_LEN);
 	mb->pkt_len = (uint32_t)len + RTE_ETHER_HDR_LEN;
-	rte_ether_addr_copy(&c->mac, &eth->dst_addr);
-	rte_ether_addr_copy(&p->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(ethertype);
-	dp_worker_tx(w, pidx, mb);
+	memcpy(eth, &e->w0, 8);
+	memcpy(eth + 8, &e->w1, 4);
+	memcpy(eth + 12, &e->type, 2);
+	b->pkts[b->n++] = mb;
+	if (b->n >= burst)
+		dp_worker_tx_flush(w, pidx);
 }
 
 /* The same packet when the cache cannot say at once: the general way, from its IP header. */
@@ -444,34 +472,37 @@ void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		      const uint16_t *len, const uint16_t *port, unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
-	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
+	const uint16_t nb_ports = dp_rt.nb_ports, burst = (uint16_t)dp_cfg.dp.burst_size;
+	bool run = false; /* e holds for the previous packet's next hop and port */
 	struct dp_ipaddr last = {.family = AF_INET6};
 	uint16_t last_port = UINT16_MAX;
+	struct eth_words e = {0};
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct dp_ipaddr dst = {.family = AF_INET6}, nh;
 		const struct dp_port *p;
 		uint32_t k;
 
-		if (port[i] >= dp_rt.nb_ports ||
-		    ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
+		if (port[i] >= nb_ports || ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
 			goto general;
 		p = &dp_rt.ports[port[i]];
 		memcpy(dst.v6, ip[i] + 24, 16);
 		if (dp_route_nexthop(p, &dst, &nh) != 0)
 			goto general; /* counts no_route */
-		if (c == NULL || port[i] != last_port || memcmp(nh.v6, last.v6, 16) != 0) {
+		if (!run || port[i] != last_port || memcmp(nh.v6, last.v6, 16) != 0) {
 			memcpy(&k, nh.v6 + 12, 4);
-			c = nh_slot(w, port[i], k);
+			const struct dp_nh_cache *c = nh_slot(w, port[i], k);
 			if (!nh_entry_is(c, port[i], gen, &nh))
 				goto general; /* fills the entry, or resolves, or counts */
+			e = eth_words(&c->mac, &p->mac, RTE_ETHER_TYPE_IPV6);
 			last = nh;
 			last_port = port[i];
+			run = true;
 		}
-		tx_cached(w, m[i], ip[i], len[i], p, port[i], c, RTE_ETHER_TYPE_IPV6);
+		tx_cached(w, m[i], ip[i], len[i], port[i], &e, burst);
 		continue;
 	general:
-		c = NULL;
+		run = false;
 		tx_uncached(w, m[i], ip[i], len[i], port[i]);
 	}
 }
@@ -481,34 +512,40 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		      unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
-	const struct dp_nh_cache *c = NULL; /* the previous packet's, while it holds */
+	const uint16_t nb_ports = dp_rt.nb_ports, burst = (uint16_t)dp_cfg.dp.burst_size;
+	bool run = false; /* e holds for the previous packet's next hop and port */
 	uint32_t last_nh = 0;
 	uint16_t last_port = UINT16_MAX;
+	struct eth_words e = {0};
+	struct dp_route4 r = {0}; /* last_port's */
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct rte_mbuf *mb = m[i];
-		uint8_t *const buf = (uint8_t *)mb->buf_addr;
-		const struct dp_port *p;
 		uint32_t nh;
 
 		/* the general way, from the IP header, when the cache cannot say at once */
-		if (port[i] >= dp_rt.nb_ports || ip[i] < buf + RTE_ETHER_HDR_LEN)
+		if (port[i] >= nb_ports || ip[i] < (uint8_t *)mb->buf_addr + RTE_ETHER_HDR_LEN)
 			goto general;
-		p = &dp_rt.ports[port[i]];
-		if (dp_route_nexthop4(p, dst[i], &nh) != 0)
+		if (port[i] != last_port) {
+			r = dp_route4_of(&dp_rt.ports[port[i]]);
+			last_port = port[i];
+			run = false;
+		}
+		if (dp_route4_nexthop(&r, dst[i], &nh) != 0)
 			goto general; /* counts no_route */
-		if (c == NULL || nh != last_nh || port[i] != last_port) {
+		if (!run || nh != last_nh) {
 			const struct dp_ipaddr a = {.family = AF_INET, .v4 = nh};
-			c = nh_slot(w, port[i], nh);
+			const struct dp_nh_cache *c = nh_slot(w, port[i], nh);
 			if (!nh_entry_is(c, port[i], gen, &a))
 				goto general; /* fills the entry, or resolves, or counts */
+			e = eth_words(&c->mac, &dp_rt.ports[port[i]].mac, RTE_ETHER_TYPE_IPV4);
 			last_nh = nh;
-			last_port = port[i];
+			run = true;
 		}
-		tx_cached(w, mb, ip[i], len[i], p, port[i], c, RTE_ETHER_TYPE_IPV4);
+		tx_cached(w, mb, ip[i], len[i], port[i], &e, burst);
 		continue;
 	general:
-		c = NULL;
+		run = false;
 		tx_uncached(w, mb, ip[i], len[i], port[i]);
 	}
 }

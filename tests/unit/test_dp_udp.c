@@ -1022,10 +1022,12 @@ static void test_tx_burst(void)
 {
 	static const struct fam_addrs v4 = {
 	    .fam = 4,
-	    .on = "198.51.100.20",
+	    /* on in the prefix's upper half and far2 right past it: a mask one bit off
+	     * either way sends one of them the wrong way */
+	    .on = "198.51.100.148",
 	    .gw = "198.51.100.1",
 	    .far = "203.0.113.50",
-	    .far2 = "203.0.113.51",
+	    .far2 = "198.51.101.51",
 	    .unres = "198.51.100.30",
 	    .incompl = "198.51.100.31",
 	    .on1 = "192.0.2.20",
