@@ -427,14 +427,27 @@ struct eth_words {
 static inline struct eth_words eth_words(const struct rte_ether_addr *dst,
 					 const struct rte_ether_addr *src, uint16_t ethertype)
 {
-	uint8_t b[14];
-	struct eth_words e;
+	struct eth_words e = {.type = rte_cpu_to_be_16(ethertype)};
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* from loads of each address, never a read across fresh narrow stores (which store
+	 * forwarding cannot serve) */
+	uint32_t d0, s1;
+	uint16_t d1, s0;
+
+	memcpy(&d0, dst, 4);
+	memcpy(&d1, (const uint8_t *)dst + 4, 2);
+	memcpy(&s0, src, 2);
+	memcpy(&s1, (const uint8_t *)src + 2, 4);
+	e.w0 = d0 | (uint64_t)d1 << 32 | (uint64_t)s0 << 48;
+	e.w1 = s1;
+#else
+	uint8_t b[12];
 
 	memcpy(b, dst, 6);
 	memcpy(b + 6, src, 6);
 	memcpy(&e.w0, b, 8);
 	memcpy(&e.w1, b + 8, 4);
-	e.type = rte_cpu_to_be_16(ethertype);
+#endif
 	return e;
 }
 
