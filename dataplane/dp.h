@@ -22,6 +22,7 @@
 /* One worker's TX buffer for one port. Writer: that worker only. */
 struct dp_txbuf {
 	uint16_t n;
+	uint32_t bytes; /* pkt_len of pkts[0..n), for tx_bytes (TX buffers only) */
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 };
 
@@ -148,6 +149,7 @@ static inline void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct r
 {
 	struct dp_txbuf *b = &w->tx[port_idx];
 
+	b->bytes += rte_pktmbuf_pkt_len(m);
 	b->pkts[b->n++] = m;
 	if (b->n >= dp_cfg.dp.burst_size)
 		dp_worker_tx_flush(w, port_idx);

@@ -466,6 +466,7 @@ static inline void tx_cached(struct dp_worker *w, struct rte_mbuf *mb, uint8_t *
 	memcpy(eth, &e->w0, 8);
 	memcpy(eth + 8, &e->w1, 4);
 	memcpy(eth + 12, &e->type, 2);
+	b->bytes += (uint32_t)len + RTE_ETHER_HDR_LEN;
 	b->pkts[b->n++] = mb;
 	if (b->n >= burst)
 		dp_worker_tx_flush(w, pidx);

@@ -39,12 +39,10 @@ void dp_worker_tx_flush(struct dp_worker *w, uint16_t pidx)
 {
 	struct dp_txbuf *b = &w->tx[pidx];
 	uint16_t sent, i;
-	uint64_t bytes = 0;
+	uint64_t bytes = b->bytes; /* summed as they were queued: no second pass over them */
 
 	if (b->n == 0)
 		return;
-	for (i = 0; i < b->n; i++)
-		bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
 	sent = rte_eth_tx_burst(dp_rt.ports[pidx].port_id, (uint16_t)w->index, b->pkts, b->n);
 	for (i = sent; i < b->n; i++) {
 		bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
@@ -53,6 +51,7 @@ void dp_worker_tx_flush(struct dp_worker *w, uint16_t pidx)
 	w->stats->tx_packets += sent;
 	w->stats->tx_bytes += bytes;
 	b->n = 0;
+	b->bytes = 0;
 }
 
 void dp_worker_flush(struct dp_worker *w)

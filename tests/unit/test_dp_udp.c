@@ -788,14 +788,19 @@ static void expect_tx(uint16_t p, struct txp *const *want, const struct rte_ethe
 		      unsigned int n)
 {
 	struct dp_txbuf *b = &tw.tx[p];
+	uint32_t bytes = 0;
 
 	CU_ASSERT_EQUAL(b->n, n);
 	for (unsigned int k = 0; k < n && k < b->n; k++) {
 		CU_ASSERT_PTR_EQUAL(b->pkts[k], want[k]->m);
 		CU_ASSERT_TRUE(txp_sent_ok(want[k], macs[k]));
+		bytes += rte_pktmbuf_pkt_len(b->pkts[k]);
 	}
+	/* the queue's byte count (tx_bytes at the flush) is what it holds */
+	CU_ASSERT_EQUAL(b->bytes, bytes);
 	rte_pktmbuf_free_bulk(b->pkts, b->n);
 	b->n = 0;
+	b->bytes = 0;
 }
 
 /* Free what was dropped or punted; zero the counters. */
