@@ -224,6 +224,52 @@ static inline int dp_route_nexthop4(const struct dp_port *p, uint32_t dst, uint3
 	return dp_route4_nexthop(&r, dst, nh);
 }
 
+/* The same for IPv6: the on-link prefix as two 64-bit words of mask and network, as the
+ * address's bytes lie in memory (dp_udp_tx6_burst), and the gateway. */
+struct dp_route6 {
+	uint64_t net[2], mask[2];
+	uint8_t gw[16];
+	bool on_link, has_gw;
+};
+
+static inline struct dp_route6 dp_route6_of(const struct dp_port *p)
+{
+	struct dp_route6 r = {.on_link = p->ipv6.set && p->ipv6.addr.family == AF_INET6,
+			      .has_gw = p->gateway6.family == AF_INET6};
+	uint8_t m[16] = {0};
+	unsigned int bits = p->ipv6.len > 128 ? 128 : p->ipv6.len, i;
+
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		m[i] = 0xff;
+	if (bits)
+		m[i] = (uint8_t)(0xff << (8 - bits));
+	memcpy(r.mask, m, 16);
+	memcpy(r.net, p->ipv6.addr.v6, 16);
+	r.net[0] &= r.mask[0];
+	r.net[1] &= r.mask[1];
+	memcpy(r.gw, p->gateway6.v6, 16);
+	return r;
+}
+
+/* dp_route_nexthop for an IPv6 destination (16 bytes at dst) by route r: 0 with nh (16
+ * bytes) set, or -ENETUNREACH. Link-local destinations are on-link (RFC 4291 2.5.6). */
+static inline int dp_route6_nexthop(const struct dp_route6 *r, const uint8_t *dst, uint8_t *nh)
+{
+	uint64_t d[2];
+
+	memcpy(d, dst, 16);
+	if ((r->on_link && (d[0] & r->mask[0]) == r->net[0] && (d[1] & r->mask[1]) == r->net[1]) ||
+	    (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)) {
+		memcpy(nh, dst, 16);
+		return 0;
+	}
+	if (r->has_gw) {
+		memcpy(nh, r->gw, 16);
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
 /* Port index (0..nb_ports-1) of a DPDK port id, or -1. */
 int dp_port_index(uint16_t port_id);
 

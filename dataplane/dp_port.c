@@ -21,66 +21,27 @@ bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a)
 	return false;
 }
 
-static bool on_link(const struct dp_prefix *pfx, const struct dp_ipaddr *a)
-{
-	unsigned int bits = pfx->len, i;
-	const uint8_t *x, *y;
-
-	if (a->family == AF_INET)
-		return dp_on_link4(pfx, a->v4);
-	if (!pfx->set || pfx->addr.family != a->family)
-		return false;
-	x = a->family == AF_INET ? (const uint8_t *)&a->v4 : a->v6;
-	y = a->family == AF_INET ? (const uint8_t *)&pfx->addr.v4 : pfx->addr.v6;
-	for (i = 0; bits >= 8; i++, bits -= 8)
-		if (x[i] != y[i])
-			return false;
-	if (bits) {
-		uint8_t mask = (uint8_t)(0xff << (8 - bits));
-		if ((x[i] & mask) != (y[i] & mask))
-			return false;
-	}
-	return true;
-}
-
-/* Field by field: a whole-struct copy right after the fields were stored reads across
- * several fresh stores, which stalls store forwarding on every relayed packet. */
-static inline void addr_copy(struct dp_ipaddr *to, const struct dp_ipaddr *from)
-{
-	to->family = from->family;
-	if (from->family == AF_INET)
-		to->v4 = from->v4;
-	else
-		memcpy(to->v6, from->v6, 16);
-}
-
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
 {
-	const struct dp_prefix *pfx = &p->ipv6;
-	const struct dp_ipaddr *gw = &p->gateway6;
+	int ret;
 
 	if (dst->family == AF_INET) {
 		uint32_t v4;
-		int ret = dp_route_nexthop4(p, dst->v4, &v4);
 
+		ret = dp_route_nexthop4(p, dst->v4, &v4);
 		if (ret == 0) {
 			nh->family = AF_INET;
 			nh->v4 = v4;
 		}
 		return ret;
 	}
-
-	/* Link-local IPv6 destinations are always on-link (RFC 4291 2.5.6). */
-	if (on_link(pfx, dst) ||
-	    (dst->family == AF_INET6 && dst->v6[0] == 0xfe && (dst->v6[1] & 0xc0) == 0x80)) {
-		addr_copy(nh, dst);
-		return 0;
-	}
-	if (gw->family == dst->family) {
-		addr_copy(nh, gw);
-		return 0;
-	}
-	return -ENETUNREACH;
+	if (dst->family != AF_INET6)
+		return -ENETUNREACH;
+	const struct dp_route6 r = dp_route6_of(p);
+	ret = dp_route6_nexthop(&r, dst->v6, nh->v6);
+	if (ret == 0)
+		nh->family = AF_INET6;
+	return ret;
 }
 
 int dp_port_index(uint16_t port_id)

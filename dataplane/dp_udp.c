@@ -488,29 +488,35 @@ void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
 	const uint16_t nb_ports = dp_rt.nb_ports, burst = (uint16_t)dp_cfg.dp.burst_size;
 	bool run = false; /* e holds for the previous packet's next hop and port */
-	struct dp_ipaddr last = {.family = AF_INET6};
+	uint64_t last[2] = {0, 0};
 	uint16_t last_port = UINT16_MAX;
 	struct eth_words e = {0};
+	struct dp_route6 r = {0}; /* last_port's */
 
 	for (unsigned int i = 0; i < n; i++) {
-		struct dp_ipaddr dst = {.family = AF_INET6}, nh;
-		const struct dp_port *p;
-		uint32_t k;
+		uint64_t nh[2];
 
 		if (port[i] >= nb_ports || ip[i] < (uint8_t *)m[i]->buf_addr + RTE_ETHER_HDR_LEN)
 			goto general;
-		p = &dp_rt.ports[port[i]];
-		memcpy(dst.v6, ip[i] + 24, 16);
-		if (dp_route_nexthop(p, &dst, &nh) != 0)
-			goto general; /* counts no_route */
-		if (!run || port[i] != last_port || memcmp(nh.v6, last.v6, 16) != 0) {
-			memcpy(&k, nh.v6 + 12, 4);
-			const struct dp_nh_cache *c = nh_slot(w, port[i], k);
-			if (!nh_entry_is(c, port[i], gen, &nh))
-				goto general; /* fills the entry, or resolves, or counts */
-			e = eth_words(&c->mac, &p->mac, RTE_ETHER_TYPE_IPV6);
-			last = nh;
+		if (port[i] != last_port) {
+			r = dp_route6_of(&dp_rt.ports[port[i]]);
 			last_port = port[i];
+			run = false;
+		}
+		if (dp_route6_nexthop(&r, ip[i] + 24, (uint8_t *)nh) != 0)
+			goto general; /* counts no_route */
+		if (!run || ((nh[0] ^ last[0]) | (nh[1] ^ last[1])) != 0) {
+			struct dp_ipaddr a = {.family = AF_INET6};
+			uint32_t k;
+
+			memcpy(a.v6, nh, 16);
+			memcpy(&k, a.v6 + 12, 4);
+			const struct dp_nh_cache *c = nh_slot(w, port[i], k);
+			if (!nh_entry_is(c, port[i], gen, &a))
+				goto general; /* fills the entry, or resolves, or counts */
+			e = eth_words(&c->mac, &dp_rt.ports[port[i]].mac, RTE_ETHER_TYPE_IPV6);
+			last[0] = nh[0];
+			last[1] = nh[1];
 			run = true;
 		}
 		tx_cached(w, m[i], ip[i], len[i], port[i], &e, burst);

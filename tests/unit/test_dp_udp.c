@@ -1043,13 +1043,15 @@ static void test_tx_burst(void)
 	};
 	static const struct fam_addrs v6 = {
 	    .fam = 6,
-	    .on = "2001:db8:100::20",
+	    /* on with the interface identifier's first bit set, far2 right past the
+	     * prefix, and port 1's on1 inside a /61 (a mask that ends inside a byte) */
+	    .on = "2001:db8:100:0:8000::20",
 	    .gw = "2001:db8:100::1",
 	    .far = "2001:db8:7::50",
-	    .far2 = "2001:db8:7::51",
+	    .far2 = "2001:db8:100:1::51",
 	    .unres = "2001:db8:100::30",
 	    .incompl = "2001:db8:100::31",
-	    .on1 = "2001:db8:200::22",
+	    .on1 = "2001:db8:200:7::22",
 	    .mac_on = {{0x02, 0, 0, 0, 6, 0x01}},
 	    .mac_gw = {{0x02, 0, 0, 0, 6, 0x02}},
 	    .mac_on1 = {{0x02, 0, 0, 0, 6, 0x03}},
@@ -1073,7 +1075,7 @@ static void test_tx_burst(void)
 	/* what the worker queues stays in tw.tx[] to be looked at (no flush to a device) */
 	dp_cfg.dp.burst_size = DP_MAX_BURST;
 	/* port 0: 198.51.100.10/24 via 198.51.100.1, 2001:db8:100::10/64 via
-	 * 2001:db8:100::1; port 1: 192.0.2.10/24, 2001:db8:200::10/64, no gateway */
+	 * 2001:db8:100::1; port 1: 192.0.2.10/24, 2001:db8:200::10/61, no gateway */
 	memset(&dp_rt.ports[0], 0, 2 * sizeof(dp_rt.ports[0]));
 	dp_rt.nb_ports = 2;
 	dp_rt.ports[0].mac = p0;
@@ -1086,7 +1088,7 @@ static void test_tx_burst(void)
 	dp_rt.ports[1].mac = p1;
 	dp_rt.ports[1].ipv4 = (struct dp_prefix){.set = true, .len = 24, .addr = ip("192.0.2.10")};
 	dp_rt.ports[1].ipv6 =
-	    (struct dp_prefix){.set = true, .len = 64, .addr = ip("2001:db8:200::10")};
+	    (struct dp_prefix){.set = true, .len = 61, .addr = ip("2001:db8:200::10")};
 
 	burst_family(&v4);
 	burst_family(&v6);
