@@ -236,18 +236,6 @@ static void prefetch_burst(const struct rx_burst *b)
 		PREFETCHW(rte_pktmbuf_mtod(b->pkts[i], void *));
 }
 
-/* Cycles to microseconds by a multiply: us_per_cyc is 2^32 / (cycles per microsecond)
- * (us_per_cyc_of). A 64-bit division on every busy iteration cost about 1 ns a packet. */
-static inline uint64_t us_per_cyc_of(void)
-{
-	return ((uint64_t)1 << 32) / RTE_MAX(rte_get_tsc_hz() / 1000000, (uint64_t)1);
-}
-
-static inline uint64_t cyc_to_us(uint64_t cyc, uint64_t us_per_cyc)
-{
-	return (uint64_t)(((unsigned __int128)cyc * us_per_cyc) >> 32);
-}
-
 /* The end of every loop iteration: transmit and free what it left, report quiescence, count
  * the iteration and, when it had work, its time (busy_us: packets / busy time is what one
  * core relays when it never waits for input). */
@@ -261,7 +249,7 @@ static void end_iteration(struct dp_worker *w, unsigned int got, uint64_t t0, ui
 	if (got) {
 		*busy_cyc += rte_rdtsc() - t0;
 		w->stats->busy_loops++;
-		w->stats->busy_us = cyc_to_us(*busy_cyc, us_per_cyc);
+		w->stats->busy_us = dp_cyc_to_us(*busy_cyc, us_per_cyc);
 	}
 }
 
@@ -271,7 +259,7 @@ static void end_iteration(struct dp_worker *w, unsigned int got, uint64_t t0, ui
 static void reflect_main(struct dp_worker *w)
 {
 	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
-	const uint64_t us_per_cyc = us_per_cyc_of();
+	const uint64_t us_per_cyc = dp_us_q32(rte_get_tsc_hz());
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	uint64_t busy_cyc = 0;
 	uint16_t p, q, n, i;
@@ -314,7 +302,7 @@ int dp_worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp_rt.rcu, w->lcore_id);
 	rte_rcu_qsbr_thread_online(dp_rt.rcu, w->lcore_id);
-	const uint64_t us_per_cyc = us_per_cyc_of();
+	const uint64_t us_per_cyc = dp_us_q32(rte_get_tsc_hz());
 	uint64_t busy_cyc = 0;
 
 	held->n = 0;

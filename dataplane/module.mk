@@ -27,3 +27,4 @@ $(eval $(call fuzzer,fuzz_l2l3,dataplane/dp_parse.c dataplane/dp_counters.c,$(DP
 $(eval $(call unit_test,test_dp_config,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
 $(eval $(call unit_test,test_dp_neigh,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
 $(eval $(call unit_test,test_dp_udp,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))
+$(eval $(call unit_test,test_dp_worker,$(DP_LIB) $(COMMON_LIB),$(DP_LINK_LIBS)))

@@ -103,14 +103,26 @@ gen() {
 		--ring tnring --pcap "$1" --seconds "$2" --check-every 1 --pattern-len 200 \
 		>"$tmp/gen.json" 2>"$tmp/gen.err"
 }
+# the worker's own counters around the run, with the wall clock
+wstats() { echo "$(date +%s.%N) $($TEL $PREFIX /poprelay/stats)"; }
+ws0=$(wstats)
 gen "$tmp/t.pcap" 3 || { cat "$tmp/gen.err" "$tmp/gen.json" >&2; pr_fail "ringgen reported bad frames or failed"; }
+ws1=$(wstats)
 pr_log "ringgen: $(cat "$tmp/gen.json")"
 stats=$($TEL $PREFIX /poprelay/turn/stats)
 drops=$($TEL $PREFIX /poprelay/drops)
-python3 - "$(cat "$tmp/gen.json")" "$stats" "$drops" <<'PY' || pr_fail "relayed traffic does not add up"
+python3 - "$(cat "$tmp/gen.json")" "$stats" "$drops" "$ws0" "$ws1" <<'PY' || pr_fail "relayed traffic does not add up"
 import json, sys
 g = json.loads(sys.argv[1]); t = json.loads(sys.argv[2])["/poprelay/turn/stats"]
 d = {k: v for k, v in json.loads(sys.argv[3])["/poprelay/drops"].items() if v}
+# busy_us (one worker) is time: more than nothing, never more than the wall clock; and
+# tx_bytes counts what was sent (relayed frames: 242 and 246 bytes, one ARP reply)
+(c0, w0), (c1, w1) = [(float(a.split(" ", 1)[0]), json.loads(a.split(" ", 1)[1])["/poprelay/stats"])
+                      for a in sys.argv[4:6]]
+busy, wall = w1["busy_us"] - w0["busy_us"], (c1 - c0) * 1e6
+assert 0 < busy <= wall * 1.02 + 20000, (busy, wall)
+txp, txb = w1["tx_packets"] - w0["tx_packets"], w1["tx_bytes"] - w0["tx_bytes"]
+assert txp >= g["to_client"] + g["to_peer"] and 240 <= txb / txp <= 246, (txp, txb, g)
 bad = g["bad_ip_csum"] + g["bad_udp_csum"] + g["bad_len"] + g["bad_payload"]
 # every frame but those drained after the last second (at most what was in flight)
 assert g["checked"] >= g["to_client"] + g["to_peer"] - 4096 > 0, g
