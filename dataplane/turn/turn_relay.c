@@ -391,17 +391,34 @@ static inline uint16_t ld16(const uint8_t *p)
 }
 
 /* The UDP checksum of the relayed datagram, from the received one's (ck) without reading the
- * payload (RFC 1624): payload = ~ck - old, result = ~(payload + new), where old and new are
- * the unfolded sums of everything else each checksum covers (the protocol word of the pseudo
- * header, the same in both, is left out of both). The payload keeps an even offset from the
- * UDP header both ways, so its sum needs no byte swap. */
+ * payload (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')): old is the sum of the ones' complement
+ * of every received field the checksum covers besides the payload (neg32, neg16, negsum16
+ * below), new the unfolded sum of the fields that replace them (the protocol word of the
+ * pseudo header, the same in both, is left out of both); one fold for all of it. The payload
+ * keeps an even offset from the UDP header both ways, so its sum needs no byte swap. The
+ * result is the same as folding old first and subtracting it: neither sum can be zero, and
+ * a fold of a non-zero sum is its one representative in 1..0xffff. */
 static inline uint16_t csum_relayed(uint16_t ck, uint64_t old, uint64_t new)
 {
-	/* one fold for the payload and the new words together: an end-around-carry sum
-	 * folds to the same value in one step or two */
-	uint16_t c =
-	    (uint16_t)~pr_csum_fold((uint64_t)(uint16_t)~ck + (uint16_t)~pr_csum_fold(old) + new);
+	uint16_t c = (uint16_t)~pr_csum_fold((uint64_t)(uint16_t)~ck + old + new);
 	return c ? c : 0xffff; /* RFC 768: a computed zero is sent as all ones */
+}
+
+/* The ones' complement of a received field as it lies (network order), for csum_relayed's
+ * old: 32 and 16 bits, and a 16-byte address. */
+static inline uint64_t neg32(const uint8_t *p)
+{
+	return (uint32_t)~ld32(p);
+}
+
+static inline uint64_t neg16(const uint8_t *p)
+{
+	return (uint16_t)~ld16(p);
+}
+
+static inline uint64_t negsum16(const uint8_t *p)
+{
+	return neg32(p) + neg32(p + 4) + neg32(p + 8) + neg32(p + 12);
 }
 
 /* What both fast paths check of a client's datagram (its UDP header at udp, udp_len bytes)
@@ -472,8 +489,8 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 
 	/* everything received is read before the new headers go over it */
 	const uint16_t ulen = (uint16_t)(8 + dl), sport = htons(rport), dport = htons(pport);
-	const uint64_t old = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + ld16(udp) + ld16(udp + 2) +
-			     2ull * ld16(udp + 4) + ld32(udp + 8);
+	const uint64_t old = neg32(ip + 12) + neg32(ip + 16) + neg16(udp) + neg16(udp + 2) +
+			     2 * neg16(udp + 4) + neg32(udp + 8);
 	const uint64_t new = (uint64_t)src + peer + sport + dport + 2ull * htons(ulen);
 	pr_put_ip4_udp(ip + 4, src, sport, peer, dport, ulen,
 		       csum_relayed(ld16(udp + 6), old, new));
@@ -501,8 +518,8 @@ static unsigned fast_p2c(struct turn_server *s, struct turn_alloc *a, struct tur
 		       cd = htonl((uint32_t)chan << 16 | len);
 	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
 		       dport = htons(a->ft.cli_port);
-	const uint64_t old = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + ld16(udp) + ld16(udp + 2) +
-			     2ull * ld16(udp + 4);
+	const uint64_t old =
+	    neg32(ip + 12) + neg32(ip + 16) + neg16(udp) + neg16(udp + 2) + 2 * neg16(udp + 4);
 	const uint64_t new = (uint64_t)src + dst + sport + dport + 2ull * htons(ulen) + cd;
 	const uint16_t ck = csum_relayed(ld16(udp + 6), old, new);
 	memcpy(udp + 4, &cd, 4); /* the ChannelData header, right before the payload */
@@ -564,8 +581,8 @@ static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
 	count_c2p(a, (uint64_t)dl);
 
 	const uint16_t ulen = (uint16_t)(8 + dl), sport = htons(rport), dport = htons(pport);
-	const uint64_t old = sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) +
-			     2ull * ld16(udp + 4) + ld32(udp + 8);
+	const uint64_t old = negsum16(ip + 8) + negsum16(ip + 24) + neg16(udp) + neg16(udp + 2) +
+			     2 * neg16(udp + 4) + neg32(udp + 8);
 	const uint64_t new = sum16(r->ip) + sum16(p16) + sport + dport + 2ull * htons(ulen);
 	put_ip6_udp(ip + 4, r->ip, sport, p16, dport, ulen, csum_relayed(ld16(udp + 6), old, new));
 	d->out_off = 4;
@@ -590,7 +607,7 @@ static unsigned fast_p2c6(struct turn_server *s, struct turn_alloc *a, struct tu
 	const uint16_t ulen = (uint16_t)(d->udp_len + 4), sport = htons(a->ft.srv_port),
 		       dport = htons(a->ft.cli_port);
 	const uint64_t old =
-	    sum16(ip + 8) + sum16(ip + 24) + ld16(udp) + ld16(udp + 2) + 2ull * ld16(udp + 4);
+	    negsum16(ip + 8) + negsum16(ip + 24) + neg16(udp) + neg16(udp + 2) + 2 * neg16(udp + 4);
 	const uint64_t new =
 	    sum16(a->ft.srv_ip) + sum16(a->ft.cli_ip) + sport + dport + 2ull * htons(ulen) + cd;
 	const uint16_t ck = csum_relayed(ld16(udp + 6), old, new);
