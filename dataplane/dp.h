@@ -187,16 +187,6 @@ bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a);
  * -ENETUNREACH without a route. */
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh);
 
-/* Whether IPv4 address v4 (network order) is inside pfx: one masked compare. */
-static inline bool dp_on_link4(const struct dp_prefix *pfx, uint32_t v4)
-{
-	unsigned int bits = pfx->len;
-
-	return pfx->set && pfx->addr.family == AF_INET &&
-	       (bits == 0 ||
-		((rte_be_to_cpu_32(v4) ^ rte_be_to_cpu_32(pfx->addr.v4)) >> (32 - bits)) == 0);
-}
-
 /* A port's IPv4 route as values (on-link prefix in host order, gateway), so that a burst
  * routes many packets from locals (dp_udp_tx4_burst). */
 struct dp_route4 {
@@ -230,12 +220,6 @@ static inline int dp_route4_nexthop(const struct dp_route4 *r, uint32_t dst, uin
 		return 0;
 	}
 	return -ENETUNREACH;
-}
-
-static inline int dp_route_nexthop4(const struct dp_port *p, uint32_t dst, uint32_t *nh)
-{
-	const struct dp_route4 r = dp_route4_of(p);
-	return dp_route4_nexthop(&r, dst, nh);
 }
 
 /* The same for IPv6: the on-link prefix as two 64-bit words of mask and network, as the

@@ -26,9 +26,10 @@ int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struc
 	int ret;
 
 	if (dst->family == AF_INET) {
+		const struct dp_route4 r = dp_route4_of(p);
 		uint32_t v4;
 
-		ret = dp_route_nexthop4(p, dst->v4, &v4);
+		ret = dp_route4_nexthop(&r, dst->v4, &v4);
 		if (ret == 0) {
 			nh->family = AF_INET;
 			nh->v4 = v4;
