@@ -94,6 +94,14 @@ struct pr_srtp_params {
 	uint32_t initial_srtcp_index; /* sender: first SRTCP index (0..2^31-1; ipsecmb only) */
 	int allow_unencrypted_srtcp;  /* receiver: accept SRTCP with E = 0 (ipsecmb only); off by
 				       * default: SDES here never negotiates UNENCRYPTED_SRTCP */
+	/* Restore after a restart (ipsecmb only): when non-zero, the context starts where a
+	 * previous one stood (pr_srtp_ctx_rtp_index / pr_srtcp_ctx_index; -1 for "none").
+	 * Receiver: every index up to it counts as seen, so a packet captured before the
+	 * restart is refused, and the rollover counter follows from it. Sender: the next
+	 * packets continue after it. initial_roc and initial_srtcp_index are then ignored. */
+	int restore;
+	int64_t restore_rtp_index;
+	int64_t restore_srtcp_index;
 };
 
 struct pr_srtp_ctx;

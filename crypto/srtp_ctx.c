@@ -74,6 +74,9 @@ static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be
 		return -EINVAL;
 	if (p->initial_srtcp_index >= 0x80000000u)
 		return -EINVAL;
+	if (p->restore && (p->restore_rtp_index < -1 || p->restore_rtp_index >= (int64_t)1 << 48 ||
+			   p->restore_srtcp_index < -1 || p->restore_srtcp_index >= 0x7fffffff))
+		return -EINVAL;
 	if (p->mki_len > 4 || (p->mki_len && p->mki_len < 4 && p->mki >> (8 * p->mki_len)))
 		return -EINVAL;
 	*window = p->replay_window ? p->replay_window : PR_SRTP_WINDOW_DEFAULT;
@@ -118,6 +121,23 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 	c->rtcp_next = p->initial_srtcp_index;
 	c->rtp_win = (uint64_t *)((uint8_t *)c + off_win);
 	c->rtcp_win = c->rtp_win + words;
+	if (p->restore) {
+		/* as if every index up to the restored one had been seen */
+		if (p->restore_rtp_index >= 0) {
+			c->rtp.hi = (uint64_t)p->restore_rtp_index;
+			c->rtp.started = 1;
+			c->initial_roc = (uint32_t)(c->rtp.hi >> 16);
+			memset(c->rtp_win, 0xff, words * 8);
+		} else {
+			c->initial_roc = 0;
+		}
+		if (p->restore_srtcp_index >= 0) {
+			c->rtcp.hi = (uint64_t)p->restore_srtcp_index;
+			c->rtcp.started = 1;
+			memset(c->rtcp_win, 0xff, words * 8);
+		}
+		c->rtcp_next = (uint32_t)(p->restore_srtcp_index + 1);
+	}
 	if (ksz) {
 		c->be_rtp = (uint8_t *)c + off_keys;
 		c->be_rtcp = (uint8_t *)c + off_keys + ksz;
@@ -139,7 +159,7 @@ static int create(const struct pr_srtp_params *p, const struct pr_srtp_session_k
 	*out = NULL;
 	if ((rc = check_params(p, &be, &window)) < 0)
 		return rc;
-	if ((rtp_in || p->allow_unencrypted_srtcp || p->initial_srtcp_index) &&
+	if ((rtp_in || p->allow_unencrypted_srtcp || p->initial_srtcp_index || p->restore) &&
 	    be != PR_SRTP_BACKEND_IPSECMB)
 		return -ENOTSUP; /* libsrtp has no way to set them */
 	c = ctx_alloc(p, be, window);
