@@ -41,13 +41,15 @@ struct dp_udp4 {
 	uint16_t udp_len; /* the UDP length field: 8 .. what the IP total length leaves */
 	uint16_t dport;	  /* host order */
 	uint16_t port;	  /* index into dp_rt.ports[] it came in on */
+	uint8_t feature_id; /* the feature whose claimed range holds dport */
 };
 
-/* Those datagrams, gathered over one RX burst, for the one feature that takes them
- * (dp_udp4_ports.feature_id). The IPv6 short way's datagrams come in the same form, in a
- * batch of their own (batch6): ip is then their 40-byte IPv6 header. */
+/* Those datagrams, gathered over one RX burst, for the features that take them
+ * (dp_udp4_ports). The IPv6 short way's datagrams come in the same form, in a batch of
+ * their own (batch6): ip is then their 40-byte IPv6 header. */
 struct dp_udp4_batch {
 	uint16_t n;
+	bool mixed; /* d[] holds datagrams of more than one feature */
 	struct dp_udp4 d[DP_MAX_BURST];
 };
 

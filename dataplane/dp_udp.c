@@ -59,16 +59,15 @@ const struct dp_feature *dp_feature_get(unsigned int id)
 
 int dp_features_init(void)
 {
-	unsigned int i, n4 = 0;
+	unsigned int i;
 	int ret;
 
 	for (i = 1; i <= nb_features; i++) {
 		const struct dp_feature *f = features[i];
-		if ((f->udp4_burst && (n4++ || !f->l4_csum_preserved || !f->udp_input_burst)) ||
+		if ((f->udp4_burst && (!f->l4_csum_preserved || !f->udp_input_burst)) ||
 		    (f->udp6_burst && !f->udp4_burst)) {
 			PR_ERR("feature %s: .udp4_burst needs .l4_csum_preserved and "
-			       ".udp_input_burst, and one feature at most may set it; "
-			       ".udp6_burst needs .udp4_burst",
+			       ".udp_input_burst; .udp6_burst needs .udp4_burst",
 			       f->name);
 			dp_features_teardown();
 			return -EINVAL;
@@ -140,11 +139,14 @@ int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi)
 	claims[n_claims].id = f->id;
 	n_claims++;
 	if (f->udp4_burst) { /* the short way's copy (a subset of claims) */
-		dp_udp4_ports.feature_id = f->id;
-		dp_udp4_ports.v6 = f->udp6_burst != NULL;
+		dp_udp4_ports.v6 |= f->udp6_burst != NULL;
 		dp_udp4_ports.r[dp_udp4_ports.n].lo = lo;
 		dp_udp4_ports.r[dp_udp4_ports.n].hi = hi;
+		dp_udp4_ports.r[dp_udp4_ports.n].feature_id = f->id;
 		dp_udp4_ports.n++;
+		for (i = 0; i < dp_udp4_ports.n; i++) /* the feature's IPv6 choice, all ranges */
+			if (dp_udp4_ports.r[i].feature_id == f->id)
+				dp_udp4_ports.r[i].v6 = f->udp6_burst != NULL;
 	}
 	return 0;
 }
@@ -200,15 +202,47 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 
 struct dp_udp4_ports dp_udp4_ports;
 
+static inline uint16_t feature_short(struct dp_worker *w, uint8_t fid, struct dp_udp4 *d,
+				     uint16_t n, bool v6)
+{
+	const struct dp_feature *f = features[fid];
+
+	return v6 ? f->udp6_burst(w, d, n) : f->udp4_burst(w, d, n);
+}
+
 static inline uint16_t short_flush(struct dp_worker *w, struct dp_udp4_batch *b, bool v6)
 {
-	const struct dp_feature *f = features[dp_udp4_ports.feature_id];
-	uint16_t n = b->n, back;
+	uint16_t n = b->n, back = 0;
 
 	if (n == 0)
 		return 0;
 	b->n = 0;
-	back = v6 ? f->udp6_burst(w, b->d, n) : f->udp4_burst(w, b->d, n);
+	if (likely(!b->mixed)) {
+		back = feature_short(w, b->d[0].feature_id, b->d, n, v6);
+	} else {
+		/* each feature's datagrams in a run of their own; what they decline goes to
+		 * the front of d[] */
+		struct dp_udp4 run[DP_MAX_BURST];
+		uint16_t left = n;
+
+		b->mixed = false;
+		while (left) {
+			uint8_t fid = b->d[back].feature_id;
+			uint16_t k = 0, rest = back;
+			for (uint16_t i = back; i < back + left; i++) {
+				if (b->d[i].feature_id == fid)
+					run[k++] = b->d[i];
+				else
+					b->d[rest++] = b->d[i];
+			}
+			left = (uint16_t)(left - k);
+			/* declined ones of this run, then the other features' (moved up) */
+			uint16_t declined = feature_short(w, fid, run, k, v6);
+			memmove(&b->d[back + declined], &b->d[back], left * sizeof(b->d[0]));
+			memcpy(&b->d[back], run, declined * sizeof(run[0]));
+			back = (uint16_t)(back + declined);
+		}
+	}
 	w->stats->udp_in += (uint64_t)(n - back); /* those declined are counted by input */
 	return back;
 }

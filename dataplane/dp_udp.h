@@ -70,12 +70,13 @@
  *    IP options or fragments, in one segment, skips the full parse: the worker checks the
  *    frame with a few compares (our MAC, ethertype, version and IHL, lengths, the IPv4
  *    header checksum, the source) and hands the burst's such datagrams over as struct
- *    dp_udp4 (dp.h). The feature relays what it can and moves every datagram it does not
- *    take for itself, untouched, to the front of d[] in their order, returning how many:
- *    those then take the full parse and reach .udp_input_burst like any other. Its UDP
- *    checksum is not verified on the way in (so .l4_csum_preserved must be set too). One
- *    feature at most may set .udp4_burst. The same feature may set .udp6_burst for the
- *    IPv6 twin (dp_parse_udp6_plain: to the port's ipv6 address, next header UDP, a
+ *    dp_udp4 (dp.h), each to the feature whose claimed range holds its port (several
+ *    features may take the short way: TURN and the media anchor do). The feature relays
+ *    what it can and moves every datagram it does not take for itself, untouched, to the
+ *    front of d[] in their order, returning how many: those then take the full parse and
+ *    reach .udp_input_burst like any other. Its UDP checksum is not verified on the way in
+ *    (so .l4_csum_preserved must be set too). A feature with .udp4_burst may set
+ *    .udp6_burst for the IPv6 twin (dp_parse_udp6_plain: to the port's ipv6 address, next header UDP, a
  *    non-zero checksum), its datagrams in a batch of their own.
  *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
@@ -153,37 +154,51 @@ void dp_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *p
 
 /* Worker: hands the gathered burst to its feature (dp_worker.c calls it after each RX burst). */
 void dp_udp_batch_flush(struct dp_worker *w);
-/* The UDP ports of the feature that takes the short way in (7.), copied from its claims.
- * Written by .init (dp_udp_claim), read-only for the workers. */
+/* The UDP ports of the features that take the short way in (7.), copied from their claims,
+ * each range with the feature that owns it. Written by .init (dp_udp_claim), read-only for
+ * the workers. */
 struct dp_udp4_ports {
-	uint8_t feature_id; /* 0: none */
 	uint8_t n;
-	bool v6; /* the feature takes IPv6 too (.udp6_burst) */
+	bool v6; /* some feature takes IPv6 too (.udp6_burst) */
 	struct {
 		uint16_t lo, hi;
+		uint8_t feature_id;
+		bool v6; /* this range's feature takes IPv6 */
 	} r[DP_UDP_MAX_CLAIMS];
 };
 extern struct dp_udp4_ports dp_udp4_ports;
 
-/* Whether dport is one of the short way's ports. */
-static inline bool dp_udp4_port_claimed(uint16_t dport)
+/* The short way's feature for dport (IPv4, or IPv6 when v6), 0 when none takes it. */
+static inline uint8_t dp_udp4_port_owner(uint16_t dport, bool v6)
 {
 	for (unsigned int i = 0; i < dp_udp4_ports.n; i++)
 		if ((uint16_t)(dport - dp_udp4_ports.r[i].lo) <=
 		    (uint16_t)(dp_udp4_ports.r[i].hi - dp_udp4_ports.r[i].lo))
-			return true;
-	return false;
+			return !v6 || dp_udp4_ports.r[i].v6 ? dp_udp4_ports.r[i].feature_id : 0;
+	return 0;
 }
 
-/* A frame that passed the short validation joins batch b (rx counted here). */
+/* Whether dport is one of the short way's ports (IPv4). */
+static inline bool dp_udp4_port_claimed(uint16_t dport)
+{
+	return dp_udp4_port_owner(dport, false) != 0;
+}
+
+/* A frame that passed the short validation joins batch b for feature fid (rx counted
+ * here). */
 static inline bool dp_udp_short_push(struct dp_worker *w, struct dp_udp4_batch *b,
 				     struct rte_mbuf *m, uint8_t *frame, uint16_t ulen,
-				     uint16_t dport, uint16_t pidx)
+				     uint16_t dport, uint16_t pidx, uint8_t fid)
 {
 	w->stats->rx_packets++;
 	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);
-	b->d[b->n++] = (struct dp_udp4){
-	    .m = m, .ip = frame + RTE_ETHER_HDR_LEN, .udp_len = ulen, .dport = dport, .port = pidx};
+	b->mixed |= b->n && b->d[0].feature_id != fid;
+	b->d[b->n++] = (struct dp_udp4){.m = m,
+					.ip = frame + RTE_ETHER_HDR_LEN,
+					.udp_len = ulen,
+					.dport = dport,
+					.port = pidx,
+					.feature_id = fid};
 	return true;
 }
 
@@ -200,13 +215,14 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 		? DP_PARSE_IP_CSUM_GOOD
 		: 0;
 	uint16_t ulen, dport;
+	uint8_t fid;
 
 	if (m->nb_segs != 1 || !port->ipv4.set ||
 	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
 				 port->ipv4.addr.v4, &ulen, &dport) ||
-	    !dp_udp4_port_claimed(dport))
+	    !(fid = dp_udp4_port_owner(dport, false)))
 		return false;
-	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx);
+	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx, fid);
 }
 
 /* The same for a plain IPv6 datagram (dp_parse_udp6_plain), into w->batch6. */
@@ -216,17 +232,19 @@ static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct dp_udp4_batch *b = &w->batch6;
 	uint16_t ulen, dport;
+	uint8_t fid;
 
 	if (!dp_udp4_ports.v6 || m->nb_segs != 1 || !port->ipv6.set ||
 	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, port->ipv6.addr.v6,
 				 &ulen, &dport) ||
-	    !dp_udp4_port_claimed(dport))
+	    !(fid = dp_udp4_port_owner(dport, true)))
 		return false;
-	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx);
+	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx, fid);
 }
 
-/* Worker: hands what dp_udp4_take gathered to its feature; returns how many it declined,
- * left in w->batch4.d[0..) for the full parse (their rx already counted). */
+/* Worker: hands what dp_udp4_take gathered to the features that own their ports (each
+ * feature its own datagrams, in arrival order); returns how many they declined, left in
+ * w->batch4.d[0..) for the full parse (their rx already counted). */
 uint16_t dp_udp4_flush(struct dp_worker *w);
 /* The same for dp_udp6_take's, left in w->batch6.d[0..). */
 uint16_t dp_udp6_flush(struct dp_worker *w);

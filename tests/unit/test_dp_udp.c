@@ -496,7 +496,7 @@ static void test_short_way6(void)
 	dp_rt.ports[2].ipv6.set = true;
 	dp_rt.ports[2].ipv6.len = 64;
 	dp_rt.ports[2].ipv6.addr = ip(our6_2);
-	CU_ASSERT_EQUAL_FATAL(dp_udp4_ports.feature_id, fc.id);
+	CU_ASSERT_EQUAL_FATAL(dp_udp4_ports.r[0].feature_id, fc.id);
 
 	/* a feature without .udp6_burst: IPv6 takes the full parse, IPv4 the short way */
 	CU_ASSERT_FALSE(dp_udp4_ports.v6);
@@ -645,8 +645,8 @@ static bool init_refuses(const char *name)
 	return rc == -EINVAL && strstr(buf, want) != NULL;
 }
 
-/* One feature at most may take the short way, and only with a burst input and preserved
- * checksums; .udp6_burst only with .udp4_burst: start-up refuses otherwise, naming it. */
+/* The short way only with a burst input and preserved checksums; .udp6_burst only with
+ * .udp4_burst: start-up refuses otherwise, naming the feature. */
 static struct dp_feature fe = {.name = "v6_alone",
 			       .udp_input = udp_in,
 			       .udp_input_burst = burst_in,
@@ -666,11 +666,79 @@ static void test_short_way_startup(void)
 	CU_ASSERT_EQUAL(dp_features_init(), 0);
 	dp_features_teardown();
 	fe.udp6_burst = fast6_in;
-	fe.udp4_burst = fast_in; /* now a second short-way feature */
-	CU_ASSERT_TRUE(init_refuses("v6_alone"));
+	fe.udp4_burst = fast_in; /* a second short-way feature: fine (TURN and media) */
+	CU_ASSERT_EQUAL(dp_features_init(), 0);
+	dp_features_teardown();
 	fe.udp6_burst = fe.udp4_burst = NULL;
+}
+
+/* Two features on the short way: one burst holds datagrams for both, interleaved; each
+ * feature gets only the datagrams to its own ports, in arrival order, and what they decline
+ * comes back in front of the batch for the full parse. */
+static unsigned fd_seen;
+static uint16_t fd_order[16];
+static uint16_t fast_in_d(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	uint16_t back = 0;
+	(void)w;
+	for (uint16_t i = 0; i < n; i++) {
+		fd_order[fd_seen++ % 16] = d[i].dport;
+		if (d[i].dport == 7105)
+			d[back++] = d[i]; /* declined */
+		else
+			rte_pktmbuf_free(d[i].m);
+	}
+	return back;
+}
+
+static void test_short_way_two(void)
+{
+	static struct dp_worker w;
+	static struct dp_lcore_stats st;
+	const struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 0x10}};
+	/* fc (7000-7009, declines odd ports) and fd (7100-7109, declines 7105) */
+	static const uint16_t ports[] = {7100, 7001, 7101, 7002, 7105, 7003, 7102, 7104};
+	struct rte_mbuf *m[RTE_DIM(ports)];
+	unsigned calls = fast_calls;
+
+	fd.udp4_burst = fast_in_d;
 	dp_feature_register(&fd);
-	CU_ASSERT_TRUE(init_refuses("short2"));
+	CU_ASSERT_EQUAL_FATAL(dp_udp_claim(&fd, 7100, 7109), 0);
+	memset(&w, 0, sizeof(w));
+	w.stats = &st;
+	dp_rt.nb_ports = 1;
+	dp_rt.ports[0].mac = mac;
+	dp_rt.ports[0].ipv4.set = true;
+	dp_rt.ports[0].ipv4.len = 24;
+	dp_rt.ports[0].ipv4.addr = ip("198.51.100.10");
+	CU_ASSERT_EQUAL(dp_udp4_port_owner(7001, false), fc.id);
+	CU_ASSERT_EQUAL(dp_udp4_port_owner(7101, false), fd.id);
+	CU_ASSERT_EQUAL(dp_udp4_port_owner(7101, true), 0); /* fd takes no IPv6 */
+	CU_ASSERT_EQUAL(dp_udp4_port_owner(7050, false), 0);
+	for (unsigned i = 0; i < RTE_DIM(ports); i++) {
+		m[i] = frame4("198.51.100.10", ports[i], &mac);
+		CU_ASSERT_TRUE(dp_udp4_take(&w, m[i], 0));
+	}
+	CU_ASSERT_TRUE(w.batch4.mixed);
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 3); /* 7001 and 7003 (fc), 7105 (fd) */
+	CU_ASSERT_EQUAL(fast_calls, calls + 1);
+	CU_ASSERT_EQUAL(fd_seen, 5);
+	static const uint16_t want[] = {7100, 7101, 7105, 7102, 7104}; /* arrival order */
+	CU_ASSERT_EQUAL(memcmp(fd_order, want, sizeof(want)), 0);
+	CU_ASSERT_FALSE(w.batch4.mixed);
+	/* declined: fc's first (the first datagram's feature is served first), then fd's */
+	CU_ASSERT_PTR_EQUAL(w.batch4.d[0].m, m[4]);
+	CU_ASSERT_PTR_EQUAL(w.batch4.d[1].m, m[1]);
+	CU_ASSERT_PTR_EQUAL(w.batch4.d[2].m, m[5]);
+	CU_ASSERT_EQUAL(st.udp_in, 5);
+	for (unsigned i = 0; i < 3; i++)
+		rte_pktmbuf_free(w.batch4.d[i].m);
+	/* one feature alone: handed over whole, not mixed */
+	for (unsigned i = 0; i < 2; i++)
+		CU_ASSERT_TRUE(dp_udp4_take(&w, frame4("198.51.100.10", 7102, &mac), 0));
+	CU_ASSERT_FALSE(w.batch4.mixed);
+	CU_ASSERT_EQUAL(dp_udp4_flush(&w), 0);
+	CU_ASSERT_EQUAL(fd_seen, 7);
 }
 
 /* ---- burst transmit through the next-hop cache (dp_udp_tx4_burst, dp_udp_tx6_burst) ---- */
@@ -1161,6 +1229,7 @@ int main(void)
 	CU_add_test(s, "the short way in", test_short_way);
 	CU_add_test(s, "the short way in, IPv6", test_short_way6);
 	CU_add_test(s, "the short way in: start-up refusals", test_short_way_startup);
+	CU_add_test(s, "the short way in: two features in one burst", test_short_way_two);
 	CU_add_test(s, "UDP port claims", test_claims);
 	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
