@@ -81,6 +81,8 @@ include common/module.mk
 -include crypto/module.mk
 -include dataplane/module.mk
 -include dataplane/turn/turn.mk
+-include dataplane/media/media.mk
+-include tests/integration/media/mpeer.mk
 -include mgmt/module.mk
 -include slowpath/module.mk
 

@@ -37,6 +37,7 @@
 #define PR_KS_SESSION_PREFIX	"pr:session:"
 #define PR_KS_SESSIONS_KEY	"pr:sessions"
 #define PR_KS_SESSIONS_STREAM	"pr:sessions:stream"
+#define PR_KS_SESSIONS_EVENTS	"pr:sessions:events" /* dataplane -> slowpath (idle) */
 #define PR_KS_SESSIONS_GROUP	"dataplane"
 #define PR_KS_PORTS_FREE_KEY	"pr:ports:free"
 #define PR_KS_PORTS_RANGE_KEY	"pr:ports:range"

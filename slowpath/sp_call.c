@@ -252,21 +252,34 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 		char key[PR_KS_NAME_MAX + 16];
 		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s-%u", call->id, i);
 		redisReply *r = pr_redis_cmd(s->redis,
-					     "HMGET %s a_rx_packets a_rx_bytes "
-					     "a_tx_packets a_tx_bytes b_rx_packets b_rx_bytes "
-					     "b_tx_packets b_tx_bytes",
+					     "HMGET %s a_rx_packets a_rx_bytes a_tx_packets a_tx_bytes "
+					     "a_lost a_auth_fail a_jitter_us b_rx_packets b_rx_bytes "
+					     "b_tx_packets b_tx_bytes b_lost b_auth_fail b_jitter_us",
 					     key);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
-			uint64_t *dst[8] = {&cdr.caller.rx_packets, &cdr.caller.rx_bytes,
-					    &cdr.caller.tx_packets, &cdr.caller.tx_bytes,
-					    &cdr.callee.rx_packets, &cdr.callee.rx_bytes,
-					    &cdr.callee.tx_packets, &cdr.callee.tx_bytes};
-			for (int k = 0; k < 8; k++)
-				if (r->element[k]->type == REDIS_REPLY_STRING)
-					*dst[k] += strtoull(r->element[k]->str, NULL, 10);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 14) {
+			struct pr_ks_cdr_leg *leg[2] = {&cdr.caller, &cdr.callee};
+			for (int l = 0; l < 2; l++) {
+				uint64_t *dst[6] = {&leg[l]->rx_packets, &leg[l]->rx_bytes,
+						    &leg[l]->tx_packets, &leg[l]->tx_bytes,
+						    &leg[l]->lost,	 &leg[l]->auth_fail};
+				redisReply **e = r->element + 7 * l;
+				for (int k = 0; k < 6; k++)
+					if (e[k]->type == REDIS_REPLY_STRING)
+						*dst[k] += strtoull(e[k]->str, NULL, 10);
+				/* the worst media line's jitter */
+				if (e[6]->type == REDIS_REPLY_STRING) {
+					uint32_t j = (uint32_t)strtoul(e[6]->str, NULL, 10);
+					if (j > leg[l]->jitter_us)
+						leg[l]->jitter_us = j;
+				}
+			}
 		}
 		if (r)
 			freeReplyObject(r);
+	}
+	if (cdr.duration_s) {
+		cdr.caller.avg_kbps = (uint32_t)(cdr.caller.rx_bytes * 8 / 1000 / cdr.duration_s);
+		cdr.callee.avg_kbps = (uint32_t)(cdr.callee.rx_bytes * 8 / 1000 / cdr.duration_s);
 	}
 	if (pr_ks_cdr_store(s->redis, &cdr) < 0) {
 		s->ctr.redis_errors++;
@@ -311,6 +324,9 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 	if (!call->status || status)
 		call->status = status ? status : call->status;
 	copy(call->end_reason, sizeof(call->end_reason), reason);
+	/* the CDR first: it copies the media figures from the session hashes, which the end
+	 * removes */
+	write_cdr(s, call);
 	if (call->installed)
 		for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {
 			char id[PR_KS_NAME_MAX];
@@ -318,7 +334,6 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 			if (call->leg[LEG_A].m[i].used && pr_ks_session_end(s->redis, id) < 0)
 				s->ctr.redis_errors++;
 		}
-	write_cdr(s, call);
 	release_media(s, call);
 	if (call->answer)
 		s->ctr.calls_ended++;
@@ -1342,6 +1357,68 @@ void sp_call_tick(struct sp_server *s, int64_t now)
 			call_finish(s, call, "max-duration", 0);
 		}
 	}
+}
+
+void sp_call_media_events(struct sp_server *s)
+{
+	static char last[32]; /* the last entry read; empty: start at the stream's end */
+	redisReply *r;
+
+	if (!last[0]) {
+		r = pr_redis_cmd(s->redis, "XREVRANGE %s + - COUNT 1", PR_KS_SESSIONS_EVENTS);
+		if (!r)
+			return;
+		snprintf(last, sizeof(last), "0-0");
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+		    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+		    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+			copy(last, sizeof(last), r->element[0]->element[0]->str);
+		freeReplyObject(r);
+	}
+	r = pr_redis_cmd(s->redis, "XREAD COUNT 256 STREAMS %s %s", PR_KS_SESSIONS_EVENTS, last);
+	if (!r) {
+		s->ctr.redis_errors++;
+		return;
+	}
+	/* [[stream, [[id, [field, value, ...]], ...]]] */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+	    r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
+		const redisReply *es = r->element[0]->element[1];
+		for (size_t i = 0; i < es->elements; i++) {
+			const redisReply *e = es->element[i];
+			const char *op = NULL, *cdr = NULL;
+			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+			    e->element[0]->type != REDIS_REPLY_STRING ||
+			    e->element[1]->type != REDIS_REPLY_ARRAY)
+				continue;
+			copy(last, sizeof(last), e->element[0]->str);
+			const redisReply *kv = e->element[1];
+			for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+				if (kv->element[j]->type != REDIS_REPLY_STRING ||
+				    kv->element[j + 1]->type != REDIS_REPLY_STRING)
+					continue;
+				if (!strcmp(kv->element[j]->str, "op"))
+					op = kv->element[j + 1]->str;
+				else if (!strcmp(kv->element[j]->str, "cdr_id"))
+					cdr = kv->element[j + 1]->str;
+			}
+			if (!op || !cdr || strcmp(op, "idle"))
+				continue;
+			for (struct sp_call *call = s->calls; call; call = call->next) {
+				if (strcmp(call->id, cdr) || call->state != CS_UP)
+					continue;
+				PR_NOTICE("call %s: no media for the idle timeout: ending it",
+					  call->id);
+				s->ctr.calls_media_timeout++;
+				bye_leg(s, call, LEG_A);
+				bye_leg(s, call, LEG_B);
+				call_finish(s, call, "media-timeout", 0);
+				break;
+			}
+		}
+	}
+	freeReplyObject(r);
 }
 
 void sp_call_retransmit(struct sp_server *s, int64_t now_ms)

@@ -56,7 +56,7 @@ struct sp_counters {
 	    reg_plain_refused, reg_unknown_user;
 	uint64_t lockout_refused, rate_limited, scanner_refused;
 	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488, calls_ended,
-	    calls_flow_lost, calls_timeout, calls_plain_refused;
+	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
 	uint64_t redis_errors;
 };
 
@@ -134,6 +134,9 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp);
 void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id);
 void sp_call_tick(struct sp_server *s, int64_t now);
+/* Every second: the dataplane's media events (pr:sessions:events): a call whose media went
+ * idle is ended with a BYE on both legs (CDR end_reason media-timeout). */
+void sp_call_media_events(struct sp_server *s);
 /* UDP client transactions: retransmissions and timers B/F (every 100 ms). */
 void sp_call_retransmit(struct sp_server *s, int64_t now_ms);
 void sp_call_shutdown(struct sp_server *s);

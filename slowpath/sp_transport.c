@@ -527,6 +527,7 @@ void sp_counters_log(struct sp_server *s, bool force)
 	    {"calls_ended", c->calls_ended},
 	    {"calls_flow_lost", c->calls_flow_lost},
 	    {"calls_timeout", c->calls_timeout},
+	    {"calls_media_timeout", c->calls_media_timeout},
 	    {"calls_plain_refused", c->calls_plain_refused},
 	    {"redis_errors", c->redis_errors},
 	};
@@ -547,6 +548,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (++n % 10)
 		return;
 	sp_call_tick(s, sp_now());
+	sp_call_media_events(s);
 	if (n % 600 == 0)
 		sp_counters_log(s, false);
 }

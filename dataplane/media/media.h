@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The media anchor (dataplane/media/): relays each call's RTP and RTCP between its two legs,
+ * SRTP hop by hop (unprotect with the inbound leg's keys, protect with the outbound leg's).
+ *
+ * Who writes what:
+ *  - control lcore: builds a session from its Redis record (pr:session:<id>), publishes its
+ *    legs in the port table (one slot per relay port pair) and retires them through RCU;
+ *    creates a stream (one SSRC in one direction: its contexts) when a worker punts the
+ *    first packet of an SSRC it does not know, and publishes it in the leg's streams[];
+ *  - workers: everything in struct media_rt and struct media_stream's figures, for the
+ *    packets they relay (RSS keeps one direction on one worker);
+ *  - telemetry thread: reads under media.lock (control takes it to add or free sessions).
+ */
+#ifndef POPRELAY_DP_MEDIA_H
+#define POPRELAY_DP_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/keyspace.h"
+#include "crypto/sdes.h"
+#include "crypto/srtp.h"
+#include "dataplane/dp_parse.h"
+
+#define MEDIA_MAX_SSRC 8 /* streams per direction of a session (audio, video, RTX, FEC...) */
+
+/* One SSRC from leg L toward leg O. Contexts and ssrc: control, before publication.
+ * Figures: the worker relaying L's packets. */
+struct media_stream {
+	uint32_t ssrc;
+	struct pr_srtp_ctx *rx; /* L's key_rx, receiver (NULL: L is in clear) */
+	struct pr_srtp_ctx *tx; /* O's key_tx, sender (NULL: O is in clear) */
+	/* RFC 3550 A.1 sequence figures and A.8 jitter (RTP only) */
+	uint8_t seq_init;
+	uint16_t max_seq;
+	uint32_t base_seq;
+	uint32_t cycles;
+	uint32_t received;
+	uint32_t jitter; /* RTP timestamp units, x16 */
+	int64_t transit;
+	/* restored on restart: highest RTP / SRTCP index seen before it (control) */
+};
+
+/* A leg's runtime state, kept across updates of the session. Writer: the worker relaying
+ * packets from this leg (rx_*, latch, bucket) or toward it (tx_*); ctl_*: control. */
+struct media_rt {
+	struct dp_ipaddr lat_ip; /* latched RTP source */
+	uint16_t lat_port;
+	uint8_t latched;
+	uint8_t rtcp_latched;
+	struct dp_ipaddr lat_rtcp_ip; /* latched RTCP source (port + 1 or muxed) */
+	uint16_t lat_rtcp_port;
+	uint32_t latch_gen; /* the leg generation the latch was learned under */
+	uint64_t rx_packets, rx_bytes; /* accepted from the device */
+	uint64_t tx_packets, tx_bytes; /* sent to the device */
+	uint64_t auth_fail, replay, wrong_source, bandwidth, other_drop;
+	uint64_t relatch;
+	uint64_t last_rx_tsc;
+	uint64_t last_relatch_tsc;
+	uint64_t tb_tokens, tb_tsc; /* X_max_kbps token bucket, bytes */
+	/* control: figures of first packets relayed by control and of retired streams */
+	uint64_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes, ctl_auth_fail;
+	uint64_t ctl_lost;
+	uint64_t relatch_logged; /* control: relatch count already logged */
+};
+
+struct media_sess;
+
+/* One generation of a leg's configuration: immutable once published, except streams[]
+ * (control appends). */
+struct media_leg {
+	struct media_sess *sess;
+	uint8_t idx; /* 0: a (caller side), 1: b */
+	bool encrypted, latch, rtcp_mux;
+	uint16_t relay_port, peer_port; /* host order */
+	uint16_t port_idx;		/* dp port that owns relay */
+	struct dp_ipaddr relay, peer;
+	uint32_t max_kbps;
+	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */
+	uint32_t clock_hz;
+	enum pr_srtp_profile profile;
+	struct media_rt *rt;
+	struct media_stream *streams[MEDIA_MAX_SSRC]; /* packets from this leg */
+	/* control only: the SDES keys (secrets) */
+	struct pr_sdes_crypto key_rx, key_tx;
+};
+
+struct media_sess {
+	struct media_leg leg[2];
+	char id[PR_KS_NAME_MAX];
+	char cdr_id[PR_KS_NAME_MAX];
+	char party[2][64];
+	char suite[2][32];
+	uint32_t idle_s;
+	uint32_t list_idx; /* control: index in the session list */
+	uint64_t installed_ms;
+	bool idle_reported; /* control: told the slowpath (pr:sessions:events) */
+};
+
+/* Control: builds session s from record k (keys decoded, addresses parsed); 0 or a negative
+ * errno with *why set to a short reason. Does not publish. */
+int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why);
+
+/* RTCP or RTP on a muxed port (RFC 5761 4: RTCP packet types 192-223 in the second byte). */
+static inline bool media_is_rtcp_mux(const uint8_t *p, uint16_t len)
+{
+	return len >= 2 && p[1] >= 192 && p[1] <= 223;
+}
+
+/* RFC 3550 A.1 / A.8 for an accepted RTP packet (plaintext header). arrival: in RTP clock
+ * units. */
+static inline void media_stream_seq(struct media_stream *s, const uint8_t *rtp, uint32_t arrival)
+{
+	uint16_t seq = (uint16_t)(rtp[2] << 8 | rtp[3]);
+	uint32_t ts = (uint32_t)rtp[4] << 24 | (uint32_t)rtp[5] << 16 | (uint32_t)rtp[6] << 8 | rtp[7];
+	int64_t transit = (int64_t)arrival - (int64_t)ts, d;
+
+	if (!s->seq_init) {
+		s->seq_init = 1;
+		s->base_seq = seq;
+		s->max_seq = seq;
+		s->cycles = 0;
+		s->received = 1;
+		s->transit = transit;
+		return;
+	}
+	uint16_t delta = (uint16_t)(seq - s->max_seq);
+	if (delta < 0x8000) { /* in order, perhaps with a gap */
+		if (seq < s->max_seq)
+			s->cycles += 65536;
+		s->max_seq = seq;
+	}
+	s->received++;
+	d = (int32_t)(uint32_t)(transit - s->transit);
+	s->transit = transit;
+	if (d < 0)
+		d = -d;
+	s->jitter += (uint32_t)d - ((s->jitter + 8) >> 4);
+}
+
+/* Packets lost on the way in (expected - received, never below 0). */
+static inline uint64_t media_stream_lost(const struct media_stream *s)
+{
+	if (!s->seq_init)
+		return 0;
+	uint64_t expected = (uint64_t)s->cycles + s->max_seq - s->base_seq + 1;
+	return expected > s->received ? expected - s->received : 0;
+}
+
+#endif

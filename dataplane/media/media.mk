@@ -1,0 +1,6 @@
+# dataplane/media: the media anchor. media_sess.c is pure C (a session from its Redis
+# record), unit-tested alone; media_dp.c is the feature inside poprelay-dataplane.
+MEDIA_CORE_SRCS := dataplane/media/media_sess.c
+MEDIA_DP_OBJS := $(MEDIA_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/media/media_dp.o
+$(DP_BIN): $(MEDIA_DP_OBJS) $(CRYPTO_LIB)
+DP_LINK_LIBS += $(IPSECMB_LIBS) $(SRTP_LIBS)

@@ -1,0 +1,1660 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The media anchor as a dataplane feature (dataplane/dp_udp.h, design in media.h):
+ *  - control lcore: follows pr:sessions:stream (consumer group "dataplane"), rebuilds every
+ *    live session from the hashes at start, installs, updates and ends sessions through RCU,
+ *    creates a stream's SRTP contexts when a worker punts its first packet, writes each
+ *    session's figures to its hash every stats_interval_ms;
+ *  - workers: relay RTP/RTCP between the legs, SRTP unprotect and protect in bursts;
+ *  - telemetry: /poprelay/media/stats, /poprelay/media/sessions, /poprelay/media/session. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_spinlock.h>
+#include <rte_telemetry.h>
+
+#include "common/keyspace.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "crypto/srtp.h"
+#include "dataplane/dp.h"
+#include "dataplane/dp_config.h"
+#include "dataplane/dp_udp.h"
+#include "dataplane/media/media.h"
+
+/* ---- configuration: [media] ---- */
+struct media_cfg {
+	bool enabled;
+	uint32_t port_min, port_max;
+	uint32_t max_sessions;
+	char consumer[DP_CFG_STR_MAX];
+	uint32_t stats_interval_ms;
+	char clear_latch[DP_CFG_STR_MAX];
+	uint32_t relatch_interval_ms;
+	uint32_t session_idle_s;
+};
+static struct media_cfg mcfg;
+
+#define MC(f) offsetof(struct media_cfg, f)
+static const struct dp_cfg_key media_keys[] = {
+    {"enabled", DP_CFG_BOOL, 0, 0, "yes", MC(enabled), 0, "run the media anchor"},
+    {"port_min", DP_CFG_U32, 1024, 65534, "30000", MC(port_min), 0,
+     "first UDP port of the anchor's relay ports (even: RTP, odd: RTCP)"},
+    {"port_max", DP_CFG_U32, 1025, 65535, "39999", MC(port_max), 0,
+     "last UDP port of the anchor's relay ports; the slowpath's media_ports lie inside"},
+    {"max_sessions", DP_CFG_U32, 1, 1000000, "16384", MC(max_sessions), 0,
+     "media sessions (m= lines) relayed at once; installs beyond are refused and counted"},
+    {"consumer", DP_CFG_STR, 1, 63, "dataplane", MC(consumer), 0,
+     "this dataplane's consumer name in the session stream's group"},
+    {"stats_interval_ms", DP_CFG_U32, 100, 60000, "1000", MC(stats_interval_ms), 0,
+     "interval of the per-leg figures written to each session's hash"},
+    {"clear_latch", DP_CFG_STR, 4, 8, "sdp-host", MC(clear_latch), 0,
+     "legs in clear latch from: sdp-host (the SDP address's host only) or first (any source)"},
+    {"relatch_interval_ms", DP_CFG_U32, 0, 600000, "2000", MC(relatch_interval_ms), 0,
+     "a leg in clear moves its latch at most this often"},
+    {"session_idle_s", DP_CFG_U32, 5, 3600, "60", MC(session_idle_s), 0,
+     "idle time after which a session whose record gives none is reported to the slowpath to end"},
+};
+
+static struct dp_cfg_section media_section = {
+    .name = "media", .storage = &mcfg, .keys = media_keys, .nkeys = RTE_DIM(media_keys)};
+
+RTE_INIT(media_cfg_register)
+{
+	dp_cfg_section_register(&media_section);
+}
+
+/* ---- state ---- */
+enum {
+	MD_NO_SESSION,
+	MD_WRONG_ADDR,
+	MD_MALFORMED,
+	MD_WRONG_SOURCE,
+	MD_AUTH,
+	MD_REPLAY,
+	MD_SRTP,
+	MD_NO_PEER,
+	MD_BANDWIDTH,
+	MD_SSRC_LIMIT,
+	MD_TX,
+	MD_MAX
+};
+static const char *const md_names[MD_MAX] = {
+    "media_no_session", "media_wrong_addr", "media_malformed", "media_wrong_source",
+    "media_auth",	"media_replay",	    "media_srtp",      "media_no_peer",
+    "media_bandwidth",	"media_ssrc_limit", "media_tx"};
+static int drop_id[MD_MAX];
+
+/* Written by control at init; the slots by control (RCU), read by workers. */
+static struct media_leg **slots; /* (port - port_min) / 2 -> leg */
+static uint32_t nslots;
+static uint64_t us_q32;
+static bool clear_latch_first;
+static uint64_t relatch_cyc;
+
+/* Control only (and the telemetry thread under lock). */
+static rte_spinlock_t lock = RTE_SPINLOCK_INITIALIZER;
+static struct media_sess **list;
+static uint32_t nlist;
+static struct {
+	uint64_t installs, updates, ends, bad_entries, unknown, refused, streams, idle_ends;
+	uint64_t install_failures, ctl_relayed, ctl_dropped, redis_errors, streams_restored;
+} cst;
+static struct pr_redis *redis;
+static uint64_t last_try_ms, last_read_ms, last_stats_ms;
+static bool warned, synced_start, pending_done;
+/* Retired objects, freed after the next grace period. */
+#define RETIRE_MAX 4096
+static struct {
+	void *p;
+	uint8_t kind; /* 0 session, 1 rt, 2 stream */
+} retired[RETIRE_MAX];
+static unsigned nretired;
+
+extern struct dp_feature media_feature;
+
+static inline struct media_leg *slot_get(uint16_t port)
+{
+	uint32_t i = (uint32_t)(uint16_t)(port - mcfg.port_min) >> 1;
+
+	if (i >= nslots)
+		return NULL;
+	return __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+}
+
+/* ---- the worker path ---- */
+
+static inline bool addr_eq(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == AF_INET ? a->v4 == b->v4 : !memcmp(a->v6, b->v6, 16);
+}
+
+static inline bool addr_unset(const struct dp_ipaddr *a)
+{
+	static const uint8_t z[16];
+
+	return a->family == 0 || (a->family == AF_INET ? a->v4 == 0 : !memcmp(a->v6, z, 16));
+}
+
+static inline struct media_stream *stream_find(struct media_leg *l, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
+		struct media_stream *s = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
+		if (!s)
+			return NULL;
+		if (s->ssrc == ssrc)
+			return s;
+	}
+	return NULL;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A packet's way through the relay, filled in steps. */
+struct mpkt {
+	struct rte_mbuf *m;
+	struct dp_pkt_info *pi;
+	struct media_leg *in;
+	struct media_stream *st;
+	struct pr_srtp_pkt pk;
+	bool rtcp;
+	bool src_match; /* came from the latched (or, before a latch, an acceptable) source */
+};
+
+/* Where leg o's device gets RTP / RTCP: the latched source, else the SDP address. */
+static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipaddr *ip,
+			    uint16_t *port)
+{
+	const struct media_rt *rt = o->rt;
+	bool latched = rt->latched && rt->latch_gen == o->gen;
+
+	if (rtcp && !o->rtcp_mux) {
+		if (latched && rt->rtcp_latched) {
+			*ip = rt->lat_rtcp_ip;
+			*port = rt->lat_rtcp_port;
+			return true;
+		}
+		if (latched) {
+			*ip = rt->lat_ip;
+			*port = (uint16_t)(rt->lat_port + 1);
+			return true;
+		}
+		if (addr_unset(&o->peer) || o->peer_port == 0)
+			return false;
+		*ip = o->peer;
+		*port = (uint16_t)(o->peer_port + 1);
+		return true;
+	}
+	if (latched) {
+		*ip = rt->lat_ip;
+		*port = rt->lat_port;
+		return true;
+	}
+	if (addr_unset(&o->peer) || o->peer_port == 0)
+		return false;
+	*ip = o->peer;
+	*port = o->peer_port;
+	return true;
+}
+
+/* Would a leg in clear accept (and latch to) src now? */
+static inline bool clear_source_ok(const struct media_leg *l, const struct dp_pkt_info *pi,
+				   bool rtcp, uint64_t now)
+{
+	const struct media_rt *rt = l->rt;
+	bool latched = rt->latched && rt->latch_gen == l->gen;
+
+	if (latched) {
+		if (rtcp && !l->rtcp_mux && rt->rtcp_latched)
+			return addr_eq(&pi->src, &rt->lat_rtcp_ip) && pi->sport == rt->lat_rtcp_port;
+		if (rtcp && !l->rtcp_mux)
+			return addr_eq(&pi->src, &rt->lat_ip);
+		if (addr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port)
+			return true;
+		if (!l->latch)
+			return false;
+		/* a move of the latch: rate-limited, and from the SDP host unless "first" */
+		if (now - rt->last_relatch_tsc < relatch_cyc)
+			return false;
+	}
+	if (!l->latch)
+		return addr_eq(&pi->src, &l->peer) &&
+		       pi->sport == (uint16_t)(rtcp && !l->rtcp_mux ? l->peer_port + 1 : l->peer_port);
+	return clear_latch_first || addr_unset(&l->peer) || addr_eq(&pi->src, &l->peer);
+}
+
+/* Is src the latched source of leg l (for an encrypted leg; before a latch: yes)? */
+static inline bool srtp_source_match(const struct media_leg *l, const struct dp_pkt_info *pi,
+				     bool rtcp)
+{
+	const struct media_rt *rt = l->rt;
+
+	if (!(rt->latched && rt->latch_gen == l->gen))
+		return l->latch || (addr_eq(&pi->src, &l->peer) && pi->sport == l->peer_port +
+							    (rtcp && !l->rtcp_mux ? 1 : 0));
+	if (rtcp && !l->rtcp_mux)
+		return rt->rtcp_latched ? addr_eq(&pi->src, &rt->lat_rtcp_ip) &&
+					      pi->sport == rt->lat_rtcp_port
+					: addr_eq(&pi->src, &rt->lat_ip);
+	return addr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port;
+}
+
+/* Learn or move the latch of leg l to src (an authentic packet, or an accepted one in
+ * clear). */
+static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rtcp,
+			 uint64_t now)
+{
+	struct media_rt *rt = l->rt;
+
+	if (rtcp && !l->rtcp_mux) {
+		if (!rt->rtcp_latched || !addr_eq(&rt->lat_rtcp_ip, &pi->src) ||
+		    rt->lat_rtcp_port != pi->sport) {
+			rt->lat_rtcp_ip = pi->src;
+			rt->lat_rtcp_port = pi->sport;
+			rt->rtcp_latched = 1;
+		}
+		return;
+	}
+	if (rt->latched && rt->latch_gen == l->gen) {
+		if (addr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
+			return;
+		if (!l->latch)
+			return;
+		rt->relatch++;
+		rt->last_relatch_tsc = now;
+		rt->rtcp_latched = 0; /* learn RTCP's again from the new binding */
+	}
+	rt->lat_ip = pi->src;
+	rt->lat_port = pi->sport;
+	rt->latch_gen = l->gen;
+	__atomic_store_n(&rt->latched, 1, __ATOMIC_RELEASE);
+}
+
+/* Token bucket of X_max_kbps (bytes); true when the packet fits. */
+static inline bool bucket_take(struct media_leg *l, uint32_t bytes, uint64_t now)
+{
+	struct media_rt *rt = l->rt;
+	uint64_t burst = (uint64_t)l->max_kbps * 1000 / 8 / 4 + 1500; /* 250 ms and a packet */
+
+	if (!l->max_kbps)
+		return true;
+	if (rt->tb_tsc == 0) {
+		rt->tb_tsc = now;
+		rt->tb_tokens = burst;
+	}
+	uint64_t us = dp_cyc_to_us(now - rt->tb_tsc, us_q32);
+	if (us) {
+		rt->tb_tokens += us * l->max_kbps / 8000;
+		if (rt->tb_tokens > burst)
+			rt->tb_tokens = burst;
+		rt->tb_tsc = now;
+	}
+	if (rt->tb_tokens < bytes)
+		return false;
+	rt->tb_tokens -= bytes;
+	return true;
+}
+
+static inline unsigned srtp_drop(uint8_t result)
+{
+	switch (result) {
+	case PR_SRTP_ERR_AUTH:
+		return MD_AUTH;
+	case PR_SRTP_ERR_REPLAY:
+		return MD_REPLAY;
+	case PR_SRTP_ERR_TOO_SHORT:
+	case PR_SRTP_ERR_BAD_VERSION:
+		return MD_MALFORMED;
+	default:
+		return MD_SRTP;
+	}
+}
+
+/* Worker: drop by reason, unless the datagram is damaged (its UDP checksum, which the way
+ * in left to us, is wrong): then it counts as damaged. */
+static inline void wdrop(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
+			 unsigned reason)
+{
+	if (!dp_udp_csum_verify(m, pi))
+		return dp_drop(w, m, DP_DROP_UDP_BAD_CSUM);
+	dp_drop(w, m, (unsigned)drop_id[reason]);
+}
+
+static inline void count_drop(struct media_leg *l, unsigned reason)
+{
+	struct media_rt *rt = l->rt;
+
+	if (reason == MD_AUTH)
+		rt->auth_fail++;
+	else if (reason == MD_REPLAY)
+		rt->replay++;
+	else if (reason == MD_WRONG_SOURCE)
+		rt->wrong_source++;
+	else if (reason == MD_BANDWIDTH)
+		rt->bandwidth++;
+	else
+		rt->other_drop++;
+}
+
+/* Who relays: a worker, or control for the first packet of a stream. */
+struct relayer {
+	struct dp_worker *w; /* NULL: control */
+	uint64_t now;	     /* tsc */
+};
+
+static void drop(struct relayer *r, struct rte_mbuf *m, unsigned reason)
+{
+	if (r->w)
+		return dp_drop(r->w, m, (unsigned)drop_id[reason]);
+	cst.ctl_dropped++;
+	rte_pktmbuf_free(m);
+}
+
+/* After unprotect (or for clear input): latch, figures, bandwidth; then the out leg's
+ * protect is done by the caller. Returns the out leg, or NULL when dropped (counted). */
+static struct media_leg *accept_in(struct relayer *r, struct mpkt *p)
+{
+	struct media_leg *l = p->in, *o = &l->sess->leg[l->idx ^ 1];
+	struct media_rt *rt = l->rt;
+
+	if (!bucket_take(l, p->pk.len, r->now)) {
+		count_drop(l, MD_BANDWIDTH);
+		drop(r, p->m, MD_BANDWIDTH);
+		return NULL;
+	}
+	latch(l, p->pi, p->rtcp, r->now);
+	if (r->w) {
+		rt->rx_packets++;
+		rt->rx_bytes += p->pi->payload_len;
+	} else {
+		rt->ctl_rx_packets++;
+		rt->ctl_rx_bytes += p->pi->payload_len;
+	}
+	rt->last_rx_tsc = r->now;
+	if (!p->rtcp && p->pk.len >= 12) {
+		uint64_t us = dp_cyc_to_us(r->now - dp_rt.start_tsc, us_q32);
+		uint32_t arrival = (uint32_t)(us * l->clock_hz / 1000000);
+		media_stream_seq(p->st, p->pk.data, arrival);
+	}
+	return o;
+}
+
+/* Rewrites p's datagram (payload pk, already protected for o) from o's relay address to its
+ * device and transmits it. */
+static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o)
+{
+	struct rte_mbuf *m = p->m;
+	struct dp_ipaddr dst;
+	uint16_t dport, sport = (uint16_t)(o->relay_port + (p->rtcp && !o->rtcp_mux ? 1 : 0));
+
+	if (!out_addr(o, p->rtcp, &dst, &dport) || dst.family != o->relay.family) {
+		count_drop(p->in, MD_NO_PEER);
+		return drop(r, m, MD_NO_PEER);
+	}
+	/* m: [headers][pk.len bytes at pk.data]: keep the payload where it is */
+	rte_pktmbuf_adj(m, (uint16_t)(p->pk.data - rte_pktmbuf_mtod(m, uint8_t *)));
+	m->data_len = p->pk.len;
+	m->pkt_len = p->pk.len;
+	if (dp_udp_encap(m, &o->relay, sport, &dst, dport) < 0) {
+		count_drop(p->in, MD_TX);
+		return drop(r, m, MD_TX);
+	}
+	if (r->w) {
+		o->rt->tx_packets++;
+		o->rt->tx_bytes += p->pk.len;
+		dp_udp_tx(r->w, m, o->port_idx);
+	} else {
+		o->rt->ctl_tx_packets++;
+		o->rt->ctl_tx_bytes += p->pk.len;
+		cst.ctl_relayed++;
+		dp_ctl_udp_tx(m, o->port_idx);
+	}
+}
+
+/* One packet, all steps, crypto one at a time (RTCP, and control's first packets). */
+static void relay_one(struct relayer *r, struct mpkt *p)
+{
+	struct media_leg *l = p->in, *o;
+	struct media_stream *s = p->st;
+
+	if (l->encrypted) {
+		unsigned ok = p->rtcp ? pr_srtcp_unprotect_burst(s->rx, &p->pk, 1)
+				      : pr_srtp_unprotect_burst(s->rx, &p->pk, 1);
+		if (!ok) {
+			unsigned why = p->src_match ? srtp_drop(p->pk.result) : MD_WRONG_SOURCE;
+			if (r->w && !dp_udp_csum_verify(p->m, p->pi))
+				return dp_drop(r->w, p->m, DP_DROP_UDP_BAD_CSUM);
+			count_drop(l, why);
+			if (!r->w)
+				l->rt->ctl_auth_fail += why == MD_AUTH;
+			return drop(r, p->m, why);
+		}
+	}
+	o = accept_in(r, p);
+	if (!o)
+		return;
+	if (o->encrypted) {
+		unsigned ok = p->rtcp ? pr_srtcp_protect_burst(s->tx, &p->pk, 1)
+				      : pr_srtp_protect_burst(s->tx, &p->pk, 1);
+		if (!ok) {
+			count_drop(l, MD_SRTP);
+			return drop(r, p->m, MD_SRTP);
+		}
+	}
+	emit(r, p, o);
+}
+
+/* Classifies datagram m: fills p, or drops (returns false) or punts (returns false). */
+static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
+		     struct mpkt *p, uint64_t now)
+{
+	struct media_leg *l = slot_get(pi->dport);
+	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi->payload_off);
+	uint16_t len = pi->payload_len;
+	bool rtcp;
+	uint32_t ssrc;
+
+	if (!l) {
+		wdrop(w, m, pi, MD_NO_SESSION);
+		return false;
+	}
+	if (!addr_eq(&pi->dst, &l->relay)) {
+		wdrop(w, m, pi, MD_WRONG_ADDR);
+		return false;
+	}
+	rtcp = ((pi->dport - mcfg.port_min) & 1) || (l->rtcp_mux && media_is_rtcp_mux(pl, len));
+	if (len < (rtcp ? 8 : 12) || (pl[0] >> 6) != 2 || m->nb_segs != 1) {
+		count_drop(l, MD_MALFORMED);
+		wdrop(w, m, pi, MD_MALFORMED);
+		return false;
+	}
+	ssrc = rd32(pl + (rtcp ? 4 : 8));
+	p->m = m;
+	p->pi = pi;
+	p->in = l;
+	p->rtcp = rtcp;
+	p->pk.data = pl;
+	p->pk.len = len;
+	/* room: up to the end of the buffer (bytes after the datagram are padding) */
+	p->pk.room = (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)),
+				       0xffffu);
+	p->pk.result = 0;
+	if (l->encrypted) {
+		p->src_match = srtp_source_match(l, pi, rtcp);
+	} else {
+		/* nothing authenticates a leg in clear: its checksum must */
+		if (!dp_udp_csum_verify(m, pi)) {
+			dp_drop(w, m, DP_DROP_UDP_BAD_CSUM);
+			return false;
+		}
+		p->src_match = clear_source_ok(l, pi, rtcp, now);
+		if (!p->src_match) {
+			count_drop(l, MD_WRONG_SOURCE);
+			dp_drop(w, m, (unsigned)drop_id[MD_WRONG_SOURCE]);
+			return false;
+		}
+	}
+	p->st = stream_find(l, ssrc);
+	if (!p->st) { /* the first packet of this SSRC: control creates its contexts */
+		dp_punt(w, m, &media_feature, pi);
+		return false;
+	}
+	return true;
+}
+
+static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+			uint16_t n)
+{
+	struct mpkt pk[DP_MAX_BURST];
+	struct pr_srtp_ctx *ctx[DP_MAX_BURST];
+	struct pr_srtp_pkt sp[DP_MAX_BURST];
+	uint16_t idx[DP_MAX_BURST];
+	struct media_leg *out[DP_MAX_BURST];
+	struct relayer r = {.w = w, .now = rte_rdtsc()};
+	unsigned k = 0, ne = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct mpkt *p = &pk[k];
+		if (!classify(w, m[i], &pi[i], p, r.now))
+			continue;
+		if (p->rtcp) {
+			relay_one(&r, p);
+			continue;
+		}
+		k++;
+	}
+	/* SRTP unprotect, one burst over every context */
+	for (unsigned i = 0; i < k; i++)
+		if (pk[i].in->encrypted) {
+			ctx[ne] = pk[i].st->rx;
+			sp[ne] = pk[i].pk;
+			idx[ne++] = (uint16_t)i;
+		}
+	if (ne) {
+		pr_srtp_unprotect_burst_multi(ctx, sp, ne);
+		for (unsigned j = 0; j < ne; j++)
+			pk[idx[j]].pk = sp[j];
+	}
+	unsigned nt = 0;
+	for (unsigned i = 0; i < k; i++) {
+		struct mpkt *p = &pk[i];
+		out[i] = NULL;
+		if (p->in->encrypted && p->pk.result != PR_SRTP_OK) {
+			unsigned why = p->src_match ? srtp_drop(p->pk.result) : MD_WRONG_SOURCE;
+			if (!dp_udp_csum_verify(p->m, p->pi)) { /* damaged, not forged */
+				dp_drop(w, p->m, DP_DROP_UDP_BAD_CSUM);
+				continue;
+			}
+			count_drop(p->in, why);
+			dp_drop(w, p->m, (unsigned)drop_id[why]);
+			continue;
+		}
+		out[i] = accept_in(&r, p);
+		if (out[i] && out[i]->encrypted) {
+			ctx[nt] = p->st->tx;
+			sp[nt] = p->pk;
+			idx[nt++] = (uint16_t)i;
+		}
+	}
+	if (nt) {
+		pr_srtp_protect_burst_multi(ctx, sp, nt);
+		for (unsigned j = 0; j < nt; j++) {
+			struct mpkt *p = &pk[idx[j]];
+			p->pk = sp[j];
+			if (p->pk.result != PR_SRTP_OK) {
+				count_drop(p->in, MD_SRTP);
+				dp_drop(w, p->m, (unsigned)drop_id[MD_SRTP]);
+				out[idx[j]] = NULL;
+			}
+		}
+	}
+	for (unsigned i = 0; i < k; i++)
+		if (out[i])
+			emit(&r, &pk[i], out[i]);
+}
+
+static void media_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
+{
+	media_burst(w, &m, pi, 1);
+}
+
+/* The short way in (dp_udp.h 7.): plain datagrams to our ports as bare descriptors. The
+ * anchor takes them all: what the burst path needs of a parse is read here. */
+static uint16_t media_short(struct dp_worker *w, struct dp_udp4 *d, uint16_t n, bool v6)
+{
+	struct rte_mbuf *m[DP_MAX_BURST];
+	struct dp_pkt_info pi[DP_MAX_BURST];
+	const uint16_t l3 = RTE_ETHER_HDR_LEN, l4 = (uint16_t)(l3 + (v6 ? 40 : 20));
+
+	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *ip = d[i].ip, *udp = ip + (v6 ? 40 : 20);
+		struct dp_pkt_info *p = &pi[i];
+
+		m[i] = d[i].m;
+		p->l3_off = l3;
+		p->l4_off = l4;
+		p->payload_off = (uint16_t)(l4 + 8);
+		p->payload_len = (uint16_t)(d[i].udp_len - 8);
+		p->l3_len = (uint16_t)((v6 ? 40 : 0) + (ip[2] << 8 | ip[3]));
+		p->ethertype = v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4;
+		p->sport = (uint16_t)(udp[0] << 8 | udp[1]);
+		p->dport = d[i].dport;
+		p->port = d[i].port;
+		p->proto = IPPROTO_UDP;
+		p->ttl = v6 ? ip[7] : ip[8];
+		p->drop = 0;
+		p->l2_mcast = 0;
+		p->l4_csum_unchecked = 1;
+		memset(&p->src, 0, sizeof(p->src));
+		memset(&p->dst, 0, sizeof(p->dst));
+		if (v6) {
+			p->src.family = p->dst.family = AF_INET6;
+			memcpy(p->src.v6, ip + 8, 16);
+			memcpy(p->dst.v6, ip + 24, 16);
+		} else {
+			p->src.family = p->dst.family = AF_INET;
+			memcpy(&p->src.v4, ip + 12, 4);
+			memcpy(&p->dst.v4, ip + 16, 4);
+		}
+	}
+	media_burst(w, m, pi, n);
+	return 0;
+}
+
+static uint16_t media_short4(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	return media_short(w, d, n, false);
+}
+
+static uint16_t media_short6(struct dp_worker *w, struct dp_udp4 *d, uint16_t n)
+{
+	return media_short(w, d, n, true);
+}
+
+/* ---- control: streams ---- */
+
+/* A stream's state as persisted in the session hash (X_streams), for a restart. */
+struct stream_saved {
+	uint32_t ssrc;
+	int64_t idx[4]; /* rx RTP, rx SRTCP, tx RTP, tx SRTCP; -1: none */
+};
+
+static int ctx_new(const struct pr_sdes_crypto *k, enum pr_srtp_direction dir, uint32_t ssrc,
+		   const int64_t *restore, struct pr_srtp_ctx **out)
+{
+	struct pr_srtp_params p = {.profile = k->profile,
+				   .direction = dir,
+				   .ssrc = ssrc,
+				   .master_key = k->key,
+				   .master_salt = k->salt,
+				   .mki = k->mki,
+				   .mki_len = k->mki_len};
+	if (restore && (restore[0] >= 0 || restore[1] >= 0)) {
+		p.restore = 1;
+		p.restore_rtp_index = restore[0];
+		p.restore_srtcp_index = restore[1];
+		/* a sender's SRTCP index runs ahead of the last one written by up to a sync
+		 * interval: leap well past it (SRTCP is a few packets a second) */
+		if (dir == PR_SRTP_SENDER && restore[1] >= 0)
+			p.restore_srtcp_index = RTE_MIN(restore[1] + 4096, (int64_t)0x7ffffffe);
+	}
+	return pr_srtp_ctx_create(&p, out);
+}
+
+static void stream_free(struct media_stream *s)
+{
+	if (!s)
+		return;
+	pr_srtp_ctx_destroy(s->rx);
+	pr_srtp_ctx_destroy(s->tx);
+	free(s);
+}
+
+static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
+				       const struct stream_saved *saved)
+{
+	struct media_leg *o = &l->sess->leg[l->idx ^ 1];
+	struct media_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ssrc = ssrc;
+	if ((l->encrypted &&
+	     ctx_new(&l->key_rx, PR_SRTP_RECEIVER, ssrc, saved ? saved->idx : NULL, &s->rx) < 0) ||
+	    (o->encrypted &&
+	     ctx_new(&o->key_tx, PR_SRTP_SENDER, ssrc, saved ? saved->idx + 2 : NULL, &s->tx) < 0)) {
+		stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The first packet of an SSRC, punted by a worker: a stream for it if it authenticates (or
+ * the leg is in clear and its source was accepted), published for the workers; the packet
+ * itself is relayed from here. */
+static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
+{
+	struct dp_pkt_info pi = *cpi;
+	struct media_leg *l = slot_get(pi.dport);
+	struct relayer r = {.w = NULL, .now = rte_rdtsc()};
+	struct mpkt p = {.m = m, .pi = &pi};
+	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
+	unsigned free_slot = MEDIA_MAX_SSRC;
+
+	if (!l || pi.payload_len < 12) {
+		cst.ctl_dropped++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	p.in = l;
+	p.rtcp = ((pi.dport - mcfg.port_min) & 1) || (l->rtcp_mux && media_is_rtcp_mux(pl, pi.payload_len));
+	p.pk = (struct pr_srtp_pkt){.data = pl, .len = pi.payload_len};
+	p.pk.room = (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)), 0xffffu);
+	p.src_match = l->encrypted ? srtp_source_match(l, &pi, p.rtcp)
+				   : clear_source_ok(l, &pi, p.rtcp, r.now);
+	uint32_t ssrc = rd32(pl + (p.rtcp ? 4 : 8));
+	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
+		struct media_stream *s = l->streams[i];
+		if (s && s->ssrc == ssrc) { /* published meanwhile */
+			p.st = s;
+			break;
+		}
+		if (!s) {
+			free_slot = i;
+			break;
+		}
+	}
+	if (!p.st && free_slot == MEDIA_MAX_SSRC) {
+		l->rt->other_drop++;
+		cst.ctl_dropped++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (p.st) { /* a worker relays this SSRC now; so may control, once */
+		relay_one(&r, &p);
+		return;
+	}
+	p.st = stream_new(l, ssrc, NULL);
+	if (!p.st) {
+		cst.ctl_dropped++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (l->encrypted) {
+		/* authenticate before the stream exists for anyone: a forged SSRC creates
+		 * nothing */
+		struct pr_srtp_pkt probe = p.pk;
+		uint8_t copy[2048];
+		if (probe.len > sizeof(copy)) {
+			stream_free(p.st);
+			cst.ctl_dropped++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		memcpy(copy, probe.data, probe.len);
+		probe.data = copy;
+		probe.room = sizeof(copy);
+		unsigned ok = p.rtcp ? pr_srtcp_unprotect_burst(p.st->rx, &probe, 1)
+				     : pr_srtp_unprotect_burst(p.st->rx, &probe, 1);
+		memset(copy, 0, sizeof(copy));
+		if (!ok) {
+			l->rt->ctl_auth_fail += probe.result == PR_SRTP_ERR_AUTH;
+			stream_free(p.st);
+			cst.ctl_dropped++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		/* recreate: the probe moved the replay window; the real packet goes through the
+		 * fresh context below */
+		stream_free(p.st);
+		p.st = stream_new(l, ssrc, NULL);
+		if (!p.st) {
+			cst.ctl_dropped++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	if (!p.src_match && !l->encrypted) {
+		stream_free(p.st);
+		cst.ctl_dropped++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	p.src_match = true; /* authentic: it may latch */
+	relay_one(&r, &p);
+	__atomic_store_n(&l->streams[free_slot], p.st, __ATOMIC_RELEASE);
+	cst.streams++;
+}
+
+/* ---- control: sessions ---- */
+
+static void retire(void *ptr, uint8_t kind)
+{
+	if (!ptr)
+		return;
+	if (nretired == RETIRE_MAX) {
+		rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
+		for (unsigned i = 0; i < nretired; i++) {
+			if (retired[i].kind == 2)
+				stream_free(retired[i].p);
+			else
+				free(retired[i].p);
+		}
+		nretired = 0;
+	}
+	retired[nretired].p = ptr;
+	retired[nretired++].kind = kind;
+}
+
+static void reclaim(void)
+{
+	if (!nretired)
+		return;
+	rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
+	for (unsigned i = 0; i < nretired; i++) {
+		if (retired[i].kind == 2)
+			stream_free(retired[i].p);
+		else if (retired[i].kind == 0) {
+			struct media_sess *s = retired[i].p;
+			for (int l = 0; l < 2; l++) {
+				pr_sdes_wipe(&s->leg[l].key_rx);
+				pr_sdes_wipe(&s->leg[l].key_tx);
+			}
+			free(s);
+		} else
+			free(retired[i].p);
+	}
+	nretired = 0;
+}
+
+static uint32_t slot_of(uint16_t port)
+{
+	return (uint32_t)(port - mcfg.port_min) >> 1;
+}
+
+static bool port_in_range(uint16_t port)
+{
+	return port >= mcfg.port_min && (uint32_t)port + 1 <= mcfg.port_max;
+}
+
+static int port_of_addr(const struct dp_ipaddr *a)
+{
+	for (unsigned p = 0; p < dp_rt.nb_ports; p++)
+		if (dp_addr_is_ours(&dp_rt.ports[p], a))
+			return (int)p;
+	return -1;
+}
+
+static struct media_sess *sess_find(const char *id)
+{
+	for (uint32_t i = 0; i < nlist; i++)
+		if (!strcmp(list[i]->id, id))
+			return list[i];
+	return NULL;
+}
+
+static void list_remove(struct media_sess *s)
+{
+	rte_spinlock_lock(&lock);
+	uint32_t i = s->list_idx;
+	list[i] = list[--nlist];
+	list[i]->list_idx = i;
+	rte_spinlock_unlock(&lock);
+}
+
+/* Same keys and suite in one direction: the streams (and their replay state) carry over. */
+static bool same_keys(const struct media_leg *a, const struct media_leg *b, bool from_a)
+{
+	const struct media_leg *ao = &a->sess->leg[a->idx ^ 1], *bo = &b->sess->leg[b->idx ^ 1];
+	(void)from_a;
+	if (a->encrypted != b->encrypted || ao->encrypted != bo->encrypted)
+		return false;
+	if (a->encrypted && memcmp(&a->key_rx, &b->key_rx, sizeof(a->key_rx)))
+		return false;
+	if (ao->encrypted && memcmp(&ao->key_tx, &bo->key_tx, sizeof(ao->key_tx)))
+		return false;
+	return true;
+}
+
+/* What a dataplane before a restart wrote in the hash: each direction's streams and the
+ * legs' figures (rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail). */
+struct sess_saved {
+	unsigned n[2];
+	struct stream_saved st[2][MEDIA_MAX_SSRC];
+	uint64_t fig[2][6];
+};
+
+/* "ssrc:rxrtp:rxrtcp:txrtp:txrtcp,..." (ssrc in hex, indices decimal, -1 none) */
+static void streams_parse(const char *t, struct stream_saved *st, unsigned *n)
+{
+	*n = 0;
+	while (t && *t && *n < MEDIA_MAX_SSRC) {
+		struct stream_saved v;
+		long long a, b, c, d;
+		unsigned ssrc;
+		int used = 0;
+		if (sscanf(t, "%x:%lld:%lld:%lld:%lld%n", &ssrc, &a, &b, &c, &d, &used) != 5)
+			return;
+		v.ssrc = ssrc;
+		v.idx[0] = a;
+		v.idx[1] = b;
+		v.idx[2] = c;
+		v.idx[3] = d;
+		bool ok = true;
+		for (int i = 0; i < 4; i++)
+			ok &= v.idx[i] >= -1 && v.idx[i] < ((int64_t)1 << 48);
+		if (ok)
+			st[(*n)++] = v;
+		t += used;
+		if (*t != ',')
+			return;
+		t++;
+	}
+}
+
+static void streams_format(const struct media_leg *l, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
+		const struct media_stream *st = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
+		if (!st)
+			break;
+		int n = snprintf(buf + off, len - off, "%s%08x:%lld:%lld:%lld:%lld", i ? "," : "",
+				 st->ssrc, (long long)(st->rx ? pr_srtp_ctx_rtp_index(st->rx) : -1),
+				 (long long)(st->rx ? pr_srtcp_ctx_index(st->rx) : -1),
+				 (long long)(st->tx ? pr_srtp_ctx_rtp_index(st->tx) : -1),
+				 (long long)(st->tx ? pr_srtcp_ctx_index(st->tx) : -1));
+		if (n < 0 || (size_t)n >= len - off) {
+			buf[off] = '\0';
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+/* Install record k, or update the live session old with it. 0 or a negative errno. */
+static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
+		      const struct sess_saved *saved)
+{
+	struct media_sess *s = calloc(1, sizeof(*s));
+	const char *why = NULL;
+
+	if (!s)
+		return -ENOMEM;
+	if (media_sess_build(s, k, &why) < 0) {
+		PR_WARN("media: session %s refused: bad %s", k->id, why);
+		free(s);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+		int port = port_of_addr(&l->relay);
+		if (!port_in_range(l->relay_port) || port < 0) {
+			PR_WARN("media: session %s refused: leg %c relay %s port %u is not one of "
+				"this dataplane's anchors (ports %u-%u)",
+				k->id, 'a' + i, k->leg[i].relay_addr, l->relay_port, mcfg.port_min,
+				mcfg.port_max);
+			for (int j = 0; j < 2; j++) {
+				pr_sdes_wipe(&s->leg[j].key_rx);
+				pr_sdes_wipe(&s->leg[j].key_tx);
+			}
+			free(s);
+			return -ERANGE;
+		}
+		l->port_idx = (uint16_t)port;
+		struct media_leg *busy = slots[slot_of(l->relay_port)];
+		if (busy && busy->sess != old) {
+			PR_WARN("media: session %s refused: relay port %u is session %s's",
+				k->id, l->relay_port, busy->sess->id);
+			free(s);
+			return -EBUSY;
+		}
+	}
+	if (!old && nlist >= mcfg.max_sessions) {
+		free(s);
+		return -ENOSPC;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+		if (old) {
+			struct media_leg *ol = &old->leg[i];
+			l->rt = ol->rt; /* shared until the old generation is freed (kind 0:
+					 * the struct alone) */
+			/* a new SDP address asks for a new latch */
+			l->gen = ol->gen + (addr_eq(&l->peer, &ol->peer) && l->peer_port == ol->peer_port
+						? 0
+						: 1);
+		} else {
+			l->rt = calloc(1, sizeof(*l->rt));
+			if (!l->rt) {
+				free(s->leg[0].rt);
+				free(s);
+				return -ENOMEM;
+			}
+			l->gen = 1;
+			if (saved) { /* a restart: the figures go on from where they were */
+				l->rt->ctl_rx_packets = saved->fig[i][0];
+				l->rt->ctl_rx_bytes = saved->fig[i][1];
+				l->rt->ctl_tx_packets = saved->fig[i][2];
+				l->rt->ctl_tx_bytes = saved->fig[i][3];
+				l->rt->ctl_lost = saved->fig[i][4];
+				l->rt->ctl_auth_fail = saved->fig[i][5];
+			}
+		}
+	}
+	/* a restart: each stream resumes with its rollover counter and refuses what it had
+	 * seen */
+	for (int i = 0; saved && !old && i < 2; i++)
+		for (unsigned j = 0, n = 0; j < saved->n[i]; j++) {
+			struct media_stream *st = stream_new(&s->leg[i], saved->st[i][j].ssrc,
+							     &saved->st[i][j]);
+			if (st) {
+				s->leg[i].streams[n++] = st;
+				cst.streams_restored++;
+			}
+		}
+	if (old) {
+		for (int i = 0; i < 2; i++) {
+			struct media_leg *l = &s->leg[i], *ol = &old->leg[i];
+			if (same_keys(l, ol, true)) {
+				memcpy(l->streams, ol->streams, sizeof(l->streams));
+			} else {
+				for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
+					if (ol->streams[j]) {
+						l->rt->ctl_lost += media_stream_lost(ol->streams[j]);
+						retire(ol->streams[j], 2);
+					}
+			}
+		}
+		s->installed_ms = old->installed_ms;
+		/* publish the new legs; the old ports that are no longer used go empty */
+		for (int i = 0; i < 2; i++) {
+			uint16_t op = old->leg[i].relay_port;
+			if (op != s->leg[0].relay_port && op != s->leg[1].relay_port)
+				__atomic_store_n(&slots[slot_of(op)], NULL, __ATOMIC_RELEASE);
+		}
+		rte_spinlock_lock(&lock);
+		s->list_idx = old->list_idx;
+		list[s->list_idx] = s;
+		rte_spinlock_unlock(&lock);
+		retire(old, 0);
+		cst.updates++;
+	} else {
+		s->installed_ms = dp_now_ms();
+		rte_spinlock_lock(&lock);
+		s->list_idx = nlist;
+		list[nlist++] = s;
+		rte_spinlock_unlock(&lock);
+		cst.installs++;
+	}
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], &s->leg[i], __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void sess_end(struct media_sess *s)
+{
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL, __ATOMIC_RELEASE);
+	list_remove(s);
+	for (int i = 0; i < 2; i++) {
+		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
+			retire(s->leg[i].streams[j], 2);
+		memset(s->leg[i].streams, 0, sizeof(s->leg[i].streams));
+		retire(s->leg[i].rt, 1);
+	}
+	retire(s, 0);
+	cst.ends++;
+}
+
+/* The state a previous dataplane wrote into the hash of id (NULL when there is none). */
+static struct sess_saved *saved_load(const char *id)
+{
+	static const char *const f[] = {"rx_packets", "rx_bytes", "tx_packets",
+					"tx_bytes",   "lost",	  "auth_fail"};
+	struct sess_saved *sv;
+	redisReply *r = pr_redis_cmd(redis,
+				     "HMGET " PR_KS_SESSION_PREFIX "%s a_streams b_streams "
+				     "a_%s a_%s a_%s a_%s a_%s a_%s b_%s b_%s b_%s b_%s b_%s b_%s",
+				     id, f[0], f[1], f[2], f[3], f[4], f[5], f[0], f[1], f[2],
+				     f[3], f[4], f[5]);
+
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 14 ||
+	    (r->element[0]->type != REDIS_REPLY_STRING && r->element[2]->type != REDIS_REPLY_STRING)) {
+		if (r)
+			freeReplyObject(r);
+		return NULL;
+	}
+	sv = calloc(1, sizeof(*sv));
+	if (sv)
+		for (int l = 0; l < 2; l++) {
+			if (r->element[l]->type == REDIS_REPLY_STRING)
+				streams_parse(r->element[l]->str, sv->st[l], &sv->n[l]);
+			for (int j = 0; j < 6; j++) {
+				const redisReply *e = r->element[2 + 6 * l + j];
+				if (e->type == REDIS_REPLY_STRING)
+					sv->fig[l][j] = strtoull(e->str, NULL, 10);
+			}
+		}
+	freeReplyObject(r);
+	return sv;
+}
+
+/* Load the hash of id and install or update it; a gone hash ends a live session. */
+static int sess_load_apply(const char *id)
+{
+	struct pr_ks_session *k = calloc(1, sizeof(*k));
+	struct media_sess *old = sess_find(id);
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = pr_ks_session_load(redis, id, k);
+	struct sess_saved *saved = NULL;
+	if (rc == 0 && !old)
+		saved = saved_load(id);
+	if (rc == -ENOENT) {
+		if (old)
+			sess_end(old);
+		else
+			cst.unknown++;
+		rc = 0;
+	} else if (rc == 0) {
+		rc = sess_apply(k, old, saved);
+		if (rc < 0 && rc != -EIO) {
+			cst.refused++;
+			rc = 0; /* acknowledged and counted: a bad record is not retried forever */
+		}
+	} else if (rc != -EIO) {
+		cst.bad_entries++;
+		PR_WARN("media: session %s unreadable: %s", id, pr_ks_errmsg());
+		rc = 0;
+	}
+	memset(k, 0, sizeof(*k));
+	free(k);
+	free(saved);
+	return rc;
+}
+
+/* ---- control: Redis ---- */
+
+static bool redis_up(uint64_t now_ms)
+{
+	struct pr_redis *r;
+
+	if (redis)
+		return true;
+	if (last_try_ms && now_ms - last_try_ms < 1000)
+		return false;
+	last_try_ms = now_ms ? now_ms : 1;
+	if (pr_redis_connect(&r, dp_cfg.redis.socket, 1000) < 0) {
+		if (!warned)
+			PR_WARN("media: redis %s unreachable (%s): no sessions until it is, retrying",
+				dp_cfg.redis.socket, pr_redis_errmsg(NULL));
+		warned = true;
+		return false;
+	}
+	if ((dp_cfg.redis.user[0] || dp_cfg.redis.password_file[0]) &&
+	    pr_redis_auth(r, dp_cfg.redis.user, dp_cfg.redis.password_file) < 0) {
+		if (!warned)
+			PR_WARN("media: redis AUTH failed: %s", pr_redis_errmsg(r));
+		warned = true;
+		pr_redis_close(r);
+		return false;
+	}
+	redis = r;
+	warned = false;
+	synced_start = false;
+	pending_done = false;
+	return true;
+}
+
+static void redis_lost(void)
+{
+	cst.redis_errors++;
+	PR_WARN("media: redis: %s; reconnecting", pr_ks_errmsg());
+	pr_redis_close(redis);
+	redis = NULL;
+}
+
+/* Start: the group, then every live session from the hashes. */
+static int sync_start(void)
+{
+	struct pr_ks_names ids = {0};
+	int rc = pr_ks_session_group_init(redis);
+
+	if (rc < 0)
+		return rc;
+	rc = pr_ks_session_list(redis, &ids);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < ids.n && rc >= 0; i++)
+		rc = sess_load_apply(ids.v[i]);
+	/* live sessions whose hash is gone (ended while Redis was away) */
+	for (uint32_t i = 0; rc >= 0 && i < nlist;) {
+		bool found = false;
+		for (size_t j = 0; j < ids.n && !found; j++)
+			found = !strcmp(ids.v[j], list[i]->id);
+		if (!found)
+			sess_end(list[i]);
+		else
+			i++;
+	}
+	pr_ks_names_free(&ids);
+	reclaim();
+	if (rc >= 0)
+		PR_NOTICE("media: %u sessions live after the rebuild from Redis", nlist);
+	return rc;
+}
+
+#define CMD_BATCH 256
+
+static int follow_stream(void)
+{
+	static struct pr_ks_session_cmd cmds[CMD_BATCH];
+	unsigned nbad = 0;
+	int n = pr_ks_session_cmd_read(redis, mcfg.consumer, !pending_done, -1, cmds, CMD_BATCH,
+				       &nbad);
+
+	if (n < 0)
+		return n;
+	cst.bad_entries += nbad;
+	if (n == 0 && !nbad && !pending_done) {
+		pending_done = true;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int rc = 0;
+		if (cmds[i].op == PR_KS_OP_END) {
+			struct media_sess *s = sess_find(cmds[i].id);
+			if (s)
+				sess_end(s);
+			else
+				cst.unknown++;
+		} else {
+			rc = sess_load_apply(cmds[i].id);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	reclaim(); /* before the acks: an acknowledged end has stopped relaying */
+	for (int i = 0; i < n; i++) {
+		int rc = pr_ks_session_cmd_ack(redis, cmds[i].stream_id);
+		if (rc < 0)
+			return rc;
+	}
+	return n;
+}
+
+/* Figures of leg l: its rt and its streams. */
+struct leg_fig {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail, relatch, drops;
+	uint32_t jitter_us;
+	int64_t last_rx; /* UNIX seconds, 0: never */
+};
+
+static void leg_figures(const struct media_leg *l, struct leg_fig *f)
+{
+	const struct media_rt *rt = l->rt;
+	uint32_t jit = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->rx_packets = rt->rx_packets + rt->ctl_rx_packets;
+	f->rx_bytes = rt->rx_bytes + rt->ctl_rx_bytes;
+	f->tx_packets = rt->tx_packets + rt->ctl_tx_packets;
+	f->tx_bytes = rt->tx_bytes + rt->ctl_tx_bytes;
+	f->auth_fail = rt->auth_fail + rt->ctl_auth_fail;
+	f->relatch = rt->relatch;
+	f->drops = rt->auth_fail + rt->replay + rt->wrong_source + rt->bandwidth + rt->other_drop;
+	f->lost = rt->ctl_lost;
+	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
+		const struct media_stream *s = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
+		if (!s)
+			break;
+		f->lost += media_stream_lost(s);
+		if (s->seq_init && s->received > 1 && !jit) /* the first stream's (audio's) */
+			jit = (uint32_t)((uint64_t)(s->jitter >> 4) * 1000000 / l->clock_hz);
+	}
+	f->jitter_us = jit;
+	if (rt->last_rx_tsc)
+		f->last_rx = (int64_t)dp_rt.start_time +
+			     (int64_t)((rt->last_rx_tsc - dp_rt.start_tsc) / dp_rt.tsc_hz);
+}
+
+static void fmt_addr(const struct dp_ipaddr *a, uint16_t port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (a->family == AF_INET6) {
+		inet_ntop(AF_INET6, a->v6, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	} else {
+		inet_ntop(AF_INET, &a->v4, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, port);
+	}
+}
+
+static void latched_text(const struct media_leg *l, char *buf, size_t len)
+{
+	const struct media_rt *rt = l->rt;
+
+	if (rt->latched && rt->latch_gen == l->gen)
+		fmt_addr(&rt->lat_ip, rt->lat_port, buf, len);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* The figures of every session into its hash, only where the hash still exists (Lua), in
+ * transactions of up to 128 sessions. Also logs re-latches. */
+static const char stats_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
+				"redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0";
+
+static int write_stats(uint64_t now_ms)
+{
+	struct pr_redis_tx *tx = NULL;
+	unsigned in_tx = 0;
+	int rc = 0;
+	(void)now_ms;
+
+	for (uint32_t i = 0; i < nlist && rc == 0; i++) {
+		struct media_sess *s = list[i];
+		const char *argv[4 + 2 * 2 * 12];
+		size_t argvlen[RTE_DIM(argv)];
+		char vals[2][12][64], key[PR_KS_NAME_MAX + 16];
+		char streams[2][MEDIA_MAX_SSRC * 96];
+		int argc = 0;
+		uint64_t dur_s = (dp_now_ms() - s->installed_ms) / 1000;
+
+		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s", s->id);
+		argv[argc++] = "EVAL";
+		argv[argc++] = stats_lua;
+		argv[argc++] = "1";
+		argv[argc++] = key;
+		for (int l = 0; l < 2; l++) {
+			static const char *const names[2][11] = {
+			    {"a_rx_packets", "a_rx_bytes", "a_tx_packets", "a_tx_bytes", "a_lost",
+			     "a_jitter_us", "a_auth_fail", "a_relatch", "a_kbps", "a_latched",
+			     "a_last_rx"},
+			    {"b_rx_packets", "b_rx_bytes", "b_tx_packets", "b_tx_bytes", "b_lost",
+			     "b_jitter_us", "b_auth_fail", "b_relatch", "b_kbps", "b_latched",
+			     "b_last_rx"}};
+			struct leg_fig f;
+			const struct media_leg *lg = &s->leg[l];
+			leg_figures(lg, &f);
+			snprintf(vals[l][0], 64, "%" PRIu64, f.rx_packets);
+			snprintf(vals[l][1], 64, "%" PRIu64, f.rx_bytes);
+			snprintf(vals[l][2], 64, "%" PRIu64, f.tx_packets);
+			snprintf(vals[l][3], 64, "%" PRIu64, f.tx_bytes);
+			snprintf(vals[l][4], 64, "%" PRIu64, f.lost);
+			snprintf(vals[l][5], 64, "%" PRIu32, f.jitter_us);
+			snprintf(vals[l][6], 64, "%" PRIu64, f.auth_fail);
+			snprintf(vals[l][7], 64, "%" PRIu64, f.relatch);
+			snprintf(vals[l][8], 64, "%" PRIu64,
+				 dur_s ? f.rx_bytes * 8 / 1000 / dur_s : 0);
+			latched_text(lg, vals[l][9], 64);
+			snprintf(vals[l][10], 64, "%" PRId64, f.last_rx);
+			for (int j = 0; j < 11; j++) {
+				argv[argc++] = names[l][j];
+				argv[argc++] = vals[l][j];
+			}
+			streams_format(lg, streams[l], sizeof(streams[l]));
+			argv[argc++] = l ? "b_streams" : "a_streams";
+			argv[argc++] = streams[l];
+			if (f.relatch > lg->rt->relatch_logged) {
+				PR_NOTICE("media: session %s leg %c re-latched to %s (%" PRIu64
+					  " times)",
+					  s->id, 'a' + l, vals[l][9], f.relatch);
+				lg->rt->relatch_logged = f.relatch;
+			}
+		}
+		for (int j = 0; j < argc; j++)
+			argvlen[j] = strlen(argv[j]);
+		if (!tx) {
+			tx = pr_redis_tx_new();
+			if (!tx)
+				return -ENOMEM;
+		}
+		pr_redis_tx_addargv(tx, argc, argv, argvlen);
+		if (++in_tx == 128 || i + 1 == nlist) {
+			rc = pr_redis_tx_run(redis, tx, NULL);
+			pr_redis_tx_free(tx);
+			tx = NULL;
+			in_tx = 0;
+		}
+	}
+	if (tx)
+		pr_redis_tx_free(tx);
+	return rc < 0 && rc != -EIO ? 0 : rc;
+}
+
+/* Sessions without a packet from either leg for their idle time: reported once to the
+ * slowpath, which ends the call (BYE on both legs) and so the session. */
+static int check_idle(uint64_t now_ms)
+{
+	uint64_t now = rte_rdtsc();
+
+	for (uint32_t i = 0; i < nlist; i++) {
+		struct media_sess *s = list[i];
+		uint64_t last = RTE_MAX(s->leg[0].rt->last_rx_tsc, s->leg[1].rt->last_rx_tsc);
+		uint64_t idle_s = s->idle_s ? s->idle_s : mcfg.session_idle_s;
+		uint64_t quiet_ms = last ? (now - last) / dp_rt.tsc_per_ms : now_ms - s->installed_ms;
+
+		if (s->idle_reported || quiet_ms < idle_s * 1000)
+			continue;
+		redisReply *r = pr_redis_cmd(redis, "XADD %s MAXLEN ~ %d * op idle id %s cdr_id %s",
+					     PR_KS_SESSIONS_EVENTS, 10000, s->id,
+					     s->cdr_id[0] ? s->cdr_id : "-");
+		if (!r)
+			return -EIO;
+		freeReplyObject(r);
+		s->idle_reported = true;
+		cst.idle_ends++;
+		PR_NOTICE("media: session %s idle for %" PRIu64 " s: reported for its end", s->id,
+			  quiet_ms / 1000);
+	}
+	return 0;
+}
+
+static void media_poll(uint64_t now_ms)
+{
+	int rc = 0;
+
+	if (!redis_up(now_ms))
+		return;
+	if (!synced_start) {
+		rc = sync_start();
+		if (rc < 0)
+			return redis_lost();
+		synced_start = true;
+	}
+	if (now_ms - last_read_ms >= 10 || !pending_done) {
+		last_read_ms = now_ms;
+		do
+			rc = follow_stream();
+		while (rc == CMD_BATCH);
+		if (rc < 0)
+			return redis_lost();
+	}
+	if (now_ms - last_stats_ms >= mcfg.stats_interval_ms) {
+		last_stats_ms = now_ms;
+		if (write_stats(now_ms) < 0 || check_idle(now_ms) < 0)
+			return redis_lost();
+	}
+}
+
+/* ---- telemetry ---- */
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	uint64_t relayed = 0, rx = 0, auth = 0, wrong = 0, relatch = 0, streams = 0;
+	(void)cmd;
+	(void)params;
+
+	rte_spinlock_lock(&lock);
+	for (uint32_t i = 0; i < nlist; i++)
+		for (int l = 0; l < 2; l++) {
+			struct leg_fig f;
+			leg_figures(&list[i]->leg[l], &f);
+			relayed += f.tx_packets;
+			rx += f.rx_packets;
+			auth += f.auth_fail;
+			wrong += list[i]->leg[l].rt->wrong_source;
+			relatch += f.relatch;
+			for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
+				streams += __atomic_load_n(&list[i]->leg[l].streams[j],
+							   __ATOMIC_ACQUIRE) != NULL;
+		}
+	uint32_t n = nlist;
+	rte_spinlock_unlock(&lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "sessions", n);
+	rte_tel_data_add_dict_u64(d, "capacity", mcfg.max_sessions);
+	rte_tel_data_add_dict_u64(d, "redis_up", redis != NULL && synced_start);
+	rte_tel_data_add_dict_u64(d, "streams", streams);
+	rte_tel_data_add_dict_u64(d, "received", rx);
+	rte_tel_data_add_dict_u64(d, "relayed", relayed);
+	rte_tel_data_add_dict_u64(d, "auth_fail", auth);
+	rte_tel_data_add_dict_u64(d, "wrong_source", wrong);
+	rte_tel_data_add_dict_u64(d, "relatch", relatch);
+	rte_tel_data_add_dict_u64(d, "installs", cst.installs);
+	rte_tel_data_add_dict_u64(d, "updates", cst.updates);
+	rte_tel_data_add_dict_u64(d, "ends", cst.ends);
+	rte_tel_data_add_dict_u64(d, "idle_reported", cst.idle_ends);
+	rte_tel_data_add_dict_u64(d, "refused", cst.refused);
+	rte_tel_data_add_dict_u64(d, "bad_entries", cst.bad_entries);
+	rte_tel_data_add_dict_u64(d, "unknown", cst.unknown);
+	rte_tel_data_add_dict_u64(d, "ctl_relayed", cst.ctl_relayed);
+	rte_tel_data_add_dict_u64(d, "redis_errors", cst.redis_errors);
+	rte_tel_data_add_dict_u64(d, "streams_restored", cst.streams_restored);
+	return 0;
+}
+
+static int tel_sessions(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	rte_spinlock_lock(&lock);
+	for (uint32_t i = 0; i < nlist && i < 512; i++)
+		rte_tel_data_add_array_string(d, list[i]->id);
+	rte_spinlock_unlock(&lock);
+	return 0;
+}
+
+/* One session: per leg its party, relay, SDP peer, latched address, suite, encryption and
+ * live figures. Never a key. */
+static int tel_session(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct rte_tel_data *leg[2];
+	int rc = -ENOENT;
+	(void)cmd;
+
+	if (!params || !*params)
+		return -EINVAL;
+	rte_spinlock_lock(&lock);
+	struct media_sess *s = sess_find(params);
+	if (s) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "id", s->id);
+		for (int l = 0; l < 2; l++) {
+			const struct media_leg *lg = &s->leg[l];
+			struct leg_fig f;
+			char buf[64];
+			leg[l] = rte_tel_data_alloc();
+			if (!leg[l])
+				continue;
+			rte_tel_data_start_dict(leg[l]);
+			leg_figures(lg, &f);
+			rte_tel_data_add_dict_string(leg[l], "party", s->party[l]);
+			fmt_addr(&lg->relay, lg->relay_port, buf, sizeof(buf));
+			rte_tel_data_add_dict_string(leg[l], "relay", buf);
+			fmt_addr(&lg->peer, lg->peer_port, buf, sizeof(buf));
+			rte_tel_data_add_dict_string(leg[l], "sdp_peer", buf);
+			latched_text(lg, buf, sizeof(buf));
+			rte_tel_data_add_dict_string(leg[l], "latched", buf);
+			rte_tel_data_add_dict_string(leg[l], "suite",
+						     lg->encrypted ? s->suite[l] : "clear");
+			rte_tel_data_add_dict_u64(leg[l], "encrypted", lg->encrypted);
+			rte_tel_data_add_dict_u64(leg[l], "rtcp_mux", lg->rtcp_mux);
+			rte_tel_data_add_dict_u64(leg[l], "rx_packets", f.rx_packets);
+			rte_tel_data_add_dict_u64(leg[l], "rx_bytes", f.rx_bytes);
+			rte_tel_data_add_dict_u64(leg[l], "tx_packets", f.tx_packets);
+			rte_tel_data_add_dict_u64(leg[l], "tx_bytes", f.tx_bytes);
+			rte_tel_data_add_dict_u64(leg[l], "lost", f.lost);
+			rte_tel_data_add_dict_u64(leg[l], "jitter_us", f.jitter_us);
+			rte_tel_data_add_dict_u64(leg[l], "auth_fail", f.auth_fail);
+			rte_tel_data_add_dict_u64(leg[l], "replay", lg->rt->replay);
+			rte_tel_data_add_dict_u64(leg[l], "wrong_source", lg->rt->wrong_source);
+			rte_tel_data_add_dict_u64(leg[l], "bandwidth_drops", lg->rt->bandwidth);
+			rte_tel_data_add_dict_u64(leg[l], "relatch", f.relatch);
+			rte_tel_data_add_dict_u64(leg[l], "last_rx", (uint64_t)f.last_rx);
+			rte_tel_data_add_dict_container(d, l ? "b" : "a", leg[l], 0);
+		}
+		rc = 0;
+	}
+	rte_spinlock_unlock(&lock);
+	return rc;
+}
+
+/* ---- init / teardown ---- */
+
+static int media_init(void)
+{
+	int rc;
+
+	if (!mcfg.enabled) {
+		PR_NOTICE("media: disabled in the configuration");
+		return 0;
+	}
+	if (mcfg.port_min & 1 || !(mcfg.port_max & 1) || mcfg.port_min >= mcfg.port_max) {
+		PR_ERR("media: port_min %u must be even and port_max %u odd and above it "
+		       "(RTP on even ports, RTCP on the odd one after)",
+		       mcfg.port_min, mcfg.port_max);
+		return -EINVAL;
+	}
+	if (strcmp(mcfg.clear_latch, "sdp-host") && strcmp(mcfg.clear_latch, "first")) {
+		PR_ERR("media: clear_latch = %s: expected sdp-host or first", mcfg.clear_latch);
+		return -EINVAL;
+	}
+	if (!pr_ks_user_name_valid(mcfg.consumer)) {
+		PR_ERR("media: consumer = %s: letters, digits, '.', '_' and '-' only",
+		       mcfg.consumer);
+		return -EINVAL;
+	}
+	clear_latch_first = !strcmp(mcfg.clear_latch, "first");
+	relatch_cyc = dp_rt.tsc_hz / 1000 * mcfg.relatch_interval_ms;
+	us_q32 = dp_us_q32(dp_rt.tsc_hz);
+	nslots = (mcfg.port_max - mcfg.port_min + 1) / 2;
+	slots = rte_zmalloc("media_slots", sizeof(*slots) * nslots, RTE_CACHE_LINE_SIZE);
+	list = calloc(mcfg.max_sessions, sizeof(*list));
+	if (!slots || !list) {
+		PR_ERR("media: out of memory for %u ports and %u sessions", nslots * 2,
+		       mcfg.max_sessions);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < MD_MAX; i++) {
+		drop_id[i] = dp_drop_reason_register(md_names[i]);
+		if (drop_id[i] < 0)
+			return drop_id[i];
+	}
+	rc = dp_udp_claim(&media_feature, (uint16_t)mcfg.port_min, (uint16_t)mcfg.port_max);
+	if (rc < 0) {
+		PR_ERR("media: cannot claim UDP ports %u-%u: %s", mcfg.port_min, mcfg.port_max,
+		       rc == -EBUSY ? "another feature (turn relay ports?) holds some"
+				    : "too many port ranges");
+		return rc;
+	}
+	rte_telemetry_register_cmd("/poprelay/media/stats", tel_stats,
+				   "Media anchor counters. No parameters");
+	rte_telemetry_register_cmd("/poprelay/media/sessions", tel_sessions,
+				   "Live media session ids (at most 512). No parameters");
+	rte_telemetry_register_cmd("/poprelay/media/session", tel_session,
+				   "One media session's legs and figures. Parameter: id");
+	redis_up(0);
+	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, consumer %s", mcfg.port_min,
+		  mcfg.port_max, mcfg.max_sessions, mcfg.consumer);
+	return 0;
+}
+
+static void media_teardown(void)
+{
+	if (!slots)
+		return;
+	while (nlist)
+		sess_end(list[nlist - 1]);
+	reclaim();
+	rte_free(slots);
+	slots = NULL;
+	free(list);
+	list = NULL;
+	pr_redis_close(redis);
+	redis = NULL;
+}
+
+struct dp_feature media_feature = {
+    .name = "media",
+    .init = media_init,
+    .teardown = media_teardown,
+    .poll = media_poll,
+    .punt = media_punt,
+    .udp_input = media_input,
+    .udp_input_burst = media_burst,
+    .l4_csum_preserved = true, /* SRTP authenticates; a leg in clear is verified here */
+    .udp4_burst = media_short4,
+    .udp6_burst = media_short6,
+};
+DP_FEATURE_REGISTER(media_feature);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* A media session from its Redis record: pure C, no EAL (unit-tested and fuzzed alone). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dataplane/media/media.h"
+
+static int parse_addr(const char *family, const char *text, struct dp_ipaddr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!strcmp(family, "ip6")) {
+		if (inet_pton(AF_INET6, text, a->v6) != 1)
+			return -EINVAL;
+		a->family = AF_INET6;
+		return 0;
+	}
+	if (inet_pton(AF_INET, text, &a->v4) != 1)
+		return -EINVAL;
+	a->family = AF_INET;
+	return 0;
+}
+
+/* "1 SUITE inline:<key||salt base64>" through the SDES parser, which checks lengths. */
+static int parse_key(const char *suite, const char *b64, struct pr_sdes_crypto *c)
+{
+	char v[160];
+	int n = snprintf(v, sizeof(v), "1 %s inline:%s", suite, b64);
+	int rc;
+
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return -EINVAL;
+	rc = pr_sdes_parse(v, c);
+	memset(v, 0, sizeof(v));
+	return rc;
+}
+
+static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char *media,
+		     const char **why)
+{
+	l->latch = k->latch;
+	l->rtcp_mux = k->rtcp_mux;
+	l->relay_port = k->relay_port;
+	l->peer_port = k->peer_port;
+	l->max_kbps = k->max_kbps;
+	l->clock_hz = !strcmp(media, "video") ? 90000 : 8000;
+	if (strcmp(k->family, "ip4") && strcmp(k->family, "ip6")) {
+		*why = "family";
+		return -EINVAL;
+	}
+	if (parse_addr(k->family, k->relay_addr, &l->relay) < 0) {
+		*why = "relay_addr";
+		return -EINVAL;
+	}
+	if ((l->relay_port & 1) || l->relay_port == 0 || l->relay_port == 65535) {
+		*why = "relay_port";
+		return -EINVAL;
+	}
+	/* A held or not-yet-known peer may be 0.0.0.0 / :: or empty: relaying toward it waits
+	 * for the latch. */
+	if (k->peer_addr[0] && parse_addr(k->family, k->peer_addr, &l->peer) < 0) {
+		*why = "peer_addr";
+		return -EINVAL;
+	}
+	l->encrypted = k->encrypted;
+	if (!l->encrypted)
+		return 0;
+	int p = pr_srtp_profile_from_name(k->suite);
+	if (p < 0) {
+		*why = "suite";
+		return -EINVAL;
+	}
+	l->profile = (enum pr_srtp_profile)p;
+	if (parse_key(k->suite, k->key_rx, &l->key_rx) < 0) {
+		*why = "key_rx";
+		return -EINVAL;
+	}
+	if (parse_key(k->suite, k->key_tx, &l->key_tx) < 0) {
+		*why = "key_tx";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
+{
+	static const char *const leg_why[2][8] = {{"a_family", "a_relay_addr", "a_relay_port",
+						   "a_peer_addr", "a_suite", "a_key_rx", "a_key_tx"},
+						  {"b_family", "b_relay_addr", "b_relay_port",
+						   "b_peer_addr", "b_suite", "b_key_rx", "b_key_tx"}};
+	static const char *const names[] = {"family", "relay_addr", "relay_port", "peer_addr",
+					    "suite",  "key_rx",	    "key_tx"};
+
+	snprintf(s->id, sizeof(s->id), "%s", k->id);
+	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);
+	s->idle_s = k->idle_timeout_s;
+	for (int i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+		const char *w = "?";
+
+		l->sess = s;
+		l->idx = (uint8_t)i;
+		snprintf(s->party[i], sizeof(s->party[i]), "%s", k->leg[i].party);
+		snprintf(s->suite[i], sizeof(s->suite[i]), "%s",
+			 k->leg[i].encrypted ? k->leg[i].suite : "");
+		if (leg_build(l, &k->leg[i], k->media, &w) < 0) {
+			*why = w;
+			for (unsigned j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+				if (!strcmp(w, names[j]))
+					*why = leg_why[i][j];
+			pr_sdes_wipe(&s->leg[0].key_rx);
+			pr_sdes_wipe(&s->leg[0].key_tx);
+			pr_sdes_wipe(&s->leg[1].key_rx);
+			pr_sdes_wipe(&s->leg[1].key_tx);
+			return -EINVAL;
+		}
+	}
+	if (s->leg[0].relay_port == s->leg[1].relay_port) {
+		*why = "relay ports";
+		return -EINVAL;
+	}
+	return 0;
+}
