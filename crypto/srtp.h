@@ -115,6 +115,9 @@ void pr_srtp_ctx_destroy(struct pr_srtp_ctx *ctx);
 
 enum pr_srtp_profile pr_srtp_ctx_profile(const struct pr_srtp_ctx *ctx);
 enum pr_srtp_backend pr_srtp_ctx_backend(const struct pr_srtp_ctx *ctx);
+/* Bytes the context holds (its allocation: state, window, key schedules; a libsrtp
+ * context's own session is not counted). 0 for NULL. */
+size_t pr_srtp_ctx_size(const struct pr_srtp_ctx *ctx);
 /* Bytes protect adds to an RTP / RTCP packet: tag + MKI (+ 4 for the SRTCP index). */
 size_t pr_srtp_rtp_overhead(const struct pr_srtp_ctx *ctx);
 size_t pr_srtcp_overhead(const struct pr_srtp_ctx *ctx);

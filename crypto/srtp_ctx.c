@@ -222,6 +222,11 @@ enum pr_srtp_profile pr_srtp_ctx_profile(const struct pr_srtp_ctx *c)
 	return (enum pr_srtp_profile)c->profile;
 }
 
+size_t pr_srtp_ctx_size(const struct pr_srtp_ctx *c)
+{
+	return c ? c->alloc_size : 0;
+}
+
 enum pr_srtp_backend pr_srtp_ctx_backend(const struct pr_srtp_ctx *c)
 {
 	return (enum pr_srtp_backend)c->backend;

@@ -106,6 +106,7 @@ static uint32_t nlist;
 static struct {
 	uint64_t installs, updates, ends, bad_entries, unknown, refused, streams, idle_ends;
 	uint64_t install_failures, ctl_relayed, ctl_dropped, redis_errors, streams_restored;
+	uint64_t ended_rx, ended_relayed; /* figures of the sessions that ended */
 } cst;
 static struct pr_redis *redis;
 static uint64_t last_try_ms, last_read_ms, last_stats_ms;
@@ -798,6 +799,41 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 	cst.streams++;
 }
 
+/* Figures of leg l: its rt and its streams. */
+struct leg_fig {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail, relatch, drops;
+	uint32_t jitter_us;
+	int64_t last_rx; /* UNIX seconds, 0: never */
+};
+
+static void leg_figures(const struct media_leg *l, struct leg_fig *f)
+{
+	const struct media_rt *rt = l->rt;
+	uint32_t jit = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->rx_packets = rt->rx_packets + rt->ctl_rx_packets;
+	f->rx_bytes = rt->rx_bytes + rt->ctl_rx_bytes;
+	f->tx_packets = rt->tx_packets + rt->ctl_tx_packets;
+	f->tx_bytes = rt->tx_bytes + rt->ctl_tx_bytes;
+	f->auth_fail = rt->auth_fail + rt->ctl_auth_fail;
+	f->relatch = rt->relatch;
+	f->drops = rt->auth_fail + rt->replay + rt->wrong_source + rt->bandwidth + rt->other_drop;
+	f->lost = rt->ctl_lost;
+	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
+		const struct media_stream *s = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
+		if (!s)
+			break;
+		f->lost += media_stream_lost(s);
+		if (s->seq_init && s->received > 1 && !jit) /* the first stream's (audio's) */
+			jit = (uint32_t)((uint64_t)(s->jitter >> 4) * 1000000 / l->clock_hz);
+	}
+	f->jitter_us = jit;
+	if (rt->last_rx_tsc)
+		f->last_rx = (int64_t)dp_rt.start_time +
+			     (int64_t)((rt->last_rx_tsc - dp_rt.start_tsc) / dp_rt.tsc_hz);
+}
+
 /* ---- control: sessions ---- */
 
 static void retire(void *ptr, uint8_t kind)
@@ -1068,6 +1104,12 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 
 static void sess_end(struct media_sess *s)
 {
+	for (int i = 0; i < 2; i++) {
+		struct leg_fig f;
+		leg_figures(&s->leg[i], &f);
+		cst.ended_rx += f.rx_packets;
+		cst.ended_relayed += f.tx_packets;
+	}
 	for (int i = 0; i < 2; i++)
 		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL, __ATOMIC_RELEASE);
 	list_remove(s);
@@ -1260,41 +1302,6 @@ static int follow_stream(void)
 	return n;
 }
 
-/* Figures of leg l: its rt and its streams. */
-struct leg_fig {
-	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail, relatch, drops;
-	uint32_t jitter_us;
-	int64_t last_rx; /* UNIX seconds, 0: never */
-};
-
-static void leg_figures(const struct media_leg *l, struct leg_fig *f)
-{
-	const struct media_rt *rt = l->rt;
-	uint32_t jit = 0;
-
-	memset(f, 0, sizeof(*f));
-	f->rx_packets = rt->rx_packets + rt->ctl_rx_packets;
-	f->rx_bytes = rt->rx_bytes + rt->ctl_rx_bytes;
-	f->tx_packets = rt->tx_packets + rt->ctl_tx_packets;
-	f->tx_bytes = rt->tx_bytes + rt->ctl_tx_bytes;
-	f->auth_fail = rt->auth_fail + rt->ctl_auth_fail;
-	f->relatch = rt->relatch;
-	f->drops = rt->auth_fail + rt->replay + rt->wrong_source + rt->bandwidth + rt->other_drop;
-	f->lost = rt->ctl_lost;
-	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
-		const struct media_stream *s = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
-		if (!s)
-			break;
-		f->lost += media_stream_lost(s);
-		if (s->seq_init && s->received > 1 && !jit) /* the first stream's (audio's) */
-			jit = (uint32_t)((uint64_t)(s->jitter >> 4) * 1000000 / l->clock_hz);
-	}
-	f->jitter_us = jit;
-	if (rt->last_rx_tsc)
-		f->last_rx = (int64_t)dp_rt.start_time +
-			     (int64_t)((rt->last_rx_tsc - dp_rt.start_tsc) / dp_rt.tsc_hz);
-}
-
 static void fmt_addr(const struct dp_ipaddr *a, uint16_t port, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN] = "";
@@ -1458,9 +1465,26 @@ static void media_poll(uint64_t now_ms)
 
 /* ---- telemetry ---- */
 
+/* Bytes a session holds: its struct, both legs' runtime state, its streams and their
+ * contexts (the port table is counted apart: slots_bytes). */
+static uint64_t sess_bytes(const struct media_sess *s)
+{
+	uint64_t b = sizeof(*s) + 2 * sizeof(struct media_rt);
+
+	for (int l = 0; l < 2; l++)
+		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++) {
+			const struct media_stream *st =
+			    __atomic_load_n(&s->leg[l].streams[j], __ATOMIC_ACQUIRE);
+			if (!st)
+				break;
+			b += sizeof(*st) + pr_srtp_ctx_size(st->rx) + pr_srtp_ctx_size(st->tx);
+		}
+	return b;
+}
+
 static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	uint64_t relayed = 0, rx = 0, auth = 0, wrong = 0, relatch = 0, streams = 0;
+	uint64_t relayed = 0, rx = 0, auth = 0, wrong = 0, relatch = 0, streams = 0, bytes = 0;
 	(void)cmd;
 	(void)params;
 
@@ -1477,6 +1501,8 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 			for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 				streams += __atomic_load_n(&list[i]->leg[l].streams[j],
 							   __ATOMIC_ACQUIRE) != NULL;
+			if (l == 0)
+				bytes += sess_bytes(list[i]);
 		}
 	uint32_t n = nlist;
 	rte_spinlock_unlock(&lock);
@@ -1485,8 +1511,11 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "capacity", mcfg.max_sessions);
 	rte_tel_data_add_dict_u64(d, "redis_up", redis != NULL && synced_start);
 	rte_tel_data_add_dict_u64(d, "streams", streams);
-	rte_tel_data_add_dict_u64(d, "received", rx);
-	rte_tel_data_add_dict_u64(d, "relayed", relayed);
+	rte_tel_data_add_dict_u64(d, "memory_bytes", bytes);
+	rte_tel_data_add_dict_u64(d, "slots_bytes", (uint64_t)nslots * sizeof(*slots));
+	/* live sessions' figures and those of sessions that ended */
+	rte_tel_data_add_dict_u64(d, "received", rx + cst.ended_rx);
+	rte_tel_data_add_dict_u64(d, "relayed", relayed + cst.ended_relayed);
 	rte_tel_data_add_dict_u64(d, "auth_fail", auth);
 	rte_tel_data_add_dict_u64(d, "wrong_source", wrong);
 	rte_tel_data_add_dict_u64(d, "relatch", relatch);
