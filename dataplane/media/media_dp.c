@@ -115,7 +115,7 @@ static bool warned, synced_start, pending_done;
 #define RETIRE_MAX 4096
 static struct {
 	void *p;
-	uint8_t kind; /* 0 session, 1 rt, 2 stream */
+	uint8_t kind; /* see retire() */
 } retired[RETIRE_MAX];
 static unsigned nretired;
 
@@ -836,19 +836,38 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 
 /* ---- control: sessions ---- */
 
+static void sess_final(struct media_sess *s);
+
+static void free_retired(void)
+{
+	for (unsigned i = 0; i < nretired; i++) {
+		if (retired[i].kind == 2) {
+			stream_free(retired[i].p);
+		} else if (retired[i].kind == 3) {
+			sess_final(retired[i].p);
+		} else if (retired[i].kind == 0) { /* an old generation: its struct alone */
+			struct media_sess *s = retired[i].p;
+			for (int l = 0; l < 2; l++) {
+				pr_sdes_wipe(&s->leg[l].key_rx);
+				pr_sdes_wipe(&s->leg[l].key_tx);
+			}
+			free(s);
+		} else {
+			free(retired[i].p);
+		}
+	}
+	nretired = 0;
+}
+
+/* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session) once no
+ * worker can hold it: after the next grace period. */
 static void retire(void *ptr, uint8_t kind)
 {
 	if (!ptr)
 		return;
 	if (nretired == RETIRE_MAX) {
 		rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
-		for (unsigned i = 0; i < nretired; i++) {
-			if (retired[i].kind == 2)
-				stream_free(retired[i].p);
-			else
-				free(retired[i].p);
-		}
-		nretired = 0;
+		free_retired();
 	}
 	retired[nretired].p = ptr;
 	retired[nretired++].kind = kind;
@@ -859,20 +878,7 @@ static void reclaim(void)
 	if (!nretired)
 		return;
 	rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
-	for (unsigned i = 0; i < nretired; i++) {
-		if (retired[i].kind == 2)
-			stream_free(retired[i].p);
-		else if (retired[i].kind == 0) {
-			struct media_sess *s = retired[i].p;
-			for (int l = 0; l < 2; l++) {
-				pr_sdes_wipe(&s->leg[l].key_rx);
-				pr_sdes_wipe(&s->leg[l].key_tx);
-			}
-			free(s);
-		} else
-			free(retired[i].p);
-	}
-	nretired = 0;
+	free_retired();
 }
 
 static uint32_t slot_of(uint16_t port)
@@ -1102,24 +1108,82 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 	return 0;
 }
 
+/* The slowpath wrote the call's CDR from the session hash before it ended the session: what
+ * came after the last write goes to the CDR now (HINCRBY, only if the CDR exists), so that
+ * the CDR has every packet. */
+static const char cdr_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
+			      "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], "
+			      "ARGV[i + 1]) end end return 0";
+
+static void cdr_final(const struct media_sess *s, const struct leg_fig *f)
+{
+	static const char *const names[6] = {"rx_packets", "rx_bytes", "tx_packets",
+					     "tx_bytes",   "lost",     "auth_fail"};
+	char key[PR_KS_NAME_MAX + 16], fields[12][32], vals[12][24];
+	const char *argv[4 + 24];
+	size_t argvlen[RTE_DIM(argv)];
+	int argc = 0;
+
+	if (!redis || !s->cdr_id[0])
+		return;
+	snprintf(key, sizeof(key), "pr:cdr:%s", s->cdr_id);
+	argv[argc++] = "EVAL";
+	argv[argc++] = cdr_lua;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	for (int l = 0; l < 2; l++) {
+		const uint64_t now[6] = {f[l].rx_packets, f[l].rx_bytes, f[l].tx_packets,
+					 f[l].tx_bytes,	  f[l].lost,	 f[l].auth_fail};
+		for (int j = 0; j < 6; j++) {
+			if (now[j] <= s->leg[l].rt->synced[j])
+				continue;
+			int k = (argc - 4) / 2;
+			snprintf(fields[k], sizeof(fields[k]), "%s_%s", l ? "callee" : "caller",
+				 names[j]);
+			snprintf(vals[k], sizeof(vals[k]), "%" PRIu64,
+				 now[j] - s->leg[l].rt->synced[j]);
+			argv[argc++] = fields[k];
+			argv[argc++] = vals[k];
+		}
+	}
+	if (argc == 4)
+		return;
+	for (int j = 0; j < argc; j++)
+		argvlen[j] = strlen(argv[j]);
+	redisReply *r = pr_redis_cmdargv(redis, argc, argv, argvlen);
+	if (r)
+		freeReplyObject(r);
+}
+
+/* An ended session, after the grace period (no worker can touch it any more): its final
+ * figures, the CDR's share of them, and the memory back. */
+static void sess_final(struct media_sess *s)
+{
+	struct leg_fig f[2];
+
+	for (int i = 0; i < 2; i++) {
+		leg_figures(&s->leg[i], &f[i]);
+		cst.ended_rx += f[i].rx_packets;
+		cst.ended_relayed += f[i].tx_packets;
+	}
+	cdr_final(s, f);
+	for (int i = 0; i < 2; i++) {
+		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
+			stream_free(s->leg[i].streams[j]);
+		free(s->leg[i].rt);
+		pr_sdes_wipe(&s->leg[i].key_rx);
+		pr_sdes_wipe(&s->leg[i].key_tx);
+	}
+	free(s);
+}
+
+/* Stops relaying s at once (its ports go empty); the rest when no worker can see it. */
 static void sess_end(struct media_sess *s)
 {
-	for (int i = 0; i < 2; i++) {
-		struct leg_fig f;
-		leg_figures(&s->leg[i], &f);
-		cst.ended_rx += f.rx_packets;
-		cst.ended_relayed += f.tx_packets;
-	}
 	for (int i = 0; i < 2; i++)
 		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL, __ATOMIC_RELEASE);
 	list_remove(s);
-	for (int i = 0; i < 2; i++) {
-		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
-			retire(s->leg[i].streams[j], 2);
-		memset(s->leg[i].streams, 0, sizeof(s->leg[i].streams));
-		retire(s->leg[i].rt, 1);
-	}
-	retire(s, 0);
+	retire(s, 3);
 	cst.ends++;
 }
 
@@ -1381,6 +1445,9 @@ static int write_stats(uint64_t now_ms)
 			streams_format(lg, streams[l], sizeof(streams[l]));
 			argv[argc++] = l ? "b_streams" : "a_streams";
 			argv[argc++] = streams[l];
+			const uint64_t now_fig[6] = {f.rx_packets, f.rx_bytes, f.tx_packets,
+						     f.tx_bytes, f.lost, f.auth_fail};
+			memcpy(lg->rt->synced, now_fig, sizeof(now_fig));
 			if (f.relatch > lg->rt->relatch_logged) {
 				PR_NOTICE("media: session %s leg %c re-latched to %s (%" PRIu64
 					  " times)",

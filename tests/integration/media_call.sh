@@ -338,6 +338,13 @@ for y in ("caller", "callee"):
         bad.append(f"{y} rx/tx packets {rx}/{tx}")
     if rx > w[y][0] or tx > w[y][1]:
         bad.append(f"{y} rx/tx packets {rx}/{tx} above the wire's {w[y][0]}/{w[y][1]}")
+    # every packet the relay sent is in the CDR (the dataplane adds what came after its last
+    # one-second write when the session ends); of what the device sent, all but the few
+    # before the session was installed and its clear RTCP
+    if tx != w[y][1] and tx + 2 < w[y][1]:
+        bad.append(f"{y} tx packets {tx}: the wire saw the relay send {w[y][1]}")
+    if rx + 12 < w[y][0]:
+        bad.append(f"{y} rx packets {rx}: the device sent {w[y][0]} to the relay")
 desc = ", ".join(f"{y} rx {cdr.get(y + '_rx_packets')} tx {cdr.get(y + '_tx_packets')} "
                  f"(wire {w[y][0]}/{w[y][1]}) lost {cdr.get(y + '_lost')} "
                  f"jitter {cdr.get(y + '_jitter_us')} us" for y in ("caller", "callee"))
