@@ -455,6 +455,7 @@ static const struct {
     {"user", "device accounts: add, del, passwd, list, show, set"},
     {"turn", "TURN allocations and REST secrets"},
     {"cdr", "call detail records"},
+    {"session", "live media sessions: list, show"},
     {"tunable", "runtime tunables: list, get, set, reset"},
     {"audit", "the audit trail, newest first"},
     {"help", "this text"},
@@ -472,6 +473,8 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_turn_main;
 	if (strcmp(name, "cdr") == 0)
 		return ctl_cdr_main;
+	if (strcmp(name, "session") == 0)
+		return ctl_session_main;
 	if (strcmp(name, "tunable") == 0)
 		return ctl_tunable_main;
 	if (strcmp(name, "audit") == 0)

@@ -60,6 +60,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((w
 int ctl_stats_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_turn_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_cdr_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_session_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_tunable_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_audit_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 

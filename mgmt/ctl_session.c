@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelayctl session list [--json]
+ * poprelayctl session show ID [--json]
+ *
+ * Live media sessions, from Redis: the slowpath's record pr:session:<id> (members of
+ * pr:sessions, decoded by pr_ks_session_load) and the figures the dataplane writes into
+ * the same hash every second (mgmt/ctl_session.h). Works while the dataplane is down (the
+ * figures are then the last ones written). The SDES keys (X_key_rx, X_key_tx) and the
+ * dataplane's X_streams are never read by the figure query and never printed, not even
+ * as "set". Every read leaves an audit entry: session.list (object "sessions") and
+ * session.read (object "session:<id>").
+ * Exit: 0 ok, 1 no such session or a record could not be read, 2 usage, 3 Redis down. */
+#include "mgmt/ctl_session.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/redis.h"
+#include "mgmt/ctl.h"
+
+/* ---- figures ---- */
+enum fig_type { FIG_U64, FIG_U32, FIG_I64, FIG_ADDR };
+
+#define FIG(n, t)                                                                                  \
+	{                                                                                          \
+		.name = #n, .type = (t), .off = offsetof(struct ctl_session_live, n)               \
+	}
+static const struct {
+	const char *name;
+	enum fig_type type;
+	size_t off;
+} figs[CTL_SESSION_NFIGS] = {
+    FIG(rx_packets, FIG_U64), FIG(rx_bytes, FIG_U64), FIG(tx_packets, FIG_U64),
+    FIG(tx_bytes, FIG_U64),   FIG(lost, FIG_U64),     FIG(jitter_us, FIG_U32),
+    FIG(auth_fail, FIG_U64),  FIG(relatch, FIG_U64),  FIG(kbps, FIG_U64),
+    FIG(latched, FIG_ADDR),   FIG(last_rx, FIG_I64),
+};
+#undef FIG
+
+static int parse_dec(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int ctl_session_fig_set(struct ctl_session_live *lv, const char *name, const char *value)
+{
+	size_t i;
+	uint64_t v;
+	char *p;
+
+	for (i = 0; i < CTL_SESSION_NFIGS; i++)
+		if (strcmp(figs[i].name, name) == 0)
+			break;
+	if (i == CTL_SESSION_NFIGS)
+		return -ENOENT;
+	p = (char *)lv + figs[i].off;
+	switch (figs[i].type) {
+	case FIG_U64:
+		if (parse_dec(value, UINT64_MAX, &v) < 0)
+			return -EINVAL;
+		*(uint64_t *)p = v;
+		break;
+	case FIG_U32:
+		if (parse_dec(value, UINT32_MAX, &v) < 0)
+			return -EINVAL;
+		*(uint32_t *)p = (uint32_t)v;
+		break;
+	case FIG_I64:
+		if (parse_dec(value, INT64_MAX, &v) < 0)
+			return -EINVAL;
+		*(int64_t *)p = (int64_t)v;
+		break;
+	case FIG_ADDR:
+		if (!value || strlen(value) >= sizeof(lv->latched))
+			return -EINVAL;
+		/* "-" (not latched), "ip:port" or "[ip6]:port": nothing else reaches a tty */
+		if (strcmp(value, "-") != 0 &&
+		    (!value[0] || strspn(value, "0123456789abcdefABCDEF.:[]") != strlen(value)))
+			return -EINVAL;
+		snprintf(lv->latched, sizeof(lv->latched), "%s", strcmp(value, "-") ? value : "");
+		break;
+	}
+	lv->present = true;
+	return 0;
+}
+
+/* ---- text ---- */
+void ctl_session_text(const char *s, size_t max, char *buf, size_t len)
+{
+	size_t n = strlen(s), i;
+
+	if (len == 0)
+		return;
+	if (!n) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (max >= len)
+		max = len - 1;
+	if (n > max) {
+		/* keep max - 3 bytes, backing off to the start of a UTF-8 character */
+		n = max > 3 ? max - 3 : 0;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+		memcpy(buf, s, n);
+		snprintf(buf + n, len - n, "%.*s", (int)(max - n < 3 ? max - n : 3), "...");
+	} else {
+		memcpy(buf, s, n);
+		buf[n] = 0;
+	}
+	for (i = 0; buf[i]; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+}
+
+void ctl_session_addr(const char *addr, unsigned port, char *buf, size_t len)
+{
+	if (!addr[0])
+		snprintf(buf, len, "-");
+	else if (strchr(addr, ':'))
+		snprintf(buf, len, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, len, "%s:%u", addr, port);
+}
+
+const char *ctl_session_crypto(const struct pr_ks_leg *l)
+{
+	if (!l->encrypted)
+		return "clear";
+	return l->suite[0] ? l->suite : "srtp";
+}
+
+/* ---- list ---- */
+const char *const ctl_session_list_header[CTL_SESSION_COLS] = {
+    "ID",	 "MEDIA",	 "CALL-ID",	 "A PARTY", "A RELAY",
+    "A LATCHED", "A ENCRYPTION", "A RX/TX",	 "A KBPS",  "B PARTY",
+    "B RELAY",	 "B LATCHED",	 "B ENCRYPTION", "B RX/TX", "B KBPS",
+};
+
+void ctl_session_row(const struct pr_ks_session *s, const struct ctl_session_live lv[2],
+		     struct ctl_session_row *row)
+{
+	const size_t w = sizeof(row->cell[0]);
+	int l;
+
+	ctl_session_text(s->id, w - 1, row->cell[0], w);
+	ctl_session_text(s->media, w - 1, row->cell[1], w);
+	ctl_session_text(s->call_id, CTL_SESSION_CALLID_SHOWN, row->cell[2], w);
+	for (l = 0; l < 2; l++) {
+		const struct pr_ks_leg *g = &s->leg[l];
+		char(*c)[80] = &row->cell[3 + 6 * l];
+
+		ctl_session_text(g->party, CTL_SESSION_PARTY_SHOWN, c[0], w);
+		ctl_session_addr(g->relay_addr, g->relay_port, c[1], w);
+		snprintf(c[2], w, "%s", lv[l].present && lv[l].latched[0] ? lv[l].latched : "-");
+		snprintf(c[3], w, "%s", ctl_session_crypto(g));
+		if (lv[l].present) {
+			snprintf(c[4], w, "%" PRIu64 "/%" PRIu64, lv[l].rx_packets,
+				 lv[l].tx_packets);
+			snprintf(c[5], w, "%" PRIu64, lv[l].kbps);
+		} else {
+			snprintf(c[4], w, "-");
+			snprintf(c[5], w, "-");
+		}
+	}
+}
+
+int ctl_session_cmp(const void *a, const void *b)
+{
+	const struct pr_ks_session *x = a, *y = b;
+
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* ---- JSON ---- */
+static void copy_field(json_t *to, json_t *from, const char *name)
+{
+	json_t *v = json_object_get(from, name);
+
+	if (v)
+		json_object_set(to, name, v);
+}
+
+static void json_figs(json_t *o, const char *prefix, const struct ctl_session_live *lv)
+{
+	char name[PR_KS_FIELD_NAME_MAX];
+	size_t i;
+
+	for (i = 0; i < CTL_SESSION_NFIGS; i++) {
+		const char *p = (const char *)lv + figs[i].off;
+		json_t *v;
+
+		snprintf(name, sizeof(name), "%s%s", prefix, figs[i].name);
+		if (!lv->present) {
+			json_object_set_new(o, name, json_null());
+			continue;
+		}
+		switch (figs[i].type) {
+		case FIG_U64:
+			v = json_integer((json_int_t) * (const uint64_t *)p);
+			break;
+		case FIG_U32:
+			v = json_integer(*(const uint32_t *)p);
+			break;
+		case FIG_I64:
+			v = json_integer(*(const int64_t *)p);
+			break;
+		default:
+			v = p[0] ? json_string(p) : json_null();
+			break;
+		}
+		json_object_set_new(o, name, v);
+	}
+}
+
+json_t *ctl_session_json(const struct pr_ks_session *s, const struct ctl_session_live lv[2])
+{
+	const struct pr_ks_desc *d = &pr_ks_session_desc;
+	json_t *all = ctl_record_json(d, s), *o = json_object();
+	char name[PR_KS_FIELD_NAME_MAX];
+	size_t i, j;
+
+	if (!all || !o) {
+		json_decref(all);
+		json_decref(o);
+		return NULL;
+	}
+	/* In the descriptor's order, every field but the secret ones (ctl_record_json shows
+	 * them as "set": here they are left out altogether); each leg's figures after it. */
+	for (i = 0; i < d->nfields; i++) {
+		const struct pr_ks_field *f = &d->fields[i];
+
+		if (f->flags & PR_KS_F_SECRET)
+			continue;
+		if (f->type != PR_KS_T_NEST) {
+			copy_field(o, all, f->name);
+			continue;
+		}
+		for (j = 0; j < f->sub->nfields; j++) {
+			const struct pr_ks_field *sf = &f->sub->fields[j];
+
+			if (sf->flags & PR_KS_F_SECRET || sf->type == PR_KS_T_NEST)
+				continue;
+			snprintf(name, sizeof(name), "%s%s", f->name, sf->name);
+			copy_field(o, all, name);
+		}
+		json_figs(o, f->name,
+			  &lv[(f->off - offsetof(struct pr_ks_session, leg)) / sizeof(s->leg[0])]);
+	}
+	json_decref(all);
+	return o;
+}
+
+/* ---- show ---- */
+static void line(FILE *out, const char *indent, const char *name, const char *value)
+{
+	fprintf(out, "%s%-*s %s\n", indent, 22 - (int)strlen(indent), name,
+		value && value[0] ? value : "-");
+}
+
+static const char *yesno(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static void print_leg(const struct pr_ks_leg *g, const struct ctl_session_live *lv, int64_t now,
+		      FILE *out)
+{
+	static const char in[] = "  ";
+	char v[PR_KS_URI_MAX + 64];
+
+	ctl_session_text(g->party, sizeof(v) - 1, v, sizeof(v));
+	line(out, in, "party", v);
+	line(out, in, "onnet", yesno(g->onnet));
+	ctl_session_text(g->family, sizeof(v) - 1, v, sizeof(v));
+	line(out, in, "family", v);
+	ctl_session_addr(g->peer_addr, g->peer_port, v, sizeof(v));
+	line(out, in, "peer (SDP)", v);
+	ctl_session_addr(g->relay_addr, g->relay_port, v, sizeof(v));
+	line(out, in, "relay", v);
+	line(out, in, "rtcp_mux", g->rtcp_mux ? "yes" : "no (RTCP on the ports + 1)");
+	line(out, in, "latch", yesno(g->latch));
+	ctl_session_text(g->profile, sizeof(v) - 1, v, sizeof(v));
+	line(out, in, "profile", v);
+	ctl_session_text(g->suite, sizeof(v) - 1, v, sizeof(v));
+	line(out, in, "suite", v);
+	line(out, in, "encrypted", g->encrypted ? "yes (SRTP)" : "no (clear RTP)");
+	snprintf(v, sizeof(v), "%" PRIu32, g->max_kbps);
+	line(out, in, "max_kbps", g->max_kbps ? v : "unlimited");
+	if (!lv->present) {
+		line(out, in, "figures", "none yet (not reported by the dataplane)");
+		return;
+	}
+	line(out, in, "latched", lv->latched[0] ? lv->latched : (g->latch ? "not yet" : "-"));
+	snprintf(v, sizeof(v), "%" PRIu64 " packets, %" PRIu64 " bytes", lv->rx_packets,
+		 lv->rx_bytes);
+	line(out, in, "rx (from device)", v);
+	snprintf(v, sizeof(v), "%" PRIu64 " packets, %" PRIu64 " bytes", lv->tx_packets,
+		 lv->tx_bytes);
+	line(out, in, "tx (to device)", v);
+	snprintf(v, sizeof(v), "%" PRIu64, lv->lost);
+	line(out, in, "lost", v);
+	snprintf(v, sizeof(v), "%" PRIu32 " us (%.1f ms)", lv->jitter_us, lv->jitter_us / 1000.0);
+	line(out, in, "jitter", v);
+	snprintf(v, sizeof(v), "%" PRIu64, lv->auth_fail);
+	line(out, in, "auth_fail", v);
+	snprintf(v, sizeof(v), "%" PRIu64, lv->relatch);
+	line(out, in, "relatch", v);
+	snprintf(v, sizeof(v), "%" PRIu64, lv->kbps);
+	line(out, in, "kbps", v);
+	if (lv->last_rx == 0) {
+		snprintf(v, sizeof(v), "never");
+	} else {
+		char t[32];
+		ctl_format_time(lv->last_rx, t, sizeof(t));
+		if (now >= lv->last_rx)
+			snprintf(v, sizeof(v), "%s (%" PRId64 " s ago)", t, now - lv->last_rx);
+		else
+			snprintf(v, sizeof(v), "%s", t);
+	}
+	line(out, in, "last_rx", v);
+}
+
+void ctl_session_print(const struct pr_ks_session *s, const struct ctl_session_live lv[2],
+		       int64_t now, FILE *out)
+{
+	const struct pr_ks_desc *d = &pr_ks_session_desc;
+	char v[PR_KS_VALUE_MAX];
+	size_t i;
+	int l;
+
+	/* the record's own fields, generically (an additive field shows up by itself) */
+	for (i = 0; i < d->nfields; i++) {
+		const struct pr_ks_field *f = &d->fields[i];
+		const char *p = (const char *)s + f->off;
+
+		if (f->type == PR_KS_T_NEST || (f->flags & PR_KS_F_SECRET))
+			continue;
+		if (f->type == PR_KS_T_I64)
+			ctl_format_time(*(const int64_t *)p, v, sizeof(v));
+		else if (f->type == PR_KS_T_BOOL)
+			snprintf(v, sizeof(v), "%s", yesno(*(const bool *)p));
+		else if (f->type == PR_KS_T_STR)
+			ctl_session_text(p, sizeof(v) - 1, v, sizeof(v));
+		else if (pr_ks_field_format(f, s, v, sizeof(v)) < 0)
+			snprintf(v, sizeof(v), "?");
+		line(out, "", f->name, v);
+	}
+	for (l = 0; l < 2; l++) {
+		fprintf(out, "leg %c (%s side)\n", 'a' + l, l == PR_KS_LEG_A ? "caller" : "callee");
+		print_leg(&s->leg[l], &lv[l], now, out);
+	}
+}
+
+/* ---- Redis ---- */
+static void wipe_keys(struct pr_ks_session *s)
+{
+	int l;
+
+	for (l = 0; l < 2; l++) {
+		explicit_bzero(s->leg[l].key_rx, sizeof(s->leg[l].key_rx));
+		explicit_bzero(s->leg[l].key_tx, sizeof(s->leg[l].key_tx));
+	}
+}
+
+/* The figures of both legs: HMGET of exactly the figure fields (never a key, never
+ * X_streams). A hash gone meanwhile leaves both legs not present. 0 or a negative errno
+ * (the reason printed). */
+static int figs_read(struct ctl_ctx *ctx, struct pr_redis *r, const char *id,
+		     struct ctl_session_live lv[2])
+{
+	char key[PR_KS_NAME_MAX + sizeof(PR_KS_SESSION_PREFIX)];
+	char names[2][CTL_SESSION_NFIGS][PR_KS_FIELD_NAME_MAX];
+	const char *argv[2 + 2 * CTL_SESSION_NFIGS];
+	redisReply *rep;
+	int argc = 0, l, rc = 0;
+	size_t i;
+
+	memset(lv, 0, 2 * sizeof(*lv));
+	snprintf(key, sizeof(key), "%s%s", PR_KS_SESSION_PREFIX, id);
+	argv[argc++] = "HMGET";
+	argv[argc++] = key;
+	for (l = 0; l < 2; l++)
+		for (i = 0; i < CTL_SESSION_NFIGS; i++) {
+			snprintf(names[l][i], sizeof(names[l][i]), "%c_%s", 'a' + l, figs[i].name);
+			argv[argc++] = names[l][i];
+		}
+	rep = pr_redis_cmdargv(r, argc, argv, NULL);
+	if (!rep) {
+		ctl_err(ctx, "session %s: %s", id, pr_redis_errmsg(r));
+		return -EIO;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		ctl_err(ctx, "session %s: %s", id, rep->str);
+		rc = pr_redis_reply_errno(rep->str);
+	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 * CTL_SESSION_NFIGS) {
+		ctl_err(ctx, "session %s: unexpected reply to HMGET", id);
+		rc = -EBADMSG;
+	} else {
+		for (i = 0; i < rep->elements; i++) {
+			const redisReply *e = rep->element[i];
+			l = (int)(i / CTL_SESSION_NFIGS);
+			if (e->type != REDIS_REPLY_STRING)
+				continue; /* not written (yet) */
+			if (ctl_session_fig_set(&lv[l], figs[i % CTL_SESSION_NFIGS].name, e->str) <
+			    0)
+				ctl_err(ctx, "warning: session %s: malformed %s ignored", id,
+					names[l][i % CTL_SESSION_NFIGS]);
+		}
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s session list [--json]\n"
+		"       %s session show ID [--json]\n"
+		"Live media sessions (pr:session:<id>, written by the slowpath) with the figures\n"
+		"the dataplane adds every second. list: one line per session, oldest first;\n"
+		"show: every field of both legs and their figures. SDES keys are never shown.\n"
+		"Every read is recorded in the audit trail.\n",
+		prog, prog);
+}
+
+static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
+{
+	struct pr_ks_session *ss = NULL;
+	struct ctl_session_live(*lv)[2] = NULL;
+	struct pr_ks_names ids;
+	size_t i, n = 0;
+	char detail[64];
+	int rc, ret = CTL_EXIT_OK;
+
+	rc = pr_ks_session_list(r, &ids);
+	if (rc < 0) {
+		ctl_audit(ctx, "session.list", "sessions", "", rc);
+		ctl_err(ctx, "cannot list sessions: %s", pr_ks_errmsg());
+		return ctl_exit_for(rc);
+	}
+	if (ids.n) {
+		ss = calloc(ids.n, sizeof(*ss));
+		lv = calloc(ids.n, sizeof(*lv));
+		if (!ss || !lv) {
+			ctl_err(ctx, "out of memory");
+			free(ss);
+			free(lv);
+			pr_ks_names_free(&ids);
+			return CTL_EXIT_ERR;
+		}
+	}
+	for (i = 0; i < ids.n; i++) {
+		rc = pr_ks_session_load(r, ids.v[i], &ss[n]);
+		wipe_keys(&ss[n]);
+		if (rc == -ENOENT)
+			continue; /* ended between the set read and now */
+		if (rc < 0) {
+			ctl_err(ctx, "%s (not listed)", pr_ks_errmsg());
+			ret = ctl_exit_for(rc);
+			if (rc == -EIO)
+				break;
+			continue;
+		}
+		n++;
+	}
+	/* oldest first; then each session's figures, in that order */
+	if (n > 1)
+		qsort(ss, n, sizeof(*ss), ctl_session_cmp);
+	for (i = 0; i < n && ret != CTL_EXIT_DOWN; i++) {
+		rc = figs_read(ctx, r, ss[i].id, lv[i]);
+		if (rc < 0)
+			ret = ctl_exit_for(rc);
+	}
+	pr_ks_names_free(&ids);
+	snprintf(detail, sizeof(detail), "count=%zu", n);
+	ctl_audit(ctx, "session.list", "sessions", detail, ret == CTL_EXIT_DOWN ? -EIO : 0);
+	if (ret == CTL_EXIT_DOWN) {
+		free(ss);
+		free(lv);
+		return ret;
+	}
+	if (ctx->json) {
+		json_t *arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, ctl_session_json(&ss[i], lv[i]));
+		ctl_json_print(arr);
+	} else if (n == 0) {
+		printf("no live media sessions\n");
+	} else {
+		struct ctl_table *t = ctl_table_new(CTL_SESSION_COLS, ctl_session_list_header);
+		struct ctl_session_row row;
+		const char *cells[CTL_SESSION_COLS];
+		size_t c;
+
+		for (i = 0; t && i < n; i++) {
+			ctl_session_row(&ss[i], lv[i], &row);
+			for (c = 0; c < CTL_SESSION_COLS; c++)
+				cells[c] = row.cell[c];
+			ctl_table_add(t, cells);
+		}
+		if (t)
+			ctl_table_print(t, stdout);
+		ctl_table_free(t);
+	}
+	free(ss);
+	free(lv);
+	return ret;
+}
+
+static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
+{
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2];
+	char object[PR_KS_NAME_MAX + 16];
+	int rc;
+
+	snprintf(object, sizeof(object), "session:%s", id);
+	rc = pr_ks_session_load(r, id, &s);
+	wipe_keys(&s);
+	if (rc < 0) {
+		ctl_audit(ctx, "session.read", object, "", rc);
+		if (rc == -ENOENT)
+			ctl_err(ctx,
+				"no such session '%s' (ended, or never was; see '%s session "
+				"list')",
+				id, ctx->prog);
+		else
+			ctl_err(ctx, "%s", pr_ks_errmsg());
+		return ctl_exit_for(rc);
+	}
+	rc = figs_read(ctx, r, id, lv);
+	ctl_audit(ctx, "session.read", object, "", rc);
+	if (rc < 0)
+		return ctl_exit_for(rc);
+	if (ctx->json)
+		return ctl_json_print(ctl_session_json(&s, lv));
+	ctl_session_print(&s, lv, (int64_t)time(NULL), stdout);
+	return CTL_EXIT_OK;
+}
+
+int ctl_session_main(struct ctl_ctx *ctx, int argc, char **argv)
+{
+	const char *verb = NULL, *id = NULL;
+	int i, nargs = 0, ec;
+	struct pr_redis *r;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--json")) {
+			ctx->json = true;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h") ||
+			   (i == 1 && !strcmp(a, "help"))) {
+			usage(stdout, ctx->prog);
+			return CTL_EXIT_OK;
+		} else if (a[0] == '-' && a[1]) {
+			ctl_err(ctx, "session: unknown option '%s'", a);
+			usage(stderr, ctx->prog);
+			return CTL_EXIT_USAGE;
+		} else if (!verb) {
+			verb = a;
+		} else {
+			id = a;
+			nargs++;
+		}
+	}
+	if (!verb || (strcmp(verb, "list") && strcmp(verb, "show"))) {
+		if (verb)
+			ctl_err(ctx, "session: unknown action '%s'", verb);
+		usage(stderr, ctx->prog);
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(verb, "list") && nargs) {
+		ctl_err(ctx, "session list: unexpected argument '%s'", id);
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(verb, "show")) {
+		if (nargs != 1) {
+			ctl_err(ctx, "session show: %s", nargs ? "one ID only" : "missing the ID");
+			return CTL_EXIT_USAGE;
+		}
+		if (!pr_ks_user_name_valid(id)) {
+			ctl_err(ctx,
+				"'%s' is not a session id (1-63 of A-Z a-z 0-9 . _ -, as "
+				"'session list' shows them)",
+				id);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	r = ctl_redis(ctx, &ec);
+	if (!r)
+		return ec;
+	return id ? do_show(ctx, r, id) : do_list(ctx, r);
+}

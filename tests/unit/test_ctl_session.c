@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelayctl session views without Redis: the dataplane's figures parsed (and refused
+ * when malformed), the list row, the sort, the JSON object and the human view, and in
+ * none of them a key (the SDES keys of the record are set in every case here). */
+#include "mgmt/ctl_session.h"
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mgmt/ctl.h"
+
+/* SDES inline key||salt strings (base64): they must never come out. */
+#define KEY_A_RX "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+#define KEY_A_TX "d0RmdmNkZXdzYWxvb29ubmdnc2FsdGtleTEyMzQ1"
+#define KEY_B_RX "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0"
+#define KEY_B_TX "emF5eHd2dXRzcnFwb25tbGtqaWhnZmVkY2JhOTg3"
+
+static void session_fill(struct pr_ks_session *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "0123456789abcdef0123456789abcdef-0");
+	snprintf(s->call_id, sizeof(s->call_id), "a84b4c76e66710f3b2c1d0e9@pc33.example.com");
+	snprintf(s->cdr_id, sizeof(s->cdr_id), "0123456789abcdef0123456789abcdef");
+	snprintf(s->media, sizeof(s->media), "audio");
+	s->idle_timeout_s = 60;
+	s->created = 1764200000;
+	s->updated = 1764200005;
+	struct pr_ks_leg *a = &s->leg[PR_KS_LEG_A], *b = &s->leg[PR_KS_LEG_B];
+	snprintf(a->party, sizeof(a->party), "alice");
+	a->onnet = true;
+	snprintf(a->family, sizeof(a->family), "ip4");
+	snprintf(a->peer_addr, sizeof(a->peer_addr), "192.0.2.10");
+	a->peer_port = 40000;
+	a->latch = true;
+	snprintf(a->relay_addr, sizeof(a->relay_addr), "198.51.100.10");
+	a->relay_port = 30000;
+	a->rtcp_mux = true;
+	snprintf(a->profile, sizeof(a->profile), "RTP/SAVP");
+	snprintf(a->suite, sizeof(a->suite), "AES_CM_128_HMAC_SHA1_80");
+	snprintf(a->key_rx, sizeof(a->key_rx), KEY_A_RX);
+	snprintf(a->key_tx, sizeof(a->key_tx), KEY_A_TX);
+	a->encrypted = true;
+	a->max_kbps = 2048;
+	snprintf(b->party, sizeof(b->party),
+		 "sip:+493012345678@carrier-gateway.example.net;user=phone");
+	snprintf(b->family, sizeof(b->family), "ip6");
+	snprintf(b->peer_addr, sizeof(b->peer_addr), "2001:db8::10");
+	b->peer_port = 16000;
+	snprintf(b->relay_addr, sizeof(b->relay_addr), "2001:db8:100::10");
+	b->relay_port = 30002;
+	snprintf(b->profile, sizeof(b->profile), "RTP/AVP");
+	/* keys present although the leg is clear: still never shown */
+	snprintf(b->key_rx, sizeof(b->key_rx), KEY_B_RX);
+	snprintf(b->key_tx, sizeof(b->key_tx), KEY_B_TX);
+}
+
+static void live_fill(struct ctl_session_live *lv)
+{
+	static const char *const kv[][2] = {
+	    {"rx_packets", "1500"},
+	    {"rx_bytes", "240000"},
+	    {"tx_packets", "1490"},
+	    {"tx_bytes", "238400"},
+	    {"lost", "3"},
+	    {"jitter_us", "4200"},
+	    {"auth_fail", "2"},
+	    {"relatch", "1"},
+	    {"kbps", "64"},
+	    {"latched", "203.0.113.99:51234"},
+	    {"last_rx", "1764200100"},
+	};
+	memset(lv, 0, sizeof(*lv));
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		CU_ASSERT_EQUAL(ctl_session_fig_set(lv, kv[i][0], kv[i][1]), 0);
+}
+
+static void assert_no_secret(const char *text)
+{
+	CU_ASSERT_PTR_NULL(strstr(text, KEY_A_RX));
+	CU_ASSERT_PTR_NULL(strstr(text, KEY_A_TX));
+	CU_ASSERT_PTR_NULL(strstr(text, KEY_B_RX));
+	CU_ASSERT_PTR_NULL(strstr(text, KEY_B_TX));
+	CU_ASSERT_PTR_NULL(strstr(text, "key_rx"));
+	CU_ASSERT_PTR_NULL(strstr(text, "key_tx"));
+	CU_ASSERT_PTR_NULL(strstr(text, "streams"));
+}
+
+static void test_figs(void)
+{
+	struct ctl_session_live lv, before;
+
+	memset(&lv, 0, sizeof(lv));
+	CU_ASSERT_FALSE(lv.present);
+	live_fill(&lv);
+	CU_ASSERT_TRUE(lv.present);
+	CU_ASSERT_EQUAL(lv.rx_packets, 1500);
+	CU_ASSERT_EQUAL(lv.tx_bytes, 238400);
+	CU_ASSERT_EQUAL(lv.jitter_us, 4200);
+	CU_ASSERT_EQUAL(lv.kbps, 64);
+	CU_ASSERT_EQUAL(lv.last_rx, 1764200100);
+	CU_ASSERT_STRING_EQUAL(lv.latched, "203.0.113.99:51234");
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "rx_bytes", "18446744073709551615"), 0);
+	CU_ASSERT_EQUAL(lv.rx_bytes, UINT64_MAX);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "latched", "[2001:db8::99]:50000"), 0);
+	CU_ASSERT_STRING_EQUAL(lv.latched, "[2001:db8::99]:50000");
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "latched", "-"), 0);
+	CU_ASSERT_STRING_EQUAL(lv.latched, "");
+
+	/* not figures: never taken (the caller never asks for them either) */
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "streams", "1a2b3c4d:1:2:3:4"), -ENOENT);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "key_rx", KEY_A_RX), -ENOENT);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, "a_rx_packets", "1"), -ENOENT);
+
+	/* malformed: refused, nothing changed */
+	static const char *const bad[][2] = {
+	    {"rx_packets", "-1"},
+	    {"rx_packets", "+1"},
+	    {"rx_packets", " 1"},
+	    {"rx_packets", "12a"},
+	    {"rx_packets", ""},
+	    {"rx_packets", "18446744073709551616"},
+	    {"jitter_us", "4294967296"},
+	    {"last_rx", "9223372036854775808"},
+	    {"latched", ""},
+	    {"latched", "1.2.3.4:5 x"},
+	    {"latched", "\x1b[31m1.2.3.4:5"},
+	    {"latched", "1234567890123456789012345678901234567890123456789012345678901234"},
+	};
+	before = lv;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(ctl_session_fig_set(&lv, bad[i][0], bad[i][1]), -EINVAL);
+	CU_ASSERT_EQUAL(memcmp(&lv, &before, sizeof(lv)), 0);
+}
+
+static void test_text(void)
+{
+	char buf[80];
+
+	ctl_session_text("abc", 20, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "abc");
+	ctl_session_text("", 20, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "-");
+	ctl_session_text("a84b4c76e66710f3b2c1d0e9@pc33.example.com", 20, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "a84b4c76e66710f3b...");
+	CU_ASSERT_EQUAL(strlen(buf), 20);
+	ctl_session_text("12345678901234567890", 20, buf, sizeof(buf)); /* exactly max: whole */
+	CU_ASSERT_STRING_EQUAL(buf, "12345678901234567890");
+	/* cut on a character boundary: 2-byte characters, 7 bytes kept would split one */
+	ctl_session_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "\xc3\xa9\xc3\xa9\xc3\xa9...");
+	/* control characters never reach the terminal */
+	ctl_session_text("sip:\x1b[2Jevil\r\n", 40, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "sip:?[2Jevil??");
+	/* a small buffer bounds max */
+	ctl_session_text("abcdefghij", 40, buf, 8);
+	CU_ASSERT_STRING_EQUAL(buf, "abcd...");
+
+	ctl_session_addr("198.51.100.10", 30000, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "198.51.100.10:30000");
+	ctl_session_addr("2001:db8::1", 30002, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "[2001:db8::1]:30002");
+	ctl_session_addr("", 0, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "-");
+
+	struct pr_ks_leg l;
+	memset(&l, 0, sizeof(l));
+	CU_ASSERT_STRING_EQUAL(ctl_session_crypto(&l), "clear");
+	snprintf(l.suite, sizeof(l.suite), "AEAD_AES_128_GCM");
+	CU_ASSERT_STRING_EQUAL(ctl_session_crypto(&l), "clear"); /* encrypted says, not suite */
+	l.encrypted = true;
+	CU_ASSERT_STRING_EQUAL(ctl_session_crypto(&l), "AEAD_AES_128_GCM");
+	l.suite[0] = 0;
+	CU_ASSERT_STRING_EQUAL(ctl_session_crypto(&l), "srtp");
+}
+
+static void test_row(void)
+{
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2];
+	struct ctl_session_row row;
+
+	session_fill(&s);
+	live_fill(&lv[0]);
+	memset(&lv[1], 0, sizeof(lv[1])); /* leg b not reported yet */
+	ctl_session_row(&s, lv, &row);
+	CU_ASSERT_STRING_EQUAL(ctl_session_list_header[0], "ID");
+	CU_ASSERT_STRING_EQUAL(row.cell[0], "0123456789abcdef0123456789abcdef-0");
+	CU_ASSERT_STRING_EQUAL(row.cell[1], "audio");
+	CU_ASSERT_STRING_EQUAL(row.cell[2], "a84b4c76e66710f3b...");
+	CU_ASSERT_STRING_EQUAL(row.cell[3], "alice");
+	CU_ASSERT_STRING_EQUAL(row.cell[4], "198.51.100.10:30000");
+	CU_ASSERT_STRING_EQUAL(row.cell[5], "203.0.113.99:51234");
+	CU_ASSERT_STRING_EQUAL(row.cell[6], "AES_CM_128_HMAC_SHA1_80");
+	CU_ASSERT_STRING_EQUAL(row.cell[7], "1500/1490");
+	CU_ASSERT_STRING_EQUAL(row.cell[8], "64");
+	CU_ASSERT_STRING_EQUAL(row.cell[9], "sip:+493012345678@carrier-gat...");
+	CU_ASSERT_EQUAL(strlen(row.cell[9]), CTL_SESSION_PARTY_SHOWN);
+	CU_ASSERT_STRING_EQUAL(row.cell[10], "[2001:db8:100::10]:30002");
+	CU_ASSERT_STRING_EQUAL(row.cell[11], "-");
+	CU_ASSERT_STRING_EQUAL(row.cell[12], "clear");
+	CU_ASSERT_STRING_EQUAL(row.cell[13], "-");
+	CU_ASSERT_STRING_EQUAL(row.cell[14], "-");
+	for (int c = 0; c < CTL_SESSION_COLS; c++)
+		assert_no_secret(row.cell[c]);
+}
+
+static void test_sort(void)
+{
+	struct pr_ks_session s[3];
+
+	for (int i = 0; i < 3; i++)
+		session_fill(&s[i]);
+	snprintf(s[0].id, sizeof(s[0].id), "c-0");
+	s[0].created = 300;
+	snprintf(s[1].id, sizeof(s[1].id), "b-0");
+	s[1].created = 100;
+	snprintf(s[2].id, sizeof(s[2].id), "a-0");
+	s[2].created = 300;
+	qsort(s, 3, sizeof(s[0]), ctl_session_cmp);
+	CU_ASSERT_STRING_EQUAL(s[0].id, "b-0"); /* oldest first */
+	CU_ASSERT_STRING_EQUAL(s[1].id, "a-0"); /* same time: by id */
+	CU_ASSERT_STRING_EQUAL(s[2].id, "c-0");
+}
+
+static void test_json(void)
+{
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2];
+	json_t *o;
+	char *dump;
+
+	session_fill(&s);
+	live_fill(&lv[0]);
+	memset(&lv[1], 0, sizeof(lv[1]));
+	o = ctl_session_json(&s, lv);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	dump = json_dumps(o, JSON_PRESERVE_ORDER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dump);
+	assert_no_secret(dump);
+	/* every other field of the record, named as in the hash */
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "id")), s.id);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "call_id")), s.call_id);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "created")), 1764200000);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "a_party")), "alice");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_peer_port")), 40000);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "a_encrypted")));
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "a_rtcp_mux")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_max_kbps")), 2048);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_suite")), "");
+	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_encrypted")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_relay_addr")),
+			       "2001:db8:100::10");
+	/* 8 record fields + 2 x (13 leg fields + 11 figures): no key, not even "set" */
+	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (13 + CTL_SESSION_NFIGS));
+	CU_ASSERT_PTR_NULL(json_object_get(o, "a_key_rx"));
+	CU_ASSERT_PTR_NULL(strstr(dump, "\"set\""));
+	/* figures */
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_rx_packets")), 1500);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_jitter_us")), 4200);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_last_rx")), 1764200100);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "a_latched")),
+			       "203.0.113.99:51234");
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_rx_packets"))); /* not reported */
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_latched")));
+	/* each leg's figures right after its fields */
+	CU_ASSERT_PTR_NOT_NULL(strstr(dump, "\"a_max_kbps\": 2048, \"a_rx_packets\": 1500"));
+	free(dump);
+	json_decref(o);
+
+	/* reported but not latched: latched null, counters integers */
+	lv[1] = lv[0];
+	lv[1].latched[0] = 0;
+	o = ctl_session_json(&s, lv);
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_latched")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "b_kbps")), 64);
+	json_decref(o);
+}
+
+static char *print_to_string(const struct pr_ks_session *s, const struct ctl_session_live *lv,
+			     int64_t now)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	ctl_session_print(s, lv, now, f);
+	fclose(f);
+	return buf;
+}
+
+static void test_print(void)
+{
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2];
+	char *out;
+
+	session_fill(&s);
+	live_fill(&lv[0]);
+	memset(&lv[1], 0, sizeof(lv[1]));
+	out = print_to_string(&s, lv, 1764200105);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	assert_no_secret(out);
+	CU_ASSERT_EQUAL(
+	    strncmp(out, "id                     0123456789abcdef0123456789abcdef-0\n", 57), 0);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "call_id                a84b4c76e66710f3b2c1d0e9@pc33.example.com\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "created                2025-11-26T23:33:20Z\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "leg a (caller side)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  peer (SDP)           192.0.2.10:40000\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  relay                198.51.100.10:30000\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  suite                AES_CM_128_HMAC_SHA1_80\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  encrypted            yes (SRTP)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  max_kbps             2048\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  latched              203.0.113.99:51234\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  rx (from device)     1500 packets, 240000 bytes\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  jitter               4200 us (4.2 ms)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  auth_fail            2\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  last_rx              2025-11-26T23:35:00Z (5 s ago)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "leg b (callee side)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  party                sip:+493012345678@carrier-"
+					   "gateway.example.net;user=phone\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  peer (SDP)           [2001:db8::10]:16000\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  suite                -\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  encrypted            no (clear RTP)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  max_kbps             unlimited\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  figures              none yet (not reported by the dataplane)\n"));
+	free(out);
+
+	/* never received: last_rx "never"; latch on but nothing latched: "not yet" */
+	lv[1] = lv[0];
+	lv[1].last_rx = 0;
+	lv[1].latched[0] = 0;
+	s.leg[1].latch = true;
+	out = print_to_string(&s, lv, 1764200105);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  last_rx              never\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  latched              not yet\n"));
+	assert_no_secret(out);
+	free(out);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("poprelayctl session", NULL, NULL);
+	CU_add_test(s, "dataplane figures parsed, malformed refused", test_figs);
+	CU_add_test(s, "text, addresses, encryption status", test_text);
+	CU_add_test(s, "list row", test_row);
+	CU_add_test(s, "sorted by creation time", test_sort);
+	CU_add_test(s, "JSON: every field but the keys", test_json);
+	CU_add_test(s, "show: human view without keys", test_print);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
