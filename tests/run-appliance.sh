@@ -8,8 +8,10 @@
 #   poprelay-dataplane   images/poprelay.conf with the virtual port filled in
 #   poprelay-slowpath    SIP over TLS on 192.0.2.1:5061 in pr-pop (kernel stack, a second
 #                        veth pair pr-pop-sig/pr-cli-sig), certificate from a demo CA
-#   demo                 users alice and bob (poprelayctl user add); alice registers from
-#                        pr-client with baresip over TLS
+#   demo                 users alice, bob and carol (poprelayctl user add); alice registers
+#                        from pr-client with baresip over TLS; bob registers too and answers
+#                        a call from carol's device: a tone, SDES-SRTP on both legs,
+#                        anchored on the dataplane (poprelayctl session list/show, the CDR)
 #
 # To add a process: write a start_<name> function that calls pr_start NAME NS CMD... and
 # add <name> to PROCESSES below.
@@ -84,7 +86,7 @@ config() {
 	openssl x509 -req -in "$RUN/sip.csr" -CA "$RUN/ca.crt" -CAkey "$RUN/ca.key" -CAcreateserial \
 		-days 2 -extfile "$RUN/sip.ext" -out "$RUN/sip.crt" 2>/dev/null
 	if ! grep -q '^\[sip\]' "$CONF"; then echo "[sip]" >>"$CONF"; fi
-	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 40000-40999\ndigest_algorithms = MD5" "$CONF"
+	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 30000-30999\ndigest_algorithms = MD5" "$CONF"
 	pr_log "configuration: $CONF (hugepages: $huge)"
 }
 
@@ -103,7 +105,7 @@ start_slowpath() {
 # Demo: two users, and alice registering from pr-client with baresip over TLS + SRTP.
 demo() {
 	local u pw
-	for u in alice bob; do
+	for u in alice bob carol; do
 		pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')-Demo7
 		printf '%s\n' "$pw" >"$RUN/$u.pass"
 		"$BUILD/poprelayctl" -c "$CONF" user add "$u" --password-file "$RUN/$u.pass" \
@@ -126,6 +128,76 @@ CFG
 	echo "<sip:alice@poprelay;transport=tls>;auth_pass=$(cat "$RUN/alice.pass");outbound=\"sip:$SIP_IP:5061;transport=tls\";mediaenc=srtp-mand;regint=600" >"$RUN/alice/accounts"
 	pr_start baresip-alice pr-client baresip -s -f "$RUN/alice"
 	pr_wait_for 10 sh -c "'$BUILD/poprelayctl' -c '$CONF' user show alice | grep -q 'registration .* via tls'" || true
+}
+
+# A call: bob registers from pr-client too and answers; carol's device dials him, both
+# playing a 440 Hz tone; the media goes through the dataplane, SDES-SRTP on both legs with a
+# different key per leg.
+call_demo() {
+	command -v baresip >/dev/null || return 0
+	python3 -c "import wave,math,struct
+w=wave.open('$RUN/tone.wav','wb');w.setnchannels(1);w.setsampwidth(2);w.setframerate(8000)
+w.writeframes(b''.join(struct.pack('<h',int(8000*math.sin(2*math.pi*440*i/8000))) for i in range(8000*30)))"
+	local n port
+	for n in bob caller; do
+		case $n in bob) port=5072 ;; caller) port=5074 ;; esac
+		mkdir -p "$RUN/$n"
+		cat >"$RUN/$n/config" <<CFG
+poll_method epoll
+sip_listen $CLIENT_SIP_IP:$port
+sip_cafile $RUN/ca.crt
+sip_trans_def tls
+audio_player aufile,/dev/null
+audio_source aufile,$RUN/tone.wav
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module srtp.so
+module_app account.so
+module_app menu.so
+CFG
+	done
+	echo "<sip:bob@poprelay;transport=tls>;auth_pass=$(cat "$RUN/bob.pass");outbound=\"sip:$SIP_IP:5061;transport=tls\";mediaenc=srtp-mand;answermode=auto;regint=600" >"$RUN/bob/accounts"
+	echo "<sip:carol@poprelay;transport=tls>;auth_pass=$(cat "$RUN/carol.pass");outbound=\"sip:$SIP_IP:5061;transport=tls\";mediaenc=srtp-mand;regint=600" >"$RUN/caller/accounts"
+	pr_start baresip-bob pr-client baresip -s -f "$RUN/bob"
+	pr_wait_for 10 sh -c "'$BUILD/poprelayctl' -c '$CONF' user show bob | grep -q 'registration .* via tls'" ||
+		return 0
+	CALL_READY=1
+}
+
+show_call() {
+	[ -n "${CALL_READY:-}" ] || return 0
+	echo "== a call: carol (pr-client) calls bob (pr-client) for 8 s; the media is anchored on"
+	echo "   the dataplane at $APPLIANCE_IP4, SDES-SRTP on both legs, re-encrypted hop by hop"
+	# carol's device hangs up after 8 s (baresip -t) and exits
+	ip netns exec pr-client baresip -s -f "$RUN/caller" -e "/dial sip:bob@poprelay" -t 8 \
+		>"$RUN/baresip-caller.log" 2>&1 </dev/null &
+	local caller=$!
+	sleep 4
+	echo "-- poprelayctl session list (4 s into the call)"
+	"$BUILD/poprelayctl" -c "$CONF" session list
+	local id
+	id=$("$BUILD/poprelayctl" -c "$CONF" --json session list 2>/dev/null |
+		python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["id"] if a else "")' 2>/dev/null)
+	if [ -n "$id" ]; then
+		echo "-- poprelayctl session show $id"
+		"$BUILD/poprelayctl" -c "$CONF" session show "$id"
+	fi
+	wait "$caller" 2>/dev/null || true
+	sleep 1
+	echo "-- poprelayctl cdr list (after carol hung up)"
+	"$BUILD/poprelayctl" -c "$CONF" cdr list --since 1h
+	echo "-- the CDR's media figures (poprelayctl cdr export --format json)"
+	"$BUILD/poprelayctl" -c "$CONF" cdr export --since 1h --format json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    print("%s %s -> %s, %s s, end %s" % (c["id"], c["caller_user"], c["callee_user"], c["duration_s"], c["end_reason"]))
+    for leg in ("caller", "callee"):
+        print("  %s: %s, rx %s packets, tx %s packets, lost %s, jitter %s us, %s kbps" % (leg,
+              c[leg + "_suite"] or "clear", c[leg + "_rx_packets"], c[leg + "_tx_packets"],
+              c[leg + "_lost"], c[leg + "_jitter_us"], c[leg + "_avg_kbps"]))'
+	echo
 }
 
 show() {
@@ -151,6 +223,7 @@ show() {
 		"$BUILD/poprelayctl" -c "$CONF" turn allocations | head -5
 		echo
 	fi
+	show_call
 	echo "== poprelayctl user list"
 	"$BUILD/poprelayctl" -c "$CONF" user list
 	echo
@@ -163,6 +236,8 @@ show() {
 	echo "  dpdk-telemetry.py -f $(sed -n 's/^file_prefix = //p' "$CONF")"
 	echo "  ip netns exec pr-client openssl s_client -connect $SIP_IP:5061 -CAfile $RUN/ca.crt"
 	echo "  $BUILD/poprelayctl -c $CONF user list"
+	echo "  $BUILD/poprelayctl -c $CONF session list"
+	echo "  $BUILD/poprelayctl -c $CONF cdr list --since 1h"
 	echo "  ip netns exec pr-client turnutils_uclient -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $APPLIANCE_IP4"
 	echo "Ctrl-C stops it and cleans up."
 }
@@ -172,6 +247,7 @@ pr_redis_start "$RUN"
 config
 for p in "${PROCESSES[@]}"; do "start_$p"; done
 demo
+call_demo
 show
 # Run until Ctrl-C (lib.sh turns INT/TERM into exit, which tears everything down) or until
 # a process dies.

@@ -2,7 +2,8 @@
 # What `make run` promises in README.md: the appliance comes up on virtual ports, answers
 # ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, the
 # slowpath completes a verified TLS handshake, a baresip device registers over TLS, coturn's
-# turnutils_uclient relays through the TURN relay with no loss, and
+# turnutils_uclient relays through the TURN relay with no loss, a call between two baresip
+# devices carries SRTP through the dataplane (live session figures, then the CDR's), and
 # Ctrl-C (SIGINT) stops every process and removes everything it created.
 source "$(dirname "$0")/../lib.sh"
 pr_need_root
@@ -24,6 +25,15 @@ grep -Eq "^registration +sip:alice.* via tls from 192\.0\.2\.20" "$log" ||
 	pr_fail "alice (baresip in pr-client) did not register over TLS"
 grep -q "Total lost packets 0 (0.000000%)" "$log" || pr_fail "TURN relaying through the dataplane lost packets"
 grep -Eq "^[0-9a-f]{16} +alice +198\.51\.100\.20:" "$log" || pr_fail "poprelayctl turn allocations shows no allocation of alice"
+# the demo call: a live session with SRTP on both legs and figures, then a CDR with them
+call=$(sed -n '/== a call/,/== poprelayctl user list/p' "$log")
+grep -Eq '^[0-9a-f]{32}-0 +audio .* carol +198\.51\.100\.10:[0-9]+ +198\.51\.100\.20:[0-9]+ +AES_CM_128_HMAC_SHA1_80 +[1-9][0-9]*/[1-9][0-9]* .* bob +198\.51\.100\.10:' <<<"$call" ||
+	pr_fail "poprelayctl session list showed no live SRTP session with figures during the call"
+! grep -Eiq 'key_(rx|tx)|inline:' <<<"$call" || pr_fail "a key in poprelayctl session output"
+for leg in caller callee; do
+	grep -Eq "^  $leg: AES_CM_128_HMAC_SHA1_80, rx [1-9][0-9]{2,} packets, tx [1-9][0-9]{2,} packets" <<<"$call" ||
+		pr_fail "the demo call's CDR lacks the $leg's media figures"
+done
 kill -0 "$pid" 2>/dev/null || pr_fail "make run exited before Ctrl-C"
 
 pr_log "Ctrl-C"
