@@ -75,6 +75,9 @@ struct dp_worker {
 	struct dp_udp4_batch batch4;
 	struct dp_udp4_batch batch6;
 	struct dp_nh_cache nh_cache[DP_NH_CACHE];
+	/* Datagrams this worker sent to one of our own addresses (dp_udp_tx): they take the
+	 * way in at the end of the loop iteration (dp_worker_hairpin). */
+	struct dp_txbuf hairpin;
 } __rte_cache_aligned;
 
 /* A configured port. Writer: control before workers start; read-only afterwards. */
@@ -101,6 +104,7 @@ struct dp_runtime {
 	struct dp_port ports[DP_MAX_PORTS];
 	struct rte_mempool *pool;
 	struct rte_rcu_qsbr *rcu;
+	struct rte_ring *hairpin; /* control -> worker 0: control's datagrams to our addresses */
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
 	uint64_t tsc_per_ms;
@@ -171,6 +175,10 @@ static inline void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct r
 		dp_worker_tx_flush(w, port_idx);
 }
 void dp_worker_flush(struct dp_worker *w);
+/* Worker: the datagrams sent to our own addresses (w->hairpin, and for worker 0 control's
+ * from dp_rt.hairpin) take the full way in, as if received on the port that owns their
+ * destination. Returns how many. */
+unsigned int dp_worker_hairpin(struct dp_worker *w);
 int dp_worker_main(void *arg);
 
 /* Control-side (dp_control.c). */

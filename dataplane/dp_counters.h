@@ -53,7 +53,8 @@
 	X(TX_INVALID, "tx_invalid")                                                                \
 	X(TX_FULL, "tx_full")                                                                      \
 	X(NO_MBUF, "no_mbuf")                                                                      \
-	X(FEATURE_UNKNOWN, "feature_unknown")
+	X(FEATURE_UNKNOWN, "feature_unknown")                                                      \
+	X(UDP_HAIRPIN_REFUSED, "udp_hairpin_refused")
 
 #define DP_DROP_ENUM(e, n) DP_DROP_##e,
 enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };
@@ -84,6 +85,7 @@ enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };
 	X(udp_in, "udp_in")                                                                        \
 	X(punted, "punted")                                                                        \
 	X(neigh_resolve_punts, "neigh_resolve_punts")                                              \
+	X(hairpin, "hairpin")                                                                      \
 	X(loops, "loops")                                                                          \
 	X(busy_loops, "busy_loops")                                                                \
 	X(busy_us, "busy_us")

@@ -141,6 +141,12 @@ static int init_workers(void)
 		i++;
 	}
 	dp_rt.nb_workers = i;
+	dp_rt.hairpin = rte_ring_create("dp_hairpin", 1024, rte_socket_id(),
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (dp_rt.hairpin == NULL) {
+		PR_ERR("hairpin ring: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	if (i == 0) {
 		PR_ERR("%s: [eal] lcores: got \"%s\", expected at least two lcores (the first is "
 		       "the control lcore, the others are workers)",
@@ -360,6 +366,12 @@ out_ports:
 out_eal:
 	for (i = 0; i < dp_rt.nb_workers; i++)
 		rte_ring_free(dp_rt.workers[i].punt);
+	if (dp_rt.hairpin) {
+		void *m = NULL;
+		while (rte_ring_sc_dequeue(dp_rt.hairpin, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(dp_rt.hairpin);
+	}
 	rte_mempool_free(dp_rt.pool);
 	rte_free(dp_rt.rcu);
 	char rundir[PATH_MAX];

@@ -604,10 +604,61 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 	}
 }
 
+/* A datagram to one of our own addresses (data at its IP header): a feature relaying to
+ * another feature of this dataplane, such as a device that reaches the media anchor through
+ * our TURN relay. It is handed over inside the dataplane, never sent to the wire: queued for
+ * the way in (w NULL: control's, through dp_rt.hairpin to worker 0). Only between two
+ * features: to a port nobody claimed, or from a port of the feature that owns the
+ * destination port (a loop), it is dropped as udp_hairpin_refused. Returns false when the
+ * destination is not ours (m untouched). */
+static bool hairpin(struct dp_worker *w, struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_lcore_stats *st = w ? w->stats : &dp_stats[rte_lcore_id()];
+	struct dp_ipaddr dst;
+	unsigned int p, hl;
+
+	if (ip_dst(m, &dst) < 0)
+		return false;
+	for (p = 0; p < dp_rt.nb_ports; p++)
+		if (dp_addr_is_ours(&dp_rt.ports[p], &dst))
+			break;
+	if (p == dp_rt.nb_ports)
+		return false;
+	hl = dst.family == AF_INET ? (ip[0] & 0x0fu) * 4u : 40u;
+	if (rte_pktmbuf_data_len(m) < hl + 8 ||
+	    (dst.family == AF_INET ? ip[9] : ip[6]) != IPPROTO_UDP || !dp_mbuf_has_meta(m)) {
+		st->drops[DP_DROP_UDP_HAIRPIN_REFUSED]++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	uint8_t from = port_owner((uint16_t)(ip[hl] << 8 | ip[hl + 1]));
+	uint8_t to = port_owner((uint16_t)(ip[hl + 2] << 8 | ip[hl + 3]));
+	if (!to || from == to) {
+		st->drops[DP_DROP_UDP_HAIRPIN_REFUSED]++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	dp_mbuf_meta(m)->port = (uint16_t)p;
+	if (w && w->hairpin.n < DP_MAX_BURST) {
+		w->hairpin.pkts[w->hairpin.n++] = m;
+		return true;
+	}
+	if (!w && dp_rt.hairpin && rte_ring_sp_enqueue(dp_rt.hairpin, m) == 0)
+		return true;
+	st->drops[DP_DROP_TX_FULL]++;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_ipaddr nh;
-	int ret = add_l2(w, m, port, &nh);
+	int ret;
+
+	if (hairpin(w, m))
+		return 0;
+	ret = add_l2(w, m, port, &nh);
 
 	switch (ret) {
 	case 0:
@@ -691,7 +742,11 @@ int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_lcore_stats *s = &dp_stats[rte_lcore_id()];
 	struct dp_ipaddr nh;
-	int ret = add_l2(NULL, m, port, &nh);
+	int ret;
+
+	if (hairpin(NULL, m))
+		return 0;
+	ret = add_l2(NULL, m, port, &nh);
 
 	if (ret == 0)
 		return dp_control_tx(port, m);

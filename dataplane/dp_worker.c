@@ -182,6 +182,37 @@ static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	input_frame(w, m, pidx);
 }
 
+unsigned int dp_worker_hairpin(struct dp_worker *w)
+{
+	struct rte_mbuf *m[DP_MAX_BURST];
+	unsigned int n = w->hairpin.n, i;
+
+	memcpy(m, w->hairpin.pkts, n * sizeof(m[0]));
+	w->hairpin.n = 0;
+	if (w->index == 0 && dp_rt.hairpin)
+		n += rte_ring_sc_dequeue_burst(dp_rt.hairpin, (void **)m + n, DP_MAX_BURST - n,
+					       NULL);
+	for (i = 0; i < n; i++) {
+		const uint16_t pidx = dp_mbuf_meta(m[i])->port;
+		const uint8_t v = *rte_pktmbuf_mtod(m[i], const uint8_t *) >> 4;
+		struct rte_ether_hdr *eth =
+		    (struct rte_ether_hdr *)rte_pktmbuf_prepend(m[i], RTE_ETHER_HDR_LEN);
+
+		if (!eth) {
+			dp_drop(w, m[i], DP_DROP_NO_MBUF);
+			continue;
+		}
+		eth->dst_addr = dp_rt.ports[pidx].mac;
+		eth->src_addr = dp_rt.ports[pidx].mac;
+		eth->ether_type = rte_cpu_to_be_16(v == 6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+		w->stats->hairpin++;
+		input_frame(w, m[i], pidx);
+	}
+	if (n)
+		dp_udp_batch_flush(w);
+	return n;
+}
+
 /* The end of a burst: the short way's datagrams go to their feature, and what it declined
  * takes the full parse and joins the rest. */
 static void flush_inputs(struct dp_worker *w)
@@ -336,12 +367,19 @@ int dp_worker_main(void *arg)
 			held->n = 0;
 			got = 1;
 		}
+		/* What this iteration sent to our own addresses (and, on worker 0, control) */
+		if ((w->hairpin.n || (w->index == 0 && dp_rt.hairpin &&
+				      !rte_ring_empty(dp_rt.hairpin))) &&
+		    dp_worker_hairpin(w))
+			got = got ? got : 1;
 		end_iteration(w, got, t0, &busy_cyc, us_per_cyc);
 		if (!got && idle_us)
 			rte_delay_us_sleep(idle_us);
 	}
 	if (held->n)
 		process(w, held, NULL);
+	rte_pktmbuf_free_bulk(w->hairpin.pkts, w->hairpin.n);
+	w->hairpin.n = 0;
 	dp_worker_flush(w);
 	free_dropped(w);
 	rte_rcu_qsbr_thread_offline(dp_rt.rcu, w->lcore_id);

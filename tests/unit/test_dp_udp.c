@@ -268,10 +268,13 @@ static void test_relay_rewrite_errors(void)
 	rte_pktmbuf_free(m);
 }
 
+static unsigned int udp_in_calls;
+static struct dp_pkt_info udp_in_last;
 static void udp_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
 	(void)w;
-	(void)pi;
+	udp_in_calls++;
+	udp_in_last = *pi;
 	rte_pktmbuf_free(m);
 }
 static struct dp_feature fa = {.name = "a", .udp_input = udp_in};
@@ -1201,6 +1204,90 @@ static void test_tx_burst(void)
 	rte_mempool_free(meta_pool);
 }
 
+/* The hairpin: a feature sending to one of our own addresses hands the datagram to the
+ * feature that owns its port, inside the dataplane (a device reaching the media anchor
+ * through our TURN relay); never to a port nobody claimed, and never back to the feature
+ * that owns the sending port (a loop). Runs after test_claims (fa: 3470-3480, fb:
+ * 49152-65535), on a pool with room for dp_punt_meta as dp_rt.pool. */
+static void test_hairpin(void)
+{
+	static struct rte_mempool *hp;
+	static struct dp_worker w;
+	static struct dp_lcore_stats st;
+	const struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 0x10}};
+	struct dp_ipaddr ours = ip("198.51.100.10"), peer = ip("203.0.113.7");
+	struct {
+		uint16_t sport, dport;
+		const struct dp_ipaddr *dst;
+		int queued; /* 1: handed over, 0: refused, -1: not ours (to the wire) */
+	} cases[] = {
+	    {3478, 49200, &ours, 1},  /* fa -> fb */
+	    {49200, 3478, &ours, 1},  /* fb -> fa */
+	    {3478, 3479, &ours, 0},   /* fa -> fa: a loop */
+	    {49200, 60000, &ours, 0}, /* fb -> fb */
+	    {3478, 7777, &ours, 0},   /* to a port nobody claimed */
+	    {3478, 49200, &peer, -1}, /* not ours */
+	};
+	const unsigned int before_refused = st.drops[DP_DROP_UDP_HAIRPIN_REFUSED];
+
+	hp = rte_pktmbuf_pool_create("dp_ut_hairpin", 63, 0,
+				     RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
+				     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hp);
+	memset(&w, 0, sizeof(w));
+	w.stats = &st;
+	w.index = 1; /* not worker 0: control's ring is not ours to drain */
+	dp_rt.nb_ports = 1;
+	memset(&dp_rt.ports[0], 0, sizeof(dp_rt.ports[0]));
+	dp_rt.ports[0].mac = mac;
+	dp_rt.ports[0].ipv4.set = true;
+	dp_rt.ports[0].ipv4.len = 24;
+	dp_rt.ports[0].ipv4.addr = ours;
+	for (unsigned int i = 0; i < RTE_DIM(cases); i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(hp);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		memset(rte_pktmbuf_append(m, 40), 0x5a, 40);
+		CU_ASSERT_EQUAL_FATAL(
+		    dp_udp_encap(m, &ours, cases[i].sport, cases[i].dst, cases[i].dport), 0);
+		unsigned int refused = st.drops[DP_DROP_UDP_HAIRPIN_REFUSED], q = w.hairpin.n;
+		int rc = dp_udp_tx(&w, m, 0);
+		if (cases[i].queued == 1) {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(w.hairpin.n, q + 1);
+			CU_ASSERT_EQUAL(dp_mbuf_meta(m)->port, 0);
+			CU_ASSERT_EQUAL(w.tx[0].n, 0); /* nothing for the wire */
+		} else if (cases[i].queued == 0) {
+			CU_ASSERT_EQUAL(w.hairpin.n, q);
+			CU_ASSERT_EQUAL(st.drops[DP_DROP_UDP_HAIRPIN_REFUSED], refused + 1);
+		} else {
+			CU_ASSERT_EQUAL(w.hairpin.n, q); /* went the wire's way */
+			CU_ASSERT_EQUAL(st.drops[DP_DROP_UDP_HAIRPIN_REFUSED], refused);
+		}
+	}
+	CU_ASSERT_EQUAL(st.drops[DP_DROP_UDP_HAIRPIN_REFUSED], before_refused + 3);
+	/* the way in: each reaches its feature as a datagram from our address and port */
+	unsigned int calls = udp_in_calls;
+	CU_ASSERT_EQUAL(dp_worker_hairpin(&w), 2);
+	CU_ASSERT_EQUAL(w.hairpin.n, 0);
+	CU_ASSERT_EQUAL(udp_in_calls, calls + 2);
+	CU_ASSERT_EQUAL(st.hairpin, 2);
+	CU_ASSERT_EQUAL(udp_in_last.sport, 49200);
+	CU_ASSERT_EQUAL(udp_in_last.dport, 3478);
+	CU_ASSERT_TRUE(udp_in_last.src.family == AF_INET && udp_in_last.src.v4 == ours.v4);
+	CU_ASSERT_EQUAL(udp_in_last.payload_len, 40);
+	CU_ASSERT_EQUAL(st.drops[DP_DROP_UDP_BAD_CSUM], 0);
+	/* the one to a peer took the wire's way (its next hop unknown here): it was dropped
+	 * or punted for resolution, and nothing is left of the others */
+	dp_worker_flush(&w);
+	struct rte_mbuf *left;
+	while (w.punt && rte_ring_sc_dequeue(w.punt, (void **)&left) == 0)
+		rte_pktmbuf_free(left);
+	rte_pktmbuf_free_bulk(w.dropped.pkts, w.dropped.n);
+	w.dropped.n = 0;
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(hp), 0);
+	rte_mempool_free(hp);
+}
+
 int main(void)
 {
 	char *eal_args[] = {
@@ -1234,6 +1321,7 @@ int main(void)
 	CU_add_test(s, "relay rewrite: incremental checksum", test_relay_rewrite);
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
 	CU_add_test(s, "burst transmit through the next-hop cache (IPv4 and IPv6)", test_tx_burst);
+	CU_add_test(s, "hairpin: to our own address, to the other feature", test_hairpin);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
