@@ -58,9 +58,12 @@ struct media_rt {
 	uint64_t last_rx_tsc;
 	uint64_t last_relatch_tsc;
 	uint64_t tb_tokens, tb_tsc; /* X_max_kbps token bucket, bytes */
-	/* control: figures of first packets relayed by control and of retired streams */
-	uint64_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes, ctl_auth_fail;
+	uint64_t punt_tokens, punt_tsc; /* first packets of new SSRCs sent to control */
+	/* control: figures of first packets relayed by control and of retired streams, and
+	 * control's drops by reason (MEDIA_DROP_* order of media_dp.c) */
+	uint64_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
 	uint64_t ctl_lost;
+	uint64_t ctl_drop[16];
 	uint64_t relatch_logged; /* control: relatch count already logged */
 	/* control: rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail as last written
 	 * to the session hash (the CDR gets what came after them at the end) */

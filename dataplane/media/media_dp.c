@@ -84,12 +84,19 @@ enum {
 	MD_BANDWIDTH,
 	MD_SSRC_LIMIT,
 	MD_TX,
+	MD_NEW_SSRC_RATE,
+	MD_SSRC_STARTING,
 	MD_MAX
 };
 static const char *const md_names[MD_MAX] = {
-    "media_no_session", "media_wrong_addr", "media_malformed", "media_wrong_source",
-    "media_auth",	"media_replay",	    "media_srtp",      "media_no_peer",
-    "media_bandwidth",	"media_ssrc_limit", "media_tx"};
+    "media_no_session", "media_wrong_addr",    "media_malformed",      "media_wrong_source",
+    "media_auth",	"media_replay",	       "media_srtp",	       "media_no_peer",
+    "media_bandwidth",	"media_ssrc_limit",    "media_tx",	       "media_new_ssrc_rate",
+    "media_ssrc_starting"};
+_Static_assert(MD_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_drop too small");
+/* First packets of new SSRCs a leg may send to control per second (and as a burst): each
+ * costs a context creation and an authentication there. */
+#define NEW_SSRC_PER_S 20
 static int drop_id[MD_MAX];
 
 /* Written by control at init; the slots by control (RCU), read by workers. */
@@ -355,12 +362,24 @@ struct relayer {
 	uint64_t now;	     /* tsc */
 };
 
-static void drop(struct relayer *r, struct rte_mbuf *m, unsigned reason)
+/* Control: drop m by reason, on leg l's figures too when l is not NULL (its ctl_drop[]:
+ * the other counters are the workers'). */
+static void ctl_drop(struct media_leg *l, struct rte_mbuf *m, unsigned reason)
 {
-	if (r->w)
-		return dp_drop(r->w, m, (unsigned)drop_id[reason]);
+	if (l)
+		l->rt->ctl_drop[reason]++;
+	dp_stats[rte_lcore_id()].drops[drop_id[reason]]++;
 	cst.ctl_dropped++;
 	rte_pktmbuf_free(m);
+}
+
+/* Count on leg l's figures and drop, on a worker or on control. */
+static void drop(struct relayer *r, struct media_leg *l, struct rte_mbuf *m, unsigned reason)
+{
+	if (!r->w)
+		return ctl_drop(l, m, reason);
+	count_drop(l, reason);
+	dp_drop(r->w, m, (unsigned)drop_id[reason]);
 }
 
 /* After unprotect (or for clear input): latch, figures, bandwidth; then the out leg's
@@ -371,8 +390,7 @@ static struct media_leg *accept_in(struct relayer *r, struct mpkt *p)
 	struct media_rt *rt = l->rt;
 
 	if (!bucket_take(l, p->pk.len, r->now)) {
-		count_drop(l, MD_BANDWIDTH);
-		drop(r, p->m, MD_BANDWIDTH);
+		drop(r, l, p->m, MD_BANDWIDTH);
 		return NULL;
 	}
 	latch(l, p->pi, p->rtcp, r->now);
@@ -400,18 +418,14 @@ static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o)
 	struct dp_ipaddr dst;
 	uint16_t dport, sport = (uint16_t)(o->relay_port + (p->rtcp && !o->rtcp_mux ? 1 : 0));
 
-	if (!out_addr(o, p->rtcp, &dst, &dport) || dst.family != o->relay.family) {
-		count_drop(p->in, MD_NO_PEER);
-		return drop(r, m, MD_NO_PEER);
-	}
+	if (!out_addr(o, p->rtcp, &dst, &dport) || dst.family != o->relay.family)
+		return drop(r, p->in, m, MD_NO_PEER);
 	/* m: [headers][pk.len bytes at pk.data]: keep the payload where it is */
 	rte_pktmbuf_adj(m, (uint16_t)(p->pk.data - rte_pktmbuf_mtod(m, uint8_t *)));
 	m->data_len = p->pk.len;
 	m->pkt_len = p->pk.len;
-	if (dp_udp_encap(m, &o->relay, sport, &dst, dport) < 0) {
-		count_drop(p->in, MD_TX);
-		return drop(r, m, MD_TX);
-	}
+	if (dp_udp_encap(m, &o->relay, sport, &dst, dport) < 0)
+		return drop(r, p->in, m, MD_TX);
 	if (r->w) {
 		o->rt->tx_packets++;
 		o->rt->tx_bytes += p->pk.len;
@@ -437,10 +451,7 @@ static void relay_one(struct relayer *r, struct mpkt *p)
 			unsigned why = p->src_match ? srtp_drop(p->pk.result) : MD_WRONG_SOURCE;
 			if (r->w && !dp_udp_csum_verify(p->m, p->pi))
 				return dp_drop(r->w, p->m, DP_DROP_UDP_BAD_CSUM);
-			count_drop(l, why);
-			if (!r->w)
-				l->rt->ctl_auth_fail += why == MD_AUTH;
-			return drop(r, p->m, why);
+			return drop(r, l, p->m, why);
 		}
 	}
 	o = accept_in(r, p);
@@ -449,12 +460,29 @@ static void relay_one(struct relayer *r, struct mpkt *p)
 	if (o->encrypted) {
 		unsigned ok = p->rtcp ? pr_srtcp_protect_burst(s->tx, &p->pk, 1)
 				      : pr_srtp_protect_burst(s->tx, &p->pk, 1);
-		if (!ok) {
-			count_drop(l, MD_SRTP);
-			return drop(r, p->m, MD_SRTP);
-		}
+		if (!ok)
+			return drop(r, l, p->m, MD_SRTP);
 	}
 	emit(r, p, o);
+}
+
+/* A first packet of a new SSRC may go to control: NEW_SSRC_PER_S a second per leg. */
+static inline bool punt_take(struct media_rt *rt, uint64_t now)
+{
+	uint64_t per = dp_rt.tsc_hz / NEW_SSRC_PER_S;
+
+	if (rt->punt_tsc == 0 || now - rt->punt_tsc >= per * NEW_SSRC_PER_S) {
+		rt->punt_tsc = now;
+		rt->punt_tokens = NEW_SSRC_PER_S;
+	} else if (now - rt->punt_tsc >= per) {
+		uint64_t add = (now - rt->punt_tsc) / per;
+		rt->punt_tokens = RTE_MIN(rt->punt_tokens + add, (uint64_t)NEW_SSRC_PER_S);
+		rt->punt_tsc += add * per;
+	}
+	if (!rt->punt_tokens)
+		return false;
+	rt->punt_tokens--;
+	return true;
 }
 
 /* Classifies datagram m: fills p, or drops (returns false) or punts (returns false). */
@@ -509,6 +537,11 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	}
 	p->st = stream_find(l, ssrc);
 	if (!p->st) { /* the first packet of this SSRC: control creates its contexts */
+		if (!punt_take(l->rt, now)) {
+			count_drop(l, MD_NEW_SSRC_RATE);
+			wdrop(w, m, pi, MD_NEW_SSRC_RATE);
+			return false;
+		}
 		dp_punt(w, m, &media_feature, pi);
 		return false;
 	}
@@ -714,55 +747,44 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
 	unsigned free_slot = MEDIA_MAX_SSRC;
 
-	if (!l || pi.payload_len < 12) {
-		cst.ctl_dropped++;
-		rte_pktmbuf_free(m);
-		return;
-	}
+	if (!l) /* ended meanwhile */
+		return ctl_drop(NULL, m, MD_NO_SESSION);
 	p.in = l;
-	p.rtcp = ((pi.dport - mcfg.port_min) & 1) || (l->rtcp_mux && media_is_rtcp_mux(pl, pi.payload_len));
+	p.rtcp = ((pi.dport - mcfg.port_min) & 1) ||
+		 (l->rtcp_mux && media_is_rtcp_mux(pl, pi.payload_len));
+	if (pi.payload_len < (p.rtcp ? 8 : 12))
+		return ctl_drop(l, m, MD_MALFORMED);
 	p.pk = (struct pr_srtp_pkt){.data = pl, .len = pi.payload_len};
-	p.pk.room = (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)), 0xffffu);
+	p.pk.room =
+	    (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)), 0xffffu);
 	p.src_match = l->encrypted ? srtp_source_match(l, &pi, p.rtcp)
 				   : clear_source_ok(l, &pi, p.rtcp, r.now);
 	uint32_t ssrc = rd32(pl + (p.rtcp ? 4 : 8));
 	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
 		struct media_stream *s = l->streams[i];
-		if (s && s->ssrc == ssrc) { /* published meanwhile */
-			p.st = s;
-			break;
-		}
+		if (s && s->ssrc == ssrc) /* published after the worker punted this one */
+			/* a worker owns the stream's contexts now: one writer, so not relayed */
+			return ctl_drop(l, m, MD_SSRC_STARTING);
 		if (!s) {
 			free_slot = i;
 			break;
 		}
 	}
-	if (!p.st && free_slot == MEDIA_MAX_SSRC) {
-		l->rt->other_drop++;
-		cst.ctl_dropped++;
-		rte_pktmbuf_free(m);
-		return;
-	}
-	if (p.st) { /* a worker relays this SSRC now; so may control, once */
-		relay_one(&r, &p);
-		return;
-	}
+	if (free_slot == MEDIA_MAX_SSRC)
+		return ctl_drop(l, m, MD_SSRC_LIMIT);
+	if (!l->encrypted && !p.src_match)
+		return ctl_drop(l, m, MD_WRONG_SOURCE);
 	p.st = stream_new(l, ssrc, NULL);
-	if (!p.st) {
-		cst.ctl_dropped++;
-		rte_pktmbuf_free(m);
-		return;
-	}
+	if (!p.st)
+		return ctl_drop(l, m, MD_SRTP);
 	if (l->encrypted) {
 		/* authenticate before the stream exists for anyone: a forged SSRC creates
-		 * nothing */
+		 * nothing; on a copy, so that the packet is left as it came */
 		struct pr_srtp_pkt probe = p.pk;
 		uint8_t copy[2048];
 		if (probe.len > sizeof(copy)) {
 			stream_free(p.st);
-			cst.ctl_dropped++;
-			rte_pktmbuf_free(m);
-			return;
+			return ctl_drop(l, m, MD_MALFORMED);
 		}
 		memcpy(copy, probe.data, probe.len);
 		probe.data = copy;
@@ -771,29 +793,18 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 				     : pr_srtp_unprotect_burst(p.st->rx, &probe, 1);
 		memset(copy, 0, sizeof(copy));
 		if (!ok) {
-			l->rt->ctl_auth_fail += probe.result == PR_SRTP_ERR_AUTH;
 			stream_free(p.st);
-			cst.ctl_dropped++;
-			rte_pktmbuf_free(m);
-			return;
+			return ctl_drop(l, m,
+					p.src_match ? srtp_drop(probe.result) : MD_WRONG_SOURCE);
 		}
 		/* recreate: the probe moved the replay window; the real packet goes through the
 		 * fresh context below */
 		stream_free(p.st);
 		p.st = stream_new(l, ssrc, NULL);
-		if (!p.st) {
-			cst.ctl_dropped++;
-			rte_pktmbuf_free(m);
-			return;
-		}
+		if (!p.st)
+			return ctl_drop(l, m, MD_SRTP);
 	}
-	if (!p.src_match && !l->encrypted) {
-		stream_free(p.st);
-		cst.ctl_dropped++;
-		rte_pktmbuf_free(m);
-		return;
-	}
-	p.src_match = true; /* authentic: it may latch */
+	p.src_match = true; /* authentic (or an accepted source in clear): it may latch */
 	relay_one(&r, &p);
 	__atomic_store_n(&l->streams[free_slot], p.st, __ATOMIC_RELEASE);
 	cst.streams++;
@@ -802,6 +813,7 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 /* Figures of leg l: its rt and its streams. */
 struct leg_fig {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail, relatch, drops;
+	uint64_t wrong_source, replay;
 	uint32_t jitter_us;
 	int64_t last_rx; /* UNIX seconds, 0: never */
 };
@@ -816,9 +828,13 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 	f->rx_bytes = rt->rx_bytes + rt->ctl_rx_bytes;
 	f->tx_packets = rt->tx_packets + rt->ctl_tx_packets;
 	f->tx_bytes = rt->tx_bytes + rt->ctl_tx_bytes;
-	f->auth_fail = rt->auth_fail + rt->ctl_auth_fail;
+	f->auth_fail = rt->auth_fail + rt->ctl_drop[MD_AUTH];
+	f->wrong_source = rt->wrong_source + rt->ctl_drop[MD_WRONG_SOURCE];
+	f->replay = rt->replay + rt->ctl_drop[MD_REPLAY];
 	f->relatch = rt->relatch;
 	f->drops = rt->auth_fail + rt->replay + rt->wrong_source + rt->bandwidth + rt->other_drop;
+	for (unsigned i = 0; i < MD_MAX; i++)
+		f->drops += rt->ctl_drop[i];
 	f->lost = rt->ctl_lost;
 	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
 		const struct media_stream *s = __atomic_load_n(&l->streams[i], __ATOMIC_ACQUIRE);
@@ -936,7 +952,46 @@ struct sess_saved {
 	unsigned n[2];
 	struct stream_saved st[2][MEDIA_MAX_SSRC];
 	uint64_t fig[2][6];
+	uint64_t relatch[2];
+	struct dp_ipaddr lat_ip[2]; /* family 0: not latched */
+	uint16_t lat_port[2];
 };
+
+/* "a.b.c.d:port" or "[v6]:port" as X_latched has it; false for "-" or anything else. */
+static bool latched_parse(const char *t, struct dp_ipaddr *ip, uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(t, ':');
+	size_t n;
+	char *end;
+
+	if (!colon || colon == t)
+		return false;
+	n = (size_t)(colon - t);
+	if (t[0] == '[') {
+		if (n < 3 || t[n - 1] != ']' || n - 2 >= sizeof(host))
+			return false;
+		memcpy(host, t + 1, n - 2);
+		host[n - 2] = 0;
+	} else {
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, t, n);
+		host[n] = 0;
+	}
+	unsigned long v = strtoul(colon + 1, &end, 10);
+	if (*end || v == 0 || v > 65535)
+		return false;
+	memset(ip, 0, sizeof(*ip));
+	if (inet_pton(AF_INET, host, &ip->v4) == 1)
+		ip->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, ip->v6) == 1)
+		ip->family = AF_INET6;
+	else
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
 
 /* "ssrc:rxrtp:rxrtcp:txrtp:txrtcp,..." (ssrc in hex, indices decimal, -1 none) */
 static void streams_parse(const char *t, struct stream_saved *st, unsigned *n)
@@ -1049,12 +1104,20 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			}
 			l->gen = 1;
 			if (saved) { /* a restart: the figures go on from where they were */
+				if (saved->lat_ip[i].family == l->relay.family) {
+					l->rt->lat_ip = saved->lat_ip[i];
+					l->rt->lat_port = saved->lat_port[i];
+					l->rt->latch_gen = l->gen;
+					l->rt->latched = 1;
+				}
+				l->rt->relatch = saved->relatch[i];
+				l->rt->relatch_logged = saved->relatch[i];
 				l->rt->ctl_rx_packets = saved->fig[i][0];
 				l->rt->ctl_rx_bytes = saved->fig[i][1];
 				l->rt->ctl_tx_packets = saved->fig[i][2];
 				l->rt->ctl_tx_bytes = saved->fig[i][3];
 				l->rt->ctl_lost = saved->fig[i][4];
-				l->rt->ctl_auth_fail = saved->fig[i][5];
+				l->rt->ctl_drop[MD_AUTH] = saved->fig[i][5];
 			}
 		}
 	}
@@ -1195,11 +1258,12 @@ static struct sess_saved *saved_load(const char *id)
 	struct sess_saved *sv;
 	redisReply *r = pr_redis_cmd(redis,
 				     "HMGET " PR_KS_SESSION_PREFIX "%s a_streams b_streams "
-				     "a_%s a_%s a_%s a_%s a_%s a_%s b_%s b_%s b_%s b_%s b_%s b_%s",
+				     "a_%s a_%s a_%s a_%s a_%s a_%s b_%s b_%s b_%s b_%s b_%s b_%s "
+				     "a_latched b_latched a_relatch b_relatch",
 				     id, f[0], f[1], f[2], f[3], f[4], f[5], f[0], f[1], f[2],
 				     f[3], f[4], f[5]);
 
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 14 ||
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 18 ||
 	    (r->element[0]->type != REDIS_REPLY_STRING && r->element[2]->type != REDIS_REPLY_STRING)) {
 		if (r)
 			freeReplyObject(r);
@@ -1215,6 +1279,12 @@ static struct sess_saved *saved_load(const char *id)
 				if (e->type == REDIS_REPLY_STRING)
 					sv->fig[l][j] = strtoull(e->str, NULL, 10);
 			}
+			const redisReply *la = r->element[14 + l], *rl = r->element[16 + l];
+			if (la->type == REDIS_REPLY_STRING &&
+			    !latched_parse(la->str, &sv->lat_ip[l], &sv->lat_port[l]))
+				sv->lat_ip[l].family = 0;
+			if (rl->type == REDIS_REPLY_STRING)
+				sv->relatch[l] = strtoull(rl->str, NULL, 10);
 		}
 	freeReplyObject(r);
 	return sv;
@@ -1563,7 +1633,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 			relayed += f.tx_packets;
 			rx += f.rx_packets;
 			auth += f.auth_fail;
-			wrong += list[i]->leg[l].rt->wrong_source;
+			wrong += f.wrong_source;
 			relatch += f.relatch;
 			for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 				streams += __atomic_load_n(&list[i]->leg[l].streams[j],
@@ -1653,8 +1723,9 @@ static int tel_session(const char *cmd, const char *params, struct rte_tel_data 
 			rte_tel_data_add_dict_u64(leg[l], "lost", f.lost);
 			rte_tel_data_add_dict_u64(leg[l], "jitter_us", f.jitter_us);
 			rte_tel_data_add_dict_u64(leg[l], "auth_fail", f.auth_fail);
-			rte_tel_data_add_dict_u64(leg[l], "replay", lg->rt->replay);
-			rte_tel_data_add_dict_u64(leg[l], "wrong_source", lg->rt->wrong_source);
+			rte_tel_data_add_dict_u64(leg[l], "replay", f.replay);
+			rte_tel_data_add_dict_u64(leg[l], "wrong_source", f.wrong_source);
+			rte_tel_data_add_dict_u64(leg[l], "drops", f.drops);
 			rte_tel_data_add_dict_u64(leg[l], "bandwidth_drops", lg->rt->bandwidth);
 			rte_tel_data_add_dict_u64(leg[l], "relatch", f.relatch);
 			rte_tel_data_add_dict_u64(leg[l], "last_rx", (uint64_t)f.last_rx);
