@@ -20,6 +20,7 @@
 #      loses nothing and the latch stays
 #   g  NAT rebinding: the device moves to another source port mid-stream: media follows,
 #      relatch = 1
+#   i  X_max_kbps: a capped leg's excess dropped as media_bandwidth
 #   h  kill -9 and restart of the dataplane mid-stream: sessions rebuilt from Redis, media
 #      resumes (also for a stream past its first sequence wrap)
 # Exits 0 (pass), 77 (skip: no scapy, not root), 1 (a scenario failed: every scenario runs,
@@ -456,6 +457,27 @@ chk "g: the device's packets from both ports reached leg b (200), and leg b's fo
 chk "g: relatch = 1, latched to the new port, no media drop" S="$(sess sg)" D0="$D0" D1="$(drops)" \
 	R="$(sleep 0.6; ms_redis HGET pr:session:sg a_relatch)" -- \
 	'S["a"]["relatch"] == 1 and S["a"]["latched"] == "198.51.100.21:41180"' 'R == 1' "$NO_MEDIA_DROPS"
+
+# ---- i: X_max_kbps: a leg capped at 200 kbit/s sends 1 Mbit/s ----
+pr_log "i: leg a capped at 200 kbit/s (X_max_kbps) sends 1200-byte packets at 100/s for 3 s"
+KI_AR=$(ms_key $S80) KI_AT=$(ms_key $S80) KI_BR=$(ms_key $S80) KI_BT=$(ms_key $S80)
+install si "peer=$IPA:41100 relay=31100 suite=$S80 rx=$KI_AR tx=$KI_AT max_kbps=200" \
+	"peer=$IPB:41102 relay=31102 suite=$S80 rx=$KI_BR tx=$KI_BT"
+D0=$(drops)
+peer md-b si-b --bind $IPB:41102 --to $RELAY:31102 $(srtp $S80 "$KI_BR" "$KI_BT") --id B \
+	--expect-id A --ssrc 0x9100000b --seq 100 --count 300 --rate 100 --size 1200 \
+	--start-delay-ms 300 --linger-ms 800
+peer md-a si-a --bind $IPA:41100 --to $RELAY:31100 $(srtp $S80 "$KI_AR" "$KI_AT") --id A \
+	--expect-id B --ssrc 0x9100000a --seq 100 --count 300 --rate 100 --size 1200 \
+	--start-delay-ms 300 --linger-ms 800
+waitp si-a si-b
+# 3 s at 25,000 bytes/s plus a quarter second of burst and a packet: about 70 of 300
+# 1222-byte datagrams pass; the other direction has no cap
+chk "i: over the cap dropped as media_bandwidth; what passed stays near the cap; the other way all" \
+	A=@"$tmp/si-a.json" B=@"$tmp/si-b.json" D0="$D0" D1="$(drops)" S="$(sess si)" -- \
+	'40 <= B["rtp_ok"] <= 100' 'B["payload_ok"] == B["rtp_ok"]' \
+	'd(D1, D0, "media_bandwidth") == 300 - B["rtp_ok"]' 'A["rtp_ok"] == 300' \
+	'S["a"]["bandwidth_drops"] == 300 - B["rtp_ok"]'
 
 # ---- h: kill -9 and restart of the dataplane mid-stream ----
 pr_log "h: kill -9 of the dataplane mid-stream, restart; one stream of leg a is past its wrap"
