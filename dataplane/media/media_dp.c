@@ -933,10 +933,9 @@ static void list_remove(struct media_sess *s)
 }
 
 /* Same keys and suite in one direction: the streams (and their replay state) carry over. */
-static bool same_keys(const struct media_leg *a, const struct media_leg *b, bool from_a)
+static bool same_keys(const struct media_leg *a, const struct media_leg *b)
 {
 	const struct media_leg *ao = &a->sess->leg[a->idx ^ 1], *bo = &b->sess->leg[b->idx ^ 1];
-	(void)from_a;
 	if (a->encrypted != b->encrypted || ao->encrypted != bo->encrypted)
 		return false;
 	if (a->encrypted && memcmp(&a->key_rx, &b->key_rx, sizeof(a->key_rx)))
@@ -1043,6 +1042,16 @@ static void streams_format(const struct media_leg *l, char *buf, size_t len)
 	}
 }
 
+/* A session that was never published: its keys wiped, its memory back. */
+static void sess_discard(struct media_sess *s)
+{
+	for (int j = 0; j < 2; j++) {
+		pr_sdes_wipe(&s->leg[j].key_rx);
+		pr_sdes_wipe(&s->leg[j].key_tx);
+	}
+	free(s);
+}
+
 /* Install record k, or update the live session old with it. 0 or a negative errno. */
 static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		      const struct sess_saved *saved)
@@ -1054,7 +1063,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		return -ENOMEM;
 	if (media_sess_build(s, k, &why) < 0) {
 		PR_WARN("media: session %s refused: bad %s", k->id, why);
-		free(s);
+		sess_discard(s);
 		return -EINVAL;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -1065,11 +1074,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 				"this dataplane's anchors (ports %u-%u)",
 				k->id, 'a' + i, k->leg[i].relay_addr, l->relay_port, mcfg.port_min,
 				mcfg.port_max);
-			for (int j = 0; j < 2; j++) {
-				pr_sdes_wipe(&s->leg[j].key_rx);
-				pr_sdes_wipe(&s->leg[j].key_tx);
-			}
-			free(s);
+			sess_discard(s);
 			return -ERANGE;
 		}
 		l->port_idx = (uint16_t)port;
@@ -1077,12 +1082,14 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		if (busy && busy->sess != old) {
 			PR_WARN("media: session %s refused: relay port %u is session %s's",
 				k->id, l->relay_port, busy->sess->id);
-			free(s);
+			sess_discard(s);
 			return -EBUSY;
 		}
 	}
 	if (!old && nlist >= mcfg.max_sessions) {
-		free(s);
+		PR_WARN("media: session %s refused: %u sessions live, [media] max_sessions", k->id,
+			nlist);
+		sess_discard(s);
 		return -ENOSPC;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -1099,7 +1106,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			l->rt = calloc(1, sizeof(*l->rt));
 			if (!l->rt) {
 				free(s->leg[0].rt);
-				free(s);
+				sess_discard(s);
 				return -ENOMEM;
 			}
 			l->gen = 1;
@@ -1135,7 +1142,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 	if (old) {
 		for (int i = 0; i < 2; i++) {
 			struct media_leg *l = &s->leg[i], *ol = &old->leg[i];
-			if (same_keys(l, ol, true)) {
+			if (same_keys(l, ol)) {
 				memcpy(l->streams, ol->streams, sizeof(l->streams));
 			} else {
 				for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)

@@ -39,6 +39,7 @@ static int parse_key(const char *suite, const char *b64, struct pr_sdes_crypto *
 static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char *media,
 		     const char **why)
 {
+	memset(&l->peer, 0, sizeof(l->peer));
 	l->latch = k->latch;
 	l->rtcp_mux = k->rtcp_mux;
 	l->relay_port = k->relay_port;
@@ -118,6 +119,10 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
 	}
 	if (s->leg[0].relay_port == s->leg[1].relay_port) {
 		*why = "relay ports";
+		for (int i = 0; i < 2; i++) {
+			pr_sdes_wipe(&s->leg[i].key_rx);
+			pr_sdes_wipe(&s->leg[i].key_tx);
+		}
 		return -EINVAL;
 	}
 	return 0;

@@ -1,0 +1,213 @@
+/* The media anchor's pure parts: a session from its Redis record (media_sess_build) and the
+ * RFC 3550 figures of a stream (media_stream_seq, media_stream_lost). */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "dataplane/media/media.h"
+
+/* 30 bytes of key||salt in base64 */
+#define KEY30 "WVNfX3NlbUN0cmxfX1Nlc3Npb25LZXlfX1Rlc3Qw"
+#define KEY30B "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
+/* 28 bytes (AEAD_AES_128_GCM) */
+#define KEY28 "R0NNX0tleV9fX19fU2FsdF9fX19fMTIzNDU2Nw=="
+
+static void leg(struct pr_ks_leg *l, const char *peer, uint16_t pport, uint16_t rport,
+		const char *suite)
+{
+	memset(l, 0, sizeof(*l));
+	strcpy(l->party, "alice");
+	l->onnet = true;
+	strcpy(l->family, "ip4");
+	strcpy(l->peer_addr, peer);
+	l->peer_port = pport;
+	l->latch = true;
+	strcpy(l->relay_addr, "198.51.100.10");
+	l->relay_port = rport;
+	if (suite) {
+		strcpy(l->profile, "RTP/SAVP");
+		strcpy(l->suite, suite);
+		strcpy(l->key_rx, KEY30);
+		strcpy(l->key_tx, KEY30B);
+		l->encrypted = true;
+	} else {
+		strcpy(l->profile, "RTP/AVP");
+	}
+}
+
+static void record(struct pr_ks_session *k)
+{
+	memset(k, 0, sizeof(*k));
+	strcpy(k->id, "call1-0");
+	strcpy(k->cdr_id, "call1");
+	strcpy(k->media, "audio");
+	k->idle_timeout_s = 60;
+	leg(&k->leg[0], "203.0.113.5", 4000, 30000, "AES_CM_128_HMAC_SHA1_80");
+	leg(&k->leg[1], "203.0.113.6", 5000, 30002, NULL);
+}
+
+static void test_build(void)
+{
+	struct pr_ks_session k;
+	struct media_sess s;
+	const char *why = NULL;
+	struct in_addr a;
+
+	record(&k);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_STRING_EQUAL(s.id, "call1-0");
+	CU_ASSERT_STRING_EQUAL(s.cdr_id, "call1");
+	CU_ASSERT_EQUAL(s.idle_s, 60);
+	CU_ASSERT_PTR_EQUAL(s.leg[0].sess, &s);
+	CU_ASSERT_EQUAL(s.leg[1].idx, 1);
+	CU_ASSERT_TRUE(s.leg[0].encrypted);
+	CU_ASSERT_FALSE(s.leg[1].encrypted);
+	CU_ASSERT_EQUAL(s.leg[0].profile, PR_SRTP_AES128_CM_SHA1_80);
+	CU_ASSERT_EQUAL(s.leg[0].relay_port, 30000);
+	CU_ASSERT_EQUAL(s.leg[0].peer_port, 4000);
+	CU_ASSERT_EQUAL(s.leg[0].relay.family, AF_INET);
+	inet_pton(AF_INET, "203.0.113.5", &a);
+	CU_ASSERT_EQUAL(s.leg[0].peer.v4, a.s_addr);
+	CU_ASSERT_EQUAL(s.leg[0].clock_hz, 8000);
+	/* the keys decoded: 16 bytes of key, 14 of salt, the device's and ours apart */
+	CU_ASSERT_EQUAL(memcmp(s.leg[0].key_rx.key, "YS__semCtrl__Ses", 16), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(s.leg[0].key_rx.key, s.leg[0].key_tx.key, 16), 0);
+	CU_ASSERT_STRING_EQUAL(s.suite[0], "AES_CM_128_HMAC_SHA1_80");
+	CU_ASSERT_STRING_EQUAL(s.suite[1], "");
+
+	/* video runs on a 90 kHz clock; GCM keys are 28 bytes; IPv6 legs */
+	record(&k);
+	strcpy(k.media, "video");
+	strcpy(k.leg[1].suite, "AEAD_AES_128_GCM");
+	strcpy(k.leg[1].key_rx, KEY28);
+	strcpy(k.leg[1].key_tx, KEY28);
+	k.leg[1].encrypted = true;
+	strcpy(k.leg[1].family, "ip6");
+	strcpy(k.leg[1].relay_addr, "2001:db8:100::10");
+	strcpy(k.leg[1].peer_addr, "2001:db8:7::7");
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_EQUAL(s.leg[0].clock_hz, 90000);
+	CU_ASSERT_EQUAL(s.leg[1].profile, PR_SRTP_AEAD_AES128_GCM);
+	CU_ASSERT_EQUAL(s.leg[1].relay.family, AF_INET6);
+
+	/* a held leg (no address yet) is fine: relaying toward it waits for the latch */
+	record(&k);
+	strcpy(k.leg[1].peer_addr, "");
+	CU_ASSERT_EQUAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_EQUAL(s.leg[1].peer.family, 0);
+}
+
+static void test_refusals(void)
+{
+	static const struct {
+		const char *what, *why;
+		int leg;
+	} cases[] = {
+	    {"odd relay port", "a_relay_port", 0}, {"relay port 0", "a_relay_port", 0},
+	    {"bad relay address", "b_relay_addr", 1}, {"bad peer address", "a_peer_addr", 0},
+	    {"bad family", "b_family", 1},	       {"unknown suite", "a_suite", 0},
+	    {"short key", "a_key_rx", 0},	       {"bad base64 key", "a_key_tx", 0},
+	    {"same relay port on both legs", "relay ports", 0},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pr_ks_session k;
+		struct media_sess s;
+		const char *why = NULL;
+
+		record(&k);
+		memset(&s, 0, sizeof(s));
+		switch (i) {
+		case 0: k.leg[0].relay_port = 30001; break;
+		case 1: k.leg[0].relay_port = 0; break;
+		case 2: strcpy(k.leg[1].relay_addr, "198.51.100"); break;
+		case 3: strcpy(k.leg[0].peer_addr, "not-an-address"); break;
+		case 4: strcpy(k.leg[1].family, "ipx"); break;
+		case 5: strcpy(k.leg[0].suite, "AES_CM_256_HMAC_SHA1_80"); break;
+		case 6: strcpy(k.leg[0].key_rx, "c2hvcnQ="); break;
+		case 7: strcpy(k.leg[0].key_tx, "!!!!"); break;
+		case 8: k.leg[1].relay_port = 30000; break;
+		}
+		CU_ASSERT_EQUAL(media_sess_build(&s, &k, &why), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+		if (strcmp(why, cases[i].why))
+			fprintf(stderr, "%s: why %s, expected %s\n", cases[i].what, why,
+				cases[i].why);
+		CU_ASSERT_STRING_EQUAL(why, cases[i].why);
+		/* nothing of the keys is left behind on a refusal */
+		static const uint8_t zero[16];
+		CU_ASSERT_EQUAL(memcmp(s.leg[0].key_rx.key, zero, 16), 0);
+		CU_ASSERT_EQUAL(memcmp(s.leg[0].key_tx.key, zero, 16), 0);
+	}
+}
+
+/* An RTP header with seq and timestamp ts. */
+static void rtp(uint8_t *p, uint16_t seq, uint32_t ts)
+{
+	memset(p, 0, 12);
+	p[0] = 0x80;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	p[4] = (uint8_t)(ts >> 24);
+	p[5] = (uint8_t)(ts >> 16);
+	p[6] = (uint8_t)(ts >> 8);
+	p[7] = (uint8_t)ts;
+}
+
+static void test_figures(void)
+{
+	struct media_stream st;
+	uint8_t p[12];
+
+	/* a steady 20 ms stream at 8 kHz: no loss, no jitter; a sequence wrap on the way */
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(media_stream_lost(&st), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		rtp(p, (uint16_t)(65500 + i), 1000 + 160 * i);
+		media_stream_seq(&st, p, 5000 + 160 * i);
+	}
+	CU_ASSERT_EQUAL(st.received, 200);
+	CU_ASSERT_EQUAL(st.cycles, 65536);
+	CU_ASSERT_EQUAL(media_stream_lost(&st), 0);
+	CU_ASSERT_EQUAL(st.jitter >> 4, 0);
+
+	/* 10 of the next 100 lost, one old duplicate-looking late packet: counted as received,
+	 * not as a new maximum */
+	for (unsigned i = 200; i < 300; i++) {
+		if (i % 10 == 3)
+			continue;
+		rtp(p, (uint16_t)(65500 + i), 1000 + 160 * i);
+		media_stream_seq(&st, p, 5000 + 160 * i);
+	}
+	CU_ASSERT_EQUAL(media_stream_lost(&st), 10);
+	rtp(p, (uint16_t)(65500 + 213), 1000 + 160 * 213); /* the lost one, late */
+	media_stream_seq(&st, p, 5000 + 160 * 300);
+	CU_ASSERT_EQUAL(media_stream_lost(&st), 9);
+	CU_ASSERT_EQUAL(st.max_seq, (uint16_t)(65500 + 299));
+
+	/* jitter: every other packet 40 units late: |D| = 40 for every packet, J -> 40 */
+	memset(&st, 0, sizeof(st));
+	for (unsigned i = 0; i < 2000; i++) {
+		rtp(p, (uint16_t)i, 160 * i);
+		media_stream_seq(&st, p, 160 * i + (i & 1 ? 40 : 0) + 100000);
+	}
+	CU_ASSERT(st.jitter >> 4 >= 36 && st.jitter >> 4 <= 40);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("media_sess", NULL, NULL);
+	CU_add_test(s, "a session from its record", test_build);
+	CU_add_test(s, "records refused, naming the field", test_refusals);
+	CU_add_test(s, "RFC 3550 loss and jitter", test_figures);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
