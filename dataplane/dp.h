@@ -68,6 +68,7 @@ struct dp_worker {
 	unsigned int lcore_id; /* control: wo before launch */
 	unsigned int index;    /* 0..nb_workers-1; also its RX and TX queue id on every port */
 	struct rte_ring *punt; /* worker -> control; control is the only consumer */
+	struct rte_ring *back; /* control -> worker: punted packets handed back (dp_punt_return) */
 	struct dp_lcore_stats *stats;
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct dp_txbuf dropped; /* freed in bulk once per loop (dp_drop defers the free) */
@@ -126,6 +127,7 @@ enum dp_punt_kind {
 struct dp_punt_meta {
 	uint8_t kind;
 	uint8_t feature_id;
+	uint8_t worker;		  /* index of the worker that punted it (dp_punt_return) */
 	uint16_t port;		  /* index into dp_rt.ports[] */
 	struct dp_ipaddr nexthop; /* DP_PUNT_RESOLVE */
 	struct dp_pkt_info pi;	  /* as parsed by the worker */
@@ -179,6 +181,9 @@ void dp_worker_flush(struct dp_worker *w);
  * from dp_rt.hairpin) take the full way in, as if received on the port that owns their
  * destination. Returns how many. */
 unsigned int dp_worker_hairpin(struct dp_worker *w);
+/* Worker: the packets control handed back (w->back, dp_punt_return) go to their feature's
+ * .udp_returned (or its UDP input). Returns how many. */
+unsigned int dp_worker_returned(struct dp_worker *w);
 int dp_worker_main(void *arg);
 
 /* Control-side (dp_control.c). */

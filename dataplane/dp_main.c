@@ -138,6 +138,13 @@ static int init_workers(void)
 			PR_ERR("punt ring for worker %u: %s", i, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+		snprintf(name, sizeof(name), "dp_back_%u", i);
+		w->back = rte_ring_create(name, dp_cfg.dp.punt_ring_size, rte_socket_id(),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->back == NULL) {
+			PR_ERR("return ring for worker %u: %s", i, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
 		i++;
 	}
 	dp_rt.nb_workers = i;
@@ -364,8 +371,10 @@ out_ports:
 	dp_ports_fini();
 	dp_neigh_fini();
 out_eal:
-	for (i = 0; i < dp_rt.nb_workers; i++)
+	for (i = 0; i < dp_rt.nb_workers; i++) {
 		rte_ring_free(dp_rt.workers[i].punt);
+		rte_ring_free(dp_rt.workers[i].back);
+	}
 	if (dp_rt.hairpin) {
 		void *m = NULL;
 		while (rte_ring_sc_dequeue(dp_rt.hairpin, &m) == 0)

@@ -271,10 +271,22 @@ void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f
 		return dp_drop(w, m, DP_DROP_UDP_BAD_CSUM);
 	meta->kind = DP_PUNT_FEATURE;
 	meta->feature_id = f->id;
+	meta->worker = (uint8_t)w->index;
 	meta->port = pi->port;
 	if (rte_ring_sp_enqueue(w->punt, m) != 0)
 		return dp_drop(w, m, DP_DROP_PUNT_RING_FULL);
 	w->stats->punted++;
+}
+
+void dp_punt_return(struct rte_mbuf *m)
+{
+	const struct dp_punt_meta *meta = dp_mbuf_meta(m);
+
+	if (meta->worker >= dp_rt.nb_workers || !dp_rt.workers[meta->worker].back ||
+	    rte_ring_sp_enqueue(dp_rt.workers[meta->worker].back, m) != 0) {
+		dp_stats[rte_lcore_id()].drops[DP_DROP_PUNT_RING_FULL]++;
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* Reads the destination of the IP packet at the mbuf's data pointer. */

@@ -131,6 +131,11 @@ struct dp_feature {
 	uint16_t (*udp4_burst)(struct dp_worker *w, struct dp_udp4 *d, uint16_t n);
 	/* Optional, with .udp4_burst: the same for IPv6 (d[i].ip is the IPv6 header). */
 	uint16_t (*udp6_burst)(struct dp_worker *w, struct dp_udp4 *d, uint16_t n);
+	/* Optional, worker lcore: datagrams the feature's control side handed back with
+	 * dp_punt_return (pi as the worker parsed them, checksums verified), with the rules of
+	 * 4.; without it they go to .udp_input_burst or .udp_input. */
+	void (*udp_returned)(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+			     uint16_t n);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };
@@ -287,6 +292,12 @@ void dp_drop(struct dp_worker *w, struct rte_mbuf *m, unsigned int reason);
  * private area). If the worker's punt ring is full: dropped, punt_ring_full. */
 void dp_punt(struct dp_worker *w, struct rte_mbuf *m, const struct dp_feature *f,
 	     const struct dp_pkt_info *pi);
+
+/* Control lcore: hand a packet a worker punted (m as .punt got it) back to that worker, for
+ * another go at the feature's input there (.udp_returned): for a packet whose handling now
+ * belongs to the worker, such as one of a stream whose state only the worker may write.
+ * Always consumes m: if the worker's ring is full it is dropped (punt_ring_full). */
+void dp_punt_return(struct rte_mbuf *m);
 
 /* Fill the IPv4 header checksum (IPv4) and the UDP checksum of the packet that starts at
  * the IP header at the mbuf's data pointer (single segment). */

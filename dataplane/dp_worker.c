@@ -10,6 +10,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/dp_icmp.h"
+#include "dataplane/dp_feature.h"
 #include "dataplane/dp_udp.h"
 
 #define PF_DATA 8
@@ -213,6 +214,36 @@ unsigned int dp_worker_hairpin(struct dp_worker *w)
 	return n;
 }
 
+unsigned int dp_worker_returned(struct dp_worker *w)
+{
+	struct rte_mbuf *m[DP_MAX_BURST];
+	struct dp_pkt_info pi[DP_MAX_BURST];
+	unsigned int n, i, j;
+
+	if (!w->back)
+		return 0;
+	n = rte_ring_sc_dequeue_burst(w->back, (void **)m, DP_MAX_BURST, NULL);
+	/* runs of one feature, in their order */
+	for (i = 0; i < n; i = j) {
+		const uint8_t fid = dp_mbuf_meta(m[i])->feature_id;
+		const struct dp_feature *f = dp_feature_get(fid);
+		for (j = i; j < n && dp_mbuf_meta(m[j])->feature_id == fid; j++)
+			pi[j] = dp_mbuf_meta(m[j])->pi;
+		if (!f) {
+			for (unsigned int k = i; k < j; k++)
+				dp_drop(w, m[k], DP_DROP_FEATURE_UNKNOWN);
+		} else if (f->udp_returned) {
+			f->udp_returned(w, m + i, pi + i, (uint16_t)(j - i));
+		} else if (f->udp_input_burst) {
+			f->udp_input_burst(w, m + i, pi + i, (uint16_t)(j - i));
+		} else {
+			for (unsigned int k = i; k < j; k++)
+				f->udp_input(w, m[k], &pi[k]);
+		}
+	}
+	return n;
+}
+
 /* The end of a burst: the short way's datagrams go to their feature, and what it declined
  * takes the full parse and joins the rest. */
 static void flush_inputs(struct dp_worker *w)
@@ -367,7 +398,10 @@ int dp_worker_main(void *arg)
 			held->n = 0;
 			got = 1;
 		}
-		/* What this iteration sent to our own addresses (and, on worker 0, control) */
+		/* What control handed back, and what this iteration sent to our own addresses
+		 * (and, on worker 0, control) */
+		if (w->back && !rte_ring_empty(w->back) && dp_worker_returned(w))
+			got = got ? got : 1;
 		if ((w->hairpin.n || (w->index == 0 && dp_rt.hairpin &&
 				      !rte_ring_empty(dp_rt.hairpin))) &&
 		    dp_worker_hairpin(w))
@@ -380,6 +414,11 @@ int dp_worker_main(void *arg)
 		process(w, held, NULL);
 	rte_pktmbuf_free_bulk(w->hairpin.pkts, w->hairpin.n);
 	w->hairpin.n = 0;
+	if (w->back) {
+		void *left = NULL;
+		while (rte_ring_sc_dequeue(w->back, &left) == 0)
+			rte_pktmbuf_free(left);
+	}
 	dp_worker_flush(w);
 	free_dropped(w);
 	rte_rcu_qsbr_thread_offline(dp_rt.rcu, w->lcore_id);

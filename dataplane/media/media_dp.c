@@ -466,6 +466,10 @@ static void relay_one(struct relayer *r, struct mpkt *p)
 	emit(r, p, o);
 }
 
+/* Per worker: it is handling packets control handed back (media_returned). Writer: that
+ * worker. */
+static bool returning[DP_MAX_WORKERS];
+
 /* A first packet of a new SSRC may go to control: NEW_SSRC_PER_S a second per leg. */
 static inline bool punt_take(struct media_rt *rt, uint64_t now)
 {
@@ -537,6 +541,11 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	}
 	p->st = stream_find(l, ssrc);
 	if (!p->st) { /* the first packet of this SSRC: control creates its contexts */
+		if (returning[w->index]) { /* control handed it back, yet no stream: give up */
+			count_drop(l, MD_SSRC_STARTING);
+			wdrop(w, m, pi, MD_SSRC_STARTING);
+			return false;
+		}
 		if (!punt_take(l->rt, now)) {
 			count_drop(l, MD_NEW_SSRC_RATE);
 			wdrop(w, m, pi, MD_NEW_SSRC_RATE);
@@ -622,6 +631,16 @@ static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_
 static void media_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
 {
 	media_burst(w, &m, pi, 1);
+}
+
+/* Packets of a stream that control published after the worker had punted them: handed
+ * back (dp_punt_return), they go the worker's way now, never to control again. */
+static void media_returned(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
+			   uint16_t n)
+{
+	returning[w->index] = true;
+	media_burst(w, m, pi, n);
+	returning[w->index] = false;
 }
 
 /* The short way in (dp_udp.h 7.): plain datagrams to our ports as bare descriptors. The
@@ -762,9 +781,11 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 	uint32_t ssrc = rd32(pl + (p.rtcp ? 4 : 8));
 	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
 		struct media_stream *s = l->streams[i];
-		if (s && s->ssrc == ssrc) /* published after the worker punted this one */
-			/* a worker owns the stream's contexts now: one writer, so not relayed */
-			return ctl_drop(l, m, MD_SSRC_STARTING);
+		if (s && s->ssrc == ssrc) { /* published after the worker punted this one */
+			/* the worker owns the stream's contexts now (one writer): back to it */
+			dp_punt_return(m);
+			return;
+		}
 		if (!s) {
 			free_slot = i;
 			break;
@@ -1827,6 +1848,7 @@ struct dp_feature media_feature = {
     .punt = media_punt,
     .udp_input = media_input,
     .udp_input_burst = media_burst,
+    .udp_returned = media_returned,
     .l4_csum_preserved = true, /* SRTP authenticates; a leg in clear is verified here */
     .udp4_burst = media_short4,
     .udp6_burst = media_short6,

@@ -20,6 +20,8 @@
 #      loses nothing and the latch stays
 #   g  NAT rebinding: the device moves to another source port mid-stream: media follows,
 #      relatch = 1
+#   j  stream entries that cannot be applied (malformed, unknown session, a record that
+#      cannot be relayed): acknowledged and counted, nothing left pending
 #   i  X_max_kbps: a capped leg's excess dropped as media_bandwidth
 #   h  kill -9 and restart of the dataplane mid-stream: sessions rebuilt from Redis, media
 #      resumes (also for a stream past its first sequence wrap)
@@ -457,6 +459,25 @@ chk "g: the device's packets from both ports reached leg b (200), and leg b's fo
 chk "g: relatch = 1, latched to the new port, no media drop" S="$(sess sg)" D0="$D0" D1="$(drops)" \
 	R="$(sleep 0.6; ms_redis HGET pr:session:sg a_relatch)" -- \
 	'S["a"]["relatch"] == 1 and S["a"]["latched"] == "198.51.100.21:41180"' 'R == 1' "$NO_MEDIA_DROPS"
+
+# ---- j: stream entries that cannot be applied are acknowledged and counted ----
+pr_log "j: malformed entries, an end for an unknown session, an install whose hash is gone, a record that cannot be relayed"
+M0=$(mstats)
+ms_redis XADD pr:sessions:stream '*' op bogus id sj1 ts 1 >/dev/null
+ms_redis XADD pr:sessions:stream '*' op install ts 1 >/dev/null
+ms_redis XADD pr:sessions:stream '*' op end id no-such-session ts 1 >/dev/null
+ms_redis XADD pr:sessions:stream '*' op install id no-such-hash ts 1 >/dev/null
+# relay port outside [media] port_min..port_max: refused, the other sessions unaffected
+ms_store install sj2 "peer=$IPA:41200 relay=32000" "peer=$IPB:41202 relay=31202" ||
+	pr_fail "session sj2: redis refused the record"
+sleep 1
+chk "j: 2 malformed entries and 2 for unknown sessions acknowledged and counted, 1 record refused, none left pending, no session added" \
+	M0="$M0" M1="$(mstats)" P="$(ms_redis XPENDING pr:sessions:stream dataplane | head -1)" -- \
+	'd(M1, M0, "bad_entries") == 2' 'd(M1, M0, "unknown") == 2' 'd(M1, M0, "refused") == 1' \
+	'P == 0' 'M1["sessions"] == M0["sessions"]'
+grep -q "session sj2 refused: leg a relay 198.51.100.10 port 32000" "$tmp/dp.log" ||
+	pr_fail "j: no log line naming the refused record's field"
+ms_end sj2 || true
 
 # ---- i: X_max_kbps: a leg capped at 200 kbit/s sends 1 Mbit/s ----
 pr_log "i: leg a capped at 200 kbit/s (X_max_kbps) sends 1200-byte packets at 100/s for 3 s"

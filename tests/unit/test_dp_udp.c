@@ -1288,6 +1288,54 @@ static void test_hairpin(void)
 	rte_mempool_free(hp);
 }
 
+/* dp_punt_return: control hands a punted packet back to the worker that punted it, which
+ * gives it to the feature's input again (fa has neither .udp_returned nor a burst input:
+ * .udp_input); when that worker's ring is full, it is dropped as punt_ring_full. */
+static void test_punt_return(void)
+{
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(
+	    "dp_ut_back", 63, 0, RTE_ALIGN(sizeof(struct dp_punt_meta), RTE_MBUF_PRIV_ALIGN),
+	    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	struct dp_worker *w = &dp_rt.workers[0];
+	static struct dp_lcore_stats st;
+	const unsigned int saved_nb = dp_rt.nb_workers;
+	struct rte_mbuf *m[3];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+	memset(w, 0, sizeof(*w));
+	w->stats = &st;
+	w->back = rte_ring_create("dp_ut_back", 2, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w->back); /* a ring of 2 holds one */
+	dp_rt.nb_workers = 1;
+	for (int i = 0; i < 3; i++) {
+		m[i] = rte_pktmbuf_alloc(mp);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+		struct dp_punt_meta *meta = dp_mbuf_meta(m[i]);
+		memset(meta, 0, sizeof(*meta));
+		meta->kind = DP_PUNT_FEATURE;
+		meta->feature_id = fa.id;
+		meta->worker = (uint8_t)(i == 2 ? 7 : 0); /* no worker 7: dropped */
+		meta->pi.dport = (uint16_t)(3478 + i);
+		meta->pi.sport = 5000;
+	}
+	uint64_t full = dp_stats[rte_lcore_id()].drops[DP_DROP_PUNT_RING_FULL];
+	dp_punt_return(m[0]);
+	dp_punt_return(m[1]); /* the ring is full */
+	dp_punt_return(m[2]);
+	CU_ASSERT_EQUAL(dp_stats[rte_lcore_id()].drops[DP_DROP_PUNT_RING_FULL], full + 2);
+	unsigned int calls = udp_in_calls;
+	CU_ASSERT_EQUAL(dp_worker_returned(w), 1);
+	CU_ASSERT_EQUAL(udp_in_calls, calls + 1);
+	CU_ASSERT_EQUAL(udp_in_last.dport, 3478);
+	CU_ASSERT_EQUAL(udp_in_last.sport, 5000);
+	CU_ASSERT_EQUAL(dp_worker_returned(w), 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(mp), 0);
+	rte_ring_free(w->back);
+	memset(w, 0, sizeof(*w));
+	dp_rt.nb_workers = saved_nb;
+	rte_mempool_free(mp);
+}
+
 int main(void)
 {
 	char *eal_args[] = {
@@ -1322,6 +1370,7 @@ int main(void)
 	CU_add_test(s, "relay rewrite: refusals", test_relay_rewrite_errors);
 	CU_add_test(s, "burst transmit through the next-hop cache (IPv4 and IPv6)", test_tx_burst);
 	CU_add_test(s, "hairpin: to our own address, to the other feature", test_hairpin);
+	CU_add_test(s, "a punted packet handed back to its worker", test_punt_return);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
