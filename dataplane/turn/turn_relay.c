@@ -282,8 +282,9 @@ static void from_client(struct turn_server *s, const struct turn_ctx *c, struct 
 	to_peer(s, a, &peer, p16, false, da->off, da->len, now, now_us, f);
 }
 
-/* A peer that is one of our own relay addresses (client to client): the datagram never
- * leaves; it arrives at that relay port as if from the sender's relayed address. */
+/* A peer that is one of our own relay addresses at a relay port (client to client): the
+ * datagram never leaves; it arrives at that relay port as if from the sender's relayed
+ * address. */
 static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, uint64_t *rnd,
 		    struct turn_fwd *f)
 {
@@ -296,6 +297,11 @@ static void hairpin(struct turn_server *s, const uint8_t *pkt, uint64_t now_us, 
 	if (fi ? (r[0] ^ d[0]) | (r[1] ^ d[1]) : (uint32_t)(r[0] ^ d[0]))
 		return;
 	uint16_t strip = f->strip, keep = f->keep, port = f->dst.port;
+	/* Only a port an allocation holds is ours to hand over here. Any other port of our
+	 * address (the media anchor's, say) leaves as a peer datagram: the dataplane's own
+	 * hairpin (dp_udp_tx) gives it to the feature that owns the port, or refuses it. */
+	if (!turn_lookup_relay(s->tbl, fi, port))
+		return;
 	struct pr_taddr from = f->src;
 	turn_from_peer(s, fi, port, &from, pkt + strip, keep, now_us, rnd, f);
 	f->strip = strip;

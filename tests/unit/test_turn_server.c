@@ -911,6 +911,16 @@ static void test_client_to_client(void)
 	struct pr_taddr from;
 	CU_ASSERT(stun_attr_xaddr(&m, stun_attr_find(&m, TURN_A_XOR_PEER_ADDRESS), &from) == 0 &&
 		  pr_taddr_eq(&from, &ra));
+	/* our own address at a port no allocation holds (the media anchor's): not TURN's to
+	 * hand over; it leaves as a peer datagram, for the dataplane's hairpin to give to the
+	 * feature that owns the port */
+	struct bind anchor = {0x4002, "192.0.2.10", 30000};
+	CU_ASSERT_EQUAL(req(&a, TURN_CHANNEL_BIND, add_bind, &anchor), 0);
+	uint8_t cd2[8] = {0x40, 0x02, 0x00, 0x03, 'x', 'y', 'z', 0};
+	turn_from_client(srv, &a.c, cd2, 7, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+	CU_ASSERT_EQUAL(f.dst.port, 30000);
+	CU_ASSERT(pr_taddr_eq(&f.src, &ra));
 }
 
 static void test_restore_and_delete(void)
