@@ -1583,7 +1583,9 @@ static int check_idle(uint64_t now_ms)
 		struct media_sess *s = list[i];
 		uint64_t last = RTE_MAX(s->leg[0].rt->last_rx_tsc, s->leg[1].rt->last_rx_tsc);
 		uint64_t idle_s = s->idle_s ? s->idle_s : mcfg.session_idle_s;
-		uint64_t quiet_ms = last ? (now - last) / dp_rt.tsc_per_ms : now_ms - s->installed_ms;
+		/* a worker may have stamped a packet after now was read: not idle then */
+		uint64_t quiet_ms = last ? (last >= now ? 0 : (now - last) / dp_rt.tsc_per_ms)
+					 : now_ms - s->installed_ms;
 
 		if (s->idle_reported || quiet_ms < idle_s * 1000)
 			continue;

@@ -475,6 +475,8 @@ chk "j: 2 malformed entries and 2 for unknown sessions acknowledged and counted,
 	M0="$M0" M1="$(mstats)" P="$(ms_redis XPENDING pr:sessions:stream dataplane | head -1)" -- \
 	'd(M1, M0, "bad_entries") == 2' 'd(M1, M0, "unknown") == 2' 'd(M1, M0, "refused") == 1' \
 	'P == 0' 'M1["sessions"] == M0["sessions"]'
+# no session so far was ever idle for its idle_timeout_s (600 s): none reported idle
+chk "j: no session reported idle" M1="$(mstats)" -- 'M1["idle_reported"] == 0'
 grep -q "session sj2 refused: leg a relay 198.51.100.10 port 32000" "$tmp/dp.log" ||
 	pr_fail "j: no log line naming the refused record's field"
 ms_end sj2 || true
