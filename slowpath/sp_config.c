@@ -43,6 +43,7 @@ void sp_config_defaults(struct sp_config *c)
 	c->lockout_s = 300;
 	c->invite_timeout_s = 60;
 	c->max_call_s = 0;
+	c->media_idle_s = 60;
 	c->log_level = 6;
 	c->n_digest_algs = 2;
 	c->digest_algs[0] = 2; /* SP_DIGEST_SHA256 */
@@ -246,6 +247,8 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return set_u32(&c->invite_timeout_s, v, 1, 600);
 	if (!strcmp(k, "max_call_s"))
 		return set_u32(&c->max_call_s, v, 0, 7 * 86400);
+	if (!strcmp(k, "media_idle_s"))
+		return set_u32(&c->media_idle_s, v, 5, 3600);
 	if (!strcmp(k, "scanner_user_agents")) {
 		c->n_scanners = 0;
 		return for_each_item(v, add_scanner, c);

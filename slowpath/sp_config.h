@@ -57,6 +57,7 @@ struct sp_config {
 	uint32_t lockout_s;
 	uint32_t invite_timeout_s; /* unanswered INVITE -> 408 */
 	uint32_t max_call_s;	   /* hard cap on a call's duration, 0 = none */
+	uint32_t media_idle_s;	   /* a call whose media stops this long ends (the dataplane tells) */
 	size_t n_scanners;
 	char scanners[SP_MAX_SCANNERS][48]; /* User-Agent substrings refused (case-insensitive) */
 	size_t n_offnet;

@@ -1575,9 +1575,11 @@ static int write_stats(uint64_t now_ms)
 
 /* Sessions without a packet from either leg for their idle time: reported once to the
  * slowpath, which ends the call (BYE on both legs) and so the session. */
-static int check_idle(uint64_t now_ms)
+static int check_idle(void)
 {
-	uint64_t now = rte_rdtsc();
+	/* read now: a session installed in this same poll has an installed_ms past the
+	 * poll's start */
+	const uint64_t now = rte_rdtsc(), now_ms = dp_now_ms();
 
 	for (uint32_t i = 0; i < nlist; i++) {
 		struct media_sess *s = list[i];
@@ -1585,7 +1587,8 @@ static int check_idle(uint64_t now_ms)
 		uint64_t idle_s = s->idle_s ? s->idle_s : mcfg.session_idle_s;
 		/* a worker may have stamped a packet after now was read: not idle then */
 		uint64_t quiet_ms = last ? (last >= now ? 0 : (now - last) / dp_rt.tsc_per_ms)
-					 : now_ms - s->installed_ms;
+				    : s->installed_ms >= now_ms ? 0
+								: now_ms - s->installed_ms;
 
 		if (s->idle_reported || quiet_ms < idle_s * 1000)
 			continue;
@@ -1625,7 +1628,7 @@ static void media_poll(uint64_t now_ms)
 	}
 	if (now_ms - last_stats_ms >= mcfg.stats_interval_ms) {
 		last_stats_ms = now_ms;
-		if (write_stats(now_ms) < 0 || check_idle(now_ms) < 0)
+		if (write_stats(now_ms) < 0 || check_idle() < 0)
 			return redis_lost();
 	}
 }
