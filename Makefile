@@ -21,7 +21,8 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libhiredis-dev redis-server redis-tools \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
-	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl
+	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
+	rtpengine-daemon
 
 B ?= build
 FB := build-fuzz
@@ -83,6 +84,7 @@ include common/module.mk
 -include dataplane/turn/turn.mk
 -include dataplane/media/media.mk
 -include tests/integration/media/mpeer.mk
+-include tests/bench/media/media_bench.mk
 -include mgmt/module.mk
 -include slowpath/module.mk
 
@@ -102,7 +104,7 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
 	@# Debian starts these services on install; the project starts its own instances.
-	@for s in redis-server coturn kamailio; do \
+	@for s in redis-server coturn kamailio rtpengine-daemon; do \
 		(command -v systemctl >/dev/null && systemctl disable --now $$s >/dev/null 2>&1) || true; \
 		(command -v service >/dev/null && service $$s stop >/dev/null 2>&1) || true; done; true
 

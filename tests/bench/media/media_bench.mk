@@ -1,0 +1,13 @@
+# tests/bench/media: helpers of the media anchor's benchmark (tests/bench/media.sh).
+#  - mediagen: SRTP traffic generator for a dataplane ring port (DPDK secondary process);
+#  - crypto_bound: the crypto-only bound (crypto/'s bursts over the same streams, no I/O);
+#  - rtpdrive: SRTP over plain UDP sockets, to drive rtpengine with the same packets.
+MEDIA_BENCH_DIR := $(B)/tests/bench/media
+BINS += $(MEDIA_BENCH_DIR)/mediagen $(MEDIA_BENCH_DIR)/crypto_bound $(MEDIA_BENCH_DIR)/rtpdrive
+
+$(MEDIA_BENCH_DIR)/mediagen: $(MEDIA_BENCH_DIR)/mediagen.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(DPDK_LIBS) $(CRYPTO_LINK_LIBS)
+$(MEDIA_BENCH_DIR)/crypto_bound: $(MEDIA_BENCH_DIR)/crypto_bound.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
+$(MEDIA_BENCH_DIR)/rtpdrive: $(MEDIA_BENCH_DIR)/rtpdrive.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
