@@ -93,7 +93,7 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 				     unsigned window)
 {
 	const struct pr_srtp_profile_info *pi = pr_srtp_profile_info(p->profile);
-	size_t words = window / 64;
+	size_t words = p->direction == PR_SRTP_RECEIVER ? window / 64 : 0; /* senders: none */
 	size_t off_win = align64(sizeof(struct pr_srtp_ctx));
 	size_t off_keys = align64(off_win + 2 * words * 8);
 	size_t ksz = be == PR_SRTP_BACKEND_IPSECMB ? pr_srtp_ipsecmb_keys_size(pi->aead) : 0;

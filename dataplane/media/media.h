@@ -75,18 +75,19 @@ struct media_sess;
 /* One generation of a leg's configuration: immutable once published, except streams[]
  * (control appends). */
 struct media_leg {
+	/* what a worker reads for every packet first: its first cache line */
+	struct media_rt *rt;
 	struct media_sess *sess;
-	uint8_t idx; /* 0: a (caller side), 1: b */
-	bool encrypted, latch, rtcp_mux;
+	struct media_stream *streams[MEDIA_MAX_SSRC]; /* packets from this leg */
+	struct dp_ipaddr relay, peer;
 	uint16_t relay_port, peer_port; /* host order */
 	uint16_t port_idx;		/* dp port that owns relay */
-	struct dp_ipaddr relay, peer;
+	uint8_t idx;			/* 0: a (caller side), 1: b */
+	bool encrypted, latch, rtcp_mux;
 	uint32_t max_kbps;
 	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */
 	uint32_t clock_hz;
 	enum pr_srtp_profile profile;
-	struct media_rt *rt;
-	struct media_stream *streams[MEDIA_MAX_SSRC]; /* packets from this leg */
 	/* control only: the SDES keys (secrets) */
 	struct pr_sdes_crypto key_rx, key_tx;
 };

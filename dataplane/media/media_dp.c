@@ -489,11 +489,11 @@ static inline bool punt_take(struct media_rt *rt, uint64_t now)
 	return true;
 }
 
-/* Classifies datagram m: fills p, or drops (returns false) or punts (returns false). */
+/* Classifies datagram m (to leg l, from the port table, or NULL): fills p, or drops or
+ * punts it (returns false). */
 static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
-		     struct mpkt *p, uint64_t now)
+		     struct media_leg *l, struct mpkt *p, uint64_t now)
 {
-	struct media_leg *l = slot_get(pi->dport);
 	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi->payload_off);
 	uint16_t len = pi->payload_len;
 	bool rtcp;
@@ -557,6 +557,46 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	return true;
 }
 
+/* A burst's lookups level by level, so that their cache misses overlap: with thousands of
+ * sessions, a worker mostly waits for each packet's leg, then its runtime state and stream,
+ * then the stream's contexts and the other leg; one after the other, that is four misses in
+ * a row for every packet. */
+static inline void prefetch_burst(struct media_leg **lg, const struct dp_pkt_info *pi, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		lg[i] = slot_get(pi[i].dport);
+		if (lg[i]) {
+			rte_prefetch0(lg[i]);
+			rte_prefetch0((const uint8_t *)lg[i] + RTE_CACHE_LINE_SIZE);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct media_leg *l = lg[i];
+		if (!l)
+			continue;
+		const struct media_leg *o = &l->sess->leg[l->idx ^ 1];
+		rte_prefetch0(l->rt);
+		rte_prefetch0(o);
+		if (l->streams[0])
+			rte_prefetch0(l->streams[0]);
+	}
+	for (i = 0; i < n; i++) {
+		const struct media_leg *l = lg[i];
+		if (!l)
+			continue;
+		const struct media_stream *s = l->streams[0];
+		rte_prefetch0(l->sess->leg[l->idx ^ 1].rt);
+		if (s) {
+			if (s->rx)
+				rte_prefetch0(s->rx);
+			if (s->tx)
+				rte_prefetch0(s->tx);
+		}
+	}
+}
+
 static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			uint16_t n)
 {
@@ -564,13 +604,14 @@ static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_
 	struct pr_srtp_ctx *ctx[DP_MAX_BURST];
 	struct pr_srtp_pkt sp[DP_MAX_BURST];
 	uint16_t idx[DP_MAX_BURST];
-	struct media_leg *out[DP_MAX_BURST];
+	struct media_leg *out[DP_MAX_BURST], *lg[DP_MAX_BURST];
 	struct relayer r = {.w = w, .now = rte_rdtsc()};
 	unsigned k = 0, ne = 0;
 
+	prefetch_burst(lg, pi, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct mpkt *p = &pk[k];
-		if (!classify(w, m[i], &pi[i], p, r.now))
+		if (!classify(w, m[i], &pi[i], lg[i], p, r.now))
 			continue;
 		if (p->rtcp) {
 			relay_one(&r, p);
