@@ -41,9 +41,16 @@ struct turn_table {
 
 _Static_assert(offsetof(struct turn_table, rd) == 0, "turn_table_rd is what the header reads");
 
+/* Cache-line aligned: struct turn_alloc is (its worker-written counters start a line), and
+ * the compiler copies it with aligned vector moves (a calloc'd pool faulted on AVX-512). */
 static void *def_zalloc(size_t n)
 {
-	return calloc(1, n);
+	size_t sz = (n + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, sz ? sz : 64);
+
+	if (p)
+		memset(p, 0, sz ? sz : 64);
+	return p;
 }
 
 static uint64_t next_rnd(struct turn_table *t)
