@@ -47,10 +47,11 @@ struct media_rt {
 	struct dp_ipaddr lat_ip; /* latched RTP source */
 	uint16_t lat_port;
 	uint8_t latched;
-	uint8_t rtcp_latched;
+	uint8_t rtcp_latched; /* valid for generation rtcp_gen only */
 	struct dp_ipaddr lat_rtcp_ip; /* latched RTCP source (port + 1 or muxed) */
 	uint16_t lat_rtcp_port;
 	uint32_t latch_gen; /* the leg generation the latch was learned under */
+	uint32_t rtcp_gen;  /* the same for the RTCP latch */
 	uint64_t rx_packets, rx_bytes; /* accepted from the device */
 	uint64_t tx_packets, tx_bytes; /* sent to the device */
 	uint64_t auth_fail, replay, wrong_source, bandwidth, other_drop;

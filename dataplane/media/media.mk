@@ -5,5 +5,21 @@ MEDIA_DP_OBJS := $(MEDIA_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/media/media_dp.o
 $(DP_BIN): $(MEDIA_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(IPSECMB_LIBS) $(SRTP_LIBS)
 
+# libFuzzer target over the anchor's packet path (tests/fuzz/fuzz_media.c): the worker's way
+# in, media_burst/media_punt and the ring port's TX queues against a live session table, with
+# EAL (no hugepages, no PCI). tests/fuzz/media_fz_glue.c includes media_dp.c, dp_worker.c and
+# dp_control.c whole (their static code), one per object, each with a dependency file that
+# follows its source; the rest of the dataplane, common/ and crypto/ are built in.
+FUZZ_MEDIA_GLUE := $(patsubst %,$(FB)/obj/media_fz_glue_%.o,media worker control)
+$(FUZZ_MEDIA_GLUE): $(FB)/obj/media_fz_glue_%.o: tests/fuzz/media_fz_glue.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) -DFZ_GLUE_$* -MMD -MP -c $< -o $@
+FUZZ_MEDIA_SRCS := $(filter-out dataplane/dp_main.c dataplane/dp_worker.c dataplane/dp_control.c \
+	dataplane/dp_echo.c dataplane/dp_telemetry.c,$(wildcard dataplane/*.c)) \
+	$(MEDIA_CORE_SRCS) $(COMMON_SRCS) $(CRYPTO_SRCS) $(FUZZ_MEDIA_GLUE)
+FUZZ_MEDIA_FLAGS := $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) $(SRTP_CFLAGS) $(DPDK_LIBS) -lrte_net_ring \
+	$(HIREDIS_LIBS) $(CRYPTO_LINK_LIBS) -lm
+$(eval $(call fuzzer,fuzz_media,$(FUZZ_MEDIA_SRCS),$(FUZZ_MEDIA_FLAGS)))
+
 # Unit test of the pure parts (no EAL): the session from its record, the RFC 3550 figures.
 $(eval $(call unit_test,test_media_sess,$(B)/dataplane/media/media_sess.o $(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))

@@ -181,6 +181,12 @@ struct mpkt {
 	bool src_match; /* came from the latched (or, before a latch, an acceptable) source */
 };
 
+/* Is leg l's RTCP latch one of its current generation (a new SDP address voids it)? */
+static inline bool rtcp_latched(const struct media_leg *l)
+{
+	return l->rt->rtcp_latched && l->rt->rtcp_gen == l->gen;
+}
+
 /* Where leg o's device gets RTP / RTCP: the latched source, else the SDP address. */
 static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipaddr *ip,
 			    uint16_t *port)
@@ -189,7 +195,7 @@ static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipad
 	bool latched = rt->latched && rt->latch_gen == o->gen;
 
 	if (rtcp && !o->rtcp_mux) {
-		if (latched && rt->rtcp_latched) {
+		if (latched && rtcp_latched(o)) {
 			*ip = rt->lat_rtcp_ip;
 			*port = rt->lat_rtcp_port;
 			return true;
@@ -225,7 +231,7 @@ static inline bool clear_source_ok(const struct media_leg *l, const struct dp_pk
 	bool latched = rt->latched && rt->latch_gen == l->gen;
 
 	if (latched) {
-		if (rtcp && !l->rtcp_mux && rt->rtcp_latched)
+		if (rtcp && !l->rtcp_mux && rtcp_latched(l))
 			return addr_eq(&pi->src, &rt->lat_rtcp_ip) && pi->sport == rt->lat_rtcp_port;
 		if (rtcp && !l->rtcp_mux)
 			return addr_eq(&pi->src, &rt->lat_ip);
@@ -253,7 +259,7 @@ static inline bool srtp_source_match(const struct media_leg *l, const struct dp_
 		return l->latch || (addr_eq(&pi->src, &l->peer) && pi->sport == l->peer_port +
 							    (rtcp && !l->rtcp_mux ? 1 : 0));
 	if (rtcp && !l->rtcp_mux)
-		return rt->rtcp_latched ? addr_eq(&pi->src, &rt->lat_rtcp_ip) &&
+		return rtcp_latched(l) ? addr_eq(&pi->src, &rt->lat_rtcp_ip) &&
 					      pi->sport == rt->lat_rtcp_port
 					: addr_eq(&pi->src, &rt->lat_ip);
 	return addr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port;
@@ -267,10 +273,11 @@ static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool
 	struct media_rt *rt = l->rt;
 
 	if (rtcp && !l->rtcp_mux) {
-		if (!rt->rtcp_latched || !addr_eq(&rt->lat_rtcp_ip, &pi->src) ||
+		if (!rtcp_latched(l) || !addr_eq(&rt->lat_rtcp_ip, &pi->src) ||
 		    rt->lat_rtcp_port != pi->sport) {
 			rt->lat_rtcp_ip = pi->src;
 			rt->lat_rtcp_port = pi->sport;
+			rt->rtcp_gen = l->gen;
 			rt->rtcp_latched = 1;
 		}
 		return;
@@ -279,6 +286,10 @@ static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool
 		if (addr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
 			return;
 		if (!l->latch)
+			return;
+		/* a leg in clear moves at most every relatch_interval_ms: the packets of one
+		 * burst were all judged against the latch before any of them moved it */
+		if (!l->encrypted && rt->last_relatch_tsc && now - rt->last_relatch_tsc < relatch_cyc)
 			return;
 		rt->relatch++;
 		rt->last_relatch_tsc = now;
