@@ -228,6 +228,13 @@ $TEL $PREFIX /poprelay/media/stats /poprelay/stats /poprelay/drops >"$D/tel-mid.
 
 wait $ALICE
 pr_wait_for 5 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" || setup_fail "the session did not end"
+# the dataplane acknowledges the end once it added its last figures to the CDR
+applied() {
+	[ "$(R XPENDING pr:sessions:stream dataplane | head -1)" = 0 ] &&
+		[ "$(R XINFO GROUPS pr:sessions:stream | sed -n '/^last-delivered-id$/{n;p}')" = \
+			"$(R XREVRANGE pr:sessions:stream + - COUNT 1 | head -1)" ]
+}
+pr_wait_for 10 applied || setup_fail "the dataplane did not apply the session's end"
 cdr=$(R ZRANGE pr:cdrs 0 -1)
 [ -n "$cdr" ] || setup_fail "no CDR"
 [ "$(R HGET "pr:cdr:$cdr" end_reason)" = bye-caller ] && [ "$(R HGET "pr:cdr:$cdr" answer)" -gt 0 ] ||

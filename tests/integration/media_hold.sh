@@ -109,6 +109,7 @@ $TEL $PREFIX "/poprelay/media/session,$sid" /poprelay/media/stats /poprelay/drop
 
 ctl hangup >/dev/null || ce_fail "alice's baresip refused 'hangup'"
 pr_wait_for 5 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" || ce_fail "the session did not end"
+ce_ended || ce_fail "the dataplane did not apply the session's end"
 ctl quit >/dev/null 2>&1
 sleep 0.5
 kill $ALICE $BOB 2>/dev/null

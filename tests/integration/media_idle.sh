@@ -74,6 +74,7 @@ for n in alice bob; do
 		ce_fail "$n's baresip saw no BYE"
 	echo "ok: $n's device got the BYE (its trace: $(grep -Ec 'CSeq: [0-9]+ BYE' "$D/$n.log") BYE lines)"
 done
+ce_ended || ce_fail "the dataplane did not apply the session's end"
 cdr=$(R ZRANGE pr:cdrs 0 -1)
 R HGETALL "pr:cdr:$cdr" >"$D/cdr.txt"
 [ "$(ce_field "$D/cdr.txt" end_reason)" = media-timeout ] ||

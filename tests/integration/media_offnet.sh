@@ -90,6 +90,7 @@ call() {
 	wait $dialer
 	pr_wait_for 8 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" ||
 		ce_fail "call $n ($dir): the session did not end"
+	ce_ended || ce_fail "call $n ($dir): the dataplane did not apply the session's end"
 	CDR=$(R ZREVRANGE pr:cdrs 0 0)
 	R HGETALL "pr:cdr:$CDR" >"$c/cdr.txt"
 	[ "$(ce_field "$c/cdr.txt" end_reason)" = bye-caller ] && [ "$(ce_field "$c/cdr.txt" answer)" -gt 0 ] ||

@@ -15,6 +15,7 @@
 #                            dumpcap of every UDP datagram on NAME's bridge port: $D/TAG.pcap
 #   ce_session FILE          the one live session's record (HGETALL) into FILE; echoes its id
 #   ce_check_stream_consumed  the dataplane consumed pr:sessions:stream, nothing pending
+#   ce_ended                 waits until the sessions are gone and their ends applied
 #   ce_dump_logs, ce_fail MSG
 #
 # Addresses: 198.51.100.0/24, dataplane .10, slowpath .2; media ports 31000-31999.
@@ -204,6 +205,20 @@ ce_field() {
 
 # ce_check_stream_consumed: the dataplane's group consumed pr:sessions:stream to its end,
 # nothing pending (prints ok:/FAIL:)
+# ce_ended: the call's sessions are gone from Redis and the dataplane has applied their end
+# (it acknowledges an end only after it added its last figures to the CDR): call before
+# reading a CDR's media figures.
+ce_ended() {
+	local t
+	for t in $(seq 100); do
+		if [ "$(R SCARD pr:sessions)" = 0 ] && ce_check_stream_consumed >/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 ce_check_stream_consumed() {
 	local g last
 	g=$(R XINFO GROUPS pr:sessions:stream | paste -sd' ')
