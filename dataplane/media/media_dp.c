@@ -20,6 +20,7 @@
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
+#include "common/inet.h"
 #include "common/keyspace.h"
 #include "common/log.h"
 #include "common/redis.h"
@@ -432,11 +433,28 @@ static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o)
 	if (!out_addr(o, p->rtcp, &dst, &dport) || dst.family != o->relay.family)
 		return drop(r, p->in, m, MD_NO_PEER);
 	/* m: [headers][pk.len bytes at pk.data]: keep the payload where it is */
-	rte_pktmbuf_adj(m, (uint16_t)(p->pk.data - rte_pktmbuf_mtod(m, uint8_t *)));
-	m->data_len = p->pk.len;
-	m->pkt_len = p->pk.len;
-	if (dp_udp_encap(m, &o->relay, sport, &dst, dport) < 0)
-		return drop(r, p->in, m, MD_TX);
+	if (o->relay.family == AF_INET &&
+	    p->pk.data - (uint8_t *)m->buf_addr >= RTE_ETHER_HDR_LEN + 28) {
+		/* IPv4 out, the common case: the headers and their checksums from values (the
+		 * payload is summed once; nothing just stored is read back) */
+		uint8_t *ip = p->pk.data - 28;
+		const uint16_t ulen = (uint16_t)(p->pk.len + 8), sp = htons(sport),
+			       dp = htons(dport);
+		uint64_t acc = pr_csum_acc(p->pk.data, p->pk.len, 0) + (uint64_t)o->relay.v4 +
+			       dst.v4 + htons(IPPROTO_UDP) + 2u * htons(ulen) + sp + dp;
+		uint16_t ck = (uint16_t)~pr_csum_fold(acc);
+
+		pr_put_ip4_udp(ip, o->relay.v4, sp, dst.v4, dp, ulen, ck ? ck : 0xffff);
+		m->data_off = (uint16_t)(ip - (uint8_t *)m->buf_addr);
+		m->data_len = (uint16_t)(20 + ulen);
+		m->pkt_len = m->data_len;
+	} else {
+		rte_pktmbuf_adj(m, (uint16_t)(p->pk.data - rte_pktmbuf_mtod(m, uint8_t *)));
+		m->data_len = p->pk.len;
+		m->pkt_len = p->pk.len;
+		if (dp_udp_encap(m, &o->relay, sport, &dst, dport) < 0)
+			return drop(r, p->in, m, MD_TX);
+	}
 	if (r->w) {
 		o->rt->tx_packets++;
 		o->rt->tx_bytes += p->pk.len;

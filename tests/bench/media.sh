@@ -212,7 +212,7 @@ if command -v rtpengine >/dev/null; then
 	pr_netns md-rte
 	for a in 10.0.0.1 10.0.0.2 10.0.0.3; do ip -n md-rte addr add $a/32 dev lo; done
 	ip netns exec md-rte taskset -c 1 rtpengine --config-file=none --foreground --table=-1 \
-		--interface=10.0.0.1 --listen-ng=10.0.0.1:2223 --port-min=30000 --port-max=40000 \
+		--interface=10.0.0.1 --listen-ng=10.0.0.1:2223 --port-min=20000 --port-max=60000 \
 		--timeout=600 --delete-delay=0 --log-stderr --log-level=4 \
 		--pidfile="$tmp/rte.pid" >"$tmp/rte.log" 2>&1 &
 	rte_pid=$!
@@ -221,10 +221,13 @@ if command -v rtpengine >/dev/null; then
 import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.5)
 s.sendto(b'1 d7:command4:pinge', ('10.0.0.1', 2223)); assert b'pong' in s.recv(100)"; }
 	pr_wait_for 20 ngping || { tail -5 "$tmp/rte.log" >&2; pr_fail "rtpengine did not answer a ping"; }
-	ip netns exec md-rte python3 "$H/ng.py" 10.0.0.1:2223 "$CALLS" "$tmp/rte.streams" \
-		10.0.0.2:40000 10.0.0.3:50000 || pr_fail "rtpengine call setup"
 	rte_rates=()
 	for r in $(seq "$RUNS"); do
+		# fresh calls (keys, SSRCs) each run: a stream picked up again would be replayed
+		ip netns exec md-rte python3 "$H/ng.py" 10.0.0.1:2223 "$CALLS" "$tmp/rte.streams" \
+			10.0.0.2:$((20000 + 4 * r * CALLS)) 10.0.0.3:$((20000 + 4 * r * CALLS)) ||
+			pr_fail "rtpengine call setup"
+		rm -f "$tmp/rte.state"
 		ip netns exec md-rte "$RD" --streams "$tmp/rte.streams" --size 172 --seconds $((SECS + 1)) \
 			--cpu-pid "$rte_pid" --state "$tmp/rte.state" >"$tmp/rd.json" || {
 			cat "$tmp/rd.json" >&2; pr_fail "rtpdrive through rtpengine failed or saw bad packets"; }

@@ -118,10 +118,11 @@ def main():
         ssrcs.add(rnd.getrandbits(32))
     ssrcs = list(ssrcs)
     differ = 0
+    run = "%08x" % rnd.getrandbits(32)  # new calls on every run, never re-offers
     with open(out, "w") as f:
         f.write("# rtpengine streams: %d calls, suite %s\n" % (calls, SUITE))
         for i in range(calls):
-            cid, ka1, ka2, kb = "bench-%05d" % i, key(), key(), key()
+            cid, ka1, ka2, kb = "bench-%s-%05d" % (run, i), key(), key(), key()
             r = ng({"command": "offer", "call-id": cid, "from-tag": "a%d" % i,
                     "sdp": sdp(a_ip, a_port, [(1, ka1), (2, ka2)]),
                     "transport-protocol": "RTP/SAVP", "ICE": "remove", "DTLS": "off",
