@@ -422,9 +422,19 @@ static struct media_leg *accept_in(struct relayer *r, struct mpkt *p)
 	return o;
 }
 
+/* A worker burst's IPv4 datagrams ready to go, for dp_udp_tx4_burst (the next-hop cache's
+ * burst form: one lookup for a run toward the same next hop). */
+struct txq {
+	unsigned n;
+	struct rte_mbuf *m[DP_MAX_BURST];
+	uint8_t *ip[DP_MAX_BURST];
+	uint16_t len[DP_MAX_BURST], port[DP_MAX_BURST];
+	uint32_t dst[DP_MAX_BURST];
+};
+
 /* Rewrites p's datagram (payload pk, already protected for o) from o's relay address to its
- * device and transmits it. */
-static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o)
+ * device and transmits it: queued on q when given and IPv4, else at once. */
+static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o, struct txq *q)
 {
 	struct rte_mbuf *m = p->m;
 	struct dp_ipaddr dst;
@@ -445,6 +455,16 @@ static void emit(struct relayer *r, struct mpkt *p, struct media_leg *o)
 		uint16_t ck = (uint16_t)~pr_csum_fold(acc);
 
 		pr_put_ip4_udp(ip, o->relay.v4, sp, dst.v4, dp, ulen, ck ? ck : 0xffff);
+		if (q && r->w) {
+			o->rt->tx_packets++;
+			o->rt->tx_bytes += p->pk.len;
+			q->m[q->n] = m;
+			q->ip[q->n] = ip;
+			q->len[q->n] = (uint16_t)(20 + ulen);
+			q->port[q->n] = o->port_idx;
+			q->dst[q->n++] = dst.v4;
+			return;
+		}
 		m->data_off = (uint16_t)(ip - (uint8_t *)m->buf_addr);
 		m->data_len = (uint16_t)(20 + ulen);
 		m->pkt_len = m->data_len;
@@ -492,7 +512,7 @@ static void relay_one(struct relayer *r, struct mpkt *p)
 		if (!ok)
 			return drop(r, l, p->m, MD_SRTP);
 	}
-	emit(r, p, o);
+	emit(r, p, o, NULL);
 }
 
 /* Per worker: it is handling packets control handed back (media_returned). Writer: that
@@ -634,6 +654,7 @@ static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_
 	struct pr_srtp_pkt sp[DP_MAX_BURST];
 	uint16_t idx[DP_MAX_BURST];
 	struct media_leg *out[DP_MAX_BURST], *lg[DP_MAX_BURST];
+	struct txq txq;
 	struct relayer r = {.w = w, .now = rte_rdtsc()};
 	unsigned k = 0, ne = 0;
 
@@ -693,9 +714,12 @@ static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_
 			}
 		}
 	}
+	txq.n = 0;
 	for (unsigned i = 0; i < k; i++)
 		if (out[i])
-			emit(&r, &pk[i], out[i]);
+			emit(&r, &pk[i], out[i], &txq);
+	if (txq.n)
+		dp_udp_tx4_burst(w, txq.m, txq.ip, txq.len, txq.port, txq.dst, txq.n);
 }
 
 static void media_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi)
