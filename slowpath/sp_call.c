@@ -246,41 +246,8 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 	copy(cdr.end_reason, sizeof(cdr.end_reason), call->end_reason);
 	cdr_leg(&call->leg[LEG_A], &cdr.caller, ta);
 	cdr_leg(&call->leg[LEG_B], &cdr.callee, tb);
-	/* per-leg media figures: the dataplane reports them on the session hash; copy what is
-	 * there before the sessions are removed */
-	for (unsigned i = 0; i < call->leg[LEG_A].n_media && call->installed; i++) {
-		char key[PR_KS_NAME_MAX + 16];
-		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s-%u", call->id, i);
-		redisReply *r = pr_redis_cmd(s->redis,
-					     "HMGET %s a_rx_packets a_rx_bytes a_tx_packets a_tx_bytes "
-					     "a_lost a_auth_fail a_jitter_us b_rx_packets b_rx_bytes "
-					     "b_tx_packets b_tx_bytes b_lost b_auth_fail b_jitter_us",
-					     key);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 14) {
-			struct pr_ks_cdr_leg *leg[2] = {&cdr.caller, &cdr.callee};
-			for (int l = 0; l < 2; l++) {
-				uint64_t *dst[6] = {&leg[l]->rx_packets, &leg[l]->rx_bytes,
-						    &leg[l]->tx_packets, &leg[l]->tx_bytes,
-						    &leg[l]->lost,	 &leg[l]->auth_fail};
-				redisReply **e = r->element + 7 * l;
-				for (int k = 0; k < 6; k++)
-					if (e[k]->type == REDIS_REPLY_STRING)
-						*dst[k] += strtoull(e[k]->str, NULL, 10);
-				/* the worst media line's jitter */
-				if (e[6]->type == REDIS_REPLY_STRING) {
-					uint32_t j = (uint32_t)strtoul(e[6]->str, NULL, 10);
-					if (j > leg[l]->jitter_us)
-						leg[l]->jitter_us = j;
-				}
-			}
-		}
-		if (r)
-			freeReplyObject(r);
-	}
-	if (cdr.duration_s) {
-		cdr.caller.avg_kbps = (uint32_t)(cdr.caller.rx_bytes * 8 / 1000 / cdr.duration_s);
-		cdr.callee.avg_kbps = (uint32_t)(cdr.callee.rx_bytes * 8 / 1000 / cdr.duration_s);
-	}
+	/* the media figures: the dataplane adds each session's to the CDR when it applies the
+	 * session's end (docs/media.md), so the CDR is written before the sessions end */
 	if (pr_ks_cdr_store(s->redis, &cdr) < 0) {
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot store the CDR: %s", call->id, pr_ks_errmsg());
@@ -324,8 +291,8 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 	if (!call->status || status)
 		call->status = status ? status : call->status;
 	copy(call->end_reason, sizeof(call->end_reason), reason);
-	/* the CDR first: it copies the media figures from the session hashes, which the end
-	 * removes */
+	/* the CDR first: the dataplane adds each session's media figures to it when it
+	 * applies the session's end */
 	write_cdr(s, call);
 	if (call->installed)
 		for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {

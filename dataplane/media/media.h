@@ -66,9 +66,6 @@ struct media_rt {
 	uint64_t ctl_lost;
 	uint64_t ctl_drop[16];
 	uint64_t relatch_logged; /* control: relatch count already logged */
-	/* control: rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail as last written
-	 * to the session hash (the CDR gets what came after them at the end) */
-	uint64_t synced[6];
 };
 
 struct media_sess;

@@ -1293,20 +1293,28 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 	return 0;
 }
 
-/* The slowpath wrote the call's CDR from the session hash before it ended the session: what
- * came after the last write goes to the CDR now (HINCRBY, only if the CDR exists), so that
- * the CDR has every packet. */
-static const char cdr_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
-			      "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], "
-			      "ARGV[i + 1]) end end return 0";
+/* The call's CDR gets the session's final figures when the session ends: the slowpath
+ * writes the CDR before it ends the sessions, and the dataplane adds each session's
+ * figures to it (only if it exists) once no worker can relay for the session any more, so
+ * that the CDR holds every packet. A call with several media lines sums them; its jitter
+ * is the worst line's. Triples field, value, add|max. */
+static const char cdr_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "for i = 1, #ARGV, 3 do "
+    "if ARGV[i + 2] == 'max' then "
+    "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') or 0 "
+    "if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+    "else redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end end end return 0";
 
 static void cdr_final(const struct media_sess *s, const struct leg_fig *f)
 {
-	static const char *const names[6] = {"rx_packets", "rx_bytes", "tx_packets",
-					     "tx_bytes",   "lost",     "auth_fail"};
-	char key[PR_KS_NAME_MAX + 16], fields[12][32], vals[12][24];
-	const char *argv[4 + 24];
+	static const char *const names[8] = {"rx_packets", "rx_bytes",  "tx_packets",
+					     "tx_bytes",   "lost",	"auth_fail",
+					     "jitter_us",  "avg_kbps"};
+	char key[PR_KS_NAME_MAX + 16], fields[16][32], vals[16][24];
+	const char *argv[4 + 48];
 	size_t argvlen[RTE_DIM(argv)];
+	uint64_t secs = (dp_now_ms() - s->installed_ms) / 1000;
 	int argc = 0;
 
 	if (!redis || !s->cdr_id[0])
@@ -1317,22 +1325,19 @@ static void cdr_final(const struct media_sess *s, const struct leg_fig *f)
 	argv[argc++] = "1";
 	argv[argc++] = key;
 	for (int l = 0; l < 2; l++) {
-		const uint64_t now[6] = {f[l].rx_packets, f[l].rx_bytes, f[l].tx_packets,
-					 f[l].tx_bytes,	  f[l].lost,	 f[l].auth_fail};
-		for (int j = 0; j < 6; j++) {
-			if (now[j] <= s->leg[l].rt->synced[j])
-				continue;
-			int k = (argc - 4) / 2;
+		const uint64_t v[8] = {f[l].rx_packets, f[l].rx_bytes, f[l].tx_packets,
+				       f[l].tx_bytes,	f[l].lost,     f[l].auth_fail,
+				       f[l].jitter_us,	secs ? f[l].rx_bytes * 8 / 1000 / secs : 0};
+		for (int j = 0; j < 8; j++) {
+			int k = l * 8 + j;
 			snprintf(fields[k], sizeof(fields[k]), "%s_%s", l ? "callee" : "caller",
 				 names[j]);
-			snprintf(vals[k], sizeof(vals[k]), "%" PRIu64,
-				 now[j] - s->leg[l].rt->synced[j]);
+			snprintf(vals[k], sizeof(vals[k]), "%" PRIu64, v[j]);
 			argv[argc++] = fields[k];
 			argv[argc++] = vals[k];
+			argv[argc++] = j == 6 ? "max" : "add";
 		}
 	}
-	if (argc == 4)
-		return;
 	for (int j = 0; j < argc; j++)
 		argvlen[j] = strlen(argv[j]);
 	redisReply *r = pr_redis_cmdargv(redis, argc, argv, argvlen);
@@ -1637,9 +1642,6 @@ static int write_stats(uint64_t now_ms)
 			streams_format(lg, streams[l], sizeof(streams[l]));
 			argv[argc++] = l ? "b_streams" : "a_streams";
 			argv[argc++] = streams[l];
-			const uint64_t now_fig[6] = {f.rx_packets, f.rx_bytes, f.tx_packets,
-						     f.tx_bytes, f.lost, f.auth_fail};
-			memcpy(lg->rt->synced, now_fig, sizeof(now_fig));
 			if (f.relatch > lg->rt->relatch_logged) {
 				PR_NOTICE("media: session %s leg %c re-latched to %s (%" PRIu64
 					  " times)",
