@@ -265,11 +265,3 @@ const char *dp_ipaddr_str(const struct dp_ipaddr *a, char *buf, unsigned int siz
 	return buf;
 }
 
-bool dp_ipaddr_eq(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
-{
-	if (a->family != b->family)
-		return false;
-	if (a->family == AF_INET)
-		return a->v4 == b->v4;
-	return memcmp(a->v6, b->v6, 16) == 0;
-}

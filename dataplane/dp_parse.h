@@ -174,6 +174,12 @@ uint16_t dp_csum_raw(const uint8_t *buf, uint32_t len);
 
 /* Format an address for logs and telemetry ("198.51.100.1", "2001:db8::1"). */
 const char *dp_ipaddr_str(const struct dp_ipaddr *a, char *buf, unsigned int size);
-bool dp_ipaddr_eq(const struct dp_ipaddr *a, const struct dp_ipaddr *b);
+/* Inline: the media anchor compares addresses for every packet. */
+static inline bool dp_ipaddr_eq(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == AF_INET ? a->v4 == b->v4 : memcmp(a->v6, b->v6, 16) == 0;
+}
 
 #endif

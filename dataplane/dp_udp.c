@@ -430,20 +430,20 @@ static int nh_mac(struct dp_worker *w, uint16_t port, const struct dp_ipaddr *nh
 	return ret;
 }
 
-/* Prepend Ethernet toward dst's next hop. 0, or -EAGAIN/-ENOENT (unresolved; *nh set),
- * -ENETUNREACH, -ENOSPC, -EINVAL. */
-static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct dp_ipaddr *nh)
+/* Prepend Ethernet toward the next hop of dst (m's IP destination, ip_dst). 0, or
+ * -EAGAIN/-ENOENT (unresolved; *nh set), -ENETUNREACH, -ENOSPC, -EINVAL. */
+static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		  const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
 {
 	const struct dp_port *p;
 	struct rte_ether_addr mac;
-	struct dp_ipaddr dst;
 	struct rte_ether_hdr *eth;
 	int ret;
 
-	if (port >= dp_rt.nb_ports || ip_dst(m, &dst) < 0)
+	if (port >= dp_rt.nb_ports)
 		return -EINVAL;
 	p = &dp_rt.ports[port];
-	ret = dp_route_nexthop(p, &dst, nh);
+	ret = dp_route_nexthop(p, dst, nh);
 	if (ret)
 		return ret;
 	ret = nh_mac(w, port, nh, &mac);
@@ -455,7 +455,7 @@ static int add_l2(struct dp_worker *w, struct rte_mbuf *m, uint16_t port, struct
 	rte_ether_addr_copy(&mac, &eth->dst_addr);
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
 	eth->ether_type =
-	    rte_cpu_to_be_16(dst.family == AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	    rte_cpu_to_be_16(dst->family == AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 	return 0;
 }
 
@@ -622,24 +622,21 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
  * the way in (w NULL: control's, through dp_rt.hairpin to worker 0). Only between two
  * features: to a port nobody claimed, or from a port of the feature that owns the
  * destination port (a loop), it is dropped as udp_hairpin_refused. Returns false when the
- * destination is not ours (m untouched). */
-static bool hairpin(struct dp_worker *w, struct rte_mbuf *m)
+ * destination dst (m's, ip_dst) is not ours (m untouched). */
+static bool hairpin(struct dp_worker *w, struct rte_mbuf *m, const struct dp_ipaddr *dst)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct dp_lcore_stats *st = w ? w->stats : &dp_stats[rte_lcore_id()];
-	struct dp_ipaddr dst;
 	unsigned int p, hl;
 
-	if (ip_dst(m, &dst) < 0)
-		return false;
 	for (p = 0; p < dp_rt.nb_ports; p++)
-		if (dp_addr_is_ours(&dp_rt.ports[p], &dst))
+		if (dp_addr_is_ours(&dp_rt.ports[p], dst))
 			break;
 	if (p == dp_rt.nb_ports)
 		return false;
-	hl = dst.family == AF_INET ? (ip[0] & 0x0fu) * 4u : 40u;
+	hl = dst->family == AF_INET ? (ip[0] & 0x0fu) * 4u : 40u;
 	if (rte_pktmbuf_data_len(m) < hl + 8 ||
-	    (dst.family == AF_INET ? ip[9] : ip[6]) != IPPROTO_UDP || !dp_mbuf_has_meta(m)) {
+	    (dst->family == AF_INET ? ip[9] : ip[6]) != IPPROTO_UDP || !dp_mbuf_has_meta(m)) {
 		st->drops[DP_DROP_UDP_HAIRPIN_REFUSED]++;
 		rte_pktmbuf_free(m);
 		return true;
@@ -665,12 +662,13 @@ static bool hairpin(struct dp_worker *w, struct rte_mbuf *m)
 
 int dp_udp_tx(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
 {
-	struct dp_ipaddr nh;
-	int ret;
+	struct dp_ipaddr dst, nh;
+	int ret = ip_dst(m, &dst);
 
-	if (hairpin(w, m))
+	if (ret == 0 && hairpin(w, m, &dst))
 		return 0;
-	ret = add_l2(w, m, port, &nh);
+	if (ret == 0)
+		ret = add_l2(w, m, port, &dst, &nh);
 
 	switch (ret) {
 	case 0:
@@ -722,12 +720,12 @@ static void ctl_drop_unresolved(struct rte_mbuf *m)
 void dp_udp_release_pending(void *pkt, uint16_t port, const struct rte_ether_addr *mac)
 {
 	struct rte_mbuf *m = pkt;
-	struct dp_ipaddr nh;
+	struct dp_ipaddr dst, nh;
 
 	if (mac == NULL)
 		return ctl_drop_unresolved(m);
 	/* Resolved: the lookup in add_l2 now succeeds. */
-	if (add_l2(NULL, m, port, &nh) == 0)
+	if (ip_dst(m, &dst) == 0 && add_l2(NULL, m, port, &dst, &nh) == 0)
 		dp_control_tx(port, m);
 	else
 		ctl_drop_unresolved(m);
@@ -753,12 +751,13 @@ void dp_ctl_park(struct rte_mbuf *m, uint16_t port, const struct dp_ipaddr *nh)
 int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port)
 {
 	struct dp_lcore_stats *s = &dp_stats[rte_lcore_id()];
-	struct dp_ipaddr nh;
-	int ret;
+	struct dp_ipaddr dst, nh;
+	int ret = ip_dst(m, &dst);
 
-	if (hairpin(NULL, m))
+	if (ret == 0 && hairpin(NULL, m, &dst))
 		return 0;
-	ret = add_l2(NULL, m, port, &nh);
+	if (ret == 0)
+		ret = add_l2(NULL, m, port, &dst, &nh);
 
 	if (ret == 0)
 		return dp_control_tx(port, m);

@@ -205,7 +205,8 @@ unsigned int dp_worker_hairpin(struct dp_worker *w)
 		}
 		eth->dst_addr = dp_rt.ports[pidx].mac;
 		eth->src_addr = dp_rt.ports[pidx].mac;
-		eth->ether_type = rte_cpu_to_be_16(v == 6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+		eth->ether_type =
+		    rte_cpu_to_be_16(v == 6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
 		w->stats->hairpin++;
 		input_frame(w, m[i], pidx);
 	}
@@ -402,8 +403,8 @@ int dp_worker_main(void *arg)
 		 * (and, on worker 0, control) */
 		if (w->back && !rte_ring_empty(w->back) && dp_worker_returned(w))
 			got = got ? got : 1;
-		if ((w->hairpin.n || (w->index == 0 && dp_rt.hairpin &&
-				      !rte_ring_empty(dp_rt.hairpin))) &&
+		if ((w->hairpin.n ||
+		     (w->index == 0 && dp_rt.hairpin && !rte_ring_empty(dp_rt.hairpin))) &&
 		    dp_worker_hairpin(w))
 			got = got ? got : 1;
 		end_iteration(w, got, t0, &busy_cyc, us_per_cyc);

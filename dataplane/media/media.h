@@ -38,7 +38,6 @@ struct media_stream {
 	uint32_t received;
 	uint32_t jitter; /* RTP timestamp units, x16 */
 	int64_t transit;
-	/* restored on restart: highest RTP / SRTCP index seen before it (control) */
 };
 
 /* A leg's runtime state, kept across updates of the session. Writer: the worker relaying
@@ -47,21 +46,21 @@ struct media_rt {
 	struct dp_ipaddr lat_ip; /* latched RTP source */
 	uint16_t lat_port;
 	uint8_t latched;
-	uint8_t rtcp_latched; /* valid for generation rtcp_gen only */
+	uint8_t rtcp_latched;	      /* valid for generation rtcp_gen only */
 	struct dp_ipaddr lat_rtcp_ip; /* latched RTCP source (port + 1 or muxed) */
 	uint16_t lat_rtcp_port;
-	uint32_t latch_gen; /* the leg generation the latch was learned under */
-	uint32_t rtcp_gen;  /* the same for the RTCP latch */
+	uint32_t latch_gen;	       /* the leg generation the latch was learned under */
+	uint32_t rtcp_gen;	       /* the same for the RTCP latch */
 	uint64_t rx_packets, rx_bytes; /* accepted from the device */
 	uint64_t tx_packets, tx_bytes; /* sent to the device */
 	uint64_t auth_fail, replay, wrong_source, bandwidth, other_drop;
 	uint64_t relatch;
 	uint64_t last_rx_tsc;
 	uint64_t last_relatch_tsc;
-	uint64_t tb_tokens, tb_tsc; /* X_max_kbps token bucket, bytes */
+	uint64_t tb_tokens, tb_tsc;	/* X_max_kbps token bucket, bytes */
 	uint64_t punt_tokens, punt_tsc; /* first packets of new SSRCs sent to control */
 	/* control: figures of first packets relayed by control and of retired streams, and
-	 * control's drops by reason (MEDIA_DROP_* order of media_dp.c) */
+	 * control's drops by reason (MD_* of media_dp.c) */
 	uint64_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
 	uint64_t ctl_lost;
 	uint64_t ctl_drop[16];
@@ -95,7 +94,6 @@ struct media_sess {
 	char id[PR_KS_NAME_MAX];
 	char cdr_id[PR_KS_NAME_MAX];
 	char party[2][64];
-	char suite[2][32];
 	uint32_t idle_s;
 	uint32_t list_idx; /* control: index in the session list */
 	uint64_t installed_ms;
@@ -117,7 +115,8 @@ static inline bool media_is_rtcp_mux(const uint8_t *p, uint16_t len)
 static inline void media_stream_seq(struct media_stream *s, const uint8_t *rtp, uint32_t arrival)
 {
 	uint16_t seq = (uint16_t)(rtp[2] << 8 | rtp[3]);
-	uint32_t ts = (uint32_t)rtp[4] << 24 | (uint32_t)rtp[5] << 16 | (uint32_t)rtp[6] << 8 | rtp[7];
+	uint32_t ts =
+	    (uint32_t)rtp[4] << 24 | (uint32_t)rtp[5] << 16 | (uint32_t)rtp[6] << 8 | rtp[7];
 	int64_t transit = (int64_t)arrival - (int64_t)ts, d;
 
 	if (!s->seq_init) {

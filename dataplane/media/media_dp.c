@@ -90,9 +90,9 @@ enum {
 	MD_MAX
 };
 static const char *const md_names[MD_MAX] = {
-    "media_no_session", "media_wrong_addr",    "media_malformed",      "media_wrong_source",
-    "media_auth",	"media_replay",	       "media_srtp",	       "media_no_peer",
-    "media_bandwidth",	"media_ssrc_limit",    "media_tx",	       "media_new_ssrc_rate",
+    "media_no_session",	  "media_wrong_addr", "media_malformed", "media_wrong_source",
+    "media_auth",	  "media_replay",     "media_srtp",	 "media_no_peer",
+    "media_bandwidth",	  "media_ssrc_limit", "media_tx",	 "media_new_ssrc_rate",
     "media_ssrc_starting"};
 _Static_assert(MD_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_drop too small");
 /* First packets of new SSRCs a leg may send to control per second (and as a burst): each
@@ -112,8 +112,8 @@ static rte_spinlock_t lock = RTE_SPINLOCK_INITIALIZER;
 static struct media_sess **list;
 static uint32_t nlist;
 static struct {
-	uint64_t installs, updates, ends, bad_entries, unknown, refused, streams, idle_ends;
-	uint64_t install_failures, ctl_relayed, ctl_dropped, redis_errors, streams_restored;
+	uint64_t installs, updates, ends, bad_entries, unknown, refused, idle_ends;
+	uint64_t ctl_relayed, redis_errors, streams_restored;
 	uint64_t ended_rx, ended_relayed; /* figures of the sessions that ended */
 } cst;
 static struct pr_redis *redis;
@@ -139,13 +139,6 @@ static inline struct media_leg *slot_get(uint16_t port)
 }
 
 /* ---- the worker path ---- */
-
-static inline bool addr_eq(const struct dp_ipaddr *a, const struct dp_ipaddr *b)
-{
-	if (a->family != b->family)
-		return false;
-	return a->family == AF_INET ? a->v4 == b->v4 : !memcmp(a->v6, b->v6, 16);
-}
 
 static inline bool addr_unset(const struct dp_ipaddr *a)
 {
@@ -182,7 +175,13 @@ struct mpkt {
 	bool src_match; /* came from the latched (or, before a latch, an acceptable) source */
 };
 
-/* Is leg l's RTCP latch one of its current generation (a new SDP address voids it)? */
+/* Is leg l's latch (RTP's, RTCP's) one of its current generation (a new SDP address voids
+ * it)? */
+static inline bool rtp_latched(const struct media_leg *l)
+{
+	return l->rt->latched && l->rt->latch_gen == l->gen;
+}
+
 static inline bool rtcp_latched(const struct media_leg *l)
 {
 	return l->rt->rtcp_latched && l->rt->rtcp_gen == l->gen;
@@ -193,7 +192,7 @@ static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipad
 			    uint16_t *port)
 {
 	const struct media_rt *rt = o->rt;
-	bool latched = rt->latched && rt->latch_gen == o->gen;
+	bool latched = rtp_latched(o);
 
 	if (rtcp && !o->rtcp_mux) {
 		if (latched && rtcp_latched(o)) {
@@ -229,14 +228,14 @@ static inline bool clear_source_ok(const struct media_leg *l, const struct dp_pk
 				   bool rtcp, uint64_t now)
 {
 	const struct media_rt *rt = l->rt;
-	bool latched = rt->latched && rt->latch_gen == l->gen;
 
-	if (latched) {
+	if (rtp_latched(l)) {
 		if (rtcp && !l->rtcp_mux && rtcp_latched(l))
-			return addr_eq(&pi->src, &rt->lat_rtcp_ip) && pi->sport == rt->lat_rtcp_port;
+			return dp_ipaddr_eq(&pi->src, &rt->lat_rtcp_ip) &&
+			       pi->sport == rt->lat_rtcp_port;
 		if (rtcp && !l->rtcp_mux)
-			return addr_eq(&pi->src, &rt->lat_ip);
-		if (addr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port)
+			return dp_ipaddr_eq(&pi->src, &rt->lat_ip);
+		if (dp_ipaddr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port)
 			return true;
 		if (!l->latch)
 			return false;
@@ -245,9 +244,10 @@ static inline bool clear_source_ok(const struct media_leg *l, const struct dp_pk
 			return false;
 	}
 	if (!l->latch)
-		return addr_eq(&pi->src, &l->peer) &&
-		       pi->sport == (uint16_t)(rtcp && !l->rtcp_mux ? l->peer_port + 1 : l->peer_port);
-	return clear_latch_first || addr_unset(&l->peer) || addr_eq(&pi->src, &l->peer);
+		return dp_ipaddr_eq(&pi->src, &l->peer) &&
+		       pi->sport ==
+			   (uint16_t)(rtcp && !l->rtcp_mux ? l->peer_port + 1 : l->peer_port);
+	return clear_latch_first || addr_unset(&l->peer) || dp_ipaddr_eq(&pi->src, &l->peer);
 }
 
 /* Is src the latched source of leg l (for an encrypted leg; before a latch: yes)? */
@@ -256,25 +256,24 @@ static inline bool srtp_source_match(const struct media_leg *l, const struct dp_
 {
 	const struct media_rt *rt = l->rt;
 
-	if (!(rt->latched && rt->latch_gen == l->gen))
-		return l->latch || (addr_eq(&pi->src, &l->peer) && pi->sport == l->peer_port +
-							    (rtcp && !l->rtcp_mux ? 1 : 0));
+	if (!rtp_latched(l))
+		return l->latch || (dp_ipaddr_eq(&pi->src, &l->peer) &&
+				    pi->sport == l->peer_port + (rtcp && !l->rtcp_mux ? 1 : 0));
 	if (rtcp && !l->rtcp_mux)
-		return rtcp_latched(l) ? addr_eq(&pi->src, &rt->lat_rtcp_ip) &&
-					      pi->sport == rt->lat_rtcp_port
-					: addr_eq(&pi->src, &rt->lat_ip);
-	return addr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port;
+		return rtcp_latched(l) ? dp_ipaddr_eq(&pi->src, &rt->lat_rtcp_ip) &&
+					     pi->sport == rt->lat_rtcp_port
+				       : dp_ipaddr_eq(&pi->src, &rt->lat_ip);
+	return dp_ipaddr_eq(&pi->src, &rt->lat_ip) && pi->sport == rt->lat_port;
 }
 
 /* Learn or move the latch of leg l to src (an authentic packet, or an accepted one in
  * clear). */
-static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rtcp,
-			 uint64_t now)
+static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rtcp, uint64_t now)
 {
 	struct media_rt *rt = l->rt;
 
 	if (rtcp && !l->rtcp_mux) {
-		if (!rtcp_latched(l) || !addr_eq(&rt->lat_rtcp_ip, &pi->src) ||
+		if (!rtcp_latched(l) || !dp_ipaddr_eq(&rt->lat_rtcp_ip, &pi->src) ||
 		    rt->lat_rtcp_port != pi->sport) {
 			rt->lat_rtcp_ip = pi->src;
 			rt->lat_rtcp_port = pi->sport;
@@ -283,14 +282,15 @@ static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool
 		}
 		return;
 	}
-	if (rt->latched && rt->latch_gen == l->gen) {
-		if (addr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
+	if (rtp_latched(l)) {
+		if (dp_ipaddr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
 			return;
 		if (!l->latch)
 			return;
 		/* a leg in clear moves at most every relatch_interval_ms: the packets of one
 		 * burst were all judged against the latch before any of them moved it */
-		if (!l->encrypted && rt->last_relatch_tsc && now - rt->last_relatch_tsc < relatch_cyc)
+		if (!l->encrypted && rt->last_relatch_tsc &&
+		    now - rt->last_relatch_tsc < relatch_cyc)
 			return;
 		rt->relatch++;
 		rt->last_relatch_tsc = now;
@@ -381,7 +381,6 @@ static void ctl_drop(struct media_leg *l, struct rte_mbuf *m, unsigned reason)
 	if (l)
 		l->rt->ctl_drop[reason]++;
 	dp_stats[rte_lcore_id()].drops[drop_id[reason]]++;
-	cst.ctl_dropped++;
 	rte_pktmbuf_free(m);
 }
 
@@ -552,7 +551,7 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 		wdrop(w, m, pi, MD_NO_SESSION);
 		return false;
 	}
-	if (!addr_eq(&pi->dst, &l->relay)) {
+	if (!dp_ipaddr_eq(&pi->dst, &l->relay)) {
 		wdrop(w, m, pi, MD_WRONG_ADDR);
 		return false;
 	}
@@ -570,8 +569,8 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	p->pk.data = pl;
 	p->pk.len = len;
 	/* room: up to the end of the buffer (bytes after the datagram are padding) */
-	p->pk.room = (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)),
-				       0xffffu);
+	p->pk.room =
+	    (uint16_t)RTE_MIN((uint32_t)(m->buf_len - (pl - (uint8_t *)m->buf_addr)), 0xffffu);
 	p->pk.result = 0;
 	if (l->encrypted) {
 		p->src_match = srtp_source_match(l, pi, rtcp);
@@ -840,8 +839,8 @@ static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 	s->ssrc = ssrc;
 	if ((l->encrypted &&
 	     ctx_new(&l->key_rx, PR_SRTP_RECEIVER, ssrc, saved ? saved->idx : NULL, &s->rx) < 0) ||
-	    (o->encrypted &&
-	     ctx_new(&o->key_tx, PR_SRTP_SENDER, ssrc, saved ? saved->idx + 2 : NULL, &s->tx) < 0)) {
+	    (o->encrypted && ctx_new(&o->key_tx, PR_SRTP_SENDER, ssrc,
+				     saved ? saved->idx + 2 : NULL, &s->tx) < 0)) {
 		stream_free(s);
 		return NULL;
 	}
@@ -922,7 +921,12 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 	p.src_match = true; /* authentic (or an accepted source in clear): it may latch */
 	relay_one(&r, &p);
 	__atomic_store_n(&l->streams[free_slot], p.st, __ATOMIC_RELEASE);
-	cst.streams++;
+}
+
+/* Seconds since session s was installed (its average rate's divisor). */
+static uint64_t sess_age_s(const struct media_sess *s)
+{
+	return (dp_now_ms() - s->installed_ms) / 1000;
 }
 
 /* Figures of leg l: its rt and its streams. */
@@ -969,6 +973,17 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 
 static void sess_final(struct media_sess *s);
 
+/* A session's struct, its keys wiped (one never published, or an old generation whose
+ * runtime state and streams live on in the new one). */
+static void sess_discard(struct media_sess *s)
+{
+	for (int j = 0; j < 2; j++) {
+		pr_sdes_wipe(&s->leg[j].key_rx);
+		pr_sdes_wipe(&s->leg[j].key_tx);
+	}
+	free(s);
+}
+
 static void free_retired(void)
 {
 	for (unsigned i = 0; i < nretired; i++) {
@@ -976,18 +991,20 @@ static void free_retired(void)
 			stream_free(retired[i].p);
 		} else if (retired[i].kind == 3) {
 			sess_final(retired[i].p);
-		} else if (retired[i].kind == 0) { /* an old generation: its struct alone */
-			struct media_sess *s = retired[i].p;
-			for (int l = 0; l < 2; l++) {
-				pr_sdes_wipe(&s->leg[l].key_rx);
-				pr_sdes_wipe(&s->leg[l].key_tx);
-			}
-			free(s);
-		} else {
-			free(retired[i].p);
+		} else { /* 0: an old generation, its struct alone */
+			sess_discard(retired[i].p);
 		}
 	}
 	nretired = 0;
+}
+
+/* Frees what retire() holds, once no worker can hold it: after a grace period. */
+static void reclaim(void)
+{
+	if (!nretired)
+		return;
+	rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
+	free_retired();
 }
 
 /* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session) once no
@@ -996,20 +1013,10 @@ static void retire(void *ptr, uint8_t kind)
 {
 	if (!ptr)
 		return;
-	if (nretired == RETIRE_MAX) {
-		rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
-		free_retired();
-	}
+	if (nretired == RETIRE_MAX)
+		reclaim();
 	retired[nretired].p = ptr;
 	retired[nretired++].kind = kind;
-}
-
-static void reclaim(void)
-{
-	if (!nretired)
-		return;
-	rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
-	free_retired();
 }
 
 static uint32_t slot_of(uint16_t port)
@@ -1157,16 +1164,6 @@ static void streams_format(const struct media_leg *l, char *buf, size_t len)
 	}
 }
 
-/* A session that was never published: its keys wiped, its memory back. */
-static void sess_discard(struct media_sess *s)
-{
-	for (int j = 0; j < 2; j++) {
-		pr_sdes_wipe(&s->leg[j].key_rx);
-		pr_sdes_wipe(&s->leg[j].key_tx);
-	}
-	free(s);
-}
-
 /* Install record k, or update the live session old with it. 0 or a negative errno. */
 static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		      const struct sess_saved *saved)
@@ -1195,8 +1192,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		l->port_idx = (uint16_t)port;
 		struct media_leg *busy = slots[slot_of(l->relay_port)];
 		if (busy && busy->sess != old) {
-			PR_WARN("media: session %s refused: relay port %u is session %s's",
-				k->id, l->relay_port, busy->sess->id);
+			PR_WARN("media: session %s refused: relay port %u is session %s's", k->id,
+				l->relay_port, busy->sess->id);
 			sess_discard(s);
 			return -EBUSY;
 		}
@@ -1214,9 +1211,10 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			l->rt = ol->rt; /* shared until the old generation is freed (kind 0:
 					 * the struct alone) */
 			/* a new SDP address asks for a new latch */
-			l->gen = ol->gen + (addr_eq(&l->peer, &ol->peer) && l->peer_port == ol->peer_port
-						? 0
-						: 1);
+			l->gen = ol->gen +
+				 (dp_ipaddr_eq(&l->peer, &ol->peer) && l->peer_port == ol->peer_port
+				      ? 0
+				      : 1);
 		} else {
 			l->rt = calloc(1, sizeof(*l->rt));
 			if (!l->rt) {
@@ -1247,8 +1245,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 	 * seen */
 	for (int i = 0; saved && !old && i < 2; i++)
 		for (unsigned j = 0, n = 0; j < saved->n[i]; j++) {
-			struct media_stream *st = stream_new(&s->leg[i], saved->st[i][j].ssrc,
-							     &saved->st[i][j]);
+			struct media_stream *st =
+			    stream_new(&s->leg[i], saved->st[i][j].ssrc, &saved->st[i][j]);
 			if (st) {
 				s->leg[i].streams[n++] = st;
 				cst.streams_restored++;
@@ -1262,7 +1260,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			} else {
 				for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 					if (ol->streams[j]) {
-						l->rt->ctl_lost += media_stream_lost(ol->streams[j]);
+						l->rt->ctl_lost +=
+						    media_stream_lost(ol->streams[j]);
 						retire(ol->streams[j], 2);
 					}
 			}
@@ -1289,7 +1288,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		cst.installs++;
 	}
 	for (int i = 0; i < 2; i++)
-		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], &s->leg[i], __ATOMIC_RELEASE);
+		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], &s->leg[i],
+				 __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -1308,13 +1308,12 @@ static const char cdr_lua[] =
 
 static void cdr_final(const struct media_sess *s, const struct leg_fig *f)
 {
-	static const char *const names[8] = {"rx_packets", "rx_bytes",  "tx_packets",
-					     "tx_bytes",   "lost",	"auth_fail",
-					     "jitter_us",  "avg_kbps"};
+	static const char *const names[8] = {"rx_packets", "rx_bytes",	"tx_packets", "tx_bytes",
+					     "lost",	   "auth_fail", "jitter_us",  "avg_kbps"};
 	char key[PR_KS_NAME_MAX + 16], fields[16][32], vals[16][24];
 	const char *argv[4 + 48];
 	size_t argvlen[RTE_DIM(argv)];
-	uint64_t secs = (dp_now_ms() - s->installed_ms) / 1000;
+	uint64_t kbps_div = sess_age_s(s) * 125; /* bytes to kbit/s */
 	int argc = 0;
 
 	if (!redis || !s->cdr_id[0])
@@ -1325,9 +1324,10 @@ static void cdr_final(const struct media_sess *s, const struct leg_fig *f)
 	argv[argc++] = "1";
 	argv[argc++] = key;
 	for (int l = 0; l < 2; l++) {
-		const uint64_t v[8] = {f[l].rx_packets, f[l].rx_bytes, f[l].tx_packets,
-				       f[l].tx_bytes,	f[l].lost,     f[l].auth_fail,
-				       f[l].jitter_us,	secs ? f[l].rx_bytes * 8 / 1000 / secs : 0};
+		const uint64_t v[8] = {f[l].rx_packets, f[l].rx_bytes,
+				       f[l].tx_packets, f[l].tx_bytes,
+				       f[l].lost,	f[l].auth_fail,
+				       f[l].jitter_us,	kbps_div ? f[l].rx_bytes / kbps_div : 0};
 		for (int j = 0; j < 8; j++) {
 			int k = l * 8 + j;
 			snprintf(fields[k], sizeof(fields[k]), "%s_%s", l ? "callee" : "caller",
@@ -1361,10 +1361,8 @@ static void sess_final(struct media_sess *s)
 		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 			stream_free(s->leg[i].streams[j]);
 		free(s->leg[i].rt);
-		pr_sdes_wipe(&s->leg[i].key_rx);
-		pr_sdes_wipe(&s->leg[i].key_tx);
 	}
-	free(s);
+	sess_discard(s);
 }
 
 /* Stops relaying s at once (its ports go empty); the rest when no worker can see it. */
@@ -1387,11 +1385,12 @@ static struct sess_saved *saved_load(const char *id)
 				     "HMGET " PR_KS_SESSION_PREFIX "%s a_streams b_streams "
 				     "a_%s a_%s a_%s a_%s a_%s a_%s b_%s b_%s b_%s b_%s b_%s b_%s "
 				     "a_latched b_latched a_relatch b_relatch",
-				     id, f[0], f[1], f[2], f[3], f[4], f[5], f[0], f[1], f[2],
-				     f[3], f[4], f[5]);
+				     id, f[0], f[1], f[2], f[3], f[4], f[5], f[0], f[1], f[2], f[3],
+				     f[4], f[5]);
 
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 18 ||
-	    (r->element[0]->type != REDIS_REPLY_STRING && r->element[2]->type != REDIS_REPLY_STRING)) {
+	    (r->element[0]->type != REDIS_REPLY_STRING &&
+	     r->element[2]->type != REDIS_REPLY_STRING)) {
 		if (r)
 			freeReplyObject(r);
 		return NULL;
@@ -1466,8 +1465,9 @@ static bool redis_up(uint64_t now_ms)
 	last_try_ms = now_ms ? now_ms : 1;
 	if (pr_redis_connect(&r, dp_cfg.redis.socket, 1000) < 0) {
 		if (!warned)
-			PR_WARN("media: redis %s unreachable (%s): no sessions until it is, retrying",
-				dp_cfg.redis.socket, pr_redis_errmsg(NULL));
+			PR_WARN(
+			    "media: redis %s unreachable (%s): no sessions until it is, retrying",
+			    dp_cfg.redis.socket, pr_redis_errmsg(NULL));
 		warned = true;
 		return false;
 	}
@@ -1530,8 +1530,8 @@ static int follow_stream(void)
 {
 	static struct pr_ks_session_cmd cmds[CMD_BATCH];
 	unsigned nbad = 0;
-	int n = pr_ks_session_cmd_read(redis, mcfg.consumer, !pending_done, -1, cmds, CMD_BATCH,
-				       &nbad);
+	int n =
+	    pr_ks_session_cmd_read(redis, mcfg.consumer, !pending_done, -1, cmds, CMD_BATCH, &nbad);
 
 	if (n < 0)
 		return n;
@@ -1565,22 +1565,17 @@ static int follow_stream(void)
 
 static void fmt_addr(const struct dp_ipaddr *a, uint16_t port, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN] = "";
+	char ip[INET6_ADDRSTRLEN];
 
-	if (a->family == AF_INET6) {
-		inet_ntop(AF_INET6, a->v6, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	} else {
-		inet_ntop(AF_INET, &a->v4, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, port);
-	}
+	dp_ipaddr_str(a, ip, sizeof(ip));
+	snprintf(buf, len, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
 static void latched_text(const struct media_leg *l, char *buf, size_t len)
 {
 	const struct media_rt *rt = l->rt;
 
-	if (rt->latched && rt->latch_gen == l->gen)
+	if (rtp_latched(l))
 		fmt_addr(&rt->lat_ip, rt->lat_port, buf, len);
 	else
 		snprintf(buf, len, "-");
@@ -1591,12 +1586,11 @@ static void latched_text(const struct media_leg *l, char *buf, size_t len)
 static const char stats_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
 				"redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0";
 
-static int write_stats(uint64_t now_ms)
+static int write_stats(void)
 {
 	struct pr_redis_tx *tx = NULL;
 	unsigned in_tx = 0;
 	int rc = 0;
-	(void)now_ms;
 
 	for (uint32_t i = 0; i < nlist && rc == 0; i++) {
 		struct media_sess *s = list[i];
@@ -1605,7 +1599,7 @@ static int write_stats(uint64_t now_ms)
 		char vals[2][12][64], key[PR_KS_NAME_MAX + 16];
 		char streams[2][MEDIA_MAX_SSRC * 96];
 		int argc = 0;
-		uint64_t dur_s = (dp_now_ms() - s->installed_ms) / 1000;
+		uint64_t kbps_div = sess_age_s(s) * 125; /* bytes to kbit/s */
 
 		snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s", s->id);
 		argv[argc++] = "EVAL";
@@ -1631,8 +1625,7 @@ static int write_stats(uint64_t now_ms)
 			snprintf(vals[l][5], 64, "%" PRIu32, f.jitter_us);
 			snprintf(vals[l][6], 64, "%" PRIu64, f.auth_fail);
 			snprintf(vals[l][7], 64, "%" PRIu64, f.relatch);
-			snprintf(vals[l][8], 64, "%" PRIu64,
-				 dur_s ? f.rx_bytes * 8 / 1000 / dur_s : 0);
+			snprintf(vals[l][8], 64, "%" PRIu64, kbps_div ? f.rx_bytes / kbps_div : 0);
 			latched_text(lg, vals[l][9], 64);
 			snprintf(vals[l][10], 64, "%" PRId64, f.last_rx);
 			for (int j = 0; j < 11; j++) {
@@ -1724,7 +1717,7 @@ static void media_poll(uint64_t now_ms)
 	}
 	if (now_ms - last_stats_ms >= mcfg.stats_interval_ms) {
 		last_stats_ms = now_ms;
-		if (write_stats(now_ms) < 0 || check_idle() < 0)
+		if (write_stats() < 0 || check_idle() < 0)
 			return redis_lost();
 	}
 }
@@ -1841,8 +1834,9 @@ static int tel_session(const char *cmd, const char *params, struct rte_tel_data 
 			rte_tel_data_add_dict_string(leg[l], "sdp_peer", buf);
 			latched_text(lg, buf, sizeof(buf));
 			rte_tel_data_add_dict_string(leg[l], "latched", buf);
-			rte_tel_data_add_dict_string(leg[l], "suite",
-						     lg->encrypted ? s->suite[l] : "clear");
+			rte_tel_data_add_dict_string(
+			    leg[l], "suite",
+			    lg->encrypted ? pr_srtp_profile_name(lg->profile) : "clear");
 			rte_tel_data_add_dict_u64(leg[l], "encrypted", lg->encrypted);
 			rte_tel_data_add_dict_u64(leg[l], "rtcp_mux", lg->rtcp_mux);
 			rte_tel_data_add_dict_u64(leg[l], "rx_packets", f.rx_packets);

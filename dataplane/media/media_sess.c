@@ -36,8 +36,19 @@ static int parse_key(const char *suite, const char *b64, struct pr_sdes_crypto *
 	return rc;
 }
 
-static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char *media,
-		     const char **why)
+/* The fields a leg can be refused for, in the order leg_build checks them. */
+enum {
+	BAD_FAMILY = 1,
+	BAD_RELAY_ADDR,
+	BAD_RELAY_PORT,
+	BAD_PEER_ADDR,
+	BAD_SUITE,
+	BAD_KEY_RX,
+	BAD_KEY_TX
+};
+
+/* 0, or the field (BAD_*) that refuses the leg, as a negative number. */
+static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char *media)
 {
 	memset(&l->peer, 0, sizeof(l->peer));
 	l->latch = k->latch;
@@ -46,83 +57,64 @@ static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char 
 	l->peer_port = k->peer_port;
 	l->max_kbps = k->max_kbps;
 	l->clock_hz = !strcmp(media, "video") ? 90000 : 8000;
-	if (strcmp(k->family, "ip4") && strcmp(k->family, "ip6")) {
-		*why = "family";
-		return -EINVAL;
-	}
-	if (parse_addr(k->family, k->relay_addr, &l->relay) < 0) {
-		*why = "relay_addr";
-		return -EINVAL;
-	}
-	if ((l->relay_port & 1) || l->relay_port == 0 || l->relay_port == 65535) {
-		*why = "relay_port";
-		return -EINVAL;
-	}
+	if (strcmp(k->family, "ip4") && strcmp(k->family, "ip6"))
+		return -BAD_FAMILY;
+	if (parse_addr(k->family, k->relay_addr, &l->relay) < 0)
+		return -BAD_RELAY_ADDR;
+	if ((l->relay_port & 1) || l->relay_port == 0 || l->relay_port == 65535)
+		return -BAD_RELAY_PORT;
 	/* A held or not-yet-known peer may be 0.0.0.0 / :: or empty: relaying toward it waits
 	 * for the latch. */
-	if (k->peer_addr[0] && parse_addr(k->family, k->peer_addr, &l->peer) < 0) {
-		*why = "peer_addr";
-		return -EINVAL;
-	}
+	if (k->peer_addr[0] && parse_addr(k->family, k->peer_addr, &l->peer) < 0)
+		return -BAD_PEER_ADDR;
 	l->encrypted = k->encrypted;
 	if (!l->encrypted)
 		return 0;
 	int p = pr_srtp_profile_from_name(k->suite);
-	if (p < 0) {
-		*why = "suite";
-		return -EINVAL;
-	}
+	if (p < 0)
+		return -BAD_SUITE;
 	l->profile = (enum pr_srtp_profile)p;
-	if (parse_key(k->suite, k->key_rx, &l->key_rx) < 0) {
-		*why = "key_rx";
-		return -EINVAL;
-	}
-	if (parse_key(k->suite, k->key_tx, &l->key_tx) < 0) {
-		*why = "key_tx";
-		return -EINVAL;
-	}
+	if (parse_key(k->suite, k->key_rx, &l->key_rx) < 0)
+		return -BAD_KEY_RX;
+	if (parse_key(k->suite, k->key_tx, &l->key_tx) < 0)
+		return -BAD_KEY_TX;
 	return 0;
+}
+
+static void keys_wipe(struct media_sess *s)
+{
+	for (int i = 0; i < 2; i++) {
+		pr_sdes_wipe(&s->leg[i].key_rx);
+		pr_sdes_wipe(&s->leg[i].key_tx);
+	}
 }
 
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
-	static const char *const leg_why[2][8] = {{"a_family", "a_relay_addr", "a_relay_port",
-						   "a_peer_addr", "a_suite", "a_key_rx", "a_key_tx"},
-						  {"b_family", "b_relay_addr", "b_relay_port",
-						   "b_peer_addr", "b_suite", "b_key_rx", "b_key_tx"}};
-	static const char *const names[] = {"family", "relay_addr", "relay_port", "peer_addr",
-					    "suite",  "key_rx",	    "key_tx"};
+	static const char *const field[2][7] = {{"a_family", "a_relay_addr", "a_relay_port",
+						 "a_peer_addr", "a_suite", "a_key_rx", "a_key_tx"},
+						{"b_family", "b_relay_addr", "b_relay_port",
+						 "b_peer_addr", "b_suite", "b_key_rx", "b_key_tx"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);
 	s->idle_s = k->idle_timeout_s;
 	for (int i = 0; i < 2; i++) {
 		struct media_leg *l = &s->leg[i];
-		const char *w = "?";
 
 		l->sess = s;
 		l->idx = (uint8_t)i;
 		snprintf(s->party[i], sizeof(s->party[i]), "%s", k->leg[i].party);
-		snprintf(s->suite[i], sizeof(s->suite[i]), "%s",
-			 k->leg[i].encrypted ? k->leg[i].suite : "");
-		if (leg_build(l, &k->leg[i], k->media, &w) < 0) {
-			*why = w;
-			for (unsigned j = 0; j < sizeof(names) / sizeof(names[0]); j++)
-				if (!strcmp(w, names[j]))
-					*why = leg_why[i][j];
-			pr_sdes_wipe(&s->leg[0].key_rx);
-			pr_sdes_wipe(&s->leg[0].key_tx);
-			pr_sdes_wipe(&s->leg[1].key_rx);
-			pr_sdes_wipe(&s->leg[1].key_tx);
+		int bad = leg_build(l, &k->leg[i], k->media);
+		if (bad < 0) {
+			*why = field[i][-bad - 1];
+			keys_wipe(s);
 			return -EINVAL;
 		}
 	}
 	if (s->leg[0].relay_port == s->leg[1].relay_port) {
 		*why = "relay ports";
-		for (int i = 0; i < 2; i++) {
-			pr_sdes_wipe(&s->leg[i].key_rx);
-			pr_sdes_wipe(&s->leg[i].key_tx);
-		}
+		keys_wipe(s);
 		return -EINVAL;
 	}
 	return 0;

@@ -5,7 +5,6 @@
  *  - control lcore: requests (turn_server_request), answers from its own TX queue, timers,
  *    Redis persistence and counters, deletions asked for by poprelayctl;
  *  - telemetry: /poprelay/turn/stats, /poprelay/turn/allocations, /poprelay/turn/delete. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -537,24 +536,6 @@ static int turn_init(void)
 		       TURN_POLICY_MAX_CIDRS);
 		return rc;
 	}
-	/* Our own addresses are peers the policy allows: a device that reaches the media
-	 * anchor only through this relay sends to an anchor port of this dataplane, and the
-	 * datagram is handed over inside it (dp_udp_tx's hairpin; to a port no other feature
-	 * claimed, or to our own relay ports, it is refused there). denied_peer still wins. */
-	for (unsigned int p = 0; p < dp_rt.nb_ports; p++)
-		for (int f = 0; f < 2; f++) {
-			const struct dp_ipaddr *a = dp_port_addr((uint16_t)p, f ? AF_INET6 : AF_INET);
-			char cidr[INET6_ADDRSTRLEN + 8];
-			if (!a || !a->family)
-				continue;
-			inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->v4 : a->v6,
-				  cidr, sizeof(cidr));
-			strcat(cidr, a->family == AF_INET ? "/32" : "/128");
-			if ((rc = turn_policy_allow(&cfg.policy, cidr)) < 0) {
-				PR_ERR("turn: cannot allow our own address %s as a peer", cidr);
-				return rc;
-			}
-		}
 	const struct dp_ipaddr *a4 = dp_port_addr(0, AF_INET), *a6 = dp_port_addr(0, AF_INET6);
 	if (a4 && a4->family == AF_INET)
 		to_taddr(&cfg.relay[0], a4, 0);

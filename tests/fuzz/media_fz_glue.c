@@ -72,11 +72,9 @@ struct media_stream *fz_stream(struct media_leg *l, uint32_t ssrc)
 
 void fz_cst(uint64_t out[FZ_CST_N])
 {
-	const uint64_t v[FZ_CST_N] = {cst.installs,	   cst.updates,	    cst.ends,
-				      cst.bad_entries,	   cst.unknown,	    cst.refused,
-				      cst.streams,	   cst.idle_ends,   cst.install_failures,
-				      cst.ctl_relayed,	   cst.ctl_dropped, cst.redis_errors,
-				      cst.streams_restored};
+	const uint64_t v[FZ_CST_N] = {
+	    cst.installs, cst.updates,	 cst.ends,	  cst.bad_entries,  cst.unknown,
+	    cst.refused,  cst.idle_ends, cst.ctl_relayed, cst.redis_errors, cst.streams_restored};
 
 	memcpy(out, v, sizeof(v));
 }

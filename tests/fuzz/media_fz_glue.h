@@ -33,7 +33,7 @@ unsigned fz_sess_count(void);
 struct media_leg *fz_slot(uint16_t port);
 struct media_stream *fz_stream(struct media_leg *l, uint32_t ssrc);
 
-#define FZ_CST_N 13
+#define FZ_CST_N 10
 /* The anchor's control counters (struct cst), in declaration order. */
 void fz_cst(uint64_t out[FZ_CST_N]);
 

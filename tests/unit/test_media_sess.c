@@ -8,7 +8,7 @@
 #include "dataplane/media/media.h"
 
 /* 30 bytes of key||salt in base64 */
-#define KEY30 "WVNfX3NlbUN0cmxfX1Nlc3Npb25LZXlfX1Rlc3Qw"
+#define KEY30  "WVNfX3NlbUN0cmxfX1Nlc3Npb25LZXlfX1Rlc3Qw"
 #define KEY30B "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
 /* 28 bytes (AEAD_AES_128_GCM) */
 #define KEY28 "R0NNX0tleV9fX19fU2FsdF9fX19fMTIzNDU2Nw=="
@@ -74,8 +74,8 @@ static void test_build(void)
 	/* the keys decoded: 16 bytes of key, 14 of salt, the device's and ours apart */
 	CU_ASSERT_EQUAL(memcmp(s.leg[0].key_rx.key, "YS__semCtrl__Ses", 16), 0);
 	CU_ASSERT_NOT_EQUAL(memcmp(s.leg[0].key_rx.key, s.leg[0].key_tx.key, 16), 0);
-	CU_ASSERT_STRING_EQUAL(s.suite[0], "AES_CM_128_HMAC_SHA1_80");
-	CU_ASSERT_STRING_EQUAL(s.suite[1], "");
+	CU_ASSERT_STRING_EQUAL(pr_srtp_profile_name(s.leg[0].profile), "AES_CM_128_HMAC_SHA1_80");
+	CU_ASSERT_FALSE(s.leg[1].encrypted); /* telemetry says "clear" */
 
 	/* video runs on a 90 kHz clock; GCM keys are 28 bytes; IPv6 legs */
 	record(&k);
@@ -105,10 +105,14 @@ static void test_refusals(void)
 		const char *what, *why;
 		int leg;
 	} cases[] = {
-	    {"odd relay port", "a_relay_port", 0}, {"relay port 0", "a_relay_port", 0},
-	    {"bad relay address", "b_relay_addr", 1}, {"bad peer address", "a_peer_addr", 0},
-	    {"bad family", "b_family", 1},	       {"unknown suite", "a_suite", 0},
-	    {"short key", "a_key_rx", 0},	       {"bad base64 key", "a_key_tx", 0},
+	    {"odd relay port", "a_relay_port", 0},
+	    {"relay port 0", "a_relay_port", 0},
+	    {"bad relay address", "b_relay_addr", 1},
+	    {"bad peer address", "a_peer_addr", 0},
+	    {"bad family", "b_family", 1},
+	    {"unknown suite", "a_suite", 0},
+	    {"short key", "a_key_rx", 0},
+	    {"bad base64 key", "a_key_tx", 0},
 	    {"same relay port on both legs", "relay ports", 0},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -119,15 +123,33 @@ static void test_refusals(void)
 		record(&k);
 		memset(&s, 0, sizeof(s));
 		switch (i) {
-		case 0: k.leg[0].relay_port = 30001; break;
-		case 1: k.leg[0].relay_port = 0; break;
-		case 2: strcpy(k.leg[1].relay_addr, "198.51.100"); break;
-		case 3: strcpy(k.leg[0].peer_addr, "not-an-address"); break;
-		case 4: strcpy(k.leg[1].family, "ipx"); break;
-		case 5: strcpy(k.leg[0].suite, "AES_CM_256_HMAC_SHA1_80"); break;
-		case 6: strcpy(k.leg[0].key_rx, "c2hvcnQ="); break;
-		case 7: strcpy(k.leg[0].key_tx, "!!!!"); break;
-		case 8: k.leg[1].relay_port = 30000; break;
+		case 0:
+			k.leg[0].relay_port = 30001;
+			break;
+		case 1:
+			k.leg[0].relay_port = 0;
+			break;
+		case 2:
+			strcpy(k.leg[1].relay_addr, "198.51.100");
+			break;
+		case 3:
+			strcpy(k.leg[0].peer_addr, "not-an-address");
+			break;
+		case 4:
+			strcpy(k.leg[1].family, "ipx");
+			break;
+		case 5:
+			strcpy(k.leg[0].suite, "AES_CM_256_HMAC_SHA1_80");
+			break;
+		case 6:
+			strcpy(k.leg[0].key_rx, "c2hvcnQ=");
+			break;
+		case 7:
+			strcpy(k.leg[0].key_tx, "!!!!");
+			break;
+		case 8:
+			k.leg[1].relay_port = 30000;
+			break;
 		}
 		CU_ASSERT_EQUAL(media_sess_build(&s, &k, &why), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
