@@ -22,7 +22,8 @@
 #     (redis-cli --pipe, each session as the slowpath's MULTI/EXEC) to a first packet relayed
 #     in both directions of every session.
 # Env: SECS (measured seconds per figure, default 5), RUNS (default 3), SESSIONS (10000),
-# CALLS (rtpengine calls, 1000), PROFILE (1: perf profile of the worker in the first run).
+# CALLS (rtpengine calls, 1000), PROFILE (1: perf profile of the worker in the first run),
+# PERF_OUT (a path: keep that profile's perf.data there, for perf annotate).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap 'trap "" INT TERM; exit 130' INT TERM
@@ -201,6 +202,7 @@ print(m['sessions'], m['streams'], m['memory_bytes'], m['slots_bytes'], m['insta
 			grep -E '^ +[0-9]' | head -4 >&2 || true
 		perf report -i "$tmp/perf.data" --no-children --comm rte-worker-1 --sort dso,symbol \
 			--stdio 2>/dev/null | grep -E '^ +[0-9]' | head -16 >&2 || true
+		[ -z "${PERF_OUT:-}" ] || cp "$tmp/perf.data" "$PERF_OUT"
 	fi
 	kill "$dp_pid"
 	wait "$dp_pid" 2>/dev/null || true
