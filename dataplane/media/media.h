@@ -38,59 +38,79 @@ struct media_stream {
 	uint32_t received;
 	uint32_t jitter; /* RTP timestamp units, x16 */
 	int64_t transit;
-};
+} __attribute__((aligned(64))); /* one line */
 
 /* A leg's runtime state, kept across updates of the session. Writer: the worker relaying
- * packets from this leg (rx_*, latch, bucket) or toward it (tx_*); ctl_*: control. */
+ * packets from this leg (rx_*, latch, bucket) or toward it (tx_*); ctl_*: control.
+ * Line 0 holds everything a relayed RTP packet reads or writes here, in either direction:
+ * one line to fetch, not three (with thousands of sessions each is a miss). */
 struct media_rt {
 	struct dp_ipaddr lat_ip; /* latched RTP source */
 	uint16_t lat_port;
 	uint8_t latched;
-	uint8_t rtcp_latched;	      /* valid for generation rtcp_gen only */
-	struct dp_ipaddr lat_rtcp_ip; /* latched RTCP source (port + 1 or muxed) */
-	uint16_t lat_rtcp_port;
-	uint32_t latch_gen;	       /* the leg generation the latch was learned under */
-	uint32_t rtcp_gen;	       /* the same for the RTCP latch */
+	uint8_t rtcp_latched; /* valid for generation rtcp_gen only */
+	uint32_t latch_gen;   /* the leg generation the latch was learned under */
+	uint32_t last_rx_ms;  /* ms since the dataplane's start (wraps), when rx_packets > 0 */
 	uint64_t rx_packets, rx_bytes; /* accepted from the device */
 	uint64_t tx_packets, tx_bytes; /* sent to the device */
+	/* line 1 onwards: RTCP's latch, drops, limits, control's figures */
+	struct dp_ipaddr lat_rtcp_ip; /* latched RTCP source (port + 1 or muxed) */
+	uint16_t lat_rtcp_port;
+	uint32_t rtcp_gen;  /* the same for the RTCP latch */
+	uint32_t tb_tokens; /* X_max_kbps token bucket, bytes */
 	uint64_t auth_fail, replay, wrong_source, bandwidth, other_drop;
 	uint64_t relatch;
-	uint64_t last_rx_tsc;
 	uint64_t last_relatch_tsc;
-	uint64_t tb_tokens, tb_tsc;	/* X_max_kbps token bucket, bytes */
-	uint64_t punt_tokens, punt_tsc; /* first packets of new SSRCs sent to control */
-	/* control: figures of first packets relayed by control and of retired streams, and
-	 * control's drops by reason (MD_* of media_dp.c) */
-	uint64_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
+	uint64_t tb_tsc;
+	uint64_t punt_tsc; /* first packets of new SSRCs sent to control */
+	/* control: packets lost on retired streams; relatch count already logged */
 	uint64_t ctl_lost;
-	uint64_t ctl_drop[16];
-	uint64_t relatch_logged; /* control: relatch count already logged */
-};
+	uint64_t relatch_logged;
+	uint32_t punt_tokens;
+	/* control: first packets it relayed (a handful a stream), and its drops by reason
+	 * (MD_* of media_dp.c; rate-limited by punt_tokens) */
+	uint32_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
+	uint32_t ctl_drop[13];
+} __attribute__((aligned(64)));
 
 struct media_sess;
 
 /* One generation of a leg's configuration: immutable once published, except streams[]
- * (control appends). */
+ * (control appends). Both legs of a session lie side by side (struct media_sess), so the
+ * other leg is found without reading the session. */
 struct media_leg {
-	/* what a worker reads for every packet first: its first cache line */
+	/* line 0: what a worker reads for every packet from this leg or toward it */
 	struct media_rt *rt;
-	struct media_sess *sess;
-	struct media_stream *streams[MEDIA_MAX_SSRC]; /* packets from this leg */
-	struct dp_ipaddr relay, peer;
-	uint16_t relay_port, peer_port; /* host order */
-	uint16_t port_idx;		/* dp port that owns relay */
-	uint8_t idx;			/* 0: a (caller side), 1: b */
+	struct dp_ipaddr relay;
+	uint16_t relay_port; /* host order */
+	uint16_t port_idx;   /* dp port that owns relay */
+	uint8_t idx;	     /* 0: a (caller side), 1: b */
 	bool encrypted, latch, rtcp_mux;
-	uint32_t max_kbps;
 	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */
 	uint32_t clock_hz;
+	uint32_t max_kbps;
+	struct media_stream *streams[MEDIA_MAX_SSRC]; /* packets from this leg; 0 and 1 on line 0 */
+	/* read before a latch, and by control */
+	struct dp_ipaddr peer;
+	uint16_t peer_port; /* host order */
 	enum pr_srtp_profile profile;
-	/* control only: the SDES keys (secrets) */
-	struct pr_sdes_crypto key_rx, key_tx;
+	struct media_sess *sess;
+} __attribute__((aligned(64)));
+
+/* The leg on the other side of l's session. */
+static inline struct media_leg *media_other(const struct media_leg *l)
+{
+	return (struct media_leg *)l + (l->idx ? -1 : 1);
+}
+
+/* Control only: a leg's SDES keys (secrets), apart from the legs the workers read. */
+struct media_keys {
+	struct pr_sdes_crypto rx, tx;
 };
 
 struct media_sess {
 	struct media_leg leg[2];
+	struct media_keys keys[2];
 	char id[PR_KS_NAME_MAX];
 	char cdr_id[PR_KS_NAME_MAX];
 	char party[2][64];
@@ -98,7 +118,13 @@ struct media_sess {
 	uint32_t list_idx; /* control: index in the session list */
 	uint64_t installed_ms;
 	bool idle_reported; /* control: told the slowpath (pr:sessions:events) */
-};
+} __attribute__((aligned(64)));
+
+/* The keys of leg l. */
+static inline struct media_keys *media_keys_of(const struct media_leg *l)
+{
+	return &l->sess->keys[l->idx];
+}
 
 /* Control: builds session s from record k (keys decoded, addresses parsed); 0 or a negative
  * errno with *why set to a short reason. Does not publish. */

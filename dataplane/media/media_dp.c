@@ -372,7 +372,15 @@ static inline void count_drop(struct media_leg *l, unsigned reason)
 struct relayer {
 	struct dp_worker *w; /* NULL: control */
 	uint64_t now;	     /* tsc */
+	uint64_t us;	     /* us since the dataplane's start */
 };
+
+static inline struct relayer relayer_at(struct dp_worker *w)
+{
+	uint64_t now = rte_rdtsc();
+
+	return (struct relayer){.w = w, .now = now, .us = dp_cyc_to_us(now - dp_rt.start_tsc, us_q32)};
+}
 
 /* Control: drop m by reason, on leg l's figures too when l is not NULL (its ctl_drop[]:
  * the other counters are the workers'). */
@@ -397,7 +405,7 @@ static void drop(struct relayer *r, struct media_leg *l, struct rte_mbuf *m, uns
  * protect is done by the caller. Returns the out leg, or NULL when dropped (counted). */
 static struct media_leg *accept_in(struct relayer *r, struct mpkt *p)
 {
-	struct media_leg *l = p->in, *o = &l->sess->leg[l->idx ^ 1];
+	struct media_leg *l = p->in, *o = media_other(l);
 	struct media_rt *rt = l->rt;
 
 	if (!bucket_take(l, p->pk.len, r->now)) {
@@ -412,10 +420,9 @@ static struct media_leg *accept_in(struct relayer *r, struct mpkt *p)
 		rt->ctl_rx_packets++;
 		rt->ctl_rx_bytes += p->pi->payload_len;
 	}
-	rt->last_rx_tsc = r->now;
+	rt->last_rx_ms = (uint32_t)(r->us / 1000) | 1; /* 0: never (1 ms early at worst) */
 	if (!p->rtcp && p->pk.len >= 12) {
-		uint64_t us = dp_cyc_to_us(r->now - dp_rt.start_tsc, us_q32);
-		uint32_t arrival = (uint32_t)(us * l->clock_hz / 1000000);
+		uint32_t arrival = (uint32_t)(r->us * l->clock_hz / 1000000);
 		media_stream_seq(p->st, p->pk.data, arrival);
 	}
 	return o;
@@ -616,23 +623,23 @@ static inline void prefetch_burst(struct rte_mbuf **m, struct media_leg **lg,
 
 	for (i = 0; i < n; i++) {
 		lg[i] = slot_get(pi[i].dport);
-		if (lg[i]) {
-			rte_prefetch0(lg[i]);
-			rte_prefetch0((const uint8_t *)lg[i] + RTE_CACHE_LINE_SIZE);
-		}
+		if (lg[i])
+			rte_prefetch0(lg[i]); /* its line 0 */
 	}
 	/* the payloads: the generator's core wrote them, and the crypto reads them in order,
 	 * one line after the other, each a miss without this */
 	for (i = 0; i < n; i++) {
 		const uint8_t *pl = rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off);
-		for (unsigned off = 64; off < pi[i].payload_len; off += RTE_CACHE_LINE_SIZE)
-			rte_prefetch0(pl + off);
+		uintptr_t a = ((uintptr_t)pl & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1)) +
+			      RTE_CACHE_LINE_SIZE, end = (uintptr_t)pl + pi[i].payload_len;
+		for (; a < end; a += RTE_CACHE_LINE_SIZE) /* the first: read with the headers */
+			rte_prefetch0((const void *)a);
 	}
 	for (i = 0; i < n; i++) {
 		const struct media_leg *l = lg[i];
 		if (!l)
 			continue;
-		const struct media_leg *o = &l->sess->leg[l->idx ^ 1];
+		const struct media_leg *o = media_other(l);
 		rte_prefetch0(l->rt);
 		rte_prefetch0(o);
 		if (l->streams[0])
@@ -643,7 +650,7 @@ static inline void prefetch_burst(struct rte_mbuf **m, struct media_leg **lg,
 		if (!l)
 			continue;
 		const struct media_stream *s = l->streams[0];
-		rte_prefetch0(l->sess->leg[l->idx ^ 1].rt);
+		rte_prefetch0(media_other(l)->rt);
 		if (s) {
 			if (s->rx)
 				rte_prefetch0(s->rx);
@@ -662,7 +669,7 @@ static void media_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_
 	uint16_t idx[DP_MAX_BURST];
 	struct media_leg *out[DP_MAX_BURST], *lg[DP_MAX_BURST];
 	struct txq txq;
-	struct relayer r = {.w = w, .now = rte_rdtsc()};
+	struct relayer r = relayer_at(w);
 	unsigned k = 0, ne = 0;
 
 	prefetch_burst(m, lg, pi, n);
@@ -839,15 +846,16 @@ static void stream_free(struct media_stream *s)
 static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 				       const struct stream_saved *saved)
 {
-	struct media_leg *o = &l->sess->leg[l->idx ^ 1];
-	struct media_stream *s = calloc(1, sizeof(*s));
+	struct media_leg *o = media_other(l);
+	struct media_stream *s = aligned_alloc(_Alignof(struct media_stream), sizeof(*s));
 
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof(*s));
 	s->ssrc = ssrc;
 	if ((l->encrypted &&
-	     ctx_new(&l->key_rx, PR_SRTP_RECEIVER, ssrc, saved ? saved->idx : NULL, &s->rx) < 0) ||
-	    (o->encrypted && ctx_new(&o->key_tx, PR_SRTP_SENDER, ssrc,
+	     ctx_new(&media_keys_of(l)->rx, PR_SRTP_RECEIVER, ssrc, saved ? saved->idx : NULL, &s->rx) < 0) ||
+	    (o->encrypted && ctx_new(&media_keys_of(o)->tx, PR_SRTP_SENDER, ssrc,
 				     saved ? saved->idx + 2 : NULL, &s->tx) < 0)) {
 		stream_free(s);
 		return NULL;
@@ -862,7 +870,7 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 {
 	struct dp_pkt_info pi = *cpi;
 	struct media_leg *l = slot_get(pi.dport);
-	struct relayer r = {.w = NULL, .now = rte_rdtsc()};
+	struct relayer r = relayer_at(NULL);
 	struct mpkt p = {.m = m, .pi = &pi};
 	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
 	unsigned free_slot = MEDIA_MAX_SSRC;
@@ -937,6 +945,20 @@ static uint64_t sess_age_s(const struct media_sess *s)
 	return (dp_now_ms() - s->installed_ms) / 1000;
 }
 
+/* Milliseconds since leg rt's device last sent an accepted packet (a worker may have stamped
+ * one after now was read: 0 then), UINT64_MAX when never. The stamp is 32-bit: right up to
+ * 49 days of quiet, far beyond any idle timeout. */
+static uint64_t rt_quiet_ms(const struct media_rt *rt, uint64_t now)
+{
+	uint32_t last = __atomic_load_n(&rt->last_rx_ms, __ATOMIC_RELAXED);
+	uint32_t nms = (uint32_t)(dp_cyc_to_us(now - dp_rt.start_tsc, us_q32) / 1000);
+	uint32_t d = nms - last;
+
+	if (!last)
+		return UINT64_MAX;
+	return d > UINT32_MAX - 60000 ? 0 : d; /* stamped a little after now */
+}
+
 /* Figures of leg l: its rt and its streams. */
 struct leg_fig {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, lost, auth_fail, relatch, drops;
@@ -972,9 +994,9 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 			jit = (uint32_t)((uint64_t)(s->jitter >> 4) * 1000000 / l->clock_hz);
 	}
 	f->jitter_us = jit;
-	if (rt->last_rx_tsc)
-		f->last_rx = (int64_t)dp_rt.start_time +
-			     (int64_t)((rt->last_rx_tsc - dp_rt.start_tsc) / dp_rt.tsc_hz);
+	uint64_t q = rt_quiet_ms(rt, rte_rdtsc());
+	if (q != UINT64_MAX)
+		f->last_rx = (int64_t)time(NULL) - (int64_t)(q / 1000);
 }
 
 /* ---- control: sessions ---- */
@@ -986,8 +1008,8 @@ static void sess_final(struct media_sess *s);
 static void sess_discard(struct media_sess *s)
 {
 	for (int j = 0; j < 2; j++) {
-		pr_sdes_wipe(&s->leg[j].key_rx);
-		pr_sdes_wipe(&s->leg[j].key_tx);
+		pr_sdes_wipe(&s->keys[j].rx);
+		pr_sdes_wipe(&s->keys[j].tx);
 	}
 	free(s);
 }
@@ -1065,12 +1087,14 @@ static void list_remove(struct media_sess *s)
 /* Same keys and suite in one direction: the streams (and their replay state) carry over. */
 static bool same_keys(const struct media_leg *a, const struct media_leg *b)
 {
-	const struct media_leg *ao = &a->sess->leg[a->idx ^ 1], *bo = &b->sess->leg[b->idx ^ 1];
+	const struct media_leg *ao = media_other(a), *bo = media_other(b);
+	const struct media_keys *ak = media_keys_of(a), *bk = media_keys_of(b);
+	const struct media_keys *aok = media_keys_of(ao), *bok = media_keys_of(bo);
 	if (a->encrypted != b->encrypted || ao->encrypted != bo->encrypted)
 		return false;
-	if (a->encrypted && memcmp(&a->key_rx, &b->key_rx, sizeof(a->key_rx)))
+	if (a->encrypted && memcmp(&ak->rx, &bk->rx, sizeof(ak->rx)))
 		return false;
-	if (ao->encrypted && memcmp(&ao->key_tx, &bo->key_tx, sizeof(ao->key_tx)))
+	if (ao->encrypted && memcmp(&aok->tx, &bok->tx, sizeof(aok->tx)))
 		return false;
 	return true;
 }
@@ -1176,11 +1200,12 @@ static void streams_format(const struct media_leg *l, char *buf, size_t len)
 static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		      const struct sess_saved *saved)
 {
-	struct media_sess *s = calloc(1, sizeof(*s));
+	struct media_sess *s = aligned_alloc(_Alignof(struct media_sess), sizeof(*s));
 	const char *why = NULL;
 
 	if (!s)
 		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
 	if (media_sess_build(s, k, &why) < 0) {
 		PR_WARN("media: session %s refused: bad %s", k->id, why);
 		sess_discard(s);
@@ -1224,7 +1249,9 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 				      ? 0
 				      : 1);
 		} else {
-			l->rt = calloc(1, sizeof(*l->rt));
+			l->rt = aligned_alloc(_Alignof(struct media_rt), sizeof(*l->rt));
+			if (l->rt)
+				memset(l->rt, 0, sizeof(*l->rt));
 			if (!l->rt) {
 				free(s->leg[0].rt);
 				sess_discard(s);
@@ -1240,12 +1267,13 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 				}
 				l->rt->relatch = saved->relatch[i];
 				l->rt->relatch_logged = saved->relatch[i];
-				l->rt->ctl_rx_packets = saved->fig[i][0];
-				l->rt->ctl_rx_bytes = saved->fig[i][1];
-				l->rt->ctl_tx_packets = saved->fig[i][2];
-				l->rt->ctl_tx_bytes = saved->fig[i][3];
+				/* not published yet: the workers' counters take them */
+				l->rt->rx_packets = saved->fig[i][0];
+				l->rt->rx_bytes = saved->fig[i][1];
+				l->rt->tx_packets = saved->fig[i][2];
+				l->rt->tx_bytes = saved->fig[i][3];
 				l->rt->ctl_lost = saved->fig[i][4];
-				l->rt->ctl_drop[MD_AUTH] = saved->fig[i][5];
+				l->rt->auth_fail = saved->fig[i][5];
 			}
 		}
 	}
@@ -1680,10 +1708,9 @@ static int check_idle(void)
 
 	for (uint32_t i = 0; i < nlist; i++) {
 		struct media_sess *s = list[i];
-		uint64_t last = RTE_MAX(s->leg[0].rt->last_rx_tsc, s->leg[1].rt->last_rx_tsc);
+		uint64_t q = RTE_MIN(rt_quiet_ms(s->leg[0].rt, now), rt_quiet_ms(s->leg[1].rt, now));
 		uint64_t idle_s = s->idle_s ? s->idle_s : mcfg.session_idle_s;
-		/* a worker may have stamped a packet after now was read: not idle then */
-		uint64_t quiet_ms = last ? (last >= now ? 0 : (now - last) / dp_rt.tsc_per_ms)
+		uint64_t quiet_ms = q != UINT64_MAX		  ? q
 				    : s->installed_ms >= now_ms ? 0
 								: now_ms - s->installed_ms;
 

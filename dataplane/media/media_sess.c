@@ -48,7 +48,8 @@ enum {
 };
 
 /* 0, or the field (BAD_*) that refuses the leg, as a negative number. */
-static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char *media)
+static int leg_build(struct media_leg *l, struct media_keys *keys, const struct pr_ks_leg *k,
+		     const char *media)
 {
 	memset(&l->peer, 0, sizeof(l->peer));
 	l->latch = k->latch;
@@ -74,9 +75,9 @@ static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char 
 	if (p < 0)
 		return -BAD_SUITE;
 	l->profile = (enum pr_srtp_profile)p;
-	if (parse_key(k->suite, k->key_rx, &l->key_rx) < 0)
+	if (parse_key(k->suite, k->key_rx, &keys->rx) < 0)
 		return -BAD_KEY_RX;
-	if (parse_key(k->suite, k->key_tx, &l->key_tx) < 0)
+	if (parse_key(k->suite, k->key_tx, &keys->tx) < 0)
 		return -BAD_KEY_TX;
 	return 0;
 }
@@ -84,8 +85,8 @@ static int leg_build(struct media_leg *l, const struct pr_ks_leg *k, const char 
 static void keys_wipe(struct media_sess *s)
 {
 	for (int i = 0; i < 2; i++) {
-		pr_sdes_wipe(&s->leg[i].key_rx);
-		pr_sdes_wipe(&s->leg[i].key_tx);
+		pr_sdes_wipe(&s->keys[i].rx);
+		pr_sdes_wipe(&s->keys[i].tx);
 	}
 }
 
@@ -105,7 +106,7 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
 		l->sess = s;
 		l->idx = (uint8_t)i;
 		snprintf(s->party[i], sizeof(s->party[i]), "%s", k->leg[i].party);
-		int bad = leg_build(l, &k->leg[i], k->media);
+		int bad = leg_build(l, &s->keys[i], &k->leg[i], k->media);
 		if (bad < 0) {
 			*why = field[i][-bad - 1];
 			keys_wipe(s);

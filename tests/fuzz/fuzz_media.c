@@ -291,7 +291,7 @@ NOCOV static struct pr_srtp_ctx *dev_sender(int s, int l, uint32_t ssrc)
 	if (ndevs == RTE_DIM(devs))
 		return NULL;
 	devs[ndevs] = (struct dev_ctx){s, l, ssrc,
-				       ctx_make(&leg_of(s, l)->key_rx, PR_SRTP_SENDER, ssrc, 0, 0)};
+				       ctx_make(&media_keys_of(leg_of(s, l))->rx, PR_SRTP_SENDER, ssrc, 0, 0)};
 	return devs[ndevs++].c;
 }
 
@@ -394,7 +394,8 @@ NOCOV static void rt_figs(const struct media_rt *rt, uint64_t *v)
 					  rt->relatch,	      rt->ctl_rx_packets, rt->ctl_rx_bytes,
 					  rt->ctl_tx_packets, rt->ctl_tx_bytes,	  rt->ctl_lost};
 	memcpy(v, f, sizeof(f));
-	memcpy(v + RT_FIGS_BASE, rt->ctl_drop, sizeof(rt->ctl_drop));
+	for (unsigned i = 0; i < RT_DROPS; i++)
+		v[RT_FIGS_BASE + i] = rt->ctl_drop[i];
 }
 
 struct latch_state {
@@ -503,7 +504,7 @@ NOCOV static bool payload_known(struct media_leg *o, int s, int li, const uint8_
 			memcpy(tmp, pay, len);
 			if (o->encrypted) {
 				struct pr_srtp_ctx *c =
-				    ctx_make(&o->key_tx, PR_SRTP_RECEIVER, 0, 1, roc);
+				    ctx_make(&media_keys_of(o)->tx, PR_SRTP_RECEIVER, 0, 1, roc);
 				struct pr_srtp_pkt p = {.data = tmp, .len = len, .room = len};
 				unsigned ok = rtcp ? pr_srtcp_unprotect_burst(c, &p, 1)
 						   : pr_srtp_unprotect_burst(c, &p, 1);

@@ -72,8 +72,8 @@ static void test_build(void)
 	CU_ASSERT_EQUAL(s.leg[0].peer.v4, a.s_addr);
 	CU_ASSERT_EQUAL(s.leg[0].clock_hz, 8000);
 	/* the keys decoded: 16 bytes of key, 14 of salt, the device's and ours apart */
-	CU_ASSERT_EQUAL(memcmp(s.leg[0].key_rx.key, "YS__semCtrl__Ses", 16), 0);
-	CU_ASSERT_NOT_EQUAL(memcmp(s.leg[0].key_rx.key, s.leg[0].key_tx.key, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(s.keys[0].rx.key, "YS__semCtrl__Ses", 16), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(s.keys[0].rx.key, s.keys[0].tx.key, 16), 0);
 	CU_ASSERT_STRING_EQUAL(pr_srtp_profile_name(s.leg[0].profile), "AES_CM_128_HMAC_SHA1_80");
 	CU_ASSERT_FALSE(s.leg[1].encrypted); /* telemetry says "clear" */
 
@@ -159,8 +159,8 @@ static void test_refusals(void)
 		CU_ASSERT_STRING_EQUAL(why, cases[i].why);
 		/* nothing of the keys is left behind on a refusal */
 		static const uint8_t zero[16];
-		CU_ASSERT_EQUAL(memcmp(s.leg[0].key_rx.key, zero, 16), 0);
-		CU_ASSERT_EQUAL(memcmp(s.leg[0].key_tx.key, zero, 16), 0);
+		CU_ASSERT_EQUAL(memcmp(s.keys[0].rx.key, zero, 16), 0);
+		CU_ASSERT_EQUAL(memcmp(s.keys[0].tx.key, zero, 16), 0);
 	}
 }
 
