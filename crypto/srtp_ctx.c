@@ -94,16 +94,18 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 {
 	const struct pr_srtp_profile_info *pi = pr_srtp_profile_info(p->profile);
 	size_t words = p->direction == PR_SRTP_RECEIVER ? window / 64 : 0; /* senders: none */
-	size_t off_win = align64(sizeof(struct pr_srtp_ctx));
+	size_t off_win = sizeof(struct pr_srtp_ctx);
 	size_t off_keys = align64(off_win + 2 * words * 8);
-	size_t ksz = be == PR_SRTP_BACKEND_IPSECMB ? pr_srtp_ipsecmb_keys_size(pi->aead) : 0;
+	/* libsrtp: one line holding the srtp_t */
+	size_t ksz = be == PR_SRTP_BACKEND_IPSECMB ? pr_srtp_ipsecmb_keys_size(pi->aead) : 32;
 	size_t total = align64(off_keys + 2 * ksz);
 	struct pr_srtp_ctx *c = aligned_alloc(64, total);
 
 	if (!c)
 		return NULL;
 	memset(c, 0, total);
-	c->alloc_size = total;
+	c->off_keys = (uint16_t)off_keys;
+	c->key_size = (uint16_t)ksz;
 	c->profile = (uint8_t)p->profile;
 	c->backend = (uint8_t)be;
 	c->direction = (uint8_t)p->direction;
@@ -116,31 +118,25 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 	c->rtp_tag_len = pi->rtp_tag_len;
 	c->rtcp_tag_len = pi->rtcp_tag_len;
 	c->aead = pi->aead;
-	c->window_bits = window;
+	c->window_bits = (uint16_t)window;
 	c->initial_roc = p->initial_roc;
 	c->rtcp_next = p->initial_srtcp_index;
-	c->rtp_win = (uint64_t *)((uint8_t *)c + off_win);
-	c->rtcp_win = c->rtp_win + words;
 	if (p->restore) {
 		/* as if every index up to the restored one had been seen */
 		if (p->restore_rtp_index >= 0) {
 			c->rtp.hi = (uint64_t)p->restore_rtp_index;
 			c->rtp.started = 1;
 			c->initial_roc = (uint32_t)(c->rtp.hi >> 16);
-			memset(c->rtp_win, 0xff, words * 8);
+			memset(pr_ctx_rtp_win(c), 0xff, words * 8);
 		} else {
 			c->initial_roc = 0;
 		}
 		if (p->restore_srtcp_index >= 0) {
 			c->rtcp.hi = (uint64_t)p->restore_srtcp_index;
 			c->rtcp.started = 1;
-			memset(c->rtcp_win, 0xff, words * 8);
+			memset(pr_ctx_rtcp_win(c), 0xff, words * 8);
 		}
 		c->rtcp_next = (uint32_t)(p->restore_srtcp_index + 1);
-	}
-	if (ksz) {
-		c->be_rtp = (uint8_t *)c + off_keys;
-		c->be_rtcp = (uint8_t *)c + off_keys + ksz;
 	}
 	return c;
 }
@@ -188,7 +184,7 @@ static int create(const struct pr_srtp_params *p, const struct pr_srtp_session_k
 	*out = c;
 	return 0;
 fail:
-	pr_srtp_wipe(c, c->alloc_size);
+	pr_srtp_wipe(c, pr_ctx_alloc_size(c));
 	free(c);
 	return rc;
 }
@@ -213,7 +209,7 @@ void pr_srtp_ctx_destroy(struct pr_srtp_ctx *c)
 		return;
 	if (c->backend == PR_SRTP_BACKEND_LIBSRTP)
 		pr_srtp_libsrtp_free(c);
-	pr_srtp_wipe(c, c->alloc_size);
+	pr_srtp_wipe(c, pr_ctx_alloc_size(c));
 	free(c);
 }
 
@@ -224,7 +220,7 @@ enum pr_srtp_profile pr_srtp_ctx_profile(const struct pr_srtp_ctx *c)
 
 size_t pr_srtp_ctx_size(const struct pr_srtp_ctx *c)
 {
-	return c ? c->alloc_size : 0;
+	return c ? pr_ctx_alloc_size(c) : 0;
 }
 
 enum pr_srtp_backend pr_srtp_ctx_backend(const struct pr_srtp_ctx *c)

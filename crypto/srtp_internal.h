@@ -30,9 +30,11 @@ struct pr_srtp_replay {
 struct pr_srtp_backend_ops;
 
 /* One direction of one SSRC. Written only by the thread that runs its bursts (hot part)
- * and by create/destroy. */
+ * and by create/destroy. One cache line; in the same allocation, from offset 64: a
+ * receiver's replay windows (RTP's, then RTCP's, window_bits each; senders have none), then
+ * at off_keys the backend's RTP key schedule and, key_size further, RTCP's (ipsecmb), or
+ * the srtp_t (libsrtp). */
 struct pr_srtp_ctx {
-	/* hot, read-mostly */
 	uint8_t profile;
 	uint8_t backend;
 	uint8_t direction;
@@ -42,19 +44,44 @@ struct pr_srtp_ctx {
 	uint8_t rtcp_tag_len;
 	uint8_t aead;
 	uint8_t allow_unenc; /* accept SRTCP with E = 0 */
+	uint8_t pad_;
+	uint16_t window_bits;
+	uint16_t off_keys, key_size;
 	uint32_t ssrc;
 	uint8_t mki[4]; /* wire bytes, mki_len of them */
-	uint32_t window_bits;
-	/* state: RTP index (ROC << 16 | SEQ) and SRTCP index */
-	struct pr_srtp_replay rtp, rtcp;
 	uint32_t rtcp_next; /* sender: next SRTCP index */
 	uint32_t initial_roc;
-	uint64_t *rtp_win, *rtcp_win; /* window_bits / 64 words each, inside this allocation */
-	void *be_rtp, *be_rtcp;	      /* backend key schedules, inside this allocation */
-	void *libsrtp;		      /* libsrtp backend: srtp_t */
-	size_t alloc_size;
-	uint8_t rtp_salt[16]; /* ipsecmb: RTP session salt, on the header's lines */
-};
+	/* state: RTP index (ROC << 16 | SEQ) and SRTCP index */
+	struct pr_srtp_replay rtp, rtcp;
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct pr_srtp_ctx) == 64, "a context's header is one line");
+
+static inline uint64_t *pr_ctx_rtp_win(const struct pr_srtp_ctx *c)
+{
+	return (uint64_t *)(uintptr_t)(c + 1);
+}
+
+static inline uint64_t *pr_ctx_rtcp_win(const struct pr_srtp_ctx *c)
+{
+	return pr_ctx_rtp_win(c) + c->window_bits / 64;
+}
+
+/* The backend's key schedule for RTP (rtcp 0) or RTCP. */
+static inline void *pr_ctx_keys(const struct pr_srtp_ctx *c, int rtcp)
+{
+	return (uint8_t *)(uintptr_t)c + c->off_keys + (rtcp ? c->key_size : 0);
+}
+
+static inline void **pr_ctx_libsrtp(const struct pr_srtp_ctx *c)
+{
+	return (void **)pr_ctx_keys(c, 0);
+}
+
+static inline size_t pr_ctx_alloc_size(const struct pr_srtp_ctx *c)
+{
+	return ((size_t)c->off_keys + 2u * c->key_size + 63) & ~(size_t)63;
+}
 
 /* RFC 3711 4.3 key derivation with kdr 0: fills keys for RTP (labels 0,1,2) or RTCP (3,4,5). */
 int pr_srtp_kdf(const uint8_t *master_key, const uint8_t *master_salt, size_t salt_len, int rtcp,

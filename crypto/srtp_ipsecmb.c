@@ -167,13 +167,12 @@ int pr_srtp_ipsecmb_setup(struct pr_srtp_ctx *c, const struct pr_srtp_session_ke
 	if (!t)
 		return -ENOTSUP;
 	if (c->aead) {
-		setup_gcm(t->mgr, c->be_rtp, rtp);
-		setup_gcm(t->mgr, c->be_rtcp, rtcp);
+		setup_gcm(t->mgr, pr_ctx_keys(c, 0), rtp);
+		setup_gcm(t->mgr, pr_ctx_keys(c, 1), rtcp);
 	} else {
-		setup_cm(t->mgr, c->be_rtp, rtp);
-		setup_cm(t->mgr, c->be_rtcp, rtcp);
+		setup_cm(t->mgr, pr_ctx_keys(c, 0), rtp);
+		setup_cm(t->mgr, pr_ctx_keys(c, 1), rtcp);
 	}
-	memcpy(c->rtp_salt, rtp->salt, c->aead ? 12 : 14);
 	return 0;
 }
 
@@ -308,27 +307,37 @@ static void restore(IMB_MGR *m, struct slot *s, int recrypt)
 		memcpy(s->data + s->save_off, s->saved, s->saved_len);
 }
 
-/* Many contexts in one burst (each packet its own): start the loads of every context and
- * of its RTP key schedule before the first job, so the misses overlap instead of
- * serialising behind each submit. */
-static void prefetch_ctxs(struct pr_srtp_ctx *const *ctxs, unsigned n)
+/* Many contexts in one burst (each packet its own): start the loads of every context, then
+ * of every packet's lines (the jobs read them in order, one miss after the other, when
+ * another core or the NIC wrote them), then, the contexts having arrived meanwhile, of each
+ * one's replay window and key schedule, so that the misses overlap instead of serialising
+ * behind each submit. */
+static void prefetch_ctxs(struct pr_srtp_ctx *const *ctxs, const struct pr_srtp_pkt *pkts,
+			  unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (ctxs[i]) {
+		if (ctxs[i])
 			__builtin_prefetch(ctxs[i]);
-			__builtin_prefetch((const uint8_t *)ctxs[i] + 64);
-		}
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t a = (uintptr_t)pkts[i].data & ~(uintptr_t)63,
+			  end = (uintptr_t)pkts[i].data + pkts[i].len;
+		for (; a < end; a += 64)
+			__builtin_prefetch((const void *)a);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct pr_srtp_ctx *c = ctxs[i];
 		const uint8_t *k;
 		if (!c || c->backend != PR_SRTP_BACKEND_IPSECMB)
 			continue;
-		k = c->be_rtp;
-		__builtin_prefetch(c->rtp_win);
-		/* GCM: round keys (240 B) and the GHASH keys the SSE/AVX code reads (256 B);
-		 * CM: round keys (176 B), ipad, opad. The RTP salt is in the context header. */
+		k = pr_ctx_keys(c, 0);
+		if (c->direction == PR_SRTP_RECEIVER)
+			__builtin_prefetch(pr_ctx_rtp_win(c));
+		/* GCM: round keys (240 B) and the GHASH keys the SSE/AVX code reads (256 B), and
+		 * the salt; CM: round keys (176 B), ipad, opad, salt */
 		for (unsigned o = 0; o < (c->aead ? 512u : 256u); o += 64)
 			__builtin_prefetch(k + o);
+		if (c->aead)
+			__builtin_prefetch(keys_salt(k, 1));
 	}
 }
 
@@ -355,7 +364,7 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 		return PR_SRTP_ERR_SSRC;
 	trailer = (unsigned)c->rtp_tag_len + c->mki_len;
 	s->data = d;
-	s->keys = c->be_rtp;
+	s->keys = pr_ctx_keys(c, 0);
 	s->aead = c->aead;
 	s->c_off = (uint16_t)h;
 	s->tag_len = c->rtp_tag_len;
@@ -382,18 +391,18 @@ static int rtp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slot
 		if (c->mki_len && memcmp(mki, c->mki, c->mki_len) != 0)
 			return PR_SRTP_ERR_MKI;
 		if (pr_rtp_estimate(&c->rtp, c->initial_roc, pr_be16(d + 2), &idx) < 0 ||
-		    pr_replay_check(&c->rtp, c->rtp_win, c->window_bits, idx) < 0)
+		    pr_replay_check(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, idx) < 0)
 			return PR_SRTP_ERR_REPLAY;
 		if (idx >> 48) /* past ROC 2^32 - 1: the sender must have rekeyed */
 			return PR_SRTP_ERR_KEY_LIMIT;
 	}
 	s->index = idx;
 	if (c->aead) {
-		iv_gcm(s, c->rtp_salt, ssrc, idx);
+		iv_gcm(s, keys_salt(s->keys, 1), ssrc, idx);
 		s->aad_ptr = d;
 		s->h_len = (uint16_t)h;
 	} else {
-		iv_cm(s, c->rtp_salt, ssrc, idx);
+		iv_cm(s, keys_salt(s->keys, 0), ssrc, idx);
 		s->h_len = (uint16_t)(s->end + 4);
 		s->save_off = s->end;
 		if (!protect) {
@@ -413,7 +422,7 @@ static unsigned rtp_chunk(struct tls *t, struct pr_srtp_ctx *const *ctxs, unsign
 	unsigned ok = 0, restores = 0;
 
 	if (stride)
-		prefetch_ctxs(ctxs, n);
+		prefetch_ctxs(ctxs, pkts, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct pr_srtp_ctx *c = ctxs[i * stride];
 		struct slot *s = &t->slots[i];
@@ -457,10 +466,10 @@ static unsigned rtp_chunk(struct tls *t, struct pr_srtp_ctx *const *ctxs, unsign
 		    s->aead ? p->data + s->tag_off : s->saved + c->mki_len; /* CM: saved trailer */
 		if (pr_ct_memcmp(s->tag, rtag, s->tag_len) != 0) {
 			p->result = PR_SRTP_ERR_AUTH;
-		} else if (pr_replay_check(&c->rtp, c->rtp_win, c->window_bits, s->index) < 0) {
+		} else if (pr_replay_check(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, s->index) < 0) {
 			p->result = PR_SRTP_ERR_REPLAY; /* a duplicate earlier in this burst */
 		} else {
-			pr_replay_add(&c->rtp, c->rtp_win, c->window_bits, s->index);
+			pr_replay_add(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, s->index);
 			p->len = s->end;
 			ok++;
 			continue;
@@ -516,7 +525,7 @@ static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slo
 	if (!c->any_ssrc && ssrc != c->ssrc)
 		return PR_SRTP_ERR_SSRC;
 	s->data = d;
-	s->keys = c->be_rtcp;
+	s->keys = pr_ctx_keys(c, 1);
 	s->aead = c->aead;
 	s->c_off = 8;
 	s->tag_len = c->rtcp_tag_len;
@@ -545,7 +554,7 @@ static int rtcp_prepare(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, struct slo
 		enc = ei >> 31;
 		if (!enc && !c->allow_unenc)
 			return PR_SRTP_ERR_UNENCRYPTED;
-		if (pr_replay_check(&c->rtcp, c->rtcp_win, c->window_bits, index) < 0)
+		if (pr_replay_check(&c->rtcp, pr_ctx_rtcp_win(c), c->window_bits, index) < 0)
 			return PR_SRTP_ERR_REPLAY;
 		s->c_len = enc ? (uint16_t)(s->end - 8) : 0;
 	}
@@ -624,8 +633,8 @@ static unsigned rtcp_chunk(struct tls *t, struct pr_srtp_ctx *c, struct pr_srtp_
 		if (s->saved_len)
 			memcpy(tagbuf, s->saved, s->saved_len);
 		if (pr_ct_memcmp(s->tag, tagbuf, s->tag_len) == 0 &&
-		    pr_replay_check(&c->rtcp, c->rtcp_win, c->window_bits, s->index) == 0) {
-			pr_replay_add(&c->rtcp, c->rtcp_win, c->window_bits, s->index);
+		    pr_replay_check(&c->rtcp, pr_ctx_rtcp_win(c), c->window_bits, s->index) == 0) {
+			pr_replay_add(&c->rtcp, pr_ctx_rtcp_win(c), c->window_bits, s->index);
 			p->len = s->end;
 			ok++;
 			continue;

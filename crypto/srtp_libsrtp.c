@@ -88,7 +88,7 @@ int pr_srtp_libsrtp_setup(struct pr_srtp_ctx *c, const struct pr_srtp_params *p)
 		rc = -EINVAL;
 		goto out;
 	}
-	c->libsrtp = sess;
+	(*pr_ctx_libsrtp(c)) = sess;
 out:
 	pr_srtp_wipe(keybuf, sizeof(keybuf));
 	return rc;
@@ -96,9 +96,9 @@ out:
 
 void pr_srtp_libsrtp_free(struct pr_srtp_ctx *c)
 {
-	if (c->libsrtp)
-		srtp_dealloc(c->libsrtp); /* libsrtp zeroes its own key material */
-	c->libsrtp = NULL;
+	if ((*pr_ctx_libsrtp(c)))
+		srtp_dealloc((*pr_ctx_libsrtp(c))); /* libsrtp zeroes its own key material */
+	(*pr_ctx_libsrtp(c)) = NULL;
 }
 
 static uint8_t map(srtp_err_status_t st)
@@ -140,8 +140,8 @@ static srtp_err_status_t unprotect_copy(struct pr_srtp_ctx *c, struct pr_srtp_pk
 	}
 	memcpy(b, p->data, p->len);
 	*len = p->len;
-	st = rtcp ? srtp_unprotect_rtcp_mki(c->libsrtp, b, len, c->mki_len != 0)
-		  : srtp_unprotect_mki(c->libsrtp, b, len, c->mki_len != 0);
+	st = rtcp ? srtp_unprotect_rtcp_mki((*pr_ctx_libsrtp(c)), b, len, c->mki_len != 0)
+		  : srtp_unprotect_mki((*pr_ctx_libsrtp(c)), b, len, c->mki_len != 0);
 	if (st == srtp_err_status_ok)
 		memcpy(p->data, b, (size_t)*len);
 	if (b != stackbuf)
@@ -165,14 +165,14 @@ static uint8_t one_rtp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protect
 	if (protect) {
 		if ((size_t)p->len + pr_srtp_rtp_overhead(c) > p->room)
 			return PR_SRTP_ERR_NO_ROOM;
-		st = srtp_protect_mki(c->libsrtp, p->data, &len, c->mki_len != 0, 0);
+		st = srtp_protect_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0, 0);
 	} else {
 		if ((size_t)h + pr_srtp_rtp_overhead(c) > p->len)
 			return PR_SRTP_ERR_TOO_SHORT;
 		if (c->aead)
 			st = unprotect_copy(c, p, 0, &len);
 		else
-			st = srtp_unprotect_mki(c->libsrtp, p->data, &len, c->mki_len != 0);
+			st = srtp_unprotect_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0);
 	}
 	if (st == srtp_err_status_ok) {
 		uint64_t idx;
@@ -214,7 +214,7 @@ static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protec
 	if (protect) {
 		if ((size_t)p->len + pr_srtcp_overhead(c) > p->room)
 			return PR_SRTP_ERR_NO_ROOM;
-		st = srtp_protect_rtcp_mki(c->libsrtp, p->data, &len, c->mki_len != 0, 0);
+		st = srtp_protect_rtcp_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0, 0);
 	} else {
 		if (8 + pr_srtcp_overhead(c) > p->len)
 			return PR_SRTP_ERR_TOO_SHORT;
@@ -226,7 +226,7 @@ static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protec
 		if (c->aead)
 			st = unprotect_copy(c, p, 1, &len);
 		else
-			st = srtp_unprotect_rtcp_mki(c->libsrtp, p->data, &len, c->mki_len != 0);
+			st = srtp_unprotect_rtcp_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0);
 	}
 	if (st == srtp_err_status_ok) {
 		/* keep our view of the SRTCP index (libsrtp keeps the real state) */
