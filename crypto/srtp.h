@@ -106,6 +106,11 @@ struct pr_srtp_params {
 
 struct pr_srtp_ctx;
 
+/* Where contexts live: aligned_alloc and free unless set. A DPDK process gives its hugepage
+ * heap (thousands of contexts on 4 KiB pages are a TLB miss a packet); alloc(align, size)
+ * returns memory or NULL. Set it once, before the first context exists. */
+void pr_srtp_set_allocator(void *(*alloc)(size_t align, size_t size), void (*release)(void *p));
+
 /* Derives the session keys (RFC 3711 4.3, key derivation rate 0) for SRTP and SRTCP and
  * precomputes the backend's key schedules. 0, or -EINVAL (bad params), -ENOTSUP (backend
  * unavailable), -ENOMEM. */

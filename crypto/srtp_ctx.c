@@ -89,6 +89,20 @@ static int check_params(const struct pr_srtp_params *p, enum pr_srtp_backend *be
 	return 0;
 }
 
+static void *default_alloc(size_t align, size_t size)
+{
+	return aligned_alloc(align, size);
+}
+
+static void *(*ctx_mem_alloc)(size_t, size_t) = default_alloc;
+static void (*ctx_mem_free)(void *) = free;
+
+void pr_srtp_set_allocator(void *(*alloc)(size_t align, size_t size), void (*release)(void *p))
+{
+	ctx_mem_alloc = alloc ? alloc : default_alloc;
+	ctx_mem_free = release ? release : free;
+}
+
 static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srtp_backend be,
 				     unsigned window)
 {
@@ -99,7 +113,7 @@ static struct pr_srtp_ctx *ctx_alloc(const struct pr_srtp_params *p, enum pr_srt
 	/* libsrtp: one line holding the srtp_t */
 	size_t ksz = be == PR_SRTP_BACKEND_IPSECMB ? pr_srtp_ipsecmb_keys_size(pi->aead) : 32;
 	size_t total = align64(off_keys + 2 * ksz);
-	struct pr_srtp_ctx *c = aligned_alloc(64, total);
+	struct pr_srtp_ctx *c = ctx_mem_alloc(64, total);
 
 	if (!c)
 		return NULL;
@@ -185,7 +199,7 @@ static int create(const struct pr_srtp_params *p, const struct pr_srtp_session_k
 	return 0;
 fail:
 	pr_srtp_wipe(c, pr_ctx_alloc_size(c));
-	free(c);
+	ctx_mem_free(c);
 	return rc;
 }
 
@@ -210,7 +224,7 @@ void pr_srtp_ctx_destroy(struct pr_srtp_ctx *c)
 	if (c->backend == PR_SRTP_BACKEND_LIBSRTP)
 		pr_srtp_libsrtp_free(c);
 	pr_srtp_wipe(c, pr_ctx_alloc_size(c));
-	free(c);
+	ctx_mem_free(c);
 }
 
 enum pr_srtp_profile pr_srtp_ctx_profile(const struct pr_srtp_ctx *c)
