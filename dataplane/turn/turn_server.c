@@ -997,6 +997,18 @@ int turn_server_delete(struct turn_server *s, uint64_t id)
 	return 0;
 }
 
+bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip,
+			    uint16_t port)
+{
+	const struct pr_taddr *r = &s->cfg.relay[fi];
+	return r->fam && !memcmp(r->ip, ip, fi ? 16 : 4) && turn_port_in_range(s->tbl, port);
+}
+
+void turn_server_count_orphan(struct turn_server *s)
+{
+	s->st.restore_orphaned++;
+}
+
 int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)
 {
 	if (!src->username[0] || (!src->relay_port[0] && !src->relay_port[1]) ||

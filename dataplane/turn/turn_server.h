@@ -77,6 +77,7 @@ struct turn_ctl_stats {
 	uint64_t unauth_dropped; /* 401/438 over the per-source rate */
 	uint64_t amp_dropped;	 /* answer would exceed the amplification bound */
 	uint64_t allocs_created, allocs_deleted, allocs_expired;
+	uint64_t restore_orphaned; /* not restored: a relayed address no longer ours */
 	uint64_t err[7][100]; /* error responses by code (class 3..6 -> [code/100]) */
 	uint64_t success;
 };
@@ -116,6 +117,14 @@ struct turn_alloc *turn_server_find_id(struct turn_server *s, uint64_t id);
  * permissions and channels as they were. a is filled by the caller like an allocation
  * (in_use, seq, stats ignored). 0, -EEXIST, -ENOSPC, -EINVAL. Control lcore. */
 int turn_server_restore(struct turn_server *s, const struct turn_alloc *a);
+/* Whether ip:port of family fi (0 IPv4, 1 IPv6) is a relayed transport address this relay
+ * hands out now: the configured relay address of that family and a port of the relay range,
+ * what an Allocate picks from. A persisted allocation that holds another (the port was
+ * readdressed or the range changed since) is an orphan: the caller deletes it instead of
+ * restoring it and counts it with turn_server_count_orphan (restore_orphaned). */
+bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip,
+			    uint16_t port);
+void turn_server_count_orphan(struct turn_server *s);
 
 /* ---- data path (workers) ---- */
 enum turn_fwd_kind {

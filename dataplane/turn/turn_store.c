@@ -301,10 +301,23 @@ int turn_store_delete(struct turn_store *st, uint64_t id)
 }
 
 static const char *why;
+/* The relayed address an orphan holds and its user, for restore_all's line. */
+static char orphan_addr[80], orphan_user[PR_KS_TEXT_MAX];
+
+/* -EADDRNOTAVAIL when relay_addr:port of family fam is not one s hands out now. */
+static int relay_check(struct turn_server *s, const char *addr, uint8_t fam, const uint8_t *ip,
+		       uint16_t port)
+{
+	if (turn_server_relay_ours(s, fam == 4 ? 0 : 1, ip, port))
+		return 0;
+	snprintf(orphan_addr, sizeof(orphan_addr), fam == 4 ? "%s:%u" : "[%s]:%u", addr, port);
+	return -EADDRNOTAVAIL;
+}
 
 static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex)
 {
 	why = "record";
+	orphan_user[0] = '\0';
 	struct pr_ks_turn_alloc r;
 	struct turn_alloc a;
 	uint8_t fam;
@@ -326,6 +339,19 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	if (strlen(r.username) >= sizeof(a.username))
 		return -EINVAL;
 	memcpy(a.username, r.username, strlen(r.username) + 1);
+	/* Only the addresses an Allocate would hand out now: after the port was readdressed
+	 * (or the relay range changed) the dataplane neither receives nor sends from the old
+	 * one, and restoring it would keep a dead allocation and its user's quota. */
+	why = "relayed address";
+	memcpy(orphan_user, r.username, strlen(r.username) + 1);
+	if ((rc = relay_check(s, r.relay_addr, fam, rip, r.relay_port)) < 0)
+		return rc;
+	if (r.relay6_port && fam == 4) {
+		if (parse_addr(r.relay6_addr, rip, &fam) < 0 || fam != 6)
+			return -EINVAL;
+		if ((rc = relay_check(s, r.relay6_addr, fam, rip, r.relay6_port)) < 0)
+			return rc;
+	}
 	a.created = (uint32_t)r.created;
 	a.expires = (uint32_t)r.expires;
 
@@ -408,6 +434,17 @@ int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
 		if (rc == 0) {
 			n++;
 			continue;
+		}
+		if (rc == -EADDRNOTAVAIL) {
+			/* deleted as a deallocation deletes it (the records and the index
+			 * entry), so that poprelayctl and the user's quota no longer see it */
+			PR_WARN("turn: allocation %s of %s not restored: relayed address %s is "
+				"no longer ours: deleted",
+				ids.v[i], orphan_user, orphan_addr);
+			turn_server_count_orphan(s);
+			rc = pr_ks_turn_alloc_delete(st->r, ids.v[i]);
+			if (rc != -EIO)
+				continue;
 		}
 		if (rc == -EIO) {
 			pr_ks_names_free(&ids);

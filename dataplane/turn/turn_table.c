@@ -233,6 +233,11 @@ bool turn_port_free(const struct turn_table *t, int fi, uint16_t port)
 	return port >= t->port_min && port <= t->port_max && !busy(t, fi, port);
 }
 
+bool turn_port_in_range(const struct turn_table *t, uint16_t port)
+{
+	return port >= t->port_min && port <= t->port_max;
+}
+
 uint16_t turn_port_pick(struct turn_table *t, int fi, bool even, bool pair)
 {
 	uint32_t n = (uint32_t)t->port_max - t->port_min + 1;

@@ -188,6 +188,8 @@ void turn_alloc_put(struct turn_table *t, struct turn_alloc *a);
  * port+1 free too when pair. 0 when exhausted. */
 uint16_t turn_port_pick(struct turn_table *t, int fi, bool even, bool pair);
 bool turn_port_free(const struct turn_table *t, int fi, uint16_t port);
+/* Whether port is in the table's relay range (held or not). */
+bool turn_port_in_range(const struct turn_table *t, uint16_t port);
 /* Marks/unmarks a port as held without an allocation (RESERVATION-TOKEN). */
 void turn_port_hold(struct turn_table *t, int fi, uint16_t port, bool held);
 /* Makes a (fully written) allocation visible: 5-tuple hash and its relay ports. -EEXIST if
