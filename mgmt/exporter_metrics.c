@@ -1,0 +1,770 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* One scrape of poprelay-exporter: read the dataplane's telemetry, Redis and the slowpath's
+ * certificate, then render every family in the Prometheus text format. Names and meanings
+ * are listed in docs/metrics.md; keep the two together.
+ *
+ * Everything is read before anything is rendered, because a family's samples must be
+ * contiguous (one HELP/TYPE, then every lcore's or port's sample). Nothing rendered is a
+ * secret: counters, counts of records, addresses of our own ports, a certificate's date. */
+#include "mgmt/exporter.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/keyspace.h"
+#include "common/redis.h"
+#include "mgmt/telemetry_client.h"
+
+/* ---- output ---- */
+void exp_out_printf(struct exp_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->failed)
+		return;
+	for (;;) {
+		size_t room = o->cap - o->len;
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf ? o->buf + o->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap ? o->cap * 2 : 16384;
+		while (cap < o->len + (size_t)n + 1)
+			cap *= 2;
+		char *b = realloc(o->buf, cap);
+		if (b == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->buf = b;
+		o->cap = cap;
+	}
+}
+
+void exp_out_free(struct exp_out *o)
+{
+	free(o->buf);
+	memset(o, 0, sizeof(*o));
+}
+
+static void family(struct exp_out *o, const char *name, const char *type, const char *help)
+{
+	exp_out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* labels: "" or `k="v",k2="v2"` already escaped. */
+static void sample_i(struct exp_out *o, const char *name, const char *labels, int64_t v)
+{
+	if (labels[0])
+		exp_out_printf(o, "%s{%s} %" PRId64 "\n", name, labels, v);
+	else
+		exp_out_printf(o, "%s %" PRId64 "\n", name, v);
+}
+
+static void sample_d(struct exp_out *o, const char *name, const char *labels, double v)
+{
+	if (labels[0])
+		exp_out_printf(o, "%s{%s} %.6f\n", name, labels, v);
+	else
+		exp_out_printf(o, "%s %.6f\n", name, v);
+}
+
+/* A label value: backslash, double quote and line feed escaped (the format's rules). */
+static void esc(char *dst, size_t len, const char *s)
+{
+	size_t j = 0;
+
+	for (; s && *s && j + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			dst[j++] = '\\';
+			dst[j++] = *s;
+		} else if (*s == '\n') {
+			dst[j++] = '\\';
+			dst[j++] = 'n';
+		} else {
+			dst[j++] = *s;
+		}
+	}
+	dst[j] = '\0';
+}
+
+/* ---- what one scrape read ---- */
+struct scrape {
+	bool dp_up;
+	json_t *info, *stats, *drops, *lcores, *ports, *turn, *media; /* NULL: not answered */
+
+	bool redis_up;
+	int64_t users, regs, turn_allocs, sessions, cdrs; /* -1: not read */
+	int64_t regs_by[4]; /* tls, tcp, udp, other; [0] -1: not read */
+	int64_t calls;	    /* -1: not read */
+
+	int cert_state; /* 0 no file configured, 1 read, -1 unreadable */
+	int64_t cert_left_s;
+};
+
+static const char *const reg_transports[4] = {"tls", "tcp", "udp", "other"};
+
+static int64_t jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* ---- the dataplane ---- */
+struct tel {
+	struct ctl_tel t;
+	bool broken; /* an I/O error: the rest of the scrape does not wait on it again */
+};
+
+static json_t *tel_get(struct tel *t, const char *cmd)
+{
+	json_t *v;
+	int err;
+
+	if (t->broken)
+		return NULL;
+	v = ctl_tel_query(&t->t, cmd, &err);
+	/* -EINVAL: the dataplane answered null (a feature it does not run); anything else
+	 * is the connection failing. */
+	if (v == NULL && err != -EINVAL)
+		t->broken = true;
+	return v;
+}
+
+static void read_dataplane(const struct exp_cfg *cfg, struct scrape *s)
+{
+	struct timeval tv = {.tv_sec = EXP_TEL_TIMEOUT_MS / 1000,
+			     .tv_usec = (EXP_TEL_TIMEOUT_MS % 1000) * 1000};
+	struct tel t = {0};
+	json_t *ids;
+	size_t i;
+	char cmd[64];
+
+	if (ctl_tel_open(&t.t, cfg->prefix) < 0)
+		return;
+	setsockopt(t.t.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(t.t.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	s->info = tel_get(&t, "/poprelay/info");
+	if (s->info == NULL)
+		goto out;
+	s->stats = tel_get(&t, "/poprelay/stats");
+	s->drops = tel_get(&t, "/poprelay/drops");
+	s->lcores = json_array();
+	json_t *lc = tel_get(&t, "/poprelay/lcores");
+	ids = json_object_get(lc, "lcore");
+	for (i = 0; i < json_array_size(ids); i++) {
+		snprintf(cmd, sizeof(cmd), "/poprelay/lcore,%" PRId64,
+			 (int64_t)json_integer_value(json_array_get(ids, i)));
+		json_t *one = tel_get(&t, cmd);
+		if (one)
+			json_array_append_new(s->lcores, one);
+	}
+	json_decref(lc);
+	s->ports = json_array();
+	json_t *pl = tel_get(&t, "/poprelay/ports");
+	ids = json_object_get(pl, "port");
+	for (i = 0; i < json_array_size(ids); i++) {
+		snprintf(cmd, sizeof(cmd), "/poprelay/port,%" PRId64,
+			 (int64_t)json_integer_value(json_array_get(ids, i)));
+		json_t *one = tel_get(&t, cmd);
+		if (one)
+			json_array_append_new(s->ports, one);
+	}
+	json_decref(pl);
+	s->turn = tel_get(&t, "/poprelay/turn/stats");
+	s->media = tel_get(&t, "/poprelay/media/stats");
+	/* Up means it answered the whole scrape, not that it started one. */
+	s->dp_up = !t.broken;
+out:
+	ctl_tel_close(&t.t);
+}
+
+/* ---- Redis ---- */
+static redisReply *rcmd(struct pr_redis *r, struct scrape *s, const char *fmt, ...)
+{
+	redisReply *rep;
+	va_list ap;
+
+	if (!s->redis_up)
+		return NULL;
+	va_start(ap, fmt);
+	rep = redisvCommand(pr_redis_ctx(r), fmt, ap);
+	va_end(ap);
+	if (rep == NULL) {
+		s->redis_up = false; /* timeout or I/O error: no more waiting this scrape */
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) { /* e.g. NOPERM: this figure only */
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+static int64_t rint_cmd(struct pr_redis *r, struct scrape *s, const char *fmt, const char *key,
+			const char *arg)
+{
+	redisReply *rep = arg ? rcmd(r, s, fmt, key, arg) : rcmd(r, s, fmt, key);
+	int64_t v = -1;
+
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+/* HGET field of prefix<member> for each member of arr, pipelined: replies[i] or NULL. */
+static redisReply **hget_each(struct pr_redis *r, struct scrape *s, const redisReply *arr,
+			      const char *prefix, const char *field)
+{
+	redisContext *c = pr_redis_ctx(r);
+	redisReply **out = calloc(arr->elements ? arr->elements : 1, sizeof(*out));
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < arr->elements; i++)
+		redisAppendCommand(c, "HGET %s%s %s", prefix, arr->element[i]->str, field);
+	for (i = 0; i < arr->elements; i++) {
+		void *rep = NULL;
+		if (redisGetReply(c, &rep) != REDIS_OK) {
+			s->redis_up = false;
+			break;
+		}
+		out[i] = rep;
+	}
+	if (!s->redis_up) {
+		for (i = 0; i < arr->elements; i++)
+			freeReplyObject(out[i]);
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void free_each(redisReply **reps, size_t n)
+{
+	if (reps == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(reps[i]);
+	free(reps);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void read_regs(struct pr_redis *r, struct scrape *s, const char *now)
+{
+	redisReply *arr, **tr;
+	size_t i;
+
+	s->regs = rint_cmd(r, s, "ZCOUNT %s %s +inf", PR_KS_REGS_KEY, now);
+	if (s->regs < 0 || s->regs > EXP_REDIS_SCAN_MAX)
+		return;
+	arr = rcmd(r, s, "ZRANGEBYSCORE %s %s +inf", PR_KS_REGS_KEY, now);
+	if (arr == NULL || arr->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(arr);
+		return;
+	}
+	tr = hget_each(r, s, arr, PR_KS_REG_PREFIX, "transport");
+	if (tr) {
+		memset(s->regs_by, 0, sizeof(s->regs_by));
+		for (i = 0; i < arr->elements; i++) {
+			const char *t =
+			    tr[i] && tr[i]->type == REDIS_REPLY_STRING ? tr[i]->str : "";
+			int k = 3;
+			for (int j = 0; j < 3; j++)
+				if (strcmp(t, reg_transports[j]) == 0)
+					k = j;
+			s->regs_by[k]++;
+		}
+	}
+	free_each(tr, arr->elements);
+	freeReplyObject(arr);
+}
+
+/* A call has one session per anchored m= line: calls are the distinct Call-IDs. */
+static void read_calls(struct pr_redis *r, struct scrape *s)
+{
+	redisReply *arr, **ci;
+	const char **ids;
+	size_t i, n = 0;
+
+	if (s->sessions < 0 || s->sessions > EXP_REDIS_SCAN_MAX)
+		return;
+	arr = rcmd(r, s, "SMEMBERS %s", PR_KS_SESSIONS_KEY);
+	if (arr == NULL || arr->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(arr);
+		return;
+	}
+	ci = hget_each(r, s, arr, PR_KS_SESSION_PREFIX, "call_id");
+	ids = calloc(arr->elements ? arr->elements : 1, sizeof(*ids));
+	if (ci && ids) {
+		for (i = 0; i < arr->elements; i++)
+			if (ci[i] && ci[i]->type == REDIS_REPLY_STRING)
+				ids[n++] = ci[i]->str;
+		qsort(ids, n, sizeof(*ids), cmp_str);
+		s->calls = 0;
+		for (i = 0; i < n; i++)
+			s->calls += i == 0 || strcmp(ids[i], ids[i - 1]) != 0;
+	}
+	free(ids);
+	free_each(ci, arr->elements);
+	freeReplyObject(arr);
+}
+
+static void read_redis(const struct exp_cfg *cfg, struct scrape *s)
+{
+	struct pr_redis *r = NULL;
+	redisReply *rep;
+	char now[24];
+
+	s->users = s->regs = s->turn_allocs = s->sessions = s->cdrs = s->calls = -1;
+	s->regs_by[0] = -1;
+	if (pr_redis_connect(&r, cfg->redis_socket, EXP_REDIS_TIMEOUT_MS) < 0)
+		return;
+	if (cfg->redis_passfile[0] &&
+	    pr_redis_auth(r, cfg->redis_user[0] ? cfg->redis_user : NULL, cfg->redis_passfile) < 0)
+		goto out;
+	s->redis_up = true;
+	rep = rcmd(r, s, "PING");
+	if (rep == NULL) {
+		s->redis_up = false;
+		goto out;
+	}
+	freeReplyObject(rep);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	s->users = rint_cmd(r, s, "SCARD %s", PR_KS_USERS_KEY, NULL);
+	read_regs(r, s, now);
+	s->turn_allocs = rint_cmd(r, s, "ZCOUNT %s %s +inf", PR_KS_TURN_ALLOCS_KEY, now);
+	s->sessions = rint_cmd(r, s, "SCARD %s", PR_KS_SESSIONS_KEY, NULL);
+	read_calls(r, s);
+	s->cdrs = rint_cmd(r, s, "ZCARD %s", PR_KS_CDRS_KEY, NULL);
+out:
+	pr_redis_close(r);
+}
+
+/* ---- the slowpath's certificate ---- */
+static void read_cert(const struct exp_cfg *cfg, struct scrape *s)
+{
+	FILE *f;
+	X509 *x;
+	int days = 0, secs = 0;
+
+	if (!cfg->cert[0])
+		return;
+	s->cert_state = -1;
+	f = fopen(cfg->cert, "re");
+	if (f == NULL)
+		return;
+	x = PEM_read_X509(f, NULL, NULL, NULL); /* the first is the server's own */
+	fclose(f);
+	if (x == NULL)
+		return;
+	/* from now to notAfter: negative once it has expired */
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x))) {
+		s->cert_left_s = (int64_t)days * 86400 + secs;
+		s->cert_state = 1;
+	}
+	X509_free(x);
+}
+
+/* ---- rendering ---- */
+struct ctr {
+	const char *key;  /* telemetry field */
+	const char *name; /* metric */
+	const char *type;
+	const char *help;
+	double scale; /* 0: the integer as is */
+};
+
+/* Per-lcore figures (from /poprelay/lcore,ID). The rest of /poprelay/stats' fields are
+ * protocol events, rendered summed as poprelay_dataplane_events_total{event}. */
+static const struct ctr lcore_ctrs[] = {
+    {"rx_packets", "poprelay_lcore_rx_packets_total", "counter",
+     "Frames taken from the NIC by this lcore.", 0},
+    {"rx_bytes", "poprelay_lcore_rx_bytes_total", "counter",
+     "Bytes of the frames taken from the NIC by this lcore.", 0},
+    {"tx_packets", "poprelay_lcore_tx_packets_total", "counter",
+     "Frames the NIC accepted from this lcore.", 0},
+    {"tx_bytes", "poprelay_lcore_tx_bytes_total", "counter",
+     "Bytes of the frames the NIC accepted from this lcore.", 0},
+    {"drops", "poprelay_lcore_drops_total", "counter",
+     "Packets this lcore dropped, every reason summed.", 0},
+    {"punted", "poprelay_lcore_punted_total", "counter",
+     "Packets this lcore passed to the control lcore.", 0},
+    {"loops", "poprelay_lcore_loops_total", "counter", "Poll-loop iterations of this lcore.", 0},
+    {"busy_loops", "poprelay_lcore_busy_loops_total", "counter",
+     "Poll-loop iterations of this lcore that received something.", 0},
+    {"busy_us", "poprelay_lcore_busy_seconds_total", "counter",
+     "Time this lcore spent in iterations that received something.", 1e-6},
+};
+
+static bool is_lcore_key(const char *k)
+{
+	for (size_t i = 0; i < sizeof(lcore_ctrs) / sizeof(lcore_ctrs[0]); i++)
+		if (strcmp(k, lcore_ctrs[i].key) == 0)
+			return true;
+	return false;
+}
+
+static void render_lcores(struct exp_out *o, const struct scrape *s)
+{
+	char lab[128], role[64];
+	size_t i, j;
+
+	for (j = 0; j < sizeof(lcore_ctrs) / sizeof(lcore_ctrs[0]); j++) {
+		const struct ctr *c = &lcore_ctrs[j];
+		family(o, c->name, c->type, c->help);
+		for (i = 0; i < json_array_size(s->lcores); i++) {
+			json_t *l = json_array_get(s->lcores, i);
+			esc(role, sizeof(role), jstr(l, "role"));
+			snprintf(lab, sizeof(lab), "lcore=\"%" PRId64 "\",role=\"%s\"",
+				 jint(l, "lcore"), role);
+			if (c->scale)
+				sample_d(o, c->name, lab, (double)jint(l, c->key) * c->scale);
+			else
+				sample_i(o, c->name, lab, jint(l, c->key));
+		}
+	}
+	family(o, "poprelay_lcore_busy_percent", "gauge",
+	       "Share of this lcore's poll-loop iterations that received something since start, "
+	       "in percent.");
+	for (i = 0; i < json_array_size(s->lcores); i++) {
+		json_t *l = json_array_get(s->lcores, i);
+		int64_t loops = jint(l, "loops");
+		esc(role, sizeof(role), jstr(l, "role"));
+		snprintf(lab, sizeof(lab), "lcore=\"%" PRId64 "\",role=\"%s\"", jint(l, "lcore"),
+			 role);
+		sample_d(o, "poprelay_lcore_busy_percent", lab,
+			 loops ? 100.0 * (double)jint(l, "busy_loops") / (double)loops : 0.0);
+	}
+}
+
+static void render_ports(struct exp_out *o, const struct scrape *s)
+{
+	static const struct ctr port_ctrs[] = {
+	    {"ipackets", "poprelay_port_rx_packets_total", "counter",
+	     "Packets the NIC received (rte_eth_stats ipackets).", 0},
+	    {"opackets", "poprelay_port_tx_packets_total", "counter",
+	     "Packets the NIC sent (opackets).", 0},
+	    {"ibytes", "poprelay_port_rx_bytes_total", "counter", "Bytes the NIC received.", 0},
+	    {"obytes", "poprelay_port_tx_bytes_total", "counter", "Bytes the NIC sent.", 0},
+	    {"imissed", "poprelay_port_rx_missed_total", "counter",
+	     "Packets the NIC dropped because no RX descriptor was free (imissed).", 0},
+	    {"ierrors", "poprelay_port_rx_errors_total", "counter", "Erroneous received packets.",
+	     0},
+	    {"oerrors", "poprelay_port_tx_errors_total", "counter", "Failed transmissions.", 0},
+	    {"rx_nombuf", "poprelay_port_rx_nombuf_total", "counter",
+	     "RX mbuf allocation failures.", 0},
+	};
+	char lab[640], dev[256], mac[64], v4[96], v6[96];
+	size_t i, j;
+
+	family(o, "poprelay_port_info", "gauge",
+	       "A dataplane port (1): its device, MAC and addresses as labels.");
+	for (i = 0; i < json_array_size(s->ports); i++) {
+		json_t *p = json_array_get(s->ports, i);
+		esc(dev, sizeof(dev), jstr(p, "device"));
+		esc(mac, sizeof(mac), jstr(p, "mac"));
+		esc(v4, sizeof(v4), jstr(p, "ipv4"));
+		esc(v6, sizeof(v6), jstr(p, "ipv6"));
+		snprintf(lab, sizeof(lab),
+			 "port=\"%" PRId64 "\",device=\"%s\",mac=\"%s\",ipv4=\"%s\",ipv6=\"%s\"",
+			 jint(p, "port"), dev, mac, v4, v6);
+		sample_i(o, "poprelay_port_info", lab, 1);
+	}
+	family(o, "poprelay_port_link_up", "gauge", "1 when the port's link is up.");
+	for (i = 0; i < json_array_size(s->ports); i++) {
+		json_t *p = json_array_get(s->ports, i);
+		snprintf(lab, sizeof(lab), "port=\"%" PRId64 "\"", jint(p, "port"));
+		sample_i(o, "poprelay_port_link_up", lab, strcmp(jstr(p, "link"), "up") == 0);
+	}
+	for (j = 0; j < sizeof(port_ctrs) / sizeof(port_ctrs[0]); j++) {
+		family(o, port_ctrs[j].name, port_ctrs[j].type, port_ctrs[j].help);
+		for (i = 0; i < json_array_size(s->ports); i++) {
+			json_t *p = json_array_get(s->ports, i);
+			snprintf(lab, sizeof(lab), "port=\"%" PRId64 "\"", jint(p, "port"));
+			sample_i(o, port_ctrs[j].name, lab, jint(p, port_ctrs[j].key));
+		}
+	}
+}
+
+/* Every integer field of obj whose name starts with strip (and is not skipped) as one
+ * sample of name{label="<field without strip>"}. */
+static void render_keyed(struct exp_out *o, json_t *obj, const char *name, const char *type,
+			 const char *help, const char *label, const char *strip,
+			 bool (*skip)(const char *))
+{
+	const char *k;
+	json_t *v;
+	char lab[160], val[96];
+	size_t sl = strlen(strip);
+
+	family(o, name, type, help);
+	json_object_foreach(obj, k, v)
+	{
+		if (!json_is_integer(v) || strncmp(k, strip, sl) != 0 || (skip && skip(k)))
+			continue;
+		esc(val, sizeof(val), k + sl);
+		snprintf(lab, sizeof(lab), "%s=\"%s\"", label, val);
+		sample_i(o, name, lab, (int64_t)json_integer_value(v));
+	}
+}
+
+static bool not_event(const char *k)
+{
+	return is_lcore_key(k) || strcmp(k, "drops") == 0;
+}
+
+static void one(struct exp_out *o, const char *name, const char *type, const char *help, int64_t v)
+{
+	family(o, name, type, help);
+	sample_i(o, name, "", v);
+}
+
+static void render_turn(struct exp_out *o, json_t *t)
+{
+	static const struct ctr turn_ctrs[] = {
+	    {"allocations", "poprelay_turn_allocations", "gauge", "Live TURN allocations.", 0},
+	    {"capacity", "poprelay_turn_allocations_capacity", "gauge",
+	     "Allocations the table holds at most.", 0},
+	    {"requests", "poprelay_turn_requests_total", "counter",
+	     "STUN/TURN requests handled by the control lcore.", 0},
+	    {"success", "poprelay_turn_requests_succeeded_total", "counter",
+	     "Requests answered with a success response.", 0},
+	    {"allocs_created", "poprelay_turn_allocations_created_total", "counter",
+	     "Allocations created.", 0},
+	    {"allocs_deleted", "poprelay_turn_allocations_deleted_total", "counter",
+	     "Allocations deleted (refresh with lifetime 0, or by an operator).", 0},
+	    {"allocs_expired", "poprelay_turn_allocations_expired_total", "counter",
+	     "Allocations that expired.", 0},
+	    {"fastpath_relayed", "poprelay_turn_fastpath_relayed_total", "counter",
+	     "Datagrams the TURN fast paths relayed.", 0},
+	    {"fastpath_declined", "poprelay_turn_fastpath_declined_total", "counter",
+	     "Datagrams the TURN fast paths handed to the general path.", 0},
+	};
+	static const char *const refusals[] = {"malformed", "bad_fingerprint", "not_stun",
+					       "unauth_rate_limited", "amplification_dropped"};
+	char lab[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(turn_ctrs) / sizeof(turn_ctrs[0]); i++)
+		one(o, turn_ctrs[i].name, turn_ctrs[i].type, turn_ctrs[i].help,
+		    jint(t, turn_ctrs[i].key));
+	family(o, "poprelay_turn_rejected_total", "counter",
+	       "Datagrams to the TURN port refused before any answer, by reason.");
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		snprintf(lab, sizeof(lab), "reason=\"%s\"", refusals[i]);
+		sample_i(o, "poprelay_turn_rejected_total", lab, jint(t, refusals[i]));
+	}
+	render_keyed(o, t, "poprelay_turn_error_responses_total", "counter",
+		     "Error responses sent, by STUN error code.", "code", "err_", NULL);
+	family(o, "poprelay_turn_live_relayed_packets", "gauge",
+	       "Packets relayed by the allocations live now, by direction.");
+	sample_i(o, "poprelay_turn_live_relayed_packets", "direction=\"client_to_peer\"",
+		 jint(t, "pkts_c2p"));
+	sample_i(o, "poprelay_turn_live_relayed_packets", "direction=\"peer_to_client\"",
+		 jint(t, "pkts_p2c"));
+	family(o, "poprelay_turn_live_relayed_bytes", "gauge",
+	       "Bytes relayed by the allocations live now, by direction.");
+	sample_i(o, "poprelay_turn_live_relayed_bytes", "direction=\"client_to_peer\"",
+		 jint(t, "bytes_c2p"));
+	sample_i(o, "poprelay_turn_live_relayed_bytes", "direction=\"peer_to_client\"",
+		 jint(t, "bytes_p2c"));
+	render_keyed(o, t, "poprelay_turn_live_drops", "gauge",
+		     "Packets the allocations live now dropped, by reason.", "reason", "drop_",
+		     NULL);
+}
+
+static void render_media(struct exp_out *o, json_t *m)
+{
+	static const struct ctr media_ctrs[] = {
+	    {"sessions", "poprelay_media_sessions", "gauge",
+	     "Media sessions the dataplane relays (one per anchored m= line, two legs each).", 0},
+	    {"capacity", "poprelay_media_sessions_capacity", "gauge",
+	     "Media sessions the dataplane holds at most.", 0},
+	    {"streams", "poprelay_media_streams", "gauge",
+	     "SRTP/RTP streams (one per SSRC and leg) of the live sessions.", 0},
+	    {"memory_bytes", "poprelay_media_memory_bytes", "gauge",
+	     "Memory of the live sessions, their streams and contexts.", 0},
+	    {"received", "poprelay_media_received_packets_total", "counter",
+	     "Media packets received from the legs' devices and accepted.", 0},
+	    {"relayed", "poprelay_media_relayed_packets_total", "counter",
+	     "Media packets relayed to the legs' devices.", 0},
+	    {"auth_fail", "poprelay_media_live_auth_failures", "gauge",
+	     "SRTP/SRTCP authentication failures of the live sessions.", 0},
+	    {"wrong_source", "poprelay_media_live_wrong_source", "gauge",
+	     "Packets of the live sessions from an address other than the leg's.", 0},
+	    {"relatch", "poprelay_media_live_relatches", "gauge",
+	     "Latch moves (NAT rebinding) of the live sessions.", 0},
+	    {"idle_reported", "poprelay_media_idle_reported_total", "counter",
+	     "Sessions reported idle to the slowpath.", 0},
+	    {"ctl_relayed", "poprelay_media_ctl_relayed_total", "counter",
+	     "Media packets the control lcore relayed (first packets of a stream).", 0},
+	    {"redis_errors", "poprelay_media_redis_errors_total", "counter",
+	     "Redis errors of the media anchor.", 0},
+	    {"streams_restored", "poprelay_media_streams_restored_total", "counter",
+	     "Streams resumed from Redis after a restart.", 0},
+	};
+	static const char *const ops[][2] = {
+	    {"install", "installs"}, {"update", "updates"}, {"end", "ends"}};
+	static const char *const rej[][2] = {
+	    {"refused", "refused"}, {"malformed", "bad_entries"}, {"unknown", "unknown"}};
+	char lab[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(media_ctrs) / sizeof(media_ctrs[0]); i++)
+		one(o, media_ctrs[i].name, media_ctrs[i].type, media_ctrs[i].help,
+		    jint(m, media_ctrs[i].key));
+	family(o, "poprelay_media_commands_total", "counter",
+	       "Session stream entries applied, by operation.");
+	for (i = 0; i < 3; i++) {
+		snprintf(lab, sizeof(lab), "op=\"%s\"", ops[i][0]);
+		sample_i(o, "poprelay_media_commands_total", lab, jint(m, ops[i][1]));
+	}
+	family(o, "poprelay_media_commands_rejected_total", "counter",
+	       "Session stream entries not applied, by reason.");
+	for (i = 0; i < 3; i++) {
+		snprintf(lab, sizeof(lab), "reason=\"%s\"", rej[i][0]);
+		sample_i(o, "poprelay_media_commands_rejected_total", lab, jint(m, rej[i][1]));
+	}
+}
+
+static void render_dataplane(struct exp_out *o, const struct scrape *s)
+{
+	char ver[64], feat[128], lab[256];
+
+	esc(ver, sizeof(ver), jstr(s->info, "version"));
+	esc(feat, sizeof(feat), jstr(s->info, "features"));
+	snprintf(lab, sizeof(lab), "version=\"%s\",features=\"%s\"", ver, feat);
+	family(o, "poprelay_dataplane_info", "gauge",
+	       "The running dataplane (1): its version and features as labels.");
+	sample_i(o, "poprelay_dataplane_info", lab, 1);
+	one(o, "poprelay_dataplane_start_time_seconds", "gauge",
+	    "Start of the dataplane, UNIX seconds.", jint(s->info, "start_time"));
+	one(o, "poprelay_dataplane_workers", "gauge", "Worker lcores.", jint(s->info, "workers"));
+	one(o, "poprelay_dataplane_neighbours", "gauge", "Entries of the neighbour table.",
+	    jint(s->info, "neighbours"));
+	render_lcores(o, s);
+	render_ports(o, s);
+	if (s->stats)
+		render_keyed(o, s->stats, "poprelay_dataplane_events_total", "counter",
+			     "Protocol events summed over the lcores, by /poprelay/stats counter.",
+			     "event", "", not_event);
+	if (s->drops)
+		render_keyed(o, s->drops, "poprelay_drops_total", "counter",
+			     "Packets the dataplane dropped, by reason.", "reason", "", NULL);
+	if (s->turn)
+		render_turn(o, s->turn);
+	if (s->media)
+		render_media(o, s->media);
+}
+
+static void render_redis(struct exp_out *o, const struct scrape *s)
+{
+	char lab[64];
+
+	if (s->users >= 0)
+		one(o, "poprelay_users", "gauge", "Device accounts (pr:users).", s->users);
+	if (s->regs >= 0)
+		one(o, "poprelay_registrations", "gauge",
+		    "Registrations not yet expired (pr:regs).", s->regs);
+	if (s->regs_by[0] >= 0) {
+		family(o, "poprelay_registrations_by_transport", "gauge",
+		       "Registrations not yet expired, by the transport the device registered "
+		       "over (tls: one TLS flow each).");
+		for (int i = 0; i < 4; i++) {
+			snprintf(lab, sizeof(lab), "transport=\"%s\"", reg_transports[i]);
+			sample_i(o, "poprelay_registrations_by_transport", lab, s->regs_by[i]);
+		}
+	}
+	if (s->sessions >= 0)
+		one(o, "poprelay_store_media_sessions", "gauge",
+		    "Media session records the slowpath holds (pr:sessions).", s->sessions);
+	if (s->calls >= 0)
+		one(o, "poprelay_calls_active", "gauge",
+		    "Calls with anchored media: distinct Call-IDs of the session records.",
+		    s->calls);
+	if (s->turn_allocs >= 0)
+		one(o, "poprelay_store_turn_allocations", "gauge",
+		    "TURN allocation records not yet expired (pr:turn:allocs).", s->turn_allocs);
+	if (s->cdrs >= 0)
+		one(o, "poprelay_cdrs", "gauge", "Call detail records held (the last 90 days).",
+		    s->cdrs);
+}
+
+int exp_render(const struct exp_cfg *cfg, struct exp_out *o)
+{
+	struct scrape s = {0};
+	struct timespec t0, t1;
+	char lab[300], file[280];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	read_dataplane(cfg, &s);
+	read_redis(cfg, &s);
+	read_cert(cfg, &s);
+
+	family(o, "poprelay_up", "gauge", "1 when the process answered this scrape.");
+	sample_i(o, "poprelay_up", "process=\"dataplane\"", s.dp_up);
+	sample_i(o, "poprelay_up", "process=\"redis\"", s.redis_up);
+	if (s.dp_up)
+		render_dataplane(o, &s);
+	if (s.redis_up)
+		render_redis(o, &s);
+	if (s.cert_state) {
+		esc(file, sizeof(file), cfg->cert);
+		snprintf(lab, sizeof(lab), "file=\"%s\"", file);
+		family(o, "poprelay_tls_certificate_readable", "gauge",
+		       "1 when the slowpath's certificate file could be read and parsed.");
+		sample_i(o, "poprelay_tls_certificate_readable", lab, s.cert_state > 0);
+		if (s.cert_state > 0) {
+			family(o, "poprelay_tls_certificate_expiry_seconds", "gauge",
+			       "Seconds until the slowpath certificate's notAfter (negative once "
+			       "expired).");
+			sample_i(o, "poprelay_tls_certificate_expiry_seconds", lab, s.cert_left_s);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	family(o, "poprelay_scrape_duration_seconds", "gauge", "Time this scrape took to gather.");
+	sample_d(o, "poprelay_scrape_duration_seconds", "",
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+	json_decref(s.info);
+	json_decref(s.stats);
+	json_decref(s.drops);
+	json_decref(s.lcores);
+	json_decref(s.ports);
+	json_decref(s.turn);
+	json_decref(s.media);
+	return o->failed ? -ENOMEM : 0;
+}
