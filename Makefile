@@ -22,7 +22,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
-	rtpengine-daemon
+	rtpengine-daemon libmicrohttpd-dev prometheus curl
 
 B ?= build
 FB := build-fuzz
