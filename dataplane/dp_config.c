@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Table-driven INI parsing on top of rte_cfgfile (which works before EAL starts). */
 #include "dataplane/dp_config.h"
+#include "dataplane/dp.h"
 #include "dataplane/dp_port.h"
+#include "dataplane/dp_udp.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <rte_cfgfile.h>
 #include <rte_common.h>
@@ -334,6 +337,403 @@ static void section_names(char *buf, size_t len)
 					s->max_instances > 1 ? "N" : "");
 }
 
+/* ---- What the start would refuse beyond one key's range ----
+ * Everything here runs from dp_config_load (or dp_config_check_host), before EAL, and
+ * nowhere else: --check-config and the start judge a file by the same code. Messages are
+ * "[section] key: got ..., expected ..."; the loader prefixes the file name. */
+
+#define LCORE_MAX RTE_MAX_LCORE /* EAL: lcore ids */
+#define CPU_MAX	  1024		/* EAL: CPU_SETSIZE */
+
+/* Filled by check_lcores for dp_config_check_host. */
+static bool lcore_on[LCORE_MAX];
+static bool cpu_on[CPU_MAX];
+
+static void skip_blanks(const char **p)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+}
+
+/* "N" or "N-M" (N <= M, M < max) at *p; advances *p. */
+static int parse_range(const char **p, unsigned int max, unsigned int *lo, unsigned int *hi)
+{
+	char *end;
+	unsigned long a, b;
+
+	skip_blanks(p);
+	if (!isdigit((unsigned char)**p))
+		return -EINVAL;
+	a = strtoul(*p, &end, 10);
+	*p = end;
+	skip_blanks(p);
+	b = a;
+	if (**p == '-') {
+		(*p)++;
+		skip_blanks(p);
+		if (!isdigit((unsigned char)**p))
+			return -EINVAL;
+		b = strtoul(*p, &end, 10);
+		*p = end;
+		skip_blanks(p);
+	}
+	if (a > b || b >= max)
+		return -EINVAL;
+	*lo = (unsigned int)a;
+	*hi = (unsigned int)b;
+	return 0;
+}
+
+/* A set as EAL's --lcores takes it: "N", "N-M" or "(N,N-M,...)"; marks on[]. */
+static int parse_set(const char **p, unsigned int max, bool *on)
+{
+	unsigned int lo, hi, i;
+
+	skip_blanks(p);
+	if (**p != '(') {
+		if (parse_range(p, max, &lo, &hi) < 0)
+			return -EINVAL;
+		for (i = lo; i <= hi; i++)
+			on[i] = true;
+		return 0;
+	}
+	(*p)++;
+	for (;;) {
+		if (parse_range(p, max, &lo, &hi) < 0)
+			return -EINVAL;
+		for (i = lo; i <= hi; i++)
+			on[i] = true;
+		if (**p == ')')
+			break;
+		if (**p != ',')
+			return -EINVAL;
+		(*p)++;
+	}
+	(*p)++;
+	skip_blanks(p);
+	return 0;
+}
+
+/* [eal] lcores, read as build_eal_args hands it to EAL: a map ("0@0,1@1,(2-3)@2") when it
+ * holds '@' or parentheses, else a list for -l ("0-3,5"). Sets lcore_on[] and the CPUs
+ * they run on (cpu_on[]: the map's, or the lcore ids themselves). */
+static int parse_lcores(const char *spec)
+{
+	bool map = strpbrk(spec, "@()") != NULL;
+	const char *p = spec;
+
+	memset(lcore_on, 0, sizeof(lcore_on));
+	memset(cpu_on, 0, sizeof(cpu_on));
+	for (;;) {
+		bool these[LCORE_MAX] = {false};
+		unsigned int lo, hi, i;
+
+		if (map) {
+			if (parse_set(&p, LCORE_MAX, these) < 0)
+				return -EINVAL;
+		} else {
+			if (parse_range(&p, LCORE_MAX, &lo, &hi) < 0)
+				return -EINVAL;
+			for (i = lo; i <= hi; i++)
+				these[i] = true;
+		}
+		if (map && *p == '@') {
+			p++;
+			if (parse_set(&p, CPU_MAX, cpu_on) < 0)
+				return -EINVAL;
+		} else {
+			for (i = 0; i < LCORE_MAX; i++)
+				if (these[i])
+					cpu_on[i] = true;
+		}
+		for (i = 0; i < LCORE_MAX; i++)
+			if (these[i]) {
+				if (map && lcore_on[i])
+					return -EINVAL; /* EAL: an lcore mapped twice */
+				lcore_on[i] = true;
+			}
+		if (*p == '\0')
+			return 0;
+		if (*p != ',')
+			return -EINVAL;
+		p++;
+	}
+}
+
+static int check_lcores(char *err, size_t errlen)
+{
+	unsigned int i, n = 0;
+
+	if (parse_lcores(dp_cfg.eal.lcores) < 0) {
+		snprintf(err, errlen,
+			 "[eal] lcores: got \"%s\", expected a list (0-3,5) or a map (0@0,1@1,2@1) "
+			 "of lcore ids below %d",
+			 dp_cfg.eal.lcores, LCORE_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < LCORE_MAX; i++)
+		n += lcore_on[i];
+	if (dp_cfg.eal.main_lcore >= LCORE_MAX || !lcore_on[dp_cfg.eal.main_lcore]) {
+		snprintf(err, errlen, "[eal] main_lcore: got %u, expected one of [eal] lcores (%s)",
+			 dp_cfg.eal.main_lcore, dp_cfg.eal.lcores);
+		return -EINVAL;
+	}
+	if (n < 2) {
+		snprintf(err, errlen,
+			 "[eal] lcores: got \"%s\", expected at least two lcores (main_lcore is "
+			 "the control lcore, the others are workers)",
+			 dp_cfg.eal.lcores);
+		return -EINVAL;
+	}
+	dp_cfg.nb_workers = RTE_MIN(n - 1, (unsigned int)DP_MAX_WORKERS);
+	return 0;
+}
+
+/* The ethdev/vdev name of a device string: what precedes the first comma. */
+static size_t device_name_len(const char *device)
+{
+	return strcspn(device, ",");
+}
+
+/* net_af_packet opens one socket per qpair at probe time and reports qpairs RX and TX
+ * queues; the start configures one TX queue per worker plus the control lcore's, so it
+ * needs qpairs >= workers + 1. Its devargs as the PMD (DPDK 22.11) parses them. */
+static int check_af_packet(unsigned int idx, const char *device, char *err, size_t errlen)
+{
+	static const char *const known[] = {"iface",	"qpairs",	"blocksz",    "framesz",
+					    "framecnt", "qdisc_bypass", "fanout_mode"};
+	char buf[DP_CFG_STR_MAX], *tok, *save;
+	unsigned long qpairs = 1;
+	bool iface = false;
+	unsigned int i;
+
+	snprintf(buf, sizeof(buf), "%s", device);
+	tok = strtok_r(buf, ",", &save); /* the name */
+	while ((tok = strtok_r(NULL, ",", &save)) != NULL) {
+		char *eq = strchr(tok, '='), *end;
+		bool ok = false;
+
+		if (eq)
+			*eq = '\0';
+		for (i = 0; i < RTE_DIM(known); i++)
+			ok |= strcmp(tok, known[i]) == 0;
+		if (!eq || !ok) {
+			snprintf(err, errlen,
+				 "[port%u] device: got \"%s\" in \"%s\", expected key=value with "
+				 "key one of iface, qpairs, blocksz, framesz, framecnt, "
+				 "qdisc_bypass, fanout_mode",
+				 idx, tok, device);
+			return -EINVAL;
+		}
+		if (strcmp(tok, "iface") == 0)
+			iface = eq[1] != '\0';
+		if (strcmp(tok, "qpairs") == 0) {
+			errno = 0;
+			qpairs = isdigit((unsigned char)eq[1]) ? strtoul(eq + 1, &end, 10) : 0;
+			if (errno || *end || qpairs < 1 || qpairs > 16) {
+				snprintf(err, errlen,
+					 "[port%u] device: got qpairs=%s, expected 1 to 16", idx,
+					 eq + 1);
+				return -EINVAL;
+			}
+		}
+	}
+	if (!iface) {
+		snprintf(err, errlen,
+			 "[port%u] device: got \"%s\", expected iface=NAME (the kernel interface "
+			 "net_af_packet opens)",
+			 idx, device);
+		return -EINVAL;
+	}
+	if (qpairs < dp_cfg.nb_workers + 1) {
+		snprintf(err, errlen,
+			 "[port%u] device: got qpairs=%lu in \"%s\", expected qpairs=%u or more: "
+			 "the start needs %u RX and %u TX queues (one per worker of [eal] lcores "
+			 "= %s, plus one TX queue for the control lcore)",
+			 idx, qpairs, device, dp_cfg.nb_workers + 1, dp_cfg.nb_workers,
+			 dp_cfg.nb_workers + 1, dp_cfg.eal.lcores);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Ring ports: the PMD takes at most RTE_PMD_RING_MAX_{RX,TX}_RINGS rings each way. */
+#define RING_MAX_QUEUES 16
+
+static int check_port(unsigned int idx, char *err, size_t errlen)
+{
+	const struct dp_port_cfg *pc = &dp_cfg.port[idx];
+	size_t n = device_name_len(pc->device);
+	unsigned int j;
+
+	for (j = 0; j < idx; j++) {
+		const char *o = dp_cfg.port[j].device;
+		if (device_name_len(o) == n && strncmp(o, pc->device, n) == 0) {
+			snprintf(err, errlen,
+				 "[port%u] device: got \"%.*s\", which is [port%u]'s already, "
+				 "expected a device of its own",
+				 idx, (int)n, pc->device, j);
+			return -EINVAL;
+		}
+	}
+	if (dp_device_is_ring(pc->device)) {
+		unsigned int rxq = pc->rx_queues ? pc->rx_queues : dp_cfg.nb_workers;
+
+		if (!dp_ring_name_ok(pc->device)) {
+			snprintf(err, errlen,
+				 "[port%u] device: got \"%s\", expected ring:NAME with NAME 1 "
+				 "to %d letters, digits, '_' or '-'",
+				 idx, pc->device, DP_RING_NAME_MAX);
+			return -EINVAL;
+		}
+		/* Another process maps a ring port's rings: shared hugepage files. */
+		if (!dp_cfg.eal.huge || dp_cfg.eal.huge_unlink || dp_cfg.eal.in_memory) {
+			snprintf(err, errlen,
+				 "[port%u] device: %s needs [eal] huge = yes, huge_unlink = "
+				 "no and in_memory = no (the other process maps the rings)",
+				 idx, pc->device);
+			return -EINVAL;
+		}
+		if (rxq > RING_MAX_QUEUES) {
+			snprintf(err, errlen,
+				 "[port%u] rx_queues: %u RX queues (rx_queues = %u, workers %u), "
+				 "expected at most %d on a ring port",
+				 idx, rxq, pc->rx_queues, dp_cfg.nb_workers, RING_MAX_QUEUES);
+			return -EINVAL;
+		}
+		if (dp_cfg.nb_workers + 1 > RING_MAX_QUEUES) {
+			snprintf(err, errlen,
+				 "[port%u] device: %s needs %u TX queues (one per worker of [eal] "
+				 "lcores plus control), a ring port has at most %d",
+				 idx, pc->device, dp_cfg.nb_workers + 1, RING_MAX_QUEUES);
+			return -EINVAL;
+		}
+	}
+	if ((n == 13 || (n > 13 && isdigit((unsigned char)pc->device[13]))) &&
+	    (strncmp(pc->device, "net_af_packet", 13) == 0 ||
+	     strncmp(pc->device, "eth_af_packet", 13) == 0)) {
+		int rc = check_af_packet(idx, pc->device, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (!pc->ipv4.set && !pc->ipv6.set) {
+		snprintf(err, errlen,
+			 "[port%u] ipv4: missing, expected ipv4 or ipv6 (an address the "
+			 "appliance owns)",
+			 idx);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* UDP port ranges the features will claim (dp_udp_claim refuses the same overlaps). */
+static struct {
+	const char *what;
+	uint32_t lo, hi;
+} reserved[DP_UDP_MAX_CLAIMS];
+static unsigned int n_reserved;
+
+int dp_cfg_udp_reserve(const char *what, uint32_t lo, uint32_t hi, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < n_reserved; i++) {
+		if (lo <= reserved[i].hi && reserved[i].lo <= hi) {
+			snprintf(err, errlen,
+				 "%s: UDP %u-%u overlaps %s (%u-%u), expected each UDP port to "
+				 "belong to one feature",
+				 what, lo, hi, reserved[i].what, reserved[i].lo, reserved[i].hi);
+			return -EINVAL;
+		}
+	}
+	if (n_reserved == RTE_DIM(reserved)) {
+		snprintf(err, errlen, "%s: more than %u UDP port ranges in all", what,
+			 (unsigned int)RTE_DIM(reserved));
+		return -EINVAL;
+	}
+	reserved[n_reserved].what = what;
+	reserved[n_reserved].lo = lo;
+	reserved[n_reserved].hi = hi;
+	n_reserved++;
+	return 0;
+}
+
+static int check_core(char *err, size_t errlen)
+{
+	unsigned int p;
+	int rc;
+
+	if ((rc = check_lcores(err, errlen)) < 0)
+		return rc;
+	for (p = 0; p < dp_cfg.nb_ports; p++)
+		if ((rc = check_port(p, err, errlen)) < 0)
+			return rc;
+	if ((dp_cfg.dp.punt_ring_size & (dp_cfg.dp.punt_ring_size - 1)) != 0) {
+		snprintf(err, errlen, "[dataplane] punt_ring_size: got %u, expected a power of two",
+			 dp_cfg.dp.punt_ring_size);
+		return -EINVAL;
+	}
+	/* Without hugepages EAL has exactly memory_mb; each mbuf takes at least its header
+	 * and its buffer (RTE_MBUF_DEFAULT_BUF_SIZE), so a pool beyond that cannot be made.
+	 * (With hugepages EAL may grow past memory_mb: nothing to judge from the file.) */
+	if (!dp_cfg.eal.huge) {
+		uint64_t need = (uint64_t)dp_cfg.dp.mbuf_pool_size * (128 + 2176);
+		uint64_t have = (uint64_t)dp_cfg.eal.memory_mb << 20;
+		if (need > have) {
+			snprintf(err, errlen,
+				 "[dataplane] mbuf_pool_size: got %u, which needs more than %lu MB, "
+				 "expected a pool that fits in [eal] memory_mb = %u (huge = no)",
+				 dp_cfg.dp.mbuf_pool_size, (unsigned long)(need >> 20),
+				 dp_cfg.eal.memory_mb);
+			return -EINVAL;
+		}
+	}
+	if (dp_cfg.dp.udp_echo_port &&
+	    (rc = dp_cfg_udp_reserve("[dataplane] udp_echo_port", dp_cfg.dp.udp_echo_port,
+				     dp_cfg.dp.udp_echo_port, err, errlen)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The core's checks, then each section's, in registration order. */
+static int check_all(const char *path, char *err, size_t errlen)
+{
+	struct dp_cfg_section *s;
+	char why[768];
+	int rc;
+
+	n_reserved = 0;
+	why[0] = '\0';
+	rc = check_core(why, sizeof(why));
+	for (s = sections; rc == 0 && s; s = s->next)
+		if (s->check)
+			rc = s->check(why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return rc < 0 ? -EINVAL : 0;
+}
+
+int dp_config_check_host(char *err, size_t errlen)
+{
+	char p[96];
+	unsigned int i;
+
+	/* EAL's test for an available CPU (eal_cpu_detected). */
+	for (i = 0; i < CPU_MAX; i++) {
+		if (!cpu_on[i])
+			continue;
+		snprintf(p, sizeof(p), "/sys/devices/system/cpu/cpu%u/topology/core_id", i);
+		if (access(p, F_OK) != 0) {
+			snprintf(err, errlen,
+				 "%s: [eal] lcores: got \"%s\", which runs on CPU %u, expected CPUs "
+				 "this host has (%ld online)",
+				 dp_cfg.path, dp_cfg.eal.lcores, i, sysconf(_SC_NPROCESSORS_ONLN));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int dp_config_load(const char *path, char *err, size_t errlen)
 {
 	struct rte_cfgfile_parameters params = {.comment_character = '#'};
@@ -483,40 +883,7 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 			 path, p);
 		goto out;
 	}
-	for (p = 0; p < dp_cfg.nb_ports; p++) {
-		const struct dp_port_cfg *pc = &dp_cfg.port[p];
-		if (dp_device_is_ring(pc->device) && !dp_ring_name_ok(pc->device)) {
-			snprintf(err, errlen,
-				 "%s: [port%u] device: got \"%s\", expected ring:NAME with NAME 1 "
-				 "to %d letters, digits, '_' or '-'",
-				 path, p, pc->device, DP_RING_NAME_MAX);
-			goto out;
-		}
-		/* Another process maps a ring port's rings: shared hugepage files. */
-		if (dp_device_is_ring(pc->device) &&
-		    (!dp_cfg.eal.huge || dp_cfg.eal.huge_unlink || dp_cfg.eal.in_memory)) {
-			snprintf(err, errlen,
-				 "%s: [port%u] device: %s needs [eal] huge = yes, huge_unlink = "
-				 "no and in_memory = no (the other process maps the rings)",
-				 path, p, pc->device);
-			goto out;
-		}
-		if (!pc->ipv4.set && !pc->ipv6.set) {
-			snprintf(err, errlen,
-				 "%s: [port%u] ipv4: missing, expected ipv4 or ipv6 "
-				 "(an address the appliance owns)",
-				 path, p);
-			goto out;
-		}
-	}
-	if ((dp_cfg.dp.punt_ring_size & (dp_cfg.dp.punt_ring_size - 1)) != 0) {
-		snprintf(err, errlen,
-			 "%s: [dataplane] punt_ring_size: got %u, expected a power "
-			 "of two",
-			 path, dp_cfg.dp.punt_ring_size);
-		goto out;
-	}
-	rc = 0;
+	rc = check_all(path, err, errlen);
 out:
 	rte_cfgfile_close(f);
 	return rc;

@@ -59,6 +59,12 @@ struct dp_cfg_section {
 	const struct dp_cfg_key *keys;
 	unsigned int nkeys;
 	unsigned int *present; /* optional: set to a bitmask of instances found in the file */
+	/* Optional: what the start would refuse that one key's range cannot say (relations
+	 * between keys, list syntax, the UDP ports the feature will claim). dp_config_load
+	 * calls it after the whole file is parsed and the core's own checks passed, so
+	 * --check-config and the start run the same code. 0, or -EINVAL with "[section] key:
+	 * got ..., expected ..." in err (the loader prefixes the file name). */
+	int (*check)(char *err, size_t errlen);
 	struct dp_cfg_section *next;
 };
 
@@ -71,6 +77,15 @@ struct dp_cfg_section *dp_cfg_sections(void);
  * missing required key fails with -EINVAL and a message naming file, section, key and what
  * was expected in err. */
 int dp_config_load(const char *path, char *err, size_t errlen);
+/* What the start would refuse on this host that the file alone cannot tell: every CPU that
+ * [eal] lcores names exists (EAL refuses an unavailable one). After dp_config_load; the
+ * start and --check-config both call it before EAL starts. 0 or -EINVAL with a message
+ * naming file, section and key in err. */
+int dp_config_check_host(char *err, size_t errlen);
+/* From a section's .check: the UDP ports [lo, hi] a feature will claim with dp_udp_claim(),
+ * named by its keys (what: a string literal such as "[turn] listen_port"). -EINVAL with
+ * err naming both when another reservation of this load overlaps them. */
+int dp_cfg_udp_reserve(const char *what, uint32_t lo, uint32_t hi, char *err, size_t errlen);
 /* Print every registered section and key with type, range, default and help. */
 void dp_config_help(FILE *out);
 /* Only apply the defaults (tests). */
@@ -129,6 +144,8 @@ struct dp_config {
 	struct dp_redis_cfg redis;
 	struct dp_port_cfg port[DP_MAX_PORTS];
 	unsigned int nb_ports;	    /* [port0]..[port<nb_ports-1>], contiguous */
+	unsigned int nb_workers;    /* worker lcores the start will run: [eal] lcores but
+				     * main_lcore, at most DP_MAX_WORKERS */
 	unsigned int ports_present; /* bitmask */
 	/* [global] realm: the one realm of the appliance's digests (owned by no process's
 	 * table; the dataplane reads this key alone from [global]). */

@@ -153,6 +153,90 @@ static void test_ports(void)
 		   "missing", "without gaps");
 }
 
+/* What the start would refuse beyond one key's range is refused by the load itself (so by
+ * --check-config): lcores, queues per device, memory, UDP ports. */
+static void test_lcores(void)
+{
+	CU_ASSERT_EQUAL(load("[eal]\nlcores = 0-3\n" PORT0), 0);
+	CU_ASSERT_EQUAL(dp_cfg.nb_workers, 3);
+	CU_ASSERT_EQUAL(load("[eal]\nlcores = 0@0,1@1,2@1\n" PORT0), 0);
+	CU_ASSERT_EQUAL(dp_cfg.nb_workers, 2);
+	CU_ASSERT_EQUAL(load("[eal]\nlcores = 1,3-4\nmain_lcore = 3\n" PORT0), 0);
+	CU_ASSERT_EQUAL(dp_cfg.nb_workers, 2);
+	CU_ASSERT_EQUAL(load("[eal]\nlcores = (0-1)@0,2@(0-1)\n" PORT0), 0);
+	CU_ASSERT_EQUAL(dp_cfg.nb_workers, 2);
+	expect_bad("[eal]\nlcores = 0\n" PORT0, "[eal] lcores", "at least two lcores", NULL);
+	expect_bad("[eal]\nlcores = 0-1\nmain_lcore = 2\n" PORT0, "[eal] main_lcore", "got 2",
+		   NULL);
+	expect_bad("[eal]\nlcores = 0-x\n" PORT0, "[eal] lcores", "0-x", "expected a list");
+	expect_bad("[eal]\nlcores = 3-1\n" PORT0, "[eal] lcores", "expected a list", NULL);
+	expect_bad("[eal]\nlcores = 0-200\n" PORT0, "[eal] lcores", "below 128", NULL);
+	expect_bad("[eal]\nlcores = 0@0,0@1\n" PORT0, "[eal] lcores", "expected", NULL);
+	expect_bad("[eal]\nlcores = 0@(0,1\n" PORT0, "[eal] lcores", "expected", NULL);
+}
+
+#define AFP(dev, lc) "[eal]\nlcores = " lc "\n[port0]\ndevice = " dev "\nipv4 = 198.51.100.10/24\n"
+
+static void test_af_packet(void)
+{
+	/* The tester's case: one worker needs 1 RX and 2 TX queues, qpairs defaults to 1. */
+	expect_bad(AFP("net_af_packet0,iface=X,qpairs=1", "0-1"), "[port0] device", "qpairs=1",
+		   "qpairs=2 or more");
+	expect_bad(AFP("net_af_packet0,iface=X", "0-1"), "[port0] device", "qpairs=1", NULL);
+	expect_bad(AFP("net_af_packet0,iface=X,qpairs=2", "0-2"), "[port0] device",
+		   "qpairs=3 or more", NULL);
+	CU_ASSERT_EQUAL(load(AFP("net_af_packet0,iface=X,qpairs=2", "0-1")), 0);
+	CU_ASSERT_EQUAL(load(AFP("eth_af_packet1,iface=X,qpairs=3,blocksz=4096", "0@0,1@1,2@1")),
+			0);
+	expect_bad(AFP("net_af_packet0,qpairs=2", "0-1"), "[port0] device", "iface=NAME", NULL);
+	expect_bad(AFP("net_af_packet0,iface=X,qpairs=17", "0-1"), "[port0] device", "1 to 16",
+		   NULL);
+	expect_bad(AFP("net_af_packet0,iface=X,qpairs=2,colour=blue", "0-1"), "[port0] device",
+		   "colour", "key one of");
+	/* Other vdevs are left to their PMD. */
+	CU_ASSERT_EQUAL(load(AFP("net_af_packetizer0,foo=1", "0-1")), 0);
+}
+
+static void test_ports_across(void)
+{
+	expect_bad(PORT0 "[port1]\ndevice = net_null0,size=64\nipv4 = 203.0.113.5/28\n",
+		   "[port1] device", "[port0]'s", NULL);
+	/* A ring port: 16 queues each way at most. */
+	expect_bad("[eal]\nhuge = yes\nhuge_unlink = no\nlcores = 0-16\n"
+		   "[port0]\ndevice = ring:r0\nipv4 = 198.51.100.10/24\n",
+		   "[port0] device", "17 TX queues", NULL);
+	expect_bad("[eal]\nhuge = yes\nhuge_unlink = no\n"
+		   "[port0]\ndevice = ring:r0\nrx_queues = 17\nipv4 = 198.51.100.10/24\n",
+		   "[port0] rx_queues", "at most 16", NULL);
+	CU_ASSERT_EQUAL(load("[eal]\nhuge = yes\nhuge_unlink = no\nlcores = 0-15\n"
+			     "[port0]\ndevice = ring:r0\nipv4 = 198.51.100.10/24\n"),
+			0);
+	/* Without hugepages the pool must fit in memory_mb. */
+	expect_bad("[eal]\nhuge = no\nmemory_mb = 64\n[dataplane]\nmbuf_pool_size = 65535\n" PORT0,
+		   "[dataplane] mbuf_pool_size", "[eal] memory_mb = 64", NULL);
+	CU_ASSERT_EQUAL(load("[eal]\nhuge = yes\nmemory_mb = 64\n"
+			     "[dataplane]\nmbuf_pool_size = 65535\n" PORT0),
+			0);
+}
+
+static void test_udp_reserve(void)
+{
+	char e[256];
+
+	CU_ASSERT_EQUAL(load("[dataplane]\nudp_echo_port = 7\n" PORT0), 0);
+	/* The load reserved the echo port; a feature's range over it is refused, naming both. */
+	CU_ASSERT_EQUAL(dp_cfg_udp_reserve("[x] a", 1, 6, e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(dp_cfg_udp_reserve("[x] b", 2, 3, e, sizeof(e)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e, "[x] b"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e, "[x] a"));
+	CU_ASSERT_EQUAL(dp_cfg_udp_reserve("[x] c", 8, 9, e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(dp_cfg_udp_reserve("[x] d", 7, 7, e, sizeof(e)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e, "[dataplane] udp_echo_port"));
+	/* Each load starts afresh. */
+	CU_ASSERT_EQUAL(load(PORT0), 0);
+	CU_ASSERT_EQUAL(dp_cfg_udp_reserve("[x] d", 7, 7, e, sizeof(e)), 0);
+}
+
 static void test_file_errors(void)
 {
 	CU_ASSERT_EQUAL(dp_config_load("/nonexistent/dp.conf", err, sizeof(err)), -ENOENT);
@@ -248,6 +332,10 @@ int main(void)
 	CU_add_test(s, "duplicate keys and sections", test_duplicates);
 	CU_add_test(s, "bad values", test_bad_values);
 	CU_add_test(s, "ports", test_ports);
+	CU_add_test(s, "lcores", test_lcores);
+	CU_add_test(s, "net_af_packet queues", test_af_packet);
+	CU_add_test(s, "ports together", test_ports_across);
+	CU_add_test(s, "UDP port reservations", test_udp_reserve);
 	CU_add_test(s, "file errors", test_file_errors);
 	CU_add_test(s, "defaults parse", test_defaults_valid);
 	CU_add_test(s, "docs cover the tables", test_docs_cover_tables);
