@@ -15,7 +15,8 @@ done
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/poprelay/poprelay.conf || pr_fail "config is not a conffile"
 contents=$(dpkg-deb -c "$deb")
 for f in usr/sbin/poprelay-dataplane usr/bin/poprelayctl lib/systemd/system/poprelay-redis.service \
-	lib/systemd/system/poprelay-dataplane.service lib/systemd/system/poprelay-slowpath.service usr/sbin/poprelay-slowpath; do
+	lib/systemd/system/poprelay-dataplane.service lib/systemd/system/poprelay-slowpath.service usr/sbin/poprelay-slowpath \
+	usr/sbin/poprelay-exporter lib/systemd/system/poprelay-exporter.service; do
 	grep -q " \./$f\$" <<<"$contents" || pr_fail "package lacks $f"
 done
 
@@ -25,7 +26,8 @@ dpkg -i "$deb" >/dev/null || pr_fail "dpkg -i failed"
 id poprelay >/dev/null || pr_fail "no poprelay system user"
 /usr/bin/poprelayctl help >/dev/null 2>&1 || pr_fail "installed poprelayctl does not run"
 /usr/sbin/poprelay-dataplane --version | grep -q 0 || pr_fail "installed dataplane does not run"
-for u in dataplane slowpath ctl; do
+/usr/sbin/poprelay-exporter --help | grep -q /metrics || pr_fail "installed exporter does not run"
+for u in dataplane slowpath ctl exporter; do
 	pf=/etc/poprelay/redis-$u.pass
 	[ "$(stat -c %a "$pf")" = 640 ] || pr_fail "$pf is not 0640"
 	[ "$(wc -c <"$pf")" -ge 32 ] || pr_fail "$pf holds no random password"
@@ -76,6 +78,16 @@ echo | ip netns exec pkg-ns timeout 5 openssl s_client -connect 127.0.0.1:5061 2
 	grep -q "BEGIN CERTIFICATE\|Server certificate" || pr_fail "installed slowpath does not serve TLS with the packaged certificate"
 kill $sp; wait $sp 2>/dev/null
 grep -Eiq "password|$pw" "$d/sp.log" && pr_fail "slowpath log mentions a password"
+# The installed exporter reads the packaged Redis as its read-only "exporter" user.
+ip netns exec pkg-ns /usr/sbin/poprelay-exporter -l 127.0.0.1:9469 2>"$d/exp.log" &
+ex=$!
+pr_on_exit "kill $ex"
+pr_wait_for 5 ip netns exec pkg-ns curl -sf -o "$d/m" http://127.0.0.1:9469/metrics ||
+	{ cat "$d/exp.log"; pr_fail "installed exporter does not answer"; }
+grep -q '^poprelay_up{process="redis"} 1' "$d/m" && grep -q '^poprelay_users 1$' "$d/m" ||
+	pr_fail "installed exporter cannot read the packaged Redis: $(grep -v '^#' "$d/m")"
+grep -q "$(cat /etc/poprelay/redis-exporter.pass)" "$d/m" && pr_fail "the scrape shows a password"
+kill $ex; wait $ex 2>/dev/null
 kill "$(cat /run/poprelay/r.pid)"
 
 dpkg --purge poprelay >/dev/null || pr_fail "purge failed"
