@@ -221,9 +221,15 @@ int main(int argc, char **argv)
 			listen, why);
 		return 2;
 	}
-	/* The exporter's own read-only ACL user, else poprelayctl's, else the shared one. */
+	/* The exporter's own read-only ACL user ([exporter], else the file
+	 * poprelay-setup-redis writes for it), before borrowing poprelayctl's or the shared one. */
 	user = ctl_conf_get(&ctx, "exporter", "redis_user");
 	pwfile = ctl_conf_get(&ctx, "exporter", "redis_password_file");
+	if ((!pwfile || !*pwfile) && !ctx.conf_explicit && !sock_opt &&
+	    access(EXP_DEFAULT_PASSFILE, R_OK) == 0) {
+		user = "exporter";
+		pwfile = EXP_DEFAULT_PASSFILE;
+	}
 	if (!pwfile || !*pwfile) {
 		user = ctl_conf_get(&ctx, "ctl", "redis_user");
 		pwfile = ctl_conf_get(&ctx, "ctl", "redis_password_file");
@@ -231,11 +237,6 @@ int main(int argc, char **argv)
 	if (!pwfile || !*pwfile) {
 		user = ctl_conf_get(&ctx, "redis", "user");
 		pwfile = ctl_conf_get(&ctx, "redis", "password_file");
-	}
-	if ((!pwfile || !*pwfile) && !ctx.conf_explicit && !sock_opt &&
-	    access(EXP_DEFAULT_PASSFILE, R_OK) == 0) {
-		user = "exporter";
-		pwfile = EXP_DEFAULT_PASSFILE;
 	}
 	if (copy_opt(cfg.prefix, sizeof(cfg.prefix),
 		     prefix_opt ? prefix_opt
