@@ -104,7 +104,7 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
 	@# Debian starts these services on install; the project starts its own instances.
-	@for s in redis-server coturn kamailio rtpengine-daemon; do \
+	@for s in redis-server coturn kamailio rtpengine-daemon prometheus; do \
 		(command -v systemctl >/dev/null && systemctl disable --now $$s >/dev/null 2>&1) || true; \
 		(command -v service >/dev/null && service $$s stop >/dev/null 2>&1) || true; done; true
 
