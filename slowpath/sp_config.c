@@ -3,11 +3,19 @@
  * ';' or '#' comments). See docs/slowpath.md for every key. */
 #include "slowpath/sp_config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/log.h"
 
@@ -403,4 +411,177 @@ int sp_config_load(struct sp_config *c, const char *path, char *err, size_t errl
 	int rc = sp_config_parse(c, path, buf, err, errlen);
 	free(buf);
 	return rc;
+}
+
+/* ---- What the start would refuse beyond the syntax (sp_config_check) ---- */
+
+/* OpenSSL's reason for the last failure (a system error as strerror says it); true when it
+ * is a key that does not match the certificate. Empties the error queue. */
+static bool ssl_reason(char *buf, size_t len)
+{
+	unsigned long e, last = 0, sys = 0;
+	const char *r;
+
+	while ((e = ERR_get_error()) != 0) {
+		last = e;
+		if (ERR_SYSTEM_ERROR(e))
+			sys = e;
+	}
+	r = sys ? strerror(ERR_GET_REASON(sys)) : last ? ERR_reason_error_string(last) : NULL;
+	snprintf(buf, len, "%s", r ? r : "unknown error");
+	return last && ERR_GET_LIB(last) == ERR_LIB_X509 &&
+	       ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH;
+}
+
+int sp_config_tls_load(const struct sp_config *c, struct ssl_ctx_st *ctx, char *err, size_t errlen)
+{
+	char why[128];
+
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		ssl_reason(why, sizeof(why));
+		snprintf(err, errlen,
+			 "%s: [sip] tls_cert: cannot load %s (%s), expected a readable PEM "
+			 "certificate chain",
+			 c->path, c->tls_cert, why);
+		return -EINVAL;
+	}
+	/* OpenSSL checks a key against the certificate as it loads it, and again here. */
+	bool mismatch = false;
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1) {
+		mismatch = ssl_reason(why, sizeof(why));
+		if (!mismatch) {
+			snprintf(err, errlen,
+				 "%s: [sip] tls_key: cannot load %s (%s), expected a readable PEM "
+				 "key",
+				 c->path, c->tls_key, why);
+			return -EINVAL;
+		}
+	}
+	if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
+		if (!mismatch)
+			ssl_reason(why, sizeof(why));
+		snprintf(err, errlen,
+			 "%s: [sip] tls_key: %s does not match [sip] tls_cert %s (%s), expected "
+			 "the certificate's key",
+			 c->path, c->tls_key, c->tls_cert, why);
+		return -EINVAL;
+	}
+	if (c->tls_ca[0] && SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1) {
+		ssl_reason(why, sizeof(why));
+		snprintf(err, errlen,
+			 "%s: [sip] tls_ca: cannot load %s (%s), expected readable PEM "
+			 "certificates",
+			 c->path, c->tls_ca, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A listener's address: an IP address (the start takes no names) of this host. */
+static int check_listen(const struct sp_config *c, const char *key, const char *host, char *err,
+			size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (void *)&ss;
+	struct sockaddr_in6 *s6 = (void *)&ss;
+	socklen_t len;
+	int fd, e = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		len = sizeof(*s6);
+	} else {
+		snprintf(err, errlen,
+			 "%s: [sip] %s: got \"%s\", expected an IPv4 or IPv6 address (host:port, "
+			 "[v6]:port)",
+			 c->path, key, host);
+		return -EINVAL;
+	}
+	/* Port 0: what bind would say of the address alone, without taking the port. */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, len) < 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (e == EADDRNOTAVAIL) {
+		snprintf(err, errlen,
+			 "%s: [sip] %s: got %s, which is not an address of this host (%s), "
+			 "expected a local address or 0.0.0.0 / ::",
+			 c->path, key, host, strerror(e));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool is_wildcard(const char *host)
+{
+	return !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+}
+
+int sp_config_check(const struct sp_config *c, char *err, size_t errlen)
+{
+	int rc;
+
+	if (c->tls_port && (rc = check_listen(c, "tls_listen", c->tls_addr, err, errlen)) < 0)
+		return rc;
+	if (c->plain_port && (rc = check_listen(c, "listen", c->plain_addr, err, errlen)) < 0)
+		return rc;
+	/* Both listeners are TCP: one port cannot hold both on a shared address. */
+	bool same_family = !strchr(c->tls_addr, ':') == !strchr(c->plain_addr, ':');
+	if (c->tls_port && c->tls_port == c->plain_port &&
+	    (!strcmp(c->tls_addr, c->plain_addr) ||
+	     (same_family && (is_wildcard(c->tls_addr) || is_wildcard(c->plain_addr))))) {
+		snprintf(err, errlen,
+			 "%s: [sip] listen: got %s:%u, the port of [sip] tls_listen (%s:%u), "
+			 "expected another port (both are TCP listeners)",
+			 c->path, c->plain_addr, c->plain_port, c->tls_addr, c->tls_port);
+		return -EINVAL;
+	}
+	/* The start builds TLS contexts for the listener and for links to peer PoPs. */
+	if (c->tls_port || c->n_peers) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+		if (!ctx) {
+			snprintf(err, errlen, "%s: [sip] tls_cert: no memory for a TLS context",
+				 c->path);
+			return -ENOMEM;
+		}
+		rc = sp_config_tls_load(c, ctx, err, errlen);
+		SSL_CTX_free(ctx);
+		if (rc < 0)
+			return rc;
+	}
+	/* The start authenticates to Redis with the file's first line (pr_redis_auth). */
+	if (c->redis_user[0] || c->redis_password_file[0]) {
+		const char *key =
+		    c->sip_redis_pass_set ? "[sip] redis_password_file" : "[redis] password_file";
+		char line[512];
+		size_t n = 0;
+		FILE *f = c->redis_password_file[0] ? fopen(c->redis_password_file, "re") : NULL;
+
+		if (!f) {
+			snprintf(err, errlen,
+				 "%s: %s: got \"%s\" (%s), expected a readable file holding the "
+				 "password of Redis user \"%s\"",
+				 c->path, key, c->redis_password_file,
+				 c->redis_password_file[0] ? strerror(errno) : "empty",
+				 c->redis_user);
+			return -EINVAL;
+		}
+		if (fgets(line, sizeof(line), f))
+			n = strcspn(line, "\r\n");
+		explicit_bzero(line, sizeof(line));
+		fclose(f);
+		if (n == 0) {
+			snprintf(err, errlen,
+				 "%s: %s: %s is empty, expected the password on its first line",
+				 c->path, key, c->redis_password_file);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

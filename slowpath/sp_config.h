@@ -57,7 +57,7 @@ struct sp_config {
 	uint32_t lockout_s;
 	uint32_t invite_timeout_s; /* unanswered INVITE -> 408 */
 	uint32_t max_call_s;	   /* hard cap on a call's duration, 0 = none */
-	uint32_t media_idle_s;	   /* a call whose media stops this long ends (the dataplane tells) */
+	uint32_t media_idle_s; /* a call whose media stops this long ends (the dataplane tells) */
 	size_t n_scanners;
 	char scanners[SP_MAX_SCANNERS][48]; /* User-Agent substrings refused (case-insensitive) */
 	size_t n_offnet;
@@ -80,5 +80,16 @@ int sp_config_load(struct sp_config *c, const char *path, char *err, size_t errl
 /* Same, from a string (tests). */
 int sp_config_parse(struct sp_config *c, const char *name, const char *text, char *err,
 		    size_t errlen);
+/* What the start would refuse that parsing alone does not see, judged before anything
+ * starts by both --check-config and the start: listen addresses that are not IP addresses
+ * (or not this host's), TCP listeners on one port twice, the TLS certificate, key (and that
+ * they match) and CA when TLS is used, an unreadable or empty Redis password file. 0 or
+ * -EINVAL with "FILE: [section] key: ..." in err. */
+int sp_config_check(const struct sp_config *c, char *err, size_t errlen);
+/* Loads [sip] tls_cert (a chain), tls_key (checked against the certificate) and tls_ca into
+ * ctx: the start's TLS contexts and sp_config_check use this one function. 0 or -EINVAL
+ * with err naming the file, the key and OpenSSL's reason. */
+struct ssl_ctx_st;
+int sp_config_tls_load(const struct sp_config *c, struct ssl_ctx_st *ctx, char *err, size_t errlen);
 
 #endif

@@ -15,17 +15,23 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: poprelay-slowpath [-c CONFIG] [-v]\n"
-			"  -c CONFIG  configuration file (default " SP_DEFAULT_CONFIG ")\n"
-			"  -v         debug logging\n");
+	fprintf(stderr,
+		"usage: poprelay-slowpath [-c CONFIG] [-v] [--check-config]\n"
+		"  -c CONFIG       configuration file (default " SP_DEFAULT_CONFIG ")\n"
+		"  -v              debug logging\n"
+		"  --check-config  refuse what the start would refuse before it connects to Redis\n"
+		"                  (docs/configuration.md), then exit\n");
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {{"check-config", no_argument, NULL, 'C'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *path = SP_DEFAULT_CONFIG;
-	bool verbose = false;
+	bool verbose = false, check_only = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:vh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -33,17 +39,26 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'C':
+			check_only = true;
+			break;
 		default:
 			usage();
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	static struct sp_server srv;
-	char err[512];
+	char err[768];
 	pr_log_init("poprelay-slowpath", PR_LOG_INFO);
-	if (sp_config_load(&srv.cfg, path, err, sizeof(err)) < 0) {
+	/* --check-config and the start judge the file by the same two calls. */
+	if (sp_config_load(&srv.cfg, path, err, sizeof(err)) < 0 ||
+	    sp_config_check(&srv.cfg, err, sizeof(err)) < 0) {
 		PR_ERR("configuration: %s", err);
 		return 2;
+	}
+	if (check_only) {
+		printf("%s: ok\n", path);
+		return 0;
 	}
 	pr_log_set_level(verbose ? PR_LOG_DEBUG : (enum pr_log_level)srv.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);

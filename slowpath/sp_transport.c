@@ -434,18 +434,9 @@ static SSL_CTX *tls_ctx(const struct sp_config *cfg, bool server)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 				     SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-		PR_ERR("%s: [sip] tls_cert %s: cannot load", cfg->path, cfg->tls_cert);
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		PR_ERR("%s: [sip] tls_key %s: cannot load or does not match the certificate",
-		       cfg->path, cfg->tls_key);
-		goto fail;
-	}
-	if (cfg->tls_ca[0] && SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
-		PR_ERR("%s: [sip] tls_ca %s: cannot load", cfg->path, cfg->tls_ca);
+	char err[512];
+	if (sp_config_tls_load(cfg, ctx, err, sizeof(err)) < 0) {
+		PR_ERR("%s", err); /* sp_config_check judged the same files before the start */
 		goto fail;
 	}
 	if (server) {
