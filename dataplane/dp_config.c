@@ -680,11 +680,12 @@ static int check_core(char *err, size_t errlen)
 		uint64_t need = (uint64_t)dp_cfg.dp.mbuf_pool_size * (128 + 2176);
 		uint64_t have = (uint64_t)dp_cfg.eal.memory_mb << 20;
 		if (need > have) {
-			snprintf(err, errlen,
-				 "[dataplane] mbuf_pool_size: got %u, which needs more than %lu MB, "
-				 "expected a pool that fits in [eal] memory_mb = %u (huge = no)",
-				 dp_cfg.dp.mbuf_pool_size, (unsigned long)(need >> 20),
-				 dp_cfg.eal.memory_mb);
+			snprintf(
+			    err, errlen,
+			    "[dataplane] mbuf_pool_size: got %u, which needs more than %lu MB, "
+			    "expected a pool that fits in [eal] memory_mb = %u (huge = no)",
+			    dp_cfg.dp.mbuf_pool_size, (unsigned long)(need >> 20),
+			    dp_cfg.eal.memory_mb);
 			return -EINVAL;
 		}
 	}
@@ -724,10 +725,11 @@ int dp_config_check_host(char *err, size_t errlen)
 			continue;
 		snprintf(p, sizeof(p), "/sys/devices/system/cpu/cpu%u/topology/core_id", i);
 		if (access(p, F_OK) != 0) {
-			snprintf(err, errlen,
-				 "%s: [eal] lcores: got \"%s\", which runs on CPU %u, expected CPUs "
-				 "this host has (%ld online)",
-				 dp_cfg.path, dp_cfg.eal.lcores, i, sysconf(_SC_NPROCESSORS_ONLN));
+			snprintf(
+			    err, errlen,
+			    "%s: [eal] lcores: got \"%s\", which runs on CPU %u, expected CPUs "
+			    "this host has (%ld online)",
+			    dp_cfg.path, dp_cfg.eal.lcores, i, sysconf(_SC_NPROCESSORS_ONLN));
 			return -EINVAL;
 		}
 	}
