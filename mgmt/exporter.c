@@ -59,8 +59,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	*upload_size = 0;
-	if (strcmp(url, "/metrics") != 0 ||
-	    (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0))
+	if (strcmp(url, "/metrics") != 0 || strcmp(method, MHD_HTTP_METHOD_GET) != 0)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
 				 (void *)not_found, sizeof(not_found) - 1, MHD_RESPMEM_PERSISTENT);
 	if (exp_render(cfg, &o) < 0) {

@@ -128,7 +128,7 @@ $X curl -s -m 3 -o /dev/null http://192.0.2.77:$PORT/metrics || rc=$?
 [ $rc = 7 ] || pr_fail "the exporter answered (or curl exit $rc) on 192.0.2.77"
 
 pr_log "404 for anything but GET /metrics"
-for req in "GET /" "GET /metrics/x" "GET /debug" "POST /metrics" "DELETE /metrics"; do
+for req in "GET /" "GET /metrics/x" "GET /debug" "POST /metrics" "PUT /metrics" "DELETE /metrics"; do
 	code=$($X curl -s -o /dev/null -w '%{http_code}' -X "${req% *}" "http://127.0.0.1:$PORT${req#* }")
 	[ "$code" = 404 ] || pr_fail "$req: HTTP $code, expected 404"
 done
