@@ -104,7 +104,8 @@ static int ring_port_create(unsigned int idx, const struct dp_port_cfg *pc, int 
 	char rn[RTE_RING_NAMESIZE];
 	int pid;
 
-	/* NAME and [eal] were checked with the config (dp_config_load). */
+	/* NAME, [eal] and these queue counts were checked with the config (dp_config_load:
+	 * --check-config says the same); the test stays as the bound of rx[] and tx[]. */
 	if (nb_rx > RTE_PMD_RING_MAX_RX_RINGS || nb_tx > RTE_PMD_RING_MAX_TX_RINGS) {
 		PR_ERR("port%u (%s): a ring port has at most %d RX and %d TX queues", idx,
 		       pc->device, RTE_PMD_RING_MAX_RX_RINGS, RTE_PMD_RING_MAX_TX_RINGS);
@@ -171,6 +172,8 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	if (info.driver_name && strcmp(info.driver_name, "net_af_packet") == 0)
 		p->nb_rxq = info.max_rx_queues;
 	nb_txq = (uint16_t)(dp_rt.nb_workers + 1);
+	/* dp_config_load refuses this for net_af_packet (qpairs) and ring ports before EAL;
+	 * a PCI device's queues are known only here. */
 	if (p->nb_rxq > info.max_rx_queues || nb_txq > info.max_tx_queues) {
 		PR_ERR("port%u (%s): needs %u RX and %u TX queues (one per worker plus one for "
 		       "control), device has %u/%u (net_af_packet: qpairs=%u)",
