@@ -8,6 +8,9 @@
 #    restore_orphaned is 4, the log has a warning per allocation and the summary line, and
 #    the user's quota (4 here) is free again: 4 new allocations on the new address relay;
 #  - after [turn] relay_port_min..max moved: the same, for allocations on the old ports.
+# Media sessions (records written as the slowpath writes them) on the old address are
+# dropped at the same restart: counted (restore_orphaned in /poprelay/media/stats, not
+# refused), logged, and reported on pr:sessions:events for the slowpath to end the call.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 pr_need_root
@@ -71,6 +74,12 @@ rcli() { redis-cli -s "$tmp/redis.sock" "$@"; }
 stat() { $TEL $PREFIX /poprelay/turn/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/turn/stats']['$1'])"; }
 allocs_at_least() { [ "$(stat allocations)" -ge "$1" ]; }
 relayed() { [ "$(stat pkts_p2c)" -gt 0 ]; }
+mstat() { $TEL $PREFIX /poprelay/media/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/media/stats']['$1'])"; }
+media_synced() { [ "$(mstat redis_up)" = 1 ]; }
+media_sessions() { [ "$(mstat sessions)" = "$1" ]; }
+ms_redis() { rcli "$@"; }
+MS_RELAY=$OLD
+. "$PR_ROOT/tests/integration/media/sessions.sh"
 printf '%s\n' "$PW" | ctl user add alice >/dev/null || pr_fail "poprelayctl user add"
 
 run=0
@@ -111,6 +120,12 @@ allocate() {
 start_dp
 pr_log "$N allocations from turnutils_uclient, which is then killed so that they stay"
 allocate $OLD
+pr_log "2 media sessions on $OLD"
+ms_store install rdsess1 "peer=198.51.100.20:40000 relay=30000" "peer=198.51.100.20:40002 relay=30002" ||
+	pr_fail "session record"
+ms_store install rdsess2 "peer=198.51.100.20:40004 relay=30004" "peer=198.51.100.20:40006 relay=30006" ||
+	pr_fail "session record"
+pr_wait_for 5 media_sessions 2 || pr_fail "media sessions not installed"
 
 pr_log "control: a restart with the same address restores every allocation"
 stop_dp
@@ -120,6 +135,9 @@ start_dp
 [ "$(rcli ZRANGE pr:turn:allocs 0 -1 | sort)" = "$ids" ] || pr_fail "redis lost allocations"
 grep -q "turn: $N allocations restored from redis" "$log" || { cat "$log" >&2; pr_fail "no restore line"; }
 grep -q "no longer ours" "$log" && pr_fail "orphans logged without a readdress"
+pr_wait_for 5 media_synced || pr_fail "media did not rebuild from redis"
+[ "$(mstat sessions)" = 2 ] && [ "$(mstat restore_orphaned)" = 0 ] ||
+	pr_fail "media: $(mstat sessions) sessions, $(mstat restore_orphaned) orphaned after a plain restart"
 
 pr_log "readdress: port0 moves from $OLD to $NEW"
 stop_dp
@@ -144,6 +162,18 @@ for id in $ids; do
 done
 [ "$(ctl --json turn allocations list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ] ||
 	pr_fail "poprelayctl --json lists allocations after the readdress"
+pr_wait_for 5 media_synced || pr_fail "media did not rebuild from redis"
+[ "$(mstat restore_orphaned)" = 2 ] && [ "$(mstat sessions)" = 0 ] && [ "$(mstat refused)" = 0 ] ||
+	pr_fail "media after the readdress: $(mstat sessions) sessions, $(mstat restore_orphaned) orphaned, $(mstat refused) refused"
+grep -q "media: 0 sessions restored, 2 dropped: relay address no longer ours" "$log" ||
+	{ grep media: "$log" >&2; pr_fail "no media summary line"; }
+grep -q "session rdsess1 refused: leg a relay $OLD port 30000 is not one of" "$log" ||
+	{ grep media: "$log" >&2; pr_fail "no media line for rdsess1"; }
+ev=$(rcli XRANGE pr:sessions:events - + | tr '\n' ' ')
+for id in rdsess1 rdsess2; do
+	echo "$ev" | grep -q "op idle id $id cdr_id cdr-$id reason relay-address" ||
+		pr_fail "no event for $id on pr:sessions:events: $ev"
+done
 
 pr_log "the user's quota is free again: $N new allocations on $NEW, and they relay"
 allocate $NEW
@@ -158,5 +188,5 @@ start_dp
 [ -z "$(rcli --scan --pattern 'pr:turn:alloc:*')" ] || pr_fail "range change: records left in redis"
 grep -q "turn: 0 allocations restored, $N dropped: relayed address no longer ours" "$log" ||
 	{ grep turn: "$log" >&2; pr_fail "range change: no summary line"; }
-pr_log "ok: $N orphans dropped, counted and logged after a readdress and after a range change; a restart without either restored all $N"
+pr_log "ok: $N allocations dropped, counted and logged after a readdress and after a range change, and 2 media sessions after the readdress; a restart without either restored them all"
 exit 0
