@@ -34,6 +34,7 @@
 #define PR_KS_TURN_ALLOC_PREFIX "pr:turn:alloc:"
 #define PR_KS_TURN_ALLOCS_KEY	"pr:turn:allocs"
 #define PR_KS_TURN_SECRETS_KEY	"pr:turn:secrets"
+#define PR_KS_TURN_SECRET_ADDED "pr:turn:secret_added" /* id -> when it was added */
 #define PR_KS_SESSION_PREFIX	"pr:session:"
 #define PR_KS_SESSIONS_KEY	"pr:sessions"
 #define PR_KS_SESSIONS_STREAM	"pr:sessions:stream"
@@ -44,6 +45,7 @@
 #define PR_KS_CDR_PREFIX	"pr:cdr:"
 #define PR_KS_CDRS_KEY		"pr:cdrs"
 #define PR_KS_TUNABLES_KEY	"pr:tunables"
+#define PR_KS_TUNABLES_IN_FORCE "pr:tunables:in_force:" /* + owner */
 #define PR_KS_EVENTS_CHANNEL	"pr:events"
 #define PR_KS_AUDIT_STREAM	"pr:audit"
 
@@ -276,11 +278,34 @@ int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_c
 			 size_t max);
 
 /* TURN REST shared secrets: hash pr:turn:secrets, field = secret id (e.g. "2026-11"),
- * value = secret. Writer: poprelayctl. Reader: dataplane (tries every secret). Secret. */
+ * value = secret; hash pr:turn:secret_added, same id -> unix seconds it was added (absent
+ * for secrets written before it existed). Writer: poprelayctl. Reader: dataplane (tries
+ * every secret, HVALS, re-read every 2 s). Secret.
+ * Ids follow pr_ks_user_name_valid(). A secret is PR_KS_TURN_SECRET_MIN..
+ * PR_KS_TURN_SECRET_MAX - 1 visible ASCII characters (0x21-0x7e): the dataplane keeps each
+ * in a TURN_SECRET_MAX buffer and ignores longer ones, and HMAC-SHA1 keys it by strlen. It
+ * tries at most PR_KS_TURN_SECRETS_MAX of them (TURN_REST_SECRETS), so no more are added. */
+#define PR_KS_TURN_SECRET_MIN  16
+#define PR_KS_TURN_SECRET_MAX  128 /* buffer size, NUL included: the dataplane's TURN_SECRET_MAX */
+#define PR_KS_TURN_SECRETS_MAX 8   /* the dataplane's TURN_REST_SECRETS */
+/* 0, or -EINVAL with pr_ks_errmsg() saying what is wrong (length, position of a bad
+ * character), never quoting the secret. */
+int pr_ks_turn_secret_check(const char *secret);
+/* Adds secret under secret_id with added = now, both hashes at once (one script). Returns
+ * 0 (added) or 1 (replaced an existing one, with replace), -EEXIST when the id exists and
+ * !replace; -ENOSPC when PR_KS_TURN_SECRETS_MAX secrets exist
+ * already (and the id is new); -EINVAL for a bad id or secret. */
+int pr_ks_turn_secret_add(struct pr_redis *r, const char *secret_id, const char *secret,
+			  int64_t now, bool replace);
+/* pr_ks_turn_secret_add(r, id, secret, time(NULL), true), 0 also when it replaced one. */
 int pr_ks_turn_secret_set(struct pr_redis *r, const char *secret_id, const char *secret);
+/* Removes the secret and its time added (one MULTI/EXEC); -ENOENT when there was no
+ * secret with that id. */
 int pr_ks_turn_secret_del(struct pr_redis *r, const char *secret_id);
-/* ids only (never the secrets). */
+/* ids only (never the secrets), sorted. */
 int pr_ks_turn_secret_ids(struct pr_redis *r, struct pr_ks_names *ids);
+/* When secret_id was added (*added = 0 when it is not recorded). */
+int pr_ks_turn_secret_added(struct pr_redis *r, const char *secret_id, int64_t *added);
 
 /* ---------------------------------------------------------------------------------------
  * Media sessions: one per anchored media stream (m= line) between two legs, hash
@@ -420,11 +445,16 @@ int pr_ks_cdr_list(struct pr_redis *r, int64_t from, int64_t to, size_t limit,
 /* ---------------------------------------------------------------------------------------
  * Runtime tunables: hash pr:tunables, name -> decimal integer. Writer: poprelayctl
  * (validated against pr_ks_tunables[], then PUBLISH pr:events "tunables"). Readers: the
- * owner process named in the table, at start and on the event.
+ * owner process named in the table, at start and on the event. Each tunable overrides one
+ * key of its owner's configuration file (cfg, "section.key"), whose range and default it
+ * shares: the value in force is the stored one, else the configuration's. After each
+ * change the owner reports the values in force in hash pr:tunables:in_force:<owner>
+ * (name -> value, and _applied_ms: UNIX ms), which poprelayctl shows.
  */
 struct pr_ks_tunable_def {
 	const char *name;
 	const char *owner; /* "dataplane", "slowpath" */
+	const char *cfg;   /* the owner's configuration key: "section.key" */
 	int64_t min, max, def;
 	const char *help;
 };
@@ -439,6 +469,17 @@ int pr_ks_tunable_get(struct pr_redis *r, const char *name, int64_t *value);
 int pr_ks_tunable_set(struct pr_redis *r, const char *name, int64_t value);
 /* Back to the default (HDEL + PUBLISH). -ENOENT for an unknown name. */
 int pr_ks_tunable_reset(struct pr_redis *r, const char *name);
+/* Every stored tunable in one read: for pr_ks_tunables[i], set[i] and vals[i] when the hash
+ * holds a valid value; a value that is not an integer within range leaves set[i] false and
+ * its name in bad (comma-separated, truncated to badlen). 0 or -EIO. */
+int pr_ks_tunables_stored(struct pr_redis *r, int64_t *vals, bool *set, char *bad, size_t badlen);
+/* The owner process reports its values in force (vals indexed like pr_ks_tunables[]; only
+ * its own are written, and not those that are INT64_MIN: not in force, such as a feature
+ * that is off) in pr:tunables:in_force:<owner>, with _applied_ms. */
+int pr_ks_tunables_report(struct pr_redis *r, const char *owner, const int64_t *vals);
+/* What owner reported: set[i], vals[i] for its tunables; *applied_ms (0: never). 0, -EIO. */
+int pr_ks_tunables_in_force(struct pr_redis *r, const char *owner, int64_t *vals, bool *set,
+			    int64_t *applied_ms);
 
 /* ---------------------------------------------------------------------------------------
  * Audit trail: stream pr:audit (XADD MAXLEN ~ PR_KS_AUDIT_MAXLEN). Writers: everyone that

@@ -95,6 +95,105 @@ int pr_ks_tunable_reset(struct pr_redis *r, const char *name)
 	return rc;
 }
 
+static int tunable_index(const char *name)
+{
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		if (strcmp(pr_ks_tunables[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int pr_ks_tunables_stored(struct pr_redis *r, int64_t *vals, bool *set, char *bad, size_t badlen)
+{
+	redisReply *rep;
+	size_t used = 0;
+
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		set[i] = false;
+	if (bad && badlen)
+		bad[0] = '\0';
+	rep = pr_redis_cmd(r, "HGETALL %s", PR_KS_TUNABLES_KEY);
+	if (!rep)
+		return ks_redis_fail(r, PR_KS_TUNABLES_KEY);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, PR_KS_TUNABLES_KEY);
+	for (size_t j = 0; rep->type == REDIS_REPLY_ARRAY && j + 1 < rep->elements; j += 2) {
+		const redisReply *k = rep->element[j], *v = rep->element[j + 1];
+		int i;
+		int64_t x;
+		if (k->type != REDIS_REPLY_STRING || (i = tunable_index(k->str)) < 0)
+			continue; /* not one of ours (a newer poprelayctl's): ignored */
+		const struct pr_ks_tunable_def *d = &pr_ks_tunables[i];
+		if (v->type == REDIS_REPLY_STRING && ks_parse_i64(v->str, &x) == 0 && x >= d->min &&
+		    x <= d->max) {
+			vals[i] = x;
+			set[i] = true;
+		} else if (bad && badlen > used + 1) {
+			int n = snprintf(bad + used, badlen - used, "%s%s", used ? "," : "", d->name);
+			used = n < 0 ? used : (used + (size_t)n < badlen - 1 ? used + (size_t)n : badlen - 1);
+		}
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+int pr_ks_tunables_report(struct pr_redis *r, const char *owner, const int64_t *vals)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	struct timespec ts;
+	char key[64];
+	int rc;
+
+	if (!tx)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TUNABLES_IN_FORCE, owner);
+	pr_redis_tx_add(tx, "DEL %s", key);
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		if (!strcmp(pr_ks_tunables[i].owner, owner) && vals[i] != INT64_MIN)
+			pr_redis_tx_add(tx, "HSET %s %s %lld", key, pr_ks_tunables[i].name,
+					(long long)vals[i]);
+	pr_redis_tx_add(tx, "HSET %s _applied_ms %lld", key,
+			(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	rc = ks_tx_exec(r, tx, key);
+	pr_redis_tx_free(tx);
+	return rc;
+}
+
+int pr_ks_tunables_in_force(struct pr_redis *r, const char *owner, int64_t *vals, bool *set,
+			    int64_t *applied_ms)
+{
+	char key[64];
+	redisReply *rep;
+
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		set[i] = false;
+	*applied_ms = 0;
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TUNABLES_IN_FORCE, owner);
+	rep = pr_redis_cmd(r, "HGETALL %s", key);
+	if (!rep)
+		return ks_redis_fail(r, key);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, key);
+	for (size_t j = 0; rep->type == REDIS_REPLY_ARRAY && j + 1 < rep->elements; j += 2) {
+		const redisReply *k = rep->element[j], *v = rep->element[j + 1];
+		int64_t x;
+		int i;
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    ks_parse_i64(v->str, &x) < 0)
+			continue;
+		if (!strcmp(k->str, "_applied_ms")) {
+			*applied_ms = x;
+		} else if ((i = tunable_index(k->str)) >= 0 &&
+			   !strcmp(pr_ks_tunables[i].owner, owner)) {
+			vals[i] = x;
+			set[i] = true;
+		}
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
 /* ---- audit ---- */
 int pr_ks_audit_add(struct pr_redis *r, const char *actor, const char *action, const char *object,
 		    const char *detail, const char *result)

@@ -173,7 +173,7 @@ static inline void dp_worker_tx(struct dp_worker *w, uint16_t port_idx, struct r
 
 	b->bytes += rte_pktmbuf_pkt_len(m);
 	b->pkts[b->n++] = m;
-	if (b->n >= dp_cfg.dp.burst_size)
+	if (b->n >= __atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED))
 		dp_worker_tx_flush(w, port_idx);
 }
 void dp_worker_flush(struct dp_worker *w);

@@ -10,6 +10,7 @@
 #include "dataplane/dp_arpnd.h"
 #include "dataplane/dp_feature.h"
 #include "dataplane/dp_neigh.h"
+#include "dataplane/dp_tunables.h"
 
 #define CTL_BURST	  32
 #define NEIGH_TIMER_MS	  100
@@ -93,6 +94,7 @@ void dp_control_loop(void)
 			next_timer = now + NEIGH_TIMER_MS;
 		}
 		dp_features_poll(now);
+		dp_tunables_poll(now);
 		s->loops++;
 		if (work)
 			s->busy_loops++;

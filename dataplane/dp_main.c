@@ -27,6 +27,7 @@
 #include "dataplane/dp_neigh.h"
 #include "dataplane/dp_port.h"
 #include "dataplane/dp_telemetry.h"
+#include "dataplane/dp_tunables.h"
 
 struct dp_runtime dp_rt;
 
@@ -44,7 +45,7 @@ static void usage(FILE *f)
 		"usage: poprelay-dataplane [-c FILE] [--check-config] [--bench-seconds N]\n"
 		"       poprelay-dataplane --help-config\n"
 		"  -c FILE            configuration (default " DP_CONFIG_DEFAULT_PATH ")\n"
-		"  --check-config     load and validate the configuration, then exit\n"
+		"  --check-config     refuse what the start would refuse before EAL, then exit\n"
 		"  --help-config      list every section and key this build accepts\n"
 		"  --bench-seconds N  run N seconds after a 1 s warm-up, print the receive rate\n"
 		"                     per worker as JSON on stdout, exit\n");
@@ -154,10 +155,12 @@ static int init_workers(void)
 		PR_ERR("hairpin ring: %s", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	if (i == 0) {
-		PR_ERR("%s: [eal] lcores: got \"%s\", expected at least two lcores (the first is "
-		       "the control lcore, the others are workers)",
-		       dp_cfg.path, dp_cfg.eal.lcores);
+	/* The configuration's checks (queues per port, ...) counted the workers from [eal]
+	 * lcores; EAL must have read it the same way. */
+	if (i != dp_cfg.nb_workers) {
+		PR_ERR("%s: [eal] lcores \"%s\": EAL started %u workers, the configuration check "
+		       "counted %u (a bug: please report it)",
+		       dp_cfg.path, dp_cfg.eal.lcores, i, dp_cfg.nb_workers);
 		return -EINVAL;
 	}
 	return 0;
@@ -243,7 +246,7 @@ int main(int argc, char **argv)
 	char err[1024], *eal_argv[MAX_EAL_ARGS];
 	bool check_only = false;
 	unsigned int bench_s = 0;
-	int opt, eal_argc, ret, rc = 1;
+	int opt, eal_argc = 0, ret, rc = 1;
 	unsigned int i;
 
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -276,7 +279,18 @@ int main(int argc, char **argv)
 		}
 	}
 	pr_log_init("poprelay-dataplane", PR_LOG_INFO);
+	/* Everything the start can judge before EAL, and nothing else, is judged here, for
+	 * --check-config and the start alike (docs/configuration.md lists it). */
 	ret = dp_config_load(conf, err, sizeof(err));
+	if (ret == 0)
+		ret = dp_config_check_host(err, sizeof(err));
+	if (ret == 0 && (eal_argc = build_eal_args(eal_argv, MAX_EAL_ARGS)) < 0) {
+		snprintf(err, sizeof(err),
+			 "%s: [eal] extra_args: more than %d EAL arguments with the ports', "
+			 "expected fewer",
+			 conf, MAX_EAL_ARGS - 1);
+		ret = -E2BIG;
+	}
 	if (ret) {
 		PR_ERR("refusing to start: %s", err);
 		return 1;
@@ -287,11 +301,6 @@ int main(int argc, char **argv)
 	if (check_only) {
 		printf("%s: ok\n", conf);
 		return 0;
-	}
-	eal_argc = build_eal_args(eal_argv, MAX_EAL_ARGS);
-	if (eal_argc < 0) {
-		PR_ERR("%s: too many EAL arguments", conf);
-		return 1;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -339,6 +348,7 @@ int main(int argc, char **argv)
 		PR_WARN("telemetry commands not registered (is telemetry disabled?)");
 	if (dp_features_init())
 		goto out_ports;
+	dp_tunables_init();
 	for (i = 0; i < dp_rt.nb_workers; i++) {
 		ret = rte_eal_remote_launch(dp_worker_main, &dp_rt.workers[i],
 					    dp_rt.workers[i].lcore_id);
@@ -365,6 +375,7 @@ int main(int argc, char **argv)
 	PR_NOTICE("stopping");
 	dp_rt.stop_workers = true;
 	rte_eal_mp_wait_lcore();
+	dp_tunables_fini();
 	dp_features_teardown();
 	rc = 0;
 out_ports:

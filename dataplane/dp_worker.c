@@ -321,7 +321,7 @@ static void end_iteration(struct dp_worker *w, unsigned int got, uint64_t t0, ui
  * each frame once and does nothing else: the bench's ceiling for the relay on that device. */
 static void reflect_main(struct dp_worker *w)
 {
-	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
+	const uint16_t burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
 	const uint64_t us_per_cyc = dp_us_q32(rte_get_tsc_hz());
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	uint64_t busy_cyc = 0;
@@ -359,7 +359,7 @@ int dp_worker_main(void *arg)
 	struct dp_worker *w = arg;
 	static __thread struct rx_burst bufs[2];
 	struct rx_burst *held = &bufs[0], *fresh = &bufs[1], *t;
-	const uint16_t burst = (uint16_t)dp_cfg.dp.burst_size;
+	const uint16_t burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
 	const uint32_t idle_us = dp_cfg.dp.worker_idle_sleep_us;
 	uint16_t p, q;
 

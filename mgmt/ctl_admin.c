@@ -14,7 +14,11 @@ static void tunable_usage(FILE *out)
 		     "       poprelayctl tunable get NAME\n"
 		     "       poprelayctl tunable set NAME VALUE\n"
 		     "       poprelayctl tunable reset NAME   (back to the default)\n"
-		     "Changes take effect in the owning process at once (pr:events).\n");
+		     "Each tunable overrides a key of its owner's configuration file (the\n"
+		     "default) and takes effect in the running owner within a second\n"
+		     "(pr:events). get prints the value in force there, as the owner reported\n"
+		     "it (pr:tunables:in_force:OWNER), or the stored value, with a warning,\n"
+		     "when the owner has not reported one.\n");
 }
 
 static int parse_i64(const char *s, int64_t *out)
@@ -32,21 +36,49 @@ static int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+/* What the owners reported in force: vals/set indexed like pr_ks_tunables[]. */
+static int in_force_all(struct ctl_ctx *ctx, int64_t *vals, bool *set, int64_t *dp_ms,
+			int64_t *sp_ms)
+{
+	int64_t v2[64];
+	bool s2[64];
+	int rc;
+
+	if (pr_ks_tunables_n > 64)
+		return -E2BIG;
+	if ((rc = pr_ks_tunables_in_force(ctx->redis, "dataplane", vals, set, dp_ms)) < 0 ||
+	    (rc = pr_ks_tunables_in_force(ctx->redis, "slowpath", v2, s2, sp_ms)) < 0)
+		return rc;
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		if (s2[i]) {
+			vals[i] = v2[i];
+			set[i] = true;
+		}
+	return 0;
+}
+
 static int tunable_list(struct ctl_ctx *ctx)
 {
-	static const char *const hdr[] = {"NAME", "VALUE", "DEFAULT", "RANGE", "OWNER", "MEANING"};
+	static const char *const hdr[] = {"NAME",  "VALUE", "IN FORCE", "DEFAULT",
+					  "RANGE", "OWNER", "MEANING"};
+	int64_t inf[64], dp_ms, sp_ms;
+	bool inf_set[64];
 	struct ctl_table *t = NULL;
 	json_t *arr = NULL;
 	size_t i;
 	int ec = CTL_EXIT_OK;
 
+	if (in_force_all(ctx, inf, inf_set, &dp_ms, &sp_ms) < 0) {
+		ctl_err(ctx, "%s", pr_ks_errmsg());
+		return CTL_EXIT_DOWN;
+	}
 	if (ctx->json)
 		arr = json_array();
 	else
-		t = ctl_table_new(6, hdr);
+		t = ctl_table_new(7, hdr);
 	for (i = 0; i < pr_ks_tunables_n; i++) {
 		const struct pr_ks_tunable_def *d = &pr_ks_tunables[i];
-		char val[24], def[24], range[48];
+		char val[24], def[24], range[48], force[24] = "-";
 		int64_t v = 0;
 		int rc = pr_ks_tunable_get(ctx->redis, d->name, &v);
 
@@ -63,12 +95,17 @@ static int tunable_list(struct ctl_ctx *ctx)
 		} else {
 			snprintf(val, sizeof(val), "%" PRId64, v);
 		}
+		if (inf_set[i])
+			snprintf(force, sizeof(force), "%" PRId64, inf[i]);
 		snprintf(def, sizeof(def), "%" PRId64, d->def);
 		snprintf(range, sizeof(range), "%" PRId64 "..%" PRId64, d->min, d->max);
 		if (arr) {
 			json_t *o = json_object();
 			json_object_set_new(o, "name", json_string(d->name));
 			json_object_set_new(o, "value", rc < 0 ? json_null() : json_integer(v));
+			json_object_set_new(o, "in_force",
+					    inf_set[i] ? json_integer(inf[i]) : json_null());
+			json_object_set_new(o, "config_key", json_string(d->cfg));
 			json_object_set_new(o, "default", json_integer(d->def));
 			json_object_set_new(o, "min", json_integer(d->min));
 			json_object_set_new(o, "max", json_integer(d->max));
@@ -76,7 +113,7 @@ static int tunable_list(struct ctl_ctx *ctx)
 			json_object_set_new(o, "meaning", json_string(d->help));
 			json_array_append_new(arr, o);
 		} else {
-			const char *row[6] = {d->name, val, def, range, d->owner, d->help};
+			const char *row[7] = {d->name, val, force, def, range, d->owner, d->help};
 			ctl_table_add(t, row);
 		}
 	}
@@ -124,18 +161,37 @@ int ctl_tunable_main(struct ctl_ctx *ctx, int argc, char **argv)
 	if (!strcmp(act, "list"))
 		return tunable_list(ctx);
 	if (!strcmp(act, "get")) {
+		const struct pr_ks_tunable_def *d = pr_ks_tunable_def(argv[2]);
+		int64_t inf[64], at_ms;
+		bool inf_set[64];
+		size_t ix = (size_t)(d - pr_ks_tunables);
 		rc = pr_ks_tunable_get(ctx->redis, argv[2], &v);
 		if (rc < 0) {
 			ctl_err(ctx, "%s", pr_ks_errmsg());
 			return ctl_exit_for(rc);
 		}
+		if (pr_ks_tunables_in_force(ctx->redis, d->owner, inf, inf_set, &at_ms) < 0) {
+			ctl_err(ctx, "%s", pr_ks_errmsg());
+			return CTL_EXIT_DOWN;
+		}
+		if (!inf_set[ix])
+			ctl_err(ctx,
+				"%s: the %s has not reported the value in force (not running?): "
+				"showing the stored one",
+				d->name, d->owner);
 		if (ctx->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "name", json_string(argv[2]));
-			json_object_set_new(o, "value", json_integer(v));
+			json_object_set_new(o, "value", json_integer(inf_set[ix] ? inf[ix] : v));
+			json_object_set_new(o, "stored", json_integer(v));
+			json_object_set_new(o, "in_force",
+					    inf_set[ix] ? json_integer(inf[ix]) : json_null());
+			json_object_set_new(o, "applied_ms", json_integer(at_ms));
+			json_object_set_new(o, "owner", json_string(d->owner));
+			json_object_set_new(o, "config_key", json_string(d->cfg));
 			return ctl_json_print(o);
 		}
-		printf("%" PRId64 "\n", v);
+		printf("%" PRId64 "\n", inf_set[ix] ? inf[ix] : v);
 		return CTL_EXIT_OK;
 	}
 	snprintf(object, sizeof(object), "tunable:%s", argv[2]);

@@ -23,3 +23,7 @@ $(eval $(call fuzzer,fuzz_media,$(FUZZ_MEDIA_SRCS),$(FUZZ_MEDIA_FLAGS)))
 
 # Unit test of the pure parts (no EAL): the session from its record, the RFC 3550 figures.
 $(eval $(call unit_test,test_media_sess,$(B)/dataplane/media/media_sess.o $(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+
+# Every dataplane tunable against the configuration key it overrides (range, default): the
+# core's, TURN's and the anchor's configuration tables, registered by their constructors.
+$(eval $(call unit_test,test_dp_tunables,$(TURN_DP_OBJS) $(MEDIA_DP_OBJS) $(DP_LIB) $(CRYPTO_LIB) $(COMMON_LIB),$(DP_LINK_LIBS) $(CRYPTO_LINK_LIBS)))

@@ -28,6 +28,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/dp_config.h"
 #include "dataplane/dp_udp.h"
+#include "dataplane/dp_tunables.h"
 #include "dataplane/media/media.h"
 
 /* ---- configuration: [media] ---- */
@@ -64,8 +65,46 @@ static const struct dp_cfg_key media_keys[] = {
      "idle time after which a session whose record gives none is reported to the slowpath to end"},
 };
 
-static struct dp_cfg_section media_section = {
-    .name = "media", .storage = &mcfg, .keys = media_keys, .nkeys = RTE_DIM(media_keys)};
+/* [media]'s relations between keys and the ports it will claim (dp_config_load runs it, so
+ * --check-config and the start refuse alike). */
+static int media_cfg_check(char *err, size_t errlen)
+{
+	if (!mcfg.enabled)
+		return 0;
+	if (mcfg.port_min & 1) {
+		snprintf(err, errlen,
+			 "[media] port_min: got %u, expected an even port (RTP on even ports, "
+			 "RTCP on the odd one after)",
+			 mcfg.port_min);
+		return -EINVAL;
+	}
+	if (!(mcfg.port_max & 1) || mcfg.port_min >= mcfg.port_max) {
+		snprintf(err, errlen,
+			 "[media] port_max: got %u, expected an odd port above port_min (%u)",
+			 mcfg.port_max, mcfg.port_min);
+		return -EINVAL;
+	}
+	if (strcmp(mcfg.clear_latch, "sdp-host") && strcmp(mcfg.clear_latch, "first")) {
+		snprintf(err, errlen, "[media] clear_latch: got \"%s\", expected sdp-host or first",
+			 mcfg.clear_latch);
+		return -EINVAL;
+	}
+	if (!pr_ks_user_name_valid(mcfg.consumer)) {
+		snprintf(err, errlen,
+			 "[media] consumer: got \"%s\", expected letters, digits, '.', '_' and "
+			 "'-' only",
+			 mcfg.consumer);
+		return -EINVAL;
+	}
+	return dp_cfg_udp_reserve("[media] port_min, port_max", mcfg.port_min, mcfg.port_max,
+				  err, errlen);
+}
+
+static struct dp_cfg_section media_section = {.name = "media",
+					      .storage = &mcfg,
+					      .keys = media_keys,
+					      .nkeys = RTE_DIM(media_keys),
+					      .check = media_cfg_check};
 
 RTE_INIT(media_cfg_register)
 {
@@ -114,11 +153,14 @@ static uint32_t nlist;
 static struct {
 	uint64_t installs, updates, ends, bad_entries, unknown, refused, idle_ends;
 	uint64_t ctl_relayed, redis_errors, streams_restored;
+	uint64_t restore_orphaned;	  /* dropped at the first rebuild: relay address not ours */
 	uint64_t ended_rx, ended_relayed; /* figures of the sessions that ended */
 } cst;
 static struct pr_redis *redis;
 static uint64_t last_try_ms, last_read_ms, last_stats_ms;
 static bool warned, synced_start, pending_done;
+/* The first rebuild from the hashes (the restore after a start) is still to complete. */
+static bool first_sync = true;
 /* Retired objects, freed after the next grace period. */
 #define RETIRE_MAX 4096
 static struct {
@@ -1483,7 +1525,22 @@ static int sess_load_apply(const char *id)
 		rc = 0;
 	} else if (rc == 0) {
 		rc = sess_apply(k, old, saved);
-		if (rc < 0 && rc != -EIO) {
+		if (rc == -ERANGE && !old && first_sync) {
+			/* A session of before a readdress (or a change of [media] port range):
+			 * it can never relay here, so the slowpath is told to end its call as
+			 * it ends an idle one. */
+			redisReply *r = pr_redis_cmd(
+			    redis, "XADD %s MAXLEN ~ %d * op idle id %s cdr_id %s reason %s",
+			    PR_KS_SESSIONS_EVENTS, 10000, k->id, k->cdr_id[0] ? k->cdr_id : "-",
+			    "relay-address");
+			if (r) {
+				freeReplyObject(r);
+				cst.restore_orphaned++;
+				rc = 0;
+			} else {
+				rc = -EIO;
+			}
+		} else if (rc < 0 && rc != -EIO) {
 			cst.refused++;
 			rc = 0; /* acknowledged and counted: a bad record is not retried forever */
 		}
@@ -1544,6 +1601,7 @@ static void redis_lost(void)
 static int sync_start(void)
 {
 	struct pr_ks_names ids = {0};
+	uint64_t orphans = cst.restore_orphaned;
 	int rc = pr_ks_session_group_init(redis);
 
 	if (rc < 0)
@@ -1565,8 +1623,14 @@ static int sync_start(void)
 	}
 	pr_ks_names_free(&ids);
 	reclaim();
-	if (rc >= 0)
+	if (rc >= 0 && cst.restore_orphaned > orphans)
+		PR_WARN("media: %u sessions restored, %" PRIu64
+			" dropped: relay address no longer ours (reported to the slowpath)",
+			nlist, cst.restore_orphaned - orphans);
+	else if (rc >= 0)
 		PR_NOTICE("media: %u sessions live after the rebuild from Redis", nlist);
+	if (rc >= 0)
+		first_sync = false;
 	return rc;
 }
 
@@ -1828,6 +1892,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "ends", cst.ends);
 	rte_tel_data_add_dict_u64(d, "idle_reported", cst.idle_ends);
 	rte_tel_data_add_dict_u64(d, "refused", cst.refused);
+	rte_tel_data_add_dict_u64(d, "restore_orphaned", cst.restore_orphaned);
 	rte_tel_data_add_dict_u64(d, "bad_entries", cst.bad_entries);
 	rte_tel_data_add_dict_u64(d, "unknown", cst.unknown);
 	rte_tel_data_add_dict_u64(d, "ctl_relayed", cst.ctl_relayed);
@@ -1907,6 +1972,22 @@ static int tel_session(const char *cmd, const char *params, struct rte_tel_data 
 
 /* ---- init / teardown ---- */
 
+/* dp.session_idle_s: read by control's idle check only. */
+static int64_t idle_get(const struct dp_tunable *t)
+{
+	(void)t;
+	return mcfg.session_idle_s;
+}
+
+static int idle_set(const struct dp_tunable *t, int64_t v)
+{
+	(void)t;
+	mcfg.session_idle_s = (uint32_t)v;
+	return 0;
+}
+
+static struct dp_tunable idle_tunable = {"dp.session_idle_s", idle_get, idle_set, 0, 0, 0, NULL};
+
 static int media_init(void)
 {
 	int rc;
@@ -1915,25 +1996,12 @@ static int media_init(void)
 		PR_NOTICE("media: disabled in the configuration");
 		return 0;
 	}
-	if (mcfg.port_min & 1 || !(mcfg.port_max & 1) || mcfg.port_min >= mcfg.port_max) {
-		PR_ERR("media: port_min %u must be even and port_max %u odd and above it "
-		       "(RTP on even ports, RTCP on the odd one after)",
-		       mcfg.port_min, mcfg.port_max);
-		return -EINVAL;
-	}
-	if (strcmp(mcfg.clear_latch, "sdp-host") && strcmp(mcfg.clear_latch, "first")) {
-		PR_ERR("media: clear_latch = %s: expected sdp-host or first", mcfg.clear_latch);
-		return -EINVAL;
-	}
-	if (!pr_ks_user_name_valid(mcfg.consumer)) {
-		PR_ERR("media: consumer = %s: letters, digits, '.', '_' and '-' only",
-		       mcfg.consumer);
-		return -EINVAL;
-	}
+	/* media_cfg_check refused bad ports, clear_latch and consumer with the configuration. */
 	clear_latch_first = !strcmp(mcfg.clear_latch, "first");
 	relatch_cyc = dp_rt.tsc_hz / 1000 * mcfg.relatch_interval_ms;
 	us_q32 = dp_us_q32(dp_rt.tsc_hz);
 	pr_srtp_set_allocator(hp_srtp_alloc, rte_free);
+	dp_tunable_register(&idle_tunable);
 	nslots = (mcfg.port_max - mcfg.port_min + 1) / 2;
 	slots = rte_zmalloc("media_slots", sizeof(*slots) * nslots, RTE_CACHE_LINE_SIZE);
 	list = calloc(mcfg.max_sessions, sizeof(*list));

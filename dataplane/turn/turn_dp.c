@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_tunables.h"
 #include "dataplane/dp_udp.h"
 #include "dataplane/turn/turn_server.h"
 #include "dataplane/turn/turn_store.h"
@@ -100,8 +101,53 @@ static const struct dp_cfg_key turn_keys[] = {
      "interval of per-allocation counter writes to Redis"},
 };
 
-static struct dp_cfg_section turn_section = {
-    .name = "turn", .storage = &tcfg, .keys = turn_keys, .nkeys = RTE_DIM(turn_keys)};
+/* [turn]'s relations between keys and the ports it will claim (dp_config_load runs it, so
+ * --check-config and the start refuse alike). */
+static int turn_cfg_check(char *err, size_t errlen)
+{
+	struct turn_policy pol;
+	int rc;
+
+	if (!tcfg.enabled)
+		return 0;
+	if (tcfg.max_lifetime_s < tcfg.default_lifetime_s) {
+		snprintf(err, errlen,
+			 "[turn] max_lifetime_s: got %u, expected at least default_lifetime_s (%u)",
+			 tcfg.max_lifetime_s, tcfg.default_lifetime_s);
+		return -EINVAL;
+	}
+	if (tcfg.relay_port_min > tcfg.relay_port_max) {
+		snprintf(err, errlen,
+			 "[turn] relay_port_min: got %u, expected at most relay_port_max (%u)",
+			 tcfg.relay_port_min, tcfg.relay_port_max);
+		return -EINVAL;
+	}
+	memset(&pol, 0, sizeof(pol));
+	if (turn_policy_allow_list(&pol, tcfg.allowed_peer) < 0) {
+		snprintf(err, errlen,
+			 "[turn] allowed_peer: got \"%s\", expected a list of at most %d CIDRs",
+			 tcfg.allowed_peer, TURN_POLICY_MAX_CIDRS);
+		return -EINVAL;
+	}
+	if (turn_policy_deny_list(&pol, tcfg.denied_peer) < 0) {
+		snprintf(err, errlen,
+			 "[turn] denied_peer: got \"%s\", expected a list of at most %d CIDRs",
+			 tcfg.denied_peer, TURN_POLICY_MAX_CIDRS);
+		return -EINVAL;
+	}
+	if ((rc = dp_cfg_udp_reserve("[turn] listen_port", tcfg.listen_port, tcfg.listen_port,
+				     err, errlen)) < 0 ||
+	    (rc = dp_cfg_udp_reserve("[turn] relay_port_min, relay_port_max", tcfg.relay_port_min,
+				     tcfg.relay_port_max, err, errlen)) < 0)
+		return rc;
+	return 0;
+}
+
+static struct dp_cfg_section turn_section = {.name = "turn",
+					     .storage = &tcfg,
+					     .keys = turn_keys,
+					     .nkeys = RTE_DIM(turn_keys),
+					     .check = turn_cfg_check};
 
 RTE_INIT(turn_cfg_register)
 {
@@ -491,6 +537,60 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 static int tel_allocs(const char *cmd, const char *params, struct rte_tel_data *d);
 static int tel_delete(const char *cmd, const char *params, struct rte_tel_data *d);
 
+/* turn.* runtime tunables: the server's limits, from the control lcore. arg: which. */
+enum { TT_DEFAULT_LIFE, TT_MAX_LIFE, TT_NONCE_LIFE, TT_PER_USER, TT_BW_KBPS };
+
+static int64_t tun_get(const struct dp_tunable *t)
+{
+	const struct turn_cfg *c = turn_server_cfg(srv);
+
+	switch (t->arg) {
+	case TT_DEFAULT_LIFE:
+		return c->lifetime_default;
+	case TT_MAX_LIFE:
+		return c->lifetime_max;
+	case TT_NONCE_LIFE:
+		return c->nonce_lifetime;
+	case TT_PER_USER:
+		return c->max_allocs_per_user;
+	default:
+		return (int64_t)c->bw_bytes_per_s * 8 / 1000;
+	}
+}
+
+static int tun_set(const struct dp_tunable *t, int64_t v)
+{
+	const struct turn_cfg *c = turn_server_cfg(srv);
+	struct turn_limits l = {c->lifetime_default, c->lifetime_max, c->nonce_lifetime,
+				c->max_allocs_per_user, c->bw_bytes_per_s};
+
+	switch (t->arg) {
+	case TT_DEFAULT_LIFE:
+		l.lifetime_default = (uint32_t)v;
+		break;
+	case TT_MAX_LIFE:
+		l.lifetime_max = (uint32_t)v;
+		break;
+	case TT_NONCE_LIFE:
+		l.nonce_lifetime = (uint32_t)v;
+		break;
+	case TT_PER_USER:
+		l.max_allocs_per_user = (uint32_t)v;
+		break;
+	default:
+		l.bw_bytes_per_s = (uint32_t)((uint64_t)v * 1000 / 8);
+	}
+	return turn_server_set_limits(srv, &l);
+}
+
+static struct dp_tunable tunables[] = {
+    {"turn.default_lifetime_s", tun_get, tun_set, TT_DEFAULT_LIFE, 0, 0, NULL},
+    {"turn.max_lifetime_s", tun_get, tun_set, TT_MAX_LIFE, 0, 0, NULL},
+    {"turn.nonce_lifetime_s", tun_get, tun_set, TT_NONCE_LIFE, 0, 0, NULL},
+    {"turn.max_allocs_per_user", tun_get, tun_set, TT_PER_USER, 0, 0, NULL},
+    {"turn.bw_kbps", tun_get, tun_set, TT_BW_KBPS, 0, 0, NULL},
+};
+
 static int turn_init(void)
 {
 	struct turn_cfg cfg;
@@ -499,16 +599,7 @@ static int turn_init(void)
 		PR_NOTICE("turn: disabled in the configuration");
 		return 0;
 	}
-	if (tcfg.relay_port_min > tcfg.relay_port_max ||
-	    (tcfg.listen_port >= tcfg.relay_port_min && tcfg.listen_port <= tcfg.relay_port_max)) {
-		PR_ERR("turn: relay ports %u-%u must be a range that leaves out listen_port %u",
-		       tcfg.relay_port_min, tcfg.relay_port_max, tcfg.listen_port);
-		return -EINVAL;
-	}
-	if (tcfg.max_lifetime_s < tcfg.default_lifetime_s) {
-		PR_ERR("turn: max_lifetime_s < default_lifetime_s");
-		return -EINVAL;
-	}
+	/* turn_cfg_check refused bad relations between keys with the configuration. */
 	turn_cfg_defaults(&cfg);
 	cfg.shared_p2c_counters = dp_rt.nb_workers > 1;
 	memset(cfg.realm, 0, sizeof(cfg.realm));
@@ -555,6 +646,8 @@ static int turn_init(void)
 	struct turn_hooks hooks = {on_change, NULL};
 	srv = turn_server_create(&cfg, tbl, &cred, &hooks);
 	memset(&cfg, 0, sizeof(cfg));
+	for (unsigned i = 0; srv && i < RTE_DIM(tunables); i++)
+		dp_tunable_register(&tunables[i]);
 	synced = calloc(tcfg.max_allocations, sizeof(*synced));
 	del_ring = rte_ring_create("turn_del", 256, rte_socket_id(), RING_F_SC_DEQ);
 	if (!srv || !synced || !del_ring)
@@ -576,7 +669,12 @@ static int turn_init(void)
 		return rc;
 	}
 	rc = turn_store_restore_all(store, srv);
-	if (rc > 0)
+	uint64_t orphans = turn_server_stats(srv)->restore_orphaned;
+	if (orphans)
+		PR_WARN("turn: %d allocations restored, %" PRIu64
+			" dropped: relayed address no longer ours",
+			rc > 0 ? rc : 0, orphans);
+	else if (rc > 0)
 		PR_NOTICE("turn: %d allocations restored from redis", rc);
 	rte_telemetry_register_cmd("/poprelay/turn/stats", tel_stats,
 				   "TURN relay totals. No parameters");
@@ -654,6 +752,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocs_created", s->allocs_created);
 	rte_tel_data_add_dict_u64(d, "allocs_deleted", s->allocs_deleted);
 	rte_tel_data_add_dict_u64(d, "allocs_expired", s->allocs_expired);
+	rte_tel_data_add_dict_u64(d, "restore_orphaned", s->restore_orphaned);
 	static const int codes[] = {400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508};
 	for (size_t i = 0; i < RTE_DIM(codes); i++) {
 		char k[16];

@@ -99,6 +99,18 @@ const struct turn_cfg *turn_server_cfg(const struct turn_server *s)
 	return &s->cfg;
 }
 
+int turn_server_set_limits(struct turn_server *s, const struct turn_limits *l)
+{
+	if (!l->lifetime_default || !l->nonce_lifetime || l->lifetime_max < l->lifetime_default)
+		return -EINVAL;
+	s->cfg.lifetime_default = l->lifetime_default;
+	s->cfg.lifetime_max = l->lifetime_max;
+	s->cfg.nonce_lifetime = l->nonce_lifetime;
+	s->cfg.max_allocs_per_user = l->max_allocs_per_user;
+	s->cfg.bw_bytes_per_s = l->bw_bytes_per_s;
+	return 0;
+}
+
 const struct turn_ctl_stats *turn_server_stats(const struct turn_server *s)
 {
 	return &s->st;
@@ -997,8 +1009,7 @@ int turn_server_delete(struct turn_server *s, uint64_t id)
 	return 0;
 }
 
-bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip,
-			    uint16_t port)
+bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip, uint16_t port)
 {
 	const struct pr_taddr *r = &s->cfg.relay[fi];
 	return r->fam && !memcmp(r->ip, ip, fi ? 16 : 4) && turn_port_in_range(s->tbl, port);

@@ -48,6 +48,13 @@ struct turn_cfg {
 };
 void turn_cfg_defaults(struct turn_cfg *c);
 
+/* What runtime tunables change (turn.* in pr_ks_tunables[]). */
+struct turn_limits {
+	uint32_t lifetime_default, lifetime_max, nonce_lifetime;
+	uint32_t max_allocs_per_user; /* 0: none */
+	uint32_t bw_bytes_per_s;      /* 0: none */
+};
+
 /* Credential sources (Redis in the dataplane, a static list in tests). Control lcore. */
 struct turn_cred_ops {
 	/* Long-term key of user in realm: alg STUN_PWALG_MD5 -> 16 bytes, _SHA256 -> 32.
@@ -78,7 +85,7 @@ struct turn_ctl_stats {
 	uint64_t amp_dropped;	 /* answer would exceed the amplification bound */
 	uint64_t allocs_created, allocs_deleted, allocs_expired;
 	uint64_t restore_orphaned; /* not restored: a relayed address no longer ours */
-	uint64_t err[7][100]; /* error responses by code (class 3..6 -> [code/100]) */
+	uint64_t err[7][100];	   /* error responses by code (class 3..6 -> [code/100]) */
 	uint64_t success;
 };
 
@@ -95,6 +102,10 @@ struct turn_server *turn_server_create(const struct turn_cfg *cfg, struct turn_t
 void turn_server_destroy(struct turn_server *s);
 struct turn_table *turn_server_table(struct turn_server *s);
 const struct turn_cfg *turn_server_cfg(const struct turn_server *s);
+/* From the thread that runs the server (between requests): the limits requests and new
+ * allocations see from now on (an allocation keeps the bandwidth it was made with). 0, or
+ * -EINVAL when lifetime_max < lifetime_default or a lifetime is 0. */
+int turn_server_set_limits(struct turn_server *s, const struct turn_limits *l);
 const struct turn_ctl_stats *turn_server_stats(const struct turn_server *s);
 /* Replaces the peer policy (config reload). Control lcore. */
 void turn_server_set_policy(struct turn_server *s, const struct turn_policy *p);
@@ -122,8 +133,7 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *a);
  * what an Allocate picks from. A persisted allocation that holds another (the port was
  * readdressed or the range changed since) is an orphan: the caller deletes it instead of
  * restoring it and counts it with turn_server_count_orphan (restore_orphaned). */
-bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip,
-			    uint16_t port);
+bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip, uint16_t port);
 void turn_server_count_orphan(struct turn_server *s);
 
 /* ---- data path (workers) ---- */

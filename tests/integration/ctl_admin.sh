@@ -24,7 +24,7 @@ expect_rc() { # expect_rc RC CMD...
 
 pr_log "defaults"
 expect_rc 0 ctl tunable list
-grep -q "^dp.burst_size  *32  *32  *1..512  *dataplane" "$D/out" || pr_fail "list: $(head -3 "$D/out")"
+grep -q "^dp.burst_size  *32  *-  *32  *1..256  *dataplane" "$D/out" || pr_fail "list: $(head -3 "$D/out")"
 expect_rc 0 ctl --json tunable list
 python3 -c 'import json,sys; t={x["name"]:x for x in json.load(open(sys.argv[1]))}; assert t["sip.lockout_s"]["value"]==300 and t["sip.lockout_s"]["owner"]=="slowpath"' "$D/out" ||
 	pr_fail "list --json"
@@ -41,8 +41,8 @@ expect_rc 0 ctl tunable get sip.lockout_s
 pr_wait_for 5 grep -qx tunables "$D/events" || pr_fail "no 'tunables' event on pr:events"
 
 pr_log "refusals"
-expect_rc 2 ctl tunable set sip.lockout_s 5
-grep -q "10..86400" "$D/err" || pr_fail "range not explained"
+expect_rc 2 ctl tunable set sip.lockout_s 0
+grep -q "1..86400" "$D/err" || pr_fail "range not explained"
 expect_rc 2 ctl tunable set sip.lockout_s lots
 expect_rc 2 ctl tunable set no.such 1
 expect_rc 2 ctl tunable frob

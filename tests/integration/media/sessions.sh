@@ -55,7 +55,8 @@ ms_tx() {
 }
 
 # ms_store OP ID A_SPEC B_SPEC: DEL + HSET pr:session:ID, SADD pr:sessions, XADD op OP
-# (install or update), in one transaction (pr_ks_session_store).
+# (install or update), in one transaction (pr_ks_session_store). idle_timeout_s: MS_IDLE
+# (default 600; 0: the dataplane's session_idle_s).
 ms_store() {
 	local op=$1 id=$2 now a b
 	now=$(date +%s)
@@ -63,7 +64,7 @@ ms_store() {
 	b=$(ms_leg_fields b "$4") || return 1
 	ms_tx <<EOF
 DEL pr:session:$id
-HSET pr:session:$id v 1 id $id call_id call-$id@media-relay.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b
+HSET pr:session:$id v 1 id $id call_id call-$id@media-relay.test cdr_id cdr-$id media audio mline 0 idle_timeout_s ${MS_IDLE:-600} created $now updated $now$a$b
 SADD pr:sessions $id
 XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
 EOF
