@@ -140,9 +140,10 @@ static void register_core(void)
 	dp_cfg_section_register(&redis_section);
 }
 
-/* Sections of the shared file that belong to other processes (slowpath, poprelayctl):
- * skipped here, judged by their owners. */
-static const char *const foreign_sections[] = {"global", "sip", "tls", "slowpath", "ctl"};
+/* Sections of the shared file that belong to other processes (slowpath, poprelayctl,
+ * poprelay-exporter): skipped here, judged by their owners. */
+static const char *const foreign_sections[] = {"global",   "sip", "tls",
+					       "slowpath", "ctl", "exporter"};
 
 static bool is_foreign(const char *name)
 {
