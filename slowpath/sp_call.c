@@ -181,7 +181,9 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		copy(ses.cdr_id, sizeof(ses.cdr_id), call->id);
 		copy(ses.media, sizeof(ses.media), ma->media);
 		ses.mline = (uint16_t)i;
-		ses.idle_timeout_s = s->cfg.media_idle_s;
+		/* 0: the dataplane's [media] session_idle_s, live as dp.session_idle_s; a
+		 * media_idle_s written in our file wins for our sessions */
+		ses.idle_timeout_s = s->cfg.media_idle_set ? s->cfg.media_idle_s : 0;
 		ses.created = call->answer ? call->answer : now;
 		ses.updated = now;
 		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr);

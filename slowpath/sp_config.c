@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "slowpath/sp_msg.h"
 
 static const char *const default_scanners[] = {
     "friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipsak", "sundayddr", "iWar",
@@ -52,6 +53,7 @@ void sp_config_defaults(struct sp_config *c)
 	c->invite_timeout_s = 60;
 	c->max_call_s = 0;
 	c->media_idle_s = 60;
+	c->max_message_bytes = SP_MSG_MAX;
 	c->log_level = 6;
 	c->n_digest_algs = 2;
 	c->digest_algs[0] = 2; /* SP_DIGEST_SHA256 */
@@ -255,8 +257,12 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return set_u32(&c->invite_timeout_s, v, 1, 600);
 	if (!strcmp(k, "max_call_s"))
 		return set_u32(&c->max_call_s, v, 0, 7 * 86400);
-	if (!strcmp(k, "media_idle_s"))
+	if (!strcmp(k, "media_idle_s")) {
+		c->media_idle_set = true;
 		return set_u32(&c->media_idle_s, v, 5, 3600);
+	}
+	if (!strcmp(k, "max_message_bytes"))
+		return set_u32(&c->max_message_bytes, v, 1024, SP_MSG_MAX);
 	if (!strcmp(k, "scanner_user_agents")) {
 		c->n_scanners = 0;
 		return for_each_item(v, add_scanner, c);

@@ -2,7 +2,8 @@
 /* poprelay-slowpath configuration: the [sip] section of the INI file (rte_cfgfile syntax),
  * plus [global] realm and [redis] socket/user/password_file. Other sections belong to other
  * processes and are skipped; an unknown key in [sip] is refused. Writer: sp_config_load at
- * start. Readers: every slowpath module (read-only after start). */
+ * start, then sp_tunables (the fields a runtime tunable overrides: see sp_tunables.h), on
+ * the event loop. Readers: every slowpath module, on the event loop. */
 #ifndef POPRELAY_SLOWPATH_SP_CONFIG_H
 #define POPRELAY_SLOWPATH_SP_CONFIG_H
 
@@ -58,6 +59,8 @@ struct sp_config {
 	uint32_t invite_timeout_s; /* unanswered INVITE -> 408 */
 	uint32_t max_call_s;	   /* hard cap on a call's duration, 0 = none */
 	uint32_t media_idle_s; /* a call whose media stops this long ends (the dataplane tells) */
+	bool media_idle_set;   /* media_idle_s is in the file: else sessions take the dataplane's */
+	uint32_t max_message_bytes; /* largest message accepted, headers and body (<= SP_MSG_MAX) */
 	size_t n_scanners;
 	char scanners[SP_MAX_SCANNERS][48]; /* User-Agent substrings refused (case-insensitive) */
 	size_t n_offnet;

@@ -121,17 +121,27 @@ static bool log_ok(int kind)
 void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t len)
 {
 	s->ctr.rx_msgs++;
-	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
-		s->ctr.rate_limited++;
-		if (log_ok(LOG_RATE))
-			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s", c->peer_ip,
-				sp_transport_name(c->tp), s->cfg.rate_limit_rps);
-		return;
-	}
 	osip_message_t *m = NULL;
 	int status;
 	const char *why;
-	int rc = sp_msg_parse(raw, len, &m, &status, &why);
+	int rc;
+	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
+		s->ctr.rate_limited++;
+		if (log_ok(LOG_RATE))
+			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s%s",
+				c->peer_ip, sp_transport_name(c->tp), s->cfg.rate_limit_rps,
+				c->tp == SP_UDP ? "" : ", each answered 503");
+		/* A stream flow's source address is proven by its handshake: tell it when to
+		 * come back (RFC 3261 21.5.4). A datagram's may be forged: an answer would
+		 * reflect a flood onto someone else, so it is dropped. */
+		if (c->tp == SP_UDP || sp_msg_parse(raw, len, &m, &status, &why) != 0)
+			return;
+		if (MSG_IS_REQUEST(m) && strcmp(m->sip_method, "ACK"))
+			sp_respond(s, c, m, 503, "Retry-After: 1\r\n");
+		osip_message_free(m);
+		return;
+	}
+	rc = sp_msg_parse(raw, len, &m, &status, &why);
 	if (rc == -EBADMSG || rc == -ENOMEM) {
 		s->ctr.rx_dropped_unparseable++;
 		if (log_ok(LOG_UNPARSEABLE))

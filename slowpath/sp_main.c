@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "slowpath/sp_server.h"
+#include "slowpath/sp_tunables.h"
 
 static void usage(void)
 {
@@ -98,6 +99,14 @@ int main(int argc, char **argv)
 		pr_redis_close(srv.redis);
 		return 1;
 	}
+	/* the values in force (pr:tunables over the file's) before the first request */
+	rc = sp_tunables_start(&srv);
+	if (rc < 0) {
+		PR_ERR("cannot start: %s", strerror(-rc));
+		sp_server_close(&srv);
+		pr_redis_close(srv.redis);
+		return 1;
+	}
 	event_base_dispatch(srv.base);
 	/* end the calls in progress (BYE / CANCEL, sessions, CDRs) and give the loop a moment
 	 * to put those requests on the wire */
@@ -106,6 +115,7 @@ int main(int argc, char **argv)
 	event_base_loopexit(srv.base, &grace);
 	event_base_dispatch(srv.base);
 	sp_counters_log(&srv, true);
+	sp_tunables_stop(&srv);
 	sp_server_close(&srv);
 	pr_redis_close(srv.redis);
 	return 0;

@@ -80,6 +80,13 @@ static long header_content_length(const char *h, size_t n)
 
 int sp_msg_frame(const char *data, size_t len, size_t *skip, unsigned *pings)
 {
+	return sp_msg_frame_max(data, len, SP_MSG_MAX, skip, pings);
+}
+
+int sp_msg_frame_max(const char *data, size_t len, size_t max, size_t *skip, unsigned *pings)
+{
+	if (max > SP_MSG_MAX)
+		max = SP_MSG_MAX;
 	size_t s = 0;
 	unsigned pg = 0;
 	while (s + 1 < len && data[s] == '\r' && data[s + 1] == '\n') {
@@ -96,16 +103,16 @@ int sp_msg_frame(const char *data, size_t len, size_t *skip, unsigned *pings)
 	len -= s;
 	if (!len)
 		return 0;
-	const char *he = memmem_crlf2(data, len < SP_MSG_MAX + 4 ? len : SP_MSG_MAX + 4);
+	const char *he = memmem_crlf2(data, len < max + 4 ? len : max + 4);
 	if (!he)
-		return len >= SP_MSG_MAX ? -EMSGSIZE : 0;
+		return len >= max ? -EMSGSIZE : 0;
 	size_t hlen = he - data + 4;
 	long cl = header_content_length(data, hlen - 4);
 	if (cl == -3)
 		return -EMSGSIZE;
 	if (cl < 0)
 		return -EBADMSG;
-	if (hlen + (size_t)cl > SP_MSG_MAX)
+	if (hlen + (size_t)cl > max)
 		return -EMSGSIZE;
 	if (len < hlen + (size_t)cl)
 		return 0;

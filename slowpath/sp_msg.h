@@ -10,7 +10,7 @@
 
 #include <osipparser2/osip_parser.h>
 
-#define SP_MSG_MAX (64 * 1024) /* largest message accepted, headers and body */
+#define SP_MSG_MAX (64 * 1024) /* ceiling of [sip] max_message_bytes (its default): buffers */
 
 /* Must be called once before parsing (libosip2's parser tables). */
 void sp_msg_init(void);
@@ -24,6 +24,9 @@ void sp_msg_init(void);
  * Leading CRLFs (RFC 5626 keepalive) are not part of a message: *skip receives how many
  * bytes of them precede it, and *pings how many "\r\n\r\n" pings they contained. */
 int sp_msg_frame(const char *data, size_t len, size_t *skip, unsigned *pings);
+/* Same with max (at most SP_MSG_MAX) for SP_MSG_MAX: the transport passes the
+ * [sip] max_message_bytes in force. */
+int sp_msg_frame_max(const char *data, size_t len, size_t max, size_t *skip, unsigned *pings);
 
 /* Parse one whole message. Returns 0 with *out (free with osip_message_free), or:
  *   -EBADMSG  unparseable or missing what a response needs: drop it (*status = 0);

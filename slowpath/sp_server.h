@@ -62,6 +62,7 @@ struct sp_counters {
 
 struct sp_guard;
 struct sp_call;
+struct sp_tunables;
 
 struct sp_server {
 	struct sp_config cfg;
@@ -75,6 +76,7 @@ struct sp_server {
 	struct sp_nonce_ctx nonce;
 	struct sp_nc_table *nc;
 	struct sp_guard *guard;
+	struct sp_tunables *tun; /* sp_tunables.c: writes the cfg fields tunables override */
 	uint64_t next_conn_id;
 	size_t n_conn_buckets;
 	struct sp_conn **conns;

@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "slowpath/sp_server.h"
+#include "slowpath/sp_tunables.h"
 
 #define SP_CONN_BUCKETS 16384
 
@@ -133,11 +134,13 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		size_t avail = evbuffer_get_length(in);
 		if (!avail)
 			return;
-		size_t look = avail < SP_MSG_MAX + 8 ? avail : SP_MSG_MAX + 8;
+		/* the limit in force (sip.max_msg_bytes): read at each message */
+		size_t max = s->cfg.max_message_bytes;
+		size_t look = avail < max + 8 ? avail : max + 8;
 		const char *data = (const char *)evbuffer_pullup(in, (ssize_t)look);
 		size_t skip;
 		unsigned pings;
-		int n = sp_msg_frame(data, look, &skip, &pings);
+		int n = sp_msg_frame_max(data, look, max, &skip, &pings);
 		if (!c->active && (n != 0 || pings)) {
 			c->active = true;
 			conn_set_idle(c);
@@ -149,8 +152,8 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		}
 		if (n == -EMSGSIZE) {
 			s->ctr.rx_too_large++;
-			PR_WARN("flow %s:%u: message over %d bytes, closing the connection",
-				c->peer_ip, c->peer_port, SP_MSG_MAX);
+			PR_WARN("flow %s:%u: message over %zu bytes, closing the connection",
+				c->peer_ip, c->peer_port, max);
 			conn_free(c, "message too large");
 			return;
 		}
@@ -333,7 +336,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
 		if (n < 0)
 			return;
 		addr_text((struct sockaddr *)&c.peer, c.peer_ip, sizeof(c.peer_ip), &c.peer_port);
-		if (n > SP_MSG_MAX) {
+		if (n > (ssize_t)s->cfg.max_message_bytes) {
 			s->ctr.rx_too_large++;
 			continue;
 		}
@@ -540,6 +543,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	sp_call_tick(s, sp_now());
 	sp_call_media_events(s);
+	sp_tunables_tick(s, sp_now_ms());
 	if (n % 600 == 0)
 		sp_counters_log(s, false);
 }
