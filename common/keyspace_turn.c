@@ -299,27 +299,111 @@ int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_c
 	return rc < 0 ? rc : side_hash(r, key, ":chans", chan_cb, out, max);
 }
 
-int pr_ks_turn_secret_set(struct pr_redis *r, const char *secret_id, const char *secret)
+/* ---- TURN REST shared secrets ---- */
+int pr_ks_turn_secret_check(const char *secret)
+{
+	size_t n = secret ? strnlen(secret, PR_KS_TURN_SECRET_MAX) : 0;
+
+	if (n < PR_KS_TURN_SECRET_MIN || n >= PR_KS_TURN_SECRET_MAX) {
+		if (n >= PR_KS_TURN_SECRET_MAX)
+			ks_seterr("TURN secret too long (more than %d characters): the dataplane "
+				  "accepts %d to %d",
+				  PR_KS_TURN_SECRET_MAX - 1, PR_KS_TURN_SECRET_MIN,
+				  PR_KS_TURN_SECRET_MAX - 1);
+		else
+			ks_seterr("TURN secret too short (%zu characters): the dataplane accepts "
+				  "%d to %d",
+				  n, PR_KS_TURN_SECRET_MIN, PR_KS_TURN_SECRET_MAX - 1);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)secret[i];
+		/* Visible ASCII only: the secret is pasted into the web service's configuration
+		 * and into clients' command lines, where spaces and control characters get lost. */
+		if (c < 0x21 || c > 0x7e) {
+			ks_seterr("TURN secret: character %zu is not visible ASCII (0x21-0x7e; "
+				  "spaces and control characters are refused)",
+				  i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int secret_id_check(const char *secret_id)
 {
 	if (!secret_id || !pr_ks_user_name_valid(secret_id)) {
-		ks_seterr("invalid secret id");
+		ks_seterr("invalid TURN secret id '%.64s' (1-63 of A-Z a-z 0-9 . _ -, not "
+			  "starting with . or -)",
+			  secret_id ? secret_id : "");
 		return -EINVAL;
 	}
-	if (!secret || strlen(secret) < 16 || strlen(secret) >= PR_KS_VALUE_MAX) {
-		ks_seterr("a TURN REST secret must be 16 to %d characters", PR_KS_VALUE_MAX - 1);
-		return -EINVAL;
+	return 0;
+}
+
+int pr_ks_turn_secret_add(struct pr_redis *r, const char *secret_id, const char *secret,
+			  int64_t now, bool replace)
+{
+	/* One script, so the duplicate check, the limit and both hashes are one atomic step:
+	 * a secret never exists without its time added, nor two admins' adds interleave. */
+	static const char lua[] =
+	    "local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 "
+	    "if exists and ARGV[4] == '0' then return -1 end "
+	    "if not exists and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return -2 end "
+	    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+	    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) "
+	    "if exists then return 2 end return 1";
+	char when[24], max[8];
+	const char *argv[] = {
+	    "EVAL",    lua,    "2",  PR_KS_TURN_SECRETS_KEY, PR_KS_TURN_SECRET_ADDED,
+	    secret_id, secret, when, replace ? "1" : "0",    max};
+	long long n = 0;
+	int rc = secret_id_check(secret_id);
+
+	if (rc == 0)
+		rc = pr_ks_turn_secret_check(secret);
+	if (rc < 0)
+		return rc;
+	snprintf(when, sizeof(when), "%lld", (long long)now);
+	snprintf(max, sizeof(max), "%d", PR_KS_TURN_SECRETS_MAX);
+	rc = ks_cmd_int(r, pr_redis_cmdargv(r, (int)KS_ARRAY_N(argv), argv, NULL),
+			PR_KS_TURN_SECRETS_KEY, &n);
+	if (rc == 0 && n == -1) {
+		ks_seterr("%s: a secret with id '%s' exists already", PR_KS_TURN_SECRETS_KEY,
+			  secret_id);
+		rc = -EEXIST;
+	} else if (rc == 0 && n == -2) {
+		ks_seterr("%s: %d secrets already, the most the dataplane tries: delete one first",
+			  PR_KS_TURN_SECRETS_KEY, PR_KS_TURN_SECRETS_MAX);
+		rc = -ENOSPC;
+	} else if (rc == 0 && n == 2) {
+		rc = 1;
 	}
-	return ks_cmd_int(
-	    r, pr_redis_cmd(r, "HSET %s %s %s", PR_KS_TURN_SECRETS_KEY, secret_id, secret),
-	    PR_KS_TURN_SECRETS_KEY, NULL);
+	return rc;
+}
+
+int pr_ks_turn_secret_set(struct pr_redis *r, const char *secret_id, const char *secret)
+{
+	int rc = pr_ks_turn_secret_add(r, secret_id, secret, ks_now(), true);
+
+	return rc > 0 ? 0 : rc;
 }
 
 int pr_ks_turn_secret_del(struct pr_redis *r, const char *secret_id)
 {
+	struct pr_redis_tx *tx;
 	long long n = 0;
-	int rc = ks_cmd_int(r, pr_redis_cmd(r, "HDEL %s %s", PR_KS_TURN_SECRETS_KEY, secret_id),
-			    PR_KS_TURN_SECRETS_KEY, &n);
+	int rc = secret_id_check(secret_id);
 
+	if (rc < 0)
+		return rc;
+	tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	pr_redis_tx_add(tx, "HDEL %s %s", PR_KS_TURN_SECRETS_KEY, secret_id);
+	pr_redis_tx_add(tx, "HDEL %s %s", PR_KS_TURN_SECRET_ADDED, secret_id);
+	rc = ks_tx_exec_int(r, tx, PR_KS_TURN_SECRETS_KEY, 0, &n);
+	pr_redis_tx_free(tx);
 	if (rc == 0 && n == 0) {
 		ks_seterr("no TURN secret with id '%.63s'", secret_id);
 		rc = -ENOENT;
@@ -331,4 +415,25 @@ int pr_ks_turn_secret_ids(struct pr_redis *r, struct pr_ks_names *ids)
 {
 	return ks_reply_names(r, pr_redis_cmd(r, "HKEYS %s", PR_KS_TURN_SECRETS_KEY), ids, true,
 			      PR_KS_TURN_SECRETS_KEY);
+}
+
+int pr_ks_turn_secret_added(struct pr_redis *r, const char *secret_id, int64_t *added)
+{
+	redisReply *rep;
+	int rc = secret_id_check(secret_id);
+
+	*added = 0;
+	if (rc < 0)
+		return rc;
+	rep = pr_redis_cmd(r, "HGET %s %s", PR_KS_TURN_SECRET_ADDED, secret_id);
+	if (!rep)
+		return ks_redis_fail(r, PR_KS_TURN_SECRET_ADDED);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, PR_KS_TURN_SECRET_ADDED);
+	if (rep->type == REDIS_REPLY_STRING && ks_parse_i64(rep->str, added) < 0) {
+		ks_seterr("%s: field %.63s: not a time", PR_KS_TURN_SECRET_ADDED, secret_id);
+		rc = -EINVAL;
+	}
+	freeReplyObject(rep);
+	return rc;
 }

@@ -453,7 +453,7 @@ static const struct {
     {"status", "health of the dataplane, slowpath and redis"},
     {"stats", "dataplane counters: traffic, drops by reason, per-lcore load"},
     {"user", "device accounts: add, del, passwd, list, show, set"},
-    {"turn", "TURN allocations and REST secrets"},
+    {"turn", "TURN: allocations list, show, delete; REST secrets add, list, del"},
     {"cdr", "call detail records"},
     {"session", "live media sessions: list, show"},
     {"tunable", "runtime tunables: list, get, set, reset"},

@@ -28,3 +28,6 @@ BINS += $(EXPORTER_BIN)
 $(EXPORTER_BIN): $(B)/mgmt/exporter.o $(B)/mgmt/exporter_metrics.o $(B)/mgmt/ctl_nomain.o \
 		$(B)/mgmt/telemetry_client.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(MHD_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) -lpthread
+
+# poprelayctl turn secret against a private redis-server: ctl.c without main(), ctl_turn.c.
+$(eval $(call unit_test,test_ctl_turn,$(B)/mgmt/ctl_nomain.o $(B)/mgmt/ctl_turn.o $(B)/mgmt/telemetry_client.o $(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS) $(JANSSON_LIBS) $(SSL_LIBS)))
