@@ -477,6 +477,11 @@ int pr_ks_tunables_stored(struct pr_redis *r, int64_t *vals, bool *set, char *ba
  * its own are written, and not those that are INT64_MIN: not in force, such as a feature
  * that is off) in pr:tunables:in_force:<owner>, with _applied_ms. */
 int pr_ks_tunables_report(struct pr_redis *r, const char *owner, const int64_t *vals);
+/* A connection of its own that follows pr:events: SUBSCRIBE (0 or -EIO). Then, without ever
+ * waiting, pr_ks_events_read() takes what has arrived on it and counts the messages equal
+ * to event (the count), or -EIO when the connection is gone. */
+int pr_ks_events_subscribe(struct pr_redis *sub);
+int pr_ks_events_read(struct pr_redis *sub, const char *event);
 /* What owner reported: set[i], vals[i] for its tunables; *applied_ms (0: never). 0, -EIO. */
 int pr_ks_tunables_in_force(struct pr_redis *r, const char *owner, int64_t *vals, bool *set,
 			    int64_t *applied_ms);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,46 @@ int pr_ks_tunables_in_force(struct pr_redis *r, const char *owner, int64_t *vals
 	}
 	freeReplyObject(rep);
 	return 0;
+}
+
+int pr_ks_events_subscribe(struct pr_redis *sub)
+{
+	redisReply *rep = pr_redis_cmd(sub, "SUBSCRIBE %s", PR_KS_EVENTS_CHANNEL);
+	int ok = rep && rep->type == REDIS_REPLY_ARRAY;
+
+	if (rep)
+		freeReplyObject(rep);
+	if (!ok) {
+		ks_seterr("SUBSCRIBE %s: %s", PR_KS_EVENTS_CHANNEL, pr_redis_errmsg(sub));
+		return -EIO;
+	}
+	return 0;
+}
+
+int pr_ks_events_read(struct pr_redis *sub, const char *event)
+{
+	redisContext *c = pr_redis_ctx(sub);
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	void *reply;
+	int n = 0;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (redisBufferRead(c) != REDIS_OK)
+		return -EIO; /* closed, or an error */
+	for (;;) {
+		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+			return -EIO;
+		if (!reply)
+			return n;
+		redisReply *r = reply;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[0]->str, "message") &&
+		    r->element[2]->type == REDIS_REPLY_STRING && !strcmp(r->element[2]->str, event))
+			n++;
+		freeReplyObject(r);
+	}
 }
 
 /* ---- audit ---- */

@@ -4,11 +4,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
 #include <rte_telemetry.h>
 
 #include "common/keyspace.h"
@@ -137,8 +135,6 @@ static struct pr_redis *open_one(void)
 
 static bool connect_both(uint64_t now_ms)
 {
-	redisReply *rep;
-
 	if (rw && sub)
 		return true;
 	if (last_try_ms && now_ms - last_try_ms < RETRY_MS)
@@ -147,49 +143,18 @@ static bool connect_both(uint64_t now_ms)
 	drop_conns();
 	rw = open_one();
 	sub = rw ? open_one() : NULL;
-	rep = sub ? pr_redis_cmd(sub, "SUBSCRIBE %s", PR_KS_EVENTS_CHANNEL) : NULL;
-	if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+	if (!sub || pr_ks_events_subscribe(sub) < 0) {
 		if (!warned)
 			PR_WARN("tunables: redis %s unreachable: the configuration's values hold "
 				"until it is",
 				dp_cfg.redis.socket);
 		warned = true;
-		if (rep)
-			freeReplyObject(rep);
 		drop_conns();
 		return false;
 	}
-	freeReplyObject(rep);
 	warned = false;
 	dirty = true; /* whatever changed while we were away */
 	return true;
-}
-
-/* Events since the last look; false when the subscriber connection is gone. */
-static bool read_events(void)
-{
-	redisContext *c = pr_redis_ctx(sub);
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-	void *reply;
-
-	if (poll(&pfd, 1, 0) <= 0)
-		return true;
-	if (redisBufferRead(c) != REDIS_OK)
-		return false;
-	for (;;) {
-		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
-			return false;
-		if (!reply)
-			return true;
-		redisReply *r = reply;
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-		    r->element[0]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[0]->str, "message") &&
-		    r->element[2]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[2]->str, "tunables"))
-			dirty = true;
-		freeReplyObject(r);
-	}
 }
 
 static int apply_all(void)
@@ -237,11 +202,14 @@ void dp_tunables_poll(uint64_t now_ms)
 	last_check_ms = now_ms;
 	if (!connect_both(now_ms))
 		return;
-	if (!read_events()) {
+	int ev = pr_ks_events_read(sub, "tunables");
+	if (ev < 0) {
 		PR_WARN("tunables: lost the redis subscription; reconnecting");
 		drop_conns();
 		return;
 	}
+	if (ev > 0)
+		dirty = true;
 	if (now_ms - last_read_ms >= REREAD_MS)
 		dirty = true;
 	if (!dirty)

@@ -159,7 +159,7 @@ pr_log "a value stored while the dataplane is down holds from its start"
 $CTL tunable set turn.default_lifetime_s 300 >/dev/null
 kill $DP_PID
 wait $DP_PID 2>/dev/null
-ip netns exec tu-pop "$DP" -c "$D/dp.conf" >"$D/dp.out" 2>"$D/dp2.log" &
+ip netns exec tu-pop "$DP" -c "$D/dp.conf" >>"$D/dp.out" 2>>"$D/dp.log" &
 DP_PID=$!
 pr_on_exit "kill $DP_PID 2>/dev/null"
 pr_wait_for 30 $TEL $PREFIX /poprelay/info >/dev/null || ce_fail "the dataplane did not come back"
