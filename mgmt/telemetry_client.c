@@ -10,12 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define TEL_TIMEOUT_S	3
+#define TEL_TIMEOUT_MS	3000
 #define TEL_DEFAULT_MAX 16384
 
-static int set_timeouts(int fd)
+static int set_timeouts(int fd, int timeout_ms)
 {
-	struct timeval tv = {.tv_sec = TEL_TIMEOUT_S};
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
@@ -45,6 +45,11 @@ static char *recv_msg(int fd, size_t max, int *err)
 
 int ctl_tel_open(struct ctl_tel *t, const char *prefix)
 {
+	return ctl_tel_open_timeout(t, prefix, TEL_TIMEOUT_MS);
+}
+
+int ctl_tel_open_timeout(struct ctl_tel *t, const char *prefix, int timeout_ms)
+{
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	json_t *greet, *ml;
 	char *msg;
@@ -52,7 +57,7 @@ int ctl_tel_open(struct ctl_tel *t, const char *prefix)
 
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
-	if (prefix == NULL || prefix[0] == '\0' || strchr(prefix, '/'))
+	if (prefix == NULL || prefix[0] == '\0' || strchr(prefix, '/') || timeout_ms <= 0)
 		return -EINVAL;
 	snprintf(t->path, sizeof(t->path), "%s/%s/dpdk_telemetry.v2", CTL_TEL_RUNDIR, prefix);
 	if (strlen(t->path) >= sizeof(sun.sun_path))
@@ -61,7 +66,8 @@ int ctl_tel_open(struct ctl_tel *t, const char *prefix)
 	t->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (t->fd < 0)
 		return -errno;
-	if (set_timeouts(t->fd) || connect(t->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (set_timeouts(t->fd, timeout_ms) ||
+	    connect(t->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		err = -errno;
 		ctl_tel_close(t);
 		return err;
@@ -69,7 +75,7 @@ int ctl_tel_open(struct ctl_tel *t, const char *prefix)
 	msg = recv_msg(t->fd, TEL_DEFAULT_MAX, &err);
 	if (msg == NULL) {
 		ctl_tel_close(t);
-		return err;
+		return err == -EWOULDBLOCK ? -EAGAIN : err;
 	}
 	greet = json_loads(msg, 0, NULL);
 	free(msg);

@@ -18,8 +18,13 @@ struct ctl_tel {
 };
 
 /* Connect to /var/run/dpdk/<prefix>/dpdk_telemetry.v2. 0, or -ENOENT (no socket: not
- * running), -ECONNREFUSED (stale socket), other negative errno. */
+ * running), -ECONNREFUSED (stale socket), -EAGAIN (no greeting within the timeout: a
+ * frozen or hung dataplane), other negative errno. The timeout (3 s here) bounds the
+ * greeting and each later send and reply. */
 int ctl_tel_open(struct ctl_tel *t, const char *prefix);
+/* The same with a timeout of its own, in milliseconds (> 0): for callers that must answer
+ * within a bound (`poprelayctl status`, the exporter's alarm evaluator). */
+int ctl_tel_open_timeout(struct ctl_tel *t, const char *prefix, int timeout_ms);
 /* Send cmd ("/poprelay/stats", "/poprelay/port,0") and return the value of its reply (a
  * new reference), or NULL with *err set (-EIO, -EPROTO, -EINVAL when the server answered
  * null: unknown command or bad parameter). */
