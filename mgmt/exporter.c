@@ -4,8 +4,9 @@
  *   poprelay-exporter [-c CONF] [-l ADDR:PORT] [-p FILE_PREFIX] [-s REDIS_SOCKET]
  *
  * Configuration as poprelayctl finds it (-c, default /etc/poprelay/poprelay.conf): the
- * [exporter] section, [eal] file_prefix, [redis] socket and [sip] tls_cert. It listens on
- * one address only, never a wildcard: the figures are for the local Prometheus, and an
+ * [exporter] and [alarms] sections, [eal] file_prefix, [redis] socket and [sip] tls_cert.
+ * Besides the listener, a thread evaluates the alarms once a second (exporter_alarms.c). It listens
+ * on one address only, never a wildcard: the figures are for the local Prometheus, and an
  * appliance's management address is the operator's choice to make in the config. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include <microhttpd.h>
 
+#include "common/log.h"
 #include "mgmt/ctl.h"
 #include "mgmt/exporter.h"
 
@@ -255,7 +257,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: file prefix '%s' must be a plain name\n", PROG, cfg.prefix);
 		return 2;
 	}
+	{
+		char why[256];
+		if (exp_alarms_conf(&ctx, &cfg.alarms, why, sizeof(why)) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", PROG, ctx.conf_path, why);
+			return 2;
+		}
+	}
 	free(ctx.conf);
+	pr_log_init(PROG, PR_LOG_INFO);
 
 	/* Signals are taken by sigwait below; the server's threads inherit the mask. */
 	sigemptyset(&set);
@@ -278,8 +288,15 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "%s: listening on http://%s/metrics (dataplane prefix %s, redis %s)\n",
 		PROG, listen, cfg.prefix, cfg.redis_socket);
+	rc = exp_alarms_start(&cfg);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot start the alarm evaluator: %s\n", PROG, strerror(-rc));
+		MHD_stop_daemon(d);
+		return 1;
+	}
 	sigwait(&set, &sig);
 	fprintf(stderr, "%s: %s, stopping\n", PROG, strsignal(sig));
 	MHD_stop_daemon(d);
+	exp_alarms_stop();
 	return 0;
 }

@@ -10,7 +10,13 @@
 #ifndef POPRELAY_MGMT_EXPORTER_H
 #define POPRELAY_MGMT_EXPORTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct pr_redis;
 
 #define EXP_DEFAULT_LISTEN   "127.0.0.1:9469"
 #define EXP_DEFAULT_PREFIX   "poprelay"
@@ -25,6 +31,20 @@
  * the config names none and -c was not given (the installed appliance). */
 #define EXP_DEFAULT_PASSFILE "/etc/poprelay/redis-exporter.pass"
 
+/* [alarms]: thresholds of the alarm evaluator (exporter_alarms.c, docs/alarms.md). A
+ * threshold of 0 turns its alarm off. */
+struct exp_alarm_cfg {
+	double drops_per_s;	       /* drops of one reason per second */
+	double lcore_busy_percent;     /* share of the last second an lcore spent busy */
+	double media_capacity_percent; /* media port pool or session table in use */
+	double turn_capacity_percent;  /* TURN allocation table in use */
+	double cert_expiry_days;       /* days left on [sip] tls_cert */
+	bool redis_unreachable;	       /* alarm when Redis does not answer a PING */
+	bool dataplane_unreachable;    /* alarm when the dataplane's telemetry does not answer */
+	double clear_percent;	       /* clear level, percent of the threshold */
+	unsigned int clear_after;      /* consecutive evaluations at or below it to clear */
+};
+
 /* What a scrape reads, fixed at start. Every string is empty or NUL-terminated. */
 struct exp_cfg {
 	char prefix[64];	  /* [eal] file_prefix: the telemetry socket's directory */
@@ -32,7 +52,31 @@ struct exp_cfg {
 	char redis_user[64];	  /* ACL user, "" for the default user */
 	char redis_passfile[256]; /* "" for no AUTH */
 	char cert[256];		  /* [sip] tls_cert */
+	struct exp_alarm_cfg alarms;
 };
+
+/* What one gathering read (a scrape, or one evaluation of the alarms). */
+struct exp_scrape {
+	bool dp_up;
+	json_t *info, *stats, *drops, *lcores, *ports, *turn, *media; /* NULL: not answered */
+
+	bool redis_up;
+	int64_t users, regs, turn_allocs, sessions, cdrs; /* -1: not read */
+	int64_t regs_by[4];		 /* tls, tcp, udp, other; [0] -1: not read */
+	int64_t calls;			 /* -1: not read */
+	int64_t ports_free, ports_total; /* the media port pool (pairs); -1: not read */
+
+	int cert_state; /* 0 no file configured, 1 read, -1 unreadable */
+	int64_t cert_left_s;
+};
+
+/* The dataplane's figures into s (tel_timeout_ms bounds the connect, the greeting and each
+ * reply). */
+void exp_read_dataplane(const struct exp_cfg *cfg, struct exp_scrape *s, int tel_timeout_ms);
+void exp_read_cert(const struct exp_cfg *cfg, struct exp_scrape *s);
+/* The media port pool's size and free pairs (pr:ports:range, pr:ports:free) over r. */
+void exp_read_ports_pool(struct pr_redis *r, struct exp_scrape *s);
+void exp_scrape_free(struct exp_scrape *s);
 
 /* A growing text buffer; on allocation failure it stops growing and sets failed. */
 struct exp_out {
@@ -46,5 +90,16 @@ void exp_out_free(struct exp_out *o);
 
 /* One scrape: every metric family into o. Returns 0, or -ENOMEM (o->failed). */
 int exp_render(const struct exp_cfg *cfg, struct exp_out *o);
+
+/* Alarms (exporter_alarms.c): parse [alarms] of the configuration into a (defaults for
+ * what it does not set). Returns 0, or -EINVAL with why naming the key. */
+struct ctl_ctx;
+int exp_alarms_conf(const struct ctl_ctx *ctx, struct exp_alarm_cfg *a, char *why, size_t len);
+/* Starts the evaluator thread (one evaluation per second, independent of the HTTP
+ * server). Returns 0 or -errno. */
+int exp_alarms_start(const struct exp_cfg *cfg);
+void exp_alarms_stop(void);
+/* poprelay_alarm_active: one sample per active alarm. */
+void exp_alarms_render(struct exp_out *o);
 
 #endif

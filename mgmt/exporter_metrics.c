@@ -108,20 +108,7 @@ static void esc(char *dst, size_t len, const char *s)
 	dst[j] = '\0';
 }
 
-/* ---- what one scrape read ---- */
-struct scrape {
-	bool dp_up;
-	json_t *info, *stats, *drops, *lcores, *ports, *turn, *media; /* NULL: not answered */
-
-	bool redis_up;
-	int64_t users, regs, turn_allocs, sessions, cdrs; /* -1: not read */
-	int64_t regs_by[4]; /* tls, tcp, udp, other; [0] -1: not read */
-	int64_t calls;	    /* -1: not read */
-
-	int cert_state; /* 0 no file configured, 1 read, -1 unreadable */
-	int64_t cert_left_s;
-};
-
+/* ---- what one scrape read (struct exp_scrape, exporter.h) ---- */
 static const char *const reg_transports[4] = {"tls", "tcp", "udp", "other"};
 
 static int64_t jint(json_t *o, const char *k)
@@ -157,19 +144,15 @@ static json_t *tel_get(struct tel *t, const char *cmd)
 	return v;
 }
 
-static void read_dataplane(const struct exp_cfg *cfg, struct scrape *s)
+void exp_read_dataplane(const struct exp_cfg *cfg, struct exp_scrape *s, int tel_timeout_ms)
 {
-	struct timeval tv = {.tv_sec = EXP_TEL_TIMEOUT_MS / 1000,
-			     .tv_usec = (EXP_TEL_TIMEOUT_MS % 1000) * 1000};
 	struct tel t = {0};
 	json_t *ids;
 	size_t i;
 	char cmd[64];
 
-	if (ctl_tel_open(&t.t, cfg->prefix) < 0)
+	if (ctl_tel_open_timeout(&t.t, cfg->prefix, tel_timeout_ms) < 0)
 		return;
-	setsockopt(t.t.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(t.t.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	s->info = tel_get(&t, "/poprelay/info");
 	if (s->info == NULL)
 		goto out;
@@ -206,7 +189,7 @@ out:
 }
 
 /* ---- Redis ---- */
-static redisReply *rcmd(struct pr_redis *r, struct scrape *s, const char *fmt, ...)
+static redisReply *rcmd(struct pr_redis *r, struct exp_scrape *s, const char *fmt, ...)
 {
 	redisReply *rep;
 	va_list ap;
@@ -227,7 +210,7 @@ static redisReply *rcmd(struct pr_redis *r, struct scrape *s, const char *fmt, .
 	return rep;
 }
 
-static int64_t rint_cmd(struct pr_redis *r, struct scrape *s, const char *fmt, const char *key,
+static int64_t rint_cmd(struct pr_redis *r, struct exp_scrape *s, const char *fmt, const char *key,
 			const char *arg)
 {
 	redisReply *rep = arg ? rcmd(r, s, fmt, key, arg) : rcmd(r, s, fmt, key);
@@ -240,7 +223,7 @@ static int64_t rint_cmd(struct pr_redis *r, struct scrape *s, const char *fmt, c
 }
 
 /* HGET field of prefix<member> for each member of arr, pipelined: replies[i] or NULL. */
-static redisReply **hget_each(struct pr_redis *r, struct scrape *s, const redisReply *arr,
+static redisReply **hget_each(struct pr_redis *r, struct exp_scrape *s, const redisReply *arr,
 			      const char *prefix, const char *field)
 {
 	redisContext *c = pr_redis_ctx(r);
@@ -282,7 +265,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void read_regs(struct pr_redis *r, struct scrape *s, const char *now)
+static void read_regs(struct pr_redis *r, struct exp_scrape *s, const char *now)
 {
 	redisReply *arr, **tr;
 	size_t i;
@@ -313,7 +296,7 @@ static void read_regs(struct pr_redis *r, struct scrape *s, const char *now)
 }
 
 /* A call has one session per anchored m= line: calls are the distinct Call-IDs. */
-static void read_calls(struct pr_redis *r, struct scrape *s)
+static void read_calls(struct pr_redis *r, struct exp_scrape *s)
 {
 	redisReply *arr, **ci;
 	const char **ids;
@@ -342,7 +325,7 @@ static void read_calls(struct pr_redis *r, struct scrape *s)
 	freeReplyObject(arr);
 }
 
-static void read_redis(const struct exp_cfg *cfg, struct scrape *s)
+static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s)
 {
 	struct pr_redis *r = NULL;
 	redisReply *rep;
@@ -350,6 +333,7 @@ static void read_redis(const struct exp_cfg *cfg, struct scrape *s)
 
 	s->users = s->regs = s->turn_allocs = s->sessions = s->cdrs = s->calls = -1;
 	s->regs_by[0] = -1;
+	s->ports_free = s->ports_total = -1;
 	if (pr_redis_connect(&r, cfg->redis_socket, EXP_REDIS_TIMEOUT_MS) < 0)
 		return;
 	if (cfg->redis_passfile[0] &&
@@ -369,12 +353,31 @@ static void read_redis(const struct exp_cfg *cfg, struct scrape *s)
 	s->sessions = rint_cmd(r, s, "SCARD %s", PR_KS_SESSIONS_KEY, NULL);
 	read_calls(r, s);
 	s->cdrs = rint_cmd(r, s, "ZCARD %s", PR_KS_CDRS_KEY, NULL);
+	exp_read_ports_pool(r, s);
 out:
 	pr_redis_close(r);
 }
 
+void exp_read_ports_pool(struct pr_redis *r, struct exp_scrape *s)
+{
+	redisReply *rep;
+	unsigned int lo, hi;
+
+	s->ports_free = s->ports_total = -1;
+	rep = rcmd(r, s, "GET %s", PR_KS_PORTS_RANGE_KEY);
+	/* the pool holds the even ports lo, lo+2, ... below hi (pr_ks_ports_init) */
+	if (rep && rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%u-%u", &lo, &hi) == 2 &&
+	    hi > lo) {
+		s->ports_total = (int64_t)(hi - lo + 1) / 2;
+		s->ports_free = rint_cmd(r, s, "SCARD %s", PR_KS_PORTS_FREE_KEY, NULL);
+		if (s->ports_free < 0)
+			s->ports_total = -1;
+	}
+	freeReplyObject(rep);
+}
+
 /* ---- the slowpath's certificate ---- */
-static void read_cert(const struct exp_cfg *cfg, struct scrape *s)
+void exp_read_cert(const struct exp_cfg *cfg, struct exp_scrape *s)
 {
 	FILE *f;
 	X509 *x;
@@ -437,7 +440,7 @@ static bool is_lcore_key(const char *k)
 	return false;
 }
 
-static void render_lcores(struct exp_out *o, const struct scrape *s)
+static void render_lcores(struct exp_out *o, const struct exp_scrape *s)
 {
 	char lab[128], role[64];
 	size_t i, j;
@@ -470,7 +473,7 @@ static void render_lcores(struct exp_out *o, const struct scrape *s)
 	}
 }
 
-static void render_ports(struct exp_out *o, const struct scrape *s)
+static void render_ports(struct exp_out *o, const struct exp_scrape *s)
 {
 	static const struct ctr port_ctrs[] = {
 	    {"ipackets", "poprelay_port_rx_packets_total", "counter",
@@ -660,7 +663,7 @@ static void render_media(struct exp_out *o, json_t *m)
 	}
 }
 
-static void render_dataplane(struct exp_out *o, const struct scrape *s)
+static void render_dataplane(struct exp_out *o, const struct exp_scrape *s)
 {
 	char ver[64], feat[128], lab[256];
 
@@ -690,7 +693,7 @@ static void render_dataplane(struct exp_out *o, const struct scrape *s)
 		render_media(o, s->media);
 }
 
-static void render_redis(struct exp_out *o, const struct scrape *s)
+static void render_redis(struct exp_out *o, const struct exp_scrape *s)
 {
 	char lab[64];
 
@@ -721,18 +724,38 @@ static void render_redis(struct exp_out *o, const struct scrape *s)
 	if (s->cdrs >= 0)
 		one(o, "poprelay_cdrs", "gauge", "Call detail records held (the last 90 days).",
 		    s->cdrs);
+	if (s->ports_total >= 0) {
+		one(o, "poprelay_media_port_pairs", "gauge",
+		    "RTP/RTCP port pairs of the slowpath's media port pool (pr:ports:range).",
+		    s->ports_total);
+		one(o, "poprelay_media_port_pairs_free", "gauge",
+		    "Port pairs of the pool not allocated to a call (pr:ports:free).",
+		    s->ports_free);
+	}
+}
+
+void exp_scrape_free(struct exp_scrape *s)
+{
+	json_decref(s->info);
+	json_decref(s->stats);
+	json_decref(s->drops);
+	json_decref(s->lcores);
+	json_decref(s->ports);
+	json_decref(s->turn);
+	json_decref(s->media);
+	memset(s, 0, sizeof(*s));
 }
 
 int exp_render(const struct exp_cfg *cfg, struct exp_out *o)
 {
-	struct scrape s = {0};
+	struct exp_scrape s = {0};
 	struct timespec t0, t1;
 	char lab[300], file[280];
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	read_dataplane(cfg, &s);
+	exp_read_dataplane(cfg, &s, EXP_TEL_TIMEOUT_MS);
 	read_redis(cfg, &s);
-	read_cert(cfg, &s);
+	exp_read_cert(cfg, &s);
 
 	family(o, "poprelay_up", "gauge", "1 when the process answered this scrape.");
 	sample_i(o, "poprelay_up", "process=\"dataplane\"", s.dp_up);
@@ -754,17 +777,12 @@ int exp_render(const struct exp_cfg *cfg, struct exp_out *o)
 			sample_i(o, "poprelay_tls_certificate_expiry_seconds", lab, s.cert_left_s);
 		}
 	}
+	exp_alarms_render(o);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	family(o, "poprelay_scrape_duration_seconds", "gauge", "Time this scrape took to gather.");
 	sample_d(o, "poprelay_scrape_duration_seconds", "",
 		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 
-	json_decref(s.info);
-	json_decref(s.stats);
-	json_decref(s.drops);
-	json_decref(s.lcores);
-	json_decref(s.ports);
-	json_decref(s.turn);
-	json_decref(s.media);
+	exp_scrape_free(&s);
 	return o->failed ? -ENOMEM : 0;
 }

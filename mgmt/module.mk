@@ -18,14 +18,15 @@ $(eval $(call unit_test,test_ctl_user,$(B)/mgmt/ctl_nomain.o $(B)/mgmt/ctl_user.
 # Unit test of the session views (no Redis): ctl.c without main(), plus ctl_session.c.
 $(eval $(call unit_test,test_ctl_session,$(B)/mgmt/ctl_nomain.o $(B)/mgmt/ctl_session.o $(COMMON_LIB),$(HIREDIS_LIBS) $(JANSSON_LIBS)))
 
-# poprelay-exporter: Prometheus metrics over libmicrohttpd. It shares poprelayctl's config
-# reader (ctl.c without main) and telemetry client.
+# poprelay-exporter: Prometheus metrics over libmicrohttpd, and the alarm evaluator. It
+# shares poprelayctl's config reader (ctl.c without main) and telemetry client.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 EXPORTER_BIN := $(B)/poprelay-exporter
 BINS += $(EXPORTER_BIN)
 
-$(EXPORTER_BIN): $(B)/mgmt/exporter.o $(B)/mgmt/exporter_metrics.o $(B)/mgmt/ctl_nomain.o \
+$(EXPORTER_BIN): $(B)/mgmt/exporter.o $(B)/mgmt/exporter_metrics.o $(B)/mgmt/exporter_alarms.o \
+		$(B)/mgmt/ctl_nomain.o \
 		$(B)/mgmt/telemetry_client.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(MHD_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) -lpthread
 
