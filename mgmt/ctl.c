@@ -450,7 +450,7 @@ static const struct {
 	const char *name;
 	const char *help;
 } commands[] = {
-    {"status", "health of the dataplane, slowpath and redis"},
+    {"status", "up/down of the dataplane, redis, slowpath and exporter; active alarms"},
     {"stats", "dataplane counters: traffic, drops by reason, per-lcore load"},
     {"user", "device accounts: add, del, passwd, list, show, set"},
     {"turn", "TURN: allocations list, show, delete; REST secrets add, list, del"},
@@ -458,6 +458,7 @@ static const struct {
     {"session", "live media sessions: list, show"},
     {"tunable", "runtime tunables: list, get, set, reset"},
     {"audit", "the audit trail, newest first"},
+    {"alarms", "active alarms and recent raises and clears"},
     {"help", "this text"},
 };
 
@@ -479,6 +480,8 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_tunable_main;
 	if (strcmp(name, "audit") == 0)
 		return ctl_audit_main;
+	if (strcmp(name, "alarms") == 0)
+		return ctl_alarms_main;
 	if (strcmp(name, "help") == 0)
 		return cmd_help;
 	return NULL;

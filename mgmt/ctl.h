@@ -63,6 +63,7 @@ int ctl_cdr_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak
 int ctl_session_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_tunable_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_audit_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_alarms_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 
 /* Password policy (ctl_user.c): at least 10 characters and 40 bits of zxcvbn entropy.
  * dict: NULL-terminated words particular to the account (name, realm, ...). Returns 0, or

@@ -1,20 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* poprelayctl status | stats: the dataplane's live state over its telemetry socket.
+/* poprelayctl status | stats.
  *
  *   poprelayctl [-c CONF] [--json] status [--prefix P] [--json]
  *   poprelayctl [-c CONF] [--json] stats  [--prefix P] [--json] [--all]
  *
+ * status is the one view of the appliance: each process up or down with a reason (the
+ * dataplane over its telemetry socket, Redis by a PING, the slowpath and the exporter by a
+ * TCP connect to their configured listeners), the dataplane's ports and neighbours, and
+ * the active alarms; every check has a timeout, so it answers within a second with any
+ * process down or frozen. Exit: 0 all up, 1 error, 2 usage, 3 a process is down.
+ * stats: the dataplane's counters. Exit: 0 ok, 1 error, 2 usage, 3 the dataplane is not
+ * running.
+ *
  * The telemetry socket is /var/run/dpdk/<prefix>/dpdk_telemetry.v2, prefix from --prefix,
- * else [eal] file_prefix of CONF, else "poprelay". Exit: 0 ok, 1 error, 2 usage,
- * 3 the dataplane is not running. */
+ * else [eal] file_prefix of CONF, else "poprelay". */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "common/redis.h"
 #include "mgmt/ctl.h"
+#include "mgmt/ctl_alarms.h"
 #include "mgmt/telemetry_client.h"
 
 #define DEFAULT_PREFIX "poprelay"
@@ -120,25 +134,6 @@ static void fmt_uptime(json_int_t s, char *buf, size_t len)
 		 (int64_t)s / 86400, (int64_t)s / 3600 % 24, (int64_t)s / 60 % 60, (int64_t)s % 60);
 }
 
-/* Every port's details as an array. */
-static json_t *ports_detail(struct ctl_ctx *ctx, struct ctl_tel *t, json_int_t nports)
-{
-	json_t *arr = json_array();
-	json_int_t i;
-	char cmd[64];
-
-	for (i = 0; i < nports; i++) {
-		snprintf(cmd, sizeof(cmd), "/poprelay/port,%" PRId64, (int64_t)i);
-		json_t *p = query(ctx, t, cmd);
-		if (p == NULL) {
-			json_decref(arr);
-			return NULL;
-		}
-		json_array_append_new(arr, p);
-	}
-	return arr;
-}
-
 /* Every lcore's counters as an array. */
 static json_t *lcores_detail(struct ctl_ctx *ctx, struct ctl_tel *t)
 {
@@ -165,38 +160,209 @@ static json_t *lcores_detail(struct ctl_ctx *ctx, struct ctl_tel *t)
 	return arr;
 }
 
-int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
-{
-	struct opts o;
-	struct ctl_tel t;
-	json_t *info = NULL, *ports = NULL, *neigh = NULL, *lcores = NULL;
-	int rc = parse_opts(ctx, argc, argv, &o);
+/* ---- status: one line per process, each check bounded ---- */
 
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	rc = connect_dp(ctx, &o, &t);
-	if (rc)
-		return rc;
-	rc = CTL_EXIT_ERR;
-	info = query(ctx, &t, "/poprelay/info");
-	if (info == NULL)
-		goto out;
-	ports = ports_detail(ctx, &t, jint(info, "ports"));
-	neigh = query(ctx, &t, "/poprelay/neigh");
-	lcores = query(ctx, &t, "/poprelay/lcores");
-	if (!ports || !neigh || !lcores)
-		goto out;
-	if (ctx->json) {
-		json_t *j = json_object();
-		json_object_set_new(j, "running", json_true());
-		json_object_set(j, "dataplane", info);
-		json_object_set(j, "lcores", lcores);
-		json_object_set(j, "ports", ports);
-		json_object_set(j, "neighbours", neigh);
-		rc = ctl_json_print(j);
-		goto out;
+/* Bounds of each check: the whole command answers within a second even with a process
+ * frozen (a connect that a frozen listener's backlog accepts, then no answer). */
+#define STATUS_TEL_TIMEOUT_MS	300
+#define STATUS_REDIS_TIMEOUT_MS 200
+#define STATUS_TCP_TIMEOUT_MS	150
+#define DEFAULT_TLS_LISTEN	"0.0.0.0:5061"
+#define DEFAULT_EXPORTER_LISTEN "127.0.0.1:9469"
+
+enum proc_state { P_UP, P_DOWN, P_ERROR, P_UNCHECKED };
+static const char *const state_names[] = {"up", "down", "error", "not checked"};
+
+struct proc {
+	const char *name;
+	enum proc_state state;
+	char detail[300];
+};
+
+static bool has_section(const struct ctl_ctx *ctx, const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nconf; i++)
+		if (strcmp(ctx->conf[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* "addr:port" or "[v6]:port"; a wildcard address is checked on loopback. */
+static int parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *sl,
+			  unsigned int *port)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
 	}
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || p > 65535)
+		return -EINVAL;
+	*port = (unsigned int)p;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)p);
+		if (v4->sin_addr.s_addr == htonl(INADDR_ANY))
+			v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*sl = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)p);
+		if (IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr))
+			v6->sin6_addr = in6addr_loopback;
+		*sl = sizeof(*v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* A TCP connect within STATUS_TCP_TIMEOUT_MS, closed at once: the listener is there. */
+static void check_tcp(struct proc *p, const char *what, const char *addr)
+{
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	socklen_t sl, el = sizeof(int);
+	unsigned int port;
+	int fd, err = 0;
+
+	if (parse_hostport(addr, &ss, &sl, &port) < 0) {
+		p->state = P_ERROR;
+		snprintf(p->detail, sizeof(p->detail), "%s '%s': expected ADDRESS:PORT", what,
+			 addr);
+		return;
+	}
+	if (port == 0) {
+		p->state = P_UNCHECKED;
+		snprintf(p->detail, sizeof(p->detail), "%s has port 0: no listener to check", what);
+		return;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+	} else if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		err = errno;
+		if (err == EINPROGRESS) {
+			pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+			int n = poll(&pfd, 1, STATUS_TCP_TIMEOUT_MS);
+			if (n == 0)
+				err = ETIMEDOUT;
+			else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+				err = errno;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	p->state = err ? P_DOWN : P_UP;
+	if (err)
+		snprintf(p->detail, sizeof(p->detail), "tcp %s (%s): %s", addr, what,
+			 strerror(err));
+	else
+		snprintf(p->detail, sizeof(p->detail), "tcp %s (%s) accepts connections", addr,
+			 what);
+}
+
+/* A telemetry query for status: the reason of a failure goes into why. */
+static json_t *squery(struct ctl_tel *t, const char *cmd, char *why, size_t len)
+{
+	int err;
+	json_t *v = ctl_tel_query(t, cmd, &err);
+
+	if (v == NULL)
+		snprintf(why, len, "telemetry %s: %s", cmd,
+			 err == -EINVAL	  ? "not answered (an older or different dataplane?)"
+			 : err == -EAGAIN ? "no answer (hung or frozen?)"
+					  : strerror(-err));
+	return v;
+}
+
+struct dp_view {
+	json_t *info, *ports, *neigh, *lcores;
+};
+
+static void check_dataplane(struct ctl_ctx *ctx, const struct opts *o, struct proc *p,
+			    struct dp_view *v)
+{
+	struct ctl_tel t;
+	json_int_t i;
+	char cmd[64];
+	int rc = ctl_tel_open_timeout(&t, o->prefix, STATUS_TEL_TIMEOUT_MS);
+
+	(void)ctx;
+	p->state = P_DOWN;
+	if (rc == -ENOENT || rc == -ECONNREFUSED) {
+		snprintf(p->detail, sizeof(p->detail),
+			 "not running (no telemetry at %s/%s/dpdk_telemetry.v2)", CTL_TEL_RUNDIR,
+			 o->prefix);
+		return;
+	}
+	if (rc == -EACCES || rc == -EPERM) {
+		p->state = P_ERROR;
+		snprintf(p->detail, sizeof(p->detail),
+			 "cannot read its telemetry: permission denied (run as root)");
+		return;
+	}
+	if (rc == -EAGAIN) {
+		snprintf(p->detail, sizeof(p->detail),
+			 "no telemetry greeting within %d ms (hung or frozen?)",
+			 STATUS_TEL_TIMEOUT_MS);
+		return;
+	}
+	if (rc < 0) {
+		snprintf(p->detail, sizeof(p->detail), "telemetry: %s", strerror(-rc));
+		return;
+	}
+	v->info = squery(&t, "/poprelay/info", p->detail, sizeof(p->detail));
+	if (v->info == NULL)
+		goto out;
+	v->ports = json_array();
+	for (i = 0; i < jint(v->info, "ports"); i++) {
+		snprintf(cmd, sizeof(cmd), "/poprelay/port,%" PRId64, (int64_t)i);
+		json_t *one = squery(&t, cmd, p->detail, sizeof(p->detail));
+		if (one == NULL)
+			goto out;
+		json_array_append_new(v->ports, one);
+	}
+	v->neigh = squery(&t, "/poprelay/neigh", p->detail, sizeof(p->detail));
+	if (v->neigh == NULL)
+		goto out;
+	v->lcores = squery(&t, "/poprelay/lcores", p->detail, sizeof(p->detail));
+	if (v->lcores == NULL)
+		goto out;
+	p->state = P_UP;
+	snprintf(p->detail, sizeof(p->detail), "pid %" PRId64 ", telemetry %s",
+		 (int64_t)jint(v->info, "pid"), t.path);
+out:
+	ctl_tel_close(&t);
+}
+
+static void print_dataplane(const struct dp_view *v)
+{
+	json_t *info = v->info, *ports = v->ports, *neigh = v->neigh;
 	char up[32];
+
 	fmt_uptime(jint(info, "uptime_s"), up, sizeof(up));
 	printf("dataplane: running (version %s, pid %" PRId64 ", up %s)\n", jstr(info, "version"),
 	       (int64_t)jint(info, "pid"), up);
@@ -259,14 +425,116 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			ctl_table_free(tab);
 		}
 	}
-	rc = CTL_EXIT_OK;
-out:
-	json_decref(info);
-	json_decref(ports);
-	json_decref(neigh);
-	json_decref(lcores);
-	ctl_tel_close(&t);
-	return rc;
+}
+
+int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
+{
+	struct opts o;
+	struct dp_view v = {0};
+	struct proc procs[4] = {
+	    {.name = "dataplane"}, {.name = "redis"}, {.name = "slowpath"}, {.name = "exporter"}};
+	struct pr_redis *r;
+	json_t *alarms = NULL;
+	char alarms_why[256] = "", down[64] = "";
+	bool any_error = false;
+	size_t i;
+	int rc = parse_opts(ctx, argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? CTL_EXIT_OK : rc;
+
+	check_dataplane(ctx, &o, &procs[0], &v);
+	{
+		char why[160];
+		r = ctl_alarms_redis(ctx, STATUS_REDIS_TIMEOUT_MS, why, sizeof(why));
+		procs[1].state = r ? P_UP : P_DOWN;
+		snprintf(procs[1].detail, sizeof(procs[1].detail), "%.*s: %s", 120,
+			 ctx->redis_socket, r ? "answered a PING" : why);
+	}
+	if (r) {
+		alarms = ctl_alarms_active(r, alarms_why, sizeof(alarms_why));
+		pr_redis_close(r);
+	} else {
+		snprintf(alarms_why, sizeof(alarms_why), "unknown: redis is down");
+	}
+	/* The slowpath has no stats channel: its TLS listener accepting a connection is its
+	 * sign of life. Checked when the file has its [sip] section (the appliance's has). */
+	if (has_section(ctx, "sip")) {
+		const char *l = ctl_conf_get(ctx, "sip", "tls_listen");
+		check_tcp(&procs[2], "[sip] tls_listen", l && *l ? l : DEFAULT_TLS_LISTEN);
+	} else {
+		procs[2].state = P_UNCHECKED;
+		snprintf(procs[2].detail, sizeof(procs[2].detail), "no [sip] section in %s",
+			 ctx->conf_path);
+	}
+	if (has_section(ctx, "exporter")) {
+		const char *l = ctl_conf_get(ctx, "exporter", "listen");
+		check_tcp(&procs[3], "[exporter] listen", l && *l ? l : DEFAULT_EXPORTER_LISTEN);
+	} else {
+		procs[3].state = P_UNCHECKED;
+		snprintf(procs[3].detail, sizeof(procs[3].detail), "no [exporter] section in %s",
+			 ctx->conf_path);
+	}
+	for (i = 0; i < 4; i++) {
+		any_error |= procs[i].state == P_ERROR;
+		if (procs[i].state == P_DOWN)
+			snprintf(down + strlen(down), sizeof(down) - strlen(down), "%s%s",
+				 down[0] ? ", " : "", procs[i].name);
+	}
+
+	if (ctx->json) {
+		json_t *j = json_object(), *pa = json_array(), *da = json_array();
+		json_object_set_new(j, "running", json_boolean(procs[0].state == P_UP));
+		for (i = 0; i < 4; i++) {
+			json_array_append_new(
+			    pa, json_pack("{s:s, s:s, s:s}", "process", procs[i].name, "state",
+					  state_names[procs[i].state], "detail", procs[i].detail));
+			if (procs[i].state == P_DOWN)
+				json_array_append_new(da, json_string(procs[i].name));
+		}
+		json_object_set_new(j, "processes", pa);
+		json_object_set_new(j, "down", da);
+		json_object_set(j, "alarms", alarms ? alarms : json_null());
+		if (procs[0].state == P_UP) {
+			json_object_set(j, "dataplane", v.info);
+			json_object_set(j, "lcores", v.lcores);
+			json_object_set(j, "ports", v.ports);
+			json_object_set(j, "neighbours", v.neigh);
+		}
+		ctl_json_print(j);
+	} else {
+		static const char *const h[] = {"process", "state", "detail"};
+		struct ctl_table *tab = ctl_table_new(3, h);
+		if (procs[0].state == P_UP)
+			print_dataplane(&v);
+		else
+			printf("dataplane: %s: %s\n", state_names[procs[0].state], procs[0].detail);
+		for (i = 0; tab && i < 4; i++) {
+			const char *row[] = {procs[i].name, state_names[procs[i].state],
+					     procs[i].detail};
+			ctl_table_add(tab, row);
+		}
+		printf("\n");
+		if (tab) {
+			ctl_table_print(tab, stdout);
+			ctl_table_free(tab);
+		}
+		printf("\nalarms (%s):\n", CTL_ALARMS_ACTIVE_KEY);
+		if (alarms)
+			ctl_alarms_print_active(alarms, stdout);
+		else
+			printf("%s\n", alarms_why);
+		if (down[0])
+			printf("\ndown: %s\n", down);
+	}
+	json_decref(alarms);
+	json_decref(v.info);
+	json_decref(v.ports);
+	json_decref(v.neigh);
+	json_decref(v.lcores);
+	if (down[0])
+		return CTL_EXIT_DOWN;
+	return any_error ? CTL_EXIT_ERR : CTL_EXIT_OK;
 }
 
 int ctl_stats_main(struct ctl_ctx *ctx, int argc, char **argv)
