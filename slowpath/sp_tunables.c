@@ -139,31 +139,13 @@ static void drop_sub(struct sp_tunables *t)
 static void sub_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sp_server *s = arg;
-	redisContext *c = pr_redis_ctx(s->tun->sub);
-	bool changed = false;
-	void *reply;
+	int n = pr_ks_events_read(s->tun->sub, "tunables");
 
 	(void)fd, (void)what;
-	if (redisBufferRead(c) != REDIS_OK)
-		goto lost;
-	for (;;) {
-		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
-			goto lost;
-		if (!reply)
-			break;
-		redisReply *r = reply;
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-		    r->element[0]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[0]->str, "message") &&
-		    r->element[2]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[2]->str, "tunables"))
-			changed = true;
-		freeReplyObject(r);
-	}
-	if (changed)
+	if (n > 0)
 		reread(s, sp_now_ms());
-	return;
-lost:
+	if (n >= 0)
+		return;
 	PR_WARN("tunables: lost the redis subscription; reconnecting");
 	drop_sub(s->tun);
 }
@@ -187,14 +169,12 @@ static struct pr_redis *open_one(const struct sp_config *cfg)
 static void subscribe(struct sp_server *s, int64_t now_ms)
 {
 	struct sp_tunables *t = s->tun;
-	redisReply *rep;
 
 	if (t->last_try_ms && now_ms - t->last_try_ms < RETRY_MS)
 		return;
 	t->last_try_ms = now_ms ? now_ms : 1;
 	t->sub = open_one(&s->cfg);
-	rep = t->sub ? pr_redis_cmd(t->sub, "SUBSCRIBE %s", PR_KS_EVENTS_CHANNEL) : NULL;
-	if (rep && rep->type == REDIS_REPLY_ARRAY)
+	if (t->sub && pr_ks_events_subscribe(t->sub) == 0)
 		t->ev_sub =
 		    event_new(s->base, pr_redis_ctx(t->sub)->fd, EV_READ | EV_PERSIST, sub_read, s);
 	if (!t->ev_sub || event_add(t->ev_sub, NULL) < 0) {
@@ -203,12 +183,9 @@ static void subscribe(struct sp_server *s, int64_t now_ms)
 				"hold until it can",
 				PR_KS_EVENTS_CHANNEL, s->cfg.redis_socket);
 		t->warned = true;
-		if (rep)
-			freeReplyObject(rep);
 		drop_sub(t);
 		return;
 	}
-	freeReplyObject(rep);
 	if (t->warned)
 		PR_NOTICE("tunables: subscribed to %s again", PR_KS_EVENTS_CHANNEL);
 	t->warned = false;
