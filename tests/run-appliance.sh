@@ -92,7 +92,7 @@ config() {
 
 start_dataplane() {
 	pr_start dataplane pr-pop "$BUILD/poprelay-dataplane" -c "$CONF"
-	pr_wait_for 30 "$BUILD/poprelayctl" -c "$CONF" status ||
+	pr_wait_for 30 "$BUILD/poprelayctl" -c "$CONF" stats ||
 		{ cat "$RUN/dataplane.log"; pr_fail "the dataplane did not come up"; }
 }
 
@@ -207,7 +207,8 @@ show() {
 	ip netns exec pr-client ping -6 -c 3 -i 0.3 "$APPLIANCE_IP6" | tail -2
 	echo
 	echo "== poprelayctl status"
-	"$BUILD/poprelayctl" -c "$CONF" status
+	# in pr-pop, where the slowpath's TLS listener is (status connects to it)
+	ip netns exec pr-pop "$BUILD/poprelayctl" -c "$CONF" status || true
 	echo
 	echo "== poprelayctl stats"
 	"$BUILD/poprelayctl" -c "$CONF" stats

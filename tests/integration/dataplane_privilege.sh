@@ -35,7 +35,7 @@ ip netns exec pv-pop setpriv --bounding-set "$bset" --inh-caps=-all \
 	"$BUILD/poprelay-dataplane" -c "$d/dp.conf" >"$d/dp.log" 2>&1 &
 pid=$!
 pr_on_exit "kill $pid 2>/dev/null; sleep 1; kill -9 $pid 2>/dev/null"
-pr_wait_for 30 "$BUILD/poprelayctl" -c "$d/dp.conf" status ||
+pr_wait_for 30 "$BUILD/poprelayctl" -c "$d/dp.conf" stats ||
 	{ cat "$d/dp.log"; pr_fail "dataplane did not come up under the unit's capabilities"; }
 bnd=$(awk '/^CapBnd/{print $2}' /proc/$pid/status)
 [ "$bnd" != 000001ffffffffff ] && [ "$bnd" != 000003ffffffffff ] || pr_fail "bounding set not applied ($bnd)"
