@@ -302,15 +302,13 @@ struct dp_view {
 	json_t *info, *ports, *neigh, *lcores;
 };
 
-static void check_dataplane(struct ctl_ctx *ctx, const struct opts *o, struct proc *p,
-			    struct dp_view *v)
+static void check_dataplane(const struct opts *o, struct proc *p, struct dp_view *v)
 {
 	struct ctl_tel t;
 	json_int_t i;
 	char cmd[64];
 	int rc = ctl_tel_open_timeout(&t, o->prefix, STATUS_TEL_TIMEOUT_MS);
 
-	(void)ctx;
 	p->state = P_DOWN;
 	if (rc == -ENOENT || rc == -ECONNREFUSED) {
 		snprintf(p->detail, sizeof(p->detail),
@@ -443,7 +441,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CTL_EXIT_OK : rc;
 
-	check_dataplane(ctx, &o, &procs[0], &v);
+	check_dataplane(&o, &procs[0], &v);
 	{
 		char why[160];
 		r = ctl_alarms_redis(ctx, STATUS_REDIS_TIMEOUT_MS, why, sizeof(why));

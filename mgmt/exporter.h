@@ -22,7 +22,7 @@ struct pr_redis;
 #define EXP_DEFAULT_PREFIX   "poprelay"
 #define EXP_DEFAULT_CERT     "/etc/poprelay/tls/slowpath.crt"
 #define EXP_REDIS_TIMEOUT_MS 1000
-/* Each telemetry reply, once connected (the connect and greeting keep the client's own). */
+/* A scrape's telemetry connect and greeting, and each reply after them. */
 #define EXP_TEL_TIMEOUT_MS 1000
 /* The most Redis records one scrape looks into (registrations' transports, sessions'
  * calls): beyond it the by-transport and call figures are not rendered. */
