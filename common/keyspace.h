@@ -47,6 +47,7 @@
 #define PR_KS_TUNABLES_KEY	"pr:tunables"
 #define PR_KS_TUNABLES_IN_FORCE "pr:tunables:in_force:" /* + owner */
 #define PR_KS_EVENTS_CHANNEL	"pr:events"
+#define PR_KS_DRAIN_KEY		"pr:drain"
 #define PR_KS_AUDIT_STREAM	"pr:audit"
 
 #define PR_KS_CDR_TTL_S	    (90 * 86400) /* CDR retention: 3 months */
@@ -478,13 +479,50 @@ int pr_ks_tunables_stored(struct pr_redis *r, int64_t *vals, bool *set, char *ba
  * that is off) in pr:tunables:in_force:<owner>, with _applied_ms. */
 int pr_ks_tunables_report(struct pr_redis *r, const char *owner, const int64_t *vals);
 /* A connection of its own that follows pr:events: SUBSCRIBE (0 or -EIO). Then, without ever
- * waiting, pr_ks_events_read() takes what has arrived on it and counts the messages equal
- * to event (the count), or -EIO when the connection is gone. */
+ * waiting, pr_ks_events_poll() takes everything that has arrived on it and sets in *mask the
+ * bit of each known event seen (PR_KS_EV_*; other messages are ignored); it returns how many
+ * messages it took, or -EIO when the connection is gone. A process that follows several
+ * events reads them with one call: a read consumes the messages of every event.
+ * pr_ks_events_read() is the same for one event: the count of messages equal to event. */
+enum {
+	PR_KS_EV_TUNABLES = 1u << 0, /* "tunables": pr:tunables changed */
+	PR_KS_EV_DRAIN = 1u << 1,    /* "drain": pr:drain set or cleared */
+};
 int pr_ks_events_subscribe(struct pr_redis *sub);
+int pr_ks_events_poll(struct pr_redis *sub, unsigned *mask);
 int pr_ks_events_read(struct pr_redis *sub, const char *event);
 /* What owner reported: set[i], vals[i] for its tunables; *applied_ms (0: never). 0, -EIO. */
 int pr_ks_tunables_in_force(struct pr_redis *r, const char *owner, int64_t *vals, bool *set,
 			    int64_t *applied_ms);
+
+/* ---------------------------------------------------------------------------------------
+ * Maintenance drain: hash pr:drain {since_ms, deadline_ms, actor} (common/keyspace_drain.c).
+ * Writer: poprelayctl (drain, undrain), each change with PUBLISH pr:events "drain" in the
+ * same MULTI. Readers: the slowpath and the dataplane, at start, after every reconnect of
+ * their subscriber, on the event and every few seconds as a safety net. Present = draining.
+ */
+struct pr_ks_drain {
+	bool on;		    /* the hash exists */
+	int64_t since_ms;	    /* UNIX ms the drain began */
+	int64_t deadline_ms;	    /* UNIX ms after which what remains is ended; 0: none */
+	char actor[PR_KS_NAME_MAX]; /* who drained ("ctl:<unix user>") */
+};
+/* What a drain waits for, as Redis holds it (-1: not counted, the set is too big). */
+struct pr_ks_drain_left {
+	int64_t calls;	       /* distinct Call-IDs of the media sessions */
+	int64_t sessions;      /* pr:sessions */
+	int64_t regs;	       /* live registrations (of pop when given, else of every PoP) */
+	int64_t turn_allocs;   /* pr:turn:allocs */
+};
+/* d->on false (and the rest 0) when not draining. 0, -EIO, or -EINVAL (a malformed hash:
+ * the message names the field; readers treat it as draining without a deadline). */
+int pr_ks_drain_get(struct pr_redis *r, struct pr_ks_drain *d);
+/* Writes d (since_ms, deadline_ms >= 0, actor) and publishes "drain". 0 or a negative errno. */
+int pr_ks_drain_set(struct pr_redis *r, const struct pr_ks_drain *d);
+/* Deletes pr:drain and publishes "drain". 0, or -ENOENT when it was not draining. */
+int pr_ks_drain_clear(struct pr_redis *r);
+/* Counts what remains; pop NULL or "": registrations of every PoP. 0 or -EIO. */
+int pr_ks_drain_left(struct pr_redis *r, const char *pop, struct pr_ks_drain_left *left);
 
 /* ---------------------------------------------------------------------------------------
  * Audit trail: stream pr:audit (XADD MAXLEN ~ PR_KS_AUDIT_MAXLEN). Writers: everyone that

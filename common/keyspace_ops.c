@@ -209,7 +209,14 @@ int pr_ks_events_subscribe(struct pr_redis *sub)
 	return 0;
 }
 
-int pr_ks_events_read(struct pr_redis *sub, const char *event)
+static const struct {
+	const char *name;
+	unsigned bit;
+} known_events[] = {{"tunables", PR_KS_EV_TUNABLES}, {"drain", PR_KS_EV_DRAIN}};
+
+/* Takes every message that has arrived without waiting: each is passed to fn. The count of
+ * messages, or -EIO. */
+static int events_take(struct pr_redis *sub, void (*fn)(const char *msg, void *arg), void *arg)
 {
 	redisContext *c = pr_redis_ctx(sub);
 	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -229,10 +236,44 @@ int pr_ks_events_read(struct pr_redis *sub, const char *event)
 		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 		    r->element[0]->type == REDIS_REPLY_STRING &&
 		    !strcmp(r->element[0]->str, "message") &&
-		    r->element[2]->type == REDIS_REPLY_STRING && !strcmp(r->element[2]->str, event))
+		    r->element[2]->type == REDIS_REPLY_STRING) {
+			fn(r->element[2]->str, arg);
 			n++;
+		}
 		freeReplyObject(r);
 	}
+}
+
+static void ev_mask(const char *msg, void *arg)
+{
+	for (size_t i = 0; i < KS_ARRAY_N(known_events); i++)
+		if (!strcmp(msg, known_events[i].name))
+			*(unsigned *)arg |= known_events[i].bit;
+}
+
+int pr_ks_events_poll(struct pr_redis *sub, unsigned *mask)
+{
+	*mask = 0;
+	return events_take(sub, ev_mask, mask);
+}
+
+struct ev_count {
+	const char *event;
+	int n;
+};
+
+static void ev_count(const char *msg, void *arg)
+{
+	struct ev_count *c = arg;
+	c->n += !strcmp(msg, c->event);
+}
+
+int pr_ks_events_read(struct pr_redis *sub, const char *event)
+{
+	struct ev_count c = {event, 0};
+	int rc = events_take(sub, ev_count, &c);
+
+	return rc < 0 ? rc : c.n;
 }
 
 /* ---- audit ---- */
