@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_drain.h"
 
 #define RETRY_MS   1000
 #define CHECK_MS   50	 /* how often the subscriber socket is looked at */
@@ -21,7 +22,7 @@
 static struct dp_tunable *head;
 static struct pr_redis *rw, *sub; /* reads and reports; SUBSCRIBE pr:events */
 static uint64_t last_try_ms, last_check_ms, last_read_ms;
-static bool dirty, warned;
+static bool dirty, drain_dirty, warned;
 
 void dp_tunable_register(struct dp_tunable *t)
 {
@@ -153,7 +154,7 @@ static bool connect_both(uint64_t now_ms)
 		return false;
 	}
 	warned = false;
-	dirty = true; /* whatever changed while we were away */
+	dirty = drain_dirty = true; /* whatever changed while we were away */
 	return true;
 }
 
@@ -202,16 +203,27 @@ void dp_tunables_poll(uint64_t now_ms)
 	last_check_ms = now_ms;
 	if (!connect_both(now_ms))
 		return;
-	int ev = pr_ks_events_read(sub, "tunables");
-	if (ev < 0) {
+	unsigned ev;
+	int n = pr_ks_events_poll(sub, &ev);
+	if (n < 0) {
 		PR_WARN("tunables: lost the redis subscription; reconnecting");
 		drop_conns();
 		return;
 	}
-	if (ev > 0)
+	if (ev & PR_KS_EV_TUNABLES)
 		dirty = true;
+	if (ev & PR_KS_EV_DRAIN)
+		drain_dirty = true;
 	if (now_ms - last_read_ms >= REREAD_MS)
-		dirty = true;
+		dirty = drain_dirty = true;
+	if (drain_dirty) {
+		if (dp_drain_reread(rw) < 0) {
+			PR_WARN("drain: redis: %s; reconnecting", pr_ks_errmsg());
+			drop_conns();
+			return;
+		}
+		drain_dirty = false;
+	}
 	if (!dirty)
 		return;
 	if (apply_all() < 0) {

@@ -9,7 +9,9 @@
  * reconnect), follows PUBLISH pr:events "tunables" on a subscriber connection of its own,
  * applies each change (a stored value, else the file's) at once, logs it, and reports the
  * values in force in pr:tunables:in_force:dataplane. Apply functions run on the control
- * lcore; what workers read is stored atomically. */
+ * lcore; what workers read is stored atomically. The same subscriber carries "drain"
+ * messages: on each, after every reconnect and with the safety re-read, pr:drain is read
+ * again (dp_drain_reread, dp_drain.h). */
 #ifndef POPRELAY_DP_TUNABLES_H
 #define POPRELAY_DP_TUNABLES_H
 

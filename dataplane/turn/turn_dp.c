@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <rte_cycles.h>
 #include <rte_malloc.h>
@@ -24,6 +26,7 @@
 #include "common/log.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_drain.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/dp_udp.h"
 #include "dataplane/turn/turn_server.h"
@@ -48,6 +51,7 @@ struct turn_dp_cfg {
 	char nonce_secret_file[DP_CFG_STR_MAX];
 	uint32_t counters_sync_s;
 	bool rfc5766_channels;
+	char alternate_server[DP_CFG_STR_MAX];
 };
 static struct turn_dp_cfg tcfg;
 
@@ -99,7 +103,52 @@ static const struct dp_cfg_key turn_keys[] = {
      "also accept channel numbers 0x5000-0x7FFF (RFC 5766; coturn's clients use them)"},
     {"counters_sync_s", DP_CFG_U32, 1, 3600, "2", TC(counters_sync_s), 0,
      "interval of per-allocation counter writes to Redis"},
+    {"alternate_server", DP_CFG_STR, 0, 63, "", TC(alternate_server), 0,
+     "while drained, new Allocates get 300 Try Alternate to this IPv4[:port] or [IPv6]:port "
+     "(default port 3478); empty: 486"},
 };
+
+/* "a.b.c.d", "a.b.c.d:port", "[v6]:port" or a bare IPv6 address; port 3478 when absent. */
+static int parse_alternate(const char *v, struct pr_taddr *t)
+{
+	char host[64];
+	const char *port = NULL;
+	unsigned long p = 3478;
+	memset(t, 0, sizeof(*t));
+	if (!v[0])
+		return 0;
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+		if (!rb || (size_t)(rb - v - 1) >= sizeof(host) || (rb[1] && rb[1] != ':'))
+			return -EINVAL;
+		memcpy(host, v + 1, (size_t)(rb - v - 1));
+		host[rb - v - 1] = '\0';
+		port = rb[1] ? rb + 2 : NULL;
+	} else {
+		const char *c = strchr(v, ':');
+		bool v6 = c && strchr(c + 1, ':');
+		size_t hl = v6 || !c ? strlen(v) : (size_t)(c - v);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+		port = v6 || !c ? NULL : c + 1;
+	}
+	if (port) {
+		char *end;
+		p = strtoul(port, &end, 10);
+		if (!*port || *end || p < 1 || p > 65535)
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET, host, t->ip) == 1)
+		t->fam = 4;
+	else if (inet_pton(AF_INET6, host, t->ip) == 1)
+		t->fam = 6;
+	else
+		return -EINVAL;
+	t->port = (uint16_t)p;
+	return 0;
+}
 
 /* [turn]'s relations between keys and the ports it will claim (dp_config_load runs it, so
  * --check-config and the start refuse alike). */
@@ -120,6 +169,13 @@ static int turn_cfg_check(char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "[turn] relay_port_min: got %u, expected at most relay_port_max (%u)",
 			 tcfg.relay_port_min, tcfg.relay_port_max);
+		return -EINVAL;
+	}
+	struct pr_taddr alt;
+	if (parse_alternate(tcfg.alternate_server, &alt) < 0) {
+		snprintf(err, errlen,
+			 "[turn] alternate_server: got \"%s\", expected IPv4[:port] or [IPv6]:port",
+			 tcfg.alternate_server);
 		return -EINVAL;
 	}
 	memset(&pol, 0, sizeof(pol));
@@ -463,6 +519,24 @@ static void sync_counters(void)
 	resync_all = false;
 }
 
+/* The drain (dp_drain.h): new Allocates refused while on; at its deadline, what remains is
+ * deleted as an expiry deletes it. */
+static void drain_tick(void)
+{
+	bool on = dp_draining();
+	int64_t dl = dp_drain_deadline_ms();
+	struct timespec ts;
+
+	turn_server_set_draining(srv, on);
+	if (!on || !dl || !turn_table_count(tbl))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 < dl)
+		return;
+	unsigned n = turn_server_expire_all(srv);
+	PR_NOTICE("turn: drain deadline passed: %u allocations deleted", n);
+}
+
 static void turn_poll(uint64_t now_ms)
 {
 	void *obj;
@@ -478,6 +552,7 @@ static void turn_poll(uint64_t now_ms)
 	}
 	if (now_ms - last_tick_ms >= 1000) {
 		last_tick_ms = now_ms;
+		drain_tick();
 		turn_server_tick(srv);
 		if (turn_store_retry(store)) {
 			PR_NOTICE("turn: redis back: rewriting every allocation");
@@ -632,6 +707,7 @@ static int turn_init(void)
 		to_taddr(&cfg.relay[0], a4, 0);
 	if (a6 && a6->family == AF_INET6)
 		to_taddr(&cfg.relay[1], a6, 0);
+	parse_alternate(tcfg.alternate_server, &cfg.alternate); /* turn_cfg_check judged it */
 	if ((rc = load_nonce_secret(cfg.nonce_secret)) < 0)
 		return rc;
 
@@ -742,6 +818,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocations", turn_table_count(tbl));
 	rte_tel_data_add_dict_u64(d, "capacity", turn_table_capacity(tbl));
 	rte_tel_data_add_dict_u64(d, "redis_up", turn_store_up(store));
+	rte_tel_data_add_dict_u64(d, "draining", dp_draining());
 	rte_tel_data_add_dict_u64(d, "requests", s->requests);
 	rte_tel_data_add_dict_u64(d, "success", s->success);
 	rte_tel_data_add_dict_u64(d, "malformed", s->malformed);
@@ -753,7 +830,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocs_deleted", s->allocs_deleted);
 	rte_tel_data_add_dict_u64(d, "allocs_expired", s->allocs_expired);
 	rte_tel_data_add_dict_u64(d, "restore_orphaned", s->restore_orphaned);
-	static const int codes[] = {400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508};
+	static const int codes[] = {300, 400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508};
 	for (size_t i = 0; i < RTE_DIM(codes); i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "err_%d", codes[i]);

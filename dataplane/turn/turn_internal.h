@@ -38,6 +38,7 @@ struct turn_server {
 	struct turn_cred_ops cred;
 	struct turn_hooks hooks;
 	uint32_t now; /* control writes, workers read */
+	bool draining; /* control lcore only */
 	uint64_t id_seq;
 	struct turn_ctl_stats st;
 	struct user_cnt *users; /* per-user allocation counts (open addressing) */

@@ -327,6 +327,8 @@ static const char *reason_of(int code)
 		return "Unsupported Transport Protocol";
 	case 443:
 		return "Peer Address Family Mismatch";
+	case 300:
+		return "Try Alternate";
 	case 486:
 		return "Allocation Quota Reached";
 	case 508:
@@ -350,6 +352,8 @@ static int err_resp(struct turn_server *s, const struct turn_ctx *c, const struc
 	stun_b_error(&b, code, reason_of(code));
 	if (code == 420)
 		stun_b_unknown(&b, m->unknown, m->n_unknown);
+	if (code == 300)
+		stun_b_xaddr(&b, STUN_A_ALTERNATE_SERVER, &s->cfg.alternate);
 	if (code == 401 || code == 438) {
 		char nonce[NONCE_LEN + 1];
 		uint8_t algs[8];
@@ -646,6 +650,10 @@ static int do_allocate(struct turn_server *s, const struct turn_ctx *c, const st
 			return alloc_success(s, c, m, au, old, 0, 0, out, cap);
 		return err_resp(s, c, m, 437, au, out, cap);
 	}
+	/* Draining: send the client elsewhere (RFC 8489 10: authenticated, so the client can
+	 * trust the alternate), or say no more allocations are made here. */
+	if (s->draining)
+		return err_resp(s, c, m, s->cfg.alternate.fam ? 300 : 486, au, out, cap);
 	const struct stun_attr *rt = stun_attr_find(m, TURN_A_REQUESTED_TRANSPORT);
 	if (!rt)
 		return err_resp(s, c, m, 400, au, out, cap);
@@ -988,6 +996,29 @@ unsigned turn_server_tick(struct turn_server *s)
 		users_rebuild(s);
 	turn_table_reclaim(s->tbl);
 	return expired;
+}
+
+void turn_server_set_draining(struct turn_server *s, bool on)
+{
+	s->draining = on;
+}
+
+bool turn_server_draining(const struct turn_server *s)
+{
+	return s->draining;
+}
+
+unsigned turn_server_expire_all(struct turn_server *s)
+{
+	unsigned n = 0;
+	uint32_t idx = 0;
+	struct turn_alloc *a;
+	while ((a = turn_alloc_next(s->tbl, &idx))) {
+		alloc_delete(s, a, true);
+		n++;
+	}
+	turn_table_reclaim(s->tbl);
+	return n;
 }
 
 struct turn_alloc *turn_server_find_id(struct turn_server *s, uint64_t id)

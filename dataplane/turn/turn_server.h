@@ -43,6 +43,9 @@ struct turn_cfg {
 	bool lt_cred;		  /* long-term users */
 	bool rest_cred;		  /* TURN REST shared secrets */
 	struct pr_taddr relay[2]; /* [0] IPv4, [1] IPv6 relay address (fam 0 = none) */
+	/* While draining, a new Allocate is answered 300 Try Alternate with this as
+	 * ALTERNATE-SERVER (RFC 8489 10, 14.15); fam 0: 486 Allocation Quota Reached. */
+	struct pr_taddr alternate;
 	uint8_t nonce_secret[32];
 	struct turn_policy policy;
 };
@@ -120,6 +123,14 @@ int turn_server_request(struct turn_server *s, const struct turn_ctx *c, const u
 			size_t len, uint8_t *out, size_t cap);
 /* Timers: expiry of everything. Returns how many allocations expired. Control lcore. */
 unsigned turn_server_tick(struct turn_server *s);
+/* Maintenance drain (control lcore). While on, a new Allocate is refused (300 with the
+ * configured ALTERNATE-SERVER, else 486); a retransmitted Allocate of an existing one,
+ * Refresh, CreatePermission, ChannelBind and data are served as always. */
+void turn_server_set_draining(struct turn_server *s, bool on);
+bool turn_server_draining(const struct turn_server *s);
+/* The drain's deadline passed: every allocation is deleted as an expiry deletes it
+ * (allocs_expired). Returns how many. Control lcore. */
+unsigned turn_server_expire_all(struct turn_server *s);
 /* Deletes allocation by id (poprelayctl). 0 or -ENOENT. Control lcore. */
 int turn_server_delete(struct turn_server *s, uint64_t id);
 struct turn_alloc *turn_server_find_id(struct turn_server *s, uint64_t id);
