@@ -1063,6 +1063,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 					call->last_a_final.len);
 			return;
 		}
+		if (sp_drain_refuse(s, c, req))
+			return;
 		new_invite(s, c, req);
 		return;
 	}
@@ -1442,7 +1444,21 @@ void sp_call_retransmit(struct sp_server *s, int64_t now_ms)
 
 void sp_call_shutdown(struct sp_server *s)
 {
-	while (s->calls) {
+	sp_call_end_all(s, "shutdown");
+}
+
+unsigned sp_call_count(const struct sp_server *s)
+{
+	unsigned n = 0;
+	for (const struct sp_call *c = s->calls; c; c = c->next)
+		n++;
+	return n;
+}
+
+unsigned sp_call_end_all(struct sp_server *s, const char *reason)
+{
+	unsigned n = 0;
+	for (; s->calls; n++) {
 		struct sp_call *call = s->calls;
 		if (call->state >= CS_UP) {
 			bye_leg(s, call, LEG_A);
@@ -1453,6 +1469,7 @@ void sp_call_shutdown(struct sp_server *s)
 			if (t)
 				answer_leg(s, call, LEG_A, t->orig, 503, NULL, NULL, 0);
 		}
-		call_finish(s, call, "shutdown", 0);
+		call_finish(s, call, reason, 0);
 	}
+	return n;
 }

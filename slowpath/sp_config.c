@@ -52,6 +52,7 @@ void sp_config_defaults(struct sp_config *c)
 	c->lockout_s = 300;
 	c->invite_timeout_s = 60;
 	c->max_call_s = 0;
+	c->stop_drain_s = 20;
 	c->media_idle_s = 60;
 	c->max_message_bytes = SP_MSG_MAX;
 	c->log_level = 6;
@@ -257,6 +258,8 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return set_u32(&c->invite_timeout_s, v, 1, 600);
 	if (!strcmp(k, "max_call_s"))
 		return set_u32(&c->max_call_s, v, 0, 7 * 86400);
+	if (!strcmp(k, "stop_drain_s"))
+		return set_u32(&c->stop_drain_s, v, 0, 3600);
 	if (!strcmp(k, "media_idle_s")) {
 		c->media_idle_set = true;
 		return set_u32(&c->media_idle_s, v, 5, 3600);

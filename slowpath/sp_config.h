@@ -58,6 +58,7 @@ struct sp_config {
 	uint32_t lockout_s;
 	uint32_t invite_timeout_s; /* unanswered INVITE -> 408 */
 	uint32_t max_call_s;	   /* hard cap on a call's duration, 0 = none */
+	uint32_t stop_drain_s;	   /* SIGTERM: wait this long for the calls to end, 0 = none */
 	uint32_t media_idle_s; /* a call whose media stops this long ends (the dataplane tells) */
 	bool media_idle_set;   /* media_idle_s is in the file: else sessions take the dataplane's */
 	uint32_t max_message_bytes; /* largest message accepted, headers and body (<= SP_MSG_MAX) */

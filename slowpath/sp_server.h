@@ -57,12 +57,24 @@ struct sp_counters {
 	uint64_t lockout_refused, rate_limited, scanner_refused;
 	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488, calls_ended,
 	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
+	uint64_t calls_refused_drain, reg_refused_drain, calls_ended_drain;
 	uint64_t redis_errors;
 };
 
 struct sp_guard;
 struct sp_call;
 struct sp_tunables;
+
+/* The maintenance drain (sp_drain.c): pr:drain as last read, and the stop on SIGTERM. */
+struct sp_drain {
+	bool on;		    /* pr:drain exists */
+	int64_t since_ms, deadline_ms; /* deadline_ms 0: none */
+	char actor[PR_KS_NAME_MAX];
+	bool stopping;		  /* SIGTERM: drained until the calls end or stop_ms */
+	int64_t stop_ms;	  /* when the stop gives up waiting */
+	int64_t last_log_ms;	  /* what remains, logged every 10 s while draining */
+	bool ended;		  /* the deadline's calls were ended (logged once) */
+};
 
 struct sp_server {
 	struct sp_config cfg;
@@ -77,6 +89,7 @@ struct sp_server {
 	struct sp_nc_table *nc;
 	struct sp_guard *guard;
 	struct sp_tunables *tun; /* sp_tunables.c: writes the cfg fields tunables override */
+	struct sp_drain drain;	 /* sp_drain.c */
 	uint64_t next_conn_id;
 	size_t n_conn_buckets;
 	struct sp_conn **conns;
@@ -142,6 +155,21 @@ void sp_call_media_events(struct sp_server *s);
 /* UDP client transactions: retransmissions and timers B/F (every 100 ms). */
 void sp_call_retransmit(struct sp_server *s, int64_t now_ms);
 void sp_call_shutdown(struct sp_server *s);
+/* Ends every call (BYE both legs of an answered one; CANCEL the callee and 503 the caller
+ * of one being set up) with CDR end_reason reason. Returns how many. */
+unsigned sp_call_end_all(struct sp_server *s, const char *reason);
+unsigned sp_call_count(const struct sp_server *s);
+
+/* sp_drain.c: the maintenance drain (pr:drain, `poprelayctl drain`) and the stop on SIGTERM.
+ * reread: at start, after every reconnect of the pr:events subscriber, on each "drain"
+ * event and every REREAD as a safety net (sp_tunables.c calls it); 0 or -EIO. refuse: true
+ * when req (a REGISTER, or an INVITE that starts a call) was answered 503 because the
+ * slowpath is drained or stopping. tick: every second (the deadline, the stop, the log).
+ * stop: SIGTERM. */
+int sp_drain_reread(struct sp_server *s);
+bool sp_drain_refuse(struct sp_server *s, struct sp_conn *c, const osip_message_t *req);
+void sp_drain_tick(struct sp_server *s, int64_t now_ms);
+void sp_drain_stop(struct sp_server *s);
 
 int64_t sp_now(void);
 int64_t sp_now_ms(void);

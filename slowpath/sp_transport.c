@@ -523,6 +523,9 @@ void sp_counters_log(struct sp_server *s, bool force)
 	    {"calls_timeout", c->calls_timeout},
 	    {"calls_media_timeout", c->calls_media_timeout},
 	    {"calls_plain_refused", c->calls_plain_refused},
+	    {"calls_refused_drain", c->calls_refused_drain},
+	    {"reg_refused_drain", c->reg_refused_drain},
+	    {"calls_ended_drain", c->calls_ended_drain},
 	    {"redis_errors", c->redis_errors},
 	};
 	char line[2048];
@@ -544,6 +547,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	sp_call_tick(s, sp_now());
 	sp_call_media_events(s);
 	sp_tunables_tick(s, sp_now_ms());
+	sp_drain_tick(s, sp_now_ms());
 	if (n % 600 == 0)
 		sp_counters_log(s, false);
 }
@@ -554,6 +558,12 @@ static void sig_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGUSR1) {
 		sp_counters_log(s, true);
+		return;
+	}
+	/* SIGTERM (systemd's stop) drains first: no new calls or registrations, the calls in
+	 * progress get [sip] stop_drain_s to end. SIGINT, or a second SIGTERM, stops now. */
+	if (sig == SIGTERM && !s->drain.stopping && s->cfg.stop_drain_s) {
+		sp_drain_stop(s);
 		return;
 	}
 	PR_NOTICE("signal %d: shutting down", (int)sig);

@@ -114,9 +114,10 @@ static int apply_all(struct sp_server *s)
 	return pr_ks_tunables_report(s->redis, "slowpath", in_force);
 }
 
+/* pr:tunables and pr:drain (sp_drain.c), both followed on this subscriber. */
 static void reread(struct sp_server *s, int64_t now_ms)
 {
-	if (apply_all(s) < 0) {
+	if (apply_all(s) < 0 || sp_drain_reread(s) < 0) {
 		s->ctr.redis_errors++;
 		PR_WARN("tunables: redis: %s; trying again in a second", pr_ks_errmsg());
 		s->tun->dirty = true;
@@ -135,15 +136,22 @@ static void drop_sub(struct sp_tunables *t)
 	t->sub = NULL;
 }
 
-/* The subscriber's socket is readable: "tunables" messages, or the connection is gone. */
+/* The subscriber's socket is readable: "tunables" or "drain" messages, or the connection is
+ * gone. */
 static void sub_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sp_server *s = arg;
-	int n = pr_ks_events_read(s->tun->sub, "tunables");
+	unsigned ev;
+	int n = pr_ks_events_poll(s->tun->sub, &ev);
 
 	(void)fd, (void)what;
-	if (n > 0)
+	if (ev & PR_KS_EV_TUNABLES)
 		reread(s, sp_now_ms());
+	else if ((ev & PR_KS_EV_DRAIN) && sp_drain_reread(s) < 0) {
+		s->ctr.redis_errors++;
+		PR_WARN("drain: redis: %s; trying again in a second", pr_ks_errmsg());
+		s->tun->dirty = true;
+	}
 	if (n >= 0)
 		return;
 	PR_WARN("tunables: lost the redis subscription; reconnecting");

@@ -9,7 +9,9 @@
  * value in force (the stored one, else the file's) into s->cfg, logs each change, refuses
  * what cannot hold (reg_min_expires_s above reg_max_expires_s), and reports the values in
  * force in pr:tunables:in_force:slowpath. Everything runs on the event loop: the code that
- * reads s->cfg sees the new value from its next request on. */
+ * reads s->cfg sees the new value from its next request on. The same subscriber carries
+ * "drain" messages: on each, and with every re-read above, pr:drain is read again
+ * (sp_drain_reread, sp_drain.c). */
 #ifndef POPRELAY_SLOWPATH_SP_TUNABLES_H
 #define POPRELAY_SLOWPATH_SP_TUNABLES_H
 
