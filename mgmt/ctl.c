@@ -459,6 +459,8 @@ static const struct {
     {"tunable", "runtime tunables: list, get, set, reset"},
     {"audit", "the audit trail, newest first"},
     {"alarms", "active alarms and recent raises and clears"},
+    {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status"},
+    {"undrain", "end the maintenance drain"},
     {"help", "this text"},
 };
 
@@ -482,6 +484,10 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_audit_main;
 	if (strcmp(name, "alarms") == 0)
 		return ctl_alarms_main;
+	if (strcmp(name, "drain") == 0)
+		return ctl_drain_main;
+	if (strcmp(name, "undrain") == 0)
+		return ctl_undrain_main;
 	if (strcmp(name, "help") == 0)
 		return cmd_help;
 	return NULL;

@@ -64,6 +64,13 @@ int ctl_session_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((
 int ctl_tunable_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_audit_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_alarms_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_drain_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_undrain_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+/* ctl_drain.c, for other views (status): into out, "draining" (bool) and, when draining,
+ * since_ms, deadline_ms (0: none), actor, and what remains as Redis holds it: calls,
+ * registrations (of [sip] pop when the config names one), turn_allocations, media_sessions
+ * (integers, null when not counted). 0, or a negative errno (pr_ks_errmsg() says why). */
+int ctl_drain_summary(struct ctl_ctx *ctx, json_t *out) __attribute__((weak));
 
 /* Password policy (ctl_user.c): at least 10 characters and 40 bits of zxcvbn entropy.
  * dict: NULL-terminated words particular to the account (name, realm, ...). Returns 0, or
