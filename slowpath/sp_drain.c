@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,12 +25,20 @@
 
 #define LOG_EVERY_MS 10000
 
+/* pr:drain holds UNIX ms; sp_now_ms() is monotonic (timers, the stop, the log). */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int sp_drain_reread(struct sp_server *s)
 {
 	struct sp_drain *dr = &s->drain;
 	struct pr_ks_drain d;
 	int rc = pr_ks_drain_get(s->redis, &d);
-	int64_t now_ms = sp_now_ms();
+	int64_t now_ms = wall_ms();
 
 	if (rc == -EINVAL)
 		PR_WARN("drain: %s: draining without a deadline", pr_ks_errmsg());
@@ -43,8 +52,7 @@ int sp_drain_reread(struct sp_server *s)
 		PR_NOTICE("drain: on (by %s): new INVITEs and REGISTERs get 503; %u calls in "
 			  "progress continue until they end, those left %s",
 			  d.actor[0] ? d.actor : "?", sp_call_count(s), dl);
-		dr->ended = false;
-		dr->last_log_ms = now_ms;
+		dr->last_log_ms = sp_now_ms();
 	} else if (!d.on && dr->on) {
 		PR_NOTICE("drain: off: new calls and registrations are served again");
 	}
@@ -78,7 +86,7 @@ bool sp_drain_refuse(struct sp_server *s, struct sp_conn *c, const osip_message_
 		return false;
 	reg = !strcmp(req->sip_method, "REGISTER");
 	off = (size_t)snprintf(extra, sizeof(extra), "Retry-After: %" PRId64 "\r\n",
-			       retry_after_s(dr, sp_now_ms()));
+			       retry_after_s(dr, wall_ms()));
 	if (s->cfg.n_peers) {
 		off += (size_t)snprintf(extra + off, sizeof(extra) - off,
 					"Warning: 399 poprelay \"%s; other PoPs:",
@@ -91,7 +99,7 @@ bool sp_drain_refuse(struct sp_server *s, struct sp_conn *c, const osip_message_
 	}
 	if (off >= sizeof(extra)) /* too many peers for the line: Retry-After alone */
 		snprintf(extra, sizeof(extra), "Retry-After: %" PRId64 "\r\n",
-			 retry_after_s(dr, sp_now_ms()));
+			 retry_after_s(dr, wall_ms()));
 	sp_respond(s, c, req, 503, extra);
 	if (reg)
 		s->ctr.reg_refused_drain++;
@@ -106,7 +114,7 @@ void sp_drain_tick(struct sp_server *s, int64_t now_ms)
 	struct sp_drain *dr = &s->drain;
 	unsigned n;
 
-	if (dr->on && dr->deadline_ms && now_ms >= dr->deadline_ms && s->calls) {
+	if (dr->on && dr->deadline_ms && wall_ms() >= dr->deadline_ms && s->calls) {
 		n = sp_call_end_all(s, "drain");
 		s->ctr.calls_ended_drain += n;
 		PR_NOTICE("drain: deadline passed: %u calls ended (BYE on both legs)", n);

@@ -73,7 +73,6 @@ struct sp_drain {
 	bool stopping;		  /* SIGTERM: drained until the calls end or stop_ms */
 	int64_t stop_ms;	  /* when the stop gives up waiting */
 	int64_t last_log_ms;	  /* what remains, logged every 10 s while draining */
-	bool ended;		  /* the deadline's calls were ended (logged once) */
 };
 
 struct sp_server {
