@@ -12,7 +12,8 @@ pr_redis_start "$D"
 sp_certs "$D"
 TP=$(sp_free_port)
 PP=$(sp_free_port)
-sp_config "$D" "$TP" "$PP" "invite_timeout_s = 3"
+# stop_drain_s = 0: SIGTERM ends the calls at once (the shutdown path; drain.sh covers the wait)
+sp_config "$D" "$TP" "$PP" "invite_timeout_s = 3" "stop_drain_s = 0"
 sp_start "$D"
 sp_user_add "$D" alice "$SP_PW_alice"
 sp_user_add "$D" bob "$SP_PW_bob"
