@@ -509,10 +509,10 @@ struct pr_ks_drain {
 };
 /* What a drain waits for, as Redis holds it (-1: not counted, the set is too big). */
 struct pr_ks_drain_left {
-	int64_t calls;	       /* distinct Call-IDs of the media sessions */
-	int64_t sessions;      /* pr:sessions */
-	int64_t regs;	       /* live registrations (of pop when given, else of every PoP) */
-	int64_t turn_allocs;   /* pr:turn:allocs */
+	int64_t calls;	     /* distinct Call-IDs of the media sessions */
+	int64_t sessions;    /* pr:sessions */
+	int64_t regs;	     /* live registrations (of pop when given, else of every PoP) */
+	int64_t turn_allocs; /* pr:turn:allocs */
 };
 /* d->on false (and the rest 0) when not draining. 0, -EIO, or -EINVAL (a malformed hash:
  * the message names the field; readers treat it as draining without a deadline). */

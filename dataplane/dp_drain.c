@@ -9,7 +9,7 @@
 #include "common/keyspace.h"
 #include "common/log.h"
 
-static bool draining;	     /* control writes; control and telemetry read (atomic) */
+static bool draining;	    /* control writes; control and telemetry read (atomic) */
 static int64_t deadline_ms; /* idem */
 
 int dp_drain_reread(struct pr_redis *rw)

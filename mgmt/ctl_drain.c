@@ -13,17 +13,18 @@
 
 static void drain_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: poprelayctl drain [--deadline S]   take the appliance out of service\n"
-		"       poprelayctl drain --status [--json]  since when, the deadline, what remains\n"
-		"       poprelayctl undrain                  serve new calls, registrations and\n"
-		"                                            TURN allocations again\n"
-		"Drained, the slowpath answers new INVITEs and REGISTERs 503 with Retry-After and\n"
-		"the TURN relay answers new Allocates 300 Try Alternate ([turn] alternate_server)\n"
-		"or 486; calls and allocations in progress continue. With --deadline, those left\n"
-		"after S seconds (1..%d) are ended: calls with a BYE on both legs (CDR\n"
-		"end_reason drain), allocations deleted. 'drain' again changes the deadline.\n",
-		DEADLINE_MAX_S);
+	fprintf(
+	    out,
+	    "usage: poprelayctl drain [--deadline S]   take the appliance out of service\n"
+	    "       poprelayctl drain --status [--json]  since when, the deadline, what remains\n"
+	    "       poprelayctl undrain                  serve new calls, registrations and\n"
+	    "                                            TURN allocations again\n"
+	    "Drained, the slowpath answers new INVITEs and REGISTERs 503 with Retry-After and\n"
+	    "the TURN relay answers new Allocates 300 Try Alternate ([turn] alternate_server)\n"
+	    "or 486; calls and allocations in progress continue. With --deadline, those left\n"
+	    "after S seconds (1..%d) are ended: calls with a BYE on both legs (CDR\n"
+	    "end_reason drain), allocations deleted. 'drain' again changes the deadline.\n",
+	    DEADLINE_MAX_S);
 }
 
 static int64_t now_ms(void)

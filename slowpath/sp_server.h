@@ -67,12 +67,12 @@ struct sp_tunables;
 
 /* The maintenance drain (sp_drain.c): pr:drain as last read, and the stop on SIGTERM. */
 struct sp_drain {
-	bool on;		    /* pr:drain exists */
+	bool on;		       /* pr:drain exists */
 	int64_t since_ms, deadline_ms; /* deadline_ms 0: none */
 	char actor[PR_KS_NAME_MAX];
-	bool stopping;		  /* SIGTERM: drained until the calls end or stop_ms */
-	int64_t stop_ms;	  /* when the stop gives up waiting */
-	int64_t last_log_ms;	  /* what remains, logged every 10 s while draining */
+	bool stopping;	     /* SIGTERM: drained until the calls end or stop_ms */
+	int64_t stop_ms;     /* when the stop gives up waiting */
+	int64_t last_log_ms; /* what remains, logged every 10 s while draining */
 };
 
 struct sp_server {

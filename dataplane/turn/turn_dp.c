@@ -830,7 +830,8 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocs_deleted", s->allocs_deleted);
 	rte_tel_data_add_dict_u64(d, "allocs_expired", s->allocs_expired);
 	rte_tel_data_add_dict_u64(d, "restore_orphaned", s->restore_orphaned);
-	static const int codes[] = {300, 400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508};
+	static const int codes[] = {300, 400, 401, 403, 420, 437, 438,
+				    440, 441, 442, 443, 486, 508};
 	for (size_t i = 0; i < RTE_DIM(codes); i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "err_%d", codes[i]);
