@@ -432,7 +432,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	struct proc procs[4] = {
 	    {.name = "dataplane"}, {.name = "redis"}, {.name = "slowpath"}, {.name = "exporter"}};
 	struct pr_redis *r;
-	json_t *alarms = NULL;
+	json_t *alarms = NULL, *drain = NULL;
 	char alarms_why[256] = "", down[64] = "";
 	bool any_error = false;
 	size_t i;
@@ -452,6 +452,12 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	if (r) {
 		alarms = ctl_alarms_active(r, alarms_why, sizeof(alarms_why));
 		pr_redis_close(r);
+		/* the maintenance drain, when there is one, and what is left of the service */
+		drain = ctl_drain_summary ? json_object() : NULL;
+		if (drain && ctl_drain_summary(ctx, drain) < 0) {
+			json_decref(drain);
+			drain = NULL;
+		}
 	} else {
 		snprintf(alarms_why, sizeof(alarms_why), "unknown: redis is down");
 	}
@@ -493,6 +499,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 		json_object_set_new(j, "processes", pa);
 		json_object_set_new(j, "down", da);
 		json_object_set(j, "alarms", alarms ? alarms : json_null());
+		json_object_set(j, "drain", drain ? drain : json_null());
 		if (procs[0].state == P_UP) {
 			json_object_set(j, "dataplane", v.info);
 			json_object_set(j, "lcores", v.lcores);
@@ -522,9 +529,22 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			ctl_alarms_print_active(alarms, stdout);
 		else
 			printf("%s\n", alarms_why);
+		if (drain && json_is_true(json_object_get(drain, "draining"))) {
+			char since[32];
+			ctl_format_time(json_integer_value(json_object_get(drain, "since_ms")) / 1000,
+					since, sizeof(since));
+			printf("\ndraining since %s (poprelayctl drain --status): left %" JSON_INTEGER_FORMAT
+			       " calls, %" JSON_INTEGER_FORMAT " registrations, %" JSON_INTEGER_FORMAT
+			       " TURN allocations, %" JSON_INTEGER_FORMAT " media sessions\n",
+			       since, json_integer_value(json_object_get(drain, "calls")),
+			       json_integer_value(json_object_get(drain, "registrations")),
+			       json_integer_value(json_object_get(drain, "turn_allocations")),
+			       json_integer_value(json_object_get(drain, "media_sessions")));
+		}
 		if (down[0])
 			printf("\ndown: %s\n", down);
 	}
+	json_decref(drain);
 	json_decref(alarms);
 	json_decref(v.info);
 	json_decref(v.ports);

@@ -100,6 +100,11 @@ CTL drain --status >"$D/status1.txt"
 grep -q "remaining: 1 calls, .* 1 TURN allocations, 1 media sessions" "$D/status1.txt" ||
 	ce_fail "drain --status: $(cat "$D/status1.txt")"
 echo "ok: drain --status: $(grep remaining "$D/status1.txt")"
+# the one view says so too (whatever else it finds down from here)
+CTL status >"$D/status-view.txt" 2>&1
+grep -q "^draining since .*: left 1 calls, .* 1 TURN allocations, 1 media sessions" "$D/status-view.txt" ||
+	ce_fail "poprelayctl status does not show the drain: $(cat "$D/status-view.txt")"
+echo "ok: poprelayctl status shows the drain and what is left"
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" ||
 	ce_fail "the call did not end at the drain's deadline"
 took=$(($(date +%s) - t0))
