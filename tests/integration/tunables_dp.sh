@@ -67,8 +67,12 @@ reset_live() { # NAME VALUE: back to the configuration's VALUE within a second
 }
 
 pr_log "the values in force at start are the configuration's, reported to poprelayctl"
-pr_wait_for 5 bash -c "$CTL tunable get dp.burst_size 2>&1 | grep -qx 32" ||
-	ce_fail "dp.burst_size not reported in force: $($CTL tunable get dp.burst_size 2>&1)"
+in_force() { # NAME: the value the owner reported in force ("None" before its report)
+	$CTL --json tunable get "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['in_force'])"
+}
+in_force_is() { [ "$(in_force "$1")" = "$2" ]; }
+pr_wait_for 5 in_force_is dp.burst_size 32 ||
+	ce_fail "dp.burst_size not reported in force: $($CTL --json tunable get dp.burst_size 2>&1)"
 $CTL tunable list >"$D/list" || ce_fail "tunable list"
 grep -q "^turn.max_allocs_per_user  *100  *100  *100  *0..1000000  *dataplane" "$D/list" ||
 	ce_fail "list: $(grep max_allocs "$D/list")"
