@@ -4,8 +4,9 @@
  * A subcommand is `int ctl_X_main(struct ctl_ctx *ctx, int argc, char **argv)`, where
  * argv[0] is the subcommand's name ("user", "turn", ...) and the rest its arguments. It
  * returns one of the CTL_EXIT_* codes, prints results on stdout (a human table, or JSON
- * with ctx->json) and errors on stderr through ctl_err(). It never prints a secret:
- * passwords, HA1 digests, SDES keys and TURN secrets are shown as "set". */
+ * with ctx->json) and errors on stderr through ctl_err(). It never prints a secret it was
+ * given or read: passwords, HA1 digests, SDES keys and TURN secrets are shown as "set" (the
+ * one it makes, `turn secret add --generate`, is printed once, for its user). */
 #ifndef POPRELAY_MGMT_CTL_H
 #define POPRELAY_MGMT_CTL_H
 
