@@ -85,8 +85,10 @@ struct dp_worker {
 struct dp_port {
 	uint16_t port_id;
 	struct rte_ether_addr mac;
-	struct dp_prefix ipv4;
+	struct dp_prefix ipv4; /* the primary addresses: ARP/ND probes' source by default */
 	struct dp_prefix ipv6;
+	struct dp_prefix_list ipv4_extra; /* [portN] ipv4_extra, ipv6_extra: ours as well */
+	struct dp_prefix_list ipv6_extra;
 	struct dp_ipaddr gateway4; /* family 0: none */
 	struct dp_ipaddr gateway6;
 	uint16_t nb_rxq;
@@ -196,8 +198,21 @@ void dp_ctl_park(struct rte_mbuf *m, uint16_t port_idx, const struct dp_ipaddr *
 /* The dp_neigh release callback for parked mbufs (dp_udp.c). */
 void dp_udp_release_pending(void *pkt, uint16_t port, const struct rte_ether_addr *mac);
 
-/* Is dst one of our addresses on port port_idx? */
+/* Is dst one of our addresses on port port_idx (the primary or an extra one)? */
 bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a);
+/* Whether IPv4 address a (network order) is one of p's extra addresses (the primary is
+ * the caller's to compare first: the common case costs nothing more). */
+static inline bool dp_addr4_is_extra(const struct dp_port *p, uint32_t a)
+{
+	for (unsigned int i = 0; i < p->ipv4_extra.n; i++)
+		if (p->ipv4_extra.p[i].addr.v4 == a)
+			return true;
+	return false;
+}
+/* The port's address to send an ARP request / neighbour solicitation for dst from: the one
+ * whose prefix holds dst (another subnet on the same link answers to its own), else the
+ * primary. NULL when the port has no address of dst's family. */
+const struct dp_ipaddr *dp_port_src_for(const struct dp_port *p, const struct dp_ipaddr *dst);
 /* Next hop for dst from port port_idx: dst itself if on-link, else the gateway;
  * -ENETUNREACH without a route. */
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh);
@@ -208,28 +223,47 @@ struct dp_route4 {
 	uint32_t net, mask; /* host order; net is mask's part of the port's address */
 	uint32_t gw;	    /* network order */
 	bool on_link, has_gw;
+	uint8_t n_extra; /* the extra addresses' prefixes, on-link as well */
+	uint32_t xnet[DP_PORT_EXTRA_MAX], xmask[DP_PORT_EXTRA_MAX];
 };
+
+static inline uint32_t dp_mask4(unsigned int bits)
+{
+	return bits ? ~0u << (32 - bits) : 0;
+}
 
 static inline struct dp_route4 dp_route4_of(const struct dp_port *p)
 {
-	const unsigned int bits = p->ipv4.len;
-	const uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+	const uint32_t mask = dp_mask4(p->ipv4.len);
+	struct dp_route4 r = {.net = rte_be_to_cpu_32(p->ipv4.addr.v4) & mask,
+			      .mask = mask,
+			      .gw = p->gateway4.v4,
+			      .on_link = p->ipv4.set && p->ipv4.addr.family == AF_INET,
+			      .has_gw = p->gateway4.family == AF_INET};
 
-	return (struct dp_route4){.net = rte_be_to_cpu_32(p->ipv4.addr.v4) & mask,
-				  .mask = mask,
-				  .gw = p->gateway4.v4,
-				  .on_link = p->ipv4.set && p->ipv4.addr.family == AF_INET,
-				  .has_gw = p->gateway4.family == AF_INET};
+	for (unsigned int i = 0; r.on_link && i < p->ipv4_extra.n; i++) {
+		r.xmask[i] = dp_mask4(p->ipv4_extra.p[i].len);
+		r.xnet[i] = rte_be_to_cpu_32(p->ipv4_extra.p[i].addr.v4) & r.xmask[i];
+		r.n_extra++;
+	}
+	return r;
 }
 
 /* dp_route_nexthop for an IPv4 destination (network order) by route r: 0 with *nh set, or
  * -ENETUNREACH. */
 static inline int dp_route4_nexthop(const struct dp_route4 *r, uint32_t dst, uint32_t *nh)
 {
-	if (r->on_link && (rte_be_to_cpu_32(dst) & r->mask) == r->net) {
+	const uint32_t d = rte_be_to_cpu_32(dst);
+
+	if (r->on_link && (d & r->mask) == r->net) {
 		*nh = dst;
 		return 0;
 	}
+	for (unsigned int i = 0; i < r->n_extra; i++)
+		if ((d & r->xmask[i]) == r->xnet[i]) {
+			*nh = dst;
+			return 0;
+		}
 	if (r->has_gw) {
 		*nh = r->gw;
 		return 0;
@@ -243,23 +277,36 @@ struct dp_route6 {
 	uint64_t net[2], mask[2];
 	uint8_t gw[16];
 	bool on_link, has_gw;
+	uint8_t n_extra; /* the extra addresses' prefixes, on-link as well */
+	uint64_t xnet[DP_PORT_EXTRA_MAX][2], xmask[DP_PORT_EXTRA_MAX][2];
 };
 
-static inline struct dp_route6 dp_route6_of(const struct dp_port *p)
+/* Prefix pf's mask and network as two 64-bit words each, as the bytes lie in memory. */
+static inline void dp_prefix6_words(const struct dp_prefix *pf, uint64_t net[2], uint64_t mask[2])
 {
-	struct dp_route6 r = {.on_link = p->ipv6.set && p->ipv6.addr.family == AF_INET6,
-			      .has_gw = p->gateway6.family == AF_INET6};
 	uint8_t m[16] = {0};
-	unsigned int bits = p->ipv6.len > 128 ? 128 : p->ipv6.len, i;
+	unsigned int bits = pf->len > 128 ? 128 : pf->len, i;
 
 	for (i = 0; bits >= 8; i++, bits -= 8)
 		m[i] = 0xff;
 	if (bits)
 		m[i] = (uint8_t)(0xff << (8 - bits));
-	memcpy(r.mask, m, 16);
-	memcpy(r.net, p->ipv6.addr.v6, 16);
-	r.net[0] &= r.mask[0];
-	r.net[1] &= r.mask[1];
+	memcpy(mask, m, 16);
+	memcpy(net, pf->addr.v6, 16);
+	net[0] &= mask[0];
+	net[1] &= mask[1];
+}
+
+static inline struct dp_route6 dp_route6_of(const struct dp_port *p)
+{
+	struct dp_route6 r = {.on_link = p->ipv6.set && p->ipv6.addr.family == AF_INET6,
+			      .has_gw = p->gateway6.family == AF_INET6};
+
+	dp_prefix6_words(&p->ipv6, r.net, r.mask);
+	for (unsigned int i = 0; r.on_link && i < p->ipv6_extra.n; i++) {
+		dp_prefix6_words(&p->ipv6_extra.p[i], r.xnet[i], r.xmask[i]);
+		r.n_extra++;
+	}
 	memcpy(r.gw, p->gateway6.v6, 16);
 	return r;
 }
@@ -276,6 +323,12 @@ static inline int dp_route6_nexthop(const struct dp_route6 *r, const uint8_t *ds
 		memcpy(nh, dst, 16);
 		return 0;
 	}
+	for (unsigned int i = 0; i < r->n_extra; i++)
+		if ((d[0] & r->xmask[i][0]) == r->xnet[i][0] &&
+		    (d[1] & r->xmask[i][1]) == r->xnet[i][1]) {
+			memcpy(nh, dst, 16);
+			return 0;
+		}
 	if (r->has_gw) {
 		memcpy(nh, r->gw, 16);
 		return 0;

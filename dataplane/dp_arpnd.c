@@ -86,9 +86,13 @@ static void send_na(struct rte_mbuf *m, const struct dp_pkt_info *pi,
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	uint8_t *ip = frame + pi->l3_off, *icmp = ip + 40;
-	struct dp_ipaddr src = p->ipv6.addr, dst;
+	struct dp_ipaddr src = {.family = AF_INET6}, dst;
 	uint16_t c;
 	const uint16_t l4_len = 32; /* NA header 24 + target link-layer option 8 */
+
+	/* From the address solicited (the worker checked it is ours: the primary or an
+	 * extra one), so that a host on an extra address's subnet sees an on-link source. */
+	memcpy(src.v6, frame + pi->l4_off + 8, 16);
 
 	/* RFC 4861 7.2.4: to the solicitation's source, or all-nodes if it was ::. */
 	dst.family = AF_INET6;
@@ -178,10 +182,11 @@ void dp_nd_input(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 static int arp_request(uint16_t port, const struct dp_ipaddr *addr)
 {
 	const struct dp_port *p = &dp_rt.ports[port];
+	const struct dp_ipaddr *src = dp_port_src_for(p, addr);
 	struct rte_mbuf *m;
 	uint8_t *f;
 
-	if (!p->ipv4.set)
+	if (src == NULL)
 		return -EADDRNOTAVAIL;
 	m = rte_pktmbuf_alloc(dp_rt.pool);
 	if (m == NULL)
@@ -197,7 +202,7 @@ static int arp_request(uint16_t port, const struct dp_ipaddr *addr)
 	f[12] = 0x08, f[13] = 0x06;
 	f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;
 	memcpy(f + 22, &p->mac, 6);
-	memcpy(f + 28, &p->ipv4.addr.v4, 4);
+	memcpy(f + 28, &src->v4, 4);
 	memcpy(f + 38, &addr->v4, 4);
 	if (dp_control_tx(port, m) != 0)
 		return -ENOBUFS;
@@ -208,12 +213,13 @@ static int arp_request(uint16_t port, const struct dp_ipaddr *addr)
 static int nd_solicit(uint16_t port, const struct dp_ipaddr *addr)
 {
 	const struct dp_port *p = &dp_rt.ports[port];
+	const struct dp_ipaddr *src = dp_port_src_for(p, addr);
 	struct dp_ipaddr dst = {.family = AF_INET6};
 	struct rte_mbuf *m;
 	uint8_t *f, *ip, *icmp;
 	uint16_t c;
 
-	if (!p->ipv6.set)
+	if (src == NULL)
 		return -EADDRNOTAVAIL;
 	m = rte_pktmbuf_alloc(dp_rt.pool);
 	if (m == NULL)
@@ -233,14 +239,14 @@ static int nd_solicit(uint16_t port, const struct dp_ipaddr *addr)
 	f[12] = 0x86, f[13] = 0xdd;
 	ip = f + 14;
 	ip[0] = 0x60, ip[5] = 32, ip[6] = 58, ip[7] = 255;
-	memcpy(ip + 8, p->ipv6.addr.v6, 16);
+	memcpy(ip + 8, src->v6, 16);
 	memcpy(ip + 24, dst.v6, 16);
 	icmp = ip + 40;
 	icmp[0] = 135;
 	memcpy(icmp + 8, addr->v6, 16);
 	icmp[24] = 1, icmp[25] = 1;
 	memcpy(icmp + 26, &p->mac, 6);
-	c = dp_csum_l4(&p->ipv6.addr, &dst, 58, icmp, 32);
+	c = dp_csum_l4(src, &dst, 58, icmp, 32);
 	memcpy(icmp + 2, &c, 2);
 	if (dp_control_tx(port, m) != 0)
 		return -ENOBUFS;

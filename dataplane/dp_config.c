@@ -89,6 +89,12 @@ static const struct dp_cfg_key port_keys[] = {
      "IPv4 address the appliance owns on this port, with prefix length"},
     {"ipv6", DP_CFG_IP6_PREFIX, 0, 0, NULL, PORT(ipv6), 0,
      "IPv6 address the appliance owns on this port, with prefix length"},
+    {"ipv4_extra", DP_CFG_IP4_PREFIX_LIST, 0, 0, NULL, PORT(ipv4_extra), 0,
+     "further IPv4 addresses the appliance owns on this port, comma-separated, each with "
+     "its own prefix length (another subnet on the same link is fine); needs ipv4"},
+    {"ipv6_extra", DP_CFG_IP6_PREFIX_LIST, 0, 0, NULL, PORT(ipv6_extra), 0,
+     "further IPv6 addresses the appliance owns on this port, comma-separated, each with "
+     "its own prefix length; needs ipv6"},
     {"gateway4", DP_CFG_IP4, 0, 0, NULL, PORT(gateway4), 0,
      "IPv4 next hop for destinations off the ipv4 prefix"},
     {"gateway6", DP_CFG_IP6, 0, 0, NULL, PORT(gateway6), 0,
@@ -180,6 +186,12 @@ static const char *type_expect(const struct dp_cfg_key *k, char *buf, size_t len
 		return "an IPv4 address with prefix length (a.b.c.d/len, len 1-32)";
 	case DP_CFG_IP6_PREFIX:
 		return "an IPv6 address with prefix length (x::y/len, len 1-128)";
+	case DP_CFG_IP4_PREFIX_LIST:
+		return "a comma-separated list of up to 8 IPv4 addresses with prefix length "
+		       "(a.b.c.d/len, ...)";
+	case DP_CFG_IP6_PREFIX_LIST:
+		return "a comma-separated list of up to 8 IPv6 addresses with prefix length "
+		       "(x::y/len, ...)";
 	}
 	return "?";
 }
@@ -209,6 +221,64 @@ static int parse_prefix(const char *val, int family, struct dp_prefix *p)
 		return -EINVAL;
 	p->len = (uint8_t)len;
 	p->set = true;
+	return 0;
+}
+
+static bool prefix_addr_eq(const struct dp_prefix *a, const struct dp_prefix *b)
+{
+	return a->addr.family == b->addr.family &&
+	       (a->addr.family == AF_INET ? a->addr.v4 == b->addr.v4
+					  : memcmp(a->addr.v6, b->addr.v6, 16) == 0);
+}
+
+/* "A/len, B/len, ...": each element its own prefix of the key's family; empty: none. */
+static int parse_prefix_list(const struct dp_cfg_key *k, const char *val,
+			     struct dp_prefix_list *l, char *err, size_t errlen)
+{
+	int fam = k->type == DP_CFG_IP4_PREFIX_LIST ? AF_INET : AF_INET6;
+	char buf[DP_CFG_STR_MAX], *tok, *save, eb[160];
+	unsigned int i;
+
+	memset(l, 0, sizeof(*l));
+	if (strlen(val) >= sizeof(buf)) {
+		snprintf(err, errlen, "got %zu characters, expected %s (at most %zu characters)",
+			 strlen(val), type_expect(k, eb, sizeof(eb)), sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	strcpy(buf, val);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct dp_prefix p, other;
+		char *end;
+
+		while (isspace((unsigned char)*tok))
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (parse_prefix(tok, fam, &p) < 0) {
+			/* The other family's address says more than "bad syntax". */
+			if (parse_prefix(tok, fam == AF_INET ? AF_INET6 : AF_INET, &other) == 0)
+				snprintf(err, errlen, "got \"%s\", an %s address, expected %s", tok,
+					 fam == AF_INET ? "IPv6" : "IPv4",
+					 type_expect(k, eb, sizeof(eb)));
+			else
+				snprintf(err, errlen, "got \"%s\" in \"%s\", expected %s", tok, val,
+					 type_expect(k, eb, sizeof(eb)));
+			return -EINVAL;
+		}
+		for (i = 0; i < l->n; i++)
+			if (prefix_addr_eq(&l->p[i], &p)) {
+				snprintf(err, errlen,
+					 "got \"%s\" twice, expected each address once", tok);
+				return -EINVAL;
+			}
+		if (l->n == DP_PORT_EXTRA_MAX) {
+			snprintf(err, errlen, "got more than %d addresses, expected at most %d",
+				 DP_PORT_EXTRA_MAX, DP_PORT_EXTRA_MAX);
+			return -EINVAL;
+		}
+		l->p[l->n++] = p;
+	}
 	return 0;
 }
 
@@ -265,6 +335,9 @@ int dp_cfg_parse_value(const struct dp_cfg_key *k, const char *val, void *dst, c
 		if (parse_prefix(val, k->type == DP_CFG_IP4_PREFIX ? AF_INET : AF_INET6, dst) < 0)
 			goto bad;
 		return 0;
+	case DP_CFG_IP4_PREFIX_LIST:
+	case DP_CFG_IP6_PREFIX_LIST:
+		return parse_prefix_list(k, val, dst, err, errlen);
 	}
 bad:
 	snprintf(err, errlen, "got \"%s\", expected %s", val, type_expect(k, buf, sizeof(buf)));
@@ -561,6 +634,91 @@ static int check_af_packet(unsigned int idx, const char *device, char *err, size
 /* Ring ports: the PMD takes at most RTE_PMD_RING_MAX_{RX,TX}_RINGS rings each way. */
 #define RING_MAX_QUEUES 16
 
+/* Address i of port pc in the order the keys name them: ipv4, ipv4_extra.., ipv6,
+ * ipv6_extra..; NULL past the end or for an unset primary. *key gets the key's name. */
+static const struct dp_prefix *port_addr_at(const struct dp_port_cfg *pc, unsigned int i,
+					    const char **key)
+{
+	const unsigned int n4 = 1u + pc->ipv4_extra.n;
+
+	if (i == 0) {
+		*key = "ipv4";
+		return pc->ipv4.set ? &pc->ipv4 : NULL;
+	}
+	if (i < n4) {
+		*key = "ipv4_extra";
+		return &pc->ipv4_extra.p[i - 1];
+	}
+	if (i == n4) {
+		*key = "ipv6";
+		return pc->ipv6.set ? &pc->ipv6 : NULL;
+	}
+	if (i - n4 - 1 < pc->ipv6_extra.n) {
+		*key = "ipv6_extra";
+		return &pc->ipv6_extra.p[i - n4 - 1];
+	}
+	return NULL;
+}
+
+static unsigned int port_addr_count(const struct dp_port_cfg *pc)
+{
+	return 2u + pc->ipv4_extra.n + pc->ipv6_extra.n;
+}
+
+/* [portN] ipv4_extra / ipv6_extra: beside their family's primary, and every address of
+ * the appliance once (one address on two ports, or twice on one, would make "ours" and
+ * ARP/ND answers ambiguous). The list's own syntax, family, count and repeats were judged
+ * when it was parsed. */
+static int check_port_addrs(unsigned int idx, char *err, size_t errlen)
+{
+	const struct dp_port_cfg *pc = &dp_cfg.port[idx];
+	unsigned int i, j, q;
+	char b[INET6_ADDRSTRLEN];
+
+	if (pc->ipv4_extra.n && !pc->ipv4.set) {
+		snprintf(err, errlen,
+			 "[port%u] ipv4_extra: set without ipv4, expected ipv4 (the port's "
+			 "primary IPv4 address) as well",
+			 idx);
+		return -EINVAL;
+	}
+	if (pc->ipv6_extra.n && !pc->ipv6.set) {
+		snprintf(err, errlen,
+			 "[port%u] ipv6_extra: set without ipv6, expected ipv6 (the port's "
+			 "primary IPv6 address) as well",
+			 idx);
+		return -EINVAL;
+	}
+	for (i = 0; i < port_addr_count(pc); i++) {
+		const char *key, *okey;
+		const struct dp_prefix *a = port_addr_at(pc, i, &key), *o;
+
+		if (!a)
+			continue;
+		/* Against the addresses named before it: this port's, then earlier ports'. */
+		for (q = 0; q <= idx; q++) {
+			const struct dp_port_cfg *oc = &dp_cfg.port[q];
+			unsigned int end = q == idx ? i : port_addr_count(oc);
+
+			for (j = 0; j < end; j++) {
+				o = port_addr_at(oc, j, &okey);
+				if (!o || !prefix_addr_eq(a, o))
+					continue;
+				inet_ntop(a->addr.family, a->addr.family == AF_INET
+							      ? (const void *)&a->addr.v4
+							      : a->addr.v6,
+					  b, sizeof(b));
+				snprintf(err, errlen,
+					 "[port%u] %s: got %s, which is [port%u] %s already, "
+					 "expected each address of the appliance once",
+					 idx, key, b, q, okey);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_port(unsigned int idx, char *err, size_t errlen)
 {
 	const struct dp_port_cfg *pc = &dp_cfg.port[idx];
@@ -624,7 +782,7 @@ static int check_port(unsigned int idx, char *err, size_t errlen)
 			 idx);
 		return -EINVAL;
 	}
-	return 0;
+	return check_port_addrs(idx, err, errlen);
 }
 
 /* UDP port ranges the features will claim (dp_udp_claim refuses the same overlaps). */

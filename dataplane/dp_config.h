@@ -31,12 +31,22 @@ enum dp_cfg_type {
 	DP_CFG_IP6,	   /* struct dp_ipaddr, IPv6 */
 	DP_CFG_IP4_PREFIX, /* struct dp_prefix, a.b.c.d/len */
 	DP_CFG_IP6_PREFIX, /* struct dp_prefix, x::y/len */
+	DP_CFG_IP4_PREFIX_LIST, /* struct dp_prefix_list: a.b.c.d/len, comma-separated */
+	DP_CFG_IP6_PREFIX_LIST, /* struct dp_prefix_list: x::y/len, comma-separated */
 };
 
 struct dp_prefix {
 	struct dp_ipaddr addr;
 	uint8_t len;
 	bool set;
+};
+
+/* A port's further addresses of one family ([portN] ipv4_extra, ipv6_extra): each with its
+ * own prefix, which may be another subnet on the same link. */
+#define DP_PORT_EXTRA_MAX 8
+struct dp_prefix_list {
+	uint8_t n;
+	struct dp_prefix p[DP_PORT_EXTRA_MAX];
 };
 
 #define DP_CFG_REQUIRED (1u << 0)
@@ -128,6 +138,8 @@ struct dp_port_cfg {
 	char device[DP_CFG_STR_MAX]; /* PCI address or vdev string */
 	struct dp_prefix ipv4;
 	struct dp_prefix ipv6;
+	struct dp_prefix_list ipv4_extra; /* beside ipv4, which they need */
+	struct dp_prefix_list ipv6_extra;
 	struct dp_ipaddr gateway4;
 	struct dp_ipaddr gateway6;
 	uint32_t rx_queues; /* 0: one per worker */

@@ -14,11 +14,50 @@
 
 bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a)
 {
+	unsigned int i;
+
 	if (a->family == AF_INET)
-		return p->ipv4.set && p->ipv4.addr.v4 == a->v4;
-	if (a->family == AF_INET6)
-		return p->ipv6.set && memcmp(p->ipv6.addr.v6, a->v6, 16) == 0;
+		return p->ipv4.set && (p->ipv4.addr.v4 == a->v4 || dp_addr4_is_extra(p, a->v4));
+	if (a->family != AF_INET6 || !p->ipv6.set)
+		return false;
+	if (memcmp(p->ipv6.addr.v6, a->v6, 16) == 0)
+		return true;
+	for (i = 0; i < p->ipv6_extra.n; i++)
+		if (memcmp(p->ipv6_extra.p[i].addr.v6, a->v6, 16) == 0)
+			return true;
 	return false;
+}
+
+static bool prefix_holds(const struct dp_prefix *pf, const struct dp_ipaddr *a)
+{
+	unsigned int bits = pf->len, i;
+
+	if (pf->addr.family != a->family)
+		return false;
+	if (a->family == AF_INET) {
+		uint32_t m = bits ? ~0u << (32 - RTE_MIN(bits, 32u)) : 0;
+		return ((rte_be_to_cpu_32(pf->addr.v4) ^ rte_be_to_cpu_32(a->v4)) & m) == 0;
+	}
+	for (i = 0; bits >= 8 && i < 16; i++, bits -= 8)
+		if (pf->addr.v6[i] != a->v6[i])
+			return false;
+	return i == 16 || bits == 0 ||
+	       ((pf->addr.v6[i] ^ a->v6[i]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
+const struct dp_ipaddr *dp_port_src_for(const struct dp_port *p, const struct dp_ipaddr *dst)
+{
+	const struct dp_prefix *pri = dst->family == AF_INET ? &p->ipv4 : &p->ipv6;
+	const struct dp_prefix_list *x = dst->family == AF_INET ? &p->ipv4_extra : &p->ipv6_extra;
+	unsigned int i;
+
+	if (!pri->set || (dst->family != AF_INET && dst->family != AF_INET6))
+		return NULL;
+	if (!prefix_holds(pri, dst))
+		for (i = 0; i < x->n; i++)
+			if (prefix_holds(&x->p[i], dst))
+				return &x->p[i].addr;
+	return &pri->addr;
 }
 
 int dp_route_nexthop(const struct dp_port *p, const struct dp_ipaddr *dst, struct dp_ipaddr *nh)
@@ -164,6 +203,8 @@ static int port_setup(unsigned int idx, const struct dp_port_cfg *pc, int socket
 	p->port_id = pid;
 	p->ipv4 = pc->ipv4;
 	p->ipv6 = pc->ipv6;
+	p->ipv4_extra = pc->ipv4_extra;
+	p->ipv6_extra = pc->ipv6_extra;
 	p->gateway4 = pc->gateway4;
 	p->gateway6 = pc->gateway6;
 	p->nb_rxq = (uint16_t)(pc->rx_queues ? pc->rx_queues : dp_rt.nb_workers);

@@ -215,6 +215,27 @@ static int cmd_port(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_string(d, "ipv4", buf);
 	addr_str(&p->ipv6, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(d, "ipv6", buf);
+	/* Every address the port answers for, primaries first: [portN] ipv4, ipv4_extra,
+	 * ipv6, ipv6_extra. */
+	struct rte_tel_data *all = rte_tel_data_alloc();
+	if (all) {
+		const struct dp_prefix_list *x[2] = {&p->ipv4_extra, &p->ipv6_extra};
+		const struct dp_prefix *pri[2] = {&p->ipv4, &p->ipv6};
+
+		rte_tel_data_start_array(all, RTE_TEL_STRING_VAL);
+		for (unsigned int f = 0; f < 2; f++) {
+			if (!pri[f]->set)
+				continue;
+			addr_str(pri[f], buf, sizeof(buf));
+			rte_tel_data_add_array_string(all, buf);
+			for (unsigned int k = 0; k < x[f]->n; k++) {
+				addr_str(&x[f]->p[k], buf, sizeof(buf));
+				rte_tel_data_add_array_string(all, buf);
+			}
+		}
+		if (rte_tel_data_add_dict_container(d, "addresses", all, 0) != 0)
+			rte_tel_data_free(all);
+	}
 	rte_tel_data_add_dict_u64(d, "rx_queues", p->nb_rxq);
 	rte_tel_data_add_dict_u64(d, "tx_queues", p->ctl_txq + 1u);
 	if (rte_eth_link_get_nowait(p->port_id, &link) == 0) {

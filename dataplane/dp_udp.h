@@ -76,7 +76,7 @@
  *    front of d[] in their order, returning how many: those then take the full parse and
  *    reach .udp_input_burst like any other. Its UDP checksum is not verified on the way in
  *    (so .l4_csum_preserved must be set too). A feature with .udp4_burst may set
- *    .udp6_burst for the IPv6 twin (dp_parse_udp6_plain: to the port's ipv6 address, next header UDP, a
+ *    .udp6_burst for the IPv6 twin (dp_parse_udp6_plain: to one of the port's IPv6 addresses, next header UDP, a
  *    non-zero checksum), its datagrams in a batch of their own.
  *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
@@ -219,12 +219,21 @@ static inline bool dp_udp4_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD
 		? DP_PARSE_IP_CSUM_GOOD
 		: 0;
+	uint32_t ours = port->ipv4.addr.v4;
 	uint16_t ulen, dport;
 	uint8_t fid;
 
+	/* To an extra address of the port ([portN] ipv4_extra): the same short way. */
+	if (unlikely(port->ipv4_extra.n) && rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + 20) {
+		uint32_t d;
+
+		memcpy(&d, frame + RTE_ETHER_HDR_LEN + 16, 4);
+		if (d != ours && dp_addr4_is_extra(port, d))
+			ours = d;
+	}
 	if (m->nb_segs != 1 || !port->ipv4.set ||
-	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac,
-				 port->ipv4.addr.v4, &ulen, &dport) ||
+	    !dp_parse_udp4_plain(frame, rte_pktmbuf_data_len(m), flags, &port->mac, ours, &ulen,
+				 &dport) ||
 	    !(fid = dp_udp4_port_owner(dport, false)))
 		return false;
 	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx, fid);
@@ -236,12 +245,21 @@ static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 	const struct dp_port *port = &dp_rt.ports[pidx];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct dp_udp4_batch *b = &w->batch6;
+	const uint8_t *ours = port->ipv6.addr.v6;
 	uint16_t ulen, dport;
 	uint8_t fid;
 
+	/* To an extra address of the port ([portN] ipv6_extra): the same short way. */
+	if (unlikely(port->ipv6_extra.n) && rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + 40) {
+		const uint8_t *d = frame + RTE_ETHER_HDR_LEN + 24;
+
+		for (unsigned int i = 0; i < port->ipv6_extra.n; i++)
+			if (memcmp(port->ipv6_extra.p[i].addr.v6, d, 16) == 0)
+				ours = port->ipv6_extra.p[i].addr.v6;
+	}
 	if (!dp_udp4_ports.v6 || m->nb_segs != 1 || !port->ipv6.set ||
-	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, port->ipv6.addr.v6,
-				 &ulen, &dport) ||
+	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, ours, &ulen,
+				 &dport) ||
 	    !(fid = dp_udp4_port_owner(dport, true)))
 		return false;
 	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx, fid);
@@ -333,7 +351,8 @@ void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
  * starts resolution directly and the packet is parked the same way. */
 int dp_ctl_udp_tx(struct rte_mbuf *m, uint16_t port);
 
-/* Our addresses on port index `port` (family 0 when not configured). */
+/* The primary address of a family on port index `port` (family 0 when not configured);
+ * the port's extra addresses ([portN] ipv4_extra, ipv6_extra) are in dp_rt.ports[port]. */
 const struct dp_ipaddr *dp_port_addr(uint16_t port, int family);
 
 #endif

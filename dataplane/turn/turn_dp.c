@@ -52,6 +52,7 @@ struct turn_dp_cfg {
 	uint32_t counters_sync_s;
 	bool rfc5766_channels;
 	char alternate_server[DP_CFG_STR_MAX];
+	char relay_address[DP_CFG_STR_MAX];
 };
 static struct turn_dp_cfg tcfg;
 
@@ -106,7 +107,78 @@ static const struct dp_cfg_key turn_keys[] = {
     {"alternate_server", DP_CFG_STR, 0, 63, "", TC(alternate_server), 0,
      "while drained, new Allocates get 300 Try Alternate to this IPv4[:port] or [IPv6]:port "
      "(default port 3478); empty: 486"},
+    {"relay_address", DP_CFG_STR, 0, 127, "", TC(relay_address), 0,
+     "relayed transport addresses of new allocations: one IPv4 and/or one IPv6 address of "
+     "a [portN] (ipv4, ipv4_extra, ipv6, ipv6_extra), comma-separated; a family left out "
+     "takes [port0]'s primary"},
 };
+
+/* Whether a is one of the addresses a [portN] section gives the appliance. */
+static bool cfg_addr_is_ours(const struct dp_ipaddr *a)
+{
+	for (unsigned int p = 0; p < dp_cfg.nb_ports; p++) {
+		const struct dp_port_cfg *pc = &dp_cfg.port[p];
+		const struct dp_prefix *pri = a->family == AF_INET ? &pc->ipv4 : &pc->ipv6;
+		const struct dp_prefix_list *x =
+		    a->family == AF_INET ? &pc->ipv4_extra : &pc->ipv6_extra;
+
+		if (pri->set && dp_ipaddr_eq(&pri->addr, a))
+			return true;
+		for (unsigned int i = 0; i < x->n; i++)
+			if (dp_ipaddr_eq(&x->p[i].addr, a))
+				return true;
+	}
+	return false;
+}
+
+/* [turn] relay_address into out[0] (IPv4) and out[1] (IPv6); family 0 where it names none
+ * of that family. 0, or -EINVAL with "[turn] relay_address: ..." in err. */
+static int parse_relay_address(const char *v, struct dp_ipaddr out[2], char *err, size_t errlen)
+{
+	char buf[DP_CFG_STR_MAX], *tok, *save;
+
+	memset(out, 0, 2 * sizeof(*out));
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct dp_ipaddr a = {0};
+		char *end;
+		int fi;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (inet_pton(AF_INET, tok, &a.v4) == 1)
+			a.family = AF_INET;
+		else if (inet_pton(AF_INET6, tok, a.v6) == 1)
+			a.family = AF_INET6;
+		else {
+			snprintf(err, errlen,
+				 "[turn] relay_address: got \"%s\", expected IPv4 and/or IPv6 "
+				 "addresses (no prefix length), comma-separated",
+				 tok);
+			return -EINVAL;
+		}
+		fi = a.family == AF_INET ? 0 : 1;
+		if (out[fi].family) {
+			snprintf(err, errlen,
+				 "[turn] relay_address: got two %s addresses in \"%s\", expected "
+				 "at most one of each family",
+				 fi ? "IPv6" : "IPv4", v);
+			return -EINVAL;
+		}
+		if (!cfg_addr_is_ours(&a)) {
+			snprintf(err, errlen,
+				 "[turn] relay_address: got %s, expected one of the addresses of a "
+				 "[portN] section (ipv4, ipv4_extra, ipv6, ipv6_extra)",
+				 tok);
+			return -EINVAL;
+		}
+		out[fi] = a;
+	}
+	return 0;
+}
 
 /* "a.b.c.d", "a.b.c.d:port", "[v6]:port" or a bare IPv6 address; port 3478 when absent. */
 static int parse_alternate(const char *v, struct pr_taddr *t)
@@ -171,6 +243,9 @@ static int turn_cfg_check(char *err, size_t errlen)
 			 tcfg.relay_port_min, tcfg.relay_port_max);
 		return -EINVAL;
 	}
+	struct dp_ipaddr relay[2];
+	if ((rc = parse_relay_address(tcfg.relay_address, relay, err, errlen)) < 0)
+		return rc;
 	struct pr_taddr alt;
 	if (parse_alternate(tcfg.alternate_server, &alt) < 0) {
 		snprintf(err, errlen,
@@ -702,7 +777,13 @@ static int turn_init(void)
 		       TURN_POLICY_MAX_CIDRS);
 		return rc;
 	}
-	const struct dp_ipaddr *a4 = dp_port_addr(0, AF_INET), *a6 = dp_port_addr(0, AF_INET6);
+	/* Relayed addresses: [turn] relay_address (judged by turn_cfg_check), else port0's
+	 * primary of the family. The listener answers on every address. */
+	struct dp_ipaddr chosen[2];
+	if ((rc = parse_relay_address(tcfg.relay_address, chosen, NULL, 0)) < 0)
+		return rc;
+	const struct dp_ipaddr *a4 = chosen[0].family ? &chosen[0] : dp_port_addr(0, AF_INET),
+			       *a6 = chosen[1].family ? &chosen[1] : dp_port_addr(0, AF_INET6);
 	if (a4 && a4->family == AF_INET)
 		to_taddr(&cfg.relay[0], a4, 0);
 	if (a6 && a6->family == AF_INET6)
@@ -758,9 +839,15 @@ static int turn_init(void)
 				   "TURN allocations with counters. Parameter: id (optional)");
 	rte_telemetry_register_cmd("/poprelay/turn/delete", tel_delete,
 				   "Delete a TURN allocation. Parameter: id");
-	PR_INFO("turn: listening on port %u, relay ports %u-%u, %u allocations max (%zu bytes)",
-		listen_port, tcfg.relay_port_min, tcfg.relay_port_max, tcfg.max_allocations,
-		turn_table_bytes(tbl));
+	char r4[INET6_ADDRSTRLEN] = "none", r6[INET6_ADDRSTRLEN] = "none";
+	if (a4 && a4->family == AF_INET)
+		dp_ipaddr_str(a4, r4, sizeof(r4));
+	if (a6 && a6->family == AF_INET6)
+		dp_ipaddr_str(a6, r6, sizeof(r6));
+	PR_INFO("turn: listening on port %u (every address), relaying on %s and %s ports %u-%u, "
+		"%u allocations max (%zu bytes)",
+		listen_port, r4, r6, tcfg.relay_port_min, tcfg.relay_port_max,
+		tcfg.max_allocations, turn_table_bytes(tbl));
 	return 0;
 }
 

@@ -219,6 +219,74 @@ static void test_ports_across(void)
 			0);
 }
 
+/* [portN] ipv4_extra / ipv6_extra: lists of further addresses, each with its own prefix;
+ * everything the start would refuse is refused here, naming the key. */
+static void test_extra_addrs(void)
+{
+	CU_ASSERT_EQUAL_FATAL(
+	    load(PORT0 "ipv4_extra = 198.51.100.11/24, 203.0.113.7/28\n"
+		       "ipv6 = 2001:db8:100::10/64\nipv6_extra = 2001:db8:200::7/64\n"
+		       "[port1]\ndevice = net_null1\nipv4 = 192.0.2.5/24\n"
+		       "ipv4_extra = 192.0.2.6/24\n"),
+	    0);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.n, 2);
+	CU_ASSERT_EQUAL(ntohl(dp_cfg.port[0].ipv4_extra.p[0].addr.v4), 0xc633640b);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.p[0].len, 24);
+	CU_ASSERT_EQUAL(ntohl(dp_cfg.port[0].ipv4_extra.p[1].addr.v4), 0xcb007107);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.p[1].len, 28);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6_extra.n, 1);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6_extra.p[0].addr.family, AF_INET6);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6_extra.p[0].addr.v6[15], 7);
+	CU_ASSERT_EQUAL(dp_cfg.port[1].ipv4_extra.n, 1);
+	/* Unset and empty mean none; the existing keys alone are unchanged. */
+	CU_ASSERT_EQUAL(load(PORT0 "ipv4_extra =\n"), 0);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.n, 0);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv6_extra.n, 0);
+	/* Eight at most. */
+	CU_ASSERT_EQUAL(load(PORT0 "ipv4_extra = 10.0.0.1/8,10.0.0.2/8,10.0.0.3/8,10.0.0.4/8,"
+				   "10.0.0.5/8,10.0.0.6/8,10.0.0.7/8,10.0.0.8/8\n"),
+			0);
+	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.n, 8);
+	expect_bad(PORT0 "ipv4_extra = 10.0.0.1/8,10.0.0.2/8,10.0.0.3/8,10.0.0.4/8,"
+			 "10.0.0.5/8,10.0.0.6/8,10.0.0.7/8,10.0.0.8/8,10.0.0.9/8\n",
+		   "[port0] ipv4_extra", "at most 8", NULL);
+	/* Syntax. */
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11\n", "[port0] ipv4_extra", "198.51.100.11",
+		   "prefix length");
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24; 198.51.100.12/24\n",
+		   "[port0] ipv4_extra", "expected", NULL);
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.300/24\n",
+		   "[port0] ipv4_extra", "198.51.100.300/24", "expected");
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/33\n", "[port0] ipv4_extra", "expected",
+		   NULL);
+	/* Family. */
+	expect_bad(PORT0 "ipv4_extra = 2001:db8::5/64\n", "[port0] ipv4_extra", "an IPv6 address",
+		   NULL);
+	expect_bad(PORT0 "ipv6 = 2001:db8::1/64\nipv6_extra = 198.51.100.11/24\n",
+		   "[port0] ipv6_extra", "an IPv4 address", NULL);
+	/* Duplicates: in the list, with the primary, across ports. */
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.11/25\n",
+		   "[port0] ipv4_extra", "twice", NULL);
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.10/24\n", "[port0] ipv4_extra",
+		   "[port0] ipv4 already", NULL);
+	expect_bad(PORT0 "[port1]\ndevice = net_null1\nipv4 = 192.0.2.5/24\n"
+			 "ipv4_extra = 198.51.100.10/32\n",
+		   "[port1] ipv4_extra", "[port0] ipv4 already", NULL);
+	expect_bad(PORT0 "ipv4_extra = 192.0.2.9/24\n[port1]\ndevice = net_null1\n"
+			 "ipv4 = 192.0.2.9/24\n",
+		   "[port1] ipv4", "[port0] ipv4_extra already", NULL);
+	expect_bad(PORT0 "ipv6 = 2001:db8::1/64\nipv6_extra = 2001:db8::2/64\n"
+			 "[port1]\ndevice = net_null1\nipv6 = 2001:db8:1::1/64\n"
+			 "ipv6_extra = 2001:db8:0::2/128\n",
+		   "[port1] ipv6_extra", "[port0] ipv6_extra already", NULL);
+	/* An extra address needs its family's primary. */
+	expect_bad("[port0]\ndevice = net_null0\nipv6 = 2001:db8::1/64\n"
+		   "ipv4_extra = 198.51.100.11/24\n",
+		   "[port0] ipv4_extra", "without ipv4", NULL);
+	expect_bad(PORT0 "ipv6_extra = 2001:db8::2/64\n", "[port0] ipv6_extra", "without ipv6",
+		   NULL);
+}
+
 static void test_udp_reserve(void)
 {
 	char e[256];
@@ -336,6 +404,7 @@ int main(void)
 	CU_add_test(s, "net_af_packet queues", test_af_packet);
 	CU_add_test(s, "ports together", test_ports_across);
 	CU_add_test(s, "UDP port reservations", test_udp_reserve);
+	CU_add_test(s, "extra addresses", test_extra_addrs);
 	CU_add_test(s, "file errors", test_file_errors);
 	CU_add_test(s, "defaults parse", test_defaults_valid);
 	CU_add_test(s, "docs cover the tables", test_docs_cover_tables);
