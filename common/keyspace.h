@@ -49,6 +49,7 @@
 #define PR_KS_EVENTS_CHANNEL	"pr:events"
 #define PR_KS_DRAIN_KEY		"pr:drain"
 #define PR_KS_AUDIT_STREAM	"pr:audit"
+#define PR_KS_STATS_SLOWPATH	"pr:stats:slowpath:" /* + pop: the slowpath's counters */
 
 #define PR_KS_CDR_TTL_S	    (90 * 86400) /* CDR retention: 3 months */
 #define PR_KS_AUDIT_MAXLEN  1000000	 /* approximate cap of pr:audit (XADD MAXLEN ~) */

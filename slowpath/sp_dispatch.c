@@ -168,7 +168,11 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 		osip_message_free(m);
 		return;
 	}
+	if (MSG_IS_REQUEST(m))
+		s->ctr.rx_req[sp_req_method_index(m->sip_method)]++;
 	if (MSG_IS_RESPONSE(m)) {
+		if (m->status_code >= 100 && m->status_code < 700)
+			s->ctr.rx_resp[m->status_code / 100 - 1]++;
 		sp_call_response(s, c, m);
 		osip_message_free(m);
 		return;

@@ -107,6 +107,14 @@ int main(int argc, char **argv)
 		pr_redis_close(srv.redis);
 		return 1;
 	}
+	rc = sp_stats_start(&srv);
+	if (rc < 0) {
+		PR_ERR("cannot start: statistics: %s", strerror(-rc));
+		sp_tunables_stop(&srv);
+		sp_server_close(&srv);
+		pr_redis_close(srv.redis);
+		return 1;
+	}
 	event_base_dispatch(srv.base);
 	/* end the calls in progress (BYE / CANCEL, sessions, CDRs) and give the loop a moment
 	 * to put those requests on the wire */
@@ -115,6 +123,7 @@ int main(int argc, char **argv)
 	event_base_loopexit(srv.base, &grace);
 	event_base_dispatch(srv.base);
 	sp_counters_log(&srv, true);
+	sp_stats_stop(&srv);
 	sp_tunables_stop(&srv);
 	sp_server_close(&srv);
 	pr_redis_close(srv.redis);

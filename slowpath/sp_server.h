@@ -48,6 +48,11 @@ struct sp_dest {
 	socklen_t addr_len;
 };
 
+/* Request methods counted apart (sp_stats.c); the last is every other method. */
+#define SP_REQ_METHODS 9
+extern const char *const sp_req_methods[SP_REQ_METHODS]; /* "REGISTER", ..., "other" */
+unsigned sp_req_method_index(const char *method);
+
 struct sp_counters {
 	uint64_t rx_msgs, rx_dropped_unparseable, rx_answered_400, rx_too_large;
 	uint64_t keepalive_pongs, conns_accepted, conns_open, conns_refused, tls_failed,
@@ -59,7 +64,19 @@ struct sp_counters {
 	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
 	uint64_t calls_refused_drain, reg_refused_drain, calls_ended_drain;
 	uint64_t redis_errors;
+	/* published (sp_stats.c), not logged: */
+	uint64_t tls_open;		 /* gauge: TLS flows open now (inbound and to peer PoPs) */
+	uint64_t rx_req[SP_REQ_METHODS]; /* well-formed requests received, by sp_req_methods */
+	uint64_t rx_resp[6], tx_resp[6]; /* responses received / sent, by class 1xx..6xx */
 };
+
+/* The scalar counters by name, in the order of the log line and the stats hash. */
+struct sp_counter_field {
+	const char *name;
+	size_t off; /* offsetof(struct sp_counters, ...) */
+};
+extern const struct sp_counter_field sp_counter_fields[];
+extern const size_t sp_n_counter_fields;
 
 struct sp_guard;
 struct sp_call;
@@ -83,6 +100,10 @@ struct sp_server {
 	struct evconnlistener *lis_tls, *lis_tcp;
 	int udp_fd;
 	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1;
+	struct event *ev_stats;		     /* sp_stats.c: every second */
+	int64_t stats_started_ms;	     /* published as started_ms */
+	bool stats_failing;		     /* the last publication failed (logged once) */
+	char stats_key[PR_KS_NAME_MAX + 32]; /* pr:stats:slowpath:<pop> */
 	struct pr_redis *redis;
 	struct sp_nonce_ctx nonce;
 	struct sp_nc_table *nc;
@@ -169,6 +190,12 @@ int sp_drain_reread(struct sp_server *s);
 bool sp_drain_refuse(struct sp_server *s, struct sp_conn *c, const osip_message_t *req);
 void sp_drain_tick(struct sp_server *s, int64_t now_ms);
 void sp_drain_stop(struct sp_server *s);
+
+/* sp_stats.c: the counters into Redis (hash pr:stats:slowpath:<pop>, docs/slowpath.md) at
+ * start and every second after, one HSET each; stop publishes a last time with stopped_ms
+ * set (a clean stop reads as down at once, not after the hash goes stale). */
+int sp_stats_start(struct sp_server *s);
+void sp_stats_stop(struct sp_server *s);
 
 int64_t sp_now(void);
 int64_t sp_now_ms(void);

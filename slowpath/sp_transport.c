@@ -105,6 +105,7 @@ static void conn_free(struct sp_conn *c, const char *why)
 		 sp_transport_name(c->tp), c->peer_ip, c->peer_port, why);
 	conn_unlink(s, c);
 	s->ctr.conns_open--;
+	s->ctr.tls_open -= c->tp == SP_TLS;
 	if (c->inbound)
 		sp_guard_flow_close(s, c->peer_ip);
 	uint64_t id = c->id;
@@ -253,6 +254,7 @@ static struct sp_conn *conn_new(struct sp_server *s, enum sp_transport tp,
 	c->next = s->conns[c->id % s->n_conn_buckets];
 	s->conns[c->id % s->n_conn_buckets] = c;
 	s->ctr.conns_open++;
+	s->ctr.tls_open += tp == SP_TLS;
 	return c;
 }
 
@@ -303,6 +305,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 			evutil_closesocket(fd);
 			conn_unlink(s, c);
 			s->ctr.conns_open--;
+			s->ctr.tls_open--;
 			sp_guard_flow_close(s, ip);
 			free(c);
 			return;
@@ -316,6 +319,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		conn_unlink(s, c);
 		s->ctr.conns_open--;
+		s->ctr.tls_open -= tls;
 		sp_guard_flow_close(s, ip);
 		free(c);
 		return;
@@ -356,7 +360,7 @@ void sp_dest_from_conn(const struct sp_conn *c, struct sp_dest *d)
 	d->addr_len = c->peer_len;
 }
 
-int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len)
+static int send_raw(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len)
 {
 	if (d->tp == SP_UDP) {
 		if (s->udp_fd < 0)
@@ -369,6 +373,16 @@ int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_
 	if (!c || !c->bev)
 		return -ENOTCONN;
 	return bufferevent_write(c->bev, buf, len) == 0 ? 0 : -EIO;
+}
+
+int sp_send(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len)
+{
+	int rc = send_raw(s, d, buf, len);
+	/* every response goes out here (retransmissions too): count it by its class */
+	if (rc == 0 && len > 12 && memcmp(buf, "SIP/2.0 ", 8) == 0 && buf[8] >= '1' &&
+	    buf[8] <= '6')
+		s->ctr.tx_resp[buf[8] - '1']++;
+	return rc;
 }
 
 int sp_reply(struct sp_server *s, const struct sp_conn *c, const struct sp_buf *b)
@@ -416,6 +430,7 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 			SSL_free(ssl);
 		conn_unlink(s, c);
 		s->ctr.conns_open--;
+		s->ctr.tls_open--;
 		free(c);
 		return NULL;
 	}
@@ -489,50 +504,13 @@ void sp_counters_log(struct sp_server *s, bool force)
 	if (!force && !memcmp(c, &s->ctr_logged, sizeof(*c)))
 		return;
 	s->ctr_logged = *c;
-	struct {
-		const char *name;
-		uint64_t v;
-	} f[] = {
-	    {"rx_msgs", c->rx_msgs},
-	    {"rx_dropped_unparseable", c->rx_dropped_unparseable},
-	    {"rx_answered_400", c->rx_answered_400},
-	    {"rx_too_large", c->rx_too_large},
-	    {"keepalive_pongs", c->keepalive_pongs},
-	    {"conns_open", c->conns_open},
-	    {"conns_accepted", c->conns_accepted},
-	    {"conns_refused", c->conns_refused},
-	    {"conns_idle_closed", c->conns_idle_closed},
-	    {"tls_failed", c->tls_failed},
-	    {"reg_ok", c->reg_ok},
-	    {"reg_unreg", c->reg_unreg},
-	    {"reg_challenged", c->reg_challenged},
-	    {"reg_auth_failed", c->reg_auth_failed},
-	    {"reg_stale", c->reg_stale},
-	    {"reg_replayed", c->reg_replayed},
-	    {"reg_plain_refused", c->reg_plain_refused},
-	    {"reg_unknown_user", c->reg_unknown_user},
-	    {"lockout_refused", c->lockout_refused},
-	    {"rate_limited", c->rate_limited},
-	    {"scanner_refused", c->scanner_refused},
-	    {"calls_started", c->calls_started},
-	    {"calls_answered", c->calls_answered},
-	    {"calls_failed", c->calls_failed},
-	    {"calls_refused_488", c->calls_refused_488},
-	    {"calls_ended", c->calls_ended},
-	    {"calls_flow_lost", c->calls_flow_lost},
-	    {"calls_timeout", c->calls_timeout},
-	    {"calls_media_timeout", c->calls_media_timeout},
-	    {"calls_plain_refused", c->calls_plain_refused},
-	    {"calls_refused_drain", c->calls_refused_drain},
-	    {"reg_refused_drain", c->reg_refused_drain},
-	    {"calls_ended_drain", c->calls_ended_drain},
-	    {"redis_errors", c->redis_errors},
-	};
 	char line[2048];
 	size_t off = 0;
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && off < sizeof(line); i++)
-		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu", f[i].name,
-					(unsigned long long)f[i].v);
+	for (size_t i = 0; i < sp_n_counter_fields && off < sizeof(line); i++)
+		off += (size_t)snprintf(
+		    line + off, sizeof(line) - off, " %s=%llu", sp_counter_fields[i].name,
+		    (unsigned long long)*(const uint64_t *)((const char *)c +
+							    sp_counter_fields[i].off));
 	PR_NOTICE("counters:%s", line);
 }
 
