@@ -24,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/keyspace.h"
 #include "common/redis.h"
 #include "mgmt/ctl.h"
 #include "mgmt/ctl_alarms.h"
@@ -169,6 +171,9 @@ static json_t *lcores_detail(struct ctl_ctx *ctx, struct ctl_tel *t)
 #define STATUS_TCP_TIMEOUT_MS	150
 #define DEFAULT_TLS_LISTEN	"0.0.0.0:5061"
 #define DEFAULT_EXPORTER_LISTEN "127.0.0.1:9469"
+#define DEFAULT_POP		"pop1"
+/* The slowpath writes its stats hash every second: older than this, it is counted down. */
+#define STATUS_SP_STALE_MS 5000
 
 enum proc_state { P_UP, P_DOWN, P_ERROR, P_UNCHECKED };
 static const char *const state_names[] = {"up", "down", "error", "not checked"};
@@ -282,6 +287,68 @@ static void check_tcp(struct proc *p, const char *what, const char *addr)
 	else
 		snprintf(p->detail, sizeof(p->detail), "tcp %s (%s) accepts connections", addr,
 			 what);
+}
+
+/* The slowpath's stats hash (pr:stats:slowpath:<pop>): its age, whether it stopped, its TLS
+ * flows. Read while Redis is open; judged with the listener check (sp_judge). */
+struct sp_seen {
+	bool read;    /* Redis answered */
+	bool present; /* the hash has updated_ms */
+	int64_t age_ms, stopped_ms, tls_flows;
+	char key[PR_KS_NAME_MAX + 32];
+};
+
+static void sp_read(struct ctl_ctx *ctx, struct pr_redis *r, struct sp_seen *sp)
+{
+	const char *pop = ctl_conf_get(ctx, "sip", "pop");
+	struct timespec now;
+	redisReply *rep;
+
+	snprintf(sp->key, sizeof(sp->key), "%s%.63s", PR_KS_STATS_SLOWPATH,
+		 pop && *pop ? pop : DEFAULT_POP);
+	rep = pr_redis_cmd(r, "HMGET %s updated_ms stopped_ms tls_open", sp->key);
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
+		int64_t v[3] = {-1, 0, 0};
+		for (size_t i = 0; i < 3; i++)
+			if (rep->element[i]->type == REDIS_REPLY_STRING)
+				v[i] = strtoll(rep->element[i]->str, NULL, 10);
+		clock_gettime(CLOCK_REALTIME, &now);
+		sp->read = true;
+		sp->present = v[0] >= 0;
+		sp->age_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - v[0];
+		sp->stopped_ms = v[1];
+		sp->tls_flows = v[2];
+	}
+	freeReplyObject(rep);
+}
+
+/* Down when the listener does not accept, or (Redis answering) the stats are stale, absent
+ * or say it stopped. */
+static void sp_judge(struct proc *p, const struct sp_seen *sp)
+{
+	size_t l = strlen(p->detail);
+	char *d = p->detail + l;
+	size_t room = sizeof(p->detail) - l;
+
+	if (p->state == P_ERROR || p->state == P_UNCHECKED)
+		return;
+	if (!sp->read) {
+		snprintf(d, room, "; stats not read (redis)");
+		return;
+	}
+	if (!sp->present) {
+		snprintf(d, room, "; no stats in %s", sp->key);
+		p->state = P_DOWN;
+	} else if (sp->stopped_ms) {
+		snprintf(d, room, "; stats say it stopped %.1f s ago", (double)sp->age_ms / 1000.0);
+		p->state = P_DOWN;
+	} else {
+		snprintf(d, room, "; stats %.1f s old%s, %" PRId64 " TLS flows",
+			 (double)sp->age_ms / 1000.0,
+			 sp->age_ms > STATUS_SP_STALE_MS ? " (stale)" : "", sp->tls_flows);
+		if (sp->age_ms > STATUS_SP_STALE_MS)
+			p->state = P_DOWN;
+	}
 }
 
 /* A telemetry query for status: the reason of a failure goes into why. */
@@ -433,6 +500,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	    {.name = "dataplane"}, {.name = "redis"}, {.name = "slowpath"}, {.name = "exporter"}};
 	struct pr_redis *r;
 	json_t *alarms = NULL, *drain = NULL;
+	struct sp_seen sp = {0};
 	char alarms_why[256] = "", down[64] = "";
 	bool any_error = false;
 	size_t i;
@@ -451,6 +519,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (r) {
 		alarms = ctl_alarms_active(r, alarms_why, sizeof(alarms_why));
+		if (has_section(ctx, "sip"))
+			sp_read(ctx, r, &sp);
 		pr_redis_close(r);
 		/* the maintenance drain, when there is one, and what is left of the service */
 		drain = ctl_drain_summary ? json_object() : NULL;
@@ -461,11 +531,13 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	} else {
 		snprintf(alarms_why, sizeof(alarms_why), "unknown: redis is down");
 	}
-	/* The slowpath has no stats channel: its TLS listener accepting a connection is its
-	 * sign of life. Checked when the file has its [sip] section (the appliance's has). */
+	/* The slowpath is up when its TLS listener accepts a connection and (Redis up) its
+	 * stats hash is fresh. Checked when the file has its [sip] section (the appliance's
+	 * has). */
 	if (has_section(ctx, "sip")) {
 		const char *l = ctl_conf_get(ctx, "sip", "tls_listen");
 		check_tcp(&procs[2], "[sip] tls_listen", l && *l ? l : DEFAULT_TLS_LISTEN);
+		sp_judge(&procs[2], &sp);
 	} else {
 		procs[2].state = P_UNCHECKED;
 		snprintf(procs[2].detail, sizeof(procs[2].detail), "no [sip] section in %s",

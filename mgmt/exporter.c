@@ -4,7 +4,7 @@
  *   poprelay-exporter [-c CONF] [-l ADDR:PORT] [-p FILE_PREFIX] [-s REDIS_SOCKET]
  *
  * Configuration as poprelayctl finds it (-c, default /etc/poprelay/poprelay.conf): the
- * [exporter] and [alarms] sections, [eal] file_prefix, [redis] socket and [sip] tls_cert.
+ * [exporter] and [alarms] sections, [eal] file_prefix, [redis] socket, [sip] tls_cert and pop.
  * Besides the listener, a thread evaluates the alarms once a second (exporter_alarms.c). It listens
  * on one address only, never a wildcard: the figures are for the local Prometheus, and an
  * appliance's management address is the operator's choice to make in the config. */
@@ -251,7 +251,9 @@ int main(int argc, char **argv)
 	    copy_opt(cfg.redis_passfile, sizeof(cfg.redis_passfile), pwfile,
 		     "redis password file path") ||
 	    copy_opt(cfg.cert, sizeof(cfg.cert), conf_or(&ctx, "sip", "tls_cert", EXP_DEFAULT_CERT),
-		     "[sip] tls_cert"))
+		     "[sip] tls_cert") ||
+	    copy_opt(cfg.pop, sizeof(cfg.pop), conf_or(&ctx, "sip", "pop", EXP_DEFAULT_POP),
+		     "[sip] pop"))
 		return 2;
 	if (strchr(cfg.prefix, '/') || !cfg.prefix[0]) {
 		fprintf(stderr, "%s: file prefix '%s' must be a plain name\n", PROG, cfg.prefix);

@@ -18,10 +18,13 @@
 
 struct pr_redis;
 
-#define EXP_DEFAULT_LISTEN   "127.0.0.1:9469"
-#define EXP_DEFAULT_PREFIX   "poprelay"
-#define EXP_DEFAULT_CERT     "/etc/poprelay/tls/slowpath.crt"
-#define EXP_REDIS_TIMEOUT_MS 1000
+#define EXP_DEFAULT_LISTEN "127.0.0.1:9469"
+#define EXP_DEFAULT_PREFIX "poprelay"
+#define EXP_DEFAULT_CERT   "/etc/poprelay/tls/slowpath.crt"
+#define EXP_DEFAULT_POP	   "pop1" /* the slowpath's default [sip] pop */
+/* The slowpath is up while its stats hash was updated this recently (it writes every 1 s). */
+#define EXP_SLOWPATH_FRESH_MS 3000
+#define EXP_REDIS_TIMEOUT_MS  1000
 /* A scrape's telemetry connect and greeting, and each reply after them. */
 #define EXP_TEL_TIMEOUT_MS 1000
 /* The most Redis records one scrape looks into (registrations' transports, sessions'
@@ -52,6 +55,7 @@ struct exp_cfg {
 	char redis_user[64];	  /* ACL user, "" for the default user */
 	char redis_passfile[256]; /* "" for no AUTH */
 	char cert[256];		  /* [sip] tls_cert */
+	char pop[64];		  /* [sip] pop: the slowpath's stats are pr:stats:slowpath:<pop> */
 	struct exp_alarm_cfg alarms;
 };
 

@@ -89,6 +89,12 @@ static void sample_d(struct exp_out *o, const char *name, const char *labels, do
 		exp_out_printf(o, "%s %.6f\n", name, v);
 }
 
+static void one(struct exp_out *o, const char *name, const char *type, const char *help, int64_t v)
+{
+	family(o, name, type, help);
+	sample_i(o, name, "", v);
+}
+
 /* A label value: backslash, double quote and line feed escaped (the format's rules). */
 static void esc(char *dst, size_t len, const char *s)
 {
@@ -325,7 +331,239 @@ static void read_calls(struct pr_redis *r, struct exp_scrape *s)
 	freeReplyObject(arr);
 }
 
-static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s)
+/* ---- the slowpath's stats hash (pr:stats:slowpath:<pop>, docs/slowpath.md) ---- */
+/* The fields rendered, read by one pipelined HGET each (the exporter's ACL user may HGET,
+ * not HGETALL): one round trip. */
+static const char *const sps_fields[] = {
+    "updated_ms",
+    "stopped_ms",
+    "started_ms",
+    "tls_open",
+    "conns_open",
+    "conns_accepted",
+    "conns_refused",
+    "tls_failed",
+    "conns_idle_closed",
+    "keepalive_pongs",
+    "rx_msgs",
+    "rx_dropped_unparseable",
+    "rx_answered_400",
+    "rx_too_large",
+    "req_register",
+    "req_invite",
+    "req_ack",
+    "req_bye",
+    "req_cancel",
+    "req_options",
+    "req_update",
+    "req_info",
+    "req_other",
+    "resp_rx_1xx",
+    "resp_rx_2xx",
+    "resp_rx_3xx",
+    "resp_rx_4xx",
+    "resp_rx_5xx",
+    "resp_rx_6xx",
+    "resp_tx_1xx",
+    "resp_tx_2xx",
+    "resp_tx_3xx",
+    "resp_tx_4xx",
+    "resp_tx_5xx",
+    "resp_tx_6xx",
+    "reg_ok",
+    "reg_unreg",
+    "reg_challenged",
+    "reg_auth_failed",
+    "reg_stale",
+    "reg_replayed",
+    "reg_plain_refused",
+    "reg_unknown_user",
+    "reg_refused_drain",
+    "lockout_refused",
+    "rate_limited",
+    "scanner_refused",
+    "calls_started",
+    "calls_answered",
+    "calls_ended",
+    "calls_failed",
+    "calls_flow_lost",
+    "calls_timeout",
+    "calls_media_timeout",
+    "calls_ended_drain",
+    "calls_refused_488",
+    "calls_plain_refused",
+    "calls_refused_drain",
+    "calls_active",
+    "redis_errors",
+};
+#define SPS_N (sizeof(sps_fields) / sizeof(sps_fields[0]))
+
+struct sp_stats {
+	bool read;	  /* the hash exists (updated_ms was read) */
+	int64_t age_ms;	  /* now - updated_ms */
+	int64_t v[SPS_N]; /* -1: absent */
+};
+
+static int64_t spv(const struct sp_stats *st, const char *field)
+{
+	for (size_t i = 0; i < SPS_N; i++)
+		if (strcmp(sps_fields[i], field) == 0)
+			return st->v[i] < 0 ? 0 : st->v[i];
+	return 0;
+}
+
+static void read_slowpath(struct pr_redis *r, struct exp_scrape *s, const char *pop,
+			  struct sp_stats *st)
+{
+	redisContext *c = pr_redis_ctx(r);
+	struct timespec now;
+	size_t i;
+
+	if (!s->redis_up)
+		return;
+	for (i = 0; i < SPS_N; i++)
+		redisAppendCommand(c, "HGET %s%s %s", PR_KS_STATS_SLOWPATH, pop, sps_fields[i]);
+	for (i = 0; i < SPS_N; i++) {
+		redisReply *rep = NULL;
+		char *end;
+		if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+			s->redis_up = false;
+			return;
+		}
+		st->v[i] = -1;
+		if (rep->type == REDIS_REPLY_STRING) {
+			long long x = strtoll(rep->str, &end, 10);
+			if (end != rep->str && *end == '\0' && x >= 0)
+				st->v[i] = x;
+		}
+		freeReplyObject(rep);
+	}
+	if (st->v[0] < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->read = true;
+	st->age_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - st->v[0];
+}
+
+static bool slowpath_up(const struct sp_stats *st)
+{
+	return st->read && spv(st, "stopped_ms") == 0 && st->age_ms <= EXP_SLOWPATH_FRESH_MS;
+}
+
+/* label, field pairs of one family */
+struct lf {
+	const char *label, *field;
+};
+
+static void keyed_fields(struct exp_out *o, const struct sp_stats *st, const char *name,
+			 const char *type, const char *help, const char *label, const struct lf *f,
+			 size_t n)
+{
+	char lab[96];
+
+	family(o, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(lab, sizeof(lab), "%s=\"%s\"", label, f[i].label);
+		sample_i(o, name, lab, spv(st, f[i].field));
+	}
+}
+
+#define NLF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void render_slowpath(struct exp_out *o, const struct sp_stats *st)
+{
+	static const struct lf methods[] = {
+	    {"REGISTER", "req_register"}, {"INVITE", "req_invite"}, {"ACK", "req_ack"},
+	    {"BYE", "req_bye"},		  {"CANCEL", "req_cancel"}, {"OPTIONS", "req_options"},
+	    {"UPDATE", "req_update"},	  {"INFO", "req_info"},	    {"other", "req_other"}};
+	static const struct lf invalid[] = {{"unparseable", "rx_dropped_unparseable"},
+					    {"malformed", "rx_answered_400"},
+					    {"too_large", "rx_too_large"}};
+	static const struct lf regs[] = {{"ok", "reg_ok"},
+					 {"unregistered", "reg_unreg"},
+					 {"challenged", "reg_challenged"},
+					 {"auth_failed", "reg_auth_failed"},
+					 {"stale_nonce", "reg_stale"},
+					 {"replayed", "reg_replayed"},
+					 {"plain_refused", "reg_plain_refused"},
+					 {"unknown_user", "reg_unknown_user"},
+					 {"drain_refused", "reg_refused_drain"}};
+	static const struct lf refusals[] = {{"rate_limited", "rate_limited"},
+					     {"lockout", "lockout_refused"},
+					     {"scanner", "scanner_refused"},
+					     {"flow_limit", "conns_refused"}};
+	static const struct lf ended[] = {{"answered", "calls_ended"},
+					  {"unanswered", "calls_failed"}};
+	static const struct lf reasons[] = {{"flow_lost", "calls_flow_lost"},
+					    {"timeout", "calls_timeout"},
+					    {"media_timeout", "calls_media_timeout"},
+					    {"drain", "calls_ended_drain"}};
+	static const struct lf call_refusals[] = {{"sdp_488", "calls_refused_488"},
+						  {"plain_transport", "calls_plain_refused"},
+						  {"drain", "calls_refused_drain"}};
+	char lab[64], f[16];
+
+	one(o, "poprelay_slowpath_start_time_seconds", "gauge",
+	    "Start of the slowpath, UNIX seconds (its stats count from here).",
+	    spv(st, "started_ms") / 1000);
+	family(o, "poprelay_slowpath_stats_age_seconds", "gauge",
+	       "Age of the slowpath's stats hash (it writes it every second).");
+	sample_d(o, "poprelay_slowpath_stats_age_seconds", "", (double)st->age_ms / 1000.0);
+	one(o, "poprelay_slowpath_tls_flows", "gauge",
+	    "TLS connections open now (devices' and peer PoPs').", spv(st, "tls_open"));
+	one(o, "poprelay_slowpath_flows", "gauge", "TCP and TLS connections open now.",
+	    spv(st, "conns_open"));
+	one(o, "poprelay_slowpath_connections_accepted_total", "counter",
+	    "TCP and TLS connections accepted.", spv(st, "conns_accepted"));
+	one(o, "poprelay_slowpath_tls_handshake_failures_total", "counter",
+	    "TLS connections closed by a failed handshake or TLS error.", spv(st, "tls_failed"));
+	one(o, "poprelay_slowpath_connections_idle_closed_total", "counter",
+	    "Connections closed for silence (no message or keepalive in time).",
+	    spv(st, "conns_idle_closed"));
+	one(o, "poprelay_slowpath_keepalives_total", "counter",
+	    "Keepalive pings answered (RFC 5626 CRLFCRLF).", spv(st, "keepalive_pongs"));
+	one(o, "poprelay_sip_messages_received_total", "counter",
+	    "SIP messages received (refused ones included).", spv(st, "rx_msgs"));
+	keyed_fields(o, st, "poprelay_sip_messages_invalid_total", "counter",
+		     "SIP messages refused as invalid, by reason.", "reason", invalid,
+		     NLF(invalid));
+	keyed_fields(o, st, "poprelay_sip_requests_total", "counter",
+		     "Well-formed SIP requests received, by method.", "method", methods,
+		     NLF(methods));
+	family(o, "poprelay_sip_responses_total", "counter",
+	       "SIP responses received and sent (retransmissions included), by class.");
+	for (int d = 0; d < 2; d++)
+		for (int c = 1; c <= 6; c++) {
+			snprintf(lab, sizeof(lab), "direction=\"%s\",class=\"%dxx\"",
+				 d ? "sent" : "received", c);
+			snprintf(f, sizeof(f), "resp_%s_%dxx", d ? "tx" : "rx", c);
+			sample_i(o, "poprelay_sip_responses_total", lab, spv(st, f));
+		}
+	keyed_fields(o, st, "poprelay_sip_registrations_total", "counter",
+		     "REGISTER requests handled, by result.", "result", regs, NLF(regs));
+	keyed_fields(o, st, "poprelay_slowpath_refusals_total", "counter",
+		     "Requests and connections refused by the guard, by reason.", "reason",
+		     refusals, NLF(refusals));
+	one(o, "poprelay_slowpath_calls", "gauge",
+	    "Calls in the slowpath's call table (being set up or answered).",
+	    spv(st, "calls_active"));
+	one(o, "poprelay_calls_started_total", "counter", "INVITEs that started a call.",
+	    spv(st, "calls_started"));
+	one(o, "poprelay_calls_answered_total", "counter", "Calls answered (2xx to the INVITE).",
+	    spv(st, "calls_answered"));
+	keyed_fields(o, st, "poprelay_calls_ended_total", "counter",
+		     "Calls ended, by whether they had been answered.", "result", ended,
+		     NLF(ended));
+	keyed_fields(o, st, "poprelay_calls_end_reasons_total", "counter",
+		     "Calls ended by the slowpath, by reason (the rest ended by a device).",
+		     "reason", reasons, NLF(reasons));
+	keyed_fields(o, st, "poprelay_calls_refused_total", "counter",
+		     "INVITEs refused, by reason.", "reason", call_refusals, NLF(call_refusals));
+	one(o, "poprelay_slowpath_redis_errors_total", "counter",
+	    "Redis commands of the slowpath that failed.", spv(st, "redis_errors"));
+}
+
+static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s, struct sp_stats *st)
 {
 	struct pr_redis *r = NULL;
 	redisReply *rep;
@@ -354,6 +592,7 @@ static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s)
 	read_calls(r, s);
 	s->cdrs = rint_cmd(r, s, "ZCARD %s", PR_KS_CDRS_KEY, NULL);
 	exp_read_ports_pool(r, s);
+	read_slowpath(r, s, cfg->pop, st);
 out:
 	pr_redis_close(r);
 }
@@ -547,12 +786,6 @@ static void render_keyed(struct exp_out *o, json_t *obj, const char *name, const
 static bool not_event(const char *k)
 {
 	return is_lcore_key(k) || strcmp(k, "drops") == 0;
-}
-
-static void one(struct exp_out *o, const char *name, const char *type, const char *help, int64_t v)
-{
-	family(o, name, type, help);
-	sample_i(o, name, "", v);
 }
 
 static void render_turn(struct exp_out *o, json_t *t)
@@ -749,21 +982,31 @@ void exp_scrape_free(struct exp_scrape *s)
 int exp_render(const struct exp_cfg *cfg, struct exp_out *o)
 {
 	struct exp_scrape s = {0};
+	struct sp_stats sp = {0};
 	struct timespec t0, t1;
 	char lab[300], file[280];
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	exp_read_dataplane(cfg, &s, EXP_TEL_TIMEOUT_MS);
-	read_redis(cfg, &s);
+	read_redis(cfg, &s, &sp);
 	exp_read_cert(cfg, &s);
 
 	family(o, "poprelay_up", "gauge", "1 when the process answered this scrape.");
 	sample_i(o, "poprelay_up", "process=\"dataplane\"", s.dp_up);
 	sample_i(o, "poprelay_up", "process=\"redis\"", s.redis_up);
+	/* the slowpath's liveness is its stats' freshness: unknown (absent) without Redis */
+	if (s.redis_up) {
+		family(o, "poprelay_slowpath_up", "gauge",
+		       "1 when the slowpath's stats hash is fresh (updated within 3 s, not "
+		       "stopped).");
+		sample_i(o, "poprelay_slowpath_up", "", slowpath_up(&sp));
+	}
 	if (s.dp_up)
 		render_dataplane(o, &s);
 	if (s.redis_up)
 		render_redis(o, &s);
+	if (s.redis_up && sp.read)
+		render_slowpath(o, &sp);
 	if (s.cert_state) {
 		esc(file, sizeof(file), cfg->cert);
 		snprintf(lab, sizeof(lab), "file=\"%s\"", file);
