@@ -232,8 +232,8 @@ static bool prefix_addr_eq(const struct dp_prefix *a, const struct dp_prefix *b)
 }
 
 /* "A/len, B/len, ...": each element its own prefix of the key's family; empty: none. */
-static int parse_prefix_list(const struct dp_cfg_key *k, const char *val,
-			     struct dp_prefix_list *l, char *err, size_t errlen)
+static int parse_prefix_list(const struct dp_cfg_key *k, const char *val, struct dp_prefix_list *l,
+			     char *err, size_t errlen)
 {
 	int fam = k->type == DP_CFG_IP4_PREFIX_LIST ? AF_INET : AF_INET6;
 	char buf[DP_CFG_STR_MAX], *tok, *save, eb[160];
@@ -704,9 +704,9 @@ static int check_port_addrs(unsigned int idx, char *err, size_t errlen)
 				o = port_addr_at(oc, j, &okey);
 				if (!o || !prefix_addr_eq(a, o))
 					continue;
-				inet_ntop(a->addr.family, a->addr.family == AF_INET
-							      ? (const void *)&a->addr.v4
-							      : a->addr.v6,
+				inet_ntop(a->addr.family,
+					  a->addr.family == AF_INET ? (const void *)&a->addr.v4
+								    : a->addr.v6,
 					  b, sizeof(b));
 				snprintf(err, errlen,
 					 "[port%u] %s: got %s, which is [port%u] %s already, "

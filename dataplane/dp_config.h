@@ -24,13 +24,13 @@
 #define DP_CFG_STR_MAX	       256
 
 enum dp_cfg_type {
-	DP_CFG_U32,	   /* uint32_t, decimal, within [min, max] */
-	DP_CFG_BOOL,	   /* bool: yes/no, true/false, on/off, 1/0 */
-	DP_CFG_STR,	   /* char[DP_CFG_STR_MAX], length within [min, max] */
-	DP_CFG_IP4,	   /* struct dp_ipaddr, IPv4 */
-	DP_CFG_IP6,	   /* struct dp_ipaddr, IPv6 */
-	DP_CFG_IP4_PREFIX, /* struct dp_prefix, a.b.c.d/len */
-	DP_CFG_IP6_PREFIX, /* struct dp_prefix, x::y/len */
+	DP_CFG_U32,		/* uint32_t, decimal, within [min, max] */
+	DP_CFG_BOOL,		/* bool: yes/no, true/false, on/off, 1/0 */
+	DP_CFG_STR,		/* char[DP_CFG_STR_MAX], length within [min, max] */
+	DP_CFG_IP4,		/* struct dp_ipaddr, IPv4 */
+	DP_CFG_IP6,		/* struct dp_ipaddr, IPv6 */
+	DP_CFG_IP4_PREFIX,	/* struct dp_prefix, a.b.c.d/len */
+	DP_CFG_IP6_PREFIX,	/* struct dp_prefix, x::y/len */
 	DP_CFG_IP4_PREFIX_LIST, /* struct dp_prefix_list: a.b.c.d/len, comma-separated */
 	DP_CFG_IP6_PREFIX_LIST, /* struct dp_prefix_list: x::y/len, comma-separated */
 };

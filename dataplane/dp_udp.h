@@ -76,8 +76,9 @@
  *    front of d[] in their order, returning how many: those then take the full parse and
  *    reach .udp_input_burst like any other. Its UDP checksum is not verified on the way in
  *    (so .l4_csum_preserved must be set too). A feature with .udp4_burst may set
- *    .udp6_burst for the IPv6 twin (dp_parse_udp6_plain: to one of the port's IPv6 addresses, next header UDP, a
- *    non-zero checksum), its datagrams in a batch of their own.
+ *    .udp6_burst for the IPv6 twin (dp_parse_udp6_plain: to one of the port's IPv6
+ *    addresses, next header UDP, a non-zero checksum), its datagrams in a batch of their
+ *    own.
  *
  * The smallest complete feature is dataplane/dp_echo.c (a diagnostic UDP echo). After
  * dp_udp_tx/dp_punt/dp_drop the mbuf is no longer the feature's: do not touch it.
@@ -258,8 +259,7 @@ static inline bool dp_udp6_take(struct dp_worker *w, struct rte_mbuf *m, uint16_
 				ours = port->ipv6_extra.p[i].addr.v6;
 	}
 	if (!dp_udp4_ports.v6 || m->nb_segs != 1 || !port->ipv6.set ||
-	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, ours, &ulen,
-				 &dport) ||
+	    !dp_parse_udp6_plain(frame, rte_pktmbuf_data_len(m), &port->mac, ours, &ulen, &dport) ||
 	    !(fid = dp_udp4_port_owner(dport, true)))
 		return false;
 	return dp_udp_short_push(w, b, m, frame, ulen, dport, pidx, fid);

@@ -846,8 +846,8 @@ static int turn_init(void)
 		dp_ipaddr_str(a6, r6, sizeof(r6));
 	PR_INFO("turn: listening on port %u (every address), relaying on %s and %s ports %u-%u, "
 		"%u allocations max (%zu bytes)",
-		listen_port, r4, r6, tcfg.relay_port_min, tcfg.relay_port_max,
-		tcfg.max_allocations, turn_table_bytes(tbl));
+		listen_port, r4, r6, tcfg.relay_port_min, tcfg.relay_port_max, tcfg.max_allocations,
+		turn_table_bytes(tbl));
 	return 0;
 }
 

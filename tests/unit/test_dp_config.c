@@ -223,12 +223,12 @@ static void test_ports_across(void)
  * everything the start would refuse is refused here, naming the key. */
 static void test_extra_addrs(void)
 {
-	CU_ASSERT_EQUAL_FATAL(
-	    load(PORT0 "ipv4_extra = 198.51.100.11/24, 203.0.113.7/28\n"
-		       "ipv6 = 2001:db8:100::10/64\nipv6_extra = 2001:db8:200::7/64\n"
-		       "[port1]\ndevice = net_null1\nipv4 = 192.0.2.5/24\n"
-		       "ipv4_extra = 192.0.2.6/24\n"),
-	    0);
+	CU_ASSERT_EQUAL_FATAL(load(PORT0
+				   "ipv4_extra = 198.51.100.11/24, 203.0.113.7/28\n"
+				   "ipv6 = 2001:db8:100::10/64\nipv6_extra = 2001:db8:200::7/64\n"
+				   "[port1]\ndevice = net_null1\nipv4 = 192.0.2.5/24\n"
+				   "ipv4_extra = 192.0.2.6/24\n"),
+			      0);
 	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.n, 2);
 	CU_ASSERT_EQUAL(ntohl(dp_cfg.port[0].ipv4_extra.p[0].addr.v4), 0xc633640b);
 	CU_ASSERT_EQUAL(dp_cfg.port[0].ipv4_extra.p[0].len, 24);
@@ -253,20 +253,19 @@ static void test_extra_addrs(void)
 	/* Syntax. */
 	expect_bad(PORT0 "ipv4_extra = 198.51.100.11\n", "[port0] ipv4_extra", "198.51.100.11",
 		   "prefix length");
-	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24; 198.51.100.12/24\n",
-		   "[port0] ipv4_extra", "expected", NULL);
-	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.300/24\n",
-		   "[port0] ipv4_extra", "198.51.100.300/24", "expected");
-	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/33\n", "[port0] ipv4_extra", "expected",
-		   NULL);
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24; 198.51.100.12/24\n", "[port0] ipv4_extra",
+		   "expected", NULL);
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.300/24\n", "[port0] ipv4_extra",
+		   "198.51.100.300/24", "expected");
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/33\n", "[port0] ipv4_extra", "expected", NULL);
 	/* Family. */
 	expect_bad(PORT0 "ipv4_extra = 2001:db8::5/64\n", "[port0] ipv4_extra", "an IPv6 address",
 		   NULL);
 	expect_bad(PORT0 "ipv6 = 2001:db8::1/64\nipv6_extra = 198.51.100.11/24\n",
 		   "[port0] ipv6_extra", "an IPv4 address", NULL);
 	/* Duplicates: in the list, with the primary, across ports. */
-	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.11/25\n",
-		   "[port0] ipv4_extra", "twice", NULL);
+	expect_bad(PORT0 "ipv4_extra = 198.51.100.11/24, 198.51.100.11/25\n", "[port0] ipv4_extra",
+		   "twice", NULL);
 	expect_bad(PORT0 "ipv4_extra = 198.51.100.10/24\n", "[port0] ipv4_extra",
 		   "[port0] ipv4 already", NULL);
 	expect_bad(PORT0 "[port1]\ndevice = net_null1\nipv4 = 192.0.2.5/24\n"
