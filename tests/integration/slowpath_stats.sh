@@ -68,10 +68,18 @@ scrape() { # FILE: scrape into FILE, check it with promtool and docs/metrics.md
 	done
 }
 value() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$1"; }
+compare() { # A OP B, OP one of = -ge -lt
+	case $2 in
+	=) [ "$1" = "$3" ] ;;
+	-ge) [ "$1" -ge "$3" ] ;;
+	-lt) [ "$1" -lt "$3" ] ;;
+	*) pr_fail "compare: unknown operator $2" ;;
+	esac
+}
 expect() { # FILE SAMPLE OP VALUE
 	local v
 	v=$(value "$1" "$2")
-	[ "$v" != absent ] && [ "${v%.*}" "$3" "$4" ] || pr_fail "$2 = $v, expected $3 $4"
+	[ "$v" != absent ] && compare "${v%.*}" "$3" "$4" || pr_fail "$2 = $v, expected $3 $4"
 	pr_log "ok: $2 = $v"
 }
 # status_row: the slowpath's state and detail from `poprelayctl status --json`
