@@ -501,7 +501,7 @@ static void render_slowpath(struct exp_out *o, const struct sp_stats *st)
 	static const struct lf call_refusals[] = {{"sdp_488", "calls_refused_488"},
 						  {"plain_transport", "calls_plain_refused"},
 						  {"drain", "calls_refused_drain"}};
-	char lab[64], f[16];
+	char lab[64], f[32];
 
 	one(o, "poprelay_slowpath_start_time_seconds", "gauge",
 	    "Start of the slowpath, UNIX seconds (its stats count from here).",

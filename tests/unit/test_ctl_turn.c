@@ -308,7 +308,7 @@ static void test_list_del(void)
 
 static void test_limit(void)
 {
-	char f1[512], id[8];
+	char f1[512], id[16];
 
 	flush();
 	file_with(f1, sizeof(f1), "s1", S1 "\n");
