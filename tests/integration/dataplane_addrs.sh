@@ -7,7 +7,8 @@
 #     is not ours, naming the key;
 #   - each address answers ARP / ND (ip neigh shows the dataplane's MAC) and ping;
 #   - the UDP echo answers from the address it was sent to, and a source on the other
-#     subnet the dataplane never saw is resolved on-link (not through gateway4);
+#     subnet the dataplane never saw is resolved on-link (not through gateway4), by an ARP
+#     request from the dataplane's address on that subnet;
 #   - /poprelay/port,0 lists every address;
 #   - TURN (coturn's turnutils_uclient) to the listener on 192.0.2.10 with [turn]
 #     relay_address = 198.51.100.11: the relayed address is 198.51.100.11 and data relays
@@ -188,12 +189,41 @@ sys.exit(1)
 PY
 # A source the dataplane never saw, on the extra address's subnet: resolved on-link (it
 # shows in the neighbour table; through gateway4 only 198.51.100.20 would).
+# Its ARP request asks from the address on that subnet (a packet socket watches the wire).
 ip -n ad-cli addr add 192.0.2.21/24 dev ad0c
 req0=$(stats arp_requests_out)
-n=$(ip netns exec ad-cli $ECHO 192.0.2.21 $X2 7) || { dump; pr_fail "no UDP echo to the unresolved 192.0.2.21"; }
+ip netns exec ad-cli python3 - "$X2" >"$tmp/arp.txt" 2>"$tmp/arp.err" <<'PY' ||
+import socket, sys
+arp = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+arp.bind(("ad0c", 0))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.21", 0)); s.settimeout(0.7)
+ok = False
+for _ in range(6):
+    s.sendto(b"unresolved", (sys.argv[1], 7))
+    try:
+        ok = s.recvfrom(100)[0] == b"unresolved"
+        break
+    except socket.timeout:
+        pass
+arp.setblocking(False)
+senders = set()
+while True:
+    try:
+        f = arp.recv(100)
+    except BlockingIOError:
+        break
+    # a request (op 1) for 192.0.2.21: its sender protocol address
+    if f[20:22] == b"\0\1" and socket.inet_ntoa(f[38:42]) == "192.0.2.21":
+        senders.add(socket.inet_ntoa(f[28:32]))
+print(" ".join(sorted(senders)))
+sys.exit(0 if ok else 1)
+PY
+	{ cat "$tmp/arp.err"; dump; pr_fail "no UDP echo to the unresolved 192.0.2.21"; }
 $TEL $PREFIX /poprelay/neigh | grep -q '"192.0.2.21"' || { dump; pr_fail "192.0.2.21 not resolved on-link"; }
 [ "$(stats arp_requests_out)" -gt "$req0" ] || pr_fail "no ARP request for 192.0.2.21"
-pr_log "ok: 192.0.2.21 (other subnet, never seen) resolved on-link by ARP, echoed ($n tries)"
+[ "$(cat "$tmp/arp.txt")" = "$X2" ] || pr_fail "ARP requests for 192.0.2.21 came from '$(cat "$tmp/arp.txt")', expected $X2"
+pr_log "ok: 192.0.2.21 (other subnet, never seen) resolved on-link by an ARP request from $X2, echoed"
 
 # ---- TURN: listener on 192.0.2.10, relayed address 198.51.100.11 ----
 ip netns exec ad-cli turnutils_peer -L 203.0.113.5 -p 3480 >"$tmp/peer.log" 2>&1 &
