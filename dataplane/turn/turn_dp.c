@@ -602,7 +602,6 @@ static void drain_tick(void)
 	int64_t dl = dp_drain_deadline_ms();
 	struct timespec ts;
 
-	turn_server_set_draining(srv, on);
 	if (!on || !dl || !turn_table_count(tbl))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -618,6 +617,8 @@ static void turn_poll(uint64_t now_ms)
 	if (!srv) /* [turn] enabled = no: init created nothing */
 		return;
 	set_now();
+	/* at once, as the telemetry's "draining" says: an undrain serves the next Allocate */
+	turn_server_set_draining(srv, dp_draining());
 	while (rte_ring_dequeue(del_ring, &obj) == 0) {
 		uint64_t id = (uint64_t)(uintptr_t)obj;
 		char hex[17];
