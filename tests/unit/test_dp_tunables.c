@@ -2,9 +2,12 @@
 /* The runtime tunables the dataplane owns (pr_ks_tunables[]) agree with the configuration
  * keys they override: the key exists in a registered section, and its range and default are
  * the tunable's. A tunable with another range would let poprelayctl store what the file
- * refuses, or refuse what it takes. */
+ * refuses, or refuse what it takes. And docs/redis-keyspace.md documents every tunable
+ * (both owners) as the table has it; test_sp_tunables compares the slowpath's with its
+ * configuration. */
 #include <CUnit/Basic.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,53 @@ static void test_against_config(void)
 	CU_ASSERT(n >= 7);
 }
 
+/* docs/redis-keyspace.md's tunables table says what the table says: every tunable, its
+ * owner, configuration key, range and default, and no row for a tunable that is not. */
+static void test_against_keyspace_doc(void)
+{
+	FILE *f = fopen("docs/redis-keyspace.md", "r");
+	char line[1024];
+	bool seen[64] = {false};
+	unsigned rows = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_FATAL(pr_ks_tunables_n <= 64);
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], owner[32], sec[32], key[64];
+		long long mn, mx, def;
+		/* | `dp.burst_size` | dataplane | `[dataplane] burst_size` | 1 | 256 | 32 | ... */
+		if (sscanf(line, "| `%63[^`]` | %31s | `[%31[^]]] %63[^`]` | %lld | %lld | %lld |",
+			   name, owner, sec, key, &mn, &mx, &def) != 7)
+			continue;
+		rows++;
+		const struct pr_ks_tunable_def *t = pr_ks_tunable_def(name);
+		if (!t) {
+			fprintf(stderr, "\n  docs/redis-keyspace.md: %s is no tunable\n", name);
+			CU_FAIL("a documented tunable that does not exist");
+			continue;
+		}
+		char cfg[128];
+		snprintf(cfg, sizeof(cfg), "%s.%s", sec, key);
+		seen[t - pr_ks_tunables] = true;
+		if (strcmp(owner, t->owner) || strcmp(cfg, t->cfg) || mn != t->min || mx != t->max ||
+		    def != t->def) {
+			fprintf(stderr,
+				"\n  docs/redis-keyspace.md: %s %s %s %lld..%lld default %lld, the table "
+				"%s %s %" PRId64 "..%" PRId64 " default %" PRId64 "\n",
+				name, owner, cfg, mn, mx, def, t->owner, t->cfg, t->min, t->max, t->def);
+			CU_FAIL("docs/redis-keyspace.md and pr_ks_tunables[] disagree");
+		}
+	}
+	fclose(f);
+	for (size_t i = 0; i < pr_ks_tunables_n; i++)
+		if (!seen[i]) {
+			fprintf(stderr, "\n  docs/redis-keyspace.md: no row for %s\n",
+				pr_ks_tunables[i].name);
+			CU_FAIL("an undocumented tunable");
+		}
+	CU_ASSERT_EQUAL(rows, pr_ks_tunables_n);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -71,6 +121,8 @@ int main(void)
 		return 1;
 	s = CU_add_suite("dp_tunables", NULL, NULL);
 	CU_add_test(s, "every dataplane tunable matches its configuration key", test_against_config);
+	CU_add_test(s, "docs/redis-keyspace.md documents every tunable as the table has it",
+		    test_against_keyspace_doc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
