@@ -1853,6 +1853,7 @@ static uint64_t sess_bytes(const struct media_sess *s)
 static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	uint64_t relayed = 0, rx = 0, auth = 0, wrong = 0, relatch = 0, streams = 0, bytes = 0;
+	uint64_t legs_srtp = 0, legs_latched = 0;
 	(void)cmd;
 	(void)params;
 
@@ -1866,6 +1867,8 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 			auth += f.auth_fail;
 			wrong += f.wrong_source;
 			relatch += f.relatch;
+			legs_srtp += list[i]->leg[l].encrypted;
+			legs_latched += rtp_latched(&list[i]->leg[l]);
 			for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 				streams += __atomic_load_n(&list[i]->leg[l].streams[j],
 							   __ATOMIC_ACQUIRE) != NULL;
@@ -1879,6 +1882,10 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "capacity", mcfg.max_sessions);
 	rte_tel_data_add_dict_u64(d, "redis_up", redis != NULL && synced_start);
 	rte_tel_data_add_dict_u64(d, "streams", streams);
+	/* legs: two a session; SRTP ones (the rest in clear), latched ones (a device heard) */
+	rte_tel_data_add_dict_u64(d, "legs", 2 * (uint64_t)n);
+	rte_tel_data_add_dict_u64(d, "legs_srtp", legs_srtp);
+	rte_tel_data_add_dict_u64(d, "legs_latched", legs_latched);
 	rte_tel_data_add_dict_u64(d, "memory_bytes", bytes);
 	rte_tel_data_add_dict_u64(d, "slots_bytes", (uint64_t)nslots * sizeof(*slots));
 	/* live sessions' figures and those of sessions that ended */

@@ -379,9 +379,13 @@ if not isinstance(m, dict) or not isinstance(e, dict):
           f"(mid-call {m!r}, after {e!r}); drops: {drops}")
     sys.exit(1)
 # (relayed counts the live sessions' packets: read mid-call)
-ok = m.get("sessions", 0) >= 1 and m.get("relayed", 0) > 0
+# the one call's two legs are SRTP and both devices were heard (latched) mid-call
+ok = (m.get("sessions", 0) >= 1 and m.get("relayed", 0) > 0 and
+      m.get("legs") == 2 * m.get("sessions", 0) and m.get("legs_srtp") == m.get("legs") and
+      m.get("legs_latched") == m.get("legs"))
 print(("ok: " if ok else "FAIL: ") + f"telemetry /poprelay/media/stats: mid-call sessions "
-      f"{m.get('sessions')} relayed {m.get('relayed')}; after the call sessions "
+      f"{m.get('sessions')} relayed {m.get('relayed')} legs {m.get('legs')} srtp "
+      f"{m.get('legs_srtp')} latched {m.get('legs_latched')}; after the call sessions "
       f"{e.get('sessions')} relayed {e.get('relayed')}" + ("" if ok else f"; drops: {drops}"))
 sys.exit(0 if ok else 1)
 PY

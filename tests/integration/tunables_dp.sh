@@ -150,6 +150,9 @@ MS_IDLE=0 ms_store install tu1 "peer=$IP_a:40000 relay=31000" "peer=$IP_b:40002 
 	ce_fail "session store"
 pr_wait_for 5 bash -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"sessions\": 1'" ||
 	ce_fail "the session was not installed"
+# its two legs, in clear and silent (the telemetry behind poprelay_media_legs*)
+[ "$(tel /poprelay/media/stats legs)/$(tel /poprelay/media/stats legs_srtp)/$(tel /poprelay/media/stats legs_latched)" = 2/0/0 ] ||
+	ce_fail "legs/legs_srtp/legs_latched: $($TEL $PREFIX /poprelay/media/stats)"
 sleep 7
 [ "$(R XLEN pr:sessions:events)" = 0 ] || ce_fail "reported idle after 7 s with session_idle_s 60"
 t0=$(date +%s%N)
