@@ -166,6 +166,9 @@ pr_log "a value stored while the dataplane is down holds from its start"
 $CTL tunable set turn.default_lifetime_s 300 >/dev/null
 kill $DP_PID
 wait $DP_PID 2>/dev/null
+# its hugepages back first (CI once saw the new one start while none was free)
+hp_free() { [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 128 ]; }
+pr_wait_for 10 hp_free || ce_fail "hugepages not freed by the stopped dataplane: $(grep -i huge /proc/meminfo | tr '\n' ' ')"
 ip netns exec tu-pop "$DP" -c "$D/dp.conf" >>"$D/dp.out" 2>>"$D/dp.log" &
 DP_PID=$!
 pr_on_exit "kill $DP_PID 2>/dev/null"
