@@ -455,3 +455,18 @@ out:
 	free(rep);
 	return rc;
 }
+
+struct pr_redis *pr_redis_open(const char *path, const char *user, const char *password_file,
+			       int timeout_ms)
+{
+	struct pr_redis *r;
+
+	if (pr_redis_connect(&r, path, timeout_ms) < 0)
+		return NULL;
+	if (((user && *user) || (password_file && *password_file)) &&
+	    pr_redis_auth(r, user, password_file) < 0) {
+		pr_redis_close(r);
+		return NULL;
+	}
+	return r;
+}

@@ -22,6 +22,11 @@ int pr_redis_connect(struct pr_redis **out, const char *path, int timeout_ms);
  * advised). user NULL or "" means the default user. Remembered for reconnects. */
 int pr_redis_auth(struct pr_redis *r, const char *user, const char *password_file);
 void pr_redis_close(struct pr_redis *r);
+/* pr_redis_connect, then pr_redis_auth when user or password_file is set (either may be
+ * NULL or ""): a process's connection as its configuration names it. NULL on failure,
+ * closed, with pr_redis_errmsg(NULL) or the AUTH error logged by the caller's choice. */
+struct pr_redis *pr_redis_open(const char *path, const char *user, const char *password_file,
+			       int timeout_ms);
 
 /* Run a command; on an I/O error reconnect once (re-AUTH) and retry. Returns the reply
  * (free with freeReplyObject) or NULL with pr_redis_errmsg(r) set. An error reply

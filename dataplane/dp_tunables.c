@@ -15,9 +15,9 @@
 #include "dataplane/dp_config.h"
 #include "dataplane/dp_drain.h"
 
-#define RETRY_MS   1000
-#define CHECK_MS   50	 /* how often the subscriber socket is looked at */
-#define REREAD_MS  10000 /* a safety net for an event lost between reconnects */
+#define RETRY_MS  1000
+#define CHECK_MS  50	/* how often the subscriber socket is looked at */
+#define REREAD_MS 10000 /* a safety net for an event lost between reconnects */
 
 static struct dp_tunable *head;
 static struct pr_redis *rw, *sub; /* reads and reports; SUBSCRIBE pr:events */
@@ -97,9 +97,10 @@ static int tel_tunables(const char *cmd, const char *params, struct rte_tel_data
 void dp_tunables_init(void)
 {
 	dp_tunable_register(&burst_tunable);
-	rte_telemetry_register_cmd("/poprelay/tunables", tel_tunables,
-				   "Runtime tunables in force: {group: {name: value}} for group.name. "
-				   "No parameters.");
+	rte_telemetry_register_cmd(
+	    "/poprelay/tunables", tel_tunables,
+	    "Runtime tunables in force: {group: {name: value}} for group.name. "
+	    "No parameters.");
 	for (struct dp_tunable *t = head; t; t = t->next) {
 		const struct pr_ks_tunable_def *d = pr_ks_tunable_def(t->name);
 		if (!d || strcmp(d->owner, "dataplane"))
@@ -120,20 +121,6 @@ static void drop_conns(void)
 	rw = sub = NULL;
 }
 
-static struct pr_redis *open_one(void)
-{
-	struct pr_redis *r;
-
-	if (pr_redis_connect(&r, dp_cfg.redis.socket, 1000) < 0)
-		return NULL;
-	if ((dp_cfg.redis.user[0] || dp_cfg.redis.password_file[0]) &&
-	    pr_redis_auth(r, dp_cfg.redis.user, dp_cfg.redis.password_file) < 0) {
-		pr_redis_close(r);
-		return NULL;
-	}
-	return r;
-}
-
 static bool connect_both(uint64_t now_ms)
 {
 	if (rw && sub)
@@ -142,8 +129,11 @@ static bool connect_both(uint64_t now_ms)
 		return false;
 	last_try_ms = now_ms ? now_ms : 1;
 	drop_conns();
-	rw = open_one();
-	sub = rw ? open_one() : NULL;
+	rw =
+	    pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file, 1000);
+	sub = rw ? pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file,
+				 1000)
+		 : NULL;
 	if (!sub || pr_ks_events_subscribe(sub) < 0) {
 		if (!warned)
 			PR_WARN("tunables: redis %s unreachable: the configuration's values hold "
@@ -187,8 +177,8 @@ static int apply_all(void)
 					" stays in force",
 					t->name, want, strerror(-arc), was);
 			else
-				PR_NOTICE("tunables: %s %" PRId64 " -> %" PRId64 " (%s)", t->name, was,
-					  want, set[i] ? "pr:tunables" : "the configuration");
+				PR_NOTICE("tunables: %s %" PRId64 " -> %" PRId64 " (%s)", t->name,
+					  was, want, set[i] ? "pr:tunables" : "the configuration");
 		}
 		in_force[i] = t->current(t);
 		__atomic_store_n(&t->shown, in_force[i], __ATOMIC_RELAXED);

@@ -116,6 +116,23 @@ int ctl_exit_for(int rc)
 	return rc == -EIO ? CTL_EXIT_DOWN : CTL_EXIT_ERR;
 }
 
+/* poprelayctl's own ACL user first ([ctl]), then the shared [redis] one, then the file
+ * poprelay-setup-redis writes for the "ctl" user. */
+void ctl_redis_creds(const struct ctl_ctx *ctx, const char **user, const char **pwfile)
+{
+	*user = ctl_conf_get(ctx, "ctl", "redis_user");
+	*pwfile = ctl_conf_get(ctx, "ctl", "redis_password_file");
+	if (!*pwfile || !**pwfile) {
+		*user = ctl_conf_get(ctx, "redis", "user");
+		*pwfile = ctl_conf_get(ctx, "redis", "password_file");
+	}
+	if ((!*pwfile || !**pwfile) && !ctx->conf_explicit && !ctx->socket_explicit &&
+	    access(CTL_DEFAULT_PASSFILE, R_OK) == 0) {
+		*user = "ctl";
+		*pwfile = CTL_DEFAULT_PASSFILE;
+	}
+}
+
 struct pr_redis *ctl_redis(struct ctl_ctx *ctx, int *exit_code)
 {
 	const char *user, *pwfile;
@@ -136,19 +153,7 @@ struct pr_redis *ctl_redis(struct ctl_ctx *ctx, int *exit_code)
 		}
 		return NULL;
 	}
-	/* poprelayctl's own ACL user first ([ctl]), then the shared [redis] one, then the
-	 * file poprelay-setup-redis writes for the "ctl" user. */
-	user = ctl_conf_get(ctx, "ctl", "redis_user");
-	pwfile = ctl_conf_get(ctx, "ctl", "redis_password_file");
-	if (!pwfile || !*pwfile) {
-		user = ctl_conf_get(ctx, "redis", "user");
-		pwfile = ctl_conf_get(ctx, "redis", "password_file");
-	}
-	if ((!pwfile || !*pwfile) && !ctx->conf_explicit && !ctx->socket_explicit &&
-	    access(CTL_DEFAULT_PASSFILE, R_OK) == 0) {
-		user = "ctl";
-		pwfile = CTL_DEFAULT_PASSFILE;
-	}
+	ctl_redis_creds(ctx, &user, &pwfile);
 	if (pwfile && *pwfile) {
 		rc = pr_redis_auth(ctx->redis, user, pwfile);
 		if (rc < 0) {

@@ -94,6 +94,8 @@ int ctl_conf_load(struct ctl_ctx *ctx, const char *path);
 /* Opens Redis (once) and checks the schema. On failure prints a clear message and returns
  * NULL with *exit_code set: CTL_EXIT_DOWN when Redis is not running, else CTL_EXIT_ERR. */
 struct pr_redis *ctl_redis(struct ctl_ctx *ctx, int *exit_code);
+/* The Redis user and password file poprelayctl authenticates with (either may be NULL). */
+void ctl_redis_creds(const struct ctl_ctx *ctx, const char **user, const char **pwfile);
 /* Maps a negative errno from the library to an exit code (-EIO, -ECONNREFUSED,
  * -ENOENT on the socket... -> CTL_EXIT_DOWN is decided by ctl_redis; here -EIO is
  * CTL_EXIT_DOWN, anything else CTL_EXIT_ERR). */

@@ -31,18 +31,7 @@ struct pr_redis *ctl_alarms_redis(struct ctl_ctx *ctx, int timeout_ms, char *why
 		snprintf(why, len, "%s", pr_redis_errmsg(NULL));
 		return NULL;
 	}
-	/* the same choice as ctl_redis(): [ctl], then [redis], then the package's file */
-	user = ctl_conf_get(ctx, "ctl", "redis_user");
-	pwfile = ctl_conf_get(ctx, "ctl", "redis_password_file");
-	if (!pwfile || !*pwfile) {
-		user = ctl_conf_get(ctx, "redis", "user");
-		pwfile = ctl_conf_get(ctx, "redis", "password_file");
-	}
-	if ((!pwfile || !*pwfile) && !ctx->conf_explicit && !ctx->socket_explicit &&
-	    access(CTL_DEFAULT_PASSFILE, R_OK) == 0) {
-		user = "ctl";
-		pwfile = CTL_DEFAULT_PASSFILE;
-	}
+	ctl_redis_creds(ctx, &user, &pwfile); /* as ctl_redis() */
 	if (pwfile && *pwfile && pr_redis_auth(r, user, pwfile) < 0) {
 		snprintf(why, len, "%s", pr_redis_errmsg(r));
 		goto fail;

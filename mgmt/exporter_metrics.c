@@ -150,12 +150,30 @@ static json_t *tel_get(struct tel *t, const char *cmd)
 	return v;
 }
 
+/* Every item of a listed kind: /poprelay/<kind>s gives the ids under "<kind>", then
+ * /poprelay/<kind>,ID each; an array of the answers. */
+static json_t *tel_each(struct tel *t, const char *kind)
+{
+	json_t *all = json_array(), *list, *ids;
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "/poprelay/%ss", kind);
+	list = tel_get(t, cmd);
+	ids = json_object_get(list, kind);
+	for (size_t i = 0; i < json_array_size(ids); i++) {
+		snprintf(cmd, sizeof(cmd), "/poprelay/%s,%" PRId64, kind,
+			 (int64_t)json_integer_value(json_array_get(ids, i)));
+		json_t *one = tel_get(t, cmd);
+		if (one)
+			json_array_append_new(all, one);
+	}
+	json_decref(list);
+	return all;
+}
+
 void exp_read_dataplane(const struct exp_cfg *cfg, struct exp_scrape *s, int tel_timeout_ms)
 {
 	struct tel t = {0};
-	json_t *ids;
-	size_t i;
-	char cmd[64];
 
 	if (ctl_tel_open_timeout(&t.t, cfg->prefix, tel_timeout_ms) < 0)
 		return;
@@ -164,28 +182,8 @@ void exp_read_dataplane(const struct exp_cfg *cfg, struct exp_scrape *s, int tel
 		goto out;
 	s->stats = tel_get(&t, "/poprelay/stats");
 	s->drops = tel_get(&t, "/poprelay/drops");
-	s->lcores = json_array();
-	json_t *lc = tel_get(&t, "/poprelay/lcores");
-	ids = json_object_get(lc, "lcore");
-	for (i = 0; i < json_array_size(ids); i++) {
-		snprintf(cmd, sizeof(cmd), "/poprelay/lcore,%" PRId64,
-			 (int64_t)json_integer_value(json_array_get(ids, i)));
-		json_t *one = tel_get(&t, cmd);
-		if (one)
-			json_array_append_new(s->lcores, one);
-	}
-	json_decref(lc);
-	s->ports = json_array();
-	json_t *pl = tel_get(&t, "/poprelay/ports");
-	ids = json_object_get(pl, "port");
-	for (i = 0; i < json_array_size(ids); i++) {
-		snprintf(cmd, sizeof(cmd), "/poprelay/port,%" PRId64,
-			 (int64_t)json_integer_value(json_array_get(ids, i)));
-		json_t *one = tel_get(&t, cmd);
-		if (one)
-			json_array_append_new(s->ports, one);
-	}
-	json_decref(pl);
+	s->lcores = tel_each(&t, "lcore");
+	s->ports = tel_each(&t, "port");
 	s->turn = tel_get(&t, "/poprelay/turn/stats");
 	s->media = tel_get(&t, "/poprelay/media/stats");
 	/* Up means it answered the whole scrape, not that it started one. */

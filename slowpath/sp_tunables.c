@@ -158,20 +158,6 @@ static void sub_read(evutil_socket_t fd, short what, void *arg)
 	drop_sub(s->tun);
 }
 
-static struct pr_redis *open_one(const struct sp_config *cfg)
-{
-	struct pr_redis *r;
-
-	if (pr_redis_connect(&r, cfg->redis_socket, 1000) < 0)
-		return NULL;
-	if ((cfg->redis_user[0] || cfg->redis_password_file[0]) &&
-	    pr_redis_auth(r, cfg->redis_user, cfg->redis_password_file) < 0) {
-		pr_redis_close(r);
-		return NULL;
-	}
-	return r;
-}
-
 /* (Re)opens the subscriber; after it, pr:tunables is read again (whatever changed while we
  * were away). */
 static void subscribe(struct sp_server *s, int64_t now_ms)
@@ -181,7 +167,8 @@ static void subscribe(struct sp_server *s, int64_t now_ms)
 	if (t->last_try_ms && now_ms - t->last_try_ms < RETRY_MS)
 		return;
 	t->last_try_ms = now_ms ? now_ms : 1;
-	t->sub = open_one(&s->cfg);
+	t->sub =
+	    pr_redis_open(s->cfg.redis_socket, s->cfg.redis_user, s->cfg.redis_password_file, 1000);
 	if (t->sub && pr_ks_events_subscribe(t->sub) == 0)
 		t->ev_sub =
 		    event_new(s->base, pr_redis_ctx(t->sub)->fd, EV_READ | EV_PERSIST, sub_read, s);
