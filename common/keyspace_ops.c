@@ -130,8 +130,11 @@ int pr_ks_tunables_stored(struct pr_redis *r, int64_t *vals, bool *set, char *ba
 			vals[i] = x;
 			set[i] = true;
 		} else if (bad && badlen > used + 1) {
-			int n = snprintf(bad + used, badlen - used, "%s%s", used ? "," : "", d->name);
-			used = n < 0 ? used : (used + (size_t)n < badlen - 1 ? used + (size_t)n : badlen - 1);
+			int n =
+			    snprintf(bad + used, badlen - used, "%s%s", used ? "," : "", d->name);
+			used =
+			    n < 0 ? used
+				  : (used + (size_t)n < badlen - 1 ? used + (size_t)n : badlen - 1);
 		}
 	}
 	freeReplyObject(rep);

@@ -63,13 +63,32 @@ const struct pr_ks_desc pr_ks_reg_desc = {
 /* ---- TURN allocations ---- */
 #define F(fld, ty, fl) KS_FIELD(struct pr_ks_turn_alloc, fld, ty, fl)
 static const struct pr_ks_field turn_alloc_fields[] = {
-    F(id, STR, R),	    F(username, STR, R),    F(realm, STR, 0),	    F(transport, STR, R),
-    F(client_addr, STR, R), F(client_port, U16, R), F(server_addr, STR, R), F(server_port, U16, R),
-    F(relay_addr, STR, R),  F(relay_port, U16, R),  F(lifetime_s, U32, R),  F(expires, I64, R),
-    F(bw_kbps, U32, 0),	    F(created, I64, R),	    F(refreshed, I64, R),
-    F(relay6_addr, STR, 0), F(relay6_port, U16, 0), F(dont_fragment, BOOL, 0), F(bw_bps, U32, 0),
-    F(pkts_c2p, U64, 0),    F(bytes_c2p, U64, 0),   F(pkts_p2c, U64, 0),    F(bytes_p2c, U64, 0),
-    F(drop_no_permission, U64, 0), F(drop_no_channel, U64, 0), F(drop_bandwidth, U64, 0),
+    F(id, STR, R),
+    F(username, STR, R),
+    F(realm, STR, 0),
+    F(transport, STR, R),
+    F(client_addr, STR, R),
+    F(client_port, U16, R),
+    F(server_addr, STR, R),
+    F(server_port, U16, R),
+    F(relay_addr, STR, R),
+    F(relay_port, U16, R),
+    F(lifetime_s, U32, R),
+    F(expires, I64, R),
+    F(bw_kbps, U32, 0),
+    F(created, I64, R),
+    F(refreshed, I64, R),
+    F(relay6_addr, STR, 0),
+    F(relay6_port, U16, 0),
+    F(dont_fragment, BOOL, 0),
+    F(bw_bps, U32, 0),
+    F(pkts_c2p, U64, 0),
+    F(bytes_c2p, U64, 0),
+    F(pkts_p2c, U64, 0),
+    F(bytes_p2c, U64, 0),
+    F(drop_no_permission, U64, 0),
+    F(drop_no_channel, U64, 0),
+    F(drop_bandwidth, U64, 0),
     F(drop_malformed, U64, 0),
 };
 #undef F
@@ -160,8 +179,7 @@ const struct pr_ks_desc pr_ks_audit_desc = {
 
 /* ---- tunables ---- */
 const struct pr_ks_tunable_def pr_ks_tunables[] = {
-    {"dp.burst_size", "dataplane", "dataplane.burst_size", 1, 256, 32,
-     "packets per rx/tx burst"},
+    {"dp.burst_size", "dataplane", "dataplane.burst_size", 1, 256, 32, "packets per rx/tx burst"},
     {"dp.session_idle_s", "dataplane", "media.session_idle_s", 5, 3600, 60,
      "end relaying a session after this idle time"},
     {"turn.default_lifetime_s", "dataplane", "turn.default_lifetime_s", 60, 3600, 600,

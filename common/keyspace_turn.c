@@ -64,8 +64,8 @@ int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_al
 	};
 	char key[KS_KEYLEN], num[KS_ARRAY_N(c)][24];
 	const char *argv[4 + 2 * KS_ARRAY_N(c)];
-	int argc = 0, rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id,
-				       "allocation id");
+	int argc = 0,
+	    rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id, "allocation id");
 	long long n = 0;
 
 	if (rc < 0)

@@ -6,7 +6,13 @@
 
 #include <stdarg.h>
 
-enum pr_log_level { PR_LOG_ERR = 3, PR_LOG_WARN = 4, PR_LOG_NOTICE = 5, PR_LOG_INFO = 6, PR_LOG_DEBUG = 7 };
+enum pr_log_level {
+	PR_LOG_ERR = 3,
+	PR_LOG_WARN = 4,
+	PR_LOG_NOTICE = 5,
+	PR_LOG_INFO = 6,
+	PR_LOG_DEBUG = 7
+};
 
 /* ident names the process in each line; level is the most verbose level printed. */
 void pr_log_init(const char *ident, enum pr_log_level level);

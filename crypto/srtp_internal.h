@@ -48,7 +48,7 @@ struct pr_srtp_ctx {
 	uint16_t window_bits;
 	uint16_t off_keys, key_size;
 	uint32_t ssrc;
-	uint8_t mki[4]; /* wire bytes, mki_len of them */
+	uint8_t mki[4];	    /* wire bytes, mki_len of them */
 	uint32_t rtcp_next; /* sender: next SRTCP index */
 	uint32_t initial_roc;
 	/* state: RTP index (ROC << 16 | SEQ) and SRTCP index */

@@ -466,7 +466,8 @@ static unsigned rtp_chunk(struct tls *t, struct pr_srtp_ctx *const *ctxs, unsign
 		    s->aead ? p->data + s->tag_off : s->saved + c->mki_len; /* CM: saved trailer */
 		if (pr_ct_memcmp(s->tag, rtag, s->tag_len) != 0) {
 			p->result = PR_SRTP_ERR_AUTH;
-		} else if (pr_replay_check(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, s->index) < 0) {
+		} else if (pr_replay_check(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, s->index) <
+			   0) {
 			p->result = PR_SRTP_ERR_REPLAY; /* a duplicate earlier in this burst */
 		} else {
 			pr_replay_add(&c->rtp, pr_ctx_rtp_win(c), c->window_bits, s->index);

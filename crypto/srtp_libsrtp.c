@@ -172,7 +172,8 @@ static uint8_t one_rtp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protect
 		if (c->aead)
 			st = unprotect_copy(c, p, 0, &len);
 		else
-			st = srtp_unprotect_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0);
+			st = srtp_unprotect_mki((*pr_ctx_libsrtp(c)), p->data, &len,
+						c->mki_len != 0);
 	}
 	if (st == srtp_err_status_ok) {
 		uint64_t idx;
@@ -226,7 +227,8 @@ static uint8_t one_rtcp(struct pr_srtp_ctx *c, struct pr_srtp_pkt *p, int protec
 		if (c->aead)
 			st = unprotect_copy(c, p, 1, &len);
 		else
-			st = srtp_unprotect_rtcp_mki((*pr_ctx_libsrtp(c)), p->data, &len, c->mki_len != 0);
+			st = srtp_unprotect_rtcp_mki((*pr_ctx_libsrtp(c)), p->data, &len,
+						     c->mki_len != 0);
 	}
 	if (st == srtp_err_status_ok) {
 		/* keep our view of the SRTCP index (libsrtp keeps the real state) */

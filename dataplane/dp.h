@@ -37,10 +37,10 @@ struct dp_udp_batch {
 /* An IPv4 UDP datagram that passed the worker's short validation (dp_udp.h, 7.). */
 struct dp_udp4 {
 	struct rte_mbuf *m;
-	uint8_t *ip;	  /* its IPv4 header: 20 bytes, no options; the UDP header follows */
-	uint16_t udp_len; /* the UDP length field: 8 .. what the IP total length leaves */
-	uint16_t dport;	  /* host order */
-	uint16_t port;	  /* index into dp_rt.ports[] it came in on */
+	uint8_t *ip;	    /* its IPv4 header: 20 bytes, no options; the UDP header follows */
+	uint16_t udp_len;   /* the UDP length field: 8 .. what the IP total length leaves */
+	uint16_t dport;	    /* host order */
+	uint16_t port;	    /* index into dp_rt.ports[] it came in on */
 	uint8_t feature_id; /* the feature whose claimed range holds dport */
 };
 

@@ -149,8 +149,8 @@ static int init_workers(void)
 		i++;
 	}
 	dp_rt.nb_workers = i;
-	dp_rt.hairpin = rte_ring_create("dp_hairpin", 1024, rte_socket_id(),
-					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	dp_rt.hairpin =
+	    rte_ring_create("dp_hairpin", 1024, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (dp_rt.hairpin == NULL) {
 		PR_ERR("hairpin ring: %s", rte_strerror(rte_errno));
 		return -ENOMEM;

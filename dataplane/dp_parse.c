@@ -264,4 +264,3 @@ const char *dp_ipaddr_str(const struct dp_ipaddr *a, char *buf, unsigned int siz
 	snprintf(buf, size, "none");
 	return buf;
 }
-

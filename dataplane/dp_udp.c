@@ -532,7 +532,8 @@ void dp_udp_tx6_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		      const uint16_t *len, const uint16_t *port, unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
-	const uint16_t nb_ports = dp_rt.nb_ports, burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
+	const uint16_t nb_ports = dp_rt.nb_ports,
+		       burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
 	bool run = false; /* e holds for the previous packet's next hop and port */
 	uint64_t last[2] = {0, 0};
 	uint16_t last_port = UINT16_MAX;
@@ -578,7 +579,8 @@ void dp_udp_tx4_burst(struct dp_worker *w, struct rte_mbuf **m, uint8_t *const *
 		      unsigned int n)
 {
 	const uint32_t gen = __atomic_load_n(&dp_neigh_gen, __ATOMIC_ACQUIRE);
-	const uint16_t nb_ports = dp_rt.nb_ports, burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
+	const uint16_t nb_ports = dp_rt.nb_ports,
+		       burst = (uint16_t)__atomic_load_n(&dp_cfg.dp.burst_size, __ATOMIC_RELAXED);
 	bool run = false; /* e holds for the previous packet's next hop and port */
 	uint32_t last_nh = 0;
 	uint16_t last_port = UINT16_MAX;

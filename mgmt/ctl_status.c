@@ -603,10 +603,12 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			printf("%s\n", alarms_why);
 		if (drain && json_is_true(json_object_get(drain, "draining"))) {
 			char since[32];
-			ctl_format_time(json_integer_value(json_object_get(drain, "since_ms")) / 1000,
+			ctl_format_time(json_integer_value(json_object_get(drain, "since_ms")) /
+					    1000,
 					since, sizeof(since));
-			printf("\ndraining since %s (poprelayctl drain --status): left %" JSON_INTEGER_FORMAT
-			       " calls, %" JSON_INTEGER_FORMAT " registrations, %" JSON_INTEGER_FORMAT
+			printf("\ndraining since %s (poprelayctl drain --status): left "
+			       "%" JSON_INTEGER_FORMAT " calls, %" JSON_INTEGER_FORMAT
+			       " registrations, %" JSON_INTEGER_FORMAT
 			       " TURN allocations, %" JSON_INTEGER_FORMAT " media sessions\n",
 			       since, json_integer_value(json_object_get(drain, "calls")),
 			       json_integer_value(json_object_get(drain, "registrations")),

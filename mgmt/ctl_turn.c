@@ -134,11 +134,10 @@ static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 					      json_pack("{s:s,s:I}", "peer", perms[i].peer_addr,
 							"expires", (json_int_t)perms[i].expires));
 		for (int i = 0; i < nc; i++)
-			json_array_append_new(ca, json_pack("{s:i,s:s,s:i,s:I}", "channel",
-							    chans[i].channel, "peer",
-							    chans[i].peer_addr, "peer_port",
-							    chans[i].peer_port, "expires",
-							    (json_int_t)chans[i].expires));
+			json_array_append_new(
+			    ca, json_pack("{s:i,s:s,s:i,s:I}", "channel", chans[i].channel, "peer",
+					  chans[i].peer_addr, "peer_port", chans[i].peer_port,
+					  "expires", (json_int_t)chans[i].expires));
 		json_object_set_new(o, "permissions", pa);
 		json_object_set_new(o, "channels", ca);
 		return ctl_json_print(o);

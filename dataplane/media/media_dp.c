@@ -96,8 +96,8 @@ static int media_cfg_check(char *err, size_t errlen)
 			 mcfg.consumer);
 		return -EINVAL;
 	}
-	return dp_cfg_udp_reserve("[media] port_min, port_max", mcfg.port_min, mcfg.port_max,
-				  err, errlen);
+	return dp_cfg_udp_reserve("[media] port_min, port_max", mcfg.port_min, mcfg.port_max, err,
+				  errlen);
 }
 
 static struct dp_cfg_section media_section = {.name = "media",
@@ -435,7 +435,8 @@ static inline struct relayer relayer_at(struct dp_worker *w)
 {
 	uint64_t now = rte_rdtsc();
 
-	return (struct relayer){.w = w, .now = now, .us = dp_cyc_to_us(now - dp_rt.start_tsc, us_q32)};
+	return (struct relayer){
+	    .w = w, .now = now, .us = dp_cyc_to_us(now - dp_rt.start_tsc, us_q32)};
 }
 
 /* Control: drop m by reason, on leg l's figures too when l is not NULL (its ctl_drop[]:
@@ -685,9 +686,11 @@ static inline void prefetch_burst(struct rte_mbuf **m, struct media_leg **lg,
 	/* the payloads: the generator's core wrote them, and the crypto reads them in order,
 	 * one line after the other, each a miss without this */
 	for (i = 0; i < n; i++) {
-		const uint8_t *pl = rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off);
+		const uint8_t *pl =
+		    rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off);
 		uintptr_t a = ((uintptr_t)pl & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1)) +
-			      RTE_CACHE_LINE_SIZE, end = (uintptr_t)pl + pi[i].payload_len;
+			      RTE_CACHE_LINE_SIZE,
+			  end = (uintptr_t)pl + pi[i].payload_len;
 		for (; a < end; a += RTE_CACHE_LINE_SIZE) /* the first: read with the headers */
 			rte_prefetch0((const void *)a);
 	}
@@ -908,8 +911,8 @@ static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 	if (!s)
 		return NULL;
 	s->ssrc = ssrc;
-	if ((l->encrypted &&
-	     ctx_new(&media_keys_of(l)->rx, PR_SRTP_RECEIVER, ssrc, saved ? saved->idx : NULL, &s->rx) < 0) ||
+	if ((l->encrypted && ctx_new(&media_keys_of(l)->rx, PR_SRTP_RECEIVER, ssrc,
+				     saved ? saved->idx : NULL, &s->rx) < 0) ||
 	    (o->encrypted && ctx_new(&media_keys_of(o)->tx, PR_SRTP_SENDER, ssrc,
 				     saved ? saved->idx + 2 : NULL, &s->tx) < 0)) {
 		stream_free(s);
@@ -1782,9 +1785,10 @@ static int check_idle(void)
 
 	for (uint32_t i = 0; i < nlist; i++) {
 		struct media_sess *s = list[i];
-		uint64_t q = RTE_MIN(rt_quiet_ms(s->leg[0].rt, now), rt_quiet_ms(s->leg[1].rt, now));
+		uint64_t q =
+		    RTE_MIN(rt_quiet_ms(s->leg[0].rt, now), rt_quiet_ms(s->leg[1].rt, now));
 		uint64_t idle_s = s->idle_s ? s->idle_s : mcfg.session_idle_s;
-		uint64_t quiet_ms = q != UINT64_MAX		  ? q
+		uint64_t quiet_ms = q != UINT64_MAX		? q
 				    : s->installed_ms >= now_ms ? 0
 								: now_ms - s->installed_ms;
 

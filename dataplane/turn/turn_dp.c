@@ -266,8 +266,8 @@ static int turn_cfg_check(char *err, size_t errlen)
 			 tcfg.denied_peer, TURN_POLICY_MAX_CIDRS);
 		return -EINVAL;
 	}
-	if ((rc = dp_cfg_udp_reserve("[turn] listen_port", tcfg.listen_port, tcfg.listen_port,
-				     err, errlen)) < 0 ||
+	if ((rc = dp_cfg_udp_reserve("[turn] listen_port", tcfg.listen_port, tcfg.listen_port, err,
+				     errlen)) < 0 ||
 	    (rc = dp_cfg_udp_reserve("[turn] relay_port_min, relay_port_max", tcfg.relay_port_min,
 				     tcfg.relay_port_max, err, errlen)) < 0)
 		return rc;

@@ -37,7 +37,7 @@ struct turn_server {
 	struct turn_table *tbl;
 	struct turn_cred_ops cred;
 	struct turn_hooks hooks;
-	uint32_t now; /* control writes, workers read */
+	uint32_t now;  /* control writes, workers read */
 	bool draining; /* control lcore only */
 	uint64_t id_seq;
 	struct turn_ctl_stats st;

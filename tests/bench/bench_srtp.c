@@ -366,10 +366,11 @@ static void lifecycle(void)
 		}
 		tl[r] = (now() - t0) / (n / 10);
 	}
-	printf("{\"name\": \"context create+destroy AES_CM_128_HMAC_SHA1_80: ipsecmb vs libsrtp2\", "
-	       "\"value\": %.0f, \"unit\": \"ctx/s\", \"baseline\": \"libsrtp2\", "
-	       "\"baseline_value\": %.0f}\n",
-	       1.0 / median(to, reps), 1.0 / median(tl, reps));
+	printf(
+	    "{\"name\": \"context create+destroy AES_CM_128_HMAC_SHA1_80: ipsecmb vs libsrtp2\", "
+	    "\"value\": %.0f, \"unit\": \"ctx/s\", \"baseline\": \"libsrtp2\", "
+	    "\"baseline_value\": %.0f}\n",
+	    1.0 / median(to, reps), 1.0 / median(tl, reps));
 	fprintf(stderr, "context create+destroy: %.2f us (libsrtp2 %.2f us)\n",
 		median(to, reps) * 1e6, median(tl, reps) * 1e6);
 	fflush(stdout);

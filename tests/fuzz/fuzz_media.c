@@ -49,8 +49,8 @@
  * frames on the wire; a leg in clear re-latches at most once per relatch_interval_ms (2 s:
  * once per input), and RTCP toward a device never goes to an RTCP source latched under an
  * older SDP generation of its leg (FUZZ_MEDIA_STRICT=0 turns these two off, =relatch or
- * =rtcp keeps one; the anchor failed both until they were fixed). FUZZ_MEDIA_VERBOSE=1 prints what each
- * input did, =2 each datagram and relayed frame. */
+ * =rtcp keeps one; the anchor failed both until they were fixed). FUZZ_MEDIA_VERBOSE=1 prints what
+ * each input did, =2 each datagram and relayed frame. */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -290,8 +290,8 @@ NOCOV static struct pr_srtp_ctx *dev_sender(int s, int l, uint32_t ssrc)
 			return devs[i].c;
 	if (ndevs == RTE_DIM(devs))
 		return NULL;
-	devs[ndevs] = (struct dev_ctx){s, l, ssrc,
-				       ctx_make(&media_keys_of(leg_of(s, l))->rx, PR_SRTP_SENDER, ssrc, 0, 0)};
+	devs[ndevs] = (struct dev_ctx){
+	    s, l, ssrc, ctx_make(&media_keys_of(leg_of(s, l))->rx, PR_SRTP_SENDER, ssrc, 0, 0)};
 	return devs[ndevs++].c;
 }
 

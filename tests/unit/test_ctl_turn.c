@@ -161,9 +161,9 @@ static void test_add(void)
 	flush();
 	file_with(f1, sizeof(f1), "s1", S1 "\n");
 	file_with(f2, sizeof(f2), "s2", S2 "\r\n");
-	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "2026-11", "--from-file", f1,
-			    NULL),
-			CTL_EXIT_OK);
+	CU_ASSERT_EQUAL(
+	    ctl(sock_path, false, NULL, "secret", "add", "2026-11", "--from-file", f1, NULL),
+	    CTL_EXIT_OK);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2026-11 added"));
 	v = hget(PR_KS_TURN_SECRETS_KEY, "2026-11");
 	CU_ASSERT(v && !strcmp(v, S1)); /* the end of line is not part of it */
@@ -171,9 +171,9 @@ static void test_add(void)
 	CU_ASSERT(added >= now && added <= now + 5);
 
 	/* a duplicate is refused and changes nothing */
-	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "2026-11", "--from-file", f2,
-			    NULL),
-			CTL_EXIT_ERR);
+	CU_ASSERT_EQUAL(
+	    ctl(sock_path, false, NULL, "secret", "add", "2026-11", "--from-file", f2, NULL),
+	    CTL_EXIT_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exists already"));
 	v = hget(PR_KS_TURN_SECRETS_KEY, "2026-11");
 	CU_ASSERT(v && !strcmp(v, S1));
@@ -217,9 +217,9 @@ static void test_add(void)
 			CTL_EXIT_USAGE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid secret id 'a/b'"));
 	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "c", NULL), CTL_EXIT_USAGE);
-	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "c", "--stdin", "--generate",
-			    NULL),
-			CTL_EXIT_USAGE);
+	CU_ASSERT_EQUAL(
+	    ctl(sock_path, false, NULL, "secret", "add", "c", "--stdin", "--generate", NULL),
+	    CTL_EXIT_USAGE);
 	/* the secret on the command line is refused and not repeated */
 	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "c", S1, NULL),
 			CTL_EXIT_USAGE);
@@ -248,9 +248,9 @@ static void test_generate(void)
 	CU_ASSERT(v && !strcmp(v, secret));
 	CU_ASSERT_PTR_NULL(strstr(err, secret));
 	/* another one differs */
-	CU_ASSERT_EQUAL(ctl(sock_path, true, NULL, "secret", "add", "gen", "--generate",
-			    "--replace", NULL),
-			CTL_EXIT_OK);
+	CU_ASSERT_EQUAL(
+	    ctl(sock_path, true, NULL, "secret", "add", "gen", "--generate", "--replace", NULL),
+	    CTL_EXIT_OK);
 	CU_ASSERT_PTR_NULL(strstr(out, secret));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"secret\": \""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"replaced\": true"));
@@ -265,8 +265,9 @@ static void test_list_del(void)
 
 	flush();
 	file_with(f1, sizeof(f1), "s1", S1 "\n");
-	CU_ASSERT_EQUAL(ctl(sock_path, false, NULL, "secret", "add", "new", "--from-file", f1, NULL),
-			CTL_EXIT_OK);
+	CU_ASSERT_EQUAL(
+	    ctl(sock_path, false, NULL, "secret", "add", "new", "--from-file", f1, NULL),
+	    CTL_EXIT_OK);
 	/* written before poprelayctl recorded times: listed with age "-" */
 	rep = pr_redis_cmd(R, "HSET %s legacy %s", PR_KS_TURN_SECRETS_KEY, S2);
 	freeReplyObject(rep);
@@ -362,9 +363,9 @@ static void test_redis_down(void)
 			CTL_EXIT_DOWN);
 	CU_ASSERT_EQUAL(ctl("/nonexistent/redis.sock", false, NULL, "secret", "del", "x", NULL),
 			CTL_EXIT_DOWN);
-	CU_ASSERT_EQUAL(ctl("/nonexistent/redis.sock", false, S1 "\n", "secret", "add", "x",
-			    "--stdin", NULL),
-			CTL_EXIT_DOWN);
+	CU_ASSERT_EQUAL(
+	    ctl("/nonexistent/redis.sock", false, S1 "\n", "secret", "add", "x", "--stdin", NULL),
+	    CTL_EXIT_DOWN);
 }
 
 static int suite_init(void)

@@ -94,12 +94,14 @@ static void test_against_keyspace_doc(void)
 		char cfg[128];
 		snprintf(cfg, sizeof(cfg), "%s.%s", sec, key);
 		seen[t - pr_ks_tunables] = true;
-		if (strcmp(owner, t->owner) || strcmp(cfg, t->cfg) || mn != t->min || mx != t->max ||
-		    def != t->def) {
+		if (strcmp(owner, t->owner) || strcmp(cfg, t->cfg) || mn != t->min ||
+		    mx != t->max || def != t->def) {
 			fprintf(stderr,
-				"\n  docs/redis-keyspace.md: %s %s %s %lld..%lld default %lld, the table "
+				"\n  docs/redis-keyspace.md: %s %s %s %lld..%lld default %lld, the "
+				"table "
 				"%s %s %" PRId64 "..%" PRId64 " default %" PRId64 "\n",
-				name, owner, cfg, mn, mx, def, t->owner, t->cfg, t->min, t->max, t->def);
+				name, owner, cfg, mn, mx, def, t->owner, t->cfg, t->min, t->max,
+				t->def);
 			CU_FAIL("docs/redis-keyspace.md and pr_ks_tunables[] disagree");
 		}
 	}
@@ -120,7 +122,8 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("dp_tunables", NULL, NULL);
-	CU_add_test(s, "every dataplane tunable matches its configuration key", test_against_config);
+	CU_add_test(s, "every dataplane tunable matches its configuration key",
+		    test_against_config);
 	CU_add_test(s, "docs/redis-keyspace.md documents every tunable as the table has it",
 		    test_against_keyspace_doc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -763,10 +763,10 @@ static void test_restore(void)
 {
 	for (unsigned pi = 0; pi < 3; pi++) {
 		enum pr_srtp_profile prof = profiles[pi];
-		struct pr_srtp_ctx *tx = our_create(prof, PR_SRTP_BACKEND_IPSECMB, PR_SRTP_SENDER,
-						    0xb000, 0, 0);
-		struct pr_srtp_ctx *rx = our_create(prof, PR_SRTP_BACKEND_IPSECMB,
-						    PR_SRTP_RECEIVER, 0xb000, 0, 0);
+		struct pr_srtp_ctx *tx =
+		    our_create(prof, PR_SRTP_BACKEND_IPSECMB, PR_SRTP_SENDER, 0xb000, 0, 0);
+		struct pr_srtp_ctx *rx =
+		    our_create(prof, PR_SRTP_BACKEND_IPSECMB, PR_SRTP_RECEIVER, 0xb000, 0, 0);
 		static uint8_t saved[100][256];
 		static uint16_t saved_len[100];
 		uint8_t buf[256];
@@ -779,7 +779,8 @@ static void test_restore(void)
 			memcpy(saved[i], buf, pk.len);
 			saved_len[i] = pk.len;
 			if (i == 60)
-				continue; /* never reached the receiver: still refused after restore */
+				continue; /* never reached the receiver: still refused after restore
+					   */
 			CU_ASSERT_EQUAL(pr_srtp_unprotect_burst(rx, &pk, 1), 1);
 		}
 		int64_t tx_idx = pr_srtp_ctx_rtp_index(tx), rx_idx = pr_srtp_ctx_rtp_index(rx);
@@ -815,8 +816,8 @@ static void test_restore(void)
 		}
 		CU_ASSERT_EQUAL(pr_srtp_ctx_rtp_index(rx), (1 << 16) | (uint16_t)(seq - 1));
 		/* without restore the same receiver would start at ROC 0 and fail */
-		struct pr_srtp_ctx *fresh = our_create(prof, PR_SRTP_BACKEND_IPSECMB,
-						       PR_SRTP_RECEIVER, 0xb000, 0, 0);
+		struct pr_srtp_ctx *fresh =
+		    our_create(prof, PR_SRTP_BACKEND_IPSECMB, PR_SRTP_RECEIVER, 0xb000, 0, 0);
 		struct pr_srtp_pkt pk = {buf, (uint16_t)make_rtp(buf, 0xb000, seq, 40), sizeof(buf),
 					 0xff};
 		CU_ASSERT_EQUAL(pr_srtp_protect_burst(tx, &pk, 1), 1);
