@@ -15,7 +15,10 @@ for line in sys.stdin:
     r.setdefault("baseline", None)
     r.setdefault("baseline_value", None)
     bv = r["baseline_value"]
-    r["ratio"] = round(r["value"] / bv, 3) if bv else None
+    # a bench that measures its figure and baseline in pairs (each run's own baseline, on a
+    # machine whose speed drifts between runs) gives the median of the pairs' ratios itself
+    if "ratio" not in r:
+        r["ratio"] = round(r["value"] / bv, 3) if bv else None
     r.update(date=date, commit=commit, bench=bench)
     print(json.dumps(r, sort_keys=True))
     print(f"  {r['name']}: {r['value']} {r['unit']}"

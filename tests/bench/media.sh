@@ -21,9 +21,10 @@
 #  4. media_session_installs_per_s: sessions a second from writing the stream entries
 #     (redis-cli --pipe, each session as the slowpath's MULTI/EXEC) to a first packet relayed
 #     in both directions of every session.
-# Env: SECS (measured seconds per figure, default 5), RUNS (default 3), SESSIONS (10000),
+# Env: SECS (measured seconds per figure, default 5), RUNS (default 5), SESSIONS (10000),
 # CALLS (rtpengine calls, 1000), PROFILE (1: perf profile of the worker in the first run),
-# PERF_OUT (a path: keep that profile's perf.data there, for perf annotate).
+# PROFILE_SIZE (the packet size profiled, 172), RTPENGINE (no: skip figure 2), PERF_OUT (a path: keep that profile's
+# perf.data there, for perf annotate).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap 'trap "" INT TERM; exit 130' INT TERM
@@ -37,7 +38,7 @@ H=$PR_ROOT/tests/bench/media
 for b in "$DP" "$GEN" "$CB" "$RD"; do [ -x "$b" ] || pr_fail "build first: $b"; done
 N=${SESSIONS:-10000}
 SECS=${SECS:-5}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 CALLS=${CALLS:-1000}
 PROFILE=${PROFILE:-1}
 PREFIX=md-bench
@@ -144,6 +145,8 @@ measure() {
 t, rel, bu, cpu = $t1 - $t0, $r1 - $r0, max($b1 - $b0, 1) / 1e6, max($c1 - $c0, 0.001)
 print(round(rel / bu), round(bu / t, 3), round(($rx1 - $rx0) / max($l1 - $l0, 1), 1),
       round(rel / cpu), round(cpu / t, 3), round(rel / (bu * cpu / t)))")"
+	[ "$core_rate" -gt 0 ] 2>/dev/null ||
+		pr_fail "no packet relayed in the $1 B phase by the worker's figures ($r0 -> $r1 relayed, busy_us $b0 -> $b1)"
 	gen_busy=$(jget "$tmp/m.json" gen_busy)
 	ring_avg=$(jget "$tmp/m.json" rx_ring_avg)
 }
@@ -198,8 +201,8 @@ print(m['sessions'], m['streams'], m['memory_bytes'], m['slots_bytes'], m['insta
 		pr_log "run $r $size B: $core_rate relayed per busy CPU-second of the worker ($rate per second, $busy_rate per busy_us second, $cpu_rate per CPU-second of the worker thread; the worker had $cpu_share of CPU 1, busy $busy_frac, $burst packets a poll; generator busy $gen_busy, RX ring $ring_avg deep), mediagen $(cat "$tmp/m.json")"
 	done
 	if [ "$r" = 1 ] && [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-		measure 172 perf
-		pr_log "profile of CPU 1 (the worker's) relaying 172 B ($core_rate per busy CPU-second, $rate/s):"
+		measure "${PROFILE_SIZE:-172}" perf
+		pr_log "profile of CPU 1 (the worker's) relaying ${PROFILE_SIZE:-172} B ($core_rate per busy CPU-second, $rate/s):"
 		perf report -i "$tmp/perf.data" --no-children --sort comm --stdio 2>/dev/null |
 			grep -E '^ +[0-9]' | head -4 >&2 || true
 		perf report -i "$tmp/perf.data" --no-children --comm rte-worker-1 --sort dso,symbol \
@@ -216,7 +219,9 @@ done
 
 # rtpengine, userspace, in a namespace on lo: the same packets through CALLS calls
 rte=0; rte_note="not installed"
-if command -v rtpengine >/dev/null; then
+if [ "${RTPENGINE:-yes}" = no ]; then
+	rte_note="not run (RTPENGINE=no)"
+elif command -v rtpengine >/dev/null; then
 	pr_netns md-rte
 	for a in 10.0.0.1 10.0.0.2 10.0.0.3; do ip -n md-rte addr add $a/32 dev lo; done
 	ip netns exec md-rte taskset -c 1 rtpengine --config-file=none --foreground --table=-1 \
@@ -252,6 +257,11 @@ python3 - "${b172[*]}" "${b1212[*]}" "${c172[*]}" "${c1212[*]}" "${mem[*]}" "${i
 import json, statistics, sys
 med = lambda s: statistics.median(float(x) for x in s.split())
 b172, b1212, c172, c1212, mem, inst = (med(a) for a in sys.argv[1:7])
+# each run's relay over the same run's bound (measured around it): the machine's speed
+# drifts between runs, and a run's two figures come from the same spell of it
+pairs = lambda c, b: [float(x) / float(y) for x, y in zip(sys.argv[c].split(), sys.argv[b].split())]
+r172, r1212 = pairs(3, 1), pairs(4, 2)
+runs = lambda v: ", ".join(f"{x:.3f}" for x in v)
 rte, n, rte_note = float(sys.argv[7]), int(sys.argv[8]), sys.argv[9]
 notes = [x.split(":") for x in sys.argv[10].split()]
 def ev(size):
@@ -265,13 +275,16 @@ print(json.dumps({"name": "media_srtp_transcrypt_per_worker_ring", "value": roun
                   "unit": "Mpps", "baseline": "crypto-only bound: crypto/'s unprotect + protect "
                   "bursts, same streams and contexts, one core, no I/O",
                   "baseline_value": round(b172 / 1e6, 3),
+                  "ratio": round(statistics.median(r172), 3),
                   "note": f"SRTP->SRTP 172 B, {n} sessions, both directions, one worker on a "
-                          "ring port, relayed per busy CPU-second of the worker; " + ev("172")}))
+                          "ring port, relayed per busy CPU-second of the worker; ratio: the "
+                          f"median of the runs' own ratios ({runs(r172)}); " + ev("172")}))
 print(json.dumps({"name": "media_srtp_transcrypt_1212B_per_worker_ring",
                   "value": round(c1212 / 1e6, 3), "unit": "Mpps",
                   "baseline": "crypto-only bound, 1212 B", "baseline_value": round(b1212 / 1e6, 3),
-                  "note": "SRTP->SRTP 1212 B, relayed per busy CPU-second of the worker; "
-                          + ev("1212")}))
+                  "ratio": round(statistics.median(r1212), 3),
+                  "note": "SRTP->SRTP 1212 B, relayed per busy CPU-second of the worker; ratio: "
+                          f"the median of the runs' own ratios ({runs(r1212)}); " + ev("1212")}))
 if rte:
     print(json.dumps({"name": "media_srtp_transcrypt_vs_rtpengine", "value": round(c172 / 1e3, 1),
                       "unit": "kpps", "baseline": "rtpengine (userspace) relayed per CPU-second",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh BUILD_DIR [NAME]
 # Runs tests/bench/NAME.sh (or every one). A benchmark script prints one JSON object a
-# line: {"name","value","unit","baseline","baseline_value"}; this runner adds ratio,
+# line: {"name","value","unit","baseline","baseline_value"[,"ratio"]}; this runner adds
+# ratio (value / baseline_value, unless the bench gave it: the median of paired runs' ratios),
 # date, commit and bench, appends to docs/bench-results.jsonl, and regenerates
 # docs/performance.md from the newest run of every benchmark.
 set -uo pipefail

@@ -17,7 +17,7 @@ from the SDPs that A->B's keys differ on every call.
 
 Streams file lines (a->b, then b->a of each call):
   ssrc send_key recv_key src_ip src_port relay_ip in_port out_port dst_ip dst_port
-Prints a one-line summary on stderr. Exit 1 when rtpengine refuses a call."""
+Calls left by an earlier run are deleted first. Prints a one-line summary on stderr. Exit 1 when rtpengine refuses a call."""
 import base64
 import os
 import random
@@ -119,6 +119,9 @@ def main():
     ssrcs = list(ssrcs)
     differ = 0
     run = "%08x" % rnd.getrandbits(32)  # new calls on every run, never re-offers
+    # the calls of the runs before end first: each holds four of rtpengine's ports
+    for cid in ng({"command": "list", "limit": "1000000"}).get("calls", []):
+        ng({"command": "delete", "call-id": cid})
     with open(out, "w") as f:
         f.write("# rtpengine streams: %d calls, suite %s\n" % (calls, SUITE))
         for i in range(calls):
