@@ -758,8 +758,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			return;
 		}
 		if (rc < 0) {
-			s->ctr.redis_errors++;
-			sp_respond(s, c, req, 500, NULL);
+			sp_respond_redis_down(s, c, req, "loading the callee's binding", rc);
 			return;
 		}
 		flow = sp_registrar_flow(s, &reg);
@@ -852,9 +851,14 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 
 	/* profiles of the on-net parties: bandwidth limits, encryption_required */
 	bool enc_required = false;
+	int prc = 0;
 	for (int l = 0; l < 2; l++) {
 		struct pr_ks_user pu;
-		if (!call->leg[l].onnet || pr_ks_user_load(s->redis, call->leg[l].user, &pu) < 0)
+		int lrc = call->leg[l].onnet ? pr_ks_user_load(s->redis, call->leg[l].user, &pu)
+					     : -ENOENT;
+		if (lrc < 0 && lrc != -ENOENT)
+			prc = lrc; /* a policy unread is not a policy absent */
+		if (lrc < 0)
 			continue;
 		call->leg[l].max_kbps = pu.max_tx_kbps;
 		enc_required |= pu.encryption_required;
@@ -872,6 +876,11 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	b->want_srtp = enc_required && !b->onnet;
 	const char *why = NULL;
 	struct sp_buf offer = {0};
+	if (prc < 0) {
+		sp_respond_redis_down(s, c, req, "loading the parties' profiles", prc);
+		call_finish(s, call, "error", 503);
+		goto out;
+	}
 	int rc = take_media(s, call, LEG_A, &info, &why);
 	if (rc == 0 && enc_required && !a->onnet)
 		for (unsigned i = 0; i < a->n_media; i++)
@@ -889,8 +898,14 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	}
 	if (rc == 0)
 		rc = prepare_offer_leg(call, LEG_B, info.n, a);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = alloc_ports(s, call, info.n);
+		if (rc < 0 && rc != -ENOSPC) {
+			sp_respond_redis_down(s, c, req, "allocating relay ports", rc);
+			call_finish(s, call, "error", 503);
+			goto out;
+		}
+	}
 	if (rc == -ENOSPC) {
 		PR_ERR("call %s: media port pool exhausted", call->id);
 		refuse(s, c, req, 503, "no relay ports left");

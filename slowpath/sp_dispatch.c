@@ -107,7 +107,7 @@ void sp_respond(struct sp_server *s, struct sp_conn *c, const osip_message_t *re
 }
 
 /* At most one line per second for floods (the counters carry the totals). */
-enum { LOG_RATE, LOG_UNPARSEABLE, LOG_MALFORMED, LOG_SCANNER, LOG_KINDS };
+enum { LOG_RATE, LOG_UNPARSEABLE, LOG_MALFORMED, LOG_SCANNER, LOG_REDIS, LOG_KINDS };
 static bool log_ok(int kind)
 {
 	static int64_t last[LOG_KINDS];
@@ -118,6 +118,30 @@ static bool log_ok(int kind)
 	return true;
 }
 
+void sp_respond_redis_down(struct sp_server *s, struct sp_conn *c, const osip_message_t *req,
+			   const char *what, int rc)
+{
+	s->ctr.redis_errors++;
+	/* what comes back by itself: the connection, a timeout, a loading, busy or read-only
+	 * (failing over) server, its memory; not a malformed record or a refused ACL */
+	if (rc != -EIO && rc != -ETIMEDOUT && rc != -EAGAIN && rc != -EROFS && rc != -ENOMEM &&
+	    rc != -ECONNREFUSED) {
+		PR_ERR("redis: %s failed (%s): answering %s from %s:%u with 500", what,
+		       pr_ks_errmsg(), req->sip_method, c->peer_ip, c->peer_port);
+		sp_respond(s, c, req, 500, NULL);
+		return;
+	}
+	s->ctr.redis_unavailable++;
+	if (log_ok(LOG_REDIS))
+		PR_ERR("redis: %s failed (%s): answering %s from %s:%u with 503, Retry-After %d",
+		       what, pr_ks_errmsg(), req->sip_method, c->peer_ip, c->peer_port,
+		       SP_REDIS_RETRY_AFTER_S);
+	/* RFC 3261 21.5.4: a temporary failure; the device retries, here or at another PoP */
+	char extra[64];
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", SP_REDIS_RETRY_AFTER_S);
+	sp_respond(s, c, req, 503, extra);
+}
+
 void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t len)
 {
 	s->ctr.rx_msgs++;
@@ -125,7 +149,7 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 	int status;
 	const char *why;
 	int rc;
-	if (!c->peer_pop && !sp_guard_rate_ok(s, c->peer_ip, sp_now_ms())) {
+	if (!sp_guard_admit(s, c, sp_now_ms())) {
 		s->ctr.rate_limited++;
 		if (log_ok(LOG_RATE))
 			PR_WARN("rate limit: dropping requests from %s (%s), over %u/s%s",

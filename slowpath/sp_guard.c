@@ -2,7 +2,14 @@
 /* Abuse guard: a token bucket per source address, failed-authentication lockout per source
  * and per user, and refusal of known scanner User-Agents. Fixed-size tables indexed by a
  * hash (a collision evicts the older entry: the guard may forget, never wrongly block a
- * different key, because entries are compared by key). */
+ * different key, because entries are compared by key).
+ *
+ * The limits per source tell failures from successes, so that a thousand devices behind
+ * one carrier-grade NAT address can all come back at once: a new flow's first request is
+ * free (its TLS handshake paid for it), a flow that authenticated gets a bucket of its own,
+ * a success gives its source back the tokens of its request and challenge and forgives
+ * one of its failures. The price: an attacker behind that address guesses faster while the
+ * devices around him succeed; the lockout per user still bounds the guesses per account. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,23 +73,46 @@ static struct guard_slot *slot(struct guard_slot *t, size_t n, const char *key, 
 	return s;
 }
 
+/* One token from a bucket of rate_limit_rps and rate_burst; last_ms 0: a new, full one. */
+static bool bucket_take(const struct sp_config *cfg, double *tokens, int64_t *last_ms,
+			int64_t now_ms)
+{
+	if (!*last_ms) {
+		*tokens = cfg->rate_burst;
+		*last_ms = now_ms;
+	}
+	*tokens += (double)(now_ms - *last_ms) * cfg->rate_limit_rps / 1000.0;
+	if (*tokens > cfg->rate_burst)
+		*tokens = cfg->rate_burst;
+	*last_ms = now_ms;
+	if (*tokens < 1.0)
+		return false;
+	*tokens -= 1.0;
+	return true;
+}
+
 bool sp_guard_rate_ok(struct sp_server *s, const char *src_ip, int64_t now_ms)
 {
 	if (!s->cfg.rate_limit_rps)
 		return true;
 	struct guard_slot *g = slot(s->guard->src, s->guard->n, src_ip, true);
-	if (!g->last_ms) {
-		g->tokens = s->cfg.rate_burst;
-		g->last_ms = now_ms;
-	}
-	g->tokens += (double)(now_ms - g->last_ms) * s->cfg.rate_limit_rps / 1000.0;
-	if (g->tokens > s->cfg.rate_burst)
-		g->tokens = s->cfg.rate_burst;
-	g->last_ms = now_ms;
-	if (g->tokens < 1.0)
-		return false;
-	g->tokens -= 1.0;
-	return true;
+	return bucket_take(&s->cfg, &g->tokens, &g->last_ms, now_ms);
+}
+
+bool sp_guard_admit(struct sp_server *s, struct sp_conn *c, int64_t now_ms)
+{
+	if (c->peer_pop || !s->cfg.rate_limit_rps)
+		return true;
+	if (c->tp == SP_UDP || !c->inbound)
+		return sp_guard_rate_ok(s, c->peer_ip, now_ms);
+	/* A storm of new devices is paced by TLS handshakes and capped by
+	 * max_flows_per_source, not by one bucket shared by everyone behind a NAT. */
+	if (c->requests++ == 0)
+		return true;
+	/* A device that proved its password gets its own rate, not its neighbours'. */
+	if (c->authed)
+		return bucket_take(&s->cfg, &c->tokens, &c->tokens_ms, now_ms);
+	return sp_guard_rate_ok(s, c->peer_ip, now_ms);
 }
 
 bool sp_guard_locked(struct sp_server *s, const char *src_ip, const char *user, int64_t now)
@@ -129,8 +159,18 @@ void sp_guard_auth_failed(struct sp_server *s, const char *src_ip, const char *u
 void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user)
 {
 	struct guard_slot *a = slot(s->guard->src, s->guard->n, src_ip, false);
-	if (a && a->locked_until == 0)
-		a->failures = 0;
+	if (a) {
+		/* the request and the 401/407 before it: a source whose requests authenticate
+		 * is not throttled by its challenges */
+		a->tokens += 2.0;
+		if (a->tokens > s->cfg.rate_burst)
+			a->tokens = s->cfg.rate_burst;
+		/* a success forgives one failure, not all: behind a NAT an attacker gets one
+		 * more guess per device's success, not unlimited ones (a lockout in force
+		 * runs its course) */
+		if (a->failures)
+			a->failures--;
+	}
 	struct guard_slot *b = user ? slot(s->guard->user, s->guard->n, user, false) : NULL;
 	if (b && b->locked_until == 0)
 		b->failures = 0;

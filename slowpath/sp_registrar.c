@@ -140,9 +140,9 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 		return -EACCES;
 	}
 	if (rc < 0) {
-		s->ctr.redis_errors++;
-		PR_ERR("auth: cannot load user %s: %s", f.username, pr_ks_errmsg());
-		sp_respond(s, c, req, 500, NULL);
+		/* not a failure of the device's: no lockout count, a 503 to come back later */
+		memset(u, 0, sizeof(*u));
+		sp_respond_redis_down(s, c, req, "loading the user", rc);
 		return rc;
 	}
 	if (u->disabled) {
@@ -182,6 +182,7 @@ int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 		return -EACCES;
 	}
 	sp_guard_auth_ok(s, c->peer_ip, f.username);
+	c->authed = c->tp != SP_UDP;
 	/* keep only what callers need; drop the digests */
 	memset(u->ha1_md5, 0, sizeof(u->ha1_md5));
 	memset(u->ha1_sha256, 0, sizeof(u->ha1_sha256));
@@ -237,7 +238,12 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	if (!ct) { /* query: RFC 3261 10.3 step 8 */
 		struct pr_ks_reg r;
 		extra[0] = '\0';
-		if (pr_ks_reg_load(s->redis, u.name, &r) == 0 && r.expires > now)
+		int rc = pr_ks_reg_load(s->redis, u.name, &r);
+		if (rc < 0 && rc != -ENOENT) {
+			sp_respond_redis_down(s, c, req, "loading the binding", rc);
+			return;
+		}
+		if (rc == 0 && r.expires > now)
 			snprintf(extra, sizeof(extra), "Contact: <%s>;expires=%lld\r\n", r.contact,
 				 (long long)(r.expires - now));
 		sp_respond(s, c, req, 200, extra);
@@ -250,8 +256,11 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 			return;
 		}
 		int rc = pr_ks_reg_delete(s->redis, u.name);
-		if (rc < 0 && rc != -ENOENT)
-			s->ctr.redis_errors++;
+		if (rc < 0 && rc != -ENOENT) {
+			/* a 200 would tell the device its binding is gone while it still routes */
+			sp_respond_redis_down(s, c, req, "removing the binding", rc);
+			return;
+		}
 		s->ctr.reg_unreg++;
 		PR_INFO("registrar: %s unregistered from %s:%u", u.name, c->peer_ip, c->peer_port);
 		sp_respond(s, c, req, 200, NULL);
@@ -296,9 +305,7 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	r.updated = now;
 	int rc = pr_ks_reg_store(s->redis, &r);
 	if (rc < 0) {
-		s->ctr.redis_errors++;
-		PR_ERR("registrar: cannot store the binding of %s: %s", u.name, pr_ks_errmsg());
-		sp_respond(s, c, req, 500, NULL);
+		sp_respond_redis_down(s, c, req, "storing the binding", rc);
 		return;
 	}
 	snprintf(c->user, sizeof(c->user), "%s", u.name);

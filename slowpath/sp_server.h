@@ -36,6 +36,12 @@ struct sp_conn {
 	char peer_pop_name[64];
 	bool inbound; /* accepted (vs. connected by us) */
 	bool active;  /* a first message (or keepalive) arrived: the long idle timeout applies */
+	/* sp_guard.c (sp_guard_admit): requests admitted on this flow, and the flow's own
+	 * token bucket once a digest authentication succeeded on it (authed) */
+	uint32_t requests;
+	bool authed;
+	double tokens;
+	int64_t tokens_ms;
 	struct sp_server *srv;
 	struct sp_conn *next; /* id hash chain */
 };
@@ -64,6 +70,8 @@ struct sp_counters {
 	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
 	uint64_t calls_refused_drain, reg_refused_drain, calls_ended_drain;
 	uint64_t redis_errors;
+	uint64_t redis_unavailable; /* REGISTER/INVITE answered 503 + Retry-After: Redis failed */
+	uint64_t tls_reloads, tls_reload_failed; /* sp_tls.c: SIGHUP / poprelayctl tls reload */
 	/* published (sp_stats.c), not logged: */
 	uint64_t tls_open;		 /* gauge: TLS flows open now (inbound and to peer PoPs) */
 	uint64_t rx_req[SP_REQ_METHODS]; /* well-formed requests received, by sp_req_methods */
@@ -95,11 +103,12 @@ struct sp_drain {
 struct sp_server {
 	struct sp_config cfg;
 	struct event_base *base;
-	SSL_CTX *ssl_srv; /* our listener */
+	SSL_CTX *ssl_srv; /* our listener (sp_tls.c: replaced by a reload) */
 	SSL_CTX *ssl_cli; /* toward peer PoPs (mutual TLS) */
+	struct sp_tls *tls; /* sp_tls.c: session ticket keys */
 	struct evconnlistener *lis_tls, *lis_tcp;
 	int udp_fd;
-	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1;
+	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1, *ev_sighup;
 	struct event *ev_stats;		     /* sp_stats.c: every second */
 	int64_t stats_started_ms;	     /* published as started_ms */
 	bool stats_failing;		     /* the last publication failed (logged once) */
@@ -138,6 +147,13 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 /* answer req with code (and extra headers); logs nothing */
 void sp_respond(struct sp_server *s, struct sp_conn *c, const osip_message_t *req, int code,
 		const char *extra);
+/* A Redis command (pr_ks_*) failed with rc while handling req. Redis unreachable or
+ * temporarily unable (-EIO, -ETIMEDOUT, -EAGAIN, -EROFS, -ENOMEM): 503 with Retry-After
+ * (SP_REDIS_RETRY_AFTER_S), counted in redis_unavailable, at most one log line a second;
+ * else (a malformed record, a refused ACL) 500 and a log line. Both count redis_errors. */
+#define SP_REDIS_RETRY_AFTER_S 5
+void sp_respond_redis_down(struct sp_server *s, struct sp_conn *c, const osip_message_t *req,
+			   const char *what, int rc);
 /* random hex token of n chars (n < 64) */
 void sp_token(char *out, size_t n);
 
@@ -146,9 +162,16 @@ struct sp_guard *sp_guard_new(size_t slots);
 void sp_guard_free(struct sp_guard *g);
 /* true when the source may send one more request now (token bucket). */
 bool sp_guard_rate_ok(struct sp_server *s, const char *src_ip, int64_t now_ms);
+/* The rate limit for one request on c (docs/slowpath.md, "Guard"): the first request of a
+ * new inbound TLS/TCP flow is free, a flow whose digest authentication succeeded has a
+ * bucket of its own, everything else takes a token from its source's bucket. */
+bool sp_guard_admit(struct sp_server *s, struct sp_conn *c, int64_t now_ms);
 /* true when src or user is currently locked out after failed authentications */
 bool sp_guard_locked(struct sp_server *s, const char *src_ip, const char *user, int64_t now);
 void sp_guard_auth_failed(struct sp_server *s, const char *src_ip, const char *user, int64_t now);
+/* A digest authentication succeeded: the source gets back the tokens of the request and of
+ * the challenge before it (up to its burst) and one of its failures is forgiven; the
+ * user's count restarts. */
 void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user);
 bool sp_guard_scanner(const struct sp_config *cfg, const char *user_agent);
 /* Flow accounting per source address: false when src already has max_flows_per_source. */

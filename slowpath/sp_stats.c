@@ -60,6 +60,9 @@ const struct sp_counter_field sp_counter_fields[] = {
     F(reg_refused_drain),
     F(calls_ended_drain),
     F(redis_errors),
+    F(redis_unavailable),
+    F(tls_reloads),
+    F(tls_reload_failed),
 };
 #undef F
 const size_t sp_n_counter_fields = sizeof(sp_counter_fields) / sizeof(sp_counter_fields[0]);

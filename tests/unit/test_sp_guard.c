@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Guard decisions: per-source token bucket, failed-authentication lockout per source and per
- * user (and its expiry), scanner User-Agent matching. */
+/* Guard decisions: per-source token bucket, a NAT's reconnection storm (free first requests,
+ * credit for successes, a bucket per authenticated flow), failed-authentication lockout per
+ * source and per user (and its expiry, and a success forgiving one failure), scanner
+ * User-Agent matching. */
 #include <CUnit/Basic.h>
 #include <string.h>
 
@@ -44,6 +46,57 @@ static void rate(void)
 		CU_ASSERT_TRUE(sp_guard_rate_ok(&srv, "192.0.2.1", 10000)); /* 0 = off */
 }
 
+/* 1,000 devices behind one address reconnect at once: each new flow's first request (the
+ * REGISTER challenged 401) is free, each authenticated REGISTER takes a token and its success
+ * gives two back; the same pattern failing is throttled after the burst. */
+static void storm(void)
+{
+	srv.cfg.rate_limit_rps = 50;
+	srv.cfg.rate_burst = 100;
+	static struct sp_conn c[1000];
+	int refused = 0;
+	for (int i = 0; i < 1000; i++) {
+		c[i] = (struct sp_conn){.tp = SP_TLS, .inbound = true};
+		snprintf(c[i].peer_ip, sizeof(c[i].peer_ip), "198.51.100.200");
+		refused += !sp_guard_admit(&srv, &c[i], 1000);
+	}
+	for (int i = 0; i < 1000; i++) {
+		if (!sp_guard_admit(&srv, &c[i], 1000)) {
+			refused++;
+			continue;
+		}
+		sp_guard_auth_ok(&srv, c[i].peer_ip, NULL);
+		c[i].authed = true;
+	}
+	CU_ASSERT_EQUAL(refused, 0);
+	/* an authenticated flow has its own bucket: its neighbours' traffic does not count */
+	int ok = 0;
+	for (int i = 0; i < 300; i++)
+		ok += sp_guard_admit(&srv, &c[0], 1000);
+	CU_ASSERT_EQUAL(ok, 100);
+	CU_ASSERT_TRUE(sp_guard_admit(&srv, &c[1], 1000));
+	/* the same 1,000 second requests failing: the source's burst, then refusals */
+	ok = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct sp_conn x = {.tp = SP_TLS, .inbound = true, .requests = 1};
+		snprintf(x.peer_ip, sizeof(x.peer_ip), "198.51.100.201");
+		ok += sp_guard_admit(&srv, &x, 1000);
+	}
+	CU_ASSERT_EQUAL(ok, 100);
+	/* UDP has no flow: every datagram takes a token from its source */
+	ok = 0;
+	for (int i = 0; i < 200; i++) {
+		struct sp_conn u = {.tp = SP_UDP};
+		snprintf(u.peer_ip, sizeof(u.peer_ip), "198.51.100.202");
+		ok += sp_guard_admit(&srv, &u, 1000);
+	}
+	CU_ASSERT_EQUAL(ok, 100);
+	/* a peer PoP is not limited */
+	struct sp_conn p = {.tp = SP_TLS, .peer_pop = true, .requests = 5};
+	snprintf(p.peer_ip, sizeof(p.peer_ip), "198.51.100.202");
+	CU_ASSERT_TRUE(sp_guard_admit(&srv, &p, 1000));
+}
+
 static void lockout(void)
 {
 	srv.cfg.lockout_failures = 3;
@@ -79,6 +132,16 @@ static void lockout(void)
 	sp_guard_auth_ok(&srv, "192.0.2.60", "carol");
 	sp_guard_auth_failed(&srv, "192.0.2.60", "carol", 200001);
 	CU_ASSERT_FALSE(sp_guard_locked(&srv, "192.0.2.60", "carol", 200001));
+	/* behind a NAT a success forgives one failure of the source, not all of them: an
+	 * attacker spraying users there is locked out after lockout_failures + the successes */
+	for (int i = 0; i < 4; i++) {
+		char u[16];
+		snprintf(u, sizeof(u), "v%d", i);
+		if (i == 2)
+			sp_guard_auth_ok(&srv, "192.0.2.70", "dave");
+		sp_guard_auth_failed(&srv, "192.0.2.70", u, 300000);
+		CU_ASSERT_EQUAL(sp_guard_locked(&srv, "192.0.2.70", "dave", 300000), i == 3);
+	}
 }
 
 static void flows(void)
@@ -110,6 +173,7 @@ int main(void)
 		return 2;
 	CU_pSuite s = CU_add_suite("sp_guard", setup, teardown);
 	CU_add_test(s, "rate limit per source", rate);
+	CU_add_test(s, "a NAT's reconnection storm", storm);
 	CU_add_test(s, "lockout per source and per user", lockout);
 	CU_add_test(s, "flows per source", flows);
 	CU_add_test(s, "scanner user agents", scanners);
