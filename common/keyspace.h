@@ -486,8 +486,9 @@ int pr_ks_tunables_report(struct pr_redis *r, const char *owner, const int64_t *
  * events reads them with one call: a read consumes the messages of every event.
  * pr_ks_events_read() is the same for one event: the count of messages equal to event. */
 enum {
-	PR_KS_EV_TUNABLES = 1u << 0, /* "tunables": pr:tunables changed */
-	PR_KS_EV_DRAIN = 1u << 1,    /* "drain": pr:drain set or cleared */
+	PR_KS_EV_TUNABLES = 1u << 0,   /* "tunables": pr:tunables changed */
+	PR_KS_EV_DRAIN = 1u << 1,      /* "drain": pr:drain set or cleared */
+	PR_KS_EV_TLS_RELOAD = 1u << 2, /* "tls-reload": poprelayctl tls reload (the slowpath) */
 };
 int pr_ks_events_subscribe(struct pr_redis *sub);
 int pr_ks_events_poll(struct pr_redis *sub, unsigned *mask);

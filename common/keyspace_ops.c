@@ -215,7 +215,9 @@ int pr_ks_events_subscribe(struct pr_redis *sub)
 static const struct {
 	const char *name;
 	unsigned bit;
-} known_events[] = {{"tunables", PR_KS_EV_TUNABLES}, {"drain", PR_KS_EV_DRAIN}};
+} known_events[] = {{"tunables", PR_KS_EV_TUNABLES},
+		    {"drain", PR_KS_EV_DRAIN},
+		    {"tls-reload", PR_KS_EV_TLS_RELOAD}};
 
 /* Takes every message that has arrived without waiting: each is passed to fn. The count of
  * messages, or -EIO. */

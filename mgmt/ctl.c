@@ -466,6 +466,7 @@ static const struct {
     {"alarms", "active alarms and recent raises and clears"},
     {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status"},
     {"undrain", "end the maintenance drain"},
+    {"tls", "tls reload: the slowpath reads its certificate and key again"},
     {"help", "this text"},
 };
 
@@ -493,6 +494,8 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_drain_main;
 	if (strcmp(name, "undrain") == 0)
 		return ctl_undrain_main;
+	if (strcmp(name, "tls") == 0)
+		return ctl_tls_main;
 	if (strcmp(name, "help") == 0)
 		return cmd_help;
 	return NULL;

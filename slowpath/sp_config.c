@@ -37,6 +37,10 @@ void sp_config_defaults(struct sp_config *c)
 	c->plain_port = 5060;
 	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/poprelay/tls/slowpath.crt");
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/poprelay/tls/slowpath.key");
+	snprintf(c->tls_ciphers, sizeof(c->tls_ciphers), "%s", SP_TLS_CIPHERS_DEFAULT);
+	snprintf(c->tls_ciphersuites, sizeof(c->tls_ciphersuites), "%s",
+		 SP_TLS_CIPHERSUITES_DEFAULT);
+	c->tls_ticket_rotate_s = 3600;
 	snprintf(c->advertised_host, sizeof(c->advertised_host), "127.0.0.1");
 	snprintf(c->media_addr, sizeof(c->media_addr), "127.0.0.1");
 	c->nonce_ttl_s = 300;
@@ -218,6 +222,12 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 			return -EINVAL;
 		return 0;
 	}
+	if (!strcmp(k, "tls_ciphers"))
+		return *v ? set_str(c->tls_ciphers, sizeof(c->tls_ciphers), v) : -EINVAL;
+	if (!strcmp(k, "tls_ciphersuites"))
+		return *v ? set_str(c->tls_ciphersuites, sizeof(c->tls_ciphersuites), v) : -EINVAL;
+	if (!strcmp(k, "tls_ticket_rotate_s"))
+		return set_u32(&c->tls_ticket_rotate_s, v, 2, 86400);
 	if (!strcmp(k, "advertised_host"))
 		return set_str(c->advertised_host, sizeof(c->advertised_host), v);
 	if (!strcmp(k, "media_addr"))
@@ -487,6 +497,83 @@ int sp_config_tls_load(const struct sp_config *c, struct ssl_ctx_st *ctx, char *
 	return 0;
 }
 
+/* How many TLS 1.3 suites (tls13), or TLS 1.2 and older ones, ctx enables. */
+static int count_suites(SSL_CTX *ctx, bool tls13)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	int n = 0;
+
+	for (int i = 0; sk && i < sk_SSL_CIPHER_num(sk); i++)
+		n +=
+		    !strcmp(SSL_CIPHER_get_version(sk_SSL_CIPHER_value(sk, i)), "TLSv1.3") == tls13;
+	return n;
+}
+
+/* Each name of list (OpenSSL's separators ':', ',', ' ') alone must enable a suite:
+ * OpenSSL skips unknown names in a list, so a typo would pass unseen. Operators ('!', '-',
+ * '+', '@') are judged with the whole list. */
+static int check_suite_names(const struct sp_config *c, const char *key, const char *list,
+			     bool tls13, char *err, size_t errlen)
+{
+	char buf[512], *save = NULL;
+	SSL_CTX *t = SSL_CTX_new(TLS_server_method());
+	int rc = 0;
+
+	if (!t) {
+		snprintf(err, errlen, "%s: [sip] %s: no memory for a TLS context", c->path, key);
+		return -ENOMEM;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *n = strtok_r(buf, ":, ", &save); n && !rc; n = strtok_r(NULL, ":, ", &save)) {
+		if (strchr("!-+@", n[0]))
+			continue;
+		ERR_clear_error();
+		bool ok = tls13 ? SSL_CTX_set_ciphersuites(t, n) == 1 && count_suites(t, true) > 0
+				: SSL_CTX_set_cipher_list(t, n) == 1 && count_suites(t, false) > 0;
+		if (!ok) {
+			snprintf(err, errlen,
+				 "%s: [sip] %s: unknown %s suite \"%s\", expected OpenSSL names "
+				 "(`openssl ciphers -v %s`)",
+				 c->path, key, tls13 ? "TLS 1.3" : "TLS 1.2", n,
+				 tls13 ? "-tls1_3" : "-tls1_2");
+			rc = -EINVAL;
+		}
+	}
+	ERR_clear_error();
+	SSL_CTX_free(t);
+	return rc;
+}
+
+int sp_config_tls_policy(const struct sp_config *c, struct ssl_ctx_st *ctx, char *err,
+			 size_t errlen)
+{
+	int rc;
+
+	if ((rc = check_suite_names(c, "tls_ciphers", c->tls_ciphers, false, err, errlen)) < 0 ||
+	    (rc = check_suite_names(c, "tls_ciphersuites", c->tls_ciphersuites, true, err,
+				    errlen)) < 0)
+		return rc;
+	ERR_clear_error();
+	if (SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1 || count_suites(ctx, false) == 0) {
+		snprintf(err, errlen,
+			 "%s: [sip] tls_ciphers: \"%s\" enables no TLS 1.2 suite, expected an "
+			 "OpenSSL cipher list such as the default",
+			 c->path, c->tls_ciphers);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, c->tls_ciphersuites) != 1 ||
+	    count_suites(ctx, true) == 0) {
+		snprintf(err, errlen,
+			 "%s: [sip] tls_ciphersuites: \"%s\" enables no TLS 1.3 suite, expected "
+			 "names such as TLS_AES_128_GCM_SHA256",
+			 c->path, c->tls_ciphersuites);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* A listener's address: an IP address (the start takes no names) of this host. */
 static int check_listen(const struct sp_config *c, const char *key, const char *host, char *err,
 			size_t errlen)
@@ -559,7 +646,9 @@ int sp_config_check(const struct sp_config *c, char *err, size_t errlen)
 				 c->path);
 			return -ENOMEM;
 		}
-		rc = sp_config_tls_load(c, ctx, err, errlen);
+		rc = sp_config_tls_policy(c, ctx, err, errlen);
+		if (rc == 0)
+			rc = sp_config_tls_load(c, ctx, err, errlen);
 		SSL_CTX_free(ctx);
 		if (rc < 0)
 			return rc;

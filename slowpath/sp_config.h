@@ -43,6 +43,9 @@ struct sp_config {
 	char tls_key[256];
 	char tls_ca[256]; /* CA for client certificates (and peer PoPs) */
 	enum sp_verify_client verify_client;
+	char tls_ciphers[512];		       /* TLS 1.2 suites (OpenSSL cipher list) */
+	char tls_ciphersuites[256];	       /* TLS 1.3 suites */
+	uint32_t tls_ticket_rotate_s;	       /* session ticket key lifetime as the current key */
 	char advertised_host[64];	       /* host written in our Via/Contact */
 	char media_addr[64];		       /* relay address written into SDP */
 	uint16_t media_port_lo, media_port_hi; /* pool initialised when both set */
@@ -95,5 +98,20 @@ int sp_config_check(const struct sp_config *c, char *err, size_t errlen);
  * with err naming the file, the key and OpenSSL's reason. */
 struct ssl_ctx_st;
 int sp_config_tls_load(const struct sp_config *c, struct ssl_ctx_st *ctx, char *err, size_t errlen);
+/* Sets [sip] tls_ciphers (TLS 1.2) and tls_ciphersuites (TLS 1.3) on ctx. Every name in
+ * them must be one OpenSSL knows (it would skip an unknown one silently), and each list
+ * must enable at least one suite. 0 or -EINVAL with "FILE: [sip] KEY: ..." in err. The
+ * start's TLS contexts and sp_config_check use this one function. */
+int sp_config_tls_policy(const struct sp_config *c, struct ssl_ctx_st *ctx, char *err,
+			 size_t errlen);
+
+/* Forward secrecy (ECDHE) and AEAD only, for ECDSA and RSA certificates: no static RSA key
+ * exchange, no CBC, no SHA-1 MAC; no DHE (slow, and weak groups in the wild). */
+#define SP_TLS_CIPHERS_DEFAULT                                                                     \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define SP_TLS_CIPHERSUITES_DEFAULT                                                                \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "slowpath/sp_server.h"
+#include "slowpath/sp_tls.h"
 #include "slowpath/sp_tunables.h"
 
 #define SP_CONN_BUCKETS 16384
@@ -442,38 +443,6 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 	return c;
 }
 
-static SSL_CTX *tls_ctx(const struct sp_config *cfg, bool server)
-{
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-				     SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	char err[512];
-	if (sp_config_tls_load(cfg, ctx, err, sizeof(err)) < 0) {
-		PR_ERR("%s", err); /* sp_config_check judged the same files before the start */
-		goto fail;
-	}
-	if (server) {
-		int mode = SSL_VERIFY_NONE;
-		if (cfg->verify_client == SP_VERIFY_OPTIONAL)
-			mode = SSL_VERIFY_PEER;
-		else if (cfg->verify_client == SP_VERIFY_REQUIRE)
-			mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-		SSL_CTX_set_verify(ctx, mode, NULL);
-		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"poprelay-sp", 11);
-	} else {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
-}
-
 static struct evconnlistener *listen_tcp(struct sp_server *s, const char *host, uint16_t port,
 					 uint16_t *bound)
 {
@@ -526,6 +495,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	sp_call_media_events(s);
 	sp_tunables_tick(s, sp_now_ms());
 	sp_drain_tick(s, sp_now_ms());
+	sp_tls_tick(s, sp_now_ms());
 	if (n % 600 == 0)
 		sp_counters_log(s, false);
 }
@@ -536,6 +506,10 @@ static void sig_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGUSR1) {
 		sp_counters_log(s, true);
+		return;
+	}
+	if (sig == SIGHUP) {
+		sp_tls_reload(s, "SIGHUP");
 		return;
 	}
 	/* SIGTERM (systemd's stop) drains first: no new calls or registrations, the calls in
@@ -561,12 +535,9 @@ int sp_server_open(struct sp_server *s)
 	if (sp_nonce_init(&s->nonce, s->cfg.nonce_ttl_s) < 0)
 		return -EIO;
 	if (s->cfg.tls_port || s->cfg.n_peers) {
-		s->ssl_srv = tls_ctx(&s->cfg, true);
-		if (!s->ssl_srv)
-			return -EINVAL;
-		s->ssl_cli = tls_ctx(&s->cfg, false);
-		if (!s->ssl_cli)
-			return -EINVAL;
+		int rc = sp_tls_open(s);
+		if (rc < 0)
+			return rc;
 	}
 	if (s->cfg.tls_port) {
 		s->lis_tls = listen_tcp(s, s->cfg.tls_addr, s->cfg.tls_port, &s->tls_port_bound);
@@ -598,9 +569,11 @@ int sp_server_open(struct sp_server *s)
 	s->ev_sigint = evsignal_new(s->base, SIGINT, sig_cb, s);
 	s->ev_sigterm = evsignal_new(s->base, SIGTERM, sig_cb, s);
 	s->ev_sigusr1 = evsignal_new(s->base, SIGUSR1, sig_cb, s);
+	s->ev_sighup = evsignal_new(s->base, SIGHUP, sig_cb, s); /* TLS reload (sp_tls.h) */
 	event_add(s->ev_sigint, NULL);
 	event_add(s->ev_sigterm, NULL);
 	event_add(s->ev_sigusr1, NULL);
+	event_add(s->ev_sighup, NULL);
 	PR_NOTICE("listening: tls %s:%u, udp/tcp %s:%u (off-net only), pop %s, realm %s",
 		  s->cfg.tls_addr, s->tls_port_bound, s->cfg.plain_addr, s->plain_port_bound,
 		  s->cfg.pop, s->cfg.realm);
@@ -626,16 +599,14 @@ void sp_server_close(struct sp_server *s)
 		evconnlistener_free(s->lis_tls);
 	if (s->lis_tcp)
 		evconnlistener_free(s->lis_tcp);
-	struct event *evs[] = {s->ev_udp, s->ev_tick, s->ev_sigint, s->ev_sigterm, s->ev_sigusr1};
+	struct event *evs[] = {s->ev_udp,     s->ev_tick,    s->ev_sigint,
+			       s->ev_sigterm, s->ev_sigusr1, s->ev_sighup};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (s->udp_fd >= 0)
 		close(s->udp_fd);
-	if (s->ssl_srv)
-		SSL_CTX_free(s->ssl_srv);
-	if (s->ssl_cli)
-		SSL_CTX_free(s->ssl_cli);
+	sp_tls_close(s);
 	sp_nc_table_free(s->nc);
 	sp_guard_free(s->guard);
 	if (s->base)

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "slowpath/sp_server.h"
+#include "slowpath/sp_tls.h"
 
 #define RETRY_MS  1000
 #define REREAD_MS 10000 /* a safety net for an event lost between reconnects */
@@ -136,8 +137,8 @@ static void drop_sub(struct sp_tunables *t)
 	t->sub = NULL;
 }
 
-/* The subscriber's socket is readable: "tunables" or "drain" messages, or the connection is
- * gone. */
+/* The subscriber's socket is readable: "tunables", "drain" or "tls-reload" messages, or the
+ * connection is gone. */
 static void sub_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sp_server *s = arg;
@@ -152,6 +153,8 @@ static void sub_read(evutil_socket_t fd, short what, void *arg)
 		PR_WARN("drain: redis: %s; trying again in a second", pr_ks_errmsg());
 		s->tun->dirty = true;
 	}
+	if (ev & PR_KS_EV_TLS_RELOAD)
+		sp_tls_reload(s, "poprelayctl");
 	if (n >= 0)
 		return;
 	PR_WARN("tunables: lost the redis subscription; reconnecting");
