@@ -22,6 +22,7 @@ $(eval $(call unit_test,test_sp_sdp,$(SP_LIB) $(CRYPTO_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_msg,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_guard,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_tunables,$(SP_LIB),$(SP_LINK_LIBS)))
+$(eval $(call unit_test,test_sp_tls_config,$(SP_LIB),$(SP_LINK_LIBS)))
 
 # libFuzzer target over the message entry point (framing + parse + error response).
 $(eval $(call fuzzer,fuzz_sip_msg,slowpath/sp_msg.c,-losipparser2))
