@@ -393,6 +393,7 @@ static const char *const sps_fields[] = {
     "calls_refused_drain",
     "calls_active",
     "redis_errors",
+    "redis_unavailable",
 };
 #define SPS_N (sizeof(sps_fields) / sizeof(sps_fields[0]))
 
@@ -559,6 +560,9 @@ static void render_slowpath(struct exp_out *o, const struct sp_stats *st)
 		     "INVITEs refused, by reason.", "reason", call_refusals, NLF(call_refusals));
 	one(o, "poprelay_slowpath_redis_errors_total", "counter",
 	    "Redis commands of the slowpath that failed.", spv(st, "redis_errors"));
+	one(o, "poprelay_slowpath_redis_unavailable_total", "counter",
+	    "REGISTERs and INVITEs answered 503 with Retry-After: Redis away or unable.",
+	    spv(st, "redis_unavailable"));
 }
 
 static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s, struct sp_stats *st)

@@ -11,8 +11,7 @@ source "$PR_ROOT/tests/integration/slowpath/common.sh"
 [ -x "$BUILD/tests/bench/sipload" ] || pr_fail "build $BUILD/tests/bench/sipload first"
 N=1000
 [ "$(ulimit -Hn)" -ge $((N + 100)) ] || pr_skip "hard fd limit $(ulimit -Hn) below $N"
-D=$(mktemp -d /tmp/sp-storm.XXXXXX)
-[ -n "${KEEP:-}" ] || pr_on_exit "rm -rf '$D'"
+D=$(pr_tmpdir)
 pr_redis_start "$D"
 sp_certs "$D"
 TP=$(sp_free_port)
