@@ -263,11 +263,18 @@ struct pr_ks_turn_chan {
 int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_alloc *a);
 /* HSET + EXPIREAT expires + ZADD pr:turn:allocs, atomically. */
 int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
+/* The same commands added to tx (for a caller's own MULTI/EXEC, run or pipelined): 0, or a
+ * negative errno (a field out of range) with nothing useful added. */
+int pr_ks_turn_alloc_store_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a);
 /* Writes only the counter fields (pkts_*, bytes_*, drop_*), and only while the allocation
  * exists: -ENOENT when it is gone (never resurrected). */
 int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
+/* The same script added to tx (for a pipeline; its result is not looked at). */
+int pr_ks_turn_alloc_counters_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a);
 /* Deletes the allocation, its perms and chans hashes and its index entry. */
 int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id);
+/* Its commands added to tx (the first is the DEL of the allocation's hash). */
+int pr_ks_turn_alloc_delete_tx(struct pr_redis_tx *tx, const char *id);
 int pr_ks_turn_alloc_list(struct pr_redis *r, struct pr_ks_names *ids);
 int pr_ks_turn_perm_set(struct pr_redis *r, const char *id, const struct pr_ks_turn_perm *p);
 int pr_ks_turn_perm_del(struct pr_redis *r, const char *id, const char *peer_addr);

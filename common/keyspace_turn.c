@@ -19,40 +19,53 @@ int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_
 	return rc < 0 ? rc : pr_ks_load(r, &pr_ks_turn_alloc_desc, key, a);
 }
 
-int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+int pr_ks_turn_alloc_store_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a)
 {
-	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
 	long long exp = (long long)a->expires;
 	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id, "allocation id");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
-	if (!tx)
-		return -ENOMEM;
 	rc = ks_tx_store(tx, &pr_ks_turn_alloc_desc, key, a);
 	if (rc == 0) {
 		pr_redis_tx_add(tx, "EXPIREAT %s %lld", key, exp);
 		pr_redis_tx_add(tx, "EXPIREAT %s:perms %lld", key, exp);
 		pr_redis_tx_add(tx, "EXPIREAT %s:chans %lld", key, exp);
 		pr_redis_tx_add(tx, "ZADD %s %lld %s", PR_KS_TURN_ALLOCS_KEY, exp, a->id);
-		rc = ks_tx_exec(r, tx, key);
+	}
+	return rc;
+}
+
+int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	int rc;
+
+	if (!tx)
+		return -ENOMEM;
+	rc = pr_ks_turn_alloc_store_tx(tx, a);
+	if (rc == 0) {
+		char what[KS_KEYLEN];
+		snprintf(what, sizeof(what), "%s%.40s", PR_KS_TURN_ALLOC_PREFIX, a->id);
+		rc = ks_tx_exec(r, tx, what);
 	}
 	pr_redis_tx_free(tx);
 	return rc;
 }
 
-int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+/* The counters' script: written only while the allocation exists, so a late update never
+ * resurrects an allocation deleted meanwhile (expiry, poprelayctl). */
+#define COUNTERS_N 8
+static int counters_argv(const struct pr_ks_turn_alloc *a, char key[KS_KEYLEN],
+			 char num[COUNTERS_N][24], const char *argv[4 + 2 * COUNTERS_N])
 {
-	/* One script: the counters are written only while the allocation exists, so a late
-	 * update never resurrects an allocation deleted meanwhile (expiry, poprelayctl). */
 	static const char lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
 				  "return redis.call('HSET', KEYS[1], unpack(ARGV)) end return -1";
 	const struct {
 		const char *name;
 		uint64_t v;
-	} c[] = {
+	} c[COUNTERS_N] = {
 	    {"pkts_c2p", a->pkts_c2p},
 	    {"bytes_c2p", a->bytes_c2p},
 	    {"pkts_p2c", a->pkts_p2c},
@@ -62,11 +75,8 @@ int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_al
 	    {"drop_bandwidth", a->drop_bandwidth},
 	    {"drop_malformed", a->drop_malformed},
 	};
-	char key[KS_KEYLEN], num[KS_ARRAY_N(c)][24];
-	const char *argv[4 + 2 * KS_ARRAY_N(c)];
-	int argc = 0,
-	    rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, a->id, "allocation id");
-	long long n = 0;
+	int argc = 0, rc = ks_make_key(key, KS_KEYLEN, PR_KS_TURN_ALLOC_PREFIX, a->id,
+				       "allocation id");
 
 	if (rc < 0)
 		return rc;
@@ -74,17 +84,51 @@ int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_al
 	argv[argc++] = lua;
 	argv[argc++] = "1";
 	argv[argc++] = key;
-	for (size_t i = 0; i < KS_ARRAY_N(c); i++) {
+	for (size_t i = 0; i < COUNTERS_N; i++) {
 		snprintf(num[i], sizeof(num[i]), "%" PRIu64, c[i].v);
 		argv[argc++] = c[i].name;
 		argv[argc++] = num[i];
 	}
+	return argc;
+}
+
+int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
+{
+	char key[KS_KEYLEN], num[COUNTERS_N][24];
+	const char *argv[4 + 2 * COUNTERS_N];
+	int argc = counters_argv(a, key, num, argv), rc;
+	long long n = 0;
+
+	if (argc < 0)
+		return argc;
 	rc = ks_cmd_int(r, pr_redis_cmdargv(r, argc, argv, NULL), key, &n);
 	if (rc == 0 && n < 0) {
 		ks_seterr("%s: no such allocation", key);
 		rc = -ENOENT;
 	}
 	return rc;
+}
+
+int pr_ks_turn_alloc_counters_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a)
+{
+	char key[KS_KEYLEN], num[COUNTERS_N][24];
+	const char *argv[4 + 2 * COUNTERS_N];
+	int argc = counters_argv(a, key, num, argv);
+
+	return argc < 0 ? argc : pr_redis_tx_addargv(tx, argc, argv, NULL);
+}
+
+int pr_ks_turn_alloc_delete_tx(struct pr_redis_tx *tx, const char *id)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	if (rc < 0)
+		return rc;
+	pr_redis_tx_add(tx, "DEL %s", key);
+	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
+	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_TURN_ALLOCS_KEY, id);
+	return 0;
 }
 
 int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id)
@@ -95,11 +139,14 @@ int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id)
 
 	if (rc < 0)
 		return rc;
-	tx = ks_tx_delete_begin(key);
+	tx = pr_redis_tx_new();
 	if (!tx)
 		return -ENOMEM;
-	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
-	pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_TURN_ALLOCS_KEY, id);
+	rc = pr_ks_turn_alloc_delete_tx(tx, id);
+	if (rc < 0) {
+		pr_redis_tx_free(tx);
+		return rc;
+	}
 	return ks_tx_delete(r, tx, key, "allocation");
 }
 

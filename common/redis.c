@@ -2,6 +2,7 @@
 #include "common/redis.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -469,4 +470,97 @@ struct pr_redis *pr_redis_open(const char *path, const char *user, const char *p
 		return NULL;
 	}
 	return r;
+}
+
+int pr_redis_pipeline(struct pr_redis *r)
+{
+	int fl = fcntl(r->c->fd, F_GETFL);
+
+	if (fl < 0 || fcntl(r->c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		snprintf(r->err, sizeof(r->err), "redis %s: non-blocking: %s", r->path,
+			 strerror(errno));
+		return -EIO;
+	}
+	/* hiredis then treats EAGAIN as "later" on reads and writes instead of an error */
+	r->c->flags &= ~REDIS_BLOCK;
+	return 0;
+}
+
+int pr_redis_pipe_tx(struct pr_redis *r, const struct pr_redis_tx *tx)
+{
+	static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
+
+	if (tx->bad) {
+		snprintf(r->err, sizeof(r->err), "redis transaction: a command could not be built");
+		return -EINVAL;
+	}
+	if (r->c->err || redisAppendFormattedCommand(r->c, multi, sizeof(multi) - 1) != REDIS_OK)
+		goto io;
+	for (size_t i = 0; i < tx->n; i++)
+		if (redisAppendFormattedCommand(r->c, tx->cmd[i], tx->len[i]) != REDIS_OK)
+			goto io;
+	if (redisAppendFormattedCommand(r->c, execc, sizeof(execc) - 1) != REDIS_OK)
+		goto io;
+	return (int)tx->n + 2;
+io:
+	snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+	return -EIO;
+}
+
+int pr_redis_pipe_argv(struct pr_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+	if (r->c->err || redisAppendCommandArgv(r->c, argc, argv, argvlen) != REDIS_OK) {
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		return -EIO;
+	}
+	return 1;
+}
+
+int pr_redis_pump(struct pr_redis *r)
+{
+	int done = 0;
+
+	if (r->c->err)
+		goto io;
+	if (redisBufferWrite(r->c, &done) != REDIS_OK) /* nothing to write: done at once */
+		goto io;
+	if (redisBufferRead(r->c) != REDIS_OK)
+		goto io;
+	return 0;
+io:
+	snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path,
+		 r->c->err ? r->c->errstr : "connection lost");
+	return -EIO;
+}
+
+int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep)
+{
+	void *out = NULL;
+
+	if (redisGetReplyFromReader(r->c, &out) != REDIS_OK) {
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		*rep = NULL;
+		return -EIO;
+	}
+	*rep = out;
+	return 0;
+}
+
+int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep)
+{
+	const redisReply *bad = NULL;
+
+	if (rep->type == REDIS_REPLY_ERROR)
+		bad = rep;
+	else if (rep->type == REDIS_REPLY_NIL)
+		bad = rep; /* an EXEC that aborted */
+	else if (rep->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < rep->elements && !bad; i++)
+			if (rep->element[i]->type == REDIS_REPLY_ERROR)
+				bad = rep->element[i];
+	if (!bad)
+		return 1;
+	snprintf(r->err, sizeof(r->err), "redis: %s",
+		 bad->type == REDIS_REPLY_ERROR ? bad->str : "transaction aborted");
+	return 0;
 }

@@ -49,6 +49,24 @@ int pr_redis_tx_addargv(struct pr_redis_tx *tx, int argc, const char **argv, con
 int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exec);
 void pr_redis_tx_free(struct pr_redis_tx *tx);
 
+/* Pipelining without waiting, for a poll loop that must never block on Redis (the TURN
+ * control lcore): open and authenticate as usual, then pr_redis_pipeline() switches the
+ * connection to non-blocking for good (pr_redis_cmd and pr_redis_tx_run must not be used on
+ * it afterwards, and it is not reconnected: on an error, close it and open another).
+ * pr_redis_pipe_tx appends MULTI, tx's commands and EXEC and returns how many replies that
+ * is (tx->n + 2); pr_redis_pipe_argv appends one command (one reply). pr_redis_pump writes
+ * what the socket takes and reads what has come: 0, or -EIO when the connection failed.
+ * pr_redis_pipe_reply hands out the next complete reply in order (*rep NULL: none yet).
+ * pr_redis_pipe_reply_ok says whether a reply succeeded: not an error, and for an EXEC
+ * reply an array none of whose elements is an error (the text of the first error, if any,
+ * in pr_redis_errmsg). */
+int pr_redis_pipeline(struct pr_redis *r);
+int pr_redis_pipe_tx(struct pr_redis *r, const struct pr_redis_tx *tx);
+int pr_redis_pipe_argv(struct pr_redis *r, int argc, const char **argv, const size_t *argvlen);
+int pr_redis_pump(struct pr_redis *r);
+int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep);
+int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep);
+
 /* Error reply text -> negative errno: NOPERM/NOAUTH/WRONGPASS -EACCES, WRONGTYPE -EINVAL,
  * LOADING/BUSY/MASTERDOWN -EAGAIN, READONLY -EROFS, OOM -ENOMEM, anything else -EBADMSG.
  * -EIO is kept for "could not talk to Redis". */

@@ -93,12 +93,12 @@ void dp_control_loop(void)
 				       probe_cb, NULL);
 			next_timer = now + NEIGH_TIMER_MS;
 		}
-		dp_features_poll(now);
+		unsigned under_way = dp_features_poll(now);
 		dp_tunables_poll(now);
 		s->loops++;
 		if (work)
 			s->busy_loops++;
-		else
+		else if (!under_way)
 			rte_delay_us_sleep(CTL_IDLE_SLEEP_US);
 	}
 }

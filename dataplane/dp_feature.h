@@ -10,7 +10,8 @@
 /* Control lcore. init stops at the first failure (and tears down those already up). */
 int dp_features_init(void);
 void dp_features_teardown(void);
-void dp_features_poll(uint64_t now_ms);
+/* Every feature's poll; nonzero when one has work under way (do not sleep). */
+unsigned dp_features_poll(uint64_t now_ms);
 /* Control: hand a DP_PUNT_FEATURE mbuf to its feature (frees it if the id is unknown). */
 void dp_features_punt(struct rte_mbuf *m);
 unsigned int dp_features_count(void);

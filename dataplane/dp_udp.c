@@ -98,13 +98,14 @@ void dp_features_teardown(void)
 	}
 }
 
-void dp_features_poll(uint64_t now_ms)
+unsigned dp_features_poll(uint64_t now_ms)
 {
-	unsigned int i;
+	unsigned int i, busy = 0;
 
 	for (i = 1; i <= nb_inited; i++)
 		if (features[i]->poll)
-			features[i]->poll(now_ms);
+			busy += features[i]->poll(now_ms);
+	return busy;
 }
 
 void dp_features_punt(struct rte_mbuf *m)

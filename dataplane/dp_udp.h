@@ -109,8 +109,10 @@ struct dp_feature {
 	/* Control lcore, after workers stopped, in reverse order. */
 	void (*teardown)(void);
 	/* Control lcore, every control-loop iteration (a few microseconds apart when busy,
-	 * at most ~1 ms when idle). now_ms: monotonic milliseconds since start. */
-	void (*poll)(uint64_t now_ms);
+	 * at most ~1 ms when idle). now_ms: monotonic milliseconds since start. Returns
+	 * nonzero while it has work under way that will finish soon (replies it waits for):
+	 * the control lcore then does not sleep. */
+	unsigned (*poll)(uint64_t now_ms);
 	/* Control lcore: an mbuf a worker passed with dp_punt(); the handler owns it. pi is
 	 * the worker's parse result (offsets from the Ethernet header, still in the mbuf). */
 	void (*punt)(struct rte_mbuf *m, const struct dp_pkt_info *pi);

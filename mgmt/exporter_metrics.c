@@ -827,6 +827,16 @@ static void render_turn(struct exp_out *o, json_t *t)
 	}
 	render_keyed(o, t, "poprelay_turn_error_responses_total", "counter",
 		     "Error responses sent, by STUN error code.", "code", "err_", NULL);
+	static const char *const store_outcomes[] = {"held", "failed", "unqueued"};
+	family(o, "poprelay_turn_store_writes_total", "counter",
+	       "TURN state changes written to Redis, by outcome: answers held until Redis had "
+	       "them, writes that failed (answer dropped), changes that could not be queued.");
+	for (i = 0; i < sizeof(store_outcomes) / sizeof(store_outcomes[0]); i++) {
+		char key[32];
+		snprintf(lab, sizeof(lab), "outcome=\"%s\"", store_outcomes[i]);
+		snprintf(key, sizeof(key), "store_%s", store_outcomes[i]);
+		sample_i(o, "poprelay_turn_store_writes_total", lab, jint(t, key));
+	}
 	family(o, "poprelay_turn_live_relayed_packets", "gauge",
 	       "Packets relayed by the allocations live now, by direction.");
 	sample_i(o, "poprelay_turn_live_relayed_packets", "direction=\"client_to_peer\"",

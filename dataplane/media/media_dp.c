@@ -1808,16 +1808,16 @@ static int check_idle(void)
 	return 0;
 }
 
-static void media_poll(uint64_t now_ms)
+static unsigned media_poll(uint64_t now_ms)
 {
 	int rc = 0;
 
 	if (!redis_up(now_ms))
-		return;
+		return 0;
 	if (!synced_start) {
 		rc = sync_start();
 		if (rc < 0)
-			return redis_lost();
+			return redis_lost(), 0;
 		synced_start = true;
 	}
 	if (now_ms - last_read_ms >= 10 || !pending_done) {
@@ -1826,13 +1826,14 @@ static void media_poll(uint64_t now_ms)
 			rc = follow_stream();
 		while (rc == CMD_BATCH);
 		if (rc < 0)
-			return redis_lost();
+			return redis_lost(), 0;
 	}
 	if (now_ms - last_stats_ms >= mcfg.stats_interval_ms) {
 		last_stats_ms = now_ms;
 		if (write_stats() < 0 || check_idle() < 0)
-			return redis_lost();
+			return redis_lost(), 0;
 	}
+	return 0;
 }
 
 /* ---- telemetry ---- */

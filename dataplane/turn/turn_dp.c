@@ -312,6 +312,24 @@ static uint64_t last_tick_ms, last_sync_ms;
 static uint64_t *synced; /* per slot: packets at the last counter sync */
 static bool resync_all;
 
+/* The request being answered (turn_punt): what it wrote. Its answer is held until Redis has
+ * its writes (the last one's reply), so that nothing a client was told is lost with the
+ * process; and when they fail, an allocation it created is undone and no answer goes out
+ * (the client's retransmission then gets 500 while Redis is away). */
+static struct {
+	bool active, wrote, failed;
+	uint64_t created; /* the allocation it created, 0: none */
+} req;
+
+struct held {
+	struct rte_mbuf *m;
+	uint16_t port;
+	uint64_t created;
+};
+
+/* Control-side store figures (telemetry). */
+static uint64_t store_held, store_failed, store_unqueued;
+
 extern struct dp_feature turn_feature;
 
 static void to_taddr(struct pr_taddr *t, const struct dp_ipaddr *a, uint16_t port)
@@ -532,10 +550,39 @@ static void on_change(void *arg, const struct turn_alloc *a, enum turn_event ev)
 		PR_INFO("turn: allocation %s deleted", id);
 	if (!turn_store_up(store))
 		return;
-	if (ev == TURN_EV_DELETED)
-		turn_store_delete(store, a->id);
+	int rc = ev == TURN_EV_DELETED ? turn_store_delete(store, a->id, NULL)
+				       : turn_store_save(store, srv, a, NULL);
+	if (rc < 0) {
+		store_unqueued++;
+		resync_all = true; /* written whole once the pipeline takes writes again */
+	}
+	if (!req.active)
+		return;
+	if (rc < 0)
+		req.failed = true;
 	else
-		turn_store_save(store, srv, a);
+		req.wrote = true;
+	if (ev == TURN_EV_CREATED)
+		req.created = a->id;
+}
+
+/* A held answer's writes completed: out it goes, or (they failed) the allocation the request
+ * created is undone and the answer dropped. */
+static void on_written(void *arg, void *cookie, int rc)
+{
+	struct held *h = cookie;
+	(void)arg;
+	if (rc == 0) {
+		dp_ctl_udp_tx(h->m, h->port);
+	} else if (rc == -ECANCELED) { /* the store closes: shutdown */
+		rte_pktmbuf_free(h->m);
+	} else {
+		store_failed++;
+		rte_pktmbuf_free(h->m);
+		if (h->created)
+			turn_server_delete(srv, h->created);
+	}
+	free(h);
 }
 
 static void set_now(void)
@@ -551,7 +598,18 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	set_now();
 	to_taddr(&c.cli, &pi->src, pi->sport);
 	to_taddr(&c.srv, &pi->dst, pi->dport);
+	turn_server_set_store_down(srv, !turn_store_up(store));
+	req.active = true;
+	req.wrote = req.failed = false;
+	req.created = 0;
 	int n = turn_server_request(srv, &c, pl, pi->payload_len, out, sizeof(out));
+	req.active = false;
+	if (req.failed) { /* a write it needed could not even be queued */
+		store_failed++;
+		if (req.created)
+			turn_server_delete(srv, req.created);
+		n = 0;
+	}
 	if (n <= 0) {
 		rte_pktmbuf_free(m);
 		return;
@@ -567,31 +625,60 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (req.wrote) {
+		struct held *h = malloc(sizeof(*h));
+		if (h) {
+			*h = (struct held){m, pi->port, req.created};
+			if (turn_store_wait_last(store, h) == 0) {
+				store_held++;
+				return; /* on_written sends it */
+			}
+			free(h);
+		}
+	}
 	dp_ctl_udp_tx(m, pi->port);
 }
 
-static void sync_counters(void)
+/* The periodic write of counters (only allocations whose packets moved), or of everything
+ * after Redis came back (resync_all): a pass over the table, a step at a time, as far as the
+ * write pipeline has room (it never waits; requests' writes keep their share). */
+#define SYNC_HEADROOM 256
+static uint32_t sync_idx;
+static bool sync_on, sync_full;
+
+static void sync_step(void)
 {
-	uint32_t idx = 0;
-	struct turn_alloc *a;
-	while ((a = turn_alloc_next(tbl, &idx)) && turn_store_up(store)) {
+	struct turn_alloc *a = NULL;
+
+	while (turn_store_up(store) && turn_store_room(store) > SYNC_HEADROOM &&
+	       (a = turn_alloc_next(tbl, &sync_idx))) {
 		uint64_t pk = __atomic_load_n(&a->st.pkts_c2p, __ATOMIC_RELAXED) +
 			      __atomic_load_n(&a->st.pkts_p2c, __ATOMIC_RELAXED);
 		for (int i = 0; i < TURN_DROP_MAX; i++)
 			pk += __atomic_load_n(&a->drops[i], __ATOMIC_RELAXED);
-		if (resync_all)
-			turn_store_save(store, srv, a);
-		else if (pk != synced[idx - 1])
+		if (sync_full)
+			turn_store_save(store, srv, a, NULL);
+		else if (pk != synced[sync_idx - 1])
 			turn_store_counters(store, a);
-		synced[idx - 1] = pk;
+		synced[sync_idx - 1] = pk;
 	}
-	if (resync_all && turn_store_up(store)) {
+	if (a || !turn_store_up(store))
+		return; /* on at the next poll (or the pass is redone once Redis is back) */
+	if (sync_full) {
 		int n = turn_store_prune(store, srv);
 		if (n > 0)
 			PR_NOTICE("turn: %d allocations that ended while redis was away removed",
 				  n);
 	}
+	sync_on = false;
+}
+
+static void sync_start(void)
+{
+	sync_idx = 0;
+	sync_full = resync_all;
 	resync_all = false;
+	sync_on = true;
 }
 
 /* The drain (dp_drain.h): new Allocates refused while on; at its deadline, what remains is
@@ -611,11 +698,11 @@ static void drain_tick(void)
 	PR_NOTICE("turn: drain deadline passed: %u allocations deleted", n);
 }
 
-static void turn_poll(uint64_t now_ms)
+static unsigned turn_poll(uint64_t now_ms)
 {
 	void *obj;
 	if (!srv) /* [turn] enabled = no: init created nothing */
-		return;
+		return 0;
 	set_now();
 	/* at once, as the telemetry's "draining" says: an undrain serves the next Allocate */
 	turn_server_set_draining(srv, dp_draining());
@@ -635,10 +722,14 @@ static void turn_poll(uint64_t now_ms)
 			resync_all = true;
 		}
 	}
-	if (now_ms - last_sync_ms >= (uint64_t)tcfg.counters_sync_s * 1000) {
+	if (!sync_on && (resync_all || now_ms - last_sync_ms >= (uint64_t)tcfg.counters_sync_s * 1000)) {
 		last_sync_ms = now_ms;
-		sync_counters();
+		sync_start();
 	}
+	if (sync_on)
+		sync_step();
+	/* what this iteration queued goes out; the replies that came complete their writes */
+	return turn_store_poll(store);
 }
 
 /* RCU over the dataplane's QSBR variable: a slot is reused after every worker reported a
@@ -801,6 +892,7 @@ static int turn_init(void)
 	turn_table_set_rcu(tbl, &rcu);
 	store = turn_store_new(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file);
 	struct turn_cred_ops cred = {turn_store_user_key, turn_store_rest_secrets, store};
+	turn_store_on_done(store, on_written, NULL);
 	struct turn_hooks hooks = {on_change, NULL};
 	srv = turn_server_create(&cfg, tbl, &cred, &hooks);
 	memset(&cfg, 0, sizeof(cfg));
@@ -854,8 +946,17 @@ static int turn_init(void)
 
 static void turn_teardown(void)
 {
-	if (store && srv)
-		sync_counters();
+	if (store && srv) { /* the last counters, and every write in flight, for up to 1 s */
+		uint64_t until = rte_get_tsc_cycles() + rte_get_tsc_hz();
+		sync_start();
+		while (rte_get_tsc_cycles() < until) {
+			if (sync_on)
+				sync_step();
+			if (!turn_store_poll(store) && !sync_on)
+				break;
+			rte_delay_us_sleep(100);
+		}
+	}
 	turn_server_destroy(srv);
 	turn_table_destroy(tbl);
 	turn_store_free(store);
@@ -906,6 +1007,11 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocations", turn_table_count(tbl));
 	rte_tel_data_add_dict_u64(d, "capacity", turn_table_capacity(tbl));
 	rte_tel_data_add_dict_u64(d, "redis_up", turn_store_up(store));
+	/* answers held until Redis had their writes; writes that failed (their answers dropped,
+	 * the allocations they created undone); changes that could not be queued */
+	rte_tel_data_add_dict_u64(d, "store_held", store_held);
+	rte_tel_data_add_dict_u64(d, "store_failed", store_failed);
+	rte_tel_data_add_dict_u64(d, "store_unqueued", store_unqueued);
 	rte_tel_data_add_dict_u64(d, "draining", dp_draining());
 	rte_tel_data_add_dict_u64(d, "requests", s->requests);
 	rte_tel_data_add_dict_u64(d, "success", s->success);
@@ -919,7 +1025,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "allocs_expired", s->allocs_expired);
 	rte_tel_data_add_dict_u64(d, "restore_orphaned", s->restore_orphaned);
 	static const int codes[] = {300, 400, 401, 403, 420, 437, 438,
-				    440, 441, 442, 443, 486, 508};
+				    440, 441, 442, 443, 486, 500, 508};
 	for (size_t i = 0; i < RTE_DIM(codes); i++) {
 		char k[16];
 		snprintf(k, sizeof(k), "err_%d", codes[i]);

@@ -331,6 +331,8 @@ static const char *reason_of(int code)
 		return "Try Alternate";
 	case 486:
 		return "Allocation Quota Reached";
+	case 500:
+		return "Server Error";
 	case 508:
 		return "Insufficient Capacity";
 	default:
@@ -951,6 +953,11 @@ int turn_server_request(struct turn_server *s, const struct turn_ctx *c, const u
 	if (m.method != TURN_ALLOCATE && m.method != TURN_REFRESH &&
 	    m.method != TURN_CREATE_PERMISSION && m.method != TURN_CHANNEL_BIND)
 		return err_resp(s, c, &m, 400, NULL, out, cap);
+	/* Where allocations are kept (Redis) is away: nothing is changed that could not be kept,
+	 * and the client is told to try again (RFC 8489 14.8, 500), not that its credentials
+	 * are wrong (the users are there too). Data and Binding go on. */
+	if (s->store_down)
+		return err_resp(s, c, &m, 500, NULL, out, cap);
 	struct auth au;
 	int code = authenticate(s, c, &m, &au);
 	if (code)
@@ -996,6 +1003,11 @@ unsigned turn_server_tick(struct turn_server *s)
 		users_rebuild(s);
 	turn_table_reclaim(s->tbl);
 	return expired;
+}
+
+void turn_server_set_store_down(struct turn_server *s, bool down)
+{
+	s->store_down = down;
 }
 
 void turn_server_set_draining(struct turn_server *s, bool on)

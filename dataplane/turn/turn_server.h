@@ -127,6 +127,10 @@ unsigned turn_server_tick(struct turn_server *s);
  * configured ALTERNATE-SERVER, else 486); a retransmitted Allocate of an existing one,
  * Refresh, CreatePermission, ChannelBind and data are served as always. */
 void turn_server_set_draining(struct turn_server *s, bool on);
+/* While down (the store of allocations and users is away), Allocate, Refresh,
+ * CreatePermission and ChannelBind are answered 500 before authentication; Binding and data
+ * are served as always. */
+void turn_server_set_store_down(struct turn_server *s, bool down);
 bool turn_server_draining(const struct turn_server *s);
 /* The drain's deadline passed: every allocation is deleted as an expiry deletes it
  * (allocs_expired). Returns how many. Control lcore. */

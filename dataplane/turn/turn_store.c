@@ -21,8 +21,22 @@
 #define REDIS_TIMEOUT_MS 500
 #define SECRETS_TTL_S	 2
 
+/* A write on the pipeline, waiting for its replies (MULTI, each command's QUEUED, EXEC). */
+struct wpend {
+	uint32_t left; /* replies still to come */
+	int rc;	       /* 0, or the first failure */
+	void *cookie;  /* handed to the done callback; NULL: nobody waits */
+};
+
+#define WPEND_MAX 4096 /* writes in flight at most; more are refused (-ENOBUFS) */
+
 struct turn_store {
-	struct pr_redis *r;
+	struct pr_redis *r; /* reads (users, secrets, restore), blocking */
+	struct pr_redis *w; /* writes, pipelined without waiting (pr_redis_pipeline) */
+	struct wpend pend[WPEND_MAX];
+	uint32_t head, n;
+	void (*done)(void *arg, void *cookie, int rc);
+	void *done_arg;
 	char sock[128], user[128], pwfile[256];
 	time_t last_try;
 	bool warned;
@@ -38,7 +52,8 @@ static bool connect_now(struct turn_store *st)
 	st->last_try = time(NULL);
 	if (pr_redis_connect(&r, st->sock, REDIS_TIMEOUT_MS) < 0) {
 		if (!st->warned)
-			PR_WARN("turn: redis %s unreachable (%s): running without persistence, "
+			PR_WARN("turn: redis %s unreachable (%s): Allocate, Refresh, "
+				"CreatePermission and ChannelBind answered 500 until it is back; "
 				"retrying",
 				st->sock, pr_redis_errmsg(NULL));
 		st->warned = true;
@@ -53,9 +68,35 @@ static bool connect_now(struct turn_store *st)
 			return false;
 		}
 	}
+	/* the write pipeline: its own connection, so a read never waits behind queued writes */
+	st->w = pr_redis_open(st->sock, st->user, st->pwfile, REDIS_TIMEOUT_MS);
+	if (!st->w || pr_redis_pipeline(st->w) < 0) {
+		if (!st->warned)
+			PR_WARN("turn: redis write connection failed: %s",
+				pr_redis_errmsg(st->w));
+		st->warned = true;
+		if (st->w)
+			pr_redis_close(st->w);
+		st->w = NULL;
+		pr_redis_close(r);
+		return false;
+	}
 	st->r = r;
 	st->warned = false;
 	return true;
+}
+
+/* Completes the oldest write: the done callback when someone waits for it. */
+static void wpend_pop(struct turn_store *st)
+{
+	struct wpend *p = &st->pend[st->head];
+	void *cookie = p->cookie;
+	int rc = p->rc;
+
+	st->head = (st->head + 1) % WPEND_MAX;
+	st->n--;
+	if (cookie && st->done)
+		st->done(st->done_arg, cookie, rc);
 }
 
 struct turn_store *turn_store_new(const char *sock, const char *user, const char *pwfile)
@@ -76,6 +117,12 @@ void turn_store_free(struct turn_store *st)
 		return;
 	if (st->r)
 		pr_redis_close(st->r);
+	if (st->w)
+		pr_redis_close(st->w);
+	for (uint32_t i = 0; i < st->n; i++) /* their waiters free what they hold */
+		st->pend[(st->head + i) % WPEND_MAX].rc = -ECANCELED;
+	while (st->n)
+		wpend_pop(st);
 	memset(st, 0, sizeof(*st)); /* secrets */
 	free(st);
 }
@@ -93,14 +140,86 @@ bool turn_store_retry(struct turn_store *st)
 }
 
 /* A Redis failure: drop the connection (it reconnects later) and log once. */
-static int fail(struct turn_store *st, const char *what)
+static int fail_on(struct turn_store *st, const struct pr_redis *c, const char *what)
 {
-	PR_WARN("turn: redis %s failed: %s", what, st->r ? pr_redis_errmsg(st->r) : "down");
+	PR_WARN("turn: redis %s failed: %s", what, c ? pr_redis_errmsg(c) : "down");
 	if (st->r)
 		pr_redis_close(st->r);
-	st->r = NULL;
+	if (st->w)
+		pr_redis_close(st->w);
+	st->r = st->w = NULL;
 	st->last_try = time(NULL);
+	/* the writes in flight are lost with the connection: their waiters learn it now */
+	for (uint32_t i = 0; i < st->n; i++)
+		st->pend[(st->head + i) % WPEND_MAX].rc = -EIO;
+	while (st->n)
+		wpend_pop(st);
 	return -EIO;
+}
+
+static int fail(struct turn_store *st, const char *what)
+{
+	return fail_on(st, st->r, what);
+}
+
+/* Queues tx (as one MULTI/EXEC) on the write pipeline; cookie comes back through the done
+ * callback with its outcome. */
+static int queue_tx(struct turn_store *st, struct pr_redis_tx *tx, void *cookie, const char *what)
+{
+	if (st->n == WPEND_MAX)
+		return -ENOBUFS;
+	int n = pr_redis_pipe_tx(st->w, tx);
+	if (n == -EIO)
+		return fail_on(st, st->w, what);
+	if (n < 0)
+		return n;
+	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie};
+	return 0;
+}
+
+void turn_store_on_done(struct turn_store *st, void (*fn)(void *arg, void *cookie, int rc),
+			void *arg)
+{
+	st->done = fn;
+	st->done_arg = arg;
+}
+
+unsigned turn_store_room(const struct turn_store *st)
+{
+	return st && st->w ? WPEND_MAX - st->n : 0;
+}
+
+int turn_store_wait_last(struct turn_store *st, void *cookie)
+{
+	if (!st || !st->w || !st->n)
+		return -ENOENT;
+	st->pend[(st->head + st->n - 1) % WPEND_MAX].cookie = cookie;
+	return 0;
+}
+
+unsigned turn_store_poll(struct turn_store *st)
+{
+	redisReply *rep;
+
+	if (!st || !st->w)
+		return 0;
+	if (pr_redis_pump(st->w) < 0)
+		return (unsigned)(fail_on(st, st->w, "write pipeline"), 0);
+	while (st->n) {
+		if (pr_redis_pipe_reply(st->w, &rep) < 0)
+			return (unsigned)(fail_on(st, st->w, "write pipeline reply"), 0);
+		if (!rep)
+			break;
+		struct wpend *p = &st->pend[st->head];
+		if (!pr_redis_pipe_reply_ok(st->w, rep) && p->rc == 0) {
+			p->rc = -EBADMSG;
+			PR_WARN("turn: redis write failed: %s", pr_redis_errmsg(st->w));
+		}
+		freeReplyObject(rep);
+		if (--p->left == 0)
+			wpend_pop(st);
+	}
+	return st->n;
 }
 
 void turn_id_hex(uint64_t id, char out[17])
@@ -214,9 +333,10 @@ static void counters_to_record(const struct turn_alloc *a, struct pr_ks_turn_all
 	r->drop_malformed = __atomic_load_n(&a->drops[TURN_DROP_MALFORMED], __ATOMIC_RELAXED);
 }
 
-int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a)
+int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a,
+		    void *cookie)
 {
-	if (!st || !st->r)
+	if (!st || !st->w)
 		return -ENOTCONN;
 	const struct turn_cfg *cfg = turn_server_cfg(s);
 	struct pr_ks_turn_alloc r;
@@ -245,17 +365,18 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	r.dont_fragment = a->dont_fragment;
 	r.bw_bps = a->bw_rate;
 	counters_to_record(a, &r);
-	int rc = pr_ks_turn_alloc_store(st->r, &r);
-	if (rc == -EIO)
-		return fail(st, "allocation store");
-	if (rc < 0) {
-		PR_WARN("turn: allocation %s not stored: %s", r.id, pr_ks_errmsg());
-		return rc;
-	}
-	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, r.id);
+	/* one transaction: the hash, its index entry and the side hashes of permissions and
+	 * channels, rewritten whole */
 	struct pr_redis_tx *tx = pr_redis_tx_new();
 	if (!tx)
 		return -ENOMEM;
+	int rc = pr_ks_turn_alloc_store_tx(tx, &r);
+	if (rc < 0) {
+		PR_WARN("turn: allocation %s not stored: %s", r.id, pr_ks_errmsg());
+		pr_redis_tx_free(tx);
+		return rc;
+	}
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, r.id);
 	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
 	for (unsigned i = 0; i < a->n_perm; i++) {
 		peer_str(a->perm[i].ip, addr, sizeof(addr));
@@ -270,34 +391,44 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	}
 	pr_redis_tx_add(tx, "EXPIREAT %s:perms %u", key, a->expires);
 	pr_redis_tx_add(tx, "EXPIREAT %s:chans %u", key, a->expires);
-	rc = pr_redis_tx_run(st->r, tx, NULL);
+	rc = queue_tx(st, tx, cookie, "allocation store");
 	pr_redis_tx_free(tx);
-	return rc == -EIO ? fail(st, "allocation side hashes") : rc;
+	return rc;
 }
 
 int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
 {
 	struct pr_ks_turn_alloc r;
 
-	if (!st || !st->r)
+	if (!st || !st->w)
 		return -ENOTCONN;
 	memset(&r, 0, sizeof(r));
 	turn_id_hex(a->id, r.id);
 	counters_to_record(a, &r);
-	int rc = pr_ks_turn_alloc_set_counters(st->r, &r);
-	return rc == -EIO ? fail(st, "counters") : rc;
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	int rc = pr_ks_turn_alloc_counters_tx(tx, &r);
+	if (rc == 0)
+		rc = queue_tx(st, tx, NULL, "counters");
+	pr_redis_tx_free(tx);
+	return rc;
 }
 
-int turn_store_delete(struct turn_store *st, uint64_t id)
+int turn_store_delete(struct turn_store *st, uint64_t id, void *cookie)
 {
-	if (!st || !st->r)
+	if (!st || !st->w)
 		return -ENOTCONN;
 	char hex[17];
 	turn_id_hex(id, hex);
-	int rc = pr_ks_turn_alloc_delete(st->r, hex);
-	if (rc == -EIO)
-		return fail(st, "allocation delete");
-	return rc == -ENOENT ? 0 : rc;
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	if (!tx)
+		return -ENOMEM;
+	int rc = pr_ks_turn_alloc_delete_tx(tx, hex);
+	if (rc == 0)
+		rc = queue_tx(st, tx, cookie, "allocation delete");
+	pr_redis_tx_free(tx);
+	return rc;
 }
 
 static const char *why;

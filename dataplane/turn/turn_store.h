@@ -2,7 +2,8 @@
 /* TURN state in Redis (docs/redis-keyspace.md, "TURN allocations"): allocations with their
  * permissions and channels written on every change so a restarted dataplane resumes every
  * live allocation; counters synced periodically; long-term users and REST secrets read for
- * authentication. Control lcore only (blocking hiredis on the local socket). No DPDK. */
+ * authentication. Control lcore only: reads block (hiredis on the local socket, with a
+ * timeout); writes are pipelined and never wait. No DPDK. */
 #ifndef POPRELAY_TURN_STORE_H
 #define POPRELAY_TURN_STORE_H
 
@@ -25,11 +26,27 @@ bool turn_store_retry(struct turn_store *st);
 int turn_store_user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32]);
 int turn_store_rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max);
 
-/* The allocation with its permissions, channels and counters (full rewrite). */
-int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a);
-int turn_store_delete(struct turn_store *st, uint64_t id);
-/* Counters only (HSET of the counter fields). */
+/* Writes, queued on a pipeline that never waits (its own connection): the allocation with
+ * its permissions, channels and counters (a full rewrite), its deletion, and its counters
+ * alone, each one MULTI/EXEC, one round trip. 0 when queued: cookie (unless NULL) then
+ * comes back through the done callback with the write's outcome (0, -EIO when the
+ * connection was lost, -EBADMSG when Redis refused it). Not queued: -ENOTCONN (Redis
+ * down), -ENOBUFS (too many writes in flight), or the record's error. */
+int turn_store_save(struct turn_store *st, const struct turn_server *s, const struct turn_alloc *a,
+		    void *cookie);
+int turn_store_delete(struct turn_store *st, uint64_t id, void *cookie);
 int turn_store_counters(struct turn_store *st, const struct turn_alloc *a);
+void turn_store_on_done(struct turn_store *st, void (*fn)(void *arg, void *cookie, int rc),
+			void *arg);
+/* Sends what the pipeline holds and completes the writes whose replies came, in order.
+ * Returns how many writes are still in flight. On a connection failure, every write in flight
+ * completes with -EIO and the store is down until turn_store_retry. */
+unsigned turn_store_poll(struct turn_store *st);
+/* Writes that can still be queued (0 when down). */
+unsigned turn_store_room(const struct turn_store *st);
+/* cookie waits for the last write queued (and so for every write before it): -ENOENT when
+ * none is in flight. */
+int turn_store_wait_last(struct turn_store *st, void *cookie);
 /* Rebuilds every live allocation into s. Returns how many were restored (the others are
  * logged and deleted from Redis), or a negative errno when Redis could not be read. */
 int turn_store_restore_all(struct turn_store *st, struct turn_server *s);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* TURN state in Redis against a private redis-server: users' keys, REST secrets and their
  * rotation, save/restore round trip of an allocation (dual relay, permissions, channels in
- * both channel ranges, counters), counter sync, delete, and life without Redis. */
+ * both channel ranges, counters), counter sync, delete, the write pipeline (completions in
+ * order, a refused write, a lost connection), and life without Redis. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +24,40 @@ static char sock_path[128];
 static struct turn_store *st;
 static struct pr_redis *R;
 
+/* The write pipeline's completions, in the order they came. */
+static struct {
+	void *cookie;
+	int rc;
+} done[2048];
+static unsigned ndone;
+
+static void on_done(void *arg, void *cookie, int rc)
+{
+	(void)arg;
+	if (ndone < sizeof(done) / sizeof(done[0]))
+		done[ndone] = (typeof(done[0])){cookie, rc};
+	ndone++;
+}
+
+/* Polls until no write is in flight (at most 5 s). */
+static unsigned drain(struct turn_store *x)
+{
+	for (int i = 0; i < 50000; i++) {
+		if (!turn_store_poll(x))
+			return 0;
+		usleep(100);
+	}
+	return turn_store_poll(x);
+}
+
 static int suite_init(void)
 {
 	if (test_redis_start("tn-unit", 120, sock_path, sizeof(sock_path)) < 0 ||
 	    pr_redis_connect(&R, sock_path, 2000) != 0)
 		return -1;
 	st = turn_store_new(sock_path, NULL, NULL);
+	if (st)
+		turn_store_on_done(st, on_done, NULL);
 	return turn_store_up(st) ? 0 : -1;
 }
 
@@ -156,7 +185,13 @@ static void test_roundtrip(void)
 	uint32_t idx = 0;
 	struct turn_alloc *live = turn_alloc_next(t1, &idx);
 	CU_ASSERT_FATAL(live != NULL);
-	CU_ASSERT_EQUAL_FATAL(turn_store_save(st, s1, live), 0);
+	int ck;
+	ndone = 0;
+	CU_ASSERT_EQUAL_FATAL(turn_store_save(st, s1, live, &ck), 0);
+	CU_ASSERT_EQUAL(ndone, 0); /* queued, not waited for */
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_FATAL(ndone == 1);
+	CU_ASSERT(done[0].cookie == &ck && done[0].rc == 0);
 
 	CU_ASSERT_EQUAL(turn_store_restore_all(st, s2), 1);
 	idx = 0;
@@ -190,6 +225,8 @@ static void test_roundtrip(void)
 	/* counters sync, then restore into a third table sees them */
 	__atomic_store_n(&live->st.pkts_c2p, 99, __ATOMIC_RELAXED);
 	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_EQUAL(ndone, 1); /* nobody waited for the counters */
 	struct turn_table *t3;
 	struct turn_server *s3 = mk_server(&t3);
 	CU_ASSERT_EQUAL(turn_store_restore_all(st, s3), 1);
@@ -197,9 +234,11 @@ static void test_roundtrip(void)
 	CU_ASSERT(turn_alloc_next(t3, &idx)->st.pkts_c2p == 99);
 
 	/* deleted: nothing to restore, and a counter sync does not resurrect it */
-	CU_ASSERT_EQUAL(turn_store_delete(st, a.id), 0);
-	CU_ASSERT_EQUAL(turn_store_delete(st, a.id), 0); /* idempotent */
-	CU_ASSERT_EQUAL(turn_store_counters(st, live), -ENOENT);
+	CU_ASSERT_EQUAL(turn_store_delete(st, a.id, &ck), 0);
+	CU_ASSERT_EQUAL(turn_store_delete(st, a.id, &ck), 0); /* idempotent */
+	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 3 && done[1].rc == 0 && done[2].rc == 0);
 	redisReply *rep = pr_redis_cmd(R, "EXISTS pr:turn:alloc:%s", hex);
 	CU_ASSERT(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0);
 	if (rep)
@@ -234,7 +273,8 @@ static void test_prune(void)
 	uint32_t idx = 0;
 	struct turn_alloc *x;
 	while ((x = turn_alloc_next(t, &idx)))
-		CU_ASSERT_EQUAL(turn_store_save(st, s, x), 0);
+		CU_ASSERT_EQUAL(turn_store_save(st, s, x, NULL), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
 	/* one ends while Redis is unreachable: only the tables know */
 	CU_ASSERT_EQUAL(turn_server_delete(s, a.id), 0);
 	CU_ASSERT_EQUAL(turn_store_prune(st, s), 1);
@@ -246,7 +286,70 @@ static void test_prune(void)
 	turn_id_hex(a.id - 1, hex);
 	CU_ASSERT(ids.n == 1 && !strcmp(ids.v[0], hex));
 	pr_ks_names_free(&ids);
-	turn_store_delete(st, a.id - 1);
+	turn_store_delete(st, a.id - 1, NULL);
+	drain(st);
+	turn_server_destroy(s);
+	turn_table_destroy(t);
+}
+
+/* Many writes in flight at once, completed in order; the last one carries a waiter. */
+static void test_pipeline(void)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	struct turn_table *t;
+	struct turn_server *s = mk_server(&t);
+	struct turn_alloc a;
+	int ck[1000];
+	fill(&a, now);
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s, &a), 0);
+	uint32_t idx = 0;
+	struct turn_alloc *live = turn_alloc_next(t, &idx);
+	ndone = 0;
+	CU_ASSERT_EQUAL(turn_store_wait_last(st, &ck[0]), -ENOENT); /* nothing in flight */
+	for (int i = 0; i < 1000; i++)
+		CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[i]), 0);
+	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
+	int last;
+	CU_ASSERT_EQUAL(turn_store_wait_last(st, &last), 0); /* the counters' write */
+	CU_ASSERT(turn_store_room(st) < 4096 - 1000);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_FATAL(ndone == 1001);
+	unsigned in_order = 0;
+	for (int i = 0; i < 1000; i++)
+		in_order += done[i].cookie == &ck[i] && done[i].rc == 0;
+	CU_ASSERT_EQUAL(in_order, 1000);
+	CU_ASSERT(done[1000].cookie == &last && done[1000].rc == 0);
+
+	/* a write Redis refuses (the index is not a sorted set): its waiter learns it */
+	redisReply *rep = pr_redis_cmd(R, "SET pr:turn:allocs oops");
+	if (rep)
+		freeReplyObject(rep);
+	ndone = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[0]), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 1 && done[0].cookie == &ck[0] && done[0].rc == -EBADMSG);
+	CU_ASSERT(turn_store_up(st)); /* a refusal is not a lost connection */
+	rep = pr_redis_cmd(R, "DEL pr:turn:allocs");
+	if (rep)
+		freeReplyObject(rep);
+
+	/* the connection lost with writes in flight: each completes with -EIO, the store is
+	 * down, and comes back on a retry */
+	ndone = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[0]), 0);
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[1]), 0);
+	rep = pr_redis_cmd(R, "CLIENT KILL TYPE normal SKIPME yes");
+	if (rep)
+		freeReplyObject(rep);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 2 && done[0].rc == -EIO && done[1].rc == -EIO);
+	CU_ASSERT(!turn_store_up(st));
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, NULL), -ENOTCONN);
+	sleep(2);
+	CU_ASSERT(turn_store_retry(st));
+	CU_ASSERT(turn_store_up(st));
+	CU_ASSERT_EQUAL(turn_store_delete(st, live->id, NULL), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
 	turn_server_destroy(s);
 	turn_table_destroy(t);
 }
@@ -264,7 +367,9 @@ static void test_no_redis(void)
 	struct turn_alloc a;
 	fill(&a, (uint32_t)time(NULL));
 	CU_ASSERT_EQUAL(turn_store_counters(down, &a), -ENOTCONN);
-	CU_ASSERT_EQUAL(turn_store_delete(down, a.id), -ENOTCONN);
+	CU_ASSERT_EQUAL(turn_store_delete(down, a.id, NULL), -ENOTCONN);
+	CU_ASSERT_EQUAL(turn_store_room(down), 0);
+	CU_ASSERT_EQUAL(turn_store_poll(down), 0);
 	turn_store_free(down);
 	uint64_t id;
 	CU_ASSERT_EQUAL(turn_id_parse("00000000000000ff", &id), 0);
@@ -286,6 +391,7 @@ int main(void)
 	CU_add_test(s, "rest secrets and rotation", test_rest_secrets);
 	CU_add_test(s, "save/restore round trip", test_roundtrip);
 	CU_add_test(s, "prune after an outage", test_prune);
+	CU_add_test(s, "write pipeline: order, refusal, lost connection", test_pipeline);
 	CU_add_test(s, "without redis", test_no_redis);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
