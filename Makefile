@@ -4,6 +4,7 @@
 #   make build   all binaries and libraries into build/
 #   make test    deps + build + every test (unit, fuzz regression, integration)
 #   make run     deps + build + the whole appliance on virtual ports (Ctrl-C to stop)
+#   make image   the bootable appliance disk image into build/image/ (docs/image.md)
 #   make bench   benchmarks -> docs/performance.md and docs/bench-results.jsonl
 #                (make bench BENCH=NAME runs one)
 #   make asan    ASan+UBSan build into build-asan/ and the unit tests under it
@@ -22,7 +23,9 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
-	rtpengine-daemon libmicrohttpd-dev prometheus curl
+	rtpengine-daemon libmicrohttpd-dev prometheus curl \
+	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
+	qemu-system-x86 ovmf openssh-client
 
 B ?= build
 FB := build-fuzz
@@ -93,7 +96,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_$(firstword $(subst /, ,$*))) -MMD -MP -c $< -o $@
 
-.PHONY: build deps test unit integration run bench asan fuzz fuzz-regress format clean package
+.PHONY: build deps test unit integration run bench asan fuzz fuzz-regress format clean package image
 build: $(LIBS_ALL) $(BINS) $(UNIT_TESTS)
 
 deps:
@@ -141,6 +144,12 @@ fuzz: fuzz-build
 VERSION ?= 0.1.0
 package: build
 	images/build-deb.sh $(B) $(VERSION)
+
+# The bootable appliance disk image (raw, qcow2, package manifest) in $(B)/image/, rebuilt
+# only when its inputs changed (images/build-image.sh, docs/image.md).
+image: deps
+	$(MAKE) build
+	images/build-image.sh $(B) $(VERSION)
 
 format:
 	find . -name '*.[ch]' -not -path './build*' | xargs clang-format -i

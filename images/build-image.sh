@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# images/build-image.sh BUILD_DIR VERSION -> BUILD_DIR/image/poprelay.{raw,qcow2,packages}
+# (and mkosi's JSON manifest of the Debian package set, poprelay.manifest)
+# The bootable appliance disk image (docs/image.md): mkosi 14 (Debian's) installs Debian 12
+# packages, the poprelay package built from BUILD_DIR (images/build-deb.sh) and the image's
+# own first-boot units (images/mkosi/). Root only (mkosi uses loop devices and nspawn).
+#
+# Two caches under BUILD_DIR/image/, so an unchanged tree costs nothing and a changed one
+# only the final phase:
+#  - the image itself: rebuilt only when its inputs (the binaries, images/, this script)
+#    changed, as recorded in poprelay.inputs;
+#  - mkosi's incremental image of the installed Debian packages (poprelay.cache-pre-inst)
+#    and its package download cache (pkgcache/), kept while mkosi.conf and the package's
+#    dependency list stay the same (poprelay.cache-key).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}; VER=${2:-0.1.0}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+out=$B/image
+mkdir -p "$out"
+[ "$(id -u)" = 0 ] || { echo "build-image: needs root (mkosi)" >&2; exit 1; }
+command -v mkosi >/dev/null || { echo "build-image: mkosi is not installed (make deps)" >&2; exit 1; }
+
+inputs=$( (sha256sum "$B"/poprelay-* "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
+if [ -s "$out/poprelay.raw" ] && [ -s "$out/poprelay.qcow2" ] && [ "$(cat "$out/poprelay.inputs" 2>/dev/null)" = "$inputs" ]; then
+	echo "build-image: $out/poprelay.raw is up to date" >&2
+	echo "$out/poprelay.raw"
+	exit 0
+fi
+t0=$(date +%s)
+
+deb=$(images/build-deb.sh "$B" "$VER")
+src=$out/src
+rm -rf "$src" "$out/poprelay.inputs"
+cp -a images/mkosi "$src"
+rm -f "$src/image-postinst.sh"
+# The package's Depends go into the cached package set, so mkosi.postinst installs the
+# package itself with dpkg alone (no network in that phase).
+pkgs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/[[:space:]]//g' | grep . | sort -u)
+key=$( (cat images/mkosi/mkosi.conf; echo "$pkgs") | sha256sum | cut -c1-64)
+mk=$out/mkosi
+mkc=$mk/debian~bookworm # where mkosi 14 puts its output and cache images
+mkdir -p "$mkc" "$out/pkgcache"
+if [ "$(cat "$out/poprelay.cache-key" 2>/dev/null)" != "$key" ]; then
+	rm -rf "$mkc"/poprelay.cache-pre-*
+	echo "$key" >"$out/poprelay.cache-key"
+fi
+# mkosi 14 regenerates its incremental cache unless both cache images exist; with no
+# build script it never makes the "development" one, so an empty file stands in for it.
+[ -e "$mkc/poprelay.cache-pre-dev" ] || : >"$mkc/poprelay.cache-pre-dev"
+
+args=()
+for p in $pkgs; do args+=(--package "$p"); done
+(cd "$src" && mkosi --force --incremental --image-id poprelay --image-version "$VER" \
+	--output-dir "$mk" --cache "$out/pkgcache" "${args[@]}" build) >"$out/mkosi.log" 2>&1 ||
+	{ tail -40 "$out/mkosi.log" >&2; echo "build-image: mkosi failed (log: $out/mkosi.log)" >&2; exit 1; }
+
+tree=$mkc/poprelay_$VER
+# The package and the image's postinst, in a chroot of the tree.
+install -D -m 0644 "$deb" "$tree/var/cache/poprelay-image/$(basename "$deb")"
+for fs in proc sys dev; do mount --bind /$fs "$tree/$fs"; done
+trap 'for fs in proc sys dev; do umount -l "$tree/$fs" 2>/dev/null; done' EXIT
+chroot "$tree" /bin/sh -s <images/mkosi/image-postinst.sh >>"$out/mkosi.log" 2>&1 ||
+	{ tail -20 "$out/mkosi.log" >&2; echo "build-image: image-postinst.sh failed" >&2; exit 1; }
+# The package set as installed, poprelay included (mkosi's manifests are written before
+# the package goes in): one "name version architecture" line each, sorted.
+chroot "$tree" dpkg-query -W -f '${Package} ${Version} ${Architecture}\n' | sort >"$out/poprelay.packages"
+# The initrd (dracut, generic: mkosi.skeleton/etc/dracut.conf.d) depends only on the
+# cached package set: made once per cache key.
+kver=$(ls "$tree/usr/lib/modules" | sort -V | tail -1)
+if [ ! -s "$out/initrd-$key.img" ]; then
+	rm -f "$out"/initrd-*.img
+	chroot "$tree" dracut --quiet --force --kver "$kver" /tmp/initrd.img >>"$out/mkosi.log" 2>&1 ||
+		{ tail -20 "$out/mkosi.log" >&2; echo "build-image: dracut failed" >&2; exit 1; }
+	mv "$tree/tmp/initrd.img" "$out/initrd-$key.img"
+fi
+for fs in proc sys dev; do umount -l "$tree/$fs"; done
+trap - EXIT
+for m in manifest; do
+	[ -e "$tree.$m" ] && mv -f "$tree.$m" "$out/poprelay.$m"
+done
+
+# The disk, from the tree, without mounting anything:
+#  ESP (vfat, mtools): the unified kernel image (systemd's EFI stub + the image's kernel,
+#      its dracut initrd, the command line, os-release) as the removable-media boot path
+#      EFI/BOOT/BOOTX64.EFI, which UEFI firmware starts with no boot entry and no loader;
+#  root (ext4, mkfs.ext4 -d): the tree, found by its file system UUID.
+uuid=$(cat /proc/sys/kernel/random/uuid)
+work=$out/work
+rm -rf "$work"; mkdir -p "$work"
+echo "root=UUID=$uuid rw console=tty0 console=ttyS0,115200 systemd.firstboot=off" >"$work/cmdline"
+objcopy \
+	--add-section .osrel="$tree/usr/lib/os-release" --change-section-vma .osrel=0x20000 \
+	--add-section .cmdline="$work/cmdline" --change-section-vma .cmdline=0x30000 \
+	--add-section .linux="$tree/boot/vmlinuz-$kver" --change-section-vma .linux=0x2000000 \
+	--add-section .initrd="$out/initrd-$key.img" --change-section-vma .initrd=0x3000000 \
+	"$tree/usr/lib/systemd/boot/efi/linuxx64.efi.stub" "$work/poprelay.efi"
+esp_mb=$(($(du -m "$work/poprelay.efi" | cut -f1) + 32))
+mkfs.vfat -C -n ESP "$work/esp.img" $((esp_mb * 1024)) >/dev/null
+mmd -i "$work/esp.img" ::EFI ::EFI/BOOT
+mcopy -i "$work/esp.img" "$work/poprelay.efi" ::EFI/BOOT/BOOTX64.EFI
+# the root: what the tree holds, a quarter more and 512 MB free
+root_mb=$(($(du -sm "$tree" | cut -f1) * 5 / 4 + 512))
+mkfs.ext4 -q -L poprelay-root -U "$uuid" -d "$tree" "$work/root.img" "${root_mb}M"
+raw=$work/poprelay.raw
+truncate -s $((1 + esp_mb + root_mb + 1))M "$raw"
+sfdisk -q "$raw" <<GPT
+label: gpt
+start=2048, size=$((esp_mb * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
+size=$((root_mb * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=poprelay-root
+GPT
+dd if="$work/esp.img" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
+dd if="$work/root.img" of="$raw" bs=1M seek=$((1 + esp_mb)) conv=notrunc,sparse status=none
+mv -f "$raw" "$out/poprelay.raw"
+rm -rf "$work" "$tree"
+qemu-img convert -O qcow2 "$out/poprelay.raw" "$out/poprelay.qcow2"
+rm -rf "$src"
+echo "$inputs" >"$out/poprelay.inputs"
+echo "build-image: $(du -m --apparent-size "$out/poprelay.raw" | cut -f1) MB raw ($(du -m "$out/poprelay.qcow2" | cut -f1) MB qcow2) in $(($(date +%s) - t0)) s" >&2
+echo "$out/poprelay.raw"
