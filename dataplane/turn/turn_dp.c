@@ -321,14 +321,20 @@ static struct {
 	uint64_t created; /* the allocation it created, 0: none */
 } req;
 
+/* What waits on the Redis pipeline: an answer for its writes (HELD), or a request for the
+ * user's key it needs (PARKED: handed in again once the key came). */
 struct held {
+	enum { HELD, PARKED } kind;
 	struct rte_mbuf *m;
 	uint16_t port;
-	uint64_t created;
+	uint64_t created;      /* HELD: the allocation its request created */
+	struct dp_pkt_info pi; /* PARKED */
 };
 
 /* Control-side store figures (telemetry). */
-static uint64_t store_held, store_failed, store_unqueued;
+static uint64_t store_held, store_failed, store_unqueued, store_parked;
+
+static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi);
 
 extern struct dp_feature turn_feature;
 
@@ -572,6 +578,14 @@ static void on_written(void *arg, void *cookie, int rc)
 {
 	struct held *h = cookie;
 	(void)arg;
+	if (h->kind == PARKED) {
+		if (rc == 0)
+			turn_punt(h->m, &h->pi); /* the user's key is there now */
+		else
+			rte_pktmbuf_free(h->m); /* the retransmission meets a 500 or the key */
+		free(h);
+		return;
+	}
 	if (rc == 0) {
 		dp_ctl_udp_tx(h->m, h->port);
 	} else if (rc == -ECANCELED) { /* the store closes: shutdown */
@@ -604,6 +618,19 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	req.created = 0;
 	int n = turn_server_request(srv, &c, pl, pi->payload_len, out, sizeof(out));
 	req.active = false;
+	if (n == -EINPROGRESS) { /* the user's key is being read: back here when it is in */
+		struct held *h = malloc(sizeof(*h));
+		if (h) {
+			*h = (struct held){.kind = PARKED, .m = m, .pi = *pi};
+			if (turn_store_wait_last(store, h) == 0) {
+				store_parked++;
+				return;
+			}
+			free(h);
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (req.failed) { /* a write it needed could not even be queued */
 		store_failed++;
 		if (req.created)
@@ -628,7 +655,7 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	if (req.wrote) {
 		struct held *h = malloc(sizeof(*h));
 		if (h) {
-			*h = (struct held){m, pi->port, req.created};
+			*h = (struct held){.kind = HELD, .m = m, .port = pi->port, .created = req.created};
 			if (turn_store_wait_last(store, h) == 0) {
 				store_held++;
 				return; /* on_written sends it */
@@ -1012,6 +1039,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "store_held", store_held);
 	rte_tel_data_add_dict_u64(d, "store_failed", store_failed);
 	rte_tel_data_add_dict_u64(d, "store_unqueued", store_unqueued);
+	rte_tel_data_add_dict_u64(d, "store_parked", store_parked);
 	rte_tel_data_add_dict_u64(d, "draining", dp_draining());
 	rte_tel_data_add_dict_u64(d, "requests", s->requests);
 	rte_tel_data_add_dict_u64(d, "success", s->success);

@@ -304,6 +304,9 @@ static int finish(struct stun_builder *b, const struct stun_msg *req, const stru
 	return b->err ? b->err : b->len;
 }
 
+/* authenticate(): the user's key is being fetched (the request comes back later). */
+#define AUTH_PENDING 1
+
 static const char *reason_of(int code)
 {
 	switch (code) {
@@ -467,6 +470,8 @@ static int authenticate(struct turn_server *s, const struct turn_ctx *c, const s
 		if (end == colon) {
 			char secrets[TURN_REST_SECRETS][TURN_SECRET_MAX];
 			int n = s->cred.rest_secrets(s->cred.arg, secrets, TURN_REST_SECRETS);
+			if (n == -EINPROGRESS)
+				return AUTH_PENDING;
 			bool ok = false;
 			for (int i = 0; i < n && !ok && exp >= s->now; i++) {
 				char pw[64];
@@ -489,7 +494,10 @@ static int authenticate(struct turn_server *s, const struct turn_ctx *c, const s
 	}
 	if (!s->cfg.lt_cred || !s->cred.user_key)
 		return 401;
-	if (s->cred.user_key(s->cred.arg, au->username, s->cfg.realm, alg, au->key) < 0)
+	int k = s->cred.user_key(s->cred.arg, au->username, s->cfg.realm, alg, au->key);
+	if (k == -EINPROGRESS)
+		return AUTH_PENDING;
+	if (k < 0)
 		return 401;
 	if (!mi_ok(m, au->key, au->klen, &au->mi_type)) {
 		memset(au->key, 0, sizeof(au->key));
@@ -960,6 +968,10 @@ int turn_server_request(struct turn_server *s, const struct turn_ctx *c, const u
 		return err_resp(s, c, &m, 500, NULL, out, cap);
 	struct auth au;
 	int code = authenticate(s, c, &m, &au);
+	if (code == AUTH_PENDING) {
+		s->st.requests--; /* counted when it comes back with the user's key */
+		return -EINPROGRESS;
+	}
 	if (code)
 		return err_resp(s, c, &m, code, NULL, out, cap);
 	switch (m.method) {

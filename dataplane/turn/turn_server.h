@@ -61,9 +61,11 @@ struct turn_limits {
 /* Credential sources (Redis in the dataplane, a static list in tests). Control lcore. */
 struct turn_cred_ops {
 	/* Long-term key of user in realm: alg STUN_PWALG_MD5 -> 16 bytes, _SHA256 -> 32.
-	 * 0, -ENOENT (no such user) or another negative errno. */
+	 * 0, -ENOENT (no such user) or another negative errno; -EINPROGRESS: the key is being
+	 * fetched, and turn_server_request returns -EINPROGRESS (see there). */
 	int (*user_key)(void *arg, const char *user, const char *realm, int alg, uint8_t key[32]);
-	/* Current REST secrets (rotation: every one is tried). Returns how many. */
+	/* Current REST secrets (rotation: every one is tried). Returns how many, or
+	 * -EINPROGRESS as user_key may. */
 	int (*rest_secrets)(void *arg, char out[][TURN_SECRET_MAX], int max);
 	void *arg;
 };
@@ -118,7 +120,9 @@ void turn_server_set_now(struct turn_server *s, uint32_t now);
 uint32_t turn_server_now(const struct turn_server *s);
 
 /* Handles one datagram that is a STUN message from a client to the listener. Writes the
- * answer (if any) into out and returns its length; 0 = nothing to send. Control lcore. */
+ * answer (if any) into out and returns its length; 0 = nothing to send; -EINPROGRESS = the
+ * user_key callback answered -EINPROGRESS (it is fetching the key): nothing was done, and
+ * the caller hands the same datagram in again once the key is there. Control lcore. */
 int turn_server_request(struct turn_server *s, const struct turn_ctx *c, const uint8_t *pkt,
 			size_t len, uint8_t *out, size_t cap);
 /* Timers: expiry of everything. Returns how many allocations expired. Control lcore. */

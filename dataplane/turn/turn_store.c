@@ -21,14 +21,21 @@
 #define REDIS_TIMEOUT_MS 500
 #define SECRETS_TTL_S	 2
 
-/* A write on the pipeline, waiting for its replies (MULTI, each command's QUEUED, EXEC). */
+struct turn_store;
+struct wpend;
+/* Reads the last reply of a read on the pipeline (p->rc may be set). */
+typedef void (*reply_fn)(struct turn_store *st, struct wpend *p, const redisReply *rep);
+
+/* A command on the pipeline, waiting for its replies (a write: MULTI, each command's
+ * QUEUED, EXEC; a read: one). */
 struct wpend {
-	uint32_t left; /* replies still to come */
-	int rc;	       /* 0, or the first failure */
-	void *cookie;  /* handed to the done callback; NULL: nobody waits */
+	uint32_t left;	 /* replies still to come */
+	int rc;		 /* 0, or the first failure */
+	void *cookie;	 /* handed to the done callback; NULL: nobody waits */
+	reply_fn reader; /* a read's: what to do with its reply; NULL for writes */
 };
 
-#define WPEND_MAX 4096 /* writes in flight at most; more are refused (-ENOBUFS) */
+#define WPEND_MAX 4096 /* commands in flight at most; more are refused (-ENOBUFS) */
 
 struct turn_store {
 	struct pr_redis *r; /* reads (users, secrets, restore), blocking */
@@ -42,8 +49,16 @@ struct turn_store {
 	bool warned;
 	/* REST secrets cache (rotation is picked up within SECRETS_TTL_S) */
 	time_t secrets_at;
+	bool secrets_asked; /* an HVALS is in flight */
 	int n_secrets;
 	char secrets[TURN_REST_SECRETS][TURN_SECRET_MAX];
+	/* The user a read just fetched, for the request that asked (its done callback hands
+	 * that request in again; turn_store_user_key answers it from here); wiped after. */
+	struct {
+		bool set;
+		int rc;
+		struct pr_ks_user u;
+	} stash;
 };
 
 static bool connect_now(struct turn_store *st)
@@ -83,13 +98,19 @@ static bool connect_now(struct turn_store *st)
 	}
 	st->r = r;
 	st->warned = false;
+	st->secrets_asked = false;
+	st->secrets_at = 0; /* read afresh at the first use */
 	return true;
 }
 
-/* Completes the oldest write: the done callback when someone waits for it. */
+static void secrets_read(struct turn_store *st, struct wpend *p, const redisReply *rep);
+
+/* Completes the oldest command: the done callback when someone waits for it. */
 static void wpend_pop(struct turn_store *st)
 {
 	struct wpend *p = &st->pend[st->head];
+	if (p->reader == secrets_read) /* answered or failed: the next stale use asks again */
+		st->secrets_asked = false;
 	void *cookie = p->cookie;
 	int rc = p->rc;
 
@@ -97,6 +118,8 @@ static void wpend_pop(struct turn_store *st)
 	st->n--;
 	if (cookie && st->done)
 		st->done(st->done_arg, cookie, rc);
+	if (st->stash.set) /* its reader is done with it */
+		memset(&st->stash, 0, sizeof(st->stash));
 }
 
 struct turn_store *turn_store_new(const char *sock, const char *user, const char *pwfile)
@@ -173,7 +196,20 @@ static int queue_tx(struct turn_store *st, struct pr_redis_tx *tx, void *cookie,
 		return fail_on(st, st->w, what);
 	if (n < 0)
 		return n;
-	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie};
+	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie, NULL};
+	return 0;
+}
+
+/* Queues one read command; reader gets its reply. */
+static int queue_read(struct turn_store *st, int argc, const char **argv, reply_fn reader,
+		      const char *what)
+{
+	if (st->n == WPEND_MAX)
+		return -ENOBUFS;
+	int n = pr_redis_pipe_argv(st->w, argc, argv, NULL);
+	if (n < 0)
+		return fail_on(st, st->w, what);
+	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){1, 0, NULL, reader};
 	return 0;
 }
 
@@ -191,8 +227,16 @@ unsigned turn_store_room(const struct turn_store *st)
 
 int turn_store_wait_last(struct turn_store *st, void *cookie)
 {
-	if (!st || !st->w || !st->n)
+	if (!st || !st->w)
 		return -ENOENT;
+	if (!st->n || st->pend[(st->head + st->n - 1) % WPEND_MAX].cookie) {
+		/* nothing in flight, or the last command has its waiter already: a PING behind
+		 * it, which comes back after everything before it */
+		const char *argv[] = {"PING"};
+		int rc = queue_read(st, 1, argv, NULL, "ping");
+		if (rc < 0)
+			return rc;
+	}
 	st->pend[(st->head + st->n - 1) % WPEND_MAX].cookie = cookie;
 	return 0;
 }
@@ -213,10 +257,13 @@ unsigned turn_store_poll(struct turn_store *st)
 		struct wpend *p = &st->pend[st->head];
 		if (!pr_redis_pipe_reply_ok(st->w, rep) && p->rc == 0) {
 			p->rc = -EBADMSG;
-			PR_WARN("turn: redis write failed: %s", pr_redis_errmsg(st->w));
+			PR_WARN("turn: redis %s failed: %s", p->reader ? "read" : "write",
+				pr_redis_errmsg(st->w));
 		}
+		if (--p->left == 0 && p->reader && p->rc == 0)
+			p->reader(st, p, rep);
 		freeReplyObject(rep);
-		if (--p->left == 0)
+		if (p->left == 0)
 			wpend_pop(st);
 	}
 	return st->n;
@@ -236,51 +283,84 @@ int turn_id_parse(const char *hex, uint64_t *id)
 	return *end ? -EINVAL : 0;
 }
 
+static void user_read(struct turn_store *st, struct wpend *p, const redisReply *rep)
+{
+	struct pr_ks_hash *h = malloc(sizeof(*h));
+
+	st->stash.set = true;
+	st->stash.rc = -ENOENT;
+	if (!h) {
+		st->stash.rc = p->rc = -ENOMEM;
+		return;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+	    pr_ks_hash_from_reply(rep, h) == 0 &&
+	    pr_ks_decode(&pr_ks_user_desc, h, &st->stash.u) == 0)
+		st->stash.rc = 0;
+	memset(h, 0, sizeof(*h)); /* the user's digests */
+	free(h);
+}
+
+/* The key from a user record: 0, or -ENOENT (disabled, another realm, no digest). */
+static int user_key_of(const struct pr_ks_user *u, const char *user, const char *realm, int alg,
+		       uint8_t key[32])
+{
+	if (u->disabled || strcmp(u->name, user) || strcmp(u->realm, realm))
+		return -ENOENT;
+	const char *hex = alg == STUN_PWALG_SHA256 ? u->ha1_sha256 : u->ha1_md5;
+	size_t want = alg == STUN_PWALG_SHA256 ? 32 : 16;
+	return pr_hex_decode(hex, key, 32) == (int)want ? 0 : -ENOENT;
+}
+
 int turn_store_user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32])
 {
 	struct turn_store *st = arg;
-	struct pr_ks_user u;
-	if (!st->r || !pr_ks_user_name_valid(user))
+
+	/* the request handed in again: the read it asked for came back */
+	if (st->stash.set)
+		return st->stash.rc < 0 ? st->stash.rc
+					: user_key_of(&st->stash.u, user, realm, alg, key);
+	if (!st->w || !pr_ks_user_name_valid(user))
 		return -ENOENT;
-	int rc = pr_ks_user_load(st->r, user, &u);
-	if (rc == -EIO)
-		fail(st, "user lookup");
-	if (rc < 0)
-		return rc;
-	rc = -ENOENT;
-	if (!u.disabled && !strcmp(u.realm, realm)) {
-		const char *hex = alg == STUN_PWALG_SHA256 ? u.ha1_sha256 : u.ha1_md5;
-		size_t want = alg == STUN_PWALG_SHA256 ? 32 : 16;
-		if (pr_hex_decode(hex, key, 32) == (int)want)
-			rc = 0;
-	}
-	memset(&u, 0, sizeof(u));
-	return rc;
+	/* ask, without waiting: the caller parks the request on this read (turn_store_wait_last)
+	 * and hands it in again when the reply is here */
+	char k[PR_KS_NAME_MAX + 16];
+	snprintf(k, sizeof(k), "%s%s", PR_KS_USER_PREFIX, user);
+	const char *argv[] = {"HGETALL", k};
+	int rc = queue_read(st, 2, argv, user_read, "user lookup");
+	return rc < 0 ? rc : -EINPROGRESS;
 }
 
+static void secrets_read(struct turn_store *st, struct wpend *p, const redisReply *rep)
+{
+	(void)p;
+	if (rep->type != REDIS_REPLY_ARRAY)
+		return;
+	st->n_secrets = 0;
+	for (size_t i = 0; i < rep->elements && st->n_secrets < TURN_REST_SECRETS; i++) {
+		const redisReply *e = rep->element[i];
+		if (e->type == REDIS_REPLY_STRING && e->len > 0 && e->len < TURN_SECRET_MAX)
+			memcpy(st->secrets[st->n_secrets++], e->str, e->len + 1);
+	}
+	st->secrets_at = time(NULL);
+}
+
+/* The secrets, never older than SECRETS_TTL_S: once they are, a read is asked for and the
+ * request waits for it (-EINPROGRESS, as for a user's key), and every request meanwhile
+ * waits on the same read. */
 int turn_store_rest_secrets(void *arg, char out[][TURN_SECRET_MAX], int max)
 {
 	struct turn_store *st = arg;
 	time_t now = time(NULL);
-	if (st->r && now - st->secrets_at >= SECRETS_TTL_S) {
-		redisReply *rep = pr_redis_cmd(st->r, "HVALS %s", PR_KS_TURN_SECRETS_KEY);
-		if (!rep) {
-			fail(st, "HVALS secrets");
-		} else {
-			if (rep->type == REDIS_REPLY_ARRAY) {
-				st->n_secrets = 0;
-				for (size_t i = 0;
-				     i < rep->elements && st->n_secrets < TURN_REST_SECRETS; i++) {
-					const redisReply *e = rep->element[i];
-					if (e->type == REDIS_REPLY_STRING && e->len > 0 &&
-					    e->len < TURN_SECRET_MAX)
-						memcpy(st->secrets[st->n_secrets++], e->str,
-						       e->len + 1);
-				}
-				st->secrets_at = now;
-			}
-			freeReplyObject(rep);
+	if (st->w && now - st->secrets_at >= SECRETS_TTL_S) {
+		if (!st->secrets_asked) {
+			const char *argv[] = {"HVALS", PR_KS_TURN_SECRETS_KEY};
+			int rc = queue_read(st, 2, argv, secrets_read, "HVALS secrets");
+			if (rc < 0)
+				return rc;
+			st->secrets_asked = true;
 		}
+		return -EINPROGRESS;
 	}
 	int n = st->n_secrets < max ? st->n_secrets : max;
 	for (int i = 0; i < n; i++)

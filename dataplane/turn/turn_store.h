@@ -44,8 +44,9 @@ void turn_store_on_done(struct turn_store *st, void (*fn)(void *arg, void *cooki
 unsigned turn_store_poll(struct turn_store *st);
 /* Writes that can still be queued (0 when down). */
 unsigned turn_store_room(const struct turn_store *st);
-/* cookie waits for the last write queued (and so for every write before it): -ENOENT when
- * none is in flight. */
+/* cookie waits for the last command queued (and so for everything before it); when that
+ * one has a waiter already, or nothing is in flight, for a PING queued behind. -ENOENT when
+ * Redis is down, -ENOBUFS when the pipeline is full. */
 int turn_store_wait_last(struct turn_store *st, void *cookie);
 /* Rebuilds every live allocation into s. Returns how many were restored (the others are
  * logged and deleted from Redis), or a negative errno when Redis could not be read. */

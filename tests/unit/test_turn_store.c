@@ -31,9 +31,23 @@ static struct {
 } done[2048];
 static unsigned ndone;
 
+/* A user's key as the dataplane gets it: asked on the pipeline (-EINPROGRESS), then asked
+ * again from the done callback of that read, where the reply is at hand. */
+static struct {
+	const char *user, *realm;
+	int alg, rc;
+	uint8_t *key;
+	bool ran;
+} lk;
+
 static void on_done(void *arg, void *cookie, int rc)
 {
 	(void)arg;
+	if (cookie == (void *)&lk) { /* a user's key read came back: ask again, as a re-run does */
+		lk.rc = rc < 0 ? rc : turn_store_user_key(st, lk.user, lk.realm, lk.alg, lk.key);
+		lk.ran = true;
+		return;
+	}
 	if (ndone < sizeof(done) / sizeof(done[0]))
 		done[ndone] = (typeof(done[0])){cookie, rc};
 	ndone++;
@@ -71,6 +85,18 @@ static int suite_clean(void)
 	return 0;
 }
 
+static int lookup(const char *user, const char *realm, int alg, uint8_t key[32])
+{
+	int rc = turn_store_user_key(st, user, realm, alg, key);
+	if (rc != -EINPROGRESS)
+		return rc;
+	lk = (typeof(lk)){user, realm, alg, -999, key, false};
+	CU_ASSERT_EQUAL(turn_store_wait_last(st, &lk), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(lk.ran);
+	return lk.rc;
+}
+
 static void test_user_key(void)
 {
 	struct pr_ks_user u;
@@ -84,20 +110,25 @@ static void test_user_key(void)
 	pr_hex_encode(sha, 32, u.ha1_sha256);
 	u.created = u.updated = time(NULL);
 	CU_ASSERT_EQUAL_FATAL(pr_ks_user_store(R, &u), 0);
-	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key), 0);
+	/* never answered without asking Redis */
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key),
+			-EINPROGRESS);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_EQUAL(lookup("alice", "tn.example", STUN_PWALG_MD5, key), 0);
 	CU_ASSERT(!memcmp(key, md5, 16));
-	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_SHA256, key), 0);
+	/* the reply served the request that asked, and only it */
+	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key),
+			-EINPROGRESS);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_EQUAL(lookup("alice", "tn.example", STUN_PWALG_SHA256, key), 0);
 	CU_ASSERT(!memcmp(key, sha, 32));
-	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "other.realm", STUN_PWALG_MD5, key),
-			-ENOENT);
-	CU_ASSERT_EQUAL(turn_store_user_key(st, "nobody", "tn.example", STUN_PWALG_MD5, key),
-			-ENOENT);
+	CU_ASSERT_EQUAL(lookup("alice", "other.realm", STUN_PWALG_MD5, key), -ENOENT);
+	CU_ASSERT_EQUAL(lookup("nobody", "tn.example", STUN_PWALG_MD5, key), -ENOENT);
 	CU_ASSERT_EQUAL(turn_store_user_key(st, "bad name!", "tn.example", STUN_PWALG_MD5, key),
-			-ENOENT);
+			-ENOENT); /* not even asked */
 	u.disabled = true;
 	CU_ASSERT_EQUAL_FATAL(pr_ks_user_store(R, &u), 0);
-	CU_ASSERT_EQUAL(turn_store_user_key(st, "alice", "tn.example", STUN_PWALG_MD5, key),
-			-ENOENT);
+	CU_ASSERT_EQUAL(lookup("alice", "tn.example", STUN_PWALG_MD5, key), -ENOENT);
 }
 
 static void test_rest_secrets(void)
@@ -106,14 +137,33 @@ static void test_rest_secrets(void)
 	redisReply *rep = pr_redis_cmd(R, "HSET %s 2026-11 first", PR_KS_TURN_SECRETS_KEY);
 	CU_ASSERT_FATAL(rep != NULL);
 	freeReplyObject(rep);
-	sleep(2); /* past the cache of an earlier read */
-	int n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
+	/* a store that just connected reads them at their first use */
+	struct turn_store *fresh = turn_store_new(sock_path, NULL, NULL);
+	CU_ASSERT_FATAL(fresh != NULL);
+	CU_ASSERT_EQUAL(turn_store_rest_secrets(fresh, out, TURN_REST_SECRETS), -EINPROGRESS);
+	CU_ASSERT_EQUAL(drain(fresh), 0);
+	int n = turn_store_rest_secrets(fresh, out, TURN_REST_SECRETS);
+	CU_ASSERT(n == 1 && !strcmp(out[0], "first"));
+	turn_store_free(fresh);
+	/* one that read them earlier reads them again once they are 2 s old: the request waits
+	 * (-EINPROGRESS) for that read, and so does every request until it is in */
+	sleep(2);
+	CU_ASSERT_EQUAL(turn_store_rest_secrets(st, out, TURN_REST_SECRETS), -EINPROGRESS);
+	unsigned room = turn_store_room(st);
+	CU_ASSERT_EQUAL(turn_store_rest_secrets(st, out, TURN_REST_SECRETS), -EINPROGRESS);
+	CU_ASSERT_EQUAL(turn_store_room(st), room); /* asked once */
+	CU_ASSERT_EQUAL(drain(st), 0);
+	n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
 	CU_ASSERT_EQUAL(n, 1);
-	CU_ASSERT_STRING_EQUAL(out[0], "first");
+	CU_ASSERT(n == 1 && !strcmp(out[0], "first"));
 	rep = pr_redis_cmd(R, "HSET %s 2026-12 second", PR_KS_TURN_SECRETS_KEY);
 	freeReplyObject(rep);
-	/* cached for up to 2 s, then the rotation shows without a restart */
+	/* read less than 2 s ago: as they were; then the rotation shows without a restart */
+	n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
+	CU_ASSERT_EQUAL(n, 1);
 	sleep(2);
+	CU_ASSERT_EQUAL(turn_store_rest_secrets(st, out, TURN_REST_SECRETS), -EINPROGRESS);
+	CU_ASSERT_EQUAL(drain(st), 0);
 	n = turn_store_rest_secrets(st, out, TURN_REST_SECRETS);
 	CU_ASSERT_EQUAL(n, 2);
 	CU_ASSERT(n == 2 && (!strcmp(out[0], "second") || !strcmp(out[1], "second")));
@@ -304,8 +354,19 @@ static void test_pipeline(void)
 	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s, &a), 0);
 	uint32_t idx = 0;
 	struct turn_alloc *live = turn_alloc_next(t, &idx);
+	/* nothing in flight: the waiter gets a PING of its own */
 	ndone = 0;
-	CU_ASSERT_EQUAL(turn_store_wait_last(st, &ck[0]), -ENOENT); /* nothing in flight */
+	CU_ASSERT_EQUAL(turn_store_wait_last(st, &ck[0]), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 1 && done[0].cookie == &ck[0] && done[0].rc == 0);
+	/* the last command has a waiter already: the second waits on a PING behind it */
+	int second;
+	ndone = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[0]), 0);
+	CU_ASSERT_EQUAL(turn_store_wait_last(st, &second), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 2 && done[0].cookie == &ck[0] && done[1].cookie == &second);
+	ndone = 0;
 	for (int i = 0; i < 1000; i++)
 		CU_ASSERT_EQUAL(turn_store_save(st, s, live, &ck[i]), 0);
 	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
