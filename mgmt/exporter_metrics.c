@@ -394,6 +394,8 @@ static const char *const sps_fields[] = {
     "calls_active",
     "redis_errors",
     "redis_unavailable",
+    "tls_reloads",
+    "tls_reload_failed",
 };
 #define SPS_N (sizeof(sps_fields) / sizeof(sps_fields[0]))
 
@@ -563,6 +565,12 @@ static void render_slowpath(struct exp_out *o, const struct sp_stats *st)
 	one(o, "poprelay_slowpath_redis_unavailable_total", "counter",
 	    "REGISTERs and INVITEs answered 503 with Retry-After: Redis away or unable.",
 	    spv(st, "redis_unavailable"));
+	one(o, "poprelay_slowpath_tls_reloads_total", "counter",
+	    "TLS certificate and key reloads applied (SIGHUP, poprelayctl tls reload).",
+	    spv(st, "tls_reloads"));
+	one(o, "poprelay_slowpath_tls_reload_failures_total", "counter",
+	    "TLS reloads refused (a file unreadable or a key not matching): the old pair stays.",
+	    spv(st, "tls_reload_failed"));
 }
 
 static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s, struct sp_stats *st)
