@@ -44,6 +44,8 @@
 #define PR_KS_PORTS_RANGE_KEY	"pr:ports:range"
 #define PR_KS_CDR_PREFIX	"pr:cdr:"
 #define PR_KS_CDRS_KEY		"pr:cdrs"
+#define PR_KS_DIALOG_PREFIX	"pr:dialog:"
+#define PR_KS_DIALOGS_KEY	"pr:dialogs"
 #define PR_KS_TUNABLES_KEY	"pr:tunables"
 #define PR_KS_TUNABLES_IN_FORCE "pr:tunables:in_force:" /* + owner */
 #define PR_KS_EVENTS_CHANNEL	"pr:events"
@@ -450,6 +452,75 @@ int pr_ks_cdr_load(struct pr_redis *r, const char *id, struct pr_ks_cdr *c);
 /* Ids with from <= start <= to, oldest first, at most limit (0 = no limit). */
 int pr_ks_cdr_list(struct pr_redis *r, int64_t from, int64_t to, size_t limit,
 		   struct pr_ks_names *ids);
+
+/* The same commands added to a caller's MULTI/EXEC (one round trip for a whole change:
+ * sessions, dialog, CDR together). 0, or a negative errno with nothing useful added. */
+int pr_ks_session_store_tx(struct pr_redis_tx *tx, const struct pr_ks_session *s,
+			   enum pr_ks_session_op op);
+int pr_ks_session_end_tx(struct pr_redis_tx *tx, const char *id);
+int pr_ks_cdr_store_tx(struct pr_redis_tx *tx, const struct pr_ks_cdr *c);
+
+/* ---------------------------------------------------------------------------------------
+ * Dialogs: what a restarted slowpath needs to end an established call correctly (both
+ * legs' SIP dialogs, the devices they belong to, the call's CDR fields). Hash
+ * pr:dialog:<id> (id = the call's CDR id), zset pr:dialogs (member id, score start).
+ * Writer and reader: the slowpath (written when the call is answered and on each mid-call
+ * change, deleted when it ends, read at start). No secrets: the SDES keys stay in the
+ * session records.
+ */
+struct pr_ks_dialog_leg {
+	char call_id[PR_KS_TEXT_MAX];
+	char local_tag[PR_KS_NAME_MAX];	 /* ours */
+	char remote_tag[PR_KS_TEXT_MAX]; /* the party's */
+	char local_uri[PR_KS_URI_MAX + 64];  /* From of our requests (name-addr) */
+	char remote_uri[PR_KS_URI_MAX + 64]; /* To of our requests */
+	char remote_target[PR_KS_URI_MAX];   /* Request-URI of our requests (its Contact) */
+	char routes[PR_KS_VALUE_MAX];	     /* route set: "Route: ...\r\n" lines */
+	uint32_t local_cseq;		     /* last CSeq we sent */
+	uint32_t remote_cseq;		     /* last CSeq the party sent */
+	char transport[8];		     /* "tls", "tcp", "udp" */
+	char addr[PR_KS_ADDR_MAX];	     /* where its requests went (UDP: sent to) */
+	uint16_t port;
+	uint64_t conn_id; /* the flow it was on (gone after a restart) */
+	bool onnet;
+	bool want_srtp;
+	uint32_t max_kbps;
+	char pop[PR_KS_NAME_MAX];  /* PoP of the device's connection, "offnet" for gateways */
+	char user[PR_KS_NAME_MAX]; /* AoR's user (on-net): its current binding is the route */
+	char instance[PR_KS_TEXT_MAX]; /* +sip.instance of its binding (RFC 5626), if any */
+	uint32_t reg_id;
+	char party[PR_KS_URI_MAX];
+	char user_agent[PR_KS_TEXT_MAX];
+	char inside_addr[PR_KS_ADDR_MAX];
+	char outside_addr[PR_KS_ADDR_MAX];
+	char relay_ports[64]; /* our relay port per m= line, space-separated (0: unused) */
+};
+extern const struct pr_ks_desc pr_ks_dialog_leg_desc;
+
+struct pr_ks_dialog {
+	char id[PR_KS_NAME_MAX]; /* the call's id: its CDR id, sessions <id>-<m line> */
+	char pop[PR_KS_NAME_MAX];
+	char direction[16];
+	int64_t start; /* INVITE received */
+	int64_t answer;
+	int64_t updated;
+	uint16_t status;	    /* final response code */
+	uint16_t n_media;	    /* m= lines */
+	uint32_t media_used;	    /* bit i: m= line i is anchored (session <id>-<i>) */
+	struct pr_ks_dialog_leg a; /* prefix "a_": the caller's dialog */
+	struct pr_ks_dialog_leg b; /* prefix "b_": the callee's */
+};
+extern const struct pr_ks_desc pr_ks_dialog_desc;
+
+int pr_ks_dialog_load(struct pr_redis *r, const char *id, struct pr_ks_dialog *d);
+/* DEL + HSET + ZADD pr:dialogs, atomically (the _tx form adds them to tx). */
+int pr_ks_dialog_store(struct pr_redis *r, const struct pr_ks_dialog *d);
+int pr_ks_dialog_store_tx(struct pr_redis_tx *tx, const struct pr_ks_dialog *d);
+/* DEL + ZREM; the plain form returns -ENOENT when there was none. */
+int pr_ks_dialog_delete(struct pr_redis *r, const char *id);
+int pr_ks_dialog_delete_tx(struct pr_redis_tx *tx, const char *id);
+/* Every id in pr:dialogs, oldest first. */
+int pr_ks_dialog_list(struct pr_redis *r, struct pr_ks_names *ids);
 
 /* ---------------------------------------------------------------------------------------
  * Runtime tunables: hash pr:tunables, name -> decimal integer. Writer: poprelayctl

@@ -38,9 +38,9 @@ static void tx_xadd_op(struct pr_redis_tx *tx, enum pr_ks_session_op op, const c
 			PR_KS_STREAM_MAXLEN, pr_ks_session_op_name(op), id, (long long)ks_now());
 }
 
-int pr_ks_session_store(struct pr_redis *r, const struct pr_ks_session *s, enum pr_ks_session_op op)
+int pr_ks_session_store_tx(struct pr_redis_tx *tx, const struct pr_ks_session *s,
+			   enum pr_ks_session_op op)
 {
-	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
 	int rc = ks_make_key(key, sizeof(key), PR_KS_SESSION_PREFIX, s->id, "session id");
 
@@ -50,17 +50,42 @@ int pr_ks_session_store(struct pr_redis *r, const struct pr_ks_session *s, enum 
 		ks_seterr("%s: store takes install or update", key);
 		return -EINVAL;
 	}
-	tx = pr_redis_tx_new();
-	if (!tx)
-		return -ENOMEM;
 	rc = ks_tx_store(tx, &pr_ks_session_desc, key, s);
 	if (rc == 0) {
 		pr_redis_tx_add(tx, "SADD %s %s", PR_KS_SESSIONS_KEY, s->id);
 		tx_xadd_op(tx, op, s->id);
+	}
+	return rc;
+}
+
+int pr_ks_session_store(struct pr_redis *r, const struct pr_ks_session *s, enum pr_ks_session_op op)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	char key[KS_KEYLEN];
+	int rc;
+
+	if (!tx)
+		return -ENOMEM;
+	rc = pr_ks_session_store_tx(tx, s, op);
+	if (rc == 0) {
+		snprintf(key, sizeof(key), "%s%.40s", PR_KS_SESSION_PREFIX, s->id);
 		rc = ks_tx_exec(r, tx, key);
 	}
 	pr_redis_tx_free(tx);
 	return rc;
+}
+
+int pr_ks_session_end_tx(struct pr_redis_tx *tx, const char *id)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_SESSION_PREFIX, id, "session id");
+
+	if (rc < 0)
+		return rc;
+	pr_redis_tx_add(tx, "DEL %s", key);
+	pr_redis_tx_add(tx, "SREM %s %s", PR_KS_SESSIONS_KEY, id);
+	tx_xadd_op(tx, PR_KS_OP_END, id);
+	return 0;
 }
 
 int pr_ks_session_end(struct pr_redis *r, const char *id)
@@ -299,22 +324,33 @@ static void tx_cdr_trim(struct pr_redis_tx *tx)
 			(long long)(ks_now() - PR_KS_CDR_TTL_S));
 }
 
-int pr_ks_cdr_store(struct pr_redis *r, const struct pr_ks_cdr *c)
+int pr_ks_cdr_store_tx(struct pr_redis_tx *tx, const struct pr_ks_cdr *c)
 {
-	struct pr_redis_tx *tx;
 	char key[KS_KEYLEN];
 	int rc = ks_make_key(key, sizeof(key), PR_KS_CDR_PREFIX, c->id, "cdr id");
 
 	if (rc < 0)
 		return rc;
-	tx = pr_redis_tx_new();
-	if (!tx)
-		return -ENOMEM;
 	rc = ks_tx_store(tx, &pr_ks_cdr_desc, key, c);
 	if (rc == 0) {
 		pr_redis_tx_add(tx, "EXPIRE %s %d", key, PR_KS_CDR_TTL_S);
 		pr_redis_tx_add(tx, "ZADD %s %lld %s", PR_KS_CDRS_KEY, (long long)c->start, c->id);
 		tx_cdr_trim(tx);
+	}
+	return rc;
+}
+
+int pr_ks_cdr_store(struct pr_redis *r, const struct pr_ks_cdr *c)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	char key[KS_KEYLEN];
+	int rc;
+
+	if (!tx)
+		return -ENOMEM;
+	rc = pr_ks_cdr_store_tx(tx, c);
+	if (rc == 0) {
+		snprintf(key, sizeof(key), "%s%.40s", PR_KS_CDR_PREFIX, c->id);
 		rc = ks_tx_exec(r, tx, key);
 	}
 	pr_redis_tx_free(tx);

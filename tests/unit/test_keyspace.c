@@ -22,6 +22,7 @@
 static const struct pr_ks_desc *const all_descs[] = {
     &pr_ks_user_desc,	 &pr_ks_reg_desc, &pr_ks_turn_alloc_desc,
     &pr_ks_session_desc, &pr_ks_cdr_desc, &pr_ks_audit_desc,
+    &pr_ks_dialog_desc,
 };
 #define NDESCS (sizeof(all_descs) / sizeof(all_descs[0]))
 
@@ -821,6 +822,82 @@ static void test_r_cdr(void)
 	free(c);
 }
 
+/* Dialogs: stored with their index, rewritten by a later change, deleted; and a session
+ * store, a dialog store and a CDR written in one MULTI/EXEC (one round trip per change). */
+static void test_r_dialog(void)
+{
+	struct pr_ks_dialog *d = new_filled(&pr_ks_dialog_desc, 2), got;
+	struct pr_ks_session *s = new_filled(&pr_ks_session_desc, 3);
+	struct pr_ks_cdr *c = new_filled(&pr_ks_cdr_desc, 4);
+	struct pr_ks_names ids;
+	struct pr_redis_tx *tx;
+	long long before;
+
+	freeReplyObject(pr_redis_cmd(R, "DEL %s", PR_KS_DIALOGS_KEY));
+	snprintf(d->id, sizeof(d->id), "dlg-2");
+	d->start = 2000;
+	snprintf(d->a.routes, sizeof(d->a.routes), "Route: <sip:p1;lr>\r\nRoute: <sip:p2;lr>\r\n");
+	CU_ASSERT_EQUAL_FATAL(pr_ks_dialog_store(R, d), 0);
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "dlg-2", &got), 0);
+	CU_ASSERT_TRUE(same(&pr_ks_dialog_desc, d, &got));
+	CU_ASSERT_STRING_EQUAL(got.a.routes, d->a.routes); /* CRLF inside a value survives */
+	/* a change rewrites the whole record: a field cleared is gone */
+	d->b.remote_tag[0] = '\0';
+	d->b.local_cseq = 7;
+	CU_ASSERT_EQUAL(pr_ks_dialog_store(R, d), 0);
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "dlg-2", &got), 0);
+	CU_ASSERT_EQUAL(got.b.local_cseq, 7);
+	CU_ASSERT_STRING_EQUAL(got.b.remote_tag, "");
+	snprintf(d->id, sizeof(d->id), "dlg-1");
+	d->start = 1000;
+	/* one transaction: the session, the dialog and nothing else half-written */
+	tx = pr_redis_tx_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	snprintf(s->id, sizeof(s->id), "dlg-1-0");
+	before = cmd_integer("XLEN %s", PR_KS_SESSIONS_STREAM);
+	CU_ASSERT_EQUAL(pr_ks_session_store_tx(tx, s, PR_KS_OP_INSTALL), 0);
+	CU_ASSERT_EQUAL(pr_ks_dialog_store_tx(tx, d), 0);
+	CU_ASSERT_EQUAL(pr_redis_tx_run(R, tx, NULL), 0);
+	pr_redis_tx_free(tx);
+	CU_ASSERT_EQUAL(cmd_integer("XLEN %s", PR_KS_SESSIONS_STREAM), before + 1);
+	CU_ASSERT_EQUAL(pr_ks_dialog_list(R, &ids), 0);
+	CU_ASSERT_EQUAL_FATAL(ids.n, 2);
+	CU_ASSERT_STRING_EQUAL(ids.v[0], "dlg-1"); /* oldest first */
+	CU_ASSERT_STRING_EQUAL(ids.v[1], "dlg-2");
+	pr_ks_names_free(&ids);
+	/* the end: CDR, session end, dialog gone, in one transaction */
+	tx = pr_redis_tx_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+	snprintf(c->id, sizeof(c->id), "dlg-1");
+	CU_ASSERT_EQUAL(pr_ks_cdr_store_tx(tx, c), 0);
+	CU_ASSERT_EQUAL(pr_ks_session_end_tx(tx, "dlg-1-0"), 0);
+	CU_ASSERT_EQUAL(pr_ks_dialog_delete_tx(tx, "dlg-1"), 0);
+	CU_ASSERT_EQUAL(pr_redis_tx_run(R, tx, NULL), 0);
+	pr_redis_tx_free(tx);
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "dlg-1", &got), -ENOENT);
+	CU_ASSERT_EQUAL(cmd_integer("EXISTS %s", "pr:session:dlg-1-0"), 0);
+	CU_ASSERT_EQUAL(cmd_integer("EXISTS %s", "pr:cdr:dlg-1"), 1);
+	CU_ASSERT_EQUAL(cmd_integer("XLEN %s", PR_KS_SESSIONS_STREAM), before + 2);
+	CU_ASSERT_EQUAL(pr_ks_dialog_delete(R, "dlg-2"), 0);
+	CU_ASSERT_EQUAL(pr_ks_dialog_delete(R, "dlg-2"), -ENOENT);
+	CU_ASSERT_EQUAL(cmd_integer("ZCARD %s", PR_KS_DIALOGS_KEY), 0);
+	/* bad input names the key and field */
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "bad id", &got), -EINVAL);
+	freeReplyObject(pr_redis_cmd(R, "HSET pr:dialog:dlg-3 v 1 id dlg-3 pop p direction onnet "
+					"start x updated 1 a_call_id c a_local_tag t a_transport "
+					"tls b_call_id c b_local_tag t b_transport tls"));
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "dlg-3", &got), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pr_ks_errmsg(), "start"));
+	freeReplyObject(pr_redis_cmd(R, "HDEL pr:dialog:dlg-3 b_local_tag"));
+	freeReplyObject(pr_redis_cmd(R, "HSET pr:dialog:dlg-3 start 5"));
+	CU_ASSERT_EQUAL(pr_ks_dialog_load(R, "dlg-3", &got), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pr_ks_errmsg(), "b_local_tag"));
+	freeReplyObject(pr_redis_cmd(R, "DEL pr:dialog:dlg-3"));
+	free(d);
+	free(s);
+	free(c);
+}
+
 static void test_r_tunables(void)
 {
 	int64_t v = 0;
@@ -987,6 +1064,7 @@ int main(void)
 		CU_add_test(s, "sessions", test_r_session);
 		CU_add_test(s, "port pool", test_r_ports);
 		CU_add_test(s, "cdrs", test_r_cdr);
+		CU_add_test(s, "dialogs", test_r_dialog);
 		CU_add_test(s, "tunables", test_r_tunables);
 		CU_add_test(s, "audit", test_r_audit);
 		CU_add_test(s, "reconnect", test_r_reconnect);
