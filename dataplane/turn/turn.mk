@@ -36,3 +36,10 @@ TURN_RINGGEN := $(B)/tests/bench/turn/ringgen
 BINS += $(TURN_RINGGEN)
 $(TURN_RINGGEN): $(B)/tests/bench/turn/ringgen.o
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(DPDK_LIBS)
+
+# Benchmark helper (tests/bench/turn_alloc.sh): TURN Allocate load over plain UDP sockets
+# (challenge, authenticated Allocate, Refresh 0), STUN integrity and fingerprint from crypto/.
+TURN_ALLOCGEN := $(B)/tests/bench/turn/allocgen
+BINS += $(TURN_ALLOCGEN)
+$(TURN_ALLOCGEN): $(B)/tests/bench/turn/allocgen.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
