@@ -472,6 +472,8 @@ static int authenticate(struct turn_server *s, const struct turn_ctx *c, const s
 			int n = s->cred.rest_secrets(s->cred.arg, secrets, TURN_REST_SECRETS);
 			if (n == -EINPROGRESS)
 				return AUTH_PENDING;
+			if (n < 0)
+				return 500;
 			bool ok = false;
 			for (int i = 0; i < n && !ok && exp >= s->now; i++) {
 				char pw[64];
@@ -497,6 +499,8 @@ static int authenticate(struct turn_server *s, const struct turn_ctx *c, const s
 	int k = s->cred.user_key(s->cred.arg, au->username, s->cfg.realm, alg, au->key);
 	if (k == -EINPROGRESS)
 		return AUTH_PENDING;
+	if (k == -ENOBUFS || k == -EIO || k == -ENOMEM)
+		return 500; /* the store could not take the read: not the client's fault */
 	if (k < 0)
 		return 401;
 	if (!mi_ok(m, au->key, au->klen, &au->mi_type)) {

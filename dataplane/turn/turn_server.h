@@ -61,11 +61,12 @@ struct turn_limits {
 /* Credential sources (Redis in the dataplane, a static list in tests). Control lcore. */
 struct turn_cred_ops {
 	/* Long-term key of user in realm: alg STUN_PWALG_MD5 -> 16 bytes, _SHA256 -> 32.
-	 * 0, -ENOENT (no such user) or another negative errno; -EINPROGRESS: the key is being
-	 * fetched, and turn_server_request returns -EINPROGRESS (see there). */
+	 * 0, -ENOENT (no such user: 401); -EINPROGRESS: the key is being fetched, and
+	 * turn_server_request returns -EINPROGRESS (see there); -ENOBUFS, -EIO, -ENOMEM: the
+	 * store cannot answer now (500). */
 	int (*user_key)(void *arg, const char *user, const char *realm, int alg, uint8_t key[32]);
 	/* Current REST secrets (rotation: every one is tried). Returns how many, or
-	 * -EINPROGRESS as user_key may. */
+	 * -EINPROGRESS as user_key may, or another negative errno (500). */
 	int (*rest_secrets)(void *arg, char out[][TURN_SECRET_MAX], int max);
 	void *arg;
 };

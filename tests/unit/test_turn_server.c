@@ -20,6 +20,10 @@ static int events[8];
 static int user_key(void *arg, const char *user, const char *realm, int alg, uint8_t key[32])
 {
 	(void)arg;
+	if (!strcmp(user, "pending")) /* the store is fetching it */
+		return -EINPROGRESS;
+	if (!strcmp(user, "busy")) /* the store cannot take the read */
+		return -ENOBUFS;
 	const char *pw = !strcmp(user, "alice") ? "wonderland"
 			 : !strcmp(user, "bob") ? "builder"
 						: NULL;
@@ -176,8 +180,9 @@ static int send_req(struct cli *k, uint16_t method, add_fn add, void *arg, bool 
 		memcpy(k->nonce, resp_buf + n->off, n->len);
 		k->nonce[n->len] = 0;
 		CU_ASSERT(stun_attr_find(&resp, STUN_A_PASSWORD_ALGORITHMS) != NULL);
-	} else if (auth && code != 400 && code != 420) {
-		/* authenticated answers carry the integrity the request used */
+	} else if (auth && code != 400 && code != 420 && code != 500) {
+		/* authenticated answers carry the integrity the request used (a 500 is sent
+		 * before the credentials could be checked: without) */
 		int idx = k->sha256_mi ? resp.i_mi256 : resp.i_mi;
 		CU_ASSERT_FATAL(idx >= 0);
 		uint8_t tmp[2048], mac[32];
@@ -352,6 +357,34 @@ static void test_auth_failures(void)
 	CU_ASSERT(turn_nonce_check(srv, &s.c.cli, now + 10000, s.nonce, strlen(s.nonce)) ==
 		  -ESTALE);
 	CU_ASSERT(turn_nonce_check(srv, &f.c.cli, now, s.nonce, strlen(s.nonce)) == -EINVAL);
+}
+
+/* The store behind the credentials: a key being fetched, a store that cannot answer, and
+ * the store away. */
+static void test_store_states(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli p = client("198.51.100.25", 40000, "pending", "x");
+	CU_ASSERT_EQUAL(send_req(&p, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	uint64_t reqs = turn_server_stats(srv)->requests;
+	CU_ASSERT_EQUAL(send_req(&p, TURN_ALLOCATE, add_udp, NULL, true, true), -1);
+	CU_ASSERT_EQUAL(resp_len, -EINPROGRESS); /* nothing done: handed in again later */
+	CU_ASSERT_EQUAL(turn_server_stats(srv)->requests, reqs);
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 0);
+	struct cli b = client("198.51.100.25", 40001, "busy", "x");
+	CU_ASSERT_EQUAL(send_req(&b, TURN_ALLOCATE, add_udp, NULL, false, true), 401);
+	CU_ASSERT_EQUAL(send_req(&b, TURN_ALLOCATE, add_udp, NULL, true, true), 500);
+	/* away: every state-changing request 500 before authentication; Binding served */
+	struct cli a = client("198.51.100.25", 40002, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&a, TURN_ALLOCATE, add_udp, NULL), 0);
+	turn_server_set_store_down(srv, true);
+	struct cli n = client("198.51.100.25", 40003, "alice", "wonderland");
+	CU_ASSERT_EQUAL(send_req(&n, TURN_ALLOCATE, add_udp, NULL, false, true), 500);
+	CU_ASSERT_EQUAL(send_req(&a, TURN_REFRESH, NULL, NULL, true, true), 500);
+	CU_ASSERT_EQUAL(send_req(&a, STUN_BINDING, NULL, NULL, false, true), 0);
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 1); /* the live one goes on */
+	turn_server_set_store_down(srv, false);
+	CU_ASSERT_EQUAL(send_req(&a, TURN_REFRESH, NULL, NULL, true, true), 0);
 }
 
 static void add_tcp(struct stun_builder *b, void *arg)
@@ -1734,6 +1767,7 @@ int main(void)
 	CU_add_test(s, "allocate", test_allocate_basic);
 	CU_add_test(s, "lifetimes and expiry", test_lifetimes);
 	CU_add_test(s, "authentication failures", test_auth_failures);
+	CU_add_test(s, "store fetching, unable, away", test_store_states);
 	CU_add_test(s, "allocate errors", test_allocate_errors);
 	CU_add_test(s, "dual stack", test_dual_stack);
 	CU_add_test(s, "permissions", test_permissions);
