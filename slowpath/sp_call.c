@@ -54,6 +54,12 @@ struct sp_leg {
 	char routes[1024]; /* "Route: ...\r\n" lines of the dialog's route set */
 	uint32_t local_cseq;
 	uint32_t invite_cseq; /* CSeq of the last INVITE we sent on this leg */
+	uint32_t remote_cseq; /* of the last request the party sent */
+	char instance[PR_KS_TEXT_MAX]; /* the device's binding (RFC 5626), when known */
+	uint32_t reg_id;
+	/* restored from pr:dialog after a restart: the flow died with the process that had
+	 * it, so the device's current binding names the flow (leg_dest) */
+	bool restored;
 	unsigned n_media;
 	struct sp_media m[SP_SDP_MAX_MEDIA];
 	/* UDP only (RFC 3261 13.3.1.4 / 13.2.2.4): our 2xx to its INVITE is retransmitted
@@ -114,7 +120,9 @@ struct sp_call {
 	struct sp_buf last_a_final; /* resent when A retransmits its INVITE (UDP) */
 };
 
-static void copy(char *dst, size_t len, const char *src)
+/* Bounded copy, truncating: records and messages have fields of different sizes (not
+ * inlined, so that the compiler does not judge every size pair). */
+__attribute__((noinline)) static void copy(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
 }
@@ -167,10 +175,82 @@ static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct p
 	}
 }
 
+static void addr_of(const struct sp_dest *d, char *ip, size_t len, uint16_t *port)
+{
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)&d->addr;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&d->addr;
+	ip[0] = '\0';
+	*port = 0;
+	if (d->addr.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &in4->sin_addr, ip, (socklen_t)len);
+		*port = ntohs(in4->sin_port);
+	} else if (d->addr.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)len);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static void dialog_leg_to_ks(const struct sp_leg *g, struct pr_ks_dialog_leg *k)
+{
+	copy(k->call_id, sizeof(k->call_id), g->call_id);
+	copy(k->local_tag, sizeof(k->local_tag), g->local_tag);
+	copy(k->remote_tag, sizeof(k->remote_tag), g->remote_tag);
+	copy(k->local_uri, sizeof(k->local_uri), g->local_uri);
+	copy(k->remote_uri, sizeof(k->remote_uri), g->remote_uri);
+	copy(k->remote_target, sizeof(k->remote_target), g->remote_target);
+	copy(k->routes, sizeof(k->routes), g->routes);
+	k->local_cseq = g->local_cseq;
+	k->remote_cseq = g->remote_cseq;
+	copy(k->transport, sizeof(k->transport), sp_transport_name(g->dest.tp));
+	addr_of(&g->dest, k->addr, sizeof(k->addr), &k->port);
+	k->conn_id = g->dest.conn_id;
+	k->onnet = g->onnet;
+	k->want_srtp = g->want_srtp;
+	k->max_kbps = g->max_kbps;
+	copy(k->pop, sizeof(k->pop), g->pop);
+	copy(k->user, sizeof(k->user), g->user);
+	copy(k->instance, sizeof(k->instance), g->instance);
+	k->reg_id = g->reg_id;
+	copy(k->party, sizeof(k->party), g->party);
+	copy(k->user_agent, sizeof(k->user_agent), g->ua);
+	copy(k->inside_addr, sizeof(k->inside_addr), g->inside_addr);
+	copy(k->outside_addr, sizeof(k->outside_addr), g->outside_addr);
+	size_t off = 0;
+	for (unsigned i = 0; i < g->n_media && off < sizeof(k->relay_ports); i++) {
+		int w = snprintf(k->relay_ports + off, sizeof(k->relay_ports) - off, "%s%u",
+				 i ? " " : "", g->m[i].relay_port);
+		if (w > 0)
+			off += (size_t)w;
+	}
+}
+
+static void dialog_to_ks(struct sp_server *s, const struct sp_call *call, struct pr_ks_dialog *d)
+{
+	memset(d, 0, sizeof(*d));
+	copy(d->id, sizeof(d->id), call->id);
+	copy(d->pop, sizeof(d->pop), s->cfg.pop);
+	copy(d->direction, sizeof(d->direction), call->direction);
+	d->start = call->start;
+	d->answer = call->answer;
+	d->updated = sp_now();
+	d->status = call->status;
+	d->n_media = (uint16_t)call->leg[LEG_A].n_media;
+	for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++)
+		if (call->leg[LEG_A].m[i].used)
+			d->media_used |= 1u << i;
+	dialog_leg_to_ks(&call->leg[LEG_A], &d->a);
+	dialog_leg_to_ks(&call->leg[LEG_B], &d->b);
+}
+
+/* The sessions (install, or update mid-call) and the dialog a restarted slowpath needs to
+ * end the call, in one MULTI/EXEC: one round trip per change. */
 static void store_sessions(struct sp_server *s, struct sp_call *call)
 {
 	int64_t now = sp_now();
-	for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	struct pr_ks_dialog *d = malloc(sizeof(*d));
+	int rc = tx && d ? 0 : -ENOMEM;
+	for (unsigned i = 0; rc == 0 && i < call->leg[LEG_A].n_media; i++) {
 		struct sp_media *ma = &call->leg[LEG_A].m[i], *mb = &call->leg[LEG_B].m[i];
 		if (!ma->used)
 			continue;
@@ -188,25 +268,35 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		ses.updated = now;
 		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr);
 		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr);
-		int rc = pr_ks_session_store(s->redis, &ses,
-					     call->installed ? PR_KS_OP_UPDATE : PR_KS_OP_INSTALL);
+		rc = pr_ks_session_store_tx(tx, &ses,
+					    call->installed ? PR_KS_OP_UPDATE : PR_KS_OP_INSTALL);
 		memset(&ses, 0, sizeof(ses));
-		if (rc < 0) {
-			s->ctr.redis_errors++;
-			PR_ERR("call %s: cannot store media session %u: %s", call->id, i,
-			       pr_ks_errmsg());
-		}
 	}
+	if (rc == 0) {
+		dialog_to_ks(s, call, d);
+		rc = pr_ks_dialog_store_tx(tx, d);
+	}
+	if (rc < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot encode its sessions and dialog: %s", call->id,
+		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
+	} else if (pr_redis_tx_run(s->redis, tx, NULL) < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot store its sessions and dialog: %s", call->id,
+		       pr_redis_errmsg(s->redis));
+	}
+	pr_redis_tx_free(tx); /* wipes the commands: they hold SDES keys */
+	free(d);
 	call->installed = true;
 }
 
+/* Ports go back to the pool in call_finish's transaction; here the keys are wiped. */
 static void release_media(struct sp_server *s, struct sp_call *call)
 {
+	(void)s;
 	for (int l = 0; l < 2; l++)
 		for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++) {
 			struct sp_media *m = &call->leg[l].m[i];
-			if (m->relay_port && pr_ks_port_release(s->redis, m->relay_port) < 0)
-				s->ctr.redis_errors++;
 			m->relay_port = 0;
 			pr_sdes_wipe(&m->rx);
 			pr_sdes_wipe(&m->tx);
@@ -227,7 +317,7 @@ static void cdr_leg(const struct sp_leg *l, struct pr_ks_cdr_leg *c, const char 
 		copy(c->suite, sizeof(c->suite), pr_srtp_profile_name(l->m[0].tx.profile));
 }
 
-static void write_cdr(struct sp_server *s, struct sp_call *call)
+static void cdr_of(struct sp_server *s, struct sp_call *call, struct pr_ks_cdr *cdrp)
 {
 	struct pr_ks_cdr cdr;
 	memset(&cdr, 0, sizeof(cdr));
@@ -248,12 +338,7 @@ static void write_cdr(struct sp_server *s, struct sp_call *call)
 	copy(cdr.end_reason, sizeof(cdr.end_reason), call->end_reason);
 	cdr_leg(&call->leg[LEG_A], &cdr.caller, ta);
 	cdr_leg(&call->leg[LEG_B], &cdr.callee, tb);
-	/* the media figures: the dataplane adds each session's to the CDR when it applies the
-	 * session's end (docs/media.md), so the CDR is written before the sessions end */
-	if (pr_ks_cdr_store(s->redis, &cdr) < 0) {
-		s->ctr.redis_errors++;
-		PR_ERR("call %s: cannot store the CDR: %s", call->id, pr_ks_errmsg());
-	}
+	*cdrp = cdr;
 }
 
 /* ---- call table -------------------------------------------------------------------- */
@@ -293,16 +378,41 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 	if (!call->status || status)
 		call->status = status ? status : call->status;
 	copy(call->end_reason, sizeof(call->end_reason), reason);
-	/* the CDR first: the dataplane adds each session's media figures to it when it
-	 * applies the session's end */
-	write_cdr(s, call);
+	/* One MULTI/EXEC: the CDR first (the dataplane adds each session's media figures to
+	 * it when it applies the session's end), the sessions' ends, the dialog record, the
+	 * relay ports back to the pool (they came from it by SPOP). */
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	struct pr_ks_cdr *cdr = malloc(sizeof(*cdr));
+	int rc = tx && cdr ? 0 : -ENOMEM;
+	if (rc == 0) {
+		cdr_of(s, call, cdr);
+		rc = pr_ks_cdr_store_tx(tx, cdr);
+	}
 	if (call->installed)
-		for (unsigned i = 0; i < call->leg[LEG_A].n_media; i++) {
+		for (unsigned i = 0; rc == 0 && i < call->leg[LEG_A].n_media; i++) {
 			char id[PR_KS_NAME_MAX];
 			snprintf(id, sizeof(id), "%s-%u", call->id, i);
-			if (call->leg[LEG_A].m[i].used && pr_ks_session_end(s->redis, id) < 0)
-				s->ctr.redis_errors++;
+			if (call->leg[LEG_A].m[i].used)
+				rc = pr_ks_session_end_tx(tx, id);
 		}
+	if (rc == 0 && call->installed)
+		rc = pr_ks_dialog_delete_tx(tx, call->id);
+	for (int l = 0; rc == 0 && l < 2; l++)
+		for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++)
+			if (call->leg[l].m[i].relay_port)
+				pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY,
+						call->leg[l].m[i].relay_port);
+	if (rc < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot encode its CDR and end: %s", call->id,
+		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
+	} else if (pr_redis_tx_run(s->redis, tx, NULL) < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot store its CDR and end its sessions: %s", call->id,
+		       pr_redis_errmsg(s->redis));
+	}
+	pr_redis_tx_free(tx);
+	free(cdr);
 	release_media(s, call);
 	if (call->answer)
 		s->ctr.calls_ended++;
@@ -442,6 +552,35 @@ static const char *tp_upper(enum sp_transport tp)
 	return tp == SP_TLS ? "TLS" : tp == SP_TCP ? "TCP" : "UDP";
 }
 
+/* Where leg l's messages go. A restored leg's flow died with the process that had it: the
+ * device re-registers on a new flow, and its binding at the time of sending names it (a
+ * peer PoP's leg: the link to that PoP, opened again). */
+static const struct sp_dest *leg_dest(struct sp_server *s, struct sp_call *call, int l)
+{
+	struct sp_leg *g = &call->leg[l];
+	struct sp_conn *c = NULL;
+	if (!g->restored || g->dest.tp == SP_UDP || sp_conn_find(s, g->dest.conn_id))
+		return &g->dest;
+	if (g->pop[0] && strcmp(g->pop, s->cfg.pop)) {
+		for (size_t i = 0; i < s->cfg.n_peers; i++)
+			if (!strcmp(s->cfg.peers[i].name, g->pop))
+				c = sp_conn_to_peer(s, &s->cfg.peers[i]);
+	} else if (g->user[0]) {
+		struct pr_ks_reg reg;
+		int rc = pr_ks_reg_load(s->redis, g->user, &reg);
+		if (rc == 0)
+			c = sp_registrar_flow(s, &reg);
+		if (rc < 0 && rc != -ENOENT)
+			s->ctr.redis_errors++;
+	}
+	if (c) {
+		sp_dest_from_conn(c, &g->dest);
+		PR_INFO("call %s: the %s (%s) is on flow %llu from %s:%u now", call->id, leg_name(l),
+			g->party, (unsigned long long)c->id, c->peer_ip, c->peer_port);
+	}
+	return &g->dest;
+}
+
 /* A request on leg l. with_remote_tag: false for CANCEL/INVITE before the dialog exists. */
 static int send_request(struct sp_server *s, struct sp_call *call, int l, const char *method,
 			const char *ruri, uint32_t cseq, const char *branch, const char *extra,
@@ -473,7 +612,7 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 	} else {
 		sp_buf_printf(&b, "Content-Length: 0\r\n\r\n");
 	}
-	int rc = b.oom ? -ENOMEM : sp_send(s, &g->dest, b.p, b.len);
+	int rc = b.oom ? -ENOMEM : sp_send(s, leg_dest(s, call, l), b.p, b.len);
 	if (rc == 0 && g->dest.tp == SP_UDP && strcmp(method, "ACK"))
 		for (int i = 0; i < SP_CALL_TXNS; i++) {
 			struct sp_txn *t = &call->txn[i];
@@ -506,7 +645,7 @@ static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const o
 	struct sp_buf b = {0};
 	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : NULL,
 			    "application/sdp", body, body_len) == 0)
-		sp_send(s, &g->dest, b.p, b.len);
+		sp_send(s, leg_dest(s, call, l), b.p, b.len);
 	if (g->dest.tp == SP_UDP && code >= 200 && code < 300 && !b.oom &&
 	    !strcmp(orig->sip_method, "INVITE")) {
 		sp_buf_free(&g->ok_retx);
@@ -808,6 +947,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	copy(a->call_id, sizeof(a->call_id), req->call_id->number);
 	sp_token(a->local_tag, 16);
 	copy(a->remote_tag, sizeof(a->remote_tag), sp_msg_from_tag(req));
+	a->remote_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
 	uri_of(req->to, a->local_uri, sizeof(a->local_uri));
 	uri_of(req->from, a->remote_uri, sizeof(a->remote_uri));
 	contact_of(req, a->remote_target, sizeof(a->remote_target), a->inside_addr,
@@ -840,6 +980,8 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			copy(b->remote_target, sizeof(b->remote_target), reg.contact);
 		copy(b->pop, sizeof(b->pop), flow->peer_pop ? flow->peer_pop_name : s->cfg.pop);
 		copy(b->ua, sizeof(b->ua), reg.user_agent);
+		copy(b->instance, sizeof(b->instance), reg.instance);
+		b->reg_id = reg.reg_id;
 		copy(b->inside_addr, sizeof(b->inside_addr), reg.contact_addr);
 		copy(b->outside_addr, sizeof(b->outside_addr), reg.src_addr);
 	}
@@ -991,6 +1133,8 @@ static void in_dialog(struct sp_server *s, struct sp_conn *c, struct sp_call *ca
 {
 	const char *method = req->sip_method;
 	int o = 1 - l;
+	if (req->cseq && req->cseq->number && strcmp(method, "ACK"))
+		call->leg[l].remote_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
 	if (!strcmp(method, "ACK")) {
 		/* ends our 2xx retransmissions; we ACKed the other leg when it answered */
 		sp_buf_free(&call->leg[l].ok_retx);
@@ -1066,6 +1210,12 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 				sp_respond(s, c, req, 481, NULL);
 			return;
 		}
+		/* a restored dialog's device speaks on a new flow: it is the leg's flow now
+		 * when it registered on it as the leg's user (or it is the peer PoP's link) */
+		struct sp_leg *g = &call->leg[l];
+		if (g->restored && c->tp != SP_UDP && c->id != g->dest.conn_id &&
+		    (c->peer_pop ? !strcmp(c->peer_pop_name, g->pop) : !strcmp(c->user, g->user)))
+			sp_dest_from_conn(c, &g->dest);
 		in_dialog(s, c, call, l, req);
 		return;
 	}
@@ -1487,4 +1637,180 @@ unsigned sp_call_end_all(struct sp_server *s, const char *reason)
 		call_finish(s, call, reason, 0);
 	}
 	return n;
+}
+
+/* ---- restore after a restart -------------------------------------------------------- */
+
+static void leg_from_ks(struct sp_leg *g, const struct pr_ks_dialog_leg *k)
+{
+	copy(g->call_id, sizeof(g->call_id), k->call_id);
+	copy(g->local_tag, sizeof(g->local_tag), k->local_tag);
+	copy(g->remote_tag, sizeof(g->remote_tag), k->remote_tag);
+	copy(g->local_uri, sizeof(g->local_uri), k->local_uri);
+	copy(g->remote_uri, sizeof(g->remote_uri), k->remote_uri);
+	copy(g->remote_target, sizeof(g->remote_target), k->remote_target);
+	copy(g->routes, sizeof(g->routes), k->routes);
+	/* requests sent after the last write (in-dialog OPTIONS, INFO) took CSeqs the record
+	 * does not have: ours must stay above them (RFC 3261 12.2.1.1) */
+	g->local_cseq = k->local_cseq + 1000;
+	g->invite_cseq = k->local_cseq;
+	g->remote_cseq = k->remote_cseq;
+	g->dest.tp = !strcmp(k->transport, "udp")   ? SP_UDP
+		     : !strcmp(k->transport, "tcp") ? SP_TCP
+						    : SP_TLS;
+	g->dest.conn_id = k->conn_id;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&g->dest.addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&g->dest.addr;
+	if (inet_pton(AF_INET, k->addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(k->port);
+		g->dest.addr_len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, k->addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(k->port);
+		g->dest.addr_len = sizeof(*in6);
+	}
+	g->onnet = k->onnet;
+	g->want_srtp = k->want_srtp;
+	g->max_kbps = k->max_kbps;
+	copy(g->pop, sizeof(g->pop), k->pop);
+	copy(g->user, sizeof(g->user), k->user);
+	copy(g->instance, sizeof(g->instance), k->instance);
+	g->reg_id = k->reg_id;
+	copy(g->party, sizeof(g->party), k->party);
+	copy(g->ua, sizeof(g->ua), k->user_agent);
+	copy(g->inside_addr, sizeof(g->inside_addr), k->inside_addr);
+	copy(g->outside_addr, sizeof(g->outside_addr), k->outside_addr);
+	const char *p = k->relay_ports;
+	for (unsigned i = 0; i < SP_SDP_MAX_MEDIA && *p; i++) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		g->m[i].relay_port = v <= UINT16_MAX ? (uint16_t)v : 0;
+		p = end;
+	}
+	g->restored = true;
+}
+
+/* One leg's media of m= line as the session record has it (keys included). */
+static int media_from_session(struct sp_media *m, const struct pr_ks_leg *k, const char *media)
+{
+	char v[192];
+	int rc = 0;
+	m->used = true;
+	copy(m->media, sizeof(m->media), media);
+	copy(m->family, sizeof(m->family), k->family);
+	copy(m->peer_addr, sizeof(m->peer_addr), k->peer_addr);
+	m->peer_port = k->peer_port;
+	m->relay_port = k->relay_port;
+	m->rtcp_mux = k->rtcp_mux;
+	copy(m->profile, sizeof(m->profile), k->profile);
+	m->encrypted = k->encrypted;
+	if (k->encrypted) {
+		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_rx);
+		rc = pr_sdes_parse(v, &m->rx);
+		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_tx);
+		if (rc == 0)
+			rc = pr_sdes_parse(v, &m->tx);
+		memset(v, 0, sizeof(v));
+	}
+	return rc;
+}
+
+static struct sp_call *call_from_dialog(struct sp_server *s, const struct pr_ks_dialog *d)
+{
+	struct sp_call *call = calloc(1, sizeof(*call));
+	if (!call)
+		return NULL;
+	call->seq = ++s->call_seq;
+	copy(call->id, sizeof(call->id), d->id);
+	call->state = CS_UP;
+	copy(call->direction, sizeof(call->direction), d->direction);
+	call->start = d->start;
+	call->answer = d->answer ? d->answer : d->start;
+	call->status = d->status ? d->status : 200;
+	call->installed = true;
+	leg_from_ks(&call->leg[LEG_A], &d->a);
+	leg_from_ks(&call->leg[LEG_B], &d->b);
+	unsigned n = d->n_media <= SP_SDP_MAX_MEDIA ? d->n_media : SP_SDP_MAX_MEDIA;
+	call->leg[LEG_A].n_media = call->leg[LEG_B].n_media = n;
+	for (unsigned i = 0; i < n; i++)
+		call->leg[LEG_A].m[i].used = call->leg[LEG_B].m[i].used = d->media_used & (1u << i);
+	call->next = s->calls;
+	s->calls = call;
+	call_index(call);
+	return call;
+}
+
+int sp_call_restore(struct sp_server *s)
+{
+	struct pr_ks_names ids;
+	int rc = pr_ks_dialog_list(s->redis, &ids);
+	if (rc < 0)
+		return rc;
+	struct pr_ks_dialog *d = malloc(sizeof(*d));
+	struct pr_ks_session *ses = malloc(sizeof(*ses));
+	unsigned restored = 0, ended = 0, bad = 0;
+	int64_t now = sp_now();
+	int64_t max_age = s->cfg.max_call_s ? (int64_t)s->cfg.max_call_s : SP_RESTORE_MAX_AGE_S;
+	for (size_t i = 0; d && ses && i < ids.n; i++) {
+		rc = pr_ks_dialog_load(s->redis, ids.v[i], d);
+		if (rc == -EINVAL || rc == -EPROTO) {
+			/* nothing to end it with: the record goes, the log says which */
+			PR_ERR("restore: dialog %s unreadable (%s): deleted", ids.v[i], pr_ks_errmsg());
+			pr_ks_dialog_delete(s->redis, ids.v[i]);
+			bad++;
+			continue;
+		}
+		if (rc < 0) {
+			if (rc != -ENOENT) {
+				s->ctr.redis_errors++;
+				PR_ERR("restore: dialog %s: %s", ids.v[i], pr_ks_errmsg());
+			}
+			continue;
+		}
+		struct sp_call *call = call_from_dialog(s, d);
+		if (!call)
+			break;
+		const char *why = NULL;
+		if (now - call->answer > max_age)
+			why = "restore-too-old";
+		for (unsigned m = 0; !why && m < call->leg[LEG_A].n_media; m++) {
+			if (!call->leg[LEG_A].m[m].used)
+				continue;
+			char id[PR_KS_NAME_MAX];
+			snprintf(id, sizeof(id), "%s-%u", call->id, m);
+			rc = pr_ks_session_load(s->redis, id, ses);
+			if (rc == 0 &&
+			    (media_from_session(&call->leg[LEG_A].m[m], &ses->leg[PR_KS_LEG_A],
+						ses->media) < 0 ||
+			     media_from_session(&call->leg[LEG_B].m[m], &ses->leg[PR_KS_LEG_B],
+						ses->media) < 0))
+				rc = -EINVAL;
+			memset(ses, 0, sizeof(*ses));
+			if (rc < 0)
+				why = rc == -ENOENT ? "restore-no-media" : "restore-error";
+		}
+		if (why) {
+			PR_NOTICE("restore: call %s (%s -> %s, answered %llds ago): %s: ending it",
+				  call->id, call->leg[LEG_A].party, call->leg[LEG_B].party,
+				  (long long)(now - call->answer), why);
+			s->ctr.calls_restore_ended++;
+			call_finish(s, call, why, 0);
+			ended++;
+			continue;
+		}
+		s->ctr.calls_restored++;
+		restored++;
+		PR_INFO("restore: call %s (%s -> %s) up for %llds", call->id, call->leg[LEG_A].party,
+			call->leg[LEG_B].party, (long long)(now - call->answer));
+	}
+	PR_NOTICE("restore: %u dialogs restored from Redis, %u ended (media session gone or "
+		  "answered more than %llds ago), %u unreadable",
+		  restored, ended, (long long)max_age, bad);
+	free(d);
+	free(ses);
+	pr_ks_names_free(&ids);
+	return 0;
 }

@@ -107,6 +107,10 @@ int main(int argc, char **argv)
 		pr_redis_close(srv.redis);
 		return 1;
 	}
+	/* the calls a killed predecessor left: their media still flows through the dataplane */
+	if (sp_call_restore(&srv) < 0)
+		PR_ERR("restore: cannot list the dialogs: %s (their calls cannot be ended here)",
+		       pr_ks_errmsg());
 	rc = sp_stats_start(&srv);
 	if (rc < 0) {
 		PR_ERR("cannot start: statistics: %s", strerror(-rc));

@@ -69,6 +69,7 @@ struct sp_counters {
 	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488, calls_ended,
 	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
 	uint64_t calls_refused_drain, reg_refused_drain, calls_ended_drain;
+	uint64_t calls_restored, calls_restore_ended; /* sp_call_restore: dialogs from Redis */
 	uint64_t redis_errors;
 	uint64_t redis_unavailable; /* REGISTER/INVITE answered 503 + Retry-After: Redis failed */
 	uint64_t tls_reloads, tls_reload_failed; /* sp_tls.c: SIGHUP / poprelayctl tls reload */
@@ -202,6 +203,12 @@ void sp_call_shutdown(struct sp_server *s);
  * of one being set up) with CDR end_reason reason. Returns how many. */
 unsigned sp_call_end_all(struct sp_server *s, const char *reason);
 unsigned sp_call_count(const struct sp_server *s);
+/* At start, before serving: every dialog record (pr:dialogs) back into the call table. A
+ * dialog whose media session is gone, or older than SP_RESTORE_MAX_AGE_S (or max_call_s),
+ * is ended (sessions, ports, CDR) instead. Counted in calls_restored / calls_restore_ended,
+ * one log line. 0, or a negative errno when the list could not be read. */
+#define SP_RESTORE_MAX_AGE_S 86400
+int sp_call_restore(struct sp_server *s);
 
 /* sp_drain.c: the maintenance drain (pr:drain, `poprelayctl drain`) and the stop on SIGTERM.
  * reread: at start, after every reconnect of the pr:events subscriber, on each "drain"

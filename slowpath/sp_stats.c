@@ -59,6 +59,8 @@ const struct sp_counter_field sp_counter_fields[] = {
     F(calls_refused_drain),
     F(reg_refused_drain),
     F(calls_ended_drain),
+    F(calls_restored),
+    F(calls_restore_ended),
     F(redis_errors),
     F(redis_unavailable),
     F(tls_reloads),
