@@ -481,6 +481,16 @@ static struct sp_call *call_by_seq(struct sp_server *s, uint64_t seq)
 	return NULL;
 }
 
+/* The Call-ID as the party wrote it: libosip2 splits "local@host" in two. */
+static const char *callid_str(const osip_call_id_t *c, char *buf, size_t len)
+{
+	if (c->host)
+		snprintf(buf, len, "%s@%s", c->number, c->host);
+	else
+		snprintf(buf, len, "%s", c->number);
+	return buf;
+}
+
 /* In-dialog request: Call-ID and our tag (its To tag) name the call and the leg. */
 static struct sp_call *call_by_dialog(struct sp_server *s, const char *call_id, const char *tag,
 				      int *leg)
@@ -944,7 +954,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		copy(a->party, sizeof(a->party), caller);
 	copy(a->ua, sizeof(a->ua), sp_msg_header(req, "user-agent"));
 	copy(a->outside_addr, sizeof(a->outside_addr), c->peer_ip);
-	copy(a->call_id, sizeof(a->call_id), req->call_id->number);
+	callid_str(req->call_id, a->call_id, sizeof(a->call_id));
 	sp_token(a->local_tag, 16);
 	copy(a->remote_tag, sizeof(a->remote_tag), sp_msg_from_tag(req));
 	a->remote_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
@@ -1202,9 +1212,11 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 {
 	const char *to_tag = sp_msg_to_tag(req);
 	const char *method = req->sip_method;
+	char cid[PR_KS_TEXT_MAX];
 	int l;
 	if (to_tag) {
-		struct sp_call *call = call_by_dialog(s, req->call_id->number, to_tag, &l);
+		struct sp_call *call = call_by_dialog(
+		    s, callid_str(req->call_id, cid, sizeof(cid)), to_tag, &l);
 		if (!call) {
 			if (strcmp(method, "ACK"))
 				sp_respond(s, c, req, 481, NULL);
@@ -1221,7 +1233,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 	}
 	if (!strcmp(method, "INVITE")) {
 		struct sp_call *call =
-		    call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		    call_by_a_invite(s, callid_str(req->call_id, cid, sizeof(cid)),
+				     sp_msg_from_tag(req));
 		if (call) { /* retransmission */
 			if (call->last_a_final.p)
 				sp_send(s, &call->leg[LEG_A].dest, call->last_a_final.p,
@@ -1235,7 +1248,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 	}
 	if (!strcmp(method, "CANCEL")) {
 		struct sp_call *call =
-		    call_by_a_invite(s, req->call_id->number, sp_msg_from_tag(req));
+		    call_by_a_invite(s, callid_str(req->call_id, cid, sizeof(cid)),
+				     sp_msg_from_tag(req));
 		const char *br = sp_msg_branch(req);
 		if (!call || !br || strcmp(br, call->a_invite_branch)) {
 			sp_respond(s, c, req, 481, NULL);
@@ -1342,13 +1356,15 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	struct sp_call *call = call_by_seq(s, seq);
 	if (!call)
 		return;
+	char cid[PR_KS_TEXT_MAX];
 	struct sp_txn *t = &call->txn[idx];
 	if (!t->used || strcmp(t->branch, br) || strcmp(resp->cseq->method, t->method)) {
 		/* a retransmitted 2xx to an INVITE we already ACKed: ACK again */
 		for (int l = 0; l < 2; l++)
 			if (resp->status_code >= 200 && resp->status_code < 300 &&
 			    !strcmp(resp->cseq->method, "INVITE") && call->leg[l].ack_cseq &&
-			    !strcmp(call->leg[l].call_id, resp->call_id->number) &&
+			    !strcmp(call->leg[l].call_id,
+				    callid_str(resp->call_id, cid, sizeof(cid))) &&
 			    strtoul(resp->cseq->number, NULL, 10) == call->leg[l].ack_cseq)
 				send_request(s, call, l, "ACK", call->leg[l].remote_target,
 					     call->leg[l].ack_cseq, call->leg[l].ack_branch, NULL,
