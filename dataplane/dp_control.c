@@ -98,7 +98,9 @@ void dp_control_loop(void)
 		s->loops++;
 		if (work)
 			s->busy_loops++;
-		else if (!under_way)
+		else if (under_way) /* replies awaited: sleep until they come, not past them */
+			dp_features_wait(CTL_IDLE_SLEEP_US);
+		else
 			rte_delay_us_sleep(CTL_IDLE_SLEEP_US);
 	}
 }

@@ -3,7 +3,9 @@
 #include "dataplane/dp_udp.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "dataplane/dp_feature.h"
@@ -96,6 +98,20 @@ void dp_features_teardown(void)
 		if (f->teardown)
 			f->teardown();
 	}
+}
+
+void dp_features_wait(unsigned timeout_us)
+{
+	struct pollfd fds[DP_MAX_FEATURES];
+	struct timespec ts = {0, (long)timeout_us * 1000};
+	unsigned int i, n = 0;
+
+	for (i = 1; i <= nb_inited; i++) {
+		int fd = features[i]->wait_fd ? features[i]->wait_fd() : -1;
+		if (fd >= 0)
+			fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	ppoll(n ? fds : NULL, n, &ts, NULL);
 }
 
 unsigned dp_features_poll(uint64_t now_ms)

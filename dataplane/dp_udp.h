@@ -113,6 +113,10 @@ struct dp_feature {
 	 * nonzero while it has work under way that will finish soon (replies it waits for):
 	 * the control lcore then does not sleep. */
 	unsigned (*poll)(uint64_t now_ms);
+	/* Control lcore: while poll says work is under way, a file descriptor whose input ends
+	 * it (a Redis connection awaiting replies), or -1. The control lcore sleeps on it
+	 * instead of spinning, so that a Redis on the same CPU gets to answer. Optional. */
+	int (*wait_fd)(void);
 	/* Control lcore: an mbuf a worker passed with dp_punt(); the handler owns it. pi is
 	 * the worker's parse result (offsets from the Ethernet header, still in the mbuf). */
 	void (*punt)(struct rte_mbuf *m, const struct dp_pkt_info *pi);

@@ -759,6 +759,11 @@ static unsigned turn_poll(uint64_t now_ms)
 	return turn_store_poll(store);
 }
 
+static int turn_wait_fd(void)
+{
+	return turn_store_fd(store);
+}
+
 /* RCU over the dataplane's QSBR variable: a slot is reused after every worker reported a
  * quiescent state since it was unpublished. */
 static uint64_t rcu_start(void *arg)
@@ -1001,6 +1006,7 @@ struct dp_feature turn_feature = {
     .init = turn_init,
     .teardown = turn_teardown,
     .poll = turn_poll,
+    .wait_fd = turn_wait_fd,
     .punt = turn_punt,
     .udp_input = turn_udp_input,
     .udp_input_burst = turn_udp_burst,

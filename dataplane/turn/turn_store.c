@@ -220,6 +220,11 @@ void turn_store_on_done(struct turn_store *st, void (*fn)(void *arg, void *cooki
 	st->done_arg = arg;
 }
 
+int turn_store_fd(const struct turn_store *st)
+{
+	return st && st->w ? pr_redis_ctx(st->w)->fd : -1;
+}
+
 unsigned turn_store_room(const struct turn_store *st)
 {
 	return st && st->w ? WPEND_MAX - st->n : 0;

@@ -42,7 +42,9 @@ void turn_store_on_done(struct turn_store *st, void (*fn)(void *arg, void *cooki
  * Returns how many writes are still in flight. On a connection failure, every write in flight
  * completes with -EIO and the store is down until turn_store_retry. */
 unsigned turn_store_poll(struct turn_store *st);
-/* Writes that can still be queued (0 when down). */
+/* The pipeline's socket (-1 when down): readable when replies came. */
+int turn_store_fd(const struct turn_store *st);
+/* Commands that can still be queued (0 when down). */
 unsigned turn_store_room(const struct turn_store *st);
 /* cookie waits for the last command queued (and so for everything before it); when that
  * one has a waiter already, or nothing is in flight, for a PING queued behind. -ENOENT when
