@@ -470,8 +470,8 @@ int pr_ks_cdr_store_tx(struct pr_redis_tx *tx, const struct pr_ks_cdr *c);
  */
 struct pr_ks_dialog_leg {
 	char call_id[PR_KS_TEXT_MAX];
-	char local_tag[PR_KS_NAME_MAX];	 /* ours */
-	char remote_tag[PR_KS_TEXT_MAX]; /* the party's */
+	char local_tag[PR_KS_NAME_MAX];	     /* ours */
+	char remote_tag[PR_KS_TEXT_MAX];     /* the party's */
 	char local_uri[PR_KS_URI_MAX + 64];  /* From of our requests (name-addr) */
 	char remote_uri[PR_KS_URI_MAX + 64]; /* To of our requests */
 	char remote_target[PR_KS_URI_MAX];   /* Request-URI of our requests (its Contact) */
@@ -485,8 +485,8 @@ struct pr_ks_dialog_leg {
 	bool onnet;
 	bool want_srtp;
 	uint32_t max_kbps;
-	char pop[PR_KS_NAME_MAX];  /* PoP of the device's connection, "offnet" for gateways */
-	char user[PR_KS_NAME_MAX]; /* AoR's user (on-net): its current binding is the route */
+	char pop[PR_KS_NAME_MAX];      /* PoP of the device's connection, "offnet" for gateways */
+	char user[PR_KS_NAME_MAX];     /* AoR's user (on-net): its current binding is the route */
 	char instance[PR_KS_TEXT_MAX]; /* +sip.instance of its binding (RFC 5626), if any */
 	uint32_t reg_id;
 	char party[PR_KS_URI_MAX];
@@ -504,9 +504,9 @@ struct pr_ks_dialog {
 	int64_t start; /* INVITE received */
 	int64_t answer;
 	int64_t updated;
-	uint16_t status;	    /* final response code */
-	uint16_t n_media;	    /* m= lines */
-	uint32_t media_used;	    /* bit i: m= line i is anchored (session <id>-<i>) */
+	uint16_t status;	   /* final response code */
+	uint16_t n_media;	   /* m= lines */
+	uint32_t media_used;	   /* bit i: m= line i is anchored (session <id>-<i>) */
 	struct pr_ks_dialog_leg a; /* prefix "a_": the caller's dialog */
 	struct pr_ks_dialog_leg b; /* prefix "b_": the callee's */
 };

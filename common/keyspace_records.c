@@ -132,20 +132,24 @@ const struct pr_ks_desc pr_ks_session_desc = {
 /* ---- dialogs (the slowpath's calls, restored after a restart) ---- */
 #define F(fld, ty, fl) KS_FIELD(struct pr_ks_dialog_leg, fld, ty, fl)
 static const struct pr_ks_field dialog_leg_fields[] = {
-    F(call_id, STR, R),	     F(local_tag, STR, R),    F(remote_tag, STR, 0),
-    F(local_uri, STR, 0),    F(remote_uri, STR, 0),   F(remote_target, STR, 0),
-    F(routes, STR, 0),	     F(local_cseq, U32, 0),   F(remote_cseq, U32, 0),
-    F(transport, STR, R),    F(addr, STR, 0),	      F(port, U16, 0),
-    F(conn_id, U64, 0),	     F(onnet, BOOL, 0),	      F(want_srtp, BOOL, 0),
-    F(max_kbps, U32, 0),     F(pop, STR, 0),	      F(user, STR, 0),
-    F(instance, STR, 0),     F(reg_id, U32, 0),	      F(party, STR, 0),
-    F(user_agent, STR, 0),   F(inside_addr, STR, 0),  F(outside_addr, STR, 0),
+    F(call_id, STR, R),	    F(local_tag, STR, R),   F(remote_tag, STR, 0),
+    F(local_uri, STR, 0),   F(remote_uri, STR, 0),  F(remote_target, STR, 0),
+    F(routes, STR, 0),	    F(local_cseq, U32, 0),  F(remote_cseq, U32, 0),
+    F(transport, STR, R),   F(addr, STR, 0),	    F(port, U16, 0),
+    F(conn_id, U64, 0),	    F(onnet, BOOL, 0),	    F(want_srtp, BOOL, 0),
+    F(max_kbps, U32, 0),    F(pop, STR, 0),	    F(user, STR, 0),
+    F(instance, STR, 0),    F(reg_id, U32, 0),	    F(party, STR, 0),
+    F(user_agent, STR, 0),  F(inside_addr, STR, 0), F(outside_addr, STR, 0),
     F(relay_ports, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_dialog_leg_desc = {
-    "dialog leg",      NULL, sizeof(struct pr_ks_dialog_leg),
-    dialog_leg_fields, KS_ARRAY_N(dialog_leg_fields), false,
+    "dialog leg",
+    NULL,
+    sizeof(struct pr_ks_dialog_leg),
+    dialog_leg_fields,
+    KS_ARRAY_N(dialog_leg_fields),
+    false,
 };
 
 #define F(fld, ty, fl) KS_FIELD(struct pr_ks_dialog, fld, ty, fl)

@@ -53,8 +53,8 @@ struct sp_leg {
 	char remote_target[PR_KS_URI_MAX];
 	char routes[1024]; /* "Route: ...\r\n" lines of the dialog's route set */
 	uint32_t local_cseq;
-	uint32_t invite_cseq; /* CSeq of the last INVITE we sent on this leg */
-	uint32_t remote_cseq; /* of the last request the party sent */
+	uint32_t invite_cseq;	       /* CSeq of the last INVITE we sent on this leg */
+	uint32_t remote_cseq;	       /* of the last request the party sent */
 	char instance[PR_KS_TEXT_MAX]; /* the device's binding (RFC 5626), when known */
 	uint32_t reg_id;
 	/* restored from pr:dialog after a restart: the flow died with the process that had
@@ -585,8 +585,8 @@ static const struct sp_dest *leg_dest(struct sp_server *s, struct sp_call *call,
 	}
 	if (c) {
 		sp_dest_from_conn(c, &g->dest);
-		PR_INFO("call %s: the %s (%s) is on flow %llu from %s:%u now", call->id, leg_name(l),
-			g->party, (unsigned long long)c->id, c->peer_ip, c->peer_port);
+		PR_INFO("call %s: the %s (%s) is on flow %llu from %s:%u now", call->id,
+			leg_name(l), g->party, (unsigned long long)c->id, c->peer_ip, c->peer_port);
 	}
 	return &g->dest;
 }
@@ -1215,8 +1215,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 	char cid[PR_KS_TEXT_MAX];
 	int l;
 	if (to_tag) {
-		struct sp_call *call = call_by_dialog(
-		    s, callid_str(req->call_id, cid, sizeof(cid)), to_tag, &l);
+		struct sp_call *call =
+		    call_by_dialog(s, callid_str(req->call_id, cid, sizeof(cid)), to_tag, &l);
 		if (!call) {
 			if (strcmp(method, "ACK"))
 				sp_respond(s, c, req, 481, NULL);
@@ -1232,9 +1232,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		return;
 	}
 	if (!strcmp(method, "INVITE")) {
-		struct sp_call *call =
-		    call_by_a_invite(s, callid_str(req->call_id, cid, sizeof(cid)),
-				     sp_msg_from_tag(req));
+		struct sp_call *call = call_by_a_invite(
+		    s, callid_str(req->call_id, cid, sizeof(cid)), sp_msg_from_tag(req));
 		if (call) { /* retransmission */
 			if (call->last_a_final.p)
 				sp_send(s, &call->leg[LEG_A].dest, call->last_a_final.p,
@@ -1247,9 +1246,8 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		return;
 	}
 	if (!strcmp(method, "CANCEL")) {
-		struct sp_call *call =
-		    call_by_a_invite(s, callid_str(req->call_id, cid, sizeof(cid)),
-				     sp_msg_from_tag(req));
+		struct sp_call *call = call_by_a_invite(
+		    s, callid_str(req->call_id, cid, sizeof(cid)), sp_msg_from_tag(req));
 		const char *br = sp_msg_branch(req);
 		if (!call || !br || strcmp(br, call->a_invite_branch)) {
 			sp_respond(s, c, req, 481, NULL);
@@ -1774,7 +1772,8 @@ int sp_call_restore(struct sp_server *s)
 		rc = pr_ks_dialog_load(s->redis, ids.v[i], d);
 		if (rc == -EINVAL || rc == -EPROTO) {
 			/* nothing to end it with: the record goes, the log says which */
-			PR_ERR("restore: dialog %s unreadable (%s): deleted", ids.v[i], pr_ks_errmsg());
+			PR_ERR("restore: dialog %s unreadable (%s): deleted", ids.v[i],
+			       pr_ks_errmsg());
 			pr_ks_dialog_delete(s->redis, ids.v[i]);
 			bad++;
 			continue;
@@ -1819,8 +1818,9 @@ int sp_call_restore(struct sp_server *s)
 		}
 		s->ctr.calls_restored++;
 		restored++;
-		PR_INFO("restore: call %s (%s -> %s) up for %llds", call->id, call->leg[LEG_A].party,
-			call->leg[LEG_B].party, (long long)(now - call->answer));
+		PR_INFO("restore: call %s (%s -> %s) up for %llds", call->id,
+			call->leg[LEG_A].party, call->leg[LEG_B].party,
+			(long long)(now - call->answer));
 	}
 	PR_NOTICE("restore: %u dialogs restored from Redis, %u ended (media session gone or "
 		  "answered more than %llds ago), %u unreadable",

@@ -20,9 +20,8 @@
 #include <unistd.h>
 
 static const struct pr_ks_desc *const all_descs[] = {
-    &pr_ks_user_desc,	 &pr_ks_reg_desc, &pr_ks_turn_alloc_desc,
-    &pr_ks_session_desc, &pr_ks_cdr_desc, &pr_ks_audit_desc,
-    &pr_ks_dialog_desc,
+    &pr_ks_user_desc, &pr_ks_reg_desc,	 &pr_ks_turn_alloc_desc, &pr_ks_session_desc,
+    &pr_ks_cdr_desc,  &pr_ks_audit_desc, &pr_ks_dialog_desc,
 };
 #define NDESCS (sizeof(all_descs) / sizeof(all_descs[0]))
 
