@@ -396,6 +396,8 @@ static const char *const sps_fields[] = {
     "redis_unavailable",
     "tls_reloads",
     "tls_reload_failed",
+    "calls_restored",
+    "calls_restore_ended",
 };
 #define SPS_N (sizeof(sps_fields) / sizeof(sps_fields[0]))
 
@@ -550,6 +552,13 @@ static void render_slowpath(struct exp_out *o, const struct sp_stats *st)
 	    spv(st, "calls_active"));
 	one(o, "poprelay_calls_started_total", "counter", "INVITEs that started a call.",
 	    spv(st, "calls_started"));
+	family(o, "poprelay_calls_restored_total", "counter",
+	       "Answered calls found in Redis at the slowpath's start: restored, or ended there "
+	       "(their media session gone, or too old).");
+	sample_i(o, "poprelay_calls_restored_total", "result=\"restored\"",
+		 spv(st, "calls_restored"));
+	sample_i(o, "poprelay_calls_restored_total", "result=\"ended\"",
+		 spv(st, "calls_restore_ended"));
 	one(o, "poprelay_calls_answered_total", "counter", "Calls answered (2xx to the INVITE).",
 	    spv(st, "calls_answered"));
 	keyed_fields(o, st, "poprelay_calls_ended_total", "counter",
