@@ -26,4 +26,6 @@ systemctl enable systemd-networkd.service poprelay-seed.service poprelay-nic-bin
 	poprelay-exporter.service ssh.service
 # The management address comes from the seed (a systemd-networkd .network file); nothing
 # waits for a network that may never be configured.
+# sshd only through ssh.service, which waits for a seed's key: never socket-activated.
+systemctl mask ssh.socket
 systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
