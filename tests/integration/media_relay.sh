@@ -25,6 +25,8 @@
 #   i  X_max_kbps: a capped leg's excess dropped as media_bandwidth
 #   h  kill -9 and restart of the dataplane mid-stream: sessions rebuilt from Redis, media
 #      resumes (also for a stream past its first sequence wrap)
+#   k  Redis away for 5 s mid-stream (killed, started again from its dump): not a packet
+#      lost either way, and the session stream is followed again afterwards
 # Exits 0 (pass), 77 (skip: no scapy, not root), 1 (a scenario failed: every scenario runs,
 # the failures are listed at the end).
 set -euo pipefail
@@ -572,6 +574,39 @@ sleep 0.5
 chk "h: packets captured before the restart and replayed after it: refused as replays" \
 	D0="$D0" D1="$(drops)" S0="$B0" S1="$(sess sh)" -- \
 	'd(D1, D0, "media_replay") == 2' 'S1["b"]["tx_packets"] == S0["b"]["tx_packets"]'
+
+# ---- k: Redis away mid-stream ----
+pr_log "k: Redis away for 5 s mid-stream (saved, killed, started again from its dump)"
+KK_AR=$(ms_key $S80) KK_AT=$(ms_key $S80) KK_BR=$(ms_key $S80) KK_BT=$(ms_key $S80)
+install sk "peer=$IPA:41120 relay=31120 suite=$S80 rx=$KK_AR tx=$KK_AT" \
+	"peer=$IPB:41122 relay=31122 suite=$S80 rx=$KK_BR tx=$KK_BT"
+# 100 packets/s each way for 9 s: the outage falls in the middle
+peer md-b sk-b --bind $IPB:41122 --to $RELAY:31122 $(srtp $S80 "$KK_BR" "$KK_BT") --id B \
+	--expect-id A --ssrc 0x0b00000b --seq 100 --count 900 --rate 100 --rtcp-every 25 \
+	--start-delay-ms 300 --linger-ms 1000
+peer md-a sk-a --bind $IPA:41120 --to $RELAY:31120 $(srtp $S80 "$KK_AR" "$KK_AT") --id A \
+	--expect-id B --ssrc 0x0a00000a --seq 100 --count 900 --rate 100 --rtcp-every 25 \
+	--start-delay-ms 300 --linger-ms 1000
+sleep 1.5
+ms_redis SAVE >/dev/null || pr_fail "k: redis SAVE"
+kill "$(cat "$tmp/redis.pid")"
+t_kill=$(date +%s.%N)
+pr_wait_for 5 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 0'" ||
+	soft_fail "k: the dataplane does not show Redis gone (redis_up 0)"
+sleep "$(python3 -c "print(max(0, 5 - ($(date +%s.%N) - $t_kill)))")"
+pr_redis_start "$tmp"
+pr_wait_for 10 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
+	soft_fail "k: the dataplane did not get Redis back (redis_up 1)"
+waitp sk-a sk-b
+chk "k: not a packet lost either way while Redis was away (900 + RTCP each way)" \
+	A=@"$tmp/sk-a.json" B=@"$tmp/sk-b.json" -- \
+	'B["rx_ssrcs"]["0x0a00000a"]["received"] == 900' 'B["auth_fail"] == 0' \
+	'A["rx_ssrcs"]["0x0b00000b"]["received"] == 900' 'A["auth_fail"] == 0'
+# the session stream is followed again: an end written now stops the session
+ms_end sk || pr_fail "k: session sk: redis refused the end"
+pr_wait_for 5 gone sk || soft_fail "k: the end written after Redis came back was not applied"
+chk "k: the stream is followed again after the outage: sk ended" M="$(mstats)" -- \
+	'M["redis_up"] == 1'
 
 pr_log "media stats: $(mstats)"
 if [ ${#FAILS[@]} -gt 0 ]; then
