@@ -28,6 +28,11 @@ void ks_seterr(const char *fmt, ...)
 }
 
 /* Prefixes the current message with ctx ("pr:user:alice: ..."). */
+void pr_ks_errmsg_set(const char *msg)
+{
+	ks_seterr("%s", msg);
+}
+
 void ks_err_prefix(const char *ctx)
 {
 	char tmp[sizeof(ks_err) + 256];
@@ -502,9 +507,34 @@ int ks_tx_exec(struct pr_redis *r, struct pr_redis_tx *tx, const char *what)
 	return rc;
 }
 
-int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, void *rec)
+int pr_ks_load_reply(const struct pr_ks_desc *d, const char *key, const redisReply *rep, void *rec)
 {
 	struct pr_ks_hash *h;
+	int rc;
+
+	if (rep->type == REDIS_REPLY_ERROR) {
+		ks_seterr("%s: %s", key, rep->str);
+		return pr_redis_reply_errno(rep->str);
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) {
+		ks_seterr("%s: no such %s", key, d->name);
+		return -ENOENT;
+	}
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	rc = pr_ks_hash_from_reply(rep, h);
+	if (rc == 0)
+		rc = pr_ks_decode(d, h, rec);
+	if (rc < 0)
+		ks_err_prefix(key);
+	ks_hash_wipe(h);
+	free(h);
+	return rc;
+}
+
+int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, void *rec)
+{
 	redisReply *rep;
 	int rc;
 
@@ -513,24 +543,8 @@ int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, 
 		return ks_redis_fail(r, key);
 	if (rep->type == REDIS_REPLY_ERROR)
 		return ks_reply_error(rep, key);
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) {
-		freeReplyObject(rep);
-		ks_seterr("%s: no such %s", key, d->name);
-		return -ENOENT;
-	}
-	h = malloc(sizeof(*h));
-	if (!h) {
-		freeReplyObject(rep);
-		return -ENOMEM;
-	}
-	rc = pr_ks_hash_from_reply(rep, h);
+	rc = pr_ks_load_reply(d, key, rep, rec);
 	freeReplyObject(rep);
-	if (rc == 0)
-		rc = pr_ks_decode(d, h, rec);
-	if (rc < 0)
-		ks_err_prefix(key);
-	ks_hash_wipe(h);
-	free(h);
 	return rc;
 }
 

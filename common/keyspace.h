@@ -118,6 +118,8 @@ struct pr_ks_hash {
 
 /* Last error message of this thread (static storage; never contains a secret). */
 const char *pr_ks_errmsg(void);
+/* Sets it, for a caller that talked to Redis by other means (the slowpath's async link). */
+void pr_ks_errmsg_set(const char *msg);
 
 /* rec -> out (every field, "v" included for versioned types). Returns 0 or -EINVAL. */
 int pr_ks_encode(const struct pr_ks_desc *d, const void *rec, struct pr_ks_hash *out);
@@ -138,6 +140,10 @@ int pr_ks_field_parse(const struct pr_ks_field *f, void *base, const char *text)
 /* Generic hash I/O: DEL + HSET in one MULTI/EXEC, or HGETALL + decode. */
 int pr_ks_store(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, const void *rec);
 int pr_ks_load(struct pr_redis *r, const struct pr_ks_desc *d, const char *key, void *rec);
+/* The decoding half of pr_ks_load, for a HGETALL reply that came asynchronously: 0,
+ * -ENOENT (empty: no such record), the errno of an error reply, or a decode error. rep is
+ * not freed. */
+int pr_ks_load_reply(const struct pr_ks_desc *d, const char *key, const redisReply *rep, void *rec);
 
 /* Schema: sets pr:schema to PR_KS_SCHEMA_VERSION if absent; -EPROTO on a mismatch with a
  * message naming both versions. Every process calls it once at start and refuses to run
@@ -176,6 +182,8 @@ extern const struct pr_ks_desc pr_ks_user_desc;
 /* User names: 1..63 chars of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool pr_ks_user_name_valid(const char *name);
 int pr_ks_user_load(struct pr_redis *r, const char *name, struct pr_ks_user *u);
+/* pr_ks_user_load's checks on the reply to "HGETALL pr:user:<name>" sent elsewhere. */
+int pr_ks_user_from_reply(const char *name, const redisReply *rep, struct pr_ks_user *u);
 /* Full replace of the hash + SADD pr:users, atomically. */
 int pr_ks_user_store(struct pr_redis *r, const struct pr_ks_user *u);
 /* Creates the user only if absent (atomic, Lua): -EEXIST when it exists. */
@@ -211,9 +219,13 @@ struct pr_ks_reg {
 extern const struct pr_ks_desc pr_ks_reg_desc;
 
 int pr_ks_reg_load(struct pr_redis *r, const char *user, struct pr_ks_reg *reg);
-/* HSET + EXPIREAT expires + ZADD pr:regs, atomically. */
+int pr_ks_reg_from_reply(const char *user, const redisReply *rep, struct pr_ks_reg *reg);
+/* HSET + EXPIREAT expires + ZADD pr:regs, atomically (the _tx form adds them to tx). */
 int pr_ks_reg_store(struct pr_redis *r, const struct pr_ks_reg *reg);
+int pr_ks_reg_store_tx(struct pr_redis_tx *tx, const struct pr_ks_reg *reg);
 int pr_ks_reg_delete(struct pr_redis *r, const char *user);
+/* DEL pr:reg:<user> (its count is the first EXEC element) + ZREM pr:regs, into tx. */
+int pr_ks_reg_delete_tx(struct pr_redis_tx *tx, const char *user);
 /* Registered users whose expiry is later than now (and trims expired zset members). */
 int pr_ks_reg_list(struct pr_redis *r, int64_t now, struct pr_ks_names *users);
 

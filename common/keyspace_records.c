@@ -282,6 +282,20 @@ int pr_ks_user_load(struct pr_redis *r, const char *name, struct pr_ks_user *u)
 	return rc;
 }
 
+int pr_ks_user_from_reply(const char *name, const redisReply *rep, struct pr_ks_user *u)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_USER_PREFIX, name, "user name");
+
+	if (rc == 0)
+		rc = pr_ks_load_reply(&pr_ks_user_desc, key, rep, u);
+	if (rc == 0 && strcmp(u->name, name) != 0) {
+		ks_seterr("%s: field name '%s' does not match the key", key, u->name);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
 int pr_ks_user_store(struct pr_redis *r, const struct pr_ks_user *u)
 {
 	struct pr_redis_tx *tx;
@@ -387,6 +401,29 @@ int pr_ks_reg_load(struct pr_redis *r, const char *user, struct pr_ks_reg *reg)
 	return rc < 0 ? rc : pr_ks_load(r, &pr_ks_reg_desc, key, reg);
 }
 
+int pr_ks_reg_from_reply(const char *user, const redisReply *rep, struct pr_ks_reg *reg)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_REG_PREFIX, user, "user name");
+
+	return rc < 0 ? rc : pr_ks_load_reply(&pr_ks_reg_desc, key, rep, reg);
+}
+
+int pr_ks_reg_store_tx(struct pr_redis_tx *tx, const struct pr_ks_reg *reg)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_REG_PREFIX, reg->user, "user name");
+
+	if (rc == 0)
+		rc = ks_tx_store(tx, &pr_ks_reg_desc, key, reg);
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "EXPIREAT %s %lld", key, (long long)reg->expires);
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "ZADD %s %lld %s", PR_KS_REGS_KEY, (long long)reg->expires,
+				     reg->user);
+	return rc;
+}
+
 int pr_ks_reg_store(struct pr_redis *r, const struct pr_ks_reg *reg)
 {
 	struct pr_redis_tx *tx;
@@ -398,14 +435,22 @@ int pr_ks_reg_store(struct pr_redis *r, const struct pr_ks_reg *reg)
 	tx = pr_redis_tx_new();
 	if (!tx)
 		return -ENOMEM;
-	rc = ks_tx_store(tx, &pr_ks_reg_desc, key, reg);
-	if (rc == 0) {
-		pr_redis_tx_add(tx, "EXPIREAT %s %lld", key, (long long)reg->expires);
-		pr_redis_tx_add(tx, "ZADD %s %lld %s", PR_KS_REGS_KEY, (long long)reg->expires,
-				reg->user);
+	rc = pr_ks_reg_store_tx(tx, reg);
+	if (rc == 0)
 		rc = ks_tx_exec(r, tx, key);
-	}
 	pr_redis_tx_free(tx);
+	return rc;
+}
+
+int pr_ks_reg_delete_tx(struct pr_redis_tx *tx, const char *user)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_REG_PREFIX, user, "user name");
+
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "DEL %s", key);
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "ZREM %s %s", PR_KS_REGS_KEY, user);
 	return rc;
 }
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <hiredis/async.h>
+
 struct pr_redis {
 	redisContext *c;
 	char path[108];
@@ -562,5 +564,24 @@ int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep)
 		return 1;
 	snprintf(r->err, sizeof(r->err), "redis: %s",
 		 bad->type == REDIS_REPLY_ERROR ? bad->str : "transaction aborted");
+	return 0;
+}
+
+int pr_redis_async_tx(struct redisAsyncContext *ac, const struct pr_redis_tx *tx,
+		      void (*fn)(struct redisAsyncContext *, void *, void *), void *priv)
+{
+	static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
+
+	if (tx->bad)
+		return -EINVAL;
+	/* the replies to MULTI and to each QUEUED command carry nothing EXEC does not: a
+	 * command refused while queueing makes EXEC fail (EXECABORT) */
+	if (redisAsyncFormattedCommand(ac, NULL, NULL, multi, sizeof(multi) - 1) != REDIS_OK)
+		return -EIO;
+	for (size_t i = 0; i < tx->n; i++)
+		if (redisAsyncFormattedCommand(ac, NULL, NULL, tx->cmd[i], tx->len[i]) != REDIS_OK)
+			return -EIO;
+	if (redisAsyncFormattedCommand(ac, fn, priv, execc, sizeof(execc) - 1) != REDIS_OK)
+		return -EIO;
 	return 0;
 }

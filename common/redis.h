@@ -67,6 +67,14 @@ int pr_redis_pump(struct pr_redis *r);
 int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep);
 int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep);
 
+/* The same transaction on a hiredis asynchronous context (the slowpath's libevent loop):
+ * MULTI, tx's commands and EXEC are queued, and fn gets the EXEC reply (NULL when the
+ * context is torn down first) with priv. 0, -EINVAL (a command could not be built) or -EIO
+ * (the context refuses commands: disconnecting); fn is not called on failure. */
+struct redisAsyncContext;
+int pr_redis_async_tx(struct redisAsyncContext *ac, const struct pr_redis_tx *tx,
+		      void (*fn)(struct redisAsyncContext *, void *, void *), void *priv);
+
 /* Error reply text -> negative errno: NOPERM/NOAUTH/WRONGPASS -EACCES, WRONGTYPE -EINVAL,
  * LOADING/BUSY/MASTERDOWN -EAGAIN, READONLY -EROFS, OOM -ENOMEM, anything else -EBADMSG.
  * -EIO is kept for "could not talk to Redis". */

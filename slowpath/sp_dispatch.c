@@ -243,8 +243,10 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 		return;
 	}
 	if (!strcmp(m->sip_method, "REGISTER")) {
-		if (!sp_drain_refuse(s, c, m))
-			sp_registrar_request(s, c, m);
+		if (!sp_drain_refuse(s, c, m)) {
+			sp_registrar_request(s, c, m); /* keeps m until Redis answered */
+			return;
+		}
 	} else if (!strcmp(m->sip_method, "OPTIONS") && !sp_msg_to_tag(m)) {
 		sp_respond(s, c, m, 200,
 			   "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO\r\n"

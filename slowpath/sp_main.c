@@ -111,9 +111,19 @@ int main(int argc, char **argv)
 	if (sp_call_restore(&srv) < 0)
 		PR_ERR("restore: cannot list the dialogs: %s (their calls cannot be ended here)",
 		       pr_ks_errmsg());
+	/* the REGISTER path's own connection, on the loop; the same 2 s for a reply */
+	rc = sp_aredis_open(&srv, 2000);
+	if (rc < 0) {
+		PR_ERR("cannot start: redis (async): %s", strerror(-rc));
+		sp_tunables_stop(&srv);
+		sp_server_close(&srv);
+		pr_redis_close(srv.redis);
+		return 1;
+	}
 	rc = sp_stats_start(&srv);
 	if (rc < 0) {
 		PR_ERR("cannot start: statistics: %s", strerror(-rc));
+		sp_aredis_close(&srv);
 		sp_tunables_stop(&srv);
 		sp_server_close(&srv);
 		pr_redis_close(srv.redis);
@@ -128,6 +138,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(srv.base);
 	sp_counters_log(&srv, true);
 	sp_stats_stop(&srv);
+	sp_aredis_close(&srv); /* REGISTERs still waiting: 503, on flows about to close */
 	sp_tunables_stop(&srv);
 	sp_server_close(&srv);
 	pr_redis_close(srv.redis);

@@ -89,6 +89,7 @@ extern const size_t sp_n_counter_fields;
 
 struct sp_guard;
 struct sp_call;
+struct sp_aredis;
 struct sp_tunables;
 
 /* The maintenance drain (sp_drain.c): pr:drain as last read, and the stop on SIGTERM. */
@@ -114,7 +115,8 @@ struct sp_server {
 	int64_t stats_started_ms;	     /* published as started_ms */
 	bool stats_failing;		     /* the last publication failed (logged once) */
 	char stats_key[PR_KS_NAME_MAX + 32]; /* pr:stats:slowpath:<pop> */
-	struct pr_redis *redis;
+	struct pr_redis *redis;		     /* synchronous: start, stop, calls, stats, tunables */
+	struct sp_aredis *ar;		     /* sp_redis.c: asynchronous, for the REGISTER path */
 	struct sp_nonce_ctx nonce;
 	struct sp_nc_table *nc;
 	struct sp_guard *guard;
@@ -179,7 +181,25 @@ bool sp_guard_scanner(const struct sp_config *cfg, const char *user_agent);
 bool sp_guard_flow_open(struct sp_server *s, const char *src_ip);
 void sp_guard_flow_close(struct sp_server *s, const char *src_ip);
 
+/* sp_redis.c: the asynchronous Redis connection on the event loop (hiredis's libevent
+ * adapter), connected on first use and after a loss. fn runs once per command from the
+ * loop with the reply (valid during the call only; NULL when rc < 0) and rc: 0, the
+ * errno of an error reply (pr_redis_reply_errno; for an EXEC, of its first failed
+ * command), -ETIMEDOUT when a command waited timeout_ms (the connection is then closed
+ * and every pending command fails alike), or -EIO when the connection was lost. The
+ * senders return 0 (fn will run) or a negative errno at once (fn will not run): -EIO,
+ * -ECONNREFUSED (nobody at the socket), -EACCES (password file), -ENOMEM, -EINVAL. */
+typedef void sp_aredis_fn(struct sp_server *s, redisReply *rep, int rc, void *arg);
+int sp_aredis_open(struct sp_server *s, int timeout_ms);
+void sp_aredis_close(struct sp_server *s); /* pending commands fail with -EIO */
+int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* tx (pr_ks_*_tx builders) as one MULTI/EXEC: fn gets the EXEC reply. */
+int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg);
+size_t sp_aredis_pending(const struct sp_server *s);
+
 /* sp_registrar.c */
+/* Takes req (frees it): answered at once, or when the async Redis link replies. */
 void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);
 /* Digest check of req against user (WWW- or Proxy-): 0 ok and *user filled, or a
  * response already sent (returns < 0). */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The slowpath's asynchronous Redis connection (hiredis's libevent adapter on the server's
+ * event loop): a request that needs Redis sends its commands and returns to the loop; its
+ * continuation runs when the reply comes. Commands from every request queued in one loop
+ * iteration leave in one write, so the round trip is shared instead of waited out per
+ * request. Connected on first use and again after a loss; a command pending longer than
+ * the timeout closes the connection (hiredis 0.14 has no timeout of its own), which hands
+ * every pending continuation -ETIMEDOUT: Redis being slow is then told apart from Redis
+ * being away (-EIO, or the connect error). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+
+#include "common/log.h"
+#include "slowpath/sp_server.h"
+
+struct sp_areq {
+	struct sp_aredis *ar;
+	sp_aredis_fn *fn;
+	void *arg;
+	int64_t sent_ms;
+	bool timed_out;
+	struct sp_areq *next; /* in sending order: replies come in that order */
+};
+
+struct sp_aredis {
+	struct sp_server *s;
+	redisAsyncContext *ac;
+	struct event *ev_timer;
+	int timeout_ms;
+	struct sp_areq *head, *tail; /* waiting for a reply */
+	bool auth_failed_logged;
+};
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct sp_aredis *ar = ac->data;
+	(void)status;
+	/* hiredis frees the context after this returns */
+	if (ar && ar->ac == ac)
+		ar->ac = NULL;
+}
+
+static void dequeue(struct sp_aredis *ar, struct sp_areq *q)
+{
+	/* replies come in order, so q is the head; the walk is for robustness only */
+	struct sp_areq **p = &ar->head, *prev = NULL;
+	while (*p && *p != q) {
+		prev = *p;
+		p = &(*p)->next;
+	}
+	if (!*p)
+		return;
+	*p = q->next;
+	if (ar->tail == q)
+		ar->tail = prev;
+}
+
+/* The reply (or its absence) -> 0 or a negative errno. */
+static int reply_rc(const redisReply *rep, bool timed_out)
+{
+	if (!rep)
+		return timed_out ? -ETIMEDOUT : -EIO;
+	if (rep->type == REDIS_REPLY_ERROR)
+		return pr_redis_reply_errno(rep->str);
+	/* EXEC: one failed command fails it (no reply this connection sends holds errors
+	 * otherwise) */
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+		if (rep->element[i]->type == REDIS_REPLY_ERROR)
+			return pr_redis_reply_errno(rep->element[i]->str);
+	return 0;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sp_areq *q = priv;
+	struct sp_aredis *ar = q->ar;
+	redisReply *rep = reply;
+	/* a NULL reply means the context is being torn down: nothing more goes on it */
+	if (!rep && ar->ac == ac)
+		ar->ac = NULL;
+	dequeue(ar, q);
+	int rc = reply_rc(rep, q->timed_out);
+	if (rc < 0) {
+		char msg[640];
+		if (rep && rep->type == REDIS_REPLY_ERROR)
+			snprintf(msg, sizeof(msg), "redis: %s", rep->str);
+		else if (rep)
+			snprintf(msg, sizeof(msg), "redis: a command in the transaction failed");
+		else if (q->timed_out)
+			snprintf(msg, sizeof(msg), "redis %s: no reply within %d ms",
+				 ar->s->cfg.redis_socket, ar->timeout_ms);
+		else
+			snprintf(msg, sizeof(msg), "redis %s: %s", ar->s->cfg.redis_socket,
+				 ac->errstr[0] ? ac->errstr : "connection lost");
+		pr_ks_errmsg_set(msg);
+	}
+	q->fn(ar->s, rep, rc, q->arg);
+	free(q);
+}
+
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sp_aredis *ar = priv;
+	redisReply *rep = reply;
+	(void)ac;
+	if (rep && rep->type == REDIS_REPLY_ERROR && !ar->auth_failed_logged) {
+		ar->auth_failed_logged = true;
+		/* the server's message names neither the password nor anything derived */
+		PR_ERR("redis AUTH (async connection) refused: %s", rep->str);
+	}
+}
+
+/* The first line of the password file, as pr_redis_auth reads it. */
+static int read_password(const char *file, char *out, size_t len)
+{
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return out[0] ? 0 : -EINVAL;
+}
+
+static int ensure_connected(struct sp_aredis *ar)
+{
+	if (ar->ac)
+		return 0;
+	const struct sp_config *cfg = &ar->s->cfg;
+	redisAsyncContext *ac = redisAsyncConnectUnix(cfg->redis_socket);
+	if (!ac)
+		return -ENOMEM;
+	if (ac->err) {
+		int rc = strstr(ac->errstr, "refused")	      ? -ECONNREFUSED
+			 : strstr(ac->errstr, "No such file") ? -ENOENT
+							      : -EIO;
+		char msg[640];
+		snprintf(msg, sizeof(msg), "redis socket %s: %s", cfg->redis_socket, ac->errstr);
+		pr_ks_errmsg_set(msg);
+		redisAsyncFree(ac);
+		/* a request answered 503 sees the same errno a synchronous command would */
+		return rc == -ENOENT ? -EIO : rc;
+	}
+	ac->data = ar;
+	if (redisLibeventAttach(ac, ar->s->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		return -EIO;
+	}
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (cfg->redis_user[0] || cfg->redis_password_file[0]) {
+		char pw[512];
+		if (read_password(cfg->redis_password_file, pw, sizeof(pw)) < 0) {
+			explicit_bzero(pw, sizeof(pw));
+			redisAsyncFree(ac);
+			return -EACCES;
+		}
+		/* queued first: every command after it runs authenticated */
+		int rc = cfg->redis_user[0]
+			     ? redisAsyncCommand(ac, on_auth, ar, "AUTH %s %s", cfg->redis_user, pw)
+			     : redisAsyncCommand(ac, on_auth, ar, "AUTH %s", pw);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc != REDIS_OK) {
+			redisAsyncFree(ac);
+			return -EIO;
+		}
+	}
+	ar->ac = ac;
+	return 0;
+}
+
+static struct sp_areq *req_new(struct sp_aredis *ar, sp_aredis_fn *fn, void *arg)
+{
+	struct sp_areq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->ar = ar;
+	q->fn = fn;
+	q->arg = arg;
+	q->sent_ms = sp_now_ms();
+	return q;
+}
+
+static void req_track(struct sp_aredis *ar, struct sp_areq *q)
+{
+	if (ar->tail)
+		ar->tail->next = q;
+	else
+		ar->head = q;
+	ar->tail = q;
+}
+
+int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg)
+{
+	struct sp_aredis *ar = s->ar;
+	int rc = ensure_connected(ar);
+	if (rc < 0)
+		return rc;
+	struct sp_areq *q = req_new(ar, fn, arg);
+	if (!q)
+		return -ENOMEM;
+	rc = pr_redis_async_tx(ar->ac, tx, on_reply, q);
+	if (rc < 0) {
+		free(q);
+		return rc;
+	}
+	req_track(ar, q);
+	return 0;
+}
+
+int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *fmt, ...)
+{
+	struct sp_aredis *ar = s->ar;
+	int rc = ensure_connected(ar);
+	if (rc < 0)
+		return rc;
+	struct sp_areq *q = req_new(ar, fn, arg);
+	if (!q)
+		return -ENOMEM;
+	va_list ap;
+	va_start(ap, fmt);
+	rc = redisvAsyncCommand(ar->ac, on_reply, q, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK) {
+		free(q);
+		return -EIO;
+	}
+	req_track(ar, q);
+	return 0;
+}
+
+/* Every 100 ms: the oldest command waiting longer than the timeout closes the connection. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sp_aredis *ar = arg;
+	(void)fd;
+	(void)what;
+	if (!ar->ac || !ar->head || sp_now_ms() - ar->head->sent_ms < ar->timeout_ms)
+		return;
+	for (struct sp_areq *q = ar->head; q; q = q->next)
+		q->timed_out = true;
+	redisAsyncContext *ac = ar->ac;
+	ar->ac = NULL;
+	redisAsyncFree(ac); /* runs every pending continuation with -ETIMEDOUT */
+}
+
+size_t sp_aredis_pending(const struct sp_server *s)
+{
+	size_t n = 0;
+	for (const struct sp_areq *q = s->ar ? s->ar->head : NULL; q; q = q->next)
+		n++;
+	return n;
+}
+
+int sp_aredis_open(struct sp_server *s, int timeout_ms)
+{
+	struct sp_aredis *ar = calloc(1, sizeof(*ar));
+	if (!ar)
+		return -ENOMEM;
+	ar->s = s;
+	ar->timeout_ms = timeout_ms;
+	ar->ev_timer = event_new(s->base, -1, EV_PERSIST, on_timer, ar);
+	struct timeval tv = {0, 100000};
+	if (!ar->ev_timer || event_add(ar->ev_timer, &tv) < 0) {
+		if (ar->ev_timer)
+			event_free(ar->ev_timer);
+		free(ar);
+		return -ENOMEM;
+	}
+	s->ar = ar;
+	/* connected now so a misconfiguration shows at start; a failure here is retried on
+	 * the first request like any later loss */
+	ensure_connected(ar);
+	return 0;
+}
+
+void sp_aredis_close(struct sp_server *s)
+{
+	struct sp_aredis *ar = s->ar;
+	if (!ar)
+		return;
+	if (ar->ac) {
+		redisAsyncContext *ac = ar->ac;
+		ar->ac = NULL;
+		redisAsyncFree(ac); /* pending continuations run with -EIO */
+	}
+	event_free(ar->ev_timer);
+	free(ar);
+	s->ar = NULL;
+}
