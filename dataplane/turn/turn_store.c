@@ -450,17 +450,11 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	r.dont_fragment = a->dont_fragment;
 	r.bw_bps = a->bw_rate;
 	counters_to_record(a, &r);
-	/* one transaction: the hash, its index entry and the side hashes of permissions and
-	 * channels, rewritten whole */
+	/* one transaction: the side hashes of permissions and channels rewritten whole, then
+	 * the hash and its index entry (whose EXPIREATs cover the side hashes too) */
 	struct pr_redis_tx *tx = pr_redis_tx_new();
 	if (!tx)
 		return -ENOMEM;
-	int rc = pr_ks_turn_alloc_store_tx(tx, &r);
-	if (rc < 0) {
-		PR_WARN("turn: allocation %s not stored: %s", r.id, pr_ks_errmsg());
-		pr_redis_tx_free(tx);
-		return rc;
-	}
 	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, r.id);
 	pr_redis_tx_add(tx, "DEL %s:perms %s:chans", key, key);
 	for (unsigned i = 0; i < a->n_perm; i++) {
@@ -474,8 +468,12 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 		snprintf(val, sizeof(val), "%s %u %u", addr, a->chan[i].port, a->chan[i].expires);
 		pr_redis_tx_add(tx, "HSET %s:chans %u %s", key, a->chan[i].num, val);
 	}
-	pr_redis_tx_add(tx, "EXPIREAT %s:perms %u", key, a->expires);
-	pr_redis_tx_add(tx, "EXPIREAT %s:chans %u", key, a->expires);
+	int rc = pr_ks_turn_alloc_store_tx(tx, &r);
+	if (rc < 0) {
+		PR_WARN("turn: allocation %s not stored: %s", r.id, pr_ks_errmsg());
+		pr_redis_tx_free(tx);
+		return rc;
+	}
 	rc = queue_tx(st, tx, cookie, "allocation store");
 	pr_redis_tx_free(tx);
 	return rc;

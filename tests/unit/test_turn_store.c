@@ -267,6 +267,13 @@ static void test_roundtrip(void)
 	char hex[17];
 	turn_id_hex(a.id, hex);
 	CU_ASSERT_EQUAL(pr_ks_turn_alloc_load(R, hex, &r), 0);
+	/* the side hashes expire with the allocation */
+	for (int i = 0; i < 2; i++) {
+		redisReply *t = pr_redis_cmd(R, "TTL pr:turn:alloc:%s:%s", hex, i ? "chans" : "perms");
+		CU_ASSERT(t && t->type == REDIS_REPLY_INTEGER && t->integer > 0);
+		if (t)
+			freeReplyObject(t);
+	}
 	CU_ASSERT_STRING_EQUAL(r.client_addr, "198.51.100.20");
 	CU_ASSERT_STRING_EQUAL(r.relay_addr, "192.0.2.10");
 	CU_ASSERT_EQUAL(r.relay_port, 50010);
