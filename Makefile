@@ -146,9 +146,9 @@ package: build
 	images/build-deb.sh $(B) $(VERSION)
 
 # The bootable appliance disk image (raw, qcow2, package manifest) in $(B)/image/, rebuilt
-# only when its inputs changed (images/build-image.sh, docs/image.md).
+# only when its inputs changed; its binaries are built in $(B)/image/bin without
+# -march=native (images/build-image.sh, docs/image.md).
 image: deps
-	$(MAKE) build
 	images/build-image.sh $(B) $(VERSION)
 
 format:
@@ -157,4 +157,5 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(B) $(FB) -name '*.d' 2>/dev/null)
+# (not into $(B)/image/: the appliance image's file tree has directories named *.d)
+-include $(shell find $(B) $(FB) -path $(B)/image -prune -o -name '*.d' -type f -print 2>/dev/null)

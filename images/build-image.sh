@@ -2,8 +2,9 @@
 # images/build-image.sh BUILD_DIR VERSION -> BUILD_DIR/image/poprelay.{raw,qcow2,packages}
 # (and mkosi's JSON manifest of the Debian package set, poprelay.manifest)
 # The bootable appliance disk image (docs/image.md): mkosi 14 (Debian's) installs Debian 12
-# packages, the poprelay package built from BUILD_DIR (images/build-deb.sh) and the image's
-# own first-boot units (images/mkosi/). Root only (mkosi uses loop devices and nspawn).
+# packages, the poprelay package (images/build-deb.sh) of this tree's binaries (built in
+# BUILD_DIR/image/bin, see below) and the image's
+# own first-boot units (images/mkosi/). Root only (debootstrap, chroot, bind mounts).
 #
 # Two caches under BUILD_DIR/image/, so an unchanged tree costs nothing and a changed one
 # only the final phase:
@@ -21,7 +22,15 @@ mkdir -p "$out"
 [ "$(id -u)" = 0 ] || { echo "build-image: needs root (mkosi)" >&2; exit 1; }
 command -v mkosi >/dev/null || { echo "build-image: mkosi is not installed (make deps)" >&2; exit 1; }
 
-inputs=$( (sha256sum "$B"/poprelay-* "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
+# The binaries for the image, built apart from BUILD_DIR's: the Makefile builds the
+# dataplane with -march=native (for this machine's benchmarks), which could stop on an
+# illegal instruction on another CPU; DPDK's own flags keep its portable -march=corei7.
+bin=$out/bin
+make -s B="$bin" DPDK_CFLAGS="$(pkg-config --cflags libdpdk)" \
+	"$bin/poprelay-dataplane" "$bin/poprelay-slowpath" "$bin/poprelayctl" "$bin/poprelay-exporter" >&2 ||
+	{ echo "build-image: building the binaries failed" >&2; exit 1; }
+
+inputs=$( (sha256sum "$bin"/poprelay* "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
 if [ -s "$out/poprelay.raw" ] && [ -s "$out/poprelay.qcow2" ] && [ "$(cat "$out/poprelay.inputs" 2>/dev/null)" = "$inputs" ]; then
 	echo "build-image: $out/poprelay.raw is up to date" >&2
 	echo "$out/poprelay.raw"
@@ -29,7 +38,7 @@ if [ -s "$out/poprelay.raw" ] && [ -s "$out/poprelay.qcow2" ] && [ "$(cat "$out/
 fi
 t0=$(date +%s)
 
-deb=$(images/build-deb.sh "$B" "$VER")
+deb=$(images/build-deb.sh "$bin" "$VER")
 src=$out/src
 rm -rf "$src" "$out/poprelay.inputs"
 cp -a images/mkosi "$src"
@@ -101,7 +110,7 @@ mmd -i "$work/esp.img" ::EFI ::EFI/BOOT
 mcopy -i "$work/esp.img" "$work/poprelay.efi" ::EFI/BOOT/BOOTX64.EFI
 # the root: what the tree holds, a quarter more and 512 MB free
 root_mb=$(($(du -sm "$tree" | cut -f1) * 5 / 4 + 512))
-mkfs.ext4 -q -L poprelay-root -U "$uuid" -d "$tree" "$work/root.img" "${root_mb}M"
+mkfs.ext4 -q -L poprelay-root -U "$uuid" -d "$tree" "$work/root.img" "${root_mb}M" >/dev/null
 raw=$work/poprelay.raw
 truncate -s $((1 + esp_mb + root_mb + 1))M "$raw"
 sfdisk -q "$raw" <<GPT
