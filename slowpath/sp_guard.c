@@ -176,6 +176,24 @@ void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user)
 		b->failures = 0;
 }
 
+double sp_guard_auth_hold(struct sp_server *s, const char *src_ip)
+{
+	struct guard_slot *a = slot(s->guard->src, s->guard->n, src_ip, false);
+	if (!a)
+		return 0.0;
+	double give = s->cfg.rate_burst - a->tokens;
+	give = give > 1.0 ? 1.0 : give < 0.0 ? 0.0 : give;
+	a->tokens += give;
+	return give;
+}
+
+void sp_guard_auth_release(struct sp_server *s, const char *src_ip, double held)
+{
+	struct guard_slot *a = slot(s->guard->src, s->guard->n, src_ip, false);
+	if (a)
+		a->tokens -= held;
+}
+
 bool sp_guard_scanner(const struct sp_config *cfg, const char *ua)
 {
 	if (!ua)

@@ -270,6 +270,7 @@ struct reg_op {
 	uint64_t conn_id;
 	osip_message_t *req;
 	struct auth_ctx a;
+	double held; /* sp_guard_auth_hold */
 	long expires;
 	struct pr_ks_user u;
 	struct pr_ks_reg r;
@@ -391,6 +392,7 @@ static void reg_user_loaded(struct sp_server *s, redisReply *rep, int rc, void *
 	struct pr_ks_user *u = &op->u;
 	if (rc == 0)
 		rc = pr_ks_user_from_reply(op->a.f.username, rep, u);
+	sp_guard_auth_release(s, op->a.peer_ip, op->held);
 	if (auth_finish(s, c, req, &op->a, rc, u) < 0 || !c) {
 		reg_op_free(op);
 		return;
@@ -513,6 +515,7 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	}
 	/* the user's record, then (in reg_user_loaded) the binding: a round trip each, the
 	 * loop serving other flows meanwhile */
+	op->held = sp_guard_auth_hold(s, op->a.peer_ip);
 	int rc = sp_aredis_cmd(s, reg_user_loaded, op, "HGETALL %s%s", PR_KS_USER_PREFIX,
 			       op->a.f.username);
 	if (rc < 0)

@@ -176,6 +176,13 @@ void sp_guard_auth_failed(struct sp_server *s, const char *src_ip, const char *u
  * the challenge before it (up to its burst) and one of its failures is forgiven; the
  * user's count restarts. */
 void sp_guard_auth_ok(struct sp_server *s, const char *src_ip, const char *user);
+/* While a request's digest check waits for Redis, the token it took from its source is
+ * lent back (hold: what was lent, at most 1, up to the burst), and taken again before
+ * sp_guard_auth_ok or sp_guard_auth_failed settles it (release): the balance is the one a
+ * check without waiting gives, while a storm of new devices behind one address, all in
+ * flight at once, does not drain their source's bucket before the first success refunds. */
+double sp_guard_auth_hold(struct sp_server *s, const char *src_ip);
+void sp_guard_auth_release(struct sp_server *s, const char *src_ip, double held);
 bool sp_guard_scanner(const struct sp_config *cfg, const char *user_agent);
 /* Flow accounting per source address: false when src already has max_flows_per_source. */
 bool sp_guard_flow_open(struct sp_server *s, const char *src_ip);
