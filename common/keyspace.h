@@ -412,6 +412,8 @@ int pr_ks_session_cmd_ack(struct pr_redis *r, const char *stream_id);
 int pr_ks_ports_init(struct pr_redis *r, uint16_t lo, uint16_t hi);
 /* -ENOSPC when the pool is empty. */
 int pr_ks_port_alloc(struct pr_redis *r, uint16_t *port);
+/* n ports in one SPOP (all or none: -ENOSPC puts back what came). */
+int pr_ks_port_alloc_n(struct pr_redis *r, unsigned n, uint16_t *ports);
 /* Returns the port to the pool (only an even port inside the range). */
 int pr_ks_port_release(struct pr_redis *r, uint16_t port);
 

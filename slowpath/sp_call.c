@@ -242,8 +242,45 @@ static void dialog_to_ks(struct sp_server *s, const struct sp_call *call, struct
 	dialog_leg_to_ks(&call->leg[LEG_B], &d->b);
 }
 
+/* A call's write to Redis that nothing waits for (the sessions, the dialog, the CDR):
+ * sent on the async connection, in order with the call's other writes; a failure is
+ * counted and logged when the reply comes (as the synchronous write did at once). */
+struct call_write {
+	char id[PR_KS_NAME_MAX];
+	const char *what;
+};
+
+static void call_write_done(struct sp_server *s, redisReply *rep, int rc, void *arg)
+{
+	struct call_write *w = arg;
+	(void)rep;
+	if (rc < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot %s: %s", w->id, w->what, pr_ks_errmsg());
+	}
+	free(w);
+}
+
+static void call_write(struct sp_server *s, struct sp_call *call, struct pr_redis_tx *tx,
+		       const char *what)
+{
+	struct call_write *w = malloc(sizeof(*w));
+	int rc = w ? 0 : -ENOMEM;
+	if (w) {
+		copy(w->id, sizeof(w->id), call->id);
+		w->what = what;
+		rc = sp_aredis_tx(s, tx, call_write_done, w);
+	}
+	if (rc < 0) {
+		free(w);
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot %s: %s", call->id, what,
+		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
+	}
+}
+
 /* The sessions (install, or update mid-call) and the dialog a restarted slowpath needs to
- * end the call, in one MULTI/EXEC: one round trip per change. */
+ * end the call, in one MULTI/EXEC: one round trip per change, waited for by nothing. */
 static void store_sessions(struct sp_server *s, struct sp_call *call)
 {
 	int64_t now = sp_now();
@@ -280,10 +317,8 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot encode its sessions and dialog: %s", call->id,
 		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
-	} else if (pr_redis_tx_run(s->redis, tx, NULL) < 0) {
-		s->ctr.redis_errors++;
-		PR_ERR("call %s: cannot store its sessions and dialog: %s", call->id,
-		       pr_redis_errmsg(s->redis));
+	} else {
+		call_write(s, call, tx, "store its sessions and dialog");
 	}
 	pr_redis_tx_free(tx); /* wipes the commands: they hold SDES keys */
 	free(d);
@@ -406,10 +441,8 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot encode its CDR and end: %s", call->id,
 		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
-	} else if (pr_redis_tx_run(s->redis, tx, NULL) < 0) {
-		s->ctr.redis_errors++;
-		PR_ERR("call %s: cannot store its CDR and end its sessions: %s", call->id,
-		       pr_redis_errmsg(s->redis));
+	} else {
+		call_write(s, call, tx, "store its CDR and end its sessions");
 	}
 	pr_redis_tx_free(tx);
 	free(cdr);
@@ -765,15 +798,20 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 /* Relay ports for m= lines that have none yet, on both legs. */
 static int alloc_ports(struct sp_server *s, struct sp_call *call, unsigned n)
 {
+	/* every port the call needs in one SPOP: one round trip, not one per port */
+	uint16_t ports[2 * SP_SDP_MAX_MEDIA];
+	unsigned want = 0;
 	for (unsigned i = 0; i < n; i++)
-		for (int l = 0; l < 2; l++) {
-			struct sp_media *m = &call->leg[l].m[i];
-			if (m->relay_port)
-				continue;
-			int rc = pr_ks_port_alloc(s->redis, &m->relay_port);
-			if (rc < 0)
-				return rc;
-		}
+		for (int l = 0; l < 2; l++)
+			want += !call->leg[l].m[i].relay_port;
+	int rc = pr_ks_port_alloc_n(s->redis, want, ports);
+	if (rc < 0)
+		return rc;
+	want = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (int l = 0; l < 2; l++)
+			if (!call->leg[l].m[i].relay_port)
+				call->leg[l].m[i].relay_port = ports[want++];
 	return 0;
 }
 
@@ -836,6 +874,40 @@ static void refuse(struct sp_server *s, struct sp_conn *c, osip_message_t *req, 
 	sp_respond(s, c, req, code, extra);
 }
 
+/* The callee's binding and profile in one MULTI/EXEC: the binding's result is returned
+ * (as pr_ks_reg_load's), the profile's in *urc (-ENOENT: no such user). */
+static int reg_and_profile_load(struct sp_server *s, const char *callee, struct pr_ks_reg *reg,
+				struct pr_ks_user *u, int *urc)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	redisReply *exec = NULL;
+	int rc = tx ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_REG_PREFIX, callee);
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_USER_PREFIX, callee);
+	if (rc == 0) {
+		rc = pr_redis_tx_run(s->redis, tx, &exec);
+		if (rc < 0)
+			pr_ks_errmsg_set(pr_redis_errmsg(s->redis));
+	}
+	pr_redis_tx_free(tx);
+	if (rc == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != 2)) {
+		pr_ks_errmsg_set("redis: malformed EXEC reply");
+		rc = -EBADMSG;
+	}
+	if (rc == 0) {
+		*urc = pr_ks_user_from_reply(callee, exec->element[1], u);
+		/* the profile is what is wanted, not the digests */
+		explicit_bzero(u->ha1_md5, sizeof(u->ha1_md5));
+		explicit_bzero(u->ha1_sha256, sizeof(u->ha1_sha256));
+		rc = pr_ks_reg_from_reply(callee, exec->element[0], reg);
+	}
+	if (exec)
+		freeReplyObject(exec);
+	return rc;
+}
+
 static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
 {
 	struct pr_ks_user u;
@@ -890,7 +962,10 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		refuse(s, c, req, 488, "an SDP offer is required");
 		return;
 	}
-	/* where does the callee live? */
+	/* where does the callee live? (and its profile, in the same round trip) */
+	struct pr_ks_user callee_u;
+	int callee_rc = 1; /* 1: not loaded */
+	memset(&callee_u, 0, sizeof(callee_u));
 	struct pr_ks_reg reg;
 	size_t offnet_idx = 0;
 	bool offnet_b = onnet_a && offnet_route(s, callee, &offnet_idx);
@@ -901,7 +976,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			sp_respond(s, c, req, 404, NULL);
 			return;
 		}
-		int rc = pr_ks_reg_load(s->redis, callee, &reg);
+		int rc = reg_and_profile_load(s, callee, &reg, &callee_u, &callee_rc);
 		if (rc == -ENOENT || (rc == 0 && reg.expires < sp_now())) {
 			sp_respond(s, c, req, onnet_a ? 480 : 404, NULL);
 			return;
@@ -1006,8 +1081,16 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	int prc = 0;
 	for (int l = 0; l < 2; l++) {
 		struct pr_ks_user pu;
-		int lrc = call->leg[l].onnet ? pr_ks_user_load(s->redis, call->leg[l].user, &pu)
-					     : -ENOENT;
+		int lrc = -ENOENT;
+		/* loaded already: by the INVITE's digest check, or with the callee's binding */
+		if (!call->leg[l].onnet)
+			;
+		else if (u.name[0] && !strcmp(u.name, call->leg[l].user))
+			lrc = 0, pu = u;
+		else if (callee_rc <= 0 && !strcmp(callee, call->leg[l].user))
+			lrc = callee_rc, pu = callee_u;
+		else
+			lrc = pr_ks_user_load(s->redis, call->leg[l].user, &pu);
 		if (lrc < 0 && lrc != -ENOENT)
 			prc = lrc; /* a policy unread is not a policy absent */
 		if (lrc < 0)

@@ -107,11 +107,8 @@ int main(int argc, char **argv)
 		pr_redis_close(srv.redis);
 		return 1;
 	}
-	/* the calls a killed predecessor left: their media still flows through the dataplane */
-	if (sp_call_restore(&srv) < 0)
-		PR_ERR("restore: cannot list the dialogs: %s (their calls cannot be ended here)",
-		       pr_ks_errmsg());
-	/* the REGISTER path's own connection, on the loop; the same 2 s for a reply */
+	/* the connection of the REGISTERs and of the calls' writes, on the loop; the same 2 s for a
+	 * reply */
 	rc = sp_aredis_open(&srv, 2000);
 	if (rc < 0) {
 		PR_ERR("cannot start: redis (async): %s", strerror(-rc));
@@ -120,6 +117,10 @@ int main(int argc, char **argv)
 		pr_redis_close(srv.redis);
 		return 1;
 	}
+	/* the calls a killed predecessor left: their media still flows through the dataplane */
+	if (sp_call_restore(&srv) < 0)
+		PR_ERR("restore: cannot list the dialogs: %s (their calls cannot be ended here)",
+		       pr_ks_errmsg());
 	rc = sp_stats_start(&srv);
 	if (rc < 0) {
 		PR_ERR("cannot start: statistics: %s", strerror(-rc));

@@ -76,6 +76,14 @@ static int reply_rc(const redisReply *rep, bool timed_out)
 	return 0;
 }
 
+static const char *first_error(const redisReply *rep)
+{
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+		if (rep->element[i]->type == REDIS_REPLY_ERROR)
+			return rep->element[i]->str;
+	return "a command in the transaction failed";
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sp_areq *q = priv;
@@ -91,7 +99,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		if (rep && rep->type == REDIS_REPLY_ERROR)
 			snprintf(msg, sizeof(msg), "redis: %s", rep->str);
 		else if (rep)
-			snprintf(msg, sizeof(msg), "redis: a command in the transaction failed");
+			snprintf(msg, sizeof(msg), "redis: %s", first_error(rep));
 		else if (q->timed_out)
 			snprintf(msg, sizeof(msg), "redis %s: no reply within %d ms",
 				 ar->s->cfg.redis_socket, ar->timeout_ms);
@@ -131,6 +139,10 @@ static int read_password(const char *file, char *out, size_t len)
 
 static int ensure_connected(struct sp_aredis *ar)
 {
+	if (!ar) { /* not opened (a unit test's server) */
+		pr_ks_errmsg_set("redis: no asynchronous connection");
+		return -EIO;
+	}
 	if (ar->ac)
 		return 0;
 	const struct sp_config *cfg = &ar->s->cfg;
