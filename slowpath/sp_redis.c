@@ -8,6 +8,7 @@
  * every pending continuation -ETIMEDOUT: Redis being slow is then told apart from Redis
  * being away (-EIO, or the connect error). */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,10 @@ static int ensure_connected(struct sp_aredis *ar)
 		redisAsyncFree(ac);
 		return -EIO;
 	}
+	/* ahead of the flows' events (sp_server_open): a reply finishes a request */
+	redisLibeventEvents *le = ac->ev.data;
+	event_priority_set(le->rev, 0);
+	event_priority_set(le->wev, 0);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	if (cfg->redis_user[0] || cfg->redis_password_file[0]) {
 		char pw[512];
@@ -255,6 +260,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!ar->ac || !ar->head || sp_now_ms() - ar->head->sent_ms < ar->timeout_ms)
 		return;
+	/* what Redis did answer (a busy loop may not have read it yet) is not a timeout */
+	struct pollfd pfd = {.fd = ar->ac->c.fd, .events = POLLIN};
+	if (poll(&pfd, 1, 0) == 1) {
+		redisAsyncHandleRead(ar->ac);
+		if (!ar->ac || !ar->head || sp_now_ms() - ar->head->sent_ms < ar->timeout_ms)
+			return;
+	}
 	for (struct sp_areq *q = ar->head; q; q = q->next)
 		q->timed_out = true;
 	redisAsyncContext *ac = ar->ac;

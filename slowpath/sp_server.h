@@ -196,6 +196,8 @@ void sp_guard_flow_close(struct sp_server *s, const char *src_ip);
  * and every pending command fails alike), or -EIO when the connection was lost. The
  * senders return 0 (fn will run) or a negative errno at once (fn will not run): -EIO,
  * -ECONNREFUSED (nobody at the socket), -EACCES (password file), -ENOMEM, -EINVAL. */
+/* libevent priorities: 0 the async Redis connection, 1 (the default) everything else */
+#define SP_EV_PRIORITIES 2
 typedef void sp_aredis_fn(struct sp_server *s, redisReply *rep, int rc, void *arg);
 int sp_aredis_open(struct sp_server *s, int timeout_ms);
 void sp_aredis_close(struct sp_server *s); /* pending commands fail with -EIO */

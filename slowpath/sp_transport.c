@@ -527,7 +527,17 @@ int sp_server_open(struct sp_server *s)
 	s->udp_fd = -1;
 	s->n_conn_buckets = SP_CONN_BUCKETS;
 	s->conns = calloc(s->n_conn_buckets, sizeof(*s->conns));
-	s->base = event_base_new();
+	/* Two priorities: the async Redis connection's events (sp_redis.c) first, and no more
+	 * than 64 callbacks of the rest between two looks at them, so the replies that finish
+	 * requests are not held behind a storm of TLS handshakes */
+	struct event_config *ec = event_config_new();
+	if (ec && event_config_set_max_dispatch_interval(ec, NULL, 64, 1) == 0)
+		s->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (s->base && event_base_priority_init(s->base, SP_EV_PRIORITIES) < 0) {
+		event_base_free(s->base);
+		s->base = NULL;
+	}
 	s->nc = sp_nc_table_new(65536);
 	s->guard = sp_guard_new(65536);
 	if (!s->conns || !s->base || !s->nc || !s->guard)
