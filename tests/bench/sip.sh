@@ -6,6 +6,10 @@
 # connections, one transaction chain in flight on each, and its registered callee) runs on
 # CPU 0. Medians of SIP_BENCH_RUNS runs (default 3). Debian's sipp is built without TLS,
 # hence our own load client, used the same way against both servers.
+# The storm: SIP_BENCH_STORM_N (10,000) devices, each on a new TLS connection from an
+# address of its own, register once (sipload storm: non-blocking handshakes, at most
+# SIP_BENCH_STORM_WINDOW under way); the figure is the seconds from the first connect to
+# the last 200, median of SIP_BENCH_STORM_RUNS (default SIP_BENCH_RUNS).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$PR_ROOT/tests/integration/slowpath/common.sh"
@@ -14,6 +18,9 @@ RUNS=${SIP_BENCH_RUNS:-3}
 NREG=${SIP_BENCH_REGISTERS:-3000}
 NCALL=${SIP_BENCH_CALLS:-1500}
 CONNS=${SIP_BENCH_CONNS:-32}
+STORM_N=${SIP_BENCH_STORM_N:-10000}
+STORM_W=${SIP_BENCH_STORM_WINDOW:-500}
+STORM_RUNS=${SIP_BENCH_STORM_RUNS:-$RUNS}
 LOAD=$BUILD/tests/bench/sipload
 [ -x "$LOAD" ] || pr_fail "build $LOAD first (make build)"
 command -v kamailio >/dev/null || pr_skip "kamailio not installed"
@@ -37,6 +44,15 @@ run_load() {
 	echo "${out##* }"
 }
 
+# run_storm PORT: prints the seconds until STORM_N new devices are all registered
+run_storm() {
+	local out
+	out=$(taskset -c $LOAD_CPU "$LOAD" storm 127.0.0.1 "$1" "$D/ca.crt" "$PW" "$STORM_N" "$STORM_N" \
+		"$STORM_W" 2>"$D/load.err") || { cat "$D/load.err" >&2; echo 0; return 1; }
+	read -r _ secs _ <<<"$out"
+	echo "$secs"
+}
+
 # start_callee PORT: the registered callee for the call benchmark
 start_callee() {
 	taskset -c $LOAD_CPU "$LOAD" callee 127.0.0.1 "$1" "$D/ca.crt" callee "$PW" >"$D/callee.$1.log" 2>&1 &
@@ -52,6 +68,19 @@ sp_config "$D" "$TP" "$PP" "digest_algorithms = MD5" "rate_limit_rps = 0" "locko
 	"log_level = 5"
 sed -i 's/^media_ports = .*/media_ports = 20000-29999/' "$D/sp.conf"
 for i in $(seq 0 $((NUSERS - 1))); do sp_user_add "$D" "user$i" "$PW"; done
+# the storm's devices: user0..user{STORM_N-1}, straight into Redis (poprelayctl per user
+# would take minutes); the same records poprelayctl writes
+python3 - "$STORM_N" "$NUSERS" "$PW" <<'PY' | redis-cli -s "$D/redis.sock" >/dev/null || pr_fail "creating the storm's users"
+import hashlib, sys, time
+n, first, pw, now = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(time.time())
+for i in range(first, n):
+    u = 'user%d' % i
+    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
+    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
+          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
+                                               hashlib.sha256(a1).hexdigest(), u, now, now))
+    print('SADD pr:users %s' % u)
+PY
 sp_user_add "$D" callee "$PW"
 taskset -c $SRV_CPU "$BUILD/poprelay-slowpath" -c "$D/sp.conf" >"$D/sp.log" 2>&1 &
 SP=$!
@@ -66,6 +95,11 @@ for r in $(seq "${SIP_BENCH_SP_RUNS:-$RUNS}"); do
 	sp_call+=("$(run_load call "$TP" "$NCALL")") || pr_fail "slowpath call run failed"
 done
 [ "$(redis-cli -s "$D/redis.sock" SCARD pr:sessions)" = 0 ] || pr_fail "sessions left after the call bench"
+sp_storm=()
+for r in $(seq "$STORM_RUNS"); do
+	sp_storm+=("$(run_storm "$TP")") || pr_fail "slowpath storm run failed"
+done
+[ "$(redis-cli -s "$D/redis.sock" ZCARD pr:regs)" -ge "$STORM_N" ] || pr_fail "not $STORM_N bindings after the storm"
 kill $SP
 
 # ---- kamailio
@@ -84,7 +118,7 @@ verify_certificate = no
 TLS
 mkdir -p "$D/kam"
 taskset -c $SRV_CPU kamailio -f "$D/kamailio.cfg" -DD -E -Y "$D/kam" -P "$D/kam/kamailio.pid" \
-	-m 256 -M 16 -w "$D/kam" >"$D/kamailio.log" 2>&1 &
+	-m 1024 -M 16 -w "$D/kam" >"$D/kamailio.log" 2>&1 &
 KAM=$!
 pr_on_exit "kill $KAM 2>/dev/null; sleep 0.5; pkill -P $KAM 2>/dev/null"
 pr_wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $KP), 1)" ||
@@ -96,11 +130,18 @@ for r in $(seq "$RUNS"); do
 	k_call+=("$(run_load call "$KP" "$NCALL")") ||
 		{ tail -n 20 "$D/kamailio.log" "$D/callee.$KP.log" "$D/load.err" >&2; pr_fail "kamailio call run failed"; }
 done
+k_storm=()
+for r in $(seq "$STORM_RUNS"); do
+	k_storm+=("$(run_storm "$KP")") || { tail -n 20 "$D/kamailio.log" >&2; pr_fail "kamailio storm run failed"; }
+done
 
 pr_log "slowpath REGISTER/s: ${sp_reg[*]}  calls/s: ${sp_call[*]}"
 pr_log "kamailio REGISTER/s: ${k_reg[*]}  calls/s: ${k_call[*]}"
+pr_log "storm of $STORM_N new TLS devices, seconds: slowpath ${sp_storm[*]}  kamailio ${k_storm[*]}"
 base="kamailio $(kamailio -v 2>/dev/null | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p') (TLS, registrar, in-memory location, stateful proxy)"
 printf '{"name":"sip_tls_register_per_s","value":%s,"unit":"REGISTER transactions/s (digest, 1 core)","baseline":"%s","baseline_value":%s}\n' \
 	"$(printf '%s\n' "${sp_reg[@]}" | median)" "$base" "$(printf '%s\n' "${k_reg[@]}" | median)"
 printf '{"name":"sip_tls_call_setups_per_s","value":%s,"unit":"calls/s INVITE-200-ACK-BYE (digest, 1 core)","baseline":"%s","baseline_value":%s}\n' \
 	"$(printf '%s\n' "${sp_call[@]}" | median)" "$base" "$(printf '%s\n' "${k_call[@]}" | median)"
+printf '{"name":"sip_register_storm_10k_s","value":%s,"unit":"s until %s devices on new TLS connections are registered (1 core)","baseline":"%s","baseline_value":%s}\n' \
+	"$(printf '%s\n' "${sp_storm[@]}" | median)" "$STORM_N" "$base" "$(printf '%s\n' "${k_storm[@]}" | median)"

@@ -7,7 +7,11 @@
  *   sipload register HOST PORT CAFILE PASSWORD NUSERS N C   users user0..user{NUSERS-1}
  *   sipload call     HOST PORT CAFILE PASSWORD NUSERS N C   INVITE/407/ACK/INVITE/200/ACK/BYE/200
  *   sipload callee   HOST PORT CAFILE USER PASSWORD          register, then answer forever
- * register/call print "<completed> <seconds> <per second>" and exit 0 when all completed. */
+ *   sipload storm    HOST PORT CAFILE PASSWORD NUSERS N C   N devices, each on a new TLS
+ *       connection (non-blocking connect and handshake, at most C of them under way at
+ *       once), REGISTER/401/REGISTER/200 once, then kept open: a PoP's devices coming back
+ * register/call/storm print "<completed> <seconds> <per second>" and exit 0 when all
+ * completed (storm: seconds from the first connect to the last 200). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -30,8 +36,8 @@
 #include "slowpath/sp_digest.h"
 #include "slowpath/sp_msg.h"
 
-enum mode { M_REGISTER, M_CALL, M_CALLEE };
-enum step { S_IDLE, S_REG1, S_REG2, S_INV1, S_INV2, S_BYE, S_CALLEE };
+enum mode { M_REGISTER, M_CALL, M_CALLEE, M_STORM };
+enum step { S_IDLE, S_REG1, S_REG2, S_INV1, S_INV2, S_BYE, S_CALLEE, S_CONNECTING, S_HANDSHAKE };
 
 struct conn {
 	SSL *ssl;
@@ -320,7 +326,10 @@ static void on_msg(struct conn *c, const char *m, size_t len)
 		if (code != 200)
 			die("REGISTER: expected 200, got %d", code);
 		done_n++;
-		start_next(c);
+		if (mode == M_STORM)
+			c->step = S_IDLE; /* registered: the device stays connected */
+		else
+			start_next(c);
 		break;
 	case S_INV1: {
 		if (code != 407)
@@ -386,6 +395,8 @@ static void conn_open(struct conn *c)
 static void conn_read(struct conn *c)
 {
 	int n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len - 1));
+	if (n <= 0 && SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ)
+		return; /* storm: non-blocking, a record not complete yet */
 	if (n <= 0)
 		die("connection closed by the server");
 	c->len += (size_t)n;
@@ -406,13 +417,122 @@ static void conn_read(struct conn *c)
 	}
 }
 
+static void storm_local(struct conn *c)
+{
+	struct sockaddr_in la;
+	socklen_t ll = sizeof(la);
+	getsockname(c->fd, (struct sockaddr *)&la, &ll);
+	char ip[32];
+	inet_ntop(AF_INET, &la.sin_addr, ip, sizeof(ip));
+	snprintf(c->local, sizeof(c->local), "%s:%u", ip, ntohs(la.sin_port));
+}
+
+static void storm_open(struct conn *c, unsigned i, int ep)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (c->fd < 0)
+		die("socket: %s", strerror(errno));
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* every device from an address of its own (127.1.0.1 on: loopback answers all of
+	 * 127/8), as devices behind many NATs; nor do N runs exhaust one address's ports */
+	struct sockaddr_in src = {.sin_family = AF_INET,
+				  .sin_addr.s_addr =
+				      htonl(0x7f010000u | ((i / 250) << 8) | (i % 250 + 1))};
+	if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+		die("bind 127.1.x.y: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		die("connect %s:%d: %s", host, port, strerror(errno));
+	c->user = i % nusers;
+	c->seq = seq_base + i;
+	c->step = S_CONNECTING;
+	struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = i};
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		die("epoll_ctl: %s", strerror(errno));
+}
+
+/* Returns true once the handshake is done (the REGISTER went out). */
+static bool storm_step(struct conn *c)
+{
+	if (c->step == S_CONNECTING) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err)
+			die("connect %s:%d: %s", host, port, strerror(err));
+		storm_local(c);
+		c->ssl = SSL_new(ctx);
+		SSL_set_fd(c->ssl, c->fd);
+		c->step = S_HANDSHAKE;
+	}
+	if (c->step == S_HANDSHAKE) {
+		int r = SSL_connect(c->ssl);
+		if (r != 1) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return false;
+			die("TLS handshake with %s:%d failed", host, port);
+		}
+		char user[32];
+		snprintf(user, sizeof(user), "user%u", c->user);
+		snprintf(c->call_id, sizeof(c->call_id), "storm-%u-%u@sipload", c->fd, c->seq);
+		snprintf(c->tag, sizeof(c->tag), "s%u.%u", c->fd, c->seq);
+		send_register(c, user, NULL, 1);
+		c->step = S_REG1;
+		return true;
+	}
+	if (c->step == S_REG1 || c->step == S_REG2 || c->step == S_IDLE)
+		conn_read(c);
+	return false;
+}
+
+static void run_storm(unsigned window)
+{
+	struct conn *cs = calloc(target_n, sizeof(*cs));
+	struct epoll_event evs[256];
+	int ep = epoll_create1(0);
+	if (!cs || ep < 0)
+		die("out of memory");
+	unsigned next = 0, opening = 0;
+	double t0 = now_s();
+	while (done_n < target_n) {
+		while (next < target_n && opening < window) {
+			storm_open(&cs[next], next, ep);
+			next++;
+			opening++;
+		}
+		int n = epoll_wait(ep, evs, 256, 30000);
+		if (n <= 0)
+			die("timeout: %lu of %lu registered", done_n, target_n);
+		for (int k = 0; k < n; k++) {
+			struct conn *c = &cs[evs[k].data.u32];
+			if (storm_step(c)) {
+				/* handshake done: only reads from now on */
+				struct epoll_event ev = {.events = EPOLLIN,
+							 .data.u32 = evs[k].data.u32};
+				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+				opening--;
+			}
+			/* TLS may hold a whole record already read */
+			while ((c->step == S_REG1 || c->step == S_REG2 || c->step == S_IDLE) &&
+			       SSL_pending(c->ssl))
+				conn_read(c);
+		}
+	}
+	double dt = now_s() - t0;
+	printf("%lu %.3f %.1f\n", done_n, dt, done_n / dt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 6)
-		die("usage: sipload register|call HOST PORT CAFILE PASSWORD NUSERS N C | "
+		die("usage: sipload register|call|storm HOST PORT CAFILE PASSWORD NUSERS N C | "
 		    "sipload callee HOST PORT CAFILE USER PASSWORD");
 	mode = !strcmp(argv[1], "register") ? M_REGISTER
 	       : !strcmp(argv[1], "call")   ? M_CALL
+	       : !strcmp(argv[1], "storm")  ? M_STORM
 					    : M_CALLEE;
 	host = argv[2];
 	port = atoi(argv[3]);
@@ -431,7 +551,8 @@ int main(int argc, char **argv)
 		nusers = (unsigned)atoi(argv[6]);
 		target_n = strtoul(argv[7], NULL, 10);
 		nconn = (unsigned)atoi(argv[8]);
-		if (!nusers || !target_n || !nconn || nconn > 20000)
+		if (!nusers || !target_n || !nconn || nconn > 20000 ||
+		    (mode == M_STORM && target_n > 100000))
 			die("bad NUSERS/N/C");
 	}
 	struct rlimit rl;
@@ -446,6 +567,10 @@ int main(int argc, char **argv)
 	if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
 		die("cannot load %s", cafile);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (mode == M_STORM) {
+		run_storm(nconn);
+		return 0;
+	}
 	struct conn *cs = calloc(nconn, sizeof(*cs));
 	struct pollfd *pf = calloc(nconn, sizeof(*pf));
 	for (unsigned i = 0; i < nconn; i++)
