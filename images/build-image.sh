@@ -85,9 +85,7 @@ if [ ! -s "$out/initrd-$key.img" ]; then
 fi
 for fs in proc sys dev; do umount -l "$tree/$fs"; done
 trap - EXIT
-for m in manifest; do
-	[ -e "$tree.$m" ] && mv -f "$tree.$m" "$out/poprelay.$m"
-done
+if [ -e "$tree.manifest" ]; then mv -f "$tree.manifest" "$out/poprelay.manifest"; fi
 
 # The disk, from the tree, without mounting anything:
 #  ESP (vfat, mtools): the unified kernel image (systemd's EFI stub + the image's kernel,

@@ -7,7 +7,8 @@
 # with the seed's key, the media NIC bound and held by the dataplane as a PCI port, the
 # dataplane's media address answering ARP and ping, `poprelayctl status` all up, no
 # password anywhere; then a reboot keeps the seed's configuration and a user added after
-# the first boot, and the media address answers again.
+# the first boot, and the media address answers again; last, a fresh disk booted without a
+# seed starts no service and no address, and its console says how to configure it.
 # Reuses BUILD/image/poprelay.raw when its inputs did not change (build-image.sh).
 source "$(dirname "$0")/../lib.sh"
 # IMAGE_BOOT_ACCEL=tcg boots under QEMU's emulator instead of KVM (slow: for machines whose
@@ -21,7 +22,7 @@ command -v mkosi >/dev/null || pr_skip "no mkosi (make deps installs it)"
 for t in mkfs.vfat mcopy qemu-img ssh ssh-keygen; do
 	command -v $t >/dev/null || pr_skip "no $t (make deps)"
 done
-cd "$PR_ROOT"
+cd "$PR_ROOT" || exit 1
 probe=$(pr_tmpdir)
 if [ "$ACCEL" = kvm ]; then
 	# Before building anything: does this machine's KVM run a guest at all? The UEFI
@@ -98,7 +99,7 @@ mcopy -i "$d/seed.img" "$d/meta-data" "$d/user-data" ::
 
 # --- the VM ------------------------------------------------------------------------------
 qemu-img create -q -f qcow2 -b "$img" -F raw "$d/disk.qcow2"
-ns=img-ns
+ns="img-ns"
 pr_netns $ns
 for t in tapm:$HOST_MGMT tapd:$HOST_MEDIA; do
 	mq=; [ "${t%%:*}" = tapd ] && mq=multi_queue # the media NIC has 2 queue pairs
@@ -108,6 +109,7 @@ for t in tapm:$HOST_MGMT tapd:$HOST_MEDIA; do
 done
 # KVM: -cpu host without arch-capabilities (under nested KVM, QEMU 7.2 cannot set that MSR
 # and aborts). TCG: -cpu max (the image's binaries are built for x86-64 corei7).
+# shellcheck disable=SC2054 # the commas are QEMU's
 if [ "$ACCEL" = kvm ]; then accel=(-enable-kvm -cpu host,-arch-capabilities); wait_s=180
 else accel=(-accel tcg -cpu max); wait_s=420; fi
 boot() { # LOG: start the VM (console to LOG), registered for kill at exit
@@ -178,9 +180,11 @@ vm sudo cat /etc/poprelay/tls/slowpath.crt | cmp -s - "$d/tls.crt" || fail_vm "t
 # No password anywhere: every account's shadow field locked or empty-locked ('!' or '*').
 vm "sudo awk -F: '\$2 !~ /^[!*]/ {print \$1}' /etc/shadow" >"$d/pw" || fail_vm "cannot read /etc/shadow"
 [ ! -s "$d/pw" ] || fail_vm "accounts with a password: $(cat "$d/pw")"
-ip netns exec $ns ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-	-o PreferredAuthentications=password -o ConnectTimeout=3 ops@$VM_MGMT true 2>/dev/null &&
-	fail_vm "sshd accepts a login with no key"
+# sshd's effective settings: keys only, no root
+vm sudo sshd -T >"$d/sshd" || fail_vm "sshd -T failed"
+for k in "passwordauthentication no" "kbdinteractiveauthentication no" "permitrootlogin no"; do
+	grep -qx "$k" "$d/sshd" || fail_vm "sshd: not '$k': $(grep "^${k% *} " "$d/sshd")"
+done
 printf 'Image-test-pw9\n' >"$d/upw"
 vm sudo poprelayctl user add imguser --password-file /dev/stdin <"$d/upw" >/dev/null ||
 	fail_vm "poprelayctl user add failed"
@@ -197,4 +201,21 @@ vm sudo journalctl -b -u poprelay-seed --no-pager | grep -q "already applied" ||
 media_checks
 pr_log "reboot: media checks done after $(($(date +%s) - tb)) s"
 vm sudo poprelayctl user list | grep -q imguser || fail_vm "the user added before the reboot is gone"
+# --- no seed: nothing starts, the console says how to configure --------------------------
+pr_log "boot without a seed"
+vm sudo systemctl poweroff || true
+within 120 sh -c "! kill -0 \$(cat '$d/qemu.pid') 2>/dev/null" || kill "$(cat "$d/qemu.pid")"
+qemu-img create -q -f qcow2 -b "$img" -F raw "$d/disk.qcow2"
+rm -f "$d/seed.img" && truncate -s 1M "$d/seed.img" # a blank second disk: no CIDATA label
+tb=$(date +%s)
+boot "$d/console-noseed.log"
+within $wait_s grep -aq "login:" "$d/console-noseed.log" || fail_vm "no login prompt without a seed"
+grep -aq "poprelay-seed: not configured: no service started" "$d/console-noseed.log" ||
+	fail_vm "the console does not say the appliance is not configured"
+grep -aq "poprelay appliance: not configured. Attach a NoCloud seed" "$d/console-noseed.log" ||
+	fail_vm "the login prompt does not say how to configure the appliance"
+sed 's/\x1b\[[0-9;]*m//g' "$d/console-noseed.log" | grep -aE "Started (poprelay-|ssh\.service)" &&
+	fail_vm "a service started without a seed"
+ip netns exec $ns ping -c1 -W2 $VM_MGMT >/dev/null 2>&1 && fail_vm "the management address is up without a seed"
+pr_log "no seed: login prompt after $(($(date +%s) - tb)) s, no service, no address"
 pr_log "image_boot: pass (build/reuse ${t_build} s, boot to SSH ${t_ssh} s, to media checks ${t_ping} s)"
