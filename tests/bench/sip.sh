@@ -4,7 +4,8 @@
 # next to Debian's kamailio (TLS module, registrar, in-memory location) in the same run.
 # Each server is pinned to CPU 1; the load (tests/bench/sip/sipload.c: SIP_BENCH_CONNS TLS
 # connections, one transaction chain in flight on each, and its registered callee) runs on
-# CPU 0. Medians of SIP_BENCH_RUNS runs (default 3). Debian's sipp is built without TLS,
+# CPU 0. Medians of SIP_BENCH_RUNS runs (default 3), each run measuring both servers back to
+# back; the ratio is the median of the runs' ratios. Debian's sipp is built without TLS,
 # hence our own load client, used the same way against both servers.
 # The storm: SIP_BENCH_STORM_N (10,000) devices, each on a new TLS connection from an
 # address of its own, register once (sipload storm: non-blocking handshakes, at most
@@ -89,18 +90,6 @@ pr_wait_for 5 grep -q "listening:" "$D/sp.log" || { cat "$D/sp.log" >&2; pr_fail
 # keep Redis on the load CPU so the slowpath's core is its own
 taskset -pc $LOAD_CPU "$(cat "$D/redis.pid")" >/dev/null
 start_callee "$TP"
-sp_reg=() sp_call=()
-for r in $(seq "${SIP_BENCH_SP_RUNS:-$RUNS}"); do
-	sp_reg+=("$(run_load register "$TP" "$NREG")") || pr_fail "slowpath REGISTER run failed"
-	sp_call+=("$(run_load call "$TP" "$NCALL")") || pr_fail "slowpath call run failed"
-done
-[ "$(redis-cli -s "$D/redis.sock" SCARD pr:sessions)" = 0 ] || pr_fail "sessions left after the call bench"
-sp_storm=()
-for r in $(seq "$STORM_RUNS"); do
-	sp_storm+=("$(run_storm "$TP")") || pr_fail "slowpath storm run failed"
-done
-[ "$(redis-cli -s "$D/redis.sock" ZCARD pr:regs)" -ge "$STORM_N" ] || pr_fail "not $STORM_N bindings after the storm"
-kill $SP
 
 # ---- kamailio
 KP=$(sp_free_port)
@@ -124,24 +113,44 @@ pr_on_exit "kill $KAM 2>/dev/null; sleep 0.5; pkill -P $KAM 2>/dev/null"
 pr_wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $KP), 1)" ||
 	{ tail -20 "$D/kamailio.log" >&2; pr_fail "kamailio did not start"; }
 start_callee "$KP"
-k_reg=() k_call=()
+# Interleaved: the machine's speed drifts (other work shares it), so each run measures the
+# slowpath and kamailio back to back and the figure's ratio is the median of those pairs'.
+# Both servers stay up; only the one under load uses CPU 1.
+sp_reg=() sp_call=() sp_storm=() k_reg=() k_call=() k_storm=()
 for r in $(seq "$RUNS"); do
+	sp_reg+=("$(run_load register "$TP" "$NREG")") || pr_fail "slowpath REGISTER run failed"
 	k_reg+=("$(run_load register "$KP" "$NREG")") || pr_fail "kamailio REGISTER run failed"
+	sp_call+=("$(run_load call "$TP" "$NCALL")") || pr_fail "slowpath call run failed"
 	k_call+=("$(run_load call "$KP" "$NCALL")") ||
 		{ tail -n 20 "$D/kamailio.log" "$D/callee.$KP.log" "$D/load.err" >&2; pr_fail "kamailio call run failed"; }
 done
-k_storm=()
+[ "$(redis-cli -s "$D/redis.sock" SCARD pr:sessions)" = 0 ] || pr_fail "sessions left after the call bench"
 for r in $(seq "$STORM_RUNS"); do
+	sp_storm+=("$(run_storm "$TP")") || pr_fail "slowpath storm run failed"
 	k_storm+=("$(run_storm "$KP")") || { tail -n 20 "$D/kamailio.log" >&2; pr_fail "kamailio storm run failed"; }
 done
+[ "$(redis-cli -s "$D/redis.sock" ZCARD pr:regs)" -ge "$STORM_N" ] || pr_fail "not $STORM_N bindings after the storm"
 
 pr_log "slowpath REGISTER/s: ${sp_reg[*]}  calls/s: ${sp_call[*]}"
 pr_log "kamailio REGISTER/s: ${k_reg[*]}  calls/s: ${k_call[*]}"
 pr_log "storm of $STORM_N new TLS devices, seconds: slowpath ${sp_storm[*]}  kamailio ${k_storm[*]}"
 base="kamailio $(kamailio -v 2>/dev/null | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p') (TLS, registrar, in-memory location, stateful proxy)"
-printf '{"name":"sip_tls_register_per_s","value":%s,"unit":"REGISTER transactions/s (digest, 1 core)","baseline":"%s","baseline_value":%s}\n' \
-	"$(printf '%s\n' "${sp_reg[@]}" | median)" "$base" "$(printf '%s\n' "${k_reg[@]}" | median)"
-printf '{"name":"sip_tls_call_setups_per_s","value":%s,"unit":"calls/s INVITE-200-ACK-BYE (digest, 1 core)","baseline":"%s","baseline_value":%s}\n' \
-	"$(printf '%s\n' "${sp_call[@]}" | median)" "$base" "$(printf '%s\n' "${k_call[@]}" | median)"
-printf '{"name":"sip_register_storm_10k_s","value":%s,"unit":"s until %s devices on new TLS connections are registered (1 core)","baseline":"%s","baseline_value":%s}\n' \
-	"$(printf '%s\n' "${sp_storm[@]}" | median)" "$STORM_N" "$base" "$(printf '%s\n' "${k_storm[@]}" | median)"
+# figure NAME UNIT ours[] theirs[]: medians of each and the median of the pairs' ratios
+figure() {
+	local name=$1 unit=$2 n=$3
+	shift 3
+	local -a ours theirs ratios
+	local i
+	ours=("${@:1:n}")
+	theirs=("${@:n+1:n}")
+	for ((i = 0; i < n; i++)); do
+		ratios+=("$(awk -v a="${ours[i]}" -v b="${theirs[i]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+	done
+	printf '{"name":"%s","value":%s,"unit":"%s","baseline":"%s","baseline_value":%s,"ratio":%s}\n' \
+		"$name" "$(printf '%s\n' "${ours[@]}" | median)" "$unit" "$base" \
+		"$(printf '%s\n' "${theirs[@]}" | median)" "$(printf '%s\n' "${ratios[@]}" | median)"
+}
+figure sip_tls_register_per_s "REGISTER transactions/s (digest, 1 core)" "$RUNS" "${sp_reg[@]}" "${k_reg[@]}"
+figure sip_tls_call_setups_per_s "calls/s INVITE-200-ACK-BYE (digest, 1 core)" "$RUNS" "${sp_call[@]}" "${k_call[@]}"
+figure sip_register_storm_10k_s "s until $STORM_N devices on new TLS connections are registered (1 core)" \
+	"$STORM_RUNS" "${sp_storm[@]}" "${k_storm[@]}"
