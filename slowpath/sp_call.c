@@ -874,17 +874,29 @@ static void refuse(struct sp_server *s, struct sp_conn *c, osip_message_t *req, 
 	sp_respond(s, c, req, code, extra);
 }
 
-/* The callee's binding and profile in one MULTI/EXEC: the binding's result is returned
- * (as pr_ks_reg_load's), the profile's in *urc (-ENOENT: no such user). */
-static int reg_and_profile_load(struct sp_server *s, const char *callee, struct pr_ks_reg *reg,
-				struct pr_ks_user *u, int *urc)
+/* An INVITE's lookups in one MULTI/EXEC: the user of its digest (auser, unless NULL) and
+ * the callee's binding and profile (callee, unless NULL). 0 with each result in its *_rc
+ * (as pr_ks_*_load's: 0, -ENOENT, ...), or the transaction's failure (nothing loaded). */
+struct invite_lookup {
+	bool auser, callee; /* what was asked */
+	int auth_rc, reg_rc, callee_rc;
+	struct pr_ks_user auth_u, callee_u;
+	struct pr_ks_reg reg;
+};
+
+static int invite_lookup(struct sp_server *s, const char *auser, const char *callee,
+			 struct invite_lookup *lk)
 {
 	struct pr_redis_tx *tx = pr_redis_tx_new();
 	redisReply *exec = NULL;
 	int rc = tx ? 0 : -ENOMEM;
-	if (rc == 0)
+	lk->auser = auser != NULL;
+	lk->callee = callee != NULL;
+	if (rc == 0 && auser)
+		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_USER_PREFIX, auser);
+	if (rc == 0 && callee)
 		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_REG_PREFIX, callee);
-	if (rc == 0)
+	if (rc == 0 && callee)
 		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_USER_PREFIX, callee);
 	if (rc == 0) {
 		rc = pr_redis_tx_run(s->redis, tx, &exec);
@@ -892,16 +904,19 @@ static int reg_and_profile_load(struct sp_server *s, const char *callee, struct 
 			pr_ks_errmsg_set(pr_redis_errmsg(s->redis));
 	}
 	pr_redis_tx_free(tx);
-	if (rc == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != 2)) {
+	size_t n = (auser ? 1 : 0) + (callee ? 2 : 0), i = 0;
+	if (rc == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != n)) {
 		pr_ks_errmsg_set("redis: malformed EXEC reply");
 		rc = -EBADMSG;
 	}
-	if (rc == 0) {
-		*urc = pr_ks_user_from_reply(callee, exec->element[1], u);
+	if (rc == 0 && auser)
+		lk->auth_rc = pr_ks_user_from_reply(auser, exec->element[i++], &lk->auth_u);
+	if (rc == 0 && callee) {
+		lk->reg_rc = pr_ks_reg_from_reply(callee, exec->element[i++], &lk->reg);
+		lk->callee_rc = pr_ks_user_from_reply(callee, exec->element[i++], &lk->callee_u);
 		/* the profile is what is wanted, not the digests */
-		explicit_bzero(u->ha1_md5, sizeof(u->ha1_md5));
-		explicit_bzero(u->ha1_sha256, sizeof(u->ha1_sha256));
-		rc = pr_ks_reg_from_reply(callee, exec->element[0], reg);
+		explicit_bzero(lk->callee_u.ha1_md5, sizeof(lk->callee_u.ha1_md5));
+		explicit_bzero(lk->callee_u.ha1_sha256, sizeof(lk->callee_u.ha1_sha256));
 	}
 	if (exec)
 		freeReplyObject(exec);
@@ -913,7 +928,9 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	struct pr_ks_user u;
 	const char *caller = NULL;
 	bool onnet_a = false;
+	struct invite_lookup lk;
 	memset(&u, 0, sizeof(u));
+	memset(&lk, 0, sizeof(lk));
 	if (c->peer_pop) {
 		/* a peer PoP's slowpath (mutual TLS): it authenticated its device */
 		caller = req->from->url->username;
@@ -926,8 +943,22 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		caller = c->user;
 		onnet_a = true;
 	} else if (c->tp == SP_TLS && !c->peer_pop) {
-		/* TLS but not registered on this flow: authenticate the INVITE itself */
-		if (sp_auth_request(s, c, req, true, &u) < 0)
+		/* TLS but not registered on this flow: authenticate the INVITE itself, its user
+		 * loaded with the callee's binding and profile (one round trip, not two) */
+		struct sp_auth_ctx ac;
+		if (sp_auth_begin(s, c, req, true, &ac) < 0)
+			return;
+		const char *to = req->req_uri->username;
+		size_t idx;
+		bool pre = to && pr_ks_user_name_valid(to) && !offnet_route(s, to, &idx);
+		int rc = invite_lookup(s, ac.f.username, pre ? to : NULL, &lk);
+		if (rc < 0)
+			lk.callee = false;
+		rc = sp_auth_finish(s, c, req, &ac, rc < 0 ? rc : lk.auth_rc, &lk.auth_u);
+		memset(&ac, 0, sizeof(ac));
+		u = lk.auth_u;
+		memset(&lk.auth_u, 0, sizeof(lk.auth_u));
+		if (rc < 0)
 			return;
 		caller = u.name;
 		onnet_a = true;
@@ -963,9 +994,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		return;
 	}
 	/* where does the callee live? (and its profile, in the same round trip) */
-	struct pr_ks_user callee_u;
 	int callee_rc = 1; /* 1: not loaded */
-	memset(&callee_u, 0, sizeof(callee_u));
 	struct pr_ks_reg reg;
 	size_t offnet_idx = 0;
 	bool offnet_b = onnet_a && offnet_route(s, callee, &offnet_idx);
@@ -976,7 +1005,12 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			sp_respond(s, c, req, 404, NULL);
 			return;
 		}
-		int rc = reg_and_profile_load(s, callee, &reg, &callee_u, &callee_rc);
+		int rc = lk.callee ? 0 : invite_lookup(s, NULL, callee, &lk);
+		if (rc == 0) {
+			rc = lk.reg_rc;
+			reg = lk.reg;
+			callee_rc = lk.callee_rc;
+		}
 		if (rc == -ENOENT || (rc == 0 && reg.expires < sp_now())) {
 			sp_respond(s, c, req, onnet_a ? 480 : 404, NULL);
 			return;
@@ -1088,7 +1122,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		else if (u.name[0] && !strcmp(u.name, call->leg[l].user))
 			lrc = 0, pu = u;
 		else if (callee_rc <= 0 && !strcmp(callee, call->leg[l].user))
-			lrc = callee_rc, pu = callee_u;
+			lrc = callee_rc, pu = lk.callee_u;
 		else
 			lrc = pr_ks_user_load(s->redis, call->leg[l].user, &pu);
 		if (lrc < 0 && lrc != -ENOENT)

@@ -68,21 +68,8 @@ static bool digest_uri_matches(const char *uri, const osip_uri_t *ruri)
 	return ok;
 }
 
-/* What a digest check learned before it needs the user's record (auth_begin), kept for
- * the part after (auth_finish) while Redis answers. The flow's address is copied: the
- * lockout accounting must happen even when the flow closed meanwhile. */
-struct auth_ctx {
-	struct sp_auth f;
-	int alg;
-	int64_t now;
-	bool proxy;
-	char peer_ip[48];
-	uint16_t peer_port;
-};
-
-/* 0: the user's record is needed next; < 0: a response was sent. */
-static int auth_begin(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
-		      struct auth_ctx *a)
+int sp_auth_begin(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
+		  struct sp_auth_ctx *a)
 {
 	osip_list_t *list = proxy ? &req->proxy_authorizations : &req->authorizations;
 	osip_authorization_t *h = NULL, *x;
@@ -150,10 +137,8 @@ static int auth_begin(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	return 0;
 }
 
-/* The rest of the check once the user's record came (rc: its load's result). c is NULL
- * when the flow closed while Redis answered: the accounting still happens, no response. */
-static int auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
-		       struct auth_ctx *a, int rc, struct pr_ks_user *u)
+int sp_auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
+		   struct sp_auth_ctx *a, int rc, struct pr_ks_user *u)
 {
 	struct sp_auth *f = &a->f;
 	bool proxy = a->proxy;
@@ -240,12 +225,12 @@ static int auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
 		    struct pr_ks_user *u)
 {
-	struct auth_ctx a;
-	int rc = auth_begin(s, c, req, proxy, &a);
+	struct sp_auth_ctx a;
+	int rc = sp_auth_begin(s, c, req, proxy, &a);
 	if (rc < 0)
 		return rc;
 	rc = pr_ks_user_load(s->redis, a.f.username, u);
-	rc = auth_finish(s, c, req, &a, rc, u);
+	rc = sp_auth_finish(s, c, req, &a, rc, u);
 	memset(&a, 0, sizeof(a));
 	return rc;
 }
@@ -269,7 +254,7 @@ static void copy_trunc(char *dst, size_t len, const char *src)
 struct reg_op {
 	uint64_t conn_id;
 	osip_message_t *req;
-	struct auth_ctx a;
+	struct sp_auth_ctx a;
 	double held; /* sp_guard_auth_hold */
 	long expires;
 	struct pr_ks_user u;
@@ -393,7 +378,7 @@ static void reg_user_loaded(struct sp_server *s, redisReply *rep, int rc, void *
 	if (rc == 0)
 		rc = pr_ks_user_from_reply(op->a.f.username, rep, u);
 	sp_guard_auth_release(s, op->a.peer_ip, op->held);
-	if (auth_finish(s, c, req, &op->a, rc, u) < 0 || !c) {
+	if (sp_auth_finish(s, c, req, &op->a, rc, u) < 0 || !c) {
 		reg_op_free(op);
 		return;
 	}
@@ -509,7 +494,7 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	}
 	op->conn_id = c->id;
 	op->req = req;
-	if (auth_begin(s, c, req, false, &op->a) < 0) {
+	if (sp_auth_begin(s, c, req, false, &op->a) < 0) {
 		reg_op_free(op);
 		return;
 	}

@@ -214,6 +214,24 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
  * response already sent (returns < 0). */
 int sp_auth_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
 		    struct pr_ks_user *user);
+/* sp_auth_request in two halves, for a caller that loads the user's record itself (the
+ * REGISTER's async continuation, an INVITE pipelining more lookups with it). begin: 0 when
+ * the record (pr:user:<ctx.f.username>) is needed next, or < 0 with a response sent.
+ * finish: the rest once the load gave rc and *user; c NULL when the flow closed meanwhile
+ * (the lockout accounting still happens, no response). The flow's address is copied into
+ * the context for that. */
+struct sp_auth_ctx {
+	struct sp_auth f;
+	int alg;
+	int64_t now;
+	bool proxy;
+	char peer_ip[48];
+	uint16_t peer_port;
+};
+int sp_auth_begin(struct sp_server *s, struct sp_conn *c, osip_message_t *req, bool proxy,
+		  struct sp_auth_ctx *ctx);
+int sp_auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
+		   struct sp_auth_ctx *ctx, int rc, struct pr_ks_user *user);
 /* The flow a registered user can be reached on at this PoP (NULL if gone). */
 struct sp_conn *sp_registrar_flow(struct sp_server *s, const struct pr_ks_reg *reg);
 
