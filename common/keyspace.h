@@ -414,6 +414,9 @@ int pr_ks_ports_init(struct pr_redis *r, uint16_t lo, uint16_t hi);
 int pr_ks_port_alloc(struct pr_redis *r, uint16_t *port);
 /* n ports in one SPOP (all or none: -ENOSPC puts back what came). */
 int pr_ks_port_alloc_n(struct pr_redis *r, unsigned n, uint16_t *ports);
+/* The reply to "SPOP pr:ports:free n" sent elsewhere: 0 with ports[0..n), -ENOSPC when
+ * fewer came (the caller puts back what did), -EINVAL on a malformed one. */
+int pr_ks_ports_from_reply(const redisReply *rep, unsigned n, uint16_t *ports);
 /* Returns the port to the pool (only an even port inside the range). */
 int pr_ks_port_release(struct pr_redis *r, uint16_t port);
 

@@ -295,12 +295,39 @@ int pr_ks_port_alloc(struct pr_redis *r, uint16_t *port)
 	return 0;
 }
 
-int pr_ks_port_alloc_n(struct pr_redis *r, unsigned n, uint16_t *ports)
+int pr_ks_ports_from_reply(const redisReply *rep, unsigned n, uint16_t *ports)
 {
 	struct pr_ks_field f = {"port", PR_KS_T_U16, 0, 0, sizeof(uint16_t), NULL};
-	redisReply *rep;
 	unsigned got = 0;
-	int rc = 0;
+
+	if (rep->type == REDIS_REPLY_ERROR) {
+		ks_seterr("%s: %s", PR_KS_PORTS_FREE_KEY, rep->str);
+		return pr_redis_reply_errno(rep->str);
+	}
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		ks_seterr("%s: malformed SPOP reply", PR_KS_PORTS_FREE_KEY);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < rep->elements && got < n; i++) {
+		const redisReply *e = rep->element[i];
+		if (e->type != REDIS_REPLY_STRING ||
+		    pr_ks_field_parse(&f, &ports[got], e->str) < 0) {
+			ks_seterr("%s: malformed member", PR_KS_PORTS_FREE_KEY);
+			return -EINVAL;
+		}
+		got++;
+	}
+	if (got < n) {
+		ks_seterr("%s: no free media port left", PR_KS_PORTS_FREE_KEY);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int pr_ks_port_alloc_n(struct pr_redis *r, unsigned n, uint16_t *ports)
+{
+	redisReply *rep;
+	int rc;
 
 	if (n == 0)
 		return 0;
@@ -309,35 +336,22 @@ int pr_ks_port_alloc_n(struct pr_redis *r, unsigned n, uint16_t *ports)
 		return ks_redis_fail(r, PR_KS_PORTS_FREE_KEY);
 	if (rep->type == REDIS_REPLY_ERROR)
 		return ks_reply_error(rep, PR_KS_PORTS_FREE_KEY);
-	if (rep->type != REDIS_REPLY_ARRAY) {
-		freeReplyObject(rep);
-		ks_seterr("%s: malformed SPOP reply", PR_KS_PORTS_FREE_KEY);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < rep->elements && got < n; i++) {
-		const redisReply *e = rep->element[i];
-		if (e->type == REDIS_REPLY_STRING &&
-		    pr_ks_field_parse(&f, &ports[got], e->str) == 0)
-			got++;
-		else if (rc == 0) {
-			ks_seterr("%s: malformed member", PR_KS_PORTS_FREE_KEY);
-			rc = -EINVAL;
+	memset(ports, 0, n * sizeof(*ports));
+	rc = pr_ks_ports_from_reply(rep, n, ports);
+	if (rc < 0 && rep->type == REDIS_REPLY_ARRAY) {
+		/* all or nothing: what came goes back (as members, parsed or not) */
+		for (size_t i = 0; i < rep->elements; i++) {
+			const redisReply *e = rep->element[i];
+			redisReply *back;
+			if (e->type != REDIS_REPLY_STRING)
+				continue;
+			back = pr_redis_cmd(r, "SADD %s %s", PR_KS_PORTS_FREE_KEY, e->str);
+			if (back)
+				freeReplyObject(back);
 		}
+		memset(ports, 0, n * sizeof(*ports));
 	}
 	freeReplyObject(rep);
-	if (rc == 0 && got < n) {
-		ks_seterr("%s: no free media port left", PR_KS_PORTS_FREE_KEY);
-		rc = -ENOSPC;
-	}
-	if (rc < 0) {
-		/* all or nothing: what came goes back */
-		for (unsigned i = 0; i < got; i++) {
-			rep = pr_redis_cmd(r, "SADD %s %u", PR_KS_PORTS_FREE_KEY, ports[i]);
-			if (rep)
-				freeReplyObject(rep);
-			ports[i] = 0;
-		}
-	}
 	return rc;
 }
 

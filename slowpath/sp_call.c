@@ -795,16 +795,22 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 	return 0;
 }
 
-/* Relay ports for m= lines that have none yet, on both legs. */
-static int alloc_ports(struct sp_server *s, struct sp_call *call, unsigned n)
+struct invite_pre;
+static bool pre_ports(struct invite_pre *pre, unsigned want, uint16_t *ports, int *rc);
+
+/* Relay ports for m= lines that have none yet, on both legs (pre: taken already). */
+static int alloc_ports(struct sp_server *s, struct sp_call *call, unsigned n,
+		       struct invite_pre *pre)
 {
 	/* every port the call needs in one SPOP: one round trip, not one per port */
 	uint16_t ports[2 * SP_SDP_MAX_MEDIA];
 	unsigned want = 0;
+	int rc;
 	for (unsigned i = 0; i < n; i++)
 		for (int l = 0; l < 2; l++)
 			want += !call->leg[l].m[i].relay_port;
-	int rc = pr_ks_port_alloc_n(s->redis, want, ports);
+	if (!pre_ports(pre, want, ports, &rc))
+		rc = pr_ks_port_alloc_n(s->redis, want, ports);
 	if (rc < 0)
 		return rc;
 	want = 0;
@@ -874,63 +880,111 @@ static void refuse(struct sp_server *s, struct sp_conn *c, osip_message_t *req, 
 	sp_respond(s, c, req, code, extra);
 }
 
-/* An INVITE's lookups in one MULTI/EXEC: the user of its digest (auser, unless NULL) and
- * the callee's binding and profile (callee, unless NULL). 0 with each result in its *_rc
- * (as pr_ks_*_load's: 0, -ENOENT, ...), or the transaction's failure (nothing loaded). */
+/* An INVITE's lookups in one MULTI/EXEC: the caller's user record (auser, unless NULL: the
+ * digest's user, or the caller known by its flow) and the callee's binding and profile
+ * (callee, unless NULL). Each result in its *_rc (as pr_ks_*_load's: 0, -ENOENT, ...). */
 struct invite_lookup {
 	bool auser, callee; /* what was asked */
+	char auser_name[PR_KS_NAME_MAX], callee_name[PR_KS_NAME_MAX];
 	int auth_rc, reg_rc, callee_rc;
 	struct pr_ks_user auth_u, callee_u;
 	struct pr_ks_reg reg;
 };
 
-static int invite_lookup(struct sp_server *s, const char *auser, const char *callee,
-			 struct invite_lookup *lk)
+static int invite_lookup_tx(struct pr_redis_tx *tx, const char *auser, const char *callee,
+			    struct invite_lookup *lk)
 {
-	struct pr_redis_tx *tx = pr_redis_tx_new();
-	redisReply *exec = NULL;
-	int rc = tx ? 0 : -ENOMEM;
+	int rc = 0;
 	lk->auser = auser != NULL;
 	lk->callee = callee != NULL;
+	copy(lk->auser_name, sizeof(lk->auser_name), auser);
+	copy(lk->callee_name, sizeof(lk->callee_name), callee);
 	if (rc == 0 && auser)
 		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_USER_PREFIX, auser);
 	if (rc == 0 && callee)
 		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_REG_PREFIX, callee);
 	if (rc == 0 && callee)
 		rc = pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_USER_PREFIX, callee);
+	return rc;
+}
+
+static size_t invite_lookup_n(const struct invite_lookup *lk)
+{
+	return (lk->auser ? 1 : 0) + (lk->callee ? 2 : 0);
+}
+
+/* The EXEC reply's elements from *i on (invite_lookup_n of them, checked by the caller). */
+static void invite_lookup_decode(const redisReply *exec, size_t *i, struct invite_lookup *lk)
+{
+	if (lk->auser)
+		lk->auth_rc =
+		    pr_ks_user_from_reply(lk->auser_name, exec->element[(*i)++], &lk->auth_u);
+	if (lk->callee) {
+		lk->reg_rc = pr_ks_reg_from_reply(lk->callee_name, exec->element[(*i)++], &lk->reg);
+		lk->callee_rc =
+		    pr_ks_user_from_reply(lk->callee_name, exec->element[(*i)++], &lk->callee_u);
+		/* the profile is what is wanted, not the digests */
+		explicit_bzero(lk->callee_u.ha1_md5, sizeof(lk->callee_u.ha1_md5));
+		explicit_bzero(lk->callee_u.ha1_sha256, sizeof(lk->callee_u.ha1_sha256));
+	}
+}
+
+/* 0, or the transaction's failure (nothing loaded). */
+static int invite_lookup(struct sp_server *s, const char *auser, const char *callee,
+			 struct invite_lookup *lk)
+{
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	redisReply *exec = NULL;
+	int rc = tx ? invite_lookup_tx(tx, auser, callee, lk) : -ENOMEM;
 	if (rc == 0) {
 		rc = pr_redis_tx_run(s->redis, tx, &exec);
 		if (rc < 0)
 			pr_ks_errmsg_set(pr_redis_errmsg(s->redis));
 	}
 	pr_redis_tx_free(tx);
-	size_t n = (auser ? 1 : 0) + (callee ? 2 : 0), i = 0;
-	if (rc == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != n)) {
+	if (rc == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != invite_lookup_n(lk))) {
 		pr_ks_errmsg_set("redis: malformed EXEC reply");
 		rc = -EBADMSG;
 	}
-	if (rc == 0 && auser)
-		lk->auth_rc = pr_ks_user_from_reply(auser, exec->element[i++], &lk->auth_u);
-	if (rc == 0 && callee) {
-		lk->reg_rc = pr_ks_reg_from_reply(callee, exec->element[i++], &lk->reg);
-		lk->callee_rc = pr_ks_user_from_reply(callee, exec->element[i++], &lk->callee_u);
-		/* the profile is what is wanted, not the digests */
-		explicit_bzero(lk->callee_u.ha1_md5, sizeof(lk->callee_u.ha1_md5));
-		explicit_bzero(lk->callee_u.ha1_sha256, sizeof(lk->callee_u.ha1_sha256));
-	}
+	size_t i = 0;
+	if (rc == 0)
+		invite_lookup_decode(exec, &i, lk);
 	if (exec)
 		freeReplyObject(exec);
 	return rc;
 }
 
-static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
+/* An INVITE over TLS whose lookups and relay ports came asynchronously (new_invite): the
+ * request is the op's, its flow named by id. */
+struct invite_pre {
+	uint64_t conn_id;
+	osip_message_t *req;
+	int rc;	   /* the transaction's: < 0, nothing came */
+	bool auth; /* the INVITE's own digest: ac waits for lk.auth_u */
+	struct sp_auth_ctx ac;
+	double held; /* sp_guard_auth_hold */
+	struct invite_lookup lk;
+	unsigned nports; /* asked */
+	uint16_t ports[2 * SP_SDP_MAX_MEDIA];
+	int ports_rc;
+	bool ports_used;
+};
+
+/* The INVITE that starts a call; pre: what new_invite loaded for it (NULL: load here). */
+static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
+			   struct invite_pre *pre)
 {
 	struct pr_ks_user u;
 	const char *caller = NULL;
 	bool onnet_a = false;
-	struct invite_lookup lk;
+	struct invite_lookup lk_own, *lkp = pre ? &pre->lk : &lk_own;
 	memset(&u, 0, sizeof(u));
-	memset(&lk, 0, sizeof(lk));
+	memset(&lk_own, 0, sizeof(lk_own));
+	if (pre && pre->rc < 0 && !pre->auth) {
+		/* the digest's check answers this case itself, below */
+		sp_respond_redis_down(s, c, req, "loading the callee's binding", pre->rc);
+		return;
+	}
 	if (c->peer_pop) {
 		/* a peer PoP's slowpath (mutual TLS): it authenticated its device */
 		caller = req->from->url->username;
@@ -945,19 +999,29 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	} else if (c->tp == SP_TLS && !c->peer_pop) {
 		/* TLS but not registered on this flow: authenticate the INVITE itself, its user
 		 * loaded with the callee's binding and profile (one round trip, not two) */
-		struct sp_auth_ctx ac;
-		if (sp_auth_begin(s, c, req, true, &ac) < 0)
-			return;
-		const char *to = req->req_uri->username;
-		size_t idx;
-		bool pre = to && pr_ks_user_name_valid(to) && !offnet_route(s, to, &idx);
-		int rc = invite_lookup(s, ac.f.username, pre ? to : NULL, &lk);
-		if (rc < 0)
-			lk.callee = false;
-		rc = sp_auth_finish(s, c, req, &ac, rc < 0 ? rc : lk.auth_rc, &lk.auth_u);
-		memset(&ac, 0, sizeof(ac));
-		u = lk.auth_u;
-		memset(&lk.auth_u, 0, sizeof(lk.auth_u));
+		int rc;
+		if (pre && pre->auth) {
+			sp_guard_auth_release(s, pre->ac.peer_ip, pre->held);
+			rc = sp_auth_finish(s, c, req, &pre->ac,
+					    pre->rc < 0 ? pre->rc : lkp->auth_rc, &lkp->auth_u);
+			pre->auth = false; /* settled */
+		} else {
+			struct sp_auth_ctx ac;
+			if (sp_auth_begin(s, c, req, true, &ac) < 0)
+				return;
+			const char *to = req->req_uri->username;
+			size_t idx;
+			bool pf = to && pr_ks_user_name_valid(to) && !offnet_route(s, to, &idx);
+			rc = invite_lookup(s, ac.f.username, pf ? to : NULL, lkp);
+			if (rc < 0)
+				lkp->callee = false;
+			rc = sp_auth_finish(s, c, req, &ac, rc < 0 ? rc : lkp->auth_rc,
+					    &lkp->auth_u);
+			memset(&ac, 0, sizeof(ac));
+		}
+		u = lkp->auth_u;
+		memset(&lkp->auth_u, 0, sizeof(lkp->auth_u));
+		lkp->auser = false; /* in u now */
 		if (rc < 0)
 			return;
 		caller = u.name;
@@ -1005,11 +1069,13 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 			sp_respond(s, c, req, 404, NULL);
 			return;
 		}
-		int rc = lk.callee ? 0 : invite_lookup(s, NULL, callee, &lk);
+		int rc = lkp->callee && !strcmp(lkp->callee_name, callee)
+			     ? 0
+			     : invite_lookup(s, NULL, callee, lkp);
 		if (rc == 0) {
-			rc = lk.reg_rc;
-			reg = lk.reg;
-			callee_rc = lk.callee_rc;
+			rc = lkp->reg_rc;
+			reg = lkp->reg;
+			callee_rc = lkp->callee_rc;
 		}
 		if (rc == -ENOENT || (rc == 0 && reg.expires < sp_now())) {
 			sp_respond(s, c, req, onnet_a ? 480 : 404, NULL);
@@ -1122,7 +1188,9 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 		else if (u.name[0] && !strcmp(u.name, call->leg[l].user))
 			lrc = 0, pu = u;
 		else if (callee_rc <= 0 && !strcmp(callee, call->leg[l].user))
-			lrc = callee_rc, pu = lk.callee_u;
+			lrc = callee_rc, pu = lkp->callee_u;
+		else if (lkp->auser && !strcmp(lkp->auser_name, call->leg[l].user))
+			lrc = lkp->auth_rc, pu = lkp->auth_u;
 		else
 			lrc = pr_ks_user_load(s->redis, call->leg[l].user, &pu);
 		if (lrc < 0 && lrc != -ENOENT)
@@ -1168,7 +1236,7 @@ static void new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	if (rc == 0)
 		rc = prepare_offer_leg(call, LEG_B, info.n, a);
 	if (rc == 0) {
-		rc = alloc_ports(s, call, info.n);
+		rc = alloc_ports(s, call, info.n, pre);
 		if (rc < 0 && rc != -ENOSPC) {
 			sp_respond_redis_down(s, c, req, "allocating relay ports", rc);
 			call_finish(s, call, "error", 503);
@@ -1206,6 +1274,118 @@ out:
 		memset(offer.p, 0, offer.len);
 	sp_buf_free(&offer);
 	sp_sdp_info_wipe(&info);
+}
+
+/* The ports new_invite took for the call, when they are what it needs. */
+static bool pre_ports(struct invite_pre *pre, unsigned want, uint16_t *ports, int *rc)
+{
+	if (!pre || pre->rc < 0 || pre->ports_used || pre->nports != want)
+		return false;
+	pre->ports_used = pre->ports_rc == 0;
+	memcpy(ports, pre->ports, want * sizeof(*ports));
+	*rc = pre->ports_rc;
+	return true;
+}
+
+static void ports_back_done(struct sp_server *s, redisReply *rep, int rc, void *arg)
+{
+	(void)rep, (void)arg;
+	if (rc < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call: cannot return relay ports to the pool: %s", pr_ks_errmsg());
+	}
+}
+
+static void invite_loaded(struct sp_server *s, redisReply *rep, int rc, void *arg)
+{
+	struct invite_pre *p = arg;
+	size_t n = invite_lookup_n(&p->lk) + (p->nports ? 1 : 0), i = 0;
+	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)) {
+		pr_ks_errmsg_set("redis: malformed EXEC reply");
+		rc = -EBADMSG;
+	}
+	p->rc = rc;
+	if (rc == 0) {
+		invite_lookup_decode(rep, &i, &p->lk);
+		if (!p->auth) { /* the caller's profile is wanted, not its digests */
+			explicit_bzero(p->lk.auth_u.ha1_md5, sizeof(p->lk.auth_u.ha1_md5));
+			explicit_bzero(p->lk.auth_u.ha1_sha256, sizeof(p->lk.auth_u.ha1_sha256));
+		}
+		if (p->nports)
+			p->ports_rc = pr_ks_ports_from_reply(rep->element[i], p->nports, p->ports);
+	}
+	struct sp_conn *c = sp_conn_find(s, p->conn_id);
+	if (c)
+		new_invite_run(s, c, p->req, p);
+	else if (p->auth) { /* the flow closed meanwhile: its failure still counts */
+		sp_guard_auth_release(s, p->ac.peer_ip, p->held);
+		sp_auth_finish(s, NULL, p->req, &p->ac, rc < 0 ? rc : p->lk.auth_rc, &p->lk.auth_u);
+	}
+	/* ports that came but went to no call go back */
+	struct pr_redis_tx *tx = NULL;
+	for (unsigned k = 0; rc == 0 && !p->ports_used && k < p->nports; k++)
+		if (p->ports[k] && (tx || (tx = pr_redis_tx_new())))
+			pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY, p->ports[k]);
+	if (tx && sp_aredis_tx(s, tx, ports_back_done, NULL) < 0)
+		ports_back_done(s, NULL, -EIO, NULL);
+	pr_redis_tx_free(tx);
+	osip_message_free(p->req);
+	explicit_bzero(p, sizeof(*p)); /* digest fields, profiles */
+	free(p);
+}
+
+/* An INVITE that starts a call. Over TLS its Redis work (the caller's record, for its
+ * digest or its profile; the callee's binding and profile; the relay ports) goes in one
+ * MULTI/EXEC on the async connection, and new_invite_run continues when it comes: true,
+ * req is kept until then. Else (plain transports, rare) it runs at once, synchronously. */
+static bool new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
+{
+	const char *auser = NULL, *to = req->req_uri->username;
+	if (c->tp != SP_TLS || !s->ar) {
+		new_invite_run(s, c, req, NULL);
+		return false;
+	}
+	struct invite_pre *p = calloc(1, sizeof(*p));
+	if (!p) {
+		sp_respond(s, c, req, 500, NULL);
+		return false;
+	}
+	p->conn_id = c->id;
+	if (c->peer_pop)
+		auser = req->from->url->username;
+	else if (c->user[0])
+		auser = c->user;
+	else if (sp_auth_begin(s, c, req, true, &p->ac) < 0) {
+		free(p);
+		return false;
+	} else {
+		p->auth = true;
+		auser = p->ac.f.username;
+		p->held = sp_guard_auth_hold(s, c->peer_ip); /* as a REGISTER's (sp_guard.c) */
+	}
+	if (auser && !pr_ks_user_name_valid(auser))
+		auser = NULL; /* new_invite_run refuses it */
+	size_t idx;
+	if (to && (!pr_ks_user_name_valid(to) || offnet_route(s, to, &idx)))
+		to = NULL;
+	size_t body_len = 0;
+	const char *body = sp_msg_body(req, &body_len);
+	struct sp_sdp_info info;
+	if (body && sp_sdp_inspect(body, body_len, &info) == 0) {
+		p->nports = 2 * info.n; /* both legs' relay ports */
+		sp_sdp_info_wipe(&info);
+	}
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	int rc = tx ? invite_lookup_tx(tx, auser, to, &p->lk) : -ENOMEM;
+	if (rc == 0 && p->nports)
+		rc = pr_redis_tx_add(tx, "SPOP %s %u", PR_KS_PORTS_FREE_KEY, p->nports);
+	p->req = req;
+	if (rc == 0)
+		rc = sp_aredis_tx(s, tx, invite_loaded, p);
+	pr_redis_tx_free(tx);
+	if (rc < 0)
+		invite_loaded(s, NULL, rc, p); /* answers 503 (or 500) at once */
+	return true;
 }
 
 static void cancel_b(struct sp_server *s, struct sp_call *call)
@@ -1325,7 +1505,7 @@ static void in_dialog(struct sp_server *s, struct sp_conn *c, struct sp_call *ca
 	sp_buf_free(&fwd);
 }
 
-void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
+bool sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
 {
 	const char *to_tag = sp_msg_to_tag(req);
 	const char *method = req->sip_method;
@@ -1337,7 +1517,7 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		if (!call) {
 			if (strcmp(method, "ACK"))
 				sp_respond(s, c, req, 481, NULL);
-			return;
+			return false;
 		}
 		/* a restored dialog's device speaks on a new flow: it is the leg's flow now
 		 * when it registered on it as the leg's user (or it is the peer PoP's link) */
@@ -1346,7 +1526,7 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		    (c->peer_pop ? !strcmp(c->peer_pop_name, g->pop) : !strcmp(c->user, g->user)))
 			sp_dest_from_conn(c, &g->dest);
 		in_dialog(s, c, call, l, req);
-		return;
+		return false;
 	}
 	if (!strcmp(method, "INVITE")) {
 		struct sp_call *call = call_by_a_invite(
@@ -1355,12 +1535,11 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 			if (call->last_a_final.p)
 				sp_send(s, &call->leg[LEG_A].dest, call->last_a_final.p,
 					call->last_a_final.len);
-			return;
+			return false;
 		}
 		if (sp_drain_refuse(s, c, req))
-			return;
-		new_invite(s, c, req);
-		return;
+			return false;
+		return new_invite(s, c, req);
 	}
 	if (!strcmp(method, "CANCEL")) {
 		struct sp_call *call = call_by_a_invite(
@@ -1368,21 +1547,22 @@ void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req
 		const char *br = sp_msg_branch(req);
 		if (!call || !br || strcmp(br, call->a_invite_branch)) {
 			sp_respond(s, c, req, 481, NULL);
-			return;
+			return false;
 		}
 		sp_respond(s, c, req, 200, NULL);
 		if (call->state >= CS_UP || call->cancelled)
-			return; /* too late (the caller will BYE) or already cancelling */
+			return false; /* too late (the caller will BYE) or already cancelling */
 		struct sp_txn *t = a_invite_txn(call);
 		if (t)
 			answer_leg(s, call, LEG_A, t->orig, 487, NULL, NULL, 0);
 		abandon_b(s, call, "cancel", 487);
-		return;
+		return false;
 	}
 	if (!strcmp(method, "ACK"))
-		return;
+		return false;
 	sp_respond(s, c, req, 405,
 		   "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO\r\n");
+	return false;
 }
 
 /* ---- responses --------------------------------------------------------------------- */

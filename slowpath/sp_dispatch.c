@@ -251,8 +251,8 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 		sp_respond(s, c, m, 200,
 			   "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO\r\n"
 			   "Supported: outbound\r\n");
-	} else {
-		sp_call_request(s, c, m);
+	} else if (sp_call_request(s, c, m)) {
+		return; /* an INVITE keeps m until Redis answered */
 	}
 	osip_message_free(m);
 }

@@ -236,7 +236,8 @@ int sp_auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 struct sp_conn *sp_registrar_flow(struct sp_server *s, const struct pr_ks_reg *reg);
 
 /* sp_call.c */
-void sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);
+/* true: req is kept (an INVITE waiting for Redis, freed when done); false: the caller frees. */
+bool sp_call_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req);
 void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp);
 void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id);
 void sp_call_tick(struct sp_server *s, int64_t now);
