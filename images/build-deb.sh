@@ -46,6 +46,11 @@ if [ "$1" = configure ]; then
 	install -d -m 0750 /var/lib/poprelay
 	getent passwd poprelay >/dev/null || adduser --system --ingroup poprelay --home /var/lib/poprelay --no-create-home poprelay
 	install -d -o poprelay -g poprelay -m 0750 /var/lib/poprelay /var/lib/poprelay/redis
+	# TURN's nonce key ([turn] nonce_secret_file): the dataplane reads it but, without
+	# CAP_DAC_OVERRIDE, cannot create it in the poprelay user's directory
+	if [ ! -e /var/lib/poprelay/turn-nonce.key ]; then
+		(umask 077; head -c 32 /dev/urandom >/var/lib/poprelay/turn-nonce.key)
+	fi
 	chgrp poprelay /etc/poprelay/poprelay.conf /etc/poprelay/redis.conf || true
 	/usr/sbin/poprelay-setup-redis
 	# A self-signed certificate so the slowpath starts; replace it with the carrier's.

@@ -37,9 +37,12 @@ done
 [ "$(stat -c %a /etc/poprelay/tls/slowpath.key)" = 640 ] || pr_fail "no 0640 slowpath TLS key"
 openssl x509 -in /etc/poprelay/tls/slowpath.crt -noout -checkend 86400 >/dev/null ||
 	pr_fail "no valid slowpath certificate"
-pw1=$(cat /etc/poprelay/redis-ctl.pass)
+nk=/var/lib/poprelay/turn-nonce.key
+[ "$(stat -c '%a %U %s' $nk)" = "600 root 32" ] || pr_fail "$nk is not root's 32 bytes, 0600"
+pw1=$(cat /etc/poprelay/redis-ctl.pass) nk1=$(sha256sum <$nk)
 dpkg -i "$deb" >/dev/null || pr_fail "reinstall failed"
 [ "$(cat /etc/poprelay/redis-ctl.pass)" = "$pw1" ] || pr_fail "reinstall changed a password"
+[ "$(sha256sum <$nk)" = "$nk1" ] || pr_fail "reinstall changed the TURN nonce key"
 
 pr_log "the ACL file works with the packaged redis.conf"
 d=$(pr_tmpdir)
