@@ -70,4 +70,20 @@ unavailable(r, 'Redis paused for %ds: a REGISTER' % PAUSE_S, t0, PAUSE_S)
 time.sleep(max(0.0, PAUSE_S + 1 - (time.time() - t0)))
 r, _ = dave.register()
 expect(r.status == 200, 'Redis awake: the same device registers (%d)' % r.status)
+# -- slow, and the device gone meanwhile: a REGISTER waiting for Redis whose flow closes gets
+# no answer, but its wrong password still counts (the shell script checks reg_auth_failed):
+# a guesser cannot hang up to keep its failures from the lockout
+sh("redis-cli -s '%s/redis.sock' DEBUG SLEEP 1 >/dev/null &" % D)
+time.sleep(0.3)
+eve = tls()
+ruri, aor = 'sip:poprelay', 'sip:bob@poprelay'
+frm, to, cid = '<%s>;tag=%s' % (aor, tok(8)), '<%s>' % aor, tok(16) + '@sp-test'
+ext = 'Contact: <sip:bob@%s:%d;transport=tls>\r\nExpires: 600' % eve.local
+eve.send(request(eve, 'REGISTER', ruri, frm, to, cid, 1, ext))
+r = eve.recv()
+expect(r.status == 401, 'Redis paused: a REGISTER without credentials is still challenged')
+auth, _ = authorization(r.all('www-authenticate'), 'bob', 'not-bobs-password', 'REGISTER', ruri)
+eve.send(request(eve, 'REGISTER', ruri, frm, to, cid, 2, ext + '\r\n' + auth))
+eve.close()
+time.sleep(1.5)
 print('all Redis-away scenarios passed')
