@@ -274,14 +274,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	redisAsyncFree(ac); /* runs every pending continuation with -ETIMEDOUT */
 }
 
-size_t sp_aredis_pending(const struct sp_server *s)
-{
-	size_t n = 0;
-	for (const struct sp_areq *q = s->ar ? s->ar->head : NULL; q; q = q->next)
-		n++;
-	return n;
-}
-
 int sp_aredis_open(struct sp_server *s, int timeout_ms)
 {
 	struct sp_aredis *ar = calloc(1, sizeof(*ar));

@@ -115,8 +115,8 @@ struct sp_server {
 	int64_t stats_started_ms;	     /* published as started_ms */
 	bool stats_failing;		     /* the last publication failed (logged once) */
 	char stats_key[PR_KS_NAME_MAX + 32]; /* pr:stats:slowpath:<pop> */
-	struct pr_redis *redis;		     /* synchronous: start, stop, calls, stats, tunables */
-	struct sp_aredis *ar;		     /* sp_redis.c: asynchronous, for the REGISTER path */
+	struct pr_redis *redis;		     /* synchronous: start, restore, off-net, stats, ... */
+	struct sp_aredis *ar;		     /* sp_redis.c: asynchronous: REGISTER, TLS INVITE */
 	struct sp_nonce_ctx nonce;
 	struct sp_nc_table *nc;
 	struct sp_guard *guard;
@@ -205,7 +205,6 @@ int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *
     __attribute__((format(printf, 4, 5)));
 /* tx (pr_ks_*_tx builders) as one MULTI/EXEC: fn gets the EXEC reply. */
 int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg);
-size_t sp_aredis_pending(const struct sp_server *s);
 
 /* sp_registrar.c */
 /* Takes req (frees it): answered at once, or when the async Redis link replies. */
