@@ -75,8 +75,8 @@ static int counters_argv(const struct pr_ks_turn_alloc *a, char key[KS_KEYLEN],
 	    {"drop_bandwidth", a->drop_bandwidth},
 	    {"drop_malformed", a->drop_malformed},
 	};
-	int argc = 0, rc = ks_make_key(key, KS_KEYLEN, PR_KS_TURN_ALLOC_PREFIX, a->id,
-				       "allocation id");
+	int argc = 0,
+	    rc = ks_make_key(key, KS_KEYLEN, PR_KS_TURN_ALLOC_PREFIX, a->id, "allocation id");
 
 	if (rc < 0)
 		return rc;

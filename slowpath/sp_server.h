@@ -105,8 +105,8 @@ struct sp_drain {
 struct sp_server {
 	struct sp_config cfg;
 	struct event_base *base;
-	SSL_CTX *ssl_srv; /* our listener (sp_tls.c: replaced by a reload) */
-	SSL_CTX *ssl_cli; /* toward peer PoPs (mutual TLS) */
+	SSL_CTX *ssl_srv;   /* our listener (sp_tls.c: replaced by a reload) */
+	SSL_CTX *ssl_cli;   /* toward peer PoPs (mutual TLS) */
 	struct sp_tls *tls; /* sp_tls.c: session ticket keys */
 	struct evconnlistener *lis_tls, *lis_tcp;
 	int udp_fd;

@@ -655,7 +655,8 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	if (req.wrote) {
 		struct held *h = malloc(sizeof(*h));
 		if (h) {
-			*h = (struct held){.kind = HELD, .m = m, .port = pi->port, .created = req.created};
+			*h = (struct held){
+			    .kind = HELD, .m = m, .port = pi->port, .created = req.created};
 			if (turn_store_wait_last(store, h) == 0) {
 				store_held++;
 				return; /* on_written sends it */
@@ -749,7 +750,8 @@ static unsigned turn_poll(uint64_t now_ms)
 			resync_all = true;
 		}
 	}
-	if (!sync_on && (resync_all || now_ms - last_sync_ms >= (uint64_t)tcfg.counters_sync_s * 1000)) {
+	if (!sync_on &&
+	    (resync_all || now_ms - last_sync_ms >= (uint64_t)tcfg.counters_sync_s * 1000)) {
 		last_sync_ms = now_ms;
 		sync_start();
 	}

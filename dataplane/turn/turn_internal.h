@@ -37,8 +37,8 @@ struct turn_server {
 	struct turn_table *tbl;
 	struct turn_cred_ops cred;
 	struct turn_hooks hooks;
-	uint32_t now;  /* control writes, workers read */
-	bool draining; /* control lcore only */
+	uint32_t now;	 /* control writes, workers read */
+	bool draining;	 /* control lcore only */
 	bool store_down; /* Redis away: state-changing requests get 500 (control lcore) */
 	uint64_t id_seq;
 	struct turn_ctl_stats st;

@@ -87,8 +87,7 @@ static bool connect_now(struct turn_store *st)
 	st->w = pr_redis_open(st->sock, st->user, st->pwfile, REDIS_TIMEOUT_MS);
 	if (!st->w || pr_redis_pipeline(st->w) < 0) {
 		if (!st->warned)
-			PR_WARN("turn: redis write connection failed: %s",
-				pr_redis_errmsg(st->w));
+			PR_WARN("turn: redis write connection failed: %s", pr_redis_errmsg(st->w));
 		st->warned = true;
 		if (st->w)
 			pr_redis_close(st->w);

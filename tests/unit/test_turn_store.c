@@ -269,7 +269,8 @@ static void test_roundtrip(void)
 	CU_ASSERT_EQUAL(pr_ks_turn_alloc_load(R, hex, &r), 0);
 	/* the side hashes expire with the allocation */
 	for (int i = 0; i < 2; i++) {
-		redisReply *t = pr_redis_cmd(R, "TTL pr:turn:alloc:%s:%s", hex, i ? "chans" : "perms");
+		redisReply *t =
+		    pr_redis_cmd(R, "TTL pr:turn:alloc:%s:%s", hex, i ? "chans" : "perms");
 		CU_ASSERT(t && t->type == REDIS_REPLY_INTEGER && t->integer > 0);
 		if (t)
 			freeReplyObject(t);
