@@ -159,6 +159,12 @@ media_checks() { # what every boot must show
 	print(s.recv(65536).decode())
 	PY
 	grep -Eq "\"name\": ?\"$MEDIA_PCI\"" "$d/ethinfo" || fail_vm "DPDK port 0 is not $MEDIA_PCI: $(cat "$d/ethinfo")"
+	# the slowpath may still be (re)starting when the media address answers: up to 60 s
+	local i
+	for i in $(seq 30); do
+		vm sudo poprelayctl status >"$d/status" 2>&1 && break
+		sleep 2
+	done
 	vm sudo poprelayctl status >"$d/status" 2>&1 || fail_vm "poprelayctl status: $(cat "$d/status")"
 	for p in dataplane redis slowpath; do
 		grep -Eq "^ *$p +up" "$d/status" || fail_vm "status: $p not up: $(cat "$d/status")"
