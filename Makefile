@@ -25,7 +25,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
 	rtpengine-daemon libmicrohttpd-dev prometheus curl \
 	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
-	qemu-system-x86 ovmf openssh-client
+	qemu-system-x86 ovmf openssh-client lintian
 
 B ?= build
 FB := build-fuzz

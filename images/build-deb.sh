@@ -17,6 +17,20 @@ install -D -m 0640 images/redis-poprelay.conf "$root/etc/poprelay/redis.conf"
 install -D -m 0640 images/redis-users.acl "$root/etc/poprelay/redis-users.acl"
 for u in images/*.service; do install -D -m 0644 "$u" "$root/lib/systemd/system/$(basename "$u")"; done
 for d in README.md docs/*.md; do install -D -m 0644 "$d" "$root/usr/share/doc/poprelay/$(basename "$d")"; done
+# no debugging symbols in the package (lintian: unstripped-binary-or-object)
+for b in "$root"/usr/sbin/* "$root"/usr/bin/*; do
+	file -b "$b" | grep -q ELF && strip --strip-unneeded --remove-section=.comment \
+		--remove-section=.note "$b"
+done
+# copyright (machine-readable, the tree's SPDX license) and a changelog, dated by the commit
+# so that the same tree gives the same files
+install -D -m 0644 images/copyright "$root/usr/share/doc/poprelay/copyright"
+when=$(git log -1 --format=%cD 2>/dev/null || date -R)
+rev=$(git describe --always --dirty 2>/dev/null || echo unknown)
+case $VER in *-*) cl=changelog.Debian.gz ;; *) cl=changelog.gz ;; esac
+printf 'poprelay (%s) unstable; urgency=medium\n\n  * Built from the poprelay tree at %s.\n\n -- poprelay developers <dev@poprelay.invalid>  %s\n' \
+	"$VER" "$rev" "$when" | gzip -9n >"$root/usr/share/doc/poprelay/$cl"
+chmod 0644 "$root/usr/share/doc/poprelay/$cl"
 
 libs=$(for b in "$root"/usr/sbin/* "$root"/usr/bin/*; do file -b "$b" | grep -q ELF && ldd "$b"; done |
 	awk '/=> \//{print $3}' | sort -u)
@@ -34,8 +48,9 @@ Depends: libc6, $deps
 Section: net
 Priority: optional
 Description: kernel-bypass media relay appliance (TURN, SRTP, SIP/TLS)
- DPDK dataplane relaying TURN and SRTP media at line rate, a SIP over TLS registrar and
- call router, and the poprelayctl management CLI, sharing state through a local Redis.
+ A DPDK dataplane relaying TURN and SRTP media at line rate, a SIP over
+ TLS registrar and call router, and the poprelayctl management CLI,
+ sharing their state through a local Redis.
 CTL
 printf '/etc/poprelay/poprelay.conf\n/etc/poprelay/redis.conf\n/etc/poprelay/redis-users.acl\n' >"$root/DEBIAN/conffiles"
 cat >"$root/DEBIAN/postinst" <<'POST'
@@ -52,7 +67,7 @@ if [ "$1" = configure ]; then
 		(umask 077; head -c 32 /dev/urandom >/var/lib/poprelay/turn-nonce.key)
 	fi
 	chgrp poprelay /etc/poprelay/poprelay.conf /etc/poprelay/redis.conf || true
-	/usr/sbin/poprelay-setup-redis
+	poprelay-setup-redis
 	# A self-signed certificate so the slowpath starts; replace it with the carrier's.
 	if [ ! -e /etc/poprelay/tls/slowpath.key ]; then
 		install -d -m 0750 -g poprelay /etc/poprelay/tls

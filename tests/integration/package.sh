@@ -13,6 +13,15 @@ for d in redis-server dpdk libhiredis0.14 librte-eal23; do
 	grep -q "Depends:.*\b$d\b" <<<"$info" || pr_fail "Depends lacks $d"
 done
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/poprelay/poprelay.conf || pr_fail "config is not a conffile"
+# lintian: no error (its warnings: 0640 on the configuration files, which hold or name
+# secrets; no manual pages yet)
+if command -v lintian >/dev/null; then
+	lint=$(lintian --tag-display-limit 0 "$deb" 2>&1 || true)
+	! grep -q '^E:' <<<"$lint" || pr_fail "lintian errors: $(grep '^E:' <<<"$lint")"
+	pr_log "lintian: no error ($(grep -c '^W:' <<<"$lint") warnings)"
+else
+	pr_fail "lintian not installed (make deps installs it)"
+fi
 contents=$(dpkg-deb -c "$deb")
 for f in usr/sbin/poprelay-dataplane usr/bin/poprelayctl lib/systemd/system/poprelay-redis.service \
 	lib/systemd/system/poprelay-dataplane.service lib/systemd/system/poprelay-slowpath.service usr/sbin/poprelay-slowpath \
