@@ -175,6 +175,24 @@ static json_t *lcores_detail(struct ctl_ctx *ctx, struct ctl_tel *t)
 /* The slowpath writes its stats hash every second: older than this, it is counted down. */
 #define STATUS_SP_STALE_MS 5000
 
+/* What the appliance image's NIC binding (poprelay-nic-bind, before the dataplane) left:
+ * one line, "bound: ..." or "failed: ...". POPRELAY_NIC_BIND_STATUS names another file. */
+#define NIC_BIND_STATUS "/run/poprelay/nic-bind.status"
+
+static void nic_bind_read(char *out, size_t len)
+{
+	const char *path = getenv("POPRELAY_NIC_BIND_STATUS");
+	FILE *f = fopen(path && *path ? path : NIC_BIND_STATUS, "r");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	fclose(f);
+}
+
 enum proc_state { P_UP, P_DOWN, P_ERROR, P_UNCHECKED };
 static const char *const state_names[] = {"up", "down", "error", "not checked"};
 
@@ -510,6 +528,14 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? CTL_EXIT_OK : rc;
 
 	check_dataplane(&o, &procs[0], &v);
+	char nic_bind[256];
+	nic_bind_read(nic_bind, sizeof(nic_bind));
+	/* a dataplane that was not started because its NICs could not be bound says why */
+	if (procs[0].state != P_UP && !strncmp(nic_bind, "failed", 6)) {
+		size_t l = strlen(procs[0].detail);
+		snprintf(procs[0].detail + l, sizeof(procs[0].detail) - l, "; NIC binding %.200s",
+			 nic_bind);
+	}
 	{
 		char why[160];
 		r = ctl_alarms_redis(ctx, STATUS_REDIS_TIMEOUT_MS, why, sizeof(why));
@@ -572,6 +598,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 		json_object_set_new(j, "down", da);
 		json_object_set(j, "alarms", alarms ? alarms : json_null());
 		json_object_set(j, "drain", drain ? drain : json_null());
+		json_object_set_new(j, "nic_binding",
+				    nic_bind[0] ? json_string(nic_bind) : json_null());
 		if (procs[0].state == P_UP) {
 			json_object_set(j, "dataplane", v.info);
 			json_object_set(j, "lcores", v.lcores);
@@ -596,6 +624,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			ctl_table_print(tab, stdout);
 			ctl_table_free(tab);
 		}
+		if (nic_bind[0])
+			printf("\nNIC binding: %s\n", nic_bind);
 		printf("\nalarms (%s):\n", CTL_ALARMS_ACTIVE_KEY);
 		if (alarms)
 			ctl_alarms_print_active(alarms, stdout);

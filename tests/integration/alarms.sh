@@ -255,8 +255,19 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["down"] == ["dataplane"] and d["running"] is False, d
 assert {p["process"]: p["state"] for p in d["processes"]} == {"dataplane": "down", "redis": "up", "slowpath": "up", "exporter": "up"}, d
-assert "tls_cert_expiring" in [a["alarm"] for a in d["alarms"]], d' "$tmp/st4.json" ||
+assert "tls_cert_expiring" in [a["alarm"] for a in d["alarms"]], d
+assert d["nic_binding"] is None, d' "$tmp/st4.json" ||
 	pr_fail "status --json: $(cat "$tmp/st4.json")"
+# the appliance image's NIC binding failed, so the dataplane was never started: status says so
+echo "failed: 0000:00:04.0: dpdk-devbind.py --bind=vfio-pci failed (driver now: none)" >"$tmp/nic-bind.status"
+POPRELAY_NIC_BIND_STATUS=$tmp/nic-bind.status status "$tmp/st4b"
+[ $st_rc = 3 ] && grep -q "^dataplane: down: not running.*; NIC binding failed: 0000:00:04.0: dpdk-devbind" "$tmp/st4b" &&
+	grep -q "^NIC binding: failed: 0000:00:04.0" "$tmp/st4b" ||
+	pr_fail "status with a failed NIC binding: exit $st_rc, $(cat "$tmp/st4b")"
+POPRELAY_NIC_BIND_STATUS=$tmp/nic-bind.status status "$tmp/st4b.json" --json
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["nic_binding"].startswith("failed: 0000:00:04.0"), d' \
+	"$tmp/st4b.json" || pr_fail "status --json with a failed NIC binding: $(cat "$tmp/st4b.json")"
+pr_log "ok: a failed NIC binding is named in status (text and --json)"
 pr_wait_for 5 active_metric dataplane_unreachable error || pr_fail "no dataplane_unreachable alarm"
 pr_wait_for 3 in_redis dataplane_unreachable || pr_fail "dataplane_unreachable not in Redis"
 status "$tmp/st5"
