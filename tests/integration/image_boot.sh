@@ -169,6 +169,14 @@ media_checks() { # what every boot must show
 	for p in dataplane redis slowpath; do
 		grep -Eq "^ *$p +up" "$d/status" || fail_vm "status: $p not up: $(cat "$d/status")"
 	done
+	# the exporter, under its sandbox, serves the dataplane's figures
+	vm python3 - >"$d/metrics" 2>&1 <<-'PY' ||
+	import urllib.request
+	print(urllib.request.urlopen("http://127.0.0.1:9469/metrics", timeout=5).read().decode())
+	PY
+		fail_vm "the exporter does not serve /metrics: $(tail -3 "$d/metrics")"
+	grep -q '^poprelay_up{process="dataplane"} 1' "$d/metrics" ||
+		fail_vm "the exporter does not see the dataplane up: $(grep poprelay_up "$d/metrics")"
 }
 
 # --- first boot ----------------------------------------------------------------------------
