@@ -387,9 +387,11 @@ void pr_redis_tx_free(struct pr_redis_tx *tx)
 	free(tx);
 }
 
+/* A transaction's framing, in RESP as hiredis would format it. */
+static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
+
 int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exec)
 {
-	static char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
 	size_t n = tx->n + 2, i;
 	char **cmd = NULL;
 	size_t *len = NULL;
@@ -407,13 +409,13 @@ int pr_redis_tx_run(struct pr_redis *r, struct pr_redis_tx *tx, redisReply **exe
 	rep = calloc(n, sizeof(*rep));
 	if (!cmd || !len || !rep)
 		goto out;
-	cmd[0] = multi;
+	cmd[0] = (char *)multi;
 	len[0] = sizeof(multi) - 1;
 	for (i = 0; i < tx->n; i++) {
 		cmd[i + 1] = tx->cmd[i];
 		len[i + 1] = tx->len[i];
 	}
-	cmd[n - 1] = execc;
+	cmd[n - 1] = (char *)execc;
 	len[n - 1] = sizeof(execc) - 1;
 	rc = run_formatted(r, n, cmd, len, rep);
 	if (rc < 0)
@@ -490,8 +492,6 @@ int pr_redis_pipeline(struct pr_redis *r)
 
 int pr_redis_pipe_tx(struct pr_redis *r, const struct pr_redis_tx *tx)
 {
-	static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
-
 	if (tx->bad) {
 		snprintf(r->err, sizeof(r->err), "redis transaction: a command could not be built");
 		return -EINVAL;
@@ -548,30 +548,29 @@ int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep)
 	return 0;
 }
 
+const redisReply *pr_redis_reply_error(const redisReply *rep)
+{
+	if (rep->type == REDIS_REPLY_ERROR)
+		return rep;
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+		if (rep->element[i]->type == REDIS_REPLY_ERROR)
+			return rep->element[i];
+	return NULL;
+}
+
 int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep)
 {
-	const redisReply *bad = NULL;
+	const redisReply *bad = pr_redis_reply_error(rep);
 
-	if (rep->type == REDIS_REPLY_ERROR)
-		bad = rep;
-	else if (rep->type == REDIS_REPLY_NIL)
-		bad = rep; /* an EXEC that aborted */
-	else if (rep->type == REDIS_REPLY_ARRAY)
-		for (size_t i = 0; i < rep->elements && !bad; i++)
-			if (rep->element[i]->type == REDIS_REPLY_ERROR)
-				bad = rep->element[i];
-	if (!bad)
+	if (!bad && rep->type != REDIS_REPLY_NIL) /* NIL: an EXEC that aborted */
 		return 1;
-	snprintf(r->err, sizeof(r->err), "redis: %s",
-		 bad->type == REDIS_REPLY_ERROR ? bad->str : "transaction aborted");
+	snprintf(r->err, sizeof(r->err), "redis: %s", bad ? bad->str : "transaction aborted");
 	return 0;
 }
 
 int pr_redis_async_tx(struct redisAsyncContext *ac, const struct pr_redis_tx *tx,
 		      void (*fn)(struct redisAsyncContext *, void *, void *), void *priv)
 {
-	static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", execc[] = "*1\r\n$4\r\nEXEC\r\n";
-
 	if (tx->bad)
 		return -EINVAL;
 	/* the replies to MULTI and to each QUEUED command carry nothing EXEC does not: a

@@ -66,6 +66,9 @@ int pr_redis_pipe_argv(struct pr_redis *r, int argc, const char **argv, const si
 int pr_redis_pump(struct pr_redis *r);
 int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep);
 int pr_redis_pipe_reply_ok(struct pr_redis *r, const redisReply *rep);
+/* The error in a reply: the reply itself when it is one, else the first error element of an
+ * array (an EXEC's); NULL when there is none. */
+const redisReply *pr_redis_reply_error(const redisReply *rep);
 
 /* The same transaction on a hiredis asynchronous context (the slowpath's libevent loop):
  * MULTI, tx's commands and EXEC are queued, and fn gets the EXEC reply (NULL when the

@@ -62,27 +62,16 @@ static void dequeue(struct sp_aredis *ar, struct sp_areq *q)
 		ar->tail = prev;
 }
 
-/* The reply (or its absence) -> 0 or a negative errno. */
+/* The reply (or its absence) -> 0 or a negative errno. EXEC: one failed command fails it
+ * (no reply this connection sends holds errors otherwise). */
 static int reply_rc(const redisReply *rep, bool timed_out)
 {
+	const redisReply *bad;
+
 	if (!rep)
 		return timed_out ? -ETIMEDOUT : -EIO;
-	if (rep->type == REDIS_REPLY_ERROR)
-		return pr_redis_reply_errno(rep->str);
-	/* EXEC: one failed command fails it (no reply this connection sends holds errors
-	 * otherwise) */
-	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-		if (rep->element[i]->type == REDIS_REPLY_ERROR)
-			return pr_redis_reply_errno(rep->element[i]->str);
-	return 0;
-}
-
-static const char *first_error(const redisReply *rep)
-{
-	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-		if (rep->element[i]->type == REDIS_REPLY_ERROR)
-			return rep->element[i]->str;
-	return "a command in the transaction failed";
+	bad = pr_redis_reply_error(rep);
+	return bad ? pr_redis_reply_errno(bad->str) : 0;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -97,10 +86,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	int rc = reply_rc(rep, q->timed_out);
 	if (rc < 0) {
 		char msg[640];
-		if (rep && rep->type == REDIS_REPLY_ERROR)
-			snprintf(msg, sizeof(msg), "redis: %s", rep->str);
-		else if (rep)
-			snprintf(msg, sizeof(msg), "redis: %s", first_error(rep));
+		if (rep) /* rc < 0 with a reply: it holds an error */
+			snprintf(msg, sizeof(msg), "redis: %s", pr_redis_reply_error(rep)->str);
 		else if (q->timed_out)
 			snprintf(msg, sizeof(msg), "redis %s: no reply within %d ms",
 				 ar->s->cfg.redis_socket, ar->timeout_ms);
