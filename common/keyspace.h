@@ -275,15 +275,12 @@ struct pr_ks_turn_chan {
 };
 
 int pr_ks_turn_alloc_load(struct pr_redis *r, const char *id, struct pr_ks_turn_alloc *a);
-/* HSET + EXPIREAT expires + ZADD pr:turn:allocs, atomically. */
-int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
-/* The same commands added to tx (for a caller's own MULTI/EXEC, run or pipelined): 0, or a
- * negative errno (a field out of range) with nothing useful added. */
+/* HSET + EXPIREAT expires (the hash and its perms and chans) + ZADD pr:turn:allocs, added
+ * to tx (the writer's own MULTI/EXEC, pipelined): 0, or a negative errno (a field out of
+ * range) with nothing useful added. */
 int pr_ks_turn_alloc_store_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a);
-/* Writes only the counter fields (pkts_*, bytes_*, drop_*), and only while the allocation
- * exists: -ENOENT when it is gone (never resurrected). */
-int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a);
-/* The same script added to tx (for a pipeline; its result is not looked at). */
+/* A script that writes only the counter fields (pkts_*, bytes_*, drop_*), and only while
+ * the allocation exists (never resurrected: it returns -1 then), added to tx. */
 int pr_ks_turn_alloc_counters_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a);
 /* Deletes the allocation, its perms and chans hashes and its index entry. */
 int pr_ks_turn_alloc_delete(struct pr_redis *r, const char *id);

@@ -37,23 +37,6 @@ int pr_ks_turn_alloc_store_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_al
 	return rc;
 }
 
-int pr_ks_turn_alloc_store(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
-{
-	struct pr_redis_tx *tx = pr_redis_tx_new();
-	int rc;
-
-	if (!tx)
-		return -ENOMEM;
-	rc = pr_ks_turn_alloc_store_tx(tx, a);
-	if (rc == 0) {
-		char what[KS_KEYLEN];
-		snprintf(what, sizeof(what), "%s%.40s", PR_KS_TURN_ALLOC_PREFIX, a->id);
-		rc = ks_tx_exec(r, tx, what);
-	}
-	pr_redis_tx_free(tx);
-	return rc;
-}
-
 /* The counters' script: written only while the allocation exists, so a late update never
  * resurrects an allocation deleted meanwhile (expiry, poprelayctl). */
 #define COUNTERS_N 8
@@ -90,23 +73,6 @@ static int counters_argv(const struct pr_ks_turn_alloc *a, char key[KS_KEYLEN],
 		argv[argc++] = num[i];
 	}
 	return argc;
-}
-
-int pr_ks_turn_alloc_set_counters(struct pr_redis *r, const struct pr_ks_turn_alloc *a)
-{
-	char key[KS_KEYLEN], num[COUNTERS_N][24];
-	const char *argv[4 + 2 * COUNTERS_N];
-	int argc = counters_argv(a, key, num, argv), rc;
-	long long n = 0;
-
-	if (argc < 0)
-		return argc;
-	rc = ks_cmd_int(r, pr_redis_cmdargv(r, argc, argv, NULL), key, &n);
-	if (rc == 0 && n < 0) {
-		ks_seterr("%s: no such allocation", key);
-		rc = -ENOENT;
-	}
-	return rc;
 }
 
 int pr_ks_turn_alloc_counters_tx(struct pr_redis_tx *tx, const struct pr_ks_turn_alloc *a)
