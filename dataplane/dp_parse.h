@@ -55,6 +55,10 @@ struct dp_pkt_info {
 	/* UDP checksum not verified yet (parsed with DP_PARSE_L4_CSUM_LATER): whoever consumes
 	 * the payload verifies it first, or relays with an incremental update (dp_udp.h). */
 	uint8_t l4_csum_unchecked;
+	/* 0 for a datagram from a port. TURN's stream front (dataplane/turn/turn_stream.h): the
+	 * client's transport (PR_TP_TCP/PR_TP_TLS) of a message a worker punts for it; the
+	 * payload then starts at the mbuf's data, without headers. */
+	uint8_t xport;
 	struct dp_ipaddr src;
 	struct dp_ipaddr dst;
 };

@@ -124,6 +124,16 @@ unsigned dp_features_poll(uint64_t now_ms)
 	return busy;
 }
 
+unsigned dp_features_worker_poll(struct dp_worker *w)
+{
+	unsigned int i, n = 0;
+
+	for (i = 1; i <= nb_inited; i++)
+		if (features[i]->worker_poll)
+			n += features[i]->worker_poll(w);
+	return n;
+}
+
 void dp_features_punt(struct rte_mbuf *m)
 {
 	struct dp_punt_meta *meta = dp_mbuf_meta(m);

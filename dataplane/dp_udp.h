@@ -143,6 +143,11 @@ struct dp_feature {
 	 * 4.; without it they go to .udp_input_burst or .udp_input. */
 	void (*udp_returned)(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 			     uint16_t n);
+	/* Optional, worker lcore, once per loop iteration after the RX queues: input that does
+	 * not come from a port (TURN's stream front, dataplane/turn/turn_stream.h). Returns how
+	 * many items it handled (nonzero: the iteration counts as busy). Same rules as
+	 * udp_input: no locks, no logs, no system calls. */
+	unsigned (*worker_poll)(struct dp_worker *w);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };

@@ -399,6 +399,9 @@ int dp_worker_main(void *arg)
 			held->n = 0;
 			got = 1;
 		}
+		/* Input from elsewhere than a port (TURN's stream front) */
+		if (dp_features_worker_poll(w))
+			got = got ? got : 1;
 		/* What control handed back, and what this iteration sent to our own addresses
 		 * (and, on worker 0, control) */
 		if (w->back && !rte_ring_empty(w->back) && dp_worker_returned(w))

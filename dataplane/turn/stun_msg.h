@@ -77,11 +77,31 @@ enum stun_parse_err {
 };
 
 /* A transport address. IPv4 lives in ip[0..3]; ip[4..15] are zero. port in host order. */
+/* The transport a client reaches a listener over (RFC 8656 3.1: UDP, TCP or TLS-over-TCP);
+ * part of its 5-tuple. TCP and TLS clients come through the stream front
+ * (dataplane/turn/turn_stream.h). */
+enum { PR_TP_UDP = 0, PR_TP_TCP = 1, PR_TP_TLS = 2 };
+
+/* "udp", "tcp", "tls" (the keyspace's transport field); "?" for anything else. */
+static inline const char *turn_transport_name(unsigned tp)
+{
+	return tp == PR_TP_UDP ? "udp" : tp == PR_TP_TCP ? "tcp" : tp == PR_TP_TLS ? "tls" : "?";
+}
+
+/* The PR_TP_* of a transport name, or -1. */
+static inline int turn_transport_parse(const char *s)
+{
+	for (int tp = PR_TP_UDP; tp <= PR_TP_TLS; tp++)
+		if (strcmp(s, turn_transport_name((unsigned)tp)) == 0)
+			return tp;
+	return -1;
+}
+
 struct pr_taddr {
 	uint8_t ip[16];
 	uint16_t port;
-	uint8_t fam; /* 4 or 6; 0 = none */
-	uint8_t _pad;
+	uint8_t fam;   /* 4 or 6; 0 = none */
+	uint8_t proto; /* PR_TP_*: a client's transport (0 for peers and our relay addresses) */
 };
 
 /* Fill a pr_taddr with whole-word stores (the data path reads it back as words right away:
@@ -112,7 +132,7 @@ static inline void pr_taddr_set6(struct pr_taddr *t, const uint8_t ip[16], uint1
 #else
 	t->port = port;
 	t->fam = 6;
-	t->_pad = 0;
+	t->proto = 0;
 #endif
 }
 

@@ -20,7 +20,7 @@ $(eval $(call fuzzer,fuzz_stun,$(TURN_CORE_SRCS) crypto/stun_auth.c,$(SSL_LIBS))
 
 # The feature inside poprelay-dataplane (objects, so its constructors are kept).
 TURN_DP_OBJS := $(TURN_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/turn/turn_dp.o \
-	$(B)/dataplane/turn/turn_store.o
+	$(B)/dataplane/turn/turn_store.o $(B)/dataplane/turn/turn_stream.o
 $(DP_BIN): $(TURN_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(SSL_LIBS)
 

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -31,6 +32,7 @@
 #include "dataplane/dp_udp.h"
 #include "dataplane/turn/turn_server.h"
 #include "dataplane/turn/turn_store.h"
+#include "dataplane/turn/turn_stream.h"
 
 /* ---- configuration: [turn] ---- */
 struct turn_dp_cfg {
@@ -53,6 +55,8 @@ struct turn_dp_cfg {
 	bool rfc5766_channels;
 	char alternate_server[DP_CFG_STR_MAX];
 	char relay_address[DP_CFG_STR_MAX];
+	char stream_socket[DP_CFG_STR_MAX];
+	uint32_t stream_ring_kb;
 };
 static struct turn_dp_cfg tcfg;
 
@@ -111,6 +115,11 @@ static const struct dp_cfg_key turn_keys[] = {
      "relayed transport addresses of new allocations: one IPv4 and/or one IPv6 address of "
      "a [portN] (ipv4, ipv4_extra, ipv6, ipv6_extra), comma-separated; a family left out "
      "takes [port0]'s primary"},
+    {"stream_socket", DP_CFG_STR, 0, 107, "", TC(stream_socket), 0,
+     "unix socket where poprelay-turnfront (TURN over TCP and TLS) attaches (empty: "
+     "/var/run/dpdk/<file_prefix>/turn_front.sock); \"off\": no TCP or TLS clients"},
+    {"stream_ring_kb", DP_CFG_U32, 64, 65536, "1024", TC(stream_ring_kb), 0,
+     "KiB of each ring between the stream front and a worker (or control); a power of two"},
 };
 
 /* Whether a is one of the addresses a [portN] section gives the appliance. */
@@ -266,6 +275,11 @@ static int turn_cfg_check(char *err, size_t errlen)
 			 tcfg.denied_peer, TURN_POLICY_MAX_CIDRS);
 		return -EINVAL;
 	}
+	if (tcfg.stream_ring_kb & (tcfg.stream_ring_kb - 1)) {
+		snprintf(err, errlen, "[turn] stream_ring_kb: got %u, expected a power of two",
+			 tcfg.stream_ring_kb);
+		return -EINVAL;
+	}
 	if ((rc = dp_cfg_udp_reserve("[turn] listen_port", tcfg.listen_port, tcfg.listen_port, err,
 				     errlen)) < 0 ||
 	    (rc = dp_cfg_udp_reserve("[turn] relay_port_min, relay_port_max", tcfg.relay_port_min,
@@ -286,10 +300,10 @@ RTE_INIT(turn_cfg_register)
 }
 
 /* ---- state ---- */
-enum { TD_NO_ALLOC = TURN_DROP_MAX, TD_TX, TD_MAX };
-static const char *const td_names[TD_MAX] = {"turn_no_permission", "turn_no_channel",
-					     "turn_bandwidth",	   "turn_malformed",
-					     "turn_no_allocation", "turn_encap"};
+enum { TD_NO_ALLOC = TURN_DROP_MAX, TD_TX, TD_STREAM, TD_MAX };
+static const char *const td_names[TD_MAX] = {
+    "turn_no_permission", "turn_no_channel", "turn_bandwidth",	   "turn_malformed",
+    "turn_no_allocation", "turn_encap",	     "turn_stream_front"};
 
 /* Written by control at init; read-only for workers. */
 static struct turn_server *srv;
@@ -303,6 +317,7 @@ static uint16_t listen_port;
 static struct {
 	uint64_t rnd;
 	uint64_t fast_relayed, fast_declined;
+	uint64_t stream_dropped; /* stream clients' datagrams the relay dropped */
 } __rte_cache_aligned wstate[DP_MAX_WORKERS];
 
 /* Control only. */
@@ -370,6 +385,20 @@ static void emit(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_in
 		     &dst, f->dst.port);
 }
 
+/* A peer's datagram for a client of the stream front: its relayed form (f's header, the
+ * kept payload, padding) goes on the worker's ring toward the front. */
+static void to_front(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt_info *pi,
+		     const struct turn_fwd *f)
+{
+	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
+	if (!ts_send(w->index, &f->dst, &f->src, f->hdr, f->hdr_len, pl + f->strip, f->keep,
+		     f->pad)) {
+		dp_drop(w, m, (unsigned)drop_id[TD_STREAM]);
+		return;
+	}
+	rte_pktmbuf_free(m);
+}
+
 /* The general path over the datagrams idx[0..n) of a burst, in that order. */
 static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_info *pi,
 		       const uint16_t *idx, unsigned n, uint64_t now_us, uint64_t *rnd)
@@ -405,8 +434,13 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 		turn_relay_burst(srv, d, k, now_us, rnd, f);
 		for (unsigned i = 0; i < k; i++) {
 			switch (f[i].kind) {
-			case TURN_FWD_PEER:
 			case TURN_FWD_CLIENT:
+				if (f[i].dst.proto != PR_TP_UDP) { /* a client of the stream front */
+					to_front(w, mm[i], pp[i], &f[i]);
+					break;
+				}
+				/* fall through */
+			case TURN_FWD_PEER:
 				emit(w, mm[i], pp[i], &f[i]);
 				break;
 			case TURN_FWD_CONTROL:
@@ -543,6 +577,107 @@ static void turn_udp_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pk
 	turn_udp_burst(w, &m, pi, 1);
 }
 
+/* The port index that holds each relayed address (0 IPv4, 1 IPv6): where a stream client's
+ * datagram to a peer leaves (a port's datagram leaves where it came in). */
+static uint16_t relay_port_idx[2];
+
+/* What the stream front handed worker w: up to a burst of messages from TCP and TLS clients,
+ * decided together as datagrams from their 5-tuples. */
+static unsigned turn_worker_poll(struct dp_worker *w)
+{
+	static __thread uint8_t buf[TURN_BURST][PR_FRING_MAX_MSG];
+	struct pr_frec h[TURN_BURST];
+	struct turn_dgram d[TURN_BURST];
+	struct turn_fwd f[TURN_BURST];
+	struct dp_pkt_info pi;
+	unsigned k = 0, n = 0;
+
+	if (!ts_attached())
+		return 0;
+	while (k < TURN_BURST && ts_recv(w->index, &h[k], buf[k]) == 1) {
+		n++;
+		ts_frec_taddrs(&h[k], &d[k].c.cli, &d[k].c.srv);
+		if (h[k].kind == PR_FREC_GONE) {
+			/* the client closed: control deletes its allocation (a punt without
+			 * payload) */
+			struct rte_mbuf *m = rte_pktmbuf_alloc(dp_rt.pool);
+			if (!m)
+				continue;
+			memset(&pi, 0, sizeof(pi));
+			to_ipaddr(&pi.src, &d[k].c.cli);
+			to_ipaddr(&pi.dst, &d[k].c.srv);
+			pi.sport = d[k].c.cli.port;
+			pi.dport = d[k].c.srv.port;
+			pi.proto = IPPROTO_UDP;
+			pi.xport = h[k].proto;
+			dp_punt(w, m, &turn_feature, &pi);
+			continue;
+		}
+		d[k].pl = buf[k];
+		d[k].len = h[k].len;
+		d[k].from_peer = 0;
+		k++;
+	}
+	if (!k)
+		return n;
+	turn_relay_burst(srv, d, k, now_us(), &wstate[w->index].rnd, f);
+	for (unsigned i = 0; i < k; i++) {
+		struct rte_mbuf *m;
+		struct dp_ipaddr src, dst;
+		uint8_t *p;
+		switch (f[i].kind) {
+		case TURN_FWD_CLIENT: /* (an answer the relay gives itself) */
+			ts_send(w->index, &f[i].dst, &f[i].src, f[i].hdr, f[i].hdr_len,
+				d[i].pl + f[i].strip, f[i].keep, f[i].pad);
+			break;
+		case TURN_FWD_PEER:
+			m = rte_pktmbuf_alloc(dp_rt.pool);
+			if (!m)
+				break;
+			p = (uint8_t *)rte_pktmbuf_append(
+			    m, (uint16_t)(f[i].hdr_len + f[i].keep + f[i].pad));
+			if (!p) {
+				dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+				break;
+			}
+			memcpy(p, f[i].hdr, f[i].hdr_len);
+			memcpy(p + f[i].hdr_len, d[i].pl + f[i].strip, f[i].keep);
+			memset(p + f[i].hdr_len + f[i].keep, 0, f[i].pad);
+			to_ipaddr(&src, &f[i].src);
+			to_ipaddr(&dst, &f[i].dst);
+			if (dp_udp_encap(m, &src, f[i].src.port, &dst, f[i].dst.port) < 0) {
+				dp_drop(w, m, (unsigned)drop_id[TD_TX]);
+				break;
+			}
+			dp_udp_tx(w, m, relay_port_idx[f[i].src.fam == 6]);
+			break;
+		case TURN_FWD_CONTROL:
+			m = rte_pktmbuf_alloc(dp_rt.pool);
+			if (!m)
+				break;
+			p = (uint8_t *)rte_pktmbuf_append(m, d[i].len);
+			if (!p) {
+				rte_pktmbuf_free(m);
+				break;
+			}
+			memcpy(p, d[i].pl, d[i].len);
+			memset(&pi, 0, sizeof(pi));
+			to_ipaddr(&pi.src, &d[i].c.cli);
+			to_ipaddr(&pi.dst, &d[i].c.srv);
+			pi.sport = d[i].c.cli.port;
+			pi.dport = d[i].c.srv.port;
+			pi.payload_len = d[i].len;
+			pi.proto = IPPROTO_UDP;
+			pi.xport = d[i].c.cli.proto;
+			dp_punt(w, m, &turn_feature, &pi);
+			break;
+		default:
+			wstate[w->index].stream_dropped++;
+		}
+	}
+	return n;
+}
+
 /* ---- control ---- */
 
 static void on_change(void *arg, const struct turn_alloc *a, enum turn_event ev)
@@ -572,6 +707,31 @@ static void on_change(void *arg, const struct turn_alloc *a, enum turn_event ev)
 		req.created = a->id;
 }
 
+/* A stream client's answer (m holds it bare) to the front. */
+static void front_answer(struct rte_mbuf *m, const struct dp_pkt_info *pi)
+{
+	struct pr_taddr cli, srvaddr;
+	to_taddr(&cli, &pi->src, pi->sport);
+	to_taddr(&srvaddr, &pi->dst, pi->dport);
+	cli.proto = pi->xport;
+	ts_send(ts_ctl_ring(), &cli, &srvaddr, rte_pktmbuf_mtod(m, const uint8_t *),
+		rte_pktmbuf_data_len(m), NULL, 0, 0);
+	rte_pktmbuf_free(m);
+}
+
+/* A stream client closed its connection: its allocation ends (as coturn ends a TCP
+ * client's session). A front that dies closes nothing: its clients' allocations live on. */
+static void stream_gone(const struct turn_ctx *c)
+{
+	struct turn_5tuple ft;
+	uint64_t w[5];
+	turn_5tuple_set16w(&ft, w, c->cli.ip, c->cli.port, c->srv.ip, c->srv.port, c->cli.fam,
+			   c->cli.proto);
+	struct turn_alloc *a = turn_lookup_5tuple(tbl, &ft);
+	if (a)
+		turn_server_delete(srv, a->id);
+}
+
 /* A held answer's writes completed: out it goes, or (they failed) the allocation the request
  * created is undone and the answer dropped. */
 static void on_written(void *arg, void *cookie, int rc)
@@ -586,7 +746,9 @@ static void on_written(void *arg, void *cookie, int rc)
 		free(h);
 		return;
 	}
-	if (rc == 0) {
+	if (rc == 0 && h->pi.xport) {
+		front_answer(h->m, &h->pi);
+	} else if (rc == 0) {
 		dp_ctl_udp_tx(h->m, h->port);
 	} else if (rc == -ECANCELED) { /* the store closes: shutdown */
 		rte_pktmbuf_free(h->m);
@@ -612,6 +774,12 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 	set_now();
 	to_taddr(&c.cli, &pi->src, pi->sport);
 	to_taddr(&c.srv, &pi->dst, pi->dport);
+	c.cli.proto = pi->xport;
+	if (pi->xport && pi->payload_len == 0) { /* a stream client closed its connection */
+		stream_gone(&c);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	turn_server_set_store_down(srv, !turn_store_up(store));
 	req.active = true;
 	req.wrote = req.failed = false;
@@ -641,6 +809,11 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (pi->xport && !req.wrote) { /* to the stream front, at once */
+		ts_send(ts_ctl_ring(), &c.cli, &c.srv, out, (uint16_t)n, NULL, 0, 0);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	rte_pktmbuf_reset(m);
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
 	if (!p) {
@@ -648,15 +821,19 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 		return;
 	}
 	memcpy(p, out, (size_t)n);
-	if (dp_udp_encap(m, &pi->dst, pi->dport, &pi->src, pi->sport) < 0) {
+	/* (a stream client's answer stays bare: the front frames it) */
+	if (!pi->xport && dp_udp_encap(m, &pi->dst, pi->dport, &pi->src, pi->sport) < 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (req.wrote) {
 		struct held *h = malloc(sizeof(*h));
 		if (h) {
-			*h = (struct held){
-			    .kind = HELD, .m = m, .port = pi->port, .created = req.created};
+			*h = (struct held){.kind = HELD,
+					   .m = m,
+					   .port = pi->port,
+					   .created = req.created,
+					   .pi = *pi};
 			if (turn_store_wait_last(store, h) == 0) {
 				store_held++;
 				return; /* on_written sends it */
@@ -732,6 +909,7 @@ static unsigned turn_poll(uint64_t now_ms)
 	if (!srv) /* [turn] enabled = no: init created nothing */
 		return 0;
 	set_now();
+	ts_ctl_poll(now_ms);
 	/* at once, as the telemetry's "draining" says: an undrain serves the next Allocate */
 	turn_server_set_draining(srv, dp_draining());
 	while (rte_ring_dequeue(del_ring, &obj) == 0) {
@@ -952,6 +1130,25 @@ static int turn_init(void)
 		PR_ERR("turn: UDP ports taken by another feature");
 		return rc;
 	}
+	for (int fi = 0; fi < 2; fi++) {
+		const struct dp_ipaddr *ra = fi ? a6 : a4;
+		for (uint16_t p = 0; ra && ra->family == (fi ? AF_INET6 : AF_INET) &&
+				     p < dp_rt.nb_ports;
+		     p++)
+			if (dp_addr_is_ours(&dp_rt.ports[p], ra)) {
+				relay_port_idx[fi] = p;
+				break;
+			}
+	}
+	if (strcmp(tcfg.stream_socket, "off") != 0) {
+		char path[DP_CFG_STR_MAX + 64];
+		if (tcfg.stream_socket[0])
+			snprintf(path, sizeof(path), "%s", tcfg.stream_socket);
+		else
+			snprintf(path, sizeof(path), "%s/turn_front.sock", rte_eal_get_runtime_dir());
+		if ((rc = ts_init(path, dp_rt.nb_workers, tcfg.stream_ring_kb * 1024)) < 0)
+			return rc;
+	}
 	rc = turn_store_restore_all(store, srv);
 	uint64_t orphans = turn_server_stats(srv)->restore_orphaned;
 	if (orphans)
@@ -991,6 +1188,7 @@ static void turn_teardown(void)
 			rte_delay_us_sleep(100);
 		}
 	}
+	ts_teardown();
 	turn_server_destroy(srv);
 	turn_table_destroy(tbl);
 	turn_store_free(store);
@@ -1007,6 +1205,7 @@ struct dp_feature turn_feature = {
     .name = "turn",
     .init = turn_init,
     .teardown = turn_teardown,
+    .worker_poll = turn_worker_poll,
     .poll = turn_poll,
     .wait_fd = turn_wait_fd,
     .punt = turn_punt,
@@ -1045,6 +1244,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	/* answers held until Redis had their writes; writes that failed (their answers dropped,
 	 * the allocations they created undone); changes that could not be queued */
 	rte_tel_data_add_dict_u64(d, "store_held", store_held);
+	ts_tel_stats(d);
 	rte_tel_data_add_dict_u64(d, "store_failed", store_failed);
 	rte_tel_data_add_dict_u64(d, "store_unqueued", store_unqueued);
 	rte_tel_data_add_dict_u64(d, "store_parked", store_parked);
@@ -1099,6 +1299,7 @@ static void alloc_dict(struct rte_tel_data *c, const struct turn_alloc *a)
 	t.port = a->ft.cli_port;
 	pr_taddr_fmt(&t, s, sizeof(s));
 	rte_tel_data_add_dict_string(c, "client", s);
+	rte_tel_data_add_dict_string(c, "transport", turn_transport_name(a->ft.proto));
 	rte_tel_data_add_dict_u64(c, "relay_port4", a->relay_port[0]);
 	rte_tel_data_add_dict_u64(c, "relay_port6", a->relay_port[1]);
 	rte_tel_data_add_dict_u64(c, "expires", a->expires);

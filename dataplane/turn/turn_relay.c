@@ -117,7 +117,8 @@ static void peer_of16(struct pr_taddr *p, const uint8_t p16[16], uint16_t port)
 static void client_key(struct turn_5tuple *ft, const struct turn_ctx *c)
 {
 	uint64_t w[5];
-	turn_5tuple_set16w(ft, w, c->cli.ip, c->cli.port, c->srv.ip, c->srv.port, c->cli.fam);
+	turn_5tuple_set16w(ft, w, c->cli.ip, c->cli.port, c->srv.ip, c->srv.port, c->cli.fam,
+			   c->cli.proto);
 }
 
 /* The client's allocation: the burst's candidate when its key matches, else a lookup.
@@ -377,6 +378,7 @@ static void from_peer(struct turn_server *s, struct turn_alloc *a, const struct 
 	f->src.port = a->ft.srv_port;
 	memcpy(f->dst.ip, a->ft.cli_ip, 16);
 	f->dst.port = a->ft.cli_port;
+	f->dst.proto = a->ft.proto; /* a stream client's: the worker hands it to the front */
 	f->keep = len;
 }
 
@@ -461,9 +463,9 @@ fast_chan_p2c(struct turn_server *s, struct turn_alloc *a, const uint8_t *udp, u
 	uint8_t p16[16];
 	bool perm_ok = false;
 
-	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != fam || udp_len < 8 ||
-	    udp_len > max_udp || ld16(udp + 6) == 0)
-		return 0;
+	if (!a || __atomic_load_n(&a->expires, RELAXED) <= now || a->ft.fam != fam ||
+	    a->ft.proto != PR_TP_UDP || udp_len < 8 || udp_len > max_udp || ld16(udp + 6) == 0)
+		return 0; /* (a stream client's datagram goes through the front: from_peer) */
 	turn_peer16(p16, peer_ip, fam); /* word stores: read back as words right away */
 	const uint16_t chan = turn_chan_num_perm(a, p16, rd16(udp), now, &perm_ok);
 	if (!chan || !perm_ok || !bw_take(a, (uint32_t)udp_len - 8, now_us))
@@ -652,7 +654,7 @@ fast_burst(struct turn_server *s, struct turn_fast *d, unsigned n, uint64_t now_
 				uint64_t w[5];
 				if (v6)
 					turn_5tuple_set16w(&ft[i], w, ip + 8, rd16(udp), ip + 24,
-							   rd16(udp + 2), 6);
+							   rd16(udp + 2), 6, PR_TP_UDP);
 				else
 					turn_5tuple_set4w(&ft[i], w, ld32(ip + 12), rd16(udp),
 							  ld32(ip + 16), rd16(udp + 2));

@@ -520,6 +520,7 @@ static void ft_of(struct turn_5tuple *ft, const struct turn_ctx *c)
 	ft->cli_port = c->cli.port;
 	ft->srv_port = c->srv.port;
 	ft->fam = c->cli.fam;
+	ft->proto = c->cli.proto;
 }
 
 static uint32_t lifetime_of(const struct turn_server *s, const struct stun_msg *m, bool *zero)

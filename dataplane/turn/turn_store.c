@@ -429,7 +429,7 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	turn_id_hex(a->id, r.id);
 	snprintf(r.username, sizeof(r.username), "%s", a->username);
 	snprintf(r.realm, sizeof(r.realm), "%s", cfg->realm);
-	snprintf(r.transport, sizeof(r.transport), "udp");
+	snprintf(r.transport, sizeof(r.transport), "%s", turn_transport_name(a->ft.proto));
 	addr_str(a->ft.cli_ip, a->ft.fam, r.client_addr, sizeof(r.client_addr));
 	r.client_port = a->ft.cli_port;
 	addr_str(a->ft.srv_ip, a->ft.fam, r.server_addr, sizeof(r.server_addr));
@@ -538,8 +538,10 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	if (rc < 0)
 		return rc;
 	memset(&a, 0, sizeof(a));
-	if (turn_id_parse(r.id, &a.id) < 0 || strcmp(r.transport, "udp"))
+	int tp = turn_transport_parse(r.transport);
+	if (turn_id_parse(r.id, &a.id) < 0 || tp < 0)
 		return -EINVAL;
+	a.ft.proto = (uint8_t)tp;
 	if (parse_addr(r.client_addr, a.ft.cli_ip, &a.ft.fam) < 0 ||
 	    parse_addr(r.server_addr, a.ft.srv_ip, &fam) < 0 || fam != a.ft.fam)
 		return -EINVAL;

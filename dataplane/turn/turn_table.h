@@ -31,15 +31,16 @@ enum turn_drop {
 };
 extern const char *const turn_drop_names[TURN_DROP_MAX];
 
-/* Key of an allocation (RFC 8656 2: the 5-tuple; the protocol is always UDP here).
- * IPv4 addresses are stored in ip[0..3]. */
+/* Key of an allocation (RFC 8656 2: the 5-tuple; proto PR_TP_UDP, or PR_TP_TCP/PR_TP_TLS
+ * for a client of the stream front). IPv4 addresses are stored in ip[0..3]. */
 struct turn_5tuple {
 	uint8_t cli_ip[16];
 	uint8_t srv_ip[16];
 	uint16_t cli_port;
 	uint16_t srv_port;
 	uint8_t fam;
-	uint8_t _pad[3]; /* always zero: keys are hashed and compared as five 64-bit words */
+	uint8_t proto;	 /* PR_TP_* (stun_msg.h) */
+	uint8_t _pad[2]; /* always zero: keys are hashed and compared as five 64-bit words */
 } __attribute__((aligned(8)));
 
 /* A key's hash from its five 64-bit words, as struct turn_5tuple lies in memory, under the
@@ -89,17 +90,18 @@ static inline void turn_5tuple_set4w(struct turn_5tuple *ft, uint64_t w[5], uint
 }
 
 /* The same from 16-byte addresses (IPv6, or IPv4 in their first 4 bytes and zeros after)
- * of family fam: an IPv6 packet's addresses as they lie, or a turn_ctx's. */
+ * of family fam, over transport proto (PR_TP_*): an IPv6 packet's addresses as they lie
+ * (PR_TP_UDP), or a turn_ctx's. */
 static inline void turn_5tuple_set16w(struct turn_5tuple *ft, uint64_t w[5], const uint8_t *cli,
 				      uint16_t cli_port, const uint8_t *srv, uint16_t srv_port,
-				      uint8_t fam)
+				      uint8_t fam, uint8_t proto)
 {
 	memcpy(&w[0], cli, 8);
 	memcpy(&w[1], cli + 8, 8);
 	memcpy(&w[2], srv, 8);
 	memcpy(&w[3], srv + 8, 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)fam << 32;
+	w[4] = cli_port | (uint64_t)srv_port << 16 | (uint64_t)fam << 32 | (uint64_t)proto << 40;
 	memcpy(ft, w, 40);
 #else
 	memcpy(ft, w, 32);
@@ -107,6 +109,7 @@ static inline void turn_5tuple_set16w(struct turn_5tuple *ft, uint64_t w[5], con
 	ft->cli_port = cli_port;
 	ft->srv_port = srv_port;
 	ft->fam = fam;
+	ft->proto = proto;
 	memcpy(&w[4], &ft->cli_port, 8);
 #endif
 }
