@@ -9,7 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 static void to_hex(const uint8_t *b, size_t n, char *out)
@@ -122,18 +122,59 @@ int sp_digest_alg_parse(const char *name)
 	return -ENOTSUP;
 }
 
+int sp_random(void *out, size_t n)
+{
+	static uint8_t pool[1024];
+	static size_t left;
+	if (n > 64)
+		return -EINVAL;
+	if (left < n) {
+		if (RAND_bytes(pool, sizeof(pool)) != 1)
+			return -EIO;
+		left = sizeof(pool);
+	}
+	/* hand out from the end, and wipe what was handed out */
+	left -= n;
+	memcpy(out, pool + left, n);
+	OPENSSL_cleanse(pool + left, n);
+	return 0;
+}
+
 int sp_nonce_init(struct sp_nonce_ctx *n, uint32_t ttl_s)
 {
 	n->ttl_s = ttl_s;
-	return RAND_bytes(n->secret, sizeof(n->secret)) == 1 ? 0 : -EIO;
+	n->mac = NULL;
+	if (RAND_bytes(n->secret, sizeof(n->secret)) != 1)
+		return -EIO;
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	n->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(hmac); /* the context keeps its reference */
+	OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+			  OSSL_PARAM_construct_end()};
+	if (!n->mac || EVP_MAC_init(n->mac, n->secret, sizeof(n->secret), p) != 1) {
+		sp_nonce_free(n);
+		return -EIO;
+	}
+	return 0;
 }
 
-static void nonce_mac(const struct sp_nonce_ctx *n, const uint8_t *in16, uint8_t *mac8)
+void sp_nonce_free(struct sp_nonce_ctx *n)
+{
+	EVP_MAC_CTX_free(n->mac);
+	n->mac = NULL;
+}
+
+static int nonce_mac(const struct sp_nonce_ctx *n, const uint8_t *in16, uint8_t *mac8)
 {
 	uint8_t m[EVP_MAX_MD_SIZE];
-	unsigned ml = 0;
-	HMAC(EVP_sha256(), n->secret, sizeof(n->secret), in16, 16, m, &ml);
+	size_t ml = 0;
+	/* a NULL key restarts the HMAC with the key it has */
+	if (!n->mac || EVP_MAC_init(n->mac, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(n->mac, in16, 16) != 1 ||
+	    EVP_MAC_final(n->mac, m, &ml, sizeof(m)) != 1 || ml < 8)
+		return -EIO;
 	memcpy(mac8, m, 8);
+	return 0;
 }
 
 int sp_nonce_make(const struct sp_nonce_ctx *n, int64_t now, char out[SP_NONCE_LEN + 1])
@@ -142,9 +183,10 @@ int sp_nonce_make(const struct sp_nonce_ctx *n, int64_t now, char out[SP_NONCE_L
 	uint64_t t = (uint64_t)now;
 	for (int i = 0; i < 8; i++)
 		raw[i] = (uint8_t)(t >> (56 - 8 * i));
-	if (RAND_bytes(raw + 8, 8) != 1)
+	if (sp_random(raw + 8, 8) < 0)
 		return -EIO;
-	nonce_mac(n, raw, raw + 16);
+	if (nonce_mac(n, raw, raw + 16) < 0)
+		return -EIO;
 	to_hex(raw, sizeof(raw), out);
 	return 0;
 }
@@ -154,8 +196,7 @@ int sp_nonce_check(const struct sp_nonce_ctx *n, const char *nonce, int64_t now)
 	uint8_t raw[24], mac[8];
 	if (strlen(nonce) != SP_NONCE_LEN || from_hex(nonce, raw, sizeof(raw)) < 0)
 		return -EINVAL;
-	nonce_mac(n, raw, mac);
-	if (CRYPTO_memcmp(mac, raw + 16, 8))
+	if (nonce_mac(n, raw, mac) < 0 || CRYPTO_memcmp(mac, raw + 16, 8))
 		return -EINVAL;
 	uint64_t t = 0;
 	for (int i = 0; i < 8; i++)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 enum sp_digest_alg { SP_DIGEST_MD5 = 1, SP_DIGEST_SHA256 = 2 };
 
 #define SP_DIGEST_HEX_MAX 65 /* SHA-256 hex + NUL */
@@ -30,12 +32,21 @@ const char *sp_digest_alg_name(enum sp_digest_alg alg);
 /* "MD5" (or absent) / "SHA-256" -> alg; -ENOTSUP otherwise. */
 int sp_digest_alg_parse(const char *name);
 
+/* n (at most 64) random bytes from OpenSSL's DRBG, drawn 1 KiB at a time into a pool: each
+ * RAND_bytes call takes the DRBG's lock and a getpid() (its fork check), and every response
+ * wants a tag, every challenge a nonce. The slowpath never forks. 0 or -EIO. */
+int sp_random(void *out, size_t n);
+
 /* Nonces: hex(ts[8] | rand[8] | HMAC-SHA256(secret, ts|rand)[8]). */
 struct sp_nonce_ctx {
 	uint8_t secret[32];
 	uint32_t ttl_s;
+	/* HMAC keyed with secret, set up by sp_nonce_init and restarted per nonce: HMAC() would
+	 * look the algorithms up and set the key again every time. Free with sp_nonce_free. */
+	EVP_MAC_CTX *mac;
 };
 int sp_nonce_init(struct sp_nonce_ctx *n, uint32_t ttl_s);
+void sp_nonce_free(struct sp_nonce_ctx *n);
 int sp_nonce_make(const struct sp_nonce_ctx *n, int64_t now, char out[SP_NONCE_LEN + 1]);
 /* 0 valid, -ESTALE authentic but older than ttl, -EINVAL forged or malformed. */
 int sp_nonce_check(const struct sp_nonce_ctx *n, const char *nonce, int64_t now);

@@ -30,7 +30,8 @@ void sp_token(char *out, size_t n)
 	uint8_t r[32];
 	if (n > 63)
 		n = 63;
-	RAND_bytes(r, (int)((n + 1) / 2));
+	if (sp_random(r, (n + 1) / 2) < 0)
+		RAND_bytes(r, (int)((n + 1) / 2));
 	for (size_t i = 0; i < n; i++)
 		out[i] = hx[(r[i / 2] >> ((i & 1) * 4)) & 15];
 	out[n] = '\0';
