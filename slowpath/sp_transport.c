@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -126,6 +127,45 @@ static void conn_set_idle(struct sp_conn *c)
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
+/* Inbound TLS flows read ahead (accept_cb): one read() takes what the socket holds, where
+ * OpenSSL otherwise reads each record's header and body with a read() apiece. The
+ * bufferevent asks OpenSSL only for the record it is decrypting (SSL_pending), so whole
+ * records read ahead would wait in OpenSSL's buffer with the socket drained and no event
+ * to come: they are taken here into the input. 1 some were, 0 none, -1 the flow closed
+ * (the peer's close_notify, or a TLS error). */
+static int tls_take_read_ahead(struct sp_conn *c)
+{
+	SSL *ssl = c->tp == SP_TLS && c->inbound ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	if (!ssl || !SSL_has_pending(ssl) || !SSL_is_init_finished(ssl))
+		return 0;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	char buf[4096];
+	int got = 0;
+	while (SSL_has_pending(ssl)) {
+		ERR_clear_error();
+		int r = SSL_read(ssl, buf, sizeof(buf));
+		if (r > 0) {
+			if (evbuffer_add(in, buf, (size_t)r) < 0)
+				break;
+			got = 1;
+			continue;
+		}
+		int e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			break; /* a record still arriving: the socket's next event brings it */
+		if (e != SSL_ERROR_ZERO_RETURN) {
+			char why[200];
+			ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
+			PR_NOTICE("flow %s:%u: TLS error: %s", c->peer_ip, c->peer_port, why);
+			c->srv->ctr.tls_failed++;
+		}
+		ERR_clear_error();
+		conn_free(c, e == SSL_ERROR_ZERO_RETURN ? "closed by peer" : "TLS error");
+		return -1;
+	}
+	return got;
+}
+
 static void conn_read(struct bufferevent *bev, void *arg)
 {
 	struct sp_conn *c = arg;
@@ -134,8 +174,11 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	uint64_t id = c->id;
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
-		if (!avail)
+		if (!avail) {
+			if (tls_take_read_ahead(c) > 0)
+				continue;
 			return;
+		}
 		/* the limit in force (sip.max_msg_bytes): read at each message */
 		size_t max = s->cfg.max_message_bytes;
 		size_t look = avail < max + 8 ? avail : max + 8;
@@ -172,17 +215,17 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		}
 		if (n == 0) {
 			evbuffer_drain(in, skip);
+			if (tls_take_read_ahead(c) > 0)
+				continue;
 			return;
 		}
-		/* copy: dispatch may write to the same bufferevent */
-		char *msg = malloc((size_t)n + 1);
-		if (!msg)
-			return;
+		/* copy: dispatch may close the flow, and its input buffer with it. One buffer
+		 * for every flow: nothing dispatch does runs another flow's conn_read. */
+		static char msg[SP_MSG_MAX + 1];
 		memcpy(msg, data + skip, (size_t)n);
 		msg[n] = '\0';
 		evbuffer_drain(in, skip + (size_t)n);
 		sp_dispatch(s, c, msg, (size_t)n);
-		free(msg);
 		if (!sp_conn_find(s, id))
 			return; /* closed while dispatching */
 	}
@@ -216,6 +259,10 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		PR_INFO("flow %llu %s %s:%u up%s%s", (unsigned long long)c->id,
 			c->inbound ? "from" : "to", c->peer_ip, c->peer_port,
 			c->peer_pop ? ", peer PoP " : "", c->peer_pop ? c->peer_pop_name : "");
+		/* the first request often shares a segment with the client's Finished: read
+		 * ahead with the handshake, it has no socket event of its own to come */
+		if (tls_take_read_ahead(c) > 0)
+			conn_read(c->bev, c);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -302,6 +349,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	s->ctr.conns_accepted++;
 	if (tls) {
 		SSL *ssl = SSL_new(s->ssl_srv);
+		if (ssl) /* whole socket reads; tls_take_read_ahead takes the surplus */
+			SSL_set_read_ahead(ssl, 1);
 		if (!ssl) {
 			evutil_closesocket(fd);
 			conn_unlink(s, c);
@@ -361,6 +410,23 @@ void sp_dest_from_conn(const struct sp_conn *c, struct sp_dest *d)
 	d->addr_len = c->peer_len;
 }
 
+/* A message for an established TLS flow with nothing queued before it goes out with one
+ * SSL_write now: bufferevent_write would arm the flow's write event (two epoll_ctl calls,
+ * one more loop pass) for every message. false: SSL_write did not take all of it (a full
+ * socket buffer, a handshake, a post-handshake message of its own waiting to go, an error)
+ * and the caller queues it on the bufferevent, which retries it from its first byte (the
+ * same bytes at another address: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, sp_tls.c) or reports
+ * the flow's error as for any write. */
+static bool tls_write_now(struct sp_conn *c, const char *buf, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (!ssl || len > INT_MAX || !SSL_is_init_finished(ssl) || SSL_want_write(ssl) ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)))
+		return false;
+	ERR_clear_error();
+	return SSL_write(ssl, buf, (int)len) == (int)len;
+}
+
 static int send_raw(struct sp_server *s, const struct sp_dest *d, const char *buf, size_t len)
 {
 	if (d->tp == SP_UDP) {
@@ -373,6 +439,8 @@ static int send_raw(struct sp_server *s, const struct sp_dest *d, const char *bu
 	struct sp_conn *c = sp_conn_find(s, d->conn_id);
 	if (!c || !c->bev)
 		return -ENOTCONN;
+	if (c->tp == SP_TLS && tls_write_now(c, buf, len))
+		return 0;
 	return bufferevent_write(c->bev, buf, len) == 0 ? 0 : -EIO;
 }
 
@@ -621,5 +689,6 @@ void sp_server_close(struct sp_server *s)
 	sp_guard_free(s->guard);
 	if (s->base)
 		event_base_free(s->base);
+	sp_nonce_free(&s->nonce);
 	memset(&s->nonce, 0, sizeof(s->nonce));
 }
