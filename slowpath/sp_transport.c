@@ -151,8 +151,12 @@ static int tls_take_read_ahead(struct sp_conn *c)
 			continue;
 		}
 		int e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-			break; /* a record still arriving: the socket's next event brings it */
+		/* a record still arriving (the socket's next event brings it), or an end
+		 * after data: the data first, the end comes back with the socket's EOF */
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE || got) {
+			ERR_clear_error();
+			break;
+		}
 		if (e != SSL_ERROR_ZERO_RETURN) {
 			char why[200];
 			ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
