@@ -6,6 +6,8 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 #include <rte_rcu_qsbr.h>
 
 #include "dataplane/dp.h"
@@ -172,10 +174,57 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	}
 }
 
+/* A datagram whose UDP checksum field holds only the pseudo-header's sum: a virtio NIC
+ * (net_virtio) passes on the host's checksum offload as RTE_MBUF_F_RX_L4_CKSUM_NONE ("not
+ * correct in the packet data, but the integrity of the L4 data is verified"), e.g. for a
+ * datagram from the host itself. Every consumer verifies that field or updates it
+ * incrementally for the relayed copy, so the full checksum is written in first (seen in
+ * tests/integration/image_boot.sh: without this, every datagram from the host was dropped
+ * as udp_bad_checksum). Plain IPv4/IPv6 UDP in one segment only; anything else is left to
+ * the parse, which drops it by reason. */
+static void fill_partial_udp_csum(struct rte_mbuf *m)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	const uint32_t len = rte_pktmbuf_data_len(m);
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+	struct rte_udp_hdr *udp;
+
+	if (m->nb_segs != 1 || len < RTE_ETHER_HDR_LEN + 20 + sizeof(*udp))
+		return;
+	if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+		const uint32_t ihl = (ip->version_ihl & 0xf) * 4u;
+
+		if (ip->next_proto_id != IPPROTO_UDP || ihl < 20 ||
+		    rte_be_to_cpu_16(ip->total_length) > len - RTE_ETHER_HDR_LEN ||
+		    rte_be_to_cpu_16(ip->total_length) < ihl + sizeof(*udp))
+			return;
+		udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+		udp->dgram_cksum = 0;
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	} else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+		const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(eth + 1);
+
+		if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) + sizeof(*udp) ||
+		    ip->proto != IPPROTO_UDP ||
+		    rte_be_to_cpu_16(ip->payload_len) > len - RTE_ETHER_HDR_LEN - sizeof(*ip) ||
+		    rte_be_to_cpu_16(ip->payload_len) < sizeof(*udp))
+			return;
+		udp = (struct rte_udp_hdr *)(ip + 1);
+		udp->dgram_cksum = 0;
+		udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+	} else {
+		return;
+	}
+	m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+}
+
 /* A received frame: the short way in when it is a feature's plain IPv4 or IPv6 datagram
  * (dp_udp.h 7.), else the full parse. */
 static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
+	if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE))
+		fill_partial_udp_csum(m);
 	if (dp_udp4_take(w, m, pidx) || dp_udp6_take(w, m, pidx))
 		return;
 	w->stats->rx_packets++;
