@@ -632,28 +632,28 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 	struct sp_leg *g = &call->leg[l];
 	struct sp_buf b = {0};
 	const char *tp = sp_transport_name(g->dest.tp);
-	sp_buf_printf(&b, "%s %s SIP/2.0\r\n", method, ruri);
-	sp_buf_printf(&b, "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n", tp_upper(g->dest.tp),
-		      s->cfg.advertised_host, our_port(s, g->dest.tp), branch);
-	sp_buf_printf(&b, "Max-Forwards: 70\r\n");
-	sp_buf_add(&b, g->routes, strlen(g->routes));
-	sp_buf_printf(&b, "From: %s;tag=%s\r\n", g->local_uri, g->local_tag);
+	char port[8];
+	snprintf(port, sizeof(port), "%u", our_port(s, g->dest.tp));
+	sp_buf_cat(&b, method, " ", ruri, " SIP/2.0\r\nVia: SIP/2.0/", tp_upper(g->dest.tp), " ",
+		   s->cfg.advertised_host, ":", port, ";branch=", branch,
+		   ";rport\r\nMax-Forwards: 70\r\n", g->routes, "From: ", g->local_uri,
+		   ";tag=", g->local_tag, "\r\nTo: ", g->remote_uri, NULL);
 	if (g->remote_tag[0] && strcmp(method, "CANCEL"))
-		sp_buf_printf(&b, "To: %s;tag=%s\r\n", g->remote_uri, g->remote_tag);
-	else
-		sp_buf_printf(&b, "To: %s\r\n", g->remote_uri);
-	sp_buf_printf(&b, "Call-ID: %s\r\nCSeq: %u %s\r\n", g->call_id, cseq, method);
-	sp_buf_printf(&b, "Contact: <sip:poprelay@%s:%u;transport=%s>\r\n", s->cfg.advertised_host,
-		      our_port(s, g->dest.tp), tp);
-	sp_buf_printf(&b, "User-Agent: poprelay-slowpath\r\n");
+		sp_buf_cat(&b, ";tag=", g->remote_tag, NULL);
+	sp_buf_cat(&b, "\r\nCall-ID: ", g->call_id, "\r\nCSeq: ", NULL);
+	sp_buf_uint(&b, cseq);
+	sp_buf_cat(&b, " ", method, "\r\nContact: <sip:poprelay@", s->cfg.advertised_host, ":",
+		   port, ";transport=", tp, ">\r\nUser-Agent: poprelay-slowpath\r\n", NULL);
 	if (extra)
 		sp_buf_add(&b, extra, strlen(extra));
 	if (body && body_len) {
-		sp_buf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			      ctype ? ctype : "application/sdp", body_len);
+		sp_buf_cat(&b, "Content-Type: ", ctype ? ctype : "application/sdp",
+			   "\r\nContent-Length: ", NULL);
+		sp_buf_uint(&b, body_len);
+		sp_buf_cat(&b, "\r\n\r\n", NULL);
 		sp_buf_add(&b, body, body_len);
 	} else {
-		sp_buf_printf(&b, "Content-Length: 0\r\n\r\n");
+		sp_buf_cat(&b, "Content-Length: 0\r\n\r\n", NULL);
 	}
 	int rc = b.oom ? -ENOMEM : sp_send(s, leg_dest(s, call, l), b.p, b.len);
 	if (rc == 0 && g->dest.tp == SP_UDP && strcmp(method, "ACK"))

@@ -295,6 +295,25 @@ void sp_buf_add(struct sp_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+void sp_buf_cat(struct sp_buf *b, ...)
+{
+	va_list ap;
+	va_start(ap, b);
+	for (const char *p; (p = va_arg(ap, const char *));)
+		sp_buf_add(b, p, strlen(p));
+	va_end(ap);
+}
+
+void sp_buf_uint(struct sp_buf *b, unsigned long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	do
+		d[--i] = (char)('0' + v % 10);
+	while (v /= 10);
+	sp_buf_add(b, d + i, sizeof(d) - i);
+}
+
 void sp_buf_printf(struct sp_buf *b, const char *fmt, ...)
 {
 	char tmp[1024];
@@ -417,12 +436,14 @@ int sp_msg_response(struct sp_buf *out, const osip_message_t *req, int code, con
 	char *s = NULL;
 	if (!req->cseq || !req->call_id || !req->from || !req->to)
 		return -EINVAL;
-	sp_buf_printf(out, "SIP/2.0 %d %s\r\n", code, reason ? reason : sp_msg_reason(code));
+	sp_buf_cat(out, "SIP/2.0 ", NULL);
+	sp_buf_uint(out, (unsigned)code);
+	sp_buf_cat(out, " ", reason ? reason : sp_msg_reason(code), "\r\n", NULL);
 	osip_via_t *v;
 	for (int i = 0; (v = osip_list_get(&req->vias, i)); i++) {
 		if (osip_via_to_str(v, &s) < 0)
 			return -EINVAL;
-		sp_buf_printf(out, "Via: %s\r\n", s);
+		sp_buf_cat(out, "Via: ", s, "\r\n", NULL);
 		osip_free(s);
 	}
 	/* RFC 3261 12.1.1: a UAS copies Record-Route into dialog-forming responses */
@@ -431,34 +452,36 @@ int sp_msg_response(struct sp_buf *out, const osip_message_t *req, int code, con
 	     i++) {
 		if (osip_record_route_to_str(rr, &s) < 0)
 			return -EINVAL;
-		sp_buf_printf(out, "Record-Route: %s\r\n", s);
+		sp_buf_cat(out, "Record-Route: ", s, "\r\n", NULL);
 		osip_free(s);
 	}
 	if (osip_from_to_str(req->from, &s) < 0)
 		return -EINVAL;
-	sp_buf_printf(out, "From: %s\r\n", s);
+	sp_buf_cat(out, "From: ", s, "\r\n", NULL);
 	osip_free(s);
 	if (osip_to_to_str(req->to, &s) < 0)
 		return -EINVAL;
 	if (to_tag && !sp_msg_to_tag(req) && code > 100)
-		sp_buf_printf(out, "To: %s;tag=%s\r\n", s, to_tag);
+		sp_buf_cat(out, "To: ", s, ";tag=", to_tag, "\r\n", NULL);
 	else
-		sp_buf_printf(out, "To: %s\r\n", s);
+		sp_buf_cat(out, "To: ", s, "\r\n", NULL);
 	osip_free(s);
 	if (osip_call_id_to_str(req->call_id, &s) < 0)
 		return -EINVAL;
-	sp_buf_printf(out, "Call-ID: %s\r\n", s);
+	sp_buf_cat(out, "Call-ID: ", s, "\r\nCSeq: ", req->cseq->number ? req->cseq->number : "",
+		   " ", req->cseq->method ? req->cseq->method : "", "\r\n", NULL);
 	osip_free(s);
-	sp_buf_printf(out, "CSeq: %s %s\r\n", req->cseq->number, req->cseq->method);
 	if (extra)
 		sp_buf_add(out, extra, strlen(extra));
-	sp_buf_printf(out, "Server: poprelay-slowpath\r\n");
+	sp_buf_cat(out, "Server: poprelay-slowpath\r\n", NULL);
 	if (body && body_len) {
-		sp_buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			      ctype ? ctype : "application/sdp", body_len);
+		sp_buf_cat(out, "Content-Type: ", ctype ? ctype : "application/sdp",
+			   "\r\nContent-Length: ", NULL);
+		sp_buf_uint(out, body_len);
+		sp_buf_cat(out, "\r\n\r\n", NULL);
 		sp_buf_add(out, body, body_len);
 	} else {
-		sp_buf_printf(out, "Content-Length: 0\r\n\r\n");
+		sp_buf_cat(out, "Content-Length: 0\r\n\r\n", NULL);
 	}
 	return out->oom ? -ENOMEM : 0;
 }

@@ -52,6 +52,10 @@ struct sp_buf {
 };
 void sp_buf_printf(struct sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sp_buf_add(struct sp_buf *b, const char *s, size_t n);
+/* The strings up to a NULL, one after the other: what a printf chain of "%s" does, without
+ * parsing a format per header (every message is built this way). */
+void sp_buf_cat(struct sp_buf *b, ...) __attribute__((sentinel));
+void sp_buf_uint(struct sp_buf *b, unsigned long long v); /* decimal */
 void sp_buf_free(struct sp_buf *b);
 
 /* A response to req: status line, every Via, From, To (with to_tag added when req's To has

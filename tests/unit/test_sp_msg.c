@@ -87,6 +87,60 @@ static void parse_ok(void)
 	osip_message_free(m);
 }
 
+/* A response byte for byte (the format the printf chain it replaced wrote): both Vias, the
+ * Record-Route of a 2xx, the tag added to To, the body with its type and length. */
+static void response_bytes(void)
+{
+	static const char req[] =
+	    "INVITE sip:bob@poprelay SIP/2.0\r\n"
+	    "Via: SIP/2.0/TLS 10.0.0.5:5061;branch=z9hG4bK776asdhds;rport\r\n"
+	    "Via: SIP/2.0/TLS 10.0.0.9:5061;branch=z9hG4bKabc;received=1.2.3.4\r\n"
+	    "Record-Route: <sip:10.0.0.9;lr>\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "To: <sip:bob@poprelay>\r\n"
+	    "From: \"Alice\" <sip:alice@poprelay>;tag=1928301774\r\n"
+	    "Call-ID: a84b4c76e66710@pc33\r\n"
+	    "CSeq: 2 INVITE\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	static const char want[] =
+	    "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/TLS 10.0.0.5:5061;branch=z9hG4bK776asdhds;rport\r\n"
+	    "Via: SIP/2.0/TLS 10.0.0.9:5061;branch=z9hG4bKabc;received=1.2.3.4\r\n"
+	    "Record-Route: <sip:10.0.0.9;lr>\r\n"
+	    "From: \"Alice\" <sip:alice@poprelay>;tag=1928301774\r\n"
+	    "To: <sip:bob@poprelay>;tag=tt\r\n"
+	    "Call-ID: a84b4c76e66710@pc33\r\n"
+	    "CSeq: 2 INVITE\r\n"
+	    "Allow: INVITE\r\n"
+	    "Server: poprelay-slowpath\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: 5\r\n\r\n"
+	    "v=0\r\n";
+	static const char want_486[] = "SIP/2.0 486 Busy Here Now\r\n";
+	osip_message_t *m;
+	int st;
+	const char *why;
+	CU_ASSERT_EQUAL_FATAL(sp_msg_parse(req, strlen(req), &m, &st, &why), 0);
+	struct sp_buf b = {0};
+	CU_ASSERT_EQUAL(sp_msg_response(&b, m, 200, NULL, "tt", "Allow: INVITE\r\n", "text/plain",
+					"v=0\r\n", 5),
+			0);
+	CU_ASSERT_EQUAL(b.len, strlen(want));
+	CU_ASSERT_STRING_EQUAL(b.p, want);
+	sp_buf_free(&b);
+	CU_ASSERT_EQUAL(sp_msg_response(&b, m, 486, "Busy Here Now", "tt", NULL, NULL, NULL, 0), 0);
+	CU_ASSERT_TRUE(b.p && !strncmp(b.p, want_486, strlen(want_486)));
+	CU_ASSERT_PTR_NULL(strstr(b.p, "Record-Route")); /* not in a non-2xx final */
+	sp_buf_free(&b);
+	osip_message_free(m);
+
+	sp_buf_uint(&b, 0);
+	sp_buf_cat(&b, " ", "a", "", "b", NULL);
+	sp_buf_uint(&b, 18446744073709551615ULL);
+	CU_ASSERT_STRING_EQUAL(b.p, "0 ab18446744073709551615");
+	sp_buf_free(&b);
+}
+
 static int parse_status(const char *txt, const char **why)
 {
 	osip_message_t *m;
@@ -211,6 +265,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("sp_msg", NULL, NULL);
 	CU_add_test(s, "framing", framing);
 	CU_add_test(s, "parse ok + response", parse_ok);
+	CU_add_test(s, "response bytes", response_bytes);
 	CU_add_test(s, "parse errors", parse_bad);
 	CU_add_test(s, "config", config);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
