@@ -76,7 +76,18 @@ if [ "$1" = configure ]; then
 		chgrp poprelay /etc/poprelay/tls/slowpath.key /etc/poprelay/tls/slowpath.crt
 		chmod 0640 /etc/poprelay/tls/slowpath.key
 	fi
-	if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+	if [ -d /run/systemd/system ]; then
+		systemctl daemon-reload || true
+		# An upgrade ($2: the version it replaces): the running services take the new
+		# binaries one at a time, in dependency order (Redis, the dataplane, the slowpath,
+		# the exporter); a unit that is not running stays stopped (try-restart).
+		if [ -n "${2:-}" ]; then
+			for u in poprelay-redis poprelay-dataplane poprelay-slowpath poprelay-exporter; do
+				systemctl try-restart "$u.service" ||
+					echo "poprelay: restarting $u.service failed (systemctl status $u.service)" >&2
+			done
+		fi
+	fi
 fi
 POST
 chmod 0755 "$root/DEBIAN/postinst"

@@ -30,7 +30,7 @@ make -s B="$bin" DPDK_CFLAGS="$(pkg-config --cflags libdpdk)" \
 	"$bin/poprelay-dataplane" "$bin/poprelay-slowpath" "$bin/poprelayctl" "$bin/poprelay-exporter" >&2 ||
 	{ echo "build-image: building the binaries failed" >&2; exit 1; }
 
-inputs=$( (sha256sum "$bin"/poprelay* "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
+inputs=$( (sha256sum "$bin"/poprelay-dataplane "$bin"/poprelay-slowpath "$bin"/poprelayctl "$bin"/poprelay-exporter "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
 if [ -s "$out/poprelay.raw" ] && [ -s "$out/poprelay.qcow2" ] && [ "$(cat "$out/poprelay.inputs" 2>/dev/null)" = "$inputs" ]; then
 	echo "build-image: $out/poprelay.raw is up to date" >&2
 	echo "$out/poprelay.raw"

@@ -11,7 +11,7 @@ dpkg -i "$deb"
 rm -rf /var/cache/poprelay-image
 
 # Secrets made by the package's postinst and by openssh-server's.
-rm -f /etc/poprelay/redis-*.pass /etc/ssh/ssh_host_*
+rm -f /etc/poprelay/redis-*.pass /etc/ssh/ssh_host_* /var/lib/poprelay/turn-nonce.key
 rm -rf /etc/poprelay/tls
 : >/etc/poprelay/redis-users.acl
 
@@ -21,7 +21,7 @@ passwd -l root >/dev/null
 # Debian's own Redis instance (127.0.0.1:6379) is not the appliance's: poprelay-redis is.
 systemctl disable redis-server.service >/dev/null 2>&1 || true
 systemctl mask redis-server.service
-systemctl enable systemd-networkd.service poprelay-seed.service poprelay-nic-bind.service \
+systemctl enable systemd-networkd.service poprelay-seed.service poprelay-seed-users.service poprelay-nic-bind.service \
 	poprelay-redis.service poprelay-dataplane.service poprelay-slowpath.service \
 	poprelay-exporter.service ssh.service
 # The management address comes from the seed (a systemd-networkd .network file); nothing
