@@ -48,14 +48,24 @@ MEDIA_PCI=0000:00:04.0
 
 # --- the seed (NoCloud: a vfat disk labelled CIDATA) -----------------------------------
 ssh-keygen -q -t ed25519 -N '' -C image-test -f "$d/key"
+# the carrier's certificate for the management address (baresip checks it against that IP)
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=pop-test.invalid \
+	-addext "subjectAltName=IP:$VM_MGMT,DNS:pop-test.invalid" \
 	-keyout "$d/tls.key" -out "$d/tls.crt" 2>/dev/null
 # The packaged configuration with this VM's media NIC and address; 2 vCPUs: lcore 0
-# control, 1 worker (sleeping when idle: the host has few cores).
+# control, 1 worker (sleeping when idle: the host has few cores). TURN peers in the
+# documentation range PEER lets in (refused by default); the slowpath offers MD5 digests
+# only (baresip 1.0 aborts on a SHA-256 challenge, as in slowpath_baresip.sh).
+PEER=203.0.113.5
 sed -e "s#^device = .*#device = $MEDIA_PCI#" -e "s#^ipv4 = .*#ipv4 = $VM_MEDIA/24#" \
 	-e "s#^gateway4 = .*#gateway4 = $HOST_MEDIA#" -e "s#^memory_mb = .*#memory_mb = 256#" \
-	-e "s#^worker_idle_sleep_us = .*#worker_idle_sleep_us = 100#" -e '/^ipv6 = /d' -e '/^gateway6 = /d' \
+	-e "s#^worker_idle_sleep_us = .*#worker_idle_sleep_us = 100#" -e "s#^rx_queues = .*#rx_queues = 2#" -e '/^ipv6 = /d' -e '/^gateway6 = /d' \
+	-e 's#^\#\[turn\]#[turn]\nallowed_peer = 203.0.113.0/24#' -e 's#^\[sip\]#[sip]\ndigest_algorithms = MD5#' \
 	images/poprelay.conf >"$d/poprelay.conf"
+grep -q '^allowed_peer' "$d/poprelay.conf" && grep -q '^digest_algorithms' "$d/poprelay.conf" ||
+	pr_fail "images/poprelay.conf changed: no [turn] or [sip] line to put the test's keys under"
+# the relay's device account, made by the seed (poprelay_users): TURN and SIP
+DEV=dev1 DEV_PW=Seed-device-pw-73q
 indent() { sed 's/^/      /' "$1"; }
 cat >"$d/meta-data" <<EOF
 instance-id: image-test-1
@@ -68,6 +78,9 @@ users:
     ssh_authorized_keys:
       - $(cat "$d/key.pub")
     sudo: ALL=(ALL) NOPASSWD:ALL
+poprelay_users:
+  - name: $DEV
+    password: $DEV_PW
 write_files:
   - path: /etc/systemd/network/10-mgmt.network
     content: |
@@ -107,6 +120,10 @@ for t in tapm:$HOST_MGMT tapd:$HOST_MEDIA; do
 	ip -n $ns addr add "${t#*:}/24" dev "${t%%:*}"
 	ip -n $ns link set "${t%%:*}" up
 done
+# the TURN peer, off the media prefix: the dataplane reaches it through its gateway (tapd)
+ip -n $ns addr add $PEER/32 dev tapd
+ip netns exec $ns turnutils_peer -L $PEER -p 3480 >"$d/peer.log" 2>&1 &
+pr_on_exit "kill $!"
 # KVM: -cpu host without arch-capabilities (under nested KVM, QEMU 7.2 cannot set that MSR
 # and aborts). TCG: -cpu max (the image's binaries are built for x86-64 corei7).
 # shellcheck disable=SC2054 # the commas are QEMU's
@@ -137,6 +154,8 @@ vm() { ip netns exec $ns ssh -q -i "$d/key" -o BatchMode=yes -o StrictHostKeyChe
 fail_vm() { # MSG: fail with the console's last lines and, if SSH works, the journal's
 	echo "--- console (tail)"; tail -30 "$d"/console*.log 2>/dev/null | tail -30
 	echo "--- journal (poprelay units)"; vm sudo journalctl -b --no-pager -n 40 -u 'poprelay-*' 2>/dev/null
+	# IMAGE_BOOT_HOLD=S: keep the VM up S seconds to look at it (ssh key in the directory)
+	[ -z "${IMAGE_BOOT_HOLD:-}" ] || { echo "FAIL: $* (VM held ${IMAGE_BOOT_HOLD} s: $d, netns $ns)"; sleep "$IMAGE_BOOT_HOLD"; }
 	pr_fail "$*"
 }
 media_checks() { # what every boot must show
@@ -179,6 +198,47 @@ media_checks() { # what every boot must show
 		fail_vm "the exporter does not see the dataplane up: $(grep poprelay_up "$d/metrics")"
 }
 
+# turn_check NAME: coturn's turnutils_uclient, in the test namespace, allocates with the
+# seed's user on the appliance's TURN listener (the media address, on the DPDK NIC) and
+# relays through it to turnutils_peer (channels, 2 clients, 30 datagrams each way, paced):
+# every datagram must come back.
+turn_check() {
+	local out=$d/uc-$1.log rc=0 lost
+	timeout 120 ip netns exec $ns turnutils_uclient -u $DEV -w "$DEV_PW" -e $PEER -r 3480 \
+		-m 2 -n 30 -l 200 -z 20 -c $VM_MEDIA >"$out" 2>&1 || rc=$?
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$out" | tail -1)
+	[ "$rc" = 0 ] && [ "$lost" = 0 ] || { tail -15 "$out"; fail_vm "$1: TURN relaying through the image: rc=$rc lost=${lost:-?}"; }
+	pr_log "$1: TURN relayed with no loss ($(sed -n 's/.*\(Total lost packets.*\)/\1/p' "$out" | tail -1))"
+}
+# sip_register NAME: a baresip device registers over TLS (the seed's certificate, checked
+# against the management address) to the slowpath with the seed's user; the registration
+# is read back in the appliance (poprelayctl user show). baresip is then killed without
+# unregistering, so the binding stays in Redis until it expires.
+sip_register() {
+	local b=$d/bs-$1
+	mkdir -p "$b"
+	cat >"$b/config" <<-CFG
+	poll_method epoll
+	sip_listen $HOST_MGMT:5070
+	sip_cafile $d/tls.crt
+	sip_trans_def tls
+	net_interface $HOST_MGMT
+	module_path /usr/lib/baresip/modules
+	module g711.so
+	module srtp.so
+	module_app account.so
+	module_app menu.so
+	CFG
+	echo "<sip:$DEV@poprelay;transport=tls>;auth_pass=$DEV_PW;outbound=\"sip:$VM_MGMT:5061;transport=tls\";mediaenc=srtp-mand;regint=3600" >"$b/accounts"
+	ip netns exec $ns baresip -s -f "$b" >"$b.log" 2>&1 </dev/null &
+	local bpid=$!
+	pr_on_exit "kill -9 $bpid 2>/dev/null"
+	within 60 sh -c "ip netns exec $ns ssh -q -i '$d/key' -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=3 ops@$VM_MGMT sudo poprelayctl user show $DEV | grep -Eq '^registration +.* via tls from $HOST_MGMT:'" ||
+		{ tail -20 "$b.log"; fail_vm "$1: baresip did not register over TLS ($(vm sudo poprelayctl user show $DEV | grep ^registration))"; }
+	{ kill -9 $bpid && wait $bpid; } 2>/dev/null
+	pr_log "$1: baresip registered over TLS: $(vm sudo poprelayctl user show $DEV | grep ^registration | tr -s ' ')"
+}
+
 # --- first boot ----------------------------------------------------------------------------
 tb=$(date +%s)
 boot "$d/console-boot1.log"
@@ -199,6 +259,23 @@ vm sudo sshd -T >"$d/sshd" || fail_vm "sshd -T failed"
 for k in "passwordauthentication no" "kbdinteractiveauthentication no" "permitrootlogin no"; do
 	grep -qx "$k" "$d/sshd" || fail_vm "sshd: not '$k': $(grep "^${k% *} " "$d/sshd")"
 done
+# the seed's relay user, added once Redis ran, and its password gone from the disk
+vm sudo journalctl -b -u poprelay-seed-users --no-pager | grep -q "user $DEV: added" ||
+	fail_vm "the seed's relay user $DEV was not added"
+vm sudo test -e /var/lib/poprelay-image/users.pending && fail_vm "the seed's user passwords are still on the disk"
+vm sudo grep -rlF "$DEV_PW" /etc /var/lib 2>/dev/null && fail_vm "the seed's user password is on the disk"
+turn_check boot1
+sip_register boot1
+# The package set of the running appliance is the one listed next to the image.
+vm "dpkg-query -W -f '\${Package} \${Version} \${Architecture}\n'" | sort >"$d/vm.packages" ||
+	fail_vm "dpkg-query in the VM failed"
+cmp -s "$d/vm.packages" "${img%.raw}.packages" ||
+	fail_vm "the VM's packages differ from ${img%.raw}.packages: $(diff "$d/vm.packages" "${img%.raw}.packages" | head -5)"
+for p in poprelay redis-server dpdk linux-image-amd64; do
+	grep -q "^$p " "${img%.raw}.packages" || pr_fail "${img%.raw}.packages does not list $p"
+done
+python3 -c "import json,sys; m=json.load(open(sys.argv[1])); assert len(m['packages']) > 100, len(m['packages'])" \
+	"${img%.raw}.manifest" || pr_fail "${img%.raw}.manifest is not mkosi's package manifest"
 printf 'Image-test-pw9\n' >"$d/upw"
 vm sudo poprelayctl user add imguser --password-file /dev/stdin <"$d/upw" >/dev/null ||
 	fail_vm "poprelayctl user add failed"
@@ -214,7 +291,44 @@ vm sudo journalctl -b -u poprelay-seed --no-pager | grep -q "already applied" ||
 	fail_vm "the seed was applied again on reboot"
 media_checks
 pr_log "reboot: media checks done after $(($(date +%s) - tb)) s"
-vm sudo poprelayctl user list | grep -q imguser || fail_vm "the user added before the reboot is gone"
+vm sudo poprelayctl user list >"$d/users" || fail_vm "poprelayctl user list failed"
+grep -qw imguser "$d/users" || fail_vm "the user added before the reboot is gone"
+grep -qw $DEV "$d/users" || fail_vm "the seed's user is gone after the reboot"
+vm sudo cat /etc/poprelay/poprelay.conf | cmp -s - "$d/poprelay.conf" || fail_vm "the configuration changed across the reboot"
+turn_check reboot
+
+# --- upgrade in place: a rebuilt package, a higher version ----------------------------------
+pr_log "upgrade"
+sip_register upgrade
+pids() { vm systemctl show -p MainPID --value poprelay-redis poprelay-dataplane poprelay-slowpath | paste -sd' '; }
+pids0=$(pids)
+deb=$(images/build-deb.sh "$BUILD/image/bin" 0.1.1) || pr_fail "building the upgrade package failed"
+pr_on_exit "rm -f '$deb'"
+vm "cat >/tmp/poprelay.deb" <"$deb" || fail_vm "copying the package into the VM failed"
+since=$(vm date +%s)
+# --force-confold: a configuration changed on the machine is always kept, even when the
+# new package's default changed (without it dpkg would ask)
+vm sudo DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /tmp/poprelay.deb >"$d/upgrade.log" 2>&1 ||
+	{ cat "$d/upgrade.log"; fail_vm "dpkg -i of the upgrade failed"; }
+[ "$(vm "dpkg-query -W -f '\${Version}' poprelay")" = 0.1.1 ] || fail_vm "poprelay is not at 0.1.1 after the upgrade"
+pids1=$(pids)
+set -- $pids0; for p in $pids1; do
+	[ "$p" != 0 ] && [ "$p" != "$1" ] || fail_vm "not every service restarted by the upgrade (MainPIDs $pids0 -> $pids1)"
+	shift
+done
+# restarted in order: the last start of Redis, then the dataplane's, then the slowpath's
+vm sudo journalctl --since "@$since" -o cat --no-pager -u poprelay-redis -u poprelay-dataplane \
+	-u poprelay-slowpath | grep -o '^Started poprelay-[a-z]*' | tac | awk '!seen[$2]++' | tac |
+	sed 's/Started poprelay-//' | paste -sd' ' >"$d/order"
+[ "$(cat "$d/order")" = "redis dataplane slowpath" ] || fail_vm "services not restarted in order: $(cat "$d/order")"
+media_checks
+vm sudo cat /etc/poprelay/poprelay.conf | cmp -s - "$d/poprelay.conf" || fail_vm "the upgrade changed the configuration"
+vm sudo poprelayctl user list >"$d/users" || fail_vm "poprelayctl user list failed"
+grep -qw imguser "$d/users" && grep -qw $DEV "$d/users" || fail_vm "users lost by the upgrade: $(cat "$d/users")"
+vm sudo poprelayctl user show $DEV | grep -Eq "^registration +.* via tls from $HOST_MGMT:" ||
+	fail_vm "the registration did not survive the upgrade"
+turn_check upgrade
+pr_log "upgrade: 0.1.0 -> 0.1.1, restarted in order ($(cat "$d/order")), users, registration, configuration kept"
 # --- no seed: nothing starts, the console says how to configure --------------------------
 pr_log "boot without a seed"
 vm sudo systemctl poweroff || true
