@@ -117,7 +117,7 @@ static inline uint32_t pr_frec_size(uint32_t len)
 /* Producer: room for a record of len bytes (counting the skip a wrap would need). */
 static inline bool pr_fring_room(const struct pr_fring *r, uint32_t ring_bytes, uint32_t len)
 {
-	uint32_t head = r->head, tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	uint32_t head = r->head & ~7u, tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 	uint32_t need = pr_frec_size(len), off = head & (ring_bytes - 1), used = head - tail;
 	if (off + need > ring_bytes)
 		need += ring_bytes - off;
@@ -133,7 +133,9 @@ static inline bool pr_fring_put(struct pr_fring *r, uint32_t ring_bytes, const s
 	const uint32_t len = n1 + n2;
 	if (len > PR_FRING_MAX_MSG || !pr_fring_room(r, ring_bytes, len))
 		return false;
-	uint32_t head = r->head, off = head & (ring_bytes - 1);
+	/* (head is ours, but in memory the consumer can write: kept to a multiple of 8, a
+	 * skip marker's 8 bytes always fit before the end) */
+	uint32_t head = r->head & ~7u, off = head & (ring_bytes - 1);
 	if (off + pr_frec_size(len) > ring_bytes) {
 		/* a skip marker: a record header whose kind is SKIP, or (fewer than its bytes
 		 * left) just the first 8 bytes, which hold len and kind */

@@ -83,9 +83,9 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		ctl_err(ctx, "cannot list allocations: %s", pr_ks_errmsg());
 		return ctl_exit_for(rc);
 	}
-	static const char *const hdr[] = {"id",	     "username", "client",   "relay",
-					  "expires", "pkts_c2p", "pkts_p2c", "drops"};
-	struct ctl_table *t = ctx->json ? NULL : ctl_table_new(8, hdr);
+	static const char *const hdr[] = {"id",	      "username", "transport", "client", "relay",
+					  "expires",  "pkts_c2p", "pkts_p2c",  "drops"};
+	struct ctl_table *t = ctx->json ? NULL : ctl_table_new(9, hdr);
 	json_t *arr = ctx->json ? json_array() : NULL;
 	for (size_t i = 0; i < ids.n; i++) {
 		struct pr_ks_turn_alloc a;
@@ -102,7 +102,7 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		snprintf(c2p, sizeof(c2p), "%" PRIu64, a.pkts_c2p);
 		snprintf(p2c, sizeof(p2c), "%" PRIu64, a.pkts_p2c);
 		snprintf(drops, sizeof(drops), "%" PRIu64, drops_total(&a));
-		const char *row[] = {a.id, a.username, cli, rel, exp, c2p, p2c, drops};
+		const char *row[] = {a.id, a.username, a.transport, cli, rel, exp, c2p, p2c, drops};
 		ctl_table_add(t, row);
 	}
 	pr_ks_names_free(&ids);

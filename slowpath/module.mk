@@ -1,6 +1,6 @@
 # slowpath/: poprelay-slowpath, the SIP over TLS registrar and media B2BUA.
 # The objects (all but sp_main.c) form libpoprelay-sp.a so unit tests can link them.
-SP_SRCS := $(filter-out slowpath/sp_main.c,$(wildcard slowpath/*.c))
+SP_SRCS := $(filter-out slowpath/sp_main.c slowpath/tf_main.c,$(wildcard slowpath/*.c))
 SP_OBJS := $(SP_SRCS:%.c=$(B)/%.o)
 SP_LIB := $(B)/libpoprelay-sp.a
 SP_BIN := $(B)/poprelay-slowpath
@@ -16,6 +16,13 @@ $(SP_LIB): $(SP_OBJS)
 
 $(SP_BIN): $(B)/slowpath/sp_main.o $(SP_LIB) $(CRYPTO_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $(B)/slowpath/sp_main.o $(SP_LIB) -o $@ $(SP_LINK_LIBS)
+
+# poprelay-turnfront: TURN over TCP and TLS (slowpath/tf_main.c, docs/turn.md).
+TF_BIN := $(B)/poprelay-turnfront
+BINS += $(TF_BIN)
+$(TF_BIN): $(B)/slowpath/tf_main.o $(B)/slowpath/tf_frame.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(COMMON_LIB) $(EVENT_LIBS) $(SSL_LIBS)
+$(eval $(call fuzzer,fuzz_turn_frame,slowpath/tf_frame.c,))
 
 $(eval $(call unit_test,test_sp_digest,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_sdp,$(SP_LIB) $(CRYPTO_LIB),$(SP_LINK_LIBS)))
