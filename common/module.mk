@@ -10,3 +10,4 @@ $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
 	ar rcs $@ $^
 
 $(eval $(call unit_test,test_keyspace,$(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS)))
+$(eval $(call unit_test,test_fring,,))

@@ -23,6 +23,7 @@ BINS += $(TF_BIN)
 $(TF_BIN): $(B)/slowpath/tf_main.o $(B)/slowpath/tf_frame.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(COMMON_LIB) $(EVENT_LIBS) $(SSL_LIBS)
 $(eval $(call fuzzer,fuzz_turn_frame,slowpath/tf_frame.c,))
+$(eval $(call unit_test,test_tf_frame,$(B)/slowpath/tf_frame.o,))
 
 $(eval $(call unit_test,test_sp_digest,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_sdp,$(SP_LIB) $(CRYPTO_LIB),$(SP_LINK_LIBS)))
