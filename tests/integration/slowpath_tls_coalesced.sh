@@ -6,6 +6,9 @@
 #   two, many       2 and 20 OPTIONS, one record each, in one segment
 #   split           a record and half the next, the rest 0.3 s later
 #   tls12           two OPTIONS in one segment over TLS 1.2
+#   backpressure    20,000 OPTIONS while the client does not read (4 KiB receive buffer):
+#                   the slowpath's writes wait for the socket, then all 20,000 answers
+#                   arrive, 200 each, in CSeq order
 # then the flows closed: conns_open back to 0 and no TLS failure counted.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -24,7 +27,7 @@ out=$(python3 "$SP_DIR/tls_coalesced.py" "$TP" "$D/ca.crt" 2>&1)
 rc=$?
 printf '%s\n' "$out"
 [ $rc = 0 ] || { tail -n 20 "$D/sp.log" >&2; pr_fail "a request in a coalesced segment went unanswered"; }
-for c in finished+first two many split tls12; do
+for c in finished+first two many split tls12 backpressure; do
 	grep -qx "ok $c" <<<"$out" || pr_fail "case $c did not run"
 done
 

@@ -9,6 +9,9 @@ sends its records in one send() and wants every request answered within 5 s.
   many             20 OPTIONS, one record each, in one segment
   split            a record and half of the next; 0.3 s later the rest
   tls12            two OPTIONS in one segment over TLS 1.2
+  backpressure     20,000 OPTIONS sent while not reading, into a 4 KiB receive buffer: the
+                   slowpath's socket fills and its SSL_write must wait and retry; then
+                   every answer read, each a 200 for its CSeq, in order
 
 Prints "ok CASE" per case, or "fail CASE: WHY" and exits 1. Standard library only:
 ssl.MemoryBIO holds the records until the test sends them."""
@@ -29,11 +32,15 @@ def options(n, src):
 
 
 class Flow:
-    def __init__(self, version=None):
+    def __init__(self, version=None, rcvbuf=None):
         ctx = ssl.create_default_context(cafile=cafile)
         if version:
             ctx.minimum_version = ctx.maximum_version = version
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout=5)
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(5)
+        self.sock.connect(('127.0.0.1', port))
         self.src = self.sock.getsockname()
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = ctx.wrap_bio(self.inc, self.out, server_hostname='127.0.0.1')
@@ -57,10 +64,11 @@ class Flow:
         self.tls.write(data)
         return self.out.read()
 
-    def answers(self, n):
-        """waits for n responses; returns their status lines"""
+    def answers(self, n, wait=5, cseqs=None):
+        """waits up to wait s for n responses; returns their status lines (and appends their
+        CSeq numbers to cseqs)"""
         buf, got = b'', []
-        deadline = time.time() + 5
+        deadline = time.time() + wait
         while len(got) < n:
             try:
                 while True:
@@ -70,11 +78,13 @@ class Flow:
             while b'\r\n\r\n' in buf:
                 head, buf = buf.split(b'\r\n\r\n', 1)
                 got.append(head.split(b'\r\n', 1)[0].decode())
+                if cseqs is not None:
+                    cseqs.append(int(head.split(b'\r\nCSeq: ', 1)[1].split(b' ', 1)[0]))
             if len(got) >= n:
                 break
             left = deadline - time.time()
             if left <= 0:
-                raise TimeoutError('%d of %d answered in 5 s' % (len(got), n))
+                raise TimeoutError('%d of %d answered in %d s' % (len(got), n, wait))
             self.sock.settimeout(left)
             self.feed()
         return got
@@ -128,8 +138,26 @@ def split():
     f.close()
 
 
+def backpressure():
+    n = 20000
+    f = Flow(rcvbuf=4096)
+    f.sock.sendall(f.out.read())
+    seg = b''.join(f.record(options(i, f.src)) for i in range(n))
+    f.sock.settimeout(60)
+    f.sock.sendall(seg)  # the slowpath answers as it reads: its answers pile up meanwhile
+    time.sleep(1)
+    cseqs = []
+    got = f.answers(n, wait=60, cseqs=cseqs)
+    expect('backpressure', got, n)
+    if cseqs != list(range(1, n + 1)):
+        bad = next(i for i, c in enumerate(cseqs) if c != i + 1)
+        raise AssertionError('answer %d has CSeq %d' % (bad, cseqs[bad]))
+    f.close()
+
+
 case('finished+first', finished_first)
 case('two', lambda: together(2))
 case('many', lambda: together(20))
 case('split', split)
 case('tls12', lambda: together(2, ssl.TLSVersion.TLSv1_2))
+case('backpressure', backpressure)
