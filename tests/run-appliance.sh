@@ -8,6 +8,8 @@
 #   poprelay-dataplane   images/poprelay.conf with the virtual port filled in
 #   poprelay-slowpath    SIP over TLS on 192.0.2.1:5061 in pr-pop (kernel stack, a second
 #                        veth pair pr-pop-sig/pr-cli-sig), certificate from a demo CA
+#   poprelay-turnfront   TURN over TCP (192.0.2.1:3478) and TLS (192.0.2.1:5349) in pr-pop,
+#                        attached to the dataplane's stream socket
 #   demo                 users alice, bob and carol (poprelayctl user add); alice registers
 #                        from pr-client with baresip over TLS; bob registers too and answers
 #                        a call from carol's device: a tone, SDES-SRTP on both legs,
@@ -23,7 +25,7 @@ BUILD=${1:-build}
 trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 
-PROCESSES=(dataplane slowpath)
+PROCESSES=(dataplane slowpath turnfront)
 APPLIANCE_IP4=198.51.100.10
 APPLIANCE_IP6=2001:db8:100::10
 SIP_IP=192.0.2.1
@@ -87,6 +89,9 @@ config() {
 		-days 2 -extfile "$RUN/sip.ext" -out "$RUN/sip.crt" 2>/dev/null
 	if ! grep -q '^\[sip\]' "$CONF"; then echo "[sip]" >>"$CONF"; fi
 	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 30000-30999\ndigest_algorithms = MD5" "$CONF"
+	# TURN over TCP and TLS: on the signalling address, with the slowpath's certificate
+	printf '[turn_front]\ndataplane_socket = /var/run/dpdk/%s/turn_front.sock\ntcp_listen = %s:3478\ntls_listen = %s:5349\ntls_cert = %s\ntls_key = %s\n' \
+		"$(sed -n 's/^file_prefix = //p' "$CONF")" $SIP_IP $SIP_IP "$RUN/sip.crt" "$RUN/sip.key" >>"$CONF"
 	pr_log "configuration: $CONF (hugepages: $huge)"
 }
 
@@ -100,6 +105,12 @@ start_slowpath() {
 	pr_start slowpath pr-pop "$BUILD/poprelay-slowpath" -c "$CONF"
 	pr_wait_for 15 grep -q "listening:" "$RUN/slowpath.log" ||
 		{ cat "$RUN/slowpath.log"; pr_fail "the slowpath did not come up"; }
+}
+
+start_turnfront() {
+	pr_start turnfront pr-pop "$BUILD/poprelay-turnfront" -c "$CONF"
+	pr_wait_for 15 grep -q "attached to the dataplane" "$RUN/turnfront.log" ||
+		{ cat "$RUN/turnfront.log"; pr_fail "poprelay-turnfront did not attach to the dataplane"; }
 }
 
 # Demo: two users, and alice registering from pr-client with baresip over TLS + SRTP.
@@ -223,6 +234,12 @@ show() {
 			-y -n 20 -l 200 -z 10 -c "$APPLIANCE_IP4" 2>&1 | grep -E "Total lost|ERROR|error" | tail -2
 		"$BUILD/poprelayctl" -c "$CONF" turn allocations | head -5
 		echo
+		echo "== TURN over TCP ($SIP_IP:3478) and TLS ($SIP_IP:5349), the same client and relay"
+		ip netns exec pr-client timeout 30 turnutils_uclient -t -u alice -w "$(cat "$RUN/alice.pass")" \
+			-y -n 20 -l 200 -z 10 -c -p 3478 "$SIP_IP" 2>&1 | grep -E "Total lost|ERROR|error" | tail -2
+		ip netns exec pr-client timeout 30 turnutils_uclient -t -S -u alice -w "$(cat "$RUN/alice.pass")" \
+			-y -n 20 -l 200 -z 10 -c -p 5349 "$SIP_IP" 2>&1 | grep -E "Total lost|ERROR|error" | tail -2
+		echo
 	fi
 	show_call
 	echo "== poprelayctl user list"
@@ -240,6 +257,7 @@ show() {
 	echo "  $BUILD/poprelayctl -c $CONF session list"
 	echo "  $BUILD/poprelayctl -c $CONF cdr list --since 1h"
 	echo "  ip netns exec pr-client turnutils_uclient -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $APPLIANCE_IP4"
+	echo "  ip netns exec pr-client turnutils_uclient -t -S -p 5349 -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $SIP_IP"
 	echo "Ctrl-C stops it and cleans up."
 }
 
