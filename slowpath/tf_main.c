@@ -168,6 +168,8 @@ static int parse_listens(const char *key, const char *v, uint8_t proto, char *er
 	return 0;
 }
 
+static char sip_cert[256], sip_key[256];
+
 static int load_config(const char *path, char *err, size_t el)
 {
 	FILE *f = fopen(path, "r");
@@ -191,6 +193,19 @@ static int load_config(const char *path, char *err, size_t el)
 			}
 			*rb = 0;
 			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		if (strcmp(section, "sip") == 0) {
+			/* the slowpath's certificate and key: ours when [turn_front] names none */
+			char *eq = strchr(s, '=');
+			if (!eq)
+				continue;
+			*eq = 0;
+			char *k = trim(s), *v = trim(eq + 1);
+			if (!strcmp(k, "tls_cert") && strlen(v) < sizeof(sip_cert))
+				snprintf(sip_cert, sizeof(sip_cert), "%s", v);
+			else if (!strcmp(k, "tls_key") && strlen(v) < sizeof(sip_key))
+				snprintf(sip_key, sizeof(sip_key), "%s", v);
 			continue;
 		}
 		if (strcmp(section, "turn_front") != 0)
@@ -238,8 +253,15 @@ static int load_config(const char *path, char *err, size_t el)
 	if (parse_listens("tcp_listen", cfg.tcp_listen, TF_TP_TCP, err, el) < 0 ||
 	    parse_listens("tls_listen", cfg.tls_listen, TF_TP_TLS, err, el) < 0)
 		return -1;
+	/* the slowpath's certificate store, unless [turn_front] names its own */
+	if (!cfg.tls_cert[0] && !cfg.tls_key[0]) {
+		snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s", sip_cert);
+		snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s", sip_key);
+	}
 	if (cfg.tls_listen[0] && (!cfg.tls_cert[0] || !cfg.tls_key[0])) {
-		snprintf(err, el, "[turn_front] tls_cert, tls_key: required with tls_listen");
+		snprintf(err, el,
+			 "[turn_front] tls_cert, tls_key: required with tls_listen (or [sip] "
+			 "tls_cert and tls_key)");
 		return -1;
 	}
 	if (!cfg.nl) {

@@ -90,8 +90,9 @@ config() {
 	if ! grep -q '^\[sip\]' "$CONF"; then echo "[sip]" >>"$CONF"; fi
 	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 30000-30999\ndigest_algorithms = MD5" "$CONF"
 	# TURN over TCP and TLS: on the signalling address, with the slowpath's certificate
-	printf '[turn_front]\ndataplane_socket = /var/run/dpdk/%s/turn_front.sock\ntcp_listen = %s:3478\ntls_listen = %s:5349\ntls_cert = %s\ntls_key = %s\n' \
-		"$(sed -n 's/^file_prefix = //p' "$CONF")" $SIP_IP $SIP_IP "$RUN/sip.crt" "$RUN/sip.key" >>"$CONF"
+	# ([sip] tls_cert and tls_key: the front takes them when its section names none)
+	printf '[turn_front]\ndataplane_socket = /var/run/dpdk/%s/turn_front.sock\ntcp_listen = %s:3478\ntls_listen = %s:5349\n' \
+		"$(sed -n 's/^file_prefix = //p' "$CONF")" $SIP_IP $SIP_IP >>"$CONF"
 	pr_log "configuration: $CONF (hugepages: $huge)"
 }
 
