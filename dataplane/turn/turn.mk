@@ -43,3 +43,11 @@ TURN_ALLOCGEN := $(B)/tests/bench/turn/allocgen
 BINS += $(TURN_ALLOCGEN)
 $(TURN_ALLOCGEN): $(B)/tests/bench/turn/allocgen.o $(CRYPTO_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
+
+# Benchmark helper (tests/bench/turn_tcp.sh): TURN over TCP and TLS relay load (N connections
+# allocating and binding a channel, then ChannelData to a UDP peer in the same process that
+# echoes it back), STUN integrity and fingerprint from crypto/, TLS from OpenSSL.
+TURN_TCPGEN := $(B)/tests/bench/turn/tcpgen
+BINS += $(TURN_TCPGEN)
+$(TURN_TCPGEN): $(B)/tests/bench/turn/tcpgen.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
