@@ -25,12 +25,17 @@ command -v mkosi >/dev/null || { echo "build-image: mkosi is not installed (make
 # The binaries for the image, built apart from BUILD_DIR's: the Makefile builds the
 # dataplane with -march=native (for this machine's benchmarks), which could stop on an
 # illegal instruction on another CPU; DPDK's own flags keep its portable -march=corei7.
+# The binaries are those images/build-deb.sh packages ("$B/poprelay…"), so a program added
+# to the package is built here without a second list to keep.
 bin=$out/bin
-make -s B="$bin" DPDK_CFLAGS="$(pkg-config --cflags libdpdk)" \
-	"$bin/poprelay-dataplane" "$bin/poprelay-slowpath" "$bin/poprelayctl" "$bin/poprelay-exporter" >&2 ||
+progs=$(grep -o '"\$B/poprelay[a-z-]*"' images/build-deb.sh | tr -d '"' | sed 's#^\$B/##' | sort -u)
+[ -n "$progs" ] || { echo "build-image: no binary found in images/build-deb.sh" >&2; exit 1; }
+# shellcheck disable=SC2046 # one word per program
+make -s B="$bin" DPDK_CFLAGS="$(pkg-config --cflags libdpdk)" $(printf "$bin/%s " $progs) >&2 ||
 	{ echo "build-image: building the binaries failed" >&2; exit 1; }
 
-inputs=$( (sha256sum "$bin"/poprelay-dataplane "$bin"/poprelay-slowpath "$bin"/poprelayctl "$bin"/poprelay-exporter "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
+# shellcheck disable=SC2046
+inputs=$( (sha256sum $(printf "$bin/%s " $progs) "$0"; find images -type f -print0 | sort -z | xargs -0 sha256sum; echo "$VER") | sha256sum | cut -c1-64)
 if [ -s "$out/poprelay.raw" ] && [ -s "$out/poprelay.qcow2" ] && [ "$(cat "$out/poprelay.inputs" 2>/dev/null)" = "$inputs" ]; then
 	echo "build-image: $out/poprelay.raw is up to date" >&2
 	echo "$out/poprelay.raw"
