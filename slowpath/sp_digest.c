@@ -208,24 +208,32 @@ int sp_nonce_check(const struct sp_nonce_ctx *n, const char *nonce, int64_t now)
 	return 0;
 }
 
+/* A slot: the nonce by a keyed 64-bit hash (0: empty), not its 48 characters, so a slot is
+ * 24 bytes; two live nonces sharing a hash (about n^2 / 2^65 over n live ones) would share
+ * a count. */
 struct nc_entry {
-	char nonce[SP_NONCE_LEN + 1];
-	uint32_t nc;
+	uint64_t key;
 	int64_t expires;
+	uint32_t nc;
 };
 struct sp_nc_table {
-	size_t cap;
+	size_t cap, max_cap;
+	uint64_t seed;
 	struct nc_entry *e;
 };
 
-struct sp_nc_table *sp_nc_table_new(size_t capacity)
+#define NC_WINDOW 64 /* slots probed from a nonce's home slot */
+
+struct sp_nc_table *sp_nc_table_new(size_t capacity, size_t max_capacity)
 {
 	struct sp_nc_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->cap = capacity < 16 ? 16 : capacity;
+	t->max_cap = max_capacity < t->cap ? t->cap : max_capacity;
 	t->e = calloc(t->cap, sizeof(*t->e));
-	if (!t->e) {
+	if (!t->e || RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1) {
+		free(t->e);
 		free(t);
 		return NULL;
 	}
@@ -240,12 +248,59 @@ void sp_nc_table_free(struct sp_nc_table *t)
 	}
 }
 
-static uint64_t fnv(const char *s)
+size_t sp_nc_table_slots(const struct sp_nc_table *t)
 {
-	uint64_t h = 1469598103934665603ULL;
+	return t->cap;
+}
+
+static uint64_t nc_key(const struct sp_nc_table *t, const char *s)
+{
+	uint64_t h = 1469598103934665603ULL ^ t->seed;
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
+	/* splitmix64's finalizer: every bit of the text reaches the low bits the slot uses */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h ? h : 1;
+}
+
+/* The live slots of t into a table of cap slots, each within its window; false when one
+ * does not fit (the caller tries twice the size). */
+static bool nc_rehash(const struct sp_nc_table *t, struct nc_entry *to, size_t cap, int64_t now)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct nc_entry *x = &t->e[i];
+		if (!x->key || x->expires < now)
+			continue;
+		size_t h = x->key % cap, j;
+		for (j = 0; j < NC_WINDOW && j < cap && to[(h + j) % cap].key; j++)
+			;
+		if (j == NC_WINDOW || j == cap)
+			return false;
+		to[(h + j) % cap] = *x;
+	}
+	return true;
+}
+
+/* Doubles t (or more, until every live slot fits its window), up to max_cap. */
+static int nc_grow(struct sp_nc_table *t, int64_t now)
+{
+	for (size_t cap = t->cap * 2; cap <= t->max_cap; cap *= 2) {
+		struct nc_entry *e = calloc(cap, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		if (nc_rehash(t, e, cap, now)) {
+			free(t->e);
+			t->e = e;
+			t->cap = cap;
+			return 0;
+		}
+		free(e);
+	}
+	return -ENOSPC;
 }
 
 int sp_nc_check(struct sp_nc_table *t, const char *nonce, const char *nc, int64_t now,
@@ -257,27 +312,33 @@ int sp_nc_check(struct sp_nc_table *t, const char *nonce, const char *nc, int64_
 	unsigned long v = strtoul(nc, &e, 16);
 	if (*e || v == 0)
 		return -EINVAL;
-	/* Probe a bounded window; expired slots are reusable. */
-	size_t h = fnv(nonce) % t->cap, free_slot = (size_t)-1;
-	for (size_t i = 0; i < 64 && i < t->cap; i++) {
-		struct nc_entry *x = &t->e[(h + i) % t->cap];
-		bool dead = !x->nonce[0] || x->expires < now;
-		if (!dead && !strcmp(x->nonce, nonce)) {
-			if (v <= x->nc)
-				return -EALREADY;
+	uint64_t key = nc_key(t, nonce);
+	for (;;) {
+		/* Probe a bounded window; expired slots are reusable. */
+		size_t h = key % t->cap, free_slot = (size_t)-1;
+		for (size_t i = 0; i < NC_WINDOW && i < t->cap; i++) {
+			struct nc_entry *x = &t->e[(h + i) % t->cap];
+			bool dead = !x->key || x->expires < now;
+			if (!dead && x->key == key) {
+				if (v <= x->nc)
+					return -EALREADY;
+				x->nc = (uint32_t)v;
+				return 0;
+			}
+			if (dead && free_slot == (size_t)-1)
+				free_slot = (h + i) % t->cap;
+		}
+		if (free_slot != (size_t)-1) {
+			struct nc_entry *x = &t->e[free_slot];
+			x->key = key;
 			x->nc = (uint32_t)v;
+			x->expires = expires;
 			return 0;
 		}
-		if (dead && free_slot == (size_t)-1)
-			free_slot = (h + i) % t->cap;
+		int rc = nc_grow(t, now); /* a full window: room for more nonces in flight */
+		if (rc < 0)
+			return rc;
 	}
-	if (free_slot == (size_t)-1)
-		return -ENOSPC;
-	struct nc_entry *x = &t->e[free_slot];
-	snprintf(x->nonce, sizeof(x->nonce), "%s", nonce);
-	x->nc = (uint32_t)v;
-	x->expires = expires;
-	return 0;
 }
 
 int sp_unquote(char *dst, size_t len, const char *s)

@@ -51,12 +51,20 @@ int sp_nonce_make(const struct sp_nonce_ctx *n, int64_t now, char out[SP_NONCE_L
 /* 0 valid, -ESTALE authentic but older than ttl, -EINVAL forged or malformed. */
 int sp_nonce_check(const struct sp_nonce_ctx *n, const char *nonce, int64_t now);
 
-/* Replay table: remembers the highest nonce-count used with each nonce until it expires. */
+/* Replay table: remembers the highest nonce-count used with each nonce until it expires.
+ * capacity slots at first; a nonce whose window of slots is full doubles the table, up to
+ * max_capacity (24 bytes a slot). Every nonce used takes a slot until it expires
+ * (nonce_ttl_s + 60 s): SP_NC_MAX_SLOTS (48 MiB) holds the nonces of about 4,000 fresh
+ * challenges answered a second with the default nonce_ttl_s; 65,536 slots, the size it had
+ * before it could grow, filled at about 45,000 and refused every new nonce for 6 minutes. */
+#define SP_NC_MAX_SLOTS (2u << 20)
 struct sp_nc_table;
-struct sp_nc_table *sp_nc_table_new(size_t capacity);
+struct sp_nc_table *sp_nc_table_new(size_t capacity, size_t max_capacity);
 void sp_nc_table_free(struct sp_nc_table *t);
+size_t sp_nc_table_slots(const struct sp_nc_table *t);
 /* Accepts nc (8 hex digits) for nonce when it is higher than any seen before: 0; a replay
- * (same or lower nc): -EALREADY; malformed nc: -EINVAL; table full: -ENOSPC. */
+ * (same or lower nc): -EALREADY; malformed nc: -EINVAL; table full at its largest: -ENOSPC;
+ * no memory to grow: -ENOMEM. */
 int sp_nc_check(struct sp_nc_table *t, const char *nonce, const char *nc, int64_t now,
 		int64_t expires);
 

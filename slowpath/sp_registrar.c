@@ -209,6 +209,14 @@ int sp_auth_finish(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
 		return -EACCES;
 	}
 	if (rc < 0) { /* table full: ask for a fresh nonce */
+		static int64_t logged;
+		if (now - logged >= 60) {
+			logged = now;
+			PR_WARN(
+			    "auth: nonce-count table full (%zu slots, %s): answering with fresh "
+			    "challenges until nonces expire",
+			    sp_nc_table_slots(s->nc), rc == -ENOMEM ? "no memory" : "largest");
+		}
 		if (c)
 			challenge(s, c, req, proxy, true);
 		return -EACCES;

@@ -610,7 +610,7 @@ int sp_server_open(struct sp_server *s)
 		event_base_free(s->base);
 		s->base = NULL;
 	}
-	s->nc = sp_nc_table_new(65536);
+	s->nc = sp_nc_table_new(65536, SP_NC_MAX_SLOTS);
 	s->guard = sp_guard_new(65536);
 	if (!s->conns || !s->base || !s->nc || !s->guard)
 		return -ENOMEM;

@@ -110,6 +110,47 @@ static void nonces(void)
 	sp_nonce_free(&other); /* twice is harmless */
 }
 
+/* The table grows when a nonce's window is full: 20,000 nonces in flight from 16 slots, each
+ * still a replay after the growths; at its largest it refuses, until nonces expire. */
+static void replay_growth(void)
+{
+	struct sp_nc_table *t = sp_nc_table_new(16, 1 << 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	char nonce[32];
+	int bad = 0;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(nonce, sizeof(nonce), "nonce-%d", i);
+		bad += sp_nc_check(t, nonce, "00000001", 100, 500) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_TRUE(sp_nc_table_slots(t) >= 20000 && sp_nc_table_slots(t) <= (1 << 16));
+	int replays = 0, next = 0;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(nonce, sizeof(nonce), "nonce-%d", i);
+		replays += sp_nc_check(t, nonce, "00000001", 101, 500) == -EALREADY;
+		next += sp_nc_check(t, nonce, "00000002", 101, 500) == 0;
+	}
+	CU_ASSERT_EQUAL(replays, 20000);
+	CU_ASSERT_EQUAL(next, 20000);
+	sp_nc_table_free(t);
+
+	t = sp_nc_table_new(16, 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	int ok = 0, full = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(nonce, sizeof(nonce), "n%d", i);
+		int rc = sp_nc_check(t, nonce, "00000001", 100, 200);
+		ok += rc == 0;
+		full += rc == -ENOSPC;
+	}
+	CU_ASSERT_TRUE(ok > 100 && ok <= 256);
+	CU_ASSERT_EQUAL(ok + full, 1000);
+	CU_ASSERT_EQUAL(sp_nc_table_slots(t), 256);
+	/* once those expired, their slots serve new nonces */
+	CU_ASSERT_EQUAL(sp_nc_check(t, "later", "00000001", 201, 300), 0);
+	sp_nc_table_free(t);
+}
+
 /* sp_random: pooled DRBG output, no draw repeated across pool refills */
 static void random_pool(void)
 {
@@ -128,7 +169,7 @@ static void random_pool(void)
 
 static void replay(void)
 {
-	struct sp_nc_table *t = sp_nc_table_new(64);
+	struct sp_nc_table *t = sp_nc_table_new(64, 64);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(sp_nc_check(t, "n1", "00000001", 100, 200), 0);
 	CU_ASSERT_EQUAL(sp_nc_check(t, "n1", "00000001", 100, 200), -EALREADY);
@@ -179,6 +220,7 @@ int main(void)
 	CU_add_test(s, "algorithm names", alg_names);
 	CU_add_test(s, "nonce validity and staleness", nonces);
 	CU_add_test(s, "nonce-count replay", replay);
+	CU_add_test(s, "nonce-count table growth", replay_growth);
 	CU_add_test(s, "pooled random bytes", random_pool);
 	CU_add_test(s, "challenge header", challenge);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
