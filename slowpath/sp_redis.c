@@ -33,6 +33,10 @@ struct sp_aredis {
 	struct sp_server *s;
 	redisAsyncContext *ac;
 	struct event *ev_timer;
+	/* on_flush: writes the commands queued since the last write (add_write) */
+	struct event *ev_flush;
+	bool flush_active, flushing;
+	void (*adapter_add_write)(void *); /* the libevent adapter's: the socket's event */
 	int timeout_ms;
 	struct sp_areq *head, *tail; /* waiting for a reply */
 	bool auth_failed_logged;
@@ -125,6 +129,42 @@ static int read_password(const char *file, char *out, size_t len)
 	return out[0] ? 0 : -EINVAL;
 }
 
+/* Commands leave at the end of the loop pass that queued them, written by ev_flush (an
+ * internal event at the flows' priority, so it runs after the callbacks already active in
+ * the pass), not on the socket's write event: arming and disarming that costs two
+ * epoll_ctl and one more loop pass per batch. hiredis asks for the write through the
+ * adapter's addWrite, wrapped here. Before the connection is up (hiredis finishes the
+ * connect on the socket's write event), and when a write leaves something unsent (the
+ * flush asks again, inside), the adapter's event is armed as before. */
+static void add_write(void *priv)
+{
+	redisLibeventEvents *le = priv;
+	redisAsyncContext *ac = le->context;
+	struct sp_aredis *ar = ac->data;
+	if (!ar || ar->flushing || !(ac->c.flags & REDIS_CONNECTED)) {
+		if (ar)
+			ar->adapter_add_write(priv);
+		return;
+	}
+	if (!ar->flush_active) {
+		ar->flush_active = true;
+		event_active(ar->ev_flush, EV_WRITE, 0);
+	}
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct sp_aredis *ar = arg;
+	(void)fd;
+	(void)what;
+	ar->flush_active = false;
+	if (!ar->ac)
+		return;
+	ar->flushing = true;
+	redisAsyncHandleWrite(ar->ac); /* on a write error the context goes (on_disconnect) */
+	ar->flushing = false;
+}
+
 static int ensure_connected(struct sp_aredis *ar)
 {
 	if (!ar) { /* not opened (a unit test's server) */
@@ -157,6 +197,8 @@ static int ensure_connected(struct sp_aredis *ar)
 	redisLibeventEvents *le = ac->ev.data;
 	event_priority_set(le->rev, 0);
 	event_priority_set(le->wev, 0);
+	ar->adapter_add_write = ac->ev.addWrite;
+	ac->ev.addWrite = add_write;
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	if (cfg->redis_user[0] || cfg->redis_password_file[0]) {
 		char pw[512];
@@ -269,10 +311,13 @@ int sp_aredis_open(struct sp_server *s, int timeout_ms)
 	ar->s = s;
 	ar->timeout_ms = timeout_ms;
 	ar->ev_timer = event_new(s->base, -1, EV_PERSIST, on_timer, ar);
+	ar->ev_flush = event_new(s->base, -1, 0, on_flush, ar);
 	struct timeval tv = {0, 100000};
-	if (!ar->ev_timer || event_add(ar->ev_timer, &tv) < 0) {
+	if (!ar->ev_timer || !ar->ev_flush || event_add(ar->ev_timer, &tv) < 0) {
 		if (ar->ev_timer)
 			event_free(ar->ev_timer);
+		if (ar->ev_flush)
+			event_free(ar->ev_flush);
 		free(ar);
 		return -ENOMEM;
 	}
@@ -294,6 +339,7 @@ void sp_aredis_close(struct sp_server *s)
 		redisAsyncFree(ac); /* pending continuations run with -EIO */
 	}
 	event_free(ar->ev_timer);
+	event_free(ar->ev_flush);
 	free(ar);
 	s->ar = NULL;
 }
