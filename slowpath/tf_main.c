@@ -295,6 +295,21 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* Why OpenSSL refused a file: its first error (a missing file is a system error, for which
+ * OpenSSL 3 has no reason string), and the queue emptied, so that the next failure (a reload
+ * on SIGHUP) reports its own cause. */
+static const char *tls_why(void)
+{
+	static char why[128];
+	unsigned long e = ERR_get_error();
+	const char *r = ERR_reason_error_string(e);
+	if (!r && ERR_SYSTEM_ERROR(e))
+		r = strerror(ERR_GET_REASON(e));
+	snprintf(why, sizeof(why), "%s", r ? r : "unknown error");
+	ERR_clear_error();
+	return why;
+}
+
 static SSL_CTX *tls_ctx_new(char *err, size_t el)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
@@ -312,15 +327,14 @@ static SSL_CTX *tls_ctx_new(char *err, size_t el)
 		return NULL;
 	}
 	if (SSL_CTX_use_certificate_chain_file(c, cfg.tls_cert) != 1) {
-		snprintf(err, el, "[turn_front] tls_cert: %s: %s", cfg.tls_cert,
-			 ERR_reason_error_string(ERR_get_error()));
+		snprintf(err, el, "[turn_front] tls_cert: %s: %s", cfg.tls_cert, tls_why());
 		SSL_CTX_free(c);
 		return NULL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c, cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(c) != 1) {
-		snprintf(err, el, "[turn_front] tls_key: %s: does not load or match tls_cert",
-			 cfg.tls_key);
+		snprintf(err, el, "[turn_front] tls_key: %s: does not load or match tls_cert (%s)",
+			 cfg.tls_key, tls_why());
 		SSL_CTX_free(c);
 		return NULL;
 	}

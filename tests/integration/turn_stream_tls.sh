@@ -3,6 +3,9 @@
 # world of turn_stream.sh (turn/env.sh, namespaces tt-pop and tt-cli, the front on
 # 192.0.2.10:5349 with an RSA certificate, so that static-RSA suites would be possible if the
 # policy let them through):
+#   unit    the front as images/poprelay-turnfront.service runs it (not root, only
+#           CAP_NET_BIND_SERVICE: TLS on 443 too) cannot reach the dataplane's socket until
+#           the grant of images/poprelay-dataplane.service's ExecStartPost, then attaches
 #   policy  TLS 1.1 refused by the server (the client allows it: SECLEVEL=0); TLS 1.2 with
 #           AES128-SHA (static RSA, CBC) and ECDHE-RSA-AES128-SHA (CBC) refused; TLS 1.2
 #           ECDHE-RSA with AES-GCM and TLS 1.3 accepted; each refusal counted (stream_tls_failed)
@@ -10,8 +13,9 @@
 #           no ALPN accepted (RFC 7443)
 #   reload  certificate and key files replaced, SIGHUP: a new handshake sees the new
 #           certificate; a turnutils_uclient -t -S run that spans the reload loses nothing;
-#           a key that does not match and a key that is not PEM: the log names tls_key, the
-#           certificate in force stays, and TLS clients are still served
+#           a key that does not match and a key that is not PEM: the log names tls_key and
+#           the cause, the certificate in force stays, and TLS clients are still served; a
+#           certificate that is not PEM or is missing: the same, naming tls_cert
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/turn/env.sh"
@@ -54,11 +58,42 @@ tls_listen = $SRV:5349
 tls_cert = $TE_DIR/tf.crt
 tls_key = $TE_DIR/tf.key
 CONF
-ip netns exec tt-pop "$TF" -c "$TE_DIR/dp.conf" >>"$TE_DIR/tf.log" 2>&1 &
+
+pr_log "the front as its unit runs it: not root, CAP_NET_BIND_SERVICE only (TLS on 443 too)"
+# images/poprelay-turnfront.service's user is poprelay; here nobody:nogroup, which must be
+# able to read its configuration and certificate (nothing else in TE_DIR)
+unit=$PR_ROOT/images/poprelay-turnfront.service
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
+[ "$caps" = CAP_NET_BIND_SERVICE ] || pr_fail "the front's unit bounds its capabilities to '$caps'"
+grep -q "^AmbientCapabilities=CAP_NET_BIND_SERVICE$" "$unit" || pr_fail "the front's unit does not grant CAP_NET_BIND_SERVICE"
+grep -q "^User=poprelay$" "$unit" || pr_fail "the front's unit does not run as poprelay"
+sed -i "s|^tls_listen = .*|tls_listen = $SRV:5349, $SRV:443|" "$TE_DIR/dp.conf"
+chmod 0711 "$PR_TMP" "$TE_DIR"
+chmod 0644 "$TE_DIR/dp.conf" "$TE_DIR/tf.crt" "$TE_DIR/tf.key"
+ip netns exec tt-pop setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
+	--bounding-set=-all,+net_bind_service --inh-caps=-all,+net_bind_service \
+	--ambient-caps=-all,+net_bind_service "$TF" -c "$TE_DIR/dp.conf" >>"$TE_DIR/tf.log" 2>&1 &
 tf_pid=$!
 pr_on_exit "kill -9 $tf_pid 2>/dev/null"
-pr_wait_for 10 sh -c "[ \"\$($TE_TEL $TE_PREFIX /poprelay/turn/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"/poprelay/turn/stats\"][\"stream_front_attached\"])')\" = 1 ]" ||
-	{ cat "$TE_DIR/tf.log" >&2; te_dump; pr_fail "the front did not attach to the dataplane"; }
+attached() { [ "$(te_stat stream_front_attached)" = 1 ]; }
+# EAL's runtime directory is root's, 0700: without the dataplane unit's grant, no way in
+pr_wait_for 5 grep -q "turn_front.sock: Permission denied" "$TE_DIR/tf.log" ||
+	{ cat "$TE_DIR/tf.log" >&2; pr_fail "the front as nobody: no 'Permission denied' on the dataplane socket"; }
+! attached || pr_fail "the front attached as nobody without the dataplane unit's grant"
+[ "$(awk '/^CapEff/{print $2}' /proc/$tf_pid/status)" = 0000000000000400 ] ||
+	pr_fail "the front's effective capabilities: $(awk '/^CapEff/{print $2}' /proc/$tf_pid/status)"
+# the dataplane unit's ExecStartPost, for this dataplane's prefix and nobody's group
+grant=$(sed -n "s|^ExecStartPost=+/bin/sh -c '\(.*\)'\$|\1|p" "$PR_ROOT/images/poprelay-dataplane.service")
+[ -n "$grant" ] || pr_fail "the dataplane unit has no ExecStartPost for the front's socket"
+grant=${grant//\/run\/dpdk\/poprelay//run/dpdk/$TE_PREFIX}
+grant=${grant//chgrp poprelay/chgrp nogroup}
+pr_on_exit "chgrp $(stat -c %g /run/dpdk) /run/dpdk; chmod $(stat -c %a /run/dpdk) /run/dpdk"
+sh -c "$grant" || pr_fail "the dataplane unit's grant failed: $grant"
+pr_wait_for 5 attached || { cat "$TE_DIR/tf.log" >&2; te_dump; pr_fail "the front did not attach to the dataplane after the grant"; }
+out=$(sleep 0.5 | timeout 10 ip netns exec tt-cli openssl s_client -connect $SRV:443 -alpn stun.turn 2>&1 || true)
+grep -q "^ALPN protocol: stun.turn" <<<"$out" || { echo "$out" >&2; pr_fail "no TLS on 443"; }
+te_uclient tls443 ok -t -S -u alice -w "$PW" -e $TE_PEER -r 3480 -n 20 -l 200 -z 10 -c -p 443 $SRV
+pr_log "ok: as nobody with CAP_NET_BIND_SERVICE only: refused the dataplane's socket until the grant, then attached; TLS on 443 relays"
 
 pr_log "policy: TLS 1.2 with forward-secret AEAD suites, and TLS 1.3"
 f0=$(te_stat stream_tls_failed)
@@ -143,27 +178,34 @@ for bad in mismatch notpem; do
 	pr_wait_for 5 sh -c "[ \$(grep -c 'TLS reload failed' '$TE_DIR/tf.log') -gt $n0 ]" ||
 		{ tail "$TE_DIR/tf.log" >&2; pr_fail "$bad key: no failure logged after SIGHUP"; }
 	line=$(grep "TLS reload failed" "$TE_DIR/tf.log" | tail -1)
-	grep -q "tls_key" <<<"$line" || pr_fail "$bad key: the error does not name tls_key: $line"
+	grep -q "tls_key: $TE_DIR/tf.key: " <<<"$line" || pr_fail "$bad key: the error does not name tls_key: $line"
+	[ $bad != mismatch ] || grep -q "key values mismatch" <<<"$line" || pr_fail "$bad key: the error does not say why: $line"
+	! grep -q "(null)\|unknown error" <<<"$line" || pr_fail "$bad key: the error does not say why: $line"
 	! grep -q "not a key\|PRIVATE KEY" <<<"$line" || pr_fail "$bad key: the log shows the key's contents"
 	kill -0 $tf_pid || pr_fail "the front exited on a bad key"
-	[ "$(served_fp)" = "$FP2" ] || pr_fail "$bad key: the certificate in force changed"
+	[ "$(served_fp)" = "$FP2" ] || { sc -tls1_3 | head -20 >&2; tail -5 "$TE_DIR/tf.log" >&2; pr_fail "$bad key: the certificate in force changed"; }
 	te_uclient after_$bad ok -t -S -u alice -w "$PW" -e $TE_PEER -r 3480 -n 20 -l 200 -z 10 -c -p 5349 $SRV
 	pr_log "ok: $bad key refused: $line"
 done
-# a certificate that is not PEM: the error names tls_cert and its own cause, not one left
-# over from the refusals above
-echo "not a certificate" >"$TE_DIR/tf.crt"
+# a certificate that is not PEM, or missing: the error names tls_cert and its own cause,
+# not one left over from the refusals above
 cat "$TE_DIR/three.key" >"$TE_DIR/tf.key"
-n0=$(grep -c "TLS reload failed" "$TE_DIR/tf.log" || true)
-kill -HUP $tf_pid
-pr_wait_for 5 sh -c "[ \$(grep -c 'TLS reload failed' '$TE_DIR/tf.log') -gt $n0 ]" ||
-	{ tail "$TE_DIR/tf.log" >&2; pr_fail "bad certificate: no failure logged after SIGHUP"; }
-line=$(grep "TLS reload failed" "$TE_DIR/tf.log" | tail -1)
-grep -q "tls_cert: $TE_DIR/tf.crt: .*no start line" <<<"$line" || pr_fail "bad certificate: the error does not name tls_cert and its cause: $line"
-[ "$(served_fp)" = "$FP2" ] || pr_fail "bad certificate: the certificate in force changed"
-pr_log "ok: bad certificate refused: $line"
+for bad in notpem missing; do
+	case $bad in
+	notpem) echo "not a certificate" >"$TE_DIR/tf.crt"; why="no start line" ;;
+	missing) rm "$TE_DIR/tf.crt"; why="No such file or directory" ;;
+	esac
+	n0=$(grep -c "TLS reload failed" "$TE_DIR/tf.log" || true)
+	kill -HUP $tf_pid
+	pr_wait_for 5 sh -c "[ \$(grep -c 'TLS reload failed' '$TE_DIR/tf.log') -gt $n0 ]" ||
+		{ tail "$TE_DIR/tf.log" >&2; pr_fail "$bad certificate: no failure logged after SIGHUP"; }
+	line=$(grep "TLS reload failed" "$TE_DIR/tf.log" | tail -1)
+	grep -q "tls_cert: $TE_DIR/tf.crt: $why" <<<"$line" || pr_fail "$bad certificate: the error does not name tls_cert and its cause ($why): $line"
+	[ "$(served_fp)" = "$FP2" ] || pr_fail "$bad certificate: the certificate in force changed"
+	pr_log "ok: $bad certificate refused: $line"
+done
 # put right, the next SIGHUP takes the new pair
-cat "$TE_DIR/three.crt" >"$TE_DIR/tf.crt"
+install -m 0644 "$TE_DIR/three.crt" "$TE_DIR/tf.crt"
 cat "$TE_DIR/three.key" >"$TE_DIR/tf.key"
 kill -HUP $tf_pid
 pr_wait_for 5 sh -c "[ \$(grep -c 'SIGHUP: TLS certificate and key reloaded' '$TE_DIR/tf.log') -ge 2 ]" ||
