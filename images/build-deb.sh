@@ -9,6 +9,7 @@ B=${1:-build}; VER=${2:-0.1.0}
 root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
 install -D -m 0755 "$B/poprelay-dataplane" "$root/usr/sbin/poprelay-dataplane"
 [ -x "$B/poprelay-slowpath" ] && install -D -m 0755 "$B/poprelay-slowpath" "$root/usr/sbin/poprelay-slowpath"
+install -D -m 0755 "$B/poprelay-turnfront" "$root/usr/sbin/poprelay-turnfront"
 install -D -m 0755 "$B/poprelayctl" "$root/usr/bin/poprelayctl"
 install -D -m 0755 "$B/poprelay-exporter" "$root/usr/sbin/poprelay-exporter"
 install -D -m 0755 images/poprelay-setup-redis "$root/usr/sbin/poprelay-setup-redis"
@@ -81,6 +82,7 @@ if [ "$1" = configure ]; then
 		# An upgrade ($2: the version it replaces): the running services take the new
 		# binaries one at a time, in dependency order (Redis, the dataplane, the slowpath,
 		# the exporter); a unit that is not running stays stopped (try-restart).
+		# poprelay-turnfront restarts with the dataplane (its Requires=).
 		if [ -n "${2:-}" ]; then
 			for u in poprelay-redis poprelay-dataplane poprelay-slowpath poprelay-exporter; do
 				systemctl try-restart "$u.service" ||

@@ -25,7 +25,8 @@ fi
 contents=$(dpkg-deb -c "$deb")
 for f in usr/sbin/poprelay-dataplane usr/bin/poprelayctl lib/systemd/system/poprelay-redis.service \
 	lib/systemd/system/poprelay-dataplane.service lib/systemd/system/poprelay-slowpath.service usr/sbin/poprelay-slowpath \
-	usr/sbin/poprelay-exporter lib/systemd/system/poprelay-exporter.service; do
+	usr/sbin/poprelay-exporter lib/systemd/system/poprelay-exporter.service \
+	usr/sbin/poprelay-turnfront lib/systemd/system/poprelay-turnfront.service; do
 	grep -q " \./$f\$" <<<"$contents" || pr_fail "package lacks $f"
 done
 
@@ -36,6 +37,7 @@ id poprelay >/dev/null || pr_fail "no poprelay system user"
 /usr/bin/poprelayctl help >/dev/null 2>&1 || pr_fail "installed poprelayctl does not run"
 /usr/sbin/poprelay-dataplane --version | grep -q 0 || pr_fail "installed dataplane does not run"
 /usr/sbin/poprelay-exporter --help | grep -q /metrics || pr_fail "installed exporter does not run"
+/usr/sbin/poprelay-turnfront --help 2>&1 | grep -q turn_front || pr_fail "installed turnfront does not run"
 for u in dataplane slowpath ctl exporter; do
 	pf=/etc/poprelay/redis-$u.pass
 	[ "$(stat -c %a "$pf")" = 640 ] || pr_fail "$pf is not 0640"
@@ -65,6 +67,19 @@ redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set pr:x 1 |
 	pr_fail "ctl user cannot write pr:*"
 redis-cli -s "$d/r.sock" --user ctl --pass "$pw1" --no-auth-warning set other 1 | grep -q NOPERM ||
 	pr_fail "ctl user can write outside pr:*"
+
+pr_log "the installed turnfront: off until [turn_front] has a listener; the packaged section, uncommented, is taken"
+rc=0
+/usr/sbin/poprelay-turnfront --check-config >"$d/tf.out" 2>&1 || rc=$?
+[ $rc = 2 ] && grep -q "tcp_listen, tls_listen: no listener configured" "$d/tf.out" ||
+	pr_fail "installed turnfront on the packaged config: exit $rc, $(cat "$d/tf.out")"
+sed -e '/^#\[turn_front\]/,/^# poprelayctl/ s/^#\([a-z_]* = \|\[turn_front\]\)/\1/' \
+	-e 's|^tls_cert = .*|tls_cert = /etc/poprelay/tls/slowpath.crt|' \
+	-e 's|^tls_key = .*|tls_key = /etc/poprelay/tls/slowpath.key|' /etc/poprelay/poprelay.conf >"$d/tf.conf"
+grep -q '^\[turn_front\]' "$d/tf.conf" || pr_fail "no commented [turn_front] section in the packaged config"
+/usr/sbin/poprelay-turnfront -c "$d/tf.conf" --check-config >"$d/tf.out" 2>&1 &&
+	grep -q "configuration OK: 3 listeners" "$d/tf.out" ||
+	pr_fail "the packaged [turn_front], uncommented: $(cat "$d/tf.out")"
 
 pr_log "the installed processes start on the packaged config, each as its own Redis user"
 [ ! -e /run/poprelay/redis.sock ] || pr_skip "/run/poprelay/redis.sock exists: a poprelay Redis runs here"
