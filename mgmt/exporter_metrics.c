@@ -807,6 +807,8 @@ static bool not_event(const char *k)
 	return is_lcore_key(k) || strcmp(k, "drops") == 0;
 }
 
+static void render_turn_stream(struct exp_out *o, json_t *t);
+
 static void render_turn(struct exp_out *o, json_t *t)
 {
 	static const struct ctr turn_ctrs[] = {
@@ -869,6 +871,124 @@ static void render_turn(struct exp_out *o, json_t *t)
 	render_keyed(o, t, "poprelay_turn_live_drops", "gauge",
 		     "Packets the allocations live now dropped, by reason.", "reason", "drop_",
 		     NULL);
+	render_turn_stream(o, t);
+}
+
+/* name{label="value"} for each (telemetry field, label value) pair. */
+struct kv {
+	const char *key, *val;
+};
+
+static void render_pairs(struct exp_out *o, json_t *obj, const char *name, const char *type,
+			 const char *help, const char *label, const struct kv *p, size_t n)
+{
+	char lab[96];
+
+	family(o, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(lab, sizeof(lab), "%s=\"%s\"", label, p[i].val);
+		sample_i(o, name, lab, jint(obj, p[i].key));
+	}
+}
+
+/* TURN over TCP and TLS (docs/turn.md): the dataplane's channel to poprelay-turnfront, and,
+ * while a front is attached, the front's own figures. Those count from the front's attach
+ * (a new front starts them at 0, which Prometheus takes as a counter reset) and are left out
+ * while none is attached, rather than shown as zeros. */
+static void render_turn_stream(struct exp_out *o, json_t *t)
+{
+	static const char *const tp[] = {"tcp", "tls"};
+	static const char *const dir_key[] = {"rx", "tx"}, *const dir[] = {"from_client",
+									   "to_client"};
+	char lab[96], key[48];
+	size_t i, j;
+
+	if (!json_object_get(t, "stream_front_attached"))
+		return; /* a dataplane without the stream channel */
+	one(o, "poprelay_turn_stream_front_attached", "gauge",
+	    "1 while poprelay-turnfront (TURN over TCP and TLS) is attached to the dataplane.",
+	    jint(t, "stream_front_attached"));
+	one(o, "poprelay_turn_stream_front_attaches_total", "counter",
+	    "Times a poprelay-turnfront attached to the dataplane.",
+	    jint(t, "stream_front_attaches"));
+	one(o, "poprelay_turn_stream_front_refused_total", "counter",
+	    "Fronts refused because another one was attached.", jint(t, "stream_front_refused"));
+	static const struct kv records[] = {{"stream_from_front", "from_front"},
+					    {"stream_to_front", "to_front"}};
+	render_pairs(o, t, "poprelay_turn_stream_records_total", "counter",
+		     "Messages between the dataplane and poprelay-turnfront, by direction.",
+		     "direction", records, 2);
+	one(o, "poprelay_turn_stream_closed_total", "counter",
+	    "TCP and TLS connections the front reported closed (their allocations ended).",
+	    jint(t, "stream_closed"));
+	bool front = json_object_get(t, "stream_connections_open") != NULL;
+	static const struct kv drops_dp[] = {{"stream_to_front_dropped", "to_front_ring_full"},
+					     {"stream_bad_records", "bad_record"}};
+	static const struct kv drops_front[] = {
+	    {"stream_rx_dropped_ring", "to_dataplane_ring_full"},
+	    {"stream_tx_dropped_slow", "client_slow"},
+	    {"stream_tx_no_conn", "connection_gone"}};
+	family(o, "poprelay_turn_stream_dropped_total", "counter",
+	       "Messages of TCP and TLS clients dropped, by reason (the front's reasons while it "
+	       "is attached).");
+	for (i = 0; i < 2; i++) {
+		snprintf(lab, sizeof(lab), "reason=\"%s\"", drops_dp[i].val);
+		sample_i(o, "poprelay_turn_stream_dropped_total", lab, jint(t, drops_dp[i].key));
+	}
+	for (i = 0; front && i < 3; i++) {
+		snprintf(lab, sizeof(lab), "reason=\"%s\"", drops_front[i].val);
+		sample_i(o, "poprelay_turn_stream_dropped_total", lab, jint(t, drops_front[i].key));
+	}
+	if (!front)
+		return;
+
+	family(o, "poprelay_turn_stream_connections_total", "counter",
+	       "TCP and TLS connections the front accepted, by transport.");
+	for (i = 0; i < 2; i++) {
+		snprintf(lab, sizeof(lab), "transport=\"%s\"", tp[i]);
+		snprintf(key, sizeof(key), "stream_%s_connections", tp[i]);
+		sample_i(o, "poprelay_turn_stream_connections_total", lab, jint(t, key));
+	}
+	one(o, "poprelay_turn_stream_connections_open", "gauge",
+	    "TCP and TLS connections open on the front.", jint(t, "stream_connections_open"));
+	static const struct kv refused[] = {{"stream_refused_total", "max_connections"},
+					    {"stream_refused_source", "max_per_source"},
+					    {"stream_tls_failed", "tls_handshake"}};
+	render_pairs(o, t, "poprelay_turn_stream_refused_total", "counter",
+		     "Connections refused: over [turn_front] max_connections or max_per_source, "
+		     "or a TLS handshake refused (version, suite, ALPN).",
+		     "reason", refused, 3);
+	static const struct kv timeouts[] = {{"stream_timeout_first", "first_message"},
+					     {"stream_timeout_idle", "idle"}};
+	render_pairs(o, t, "poprelay_turn_stream_timeouts_total", "counter",
+		     "Connections closed for no valid STUN message in first_message_s (a stalled "
+		     "TLS handshake, slowloris), or for nothing received in idle_timeout_s.",
+		     "timeout", timeouts, 2);
+	static const struct kv bad[] = {{"stream_bad_framing", "bad_framing"},
+					{"stream_too_long", "too_long"}};
+	render_pairs(o, t, "poprelay_turn_stream_bad_input_total", "counter",
+		     "Connections closed for what they sent: neither STUN nor ChannelData, or a "
+		     "message longer than max_message.",
+		     "reason", bad, 2);
+	family(o, "poprelay_turn_stream_messages_total", "counter",
+	       "STUN messages and ChannelData over TCP and TLS, by transport and direction.");
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++) {
+			snprintf(lab, sizeof(lab), "transport=\"%s\",direction=\"%s\"", tp[i],
+				 dir[j]);
+			snprintf(key, sizeof(key), "stream_%s_%s_msgs", tp[i], dir_key[j]);
+			sample_i(o, "poprelay_turn_stream_messages_total", lab, jint(t, key));
+		}
+	family(o, "poprelay_turn_stream_bytes_total", "counter",
+	       "Bytes of those messages (ChannelData without its padding), by transport and "
+	       "direction.");
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++) {
+			snprintf(lab, sizeof(lab), "transport=\"%s\",direction=\"%s\"", tp[i],
+				 dir[j]);
+			snprintf(key, sizeof(key), "stream_%s_%s_bytes", tp[i], dir_key[j]);
+			sample_i(o, "poprelay_turn_stream_bytes_total", lab, jint(t, key));
+		}
 }
 
 static void render_media(struct exp_out *o, json_t *m)

@@ -16,6 +16,8 @@
 #           a key that does not match and a key that is not PEM: the log names tls_key and
 #           the cause, the certificate in force stays, and TLS clients are still served; a
 #           certificate that is not PEM or is missing: the same, naming tls_cert
+#   metrics poprelay-exporter's poprelay_turn_stream_* equal the telemetry's stream_* fields;
+#           once the front stops, its figures are left out and attached reads 0
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/turn/env.sh"
@@ -83,7 +85,7 @@ pr_wait_for 5 grep -q "turn_front.sock: Permission denied" "$TE_DIR/tf.log" ||
 [ "$(awk '/^CapEff/{print $2}' /proc/$tf_pid/status)" = 0000000000000400 ] ||
 	pr_fail "the front's effective capabilities: $(awk '/^CapEff/{print $2}' /proc/$tf_pid/status)"
 # the dataplane unit's ExecStartPost, for this dataplane's prefix and nobody's group
-grant=$(sed -n "s|^ExecStartPost=+/bin/sh -c '\(.*\)'\$|\1|p" "$PR_ROOT/images/poprelay-dataplane.service")
+grant=$(sed -n "s|^ExecStartPost=-+/bin/sh -c '\(.*\)'\$|\1|p" "$PR_ROOT/images/poprelay-dataplane.service")
 [ -n "$grant" ] || pr_fail "the dataplane unit has no ExecStartPost for the front's socket"
 grant=${grant//\/run\/dpdk\/poprelay//run/dpdk/$TE_PREFIX}
 grant=${grant//chgrp poprelay/chgrp nogroup}
@@ -213,3 +215,42 @@ pr_wait_for 5 sh -c "[ \$(grep -c 'SIGHUP: TLS certificate and key reloaded' '$T
 [ "$(served_fp)" = "$(fp "$TE_DIR/three.crt")" ] || pr_fail "a good pair after a bad one is not taken"
 te_uclient after_fix ok -t -S -u alice -w "$PW" -e $TE_PEER -r 3480 -n 20 -l 200 -z 10 -c -p 5349 $SRV
 pr_log "ok: a good pair after the bad ones is taken"
+
+pr_log "metrics: poprelay-exporter shows the front's figures while it is attached"
+# (promtool, as tests/integration/metrics.sh uses it, when installed)
+ip netns exec tt-pop "$BUILD/poprelay-exporter" -c "$TE_DIR/dp.conf" -l 127.0.0.1:9469 2>"$TE_DIR/exp.log" &
+pr_on_exit "kill $! 2>/dev/null"
+scrape() {
+	pr_wait_for 5 ip netns exec tt-pop curl -sf -o "$TE_DIR/m" http://127.0.0.1:9469/metrics ||
+		{ cat "$TE_DIR/exp.log" >&2; pr_fail "the exporter does not answer"; }
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$TE_DIR/m" >"$TE_DIR/promtool.out" 2>&1 ||
+			{ cat "$TE_DIR/promtool.out" >&2; pr_fail "promtool refuses the scrape"; }
+	fi
+}
+m() { sed -n "s/^$1 //p" "$TE_DIR/m"; } # m 'NAME{LABELS}': the sample's value
+scrape
+for f in $(awk '/^# TYPE poprelay_turn_stream_/ {print $3}' "$TE_DIR/m"); do
+	grep -q "\`$f\`" "$PR_ROOT/docs/metrics.md" || pr_fail "$f is not in docs/metrics.md"
+done
+[ "$(m poprelay_turn_stream_front_attached)" = 1 ] || pr_fail "poprelay_turn_stream_front_attached: '$(m poprelay_turn_stream_front_attached)'"
+for pair in 'poprelay_turn_stream_connections_total{transport="tls"}=stream_tls_connections' \
+	'poprelay_turn_stream_refused_total{reason="tls_handshake"}=stream_tls_failed' \
+	'poprelay_turn_stream_messages_total{transport="tls",direction="from_client"}=stream_tls_rx_msgs' \
+	'poprelay_turn_stream_bytes_total{transport="tls",direction="to_client"}=stream_tls_tx_bytes' \
+	'poprelay_turn_stream_timeouts_total{timeout="first_message"}=stream_timeout_first' \
+	'poprelay_turn_stream_records_total{direction="from_front"}=stream_from_front'; do
+	metric=${pair%=*} field=${pair##*=}
+	v=$(m "$metric")
+	[ -n "$v" ] && [ "$v" = "$(te_stat "$field")" ] || pr_fail "$metric = '$v', telemetry $field = $(te_stat "$field")"
+done
+[ "$(m 'poprelay_turn_stream_connections_total{transport="tls"}')" -gt 10 ] || pr_fail "TLS connections not in the metrics"
+kill $tf_pid
+wait $tf_pid 2>/dev/null || true
+pr_wait_for 5 sh -c "[ \"\$($TE_TEL $TE_PREFIX /poprelay/turn/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"/poprelay/turn/stats\"][\"stream_front_attached\"])')\" = 0 ]" ||
+	pr_fail "the dataplane still counts the stopped front attached"
+scrape
+[ "$(m poprelay_turn_stream_front_attached)" = 0 ] || pr_fail "a stopped front still shows attached"
+! grep -q "^poprelay_turn_stream_connections_total" "$TE_DIR/m" || pr_fail "a stopped front's figures still shown"
+[ -n "$(m 'poprelay_turn_stream_dropped_total{reason="to_front_ring_full"}')" ] || pr_fail "the dataplane's channel figures gone with the front"
+pr_log "ok: the exporter's poprelay_turn_stream_* match the telemetry; a stopped front's figures are left out"
