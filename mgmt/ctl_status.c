@@ -385,6 +385,7 @@ static json_t *squery(struct ctl_tel *t, const char *cmd, char *why, size_t len)
 
 struct dp_view {
 	json_t *info, *ports, *neigh, *lcores;
+	json_t *turn; /* /poprelay/turn/stats (NULL: TURN off) */
 };
 
 static void check_dataplane(const struct opts *o, struct proc *p, struct dp_view *v)
@@ -434,6 +435,10 @@ static void check_dataplane(const struct opts *o, struct proc *p, struct dp_view
 	v->lcores = squery(&t, "/poprelay/lcores", p->detail, sizeof(p->detail));
 	if (v->lcores == NULL)
 		goto out;
+	{ /* (for the stream front's row; absent when TURN is off) */
+		int err;
+		v->turn = ctl_tel_query(&t, "/poprelay/turn/stats", &err);
+	}
 	p->state = P_UP;
 	snprintf(p->detail, sizeof(p->detail), "pid %" PRId64 ", telemetry %s",
 		 (int64_t)jint(v->info, "pid"), t.path);
@@ -510,12 +515,52 @@ static void print_dataplane(const struct dp_view *v)
 	}
 }
 
+#define NPROCS 5
+
+/* poprelay-turnfront (TURN over TCP and TLS), checked when the file has its [turn_front]
+ * section: up when the dataplane says a front is attached to its stream socket. */
+static void turnfront_judge(const struct ctl_ctx *ctx, const struct proc *dp,
+			    const struct dp_view *v, struct proc *p)
+{
+	if (!has_section(ctx, "turn_front")) {
+		p->state = P_UNCHECKED;
+		snprintf(p->detail, sizeof(p->detail), "no [turn_front] section in %s",
+			 ctx->conf_path);
+		return;
+	}
+	p->state = P_DOWN;
+	if (dp->state != P_UP) {
+		snprintf(p->detail, sizeof(p->detail), "unknown: the dataplane is not up");
+		return;
+	}
+	if (!v->turn) {
+		snprintf(p->detail, sizeof(p->detail), "the dataplane runs no TURN relay");
+		return;
+	}
+	if (jint(v->turn, "stream_front_attached") != 1) {
+		snprintf(p->detail, sizeof(p->detail),
+			 "not attached to the dataplane's stream socket (TCP and TLS clients are "
+			 "not served)");
+		return;
+	}
+	p->state = P_UP;
+	snprintf(p->detail, sizeof(p->detail),
+		 "attached; %" PRId64 " connections open, %" PRId64 " TCP and %" PRId64
+		 " TLS accepted",
+		 (int64_t)jint(v->turn, "stream_connections_open"),
+		 (int64_t)jint(v->turn, "stream_tcp_connections"),
+		 (int64_t)jint(v->turn, "stream_tls_connections"));
+}
+
 int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 {
 	struct opts o;
 	struct dp_view v = {0};
-	struct proc procs[4] = {
-	    {.name = "dataplane"}, {.name = "redis"}, {.name = "slowpath"}, {.name = "exporter"}};
+	struct proc procs[NPROCS] = {{.name = "dataplane"},
+				     {.name = "redis"},
+				     {.name = "slowpath"},
+				     {.name = "exporter"},
+				     {.name = "turnfront"}};
 	struct pr_redis *r;
 	json_t *alarms = NULL, *drain = NULL;
 	struct sp_seen sp = {0};
@@ -577,7 +622,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 		snprintf(procs[3].detail, sizeof(procs[3].detail), "no [exporter] section in %s",
 			 ctx->conf_path);
 	}
-	for (i = 0; i < 4; i++) {
+	turnfront_judge(ctx, &procs[0], &v, &procs[4]);
+	for (i = 0; i < NPROCS; i++) {
 		any_error |= procs[i].state == P_ERROR;
 		if (procs[i].state == P_DOWN)
 			snprintf(down + strlen(down), sizeof(down) - strlen(down), "%s%s",
@@ -587,7 +633,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		json_t *j = json_object(), *pa = json_array(), *da = json_array();
 		json_object_set_new(j, "running", json_boolean(procs[0].state == P_UP));
-		for (i = 0; i < 4; i++) {
+		for (i = 0; i < NPROCS; i++) {
 			json_array_append_new(
 			    pa, json_pack("{s:s, s:s, s:s}", "process", procs[i].name, "state",
 					  state_names[procs[i].state], "detail", procs[i].detail));
@@ -614,7 +660,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			print_dataplane(&v);
 		else
 			printf("dataplane: %s: %s\n", state_names[procs[0].state], procs[0].detail);
-		for (i = 0; tab && i < 4; i++) {
+		for (i = 0; tab && i < NPROCS; i++) {
 			const char *row[] = {procs[i].name, state_names[procs[i].state],
 					     procs[i].detail};
 			ctl_table_add(tab, row);
@@ -654,6 +700,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	json_decref(v.ports);
 	json_decref(v.neigh);
 	json_decref(v.lcores);
+	json_decref(v.turn);
 	if (down[0])
 		return CTL_EXIT_DOWN;
 	return any_error ? CTL_EXIT_ERR : CTL_EXIT_OK;

@@ -51,6 +51,8 @@ start_tf() {
 }
 start_tf
 pr_log "front attached: $(grep -m1 attached "$TE_DIR/tf.log")"
+te_ctl status >"$TE_DIR/status.txt" || { cat "$TE_DIR/status.txt" >&2; pr_fail "poprelayctl status: not every process up with the front attached"; }
+grep -Eq '^turnfront +up +attached' "$TE_DIR/status.txt" || { cat "$TE_DIR/status.txt" >&2; pr_fail "poprelayctl status does not show the front attached"; }
 
 pr_log "TCP, channel mode"
 te_uclient tcp_chan ok -t -u alice -w "$PW" -e $TE_PEER -r 3480 -n 50 -l 200 -z 10 -c -p 3478 192.0.2.10
@@ -99,6 +101,10 @@ sleep 1
 n=$(te_stat allocations)
 [ "$n" -ge 1 ] || { te_dump; pr_fail "the front's death took the allocations with it"; }
 [ "$(te_stat stream_front_attached)" = 0 ] || pr_fail "the dataplane still counts the dead front attached"
+st=0
+te_ctl status >"$TE_DIR/status.txt" || st=$?
+[ "$st" = 3 ] && grep -Eq '^down: .*turnfront' "$TE_DIR/status.txt" ||
+	{ cat "$TE_DIR/status.txt" >&2; pr_fail "poprelayctl status (exit $st) does not say the front is down"; }
 kill $held 2>/dev/null || true
 wait $held 2>/dev/null || true
 start_tf
