@@ -13,10 +13,12 @@
  *      and the server hands it to the client over its connection as ChannelData.
  * Saturating by default: every connection keeps --window messages (1) in flight and sends
  * the next when one comes back; --rate R paces R messages per second over all connections
- * instead (round robin, open loop). A connection whose messages have not come back after 2 s
- * counts them lost and sends again. At most --setup connections (256) are being set up at
- * once, each from the next of --nsrc source addresses from --src in turn (servers limit
- * connections and challenges per source address).
+ * instead (round robin, open loop). A connection whose messages have not come back after 3 s
+ * counts them timed out and sends new ones; an answer that comes back after that is counted
+ * late (and relayed: it was), so lost = timeouts - late, up to what was still on its way.
+ * At most --setup connections (256) are being set up at once, each from the next of --nsrc
+ * source addresses from --src in turn (servers limit connections and challenges per source
+ * address).
  *
  *   tcpgen --server IP:PORT [--tls] --src IP [--nsrc N] --conns N --user U --pass P
  *          --peer IP:PORT [--secs T] [--warmup W] [--window K | --rate R] [--len L]
@@ -25,7 +27,7 @@
  * Relayed packets are counted in both directions over the T seconds after the W seconds of
  * warm-up that follow the setup: client -> peer at the peer (peer_rx), peer -> client at the
  * client (client_rx); relayed = their sum. Prints one JSON object: the setup (connections
- * ready, failed, its seconds), the counts and rates, lost messages, round-trip time
+ * ready, failed, its seconds), the counts and rates, timeouts and late answers, round-trip time
  * percentiles, client_cpu_s (this process, user + system over the window), the busy share of
  * every CPU over the window (/proc/stat) and, for each --watch process, its CPU seconds over
  * the window, whole and by thread (/proc/PID/task). With --hold it sends nothing after the
@@ -76,7 +78,7 @@
 #define IO_CAP	       4096 /* per connection, each way: a few messages */
 #define MAX_WATCH      8
 #define PEER_BATCH     64
-#define LOSS_S	       2.0
+#define LOSS_S	       3.0
 #define RTT_BUCKETS    40
 #define PEER_IDX       0xFFFFFFFFu
 
@@ -90,7 +92,8 @@ struct conn {
 	uint16_t chan;
 	uint8_t tid[12];
 	uint32_t in_len, out_len, inflight, seq;
-	double sent, last; /* the pending request's send time; the last data sent or received */
+	uint32_t valid_from; /* answers to earlier sequence numbers were given up on: late */
+	double sent, last;   /* the pending request's send time; the last data sent or received */
 	unsigned resent;
 	char nonce[NONCE_MAX];
 	uint8_t in[IO_CAP], out[IO_CAP];
@@ -98,7 +101,7 @@ struct conn {
 
 static struct {
 	unsigned long ready, failed, closed, retransmits, stale;
-	unsigned long client_tx, client_rx, peer_rx, peer_tx, lost, bad, out_full;
+	unsigned long client_tx, client_rx, peer_rx, peer_tx, timeouts, late, bad, out_full;
 	unsigned long rtt[RTT_BUCKETS]; /* log2 microseconds */
 } st;
 
@@ -226,7 +229,8 @@ static int thread_ticks(int pid, int tid, char comm[32], unsigned long *ticks)
 		return -1;
 	snprintf(comm, 32, "%.*s", (int)(rp - lp - 1), lp + 1);
 	unsigned long ut, stt;
-	/* after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+	/* after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime */
 	if (sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt) != 2)
 		return -1;
 	*ticks = ut + stt;
@@ -497,24 +501,30 @@ static bool send_data(struct conn *c, double now)
 
 static void on_data(struct conn *c, const uint8_t *m, size_t len, double now)
 {
-	uint32_t idx;
+	uint32_t idx, seq;
 	uint64_t t;
 	if (rd16(m) != c->chan || len < 4 + 20 || rd16(m + 2) != plen) {
 		st.bad++;
 		return;
 	}
 	memcpy(&idx, m + 4, 4);
+	memcpy(&seq, m + 8, 4);
 	memcpy(&t, m + 12, 8);
 	if (idx != (uint32_t)(c - conns)) {
 		st.bad++;
 		return;
 	}
-	if (c->inflight)
+	bool late = seq < c->valid_from;
+	if (!late && c->inflight)
 		c->inflight--;
 	c->last = now;
 	if (!counting)
 		return;
 	st.client_rx++;
+	if (late) {
+		st.late++;
+		return;
+	}
 	uint64_t us = (now_ns() - t) / 1000;
 	int b = 0;
 	while (us >> b && b < RTT_BUCKETS - 1)
@@ -559,8 +569,8 @@ static void on_stun(struct conn *c, const uint8_t *m, size_t len, double now)
 		return;
 	}
 	if (p.code)
-		fprintf(stderr, "tcpgen: connection %u: error %d in setup\n",
-			(unsigned)(c - conns), p.code);
+		fprintf(stderr, "tcpgen: connection %u: error %d in setup\n", (unsigned)(c - conns),
+			p.code);
 	conn_dead(c, true);
 }
 
@@ -577,7 +587,8 @@ static void frames(struct conn *c, double now)
 		else if ((m[0] >> 6) == 1)
 			len = 4u + rd16(m + 2), wire = (len + 3) & ~3u;
 		else {
-			fprintf(stderr, "tcpgen: connection %u: bad framing\n", (unsigned)(c - conns));
+			fprintf(stderr, "tcpgen: connection %u: bad framing\n",
+				(unsigned)(c - conns));
 			conn_dead(c, true);
 			return;
 		}
@@ -668,8 +679,8 @@ static void conn_open(struct conn *c, unsigned i, double now)
 	    bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
 	    (connect(fd, (struct sockaddr *)&srv, sizeof(srv)) < 0 && errno != EINPROGRESS) ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		fprintf(stderr, "tcpgen: connection %u from %s: %s\n", i,
-			inet_ntoa(from.sin_addr), strerror(errno));
+		fprintf(stderr, "tcpgen: connection %u from %s: %s (fd %d)\n", i,
+			inet_ntoa(from.sin_addr), strerror(errno), fd);
 		if (fd >= 0)
 			close(fd);
 		c->state = C_DEAD;
@@ -753,9 +764,10 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tcpgen --server IP:PORT [--tls] --src IP [--nsrc N] --conns N "
-			"--user U --pass P --peer IP:PORT [--secs T] [--warmup W] [--window K | "
-			"--rate R] [--len L] [--setup S] [--setup-timeout S] [--hold] [--watch PID]...\n");
+	fprintf(stderr,
+		"usage: tcpgen --server IP:PORT [--tls] --src IP [--nsrc N] --conns N "
+		"--user U --pass P --peer IP:PORT [--secs T] [--warmup W] [--window K | "
+		"--rate R] [--len L] [--setup S] [--setup-timeout S] [--hold] [--watch PID]...\n");
 	exit(2);
 }
 
@@ -872,7 +884,8 @@ int main(int argc, char **argv)
 	struct in_addr base;
 	if (addr_port(server, &srv) < 0 || addr_port(peer_s, &peer) < 0 ||
 	    inet_pton(AF_INET, src, &base) != 1) {
-		fprintf(stderr, "tcpgen: --server and --peer take IPv4:PORT, --src an IPv4 address\n");
+		fprintf(stderr,
+			"tcpgen: --server and --peer take IPv4:PORT, --src an IPv4 address\n");
 		return 2;
 	}
 	src_base = ntohl(base.s_addr);
@@ -946,18 +959,22 @@ int main(int argc, char **argv)
 			if (cn->state != C_DEAD)
 				on_conn_event(cn, evs[k].events, now);
 		}
-		if (now >= next_scan) { /* a request left unanswered (a challenge limit): once more, then give up */
+		if (now >= next_scan) { /* a request left unanswered (a challenge limit): once more,
+					   then give up */
 			for (unsigned i = 0; i < opened; i++) {
 				struct conn *cn = &conns[i];
-				if (cn->state < C_ALLOC0 || cn->state > C_BIND || now - cn->sent < 5)
+				if (cn->state < C_ALLOC0 || cn->state > C_BIND ||
+				    now - cn->sent < 5)
 					continue;
 				if (cn->resent++ == 0) {
 					st.retransmits++;
-					request(cn, cn->state == C_BIND ? M_CHANNEL_BIND : M_ALLOCATE,
+					request(cn,
+						cn->state == C_BIND ? M_CHANNEL_BIND : M_ALLOCATE,
 						cn->state != C_ALLOC0, now);
 					cn->resent = 1;
 				} else {
-					fprintf(stderr, "tcpgen: connection %u: no answer in setup\n", i);
+					fprintf(stderr,
+						"tcpgen: connection %u: no answer in setup\n", i);
 					conn_dead(cn, true);
 				}
 			}
@@ -1048,14 +1065,16 @@ int main(int argc, char **argv)
 			if (sent_due > rate) /* behind by over a second: the client is the bound */
 				sent_due = rate;
 		}
-		if (now >= next_scan) { /* messages that did not come back: lost, send anew */
+		if (now >= next_scan) { /* messages not back in time: given up, send anew */
 			for (unsigned i = 0; i < nconns; i++) {
 				struct conn *cn = &conns[i];
-				if (cn->state != C_READY || !cn->inflight || now - cn->last < LOSS_S)
+				if (cn->state != C_READY || !cn->inflight ||
+				    now - cn->last < LOSS_S)
 					continue;
 				if (counting)
-					st.lost += cn->inflight;
+					st.timeouts += cn->inflight;
 				cn->inflight = 0;
+				cn->valid_from = cn->seq;
 				cn->last = now;
 				if (!rate) {
 					while (cn->inflight < window && send_data(cn, now))
@@ -1079,13 +1098,15 @@ int main(int argc, char **argv)
 	       "\"open_at_end\": %lu, \"closed\": %lu, \"mode\": \"%s\", \"window\": %u, "
 	       "\"rate\": %.0f, \"len\": %u, \"secs\": %.2f, \"client_tx\": %lu, "
 	       "\"peer_rx\": %lu, \"peer_tx\": %lu, \"client_rx\": %lu, \"relayed\": %lu, "
-	       "\"relayed_per_s\": %.1f, \"round_trips_per_s\": %.1f, \"lost\": %lu, "
+	       "\"relayed_per_s\": %.1f, \"round_trips_per_s\": %.1f, \"timeouts\": %lu, "
+	       "\"late\": %lu, "
 	       "\"bad\": %lu, \"out_full\": %lu, \"stale_nonces\": %lu, \"retransmits\": %lu, "
 	       "\"rtt_p50_us\": %lu, \"rtt_p99_us\": %lu, \"client_cpu_s\": %.3f, \"cpus\": [",
 	       nconns, use_tls ? "true" : "false", st.ready, st.failed, setup_s, open, st.closed,
 	       rate ? "paced" : "saturating", window, rate, plen, span, st.client_tx, st.peer_rx,
-	       st.peer_tx, st.client_rx, relayed, relayed / span, st.client_rx / span, st.lost,
-	       st.bad, st.out_full, st.stale, st.retransmits, rtt_pct(0.5), rtt_pct(0.99), cpu);
+	       st.peer_tx, st.client_rx, relayed, relayed / span, st.client_rx / span, st.timeouts,
+	       st.late, st.bad, st.out_full, st.stale, st.retransmits, rtt_pct(0.5), rtt_pct(0.99),
+	       cpu);
 	for (int i = 0; i < ncpus; i++) {
 		unsigned long long a = cpu_all[1][i] - cpu_all[0][i];
 		printf("%s%.3f", i ? ", " : "",
@@ -1101,7 +1122,8 @@ int main(int argc, char **argv)
 		       watch_pid[w], (double)tot / hz);
 		for (int k = 0; k < nthr[w]; k++)
 			printf("%s\"%d:%s\": %.2f", k ? ", " : "", thr[w][k].tid, thr[w][k].comm,
-			       (double)(thr[w][k].t1 > thr[w][k].t0 ? thr[w][k].t1 - thr[w][k].t0 : 0) /
+			       (double)(thr[w][k].t1 > thr[w][k].t0 ? thr[w][k].t1 - thr[w][k].t0
+								    : 0) /
 				   hz);
 		printf("}}");
 	}
