@@ -96,10 +96,21 @@ if [ -e "$tree.manifest" ]; then mv -f "$tree.manifest" "$out/poprelay.manifest"
 #  ESP (vfat, mtools): the unified kernel image (systemd's EFI stub + the image's kernel,
 #      its dracut initrd, the command line, os-release) as the removable-media boot path
 #      EFI/BOOT/BOOTX64.EFI, which UEFI firmware starts with no boot entry and no loader;
-#  root (ext4, mkfs.ext4 -d): the tree, found by its file system UUID.
+#  root (ext4, mkfs.ext4 -d): the tree, found by its file system UUID;
+#  data (ext4, label poprelay-data, DATA_MB): what the appliance keeps, moved out of the
+#      tree: /etc/poprelay (etc/), /var/lib/poprelay (lib/: Redis's data) and the seed's
+#      state /var/lib/poprelay-image (image/), bound back onto those paths by the image's
+#      /etc/fstab (images/mkosi/mkosi.extra/etc/fstab).
 uuid=$(cat /proc/sys/kernel/random/uuid)
 work=$out/work
 rm -rf "$work"; mkdir -p "$work"
+data_mb=${DATA_MB:-1024}
+mkdir -p "$work/data"
+mv "$tree/etc/poprelay" "$work/data/etc"
+mv "$tree/var/lib/poprelay" "$work/data/lib"
+install -d -m 0755 "$work/data/image" "$tree/etc/poprelay" "$tree/var/lib/poprelay" \
+	"$tree/var/lib/poprelay-image" "$tree/var/lib/poprelay-data"
+mkfs.ext4 -q -L poprelay-data -d "$work/data" "$work/data.img" "${data_mb}M" >/dev/null
 echo "root=UUID=$uuid rw console=tty0 console=ttyS0,115200 systemd.firstboot=off" >"$work/cmdline"
 objcopy \
 	--add-section .osrel="$tree/usr/lib/os-release" --change-section-vma .osrel=0x20000 \
@@ -115,14 +126,16 @@ mcopy -i "$work/esp.img" "$work/poprelay.efi" ::EFI/BOOT/BOOTX64.EFI
 root_mb=$(($(du -sm "$tree" | cut -f1) * 5 / 4 + 512))
 mkfs.ext4 -q -L poprelay-root -U "$uuid" -d "$tree" "$work/root.img" "${root_mb}M" >/dev/null
 raw=$work/poprelay.raw
-truncate -s $((1 + esp_mb + root_mb + 1))M "$raw"
+truncate -s $((1 + esp_mb + root_mb + data_mb + 1))M "$raw"
 sfdisk -q "$raw" <<GPT
 label: gpt
 start=2048, size=$((esp_mb * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
 size=$((root_mb * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=poprelay-root
+size=$((data_mb * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=poprelay-data
 GPT
 dd if="$work/esp.img" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$work/root.img" of="$raw" bs=1M seek=$((1 + esp_mb)) conv=notrunc,sparse status=none
+dd if="$work/data.img" of="$raw" bs=1M seek=$((1 + esp_mb + root_mb)) conv=notrunc,sparse status=none
 mv -f "$raw" "$out/poprelay.raw"
 rm -rf "$work" "$tree"
 qemu-img convert -O qcow2 "$out/poprelay.raw" "$out/poprelay.qcow2"

@@ -150,7 +150,7 @@ within() {
 keep_console() { cp "$d"/console*.log "$BUILD/image/" 2>/dev/null; }
 pr_on_exit keep_console
 vm() { ip netns exec $ns ssh -q -i "$d/key" -o BatchMode=yes -o StrictHostKeyChecking=no \
-	-o UserKnownHostsFile=/dev/null -o ConnectTimeout=3 ops@$VM_MGMT "$@"; }
+	-o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 ops@$VM_MGMT "$@"; }
 fail_vm() { # MSG: fail with the console's last lines and, if SSH works, the journal's
 	echo "--- console (tail)"; tail -30 "$d"/console*.log 2>/dev/null | tail -30
 	echo "--- journal (poprelay units)"; vm sudo journalctl -b --no-pager -n 40 -u 'poprelay-*' 2>/dev/null
@@ -248,6 +248,9 @@ media_checks
 t_ping=$(($(date +%s) - tb))
 pr_log "first boot: SSH after ${t_ssh} s, media checks done after ${t_ping} s"
 
+# The TCP/TLS TURN front is not enabled (the seed's configuration has no [turn_front]).
+[ "$(vm systemctl is-enabled poprelay-turnfront.service)" = disabled ] ||
+	fail_vm "poprelay-turnfront is enabled: $(vm systemctl is-enabled poprelay-turnfront.service)"
 vm sudo journalctl -b -u poprelay-nic-bind --no-pager | grep -q "$MEDIA_PCI bound to uio_pci_generic" ||
 	fail_vm "no bind message in the journal"
 vm sudo cat /etc/poprelay/tls/slowpath.crt | cmp -s - "$d/tls.crt" || fail_vm "the seed's certificate is not installed"
@@ -259,6 +262,15 @@ vm sudo sshd -T >"$d/sshd" || fail_vm "sshd -T failed"
 for k in "passwordauthentication no" "kbdinteractiveauthentication no" "permitrootlogin no"; do
 	grep -qx "$k" "$d/sshd" || fail_vm "sshd: not '$k': $(grep "^${k% *} " "$d/sshd")"
 done
+# The data partition (the disk's third, labelled poprelay-data) holds the configuration,
+# Redis's data and the seed's state, bound onto their usual paths.
+[ "$(vm sudo blkid -s LABEL -o value /dev/vda3)" = poprelay-data ] || fail_vm "/dev/vda3 is not labelled poprelay-data"
+for m in /etc/poprelay:etc /var/lib/poprelay:lib /var/lib/poprelay-image:image; do
+	src=$(vm findmnt -n -o SOURCE "${m%%:*}")
+	[ "$src" = "/dev/vda3[/${m#*:}]" ] || fail_vm "${m%%:*} is not on the data partition: ${src:-not a mount point}"
+done
+vm sudo test -d /var/lib/poprelay-data/lib/redis/appendonlydir || vm sudo test -s /var/lib/poprelay-data/lib/redis/appendonly.aof ||
+	fail_vm "no Redis append-only file on the data partition"
 # the seed's relay user, added once Redis ran, and its password gone from the disk
 vm sudo journalctl -b -u poprelay-seed-users --no-pager | grep -q "user $DEV: added" ||
 	fail_vm "the seed's relay user $DEV was not added"
