@@ -2,14 +2,20 @@
 # The appliance disk image (images/build-image.sh, docs/image.md) boots in QEMU/KVM with
 # two virtio-net NICs on taps in a test namespace: management (kernel, systemd-networkd)
 # and media (bound to uio_pci_generic by poprelay-nic-bind.service: the VM has no vIOMMU
-# and Debian 12's kernel no VFIO no-IOMMU mode; driven by DPDK's virtio PMD). The first boot takes a NoCloud seed made here (config, TLS
-# certificate and key, the ops account's SSH key, the management address). Asserts: SSH
-# with the seed's key, the media NIC bound and held by the dataplane as a PCI port, the
-# dataplane's media address answering ARP and ping, `poprelayctl status` all up, no
-# password anywhere; then a reboot keeps the seed's configuration and a user added after
-# the first boot, and the media address answers again; last, a fresh disk booted without a
+# and Debian 12's kernel no VFIO no-IOMMU mode; driven by DPDK's virtio PMD). The first
+# boot takes a NoCloud seed made here (config, TLS certificate and key, the ops account's
+# SSH key, the management address, a relay user). Asserts: SSH with the seed's key, the
+# media NIC bound and held by the dataplane as a PCI port, the dataplane's media address
+# answering ARP and ping, `poprelayctl status` all up, no password anywhere, the data
+# partition holding the configuration and Redis's data, the booted package set equal to
+# the manifest next to the image; from the namespace, turnutils_uclient relays through the
+# appliance's TURN with no loss and baresip registers over TLS with the seed's user. A
+# reboot keeps the configuration and both users, and relaying works again. An in-place
+# upgrade to a rebuilt package keeps the configuration, users and a registration and
+# restarts Redis, dataplane and slowpath in order. Last, a fresh disk booted without a
 # seed starts no service and no address, and its console says how to configure it.
-# Reuses BUILD/image/poprelay.raw when its inputs did not change (build-image.sh).
+# Reuses BUILD/image/poprelay.raw when its inputs did not change (build-image.sh). Under
+# TCG it takes longer than tests/run.sh's 600 s: run it directly (docs/image.md).
 source "$(dirname "$0")/../lib.sh"
 # IMAGE_BOOT_ACCEL=tcg boots under QEMU's emulator instead of KVM (slow: for machines whose
 # KVM cannot run this guest; the test then skips unless asked for tcg).
