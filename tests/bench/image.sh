@@ -110,9 +110,9 @@ boot() {
 	# who answered: both answer with the media NIC's MAC, so ask the serial console: the
 	# dataplane's start (its line may come a little after its first answer), or the seed
 	# reader's "not configured" (then no poprelay service starts at all)
-	local i want="Started poprelay-dataplane"
+	local _ want="Started poprelay-dataplane"
 	[ "$1" = kernel ] && want="poprelay-seed: not configured"
-	for i in $(seq 60); do
+	for _ in $(seq 60); do
 		sed 's/\x1b\[[0-9;]*m//g' "$d/console-$1.log" | grep -aq "$want" && break
 		sleep 1
 	done
