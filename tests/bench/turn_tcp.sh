@@ -159,7 +159,7 @@ cot_down() {
 # $1: label, $2: tcp|tls, $3: connections; runs the client against the server up, appends a
 # record to $tmp/runs.jsonl
 load() {
-	local port=3478 tlsopt= w out b0=0 b1=0 t0 t1
+	local port=3478 tlsopt='' w out b0=0 b1=0 t0 t1
 	[ "$2" = tls ] && port=5349 tlsopt=--tls
 	w=$(for p in $srv_pids; do printf -- '--watch %s ' "$p"; done)
 	[ "$srv" = ours ] && b0=$(dp_busy_us)
@@ -227,7 +227,7 @@ pair() {
 	load "coturn_$2$1" "$2" "$3"
 	cot_down
 }
-for i in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
 	pair "" tcp "$CONNS"
 	pair "" tls "$CONNS"
 done
