@@ -118,7 +118,7 @@ static const struct dp_cfg_key turn_keys[] = {
     {"stream_socket", DP_CFG_STR, 0, 107, "", TC(stream_socket), 0,
      "unix socket where poprelay-turnfront (TURN over TCP and TLS) attaches (empty: "
      "/var/run/dpdk/<file_prefix>/turn_front.sock); \"off\": no TCP or TLS clients"},
-    {"stream_ring_kb", DP_CFG_U32, 64, 65536, "1024", TC(stream_ring_kb), 0,
+    {"stream_ring_kb", DP_CFG_U32, 64, 65536, "4096", TC(stream_ring_kb), 0,
      "KiB of each ring between the stream front and a worker (or control); a power of two"},
 };
 
@@ -592,9 +592,12 @@ static unsigned turn_worker_poll(struct dp_worker *w)
 	struct dp_pkt_info pi;
 	unsigned k = 0, n = 0;
 
-	if (!ts_attached())
+	/* each record may punt one mbuf to control (a request, a closed connection): with
+	 * less room than a burst in the punt ring, the records wait in the front's ring (a
+	 * burst of closes overflowed the punt ring and left allocations behind) */
+	if (!ts_attached() || rte_ring_free_count(w->punt) < TURN_BURST)
 		return 0;
-	while (k < TURN_BURST && ts_recv(w->index, &h[k], buf[k]) == 1) {
+	while (n < TURN_BURST && ts_recv(w->index, &h[k], buf[k]) == 1) {
 		n++;
 		ts_frec_taddrs(&h[k], &d[k].c.cli, &d[k].c.srv);
 		if (h[k].kind == PR_FREC_GONE) {

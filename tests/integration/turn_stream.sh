@@ -6,7 +6,7 @@
 # turnutils_uclient -t (TCP) and -S (TLS): channel mode and Send indications (-s), 50
 # concurrent clients (-m 50), zero loss at a paced rate; a wrong password and a loopback or
 # private peer are refused; every allocation says its transport; a client that closes its
-# connection ends its allocation; kill -9 of the front: the allocations stay, a new front
+# connection ends its allocation, also when 900 close at once (7 times the punt ring); kill -9 of the front: the allocations stay, a new front
 # attaches and serves new clients.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -15,7 +15,8 @@ TF=$BUILD/poprelay-turnfront
 [ -x "$TF" ] || pr_fail "$TF not built"
 PW=Stream-turn-42-otter
 
-te_up ts 'max_allocations_per_user = 400'
+# a small punt ring: a burst of closes must wait for it, not overflow it (below)
+TE_DP_EXTRA='punt_ring_size = 128' te_up ts 'max_allocations_per_user = 4000'
 pr_veth ts-pop ts1p ts-cli ts1c
 ip -n ts-pop addr add 192.0.2.10/24 dev ts1p
 ip -n ts-cli addr add 192.0.2.20/24 dev ts1c
@@ -166,3 +167,26 @@ te_uclient beside_flood ok -t -u alice -w "$PW" -e $TE_PEER -r 3480 -n 50 -l 200
 wait $flood || true
 [ "$(te_stat stream_refused_source)" -ge $((r0 + 50)) ] || { te_dump; pr_fail "a flood of 220 connections from one source: only $(($(te_stat stream_refused_source) - r0)) refused"; }
 pr_log "ok: flood from one source: $(($(te_stat stream_refused_source) - r0)) connections refused, the client beside it unaffected"
+
+# a burst of closes: 900 connections with allocations closed at once all end their
+# allocations (their "gone" records wait in the front's ring while the punt ring is full;
+# they overflowed it and left allocations behind)
+GEN=$BUILD/tests/bench/turn/tcpgen
+[ -x "$GEN" ] || pr_fail "$GEN not built"
+for i in $(seq 30 49); do ip -n ts-cli addr add 192.0.2.$i/24 dev ts1c; done
+a0=$(te_stat allocations)
+pf() { $TE_TEL $TE_PREFIX /poprelay/drops | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/drops']['punt_ring_full'])"; }
+pf0=$(pf)
+ip netns exec ts-cli "$GEN" --server 192.0.2.10:3478 --src 192.0.2.30 --nsrc 20 --conns 900 \
+	--user alice --pass "$PW" --peer 203.0.113.5:3490 --hold >"$TE_DIR/hold.json" 2>"$TE_DIR/hold.err" &
+gp=$!
+pr_on_exit "kill $gp 2>/dev/null"
+pr_wait_for 90 grep -q "ready" "$TE_DIR/hold.err" || { tail -5 "$TE_DIR/hold.err" >&2; te_dump; pr_fail "tcpgen did not set up its connections"; }
+held=$(te_stat allocations)
+[ "$held" -ge $((a0 + 890)) ] || { tail -5 "$TE_DIR/hold.err" >&2; te_dump; pr_fail "900 connections made $((held - a0)) allocations"; }
+kill $gp
+wait $gp 2>/dev/null || true
+pr_wait_for 20 sh -c "[ \"\$(python3 $PR_ROOT/tests/integration/dp_telemetry.py $TE_PREFIX /poprelay/turn/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"/poprelay/turn/stats\"][\"allocations\"])')\" = $a0 ]" ||
+	{ te_dump; pr_fail "after 900 connections closed at once, $(($(te_stat allocations) - a0)) of their allocations are left"; }
+[ "$(pf)" = "$pf0" ] || pr_fail "the burst of closes overflowed the punt ring ($(($(pf) - pf0)) dropped)"
+pr_log "ok: $((held - a0)) allocations over TCP, all ended when their connections closed at once"

@@ -43,6 +43,7 @@ te_up() {
 		printf '[global]\nrealm = %s.example\n' "$TE_NS"
 		printf '[eal]\nlcores = 0-1\nmemory_mb = 256\nhuge = no\nfile_prefix = %s\n' "$TE_PREFIX"
 		printf '[dataplane]\nmbuf_pool_size = 8191\nmbuf_cache_size = 64\nworker_idle_sleep_us = 50\n'
+		[ -z "${TE_DP_EXTRA:-}" ] || printf '%s\n' "$TE_DP_EXTRA"
 		printf '[redis]\nsocket = %s/redis.sock\n' "$TE_DIR"
 		printf '[port0]\ndevice = net_af_packet0,iface=%s0p,qpairs=2\n' "$TE_NS"
 		printf 'ipv4 = %s/24\ngateway4 = 198.51.100.20\n' $TE_SRV
