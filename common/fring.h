@@ -29,7 +29,7 @@
 
 #define PR_FRING_MAGIC	 0x706f7046u /* "Fpop" */
 #define PR_FRING_VERSION 1
-#define PR_FRING_HDR	 128 /* head and tail, each on its own cache line */
+#define PR_FRING_HDR	 128  /* head and tail, each on its own cache line */
 #define PR_FRING_MAX_MSG 4096 /* payload bytes of one record, at most */
 
 enum pr_frec_kind {
@@ -64,15 +64,15 @@ struct pr_fring {
 /* The front's figures, in the region's header: the dataplane's telemetry reports them under
  * /poprelay/turn/stats as stream_* (cumulative since the front attached). */
 struct pr_fring_stats {
-	uint64_t conns[3];	     /* accepted connections by PR_TP_* (index 1 TCP, 2 TLS) */
-	uint64_t conns_open;	     /* open now */
-	uint64_t refused_total;	     /* over max_connections */
-	uint64_t refused_source;     /* over max_per_source */
-	uint64_t timeout_first;	     /* no valid STUN message in time (slowloris, stalled TLS) */
-	uint64_t timeout_idle;	     /* nothing received for idle_timeout_s */
-	uint64_t tls_failed;	     /* TLS handshake refused (version, suite, ALPN) */
-	uint64_t bad_framing;	     /* neither STUN nor ChannelData: connection closed */
-	uint64_t too_long;	     /* a message longer than the front accepts: closed */
+	uint64_t conns[3];	 /* accepted connections by PR_TP_* (index 1 TCP, 2 TLS) */
+	uint64_t conns_open;	 /* open now */
+	uint64_t refused_total;	 /* over max_connections */
+	uint64_t refused_source; /* over max_per_source */
+	uint64_t timeout_first;	 /* no valid STUN message in time (slowloris, stalled TLS) */
+	uint64_t timeout_idle;	 /* nothing received for idle_timeout_s */
+	uint64_t tls_failed;	 /* TLS handshake refused (version, suite, ALPN) */
+	uint64_t bad_framing;	 /* neither STUN nor ChannelData: connection closed */
+	uint64_t too_long;	 /* a message longer than the front accepts: closed */
 	uint64_t rx_msgs[3], rx_bytes[3]; /* from clients, by PR_TP_* */
 	uint64_t tx_msgs[3], tx_bytes[3]; /* to clients */
 	uint64_t tx_dropped_slow;	  /* a client's output buffer full: dropped */
@@ -82,9 +82,9 @@ struct pr_fring_stats {
 
 struct pr_fring_region {
 	uint32_t magic, version;
-	uint32_t n_in, n_out; /* rings front -> dataplane, dataplane -> front */
-	uint32_t ring_bytes;  /* data bytes of each ring */
-	uint32_t generation;  /* bumped by the dataplane at each attach */
+	uint32_t n_in, n_out;	     /* rings front -> dataplane, dataplane -> front */
+	uint32_t ring_bytes;	     /* data bytes of each ring */
+	uint32_t generation;	     /* bumped by the dataplane at each attach */
 	volatile uint32_t want_wake; /* the front sleeps: a producer toward it signals */
 	uint32_t _pad;
 	struct pr_fring_stats st;

@@ -83,8 +83,8 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		ctl_err(ctx, "cannot list allocations: %s", pr_ks_errmsg());
 		return ctl_exit_for(rc);
 	}
-	static const char *const hdr[] = {"id",	      "username", "transport", "client", "relay",
-					  "expires",  "pkts_c2p", "pkts_p2c",  "drops"};
+	static const char *const hdr[] = {"id",	     "username", "transport", "client", "relay",
+					  "expires", "pkts_c2p", "pkts_p2c",  "drops"};
 	struct ctl_table *t = ctx->json ? NULL : ctl_table_new(9, hdr);
 	json_t *arr = ctx->json ? json_array() : NULL;
 	for (size_t i = 0; i < ids.n; i++) {

@@ -17,9 +17,9 @@ enum {
 };
 
 /* The next message of a stream that holds n bytes, whose first 4 are p[0..3] (only those
- * are read, so a caller may pass a copy of the header alone): *wire (bytes it takes on the stream, padding included) and
- * *msg (bytes of the message itself: a ChannelData without its padding). 1: complete;
- * 0: more bytes needed; TF_FRAME_BAD or TF_FRAME_TOO_LONG. max bounds *msg. */
+ * are read, so a caller may pass a copy of the header alone): *wire (bytes it takes on the stream,
+ * padding included) and *msg (bytes of the message itself: a ChannelData without its padding). 1:
+ * complete; 0: more bytes needed; TF_FRAME_BAD or TF_FRAME_TOO_LONG. max bounds *msg. */
 int tf_frame(const uint8_t *p, size_t n, size_t max, size_t *wire, size_t *msg);
 
 #endif

@@ -229,8 +229,8 @@ static int load_config(const char *path, char *err, size_t el)
 		}
 		if (kd->s) {
 			if (strlen(v) >= kd->n) {
-				snprintf(err, el, "%s:%u: [turn_front] %s: longer than %zu bytes", path,
-					 ln, k, kd->n - 1);
+				snprintf(err, el, "%s:%u: [turn_front] %s: longer than %zu bytes",
+					 path, ln, k, kd->n - 1);
 				fclose(f);
 				return -1;
 			}
@@ -615,9 +615,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (k.proto == TF_TP_TLS) {
 		SSL *ssl = SSL_new(tls_ctx);
-		c->bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl,
-							     BUFFEREVENT_SSL_ACCEPTING,
-							     BEV_OPT_CLOSE_ON_FREE)
+		c->bev = ssl ? bufferevent_openssl_socket_new(
+				   base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
 			     : NULL;
 		if (!c->bev && ssl)
 			SSL_free(ssl);
@@ -640,7 +639,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	ST->conns[k.proto]++;
 	ST->conns_open = conns_open;
-	struct timeval first = {.tv_sec = cfg.first_message_s}, idle = {.tv_sec = cfg.idle_timeout_s};
+	struct timeval first = {.tv_sec = cfg.first_message_s},
+		       idle = {.tv_sec = cfg.idle_timeout_s};
 	evtimer_add(c->first, &first);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
@@ -680,7 +680,8 @@ static unsigned drain_once(void)
 			}
 			struct evbuffer *out = bufferevent_get_output(c->bev);
 			size_t pad = (buf[0] >> 6) == 1 ? (4 - (h.len & 3)) & 3 : 0;
-			if (evbuffer_get_length(out) + h.len + pad > (size_t)cfg.out_buffer_kb * 1024) {
+			if (evbuffer_get_length(out) + h.len + pad >
+			    (size_t)cfg.out_buffer_kb * 1024) {
 				dp.r->st.tx_dropped_slow++;
 				continue;
 			}
@@ -869,7 +870,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		char err[512];
 		SSL_CTX *n = cfg.tls_listen[0] ? tls_ctx_new(err, sizeof(err)) : NULL;
 		if (cfg.tls_listen[0] && !n) {
-			PR_ERR("SIGHUP: TLS reload failed, the certificate in force stays: %s", err);
+			PR_ERR("SIGHUP: TLS reload failed, the certificate in force stays: %s",
+			       err);
 			return;
 		}
 		if (n) {
@@ -884,11 +886,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: poprelay-turnfront [-c CONFIG] [-v] [--check-config]\n"
-			"  -c CONFIG       configuration file (default " TF_DEFAULT_CONFIG
-			"), section [turn_front]\n"
-			"  -v              debug logging\n"
-			"  --check-config  check the configuration (and the TLS files), then exit\n");
+	fprintf(stderr,
+		"usage: poprelay-turnfront [-c CONFIG] [-v] [--check-config]\n"
+		"  -c CONFIG       configuration file (default " TF_DEFAULT_CONFIG
+		"), section [turn_front]\n"
+		"  -v              debug logging\n"
+		"  --check-config  check the configuration (and the TLS files), then exit\n");
 }
 
 int main(int argc, char **argv)

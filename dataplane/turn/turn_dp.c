@@ -302,7 +302,7 @@ RTE_INIT(turn_cfg_register)
 /* ---- state ---- */
 enum { TD_NO_ALLOC = TURN_DROP_MAX, TD_TX, TD_STREAM, TD_MAX };
 static const char *const td_names[TD_MAX] = {
-    "turn_no_permission", "turn_no_channel", "turn_bandwidth",	   "turn_malformed",
+    "turn_no_permission", "turn_no_channel", "turn_bandwidth",	 "turn_malformed",
     "turn_no_allocation", "turn_encap",	     "turn_stream_front"};
 
 /* Written by control at init; read-only for workers. */
@@ -435,7 +435,8 @@ static void slow_burst(struct dp_worker *w, struct rte_mbuf **m, struct dp_pkt_i
 		for (unsigned i = 0; i < k; i++) {
 			switch (f[i].kind) {
 			case TURN_FWD_CLIENT:
-				if (f[i].dst.proto != PR_TP_UDP) { /* a client of the stream front */
+				/* a client of the stream front */
+				if (f[i].dst.proto != PR_TP_UDP) {
 					to_front(w, mm[i], pp[i], &f[i]);
 					break;
 				}
@@ -1135,9 +1136,8 @@ static int turn_init(void)
 	}
 	for (int fi = 0; fi < 2; fi++) {
 		const struct dp_ipaddr *ra = fi ? a6 : a4;
-		for (uint16_t p = 0; ra && ra->family == (fi ? AF_INET6 : AF_INET) &&
-				     p < dp_rt.nb_ports;
-		     p++)
+		for (uint16_t p = 0;
+		     ra && ra->family == (fi ? AF_INET6 : AF_INET) && p < dp_rt.nb_ports; p++)
 			if (dp_addr_is_ours(&dp_rt.ports[p], ra)) {
 				relay_port_idx[fi] = p;
 				break;
@@ -1148,7 +1148,8 @@ static int turn_init(void)
 		if (tcfg.stream_socket[0])
 			snprintf(path, sizeof(path), "%s", tcfg.stream_socket);
 		else
-			snprintf(path, sizeof(path), "%s/turn_front.sock", rte_eal_get_runtime_dir());
+			snprintf(path, sizeof(path), "%s/turn_front.sock",
+				 rte_eal_get_runtime_dir());
 		if ((rc = ts_init(path, dp_rt.nb_workers, tcfg.stream_ring_kb * 1024)) < 0)
 			return rc;
 	}

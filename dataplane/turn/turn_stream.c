@@ -317,7 +317,8 @@ int ts_recv(unsigned w, struct pr_frec *h, uint8_t *buf)
 		if (rc == 0)
 			return 0;
 		/* a record whose 5-tuple no front writes is skipped (counted) */
-		if ((h->fam != 4 && h->fam != 6) || (h->proto != PR_TP_TCP && h->proto != PR_TP_TLS) ||
+		if ((h->fam != 4 && h->fam != 6) ||
+		    (h->proto != PR_TP_TCP && h->proto != PR_TP_TLS) ||
 		    (h->kind == PR_FREC_MSG && h->len == 0)) {
 			rst[w].bad++;
 			continue;

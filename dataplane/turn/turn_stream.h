@@ -44,8 +44,8 @@ unsigned ts_ctl_ring(void);
 /* Worker w (or control with ts_ctl_ring()): a record toward the front for the client
  * cli (its proto PR_TP_TCP/TLS) of listener srv, the payload p1[n1], p2[n2], then pad zero
  * bytes. false (counted) when no front is attached or the ring is full. */
-bool ts_send(unsigned ring, const struct pr_taddr *cli, const struct pr_taddr *srv,
-	     const void *p1, uint16_t n1, const void *p2, uint16_t n2, uint16_t pad);
+bool ts_send(unsigned ring, const struct pr_taddr *cli, const struct pr_taddr *srv, const void *p1,
+	     uint16_t n1, const void *p2, uint16_t n2, uint16_t pad);
 /* Worker w: the next record from the front into *h and buf (PR_FRING_MAX_MSG bytes). 1, or
  * 0 when there is none (or no front). A ring holding garbage is counted and detaches the
  * front. */
