@@ -125,12 +125,14 @@ static inline bool pr_fring_room(const struct pr_fring *r, uint32_t ring_bytes, 
 	return used <= ring_bytes && ring_bytes - used >= need;
 }
 
-/* Producer: writes the record (h's kind and 5-tuple, len taken from n1 + n2; the payload
- * the two parts p1 and p2 in order). false when it does not fit now (nothing written). */
-static inline bool pr_fring_put(struct pr_fring *r, uint32_t ring_bytes, const struct pr_frec *h,
-				const void *p1, uint32_t n1, const void *p2, uint32_t n2)
+/* Producer: writes the record (h's kind and 5-tuple, len taken from n1 + n2 + pad; the
+ * payload the two parts p1 and p2 in order, then pad zero bytes). false when it does not fit
+ * now (nothing written). */
+static inline bool pr_fring_put_pad(struct pr_fring *r, uint32_t ring_bytes,
+				    const struct pr_frec *h, const void *p1, uint32_t n1,
+				    const void *p2, uint32_t n2, uint32_t pad)
 {
-	const uint32_t len = n1 + n2;
+	const uint32_t len = n1 + n2 + pad;
 	if (len > PR_FRING_MAX_MSG || !pr_fring_room(r, ring_bytes, len))
 		return false;
 	/* (head is ours, but in memory the consumer can write: kept to a multiple of 8, a
@@ -152,8 +154,16 @@ static inline bool pr_fring_put(struct pr_fring *r, uint32_t ring_bytes, const s
 		memcpy(r->data + off + sizeof(*d), p1, n1);
 	if (n2)
 		memcpy(r->data + off + sizeof(*d) + n1, p2, n2);
+	if (pad)
+		memset(r->data + off + sizeof(*d) + n1 + n2, 0, pad);
 	__atomic_store_n(&r->head, head + pr_frec_size(len), __ATOMIC_RELEASE);
 	return true;
+}
+
+static inline bool pr_fring_put(struct pr_fring *r, uint32_t ring_bytes, const struct pr_frec *h,
+				const void *p1, uint32_t n1, const void *p2, uint32_t n2)
+{
+	return pr_fring_put_pad(r, ring_bytes, h, p1, n1, p2, n2, 0);
 }
 
 /* Consumer: the next record, copied into *h and buf (cap bytes). 1: a record; 0: empty;

@@ -317,7 +317,6 @@ static uint16_t listen_port;
 static struct {
 	uint64_t rnd;
 	uint64_t fast_relayed, fast_declined;
-	uint64_t stream_dropped; /* stream clients' datagrams the relay dropped */
 } __rte_cache_aligned wstate[DP_MAX_WORKERS];
 
 /* Control only. */
@@ -675,8 +674,8 @@ static unsigned turn_worker_poll(struct dp_worker *w)
 			pi.xport = d[i].c.cli.proto;
 			dp_punt(w, m, &turn_feature, &pi);
 			break;
-		default:
-			wstate[w->index].stream_dropped++;
+		default: /* counted by reason in /poprelay/drops, as a port's datagram is */
+			w->stats->drops[drop_id[f[i].drop == 0xff ? TD_NO_ALLOC : f[i].drop]]++;
 		}
 	}
 	return n;

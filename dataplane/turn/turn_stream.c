@@ -266,7 +266,6 @@ unsigned ts_ctl_ring(void)
 bool ts_send(unsigned r, const struct pr_taddr *cli, const struct pr_taddr *srv, const void *p1,
 	     uint16_t n1, const void *p2, uint16_t n2, uint16_t pad)
 {
-	static const uint8_t zeros[4];
 	struct pr_frec h;
 
 	if (!ts_attached() || r > ts.n_workers) {
@@ -281,21 +280,9 @@ bool ts_send(unsigned r, const struct pr_taddr *cli, const struct pr_taddr *srv,
 	h.srv_port = srv->port;
 	memcpy(h.cli_ip, cli->ip, 16);
 	memcpy(h.srv_ip, srv->ip, 16);
-	/* pad (at most 3: a Data indication's attribute padding) goes with the second part */
-	uint8_t tail[PR_FRING_MAX_MSG];
-	const void *q = p2;
-	uint32_t nq = n2;
-	if (pad) {
-		if ((uint32_t)n2 + pad > sizeof(tail) || pad > sizeof(zeros)) {
-			rst[r].send_dropped++;
-			return false;
-		}
-		memcpy(tail, p2, n2);
-		memcpy(tail + n2, zeros, pad);
-		q = tail;
-		nq = (uint32_t)n2 + pad;
-	}
-	if (!pr_fring_put(ring(ts.n_workers + r), ts.ring_bytes, &h, p1, n1, q, nq)) {
+	/* (pad: at most 3, a Data indication's attribute padding) */
+	if (pad > 3 ||
+	    !pr_fring_put_pad(ring(ts.n_workers + r), ts.ring_bytes, &h, p1, n1, p2, n2, pad)) {
 		rst[r].send_dropped++;
 		return false;
 	}

@@ -97,6 +97,15 @@ static void round_trip(void)
 	CU_ASSERT_TRUE(pr_fring_empty(r));
 	CU_ASSERT_EQUAL(pr_fring_get(r, RB, &g, out, sizeof(out)), 0);
 
+	/* padding written by the ring (a Data indication's): zeros after the two parts, over
+	 * whatever the ring held there before */
+	memset(r->data, 0xAA, RB);
+	CU_ASSERT_TRUE(pr_fring_put_pad(r, RB, &h, "abc", 3, "de", 2, 3));
+	memset(out, 0x55, sizeof(out));
+	CU_ASSERT_EQUAL(pr_fring_get(r, RB, &g, out, sizeof(out)), 1);
+	CU_ASSERT_EQUAL(g.len, 8);
+	CU_ASSERT_EQUAL(memcmp(out, "abcde\0\0\0", 8), 0);
+
 	/* only the first part, only the second, and a GONE with no payload at all */
 	CU_ASSERT_TRUE(pr_fring_put(r, RB, &h, "xyz", 3, NULL, 0));
 	CU_ASSERT_TRUE(pr_fring_put(r, RB, &h, NULL, 0, "uvw", 3));

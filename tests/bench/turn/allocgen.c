@@ -45,11 +45,11 @@
 #define STUN_CLIENT_PROG "allocgen"
 #include "tests/bench/turn/stun_client.h"
 
-#define M_REFRESH     0x0004
-#define CLS_SUCCESS   0x0100
-#define CLS_ERROR     0x0110
-#define A_LIFETIME    0x000D
-#define MAX_CODES     16
+#define M_REFRESH   0x0004
+#define CLS_SUCCESS 0x0100
+#define CLS_ERROR   0x0110
+#define A_LIFETIME  0x000D
+#define MAX_CODES   16
 
 enum step { S_ALLOC0, S_ALLOC1, S_REFRESH };
 
