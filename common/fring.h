@@ -80,11 +80,18 @@ struct pr_fring_stats {
 	uint64_t rx_dropped_ring;	  /* the ring toward the dataplane full: dropped */
 };
 
+/* What the dataplane sends a front on its socket as it accepts it, with the memfd and the
+ * eventfd (SCM_RIGHTS); the region's header says the same sizes again. generation counts
+ * the fronts that attached (for the logs of both sides). */
+struct pr_fring_hello {
+	uint32_t magic, version, n_in, n_out, ring_bytes, generation;
+};
+
 struct pr_fring_region {
 	uint32_t magic, version;
-	uint32_t n_in, n_out;	     /* rings front -> dataplane, dataplane -> front */
-	uint32_t ring_bytes;	     /* data bytes of each ring */
-	uint32_t generation;	     /* bumped by the dataplane at each attach */
+	uint32_t n_in, n_out; /* rings front -> dataplane, dataplane -> front */
+	uint32_t ring_bytes;  /* data bytes of each ring */
+	uint32_t _pad0;
 	volatile uint32_t want_wake; /* the front sleeps: a producer toward it signals */
 	uint32_t _pad;
 	struct pr_fring_stats st;

@@ -783,10 +783,6 @@ static void dp_down(const char *why)
 	evtimer_add(retry_ev, &one);
 }
 
-struct hello {
-	uint32_t magic, version, n_in, n_out, ring_bytes, generation;
-};
-
 static void dp_connect(evutil_socket_t fd0, short what, void *arg)
 {
 	static bool warned;
@@ -807,7 +803,7 @@ static void dp_connect(evutil_socket_t fd0, short what, void *arg)
 		evtimer_add(retry_ev, &one);
 		return;
 	}
-	struct hello h;
+	struct pr_fring_hello h;
 	int fds[2] = {-1, -1};
 	char cbuf[CMSG_SPACE(sizeof(fds))];
 	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};

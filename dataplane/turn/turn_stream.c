@@ -23,11 +23,6 @@
 
 enum { ST_OFF, ST_IDLE, ST_ATTACHED, ST_DETACHING };
 
-/* What the front is told on attach (the region's header says it again). */
-struct ts_hello {
-	uint32_t magic, version, n_in, n_out, ring_bytes, generation;
-};
-
 static struct {
 	int state;
 	int lfd, cfd, memfd, efd;
@@ -158,13 +153,12 @@ static void try_accept(void)
 	int fd = accept4(ts.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	struct ts_hello hello = {.magic = PR_FRING_MAGIC,
-				 .version = PR_FRING_VERSION,
-				 .n_in = ts.n_workers,
-				 .n_out = ts.n_workers + 1,
-				 .ring_bytes = ts.ring_bytes,
-				 .generation = ++ts.generation};
-	hdr()->generation = ts.generation;
+	struct pr_fring_hello hello = {.magic = PR_FRING_MAGIC,
+				       .version = PR_FRING_VERSION,
+				       .n_in = ts.n_workers,
+				       .n_out = ts.n_workers + 1,
+				       .ring_bytes = ts.ring_bytes,
+				       .generation = ++ts.generation};
 	int fds[2] = {ts.memfd, ts.efd};
 	char cbuf[CMSG_SPACE(sizeof(fds))];
 	struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
