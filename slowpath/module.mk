@@ -31,9 +31,12 @@ $(eval $(call unit_test,test_sp_msg,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_guard,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_tunables,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_tls_config,$(SP_LIB),$(SP_LINK_LIBS)))
+$(eval $(call unit_test,test_sp_ws,$(B)/slowpath/sp_ws.o,$(SSL_LIBS)))
 
 # libFuzzer target over the message entry point (framing + parse + error response).
 $(eval $(call fuzzer,fuzz_sip_msg,slowpath/sp_msg.c,-losipparser2))
+# ... and over the WebSocket handshake and framing of the WSS listener.
+$(eval $(call fuzzer,fuzz_ws,slowpath/sp_ws.c,-lcrypto))
 
 # Load generator for tests/bench/sip.sh (SIP over TLS; Debian's sipp has no TLS).
 SP_LOAD := $(B)/tests/bench/sipload
