@@ -64,6 +64,7 @@
 #define PR_KS_URI_MAX	     256
 #define PR_KS_ADDR_MAX	     48	 /* textual IPv4/IPv6 address */
 #define PR_KS_KEY_B64_MAX    64	 /* SDES inline key||salt, base64 (46 bytes for AEAD) */
+#define PR_KS_ICE_MAX	     257 /* ice-ufrag / ice-pwd: up to 256 ice-chars (RFC 8839) */
 #define PR_KS_VALUE_MAX	     512 /* longest encoded field value */
 #define PR_KS_FIELD_NAME_MAX 48
 #define PR_KS_MAX_FIELDS     96 /* most fields in one encoded record (nested expanded) */
@@ -351,6 +352,11 @@ struct pr_ks_leg {
 	char key_tx[PR_KS_KEY_B64_MAX]; /* secret: SDES key||salt we encrypt toward it with */
 	bool encrypted;			/* leg's media is SRTP */
 	uint32_t max_kbps;		/* bandwidth limit for the leg's device, 0 = none */
+	/* ICE-lite on this leg (all empty: none). The dataplane checks the text (RFC 8839
+	 * ice-chars and lengths) and refuses the record otherwise. */
+	char ice_ufrag[PR_KS_ICE_MAX];	      /* ours */
+	char ice_pwd[PR_KS_ICE_MAX];	      /* secret: ours, keys the checks' integrity */
+	char ice_remote_ufrag[PR_KS_ICE_MAX]; /* the peer's ("": not known yet) */
 };
 extern const struct pr_ks_desc pr_ks_leg_desc;
 

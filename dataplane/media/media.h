@@ -74,6 +74,7 @@ struct media_rt {
 } __attribute__((aligned(64)));
 
 struct media_sess;
+struct media_ice;
 
 /* One generation of a leg's configuration: immutable once published, except streams[]
  * (control appends). Both legs of a session lie side by side (struct media_sess), so the
@@ -84,7 +85,8 @@ struct media_leg {
 	struct dp_ipaddr relay;
 	uint16_t relay_port; /* host order */
 	uint16_t port_idx;   /* dp port that owns relay */
-	uint8_t idx;	     /* 0: a (caller side), 1: b */
+	uint8_t idx : 1;     /* 0: a (caller side), 1: b */
+	uint8_t ice : 1;     /* ICE-lite leg: latched by nominated checks only (media_ice.h) */
 	bool encrypted, latch, rtcp_mux;
 	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */
 	uint32_t clock_hz;
@@ -95,6 +97,10 @@ struct media_leg {
 	uint16_t peer_port; /* host order */
 	enum pr_srtp_profile profile;
 	struct media_sess *sess;
+	/* ICE legs: STUN sent to control (a token bucket; writers: the workers, racily) */
+	uint64_t ice_tsc;
+	uint32_t ice_tokens;
+	struct media_ice *ice_cred; /* control only: an ICE leg's credentials (secret), or NULL */
 } __attribute__((aligned(64)));
 
 /* The leg on the other side of l's session. */
@@ -126,9 +132,12 @@ static inline struct media_keys *media_keys_of(const struct media_leg *l)
 	return &l->sess->keys[l->idx];
 }
 
-/* Control: builds session s from record k (keys decoded, addresses parsed); 0 or a negative
- * errno with *why set to a short reason. Does not publish. */
+/* Control: builds session s from record k (keys decoded, addresses parsed, ICE credentials
+ * checked and allocated); 0 or a negative errno with *why set to a short reason (the field).
+ * Does not publish. */
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why);
+/* Wipes s's secrets (SDES keys, ICE pwds) and frees its ICE credentials; not s itself. */
+void media_sess_wipe(struct media_sess *s);
 
 /* RTCP or RTP on a muxed port (RFC 5761 4: RTCP packet types 192-223 in the second byte). */
 static inline bool media_is_rtcp_mux(const uint8_t *p, uint16_t len)

@@ -1,6 +1,6 @@
 # dataplane/media: the media anchor. media_sess.c is pure C (a session from its Redis
 # record), unit-tested alone; media_dp.c is the feature inside poprelay-dataplane.
-MEDIA_CORE_SRCS := dataplane/media/media_sess.c
+MEDIA_CORE_SRCS := dataplane/media/media_sess.c dataplane/media/media_ice.c
 MEDIA_DP_OBJS := $(MEDIA_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/media/media_dp.o
 $(DP_BIN): $(MEDIA_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(IPSECMB_LIBS) $(SRTP_LIBS)
@@ -16,13 +16,20 @@ $(FUZZ_MEDIA_GLUE): $(FB)/obj/media_fz_glue_%.o: tests/fuzz/media_fz_glue.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) -DFZ_GLUE_$* -MMD -MP -c $< -o $@
 FUZZ_MEDIA_SRCS := $(filter-out dataplane/dp_main.c dataplane/dp_worker.c dataplane/dp_control.c \
 	dataplane/dp_echo.c dataplane/dp_telemetry.c,$(wildcard dataplane/*.c)) \
-	$(MEDIA_CORE_SRCS) $(COMMON_SRCS) $(CRYPTO_SRCS) $(FUZZ_MEDIA_GLUE)
+	$(MEDIA_CORE_SRCS) dataplane/turn/stun_msg.c $(COMMON_SRCS) $(CRYPTO_SRCS) $(FUZZ_MEDIA_GLUE)
 FUZZ_MEDIA_FLAGS := $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) $(SRTP_CFLAGS) $(DPDK_LIBS) -lrte_net_ring \
 	$(HIREDIS_LIBS) $(CRYPTO_LINK_LIBS) -lm
 $(eval $(call fuzzer,fuzz_media,$(FUZZ_MEDIA_SRCS),$(FUZZ_MEDIA_FLAGS)))
 
 # Unit test of the pure parts (no EAL): the session from its record, the RFC 3550 figures.
-$(eval $(call unit_test,test_media_sess,$(B)/dataplane/media/media_sess.o $(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+$(eval $(call unit_test,test_media_sess,$(B)/dataplane/media/media_sess.o $(B)/dataplane/media/media_ice.o $(B)/dataplane/turn/stun_msg.o $(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+
+# ICE-lite checks on an anchor leg (media_ice.c, pure C): answers, integrity, nomination.
+$(eval $(call unit_test,test_media_ice,$(B)/dataplane/media/media_ice.o $(B)/dataplane/turn/stun_msg.o $(CRYPTO_LIB),$(CRYPTO_LINK_LIBS)))
+
+# libFuzzer target over media_ice_check alone (tests/fuzz/fuzz_media_ice.c): any datagram
+# against an ICE leg's credentials; an answer only for a request that authenticates.
+$(eval $(call fuzzer,fuzz_media_ice,dataplane/media/media_ice.c dataplane/turn/stun_msg.c crypto/stun_auth.c,$(SSL_LIBS)))
 
 # Every dataplane tunable against the configuration key it overrides (range, default): the
 # core's, TURN's and the anchor's configuration tables, registered by their constructors.

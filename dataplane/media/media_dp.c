@@ -30,6 +30,7 @@
 #include "dataplane/dp_udp.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/media/media.h"
+#include "dataplane/media/media_ice.h"
 
 /* ---- configuration: [media] ---- */
 struct media_cfg {
@@ -126,17 +127,29 @@ enum {
 	MD_TX,
 	MD_NEW_SSRC_RATE,
 	MD_SSRC_STARTING,
+	MD_LEG_MAX, /* the reasons above count on a leg's ctl_drop[] too */
+	/* ICE legs (media_ice.h): media from another source than the nominated one, DTLS
+	 * (RFC 7983 20-63: DTLS-SRTP is planned), STUN beyond ICE_PER_S, a check control
+	 * refused (by reason in /poprelay/media/stats) */
+	MD_ICE_SOURCE = MD_LEG_MAX,
+	MD_DTLS,
+	MD_ICE_RATE,
+	MD_ICE_CHECK,
 	MD_MAX
 };
 static const char *const md_names[MD_MAX] = {
-    "media_no_session",	  "media_wrong_addr", "media_malformed", "media_wrong_source",
-    "media_auth",	  "media_replay",     "media_srtp",	 "media_no_peer",
-    "media_bandwidth",	  "media_ssrc_limit", "media_tx",	 "media_new_ssrc_rate",
-    "media_ssrc_starting"};
-_Static_assert(MD_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_drop too small");
+    "media_no_session",	   "media_wrong_addr",	    "media_malformed", "media_wrong_source",
+    "media_auth",	   "media_replay",	    "media_srtp",      "media_no_peer",
+    "media_bandwidth",	   "media_ssrc_limit",	    "media_tx",	       "media_new_ssrc_rate",
+    "media_ssrc_starting", "media_ice_unnominated", "media_dtls",      "media_ice_rate",
+    "media_ice_refused"};
+_Static_assert(MD_LEG_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_drop too small");
 /* First packets of new SSRCs a leg may send to control per second (and as a burst): each
  * costs a context creation and an authentication there. */
 #define NEW_SSRC_PER_S 20
+/* STUN messages an ICE leg may send to control per second (and as a burst): a browser checks
+ * every 50 ms at first over a few candidate pairs, then every few seconds for consent. */
+#define ICE_PER_S 50
 static int drop_id[MD_MAX];
 
 /* Written by control at init; the slots by control (RCU), read by workers. */
@@ -155,6 +168,8 @@ static struct {
 	uint64_t ctl_relayed, redis_errors, streams_restored;
 	uint64_t restore_orphaned;	  /* dropped at the first rebuild: relay address not ours */
 	uint64_t ended_rx, ended_relayed; /* figures of the sessions that ended */
+	uint64_t ice[MEDIA_ICE_VERDICTS]; /* STUN on ICE legs, by verdict */
+	uint64_t ice_nominations;	  /* nominated checks that latched or moved a latch */
 } cst;
 static struct pr_redis *redis;
 static uint64_t last_try_ms, last_read_ms, last_stats_ms;
@@ -261,7 +276,7 @@ static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipad
 			*port = (uint16_t)(rt->lat_port + 1);
 			return true;
 		}
-		if (addr_unset(&o->peer) || o->peer_port == 0)
+		if (o->ice || addr_unset(&o->peer) || o->peer_port == 0)
 			return false;
 		*ip = o->peer;
 		*port = (uint16_t)(o->peer_port + 1);
@@ -272,7 +287,8 @@ static inline bool out_addr(const struct media_leg *o, bool rtcp, struct dp_ipad
 		*port = rt->lat_port;
 		return true;
 	}
-	if (addr_unset(&o->peer) || o->peer_port == 0)
+	/* an ICE leg gets media only on the nominated pair (RFC 7675: no consent before) */
+	if (o->ice || addr_unset(&o->peer) || o->peer_port == 0)
 		return false;
 	*ip = o->peer;
 	*port = o->peer_port;
@@ -341,7 +357,7 @@ static inline void latch(struct media_leg *l, const struct dp_pkt_info *pi, bool
 	if (rtp_latched(l)) {
 		if (dp_ipaddr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
 			return;
-		if (!l->latch)
+		if (!l->latch || l->ice) /* an ICE leg's moves with nominations (control) */
 			return;
 		/* a leg in clear moves at most every relatch_interval_ms: the packets of one
 		 * burst were all judged against the latch before any of them moved it */
@@ -601,6 +617,51 @@ static inline bool punt_take(struct media_rt *rt, uint64_t now)
 	return true;
 }
 
+/* STUN to an ICE leg goes to control at most ICE_PER_S a second; a race between workers
+ * (checks from several sources) may let a few more through: a bound, not an exact count. */
+static inline bool ice_take(struct media_leg *l, uint64_t now)
+{
+	uint64_t per = dp_rt.tsc_hz / ICE_PER_S;
+
+	if (l->ice_tsc == 0 || now - l->ice_tsc >= per * ICE_PER_S) {
+		l->ice_tsc = now;
+		l->ice_tokens = ICE_PER_S;
+	} else if (now - l->ice_tsc >= per) {
+		uint64_t add = (now - l->ice_tsc) / per;
+		l->ice_tokens = (uint32_t)RTE_MIN(l->ice_tokens + add, (uint64_t)ICE_PER_S);
+		l->ice_tsc += add * per;
+	}
+	if (!l->ice_tokens)
+		return false;
+	l->ice_tokens--;
+	return true;
+}
+
+/* A datagram to ICE leg l that is not RTP (RFC 7983 demultiplexing by its first byte):
+ * STUN (0-3) goes to control, which answers checks (ice_check); DTLS (20-63) is dropped
+ * and counted until DTLS-SRTP comes. True when m was taken. */
+static bool ice_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
+		   struct media_leg *l, const uint8_t *pl, uint16_t len, uint64_t now)
+{
+	if (!len || m->nb_segs != 1)
+		return false;
+	if (pl[0] <= 3 && len >= STUN_HDR_LEN) {
+		if (!ice_take(l, now)) {
+			count_drop(l, MD_ICE_RATE);
+			wdrop(w, m, pi, MD_ICE_RATE);
+		} else {
+			dp_punt(w, m, &media_feature, pi);
+		}
+		return true;
+	}
+	if (pl[0] >= 20 && pl[0] <= 63) {
+		count_drop(l, MD_DTLS);
+		wdrop(w, m, pi, MD_DTLS);
+		return true;
+	}
+	return false;
+}
+
 /* Classifies datagram m (to leg l, from the port table, or NULL): fills p, or drops or
  * punts it (returns false). */
 static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
@@ -621,8 +682,19 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	}
 	rtcp = ((pi->dport - mcfg.port_min) & 1) || (l->rtcp_mux && media_is_rtcp_mux(pl, len));
 	if (len < (rtcp ? 8 : 12) || (pl[0] >> 6) != 2 || m->nb_segs != 1) {
+		/* STUN and DTLS fail the version test too: an ICE leg's are looked at here, off
+		 * the media's way */
+		if (l->ice && ice_in(w, m, pi, l, pl, len, now))
+			return false;
 		count_drop(l, MD_MALFORMED);
 		wdrop(w, m, pi, MD_MALFORMED);
+		return false;
+	}
+	/* an ICE leg takes media only from the nominated source (before a nomination, from
+	 * none): its checks latch it, never its packets */
+	if (l->ice && !(rtp_latched(l) && srtp_source_match(l, pi, rtcp))) {
+		count_drop(l, MD_WRONG_SOURCE);
+		wdrop(w, m, pi, MD_ICE_SOURCE);
 		return false;
 	}
 	ssrc = rd32(pl + (rtcp ? 4 : 8));
@@ -921,6 +993,73 @@ static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 	return s;
 }
 
+/* Control: the nominated check from pi's source latches ICE leg l there, or moves its latch
+ * (NAT rebinding, ICE restart: counted in relatch). The workers never move an ICE leg's
+ * latch, so control is its only writer; they read it, so latched is cleared while the
+ * address is written. */
+static void ice_latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rtcp)
+{
+	struct media_rt *rt = l->rt;
+
+	if (rtcp) { /* the RTCP component's own checks (port + 1, no rtcp-mux) */
+		if (rtcp_latched(l) && dp_ipaddr_eq(&rt->lat_rtcp_ip, &pi->src) &&
+		    rt->lat_rtcp_port == pi->sport)
+			return;
+		__atomic_store_n(&rt->rtcp_latched, 0, __ATOMIC_RELEASE);
+		rt->lat_rtcp_ip = pi->src;
+		rt->lat_rtcp_port = pi->sport;
+		rt->rtcp_gen = l->gen;
+		__atomic_store_n(&rt->rtcp_latched, 1, __ATOMIC_RELEASE);
+		cst.ice_nominations++;
+		return;
+	}
+	if (rtp_latched(l)) {
+		if (dp_ipaddr_eq(&rt->lat_ip, &pi->src) && rt->lat_port == pi->sport)
+			return;
+		rt->relatch++;
+		rt->last_relatch_tsc = rte_rdtsc();
+		rt->rtcp_latched = 0; /* learn RTCP's again from the new pair */
+	}
+	__atomic_store_n(&rt->latched, 0, __ATOMIC_RELEASE);
+	rt->lat_ip = pi->src;
+	rt->lat_port = pi->sport;
+	rt->latch_gen = l->gen;
+	__atomic_store_n(&rt->latched, 1, __ATOMIC_RELEASE);
+	cst.ice_nominations++;
+}
+
+/* Control: a STUN message to ICE leg l (ice_in punted it). A check with our credentials is
+ * answered from the port it came to (and a nominated one latches the leg); anything else
+ * is dropped and counted by its verdict. */
+static void ice_check(struct media_leg *l, struct rte_mbuf *m, struct dp_pkt_info *pi,
+		      const uint8_t *pl)
+{
+	const struct media_ice *ice = l->ice_cred;
+	bool rtcp = ((pi->dport - mcfg.port_min) & 1) != 0;
+	struct media_ice_answer a;
+	struct pr_taddr src;
+	uint8_t out[128];
+
+	if (!ice)
+		return ctl_drop(NULL, m, MD_ICE_CHECK);
+	if (pi->src.family == AF_INET)
+		pr_taddr_set4(&src, pi->src.v4, pi->sport);
+	else
+		pr_taddr_set6(&src, pi->src.v6, pi->sport);
+	enum media_ice_verdict v =
+	    media_ice_check(ice, pl, pi->payload_len, &src, out, sizeof(out), &a);
+	cst.ice[v]++;
+	if (!a.len)
+		return ctl_drop(NULL, m, MD_ICE_CHECK);
+	if (a.nominate && !(rtcp && l->rtcp_mux)) /* a muxed leg has one component */
+		ice_latch(l, pi, rtcp);
+	/* the answer replaces the request in its mbuf, from where the request went */
+	if (dp_udp_rewrite(m, pi, 0, 0, out, a.len, 0, &l->relay, pi->dport, &pi->src, pi->sport) <
+	    0)
+		return ctl_drop(NULL, m, MD_TX);
+	dp_ctl_udp_tx(m, l->port_idx);
+}
+
 /* The first packet of an SSRC, punted by a worker: a stream for it if it authenticates (or
  * the leg is in clear and its source was accepted), published for the workers; the packet
  * itself is relayed from here. */
@@ -935,6 +1074,8 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 
 	if (!l) /* ended meanwhile */
 		return ctl_drop(NULL, m, MD_NO_SESSION);
+	if (l->ice && pi.payload_len && pl[0] <= 3) /* only STUN starts so (ice_in) */
+		return ice_check(l, m, &pi, pl);
 	p.in = l;
 	p.rtcp = ((pi.dport - mcfg.port_min) & 1) ||
 		 (l->rtcp_mux && media_is_rtcp_mux(pl, pi.payload_len));
@@ -1040,7 +1181,7 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 	f->replay = rt->replay + rt->ctl_drop[MD_REPLAY];
 	f->relatch = rt->relatch;
 	f->drops = rt->auth_fail + rt->replay + rt->wrong_source + rt->bandwidth + rt->other_drop;
-	for (unsigned i = 0; i < MD_MAX; i++)
+	for (unsigned i = 0; i < MD_LEG_MAX; i++)
 		f->drops += rt->ctl_drop[i];
 	f->lost = rt->ctl_lost;
 	for (unsigned i = 0; i < MEDIA_MAX_SSRC; i++) {
@@ -1065,10 +1206,7 @@ static void sess_final(struct media_sess *s);
  * runtime state and streams live on in the new one). */
 static void sess_discard(struct media_sess *s)
 {
-	for (int j = 0; j < 2; j++) {
-		pr_sdes_wipe(&s->keys[j].rx);
-		pr_sdes_wipe(&s->keys[j].tx);
-	}
+	media_sess_wipe(s);
 	rte_free(s);
 }
 
@@ -1300,11 +1438,13 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			struct media_leg *ol = &old->leg[i];
 			l->rt = ol->rt; /* shared until the old generation is freed (kind 0:
 					 * the struct alone) */
-			/* a new SDP address asks for a new latch */
-			l->gen = ol->gen +
-				 (dp_ipaddr_eq(&l->peer, &ol->peer) && l->peer_port == ol->peer_port
-				      ? 0
-				      : 1);
+			/* a new SDP address asks for a new latch; an ICE leg's moves with
+			 * nominations only (an ICE restart keeps media on the old pair until
+			 * the new one is nominated, RFC 8445 9), but a leg that becomes ICE
+			 * waits for its first */
+			bool same =
+			    dp_ipaddr_eq(&l->peer, &ol->peer) && l->peer_port == ol->peer_port;
+			l->gen = ol->gen + (l->ice ? !ol->ice : !same);
 		} else {
 			l->rt = hp_zalloc(sizeof(*l->rt), _Alignof(struct media_rt));
 			if (!l->rt) {
@@ -1855,10 +1995,20 @@ static uint64_t sess_bytes(const struct media_sess *s)
 	return b;
 }
 
+/* Every lcore's drops of reason MD_*. */
+static uint64_t drops_of(unsigned reason)
+{
+	uint64_t n = 0;
+
+	for (unsigned c = 0; c < RTE_MAX_LCORE; c++)
+		n += dp_stats[c].drops[drop_id[reason]];
+	return n;
+}
+
 static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	uint64_t relayed = 0, rx = 0, auth = 0, wrong = 0, relatch = 0, streams = 0, bytes = 0;
-	uint64_t legs_srtp = 0, legs_latched = 0;
+	uint64_t legs_srtp = 0, legs_latched = 0, legs_ice = 0;
 	(void)cmd;
 	(void)params;
 
@@ -1873,6 +2023,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 			wrong += f.wrong_source;
 			relatch += f.relatch;
 			legs_srtp += list[i]->leg[l].encrypted;
+			legs_ice += list[i]->leg[l].ice;
 			legs_latched += rtp_latched(&list[i]->leg[l]);
 			for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 				streams += __atomic_load_n(&list[i]->leg[l].streams[j],
@@ -1910,6 +2061,18 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "ctl_relayed", cst.ctl_relayed);
 	rte_tel_data_add_dict_u64(d, "redis_errors", cst.redis_errors);
 	rte_tel_data_add_dict_u64(d, "streams_restored", cst.streams_restored);
+	/* ICE-lite legs: their STUN by verdict, nominations, DTLS not handled yet */
+	rte_tel_data_add_dict_u64(d, "legs_ice", legs_ice);
+	rte_tel_data_add_dict_u64(d, "ice_answered", cst.ice[MEDIA_ICE_ANSWERED]);
+	rte_tel_data_add_dict_u64(d, "ice_nominations", cst.ice_nominations);
+	rte_tel_data_add_dict_u64(d, "ice_role_conflict", cst.ice[MEDIA_ICE_ROLE_CONFLICT]);
+	rte_tel_data_add_dict_u64(d, "ice_bad_integrity", cst.ice[MEDIA_ICE_BAD_INTEGRITY]);
+	rte_tel_data_add_dict_u64(d, "ice_unknown_ufrag", cst.ice[MEDIA_ICE_UNKNOWN_UFRAG]);
+	rte_tel_data_add_dict_u64(d, "ice_malformed", cst.ice[MEDIA_ICE_MALFORMED]);
+	rte_tel_data_add_dict_u64(d, "ice_not_request", cst.ice[MEDIA_ICE_NOT_REQUEST]);
+	rte_tel_data_add_dict_u64(d, "ice_rate_limited", drops_of(MD_ICE_RATE));
+	rte_tel_data_add_dict_u64(d, "ice_unnominated", drops_of(MD_ICE_SOURCE));
+	rte_tel_data_add_dict_u64(d, "dtls_dropped", drops_of(MD_DTLS));
 	return 0;
 }
 
@@ -1961,6 +2124,7 @@ static int tel_session(const char *cmd, const char *params, struct rte_tel_data 
 			    lg->encrypted ? pr_srtp_profile_name(lg->profile) : "clear");
 			rte_tel_data_add_dict_u64(leg[l], "encrypted", lg->encrypted);
 			rte_tel_data_add_dict_u64(leg[l], "rtcp_mux", lg->rtcp_mux);
+			rte_tel_data_add_dict_u64(leg[l], "ice", lg->ice);
 			rte_tel_data_add_dict_u64(leg[l], "rx_packets", f.rx_packets);
 			rte_tel_data_add_dict_u64(leg[l], "rx_bytes", f.rx_bytes);
 			rte_tel_data_add_dict_u64(leg[l], "tx_packets", f.tx_packets);

@@ -2,10 +2,12 @@
 /* A media session from its Redis record: pure C, no EAL (unit-tested and fuzzed alone). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dataplane/media/media.h"
+#include "dataplane/media/media_ice.h"
 
 static int parse_addr(const char *family, const char *text, struct dp_ipaddr *a)
 {
@@ -44,12 +46,38 @@ enum {
 	BAD_PEER_ADDR,
 	BAD_SUITE,
 	BAD_KEY_RX,
-	BAD_KEY_TX
+	BAD_KEY_TX,
+	BAD_ICE_UFRAG,
+	BAD_ICE_PWD,
+	BAD_ICE_REMOTE,
+	BAD_ICE_MEM
 };
 
+/* An ICE leg has our ufrag and pwd (the peer's ufrag may come later, with its answer). */
+static int ice_build(struct media_leg *l, struct media_ice **out, const struct pr_ks_leg *k)
+{
+	struct media_ice *ice;
+	int rc;
+
+	l->ice = 0;
+	if (!k->ice_ufrag[0] && !k->ice_pwd[0] && !k->ice_remote_ufrag[0])
+		return 0;
+	ice = malloc(sizeof(*ice));
+	if (!ice)
+		return -BAD_ICE_MEM;
+	rc = media_ice_set(ice, k->ice_ufrag, k->ice_pwd, k->ice_remote_ufrag);
+	if (rc < 0) {
+		media_ice_free(ice);
+		return rc == -1 ? -BAD_ICE_UFRAG : rc == -2 ? -BAD_ICE_PWD : -BAD_ICE_REMOTE;
+	}
+	*out = ice;
+	l->ice = 1;
+	return 0;
+}
+
 /* 0, or the field (BAD_*) that refuses the leg, as a negative number. */
-static int leg_build(struct media_leg *l, struct media_keys *keys, const struct pr_ks_leg *k,
-		     const char *media)
+static int leg_build(struct media_leg *l, struct media_keys *keys, struct media_ice **ice,
+		     const struct pr_ks_leg *k, const char *media)
 {
 	memset(&l->peer, 0, sizeof(l->peer));
 	l->latch = k->latch;
@@ -70,7 +98,7 @@ static int leg_build(struct media_leg *l, struct media_keys *keys, const struct 
 		return -BAD_PEER_ADDR;
 	l->encrypted = k->encrypted;
 	if (!l->encrypted)
-		return 0;
+		return ice_build(l, ice, k);
 	int p = pr_srtp_profile_from_name(k->suite);
 	if (p < 0)
 		return -BAD_SUITE;
@@ -79,23 +107,26 @@ static int leg_build(struct media_leg *l, struct media_keys *keys, const struct 
 		return -BAD_KEY_RX;
 	if (parse_key(k->suite, k->key_tx, &keys->tx) < 0)
 		return -BAD_KEY_TX;
-	return 0;
+	return ice_build(l, ice, k);
 }
 
-static void keys_wipe(struct media_sess *s)
+void media_sess_wipe(struct media_sess *s)
 {
 	for (int i = 0; i < 2; i++) {
 		pr_sdes_wipe(&s->keys[i].rx);
 		pr_sdes_wipe(&s->keys[i].tx);
+		media_ice_free(s->leg[i].ice_cred);
+		s->leg[i].ice_cred = NULL;
 	}
 }
 
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
-	static const char *const field[2][7] = {{"a_family", "a_relay_addr", "a_relay_port",
-						 "a_peer_addr", "a_suite", "a_key_rx", "a_key_tx"},
-						{"b_family", "b_relay_addr", "b_relay_port",
-						 "b_peer_addr", "b_suite", "b_key_rx", "b_key_tx"}};
+	static const char *const field[2][BAD_ICE_MEM] = {
+	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
+	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)"},
+	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
+	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);
@@ -106,16 +137,16 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
 		l->sess = s;
 		l->idx = (uint8_t)i;
 		snprintf(s->party[i], sizeof(s->party[i]), "%s", k->leg[i].party);
-		int bad = leg_build(l, &s->keys[i], &k->leg[i], k->media);
+		int bad = leg_build(l, &s->keys[i], &s->leg[i].ice_cred, &k->leg[i], k->media);
 		if (bad < 0) {
 			*why = field[i][-bad - 1];
-			keys_wipe(s);
+			media_sess_wipe(s);
 			return -EINVAL;
 		}
 	}
 	if (s->leg[0].relay_port == s->leg[1].relay_port) {
 		*why = "relay ports";
-		keys_wipe(s);
+		media_sess_wipe(s);
 		return -EINVAL;
 	}
 	return 0;

@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 
 #include "dataplane/media/media.h"
+#include "dataplane/media/media_ice.h"
 
 /* 30 bytes of key||salt in base64 */
 #define KEY30  "WVNfX3NlbUN0cmxfX1Nlc3Npb25LZXlfX1Rlc3Qw"
@@ -114,6 +115,11 @@ static void test_refusals(void)
 	    {"short key", "a_key_rx", 0},
 	    {"bad base64 key", "a_key_tx", 0},
 	    {"same relay port on both legs", "relay ports", 0},
+	    {"ICE ufrag of 3 chars", "a_ice_ufrag", 0},
+	    {"ICE pwd of 21 chars", "b_ice_pwd", 1},
+	    {"ICE pwd without a ufrag", "a_ice_ufrag", 0},
+	    {"ICE remote ufrag with a ':'", "b_ice_remote_ufrag", 1},
+	    {"ICE pwd with a space (not an ice-char)", "a_ice_pwd", 0},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pr_ks_session k;
@@ -150,6 +156,29 @@ static void test_refusals(void)
 		case 8:
 			k.leg[1].relay_port = 30000;
 			break;
+		case 9:
+			strcpy(k.leg[0].ice_ufrag, "abc");
+			strcpy(k.leg[0].ice_pwd, "abcdefghijklmnopqrstuv");
+			break;
+		case 10:
+			strcpy(k.leg[1].ice_ufrag, "abcd");
+			strcpy(k.leg[1].ice_pwd, "abcdefghijklmnopqrstu");
+			break;
+		case 11:
+			strcpy(k.leg[0].ice_pwd, "abcdefghijklmnopqrstuv");
+			break;
+		case 12:
+			strcpy(k.leg[1].ice_ufrag, "abcd");
+			strcpy(k.leg[1].ice_pwd, "abcdefghijklmnopqrstuv");
+			strcpy(k.leg[1].ice_remote_ufrag, "ab:cd");
+			break;
+		case 13:
+			/* leg b is a valid ICE leg: its credentials go with the refusal too */
+			strcpy(k.leg[1].ice_ufrag, "abcd");
+			strcpy(k.leg[1].ice_pwd, "abcdefghijklmnopqrstuv");
+			strcpy(k.leg[0].ice_ufrag, "abcd");
+			strcpy(k.leg[0].ice_pwd, "abcdefghij klmnopqrstuv");
+			break;
 		}
 		CU_ASSERT_EQUAL(media_sess_build(&s, &k, &why), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
@@ -161,7 +190,45 @@ static void test_refusals(void)
 		static const uint8_t zero[16];
 		CU_ASSERT_EQUAL(memcmp(s.keys[0].rx.key, zero, 16), 0);
 		CU_ASSERT_EQUAL(memcmp(s.keys[0].tx.key, zero, 16), 0);
+		CU_ASSERT_PTR_NULL(s.leg[0].ice_cred);
+		CU_ASSERT_PTR_NULL(s.leg[1].ice_cred);
 	}
+}
+
+/* X_ice_*: a leg with them is an ICE-lite leg, its credentials out of line (a leg without
+ * carries none); media_sess_wipe frees them. */
+static void test_ice_leg(void)
+{
+	struct pr_ks_session k;
+	struct media_sess s;
+	const char *why = NULL;
+
+	record(&k);
+	strcpy(k.leg[1].ice_ufrag, "Ab3/");
+	strcpy(k.leg[1].ice_pwd, "s3cretPwd+of/the/anchor0");
+	strcpy(k.leg[1].ice_remote_ufrag, "brow");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_FALSE(s.leg[0].ice);
+	CU_ASSERT_PTR_NULL(s.leg[0].ice_cred);
+	CU_ASSERT_TRUE(s.leg[1].ice);
+	CU_ASSERT_EQUAL(s.leg[1].idx, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s.leg[1].ice_cred);
+	CU_ASSERT_STRING_EQUAL(s.leg[1].ice_cred->ufrag, "Ab3/");
+	CU_ASSERT_STRING_EQUAL(s.leg[1].ice_cred->pwd, "s3cretPwd+of/the/anchor0");
+	CU_ASSERT_STRING_EQUAL(s.leg[1].ice_cred->remote, "brow");
+	CU_ASSERT_EQUAL(s.leg[1].ice_cred->pwd_len, 24);
+	media_sess_wipe(&s);
+	CU_ASSERT_PTR_NULL(s.leg[1].ice_cred);
+	/* the peer's ufrag may come later (its SDP answer): ours suffice */
+	k.leg[1].ice_remote_ufrag[0] = 0;
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_TRUE(s.leg[1].ice);
+	CU_ASSERT_EQUAL(s.leg[1].ice_cred->remote_len, 0);
+	media_sess_wipe(&s);
+	/* the worker's line 0 still holds the first two streams */
+	CU_ASSERT(offsetof(struct media_leg, streams[2]) <= 64);
 }
 
 /* An RTP header with seq and timestamp ts. */
@@ -226,6 +293,7 @@ int main(void)
 	s = CU_add_suite("media_sess", NULL, NULL);
 	CU_add_test(s, "a session from its record", test_build);
 	CU_add_test(s, "records refused, naming the field", test_refusals);
+	CU_add_test(s, "an ICE-lite leg from X_ice_*", test_ice_leg);
 	CU_add_test(s, "RFC 3550 loss and jitter", test_figures);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
