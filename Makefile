@@ -15,6 +15,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
+# Debian's npm, unless a nodejs that bundles its own npm (NodeSource's) is installed: the
+# two conflict.
+NPM_PKG := $(if $(shell command -v npm 2>/dev/null),,npm)
+
 # Every Debian package the project, its tests and its benchmarks use.
 PACKAGES := build-essential pkg-config clang clang-format llvm \
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev \
@@ -23,7 +27,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
-	rtpengine-daemon libmicrohttpd-dev prometheus curl \
+	rtpengine-daemon libmicrohttpd-dev prometheus curl nodejs $(NPM_PKG) \
 	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
 	qemu-system-x86 ovmf openssh-client lintian
 
@@ -106,6 +110,9 @@ deps:
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
+	@# JsSIP and ws for tests/integration/slowpath_wss.sh, pinned by tests/node/package-lock.json
+	@cd tests/node && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; else echo "deps: node modules present"; fi
 	@# Debian starts these services on install; the project starts its own instances.
 	@for s in redis-server coturn kamailio rtpengine-daemon prometheus; do \
 		(command -v systemctl >/dev/null && systemctl disable --now $$s >/dev/null 2>&1) || true; \

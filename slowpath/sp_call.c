@@ -587,12 +587,14 @@ static void txn_done(struct sp_txn *t)
 
 static uint16_t our_port(struct sp_server *s, enum sp_transport tp)
 {
-	return tp == SP_TLS ? s->tls_port_bound : s->plain_port_bound;
+	return tp == SP_WSS   ? s->wss_port_bound
+	       : tp == SP_TLS ? s->tls_port_bound
+			      : s->plain_port_bound;
 }
 
 static const char *tp_upper(enum sp_transport tp)
 {
-	return tp == SP_TLS ? "TLS" : tp == SP_TCP ? "TCP" : "UDP";
+	return tp == SP_WSS ? "WSS" : tp == SP_TLS ? "TLS" : tp == SP_TCP ? "TCP" : "UDP";
 }
 
 /* Where leg l's messages go. A restored leg's flow died with the process that had it: the
@@ -631,7 +633,7 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 {
 	struct sp_leg *g = &call->leg[l];
 	struct sp_buf b = {0};
-	const char *tp = sp_transport_name(g->dest.tp);
+	const char *tp = sp_transport_param(g->dest.tp); /* "ws" for WSS (RFC 7118 7) */
 	char port[8];
 	snprintf(port, sizeof(port), "%u", our_port(s, g->dest.tp));
 	sp_buf_cat(&b, method, " ", ruri, " SIP/2.0\r\nVia: SIP/2.0/", tp_upper(g->dest.tp), " ",
@@ -684,7 +686,7 @@ static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const o
 	struct sp_leg *g = &call->leg[l];
 	char extra[256];
 	snprintf(extra, sizeof(extra), "Contact: <sip:poprelay@%s:%u;transport=%s>\r\n",
-		 s->cfg.advertised_host, our_port(s, g->dest.tp), sp_transport_name(g->dest.tp));
+		 s->cfg.advertised_host, our_port(s, g->dest.tp), sp_transport_param(g->dest.tp));
 	struct sp_buf b = {0};
 	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : NULL,
 			    "application/sdp", body, body_len) == 0)
@@ -760,7 +762,7 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 		      const struct sp_sdp_info *info, const char **why)
 {
 	struct sp_leg *g = &call->leg[from];
-	bool tls = g->dest.tp == SP_TLS;
+	bool tls = sp_tp_secure(g->dest.tp);
 	for (unsigned i = 0; i < info->n; i++) {
 		bool enc;
 		int idx;
@@ -993,10 +995,10 @@ static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_
 			sp_respond(s, c, req, 403, NULL);
 			return;
 		}
-	} else if (c->tp == SP_TLS && c->user[0]) {
+	} else if (sp_tp_secure(c->tp) && c->user[0]) {
 		caller = c->user;
 		onnet_a = true;
-	} else if (c->tp == SP_TLS && !c->peer_pop) {
+	} else if (sp_tp_secure(c->tp) && !c->peer_pop) {
 		/* TLS but not registered on this flow: authenticate the INVITE itself, its user
 		 * loaded with the callee's binding and profile (one round trip, not two) */
 		int rc;
@@ -1341,7 +1343,7 @@ static void invite_loaded(struct sp_server *s, redisReply *rep, int rc, void *ar
 static bool new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
 {
 	const char *auser = NULL, *to = req->req_uri->username;
-	if (c->tp != SP_TLS || !s->ar) {
+	if (!sp_tp_secure(c->tp) || !s->ar) {
 		new_invite_run(s, c, req, NULL);
 		return false;
 	}
@@ -1968,6 +1970,7 @@ static void leg_from_ks(struct sp_leg *g, const struct pr_ks_dialog_leg *k)
 	g->remote_cseq = k->remote_cseq;
 	g->dest.tp = !strcmp(k->transport, "udp")   ? SP_UDP
 		     : !strcmp(k->transport, "tcp") ? SP_TCP
+		     : !strcmp(k->transport, "wss") ? SP_WSS
 						    : SP_TLS;
 	g->dest.conn_id = k->conn_id;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&g->dest.addr;

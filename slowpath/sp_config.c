@@ -35,6 +35,10 @@ void sp_config_defaults(struct sp_config *c)
 	c->tls_port = 5061;
 	snprintf(c->plain_addr, sizeof(c->plain_addr), "0.0.0.0");
 	c->plain_port = 5060;
+	snprintf(c->wss_addr, sizeof(c->wss_addr), "0.0.0.0");
+	c->ws_max_message = SP_MSG_MAX;
+	c->ws_ping_s = 30;
+	c->ws_idle_s = 90;
 	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/poprelay/tls/slowpath.crt");
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/poprelay/tls/slowpath.key");
 	snprintf(c->tls_ciphers, sizeof(c->tls_ciphers), "%s", SP_TLS_CIPHERS_DEFAULT);
@@ -154,6 +158,16 @@ static int add_scanner(struct sp_config *c, const char *t)
 }
 
 /* PREFIX=host:port */
+/* An Origin (RFC 6454): scheme "://" host [":" port], no path, as a browser sends it. */
+static int add_origin(struct sp_config *c, const char *t)
+{
+	const char *sep = strstr(t, "://");
+	if (c->n_ws_origins >= SP_MAX_WS_ORIGINS || !sep || sep == t || !sep[3] ||
+	    strpbrk(sep + 3, "/?# \t") || strlen(t) >= sizeof(c->ws_origins[0]))
+		return -EINVAL;
+	return set_str(c->ws_origins[c->n_ws_origins++], sizeof(c->ws_origins[0]), t);
+}
+
 static int add_offnet(struct sp_config *c, const char *t)
 {
 	const char *eq = strchr(t, '=');
@@ -205,6 +219,18 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return parse_hostport(v, c->tls_addr, sizeof(c->tls_addr), &c->tls_port);
 	if (!strcmp(k, "listen"))
 		return parse_hostport(v, c->plain_addr, sizeof(c->plain_addr), &c->plain_port);
+	if (!strcmp(k, "wss_listen"))
+		return parse_hostport(v, c->wss_addr, sizeof(c->wss_addr), &c->wss_port);
+	if (!strcmp(k, "ws_origins")) {
+		c->n_ws_origins = 0;
+		return for_each_item(v, add_origin, c);
+	}
+	if (!strcmp(k, "ws_max_message"))
+		return set_u32(&c->ws_max_message, v, 1024, SP_MSG_MAX);
+	if (!strcmp(k, "ws_ping_s"))
+		return set_u32(&c->ws_ping_s, v, 5, 3600);
+	if (!strcmp(k, "ws_idle_s"))
+		return set_u32(&c->ws_idle_s, v, 10, 7200);
 	if (!strcmp(k, "tls_cert"))
 		return set_str(c->tls_cert, sizeof(c->tls_cert), v);
 	if (!strcmp(k, "tls_key"))
@@ -388,6 +414,19 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 	}
 	if (c->reg_min_expires_s > c->reg_max_expires_s) {
 		snprintf(err, errlen, "%s: [sip]: reg_min_expires_s > reg_max_expires_s", name);
+		return -EINVAL;
+	}
+	if (c->wss_port && !c->n_ws_origins) {
+		snprintf(err, errlen,
+			 "%s: [sip] ws_origins: empty while wss_listen is set, expected the "
+			 "origins (https://host[:port]) whose pages may connect",
+			 name);
+		return -EINVAL;
+	}
+	if (c->ws_idle_s <= c->ws_ping_s) {
+		snprintf(err, errlen,
+			 "%s: [sip] ws_idle_s: got %u, expected more than ws_ping_s (%u)", name,
+			 c->ws_idle_s, c->ws_ping_s);
 		return -EINVAL;
 	}
 	return 0;
@@ -627,6 +666,27 @@ int sp_config_check(const struct sp_config *c, char *err, size_t errlen)
 		return rc;
 	if (c->plain_port && (rc = check_listen(c, "listen", c->plain_addr, err, errlen)) < 0)
 		return rc;
+	if (c->wss_port && (rc = check_listen(c, "wss_listen", c->wss_addr, err, errlen)) < 0)
+		return rc;
+	/* the WSS listener is TCP too: not on the port of another */
+	const struct {
+		const char *key, *addr;
+		uint16_t port;
+	} others[] = {{"tls_listen", c->tls_addr, c->tls_port},
+		      {"listen", c->plain_addr, c->plain_port}};
+	for (size_t i = 0; c->wss_port && i < 2; i++) {
+		bool fam = !strchr(c->wss_addr, ':') == !strchr(others[i].addr, ':');
+		if (others[i].port == c->wss_port &&
+		    (!strcmp(c->wss_addr, others[i].addr) ||
+		     (fam && (is_wildcard(c->wss_addr) || is_wildcard(others[i].addr))))) {
+			snprintf(err, errlen,
+				 "%s: [sip] wss_listen: got %s:%u, the port of [sip] %s (%s:%u), "
+				 "expected another port",
+				 c->path, c->wss_addr, c->wss_port, others[i].key, others[i].addr,
+				 others[i].port);
+			return -EINVAL;
+		}
+	}
 	/* Both listeners are TCP: one port cannot hold both on a shared address. */
 	bool same_family = !strchr(c->tls_addr, ':') == !strchr(c->plain_addr, ':');
 	if (c->tls_port && c->tls_port == c->plain_port &&
@@ -638,8 +698,8 @@ int sp_config_check(const struct sp_config *c, char *err, size_t errlen)
 			 c->path, c->plain_addr, c->plain_port, c->tls_addr, c->tls_port);
 		return -EINVAL;
 	}
-	/* The start builds TLS contexts for the listener and for links to peer PoPs. */
-	if (c->tls_port || c->n_peers) {
+	/* The start builds TLS contexts for the listeners and for links to peer PoPs. */
+	if (c->tls_port || c->wss_port || c->n_peers) {
 		SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 		if (!ctx) {
 			snprintf(err, errlen, "%s: [sip] tls_cert: no memory for a TLS context",

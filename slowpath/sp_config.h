@@ -15,6 +15,7 @@
 #define SP_MAX_OFFNET	  8
 #define SP_MAX_PEERS	  8
 #define SP_MAX_SCANNERS	  16
+#define SP_MAX_WS_ORIGINS 16
 
 enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
 
@@ -39,6 +40,14 @@ struct sp_config {
 	uint16_t tls_port; /* 0 disables the TLS listener */
 	char plain_addr[64];
 	uint16_t plain_port; /* UDP and TCP, off-net parties only; 0 disables */
+	/* SIP over secure WebSocket (RFC 7118, sp_ws.h): wss_port 0 (no wss_listen) = off */
+	char wss_addr[64];
+	uint16_t wss_port;
+	size_t n_ws_origins;
+	char ws_origins[SP_MAX_WS_ORIGINS][128]; /* Origin values allowed to upgrade */
+	uint32_t ws_max_message;		 /* largest WebSocket message (all fragments) */
+	uint32_t ws_ping_s;			 /* silence before the server pings */
+	uint32_t ws_idle_s;			 /* silence that closes the flow */
 	char tls_cert[256];
 	char tls_key[256];
 	char tls_ca[256]; /* CA for client certificates (and peer PoPs) */

@@ -175,7 +175,9 @@ void sp_dispatch(struct sp_server *s, struct sp_conn *c, const char *raw, size_t
 				  why ? why : "out of memory");
 		return;
 	}
-	if (rc == 0 && c->tp != SP_UDP && MSG_IS_REQUEST(m) && !m->content_length) {
+	/* RFC 7118 5: a WebSocket message is one SIP message, its length is the frame's */
+	if (rc == 0 && c->tp != SP_UDP && c->tp != SP_WSS && MSG_IS_REQUEST(m) &&
+	    !m->content_length) {
 		rc = -EINVAL;
 		status = 400;
 		why = "missing Content-Length on a stream transport";

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Registrar (RFC 3261 10, RFC 5626 outbound): REGISTER over TLS only, digest authentication
- * against the HA1s poprelayctl stores (RFC 8760: SHA-256 and MD5, qop=auth, expiring
+/* Registrar (RFC 3261 10, RFC 5626 outbound): REGISTER over TLS or WSS (RFC 7118) only, digest
+ * authentication against the HA1s poprelayctl stores (RFC 8760: SHA-256 and MD5, qop=auth, expiring
  * nonces answered stale=true, replayed nonce-counts refused), one binding per user kept in
- * Redis (pr:reg:<user>) with the TLS flow it arrived on. */
+ * Redis (pr:reg:<user>) with the TLS or WSS flow it arrived on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,9 +345,9 @@ static void reg_store_done(struct sp_server *s, redisReply *rep, int rc, void *a
 	}
 	snprintf(c->user, sizeof(c->user), "%s", op->u.name);
 	s->ctr.reg_ok++;
-	PR_INFO("registrar: %s registered from %s:%u over tls (%s) for %lds", op->u.name,
-		op->a.peer_ip, op->a.peer_port, r->user_agent[0] ? r->user_agent : "no User-Agent",
-		op->expires);
+	PR_INFO("registrar: %s registered from %s:%u over %s (%s) for %lds", op->u.name,
+		op->a.peer_ip, op->a.peer_port, r->transport,
+		r->user_agent[0] ? r->user_agent : "no User-Agent", op->expires);
 	char when[64], extra[1024];
 	time_t t = (time_t)op->a.now;
 	struct tm tm;
@@ -457,7 +457,7 @@ static void reg_user_loaded(struct sp_server *s, redisReply *rep, int rc, void *
 	const char *rid = param(&ct->gen_params, "reg-id");
 	r->reg_id = rid ? (uint32_t)strtoul(rid, NULL, 10) : 0;
 	copy_trunc(r->pop, sizeof(r->pop), s->cfg.pop);
-	copy_trunc(r->transport, sizeof(r->transport), "tls");
+	copy_trunc(r->transport, sizeof(r->transport), sp_transport_name(c->tp));
 	copy_trunc(r->src_addr, sizeof(r->src_addr), c->peer_ip);
 	r->src_port = c->peer_port;
 	copy_trunc(r->contact_addr, sizeof(r->contact_addr), ct->url->host);
@@ -479,7 +479,7 @@ static void reg_user_loaded(struct sp_server *s, redisReply *rep, int rc, void *
 
 void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t *req)
 {
-	if (c->tp != SP_TLS || c->peer_pop) {
+	if (!sp_tp_secure(c->tp) || c->peer_pop) {
 		s->ctr.reg_plain_refused++;
 		PR_WARN("registrar: refused REGISTER for %s over %s from %s:%u (TLS required)",
 			req->to->url->username ? req->to->url->username : "?",

@@ -19,8 +19,21 @@
 #include "slowpath/sp_msg.h"
 #include "slowpath/sp_sdp.h"
 
-enum sp_transport { SP_UDP = 0, SP_TCP, SP_TLS };
-const char *sp_transport_name(enum sp_transport t); /* "udp", "tcp", "tls" */
+/* SP_WSS: SIP over secure WebSocket (RFC 7118), a TLS flow carrying WebSocket frames: on
+ * the SIP side it is a flow like a TLS one (registrar, outbound, policy), named "wss". */
+enum sp_transport { SP_UDP = 0, SP_TCP, SP_TLS, SP_WSS };
+const char *sp_transport_name(enum sp_transport t); /* "udp", "tcp", "tls", "wss" */
+/* The value of a SIP URI's transport parameter: "ws" for SP_WSS (RFC 7118 7), else the
+ * name. */
+const char *sp_transport_param(enum sp_transport t);
+/* A transport that authenticates the device and hides its keys (TLS, WSS): REGISTER, the
+ * on-net calls and SDES keys need one. */
+static inline bool sp_tp_secure(enum sp_transport t)
+{
+	return t == SP_TLS || t == SP_WSS;
+}
+
+struct sp_ws_flow; /* sp_transport.c: a WSS flow's WebSocket state */
 
 /* A connection (flow). UDP "connections" are transient: id 0, only tp and peer set. */
 struct sp_conn {
@@ -36,6 +49,7 @@ struct sp_conn {
 	char peer_pop_name[64];
 	bool inbound; /* accepted (vs. connected by us) */
 	bool active;  /* a first message (or keepalive) arrived: the long idle timeout applies */
+	struct sp_ws_flow *ws; /* SP_WSS only */
 	/* sp_guard.c (sp_guard_admit): requests admitted on this flow, and the flow's own
 	 * token bucket once a digest authentication succeeded on it (authed) */
 	uint32_t requests;
@@ -74,7 +88,14 @@ struct sp_counters {
 	uint64_t redis_unavailable; /* REGISTER/INVITE answered 503 + Retry-After: Redis failed */
 	uint64_t tls_reloads, tls_reload_failed; /* sp_tls.c: SIGHUP / poprelayctl tls reload */
 	/* published (sp_stats.c), not logged: */
-	uint64_t tls_open;		 /* gauge: TLS flows open now (inbound and to peer PoPs) */
+	uint64_t tls_open; /* gauge: TLS flows open now (inbound and to peer PoPs) */
+	/* SIP over WebSocket (sp_transport.c, sp_ws.h): ws_open a gauge of WSS flows whose
+	 * upgrade succeeded; upgrades refused by reason (sp_ws_refusal_name), messages and
+	 * pings, closes by who and code */
+	uint64_t ws_open, ws_upgrades, ws_refused_malformed, ws_refused_method, ws_refused_version,
+	    ws_refused_protocol, ws_refused_origin, ws_refused_too_large;
+	uint64_t ws_msgs_rx, ws_msgs_tx, ws_pings_tx, ws_pongs_tx, ws_closed_by_peer, ws_close_1002,
+	    ws_close_1007, ws_close_1009, ws_idle_closed;
 	uint64_t rx_req[SP_REQ_METHODS]; /* well-formed requests received, by sp_req_methods */
 	uint64_t rx_resp[6], tx_resp[6]; /* responses received / sent, by class 1xx..6xx */
 };
@@ -108,7 +129,7 @@ struct sp_server {
 	SSL_CTX *ssl_srv;   /* our listener (sp_tls.c: replaced by a reload) */
 	SSL_CTX *ssl_cli;   /* toward peer PoPs (mutual TLS) */
 	struct sp_tls *tls; /* sp_tls.c: session ticket keys */
-	struct evconnlistener *lis_tls, *lis_tcp;
+	struct evconnlistener *lis_tls, *lis_tcp, *lis_wss;
 	int udp_fd;
 	struct event *ev_udp, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sigusr1, *ev_sighup;
 	struct event *ev_stats;		     /* sp_stats.c: every second */
@@ -129,7 +150,7 @@ struct sp_server {
 	uint64_t call_seq;
 	struct sp_counters ctr;
 	struct sp_counters ctr_logged;
-	uint16_t tls_port_bound, plain_port_bound;
+	uint16_t tls_port_bound, plain_port_bound, wss_port_bound;
 	int64_t last_flow_limit_log_ms;
 };
 

@@ -65,6 +65,23 @@ const struct sp_counter_field sp_counter_fields[] = {
     F(redis_unavailable),
     F(tls_reloads),
     F(tls_reload_failed),
+    F(ws_open),
+    F(ws_upgrades),
+    F(ws_refused_malformed),
+    F(ws_refused_method),
+    F(ws_refused_version),
+    F(ws_refused_protocol),
+    F(ws_refused_origin),
+    F(ws_refused_too_large),
+    F(ws_msgs_rx),
+    F(ws_msgs_tx),
+    F(ws_pings_tx),
+    F(ws_pongs_tx),
+    F(ws_closed_by_peer),
+    F(ws_close_1002),
+    F(ws_close_1007),
+    F(ws_close_1009),
+    F(ws_idle_closed),
 };
 #undef F
 const size_t sp_n_counter_fields = sizeof(sp_counter_fields) / sizeof(sp_counter_fields[0]);
@@ -91,7 +108,7 @@ static int64_t wall_ms(void)
 
 /* scalars, tls_open, per-method and per-class counts, calls_active, 4 process fields */
 #define STATS_FIELDS (sp_n_counter_fields + 1 + SP_REQ_METHODS + 12 + 1 + 4)
-#define STATS_MAX    80
+#define STATS_MAX    100
 
 static void publish(struct sp_server *s, int64_t stopped_ms)
 {

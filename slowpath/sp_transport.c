@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Listeners and flows: TLS on [sip] tls_listen (TLS 1.2/1.3 only), UDP and TCP on [sip] listen
- * for off-net parties, mutual-TLS links to peer PoPs. Stream framing and RFC 5626 keepalive
- * answers happen here; each complete message goes to sp_dispatch. */
+/* Listeners and flows: TLS on [sip] tls_listen (TLS 1.2/1.3 only), SIP over secure WebSocket
+ * on [sip] wss_listen (the same TLS context; RFC 7118, sp_ws.h), UDP and TCP on [sip] listen
+ * for off-net parties, mutual-TLS links to peer PoPs. Stream framing, the WebSocket upgrade,
+ * frames and pings, and RFC 5626 keepalive answers happen here; each complete message goes
+ * to sp_dispatch. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 #include "slowpath/sp_server.h"
 #include "slowpath/sp_tls.h"
 #include "slowpath/sp_tunables.h"
+#include "slowpath/sp_ws.h"
 
 #define SP_CONN_BUCKETS 16384
 
@@ -44,8 +47,23 @@ int64_t sp_now_ms(void)
 
 const char *sp_transport_name(enum sp_transport t)
 {
-	return t == SP_TLS ? "tls" : t == SP_TCP ? "tcp" : "udp";
+	return t == SP_WSS ? "wss" : t == SP_TLS ? "tls" : t == SP_TCP ? "tcp" : "udp";
 }
+
+const char *sp_transport_param(enum sp_transport t)
+{
+	return t == SP_WSS ? "ws" : sp_transport_name(t);
+}
+
+/* A WSS flow's WebSocket side: before the upgrade (open false) its bytes are the HTTP
+ * request; after, frames. closing: a close frame or an HTTP refusal is queued, the flow is
+ * freed once it is written (ws_close_after_write). */
+struct sp_ws_flow {
+	bool open, closing;
+	const char *why; /* of the close, for the log */
+	struct sp_ws_rx rx;
+	int64_t last_rx_ms; /* anything read: the idle clock of ws_keepalive */
+};
 
 static void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port)
 {
@@ -110,6 +128,11 @@ static void conn_free(struct sp_conn *c, const char *why)
 	s->ctr.tls_open -= c->tp == SP_TLS;
 	if (c->inbound)
 		sp_guard_flow_close(s, c->peer_ip);
+	if (c->ws) {
+		s->ctr.ws_open -= c->ws->open;
+		sp_ws_rx_free(&c->ws->rx);
+		free(c->ws);
+	}
 	uint64_t id = c->id;
 	if (c->bev)
 		bufferevent_free(c->bev);
@@ -124,6 +147,10 @@ static void conn_set_idle(struct sp_conn *c)
 	struct timeval tv = {.tv_sec = c->active || !c->inbound
 					   ? 3 * c->srv->cfg.keepalive_s + 30
 					   : c->srv->cfg.first_message_timeout_s};
+	/* a browser sends no keepalive of its own: the server pings after ws_ping_s of
+	 * silence (ws_keepalive), and its pong is traffic */
+	if (c->tp == SP_WSS && c->active)
+		tv.tv_sec = c->srv->cfg.ws_ping_s;
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
@@ -135,7 +162,7 @@ static void conn_set_idle(struct sp_conn *c)
  * (the peer's close_notify, or a TLS error). */
 static int tls_take_read_ahead(struct sp_conn *c)
 {
-	SSL *ssl = c->tp == SP_TLS && c->inbound ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	SSL *ssl = sp_tp_secure(c->tp) && c->inbound ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 	if (!ssl || !SSL_has_pending(ssl) || !SSL_is_init_finished(ssl))
 		return 0;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -170,12 +197,250 @@ static int tls_take_read_ahead(struct sp_conn *c)
 	return got;
 }
 
+static bool tls_write_now(struct sp_conn *c, const char *buf, size_t len);
+static void conn_event(struct bufferevent *bev, short what, void *arg);
+
+/* ---- SIP over secure WebSocket (RFC 7118): the flow side of sp_ws.h ------------------ */
+
+/* At most one line per second for each kind of refusal or violation (counters carry all). */
+static bool ws_log_ok(void)
+{
+	static int64_t last;
+	int64_t now = sp_now_ms();
+	if (last && now - last < 1000)
+		return false;
+	last = now;
+	return true;
+}
+
+static void ws_drained(struct bufferevent *bev, void *arg)
+{
+	struct sp_conn *c = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c, c->ws->why);
+}
+
+/* What is queued goes out, then the flow is freed (RFC 6455 7.1.1: the server closes the
+ * TCP connection first); nothing more is read. A peer that does not take it within 5 s
+ * is cut. The caller returns at once: c may be gone. */
+static void ws_close_after_write(struct sp_conn *c, const char *why)
+{
+	c->ws->closing = true;
+	c->ws->why = why;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c, why);
+		return;
+	}
+	struct timeval tv = {.tv_sec = 5};
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_setcb(c->bev, NULL, ws_drained, conn_event, c);
+}
+
+/* One server frame (unmasked, FIN) with payload p. queue: through the bufferevent (a
+ * close, whose write callback frees the flow); else written now when nothing waits. */
+static int ws_send(struct sp_conn *c, uint8_t op, const void *p, size_t len, bool queue)
+{
+	static uint8_t frame[SP_MSG_MAX + 10];
+	if (!c->ws || !c->ws->open || c->ws->closing || len > SP_MSG_MAX)
+		return -ENOTCONN;
+	size_t h = sp_ws_frame_header(frame, op, len);
+	memcpy(frame + h, p, len);
+	if (!queue && tls_write_now(c, (const char *)frame, h + len))
+		return 0;
+	return bufferevent_write(c->bev, frame, h + len) == 0 ? 0 : -EIO;
+}
+
+/* A protocol violation (code 1002/1007/1009) or the peer's close (code echoed): the close
+ * frame, then the end of the flow. */
+static void ws_close(struct sp_conn *c, uint16_t code, const char *why)
+{
+	uint8_t f[4];
+	sp_ws_close_frame(f, code);
+	bufferevent_write(c->bev, f, sizeof(f));
+	ws_close_after_write(c, why);
+}
+
+/* The upgrade request was judged: 101 and frames from now on, or the 4xx and the end. */
+static void ws_upgrade_answer(struct sp_conn *c, const struct sp_ws_upgrade *u)
+{
+	struct sp_server *s = c->srv;
+	char out[512];
+	size_t n = sp_ws_handshake_answer(u, out, sizeof(out));
+	uint64_t *ref[SP_WS_REF_N] = {
+	    [SP_WS_REF_MALFORMED] = &s->ctr.ws_refused_malformed,
+	    [SP_WS_REF_METHOD] = &s->ctr.ws_refused_method,
+	    [SP_WS_REF_VERSION] = &s->ctr.ws_refused_version,
+	    [SP_WS_REF_PROTOCOL] = &s->ctr.ws_refused_protocol,
+	    [SP_WS_REF_ORIGIN] = &s->ctr.ws_refused_origin,
+	    [SP_WS_REF_TOO_LARGE] = &s->ctr.ws_refused_too_large,
+	};
+	bufferevent_write(c->bev, out, n);
+	if (u->refusal == SP_WS_ACCEPT) {
+		c->ws->open = true;
+		s->ctr.ws_upgrades++;
+		s->ctr.ws_open++;
+		PR_INFO("flow %llu wss %s:%u: WebSocket upgrade accepted (sip)",
+			(unsigned long long)c->id, c->peer_ip, c->peer_port);
+		return;
+	}
+	(*ref[u->refusal])++;
+	if (ws_log_ok())
+		PR_NOTICE("flow wss %s:%u: WebSocket upgrade refused with %d (%s)", c->peer_ip,
+			  c->peer_port, sp_ws_refusal_status(u->refusal),
+			  sp_ws_refusal_name(u->refusal));
+	ws_close_after_write(c, "upgrade refused");
+}
+
+/* One WebSocket message: one SIP message (RFC 7118 5). A lone CRLF or CRLFCRLF (a
+ * keepalive some clients send) is skipped. */
+static void ws_message(struct sp_conn *c, const uint8_t *data, size_t len)
+{
+	struct sp_server *s = c->srv;
+	static char msg[SP_MSG_MAX + 1];
+	s->ctr.ws_msgs_rx++;
+	size_t crlf = 0;
+	while (crlf < len && len <= 4 && (data[crlf] == '\r' || data[crlf] == '\n'))
+		crlf++;
+	if (crlf == len)
+		return;
+	if (len > s->cfg.max_message_bytes) {
+		s->ctr.rx_too_large++;
+		s->ctr.ws_close_1009++;
+		ws_close(c, SP_WS_CLOSE_TOO_BIG, "message too large");
+		return;
+	}
+	if (!c->active) {
+		c->active = true;
+		conn_set_idle(c);
+	}
+	memcpy(msg, data, len);
+	msg[len] = '\0';
+	sp_dispatch(s, c, msg, len);
+}
+
+/* The bytes of a WSS flow: the upgrade request, then frames, each acted on in turn. */
+static void ws_read(struct sp_conn *c)
+{
+	struct sp_server *s = c->srv;
+	struct sp_ws_flow *w = c->ws;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint64_t id = c->id;
+	const char *origins[SP_MAX_WS_ORIGINS];
+	for (size_t i = 0; i < s->cfg.n_ws_origins; i++)
+		origins[i] = s->cfg.ws_origins[i];
+	w->last_rx_ms = sp_now_ms();
+	for (;;) {
+		size_t avail = evbuffer_get_length(in);
+		if (w->closing) {
+			evbuffer_drain(in, avail);
+			return;
+		}
+		if (!avail) {
+			if (tls_take_read_ahead(c) > 0)
+				continue;
+			return;
+		}
+		if (!w->open) {
+			size_t look = avail < SP_WS_HS_MAX ? avail : SP_WS_HS_MAX;
+			const char *data = (const char *)evbuffer_pullup(in, (ssize_t)look);
+			struct sp_ws_upgrade u;
+			size_t took = sp_ws_handshake(data, look, origins, s->cfg.n_ws_origins, &u);
+			if (!took) {
+				if (tls_take_read_ahead(c) > 0)
+					continue;
+				return;
+			}
+			evbuffer_drain(in, took);
+			ws_upgrade_answer(c, &u);
+			if (u.refusal != SP_WS_ACCEPT)
+				return;
+			continue;
+		}
+		size_t max = w->rx.max + SP_WS_HDR_MAX;
+		size_t look = avail < max ? avail : max;
+		uint8_t *data = evbuffer_pullup(in, (ssize_t)look);
+		struct sp_ws_ev ev;
+		size_t took = sp_ws_rx_frame(&w->rx, data, look, &ev);
+		if (!took) {
+			if (tls_take_read_ahead(c) > 0)
+				continue;
+			return;
+		}
+		uint8_t ping[125];
+		size_t plen = ev.len < sizeof(ping) ? ev.len : sizeof(ping);
+		switch (ev.type) {
+		case SP_WS_EV_MESSAGE:
+			/* ev.data is in the input or the reassembly buffer: ws_message copies it
+			 * before anything else reads the flow */
+			ws_message(c, ev.data, ev.len);
+			if (!sp_conn_find(s, id))
+				return; /* closed while dispatching */
+			break;
+		case SP_WS_EV_PING:
+			memcpy(ping, ev.data, plen);
+			evbuffer_drain(in, took);
+			if (ws_send(c, SP_WS_OP_PONG, ping, plen, false) == 0)
+				s->ctr.ws_pongs_tx++;
+			continue;
+		case SP_WS_EV_PONG:
+		case SP_WS_EV_NONE:
+			break;
+		case SP_WS_EV_CLOSE:
+			s->ctr.ws_closed_by_peer++;
+			ws_close(c, ev.code == SP_WS_CLOSE_NO_STATUS ? SP_WS_CLOSE_NORMAL : ev.code,
+				 "WebSocket closed by peer");
+			return;
+		case SP_WS_EV_ERROR:
+			if (ev.code == SP_WS_CLOSE_TOO_BIG)
+				s->ctr.ws_close_1009++;
+			else if (ev.code == SP_WS_CLOSE_BAD_DATA)
+				s->ctr.ws_close_1007++;
+			else
+				s->ctr.ws_close_1002++;
+			if (ws_log_ok())
+				PR_NOTICE("flow wss %s:%u: WebSocket protocol violation, closing "
+					  "with %u",
+					  c->peer_ip, c->peer_port, ev.code);
+			ws_close(c, ev.code, "WebSocket protocol violation");
+			return;
+		}
+		if (w->closing)
+			return;
+		evbuffer_drain(in, took);
+	}
+}
+
+/* A read timeout of an upgraded, active WSS flow: ping, or give up after ws_idle_s of
+ * silence. true: pinged, the flow lives on. */
+static bool ws_keepalive(struct sp_conn *c)
+{
+	struct sp_server *s = c->srv;
+	int64_t idle = sp_now_ms() - c->ws->last_rx_ms;
+	int64_t left = (int64_t)s->cfg.ws_idle_s * 1000 - idle;
+	if (left <= 0 || ws_send(c, SP_WS_OP_PING, "", 0, false) < 0) {
+		s->ctr.ws_idle_closed++;
+		return false;
+	}
+	s->ctr.ws_pings_tx++;
+	struct timeval tv = {.tv_sec = s->cfg.ws_ping_s};
+	if (left < (int64_t)s->cfg.ws_ping_s * 1000)
+		tv = (struct timeval){.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ); /* a timeout disabled it */
+	return true;
+}
+
 static void conn_read(struct bufferevent *bev, void *arg)
 {
 	struct sp_conn *c = arg;
 	struct sp_server *s = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	uint64_t id = c->id;
+	if (c->tp == SP_WSS) {
+		ws_read(c);
+		return;
+	}
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
 		if (!avail) {
@@ -285,6 +550,9 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		conn_free(c, tls_err ? "TLS error" : "socket error");
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->tp == SP_WSS &&
+	    c->active && c->ws->open && !c->ws->closing && ws_keepalive(c))
+		return;
 	if (what & BEV_EVENT_TIMEOUT)
 		c->srv->ctr.conns_idle_closed++;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))
@@ -307,6 +575,16 @@ static struct sp_conn *conn_new(struct sp_server *s, enum sp_transport tp,
 	s->conns[c->id % s->n_conn_buckets] = c;
 	s->ctr.conns_open++;
 	s->ctr.tls_open += tp == SP_TLS;
+	if (tp == SP_WSS) {
+		c->ws = calloc(1, sizeof(*c->ws));
+		if (!c->ws) {
+			conn_unlink(s, c);
+			s->ctr.conns_open--;
+			free(c);
+			return NULL;
+		}
+		sp_ws_rx_init(&c->ws->rx, s->cfg.ws_max_message);
+	}
 	return c;
 }
 
@@ -322,7 +600,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      void *arg)
 {
 	struct sp_server *s = arg;
-	bool tls = l == s->lis_tls;
+	bool wss = l == s->lis_wss, tls = l == s->lis_tls || wss;
 	if (s->ctr.conns_open >= s->cfg.max_connections) {
 		s->ctr.conns_refused++;
 		evutil_closesocket(fd);
@@ -343,7 +621,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sp_conn *c = conn_new(s, tls ? SP_TLS : SP_TCP, sa, (socklen_t)salen);
+	struct sp_conn *c = conn_new(s, wss ? SP_WSS : tls ? SP_TLS : SP_TCP, sa, (socklen_t)salen);
 	if (!c) {
 		sp_guard_flow_close(s, ip);
 		evutil_closesocket(fd);
@@ -359,8 +637,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 			evutil_closesocket(fd);
 			conn_unlink(s, c);
 			s->ctr.conns_open--;
-			s->ctr.tls_open--;
+			s->ctr.tls_open -= !wss;
 			sp_guard_flow_close(s, ip);
+			if (c->ws)
+				sp_ws_rx_free(&c->ws->rx);
+			free(c->ws);
 			free(c);
 			return;
 		}
@@ -373,8 +654,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		conn_unlink(s, c);
 		s->ctr.conns_open--;
-		s->ctr.tls_open -= tls;
+		s->ctr.tls_open -= tls && !wss;
 		sp_guard_flow_close(s, ip);
+		if (c->ws)
+			sp_ws_rx_free(&c->ws->rx);
+		free(c->ws);
 		free(c);
 		return;
 	}
@@ -443,6 +727,11 @@ static int send_raw(struct sp_server *s, const struct sp_dest *d, const char *bu
 	struct sp_conn *c = sp_conn_find(s, d->conn_id);
 	if (!c || !c->bev)
 		return -ENOTCONN;
+	if (c->tp == SP_WSS) {
+		int rc = ws_send(c, SP_WS_OP_TEXT, buf, len, false);
+		s->ctr.ws_msgs_tx += rc == 0;
+		return rc;
+	}
 	if (c->tp == SP_TLS && tls_write_now(c, buf, len))
 		return 0;
 	return bufferevent_write(c->bev, buf, len) == 0 ? 0 : -EIO;
@@ -616,7 +905,7 @@ int sp_server_open(struct sp_server *s)
 		return -ENOMEM;
 	if (sp_nonce_init(&s->nonce, s->cfg.nonce_ttl_s) < 0)
 		return -EIO;
-	if (s->cfg.tls_port || s->cfg.n_peers) {
+	if (s->cfg.tls_port || s->cfg.wss_port || s->cfg.n_peers) {
 		int rc = sp_tls_open(s);
 		if (rc < 0)
 			return rc;
@@ -624,6 +913,11 @@ int sp_server_open(struct sp_server *s)
 	if (s->cfg.tls_port) {
 		s->lis_tls = listen_tcp(s, s->cfg.tls_addr, s->cfg.tls_port, &s->tls_port_bound);
 		if (!s->lis_tls)
+			return -EADDRINUSE;
+	}
+	if (s->cfg.wss_port) {
+		s->lis_wss = listen_tcp(s, s->cfg.wss_addr, s->cfg.wss_port, &s->wss_port_bound);
+		if (!s->lis_wss)
 			return -EADDRINUSE;
 	}
 	if (s->cfg.plain_port) {
@@ -659,6 +953,9 @@ int sp_server_open(struct sp_server *s)
 	PR_NOTICE("listening: tls %s:%u, udp/tcp %s:%u (off-net only), pop %s, realm %s",
 		  s->cfg.tls_addr, s->tls_port_bound, s->cfg.plain_addr, s->plain_port_bound,
 		  s->cfg.pop, s->cfg.realm);
+	if (s->lis_wss)
+		PR_NOTICE("listening: wss %s:%u (SIP over WebSocket, %zu allowed origins)",
+			  s->cfg.wss_addr, s->wss_port_bound, s->cfg.n_ws_origins);
 	return 0;
 }
 
@@ -672,6 +969,9 @@ void sp_server_close(struct sp_server *s)
 				s->conns[b] = c->next;
 				if (c->bev)
 					bufferevent_free(c->bev);
+				if (c->ws)
+					sp_ws_rx_free(&c->ws->rx);
+				free(c->ws);
 				free(c);
 			}
 		free(s->conns);
@@ -681,6 +981,8 @@ void sp_server_close(struct sp_server *s)
 		evconnlistener_free(s->lis_tls);
 	if (s->lis_tcp)
 		evconnlistener_free(s->lis_tcp);
+	if (s->lis_wss)
+		evconnlistener_free(s->lis_wss);
 	struct event *evs[] = {s->ev_udp,     s->ev_tick,    s->ev_sigint,
 			       s->ev_sigterm, s->ev_sigusr1, s->ev_sighup};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)

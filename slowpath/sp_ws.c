@@ -180,8 +180,8 @@ size_t sp_ws_handshake_answer(const struct sp_ws_upgrade *u, char *out, size_t c
 			     "Sec-WebSocket-Protocol: sip\r\n\r\n",
 			     u->accept);
 	else {
-		enum sp_ws_refusal r = (unsigned)u->refusal < SP_WS_REF_N ? u->refusal
-									   : SP_WS_REF_MALFORMED;
+		enum sp_ws_refusal r =
+		    (unsigned)u->refusal < SP_WS_REF_N ? u->refusal : SP_WS_REF_MALFORMED;
 		char body[96];
 		int bl = snprintf(body, sizeof(body), "WebSocket upgrade refused: %s\n",
 				  refusals[r].name);

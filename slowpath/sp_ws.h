@@ -91,7 +91,7 @@ enum sp_ws_ev_type {
 struct sp_ws_ev {
 	enum sp_ws_ev_type type;
 	uint16_t code;
-	uint8_t opcode;	    /* of a message: SP_WS_OP_TEXT or SP_WS_OP_BINARY */
+	uint8_t opcode;	     /* of a message: SP_WS_OP_TEXT or SP_WS_OP_BINARY */
 	const uint8_t *data; /* the payload, unmasked: in buf, or in rx->msg (valid until the
 			      * next call) */
 	size_t len;

@@ -39,7 +39,8 @@ static void handshake_accept(void)
 	size_t n = sp_ws_handshake_answer(&u, out, sizeof(out));
 	CU_ASSERT(n > 0);
 	CU_ASSERT(!strncmp(out, "HTTP/1.1 101 ", 13));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Sec-WebSocket-Protocol: sip\r\n"));
 	CU_ASSERT(n > 4 && !memcmp(out + n - 4, "\r\n\r\n", 4));
 	CU_ASSERT_EQUAL(sp_ws_handshake_answer(&u, out, 40), 0);
@@ -104,8 +105,9 @@ static void handshake_refusals(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(out, "Connection: close\r\n"));
 	}
 	/* no allowed origins: every upgrade refused */
-	const char *req = REQ_HEAD KEY "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n"
-				       "Origin: https://app.example.com\r\n\r\n";
+	const char *req =
+	    REQ_HEAD KEY "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n"
+			 "Origin: https://app.example.com\r\n\r\n";
 	struct sp_ws_upgrade u;
 	sp_ws_handshake(req, strlen(req), origins, 0, &u);
 	CU_ASSERT_EQUAL(u.refusal, SP_WS_REF_ORIGIN);
@@ -113,8 +115,9 @@ static void handshake_refusals(void)
 
 static void handshake_partial_and_large(void)
 {
-	const char *req = REQ_HEAD KEY "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n"
-				       "Origin: https://app.example.com\r\n\r\n";
+	const char *req =
+	    REQ_HEAD KEY "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n"
+			 "Origin: https://app.example.com\r\n\r\n";
 	struct sp_ws_upgrade u;
 	for (size_t cut = 0; cut < strlen(req); cut++)
 		CU_ASSERT_EQUAL(sp_ws_handshake(req, cut, origins, 2, &u), 0);
@@ -291,7 +294,10 @@ static void frames_close(void)
 	struct sp_ws_rx rx;
 	struct sp_ws_ev ev;
 	sp_ws_rx_init(&rx, 100);
-	size_t n = frame(fb, true, SP_WS_OP_CLOSE, "\x03\xE8" "bye", 5, true);
+	size_t n = frame(fb, true, SP_WS_OP_CLOSE,
+			 "\x03\xE8"
+			 "bye",
+			 5, true);
 	CU_ASSERT_EQUAL(sp_ws_rx_frame(&rx, fb, n, &ev), n);
 	CU_ASSERT_EQUAL(ev.type, SP_WS_EV_CLOSE);
 	CU_ASSERT_EQUAL(ev.code, 1000);
@@ -329,10 +335,10 @@ static void server_headers(void)
 static void utf8(void)
 {
 	CU_ASSERT(sp_ws_utf8_valid((const uint8_t *)"SIP/2.0 caf\xC3\xA9 \xF0\x9F\x98\x80", 18));
-	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"\xC0\xAF", 2));	    /* overlong */
-	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"\xED\xA0\x80", 3)); /* surrogate */
+	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"\xC0\xAF", 2));	      /* overlong */
+	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"\xED\xA0\x80", 3));     /* surrogate */
 	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
-	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"a\xE2\x82", 3));	    /* cut */
+	CU_ASSERT(!sp_ws_utf8_valid((const uint8_t *)"a\xE2\x82", 3));	      /* cut */
 }
 
 int main(void)
