@@ -8,6 +8,7 @@
 #   suite=NAME rx=B64 tx=B64   SRTP: key_rx is what the device encrypts with, key_tx what
 #                    the relay encrypts toward it with; without suite, the leg is clear RTP
 #   mux=0|1 latch=0|1 max_kbps=N   (defaults 0, 1, 0)
+#   ufrag=U pwd=P rufrag=R   ICE-lite on the leg: our ice-ufrag and ice-pwd, the peer's ufrag
 
 # ms_key SUITE: a fresh SDES key||salt in base64 (30 bytes, 28 for AEAD_AES_128_GCM).
 ms_key() {
@@ -18,7 +19,7 @@ ms_key() {
 
 # ms_leg_fields X SPEC: the HSET field/value words of leg X.
 ms_leg_fields() {
-	local X=$1 kv peer= relay= suite= rx= tx= mux=0 latch=1 max_kbps=0
+	local X=$1 kv peer= relay= suite= rx= tx= mux=0 latch=1 max_kbps=0 ufrag= pwd= rufrag=
 	for kv in $2; do
 		case $kv in
 		peer=*) peer=${kv#*=} ;;
@@ -29,6 +30,9 @@ ms_leg_fields() {
 		mux=*) mux=${kv#*=} ;;
 		latch=*) latch=${kv#*=} ;;
 		max_kbps=*) max_kbps=${kv#*=} ;;
+		ufrag=*) ufrag=${kv#*=} ;;
+		pwd=*) pwd=${kv#*=} ;;
+		rufrag=*) rufrag=${kv#*=} ;;
 		*) echo "ms_leg_fields: bad word $kv" >&2; return 1 ;;
 		esac
 	done
@@ -42,6 +46,9 @@ ms_leg_fields() {
 		printf ' %s_profile RTP/AVP %s_encrypted 0' "$X" "$X"
 	fi
 	printf ' %s_max_kbps %s' "$X" "$max_kbps"
+	[ -z "$ufrag" ] || printf ' %s_ice_ufrag %s' "$X" "$ufrag"
+	[ -z "$pwd" ] || printf ' %s_ice_pwd %s' "$X" "$pwd"
+	[ -z "$rufrag" ] || printf ' %s_ice_remote_ufrag %s' "$X" "$rufrag"
 }
 
 # ms_tx: runs the commands on stdin as one MULTI/EXEC; fails when Redis refuses any.
