@@ -93,6 +93,27 @@ refuse listen_not_ours "[sip] listen" "192.0.2.77" "not an address of this host"
 conf same_port "listen = 0.0.0.0:$TP"
 refuse same_port "[sip] listen" "[sip] tls_listen"
 
+# SIP over WebSocket: its listener, origins, limits; its TLS needs the certificate too.
+WP=$(sp_free_port)
+conf wss_good "wss_listen = 127.0.0.1:$WP" "ws_origins = https://app.example.com, http://localhost:8080"
+accept wss_good
+conf wss_no_origins "wss_listen = 127.0.0.1:$WP"
+refuse wss_no_origins "[sip] ws_origins" "wss_listen"
+conf wss_bad_origin "wss_listen = 127.0.0.1:$WP" "ws_origins = app.example.com"
+refuse wss_bad_origin "[sip]" "'ws_origins'"
+conf wss_origin_path "wss_listen = 127.0.0.1:$WP" "ws_origins = https://app.example.com/page"
+refuse wss_origin_path "[sip]" "'ws_origins'"
+conf wss_same_port "wss_listen = 127.0.0.1:$TP" "ws_origins = https://a.example"
+refuse wss_same_port "[sip] wss_listen" "[sip] tls_listen"
+conf wss_not_ours "wss_listen = 192.0.2.77:$WP" "ws_origins = https://a.example"
+refuse wss_not_ours "[sip] wss_listen" "not an address of this host"
+conf ws_max "ws_max_message = 100"
+refuse ws_max "[sip]" "'ws_max_message'"
+conf ws_idle "ws_ping_s = 60" "ws_idle_s = 60"
+refuse ws_idle "[sip] ws_idle_s" "ws_ping_s"
+conf wss_cert_missing "tls_listen = 127.0.0.1:0" "tls_cert = $D/missing.crt" "wss_listen = 127.0.0.1:$WP" "ws_origins = https://a.example"
+refuse wss_cert_missing "[sip] tls_cert" "$D/missing.crt"
+
 # TLS: certificate, key, that they match, CA (for the listener and for peer PoPs alike).
 conf cert_missing "tls_cert = $D/missing.crt"
 refuse cert_missing "[sip] tls_cert" "$D/missing.crt"

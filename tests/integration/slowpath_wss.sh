@@ -112,6 +112,8 @@ pr_wait_for 5 bash -c "[ -n \"\$(redis-cli -s '$D/redis.sock' ZRANGE pr:cdrs 0 -
 cdr=$(R ZRANGE pr:cdrs 0 -1 | head -1)
 [ "$(R HGET "pr:cdr:$cdr" caller_user)" = alice ] && [ "$(R HGET "pr:cdr:$cdr" callee_user)" = carol ] ||
 	pr_fail "CDR parties: $(R HGETALL "pr:cdr:$cdr" | paste -sd' ')"
+[ "$(R HGET "pr:cdr:$cdr" callee_sig_transport)" = wss ] && [ "$(R HGET "pr:cdr:$cdr" caller_sig_transport)" = tls ] ||
+	pr_fail "CDR transports: $(R HGET "pr:cdr:$cdr" caller_sig_transport) -> $(R HGET "pr:cdr:$cdr" callee_sig_transport)"
 grep -q "486" "$D/alice.log" || { tail -20 "$D/alice.log"; pr_fail "alice did not get carol's 486"; }
 echo "ok: CDR $cdr alice -> carol, carol's 486 went back to alice"
 
