@@ -41,6 +41,7 @@ static void session_fill(struct pr_ks_session *s)
 	snprintf(a->suite, sizeof(a->suite), "AES_CM_128_HMAC_SHA1_80");
 	snprintf(a->key_rx, sizeof(a->key_rx), KEY_A_RX);
 	snprintf(a->key_tx, sizeof(a->key_tx), KEY_A_TX);
+	snprintf(a->ice_pwd, sizeof(a->ice_pwd), "Ice+pwd/of/the/anchor/leg");
 	a->encrypted = true;
 	a->max_kbps = 2048;
 	snprintf(b->party, sizeof(b->party),
@@ -84,6 +85,8 @@ static void assert_no_secret(const char *text)
 	CU_ASSERT_PTR_NULL(strstr(text, KEY_B_TX));
 	CU_ASSERT_PTR_NULL(strstr(text, "key_rx"));
 	CU_ASSERT_PTR_NULL(strstr(text, "key_tx"));
+	CU_ASSERT_PTR_NULL(strstr(text, "Ice+pwd"));
+	CU_ASSERT_PTR_NULL(strstr(text, "ice_pwd"));
 	CU_ASSERT_PTR_NULL(strstr(text, "streams"));
 }
 
@@ -252,9 +255,11 @@ static void test_json(void)
 	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_encrypted")));
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_relay_addr")),
 			       "2001:db8:100::10");
-	/* 8 record fields + 2 x (13 leg fields + 11 figures): no key, not even "set" */
-	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (13 + CTL_SESSION_NFIGS));
+	/* 8 record fields + 2 x (15 leg fields + 11 figures): no key nor ICE pwd, not even
+	 * "set" */
+	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (15 + CTL_SESSION_NFIGS));
 	CU_ASSERT_PTR_NULL(json_object_get(o, "a_key_rx"));
+	CU_ASSERT_PTR_NULL(json_object_get(o, "a_ice_pwd"));
 	CU_ASSERT_PTR_NULL(strstr(dump, "\"set\""));
 	/* figures */
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "a_rx_packets")), 1500);
@@ -265,7 +270,8 @@ static void test_json(void)
 	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_rx_packets"))); /* not reported */
 	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_latched")));
 	/* each leg's figures right after its fields */
-	CU_ASSERT_PTR_NOT_NULL(strstr(dump, "\"a_max_kbps\": 2048, \"a_rx_packets\": 1500"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(dump, "\"a_ice_remote_ufrag\": \"\", \"a_rx_packets\": 1500"));
 	free(dump);
 	json_decref(o);
 
