@@ -133,7 +133,8 @@ s1, s2, s3 = sys.argv[2:5]
 assert [s["id"] for s in arr] == [s2, s1, s3], [s["id"] for s in arr]
 rec = ["id", "call_id", "cdr_id", "media", "mline", "idle_timeout_s", "created", "updated"]
 leg = ["party", "onnet", "family", "peer_addr", "peer_port", "latch", "relay_addr",
-       "relay_port", "rtcp_mux", "profile", "suite", "encrypted", "max_kbps"]
+       "relay_port", "rtcp_mux", "profile", "suite", "encrypted", "max_kbps", "ice_ufrag",
+       "ice_remote_ufrag"]
 figs = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "lost", "jitter_us",
         "auth_fail", "relatch", "kbps", "latched", "last_rx"]
 want = rec + [l + "_" + f for l in "ab" for f in leg + figs]
