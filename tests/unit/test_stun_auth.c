@@ -2,6 +2,8 @@
  * hex, base64 and TURN REST credentials. */
 #include <errno.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
@@ -69,6 +71,24 @@ static void test_crc32(void)
 	CU_ASSERT_EQUAL(pr_crc32("123456789", 9), 0xcbf43926u); /* the CRC-32 check value */
 	CU_ASSERT_EQUAL(pr_crc32("", 0), 0);
 	CU_ASSERT_EQUAL(pr_stun_fingerprint("", 0), 0x5354554eu);
+	/* every length and alignment against a bit-at-a-time reference: the fast path takes
+	 * eight bytes a step, the tail one at a time */
+	uint8_t buf[80];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; off + len <= sizeof(buf); len++) {
+			uint32_t c = 0xffffffffu;
+			for (size_t i = 0; i < len; i++) {
+				c ^= buf[off + i];
+				for (int k = 0; k < 8; k++)
+					c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			}
+			if (pr_crc32(buf + off, len) != (c ^ 0xffffffffu)) {
+				CU_FAIL("crc32 differs from the bitwise reference");
+				return;
+			}
+		}
 }
 
 /* RFC 2202 / RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?" */
@@ -87,6 +107,49 @@ static void test_hmac(void)
 	pr_hmac_sha256("", 0, "", 0, out256);
 	unhex("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad", exp);
 	CU_ASSERT_EQUAL(memcmp(out256, exp, 32), 0);
+	/* keys longer than a block are hashed first: RFC 2202 case 6 (80 x 0xaa) and
+	 * RFC 4231 case 6 (131 x 0xaa) */
+	uint8_t big[131];
+	memset(big, 0xaa, sizeof(big));
+	d = "Test Using Larger Than Block-Size Key - Hash Key First";
+	pr_hmac_sha1(big, 80, d, strlen(d), out1);
+	unhex("aa4ae5e15272d00e95705637ce8a3b55ed402112", exp);
+	CU_ASSERT_EQUAL(memcmp(out1, exp, 20), 0);
+	pr_hmac_sha256(big, 131, d, strlen(d), out256);
+	unhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", exp);
+	CU_ASSERT_EQUAL(memcmp(out256, exp, 32), 0);
+	/* a key of exactly one block is used as it is: RFC 2202 case 7's data with a 64-byte
+	 * key, checked against the 80-byte case not being confused with it */
+	pr_hmac_sha1(big, 64, d, strlen(d), out1);
+	CU_ASSERT_NOT_EQUAL(memcmp(out1, exp, 20), 0);
+}
+
+/* Each thread has its own digest context: threads computing at once get the right MACs. */
+static void *hmac_thread(void *arg)
+{
+	uint8_t out[20], exp[20];
+	const char *d = "what do ya want for nothing?";
+	intptr_t bad = 0;
+
+	unhex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79", exp);
+	for (int i = 0; i < 20000; i++) {
+		pr_hmac_sha1("Jefe", 4, d, strlen(d), out);
+		bad += memcmp(out, exp, 20) != 0;
+	}
+	(void)arg;
+	return (void *)bad;
+}
+
+static void test_hmac_threads(void)
+{
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, hmac_thread, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+		pthread_join(t[i], &bad);
+		CU_ASSERT_EQUAL((intptr_t)bad, 0);
+	}
 }
 
 static void test_ha1(void)
@@ -190,6 +253,7 @@ int main(void)
 	CU_add_test(s, "rfc5769 sample ipv4 response", test_rfc5769_response);
 	CU_add_test(s, "crc32", test_crc32);
 	CU_add_test(s, "hmac sha1/sha256", test_hmac);
+	CU_add_test(s, "hmac from several threads", test_hmac_threads);
 	CU_add_test(s, "ha1 md5/sha256", test_ha1);
 	CU_add_test(s, "hex", test_hex);
 	CU_add_test(s, "base64", test_base64);
