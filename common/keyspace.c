@@ -441,9 +441,15 @@ int ks_tx_hset(struct pr_redis_tx *tx, const char *key, const struct pr_ks_hash 
 	return pr_redis_tx_addargv(tx, argc, argv, len);
 }
 
-void ks_hash_wipe(struct pr_ks_hash *h)
+void pr_ks_hash_wipe(struct pr_ks_hash *h)
 {
-	explicit_bzero(h, sizeof(*h));
+	/* The entries in use and the one after (a failed add may have written its name), not
+	 * the whole 54 KiB: the fields past those were never written since the last wipe.
+	 * Wiping all of it was the largest single cost of encoding a record. */
+	size_t n = h->n < PR_KS_MAX_FIELDS ? h->n + 1 : PR_KS_MAX_FIELDS;
+
+	explicit_bzero(h->kv, n * sizeof(h->kv[0]));
+	explicit_bzero(&h->n, sizeof(h->n));
 }
 
 int ks_redis_fail(struct pr_redis *r, const char *what)
@@ -493,7 +499,7 @@ int ks_tx_store(struct pr_redis_tx *tx, const struct pr_ks_desc *d, const char *
 	if (rc == 0)
 		rc = ks_tx_hset(tx, key, h);
 out:
-	ks_hash_wipe(h);
+	pr_ks_hash_wipe(h);
 	free(h);
 	return rc;
 }
@@ -528,7 +534,7 @@ int pr_ks_load_reply(const struct pr_ks_desc *d, const char *key, const redisRep
 		rc = pr_ks_decode(d, h, rec);
 	if (rc < 0)
 		ks_err_prefix(key);
-	ks_hash_wipe(h);
+	pr_ks_hash_wipe(h);
 	free(h);
 	return rc;
 }

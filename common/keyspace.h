@@ -117,6 +117,11 @@ struct pr_ks_hash {
 	struct pr_ks_kv kv[PR_KS_MAX_FIELDS];
 };
 
+/* Wipes what a hash holds (values may be secrets: digests, keys) before it is freed or
+ * reused. Only its entries in use are written: a hash must have been filled by
+ * pr_ks_encode or pr_ks_hash_from_reply (which set n first), or be all zero. */
+void pr_ks_hash_wipe(struct pr_ks_hash *h);
+
 /* Last error message of this thread (static storage; never contains a secret). */
 const char *pr_ks_errmsg(void);
 /* Sets it, for a caller that talked to Redis by other means (the slowpath's async link). */

@@ -26,7 +26,6 @@ int ks_tx_hset(struct pr_redis_tx *tx, const char *key, const struct pr_ks_hash 
 int ks_tx_store(struct pr_redis_tx *tx, const struct pr_ks_desc *d, const char *key,
 		const void *rec);
 int ks_tx_exec(struct pr_redis *r, struct pr_redis_tx *tx, const char *what);
-void ks_hash_wipe(struct pr_ks_hash *h);
 int ks_names_from_reply(const redisReply *rep, struct pr_ks_names *names, bool sort);
 /* Consumes rep (may be NULL: I/O failure). */
 int ks_reply_names(struct pr_redis *r, redisReply *rep, struct pr_ks_names *names, bool sort,

@@ -364,7 +364,7 @@ int pr_ks_user_create(struct pr_redis *r, const struct pr_ks_user *u)
 		rc = -EEXIST;
 	}
 out:
-	ks_hash_wipe(h);
+	pr_ks_hash_wipe(h);
 	free(h);
 	return rc;
 }

@@ -301,7 +301,7 @@ static void user_read(struct turn_store *st, struct wpend *p, const redisReply *
 	    pr_ks_hash_from_reply(rep, h) == 0 &&
 	    pr_ks_decode(&pr_ks_user_desc, h, &st->stash.u) == 0)
 		st->stash.rc = 0;
-	memset(h, 0, sizeof(*h)); /* the user's digests */
+	pr_ks_hash_wipe(h); /* the user's digests */
 	free(h);
 }
 
