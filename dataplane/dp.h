@@ -189,7 +189,11 @@ unsigned int dp_worker_returned(struct dp_worker *w);
 int dp_worker_main(void *arg);
 
 /* Control-side (dp_control.c). */
+/* Queues m for port_idx's control TX queue (control lcore only; always 0): it leaves with
+ * the step's other packets at dp_control_tx_flush, which the loop calls after each step.
+ * What the queue does not take then is freed and counted (tx_full). */
 int dp_control_tx(uint16_t port_idx, struct rte_mbuf *m);
+void dp_control_tx_flush(void);
 void dp_control_loop(void);
 int dp_ctl_resolve(uint16_t port_idx, const struct dp_ipaddr *nh);
 /* Control: start resolving nh and park m (data at the IP header) until it answers; m is

@@ -16,19 +16,51 @@
 #define NEIGH_TIMER_MS	  100
 #define CTL_IDLE_SLEEP_US 200
 
-int dp_control_tx(uint16_t port, struct rte_mbuf *m)
+/* What the control lcore sends (TURN answers, ARP and ND, released packets) waits here
+ * and leaves in bursts, at the end of each step of the loop: one tx_burst, and on
+ * net_af_packet one system call, for all the answers of a step instead of one each. Only
+ * the control lcore uses its TX queue. */
+#define CTL_TX_BURST 32
+static struct {
+	uint16_t n;
+	struct rte_mbuf *m[CTL_TX_BURST];
+	uint32_t len[CTL_TX_BURST]; /* taken at queueing: the driver may free what it sent */
+} ctl_tx[DP_MAX_PORTS];
+
+static void ctl_tx_flush_port(uint16_t port)
 {
 	struct dp_lcore_stats *s = &dp_stats[rte_lcore_id()];
 	const struct dp_port *p = &dp_rt.ports[port];
-	uint32_t len = rte_pktmbuf_pkt_len(m);
+	uint16_t n = ctl_tx[port].n, sent;
 
-	if (rte_eth_tx_burst(p->port_id, p->ctl_txq, &m, 1) != 1) {
-		s->drops[DP_DROP_TX_FULL]++;
-		rte_pktmbuf_free(m);
-		return -ENOBUFS;
+	if (!n)
+		return;
+	sent = rte_eth_tx_burst(p->port_id, p->ctl_txq, ctl_tx[port].m, n);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = ctl_tx[port].m[i];
+		if (i < sent) {
+			s->tx_packets++;
+			s->tx_bytes += ctl_tx[port].len[i];
+		} else {
+			s->drops[DP_DROP_TX_FULL]++;
+			rte_pktmbuf_free(m);
+		}
 	}
-	s->tx_packets++;
-	s->tx_bytes += len;
+	ctl_tx[port].n = 0;
+}
+
+void dp_control_tx_flush(void)
+{
+	for (uint16_t port = 0; port < dp_rt.nb_ports; port++)
+		ctl_tx_flush_port(port);
+}
+
+int dp_control_tx(uint16_t port, struct rte_mbuf *m)
+{
+	if (ctl_tx[port].n == CTL_TX_BURST)
+		ctl_tx_flush_port(port);
+	ctl_tx[port].len[ctl_tx[port].n] = rte_pktmbuf_pkt_len(m);
+	ctl_tx[port].m[ctl_tx[port].n++] = m;
 	return 0;
 }
 
@@ -88,6 +120,7 @@ void dp_control_loop(void)
 				handle(pkts[i]);
 			work += n;
 		}
+		dp_control_tx_flush();
 		if (now >= next_timer) {
 			dp_neigh_timer(now, dp_cfg.dp.neigh_retry_ms, dp_cfg.dp.neigh_probes,
 				       probe_cb, NULL);
@@ -95,6 +128,7 @@ void dp_control_loop(void)
 		}
 		unsigned under_way = dp_features_poll(now);
 		dp_tunables_poll(now);
+		dp_control_tx_flush();
 		s->loops++;
 		if (work)
 			s->busy_loops++;
@@ -103,4 +137,5 @@ void dp_control_loop(void)
 		else
 			rte_delay_us_sleep(CTL_IDLE_SLEEP_US);
 	}
+	dp_control_tx_flush();
 }
