@@ -121,6 +121,11 @@ struct pr_ks_hash {
  * reused. Only its entries in use are written: a hash must have been filled by
  * pr_ks_encode or pr_ks_hash_from_reply (which set n first), or be all zero. */
 void pr_ks_hash_wipe(struct pr_ks_hash *h);
+/* An empty hash (n = 0) from this thread's spare, or malloc'd when the spare is taken;
+ * NULL when out of memory. pr_ks_hash_put wipes it and keeps it as the spare, or frees
+ * it. */
+struct pr_ks_hash *pr_ks_hash_get(void);
+void pr_ks_hash_put(struct pr_ks_hash *h);
 
 /* Last error message of this thread (static storage; never contains a secret). */
 const char *pr_ks_errmsg(void);
@@ -133,6 +138,13 @@ int pr_ks_encode(const struct pr_ks_desc *d, const void *rec, struct pr_ks_hash 
  * a missing required field, a bad integer, an over-long string or a wrong "v" fail. */
 int pr_ks_decode(const struct pr_ks_desc *d, const struct pr_ks_hash *in, void *rec);
 /* HGETALL / stream-entry field array reply -> pairs. -EINVAL on a malformed reply. */
+/* Reading some fields of a record: "HMGET key [v] field...", d's fields in order (no
+ * nested ones). argv gets the command (key is not copied); returns argc, or -EINVAL when
+ * max is too small or d nests. */
+int pr_ks_hmget_argv(const struct pr_ks_desc *d, const char *key, const char **argv, int max);
+/* Its reply -> out, nil values left out. 0; -ENOENT when every value is nil (no such
+ * record); -EINVAL when the reply does not match d. */
+int pr_ks_hash_from_hmget(const struct pr_ks_desc *d, const redisReply *r, struct pr_ks_hash *out);
 int pr_ks_hash_from_reply(const redisReply *r, struct pr_ks_hash *out);
 /* One field of rec as text for humans; secrets come out as "set" (or "-" when empty). */
 int pr_ks_field_format(const struct pr_ks_field *f, const void *rec, char *buf, size_t len);
@@ -184,6 +196,10 @@ struct pr_ks_user {
 	int64_t updated;
 };
 extern const struct pr_ks_desc pr_ks_user_desc;
+/* The fields of a user that authenticate it (name, realm, both digests, disabled), for
+ * readers that check a password on every request: an HMGET of these instead of the whole
+ * hash (pr_ks_hmget_argv), decoded into a struct pr_ks_user with the rest zero. */
+extern const struct pr_ks_desc pr_ks_user_auth_desc;
 
 /* User names: 1..63 chars of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool pr_ks_user_name_valid(const char *name);

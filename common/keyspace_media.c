@@ -130,7 +130,7 @@ int pr_ks_session_cmd_parse(const redisReply *entry, struct pr_ks_session_cmd *c
 		return -EINVAL;
 	}
 	memcpy(cmd->stream_id, id->str, id->len);
-	h = malloc(sizeof(*h));
+	h = pr_ks_hash_get();
 	if (!h)
 		return -ENOMEM;
 	if (pr_ks_hash_from_reply(entry->element[1], h) < 0)
@@ -162,7 +162,7 @@ int pr_ks_session_cmd_parse(const redisReply *entry, struct pr_ks_session_cmd *c
 out:
 	if (rc < 0 && !pr_ks_errmsg()[0])
 		ks_seterr("%s: malformed stream entry", PR_KS_SESSIONS_STREAM);
-	free(h);
+	pr_ks_hash_put(h);
 	return rc;
 }
 

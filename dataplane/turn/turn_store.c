@@ -289,7 +289,7 @@ int turn_id_parse(const char *hex, uint64_t *id)
 
 static void user_read(struct turn_store *st, struct wpend *p, const redisReply *rep)
 {
-	struct pr_ks_hash *h = malloc(sizeof(*h));
+	struct pr_ks_hash *h = pr_ks_hash_get();
 
 	st->stash.set = true;
 	st->stash.rc = -ENOENT;
@@ -297,12 +297,10 @@ static void user_read(struct turn_store *st, struct wpend *p, const redisReply *
 		st->stash.rc = p->rc = -ENOMEM;
 		return;
 	}
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-	    pr_ks_hash_from_reply(rep, h) == 0 &&
-	    pr_ks_decode(&pr_ks_user_desc, h, &st->stash.u) == 0)
+	if (pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, rep, h) == 0 &&
+	    pr_ks_decode(&pr_ks_user_auth_desc, h, &st->stash.u) == 0)
 		st->stash.rc = 0;
-	pr_ks_hash_wipe(h); /* the user's digests */
-	free(h);
+	pr_ks_hash_put(h); /* wipes the user's digests */
 }
 
 /* The key from a user record: 0, or -ENOENT (disabled, another realm, no digest). */
@@ -328,10 +326,12 @@ int turn_store_user_key(void *arg, const char *user, const char *realm, int alg,
 		return -ENOENT;
 	/* ask, without waiting: the caller parks the request on this read (turn_store_wait_last)
 	 * and hands it in again when the reply is here */
+	/* the fields a password check needs, not the whole hash */
 	char k[PR_KS_NAME_MAX + 16];
+	const char *argv[16];
 	snprintf(k, sizeof(k), "%s%s", PR_KS_USER_PREFIX, user);
-	const char *argv[] = {"HGETALL", k};
-	int rc = queue_read(st, 2, argv, user_read, "user lookup");
+	int argc = pr_ks_hmget_argv(&pr_ks_user_auth_desc, k, argv, 16);
+	int rc = argc < 0 ? -EIO : queue_read(st, argc, argv, user_read, "user lookup");
 	return rc < 0 ? rc : -EINPROGRESS;
 }
 
