@@ -39,10 +39,19 @@ static const struct pr_ks_field user_fields[] = {
     F(created, I64, R),
     F(updated, I64, R),
 };
-#undef F
 const struct pr_ks_desc pr_ks_user_desc = {
     "user",	 PR_KS_USER_PREFIX,	  sizeof(struct pr_ks_user),
     user_fields, KS_ARRAY_N(user_fields), true,
+};
+/* the same fields as above, the ones a password check needs */
+static const struct pr_ks_field user_auth_fields[] = {
+    F(name, STR, R), F(realm, STR, R), F(ha1_md5, STR, R | S), F(ha1_sha256, STR, R | S),
+    F(disabled, BOOL, 0),
+};
+#undef F
+const struct pr_ks_desc pr_ks_user_auth_desc = {
+    "user",	      PR_KS_USER_PREFIX,	     sizeof(struct pr_ks_user),
+    user_auth_fields, KS_ARRAY_N(user_auth_fields), true,
 };
 
 /* ---- registrations ---- */

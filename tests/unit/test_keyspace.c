@@ -421,6 +421,53 @@ static void test_from_reply(void)
 	CU_ASSERT_EQUAL(pr_ks_hash_from_reply(NULL, &h), -EINVAL);
 }
 
+/* HMGET of some fields: the command names "v" then the descriptor's fields, and the reply's
+ * values are zipped with them, nils left out */
+static void test_from_hmget(void)
+{
+	const char *argv[16];
+	struct pr_ks_hash h;
+	struct pr_ks_user u;
+	redisReply *rep;
+
+	CU_ASSERT_EQUAL(pr_ks_hmget_argv(&pr_ks_user_auth_desc, "pr:user:bob", argv, 16), 8);
+	CU_ASSERT_STRING_EQUAL(argv[0], "HMGET");
+	CU_ASSERT_STRING_EQUAL(argv[1], "pr:user:bob");
+	CU_ASSERT_STRING_EQUAL(argv[2], "v");
+	CU_ASSERT_STRING_EQUAL(argv[3], "name");
+	CU_ASSERT_STRING_EQUAL(argv[7], "disabled");
+	CU_ASSERT_EQUAL(pr_ks_hmget_argv(&pr_ks_user_auth_desc, "k", argv, 7), -EINVAL);
+	CU_ASSERT_EQUAL(pr_ks_hmget_argv(&pr_ks_session_desc, "k", argv, 16), -EINVAL);
+
+	rep = parse_resp("*6\r\n$1\r\n1\r\n$3\r\nbob\r\n$2\r\nex\r\n"
+			 "$32\r\n0123456789abcdef0123456789abcdef\r\n"
+			 "$64\r\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+			 "\r\n$-1\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+	CU_ASSERT_EQUAL(pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, rep, &h), 0);
+	CU_ASSERT_EQUAL(h.n, 5); /* disabled is nil: left out */
+	CU_ASSERT_EQUAL(pr_ks_decode(&pr_ks_user_auth_desc, &h, &u), 0);
+	CU_ASSERT_STRING_EQUAL(u.name, "bob");
+	CU_ASSERT_STRING_EQUAL(u.realm, "ex");
+	CU_ASSERT(!u.disabled);
+	/* the whole user's required fields are not all there: its own descriptor refuses */
+	CU_ASSERT_NOT_EQUAL(pr_ks_decode(&pr_ks_user_desc, &h, &u), 0);
+	pr_ks_hash_wipe(&h);
+	freeReplyObject(rep);
+	/* no such user: every value nil */
+	rep = parse_resp("*6\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n");
+	CU_ASSERT_EQUAL(pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, rep, &h), -ENOENT);
+	freeReplyObject(rep);
+	/* a reply of another length, or with a non-string value */
+	rep = parse_resp("*2\r\n$1\r\n1\r\n$3\r\nbob\r\n");
+	CU_ASSERT_EQUAL(pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, rep, &h), -EINVAL);
+	freeReplyObject(rep);
+	rep = parse_resp("*6\r\n$1\r\n1\r\n:7\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n");
+	CU_ASSERT_EQUAL(pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, rep, &h), -EINVAL);
+	freeReplyObject(rep);
+	CU_ASSERT_EQUAL(pr_ks_hash_from_hmget(&pr_ks_user_auth_desc, NULL, &h), -EINVAL);
+}
+
 static void test_format_and_find(void)
 {
 	struct pr_ks_session s = {0};
@@ -1080,6 +1127,7 @@ int main(void)
 	CU_add_test(s, "encoded text", test_encoding_text);
 	CU_add_test(s, "malformed records are refused", test_malformed);
 	CU_add_test(s, "hash from reply", test_from_reply);
+	CU_add_test(s, "hash from HMGET", test_from_hmget);
 	CU_add_test(s, "random input", test_random_input);
 	CU_add_test(s, "format, find, parse", test_format_and_find);
 	CU_add_test(s, "connect errors", test_connect_errors);
