@@ -65,6 +65,7 @@
 #define PR_KS_ADDR_MAX	     48	 /* textual IPv4/IPv6 address */
 #define PR_KS_KEY_B64_MAX    64	 /* SDES inline key||salt, base64 (46 bytes for AEAD) */
 #define PR_KS_ICE_MAX	     257 /* ice-ufrag / ice-pwd: up to 256 ice-chars (RFC 8839) */
+#define PR_KS_FPR_MAX	     112 /* "sha-256 " and 32 hex pairs with colons (RFC 8122) */
 #define PR_KS_VALUE_MAX	     512 /* longest encoded field value */
 #define PR_KS_FIELD_NAME_MAX 48
 #define PR_KS_MAX_FIELDS     96 /* most fields in one encoded record (nested expanded) */
@@ -378,6 +379,11 @@ struct pr_ks_leg {
 	char ice_ufrag[PR_KS_ICE_MAX];	      /* ours */
 	char ice_pwd[PR_KS_ICE_MAX];	      /* secret: ours, keys the checks' integrity */
 	char ice_remote_ufrag[PR_KS_ICE_MAX]; /* the peer's ("": not known yet) */
+	/* How the leg's SRTP is keyed (issue 19): "sdes" (or "": keys above) or "dtls" (no
+	 * key_rx/key_tx: the DTLS-SRTP handshake on the leg exports them). */
+	char keying[8];
+	char dtls_setup[8];		      /* dtls: OUR role, "active" / "passive" */
+	char dtls_fingerprint[PR_KS_FPR_MAX]; /* dtls: the PEER's, "sha-256 AB:CD:..." */
 };
 extern const struct pr_ks_desc pr_ks_leg_desc;
 
@@ -459,6 +465,7 @@ struct pr_ks_cdr_leg {
 	char media_path[16];		   /* "relay", "turn" */
 	bool encrypted;
 	char suite[32];
+	char keying[8];	     /* "sdes", "dtls", "" in clear (issue 19) */
 	uint64_t rx_packets; /* relay received from this leg's device */
 	uint64_t rx_bytes;
 	uint64_t tx_packets; /* relay sent to this leg's device */

@@ -113,7 +113,8 @@ static const struct pr_ks_field leg_fields[] = {
     F(peer_port, U16, R), F(latch, BOOL, 0),	       F(relay_addr, STR, R), F(relay_port, U16, R),
     F(rtcp_mux, BOOL, 0), F(profile, STR, R),	       F(suite, STR, 0),      F(key_rx, STR, S),
     F(key_tx, STR, S),	  F(encrypted, BOOL, 0),       F(max_kbps, U32, 0),   F(ice_ufrag, STR, 0),
-    F(ice_pwd, STR, S),	  F(ice_remote_ufrag, STR, 0),
+    F(ice_pwd, STR, S),	  F(ice_remote_ufrag, STR, 0), F(keying, STR, 0),	      F(dtls_setup, STR, 0),
+    F(dtls_fingerprint, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_leg_desc = {
@@ -190,7 +191,7 @@ static const struct pr_ks_field cdr_leg_fields[] = {
     F(media_path, STR, 0),  F(encrypted, BOOL, 0),   F(suite, STR, 0),
     F(rx_packets, U64, 0),  F(rx_bytes, U64, 0),     F(tx_packets, U64, 0),
     F(tx_bytes, U64, 0),    F(lost, U64, 0),	     F(jitter_us, U32, 0),
-    F(avg_kbps, U32, 0),    F(auth_fail, U64, 0),
+    F(avg_kbps, U32, 0),    F(auth_fail, U64, 0),	     F(keying, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_cdr_leg_desc = {

@@ -255,9 +255,9 @@ static void test_json(void)
 	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_encrypted")));
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_relay_addr")),
 			       "2001:db8:100::10");
-	/* 8 record fields + 2 x (15 leg fields + 11 figures): no key nor ICE pwd, not even
+	/* 8 record fields + 2 x (18 leg fields + 11 figures): no key nor ICE pwd, not even
 	 * "set" */
-	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (15 + CTL_SESSION_NFIGS));
+	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (18 + CTL_SESSION_NFIGS));
 	CU_ASSERT_PTR_NULL(json_object_get(o, "a_key_rx"));
 	CU_ASSERT_PTR_NULL(json_object_get(o, "a_ice_pwd"));
 	CU_ASSERT_PTR_NULL(strstr(dump, "\"set\""));
@@ -271,7 +271,7 @@ static void test_json(void)
 	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_latched")));
 	/* each leg's figures right after its fields */
 	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(dump, "\"a_ice_remote_ufrag\": \"\", \"a_rx_packets\": 1500"));
+	    strstr(dump, "\"a_dtls_fingerprint\": \"\", \"a_rx_packets\": 1500"));
 	free(dump);
 	json_decref(o);
 
