@@ -2,10 +2,12 @@
 #include "slowpath/sp_sdp.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osipparser2/osip_port.h>
 #include <osipparser2/sdp_message.h>
@@ -63,6 +65,112 @@ static int cp(char *dst, size_t len, const char *s)
 	return 0;
 }
 
+/* RFC 8839 5.4: ice-char = ALPHA / DIGIT / "+" / "/", 4 (ufrag) or 22 (pwd) to 256. */
+static bool ice_chars(const char *v, size_t min)
+{
+	size_t n = 0;
+	for (; v[n]; n++)
+		if (!((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= 'A' && v[n] <= 'Z') ||
+		      (v[n] >= '0' && v[n] <= '9') || v[n] == '+' || v[n] == '/'))
+			return false;
+	return n >= min && n < SP_SDP_ICE_MAX;
+}
+
+int sp_sdp_fingerprint_norm(const char *in, char out[SP_SDP_FPR_MAX])
+{
+	static const char hx[] = "0123456789ABCDEF";
+	out[0] = '\0';
+	if (!in || strncasecmp(in, "sha-256 ", 8))
+		return -EINVAL;
+	const char *p = in + 8;
+	while (*p == ' ')
+		p++;
+	char *o = out + 8;
+	memcpy(out, "sha-256 ", 8);
+	for (int i = 0; i < 32; i++) {
+		const char *a = strchr(hx, toupper((unsigned char)p[0]));
+		const char *b = p[0] ? strchr(hx, toupper((unsigned char)p[1])) : NULL;
+		if (!p[0] || !p[1] || !a || !b)
+			goto bad;
+		*o++ = *a;
+		*o++ = *b;
+		p += 2;
+		if (i < 31) {
+			if (*p++ != ':')
+				goto bad;
+			*o++ = ':';
+		}
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		goto bad;
+	*o = '\0';
+	return 0;
+bad:
+	out[0] = '\0';
+	return -EINVAL;
+}
+
+static enum sp_sdp_setup setup_of(const char *v)
+{
+	if (!v)
+		return SP_SETUP_BAD;
+	if (!strcmp(v, "actpass"))
+		return SP_SETUP_ACTPASS;
+	if (!strcmp(v, "active"))
+		return SP_SETUP_ACTIVE;
+	if (!strcmp(v, "passive"))
+		return SP_SETUP_PASSIVE;
+	if (!strcmp(v, "holdconn"))
+		return SP_SETUP_HOLDCONN;
+	return SP_SETUP_BAD;
+}
+
+/* The WebRTC attributes one a= line sets (session or media level: the same names). */
+static void webrtc_attr(struct sp_sdp_media *o, const sdp_attribute_t *a)
+{
+	const char *f = a->a_att_field, *v = a->a_att_value;
+	if (!strcmp(f, "ice-ufrag")) {
+		if (v && ice_chars(v, 4))
+			snprintf(o->ice_ufrag, sizeof(o->ice_ufrag), "%s", v);
+		else
+			o->ice_bad = true, o->ice_ufrag[0] = '\0';
+	} else if (!strcmp(f, "ice-pwd")) {
+		if (v && ice_chars(v, 22))
+			snprintf(o->ice_pwd, sizeof(o->ice_pwd), "%s", v);
+		else
+			o->ice_bad = true, explicit_bzero(o->ice_pwd, sizeof(o->ice_pwd));
+	} else if (!strcmp(f, "fingerprint")) {
+		char fp[SP_SDP_FPR_MAX];
+		if (sp_sdp_fingerprint_norm(v, fp) == 0)
+			memcpy(o->fingerprint, fp, sizeof(fp));
+		else
+			o->n_fingerprint_other++;
+	} else if (!strcmp(f, "setup")) {
+		o->setup = setup_of(v);
+	}
+}
+
+/* "111 opus/48000/2" -> the codec of that payload type gets the name "opus". */
+static void rtpmap(struct sp_sdp_media *o, const char *v)
+{
+	char *e;
+	if (!v)
+		return;
+	unsigned long pt = strtoul(v, &e, 10);
+	if (e == v || *e != ' ' || pt > 127)
+		return;
+	while (*e == ' ')
+		e++;
+	size_t n = strcspn(e, "/");
+	for (unsigned i = 0; i < o->n_codecs; i++)
+		if (o->codecs[i].pt == pt && n && n < sizeof(o->codecs[i].name)) {
+			memcpy(o->codecs[i].name, e, n);
+			o->codecs[i].name[n] = '\0';
+		}
+}
+
 int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 {
 	sdp_message_t *s = NULL;
@@ -75,10 +183,25 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 	const char *sess_addr = s->c_connection ? s->c_connection->c_addr : NULL;
 	bool sess_hold = false;
 	sdp_attribute_t *a;
-	for (int j = 0; (a = osip_list_get(&s->a_attributes, j)); j++)
-		if (a->a_att_field &&
-		    (!strcmp(a->a_att_field, "sendonly") || !strcmp(a->a_att_field, "inactive")))
+	/* session-level ICE/DTLS values: the default of every m= line (RFC 8839 5.4,
+	 * RFC 8842 5); a media-level line overrides */
+	struct sp_sdp_media *sess = calloc(1, sizeof(*sess));
+	const char *group = NULL;
+	if (!sess)
+		goto out;
+	for (int j = 0; (a = osip_list_get(&s->a_attributes, j)); j++) {
+		if (!a->a_att_field)
+			continue;
+		if (!strcmp(a->a_att_field, "sendonly") || !strcmp(a->a_att_field, "inactive"))
 			sess_hold = true;
+		else if (!strcmp(a->a_att_field, "group") && a->a_att_value &&
+			 !strncmp(a->a_att_value, "BUNDLE", 6) &&
+			 (a->a_att_value[6] == ' ' || !a->a_att_value[6]))
+			group = a->a_att_value + 6;
+		else
+			webrtc_attr(sess, a);
+	}
+	out->bundle = group != NULL;
 	int i;
 	for (i = 0; (m = osip_list_get(&s->m_medias, i)); i++) {
 		if (i >= SP_SDP_MAX_MEDIA) {
@@ -101,15 +224,36 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 			    addr_family(o->addr, o->family) < 0)
 				goto out;
 		}
-		o->hold = sess_hold || (addr && !strcmp(addr, "0.0.0.0"));
+		o->dtls = !strncmp(o->proto, "UDP/TLS/", 8);
+		memcpy(o->ice_ufrag, sess->ice_ufrag, sizeof(o->ice_ufrag));
+		memcpy(o->ice_pwd, sess->ice_pwd, sizeof(o->ice_pwd));
+		memcpy(o->fingerprint, sess->fingerprint, sizeof(o->fingerprint));
+		o->ice_bad = sess->ice_bad;
+		o->n_fingerprint_other = sess->n_fingerprint_other;
+		o->setup = sess->setup;
+		char *pt;
+		for (int j = 0; (pt = osip_list_get(&m->m_payloads, j)); j++) {
+			unsigned long v = strtoul(pt, &e, 10);
+			if (o->n_codecs < SP_SDP_MAX_CODECS && e != pt && !*e && v <= 127)
+				o->codecs[o->n_codecs++].pt = (uint8_t)v;
+		}
+		bool hold = sess_hold;
 		for (int j = 0; (a = osip_list_get(&m->a_attributes, j)); j++) {
 			if (!a->a_att_field)
 				continue;
+			if (!strcmp(a->a_att_field, "rtpmap"))
+				rtpmap(o, a->a_att_value);
+			else if (!strcmp(a->a_att_field, "mid") && a->a_att_value)
+				snprintf(o->mid, sizeof(o->mid), "%s", a->a_att_value);
+			else if (!strcmp(a->a_att_field, "candidate"))
+				o->n_candidates++;
+			else
+				webrtc_attr(o, a);
 			if (!strcmp(a->a_att_field, "rtcp-mux"))
 				o->rtcp_mux = true;
 			else if (!strcmp(a->a_att_field, "sendonly") ||
 				 !strcmp(a->a_att_field, "inactive"))
-				o->hold = true;
+				hold = true;
 			else if (!strcmp(a->a_att_field, "crypto")) {
 				if (a->a_att_value && o->n_crypto < SP_SDP_MAX_CRYPTO &&
 				    pr_sdes_parse(a->a_att_value, &o->crypto[o->n_crypto]) == 0)
@@ -118,12 +262,24 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 					o->n_crypto_bad++;
 			}
 		}
+		/* c=0.0.0.0 on an ICE m= line means "no candidate yet" (RFC 8839 4.2.4), not
+		 * hold (RFC 3264 8.4) */
+		o->hold = hold || (addr && !strcmp(addr, "0.0.0.0") && !o->ice_ufrag[0]);
+		if (group && o->mid[0]) {
+			size_t l = strlen(o->mid);
+			for (const char *g = group; (g = strstr(g, o->mid)); g += l)
+				if (g[-1] == ' ' && (g[l] == ' ' || !g[l]))
+					o->bundled = true;
+		}
 	}
 	if (i == 0)
 		goto out;
 	out->n = (unsigned)i;
 	rc = 0;
 out:
+	if (sess)
+		explicit_bzero(sess, sizeof(*sess));
+	free(sess);
 	sdp_message_free(s);
 	if (rc < 0)
 		sp_sdp_info_wipe(out);
@@ -135,7 +291,40 @@ void sp_sdp_info_wipe(struct sp_sdp_info *info)
 	for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++)
 		for (unsigned j = 0; j < SP_SDP_MAX_CRYPTO; j++)
 			pr_sdes_wipe(&info->m[i].crypto[j]);
-	memset(info, 0, sizeof(*info));
+	explicit_bzero(info, sizeof(*info)); /* ice-pwd too */
+}
+
+int sp_policy_dtls(const struct sp_sdp_media *m, const char **why)
+{
+	*why = NULL;
+	if (m->port == 0)
+		return 0;
+	if (strcmp(m->proto, "UDP/TLS/RTP/SAVPF") && strcmp(m->proto, "RTP/SAVPF") &&
+	    strcmp(m->proto, "UDP/TLS/RTP/SAVP"))
+		*why = "browser media must be UDP/TLS/RTP/SAVPF";
+	else if (m->ice_bad)
+		*why = "malformed ice-ufrag or ice-pwd";
+	else if (!m->ice_ufrag[0] || !m->ice_pwd[0])
+		*why = "browser media without ice-ufrag and ice-pwd";
+	else if (!m->fingerprint[0])
+		*why = "browser media without a sha-256 fingerprint";
+	else if (m->setup == SP_SETUP_HOLDCONN || m->setup == SP_SETUP_BAD)
+		*why = "unusable a=setup";
+	else if (!m->rtcp_mux)
+		*why = "browser media without a=rtcp-mux";
+	return *why ? -EPROTONOSUPPORT : 0;
+}
+
+bool sp_sdp_codec_common(const struct sp_sdp_media *offer, const struct sp_sdp_media *answer)
+{
+	for (unsigned i = 0; i < answer->n_codecs; i++)
+		for (unsigned j = 0; j < offer->n_codecs; j++) {
+			const struct sp_sdp_codec *a = &answer->codecs[i], *o = &offer->codecs[j];
+			if (a->name[0] && o->name[0] ? !strcasecmp(a->name, o->name)
+						     : a->pt == o->pt && a->pt < 96)
+				return true;
+		}
+	return false;
 }
 
 int sp_policy_media(bool onnet, bool over_tls, const struct sp_sdp_media *m, bool *encrypted,
@@ -177,16 +366,98 @@ static void set_str(char **field, const char *v)
 	*field = osip_strdup(v);
 }
 
+/* ICE and DTLS lines (and SDES keys) of the source: never passed on, ours replace them. */
 static bool drop_attr(const char *f)
 {
-	static const char *const drop[] = {
-	    "crypto",	"candidate",	     "ice-ufrag",	  "ice-pwd",	 "ice-options",
-	    "ice-lite", "remote-candidates", "end-of-candidates", "fingerprint", "setup",
-	    NULL};
+	static const char *const drop[] = {"crypto",
+					   "candidate",
+					   "ice-ufrag",
+					   "ice-pwd",
+					   "ice-options",
+					   "ice-lite",
+					   "remote-candidates",
+					   "end-of-candidates",
+					   "fingerprint",
+					   "setup",
+					   "group",
+					   NULL};
 	for (int i = 0; drop[i]; i++)
 		if (!strcmp(f, drop[i]))
 			return true;
 	return false;
+}
+
+/* AVPF and WebRTC-only lines a SIP device (RTP/SAVP, RTP/AVP) would not use. */
+static bool webrtc_only_attr(const char *f)
+{
+	static const char *const drop[] = {"rtcp-fb",	 "extmap",     "extmap-allow-mixed",
+					   "msid",	 "mid",	       "msid-semantic",
+					   "rtcp-rsize", "ssrc-group", NULL};
+	for (int i = 0; drop[i]; i++)
+		if (!strcmp(f, drop[i]))
+			return true;
+	return false;
+}
+
+static int add_attr(osip_list_t *l, const char *f, const char *v)
+{
+	sdp_attribute_t *na = NULL;
+	if (sdp_attribute_init(&na) < 0)
+		return -ENOMEM;
+	na->a_att_field = osip_strdup(f);
+	na->a_att_value = v ? osip_strdup(v) : NULL;
+	osip_list_add(l, na, -1);
+	return 0;
+}
+
+static bool has_attr(const osip_list_t *l, const char *f)
+{
+	sdp_attribute_t *a;
+	for (int j = 0; (a = osip_list_get(l, j)); j++)
+		if (a->a_att_field && !strcmp(a->a_att_field, f))
+			return true;
+	return false;
+}
+
+/* Our ICE-lite and DTLS lines on one m= line toward a browser. */
+static int dtls_attrs(sdp_media_t *m, const struct sp_sdp_rewrite *rw, unsigned i)
+{
+	const struct sp_sdp_dtls_out *d = &rw->d[i];
+	char cand[160];
+	int rc = 0;
+	if (!d->ice_ufrag || !d->ice_pwd || !d->setup || !rw->fingerprint)
+		return -EINVAL;
+	if (d->mid) {
+		sdp_attribute_t *a;
+		for (int j = 0; (a = osip_list_get(&m->a_attributes, j));) {
+			if (a->a_att_field && !strcmp(a->a_att_field, "mid")) {
+				osip_list_remove(&m->a_attributes, j);
+				sdp_attribute_free(a);
+				continue;
+			}
+			j++;
+		}
+		rc = add_attr(&m->a_attributes, "mid", d->mid);
+	}
+	/* RFC 8445 5.1.2.1: type preference 126 (host), local preference 65535,
+	 * component 1 (rtcp-mux); one foundation: one base */
+	snprintf(cand, sizeof(cand), "1 1 udp %u %s %u typ host",
+		 (126u << 24) | (65535u << 8) | 255u, rw->relay_addr, rw->relay_port[i]);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "ice-ufrag", d->ice_ufrag);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "ice-pwd", d->ice_pwd);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "fingerprint", rw->fingerprint);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "setup", d->setup);
+	if (rc == 0 && !has_attr(&m->a_attributes, "rtcp-mux"))
+		rc = add_attr(&m->a_attributes, "rtcp-mux", NULL);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "candidate", cand);
+	if (rc == 0)
+		rc = add_attr(&m->a_attributes, "end-of-candidates", NULL);
+	return rc;
 }
 
 int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw, struct sp_buf *out)
@@ -200,12 +471,21 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 	if (rc < 0)
 		return rc;
 	rc = -EINVAL;
+	bool any_dtls = false, all_dtls = rw->n > 0, sess_ice = false;
+	for (unsigned i = 0; i < rw->n && i < SP_SDP_MAX_MEDIA; i++) {
+		any_dtls |= rw->dtls[i];
+		all_dtls &= rw->dtls[i];
+	}
+	sdp_attribute_t *a;
+	for (int j = 0; (a = osip_list_get(&s->a_attributes, j)); j++)
+		if (a->a_att_field && !strcmp(a->a_att_field, "ice-ufrag"))
+			sess_ice = true;
 	if (s->o_addr) {
 		set_str(&s->o_addr, rw->relay_addr);
 		set_str(&s->o_addrtype, at);
 	}
 	if (s->c_connection && s->c_connection->c_addr &&
-	    strcmp(s->c_connection->c_addr, "0.0.0.0")) {
+	    (strcmp(s->c_connection->c_addr, "0.0.0.0") || sess_ice)) {
 		set_str(&s->c_connection->c_addr, rw->relay_addr);
 		set_str(&s->c_connection->c_addrtype, at);
 	}
@@ -214,55 +494,68 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 	for (i = 0; (m = osip_list_get(&s->m_medias, i)); i++) {
 		if ((unsigned)i >= rw->n)
 			goto out;
-		if (!m->m_port || !strcmp(m->m_port, "0"))
+		bool ice = sess_ice || has_attr(&m->a_attributes, "ice-ufrag");
+		bool dtls = rw->dtls[i];
+		if (!m->m_port || !strcmp(m->m_port, "0")) {
+			if (m->m_proto && dtls != !strncmp(m->m_proto, "UDP/TLS/", 8))
+				set_str(&m->m_proto, dtls ? "UDP/TLS/RTP/SAVPF" : "RTP/SAVP");
 			continue;
+		}
 		char port[8], rtcp[80];
 		snprintf(port, sizeof(port), "%u", rw->relay_port[i]);
 		set_str(&m->m_port, port);
-		set_str(&m->m_proto, rw->encrypted[i] ? "RTP/SAVP" : "RTP/AVP");
+		set_str(&m->m_proto, dtls		? "UDP/TLS/RTP/SAVPF"
+				     : rw->encrypted[i] ? "RTP/SAVP"
+							: "RTP/AVP");
 		sdp_connection_t *c;
 		for (int j = 0; (c = osip_list_get(&m->c_connections, j)); j++)
-			if (c->c_addr && strcmp(c->c_addr, "0.0.0.0")) {
+			if (c->c_addr && (strcmp(c->c_addr, "0.0.0.0") || ice)) {
 				set_str(&c->c_addr, rw->relay_addr);
 				set_str(&c->c_addrtype, at);
 			}
-		sdp_attribute_t *a;
 		for (int j = 0; (a = osip_list_get(&m->a_attributes, j));) {
-			if (a->a_att_field && drop_attr(a->a_att_field)) {
+			const char *f = a->a_att_field;
+			/* a=rtcp toward a browser: it muxes, and rtcp-mux is written below */
+			if (f && (drop_attr(f) || (!dtls && webrtc_only_attr(f)) ||
+				  (dtls && !strcmp(f, "rtcp")))) {
 				osip_list_remove(&m->a_attributes, j);
 				sdp_attribute_free(a);
 				continue;
 			}
-			if (a->a_att_field && !strcmp(a->a_att_field, "rtcp")) {
+			if (f && !strcmp(f, "rtcp")) {
 				snprintf(rtcp, sizeof(rtcp), "%u IN %s %s", rw->relay_port[i] + 1,
 					 at, rw->relay_addr);
 				set_str(&a->a_att_value, rtcp);
 			}
 			j++;
 		}
-		if (rw->encrypted[i]) {
+		if (dtls) {
+			if (dtls_attrs(m, rw, (unsigned)i) < 0)
+				goto out;
+		} else if (rw->encrypted[i]) {
 			char val[160];
 			if (pr_sdes_format(&rw->key[i], val, sizeof(val)) < 0)
 				goto out;
-			sdp_attribute_t *na = NULL;
-			if (sdp_attribute_init(&na) < 0)
-				goto out;
-			na->a_att_field = osip_strdup("crypto");
-			na->a_att_value = osip_strdup(val);
+			int arc = add_attr(&m->a_attributes, "crypto", val);
 			memset(val, 0, sizeof(val));
-			osip_list_add(&m->a_attributes, na, -1);
+			if (arc < 0)
+				goto out;
 		}
 	}
-	/* session-level ICE/DTLS attributes go too */
-	sdp_attribute_t *a;
+	/* session-level ICE/DTLS attributes go too (ours are per m= line); toward a device,
+	 * the WebRTC-only ones */
 	for (int j = 0; (a = osip_list_get(&s->a_attributes, j));) {
-		if (a->a_att_field && drop_attr(a->a_att_field)) {
+		if (a->a_att_field && (drop_attr(a->a_att_field) ||
+				       (!all_dtls && webrtc_only_attr(a->a_att_field)))) {
 			osip_list_remove(&s->a_attributes, j);
 			sdp_attribute_free(a);
 			continue;
 		}
 		j++;
 	}
+	/* RFC 8445 5.1.1: a lite agent says so at session level */
+	if (any_dtls && add_attr(&s->a_attributes, "ice-lite", NULL) < 0)
+		goto out;
 	if ((unsigned)i != rw->n)
 		goto out;
 	char *str = NULL;

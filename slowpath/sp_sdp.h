@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* SDP for the media B2BUA: inspect an offer/answer (libosip2's SDP grammar), decide the
  * encryption policy of a leg, and rewrite the SDP so that it points at the relay and
- * carries the leg's own SDES key. Pure functions (unit tested in tests/unit/test_sp_sdp.c). */
+ * carries the leg's own SDES key, or, toward a browser (issue 19), our ICE-lite
+ * credentials, DTLS fingerprint and role and one host candidate. Pure functions (unit
+ * tested in tests/unit/test_sp_sdp.c, fuzzed by tests/fuzz/fuzz_sip_sdp.c). */
 #ifndef POPRELAY_SLOWPATH_SP_SDP_H
 #define POPRELAY_SLOWPATH_SP_SDP_H
 
@@ -14,10 +16,28 @@
 
 #define SP_SDP_MAX_MEDIA  4
 #define SP_SDP_MAX_CRYPTO 4
+#define SP_SDP_MAX_CODECS 16
+#define SP_SDP_ICE_MAX	  257 /* ice-ufrag / ice-pwd: 256 ice-chars at most (RFC 8839 5.4) */
+#define SP_SDP_FPR_MAX	  112 /* "sha-256 " and 32 hex pairs with colons (RFC 8122 5) */
+
+enum sp_sdp_setup {
+	SP_SETUP_NONE = 0,
+	SP_SETUP_ACTPASS,
+	SP_SETUP_ACTIVE,
+	SP_SETUP_PASSIVE,
+	SP_SETUP_HOLDCONN,
+	SP_SETUP_BAD
+};
+
+/* One payload format of an m= line: its number and, from a=rtpmap, its encoding name. */
+struct sp_sdp_codec {
+	uint8_t pt;
+	char name[16]; /* "opus", "PCMU", ...; "" without rtpmap (static types) */
+};
 
 struct sp_sdp_media {
 	char media[8];	/* "audio", "video", ... */
-	char proto[16]; /* "RTP/AVP", "RTP/SAVP", ... */
+	char proto[24]; /* "RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF", ... */
 	char addr[48];	/* media-level c= or the session's */
 	char family[4]; /* "ip4" / "ip6" */
 	uint16_t port;	/* 0: stream rejected/disabled */
@@ -26,10 +46,25 @@ struct sp_sdp_media {
 	unsigned n_crypto; /* supported a=crypto lines, in offer order */
 	struct pr_sdes_crypto crypto[SP_SDP_MAX_CRYPTO];
 	unsigned n_crypto_bad; /* a=crypto lines we could not use */
+	unsigned n_codecs;     /* formats of the m= line, in order (the first 16) */
+	struct sp_sdp_codec codecs[SP_SDP_MAX_CODECS];
+	/* WebRTC (RFC 8839/8842/8843): media-level values, or the session's when the m= line
+	 * has none */
+	bool dtls;			  /* proto UDP/TLS/...: keyed by DTLS-SRTP */
+	char ice_ufrag[SP_SDP_ICE_MAX];	  /* "" none or invalid (ice_bad) */
+	char ice_pwd[SP_SDP_ICE_MAX];	  /* secret: never logged */
+	bool ice_bad;			  /* an ice-ufrag/pwd outside RFC 8839's grammar */
+	char fingerprint[SP_SDP_FPR_MAX]; /* "sha-256 AB:..", upper case; "" none */
+	unsigned n_fingerprint_other;	  /* fingerprints of other hashes, or malformed */
+	enum sp_sdp_setup setup;	  /* a=setup (RFC 4145 / 5763) */
+	char mid[32];			  /* a=mid ("" none) */
+	bool bundled;			  /* its mid is in an a=group:BUNDLE */
+	unsigned n_candidates;		  /* a=candidate lines (dropped: we are ICE-lite) */
 };
 
 struct sp_sdp_info {
 	unsigned n;
+	bool bundle; /* a=group:BUNDLE present */
 	struct sp_sdp_media m[SP_SDP_MAX_MEDIA];
 };
 
@@ -46,16 +81,47 @@ void sp_sdp_info_wipe(struct sp_sdp_info *info);
 int sp_policy_media(bool onnet, bool over_tls, const struct sp_sdp_media *m, bool *encrypted,
 		    int *crypto_idx, const char **why);
 
+/* Policy of a DTLS-SRTP (browser) leg's m= line: an SRTP proto (UDP/TLS/RTP/SAVPF,
+ * RTP/SAVPF, UDP/TLS/RTP/SAVP), ice-ufrag and ice-pwd, one sha-256 fingerprint, a usable
+ * a=setup and a=rtcp-mux; else -EPROTONOSUPPORT and *why (for the 488's Warning). */
+int sp_policy_dtls(const struct sp_sdp_media *m, const char **why);
+
+/* Is one of the answer's formats among the offer's (same encoding name, or the same static
+ * payload type)? No transcoding: a call whose every m= line fails this gets 488. */
+bool sp_sdp_codec_common(const struct sp_sdp_media *offer, const struct sp_sdp_media *answer);
+
+/* "sha-256 AB:CD:..." (hash name in any case, 32 hex pairs): 0 and the canonical form
+ * (upper-case hex) in out, or -EINVAL. */
+int sp_sdp_fingerprint_norm(const char *in, char out[SP_SDP_FPR_MAX]);
+
+/* Toward a browser, per m= line (issue 19): what we put in place of its ICE/DTLS lines. */
+struct sp_sdp_dtls_out {
+	const char *ice_ufrag, *ice_pwd; /* ours */
+	const char *setup;		 /* "actpass" (our offer), "active" / "passive" */
+	const char *mid; /* a=mid to write (the offer's, in an answer); NULL: keep */
+};
+
 struct sp_sdp_rewrite {
 	const char *relay_addr; /* c= and o= address written */
 	unsigned n;		/* media lines described below (must match the SDP) */
 	uint16_t relay_port[SP_SDP_MAX_MEDIA];
 	bool encrypted[SP_SDP_MAX_MEDIA];
-	struct pr_sdes_crypto key[SP_SDP_MAX_MEDIA]; /* used when encrypted */
+	struct pr_sdes_crypto key[SP_SDP_MAX_MEDIA]; /* used when encrypted and not dtls */
+	bool dtls[SP_SDP_MAX_MEDIA];		     /* toward a browser: DTLS-SRTP, ICE-lite */
+	struct sp_sdp_dtls_out d[SP_SDP_MAX_MEDIA];  /* used when dtls */
+	const char *fingerprint;		     /* ours, "sha-256 ..": needed with dtls */
 };
-/* Writes the rewritten SDP into out: c=/o= addresses -> relay_addr (c=0.0.0.0 kept: hold),
- * each enabled m= port -> relay_port and proto -> RTP/SAVP or RTP/AVP, a=rtcp -> port+1,
- * every a=crypto and ICE/DTLS attribute removed, then one a=crypto with key when encrypted.
+/* Writes the rewritten SDP into out: c=/o= addresses -> relay_addr (c=0.0.0.0 kept: hold,
+ * except on an ICE m= line, where it only means "no candidate yet", RFC 8839 4.2.4), each
+ * enabled m= port -> relay_port, every a=crypto, ICE and DTLS attribute and a=group:BUNDLE
+ * removed (one relay port per m= line: BUNDLE is planned), then
+ *  - SDES / clear: proto RTP/SAVP or RTP/AVP, a=rtcp -> port+1, one a=crypto with key when
+ *    encrypted; the AVPF/WebRTC-only attributes (rtcp-fb, extmap, msid, mid, rtcp-rsize)
+ *    go, a device would not use them;
+ *  - dtls: proto UDP/TLS/RTP/SAVPF, a=ice-lite (session), our ice-ufrag/pwd, fingerprint
+ *    and setup, a=mid, a=rtcp-mux, one host candidate on the relay address and port and
+ *    a=end-of-candidates; rtcp-fb, extmap, ssrc and msid pass (they came from the other
+ *    browser, or there are none).
  * 0, -EINVAL, -ENOMEM. */
 int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 		   struct sp_buf *out);

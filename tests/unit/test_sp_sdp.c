@@ -2,6 +2,7 @@
 /* SDP inspection, encryption policy decisions and the relay rewrite. */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "slowpath/sp_sdp.h"
@@ -175,6 +176,310 @@ static void rewrite(void)
 	pr_sdes_wipe(&rw.key[0]);
 }
 
+/* A Chrome-style offer (after gathering, as JsSIP sends it), written from RFC 8829 7.1's
+ * and RFC 8843 18's examples: audio+video BUNDLEd, ICE, DTLS, rtcp-mux, AVPF feedback. */
+static const char chrome_offer[] =
+    "v=0\r\n"
+    "o=- 4962303333179871722 2 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=msid-semantic: WMS stream1\r\n"
+    "m=audio 54400 UDP/TLS/RTP/SAVPF 111 9 0 8 126\r\n"
+    "c=IN IP4 192.0.2.2\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=candidate:3348148302 1 udp 2113937151 192.0.2.2 54400 typ host generation 0\r\n"
+    "a=candidate:1 1 udp 1845501695 198.51.100.7 54400 typ srflx raddr 192.0.2.2 rport 54400\r\n"
+    "a=end-of-candidates\r\n"
+    "a=ice-ufrag:ETEn\r\n"
+    "a=ice-pwd:OtSK0WpNtpUjkY4+86js7ZQl\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "19:e2:1c:3b:4b:9f:81:e6:b8:5c:f4:a5:a8:d8:73:04:bb:05:2f:70:9f:04:a9:0e:05:e9:26:33:e8:70:88:"
+    "a2\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:0\r\n"
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:stream1 audio1\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=rtcp-fb:111 transport-cc\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    "a=rtpmap:9 G722/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\n"
+    "a=ssrc:1001 cname:Q/NWs1ao1HmN4Xa5\r\n"
+    "a=ssrc:1001 msid:stream1 audio1\r\n"
+    "m=video 54400 UDP/TLS/RTP/SAVPF 96 97 98\r\n"
+    "c=IN IP4 192.0.2.2\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=candidate:3348148302 1 udp 2113937151 192.0.2.2 54400 typ host generation 0\r\n"
+    "a=ice-ufrag:ETEn\r\n"
+    "a=ice-pwd:OtSK0WpNtpUjkY4+86js7ZQl\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "19:e2:1c:3b:4b:9f:81:e6:b8:5c:f4:a5:a8:d8:73:04:bb:05:2f:70:9f:04:a9:0e:05:e9:26:33:e8:70:88:"
+    "a2\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:1\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:stream1 video1\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "a=rtcp-fb:96 goog-remb\r\n"
+    "a=rtcp-fb:96 transport-cc\r\n"
+    "a=rtcp-fb:96 ccm fir\r\n"
+    "a=rtcp-fb:96 nack\r\n"
+    "a=rtcp-fb:96 nack pli\r\n"
+    "a=rtpmap:97 rtx/90000\r\n"
+    "a=fmtp:97 apt=96\r\n"
+    "a=rtpmap:98 H264/90000\r\n"
+    "a=fmtp:98 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+    "a=ssrc-group:FID 2001 2002\r\n"
+    "a=ssrc:2001 cname:Q/NWs1ao1HmN4Xa5\r\n"
+    "a=ssrc:2002 cname:Q/NWs1ao1HmN4Xa5\r\n";
+
+#define OUR_FPR                                                                                    \
+	"sha-256 "                                                                                 \
+	"0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:"  \
+	"D7:E8:F9"
+#define PEER_FPR                                                                                   \
+	"sha-256 "                                                                                 \
+	"19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70:9F:04:A9:0E:05:E9:26:33:E8:"  \
+	"70:88:A2"
+
+static void webrtc_inspect(void)
+{
+	struct sp_sdp_info i;
+	const char *why;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(chrome_offer, strlen(chrome_offer), &i), 0);
+	CU_ASSERT_EQUAL(i.n, 2);
+	CU_ASSERT_TRUE(i.bundle);
+	for (unsigned k = 0; k < 2; k++) {
+		CU_ASSERT_STRING_EQUAL(i.m[k].proto, "UDP/TLS/RTP/SAVPF");
+		CU_ASSERT_TRUE(i.m[k].dtls);
+		CU_ASSERT_STRING_EQUAL(i.m[k].ice_ufrag, "ETEn");
+		CU_ASSERT_STRING_EQUAL(i.m[k].ice_pwd, "OtSK0WpNtpUjkY4+86js7ZQl");
+		CU_ASSERT_STRING_EQUAL(i.m[k].fingerprint, PEER_FPR); /* upper-cased */
+		CU_ASSERT_EQUAL(i.m[k].setup, SP_SETUP_ACTPASS);
+		CU_ASSERT_TRUE(i.m[k].rtcp_mux);
+		CU_ASSERT_TRUE(i.m[k].bundled);
+		CU_ASSERT_FALSE(i.m[k].hold);
+		CU_ASSERT_EQUAL(sp_policy_dtls(&i.m[k], &why), 0);
+	}
+	CU_ASSERT_STRING_EQUAL(i.m[0].mid, "0");
+	CU_ASSERT_STRING_EQUAL(i.m[1].mid, "1");
+	CU_ASSERT_EQUAL(i.m[0].n_candidates, 2);
+	CU_ASSERT_EQUAL(i.m[0].n_codecs, 5);
+	CU_ASSERT_EQUAL(i.m[0].codecs[0].pt, 111);
+	CU_ASSERT_STRING_EQUAL(i.m[0].codecs[0].name, "opus");
+	CU_ASSERT_STRING_EQUAL(i.m[1].codecs[0].name, "VP8");
+	/* no SDES: the on-net SDES policy refuses it, as before */
+	bool enc;
+	int idx;
+	CU_ASSERT_EQUAL(sp_policy_media(true, true, &i.m[0], &enc, &idx, &why), -EPROTONOSUPPORT);
+	sp_sdp_info_wipe(&i);
+	CU_ASSERT_EQUAL(i.m[0].ice_pwd[0], 0);
+
+	/* session-level ICE/DTLS values apply to every m= line; c=0.0.0.0 with ICE is no hold */
+	static const char sess_level[] = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+					 "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+					 "a=fingerprint:SHA-256 "
+					 "19:e2:1c:3b:4b:9f:81:e6:b8:5c:f4:a5:a8:d8:73:04:bb:05:2f:"
+					 "70:9f:04:a9:0e:05:e9:26:33:e8:70:88:a2\r\n"
+					 "a=setup:active\r\n"
+					 "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+					 "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n";
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(sess_level, strlen(sess_level), &i), 0);
+	CU_ASSERT_STRING_EQUAL(i.m[0].ice_ufrag, "abcd");
+	CU_ASSERT_STRING_EQUAL(i.m[0].fingerprint, PEER_FPR);
+	CU_ASSERT_EQUAL(i.m[0].setup, SP_SETUP_ACTIVE);
+	CU_ASSERT_FALSE(i.m[0].hold);
+	CU_ASSERT_FALSE(i.bundle);
+	CU_ASSERT_EQUAL(sp_policy_dtls(&i.m[0], &why), 0);
+	sp_sdp_info_wipe(&i);
+}
+
+/* Each missing piece of a browser's offer is its own 488 reason. */
+static void webrtc_policy(void)
+{
+	static const struct {
+		const char *from, *to, *why;
+	} cut[] = {
+	    {"a=ice-ufrag:ETEn\r\n", "", "browser media without ice-ufrag and ice-pwd"},
+	    {"a=ice-pwd:OtSK0WpNtpUjkY4+86js7ZQl\r\n", "a=ice-pwd:short\r\n",
+	     "malformed ice-ufrag or ice-pwd"},
+	    {"a=fingerprint:sha-256 ", "a=fingerprint:sha-1 ",
+	     "browser media without a sha-256 fingerprint"},
+	    {"a=rtcp-mux\r\n", "", "browser media without a=rtcp-mux"},
+	    {"a=setup:actpass\r\n", "a=setup:holdconn\r\n", "unusable a=setup"},
+	    {"UDP/TLS/RTP/SAVPF 111", "RTP/AVP 111", "browser media must be UDP/TLS/RTP/SAVPF"},
+	};
+	for (size_t k = 0; k < sizeof(cut) / sizeof(cut[0]); k++) {
+		char buf[sizeof(chrome_offer) + 64];
+		const char *p = strstr(chrome_offer, cut[k].from);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		size_t off = (size_t)(p - chrome_offer);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)off, chrome_offer, cut[k].to,
+			 p + strlen(cut[k].from));
+		struct sp_sdp_info i;
+		const char *why = NULL;
+		CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+		CU_ASSERT_EQUAL(sp_policy_dtls(&i.m[0], &why), -EPROTONOSUPPORT);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+		CU_ASSERT_STRING_EQUAL(why, cut[k].why);
+		sp_sdp_info_wipe(&i);
+	}
+	char fp[SP_SDP_FPR_MAX];
+	CU_ASSERT_EQUAL(sp_sdp_fingerprint_norm(OUR_FPR, fp), 0);
+	CU_ASSERT_STRING_EQUAL(fp, OUR_FPR);
+	CU_ASSERT_EQUAL(sp_sdp_fingerprint_norm("sha-256 0A:1B", fp), -EINVAL);
+	CU_ASSERT_EQUAL(sp_sdp_fingerprint_norm(OUR_FPR ":00", fp), -EINVAL);
+	CU_ASSERT_EQUAL(sp_sdp_fingerprint_norm("sha-1 0A:1B", fp), -EINVAL);
+
+	/* codecs end to end: opus or PCMU in common, or nothing */
+	struct sp_sdp_info o, a;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(chrome_offer, strlen(chrome_offer), &o), 0);
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(offer_avp, strlen(offer_avp), &a), 0); /* PCMU */
+	CU_ASSERT_TRUE(sp_sdp_codec_common(&o.m[0], &a.m[0]));
+	CU_ASSERT_FALSE(sp_sdp_codec_common(&o.m[1], &a.m[0])); /* video vs PCMU */
+	static const char opus98[] =
+	    "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n"
+	    "t=0 0\r\nm=audio 5004 RTP/SAVP 98\r\na=rtpmap:98 OPUS/48000/2\r\n";
+	sp_sdp_info_wipe(&a);
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(opus98, strlen(opus98), &a), 0);
+	CU_ASSERT_TRUE(sp_sdp_codec_common(&o.m[0], &a.m[0])); /* by name, another number */
+	CU_ASSERT_FALSE(sp_sdp_codec_common(&o.m[1], &a.m[0]));
+	sp_sdp_info_wipe(&o);
+	sp_sdp_info_wipe(&a);
+}
+
+static size_t count(const char *h, const char *n)
+{
+	size_t c = 0;
+	for (; (h = strstr(h, n)); h += strlen(n))
+		c++;
+	return c;
+}
+
+/* Browser -> device: SDES toward the device; device's answer -> browser: ICE-lite, DTLS. */
+static void webrtc_rewrite(void)
+{
+	/* toward the SDES device */
+	struct sp_sdp_rewrite rw = {.relay_addr = "203.0.113.1",
+				    .n = 2,
+				    .relay_port = {30000, 30004},
+				    .encrypted = {true, true}};
+	CU_ASSERT_EQUAL_FATAL(pr_sdes_generate(&rw.key[0], 1, PR_SRTP_AES128_CM_SHA1_80), 0);
+	CU_ASSERT_EQUAL_FATAL(pr_sdes_generate(&rw.key[1], 1, PR_SRTP_AES128_CM_SHA1_80), 0);
+	struct sp_buf out = {0};
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(chrome_offer, strlen(chrome_offer), &rw, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=audio 30000 RTP/SAVP 111 9 0 8 126\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=video 30004 RTP/SAVP 96 97 98\r\n"));
+	CU_ASSERT_EQUAL(count(out.p, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"), 2);
+	static const char *const gone[] = {"ice-",	 "candidate",  "fingerprint", "setup:",
+					   "group:",	 "BUNDLE",     "rtcp-fb",     "extmap",
+					   "a=msid",	 "a=mid",      "192.0.2.2",   "UDP/TLS",
+					   "rtcp-rsize", "ssrc-group", NULL};
+	for (int k = 0; gone[k]; k++)
+		if (strstr(out.p, gone[k])) {
+			fprintf(stderr, "toward the device: %s still there\n", gone[k]);
+			CU_FAIL("a WebRTC-only line went to the device");
+		}
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=rtpmap:111 opus/48000/2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=rtcp:30001 IN IP4 203.0.113.1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=rtcp-mux")); /* the device may mux too */
+	struct sp_sdp_info i;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(out.p, out.len, &i), 0);
+	CU_ASSERT_EQUAL(i.m[0].n_crypto, 1);
+	CU_ASSERT_FALSE(i.m[0].dtls);
+	sp_sdp_info_wipe(&i);
+	sp_buf_free(&out);
+	pr_sdes_wipe(&rw.key[0]);
+	pr_sdes_wipe(&rw.key[1]);
+
+	/* the device's answer (SDES, no mid) toward the browser: DTLS, ICE-lite, its mids */
+	static const char dev_answer[] = "v=0\r\n"
+					 "o=bob 7 8 IN IP4 192.0.2.9\r\n"
+					 "s=-\r\n"
+					 "c=IN IP4 192.0.2.9\r\n"
+					 "t=0 0\r\n"
+					 "m=audio 6000 RTP/SAVP 0\r\n"
+					 "a=rtpmap:0 PCMU/8000\r\n"
+					 "a=rtcp:6001\r\n"
+					 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+					 "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+					 "m=video 0 RTP/SAVP 96\r\n";
+	struct sp_sdp_rewrite rb = {.relay_addr = "203.0.113.1",
+				    .n = 2,
+				    .relay_port = {30002, 30006},
+				    .encrypted = {true, true},
+				    .dtls = {true, true},
+				    .d = {{"Abcd1234", "aBcDeFgHiJkLmNoPqRsTuVwX", "passive", "0"},
+					  {"Efgh5678", "zYxWvUtSrQpOnMlKjIhGfEdC", "passive", "1"}},
+				    .fingerprint = OUR_FPR};
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=audio 30002 UDP/TLS/RTP/SAVPF 0\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=ice-lite\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=ice-ufrag:Abcd1234\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=ice-pwd:aBcDeFgHiJkLmNoPqRsTuVwX\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=fingerprint:" OUR_FPR "\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=setup:passive\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=mid:0\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=rtcp-mux\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out.p, "a=candidate:1 1 udp 2130706431 203.0.113.1 30002 typ host\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=end-of-candidates\r\n"));
+	CU_ASSERT_EQUAL(count(out.p, "a=candidate:"), 1); /* none on the rejected m= line */
+	CU_ASSERT_PTR_NULL(strstr(out.p, "a=crypto"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "a=rtcp:"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "192.0.2.9"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "BUNDLE"));
+	/* it reads back as a browser's SDP our policy accepts */
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(out.p, out.len, &i), 0);
+	const char *why;
+	CU_ASSERT_EQUAL(sp_policy_dtls(&i.m[0], &why), 0);
+	CU_ASSERT_STRING_EQUAL(i.m[0].fingerprint, OUR_FPR);
+	CU_ASSERT_EQUAL(i.m[0].setup, SP_SETUP_PASSIVE);
+	sp_sdp_info_wipe(&i);
+	sp_buf_free(&out);
+
+	/* browser to browser: the other browser's feedback, extensions and ssrcs pass; its ICE,
+	 * DTLS lines and BUNDLE do not */
+	rb.relay_port[1] = 30006;
+	rb.d[0].setup = rb.d[1].setup = "actpass";
+	rb.d[0].mid = rb.d[1].mid = NULL;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(chrome_offer, strlen(chrome_offer), &rb, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=rtcp-fb:96 nack pli\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=ssrc:2001 cname:Q/NWs1ao1HmN4Xa5\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=msid:stream1 audio1\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=mid:1\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=setup:actpass\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=video 30006 UDP/TLS/RTP/SAVPF 96 97 98\r\n"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "ETEn"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "OtSK0WpNtpUjkY4"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "19:e2"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "192.0.2.2"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "BUNDLE"));
+	CU_ASSERT_PTR_NULL(strstr(out.p, "trickle"));
+	CU_ASSERT_EQUAL(count(out.p, "a=candidate:"), 2);
+	CU_ASSERT_EQUAL(count(out.p, "a=ice-lite"), 1);
+	sp_buf_free(&out);
+
+	/* dtls without our fingerprint or credentials: refused, nothing invented */
+	rb.fingerprint = NULL;
+	CU_ASSERT_EQUAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), -EINVAL);
+	sp_buf_free(&out);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -184,6 +489,9 @@ int main(void)
 	CU_add_test(s, "inspect", inspect);
 	CU_add_test(s, "policy", policy);
 	CU_add_test(s, "rewrite", rewrite);
+	CU_add_test(s, "webrtc: inspect a browser's offer", webrtc_inspect);
+	CU_add_test(s, "webrtc: policy, fingerprints, codecs", webrtc_policy);
+	CU_add_test(s, "webrtc: rewrite both ways", webrtc_rewrite);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
