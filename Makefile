@@ -94,6 +94,7 @@ include common/module.mk
 -include tests/bench/media/media_bench.mk
 -include mgmt/module.mk
 -include slowpath/module.mk
+-include dtls/module.mk
 
 # Per-module compile flags: CFLAGS_<top folder> (e.g. CFLAGS_dataplane).
 $(B)/%.o: %.c
