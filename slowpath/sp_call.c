@@ -32,12 +32,23 @@ struct sp_media {
 	bool encrypted;
 	struct pr_sdes_crypto rx; /* the device's key (it encrypts with it) */
 	struct pr_sdes_crypto tx; /* ours toward the device */
+	/* a browser's leg (issue 19): ICE-lite and DTLS-SRTP instead of SDES keys */
+	bool dtls;
+	char ice_ufrag[17];		       /* ours (RFC 8839 ice-chars) */
+	char ice_pwd[33];		       /* ours: secret */
+	char ice_remote_ufrag[SP_SDP_ICE_MAX]; /* the browser's */
+	char fingerprint[SP_SDP_FPR_MAX];      /* the browser's certificate's */
+	char setup[8];	   /* OUR DTLS role; "" until known (we offer actpass) */
+	char mid[32];	   /* the browser's a=mid, echoed back */
+	unsigned n_codecs; /* what this leg's SDP offered or answered */
+	struct sp_sdp_codec codecs[SP_SDP_MAX_CODECS];
 };
 
 struct sp_leg {
 	struct sp_dest dest;
 	bool onnet;
-	bool want_srtp;		  /* off-net leg of a call with an encryption_required user */
+	bool dtls;	/* a browser (WSS flow, or UDP/TLS offer): DTLS-SRTP, ICE-lite (issue 19) */
+	bool want_srtp; /* off-net leg of a call with an encryption_required user */
 	uint32_t max_kbps;	  /* user's max_tx_kbps (on-net), 0 = none */
 	char pop[PR_KS_NAME_MAX]; /* PoP the party's device is attached to */
 	char user[PR_KS_NAME_MAX];
@@ -117,8 +128,13 @@ struct sp_call {
 	struct sp_leg leg[2];
 	struct sp_txn txn[SP_CALL_TXNS];
 	char a_invite_branch[PR_KS_TEXT_MAX];
-	struct sp_buf last_a_final; /* resent when A retransmits its INVITE (UDP) */
+	struct sp_buf last_a_final;    /* resent when A retransmits its INVITE (UDP) */
+	char dtls_fpr[SP_SDP_FPR_MAX]; /* ours (pr:dtls:fingerprint) when a leg is dtls */
 };
+
+/* Our DTLS certificate's fingerprint, written by the DTLS process (docs/redis-keyspace.md). */
+#define SP_DTLS_FPR_KEY	      "pr:dtls:fingerprint"
+#define SP_DTLS_RETRY_AFTER_S 30
 
 /* Bounded copy, truncating: records and messages have fields of different sizes (not
  * inlined, so that the compiler does not judge every size pair). */
@@ -168,7 +184,20 @@ static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct p
 	copy(k->profile, sizeof(k->profile), m->encrypted ? "RTP/SAVP" : "RTP/AVP");
 	k->encrypted = m->encrypted;
 	k->max_kbps = l->max_kbps;
-	if (m->encrypted) {
+	if (m->dtls) {
+		/* no keys: the DTLS-SRTP handshake on the leg exports them */
+		copy(k->keying, sizeof(k->keying), "dtls");
+		copy(k->suite, sizeof(k->suite), pr_srtp_profile_name(PR_SRTP_AES128_CM_SHA1_80));
+		copy(k->dtls_setup, sizeof(k->dtls_setup), m->setup);
+		copy(k->dtls_fingerprint, sizeof(k->dtls_fingerprint), m->fingerprint);
+		copy(k->ice_ufrag, sizeof(k->ice_ufrag), m->ice_ufrag);
+		copy(k->ice_pwd, sizeof(k->ice_pwd), m->ice_pwd);
+		copy(k->ice_remote_ufrag, sizeof(k->ice_remote_ufrag), m->ice_remote_ufrag);
+		k->rtcp_mux = true;
+		k->encrypted = true;
+		copy(k->profile, sizeof(k->profile), "RTP/SAVP");
+	} else if (m->encrypted) {
+		copy(k->keying, sizeof(k->keying), "sdes");
 		copy(k->suite, sizeof(k->suite), pr_srtp_profile_name(m->tx.profile));
 		key_b64(&m->rx, k->key_rx, sizeof(k->key_rx));
 		key_b64(&m->tx, k->key_tx, sizeof(k->key_tx));
@@ -335,6 +364,7 @@ static void release_media(struct sp_server *s, struct sp_call *call)
 			m->relay_port = 0;
 			pr_sdes_wipe(&m->rx);
 			pr_sdes_wipe(&m->tx);
+			explicit_bzero(m->ice_pwd, sizeof(m->ice_pwd));
 		}
 }
 
@@ -348,8 +378,13 @@ static void cdr_leg(const struct sp_leg *l, struct pr_ks_cdr_leg *c, const char 
 	copy(c->sig_transport, sizeof(c->sig_transport), transport);
 	copy(c->media_path, sizeof(c->media_path), "relay");
 	c->encrypted = l->n_media && l->m[0].encrypted;
-	if (c->encrypted)
+	if (c->encrypted && l->m[0].dtls) {
+		copy(c->keying, sizeof(c->keying), "dtls");
+		copy(c->suite, sizeof(c->suite), pr_srtp_profile_name(PR_SRTP_AES128_CM_SHA1_80));
+	} else if (c->encrypted) {
+		copy(c->keying, sizeof(c->keying), "sdes");
 		copy(c->suite, sizeof(c->suite), pr_srtp_profile_name(l->m[0].tx.profile));
+	}
 }
 
 static void cdr_of(struct sp_server *s, struct sp_call *call, struct pr_ks_cdr *cdrp)
@@ -757,6 +792,50 @@ static void route_set(const osip_message_t *m, bool reverse, char *out, size_t l
 
 /* ---- SDP handling ------------------------------------------------------------------ */
 
+/* Fresh ICE credentials: n ice-chars (RFC 8839 5.4) from the slowpath's random source. */
+static int ice_token(char *out, size_t n)
+{
+	static const char ic[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t r[64];
+	if (n > sizeof(r) || sp_random(r, n) < 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++)
+		out[i] = ic[r[i] & 63];
+	out[n] = '\0';
+	explicit_bzero(r, sizeof(r));
+	return 0;
+}
+
+static int ice_fresh(struct sp_media *m)
+{
+	if (m->ice_ufrag[0])
+		return 0;
+	if (ice_token(m->ice_ufrag, sizeof(m->ice_ufrag) - 1) < 0 ||
+	    ice_token(m->ice_pwd, sizeof(m->ice_pwd) - 1) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* A browser's m= line (policy-checked): its ICE and DTLS values, and our role. */
+static int take_dtls(struct sp_media *m, const struct sp_sdp_media *im)
+{
+	/* an ICE restart (a new ufrag from the peer) restarts ours too (RFC 8445 9) */
+	if (m->ice_remote_ufrag[0] && strcmp(m->ice_remote_ufrag, im->ice_ufrag)) {
+		m->ice_ufrag[0] = '\0';
+		explicit_bzero(m->ice_pwd, sizeof(m->ice_pwd));
+	}
+	m->dtls = true;
+	m->encrypted = true;
+	m->rtcp_mux = true;
+	copy(m->ice_remote_ufrag, sizeof(m->ice_remote_ufrag), im->ice_ufrag);
+	copy(m->fingerprint, sizeof(m->fingerprint), im->fingerprint);
+	copy(m->mid, sizeof(m->mid), im->mid);
+	/* RFC 5763 5: the answerer to actpass picks; we take passive (the browser connects,
+	 * as it does to every ICE-lite server). No a=setup means active (RFC 4145 4). */
+	copy(m->setup, sizeof(m->setup), im->setup == SP_SETUP_PASSIVE ? "active" : "passive");
+	return ice_fresh(m);
+}
+
 /* An offer or answer from leg `from` (already policy-checked): remember its media. */
 static int take_media(struct sp_server *s, struct sp_call *call, int from,
 		      const struct sp_sdp_info *info, const char **why)
@@ -766,7 +845,8 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 	for (unsigned i = 0; i < info->n; i++) {
 		bool enc;
 		int idx;
-		if (sp_policy_media(g->onnet, tls, &info->m[i], &enc, &idx, why) < 0)
+		if (g->dtls ? sp_policy_dtls(&info->m[i], why) < 0
+			    : sp_policy_media(g->onnet, tls, &info->m[i], &enc, &idx, why) < 0)
 			return -EPROTONOSUPPORT;
 	}
 	(void)s;
@@ -776,6 +856,19 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 		struct sp_media *m = &g->m[i];
 		bool enc;
 		int idx;
+		m->n_codecs = im->n_codecs;
+		memcpy(m->codecs, im->codecs, sizeof(m->codecs));
+		if (g->dtls) {
+			m->used = im->port != 0;
+			copy(m->media, sizeof(m->media), im->media);
+			copy(m->family, sizeof(m->family), im->family[0] ? im->family : "ip4");
+			copy(m->peer_addr, sizeof(m->peer_addr), im->addr);
+			m->peer_port = im->port;
+			copy(m->profile, sizeof(m->profile), im->proto);
+			if (take_dtls(m, im) < 0)
+				return -EIO;
+			continue;
+		}
 		sp_policy_media(g->onnet, tls, im, &enc, &idx, why);
 		m->used = im->port != 0;
 		copy(m->media, sizeof(m->media), im->media);
@@ -829,15 +922,53 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 {
 	struct sp_leg *g = &call->leg[to];
 	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr,
-				    .n = call->leg[1 - to].n_media};
+				    .n = call->leg[1 - to].n_media,
+				    .fingerprint = call->dtls_fpr[0] ? call->dtls_fpr : NULL};
+	char mids[SP_SDP_MAX_MEDIA][8];
 	for (unsigned i = 0; i < rw.n; i++) {
-		rw.relay_port[i] = g->m[i].relay_port;
-		rw.encrypted[i] = g->m[i].encrypted;
-		rw.key[i] = g->m[i].tx;
+		struct sp_media *m = &g->m[i];
+		rw.relay_port[i] = m->relay_port;
+		rw.encrypted[i] = m->encrypted;
+		rw.dtls[i] = g->dtls;
+		if (g->dtls) {
+			/* toward a browser every m= line has a mid (JSEP): its own in an answer,
+			 * else ours */
+			snprintf(mids[i], sizeof(mids[i]), "%u", i);
+			rw.d[i] =
+			    (struct sp_sdp_dtls_out){.ice_ufrag = m->ice_ufrag,
+						     .ice_pwd = m->ice_pwd,
+						     .setup = m->setup[0] ? m->setup : "actpass",
+						     .mid = m->mid[0] ? m->mid : mids[i]};
+			continue;
+		}
+		rw.key[i] = m->tx;
 	}
 	int rc = sp_sdp_rewrite(sdp, len, &rw, out);
 	for (unsigned i = 0; i < rw.n; i++)
 		pr_sdes_wipe(&rw.key[i]);
+	return rc;
+}
+
+/* Our certificate's fingerprint (the DTLS process writes it): 0, -ENOENT (absent or
+ * malformed: never invented), or -EIO (Redis). */
+static int dtls_fingerprint(struct sp_server *s, char out[SP_SDP_FPR_MAX])
+{
+	redisReply *r = pr_redis_cmd(s->redis, "GET %s", SP_DTLS_FPR_KEY);
+	int rc = -ENOENT;
+	out[0] = '\0';
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		if (r)
+			freeReplyObject(r);
+		pr_ks_errmsg_set(pr_redis_errmsg(s->redis));
+		return -EIO;
+	}
+	if (r->type == REDIS_REPLY_STRING) {
+		rc = sp_sdp_fingerprint_norm(r->str, out) == 0 ? 0 : -ENOENT;
+		if (rc < 0)
+			PR_ERR("redis: %s is not \"sha-256 \" and 32 hex pairs: ignored",
+			       SP_DTLS_FPR_KEY);
+	}
+	freeReplyObject(r);
 	return rc;
 }
 
@@ -851,10 +982,18 @@ static int prepare_offer_leg(struct sp_call *call, int to, unsigned n, const str
 		struct sp_media *m = &g->m[i];
 		m->used = from->m[i].used;
 		copy(m->media, sizeof(m->media), from->m[i].media);
+		if (g->dtls) { /* toward a browser: our ICE credentials; the role comes with
+				  its answer (we offer actpass) */
+			m->dtls = m->encrypted = m->rtcp_mux = true;
+			if (ice_fresh(m) < 0)
+				return -EIO;
+			continue;
+		}
 		m->encrypted = g->onnet || g->want_srtp;
 		if (m->encrypted && !m->tx.tag) {
-			enum pr_srtp_profile p = from->m[i].encrypted ? from->m[i].rx.profile
-								      : PR_SRTP_AES128_CM_SHA1_80;
+			enum pr_srtp_profile p = from->m[i].encrypted && !from->m[i].dtls
+						     ? from->m[i].rx.profile
+						     : PR_SRTP_AES128_CM_SHA1_80;
 			if (pr_sdes_generate(&m->tx, 1, p) < 0)
 				return -EIO;
 		}
@@ -1213,12 +1352,41 @@ static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_
 		}
 	}
 	b->want_srtp = enc_required && !b->onnet;
+	/* a browser: over WSS, or (an on-net one behind a peer PoP, or a WebRTC gateway) its
+	 * offer says UDP/TLS; a WSS-registered callee is one too (issue 19) */
+	a->dtls = c->tp == SP_WSS;
+	for (unsigned i = 0; i < info.n; i++)
+		a->dtls |= info.m[i].dtls;
+	b->dtls = !offnet_b && b->dest.tp == SP_WSS;
 	const char *why = NULL;
 	struct sp_buf offer = {0};
 	if (prc < 0) {
 		sp_respond_redis_down(s, c, req, "loading the parties' profiles", prc);
 		call_finish(s, call, "error", 503);
 		goto out;
+	}
+	if (a->dtls || b->dtls) {
+		int frc = dtls_fingerprint(s, call->dtls_fpr);
+		if (frc == -EIO) {
+			sp_respond_redis_down(s, c, req, "loading the DTLS fingerprint", frc);
+			call_finish(s, call, "error", 503);
+			goto out;
+		}
+		if (frc < 0) {
+			/* the DTLS process is not (yet) up: a transient state of ours, not the
+			 * offer's fault, so 503 and a retry rather than 488 */
+			char extra[200];
+			s->ctr.calls_refused_no_dtls++;
+			PR_WARN("call %s: refused 503: a %s leg needs DTLS and %s is absent",
+				call->id, a->dtls ? "caller" : "callee", SP_DTLS_FPR_KEY);
+			snprintf(extra, sizeof(extra),
+				 "Retry-After: %d\r\nWarning: 399 poprelay \"no DTLS certificate "
+				 "yet\"\r\n",
+				 SP_DTLS_RETRY_AFTER_S);
+			sp_respond(s, c, req, 503, extra);
+			call_finish(s, call, "no-dtls-cert", 503);
+			goto out;
+		}
 	}
 	int rc = take_media(s, call, LEG_A, &info, &why);
 	if (rc == 0 && enc_required && !a->onnet)
@@ -1586,6 +1754,23 @@ static void ack_leg(struct sp_server *s, struct sp_call *call, int l, struct sp_
 	}
 }
 
+/* No transcoding: an answer must share a codec with the offer (leg o's) on one m= line at
+ * least (a restored call's offer is not known: taken as shared). */
+static bool codec_common(const struct sp_call *call, int o, const struct sp_sdp_info *ans)
+{
+	static struct sp_sdp_media off; /* 2 KiB: not on the stack */
+	for (unsigned i = 0; i < ans->n && i < call->leg[o].n_media; i++) {
+		const struct sp_media *om = &call->leg[o].m[i];
+		if (!ans->m[i].port)
+			continue;
+		off.n_codecs = om->n_codecs;
+		memcpy(off.codecs, om->codecs, sizeof(off.codecs));
+		if (!om->n_codecs || sp_sdp_codec_common(&off, &ans->m[i]))
+			return true;
+	}
+	return false;
+}
+
 static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp_txn *t,
 			    osip_message_t *resp)
 {
@@ -1602,6 +1787,10 @@ static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp
 			rc = -EINVAL;
 		if (rc == 0)
 			rc = take_media(s, call, l, &info, &why);
+		if (rc == 0 && !codec_common(call, o, &info)) {
+			why = "no common codec";
+			rc = -EPROTONOSUPPORT;
+		}
 		sp_sdp_info_wipe(&info);
 		if (rc == 0)
 			rc = sdp_for(s, call, o, body, body_len, &ans);
@@ -2021,7 +2210,14 @@ static int media_from_session(struct sp_media *m, const struct pr_ks_leg *k, con
 	m->rtcp_mux = k->rtcp_mux;
 	copy(m->profile, sizeof(m->profile), k->profile);
 	m->encrypted = k->encrypted;
-	if (k->encrypted) {
+	if (!strcmp(k->keying, "dtls")) {
+		m->dtls = true;
+		copy(m->ice_ufrag, sizeof(m->ice_ufrag), k->ice_ufrag);
+		copy(m->ice_pwd, sizeof(m->ice_pwd), k->ice_pwd);
+		copy(m->ice_remote_ufrag, sizeof(m->ice_remote_ufrag), k->ice_remote_ufrag);
+		copy(m->fingerprint, sizeof(m->fingerprint), k->dtls_fingerprint);
+		copy(m->setup, sizeof(m->setup), k->dtls_setup);
+	} else if (k->encrypted) {
 		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_rx);
 		rc = pr_sdes_parse(v, &m->rx);
 		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_tx);
@@ -2106,7 +2302,15 @@ int sp_call_restore(struct sp_server *s)
 			memset(ses, 0, sizeof(*ses));
 			if (rc < 0)
 				why = rc == -ENOENT ? "restore-no-media" : "restore-error";
+			for (int l = 0; l < 2; l++)
+				call->leg[l].dtls |= call->leg[l].m[m].dtls;
 		}
+		/* a browser's offer toward it carries our certificate's fingerprint */
+		if (!why && (call->leg[LEG_A].dtls || call->leg[LEG_B].dtls) &&
+		    dtls_fingerprint(s, call->dtls_fpr) < 0)
+			PR_WARN("restore: call %s: no DTLS fingerprint: a re-INVITE to its "
+				"browser cannot be rewritten",
+				call->id);
 		if (why) {
 			PR_NOTICE("restore: call %s (%s -> %s, answered %llds ago): %s: ending it",
 				  call->id, call->leg[LEG_A].party, call->leg[LEG_B].party,

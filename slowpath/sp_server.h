@@ -80,8 +80,9 @@ struct sp_counters {
 	uint64_t reg_ok, reg_unreg, reg_challenged, reg_auth_failed, reg_stale, reg_replayed,
 	    reg_plain_refused, reg_unknown_user;
 	uint64_t lockout_refused, rate_limited, scanner_refused;
-	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488, calls_ended,
-	    calls_flow_lost, calls_timeout, calls_plain_refused, calls_media_timeout;
+	uint64_t calls_started, calls_answered, calls_failed, calls_refused_488,
+	    calls_refused_no_dtls, calls_ended, calls_flow_lost, calls_timeout, calls_plain_refused,
+	    calls_media_timeout;
 	uint64_t calls_refused_drain, reg_refused_drain, calls_ended_drain;
 	uint64_t calls_restored, calls_restore_ended; /* sp_call_restore: dialogs from Redis */
 	uint64_t redis_errors;

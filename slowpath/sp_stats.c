@@ -51,6 +51,7 @@ const struct sp_counter_field sp_counter_fields[] = {
     F(calls_answered),
     F(calls_failed),
     F(calls_refused_488),
+    F(calls_refused_no_dtls),
     F(calls_ended),
     F(calls_flow_lost),
     F(calls_timeout),
