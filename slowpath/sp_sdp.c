@@ -497,8 +497,18 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 		bool ice = sess_ice || has_attr(&m->a_attributes, "ice-ufrag");
 		bool dtls = rw->dtls[i];
 		if (!m->m_port || !strcmp(m->m_port, "0")) {
+			/* a rejected line: the source's keys and ICE password go all the same */
 			if (m->m_proto && dtls != !strncmp(m->m_proto, "UDP/TLS/", 8))
 				set_str(&m->m_proto, dtls ? "UDP/TLS/RTP/SAVPF" : "RTP/SAVP");
+			for (int j = 0; (a = osip_list_get(&m->a_attributes, j));) {
+				const char *f = a->a_att_field;
+				if (f && (drop_attr(f) || (!dtls && webrtc_only_attr(f)))) {
+					osip_list_remove(&m->a_attributes, j);
+					sdp_attribute_free(a);
+					continue;
+				}
+				j++;
+			}
 			continue;
 		}
 		char port[8], rtcp[80];

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for the SDP side of the B2BUA: inspection (libosip2 SDP grammar + SDES
- * lines), the encryption policy on every m= line, and the relay rewrite. */
+ * lines + WebRTC's ICE/DTLS/BUNDLE lines), the encryption policy on every m= line (SDES
+ * and the browser legs' DTLS policy), codecs in common, and the relay rewrite both ways:
+ * toward a device (SDES) and toward a browser (ICE-lite, DTLS), which must never carry the
+ * source's ICE password. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,6 +41,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	sp_buf_free(&out);
+
+	/* toward a browser: every m= line DTLS with our credentials */
+	static const char fpr[] = "sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:"
+				  "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9";
+	rw.fingerprint = fpr;
+	for (unsigned i = 0; i < info.n; i++) {
+		const char *why;
+		sp_policy_dtls(&info.m[i], &why);
+		if (i)
+			sp_sdp_codec_common(&info.m[0], &info.m[i]);
+		rw.dtls[i] = true;
+		rw.d[i] =
+		    (struct sp_sdp_dtls_out){"Ufrg", "OurPwdOurPwdOurPwdOurPw",
+					     i & 1 ? "actpass" : "passive", i & 2 ? "m" : NULL};
+	}
+	if (sp_sdp_rewrite((const char *)data, size, &rw, &out) == 0) {
+		struct sp_sdp_info again;
+		if (sp_sdp_inspect(out.p, out.len, &again) == 0) {
+			if (again.n != info.n)
+				__builtin_trap();
+			/* the only ICE password left is ours: the source's never goes on */
+			for (unsigned i = 0; i < again.n; i++)
+				if (again.m[i].ice_pwd[0] &&
+				    strcmp(again.m[i].ice_pwd, "OurPwdOurPwdOurPwdOurPw"))
+					__builtin_trap();
+			sp_sdp_info_wipe(&again);
+		}
+	}
+	sp_buf_free(&out);
+	char fp[SP_SDP_FPR_MAX], in[128];
+	size_t n = size < sizeof(in) - 1 ? size : sizeof(in) - 1;
+	memcpy(in, data, n);
+	in[n] = '\0';
+	sp_sdp_fingerprint_norm(in, fp);
 	sp_sdp_info_wipe(&info);
 	return 0;
 }
