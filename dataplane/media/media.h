@@ -71,6 +71,10 @@ struct media_rt {
 	 * (MD_* of media_dp.c; rate-limited by punt_tokens) */
 	uint32_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
 	uint32_t ctl_drop[13];
+	/* control: a DTLS-SRTP leg's handshake (its number toward poprelay-dtls, the process
+	 * attach it was started under, ended by a failure) */
+	uint32_t dtls_gen, dtls_started;
+	uint8_t dtls_failed;
 } __attribute__((aligned(64)));
 
 struct media_sess;
@@ -87,6 +91,8 @@ struct media_leg {
 	uint16_t port_idx;   /* dp port that owns relay */
 	uint8_t idx : 1;     /* 0: a (caller side), 1: b */
 	uint8_t ice : 1;     /* ICE-lite leg: latched by nominated checks only (media_ice.h) */
+	uint8_t dtls : 1;    /* DTLS-SRTP leg (an ICE leg): keys from the handshake */
+	uint8_t dtls_keyed : 1; /* its keys are in (before: its media is dropped) */
 	bool encrypted, latch, rtcp_mux;
 	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */
 	uint32_t clock_hz;
@@ -109,9 +115,13 @@ static inline struct media_leg *media_other(const struct media_leg *l)
 	return (struct media_leg *)l + (l->idx ? -1 : 1);
 }
 
-/* Control only: a leg's SDES keys (secrets), apart from the legs the workers read. */
+/* Control only: a leg's SDES keys (secrets), apart from the legs the workers read; for a
+ * DTLS-SRTP leg the exported ones once keyed, and what its handshake needs. */
 struct media_keys {
 	struct pr_sdes_crypto rx, tx;
+	uint8_t dtls_role;     /* enum pr_dtls_role (common/dtls_chan.h) */
+	uint8_t dtls_profiles; /* PR_DTLS_P_* allowed (X_suite pins one) */
+	uint8_t dtls_fpr[32];  /* the peer's certificate's sha-256 (X_dtls_fingerprint) */
 };
 
 struct media_sess {
@@ -136,6 +146,10 @@ static inline struct media_keys *media_keys_of(const struct media_leg *l)
  * checked and allocated); 0 or a negative errno with *why set to a short reason (the field).
  * Does not publish. */
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why);
+/* Control: DTLS-SRTP leg i of s keyed with the exported keys (suite and key||salt in base64,
+ * as X_dtls_suite, X_dtls_key_rx, X_dtls_key_tx hold them). 0 or -EINVAL. */
+int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const char *rx,
+			 const char *tx);
 /* Wipes s's secrets (SDES keys, ICE pwds) and frees its ICE credentials; not s itself. */
 void media_sess_wipe(struct media_sess *s);
 

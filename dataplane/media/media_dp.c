@@ -30,6 +30,7 @@
 #include "dataplane/dp_udp.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/media/media.h"
+#include "dataplane/media/media_dtls.h"
 #include "dataplane/media/media_ice.h"
 
 /* ---- configuration: [media] ---- */
@@ -42,6 +43,7 @@ struct media_cfg {
 	char clear_latch[DP_CFG_STR_MAX];
 	uint32_t relatch_interval_ms;
 	uint32_t session_idle_s;
+	char dtls_socket[DP_CFG_STR_MAX];
 };
 static struct media_cfg mcfg;
 
@@ -64,6 +66,8 @@ static const struct dp_cfg_key media_keys[] = {
      "a leg in clear moves its latch at most this often"},
     {"session_idle_s", DP_CFG_U32, 5, 3600, "60", MC(session_idle_s), 0,
      "idle time after which a session whose record gives none is reported to the slowpath to end"},
+    {"dtls_socket", DP_CFG_STR, 1, 107, "/var/run/dpdk/poprelay/dtls.sock", MC(dtls_socket), 0,
+     "unix socket where poprelay-dtls attaches (DTLS-SRTP handshakes of browser legs)"},
 };
 
 /* [media]'s relations between keys and the ports it will claim (dp_config_load runs it, so
@@ -129,12 +133,15 @@ enum {
 	MD_SSRC_STARTING,
 	MD_LEG_MAX, /* the reasons above count on a leg's ctl_drop[] too */
 	/* ICE legs (media_ice.h): media from another source than the nominated one, DTLS
-	 * (RFC 7983 20-63: DTLS-SRTP is planned), STUN beyond ICE_PER_S, a check control
-	 * refused (by reason in /poprelay/media/stats) */
+	 * (RFC 7983 20-63) that does not go to poprelay-dtls (a leg without DTLS-SRTP, a
+	 * source that is not the nominated one, beyond ICE_PER_S, no process attached),
+	 * STUN beyond ICE_PER_S, a check control refused (by reason in
+	 * /poprelay/media/stats), media of a DTLS-SRTP leg before its keys */
 	MD_ICE_SOURCE = MD_LEG_MAX,
 	MD_DTLS,
 	MD_ICE_RATE,
 	MD_ICE_CHECK,
+	MD_DTLS_UNKEYED,
 	MD_MAX
 };
 static const char *const md_names[MD_MAX] = {
@@ -142,7 +149,7 @@ static const char *const md_names[MD_MAX] = {
     "media_auth",	   "media_replay",	    "media_srtp",      "media_no_peer",
     "media_bandwidth",	   "media_ssrc_limit",	    "media_tx",	       "media_new_ssrc_rate",
     "media_ssrc_starting", "media_ice_unnominated", "media_dtls",      "media_ice_rate",
-    "media_ice_refused"};
+    "media_ice_refused",   "media_dtls_unkeyed"};
 _Static_assert(MD_LEG_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_drop too small");
 /* First packets of new SSRCs a leg may send to control per second (and as a burst): each
  * costs a context creation and an authentication there. */
@@ -170,7 +177,13 @@ static struct {
 	uint64_t ended_rx, ended_relayed; /* figures of the sessions that ended */
 	uint64_t ice[MEDIA_ICE_VERDICTS]; /* STUN on ICE legs, by verdict */
 	uint64_t ice_nominations;	  /* nominated checks that latched or moved a latch */
+	/* DTLS-SRTP legs: keyed by a handshake, keys kept from the hash (restart) or from the
+	 * previous generation (update), handshakes that failed (the leg reported to end) */
+	uint64_t dtls_keyed, dtls_keys_restored, dtls_keys_kept, dtls_failed;
+	uint64_t dtls_unknown_leg; /* the process named a leg that is gone or re-keyed */
 } cst;
+static uint32_t dtls_gen_next;
+static uint32_t dtls_attach; /* process attaches seen (a START per leg per attach) */
 static struct pr_redis *redis;
 static uint64_t last_try_ms, last_read_ms, last_stats_ms;
 static bool warned, synced_start, pending_done;
@@ -638,8 +651,10 @@ static inline bool ice_take(struct media_leg *l, uint64_t now)
 }
 
 /* A datagram to ICE leg l that is not RTP (RFC 7983 demultiplexing by its first byte):
- * STUN (0-3) goes to control, which answers checks (ice_check); DTLS (20-63) is dropped
- * and counted until DTLS-SRTP comes. True when m was taken. */
+ * STUN (0-3) goes to control, which answers checks (ice_check); DTLS (20-63) goes to control
+ * for poprelay-dtls only on a DTLS-SRTP leg, from its nominated address (a ClientHello from
+ * anywhere else never reaches the process), within the leg's ICE_PER_S; otherwise it is
+ * dropped and counted. True when m was taken. */
 static bool ice_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
 		   struct media_leg *l, const uint8_t *pl, uint16_t len, uint64_t now)
 {
@@ -655,6 +670,11 @@ static bool ice_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *
 		return true;
 	}
 	if (pl[0] >= 20 && pl[0] <= 63) {
+		if (l->dtls && rtp_latched(l) && srtp_source_match(l, pi, false) &&
+		    ice_take(l, now)) {
+			dp_punt(w, m, &media_feature, pi);
+			return true;
+		}
 		count_drop(l, MD_DTLS);
 		wdrop(w, m, pi, MD_DTLS);
 		return true;
@@ -695,6 +715,11 @@ static bool classify(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info
 	if (l->ice && !(rtp_latched(l) && srtp_source_match(l, pi, rtcp))) {
 		count_drop(l, MD_WRONG_SOURCE);
 		wdrop(w, m, pi, MD_ICE_SOURCE);
+		return false;
+	}
+	if (l->dtls && !l->dtls_keyed) {
+		count_drop(l, MD_DTLS_UNKEYED);
+		wdrop(w, m, pi, MD_DTLS_UNKEYED);
 		return false;
 	}
 	ssrc = rd32(pl + (rtcp ? 4 : 8));
@@ -993,6 +1018,249 @@ static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 	return s;
 }
 
+/* ---- control: DTLS-SRTP legs and poprelay-dtls (media_dtls.h) ---- */
+
+static int sess_load_apply(const char *id);
+static void reclaim(void);
+static bool port_in_range(uint16_t port);
+
+/* Leg l's 5-tuple as the channel names it: the peer's nominated address, our anchor. */
+static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
+{
+	const struct media_rt *rt = l->rt;
+
+	memset(t, 0, sizeof(*t));
+	t->kind = PR_FREC_MSG;
+	t->fam = l->relay.family == AF_INET6 ? 6 : 4;
+	memcpy(t->srv_ip, t->fam == 4 ? (const void *)&l->relay.v4 : (const void *)l->relay.v6,
+	       t->fam == 4 ? 4 : 16);
+	t->srv_port = l->relay_port;
+	memcpy(t->cli_ip, t->fam == 4 ? (const void *)&rt->lat_ip.v4 : (const void *)rt->lat_ip.v6,
+	       t->fam == 4 ? 4 : 16);
+	t->cli_port = rt->lat_port;
+}
+
+static void dtls_hdr(const struct media_leg *l, struct pr_dtls_hdr *h, uint8_t type)
+{
+	const struct media_keys *k = media_keys_of(l);
+
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->role = k->dtls_role;
+	h->profiles = k->dtls_profiles;
+	h->gen = l->rt->dtls_gen;
+	memcpy(h->fpr, k->dtls_fpr, sizeof(h->fpr));
+}
+
+/* An active leg that is nominated and not keyed: the process sends the ClientHello (once
+ * per attached process). */
+static void dtls_start(struct media_leg *l)
+{
+	struct media_rt *rt = l->rt;
+	struct pr_frec t;
+	struct pr_dtls_hdr h;
+
+	if (!l->dtls || l->dtls_keyed || rt->dtls_failed || !rtp_latched(l) ||
+	    media_keys_of(l)->dtls_role != PR_DTLS_ACTIVE || rt->dtls_started == dtls_attach ||
+	    !md_chan_attached())
+		return;
+	dtls_tuple(l, &t);
+	dtls_hdr(l, &h, PR_DTLS_START);
+	if (md_chan_send(&t, &h, NULL, 0))
+		rt->dtls_started = dtls_attach;
+}
+
+/* The process may forget leg l's handshake (the leg ended or is re-keyed). */
+static void dtls_end(const struct media_leg *l)
+{
+	struct pr_frec t;
+	struct pr_dtls_hdr h;
+
+	if (!l->dtls || l->dtls_keyed || !md_chan_attached())
+		return;
+	dtls_tuple(l, &t);
+	dtls_hdr(l, &h, PR_DTLS_END);
+	md_chan_send(&t, &h, NULL, 0);
+}
+
+/* A DTLS datagram from leg l's nominated address (the worker checked it): to the process. */
+static void dtls_forward(struct media_leg *l, struct rte_mbuf *m, const struct dp_pkt_info *pi,
+			 const uint8_t *pl)
+{
+	struct pr_frec t;
+	struct pr_dtls_hdr h;
+
+	if (l->dtls_keyed || l->rt->dtls_failed || !md_chan_attached() ||
+	    pi->payload_len > PR_FRING_MAX_MSG - sizeof(h))
+		return ctl_drop(NULL, m, MD_DTLS);
+	dtls_tuple(l, &t);
+	dtls_hdr(l, &h, PR_DTLS_RECORD);
+	if (!md_chan_send(&t, &h, pl, pi->payload_len))
+		return ctl_drop(NULL, m, MD_DTLS);
+	rte_pktmbuf_free(m);
+}
+
+/* The process's datagram for leg l: from its anchor port to its nominated address. */
+static void dtls_send(struct media_leg *l, const uint8_t *d, uint32_t n)
+{
+	struct media_rt *rt = l->rt;
+	struct rte_mbuf *m;
+	uint8_t *p;
+
+	if (!rtp_latched(l) || !(m = rte_pktmbuf_alloc(dp_rt.pool)))
+		return;
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
+	if (!p || (memcpy(p, d, n), dp_udp_encap(m, &l->relay, l->relay_port, &rt->lat_ip,
+						  rt->lat_port) < 0)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	dp_ctl_udp_tx(m, l->port_idx);
+}
+
+/* "SUITE" and key||salt in base64, as the SDES parser reads them back (parse_key). */
+static int dtls_b64(const struct pr_sdes_crypto *c, char *out, size_t len)
+{
+	char v[160];
+	int rc = pr_sdes_format(c, v, sizeof(v));
+	const char *b = rc > 0 ? strstr(v, "inline:") : NULL;
+
+	if (b)
+		snprintf(out, len, "%.*s", (int)strcspn(b + 7, "|"), b + 7);
+	memset(v, 0, sizeof(v));
+	return b ? 0 : -1;
+}
+
+/* Leg i of s's exported keys into its hash (dataplane-owned fields, only while the hash
+ * exists), so that a restarted dataplane keeps the browser's media. */
+static const char dtls_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 then "
+			       "redis.call('HSET', KEYS[1], unpack(ARGV)) return 1 end return 0";
+
+static int dtls_persist(const struct media_sess *s, int i, enum pr_srtp_profile p)
+{
+	const struct media_keys *k = &s->keys[i];
+	char key[PR_KS_NAME_MAX + 16], rx[64], tx[64], f[3][24];
+	const char *suite = pr_srtp_profile_name(p);
+	int rc = -1;
+
+	if (!redis || !suite || dtls_b64(&k->rx, rx, sizeof(rx)) < 0 ||
+	    dtls_b64(&k->tx, tx, sizeof(tx)) < 0)
+		goto out;
+	snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s", s->id);
+	snprintf(f[0], sizeof(f[0]), "%c_dtls_suite", 'a' + i);
+	snprintf(f[1], sizeof(f[1]), "%c_dtls_key_rx", 'a' + i);
+	snprintf(f[2], sizeof(f[2]), "%c_dtls_key_tx", 'a' + i);
+	const char *argv[] = {"EVAL", dtls_lua, "1", key, f[0], suite, f[1], rx, f[2], tx};
+	size_t argvlen[RTE_DIM(argv)];
+	for (size_t j = 0; j < RTE_DIM(argv); j++)
+		argvlen[j] = strlen(argv[j]);
+	redisReply *r = pr_redis_cmdargv(redis, RTE_DIM(argv), argv, argvlen);
+	if (r) {
+		rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 0 : -ENOENT;
+		freeReplyObject(r);
+	}
+out:
+	memset(rx, 0, sizeof(rx));
+	memset(tx, 0, sizeof(tx));
+	return rc;
+}
+
+/* The process's keys for leg l: into the hash, then the session is built again from it (as
+ * after an update), this time keyed. */
+static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
+{
+	struct media_sess *s = l->sess;
+	struct media_keys *k = media_keys_of(l);
+	uint32_t ks = pr_dtls_keysalt_len(m->h.profiles);
+	enum pr_srtp_profile p = m->h.profiles == PR_DTLS_P_GCM ? PR_SRTP_AEAD_AES128_GCM
+								: PR_SRTP_AES128_CM_SHA1_80;
+	struct pr_sdes_crypto rx = {.tag = 1, .profile = p}, tx = {.tag = 1, .profile = p};
+
+	if (!(k->dtls_profiles & m->h.profiles))
+		return;
+	memcpy(rx.key, m->data, 16);
+	memcpy(rx.salt, m->data + 16, ks - 16);
+	memcpy(tx.key, m->data + ks, 16);
+	memcpy(tx.salt, m->data + ks + 16, ks - 16);
+	/* (the leg's published generation is immutable: its keys go in the next one) */
+	k->rx = rx;
+	k->tx = tx;
+	pr_sdes_wipe(&rx);
+	pr_sdes_wipe(&tx);
+	int rc = dtls_persist(s, l->idx, p);
+	pr_sdes_wipe(&k->rx);
+	pr_sdes_wipe(&k->tx);
+	if (rc < 0) {
+		PR_WARN("media: session %s leg %c: DTLS-SRTP keys not stored (redis: %s)", s->id,
+			'a' + l->idx, rc == -ENOENT ? "the session is gone" : "error");
+		return;
+	}
+	cst.dtls_keyed++;
+	PR_NOTICE("media: session %s leg %c: DTLS-SRTP keyed (%s)", s->id, 'a' + l->idx,
+		  pr_srtp_profile_name(p));
+	char id[PR_KS_NAME_MAX];
+	snprintf(id, sizeof(id), "%s", s->id);
+	if (sess_load_apply(id) < 0)
+		PR_WARN("media: session %s: reload after its DTLS keys failed", id);
+	reclaim();
+}
+
+/* The handshake of leg l failed: the leg ends. Its media stays dropped (no keys), and the
+ * slowpath is told to end the call, as for an idle session. */
+static void dtls_failed(struct media_leg *l, uint8_t reason)
+{
+	static const char *const why[PR_DTLS_F_MAX] = {
+	    "?", "dtls-fingerprint", "dtls-timeout", "dtls-alert", "dtls-no-srtp", "dtls-busy"};
+	struct media_sess *s = l->sess;
+
+	if (l->rt->dtls_failed)
+		return;
+	l->rt->dtls_failed = 1;
+	cst.dtls_failed++;
+	PR_WARN("media: session %s leg %c: DTLS-SRTP handshake failed (%s): the call is reported "
+		"to end",
+		s->id, 'a' + l->idx, why[reason < PR_DTLS_F_MAX ? reason : 0]);
+	if (!redis)
+		return;
+	redisReply *r = pr_redis_cmd(redis, "XADD %s MAXLEN ~ %d * op idle id %s cdr_id %s reason %s",
+				     PR_KS_SESSIONS_EVENTS, 10000, s->id,
+				     s->cdr_id[0] ? s->cdr_id : "-",
+				     why[reason < PR_DTLS_F_MAX ? reason : 0]);
+	if (r)
+		freeReplyObject(r);
+}
+
+/* What the process sent, and START for the legs waiting since it attached. */
+static void dtls_poll(uint64_t now_ms)
+{
+	struct pr_frec t;
+	struct pr_dtls_msg m;
+
+	if (md_chan_poll(now_ms)) {
+		dtls_attach++;
+		for (uint32_t i = 0; i < nlist; i++)
+			for (int j = 0; j < 2; j++)
+				dtls_start(&list[i]->leg[j]);
+	}
+	for (int n = 0; n < 256 && md_chan_recv(&t, &m); n++) {
+		struct media_leg *l = port_in_range(t.srv_port) ? slot_get(t.srv_port) : NULL;
+		if (!l || !l->dtls || l->relay_port != t.srv_port || l->rt->dtls_gen != m.h.gen ||
+		    memcmp(t.srv_ip,
+			   l->relay.family == AF_INET6 ? (const void *)l->relay.v6
+						       : (const void *)&l->relay.v4,
+			   t.fam == 6 ? 16 : 4)) {
+			cst.dtls_unknown_leg++;
+			continue;
+		}
+		if (m.h.type == PR_DTLS_RECORD)
+			dtls_send(l, m.data, m.len);
+		else if (m.h.type == PR_DTLS_KEYS && !l->dtls_keyed)
+			dtls_keyed(l, &m);
+		else if (m.h.type == PR_DTLS_FAIL)
+			dtls_failed(l, m.h.reason);
+	}
+}
+
 /* Control: the nominated check from pi's source latches ICE leg l there, or moves its latch
  * (NAT rebinding, ICE restart: counted in relatch). The workers never move an ICE leg's
  * latch, so control is its only writer; they read it, so latched is cleared while the
@@ -1026,6 +1294,7 @@ static void ice_latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rt
 	rt->latch_gen = l->gen;
 	__atomic_store_n(&rt->latched, 1, __ATOMIC_RELEASE);
 	cst.ice_nominations++;
+	dtls_start(l);
 }
 
 /* Control: a STUN message to ICE leg l (ice_in punted it). A check with our credentials is
@@ -1076,6 +1345,10 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 		return ctl_drop(NULL, m, MD_NO_SESSION);
 	if (l->ice && pi.payload_len && pl[0] <= 3) /* only STUN starts so (ice_in) */
 		return ice_check(l, m, &pi, pl);
+	if (l->dtls && pi.payload_len && pl[0] >= 20 && pl[0] <= 63) /* (ice_in) */
+		return dtls_forward(l, m, &pi, pl);
+	if (media_other(l)->dtls && !media_other(l)->dtls_keyed)
+		return ctl_drop(l, m, MD_NO_PEER); /* no keys toward it yet */
 	p.in = l;
 	p.rtcp = ((pi.dport - mcfg.port_min) & 1) ||
 		 (l->rtcp_mux && media_is_rtcp_mux(pl, pi.payload_len));
@@ -1392,9 +1665,58 @@ static void streams_format(const struct media_leg *l, char *buf, size_t len)
 	}
 }
 
+/* A DTLS-SRTP leg's exported keys as the hash holds them (dataplane-owned fields). */
+struct dtls_saved {
+	bool have[2];
+	char suite[2][32], rx[2][64], tx[2][64];
+};
+
+/* Leg l (of the new generation, not published) takes its DTLS-SRTP keys: from the hash
+ * (a restart, or the reload after a handshake), else from the leg it replaces when that one
+ * was keyed with the same peer certificate and role (an update: the slowpath rewrote the
+ * hash, which wiped the dataplane's fields; they are written back). Otherwise it is a new
+ * handshake, with a new number toward the process. */
+static void dtls_apply(struct media_sess *s, int i, const struct media_sess *old,
+		       const struct dtls_saved *ds, bool *persist)
+{
+	struct media_leg *l = &s->leg[i];
+	const struct media_leg *ol = old ? &old->leg[i] : NULL;
+	const struct media_keys *ok = old ? &old->keys[i] : NULL;
+	bool same = ol && ol->dtls && ok->dtls_role == s->keys[i].dtls_role &&
+		    !memcmp(ok->dtls_fpr, s->keys[i].dtls_fpr, sizeof(ok->dtls_fpr));
+
+	*persist = false;
+	if (!l->dtls) {
+		if (ol)
+			dtls_end(ol);
+		return;
+	}
+	if (!same) {
+		if (ol)
+			dtls_end(ol);
+		l->rt->dtls_gen = ++dtls_gen_next;
+		l->rt->dtls_started = 0;
+		l->rt->dtls_failed = 0;
+	}
+	if (ds && ds->have[i] &&
+	    media_sess_dtls_keys(s, i, ds->suite[i], ds->rx[i], ds->tx[i]) == 0) {
+		if (!old)
+			cst.dtls_keys_restored++;
+		return;
+	}
+	if (same && ol->dtls_keyed) {
+		s->keys[i].rx = ok->rx;
+		s->keys[i].tx = ok->tx;
+		l->profile = ol->profile;
+		l->dtls_keyed = 1;
+		*persist = true;
+		cst.dtls_keys_kept++;
+	}
+}
+
 /* Install record k, or update the live session old with it. 0 or a negative errno. */
 static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
-		      const struct sess_saved *saved)
+		      const struct sess_saved *saved, const struct dtls_saved *ds)
 {
 	struct media_sess *s = hp_zalloc(sizeof(*s), _Alignof(struct media_sess));
 	const char *why = NULL;
@@ -1472,6 +1794,9 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			}
 		}
 	}
+	bool persist[2] = {false, false};
+	for (int i = 0; i < 2; i++)
+		dtls_apply(s, i, old, ds, &persist[i]);
 	/* a restart: each stream resumes with its rollover counter and refuses what it had
 	 * seen */
 	for (int i = 0; saved && !old && i < 2; i++)
@@ -1521,6 +1846,12 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 	for (int i = 0; i < 2; i++)
 		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], &s->leg[i],
 				 __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++) {
+		if (persist[i] && dtls_persist(s, i, s->leg[i].profile) < 0)
+			PR_WARN("media: session %s leg %c: DTLS-SRTP keys not written back",
+				s->id, 'a' + i);
+		dtls_start(&s->leg[i]);
+	}
 	return 0;
 }
 
@@ -1599,6 +1930,8 @@ static void sess_final(struct media_sess *s)
 /* Stops relaying s at once (its ports go empty); the rest when no worker can see it. */
 static void sess_end(struct media_sess *s)
 {
+	dtls_end(&s->leg[0]);
+	dtls_end(&s->leg[1]);
 	for (int i = 0; i < 2; i++)
 		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL, __ATOMIC_RELEASE);
 	list_remove(s);
@@ -1647,6 +1980,33 @@ static struct sess_saved *saved_load(const char *id)
 	return sv;
 }
 
+/* The DTLS-SRTP keys the hash of id holds (NULL when none could be read). */
+static struct dtls_saved *dtls_saved_load(const char *id)
+{
+	redisReply *r = pr_redis_cmd(redis,
+				     "HMGET " PR_KS_SESSION_PREFIX "%s a_dtls_suite a_dtls_key_rx "
+				     "a_dtls_key_tx b_dtls_suite b_dtls_key_rx b_dtls_key_tx",
+				     id);
+	struct dtls_saved *ds = NULL;
+
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
+	    (ds = calloc(1, sizeof(*ds))))
+		for (int l = 0; l < 2; l++) {
+			redisReply **e = r->element + 3 * l;
+			if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
+			    e[2]->type != REDIS_REPLY_STRING || e[0]->len >= 32 ||
+			    e[1]->len >= 64 || e[2]->len >= 64)
+				continue;
+			memcpy(ds->suite[l], e[0]->str, e[0]->len);
+			memcpy(ds->rx[l], e[1]->str, e[1]->len);
+			memcpy(ds->tx[l], e[2]->str, e[2]->len);
+			ds->have[l] = true;
+		}
+	if (r)
+		freeReplyObject(r);
+	return ds;
+}
+
 /* Load the hash of id and install or update it; a gone hash ends a live session. */
 static int sess_load_apply(const char *id)
 {
@@ -1658,8 +2018,11 @@ static int sess_load_apply(const char *id)
 		return -ENOMEM;
 	rc = pr_ks_session_load(redis, id, k);
 	struct sess_saved *saved = NULL;
+	struct dtls_saved *ds = NULL;
 	if (rc == 0 && !old)
 		saved = saved_load(id);
+	if (rc == 0 && (!strcmp(k->leg[0].keying, "dtls") || !strcmp(k->leg[1].keying, "dtls")))
+		ds = dtls_saved_load(id);
 	if (rc == -ENOENT) {
 		if (old)
 			sess_end(old);
@@ -1667,7 +2030,7 @@ static int sess_load_apply(const char *id)
 			cst.unknown++;
 		rc = 0;
 	} else if (rc == 0) {
-		rc = sess_apply(k, old, saved);
+		rc = sess_apply(k, old, saved, ds);
 		if (rc == -ERANGE && !old && first_sync) {
 			/* A session of before a readdress (or a change of [media] port range):
 			 * it can never relay here, so the slowpath is told to end its call as
@@ -1695,6 +2058,10 @@ static int sess_load_apply(const char *id)
 	memset(k, 0, sizeof(*k));
 	free(k);
 	free(saved);
+	if (ds) {
+		memset(ds, 0, sizeof(*ds));
+		free(ds);
+	}
 	return rc;
 }
 
@@ -1952,6 +2319,7 @@ static unsigned media_poll(uint64_t now_ms)
 {
 	int rc = 0;
 
+	dtls_poll(now_ms);
 	if (!redis_up(now_ms))
 		return 0;
 	if (!synced_start) {
@@ -2073,6 +2441,14 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "ice_rate_limited", drops_of(MD_ICE_RATE));
 	rte_tel_data_add_dict_u64(d, "ice_unnominated", drops_of(MD_ICE_SOURCE));
 	rte_tel_data_add_dict_u64(d, "dtls_dropped", drops_of(MD_DTLS));
+	/* DTLS-SRTP legs and poprelay-dtls (its own figures while attached) */
+	rte_tel_data_add_dict_u64(d, "dtls_unkeyed_dropped", drops_of(MD_DTLS_UNKEYED));
+	rte_tel_data_add_dict_u64(d, "dtls_keyed", cst.dtls_keyed);
+	rte_tel_data_add_dict_u64(d, "dtls_keys_restored", cst.dtls_keys_restored);
+	rte_tel_data_add_dict_u64(d, "dtls_keys_kept", cst.dtls_keys_kept);
+	rte_tel_data_add_dict_u64(d, "dtls_legs_failed", cst.dtls_failed);
+	rte_tel_data_add_dict_u64(d, "dtls_unknown_leg", cst.dtls_unknown_leg);
+	md_chan_tel(d);
 	return 0;
 }
 
@@ -2204,6 +2580,9 @@ static int media_init(void)
 				   "Live media session ids (at most 512). No parameters");
 	rte_telemetry_register_cmd("/poprelay/media/session", tel_session,
 				   "One media session's legs and figures. Parameter: id");
+	rc = md_chan_init(mcfg.dtls_socket, 256 * 1024);
+	if (rc < 0)
+		return rc;
 	redis_up(0);
 	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, consumer %s", mcfg.port_min,
 		  mcfg.port_max, mcfg.max_sessions, mcfg.consumer);
@@ -2223,6 +2602,7 @@ static void media_teardown(void)
 	list = NULL;
 	pr_redis_close(redis);
 	redis = NULL;
+	md_chan_teardown();
 }
 
 struct dp_feature media_feature = {

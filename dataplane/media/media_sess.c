@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dataplane/media/media.h"
+#include "common/dtls_chan.h"
 #include "dataplane/media/media_ice.h"
 
 static int parse_addr(const char *family, const char *text, struct dp_ipaddr *a)
@@ -50,7 +51,10 @@ enum {
 	BAD_ICE_UFRAG,
 	BAD_ICE_PWD,
 	BAD_ICE_REMOTE,
-	BAD_ICE_MEM
+	BAD_ICE_MEM,
+	BAD_KEYING,
+	BAD_DTLS_SETUP,
+	BAD_DTLS_FPR
 };
 
 /* An ICE leg has our ufrag and pwd (the peer's ufrag may come later, with its answer). */
@@ -72,6 +76,61 @@ static int ice_build(struct media_leg *l, struct media_ice **out, const struct p
 	}
 	*out = ice;
 	l->ice = 1;
+	return 0;
+}
+
+/* A DTLS-SRTP leg (RFC 5763): an ICE leg, SRTP once its handshake has exported keys; our
+ * role, the peer's fingerprint and the profiles it may use (X_suite pins one of the two
+ * use_srtp profiles, else both). */
+static int dtls_build(struct media_leg *l, struct media_keys *keys, struct media_ice **ice,
+		      const struct pr_ks_leg *k)
+{
+	int rc = ice_build(l, ice, k);
+
+	if (rc < 0)
+		return rc;
+	if (!l->ice)
+		return -BAD_KEYING; /* DTLS-SRTP goes with ICE (X_ice_*) */
+	if (!strcmp(k->dtls_setup, "active"))
+		keys->dtls_role = PR_DTLS_ACTIVE;
+	else if (!strcmp(k->dtls_setup, "passive"))
+		keys->dtls_role = PR_DTLS_PASSIVE;
+	else
+		return -BAD_DTLS_SETUP;
+	if (pr_dtls_fpr_parse(k->dtls_fingerprint, keys->dtls_fpr) < 0)
+		return -BAD_DTLS_FPR;
+	if (!k->suite[0])
+		keys->dtls_profiles = PR_DTLS_P_CM80 | PR_DTLS_P_GCM;
+	else if (!strcmp(k->suite, "AES_CM_128_HMAC_SHA1_80"))
+		keys->dtls_profiles = PR_DTLS_P_CM80;
+	else if (!strcmp(k->suite, "AEAD_AES_128_GCM"))
+		keys->dtls_profiles = PR_DTLS_P_GCM;
+	else
+		return -BAD_SUITE;
+	l->profile = keys->dtls_profiles == PR_DTLS_P_GCM ? PR_SRTP_AEAD_AES128_GCM
+							  : PR_SRTP_AES128_CM_SHA1_80;
+	l->encrypted = true; /* (dropped until keyed) */
+	l->dtls = 1;
+	return 0;
+}
+
+int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const char *rx,
+			 const char *tx)
+{
+	struct media_leg *l = &s->leg[i];
+	struct media_keys *k = &s->keys[i];
+	int p = pr_srtp_profile_from_name(suite);
+
+	if (!l->dtls || (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
+	    !(k->dtls_profiles &
+	      (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
+	    parse_key(suite, rx, &k->rx) < 0 || parse_key(suite, tx, &k->tx) < 0) {
+		pr_sdes_wipe(&k->rx);
+		pr_sdes_wipe(&k->tx);
+		return -EINVAL;
+	}
+	l->profile = (enum pr_srtp_profile)p;
+	l->dtls_keyed = 1;
 	return 0;
 }
 
@@ -97,6 +156,11 @@ static int leg_build(struct media_leg *l, struct media_keys *keys, struct media_
 	if (k->peer_addr[0] && parse_addr(k->family, k->peer_addr, &l->peer) < 0)
 		return -BAD_PEER_ADDR;
 	l->encrypted = k->encrypted;
+	l->dtls = l->dtls_keyed = 0;
+	if (!strcmp(k->keying, "dtls"))
+		return dtls_build(l, keys, ice, k);
+	if (k->keying[0] && strcmp(k->keying, "sdes"))
+		return -BAD_KEYING;
 	if (!l->encrypted)
 		return ice_build(l, ice, k);
 	int p = pr_srtp_profile_from_name(k->suite);
@@ -122,11 +186,13 @@ void media_sess_wipe(struct media_sess *s)
 
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
-	static const char *const field[2][BAD_ICE_MEM] = {
+	static const char *const field[2][BAD_DTLS_FPR] = {
 	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
-	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)"},
+	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)",
+	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint"},
 	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
-	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)"}};
+	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)",
+	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);
