@@ -593,6 +593,7 @@ NOCOV static void drain_tx(void)
 {
 	struct rte_mbuf *m;
 
+	dp_control_tx_flush(); /* what control queued outside a punt's handling */
 	for (int q = 0; q < 2; q++)
 		while (rte_ring_dequeue(txr[q], (void **)&m) == 0) {
 			tx_check(m);

@@ -107,9 +107,12 @@ void fz_worker_end_iteration(struct dp_worker *w)
 #elif defined(FZ_GLUE_control)
 #include "dataplane/dp_control.c"
 
+/* One punted packet handled, and what control sent for it flushed to its TX queue, as the
+ * loop does at the end of each step. */
 void fz_control_handle(struct rte_mbuf *m)
 {
 	handle(m);
+	dp_control_tx_flush();
 }
 
 #else
