@@ -132,6 +132,35 @@ done
 [ "$(spstat ws_closed_by_peer)" -ge 1 ] || pr_fail "ws_closed_by_peer $(spstat ws_closed_by_peer)"
 echo "ok: refusals and close codes counted"
 
+# the exporter renders them: the scrape's WebSocket families carry the stats hash's values
+XP=$(sp_free_port)
+printf '[exporter]\nlisten = 127.0.0.1:%s\n' "$XP" >>"$D/sp.conf"
+"$BUILD/poprelay-exporter" -c "$D/sp.conf" -p sp-wss-none 2>"$D/exp.log" &
+exp_pid=$!
+pr_on_exit "kill $exp_pid 2>/dev/null"
+pr_wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$XP/metrics" || { cat "$D/exp.log"; pr_fail "exporter did not answer"; }
+sleep 1.2 # the stats hash is written once a second
+curl -sf -m 10 -o "$D/m" "http://127.0.0.1:$XP/metrics" || pr_fail "scrape failed"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$D/m" >"$D/m.lint" 2>&1 || { cat "$D/m.lint"; pr_fail "promtool rejects the scrape"; }
+fi
+for kv in 'poprelay_slowpath_websocket_refusals_total{reason="origin"}=ws_refused_origin' \
+	'poprelay_slowpath_websocket_refusals_total{reason="protocol"}=ws_refused_protocol' \
+	'poprelay_slowpath_websocket_refusals_total{reason="version"}=ws_refused_version' \
+	'poprelay_slowpath_websocket_closes_total{reason="protocol_error"}=ws_close_1002' \
+	'poprelay_slowpath_websocket_closes_total{reason="invalid_data"}=ws_close_1007' \
+	'poprelay_slowpath_websocket_closes_total{reason="too_big"}=ws_close_1009' \
+	'poprelay_slowpath_websocket_pongs_total=ws_pongs_tx' \
+	'poprelay_slowpath_websocket_upgrades_total=ws_upgrades'; do
+	m=${kv%=*} f=${kv##*=}
+	got=$(awk -v k="$m" '$1 == k { print $2 }' "$D/m")
+	[ -n "$got" ] && [ "$got" = "$(spstat "$f")" ] || pr_fail "$m: '$got' in the scrape, $f $(spstat "$f") in the stats hash"
+	[ "$got" -ge 1 ] || pr_fail "$m is $got"
+done
+grep -q '^poprelay_calls_refused_total{reason="no_dtls"} ' "$D/m" || pr_fail "no calls_refused no_dtls sample"
+kill $exp_pid
+echo "ok: the exporter renders the WebSocket counters"
+
 # 4. the UA stops (its WebSocket closes): the flow is gone, the binding routes nowhere
 wait $UAPID
 pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 ws_open)\" = 0 ]" ||
