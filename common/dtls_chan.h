@@ -53,17 +53,17 @@ struct pr_dtls_hdr {
 	uint8_t reason;	  /* FAIL: enum pr_dtls_fail */
 	uint32_t gen;	  /* the leg's generation on the dataplane (a re-keyed leg is new) */
 	uint8_t fpr[PR_DTLS_FPR_LEN]; /* to the process: the peer's expected sha-256 */
-}; /* 40 bytes */
+};				      /* 40 bytes */
 
 /* The process's figures, in the region's header page at PR_DTLS_STATS_OFF (written by the
  * process, read by the dataplane's telemetry, /poprelay/media/stats dtls_*). */
 #define PR_DTLS_STATS_OFF 2048
 struct pr_dtls_stats {
-	uint64_t started;		 /* handshakes begun (a ClientHello sent or received) */
-	uint64_t completed;		 /* keys exported */
+	uint64_t started;		/* handshakes begun (a ClientHello sent or received) */
+	uint64_t completed;		/* keys exported */
 	uint64_t failed[PR_DTLS_F_MAX]; /* by enum pr_dtls_fail */
-	uint64_t rate_limited;		 /* new handshakes over [dtls] per_source_per_s */
-	uint64_t in_handshake;		 /* legs in handshake now */
+	uint64_t rate_limited;		/* new handshakes over [dtls] per_source_per_s */
+	uint64_t in_handshake;		/* legs in handshake now */
 };
 
 /* KEYS payload after the header: the leg's receive master key||salt (the peer's write

@@ -148,8 +148,8 @@ static void register_core(void)
 
 /* Sections of the shared file that belong to other processes (slowpath, poprelayctl,
  * poprelay-exporter): skipped here, judged by their owners. */
-static const char *const foreign_sections[] = {"global", "sip",	     "tls",    "slowpath",
-					       "ctl",	 "exporter", "alarms", "turn_front"};
+static const char *const foreign_sections[] = {
+    "global", "sip", "tls", "slowpath", "ctl", "exporter", "alarms", "turn_front", "dtls"};
 
 static bool is_foreign(const char *name)
 {

@@ -31,8 +31,7 @@ static int write_pem(const char *path, EVP_PKEY *k, X509 *x)
 			close(fd);
 		return -1;
 	}
-	int ok = k ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)
-		   : PEM_write_X509(f, x);
+	int ok = k ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, x);
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 

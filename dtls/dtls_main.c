@@ -62,8 +62,7 @@ static const struct key keys[] = {
     {"dataplane_socket", cfg.dataplane_socket, sizeof(cfg.dataplane_socket), NULL, 0, 0},
     {"cert_dir", cfg.cert_dir, sizeof(cfg.cert_dir), NULL, 0, 0},
     {"redis_user", cfg.redis_user, sizeof(cfg.redis_user), NULL, 0, 0},
-    {"redis_password_file", cfg.redis_password_file, sizeof(cfg.redis_password_file), NULL, 0,
-     0},
+    {"redis_password_file", cfg.redis_password_file, sizeof(cfg.redis_password_file), NULL, 0, 0},
     {"rotate_days", NULL, 0, &cfg.rotate_days, 1, 3650},
     {"max_handshakes", NULL, 0, &cfg.max_handshakes, 1, 100000},
     {"handshake_timeout_s", NULL, 0, &cfg.handshake_timeout_s, 2, 120},
@@ -132,8 +131,8 @@ static int load_config(const char *path, char *err, size_t el)
 		}
 		if (kd->s) {
 			if (strlen(v) >= kd->n || !*v) {
-				snprintf(err, el, "%s:%u: [dtls] %s: expected 1-%zu bytes", path, ln,
-					 k, kd->n - 1);
+				snprintf(err, el, "%s:%u: [dtls] %s: expected 1-%zu bytes", path,
+					 ln, k, kd->n - 1);
 				goto out;
 			}
 			snprintf(kd->s, kd->n, "%s", v);
@@ -269,7 +268,8 @@ static void flush(struct leg *g, enum pr_dtls_state s, uint64_t now)
 			OPENSSL_cleanse(tx, sizeof(tx));
 			st->completed++;
 			PR_INFO("leg %u: DTLS-SRTP handshake done (%s)", g->t.srv_port,
-				p == PR_DTLS_P_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
+				p == PR_DTLS_P_GCM ? "AEAD_AES_128_GCM"
+						   : "AES_CM_128_HMAC_SHA1_80");
 		}
 		in_hs--;
 		st->in_handshake = in_hs;
@@ -278,8 +278,12 @@ static void flush(struct leg *g, enum pr_dtls_state s, uint64_t now)
 		int r = pr_dtls_leg_reason(g->l);
 		struct pr_dtls_hdr fh = {.type = PR_DTLS_FAIL, .gen = g->gen, .reason = (uint8_t)r};
 		static const char *const why[PR_DTLS_F_MAX] = {
-		    "?", "the peer's certificate is not the SDP's fingerprint", "timeout",
-		    "alert or handshake error", "no common SRTP profile", "busy"};
+		    "?",
+		    "the peer's certificate is not the SDP's fingerprint",
+		    "timeout",
+		    "alert or handshake error",
+		    "no common SRTP profile",
+		    "busy"};
 		send_msg(g, &fh, NULL, 0);
 		st->failed[r < PR_DTLS_F_MAX ? r : 0]++;
 		PR_WARN("leg %u: DTLS-SRTP handshake failed: %s", g->t.srv_port,
@@ -599,7 +603,8 @@ int main(int argc, char **argv)
 		}
 		if (!dp.up && wait > 1000)
 			wait = 1000;
-		struct pollfd p[2] = {{.fd = dp.sfd, .events = POLLIN}, {.fd = dp.efd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = dp.sfd, .events = POLLIN},
+				      {.fd = dp.efd, .events = POLLIN}};
 		int rc = poll(p, dp.up ? 2 : 0, wait < 0 ? 0 : wait);
 		if (dp.up)
 			__atomic_store_n(&((struct pr_fring_region *)dp.region)->want_wake, 0,

@@ -1110,8 +1110,8 @@ static void dtls_send(struct media_leg *l, const uint8_t *d, uint32_t n)
 	if (!rtp_latched(l) || !(m = rte_pktmbuf_alloc(dp_rt.pool)))
 		return;
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
-	if (!p || (memcpy(p, d, n), dp_udp_encap(m, &l->relay, l->relay_port, &rt->lat_ip,
-						  rt->lat_port) < 0)) {
+	if (!p || (memcpy(p, d, n),
+		   dp_udp_encap(m, &l->relay, l->relay_port, &rt->lat_ip, rt->lat_port) < 0)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -1172,8 +1172,8 @@ static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 	struct media_sess *s = l->sess;
 	struct media_keys *k = media_keys_of(l);
 	uint32_t ks = pr_dtls_keysalt_len(m->h.profiles);
-	enum pr_srtp_profile p = m->h.profiles == PR_DTLS_P_GCM ? PR_SRTP_AEAD_AES128_GCM
-								: PR_SRTP_AES128_CM_SHA1_80;
+	enum pr_srtp_profile p =
+	    m->h.profiles == PR_DTLS_P_GCM ? PR_SRTP_AEAD_AES128_GCM : PR_SRTP_AES128_CM_SHA1_80;
 	struct pr_sdes_crypto rx = {.tag = 1, .profile = p}, tx = {.tag = 1, .profile = p};
 
 	if (!(k->dtls_profiles & m->h.profiles))
@@ -1222,10 +1222,9 @@ static void dtls_failed(struct media_leg *l, uint8_t reason)
 		s->id, 'a' + l->idx, why[reason < PR_DTLS_F_MAX ? reason : 0]);
 	if (!redis)
 		return;
-	redisReply *r = pr_redis_cmd(redis, "XADD %s MAXLEN ~ %d * op idle id %s cdr_id %s reason %s",
-				     PR_KS_SESSIONS_EVENTS, 10000, s->id,
-				     s->cdr_id[0] ? s->cdr_id : "-",
-				     why[reason < PR_DTLS_F_MAX ? reason : 0]);
+	redisReply *r = pr_redis_cmd(
+	    redis, "XADD %s MAXLEN ~ %d * op idle id %s cdr_id %s reason %s", PR_KS_SESSIONS_EVENTS,
+	    10000, s->id, s->cdr_id[0] ? s->cdr_id : "-", why[reason < PR_DTLS_F_MAX ? reason : 0]);
 	if (r)
 		freeReplyObject(r);
 }
@@ -1848,8 +1847,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 				 __ATOMIC_RELEASE);
 	for (int i = 0; i < 2; i++) {
 		if (persist[i] && dtls_persist(s, i, s->leg[i].profile) < 0)
-			PR_WARN("media: session %s leg %c: DTLS-SRTP keys not written back",
-				s->id, 'a' + i);
+			PR_WARN("media: session %s leg %c: DTLS-SRTP keys not written back", s->id,
+				'a' + i);
 		dtls_start(&s->leg[i]);
 	}
 	return 0;
@@ -1989,8 +1988,7 @@ static struct dtls_saved *dtls_saved_load(const char *id)
 				     id);
 	struct dtls_saved *ds = NULL;
 
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
-	    (ds = calloc(1, sizeof(*ds))))
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 && (ds = calloc(1, sizeof(*ds))))
 		for (int l = 0; l < 2; l++) {
 			redisReply **e = r->element + 3 * l;
 			if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||

@@ -21,8 +21,7 @@ void md_chan_teardown(void);
 bool md_chan_poll(uint64_t now_ms);
 bool md_chan_attached(void);
 /* A message to the process: false when none is attached or its ring is full (counted). */
-bool md_chan_send(const struct pr_frec *t, const struct pr_dtls_hdr *h, const void *d,
-		  uint32_t n);
+bool md_chan_send(const struct pr_frec *t, const struct pr_dtls_hdr *h, const void *d, uint32_t n);
 /* The next message from the process, parsed (untrusted): 1, or 0 when none. */
 int md_chan_recv(struct pr_frec *t, struct pr_dtls_msg *m);
 /* The channel's and the process's figures (dtls_* in /poprelay/media/stats). */

@@ -122,8 +122,7 @@ int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const c
 	int p = pr_srtp_profile_from_name(suite);
 
 	if (!l->dtls || (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
-	    !(k->dtls_profiles &
-	      (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
+	    !(k->dtls_profiles & (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
 	    parse_key(suite, rx, &k->rx) < 0 || parse_key(suite, tx, &k->tx) < 0) {
 		pr_sdes_wipe(&k->rx);
 		pr_sdes_wipe(&k->tx);

@@ -32,7 +32,7 @@ static void split_layout(void)
 	 * server salt 46-59 */
 	pr_dtls_srtp_split(km, PR_DTLS_P_CM80, true, rx, tx);
 	for (int i = 0; i < 16; i++) {
-		CU_ASSERT_EQUAL(tx[i], i);	 /* ours: the client's */
+		CU_ASSERT_EQUAL(tx[i], i);	/* ours: the client's */
 		CU_ASSERT_EQUAL(rx[i], 16 + i); /* the peer's: the server's */
 	}
 	for (int i = 0; i < 14; i++) {
@@ -179,13 +179,12 @@ static void against_plain_openssl(void)
 	if (n > 0)
 		pr_dtls_leg_input(srv, d, (size_t)n);
 	CU_ASSERT_EQUAL_FATAL(pr_dtls_leg_step(srv), PR_DTLS_DONE);
-	CU_ASSERT_EQUAL(SSL_export_keying_material(c, km, 60, "EXTRACTOR-dtls_srtp", 19, NULL, 0,
-						   0),
-			1);
+	CU_ASSERT_EQUAL(
+	    SSL_export_keying_material(c, km, 60, "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0), 1);
 	CU_ASSERT_EQUAL(pr_dtls_leg_keys(srv, &p, rx, tx), 0);
-	CU_ASSERT_EQUAL(memcmp(rx, km, 16), 0);	       /* client write key */
+	CU_ASSERT_EQUAL(memcmp(rx, km, 16), 0);		  /* client write key */
 	CU_ASSERT_EQUAL(memcmp(rx + 16, km + 32, 14), 0); /* client write salt */
-	CU_ASSERT_EQUAL(memcmp(tx, km + 16, 16), 0);	       /* server write key */
+	CU_ASSERT_EQUAL(memcmp(tx, km + 16, 16), 0);	  /* server write key */
 	CU_ASSERT_EQUAL(memcmp(tx + 16, km + 46, 14), 0);
 	SSL_free(c);
 	SSL_CTX_free(cc);
@@ -309,7 +308,8 @@ static void cert_kept_then_rotated(void)
 	/* older than rotate_days: a new one */
 	char path[128];
 	snprintf(path, sizeof(path), "%s/cert.pem", sub);
-	struct timespec old[2] = {{.tv_sec = time(NULL) - 31 * 86400}, {.tv_sec = time(NULL) - 31 * 86400}};
+	struct timespec old[2] = {{.tv_sec = time(NULL) - 31 * 86400},
+				  {.tv_sec = time(NULL) - 31 * 86400}};
 	CU_ASSERT_EQUAL(utimensat(AT_FDCWD, path, old, 0), 0);
 	CU_ASSERT_EQUAL(pr_dtls_cert_ensure(sub, 30, err, sizeof(err)), 1);
 	SSL_CTX *c2 = pr_dtls_ctx_new(sub, err, sizeof(err));

@@ -4,3 +4,10 @@ MPEER := $(B)/tests/integration/media/mpeer
 BINS += $(MPEER)
 $(MPEER): $(B)/tests/integration/media/mpeer.o $(CRYPTO_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS)
+
+# dtlspeer: a browser's transport for tests/integration/media_dtls.sh (an ICE check, then a
+# DTLS-SRTP handshake with OpenSSL from the same socket, the keys exported by itself).
+DTLSPEER := $(B)/tests/integration/media/dtlspeer
+BINS += $(DTLSPEER)
+$(DTLSPEER): $(B)/tests/integration/media/dtlspeer.o
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(SSL_LIBS)

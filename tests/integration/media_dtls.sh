@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# DTLS-SRTP on a browser leg of the media anchor, end to end (docs/media.md, "DTLS-SRTP"):
+# the dataplane on net_af_packet in namespace md-pop, poprelay-dtls attached to it over its
+# unix socket, Redis; session records written the way the slowpath writes them (leg a: ICE
+# and X_keying dtls, passive, the browser's certificate fingerprint; leg b: an SDES device).
+# The browser's transport is media/dtlspeer (an ICE check, then a DTLS handshake with
+# OpenSSL from the same socket, keys exported by itself) in md-a; mpeer plays both ends'
+# SRTP with the keys (md-a with what dtlspeer exported, md-b with leg b's SDES keys); md-x is
+# another host. Scenarios, each "ok: ...":
+#   a  ClientHellos before a nomination (from the leg's own address) and from an address that
+#      was never nominated: no handshake starts, nothing reaches the process (dtls_dropped)
+#   b  a nominated check, then a handshake: the anchor's certificate is pr:dtls:fingerprint,
+#      keys exported, the session hash holds X_dtls_key_rx/tx (never in the logs)
+#   c  SRTP both ways between the browser's keys and the device's SDES keys, payload checked
+#   d  kill -9 of the dataplane and a restart: the keys come back from the hash, media flows,
+#      and poprelay-dtls re-attaches
+#   e  a slowpath update with the same fingerprint: the keys are kept, written back, media flows
+#   f  a peer certificate that is not the SDP's fingerprint: the handshake fails, counted,
+#      the leg is reported to end (pr:sessions:events reason dtls-fingerprint), no keys
+# Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+trap 'trap "" INT TERM; exit 130' INT TERM
+pr_need_root
+DP=$BUILD/poprelay-dataplane
+DTLS=$BUILD/poprelay-dtls
+MPEER=$BUILD/tests/integration/media/mpeer
+PEER=$BUILD/tests/integration/media/dtlspeer
+H=$PR_ROOT/tests/integration/media
+for b in "$DP" "$DTLS" "$MPEER" "$PEER"; do [ -x "$b" ] || pr_fail "$b not built"; done
+TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
+PREFIX=md-dtls
+RELAY=198.51.100.10
+IPA=198.51.100.21
+IPB=198.51.100.22
+IPX=198.51.100.66
+S80=AES_CM_128_HMAC_SHA1_80
+UFRAG=anch0r
+PWD=Pr1v8+ice/pwd/of/the/anchor
+RUFRAG=br0wser
+
+tmp=$(pr_tmpdir)
+pr_redis_start "$tmp"
+ms_redis() { redis-cli -s "$tmp/redis.sock" "$@"; }
+MS_RELAY=$RELAY
+. "$H/sessions.sh"
+
+for ns in md-pop md-br md-a md-b md-x; do
+	pr_netns $ns
+	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+done
+ip -n md-br link add mdbr type bridge
+ip -n md-br link set mdbr up
+pr_veth md-pop mdp0 md-br mdbp
+for d in a b x; do pr_veth md-$d md${d}0 md-br mdb$d; done
+for p in mdbp mdba mdbb mdbx; do ip -n md-br link set $p master mdbr; done
+ip -n md-a addr add $IPA/24 dev mda0
+ip -n md-b addr add $IPB/24 dev mdb0
+ip -n md-x addr add $IPX/24 dev mdx0
+
+sed -e "s|^device = .*|device = net_af_packet0,iface=mdp0,qpairs=2|" \
+	-e "s|^huge = .*|huge = no|" -e "s|^memory_mb = .*|memory_mb = 256|" \
+	-e "s|^file_prefix = .*|file_prefix = $PREFIX|" \
+	-e "s|^mbuf_pool_size = .*|mbuf_pool_size = 8191|" \
+	-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 20|" \
+	-e "s|^socket = .*|socket = $tmp/redis.sock|" \
+	-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
+	"$PR_ROOT/images/poprelay.conf" >"$tmp/dp.conf"
+cat >>"$tmp/dp.conf" <<CONF
+
+[media]
+port_min = 31000
+port_max = 31199
+consumer = dataplane
+stats_interval_ms = 500
+dtls_socket = $tmp/dtls.sock
+
+[dtls]
+dataplane_socket = $tmp/dtls.sock
+cert_dir = $tmp/anchor-cert
+handshake_timeout_s = 4
+CONF
+pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
+
+tel() { $TEL $PREFIX "$@"; }
+start_dp() {
+	ip netns exec md-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
+	dp_pid=$!
+	pr_on_exit "kill -9 $dp_pid 2>/dev/null"
+	pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
+		{ tail -30 "$tmp/dp.log"; pr_fail "the dataplane did not come up with the media anchor"; }
+}
+start_dp
+"$DTLS" -c "$tmp/dp.conf" >>"$tmp/dtls.log" 2>&1 &
+dtls_pid=$!
+pr_on_exit "kill $dtls_pid 2>/dev/null"
+attached() { tel /poprelay/media/stats | grep -q '"dtls_process_attached": 1'; }
+pr_wait_for 10 attached || { tail -20 "$tmp/dtls.log"; pr_fail "poprelay-dtls did not attach"; }
+AFPR=$(ms_redis GET pr:dtls:fingerprint)
+[[ $AFPR =~ ^sha-256\ ([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] || pr_fail "pr:dtls:fingerprint is '$AFPR'"
+for d in a b x; do
+	ip netns exec md-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "md-$d cannot ping the relay"
+done
+
+# the browser's self-signed certificate, and another one (not in any SDP)
+for c in browser other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$c \
+		-days 2 -keyout "$tmp/$c.key" -out "$tmp/$c.crt" 2>/dev/null
+done
+BFPR="sha-256 $(openssl x509 -in "$tmp/browser.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
+
+FAILS=()
+chk() {
+	local label=$1
+	shift
+	if python3 "$H/check.py" "$@"; then
+		pr_log "ok: $label"
+	else
+		FAILS+=("$label")
+		pr_log "FAIL: $label"
+	fi
+}
+declare -A PIDS
+peer() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$MPEER" "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" &
+	PIDS[$name]=$!
+	pr_on_exit "kill ${PIDS[$name]} 2>/dev/null"
+}
+waitp() {
+	local n rc
+	for n in "$@"; do
+		rc=0
+		wait "${PIDS[$n]}" || rc=$?
+		[ $rc = 0 ] || { cat "$tmp/$n.err" >&2; pr_fail "mpeer $n exited $rc"; }
+	done
+}
+# dtls NS IP:PORT [ARGS...]: the browser's transport toward leg a (31000 unless --to follows)
+dtls() {
+	local ns=$1 from=$2
+	shift 2
+	ip netns exec "$ns" "$PEER" --bind "$from" --cert "$tmp/browser.crt" --key "$tmp/browser.key" \
+		--anchor-fpr "$AFPR" "$@" || true
+}
+mstats() { tel /poprelay/media/stats; }
+drops() { tel /poprelay/drops; }
+sess() { tel "/poprelay/media/session,$1"; }
+live() { sess "$1" | grep -q '"id"'; }
+
+# A session whose leg a is a browser's: ICE-lite and DTLS-SRTP (the slowpath's contract).
+# ms_store_dtls OP ID A_PORT FPR B_PORT: leg b is an SDES device with KB_RX/KB_TX.
+KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
+ms_store_dtls() {
+	local op=$1 id=$2 ap=$3 fpr=$4 bp=$5 now a b
+	now=$(date +%s)
+	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$ap mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
+	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$KB_RX tx=$KB_TX mux=1")
+	ms_tx <<TX
+DEL pr:session:$id
+HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$fpr"
+SADD pr:sessions $id
+XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
+TX
+}
+ms_store_dtls install sd 31000 "$BFPR" 31002 || pr_fail "session sd: redis refused the record"
+pr_wait_for 5 live sd || { tail -5 "$tmp/dp.log"; pr_fail "session sd not installed"; }
+
+# ---- a: ClientHellos from sources that were not nominated ----
+pr_log "a: ClientHellos before a nomination and from an address never nominated"
+M0=$(mstats) D0=$(drops)
+A1=$(dtls md-a $IPA:41000 --to $RELAY:31000 --no-ice --timeout-ms 1500)
+A2=$(dtls md-x $IPX:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd "Wr0ng+pwd/of/the/anchor" --rufrag $RUFRAG --timeout-ms 1500)
+chk "a: no handshake starts: nothing reaches poprelay-dtls, the ClientHellos are counted dropped" \
+	A1="$A1" A2="$A2" M0="$M0" M1="$(mstats)" D0="$D0" D1="$(drops)" -- \
+	'not A1["handshake"] and not A2["handshake"] and not A2["answered"]' \
+	'M1["dtls_handshakes_started"] == 0 and M1["dtls_to_process"] == 0' \
+	'd(D1, D0, "media_dtls") >= 2 and M1["dtls_keyed"] == 0'
+
+# ---- b: nomination, then the handshake ----
+pr_log "b: a nominated check, then a DTLS-SRTP handshake from the same socket"
+B=$(dtls md-a $IPA:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+echo "$B" >"$tmp/b.json"
+pr_wait_for 5 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_keyed\": 1'" || true
+chk "b: the handshake completes, the anchor's certificate is pr:dtls:fingerprint, keys exported and stored in the hash" \
+	B="$B" M="$(mstats)" K="$(ms_redis HEXISTS pr:session:sd a_dtls_key_rx)" \
+	S="\"$(ms_redis HGET pr:session:sd a_dtls_suite)\"" -- \
+	'B["answered"] and B["handshake"] and B["fpr_ok"] and B["profile"] == "AES_CM_128_HMAC_SHA1_80"' \
+	'M["dtls_handshakes_started"] == 1 and M["dtls_handshakes_completed"] == 1 and M["dtls_keyed"] == 1' \
+	'K == 1 and S == "AES_CM_128_HMAC_SHA1_80"'
+TXK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx"])' "$tmp/b.json")
+RXK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rx"])' "$tmp/b.json")
+if grep -qF -e "$TXK" -e "$RXK" "$tmp/dp.log" "$tmp/dp.out" "$tmp/dtls.log" 2>/dev/null; then
+	FAILS+=("b: keys in a log")
+	pr_log "FAIL: b: an exported key is in a log"
+else
+	pr_log "ok: b: no exported key in the dataplane's or poprelay-dtls's logs"
+fi
+
+# ---- c: SRTP both ways ----
+media() { # media LABEL SEQ: 50 packets each way from SEQ on (past what the replay windows saw)
+	local l=$1 q=$2
+	peer md-b $l-b --bind $IPB:41002 --to $RELAY:31002 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
+		--rtcp-mux --id B --expect-id A --ssrc 0xb0000001 --seq $q --count 50 --rate 100 \
+		--start-delay-ms 300 --expect 50 --linger-ms 2000
+	peer md-a $l-a --bind $IPA:41000 --to $RELAY:31000 --suite $S80 --tx-key "$TXK" --rx-key "$RXK" \
+		--rtcp-mux --id A --expect-id B --ssrc 0xa0000001 --seq $q --count 50 --rate 100 \
+		--start-delay-ms 300 --expect 50 --linger-ms 2000
+	waitp $l-a $l-b
+}
+pr_log "c: SRTP between the browser's DTLS keys and the device's SDES keys"
+media c 1000
+chk "c: SRTP flows both ways through the anchor, re-keyed hop by hop, payloads intact" \
+	A=@"$tmp/c-a.json" B=@"$tmp/c-b.json" -- \
+	'A["rtp_ok"] == 50 and A["payload_ok"] == 50 and A["auth_fail"] == 0' \
+	'B["rtp_ok"] == 50 and B["payload_ok"] == 50 and B["auth_fail"] == 0' \
+	'A["from"] == ["198.51.100.10:31000"]'
+
+# ---- d: kill -9 and restart of the dataplane ----
+pr_log "d: kill -9 of the dataplane, then a restart"
+kill -9 $dp_pid
+wait $dp_pid 2>/dev/null || true
+rm -rf "/var/run/dpdk/$PREFIX"
+start_dp
+pr_wait_for 5 live sd || pr_fail "session sd not restored"
+pr_wait_for 10 attached || true
+media d 3000
+chk "d: after the restart the keys come from the hash and media flows both ways; poprelay-dtls is attached again" \
+	A=@"$tmp/d-a.json" B=@"$tmp/d-b.json" M="$(mstats)" -- \
+	'A["payload_ok"] == 50 and B["payload_ok"] == 50 and A["auth_fail"] == 0 and B["auth_fail"] == 0' \
+	'M["dtls_keys_restored"] == 1 and M["dtls_process_attached"] == 1'
+
+# ---- e: an update with the same fingerprint ----
+pr_log "e: a slowpath update (the hash rewritten) with the same fingerprint"
+ms_store_dtls update sd 31000 "$BFPR" 31002
+pr_wait_for 5 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_keys_kept\": 1'" || true
+media e 5000
+chk "e: the keys are kept across the update, written back to the hash, and media flows" \
+	A=@"$tmp/e-a.json" B=@"$tmp/e-b.json" M="$(mstats)" K="$(ms_redis HEXISTS pr:session:sd a_dtls_key_tx)" -- \
+	'A["payload_ok"] == 50 and B["payload_ok"] == 50' \
+	'M["dtls_keys_kept"] == 1 and K == 1'
+
+# ---- f: a certificate that is not the fingerprint ----
+pr_log "f: the peer's certificate is not the SDP's fingerprint"
+OFPR="sha-256 $(openssl x509 -in "$tmp/other.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
+ms_store_dtls install sw 31004 "$OFPR" 31006 || pr_fail "session sw: redis refused the record"
+pr_wait_for 5 live sw || pr_fail "session sw not installed"
+M0=$(mstats)
+F=$(dtls md-a $IPA:42000 --to $RELAY:31004 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --timeout-ms 3000)
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock XRANGE pr:sessions:events - + | grep -q dtls-fingerprint" || true
+chk "f: the handshake fails on the fingerprint, counted; the leg is reported to end; no keys" \
+	F="$F" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sw a_dtls_key_rx)" \
+	E="$(ms_redis XRANGE pr:sessions:events - + | grep -c dtls-fingerprint || true)" -- \
+	'F["answered"] and not F["handshake"]' \
+	'd(M1, M0, "dtls_failed_fingerprint") == 1 and d(M1, M0, "dtls_legs_failed") == 1' \
+	'K == 0 and E >= 1'
+grep -q "DTLS-SRTP handshake failed" "$tmp/dtls.log" || { FAILS+=("f: log"); pr_log "FAIL: f: poprelay-dtls did not log the failure"; }
+
+if [ ${#FAILS[@]} -gt 0 ]; then
+	printf 'failed: %s\n' "${FAILS[@]}" >&2
+	tail -20 "$tmp/dp.log" >&2
+	tail -20 "$tmp/dtls.log" >&2
+	exit 1
+fi
+pr_log "media_dtls: all scenarios passed"
