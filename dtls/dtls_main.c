@@ -79,6 +79,8 @@ static char *trim(char *s)
 	return s;
 }
 
+static char dp_user[64], dp_pass[256];
+
 static int load_config(const char *path, char *err, size_t el)
 {
 	FILE *f = fopen(path, "r");
@@ -106,11 +108,16 @@ static int load_config(const char *path, char *err, size_t el)
 			continue;
 		}
 		char *eq = strchr(s, '=');
-		if (!strcmp(section, "redis") && eq) { /* the socket is the dataplane's */
+		if (!strcmp(section, "redis") && eq) {
+			/* the dataplane's socket, and its user unless [dtls] names one */
 			*eq = 0;
-			if (!strcmp(trim(s), "socket"))
-				snprintf(cfg.redis_socket, sizeof(cfg.redis_socket), "%s",
-					 trim(eq + 1));
+			char *k = trim(s), *v = trim(eq + 1);
+			if (!strcmp(k, "socket"))
+				snprintf(cfg.redis_socket, sizeof(cfg.redis_socket), "%s", v);
+			else if (!strcmp(k, "user"))
+				snprintf(dp_user, sizeof(dp_user), "%s", v);
+			else if (!strcmp(k, "password_file"))
+				snprintf(dp_pass, sizeof(dp_pass), "%s", v);
 			continue;
 		}
 		if (strcmp(section, "dtls"))
@@ -147,6 +154,10 @@ static int load_config(const char *path, char *err, size_t el)
 			}
 			*kd->u = (unsigned)u;
 		}
+	}
+	if (!cfg.redis_user[0] && !cfg.redis_password_file[0]) {
+		snprintf(cfg.redis_user, sizeof(cfg.redis_user), "%s", dp_user);
+		snprintf(cfg.redis_password_file, sizeof(cfg.redis_password_file), "%s", dp_pass);
 	}
 	rc = 0;
 out:

@@ -10,6 +10,7 @@ root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
 install -D -m 0755 "$B/poprelay-dataplane" "$root/usr/sbin/poprelay-dataplane"
 [ -x "$B/poprelay-slowpath" ] && install -D -m 0755 "$B/poprelay-slowpath" "$root/usr/sbin/poprelay-slowpath"
 install -D -m 0755 "$B/poprelay-turnfront" "$root/usr/sbin/poprelay-turnfront"
+install -D -m 0755 "$B/poprelay-dtls" "$root/usr/sbin/poprelay-dtls"
 install -D -m 0755 "$B/poprelayctl" "$root/usr/bin/poprelayctl"
 install -D -m 0755 "$B/poprelay-exporter" "$root/usr/sbin/poprelay-exporter"
 install -D -m 0755 images/poprelay-setup-redis "$root/usr/sbin/poprelay-setup-redis"

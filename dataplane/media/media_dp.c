@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_spinlock.h>
@@ -66,8 +67,9 @@ static const struct dp_cfg_key media_keys[] = {
      "a leg in clear moves its latch at most this often"},
     {"session_idle_s", DP_CFG_U32, 5, 3600, "60", MC(session_idle_s), 0,
      "idle time after which a session whose record gives none is reported to the slowpath to end"},
-    {"dtls_socket", DP_CFG_STR, 1, 107, "/var/run/dpdk/poprelay/dtls.sock", MC(dtls_socket), 0,
-     "unix socket where poprelay-dtls attaches (DTLS-SRTP handshakes of browser legs)"},
+    {"dtls_socket", DP_CFG_STR, 0, 107, "", MC(dtls_socket), 0,
+     "unix socket where poprelay-dtls attaches (DTLS-SRTP handshakes of browser legs); "
+     "empty: <runtime dir>/dtls.sock, off: none"},
 };
 
 /* [media]'s relations between keys and the ports it will claim (dp_config_load runs it, so
@@ -2578,9 +2580,17 @@ static int media_init(void)
 				   "Live media session ids (at most 512). No parameters");
 	rte_telemetry_register_cmd("/poprelay/media/session", tel_session,
 				   "One media session's legs and figures. Parameter: id");
-	rc = md_chan_init(mcfg.dtls_socket, 256 * 1024);
-	if (rc < 0)
-		return rc;
+	if (strcmp(mcfg.dtls_socket, "off")) {
+		/* by default in the EAL's runtime directory: one per dataplane (file_prefix) */
+		char path[DP_CFG_STR_MAX + 64];
+		if (mcfg.dtls_socket[0])
+			snprintf(path, sizeof(path), "%s", mcfg.dtls_socket);
+		else
+			snprintf(path, sizeof(path), "%s/dtls.sock", rte_eal_get_runtime_dir());
+		rc = md_chan_init(path, 256 * 1024);
+		if (rc < 0)
+			return rc;
+	}
 	redis_up(0);
 	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, consumer %s", mcfg.port_min,
 		  mcfg.port_max, mcfg.max_sessions, mcfg.consumer);

@@ -90,6 +90,15 @@ start_dp() {
 	pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
 		{ tail -30 "$tmp/dp.log"; pr_fail "the dataplane did not come up with the media anchor"; }
 }
+# bad [dtls] values are refused at start, the key named
+for bad in "rotate_days = 0" "max_handshakes = many" "colour = blue"; do
+	printf '[dtls]\n%s\n' "$bad" >"$tmp/bad.conf"
+	rc=0
+	"$DTLS" -c "$tmp/bad.conf" --check-config >"$tmp/bad.out" 2>&1 || rc=$?
+	[ $rc = 2 ] && grep -q "\[dtls\].*${bad%% *}" "$tmp/bad.out" ||
+		pr_fail "poprelay-dtls: '$bad' not refused with its key named (exit $rc: $(cat "$tmp/bad.out"))"
+done
+pr_log "ok: bad [dtls] values refused at start, the key named"
 start_dp
 "$DTLS" -c "$tmp/dp.conf" >>"$tmp/dtls.log" 2>&1 &
 dtls_pid=$!

@@ -5,6 +5,9 @@
 
 #include <CUnit/Basic.h>
 
+#include <errno.h>
+
+#include "common/dtls_chan.h"
 #include "dataplane/media/media.h"
 #include "dataplane/media/media_ice.h"
 
@@ -231,6 +234,84 @@ static void test_ice_leg(void)
 	CU_ASSERT(offsetof(struct media_leg, streams[2]) <= 64);
 }
 
+/* X_keying dtls: an ICE leg keyed later by its handshake (role, fingerprint, profiles from
+ * the record), refused without ICE or with a bad role, fingerprint or suite (the field
+ * named); media_sess_dtls_keys takes only a profile the leg allows. */
+static void test_dtls_leg(void)
+{
+	static const char fpr[] = "sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+				  "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+	struct pr_ks_session k;
+	struct media_sess s;
+	const char *why = NULL;
+
+	record(&k);
+	k.leg[0].key_rx[0] = k.leg[0].key_tx[0] = 0; /* no SDES keys on a DTLS leg */
+	k.leg[0].suite[0] = 0;
+	strcpy(k.leg[0].keying, "dtls");
+	strcpy(k.leg[0].dtls_setup, "passive");
+	strcpy(k.leg[0].dtls_fingerprint, fpr);
+	strcpy(k.leg[0].ice_ufrag, "Ab3/");
+	strcpy(k.leg[0].ice_pwd, "s3cretPwd+of/the/anchor0");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_TRUE(s.leg[0].dtls);
+	CU_ASSERT_FALSE(s.leg[0].dtls_keyed);
+	CU_ASSERT_TRUE(s.leg[0].encrypted);
+	CU_ASSERT_FALSE(s.leg[1].dtls);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_role, PR_DTLS_PASSIVE);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_profiles, PR_DTLS_P_CM80 | PR_DTLS_P_GCM);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[0], 0xAB);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[31], 0x89);
+	/* keys: a profile the leg allows, the lengths the suite wants */
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_32", KEY30, KEY30B),
+			-EINVAL);
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AEAD_AES_128_GCM", KEY30, KEY30B), -EINVAL);
+	CU_ASSERT_FALSE(s.leg[0].dtls_keyed);
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_80", KEY30, KEY30B), 0);
+	CU_ASSERT_TRUE(s.leg[0].dtls_keyed);
+	CU_ASSERT_EQUAL(s.leg[0].profile, PR_SRTP_AES128_CM_SHA1_80);
+	CU_ASSERT_EQUAL(s.keys[0].rx.key[0], 'Y'); /* "WVNf" decodes to "YS_" */
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 1, "AES_CM_128_HMAC_SHA1_80", KEY30, KEY30B),
+			-EINVAL); /* leg b is no DTLS leg */
+	media_sess_wipe(&s);
+	/* X_suite pins one profile */
+	strcpy(k.leg[0].suite, "AEAD_AES_128_GCM");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_profiles, PR_DTLS_P_GCM);
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_80", KEY30, KEY30B),
+			-EINVAL);
+	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AEAD_AES_128_GCM", KEY28, KEY28), 0);
+	media_sess_wipe(&s);
+	/* refusals, each naming its field */
+	static const struct {
+		const char *what, *field;
+	} bad[] = {{"suite", "a_suite"},
+		   {"setup", "a_dtls_setup"},
+		   {"fpr", "a_dtls_fingerprint"},
+		   {"noice", "a_keying"},
+		   {"keying", "a_keying"}};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pr_ks_session b = k;
+		if (!strcmp(bad[i].what, "suite"))
+			strcpy(b.leg[0].suite, "AES_CM_128_HMAC_SHA1_32");
+		else if (!strcmp(bad[i].what, "setup"))
+			strcpy(b.leg[0].dtls_setup, "actpass");
+		else if (!strcmp(bad[i].what, "fpr"))
+			strcpy(b.leg[0].dtls_fingerprint, "sha-1 AB:CD");
+		else if (!strcmp(bad[i].what, "noice"))
+			b.leg[0].ice_ufrag[0] = b.leg[0].ice_pwd[0] = 0;
+		else
+			strcpy(b.leg[0].keying, "zrtp");
+		memset(&s, 0, sizeof(s));
+		why = NULL;
+		CU_ASSERT_EQUAL(media_sess_build(&s, &b, &why), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+		CU_ASSERT_STRING_EQUAL(why, bad[i].field);
+	}
+}
+
 /* An RTP header with seq and timestamp ts. */
 static void rtp(uint8_t *p, uint16_t seq, uint32_t ts)
 {
@@ -294,6 +375,7 @@ int main(void)
 	CU_add_test(s, "a session from its record", test_build);
 	CU_add_test(s, "records refused, naming the field", test_refusals);
 	CU_add_test(s, "an ICE-lite leg from X_ice_*", test_ice_leg);
+	CU_add_test(s, "a DTLS-SRTP leg from X_keying dtls", test_dtls_leg);
 	CU_add_test(s, "RFC 3550 loss and jitter", test_figures);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
