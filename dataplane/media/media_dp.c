@@ -1085,14 +1085,16 @@ static void dtls_end(const struct media_leg *l)
 	md_chan_send(&t, &h, NULL, 0);
 }
 
-/* A DTLS datagram from leg l's nominated address (the worker checked it): to the process. */
+/* A DTLS datagram from leg l's nominated address (the worker checked it): to the process.
+ * Also once the leg is keyed: a peer that lost our last flight sends its own again, and
+ * the process (where the leg lingers a while) answers it. */
 static void dtls_forward(struct media_leg *l, struct rte_mbuf *m, const struct dp_pkt_info *pi,
 			 const uint8_t *pl)
 {
 	struct pr_frec t;
 	struct pr_dtls_hdr h;
 
-	if (l->dtls_keyed || l->rt->dtls_failed || !md_chan_attached() ||
+	if (l->rt->dtls_failed || !md_chan_attached() ||
 	    pi->payload_len > PR_FRING_MAX_MSG - sizeof(h))
 		return ctl_drop(NULL, m, MD_DTLS);
 	dtls_tuple(l, &t);
