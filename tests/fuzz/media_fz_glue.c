@@ -11,6 +11,8 @@
 
 int fz_media_init(void)
 {
+	/* no poprelay-dtls: the EAL of the fuzzer has no runtime directory for its socket */
+	snprintf(mcfg.dtls_socket, sizeof(mcfg.dtls_socket), "off");
 	return media_feature.init();
 }
 
@@ -28,7 +30,7 @@ uint16_t fz_media_port_min(void)
 
 int fz_sess_apply(const struct pr_ks_session *k)
 {
-	int rc = sess_apply(k, sess_find(k->id), NULL);
+	int rc = sess_apply(k, sess_find(k->id), NULL, NULL);
 
 	reclaim();
 	return rc;
