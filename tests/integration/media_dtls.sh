@@ -17,6 +17,7 @@
 #   e  a slowpath update with the same fingerprint: the keys are kept, written back, media flows
 #   f  a peer certificate that is not the SDP's fingerprint: the handshake fails, counted,
 #      the leg is reported to end (pr:sessions:events reason dtls-fingerprint), no keys
+#   g  our role active: the anchor sends the ClientHello once the leg is nominated
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -158,16 +159,17 @@ sess() { tel "/poprelay/media/session,$1"; }
 live() { sess "$1" | grep -q '"id"'; }
 
 # A session whose leg a is a browser's: ICE-lite and DTLS-SRTP (the slowpath's contract).
-# ms_store_dtls OP ID A_PORT FPR B_PORT: leg b is an SDES device with KB_RX/KB_TX.
+# ms_store_dtls OP ID A_PORT FPR B_PORT [SETUP]: leg b is an SDES device with KB_RX/KB_TX;
+# SETUP our role on leg a (passive unless given).
 KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
 ms_store_dtls() {
-	local op=$1 id=$2 ap=$3 fpr=$4 bp=$5 now a b
+	local op=$1 id=$2 ap=$3 fpr=$4 bp=$5 setup=${6:-passive} now a b
 	now=$(date +%s)
 	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$ap mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
 	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$KB_RX tx=$KB_TX mux=1")
 	ms_tx <<TX
 DEL pr:session:$id
-HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$fpr"
+HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup $setup a_dtls_fingerprint "$fpr"
 SADD pr:sessions $id
 XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
 TX
@@ -264,6 +266,18 @@ chk "f: the handshake fails on the fingerprint, counted; the leg is reported to 
 	'd(M1, M0, "dtls_failed_fingerprint") == 1 and d(M1, M0, "dtls_legs_failed") == 1' \
 	'K == 0 and E >= 1'
 grep -q "DTLS-SRTP handshake failed" "$tmp/dtls.log" || { FAILS+=("f: log"); pr_log "FAIL: f: poprelay-dtls did not log the failure"; }
+
+# ---- g: our role active ----
+pr_log "g: X_dtls_setup active: the anchor sends the ClientHello once the leg is nominated"
+ms_store_dtls install sg 31008 "$BFPR" 31010 active || pr_fail "session sg: redis refused the record"
+pr_wait_for 5 live sg || pr_fail "session sg not installed"
+M0=$(mstats)
+G=$(dtls md-a $IPA:43000 --to $RELAY:31008 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --server)
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:sg a_dtls_key_rx | grep -q 1" || true
+chk "g: the anchor as DTLS client: the handshake completes after the nomination, keys stored" \
+	G="$G" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sg a_dtls_key_rx)" -- \
+	'G["answered"] and G["handshake"] and G["fpr_ok"] and G["profile"] == "AES_CM_128_HMAC_SHA1_80"' \
+	'd(M1, M0, "dtls_handshakes_completed") == 1 and K == 1'
 
 if [ ${#FAILS[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${FAILS[@]}" >&2

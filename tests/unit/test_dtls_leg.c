@@ -231,6 +231,34 @@ static void no_common_profile(void)
 	pr_dtls_leg_free(cli);
 }
 
+/* A lost flight is sent again when the DTLS timer runs out (DTLSv1_handle_timeout), and the
+ * handshake completes from the retransmission. */
+static void retransmission(void)
+{
+	struct pr_dtls_leg *srv = pr_dtls_leg_new(ctx_a, PR_DTLS_PASSIVE, 3, fpr_b);
+	struct pr_dtls_leg *cli = pr_dtls_leg_new(ctx_b, PR_DTLS_ACTIVE, 3, fpr_a);
+	uint8_t d[2048];
+
+	pr_dtls_leg_step(cli);
+	CU_ASSERT(pr_dtls_leg_output(cli, d, sizeof(d)) > 0); /* the ClientHello, lost */
+	CU_ASSERT_EQUAL(pr_dtls_leg_output(cli, d, sizeof(d)), 0);
+	CU_ASSERT_EQUAL(pr_dtls_leg_timeout(cli), PR_DTLS_HANDSHAKE); /* not yet: nothing */
+	CU_ASSERT_EQUAL(pr_dtls_leg_output(cli, d, sizeof(d)), 0);
+	long ms = pr_dtls_leg_timer_ms(cli);
+	CU_ASSERT(ms > 0 && ms <= 1000);
+	usleep((useconds_t)(ms + 20) * 1000);
+	CU_ASSERT_EQUAL(pr_dtls_leg_timer_ms(cli), 0);
+	CU_ASSERT_EQUAL(pr_dtls_leg_timeout(cli), PR_DTLS_HANDSHAKE);
+	size_t n = pr_dtls_leg_output(cli, d, sizeof(d));
+	CU_ASSERT(n > 0 && d[0] == 22); /* sent again */
+	pr_dtls_leg_input(srv, d, n);
+	pump(cli, srv);
+	CU_ASSERT_EQUAL(pr_dtls_leg_step(srv), PR_DTLS_DONE);
+	CU_ASSERT_EQUAL(pr_dtls_leg_step(cli), PR_DTLS_DONE);
+	pr_dtls_leg_free(srv);
+	pr_dtls_leg_free(cli);
+}
+
 static struct pr_frec rec(uint16_t len)
 {
 	struct pr_frec h;
@@ -360,6 +388,7 @@ int main(void)
 	CU_add_test(s, "keys against a plain OpenSSL client's export", against_plain_openssl);
 	CU_add_test(s, "a certificate that is not the fingerprint fails", wrong_fingerprint);
 	CU_add_test(s, "no common SRTP profile fails", no_common_profile);
+	CU_add_test(s, "a lost flight is retransmitted on the timer", retransmission);
 	CU_add_test(s, "channel messages parsed as untrusted", chan_parse);
 	CU_add_test(s, "certificate kept, then rotated when old", cert_kept_then_rotated);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
