@@ -73,13 +73,21 @@ rc=0
 /usr/sbin/poprelay-turnfront --check-config >"$d/tf.out" 2>&1 || rc=$?
 [ $rc = 2 ] && grep -q "tcp_listen, tls_listen: no listener configured" "$d/tf.out" ||
 	pr_fail "installed turnfront on the packaged config: exit $rc, $(cat "$d/tf.out")"
-sed -e '/^#\[turn_front\]/,/^# poprelayctl/ s/^#\([a-z_]* = \|\[turn_front\]\)/\1/' \
+sed -e '/^#\[turn_front\]/,/^$/ s/^#\([a-z_]* = \|\[turn_front\]\)/\1/' \
 	-e 's|^tls_cert = .*|tls_cert = /etc/poprelay/tls/slowpath.crt|' \
 	-e 's|^tls_key = .*|tls_key = /etc/poprelay/tls/slowpath.key|' /etc/poprelay/poprelay.conf >"$d/tf.conf"
 grep -q '^\[turn_front\]' "$d/tf.conf" || pr_fail "no commented [turn_front] section in the packaged config"
 /usr/sbin/poprelay-turnfront -c "$d/tf.conf" --check-config >"$d/tf.out" 2>&1 &&
 	grep -q "configuration OK: 3 listeners" "$d/tf.out" ||
 	pr_fail "the packaged [turn_front], uncommented: $(cat "$d/tf.out")"
+
+pr_log "the installed poprelay-dtls takes the packaged [dtls], uncommented"
+sed -e '/^#\[dtls\]/,/^$/ s/^#\([a-z_]* = \|\[dtls\]\)/\1/' /etc/poprelay/poprelay.conf >"$d/dtls.conf"
+grep -q '^\[dtls\]' "$d/dtls.conf" && grep -q '^cert_dir = ' "$d/dtls.conf" ||
+	pr_fail "no commented [dtls] section in the packaged config"
+/usr/sbin/poprelay-dtls -c "$d/dtls.conf" --check-config >"$d/dtls.out" 2>&1 &&
+	grep -q "configuration OK" "$d/dtls.out" ||
+	pr_fail "the packaged [dtls], uncommented: $(cat "$d/dtls.out")"
 
 pr_log "the installed processes start on the packaged config, each as its own Redis user"
 [ ! -e /run/poprelay/redis.sock ] || pr_skip "/run/poprelay/redis.sock exists: a poprelay Redis runs here"
