@@ -564,7 +564,10 @@ NOCOV static void tx_check(struct rte_mbuf *m)
 	if (strict_rtcp && !o->rtcp_mux && pi.sport == o->relay_port + 1 && now_lat.on &&
 	    now_lat.rtcp_on && latch_same(&pre.lat[s][o->idx], &now_lat, true) &&
 	    ip_eq(&pi.dst, &now_lat.rtcp_ip) && pi.dport == now_lat.rtcp_port &&
-	    rtcp_gen[s][o->idx] != o->gen)
+	    rtcp_gen[s][o->idx] != o->gen &&
+	    /* RTCP to the RTP latch's port + 1 is right when no RTCP source is known for this
+	     * generation, and may be where an older generation's RTCP came from */
+	    (!ip_eq(&pi.dst, &now_lat.ip) || pi.dport != (uint16_t)(now_lat.port + 1)))
 		FAIL("session %d leg %d: RTCP sent to the RTCP source latched under SDP generation "
 		     "%u, the leg is at %u",
 		     s, o->idx, rtcp_gen[s][o->idx], o->gen);
@@ -1043,6 +1046,9 @@ static void control_op(const uint8_t *h)
 	const int s = (h[1] & 7) % NSESS, li = (h[0] >> 3) & 1, op = (h[0] >> 4) & 3;
 	struct pr_ks_leg *g = &rec[s].leg[li];
 
+	if (verbose > 1)
+		fprintf(stderr, " control op %d on s%d l%d%s\n", op, s, li,
+			h == mid_op ? " (under a burst)" : "");
 	switch (op) {
 	case 1: /* the device moved: a new SDP port (a new latch generation) */
 		g->peer_port = (uint16_t)(g->peer_port + 2);
