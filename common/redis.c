@@ -12,14 +12,38 @@
 #include <sys/time.h>
 
 #include <hiredis/async.h>
+#include <pthread.h>
+
+#include "common/log.h"
+
+#define SENTINEL_PREFIX "sentinel:"
+
+/* A parsed sentinel target: "sentinel:<master>@<host>:<port>,<host>:<port>,..." */
+struct sentinels {
+	char master[64];
+	int n;
+	struct {
+		char host[64];
+		int port;
+	} s[PR_REDIS_SENTINELS_MAX];
+};
 
 struct pr_redis {
 	redisContext *c;
-	char path[108];
+	char path[PR_REDIS_TARGET_MAX];
 	int timeout_ms;
 	char user[64];
 	char *password; /* only to re-authenticate after a reconnect; wiped on close */
-	char err[256];
+	char err[512];
+	/* sentinel mode: the parsed target, the sentinel that answered last (asked first next
+	 * time), the primary connected to, and whether ROLE is still to be checked (the first
+	 * connect comes before AUTH) */
+	bool sentinel;
+	struct sentinels st;
+	int sent_next;
+	char addr[80], host[64];
+	int port;
+	bool role_unchecked;
 };
 
 struct pr_redis_tx {
@@ -29,7 +53,7 @@ struct pr_redis_tx {
 	int bad; /* a command failed to format: the run fails */
 };
 
-static __thread char connect_err[256];
+static __thread char connect_err[512];
 
 const char *pr_redis_errmsg(const struct pr_redis *r)
 {
@@ -46,7 +70,7 @@ const char *pr_redis_path(const struct pr_redis *r)
 	return r->path;
 }
 
-static int open_ctx(const char *path, int timeout_ms, redisContext **out, char *err, size_t errlen)
+static int open_unix(const char *path, int timeout_ms, redisContext **out, char *err, size_t errlen)
 {
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	struct stat st;
@@ -91,28 +115,346 @@ static int open_ctx(const char *path, int timeout_ms, redisContext **out, char *
 	return 0;
 }
 
-static int do_auth(struct pr_redis *r)
+/* "host:port" or "[v6]:port" -> host, port; 0 or -EINVAL. */
+static int parse_hostport(const char *v, size_t len, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = v;
+	size_t hl;
+	char num[8], *end;
+	long p;
+
+	if (len && v[0] == '[') {
+		const char *rb = memchr(v, ']', len);
+		if (!rb || rb + 1 >= v + len || rb[1] != ':')
+			return -EINVAL;
+		h = v + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = NULL;
+		for (size_t i = 0; i < len; i++)
+			if (v[i] == ':')
+				colon = v + i;
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - v);
+	}
+	size_t pl = len - (size_t)(colon + 1 - v);
+	if (hl == 0 || hl >= hostlen || pl == 0 || pl >= sizeof(num))
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	for (size_t i = 0; i < hl; i++)
+		if (!(host[i] == '.' || host[i] == '-' || host[i] == ':' ||
+		      (host[i] >= '0' && host[i] <= '9') || (host[i] >= 'a' && host[i] <= 'z') ||
+		      (host[i] >= 'A' && host[i] <= 'Z')))
+			return -EINVAL;
+	memcpy(num, colon + 1, pl);
+	num[pl] = 0;
+	p = strtol(num, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return -EINVAL;
+	*port = (int)p;
+	return 0;
+}
+
+static int parse_sentinels(const char *list, struct sentinels *out, char *err, size_t errlen)
+{
+	const char *p = list;
+
+	out->n = 0;
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (out->n == PR_REDIS_SENTINELS_MAX) {
+			snprintf(err, errlen, "more than %d sentinels", PR_REDIS_SENTINELS_MAX);
+			return -EINVAL;
+		}
+		if (parse_hostport(p, len, out->s[out->n].host, sizeof(out->s[0].host),
+				   &out->s[out->n].port) < 0) {
+			snprintf(err, errlen, "'%.*s' is not host:port (port 1-65535)", (int)len, p);
+			return -EINVAL;
+		}
+		out->n++;
+		p = e ? e + 1 : NULL;
+	}
+	if (out->n == 0) {
+		snprintf(err, errlen, "no sentinel (host:port, ...)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_master_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!(name[i] == '.' || name[i] == '-' || name[i] == '_' ||
+		      (name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= 'A' && name[i] <= 'Z')))
+			return -EINVAL;
+	return 0;
+}
+
+int pr_redis_sentinel_target(char *out, size_t outlen, const char *sentinels,
+			     const char *master_name, char *err, size_t errlen)
+{
+	struct sentinels st;
+	char why[160];
+	int n;
+
+	if (!master_name || check_master_name(master_name) < 0) {
+		snprintf(err, errlen, "[redis] master_name: 1-63 characters of A-Z a-z 0-9 . _ - "
+				      "(required with sentinels)");
+		return -EINVAL;
+	}
+	if (parse_sentinels(sentinels ? sentinels : "", &st, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "[redis] sentinels: %s", why);
+		return -EINVAL;
+	}
+	n = snprintf(out, outlen, SENTINEL_PREFIX "%s@", master_name);
+	for (int i = 0; i < st.n && n >= 0 && (size_t)n < outlen; i++)
+		n += snprintf(out + n, outlen - (size_t)n,
+			      strchr(st.s[i].host, ':') ? "%s[%s]:%d" : "%s%s:%d", i ? "," : "",
+			      st.s[i].host, st.s[i].port);
+	if (n < 0 || (size_t)n >= outlen) {
+		snprintf(err, errlen, "[redis] sentinels: the list is too long");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool pr_redis_is_sentinel(const char *target)
+{
+	return target && strncmp(target, SENTINEL_PREFIX, strlen(SENTINEL_PREFIX)) == 0;
+}
+
+static int parse_target(const char *target, struct sentinels *st, char *err, size_t errlen)
+{
+	const char *at = strchr(target, '@');
+	const char *name = target + strlen(SENTINEL_PREFIX);
+
+	if (!at || (size_t)(at - name) >= sizeof(st->master)) {
+		snprintf(err, errlen, "redis target %s: no master name", target);
+		return -EINVAL;
+	}
+	memcpy(st->master, name, (size_t)(at - name));
+	st->master[at - name] = 0;
+	if (check_master_name(st->master) < 0 || parse_sentinels(at + 1, st, err, errlen) < 0) {
+		snprintf(err, errlen, "redis target %s: malformed", target);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pr_redis_sentinel_reply(const redisReply *rep, char *host, size_t hostlen, int *port)
+{
+	char *end;
+	long p;
+
+	if (!rep || rep->type == REDIS_REPLY_NIL)
+		return -ENOENT; /* the sentinel does not know the name */
+	if (rep->type == REDIS_REPLY_ERROR)
+		return pr_redis_reply_errno(rep->str);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len == 0 ||
+	    rep->element[0]->len >= hostlen)
+		return -EBADMSG;
+	p = strtol(rep->element[1]->str, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return -EBADMSG;
+	memcpy(host, rep->element[0]->str, rep->element[0]->len);
+	host[rep->element[0]->len] = 0;
+	*port = (int)p;
+	return 0;
+}
+
+int pr_redis_role_reply(const redisReply *rep)
+{
+	if (!rep)
+		return -EIO;
+	if (rep->type == REDIS_REPLY_ERROR)
+		return pr_redis_reply_errno(rep->str);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	    (rep->element[0]->type != REDIS_REPLY_STRING &&
+	     rep->element[0]->type != REDIS_REPLY_STATUS))
+		return -EBADMSG;
+	return strcmp(rep->element[0]->str, "master") == 0 ? 1 : 0;
+}
+
+static redisContext *tcp_connect(const char *host, int port, int timeout_ms)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	redisContext *c = redisConnectWithTimeout(host, port, tv);
+
+	if (c && !c->err && redisSetTimeout(c, tv) != REDIS_OK) {
+		redisFree(c);
+		return NULL;
+	}
+	if (c && c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The process's last known primary, so that a move is logged once, not by every connection. */
+static pthread_mutex_t moved_lock = PTHREAD_MUTEX_INITIALIZER;
+static char moved_addr[80];
+
+static void note_primary(const struct pr_redis *r, const char *addr, const char *via)
+{
+	pthread_mutex_lock(&moved_lock);
+	if (strcmp(moved_addr, addr) != 0) {
+		if (moved_addr[0])
+			PR_WARN("redis: primary of %s moved from %s to %s (sentinel %s)",
+				r->st.master, moved_addr, addr, via);
+		else
+			PR_INFO("redis: primary of %s is %s (sentinel %s)", r->st.master, addr,
+				via);
+		snprintf(moved_addr, sizeof(moved_addr), "%s", addr);
+	}
+	pthread_mutex_unlock(&moved_lock);
+}
+
+static int auth_ctx(redisContext *c, const char *user, const char *password, char *err,
+		    size_t errlen);
+static int role_of(redisContext *c);
+
+/* Asks the sentinels in turn (the one that answered last first) for the primary, connects
+ * to it, authenticates when a password is known and checks that ROLE says master (a
+ * sentinel that has not seen the failover yet names the old primary, now a replica, or
+ * a dead one). */
+static int sentinel_open(struct pr_redis *r, redisContext **out, char *err, size_t errlen)
+{
+	const struct sentinels *st = &r->st;
+	int tmo = r->timeout_ms > 0 && r->timeout_ms < 500 ? r->timeout_ms : 500;
+	char last[200] = "no sentinel answered";
+
+	for (int i = 0; i < st->n; i++) {
+		int k = (r->sent_next + i) % st->n;
+		char host[64], addr[80], via[80];
+		int port, rc;
+		redisContext *s = tcp_connect(st->s[k].host, st->s[k].port, tmo), *c;
+		redisReply *rep;
+
+		snprintf(via, sizeof(via), "%s:%d", st->s[k].host, st->s[k].port);
+		if (!s) {
+			snprintf(last, sizeof(last), "sentinel %s unreachable", via);
+			continue;
+		}
+		rep = redisCommand(s, "SENTINEL get-master-addr-by-name %s", st->master);
+		rc = pr_redis_sentinel_reply(rep, host, sizeof(host), &port);
+		if (rc < 0)
+			snprintf(last, sizeof(last), "sentinel %s: %s", via,
+				 rc == -ENOENT	 ? "does not know the master name"
+				 : rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+									 : "no usable answer");
+		if (rep)
+			freeReplyObject(rep);
+		redisFree(s);
+		if (rc < 0)
+			continue;
+		snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+		c = tcp_connect(host, port, r->timeout_ms > 0 ? r->timeout_ms : 2000);
+		if (!c) {
+			snprintf(last, sizeof(last), "sentinel %s names %s, unreachable", via, addr);
+			continue;
+		}
+		r->role_unchecked = false;
+		if (r->password && auth_ctx(c, r->user, r->password, err, errlen) < 0) {
+			redisFree(c);
+			return -EACCES; /* the same everywhere: no use asking further */
+		}
+		rc = role_of(c);
+		if (rc == 0 || rc == -EIO) {
+			snprintf(last, sizeof(last), "sentinel %s names %s, %s", via, addr,
+				 rc == 0 ? "not a master (yet)" : "which does not answer");
+			redisFree(c);
+			continue;
+		}
+		/* NOAUTH: checked after pr_redis_auth; NOPERM (a user without +role): the
+		 * sentinel's word and a READONLY reply later are what there is */
+		r->role_unchecked = rc == -EACCES && !r->password;
+		r->sent_next = k;
+		snprintf(r->addr, sizeof(r->addr), "%s", addr);
+		snprintf(r->host, sizeof(r->host), "%s", host);
+		r->port = port;
+		note_primary(r, addr, via);
+		*out = c;
+		return 0;
+	}
+	snprintf(err, errlen, "redis master %s: %s", st->master, last);
+	return -EHOSTUNREACH;
+}
+
+static int role_of(redisContext *c)
+{
+	redisReply *rep = redisCommand(c, "ROLE");
+	int rc = pr_redis_role_reply(rep);
+
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
+
+static int auth_ctx(redisContext *c, const char *user, const char *password, char *err,
+		    size_t errlen)
 {
 	redisReply *rep;
 	int rc = 0;
 
-	if (!r->password)
-		return 0;
-	if (r->user[0])
-		rep = redisCommand(r->c, "AUTH %s %s", r->user, r->password);
+	if (user[0])
+		rep = redisCommand(c, "AUTH %s %s", user, password);
 	else
-		rep = redisCommand(r->c, "AUTH %s", r->password);
+		rep = redisCommand(c, "AUTH %s", password);
 	if (!rep) {
-		snprintf(r->err, sizeof(r->err), "redis AUTH: %s", r->c->errstr);
+		snprintf(err, errlen, "redis AUTH: %s", c->errstr);
 		return -EIO;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		/* The server's message names neither the password nor anything derived from it. */
-		snprintf(r->err, sizeof(r->err), "redis AUTH as %s refused: %s",
-			 r->user[0] ? r->user : "default", rep->str);
+		snprintf(err, errlen, "redis AUTH as %s refused: %s", user[0] ? user : "default",
+			 rep->str);
 		rc = -EACCES;
 	}
 	freeReplyObject(rep);
+	return rc;
+}
+
+static int reconnect(struct pr_redis *r);
+
+static int open_ctx(struct pr_redis *r, redisContext **out, char *err, size_t errlen)
+{
+	if (r->sentinel)
+		return sentinel_open(r, out, err, errlen);
+	return open_unix(r->path, r->timeout_ms, out, err, errlen);
+}
+
+static int do_auth(struct pr_redis *r)
+{
+	int rc;
+
+	if (!r->password)
+		return 0;
+	rc = auth_ctx(r->c, r->user, r->password, r->err, sizeof(r->err));
+	if (rc == 0 && r->sentinel && r->role_unchecked) {
+		/* the first connect could not ask ROLE before AUTH */
+		r->role_unchecked = false;
+		rc = role_of(r->c);
+		if (rc == 0 || rc == -EIO)
+			return reconnect(r); /* a stale sentinel: ask again */
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -146,7 +488,12 @@ int pr_redis_connect(struct pr_redis **out, const char *path, int timeout_ms)
 	}
 	strcpy(r->path, path);
 	r->timeout_ms = timeout_ms;
-	rc = open_ctx(path, timeout_ms, &r->c, connect_err, sizeof(connect_err));
+	r->sentinel = pr_redis_is_sentinel(path);
+	if (r->sentinel && parse_target(path, &r->st, connect_err, sizeof(connect_err)) < 0) {
+		free(r);
+		return -EINVAL;
+	}
+	rc = open_ctx(r, &r->c, connect_err, sizeof(connect_err));
 	if (rc < 0) {
 		free(r);
 		return rc;
@@ -208,6 +555,33 @@ void pr_redis_close(struct pr_redis *r)
 	free(r);
 }
 
+int pr_redis_primary(const struct pr_redis *r, char *host, size_t hostlen, int *port)
+{
+	if (!r->sentinel)
+		return -ENOENT;
+	snprintf(host, hostlen, "%s", r->host);
+	*port = r->port;
+	return 0;
+}
+
+/* What to name in a message: the socket, or the primary the sentinels named. */
+static const char *where(const struct pr_redis *r)
+{
+	return r->sentinel ? r->addr : r->path;
+}
+
+/* A READONLY reply: the server was a primary when connected to and is a replica now (a
+ * failover happened, or a sentinel was behind): the command was not applied anywhere. */
+static bool any_readonly(redisReply *const *rep, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *e = rep[i] ? pr_redis_reply_error(rep[i]) : NULL;
+		if (e && pr_redis_reply_errno(e->str) == -EROFS)
+			return true;
+	}
+	return false;
+}
+
 static int is_io(const redisContext *c)
 {
 	return c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF;
@@ -218,12 +592,13 @@ static int reconnect(struct pr_redis *r)
 	redisContext *c;
 	int rc;
 
-	rc = open_ctx(r->path, r->timeout_ms, &c, r->err, sizeof(r->err));
+	rc = open_ctx(r, &c, r->err, sizeof(r->err));
 	if (rc < 0)
 		return rc;
 	redisFree(r->c);
 	r->c = c;
-	return do_auth(r);
+	/* sentinel_open authenticated it already when it knew the password */
+	return r->sentinel ? 0 : do_auth(r);
 }
 
 /* Sends n formatted commands and reads n replies. On an I/O error, reconnects once and
@@ -250,13 +625,20 @@ static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const s
 					break;
 				replies[i] = rep;
 			}
+			if (i == n && r->sentinel && any_readonly(replies, n)) {
+				/* not applied: asked again of the primary the sentinels name now */
+				snprintf(r->err, sizeof(r->err), "redis %s: now a replica", where(r));
+				for (i = 0; i < n; i++)
+					freeReplyObject(replies[i]);
+				continue;
+			}
 			if (i == n)
 				return 0;
 		}
 		for (i = 0; i < n; i++)
 			if (replies[i])
 				freeReplyObject(replies[i]);
-		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r), r->c->errstr);
 		if (!is_io(r->c))
 			break;
 	}
@@ -481,7 +863,7 @@ int pr_redis_pipeline(struct pr_redis *r)
 	int fl = fcntl(r->c->fd, F_GETFL);
 
 	if (fl < 0 || fcntl(r->c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		snprintf(r->err, sizeof(r->err), "redis %s: non-blocking: %s", r->path,
+		snprintf(r->err, sizeof(r->err), "redis %s: non-blocking: %s", where(r),
 			 strerror(errno));
 		return -EIO;
 	}
@@ -505,14 +887,14 @@ int pr_redis_pipe_tx(struct pr_redis *r, const struct pr_redis_tx *tx)
 		goto io;
 	return (int)tx->n + 2;
 io:
-	snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+	snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r), r->c->errstr);
 	return -EIO;
 }
 
 int pr_redis_pipe_argv(struct pr_redis *r, int argc, const char **argv, const size_t *argvlen)
 {
 	if (r->c->err || redisAppendCommandArgv(r->c, argc, argv, argvlen) != REDIS_OK) {
-		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r), r->c->errstr);
 		return -EIO;
 	}
 	return 1;
@@ -530,7 +912,7 @@ int pr_redis_pump(struct pr_redis *r)
 		goto io;
 	return 0;
 io:
-	snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path,
+	snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r),
 		 r->c->err ? r->c->errstr : "connection lost");
 	return -EIO;
 }
@@ -540,7 +922,7 @@ int pr_redis_pipe_reply(struct pr_redis *r, redisReply **rep)
 	void *out = NULL;
 
 	if (redisGetReplyFromReader(r->c, &out) != REDIS_OK) {
-		snprintf(r->err, sizeof(r->err), "redis %s: %s", r->path, r->c->errstr);
+		snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r), r->c->errstr);
 		*rep = NULL;
 		return -EIO;
 	}

@@ -1,16 +1,41 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Redis connection for control paths (hiredis synchronous API, local unix socket only).
- * Reconnects once on an I/O error and retries the command. Optional ACL user with a
+/* Redis connection for control paths (hiredis synchronous API): a local unix socket, or the
+ * primary that Redis Sentinel names (a "sentinel target", below). Reconnects once on an I/O
+ * error and retries the command. Optional ACL user with a
  * password read from a file; the password is kept only to re-authenticate, never logged,
  * and wiped on close. Not for dataplane worker loops. */
 #ifndef POPRELAY_COMMON_REDIS_H
 #define POPRELAY_COMMON_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
 struct pr_redis;
+
+/* Redis under Sentinel. A process configured with [redis] sentinels and master_name passes
+ * "sentinel:<master_name>@<host>:<port>,<host>:<port>,..." wherever it passes a socket path
+ * (pr_redis_sentinel_target builds it from the two keys, refusing bad values with a message
+ * that names the key). Connecting then asks the sentinels in turn (the one that answered
+ * last first) SENTINEL get-master-addr-by-name, connects to that address over TCP,
+ * authenticates as configured and checks with ROLE that it is a master: a sentinel that has
+ * not seen a failover yet must not make us write to a replica. A lost connection or a
+ * READONLY reply (the primary was demoted) asks the sentinels again before the one retry.
+ * Sentinels are asked without AUTH (no sentinel password is supported) and nothing is TLS. */
+#define PR_REDIS_TARGET_MAX 256
+#define PR_REDIS_SENTINELS_MAX 8
+int pr_redis_sentinel_target(char *out, size_t outlen, const char *sentinels,
+			     const char *master_name, char *err, size_t errlen);
+bool pr_redis_is_sentinel(const char *target);
+/* SENTINEL get-master-addr-by-name's reply -> host, port: 0, -ENOENT (the sentinel does
+ * not know the name), -EBADMSG, or the error reply's errno. */
+int pr_redis_sentinel_reply(const redisReply *rep, char *host, size_t hostlen, int *port);
+/* ROLE's reply: 1 master, 0 anything else, or a negative errno. */
+int pr_redis_role_reply(const redisReply *rep);
+/* The primary r is connected to (sentinel target): 0 and host, port; -ENOENT for a unix
+ * socket. For a client of its own (the slowpath's asynchronous connection). */
+int pr_redis_primary(const struct pr_redis *r, char *host, size_t hostlen, int *port);
 
 /* Connects to the unix socket at path with timeout_ms for connect and each command.
  * Returns 0 and *out, or -ENOENT (no socket file), -ECONNREFUSED (nobody listening),
