@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "slowpath/sp_msg.h"
 
 static const char *const default_scanners[] = {
@@ -30,6 +31,7 @@ void sp_config_defaults(struct sp_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->realm, sizeof(c->realm), "poprelay");
 	snprintf(c->redis_socket, sizeof(c->redis_socket), "/run/redis/redis-server.sock");
+	c->redis_wait_timeout_ms = 1000;
 	snprintf(c->pop, sizeof(c->pop), "pop1");
 	snprintf(c->tls_addr, sizeof(c->tls_addr), "0.0.0.0");
 	c->tls_port = 5061;
@@ -405,10 +407,28 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 			if (!c->sip_redis_pass_set)
 				rc = set_str(c->redis_password_file, sizeof(c->redis_password_file),
 					     v);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "sentinels")) {
+			rc = set_str(c->redis_sentinels, sizeof(c->redis_sentinels), v);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "master_name")) {
+			rc = set_str(c->redis_master_name, sizeof(c->redis_master_name), v);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "wait_replicas")) {
+			rc = set_u32(&c->redis_wait_replicas, v, 0, 16);
+		} else if (!strcmp(section, "redis") && !strcmp(k, "wait_timeout_ms")) {
+			rc = set_u32(&c->redis_wait_timeout_ms, v, 10, 60000);
 		}
 		if (rc < 0) {
 			snprintf(err, errlen, "%s:%u: [%s]: bad value for '%s'", name, lineno,
 				 section, k);
+			return -EINVAL;
+		}
+	}
+	if (c->redis_sentinels[0] || c->redis_master_name[0]) {
+		/* [redis] socket is then not used: the sentinels name the primary */
+		char why[256];
+		if (pr_redis_sentinel_target(c->redis_socket, sizeof(c->redis_socket),
+					     c->redis_sentinels, c->redis_master_name, why,
+					     sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", name, why);
 			return -EINVAL;
 		}
 	}

@@ -34,6 +34,13 @@ struct sp_config {
 	char redis_user[64];
 	char redis_password_file[256];
 	bool sip_redis_user_set, sip_redis_pass_set; /* [sip] redis_* override [redis] */
+	/* Redis under Sentinel: sentinels set makes redis_socket the sentinel target that
+	 * common/redis.h describes ("sentinel:<master_name>@host:port,...") */
+	char redis_sentinels[256];
+	char redis_master_name[64];
+	/* WAIT <wait_replicas> <wait_timeout_ms> after a write a device is told succeeded
+	 * (sp_aredis_tx_durable); 0: no WAIT */
+	uint32_t redis_wait_replicas, redis_wait_timeout_ms;
 	/* [sip] */
 	char pop[64];
 	char tls_addr[64];

@@ -6,7 +6,13 @@
  * request. Connected on first use and again after a loss; a command pending longer than
  * the timeout closes the connection (hiredis 0.14 has no timeout of its own), which hands
  * every pending continuation -ETIMEDOUT: Redis being slow is then told apart from Redis
- * being away (-EIO, or the connect error). */
+ * being away (-EIO, or the connect error).
+ * Under Sentinel ([redis] sentinels) the connection goes to the primary the sentinels name,
+ * found and checked (ROLE) by the synchronous client at each (re)connect, which blocks the
+ * loop for that exchange (each sentinel asked with 500 ms at most; after a failure, none is
+ * asked again for SENTINEL_RETRY_MS). A READONLY reply (the primary was demoted) drops the
+ * connection so that the next command asks the sentinels again. Requests in flight when the
+ * connection goes get 503 and Retry-After, as with Redis away: the devices send them again. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -18,7 +24,12 @@
 #include <hiredis/async.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "slowpath/sp_server.h"
+
+/* After a failed discovery, commands fail at once for this long instead of blocking the
+ * loop on the sentinels again for each one. */
+#define SENTINEL_RETRY_MS 200
 
 struct sp_areq {
 	struct sp_aredis *ar;
@@ -26,6 +37,9 @@ struct sp_areq {
 	void *arg;
 	int64_t sent_ms;
 	bool timed_out;
+	/* a durable write (sp_aredis_tx_durable): its EXEC's result, then WAIT's reply */
+	bool wait, exec_seen, orphan;
+	int exec_rc;
 	struct sp_areq *next; /* in sending order: replies come in that order */
 };
 
@@ -40,7 +54,15 @@ struct sp_aredis {
 	int timeout_ms;
 	struct sp_areq *head, *tail; /* waiting for a reply */
 	bool auth_failed_logged;
+	int64_t discover_after_ms; /* Sentinel: no discovery before this (a failure backs off) */
+	int discover_rc;
+	char primary[80]; /* Sentinel: host:port connected to, for messages */
 };
+
+static const char *where(const struct sp_aredis *ar)
+{
+	return ar->primary[0] ? ar->primary : ar->s->cfg.redis_socket;
+}
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
@@ -88,20 +110,62 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		ar->ac = NULL;
 	dequeue(ar, q);
 	int rc = reply_rc(rep, q->timed_out);
+	if (rc == -EROFS && ar->ac == ac) {
+		/* the primary became a replica: the next command asks the sentinels again */
+		PR_WARN("redis %s: READONLY (now a replica): reconnecting", where(ar));
+		ar->ac = NULL;
+		ar->primary[0] = '\0';
+		redisAsyncDisconnect(ac);
+	}
 	if (rc < 0) {
 		char msg[640];
 		if (rep) /* rc < 0 with a reply: it holds an error */
 			snprintf(msg, sizeof(msg), "redis: %s", pr_redis_reply_error(rep)->str);
 		else if (q->timed_out)
-			snprintf(msg, sizeof(msg), "redis %s: no reply within %d ms",
-				 ar->s->cfg.redis_socket, ar->timeout_ms);
+			snprintf(msg, sizeof(msg), "redis %s: no reply within %d ms", where(ar),
+				 ar->timeout_ms);
 		else
-			snprintf(msg, sizeof(msg), "redis %s: %s", ar->s->cfg.redis_socket,
+			snprintf(msg, sizeof(msg), "redis %s: %s", where(ar),
 				 ac->errstr[0] ? ac->errstr : "connection lost");
 		pr_ks_errmsg_set(msg);
+	} else if (q->wait && q->exec_rc < 0) {
+		rc = q->exec_rc; /* its message was set when EXEC's reply came */
+	} else if (q->wait) {
+		/* WAIT's reply: how many replicas acknowledged the write within the timeout.
+		 * Fewer than asked: the write is on the primary only and would be lost with it,
+		 * so the device is told to retry (503) rather than that it succeeded. */
+		const struct sp_config *cfg = &ar->s->cfg;
+		long long got = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+		if (got < (long long)cfg->redis_wait_replicas) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "redis WAIT: %lld of %u replicas acknowledged within %u ms", got,
+				 cfg->redis_wait_replicas, cfg->redis_wait_timeout_ms);
+			pr_ks_errmsg_set(msg);
+			rc = -EAGAIN;
+		}
 	}
 	q->fn(ar->s, rep, rc, q->arg);
 	free(q);
+}
+
+/* A durable write's EXEC reply: kept for WAIT's, which finishes the request. */
+static void on_exec(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sp_areq *q = priv;
+	redisReply *rep = reply;
+	(void)ac;
+	if (q->orphan) { /* its WAIT could not be queued: nothing else refers to it */
+		free(q);
+		return;
+	}
+	q->exec_seen = true;
+	q->exec_rc = rep ? reply_rc(rep, false) : 0; /* NULL: WAIT's reply is NULL too */
+	if (q->exec_rc < 0) {
+		char msg[640];
+		snprintf(msg, sizeof(msg), "redis: %s", pr_redis_reply_error(rep)->str);
+		pr_ks_errmsg_set(msg);
+	}
 }
 
 static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
@@ -174,7 +238,33 @@ static int ensure_connected(struct sp_aredis *ar)
 	if (ar->ac)
 		return 0;
 	const struct sp_config *cfg = &ar->s->cfg;
-	redisAsyncContext *ac = redisAsyncConnectUnix(cfg->redis_socket);
+	redisAsyncContext *ac;
+	if (pr_redis_is_sentinel(cfg->redis_socket)) {
+		int64_t now = sp_now_ms();
+		if (now < ar->discover_after_ms)
+			return ar->discover_rc; /* the message of the last attempt still holds */
+		/* the synchronous client asks the sentinels, authenticates and checks ROLE */
+		struct pr_redis *r = pr_redis_open(cfg->redis_socket, cfg->redis_user,
+						   cfg->redis_password_file, ar->timeout_ms);
+		char host[64], msg[640];
+		int port = 0;
+		if (!r || pr_redis_primary(r, host, sizeof(host), &port) < 0) {
+			snprintf(msg, sizeof(msg), "%s", r ? pr_redis_errmsg(r) : pr_redis_errmsg(NULL));
+			pr_ks_errmsg_set(msg);
+			pr_redis_close(r);
+			ar->discover_after_ms = sp_now_ms() + SENTINEL_RETRY_MS;
+			ar->discover_rc = -EIO;
+			return -EIO;
+		}
+		pr_redis_close(r);
+		ac = redisAsyncConnect(host, port);
+		if (ac && !ac->err)
+			snprintf(ar->primary, sizeof(ar->primary),
+				 strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	} else {
+		ar->primary[0] = '\0';
+		ac = redisAsyncConnectUnix(cfg->redis_socket);
+	}
 	if (!ac)
 		return -ENOMEM;
 	if (ac->err) {
@@ -182,7 +272,7 @@ static int ensure_connected(struct sp_aredis *ar)
 			 : strstr(ac->errstr, "No such file") ? -ENOENT
 							      : -EIO;
 		char msg[640];
-		snprintf(msg, sizeof(msg), "redis socket %s: %s", cfg->redis_socket, ac->errstr);
+		snprintf(msg, sizeof(msg), "redis %s: %s", where(ar), ac->errstr);
 		pr_ks_errmsg_set(msg);
 		redisAsyncFree(ac);
 		/* a request answered 503 sees the same errno a synchronous command would */
@@ -255,6 +345,36 @@ int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn
 	if (rc < 0) {
 		free(q);
 		return rc;
+	}
+	req_track(ar, q);
+	return 0;
+}
+
+int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn,
+			 void *arg)
+{
+	const struct sp_config *cfg = &s->cfg;
+	if (!cfg->redis_wait_replicas)
+		return sp_aredis_tx(s, tx, fn, arg);
+	struct sp_aredis *ar = s->ar;
+	int rc = ensure_connected(ar);
+	if (rc < 0)
+		return rc;
+	struct sp_areq *q = req_new(ar, fn, arg);
+	if (!q)
+		return -ENOMEM;
+	q->wait = true;
+	rc = pr_redis_async_tx(ar->ac, tx, on_exec, q);
+	if (rc < 0) {
+		free(q);
+		return rc;
+	}
+	/* in the same write as the transaction: one more round trip on the primary's side
+	 * only (WAIT returns as soon as enough replicas acknowledged the offset) */
+	if (redisAsyncCommand(ar->ac, on_reply, q, "WAIT %u %u", cfg->redis_wait_replicas,
+			      cfg->redis_wait_timeout_ms) != REDIS_OK) {
+		q->orphan = true; /* on_exec frees it */
+		return -EIO;
 	}
 	req_track(ar, q);
 	return 0;

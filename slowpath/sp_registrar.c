@@ -370,7 +370,7 @@ static void reg_store_done(struct sp_server *s, redisReply *rep, int rc, void *a
 static void reg_send_tx(struct sp_server *s, struct reg_op *op, struct pr_redis_tx *tx,
 			sp_aredis_fn *fn)
 {
-	int rc = tx ? sp_aredis_tx(s, tx, fn, op) : -ENOMEM;
+	int rc = tx ? sp_aredis_tx_durable(s, tx, fn, op) : -ENOMEM;
 	pr_redis_tx_free(tx);
 	if (rc < 0)
 		fn(s, NULL, rc, op);

@@ -227,6 +227,12 @@ int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *
     __attribute__((format(printf, 4, 5)));
 /* tx (pr_ks_*_tx builders) as one MULTI/EXEC: fn gets the EXEC reply. */
 int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg);
+/* sp_aredis_tx for a write a device is then told succeeded: with [redis] wait_replicas N
+ * >= 1, WAIT N wait_timeout_ms follows the EXEC, and fn gets WAIT's reply, with rc the
+ * EXEC's error, or -EAGAIN when fewer than N replicas acknowledged in time (the write is
+ * on the primary only). wait_replicas 0: sp_aredis_tx. */
+int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn,
+			 void *arg);
 
 /* sp_registrar.c */
 /* Takes req (frees it): answered at once, or when the async Redis link replies. */
