@@ -152,6 +152,36 @@ static void webrtc_attr(struct sp_sdp_media *o, const sdp_attribute_t *a)
 	}
 }
 
+/* "1001 cname:..." -> SSRC 1001 among the m= line's (each id once). */
+static void ssrc_attr(struct sp_sdp_media *o, const char *v)
+{
+	char *e;
+	if (!v)
+		return;
+	unsigned long long id = strtoull(v, &e, 10);
+	if (e == v || (*e && *e != ' ') || id > UINT32_MAX)
+		return;
+	for (unsigned i = 0; i < o->n_ssrc; i++)
+		if (o->ssrc[i] == id)
+			return;
+	if (o->n_ssrc < SP_SDP_MAX_SSRC)
+		o->ssrc[o->n_ssrc++] = (uint32_t)id;
+	else
+		o->ssrc_more = true;
+}
+
+/* Is mid one of the identification-tags of group (" 0 1 ...", RFC 5888's list)? */
+static bool in_group(const char *group, const char *mid)
+{
+	size_t l = strlen(mid);
+	if (!l)
+		return false;
+	for (const char *g = group; (g = strstr(g, mid)); g += l)
+		if (g[-1] == ' ' && (g[l] == ' ' || !g[l]))
+			return true;
+	return false;
+}
+
 /* "111 opus/48000/2" -> the codec of that payload type gets the name "opus". */
 static void rtpmap(struct sp_sdp_media *o, const char *v)
 {
@@ -202,6 +232,17 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 			webrtc_attr(sess, a);
 	}
 	out->bundle = group != NULL;
+	out->bundle_tag = -1;
+	/* the group's first identification-tag: RFC 8843's offerer BUNDLE-tag */
+	char tag[32] = "";
+	if (group) {
+		const char *t = group + strspn(group, " ");
+		size_t tl = strcspn(t, " ");
+		if (tl < sizeof(tag)) {
+			memcpy(tag, t, tl);
+			tag[tl] = '\0';
+		}
+	}
 	int i;
 	for (i = 0; (m = osip_list_get(&s->m_medias, i)); i++) {
 		if (i >= SP_SDP_MAX_MEDIA) {
@@ -247,6 +288,8 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 				snprintf(o->mid, sizeof(o->mid), "%s", a->a_att_value);
 			else if (!strcmp(a->a_att_field, "candidate"))
 				o->n_candidates++;
+			else if (!strcmp(a->a_att_field, "ssrc"))
+				ssrc_attr(o, a->a_att_value);
 			else
 				webrtc_attr(o, a);
 			if (!strcmp(a->a_att_field, "rtcp-mux"))
@@ -266,10 +309,9 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 		 * hold (RFC 3264 8.4) */
 		o->hold = hold || (addr && !strcmp(addr, "0.0.0.0") && !o->ice_ufrag[0]);
 		if (group && o->mid[0]) {
-			size_t l = strlen(o->mid);
-			for (const char *g = group; (g = strstr(g, o->mid)); g += l)
-				if (g[-1] == ' ' && (g[l] == ' ' || !g[l]))
-					o->bundled = true;
+			o->bundled = in_group(group, o->mid);
+			if (o->bundled && out->bundle_tag < 0 && !strcmp(o->mid, tag))
+				out->bundle_tag = i;
 		}
 	}
 	if (i == 0)
@@ -313,6 +355,55 @@ int sp_policy_dtls(const struct sp_sdp_media *m, const char **why)
 	else if (!m->rtcp_mux)
 		*why = "browser media without a=rtcp-mux";
 	return *why ? -EPROTONOSUPPORT : 0;
+}
+
+unsigned sp_sdp_bundle_plan(const struct sp_sdp_info *info, struct sp_sdp_bundle *b,
+			    const char **why)
+{
+	const char *w = NULL;
+	memset(b, 0, sizeof(*b));
+	for (unsigned i = 0; i < info->n && i < SP_SDP_MAX_MEDIA; i++) {
+		const struct sp_sdp_media *m = &info->m[i];
+		b->member[i] = m->bundled && m->port && m->dtls && m->rtcp_mux && m->mid[0];
+		b->n += b->member[i];
+	}
+	if (b->n < 2)
+		goto none;
+	/* the anchor picks a member by the RTP payload type and RTCP by its sender SSRC:
+	 * each must name one member (a browser's offer keeps them apart, RFC 8843 9.1) */
+	for (unsigned i = 0; i < info->n && !w; i++)
+		for (unsigned j = i + 1; b->member[i] && j < info->n && !w; j++) {
+			const struct sp_sdp_media *x = &info->m[i], *y = &info->m[j];
+			if (!b->member[j])
+				continue;
+			for (unsigned p = 0; p < x->n_codecs && !w; p++)
+				for (unsigned q = 0; q < y->n_codecs; q++)
+					if (x->codecs[p].pt == y->codecs[q].pt)
+						w = "BUNDLE: a payload type on two m= lines";
+			for (unsigned p = 0; p < x->n_ssrc && !w; p++)
+				for (unsigned q = 0; q < y->n_ssrc; q++)
+					if (x->ssrc[p] == y->ssrc[q])
+						w = "BUNDLE: an a=ssrc on two m= lines";
+		}
+	for (unsigned i = 0; i < info->n && !w; i++)
+		if (b->member[i] && info->m[i].ssrc_more)
+			w = "BUNDLE: too many a=ssrc on an m= line";
+	if (w)
+		goto none;
+	b->tag = SP_SDP_MAX_MEDIA;
+	if (info->bundle_tag >= 0 && b->member[info->bundle_tag])
+		b->tag = (unsigned)info->bundle_tag;
+	for (unsigned i = 0; i < info->n && b->tag == SP_SDP_MAX_MEDIA; i++)
+		if (b->member[i])
+			b->tag = i;
+	if (why)
+		*why = NULL;
+	return b->n;
+none:
+	memset(b, 0, sizeof(*b));
+	if (why)
+		*why = w;
+	return 0;
 }
 
 bool sp_sdp_codec_common(const struct sp_sdp_media *offer, const struct sp_sdp_media *answer)
@@ -491,9 +582,24 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 	}
 	sdp_media_t *m;
 	int i;
+	/* a=group:BUNDLE of ours: the members' mids, in m= order */
+	char group[8 + SP_SDP_MAX_MEDIA * 33] = "BUNDLE";
+	unsigned n_bundle = 0;
 	for (i = 0; (m = osip_list_get(&s->m_medias, i)); i++) {
 		if ((unsigned)i >= rw->n)
 			goto out;
+		if (rw->bundle[i] && m->m_port && strcmp(m->m_port, "0")) {
+			const char *mid = rw->d[i].mid;
+			for (int j = 0; !mid && (a = osip_list_get(&m->a_attributes, j)); j++)
+				if (a->a_att_field && !strcmp(a->a_att_field, "mid"))
+					mid = a->a_att_value;
+			if (!rw->dtls[i] || !mid || !mid[0] || strlen(mid) > 32 ||
+			    strpbrk(mid, " \t\r\n"))
+				goto out;
+			size_t gl = strlen(group);
+			snprintf(group + gl, sizeof(group) - gl, " %s", mid);
+			n_bundle++;
+		}
 		bool ice = sess_ice || has_attr(&m->a_attributes, "ice-ufrag");
 		bool dtls = rw->dtls[i];
 		if (!m->m_port || !strcmp(m->m_port, "0")) {
@@ -563,6 +669,9 @@ int sp_sdp_rewrite(const char *sdp, size_t len, const struct sp_sdp_rewrite *rw,
 		}
 		j++;
 	}
+	/* RFC 8843: the group first (it names the m= lines below) */
+	if (n_bundle >= 2 && add_attr(&s->a_attributes, "group", group) < 0)
+		goto out;
 	/* RFC 8445 5.1.1: a lite agent says so at session level */
 	if (any_dtls && add_attr(&s->a_attributes, "ice-lite", NULL) < 0)
 		goto out;

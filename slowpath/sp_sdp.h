@@ -19,6 +19,7 @@
 #define SP_SDP_MAX_CODECS 16
 #define SP_SDP_ICE_MAX	  257 /* ice-ufrag / ice-pwd: 256 ice-chars at most (RFC 8839 5.4) */
 #define SP_SDP_FPR_MAX	  112 /* "sha-256 " and 32 hex pairs with colons (RFC 8122 5) */
+#define SP_SDP_MAX_SSRC	  8   /* a=ssrc ids kept per m= line (the anchor's streams a leg) */
 
 enum sp_sdp_setup {
 	SP_SETUP_NONE = 0,
@@ -60,11 +61,15 @@ struct sp_sdp_media {
 	char mid[32];			  /* a=mid ("" none) */
 	bool bundled;			  /* its mid is in an a=group:BUNDLE */
 	unsigned n_candidates;		  /* a=candidate lines (dropped: we are ICE-lite) */
+	unsigned n_ssrc;		  /* distinct a=ssrc ids, in order (the first 8) */
+	uint32_t ssrc[SP_SDP_MAX_SSRC];
+	bool ssrc_more; /* more than SP_SDP_MAX_SSRC distinct ids */
 };
 
 struct sp_sdp_info {
 	unsigned n;
-	bool bundle; /* a=group:BUNDLE present */
+	bool bundle;	/* a=group:BUNDLE present */
+	int bundle_tag; /* m= line of the group's first mid (RFC 8843's tag), -1 none */
 	struct sp_sdp_media m[SP_SDP_MAX_MEDIA];
 };
 
@@ -94,6 +99,23 @@ bool sp_sdp_codec_common(const struct sp_sdp_media *offer, const struct sp_sdp_m
  * (upper-case hex) in out, or -EINVAL. */
 int sp_sdp_fingerprint_norm(const char *in, char out[SP_SDP_FPR_MAX]);
 
+/* RFC 8843 on a browser's SDP: which m= lines may share one transport (one relay port of
+ * the anchor, one ICE pair, one DTLS association). Members: the enabled (port != 0) DTLS-SRTP
+ * m= lines with rtcp-mux whose a=mid is in the first a=group:BUNDLE, in m= order. The
+ * anchor tells them apart by payload type (RTP) and by SSRC (RTCP), so the group is refused
+ * (no BUNDLE: one transport per m= line, RFC 8843 7.3.3) when two members share a payload
+ * type or an a=ssrc id, or when a member lists more a=ssrc ids than the anchor keeps.
+ * tag: the member whose transport the group uses (the group's first mid that is a member). */
+struct sp_sdp_bundle {
+	unsigned n; /* members: 0 (no BUNDLE) or 2..SP_SDP_MAX_MEDIA */
+	bool member[SP_SDP_MAX_MEDIA];
+	unsigned tag;
+};
+/* Fills b; returns b->n. *why (may be NULL) is set when a BUNDLE group with two or more
+ * enabled members was there but cannot be used, else NULL. */
+unsigned sp_sdp_bundle_plan(const struct sp_sdp_info *info, struct sp_sdp_bundle *b,
+			    const char **why);
+
 /* Toward a browser, per m= line (issue 19): what we put in place of its ICE/DTLS lines. */
 struct sp_sdp_dtls_out {
 	const char *ice_ufrag, *ice_pwd; /* ours */
@@ -110,11 +132,17 @@ struct sp_sdp_rewrite {
 	bool dtls[SP_SDP_MAX_MEDIA];		     /* toward a browser: DTLS-SRTP, ICE-lite */
 	struct sp_sdp_dtls_out d[SP_SDP_MAX_MEDIA];  /* used when dtls */
 	const char *fingerprint;		     /* ours, "sha-256 ..": needed with dtls */
+	/* BUNDLE toward a browser (RFC 8843): the member m= lines (dtls ones, each with a mid:
+	 * d[i].mid or its own a=mid); a=group:BUNDLE with their mids in m= order is written
+	 * at session level when two or more are set. The caller gives the members the same
+	 * relay_port in an answer (the answerer's BUNDLE address on every bundled m= line,
+	 * RFC 8843 7.3.1); in an offer they may differ (the answer picks the tagged one). */
+	bool bundle[SP_SDP_MAX_MEDIA];
 };
 /* Writes the rewritten SDP into out: c=/o= addresses -> relay_addr (c=0.0.0.0 kept: hold,
  * except on an ICE m= line, where it only means "no candidate yet", RFC 8839 4.2.4), each
  * enabled m= port -> relay_port, every a=crypto, ICE and DTLS attribute and a=group:BUNDLE
- * removed (one relay port per m= line: BUNDLE is planned), then
+ * removed (ours, from rw->bundle, written in its place), then
  *  - SDES / clear: proto RTP/SAVP or RTP/AVP, a=rtcp -> port+1, one a=crypto with key when
  *    encrypted; the AVPF/WebRTC-only attributes (rtcp-fb, extmap, msid, mid, rtcp-rsize)
  *    go, a device would not use them;

@@ -480,6 +480,154 @@ static void webrtc_rewrite(void)
 	sp_buf_free(&out);
 }
 
+/* chrome_offer with one piece replaced (the first occurrence) */
+static void subst(char *buf, size_t len, const char *from, const char *to)
+{
+	const char *p = strstr(chrome_offer, from);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	snprintf(buf, len, "%.*s%s%s", (int)(p - chrome_offer), chrome_offer, to, p + strlen(from));
+}
+
+/* BUNDLE (RFC 8843): which m= lines of a browser's SDP may share one transport, and the
+ * group written toward a browser. */
+static void webrtc_bundle(void)
+{
+	struct sp_sdp_info i;
+	struct sp_sdp_bundle b;
+	const char *why = "unset";
+	char buf[sizeof(chrome_offer) + 64];
+
+	/* Chrome's offer: audio (mid 0, tag) and video (mid 1), PTs and SSRCs apart */
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(chrome_offer, strlen(chrome_offer), &i), 0);
+	CU_ASSERT_EQUAL(i.bundle_tag, 0);
+	CU_ASSERT_EQUAL(i.m[0].n_ssrc, 1);
+	CU_ASSERT_EQUAL(i.m[0].ssrc[0], 1001);
+	CU_ASSERT_EQUAL_FATAL(i.m[1].n_ssrc, 2);
+	CU_ASSERT_EQUAL(i.m[1].ssrc[0], 2001);
+	CU_ASSERT_EQUAL(i.m[1].ssrc[1], 2002);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 2);
+	CU_ASSERT_PTR_NULL(why);
+	CU_ASSERT_TRUE(b.member[0] && b.member[1]);
+	CU_ASSERT_EQUAL(b.tag, 0);
+	sp_sdp_info_wipe(&i);
+
+	/* the tag is the group's first mid, wherever its m= line is */
+	subst(buf, sizeof(buf), "BUNDLE 0 1", "BUNDLE 1 0");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 2);
+	CU_ASSERT_EQUAL(b.tag, 1);
+	sp_sdp_info_wipe(&i);
+
+	/* a browser's answer (to our offer of BUNDLE): the same */
+	subst(buf, sizeof(buf), "a=setup:actpass", "a=setup:active");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 2);
+	CU_ASSERT_PTR_NULL(why);
+	sp_sdp_info_wipe(&i);
+
+	/* payload type 0 on both m= lines: the anchor could not tell them apart, no BUNDLE */
+	subst(buf, sizeof(buf), "SAVPF 96 97 98", "SAVPF 96 97 0");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "payload type"));
+	CU_ASSERT_FALSE(b.member[0] || b.member[1]);
+	sp_sdp_info_wipe(&i);
+
+	/* an SSRC on both: RTCP could not be told apart */
+	subst(buf, sizeof(buf), "a=ssrc:2002 ", "a=ssrc:1001 ");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "a=ssrc"));
+	sp_sdp_info_wipe(&i);
+
+	/* a group of one m= line, or a rejected member: nothing to bundle, nothing wrong */
+	subst(buf, sizeof(buf), "BUNDLE 0 1", "BUNDLE 0");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NULL(why);
+	sp_sdp_info_wipe(&i);
+	subst(buf, sizeof(buf), "m=video 54400", "m=video 0");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NULL(why);
+	sp_sdp_info_wipe(&i);
+	/* no group at all */
+	subst(buf, sizeof(buf), "a=group:BUNDLE 0 1\r\n", "");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(i.bundle_tag, -1);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NULL(why);
+	sp_sdp_info_wipe(&i);
+
+	/* toward the browser, answering its BUNDLE: the group with its mids, one relay port
+	 * (the answerer's BUNDLE address) and the same ICE credentials on both m= lines */
+	static const char dev_answer[] = "v=0\r\n"
+					 "o=bob 7 8 IN IP4 192.0.2.9\r\n"
+					 "s=-\r\n"
+					 "c=IN IP4 192.0.2.9\r\n"
+					 "t=0 0\r\n"
+					 "m=audio 6000 RTP/SAVP 0\r\n"
+					 "a=rtpmap:0 PCMU/8000\r\n"
+					 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+					 "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+					 "m=video 6002 RTP/SAVP 96\r\n"
+					 "a=rtpmap:96 VP8/90000\r\n"
+					 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+					 "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+	struct sp_sdp_rewrite rb = {.relay_addr = "203.0.113.1",
+				    .n = 2,
+				    .relay_port = {30002, 30002},
+				    .encrypted = {true, true},
+				    .dtls = {true, true},
+				    .d = {{"Abcd1234", "aBcDeFgHiJkLmNoPqRsTuVwX", "passive", "0"},
+					  {"Abcd1234", "aBcDeFgHiJkLmNoPqRsTuVwX", "passive", "1"}},
+				    .fingerprint = OUR_FPR,
+				    .bundle = {true, true}};
+	struct sp_buf out = {0};
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=group:BUNDLE 0 1\r\n"));
+	CU_ASSERT_EQUAL(count(out.p, "BUNDLE"), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=audio 30002 UDP/TLS/RTP/SAVPF 0\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "m=video 30002 UDP/TLS/RTP/SAVPF 96\r\n"));
+	CU_ASSERT_EQUAL(
+	    count(out.p, "a=candidate:1 1 udp 2130706431 203.0.113.1 30002 typ host\r\n"), 2);
+	CU_ASSERT_EQUAL(count(out.p, "a=ice-ufrag:Abcd1234\r\n"), 2);
+	/* it reads back as a BUNDLE our own plan accepts */
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(out.p, out.len, &i), 0);
+	CU_ASSERT_TRUE(i.bundle);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 2);
+	CU_ASSERT_EQUAL(b.tag, 0);
+	sp_sdp_info_wipe(&i);
+	sp_buf_free(&out);
+
+	/* browser to browser: the other browser's group goes, ours (its own mids kept) comes */
+	rb.d[0].mid = rb.d[1].mid = NULL;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(chrome_offer, strlen(chrome_offer), &rb, &out), 0);
+	CU_ASSERT_EQUAL(count(out.p, "a=group:"), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.p, "a=group:BUNDLE 0 1\r\n"));
+	sp_buf_free(&out);
+
+	/* one member only: no group; a rejected member stays out of it */
+	rb.d[0].mid = "0";
+	rb.d[1].mid = "1";
+	rb.bundle[1] = false;
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), 0);
+	CU_ASSERT_PTR_NULL(strstr(out.p, "BUNDLE"));
+	sp_buf_free(&out);
+
+	/* a member that is not a DTLS-SRTP line, or has no mid: refused, nothing invented */
+	rb.bundle[1] = true;
+	rb.dtls[1] = false;
+	CU_ASSERT_EQUAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), -EINVAL);
+	sp_buf_free(&out);
+	rb.dtls[1] = true;
+	rb.d[1].mid = NULL;
+	CU_ASSERT_EQUAL(sp_sdp_rewrite(dev_answer, strlen(dev_answer), &rb, &out), -EINVAL);
+	sp_buf_free(&out);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -492,6 +640,7 @@ int main(void)
 	CU_add_test(s, "webrtc: inspect a browser's offer", webrtc_inspect);
 	CU_add_test(s, "webrtc: policy, fingerprints, codecs", webrtc_policy);
 	CU_add_test(s, "webrtc: rewrite both ways", webrtc_rewrite);
+	CU_add_test(s, "webrtc: BUNDLE plan and group", webrtc_bundle);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
