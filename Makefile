@@ -92,6 +92,7 @@ include common/module.mk
 -include dataplane/media/media.mk
 -include tests/integration/media/mpeer.mk
 -include tests/bench/media/media_bench.mk
+-include tests/bench/webrtc/webrtc_bench.mk
 -include mgmt/module.mk
 -include slowpath/module.mk
 -include dtls/module.mk
