@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Redis under Sentinel: a primary, a replica and three sentinels (redis-server --sentinel) on
+# 127.0.0.1, with ACL users as packaged (default user off; the slowpath's own user; users
+# for replication and for the sentinels). The slowpath finds the primary through the
+# sentinels ([redis] sentinels, master_name) and WAITs for one replica ([redis]
+# wait_replicas = 1) before a REGISTER's 200.
+# 1. devices register; 2. SENTINEL FAILOVER: the slowpath follows, new devices register,
+# the earlier bindings are on the new primary; 3. kill -9 of that primary during a
+# registration storm: every acknowledged binding is on the next primary (none lost), and
+# with no replica left REGISTERs get 503 rather than a 200 a further loss would undo;
+# 4. the killed node comes back as a replica: registrations succeed again.
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+source "$PR_ROOT/tests/integration/slowpath/common.sh"
+[ -x "$BUILD/poprelay-slowpath" ] || pr_fail "build $BUILD/poprelay-slowpath first"
+D=$(mktemp -d /tmp/redis-sentinel.XXXXXX)
+pr_on_exit "rm -rf '$D'"
+chmod 755 "$D"
+
+P1=$(sp_free_port); P2=$(sp_free_port)
+S1=$(sp_free_port); S2=$(sp_free_port); S3=$(sp_free_port)
+ADMIN_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+SP_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+umask 077
+printf '%s\n' "$SP_PW" >"$D/redis-slowpath.pass"
+umask 022
+# the same users on every node: whichever is primary, the processes log in the same way
+users="user default off
+user admin on >$ADMIN_PW ~* &* +@all
+user slowpath on >$SP_PW ~pr:* &pr:* +@all -@dangerous
+user repl on >$ADMIN_PW +psync +replconf +ping
+user sentinel on >$ADMIN_PW allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
+
+# node N PORT [replicaof args]: a redis-server on 127.0.0.1:PORT, stopped at exit
+node() {
+	local n=$1 port=$2; shift 2
+	mkdir -p "$D/n$n"
+	{
+		echo "port $port"
+		echo "bind 127.0.0.1"
+		echo "dir $D/n$n"
+		echo "save \"\""
+		echo "appendonly no"
+		echo "daemonize yes"
+		echo "pidfile $D/n$n/redis.pid"
+		echo "logfile $D/n$n/redis.log"
+		echo "masteruser repl"
+		echo "masterauth $ADMIN_PW"
+		echo "$users"
+		[ $# -gt 0 ] && echo "replicaof $*"
+	} >"$D/n$n/redis.conf"
+	redis-server "$D/n$n/redis.conf" >/dev/null || pr_fail "redis node $n"
+	pr_on_exit "kill -9 \$(cat '$D/n$n/redis.pid' 2>/dev/null) 2>/dev/null"
+	pr_wait_for 5 sh -c "redis-cli -p $port --no-auth-warning --user admin --pass '$ADMIN_PW' ping | grep -q PONG" ||
+		pr_fail "redis node $n did not start (see $D/n$n/redis.log)"
+}
+rc() { # rc PORT args...: redis-cli as admin
+	local p=$1; shift
+	redis-cli -p "$p" --no-auth-warning --user admin --pass "$ADMIN_PW" "$@"
+}
+node 1 "$P1"
+node 2 "$P2" 127.0.0.1 "$P1"
+pr_wait_for 10 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
+	pr_fail "the replica did not link to the primary"
+
+for s in 1 2 3; do
+	port=$(eval echo \$S$s)
+	mkdir -p "$D/s$s"
+	cat >"$D/s$s/sentinel.conf" <<-EOC
+	port $port
+	bind 127.0.0.1
+	dir $D/s$s
+	daemonize yes
+	pidfile $D/s$s/sentinel.pid
+	logfile $D/s$s/sentinel.log
+	sentinel monitor poprelay 127.0.0.1 $P1 2
+	sentinel down-after-milliseconds poprelay 1000
+	sentinel failover-timeout poprelay 6000
+	sentinel auth-user poprelay sentinel
+	sentinel auth-pass poprelay $ADMIN_PW
+	EOC
+	redis-server "$D/s$s/sentinel.conf" --sentinel >/dev/null || pr_fail "sentinel $s"
+	pr_on_exit "kill -9 \$(cat '$D/s$s/sentinel.pid' 2>/dev/null) 2>/dev/null"
+done
+# the sentinels know each other and the replica (else a failover cannot happen)
+for s in $S1 $S2 $S3; do
+	pr_wait_for 20 sh -c "redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
+		redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-slaves | tail -1 | grep -qx 1" ||
+		pr_fail "sentinel $s does not see the others and the replica"
+done
+primary_port() { redis-cli -p "$S1" SENTINEL get-master-addr-by-name poprelay | tail -1; }
+[ "$(primary_port)" = "$P1" ] || pr_fail "the sentinels name $(primary_port), expected $P1"
+
+# 120 users, as poprelayctl writes them (keyspace v1), on the primary
+now=$(date +%s)
+for i in $(seq 0 119); do
+	md5=$(printf '%s' "u$i:poprelay:tq7-Vortex-u$i" | md5sum | cut -d' ' -f1)
+	sha=$(printf '%s' "u$i:poprelay:tq7-Vortex-u$i" | sha256sum | cut -d' ' -f1)
+	echo "HSET pr:user:u$i v 1 name u$i realm poprelay ha1_md5 $md5 ha1_sha256 $sha uri sip:u$i@poprelay pop pop1 created $now updated $now"
+	echo "SADD pr:users u$i"
+done | rc "$P1" >/dev/null || pr_fail "adding users"
+rc "$P1" WAIT 1 2000 | grep -qx 1 || pr_fail "the users did not reach the replica"
+
+sp_certs "$D"
+TP=$(sp_free_port)
+PP=$(sp_free_port)
+sp_config "$D" "$TP" "$PP" "redis_user = slowpath" "redis_password_file = $D/redis-slowpath.pass"
+sed -i "s|^socket = .*|sentinels = 127.0.0.1:$S1, 127.0.0.1:$S2,127.0.0.1:$S3\nmaster_name = poprelay\nwait_replicas = 1\nwait_timeout_ms = 500|" "$D/sp.conf"
+"$BUILD/poprelay-slowpath" -c "$D/sp.conf" --check-config >/dev/null 2>&1 || {
+	"$BUILD/poprelay-slowpath" -c "$D/sp.conf" --check-config; pr_fail "--check-config"; }
+sp_start "$D"
+grep -q "primary of poprelay is 127.0.0.1:$P1" "$D/sp.log" || pr_fail "the slowpath did not log the primary the sentinels named"
+grep -qF "$SP_PW" "$D/sp.log" && pr_fail "the Redis password is in the log"
+ST="timeout 120 python3 $SP_DIR/sentinel_storm.py $TP $D"
+
+# -- 1. registrations with a primary and a replica
+$ST reg 0 9 || pr_fail "registrations before any failover"
+
+# -- 2. planned failover: the sentinels promote the replica, the old primary becomes one
+rc "$P1" INFO replication | grep -q connected_slaves:1 || pr_fail "no replica before the failover"
+redis-cli -p "$S2" SENTINEL failover poprelay | grep -q OK || pr_fail "SENTINEL FAILOVER refused"
+pr_wait_for 20 sh -c "[ \"\$(redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P2 ]" ||
+	pr_fail "the sentinels did not promote 127.0.0.1:$P2"
+pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' role | head -1 | grep -qx slave" ||
+	pr_fail "the old primary did not become a replica"
+$ST reg 10 19 || pr_fail "registrations after SENTINEL FAILOVER"
+grep -q "primary of poprelay moved from 127.0.0.1:$P1 to 127.0.0.1:$P2" "$D/sp.log" ||
+	pr_fail "the slowpath did not log its move to the new primary"
+for i in $(seq 0 19); do
+	rc "$P2" EXISTS "pr:reg:u$i" | grep -qx 1 || pr_fail "u$i's binding is not on the new primary"
+done
+echo "ok: after SENTINEL FAILOVER the slowpath writes to 127.0.0.1:$P2, and u0..u19's bindings are there"
+
+# -- 3. the primary killed (-9) during a storm of first registrations (no retries)
+pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
+	pr_fail "the old primary did not sync as a replica"
+$ST storm 20 119 30 "kill -9 \$(cat $D/n2/redis.pid)" || pr_fail "the storm"
+pr_wait_for 20 sh -c "[ \"\$(redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P1 ]" ||
+	pr_fail "the sentinels did not promote 127.0.0.1:$P1 after the kill"
+lost=0
+while read -r u; do
+	[ -n "$u" ] || continue
+	rc "$P1" EXISTS "pr:reg:$u" | grep -qx 1 || { echo "lost: $u" >&2; lost=$((lost + 1)); }
+done <"$D/acked"
+acked=$(grep -c . "$D/acked")
+[ "$lost" = 0 ] || pr_fail "$lost of $acked acknowledged registrations are missing on the new primary"
+echo "ok: primary killed mid-storm: $acked acknowledged registrations, 0 missing on 127.0.0.1:$P1"
+
+# -- 4. the killed node comes back as a replica: registrations succeed again
+rm -f "$D/n2/redis.pid"
+sed -i '/^replicaof/d' "$D/n2/redis.conf"
+echo "replicaof 127.0.0.1 $P1" >>"$D/n2/redis.conf"
+redis-server "$D/n2/redis.conf" >/dev/null || pr_fail "restarting node 2"
+pr_wait_for 20 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
+	pr_fail "node 2 did not come back as a replica"
+$ST reg 20 24 || pr_fail "registrations with a replica again"
+kill -0 "$SP_PID" || pr_fail "the slowpath died"
+echo PASS
