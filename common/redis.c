@@ -183,7 +183,7 @@ static int parse_sentinels(const char *list, struct sentinels *out, char *err, s
 		p = e ? e + 1 : NULL;
 	}
 	if (out->n == 0) {
-		snprintf(err, errlen, "no sentinel (host:port, ...)");
+		snprintf(err, errlen, "empty, expected host:port of each sentinel, comma-separated (required with master_name)");
 		return -EINVAL;
 	}
 	return 0;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Table-driven INI parsing on top of rte_cfgfile (which works before EAL starts). */
 #include "dataplane/dp_config.h"
+
+#include "common/redis.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_port.h"
 #include "dataplane/dp_udp.h"
@@ -79,6 +81,15 @@ static const struct dp_cfg_key redis_keys[] = {
     {"user", DP_CFG_STR, 0, 63, "", RED(user), 0, "Redis ACL user of this process"},
     {"password_file", DP_CFG_STR, 0, 255, "", RED(password_file), 0,
      "file holding that user's Redis password"},
+    {"sentinels", DP_CFG_STR, 0, 255, "", RED(sentinels), 0,
+     "Redis Sentinel: host:port of each sentinel, comma-separated (then socket is not used)"},
+    {"master_name", DP_CFG_STR, 0, 63, "", RED(master_name), 0,
+     "Redis Sentinel: the name the sentinels monitor the primary under"},
+    {"wait_replicas", DP_CFG_U32, 0, 16, "0", RED(wait_replicas), 0,
+     "replicas a write must reach before a client is told it succeeded (the slowpath's "
+     "REGISTER; the dataplane does not WAIT yet)"},
+    {"wait_timeout_ms", DP_CFG_U32, 10, 60000, "1000", RED(wait_timeout_ms), 0,
+     "how long such a write waits for them"},
 };
 
 static const struct dp_cfg_key port_keys[] = {
@@ -1043,6 +1054,16 @@ int dp_config_load(const char *path, char *err, size_t errlen)
 			 "from port0 without gaps",
 			 path, p);
 		goto out;
+	}
+	if (dp_cfg.redis.sentinels[0] || dp_cfg.redis.master_name[0]) {
+		/* the connections then go to the primary the sentinels name */
+		char why[256];
+		if (pr_redis_sentinel_target(dp_cfg.redis.socket, sizeof(dp_cfg.redis.socket),
+					     dp_cfg.redis.sentinels, dp_cfg.redis.master_name, why,
+					     sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", path, why);
+			goto out;
+		}
 	}
 	rc = check_all(path, err, errlen);
 out:

@@ -129,9 +129,12 @@ struct dp_dataplane_cfg {
 };
 
 struct dp_redis_cfg {
-	char socket[DP_CFG_STR_MAX];
+	char socket[DP_CFG_STR_MAX]; /* with sentinels: the sentinel target (common/redis.h) */
 	char user[DP_CFG_STR_MAX];
 	char password_file[DP_CFG_STR_MAX];
+	char sentinels[DP_CFG_STR_MAX];
+	char master_name[DP_CFG_STR_MAX];
+	uint32_t wait_replicas, wait_timeout_ms; /* parsed (shared file); the dataplane does not WAIT yet */
 };
 
 struct dp_port_cfg {
