@@ -5,11 +5,14 @@
  * Live media sessions, from Redis: the slowpath's record pr:session:<id> (members of
  * pr:sessions, decoded by pr_ks_session_load) and the figures the dataplane writes into
  * the same hash every second (mgmt/ctl_session.h). Works while the dataplane is down (the
- * figures are then the last ones written). The SDES keys (X_key_rx, X_key_tx) and the
- * dataplane's X_streams are never read by the figure query and never printed, not even
- * as "set". Every read leaves an audit entry: session.list (object "sessions") and
- * session.read (object "session:<id>").
- * Exit: 0 ok, 1 no such session or a record could not be read, 2 usage, 3 Redis down. */
+ * figures are then the last ones written). The SDES keys (X_key_rx, X_key_tx), the ICE
+ * password (X_ice_pwd), the DTLS-exported keys (X_dtls_key_rx, X_dtls_key_tx) and the
+ * dataplane's X_streams are never read (one HMGET of the other fields, session_read) and
+ * so never printed, not even as "set". Per leg, show says how it is keyed, its ICE state (the
+ * ufrags; nominated: the dataplane latched it) and its DTLS state (our role, the peer's
+ * fingerprint, keyed and the negotiated suite from X_dtls_suite). Every read leaves an audit entry:
+ * session.list (object "sessions") and session.read (object "session:<id>"). Exit: 0 ok, 1 no such
+ * session or a record could not be read, 2 usage, 3 Redis down. */
 #include "mgmt/ctl_session.h"
 
 #include <ctype.h>
@@ -24,7 +27,7 @@
 #include "mgmt/ctl.h"
 
 /* ---- figures ---- */
-enum fig_type { FIG_U64, FIG_U32, FIG_I64, FIG_ADDR };
+enum fig_type { FIG_U64, FIG_U32, FIG_I64, FIG_ADDR, FIG_SUITE };
 
 #define FIG(n, t)                                                                                  \
 	{                                                                                          \
@@ -38,7 +41,7 @@ static const struct {
     FIG(rx_packets, FIG_U64), FIG(rx_bytes, FIG_U64), FIG(tx_packets, FIG_U64),
     FIG(tx_bytes, FIG_U64),   FIG(lost, FIG_U64),     FIG(jitter_us, FIG_U32),
     FIG(auth_fail, FIG_U64),  FIG(relatch, FIG_U64),  FIG(kbps, FIG_U64),
-    FIG(latched, FIG_ADDR),   FIG(last_rx, FIG_I64),
+    FIG(latched, FIG_ADDR),   FIG(last_rx, FIG_I64),  FIG(dtls_suite, FIG_SUITE),
 };
 #undef FIG
 
@@ -94,6 +97,13 @@ int ctl_session_fig_set(struct ctl_session_live *lv, const char *name, const cha
 			return -EINVAL;
 		snprintf(lv->latched, sizeof(lv->latched), "%s", strcmp(value, "-") ? value : "");
 		break;
+	case FIG_SUITE:
+		/* a profile name (AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM): A-Z 0-9 _ only */
+		if (!value || !value[0] || strlen(value) >= sizeof(lv->dtls_suite) ||
+		    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(value))
+			return -EINVAL;
+		snprintf(lv->dtls_suite, sizeof(lv->dtls_suite), "%s", value);
+		break;
 	}
 	lv->present = true;
 	return 0;
@@ -143,6 +153,20 @@ const char *ctl_session_crypto(const struct pr_ks_leg *l)
 	if (!l->encrypted)
 		return "clear";
 	return l->suite[0] ? l->suite : "srtp";
+}
+
+const char *ctl_session_keying(const struct pr_ks_leg *l)
+{
+	if (!strcmp(l->keying, "dtls"))
+		return "dtls";
+	if (!strcmp(l->keying, "sdes") || l->encrypted)
+		return "sdes";
+	return "clear";
+}
+
+bool ctl_session_ice_nominated(const struct pr_ks_leg *l, const struct ctl_session_live *lv)
+{
+	return l->ice_ufrag[0] && lv->present && lv->latched[0];
 }
 
 /* ---- list ---- */
@@ -230,6 +254,22 @@ static void json_figs(json_t *o, const char *prefix, const struct ctl_session_li
 	}
 }
 
+/* The leg's ICE and DTLS state, derived from its fields and figures. */
+static void json_state(json_t *o, const char *prefix, const struct pr_ks_leg *g,
+		       const struct ctl_session_live *lv)
+{
+	char name[PR_KS_FIELD_NAME_MAX];
+
+	snprintf(name, sizeof(name), "%sice_nominated", prefix);
+	json_object_set_new(o, name,
+			    g->ice_ufrag[0] ? json_boolean(ctl_session_ice_nominated(g, lv))
+					    : json_null());
+	snprintf(name, sizeof(name), "%sdtls_keyed", prefix);
+	json_object_set_new(o, name,
+			    strcmp(g->keying, "dtls") ? json_null()
+						      : json_boolean(lv->dtls_suite[0] != 0));
+}
+
 json_t *ctl_session_json(const struct pr_ks_session *s, const struct ctl_session_live lv[2])
 {
 	const struct pr_ks_desc *d = &pr_ks_session_desc;
@@ -261,8 +301,9 @@ json_t *ctl_session_json(const struct pr_ks_session *s, const struct ctl_session
 			snprintf(name, sizeof(name), "%s%s", f->name, sf->name);
 			copy_field(o, all, name);
 		}
-		json_figs(o, f->name,
-			  &lv[(f->off - offsetof(struct pr_ks_session, leg)) / sizeof(s->leg[0])]);
+		size_t l = (f->off - offsetof(struct pr_ks_session, leg)) / sizeof(s->leg[0]);
+		json_figs(o, f->name, &lv[l]);
+		json_state(o, f->name, &s->leg[l], &lv[l]);
 	}
 	json_decref(all);
 	return o;
@@ -278,6 +319,49 @@ static void line(FILE *out, const char *indent, const char *name, const char *va
 static const char *yesno(bool b)
 {
 	return b ? "yes" : "no";
+}
+
+/* Keying, ICE and DTLS state of a leg: names, roles and fingerprints, never ice-pwd nor a
+ * key (session_read never reads them; the unit test sets them to check this prints none). */
+static void print_keying(const struct pr_ks_leg *g, const struct ctl_session_live *lv, FILE *out)
+{
+	static const char in[] = "  ";
+	char v[PR_KS_ICE_MAX + 64], t[PR_KS_ICE_MAX];
+	const char *k = ctl_session_keying(g);
+
+	line(out, in, "keying",
+	     !strcmp(k, "dtls")	  ? "dtls (DTLS-SRTP handshake on the leg)"
+	     : !strcmp(k, "sdes") ? "sdes (keys from the SDP's a=crypto)"
+				  : "clear");
+	if (g->ice_ufrag[0]) {
+		ctl_session_text(g->ice_ufrag, sizeof(t) - 1, t, sizeof(t));
+		line(out, in, "ice ufrag (ours)", t);
+		ctl_session_text(g->ice_remote_ufrag, sizeof(t) - 1, t, sizeof(t));
+		line(out, in, "ice ufrag (peer)", g->ice_remote_ufrag[0] ? t : "not known yet");
+		if (ctl_session_ice_nominated(g, lv))
+			snprintf(v, sizeof(v), "nominated (latched to %s)", lv->latched);
+		else
+			snprintf(v, sizeof(v), "%s", lv->present ? "not nominated yet" : "unknown");
+		line(out, in, "ice", v);
+		line(out, in, "bundle", "no (one stream a leg: BUNDLE is planned)");
+	} else {
+		line(out, in, "ice", "no (not an ICE leg)");
+	}
+	if (strcmp(k, "dtls"))
+		return;
+	ctl_session_text(g->dtls_setup, sizeof(t) - 1, t, sizeof(t));
+	snprintf(v, sizeof(v), "%s (%s)", t,
+		 !strcmp(g->dtls_setup, "active")    ? "we send the ClientHello"
+		 : !strcmp(g->dtls_setup, "passive") ? "the peer sends the ClientHello"
+						     : "?");
+	line(out, in, "dtls role (ours)", v);
+	ctl_session_text(g->dtls_fingerprint, sizeof(t) - 1, t, sizeof(t));
+	line(out, in, "dtls peer fingerprint", t);
+	if (lv->dtls_suite[0])
+		snprintf(v, sizeof(v), "keyed (%s)", lv->dtls_suite);
+	else
+		snprintf(v, sizeof(v), "not keyed yet (handshake pending)");
+	line(out, in, "dtls", v);
 }
 
 static void print_leg(const struct pr_ks_leg *g, const struct ctl_session_live *lv, int64_t now,
@@ -304,6 +388,7 @@ static void print_leg(const struct pr_ks_leg *g, const struct ctl_session_live *
 	line(out, in, "encrypted", g->encrypted ? "yes (SRTP)" : "no (clear RTP)");
 	snprintf(v, sizeof(v), "%" PRIu32, g->max_kbps);
 	line(out, in, "max_kbps", g->max_kbps ? v : "unlimited");
+	print_keying(g, lv, out);
 	if (!lv->present) {
 		line(out, in, "figures", "none yet (not reported by the dataplane)");
 		return;
@@ -370,61 +455,128 @@ void ctl_session_print(const struct pr_ks_session *s, const struct ctl_session_l
 }
 
 /* ---- Redis ---- */
-static void wipe_keys(struct pr_ks_session *s)
+size_t ctl_session_fields(char names[][PR_KS_FIELD_NAME_MAX], size_t max)
 {
+	const struct pr_ks_desc *d = &pr_ks_session_desc;
+	size_t n = 0, i, j;
 	int l;
 
-	for (l = 0; l < 2; l++) {
-		explicit_bzero(s->leg[l].key_rx, sizeof(s->leg[l].key_rx));
-		explicit_bzero(s->leg[l].key_tx, sizeof(s->leg[l].key_tx));
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (n == max)                                                                      \
+			return 0;                                                                  \
+		snprintf(names[n++], PR_KS_FIELD_NAME_MAX, __VA_ARGS__);                           \
+	} while (0)
+	if (d->versioned)
+		ADD("v");
+	for (i = 0; i < d->nfields; i++) {
+		const struct pr_ks_field *f = &d->fields[i];
+
+		if (f->flags & PR_KS_F_SECRET)
+			continue;
+		if (f->type != PR_KS_T_NEST) {
+			ADD("%s", f->name);
+			continue;
+		}
+		for (j = 0; j < f->sub->nfields; j++)
+			if (!(f->sub->fields[j].flags & PR_KS_F_SECRET) &&
+			    f->sub->fields[j].type != PR_KS_T_NEST)
+				ADD("%s%s", f->name, f->sub->fields[j].name);
 	}
+	for (l = 0; l < 2; l++)
+		for (i = 0; i < CTL_SESSION_NFIGS; i++)
+			ADD("%c_%s", 'a' + l, figs[i].name);
+#undef ADD
+	return n;
 }
 
-/* The figures of both legs: HMGET of exactly the figure fields (never a key, never
- * X_streams). A hash gone meanwhile leaves both legs not present. 0 or a negative errno
- * (the reason printed). */
-static int figs_read(struct ctl_ctx *ctx, struct pr_redis *r, const char *id,
-		     struct ctl_session_live lv[2])
+/* The record and both legs' figures in one HMGET of exactly ctl_session_fields(): the
+ * secret fields (SDES keys, ice-pwd, the DTLS-exported keys) and X_streams never leave
+ * Redis, so there is nothing to wipe or to leak. 0, -ENOENT (no such hash: nothing
+ * printed), or a negative errno with the reason printed, ending with suffix. */
+static int session_read(struct ctl_ctx *ctx, struct pr_redis *r, const char *id,
+			struct pr_ks_session *s, struct ctl_session_live lv[2], const char *suffix)
 {
+	static char names[PR_KS_MAX_FIELDS + 2 * CTL_SESSION_NFIGS + 1][PR_KS_FIELD_NAME_MAX];
+	const char *argv[2 + sizeof(names) / sizeof(names[0])];
 	char key[PR_KS_NAME_MAX + sizeof(PR_KS_SESSION_PREFIX)];
-	char names[2][CTL_SESSION_NFIGS][PR_KS_FIELD_NAME_MAX];
-	const char *argv[2 + 2 * CTL_SESSION_NFIGS];
+	size_t n = ctl_session_fields(names, sizeof(names) / sizeof(names[0])), nrec, i;
+	struct pr_ks_hash *h = NULL;
 	redisReply *rep;
-	int argc = 0, l, rc = 0;
-	size_t i;
+	int rc = 0;
 
+	memset(s, 0, sizeof(*s));
 	memset(lv, 0, 2 * sizeof(*lv));
+	if (n == 0) {
+		ctl_err(ctx, "session %s: too many fields to read", id);
+		return -EINVAL;
+	}
+	nrec = n - 2 * CTL_SESSION_NFIGS;
 	snprintf(key, sizeof(key), "%s%s", PR_KS_SESSION_PREFIX, id);
-	argv[argc++] = "HMGET";
-	argv[argc++] = key;
-	for (l = 0; l < 2; l++)
-		for (i = 0; i < CTL_SESSION_NFIGS; i++) {
-			snprintf(names[l][i], sizeof(names[l][i]), "%c_%s", 'a' + l, figs[i].name);
-			argv[argc++] = names[l][i];
-		}
-	rep = pr_redis_cmdargv(r, argc, argv, NULL);
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (i = 0; i < n; i++)
+		argv[2 + i] = names[i];
+	rep = pr_redis_cmdargv(r, (int)(2 + n), argv, NULL);
 	if (!rep) {
-		ctl_err(ctx, "session %s: %s", id, pr_redis_errmsg(r));
+		ctl_err(ctx, "session %s: %s%s", id, pr_redis_errmsg(r), suffix);
 		return -EIO;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
-		ctl_err(ctx, "session %s: %s", id, rep->str);
+		ctl_err(ctx, "session %s: %s%s", id, rep->str, suffix);
 		rc = pr_redis_reply_errno(rep->str);
-	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 * CTL_SESSION_NFIGS) {
-		ctl_err(ctx, "session %s: unexpected reply to HMGET", id);
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+		ctl_err(ctx, "session %s: unexpected reply to HMGET%s", id, suffix);
 		rc = -EBADMSG;
-	} else {
-		for (i = 0; i < rep->elements; i++) {
-			const redisReply *e = rep->element[i];
-			l = (int)(i / CTL_SESSION_NFIGS);
-			if (e->type != REDIS_REPLY_STRING)
-				continue; /* not written (yet) */
-			if (ctl_session_fig_set(&lv[l], figs[i % CTL_SESSION_NFIGS].name, e->str) <
-			    0)
-				ctl_err(ctx, "warning: session %s: malformed %s ignored", id,
-					names[l][i % CTL_SESSION_NFIGS]);
+		goto out;
+	}
+	h = pr_ks_hash_get();
+	if (!h) {
+		ctl_err(ctx, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nrec; i++) {
+		const redisReply *e = rep->element[i];
+		struct pr_ks_kv *kv;
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		kv = &h->kv[h->n++];
+		memcpy(kv->name, names[i], sizeof(kv->name)); /* both PR_KS_FIELD_NAME_MAX */
+		if (e->len >= sizeof(kv->value)) {
+			kv->value[0] = 0;
+			kv->len = sizeof(kv->value); /* flagged: decode refuses it, naming it */
+		} else {
+			memcpy(kv->value, e->str, e->len);
+			kv->value[e->len] = 0;
+			kv->len = e->len;
 		}
 	}
+	if (h->n == 0) {
+		rc = -ENOENT; /* every field nil: no such hash (ended, or never was) */
+		goto out;
+	}
+	rc = pr_ks_decode(&pr_ks_session_desc, h, s);
+	if (rc < 0) {
+		ctl_err(ctx, "%s: %s%s", key, pr_ks_errmsg(), suffix);
+		goto out;
+	}
+	for (i = nrec; i < n; i++) {
+		const redisReply *e = rep->element[i];
+		int l = (int)((i - nrec) / CTL_SESSION_NFIGS);
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue; /* not written (yet) */
+		if (ctl_session_fig_set(&lv[l], figs[(i - nrec) % CTL_SESSION_NFIGS].name, e->str) <
+		    0)
+			ctl_err(ctx, "warning: session %s: malformed %s ignored", id, names[i]);
+	}
+out:
+	if (h)
+		pr_ks_hash_put(h);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -436,15 +588,27 @@ static void usage(FILE *out, const char *prog)
 		"       %s session show ID [--json]\n"
 		"Live media sessions (pr:session:<id>, written by the slowpath) with the figures\n"
 		"the dataplane adds every second. list: one line per session, oldest first;\n"
-		"show: every field of both legs and their figures. SDES keys are never shown.\n"
+		"show: every field of both legs and their figures, each leg's keying (sdes,\n"
+		"dtls), ICE (ufrags, nominated) and DTLS state (role, the peer's fingerprint,\n"
+		"keyed and the suite). Keys and ice-pwd are never shown.\n"
 		"Every read is recorded in the audit trail.\n",
 		prog, prog);
 }
 
+struct list_entry {
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2];
+};
+
+static int list_entry_cmp(const void *a, const void *b)
+{
+	return ctl_session_cmp(&((const struct list_entry *)a)->s,
+			       &((const struct list_entry *)b)->s);
+}
+
 static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 {
-	struct pr_ks_session *ss = NULL;
-	struct ctl_session_live(*lv)[2] = NULL;
+	struct list_entry *e = NULL;
 	struct pr_ks_names ids;
 	size_t i, n = 0;
 	char detail[64];
@@ -457,23 +621,18 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		return ctl_exit_for(rc);
 	}
 	if (ids.n) {
-		ss = calloc(ids.n, sizeof(*ss));
-		lv = calloc(ids.n, sizeof(*lv));
-		if (!ss || !lv) {
+		e = calloc(ids.n, sizeof(*e));
+		if (!e) {
 			ctl_err(ctx, "out of memory");
-			free(ss);
-			free(lv);
 			pr_ks_names_free(&ids);
 			return CTL_EXIT_ERR;
 		}
 	}
 	for (i = 0; i < ids.n; i++) {
-		rc = pr_ks_session_load(r, ids.v[i], &ss[n]);
-		wipe_keys(&ss[n]);
+		rc = session_read(ctx, r, ids.v[i], &e[n].s, e[n].lv, " (not listed)");
 		if (rc == -ENOENT)
 			continue; /* ended between the set read and now */
 		if (rc < 0) {
-			ctl_err(ctx, "%s (not listed)", pr_ks_errmsg());
 			ret = ctl_exit_for(rc);
 			if (rc == -EIO)
 				break;
@@ -481,26 +640,20 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		}
 		n++;
 	}
-	/* oldest first; then each session's figures, in that order */
+	/* oldest first */
 	if (n > 1)
-		qsort(ss, n, sizeof(*ss), ctl_session_cmp);
-	for (i = 0; i < n && ret != CTL_EXIT_DOWN; i++) {
-		rc = figs_read(ctx, r, ss[i].id, lv[i]);
-		if (rc < 0)
-			ret = ctl_exit_for(rc);
-	}
+		qsort(e, n, sizeof(*e), list_entry_cmp);
 	pr_ks_names_free(&ids);
 	snprintf(detail, sizeof(detail), "count=%zu", n);
 	ctl_audit(ctx, "session.list", "sessions", detail, ret == CTL_EXIT_DOWN ? -EIO : 0);
 	if (ret == CTL_EXIT_DOWN) {
-		free(ss);
-		free(lv);
+		free(e);
 		return ret;
 	}
 	if (ctx->json) {
 		json_t *arr = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, ctl_session_json(&ss[i], lv[i]));
+			json_array_append_new(arr, ctl_session_json(&e[i].s, e[i].lv));
 		ctl_json_print(arr);
 	} else if (n == 0) {
 		printf("no live media sessions\n");
@@ -511,7 +664,7 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 		size_t c;
 
 		for (i = 0; t && i < n; i++) {
-			ctl_session_row(&ss[i], lv[i], &row);
+			ctl_session_row(&e[i].s, e[i].lv, &row);
 			for (c = 0; c < CTL_SESSION_COLS; c++)
 				cells[c] = row.cell[c];
 			ctl_table_add(t, cells);
@@ -520,8 +673,7 @@ static int do_list(struct ctl_ctx *ctx, struct pr_redis *r)
 			ctl_table_print(t, stdout);
 		ctl_table_free(t);
 	}
-	free(ss);
-	free(lv);
+	free(e);
 	return ret;
 }
 
@@ -533,23 +685,16 @@ static int do_show(struct ctl_ctx *ctx, struct pr_redis *r, const char *id)
 	int rc;
 
 	snprintf(object, sizeof(object), "session:%s", id);
-	rc = pr_ks_session_load(r, id, &s);
-	wipe_keys(&s);
+	rc = session_read(ctx, r, id, &s, lv, "");
+	ctl_audit(ctx, "session.read", object, "", rc);
 	if (rc < 0) {
-		ctl_audit(ctx, "session.read", object, "", rc);
 		if (rc == -ENOENT)
 			ctl_err(ctx,
 				"no such session '%s' (ended, or never was; see '%s session "
 				"list')",
 				id, ctx->prog);
-		else
-			ctl_err(ctx, "%s", pr_ks_errmsg());
 		return ctl_exit_for(rc);
 	}
-	rc = figs_read(ctx, r, id, lv);
-	ctl_audit(ctx, "session.read", object, "", rc);
-	if (rc < 0)
-		return ctl_exit_for(rc);
 	if (ctx->json)
 		return ctl_json_print(ctl_session_json(&s, lv));
 	ctl_session_print(&s, lv, (int64_t)time(NULL), stdout);

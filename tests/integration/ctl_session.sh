@@ -136,10 +136,22 @@ leg = ["party", "onnet", "family", "peer_addr", "peer_port", "latch", "relay_add
        "relay_port", "rtcp_mux", "profile", "suite", "encrypted", "max_kbps", "ice_ufrag",
        "ice_remote_ufrag", "keying", "dtls_setup", "dtls_fingerprint"]
 figs = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "lost", "jitter_us",
-        "auth_fail", "relatch", "kbps", "latched", "last_rx"]
-want = rec + [l + "_" + f for l in "ab" for f in leg + figs]
+        "auth_fail", "relatch", "kbps", "latched", "last_rx", "dtls_suite"]
+state = ["ice_nominated", "dtls_keyed"]
+want = rec + [l + "_" + f for l in "ab" for f in leg + figs + state]
 for s in arr:
-    assert list(s) == want, sorted(set(s) ^ set(want))   # exactly these, in this order
+    # these, in this order; a field added to the record later shows up by itself among
+    # its leg's fields (never a secret one, nor X_streams)
+    got = list(s)
+    assert [f for f in got if f in want] == want, sorted(set(want) - set(got))
+    extra = [f for f in got if f not in want]
+    assert all(f[:2] in ("a_", "b_") and not any(x in f for x in ("key", "pwd", "streams"))
+               for f in extra), extra
+    for l in "ab":
+        assert all(got.index(l + "_party") < got.index(f) < got.index(l + "_rx_packets")
+                   for f in extra if f.startswith(l + "_")), got
+    assert s["a_dtls_suite"] is None and s["a_dtls_keyed"] is None, s   # SDES legs
+    assert s["a_ice_nominated"] is None, s                               # no ICE
 by = {s["id"]: s for s in arr}
 a = by[s1]
 assert a["call_id"] == "a84b4c76e66710f3b2c1d0e9@pc33.example.com", a
@@ -179,10 +191,11 @@ for l in "party +alice" "onnet +yes" "family +ip4" "peer \(SDP\) +192\.0\.2\.10:
 	"tx \(to device\) +1490 packets, 238400 bytes" "lost +3" "jitter +4200 us \(4\.2 ms\)" \
 	"auth_fail +2" "relatch +1" "kbps +64" "last_rx +[0-9T:-]+Z \([0-9]+ s ago\)" \
 	"party +bob" "peer \(SDP\) +192\.0\.2\.20:40010" "max_kbps +unlimited" \
-	"latched +203\.0\.113\.50:40010" "kbps +63"; do
+	"latched +203\.0\.113\.50:40010" "kbps +63" \
+	"keying +sdes \(keys from the SDP's a=crypto\)" "ice +no \(not an ICE leg\)"; do
 	has "^  $l$" "$D/out"
 done
-[ "$(grep -c '^  ' "$D/out")" = $((2 * 20)) ] || pr_fail "show: want 20 lines per leg: $(cat "$D/out")"
+[ "$(grep -c '^  ' "$D/out")" = $((2 * 22)) ] || pr_fail "show: want 22 lines per leg: $(cat "$D/out")"
 run 0 ctl session show "$S2"
 has "^  peer \(SDP\) +\[2001:db8:2::7\]:16000$" "$D/out"
 has "^  party +sip:\+493012345678@carrier-gw\.example\.net;user=phone$" "$D/out"
@@ -272,6 +285,49 @@ rcli XRANGE pr:audit - + >"$D/audit"
 grep -qx session.list "$D/audit" && grep -qx session.read "$D/audit" || pr_fail "audit entries"
 cat "$D/audit" >>"$OUT"
 
+pr_log "a browser's leg: ICE-lite and DTLS-SRTP state, never the ice-pwd nor a DTLS key"
+S5=d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7-0
+ICEPWD=Pr1v8+ice/pwd/of/the/anchor/leg
+DTLSKEYS=(Zm9yLXRoZS1yZWNvcmQtb25seS1kdGxzLWtleS1yeDAx Zm9yLXRoZS1yZWNvcmQtb25seS1kdGxzLWtleS10eDAy)
+BFPR="sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3C:4F:8A:1D:13:7E:5F:08:E2:DD:0B:B1"
+session "$S5" "$CALLID2" audio 0 $((NOW - 3)) \
+	party webuser onnet 1 family ip4 peer_addr 192.0.2.50 peer_port 9 latch 1 \
+	relay_addr 198.51.100.10 relay_port 30030 rtcp_mux 1 profile RTP/SAVP \
+	suite AES_CM_128_HMAC_SHA1_80 encrypted 1 keying dtls dtls_setup passive \
+	dtls_fingerprint "$BFPR" ice_ufrag Anch0rUfrag0001x ice_pwd "$ICEPWD" ice_remote_ufrag Brws \
+	-- party bob onnet 1 family ip4 peer_addr 192.0.2.20 peer_port 40014 latch 1 \
+	relay_addr 198.51.100.10 relay_port 30032 rtcp_mux 1 profile RTP/SAVP keying sdes \
+	suite AES_CM_128_HMAC_SHA1_80 key_rx "${KEYS[0]}" key_tx "${KEYS[1]}" encrypted 1
+figures "$S5" a 10 1720 0 0 0 0 0 0 1 - $((NOW - 1)) ""
+run 0 ctl session show "$S5"
+for l in "keying +dtls \(DTLS-SRTP handshake on the leg\)" "ice ufrag \(ours\) +Anch0rUfrag0001x" \
+	"ice ufrag \(peer\) +Brws" "ice +not nominated yet" "bundle +no.*" \
+	"dtls role \(ours\) +passive \(the peer sends the ClientHello\)" \
+	"dtls peer fingerprint $BFPR" "dtls +not keyed yet \(handshake pending\)" \
+	"keying +sdes \(keys from the SDP's a=crypto\)"; do
+	has "^  $l$" "$D/out"
+done
+# nominated (the dataplane latched the leg) and keyed: the suite, never the keys
+rcli HSET "pr:session:$S5" a_latched 192.0.2.50:51000 a_dtls_suite AEAD_AES_128_GCM \
+	a_dtls_key_rx "${DTLSKEYS[0]}" a_dtls_key_tx "${DTLSKEYS[1]}" >/dev/null
+run 0 ctl session show "$S5"
+has "^  ice +nominated \(latched to 192\.0\.2\.50:51000\)$" "$D/out"
+has "^  dtls +keyed \(AEAD_AES_128_GCM\)$" "$D/out"
+run 0 ctl session show "$S5" --json
+python3 - "$D/out" "$BFPR" <<'EOF' || pr_fail "show --json of a DTLS leg: $(cat "$D/out")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["a_keying"] == "dtls" and s["a_dtls_setup"] == "passive", s
+assert s["a_dtls_fingerprint"] == sys.argv[2] and s["a_ice_ufrag"] == "Anch0rUfrag0001x", s
+assert s["a_ice_remote_ufrag"] == "Brws" and s["a_dtls_suite"] == "AEAD_AES_128_GCM", s
+assert s["a_ice_nominated"] is True and s["a_dtls_keyed"] is True, s
+assert s["b_keying"] == "sdes" and s["b_ice_nominated"] is None and s["b_dtls_keyed"] is None, s
+assert "a_ice_pwd" not in s and not [k for k in s if "key_" in k], s
+EOF
+run 0 ctl session list --json
+rcli DEL "pr:session:$S5" >/dev/null
+rcli SREM pr:sessions "$S5" >/dev/null
+
 pr_log "no live session"
 rcli DEL "pr:session:$S1" "pr:session:$S2" "pr:session:$S3" pr:sessions >/dev/null
 run 0 ctl session list
@@ -286,7 +342,8 @@ has "redis is not running" "$D/err"
 run 3 "$CTL" -s "$D/nowhere.sock" session show "$S1"
 
 pr_log "no key material, no X_streams in any output"
-for s in "${KEYS[@]}" "${STREAMS[@]}" key_rx key_tx _streams; do
+for s in "${KEYS[@]}" "${STREAMS[@]}" "${DTLSKEYS[@]}" "$ICEPWD" anchor/leg key_rx key_tx \
+	ice_pwd _streams; do
 	grep -qF -- "$s" "$OUT" && pr_fail "'$s' appeared in the output"
 done
 [ -s "$OUT" ] || pr_fail "no output captured"

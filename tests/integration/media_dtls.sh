@@ -18,6 +18,8 @@
 #   f  a peer certificate that is not the SDP's fingerprint: the handshake fails, counted,
 #      the leg is reported to end (pr:sessions:events reason dtls-fingerprint), no keys
 #   g  our role active: the anchor sends the ClientHello once the leg is nominated
+#   h  poprelayctl session show of the keyed browser leg (text and --json): keying, ICE and
+#      DTLS state, the peer's fingerprint, the suite; no key nor ice-pwd in what it prints
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -25,10 +27,11 @@ trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 DP=$BUILD/poprelay-dataplane
 DTLS=$BUILD/poprelay-dtls
+CTL=$BUILD/poprelayctl
 MPEER=$BUILD/tests/integration/media/mpeer
 PEER=$BUILD/tests/integration/media/dtlspeer
 H=$PR_ROOT/tests/integration/media
-for b in "$DP" "$DTLS" "$MPEER" "$PEER"; do [ -x "$b" ] || pr_fail "$b not built"; done
+for b in "$DP" "$DTLS" "$MPEER" "$PEER" "$CTL"; do [ -x "$b" ] || pr_fail "$b not built"; done
 TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
 PREFIX=md-dtls
 RELAY=198.51.100.10
@@ -278,6 +281,31 @@ chk "g: the anchor as DTLS client: the handshake completes after the nomination,
 	G="$G" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sg a_dtls_key_rx)" -- \
 	'G["answered"] and G["handshake"] and G["fpr_ok"] and G["profile"] == "AES_CM_128_HMAC_SHA1_80"' \
 	'd(M1, M0, "dtls_handshakes_completed") == 1 and K == 1'
+
+# ---- h: the ops view of the browser leg ----
+pr_log "h: poprelayctl session show of the keyed, nominated browser leg"
+ctl() { "$CTL" -s "$tmp/redis.sock" "$@"; }
+pr_wait_for 5 sh -c "'$CTL' -s '$tmp/redis.sock' session show sd | grep -q 'dtls  *keyed'" || true
+ctl session show sd >"$tmp/h.txt" 2>&1 || true
+ctl session show sd --json >"$tmp/h.json" 2>&1 || true
+hl() { grep -cE "^  $1\$" "$tmp/h.txt" || true; }
+chk "h: session show gives the leg's keying, ICE (nominated at the browser's address) and DTLS state (role, fingerprint, suite); the JSON the same" \
+	J=@"$tmp/h.json" BFPR="\"$BFPR\"" \
+	K="$(hl 'keying +dtls \(DTLS-SRTP handshake on the leg\)')" \
+	N="$(hl "ice +nominated \(latched to $IPA:41000\)")" U="$(hl "ice ufrag \(ours\) +$UFRAG")" \
+	R="$(hl 'dtls role \(ours\) +passive \(the peer sends the ClientHello\)')" \
+	F="$(hl "dtls peer fingerprint $BFPR")" S="$(hl 'dtls +keyed \(AES_CM_128_HMAC_SHA1_80\)')" \
+	D="$(hl 'keying +sdes \(keys from the SDP.s a=crypto\)')" -- \
+	'K == 1 and N == 1 and U == 1 and R == 1 and F == 1 and S == 1 and D == 1' \
+	'J["a_keying"] == "dtls" and J["a_ice_nominated"] is True and J["a_dtls_keyed"] is True' \
+	'J["a_dtls_suite"] == "AES_CM_128_HMAC_SHA1_80" and J["a_dtls_fingerprint"] == BFPR' \
+	'J["a_latched"] == "198.51.100.21:41000" and J["b_dtls_keyed"] is None'
+if grep -qF -e "$TXK" -e "$RXK" -e "$PWD" -e "$KB_RX" -e "$KB_TX" -e key_ -e ice_pwd "$tmp/h.txt" "$tmp/h.json"; then
+	FAILS+=("h: a key or the ice-pwd in poprelayctl's output")
+	pr_log "FAIL: h: a key or the ice-pwd in poprelayctl's output"
+else
+	pr_log "ok: h: no key nor ice-pwd in poprelayctl's output"
+fi
 
 if [ ${#FAILS[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${FAILS[@]}" >&2

@@ -227,6 +227,27 @@ static void test_sort(void)
 	CU_ASSERT_STRING_EQUAL(s[2].id, "c-0");
 }
 
+/* Fields of the record shown (the leg's twice), the secret ones left out: counted from the
+ * codec's descriptor, so that an additive field shows up by itself. */
+static size_t record_fields_shown(void)
+{
+	const struct pr_ks_desc *d = &pr_ks_session_desc;
+	size_t n = 0, i, j, secret = 0;
+
+	for (i = 0; i < d->nfields; i++) {
+		if (d->fields[i].type != PR_KS_T_NEST) {
+			n += !(d->fields[i].flags & PR_KS_F_SECRET);
+			continue;
+		}
+		for (j = 0; j < d->fields[i].sub->nfields; j++) {
+			n += !(d->fields[i].sub->fields[j].flags & PR_KS_F_SECRET);
+			secret += !!(d->fields[i].sub->fields[j].flags & PR_KS_F_SECRET);
+		}
+	}
+	CU_ASSERT_EQUAL(secret, 2 * 3); /* key_rx, key_tx, ice_pwd a leg */
+	return n;
+}
+
 static void test_json(void)
 {
 	struct pr_ks_session s;
@@ -255,9 +276,9 @@ static void test_json(void)
 	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_encrypted")));
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_relay_addr")),
 			       "2001:db8:100::10");
-	/* 8 record fields + 2 x (18 leg fields + 11 figures): no key nor ICE pwd, not even
-	 * "set" */
-	CU_ASSERT_EQUAL(json_object_size(o), 8 + 2 * (18 + CTL_SESSION_NFIGS));
+	/* the record's fields and 2 x (the leg's fields + the figures + ice_nominated +
+	 * dtls_keyed), but the secret ones (3 a leg: no key nor ICE pwd, not even "set") */
+	CU_ASSERT_EQUAL(json_object_size(o), record_fields_shown() + 2 * (CTL_SESSION_NFIGS + 2));
 	CU_ASSERT_PTR_NULL(json_object_get(o, "a_key_rx"));
 	CU_ASSERT_PTR_NULL(json_object_get(o, "a_ice_pwd"));
 	CU_ASSERT_PTR_NULL(strstr(dump, "\"set\""));
@@ -269,9 +290,10 @@ static void test_json(void)
 			       "203.0.113.99:51234");
 	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_rx_packets"))); /* not reported */
 	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_latched")));
-	/* each leg's figures right after its fields */
-	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(dump, "\"a_dtls_fingerprint\": \"\", \"a_rx_packets\": 1500"));
+	/* each leg's figures after its fields, before the next leg's */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(dump, "\"a_rx_packets\": 1500"));
+	CU_ASSERT_TRUE(strstr(dump, "\"a_dtls_fingerprint\"") < strstr(dump, "\"a_rx_packets\""));
+	CU_ASSERT_TRUE(strstr(dump, "\"a_rx_packets\"") < strstr(dump, "\"b_party\""));
 	free(dump);
 	json_decref(o);
 
@@ -351,6 +373,165 @@ static void test_print(void)
 	free(out);
 }
 
+/* The fields the display reads: the record and the figures, never a secret one nor
+ * X_streams, and none of the dataplane's DTLS-exported keys. */
+static void test_fields(void)
+{
+	char names[PR_KS_MAX_FIELDS + 2 * CTL_SESSION_NFIGS + 1][PR_KS_FIELD_NAME_MAX];
+	size_t n = ctl_session_fields(names, sizeof(names) / sizeof(names[0])), i;
+	bool seen_ufrag = false, seen_fpr = false, seen_suite = false, seen_keying = false;
+
+	CU_ASSERT_FATAL(n > 2 * CTL_SESSION_NFIGS);
+	CU_ASSERT_STRING_EQUAL(names[0], "v");
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_PTR_NULL(strstr(names[i], "key_"));
+		CU_ASSERT_PTR_NULL(strstr(names[i], "pwd"));
+		CU_ASSERT_PTR_NULL(strstr(names[i], "streams"));
+		seen_ufrag |= !strcmp(names[i], "b_ice_remote_ufrag");
+		seen_fpr |= !strcmp(names[i], "a_dtls_fingerprint");
+		seen_keying |= !strcmp(names[i], "b_keying");
+		seen_suite |= !strcmp(names[i], "b_dtls_suite");
+	}
+	CU_ASSERT_TRUE(seen_ufrag && seen_fpr && seen_suite && seen_keying);
+	/* the figures last, leg a's then leg b's */
+	CU_ASSERT_STRING_EQUAL(names[n - 2 * CTL_SESSION_NFIGS], "a_rx_packets");
+	CU_ASSERT_STRING_EQUAL(names[n - 1], "b_dtls_suite");
+	/* too small: nothing */
+	CU_ASSERT_EQUAL(ctl_session_fields(names, n - 1), 0);
+}
+
+#define FPR_B                                                                                      \
+	"sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3C:4F:8A:1D:"         \
+	"13:7E:5F:08:E2:DD:0B:B1"
+#define KEY_DTLS "c2VjcmV0LWR0bHMta2V5LW9mLXRoZS1sZWctYi4uLg"
+
+/* Leg b a browser's: ICE-lite, DTLS-SRTP passive; leg a a device's, SDES. */
+static void session_fill_dtls(struct pr_ks_session *s)
+{
+	struct pr_ks_leg *a = &s->leg[PR_KS_LEG_A], *b = &s->leg[PR_KS_LEG_B];
+
+	session_fill(s);
+	snprintf(a->keying, sizeof(a->keying), "sdes");
+	a->ice_pwd[0] = 0;
+	memset(b->key_rx, 0, sizeof(b->key_rx));
+	memset(b->key_tx, 0, sizeof(b->key_tx));
+	snprintf(b->profile, sizeof(b->profile), "RTP/SAVP");
+	snprintf(b->suite, sizeof(b->suite), "AES_CM_128_HMAC_SHA1_80");
+	b->encrypted = true;
+	b->rtcp_mux = true;
+	snprintf(b->keying, sizeof(b->keying), "dtls");
+	snprintf(b->dtls_setup, sizeof(b->dtls_setup), "passive");
+	snprintf(b->dtls_fingerprint, sizeof(b->dtls_fingerprint), FPR_B);
+	snprintf(b->ice_ufrag, sizeof(b->ice_ufrag), "OurUfragOfLegB01");
+	snprintf(b->ice_pwd, sizeof(b->ice_pwd), "Ice+pwd/of/the/anchor/leg/b/0123");
+	snprintf(b->ice_remote_ufrag, sizeof(b->ice_remote_ufrag), "brwsr");
+}
+
+static void test_dtls_leg(void)
+{
+	struct pr_ks_session s;
+	struct ctl_session_live lv[2], before;
+	json_t *o;
+	char *out, *dump;
+
+	session_fill_dtls(&s);
+	CU_ASSERT_STRING_EQUAL(ctl_session_keying(&s.leg[0]), "sdes");
+	CU_ASSERT_STRING_EQUAL(ctl_session_keying(&s.leg[1]), "dtls");
+	s.leg[0].keying[0] = 0; /* a record written before X_keying: encrypted, so SDES */
+	CU_ASSERT_STRING_EQUAL(ctl_session_keying(&s.leg[0]), "sdes");
+	s.leg[0].encrypted = false;
+	CU_ASSERT_STRING_EQUAL(ctl_session_keying(&s.leg[0]), "clear");
+	session_fill_dtls(&s);
+
+	/* the suite figure: a profile name, nothing else */
+	memset(&lv[1], 0, sizeof(lv[1]));
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_suite", "AEAD_AES_128_GCM"), 0);
+	CU_ASSERT_STRING_EQUAL(lv[1].dtls_suite, "AEAD_AES_128_GCM");
+	before = lv[1];
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_suite", ""), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_suite", "aes\x1b[31m"), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_suite", KEY_DTLS), -EINVAL);
+	CU_ASSERT_EQUAL(
+	    ctl_session_fig_set(&lv[1], "dtls_suite", "AES_CM_128_HMAC_SHA1_80_AND_MUCH_MORE"),
+	    -EINVAL);
+	CU_ASSERT_EQUAL(memcmp(&lv[1], &before, sizeof(before)), 0);
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_key_rx", KEY_DTLS), -ENOENT);
+
+	/* reported, not nominated, not keyed */
+	live_fill(&lv[0]);
+	live_fill(&lv[1]);
+	lv[1].latched[0] = 0;
+	CU_ASSERT_FALSE(ctl_session_ice_nominated(&s.leg[1], &lv[1]));
+	CU_ASSERT_FALSE(ctl_session_ice_nominated(&s.leg[0], &lv[0])); /* latched, not ICE */
+	out = print_to_string(&s, lv, 1764200105);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	assert_no_secret(out);
+	CU_ASSERT_PTR_NULL(strstr(out, "/of/the/anchor/leg/b"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  keying               sdes (keys from the SDP's a=crypto)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice                  no (not an ICE leg)\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  keying               dtls (DTLS-SRTP handshake on the leg)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice ufrag (ours)     OurUfragOfLegB01\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice ufrag (peer)     brwsr\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice                  not nominated yet\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  bundle               no"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  dtls role (ours)     passive (the peer sends the ClientHello)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  dtls peer fingerprint " FPR_B "\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  dtls                 not keyed yet (handshake pending)\n"));
+	free(out);
+
+	/* nominated (latched) and keyed */
+	snprintf(lv[1].latched, sizeof(lv[1].latched), "203.0.113.7:50000");
+	CU_ASSERT_EQUAL(ctl_session_fig_set(&lv[1], "dtls_suite", "AES_CM_128_HMAC_SHA1_80"), 0);
+	CU_ASSERT_TRUE(ctl_session_ice_nominated(&s.leg[1], &lv[1]));
+	snprintf(s.leg[1].dtls_setup, sizeof(s.leg[1].dtls_setup), "active");
+	out = print_to_string(&s, lv, 1764200105);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	assert_no_secret(out);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  ice                  nominated (latched to 203.0.113.7:50000)\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  dtls role (ours)     active (we send the ClientHello)\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "  dtls                 keyed (AES_CM_128_HMAC_SHA1_80)\n"));
+	free(out);
+
+	o = ctl_session_json(&s, lv);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	dump = json_dumps(o, JSON_PRESERVE_ORDER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dump);
+	assert_no_secret(dump);
+	CU_ASSERT_PTR_NULL(strstr(dump, "/of/the/anchor/leg/b"));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_keying")), "dtls");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_dtls_setup")), "active");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_dtls_fingerprint")), FPR_B);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_ice_ufrag")),
+			       "OurUfragOfLegB01");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "b_dtls_suite")),
+			       "AES_CM_128_HMAC_SHA1_80");
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "b_ice_nominated")));
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "b_dtls_keyed")));
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "a_ice_nominated"))); /* no ICE */
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "a_dtls_keyed")));    /* SDES */
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "a_dtls_suite")));
+	free(dump);
+	json_decref(o);
+
+	/* not reported at all: nominated and keyed false, the suite null */
+	memset(&lv[1], 0, sizeof(lv[1]));
+	o = ctl_session_json(&s, lv);
+	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_ice_nominated")));
+	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "b_dtls_keyed")));
+	CU_ASSERT_TRUE(json_is_null(json_object_get(o, "b_dtls_suite")));
+	json_decref(o);
+	out = print_to_string(&s, lv, 1764200105);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice                  unknown\n"));
+	free(out);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -365,6 +546,8 @@ int main(void)
 	CU_add_test(s, "sorted by creation time", test_sort);
 	CU_add_test(s, "JSON: every field but the keys", test_json);
 	CU_add_test(s, "show: human view without keys", test_print);
+	CU_add_test(s, "the fields read: none secret", test_fields);
+	CU_add_test(s, "a DTLS-SRTP leg: keying, ICE, DTLS, no key nor pwd", test_dtls_leg);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
