@@ -3,7 +3,9 @@
 # 127.0.0.1, with ACL users as packaged (default user off; the slowpath's own user; users
 # for replication and for the sentinels). The slowpath finds the primary through the
 # sentinels ([redis] sentinels, master_name) and WAITs for one replica ([redis]
-# wait_replicas = 1) before a REGISTER's 200.
+# wait_replicas = 1) before a REGISTER's 200; a dataplane (net_null0, no hugepages) on the same
+# [redis] keys follows the primary too (its tunables connections: a change published on the
+# new primary is applied and reported there).
 # 1. devices register; 2. SENTINEL FAILOVER: the slowpath follows, new devices register,
 # the earlier bindings are on the new primary; 3. kill -9 of that primary during a
 # registration storm: every acknowledged binding is on the next primary (none lost), and
@@ -28,6 +30,7 @@ umask 022
 users="user default off
 user admin on >$ADMIN_PW ~* &* +@all
 user slowpath on >$SP_PW ~pr:* &pr:* +@all -@dangerous
+user dataplane on >$SP_PW ~pr:* &pr:* +@all -@dangerous
 user repl on >$ADMIN_PW +psync +replconf +ping
 user sentinel on >$ADMIN_PW allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
 
@@ -113,6 +116,38 @@ grep -q "primary of poprelay is 127.0.0.1:$P1" "$D/sp.log" || pr_fail "the slowp
 grep -qF "$SP_PW" "$D/sp.log" && pr_fail "the Redis password is in the log"
 ST="timeout 120 python3 $SP_DIR/sentinel_storm.py $TP $D"
 
+# the dataplane, on the same [redis] section as the slowpath (its own ACL user)
+DPP=dp-sentinel-$$
+cat >"$D/dp.conf" <<EOC
+[eal]
+lcores = 0-1
+huge = no
+memory_mb = 256
+file_prefix = $DPP
+[dataplane]
+worker_idle_sleep_us = 1000
+[port0]
+device = net_null0
+ipv4 = 198.51.100.10/24
+$(sed -n '/^\[redis\]/,/^\[/p' "$D/sp.conf" | grep -v '^\[eal\]')
+user = dataplane
+password_file = $D/redis-slowpath.pass
+EOC
+"$BUILD/poprelay-dataplane" -c "$D/dp.conf" >"$D/dp.log" 2>&1 &
+DP_PID=$!
+pr_on_exit "kill $DP_PID 2>/dev/null; wait $DP_PID 2>/dev/null; rm -rf /var/run/dpdk/$DPP"
+pr_wait_for 20 grep -q "running:" "$D/dp.log" || { cat "$D/dp.log"; pr_fail "the dataplane did not start"; }
+# dp_follows PORT VALUE: dp.burst_size set and published on PORT (the primary) is in force
+# and reported there by the dataplane within 5 s
+dp_follows() {
+	rc "$1" HSET pr:tunables dp.burst_size "$2" >/dev/null
+	rc "$1" PUBLISH pr:events tunables >/dev/null
+	pr_wait_for 5 sh -c "[ \"\$(redis-cli -p $1 --no-auth-warning --user admin --pass '$ADMIN_PW' HGET pr:tunables:in_force:dataplane dp.burst_size)\" = $2 ]" ||
+		{ grep -v debug "$D/dp.log" | tail -5; pr_fail "the dataplane did not apply dp.burst_size = $2 from 127.0.0.1:$1"; }
+	echo "ok: the dataplane applied and reported dp.burst_size = $2 on 127.0.0.1:$1"
+}
+dp_follows "$P1" 16
+
 # -- 1. registrations with a primary and a replica
 $ST reg 0 9 || pr_fail "registrations before any failover"
 
@@ -130,6 +165,7 @@ for i in $(seq 0 19); do
 	rc "$P2" EXISTS "pr:reg:u$i" | grep -qx 1 || pr_fail "u$i's binding is not on the new primary"
 done
 echo "ok: after SENTINEL FAILOVER the slowpath writes to 127.0.0.1:$P2, and u0..u19's bindings are there"
+dp_follows "$P2" 24
 
 # -- 3. the primary killed (-9) during a storm of first registrations (no retries)
 pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
@@ -145,6 +181,7 @@ done <"$D/acked"
 acked=$(grep -c . "$D/acked")
 [ "$lost" = 0 ] || pr_fail "$lost of $acked acknowledged registrations are missing on the new primary"
 echo "ok: primary killed mid-storm: $acked acknowledged registrations, 0 missing on 127.0.0.1:$P1"
+dp_follows "$P1" 40
 
 # -- 4. the killed node comes back as a replica: registrations succeed again
 rm -f "$D/n2/redis.pid"
@@ -155,4 +192,8 @@ pr_wait_for 20 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$A
 	pr_fail "node 2 did not come back as a replica"
 $ST reg 20 24 || pr_fail "registrations with a replica again"
 kill -0 "$SP_PID" || pr_fail "the slowpath died"
+kill -0 "$DP_PID" || pr_fail "the dataplane died"
+grep -q "primary of poprelay moved from 127.0.0.1:$P2 to 127.0.0.1:$P1" "$D/dp.log" ||
+	pr_fail "the dataplane did not log its move back to 127.0.0.1:$P1"
+grep -qF "$SP_PW" "$D/dp.log" && pr_fail "the Redis password is in the dataplane's log"
 echo PASS
