@@ -27,7 +27,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
-	rtpengine-daemon libmicrohttpd-dev prometheus curl nodejs $(NPM_PKG) \
+	rtpengine-daemon libmicrohttpd-dev prometheus curl nodejs $(NPM_PKG) chromium \
 	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
 	qemu-system-x86 ovmf openssh-client lintian
 
@@ -112,9 +112,11 @@ deps:
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
-	@# JsSIP and ws for tests/integration/slowpath_wss.sh, pinned by tests/node/package-lock.json
+	@# JsSIP and ws for the WSS tests, puppeteer-core to drive Debian's chromium in
+	@# webrtc_browser.sh (it downloads no browser), pinned by tests/node/package-lock.json
 	@cd tests/node && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
-		npm ci --no-audit --no-fund --loglevel=error; else echo "deps: node modules present"; fi
+		PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; \
+		else echo "deps: node modules present"; fi
 	@# Debian starts these services on install; the project starts its own instances.
 	@for s in redis-server coturn kamailio rtpengine-daemon prometheus; do \
 		(command -v systemctl >/dev/null && systemctl disable --now $$s >/dev/null 2>&1) || true; \
