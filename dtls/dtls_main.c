@@ -39,7 +39,7 @@
 static struct {
 	char dataplane_socket[108];
 	char cert_dir[256];
-	char redis_socket[108], redis_user[64], redis_password_file[256];
+	char redis_socket[256], redis_user[64], redis_password_file[256];
 	unsigned rotate_days, max_handshakes, handshake_timeout_s, per_source_per_s;
 } cfg = {
     .dataplane_socket = "/var/run/dpdk/poprelay/dtls.sock",
@@ -79,7 +79,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static char dp_user[64], dp_pass[256];
+static char dp_user[64], dp_pass[256], sentinels[256], master_name[64];
 
 static int load_config(const char *path, char *err, size_t el)
 {
@@ -118,6 +118,10 @@ static int load_config(const char *path, char *err, size_t el)
 				snprintf(dp_user, sizeof(dp_user), "%s", v);
 			else if (!strcmp(k, "password_file"))
 				snprintf(dp_pass, sizeof(dp_pass), "%s", v);
+			else if (!strcmp(k, "sentinels"))
+				snprintf(sentinels, sizeof(sentinels), "%s", v);
+			else if (!strcmp(k, "master_name"))
+				snprintf(master_name, sizeof(master_name), "%s", v);
 			continue;
 		}
 		if (strcmp(section, "dtls"))
@@ -153,6 +157,15 @@ static int load_config(const char *path, char *err, size_t el)
 				goto out;
 			}
 			*kd->u = (unsigned)u;
+		}
+	}
+	if (sentinels[0] || master_name[0]) {
+		/* Redis under Sentinel: the primary they name, not the socket */
+		char why[256];
+		if (pr_redis_sentinel_target(cfg.redis_socket, sizeof(cfg.redis_socket), sentinels,
+					     master_name, why, sizeof(why)) < 0) {
+			snprintf(err, el, "%s: %s", path, why);
+			goto out;
 		}
 	}
 	if (!cfg.redis_user[0] && !cfg.redis_password_file[0]) {

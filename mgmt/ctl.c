@@ -601,6 +601,18 @@ int main(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	snprintf(ctx.redis_socket, sizeof(ctx.redis_socket), "%s", v);
+	if (!sock_opt) {
+		/* Redis under Sentinel: the primary they name, not the socket */
+		const char *sn = ctl_conf_get(&ctx, "redis", "sentinels");
+		const char *mn = ctl_conf_get(&ctx, "redis", "master_name");
+		char why[256];
+		if (((sn && *sn) || (mn && *mn)) &&
+		    pr_redis_sentinel_target(ctx.redis_socket, sizeof(ctx.redis_socket), sn, mn,
+					     why, sizeof(why)) < 0) {
+			ctl_err(&ctx, "%s: %s", ctx.conf_path, why);
+			return CTL_EXIT_USAGE;
+		}
+	}
 	v = ctl_conf_get(&ctx, "global", "realm");
 	if (v && strlen(v) >= sizeof(ctx.realm)) {
 		ctl_err(&ctx, "%s: [global] realm longer than %zu characters", ctx.conf_path,

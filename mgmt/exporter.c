@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "mgmt/ctl.h"
 #include "mgmt/exporter.h"
 
@@ -255,6 +256,18 @@ int main(int argc, char **argv)
 	    copy_opt(cfg.pop, sizeof(cfg.pop), conf_or(&ctx, "sip", "pop", EXP_DEFAULT_POP),
 		     "[sip] pop"))
 		return 2;
+	if (!sock_opt) {
+		/* Redis under Sentinel: the primary they name, not the socket */
+		const char *sn = ctl_conf_get(&ctx, "redis", "sentinels");
+		const char *mn = ctl_conf_get(&ctx, "redis", "master_name");
+		char why[256];
+		if (((sn && *sn) || (mn && *mn)) &&
+		    pr_redis_sentinel_target(cfg.redis_socket, sizeof(cfg.redis_socket), sn, mn,
+					     why, sizeof(why)) < 0) {
+			fprintf(stderr, "%s: %s\n", PROG, why);
+			return 2;
+		}
+	}
 	if (strchr(cfg.prefix, '/') || !cfg.prefix[0]) {
 		fprintf(stderr, "%s: file prefix '%s' must be a plain name\n", PROG, cfg.prefix);
 		return 2;

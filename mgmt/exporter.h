@@ -51,7 +51,7 @@ struct exp_alarm_cfg {
 /* What a scrape reads, fixed at start. Every string is empty or NUL-terminated. */
 struct exp_cfg {
 	char prefix[64];	  /* [eal] file_prefix: the telemetry socket's directory */
-	char redis_socket[108];	  /* [redis] socket */
+	char redis_socket[256];	  /* [redis] socket, or the sentinel target of [redis] sentinels */
 	char redis_user[64];	  /* ACL user, "" for the default user */
 	char redis_passfile[256]; /* "" for no AUTH */
 	char cert[256];		  /* [sip] tls_cert */
