@@ -5,7 +5,9 @@
 #   ce_topology NAME=IP ...  bridge NS-br in NS-lan joining NS-dp (the dataplane's port, no
 #                            kernel address), NS-sig ($SP_ADDR, the slowpath) and one namespace
 #                            per device (interface NS-NAME, its bridge port NS-lNAME)
-#   ce_dataplane             the dataplane on NS-dp ($DP_IP) with a [media] section
+#   ce_dataplane             the dataplane on NS-dp ($DP_IP) with a [media] section; lines in
+#                            $CE_DP_EXTRA (if set) are appended to it (e.g. dtls_socket, [dtls]);
+#                            CE_HUGE=no: no hugepages (they may be taken by a make run)
 #   ce_slowpath [LINE...]    the slowpath on $SP_ADDR (TLS 5061, UDP/TCP 5060), extra [sip] lines
 #   ce_baresip_conf NAME ACCOUNT_LINE [CONFIG_LINE...]
 #                            $D/NAME/config + accounts; the device plays $D/NAME.wav and its
@@ -88,7 +90,8 @@ ce_topology() {
 ce_dataplane() {
 	local huge=no n
 	pr_redis_start "$D"
-	if grep -qw hugetlbfs /proc/filesystems && [ -w /proc/sys/vm/nr_hugepages ]; then
+	if [ "${CE_HUGE:-yes}" = yes ] && grep -qw hugetlbfs /proc/filesystems &&
+		[ -w /proc/sys/vm/nr_hugepages ]; then
 		pr_hugepages 256
 		huge=yes
 	fi
@@ -114,6 +117,7 @@ port_min = ${PORTS%-*}
 port_max = ${PORTS#*-}
 consumer = $PREFIX
 clear_latch = sdp-host
+${CE_DP_EXTRA:-}
 CONF
 	"$DP" -c "$D/dp.conf" --check-config >"$D/dp-check.log" 2>&1 ||
 		{ cat "$D/dp-check.log" >&2; pr_fail "the dataplane refuses its configuration"; }
