@@ -58,6 +58,14 @@ printf '%s\n' "$good" >"$tmp/good.conf"
 printf '%s\nbrust_size = 32\n' "$good" | refuse unknown_key "[port0]" brust_size "unknown key"
 printf '%s\n[dataplane]\nburst_size = 4096\n' "$good" | refuse bad_value "[dataplane]" burst_size "from 1 to 256"
 printf '%s\n[dataplne]\nburst_size = 32\n' "$good" | refuse unknown_section "[dataplne]" "unknown section"
+# Redis under Sentinel (the [redis] keys every process reads): each bad value names its key
+printf '%s\n[redis]\nsentinels = 127.0.0.1:26379, nohost\nmaster_name = poprelay\n' "$good" |
+	refuse sentinels_bad "[redis] sentinels" "'nohost' is not host:port"
+printf '%s\n[redis]\nmaster_name = poprelay\n' "$good" | refuse sentinels_missing "[redis] sentinels" "required with master_name"
+printf '%s\n[redis]\nsentinels = 127.0.0.1:26379\n' "$good" | refuse master_name_missing "[redis] master_name" "required with sentinels"
+printf '%s\n[redis]\nwait_replicas = 17\n' "$good" | refuse wait_replicas_range "[redis]" wait_replicas
+printf '%s\n[redis]\nsentinels = 127.0.0.1:26379, [::1]:26380\nmaster_name = poprelay\nwait_replicas = 1\n' "$good" |
+	accept sentinels_ok
 printf '[eal]\nhuge = sometimes\n[port0]\ndevice = net_null0\nipv4 = 198.51.100.10/24\n' | refuse bad_bool "[eal]" huge "yes or no"
 printf '[port0]\nipv4 = 198.51.100.10/24\n' | refuse missing_device "[port0]" device missing
 printf '[port0]\ndevice = net_null0\nipv4 = 198.51.100.10\n' | refuse bad_prefix "[port0]" ipv4 "prefix length"

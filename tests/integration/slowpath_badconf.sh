@@ -64,6 +64,23 @@ conf redis_password "redis_user = slowpath" "redis_password_file = $D/good.pass"
 accept redis_password
 if grep -q "s3cret" "$D"/*.out; then pr_fail "a password reached the output"; fi
 
+# Redis under Sentinel: a [redis] section after the others (the parser takes it as well)
+sentinel_conf() { # NAME LINES...
+	local n=$1
+	shift
+	conf "$n"
+	printf '[redis]\n' >>"$D/$n.conf"
+	printf '%s\n' "$@" >>"$D/$n.conf"
+}
+sentinel_conf sentinels_ok "sentinels = 127.0.0.1:26379, [::1]:26380" "master_name = poprelay" "wait_replicas = 1"
+accept sentinels_ok
+sentinel_conf sentinels_bad "sentinels = 127.0.0.1:26379, nohost" "master_name = poprelay"
+refuse sentinels_bad "[redis] sentinels" "'nohost' is not host:port"
+sentinel_conf master_name_missing "sentinels = 127.0.0.1:26379"
+refuse master_name_missing "[redis] master_name" "required with sentinels"
+sentinel_conf wait_replicas_range "wait_replicas = 17"
+refuse wait_replicas_range "[redis]" "'wait_replicas'"
+
 # Syntax and ranges (the parser).
 conf unknown_key "tls_lisen = 127.0.0.1:$TP"
 refuse unknown_key "[sip]" "unknown key 'tls_lisen'"
