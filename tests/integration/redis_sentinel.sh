@@ -9,7 +9,8 @@
 # 1. devices register; 2. SENTINEL FAILOVER: the slowpath follows, new devices register,
 # the earlier bindings are on the new primary; 3. kill -9 of that primary during a
 # registration storm: every acknowledged binding is on the next primary (none lost), and
-# with no replica left REGISTERs get 503 rather than a 200 a further loss would undo;
+# with no replica left REGISTERs get 503 (WAIT fell short) rather than a 200 a further loss
+# would undo;
 # 4. the killed node comes back as a replica: registrations succeed again.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -170,7 +171,7 @@ dp_follows "$P2" 24
 # -- 3. the primary killed (-9) during a storm of first registrations (no retries)
 pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
 	pr_fail "the old primary did not sync as a replica"
-$ST storm 20 119 30 "kill -9 \$(cat $D/n2/redis.pid)" || pr_fail "the storm"
+$ST storm 20 109 30 "kill -9 \$(cat $D/n2/redis.pid)" || pr_fail "the storm"
 pr_wait_for 20 sh -c "[ \"\$(redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P1 ]" ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P1 after the kill"
 lost=0
@@ -182,6 +183,11 @@ acked=$(grep -c . "$D/acked")
 [ "$lost" = 0 ] || pr_fail "$lost of $acked acknowledged registrations are missing on the new primary"
 echo "ok: primary killed mid-storm: $acked acknowledged registrations, 0 missing on 127.0.0.1:$P1"
 dp_follows "$P1" 40
+# no replica left: the write is made on the primary but WAIT 1 comes back 0, so the device
+# is told to retry (503) instead of 200
+$ST once 110 112 503 || pr_fail "REGISTER with no replica to WAIT for"
+grep -q "redis WAIT: 0 of 1 replicas acknowledged within 500 ms): answering REGISTER" "$D/sp.log" ||
+	pr_fail "no log line for the WAIT that fell short"
 
 # -- 4. the killed node comes back as a replica: registrations succeed again
 rm -f "$D/n2/redis.pid"
@@ -190,7 +196,7 @@ echo "replicaof 127.0.0.1 $P1" >>"$D/n2/redis.conf"
 redis-server "$D/n2/redis.conf" >/dev/null || pr_fail "restarting node 2"
 pr_wait_for 20 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
 	pr_fail "node 2 did not come back as a replica"
-$ST reg 20 24 || pr_fail "registrations with a replica again"
+$ST reg 113 119 || pr_fail "registrations with a replica again"
 kill -0 "$SP_PID" || pr_fail "the slowpath died"
 kill -0 "$DP_PID" || pr_fail "the dataplane died"
 grep -q "primary of poprelay moved from 127.0.0.1:$P2 to 127.0.0.1:$P1" "$D/dp.log" ||
