@@ -1101,6 +1101,100 @@ static void render_media(struct exp_out *o, json_t *m)
 	}
 }
 
+/* ICE-lite and DTLS-SRTP of browser legs (docs/media.md): the dataplane's figures, and
+ * poprelay-dtls's own while it is attached (they count from its attach, as the TURN front's
+ * do, and are left out while none is attached rather than shown as zeros). */
+static void render_media_webrtc(struct exp_out *o, json_t *m)
+{
+	static const struct kv verdicts[] = {
+	    {"ice_answered", "answered"},	    {"ice_role_conflict", "role_conflict"},
+	    {"ice_bad_integrity", "bad_integrity"}, {"ice_unknown_ufrag", "unknown_ufrag"},
+	    {"ice_malformed", "malformed"},	    {"ice_not_request", "not_request"}};
+	static const struct kv ice_drops[] = {{"ice_rate_limited", "rate_limited"},
+					      {"ice_unnominated", "unnominated"}};
+	static const struct kv dtls_drops[] = {{"dtls_dropped", "not_admitted"},
+					       {"dtls_unkeyed_dropped", "unkeyed"}};
+	static const struct kv keyed[] = {{"dtls_keyed", "handshake"},
+					  {"dtls_keys_restored", "restart"},
+					  {"dtls_keys_kept", "update"}};
+	static const struct kv records[] = {{"dtls_to_process", "to_process"},
+					    {"dtls_from_process", "from_process"}};
+	static const struct kv chan_drops[] = {
+	    {"dtls_to_process_dropped", "to_process_undelivered"},
+	    {"dtls_bad_records", "bad_record"}};
+	static const struct kv failed[] = {{"dtls_failed_fingerprint", "fingerprint"},
+					   {"dtls_failed_timeout", "timeout"},
+					   {"dtls_failed_alert", "alert"},
+					   {"dtls_failed_no_srtp", "no_srtp"},
+					   {"dtls_failed_busy", "busy"}};
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+	if (json_object_get(m, "legs_ice")) {
+		one(o, "poprelay_media_ice_legs", "gauge", "ICE-lite legs of the live sessions.",
+		    jint(m, "legs_ice"));
+		render_pairs(o, m, "poprelay_media_ice_checks_total", "counter",
+			     "STUN messages to ICE-lite legs, by verdict: answered, answered 487 "
+			     "(role_conflict), refused silently (bad_integrity, unknown_ufrag, "
+			     "malformed), or not a request (indications, responses).",
+			     "verdict", verdicts, N(verdicts));
+		one(o, "poprelay_media_ice_nominations_total", "counter",
+		    "Nominated checks that latched an ICE leg (first latch or a move).",
+		    jint(m, "ice_nominations"));
+		render_pairs(o, m, "poprelay_media_ice_dropped_packets_total", "counter",
+			     "Packets to ICE-lite legs dropped, by reason: STUN beyond 50 a second "
+			     "a leg, media from a source other than the nominated one.",
+			     "reason", ice_drops, N(ice_drops));
+	}
+	if (!json_object_get(m, "dtls_process_attached"))
+		return; /* a dataplane without DTLS-SRTP */
+	render_pairs(o, m, "poprelay_media_dtls_dropped_packets_total", "counter",
+		     "Packets of DTLS-SRTP legs dropped, by reason: DTLS records not handed to "
+		     "poprelay-dtls (no nomination, another source, over 50 a second, not a "
+		     "DTLS-SRTP leg, no process), media before the leg is keyed.",
+		     "reason", dtls_drops, N(dtls_drops));
+	render_pairs(o, m, "poprelay_media_dtls_legs_keyed_total", "counter",
+		     "DTLS-SRTP legs keyed, by where the keys came from: a handshake, the hash "
+		     "after a restart, the generation an update replaced.",
+		     "source", keyed, N(keyed));
+	one(o, "poprelay_media_dtls_legs_failed_total", "counter",
+	    "DTLS-SRTP legs whose handshake failed, reported to end.", jint(m, "dtls_legs_failed"));
+	one(o, "poprelay_media_dtls_unknown_leg_total", "counter",
+	    "Messages of poprelay-dtls for a leg gone or re-keyed meanwhile.",
+	    jint(m, "dtls_unknown_leg"));
+	one(o, "poprelay_media_dtls_process_attached", "gauge",
+	    "1 while poprelay-dtls is attached to the dataplane.",
+	    jint(m, "dtls_process_attached"));
+	one(o, "poprelay_media_dtls_process_attaches_total", "counter",
+	    "Times a poprelay-dtls attached to the dataplane.", jint(m, "dtls_process_attaches"));
+	render_pairs(o, m, "poprelay_media_dtls_records_total", "counter",
+		     "Messages between the dataplane and poprelay-dtls, by direction.", "direction",
+		     records, N(records));
+	render_pairs(
+	    o, m, "poprelay_media_dtls_channel_dropped_total", "counter",
+	    "Messages between the dataplane and poprelay-dtls dropped, by reason: not sent to "
+	    "the process (its ring full, or none attached), malformed from it.",
+	    "reason", chan_drops, N(chan_drops));
+	if (jint(m, "dtls_process_attached") != 1)
+		return;
+	one(o, "poprelay_dtls_handshakes_started_total", "counter",
+	    "DTLS-SRTP handshakes poprelay-dtls started (since it attached).",
+	    jint(m, "dtls_handshakes_started"));
+	one(o, "poprelay_dtls_handshakes_completed_total", "counter",
+	    "DTLS-SRTP handshakes completed, keys exported (since it attached).",
+	    jint(m, "dtls_handshakes_completed"));
+	one(o, "poprelay_dtls_handshakes_in_progress", "gauge", "DTLS-SRTP handshakes in progress.",
+	    jint(m, "dtls_handshakes_in_progress"));
+	render_pairs(o, m, "poprelay_dtls_handshakes_failed_total", "counter",
+		     "DTLS-SRTP handshakes failed or refused, by reason: the peer's certificate "
+		     "is not the SDP's fingerprint, handshake_timeout_s, a fatal alert, no "
+		     "common SRTP profile, max_handshakes in handshake already (busy).",
+		     "reason", failed, N(failed));
+	one(o, "poprelay_dtls_rate_limited_total", "counter",
+	    "ClientHellos of new legs refused by [dtls] per_source_per_s.",
+	    jint(m, "dtls_rate_limited"));
+#undef N
+}
+
 static void render_dataplane(struct exp_out *o, const struct exp_scrape *s)
 {
 	char ver[64], feat[128], lab[256];
@@ -1127,8 +1221,10 @@ static void render_dataplane(struct exp_out *o, const struct exp_scrape *s)
 			     "Packets the dataplane dropped, by reason.", "reason", "", NULL);
 	if (s->turn)
 		render_turn(o, s->turn);
-	if (s->media)
+	if (s->media) {
 		render_media(o, s->media);
+		render_media_webrtc(o, s->media);
+	}
 }
 
 static void render_redis(struct exp_out *o, const struct exp_scrape *s)

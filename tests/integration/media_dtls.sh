@@ -20,6 +20,8 @@
 #   g  our role active: the anchor sends the ClientHello once the leg is nominated
 #   h  poprelayctl session show of the keyed browser leg (text and --json): keying, ICE and
 #      DTLS state, the peer's fingerprint, the suite; no key nor ice-pwd in what it prints
+#   i  poprelay-exporter: the ICE and DTLS-SRTP families (promtool accepts the scrape) equal
+#      the telemetry's figures; the process's own left out once it stopped
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -28,10 +30,11 @@ pr_need_root
 DP=$BUILD/poprelay-dataplane
 DTLS=$BUILD/poprelay-dtls
 CTL=$BUILD/poprelayctl
+EXP=$BUILD/poprelay-exporter
 MPEER=$BUILD/tests/integration/media/mpeer
 PEER=$BUILD/tests/integration/media/dtlspeer
 H=$PR_ROOT/tests/integration/media
-for b in "$DP" "$DTLS" "$MPEER" "$PEER" "$CTL"; do [ -x "$b" ] || pr_fail "$b not built"; done
+for b in "$DP" "$DTLS" "$MPEER" "$PEER" "$CTL" "$EXP"; do [ -x "$b" ] || pr_fail "$b not built"; done
 TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
 PREFIX=md-dtls
 RELAY=198.51.100.10
@@ -306,6 +309,30 @@ if grep -qF -e "$TXK" -e "$RXK" -e "$PWD" -e "$KB_RX" -e "$KB_TX" -e key_ -e ice
 else
 	pr_log "ok: h: no key nor ice-pwd in poprelayctl's output"
 fi
+
+# ---- i: the exporter ----
+pr_log "i: poprelay-exporter's ICE and DTLS-SRTP families against the telemetry"
+ip netns exec md-pop "$EXP" -c "$tmp/dp.conf" -l 127.0.0.1:9469 2>"$tmp/exp.log" &
+pr_on_exit "kill $! 2>/dev/null"
+metrics_check() { # LABEL: scrape between two telemetry reads, promtool, webrtc_metrics.py
+	local rc=0
+	mstats >"$tmp/m0.json"
+	pr_wait_for 5 ip netns exec md-pop curl -sf -o "$tmp/m" http://127.0.0.1:9469/metrics ||
+		{ cat "$tmp/exp.log" >&2; pr_fail "the exporter does not answer"; }
+	mstats >"$tmp/m1.json"
+	promtool check metrics <"$tmp/m" >"$tmp/promtool.out" 2>&1 || rc=$?
+	python3 "$H/webrtc_metrics.py" "$tmp/m" "$tmp/m0.json" "$tmp/m1.json" "$PR_ROOT/docs/metrics.md" || rc=1
+	if [ $rc = 0 ]; then pr_log "ok: $1"; else cat "$tmp/promtool.out"; FAILS+=("$1"); pr_log "FAIL: $1"; fi
+}
+metrics_check "i: the ICE and DTLS-SRTP families equal the telemetry (process attached), promtool accepts them"
+grep -qE '^poprelay_dtls_handshakes_failed_total\{reason="fingerprint"\} 1$' "$tmp/m" &&
+	grep -qE '^poprelay_media_dtls_legs_keyed_total\{source="restart"\} 1$' "$tmp/m" &&
+	grep -qE '^poprelay_media_ice_nominations_total [1-9]' "$tmp/m" ||
+	{ FAILS+=("i: figures"); pr_log "FAIL: i: the scenarios' figures are not in the scrape"; }
+kill $dtls_pid
+wait $dtls_pid 2>/dev/null || true
+pr_wait_for 5 sh -c "! $TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_process_attached\": 1'" || true
+metrics_check "i: poprelay-dtls stopped: its own figures left out, the dataplane's still there"
 
 if [ ${#FAILS[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${FAILS[@]}" >&2
