@@ -23,11 +23,11 @@
  * given), an SRTP profile was negotiated and the 60-byte EXTRACTOR-dtls_srtp block was
  * exported. --cpu: a process's or thread's CPU time (utime + stime of that stat file) read at
  * the start of phase 2 and when the last handshake completed (within 20 ms: a leg that times
- * out afterwards does not stretch the window, and is counted in timed_out). Prints one JSON line: legs, ice_answered, completed,
- * failed, timed_out, bad_fpr, no_srtp, secs (phase 2, wall), per_s, cpu {NAME: seconds},
- * per_cpu_s {NAME: completed per CPU-second}, client_cpu (this process), cipher, group,
- * profile (of the first completed handshake). Exit 0: at least one handshake completed;
- * 3 none; 2 usage or setup. */
+ * out afterwards does not stretch the window, and is counted in timed_out). Prints one JSON line:
+ * legs, ice_answered, completed, failed, timed_out, bad_fpr, no_srtp, secs (phase 2, wall), per_s,
+ * cpu {NAME: seconds}, per_cpu_s {NAME: completed per CPU-second}, client_cpu (this process),
+ * cipher, group, profile (of the first completed handshake). Exit 0: at least one handshake
+ * completed; 3 none; 2 usage or setup. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +102,8 @@ static double cpu_of(const char *path)
 	buf[n] = 0;
 	/* fields after the command (which may hold spaces): state is field 3, utime 14 */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -223,10 +224,10 @@ static int load_legs(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"legs", 1, 0, 'l'},       {"cert", 1, 0, 'c'},	   {"key", 1, 0, 'k'},
-	    {"server-fpr", 1, 0, 'f'}, {"concurrency", 1, 0, 'n'}, {"timeout-ms", 1, 0, 'T'},
-	    {"cpu", 1, 0, 'u'},	       {0, 0, 0, 0}};
+	static const struct option lo[] = {{"legs", 1, 0, 'l'},	       {"cert", 1, 0, 'c'},
+					   {"key", 1, 0, 'k'},	       {"server-fpr", 1, 0, 'f'},
+					   {"concurrency", 1, 0, 'n'}, {"timeout-ms", 1, 0, 'T'},
+					   {"cpu", 1, 0, 'u'},	       {0, 0, 0, 0}};
 	const char *legs_path = NULL, *cert = NULL, *key = NULL, *sfpr = NULL;
 	const char *cpu_name[MAX_CPU], *cpu_path[MAX_CPU];
 	int ncpu = 0, conc = 64, timeout_ms = 5000, c;
@@ -254,7 +255,8 @@ int main(int argc, char **argv)
 		case 'u': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || ncpu == MAX_CPU) {
-				fprintf(stderr, "dtlsload: --cpu NAME=PATH (at most %d)\n", MAX_CPU);
+				fprintf(stderr, "dtlsload: --cpu NAME=PATH (at most %d)\n",
+					MAX_CPU);
 				return 2;
 			}
 			*eq = 0;
@@ -318,8 +320,8 @@ int main(int argc, char **argv)
 			uint8_t r[1500];
 			ssize_t k;
 			while ((k = recv(g->fd, r, sizeof(r), 0)) >= 0) {
-				if (k >= 20 && r[0] == 0x01 && r[1] == 0x01 && !memcmp(r + 8, g->tid, 12) &&
-				    !g->ice_ok && g->ice_tries > 0) {
+				if (k >= 20 && r[0] == 0x01 && r[1] == 0x01 &&
+				    !memcmp(r + 8, g->tid, 12) && !g->ice_ok && g->ice_tries > 0) {
 					g->ice_ok = true;
 					ice_answered++;
 					done_ice++;
@@ -428,9 +430,10 @@ int main(int argc, char **argv)
 					}
 				}
 				size_t sl = sp && sp->id == SRTP_AEAD_AES_128_GCM ? 12 : 14;
-				if (ok && (!sp || SSL_export_keying_material(g->ssl, km, 2 * (16 + sl),
-									     "EXTRACTOR-dtls_srtp",
-									     19, NULL, 0, 0) != 1)) {
+				if (ok &&
+				    (!sp || SSL_export_keying_material(g->ssl, km, 2 * (16 + sl),
+								       "EXTRACTOR-dtls_srtp", 19,
+								       NULL, 0, 0) != 1)) {
 					no_srtp++;
 					ok = false;
 				}
@@ -478,7 +481,8 @@ int main(int argc, char **argv)
 					continue;
 				}
 				struct timeval tv;
-				if (DTLSv1_get_timeout(g->ssl, &tv) == 1 && !tv.tv_sec && !tv.tv_usec)
+				if (DTLSv1_get_timeout(g->ssl, &tv) == 1 && !tv.tv_sec &&
+				    !tv.tv_usec)
 					DTLSv1_handle_timeout(g->ssl);
 				act[k++] = act[i];
 			}
@@ -508,7 +512,8 @@ int main(int argc, char **argv)
 		double d = cpu1[i] - cpu0[i];
 		printf("%s\"%s\": %.1f", i ? ", " : "", cpu_name[i], d > 0 ? completed / d : 0.0);
 	}
-	printf("}, \"client_cpu\": %.3f, \"cipher\": \"%s\", \"group\": \"%s\", \"profile\": \"%s\"}\n",
+	printf("}, \"client_cpu\": %.3f, \"cipher\": \"%s\", \"group\": \"%s\", \"profile\": "
+	       "\"%s\"}\n",
 	       ccpu, cipher, group, profile);
 	SSL_CTX_free(ctx);
 	for (int i = 0; i < nlegs; i++)
