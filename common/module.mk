@@ -11,3 +11,4 @@ $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
 
 $(eval $(call unit_test,test_keyspace,$(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS)))
 $(eval $(call unit_test,test_fring,,))
+$(eval $(call unit_test,test_redis_sentinel,$(COMMON_LIB),$(HIREDIS_LIBS)))

@@ -176,14 +176,17 @@ static int parse_sentinels(const char *list, struct sentinels *out, char *err, s
 		}
 		if (parse_hostport(p, len, out->s[out->n].host, sizeof(out->s[0].host),
 				   &out->s[out->n].port) < 0) {
-			snprintf(err, errlen, "'%.*s' is not host:port (port 1-65535)", (int)len, p);
+			snprintf(err, errlen, "'%.*s' is not host:port (port 1-65535)", (int)len,
+				 p);
 			return -EINVAL;
 		}
 		out->n++;
 		p = e ? e + 1 : NULL;
 	}
 	if (out->n == 0) {
-		snprintf(err, errlen, "empty, expected host:port of each sentinel, comma-separated (required with master_name)");
+		snprintf(err, errlen,
+			 "empty, expected host:port of each sentinel, comma-separated (required "
+			 "with master_name)");
 		return -EINVAL;
 	}
 	return 0;
@@ -211,8 +214,9 @@ int pr_redis_sentinel_target(char *out, size_t outlen, const char *sentinels,
 	int n;
 
 	if (!master_name || check_master_name(master_name) < 0) {
-		snprintf(err, errlen, "[redis] master_name: 1-63 characters of A-Z a-z 0-9 . _ - "
-				      "(required with sentinels)");
+		snprintf(err, errlen,
+			 "[redis] master_name: 1-63 characters of A-Z a-z 0-9 . _ - "
+			 "(required with sentinels)");
 		return -EINVAL;
 	}
 	if (parse_sentinels(sentinels ? sentinels : "", &st, why, sizeof(why)) < 0) {
@@ -355,7 +359,7 @@ static int sentinel_open(struct pr_redis *r, redisContext **out, char *err, size
 		rc = pr_redis_sentinel_reply(rep, host, sizeof(host), &port);
 		if (rc < 0)
 			snprintf(last, sizeof(last), "sentinel %s: %s", via,
-				 rc == -ENOENT	 ? "does not know the master name"
+				 rc == -ENOENT ? "does not know the master name"
 				 : rep && rep->type == REDIS_REPLY_ERROR ? rep->str
 									 : "no usable answer");
 		if (rep)
@@ -366,7 +370,8 @@ static int sentinel_open(struct pr_redis *r, redisContext **out, char *err, size
 		snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 		c = tcp_connect(host, port, r->timeout_ms > 0 ? r->timeout_ms : 2000);
 		if (!c) {
-			snprintf(last, sizeof(last), "sentinel %s names %s, unreachable", via, addr);
+			snprintf(last, sizeof(last), "sentinel %s names %s, unreachable", via,
+				 addr);
 			continue;
 		}
 		r->role_unchecked = false;
@@ -405,7 +410,6 @@ static int role_of(redisContext *c)
 		freeReplyObject(rep);
 	return rc;
 }
-
 
 static int auth_ctx(redisContext *c, const char *user, const char *password, char *err,
 		    size_t errlen)
@@ -627,7 +631,8 @@ static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const s
 			}
 			if (i == n && r->sentinel && any_readonly(replies, n)) {
 				/* not applied: asked again of the primary the sentinels name now */
-				snprintf(r->err, sizeof(r->err), "redis %s: now a replica", where(r));
+				snprintf(r->err, sizeof(r->err), "redis %s: now a replica",
+					 where(r));
 				for (i = 0; i < n; i++)
 					freeReplyObject(replies[i]);
 				continue;

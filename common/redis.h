@@ -23,7 +23,7 @@ struct pr_redis;
  * not seen a failover yet must not make us write to a replica. A lost connection or a
  * READONLY reply (the primary was demoted) asks the sentinels again before the one retry.
  * Sentinels are asked without AUTH (no sentinel password is supported) and nothing is TLS. */
-#define PR_REDIS_TARGET_MAX 256
+#define PR_REDIS_TARGET_MAX    256
 #define PR_REDIS_SENTINELS_MAX 8
 int pr_redis_sentinel_target(char *out, size_t outlen, const char *sentinels,
 			     const char *master_name, char *err, size_t errlen);

@@ -134,7 +134,8 @@ struct dp_redis_cfg {
 	char password_file[DP_CFG_STR_MAX];
 	char sentinels[DP_CFG_STR_MAX];
 	char master_name[DP_CFG_STR_MAX];
-	uint32_t wait_replicas, wait_timeout_ms; /* parsed (shared file); the dataplane does not WAIT yet */
+	/* parsed (the file is shared with the slowpath); the dataplane does not WAIT yet */
+	uint32_t wait_replicas, wait_timeout_ms;
 };
 
 struct dp_port_cfg {

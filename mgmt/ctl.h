@@ -46,7 +46,7 @@ struct ctl_ctx {
 	const char *conf_path;	     /* -c; CTL_DEFAULT_CONF when not given */
 	bool conf_explicit;	     /* -c was given: the file must exist */
 	bool json;		     /* --json: machine output */
-	char redis_socket[256];	     /* -s, else [redis] sentinels (a sentinel target, common/redis.h) or socket, else the default */
+	char redis_socket[256];	     /* -s, else [redis] sentinels or socket, else default */
 	char realm[PR_KS_REALM_MAX]; /* [global] realm, else PR_KS_DEFAULT_REALM */
 	char actor[PR_KS_NAME_MAX];  /* "ctl:<unix user>" for the audit trail */
 	struct ctl_conf_kv *conf;    /* every key of the config file (for other subcommands) */

@@ -249,7 +249,8 @@ static int ensure_connected(struct sp_aredis *ar)
 		char host[64], msg[640];
 		int port = 0;
 		if (!r || pr_redis_primary(r, host, sizeof(host), &port) < 0) {
-			snprintf(msg, sizeof(msg), "%s", r ? pr_redis_errmsg(r) : pr_redis_errmsg(NULL));
+			snprintf(msg, sizeof(msg), "%s",
+				 r ? pr_redis_errmsg(r) : pr_redis_errmsg(NULL));
 			pr_ks_errmsg_set(msg);
 			pr_redis_close(r);
 			ar->discover_after_ms = sp_now_ms() + SENTINEL_RETRY_MS;
