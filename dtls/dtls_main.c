@@ -363,8 +363,25 @@ static void on_msg(const struct pr_frec *t, const uint8_t *p, uint32_t n, uint64
 	case PR_DTLS_START:
 		if (g)
 			return;
-		if (!(g = leg_new(t, &m.h, now)))
+		if (!(g = leg_new(t, &m.h, now))) {
+			/* An active leg gets one START per attach: dropped, it would wait forever
+			 * for a handshake nobody starts (the peer waits for our ClientHello). It
+			 * fails, reported to end (busy: max_handshakes; else a handshake error). */
+			struct leg tmp = {.t = *t, .gen = m.h.gen};
+			struct pr_dtls_hdr fh = {.type = PR_DTLS_FAIL,
+						 .gen = m.h.gen,
+						 .reason = in_hs >= cfg.max_handshakes
+							       ? PR_DTLS_F_BUSY
+							       : PR_DTLS_F_ALERT};
+			tmp.t.len = 0;
+			send_msg(&tmp, &fh, NULL, 0);
+			if (fh.reason == PR_DTLS_F_ALERT)
+				st->failed[PR_DTLS_F_ALERT]++;
+			PR_WARN("leg %u: DTLS-SRTP handshake not started: %s", t->srv_port,
+				fh.reason == PR_DTLS_F_BUSY ? "max_handshakes in handshake already"
+							    : "it could not be set up");
 			return;
+		}
 		break;
 	case PR_DTLS_RECORD:
 		if (!g) {
