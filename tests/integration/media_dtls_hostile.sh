@@ -63,7 +63,7 @@ for d in a b x; do pr_veth mh-$d mh${d}0 mh-br mhb$d; done
 for p in mhbp mhba mhbb mhbx; do ip -n mh-br link set $p master mhbr; done
 ip -n mh-a addr add $IPA/24 dev mha0
 ip -n mh-b addr add $IPB/24 dev mhb0
-# md-x: the hostile host, 16 addresses (198.51.100.70-85)
+# mh-x: the hostile host, 16 addresses (198.51.100.70-85)
 XS=()
 for i in $(seq 70 85); do
 	ip -n mh-x addr add 198.51.100.$i/24 dev mhx0
