@@ -321,6 +321,29 @@ static const char *yesno(bool b)
 	return b ? "yes" : "no";
 }
 
+/* A string field of the leg by name, "" when the codec has no such field. */
+static const char *leg_str(const struct pr_ks_leg *g, const char *name)
+{
+	const struct pr_ks_field *f = pr_ks_field_find(&pr_ks_leg_desc, name, NULL);
+
+	return f && f->type == PR_KS_T_STR ? (const char *)g + f->off : "";
+}
+
+/* BUNDLE (RFC 8843): "no", or the group and the leg's mid from X_bundle and X_mid, read
+ * through the codec's descriptor so that the view follows the record's fields. */
+static void bundle_text(const struct pr_ks_leg *g, char *v, size_t len)
+{
+	char grp[80], mid[40];
+
+	if (!leg_str(g, "bundle")[0]) {
+		snprintf(v, len, "no");
+		return;
+	}
+	ctl_session_text(leg_str(g, "bundle"), sizeof(grp) - 1, grp, sizeof(grp));
+	ctl_session_text(leg_str(g, "mid"), sizeof(mid) - 1, mid, sizeof(mid));
+	snprintf(v, len, "yes (group %s, mid %s)", grp, mid);
+}
+
 /* Keying, ICE and DTLS state of a leg: names, roles and fingerprints, never ice-pwd nor a
  * key (session_read never reads them; the unit test sets them to check this prints none). */
 static void print_keying(const struct pr_ks_leg *g, const struct ctl_session_live *lv, FILE *out)
@@ -343,7 +366,8 @@ static void print_keying(const struct pr_ks_leg *g, const struct ctl_session_liv
 		else
 			snprintf(v, sizeof(v), "%s", lv->present ? "not nominated yet" : "unknown");
 		line(out, in, "ice", v);
-		line(out, in, "bundle", "no (one stream a leg: BUNDLE is planned)");
+		bundle_text(g, v, sizeof(v));
+		line(out, in, "bundle", v);
 	} else {
 		line(out, in, "ice", "no (not an ICE leg)");
 	}

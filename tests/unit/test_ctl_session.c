@@ -475,7 +475,7 @@ static void test_dtls_leg(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice ufrag (ours)     OurUfragOfLegB01\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice ufrag (peer)     brwsr\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  ice                  not nominated yet\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  bundle               no"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  bundle               no\n"));
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(out, "  dtls role (ours)     passive (the peer sends the ClientHello)\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "  dtls peer fingerprint " FPR_B "\n"));
@@ -498,6 +498,19 @@ static void test_dtls_leg(void)
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(out, "  dtls                 keyed (AES_CM_128_HMAC_SHA1_80)\n"));
 	free(out);
+
+	/* a bundled leg, when the record has BUNDLE's fields (X_bundle, X_mid) */
+	const struct pr_ks_field *fb = pr_ks_field_find(&pr_ks_leg_desc, "bundle", NULL);
+	const struct pr_ks_field *fm = pr_ks_field_find(&pr_ks_leg_desc, "mid", NULL);
+	if (fb && fm && fb->type == PR_KS_T_STR && fm->type == PR_KS_T_STR) {
+		snprintf((char *)&s.leg[1] + fb->off, fb->size, "call-1-a");
+		snprintf((char *)&s.leg[1] + fm->off, fm->size, "0");
+		out = print_to_string(&s, lv, 1764200105);
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(out, "  bundle               yes (group call-1-a, mid 0)\n"));
+		free(out);
+		memset((char *)&s.leg[1] + fb->off, 0, fb->size);
+	}
 
 	o = ctl_session_json(&s, lv);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
