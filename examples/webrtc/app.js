@@ -201,4 +201,8 @@ async function anchorFigures() {
 	if (c.figures)
 		setInterval(anchorFigures, 2000);
 	demo.ready = true;
+	// ?register: register at once with the form's settings (a check of the page without
+	// a click: tests/integration/make_run.sh)
+	if (new URLSearchParams(location.search).has('register'))
+		demo.register();
 })();

@@ -5,7 +5,7 @@
 // device, hang up, then answer the device's call. The microphone is Chromium's fake device
 // playing a WAV file (a tone); the page hears the remote track with a WebAudio AnalyserNode.
 //
-//   node browser_call.js PAGE_URL WAV SPKI_SHA256 TARGET CALL_S [CHROMIUM]
+//   node browser_call.js [--call-only] PAGE_URL WAV SPKI_SHA256 TARGET CALL_S [CHROMIUM]
 //
 // SPKI_SHA256: base64 sha-256 of the WSS certificate's public key (the test CA's leaf), the
 // one certificate Chromium then accepts unverified (--ignore-certificate-errors-spki-list).
@@ -14,13 +14,16 @@
 //   call {json}     after the call to TARGET, hung up by the page after CALL_S seconds
 //   waiting         ready for a call to it
 //   answer {json}   after the incoming call ended (the device hangs up), or 40 s
+// --call-only (make run's demo, tests/run-appliance.sh): the call only, no waiting/answer.
 // {json}: the page's state: call (ended/failed), cause, direction, heard ([{t, hz, db}] every
 // 100 ms: the remote audio's strongest frequency), stats (getStats of the leg, last
 // second), log. Exit 0 when both steps ran (the test judges them), 1 otherwise.
 'use strict';
 const puppeteer = require('puppeteer-core');
 
-const [url, wav, spki, target, callS, exe] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const callOnly = argv[0] === '--call-only';
+const [url, wav, spki, target, callS, exe] = callOnly ? argv.slice(1) : argv;
 if (!url || !wav || !spki || !target || !(Number(callS) > 0)) {
 	console.error('usage: node browser_call.js PAGE_URL WAV SPKI_SHA256 TARGET CALL_S [CHROMIUM]');
 	process.exit(2);
@@ -65,6 +68,8 @@ async function main() {
 			await page.waitForFunction(over, { timeout: 5000 });
 		}
 		say('call', await state());
+		if (callOnly)
+			return;
 
 		say('waiting');
 		await page.waitForFunction('window.demo.state.direction === "incoming"', { timeout: 20000 });
