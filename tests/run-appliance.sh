@@ -10,10 +10,17 @@
 #                        veth pair pr-pop-sig/pr-cli-sig), certificate from a demo CA
 #   poprelay-turnfront   TURN over TCP (192.0.2.1:3478) and TLS (192.0.2.1:5349) in pr-pop,
 #                        attached to the dataplane's stream socket
-#   demo                 users alice, bob and carol (poprelayctl user add); alice registers
-#                        from pr-client with baresip over TLS; bob registers too and answers
-#                        a call from carol's device: a tone, SDES-SRTP on both legs,
+#   poprelay-dtls        the DTLS-SRTP handshakes of browser legs, attached to the
+#                        dataplane's [media] dtls_socket; the slowpath takes SIP over WSS on
+#                        192.0.2.1:8443 from the demo page's origin http://127.0.0.1:8080
+#   demo                 users alice, bob, carol and dave (poprelayctl user add); alice
+#                        registers from pr-client with baresip over TLS; bob registers too and
+#                        answers a call from carol's device: a tone, SDES-SRTP on both legs,
 #                        anchored on the dataplane (poprelayctl session list/show, the CDR)
+#   webrtc               examples/webrtc/serve.js on 127.0.0.1:8080 in pr-client; headless
+#                        Chromium there (tests/node/browser_call.js) opens the page,
+#                        registers dave over WSS and calls bob for 8 s: DTLS-SRTP on the
+#                        browser's leg, SDES-SRTP on bob's (session list/show, the CDR)
 #
 # To add a process: write a start_<name> function that calls pr_start NAME NS CMD... and
 # add <name> to PROCESSES below.
@@ -25,11 +32,13 @@ BUILD=${1:-build}
 trap 'trap "" INT TERM; exit 130' INT TERM
 pr_need_root
 
-PROCESSES=(dataplane slowpath turnfront)
+PROCESSES=(dataplane dtls slowpath turnfront)
 APPLIANCE_IP4=198.51.100.10
 APPLIANCE_IP6=2001:db8:100::10
 SIP_IP=192.0.2.1
 CLIENT_SIP_IP=192.0.2.20
+WSS_PORT=8443
+PAGE=127.0.0.1:8080 # the WebRTC demo page, on pr-client's loopback (a secure context)
 RUN=$(pr_tmpdir)
 CONF=$RUN/poprelay.conf
 
@@ -88,11 +97,14 @@ config() {
 	openssl x509 -req -in "$RUN/sip.csr" -CA "$RUN/ca.crt" -CAkey "$RUN/ca.key" -CAcreateserial \
 		-days 2 -extfile "$RUN/sip.ext" -out "$RUN/sip.crt" 2>/dev/null
 	if ! grep -q '^\[sip\]' "$CONF"; then echo "[sip]" >>"$CONF"; fi
-	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 30000-30999\ndigest_algorithms = MD5" "$CONF"
+	sed -i "/^\[sip\]/a tls_listen = $SIP_IP:5061\nlisten = $SIP_IP:5060\ntls_cert = $RUN/sip.crt\ntls_key = $RUN/sip.key\ntls_ca = $RUN/ca.crt\nadvertised_host = $SIP_IP\nmedia_addr = $APPLIANCE_IP4\nmedia_ports = 30000-30999\ndigest_algorithms = MD5\nwss_listen = $SIP_IP:$WSS_PORT\nws_origins = http://$PAGE" "$CONF"
 	# TURN over TCP and TLS: on the signalling address, with the slowpath's certificate
 	# ([sip] tls_cert and tls_key: the front takes them when its section names none)
 	printf '[turn_front]\ndataplane_socket = /var/run/dpdk/%s/turn_front.sock\ntcp_listen = %s:3478\ntls_listen = %s:5349\n' \
 		"$(sed -n 's/^file_prefix = //p' "$CONF")" $SIP_IP $SIP_IP >>"$CONF"
+	# poprelay-dtls: on the dataplane's default [media] dtls_socket, its certificate here
+	printf '[dtls]\ndataplane_socket = /var/run/dpdk/%s/dtls.sock\ncert_dir = %s/dtls\n' \
+		"$(sed -n 's/^file_prefix = //p' "$CONF")" "$RUN" >>"$CONF"
 	pr_log "configuration: $CONF (hugepages: $huge)"
 }
 
@@ -108,6 +120,14 @@ start_slowpath() {
 		{ cat "$RUN/slowpath.log"; pr_fail "the slowpath did not come up"; }
 }
 
+start_dtls() {
+	pr_start dtls pr-pop "$BUILD/poprelay-dtls" -c "$CONF"
+	pr_wait_for 15 grep -q "attached to the dataplane" "$RUN/dtls.log" ||
+		{ cat "$RUN/dtls.log"; pr_fail "poprelay-dtls did not attach to the dataplane"; }
+	pr_wait_for 10 grep -q "published pr:dtls:fingerprint" "$RUN/dtls.log" ||
+		{ cat "$RUN/dtls.log"; pr_fail "poprelay-dtls did not publish its fingerprint"; }
+}
+
 start_turnfront() {
 	pr_start turnfront pr-pop "$BUILD/poprelay-turnfront" -c "$CONF"
 	pr_wait_for 15 grep -q "attached to the dataplane" "$RUN/turnfront.log" ||
@@ -117,7 +137,7 @@ start_turnfront() {
 # Demo: two users, and alice registering from pr-client with baresip over TLS + SRTP.
 demo() {
 	local u pw
-	for u in alice bob carol; do
+	for u in alice bob carol dave; do
 		pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')-Demo7
 		printf '%s\n' "$pw" >"$RUN/$u.pass"
 		"$BUILD/poprelayctl" -c "$CONF" user add "$u" --password-file "$RUN/$u.pass" \
@@ -212,6 +232,87 @@ for c in json.load(sys.stdin):
 	echo
 }
 
+# The WebRTC demo page (examples/webrtc/) served in pr-client, where a browser reaches both
+# the WSS listener and the anchor; its form filled in for dave calling bob, the anchor's
+# figures from poprelayctl under it. Needs node, chromium and tests/node's modules (make deps).
+webrtc_demo() {
+	[ -n "${CALL_READY:-}" ] || return 0
+	command -v node >/dev/null && [ -x /usr/bin/chromium ] &&
+		[ -d tests/node/node_modules/puppeteer-core ] && [ -d tests/node/node_modules/jssip ] ||
+		{ WEBRTC_SKIP="node, chromium or tests/node's modules missing (make deps)" && return 0; }
+	python3 tests/integration/media/tone.py gen "$RUN/web.wav" 660 30
+	# the one certificate Chromium then accepts unverified: the slowpath's (sha-256 of its key)
+	SPKI=$(openssl x509 -in "$RUN/sip.crt" -noout -pubkey | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64)
+	printf '{"wss": "wss://%s:%s", "user": "dave", "password": "%s", "domain": "poprelay", "target": "bob", "figures": true}\n' \
+		$SIP_IP $WSS_PORT "$(cat "$RUN/dave.pass")" >"$RUN/webrtc.json"
+	pr_start webrtc-page pr-client node examples/webrtc/serve.js $PAGE "$RUN/webrtc.json" \
+		"$(realpath "$BUILD")/poprelayctl" -c "$CONF" --json session list
+	pr_wait_for 10 grep -q "^serving" "$RUN/webrtc-page.log" ||
+		{ WEBRTC_SKIP="serve.js did not start: $(tail -1 "$RUN/webrtc-page.log")" && return 0; }
+	# a person's browser: in pr-client, a profile of its own (else an open Chromium takes the
+	# URL in the host's namespace), the fake microphone playing a 660 Hz tone
+	OPEN_PAGE="ip netns exec pr-client chromium --no-sandbox --user-data-dir=$RUN/chromium --ignore-certificate-errors-spki-list=$SPKI --use-fake-device-for-media-stream --use-file-for-fake-audio-capture=$RUN/web.wav http://$PAGE/"
+	WEBRTC_READY=1
+}
+
+# A browser calls a device: headless Chromium in pr-client opens the demo page, registers
+# dave over WSS and calls bob (baresip, SDES-SRTP) for 8 s with a 660 Hz tone; the anchor
+# keys the browser's leg by DTLS-SRTP (poprelay-dtls) and re-encrypts to bob's SDES key.
+show_webrtc() {
+	if [ -z "${WEBRTC_READY:-}" ]; then
+		[ -z "${WEBRTC_SKIP:-}" ] || printf '== WebRTC: not shown: %s\n\n' "$WEBRTC_SKIP"
+		return 0
+	fi
+	echo "== WebRTC: headless Chromium in pr-client opens the demo page http://$PAGE/, registers"
+	echo "   dave over SIP over WSS ($SIP_IP:$WSS_PORT) and calls bob's device for 8 s; the media"
+	echo "   is anchored at $APPLIANCE_IP4: ICE-lite and DTLS-SRTP toward the browser, SDES-SRTP toward bob"
+	ip netns exec pr-client setsid node tests/node/browser_call.js --call-only "http://$PAGE/" \
+		"$RUN/web.wav" "$SPKI" bob 8 /usr/bin/chromium >"$RUN/browser.out" 2>"$RUN/browser.err" </dev/null &
+	local br=$! id="" i
+	pr_on_exit "kill -- -$br 2>/dev/null"
+	pr_wait_for 30 grep -q "^registered" "$RUN/browser.out" &&
+		echo "-- dave registered over WSS from the page: $("$BUILD/poprelayctl" -c "$CONF" user show dave | grep -E '^registration')"
+	for i in $(seq 150); do
+		id=$("$BUILD/poprelayctl" -c "$CONF" --json session list 2>/dev/null |
+			python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["id"] if a else "")' 2>/dev/null)
+		[ -n "$id" ] && break
+		kill -0 $br 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -n "$id" ]; then
+		sleep 4
+		echo "-- poprelayctl session list (4 s into the call)"
+		"$BUILD/poprelayctl" -c "$CONF" session list
+		echo "-- poprelayctl session show $id"
+		"$BUILD/poprelayctl" -c "$CONF" session show "$id"
+	fi
+	wait $br 2>/dev/null
+	echo "-- the page's view (RTCPeerConnection.getStats of its leg, at the hang-up)"
+	sed -n 's/^call //p' "$RUN/browser.out" | python3 -c '
+import json, sys
+for l in sys.stdin:
+    p = json.loads(l)
+    s = p.get("stats", {})
+    heard = [h["hz"] for h in p.get("heard", [])]
+    print("call %s (%s), DTLS %s, %s, ICE pair %s -> %s, packets sent %s, received %s, heard %s Hz" % (
+        p.get("call"), p.get("cause") or "-", s.get("dtlsState"), s.get("srtpCipher"), s.get("local"),
+        s.get("remote"), s.get("packetsSent"), s.get("packetsReceived"),
+        max(set(heard), key=heard.count) if heard else "nothing"))'
+	sleep 1
+	echo "-- the call's CDR (poprelayctl cdr export --format json, the last one)"
+	"$BUILD/poprelayctl" -c "$CONF" cdr export --since 1h --format json | python3 -c '
+import json, sys
+cdrs = json.load(sys.stdin)
+for c in cdrs[-1:]:
+    print("%s %s -> %s, %s s, end %s" % (c["id"], c["caller_user"], c["callee_user"], c["duration_s"], c["end_reason"]))
+    for leg in ("caller", "callee"):
+        print("  %s: keying %s, %s, rx %s packets, tx %s packets, lost %s, jitter %s us, %s kbps" % (leg,
+              c.get(leg + "_keying") or "-", c[leg + "_suite"] or "clear", c[leg + "_rx_packets"],
+              c[leg + "_tx_packets"], c[leg + "_lost"], c[leg + "_jitter_us"], c[leg + "_avg_kbps"]))'
+	echo
+}
+
 show() {
 	echo
 	echo "== ping from pr-client"
@@ -243,6 +344,7 @@ show() {
 		echo
 	fi
 	show_call
+	show_webrtc
 	echo "== poprelayctl user list"
 	"$BUILD/poprelayctl" -c "$CONF" user list
 	echo
@@ -259,6 +361,11 @@ show() {
 	echo "  $BUILD/poprelayctl -c $CONF cdr list --since 1h"
 	echo "  ip netns exec pr-client turnutils_uclient -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $APPLIANCE_IP4"
 	echo "  ip netns exec pr-client turnutils_uclient -t -S -p 5349 -u alice -w \$(cat $RUN/alice.pass) -y -n 20 $SIP_IP"
+	if [ -n "${WEBRTC_READY:-}" ]; then
+		echo "The WebRTC demo page (register as dave, call bob; the anchor's figures under it),"
+		echo "from a root shell of a desktop session (DISPLAY or WAYLAND_DISPLAY set):"
+		echo "  $OPEN_PAGE"
+	fi
 	echo "Ctrl-C stops it and cleans up."
 }
 
@@ -268,6 +375,7 @@ config
 for p in "${PROCESSES[@]}"; do "start_$p"; done
 demo
 call_demo
+webrtc_demo
 show
 # Run until Ctrl-C (lib.sh turns INT/TERM into exit, which tears everything down) or until
 # a process dies.
