@@ -9,7 +9,16 @@
 // wrapped into one script by the few lines of bundle() below, from tests/node/node_modules
 // (`make deps` installs them). With FIGURES_COMMAND (e.g. poprelayctl -c CONF --json session
 // list), GET /figures runs it and returns its output: the anchor's live figures for the page.
+//
+// TURN (optional): a "turn" object in CONFIG_JSON_FILE, {"urls": "turn:ADDR:3478?transport=udp",
+// "secret_file": PATH, "ttl_s": 86400, "relay_only": true}, makes /config.json carry
+// iceServers with TURN REST credentials (draft-uberti-behave-turn-rest, docs/turn.md) minted
+// at each request for the page's user: username EXPIRY:USER, credential
+// base64(HMAC-SHA1(secret, username)). The secret is the first line of secret_file, the file
+// given to `poprelayctl turn secret add ID --from-file`; it never leaves this server.
+// relay_only sets iceTransportPolicy "relay". This is what a carrier's web application does.
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
@@ -78,6 +87,46 @@ try {
 	console.error(`serve.js: JsSIP not found under ${MODULES} (make deps): ${e.message}`);
 	process.exit(1);
 }
+// pageConfig(): the page's settings; a "turn" object becomes iceServers with fresh credentials
+function pageConfig() {
+	if (!configFile)
+		return '{}';
+	const c = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+	const t = c.turn;
+	if (t === undefined)
+		return JSON.stringify(c);
+	delete c.turn;
+	if (typeof t !== 'object' || typeof t.urls !== 'string' || !/^turns?:/.test(t.urls))
+		throw new Error('turn.urls: a turn: or turns: URL is required');
+	if (typeof t.secret_file !== 'string')
+		throw new Error('turn.secret_file: the path of the TURN REST secret is required');
+	const ttl = t.ttl_s === undefined ? 86400 : t.ttl_s;
+	if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86400)
+		throw new Error('turn.ttl_s: an integer from 60 to 604800 is required');
+	if (typeof c.user !== 'string' || !c.user)
+		throw new Error('user: the TURN username is made of it, it is required with turn');
+	let secret;
+	try {
+		secret = fs.readFileSync(t.secret_file, 'utf8').split('\n')[0];
+	} catch (e) {
+		throw new Error(`turn.secret_file: cannot read ${t.secret_file}: ${e.code || e.message}`);
+	}
+	if (secret.length < 16)
+		throw new Error(`turn.secret_file: ${t.secret_file}: its first line is not a secret (16 characters or more)`);
+	const username = `${Math.floor(Date.now() / 1000) + ttl}:${c.user}`;
+	const credential = crypto.createHmac('sha1', secret).update(username).digest('base64');
+	c.iceServers = [{ urls: t.urls, username, credential }];
+	if (t.relay_only)
+		c.iceTransportPolicy = 'relay';
+	return JSON.stringify(c);
+}
+try {
+	pageConfig();
+} catch (e) {
+	console.error(`serve.js: ${configFile}: ${e.message}`);
+	process.exit(1);
+}
+
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 const send = (res, code, type, body) => {
 	res.writeHead(code, { 'Content-Type': type, 'Cache-Control': 'no-store' });
@@ -88,7 +137,11 @@ const server = http.createServer((req, res) => {
 	if (url.pathname === '/jssip.js')
 		return send(res, 200, TYPES['.js'], jssip);
 	if (url.pathname === '/config.json')
-		return send(res, 200, TYPES['.json'], configFile ? fs.readFileSync(configFile) : '{}');
+		try {
+			return send(res, 200, TYPES['.json'], pageConfig());
+		} catch (e) {
+			return send(res, 500, 'text/plain', `${e.message}\n`);
+		}
 	if (url.pathname === '/figures') {
 		if (!figures.length)
 			return send(res, 404, 'text/plain', 'no figures command\n');
