@@ -385,7 +385,8 @@ static json_t *squery(struct ctl_tel *t, const char *cmd, char *why, size_t len)
 
 struct dp_view {
 	json_t *info, *ports, *neigh, *lcores;
-	json_t *turn; /* /poprelay/turn/stats (NULL: TURN off) */
+	json_t *turn;  /* /poprelay/turn/stats (NULL: TURN off) */
+	json_t *media; /* /poprelay/media/stats (NULL: no media anchor) */
 };
 
 static void check_dataplane(const struct opts *o, struct proc *p, struct dp_view *v)
@@ -438,6 +439,7 @@ static void check_dataplane(const struct opts *o, struct proc *p, struct dp_view
 	{ /* (for the stream front's row; absent when TURN is off) */
 		int err;
 		v->turn = ctl_tel_query(&t, "/poprelay/turn/stats", &err);
+		v->media = ctl_tel_query(&t, "/poprelay/media/stats", &err);
 	}
 	p->state = P_UP;
 	snprintf(p->detail, sizeof(p->detail), "pid %" PRId64 ", telemetry %s",
@@ -515,7 +517,7 @@ static void print_dataplane(const struct dp_view *v)
 	}
 }
 
-#define NPROCS 5
+#define NPROCS 6
 
 /* poprelay-turnfront (TURN over TCP and TLS), checked when the file has its [turn_front]
  * section: up when the dataplane says a front is attached to its stream socket. */
@@ -552,6 +554,38 @@ static void turnfront_judge(const struct ctl_ctx *ctx, const struct proc *dp,
 		 (int64_t)jint(v->turn, "stream_tls_connections"));
 }
 
+/* poprelay-dtls (the DTLS-SRTP handshakes of browser legs), checked when the file has its
+ * [dtls] section: up when the dataplane says it is attached to [media] dtls_socket. */
+static void dtls_judge(const struct ctl_ctx *ctx, const struct proc *dp, const struct dp_view *v,
+		       struct proc *p)
+{
+	if (!has_section(ctx, "dtls")) {
+		p->state = P_UNCHECKED;
+		snprintf(p->detail, sizeof(p->detail), "no [dtls] section in %s", ctx->conf_path);
+		return;
+	}
+	p->state = P_DOWN;
+	if (dp->state != P_UP) {
+		snprintf(p->detail, sizeof(p->detail), "unknown: the dataplane is not up");
+		return;
+	}
+	if (!v->media) {
+		snprintf(p->detail, sizeof(p->detail), "the dataplane runs no media anchor");
+		return;
+	}
+	if (jint(v->media, "dtls_process_attached") != 1) {
+		snprintf(p->detail, sizeof(p->detail),
+			 "not attached to the dataplane's [media] dtls_socket (browser legs get no "
+			 "keys)");
+		return;
+	}
+	p->state = P_UP;
+	snprintf(p->detail, sizeof(p->detail),
+		 "attached; %" PRId64 " handshakes in progress, %" PRId64 " completed",
+		 (int64_t)jint(v->media, "dtls_handshakes_in_progress"),
+		 (int64_t)jint(v->media, "dtls_handshakes_completed"));
+}
+
 int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 {
 	struct opts o;
@@ -560,7 +594,8 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 				     {.name = "redis"},
 				     {.name = "slowpath"},
 				     {.name = "exporter"},
-				     {.name = "turnfront"}};
+				     {.name = "turnfront"},
+				     {.name = "dtls"}};
 	struct pr_redis *r;
 	json_t *alarms = NULL, *drain = NULL;
 	struct sp_seen sp = {0};
@@ -623,6 +658,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 			 ctx->conf_path);
 	}
 	turnfront_judge(ctx, &procs[0], &v, &procs[4]);
+	dtls_judge(ctx, &procs[0], &v, &procs[5]);
 	for (i = 0; i < NPROCS; i++) {
 		any_error |= procs[i].state == P_ERROR;
 		if (procs[i].state == P_DOWN)
@@ -698,6 +734,7 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 	json_decref(alarms);
 	json_decref(v.info);
 	json_decref(v.ports);
+	json_decref(v.media);
 	json_decref(v.neigh);
 	json_decref(v.lcores);
 	json_decref(v.turn);

@@ -329,10 +329,21 @@ grep -qE '^poprelay_dtls_handshakes_failed_total\{reason="fingerprint"\} 1$' "$t
 	grep -qE '^poprelay_media_dtls_legs_keyed_total\{source="restart"\} 1$' "$tmp/m" &&
 	grep -qE '^poprelay_media_ice_nominations_total [1-9]' "$tmp/m" ||
 	{ FAILS+=("i: figures"); pr_log "FAIL: i: the scenarios' figures are not in the scrape"; }
+# poprelayctl status has a row for poprelay-dtls (the file has [dtls]): up while attached
+"$CTL" -c "$tmp/dp.conf" status >"$tmp/st1.txt" 2>&1 || true
 kill $dtls_pid
 wait $dtls_pid 2>/dev/null || true
 pr_wait_for 5 sh -c "! $TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_process_attached\": 1'" || true
 metrics_check "i: poprelay-dtls stopped: its own figures left out, the dataplane's still there"
+"$CTL" -c "$tmp/dp.conf" status >"$tmp/st2.txt" 2>&1 || true
+if grep -Eq '^dtls +up +attached; 0 handshakes in progress, [1-9][0-9]* completed' "$tmp/st1.txt" &&
+	grep -Eq '^dtls +down +not attached' "$tmp/st2.txt" && grep -Eq '^down: .*dtls' "$tmp/st2.txt"; then
+	pr_log "ok: status: the dtls row up while poprelay-dtls is attached, down once it stopped"
+else
+	cat "$tmp/st1.txt" "$tmp/st2.txt" >&2
+	FAILS+=("status: dtls row")
+	pr_log "FAIL: status: no dtls row up while attached and down once stopped"
+fi
 
 if [ ${#FAILS[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${FAILS[@]}" >&2
