@@ -378,10 +378,15 @@ call_demo
 webrtc_demo
 show
 # Run until Ctrl-C (lib.sh turns INT/TERM into exit, which tears everything down) or until
-# a process dies.
+# a process dies. Ctrl-C reaches the processes too: one found gone may be the INT whose trap
+# bash runs after the next command, so a death is only reported after a short wait.
 while :; do
 	for p in "${PROCESSES[@]}"; do
-		kill -0 "$(cat "$RUN/$p.pid")" 2>/dev/null || { tail -20 "$RUN/$p.log"; pr_fail "$p exited"; }
+		kill -0 "$(cat "$RUN/$p.pid")" 2>/dev/null || {
+			sleep 0.5
+			tail -20 "$RUN/$p.log"
+			pr_fail "$p exited"
+		}
 	done
 	sleep 1
 done
