@@ -26,7 +26,8 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libhiredis-dev redis-server redis-tools \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
-	coturn baresip-core sip-tester kamailio kamailio-tls-modules tshark openssl \
+	coturn baresip-core sip-tester kamailio kamailio-tls-modules kamailio-websocket-modules \
+	tshark openssl \
 	rtpengine-daemon libmicrohttpd-dev prometheus curl nodejs $(NPM_PKG) chromium \
 	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
 	qemu-system-x86 ovmf openssh-client lintian
