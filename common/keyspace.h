@@ -384,6 +384,13 @@ struct pr_ks_leg {
 	char keying[8];
 	char dtls_setup[8];		      /* dtls: OUR role, "active" / "passive" */
 	char dtls_fingerprint[PR_KS_FPR_MAX]; /* dtls: the PEER's, "sha-256 AB:CD:..." */
+	/* BUNDLE (RFC 8843) on a dtls leg: the legs of one group share relay_addr/port, ICE
+	 * credentials and the DTLS association of the member at position 0. */
+	char bundle[PR_KS_NAME_MAX]; /* group id ("": not bundled) */
+	uint16_t bundle_pos;	     /* 0: the group's first (its handshake, RTCP fallback) */
+	char bundle_pt[256];	     /* its RTP payload types, "111 9 0" */
+	char bundle_ssrc[128];	     /* its a=ssrc ids (decimal), "1001 1002"; may be "" */
+	char mid[32];		     /* its a=mid (shown, not used by the relay) */
 };
 extern const struct pr_ks_desc pr_ks_leg_desc;
 

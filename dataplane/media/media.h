@@ -80,6 +80,32 @@ struct media_rt {
 struct media_sess;
 struct media_ice;
 
+#define MEDIA_BUNDLE_MAX 4  /* m= lines on one BUNDLE transport (the slowpath's SP_SDP_MAX_MEDIA)  \
+			     */
+#define MEDIA_BUNDLE_SSRC 8 /* a=ssrc ids kept per bundled leg */
+
+/* Control only: a bundled leg's place in its group and its demultiplexing keys (X_bundle*,
+ * out of line like the ICE credentials: only bundled legs pay for it). */
+struct media_bleg {
+	char group[PR_KS_NAME_MAX];
+	uint16_t pos;
+	uint64_t pt[2]; /* its payload types, a bit each */
+	uint8_t n_ssrc;
+	uint32_t ssrc[MEDIA_BUNDLE_SSRC];
+};
+
+/* The legs of one BUNDLE group (RFC 8843) on one relay port: immutable once published in
+ * the port table (a tagged pointer, bit 0 set); control builds a new one when a member's
+ * session is installed, updated or ended, and frees the old one after a grace period. */
+struct media_bundle {
+	uint8_t n;
+	uint8_t pt_idx[128]; /* payload type -> member + 1; 0: none (the first member takes it) */
+	uint8_t n_ssrc[MEDIA_BUNDLE_MAX];
+	uint32_t ssrc[MEDIA_BUNDLE_MAX][MEDIA_BUNDLE_SSRC]; /* a=ssrc ids, RTCP's hints */
+	struct media_leg *leg[MEDIA_BUNDLE_MAX];	    /* by X_bundle_pos */
+	char group[PR_KS_NAME_MAX];
+};
+
 /* One generation of a leg's configuration: immutable once published, except streams[]
  * (control appends). Both legs of a session lie side by side (struct media_sess), so the
  * other leg is found without reading the session. */
@@ -107,6 +133,7 @@ struct media_leg {
 	uint64_t ice_tsc;
 	uint32_t ice_tokens;
 	struct media_ice *ice_cred; /* control only: an ICE leg's credentials (secret), or NULL */
+	struct media_bleg *bl;	    /* control only: a bundled leg's keys, or NULL */
 } __attribute__((aligned(64)));
 
 /* The leg on the other side of l's session. */
@@ -150,7 +177,8 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
  * as X_dtls_suite, X_dtls_key_rx, X_dtls_key_tx hold them). 0 or -EINVAL. */
 int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const char *rx,
 			 const char *tx);
-/* Wipes s's secrets (SDES keys, ICE pwds) and frees its ICE credentials; not s itself. */
+/* Wipes s's secrets (SDES keys, ICE pwds) and frees its ICE credentials and bundle keys;
+ * not s itself. */
 void media_sess_wipe(struct media_sess *s);
 
 /* RTCP or RTP on a muxed port (RFC 5761 4: RTCP packet types 192-223 in the second byte). */

@@ -162,7 +162,7 @@ _Static_assert(MD_LEG_MAX <= RTE_DIM(((struct media_rt *)0)->ctl_drop), "ctl_dro
 static int drop_id[MD_MAX];
 
 /* Written by control at init; the slots by control (RCU), read by workers. */
-static struct media_leg **slots; /* (port - port_min) / 2 -> leg */
+static struct media_leg **slots; /* (port - port_min) / 2 -> leg, or BUNDLE group | 1 */
 static uint32_t nslots;
 static uint64_t us_q32;
 static bool clear_latch_first;
@@ -183,6 +183,7 @@ static struct {
 	 * previous generation (update), handshakes that failed (the leg reported to end) */
 	uint64_t dtls_keyed, dtls_keys_restored, dtls_keys_kept, dtls_failed;
 	uint64_t dtls_unknown_leg; /* the process named a leg that is gone or re-keyed */
+	uint64_t bundle_groups;	   /* BUNDLE groups published (new or changed) */
 } cst;
 static uint32_t dtls_gen_next;
 static uint32_t dtls_attach; /* process attaches seen (a START per leg per attach) */
@@ -248,6 +249,42 @@ static inline struct media_stream *stream_find(struct media_leg *l, uint32_t ssr
 static inline uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A port table entry is one leg, or a BUNDLE group (bit 0 set: legs are 64-byte aligned). */
+static inline bool slot_is_bundle(const struct media_leg *v)
+{
+	return (uintptr_t)v & 1;
+}
+
+static inline struct media_bundle *slot_bundle(const struct media_leg *v)
+{
+	return (struct media_bundle *)((uintptr_t)v & ~(uintptr_t)1);
+}
+
+/* The member of BUNDLE group b a datagram is for (RFC 8843 9.2): RTP by its payload type;
+ * RTCP by its sender SSRC, an a=ssrc id of a member's or else an SSRC a member has a stream
+ * for (its RTP came first); everything else (STUN, DTLS, an unknown payload type or sender
+ * SSRC, compound RTCP of a receive-only SSRC) goes to the first member, which answers the
+ * checks and holds the group's DTLS association. */
+static inline struct media_leg *bundle_pick(const struct media_bundle *b, const uint8_t *pl,
+					    uint16_t len)
+{
+	if (len >= 8 && (pl[0] >> 6) == 2) {
+		if (!media_is_rtcp_mux(pl, len)) {
+			uint8_t i = b->pt_idx[pl[1] & 0x7f];
+			return b->leg[i ? i - 1 : 0];
+		}
+		uint32_t ssrc = rd32(pl + 4);
+		for (unsigned i = 0; i < b->n; i++)
+			for (unsigned j = 0; j < b->n_ssrc[i]; j++)
+				if (b->ssrc[i][j] == ssrc)
+					return b->leg[i];
+		for (unsigned i = 0; i < b->n; i++)
+			if (stream_find(b->leg[i], ssrc))
+				return b->leg[i];
+	}
+	return b->leg[0];
 }
 
 /* A packet's way through the relay, filled in steps. */
@@ -779,6 +816,11 @@ static inline void prefetch_burst(struct rte_mbuf **m, struct media_leg **lg,
 
 	for (i = 0; i < n; i++) {
 		lg[i] = slot_get(pi[i].dport);
+		if (unlikely(slot_is_bundle(lg[i]))) /* the one branch a non-bundled leg pays */
+			lg[i] = bundle_pick(
+			    slot_bundle(lg[i]),
+			    rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off),
+			    pi[i].payload_len);
 		if (lg[i])
 			rte_prefetch0(lg[i]); /* its line 0 */
 	}
@@ -1026,6 +1068,38 @@ static int sess_load_apply(const char *id);
 static void reclaim(void);
 static bool port_in_range(uint16_t port);
 
+/* Control: the leg a datagram to port is for (its member when the port is a BUNDLE
+ * group's), or NULL. */
+static struct media_leg *slot_leg(uint16_t port, const uint8_t *pl, uint16_t len)
+{
+	struct media_leg *v = slot_get(port);
+
+	return slot_is_bundle(v) ? bundle_pick(slot_bundle(v), pl, len) : v;
+}
+
+/* Control: the leg at port, or its BUNDLE group's first member; NULL when none. */
+static struct media_leg *slot_first(uint16_t port)
+{
+	struct media_leg *v = slot_get(port);
+
+	return slot_is_bundle(v) ? slot_bundle(v)->leg[0] : v;
+}
+
+/* A bundled leg that is not its group's first: the first's handshake keys it. */
+static inline bool bundle_follower(const struct media_leg *l)
+{
+	return l->bl && l->bl->pos != 0;
+}
+
+/* Do legs a and b expect the same DTLS association (role and peer's fingerprint)? */
+static bool same_dtls(const struct media_leg *a, const struct media_leg *b)
+{
+	const struct media_keys *ka = media_keys_of(a), *kb = media_keys_of(b);
+
+	return a->dtls && b->dtls && ka->dtls_role == kb->dtls_role &&
+	       !memcmp(ka->dtls_fpr, kb->dtls_fpr, sizeof(ka->dtls_fpr));
+}
+
 /* Leg l's 5-tuple as the channel names it: the peer's nominated address, our anchor. */
 static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
 {
@@ -1062,7 +1136,7 @@ static void dtls_start(struct media_leg *l)
 	struct pr_frec t;
 	struct pr_dtls_hdr h;
 
-	if (!l->dtls || l->dtls_keyed || rt->dtls_failed || !rtp_latched(l) ||
+	if (!l->dtls || l->dtls_keyed || bundle_follower(l) || rt->dtls_failed || !rtp_latched(l) ||
 	    media_keys_of(l)->dtls_role != PR_DTLS_ACTIVE || rt->dtls_started == dtls_attach ||
 	    !md_chan_attached())
 		return;
@@ -1078,7 +1152,7 @@ static void dtls_end(const struct media_leg *l)
 	struct pr_frec t;
 	struct pr_dtls_hdr h;
 
-	if (!l->dtls || l->dtls_keyed || !md_chan_attached())
+	if (!l->dtls || l->dtls_keyed || bundle_follower(l) || !md_chan_attached())
 		return;
 	dtls_tuple(l, &t);
 	dtls_hdr(l, &h, PR_DTLS_END);
@@ -1094,7 +1168,8 @@ static void dtls_forward(struct media_leg *l, struct rte_mbuf *m, const struct d
 	struct pr_frec t;
 	struct pr_dtls_hdr h;
 
-	if (l->rt->dtls_failed || !md_chan_attached() ||
+	/* (a follower: its group's first is not installed yet, a rebuild's moment) */
+	if (l->rt->dtls_failed || bundle_follower(l) || !md_chan_attached() ||
 	    pi->payload_len > PR_FRING_MAX_MSG - sizeof(h))
 		return ctl_drop(NULL, m, MD_DTLS);
 	dtls_tuple(l, &t);
@@ -1170,42 +1245,58 @@ out:
 }
 
 /* The process's keys for leg l: into the hash, then the session is built again from it (as
- * after an update), this time keyed. */
+ * after an update), this time keyed. A BUNDLE group's members share l's association
+ * (RFC 8843): the same keys go into each of their hashes; their SSRCs keep their streams
+ * (contexts, rollover counters, replay windows) apart. */
 static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 {
-	struct media_sess *s = l->sess;
-	struct media_keys *k = media_keys_of(l);
 	uint32_t ks = pr_dtls_keysalt_len(m->h.profiles);
 	enum pr_srtp_profile p =
 	    m->h.profiles == PR_DTLS_P_GCM ? PR_SRTP_AEAD_AES128_GCM : PR_SRTP_AES128_CM_SHA1_80;
 	struct pr_sdes_crypto rx = {.tag = 1, .profile = p}, tx = {.tag = 1, .profile = p};
+	struct media_leg *memb[MEDIA_BUNDLE_MAX] = {l}, *v = slot_get(l->relay_port);
+	char ids[MEDIA_BUNDLE_MAX][PR_KS_NAME_MAX];
+	unsigned nm = 1, nk = 0;
 
-	if (!(k->dtls_profiles & m->h.profiles))
+	if (!(media_keys_of(l)->dtls_profiles & m->h.profiles))
 		return;
+	if (l->bl && slot_is_bundle(v)) {
+		const struct media_bundle *b = slot_bundle(v);
+		for (unsigned i = 0; i < b->n; i++)
+			if (b->leg[i] != l && !b->leg[i]->dtls_keyed && same_dtls(b->leg[i], l) &&
+			    (media_keys_of(b->leg[i])->dtls_profiles & m->h.profiles))
+				memb[nm++] = b->leg[i];
+	}
 	memcpy(rx.key, m->data, 16);
 	memcpy(rx.salt, m->data + 16, ks - 16);
 	memcpy(tx.key, m->data + ks, 16);
 	memcpy(tx.salt, m->data + ks + 16, ks - 16);
-	/* (the leg's published generation is immutable: its keys go in the next one) */
-	k->rx = rx;
-	k->tx = tx;
+	for (unsigned j = 0; j < nm; j++) {
+		struct media_sess *s = memb[j]->sess;
+		struct media_keys *k = media_keys_of(memb[j]);
+		/* (the leg's published generation is immutable: its keys go in the next one) */
+		k->rx = rx;
+		k->tx = tx;
+		int rc = dtls_persist(s, memb[j]->idx, p);
+		pr_sdes_wipe(&k->rx);
+		pr_sdes_wipe(&k->tx);
+		if (rc < 0) {
+			PR_WARN("media: session %s leg %c: DTLS-SRTP keys not stored (redis: %s)",
+				s->id, 'a' + memb[j]->idx,
+				rc == -ENOENT ? "the session is gone" : "error");
+			continue;
+		}
+		cst.dtls_keyed++;
+		PR_NOTICE("media: session %s leg %c: DTLS-SRTP keyed (%s)%s", s->id,
+			  'a' + memb[j]->idx, pr_srtp_profile_name(p),
+			  j ? ", its BUNDLE group's association" : "");
+		snprintf(ids[nk++], sizeof(ids[0]), "%s", s->id);
+	}
 	pr_sdes_wipe(&rx);
 	pr_sdes_wipe(&tx);
-	int rc = dtls_persist(s, l->idx, p);
-	pr_sdes_wipe(&k->rx);
-	pr_sdes_wipe(&k->tx);
-	if (rc < 0) {
-		PR_WARN("media: session %s leg %c: DTLS-SRTP keys not stored (redis: %s)", s->id,
-			'a' + l->idx, rc == -ENOENT ? "the session is gone" : "error");
-		return;
-	}
-	cst.dtls_keyed++;
-	PR_NOTICE("media: session %s leg %c: DTLS-SRTP keyed (%s)", s->id, 'a' + l->idx,
-		  pr_srtp_profile_name(p));
-	char id[PR_KS_NAME_MAX];
-	snprintf(id, sizeof(id), "%s", s->id);
-	if (sess_load_apply(id) < 0)
-		PR_WARN("media: session %s: reload after its DTLS keys failed", id);
+	for (unsigned j = 0; j < nk; j++)
+		if (sess_load_apply(ids[j]) < 0)
+			PR_WARN("media: session %s: reload after its DTLS keys failed", ids[j]);
 	reclaim();
 }
 
@@ -1246,7 +1337,7 @@ static void dtls_poll(uint64_t now_ms)
 				dtls_start(&list[i]->leg[j]);
 	}
 	for (int n = 0; n < 256 && md_chan_recv(&t, &m); n++) {
-		struct media_leg *l = port_in_range(t.srv_port) ? slot_get(t.srv_port) : NULL;
+		struct media_leg *l = port_in_range(t.srv_port) ? slot_first(t.srv_port) : NULL;
 		if (!l || !l->dtls || l->relay_port != t.srv_port || l->rt->dtls_gen != m.h.gen ||
 		    memcmp(t.srv_ip,
 			   l->relay.family == AF_INET6 ? (const void *)l->relay.v6
@@ -1323,8 +1414,14 @@ static void ice_check(struct media_leg *l, struct rte_mbuf *m, struct dp_pkt_inf
 	cst.ice[v]++;
 	if (!a.len)
 		return ctl_drop(NULL, m, MD_ICE_CHECK);
-	if (a.nominate && !(rtcp && l->rtcp_mux)) /* a muxed leg has one component */
+	if (a.nominate && !(rtcp && l->rtcp_mux)) { /* a muxed leg has one component */
+		struct media_leg *v = slot_get(pi->dport);
 		ice_latch(l, pi, rtcp);
+		/* one nomination latches every member of a BUNDLE group: one 5-tuple */
+		for (unsigned i = 0; slot_is_bundle(v) && i < slot_bundle(v)->n; i++)
+			if (slot_bundle(v)->leg[i] != l)
+				ice_latch(slot_bundle(v)->leg[i], pi, rtcp);
+	}
 	/* the answer replaces the request in its mbuf, from where the request went */
 	if (dp_udp_rewrite(m, pi, 0, 0, out, a.len, 0, &l->relay, pi->dport, &pi->src, pi->sport) <
 	    0)
@@ -1338,10 +1435,10 @@ static void ice_check(struct media_leg *l, struct rte_mbuf *m, struct dp_pkt_inf
 static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 {
 	struct dp_pkt_info pi = *cpi;
-	struct media_leg *l = slot_get(pi.dport);
+	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
+	struct media_leg *l = slot_leg(pi.dport, pl, pi.payload_len);
 	struct relayer r = relayer_at(NULL);
 	struct mpkt p = {.m = m, .pi = &pi};
-	uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
 	unsigned free_slot = MEDIA_MAX_SSRC;
 
 	if (!l) /* ended meanwhile */
@@ -1377,6 +1474,15 @@ static void media_punt(struct rte_mbuf *m, const struct dp_pkt_info *cpi)
 	}
 	if (free_slot == MEDIA_MAX_SSRC)
 		return ctl_drop(l, m, MD_SSRC_LIMIT);
+	/* toward a BUNDLE group the members' send contexts share one master key: an SSRC that
+	 * another member's stream already sends under would reuse its keystream (RFC 3711 9.1),
+	 * so it is refused */
+	struct media_leg *ov = media_other(l)->bl ? slot_get(media_other(l)->relay_port) : NULL;
+	for (unsigned i = 0; slot_is_bundle(ov) && i < slot_bundle(ov)->n; i++) {
+		const struct media_leg *f = slot_bundle(ov)->leg[i];
+		if (f != media_other(l) && stream_find(media_other(f), ssrc))
+			return ctl_drop(l, m, MD_SSRC_LIMIT);
+	}
 	if (!l->encrypted && !p.src_match)
 		return ctl_drop(l, m, MD_WRONG_SOURCE);
 	p.st = stream_new(l, ssrc, NULL);
@@ -1493,6 +1599,8 @@ static void free_retired(void)
 			stream_free(retired[i].p);
 		} else if (retired[i].kind == 3) {
 			sess_final(retired[i].p);
+		} else if (retired[i].kind == 4) {
+			rte_free(retired[i].p);
 		} else { /* 0: an old generation, its struct alone */
 			sess_discard(retired[i].p);
 		}
@@ -1509,7 +1617,8 @@ static void reclaim(void)
 	free_retired();
 }
 
-/* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session) once no
+/* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session, 4: a
+ * BUNDLE group's old table entry) once no
  * worker can hold it: after the next grace period. */
 static void retire(void *ptr, uint8_t kind)
 {
@@ -1537,6 +1646,108 @@ static int port_of_addr(const struct dp_ipaddr *a)
 		if (dp_addr_is_ours(&dp_rt.ports[p], a))
 			return (int)p;
 	return -1;
+}
+
+/* Publishes port's new entry: what it holds now without the legs of sessions x and y
+ * (either may be NULL), plus leg add (NULL: none). One leg that is not bundled stays a leg;
+ * bundled legs go into a new group (ordered by X_bundle_pos, their payload types and
+ * a=ssrc ids indexed), the old group retired. 0, or -ENOMEM (the entry left as it was). */
+static int slot_update(uint16_t port, const struct media_sess *x, const struct media_sess *y,
+		       struct media_leg *add)
+{
+	struct media_leg *v = slots[slot_of(port)], *keep[MEDIA_BUNDLE_MAX + 1], *nv = NULL;
+	struct media_bundle *ob = slot_is_bundle(v) ? slot_bundle(v) : NULL, *nb;
+	unsigned n = 0;
+
+	for (unsigned i = 0; ob && i < ob->n; i++)
+		if (ob->leg[i]->sess != x && ob->leg[i]->sess != y)
+			keep[n++] = ob->leg[i];
+	if (!ob && v && v->sess != x && v->sess != y)
+		keep[n++] = v;
+	if (add && n < RTE_DIM(keep)) {
+		unsigned j = n++;
+		for (; j > 0 && add->bl && keep[j - 1]->bl && keep[j - 1]->bl->pos > add->bl->pos;
+		     j--)
+			keep[j] = keep[j - 1];
+		keep[j] = add;
+	}
+	if (n == 1 && !keep[0]->bl) {
+		nv = keep[0];
+	} else if (n) {
+		nb = hp_zalloc(sizeof(*nb), RTE_CACHE_LINE_SIZE);
+		if (!nb)
+			return -ENOMEM;
+		nb->n = (uint8_t)RTE_MIN(n, (unsigned)MEDIA_BUNDLE_MAX);
+		snprintf(nb->group, sizeof(nb->group), "%s", keep[0]->bl->group);
+		for (unsigned i = 0; i < nb->n; i++) {
+			const struct media_bleg *bl = keep[i]->bl;
+			nb->leg[i] = keep[i];
+			for (unsigned t = 0; t < 128; t++)
+				if (!nb->pt_idx[t] && (bl->pt[t >> 6] >> (t & 63) & 1))
+					nb->pt_idx[t] = (uint8_t)(i + 1);
+			nb->n_ssrc[i] = bl->n_ssrc;
+			memcpy(nb->ssrc[i], bl->ssrc, sizeof(nb->ssrc[i]));
+		}
+		nv = (struct media_leg *)((uintptr_t)nb | 1);
+		cst.bundle_groups++;
+	}
+	__atomic_store_n(&slots[slot_of(port)], nv, __ATOMIC_RELEASE);
+	if (ob)
+		retire(ob, 4);
+	return 0;
+}
+
+/* May leg l (of session s, replacing old) take its relay port? A leg that is not ours
+ * there refuses it, unless both are members of one BUNDLE group at other positions. NULL,
+ * or the session that holds it. */
+static const struct media_sess *slot_busy(const struct media_leg *l, const struct media_sess *old)
+{
+	struct media_leg *v = slots[slot_of(l->relay_port)];
+	const struct media_bundle *b = slot_is_bundle(v) ? slot_bundle(v) : NULL;
+	unsigned foreign = 0;
+
+	if (!b)
+		return v && v->sess != old ? v->sess : NULL;
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct media_leg *f = b->leg[i];
+		if (f->sess == old)
+			continue;
+		if (!l->bl || strcmp(f->bl->group, l->bl->group) || f->bl->pos == l->bl->pos ||
+		    ++foreign >= MEDIA_BUNDLE_MAX)
+			return f->sess;
+	}
+	return NULL;
+}
+
+/* A bundled DTLS-SRTP leg that joins a group already keyed (a member added by a re-INVITE,
+ * or installed after the first's handshake) takes the group's keys and nomination: there is
+ * one association and one 5-tuple. Control, before l is published. */
+static bool bundle_join(struct media_leg *l, const struct media_sess *old)
+{
+	struct media_leg *v = slots[slot_of(l->relay_port)];
+	const struct media_bundle *b = slot_is_bundle(v) ? slot_bundle(v) : NULL;
+	bool persist = false;
+
+	for (unsigned i = 0; b && l->bl && i < b->n; i++) {
+		const struct media_leg *f = b->leg[i];
+		if (f->sess == old || f->sess == l->sess || strcmp(f->bl->group, l->bl->group))
+			continue;
+		if (!l->dtls_keyed && f->dtls_keyed && same_dtls(f, l)) {
+			struct media_keys *k = media_keys_of(l);
+			k->rx = media_keys_of(f)->rx;
+			k->tx = media_keys_of(f)->tx;
+			l->profile = f->profile;
+			l->dtls_keyed = 1;
+			persist = true;
+		}
+		if (!rtp_latched(l) && rtp_latched(f)) {
+			l->rt->lat_ip = f->rt->lat_ip;
+			l->rt->lat_port = f->rt->lat_port;
+			l->rt->latch_gen = l->gen;
+			__atomic_store_n(&l->rt->latched, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return persist;
 }
 
 static struct media_sess *sess_find(const char *id)
@@ -1743,10 +1954,10 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			return -ERANGE;
 		}
 		l->port_idx = (uint16_t)port;
-		struct media_leg *busy = slots[slot_of(l->relay_port)];
-		if (busy && busy->sess != old) {
+		const struct media_sess *busy = slot_busy(l, old);
+		if (busy) {
 			PR_WARN("media: session %s refused: relay port %u is session %s's", k->id,
-				l->relay_port, busy->sess->id);
+				l->relay_port, busy->id);
 			sess_discard(s);
 			return -EBUSY;
 		}
@@ -1798,8 +2009,11 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		}
 	}
 	bool persist[2] = {false, false};
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		dtls_apply(s, i, old, ds, &persist[i]);
+		if (s->leg[i].bl && bundle_join(&s->leg[i], old))
+			persist[i] = true;
+	}
 	/* a restart: each stream resumes with its rollover counter and refuses what it had
 	 * seen */
 	for (int i = 0; saved && !old && i < 2; i++)
@@ -1829,7 +2043,8 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		/* publish the new legs; the old ports that are no longer used go empty */
 		for (int i = 0; i < 2; i++) {
 			uint16_t op = old->leg[i].relay_port;
-			if (op != s->leg[0].relay_port && op != s->leg[1].relay_port)
+			if (op != s->leg[0].relay_port && op != s->leg[1].relay_port &&
+			    slot_update(op, old, NULL, NULL) < 0)
 				__atomic_store_n(&slots[slot_of(op)], NULL, __ATOMIC_RELEASE);
 		}
 		rte_spinlock_lock(&lock);
@@ -1847,8 +2062,10 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		cst.installs++;
 	}
 	for (int i = 0; i < 2; i++)
-		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], &s->leg[i],
-				 __ATOMIC_RELEASE);
+		if (slot_update(s->leg[i].relay_port, old, s, &s->leg[i]) < 0)
+			PR_WARN("media: session %s leg %c: no memory for its BUNDLE group: not "
+				"relayed",
+				s->id, 'a' + i);
 	for (int i = 0; i < 2; i++) {
 		if (persist[i] && dtls_persist(s, i, s->leg[i].profile) < 0)
 			PR_WARN("media: session %s leg %c: DTLS-SRTP keys not written back", s->id,
@@ -1936,7 +2153,9 @@ static void sess_end(struct media_sess *s)
 	dtls_end(&s->leg[0]);
 	dtls_end(&s->leg[1]);
 	for (int i = 0; i < 2; i++)
-		__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL, __ATOMIC_RELEASE);
+		if (slot_update(s->leg[i].relay_port, s, NULL, NULL) < 0)
+			__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL,
+					 __ATOMIC_RELEASE);
 	list_remove(s);
 	retire(s, 3);
 	cst.ends++;

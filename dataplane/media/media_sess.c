@@ -54,8 +54,59 @@ enum {
 	BAD_ICE_MEM,
 	BAD_KEYING,
 	BAD_DTLS_SETUP,
-	BAD_DTLS_FPR
+	BAD_DTLS_FPR,
+	BAD_BUNDLE,
+	BAD_BUNDLE_POS,
+	BAD_BUNDLE_PT,
+	BAD_BUNDLE_SSRC
 };
+
+/* A bundled leg (X_bundle set): a DTLS-SRTP leg with rtcp-mux (one 5-tuple for RTP and
+ * RTCP), its position and its payload types (at least one) and a=ssrc ids. */
+static int bundle_build(struct media_leg *l, const struct pr_ks_leg *k)
+{
+	struct media_bleg *b;
+	const char *p;
+	char *e;
+
+	if (!k->bundle[0])
+		return 0;
+	if (!l->dtls || !l->rtcp_mux)
+		return -BAD_BUNDLE;
+	if (k->bundle_pos >= MEDIA_BUNDLE_MAX)
+		return -BAD_BUNDLE_POS;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -BAD_BUNDLE;
+	l->bl = b;
+	snprintf(b->group, sizeof(b->group), "%s", k->bundle);
+	b->pos = k->bundle_pos;
+	unsigned n = 0;
+	for (p = k->bundle_pt; *p; p = e) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		unsigned long v = strtoul(p, &e, 10);
+		if (e == p || v > 127 || (*e && *e != ' '))
+			return -BAD_BUNDLE_PT;
+		b->pt[v >> 6] |= 1ull << (v & 63);
+		n++;
+	}
+	if (!n)
+		return -BAD_BUNDLE_PT;
+	for (p = k->bundle_ssrc; *p; p = e) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		unsigned long long v = strtoull(p, &e, 10);
+		if (e == p || v > UINT32_MAX || (*e && *e != ' ') || b->n_ssrc == MEDIA_BUNDLE_SSRC)
+			return -BAD_BUNDLE_SSRC;
+		b->ssrc[b->n_ssrc++] = (uint32_t)v;
+	}
+	return 0;
+}
 
 /* An ICE leg has our ufrag and pwd (the peer's ufrag may come later, with its answer). */
 static int ice_build(struct media_leg *l, struct media_ice **out, const struct pr_ks_leg *k)
@@ -180,18 +231,24 @@ void media_sess_wipe(struct media_sess *s)
 		pr_sdes_wipe(&s->keys[i].tx);
 		media_ice_free(s->leg[i].ice_cred);
 		s->leg[i].ice_cred = NULL;
+		free(s->leg[i].bl);
+		s->leg[i].bl = NULL;
 	}
 }
 
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
-	static const char *const field[2][BAD_DTLS_FPR] = {
+	static const char *const field[2][BAD_BUNDLE_SSRC] = {
 	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
 	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)",
-	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint"},
+	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint",
+	     "a_bundle (a dtls leg with rtcp-mux only)", "a_bundle_pos", "a_bundle_pt",
+	     "a_bundle_ssrc"},
 	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
 	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)",
-	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint"}};
+	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint",
+	     "b_bundle (a dtls leg with rtcp-mux only)", "b_bundle_pos", "b_bundle_pt",
+	     "b_bundle_ssrc"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);
@@ -203,6 +260,8 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
 		l->idx = (uint8_t)i;
 		snprintf(s->party[i], sizeof(s->party[i]), "%s", k->leg[i].party);
 		int bad = leg_build(l, &s->keys[i], &s->leg[i].ice_cred, &k->leg[i], k->media);
+		if (bad == 0)
+			bad = bundle_build(l, &k->leg[i]);
 		if (bad < 0) {
 			*why = field[i][-bad - 1];
 			media_sess_wipe(s);

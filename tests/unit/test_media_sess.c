@@ -313,6 +313,86 @@ static void test_dtls_leg(void)
 }
 
 /* An RTP header with seq and timestamp ts. */
+/* A bundled DTLS-SRTP leg (X_bundle*): its position, payload types and a=ssrc ids; records
+ * refused naming the field. */
+static void test_bundle_leg(void)
+{
+	static const char fpr[] = "sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+				  "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+	struct pr_ks_session k;
+	struct media_sess s;
+	const char *why = NULL;
+
+	record(&k);
+	k.leg[0].key_rx[0] = k.leg[0].key_tx[0] = 0;
+	k.leg[0].suite[0] = 0;
+	k.leg[0].rtcp_mux = true;
+	strcpy(k.leg[0].keying, "dtls");
+	strcpy(k.leg[0].dtls_setup, "passive");
+	strcpy(k.leg[0].dtls_fingerprint, fpr);
+	strcpy(k.leg[0].ice_ufrag, "Ab3/");
+	strcpy(k.leg[0].ice_pwd, "s3cretPwd+of/the/anchor0");
+	/* not bundled: no keys of a group, as before */
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_PTR_NULL(s.leg[0].bl);
+	media_sess_wipe(&s);
+	strcpy(k.leg[0].bundle, "call1-a");
+	k.leg[0].bundle_pos = 1;
+	strcpy(k.leg[0].bundle_pt, "111 0  126");
+	strcpy(k.leg[0].bundle_ssrc, "1001 4294967295");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s.leg[0].bl);
+	CU_ASSERT_PTR_NULL(s.leg[1].bl);
+	CU_ASSERT_STRING_EQUAL(s.leg[0].bl->group, "call1-a");
+	CU_ASSERT_EQUAL(s.leg[0].bl->pos, 1);
+	CU_ASSERT_EQUAL(s.leg[0].bl->pt[0], 1ull); /* 0 */
+	CU_ASSERT_EQUAL(s.leg[0].bl->pt[1], 1ull << (111 - 64) | 1ull << (126 - 64));
+	CU_ASSERT_EQUAL(s.leg[0].bl->n_ssrc, 2);
+	CU_ASSERT_EQUAL(s.leg[0].bl->ssrc[0], 1001);
+	CU_ASSERT_EQUAL(s.leg[0].bl->ssrc[1], 4294967295u);
+	media_sess_wipe(&s);
+	CU_ASSERT_PTR_NULL(s.leg[0].bl);
+	static const struct {
+		const char *what, *field;
+	} bad[] = {
+	    {"mux", "a_bundle ("},	{"sdes", "b_bundle ("},	    {"pos", "a_bundle_pos"},
+	    {"nopt", "a_bundle_pt"},	{"pt128", "a_bundle_pt"},   {"ptx", "a_bundle_pt"},
+	    {"ssrcx", "a_bundle_ssrc"}, {"ssrc9", "a_bundle_ssrc"}, {"ssrcbig", "a_bundle_ssrc"}};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pr_ks_session b = k;
+		const char *w = bad[i].what;
+		if (!strcmp(w, "mux"))
+			b.leg[0].rtcp_mux = false;
+		else if (!strcmp(w, "sdes"))
+			strcpy(b.leg[1].bundle, "call1-b");
+		else if (!strcmp(w, "pos"))
+			b.leg[0].bundle_pos = 4;
+		else if (!strcmp(w, "nopt"))
+			strcpy(b.leg[0].bundle_pt, " ");
+		else if (!strcmp(w, "pt128"))
+			strcpy(b.leg[0].bundle_pt, "0 128");
+		else if (!strcmp(w, "ptx"))
+			strcpy(b.leg[0].bundle_pt, "0x 8");
+		else if (!strcmp(w, "ssrcx"))
+			strcpy(b.leg[0].bundle_ssrc, "12a");
+		else if (!strcmp(w, "ssrc9"))
+			strcpy(b.leg[0].bundle_ssrc, "1 2 3 4 5 6 7 8 9");
+		else
+			strcpy(b.leg[0].bundle_ssrc, "4294967296");
+		memset(&s, 0, sizeof(s));
+		why = NULL;
+		CU_ASSERT_EQUAL(media_sess_build(&s, &b, &why), -EINVAL);
+		if (!why || strncmp(why, bad[i].field, strlen(bad[i].field))) {
+			fprintf(stderr, "bundle %s: why %s, want %s\n", w, why ? why : "(null)",
+				bad[i].field);
+			CU_FAIL("refusal names the wrong field");
+		}
+		CU_ASSERT_PTR_NULL(s.leg[0].bl); /* freed on the refusal */
+	}
+}
+
 static void rtp(uint8_t *p, uint16_t seq, uint32_t ts)
 {
 	memset(p, 0, 12);
@@ -376,6 +456,7 @@ int main(void)
 	CU_add_test(s, "records refused, naming the field", test_refusals);
 	CU_add_test(s, "an ICE-lite leg from X_ice_*", test_ice_leg);
 	CU_add_test(s, "a DTLS-SRTP leg from X_keying dtls", test_dtls_leg);
+	CU_add_test(s, "a bundled leg from X_bundle*", test_bundle_leg);
 	CU_add_test(s, "RFC 3550 loss and jitter", test_figures);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

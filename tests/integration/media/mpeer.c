@@ -84,6 +84,8 @@ static struct {
 	double rate;
 	unsigned size;
 	unsigned pt;
+	uint32_t pts[MAX_SSRC]; /* --pt A,B: one payload type per SSRC (BUNDLE tests) */
+	unsigned npt;
 	unsigned clock_hz;
 	uint8_t id, expect_id;
 	unsigned rtcp_every;
@@ -452,7 +454,7 @@ static void send_rtp(int fd, unsigned i, unsigned k, unsigned total)
 	struct pr_srtp_pkt pk = {.data = b, .len = (uint16_t)(RTP_HDR + opt.size), .room = BUF_SZ};
 
 	b[0] = 0x80;
-	b[1] = (uint8_t)(opt.pt & 0x7f);
+	b[1] = (uint8_t)((opt.npt > 1 && i < opt.npt ? opt.pts[i] : opt.pt) & 0x7f);
 	wr16(b + 2, t->seq);
 	wr32(b + 4, t->ts);
 	wr32(b + 8, t->ssrc);
@@ -744,7 +746,8 @@ static void usage(void)
 	    "  --count N              rounds (one packet per SSRC each; default 50)\n"
 	    "  --rate R               rounds per second (default 50)\n"
 	    "  --size N               payload bytes, >= %d (default 160)\n"
-	    "  --pt N --clock HZ      payload type (0) and RTP clock (8000)\n"
+	    "  --pt N[,N...] --clock HZ  payload type (0), one per --ssrc when several; RTP clock "
+	    "(8000)\n"
 	    "  --id C --expect-id C   this sender's mark in payloads; the peer's (default any)\n"
 	    "  --rtcp-every N         an RTCP SR per SSRC every N rounds (SRTCP on SRTP legs)\n"
 	    "  --rtcp-mux             RTCP on the RTP port (else from/to port + 1)\n"
@@ -862,7 +865,11 @@ int main(int argc, char **argv)
 			opt.size = num(optarg, 1400);
 			break;
 		case 'p':
-			opt.pt = num(optarg, 127);
+			n = list_parse(optarg, opt.pts, MAX_SSRC, 127);
+			if (n < 0)
+				usage();
+			opt.npt = (unsigned)n;
+			opt.pt = opt.pts[0];
 			break;
 		case 'c':
 			opt.clock_hz = num(optarg, 1000000);

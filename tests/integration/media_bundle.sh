@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# BUNDLE (RFC 8843) on a browser leg of the media anchor (docs/media.md, "BUNDLE"): the
+# browser's audio and video on ONE 5-tuple (one relay port, one ICE pair, one DTLS
+# association, rtcp-mux) while each device keeps a port per m= line. The world is
+# media_dtls.sh's: the dataplane on net_af_packet in mb-pop, poprelay-dtls attached, Redis;
+# the session records written the way the slowpath writes a bundled call (leg a: ICE, DTLS,
+# X_bundle* of one group; leg b: an SDES device per m= line); media/dtlspeer does the ICE
+# check and the handshake, mpeer the SRTP (the browser: two SSRCs, PT 0 and PT 96, from the
+# handshake's socket). Scenarios, each "ok: ...":
+#   a  one nominated check and one handshake on the group's port key both members (the
+#      video member installed first: the group forms in any order)
+#   b  each device gets only its own m= line's stream (RTP by payload type, SRTCP by the
+#      sender SSRC), the browser gets both from the one port
+#   c  kill -9 and restart of the dataplane: both members come back keyed and latched from
+#      their hashes, media flows both ways again
+#   d  a session outside the group is refused the group's port (logged, naming the holder)
+#   e  the end of one member leaves the other relaying on the port
+# Counts allow 10% loss (a loaded 2-core machine drops some on the veths); which stream
+# reaches which device, authentication and payloads are exact.
+# Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+trap 'trap "" INT TERM; exit 130' INT TERM
+pr_need_root
+DP=$BUILD/poprelay-dataplane
+DTLS=$BUILD/poprelay-dtls
+CTL=$BUILD/poprelayctl
+EXP=$BUILD/poprelay-exporter
+MPEER=$BUILD/tests/integration/media/mpeer
+PEER=$BUILD/tests/integration/media/dtlspeer
+H=$PR_ROOT/tests/integration/media
+for b in "$DP" "$DTLS" "$MPEER" "$PEER" "$CTL" "$EXP"; do [ -x "$b" ] || pr_fail "$b not built"; done
+TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
+PREFIX=mb-bundle
+RELAY=198.51.100.10
+IPA=198.51.100.21
+IPB=198.51.100.22
+IPX=198.51.100.66
+S80=AES_CM_128_HMAC_SHA1_80
+UFRAG=anch0r
+PWD=Pr1v8+ice/pwd/of/the/anchor
+RUFRAG=br0wser
+
+tmp=$(pr_tmpdir)
+pr_redis_start "$tmp"
+ms_redis() { redis-cli -s "$tmp/redis.sock" "$@"; }
+MS_RELAY=$RELAY
+. "$H/sessions.sh"
+
+for ns in mb-pop mb-br mb-a mb-b mb-x; do
+	pr_netns $ns
+	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+done
+ip -n mb-br link add mbbr type bridge
+ip -n mb-br link set mbbr up
+pr_veth mb-pop mbp0 mb-br mbbp
+for d in a b x; do pr_veth mb-$d mb${d}0 mb-br mbb$d; done
+for p in mbbp mbba mbbb mbbx; do ip -n mb-br link set $p master mbbr; done
+ip -n mb-a addr add $IPA/24 dev mba0
+ip -n mb-b addr add $IPB/24 dev mbb0
+ip -n mb-x addr add $IPX/24 dev mbx0
+
+sed -e "s|^device = .*|device = net_af_packet0,iface=mbp0,qpairs=2|" \
+	-e "s|^huge = .*|huge = no|" -e "s|^memory_mb = .*|memory_mb = 256|" \
+	-e "s|^file_prefix = .*|file_prefix = $PREFIX|" \
+	-e "s|^mbuf_pool_size = .*|mbuf_pool_size = 8191|" \
+	-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 20|" \
+	-e "s|^socket = .*|socket = $tmp/redis.sock|" \
+	-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
+	"$PR_ROOT/images/poprelay.conf" >"$tmp/dp.conf"
+cat >>"$tmp/dp.conf" <<CONF
+
+[media]
+port_min = 31000
+port_max = 31199
+consumer = dataplane
+stats_interval_ms = 500
+dtls_socket = $tmp/dtls.sock
+
+[dtls]
+dataplane_socket = $tmp/dtls.sock
+cert_dir = $tmp/anchor-cert
+handshake_timeout_s = 4
+CONF
+pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
+
+tel() { $TEL $PREFIX "$@"; }
+start_dp() {
+	ip netns exec mb-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
+	dp_pid=$!
+	pr_on_exit "kill -9 $dp_pid 2>/dev/null"
+	pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
+		{ tail -30 "$tmp/dp.log"; pr_fail "the dataplane did not come up with the media anchor"; }
+}
+start_dp
+"$DTLS" -c "$tmp/dp.conf" >>"$tmp/dtls.log" 2>&1 &
+dtls_pid=$!
+pr_on_exit "kill $dtls_pid 2>/dev/null"
+attached() { tel /poprelay/media/stats | grep -q '"dtls_process_attached": 1'; }
+pr_wait_for 10 attached || { tail -20 "$tmp/dtls.log"; pr_fail "poprelay-dtls did not attach"; }
+AFPR=$(ms_redis GET pr:dtls:fingerprint)
+[[ $AFPR =~ ^sha-256\ ([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] || pr_fail "pr:dtls:fingerprint is '$AFPR'"
+for d in a b x; do
+	ip netns exec mb-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "mb-$d cannot ping the relay"
+done
+
+# the browser's self-signed certificate, and another one (not in any SDP)
+for c in browser other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$c \
+		-days 2 -keyout "$tmp/$c.key" -out "$tmp/$c.crt" 2>/dev/null
+done
+BFPR="sha-256 $(openssl x509 -in "$tmp/browser.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
+
+FAILS=()
+chk() {
+	local label=$1
+	shift
+	if python3 "$H/check.py" "$@"; then
+		pr_log "ok: $label"
+	else
+		FAILS+=("$label")
+		pr_log "FAIL: $label"
+	fi
+}
+declare -A PIDS
+peer() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$MPEER" "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" &
+	PIDS[$name]=$!
+	pr_on_exit "kill ${PIDS[$name]} 2>/dev/null"
+}
+waitp() {
+	local n rc
+	for n in "$@"; do
+		rc=0
+		wait "${PIDS[$n]}" || rc=$?
+		[ $rc = 0 ] || { cat "$tmp/$n.err" >&2; pr_fail "mpeer $n exited $rc"; }
+	done
+}
+# dtls NS IP:PORT [ARGS...]: the browser's transport toward leg a (31000 unless --to follows)
+dtls() {
+	local ns=$1 from=$2
+	shift 2
+	ip netns exec "$ns" "$PEER" --bind "$from" --cert "$tmp/browser.crt" --key "$tmp/browser.key" \
+		--anchor-fpr "$AFPR" "$@" || true
+}
+mstats() { tel /poprelay/media/stats; }
+drops() { tel /poprelay/drops; }
+sess() { tel "/poprelay/media/session,$1"; }
+live() { sess "$1" | grep -q '"id"'; }
+
+# A session whose leg a is a browser's: ICE-lite and DTLS-SRTP (the slowpath's contract).
+# ms_store_dtls OP ID A_PORT FPR B_PORT [SETUP]: leg b is an SDES device with KB_RX/KB_TX;
+# SETUP our role on leg a (passive unless given).
+KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
+ms_store_dtls() {
+	local op=$1 id=$2 ap=$3 fpr=$4 bp=$5 setup=${6:-passive} now a b
+	now=$(date +%s)
+	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$ap mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
+	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$KB_RX tx=$KB_TX mux=1")
+	ms_tx <<TX
+DEL pr:session:$id
+HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup $setup a_dtls_fingerprint "$fpr"
+SADD pr:sessions $id
+XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
+TX
+}
+KV_RX=$(ms_key $S80) KV_TX=$(ms_key $S80)
+# ms_store_bundle ID MLINE MEDIA POS PTS B_PORT B_RX B_TX: leg a a member of group
+# cdr-bundle-a on port 31020 (the slowpath's X_bundle* fields), leg b a device of its own
+ms_store_bundle() {
+	local id=$1 ml=$2 media=$3 pos=$4 pts=$5 bp=$6 krx=$7 ktx=$8 now a b
+	now=$(date +%s)
+	a=$(ms_leg_fields a "peer=$IPA:45000 relay=31020 mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
+	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$krx tx=$ktx mux=1")
+	ms_tx <<TX
+DEL pr:session:$id
+HSET pr:session:$id v 1 id $id call_id call-bundle@media-dtls.test cdr_id cdr-bundle media $media mline $ml idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$BFPR" a_bundle cdr-bundle-a a_bundle_pos $pos a_bundle_pt "$pts" a_mid $ml
+SADD pr:sessions $id
+XADD pr:sessions:stream MAXLEN ~ 100000 * op install id $id ts $now
+TX
+}
+# the video member first: the group forms whatever the order its members come in
+ms_store_bundle bv 1 video 1 "96 97" 31024 "$KV_RX" "$KV_TX" || pr_fail "session bv: redis refused the record"
+ms_store_bundle ba 0 audio 0 "111 0" 31022 "$KB_RX" "$KB_TX" || pr_fail "session ba: redis refused the record"
+pr_wait_for 5 live bv || pr_fail "session bv not installed"
+pr_wait_for 5 live ba || { tail -5 "$tmp/dp.log"; pr_fail "session ba not installed (its port is bv's group's)"; }
+pr_log "a: one nominated check and one DTLS handshake on the group's port"
+M0=$(mstats)
+I=$(dtls mb-a $IPA:44000 --to $RELAY:31020 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+echo "$I" >"$tmp/i.json"
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:bv a_dtls_key_rx | grep -q 1" || true
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:ba a_dtls_key_rx | grep -q 1" || true
+SAMEK=0
+[ -n "$(ms_redis HGET pr:session:ba a_dtls_key_rx)" ] &&
+	[ "$(ms_redis HGET pr:session:ba a_dtls_key_rx)" = "$(ms_redis HGET pr:session:bv a_dtls_key_rx)" ] &&
+	[ "$(ms_redis HGET pr:session:ba a_dtls_key_tx)" = "$(ms_redis HGET pr:session:bv a_dtls_key_tx)" ] && SAMEK=1
+chk "a: one nominated check and one handshake on the bundled port key both members (the same keys in both hashes)" \
+	I="$I" M0="$M0" M1="$(mstats)" SAMEK=$SAMEK -- \
+	'I["answered"] and I["handshake"] and I["fpr_ok"] and I["profile"] == "AES_CM_128_HMAC_SHA1_80"' \
+	'd(M1, M0, "dtls_handshakes_started") == 1 and d(M1, M0, "dtls_handshakes_completed") == 1' \
+	'd(M1, M0, "dtls_keyed") == 2 and d(M1, M0, "ice_nominations") == 2 and SAMEK == 1'
+ITX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx"])' "$tmp/i.json")
+IRX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rx"])' "$tmp/i.json")
+pr_log "b: audio and video from the browser's one socket, each device on its own port"
+# the browser sends audio (PT 0) and video (PT 96) from the one socket of its handshake, with
+# an SRTCP sender report per SSRC every 10 packets; each device has its own port and keys
+peer mb-b i-da --bind $IPB:41022 --to $RELAY:31022 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb1000001 --pt 0 --seq 100 --count 50 --rate 50 \
+	--rtcp-every 10 --start-delay-ms 300 --expect 50 --linger-ms 2000
+peer mb-b i-dv --bind $IPB:41024 --to $RELAY:31024 --suite $S80 --tx-key "$KV_RX" --rx-key "$KV_TX" \
+	--rtcp-mux --id V --expect-id A --ssrc 0xb2000001 --pt 96 --clock 90000 --seq 100 --count 50 --rate 50 \
+	--rtcp-every 10 --start-delay-ms 300 --expect 50 --linger-ms 2000
+peer mb-a i-a --bind $IPA:44000 --to $RELAY:31020 --suite $S80 --tx-key "$ITX" --rx-key "$IRX" \
+	--rtcp-mux --id A --ssrc 0xa1000001,0xa2000001 --pt 0,96 --seq 100,100 --count 50 --rate 50 \
+	--rtcp-every 10 --start-delay-ms 300 --expect 100 --linger-ms 2000
+waitp i-a i-da i-dv
+chk "b: each device gets only its own m= line's stream (by payload type; SRTCP by sender SSRC), the browser both, all from the one port" \
+	A=@"$tmp/i-a.json" DA=@"$tmp/i-da.json" DV=@"$tmp/i-dv.json" -- \
+	'list(DA["rx_ssrcs"]) == ["0xa1000001"] and list(DV["rx_ssrcs"]) == ["0xa2000001"]' \
+	'DA["rx_ssrcs"]["0xa1000001"]["received"] >= 45 and DV["rx_ssrcs"]["0xa2000001"]["received"] >= 45' \
+	'DA["rx_ssrcs"]["0xa1000001"]["rtcp"] >= 3 and DV["rx_ssrcs"]["0xa2000001"]["rtcp"] >= 3' \
+	'DA["payload_ok"] == DA["rtp_ok"] and DV["payload_ok"] == DV["rtp_ok"] and DA["auth_fail"] == 0 and DV["auth_fail"] == 0' \
+	'A["rtp_ok"] >= 90 and A["payload_ok"] == A["rtp_ok"] and A["auth_fail"] == 0 and A["wrong_sender"] == 0' \
+	'sorted(A["rx_ssrcs"]) == ["0xb1000001", "0xb2000001"] and A["from"] == ["198.51.100.10:31020"]'
+
+# ---- c: kill -9 and restart ----
+pr_log "c: kill -9 of the dataplane, then a restart: both members come back from their hashes"
+sleep 1 # (a stats write: the latches and streams are in the hashes)
+kill -9 $dp_pid
+wait $dp_pid 2>/dev/null || true
+rm -rf "/var/run/dpdk/$PREFIX"
+start_dp
+pr_wait_for 5 live ba || pr_fail "session ba not restored"
+pr_wait_for 5 live bv || pr_fail "session bv not restored"
+pr_wait_for 10 attached || true
+# (the new dataplane learns the devices' link addresses: no first packet waits for ARP)
+for d in a b; do ip netns exec mb-$d ping -c 1 -W 2 $RELAY >/dev/null || true; done
+peer mb-b c-da --bind $IPB:41022 --to $RELAY:31022 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb1000001 --pt 0 --seq 1000 --count 30 --rate 50 \
+	--start-delay-ms 300 --expect 30 --linger-ms 1500
+peer mb-b c-dv --bind $IPB:41024 --to $RELAY:31024 --suite $S80 --tx-key "$KV_RX" --rx-key "$KV_TX" \
+	--rtcp-mux --id V --expect-id A --ssrc 0xb2000001 --pt 96 --clock 90000 --seq 1000 --count 30 \
+	--rate 50 --start-delay-ms 300 --expect 30 --linger-ms 1500
+peer mb-a c-a --bind $IPA:44000 --to $RELAY:31020 --suite $S80 --tx-key "$ITX" --rx-key "$IRX" \
+	--rtcp-mux --id A --ssrc 0xa1000001,0xa2000001 --pt 0,96 --seq 1000,1000 --count 30 --rate 50 \
+	--start-delay-ms 300 --expect 60 --linger-ms 1500
+waitp c-a c-da c-dv
+drops >"$tmp/c-drops.json"; sess ba >"$tmp/c-ba.json"; sess bv >"$tmp/c-bv.json"
+[ -z "${MB_DEBUG:-}" ] || { cat "$tmp/c-drops.json" "$tmp/c-ba.json" "$tmp/c-bv.json"; ms_redis HGETALL pr:session:bv | grep -A1 latched; } >&2
+chk "c: after the restart both members relay again, keys from the hashes, each stream to its own device" \
+	A=@"$tmp/c-a.json" DA=@"$tmp/c-da.json" DV=@"$tmp/c-dv.json" M="$(mstats)" -- \
+	'M["dtls_keys_restored"] == 2' \
+	'list(DA["rx_ssrcs"]) == ["0xa1000001"] and list(DV["rx_ssrcs"]) == ["0xa2000001"]' \
+	'DA["payload_ok"] >= 27 and DV["payload_ok"] >= 27 and A["payload_ok"] >= 54'
+
+pr_log "d: a session outside the group on the group's port"
+ms_store_dtls install bx 31020 "$BFPR" 31026 || pr_fail "session bx: redis refused the record"
+sleep 1
+chk "d: a session outside the group is refused the group's port; the group's members stay" \
+	BX="$(sess bx | grep -c '"id"' || true)" BA="$(sess ba | grep -c '"id"' || true)" -- \
+	'BX == 0 and BA == 1'
+grep -q "session bx refused: relay port 31020 is session b[av]'s" "$tmp/dp.log" ||
+	{ FAILS+=("d: log"); pr_log "FAIL: d: the refusal of bx is not logged naming the group's session"; }
+pr_log "e: the video member ends"
+ms_end bv || pr_fail "session bv: the end refused"
+pr_wait_for 5 sh -c "! $TEL $PREFIX /poprelay/media/session,bv | grep -q '\"id\"'" || true
+peer mb-b i2-da --bind $IPB:41022 --to $RELAY:31022 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb1000001 --pt 0 --seq 2000 --count 30 --rate 50 \
+	--start-delay-ms 300 --expect 30 --linger-ms 1500
+peer mb-a i2-a --bind $IPA:44000 --to $RELAY:31020 --suite $S80 --tx-key "$ITX" --rx-key "$IRX" \
+	--rtcp-mux --id A --ssrc 0xa1000001 --seq 2000 --pt 0 --count 30 --rate 50 \
+	--start-delay-ms 300 --expect 30 --linger-ms 1500
+waitp i2-a i2-da
+chk "e: with the video member ended, audio still flows both ways on the port" \
+	A=@"$tmp/i2-a.json" DA=@"$tmp/i2-da.json" -- \
+	'A["payload_ok"] >= 27 and DA["payload_ok"] >= 27 and A["auth_fail"] == 0 and DA["auth_fail"] == 0'
+
+if [ ${#FAILS[@]} -gt 0 ]; then
+	printf 'failed: %s\n' "${FAILS[@]}" >&2
+	tail -20 "$tmp/dp.log" >&2
+	tail -20 "$tmp/dtls.log" >&2
+	exit 1
+fi
+pr_log "media_bundle: all scenarios passed"
