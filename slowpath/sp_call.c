@@ -38,9 +38,16 @@ struct sp_media {
 	char ice_pwd[33];		       /* ours: secret */
 	char ice_remote_ufrag[SP_SDP_ICE_MAX]; /* the browser's */
 	char fingerprint[SP_SDP_FPR_MAX];      /* the browser's certificate's */
-	char setup[8];	   /* OUR DTLS role; "" until known (we offer actpass) */
-	char mid[32];	   /* the browser's a=mid, echoed back */
-	unsigned n_codecs; /* what this leg's SDP offered or answered */
+	char setup[8]; /* OUR DTLS role; "" until known (we offer actpass) */
+	char mid[32];  /* the browser's a=mid, echoed back */
+	/* BUNDLE (RFC 8843) on a browser's leg: the group's m= lines share the relay port, the
+	 * ICE credentials and the DTLS association of position 0 (the tag) */
+	bool bundled;
+	bool bundle_offered; /* in our offer's a=group:BUNDLE, until the browser answers */
+	uint8_t bundle_pos;
+	char bundle_pt[256];   /* its payload types: the dataplane's demultiplexing key */
+	char bundle_ssrc[128]; /* its a=ssrc ids: RTCP's */
+	unsigned n_codecs;     /* what this leg's SDP offered or answered */
 	struct sp_sdp_codec codecs[SP_SDP_MAX_CODECS];
 };
 
@@ -130,6 +137,10 @@ struct sp_call {
 	char a_invite_branch[PR_KS_TEXT_MAX];
 	struct sp_buf last_a_final;    /* resent when A retransmits its INVITE (UDP) */
 	char dtls_fpr[SP_SDP_FPR_MAX]; /* ours (pr:dtls:fingerprint) when a leg is dtls */
+	/* relay ports a BUNDLE freed (each member had one of its own before the group was
+	 * known): back to the pool with the next sessions' or the end's transaction */
+	unsigned n_ports_back;
+	uint16_t ports_back[2 * SP_SDP_MAX_MEDIA];
 };
 
 /* Our DTLS certificate's fingerprint, written by the DTLS process (docs/redis-keyspace.md). */
@@ -170,7 +181,7 @@ static int key_b64(const struct pr_sdes_crypto *c, char *out, size_t len)
 }
 
 static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct pr_ks_leg *k,
-		      const char *relay)
+		      const char *relay, const char *bundle_id)
 {
 	copy(k->party, sizeof(k->party), l->party);
 	k->onnet = l->onnet;
@@ -193,6 +204,13 @@ static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct p
 		copy(k->ice_ufrag, sizeof(k->ice_ufrag), m->ice_ufrag);
 		copy(k->ice_pwd, sizeof(k->ice_pwd), m->ice_pwd);
 		copy(k->ice_remote_ufrag, sizeof(k->ice_remote_ufrag), m->ice_remote_ufrag);
+		copy(k->mid, sizeof(k->mid), m->mid);
+		if (m->bundled) {
+			copy(k->bundle, sizeof(k->bundle), bundle_id);
+			k->bundle_pos = m->bundle_pos;
+			copy(k->bundle_pt, sizeof(k->bundle_pt), m->bundle_pt);
+			copy(k->bundle_ssrc, sizeof(k->bundle_ssrc), m->bundle_ssrc);
+		}
 		k->rtcp_mux = true;
 		k->encrypted = true;
 		copy(k->profile, sizeof(k->profile), "RTP/SAVP");
@@ -332,8 +350,11 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		ses.idle_timeout_s = s->cfg.media_idle_set ? s->cfg.media_idle_s : 0;
 		ses.created = call->answer ? call->answer : now;
 		ses.updated = now;
-		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr);
-		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr);
+		char ga[PR_KS_NAME_MAX], gb[PR_KS_NAME_MAX];
+		snprintf(ga, sizeof(ga), "%s-a", call->id);
+		snprintf(gb, sizeof(gb), "%s-b", call->id);
+		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr, ga);
+		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr, gb);
 		rc = pr_ks_session_store_tx(tx, &ses,
 					    call->installed ? PR_KS_OP_UPDATE : PR_KS_OP_INSTALL);
 		memset(&ses, 0, sizeof(ses));
@@ -342,6 +363,10 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		dialog_to_ks(s, call, d);
 		rc = pr_ks_dialog_store_tx(tx, d);
 	}
+	for (unsigned i = 0; rc == 0 && i < call->n_ports_back; i++)
+		rc = pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY, call->ports_back[i]);
+	if (rc == 0)
+		call->n_ports_back = 0;
 	if (rc < 0) {
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot encode its sessions and dialog: %s", call->id,
@@ -467,11 +492,14 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 		}
 	if (rc == 0 && call->installed)
 		rc = pr_ks_dialog_delete_tx(tx, call->id);
+	/* (a BUNDLE's members share one port: SADD is idempotent) */
 	for (int l = 0; rc == 0 && l < 2; l++)
 		for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++)
 			if (call->leg[l].m[i].relay_port)
 				pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY,
 						call->leg[l].m[i].relay_port);
+	for (unsigned i = 0; rc == 0 && i < call->n_ports_back; i++)
+		pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY, call->ports_back[i]);
 	if (rc < 0) {
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot encode its CDR and end: %s", call->id,
@@ -836,6 +864,107 @@ static int take_dtls(struct sp_media *m, const struct sp_sdp_media *im)
 	return ice_fresh(m);
 }
 
+/* The tag's (position 0's) m= line of leg g's BUNDLE group, or -1. */
+static int bundle_tag(const struct sp_leg *g)
+{
+	for (unsigned i = 0; i < g->n_media; i++)
+		if (g->m[i].bundled && g->m[i].bundle_pos == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The members of leg g's group take the tag's relay port (a port of their own goes back to
+ * the pool) and its ICE credentials: one 5-tuple, one ICE agent. */
+static void bundle_ports(struct sp_call *call, int leg)
+{
+	struct sp_leg *g = &call->leg[leg];
+	int t = bundle_tag(g);
+	if (t < 0)
+		return;
+	for (unsigned i = 0; i < g->n_media; i++) {
+		struct sp_media *m = &g->m[i];
+		if (!m->bundled || (int)i == t)
+			continue;
+		if (m->relay_port && m->relay_port != g->m[t].relay_port &&
+		    call->n_ports_back < sizeof(call->ports_back) / sizeof(call->ports_back[0]))
+			call->ports_back[call->n_ports_back++] = m->relay_port;
+		m->relay_port = g->m[t].relay_port;
+		copy(m->ice_ufrag, sizeof(m->ice_ufrag), g->m[t].ice_ufrag);
+		copy(m->ice_pwd, sizeof(m->ice_pwd), g->m[t].ice_pwd);
+	}
+}
+
+/* "111 9 0" from a codec list (into len bytes). */
+static void pt_list(const struct sp_sdp_media *im, char *out, size_t len)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (unsigned j = 0; j < im->n_codecs && off < len; j++) {
+		int w = snprintf(out + off, len - off, "%s%u", j ? " " : "", im->codecs[j].pt);
+		if (w > 0)
+			off += (size_t)w;
+	}
+}
+
+static void ssrc_list(const struct sp_sdp_media *im, char *out, size_t len)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (unsigned j = 0; j < im->n_ssrc && off < len; j++) {
+		int w = snprintf(out + off, len - off, "%s%u", j ? " " : "", im->ssrc[j]);
+		if (w > 0)
+			off += (size_t)w;
+	}
+}
+
+/* A browser's BUNDLE group (RFC 8843, sp_sdp_bundle_plan) from its offer, or from its
+ * answer to ours. Members are chosen once: in the browser's first offer (no relay port
+ * yet), or among the m= lines of our offer's group; a later SDP of the same call refreshes
+ * their payload types and SSRCs, but changes no membership (planned). */
+static void take_bundle(struct sp_call *call, int from, const struct sp_sdp_info *info)
+{
+	struct sp_leg *g = &call->leg[from];
+	struct sp_sdp_bundle b;
+	const char *why = NULL;
+	bool was = bundle_tag(g) >= 0, fresh = true;
+	for (unsigned i = 0; i < info->n; i++)
+		if (g->m[i].relay_port && !g->m[i].bundle_offered)
+			fresh = false;
+	sp_sdp_bundle_plan(info, &b, &why);
+	if (why)
+		PR_NOTICE("call %s: the %s's BUNDLE is not used: %s", call->id, leg_name(from),
+			  why);
+	if (!was) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < info->n; i++) {
+			b.member[i] = b.member[i] && fresh;
+			n += b.member[i];
+		}
+		if (n >= 2) {
+			unsigned pos = 1, t = b.member[b.tag] ? b.tag : SP_SDP_MAX_MEDIA;
+			for (unsigned i = 0; i < info->n && t == SP_SDP_MAX_MEDIA; i++)
+				if (b.member[i])
+					t = i;
+			for (unsigned i = 0; i < info->n; i++) {
+				g->m[i].bundled = b.member[i];
+				g->m[i].bundle_pos = (uint8_t)(i == t	     ? 0
+							       : b.member[i] ? pos++
+									     : 0);
+			}
+			PR_INFO("call %s: the %s's m= lines %u..: BUNDLE of %u on one transport",
+				call->id, leg_name(from), t, n);
+		}
+	}
+	for (unsigned i = 0; i < info->n; i++) {
+		g->m[i].bundle_offered = false;
+		if (g->m[i].bundled) {
+			pt_list(&info->m[i], g->m[i].bundle_pt, sizeof(g->m[i].bundle_pt));
+			ssrc_list(&info->m[i], g->m[i].bundle_ssrc, sizeof(g->m[i].bundle_ssrc));
+		}
+	}
+	bundle_ports(call, from);
+}
+
 /* An offer or answer from leg `from` (already policy-checked): remember its media. */
 static int take_media(struct sp_server *s, struct sp_call *call, int from,
 		      const struct sp_sdp_info *info, const char **why)
@@ -867,6 +996,8 @@ static int take_media(struct sp_server *s, struct sp_call *call, int from,
 			copy(m->profile, sizeof(m->profile), im->proto);
 			if (take_dtls(m, im) < 0)
 				return -EIO;
+			if (i + 1 == info->n)
+				take_bundle(call, from, info);
 			continue;
 		}
 		sp_policy_media(g->onnet, tls, im, &enc, &idx, why);
@@ -913,6 +1044,10 @@ static int alloc_ports(struct sp_server *s, struct sp_call *call, unsigned n,
 		for (int l = 0; l < 2; l++)
 			if (!call->leg[l].m[i].relay_port)
 				call->leg[l].m[i].relay_port = ports[want++];
+	/* (a port for each member too: the same count as new_invite took ahead; the
+	 * members' own go back with the sessions' transaction) */
+	bundle_ports(call, LEG_A);
+	bundle_ports(call, LEG_B);
 	return 0;
 }
 
@@ -939,6 +1074,7 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 						     .ice_pwd = m->ice_pwd,
 						     .setup = m->setup[0] ? m->setup : "actpass",
 						     .mid = m->mid[0] ? m->mid : mids[i]};
+			rw.bundle[i] = m->bundled || m->bundle_offered;
 			continue;
 		}
 		rw.key[i] = m->tx;
@@ -972,6 +1108,36 @@ static int dtls_fingerprint(struct sp_server *s, char out[SP_SDP_FPR_MAX])
 	return rc;
 }
 
+/* Our first offer toward a browser offers BUNDLE (RFC 8843 7.2.1: a port of each m= line's
+ * own, the group, the same ICE credentials) over the used m= lines when there are two or
+ * more and their payload types are apart (the anchor tells members apart by them); the
+ * browser's answer decides (take_bundle). */
+static void offer_bundle(struct sp_leg *g, const struct sp_leg *from, unsigned n)
+{
+	unsigned used = 0, first = n;
+	for (unsigned i = 0; i < n; i++)
+		if (g->m[i].used && !g->m[i].relay_port) {
+			used++;
+			first = first < n ? first : i;
+		}
+	if (used < 2 || bundle_tag(g) >= 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; g->m[i].used && j < n; j++)
+			for (unsigned p = 0; g->m[j].used && p < from->m[i].n_codecs; p++)
+				for (unsigned q = 0; q < from->m[j].n_codecs; q++)
+					if (from->m[i].codecs[p].pt == from->m[j].codecs[q].pt)
+						return;
+	for (unsigned i = 0; i < n; i++) {
+		struct sp_media *m = &g->m[i];
+		if (!m->used)
+			continue;
+		m->bundle_offered = true;
+		copy(m->ice_ufrag, sizeof(m->ice_ufrag), g->m[first].ice_ufrag);
+		copy(m->ice_pwd, sizeof(m->ice_pwd), g->m[first].ice_pwd);
+	}
+}
+
 /* Our side of an offer toward leg `to`: encryption is our choice (on-net: SRTP always;
  * off-net: clear, the party may upgrade in a later offer of its own). */
 static int prepare_offer_leg(struct sp_call *call, int to, unsigned n, const struct sp_leg *from)
@@ -998,6 +1164,8 @@ static int prepare_offer_leg(struct sp_call *call, int to, unsigned n, const str
 				return -EIO;
 		}
 	}
+	if (g->dtls)
+		offer_bundle(g, from, n);
 	return 0;
 }
 
@@ -2217,6 +2385,11 @@ static int media_from_session(struct sp_media *m, const struct pr_ks_leg *k, con
 		copy(m->ice_remote_ufrag, sizeof(m->ice_remote_ufrag), k->ice_remote_ufrag);
 		copy(m->fingerprint, sizeof(m->fingerprint), k->dtls_fingerprint);
 		copy(m->setup, sizeof(m->setup), k->dtls_setup);
+		copy(m->mid, sizeof(m->mid), k->mid);
+		m->bundled = k->bundle[0] != '\0';
+		m->bundle_pos = (uint8_t)k->bundle_pos;
+		copy(m->bundle_pt, sizeof(m->bundle_pt), k->bundle_pt);
+		copy(m->bundle_ssrc, sizeof(m->bundle_ssrc), k->bundle_ssrc);
 	} else if (k->encrypted) {
 		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_rx);
 		rc = pr_sdes_parse(v, &m->rx);

@@ -379,15 +379,15 @@ unsigned sp_sdp_bundle_plan(const struct sp_sdp_info *info, struct sp_sdp_bundle
 			for (unsigned p = 0; p < x->n_codecs && !w; p++)
 				for (unsigned q = 0; q < y->n_codecs; q++)
 					if (x->codecs[p].pt == y->codecs[q].pt)
-						w = "BUNDLE: a payload type on two m= lines";
+						w = "a payload type on two m= lines";
 			for (unsigned p = 0; p < x->n_ssrc && !w; p++)
 				for (unsigned q = 0; q < y->n_ssrc; q++)
 					if (x->ssrc[p] == y->ssrc[q])
-						w = "BUNDLE: an a=ssrc on two m= lines";
+						w = "an a=ssrc on two m= lines";
 		}
 	for (unsigned i = 0; i < info->n && !w; i++)
 		if (b->member[i] && info->m[i].ssrc_more)
-			w = "BUNDLE: too many a=ssrc on an m= line";
+			w = "more a=ssrc ids on an m= line than the anchor keeps";
 	if (w)
 		goto none;
 	b->tag = SP_SDP_MAX_MEDIA;

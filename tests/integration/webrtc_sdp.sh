@@ -7,7 +7,10 @@
 # credentials, our fingerprint (pr:dtls:fingerprint, set here: no DTLS process runs), the
 # right a=setup, one host candidate on the relay, rtcp-mux and no BUNDLE; the session hashes
 # carry the contract's fields (X_keying dtls/sdes, X_ice_*, X_dtls_setup,
-# X_dtls_fingerprint, no SDES keys on the browser leg); the CDR says dtls/sdes. Refusals:
+# X_dtls_fingerprint, no SDES keys on the browser leg); the CDR says dtls/sdes. BUNDLE: an
+# audio+video offer answered on one port with the group, the sessions' X_bundle*, the
+# ports' accounting; a payload type on both m= lines falls back to no BUNDLE; a device's
+# audio+video call to the browser offered with the group and bundled by its answer. Refusals:
 # no fingerprint in Redis -> 503 Retry-After (calls_refused_no_dtls); a browser offer
 # without a=fingerprint -> 488 with a Warning. No media flows (no browser, no DTLS engine).
 #
@@ -228,5 +231,152 @@ pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpat
 	pr_fail "calls_refused_no_dtls $(spstat calls_refused_no_dtls), want 1"
 echo "ok: no DTLS fingerprint: 503, calls_refused_no_dtls 1"
 kill $ALICE 2>/dev/null; wait $ALICE 2>/dev/null
+R SET pr:dtls:fingerprint "$OUR_FPR" >/dev/null
+
+# 5. BUNDLE (RFC 8843): the browser offers audio and video on one transport; the device
+# (baresip with VP8 and a fake camera) takes both. Our answer bundles them on one port with
+# one set of ICE credentials; the sessions carry the group (X_bundle*); the members' own
+# ports go back to the pool at once, and every port at the end.
+{
+	sed 's/^a=group:BUNDLE 0\r$/a=group:BUNDLE 0 1\r/' "$D/offer.sdp"
+	cat <<SDP
+m=video 54400 UDP/TLS/RTP/SAVPF 96 97
+c=IN IP4 $DEV_IP
+a=rtcp:9 IN IP4 0.0.0.0
+a=ice-ufrag:$BR_UFRAG
+a=ice-pwd:$BR_PWD
+a=fingerprint:$BR_FPR
+a=setup:actpass
+a=mid:1
+a=sendrecv
+a=msid:s1 v1
+a=rtcp-mux
+a=rtcp-rsize
+a=rtpmap:96 VP8/90000
+a=rtcp-fb:96 nack pli
+a=rtpmap:97 rtx/90000
+a=fmtp:97 apt=96
+a=ssrc-group:FID 2001 2002
+a=ssrc:2001 cname:Q/NWs1ao1HmN4Xa5
+a=ssrc:2002 cname:Q/NWs1ao1HmN4Xa5
+SDP
+} | sed 's/\r*$/\r/' >"$D/offer_av.sdp"
+grep -q "^a=group:BUNDLE 0 1" "$D/offer_av.sdp" || pr_fail "test: the audio+video offer has no group"
+mkdir -p "$D/alicev"
+sed -e "s|^sip_listen .*|sip_listen $DEV_IP:5072|" "$D/alice/config" >"$D/alicev/config"
+printf 'module vp8.so\nmodule fakevideo.so\nvideo_source fakevideo,nil\nvideo_display fakevideo,nil\nvideo_size 64x48\nvideo_fps 5\n' >>"$D/alicev/config"
+cp "$D/alice/accounts" "$D/alicev/accounts"
+FREE0=$(R SCARD pr:ports:free)
+ip netns exec wr-dev baresip -s -f "$D/alicev" -t 40 >"$D/alice5.log" 2>&1 </dev/null &
+ALICE=$!
+pr_on_exit "kill $ALICE 2>/dev/null"
+pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
+	{ tail -30 "$D/alice5.log"; pr_fail "alice (video) did not register"; }
+UA carol 8 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_av.sdp" WSS_UA_REMOTE="$D/carol_av.sdp" >"$D/ua5.log" 2>&1 &
+UAPID=$!
+pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 2" ||
+	{ cat "$D/ua5.log"; tail -40 "$D/alice5.log"; tail -30 "$D/sp.log"; pr_fail "BUNDLE: no two sessions"; }
+pr_wait_for 5 grep -q "^confirmed" "$D/ua5.log" || { cat "$D/ua5.log"; pr_fail "BUNDLE: the call was not confirmed"; }
+F=$D/carol_av.sdp
+sdp_has "$F" "^a=group:BUNDLE 0 1" "BUNDLE answer to the browser"
+ap=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+vp=$(sed -n 's/^m=video \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+[ -n "$ap" ] && [ "$ap" != 0 ] && [ "$ap" = "$vp" ] || { cat "$F"; pr_fail "BUNDLE: audio port '$ap', video port '$vp' in the answer"; }
+[ "$(grep -c "^a=candidate:1 1 udp [0-9]* $SP_ADDR $ap typ host" "$F")" = 2 ] || { cat "$F"; pr_fail "BUNDLE: not one candidate per m= line on the one port"; }
+[ "$(sed -n 's/^a=ice-ufrag:\(.*\)/\1/p' "$F" | tr -d '\r' | sort -u | wc -l)" = 1 ] || { cat "$F"; pr_fail "BUNDLE: several ice-ufrags"; }
+sed -n '/^v=0/,/^[^a-z]/p' "$D/alice5.log" | sed '/^[^a-z]/q' | tr -d '\r' >"$D/dev_sdp5.txt"
+sdp_lacks "$D/dev_sdp5.txt" "a=group|BUNDLE|a=mid" "BUNDLE offer to the device"
+s0=$(R SMEMBERS pr:sessions | grep -- '-0$') s1=$(R SMEMBERS pr:sessions | grep -- '-1$')
+[ -n "$s0" ] && [ -n "$s1" ] || pr_fail "BUNDLE: sessions '$s0' '$s1'"
+grp=$(H "$s0" a_bundle)
+[ -n "$grp" ] && [ "$(H "$s1" a_bundle)" = "$grp" ] || { R HGETALL "pr:session:$s1"; pr_fail "BUNDLE: a_bundle '$grp' / '$(H "$s1" a_bundle)'"; }
+for kv in "$s0 a_bundle_pos 0" "$s1 a_bundle_pos 1" "$s0 a_bundle_pt 111 0 126" "$s1 a_bundle_pt 96 97" \
+	"$s0 a_bundle_ssrc 1001" "$s1 a_bundle_ssrc 2001 2002" "$s0 a_relay_port $ap" "$s1 a_relay_port $ap" \
+	"$s0 a_mid 0" "$s1 a_mid 1" "$s1 a_ice_ufrag $(H "$s0" a_ice_ufrag)" "$s1 a_ice_pwd $(H "$s0" a_ice_pwd)"; do
+	set -- $kv
+	k=$1 f=$2
+	shift 2
+	[ "$(H "$k" "$f")" = "$*" ] || pr_fail "BUNDLE: session $k $f '$(H "$k" "$f")', want '$*'"
+done
+[ "$(H "$s0" b_bundle)" = "" ] && [ "$(H "$s0" b_relay_port)" != "$(H "$s1" b_relay_port)" ] ||
+	pr_fail "BUNDLE: the device's legs must keep a port each"
+[ "$(R SCARD pr:ports:free)" = $((FREE0 - 3)) ] || pr_fail "BUNDLE: $(R SCARD pr:ports:free) ports free in the call, want $((FREE0 - 3))"
+echo "ok: BUNDLE: the answer bundles audio and video on port $ap, one ufrag; sessions $s0/$s1 in group $grp (pt, ssrc, mid); 3 ports held"
+wait $UAPID
+pr_wait_for 5 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" || pr_fail "BUNDLE: sessions not ended"
+pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' SCARD pr:ports:free)\" = $FREE0 ]" ||
+	pr_fail "BUNDLE: $(R SCARD pr:ports:free) ports free after the call, want $FREE0"
+echo "ok: BUNDLE: every port back in the pool after the call"
+kill $ALICE 2>/dev/null
+wait $ALICE 2>/dev/null
+
+# 6. a payload type on both m= lines: no BUNDLE (each m= line its own transport), said why
+sed 's/^m=video 54400 UDP\/TLS\/RTP\/SAVPF 96 97/m=video 54400 UDP\/TLS\/RTP\/SAVPF 96 0/' "$D/offer_av.sdp" >"$D/offer_clash.sdp"
+ip netns exec wr-dev baresip -s -f "$D/alicev" -t 40 >"$D/alice6.log" 2>&1 </dev/null &
+ALICE=$!
+pr_on_exit "kill $ALICE 2>/dev/null"
+pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
+	{ tail -30 "$D/alice6.log"; pr_fail "alice (video) did not register again"; }
+UA carol 6 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_clash.sdp" WSS_UA_REMOTE="$D/carol_clash.sdp" >"$D/ua6.log" 2>&1 &
+UAPID=$!
+pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 2" ||
+	{ cat "$D/ua6.log"; tail -30 "$D/sp.log"; pr_fail "PT clash: no two sessions"; }
+pr_wait_for 5 grep -q "^confirmed" "$D/ua6.log" || { cat "$D/ua6.log"; pr_fail "PT clash: the call was not confirmed"; }
+F=$D/carol_clash.sdp
+sdp_lacks "$F" "BUNDLE" "answer to a browser whose m= lines share a payload type"
+ap=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+vp=$(sed -n 's/^m=video \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+[ "$ap" != "$vp" ] || pr_fail "PT clash: audio and video on one port $ap"
+grep -q "BUNDLE is not used: a payload type on two m= lines" "$D/sp.log" || pr_fail "PT clash: the fallback is not logged"
+for s5 in $(R SMEMBERS pr:sessions); do
+	[ -z "$(H "$s5" a_bundle)" ] || pr_fail "PT clash: session $s5 has a_bundle"
+done
+echo "ok: a payload type on both m= lines: no BUNDLE, a port per m= line, the reason logged"
+wait $UAPID
+kill $ALICE 2>/dev/null
+wait $ALICE 2>/dev/null
+
+# 7. BUNDLE the other way: a device (audio and video) calls the browser; our offer lists
+# both m= lines in a=group:BUNDLE with a port each (RFC 8843 7.2.1) and one set of ICE
+# credentials; the browser's answer bundles them, so the video leg takes the audio's port
+# and its own goes back to the pool.
+sed 's/^a=setup:actpass\r$/a=setup:active\r/' "$D/offer_av.sdp" >"$D/answer_av.sdp"
+FREE0=$(R SCARD pr:ports:free)
+UA carol 16 WSS_UA_ANSWER="$D/answer_av.sdp" WSS_UA_REMOTE="$D/carol_offer_av.sdp" >"$D/ua7.log" 2>&1 &
+UAPID=$!
+pr_on_exit "kill $UAPID 2>/dev/null"
+pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:carol transport)\" = wss ]" ||
+	{ cat "$D/ua7.log"; pr_fail "carol did not register over wss (7)"; }
+ip netns exec wr-dev baresip -s -f "$D/alicev" -e "/dial sip:carol@poprelay" -t 8 >"$D/alice7.log" 2>&1 </dev/null &
+ALICE=$!
+pr_on_exit "kill $ALICE 2>/dev/null"
+pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 2" ||
+	{ cat "$D/ua7.log"; tail -40 "$D/alice7.log"; tail -30 "$D/sp.log"; pr_fail "device -> browser (BUNDLE): no two sessions"; }
+pr_wait_for 5 grep -q "^confirmed" "$D/ua7.log" || { cat "$D/ua7.log"; pr_fail "device -> browser (BUNDLE): not confirmed"; }
+F=$D/carol_offer_av.sdp
+sdp_has "$F" "^a=group:BUNDLE 0 1" "BUNDLE offer to the browser"
+ap=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+vp=$(sed -n 's/^m=video \([0-9]*\) .*/\1/p' "$F" | tr -d '\r')
+[ -n "$ap" ] && [ -n "$vp" ] && [ "$ap" != "$vp" ] || { cat "$F"; pr_fail "BUNDLE offer: audio port '$ap', video port '$vp' (a port each)"; }
+[ "$(sed -n 's/^a=ice-ufrag:\(.*\)/\1/p' "$F" | tr -d '\r' | sort -u | wc -l)" = 1 ] || { cat "$F"; pr_fail "BUNDLE offer: several ice-ufrags"; }
+s0=$(R SMEMBERS pr:sessions | grep -- '-0$') s1=$(R SMEMBERS pr:sessions | grep -- '-1$')
+pr_wait_for 5 bash -c "[ -n \"\$(redis-cli -s '$D/redis.sock' HGET pr:session:$s1 b_bundle)\" ]" ||
+	{ R HGETALL "pr:session:$s1"; pr_fail "BUNDLE answer: session $s1 has no b_bundle"; }
+for kv in "$s0 b_bundle_pos 0" "$s1 b_bundle_pos 1" "$s0 b_relay_port $ap" "$s1 b_relay_port $ap" \
+	"$s1 b_bundle $(H "$s0" b_bundle)" "$s1 b_ice_ufrag $(H "$s0" b_ice_ufrag)" "$s0 a_bundle "; do
+	set -- $kv
+	k=$1 f=$2
+	shift 2
+	[ "$(H "$k" "$f")" = "$*" ] || pr_fail "BUNDLE answer: session $k $f '$(H "$k" "$f")', want '$*'"
+done
+[ "$(R SCARD pr:ports:free)" = $((FREE0 - 3)) ] || pr_fail "BUNDLE answer: $(R SCARD pr:ports:free) ports free in the call, want $((FREE0 - 3))"
+echo "ok: BUNDLE the other way: our offer groups audio and video (ports $ap, $vp), the browser's answer bundles them on $ap; 3 ports held"
+wait $ALICE
+pr_wait_for 5 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 0" || pr_fail "BUNDLE answer: sessions not ended"
+pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' SCARD pr:ports:free)\" = $FREE0 ]" ||
+	pr_fail "BUNDLE answer: $(R SCARD pr:ports:free) ports free after the call, want $FREE0"
+echo "ok: BUNDLE the other way: every port back in the pool after the call"
+wait $UAPID
+
 kill -0 "$SP_PID" || pr_fail "slowpath died"
 echo "PASS"
