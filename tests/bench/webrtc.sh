@@ -17,8 +17,9 @@
 # dataplane's two lcores, poprelay-dtls, Redis; every thread of rtpengine), the client alone
 # on LOAD_CPU. Everything starts afresh each run.
 #  webrtc_call_setups_per_s (the second part, "calls"): browsers registered over WSS call a
-#  browser registered over WSS (INVITE/407/ACK/INVITE/200/ACK/BYE/200, Chrome-style SDP with
-#  ICE, DTLS fingerprint and setup, rtcp-mux), per CPU-second of the server side:
+#  browser registered over WSS (INVITE/200/ACK, held, BYE/200, with a 407 round first where the
+#  server challenges; Chrome-style SDP with ICE, DTLS fingerprint and setup, rtcp-mux), per
+#  CPU-second of the server side:
 #  poprelay-slowpath (wss_listen) + the dataplane's control lcore (it installs every call's
 #  sessions) + poprelay-dtls + Redis, next to kamailio (xhttp + websocket, registrar, auth;
 #  all its processes) + rtpengine (ICE force, DTLS passive, over NG from kamailio's rtpengine
@@ -258,8 +259,8 @@ fi # part dtls
 # ---- part 2: webrtc_call_setups_per_s
 # Browsers (sipload -w: SIP over WSS with an Origin, masked frames; -r: Chrome-style SDP)
 # register with digest, then call a browser registered over WSS that answers at once with a
-# Chrome-style answer: INVITE/407/ACK/INVITE/200/ACK/BYE/200 on CALL_CONNS WebSockets, one
-# call in flight on each. The server side on SRV_CPU, the browsers on LOAD_CPU, both servers
+# Chrome-style answer (narrative: tests/bench/webrtc.md, "Call setups of browsers"), one call
+# in flight on each of CALL_CONNS WebSockets, each held HOLD_MS before its BYE. The server side on SRV_CPU, the browsers on LOAD_CPU, both servers
 # in their namespaces on 127.0.0.1, everything afresh each run.
 if part calls; then
 . "$PR_ROOT/tests/integration/slowpath/common.sh" # sp_certs, sp_config, sp_user_add
@@ -421,8 +422,10 @@ print(json.dumps({
                 "rtpengine-daemon, ICE force, DTLS passive), per CPU-second of all their processes, same client",
     "baseline_value": round(med(theirs)), "ratio": round(med(ratios), 3),
     "note": f"browser to browser over SIP over WSS: {calls} calls a run, {conns} at once "
-            "(INVITE/407/ACK/INVITE/200/ACK/BYE/200, Chrome-style audio SDP with ICE, a sha-256 "
-            "fingerprint, setup and rtcp-mux), the browsers registered with digest before the window; "
+            "(INVITE, 200, ACK, the hold, BYE, 200, with a 407 round first where the server challenges: "
+            "kamailio does, the slowpath takes the browser's registered flow as authenticated; "
+            "Chrome-style audio SDP with ICE, a sha-256 fingerprint, setup and rtcp-mux), the "
+            "browsers registered with digest before the window; "
             "ours per CPU-second of poprelay-slowpath + the dataplane's control lcore + poprelay-dtls + "
             "Redis, theirs of every kamailio process + rtpengine; ratio: the median of the "
             f"{len(rows)} pairs' ({', '.join(f'{x:.2f}' for x in ratios)}); calls per second of wall "
