@@ -260,3 +260,76 @@ int dp_arpnd_probe(uint16_t port, const struct dp_ipaddr *addr)
 		return -EINVAL;
 	return addr->family == AF_INET ? arp_request(port, addr) : nd_solicit(port, addr);
 }
+
+static int garp(uint16_t port, const struct dp_ipaddr *addr)
+{
+	const struct dp_port *p = &dp_rt.ports[port];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_rt.pool);
+	uint8_t *f;
+
+	if (m == NULL)
+		return -ENOMEM;
+	f = (uint8_t *)rte_pktmbuf_append(m, 60);
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOMEM;
+	}
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, &p->mac, 6);
+	f[12] = 0x08, f[13] = 0x06;
+	f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;
+	memcpy(f + 22, &p->mac, 6);
+	memcpy(f + 28, &addr->v4, 4);
+	memcpy(f + 38, &addr->v4, 4); /* target = sender; target MAC stays zero */
+	if (dp_control_tx(port, m) != 0)
+		return -ENOBUFS;
+	ctl_stats()->arp_requests_out++;
+	return 0;
+}
+
+static int unsolicited_na(uint16_t port, const struct dp_ipaddr *addr)
+{
+	static const uint8_t all_nodes[16] = {0xff, 2, [15] = 1};
+	const struct dp_port *p = &dp_rt.ports[port];
+	struct dp_ipaddr dst = {.family = AF_INET6};
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_rt.pool);
+	uint8_t *f, *ip, *icmp;
+	uint16_t c;
+
+	if (m == NULL)
+		return -ENOMEM;
+	f = (uint8_t *)rte_pktmbuf_append(m, 14 + 40 + 32);
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOMEM;
+	}
+	memset(f, 0, 14 + 40 + 32);
+	memcpy(dst.v6, all_nodes, 16);
+	memcpy(f, (const uint8_t[]){0x33, 0x33, 0, 0, 0, 1}, 6);
+	memcpy(f + 6, &p->mac, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	ip = f + 14;
+	ip[0] = 0x60, ip[5] = 32, ip[6] = 58, ip[7] = 255;
+	memcpy(ip + 8, addr->v6, 16);
+	memcpy(ip + 24, dst.v6, 16);
+	icmp = ip + 40;
+	icmp[0] = 136;
+	icmp[4] = 0x20; /* Override; neither Router nor Solicited */
+	memcpy(icmp + 8, addr->v6, 16);
+	icmp[24] = 2, icmp[25] = 1; /* target link-layer address */
+	memcpy(icmp + 26, &p->mac, 6);
+	c = dp_csum_l4(addr, &dst, 58, icmp, 32);
+	memcpy(icmp + 2, &c, 2);
+	if (dp_control_tx(port, m) != 0)
+		return -ENOBUFS;
+	ctl_stats()->nd_adverts_out++;
+	return 0;
+}
+
+int dp_arpnd_announce(uint16_t port, const struct dp_ipaddr *addr)
+{
+	if (port >= dp_rt.nb_ports)
+		return -EINVAL;
+	return addr->family == AF_INET ? garp(port, addr) : unsolicited_na(port, addr);
+}

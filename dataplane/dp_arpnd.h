@@ -13,5 +13,10 @@ void dp_arp_input(struct rte_mbuf *m, const struct dp_pkt_info *pi);
 void dp_nd_input(struct rte_mbuf *m, const struct dp_pkt_info *pi);
 /* Send an ARP request or a neighbour solicitation for addr out of port index `port`. */
 int dp_arpnd_probe(uint16_t port, const struct dp_ipaddr *addr);
+/* Announce that addr is now at this port's MAC: a gratuitous ARP (RFC 5227 2.3: a request
+ * with sender and target both addr, broadcast) or an unsolicited neighbour advertisement
+ * (RFC 4861 7.2.6: to all-nodes, Override set), so that hosts and switches on the segment
+ * move it to us at once. */
+int dp_arpnd_announce(uint16_t port, const struct dp_ipaddr *addr);
 
 #endif

@@ -10,22 +10,29 @@
 
 #include "common/log.h"
 #include "dataplane/dp.h"
+#include "dataplane/dp_ha.h"
 #include "dataplane/dp_port.h"
 
 bool dp_addr_is_ours(const struct dp_port *p, const struct dp_ipaddr *a)
 {
 	unsigned int i;
 
-	if (a->family == AF_INET)
-		return p->ipv4.set && (p->ipv4.addr.v4 == a->v4 || dp_addr4_is_extra(p, a->v4));
-	if (a->family != AF_INET6 || !p->ipv6.set)
-		return false;
-	if (memcmp(p->ipv6.addr.v6, a->v6, 16) == 0)
-		return true;
-	for (i = 0; i < p->ipv6_extra.n; i++)
-		if (memcmp(p->ipv6_extra.p[i].addr.v6, a->v6, 16) == 0)
+	if (a->family == AF_INET) {
+		if (p->ipv4.set && (p->ipv4.addr.v4 == a->v4 || dp_addr4_is_extra(p, a->v4)))
 			return true;
-	return false;
+		return dp_ha_holds(p, a);
+	}
+	if (a->family != AF_INET6)
+		return false;
+	if (p->ipv6.set) {
+		if (memcmp(p->ipv6.addr.v6, a->v6, 16) == 0)
+			return true;
+		for (i = 0; i < p->ipv6_extra.n; i++)
+			if (memcmp(p->ipv6_extra.p[i].addr.v6, a->v6, 16) == 0)
+				return true;
+	}
+	/* a peer's address we took over ([ha]), only after our own missed */
+	return dp_ha_holds(p, a);
 }
 
 static bool prefix_holds(const struct dp_prefix *pf, const struct dp_ipaddr *a)

@@ -148,6 +148,11 @@ struct dp_feature {
 	 * many items it handled (nonzero: the iteration counts as busy). Same rules as
 	 * udp_input: no locks, no logs, no system calls. */
 	unsigned (*worker_poll)(struct dp_worker *w);
+	/* Optional, control lcore: the [ha] peer addresses were taken over (held) or given
+	 * back (dataplane/dp_ha.h), after the workers' view changed on a release and before
+	 * it changes on a takeover. Takes over (or lets go of) what the feature serves on
+	 * them; returns how many items (TURN: allocations), or a negative errno. */
+	int (*ha_change)(bool held);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };
