@@ -28,6 +28,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/dp_config.h"
 #include "dataplane/dp_drain.h"
+#include "dataplane/dp_ha.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/dp_udp.h"
 #include "dataplane/turn/turn_server.h"
@@ -57,6 +58,8 @@ struct turn_dp_cfg {
 	char relay_address[DP_CFG_STR_MAX];
 	char stream_socket[DP_CFG_STR_MAX];
 	uint32_t stream_ring_kb;
+	char peer_relay_address[DP_CFG_STR_MAX];
+	uint32_t peer_relay_port_min, peer_relay_port_max;
 };
 static struct turn_dp_cfg tcfg;
 
@@ -120,6 +123,14 @@ static const struct dp_cfg_key turn_keys[] = {
      "/var/run/dpdk/<file_prefix>/turn_front.sock); \"off\": no TCP or TLS clients"},
     {"stream_ring_kb", DP_CFG_U32, 64, 65536, "4096", TC(stream_ring_kb), 0,
      "KiB of each ring between the stream front and a worker (or control); a power of two"},
+    {"peer_relay_address", DP_CFG_STR, 0, 127, "", TC(peer_relay_address), 0,
+     "the [ha] peer appliance's relayed addresses (its [turn] relay_address): one IPv4 "
+     "and/or one IPv6 address of [ha] peer_ipv4/peer_ipv6, comma-separated; empty: no "
+     "allocations taken over"},
+    {"peer_relay_port_min", DP_CFG_U32, 0, 65535, "0", TC(peer_relay_port_min), 0,
+     "first relay port of the peer (its [turn] relay_port_min); apart from ours"},
+    {"peer_relay_port_max", DP_CFG_U32, 0, 65535, "0", TC(peer_relay_port_max), 0,
+     "last relay port of the peer (its [turn] relay_port_max)"},
 };
 
 /* Whether a is one of the addresses a [portN] section gives the appliance. */
@@ -142,8 +153,20 @@ static bool cfg_addr_is_ours(const struct dp_ipaddr *a)
 
 /* [turn] relay_address into out[0] (IPv4) and out[1] (IPv6); family 0 where it names none
  * of that family. 0, or -EINVAL with "[turn] relay_address: ..." in err. */
+static int parse_relay_list(const char *key, const char *v, struct dp_ipaddr out[2], char *err,
+			    size_t errlen);
+
 static int parse_relay_address(const char *v, struct dp_ipaddr out[2], char *err, size_t errlen)
 {
+	return parse_relay_list("relay_address", v, out, err, errlen);
+}
+
+/* [turn] key's list of at most one IPv4 and one IPv6 address: relay_address names ours,
+ * peer_relay_address the [ha] peer's. */
+static int parse_relay_list(const char *key, const char *v, struct dp_ipaddr out[2], char *err,
+			    size_t errlen)
+{
+	const bool peer = strcmp(key, "peer_relay_address") == 0;
 	char buf[DP_CFG_STR_MAX], *tok, *save;
 
 	memset(out, 0, 2 * sizeof(*out));
@@ -164,20 +187,27 @@ static int parse_relay_address(const char *v, struct dp_ipaddr out[2], char *err
 			a.family = AF_INET6;
 		else {
 			snprintf(err, errlen,
-				 "[turn] relay_address: got \"%s\", expected IPv4 and/or IPv6 "
+				 "[turn] %s: got \"%s\", expected IPv4 and/or IPv6 "
 				 "addresses (no prefix length), comma-separated",
-				 tok);
+				 key, tok);
 			return -EINVAL;
 		}
 		fi = a.family == AF_INET ? 0 : 1;
 		if (out[fi].family) {
 			snprintf(err, errlen,
-				 "[turn] relay_address: got two %s addresses in \"%s\", expected "
+				 "[turn] %s: got two %s addresses in \"%s\", expected "
 				 "at most one of each family",
-				 fi ? "IPv6" : "IPv4", v);
+				 key, fi ? "IPv6" : "IPv4", v);
 			return -EINVAL;
 		}
-		if (!cfg_addr_is_ours(&a)) {
+		if (peer && !dp_ha_cfg_is_peer(&a)) {
+			snprintf(err, errlen,
+				 "[turn] peer_relay_address: got %s, expected one of [ha] "
+				 "peer_ipv4, peer_ipv6",
+				 tok);
+			return -EINVAL;
+		}
+		if (!peer && !cfg_addr_is_ours(&a)) {
 			snprintf(err, errlen,
 				 "[turn] relay_address: got %s, expected one of the addresses of a "
 				 "[portN] section (ipv4, ipv4_extra, ipv6, ipv6_extra)",
@@ -229,6 +259,39 @@ static int parse_alternate(const char *v, struct pr_taddr *t)
 		return -EINVAL;
 	t->port = (uint16_t)p;
 	return 0;
+}
+
+/* [turn] peer_relay_*: the [ha] peer's relayed addresses and a port range apart from ours
+ * (the relay-port map is one per family: a port may name one allocation only), claimed
+ * here too so that its datagrams reach us once we hold its addresses. */
+static int peer_cfg_check(char *err, size_t errlen)
+{
+	struct dp_ipaddr peer[2];
+	int rc;
+
+	if ((rc = parse_relay_list("peer_relay_address", tcfg.peer_relay_address, peer, err,
+				   errlen)) < 0)
+		return rc;
+	if (!peer[0].family && !peer[1].family) {
+		if (tcfg.peer_relay_port_min || tcfg.peer_relay_port_max) {
+			snprintf(err, errlen,
+				 "[turn] peer_relay_port_min: got %u, expected 0 without "
+				 "peer_relay_address",
+				 tcfg.peer_relay_port_min);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (tcfg.peer_relay_port_min < 1024 ||
+	    tcfg.peer_relay_port_min > tcfg.peer_relay_port_max) {
+		snprintf(err, errlen,
+			 "[turn] peer_relay_port_min: got %u, expected 1024..peer_relay_port_max "
+			 "(%u) with peer_relay_address",
+			 tcfg.peer_relay_port_min, tcfg.peer_relay_port_max);
+		return -EINVAL;
+	}
+	return dp_cfg_udp_reserve("[turn] peer_relay_port_min, peer_relay_port_max",
+				  tcfg.peer_relay_port_min, tcfg.peer_relay_port_max, err, errlen);
 }
 
 /* [turn]'s relations between keys and the ports it will claim (dp_config_load runs it, so
@@ -285,7 +348,7 @@ static int turn_cfg_check(char *err, size_t errlen)
 	    (rc = dp_cfg_udp_reserve("[turn] relay_port_min, relay_port_max", tcfg.relay_port_min,
 				     tcfg.relay_port_max, err, errlen)) < 0)
 		return rc;
-	return 0;
+	return peer_cfg_check(err, errlen);
 }
 
 static struct dp_cfg_section turn_section = {.name = "turn",
@@ -1096,6 +1159,17 @@ static int turn_init(void)
 	if (a6 && a6->family == AF_INET6)
 		to_taddr(&cfg.relay[1], a6, 0);
 	parse_alternate(tcfg.alternate_server, &cfg.alternate); /* turn_cfg_check judged it */
+	struct dp_ipaddr peer[2];
+	if ((rc = parse_relay_list("peer_relay_address", tcfg.peer_relay_address, peer, NULL, 0)) <
+	    0)
+		return rc;
+	for (int fi = 0; fi < 2; fi++)
+		if (peer[fi].family)
+			to_taddr(&cfg.peer_relay[fi], &peer[fi], 0);
+	if (peer[0].family || peer[1].family) {
+		cfg.peer_port_min = (uint16_t)tcfg.peer_relay_port_min;
+		cfg.peer_port_max = (uint16_t)tcfg.peer_relay_port_max;
+	}
 	if ((rc = load_nonce_secret(cfg.nonce_secret)) < 0)
 		return rc;
 
@@ -1129,7 +1203,10 @@ static int turn_init(void)
 		wstate[i].rnd = rte_rand() | 1;
 	if ((rc = dp_udp_claim(&turn_feature, listen_port, listen_port)) < 0 ||
 	    (rc = dp_udp_claim(&turn_feature, (uint16_t)tcfg.relay_port_min,
-			       (uint16_t)tcfg.relay_port_max)) < 0) {
+			       (uint16_t)tcfg.relay_port_max)) < 0 ||
+	    (tcfg.peer_relay_port_min &&
+	     (rc = dp_udp_claim(&turn_feature, (uint16_t)tcfg.peer_relay_port_min,
+				(uint16_t)tcfg.peer_relay_port_max)) < 0)) {
 		PR_ERR("turn: UDP ports taken by another feature");
 		return rc;
 	}
@@ -1152,7 +1229,7 @@ static int turn_init(void)
 		if ((rc = ts_init(path, dp_rt.nb_workers, tcfg.stream_ring_kb * 1024)) < 0)
 			return rc;
 	}
-	rc = turn_store_restore_all(store, srv);
+	rc = turn_store_restore_all(store, srv, 0);
 	uint64_t orphans = turn_server_stats(srv)->restore_orphaned;
 	if (orphans)
 		PR_WARN("turn: %d allocations restored, %" PRIu64
@@ -1204,8 +1281,28 @@ static void turn_teardown(void)
 	synced = NULL;
 }
 
+/* [ha] takeover: the peer's allocations from Redis, as a restart restores ours (the same
+ * relayed address, permissions, channels, lifetimes); release: forgotten, their records
+ * left to the peer. The read is synchronous on the blocking connection. */
+static int turn_ha_change(bool held)
+{
+	if (!srv || !turn_server_cfg(srv)->peer_port_min)
+		return 0;
+	set_now();
+	if (!held) {
+		unsigned n = turn_server_forget_peer(srv);
+		PR_NOTICE("turn: %u allocations of the peer given back", n);
+		return (int)n;
+	}
+	int rc = turn_store_restore_all(store, srv, 1);
+	if (rc >= 0)
+		PR_NOTICE("turn: %d allocations of the peer taken over from redis", rc);
+	return rc;
+}
+
 struct dp_feature turn_feature = {
     .name = "turn",
+    .ha_change = turn_ha_change,
     .init = turn_init,
     .teardown = turn_teardown,
     .worker_poll = turn_worker_poll,

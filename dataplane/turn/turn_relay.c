@@ -153,7 +153,7 @@ static void to_peer(struct turn_server *s, struct turn_alloc *a, const struct pr
 		return drop(a, f, TURN_DROP_BANDWIDTH);
 	count_c2p(a, keep);
 	f->kind = TURN_FWD_PEER;
-	f->src = s->cfg.relay[fi];
+	f->src = *turn_relay_of(&s->cfg, a, fi);
 	f->src.port = a->relay_port[fi];
 	f->dst = *peer;
 	f->strip = strip;
@@ -488,8 +488,9 @@ static unsigned fast_c2p(struct turn_server *s, struct turn_alloc *a, const stru
 	if (dl < 0 || !peer16_v4_of(p16, &peer))
 		return 0;
 	rport = a->relay_port[0];
-	src = ld32(s->cfg.relay[0].ip);
-	if (!rport || s->cfg.relay[0].fam != 4 || src == peer || ld16(udp + 6) == 0)
+	const struct pr_taddr *r = turn_relay_of(&s->cfg, a, 0);
+	src = ld32(r->ip);
+	if (!rport || r->fam != 4 || src == peer || ld16(udp + 6) == 0)
 		return 0;
 	if (!bw_take(a, (uint32_t)dl, now_us))
 		return 0;
@@ -571,7 +572,7 @@ static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
 			  uint64_t now_us)
 {
 	uint8_t *ip = d->ip, *udp = ip + 40;
-	const struct pr_taddr *r = &s->cfg.relay[1];
+	const struct pr_taddr *r;
 	uint16_t pport, rport;
 	uint8_t p16[16];
 	uint32_t v4;
@@ -579,6 +580,7 @@ static unsigned fast_c2p6(struct turn_server *s, struct turn_alloc *a,
 
 	if (dl < 0)
 		return 0;
+	r = turn_relay_of(&s->cfg, a, 1);
 	/* an IPv4 peer (another family), no IPv6 relay, our own relayed address (hairpin) */
 	rport = a->relay_port[1];
 	if (peer16_v4_of(p16, &v4) || !rport || r->fam != 6 || !memcmp(r->ip, p16, 16) ||

@@ -544,7 +544,7 @@ static uint32_t lifetime_of(const struct turn_server *s, const struct stun_msg *
 static void relay_addr(const struct turn_server *s, const struct turn_alloc *a, int fi,
 		       struct pr_taddr *out)
 {
-	*out = s->cfg.relay[fi];
+	*out = *turn_relay_of(&s->cfg, a, fi);
 	out->port = a->relay_port[fi];
 }
 
@@ -1080,6 +1080,29 @@ void turn_server_count_orphan(struct turn_server *s)
 	s->st.restore_orphaned++;
 }
 
+bool turn_server_relay_peer(const struct turn_server *s, int fi, const uint8_t *ip, uint16_t port)
+{
+	const struct pr_taddr *r = &s->cfg.peer_relay[fi];
+	return r->fam && !memcmp(r->ip, ip, fi ? 16 : 4) && port >= s->cfg.peer_port_min &&
+	       port <= s->cfg.peer_port_max;
+}
+
+unsigned turn_server_forget_peer(struct turn_server *s)
+{
+	uint32_t idx = 0;
+	unsigned n = 0;
+	struct turn_alloc *a;
+	while ((a = turn_alloc_next(s->tbl, &idx))) {
+		if (!a->relay_set)
+			continue;
+		/* no TURN_EV_DELETED: its records stay for the peer */
+		user_dec(s, a->username);
+		turn_alloc_unpublish(s->tbl, a);
+		n++;
+	}
+	return n;
+}
+
 int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)
 {
 	if (!src->username[0] || (!src->relay_port[0] && !src->relay_port[1]) ||
@@ -1087,10 +1110,14 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)
 		return -EINVAL;
 	if (src->expires <= s->now)
 		return -ESTALE;
-	for (int f = 0; f < 2; f++)
-		if (src->relay_port[f] &&
-		    (!s->cfg.relay[f].fam || !turn_port_free(s->tbl, f, src->relay_port[f])))
+	for (int f = 0; f < 2; f++) {
+		if (!src->relay_port[f])
+			continue;
+		if (src->relay_set
+			? !s->cfg.peer_relay[f].fam
+			: (!s->cfg.relay[f].fam || !turn_port_free(s->tbl, f, src->relay_port[f])))
 			return -EEXIST;
+	}
 	struct user_cnt *u = user_slot(s, quota_user_of(src->username), true);
 	if (!u)
 		return -ENOSPC;

@@ -43,6 +43,10 @@ struct turn_cfg {
 	bool lt_cred;		  /* long-term users */
 	bool rest_cred;		  /* TURN REST shared secrets */
 	struct pr_taddr relay[2]; /* [0] IPv4, [1] IPv6 relay address (fam 0 = none) */
+	/* The [ha] peer appliance's relay addresses and ports ([turn] peer_relay_*): its
+	 * allocations, restored from Redis at a takeover (relay_set 1), relay on them. */
+	struct pr_taddr peer_relay[2];
+	uint16_t peer_port_min, peer_port_max; /* 0: no peer */
 	/* While draining, a new Allocate is answered 300 Try Alternate with this as
 	 * ALTERNATE-SERVER (RFC 8489 10, 14.15); fam 0: 486 Allocation Quota Reached. */
 	struct pr_taddr alternate;
@@ -50,6 +54,14 @@ struct turn_cfg {
 	struct turn_policy policy;
 };
 void turn_cfg_defaults(struct turn_cfg *c);
+
+/* The relayed address (port 0) of allocation a in family fi: ours, or the peer's for an
+ * allocation taken over from the [ha] peer. */
+static inline const struct pr_taddr *turn_relay_of(const struct turn_cfg *c,
+						   const struct turn_alloc *a, int fi)
+{
+	return a->relay_set ? &c->peer_relay[fi] : &c->relay[fi];
+}
 
 /* What runtime tunables change (turn.* in pr_ks_tunables[]). */
 struct turn_limits {
@@ -144,9 +156,10 @@ unsigned turn_server_expire_all(struct turn_server *s);
 int turn_server_delete(struct turn_server *s, uint64_t id);
 struct turn_alloc *turn_server_find_id(struct turn_server *s, uint64_t id);
 
-/* Restores a persisted allocation (after a restart): ports, 5-tuple, username, expiry,
- * permissions and channels as they were. a is filled by the caller like an allocation
- * (in_use, seq, stats ignored). 0, -EEXIST, -ENOSPC, -EINVAL. Control lcore. */
+/* Restores a persisted allocation (after a restart, or the [ha] peer's at a takeover:
+ * a->relay_set 1): ports, 5-tuple, username, expiry, permissions and channels as they
+ * were. a is filled by the caller like an allocation (in_use, seq, stats ignored). 0,
+ * -EEXIST, -ENOSPC, -EINVAL. Control lcore. */
 int turn_server_restore(struct turn_server *s, const struct turn_alloc *a);
 /* Whether ip:port of family fi (0 IPv4, 1 IPv6) is a relayed transport address this relay
  * hands out now: the configured relay address of that family and a port of the relay range,
@@ -155,6 +168,13 @@ int turn_server_restore(struct turn_server *s, const struct turn_alloc *a);
  * restoring it and counts it with turn_server_count_orphan (restore_orphaned). */
 bool turn_server_relay_ours(const struct turn_server *s, int fi, const uint8_t *ip, uint16_t port);
 void turn_server_count_orphan(struct turn_server *s);
+/* Whether ip:port of family fi is one of the [ha] peer's relayed addresses (peer_relay and
+ * its port range): an allocation of the peer's, left alone at start, restored at a
+ * takeover. */
+bool turn_server_relay_peer(const struct turn_server *s, int fi, const uint8_t *ip, uint16_t port);
+/* Release: drops every allocation taken over from the peer (relay_set 1) from the tables
+ * without deleting its records (the peer serves them again). Returns how many. */
+unsigned turn_server_forget_peer(struct turn_server *s);
 
 /* ---- data path (workers) ---- */
 enum turn_fwd_kind {

@@ -435,7 +435,7 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	addr_str(a->ft.srv_ip, a->ft.fam, r.server_addr, sizeof(r.server_addr));
 	r.server_port = a->ft.srv_port;
 	int fi = a->relay_port[0] ? 0 : 1;
-	addr_str(cfg->relay[fi].ip, fi ? 6 : 4, r.relay_addr, sizeof(r.relay_addr));
+	addr_str(turn_relay_of(cfg, a, fi)->ip, fi ? 6 : 4, r.relay_addr, sizeof(r.relay_addr));
 	r.relay_port = a->relay_port[fi];
 	r.lifetime_s = a->expires > a->created ? a->expires - a->created : 0;
 	r.expires = a->expires;
@@ -443,7 +443,7 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 	r.created = a->created;
 	r.refreshed = (int64_t)time(NULL);
 	if (a->relay_port[0] && a->relay_port[1]) {
-		addr_str(cfg->relay[1].ip, 6, r.relay6_addr, sizeof(r.relay6_addr));
+		addr_str(turn_relay_of(cfg, a, 1)->ip, 6, r.relay6_addr, sizeof(r.relay6_addr));
 		r.relay6_port = a->relay_port[1];
 	}
 	r.dont_fragment = a->dont_fragment;
@@ -517,17 +517,22 @@ static const char *why;
 /* The relayed address an orphan holds and its user, for restore_all's line. */
 static char orphan_addr[80], orphan_user[PR_KS_TEXT_MAX];
 
-/* -EADDRNOTAVAIL when relay_addr:port of family fam is not one s hands out now. */
-static int relay_check(struct turn_server *s, const char *addr, uint8_t fam, const uint8_t *ip,
-		       uint16_t port)
+/* -EADDRNOTAVAIL when relay_addr:port of family fam is not one s hands out now (set 0) or
+ * the [ha] peer's (set 1); -EXDEV for an address of the other set: the peer's allocation at
+ * our start, one of ours at a takeover (left alone either way). */
+static int relay_check(struct turn_server *s, int set, const char *addr, uint8_t fam,
+		       const uint8_t *ip, uint16_t port)
 {
-	if (turn_server_relay_ours(s, fam == 4 ? 0 : 1, ip, port))
+	const int fi = fam == 4 ? 0 : 1;
+	if (set ? turn_server_relay_peer(s, fi, ip, port) : turn_server_relay_ours(s, fi, ip, port))
 		return 0;
+	if (set || turn_server_relay_peer(s, fi, ip, port))
+		return -EXDEV;
 	snprintf(orphan_addr, sizeof(orphan_addr), fam == 4 ? "%s:%u" : "[%s]:%u", addr, port);
 	return -EADDRNOTAVAIL;
 }
 
-static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex)
+static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex, int set)
 {
 	why = "record";
 	orphan_user[0] = '\0';
@@ -559,14 +564,15 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	 * one, and restoring it would keep a dead allocation and its user's quota. */
 	why = "relayed address";
 	memcpy(orphan_user, r.username, strlen(r.username) + 1);
-	if ((rc = relay_check(s, r.relay_addr, fam, rip, r.relay_port)) < 0)
+	if ((rc = relay_check(s, set, r.relay_addr, fam, rip, r.relay_port)) < 0)
 		return rc;
 	if (r.relay6_port && fam == 4) {
 		if (parse_addr(r.relay6_addr, rip, &fam) < 0 || fam != 6)
 			return -EINVAL;
-		if ((rc = relay_check(s, r.relay6_addr, fam, rip, r.relay6_port)) < 0)
+		if ((rc = relay_check(s, set, r.relay6_addr, fam, rip, r.relay6_port)) < 0)
 			return rc;
 	}
+	a.relay_set = (uint8_t)set;
 	a.created = (uint32_t)r.created;
 	a.expires = (uint32_t)r.expires;
 
@@ -615,6 +621,19 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	return turn_server_restore(s, &a);
 }
 
+/* Whether allocation idhex relays on the [ha] peer's addresses (a failed read: not
+ * known to be the peer's). */
+static bool peer_record(struct turn_store *st, struct turn_server *s, const char *idhex)
+{
+	const struct turn_cfg *cfg = turn_server_cfg(s);
+	struct pr_ks_turn_alloc r;
+	uint8_t rip[16], fam;
+	if (!cfg->peer_port_min || pr_ks_turn_alloc_load(st->r, idhex, &r) < 0 ||
+	    parse_addr(r.relay_addr, rip, &fam) < 0)
+		return false;
+	return turn_server_relay_peer(s, fam == 4 ? 0 : 1, rip, r.relay_port);
+}
+
 int turn_store_prune(struct turn_store *st, struct turn_server *s)
 {
 	if (!st || !st->r)
@@ -628,6 +647,8 @@ int turn_store_prune(struct turn_store *st, struct turn_server *s)
 		uint64_t id;
 		if (turn_id_parse(ids.v[i], &id) == 0 && turn_server_find_id(s, id))
 			continue;
+		if (peer_record(st, s, ids.v[i]))
+			continue; /* the [ha] peer's: it is the writer, not us */
 		if (pr_ks_turn_alloc_delete(st->r, ids.v[i]) == 0)
 			n++;
 	}
@@ -635,7 +656,7 @@ int turn_store_prune(struct turn_store *st, struct turn_server *s)
 	return n;
 }
 
-int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
+int turn_store_restore_all(struct turn_store *st, struct turn_server *s, int set)
 {
 	if (!st || !st->r)
 		return -ENOTCONN;
@@ -645,9 +666,18 @@ int turn_store_restore_all(struct turn_store *st, struct turn_server *s)
 		return rc == -EIO ? fail(st, "allocation list") : rc;
 	int n = 0;
 	for (size_t i = 0; i < ids.n; i++) {
-		rc = restore_one(st, s, ids.v[i]);
+		rc = restore_one(st, s, ids.v[i], set);
 		if (rc == 0) {
 			n++;
+			continue;
+		}
+		if (rc == -EXDEV)
+			continue; /* the other appliance's (or, at a takeover, ours) */
+		if (set && rc != -EIO) {
+			/* the peer's record: never ours to delete (it may come back) */
+			if (rc != -EEXIST && rc != -ESTALE)
+				PR_WARN("turn: peer allocation %s not taken over (%s: %s)",
+					ids.v[i], why, strerror(-rc));
 			continue;
 		}
 		if (rc == -EADDRNOTAVAIL) {

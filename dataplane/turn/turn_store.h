@@ -50,12 +50,15 @@ unsigned turn_store_room(const struct turn_store *st);
  * one has a waiter already, or nothing is in flight, for a PING queued behind. -ENOENT when
  * Redis is down, -ENOBUFS when the pipeline is full. */
 int turn_store_wait_last(struct turn_store *st, void *cookie);
-/* Rebuilds every live allocation into s. Returns how many were restored (the others are
- * logged and deleted from Redis), or a negative errno when Redis could not be read. */
-int turn_store_restore_all(struct turn_store *st, struct turn_server *s);
+/* Rebuilds every live allocation into s. set 0 (at start): ours, on the relay addresses we
+ * hand out now (the others are logged and deleted from Redis, except the [ha] peer's,
+ * left alone); set 1 (a takeover): the [ha] peer's, on its relay addresses (nothing is
+ * deleted). Returns how many were restored, or a negative errno when Redis could not be
+ * read. */
+int turn_store_restore_all(struct turn_store *st, struct turn_server *s, int set);
 
 /* Deletes from Redis every allocation s does not hold (after Redis was unreachable while
- * allocations ended). Returns how many went, or a negative errno. */
+ * allocations ended), but the [ha] peer's. Returns how many went, or a negative errno. */
 int turn_store_prune(struct turn_store *st, struct turn_server *s);
 
 /* Helpers shared with poprelayctl-facing code and tests. */

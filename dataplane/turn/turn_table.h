@@ -150,7 +150,8 @@ struct turn_alloc {
 	uint8_t in_use;
 	uint8_t dont_fragment;
 	uint8_t dirty; /* control: needs writing to Redis */
-	uint8_t _pad0[3];
+	uint8_t relay_set; /* 0: our relay addresses; 1: the [ha] peer's (taken over) */
+	uint8_t _pad0[2];
 	struct turn_alloc_stats st __attribute__((aligned(64))); /* worker-written */
 	struct turn_chan chan[TURN_MAX_CHANS];
 	struct turn_perm perm[TURN_MAX_PERMS];

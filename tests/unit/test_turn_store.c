@@ -243,7 +243,7 @@ static void test_roundtrip(void)
 	CU_ASSERT_FATAL(ndone == 1);
 	CU_ASSERT(done[0].cookie == &ck && done[0].rc == 0);
 
-	CU_ASSERT_EQUAL(turn_store_restore_all(st, s2), 1);
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s2, 0), 1);
 	idx = 0;
 	struct turn_alloc *b = turn_alloc_next(t2, &idx);
 	CU_ASSERT_FATAL(b != NULL);
@@ -287,7 +287,7 @@ static void test_roundtrip(void)
 	CU_ASSERT_EQUAL(ndone, 1); /* nobody waited for the counters */
 	struct turn_table *t3;
 	struct turn_server *s3 = mk_server(&t3);
-	CU_ASSERT_EQUAL(turn_store_restore_all(st, s3), 1);
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s3, 0), 1);
 	idx = 0;
 	CU_ASSERT(turn_alloc_next(t3, &idx)->st.pkts_c2p == 99);
 
@@ -303,7 +303,7 @@ static void test_roundtrip(void)
 		freeReplyObject(rep);
 	struct turn_table *t4;
 	struct turn_server *s4 = mk_server(&t4);
-	CU_ASSERT_EQUAL(turn_store_restore_all(st, s4), 0);
+	CU_ASSERT_EQUAL(turn_store_restore_all(st, s4, 0), 0);
 	turn_server_destroy(s1);
 	turn_server_destroy(s2);
 	turn_server_destroy(s3);
