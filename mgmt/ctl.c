@@ -467,6 +467,7 @@ static const struct {
     {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status"},
     {"undrain", "end the maintenance drain"},
     {"tls", "tls reload: the slowpath reads its certificate and key again"},
+    {"ha", "address takeover of the [ha] peer: status, takeover, release"},
     {"help", "this text"},
 };
 
@@ -496,6 +497,8 @@ static ctl_main_fn lookup(const char *name)
 		return ctl_undrain_main;
 	if (strcmp(name, "tls") == 0)
 		return ctl_tls_main;
+	if (strcmp(name, "ha") == 0)
+		return ctl_ha_main;
 	if (strcmp(name, "help") == 0)
 		return cmd_help;
 	return NULL;

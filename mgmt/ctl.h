@@ -68,6 +68,7 @@ int ctl_alarms_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((w
 int ctl_drain_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_undrain_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 int ctl_tls_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
+int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv) __attribute__((weak));
 /* ctl_drain.c, for other views (status): into out, "draining" (bool) and, when draining,
  * since_ms, deadline_ms (0: none), actor, and what remains as Redis holds it: calls,
  * registrations (of [sip] pop when the config names one), turn_allocations, media_sessions

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* poprelayctl ha: the dataplane's address takeover ([ha], docs/scaling.md "Appliances
+ * N+1").
+ *
+ *   ha status             per address set: ours (owned) and the peer's ([ha] peer_ipv4,
+ *                         peer_ipv6): held or not, since when, TURN allocations taken over
+ *   ha takeover           take the peer's addresses over (keepalived's notify on MASTER)
+ *   ha release            give them back (notify on BACKUP or FAULT)
+ *
+ * The dataplane is the only writer of its state: takeover and release go over its
+ * telemetry socket (/poprelay/ha/...), and this waits until its status shows the change. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mgmt/ctl.h"
+#include "mgmt/telemetry_client.h"
+
+int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv);
+
+static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
+{
+	fprintf(out,
+		"usage: %s ha status | takeover | release\n"
+		"  status     ours and the peer's address sets: held, since, TURN allocations\n"
+		"  takeover   answer for the [ha] peer addresses and serve their allocations\n"
+		"  release    give the peer addresses back\n",
+		ctx->prog);
+}
+
+/* The reply of a telemetry command, or NULL with the error printed and *exit set. */
+static json_t *tel(struct ctl_ctx *ctx, const char *cmd, int *exit_code)
+{
+	const char *prefix = ctl_conf_get(ctx, "eal", "file_prefix");
+	struct ctl_tel t;
+	int err = 0, rc = ctl_tel_open(&t, prefix ? prefix : "poprelay");
+
+	if (rc < 0) {
+		ctl_err(ctx, "the dataplane is not running (telemetry of %s: %s)",
+			prefix ? prefix : "poprelay", strerror(-rc));
+		*exit_code = CTL_EXIT_DOWN;
+		return NULL;
+	}
+	json_t *v = ctl_tel_query(&t, cmd, &err);
+	ctl_tel_close(&t);
+	if (!v) {
+		if (err == -EINVAL)
+			ctl_err(ctx,
+				"%s refused: no [ha] peer_ipv4/peer_ipv6 in the dataplane's "
+				"configuration (or a dataplane without address takeover)",
+				cmd);
+		else
+			ctl_err(ctx, "%s: %s", cmd, strerror(-err));
+		*exit_code = CTL_EXIT_ERR;
+	}
+	return v;
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* Our own addresses on [portN], from the configuration (what the dataplane answers for). */
+static void own_addresses(struct ctl_ctx *ctx, long long port, char *out, size_t len)
+{
+	static const char *const keys[] = {"ipv4", "ipv4_extra", "ipv6", "ipv6_extra"};
+	char sec[16];
+	size_t o = 0;
+
+	out[0] = '\0';
+	snprintf(sec, sizeof(sec), "port%lld", port);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = ctl_conf_get(ctx, sec, keys[i]);
+		if (!v || !v[0] || o >= len)
+			continue;
+		/* drop the prefix lengths: a.b.c.d/24, e.f.g.h/24 -> a.b.c.d,e.f.g.h */
+		for (const char *p = v; *p && o + 1 < len;) {
+			if (*p == '/') {
+				while (*p && *p != ',')
+					p++;
+				continue;
+			}
+			if (*p == ' ' || *p == '\t') {
+				p++;
+				continue;
+			}
+			if (*p == ',' && o && out[o - 1] == ',') {
+				p++;
+				continue;
+			}
+			out[o++] = *p++;
+		}
+		if (o + 1 < len)
+			out[o++] = ',';
+		out[o] = '\0';
+	}
+	if (o && out[o - 1] == ',')
+		out[--o] = '\0';
+}
+
+static int do_status(struct ctl_ctx *ctx)
+{
+	int ex = CTL_EXIT_OK;
+	json_t *s = tel(ctx, "/poprelay/ha/status", &ex);
+	if (!s)
+		return ex;
+	char own[512], since_own[32], since_peer[32], taken[32];
+	own_addresses(ctx, num(s, "port"), own, sizeof(own));
+	bool held = num(s, "held") != 0, conf = num(s, "configured") != 0;
+	ctl_format_time(num(s, "start_time"), since_own, sizeof(since_own));
+	ctl_format_time(num(s, "since"), since_peer, sizeof(since_peer));
+	snprintf(taken, sizeof(taken), "%lld", held ? num(s, "turn_allocations_taken") : 0);
+	if (ctx->json) {
+		json_t *j = json_object();
+		json_t *sets = json_array();
+		json_array_append_new(sets, json_pack("{s:s,s:s,s:b,s:I}", "set", "own",
+						      "addresses", own, "held", 1, "since",
+						      (json_int_t)num(s, "start_time")));
+		if (conf)
+			json_array_append_new(
+			    sets,
+			    json_pack("{s:s,s:s,s:b,s:I,s:I}", "set", "peer", "addresses",
+				      json_string_value(json_object_get(s, "peer_addresses")),
+				      "held", held, "since", (json_int_t)num(s, "since"),
+				      "turn_allocations_taken",
+				      (json_int_t)(held ? num(s, "turn_allocations_taken") : 0)));
+		json_object_set_new(j, "sets", sets);
+		json_object_set(j, "dataplane", s);
+		json_decref(s);
+		return ctl_json_print(j);
+	}
+	static const char *const hdr[] = {"set",  "addresses", "role",
+					  "held", "since",     "turn_allocations_taken"};
+	struct ctl_table *t = ctl_table_new(6, hdr);
+	const char *r1[] = {"own", own, "owner", "yes", since_own, NULL};
+	ctl_table_add(t, r1);
+	if (conf) {
+		const char *r2[] = {"peer",
+				    json_string_value(json_object_get(s, "peer_addresses")),
+				    "backup",
+				    held ? "yes" : "no",
+				    num(s, "since") ? since_peer : NULL,
+				    taken};
+		ctl_table_add(t, r2);
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	if (!conf)
+		printf("no [ha] peer addresses configured: nothing to take over\n");
+	if (num(s, "last_error"))
+		printf("last change: a feature failed (%s): see the dataplane's log\n",
+		       strerror((int)num(s, "last_error")));
+	json_decref(s);
+	return CTL_EXIT_OK;
+}
+
+static int do_change(struct ctl_ctx *ctx, bool take)
+{
+	int ex = CTL_EXIT_OK;
+	json_t *s = tel(ctx, "/poprelay/ha/status", &ex);
+	if (!s)
+		return ex;
+	long long before = num(s, "changes");
+	bool was = num(s, "held") != 0;
+	json_decref(s);
+	json_t *v = tel(ctx, take ? "/poprelay/ha/takeover" : "/poprelay/ha/release", &ex);
+	if (!v)
+		return ex;
+	json_decref(v);
+	/* the control lcore applies it within a loop iteration (a takeover reads the peer's
+	 * allocations from Redis first) */
+	for (int i = 0; i < 100; i++) {
+		s = tel(ctx, "/poprelay/ha/status", &ex);
+		if (!s)
+			return ex;
+		bool held = num(s, "held") != 0;
+		if (held == take && (was == take || num(s, "changes") > before)) {
+			const char *a = json_string_value(json_object_get(s, "peer_addresses"));
+			char detail[256];
+			if (take)
+				snprintf(detail, sizeof(detail), "%s: %lld TURN allocations", a,
+					 num(s, "turn_allocations_taken"));
+			else
+				snprintf(detail, sizeof(detail), "%s", a);
+			if (was == take)
+				printf("%s %s already\n", a, take ? "held" : "released");
+			else if (take)
+				printf("took over %s (%lld TURN allocations)\n", a,
+				       num(s, "turn_allocations_taken"));
+			else
+				printf("released %s\n", a);
+			json_decref(s);
+			if (was != take)
+				ctl_audit(ctx, take ? "ha.takeover" : "ha.release", "peer", detail,
+					  0);
+			return CTL_EXIT_OK;
+		}
+		json_decref(s);
+		usleep(50 * 1000);
+	}
+	ctl_err(ctx, "the dataplane did not %s the peer's addresses within 5 s",
+		take ? "take over" : "release");
+	return CTL_EXIT_ERR;
+}
+
+int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		ha_usage(argc < 2 ? stderr : stdout, ctx);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		ctl_err(ctx, "ha %s: unexpected argument \"%s\"", argv[1], argv[2]);
+		return CTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "status") == 0)
+		return do_status(ctx);
+	if (strcmp(argv[1], "takeover") == 0)
+		return do_change(ctx, true);
+	if (strcmp(argv[1], "release") == 0)
+		return do_change(ctx, false);
+	ctl_err(ctx, "ha: unknown action \"%s\" (status, takeover, release)", argv[1]);
+	return CTL_EXIT_USAGE;
+}
