@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Address takeover between two appliances (docs/scaling.md, "Appliances N+1"): dataplane A
+# owns X = 198.51.100.10 (TURN listener and relay, ports 50000-50999) and is the backup of
+# B's 198.51.100.11; dataplane B owns .11 (relay ports 51000-51999) and has X as its [ha]
+# peer address. Each runs in its own namespace on a net_af_packet port; both ports, the
+# client's and nothing else are on one bridge; one Redis; the NONCE key shared. The client
+# (ha_turn.py, in hx-c) allocates on X and relays ChannelData to turnutils_peer
+# (203.0.113.5, echoing) every 20 ms. Scenarios, each "ok: ...":
+#   a  bad [ha] / [turn] peer_* values are refused by --check-config, the key named
+#   b  B, started after the allocation exists, leaves A's allocation in Redis (its start's
+#      restore deleted it as an orphan before) and does not answer ARP for X
+#   c  kill -9 of A and its port down: the data stops and stays stopped without a takeover
+#      (the test seen failing first: nobody answers for X)
+#   d  poprelayctl ha takeover on B: gratuitous ARPs for X from B's MAC seen on the segment,
+#      the client's neighbour entry for X is B's MAC, the data flows again to the same
+#      relayed address with the permission and channel kept (no new ChannelBind), the
+#      echoes come from X:3478, a Refresh succeeds, Redis keeps the relayed address X;
+#      ha status says held, since, 1 allocation; the gap is measured and printed
+#   e  poprelayctl ha release: B stops relaying for X, the allocation stays in Redis
+# Exits 0 (pass), 77 (skip), 1 (fail).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+trap 'trap "" INT TERM; exit 130' INT TERM
+pr_need_root
+command -v turnutils_peer >/dev/null || pr_skip "coturn's turnutils_peer not installed"
+DP=$BUILD/poprelay-dataplane
+CTL=$BUILD/poprelayctl
+for b in "$DP" "$CTL"; do [ -x "$b" ] || pr_fail "$b not built"; done
+TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
+X=198.51.100.10
+Y=198.51.100.11
+CLI=198.51.100.20
+PEER=203.0.113.5
+PW='Ha-takeover-pw-7731'
+
+tmp=$(pr_tmpdir)
+pr_redis_start "$tmp"
+rcli() { redis-cli -s "$tmp/redis.sock" "$@"; }
+
+for ns in hx-a hx-b hx-c hx-br; do
+	pr_netns $ns
+	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+done
+ip -n hx-br link add hxbr type bridge
+ip -n hx-br link set hxbr up
+pr_veth hx-a hxa0 hx-br hxba
+pr_veth hx-b hxb0 hx-br hxbb
+pr_veth hx-c hxc0 hx-br hxbc
+for p in hxba hxbb hxbc; do ip -n hx-br link set $p master hxbr; done
+ip -n hx-c addr add $CLI/24 dev hxc0
+ip -n hx-c addr add $PEER/32 dev hxc0
+MAC_A=$(ip -n hx-a -br link show hxa0 | awk '{print $3}')
+MAC_B=$(ip -n hx-b -br link show hxb0 | awk '{print $3}')
+
+# conf NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN [extra lines]
+conf() {
+	local n=$1 own=$2 peer=$3 rmin=$4 pmin=$5
+	shift 5
+	cat <<CONF
+[global]
+realm = hx.example
+[eal]
+lcores = 0-1
+memory_mb = 256
+huge = no
+file_prefix = hx-$n
+[dataplane]
+mbuf_pool_size = 8191
+mbuf_cache_size = 64
+worker_idle_sleep_us = 20
+[redis]
+socket = $tmp/redis.sock
+[port0]
+device = net_af_packet0,iface=hx${n}0,qpairs=2
+ipv4 = $own/24
+gateway4 = $CLI
+[ha]
+peer_ipv4 = $peer/24
+announce_count = 3
+announce_interval_ms = 300
+[media]
+enabled = no
+[turn]
+relay_port_min = $rmin
+relay_port_max = $((rmin + 999))
+peer_relay_address = $peer
+peer_relay_port_min = $pmin
+peer_relay_port_max = $((pmin + 999))
+allowed_peer = 203.0.113.0/24
+nonce_secret_file = $tmp/nonce.key
+counters_sync_s = 1
+CONF
+	local l
+	for l in "$@"; do printf '%s\n' "$l"; done
+}
+conf a $X $Y 50000 51000 >"$tmp/a.conf"
+conf b $Y $X 51000 50000 >"$tmp/b.conf"
+pr_on_exit "rm -rf /var/run/dpdk/hx-a /var/run/dpdk/hx-b"
+
+# a: bad values refused, the key named
+fails=0
+# check_bad WANT KEY VALUE: b.conf with KEY's line set to VALUE is refused naming WANT
+check_bad() {
+	local want=$1 key=$2 val=$3 rc=0
+	sed -e "s|^$key = .*|$key = $val|" "$tmp/b.conf" >"$tmp/bad.conf"
+	"$DP" -c "$tmp/bad.conf" --check-config >"$tmp/bad.out" 2>&1 || rc=$?
+	if [ $rc = 0 ] || ! grep -q "$want" "$tmp/bad.out"; then
+		echo "FAIL: $key = $val not refused naming $want (exit $rc: $(cat "$tmp/bad.out"))" >&2
+		fails=$((fails + 1))
+	fi
+}
+check_bad '\[ha\] peer_ipv4' peer_ipv4 "$Y/24"
+check_bad '\[ha\] peer_ipv4' peer_ipv4 "not-an-address"
+check_bad '\[turn\] peer_relay_address' peer_relay_address 198.51.100.99
+check_bad '\[turn\] peer_relay_port_min' peer_relay_port_min 51500
+check_bad '\[turn\] peer_relay_port_min' peer_relay_port_min 80
+"$DP" -c "$tmp/b.conf" --check-config >"$tmp/good.out" 2>&1 || pr_fail "b.conf refused: $(cat "$tmp/good.out")"
+[ $fails = 0 ] || pr_fail "$fails bad values accepted"
+pr_log "ok: a  bad [ha] and [turn] peer_* values refused by --check-config, the key named"
+
+printf '%s\n' "$PW" | "$CTL" -c "$tmp/a.conf" user add alice >/dev/null || pr_fail "user add"
+
+start_dp() { # NAME
+	ip netns exec hx-$1 "$DP" -c "$tmp/$1.conf" >>"$tmp/$1.out" 2>>"$tmp/$1.log" &
+	eval "pid_$1=$!"
+	pr_on_exit "kill -9 $! 2>/dev/null"
+	pr_wait_for 20 sh -c "$TEL hx-$1 /poprelay/turn/stats | grep -q '\"redis_up\": 1'" ||
+		{ tail -20 "$tmp/$1.log" >&2; pr_fail "dataplane $1 did not come up"; }
+}
+ha() { "$CTL" -c "$tmp/$1.conf" ha "${@:2}"; }
+hstat() { $TEL hx-$1 /poprelay/ha/status | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['$2'])"; }
+state() { python3 -c "import json; print(json.load(open('$tmp/c/state.json'))['$1'])"; }
+rx() { state rx; }
+# rx_grows SECONDS: the echo count grows within that time
+rx_grows() {
+	local n0 i
+	n0=$(rx)
+	for ((i = 0; i < $1 * 10; i++)); do
+		[ "$(rx)" -gt "$n0" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_dp a
+ip netns exec hx-c turnutils_peer -L $PEER -p 3480 >"$tmp/peer.log" 2>&1 &
+pr_on_exit "kill $! 2>/dev/null"
+sleep 0.3
+mkdir "$tmp/c"
+ip netns exec hx-c python3 "$PR_ROOT/tests/integration/ha_turn.py" --server $X:3478 \
+	--user alice --password "$PW" --peer $PEER:3480 --dir "$tmp/c" >"$tmp/c/out" 2>&1 &
+cli_pid=$!
+pr_on_exit "kill $cli_pid 2>/dev/null"
+pr_wait_for 10 grep -q allocated "$tmp/c/out" || pr_fail "no allocation: $(cat "$tmp/c/out")"
+relayed=$(python3 -c "import json; print(json.loads(open('$tmp/c/out').readline())['allocated'])")
+case $relayed in $X:50*) ;; *) pr_fail "relayed address $relayed, expected $X:50000-50999" ;; esac
+pr_wait_for 5 sh -c "[ -f $tmp/c/state.json ] && [ \$(python3 -c \"import json; print(json.load(open('$tmp/c/state.json'))['rx'])\") -gt 20 ]" ||
+	pr_fail "no data relayed through A"
+id=$(rcli ZRANGE pr:turn:allocs 0 0)
+[ -n "$id" ] || pr_fail "no allocation in redis"
+
+# b: B starts after the allocation exists: leaves it alone, does not answer for X
+start_dp b
+[ "$(rcli EXISTS pr:turn:alloc:$id)" = 1 ] || pr_fail "B's start deleted A's allocation $id"
+grep -q "no longer ours" "$tmp/b.log" && pr_fail "B took A's allocation for an orphan: $(grep 'no longer ours' "$tmp/b.log")"
+[ "$(hstat b held)" = 0 ] || pr_fail "B holds X before any takeover"
+ip -n hx-c neigh flush dev hxc0
+ip netns exec hx-c ping -c 1 -W 1 $X >/dev/null || pr_fail "X not answered while A is up"
+ip -n hx-c neigh show $X | grep -qi "$MAC_A" || pr_fail "X resolved to $(ip -n hx-c neigh show $X), not A's $MAC_A"
+pr_log "ok: b  B started after the allocation: it stays in Redis, X is A's ($MAC_A), B holds nothing"
+
+# c: A dies; without a takeover the data stops and stays stopped
+rx_grows 2 || pr_fail "data not flowing before the kill"
+t_kill=$(date +%s.%N)
+kill -9 $pid_a
+ip -n hx-a link set hxa0 down
+sleep 0.3
+n_dead=$(rx)
+sleep 2
+[ "$(rx)" -le "$((n_dead + 1))" ] || pr_fail "data still flowing with A dead and no takeover ($n_dead -> $(rx)): the test cannot tell"
+ip -n hx-c neigh flush dev hxc0
+ip netns exec hx-c ping -c 1 -W 1 $X >/dev/null 2>&1 && pr_fail "X answered with A dead and no takeover"
+pr_log "ok: c  A killed: no data and X unanswered without a takeover (rx stayed at $n_dead)"
+
+# d: takeover on B; capture the announcements on the client's segment
+ip netns exec hx-c python3 - "$tmp/garp" <<'PY' &
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("hxc0", 0))
+s.settimeout(0.2)
+end = time.time() + 3
+with open(sys.argv[1], "w") as f:
+    while time.time() < end:
+        try:
+            b = s.recv(100)
+        except socket.timeout:
+            continue
+        op = struct.unpack("!H", b[20:22])[0]
+        # gratuitous: a request whose sender and target address are the same
+        if op == 1 and b[28:32] == b[38:42]:
+            f.write("%s %s %s\n" % (b[22:28].hex(":"), socket.inet_ntoa(b[28:32]), time.time()))
+            f.flush()
+PY
+sniff=$!
+sleep 0.3
+t_take=$(date +%s.%N)
+ha b takeover >"$tmp/takeover.out" || pr_fail "ha takeover: $(cat "$tmp/takeover.out")"
+grep -q "took over $X (1 TURN allocations)" "$tmp/takeover.out" ||
+	pr_fail "takeover said: $(cat "$tmp/takeover.out")"
+rx_grows 3 || { tail -5 "$tmp/b.log" >&2; pr_fail "no data through B after the takeover"; }
+wait $sniff || true
+n_garp=$(grep -c "^${MAC_B,,} $X " "$tmp/garp" || true)
+[ "$n_garp" -ge 2 ] || pr_fail "expected gratuitous ARPs for $X from $MAC_B, saw: $(cat "$tmp/garp")"
+ip -n hx-c neigh show $X | grep -qi "$MAC_B" || pr_fail "the client's entry for X is $(ip -n hx-c neigh show $X), not B's $MAC_B"
+[ "$(state sources)" = "['$X:3478']" ] || pr_fail "echoes came from $(state sources), expected only $X:3478"
+touch "$tmp/c/refresh"
+pr_wait_for 10 grep -q '"refresh"' "$tmp/c/out" || pr_fail "no Refresh answer"
+grep -q '"refresh": true' "$tmp/c/out" || pr_fail "Refresh through B failed: $(grep refresh "$tmp/c/out")"
+[ "$(rcli HGET pr:turn:alloc:$id relay_addr)" = $X ] || pr_fail "redis relay_addr $(rcli HGET pr:turn:alloc:$id relay_addr) after B's Refresh"
+[ "$(rcli HGET pr:turn:alloc:$id relay_port)" = "${relayed#*:}" ] || pr_fail "relay port changed in redis"
+$TEL hx-b /poprelay/turn/allocations >"$tmp/ballocs"
+python3 - "$tmp/ballocs" "$id" <<'PY' || pr_fail "B's table: $(cat "$tmp/ballocs")"
+import json, sys
+a = json.load(open(sys.argv[1]))["/poprelay/turn/allocations"][sys.argv[2]]
+assert a["permissions"] == 1 and a["channels"] == 1, a
+assert a["pkts_c2p"] > 0 and a["pkts_p2c"] > 0, a
+PY
+ha b status >"$tmp/status.out"
+grep -E "^peer +$X +backup +yes +20[0-9-]+T" "$tmp/status.out" | grep -qE " 1 *$" ||
+	pr_fail "ha status: $(cat "$tmp/status.out")"
+rx_grows 1 || pr_fail "data stopped after the Refresh"
+pr_log "ok: d  takeover: GARPs from B ($n_garp), X at $MAC_B, data again to $relayed with its permission and channel, a Refresh succeeded, status held"
+cat "$tmp/status.out" >&2
+
+# e: release: B stops relaying for X; the allocation stays for its owner
+ha b release >"$tmp/release.out" || pr_fail "ha release: $(cat "$tmp/release.out")"
+[ "$(hstat b held)" = 0 ] || pr_fail "B still holds X after the release"
+sleep 0.3
+n_rel=$(rx)
+sleep 1
+[ "$(rx)" -le "$((n_rel + 1))" ] || pr_fail "B still relays for X after the release"
+[ "$(rcli EXISTS pr:turn:alloc:$id)" = 1 ] || pr_fail "the release deleted the allocation"
+pr_log "ok: e  release: B no longer relays for X; the allocation stays in Redis"
+
+touch "$tmp/c/stop"
+pr_wait_for 5 grep -q '"gaps"' "$tmp/c/out" || pr_fail "no summary from the client"
+python3 - "$tmp/c/out" "$t_kill" "$t_take" <<'PY' >&2
+import json, sys
+summary = [json.loads(l) for l in open(sys.argv[1]) if '"gaps"' in l][-1]
+t_kill, t_take = float(sys.argv[2]), float(sys.argv[3])
+g = [x for x in summary["gaps"] if x[0] <= t_kill + 0.1 and x[1] >= t_take][0]
+print("gap: %d ms from the last echo before the kill to the first after the takeover; "
+      "%d ms of it after the takeover was asked (the rest is this test's wait)"
+      % (g[2], (g[1] - t_take) * 1000))
+PY
