@@ -149,7 +149,7 @@ struct turn_alloc {
 	uint8_t n_perm, n_chan;
 	uint8_t in_use;
 	uint8_t dont_fragment;
-	uint8_t dirty; /* control: needs writing to Redis */
+	uint8_t dirty;	   /* control: needs writing to Redis */
 	uint8_t relay_set; /* 0: our relay addresses; 1: the [ha] peer's (taken over) */
 	uint8_t _pad0[2];
 	struct turn_alloc_stats st __attribute__((aligned(64))); /* worker-written */
