@@ -1297,7 +1297,7 @@ static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 	for (unsigned j = 0; j < nk; j++)
 		if (sess_load_apply(ids[j]) < 0)
 			PR_WARN("media: session %s: reload after its DTLS keys failed", ids[j]);
-	reclaim();
+	/* the old generations are freed by reclaim_poll, without waiting here */
 }
 
 /* The handshake of leg l failed: the leg ends. Its media stays dropped (no keys), and the
@@ -1592,9 +1592,10 @@ static void sess_discard(struct media_sess *s)
 	rte_free(s);
 }
 
-static void free_retired(void)
+/* Frees the first n of what retire() holds (the grace period they waited for is over). */
+static void free_retired(unsigned n)
 {
-	for (unsigned i = 0; i < nretired; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		if (retired[i].kind == 2) {
 			stream_free(retired[i].p);
 		} else if (retired[i].kind == 3) {
@@ -1605,16 +1606,40 @@ static void free_retired(void)
 			sess_discard(retired[i].p);
 		}
 	}
-	nretired = 0;
+	memmove(retired, retired + n, (nretired - n) * sizeof(retired[0]));
+	nretired -= n;
 }
 
-/* Frees what retire() holds, once no worker can hold it: after a grace period. */
+/* The first nreclaim entries of retired wait for the grace period that reclaim_token
+ * started (reclaim_poll). */
+static uint64_t reclaim_token;
+static unsigned nreclaim;
+
+/* Frees what retire() holds, once no worker can hold it: waits for a grace period. Where
+ * something must have stopped before control goes on (an end before its acknowledgement). */
 static void reclaim(void)
 {
 	if (!nretired)
 		return;
 	rte_rcu_qsbr_synchronize(dp_rt.rcu, RTE_QSBR_THRID_INVALID);
-	free_retired();
+	free_retired(nretired);
+	nreclaim = 0;
+}
+
+/* The same without waiting, from control's loop: frees what waited for a grace period that
+ * is over, and starts one for what was retired since. A session keyed by its DTLS handshake
+ * retires its old generation: waiting for the workers there cost control as much CPU as
+ * poprelay-dtls spends on the handshake (the worker sleeping on a shared core). */
+static void reclaim_poll(void)
+{
+	if (nreclaim && rte_rcu_qsbr_check(dp_rt.rcu, reclaim_token, false) == 1) {
+		free_retired(nreclaim);
+		nreclaim = 0;
+	}
+	if (!nreclaim && nretired) {
+		reclaim_token = rte_rcu_qsbr_start(dp_rt.rcu);
+		nreclaim = nretired;
+	}
 }
 
 /* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session, 4: a
@@ -2381,21 +2406,27 @@ static int follow_stream(void)
 		pending_done = true;
 		return 0;
 	}
+	bool ended = false;
 	for (int i = 0; i < n; i++) {
 		int rc = 0;
 		if (cmds[i].op == PR_KS_OP_END) {
 			struct media_sess *s = sess_find(cmds[i].id);
-			if (s)
+			if (s) {
 				sess_end(s);
-			else
+				ended = true;
+			} else {
 				cst.unknown++;
+			}
 		} else {
 			rc = sess_load_apply(cmds[i].id);
 		}
 		if (rc < 0)
 			return rc;
 	}
-	reclaim(); /* before the acks: an acknowledged end has stopped relaying */
+	/* before the acks: an acknowledged end has stopped relaying (installs and updates
+	 * need no wait: what they retired is freed by reclaim_poll) */
+	if (ended)
+		reclaim();
 	for (int i = 0; i < n; i++) {
 		int rc = pr_ks_session_cmd_ack(redis, cmds[i].stream_id);
 		if (rc < 0)
@@ -2543,6 +2574,7 @@ static unsigned media_poll(uint64_t now_ms)
 	dtls_poll(now_ms);
 	if (!redis_up(now_ms))
 		return 0;
+	reclaim_poll(); /* (an ended session's last figures go to its CDR in Redis) */
 	if (!synced_start) {
 		rc = sync_start();
 		if (rc < 0)
