@@ -284,9 +284,10 @@ int sp_sdp_inspect(const char *sdp, size_t len, struct sp_sdp_info *out)
 				continue;
 			if (!strcmp(a->a_att_field, "rtpmap"))
 				rtpmap(o, a->a_att_value);
-			else if (!strcmp(a->a_att_field, "mid") && a->a_att_value)
+			else if (!strcmp(a->a_att_field, "mid") && a->a_att_value) {
+				o->mid_many |= o->mid[0] != '\0';
 				snprintf(o->mid, sizeof(o->mid), "%s", a->a_att_value);
-			else if (!strcmp(a->a_att_field, "candidate"))
+			} else if (!strcmp(a->a_att_field, "candidate"))
 				o->n_candidates++;
 			else if (!strcmp(a->a_att_field, "ssrc"))
 				ssrc_attr(o, a->a_att_value);
@@ -364,11 +365,18 @@ unsigned sp_sdp_bundle_plan(const struct sp_sdp_info *info, struct sp_sdp_bundle
 	memset(b, 0, sizeof(*b));
 	for (unsigned i = 0; i < info->n && i < SP_SDP_MAX_MEDIA; i++) {
 		const struct sp_sdp_media *m = &info->m[i];
-		b->member[i] = m->bundled && m->port && m->dtls && m->rtcp_mux && m->mid[0];
+		/* (a mid we write back must be one token, RFC 5888's identification-tag) */
+		b->member[i] = m->bundled && m->port && m->dtls && m->rtcp_mux && m->mid[0] &&
+			       !m->mid_many && strlen(m->mid) < sizeof(m->mid) - 1 &&
+			       !strpbrk(m->mid, " \t");
 		b->n += b->member[i];
 	}
 	if (b->n < 2)
 		goto none;
+	for (unsigned i = 0; i < info->n && !w; i++)
+		for (unsigned j = i + 1; b->member[i] && j < info->n; j++)
+			if (b->member[j] && !strcmp(info->m[i].mid, info->m[j].mid))
+				w = "a mid on two m= lines";
 	/* the anchor picks a member by the RTP payload type and RTCP by its sender SSRC:
 	 * each must name one member (a browser's offer keeps them apart, RFC 8843 9.1) */
 	for (unsigned i = 0; i < info->n && !w; i++)

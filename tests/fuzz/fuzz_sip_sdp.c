@@ -70,6 +70,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	sp_buf_free(&out);
+	/* BUNDLE: what the plan takes, the anchor can tell apart (payload types, SSRCs and
+	 * mids apart); our group, on one port, reads back with every member in it */
+	struct sp_sdp_bundle b;
+	const char *bwhy;
+	if (sp_sdp_bundle_plan(&info, &b, &bwhy)) {
+		if (b.n < 2 || !b.member[b.tag] || bwhy)
+			__builtin_trap();
+		for (unsigned i = 0; i < info.n; i++)
+			for (unsigned j = i + 1; b.member[i] && j < info.n; j++) {
+				const struct sp_sdp_media *x = &info.m[i], *y = &info.m[j];
+				if (!b.member[j])
+					continue;
+				if (!strcmp(x->mid, y->mid))
+					__builtin_trap();
+				for (unsigned p = 0; p < x->n_codecs; p++)
+					for (unsigned q = 0; q < y->n_codecs; q++)
+						if (x->codecs[p].pt == y->codecs[q].pt)
+							__builtin_trap();
+				for (unsigned p = 0; p < x->n_ssrc; p++)
+					for (unsigned q = 0; q < y->n_ssrc; q++)
+						if (x->ssrc[p] == y->ssrc[q])
+							__builtin_trap();
+			}
+		for (unsigned i = 0; i < info.n; i++) {
+			rw.bundle[i] = b.member[i];
+			rw.relay_port[i] = b.member[i] ? 20000 : rw.relay_port[i];
+			rw.d[i].mid = NULL; /* theirs */
+		}
+		if (sp_sdp_rewrite((const char *)data, size, &rw, &out) != 0)
+			__builtin_trap(); /* the plan's members are always writable */
+		struct sp_sdp_info again;
+		if (sp_sdp_inspect(out.p, out.len, &again) == 0) {
+			if (!again.bundle)
+				__builtin_trap();
+			for (unsigned i = 0; i < again.n; i++)
+				if (b.member[i] &&
+				    (!again.m[i].bundled || again.m[i].port != 20000))
+					__builtin_trap();
+			sp_sdp_info_wipe(&again);
+		}
+		sp_buf_free(&out);
+	}
 	char fp[SP_SDP_FPR_MAX], in[128];
 	size_t n = size < sizeof(in) - 1 ? size : sizeof(in) - 1;
 	memcpy(in, data, n);

@@ -542,6 +542,22 @@ static void webrtc_bundle(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "a=ssrc"));
 	sp_sdp_info_wipe(&i);
 
+	/* the same mid on both m= lines: no BUNDLE either */
+	subst(buf, sizeof(buf), "a=mid:1\r\n", "a=mid:0\r\n");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "mid"));
+	sp_sdp_info_wipe(&i);
+
+	/* two a=mid on one m= line (fuzz_sip_sdp found our group naming the wrong one): that
+	 * line is no member, so no group of two */
+	subst(buf, sizeof(buf), "a=mid:0\r\n", "a=mid:1\r\na=mid:0\r\n");
+	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
+	CU_ASSERT_TRUE(i.m[0].mid_many);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+	sp_sdp_info_wipe(&i);
+
 	/* a group of one m= line, or a rejected member: nothing to bundle, nothing wrong */
 	subst(buf, sizeof(buf), "BUNDLE 0 1", "BUNDLE 0");
 	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
