@@ -39,7 +39,7 @@
 #define PR_KS_SESSIONS_KEY	"pr:sessions"
 #define PR_KS_SESSIONS_STREAM	"pr:sessions:stream"
 #define PR_KS_SESSIONS_EVENTS	"pr:sessions:events" /* dataplane -> slowpath (idle) */
-#define PR_KS_SESSIONS_GROUP	"dataplane"
+#define PR_KS_SESSIONS_GROUP	"dataplane" /* the default consumer group ([media] group) */
 #define PR_KS_PORTS_FREE_KEY	"pr:ports:free"
 #define PR_KS_PORTS_RANGE_KEY	"pr:ports:range"
 #define PR_KS_CDR_PREFIX	"pr:cdr:"
@@ -427,19 +427,22 @@ int pr_ks_session_list(struct pr_redis *r, struct pr_ks_names *ids);
  * cmd->stream_id is still filled when the entry id was readable (so it can be acked). */
 int pr_ks_session_cmd_parse(const redisReply *entry, struct pr_ks_session_cmd *cmd);
 
-/* Consumer side (dataplane control lcore). Creates the group PR_KS_SESSIONS_GROUP at the
- * stream's end ("$", MKSTREAM) unless it exists: a fresh dataplane rebuilds from the
- * pr:sessions hashes, then follows only what comes after. */
-int pr_ks_session_group_init(struct pr_redis *r);
-/* XREADGROUP for consumer: new entries (pending = false) or, after a restart, this
+/* Consumer side (dataplane control lcore). Each appliance reads the whole stream with a
+ * consumer group of its own ([media] group, PR_KS_SESSIONS_GROUP by default) and keeps the
+ * sessions its addresses relay: consumers of one group would share the entries out. Creates
+ * group at the stream's end ("$", MKSTREAM) unless it exists: a fresh dataplane rebuilds
+ * from the pr:sessions hashes, then follows only what comes after. */
+int pr_ks_session_group_init(struct pr_redis *r, const char *group);
+/* XREADGROUP for consumer of group: new entries (pending = false) or, after a restart, this
  * consumer's delivered-but-unacknowledged ones (pending = true). block_ms < 0: do not
  * block (the control lcore's way); else wait up to block_ms (keep it under the connection
  * timeout). Malformed entries are acknowledged, skipped and counted in *nbad (may be
  * NULL). Returns the number of commands in cmds, or a negative errno. */
-int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pending, int block_ms,
-			   struct pr_ks_session_cmd *cmds, size_t max, unsigned *nbad);
-/* XACK once a command has been applied. */
-int pr_ks_session_cmd_ack(struct pr_redis *r, const char *stream_id);
+int pr_ks_session_cmd_read(struct pr_redis *r, const char *group, const char *consumer,
+			   bool pending, int block_ms, struct pr_ks_session_cmd *cmds, size_t max,
+			   unsigned *nbad);
+/* XACK in group once a command has been applied. */
+int pr_ks_session_cmd_ack(struct pr_redis *r, const char *group, const char *stream_id);
 
 /* ---------------------------------------------------------------------------------------
  * Media port pool: set pr:ports:free of even RTP ports (RTCP = port + 1), string

@@ -166,10 +166,15 @@ out:
 	return rc;
 }
 
-int pr_ks_session_group_init(struct pr_redis *r)
+int pr_ks_session_group_init(struct pr_redis *r, const char *group)
 {
-	redisReply *rep = pr_redis_cmd(r, "XGROUP CREATE %s %s $ MKSTREAM", PR_KS_SESSIONS_STREAM,
-				       PR_KS_SESSIONS_GROUP);
+	redisReply *rep;
+
+	if (!group || !pr_ks_user_name_valid(group)) {
+		ks_seterr("invalid consumer group name");
+		return -EINVAL;
+	}
+	rep = pr_redis_cmd(r, "XGROUP CREATE %s %s $ MKSTREAM", PR_KS_SESSIONS_STREAM, group);
 
 	if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) == 0) {
 		freeReplyObject(rep);
@@ -178,16 +183,16 @@ int pr_ks_session_group_init(struct pr_redis *r)
 	return ks_cmd_int(r, rep, PR_KS_SESSIONS_STREAM, NULL);
 }
 
-int pr_ks_session_cmd_ack(struct pr_redis *r, const char *stream_id)
+int pr_ks_session_cmd_ack(struct pr_redis *r, const char *group, const char *stream_id)
 {
 	return ks_cmd_int(r,
-			  pr_redis_cmd(r, "XACK %s %s %s", PR_KS_SESSIONS_STREAM,
-				       PR_KS_SESSIONS_GROUP, stream_id),
+			  pr_redis_cmd(r, "XACK %s %s %s", PR_KS_SESSIONS_STREAM, group, stream_id),
 			  PR_KS_SESSIONS_STREAM, NULL);
 }
 
-int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pending, int block_ms,
-			   struct pr_ks_session_cmd *cmds, size_t max, unsigned *nbad)
+int pr_ks_session_cmd_read(struct pr_redis *r, const char *group, const char *consumer,
+			   bool pending, int block_ms, struct pr_ks_session_cmd *cmds, size_t max,
+			   unsigned *nbad)
 {
 	const redisReply *entries;
 	redisReply *rep;
@@ -196,6 +201,10 @@ int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pendin
 
 	if (nbad)
 		*nbad = 0;
+	if (!group || !pr_ks_user_name_valid(group)) {
+		ks_seterr("invalid consumer group name");
+		return -EINVAL;
+	}
 	if (!consumer || !pr_ks_user_name_valid(consumer)) {
 		ks_seterr("invalid consumer name");
 		return -EINVAL;
@@ -204,12 +213,12 @@ int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pendin
 		return 0;
 	if (block_ms >= 0)
 		rep = pr_redis_cmd(r, "XREADGROUP GROUP %s %s COUNT %llu BLOCK %d STREAMS %s %s",
-				   PR_KS_SESSIONS_GROUP, consumer, (unsigned long long)max,
-				   block_ms, PR_KS_SESSIONS_STREAM, pending ? "0" : ">");
-	else
-		rep = pr_redis_cmd(r, "XREADGROUP GROUP %s %s COUNT %llu STREAMS %s %s",
-				   PR_KS_SESSIONS_GROUP, consumer, (unsigned long long)max,
+				   group, consumer, (unsigned long long)max, block_ms,
 				   PR_KS_SESSIONS_STREAM, pending ? "0" : ">");
+	else
+		rep = pr_redis_cmd(r, "XREADGROUP GROUP %s %s COUNT %llu STREAMS %s %s", group,
+				   consumer, (unsigned long long)max, PR_KS_SESSIONS_STREAM,
+				   pending ? "0" : ">");
 	if (!rep)
 		return ks_redis_fail(r, PR_KS_SESSIONS_STREAM);
 	if (rep->type == REDIS_REPLY_ERROR)
@@ -235,7 +244,7 @@ int pr_ks_session_cmd_read(struct pr_redis *r, const char *consumer, bool pendin
 		if (nbad)
 			(*nbad)++;
 		if (cmds[n].stream_id[0]) {
-			rc = pr_ks_session_cmd_ack(r, cmds[n].stream_id);
+			rc = pr_ks_session_cmd_ack(r, group, cmds[n].stream_id);
 			if (rc < 0)
 				break;
 		}

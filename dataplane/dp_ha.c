@@ -55,6 +55,11 @@ bool dp_ha_configured(void)
 	return hcfg.peer4.n || hcfg.peer6.n;
 }
 
+uint16_t dp_ha_port(void)
+{
+	return (uint16_t)hcfg.port;
+}
+
 bool dp_ha_cfg_is_peer(const struct dp_ipaddr *a)
 {
 	return peer_in(a->family == AF_INET ? &hcfg.peer4 : &hcfg.peer6, a);

@@ -25,5 +25,7 @@ bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a);
 bool dp_ha_cfg_is_peer(const struct dp_ipaddr *a);
 /* Whether [ha] names any peer address. */
 bool dp_ha_configured(void);
+/* The index of the port the peer's addresses are on ([ha] port). */
+uint16_t dp_ha_port(void);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The media anchor as a dataplane feature (dataplane/dp_udp.h, design in media.h):
- *  - control lcore: follows pr:sessions:stream (consumer group "dataplane"), rebuilds every
+ *  - control lcore: follows pr:sessions:stream (consumer group [media] group), rebuilds every
  *    live session from the hashes at start, installs, updates and ends sessions through RCU,
+ *    takes over the [ha] peer's sessions at a takeover and lets them go at a release,
  *    creates a stream's SRTP contexts when a worker punts its first packet, writes each
  *    session's figures to its hash every stats_interval_ms;
  *  - workers: relay RTP/RTCP between the legs, SRTP unprotect and protect in bursts;
@@ -28,6 +29,7 @@
 #include "crypto/srtp.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_ha.h"
 #include "dataplane/dp_udp.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/media/media.h"
@@ -39,6 +41,7 @@ struct media_cfg {
 	bool enabled;
 	uint32_t port_min, port_max;
 	uint32_t max_sessions;
+	char group[DP_CFG_STR_MAX];
 	char consumer[DP_CFG_STR_MAX];
 	uint32_t stats_interval_ms;
 	char clear_latch[DP_CFG_STR_MAX];
@@ -57,6 +60,9 @@ static const struct dp_cfg_key media_keys[] = {
      "last UDP port of the anchor's relay ports; the slowpath's media_ports lie inside"},
     {"max_sessions", DP_CFG_U32, 1, 1000000, "16384", MC(max_sessions), 0,
      "media sessions (m= lines) relayed at once; installs beyond are refused and counted"},
+    {"group", DP_CFG_STR, 1, 63, "dataplane", MC(group), 0,
+     "this dataplane's consumer group on the session stream; appliances sharing a Redis ([ha] "
+     "peers) each need their own (one group shares the entries out among its readers)"},
     {"consumer", DP_CFG_STR, 1, 63, "dataplane", MC(consumer), 0,
      "this dataplane's consumer name in the session stream's group"},
     {"stats_interval_ms", DP_CFG_U32, 100, 60000, "1000", MC(stats_interval_ms), 0,
@@ -94,6 +100,13 @@ static int media_cfg_check(char *err, size_t errlen)
 	if (strcmp(mcfg.clear_latch, "sdp-host") && strcmp(mcfg.clear_latch, "first")) {
 		snprintf(err, errlen, "[media] clear_latch: got \"%s\", expected sdp-host or first",
 			 mcfg.clear_latch);
+		return -EINVAL;
+	}
+	if (!pr_ks_user_name_valid(mcfg.group)) {
+		snprintf(err, errlen,
+			 "[media] group: got \"%s\", expected letters, digits, '.', '_' and '-' "
+			 "only",
+			 mcfg.group);
 		return -EINVAL;
 	}
 	if (!pr_ks_user_name_valid(mcfg.consumer)) {
@@ -184,7 +197,13 @@ static struct {
 	uint64_t dtls_keyed, dtls_keys_restored, dtls_keys_kept, dtls_failed;
 	uint64_t dtls_unknown_leg; /* the process named a leg that is gone or re-keyed */
 	uint64_t bundle_groups;	   /* BUNDLE groups published (new or changed) */
+	/* [ha]: records of the peer's sessions left to it (not held), sessions taken over at
+	 * takeovers and let go at releases */
+	uint64_t peer_skipped, ha_taken, ha_released;
 } cst;
+/* [ha]: we hold the peer's addresses (control only; set before the workers see them held,
+ * cleared after they stopped), so its sessions are ours to relay. */
+static bool peer_held;
 static uint32_t dtls_gen_next;
 static uint32_t dtls_attach; /* process attaches seen (a START per leg per attach) */
 static struct pr_redis *redis;
@@ -1064,7 +1083,7 @@ static struct media_stream *stream_new(struct media_leg *l, uint32_t ssrc,
 
 /* ---- control: DTLS-SRTP legs and poprelay-dtls (media_dtls.h) ---- */
 
-static int sess_load_apply(const char *id);
+static int sess_load_apply(const char *id, bool peer_only);
 static void reclaim(void);
 static bool port_in_range(uint16_t port);
 
@@ -1295,7 +1314,7 @@ static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 	pr_sdes_wipe(&rx);
 	pr_sdes_wipe(&tx);
 	for (unsigned j = 0; j < nk; j++)
-		if (sess_load_apply(ids[j]) < 0)
+		if (sess_load_apply(ids[j], false) < 0)
 			PR_WARN("media: session %s: reload after its DTLS keys failed", ids[j]);
 	/* the old generations are freed by reclaim_poll, without waiting here */
 }
@@ -1583,6 +1602,7 @@ static void leg_figures(const struct media_leg *l, struct leg_fig *f)
 /* ---- control: sessions ---- */
 
 static void sess_final(struct media_sess *s);
+static void sess_free(struct media_sess *s);
 
 /* A session's struct, its keys wiped (one never published, or an old generation whose
  * runtime state and streams live on in the new one). */
@@ -1602,6 +1622,8 @@ static void free_retired(unsigned n)
 			sess_final(retired[i].p);
 		} else if (retired[i].kind == 4) {
 			rte_free(retired[i].p);
+		} else if (retired[i].kind == 5) {
+			sess_free(retired[i].p);
 		} else { /* 0: an old generation, its struct alone */
 			sess_discard(retired[i].p);
 		}
@@ -1643,7 +1665,7 @@ static void reclaim_poll(void)
 }
 
 /* Frees ptr (kind 0: an old session generation, 2: a stream, 3: an ended session, 4: a
- * BUNDLE group's old table entry) once no
+ * BUNDLE group's old table entry, 5: a session given back to its [ha] owner) once no
  * worker can hold it: after the next grace period. */
 static void retire(void *ptr, uint8_t kind)
 {
@@ -1670,7 +1692,34 @@ static int port_of_addr(const struct dp_ipaddr *a)
 	for (unsigned p = 0; p < dp_rt.nb_ports; p++)
 		if (dp_addr_is_ours(&dp_rt.ports[p], a))
 			return (int)p;
+	/* a takeover installs the peer's sessions before the workers take its addresses */
+	if (peer_held && dp_ha_cfg_is_peer(a))
+		return dp_ha_port();
 	return -1;
+}
+
+/* [ha]: whether a leg of record k relays on one of the peer appliance's addresses: the
+ * peer's session, neither relayed nor reported here unless we hold its addresses. */
+static bool rec_is_peers(const struct pr_ks_session *k)
+{
+	if (!dp_ha_configured())
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct dp_ipaddr a;
+		bool v6 = !strcmp(k->leg[i].family, "ip6");
+		memset(&a, 0, sizeof(a));
+		a.family = v6 ? AF_INET6 : AF_INET;
+		if (inet_pton(a.family, k->leg[i].relay_addr, v6 ? (void *)a.v6 : (void *)&a.v4) ==
+			1 &&
+		    dp_ha_cfg_is_peer(&a))
+			return true;
+	}
+	return false;
+}
+
+static bool sess_is_peers(const struct media_sess *s)
+{
+	return dp_ha_cfg_is_peer(&s->leg[0].relay) || dp_ha_cfg_is_peer(&s->leg[1].relay);
 }
 
 /* Publishes port's new entry: what it holds now without the legs of sessions x and y
@@ -2164,6 +2213,12 @@ static void sess_final(struct media_sess *s)
 		cst.ended_relayed += f[i].tx_packets;
 	}
 	cdr_final(s, f);
+	sess_free(s);
+}
+
+/* A session's memory back: streams, runtime state, the struct (no figures anywhere). */
+static void sess_free(struct media_sess *s)
+{
 	for (int i = 0; i < 2; i++) {
 		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 			stream_free(s->leg[i].streams[j]);
@@ -2172,8 +2227,8 @@ static void sess_final(struct media_sess *s)
 	sess_discard(s);
 }
 
-/* Stops relaying s at once (its ports go empty); the rest when no worker can see it. */
-static void sess_end(struct media_sess *s)
+/* Stops relaying s at once (its ports go empty). */
+static void sess_unpublish(struct media_sess *s)
 {
 	dtls_end(&s->leg[0]);
 	dtls_end(&s->leg[1]);
@@ -2182,8 +2237,23 @@ static void sess_end(struct media_sess *s)
 			__atomic_store_n(&slots[slot_of(s->leg[i].relay_port)], NULL,
 					 __ATOMIC_RELEASE);
 	list_remove(s);
+}
+
+/* Stops relaying s at once; the rest (its figures to the CDR) when no worker can see it. */
+static void sess_end(struct media_sess *s)
+{
+	sess_unpublish(s);
 	retire(s, 3);
 	cst.ends++;
+}
+
+/* [ha] release: s, the peer's, stops relaying here and is forgotten, its record and CDR
+ * left to the owner as they are (no end, no figures added to the CDR). */
+static void sess_forget(struct media_sess *s)
+{
+	sess_unpublish(s);
+	retire(s, 5);
+	cst.ha_released++;
 }
 
 /* The state a previous dataplane wrote into the hash of id (NULL when there is none). */
@@ -2253,8 +2323,10 @@ static struct dtls_saved *dtls_saved_load(const char *id)
 	return ds;
 }
 
-/* Load the hash of id and install or update it; a gone hash ends a live session. */
-static int sess_load_apply(const char *id)
+/* Load the hash of id and install or update it; a gone hash ends a live session. A record
+ * of the [ha] peer's is left to it unless we hold its addresses; peer_only (a takeover):
+ * only those are installed, others are left alone and not counted. */
+static int sess_load_apply(const char *id, bool peer_only)
 {
 	struct pr_ks_session *k = calloc(1, sizeof(*k));
 	struct media_sess *old = sess_find(id);
@@ -2265,6 +2337,15 @@ static int sess_load_apply(const char *id)
 	rc = pr_ks_session_load(redis, id, k);
 	struct sess_saved *saved = NULL;
 	struct dtls_saved *ds = NULL;
+	if (rc == 0 && !old && (peer_only || !peer_held) && rec_is_peers(k) != peer_only) {
+		/* not the peer's at a takeover (ours are live already); the peer's while its
+		 * owner relays it: neither refused nor reported as an orphan */
+		if (!peer_only)
+			cst.peer_skipped++;
+		memset(k, 0, sizeof(*k));
+		free(k);
+		return 0;
+	}
 	if (rc == 0 && !old)
 		saved = saved_load(id);
 	if (rc == 0 && (!strcmp(k->leg[0].keying, "dtls") || !strcmp(k->leg[1].keying, "dtls")))
@@ -2358,7 +2439,7 @@ static int sync_start(void)
 {
 	struct pr_ks_names ids = {0};
 	uint64_t orphans = cst.restore_orphaned;
-	int rc = pr_ks_session_group_init(redis);
+	int rc = pr_ks_session_group_init(redis, mcfg.group);
 
 	if (rc < 0)
 		return rc;
@@ -2366,7 +2447,7 @@ static int sync_start(void)
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < ids.n && rc >= 0; i++)
-		rc = sess_load_apply(ids.v[i]);
+		rc = sess_load_apply(ids.v[i], false);
 	/* live sessions whose hash is gone (ended while Redis was away) */
 	for (uint32_t i = 0; rc >= 0 && i < nlist;) {
 		bool found = false;
@@ -2396,8 +2477,8 @@ static int follow_stream(void)
 {
 	static struct pr_ks_session_cmd cmds[CMD_BATCH];
 	unsigned nbad = 0;
-	int n =
-	    pr_ks_session_cmd_read(redis, mcfg.consumer, !pending_done, -1, cmds, CMD_BATCH, &nbad);
+	int n = pr_ks_session_cmd_read(redis, mcfg.group, mcfg.consumer, !pending_done, -1, cmds,
+				       CMD_BATCH, &nbad);
 
 	if (n < 0)
 		return n;
@@ -2418,7 +2499,7 @@ static int follow_stream(void)
 				cst.unknown++;
 			}
 		} else {
-			rc = sess_load_apply(cmds[i].id);
+			rc = sess_load_apply(cmds[i].id, false);
 		}
 		if (rc < 0)
 			return rc;
@@ -2428,7 +2509,7 @@ static int follow_stream(void)
 	if (ended)
 		reclaim();
 	for (int i = 0; i < n; i++) {
-		int rc = pr_ks_session_cmd_ack(redis, cmds[i].stream_id);
+		int rc = pr_ks_session_cmd_ack(redis, mcfg.group, cmds[i].stream_id);
 		if (rc < 0)
 			return rc;
 	}
@@ -2597,6 +2678,57 @@ static unsigned media_poll(uint64_t now_ms)
 	return 0;
 }
 
+/* [ha] takeover: the peer's live sessions from their hashes, as a restart rebuilds ours (the
+ * latch, the figures, each stream's rollover counter and replay state from X_streams, a
+ * DTLS-SRTP leg's exported keys), published before the workers take the addresses. Release:
+ * the addresses are no longer taken; the figures go to the hashes one last time (what the
+ * owner resumes from) and the sessions are forgotten, neither ended nor reported. The
+ * reads and writes are synchronous on the control lcore's connection. Returns 0: the
+ * sessions are counted in /poprelay/media/stats (ha_taken, ha_released), not among the
+ * TURN allocations ha status shows. */
+static int media_ha_change(bool held)
+{
+	if (!slots || !dp_ha_configured())
+		return 0;
+	if (!held) {
+		uint64_t before = cst.ha_released;
+		peer_held = false;
+		if (redis && write_stats() < 0)
+			redis_lost();
+		for (uint32_t i = 0; i < nlist;)
+			if (sess_is_peers(list[i]))
+				sess_forget(list[i]); /* moves the last one to i */
+			else
+				i++;
+		PR_NOTICE("media: %" PRIu64 " sessions of the peer given back",
+			  cst.ha_released - before);
+		return 0;
+	}
+	peer_held = true; /* from now on a rebuild after a Redis outage takes them too */
+	if (!redis_up(dp_now_ms())) {
+		PR_WARN(
+		    "media: takeover with redis away: the peer's sessions follow once it is back");
+		return -EIO;
+	}
+	struct pr_ks_names ids = {0};
+	uint32_t before = nlist;
+	int rc = pr_ks_session_list(redis, &ids);
+	for (size_t i = 0; rc >= 0 && i < ids.n; i++)
+		if (!sess_find(ids.v[i]))
+			rc = sess_load_apply(ids.v[i], true);
+	pr_ks_names_free(&ids);
+	cst.ha_taken += nlist - before;
+	if (rc < 0) {
+		PR_WARN("media: takeover: redis failed after %u sessions of the peer; the rest "
+			"follow at the reconnection",
+			nlist - before);
+		redis_lost();
+		return rc;
+	}
+	PR_NOTICE("media: %u sessions of the peer taken over from redis", nlist - before);
+	return 0;
+}
+
 /* ---- telemetry ---- */
 
 /* Bytes a session holds: its struct, both legs' runtime state, its streams and their
@@ -2677,6 +2809,9 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "idle_reported", cst.idle_ends);
 	rte_tel_data_add_dict_u64(d, "refused", cst.refused);
 	rte_tel_data_add_dict_u64(d, "restore_orphaned", cst.restore_orphaned);
+	rte_tel_data_add_dict_u64(d, "peer_skipped", cst.peer_skipped);
+	rte_tel_data_add_dict_u64(d, "ha_taken", cst.ha_taken);
+	rte_tel_data_add_dict_u64(d, "ha_released", cst.ha_released);
 	rte_tel_data_add_dict_u64(d, "bad_entries", cst.bad_entries);
 	rte_tel_data_add_dict_u64(d, "unknown", cst.unknown);
 	rte_tel_data_add_dict_u64(d, "ctl_relayed", cst.ctl_relayed);
@@ -2845,8 +2980,13 @@ static int media_init(void)
 			return rc;
 	}
 	redis_up(0);
-	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, consumer %s", mcfg.port_min,
-		  mcfg.port_max, mcfg.max_sessions, mcfg.consumer);
+	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, group %s, consumer %s",
+		  mcfg.port_min, mcfg.port_max, mcfg.max_sessions, mcfg.group, mcfg.consumer);
+	if (dp_ha_configured() && !strcmp(mcfg.group, PR_KS_SESSIONS_GROUP))
+		PR_WARN("media: [ha] peer configured with the default [media] group %s: if the "
+			"peer's dataplane reads the session stream with it too, each gets a share "
+			"of the entries; give each appliance its own group",
+			mcfg.group);
 	return 0;
 }
 
@@ -2854,8 +2994,11 @@ static void media_teardown(void)
 {
 	if (!slots)
 		return;
-	while (nlist)
-		sess_end(list[nlist - 1]);
+	while (nlist) /* the [ha] peer's sessions we hold stay its own */
+		if (peer_held && sess_is_peers(list[nlist - 1]))
+			sess_forget(list[nlist - 1]);
+		else
+			sess_end(list[nlist - 1]);
 	reclaim();
 	rte_free(slots);
 	slots = NULL;
@@ -2868,6 +3011,7 @@ static void media_teardown(void)
 
 struct dp_feature media_feature = {
     .name = "media",
+    .ha_change = media_ha_change,
     .init = media_init,
     .teardown = media_teardown,
     .poll = media_poll,

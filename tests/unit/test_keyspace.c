@@ -804,30 +804,63 @@ static void test_r_session(void)
 		unsigned bad = 0;
 		int n;
 
-		CU_ASSERT_EQUAL(pr_ks_session_group_init(R), 0);
-		CU_ASSERT_EQUAL(pr_ks_session_group_init(R), 0); /* exists: fine */
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-test", false, -1, cmds, 8, &bad), 0);
+		CU_ASSERT_EQUAL(pr_ks_session_group_init(R, PR_KS_SESSIONS_GROUP), 0);
+		CU_ASSERT_EQUAL(pr_ks_session_group_init(R, PR_KS_SESSIONS_GROUP),
+				0); /* exists: fine */
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", false,
+						       -1, cmds, 8, &bad),
+				0);
 		snprintf(s->id, sizeof(s->id), "call2-0");
 		CU_ASSERT_EQUAL_FATAL(pr_ks_session_store(R, s, PR_KS_OP_INSTALL), 0);
 		freeReplyObject(pr_redis_cmd(R, "XADD %s * op install ts 5",
 					     PR_KS_SESSIONS_STREAM)); /* no id */
 		CU_ASSERT_EQUAL(pr_ks_session_end(R, "call2-0"), 0);
-		n = pr_ks_session_cmd_read(R, "dp-test", false, 100, cmds, 8, &bad);
+		n = pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", false, 100, cmds, 8,
+					   &bad);
 		CU_ASSERT_EQUAL_FATAL(n, 2);
 		CU_ASSERT_EQUAL(bad, 1);
 		CU_ASSERT_EQUAL(cmds[0].op, PR_KS_OP_INSTALL);
 		CU_ASSERT_STRING_EQUAL(cmds[0].id, "call2-0");
 		CU_ASSERT_EQUAL(cmds[1].op, PR_KS_OP_END);
 		/* "crash" before acking: both come back as pending; the bad one was acked */
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-test", true, -1, cmds, 8, &bad), 2);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_ack(R, cmds[0].stream_id), 0);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-test", true, -1, cmds, 8, &bad), 1);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", true, -1,
+						       cmds, 8, &bad),
+				2);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_ack(R, PR_KS_SESSIONS_GROUP, cmds[0].stream_id),
+				0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", true, -1,
+						       cmds, 8, &bad),
+				1);
 		CU_ASSERT_EQUAL(cmds[0].op, PR_KS_OP_END);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_ack(R, cmds[0].stream_id), 0);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-test", true, -1, cmds, 8, &bad), 0);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-test", false, 10, cmds, 8, &bad), 0);
-		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "bad consumer", false, 10, cmds, 8, &bad),
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_ack(R, PR_KS_SESSIONS_GROUP, cmds[0].stream_id),
+				0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", true, -1,
+						       cmds, 8, &bad),
+				0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", false,
+						       10, cmds, 8, &bad),
+				0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "bad consumer",
+						       false, 10, cmds, 8, &bad),
 				-EINVAL);
+		CU_ASSERT_EQUAL(
+		    pr_ks_session_cmd_read(R, "bad group", "dp-test", false, 10, cmds, 8, &bad),
+		    -EINVAL);
+		CU_ASSERT_EQUAL(pr_ks_session_group_init(R, "bad group"), -EINVAL);
+		/* a group per appliance ([ha] peers): each reads every entry, not a share */
+		CU_ASSERT_EQUAL(pr_ks_session_group_init(R, "dp-b"), 0);
+		snprintf(s->id, sizeof(s->id), "call3-0");
+		CU_ASSERT_EQUAL_FATAL(pr_ks_session_store(R, s, PR_KS_OP_INSTALL), 0);
+		CU_ASSERT_EQUAL(pr_ks_session_end(R, "call3-0"), 0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, PR_KS_SESSIONS_GROUP, "dp-test", false,
+						       10, cmds, 8, &bad),
+				2);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-b", "dp-b", false, 10, cmds, 8, &bad),
+				2);
+		CU_ASSERT_STRING_EQUAL(cmds[0].id, "call3-0");
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_ack(R, "dp-b", cmds[0].stream_id), 0);
+		CU_ASSERT_EQUAL(pr_ks_session_cmd_read(R, "dp-b", "dp-b", true, -1, cmds, 8, &bad),
+				1);
 	}
 	rep = pr_redis_cmd(R, "HGET pr:session:call1-0 a_key_rx");
 	CU_ASSERT(rep && rep->type == REDIS_REPLY_NIL);
