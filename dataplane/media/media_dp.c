@@ -2256,71 +2256,225 @@ static void sess_forget(struct media_sess *s)
 	cst.ha_released++;
 }
 
-/* The state a previous dataplane wrote into the hash of id (NULL when there is none). */
-static struct sess_saved *saved_load(const char *id)
-{
-	static const char *const f[] = {"rx_packets", "rx_bytes", "tx_packets",
-					"tx_bytes",   "lost",	  "auth_fail"};
-	struct sess_saved *sv;
-	redisReply *r = pr_redis_cmd(redis,
-				     "HMGET " PR_KS_SESSION_PREFIX "%s a_streams b_streams "
-				     "a_%s a_%s a_%s a_%s a_%s a_%s b_%s b_%s b_%s b_%s b_%s b_%s "
-				     "a_latched b_latched a_relatch b_relatch",
-				     id, f[0], f[1], f[2], f[3], f[4], f[5], f[0], f[1], f[2], f[3],
-				     f[4], f[5]);
+/* The hash fields a restart (or a takeover) resumes from: the streams, the figures, the
+ * latch and re-latch count of both legs (what saved_parse reads), then the DTLS-SRTP keys
+ * (dtls_parse). */
+static const char *const saved_fields[] = {
+    "a_streams",     "b_streams",    "a_rx_packets",  "a_rx_bytes",   "a_tx_packets",
+    "a_tx_bytes",    "a_lost",	     "a_auth_fail",   "b_rx_packets", "b_rx_bytes",
+    "b_tx_packets",  "b_tx_bytes",   "b_lost",	      "b_auth_fail",  "a_latched",
+    "b_latched",     "a_relatch",    "b_relatch",     "a_dtls_suite", "a_dtls_key_rx",
+    "a_dtls_key_tx", "b_dtls_suite", "b_dtls_key_rx", "b_dtls_key_tx"};
+#define SAVED_N 18 /* saved_parse's share of saved_fields */
 
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 18 ||
-	    (r->element[0]->type != REDIS_REPLY_STRING &&
-	     r->element[2]->type != REDIS_REPLY_STRING)) {
-		if (r)
-			freeReplyObject(r);
+/* The state a previous dataplane wrote, from the replies to saved_fields[0..SAVED_N) (NULL
+ * when there is none). */
+static struct sess_saved *saved_parse(redisReply **e)
+{
+	struct sess_saved *sv;
+
+	if (e[0]->type != REDIS_REPLY_STRING && e[2]->type != REDIS_REPLY_STRING)
 		return NULL;
-	}
 	sv = calloc(1, sizeof(*sv));
 	if (sv)
 		for (int l = 0; l < 2; l++) {
-			if (r->element[l]->type == REDIS_REPLY_STRING)
-				streams_parse(r->element[l]->str, sv->st[l], &sv->n[l]);
+			if (e[l]->type == REDIS_REPLY_STRING)
+				streams_parse(e[l]->str, sv->st[l], &sv->n[l]);
 			for (int j = 0; j < 6; j++) {
-				const redisReply *e = r->element[2 + 6 * l + j];
-				if (e->type == REDIS_REPLY_STRING)
-					sv->fig[l][j] = strtoull(e->str, NULL, 10);
+				const redisReply *x = e[2 + 6 * l + j];
+				if (x->type == REDIS_REPLY_STRING)
+					sv->fig[l][j] = strtoull(x->str, NULL, 10);
 			}
-			const redisReply *la = r->element[14 + l], *rl = r->element[16 + l];
+			const redisReply *la = e[14 + l], *rl = e[16 + l];
 			if (la->type == REDIS_REPLY_STRING &&
 			    !latched_parse(la->str, &sv->lat_ip[l], &sv->lat_port[l]))
 				sv->lat_ip[l].family = 0;
 			if (rl->type == REDIS_REPLY_STRING)
 				sv->relatch[l] = strtoull(rl->str, NULL, 10);
 		}
-	freeReplyObject(r);
+	return sv;
+}
+
+/* The DTLS-SRTP keys, from the replies to the last 6 of saved_fields (NULL without memory). */
+static struct dtls_saved *dtls_parse(redisReply **e6)
+{
+	struct dtls_saved *ds = calloc(1, sizeof(*ds));
+
+	for (int l = 0; ds && l < 2; l++) {
+		redisReply **e = e6 + 3 * l;
+		if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
+		    e[2]->type != REDIS_REPLY_STRING || e[0]->len >= 32 || e[1]->len >= 64 ||
+		    e[2]->len >= 64)
+			continue;
+		memcpy(ds->suite[l], e[0]->str, e[0]->len);
+		memcpy(ds->rx[l], e[1]->str, e[1]->len);
+		memcpy(ds->tx[l], e[2]->str, e[2]->len);
+		ds->have[l] = true;
+	}
+	return ds;
+}
+
+static void dtls_saved_free(struct dtls_saved *ds)
+{
+	if (ds) {
+		memset(ds, 0, sizeof(*ds));
+		free(ds);
+	}
+}
+
+/* HMGET of fields n..n+cnt of saved_fields in the hash of id: the reply array, or NULL. */
+static redisReply *saved_hmget(const char *id, unsigned n, unsigned cnt)
+{
+	const char *argv[2 + RTE_DIM(saved_fields)];
+	char key[PR_KS_NAME_MAX + 16];
+	redisReply *r;
+
+	snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s", id);
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (unsigned j = 0; j < cnt; j++)
+		argv[2 + j] = saved_fields[n + j];
+	r = pr_redis_cmdargv(redis, 2 + (int)cnt, argv, NULL);
+	if (r && (r->type != REDIS_REPLY_ARRAY || r->elements != cnt)) {
+		freeReplyObject(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* The state a previous dataplane wrote into the hash of id (NULL when there is none). */
+static struct sess_saved *saved_load(const char *id)
+{
+	redisReply *r = saved_hmget(id, 0, SAVED_N);
+	struct sess_saved *sv = r ? saved_parse(r->element) : NULL;
+
+	if (r)
+		freeReplyObject(r);
 	return sv;
 }
 
 /* The DTLS-SRTP keys the hash of id holds (NULL when none could be read). */
 static struct dtls_saved *dtls_saved_load(const char *id)
 {
-	redisReply *r = pr_redis_cmd(redis,
-				     "HMGET " PR_KS_SESSION_PREFIX "%s a_dtls_suite a_dtls_key_rx "
-				     "a_dtls_key_tx b_dtls_suite b_dtls_key_rx b_dtls_key_tx",
-				     id);
-	struct dtls_saved *ds = NULL;
+	redisReply *r = saved_hmget(id, SAVED_N, RTE_DIM(saved_fields) - SAVED_N);
+	struct dtls_saved *ds = r ? dtls_parse(r->element) : NULL;
 
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 && (ds = calloc(1, sizeof(*ds))))
-		for (int l = 0; l < 2; l++) {
-			redisReply **e = r->element + 3 * l;
-			if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
-			    e[2]->type != REDIS_REPLY_STRING || e[0]->len >= 32 ||
-			    e[1]->len >= 64 || e[2]->len >= 64)
-				continue;
-			memcpy(ds->suite[l], e[0]->str, e[0]->len);
-			memcpy(ds->rx[l], e[1]->str, e[1]->len);
-			memcpy(ds->tx[l], e[2]->str, e[2]->len);
-			ds->have[l] = true;
-		}
 	if (r)
 		freeReplyObject(r);
 	return ds;
+}
+
+/* ---- control: [ha] standby ----
+ * While the peer's addresses are not held, the peer's sessions are followed: their records
+ * from the stream (and the rebuild at a start or reconnection), the state their owner last
+ * wrote (X_streams, figures, latch, DTLS keys) read again every stats_interval_ms in
+ * transactions of up to 128 HMGETs. A takeover installs them from here without reading
+ * Redis. Control only; a linear search by id (stream entries are few a second). */
+struct standby {
+	struct pr_ks_session *k;
+	struct sess_saved *saved; /* NULL: nothing written yet */
+	struct dtls_saved *ds;	  /* NULL: not read yet */
+};
+static struct standby *sby;
+static uint32_t nsby;
+static bool sby_ready; /* the rebuild from the hashes filled it since the last (re)connection */
+
+static void sby_free(struct standby *b)
+{
+	memset(b->k, 0, sizeof(*b->k));
+	free(b->k);
+	free(b->saved);
+	dtls_saved_free(b->ds);
+}
+
+static struct standby *sby_find(const char *id)
+{
+	for (uint32_t i = 0; i < nsby; i++)
+		if (!strcmp(sby[i].k->id, id))
+			return &sby[i];
+	return NULL;
+}
+
+/* Keeps record k (the caller's copy is taken: *kp becomes NULL); the saved state stays
+ * until the next refresh. Beyond max_sessions it is not followed (a takeover then misses
+ * it). */
+static void sby_put(struct pr_ks_session **kp)
+{
+	struct standby *b = sby_find((*kp)->id);
+
+	if (b) {
+		memset(b->k, 0, sizeof(*b->k));
+		free(b->k);
+	} else if (sby && nsby < mcfg.max_sessions) {
+		b = &sby[nsby++];
+		memset(b, 0, sizeof(*b));
+	} else {
+		return;
+	}
+	b->k = *kp;
+	*kp = NULL;
+}
+
+static void sby_drop(const char *id)
+{
+	struct standby *b = sby_find(id);
+
+	if (!b)
+		return;
+	sby_free(b);
+	*b = sby[--nsby];
+}
+
+static void sby_clear(void)
+{
+	while (nsby)
+		sby_free(&sby[--nsby]);
+	sby_ready = false;
+}
+
+/* The state every followed session's owner last wrote. -EIO when Redis failed. */
+static int sby_refresh(void)
+{
+	for (uint32_t i = 0; i < nsby; i += 128) {
+		uint32_t n = RTE_MIN(nsby - i, 128u);
+		struct pr_redis_tx *tx = pr_redis_tx_new();
+		redisReply *exec = NULL;
+		if (!tx)
+			return -ENOMEM;
+		for (uint32_t j = 0; j < n; j++) {
+			const char *argv[2 + RTE_DIM(saved_fields)];
+			char key[PR_KS_NAME_MAX + 16];
+			snprintf(key, sizeof(key), PR_KS_SESSION_PREFIX "%s", sby[i + j].k->id);
+			argv[0] = "HMGET";
+			argv[1] = key;
+			memcpy(argv + 2, saved_fields, sizeof(saved_fields));
+			pr_redis_tx_addargv(tx, RTE_DIM(argv), argv, NULL);
+		}
+		int rc = pr_redis_tx_run(redis, tx, &exec);
+		pr_redis_tx_free(tx);
+		if (rc < 0)
+			return rc == -EIO ? rc : 0;
+		for (uint32_t j = 0;
+		     exec && exec->type == REDIS_REPLY_ARRAY && j < n && j < exec->elements; j++) {
+			redisReply *r = exec->element[j];
+			struct standby *b = &sby[i + j];
+			if (r->type != REDIS_REPLY_ARRAY || r->elements != RTE_DIM(saved_fields))
+				continue;
+			struct sess_saved *sv = saved_parse(r->element);
+			if (sv) { /* (gone fields: the hash ended; the stream's end drops it) */
+				free(b->saved);
+				b->saved = sv;
+			}
+			struct dtls_saved *ds = dtls_parse(r->element + SAVED_N);
+			if (ds) {
+				dtls_saved_free(b->ds);
+				b->ds = ds;
+			}
+		}
+		if (exec)
+			freeReplyObject(exec);
+	}
+	return 0;
 }
 
 /* Load the hash of id and install or update it; a gone hash ends a live session. A record
@@ -2339,11 +2493,15 @@ static int sess_load_apply(const char *id, bool peer_only)
 	struct dtls_saved *ds = NULL;
 	if (rc == 0 && !old && (peer_only || !peer_held) && rec_is_peers(k) != peer_only) {
 		/* not the peer's at a takeover (ours are live already); the peer's while its
-		 * owner relays it: neither refused nor reported as an orphan */
-		if (!peer_only)
+		 * owner relays it: neither refused nor reported as an orphan, followed */
+		if (!peer_only) {
 			cst.peer_skipped++;
-		memset(k, 0, sizeof(*k));
-		free(k);
+			sby_put(&k);
+		}
+		if (k) {
+			memset(k, 0, sizeof(*k));
+			free(k);
+		}
 		return 0;
 	}
 	if (rc == 0 && !old)
@@ -2353,6 +2511,8 @@ static int sess_load_apply(const char *id, bool peer_only)
 	if (rc == -ENOENT) {
 		if (old)
 			sess_end(old);
+		else if (sby_find(id))
+			sby_drop(id);
 		else
 			cst.unknown++;
 		rc = 0;
@@ -2385,10 +2545,7 @@ static int sess_load_apply(const char *id, bool peer_only)
 	memset(k, 0, sizeof(*k));
 	free(k);
 	free(saved);
-	if (ds) {
-		memset(ds, 0, sizeof(*ds));
-		free(ds);
-	}
+	dtls_saved_free(ds);
 	return rc;
 }
 
@@ -2446,6 +2603,7 @@ static int sync_start(void)
 	rc = pr_ks_session_list(redis, &ids);
 	if (rc < 0)
 		return rc;
+	sby_clear(); /* followed again from the hashes, as the live sessions are rebuilt */
 	for (size_t i = 0; i < ids.n && rc >= 0; i++)
 		rc = sess_load_apply(ids.v[i], false);
 	/* live sessions whose hash is gone (ended while Redis was away) */
@@ -2468,6 +2626,12 @@ static int sync_start(void)
 		PR_NOTICE("media: %u sessions live after the rebuild from Redis", nlist);
 	if (rc >= 0)
 		first_sync = false;
+	if (rc >= 0 && dp_ha_configured() && !peer_held) {
+		rc = sby_refresh();
+		sby_ready = rc >= 0;
+		if (sby_ready && nsby)
+			PR_NOTICE("media: following %u sessions of the [ha] peer", nsby);
+	}
 	return rc;
 }
 
@@ -2495,6 +2659,8 @@ static int follow_stream(void)
 			if (s) {
 				sess_end(s);
 				ended = true;
+			} else if (sby_find(cmds[i].id)) {
+				sby_drop(cmds[i].id); /* the peer's, ended by its owner */
 			} else {
 				cst.unknown++;
 			}
@@ -2672,20 +2838,50 @@ static unsigned media_poll(uint64_t now_ms)
 	}
 	if (now_ms - last_stats_ms >= mcfg.stats_interval_ms) {
 		last_stats_ms = now_ms;
-		if (write_stats() < 0 || check_idle() < 0)
+		if (write_stats() < 0 || check_idle() < 0 || (sby_ready && sby_refresh() < 0))
 			return redis_lost(), 0;
 	}
 	return 0;
 }
 
-/* [ha] takeover: the peer's live sessions from their hashes, as a restart rebuilds ours (the
- * latch, the figures, each stream's rollover counter and replay state from X_streams, a
- * DTLS-SRTP leg's exported keys), published before the workers take the addresses. Release:
- * the addresses are no longer taken; the figures go to the hashes one last time (what the
- * owner resumes from) and the sessions are forgotten, neither ended nor reported. The
- * reads and writes are synchronous on the control lcore's connection. Returns 0: the
- * sessions are counted in /poprelay/media/stats (ha_taken, ha_released), not among the
- * TURN allocations ha status shows. */
+/* After a release: the peer's sessions followed again, from their hashes (off the
+ * takeover's path: the owner is coming back). */
+static int sby_rebuild(void)
+{
+	struct pr_ks_names ids = {0};
+	int rc = pr_ks_session_list(redis, &ids);
+
+	sby_clear();
+	for (size_t i = 0; rc >= 0 && i < ids.n; i++) {
+		struct pr_ks_session *k;
+		if (sess_find(ids.v[i]) || !(k = calloc(1, sizeof(*k))))
+			continue;
+		rc = pr_ks_session_load(redis, ids.v[i], k);
+		if (rc == 0 && rec_is_peers(k))
+			sby_put(&k);
+		if (k) {
+			memset(k, 0, sizeof(*k));
+			free(k);
+		}
+		if (rc != -EIO)
+			rc = 0; /* gone meanwhile, or unreadable: not followed */
+	}
+	pr_ks_names_free(&ids);
+	if (rc >= 0)
+		rc = sby_refresh();
+	sby_ready = rc >= 0;
+	return rc;
+}
+
+/* [ha] takeover: the peer's live sessions, as a restart rebuilds ours (the latch, the
+ * figures, each stream's rollover counter and replay state from X_streams, a DTLS-SRTP
+ * leg's exported keys), published before the workers take the addresses: from the standby
+ * (no Redis read), else (not followed yet: Redis was away since the start) from their
+ * hashes. Release: the addresses are no longer taken; the figures go to the hashes one last
+ * time (what the owner resumes from), the sessions are forgotten, neither ended nor
+ * reported, and followed again. Redis reads and writes are synchronous on the control
+ * lcore's connection. Returns 0: the sessions are counted in /poprelay/media/stats
+ * (ha_taken, ha_released), not among the TURN allocations ha status shows. */
 static int media_ha_change(bool held)
 {
 	if (!slots || !dp_ha_configured())
@@ -2702,9 +2898,23 @@ static int media_ha_change(bool held)
 				i++;
 		PR_NOTICE("media: %" PRIu64 " sessions of the peer given back",
 			  cst.ha_released - before);
+		if (redis && sby_rebuild() < 0)
+			redis_lost(); /* the reconnection's rebuild follows them */
 		return 0;
 	}
 	peer_held = true; /* from now on a rebuild after a Redis outage takes them too */
+	if (sby_ready) {
+		uint32_t before = nlist;
+		for (uint32_t i = 0; i < nsby; i++)
+			if (!sess_find(sby[i].k->id) &&
+			    sess_apply(sby[i].k, NULL, sby[i].saved, sby[i].ds) < 0)
+				cst.refused++;
+		sby_clear(); /* held: the stream's entries apply to them live */
+		cst.ha_taken += nlist - before;
+		PR_NOTICE("media: %u sessions of the peer taken over from the standby",
+			  nlist - before);
+		return 0;
+	}
 	if (!redis_up(dp_now_ms())) {
 		PR_WARN(
 		    "media: takeover with redis away: the peer's sessions follow once it is back");
@@ -2812,6 +3022,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "peer_skipped", cst.peer_skipped);
 	rte_tel_data_add_dict_u64(d, "ha_taken", cst.ha_taken);
 	rte_tel_data_add_dict_u64(d, "ha_released", cst.ha_released);
+	rte_tel_data_add_dict_u64(d, "ha_following", nsby);
 	rte_tel_data_add_dict_u64(d, "bad_entries", cst.bad_entries);
 	rte_tel_data_add_dict_u64(d, "unknown", cst.unknown);
 	rte_tel_data_add_dict_u64(d, "ctl_relayed", cst.ctl_relayed);
@@ -2945,7 +3156,9 @@ static int media_init(void)
 	nslots = (mcfg.port_max - mcfg.port_min + 1) / 2;
 	slots = rte_zmalloc("media_slots", sizeof(*slots) * nslots, RTE_CACHE_LINE_SIZE);
 	list = calloc(mcfg.max_sessions, sizeof(*list));
-	if (!slots || !list) {
+	if (dp_ha_configured())
+		sby = calloc(mcfg.max_sessions, sizeof(*sby));
+	if (!slots || !list || (dp_ha_configured() && !sby)) {
 		PR_ERR("media: out of memory for %u ports and %u sessions", nslots * 2,
 		       mcfg.max_sessions);
 		return -ENOMEM;
@@ -3004,6 +3217,9 @@ static void media_teardown(void)
 	slots = NULL;
 	free(list);
 	list = NULL;
+	sby_clear();
+	free(sby);
+	sby = NULL;
 	pr_redis_close(redis);
 	redis = NULL;
 	md_chan_teardown();

@@ -7,7 +7,8 @@
 # both ways, libsrtp as the reference) are 198.51.100.21 and .22 in hm-c. Scenarios:
 #   a  B, started after A's session s1 exists, neither relays, ends nor reports it (it
 #      reported it as an orphan, `relay-address`, before); a session installed on X while
-#      both run (s2) is A's alone, one on Y (s3) is B's alone: each skips the other's
+#      both run (s2) is A's alone, one on Y (s3) is B's alone: each skips the other's and
+#      follows it (ha_following: B 2, A 1)
 #   b  SRTP both ways through A, leg a's stream past its sequence wrap (ROC 1); kill -9 of A
 #      and its port down; poprelayctl ha takeover on B: B rebuilds A's sessions from their
 #      hashes (ha_taken 2) and the media flows again both ways with the same keys, no
@@ -17,7 +18,9 @@
 #      and replayed to B are refused (media_replay). The gap at each device is printed (the
 #      last packet before the kill to the first after; the share after the takeover was asked)
 #   c  poprelayctl ha release: B stops relaying s1 and s2 without ending them (their hashes
-#      and pr:sessions stay, no pr:sessions:events entry); B keeps s3
+#      and pr:sessions stay, no pr:sessions:events entry) and follows them again; B keeps s3
+# The takeover installs the followed sessions without a Redis read: no SMEMBERS nor HGETALL
+# reaches Redis while it runs (INFO commandstats; the reading path does both).
 # Seen failing first: without the media takeover hook, b fails (nothing through B).
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -euo pipefail
@@ -137,6 +140,8 @@ done
 	pr_fail "peer_skipped: a $(mstat a peer_skipped), b $(mstat b peer_skipped)"
 [ "$(mstat a sessions)" = 2 ] && [ "$(mstat b sessions)" = 1 ] ||
 	pr_fail "sessions: a $(mstat a sessions), b $(mstat b sessions); expected 2 and 1"
+[ "$(mstat b ha_following)" = 2 ] && [ "$(mstat a ha_following)" = 1 ] ||
+	pr_fail "ha_following: a $(mstat a ha_following), b $(mstat b ha_following); expected 1 and 2"
 grep -q "no longer ours" "$tmp/b.log" && pr_fail "B took s1 for an orphan: $(grep 'no longer ours' "$tmp/b.log")"
 pr_log "ok: a  B started after s1 left it to A (no end, no relay-address report); s2 on X is A's, s3 on Y is B's"
 
@@ -161,11 +166,17 @@ t_kill=$(date +%s.%N)
 kill -9 $pid_a
 ip -n hm-a link set hma0 down
 sleep 1
+# reads: SMEMBERS and HGETALL calls so far (B alone is connected now)
+reads() { rcli INFO commandstats | awk -F'[:=,]' '/^cmdstat_(smembers|hgetall):/ {n += $3} END {print n + 0}'; }
+r0=$(reads)
 t_take=$(date +%s.%N)
 ha b takeover >"$tmp/takeover.out" || pr_fail "ha takeover: $(cat "$tmp/takeover.out")"
+r1=$(reads)
 grep -q "took over $X" "$tmp/takeover.out" || pr_fail "takeover said: $(cat "$tmp/takeover.out")"
 [ "$(mstat b ha_taken)" = 2 ] || { tail -5 "$tmp/b.log" >&2; pr_fail "B took over $(mstat b ha_taken) sessions, expected 2 (s1, s2)"; }
 live b s1 && live b s2 || pr_fail "s1 or s2 not live on B after the takeover"
+[ "$r1" = "$r0" ] || pr_fail "the takeover read Redis: SMEMBERS + HGETALL calls $r0 -> $r1"
+grep -q "taken over from the standby" "$tmp/b.log" || pr_fail "B did not take over from its standby: $(grep 'taken over' "$tmp/b.log")"
 sleep 2.5
 S_B=$(sess b s1)
 python3 - "$S_B" <<'PY' || pr_fail "media not relayed by B both ways after the takeover: $S_B"
@@ -196,6 +207,7 @@ ha b release >"$tmp/release.out" || pr_fail "ha release: $(cat "$tmp/release.out
 [ "$(mstat b ha_released)" = 2 ] || pr_fail "B released $(mstat b ha_released) sessions, expected 2"
 live b s1 || live b s2 && pr_fail "B still relays s1 or s2 after the release"
 live b s3 || pr_fail "B lost its own s3 at the release"
+[ "$(mstat b ha_following)" = 2 ] || pr_fail "B follows $(mstat b ha_following) sessions after the release, expected 2"
 wait $pa || { cat "$tmp/a.err" >&2; pr_fail "mpeer A failed"; }
 wait $pb || { cat "$tmp/b.err" >&2; pr_fail "mpeer B failed"; }
 [ "$(rcli EXISTS pr:session:s1)" = 1 ] && [ "$(rcli EXISTS pr:session:s2)" = 1 ] &&
@@ -250,5 +262,5 @@ if s.get("roc") != 1 or s.get("highest_seq", 0) < 300:
     print("FAIL: device b's view of leg a's stream: %s (want ROC 1, past seq 300)" % s, file=sys.stderr); ok = False
 sys.exit(0 if ok else 1)
 PY
-pr_log "ok: b  A killed, B took s1 and s2 over: SRTP both ways with the same keys, auth_fail 0 at the devices and at B, ROC 1 carried; $replay"
-pr_log "ok: c  release: B stopped relaying s1 and s2, their records stay (no end, no report); s3 stays B's"
+pr_log "ok: b  A killed, B took s1 and s2 over from its standby (no Redis read): SRTP both ways with the same keys, auth_fail 0 at the devices and at B, ROC 1 carried; $replay"
+pr_log "ok: c  release: B stopped relaying s1 and s2, their records stay (no end, no report), followed again; s3 stays B's"
