@@ -75,6 +75,13 @@ struct media_rt {
 	 * attach it was started under, ended by a failure) */
 	uint32_t dtls_gen, dtls_started;
 	uint8_t dtls_failed;
+	/* control (read by the workers): an ICE leg's valid pair before its nomination, the
+	 * source of its last authenticated check under generation chk_gen, from where DTLS
+	 * may start (RFC 8445 12.1: data on a valid pair before one is selected) */
+	uint8_t checked;
+	uint16_t chk_port;
+	uint32_t chk_gen;
+	struct dp_ipaddr chk_ip;
 } __attribute__((aligned(64)));
 
 struct media_sess;

@@ -708,11 +708,23 @@ static inline bool ice_take(struct media_leg *l, uint64_t now)
 	return true;
 }
 
+/* Before its nomination: is src where ICE leg l's last authenticated check came from (a
+ * valid pair)? */
+static inline bool ice_checked_src(const struct media_leg *l, const struct dp_pkt_info *pi)
+{
+	const struct media_rt *rt = l->rt;
+
+	return __atomic_load_n(&rt->checked, __ATOMIC_ACQUIRE) && rt->chk_gen == l->gen &&
+	       dp_ipaddr_eq(&pi->src, &rt->chk_ip) && pi->sport == rt->chk_port;
+}
+
 /* A datagram to ICE leg l that is not RTP (RFC 7983 demultiplexing by its first byte):
  * STUN (0-3) goes to control, which answers checks (ice_check); DTLS (20-63) goes to control
- * for poprelay-dtls only on a DTLS-SRTP leg, from its nominated address (a ClientHello from
- * anywhere else never reaches the process), within the leg's ICE_PER_S; otherwise it is
- * dropped and counted. True when m was taken. */
+ * for poprelay-dtls only on a DTLS-SRTP leg, from its nominated address, or before a
+ * nomination from the source of its last authenticated check (browsers send their
+ * ClientHello once a check succeeds, before they nominate: Chromium answering a call
+ * nominates a second later), never from anywhere else, within the leg's ICE_PER_S;
+ * otherwise it is dropped and counted. True when m was taken. */
 static bool ice_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
 		   struct media_leg *l, const uint8_t *pl, uint16_t len, uint64_t now)
 {
@@ -728,7 +740,8 @@ static bool ice_in(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *
 		return true;
 	}
 	if (pl[0] >= 20 && pl[0] <= 63) {
-		if (l->dtls && rtp_latched(l) && srtp_source_match(l, pi, false) &&
+		if (l->dtls &&
+		    (rtp_latched(l) ? srtp_source_match(l, pi, false) : ice_checked_src(l, pi)) &&
 		    ice_take(l, now)) {
 			dp_punt(w, m, &media_feature, pi);
 			return true;
@@ -1119,10 +1132,30 @@ static bool same_dtls(const struct media_leg *a, const struct media_leg *b)
 	       !memcmp(ka->dtls_fpr, kb->dtls_fpr, sizeof(ka->dtls_fpr));
 }
 
-/* Leg l's 5-tuple as the channel names it: the peer's nominated address, our anchor. */
-static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
+/* Where leg l's DTLS goes: its nominated address, or before a nomination the source of its
+ * last authenticated check; false: neither. */
+static bool dtls_peer(const struct media_leg *l, struct dp_ipaddr *ip, uint16_t *port)
 {
 	const struct media_rt *rt = l->rt;
+
+	if (rtp_latched(l)) {
+		*ip = rt->lat_ip;
+		*port = rt->lat_port;
+		return true;
+	}
+	if (rt->checked && rt->chk_gen == l->gen) {
+		*ip = rt->chk_ip;
+		*port = rt->chk_port;
+		return true;
+	}
+	return false;
+}
+
+/* Leg l's 5-tuple as the channel names it: the peer's address (dtls_peer), our anchor. */
+static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
+{
+	struct dp_ipaddr ip = {0};
+	uint16_t port = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->kind = PR_FREC_MSG;
@@ -1130,9 +1163,10 @@ static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
 	memcpy(t->srv_ip, t->fam == 4 ? (const void *)&l->relay.v4 : (const void *)l->relay.v6,
 	       t->fam == 4 ? 4 : 16);
 	t->srv_port = l->relay_port;
-	memcpy(t->cli_ip, t->fam == 4 ? (const void *)&rt->lat_ip.v4 : (const void *)rt->lat_ip.v6,
+	dtls_peer(l, &ip, &port);
+	memcpy(t->cli_ip, t->fam == 4 ? (const void *)&ip.v4 : (const void *)ip.v6,
 	       t->fam == 4 ? 4 : 16);
-	t->cli_port = rt->lat_port;
+	t->cli_port = port;
 }
 
 static void dtls_hdr(const struct media_leg *l, struct pr_dtls_hdr *h, uint8_t type)
@@ -1198,18 +1232,20 @@ static void dtls_forward(struct media_leg *l, struct rte_mbuf *m, const struct d
 	rte_pktmbuf_free(m);
 }
 
-/* The process's datagram for leg l: from its anchor port to its nominated address. */
+/* The process's datagram for leg l: from its anchor port to its nominated address (before
+ * a nomination, to the valid pair's, dtls_peer). */
 static void dtls_send(struct media_leg *l, const uint8_t *d, uint32_t n)
 {
-	struct media_rt *rt = l->rt;
+	struct dp_ipaddr ip;
+	uint16_t port;
 	struct rte_mbuf *m;
 	uint8_t *p;
 
-	if (!rtp_latched(l) || !(m = rte_pktmbuf_alloc(dp_rt.pool)))
+	if (!dtls_peer(l, &ip, &port) || !(m = rte_pktmbuf_alloc(dp_rt.pool)))
 		return;
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
 	if (!p || (memcpy(p, d, n),
-		   dp_udp_encap(m, &l->relay, l->relay_port, &rt->lat_ip, rt->lat_port) < 0)) {
+		   dp_udp_encap(m, &l->relay, l->relay_port, &ip, port) < 0)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -1410,6 +1446,23 @@ static void ice_latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rt
 	dtls_start(l);
 }
 
+/* Control: an authenticated check from pi's source (RTP's component) makes it leg l's
+ * valid pair until a nomination: DTLS from there reaches poprelay-dtls (ice_in). Written as
+ * the latch is: cleared while the address changes. */
+static void ice_checked(struct media_leg *l, const struct dp_pkt_info *pi)
+{
+	struct media_rt *rt = l->rt;
+
+	if (rt->checked && rt->chk_gen == l->gen && dp_ipaddr_eq(&rt->chk_ip, &pi->src) &&
+	    rt->chk_port == pi->sport)
+		return;
+	__atomic_store_n(&rt->checked, 0, __ATOMIC_RELEASE);
+	rt->chk_ip = pi->src;
+	rt->chk_port = pi->sport;
+	rt->chk_gen = l->gen;
+	__atomic_store_n(&rt->checked, 1, __ATOMIC_RELEASE);
+}
+
 /* Control: a STUN message to ICE leg l (ice_in punted it). A check with our credentials is
  * answered from the port it came to (and a nominated one latches the leg); anything else
  * is dropped and counted by its verdict. */
@@ -1433,6 +1486,13 @@ static void ice_check(struct media_leg *l, struct rte_mbuf *m, struct dp_pkt_inf
 	cst.ice[v]++;
 	if (!a.len)
 		return ctl_drop(NULL, m, MD_ICE_CHECK);
+	if (v == MEDIA_ICE_ANSWERED && !rtcp) {
+		struct media_leg *g = slot_get(pi->dport);
+		ice_checked(l, pi);
+		for (unsigned i = 0; slot_is_bundle(g) && i < slot_bundle(g)->n; i++)
+			if (slot_bundle(g)->leg[i] != l)
+				ice_checked(slot_bundle(g)->leg[i], pi);
+	}
 	if (a.nominate && !(rtcp && l->rtcp_mux)) { /* a muxed leg has one component */
 		struct media_leg *v = slot_get(pi->dport);
 		ice_latch(l, pi, rtcp);

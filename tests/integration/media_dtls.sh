@@ -18,6 +18,9 @@
 #   f  a peer certificate that is not the SDP's fingerprint: the handshake fails, counted,
 #      the leg is reported to end (pr:sessions:events reason dtls-fingerprint), no keys
 #   g  our role active: the anchor sends the ClientHello once the leg is nominated
+#   g2 a check without USE-CANDIDATE (a valid pair), then a handshake from there: it completes
+#      before any nomination (browsers start DTLS so), and does not latch the leg; an address
+#      never checked still starts nothing
 #   h  poprelayctl session show of the keyed browser leg (text and --json): keying, ICE and
 #      DTLS state, the peer's fingerprint, the suite; no key nor ice-pwd in what it prints
 #   i  poprelay-exporter: the ICE and DTLS-SRTP families (promtool accepts the scrape) equal
@@ -284,6 +287,21 @@ chk "g: the anchor as DTLS client: the handshake completes after the nomination,
 	G="$G" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sg a_dtls_key_rx)" -- \
 	'G["answered"] and G["handshake"] and G["fpr_ok"] and G["profile"] == "AES_CM_128_HMAC_SHA1_80"' \
 	'd(M1, M0, "dtls_handshakes_completed") == 1 and K == 1'
+
+# ---- g2: DTLS on a valid pair before the nomination ----
+pr_log "g2: a check without USE-CANDIDATE, then the handshake from there: it completes before any nomination"
+ms_store_dtls install sv 31012 "$BFPR" 31014 || pr_fail "session sv: redis refused the record"
+pr_wait_for 5 live sv || pr_fail "session sv not installed"
+M0=$(mstats)
+X=$(dtls md-x $IPX:44000 --to $RELAY:31012 --no-ice --timeout-ms 1500)
+V=$(dtls md-a $IPA:44000 --to $RELAY:31012 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --no-nominate)
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:sv a_dtls_key_rx | grep -q 1" || true
+chk "g2: keyed from the valid pair before a nomination, not latched by it; a ClientHello from an address never checked still reaches nothing" \
+	X="$X" V="$V" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sv a_dtls_key_rx)" \
+	L="\"$(ms_redis HGET pr:session:sv a_latched)\"" -- \
+	'V["answered"] and V["handshake"] and V["fpr_ok"] and not X["handshake"]' \
+	'd(M1, M0, "dtls_handshakes_completed") == 1 and d(M1, M0, "ice_nominations") == 0 and K == 1' \
+	'L in (None, "", "-")'
 
 # ---- h: the ops view of the browser leg ----
 pr_log "h: poprelayctl session show of the keyed, nominated browser leg"

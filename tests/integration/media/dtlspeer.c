@@ -8,7 +8,10 @@
  * and receive SRTP from the same address afterwards (test keys, for this test only).
  *
  *   dtlspeer --bind IP:PORT --to IP:PORT --cert C --key K [--anchor-fpr "sha-256 .."]
- *            [--ufrag U --pwd P --rufrag R] [--no-ice] [--server] [--timeout-ms N]
+ *            [--ufrag U --pwd P --rufrag R] [--no-ice] [--no-nominate] [--server]
+ *            [--timeout-ms N]
+ * --no-nominate: the check carries no USE-CANDIDATE (a valid pair, not selected: browsers
+ * start DTLS there before they nominate).
  * Exit: 0 keys exported, 3 the handshake failed or timed out, 2 usage or setup. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,9 +77,11 @@ static void set_len(uint8_t *m, size_t total)
 	m[3] = (uint8_t)(total - 20);
 }
 
-/* A nominated Binding request (RFC 8445 7.1: USERNAME, PRIORITY, USE-CANDIDATE,
- * ICE-CONTROLLING, MESSAGE-INTEGRITY, FINGERPRINT); true when a success answers it. */
-static bool ice_check(int fd, const char *ufrag, const char *pwd, const char *rufrag)
+/* A nominated Binding request (RFC 8445 7.1: USERNAME, PRIORITY, USE-CANDIDATE unless
+ * !nominate, ICE-CONTROLLING, MESSAGE-INTEGRITY, FINGERPRINT); true when a success answers
+ * it. */
+static bool ice_check(int fd, const char *ufrag, const char *pwd, const char *rufrag,
+		      bool nominate)
 {
 	uint8_t m[512], tid[12], r[512];
 	char user[300];
@@ -95,7 +100,8 @@ static bool ice_check(int fd, const char *ufrag, const char *pwd, const char *ru
 	snprintf(user, sizeof(user), "%s:%s", ufrag, rufrag);
 	off = attr(m, off, 0x0006, user, (uint16_t)strlen(user));
 	off = attr(m, off, 0x0024, prio, 4);
-	off = attr(m, off, 0x0025, "", 0);
+	if (nominate)
+		off = attr(m, off, 0x0025, "", 0);
 	off = attr(m, off, 0x802A, tie, 8);
 	set_len(m, off + 24);
 	unsigned mlen = 20;
@@ -138,10 +144,11 @@ int main(int argc, char **argv)
 	    {"bind", 1, 0, 'b'},   {"to", 1, 0, 't'},	      {"cert", 1, 0, 'c'},
 	    {"key", 1, 0, 'k'},	   {"anchor-fpr", 1, 0, 'f'}, {"ufrag", 1, 0, 'u'},
 	    {"pwd", 1, 0, 'p'},	   {"rufrag", 1, 0, 'r'},     {"no-ice", 0, 0, 'n'},
-	    {"server", 0, 0, 's'}, {"timeout-ms", 1, 0, 'T'}, {0, 0, 0, 0}};
+	    {"server", 0, 0, 's'}, {"timeout-ms", 1, 0, 'T'}, {"no-nominate", 0, 0, 'N'},
+	    {0, 0, 0, 0}};
 	const char *bind_s = NULL, *to_s = NULL, *cert = NULL, *key = NULL, *afpr = NULL;
 	const char *ufrag = NULL, *pwd = NULL, *rufrag = NULL;
-	bool no_ice = false, server = false;
+	bool no_ice = false, server = false, nominate = true;
 	int timeout_ms = 5000, c;
 	struct sockaddr_in la, ra;
 
@@ -177,6 +184,9 @@ int main(int argc, char **argv)
 		case 's':
 			server = true;
 			break;
+		case 'N':
+			nominate = false;
+			break;
 		case 'T':
 			timeout_ms = atoi(optarg);
 			break;
@@ -196,7 +206,7 @@ int main(int argc, char **argv)
 		perror("dtlspeer: socket");
 		return 2;
 	}
-	bool answered = no_ice ? false : ice_check(fd, ufrag, pwd, rufrag);
+	bool answered = no_ice ? false : ice_check(fd, ufrag, pwd, rufrag, nominate);
 	/* non-blocking: the loop below runs the DTLS timers itself, up to --timeout-ms */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
