@@ -365,8 +365,8 @@ int pr_ks_hash_from_hmget(const struct pr_ks_desc *d, const redisReply *r, struc
 	}
 	for (size_t i = 0; i < want; i++) {
 		const redisReply *v = r->element[i];
-		const char *name = d->versioned ? (i ? d->fields[i - 1].name : "v")
-						: d->fields[i].name;
+		const char *name =
+		    d->versioned ? (i ? d->fields[i - 1].name : "v") : d->fields[i].name;
 		if (v->type == REDIS_REPLY_NIL)
 			continue;
 		if (v->type != REDIS_REPLY_STRING) {

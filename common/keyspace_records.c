@@ -45,13 +45,17 @@ const struct pr_ks_desc pr_ks_user_desc = {
 };
 /* the same fields as above, the ones a password check needs */
 static const struct pr_ks_field user_auth_fields[] = {
-    F(name, STR, R), F(realm, STR, R), F(ha1_md5, STR, R | S), F(ha1_sha256, STR, R | S),
-    F(disabled, BOOL, 0),
+    F(name, STR, R),	       F(realm, STR, R),     F(ha1_md5, STR, R | S),
+    F(ha1_sha256, STR, R | S), F(disabled, BOOL, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_user_auth_desc = {
-    "user",	      PR_KS_USER_PREFIX,	     sizeof(struct pr_ks_user),
-    user_auth_fields, KS_ARRAY_N(user_auth_fields), true,
+    "user",
+    PR_KS_USER_PREFIX,
+    sizeof(struct pr_ks_user),
+    user_auth_fields,
+    KS_ARRAY_N(user_auth_fields),
+    true,
 };
 
 /* ---- registrations ---- */
@@ -109,13 +113,15 @@ const struct pr_ks_desc pr_ks_turn_alloc_desc = {
 /* ---- media sessions ---- */
 #define F(fld, ty, fl) KS_FIELD(struct pr_ks_leg, fld, ty, fl)
 static const struct pr_ks_field leg_fields[] = {
-    F(party, STR, 0),	  F(onnet, BOOL, 0),	       F(family, STR, R),     F(peer_addr, STR, R),
-    F(peer_port, U16, R), F(latch, BOOL, 0),	       F(relay_addr, STR, R), F(relay_port, U16, R),
-    F(rtcp_mux, BOOL, 0), F(profile, STR, R),	       F(suite, STR, 0),      F(key_rx, STR, S),
-    F(key_tx, STR, S),	  F(encrypted, BOOL, 0),       F(max_kbps, U32, 0),   F(ice_ufrag, STR, 0),
-    F(ice_pwd, STR, S),	  F(ice_remote_ufrag, STR, 0), F(keying, STR, 0),	      F(dtls_setup, STR, 0),
-    F(dtls_fingerprint, STR, 0), F(bundle, STR, 0),	       F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
-    F(bundle_ssrc, STR, 0),	 F(mid, STR, 0),
+    F(party, STR, 0),	    F(onnet, BOOL, 0),	   F(family, STR, R),
+    F(peer_addr, STR, R),   F(peer_port, U16, R),  F(latch, BOOL, 0),
+    F(relay_addr, STR, R),  F(relay_port, U16, R), F(rtcp_mux, BOOL, 0),
+    F(profile, STR, R),	    F(suite, STR, 0),	   F(key_rx, STR, S),
+    F(key_tx, STR, S),	    F(encrypted, BOOL, 0), F(max_kbps, U32, 0),
+    F(ice_ufrag, STR, 0),   F(ice_pwd, STR, S),	   F(ice_remote_ufrag, STR, 0),
+    F(keying, STR, 0),	    F(dtls_setup, STR, 0), F(dtls_fingerprint, STR, 0),
+    F(bundle, STR, 0),	    F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
+    F(bundle_ssrc, STR, 0), F(mid, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_leg_desc = {
@@ -192,7 +198,7 @@ static const struct pr_ks_field cdr_leg_fields[] = {
     F(media_path, STR, 0),  F(encrypted, BOOL, 0),   F(suite, STR, 0),
     F(rx_packets, U64, 0),  F(rx_bytes, U64, 0),     F(tx_packets, U64, 0),
     F(tx_bytes, U64, 0),    F(lost, U64, 0),	     F(jitter_us, U32, 0),
-    F(avg_kbps, U32, 0),    F(auth_fail, U64, 0),	     F(keying, STR, 0),
+    F(avg_kbps, U32, 0),    F(auth_fail, U64, 0),    F(keying, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_cdr_leg_desc = {

@@ -28,7 +28,8 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+			crc_tab[t][i] =
+			    (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
 	__atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -96,7 +97,7 @@ static EVP_MD_CTX *hmac_ctx(void)
 static int hmac(bool sha256, const void *key, size_t klen, const void *data, size_t len,
 		uint8_t *out)
 {
-	enum { BLOCK = 64 }; /* SHA-1 and SHA-256 */
+	enum { BLOCK = 64 };	    /* SHA-1 and SHA-256 */
 	EVP_MD_CTX *c = hmac_ctx(); /* fetches the digests the first time */
 	const EVP_MD *md = sha256 ? md_sha256 : md_sha1;
 	uint8_t k[BLOCK] = {0}, pad[BLOCK], inner[EVP_MAX_MD_SIZE];

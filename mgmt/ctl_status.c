@@ -590,12 +590,9 @@ int ctl_status_main(struct ctl_ctx *ctx, int argc, char **argv)
 {
 	struct opts o;
 	struct dp_view v = {0};
-	struct proc procs[NPROCS] = {{.name = "dataplane"},
-				     {.name = "redis"},
-				     {.name = "slowpath"},
-				     {.name = "exporter"},
-				     {.name = "turnfront"},
-				     {.name = "dtls"}};
+	struct proc procs[NPROCS] = {{.name = "dataplane"}, {.name = "redis"},
+				     {.name = "slowpath"},  {.name = "exporter"},
+				     {.name = "turnfront"}, {.name = "dtls"}};
 	struct pr_redis *r;
 	json_t *alarms = NULL, *drain = NULL;
 	struct sp_seen sp = {0};

@@ -87,7 +87,8 @@ struct media_rt {
 struct media_sess;
 struct media_ice;
 
-#define MEDIA_BUNDLE_MAX 4  /* m= lines on one BUNDLE transport (the slowpath's SP_SDP_MAX_MEDIA)  \
+#define MEDIA_BUNDLE_MAX                                                                           \
+	4		    /* m= lines on one BUNDLE transport (the slowpath's SP_SDP_MAX_MEDIA)  \
 			     */
 #define MEDIA_BUNDLE_SSRC 8 /* a=ssrc ids kept per bundled leg */
 
@@ -120,11 +121,11 @@ struct media_leg {
 	/* line 0: what a worker reads for every packet from this leg or toward it */
 	struct media_rt *rt;
 	struct dp_ipaddr relay;
-	uint16_t relay_port; /* host order */
-	uint16_t port_idx;   /* dp port that owns relay */
-	uint8_t idx : 1;     /* 0: a (caller side), 1: b */
-	uint8_t ice : 1;     /* ICE-lite leg: latched by nominated checks only (media_ice.h) */
-	uint8_t dtls : 1;    /* DTLS-SRTP leg (an ICE leg): keys from the handshake */
+	uint16_t relay_port;	/* host order */
+	uint16_t port_idx;	/* dp port that owns relay */
+	uint8_t idx : 1;	/* 0: a (caller side), 1: b */
+	uint8_t ice : 1;	/* ICE-lite leg: latched by nominated checks only (media_ice.h) */
+	uint8_t dtls : 1;	/* DTLS-SRTP leg (an ICE leg): keys from the handshake */
 	uint8_t dtls_keyed : 1; /* its keys are in (before: its media is dropped) */
 	bool encrypted, latch, rtcp_mux;
 	uint32_t gen; /* latch generation: a new SDP address asks for a new latch */

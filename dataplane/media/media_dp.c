@@ -1244,8 +1244,7 @@ static void dtls_send(struct media_leg *l, const uint8_t *d, uint32_t n)
 	if (!dtls_peer(l, &ip, &port) || !(m = rte_pktmbuf_alloc(dp_rt.pool)))
 		return;
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
-	if (!p || (memcpy(p, d, n),
-		   dp_udp_encap(m, &l->relay, l->relay_port, &ip, port) < 0)) {
+	if (!p || (memcpy(p, d, n), dp_udp_encap(m, &l->relay, l->relay_port, &ip, port) < 0)) {
 		rte_pktmbuf_free(m);
 		return;
 	}

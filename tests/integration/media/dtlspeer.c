@@ -80,8 +80,7 @@ static void set_len(uint8_t *m, size_t total)
 /* A nominated Binding request (RFC 8445 7.1: USERNAME, PRIORITY, USE-CANDIDATE unless
  * !nominate, ICE-CONTROLLING, MESSAGE-INTEGRITY, FINGERPRINT); true when a success answers
  * it. */
-static bool ice_check(int fd, const char *ufrag, const char *pwd, const char *rufrag,
-		      bool nominate)
+static bool ice_check(int fd, const char *ufrag, const char *pwd, const char *rufrag, bool nominate)
 {
 	uint8_t m[512], tid[12], r[512];
 	char user[300];
