@@ -21,7 +21,9 @@
  * and ports (relay's out port to the receiving device), IPv4 and UDP checksums, then
  * unprotected with the receiving device's key (its own receiver context: the relay's
  * re-encryption must authenticate and not replay) and its plain text compared with what was
- * sent (stream index and pattern).
+ * sent (stream index and pattern) and its payload type with the stream's (streams.h's pt
+ * column: a BUNDLE group's audio and video leave the browser from one 5-tuple, and each
+ * must reach its own device).
  * --prime: the sessions are being installed (the caller writes them to Redis after
  * --ready-file appears): until every stream has had a packet relayed back (or --seconds),
  * each of the first --window streams without one gets a fresh packet every --resend-ms
@@ -32,7 +34,8 @@
  * --state FILE: each stream's next RTP index, read at start and written at exit, so that
  * successive runs against one dataplane continue the streams (ROC included).
  *
- * Output: one JSON line with the counts (sent, relayed, other, stale, checked, bad_*), the
+ * Output: one JSON line with the counts (sent, relayed, other, stale, checked, bad_*,
+ * "streams_back": how many of the streams had at least one frame relayed back), the
  * per-second relayed counts, their median without the first second ("median_pps"), and what
  * tells who the bottleneck is: "gen_busy" (share of the generator's loop time spent on
  * frames: near 1 = the generator is the limit) and "rx_ring_avg" (mean frames waiting in the
@@ -103,6 +106,7 @@ struct gstream {
 static struct bstream *bs;
 static struct gstream *gs;
 static unsigned ns, *order, next_pos, payload_len;
+static uint8_t *back_seen; /* per stream: relayed back at least once in this process */
 static struct rte_ring *rx_ring, *tx_ring, *ctl_ring;
 static struct rte_mempool *pool;
 static unsigned pool_size;
@@ -111,8 +115,8 @@ static struct rte_ether_addr dp_mac, gw_mac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x
 
 static struct {
 	uint64_t sent, relayed, other, stale, checked, arp;
-	uint64_t bad_addr, bad_ip_csum, bad_udp_csum, bad_len, bad_auth, bad_payload;
-	uint64_t primed;
+	uint64_t bad_addr, bad_ip_csum, bad_udp_csum, bad_len, bad_auth, bad_payload, bad_pt;
+	uint64_t primed, streams_back;
 	double first_at, all_at;
 	uint64_t busy_cyc, total_cyc, ring_sum, ring_samples, ring_full;
 } st;
@@ -251,7 +255,7 @@ static void state_save(void)
 
 /* Stream i's header template: Ethernet (to the dataplane, from the gateway), IPv4 (from the
  * sending device to the relay, checksum complete for --size), UDP (its checksum is
- * filled in after the protect), RTP (version 2, PT 0, SSRC). */
+ * filled in after the protect), RTP (version 2, the stream's payload type, SSRC). */
 static void make_header(unsigned i)
 {
 	uint8_t *h = gs[i].hdr;
@@ -275,7 +279,7 @@ static void make_header(unsigned i)
 	u->dst_port = rte_cpu_to_be_16(b->in_port);
 	u->dgram_len = rte_cpu_to_be_16(ulen);
 	h[HDR_LEN] = 0x80;
-	h[HDR_LEN + 1] = 0;
+	h[HDR_LEN + 1] = b->pt;
 	h[HDR_LEN + 8] = (uint8_t)(b->ssrc >> 24);
 	h[HDR_LEN + 9] = (uint8_t)(b->ssrc >> 16);
 	h[HDR_LEN + 10] = (uint8_t)(b->ssrc >> 8);
@@ -405,6 +409,8 @@ static void check(struct rte_mbuf *m, unsigned k)
 	}
 	if (pk.len != 12 + payload_len || !payload_ok(pk.data + 12, payload_len, k))
 		st.bad_payload++;
+	if ((pk.data[1] & 0x7f) != b->pt)
+		st.bad_pt++;
 }
 
 /* Counts one frame that came back; checks it when asked. Returns its stream index, or -1
@@ -431,6 +437,10 @@ static inline int account(struct rte_mbuf *m, bool do_check)
 	}
 	k = (u & 0xffffff) - 1;
 	st.relayed++;
+	if (unlikely(!back_seen[k])) {
+		back_seen[k] = 1;
+		st.streams_back++;
+	}
 	if (do_check)
 		check(m, k);
 	return (int)k;
@@ -764,7 +774,8 @@ int main(int argc, char **argv)
 		return 2;
 	gs = aligned_alloc(64, ns * sizeof(*gs));
 	order = malloc(ns * sizeof(*order));
-	if (!gs || !order) {
+	back_seen = calloc(ns, 1);
+	if (!gs || !order || !back_seen) {
 		fprintf(stderr, "mediagen: out of memory for %u streams\n", ns);
 		return 2;
 	}
@@ -815,25 +826,26 @@ int main(int argc, char **argv)
 		measure_loop();
 	state_save();
 
-	printf("{\"mode\": \"%s\", \"size\": %u, \"streams\": %u, \"sent\": %" PRIu64
-	       ", \"relayed\": %" PRIu64 ", \"arp\": %" PRIu64 ", \"other\": %" PRIu64
-	       ", \"stale\": %" PRIu64 ", \"checked\": %" PRIu64 ", \"bad_addr\": %" PRIu64
-	       ", \"bad_ip_csum\": %" PRIu64 ", \"bad_udp_csum\": %" PRIu64
-	       ", \"bad_len\": %" PRIu64 ", \"bad_auth\": %" PRIu64 ", \"bad_payload\": %" PRIu64
-	       ", \"primed\": %" PRIu64 ", \"ring_full\": %" PRIu64
-	       ", \"first_at\": %.6f, \"all_at\": %.6f, \"gen_busy\": %.3f, \"rx_ring_avg\": %.0f"
-	       ", \"per_second\": [",
-	       opt.prime ? "prime" : "measure", opt.size, ns, st.sent, st.relayed, st.arp, st.other,
-	       st.stale, st.checked, st.bad_addr, st.bad_ip_csum, st.bad_udp_csum, st.bad_len,
-	       st.bad_auth, st.bad_payload, st.primed, st.ring_full, st.first_at, st.all_at,
-	       st.total_cyc ? (double)st.busy_cyc / (double)st.total_cyc : 0.0,
-	       st.ring_samples ? (double)st.ring_sum / (double)st.ring_samples : 0.0);
+	printf(
+	    "{\"mode\": \"%s\", \"size\": %u, \"streams\": %u, \"sent\": %" PRIu64
+	    ", \"relayed\": %" PRIu64 ", \"arp\": %" PRIu64 ", \"other\": %" PRIu64
+	    ", \"stale\": %" PRIu64 ", \"checked\": %" PRIu64 ", \"bad_addr\": %" PRIu64
+	    ", \"bad_ip_csum\": %" PRIu64 ", \"bad_udp_csum\": %" PRIu64 ", \"bad_len\": %" PRIu64
+	    ", \"bad_auth\": %" PRIu64 ", \"bad_payload\": %" PRIu64 ", \"bad_pt\": %" PRIu64
+	    ", \"primed\": %" PRIu64 ", \"streams_back\": %" PRIu64 ", \"ring_full\": %" PRIu64
+	    ", \"first_at\": %.6f, \"all_at\": %.6f, \"gen_busy\": %.3f, \"rx_ring_avg\": %.0f"
+	    ", \"per_second\": [",
+	    opt.prime ? "prime" : "measure", opt.size, ns, st.sent, st.relayed, st.arp, st.other,
+	    st.stale, st.checked, st.bad_addr, st.bad_ip_csum, st.bad_udp_csum, st.bad_len,
+	    st.bad_auth, st.bad_payload, st.bad_pt, st.primed, st.streams_back, st.ring_full,
+	    st.first_at, st.all_at, st.total_cyc ? (double)st.busy_cyc / (double)st.total_cyc : 0.0,
+	    st.ring_samples ? (double)st.ring_sum / (double)st.ring_samples : 0.0);
 	for (unsigned i = 0; i < nsec; i++)
 		printf("%s%" PRIu64, i ? ", " : "", per_sec[i]);
 	printf("], \"median_pps\": %.0f}\n", median_skip1());
 	fflush(stdout);
 	ret = st.bad_addr || st.bad_ip_csum || st.bad_udp_csum || st.bad_len || st.bad_auth ||
-		      st.bad_payload
+		      st.bad_payload || st.bad_pt
 		  ? 1
 		  : 0;
 	if (opt.prime && st.primed < ns)

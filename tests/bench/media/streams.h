@@ -3,10 +3,13 @@
  * dataplane, by ng.py for rtpengine), shared by mediagen, crypto_bound and rtpdrive.
  *
  * One line per direction of a session ('#' lines are comments):
- *   ssrc send_key recv_key src_ip src_port relay_ip in_port out_port dst_ip dst_port
+ *   ssrc send_key recv_key src_ip src_port relay_ip in_port out_port dst_ip dst_port [pt]
  * ssrc in hex; keys are SDES inline key||salt in base64 (of the file's suite); the sending
  * device (src) encrypts with send_key toward relay_ip:in_port, the relay sends the packet on
- * from relay_ip:out_port to the receiving device (dst), encrypted with recv_key.
+ * from relay_ip:out_port to the receiving device (dst), encrypted with recv_key. pt, the RTP
+ * payload type (0-127), is optional and 0 without it: a BUNDLE group's streams share one
+ * 5-tuple on the browser's side and the relay tells its members apart by it (gen.py
+ * --webrtc).
  * Header-only (static functions): each helper program includes it once. */
 #ifndef POPRELAY_BENCH_MEDIA_STREAMS_H
 #define POPRELAY_BENCH_MEDIA_STREAMS_H
@@ -26,6 +29,7 @@ struct bstream {
 	struct pr_sdes_crypto send, recv;
 	uint32_t src_ip, relay_ip, dst_ip; /* network order */
 	uint16_t src_port, in_port, out_port, dst_port;
+	uint8_t pt; /* RTP payload type */
 };
 
 /* Loads path into *out (n streams, malloc'd); keys parsed as suite. 0, or -1 with a message. */
@@ -46,15 +50,16 @@ __attribute__((unused)) static int streams_load(const char *path, const char *su
 	}
 	while (fgets(line, sizeof(line), f)) {
 		struct bstream b;
-		unsigned ssrc, sp, ip, op, dp;
+		unsigned ssrc, sp, ip, op, dp, pt = 0;
+		int nf;
 
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		memset(&b, 0, sizeof(b));
-		if (sscanf(line, "%x %79s %79s %19s %u %19s %u %u %19s %u", &ssrc, k1, k2, s, &sp,
-			   r, &ip, &op, d, &dp) != 10 ||
-		    inet_pton(AF_INET, s, &b.src_ip) != 1 ||
+		nf = sscanf(line, "%x %79s %79s %19s %u %19s %u %u %19s %u %u", &ssrc, k1, k2, s,
+			    &sp, r, &ip, &op, d, &dp, &pt);
+		if (nf < 10 || pt > 127 || inet_pton(AF_INET, s, &b.src_ip) != 1 ||
 		    inet_pton(AF_INET, r, &b.relay_ip) != 1 ||
 		    inet_pton(AF_INET, d, &b.dst_ip) != 1 || sp > 65535 || ip > 65535 ||
 		    op > 65535 || dp > 65535)
@@ -70,6 +75,7 @@ __attribute__((unused)) static int streams_load(const char *path, const char *su
 		b.in_port = (uint16_t)ip;
 		b.out_port = (uint16_t)op;
 		b.dst_port = (uint16_t)dp;
+		b.pt = (uint8_t)pt;
 		if (cnt == cap) {
 			struct bstream *nv = realloc(v, 2 * cap * sizeof(*v));
 			if (!nv)
