@@ -254,7 +254,7 @@ python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["down"] == ["dataplane"] and d["running"] is False, d
-assert {p["process"]: p["state"] for p in d["processes"]} == {"dataplane": "down", "redis": "up", "slowpath": "up", "exporter": "up", "turnfront": "not checked"}, d
+assert {p["process"]: p["state"] for p in d["processes"]} == {"dataplane": "down", "redis": "up", "slowpath": "up", "exporter": "up", "turnfront": "not checked", "dtls": "not checked"}, d
 assert "tls_cert_expiring" in [a["alarm"] for a in d["alarms"]], d
 assert d["nic_binding"] is None, d' "$tmp/st4.json" ||
 	pr_fail "status --json: $(cat "$tmp/st4.json")"
