@@ -43,6 +43,7 @@ enum pr_dtls_fail {
 	PR_DTLS_F_ALERT = 3,	   /* the peer sent a fatal alert, or the handshake failed */
 	PR_DTLS_F_NO_SRTP = 4,	   /* no common use_srtp profile */
 	PR_DTLS_F_BUSY = 5,	   /* [dtls] max_handshakes legs already in handshake */
+	PR_DTLS_F_CERT = 6,	   /* the leg names a certificate of ours the process lacks */
 	PR_DTLS_F_MAX
 };
 
@@ -53,7 +54,11 @@ struct pr_dtls_hdr {
 	uint8_t reason;	  /* FAIL: enum pr_dtls_fail */
 	uint32_t gen;	  /* the leg's generation on the dataplane (a re-keyed leg is new) */
 	uint8_t fpr[PR_DTLS_FPR_LEN]; /* to the process: the peer's expected sha-256 */
-};				      /* 40 bytes */
+	/* to the process: the sha-256 of OUR certificate that the leg's SDP carried
+	 * (X_dtls_local_fingerprint), for the handshake to present it after a rotation; all
+	 * zero: not known (a record from before the field), the current one */
+	uint8_t lfpr[PR_DTLS_FPR_LEN];
+}; /* 72 bytes */
 
 /* The process's figures, in the region's header page at PR_DTLS_STATS_OFF (written by the
  * process, read by the dataplane's telemetry, /poprelay/media/stats dtls_*). */

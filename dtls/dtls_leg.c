@@ -35,24 +35,49 @@ static int write_pem(const char *path, EVP_PKEY *k, X509 *x)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+static bool cert_loads(const char *cert)
+{
+	FILE *f = fopen(cert, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	X509_free(x);
+	return x != NULL;
+}
+
 int pr_dtls_cert_ensure(const char *dir, unsigned rotate_days, char *err, size_t el)
 {
-	char cert[512], key[512], tmpc[520], tmpk[520];
+	char cert[512], key[512];
 	struct stat sc, sk;
 
 	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
 	snprintf(key, sizeof(key), "%s/key.pem", dir);
 	if (stat(cert, &sc) == 0 && stat(key, &sk) == 0 &&
-	    time(NULL) - sc.st_mtime < (time_t)rotate_days * 86400) {
-		FILE *f = fopen(cert, "r");
-		X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-		if (f)
-			fclose(f);
-		if (x) {
-			X509_free(x);
-			return 0;
-		}
-	}
+	    time(NULL) - sc.st_mtime < (time_t)rotate_days * 86400 && cert_loads(cert))
+		return 0;
+	return pr_dtls_cert_rotate(dir, rotate_days, err, el);
+}
+
+long pr_dtls_cert_age(const char *dir)
+{
+	char cert[512];
+	struct stat sc;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	if (stat(cert, &sc) < 0)
+		return -1;
+	time_t d = time(NULL) - sc.st_mtime;
+	return d < 0 ? 0 : (long)d;
+}
+
+int pr_dtls_cert_rotate(const char *dir, unsigned rotate_days, char *err, size_t el)
+{
+	char cert[512], key[512], tmpc[520], tmpk[520], pc[520], pk[520];
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(pc, sizeof(pc), "%s/prev-cert.pem", dir);
+	snprintf(pk, sizeof(pk), "%s/prev-key.pem", dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, el, "[dtls] cert_dir %s: %s", dir, strerror(errno));
 		return -1;
@@ -78,8 +103,26 @@ int pr_dtls_cert_ensure(const char *dir, unsigned rotate_days, char *err, size_t
 	/* written aside, then renamed: a reader never sees half a file */
 	snprintf(tmpc, sizeof(tmpc), "%s.new", cert);
 	snprintf(tmpk, sizeof(tmpk), "%s.new", key);
-	if (write_pem(tmpk, k, NULL) < 0 || write_pem(tmpc, NULL, x) < 0 || rename(tmpk, key) < 0 ||
-	    rename(tmpc, cert) < 0) {
+	if (write_pem(tmpk, k, NULL) < 0 || write_pem(tmpc, NULL, x) < 0) {
+		snprintf(err, el, "[dtls] cert_dir %s: writing the certificate: %s", dir,
+			 strerror(errno));
+		goto done;
+	}
+	/* The pair it replaces becomes the previous one (calls whose SDP carried its
+	 * fingerprint may still handshake with it); one that does not load is not kept. A
+	 * crash between the renames leaves no current pair: the next start makes one. */
+	if (cert_loads(cert) && access(key, F_OK) == 0) {
+		if (rename(key, pk) < 0 || rename(cert, pc) < 0) {
+			snprintf(err, el,
+				 "[dtls] cert_dir %s: keeping the previous certificate: %s", dir,
+				 strerror(errno));
+			goto done;
+		}
+	} else {
+		unlink(pc);
+		unlink(pk);
+	}
+	if (rename(tmpk, key) < 0 || rename(tmpc, cert) < 0) {
 		snprintf(err, el, "[dtls] cert_dir %s: writing the certificate: %s", dir,
 			 strerror(errno));
 		goto done;
@@ -151,20 +194,21 @@ static void info_cb(const SSL *ssl, int where, int ret)
 		l->alert = true;
 }
 
-SSL_CTX *pr_dtls_ctx_new(const char *dir, char *err, size_t el)
+static SSL_CTX *ctx_load(const char *dir, const char *pre, char *err, size_t el)
 {
 	char cert[512], key[512];
 	SSL_CTX *c = SSL_CTX_new(DTLS_method());
 
 	if (leg_idx < 0)
 		leg_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/%scert.pem", dir, pre);
+	snprintf(key, sizeof(key), "%s/%skey.pem", dir, pre);
 	if (!c || !SSL_CTX_set_min_proto_version(c, DTLS1_2_VERSION) ||
 	    SSL_CTX_use_certificate_file(c, cert, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(c) != 1) {
-		snprintf(err, el, "[dtls] cert_dir %s: cert.pem/key.pem do not load", dir);
+		snprintf(err, el, "[dtls] cert_dir %s: %scert.pem/%skey.pem do not load", dir, pre,
+			 pre);
 		SSL_CTX_free(c);
 		return NULL;
 	}
@@ -182,6 +226,35 @@ int pr_dtls_ctx_fingerprint(SSL_CTX *ctx, uint8_t out[PR_DTLS_FPR_LEN])
 {
 	X509 *x = SSL_CTX_get0_certificate(ctx);
 	return x ? fpr_of(x, out) : -1;
+}
+
+SSL_CTX *pr_dtls_ctx_new(const char *dir, char *err, size_t el)
+{
+	return ctx_load(dir, "", err, el);
+}
+
+SSL_CTX *pr_dtls_ctx_prev(const char *dir, unsigned grace_s, char *err, size_t el)
+{
+	char pc[520];
+	long age = pr_dtls_cert_age(dir);
+
+	err[0] = 0;
+	snprintf(pc, sizeof(pc), "%s/prev-cert.pem", dir);
+	/* the current certificate was made when the previous one was retired */
+	if (age < 0 || age >= (long)grace_s || access(pc, F_OK) < 0)
+		return NULL;
+	return ctx_load(dir, "prev-", err, el);
+}
+
+SSL_CTX *pr_dtls_certs_pick(const struct pr_dtls_certs *c, const uint8_t lfpr[PR_DTLS_FPR_LEN])
+{
+	static const uint8_t none[PR_DTLS_FPR_LEN];
+
+	if (!memcmp(lfpr, none, sizeof(none)) || !memcmp(lfpr, c->cur_fpr, sizeof(none)))
+		return c->cur;
+	if (c->prev && !memcmp(lfpr, c->prev_fpr, sizeof(none)))
+		return c->prev;
+	return NULL;
 }
 
 void pr_dtls_srtp_split(const uint8_t *km, uint8_t profile, bool we_are_client, uint8_t *rx,

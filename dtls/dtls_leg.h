@@ -17,14 +17,31 @@
 
 #define PR_DTLS_MTU 1200 /* our flights' datagrams at most (browsers use the same) */
 
-/* The files under dir (cert.pem, key.pem): made anew (ECDSA P-256, self-signed, valid
- * 2 x rotate_days) when missing, unreadable or older than rotate_days. 1: made, 0: kept,
- * -1 with err set. */
+/* The files under dir (cert.pem, key.pem): made anew (pr_dtls_cert_rotate) when missing,
+ * unreadable or older than rotate_days. 1: made, 0: kept, -1 with err set. */
 int pr_dtls_cert_ensure(const char *dir, unsigned rotate_days, char *err, size_t el);
+/* A new pair (ECDSA P-256, self-signed, valid 2 x rotate_days) as cert.pem, key.pem; the
+ * pair it replaces, if it loads, kept as prev-cert.pem, prev-key.pem. 1 or -1 with err. */
+int pr_dtls_cert_rotate(const char *dir, unsigned rotate_days, char *err, size_t el);
+/* Seconds since cert.pem was made (-1: none). */
+long pr_dtls_cert_age(const char *dir);
 
 /* A DTLS 1.2 context with the certificate and key of dir; peers must present a certificate,
  * any (self-signed) one, whose sha-256 each leg checks. NULL with err set. */
 SSL_CTX *pr_dtls_ctx_new(const char *dir, char *err, size_t el);
+/* The same with the previous pair, while cert.pem (made when it was retired) is younger than
+ * grace_s; NULL with err empty: none or past the grace, NULL with err set: it does not load. */
+SSL_CTX *pr_dtls_ctx_prev(const char *dir, unsigned grace_s, char *err, size_t el);
+
+/* Our certificates: the current one, and the previous one during its grace (prev NULL:
+ * none). A leg is handshaked with the one its SDP carried. */
+struct pr_dtls_certs {
+	SSL_CTX *cur, *prev;
+	uint8_t cur_fpr[PR_DTLS_FPR_LEN], prev_fpr[PR_DTLS_FPR_LEN];
+};
+/* The context whose fingerprint is lfpr (all zero: not known, the current one); NULL:
+ * neither (PR_DTLS_F_CERT). */
+SSL_CTX *pr_dtls_certs_pick(const struct pr_dtls_certs *c, const uint8_t lfpr[PR_DTLS_FPR_LEN]);
 
 /* The sha-256 fingerprint of ctx's certificate. */
 int pr_dtls_ctx_fingerprint(SSL_CTX *ctx, uint8_t out[PR_DTLS_FPR_LEN]);

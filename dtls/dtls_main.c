@@ -8,8 +8,10 @@
  * DTLS 1.2 handshake over datagram queues (dtls_leg.h), its retransmission timer and a
  * deadline; the peer's certificate must be the SDP's fingerprint. The exported SRTP keys go
  * back to the dataplane, which relays the leg on the SDES fast path and keeps them in the
- * session hash. At start: the certificate (made anew when missing or older than
- * [dtls] rotate_days) and its fingerprint published as pr:dtls:fingerprint for the SDP.
+ * session hash. The certificate: made anew when missing or older than [dtls] rotate_days
+ * (at start, checked every minute while running, now on SIGUSR1), its fingerprint published
+ * as pr:dtls:fingerprint for the SDP; the one it replaces is kept [dtls] rotate_grace_s for
+ * the calls whose SDP carried it (each leg names ours, X_dtls_local_fingerprint).
  * One thread, poll(2). Configuration: [dtls] (docs/configuration.md). */
 #include <errno.h>
 #include <getopt.h>
@@ -35,17 +37,19 @@
 
 #define DTLS_DEFAULT_CONFIG "/etc/poprelay/poprelay.conf"
 #define LINGER_MS	    30000 /* a done leg answers its peer's retransmitted flight */
+#define ROTATE_CHECK_MS	    60000 /* the certificate's age looked at */
 
 static struct {
 	char dataplane_socket[108];
 	char cert_dir[256];
 	char redis_socket[256], redis_user[64], redis_password_file[256];
-	unsigned rotate_days, max_handshakes, handshake_timeout_s, per_source_per_s;
+	unsigned rotate_days, rotate_grace_s, max_handshakes, handshake_timeout_s, per_source_per_s;
 } cfg = {
     .dataplane_socket = "/var/run/dpdk/poprelay/dtls.sock",
     .cert_dir = "/var/lib/poprelay/dtls",
     .redis_socket = "/var/run/redis/redis.sock",
     .rotate_days = 30,
+    .rotate_grace_s = 86400,
     .max_handshakes = 1024,
     .handshake_timeout_s = 10,
     .per_source_per_s = 20,
@@ -64,6 +68,7 @@ static const struct key keys[] = {
     {"redis_user", cfg.redis_user, sizeof(cfg.redis_user), NULL, 0, 0},
     {"redis_password_file", cfg.redis_password_file, sizeof(cfg.redis_password_file), NULL, 0, 0},
     {"rotate_days", NULL, 0, &cfg.rotate_days, 1, 3650},
+    {"rotate_grace_s", NULL, 0, &cfg.rotate_grace_s, 0, 2592000},
     {"max_handshakes", NULL, 0, &cfg.max_handshakes, 1, 100000},
     {"handshake_timeout_s", NULL, 0, &cfg.handshake_timeout_s, 2, 120},
     {"per_source_per_s", NULL, 0, &cfg.per_source_per_s, 1, 10000},
@@ -215,7 +220,7 @@ struct leg {
 };
 static struct leg *legs;
 static unsigned nlegs, in_hs;
-static SSL_CTX *ctx;
+static struct pr_dtls_certs certs;
 
 static struct leg *leg_find(const struct pr_frec *t, uint32_t gen)
 {
@@ -307,7 +312,8 @@ static void flush(struct leg *g, enum pr_dtls_state s, uint64_t now)
 		    "timeout",
 		    "alert or handshake error",
 		    "no common SRTP profile",
-		    "busy"};
+		    "busy",
+		    "no such certificate of ours"};
 		send_msg(g, &fh, NULL, 0);
 		st->failed[r < PR_DTLS_F_MAX ? r : 0]++;
 		PR_WARN("leg %u: DTLS-SRTP handshake failed: %s", g->t.srv_port,
@@ -316,9 +322,18 @@ static void flush(struct leg *g, enum pr_dtls_state s, uint64_t now)
 	}
 }
 
-static struct leg *leg_new(const struct pr_frec *t, const struct pr_dtls_hdr *h, uint64_t now)
+/* A leg in handshake, or NULL with *why (enum pr_dtls_fail) */
+static struct leg *leg_new(const struct pr_frec *t, const struct pr_dtls_hdr *h, uint64_t now,
+			   int *why)
 {
 	struct leg *g = NULL;
+	/* the certificate whose fingerprint the leg's SDP carried */
+	SSL_CTX *ctx = pr_dtls_certs_pick(&certs, h->lfpr);
+	*why = PR_DTLS_F_ALERT;
+	if (!ctx) {
+		*why = PR_DTLS_F_CERT;
+		return NULL;
+	}
 	if (in_hs >= cfg.max_handshakes || nlegs >= cfg.max_handshakes) {
 		/* room from a leg that only lingers, else none */
 		for (unsigned i = 0; i < cfg.max_handshakes && !g; i++)
@@ -326,6 +341,7 @@ static struct leg *leg_new(const struct pr_frec *t, const struct pr_dtls_hdr *h,
 				leg_free(&legs[i]), g = &legs[i];
 		if (!g || in_hs >= cfg.max_handshakes) {
 			st->failed[PR_DTLS_F_BUSY]++;
+			*why = PR_DTLS_F_BUSY;
 			return NULL;
 		}
 	}
@@ -349,9 +365,28 @@ static struct leg *leg_new(const struct pr_frec *t, const struct pr_dtls_hdr *h,
 	return g;
 }
 
+/* A leg whose certificate of ours is neither the current nor the previous one (past the
+ * grace, or not ours): it fails, reported to end like the other failures. */
+static void fail_cert(const struct pr_frec *t, uint32_t gen)
+{
+	struct pr_frec tt = *t;
+	struct pr_dtls_hdr fh = {.type = PR_DTLS_FAIL, .gen = gen, .reason = PR_DTLS_F_CERT};
+	struct leg tmp = {.gen = gen};
+
+	tt.len = 0;
+	tmp.t = tt;
+	send_msg(&tmp, &fh, NULL, 0);
+	st->failed[PR_DTLS_F_CERT]++;
+	PR_WARN(
+	    "leg %u: DTLS-SRTP handshake failed: its SDP carried a certificate of ours no longer "
+	    "kept ([dtls] rotate_grace_s) or never ours",
+	    t->srv_port);
+}
+
 static void on_msg(const struct pr_frec *t, const uint8_t *p, uint32_t n, uint64_t now)
 {
 	struct pr_dtls_msg m;
+	int why;
 	if (pr_dtls_msg_parse(t, p, n, true, &m) < 0)
 		return;
 	struct leg *g = leg_find(t, m.h.gen);
@@ -363,16 +398,15 @@ static void on_msg(const struct pr_frec *t, const uint8_t *p, uint32_t n, uint64
 	case PR_DTLS_START:
 		if (g)
 			return;
-		if (!(g = leg_new(t, &m.h, now))) {
+		if (!(g = leg_new(t, &m.h, now, &why))) {
+			if (why == PR_DTLS_F_CERT)
+				return fail_cert(t, m.h.gen);
 			/* An active leg gets one START per attach: dropped, it would wait forever
 			 * for a handshake nobody starts (the peer waits for our ClientHello). It
 			 * fails, reported to end (busy: max_handshakes; else a handshake error). */
 			struct leg tmp = {.t = *t, .gen = m.h.gen};
-			struct pr_dtls_hdr fh = {.type = PR_DTLS_FAIL,
-						 .gen = m.h.gen,
-						 .reason = in_hs >= cfg.max_handshakes
-							       ? PR_DTLS_F_BUSY
-							       : PR_DTLS_F_ALERT};
+			struct pr_dtls_hdr fh = {
+			    .type = PR_DTLS_FAIL, .gen = m.h.gen, .reason = (uint8_t)why};
 			tmp.t.len = 0;
 			send_msg(&tmp, &fh, NULL, 0);
 			if (fh.reason == PR_DTLS_F_ALERT)
@@ -392,8 +426,11 @@ static void on_msg(const struct pr_frec *t, const uint8_t *p, uint32_t n, uint64
 				st->rate_limited++;
 				return;
 			}
-			if (!(g = leg_new(t, &m.h, now)))
+			if (!(g = leg_new(t, &m.h, now, &why))) {
+				if (why == PR_DTLS_F_CERT)
+					fail_cert(t, m.h.gen);
 				return;
+			}
 		}
 		/* the nominated address may move (ICE restart): answers follow it */
 		memcpy(g->t.cli_ip, t->cli_ip, 16);
@@ -568,11 +605,70 @@ static void publish(const char *fpr, uint64_t now)
 	pr_redis_close(r);
 }
 
-static volatile sig_atomic_t stop;
+/* ---- our certificate: made, rotated, the previous one kept for its grace ---- */
+static char cur_text[110];
+
+/* certs.cur from cert_dir (and the previous pair while in its grace); 0 or -1 with err */
+static int certs_load(char *err, size_t el)
+{
+	struct pr_dtls_certs c = {0};
+
+	if (!(c.cur = pr_dtls_ctx_new(cfg.cert_dir, err, el)) ||
+	    pr_dtls_ctx_fingerprint(c.cur, c.cur_fpr) < 0) {
+		SSL_CTX_free(c.cur);
+		return -1;
+	}
+	c.prev = pr_dtls_ctx_prev(cfg.cert_dir, cfg.rotate_grace_s, err, el);
+	if (!c.prev && err[0])
+		PR_WARN("previous certificate not kept: %s", err);
+	if (c.prev && pr_dtls_ctx_fingerprint(c.prev, c.prev_fpr) < 0) {
+		SSL_CTX_free(c.prev);
+		c.prev = NULL;
+	}
+	/* (a leg in handshake holds a reference to its context) */
+	SSL_CTX_free(certs.cur);
+	SSL_CTX_free(certs.prev);
+	certs = c;
+	pr_dtls_fpr_format(certs.cur_fpr, cur_text);
+	return 0;
+}
+
+/* A new certificate when the current one is rotate_days old (or now: force); the previous
+ * dropped once past its grace. New calls get the new fingerprint once it is published. */
+static void certs_check(bool force, uint64_t now)
+{
+	char err[768], prev[110];
+	long age = pr_dtls_cert_age(cfg.cert_dir);
+
+	if (force || age < 0 || age >= (long)cfg.rotate_days * 86400) {
+		if (pr_dtls_cert_rotate(cfg.cert_dir, cfg.rotate_days, err, sizeof(err)) < 0 ||
+		    certs_load(err, sizeof(err)) < 0) {
+			PR_ERR("certificate rotation: %s (the current one kept)", err);
+			return;
+		}
+		if (certs.prev)
+			pr_dtls_fpr_format(certs.prev_fpr, prev);
+		PR_NOTICE("new certificate %s/cert.pem, %s; the previous one (%s) kept %u s",
+			  cfg.cert_dir, cur_text, certs.prev ? prev : "none", cfg.rotate_grace_s);
+		published = false;
+		publish_at = now;
+		return;
+	}
+	if (certs.prev && age >= (long)cfg.rotate_grace_s) {
+		SSL_CTX_free(certs.prev);
+		certs.prev = NULL;
+		memset(certs.prev_fpr, 0, sizeof(certs.prev_fpr));
+		PR_NOTICE("previous certificate past [dtls] rotate_grace_s: no longer used");
+	}
+}
+
+static volatile sig_atomic_t stop, rotate_now;
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		rotate_now = 1;
+	else
+		stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -583,8 +679,7 @@ int main(int argc, char **argv)
 	const char *path = DTLS_DEFAULT_CONFIG;
 	bool check_only = false, verbose = false;
 	int opt;
-	char err[768], fpr[110];
-	uint8_t f[PR_DTLS_FPR_LEN];
+	char err[768];
 
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -612,23 +707,28 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int made = pr_dtls_cert_ensure(cfg.cert_dir, cfg.rotate_days, err, sizeof(err));
-	if (made < 0 || !(ctx = pr_dtls_ctx_new(cfg.cert_dir, err, sizeof(err))) ||
-	    pr_dtls_ctx_fingerprint(ctx, f) < 0) {
+	if (made < 0 || certs_load(err, sizeof(err)) < 0) {
 		PR_ERR("certificate: %s", err);
 		return 1;
 	}
-	pr_dtls_fpr_format(f, fpr);
-	PR_NOTICE("%s certificate %s/cert.pem, %s", made ? "new" : "kept", cfg.cert_dir, fpr);
+	PR_NOTICE("%s certificate %s/cert.pem, %s%s", made ? "new" : "kept", cfg.cert_dir, cur_text,
+		  certs.prev ? "; the previous one kept for its grace" : "");
 	legs = calloc(cfg.max_handshakes, sizeof(*legs));
 	if (!legs)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	uint64_t retry = 0;
+	signal(SIGUSR1, on_signal);
+	uint64_t retry = 0, check_at = now_ms() + ROTATE_CHECK_MS;
 	while (!stop) {
 		uint64_t now = now_ms();
-		publish(fpr, now);
+		if (rotate_now || now >= check_at) {
+			certs_check(rotate_now, now);
+			rotate_now = 0;
+			check_at = now + ROTATE_CHECK_MS;
+		}
+		publish(cur_text, now);
 		if (!dp.up && now >= retry) {
 			dp_connect();
 			retry = now + 1000;

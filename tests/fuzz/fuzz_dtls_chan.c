@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer: any bytes as a channel record between the dataplane and poprelay-dtls
  * (common/dtls_chan.h), in both directions, and any text as an SDP fingerprint. A message
- * that parses has lengths inside what was read; a fingerprint that parses writes back the
+ * that parses has lengths inside what was read and its header as read (72 bytes, our
+ * fingerprint for the leg last); a fingerprint that parses writes back the
  * same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (m.data < p || m.data + m.len > p + len)
 			abort();
 		if (m.h.type == PR_DTLS_KEYS && m.len != 2 * pr_dtls_keysalt_len(m.h.profiles))
+			abort();
+		/* the header (our fingerprint for the leg included) is what was read, whole */
+		if (m.data != p + sizeof(m.h) || memcmp(&m.h, p, sizeof(m.h)))
 			abort();
 	}
 	char t[256];

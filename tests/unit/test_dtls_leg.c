@@ -5,7 +5,8 @@
  * (the keys each side exports are the other's, both the appliance's own certificate and a
  * plain OpenSSL client's), a peer certificate that is not the expected fingerprint failing
  * with no keys, no common SRTP profile failing; the channel's message parser refusing what
- * no honest side writes. */
+ * no honest side writes; a rotation keeping the previous certificate, and a leg handshaked
+ * with the certificate of ours its SDP carried (current, previous, neither). */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -273,7 +274,7 @@ static struct pr_frec rec(uint16_t len)
 
 static void chan_parse(void)
 {
-	uint8_t b[200];
+	uint8_t b[240];
 	struct pr_dtls_hdr *h = (struct pr_dtls_hdr *)b;
 	struct pr_dtls_msg m;
 	struct pr_frec r;
@@ -284,8 +285,11 @@ static void chan_parse(void)
 	h->profiles = 3;
 	b[sizeof(*h)] = 22; /* handshake */
 	r = rec(sizeof(*h) + 13);
+	memset(h->lfpr, 0xab, sizeof(h->lfpr)); /* ours, as the leg's SDP carried it */
 	CU_ASSERT_EQUAL(pr_dtls_msg_parse(&r, b, sizeof(*h) + 13, true, &m), 0);
 	CU_ASSERT_EQUAL(m.len, 13);
+	CU_ASSERT_EQUAL(m.h.lfpr[0], 0xab);
+	CU_ASSERT_EQUAL(m.h.lfpr[31], 0xab);
 	CU_ASSERT_EQUAL(pr_dtls_msg_parse(&r, b, sizeof(*h) + 12, true, &m), -1); /* len */
 	b[sizeof(*h)] = 128;							  /* RTP */
 	CU_ASSERT_EQUAL(pr_dtls_msg_parse(&r, b, sizeof(*h) + 13, true, &m), -1);
@@ -351,6 +355,88 @@ static void cert_kept_then_rotated(void)
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* One handshake: our side presents ctx (picked for the leg), the peer expects fpr_ours. */
+static enum pr_dtls_state hs_with(SSL_CTX *ours, const uint8_t fpr_ours[32])
+{
+	struct pr_dtls_leg *srv = pr_dtls_leg_new(ours, PR_DTLS_PASSIVE, 3, fpr_b);
+	struct pr_dtls_leg *cli = pr_dtls_leg_new(ctx_b, PR_DTLS_ACTIVE, 3, fpr_ours);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cli);
+	pr_dtls_leg_step(cli);
+	pump(cli, srv);
+	enum pr_dtls_state s = pr_dtls_leg_step(cli);
+	if (pr_dtls_leg_step(srv) != PR_DTLS_DONE)
+		s = PR_DTLS_FAILED;
+	pr_dtls_leg_free(srv);
+	pr_dtls_leg_free(cli);
+	return s;
+}
+
+static void rotation_keeps_previous(void)
+{
+	char err[256], dir[64] = "/tmp/test_dtls_grace.XXXXXX", path[128];
+	struct stat sb;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	/* a first certificate: no previous one */
+	CU_ASSERT_EQUAL(pr_dtls_cert_ensure(dir, 30, err, sizeof(err)), 1);
+	CU_ASSERT_PTR_NULL(pr_dtls_ctx_prev(dir, 86400, err, sizeof(err)));
+	CU_ASSERT_EQUAL(err[0], 0);
+	SSL_CTX *c1 = pr_dtls_ctx_new(dir, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	uint8_t f1[32], f2[32], fp[32], zero[32] = {0};
+	pr_dtls_ctx_fingerprint(c1, f1);
+	CU_ASSERT(pr_dtls_cert_age(dir) >= 0 && pr_dtls_cert_age(dir) < 5);
+
+	/* rotated (while running): the old pair kept aside, its key still 0600 */
+	CU_ASSERT_EQUAL(pr_dtls_cert_rotate(dir, 30, err, sizeof(err)), 1);
+	snprintf(path, sizeof(path), "%s/prev-key.pem", dir);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	SSL_CTX *c2 = pr_dtls_ctx_new(dir, err, sizeof(err));
+	SSL_CTX *p = pr_dtls_ctx_prev(dir, 86400, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	pr_dtls_ctx_fingerprint(c2, f2);
+	pr_dtls_ctx_fingerprint(p, fp);
+	CU_ASSERT_NOT_EQUAL(memcmp(f1, f2, 32), 0);
+	CU_ASSERT_EQUAL(memcmp(f1, fp, 32), 0); /* (as a restart would load it) */
+	/* past the grace (0 s): not loaded */
+	CU_ASSERT_PTR_NULL(pr_dtls_ctx_prev(dir, 0, err, sizeof(err)));
+	CU_ASSERT_EQUAL(err[0], 0);
+
+	struct pr_dtls_certs cs = {.cur = c2, .prev = p};
+	memcpy(cs.cur_fpr, f2, 32);
+	memcpy(cs.prev_fpr, fp, 32);
+	/* a leg whose SDP carried F1 handshakes with the previous certificate, its peer sees
+	 * F1; one with F2 (or from before the field: zero) with the current one */
+	CU_ASSERT_PTR_EQUAL(pr_dtls_certs_pick(&cs, f1), p);
+	CU_ASSERT_PTR_EQUAL(pr_dtls_certs_pick(&cs, f2), c2);
+	CU_ASSERT_PTR_EQUAL(pr_dtls_certs_pick(&cs, zero), c2);
+	CU_ASSERT_EQUAL(hs_with(pr_dtls_certs_pick(&cs, f1), f1), PR_DTLS_DONE);
+	CU_ASSERT_EQUAL(hs_with(pr_dtls_certs_pick(&cs, f2), f2), PR_DTLS_DONE);
+	/* what happened before: the current certificate to a peer that was given F1 */
+	CU_ASSERT_EQUAL(hs_with(c2, f1), PR_DTLS_FAILED);
+	/* a fingerprint that is neither (not ours, or the previous one dropped): none */
+	CU_ASSERT_PTR_NULL(pr_dtls_certs_pick(&cs, fpr_b));
+	cs.prev = NULL;
+	CU_ASSERT_PTR_NULL(pr_dtls_certs_pick(&cs, f1));
+
+	/* rotated again: F2 is the previous one, F1 is gone */
+	CU_ASSERT_EQUAL(pr_dtls_cert_rotate(dir, 30, err, sizeof(err)), 1);
+	SSL_CTX *p2 = pr_dtls_ctx_prev(dir, 86400, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p2);
+	pr_dtls_ctx_fingerprint(p2, fp);
+	CU_ASSERT_EQUAL(memcmp(f2, fp, 32), 0);
+	SSL_CTX_free(c1);
+	SSL_CTX_free(c2);
+	SSL_CTX_free(p);
+	SSL_CTX_free(p2);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static int setup(void)
 {
 	char err[256];
@@ -391,6 +477,8 @@ int main(void)
 	CU_add_test(s, "a lost flight is retransmitted on the timer", retransmission);
 	CU_add_test(s, "channel messages parsed as untrusted", chan_parse);
 	CU_add_test(s, "certificate kept, then rotated when old", cert_kept_then_rotated);
+	CU_add_test(s, "rotation keeps the previous certificate; a leg gets the one it named",
+		    rotation_keeps_previous);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
