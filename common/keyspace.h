@@ -384,6 +384,9 @@ struct pr_ks_leg {
 	char keying[8];
 	char dtls_setup[8];		      /* dtls: OUR role, "active" / "passive" */
 	char dtls_fingerprint[PR_KS_FPR_MAX]; /* dtls: the PEER's, "sha-256 AB:CD:..." */
+	/* dtls: OURS as the leg's SDP carried it (pr:dtls:fingerprint then): the handshake
+	 * presents that certificate, the previous one after a rotation; "": the current */
+	char dtls_local_fingerprint[PR_KS_FPR_MAX];
 	/* BUNDLE (RFC 8843) on a dtls leg: the legs of one group share relay_addr/port, ICE
 	 * credentials and the DTLS association of the member at position 0. */
 	char bundle[PR_KS_NAME_MAX]; /* group id ("": not bundled) */

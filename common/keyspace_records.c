@@ -121,7 +121,7 @@ static const struct pr_ks_field leg_fields[] = {
     F(ice_ufrag, STR, 0),   F(ice_pwd, STR, S),	   F(ice_remote_ufrag, STR, 0),
     F(keying, STR, 0),	    F(dtls_setup, STR, 0), F(dtls_fingerprint, STR, 0),
     F(bundle, STR, 0),	    F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
-    F(bundle_ssrc, STR, 0), F(mid, STR, 0),
+    F(bundle_ssrc, STR, 0), F(mid, STR, 0),	   F(dtls_local_fingerprint, STR, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_leg_desc = {

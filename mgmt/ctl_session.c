@@ -381,6 +381,11 @@ static void print_keying(const struct pr_ks_leg *g, const struct ctl_session_liv
 	line(out, in, "dtls role (ours)", v);
 	ctl_session_text(g->dtls_fingerprint, sizeof(t) - 1, t, sizeof(t));
 	line(out, in, "dtls peer fingerprint", t);
+	if (g->dtls_local_fingerprint[0]) {
+		/* ours as its SDP carried it (a rotation keeps that one for the leg) */
+		ctl_session_text(g->dtls_local_fingerprint, sizeof(t) - 1, t, sizeof(t));
+		line(out, in, "dtls our fingerprint", t);
+	}
 	if (lv->dtls_suite[0])
 		snprintf(v, sizeof(v), "keyed (%s)", lv->dtls_suite);
 	else

@@ -1126,7 +1126,8 @@ static void render_media_webrtc(struct exp_out *o, json_t *m)
 					   {"dtls_failed_timeout", "timeout"},
 					   {"dtls_failed_alert", "alert"},
 					   {"dtls_failed_no_srtp", "no_srtp"},
-					   {"dtls_failed_busy", "busy"}};
+					   {"dtls_failed_busy", "busy"},
+					   {"dtls_failed_cert", "cert"}};
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 	if (json_object_get(m, "legs_ice")) {

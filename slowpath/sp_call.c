@@ -355,6 +355,12 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		snprintf(gb, sizeof(gb), "%s-b", call->id);
 		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr, ga);
 		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr, gb);
+		/* our fingerprint as the SDP carried it: after a rotation the DTLS process
+		 * still presents that certificate to this call's browser legs */
+		for (int l = 0; l < 2; l++)
+			if (!strcmp(ses.leg[l].keying, "dtls"))
+				copy(ses.leg[l].dtls_local_fingerprint,
+				     sizeof(ses.leg[l].dtls_local_fingerprint), call->dtls_fpr);
 		rc = pr_ks_session_store_tx(tx, &ses,
 					    call->installed ? PR_KS_OP_UPDATE : PR_KS_OP_INSTALL);
 		memset(&ses, 0, sizeof(ses));
@@ -2472,6 +2478,11 @@ int sp_call_restore(struct sp_server *s)
 			     media_from_session(&call->leg[LEG_B].m[m], &ses->leg[PR_KS_LEG_B],
 						ses->media) < 0))
 				rc = -EINVAL;
+			/* the fingerprint of ours its browser was given, kept over a rotation */
+			for (int l = 0; rc == 0 && l < 2; l++)
+				if (ses->leg[l].dtls_local_fingerprint[0])
+					copy(call->dtls_fpr, sizeof(call->dtls_fpr),
+					     ses->leg[l].dtls_local_fingerprint);
 			memset(ses, 0, sizeof(*ses));
 			if (rc < 0)
 				why = rc == -ENOENT ? "restore-no-media" : "restore-error";
@@ -2480,7 +2491,7 @@ int sp_call_restore(struct sp_server *s)
 		}
 		/* a browser's offer toward it carries our certificate's fingerprint */
 		if (!why && (call->leg[LEG_A].dtls || call->leg[LEG_B].dtls) &&
-		    dtls_fingerprint(s, call->dtls_fpr) < 0)
+		    !call->dtls_fpr[0] && dtls_fingerprint(s, call->dtls_fpr) < 0)
 			PR_WARN("restore: call %s: no DTLS fingerprint: a re-INVITE to its "
 				"browser cannot be rewritten",
 				call->id);

@@ -157,6 +157,7 @@ struct media_keys {
 	uint8_t dtls_role;     /* enum pr_dtls_role (common/dtls_chan.h) */
 	uint8_t dtls_profiles; /* PR_DTLS_P_* allowed (X_suite pins one) */
 	uint8_t dtls_fpr[32];  /* the peer's certificate's sha-256 (X_dtls_fingerprint) */
+	uint8_t dtls_lfpr[32]; /* ours the SDP carried (X_dtls_local_fingerprint; 0: current) */
 };
 
 struct media_sess {

@@ -1179,6 +1179,7 @@ static void dtls_hdr(const struct media_leg *l, struct pr_dtls_hdr *h, uint8_t t
 	h->profiles = k->dtls_profiles;
 	h->gen = l->rt->dtls_gen;
 	memcpy(h->fpr, k->dtls_fpr, sizeof(h->fpr));
+	memcpy(h->lfpr, k->dtls_lfpr, sizeof(h->lfpr));
 }
 
 /* An active leg that is nominated and not keyed: the process sends the ClientHello (once
@@ -1359,7 +1360,8 @@ static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 static void dtls_failed(struct media_leg *l, uint8_t reason)
 {
 	static const char *const why[PR_DTLS_F_MAX] = {
-	    "?", "dtls-fingerprint", "dtls-timeout", "dtls-alert", "dtls-no-srtp", "dtls-busy"};
+	    "?",	 "dtls-fingerprint", "dtls-timeout", "dtls-alert", "dtls-no-srtp",
+	    "dtls-busy", "dtls-cert"};
 	struct media_sess *s = l->sess;
 
 	if (l->rt->dtls_failed)

@@ -246,5 +246,6 @@ void md_chan_tel(struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "dtls_failed_alert", s.failed[PR_DTLS_F_ALERT]);
 	rte_tel_data_add_dict_u64(d, "dtls_failed_no_srtp", s.failed[PR_DTLS_F_NO_SRTP]);
 	rte_tel_data_add_dict_u64(d, "dtls_failed_busy", s.failed[PR_DTLS_F_BUSY]);
+	rte_tel_data_add_dict_u64(d, "dtls_failed_cert", s.failed[PR_DTLS_F_CERT]);
 	rte_tel_data_add_dict_u64(d, "dtls_rate_limited", s.rate_limited);
 }

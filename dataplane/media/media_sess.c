@@ -55,6 +55,7 @@ enum {
 	BAD_KEYING,
 	BAD_DTLS_SETUP,
 	BAD_DTLS_FPR,
+	BAD_DTLS_LFPR,
 	BAD_BUNDLE,
 	BAD_BUNDLE_POS,
 	BAD_BUNDLE_PT,
@@ -150,6 +151,12 @@ static int dtls_build(struct media_leg *l, struct media_keys *keys, struct media
 		return -BAD_DTLS_SETUP;
 	if (pr_dtls_fpr_parse(k->dtls_fingerprint, keys->dtls_fpr) < 0)
 		return -BAD_DTLS_FPR;
+	/* ours as the SDP carried it; absent (a record from before the field): all zero, the
+	 * process's current certificate */
+	memset(keys->dtls_lfpr, 0, sizeof(keys->dtls_lfpr));
+	if (k->dtls_local_fingerprint[0] &&
+	    pr_dtls_fpr_parse(k->dtls_local_fingerprint, keys->dtls_lfpr) < 0)
+		return -BAD_DTLS_LFPR;
 	if (!k->suite[0])
 		keys->dtls_profiles = PR_DTLS_P_CM80 | PR_DTLS_P_GCM;
 	else if (!strcmp(k->suite, "AES_CM_128_HMAC_SHA1_80"))
@@ -241,12 +248,12 @@ int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const 
 	static const char *const field[2][BAD_BUNDLE_SSRC] = {
 	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
 	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)",
-	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint",
+	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint", "a_dtls_local_fingerprint",
 	     "a_bundle (a dtls leg with rtcp-mux only)", "a_bundle_pos", "a_bundle_pt",
 	     "a_bundle_ssrc"},
 	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
 	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)",
-	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint",
+	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint", "b_dtls_local_fingerprint",
 	     "b_bundle (a dtls leg with rtcp-mux only)", "b_bundle_pos", "b_bundle_pt",
 	     "b_bundle_ssrc"}};
 

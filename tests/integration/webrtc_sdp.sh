@@ -158,7 +158,8 @@ ufrag=$(sed -n 's/^a=ice-ufrag:\(.*\)/\1/p' "$F" | tr -d '\r')
 pwd=$(sed -n 's/^a=ice-pwd:\(.*\)/\1/p' "$F" | tr -d '\r')
 sdp_has "$F" "^a=candidate:1 1 udp [0-9]+ $SP_ADDR $port typ host" "offer to the browser"
 [ "$(H "$sid" b_relay_port)" = "$port" ] || pr_fail "b_relay_port $(H "$sid" b_relay_port), SDP port $port"
-for kv in b_keying=dtls b_dtls_setup=passive "b_dtls_fingerprint=$BR_FPR" b_ice_ufrag="$ufrag" \
+for kv in b_keying=dtls b_dtls_setup=passive "b_dtls_fingerprint=$BR_FPR" \
+	"b_dtls_local_fingerprint=$OUR_FPR" b_ice_ufrag="$ufrag" \
 	b_ice_pwd="$pwd" b_ice_remote_ufrag=$BR_UFRAG b_rtcp_mux=1 b_encrypted=1 \
 	b_suite=AES_CM_128_HMAC_SHA1_80 a_keying=sdes; do
 	[ "$(H "$sid" "${kv%%=*}")" = "${kv#*=}" ] || { R HGETALL "pr:session:$sid"; pr_fail "session ${kv%%=*}: '$(H "$sid" "${kv%%=*}")', want '${kv#*=}'"; }
@@ -205,7 +206,7 @@ sdp_has "$D/dev_sdp.txt" "^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" "offer to
 sdp_lacks "$D/dev_sdp.txt" "a=ice-|a=fingerprint|a=setup|a=candidate|a=rtcp-fb|a=extmap|a=mid|a=group|$BR_PWD|$DEV_IP" "offer to the device"
 sid=$(sid_of)
 for kv in a_keying=dtls a_dtls_setup=passive "a_dtls_fingerprint=$BR_FPR" a_ice_remote_ufrag=$BR_UFRAG \
-	a_rtcp_mux=1 b_keying=sdes; do
+	"a_dtls_local_fingerprint=$OUR_FPR" a_rtcp_mux=1 b_keying=sdes; do
 	[ "$(H "$sid" "${kv%%=*}")" = "${kv#*=}" ] || { R HGETALL "pr:session:$sid"; pr_fail "session ${kv%%=*}: '$(H "$sid" "${kv%%=*}")', want '${kv#*=}'"; }
 done
 [ "$(H "$sid" a_ice_ufrag)" = "$(sed -n 's/^a=ice-ufrag:\(.*\)/\1/p' "$F" | tr -d '\r')" ] || pr_fail "a_ice_ufrag is not the answer's"

@@ -263,6 +263,9 @@ static void test_dtls_leg(void)
 	CU_ASSERT_EQUAL(s.keys[0].dtls_profiles, PR_DTLS_P_CM80 | PR_DTLS_P_GCM);
 	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[0], 0xAB);
 	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[31], 0x89);
+	/* no X_dtls_local_fingerprint (a record from before it): zero, the current cert */
+	static const uint8_t zero[32];
+	CU_ASSERT_EQUAL(memcmp(s.keys[0].dtls_lfpr, zero, 32), 0);
 	/* keys: a profile the leg allows, the lengths the suite wants */
 	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_32", KEY30, KEY30B),
 			-EINVAL);
@@ -274,6 +277,16 @@ static void test_dtls_leg(void)
 	CU_ASSERT_EQUAL(s.keys[0].rx.key[0], 'Y'); /* "WVNf" decodes to "YS_" */
 	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 1, "AES_CM_128_HMAC_SHA1_80", KEY30, KEY30B),
 			-EINVAL); /* leg b is no DTLS leg */
+	media_sess_wipe(&s);
+	/* ours as the SDP carried it: for the process to present that certificate */
+	strcpy(k.leg[0].dtls_local_fingerprint, "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:"
+						"89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:"
+						"45:67:89:AB:CD:EF");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_lfpr[0], 0x01);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_lfpr[31], 0xEF);
+	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[0], 0xAB);
 	media_sess_wipe(&s);
 	/* X_suite pins one profile */
 	strcpy(k.leg[0].suite, "AEAD_AES_128_GCM");
@@ -287,11 +300,9 @@ static void test_dtls_leg(void)
 	/* refusals, each naming its field */
 	static const struct {
 		const char *what, *field;
-	} bad[] = {{"suite", "a_suite"},
-		   {"setup", "a_dtls_setup"},
-		   {"fpr", "a_dtls_fingerprint"},
-		   {"noice", "a_keying"},
-		   {"keying", "a_keying"}};
+	} bad[] = {{"suite", "a_suite"},	  {"setup", "a_dtls_setup"},
+		   {"fpr", "a_dtls_fingerprint"}, {"lfpr", "a_dtls_local_fingerprint"},
+		   {"noice", "a_keying"},	  {"keying", "a_keying"}};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pr_ks_session b = k;
 		if (!strcmp(bad[i].what, "suite"))
@@ -300,6 +311,8 @@ static void test_dtls_leg(void)
 			strcpy(b.leg[0].dtls_setup, "actpass");
 		else if (!strcmp(bad[i].what, "fpr"))
 			strcpy(b.leg[0].dtls_fingerprint, "sha-1 AB:CD");
+		else if (!strcmp(bad[i].what, "lfpr"))
+			strcpy(b.leg[0].dtls_local_fingerprint, "sha-256 AB:CD");
 		else if (!strcmp(bad[i].what, "noice"))
 			b.leg[0].ice_ufrag[0] = b.leg[0].ice_pwd[0] = 0;
 		else

@@ -48,6 +48,7 @@ PROC = {
     'poprelay_dtls_handshakes_failed_total{reason="alert"}': "dtls_failed_alert",
     'poprelay_dtls_handshakes_failed_total{reason="no_srtp"}': "dtls_failed_no_srtp",
     'poprelay_dtls_handshakes_failed_total{reason="busy"}': "dtls_failed_busy",
+    'poprelay_dtls_handshakes_failed_total{reason="cert"}': "dtls_failed_cert",
     "poprelay_dtls_rate_limited_total": "dtls_rate_limited",
 }
 
