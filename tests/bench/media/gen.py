@@ -31,7 +31,7 @@ fields the dataplane owns, as the dataplane that relayed the call before wrote t
 keys the handshake exported (X_dtls_suite, X_dtls_key_rx, X_dtls_key_tx: one handshake, so
 the same in both members), both legs' X_latched (the browser's nominated address, the
 device's latched one), X_streams (each leg's SSRC at RTP index ssrc & 0x3fff, just below
-where mediagen starts its streams) and figures. A dataplane installing such a record
+where mediagen starts its streams) and the figures (at 0). A dataplane installing such a record
 restores the latch, the keys and the streams from the hash as after a restart, so the
 browser's media relays at once, without a check or a handshake. Streams lines carry the
 payload type (streams.h: 11th column): 111 for audio, 96 for video, both directions."""
@@ -82,12 +82,14 @@ def ice(rnd, n):
 
 def figures(x, ssrc, latched, now):
     """Leg x's fields a dataplane writes (docs/redis-keyspace.md): one stream, ssrc, at RTP
-    index ssrc & 0x3fff both ways (mediagen's streams start one above), its figures."""
+    index ssrc & 0x3fff both ways (mediagen's streams start one above), its latch, and its
+    figures at 0: a restored leg's counters go on from them, and at 0 the anchor's relayed
+    count is this install's own, which media.sh reads to check that every direction relayed."""
     i = ssrc & 0x3FFF
     p = "%s_" % x
-    return [p + "rx_packets", i, p + "rx_bytes", 172 * i, p + "tx_packets", i,
-            p + "tx_bytes", 172 * i, p + "lost", 0, p + "jitter_us", 0, p + "auth_fail", 0,
-            p + "relatch", 0, p + "kbps", 80, p + "latched", latched, p + "last_rx", now,
+    return [p + "rx_packets", 0, p + "rx_bytes", 0, p + "tx_packets", 0, p + "tx_bytes", 0,
+            p + "lost", 0, p + "jitter_us", 0, p + "auth_fail", 0, p + "relatch", 0,
+            p + "kbps", 0, p + "latched", latched, p + "last_rx", now,
             p + "streams", "%08x:%d:-1:%d:-1" % (ssrc, i, i)]
 
 
