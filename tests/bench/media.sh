@@ -27,7 +27,9 @@
 #     ICE leg, audio and video BUNDLEd on one relay port, told apart by payload type 111/96;
 #     leg b an SDES device per m= line), installed with the keys, latches and streams a
 #     previous dataplane left in their hashes (as after a restart); baseline: figure 1's 172 B
-#     figure of the same run, ratio the median of the runs' own ratios. Before measuring, the
+#     figure of the same run; ratio: the median of the runs' own ratios, each run's webrtc
+#     phase against the mean of figure 1's 172 B phases before it (its run's) and after it
+#     (the next run's; the last run: before only). Before measuring, the
 #     first packet of every direction is checked relayed to the right device (addresses,
 #     payload type, authentication, payload), and the anchor's counts must show every session
 #     keyed, latched and relaying; the measured phase must bring back every direction.
@@ -400,9 +402,13 @@ if "srtp" in parts:
                       "note": f"{n} sessions piped as the slowpath's MULTI/EXEC, until a first packet "
                               "of both directions of every session came back relayed"}))
 if "webrtc" in parts:
-    # each run's bundled browser figure over the same run's figure 1 at 172 B
+    # each run's bundled browser figure over figure 1's 172 B phases on both sides of it
+    # (this run's, before it, and the next run's, after it; the last run's: before only):
+    # the machine's speed moves by a third within a minute, and a phase's neighbours on
+    # both sides pair with it best
     w = [float(x) for x in sys.argv[12].split()]
-    rw = [x / float(y) for x, y in zip(w, sys.argv[3].split())]
+    c = [float(x) for x in sys.argv[3].split()]
+    rw = [x / ((c[i] + c[i + 1]) / 2 if i + 1 < len(c) else c[i]) for i, x in enumerate(w)]
     print(json.dumps({"name": "webrtc_media_transcrypt_per_worker_ring",
                       "value": round(statistics.median(w) / 1e6, 3), "unit": "Mpps",
                       "baseline": "media_srtp_transcrypt_per_worker_ring (172 B, same run)",
@@ -412,6 +418,7 @@ if "webrtc" in parts:
                               "BUNDLEd on one relay port, DTLS-keyed, latched, restored from the "
                               "hash) to SDES devices, SRTP->SRTP 172 B both directions, relayed per "
                               "busy CPU-second of the worker; ratio: the median of the runs' own "
-                              f"ratios ({runs(rw)}); "
+                              "ratios, each against the mean of the 172 B phases of figure 1 just "
+                              f"before and after it ({runs(rw)}); "
                               + ev("172", [x.split(":") for x in sys.argv[13].split()])}))
 PY

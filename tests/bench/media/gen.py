@@ -20,8 +20,8 @@ and distinct.
 --webrtc: N sessions of N/2 browser calls (N even), each as the slowpath writes a browser's
 bundled call to a SIP device and as the hash stands once ICE and DTLS completed and a
 dataplane relayed it: two sessions a call (audio, m= line 0; video, m= line 1). Leg a is the
-browser's: X_keying dtls, ICE-lite credentials, X_dtls_setup passive and the browser's
-certificate fingerprint, rtcp-mux, and X_bundle <call>-a with X_bundle_pos 0/1, X_bundle_pt
+browser's: X_keying dtls, ICE-lite credentials, X_dtls_setup passive, the browser's
+certificate fingerprint and ours (X_dtls_local_fingerprint), rtcp-mux, and X_bundle <call>-a with X_bundle_pos 0/1, X_bundle_pt
 (audio "111 63 9 0 8 13 110 126", video "96 97 98 99 100 101 45 46": apart),
 X_bundle_ssrc (the browser's SSRC of the m= line) and X_mid; both members of a call on ONE
 relay port, 20000 + 6c, from the browser 100.80.0.0 + c port 45000. Leg b is the SIP device,
@@ -101,6 +101,8 @@ def webrtc(cmds, streams, n, now):
     while len(ssrcs) < 2 * n:
         ssrcs.add(rnd.getrandbits(32))
     ssrcs = list(ssrcs)
+    # our certificate's (pr:dtls:fingerprint when the calls were set up)
+    ours = "sha-256 " + ":".join("%02X" % b for b in os.urandom(32))
     with open(cmds, "wb") as f, open(streams, "w") as s:
         s.write("# mediagen streams: %d bundled browser sessions (%d calls), suite %s\n"
                 % (n, n // 2, SUITE))
@@ -131,7 +133,8 @@ def webrtc(cmds, streams, n, now):
                            "a_key_rx", "", "a_key_tx", "", "a_encrypted", 1, "a_max_kbps", 0,
                            "a_ice_ufrag", ufrag, "a_ice_pwd", pwd, "a_ice_remote_ufrag", rufrag,
                            "a_keying", "dtls", "a_dtls_setup", "passive",
-                           "a_dtls_fingerprint", fpr, "a_bundle", call + "-a",
+                           "a_dtls_fingerprint", fpr, "a_dtls_local_fingerprint", ours,
+                           "a_bundle", call + "-a",
                            "a_bundle_pos", m, "a_bundle_pt", PT[m], "a_bundle_ssrc", br_ssrc,
                            "a_mid", m]
                 fields += leg("b", "bob%d" % c, dev_ip, dev_port, relay_b, d_rx, d_tx)
