@@ -87,10 +87,10 @@ struct media_rt {
 struct media_sess;
 struct media_ice;
 
-#define MEDIA_BUNDLE_MAX                                                                           \
-	4		    /* m= lines on one BUNDLE transport (the slowpath's SP_SDP_MAX_MEDIA)  \
-			     */
-#define MEDIA_BUNDLE_SSRC 8 /* a=ssrc ids kept per bundled leg */
+/* m= lines on one BUNDLE transport (the slowpath's SP_SDP_MAX_MEDIA) */
+#define MEDIA_BUNDLE_MAX 4
+/* a=ssrc ids kept per bundled leg */
+#define MEDIA_BUNDLE_SSRC 8
 
 /* Control only: a bundled leg's place in its group and its demultiplexing keys (X_bundle*,
  * out of line like the ICE credentials: only bundled legs pay for it). */
