@@ -1065,7 +1065,7 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr,
 				    .n = call->leg[1 - to].n_media,
 				    .fingerprint = call->dtls_fpr[0] ? call->dtls_fpr : NULL};
-	char mids[SP_SDP_MAX_MEDIA][8];
+	char mids[SP_SDP_MAX_MEDIA][12]; /* "%u" of an unsigned (the compiler cannot bound rw.n) */
 	for (unsigned i = 0; i < rw.n; i++) {
 		struct sp_media *m = &g->m[i];
 		rw.relay_port[i] = m->relay_port;
