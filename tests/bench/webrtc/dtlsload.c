@@ -51,6 +51,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "crypto/stun_auth.h"
+
 #define MAX_CPU 8
 
 struct leg {
@@ -108,17 +110,6 @@ static double cpu_of(const char *path)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
-	}
-	return ~c;
-}
-
 static size_t attr(uint8_t *m, size_t off, uint16_t t, const void *v, uint16_t n)
 {
 	m[off] = (uint8_t)(t >> 8);
@@ -164,7 +155,7 @@ static void ice_send(struct leg *g)
 	HMAC(EVP_sha1(), g->pwd, (int)strlen(g->pwd), m, off, mac, &mlen);
 	off = attr(m, off, 0x0008, mac, 20);
 	set_len(m, off + 8);
-	uint32_t fp = crc32(m, off) ^ 0x5354554eu;
+	uint32_t fp = pr_stun_fingerprint(m, off);
 	uint8_t fpb[4] = {(uint8_t)(fp >> 24), (uint8_t)(fp >> 16), (uint8_t)(fp >> 8),
 			  (uint8_t)fp};
 	off = attr(m, off, 0x8028, fpb, 4);

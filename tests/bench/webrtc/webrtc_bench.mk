@@ -3,5 +3,5 @@
 # check the anchor needs); the same client drives poprelay and rtpengine.
 DTLSLOAD := $(B)/tests/bench/webrtc/dtlsload
 BINS += $(DTLSLOAD)
-$(DTLSLOAD): $(B)/tests/bench/webrtc/dtlsload.o
-	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(SSL_LIBS)
+$(DTLSLOAD): $(B)/tests/bench/webrtc/dtlsload.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS) $(SSL_LIBS)

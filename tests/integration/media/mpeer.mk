@@ -9,5 +9,5 @@ $(MPEER): $(B)/tests/integration/media/mpeer.o $(CRYPTO_LIB)
 # DTLS-SRTP handshake with OpenSSL from the same socket, the keys exported by itself).
 DTLSPEER := $(B)/tests/integration/media/dtlspeer
 BINS += $(DTLSPEER)
-$(DTLSPEER): $(B)/tests/integration/media/dtlspeer.o
-	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(SSL_LIBS)
+$(DTLSPEER): $(B)/tests/integration/media/dtlspeer.o $(CRYPTO_LIB)
+	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(CRYPTO_LINK_LIBS) $(SSL_LIBS)
