@@ -71,17 +71,22 @@ struct media_rt {
 	 * (MD_* of media_dp.c; rate-limited by punt_tokens) */
 	uint32_t ctl_rx_packets, ctl_rx_bytes, ctl_tx_packets, ctl_tx_bytes;
 	uint32_t ctl_drop[13];
-	/* control: a DTLS-SRTP leg's handshake (its number toward poprelay-dtls, the process
-	 * attach it was started under, ended by a failure) */
-	uint32_t dtls_gen, dtls_started;
-	uint8_t dtls_failed;
-	/* control (read by the workers): an ICE leg's valid pair before its nomination, the
-	 * source of its last authenticated check under generation chk_gen, from where DTLS
-	 * may start (RFC 8445 12.1: data on a valid pair before one is selected) */
+} __attribute__((aligned(64)));
+
+/* An ICE leg's runtime state, kept across updates like struct media_rt (shared by the
+ * generations), out of line: only legs that ever were ICE legs pay for it. */
+struct media_ice_rt {
+	/* control (read by the workers): the valid pair before its nomination, the source of
+	 * its last authenticated check under generation chk_gen, from where DTLS may start
+	 * (RFC 8445 12.1: data on a valid pair before one is selected) */
 	uint8_t checked;
 	uint16_t chk_port;
 	uint32_t chk_gen;
 	struct dp_ipaddr chk_ip;
+	/* control: a DTLS-SRTP leg's handshake (its number toward poprelay-dtls, the process
+	 * attach it was started under, ended by a failure) */
+	uint32_t dtls_gen, dtls_started;
+	uint8_t dtls_failed;
 } __attribute__((aligned(64)));
 
 struct media_sess;
@@ -142,6 +147,7 @@ struct media_leg {
 	uint32_t ice_tokens;
 	struct media_ice *ice_cred; /* control only: an ICE leg's credentials (secret), or NULL */
 	struct media_bleg *bl;	    /* control only: a bundled leg's keys, or NULL */
+	struct media_ice_rt *irt;   /* an ICE leg's (never NULL when ice is set), or NULL */
 } __attribute__((aligned(64)));
 
 /* The leg on the other side of l's session. */
@@ -151,13 +157,10 @@ static inline struct media_leg *media_other(const struct media_leg *l)
 }
 
 /* Control only: a leg's SDES keys (secrets), apart from the legs the workers read; for a
- * DTLS-SRTP leg the exported ones once keyed, and what its handshake needs. */
+ * DTLS-SRTP leg the exported ones once keyed (what its handshake needs is in its ICE
+ * credentials, struct media_ice: a DTLS-SRTP leg is an ICE leg). */
 struct media_keys {
 	struct pr_sdes_crypto rx, tx;
-	uint8_t dtls_role;     /* enum pr_dtls_role (common/dtls_chan.h) */
-	uint8_t dtls_profiles; /* PR_DTLS_P_* allowed (X_suite pins one) */
-	uint8_t dtls_fpr[32];  /* the peer's certificate's sha-256 (X_dtls_fingerprint) */
-	uint8_t dtls_lfpr[32]; /* ours the SDP carried (X_dtls_local_fingerprint; 0: current) */
 };
 
 struct media_sess {

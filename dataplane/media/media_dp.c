@@ -712,7 +712,7 @@ static inline bool ice_take(struct media_leg *l, uint64_t now)
  * valid pair)? */
 static inline bool ice_checked_src(const struct media_leg *l, const struct dp_pkt_info *pi)
 {
-	const struct media_rt *rt = l->rt;
+	const struct media_ice_rt *rt = l->irt;
 
 	return __atomic_load_n(&rt->checked, __ATOMIC_ACQUIRE) && rt->chk_gen == l->gen &&
 	       dp_ipaddr_eq(&pi->src, &rt->chk_ip) && pi->sport == rt->chk_port;
@@ -1126,9 +1126,11 @@ static inline bool bundle_follower(const struct media_leg *l)
 /* Do legs a and b expect the same DTLS association (role and peer's fingerprint)? */
 static bool same_dtls(const struct media_leg *a, const struct media_leg *b)
 {
-	const struct media_keys *ka = media_keys_of(a), *kb = media_keys_of(b);
+	if (!a->dtls || !b->dtls)
+		return false;
+	const struct media_ice *ka = a->ice_cred, *kb = b->ice_cred;
 
-	return a->dtls && b->dtls && ka->dtls_role == kb->dtls_role &&
+	return ka->dtls_role == kb->dtls_role &&
 	       !memcmp(ka->dtls_fpr, kb->dtls_fpr, sizeof(ka->dtls_fpr));
 }
 
@@ -1143,9 +1145,9 @@ static bool dtls_peer(const struct media_leg *l, struct dp_ipaddr *ip, uint16_t 
 		*port = rt->lat_port;
 		return true;
 	}
-	if (rt->checked && rt->chk_gen == l->gen) {
-		*ip = rt->chk_ip;
-		*port = rt->chk_port;
+	if (l->irt && l->irt->checked && l->irt->chk_gen == l->gen) {
+		*ip = l->irt->chk_ip;
+		*port = l->irt->chk_port;
 		return true;
 	}
 	return false;
@@ -1171,13 +1173,13 @@ static void dtls_tuple(const struct media_leg *l, struct pr_frec *t)
 
 static void dtls_hdr(const struct media_leg *l, struct pr_dtls_hdr *h, uint8_t type)
 {
-	const struct media_keys *k = media_keys_of(l);
+	const struct media_ice *k = l->ice_cred;
 
 	memset(h, 0, sizeof(*h));
 	h->type = type;
 	h->role = k->dtls_role;
 	h->profiles = k->dtls_profiles;
-	h->gen = l->rt->dtls_gen;
+	h->gen = l->irt->dtls_gen;
 	memcpy(h->fpr, k->dtls_fpr, sizeof(h->fpr));
 	memcpy(h->lfpr, k->dtls_lfpr, sizeof(h->lfpr));
 }
@@ -1186,12 +1188,12 @@ static void dtls_hdr(const struct media_leg *l, struct pr_dtls_hdr *h, uint8_t t
  * per attached process). */
 static void dtls_start(struct media_leg *l)
 {
-	struct media_rt *rt = l->rt;
+	struct media_ice_rt *rt = l->irt;
 	struct pr_frec t;
 	struct pr_dtls_hdr h;
 
 	if (!l->dtls || l->dtls_keyed || bundle_follower(l) || rt->dtls_failed || !rtp_latched(l) ||
-	    media_keys_of(l)->dtls_role != PR_DTLS_ACTIVE || rt->dtls_started == dtls_attach ||
+	    l->ice_cred->dtls_role != PR_DTLS_ACTIVE || rt->dtls_started == dtls_attach ||
 	    !md_chan_attached())
 		return;
 	dtls_tuple(l, &t);
@@ -1223,7 +1225,7 @@ static void dtls_forward(struct media_leg *l, struct rte_mbuf *m, const struct d
 	struct pr_dtls_hdr h;
 
 	/* (a follower: its group's first is not installed yet, a rebuild's moment) */
-	if (l->rt->dtls_failed || bundle_follower(l) || !md_chan_attached() ||
+	if (l->irt->dtls_failed || bundle_follower(l) || !md_chan_attached() ||
 	    pi->payload_len > PR_FRING_MAX_MSG - sizeof(h))
 		return ctl_drop(NULL, m, MD_DTLS);
 	dtls_tuple(l, &t);
@@ -1313,13 +1315,13 @@ static void dtls_keyed(struct media_leg *l, const struct pr_dtls_msg *m)
 	char ids[MEDIA_BUNDLE_MAX][PR_KS_NAME_MAX];
 	unsigned nm = 1, nk = 0;
 
-	if (!(media_keys_of(l)->dtls_profiles & m->h.profiles))
+	if (!(l->ice_cred->dtls_profiles & m->h.profiles))
 		return;
 	if (l->bl && slot_is_bundle(v)) {
 		const struct media_bundle *b = slot_bundle(v);
 		for (unsigned i = 0; i < b->n; i++)
 			if (b->leg[i] != l && !b->leg[i]->dtls_keyed && same_dtls(b->leg[i], l) &&
-			    (media_keys_of(b->leg[i])->dtls_profiles & m->h.profiles))
+			    (b->leg[i]->ice_cred->dtls_profiles & m->h.profiles))
 				memb[nm++] = b->leg[i];
 	}
 	memcpy(rx.key, m->data, 16);
@@ -1364,9 +1366,9 @@ static void dtls_failed(struct media_leg *l, uint8_t reason)
 	    "dtls-busy", "dtls-cert"};
 	struct media_sess *s = l->sess;
 
-	if (l->rt->dtls_failed)
+	if (l->irt->dtls_failed)
 		return;
-	l->rt->dtls_failed = 1;
+	l->irt->dtls_failed = 1;
 	cst.dtls_failed++;
 	PR_WARN("media: session %s leg %c: DTLS-SRTP handshake failed (%s): the call is reported "
 		"to end",
@@ -1394,7 +1396,7 @@ static void dtls_poll(uint64_t now_ms)
 	}
 	for (int n = 0; n < 256 && md_chan_recv(&t, &m); n++) {
 		struct media_leg *l = port_in_range(t.srv_port) ? slot_first(t.srv_port) : NULL;
-		if (!l || !l->dtls || l->relay_port != t.srv_port || l->rt->dtls_gen != m.h.gen ||
+		if (!l || !l->dtls || l->relay_port != t.srv_port || l->irt->dtls_gen != m.h.gen ||
 		    memcmp(t.srv_ip,
 			   l->relay.family == AF_INET6 ? (const void *)l->relay.v6
 						       : (const void *)&l->relay.v4,
@@ -1452,7 +1454,7 @@ static void ice_latch(struct media_leg *l, const struct dp_pkt_info *pi, bool rt
  * the latch is: cleared while the address changes. */
 static void ice_checked(struct media_leg *l, const struct dp_pkt_info *pi)
 {
-	struct media_rt *rt = l->rt;
+	struct media_ice_rt *rt = l->irt;
 
 	if (rt->checked && rt->chk_gen == l->gen && dp_ipaddr_eq(&rt->chk_ip, &pi->src) &&
 	    rt->chk_port == pi->sport)
@@ -2031,8 +2033,7 @@ static void dtls_apply(struct media_sess *s, int i, const struct media_sess *old
 	struct media_leg *l = &s->leg[i];
 	const struct media_leg *ol = old ? &old->leg[i] : NULL;
 	const struct media_keys *ok = old ? &old->keys[i] : NULL;
-	bool same = ol && ol->dtls && ok->dtls_role == s->keys[i].dtls_role &&
-		    !memcmp(ok->dtls_fpr, s->keys[i].dtls_fpr, sizeof(ok->dtls_fpr));
+	bool same = ol && same_dtls(l, ol);
 
 	*persist = false;
 	if (!l->dtls) {
@@ -2043,9 +2044,9 @@ static void dtls_apply(struct media_sess *s, int i, const struct media_sess *old
 	if (!same) {
 		if (ol)
 			dtls_end(ol);
-		l->rt->dtls_gen = ++dtls_gen_next;
-		l->rt->dtls_started = 0;
-		l->rt->dtls_failed = 0;
+		l->irt->dtls_gen = ++dtls_gen_next;
+		l->irt->dtls_started = 0;
+		l->irt->dtls_failed = 0;
 	}
 	if (ds && ds->have[i] &&
 	    media_sess_dtls_keys(s, i, ds->suite[i], ds->rx[i], ds->tx[i]) == 0) {
@@ -2109,6 +2110,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			struct media_leg *ol = &old->leg[i];
 			l->rt = ol->rt; /* shared until the old generation is freed (kind 0:
 					 * the struct alone) */
+			l->irt = ol->irt;
 			/* a new SDP address asks for a new latch; an ICE leg's moves with
 			 * nominations only (an ICE restart keeps media on the old pair until
 			 * the new one is nominated, RFC 8445 9), but a leg that becomes ICE
@@ -2120,6 +2122,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 			l->rt = hp_zalloc(sizeof(*l->rt), _Alignof(struct media_rt));
 			if (!l->rt) {
 				rte_free(s->leg[0].rt);
+				rte_free(s->leg[0].irt);
 				sess_discard(s);
 				return -ENOMEM;
 			}
@@ -2141,6 +2144,21 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 				l->rt->ctl_lost = saved->fig[i][4];
 				l->rt->auth_fail = saved->fig[i][5];
 			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+		if (!l->ice || l->irt)
+			continue;
+		l->irt = hp_zalloc(sizeof(*l->irt), _Alignof(struct media_ice_rt));
+		if (!l->irt) {
+			for (int j = 0; j < i; j++)
+				if (!old || s->leg[j].irt != old->leg[j].irt)
+					rte_free(s->leg[j].irt);
+			for (int j = 0; !old && j < 2; j++)
+				rte_free(s->leg[j].rt);
+			sess_discard(s);
+			return -ENOMEM;
 		}
 	}
 	bool persist[2] = {false, false};
@@ -2284,6 +2302,7 @@ static void sess_free(struct media_sess *s)
 		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++)
 			stream_free(s->leg[i].streams[j]);
 		rte_free(s->leg[i].rt);
+		rte_free(s->leg[i].irt);
 	}
 	sess_discard(s);
 }
@@ -3008,6 +3027,11 @@ static uint64_t sess_bytes(const struct media_sess *s)
 {
 	uint64_t b = sizeof(*s) + 2 * sizeof(struct media_rt);
 
+	for (int l = 0; l < 2; l++) {
+		const struct media_leg *g = &s->leg[l];
+		b += (g->irt ? sizeof(*g->irt) : 0) + (g->ice_cred ? sizeof(*g->ice_cred) : 0) +
+		     (g->bl ? sizeof(*g->bl) : 0);
+	}
 	for (int l = 0; l < 2; l++)
 		for (unsigned j = 0; j < MEDIA_MAX_SSRC; j++) {
 			const struct media_stream *st =

@@ -34,6 +34,11 @@ struct media_ice {
 	char ufrag[MEDIA_ICE_TEXT_MAX + 1];	 /* ours (the left part of USERNAME) */
 	char pwd[MEDIA_ICE_TEXT_MAX + 1];	 /* ours: the MESSAGE-INTEGRITY key */
 	char remote[MEDIA_ICE_TEXT_MAX + 1];	 /* the peer's (the right part) */
+	/* a DTLS-SRTP leg's handshake (media_sess.c's dtls_build; all 0 on other ICE legs) */
+	uint8_t dtls_role;     /* enum pr_dtls_role (common/dtls_chan.h) */
+	uint8_t dtls_profiles; /* PR_DTLS_P_* allowed (X_suite pins one) */
+	uint8_t dtls_fpr[32];  /* the peer's certificate's sha-256 (X_dtls_fingerprint) */
+	uint8_t dtls_lfpr[32]; /* ours the SDP carried (X_dtls_local_fingerprint; 0: current) */
 };
 
 /* Is s min..256 ice-chars (ALPHA / DIGIT / "+" / "/", RFC 8839 5.4)? */

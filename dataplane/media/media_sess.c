@@ -118,7 +118,7 @@ static int ice_build(struct media_leg *l, struct media_ice **out, const struct p
 	l->ice = 0;
 	if (!k->ice_ufrag[0] && !k->ice_pwd[0] && !k->ice_remote_ufrag[0])
 		return 0;
-	ice = malloc(sizeof(*ice));
+	ice = calloc(1, sizeof(*ice));
 	if (!ice)
 		return -BAD_ICE_MEM;
 	rc = media_ice_set(ice, k->ice_ufrag, k->ice_pwd, k->ice_remote_ufrag);
@@ -134,15 +134,16 @@ static int ice_build(struct media_leg *l, struct media_ice **out, const struct p
 /* A DTLS-SRTP leg (RFC 5763): an ICE leg, SRTP once its handshake has exported keys; our
  * role, the peer's fingerprint and the profiles it may use (X_suite pins one of the two
  * use_srtp profiles, else both). */
-static int dtls_build(struct media_leg *l, struct media_keys *keys, struct media_ice **ice,
-		      const struct pr_ks_leg *k)
+static int dtls_build(struct media_leg *l, struct media_ice **ice, const struct pr_ks_leg *k)
 {
 	int rc = ice_build(l, ice, k);
+	struct media_ice *keys;
 
 	if (rc < 0)
 		return rc;
 	if (!l->ice)
 		return -BAD_KEYING; /* DTLS-SRTP goes with ICE (X_ice_*) */
+	keys = *ice;
 	if (!strcmp(k->dtls_setup, "active"))
 		keys->dtls_role = PR_DTLS_ACTIVE;
 	else if (!strcmp(k->dtls_setup, "passive"))
@@ -179,8 +180,8 @@ int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const c
 	struct media_keys *k = &s->keys[i];
 	int p = pr_srtp_profile_from_name(suite);
 
-	if (!l->dtls || (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
-	    !(k->dtls_profiles & (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
+	if (!l->dtls || !l->ice_cred || (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
+	    !(l->ice_cred->dtls_profiles & (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
 	    parse_key(suite, rx, &k->rx) < 0 || parse_key(suite, tx, &k->tx) < 0) {
 		pr_sdes_wipe(&k->rx);
 		pr_sdes_wipe(&k->tx);
@@ -215,7 +216,7 @@ static int leg_build(struct media_leg *l, struct media_keys *keys, struct media_
 	l->encrypted = k->encrypted;
 	l->dtls = l->dtls_keyed = 0;
 	if (!strcmp(k->keying, "dtls"))
-		return dtls_build(l, keys, ice, k);
+		return dtls_build(l, ice, k);
 	if (k->keying[0] && strcmp(k->keying, "sdes"))
 		return -BAD_KEYING;
 	if (!l->encrypted)

@@ -259,13 +259,13 @@ static void test_dtls_leg(void)
 	CU_ASSERT_FALSE(s.leg[0].dtls_keyed);
 	CU_ASSERT_TRUE(s.leg[0].encrypted);
 	CU_ASSERT_FALSE(s.leg[1].dtls);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_role, PR_DTLS_PASSIVE);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_profiles, PR_DTLS_P_CM80 | PR_DTLS_P_GCM);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[0], 0xAB);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[31], 0x89);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_role, PR_DTLS_PASSIVE);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_profiles, PR_DTLS_P_CM80 | PR_DTLS_P_GCM);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_fpr[0], 0xAB);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_fpr[31], 0x89);
 	/* no X_dtls_local_fingerprint (a record from before it): zero, the current cert */
 	static const uint8_t zero[32];
-	CU_ASSERT_EQUAL(memcmp(s.keys[0].dtls_lfpr, zero, 32), 0);
+	CU_ASSERT_EQUAL(memcmp(s.leg[0].ice_cred->dtls_lfpr, zero, 32), 0);
 	/* keys: a profile the leg allows, the lengths the suite wants */
 	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_32", KEY30, KEY30B),
 			-EINVAL);
@@ -284,15 +284,15 @@ static void test_dtls_leg(void)
 						"45:67:89:AB:CD:EF");
 	memset(&s, 0, sizeof(s));
 	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_lfpr[0], 0x01);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_lfpr[31], 0xEF);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_fpr[0], 0xAB);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_lfpr[0], 0x01);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_lfpr[31], 0xEF);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_fpr[0], 0xAB);
 	media_sess_wipe(&s);
 	/* X_suite pins one profile */
 	strcpy(k.leg[0].suite, "AEAD_AES_128_GCM");
 	memset(&s, 0, sizeof(s));
 	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
-	CU_ASSERT_EQUAL(s.keys[0].dtls_profiles, PR_DTLS_P_GCM);
+	CU_ASSERT_EQUAL(s.leg[0].ice_cred->dtls_profiles, PR_DTLS_P_GCM);
 	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AES_CM_128_HMAC_SHA1_80", KEY30, KEY30B),
 			-EINVAL);
 	CU_ASSERT_EQUAL(media_sess_dtls_keys(&s, 0, "AEAD_AES_128_GCM", KEY28, KEY28), 0);
