@@ -10,11 +10,14 @@ B=${1:-build}
 FILTER=${2:-${TESTS:-}}
 pass=0; fail=0; skip=0; failed=()
 
-record() { # name rc
+t0=$SECONDS
+record() { # name rc: the verdict and how long the test took (since the last record)
+	local took="$((SECONDS - t0)) s"
+	t0=$SECONDS
 	case $2 in
-	0) pass=$((pass + 1)); echo "PASS: $1" ;;
-	77) skip=$((skip + 1)); echo "SKIP: $1" ;;
-	*) fail=$((fail + 1)); failed+=("$1"); echo "FAIL: $1 (exit $2)" ;;
+	0) pass=$((pass + 1)); echo "PASS: $1 ($took)" ;;
+	77) skip=$((skip + 1)); echo "SKIP: $1 ($took)" ;;
+	*) fail=$((fail + 1)); failed+=("$1"); echo "FAIL: $1 (exit $2, $took)" ;;
 	esac
 }
 
@@ -24,6 +27,7 @@ if [ $mode != integ ]; then
 		n=$(basename "$t")
 		[ -n "$FILTER" ] && [[ $n != *$FILTER* ]] && continue
 		echo "=== unit: $n"
+		t0=$SECONDS
 		"$t"; record "$n" $?
 	done
 fi
@@ -34,6 +38,7 @@ if [ $mode = all ]; then
 		n=$(basename "$f")
 		[ -n "$FILTER" ] && [[ $n != *$FILTER* ]] && continue
 		echo "=== fuzz regression: $n"
+		t0=$SECONDS
 		tests/fuzz/run.sh --regress build-fuzz "$n"; record "$n" $?
 	done
 fi
@@ -44,6 +49,7 @@ if [ $mode != unit ]; then
 		n=$(basename "$s" .sh)
 		[ -n "$FILTER" ] && [[ $n != *$FILTER* ]] && continue
 		echo "=== integration: $n"
+		t0=$SECONDS
 		BUILD="$B" timeout 600 "$s"; record "$n" $?
 	done
 fi
