@@ -139,8 +139,7 @@ done:
 	return rc;
 }
 
-/* Any certificate the peer presents passes OpenSSL's chain checks (browsers' are
- * self-signed, RFC 5763 5); the leg's verify callback then holds it to the fingerprint. */
+/* A certificate's sha-256 fingerprint (RFC 8122 5). */
 static int fpr_of(X509 *x, uint8_t out[PR_DTLS_FPR_LEN])
 {
 	unsigned n = 0;
@@ -165,19 +164,20 @@ struct pr_dtls_leg {
 	struct dgram *in, **in_tail, *out, **out_tail;
 };
 
-static int verify_cb(int ok, X509_STORE_CTX *st)
+/* OpenSSL's chain verification (X509_verify_cert) is replaced for DTLS-SRTP: the peer's
+ * certificate is self-signed (RFC 5763 5) and pinned by the fingerprint of the call's SDP
+ * (6.6), so the leaf's digest is the whole check (its CertificateVerify proves the key).
+ * Building and checking a chain would add nothing but time to every handshake. */
+static int pin_cb(X509_STORE_CTX *st, void *arg)
 {
-	(void)ok;
+	(void)arg;
 	SSL *ssl = X509_STORE_CTX_get_ex_data(st, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct pr_dtls_leg *l = ssl ? SSL_get_ex_data(ssl, leg_idx) : NULL;
+	X509 *x = X509_STORE_CTX_get0_cert(st);
 	uint8_t f[PR_DTLS_FPR_LEN];
 
 	if (!l)
 		return 0;
-	if (X509_STORE_CTX_get_error_depth(st) != 0)
-		return 1; /* (the chain above the leaf is not looked at: the leaf is pinned) */
-	X509 *x = X509_STORE_CTX_get_current_cert(st);
-	/* RFC 5763 6.6: the certificate must match the fingerprint of the SDP */
 	if (!x || fpr_of(x, f) < 0 || CRYPTO_memcmp(f, l->fpr, sizeof(f))) {
 		l->fpr_bad = true;
 		X509_STORE_CTX_set_error(st, X509_V_ERR_APPLICATION_VERIFICATION);
@@ -212,12 +212,17 @@ static SSL_CTX *ctx_load(const char *dir, const char *pre, char *err, size_t el)
 		SSL_CTX_free(c);
 		return NULL;
 	}
-	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_cert_verify_callback(c, pin_cb, NULL);
 	SSL_CTX_set_info_callback(c, info_cb);
 	/* forward-secret AEAD suites only; browsers offer them */
 	SSL_CTX_set_cipher_list(c, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
 				   "ECDHE-ECDSA-CHACHA20-POLY1305");
 	SSL_CTX_set_options(c, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
+	/* our certificate is self-signed: no chain to build for it at every handshake; and
+	 * no session is resumed (a new PeerConnection is a new association) */
+	SSL_CTX_set_mode(c, SSL_MODE_NO_AUTO_CHAIN);
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_read_ahead(c, 1);
 	return c;
 }
