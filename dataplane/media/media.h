@@ -111,13 +111,16 @@ struct media_bleg {
  * the port table (a tagged pointer, bit 0 set); control builds a new one when a member's
  * session is installed, updated or ended, and frees the old one after a grace period. */
 struct media_bundle {
+	/* what an RTP packet reads: line 0, and the line of pt_idx its payload type is on (the
+	 * worker prefetches both before it picks, media_dp.c's prefetch_burst) */
+	struct media_leg *leg[MEDIA_BUNDLE_MAX]; /* by X_bundle_pos */
 	uint8_t n;
-	uint8_t pt_idx[128]; /* payload type -> member + 1; 0: none (the first member takes it) */
+	uint8_t pt_idx[128] __attribute__((aligned(64))); /* payload type -> member + 1; 0: none
+							   * (the first member takes it) */
 	uint8_t n_ssrc[MEDIA_BUNDLE_MAX];
 	uint32_t ssrc[MEDIA_BUNDLE_MAX][MEDIA_BUNDLE_SSRC]; /* a=ssrc ids, RTCP's hints */
-	struct media_leg *leg[MEDIA_BUNDLE_MAX];	    /* by X_bundle_pos */
 	char group[PR_KS_NAME_MAX];
-};
+} __attribute__((aligned(64)));
 
 /* One generation of a leg's configuration: immutable once published, except streams[]
  * (control appends). Both legs of a session lie side by side (struct media_sess), so the

@@ -846,16 +846,33 @@ static inline void prefetch_burst(struct rte_mbuf **m, struct media_leg **lg,
 {
 	uint16_t i;
 
+	bool bundled = false;
+
 	for (i = 0; i < n; i++) {
 		lg[i] = slot_get(pi[i].dport);
-		if (unlikely(slot_is_bundle(lg[i]))) /* the one branch a non-bundled leg pays */
+		if (unlikely(slot_is_bundle(lg[i]))) { /* the one branch a non-bundled leg pays */
+			/* a BUNDLE group: its members and the payload type's entry first (picked
+			 * below, once every packet's lines are on their way) */
+			const struct media_bundle *b = slot_bundle(lg[i]);
+			const uint8_t *pl =
+			    rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off);
+			rte_prefetch0(b);
+			if (pi[i].payload_len >= 2)
+				rte_prefetch0(&b->pt_idx[pl[1] & 0x7f]);
+			bundled = true;
+		} else if (lg[i]) {
+			rte_prefetch0(lg[i]); /* its line 0 */
+		}
+	}
+	for (i = 0; unlikely(bundled) && i < n; i++)
+		if (slot_is_bundle(lg[i])) {
 			lg[i] = bundle_pick(
 			    slot_bundle(lg[i]),
 			    rte_pktmbuf_mtod_offset(m[i], const uint8_t *, pi[i].payload_off),
 			    pi[i].payload_len);
-		if (lg[i])
-			rte_prefetch0(lg[i]); /* its line 0 */
-	}
+			if (lg[i])
+				rte_prefetch0(lg[i]);
+		}
 	/* the payloads: the generator's core wrote them, and the crypto reads them in order,
 	 * one line after the other, each a miss without this */
 	for (i = 0; i < n; i++) {
