@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: CUnit unit tests, fuzz-target regressions over their corpora,
 # then the integration scripts (each sets up and tears down its own world).
-# Usage: tests/run.sh [--unit-only|--integration-only] BUILD_DIR [TEST_NAME_FILTER]
+# Usage: [JOBS=N] tests/run.sh [--unit-only|--integration-only] BUILD_DIR [TEST_NAME_FILTER]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=all
@@ -43,15 +43,75 @@ if [ $mode = all ]; then
 	done
 fi
 
-if [ $mode != unit ]; then
-	for s in tests/integration/*.sh; do
-		[ -x "$s" ] || continue
-		n=$(basename "$s" .sh)
-		[ -n "$FILTER" ] && [[ $n != *$FILTER* ]] && continue
-		echo "=== integration: $n"
-		t0=$SECONDS
-		BUILD="$B" timeout 600 "$s"; record "$n" $?
+# Integration scripts, JOBS (2) at a time. A script's "# parallel: TOKENS" line (its second)
+# says what it must not share: two scripts with a token in common never run at once
+# ("hugepages": one hugepage pool; "heavy": they load both CPUs), "exclusive" runs alone,
+# and "slow" ones start first so that the run ends with short ones. Each script's output is
+# printed whole when it ends.
+tokens_of() { sed -n '2s/^# parallel: //p' "$1"; }
+conflicts() { # TOKENS_A TOKENS_B: true when they may not run together
+	local t
+	[[ " $1 $2 " == *" exclusive "* ]] && return 0
+	for t in $1; do
+		[ "$t" = slow ] && continue
+		[[ " $2 " == *" $t "* ]] && return 0
 	done
+	return 1
+}
+if [ $mode != unit ]; then
+	JOBS=${JOBS:-2}
+	logs=$(mktemp -d /tmp/poprelay-tests.XXXXXX)
+	pending=()
+	declare -A tok=() began=()
+	for pass_slow in 1 0; do
+		for s in tests/integration/*.sh; do
+			[ -x "$s" ] || continue
+			n=$(basename "$s" .sh)
+			[ -n "$FILTER" ] && [[ $n != *$FILTER* ]] && continue
+			tok[$n]=$(tokens_of "$s")
+			[[ " ${tok[$n]} " == *" slow "* ]] && [ $pass_slow = 1 ] && pending+=("$n")
+			[[ " ${tok[$n]} " != *" slow "* ]] && [ $pass_slow = 0 ] && pending+=("$n")
+		done
+	done
+	running=()
+	while [ ${#pending[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
+		# start what may start, in order
+		i=0
+		while [ $i -lt ${#pending[@]} ] && [ ${#running[@]} -lt "$JOBS" ]; do
+			n=${pending[$i]} ok=1
+			for r in "${running[@]}"; do
+				conflicts "${tok[$n]}" "${tok[$r]}" && { ok=0; break; }
+			done
+			if [ $ok = 0 ]; then
+				i=$((i + 1))
+				continue
+			fi
+			began[$n]=$SECONDS
+			(BUILD="$B" timeout 600 "tests/integration/$n.sh" >"$logs/$n.log" 2>&1
+			 echo $? >"$logs/$n.rc~" && mv "$logs/$n.rc~" "$logs/$n.rc") &
+			running+=("$n")
+			pending=("${pending[@]:0:$i}" "${pending[@]:$((i + 1))}")
+			i=0
+		done
+		# until one of them ends (a poll: each writes its exit status last)
+		while [ ${#running[@]} -gt 0 ]; do
+			for r in "${running[@]}"; do [ -e "$logs/$r.rc" ] && break 2; done
+			sleep 0.2
+		done
+		still=()
+		for r in "${running[@]}"; do
+			if [ -e "$logs/$r.rc" ]; then
+				echo "=== integration: $r"
+				cat "$logs/$r.log"
+				t0=${began[$r]}
+				record "$r" "$(cat "$logs/$r.rc")"
+			else
+				still+=("$r")
+			fi
+		done
+		running=("${still[@]}")
+	done
+	rm -rf "$logs"
 fi
 
 echo

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Alarms and the one view, against the real processes on one shared configuration file:
 # Redis (the exporter's ACL user as images/poprelay-setup-redis makes it), the dataplane on
 # net_af_packet over a veth (as metrics.sh runs it), the slowpath with a certificate that

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # The dataplane on net_af_packet over a veth in namespace dp-pop, with hugepages. A client
 # namespace resolves the appliance's addresses by ARP and NDP (no static entries), pings
 # it over IPv4 and IPv6, and sends malformed frames (scapy); telemetry counters must match

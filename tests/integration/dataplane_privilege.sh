@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Least privilege: the dataplane runs under exactly the capability bounding set of its
 # systemd unit (images/poprelay-dataplane.service) on hugepages and net_af_packet, answers
 # ARP and ping, and serves telemetry; without CAP_NET_RAW it refuses to start with a message

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages slow
 # Maintenance drain (poprelayctl drain / undrain / drain --status) against the real
 # processes: two baresip devices (alice calls bob over TLS, SRTP anchored on the dataplane),
 # a TURN allocation held and refreshed by carol (drain_turn.py), scripted REGISTER and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: exclusive
 # The appliance disk image (images/build-image.sh, docs/image.md) boots in QEMU/KVM with
 # two virtio-net NICs on taps in a test namespace: management (kernel, systemd-networkd)
 # and media (bound to uio_pci_generic by poprelay-nic-bind.service: the VM has no vIOMMU

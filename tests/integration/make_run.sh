@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages heavy slow
 # What `make run` promises in README.md: the appliance comes up on virtual ports, answers
 # ping from the client namespace over IPv4 and IPv6, poprelayctl status shows it, the
 # slowpath completes a verified TLS handshake, a baresip device registers over TLS, coturn's
@@ -74,7 +75,7 @@ pr_log "Ctrl-C"
 kill -INT -- -"$pid"
 pr_wait_for 30 sh -c "! kill -0 $pid 2>/dev/null" || pr_fail "make run did not stop on Ctrl-C"
 ! ip netns list | grep -qE '^pr-(pop|client)\b' || pr_fail "namespaces left behind: $(ip netns list)"
-! pgrep -f "poprelay-(dataplane|slowpath|turnfront|dtls) -c .*/poprelay.conf" >/dev/null || pr_fail "a process was left running"
+! pgrep -f "poprelay-(dataplane|slowpath|turnfront|dtls) -c $run_dir/poprelay.conf" >/dev/null || pr_fail "a process was left running"
 ! pgrep -f "examples/webrtc/serve.js 127.0.0.1:8080 $run_dir/webrtc.json" >/dev/null ||
 	pr_fail "the demo page's server was left running"
 pr_log "make_run: pass"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # A real call through the real processes, media anchored on the dataplane: two baresip
 # devices register to the slowpath over TLS, alice (playing 440 Hz) calls bob (playing
 # 1000 Hz, auto-answer), alice hangs up after about 7 s. The dataplane relays the SRTP of

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # DTLS-SRTP on a browser leg of the media anchor, end to end (docs/media.md, "DTLS-SRTP"):
-# the dataplane on net_af_packet in namespace md-pop, poprelay-dtls attached to it over its
+# the dataplane on net_af_packet in namespace mk-pop, poprelay-dtls attached to it over its
 # unix socket, Redis; session records written the way the slowpath writes them (leg a: ICE
 # and X_keying dtls, passive, the browser's certificate fingerprint; leg b: an SDES device).
 # The browser's transport is media/dtlspeer (an ICE check, then a DTLS handshake with
-# OpenSSL from the same socket, keys exported by itself) in md-a; mpeer plays both ends'
-# SRTP with the keys (md-a with what dtlspeer exported, md-b with leg b's SDES keys); md-x is
+# OpenSSL from the same socket, keys exported by itself) in mk-a; mpeer plays both ends'
+# SRTP with the keys (mk-a with what dtlspeer exported, mk-b with leg b's SDES keys); mk-x is
 # another host. Scenarios, each "ok: ...":
 #   a  ClientHellos before a nomination (from the leg's own address) and from an address that
 #      was never nominated: no handshake starts, nothing reaches the process (dtls_dropped)
@@ -55,18 +55,18 @@ ms_redis() { redis-cli -s "$tmp/redis.sock" "$@"; }
 MS_RELAY=$RELAY
 . "$H/sessions.sh"
 
-for ns in md-pop md-br md-a md-b md-x; do
+for ns in mk-pop mk-br mk-a mk-b mk-x; do
 	pr_netns $ns
 	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
 done
-ip -n md-br link add mdbr type bridge
-ip -n md-br link set mdbr up
-pr_veth md-pop mdp0 md-br mdbp
-for d in a b x; do pr_veth md-$d md${d}0 md-br mdb$d; done
-for p in mdbp mdba mdbb mdbx; do ip -n md-br link set $p master mdbr; done
-ip -n md-a addr add $IPA/24 dev mda0
-ip -n md-b addr add $IPB/24 dev mdb0
-ip -n md-x addr add $IPX/24 dev mdx0
+ip -n mk-br link add mdbr type bridge
+ip -n mk-br link set mdbr up
+pr_veth mk-pop mdp0 mk-br mdbp
+for d in a b x; do pr_veth mk-$d md${d}0 mk-br mdb$d; done
+for p in mdbp mdba mdbb mdbx; do ip -n mk-br link set $p master mdbr; done
+ip -n mk-a addr add $IPA/24 dev mda0
+ip -n mk-b addr add $IPB/24 dev mdb0
+ip -n mk-x addr add $IPX/24 dev mdx0
 
 sed -e "s|^device = .*|device = net_af_packet0,iface=mdp0,qpairs=2|" \
 	-e "s|^huge = .*|huge = no|" -e "s|^memory_mb = .*|memory_mb = 256|" \
@@ -94,7 +94,7 @@ pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
 
 tel() { $TEL $PREFIX "$@"; }
 start_dp() {
-	ip netns exec md-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
+	ip netns exec mk-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
 	dp_pid=$!
 	pr_on_exit "kill -9 $dp_pid 2>/dev/null"
 	pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
@@ -118,7 +118,7 @@ pr_wait_for 10 attached || { tail -20 "$tmp/dtls.log"; pr_fail "poprelay-dtls di
 AFPR=$(ms_redis GET pr:dtls:fingerprint)
 [[ $AFPR =~ ^sha-256\ ([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] || pr_fail "pr:dtls:fingerprint is '$AFPR'"
 for d in a b x; do
-	ip netns exec md-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "md-$d cannot ping the relay"
+	ip netns exec mk-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "mk-$d cannot ping the relay"
 done
 
 # the browser's self-signed certificate, and another one (not in any SDP)
@@ -189,8 +189,8 @@ pr_wait_for 5 live sd || { tail -5 "$tmp/dp.log"; pr_fail "session sd not instal
 # ---- a: ClientHellos from sources that were not nominated ----
 pr_log "a: ClientHellos before a nomination and from an address never nominated"
 M0=$(mstats) D0=$(drops)
-A1=$(dtls md-a $IPA:41000 --to $RELAY:31000 --no-ice --timeout-ms 1500)
-A2=$(dtls md-x $IPX:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd "Wr0ng+pwd/of/the/anchor" --rufrag $RUFRAG --timeout-ms 1500)
+A1=$(dtls mk-a $IPA:41000 --to $RELAY:31000 --no-ice --timeout-ms 1500)
+A2=$(dtls mk-x $IPX:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd "Wr0ng+pwd/of/the/anchor" --rufrag $RUFRAG --timeout-ms 1500)
 chk "a: no handshake starts: nothing reaches poprelay-dtls, the ClientHellos are counted dropped" \
 	A1="$A1" A2="$A2" M0="$M0" M1="$(mstats)" D0="$D0" D1="$(drops)" -- \
 	'not A1["handshake"] and not A2["handshake"] and not A2["answered"]' \
@@ -199,7 +199,7 @@ chk "a: no handshake starts: nothing reaches poprelay-dtls, the ClientHellos are
 
 # ---- b: nomination, then the handshake ----
 pr_log "b: a nominated check, then a DTLS-SRTP handshake from the same socket"
-B=$(dtls md-a $IPA:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+B=$(dtls mk-a $IPA:41000 --to $RELAY:31000 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
 echo "$B" >"$tmp/b.json"
 pr_wait_for 5 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_keyed\": 1'" || true
 chk "b: the handshake completes, the anchor's certificate is pr:dtls:fingerprint, keys exported and stored in the hash" \
@@ -220,10 +220,10 @@ fi
 # ---- c: SRTP both ways ----
 media() { # media LABEL SEQ: 50 packets each way from SEQ on (past what the replay windows saw)
 	local l=$1 q=$2
-	peer md-b $l-b --bind $IPB:41002 --to $RELAY:31002 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
+	peer mk-b $l-b --bind $IPB:41002 --to $RELAY:31002 --suite $S80 --tx-key "$KB_RX" --rx-key "$KB_TX" \
 		--rtcp-mux --id B --expect-id A --ssrc 0xb0000001 --seq $q --count 50 --rate 100 \
 		--start-delay-ms 300 --expect 50 --linger-ms 2000
-	peer md-a $l-a --bind $IPA:41000 --to $RELAY:31000 --suite $S80 --tx-key "$TXK" --rx-key "$RXK" \
+	peer mk-a $l-a --bind $IPA:41000 --to $RELAY:31000 --suite $S80 --tx-key "$TXK" --rx-key "$RXK" \
 		--rtcp-mux --id A --expect-id B --ssrc 0xa0000001 --seq $q --count 50 --rate 100 \
 		--start-delay-ms 300 --expect 50 --linger-ms 2000
 	waitp $l-a $l-b
@@ -266,7 +266,7 @@ OFPR="sha-256 $(openssl x509 -in "$tmp/other.crt" -noout -fingerprint -sha256 | 
 ms_store_dtls install sw 31004 "$OFPR" 31006 || pr_fail "session sw: redis refused the record"
 pr_wait_for 5 live sw || pr_fail "session sw not installed"
 M0=$(mstats)
-F=$(dtls md-a $IPA:42000 --to $RELAY:31004 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --timeout-ms 3000)
+F=$(dtls mk-a $IPA:42000 --to $RELAY:31004 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --timeout-ms 3000)
 pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock XRANGE pr:sessions:events - + | grep -q dtls-fingerprint" || true
 chk "f: the handshake fails on the fingerprint, counted; the leg is reported to end; no keys" \
 	F="$F" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sw a_dtls_key_rx)" \
@@ -281,7 +281,7 @@ pr_log "g: X_dtls_setup active: the anchor sends the ClientHello once the leg is
 ms_store_dtls install sg 31008 "$BFPR" 31010 active || pr_fail "session sg: redis refused the record"
 pr_wait_for 5 live sg || pr_fail "session sg not installed"
 M0=$(mstats)
-G=$(dtls md-a $IPA:43000 --to $RELAY:31008 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --server)
+G=$(dtls mk-a $IPA:43000 --to $RELAY:31008 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --server)
 pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:sg a_dtls_key_rx | grep -q 1" || true
 chk "g: the anchor as DTLS client: the handshake completes after the nomination, keys stored" \
 	G="$G" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sg a_dtls_key_rx)" -- \
@@ -293,8 +293,8 @@ pr_log "g2: a check without USE-CANDIDATE, then the handshake from there: it com
 ms_store_dtls install sv 31012 "$BFPR" 31014 || pr_fail "session sv: redis refused the record"
 pr_wait_for 5 live sv || pr_fail "session sv not installed"
 M0=$(mstats)
-X=$(dtls md-x $IPX:44000 --to $RELAY:31012 --no-ice --timeout-ms 1500)
-V=$(dtls md-a $IPA:44000 --to $RELAY:31012 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --no-nominate)
+X=$(dtls mk-x $IPX:44000 --to $RELAY:31012 --no-ice --timeout-ms 1500)
+V=$(dtls mk-a $IPA:44000 --to $RELAY:31012 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG --no-nominate)
 pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:sv a_dtls_key_rx | grep -q 1" || true
 chk "g2: keyed from the valid pair before a nomination, not latched by it; a ClientHello from an address never checked still reaches nothing" \
 	X="$X" V="$V" M0="$M0" M1="$(mstats)" K="$(ms_redis HEXISTS pr:session:sv a_dtls_key_rx)" \
@@ -330,12 +330,12 @@ fi
 
 # ---- i: the exporter ----
 pr_log "i: poprelay-exporter's ICE and DTLS-SRTP families against the telemetry"
-ip netns exec md-pop "$EXP" -c "$tmp/dp.conf" -l 127.0.0.1:9469 2>"$tmp/exp.log" &
+ip netns exec mk-pop "$EXP" -c "$tmp/dp.conf" -l 127.0.0.1:9469 2>"$tmp/exp.log" &
 pr_on_exit "kill $! 2>/dev/null"
 metrics_check() { # LABEL: scrape between two telemetry reads, promtool, webrtc_metrics.py
 	local rc=0
 	mstats >"$tmp/m0.json"
-	pr_wait_for 5 ip netns exec md-pop curl -sf -o "$tmp/m" http://127.0.0.1:9469/metrics ||
+	pr_wait_for 5 ip netns exec mk-pop curl -sf -o "$tmp/m" http://127.0.0.1:9469/metrics ||
 		{ cat "$tmp/exp.log" >&2; pr_fail "the exporter does not answer"; }
 	mstats >"$tmp/m1.json"
 	promtool check metrics <"$tmp/m" >"$tmp/promtool.out" 2>&1 || rc=$?

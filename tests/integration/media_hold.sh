@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Mid-call changes: hold and resume by re-INVITE, through the real slowpath and dataplane.
 # Two baresip devices register over TLS (mediaenc=srtp-mand) as in media_call.sh: alice
 # (440 Hz) calls bob (1000 Hz, auto-answer). Mid-call alice puts the call on hold and resumes
@@ -23,14 +24,14 @@
 #     drop in /poprelay/drops but media_no_session/media_srtp for baresip's clear RTCP (as
 #     media_call.sh tolerates), the session kept one stream per direction, and the CDR has the
 #     figures of both legs with no authentication failure.
-# Topology (namespaces, prefix mh-): as media_call.sh; alice 198.51.100.21, bob 198.51.100.22.
+# Topology (namespaces ho-*, DPDK prefix mh-hold): as media_call.sh; alice 198.51.100.21, bob 198.51.100.22.
 # MH_KEEP=DIR keeps this run's files. Exit 0 pass, 77 skip, 1 fail.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$PR_ROOT/tests/integration/slowpath/common.sh"
 source "$PR_ROOT/tests/integration/media/callenv.sh"
 trap 'trap "" INT TERM; exit 130' INT TERM
-ce_init mh mh-hold
+ce_init ho mh-hold
 [ -n "${MH_KEEP:-}" ] && pr_on_exit "mkdir -p '$MH_KEEP' && cp -a '$D/.' '$MH_KEEP/'"
 [ -f /usr/lib/baresip/modules/ctrl_tcp.so ] || pr_skip "baresip's ctrl_tcp module not installed"
 python3 "$MEDIA/srtp_decode.py" selftest >"$D/selftest.out" 2>&1 ||
@@ -57,7 +58,7 @@ ce_baresip_conf alice "$(acc alice "$SP_PW_alice")" "sip_trans_def tls" "module 
 ce_baresip_conf bob "$(acc bob "$SP_PW_bob")" "sip_trans_def tls" "module srtp.so"
 
 ctl() { # command: alice's baresip, through ctrl_tcp
-	ip netns exec mh-alice python3 "$MEDIA/bs_ctrl.py" $CTRL "$@"
+	ip netns exec ho-alice python3 "$MEDIA/bs_ctrl.py" $CTRL "$@"
 }
 stream_ids() { # SID OP: the stream entries (ids, one a line) of that op for that session
 	R --json XRANGE pr:sessions:stream - + | python3 -c '

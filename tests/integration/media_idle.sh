@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Idle media ends the call. Two baresip devices register over TLS (as media_call.sh); alice
 # calls bob, media flows, then both devices freeze (SIGSTOP): no packet from either leg.
 # After [sip] media_idle_s (5 s here; written into the session's idle_timeout_s) the
@@ -6,13 +7,13 @@
 # call: a BYE toward each leg (its log), the session gone, a CDR whose end_reason
 # is media-timeout and which carries the media figures, the slowpath's calls_media_timeout
 # counter. Before that, while media flows, nothing is reported idle.
-# Topology (prefix mi-): as media_call.sh; alice 198.51.100.21, bob 198.51.100.22.
+# Topology (namespaces id-*, DPDK prefix mi-idle): as media_call.sh; alice 198.51.100.21, bob 198.51.100.22.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$PR_ROOT/tests/integration/slowpath/common.sh"
 source "$PR_ROOT/tests/integration/media/callenv.sh"
 trap 'trap "" INT TERM; exit 130' INT TERM
-ce_init mi mi-idle
+ce_init id mi-idle
 IDLE_S=5
 
 ce_topology alice=198.51.100.21 bob=198.51.100.22

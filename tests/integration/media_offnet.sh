@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Off-net: an off-net party in clear RTP over UDP SIP, an on-net device in SRTP over TLS, the
 # media anchored on the dataplane, which decrypts one leg and sends the other in clear (and
 # back). Two calls, one each way:

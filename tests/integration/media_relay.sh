@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # The media anchor end to end, without SIP: session records written straight into Redis the
 # way the slowpath writes them (tests/integration/media/sessions.sh), the dataplane on
 # net_af_packet in namespace md-pop, and two devices (md-a: leg a, md-b: leg b) plus an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # poprelay-exporter against the real processes: Redis (with the exporter's read-only ACL
 # user from images/poprelay-setup-redis), the dataplane on net_af_packet over a veth, and
 # the exporter in a namespace of its own. Prometheus's promtool must accept every scrape;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: exclusive
 # The Debian package: built from the tree, its metadata is right, and it installs and
 # purges cleanly on this machine (postinst creates the system user, the Redis ACL users
 # with random passwords and their 0640 password files; no secret is world-readable).

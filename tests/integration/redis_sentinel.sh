@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # Redis under Sentinel: a primary, a replica and three sentinels (redis-server --sentinel) on
 # 127.0.0.1, with ACL users as packaged (default user off; the slowpath's own user; users
 # for replication and for the sentinels). The slowpath finds the primary through the

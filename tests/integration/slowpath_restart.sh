@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # The slowpath killed mid-call (issue 16, "Slowpath killed"). Two SIP devices over TLS with
 # RFC 5626 outbound (tests/integration/slowpath/restart.py, in one namespace with the
 # addresses .21 and .22) call each other twice through the real slowpath and dataplane; call

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: heavy
 # Thousands of concurrent TLS flows: SP_SCALE_CONNS (default 3000) TLS connections stay open
 # at once, each registers a user with digest; the slowpath keeps answering a probe
 # connection and stays within a memory budget.

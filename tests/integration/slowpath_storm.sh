@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: heavy
 # Reconnection storm behind one NAT address: 1,000 devices (1,000 users) open their TLS
 # flows from 127.0.0.1 and register all at once, each a digest exchange (401, then 200), with
 # the guard's default limits (rate_limit_rps 50, rate_burst 100, lockout 5 in 300 s). None is

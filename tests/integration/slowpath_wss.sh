@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # SIP over secure WebSocket (RFC 7118): a real WebSocket SIP client, JsSIP (npm) in node,
 # registers to the slowpath's WSS listener with digest authentication; a wrong password is
 # refused; a baresip device over TLS calls the WSS-registered user and the INVITE reaches

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages
 # Every dataplane tunable is live: set with poprelayctl, it changes the running dataplane's
 # behaviour within a second, and `tunable get` / `/poprelay/tunables` show it in force;
 # reset, the configuration's value is back. One dataplane (TURN and the media anchor on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # TURN with Redis away, and slow, seen by coturn's own client in the world of turn/env.sh:
 #   1 a uclient session streams through a 5 s outage of Redis (killed, then started again
 #     on the same socket, empty): every datagram of its 12 s run comes back (0 lost): the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: hugepages heavy
 # The TURN data path at full speed, checked frame by frame: the dataplane on a ring port
 # (device = ring:NAME, hugepages) with 1,000 allocations restored from Redis, and the
 # benchmark's generator (tests/bench/turn/ringgen) as a DPDK secondary process replaying

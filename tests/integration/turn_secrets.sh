@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # TURN REST secrets managed with poprelayctl, proven against the real dataplane with coturn's
 # turnutils_uclient -W (draft-uberti-behave-turn-rest): a rotation (add s1, add s2, del s1)
 # takes effect within the dataplane's 2 s re-read, s1 refused (401) once deleted while s2

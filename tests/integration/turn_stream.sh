@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: heavy slow
 # TURN over TCP and TLS end to end with coturn's own client: the dataplane as in the UDP
 # tests (turn/env.sh: its port on net_af_packet in ts-pop, the peer in ts-cli), and
 # poprelay-turnfront in ts-pop on a kernel interface of its own (the signalling NIC,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # poprelay-turnfront's TLS listener, driven with openssl s_client and coturn's client, in the
 # world of turn_stream.sh (turn/env.sh, namespaces tt-pop and tt-cli, the front on
 # 192.0.2.10:5349 with an RSA certificate, so that static-RSA suites would be possible if the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # The TURN relay end to end with coturn's own clients: the dataplane on net_af_packet over
 # a veth in namespace tn-pop; turnutils_uclient and turnutils_peer in tn-cli. Channel mode,
 # send-indication mode (-s), 50 concurrent clients (-m 50), client-to-client (-y), REST

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: heavy
 # A real browser's call through the appliance (issue 19): Debian's headless Chromium, driven
 # by puppeteer-core (tests/node/browser_call.js), loads the WebRTC demo page
 # (examples/webrtc/, served by its serve.js), registers over WSS with JsSIP and calls a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: heavy
 # Real browsers through the appliance (issue 19), the two cases webrtc_browser.sh does not
 # cover. Debian's headless Chromium, driven by puppeteer-core (tests/node/browser_page.js),
 # loads the WebRTC demo page (examples/webrtc/, served by its serve.js) and registers over

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: slow
 # WebRTC SDP interworking (issue 19, the slowpath's side): a browser's SDP side (JsSIP in
 # node over WSS, its RTCPeerConnection a stub with a Chrome-style SDP: ICE, DTLS
 # fingerprint, setup, rtcp-mux, BUNDLE, AVPF) and a baresip device over TLS with SDES-SRTP
