@@ -393,7 +393,8 @@ struct pr_ks_leg {
 	uint16_t bundle_pos;	     /* 0: the group's first (its handshake, RTCP fallback) */
 	char bundle_pt[256];	     /* its RTP payload types, "111 9 0" */
 	char bundle_ssrc[128];	     /* its a=ssrc ids (decimal), "1001 1002"; may be "" */
-	char mid[32];		     /* its a=mid (shown, not used by the relay) */
+	char mid[32];		     /* its a=mid (RFC 8843: the MID header extension's value) */
+	uint16_t bundle_mid_ext;     /* the a=extmap id of that extension, 0: none */
 };
 extern const struct pr_ks_desc pr_ks_leg_desc;
 

@@ -122,6 +122,7 @@ static const struct pr_ks_field leg_fields[] = {
     F(keying, STR, 0),	    F(dtls_setup, STR, 0), F(dtls_fingerprint, STR, 0),
     F(bundle, STR, 0),	    F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
     F(bundle_ssrc, STR, 0), F(mid, STR, 0),	   F(dtls_local_fingerprint, STR, 0),
+    F(bundle_mid_ext, U16, 0),
 };
 #undef F
 const struct pr_ks_desc pr_ks_leg_desc = {

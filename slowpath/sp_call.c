@@ -47,6 +47,7 @@ struct sp_media {
 	uint8_t bundle_pos;
 	char bundle_pt[256];   /* its payload types: the dataplane's demultiplexing key */
 	char bundle_ssrc[128]; /* its a=ssrc ids: RTCP's */
+	uint8_t bundle_mid_ext; /* the browser's a=extmap id of the MID header extension */
 	unsigned n_codecs;     /* what this leg's SDP offered or answered */
 	struct sp_sdp_codec codecs[SP_SDP_MAX_CODECS];
 };
@@ -210,6 +211,7 @@ static void leg_to_ks(const struct sp_leg *l, const struct sp_media *m, struct p
 			k->bundle_pos = m->bundle_pos;
 			copy(k->bundle_pt, sizeof(k->bundle_pt), m->bundle_pt);
 			copy(k->bundle_ssrc, sizeof(k->bundle_ssrc), m->bundle_ssrc);
+			k->bundle_mid_ext = m->bundle_mid_ext;
 		}
 		k->rtcp_mux = true;
 		k->encrypted = true;
@@ -966,6 +968,7 @@ static void take_bundle(struct sp_call *call, int from, const struct sp_sdp_info
 		if (g->m[i].bundled) {
 			pt_list(&info->m[i], g->m[i].bundle_pt, sizeof(g->m[i].bundle_pt));
 			ssrc_list(&info->m[i], g->m[i].bundle_ssrc, sizeof(g->m[i].bundle_ssrc));
+			g->m[i].bundle_mid_ext = info->m[i].mid_ext;
 		}
 	}
 	bundle_ports(call, from);
@@ -2396,6 +2399,7 @@ static int media_from_session(struct sp_media *m, const struct pr_ks_leg *k, con
 		m->bundle_pos = (uint8_t)k->bundle_pos;
 		copy(m->bundle_pt, sizeof(m->bundle_pt), k->bundle_pt);
 		copy(m->bundle_ssrc, sizeof(m->bundle_ssrc), k->bundle_ssrc);
+		m->bundle_mid_ext = (uint8_t)k->bundle_mid_ext;
 	} else if (k->encrypted) {
 		snprintf(v, sizeof(v), "1 %s inline:%s", k->suite, k->key_rx);
 		rc = pr_sdes_parse(v, &m->rx);

@@ -149,6 +149,20 @@ static void webrtc_attr(struct sp_sdp_media *o, const sdp_attribute_t *a)
 			o->n_fingerprint_other++;
 	} else if (!strcmp(f, "setup")) {
 		o->setup = setup_of(v);
+	} else if (!strcmp(f, "extmap") && v) {
+		/* "<id>[/<direction>] <uri> ...": the id the sender tags its MID with (1-14 in
+		 * the one-byte form, up to 255 in the two-byte form, RFC 8285 5) */
+		char *e;
+		unsigned long id = strtoul(v, &e, 10);
+		if (e != v && id >= 1 && id <= 255 && id != 15 && (*e == ' ' || *e == '/')) {
+			const char *uri = strchr(e, ' ');
+			while (uri && *uri == ' ')
+				uri++;
+			static const char mid_uri[] = "urn:ietf:params:rtp-hdrext:sdes:mid";
+			if (uri && !strncmp(uri, mid_uri, sizeof(mid_uri) - 1) &&
+			    (uri[sizeof(mid_uri) - 1] == '\0' || uri[sizeof(mid_uri) - 1] == ' '))
+				o->mid_ext = (uint8_t)id;
+		}
 	}
 }
 
@@ -378,13 +392,25 @@ unsigned sp_sdp_bundle_plan(const struct sp_sdp_info *info, struct sp_sdp_bundle
 			if (b->member[j] && !strcmp(info->m[i].mid, info->m[j].mid))
 				w = "a mid on two m= lines";
 	/* the anchor picks a member by the RTP payload type and RTCP by its sender SSRC:
-	 * each must name one member (a browser's offer keeps them apart, RFC 8843 9.1) */
+	 * each must name one member (a browser's offer keeps them apart, RFC 8843 9.1);
+	 * unless every member has the MID header extension, with one id and a MID that fits it
+	 * (16 bytes): the anchor then picks RTP by the MID that the browser puts on a stream's
+	 * first packets, and the stream's later ones by their SSRC */
+	bool by_mid = true;
+	uint8_t ext = 0;
+	for (unsigned i = 0; i < info->n; i++) {
+		if (!b->member[i])
+			continue;
+		ext = ext ? ext : info->m[i].mid_ext;
+		by_mid = by_mid && info->m[i].mid_ext && info->m[i].mid_ext == ext &&
+			 strlen(info->m[i].mid) <= 16;
+	}
 	for (unsigned i = 0; i < info->n && !w; i++)
 		for (unsigned j = i + 1; b->member[i] && j < info->n && !w; j++) {
 			const struct sp_sdp_media *x = &info->m[i], *y = &info->m[j];
 			if (!b->member[j])
 				continue;
-			for (unsigned p = 0; p < x->n_codecs && !w; p++)
+			for (unsigned p = 0; p < x->n_codecs && !w && !by_mid; p++)
 				for (unsigned q = 0; q < y->n_codecs; q++)
 					if (x->codecs[p].pt == y->codecs[q].pt)
 						w = "a payload type on two m= lines";

@@ -105,6 +105,8 @@ struct media_bleg {
 	uint64_t pt[2]; /* its payload types, a bit each */
 	uint8_t n_ssrc;
 	uint32_t ssrc[MEDIA_BUNDLE_SSRC];
+	uint8_t mid_ext, mid_len; /* X_bundle_mid_ext (0: none) and X_mid's length */
+	char mid[16];		  /* X_mid, not terminated (RFC 8843 15.2: 16 bytes at most) */
 };
 
 /* The legs of one BUNDLE group (RFC 8843) on one relay port: immutable once published in
@@ -115,8 +117,12 @@ struct media_bundle {
 	 * worker prefetches both before it picks, media_dp.c's prefetch_burst) */
 	struct media_leg *leg[MEDIA_BUNDLE_MAX]; /* by X_bundle_pos */
 	uint8_t n;
+	uint8_t mid_ext;    /* the MID header extension's id (the first member's that has one) */
+	uint64_t pt_amb[2]; /* payload types two members claim (a bit each): by SSRC first */
 	uint8_t pt_idx[128] __attribute__((aligned(64))); /* payload type -> member + 1; 0: none
 							   * (the first member takes it) */
+	uint8_t mid_len[MEDIA_BUNDLE_MAX]; /* each member's MID (0: none) */
+	char mid[MEDIA_BUNDLE_MAX][16];
 	uint8_t n_ssrc[MEDIA_BUNDLE_MAX];
 	uint32_t ssrc[MEDIA_BUNDLE_MAX][MEDIA_BUNDLE_SSRC]; /* a=ssrc ids, RTCP's hints */
 	char group[PR_KS_NAME_MAX];
@@ -200,6 +206,59 @@ void media_sess_wipe(struct media_sess *s);
 static inline bool media_is_rtcp_mux(const uint8_t *p, uint16_t len)
 {
 	return len >= 2 && p[1] >= 192 && p[1] <= 223;
+}
+
+/* The value of header extension id in RTP packet p (RFC 8285: the one-byte form, 0xBEDE, or
+ * the two-byte form, 0x100X), its length in *vlen; NULL when the packet has none, or its
+ * extension block does not fit the packet or is malformed. The header extension is not
+ * encrypted by SRTP (RFC 3711 3.1; encrypted extensions, RFC 6904, are not looked into). */
+static inline const uint8_t *media_rtp_ext(const uint8_t *p, uint16_t len, uint8_t id,
+					   uint8_t *vlen)
+{
+	size_t off, end;
+
+	if (len < 12 || !(p[0] & 0x10) || !id)
+		return NULL;
+	off = 12 + 4u * (p[0] & 0x0f);
+	if (off + 4 > len)
+		return NULL;
+	uint16_t prof = (uint16_t)(p[off] << 8 | p[off + 1]);
+	end = off + 4 + 4u * (size_t)(p[off + 2] << 8 | p[off + 3]);
+	if (end > len)
+		return NULL;
+	off += 4;
+	if (prof == 0xBEDE) {
+		while (off < end) {
+			uint8_t b = p[off], eid = b >> 4, l = (uint8_t)((b & 0x0f) + 1);
+			if (b == 0) { /* padding */
+				off++;
+				continue;
+			}
+			if (eid == 15 || off + 1 + l > end) /* 15: stop (RFC 8285 4.2) */
+				return NULL;
+			if (eid == id) {
+				*vlen = l;
+				return p + off + 1;
+			}
+			off += 1u + l;
+		}
+	} else if ((prof & 0xfff0) == 0x1000) {
+		while (off < end) {
+			uint8_t eid = p[off];
+			if (eid == 0) {
+				off++;
+				continue;
+			}
+			if (off + 2 > end || off + 2 + p[off + 1] > end)
+				return NULL;
+			if (eid == id) {
+				*vlen = p[off + 1];
+				return p + off + 2;
+			}
+			off += 2u + p[off + 1];
+		}
+	}
+	return NULL;
 }
 
 /* RFC 3550 A.1 / A.8 for an accepted RTP packet (plaintext header). arrival: in RTP clock

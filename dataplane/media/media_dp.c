@@ -281,17 +281,43 @@ static inline struct media_bundle *slot_bundle(const struct media_leg *v)
 	return (struct media_bundle *)((uintptr_t)v & ~(uintptr_t)1);
 }
 
-/* The member of BUNDLE group b a datagram is for (RFC 8843 9.2): RTP by its payload type;
- * RTCP by its sender SSRC, an a=ssrc id of a member's or else an SSRC a member has a stream
- * for (its RTP came first); everything else (STUN, DTLS, an unknown payload type or sender
- * SSRC, compound RTCP of a receive-only SSRC) goes to the first member, which answers the
- * checks and holds the group's DTLS association. */
+/* A member with a stream for ssrc (its first packet was picked for it), or NULL. */
+static inline struct media_leg *bundle_by_stream(const struct media_bundle *b, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (stream_find(b->leg[i], ssrc))
+			return b->leg[i];
+	return NULL;
+}
+
+/* The member of BUNDLE group b a datagram is for (RFC 8843 9.2): RTP by its MID header
+ * extension when it carries one (browsers tag a stream's first packets so), else by its
+ * payload type, or, for a payload type two members claim, by the member that has a stream
+ * for its SSRC (learnt from a MID-tagged packet); RTCP by its sender SSRC, an a=ssrc id of a
+ * member's or else an SSRC a member has a stream for (its RTP came first); everything else
+ * (STUN, DTLS, an unknown payload type or sender SSRC, compound RTCP of a receive-only SSRC)
+ * goes to the first member, which answers the checks and holds the group's DTLS
+ * association. */
 static inline struct media_leg *bundle_pick(const struct media_bundle *b, const uint8_t *pl,
 					    uint16_t len)
 {
 	if (len >= 8 && (pl[0] >> 6) == 2) {
 		if (!media_is_rtcp_mux(pl, len)) {
-			uint8_t i = b->pt_idx[pl[1] & 0x7f];
+			uint8_t pt = pl[1] & 0x7f, ml = 0;
+			if (unlikely(len < 12)) /* not RTP: the first member drops it */
+				return b->leg[0];
+			if (unlikely(b->mid_ext && (pl[0] & 0x10))) {
+				const uint8_t *v = media_rtp_ext(pl, len, b->mid_ext, &ml);
+				for (unsigned i = 0; v && i < b->n; i++)
+					if (b->mid_len[i] == ml && !memcmp(b->mid[i], v, ml))
+						return b->leg[i];
+			}
+			if (unlikely(b->pt_amb[pt >> 6] >> (pt & 63) & 1)) {
+				struct media_leg *l = bundle_by_stream(b, rd32(pl + 8));
+				if (l)
+					return l;
+			}
+			uint8_t i = b->pt_idx[pt];
 			return b->leg[i ? i - 1 : 0];
 		}
 		uint32_t ssrc = rd32(pl + 4);
@@ -299,9 +325,9 @@ static inline struct media_leg *bundle_pick(const struct media_bundle *b, const 
 			for (unsigned j = 0; j < b->n_ssrc[i]; j++)
 				if (b->ssrc[i][j] == ssrc)
 					return b->leg[i];
-		for (unsigned i = 0; i < b->n; i++)
-			if (stream_find(b->leg[i], ssrc))
-				return b->leg[i];
+		struct media_leg *l = bundle_by_stream(b, ssrc);
+		if (l)
+			return l;
 	}
 	return b->leg[0];
 }
@@ -1836,9 +1862,18 @@ static int slot_update(uint16_t port, const struct media_sess *x, const struct m
 		for (unsigned i = 0; i < nb->n; i++) {
 			const struct media_bleg *bl = keep[i]->bl;
 			nb->leg[i] = keep[i];
-			for (unsigned t = 0; t < 128; t++)
-				if (!nb->pt_idx[t] && (bl->pt[t >> 6] >> (t & 63) & 1))
+			for (unsigned t = 0; t < 128; t++) {
+				if (!(bl->pt[t >> 6] >> (t & 63) & 1))
+					continue;
+				if (!nb->pt_idx[t])
 					nb->pt_idx[t] = (uint8_t)(i + 1);
+				else
+					nb->pt_amb[t >> 6] |= 1ull << (t & 63);
+			}
+			if (bl->mid_ext && !nb->mid_ext)
+				nb->mid_ext = bl->mid_ext;
+			nb->mid_len[i] = bl->mid_len;
+			memcpy(nb->mid[i], bl->mid, sizeof(nb->mid[i]));
 			nb->n_ssrc[i] = bl->n_ssrc;
 			memcpy(nb->ssrc[i], bl->ssrc, sizeof(nb->ssrc[i]));
 		}

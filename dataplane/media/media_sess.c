@@ -59,7 +59,8 @@ enum {
 	BAD_BUNDLE,
 	BAD_BUNDLE_POS,
 	BAD_BUNDLE_PT,
-	BAD_BUNDLE_SSRC
+	BAD_BUNDLE_SSRC,
+	BAD_BUNDLE_MID
 };
 
 /* A bundled leg (X_bundle set): a DTLS-SRTP leg with rtcp-mux (one 5-tuple for RTP and
@@ -82,6 +83,15 @@ static int bundle_build(struct media_leg *l, const struct pr_ks_leg *k)
 	l->bl = b;
 	snprintf(b->group, sizeof(b->group), "%s", k->bundle);
 	b->pos = k->bundle_pos;
+	if (k->bundle_mid_ext) { /* the MID header extension (RFC 8843 15.2) and its value */
+		size_t ml = strlen(k->mid);
+		if (k->bundle_mid_ext > 255 || k->bundle_mid_ext == 15 || !ml ||
+		    ml > sizeof(b->mid))
+			return -BAD_BUNDLE_MID;
+		b->mid_ext = (uint8_t)k->bundle_mid_ext;
+		b->mid_len = (uint8_t)ml;
+		memcpy(b->mid, k->mid, ml);
+	}
 	unsigned n = 0;
 	for (p = k->bundle_pt; *p; p = e) {
 		while (*p == ' ')
@@ -246,17 +256,17 @@ void media_sess_wipe(struct media_sess *s)
 
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
-	static const char *const field[2][BAD_BUNDLE_SSRC] = {
+	static const char *const field[2][BAD_BUNDLE_MID] = {
 	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
 	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)",
 	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint", "a_dtls_local_fingerprint",
 	     "a_bundle (a dtls leg with rtcp-mux only)", "a_bundle_pos", "a_bundle_pt",
-	     "a_bundle_ssrc"},
+	     "a_bundle_ssrc", "a_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"},
 	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
 	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)",
 	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint", "b_dtls_local_fingerprint",
 	     "b_bundle (a dtls leg with rtcp-mux only)", "b_bundle_pos", "b_bundle_pt",
-	     "b_bundle_ssrc"}};
+	     "b_bundle_ssrc", "b_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);

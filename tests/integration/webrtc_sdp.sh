@@ -264,6 +264,10 @@ a=ssrc:2002 cname:Q/NWs1ao1HmN4Xa5
 SDP
 } | sed 's/\r*$/\r/' >"$D/offer_av.sdp"
 grep -q "^a=group:BUNDLE 0 1" "$D/offer_av.sdp" || pr_fail "test: the audio+video offer has no group"
+# as a browser offers it, with the MID header extension on both m= lines (RFC 8843 15.2)
+sed 's/^\(a=mid:[01]\)\r$/\1\r\na=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r/' "$D/offer_av.sdp" >"$D/offer_av_mid.sdp"
+[ "$(grep -c "^a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid" "$D/offer_av_mid.sdp")" = 2 ] ||
+	pr_fail "test: the MID extension is not on both m= lines of the offer"
 mkdir -p "$D/alicev"
 sed -e "s|^sip_listen .*|sip_listen $DEV_IP:5072|" "$D/alice/config" >"$D/alicev/config"
 printf 'module vp8.so\nmodule fakevideo.so\nvideo_source fakevideo,nil\nvideo_display fakevideo,nil\nvideo_size 64x48\nvideo_fps 5\n' >>"$D/alicev/config"
@@ -274,7 +278,7 @@ ALICE=$!
 pr_on_exit "kill $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
 	{ tail -30 "$D/alice5.log"; pr_fail "alice (video) did not register"; }
-UA carol 8 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_av.sdp" WSS_UA_REMOTE="$D/carol_av.sdp" >"$D/ua5.log" 2>&1 &
+UA carol 8 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_av_mid.sdp" WSS_UA_REMOTE="$D/carol_av.sdp" >"$D/ua5.log" 2>&1 &
 UAPID=$!
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 2" ||
 	{ cat "$D/ua5.log"; tail -40 "$D/alice5.log"; tail -30 "$D/sp.log"; pr_fail "BUNDLE: no two sessions"; }
@@ -294,7 +298,8 @@ grp=$(H "$s0" a_bundle)
 [ -n "$grp" ] && [ "$(H "$s1" a_bundle)" = "$grp" ] || { R HGETALL "pr:session:$s1"; pr_fail "BUNDLE: a_bundle '$grp' / '$(H "$s1" a_bundle)'"; }
 for kv in "$s0 a_bundle_pos 0" "$s1 a_bundle_pos 1" "$s0 a_bundle_pt 111 0 126" "$s1 a_bundle_pt 96 97" \
 	"$s0 a_bundle_ssrc 1001" "$s1 a_bundle_ssrc 2001 2002" "$s0 a_relay_port $ap" "$s1 a_relay_port $ap" \
-	"$s0 a_mid 0" "$s1 a_mid 1" "$s1 a_ice_ufrag $(H "$s0" a_ice_ufrag)" "$s1 a_ice_pwd $(H "$s0" a_ice_pwd)"; do
+	"$s0 a_mid 0" "$s1 a_mid 1" "$s0 a_bundle_mid_ext 4" "$s1 a_bundle_mid_ext 4" \
+	"$s1 a_ice_ufrag $(H "$s0" a_ice_ufrag)" "$s1 a_ice_pwd $(H "$s0" a_ice_pwd)"; do
 	set -- $kv
 	k=$1 f=$2
 	shift 2

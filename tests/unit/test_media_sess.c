@@ -365,14 +365,28 @@ static void test_bundle_leg(void)
 	CU_ASSERT_EQUAL(s.leg[0].bl->n_ssrc, 2);
 	CU_ASSERT_EQUAL(s.leg[0].bl->ssrc[0], 1001);
 	CU_ASSERT_EQUAL(s.leg[0].bl->ssrc[1], 4294967295u);
+	CU_ASSERT_EQUAL(s.leg[0].bl->mid_ext, 0); /* no X_bundle_mid_ext: no MID demux */
 	media_sess_wipe(&s);
 	CU_ASSERT_PTR_NULL(s.leg[0].bl);
+	/* the MID header extension's id and this member's MID */
+	k.leg[0].bundle_mid_ext = 4;
+	strcpy(k.leg[0].mid, "video1");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(media_sess_build(&s, &k, &why), 0);
+	CU_ASSERT_EQUAL(s.leg[0].bl->mid_ext, 4);
+	CU_ASSERT_EQUAL(s.leg[0].bl->mid_len, 6);
+	CU_ASSERT_EQUAL(memcmp(s.leg[0].bl->mid, "video1", 6), 0);
+	media_sess_wipe(&s);
+	k.leg[0].bundle_mid_ext = 0;
+	k.leg[0].mid[0] = 0;
 	static const struct {
 		const char *what, *field;
 	} bad[] = {
 	    {"mux", "a_bundle ("},	{"sdes", "b_bundle ("},	    {"pos", "a_bundle_pos"},
 	    {"nopt", "a_bundle_pt"},	{"pt128", "a_bundle_pt"},   {"ptx", "a_bundle_pt"},
-	    {"ssrcx", "a_bundle_ssrc"}, {"ssrc9", "a_bundle_ssrc"}, {"ssrcbig", "a_bundle_ssrc"}};
+	    {"ssrcx", "a_bundle_ssrc"}, {"ssrc9", "a_bundle_ssrc"}, {"ssrcbig", "a_bundle_ssrc"},
+	    {"mid15", "a_bundle_mid_ext"}, {"mid256", "a_bundle_mid_ext"},
+	    {"nomid", "a_bundle_mid_ext"}, {"mid17", "a_bundle_mid_ext"}};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pr_ks_session b = k;
 		const char *w = bad[i].what;
@@ -392,6 +406,14 @@ static void test_bundle_leg(void)
 			strcpy(b.leg[0].bundle_ssrc, "12a");
 		else if (!strcmp(w, "ssrc9"))
 			strcpy(b.leg[0].bundle_ssrc, "1 2 3 4 5 6 7 8 9");
+		else if (!strcmp(w, "mid15"))
+			b.leg[0].bundle_mid_ext = 15, strcpy(b.leg[0].mid, "0");
+		else if (!strcmp(w, "mid256"))
+			b.leg[0].bundle_mid_ext = 256, strcpy(b.leg[0].mid, "0");
+		else if (!strcmp(w, "nomid"))
+			b.leg[0].bundle_mid_ext = 3;
+		else if (!strcmp(w, "mid17"))
+			b.leg[0].bundle_mid_ext = 3, strcpy(b.leg[0].mid, "0123456789abcdefg");
 		else
 			strcpy(b.leg[0].bundle_ssrc, "4294967296");
 		memset(&s, 0, sizeof(s));
@@ -404,6 +426,42 @@ static void test_bundle_leg(void)
 		}
 		CU_ASSERT_PTR_NULL(s.leg[0].bl); /* freed on the refusal */
 	}
+}
+
+/* RFC 8285 header extensions: the MID found in either form, and nothing read past the
+ * packet or the extension block when lengths lie. */
+static void test_rtp_ext(void)
+{
+	/* one-byte form: padding, id 1 (2 bytes), id 4 "v1", then the payload */
+	uint8_t p[64] = {0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0x10, 0x01, 0xBE, 0xDE, 0, 2,
+			 0x00, 0x11, 0xaa, 0xbb, 0x41, 'v', '1', 0x00};
+	uint8_t l = 0;
+	const uint8_t *v = media_rtp_ext(p, 40, 4, &l);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_EQUAL(l, 2);
+	CU_ASSERT_EQUAL(memcmp(v, "v1", 2), 0);
+	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 40, 5, &l)); /* not there */
+	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 23, 4, &l)); /* block longer than the packet */
+	p[0] = 0x80;					 /* no X bit */
+	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 40, 4, &l));
+	p[0] = 0x90;
+	p[20] = 0x45; /* id 4 of 6 bytes: past the block's 8 */
+	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 40, 4, &l));
+	p[20] = 0xF1; /* id 15 stops the walk */
+	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 40, 4, &l));
+	/* two-byte form (0x1000), after one CSRC: id 200 "mid0" */
+	uint8_t q[64] = {0x91, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0x10, 0x01, 0, 0, 0, 9,
+			 0x10, 0x00, 0, 3, 7, 1, 0xcc, 200, 4, 'm', 'i', 'd', '0', 0};
+	v = media_rtp_ext(q, 48, 200, &l);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_EQUAL(l, 4);
+	CU_ASSERT_EQUAL(memcmp(v, "mid0", 4), 0);
+	q[24] = 9; /* a length past the block */
+	CU_ASSERT_PTR_NULL(media_rtp_ext(q, 48, 200, &l));
+	/* another profile: not looked into */
+	q[24] = 4;
+	q[16] = 0x20;
+	CU_ASSERT_PTR_NULL(media_rtp_ext(q, 48, 200, &l));
 }
 
 static void rtp(uint8_t *p, uint16_t seq, uint32_t ts)
@@ -470,6 +528,7 @@ int main(void)
 	CU_add_test(s, "an ICE-lite leg from X_ice_*", test_ice_leg);
 	CU_add_test(s, "a DTLS-SRTP leg from X_keying dtls", test_dtls_leg);
 	CU_add_test(s, "a bundled leg from X_bundle*", test_bundle_leg);
+	CU_add_test(s, "RTP header extensions (the MID)", test_rtp_ext);
 	CU_add_test(s, "RFC 3550 loss and jitter", test_figures);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

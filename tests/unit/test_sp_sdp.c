@@ -275,6 +275,9 @@ static void webrtc_inspect(void)
 	}
 	CU_ASSERT_STRING_EQUAL(i.m[0].mid, "0");
 	CU_ASSERT_STRING_EQUAL(i.m[1].mid, "1");
+	/* the MID header extension's id (a=extmap:4 ...sdes:mid) */
+	CU_ASSERT_EQUAL(i.m[0].mid_ext, 4);
+	CU_ASSERT_EQUAL(i.m[1].mid_ext, 4);
 	CU_ASSERT_EQUAL(i.m[0].n_candidates, 2);
 	CU_ASSERT_EQUAL(i.m[0].n_codecs, 5);
 	CU_ASSERT_EQUAL(i.m[0].codecs[0].pt, 111);
@@ -286,6 +289,28 @@ static void webrtc_inspect(void)
 	CU_ASSERT_EQUAL(sp_policy_media(true, true, &i.m[0], &enc, &idx, &why), -EPROTONOSUPPORT);
 	sp_sdp_info_wipe(&i);
 	CU_ASSERT_EQUAL(i.m[0].ice_pwd[0], 0);
+
+	/* extmap: a direction is allowed; another URI, a prefix of it, id 15 or 0 are not the MID */
+	static const struct {
+		const char *line;
+		uint8_t want;
+	} ext[] = {{"a=extmap:9/sendrecv urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 9},
+		   {"a=extmap:200 urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 200},
+		   {"a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n", 0},
+		   {"a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:midx\r\n", 0},
+		   {"a=extmap:15 urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 0},
+		   {"a=extmap:0 urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 0},
+		   {"a=extmap:x urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 0}};
+	for (unsigned k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
+		char sdp[512];
+		snprintf(sdp, sizeof(sdp),
+			 "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
+			 "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 192.0.2.1\r\n%s",
+			 ext[k].line);
+		CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(sdp, strlen(sdp), &i), 0);
+		CU_ASSERT_EQUAL(i.m[0].mid_ext, ext[k].want);
+		sp_sdp_info_wipe(&i);
+	}
 
 	/* session-level ICE/DTLS values apply to every m= line; c=0.0.0.0 with ICE is no hold */
 	static const char sess_level[] = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
@@ -525,14 +550,29 @@ static void webrtc_bundle(void)
 	CU_ASSERT_PTR_NULL(why);
 	sp_sdp_info_wipe(&i);
 
-	/* payload type 0 on both m= lines: the anchor could not tell them apart, no BUNDLE */
+	/* payload type 0 on both m= lines, with the MID header extension on both (a=extmap:4):
+	 * the anchor tells them apart by the MID, BUNDLE */
 	subst(buf, sizeof(buf), "SAVPF 96 97 98", "SAVPF 96 97 0");
 	CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf, strlen(buf), &i), 0);
-	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "payload type"));
-	CU_ASSERT_FALSE(b.member[0] || b.member[1]);
+	CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 2);
+	CU_ASSERT_PTR_NULL(why);
 	sp_sdp_info_wipe(&i);
+	/* ... but without it on one of them, or with different ids, it could not: no BUNDLE */
+	for (unsigned k = 0; k < 2; k++) {
+		char buf2[sizeof(buf)];
+		const char *ext = "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n";
+		char *p = strstr(buf, ext);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		snprintf(buf2, sizeof(buf2), "%.*s%s%s", (int)(p - buf), buf,
+			 k ? "a=extmap:5 urn:ietf:params:rtp-hdrext:sdes:mid\r\n" : "",
+			 p + strlen(ext));
+		CU_ASSERT_EQUAL_FATAL(sp_sdp_inspect(buf2, strlen(buf2), &i), 0);
+		CU_ASSERT_EQUAL(sp_sdp_bundle_plan(&i, &b, &why), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, "payload type"));
+		CU_ASSERT_FALSE(b.member[0] || b.member[1]);
+		sp_sdp_info_wipe(&i);
+	}
 
 	/* an SSRC on both: RTCP could not be told apart */
 	subst(buf, sizeof(buf), "a=ssrc:2002 ", "a=ssrc:1001 ");

@@ -86,6 +86,10 @@ static struct {
 	unsigned pt;
 	uint32_t pts[MAX_SSRC]; /* --pt A,B: one payload type per SSRC (BUNDLE tests) */
 	unsigned npt;
+	/* --mid ID:A,B: the MID header extension (RFC 8843 15.2, RFC 8285's one-byte form) on
+	 * the first --mid-packets packets of each SSRC, one value per SSRC */
+	unsigned mid_ext, nmid, mid_packets;
+	char mids[MAX_SSRC][17];
 	unsigned clock_hz;
 	uint8_t id, expect_id;
 	unsigned rtcp_every;
@@ -107,7 +111,7 @@ static struct {
 
 /* Figures (the JSON summary). */
 static struct {
-	uint64_t sent_rtp, sent_rtcp, sent_bytes, tampered, truncated, send_errors;
+	uint64_t sent_rtp, sent_rtcp, sent_bytes, tampered, truncated, send_errors, mid_tagged;
 	uint64_t received, rx_bytes, rtp_ok, rtcp_ok, auth_fail, replay, srtp_other, not_rtp;
 	uint64_t rtcp_bad, payload_ok, payload_bad, wrong_sender, plain_on_wire, rx_overflow;
 	uint64_t ctx_errors;
@@ -452,13 +456,27 @@ static void send_rtp(int fd, unsigned i, unsigned k, unsigned total)
 	struct tx_stream *t = &txs[i];
 	uint8_t b[BUF_SZ];
 	struct pr_srtp_pkt pk = {.data = b, .len = (uint16_t)(RTP_HDR + opt.size), .room = BUF_SZ};
+	size_t hl = RTP_HDR;
 
 	b[0] = 0x80;
 	b[1] = (uint8_t)((opt.npt > 1 && i < opt.npt ? opt.pts[i] : opt.pt) & 0x7f);
 	wr16(b + 2, t->seq);
 	wr32(b + 4, t->ts);
 	wr32(b + 8, t->ssrc);
-	payload_fill(b + RTP_HDR, opt.size, i, t->counter, t->ssrc);
+	if (opt.mid_ext && i < opt.nmid && t->counter < opt.mid_packets) {
+		size_t ml = strlen(opt.mids[i]), words = (1 + ml + 3) / 4;
+		b[0] |= 0x10;
+		b[12] = 0xBE;
+		b[13] = 0xDE;
+		wr16(b + 14, (uint16_t)words);
+		memset(b + 16, 0, 4 * words);
+		b[16] = (uint8_t)(opt.mid_ext << 4 | (ml - 1));
+		memcpy(b + 17, opt.mids[i], ml);
+		hl += 4 + 4 * words;
+		pk.len = (uint16_t)(hl + opt.size);
+		fig.mid_tagged++;
+	}
+	payload_fill(b + hl, opt.size, i, t->counter, t->ssrc);
 	if (opt.srtp) {
 		if (!t->ctx || pr_srtp_protect_burst(t->ctx, &pk, 1) != 1) {
 			fig.send_errors++;
@@ -469,7 +487,7 @@ static void send_rtp(int fd, unsigned i, unsigned k, unsigned total)
 		/* a copy with one byte of the encrypted payload flipped, before the real one */
 		uint8_t c[BUF_SZ];
 		memcpy(c, b, pk.len);
-		c[RTP_HDR + opt.size / 2] ^= 0x5a;
+		c[hl + opt.size / 2] ^= 0x5a;
 		send_dgram(fd, &opt.to, &opt.bind, c, pk.len, false);
 		fig.tampered++;
 	}
@@ -685,9 +703,10 @@ static void summary(void)
 	printf("{\"id\":\"%c\",\"bind\":\"%s\",\"srtp\":%s,\"suite\":\"%s\"", opt.id, me,
 	       opt.srtp ? "true" : "false", opt.srtp ? opt.suite : "");
 	printf(",\"sent\":%" PRIu64 ",\"sent_rtcp\":%" PRIu64 ",\"sent_bytes\":%" PRIu64
-	       ",\"tampered\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"send_errors\":%" PRIu64,
+	       ",\"tampered\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"send_errors\":%" PRIu64
+	       ",\"mid_tagged\":%" PRIu64,
 	       fig.sent_rtp, fig.sent_rtcp, fig.sent_bytes, fig.tampered, fig.truncated,
-	       fig.send_errors);
+	       fig.send_errors, fig.mid_tagged);
 	printf(",\"received\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"decrypted_ok\":%" PRIu64
 	       ",\"rtp_ok\":%" PRIu64 ",\"rtcp_ok\":%" PRIu64 ",\"auth_fail\":%" PRIu64
 	       ",\"replay\":%" PRIu64 ",\"srtp_other\":%" PRIu64 ",\"not_rtp\":%" PRIu64
@@ -746,6 +765,9 @@ static void usage(void)
 	    "  --count N              rounds (one packet per SSRC each; default 50)\n"
 	    "  --rate R               rounds per second (default 50)\n"
 	    "  --size N               payload bytes, >= %d (default 160)\n"
+	    "  --mid ID:A[,B...]      the MID header extension (one-byte form, id 1-14) with value\n"
+	    "                         A on the first --ssrc's packets, B on the second's...\n"
+	    "  --mid-packets N        ... on the first N packets of each SSRC only (all)\n"
 	    "  --pt N[,N...] --clock HZ  payload type (0), one per --ssrc when several; RTP clock "
 	    "(8000)\n"
 	    "  --id C --expect-id C   this sender's mark in payloads; the peer's (default any)\n"
@@ -809,7 +831,8 @@ int main(int argc, char **argv)
 	    {"tamper", 1, 0, 'T'},	{"truncate", 1, 0, 'U'},    {"start-delay-ms", 1, 0, 'd'},
 	    {"linger-ms", 1, 0, 'l'},	{"duration-ms", 1, 0, 'D'}, {"expect", 1, 0, 'x'},
 	    {"expect-rtcp", 1, 0, 'X'}, {"dump-tx", 1, 0, 'w'},	    {"dump-rx", 1, 0, 'W'},
-	    {"quiet", 0, 0, 'Q'},	{"help", 0, 0, 'h'},	    {0, 0, 0, 0}};
+	    {"quiet", 0, 0, 'Q'},	{"help", 0, 0, 'h'},	    {"mid", 1, 0, 'M'},
+	    {"mid-packets", 1, 0, 'P'}, {0, 0, 0, 0}};
 	const char *ktx = NULL, *krx = NULL;
 	bool have_bind = false;
 	int c, n;
@@ -873,6 +896,30 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			opt.clock_hz = num(optarg, 1000000);
+			break;
+		case 'M': { /* ID:A[,B...] */
+			char *e;
+			unsigned long id = strtoul(optarg, &e, 10);
+			if (e == optarg || *e != ':' || id < 1 || id > 14)
+				usage();
+			opt.mid_ext = (unsigned)id;
+			opt.nmid = 0;
+			for (char *v = e + 1, *c; v && *v && opt.nmid < MAX_SSRC; v = c ? c + 1 : NULL) {
+				c = strchr(v, ',');
+				size_t l = c ? (size_t)(c - v) : strlen(v);
+				if (!l || l > 16)
+					usage();
+				memcpy(opt.mids[opt.nmid], v, l);
+				opt.mids[opt.nmid++][l] = '\0';
+			}
+			if (!opt.nmid)
+				usage();
+			if (!opt.mid_packets)
+				opt.mid_packets = UINT32_MAX;
+			break;
+		}
+		case 'P':
+			opt.mid_packets = num(optarg, 100000000);
 			break;
 		case 'i':
 			opt.id = (uint8_t)optarg[0];
