@@ -32,6 +32,9 @@ $(eval $(call unit_test,test_media_ice,$(B)/dataplane/media/media_ice.o $(B)/dat
 # libFuzzer target over media_ice_check alone (tests/fuzz/fuzz_media_ice.c): any datagram
 # against an ICE leg's credentials; an answer only for a request that authenticates.
 $(eval $(call fuzzer,fuzz_media_ice,dataplane/media/media_ice.c dataplane/turn/stun_msg.c crypto/stun_auth.c,$(SSL_LIBS)))
+# libFuzzer target over the RTP header extension parser a BUNDLE group's MID is read with
+# (tests/fuzz/fuzz_rtp_ext.c)
+$(eval $(call fuzzer,fuzz_rtp_ext,,$(DPDK_CFLAGS)))
 
 # Every dataplane tunable against the configuration key it overrides (range, default): the
 # core's, TURN's and the anchor's configuration tables, registered by their constructors.
