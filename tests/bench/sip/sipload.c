@@ -29,7 +29,15 @@
  *   -p FILE    (repeatable, up to 16) a /proc/PID[/task/TID]/stat file: its utime + stime
  *              are read at the edges of the measured window, and register/call print their
  *              sum in seconds as a fourth field, then each file's: the servers' CPU the
- *              chains cost. */
+ *              chains cost.
+ *   -a FILE    storm (tests/bench/ha.sh): a device whose REGISTER is refused or whose
+ *              connection breaks is counted and given up (no retry) instead of ending the
+ *              run; each acknowledged device is written to FILE at its 200, as
+ *              "userN ADDR:PORT" (the Contact's host and port). The output gets two more
+ *              fields: "<acknowledged> <seconds> <per second> <503s> <other failures>".
+ *   -k N:PID   storm: SIGKILL to PID right after the Nth 200 (mid-storm, at a known point);
+ *              "killed PID at EPOCH_SECONDS after N" goes to stderr, and at the end how
+ *              many 200s were read after it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -37,6 +45,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +75,8 @@ enum step {
 	S_BYE,
 	S_CALLEE,
 	S_CONNECTING,
-	S_HANDSHAKE
+	S_HANDSHAKE,
+	S_FAILED /* -a: refused or cut off, given up */
 };
 
 struct conn {
@@ -103,6 +113,11 @@ static unsigned ncpu_files;
 static unsigned char ws_mask[4];
 static double hold_s; /* -H: a call's length from its ACK to its BYE */
 static bool dump_sdp; /* -d: the first message with an SDP body received, on stderr */
+static FILE *acked_f; /* -a: acknowledged devices; failures counted, not fatal */
+static unsigned long fail503_n, failother_n;
+static unsigned long kill_after; /* -k N:PID */
+static pid_t kill_pid;
+static unsigned long acked_after_kill; /* 200s read after the kill (sent before it or not) */
 
 static double now_s(void)
 {
@@ -119,6 +134,27 @@ static __attribute__((noreturn)) void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
+}
+
+/* -a: a storm device's connection closed, the device given up */
+static void storm_close(struct conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	close(c->fd); /* leaves the epoll set with it */
+	c->fd = -1;
+	c->step = S_FAILED;
+}
+
+/* -a: a storm device refused (code) or cut off (0): counted, its connection closed */
+static void storm_fail(struct conn *c, int code)
+{
+	if (code == 503)
+		fail503_n++;
+	else
+		failother_n++;
+	storm_close(c);
 }
 
 /* Sends one SIP message: as it is over TLS, in one masked text frame over WebSocket. */
@@ -453,6 +489,10 @@ static void on_msg(struct conn *c, const char *m, size_t len)
 	}
 	if (code < 200)
 		return;
+	if (acked_f && ((c->step == S_REG1 && code != 401) || (c->step == S_REG2 && code != 200))) {
+		storm_fail(c, code);
+		return;
+	}
 	switch (c->step) {
 	case S_REG1:
 		if (code != 401)
@@ -471,6 +511,18 @@ static void on_msg(struct conn *c, const char *m, size_t len)
 			break;
 		}
 		done_n++;
+		if (acked_f) /* flushed: what a crash of ours leaves is still the truth */
+			fprintf(acked_f, "%s %s\n", user, c->local), fflush(acked_f);
+		if (kill_pid && done_n > kill_after)
+			acked_after_kill++;
+		if (kill_pid && done_n == kill_after) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			if (kill(kill_pid, SIGKILL) < 0)
+				die("kill %d: %s", (int)kill_pid, strerror(errno));
+			fprintf(stderr, "killed %d at %ld.%03ld after %lu\n", (int)kill_pid,
+				(long)ts.tv_sec, ts.tv_nsec / 1000000, done_n);
+		}
 		if (mode == M_STORM)
 			c->step = S_IDLE; /* registered: the device stays connected */
 		else
@@ -577,6 +629,14 @@ static void conn_read(struct conn *c)
 	int n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len - 1));
 	if (n <= 0 && SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ)
 		return; /* storm: non-blocking, a record not complete yet */
+	if (n <= 0 && acked_f && c->step != S_IDLE) {
+		storm_fail(c, 0);
+		return;
+	}
+	if (n <= 0 && acked_f) { /* an acknowledged device's flow closed later: not counted */
+		storm_close(c);
+		return;
+	}
 	if (n <= 0)
 		die("connection closed by the server");
 	c->len += (size_t)n;
@@ -687,6 +747,10 @@ static bool storm_step(struct conn *c)
 		int err = 0;
 		socklen_t el = sizeof(err);
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err && acked_f) {
+			storm_fail(c, 0);
+			return false;
+		}
 		if (err)
 			die("connect %s:%d: %s", host, port, strerror(err));
 		storm_local(c);
@@ -700,6 +764,10 @@ static bool storm_step(struct conn *c)
 			int e = SSL_get_error(c->ssl, r);
 			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 				return false;
+			if (acked_f) {
+				storm_fail(c, 0);
+				return false;
+			}
 			die("TLS handshake with %s:%d failed", host, port);
 		}
 		char user[32];
@@ -724,7 +792,7 @@ static void run_storm(unsigned window)
 		die("out of memory");
 	unsigned next = 0, opening = 0;
 	double t0 = now_s();
-	while (done_n < target_n) {
+	while (done_n + fail503_n + failother_n < target_n) {
 		while (next < target_n && opening < window) {
 			storm_open(&cs[next], next, ep);
 			next++;
@@ -735,11 +803,16 @@ static void run_storm(unsigned window)
 			die("timeout: %lu of %lu registered", done_n, target_n);
 		for (int k = 0; k < n; k++) {
 			struct conn *c = &cs[evs[k].data.u32];
+			if (c->step == S_FAILED)
+				continue; /* an event read before its close */
+			bool opening_now = c->step == S_CONNECTING || c->step == S_HANDSHAKE;
 			if (storm_step(c)) {
 				/* handshake done: only reads from now on */
 				struct epoll_event ev = {.events = EPOLLIN,
 							 .data.u32 = evs[k].data.u32};
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+				opening--;
+			} else if (opening_now && c->step == S_FAILED) {
 				opening--;
 			}
 			/* TLS may hold a whole record already read */
@@ -749,7 +822,12 @@ static void run_storm(unsigned window)
 		}
 	}
 	double dt = now_s() - t0;
-	printf("%lu %.3f %.1f\n", done_n, dt, done_n / dt);
+	if (kill_pid)
+		fprintf(stderr, "%lu acknowledged after the kill\n", acked_after_kill);
+	if (acked_f)
+		printf("%lu %.3f %.1f %lu %lu\n", done_n, dt, done_n / dt, fail503_n, failother_n);
+	else
+		printf("%lu %.3f %.1f\n", done_n, dt, done_n / dt);
 }
 
 /* utime + stime of each -p file, in clock ticks */
@@ -775,8 +853,17 @@ static void cpu_ticks(unsigned long long *t)
 int main(int argc, char **argv)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "+w:rp:H:d")) != -1) {
-		if (opt == 'd')
+	while ((opt = getopt(argc, argv, "+w:rp:H:da:k:")) != -1) {
+		if (opt == 'a') {
+			if (!(acked_f = fopen(optarg, "w")))
+				die("cannot write %s: %s", optarg, strerror(errno));
+		} else if (opt == 'k') {
+			long p = 0;
+			if (sscanf(optarg, "%lu:%ld", &kill_after, &p) != 2 || !kill_after ||
+			    p <= 0)
+				die("-k N:PID, not %s", optarg);
+			kill_pid = (pid_t)p;
+		} else if (opt == 'd')
 			dump_sdp = true;
 		else if (opt == 'H')
 			hold_s = atoi(optarg) / 1000.0;
@@ -787,8 +874,8 @@ int main(int argc, char **argv)
 		else if (opt == 'p' && ncpu_files < 16)
 			cpu_files[ncpu_files++] = optarg;
 		else
-			die("sipload [-w ORIGIN] [-r] [-H MS] [-d] [-p /proc/PID/stat]... MODE "
-			    "...");
+			die("sipload [-w ORIGIN] [-r] [-H MS] [-d] [-a FILE] [-k N:PID] "
+			    "[-p /proc/PID/stat]... MODE ...");
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
@@ -834,6 +921,8 @@ int main(int argc, char **argv)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (RAND_bytes(ws_mask, sizeof(ws_mask)) != 1)
 		die("RAND_bytes");
+	if ((acked_f || kill_pid) && mode != M_STORM)
+		die("-a and -k are for storm mode");
 	if (mode == M_STORM) {
 		if (ws_origin)
 			die("storm is over TLS only");
