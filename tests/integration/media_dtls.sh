@@ -28,78 +28,10 @@
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-trap 'trap "" INT TERM; exit 130' INT TERM
-pr_need_root
-DP=$BUILD/poprelay-dataplane
-DTLS=$BUILD/poprelay-dtls
-CTL=$BUILD/poprelayctl
-EXP=$BUILD/poprelay-exporter
-MPEER=$BUILD/tests/integration/media/mpeer
-PEER=$BUILD/tests/integration/media/dtlspeer
-H=$PR_ROOT/tests/integration/media
-for b in "$DP" "$DTLS" "$MPEER" "$PEER" "$CTL" "$EXP"; do [ -x "$b" ] || pr_fail "$b not built"; done
-TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
-PREFIX=md-dtls
-RELAY=198.51.100.10
-IPA=198.51.100.21
-IPB=198.51.100.22
-IPX=198.51.100.66
-S80=AES_CM_128_HMAC_SHA1_80
-UFRAG=anch0r
-PWD=Pr1v8+ice/pwd/of/the/anchor
-RUFRAG=br0wser
+. "$(dirname "$0")/media/dtlsenv.sh"
+de_init mk md-dtls
+de_topology a=$IPA b=$IPB x=$IPX
 
-tmp=$(pr_tmpdir)
-pr_redis_start "$tmp"
-ms_redis() { redis-cli -s "$tmp/redis.sock" "$@"; }
-MS_RELAY=$RELAY
-. "$H/sessions.sh"
-
-for ns in mk-pop mk-br mk-a mk-b mk-x; do
-	pr_netns $ns
-	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n mk-br link add mdbr type bridge
-ip -n mk-br link set mdbr up
-pr_veth mk-pop mdp0 mk-br mdbp
-for d in a b x; do pr_veth mk-$d md${d}0 mk-br mdb$d; done
-for p in mdbp mdba mdbb mdbx; do ip -n mk-br link set $p master mdbr; done
-ip -n mk-a addr add $IPA/24 dev mda0
-ip -n mk-b addr add $IPB/24 dev mdb0
-ip -n mk-x addr add $IPX/24 dev mdx0
-
-sed -e "s|^device = .*|device = net_af_packet0,iface=mdp0,qpairs=2|" \
-	-e "s|^huge = .*|huge = no|" -e "s|^memory_mb = .*|memory_mb = 256|" \
-	-e "s|^file_prefix = .*|file_prefix = $PREFIX|" \
-	-e "s|^mbuf_pool_size = .*|mbuf_pool_size = 8191|" \
-	-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 20|" \
-	-e "s|^socket = .*|socket = $tmp/redis.sock|" \
-	-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
-	"$PR_ROOT/images/poprelay.conf" >"$tmp/dp.conf"
-cat >>"$tmp/dp.conf" <<CONF
-
-[media]
-port_min = 31000
-port_max = 31199
-consumer = dataplane
-stats_interval_ms = 500
-dtls_socket = $tmp/dtls.sock
-
-[dtls]
-dataplane_socket = $tmp/dtls.sock
-cert_dir = $tmp/anchor-cert
-handshake_timeout_s = 4
-CONF
-pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
-
-tel() { $TEL $PREFIX "$@"; }
-start_dp() {
-	ip netns exec mk-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
-	dp_pid=$!
-	pr_on_exit "kill -9 $dp_pid 2>/dev/null"
-	pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
-		{ tail -30 "$tmp/dp.log"; pr_fail "the dataplane did not come up with the media anchor"; }
-}
 # bad [dtls] values are refused at start, the key named
 for bad in "rotate_days = 0" "max_handshakes = many" "colour = blue"; do
 	printf '[dtls]\n%s\n' "$bad" >"$tmp/bad.conf"
@@ -109,80 +41,8 @@ for bad in "rotate_days = 0" "max_handshakes = many" "colour = blue"; do
 		pr_fail "poprelay-dtls: '$bad' not refused with its key named (exit $rc: $(cat "$tmp/bad.out"))"
 done
 pr_log "ok: bad [dtls] values refused at start, the key named"
-start_dp
-"$DTLS" -c "$tmp/dp.conf" >>"$tmp/dtls.log" 2>&1 &
-dtls_pid=$!
-pr_on_exit "kill $dtls_pid 2>/dev/null"
-attached() { tel /poprelay/media/stats | grep -q '"dtls_process_attached": 1'; }
-pr_wait_for 10 attached || { tail -20 "$tmp/dtls.log"; pr_fail "poprelay-dtls did not attach"; }
-AFPR=$(ms_redis GET pr:dtls:fingerprint)
-[[ $AFPR =~ ^sha-256\ ([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] || pr_fail "pr:dtls:fingerprint is '$AFPR'"
-for d in a b x; do
-	ip netns exec mk-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "mk-$d cannot ping the relay"
-done
+de_start
 
-# the browser's self-signed certificate, and another one (not in any SDP)
-for c in browser other; do
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$c \
-		-days 2 -keyout "$tmp/$c.key" -out "$tmp/$c.crt" 2>/dev/null
-done
-BFPR="sha-256 $(openssl x509 -in "$tmp/browser.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
-
-FAILS=()
-chk() {
-	local label=$1
-	shift
-	if python3 "$H/check.py" "$@"; then
-		pr_log "ok: $label"
-	else
-		FAILS+=("$label")
-		pr_log "FAIL: $label"
-	fi
-}
-declare -A PIDS
-peer() {
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$MPEER" "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" &
-	PIDS[$name]=$!
-	pr_on_exit "kill ${PIDS[$name]} 2>/dev/null"
-}
-waitp() {
-	local n rc
-	for n in "$@"; do
-		rc=0
-		wait "${PIDS[$n]}" || rc=$?
-		[ $rc = 0 ] || { cat "$tmp/$n.err" >&2; pr_fail "mpeer $n exited $rc"; }
-	done
-}
-# dtls NS IP:PORT [ARGS...]: the browser's transport toward leg a (31000 unless --to follows)
-dtls() {
-	local ns=$1 from=$2
-	shift 2
-	ip netns exec "$ns" "$PEER" --bind "$from" --cert "$tmp/browser.crt" --key "$tmp/browser.key" \
-		--anchor-fpr "$AFPR" "$@" || true
-}
-mstats() { tel /poprelay/media/stats; }
-drops() { tel /poprelay/drops; }
-sess() { tel "/poprelay/media/session,$1"; }
-live() { sess "$1" | grep -q '"id"'; }
-
-# A session whose leg a is a browser's: ICE-lite and DTLS-SRTP (the slowpath's contract).
-# ms_store_dtls OP ID A_PORT FPR B_PORT [SETUP]: leg b is an SDES device with KB_RX/KB_TX;
-# SETUP our role on leg a (passive unless given).
-KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
-ms_store_dtls() {
-	local op=$1 id=$2 ap=$3 fpr=$4 bp=$5 setup=${6:-passive} now a b
-	now=$(date +%s)
-	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$ap mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
-	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$KB_RX tx=$KB_TX mux=1")
-	ms_tx <<TX
-DEL pr:session:$id
-HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup $setup a_dtls_fingerprint "$fpr"
-SADD pr:sessions $id
-XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
-TX
-}
 ms_store_dtls install sd 31000 "$BFPR" 31002 || pr_fail "session sd: redis refused the record"
 pr_wait_for 5 live sd || { tail -5 "$tmp/dp.log"; pr_fail "session sd not installed"; }
 
@@ -241,7 +101,7 @@ pr_log "d: kill -9 of the dataplane, then a restart"
 kill -9 $dp_pid
 wait $dp_pid 2>/dev/null || true
 rm -rf "/var/run/dpdk/$PREFIX"
-start_dp
+de_start_dp
 pr_wait_for 5 live sd || pr_fail "session sd not restored"
 pr_wait_for 10 attached || true
 media d 3000
@@ -262,7 +122,7 @@ chk "e: the keys are kept across the update, written back to the hash, and media
 
 # ---- f: a certificate that is not the fingerprint ----
 pr_log "f: the peer's certificate is not the SDP's fingerprint"
-OFPR="sha-256 $(openssl x509 -in "$tmp/other.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
+OFPR=$(fpr_of "$tmp/other.crt")
 ms_store_dtls install sw 31004 "$OFPR" 31006 || pr_fail "session sw: redis refused the record"
 pr_wait_for 5 live sw || pr_fail "session sw not installed"
 M0=$(mstats)
@@ -330,17 +190,9 @@ fi
 
 # ---- i: the exporter ----
 pr_log "i: poprelay-exporter's ICE and DTLS-SRTP families against the telemetry"
-ip netns exec mk-pop "$EXP" -c "$tmp/dp.conf" -l 127.0.0.1:9469 2>"$tmp/exp.log" &
-pr_on_exit "kill $! 2>/dev/null"
-metrics_check() { # LABEL: scrape between two telemetry reads, promtool, webrtc_metrics.py
-	local rc=0
-	mstats >"$tmp/m0.json"
-	pr_wait_for 5 ip netns exec mk-pop curl -sf -o "$tmp/m" http://127.0.0.1:9469/metrics ||
-		{ cat "$tmp/exp.log" >&2; pr_fail "the exporter does not answer"; }
-	mstats >"$tmp/m1.json"
-	promtool check metrics <"$tmp/m" >"$tmp/promtool.out" 2>&1 || rc=$?
-	python3 "$H/webrtc_metrics.py" "$tmp/m" "$tmp/m0.json" "$tmp/m1.json" "$PR_ROOT/docs/metrics.md" || rc=1
-	if [ $rc = 0 ]; then pr_log "ok: $1"; else cat "$tmp/promtool.out"; FAILS+=("$1"); pr_log "FAIL: $1"; fi
+de_exporter
+metrics_check() { # LABEL: de_scrape, "ok: LABEL" or a failure
+	if de_scrape; then pr_log "ok: $1"; else FAILS+=("$1"); pr_log "FAIL: $1"; fi
 }
 metrics_check "i: the ICE and DTLS-SRTP families equal the telemetry (process attached), promtool accepts them"
 grep -qE '^poprelay_dtls_handshakes_failed_total\{reason="fingerprint"\} 1$' "$tmp/m" &&
@@ -349,9 +201,7 @@ grep -qE '^poprelay_dtls_handshakes_failed_total\{reason="fingerprint"\} 1$' "$t
 	{ FAILS+=("i: figures"); pr_log "FAIL: i: the scenarios' figures are not in the scrape"; }
 # poprelayctl status has a row for poprelay-dtls (the file has [dtls]): up while attached
 "$CTL" -c "$tmp/dp.conf" status >"$tmp/st1.txt" 2>&1 || true
-kill $dtls_pid
-wait $dtls_pid 2>/dev/null || true
-pr_wait_for 5 sh -c "! $TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_process_attached\": 1'" || true
+de_stop_dtls
 metrics_check "i: poprelay-dtls stopped: its own figures left out, the dataplane's still there"
 "$CTL" -c "$tmp/dp.conf" status >"$tmp/st2.txt" 2>&1 || true
 if grep -Eq '^dtls +up +attached; 0 handshakes in progress, [1-9][0-9]* completed' "$tmp/st1.txt" &&
@@ -363,10 +213,4 @@ else
 	pr_log "FAIL: status: no dtls row up while attached and down once stopped"
 fi
 
-if [ ${#FAILS[@]} -gt 0 ]; then
-	printf 'failed: %s\n' "${FAILS[@]}" >&2
-	tail -20 "$tmp/dp.log" >&2
-	tail -20 "$tmp/dtls.log" >&2
-	exit 1
-fi
-pr_log "media_dtls: all scenarios passed"
+de_finish media_dtls

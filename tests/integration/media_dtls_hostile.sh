@@ -24,153 +24,26 @@
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-trap 'trap "" INT TERM; exit 130' INT TERM
-pr_need_root
-DP=$BUILD/poprelay-dataplane
-DTLS=$BUILD/poprelay-dtls
-EXP=$BUILD/poprelay-exporter
-MPEER=$BUILD/tests/integration/media/mpeer
-PEER=$BUILD/tests/integration/media/dtlspeer
-H=$PR_ROOT/tests/integration/media
-for b in "$DP" "$DTLS" "$EXP" "$MPEER" "$PEER"; do [ -x "$b" ] || pr_fail "$b not built"; done
+. "$(dirname "$0")/media/dtlsenv.sh"
+de_init mh md-hostile
 command -v openssl >/dev/null || pr_fail "openssl missing"
 command -v promtool >/dev/null || pr_fail "promtool missing (make deps installs prometheus)"
-TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
 HOSTILE="python3 $H/dtls_hostile.py"
-PREFIX=md-hostile
-RELAY=198.51.100.10
-IPA=198.51.100.21
-IPB=198.51.100.22
-S80=AES_CM_128_HMAC_SHA1_80
-UFRAG=anch0r
-PWD=Pr1v8+ice/pwd/of/the/anchor
-RUFRAG=br0wser
-
-tmp=$(pr_tmpdir)
-pr_redis_start "$tmp"
-ms_redis() { redis-cli -s "$tmp/redis.sock" "$@"; }
-MS_RELAY=$RELAY
-. "$H/sessions.sh"
-
-for ns in mh-pop mh-br mh-a mh-b mh-x; do
-	pr_netns $ns
-	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n mh-br link add mhbr type bridge
-ip -n mh-br link set mhbr up
-pr_veth mh-pop mhp0 mh-br mhbp
-for d in a b x; do pr_veth mh-$d mh${d}0 mh-br mhb$d; done
-for p in mhbp mhba mhbb mhbx; do ip -n mh-br link set $p master mhbr; done
-ip -n mh-a addr add $IPA/24 dev mha0
-ip -n mh-b addr add $IPB/24 dev mhb0
+de_topology a=$IPA b=$IPB x
 # mh-x: the hostile host, 16 addresses (198.51.100.70-85)
 XS=()
 for i in $(seq 70 85); do
 	ip -n mh-x addr add 198.51.100.$i/24 dev mhx0
 	XS+=(198.51.100.$i)
 done
-
-sed -e "s|^device = .*|device = net_af_packet0,iface=mhp0,qpairs=2|" \
-	-e "s|^huge = .*|huge = no|" -e "s|^memory_mb = .*|memory_mb = 256|" \
-	-e "s|^file_prefix = .*|file_prefix = $PREFIX|" \
-	-e "s|^mbuf_pool_size = .*|mbuf_pool_size = 8191|" \
-	-e "s|^worker_idle_sleep_us = .*|worker_idle_sleep_us = 20|" \
-	-e "s|^socket = .*|socket = $tmp/redis.sock|" \
-	-e "s|^user = .*|user =|" -e "s|^password_file = .*|password_file =|" \
-	"$PR_ROOT/images/poprelay.conf" >"$tmp/dp.conf"
-cat >>"$tmp/dp.conf" <<CONF
-
-[media]
-port_min = 32000
-port_max = 32199
-consumer = dataplane
-stats_interval_ms = 500
-dtls_socket = $tmp/dtls.sock
-
-[dtls]
-dataplane_socket = $tmp/dtls.sock
-cert_dir = $tmp/anchor-cert
-handshake_timeout_s = 2
+DE_PORTS=32000-32199
+DE_DTLS_CONF="handshake_timeout_s = 2
 max_handshakes = 2
-per_source_per_s = 1
-CONF
-pr_on_exit "rm -rf /var/run/dpdk/$PREFIX"
-
-tel() { $TEL $PREFIX "$@"; }
-ip netns exec mh-pop "$DP" -c "$tmp/dp.conf" >>"$tmp/dp.out" 2>>"$tmp/dp.log" &
-pr_on_exit "kill -9 $! 2>/dev/null"
-pr_wait_for 30 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
-	{ tail -30 "$tmp/dp.log"; pr_fail "the dataplane did not come up with the media anchor"; }
-"$DTLS" -c "$tmp/dp.conf" >>"$tmp/dtls.log" 2>&1 &
-pr_on_exit "kill $! 2>/dev/null"
-pr_wait_for 10 sh -c "$TEL $PREFIX /poprelay/media/stats | grep -q '\"dtls_process_attached\": 1'" ||
-	{ tail -20 "$tmp/dtls.log"; pr_fail "poprelay-dtls did not attach"; }
-AFPR=$(ms_redis GET pr:dtls:fingerprint)
-for d in a b x; do
-	ip netns exec mh-$d ping -c 1 -W 2 $RELAY >/dev/null || pr_fail "mh-$d cannot ping the relay"
-done
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=browser \
-	-days 2 -keyout "$tmp/browser.key" -out "$tmp/browser.crt" 2>/dev/null
-BFPR="sha-256 $(openssl x509 -in "$tmp/browser.crt" -noout -fingerprint -sha256 | sed 's/.*=//')"
+per_source_per_s = 1"
+# the browsers that complete: the anchor's ICE credentials on every check
+DE_DTLS_ARGS=(--ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+de_start
 ip netns exec mh-x $HOSTILE capture "$tmp/hello.bin" >/dev/null || pr_fail "no ClientHello captured from openssl s_client"
-
-FAILS=()
-chk() {
-	local label=$1
-	shift
-	if python3 "$H/check.py" "$@"; then
-		pr_log "ok: $label"
-	else
-		FAILS+=("$label")
-		pr_log "FAIL: $label"
-	fi
-}
-declare -A PIDS
-mpeer() {
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$MPEER" "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" &
-	PIDS[$name]=$!
-	pr_on_exit "kill ${PIDS[$name]} 2>/dev/null"
-}
-waitp() {
-	local n rc
-	for n in "$@"; do
-		rc=0
-		wait "${PIDS[$n]}" || rc=$?
-		[ $rc = 0 ] || { cat "$tmp/$n.err" >&2; pr_fail "$n exited $rc"; }
-	done
-}
-# dtls NS IP:PORT --to RELAY:PORT [ARGS...]: a browser that completes (dtlspeer)
-dtls() {
-	local ns=$1 from=$2
-	shift 2
-	ip netns exec "$ns" "$PEER" --bind "$from" --cert "$tmp/browser.crt" --key "$tmp/browser.key" \
-		--anchor-fpr "$AFPR" --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG "$@" || true
-}
-mstats() { tel /poprelay/media/stats; }
-drops() { tel /poprelay/drops; }
-live() { tel "/poprelay/media/session,$1" | grep -q '"id"'; }
-events() { ms_redis XRANGE pr:sessions:events - + | paste -sd' '; }
-# has_event ID REASON: 1 when pr:sessions:events reports session ID to end for REASON
-has_event() { events | grep -cE "(^| )id $1 cdr_id cdr-$1 reason $2( |$)" || true; }
-
-# A session whose leg a is a browser's (ICE-lite, DTLS-SRTP, SETUP our role: passive unless
-# given) and leg b an SDES device: store_dtls ID A_PORT [SETUP]
-KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
-store_dtls() {
-	local id=$1 ap=$2 setup=${3:-passive} now a b
-	now=$(date +%s)
-	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$ap mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
-	b=$(ms_leg_fields b "peer=$IPB:$((ap + 10002)) relay=$((ap + 2)) suite=$S80 rx=$KB_RX tx=$KB_TX mux=1")
-	ms_tx <<TX
-DEL pr:session:$id
-HSET pr:session:$id v 1 id $id call_id call-$id@media-dtls-hostile.test cdr_id cdr-$id media audio mline 0 idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup $setup a_dtls_fingerprint "$BFPR"
-SADD pr:sessions $id
-XADD pr:sessions:stream MAXLEN ~ 100000 * op install id $id ts $now
-TX
-	pr_wait_for 5 live "$id" || pr_fail "session $id not installed"
-}
 
 # ---- a: a ClientHello flood beside an SDES call ----
 pr_log "a: a ClientHello flood from 16 sources never nominated, beside an SDES call"
@@ -178,12 +51,12 @@ K1=$(ms_key $S80) K2=$(ms_key $S80) K3=$(ms_key $S80) K4=$(ms_key $S80)
 ms_store install sc "peer=$IPA:42000 relay=32000 suite=$S80 rx=$K1 tx=$K2 mux=1" \
 	"peer=$IPB:42002 relay=32002 suite=$S80 rx=$K3 tx=$K4 mux=1" || pr_fail "session sc refused"
 pr_wait_for 5 live sc || pr_fail "session sc not installed"
-store_dtls sd 32004
+de_store sd 32004
 M0=$(mstats) D0=$(drops)
-mpeer mh-a call-a --bind $IPA:42000 --to $RELAY:32000 --suite $S80 --tx-key "$K1" --rx-key "$K2" \
+peer mh-a call-a --bind $IPA:42000 --to $RELAY:32000 --suite $S80 --tx-key "$K1" --rx-key "$K2" \
 	--rtcp-mux --id A --expect-id B --ssrc 0xa0000001 --seq 100 --count 300 --rate 100 \
 	--start-delay-ms 300 --expect 300 --linger-ms 2000
-mpeer mh-b call-b --bind $IPB:42002 --to $RELAY:32002 --suite $S80 --tx-key "$K3" --rx-key "$K4" \
+peer mh-b call-b --bind $IPB:42002 --to $RELAY:32002 --suite $S80 --tx-key "$K3" --rx-key "$K4" \
 	--rtcp-mux --id B --expect-id A --ssrc 0xb0000001 --seq 100 --count 300 --rate 100 \
 	--start-delay-ms 300 --expect 300 --linger-ms 2000
 SRCS=$(IFS=,; echo "${XS[*]}")
@@ -202,7 +75,7 @@ chk "a: the SDES call relays through the flood; the ClientHellos are dropped on 
 
 # ---- b: the process's per-source rate limit ----
 pr_log "b: three new legs' ClientHellos from one nominated source within a second"
-for i in 1 2 3; do store_dtls r$i $((32006 + 4 * i)); done
+for i in 1 2 3; do de_store r$i $((32006 + 4 * i)); done
 M0=$(mstats)
 for i in 1 2 3; do
 	dtls mh-a $IPA:$((43006 + 4 * i)) --to $RELAY:$((32006 + 4 * i)) --timeout-ms 12000 >"$tmp/r$i.json" &
@@ -219,8 +92,8 @@ chk "b: one new leg a second from a source: the others are rate-limited, their r
 
 # ---- c: max_handshakes and handshake_timeout_s ----
 pr_log "c: two stalled handshakes hold both slots; a third passive leg and an active one meanwhile"
-for i in 1 2 3; do store_dtls s$i $((32020 + 4 * i)); done
-store_dtls s4 32040 active
+for i in 1 2 3; do de_store s$i $((32020 + 4 * i)); done
+de_store s4 32040 active
 M0=$(mstats)
 for i in 1 2; do
 	ip netns exec mh-x $HOSTILE stall --bind ${XS[$i]}:44000 --to $RELAY:$((32020 + 4 * i)) \
@@ -253,7 +126,7 @@ chk "c: an active leg refused busy is reported to end (dtls-busy), not left wait
 
 # ---- d: STUN checks with a wrong MESSAGE-INTEGRITY ----
 pr_log "d: nominating checks with a wrong MESSAGE-INTEGRITY, then a ClientHello from there"
-store_dtls w 32044
+de_store w 32044
 M0=$(mstats) D0=$(drops)
 W=()
 for i in 1 2 3 4 5; do
@@ -271,15 +144,9 @@ chk "d: wrong MESSAGE-INTEGRITY: unanswered, counted, no latch; the source's Cli
 
 # ---- e: the exporter after all this ----
 pr_log "e: poprelay-exporter's ICE and DTLS-SRTP families"
-ip netns exec mh-pop "$EXP" -c "$tmp/dp.conf" -l 127.0.0.1:9469 2>"$tmp/exp.log" &
-pr_on_exit "kill $! 2>/dev/null"
-mstats >"$tmp/m0.json"
-pr_wait_for 5 ip netns exec mh-pop curl -sf -o "$tmp/m" http://127.0.0.1:9469/metrics ||
-	{ cat "$tmp/exp.log" >&2; pr_fail "the exporter does not answer"; }
-mstats >"$tmp/m1.json"
+de_exporter
 rc=0
-promtool check metrics <"$tmp/m" >"$tmp/promtool.out" 2>&1 || { cat "$tmp/promtool.out"; rc=1; }
-python3 "$H/webrtc_metrics.py" "$tmp/m" "$tmp/m0.json" "$tmp/m1.json" "$PR_ROOT/docs/metrics.md" || rc=1
+de_scrape || rc=1
 for s in 'poprelay_dtls_rate_limited_total [1-9]' 'poprelay_dtls_handshakes_failed_total\{reason="busy"\} [1-9]' \
 	'poprelay_dtls_handshakes_failed_total\{reason="timeout"\} 2' \
 	'poprelay_media_ice_checks_total\{verdict="bad_integrity"\} 5' \
@@ -288,10 +155,4 @@ for s in 'poprelay_dtls_rate_limited_total [1-9]' 'poprelay_dtls_handshakes_fail
 done
 if [ $rc = 0 ]; then pr_log "ok: e: the exporter shows the hostile input's figures, equal to the telemetry"; else FAILS+=("e: exporter"); fi
 
-if [ ${#FAILS[@]} -gt 0 ]; then
-	printf 'failed: %s\n' "${FAILS[@]}" >&2
-	tail -20 "$tmp/dp.log" >&2
-	tail -30 "$tmp/dtls.log" >&2
-	exit 1
-fi
-pr_log "media_dtls_hostile: all scenarios passed"
+de_finish media_dtls_hostile
