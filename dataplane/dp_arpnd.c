@@ -8,6 +8,7 @@
 #include <rte_lcore.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/dp_ha.h"
 #include "dataplane/dp_neigh.h"
 
 static struct dp_lcore_stats *ctl_stats(void)
@@ -258,6 +259,10 @@ int dp_arpnd_probe(uint16_t port, const struct dp_ipaddr *addr)
 {
 	if (port >= dp_rt.nb_ports)
 		return -EINVAL;
+	/* Our addresses there are the [ha] peer's now: a request from one of them would
+	 * move the neighbours' entries for it back to us. */
+	if (dp_ha_fenced(port))
+		return -EADDRNOTAVAIL;
 	return addr->family == AF_INET ? arp_request(port, addr) : nd_solicit(port, addr);
 }
 

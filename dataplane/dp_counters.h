@@ -54,7 +54,8 @@
 	X(TX_FULL, "tx_full")                                                                      \
 	X(NO_MBUF, "no_mbuf")                                                                      \
 	X(FEATURE_UNKNOWN, "feature_unknown")                                                      \
-	X(UDP_HAIRPIN_REFUSED, "udp_hairpin_refused")
+	X(UDP_HAIRPIN_REFUSED, "udp_hairpin_refused")                                              \
+	X(HA_FENCED, "ha_fenced")
 
 #define DP_DROP_ENUM(e, n) DP_DROP_##e,
 enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
 #include <rte_common.h>
 #include <rte_telemetry.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "dataplane/dp_arpnd.h"
 #include "dataplane/dp_config.h"
 #include "dataplane/dp_feature.h"
@@ -23,6 +25,8 @@ struct dp_ha_cfg {
 	struct dp_prefix_list peer6;
 	uint32_t announce_count;
 	uint32_t announce_interval_ms;
+	uint32_t lease_ms;
+	char failback[DP_CFG_STR_MAX];
 };
 static struct dp_ha_cfg hcfg;
 
@@ -40,6 +44,12 @@ static const struct dp_cfg_key ha_keys[] = {
      "gratuitous ARPs / unsolicited NAs sent for each address at a takeover"},
     {"announce_interval_ms", DP_CFG_U32, 10, 10000, "500", HC(announce_interval_ms), 0,
      "spacing of those announcements"},
+    {"lease_ms", DP_CFG_U32, 100, 60000, "1500", HC(lease_ms), 0,
+     "lifetime of our liveness lease in Redis (pr:ha:alive:<own address>), refreshed every "
+     "third of it; the peer takes our addresses over only once it has expired"},
+    {"failback", DP_CFG_STR, 4, 6, "manual", HC(failback), 0,
+     "when our own addresses come back from the peer that holds them: manual (poprelayctl "
+     "ha failback) or auto (as soon as we run again)"},
 };
 
 static bool peer_in(const struct dp_prefix_list *l, const struct dp_ipaddr *a)
@@ -69,6 +79,11 @@ bool dp_ha_cfg_is_peer(const struct dp_ipaddr *a)
  * its port must exist. */
 static int ha_cfg_check(char *err, size_t errlen)
 {
+	if (strcmp(hcfg.failback, "manual") != 0 && strcmp(hcfg.failback, "auto") != 0) {
+		snprintf(err, errlen, "[ha] failback: got %s, expected manual or auto",
+			 hcfg.failback);
+		return -EINVAL;
+	}
 	if (!dp_ha_configured())
 		return 0;
 	if (hcfg.port >= dp_cfg.nb_ports) {
@@ -114,7 +129,9 @@ RTE_INIT(dp_ha_cfg_register)
 
 /* ---- runtime ---- */
 
-enum { HA_REQ_NONE, HA_REQ_TAKEOVER, HA_REQ_RELEASE };
+enum { HA_REQ_NONE, HA_REQ_TAKEOVER, HA_REQ_RELEASE, HA_REQ_FAILBACK };
+
+uint16_t dp_ha_fence_port = DP_HA_NO_FENCE; /* control: wo; workers: ro (atomic) */
 
 static bool held;	       /* control: wo; workers, telemetry: ro (atomic) */
 static int pending;	       /* telemetry: wo; control: takes it (atomic exchange) */
@@ -125,6 +142,28 @@ static int last_error;	       /* idem: negative errno of a feature at the last c
 static uint64_t announces;     /* idem: gratuitous ARPs and unsolicited NAs sent */
 static uint32_t announce_left; /* control only */
 static uint64_t announce_next_ms;
+static uint32_t own_announce_left; /* control only: our own addresses, after a failback */
+static uint64_t own_announce_next_ms;
+
+/* Fencing (dp_ha.h). Control only, unless marked: what telemetry reads is atomic. */
+static char own_name[INET6_ADDRSTRLEN];	 /* our [ha] port's primary address: our set */
+static char peer_name[INET6_ADDRSTRLEN]; /* the peer's first address: its set */
+static struct pr_redis *redis;
+static uint64_t redis_next_try_ms;
+static bool redis_warned;
+static bool own_checked;		 /* the start's look at pr:ha:held:<own> done */
+static bool own_features = true;	 /* the features hold what they serve on our addresses */
+static char fenced_by[INET6_ADDRSTRLEN]; /* telemetry: ro (racy string, display only) */
+static bool want_takeover;		 /* a takeover asked and not done yet (deferred) */
+static bool deferring;			 /* telemetry: ro (atomic): want_takeover, deferred */
+static int peer_lease = -1;		 /* telemetry: ro: 1 alive, 0 gone, -1 not known */
+static uint64_t takeover_deferred;	 /* telemetry: ro: takeovers that had to wait */
+static uint64_t takeover_unfenced;	 /* idem: done without asking Redis (away) */
+static uint64_t fences, failbacks;	 /* idem: our addresses fenced / served again */
+static bool failback_wanted;		 /* telemetry: ro: we ask the holder to release */
+static uint64_t lease_next_ms, check_next_ms;
+static uint64_t lease_written; /* telemetry: ro: lease refreshes that reached Redis */
+#define DEFER_RECHECK_MS 100
 
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a)
 {
@@ -151,19 +190,23 @@ static void addrs_str(char *out, size_t len)
 	}
 }
 
-/* Every feature's ha_change; the items they took over, or the first error. */
-static int64_t features_change(bool h)
+/* Every feature's ha_change (own false) or ha_own_change (own true); the items they took
+ * over, or the first error. */
+static int64_t features_change(bool own, bool h)
 {
 	int64_t n = 0;
 	int err = 0;
 	for (unsigned int id = 1; id <= dp_features_count(); id++) {
 		const struct dp_feature *f = dp_feature_get(id);
-		if (!f || !f->ha_change)
+		int (*fn)(bool) = f ? (own ? f->ha_own_change : f->ha_change) : NULL;
+		if (!fn)
 			continue;
-		int rc = f->ha_change(h);
+		int rc = fn(h);
 		if (rc < 0) {
-			PR_ERR("ha: %s: %s the peer's addresses failed: %s", f->name,
-			       h ? "taking over" : "releasing", strerror(-rc));
+			PR_ERR("ha: %s: %s %s addresses failed: %s", f->name,
+			       h ? (own ? "serving again" : "taking over")
+				 : (own ? "letting go of" : "releasing"),
+			       own ? "our own" : "the peer's", strerror(-rc));
 			err = err ? err : rc;
 		} else {
 			n += rc;
@@ -182,7 +225,7 @@ static void ha_apply(int req, uint64_t now_ms)
 	if (req == HA_REQ_TAKEOVER && !h) {
 		/* What the features serve on the addresses first, then the addresses: the
 		 * first datagram a worker takes for them finds its allocation. */
-		int64_t n = features_change(true);
+		int64_t n = features_change(false, true);
 		__atomic_store_n(&held, true, __ATOMIC_RELEASE);
 		__atomic_store_n(&taken, n, __ATOMIC_RELAXED);
 		announce_left = hcfg.announce_count;
@@ -194,7 +237,7 @@ static void ha_apply(int req, uint64_t now_ms)
 		 * (their tables retire entries after an RCU grace period). */
 		__atomic_store_n(&held, false, __ATOMIC_RELEASE);
 		announce_left = 0;
-		features_change(false);
+		features_change(false, false);
 		__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
 		PR_NOTICE("ha: released %s on port%u", a, hcfg.port);
 	} else {
@@ -204,26 +247,339 @@ static void ha_apply(int req, uint64_t now_ms)
 	__atomic_fetch_add(&changes, 1, __ATOMIC_RELAXED);
 }
 
-static void announce(void)
+static void announce_list(bool own)
 {
+	const struct dp_port_cfg *pc = &dp_cfg.port[hcfg.port];
 	for (int fi = 0; fi < 2; fi++) {
-		const struct dp_prefix_list *l = fi ? &hcfg.peer6 : &hcfg.peer4;
+		const struct dp_prefix_list *l = own ? (fi ? &pc->ipv6_extra : &pc->ipv4_extra)
+						     : (fi ? &hcfg.peer6 : &hcfg.peer4);
+		const struct dp_prefix *pri = fi ? &pc->ipv6 : &pc->ipv4;
+		if (own && pri->set && dp_arpnd_announce((uint16_t)hcfg.port, &pri->addr) == 0)
+			__atomic_fetch_add(&announces, 1, __ATOMIC_RELAXED);
 		for (unsigned int i = 0; i < l->n; i++)
 			if (dp_arpnd_announce((uint16_t)hcfg.port, &l->p[i].addr) == 0)
 				__atomic_fetch_add(&announces, 1, __ATOMIC_RELAXED);
 	}
 }
 
+/* ---- fencing: the control lcore's own Redis connection (blocking, short timeouts: the
+ * workers never wait on it) ---- */
+
+static bool fencing_on(void)
+{
+	return dp_ha_configured() && own_name[0] && peer_name[0];
+}
+
+static bool ha_redis(uint64_t now_ms)
+{
+	if (redis)
+		return true;
+	if (now_ms < redis_next_try_ms)
+		return false;
+	redis_next_try_ms = now_ms + 1000;
+	redis =
+	    pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file, 250);
+	if (!redis) {
+		if (!redis_warned)
+			PR_WARN("ha: redis %s unreachable (%s): no lease, no fencing until it is",
+				dp_cfg.redis.socket, pr_redis_errmsg(NULL));
+		redis_warned = true;
+		return false;
+	}
+	if (redis_warned)
+		PR_NOTICE("ha: redis reachable again: lease and fencing back");
+	redis_warned = false;
+	return true;
+}
+
+static void ha_redis_lost(const char *what)
+{
+	PR_WARN("ha: redis: %s failed (%s); reconnecting", what, pr_redis_errmsg(redis));
+	pr_redis_close(redis);
+	redis = NULL;
+	redis_warned = true;
+}
+
+/* A command's reply, NULL (connection dropped, logged) on an I/O error or an error
+ * reply. */
+static redisReply *rcmd(const char *what, int argc, const char **argv)
+{
+	redisReply *r = pr_redis_cmdargv(redis, argc, argv, NULL);
+	if (r && r->type == REDIS_REPLY_ERROR) {
+		PR_WARN("ha: redis: %s: %s", what, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	if (!r)
+		ha_redis_lost(what);
+	return r;
+}
+
+/* Deletes KEYS[1] if it names ARGV[1] (our held record of the peer's addresses). */
+static const char del_ours[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+static void key(char *out, size_t len, const char *kind, const char *name)
+{
+	snprintf(out, len, "pr:ha:%s:%s", kind, name);
+}
+
+/* Our own addresses: no longer served (the peer named holds them), or served again. */
+static void own_fence(const char *holder)
+{
+	const char *until = strcmp(hcfg.failback, "auto") == 0
+				? "it releases them (failback = auto: asked at once)"
+				: "poprelayctl ha failback (or its release)";
+	bool was = fenced_by[0] != '\0';
+	int64_t n = 0;
+
+	snprintf(fenced_by, sizeof(fenced_by), "%s", holder);
+	if (was)
+		return;
+	/* The workers first (at the start they wait already), then the features let go
+	 * (RCU-retired like a release). */
+	__atomic_store_n(&dp_ha_fence_port, (uint16_t)hcfg.port, __ATOMIC_RELEASE);
+	own_announce_left = 0;
+	if (own_features) {
+		n = features_change(true, false);
+		own_features = false;
+	}
+	PR_NOTICE("ha: %s (our own addresses) held by the peer %s: not served (%" PRId64
+		  " TURN allocations let go) until %s",
+		  own_name, holder, n, until);
+	__atomic_fetch_add(&fences, 1, __ATOMIC_RELAXED);
+}
+
+static void own_serve(uint64_t now_ms, const char *why)
+{
+	if (__atomic_load_n(&dp_ha_fence_port, __ATOMIC_RELAXED) != hcfg.port)
+		return;
+	int64_t n = 0;
+	/* What the features serve on them first (from Redis, as the holder left it), then
+	 * the addresses, then the announcements that move the neighbours' entries back. */
+	if (!own_features) {
+		n = features_change(true, true);
+		own_features = true;
+	}
+	__atomic_store_n(&dp_ha_fence_port, DP_HA_NO_FENCE, __ATOMIC_RELEASE);
+	fenced_by[0] = '\0';
+	__atomic_store_n(&failback_wanted, false, __ATOMIC_RELAXED);
+	if (own_checked) {
+		own_announce_left = hcfg.announce_count;
+		own_announce_next_ms = now_ms;
+		__atomic_fetch_add(&failbacks, 1, __ATOMIC_RELAXED);
+		PR_NOTICE("ha: serving %s (our own address) again: %s (%" PRId64
+			  " TURN allocations restored)",
+			  own_name, why, n);
+	}
+}
+
+/* Every lease_ms / 3: our lease, then whether our addresses are held by the peer (and if
+ * its lease is gone, taken back), then, holding the peer's, whether it asks them back. */
+static void lease_tick(uint64_t now_ms)
+{
+	char k_alive[96], k_held[96], k_fb[96], ms[16];
+	lease_next_ms = now_ms + RTE_MAX(hcfg.lease_ms / 3, 1u);
+	if (!ha_redis(now_ms)) {
+		if (!own_checked) {
+			/* Nobody to ask: our addresses are served rather than left unserved. */
+			PR_WARN("ha: serving %s without the fencing check (redis unreachable)",
+				own_name);
+			own_serve(now_ms, "redis unreachable");
+			own_checked = true;
+		}
+		return;
+	}
+	key(k_alive, sizeof(k_alive), "alive", own_name);
+	key(k_held, sizeof(k_held), "held", own_name);
+	key(k_fb, sizeof(k_fb), "failback", own_name);
+	snprintf(ms, sizeof(ms), "%u", hcfg.lease_ms);
+	const char *set[] = {"SET", k_alive, own_name, "PX", ms};
+	redisReply *r = rcmd("lease", RTE_DIM(set), set);
+	if (!r)
+		return;
+	freeReplyObject(r);
+	__atomic_fetch_add(&lease_written, 1, __ATOMIC_RELAXED);
+
+	/* Our addresses: held by a peer whose lease lives (fenced), or taken back from a
+	 * holder whose lease is gone (it died holding them), or not held (served). */
+	static const char take_back[] = "local h = redis.call('GET', KEYS[1]) "
+					"if not h or h == ARGV[1] then return {0, ''} end "
+					"if redis.call('EXISTS', 'pr:ha:alive:' .. h) == 0 then "
+					"redis.call('DEL', KEYS[1]) return {2, h} end "
+					"return {1, h}";
+	const char *ev[] = {"EVAL", take_back, "1", k_held, own_name};
+	if (!(r = rcmd("held", RTE_DIM(ev), ev)))
+		return;
+	long long st =
+	    r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0]->integer : 0;
+	char holder[INET6_ADDRSTRLEN] = "";
+	if (st && r->element[1]->type == REDIS_REPLY_STRING)
+		snprintf(holder, sizeof(holder), "%s", r->element[1]->str);
+	freeReplyObject(r);
+	if (st == 1) {
+		own_fence(holder);
+		if (strcmp(hcfg.failback, "auto") == 0)
+			__atomic_store_n(&failback_wanted, true, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&failback_wanted, __ATOMIC_RELAXED)) {
+			char px[16];
+			snprintf(px, sizeof(px), "%u", hcfg.lease_ms * 3);
+			const char *fb[] = {"SET", k_fb, own_name, "PX", px};
+			if ((r = rcmd("failback", RTE_DIM(fb), fb)))
+				freeReplyObject(r);
+			/* Looked at again soon: the holder's release leaves the addresses
+			 * unserved until we see it. */
+			lease_next_ms =
+			    now_ms + RTE_MIN((uint32_t)DEFER_RECHECK_MS, hcfg.lease_ms / 3);
+		}
+	} else {
+		bool asked = __atomic_load_n(&failback_wanted, __ATOMIC_RELAXED);
+		if (st == 2)
+			PR_NOTICE("ha: %s taken back from %s: its lease expired", own_name, holder);
+		own_serve(now_ms, st == 2 ? "its holder's lease expired" : "the peer released it");
+		if (asked || st == 2) {
+			const char *del[] = {"DEL", k_fb};
+			if ((r = rcmd("failback", RTE_DIM(del), del)))
+				freeReplyObject(r);
+		}
+		__atomic_store_n(&failback_wanted, false, __ATOMIC_RELAXED);
+	}
+	if (!own_checked && redis && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
+		/* Started: we hold nothing, whatever a held record of ours says (we held the
+		 * peer's before a restart): the peer may serve its addresses again. */
+		key(k_held, sizeof(k_held), "held", peer_name);
+		const char *ev2[] = {"EVAL", del_ours, "1", k_held, own_name};
+		if ((r = rcmd("held at start", RTE_DIM(ev2), ev2))) {
+			if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+				PR_NOTICE("ha: %s was recorded as held by us before our start: "
+					  "given back",
+					  peer_name);
+			freeReplyObject(r);
+		}
+	}
+	own_checked = true;
+	if (!redis || !__atomic_load_n(&held, __ATOMIC_RELAXED))
+		return;
+
+	/* Holding the peer's: given back when it asks (failback) or when the record is no
+	 * longer ours (it took them back after our lease expired: we were cut from Redis). */
+	key(k_held, sizeof(k_held), "held", peer_name);
+	key(k_fb, sizeof(k_fb), "failback", peer_name);
+	const char *mget[] = {"MGET", k_held, k_fb};
+	if (!(r = rcmd("peer's held", RTE_DIM(mget), mget)))
+		return;
+	bool ours = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    strcmp(r->element[0]->str, own_name) == 0;
+	bool asked = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		     r->element[1]->type == REDIS_REPLY_STRING;
+	freeReplyObject(r);
+	if (ours && !asked)
+		return;
+	PR_NOTICE("ha: giving %s back to the peer: %s", peer_name,
+		  ours ? "it asks (failback)" : "the held record no longer names us");
+	want_takeover = false;
+	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	ha_apply(HA_REQ_RELEASE, now_ms);
+	if (ours) {
+		const char *del[] = {"DEL", k_held, k_fb};
+		if ((r = rcmd("failback", RTE_DIM(del), del)))
+			freeReplyObject(r);
+	}
+}
+
+/* A takeover asked: done when the peer's lease is gone (recorded in pr:ha:held:<peer> in
+ * the same script, so that a peer starting meanwhile sees it), deferred while it lives,
+ * done without asking when Redis is away. */
+static void takeover_try(uint64_t now_ms)
+{
+	char k_alive[96], k_held[96];
+	check_next_ms = now_ms + DEFER_RECHECK_MS;
+	if (!fencing_on() || !ha_redis(now_ms)) {
+		if (fencing_on()) {
+			PR_WARN("ha: taking over %s without the fencing check (redis unreachable)",
+				peer_name);
+			__atomic_fetch_add(&takeover_unfenced, 1, __ATOMIC_RELAXED);
+		}
+		want_takeover = false;
+		__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+		ha_apply(HA_REQ_TAKEOVER, now_ms);
+		return;
+	}
+	key(k_alive, sizeof(k_alive), "alive", peer_name);
+	key(k_held, sizeof(k_held), "held", peer_name);
+	static const char fence[] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
+				    "redis.call('SET', KEYS[2], ARGV[1]) return 1";
+	const char *ev[] = {"EVAL", fence, "2", k_alive, k_held, own_name};
+	redisReply *r = rcmd("takeover", RTE_DIM(ev), ev);
+	if (!r)
+		return; /* again at the next check, reconnecting */
+	long long ok = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	__atomic_store_n(&peer_lease, ok ? 0 : 1, __ATOMIC_RELAXED);
+	if (!ok) {
+		if (!__atomic_load_n(&deferring, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&deferring, true, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&takeover_deferred, 1, __ATOMIC_RELAXED);
+			PR_WARN("ha: takeover of %s deferred: the peer's lease %s lives (it runs "
+				"and sees redis: a split, not a dead peer); checking every %u ms",
+				peer_name, k_alive, DEFER_RECHECK_MS);
+		}
+		return;
+	}
+	if (__atomic_load_n(&deferring, __ATOMIC_RELAXED))
+		PR_NOTICE("ha: the peer's lease %s expired: taking over", k_alive);
+	want_takeover = false;
+	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	ha_apply(HA_REQ_TAKEOVER, now_ms);
+}
+
+/* Release (keepalived's BACKUP): the held record, if it names us, goes too, so that the
+ * owner serves its addresses again at its next lease refresh. */
+static void release(uint64_t now_ms)
+{
+	char k_held[96];
+	want_takeover = false;
+	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&held, __ATOMIC_RELAXED))
+		return;
+	ha_apply(HA_REQ_RELEASE, now_ms);
+	if (!fencing_on() || !ha_redis(now_ms))
+		return;
+	key(k_held, sizeof(k_held), "held", peer_name);
+	const char *ev[] = {"EVAL", del_ours, "1", k_held, own_name};
+	redisReply *r = rcmd("release", RTE_DIM(ev), ev);
+	if (r)
+		freeReplyObject(r);
+}
+
 static unsigned ha_poll(uint64_t now_ms)
 {
 	int req = __atomic_exchange_n(&pending, HA_REQ_NONE, __ATOMIC_ACQ_REL);
 
-	if (req != HA_REQ_NONE)
-		ha_apply(req, now_ms);
+	if (req == HA_REQ_TAKEOVER && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
+		want_takeover = true;
+		check_next_ms = 0;
+	} else if (req == HA_REQ_RELEASE) {
+		release(now_ms);
+	} else if (req == HA_REQ_FAILBACK && fenced_by[0]) {
+		__atomic_store_n(&failback_wanted, true, __ATOMIC_RELAXED);
+		lease_next_ms = 0; /* asked at once */
+	}
+	if (fencing_on() && now_ms >= lease_next_ms)
+		lease_tick(now_ms);
+	if (want_takeover && now_ms >= check_next_ms)
+		takeover_try(now_ms);
 	if (announce_left && now_ms >= announce_next_ms) {
-		announce();
+		announce_list(false);
 		announce_left--;
 		announce_next_ms = now_ms + hcfg.announce_interval_ms;
+	}
+	if (own_announce_left && now_ms >= own_announce_next_ms) {
+		announce_list(true);
+		own_announce_left--;
+		own_announce_next_ms = now_ms + hcfg.announce_interval_ms;
 	}
 	return 0;
 }
@@ -252,6 +608,29 @@ static int tel_status(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "announces_sent",
 				  __atomic_load_n(&announces, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "pending", __atomic_load_n(&pending, __ATOMIC_RELAXED) != 0);
+	/* fencing */
+	rte_tel_data_add_dict_u64(d, "fencing", fencing_on());
+	rte_tel_data_add_dict_string(d, "own_set", own_name);
+	rte_tel_data_add_dict_string(d, "peer_set", peer_name);
+	rte_tel_data_add_dict_u64(d, "lease_ms", hcfg.lease_ms);
+	rte_tel_data_add_dict_string(d, "failback_policy", hcfg.failback);
+	rte_tel_data_add_dict_u64(
+	    d, "own_served", __atomic_load_n(&dp_ha_fence_port, __ATOMIC_RELAXED) != hcfg.port);
+	rte_tel_data_add_dict_string(d, "own_held_by", fenced_by);
+	rte_tel_data_add_dict_u64(d, "failback_pending",
+				  __atomic_load_n(&failback_wanted, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_int(d, "peer_lease", __atomic_load_n(&peer_lease, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "takeover_deferring",
+				  __atomic_load_n(&deferring, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "takeover_deferred",
+				  __atomic_load_n(&takeover_deferred, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "takeover_unfenced",
+				  __atomic_load_n(&takeover_unfenced, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "own_fenced", __atomic_load_n(&fences, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "own_failbacks",
+				  __atomic_load_n(&failbacks, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "lease_written",
+				  __atomic_load_n(&lease_written, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -279,20 +658,43 @@ static int tel_release(const char *cmd, const char *params, struct rte_tel_data 
 	return tel_request(d, HA_REQ_RELEASE);
 }
 
+static int tel_failback(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_request(d, HA_REQ_FAILBACK);
+}
+
 static int ha_init(void)
 {
 	rte_telemetry_register_cmd("/poprelay/ha/status", tel_status,
-				   "Address takeover ([ha]): peer addresses, held, since. No "
-				   "parameters");
+				   "Address takeover ([ha]): peer addresses, held, since, fencing. "
+				   "No parameters");
 	rte_telemetry_register_cmd("/poprelay/ha/takeover", tel_takeover,
-				   "Take over the [ha] peer addresses. No parameters");
+				   "Take over the [ha] peer addresses (once the peer's lease is "
+				   "gone). No parameters");
 	rte_telemetry_register_cmd("/poprelay/ha/release", tel_release,
 				   "Give the [ha] peer addresses back. No parameters");
+	rte_telemetry_register_cmd("/poprelay/ha/failback", tel_failback,
+				   "Ask the peer that holds our own addresses to give them back. "
+				   "No parameters");
 	if (dp_ha_configured()) {
 		char a[DP_PORT_EXTRA_MAX * 2 * (INET6_ADDRSTRLEN + 1)];
+		const struct dp_port_cfg *pc = &dp_cfg.port[hcfg.port];
+		const struct dp_prefix *own = pc->ipv4.set ? &pc->ipv4 : &pc->ipv6;
+		const struct dp_prefix_list *pl = hcfg.peer4.n ? &hcfg.peer4 : &hcfg.peer6;
+		if (own->set)
+			dp_ipaddr_str(&own->addr, own_name, sizeof(own_name));
+		dp_ipaddr_str(&pl->p[0].addr, peer_name, sizeof(peer_name));
 		addrs_str(a, sizeof(a));
 		PR_INFO("ha: backup for %s on port%u (not answered until a takeover)", a,
 			hcfg.port);
+		/* Our own addresses wait for the first look at Redis: a peer may hold them. */
+		if (fencing_on())
+			__atomic_store_n(&dp_ha_fence_port, (uint16_t)hcfg.port, __ATOMIC_RELEASE);
+		else
+			PR_WARN("ha: port%u has no address of its own: no lease, no fencing",
+				hcfg.port);
 	}
 	return 0;
 }
@@ -300,6 +702,17 @@ static int ha_init(void)
 static void ha_teardown(void)
 {
 	__atomic_store_n(&held, false, __ATOMIC_RELEASE);
+	if (redis && fencing_on()) {
+		/* A planned stop: the peer need not wait for the lease to expire. */
+		char k[96];
+		key(k, sizeof(k), "alive", own_name);
+		const char *del[] = {"DEL", k};
+		redisReply *r = pr_redis_cmdargv(redis, RTE_DIM(del), del, NULL);
+		if (r)
+			freeReplyObject(r);
+	}
+	pr_redis_close(redis);
+	redis = NULL;
 }
 
 static struct dp_feature ha_feature = {

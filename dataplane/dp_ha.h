@@ -8,15 +8,37 @@
  * NA), and every feature with an ha_change hook takes over what the peer left in Redis on
  * them (TURN: its allocations). A release gives them back.
  *
- * Writers: the control lcore alone changes the held state (a request from telemetry is
- * picked up by its poll); workers read it (dp_addr_is_ours). */
+ * Fencing (docs/scaling.md, "Split brain and failback"), with Redis as the arbiter, never
+ * an election (keepalived elects): each dataplane keeps a liveness lease in Redis
+ * (pr:ha:alive:<own address>, PX [ha] lease_ms); a takeover waits while the peer's lease
+ * lives and records itself (pr:ha:held:<peer address> = our address); an owner whose
+ * addresses are held by a live peer does not serve them (dp_ha_fenced) until the peer
+ * releases them (poprelayctl ha failback, or keepalived's release).
+ *
+ * Writers: the control lcore alone changes the held and fenced state (a request from
+ * telemetry is picked up by its poll); workers read it (dp_addr_is_ours, dp_ha_fenced). */
 #ifndef POPRELAY_DP_HA_H
 #define POPRELAY_DP_HA_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
+
 #include "dataplane/dp.h"
+
+/* The index of the port whose own addresses are fenced now (the peer holds them), or
+ * DP_HA_NO_FENCE: written by the control lcore only. */
+#define DP_HA_NO_FENCE UINT16_MAX
+extern uint16_t dp_ha_fence_port;
+
+/* Whether our own addresses on port index pidx are fenced: neither answered (ARP, ND,
+ * echo) nor served (datagrams dropped as ha_fenced), no ARP/ND requests sent from them.
+ * One load and compare: the workers ask it for every frame. */
+static inline bool dp_ha_fenced(uint16_t pidx)
+{
+	return unlikely(__atomic_load_n(&dp_ha_fence_port, __ATOMIC_ACQUIRE) == pidx);
+}
 
 /* Whether a is a peer address we hold now on port p (workers and control). */
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a);

@@ -153,6 +153,12 @@ struct dp_feature {
 	 * it changes on a takeover. Takes over (or lets go of) what the feature serves on
 	 * them; returns how many items (TURN: allocations), or a negative errno. */
 	int (*ha_change)(bool held);
+	/* Optional, control lcore: our own [ha] port's addresses are fenced (serving false:
+	 * the peer holds them, docs/scaling.md "Split brain and failback"), after the
+	 * workers stopped taking them; or served again at a failback, before the workers take
+	 * them. Lets go of (without deleting their records) or restores from Redis what the
+	 * feature serves on them; returns how many items, or a negative errno. */
+	int (*ha_own_change)(bool serving);
 
 	uint8_t id; /* set by dp_feature_register: 1..DP_MAX_FEATURES */
 };

@@ -13,6 +13,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/dp_icmp.h"
 #include "dataplane/dp_feature.h"
+#include "dataplane/dp_ha.h"
 #include "dataplane/dp_udp.h"
 
 #define PF_DATA 8
@@ -81,6 +82,14 @@ static void punt_ctl(struct dp_worker *w, struct rte_mbuf *m, uint8_t kind,
 	w->stats->punted++;
 }
 
+/* Whether a (ours on port index pidx) is one of our own addresses the [ha] peer holds now
+ * (dp_ha.h): the frame to it is dropped as ha_fenced, unanswered. One compare when
+ * serving. */
+static inline bool fenced_out(uint16_t pidx, const struct dp_port *port, const struct dp_ipaddr *a)
+{
+	return dp_ha_fenced(pidx) && !dp_ha_holds(port, a);
+}
+
 /* ICMPv6: echo for us, or neighbour discovery (RFC 4861 7.1.1 / 7.1.2 checks). */
 static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
 			const struct dp_port *port)
@@ -92,6 +101,8 @@ static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_i
 	case 128:
 		if (pi->l2_mcast || !dp_addr_is_ours(port, &pi->dst))
 			return dp_drop(w, m, DP_DROP_IP6_NOT_FOR_US);
+		if (fenced_out(pi->port, port, &pi->dst))
+			return dp_drop(w, m, DP_DROP_HA_FENCED);
 		w->stats->icmp6_echo_in++;
 		dp_icmp6_echo_reply(m, pi, &port->mac);
 		w->stats->icmp6_echo_out++;
@@ -105,6 +116,8 @@ static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_i
 		if (pi->icmp_type == 135) {
 			if (!dp_addr_is_ours(port, &target))
 				return dp_drop(w, m, DP_DROP_ND_NOT_FOR_US);
+			if (fenced_out(pi->port, port, &target))
+				return dp_drop(w, m, DP_DROP_HA_FENCED);
 			w->stats->nd_solicits_in++;
 		} else {
 			w->stats->nd_adverts_in++;
@@ -146,6 +159,8 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	case DP_CLS_ARP:
 		if (!dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m, DP_DROP_ARP_NOT_FOR_US);
+		if (fenced_out(pidx, port, &pip->dst))
+			return dp_drop(w, m, DP_DROP_HA_FENCED);
 		if (pip->icmp_type == 1)
 			w->stats->arp_requests_in++;
 		else
@@ -154,6 +169,8 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	case DP_CLS_ICMP4:
 		if (pip->l2_mcast || !dp_addr_is_ours(port, &pip->dst))
 			return dp_drop(w, m, DP_DROP_IP4_NOT_FOR_US);
+		if (fenced_out(pidx, port, &pip->dst))
+			return dp_drop(w, m, DP_DROP_HA_FENCED);
 		if (pip->icmp_type != 8 || pip->icmp_code != 0)
 			return dp_drop(w, m, DP_DROP_ICMP_TYPE_UNSUPPORTED);
 		w->stats->icmp_echo_in++;
@@ -167,6 +184,8 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 			return dp_drop(w, m,
 				       pip->dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
 								  : DP_DROP_IP6_NOT_FOR_US);
+		if (fenced_out(pidx, port, &pip->dst))
+			return dp_drop(w, m, DP_DROP_HA_FENCED);
 		w->stats->udp_in++;
 		return dp_udp_input(w, m, pip);
 	default:
@@ -220,12 +239,13 @@ static void fill_partial_udp_csum(struct rte_mbuf *m)
 }
 
 /* A received frame: the short way in when it is a feature's plain IPv4 or IPv6 datagram
- * (dp_udp.h 7.), else the full parse. */
+ * (dp_udp.h 7.), else the full parse. On a port whose own addresses are fenced ([ha]),
+ * always the full parse, which drops what goes to them. */
 static inline void input(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 {
 	if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE))
 		fill_partial_udp_csum(m);
-	if (dp_udp4_take(w, m, pidx) || dp_udp6_take(w, m, pidx))
+	if (!dp_ha_fenced(pidx) && (dp_udp4_take(w, m, pidx) || dp_udp6_take(w, m, pidx)))
 		return;
 	w->stats->rx_packets++;
 	w->stats->rx_bytes += rte_pktmbuf_pkt_len(m);

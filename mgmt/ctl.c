@@ -467,7 +467,7 @@ static const struct {
     {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status"},
     {"undrain", "end the maintenance drain"},
     {"tls", "tls reload: the slowpath reads its certificate and key again"},
-    {"ha", "address takeover of the [ha] peer: status, takeover, release"},
+    {"ha", "address takeover of the [ha] peer: status, takeover, release, failback"},
     {"help", "this text"},
 };
 

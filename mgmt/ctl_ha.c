@@ -4,8 +4,10 @@
  *
  *   ha status             per address set: ours (owned) and the peer's ([ha] peer_ipv4,
  *                         peer_ipv6): held or not, since when, TURN allocations taken over
- *   ha takeover           take the peer's addresses over (keepalived's notify on MASTER)
+ *   ha takeover           take the peer's addresses over (keepalived's notify on MASTER);
+ *                         deferred while the peer's lease lives in Redis (fencing)
  *   ha release            give them back (notify on BACKUP or FAULT)
+ *   ha failback           ours held by the peer: ask it to give them back, then serve them
  *
  * The dataplane is the only writer of its state: takeover and release go over its
  * telemetry socket (/poprelay/ha/...), and this waits until its status shows the change. */
@@ -22,12 +24,17 @@ int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv);
 
 static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 {
-	fprintf(out,
-		"usage: %s ha status | takeover | release\n"
-		"  status     ours and the peer's address sets: held, since, TURN allocations\n"
-		"  takeover   answer for the [ha] peer addresses and serve their allocations\n"
-		"  release    give the peer addresses back\n",
-		ctx->prog);
+	fprintf(
+	    out,
+	    "usage: %s ha status | takeover | release | failback\n"
+	    "  status     ours and the peer's address sets: held, since, TURN allocations,\n"
+	    "             fencing (our addresses served, the peer's lease, deferred takeovers)\n"
+	    "  takeover   answer for the [ha] peer addresses and serve their allocations,\n"
+	    "             once the peer's lease in Redis has expired (deferred until then)\n"
+	    "  release    give the peer addresses back\n"
+	    "  failback   our own addresses, held by the peer: ask it to give them back, and\n"
+	    "             serve them again\n",
+	    ctx->prog);
 }
 
 /* The reply of a telemetry command, or NULL with the error printed and *exit set. */
@@ -61,6 +68,12 @@ static json_t *tel(struct ctl_ctx *ctx, const char *cmd, int *exit_code)
 static long long num(json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
 }
 
 /* Our own addresses on [portN], from the configuration (what the dataplane answers for). */
@@ -128,6 +141,17 @@ static int do_status(struct ctl_ctx *ctx)
 				      "turn_allocations_taken",
 				      (json_int_t)(held ? num(s, "turn_allocations_taken") : 0)));
 		json_object_set_new(j, "sets", sets);
+		json_object_set_new(
+		    j, "fencing",
+		    json_pack("{s:b,s:I,s:s,s:b,s:s,s:b,s:I,s:b,s:I,s:I}", "enabled",
+			      num(s, "fencing") != 0, "lease_ms", (json_int_t)num(s, "lease_ms"),
+			      "failback", str(s, "failback_policy"), "own_served",
+			      num(s, "own_served") != 0, "own_held_by", str(s, "own_held_by"),
+			      "failback_pending", num(s, "failback_pending") != 0, "peer_lease",
+			      (json_int_t)num(s, "peer_lease"), "takeover_deferring",
+			      num(s, "takeover_deferring") != 0, "takeover_deferred",
+			      (json_int_t)num(s, "takeover_deferred"), "takeover_unfenced",
+			      (json_int_t)num(s, "takeover_unfenced")));
 		json_object_set(j, "dataplane", s);
 		json_decref(s);
 		return ctl_json_print(j);
@@ -135,7 +159,8 @@ static int do_status(struct ctl_ctx *ctx)
 	static const char *const hdr[] = {"set",  "addresses", "role",
 					  "held", "since",     "turn_allocations_taken"};
 	struct ctl_table *t = ctl_table_new(6, hdr);
-	const char *r1[] = {"own", own, "owner", "yes", since_own, NULL};
+	bool served = num(s, "own_served") != 0;
+	const char *r1[] = {"own", own, "owner", served ? "yes" : "no", since_own, NULL};
 	ctl_table_add(t, r1);
 	if (conf) {
 		const char *r2[] = {"peer",
@@ -150,6 +175,27 @@ static int do_status(struct ctl_ctx *ctx)
 	ctl_table_free(t);
 	if (!conf)
 		printf("no [ha] peer addresses configured: nothing to take over\n");
+	else if (!num(s, "fencing"))
+		printf("fencing: off ([ha] port has no address of its own)\n");
+	else {
+		long long pl = num(s, "peer_lease");
+		printf("fencing: lease %lld ms, failback %s\n", num(s, "lease_ms"),
+		       str(s, "failback_policy"));
+		if (served)
+			printf("own addresses: served\n");
+		else if (str(s, "own_held_by")[0])
+			printf("own addresses: NOT served: held by the peer %s%s\n",
+			       str(s, "own_held_by"),
+			       num(s, "failback_pending") ? " (failback pending)"
+							  : " (poprelayctl ha failback)");
+		else
+			printf("own addresses: not served yet (waiting for redis)\n");
+		printf("peer lease: %s\n", pl < 0 ? "not looked at" : pl ? "alive" : "gone");
+		printf("takeovers deferred: %lld%s, done without redis: %lld\n",
+		       num(s, "takeover_deferred"),
+		       num(s, "takeover_deferring") ? " (one waiting now)" : "",
+		       num(s, "takeover_unfenced"));
+	}
 	if (num(s, "last_error"))
 		printf("last change: a feature failed (%s): see the dataplane's log\n",
 		       strerror((int)num(s, "last_error")));
@@ -164,7 +210,7 @@ static int do_change(struct ctl_ctx *ctx, bool take)
 	if (!s)
 		return ex;
 	long long before = num(s, "changes");
-	bool was = num(s, "held") != 0;
+	bool was = num(s, "held") != 0, deferring = false;
 	json_decref(s);
 	json_t *v = tel(ctx, take ? "/poprelay/ha/takeover" : "/poprelay/ha/release", &ex);
 	if (!v)
@@ -198,11 +244,65 @@ static int do_change(struct ctl_ctx *ctx, bool take)
 					  0);
 			return CTL_EXIT_OK;
 		}
+		deferring = take && num(s, "takeover_deferring");
 		json_decref(s);
 		usleep(50 * 1000);
 	}
+	if (deferring) {
+		/* Not an error: the dataplane goes on checking and takes over by itself once
+		 * the peer's lease expires (a keepalived notify must not fail for it). */
+		printf("takeover deferred: the peer's lease in redis is alive (it runs and sees "
+		       "redis); the dataplane takes over once it expires\n");
+		ctl_audit(ctx, "ha.takeover", "peer", "deferred", 0);
+		return CTL_EXIT_OK;
+	}
 	ctl_err(ctx, "the dataplane did not %s the peer's addresses within 5 s",
 		take ? "take over" : "release");
+	return CTL_EXIT_ERR;
+}
+
+static int do_failback(struct ctl_ctx *ctx)
+{
+	int ex = CTL_EXIT_OK;
+	json_t *s = tel(ctx, "/poprelay/ha/status", &ex);
+	if (!s)
+		return ex;
+	if (num(s, "own_served")) {
+		printf("our own addresses are served already: nothing to fail back\n");
+		json_decref(s);
+		return CTL_EXIT_OK;
+	}
+	if (!str(s, "own_held_by")[0]) {
+		ctl_err(ctx, "our own addresses are not held by the peer (waiting for redis): "
+			     "nothing to ask");
+		json_decref(s);
+		return CTL_EXIT_ERR;
+	}
+	long long lease = num(s, "lease_ms");
+	char holder[64];
+	snprintf(holder, sizeof(holder), "%s", str(s, "own_held_by"));
+	json_decref(s);
+	json_t *v = tel(ctx, "/poprelay/ha/failback", &ex);
+	if (!v)
+		return ex;
+	json_decref(v);
+	/* The peer looks every third of its lease, releases, and we see it at our next
+	 * refresh: two thirds of a lease, and some margin. */
+	for (long long waited = 0; waited < 3 * lease + 2000; waited += 50) {
+		if (!(s = tel(ctx, "/poprelay/ha/status", &ex)))
+			return ex;
+		bool served = num(s, "own_served") != 0;
+		json_decref(s);
+		if (served) {
+			printf("failback: %s released our addresses; served again\n", holder);
+			ctl_audit(ctx, "ha.failback", "own", holder, 0);
+			return CTL_EXIT_OK;
+		}
+		usleep(50 * 1000);
+	}
+	printf("failback asked: %s has not released our addresses yet (is it running and "
+	       "seeing redis?); it is asked again at every lease refresh\n",
+	       holder);
 	return CTL_EXIT_ERR;
 }
 
@@ -222,6 +322,8 @@ int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv)
 		return do_change(ctx, true);
 	if (strcmp(argv[1], "release") == 0)
 		return do_change(ctx, false);
-	ctl_err(ctx, "ha: unknown action \"%s\" (status, takeover, release)", argv[1]);
+	if (strcmp(argv[1], "failback") == 0)
+		return do_failback(ctx);
+	ctl_err(ctx, "ha: unknown action \"%s\" (status, takeover, release, failback)", argv[1]);
 	return CTL_EXIT_USAGE;
 }

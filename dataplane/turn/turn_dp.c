@@ -916,6 +916,7 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 #define SYNC_HEADROOM 256
 static uint32_t sync_idx;
 static bool sync_on, sync_full;
+static bool own_fenced; /* [ha]: our own addresses are held by the peer (control) */
 
 static void sync_step(void)
 {
@@ -935,7 +936,8 @@ static void sync_step(void)
 	}
 	if (a || !turn_store_up(store))
 		return; /* on at the next poll (or the pass is redone once Redis is back) */
-	if (sync_full) {
+	/* Fenced ([ha]): our allocations live in the peer's table, not ours: none pruned. */
+	if (sync_full && !own_fenced) {
 		int n = turn_store_prune(store, srv);
 		if (n > 0)
 			PR_NOTICE("turn: %d allocations that ended while redis was away removed",
@@ -1300,9 +1302,31 @@ static int turn_ha_change(bool held)
 	return rc;
 }
 
+/* [ha] fencing: our own addresses are held by the peer (serving false): our allocations
+ * are forgotten, their records left to the peer, which writes them meanwhile; a failback
+ * (serving true) restores them from Redis as a restart does, with what the peer wrote. */
+static int turn_ha_own_change(bool serving)
+{
+	if (!srv)
+		return 0;
+	set_now();
+	own_fenced = !serving;
+	if (!serving) {
+		unsigned n = turn_server_forget_own(srv);
+		PR_NOTICE("turn: %u allocations of ours left to the peer that holds our address",
+			  n);
+		return (int)n;
+	}
+	int rc = turn_store_restore_all(store, srv, 0);
+	if (rc >= 0)
+		PR_NOTICE("turn: %d allocations of ours restored from redis at the failback", rc);
+	return rc;
+}
+
 struct dp_feature turn_feature = {
     .name = "turn",
     .ha_change = turn_ha_change,
+    .ha_own_change = turn_ha_own_change,
     .init = turn_init,
     .teardown = turn_teardown,
     .worker_poll = turn_worker_poll,

@@ -1087,13 +1087,13 @@ bool turn_server_relay_peer(const struct turn_server *s, int fi, const uint8_t *
 	       port <= s->cfg.peer_port_max;
 }
 
-unsigned turn_server_forget_peer(struct turn_server *s)
+static unsigned forget_set(struct turn_server *s, uint8_t set)
 {
 	uint32_t idx = 0;
 	unsigned n = 0;
 	struct turn_alloc *a;
 	while ((a = turn_alloc_next(s->tbl, &idx))) {
-		if (!a->relay_set)
+		if (a->relay_set != set)
 			continue;
 		/* no TURN_EV_DELETED: its records stay for the peer */
 		user_dec(s, a->username);
@@ -1101,6 +1101,16 @@ unsigned turn_server_forget_peer(struct turn_server *s)
 		n++;
 	}
 	return n;
+}
+
+unsigned turn_server_forget_peer(struct turn_server *s)
+{
+	return forget_set(s, 1);
+}
+
+unsigned turn_server_forget_own(struct turn_server *s)
+{
+	return forget_set(s, 0);
 }
 
 int turn_server_restore(struct turn_server *s, const struct turn_alloc *src)

@@ -175,6 +175,9 @@ bool turn_server_relay_peer(const struct turn_server *s, int fi, const uint8_t *
 /* Release: drops every allocation taken over from the peer (relay_set 1) from the tables
  * without deleting its records (the peer serves them again). Returns how many. */
 unsigned turn_server_forget_peer(struct turn_server *s);
+/* The same for our own allocations (set 0): our [ha] addresses are held by the peer
+ * (dp_ha.h), which is their writer until it gives them back. */
+unsigned turn_server_forget_own(struct turn_server *s);
 
 /* ---- data path (workers) ---- */
 enum turn_fwd_kind {

@@ -983,6 +983,34 @@ static void test_restore_and_delete(void)
 	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), -ESTALE);
 }
 
+/* [ha] fencing: our own allocations are forgotten (nothing relayed, no deletion event, the
+ * relay port free again) and can be restored from their records at the failback. */
+static void test_forget_own(void)
+{
+	setup(16, 50000, 50100, false);
+	struct cli k = client("198.51.100.40", 40000, "alice", "wonderland");
+	CU_ASSERT_EQUAL(req(&k, TURN_ALLOCATE, add_udp, NULL), 0);
+	struct bind good = {0x4000, "8.8.8.8", 5000};
+	CU_ASSERT_EQUAL(req(&k, TURN_CHANNEL_BIND, add_bind, &good), 0);
+	uint32_t idx = 0;
+	struct turn_alloc saved = *turn_alloc_next(tbl, &idx);
+	CU_ASSERT_EQUAL(turn_server_forget_peer(srv), 0); /* ours are not the peer's */
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 1);
+	CU_ASSERT_EQUAL(turn_server_forget_own(srv), 1);
+	CU_ASSERT_EQUAL(turn_table_count(tbl), 0);
+	CU_ASSERT_EQUAL(events[TURN_EV_DELETED], 0); /* its records stay for the holder */
+	uint8_t cd[8] = {0x40, 0x00, 0x00, 0x03, 'a', 'b', 'c', 0};
+	struct turn_fwd f;
+	uint64_t rnd = 1;
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT_NOT_EQUAL(f.kind, TURN_FWD_PEER);
+	CU_ASSERT_EQUAL(turn_server_forget_own(srv), 0);
+	/* the failback: restored from its record, relayed again on the same port */
+	CU_ASSERT_EQUAL(turn_server_restore(srv, &saved), 0);
+	turn_from_client(srv, &k.c, cd, 7, 1000, &rnd, &f);
+	CU_ASSERT_EQUAL(f.kind, TURN_FWD_PEER);
+}
+
 /* turn_relay_burst must decide every datagram of a burst exactly as turn_from_client /
  * turn_from_peer decide it alone, whatever the mix: ChannelData on bound, unbound and
  * permission-less channels, from unknown clients, Send indications, requests, peers with
@@ -1782,6 +1810,7 @@ int main(void)
 	CU_add_test(s, "rfc5766 channel numbers", test_rfc5766_channels);
 	CU_add_test(s, "client to client", test_client_to_client);
 	CU_add_test(s, "restore and delete", test_restore_and_delete);
+	CU_add_test(s, "[ha] forget our own, restore them", test_forget_own);
 	CU_add_test(s, "burst decisions equal single ones", test_burst_equivalence);
 	CU_add_test(s, "IPv4 channel fast path equals the general path", test_v4_fast_equivalence);
 	CU_add_test(s, "IPv6 channel fast path equals the general path", test_v6_fast_equivalence);
