@@ -15,6 +15,10 @@
 #      their hashes, media flows both ways again
 #   d  a session outside the group is refused the group's port (logged, naming the holder)
 #   e  the end of one member leaves the other relaying on the port
+#   f  a second group whose members share a payload type (96), with the MID header extension
+#      (X_bundle_mid_ext): the browser tags each SSRC's first 5 packets with its member's MID
+#      (RFC 8843 15.2) and sends the rest untagged; each device gets only its own member's
+#      stream, the untagged packets by the SSRC the tagged ones made known
 # Counts allow 10% loss (a loaded 2-core machine drops some on the veths); which stream
 # reaches which device, authentication and payloads are exact.
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
@@ -27,15 +31,18 @@ de_start
 
 KV_RX=$(ms_key $S80) KV_TX=$(ms_key $S80)
 # ms_store_bundle ID MLINE MEDIA POS PTS B_PORT B_RX B_TX: leg a a member of group
-# cdr-bundle-a on port 31020 (the slowpath's X_bundle* fields), leg b a device of its own
+# cdr-bundle-a on port 31020 (the slowpath's X_bundle* fields), leg b a device of its own;
+# GRP_PORT, GRP and MID (the member's a=mid) and MID_EXT (X_bundle_mid_ext) override
 ms_store_bundle() {
 	local id=$1 ml=$2 media=$3 pos=$4 pts=$5 bp=$6 krx=$7 ktx=$8 now a b
+	local gp=${GRP_PORT:-31020} grp=${GRP:-cdr-bundle-a} mid=${MID:-$2}
+	local mx=${MID_EXT:+ a_bundle_mid_ext $MID_EXT}
 	now=$(date +%s)
-	a=$(ms_leg_fields a "peer=$IPA:45000 relay=31020 mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
+	a=$(ms_leg_fields a "peer=$IPA:45000 relay=$gp mux=1 ufrag=$UFRAG pwd=$PWD rufrag=$RUFRAG")
 	b=$(ms_leg_fields b "peer=$IPB:$((bp + 10000)) relay=$bp suite=$S80 rx=$krx tx=$ktx mux=1")
 	ms_tx <<TX
 DEL pr:session:$id
-HSET pr:session:$id v 1 id $id call_id call-bundle@media-dtls.test cdr_id cdr-bundle media $media mline $ml idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$BFPR" a_bundle cdr-bundle-a a_bundle_pos $pos a_bundle_pt "$pts" a_mid $ml
+HSET pr:session:$id v 1 id $id call_id call-bundle@media-dtls.test cdr_id cdr-bundle media $media mline $ml idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$BFPR" a_bundle $grp a_bundle_pos $pos a_bundle_pt "$pts" a_mid $mid$mx
 SADD pr:sessions $id
 XADD pr:sessions:stream MAXLEN ~ 100000 * op install id $id ts $now
 TX
@@ -135,5 +142,37 @@ waitp i2-a i2-da
 chk "e: with the video member ended, audio still flows both ways on the port" \
 	A=@"$tmp/i2-a.json" DA=@"$tmp/i2-da.json" -- \
 	'A["payload_ok"] >= 27 and DA["payload_ok"] >= 27 and A["auth_fail"] == 0 and DA["auth_fail"] == 0'
+
+pr_log "f: a group whose members share payload type 96, told apart by the MID header extension"
+KM_RX=$(ms_key $S80) KM_TX=$(ms_key $S80) KN_RX=$(ms_key $S80) KN_TX=$(ms_key $S80)
+GRP_PORT=31030 GRP=cdr-mid-a MID=a0 MID_EXT=3 ms_store_bundle fa 0 audio 0 "96 0" 31032 "$KM_RX" "$KM_TX" ||
+	pr_fail "session fa: redis refused the record"
+GRP_PORT=31030 GRP=cdr-mid-a MID=v1 MID_EXT=3 ms_store_bundle fv 1 video 1 "96 97" 31034 "$KN_RX" "$KN_TX" ||
+	pr_fail "session fv: redis refused the record"
+pr_wait_for 5 live fa || pr_fail "session fa not installed"
+pr_wait_for 5 live fv || { tail -5 "$tmp/dp.log"; pr_fail "session fv not installed"; }
+F=$(dtls mb-a $IPA:44100 --to $RELAY:31030 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+echo "$F" >"$tmp/f.json"
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:fv a_dtls_key_rx | grep -q 1" ||
+	pr_fail "f: the group was not keyed"
+FTX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx"])' "$tmp/f.json")
+FRX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rx"])' "$tmp/f.json")
+peer mb-b f-da --bind $IPB:41032 --to $RELAY:31032 --suite $S80 --tx-key "$KM_RX" --rx-key "$KM_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb3000001 --pt 96 --seq 100 --count 40 --rate 50 \
+	--start-delay-ms 300 --expect 40 --linger-ms 1500
+peer mb-b f-dv --bind $IPB:41034 --to $RELAY:31034 --suite $S80 --tx-key "$KN_RX" --rx-key "$KN_TX" \
+	--rtcp-mux --id V --expect-id A --ssrc 0xb4000001 --pt 96 --clock 90000 --seq 100 --count 40 \
+	--rate 50 --start-delay-ms 300 --expect 40 --linger-ms 1500
+peer mb-a f-a --bind $IPA:44100 --to $RELAY:31030 --suite $S80 --tx-key "$FTX" --rx-key "$FRX" \
+	--rtcp-mux --id A --ssrc 0xc1000001,0xc2000001 --pt 96,96 --seq 100,100 --count 40 --rate 50 \
+	--mid 3:a0,v1 --mid-packets 5 --start-delay-ms 300 --expect 80 --linger-ms 1500
+waitp f-a f-da f-dv
+chk "f: one payload type for two members: each device gets only its own member's SSRC (by the MID on its first packets, then by SSRC), all of it" \
+	A=@"$tmp/f-a.json" DA=@"$tmp/f-da.json" DV=@"$tmp/f-dv.json" -- \
+	'A["mid_tagged"] == 10' \
+	'list(DA["rx_ssrcs"]) == ["0xc1000001"] and list(DV["rx_ssrcs"]) == ["0xc2000001"]' \
+	'DA["rx_ssrcs"]["0xc1000001"]["received"] >= 36 and DV["rx_ssrcs"]["0xc2000001"]["received"] >= 36' \
+	'DA["payload_ok"] == DA["rtp_ok"] and DV["payload_ok"] == DV["rtp_ok"] and DA["auth_fail"] == 0 and DV["auth_fail"] == 0' \
+	'A["payload_ok"] >= 72 and A["auth_fail"] == 0 and sorted(A["rx_ssrcs"]) == ["0xb3000001", "0xb4000001"]'
 
 de_finish media_bundle
