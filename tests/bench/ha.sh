@@ -47,6 +47,8 @@ SRV_CPU=$(($(nproc) > 1 ? 1 : 0))
 
 D=$(mktemp -d /tmp/hb-bench.XXXXXX)
 pr_on_exit "rm -rf '$D'"
+# HA_BENCH_KEEP=DIR: the logs (slowpaths, Redis nodes, sentinels, sipload) copied there
+[ -n "${HA_BENCH_KEEP:-}" ] && pr_on_exit "mkdir -p '$HA_BENCH_KEEP' && cd '$D' && cp --parents *.log *.err *.out n?/*.log s?/*.log '$HA_BENCH_KEEP'"
 chmod 755 "$D"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }
