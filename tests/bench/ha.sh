@@ -201,7 +201,27 @@ for r in $(seq "$RUNS"); do
 	w1+=("$a") w0+=("$b") c1+=("$ca") c0+=("$cb")
 	wr+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
 done
-pr_log "REGISTER/s with WAIT 1: ${w1[*]}; without: ${w0[*]}; ratios ${wr[*]}; slowpath CPU us a REGISTER: with ${c1[*]}, without ${c0[*]}"
+# the bound WAIT puts on one connection: 20,000 SET + WAIT 1 pipelined by redis-cli on CPU 1
+# (Redis runs them one after another: each WAIT holds its client for a replica round trip),
+# against the same without WAIT; median of 3 each
+pipe_rate() { # pipe_rate FILE: commands' pairs per second through redis-cli --pipe
+	local t0 t1
+	t0=$(now)
+	taskset -c $SRV_CPU redis-cli -p "$P1" --no-auth-warning --user admin --pass "$ADMIN_PW" --pipe <"$1" >/dev/null || return 1
+	t1=$(now)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 20000 / (b - a) }'
+}
+python3 -c "
+for i in range(20000): print('SET hb:wait x'); print('WAIT 1 1000')" >"$D/pipe.wait"
+python3 -c "
+for i in range(20000): print('SET hb:wait x'); print('PING')" >"$D/pipe.nowait"
+pw=() pn=()
+for r in 1 2 3; do
+	pw+=("$(pipe_rate "$D/pipe.wait")") || pr_fail "redis-cli --pipe"
+	pn+=("$(pipe_rate "$D/pipe.nowait")") || pr_fail "redis-cli --pipe"
+done
+rc "$P1" DEL hb:wait >/dev/null
+pr_log "REGISTER/s with WAIT 1: ${w1[*]}; without: ${w0[*]}; ratios ${wr[*]}; slowpath CPU us a REGISTER: with ${c1[*]}, without ${c0[*]}; SET+WAIT 1 on one connection/s: ${pw[*]} (SET+PING: ${pn[*]})"
 grep -q "WAIT" "$D/sp1.log" && { grep WAIT "$D/sp1.log" | head -3 >&2; pr_fail "a WAIT fell short during the REGISTER runs"; }
 
 # ---- 2. kill -9 of the primary during a storm
@@ -288,9 +308,9 @@ print('%.2f' % (t - float(sys.argv[2])))" "$mv_t" "$t_kill")
 done
 
 m() { printf '%s\n' "$@" | median; }
-printf '{"name":"ha_write_cost","value":%s,"unit":"REGISTER transactions/s with wait_replicas = 1 (digest, TLS, 1 core)","baseline":"the same slowpath with wait_replicas = 0, same primary + replica + sentinels, same run","baseline_value":%s,"ratio":%s,"note":"%s pairs back to back (order alternating), %s REGISTERs over %s TLS connections each; with WAIT: %s; without: %s; pair ratios %s; the slowpath'"'"'s CPU per REGISTER (us), with WAIT: %s (median %s); without: %s (median %s)"}\n' \
+printf '{"name":"ha_write_cost","value":%s,"unit":"REGISTER transactions/s with wait_replicas = 1 (digest, TLS, 1 core)","baseline":"the same slowpath with wait_replicas = 0, same primary + replica + sentinels, same run","baseline_value":%s,"ratio":%s,"note":"%s pairs back to back (order alternating), %s REGISTERs over %s TLS connections each; with WAIT: %s; without: %s; pair ratios %s; the slowpath'"'"'s CPU per REGISTER (us), with WAIT: %s (median %s); without: %s (median %s); SET + WAIT 1 pipelined on one connection, per second: %s (median %s), SET + PING: %s (median %s)"}\n' \
 	"$(m "${w1[@]}")" "$(m "${w0[@]}")" "$(m "${wr[@]}")" "$RUNS" "$NREG" "$CONNS" "${w1[*]}" "${w0[*]}" "${wr[*]}" \
-	"${c1[*]}" "$(m "${c1[@]}")" "${c0[*]}" "$(m "${c0[@]}")"
+	"${c1[*]}" "$(m "${c1[@]}")" "${c0[*]}" "$(m "${c0[@]}")" "${pw[*]}" "$(m "${pw[@]}")" "${pn[*]}" "$(m "${pn[@]}")"
 printf '{"name":"ha_redis_failover_acked_lost","value":%s,"unit":"acknowledged REGISTERs (200) whose binding is missing on the promoted primary","baseline":"acknowledged REGISTERs (median)","baseline_value":%s,"note":"%s failovers: storm of %s devices on new TLS connections (no retries, wait_replicas = '"$STORM_WAIT"', wait_timeout_ms 1000), kill -9 of the primary after the %sth 200, sentinels down-after 1000 ms; per failover: lost %s; acknowledged %s (of them read after the kill %s); 503 %s; other failures %s; storm s %s; kill to the sentinels naming the replica s %s (median %s); kill to the slowpath on it s %s"}\n' \
 	"$(m "${lost_n[@]}")" "$(m "${acked_n[@]}")" "$FAILOVERS" "$STORM_N" "$KILL_AT" "${lost_n[*]}" "${acked_n[*]}" "${after_n[*]}" \
 	"${r503_n[*]}" "${other_n[*]}" "${storm_s[*]}" "${fo_s[*]}" "$(m "${fo_s[@]}")" "${follow_s[*]:-?}"
