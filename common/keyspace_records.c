@@ -113,15 +113,15 @@ const struct pr_ks_desc pr_ks_turn_alloc_desc = {
 /* ---- media sessions ---- */
 #define F(fld, ty, fl) KS_FIELD(struct pr_ks_leg, fld, ty, fl)
 static const struct pr_ks_field leg_fields[] = {
-    F(party, STR, 0),	    F(onnet, BOOL, 0),	   F(family, STR, R),
-    F(peer_addr, STR, R),   F(peer_port, U16, R),  F(latch, BOOL, 0),
-    F(relay_addr, STR, R),  F(relay_port, U16, R), F(rtcp_mux, BOOL, 0),
-    F(profile, STR, R),	    F(suite, STR, 0),	   F(key_rx, STR, S),
-    F(key_tx, STR, S),	    F(encrypted, BOOL, 0), F(max_kbps, U32, 0),
-    F(ice_ufrag, STR, 0),   F(ice_pwd, STR, S),	   F(ice_remote_ufrag, STR, 0),
-    F(keying, STR, 0),	    F(dtls_setup, STR, 0), F(dtls_fingerprint, STR, 0),
-    F(bundle, STR, 0),	    F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
-    F(bundle_ssrc, STR, 0), F(mid, STR, 0),	   F(dtls_local_fingerprint, STR, 0),
+    F(party, STR, 0),	       F(onnet, BOOL, 0),     F(family, STR, R),
+    F(peer_addr, STR, R),      F(peer_port, U16, R),  F(latch, BOOL, 0),
+    F(relay_addr, STR, R),     F(relay_port, U16, R), F(rtcp_mux, BOOL, 0),
+    F(profile, STR, R),	       F(suite, STR, 0),      F(key_rx, STR, S),
+    F(key_tx, STR, S),	       F(encrypted, BOOL, 0), F(max_kbps, U32, 0),
+    F(ice_ufrag, STR, 0),      F(ice_pwd, STR, S),    F(ice_remote_ufrag, STR, 0),
+    F(keying, STR, 0),	       F(dtls_setup, STR, 0), F(dtls_fingerprint, STR, 0),
+    F(bundle, STR, 0),	       F(bundle_pos, U16, 0), F(bundle_pt, STR, 0),
+    F(bundle_ssrc, STR, 0),    F(mid, STR, 0),	      F(dtls_local_fingerprint, STR, 0),
     F(bundle_mid_ext, U16, 0),
 };
 #undef F

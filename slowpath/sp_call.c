@@ -45,10 +45,10 @@ struct sp_media {
 	bool bundled;
 	bool bundle_offered; /* in our offer's a=group:BUNDLE, until the browser answers */
 	uint8_t bundle_pos;
-	char bundle_pt[256];   /* its payload types: the dataplane's demultiplexing key */
-	char bundle_ssrc[128]; /* its a=ssrc ids: RTCP's */
+	char bundle_pt[256];	/* its payload types: the dataplane's demultiplexing key */
+	char bundle_ssrc[128];	/* its a=ssrc ids: RTCP's */
 	uint8_t bundle_mid_ext; /* the browser's a=extmap id of the MID header extension */
-	unsigned n_codecs;     /* what this leg's SDP offered or answered */
+	unsigned n_codecs;	/* what this leg's SDP offered or answered */
 	struct sp_sdp_codec codecs[SP_SDP_MAX_CODECS];
 };
 

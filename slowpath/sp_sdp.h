@@ -60,10 +60,10 @@ struct sp_sdp_media {
 	enum sp_sdp_setup setup;	  /* a=setup (RFC 4145 / 5763) */
 	char mid[32];			  /* a=mid ("" none) */
 	uint8_t mid_ext; /* a=extmap id of the MID header extension (RFC 8843 15.2), 0: none */
-	bool mid_many;			  /* more than one a=mid (never bundled) */
-	bool bundled;			  /* its mid is in an a=group:BUNDLE */
-	unsigned n_candidates;		  /* a=candidate lines (dropped: we are ICE-lite) */
-	unsigned n_ssrc;		  /* distinct a=ssrc ids, in order (the first 8) */
+	bool mid_many;	 /* more than one a=mid (never bundled) */
+	bool bundled;	 /* its mid is in an a=group:BUNDLE */
+	unsigned n_candidates; /* a=candidate lines (dropped: we are ICE-lite) */
+	unsigned n_ssrc;       /* distinct a=ssrc ids, in order (the first 8) */
 	uint32_t ssrc[SP_SDP_MAX_SSRC];
 	bool ssrc_more; /* more than SP_SDP_MAX_SSRC distinct ids */
 };

@@ -121,7 +121,7 @@ struct media_bundle {
 	uint64_t pt_amb[2]; /* payload types two members claim (a bit each): by SSRC first */
 	uint8_t pt_idx[128] __attribute__((aligned(64))); /* payload type -> member + 1; 0: none
 							   * (the first member takes it) */
-	uint8_t mid_len[MEDIA_BUNDLE_MAX]; /* each member's MID (0: none) */
+	uint8_t mid_len[MEDIA_BUNDLE_MAX];		  /* each member's MID (0: none) */
 	char mid[MEDIA_BUNDLE_MAX][16];
 	uint8_t n_ssrc[MEDIA_BUNDLE_MAX];
 	uint32_t ssrc[MEDIA_BUNDLE_MAX][MEDIA_BUNDLE_SSRC]; /* a=ssrc ids, RTCP's hints */

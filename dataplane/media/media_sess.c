@@ -190,8 +190,10 @@ int media_sess_dtls_keys(struct media_sess *s, int i, const char *suite, const c
 	struct media_keys *k = &s->keys[i];
 	int p = pr_srtp_profile_from_name(suite);
 
-	if (!l->dtls || !l->ice_cred || (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
-	    !(l->ice_cred->dtls_profiles & (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
+	if (!l->dtls || !l->ice_cred ||
+	    (p != PR_SRTP_AES128_CM_SHA1_80 && p != PR_SRTP_AEAD_AES128_GCM) ||
+	    !(l->ice_cred->dtls_profiles &
+	      (p == PR_SRTP_AEAD_AES128_GCM ? PR_DTLS_P_GCM : PR_DTLS_P_CM80)) ||
 	    parse_key(suite, rx, &k->rx) < 0 || parse_key(suite, tx, &k->tx) < 0) {
 		pr_sdes_wipe(&k->rx);
 		pr_sdes_wipe(&k->tx);
@@ -257,16 +259,46 @@ void media_sess_wipe(struct media_sess *s)
 int media_sess_build(struct media_sess *s, const struct pr_ks_session *k, const char **why)
 {
 	static const char *const field[2][BAD_BUNDLE_MID] = {
-	    {"a_family", "a_relay_addr", "a_relay_port", "a_peer_addr", "a_suite", "a_key_rx",
-	     "a_key_tx", "a_ice_ufrag", "a_ice_pwd", "a_ice_remote_ufrag", "a_ice_* (no memory)",
-	     "a_keying", "a_dtls_setup", "a_dtls_fingerprint", "a_dtls_local_fingerprint",
-	     "a_bundle (a dtls leg with rtcp-mux only)", "a_bundle_pos", "a_bundle_pt",
-	     "a_bundle_ssrc", "a_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"},
-	    {"b_family", "b_relay_addr", "b_relay_port", "b_peer_addr", "b_suite", "b_key_rx",
-	     "b_key_tx", "b_ice_ufrag", "b_ice_pwd", "b_ice_remote_ufrag", "b_ice_* (no memory)",
-	     "b_keying", "b_dtls_setup", "b_dtls_fingerprint", "b_dtls_local_fingerprint",
-	     "b_bundle (a dtls leg with rtcp-mux only)", "b_bundle_pos", "b_bundle_pt",
-	     "b_bundle_ssrc", "b_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"}};
+	    {"a_family",
+	     "a_relay_addr",
+	     "a_relay_port",
+	     "a_peer_addr",
+	     "a_suite",
+	     "a_key_rx",
+	     "a_key_tx",
+	     "a_ice_ufrag",
+	     "a_ice_pwd",
+	     "a_ice_remote_ufrag",
+	     "a_ice_* (no memory)",
+	     "a_keying",
+	     "a_dtls_setup",
+	     "a_dtls_fingerprint",
+	     "a_dtls_local_fingerprint",
+	     "a_bundle (a dtls leg with rtcp-mux only)",
+	     "a_bundle_pos",
+	     "a_bundle_pt",
+	     "a_bundle_ssrc",
+	     "a_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"},
+	    {"b_family",
+	     "b_relay_addr",
+	     "b_relay_port",
+	     "b_peer_addr",
+	     "b_suite",
+	     "b_key_rx",
+	     "b_key_tx",
+	     "b_ice_ufrag",
+	     "b_ice_pwd",
+	     "b_ice_remote_ufrag",
+	     "b_ice_* (no memory)",
+	     "b_keying",
+	     "b_dtls_setup",
+	     "b_dtls_fingerprint",
+	     "b_dtls_local_fingerprint",
+	     "b_bundle (a dtls leg with rtcp-mux only)",
+	     "b_bundle_pos",
+	     "b_bundle_pt",
+	     "b_bundle_ssrc",
+	     "b_bundle_mid_ext (1-255 but 15, with a mid of 1-16 bytes)"}};
 
 	snprintf(s->id, sizeof(s->id), "%s", k->id);
 	snprintf(s->cdr_id, sizeof(s->cdr_id), "%s", k->cdr_id);

@@ -381,12 +381,13 @@ static void test_bundle_leg(void)
 	k.leg[0].mid[0] = 0;
 	static const struct {
 		const char *what, *field;
-	} bad[] = {
-	    {"mux", "a_bundle ("},	{"sdes", "b_bundle ("},	    {"pos", "a_bundle_pos"},
-	    {"nopt", "a_bundle_pt"},	{"pt128", "a_bundle_pt"},   {"ptx", "a_bundle_pt"},
-	    {"ssrcx", "a_bundle_ssrc"}, {"ssrc9", "a_bundle_ssrc"}, {"ssrcbig", "a_bundle_ssrc"},
-	    {"mid15", "a_bundle_mid_ext"}, {"mid256", "a_bundle_mid_ext"},
-	    {"nomid", "a_bundle_mid_ext"}, {"mid17", "a_bundle_mid_ext"}};
+	} bad[] = {{"mux", "a_bundle ("},	   {"sdes", "b_bundle ("},
+		   {"pos", "a_bundle_pos"},	   {"nopt", "a_bundle_pt"},
+		   {"pt128", "a_bundle_pt"},	   {"ptx", "a_bundle_pt"},
+		   {"ssrcx", "a_bundle_ssrc"},	   {"ssrc9", "a_bundle_ssrc"},
+		   {"ssrcbig", "a_bundle_ssrc"},   {"mid15", "a_bundle_mid_ext"},
+		   {"mid256", "a_bundle_mid_ext"}, {"nomid", "a_bundle_mid_ext"},
+		   {"mid17", "a_bundle_mid_ext"}};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pr_ks_session b = k;
 		const char *w = bad[i].what;
@@ -433,8 +434,8 @@ static void test_bundle_leg(void)
 static void test_rtp_ext(void)
 {
 	/* one-byte form: padding, id 1 (2 bytes), id 4 "v1", then the payload */
-	uint8_t p[64] = {0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0x10, 0x01, 0xBE, 0xDE, 0, 2,
-			 0x00, 0x11, 0xaa, 0xbb, 0x41, 'v', '1', 0x00};
+	uint8_t p[64] = {0x90, 96,   0, 1, 0,	 0,    0,    1,	   0,	 0,   0x10, 0x01,
+			 0xBE, 0xDE, 0, 2, 0x00, 0x11, 0xaa, 0xbb, 0x41, 'v', '1',  0x00};
 	uint8_t l = 0;
 	const uint8_t *v = media_rtp_ext(p, 40, 4, &l);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
@@ -450,8 +451,8 @@ static void test_rtp_ext(void)
 	p[20] = 0xF1; /* id 15 stops the walk */
 	CU_ASSERT_PTR_NULL(media_rtp_ext(p, 40, 4, &l));
 	/* two-byte form (0x1000), after one CSRC: id 200 "mid0" */
-	uint8_t q[64] = {0x91, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0x10, 0x01, 0, 0, 0, 9,
-			 0x10, 0x00, 0, 3, 7, 1, 0xcc, 200, 4, 'm', 'i', 'd', '0', 0};
+	uint8_t q[64] = {0x91, 96,   0,	   1, 0, 0, 0, 1,    0,	  0, 0x10, 0x01, 0,   0,   0,
+			 9,    0x10, 0x00, 0, 3, 7, 1, 0xcc, 200, 4, 'm',  'i',	 'd', '0', 0};
 	v = media_rtp_ext(q, 48, 200, &l);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_EQUAL(l, 4);

@@ -290,7 +290,8 @@ static void webrtc_inspect(void)
 	sp_sdp_info_wipe(&i);
 	CU_ASSERT_EQUAL(i.m[0].ice_pwd[0], 0);
 
-	/* extmap: a direction is allowed; another URI, a prefix of it, id 15 or 0 are not the MID */
+	/* extmap: a direction is allowed; another URI, a prefix of it, id 15 or 0 are not the MID
+	 */
 	static const struct {
 		const char *line;
 		uint8_t want;

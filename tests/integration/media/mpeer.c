@@ -765,7 +765,8 @@ static void usage(void)
 	    "  --count N              rounds (one packet per SSRC each; default 50)\n"
 	    "  --rate R               rounds per second (default 50)\n"
 	    "  --size N               payload bytes, >= %d (default 160)\n"
-	    "  --mid ID:A[,B...]      the MID header extension (one-byte form, id 1-14) with value\n"
+	    "  --mid ID:A[,B...]      the MID header extension (one-byte form, id 1-14) with "
+	    "value\n"
 	    "                         A on the first --ssrc's packets, B on the second's...\n"
 	    "  --mid-packets N        ... on the first N packets of each SSRC only (all)\n"
 	    "  --pt N[,N...] --clock HZ  payload type (0), one per --ssrc when several; RTP clock "
@@ -821,18 +822,38 @@ static int open_sock(const struct addr *a)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"bind", 1, 0, 'b'},	{"to", 1, 0, 't'},	    {"suite", 1, 0, 's'},
-	    {"tx-key", 1, 0, 'K'},	{"rx-key", 1, 0, 'k'},	    {"ssrc", 1, 0, 'S'},
-	    {"seq", 1, 0, 'q'},		{"roc", 1, 0, 'r'},	    {"rx-roc", 1, 0, 'R'},
-	    {"count", 1, 0, 'n'},	{"rate", 1, 0, 'f'},	    {"size", 1, 0, 'z'},
-	    {"pt", 1, 0, 'p'},		{"clock", 1, 0, 'c'},	    {"id", 1, 0, 'i'},
-	    {"expect-id", 1, 0, 'I'},	{"rtcp-every", 1, 0, 'e'},  {"rtcp-mux", 0, 0, 'm'},
-	    {"tamper", 1, 0, 'T'},	{"truncate", 1, 0, 'U'},    {"start-delay-ms", 1, 0, 'd'},
-	    {"linger-ms", 1, 0, 'l'},	{"duration-ms", 1, 0, 'D'}, {"expect", 1, 0, 'x'},
-	    {"expect-rtcp", 1, 0, 'X'}, {"dump-tx", 1, 0, 'w'},	    {"dump-rx", 1, 0, 'W'},
-	    {"quiet", 0, 0, 'Q'},	{"help", 0, 0, 'h'},	    {"mid", 1, 0, 'M'},
-	    {"mid-packets", 1, 0, 'P'}, {0, 0, 0, 0}};
+	static const struct option lo[] = {{"bind", 1, 0, 'b'},
+					   {"to", 1, 0, 't'},
+					   {"suite", 1, 0, 's'},
+					   {"tx-key", 1, 0, 'K'},
+					   {"rx-key", 1, 0, 'k'},
+					   {"ssrc", 1, 0, 'S'},
+					   {"seq", 1, 0, 'q'},
+					   {"roc", 1, 0, 'r'},
+					   {"rx-roc", 1, 0, 'R'},
+					   {"count", 1, 0, 'n'},
+					   {"rate", 1, 0, 'f'},
+					   {"size", 1, 0, 'z'},
+					   {"pt", 1, 0, 'p'},
+					   {"clock", 1, 0, 'c'},
+					   {"id", 1, 0, 'i'},
+					   {"expect-id", 1, 0, 'I'},
+					   {"rtcp-every", 1, 0, 'e'},
+					   {"rtcp-mux", 0, 0, 'm'},
+					   {"tamper", 1, 0, 'T'},
+					   {"truncate", 1, 0, 'U'},
+					   {"start-delay-ms", 1, 0, 'd'},
+					   {"linger-ms", 1, 0, 'l'},
+					   {"duration-ms", 1, 0, 'D'},
+					   {"expect", 1, 0, 'x'},
+					   {"expect-rtcp", 1, 0, 'X'},
+					   {"dump-tx", 1, 0, 'w'},
+					   {"dump-rx", 1, 0, 'W'},
+					   {"quiet", 0, 0, 'Q'},
+					   {"help", 0, 0, 'h'},
+					   {"mid", 1, 0, 'M'},
+					   {"mid-packets", 1, 0, 'P'},
+					   {0, 0, 0, 0}};
 	const char *ktx = NULL, *krx = NULL;
 	bool have_bind = false;
 	int c, n;
@@ -904,7 +925,8 @@ int main(int argc, char **argv)
 				usage();
 			opt.mid_ext = (unsigned)id;
 			opt.nmid = 0;
-			for (char *v = e + 1, *c; v && *v && opt.nmid < MAX_SSRC; v = c ? c + 1 : NULL) {
+			for (char *v = e + 1, *c; v && *v && opt.nmid < MAX_SSRC;
+			     v = c ? c + 1 : NULL) {
 				c = strchr(v, ',');
 				size_t l = c ? (size_t)(c - v) : strlen(v);
 				if (!l || l > 16)
