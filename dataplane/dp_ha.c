@@ -346,7 +346,7 @@ static void own_fence(const char *holder)
 		own_features = false;
 	}
 	PR_NOTICE("ha: %s (our own addresses) held by the peer %s: not served (%" PRId64
-		  " TURN allocations let go) until %s",
+		  " TURN allocations and media sessions let go) until %s",
 		  own_name, holder, n, until);
 	__atomic_fetch_add(&fences, 1, __ATOMIC_RELAXED);
 }
@@ -370,7 +370,7 @@ static void own_serve(uint64_t now_ms, const char *why)
 		own_announce_next_ms = now_ms;
 		__atomic_fetch_add(&failbacks, 1, __ATOMIC_RELAXED);
 		PR_NOTICE("ha: serving %s (our own address) again: %s (%" PRId64
-			  " TURN allocations restored)",
+			  " TURN allocations and media sessions restored)",
 			  own_name, why, n);
 	}
 }

@@ -204,6 +204,9 @@ static struct {
 /* [ha]: we hold the peer's addresses (control only; set before the workers see them held,
  * cleared after they stopped), so its sessions are ours to relay. */
 static bool peer_held;
+/* [ha] fencing: our own addresses are held by the peer (dp_ha.h): our sessions are left to
+ * it (neither installed, relayed, written nor reported idle) until the failback. */
+static bool own_fenced;
 static uint32_t dtls_gen_next;
 static uint32_t dtls_attach; /* process attaches seen (a START per leg per attach) */
 static struct pr_redis *redis;
@@ -2623,6 +2626,12 @@ static int sess_load_apply(const char *id, bool peer_only)
 	rc = pr_ks_session_load(redis, id, k);
 	struct sess_saved *saved = NULL;
 	struct dtls_saved *ds = NULL;
+	if (rc == 0 && !old && own_fenced && !rec_is_peers(k)) {
+		/* ours while the peer holds our addresses: its to relay, ours at the failback */
+		memset(k, 0, sizeof(*k));
+		free(k);
+		return 0;
+	}
 	if (rc == 0 && !old && (peer_only || !peer_held) && rec_is_peers(k) != peer_only) {
 		/* not the peer's at a takeover (ours are live already); the peer's while its
 		 * owner relays it: neither refused nor reported as an orphan, followed */
@@ -3071,6 +3080,49 @@ static int media_ha_change(bool held)
 	return 0;
 }
 
+/* [ha] fencing: our own addresses held by the peer (serving false): our sessions are
+ * forgotten as a release forgets the peer's (records and CDRs left as they are, to the
+ * holder), and not installed from the stream meanwhile; the failback (serving true) loads
+ * them from their hashes, as the holder left them at its release (the figures, the latch,
+ * each stream's rollover counter and index), as a restart does. Returns the sessions. */
+static int media_ha_own_change(bool serving)
+{
+	if (!slots || !dp_ha_configured())
+		return 0;
+	own_fenced = !serving;
+	if (!serving) {
+		int n = 0;
+		for (uint32_t i = 0; i < nlist;)
+			if (!sess_is_peers(list[i])) {
+				struct media_sess *x = list[i];
+				sess_unpublish(x); /* moves the last one to i */
+				retire(x, 5);	   /* as sess_forget: no end, no CDR figures */
+				n++;
+			} else {
+				i++;
+			}
+		PR_NOTICE("media: %d sessions of ours left to the peer that holds our address", n);
+		return n;
+	}
+	if (!redis_up(dp_now_ms())) {
+		PR_WARN("media: failback with redis away: our sessions come back once it is");
+		return -EIO;
+	}
+	struct pr_ks_names ids = {0};
+	uint32_t before = nlist;
+	int rc = pr_ks_session_list(redis, &ids);
+	for (size_t i = 0; rc >= 0 && i < ids.n; i++)
+		if (!sess_find(ids.v[i]))
+			rc = sess_load_apply(ids.v[i], false);
+	pr_ks_names_free(&ids);
+	if (rc < 0) {
+		redis_lost(); /* the reconnection's rebuild loads the rest */
+		return rc;
+	}
+	PR_NOTICE("media: %u sessions of ours restored from redis at the failback", nlist - before);
+	return (int)(nlist - before);
+}
+
 /* ---- telemetry ---- */
 
 /* Bytes a session holds: its struct, both legs' runtime state, its streams and their
@@ -3365,6 +3417,7 @@ static void media_teardown(void)
 struct dp_feature media_feature = {
     .name = "media",
     .ha_change = media_ha_change,
+    .ha_own_change = media_ha_own_change,
     .init = media_init,
     .teardown = media_teardown,
     .poll = media_poll,

@@ -19,6 +19,13 @@
 #      last packet before the kill to the first after; the share after the takeover was asked)
 #   c  poprelayctl ha release: B stops relaying s1 and s2 without ending them (their hashes
 #      and pr:sessions stay, no pr:sessions:events entry) and follows them again; B keeps s3
+#   d  failback (docs/scaling.md, "Split brain and failback"): B takes X over again (A's
+#      lease gone: at once) and relays s1 to two new devices (the same keys, leg a's stream
+#      on past its wrap, ROC 1); A restarts: it relays none of its sessions while B holds X
+#      (not live on A, nothing reported); poprelayctl ha failback on A: B releases, A loads
+#      s1 from the hash B left and relays it both ways, each device decrypting with the
+#      contexts it had (auth_fail and replay 0 at the devices and at A). Seen failing
+#      without the media hook (ha_own_change): A kept s1 and s2 live while B held X
 # The takeover installs the followed sessions without a Redis read: no SMEMBERS nor HGETALL
 # reaches Redis while it runs (INFO commandstats; the reading path does both).
 # Seen failing first: without the media takeover hook, b fails (nothing through B).
@@ -82,6 +89,7 @@ ipv4 = $2/24
 peer_ipv4 = $3/24
 announce_count = 3
 announce_interval_ms = 300
+lease_ms = 500
 [turn]
 enabled = no
 [media]
@@ -165,7 +173,7 @@ sleep 4
 t_kill=$(date +%s.%N)
 kill -9 $pid_a
 ip -n hm-a link set hma0 down
-sleep 1
+sleep 1 # past A's lease ([ha] lease_ms = 500): the takeover is not deferred
 # reads: SMEMBERS and HGETALL calls so far (B alone is connected now)
 reads() { rcli INFO commandstats | awk -F'[:=,]' '/^cmdstat_(smembers|hgetall):/ {n += $3} END {print n + 0}'; }
 r0=$(reads)
@@ -264,3 +272,76 @@ sys.exit(0 if ok else 1)
 PY
 pr_log "ok: b  A killed, B took s1 and s2 over from its standby (no Redis read): SRTP both ways with the same keys, auth_fail 0 at the devices and at B, ROC 1 carried; $replay"
 pr_log "ok: c  release: B stopped relaying s1 and s2, their records stay (no end, no report), followed again; s3 stays B's"
+
+# d: B takes X again; A restarts fenced; the failback hands s1 back to A with its state
+ha b takeover >"$tmp/takeover2.out" || pr_fail "second ha takeover: $(cat "$tmp/takeover2.out")"
+grep -q "took over $X" "$tmp/takeover2.out" || pr_fail "second takeover said: $(cat "$tmp/takeover2.out")"
+pr_wait_for 5 live b s1 || pr_fail "B does not relay s1 after the second takeover"
+# no RTCP: the devices' new SRTCP contexts would start below the indexes the relay has seen
+ip netns exec hm-c "$MPEER" --bind $IPA:41000 --to $X:31000 --suite $S80 --tx-key "$KA_RX" \
+	--rx-key "$KA_TX" --id A --expect-id B --ssrc 0x0a000001 --seq 2000 --roc 1 --count 1400 \
+	--rate 100 --start-delay-ms 100 --linger-ms 500 \
+	--dump-rx "$tmp/da-rx.pcap" >"$tmp/da.json" 2>"$tmp/da.err" &
+pda=$!
+pr_on_exit "kill $pda 2>/dev/null"
+ip netns exec hm-c "$MPEER" --bind $IPB:41002 --to $X:31002 --suite $S80 --tx-key "$KB_RX" \
+	--rx-key "$KB_TX" --id B --expect-id A --ssrc 0x0b000001 --seq 5000 --rx-roc 1 --count 1400 \
+	--rate 100 --start-delay-ms 100 --linger-ms 500 \
+	--dump-rx "$tmp/db-rx.pcap" >"$tmp/db.json" 2>"$tmp/db.err" &
+pdb=$!
+pr_on_exit "kill $pdb 2>/dev/null"
+sleep 2
+[ "$(leg b s1 a rx_packets)" -gt 100 ] || pr_fail "s1 not relayed by B before A's restart: $(sess b s1)"
+ip -n hm-a link set hma0 up
+start_dp a
+pr_wait_for 5 sh -c "$TEL hm-a /poprelay/ha/status | grep -q '\"own_held_by\": \"$Y\"'" ||
+	pr_fail "A does not see X held by B: $($TEL hm-a /poprelay/ha/status)"
+sleep 1
+live a s1 || live a s2 && pr_fail "A relays s1 or s2 while B holds X"
+live b s1 || pr_fail "B stopped relaying s1 at A's restart"
+[ "$(events)" = 0 ] || pr_fail "sessions reported to end after A's restart: $(rcli XRANGE pr:sessions:events - +)"
+t_fb=$(date +%s.%N)
+ha a failback >"$tmp/failback.out" || pr_fail "ha failback: $(cat "$tmp/failback.out")"
+grep -q "served again" "$tmp/failback.out" || pr_fail "failback said: $(cat "$tmp/failback.out")"
+live a s1 || pr_fail "A does not relay s1 after the failback"
+live b s1 && pr_fail "B still relays s1 after the failback"
+wait $pda || { cat "$tmp/da.err" >&2; pr_fail "mpeer A (d) failed"; }
+wait $pdb || { cat "$tmp/db.err" >&2; pr_fail "mpeer B (d) failed"; }
+[ "$(events)" = 0 ] || pr_fail "sessions reported to end: $(rcli XRANGE pr:sessions:events - +)"
+for l in a b; do
+	[ "$(leg a s1 $l rx_packets)" -gt 100 ] && [ "$(leg a s1 $l auth_fail)" = 0 ] &&
+		[ "$(leg a s1 $l replay)" = 0 ] || pr_fail "A's s1 leg $l after the failback: $(sess a s1)"
+done
+python3 - "$tmp" "$t_fb" <<'PY' || pr_fail "the devices' view of the failback (above)"
+import json, os, struct, sys
+tmp, t_fb = sys.argv[1], float(sys.argv[2])
+
+def times(path):
+    b = open(path, "rb").read()
+    out, pos = [], 24
+    while pos + 16 <= len(b):
+        sec, usec, incl = struct.unpack("<III", b[pos:pos + 12])
+        out.append(sec + usec / 1e6)
+        pos += 16 + incl
+    return out
+
+ok = True
+for dev in ("a", "b"):
+    j = json.load(open(os.path.join(tmp, "d%s.json" % dev)))
+    t = times(os.path.join(tmp, "d%s-rx.pcap" % dev))
+    via_b = [x for x in t if x < t_fb]
+    via_a = [x for x in t if x > t_fb]
+    gaps = [b - a for a, b in zip(t, t[1:]) if a < t_fb + 3 and b > t_fb - 1]
+    gap = max(gaps) * 1000 if gaps else float("inf")
+    print("device %s (d): %d packets via B, %d via A after the failback, longest silence "
+          "around it %.0f ms; auth_fail %d, replay %d, rx %s" % (
+              dev, len(via_b), len(via_a), gap, j["auth_fail"], j["replay"], j["rx_ssrcs"]),
+          file=sys.stderr)
+    if j["auth_fail"] or j["replay"] or j["srtp_other"] or j["payload_bad"] or j["wrong_sender"]:
+        print("FAIL: device %s refused packets: %s" % (dev, j), file=sys.stderr); ok = False
+    if len(via_b) < 200 or len(via_a) < 100:
+        print("FAIL: device %s got %d via B, %d via A (want >= 200, >= 100)" % (
+            dev, len(via_b), len(via_a)), file=sys.stderr); ok = False
+sys.exit(0 if ok else 1)
+PY
+pr_log "ok: d  failback: A restarted relayed nothing while B held X; after ha failback A relays s1 both ways from the state B left (ROC 1 leg, auth_fail 0, replay 0)"
