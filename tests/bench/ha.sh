@@ -17,7 +17,7 @@
 #    sentinels promote the replica and the slowpath follows. When every device has its
 #    answer, each acknowledged device's binding is read on the promoted primary
 #    (pr:reg:<user>, its contact naming the device's address): the figure is how many are
-#    missing, median of HA_BENCH_FAILOVERS failovers (default 3). Between failovers the
+#    missing, median of HA_BENCH_FAILOVERS failovers (default 5). Between failovers the
 #    killed node comes back as a replica of the new primary (its data gone: no
 #    persistence, a full resynchronisation) and the bindings are deleted.
 set -uo pipefail
