@@ -21,6 +21,15 @@
 #   d  STUN checks with a wrong MESSAGE-INTEGRITY (right ufrags, USE-CANDIDATE): unanswered,
 #      counted ice_bad_integrity, no latch; the same source's ClientHello is then dropped
 #   e  poprelay-exporter: the families equal the telemetry after all this, promtool agrees
+#   f  a burst of 1000 valid checks in a second to one ICE leg, beside an SDES call: the leg
+#      sends control at most ICE_PER_S (50) a second and a burst of as many, the rest dropped
+#      on the workers (media_ice_rate, ice_rate_limited); the leg answers a check a second
+#      later; the call loses nothing worth a mention
+#   g  poprelay-dtls stopped (SIGSTOP) while two nominated legs send it 400 DTLS records each
+#      at 100 a second: ICE_PER_S holds each leg's to 50 a second (the rest media_dtls), the
+#      channel's ring fills, the rest dropped and counted (dtls_to_process_dropped, also
+#      media_dtls), the dataplane keeps answering; after SIGCONT nothing more is dropped and
+#      a new leg's handshake completes
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -154,5 +163,65 @@ for s in 'poprelay_dtls_rate_limited_total [1-9]' 'poprelay_dtls_handshakes_fail
 	grep -qE "^$s" "$tmp/m" || { pr_log "no sample /$s/"; rc=1; }
 done
 if [ $rc = 0 ]; then pr_log "ok: e: the exporter shows the hostile input's figures, equal to the telemetry"; else FAILS+=("e: exporter"); fi
+
+# ---- f: the per-leg rate of STUN to control ----
+pr_log "f: 1000 valid checks in a second to one ICE leg, beside an SDES call"
+de_store ir 32050
+K5=$(ms_key $S80) K6=$(ms_key $S80) K7=$(ms_key $S80) K8=$(ms_key $S80)
+ms_store install sf "peer=$IPA:42060 relay=32060 suite=$S80 rx=$K5 tx=$K6 mux=1" \
+	"peer=$IPB:42062 relay=32062 suite=$S80 rx=$K7 tx=$K8 mux=1" || pr_fail "session sf refused"
+pr_wait_for 5 live sf || pr_fail "session sf not installed"
+M0=$(mstats) D0=$(drops)
+peer mh-a call-fa --bind $IPA:42060 --to $RELAY:32060 --suite $S80 --tx-key "$K5" --rx-key "$K6" \
+	--rtcp-mux --id A --expect-id B --ssrc 0xa0000002 --seq 100 --count 200 --rate 100 \
+	--start-delay-ms 300 --expect 200 --linger-ms 1500
+peer mh-b call-fb --bind $IPB:42062 --to $RELAY:32062 --suite $S80 --tx-key "$K7" --rx-key "$K8" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb0000002 --seq 100 --count 200 --rate 100 \
+	--start-delay-ms 300 --expect 200 --linger-ms 1500
+C=$(ip netns exec mh-x $HOSTILE checks --bind ${XS[6]}:44050 --to $RELAY:32050 --user $UFRAG:$RUFRAG \
+	--pwd $PWD --count 1000 --rate 1000 --wait 1)
+waitp call-fa call-fb
+M1=$(mstats) D1=$(drops)
+pr_log "(the burst: $C)"
+sleep 1 # (the leg's bucket fills again)
+A=$(ip netns exec mh-x python3 "$H/ice_check.py" --bind ${XS[6]}:44050 --to $RELAY:32050 \
+	--user $UFRAG:$RUFRAG --pwd $PWD --timeout 1)
+chk "f: at most ICE_PER_S checks a second (and a burst of as many) reach control from one leg, the rest dropped and counted (media_ice_rate); the leg answers afterwards, the call beside it loses nothing" \
+	C="$C" A="$A" X="\"${XS[6]}:44050\"" FA=@"$tmp/call-fa.json" FB=@"$tmp/call-fb.json" M0="$M0" M1="$M1" D0="$D0" D1="$D1" -- \
+	'C["sent"] == 1000 and 50 <= C["answered"] <= 160' \
+	'd(D1, D0, "media_ice_rate") >= 800 and d(M1, M0, "ice_rate_limited") == d(D1, D0, "media_ice_rate")' \
+	'C["answered"] <= d(M1, M0, "ice_answered") <= 160' \
+	'A["answered"] and A["cls"] == "success" and A["mi_ok"] and A["mapped"] == X' \
+	'FA["payload_ok"] >= 194 and FB["payload_ok"] >= 194 and FA["auth_fail"] == 0 and FB["auth_fail"] == 0'
+
+# ---- g: the channel's ring toward poprelay-dtls full ----
+pr_log "g: poprelay-dtls stopped while two nominated legs send it DTLS records"
+de_store q1 32070
+de_store q2 32074
+de_store q3 32078
+M0=$(mstats) D0=$(drops)
+kill -STOP $dtls_pid
+pr_on_exit "kill -CONT $dtls_pid 2>/dev/null"
+# 400 records of 1200 bytes a leg at 100 a second: ICE_PER_S lets ~250 a leg through, ~600 kB
+# for a ring of 256 kB
+Q=$(ip netns exec mh-a $HOSTILE records --bind $IPA:43070,$IPA:43074 --to $RELAY:32070,$RELAY:32074 \
+	--user $UFRAG:$RUFRAG --pwd $PWD --count 400 --size 1200 --rate 100)
+sleep 0.5
+MS=$(mstats) DS=$(drops)
+kill -CONT $dtls_pid
+sleep 1
+dtls mh-a $IPA:43078 --to $RELAY:32078 --timeout-ms 8000 >"$tmp/q3.json"
+pr_wait_for 5 sh -c "[ \$(redis-cli -s $tmp/redis.sock HEXISTS pr:session:q3 a_dtls_key_rx) = 1 ]" || true
+# (ICE_PER_S on DTLS records: a bucket of 50 a leg and 50 more a second, one taken by the check)
+chk "g: DTLS records beyond ICE_PER_S a leg dropped (media_dtls); the ring toward a stopped poprelay-dtls fills, the rest dropped and counted, the dataplane answers; resumed, it drops nothing more and a new leg is keyed" \
+	Q="$Q" R=@"$tmp/q3.json" M0="$M0" MS="$MS" M3="$(mstats)" D0="$D0" DS="$DS" \
+	K="$(ms_redis HEXISTS pr:session:q3 a_dtls_key_rx)" -- \
+	'Q["nominated"] == 2 and Q["sent"] == 800' \
+	'd(MS, M0, "dtls_to_process_dropped") >= 100 and d(MS, M0, "dtls_to_process") >= 100' \
+	'd(MS, M0, "dtls_to_process") + d(MS, M0, "dtls_to_process_dropped") <= 2 * (50 + 50 * Q["seconds"]) + 10' \
+	'd(DS, D0, "media_dtls") >= d(MS, M0, "dtls_to_process_dropped") + 200' \
+	'MS["dtls_process_attached"] == 1 and M3["dtls_process_attached"] == 1' \
+	'd(M3, MS, "dtls_to_process_dropped") == 0' \
+	'R["handshake"] and K == 1 and d(M3, M0, "dtls_handshakes_completed") == 1'
 
 de_finish media_dtls_hostile

@@ -12,6 +12,16 @@
                         [--rate PPS]
       The ClientHello from every source address in turn to every destination in turn:
       sources that no ICE check ever nominated.
+  dtls_hostile.py checks --bind IP:PORT --to IP:PORT --user L:R --pwd P --count N
+                         [--rate PPS] [--wait S]
+      N valid ICE checks (not nominating) from one socket, paced at PPS, counting the
+      success answers whose MESSAGE-INTEGRITY verifies until S seconds after the last.
+  dtls_hostile.py records --bind IP:PORT,.. --to IP:PORT,.. --user L:R --pwd P --count N
+                          [--size B] [--rate PPS]
+      From each --bind to the --to of the same rank: a nominated check (the source becomes
+      the leg's nominated address), then N DTLS records of B bytes (content type 23,
+      application data: poprelay-dtls drops them for a leg with no handshake) per pair,
+      round robin, PPS per pair; "seconds" the records took.
 Each prints one JSON object."""
 import argparse
 import json
@@ -102,6 +112,87 @@ def flood(a):
     print(json.dumps({"sent": sent, "sources": len(socks)}))
 
 
+def checks(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(hostport(a.bind))
+    s.setblocking(False)
+    to = hostport(a.to)
+    tids = set()
+    out = {"sent": 0, "answered": 0}
+
+    def drain():
+        while True:
+            try:
+                msg, _ = s.recvfrom(2048)
+            except BlockingIOError:
+                return
+            if len(msg) >= 20 and msg[8:20] in tids:
+                r = ice_check.parse(msg, a.pwd, msg[8:20])
+                if r["cls"] == "success" and r["mi_ok"]:
+                    out["answered"] += 1
+                tids.discard(msg[8:20])
+
+    gap = 1.0 / a.rate
+    t = time.monotonic()
+    for _ in range(a.count):
+        tid = os.urandom(12)
+        tids.add(tid)
+        try:
+            s.sendto(ice_check.request(a.user, a.pwd, False, False, True, tid), to)
+            out["sent"] += 1
+        except OSError:
+            pass
+        drain()
+        t += gap
+        d = t - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+    end = time.monotonic() + a.wait
+    while time.monotonic() < end:
+        time.sleep(0.01)
+        drain()
+    print(json.dumps(out))
+
+
+def records(a):
+    pairs = list(zip(a.bind.split(","), a.to.split(",")))
+    socks = []
+    out = {"nominated": 0, "sent": 0}
+    for b, to in pairs:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(hostport(b))
+        s.settimeout(1.0)
+        tid = os.urandom(12)
+        s.sendto(ice_check.request(a.user, a.pwd, True, False, True, tid), hostport(to))
+        try:
+            msg, _ = s.recvfrom(2048)
+            r = ice_check.parse(msg, a.pwd, tid)
+            out["nominated"] += r["cls"] == "success" and r["mi_ok"]
+        except socket.timeout:
+            pass
+        socks.append((s, hostport(to)))
+    # a DTLS 1.2 record header (type 23, epoch 1) and its length, then noise
+    body = bytes([23, 0xFE, 0xFD, 0, 1]) + b"\0" * 6
+    body += (a.size - 13).to_bytes(2, "big") + os.urandom(a.size - 13)
+    gap = 1.0 / a.rate
+    t = t0 = time.monotonic()
+    for _ in range(a.count):
+        for s, to in socks:
+            try:
+                s.sendto(body, to)
+                out["sent"] += 1
+            except OSError:
+                pass
+        t += gap
+        d = t - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+    out["seconds"] = round(time.monotonic() - t0, 3)
+    print(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -120,8 +211,19 @@ def main():
     f.add_argument("--hello", required=True)
     f.add_argument("--count", type=int, required=True)
     f.add_argument("--rate", type=float, default=1000)
+    for name in ("checks", "records"):
+        c = sub.add_parser(name)
+        c.add_argument("--bind", required=True)
+        c.add_argument("--to", required=True)
+        c.add_argument("--user", required=True)
+        c.add_argument("--pwd", required=True)
+        c.add_argument("--count", type=int, required=True)
+        c.add_argument("--rate", type=float, default=1000)
+    sub.choices["checks"].add_argument("--wait", type=float, default=1.0)
+    sub.choices["records"].add_argument("--size", type=int, default=1200)
     a = ap.parse_args()
-    {"capture": capture, "stall": stall, "flood": flood}[a.cmd](a)
+    {"capture": capture, "stall": stall, "flood": flood, "checks": checks,
+     "records": records}[a.cmd](a)
 
 
 if __name__ == "__main__":
