@@ -19,6 +19,11 @@
 #      (X_bundle_mid_ext): the browser tags each SSRC's first 5 packets with its member's MID
 #      (RFC 8843 15.2) and sends the rest untagged; each device gets only its own member's
 #      stream, the untagged packets by the SSRC the tagged ones made known
+#   g  the group changes mid-call: while media flows on a keyed, nominated group of two, a
+#      third member is installed on its port and the video member's record is updated with
+#      another payload type; the two keep relaying through it, the new member takes the
+#      group's keys and latch at once (no new handshake, the keys in its hash) and its
+#      device gets its stream, the video device the new payload type's
 # Counts allow 10% loss (a loaded 2-core machine drops some on the veths); which stream
 # reaches which device, authentication and payloads are exact.
 # Exits 0 (pass), 77 (skip: not root), 1 (a scenario failed; the failures are listed).
@@ -32,9 +37,10 @@ de_start
 KV_RX=$(ms_key $S80) KV_TX=$(ms_key $S80)
 # ms_store_bundle ID MLINE MEDIA POS PTS B_PORT B_RX B_TX: leg a a member of group
 # cdr-bundle-a on port 31020 (the slowpath's X_bundle* fields), leg b a device of its own;
-# GRP_PORT, GRP and MID (the member's a=mid) and MID_EXT (X_bundle_mid_ext) override
+# GRP_PORT, GRP and MID (the member's a=mid) and MID_EXT (X_bundle_mid_ext) override; OP
+# (install) the stream's op
 ms_store_bundle() {
-	local id=$1 ml=$2 media=$3 pos=$4 pts=$5 bp=$6 krx=$7 ktx=$8 now a b
+	local id=$1 ml=$2 media=$3 pos=$4 pts=$5 bp=$6 krx=$7 ktx=$8 now a b op=${OP:-install}
 	local gp=${GRP_PORT:-31020} grp=${GRP:-cdr-bundle-a} mid=${MID:-$2}
 	local mx=${MID_EXT:+ a_bundle_mid_ext $MID_EXT}
 	now=$(date +%s)
@@ -44,7 +50,7 @@ ms_store_bundle() {
 DEL pr:session:$id
 HSET pr:session:$id v 1 id $id call_id call-bundle@media-dtls.test cdr_id cdr-bundle media $media mline $ml idle_timeout_s 600 created $now updated $now$a$b a_profile RTP/SAVP a_encrypted 1 a_keying dtls a_dtls_setup passive a_dtls_fingerprint "$BFPR" a_bundle $grp a_bundle_pos $pos a_bundle_pt "$pts" a_mid $mid$mx
 SADD pr:sessions $id
-XADD pr:sessions:stream MAXLEN ~ 100000 * op install id $id ts $now
+XADD pr:sessions:stream MAXLEN ~ 100000 * op $op id $id ts $now
 TX
 }
 # the video member first: the group forms whatever the order its members come in
@@ -174,5 +180,73 @@ chk "f: one payload type for two members: each device gets only its own member's
 	'DA["rx_ssrcs"]["0xc1000001"]["received"] >= 36 and DV["rx_ssrcs"]["0xc2000001"]["received"] >= 36' \
 	'DA["payload_ok"] == DA["rtp_ok"] and DV["payload_ok"] == DV["rtp_ok"] and DA["auth_fail"] == 0 and DV["auth_fail"] == 0' \
 	'A["payload_ok"] >= 72 and A["auth_fail"] == 0 and sorted(A["rx_ssrcs"]) == ["0xb3000001", "0xb4000001"]'
+
+pr_log "g: a third member joins and the video member's payload types change, mid-call"
+KJA_RX=$(ms_key $S80) KJA_TX=$(ms_key $S80) KJV_RX=$(ms_key $S80) KJV_TX=$(ms_key $S80)
+KJT_RX=$(ms_key $S80) KJT_TX=$(ms_key $S80)
+GRP_PORT=31040 GRP=cdr-join-a ms_store_bundle ja 0 audio 0 "111 0" 31042 "$KJA_RX" "$KJA_TX" ||
+	pr_fail "session ja: redis refused the record"
+GRP_PORT=31040 GRP=cdr-join-a ms_store_bundle jv 1 video 1 "96 97" 31044 "$KJV_RX" "$KJV_TX" ||
+	pr_fail "session jv: redis refused the record"
+pr_wait_for 5 live ja || pr_fail "session ja not installed"
+pr_wait_for 5 live jv || { tail -5 "$tmp/dp.log"; pr_fail "session jv not installed"; }
+J=$(dtls mb-a $IPA:44200 --to $RELAY:31040 --ufrag $UFRAG --pwd $PWD --rufrag $RUFRAG)
+echo "$J" >"$tmp/j.json"
+pr_wait_for 5 sh -c "redis-cli -s $tmp/redis.sock HEXISTS pr:session:jv a_dtls_key_rx | grep -q 1" ||
+	pr_fail "g: the group was not keyed"
+JTX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx"])' "$tmp/j.json")
+JRX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rx"])' "$tmp/j.json")
+M0=$(mstats)
+# 3 s of audio and video; the change lands in the middle of it
+peer mb-b g-da --bind $IPB:41042 --to $RELAY:31042 --suite $S80 --tx-key "$KJA_RX" --rx-key "$KJA_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb5000001 --pt 0 --seq 100 --count 150 --rate 50 \
+	--start-delay-ms 300 --expect 150 --linger-ms 1500
+peer mb-b g-dv --bind $IPB:41044 --to $RELAY:31044 --suite $S80 --tx-key "$KJV_RX" --rx-key "$KJV_TX" \
+	--rtcp-mux --id V --expect-id A --ssrc 0xb6000001 --pt 96 --clock 90000 --seq 100 --count 150 \
+	--rate 50 --start-delay-ms 300 --expect 150 --linger-ms 1500
+peer mb-a g-a --bind $IPA:44200 --to $RELAY:31040 --suite $S80 --tx-key "$JTX" --rx-key "$JRX" \
+	--rtcp-mux --id A --ssrc 0xd1000001,0xd2000001 --pt 0,96 --seq 100,100 --count 150 --rate 50 \
+	--start-delay-ms 300 --expect 300 --linger-ms 1500
+sleep 1.8
+GRP_PORT=31040 GRP=cdr-join-a ms_store_bundle jt 2 video 2 "98" 31046 "$KJT_RX" "$KJT_TX" ||
+	pr_fail "session jt: redis refused the record"
+OP=update GRP_PORT=31040 GRP=cdr-join-a ms_store_bundle jv 1 video 1 "96 100" 31044 "$KJV_RX" "$KJV_TX" ||
+	pr_fail "session jv: redis refused the update"
+waitp g-a g-da g-dv
+pr_wait_for 5 live jt || { tail -5 "$tmp/dp.log"; pr_fail "session jt not installed (a third member of group cdr-join-a)"; }
+SAMEK=0
+[ -n "$(ms_redis HGET pr:session:jt a_dtls_key_rx)" ] &&
+	[ "$(ms_redis HGET pr:session:jt a_dtls_key_rx)" = "$(ms_redis HGET pr:session:ja a_dtls_key_rx)" ] &&
+	[ "$(ms_redis HGET pr:session:jt a_dtls_key_tx)" = "$(ms_redis HGET pr:session:ja a_dtls_key_tx)" ] && SAMEK=1
+chk "g: the members that stay relay on through a member's arrival and another's update; the new one has the group's keys and latch, no new handshake" \
+	A=@"$tmp/g-a.json" DA=@"$tmp/g-da.json" DV=@"$tmp/g-dv.json" M0="$M0" M1="$(mstats)" SAMEK=$SAMEK \
+	JT="$(sess jt)" -- \
+	'list(DA["rx_ssrcs"]) == ["0xd1000001"] and list(DV["rx_ssrcs"]) == ["0xd2000001"]' \
+	'DA["payload_ok"] >= 135 and DV["payload_ok"] >= 135 and DA["auth_fail"] == 0 and DV["auth_fail"] == 0' \
+	'A["payload_ok"] >= 270 and A["auth_fail"] == 0 and sorted(A["rx_ssrcs"]) == ["0xb5000001", "0xb6000001"]' \
+	'SAMEK == 1 and JT["a"]["latched"] == "198.51.100.21:44200"' \
+	'd(M1, M0, "dtls_handshakes_started") == 0 and d(M1, M0, "dtls_legs_failed") == 0'
+# the three members: audio (PT 0), video on its new payload type (100), the new member (98)
+peer mb-b g2-da --bind $IPB:41042 --to $RELAY:31042 --suite $S80 --tx-key "$KJA_RX" --rx-key "$KJA_TX" \
+	--rtcp-mux --id B --expect-id A --ssrc 0xb5000001 --pt 0 --seq 1000 --count 40 --rate 50 \
+	--start-delay-ms 300 --expect 40 --linger-ms 1500
+peer mb-b g2-dv --bind $IPB:41044 --to $RELAY:31044 --suite $S80 --tx-key "$KJV_RX" --rx-key "$KJV_TX" \
+	--rtcp-mux --id V --expect-id A --ssrc 0xb6000001 --pt 96 --clock 90000 --seq 1000 --count 40 \
+	--rate 50 --start-delay-ms 300 --expect 40 --linger-ms 1500
+peer mb-b g2-dt --bind $IPB:41046 --to $RELAY:31046 --suite $S80 --tx-key "$KJT_RX" --rx-key "$KJT_TX" \
+	--rtcp-mux --id T --expect-id A --ssrc 0xb7000001 --pt 98 --clock 90000 --seq 100 --count 40 \
+	--rate 50 --start-delay-ms 300 --expect 40 --linger-ms 1500
+peer mb-a g2-a --bind $IPA:44200 --to $RELAY:31040 --suite $S80 --tx-key "$JTX" --rx-key "$JRX" \
+	--rtcp-mux --id A --ssrc 0xd1000001,0xd2000001,0xd3000001 --pt 0,100,98 --seq 1000,1000,100 \
+	--count 40 --rate 50 --start-delay-ms 300 --expect 120 --linger-ms 1500
+waitp g2-a g2-da g2-dv g2-dt
+chk "g: after the change each of the three devices gets only its member's stream (the video one by its new payload type), the browser all three from the one port" \
+	A=@"$tmp/g2-a.json" DA=@"$tmp/g2-da.json" DV=@"$tmp/g2-dv.json" DT=@"$tmp/g2-dt.json" M0="$M0" M2="$(mstats)" -- \
+	'list(DA["rx_ssrcs"]) == ["0xd1000001"] and list(DV["rx_ssrcs"]) == ["0xd2000001"] and list(DT["rx_ssrcs"]) == ["0xd3000001"]' \
+	'DA["payload_ok"] >= 36 and DV["payload_ok"] >= 36 and DT["payload_ok"] >= 36' \
+	'DA["auth_fail"] == 0 and DV["auth_fail"] == 0 and DT["auth_fail"] == 0' \
+	'A["payload_ok"] >= 108 and A["auth_fail"] == 0 and A["from"] == ["198.51.100.10:31040"]' \
+	'sorted(A["rx_ssrcs"]) == ["0xb5000001", "0xb6000001", "0xb7000001"]' \
+	'd(M2, M0, "dtls_handshakes_started") == 0'
 
 de_finish media_bundle
