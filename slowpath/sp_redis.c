@@ -37,10 +37,13 @@ struct sp_areq {
 	void *arg;
 	int64_t sent_ms;
 	bool timed_out;
-	/* a durable write (sp_aredis_tx_durable): its EXEC's result, then WAIT's reply */
-	bool wait, exec_seen, orphan;
+	/* a durable write (sp_aredis_tx_durable): its EXEC's result, then the reply of the
+	 * WAIT that follows the loop pass's last durable write (wait_queued: it is queued;
+	 * wait_failed: it could not be) */
+	bool wait, exec_seen, wait_queued, wait_failed;
 	int exec_rc;
-	struct sp_areq *next; /* in sending order: replies come in that order */
+	struct sp_areq *next;  /* in sending order: replies come in that order */
+	struct sp_areq *wnext; /* the durable writes one WAIT answers */
 };
 
 struct sp_aredis {
@@ -53,6 +56,8 @@ struct sp_aredis {
 	void (*adapter_add_write)(void *); /* the libevent adapter's: the socket's event */
 	int timeout_ms;
 	struct sp_areq *head, *tail; /* waiting for a reply */
+	/* durable writes of this loop pass whose WAIT is not queued yet (on_flush queues one) */
+	struct sp_areq *wait_first, **wait_last;
 	bool auth_failed_logged;
 	int64_t discover_after_ms; /* Sentinel: no discovery before this (a failure backs off) */
 	int discover_rc;
@@ -100,11 +105,11 @@ static int reply_rc(const redisReply *rep, bool timed_out)
 	return bad ? pr_redis_reply_errno(bad->str) : 0;
 }
 
-static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+/* Request q's end: its reply (for a durable write, its WAIT's; NULL: none came) to its
+ * callback, then q is freed. */
+static void finish(redisAsyncContext *ac, struct sp_areq *q, redisReply *rep)
 {
-	struct sp_areq *q = priv;
 	struct sp_aredis *ar = q->ar;
-	redisReply *rep = reply;
 	/* a NULL reply means the context is being torn down: nothing more goes on it */
 	if (!rep && ar->ac == ac)
 		ar->ac = NULL;
@@ -117,7 +122,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		ar->primary[0] = '\0';
 		redisAsyncDisconnect(ac);
 	}
-	if (rc < 0) {
+	if (q->wait && q->wait_failed) {
+		pr_ks_errmsg_set("redis: WAIT could not be queued");
+		rc = -EIO;
+	} else if (rc < 0) {
 		char msg[640];
 		if (rep) /* rc < 0 with a reply: it holds an error */
 			snprintf(msg, sizeof(msg), "redis: %s", pr_redis_reply_error(rep)->str);
@@ -149,16 +157,41 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	free(q);
 }
 
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	finish(ac, priv, reply);
+}
+
+/* The reply of the WAIT queued after a loop pass's durable writes: it counts the replicas
+ * that have every write before it, so it answers each of them. */
+static void on_wait(redisAsyncContext *ac, void *reply, void *priv)
+{
+	for (struct sp_areq *q = priv, *n; q; q = n) {
+		n = q->wnext;
+		finish(ac, q, reply);
+	}
+}
+
 /* A durable write's EXEC reply: kept for WAIT's, which finishes the request. */
 static void on_exec(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sp_areq *q = priv;
+	struct sp_aredis *ar = q->ar;
 	redisReply *rep = reply;
-	(void)ac;
-	if (q->orphan) { /* its WAIT could not be queued: nothing else refers to it */
-		free(q);
-		return;
+	if (!q->wait_queued) {
+		/* the connection went before the pass ended: no WAIT will answer it */
+		struct sp_areq **p = &ar->wait_first;
+		while (*p && *p != q)
+			p = &(*p)->wnext;
+		if (*p) {
+			*p = q->wnext;
+			if (!*p)
+				ar->wait_last = p;
+		}
+		return finish(ac, q, rep);
 	}
+	if (q->wait_failed) /* (its EXEC's reply: a NULL one would mean a torn down context) */
+		return finish(ac, q, rep);
 	q->exec_seen = true;
 	q->exec_rc = rep ? reply_rc(rep, false) : 0; /* NULL: WAIT's reply is NULL too */
 	if (q->exec_rc < 0) {
@@ -224,6 +257,22 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	ar->flush_active = false;
 	if (!ar->ac)
 		return;
+	if (ar->wait_first) {
+		/* one WAIT for the pass's durable writes, after the last of them */
+		const struct sp_config *cfg = &ar->s->cfg;
+		struct sp_areq *g = ar->wait_first;
+		ar->wait_first = NULL;
+		ar->wait_last = &ar->wait_first;
+		bool ok = redisAsyncCommand(ar->ac, on_wait, g, "WAIT %u %u",
+					    cfg->redis_wait_replicas,
+					    cfg->redis_wait_timeout_ms) == REDIS_OK;
+		for (struct sp_areq *q = g; q; q = q->wnext) {
+			q->wait_queued = true;
+			q->wait_failed = !ok; /* their EXEC replies finish them */
+		}
+		if (!ar->ac || !(ar->ac->c.flags & REDIS_CONNECTED))
+			return; /* (the adapter's write event sends it once connected) */
+	}
 	ar->flushing = true;
 	redisAsyncHandleWrite(ar->ac); /* on a write error the context goes (on_disconnect) */
 	ar->flushing = false;
@@ -370,14 +419,17 @@ int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, sp_a
 		free(q);
 		return rc;
 	}
-	/* in the same write as the transaction: one more round trip on the primary's side
-	 * only (WAIT returns as soon as enough replicas acknowledged the offset) */
-	if (redisAsyncCommand(ar->ac, on_reply, q, "WAIT %u %u", cfg->redis_wait_replicas,
-			      cfg->redis_wait_timeout_ms) != REDIS_OK) {
-		q->orphan = true; /* on_exec frees it */
-		return -EIO;
-	}
+	/* Its WAIT goes in the same write, after the pass's last durable write: one WAIT
+	 * answers them all (it returns once enough replicas acknowledged the offset of every
+	 * write before it). A WAIT per write would hold the connection one replica round trip
+	 * per write: Redis runs a connection's commands in order, and WAIT blocks it. */
+	*ar->wait_last = q;
+	ar->wait_last = &q->wnext;
 	req_track(ar, q);
+	if (!ar->flush_active) {
+		ar->flush_active = true;
+		event_active(ar->ev_flush, EV_WRITE, 0);
+	}
 	return 0;
 }
 
@@ -431,6 +483,7 @@ int sp_aredis_open(struct sp_server *s, int timeout_ms)
 		return -ENOMEM;
 	ar->s = s;
 	ar->timeout_ms = timeout_ms;
+	ar->wait_last = &ar->wait_first;
 	ar->ev_timer = event_new(s->base, -1, EV_PERSIST, on_timer, ar);
 	ar->ev_flush = event_new(s->base, -1, 0, on_flush, ar);
 	struct timeval tv = {0, 100000};

@@ -109,7 +109,7 @@ rc "$P1" WAIT 1 2000 | grep -qx 1 || pr_fail "the users did not reach the replic
 sp_certs "$D"
 TP=$(sp_free_port)
 PP=$(sp_free_port)
-sp_config "$D" "$TP" "$PP" "redis_user = slowpath" "redis_password_file = $D/redis-slowpath.pass"
+sp_config "$D" "$TP" "$PP" "redis_user = slowpath" "redis_password_file = $D/redis-slowpath.pass" "rate_limit_rps = 0"
 sed -i "s|^socket = .*|sentinels = 127.0.0.1:$S1, 127.0.0.1:$S2,127.0.0.1:$S3\nmaster_name = poprelay\nwait_replicas = 1\nwait_timeout_ms = 500|" "$D/sp.conf"
 "$BUILD/poprelay-slowpath" -c "$D/sp.conf" --check-config >/dev/null 2>&1 || {
 	"$BUILD/poprelay-slowpath" -c "$D/sp.conf" --check-config; pr_fail "--check-config"; }
@@ -152,6 +152,35 @@ dp_follows "$P1" 16
 
 # -- 1. registrations with a primary and a replica
 $ST reg 0 9 || pr_fail "registrations before any failover"
+
+# -- 1b. one WAIT answers every durable write of a loop pass: 2,000 REGISTERs from 32
+# connections at once (sipload), all acknowledged, with fewer WAITs than REGISTERs (one
+# WAIT each held the connection one replica round trip per REGISTER)
+LOAD=$BUILD/tests/bench/sipload
+[ -x "$LOAD" ] || pr_fail "$LOAD not built"
+LPW=Sentinel-pw-sipload
+python3 - "$LPW" <<'PY' | rc "$P1" >/dev/null || pr_fail "adding sipload's users"
+import hashlib, sys, time
+pw, now = sys.argv[1], int(time.time())
+for i in range(50):
+    u = 'user%d' % i
+    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
+    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
+          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
+                                               hashlib.sha256(a1).hexdigest(), u, now, now))
+    print('SADD pr:users %s' % u)
+PY
+rc "$P1" WAIT 1 2000 | grep -qx 1 || pr_fail "sipload's users did not reach the replica"
+waits() { rc "$P1" INFO commandstats | sed -n 's/^cmdstat_wait:calls=\([0-9]*\),.*/\1/p' | tr -d '\r'; }
+W0=$(waits)
+out=$("$LOAD" register 127.0.0.1 "$TP" "$D/ca.crt" "$LPW" 50 2000 32 2>"$D/sipload.err") ||
+	{ cat "$D/sipload.err"; pr_fail "sipload register through the WAIT slowpath"; }
+read -r nreg _ <<<"$out"
+W1=$(waits)
+[ "$nreg" = 2000 ] || pr_fail "sipload: $nreg of 2000 REGISTERs acknowledged ($out)"
+[ $((W1 - ${W0:-0})) -lt 1600 ] ||
+	pr_fail "$((W1 - ${W0:-0})) WAITs for 2000 concurrent REGISTERs: not one WAIT per loop pass"
+echo "ok: 2000 REGISTERs from 32 connections at once, each acknowledged after WAIT, with $((W1 - ${W0:-0})) WAITs"
 
 # -- 2. planned failover: the sentinels promote the replica, the old primary becomes one
 rc "$P1" INFO replication | grep -q connected_slaves:1 || pr_fail "no replica before the failover"
