@@ -87,7 +87,7 @@ static const struct dp_cfg_key redis_keys[] = {
      "Redis Sentinel: the name the sentinels monitor the primary under"},
     {"wait_replicas", DP_CFG_U32, 0, 16, "0", RED(wait_replicas), 0,
      "replicas a write must reach before a client is told it succeeded (the slowpath's "
-     "REGISTER; the dataplane does not WAIT yet)"},
+     "REGISTER, the dataplane's TURN answers)"},
     {"wait_timeout_ms", DP_CFG_U32, 10, 60000, "1000", RED(wait_timeout_ms), 0,
      "how long such a write waits for them"},
 };

@@ -900,7 +900,8 @@ static void turn_punt(struct rte_mbuf *m, const struct dp_pkt_info *pi)
 					   .port = pi->port,
 					   .created = req.created,
 					   .pi = *pi};
-			if (turn_store_wait_last(store, h) == 0) {
+			/* (with [redis] wait_replicas: once the replicas have the writes too) */
+			if (turn_store_wait_durable(store, h) == 0) {
 				store_held++;
 				return; /* on_written sends it */
 			}
@@ -1003,7 +1004,9 @@ static unsigned turn_poll(uint64_t now_ms)
 	}
 	if (sync_on)
 		sync_step();
-	/* what this iteration queued goes out; the replies that came complete their writes */
+	/* what this iteration queued goes out (after the writes, one WAIT for the answers that
+	 * wait for the replicas); the replies that came complete their writes */
+	turn_store_flush_waits(store);
 	return turn_store_poll(store);
 }
 
@@ -1182,6 +1185,7 @@ static int turn_init(void)
 	struct turn_rcu_ops rcu = {rcu_start, rcu_check, dp_rt.rcu};
 	turn_table_set_rcu(tbl, &rcu);
 	store = turn_store_new(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file);
+	turn_store_set_wait(store, dp_cfg.redis.wait_replicas, dp_cfg.redis.wait_timeout_ms);
 	struct turn_cred_ops cred = {turn_store_user_key, turn_store_rest_secrets, store};
 	turn_store_on_done(store, on_written, NULL);
 	struct turn_hooks hooks = {on_change, NULL};

@@ -33,6 +33,13 @@ struct wpend {
 	int rc;		 /* 0, or the first failure */
 	void *cookie;	 /* handed to the done callback; NULL: nobody waits */
 	reply_fn reader; /* a read's: what to do with its reply; NULL for writes */
+	bool batch;	 /* cookie is a struct wbatch: each of its cookies is handed on */
+};
+
+/* The waiters one WAIT answers (turn_store_wait_durable). */
+struct wbatch {
+	unsigned n;
+	void *c[];
 };
 
 #define WPEND_MAX 4096 /* commands in flight at most; more are refused (-ENOBUFS) */
@@ -45,6 +52,12 @@ struct turn_store {
 	void (*done)(void *arg, void *cookie, int rc);
 	void *done_arg;
 	char sock[128], user[128], pwfile[256];
+	/* [redis] wait_replicas / wait_timeout_ms: answers wait for a WAIT after their writes;
+	 * the waiters of this pass, not queued yet (turn_store_flush_waits queues one WAIT) */
+	uint32_t wait_n, wait_ms;
+	void **durable;
+	unsigned n_durable, cap_durable;
+	time_t wait_warned;
 	time_t last_try;
 	bool warned;
 	/* REST secrets cache (rotation is picked up within SECRETS_TTL_S) */
@@ -113,10 +126,19 @@ static void wpend_pop(struct turn_store *st)
 	void *cookie = p->cookie;
 	int rc = p->rc;
 
+	bool batch = p->batch;
+
 	st->head = (st->head + 1) % WPEND_MAX;
 	st->n--;
-	if (cookie && st->done)
+	if (batch) {
+		struct wbatch *b = cookie;
+		for (unsigned i = 0; i < b->n; i++)
+			if (st->done)
+				st->done(st->done_arg, b->c[i], rc);
+		free(b);
+	} else if (cookie && st->done) {
 		st->done(st->done_arg, cookie, rc);
+	}
 	if (st->stash.set) /* its reader is done with it */
 		memset(&st->stash, 0, sizeof(st->stash));
 }
@@ -145,6 +167,10 @@ void turn_store_free(struct turn_store *st)
 		st->pend[(st->head + i) % WPEND_MAX].rc = -ECANCELED;
 	while (st->n)
 		wpend_pop(st);
+	for (unsigned i = 0; i < st->n_durable; i++)
+		if (st->done)
+			st->done(st->done_arg, st->durable[i], -ECANCELED);
+	free(st->durable);
 	memset(st, 0, sizeof(*st)); /* secrets */
 	free(st);
 }
@@ -195,7 +221,7 @@ static int queue_tx(struct turn_store *st, struct pr_redis_tx *tx, void *cookie,
 		return fail_on(st, st->w, what);
 	if (n < 0)
 		return n;
-	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie, NULL};
+	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie, NULL, false};
 	return 0;
 }
 
@@ -208,7 +234,7 @@ static int queue_read(struct turn_store *st, int argc, const char **argv, reply_
 	int n = pr_redis_pipe_argv(st->w, argc, argv, NULL);
 	if (n < 0)
 		return fail_on(st, st->w, what);
-	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){1, 0, NULL, reader};
+	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){1, 0, NULL, reader, false};
 	return 0;
 }
 
@@ -227,6 +253,80 @@ int turn_store_fd(const struct turn_store *st)
 unsigned turn_store_room(const struct turn_store *st)
 {
 	return st && st->w ? WPEND_MAX - st->n : 0;
+}
+
+void turn_store_set_wait(struct turn_store *st, uint32_t replicas, uint32_t timeout_ms)
+{
+	if (st) {
+		st->wait_n = replicas;
+		st->wait_ms = timeout_ms;
+	}
+}
+
+/* WAIT's reply: how many replicas have every write queued before it. Fewer than asked: its
+ * waiters' writes are on the primary alone (and would go with it). */
+static void wait_read(struct turn_store *st, struct wpend *p, const redisReply *rep)
+{
+	long long got = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	if (got >= (long long)st->wait_n)
+		return;
+	p->rc = -EAGAIN;
+	time_t now = time(NULL);
+	if (now - st->wait_warned >= 10) {
+		st->wait_warned = now;
+		PR_WARN("turn: redis WAIT: %lld of %u replicas acknowledged within %u ms: the "
+			"answers waiting for it are dropped (the clients retransmit)",
+			got, st->wait_n, st->wait_ms);
+	}
+}
+
+int turn_store_wait_durable(struct turn_store *st, void *cookie)
+{
+	if (!st || !st->wait_n)
+		return turn_store_wait_last(st, cookie);
+	if (!st->w)
+		return -ENOENT;
+	if (st->n_durable == st->cap_durable) {
+		unsigned cap = st->cap_durable ? 2 * st->cap_durable : 64;
+		if (cap > WPEND_MAX)
+			return -ENOBUFS;
+		void **d = realloc(st->durable, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		st->durable = d;
+		st->cap_durable = cap;
+	}
+	st->durable[st->n_durable++] = cookie;
+	return 0;
+}
+
+void turn_store_flush_waits(struct turn_store *st)
+{
+	if (!st || !st->n_durable)
+		return;
+	unsigned n = st->n_durable;
+	struct wbatch *b = malloc(sizeof(*b) + n * sizeof(b->c[0]));
+	int rc = -ENOMEM;
+	st->n_durable = 0;
+	if (b) {
+		char r[12], t[12];
+		snprintf(r, sizeof(r), "%u", st->wait_n);
+		snprintf(t, sizeof(t), "%u", st->wait_ms);
+		const char *argv[] = {"WAIT", r, t};
+		b->n = n;
+		memcpy(b->c, st->durable, n * sizeof(b->c[0]));
+		rc = st->w ? queue_read(st, 3, argv, wait_read, "wait") : -ENOENT;
+		if (rc == 0) {
+			struct wpend *p = &st->pend[(st->head + st->n - 1) % WPEND_MAX];
+			p->cookie = b;
+			p->batch = true;
+			return;
+		}
+		free(b);
+	}
+	for (unsigned i = 0; i < n; i++) /* (st->durable holds them still) */
+		if (st->done)
+			st->done(st->done_arg, st->durable[i], rc);
 }
 
 int turn_store_wait_last(struct turn_store *st, void *cookie)

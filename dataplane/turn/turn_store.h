@@ -50,6 +50,14 @@ unsigned turn_store_room(const struct turn_store *st);
  * one has a waiter already, or nothing is in flight, for a PING queued behind. -ENOENT when
  * Redis is down, -ENOBUFS when the pipeline is full. */
 int turn_store_wait_last(struct turn_store *st, void *cookie);
+/* [redis] wait_replicas and wait_timeout_ms (0 replicas: no WAIT). */
+void turn_store_set_wait(struct turn_store *st, uint32_t replicas, uint32_t timeout_ms);
+/* cookie waits for every write queued so far to reach the replicas: for the WAIT that
+ * turn_store_flush_waits queues after them (one for all the waiters of a pass; fewer
+ * replicas than asked: done with -EAGAIN). Without replicas to wait for, turn_store_wait_last. */
+int turn_store_wait_durable(struct turn_store *st, void *cookie);
+/* Queues the WAIT of this pass's durable waiters (or completes them with the error). */
+void turn_store_flush_waits(struct turn_store *st);
 /* Rebuilds every live allocation into s. set 0 (at start): ours, on the relay addresses we
  * hand out now (the others are logged and deleted from Redis, except the [ha] peer's,
  * left alone); set 1 (a takeover): the [ha] peer's, on its relay addresses (nothing is

@@ -423,6 +423,67 @@ static void test_pipeline(void)
 	turn_table_destroy(t);
 }
 
+/* WAIT calls Redis counted so far. */
+static long waits(void)
+{
+	long n = 0;
+	redisReply *rep = pr_redis_cmd(R, "INFO commandstats");
+	const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "cmdstat_wait:calls=") : NULL;
+	if (p)
+		n = strtol(p + strlen("cmdstat_wait:calls="), NULL, 10);
+	if (rep)
+		freeReplyObject(rep);
+	return n;
+}
+
+/* [redis] wait_replicas: answers wait for one WAIT after the pass's writes; this Redis has
+ * no replica, so WAIT 1 answers 0 after its timeout and every waiter of the pass learns it. */
+static void test_durable(void)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	struct turn_table *t;
+	struct turn_server *s = mk_server(&t);
+	struct turn_alloc a;
+	int ck[3];
+	fill(&a, now);
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(s, &a), 0);
+	uint32_t idx = 0;
+	struct turn_alloc *live = turn_alloc_next(t, &idx);
+	/* no replicas asked: as turn_store_wait_last, no WAIT */
+	long w0 = waits();
+	turn_store_set_wait(st, 0, 100);
+	ndone = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, s, live, NULL), 0);
+	CU_ASSERT_EQUAL(turn_store_wait_durable(st, &ck[0]), 0);
+	turn_store_flush_waits(st);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT(ndone == 1 && done[0].cookie == &ck[0] && done[0].rc == 0);
+	CU_ASSERT_EQUAL(waits(), w0);
+	/* one replica asked: the pass's three waiters, one WAIT, each told it fell short */
+	turn_store_set_wait(st, 1, 100);
+	ndone = 0;
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(turn_store_save(st, s, live, NULL), 0);
+		CU_ASSERT_EQUAL(turn_store_wait_durable(st, &ck[i]), 0);
+	}
+	CU_ASSERT_EQUAL(ndone, 0); /* nothing answers before the flush */
+	turn_store_flush_waits(st);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_FATAL(ndone == 3);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(done[i].cookie == &ck[i] && done[i].rc == -EAGAIN);
+	CU_ASSERT_EQUAL(waits(), w0 + 1);
+	/* a flush with no waiter queues nothing */
+	turn_store_flush_waits(st);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	CU_ASSERT_EQUAL(waits(), w0 + 1);
+	turn_store_set_wait(st, 0, 0);
+	CU_ASSERT_EQUAL(turn_store_delete(st, live->id, NULL), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	turn_server_destroy(s);
+	turn_table_destroy(t);
+}
+
 static void test_no_redis(void)
 {
 	struct turn_store *down = turn_store_new("/tmp/tn-unit-none/redis.sock", NULL, NULL);
@@ -461,6 +522,7 @@ int main(void)
 	CU_add_test(s, "save/restore round trip", test_roundtrip);
 	CU_add_test(s, "prune after an outage", test_prune);
 	CU_add_test(s, "write pipeline: order, refusal, lost connection", test_pipeline);
+	CU_add_test(s, "WAIT for the replicas, one a pass", test_durable);
 	CU_add_test(s, "without redis", test_no_redis);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
