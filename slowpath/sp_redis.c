@@ -263,9 +263,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 		struct sp_areq *g = ar->wait_first;
 		ar->wait_first = NULL;
 		ar->wait_last = &ar->wait_first;
-		bool ok = redisAsyncCommand(ar->ac, on_wait, g, "WAIT %u %u",
-					    cfg->redis_wait_replicas,
-					    cfg->redis_wait_timeout_ms) == REDIS_OK;
+		bool ok =
+		    redisAsyncCommand(ar->ac, on_wait, g, "WAIT %u %u", cfg->redis_wait_replicas,
+				      cfg->redis_wait_timeout_ms) == REDIS_OK;
 		for (struct sp_areq *q = g; q; q = q->wnext) {
 			q->wait_queued = true;
 			q->wait_failed = !ok; /* their EXEC replies finish them */

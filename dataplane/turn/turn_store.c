@@ -221,7 +221,8 @@ static int queue_tx(struct turn_store *st, struct pr_redis_tx *tx, void *cookie,
 		return fail_on(st, st->w, what);
 	if (n < 0)
 		return n;
-	st->pend[(st->head + st->n++) % WPEND_MAX] = (struct wpend){(uint32_t)n, 0, cookie, NULL, false};
+	st->pend[(st->head + st->n++) % WPEND_MAX] =
+	    (struct wpend){(uint32_t)n, 0, cookie, NULL, false};
 	return 0;
 }
 

@@ -428,7 +428,8 @@ static long waits(void)
 {
 	long n = 0;
 	redisReply *rep = pr_redis_cmd(R, "INFO commandstats");
-	const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "cmdstat_wait:calls=") : NULL;
+	const char *p =
+	    rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "cmdstat_wait:calls=") : NULL;
 	if (p)
 		n = strtol(p + strlen("cmdstat_wait:calls="), NULL, 10);
 	if (rep)
