@@ -70,13 +70,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	sp_buf_free(&out);
-	/* BUNDLE: what the plan takes, the anchor can tell apart (payload types, SSRCs and
-	 * mids apart); our group, on one port, reads back with every member in it */
+	/* BUNDLE: what the plan takes, the anchor can tell apart (payload types apart, unless
+	 * every member has the MID header extension, one id, a MID of 16 bytes at most; SSRCs
+	 * and mids apart); our group, on one port, reads back with every member in it */
 	struct sp_sdp_bundle b;
 	const char *bwhy;
 	if (sp_sdp_bundle_plan(&info, &b, &bwhy)) {
 		if (b.n < 2 || !b.member[b.tag] || bwhy)
 			__builtin_trap();
+		bool by_mid = true;
+		for (unsigned i = 0; i < info.n; i++)
+			if (b.member[i])
+				by_mid = by_mid && info.m[i].mid_ext &&
+					 info.m[i].mid_ext == info.m[b.tag].mid_ext &&
+					 strlen(info.m[i].mid) <= 16;
 		for (unsigned i = 0; i < info.n; i++)
 			for (unsigned j = i + 1; b.member[i] && j < info.n; j++) {
 				const struct sp_sdp_media *x = &info.m[i], *y = &info.m[j];
@@ -84,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					continue;
 				if (!strcmp(x->mid, y->mid))
 					__builtin_trap();
-				for (unsigned p = 0; p < x->n_codecs; p++)
+				for (unsigned p = 0; p < x->n_codecs && !by_mid; p++)
 					for (unsigned q = 0; q < y->n_codecs; q++)
 						if (x->codecs[p].pt == y->codecs[q].pt)
 							__builtin_trap();
