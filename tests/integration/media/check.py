@@ -43,6 +43,8 @@ def udp_payloads(path):
     out, pos = [], 24
     while pos + 16 <= len(b):
         incl = struct.unpack(e + "I", b[pos + 8:pos + 12])[0]
+        if pos + 16 + incl > len(b):
+            break  # a record still being written
         f = b[pos + 16:pos + 16 + incl]
         pos += 16 + incl
         off = {101: 0, 1: 14, 113: 16}.get(lt)

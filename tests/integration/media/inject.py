@@ -14,6 +14,7 @@ datagram's own source):
 Prints a JSON object: how many datagrams each kind of action sent."""
 import os
 import struct
+import tempfile
 import sys
 import time
 
@@ -22,21 +23,29 @@ from check import udp_payloads  # noqa: E402
 
 
 def pcap_datagrams(path):
-    """(src_ip, sport, dst_ip, dport, payload) of every IPv4 UDP datagram of a LINKTYPE_RAW pcap."""
+    """(src_ip, sport, dst_ip, dport, payload) of every IPv4 UDP datagram of a LINKTYPE_RAW pcap.
+
+    The pcap may still be being written (a device that is still sending): what is read is
+    the records complete at that moment, a snapshot that the self-check parses too."""
     out = []
     b = open(path, "rb").read()
     pos = 24
     while pos + 16 <= len(b):
         incl = struct.unpack("<I", b[pos + 8:pos + 12])[0]
+        if pos + 16 + incl > len(b):
+            break  # the record being written
         ip = b[pos + 16:pos + 16 + incl]
         pos += 16 + incl
-        if ip[0] >> 4 != 4 or ip[9] != 17:
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
             continue
         h = (ip[0] & 15) * 4
         sport, dport = struct.unpack("!HH", ip[h:h + 4])
         out.append((".".join(map(str, ip[12:16])), sport, ".".join(map(str, ip[16:20])), dport,
                     ip[h + 8:]))
-    assert len(out) == len(udp_payloads(path))
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as snap:
+        snap.write(b[:pos])
+        snap.flush()
+        assert len(out) == len(udp_payloads(snap.name))
     return out
 
 
