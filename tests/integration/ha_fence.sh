@@ -20,94 +20,23 @@
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-trap 'trap "" INT TERM; exit 130' INT TERM
-pr_need_root
+. "$(dirname "$0")/ha/haenv.sh"
 command -v turnutils_peer >/dev/null || pr_skip "coturn's turnutils_peer not installed"
-DP=$BUILD/poprelay-dataplane
-CTL=$BUILD/poprelayctl
-for b in "$DP" "$CTL"; do [ -x "$b" ] || pr_fail "$b not built"; done
-TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
-X=198.51.100.10
-Y=198.51.100.11
-CLI=198.51.100.20
-PEER=203.0.113.5
+he_init hf hf-a hf-b
+HE_GATEWAY4=$CLI
 PW='Ha-fence-pw-5519'
 LEASE=1500
+he_topology $CLI/24 $PEER/32
 
-tmp=$(pr_tmpdir)
-pr_redis_start "$tmp"
-rcli() { redis-cli -s "$tmp/redis.sock" "$@"; }
-
-for ns in hf-a hf-b hf-c hf-br; do
-	pr_netns $ns
-	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n hf-br link add hfbr type bridge
-ip -n hf-br link set hfbr up
-pr_veth hf-a hfa0 hf-br hfba
-pr_veth hf-b hfb0 hf-br hfbb
-pr_veth hf-c hfc0 hf-br hfbc
-for p in hfba hfbb hfbc; do ip -n hf-br link set $p master hfbr; done
-ip -n hf-c addr add $CLI/24 dev hfc0
-ip -n hf-c addr add $PEER/32 dev hfc0
-MAC_A=$(ip -n hf-a -br link show hfa0 | awk '{print $3}')
-MAC_B=$(ip -n hf-b -br link show hfb0 | awk '{print $3}')
-
-# conf NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
-conf() {
-	local n=$1 own=$2 peer=$3 rmin=$4 pmin=$5
-	cat <<CONF
-[global]
-realm = hf.example
-[eal]
-lcores = 0-1
-memory_mb = 256
-huge = no
-file_prefix = hf-$n
-[dataplane]
-mbuf_pool_size = 8191
-mbuf_cache_size = 64
-worker_idle_sleep_us = 20
-[redis]
-socket = $tmp/redis.sock
-[port0]
-device = net_af_packet0,iface=hf${n}0,qpairs=2
-ipv4 = $own/24
-gateway4 = $CLI
-[ha]
-peer_ipv4 = $peer/24
-announce_count = 3
-announce_interval_ms = 300
-lease_ms = $LEASE
-failback = manual
-[media]
-enabled = no
-[turn]
-relay_port_min = $rmin
-relay_port_max = $((rmin + 999))
-peer_relay_address = $peer
-peer_relay_port_min = $pmin
-peer_relay_port_max = $((pmin + 999))
-allowed_peer = 203.0.113.0/24
-nonce_secret_file = $tmp/nonce.key
-counters_sync_s = 1
-CONF
+conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
+	he_conf $1 $2 $3
+	printf '%s\n' "lease_ms = $LEASE" "failback = manual"
+	he_turn_conf $3 $4 $5
 }
 conf a $X $Y 50000 51000 >"$tmp/a.conf"
 conf b $Y $X 51000 50000 >"$tmp/b.conf"
-pr_on_exit "rm -rf /var/run/dpdk/hf-a /var/run/dpdk/hf-b"
 
 # a: bad values refused, the key named
-fails=0
-check_bad() { # WANT KEY VALUE
-	local want=$1 key=$2 val=$3 rc=0
-	sed -e "s|^$key = .*|$key = $val|" "$tmp/b.conf" >"$tmp/bad.conf"
-	"$DP" -c "$tmp/bad.conf" --check-config >"$tmp/bad.out" 2>&1 || rc=$?
-	if [ $rc = 0 ] || ! grep -q "$want" "$tmp/bad.out"; then
-		echo "FAIL: $key = $val not refused naming $want (exit $rc: $(cat "$tmp/bad.out"))" >&2
-		fails=$((fails + 1))
-	fi
-}
 check_bad '\[ha\] lease_ms' lease_ms 50
 check_bad '\[ha\] lease_ms' lease_ms 1s
 check_bad '\[ha\] failback' failback sometimes
@@ -117,27 +46,8 @@ pr_log "ok: a  bad [ha] lease_ms and failback values refused by --check-config, 
 
 printf '%s\n' "$PW" | "$CTL" -c "$tmp/a.conf" user add alice >/dev/null || pr_fail "user add"
 
-start_dp() { # NAME
-	ip netns exec hf-$1 "$DP" -c "$tmp/$1.conf" >>"$tmp/$1.out" 2>>"$tmp/$1.log" &
-	eval "pid_$1=$!"
-	pr_on_exit "kill -9 $! 2>/dev/null"
-	pr_wait_for 20 sh -c "$TEL hf-$1 /poprelay/turn/stats | grep -q '\"redis_up\": 1'" ||
-		{ tail -20 "$tmp/$1.log" >&2; pr_fail "dataplane $1 did not come up"; }
-}
-ha() { "$CTL" -c "$tmp/$1.conf" ha "${@:2}"; }
-hstat() { $TEL hf-$1 /poprelay/ha/status | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['$2'])"; }
+# drops NAME REASON: one of NAME's drop counters
 drops() { $TEL hf-$1 /poprelay/drops | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/drops'].get('$2', 0))"; }
-state() { python3 -c "import json; print(json.load(open('$tmp/c/state.json'))['$1'])"; }
-rx() { state rx; }
-rx_grows() { # SECONDS: the echo count grows within that time
-	local n0 i
-	n0=$(rx)
-	for ((i = 0; i < $1 * 10; i++)); do
-		[ "$(rx)" -gt "$n0" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # arp_seen OUT SECONDS: the ARP replies and gratuitous ARPs for X on the client's segment,
 # "MAC reply|garp" a line, for SECONDS (in the background)
 arp_seen() {
@@ -173,23 +83,9 @@ resolve_x() {
 	ip -n hf-c neigh show $X | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'
 }
 
-start_dp a
-start_dp b
-ip netns exec hf-c turnutils_peer -L $PEER -p 3480 >"$tmp/peer.log" 2>&1 &
-pr_on_exit "kill $! 2>/dev/null"
-sleep 0.3
-mkdir "$tmp/c"
-ip netns exec hf-c python3 "$PR_ROOT/tests/integration/ha_turn.py" --server $X:3478 \
-	--user alice --password "$PW" --peer $PEER:3480 --dir "$tmp/c" >"$tmp/c/out" 2>&1 &
-cli_pid=$!
-pr_on_exit "kill $cli_pid 2>/dev/null"
-pr_wait_for 10 grep -q allocated "$tmp/c/out" || pr_fail "no allocation: $(cat "$tmp/c/out")"
-relayed=$(python3 -c "import json; print(json.loads(open('$tmp/c/out').readline())['allocated'])")
-case $relayed in $X:50*) ;; *) pr_fail "relayed address $relayed, expected $X:50000-50999" ;; esac
-pr_wait_for 5 sh -c "[ -f $tmp/c/state.json ] && [ \$(python3 -c \"import json; print(json.load(open('$tmp/c/state.json'))['rx'])\") -gt 20 ]" ||
-	pr_fail "no data relayed through A"
-id=$(rcli ZRANGE pr:turn:allocs 0 0)
-[ -n "$id" ] || pr_fail "no allocation in redis"
+he_start_dp a
+he_start_dp b
+he_turn_client "$PW"
 pr_wait_for 5 sh -c "[ \"\$(redis-cli -s $tmp/redis.sock EXISTS pr:ha:alive:$X pr:ha:alive:$Y)\" = 2 ]" ||
 	pr_fail "the leases pr:ha:alive:$X and :$Y are not both in redis"
 
@@ -227,7 +123,7 @@ pr_log "ok: c  A killed: B's deferred takeover completed by itself $ms ms after 
 
 # d: A restarts: X stays B's
 ip -n hf-a link set hfa0 up
-start_dp a
+he_start_dp a
 pr_wait_for 5 sh -c "[ \"\$($TEL hf-a /poprelay/ha/status | python3 -c \"import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['own_held_by'])\")\" = $Y ]" ||
 	pr_fail "A does not see X held by B: $($TEL hf-a /poprelay/ha/status)"
 [ "$(hstat a own_served)" = 0 ] || pr_fail "A serves X while B holds it"

@@ -32,63 +32,26 @@
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-trap 'trap "" INT TERM; exit 130' INT TERM
-pr_need_root
-DP=$BUILD/poprelay-dataplane
-CTL=$BUILD/poprelayctl
+. "$(dirname "$0")/ha/haenv.sh"
+he_init hm hm-a hm-b
+HE_READY=/poprelay/media/stats
+HE_READY_S=30
 MPEER=$BUILD/tests/integration/media/mpeer
 H=$PR_ROOT/tests/integration/media
-for b in "$DP" "$CTL" "$MPEER"; do [ -x "$b" ] || pr_fail "$b not built"; done
+[ -x "$MPEER" ] || pr_fail "$MPEER not built"
 PY=/usr/bin/python3 # Debian's, with python3-scapy (the replay in b; skipped without it)
-TEL="python3 $PR_ROOT/tests/integration/dp_telemetry.py"
-X=198.51.100.10
-Y=198.51.100.11
 IPA=198.51.100.21
 IPB=198.51.100.22
 S80=AES_CM_128_HMAC_SHA1_80
 
-tmp=$(pr_tmpdir)
-pr_redis_start "$tmp"
-rcli() { redis-cli -s "$tmp/redis.sock" "$@"; }
 ms_redis() { rcli "$@"; }
 . "$H/sessions.sh"
-
-for ns in hm-a hm-b hm-c hm-br; do
-	pr_netns $ns
-	ip netns exec $ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n hm-br link add hmbr type bridge
-ip -n hm-br link set hmbr up
-pr_veth hm-a hma0 hm-br hmba
-pr_veth hm-b hmb0 hm-br hmbb
-pr_veth hm-c hmc0 hm-br hmbc
-for p in hmba hmbb hmbc; do ip -n hm-br link set $p master hmbr; done
-ip -n hm-c addr add $IPA/24 dev hmc0
-ip -n hm-c addr add $IPB/24 dev hmc0
+he_topology $IPA/24 $IPB/24
 
 # conf NAME OWN PEER_ADDR
 conf() {
+	he_conf $1 $2 $3
 	cat <<CONF
-[global]
-realm = hm.example
-[eal]
-lcores = 0-1
-memory_mb = 256
-huge = no
-file_prefix = hm-$1
-[dataplane]
-mbuf_pool_size = 8191
-mbuf_cache_size = 64
-worker_idle_sleep_us = 20
-[redis]
-socket = $tmp/redis.sock
-[port0]
-device = net_af_packet0,iface=hm${1}0,qpairs=2
-ipv4 = $2/24
-[ha]
-peer_ipv4 = $3/24
-announce_count = 3
-announce_interval_ms = 300
 lease_ms = 500
 [turn]
 enabled = no
@@ -103,16 +66,7 @@ CONF
 }
 conf a $X $Y >"$tmp/a.conf"
 conf b $Y $X >"$tmp/b.conf"
-pr_on_exit "rm -rf /var/run/dpdk/hm-a /var/run/dpdk/hm-b"
 
-start_dp() { # NAME
-	ip netns exec hm-$1 "$DP" -c "$tmp/$1.conf" >>"$tmp/$1.out" 2>>"$tmp/$1.log" &
-	eval "pid_$1=$!"
-	pr_on_exit "kill -9 $! 2>/dev/null"
-	pr_wait_for 30 sh -c "$TEL hm-$1 /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
-		{ tail -20 "$tmp/$1.log" >&2; pr_fail "dataplane $1 did not come up"; }
-}
-ha() { "$CTL" -c "$tmp/$1.conf" ha "${@:2}"; }
 # mstat NAME COUNTER: one counter of NAME's /poprelay/media/stats
 mstat() { $TEL hm-$1 /poprelay/media/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/media/stats']['$2'])"; }
 sess() { $TEL hm-$1 "/poprelay/media/session,$2"; }
@@ -122,13 +76,13 @@ leg() { sess "$1" "$2" | python3 -c "import json,sys; d=json.load(sys.stdin); pr
 events() { rcli XLEN pr:sessions:events; }
 
 # a: A relays s1; B, started after it, leaves it alone; s2 (X) and s3 (Y) each to their owner
-start_dp a
+he_start_dp a
 for d in $IPA $IPB; do ip netns exec hm-c ping -c 1 -W 2 -I $d $X >/dev/null || pr_fail "$d cannot reach X"; done
 KA_RX=$(ms_key $S80) KA_TX=$(ms_key $S80) KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
 MS_RELAY=$X ms_store install s1 "peer=$IPA:41000 relay=31000 suite=$S80 rx=$KA_RX tx=$KA_TX" \
 	"peer=$IPB:41002 relay=31002 suite=$S80 rx=$KB_RX tx=$KB_TX" || pr_fail "s1 refused by redis"
 pr_wait_for 5 live a s1 || pr_fail "A did not install s1"
-start_dp b
+he_start_dp b
 MS_RELAY=$X ms_store install s2 "peer=$IPA:41010 relay=31010" "peer=$IPB:41012 relay=31012" ||
 	pr_fail "s2 refused by redis"
 MS_RELAY=$Y ms_store install s3 "peer=$IPA:41020 relay=31020" "peer=$IPB:41022 relay=31022" ||
@@ -199,7 +153,6 @@ PY
 # window from a fresh one; the ROC and the devices' auth_fail do tell the state came over)
 replay=skipped
 if $PY -c 'import scapy.all' 2>/dev/null; then
-	MAC_B=$(ip -n hm-b -br link show hmb0 | awk '{print $3}')
 	r0=$($TEL hm-b /poprelay/drops | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/drops'].get('media_replay', 0))")
 	ip netns exec hm-c $PY "$H/inject.py" hmc0 "$MAC_B" replay,$tmp/a-tx.pcap,20 \
 		replay,$tmp/a-tx.pcap,60 >/dev/null 2>"$tmp/inject.err" || pr_fail "inject.py: $(cat "$tmp/inject.err")"
@@ -293,7 +246,7 @@ pr_on_exit "kill $pdb 2>/dev/null"
 sleep 2
 [ "$(leg b s1 a rx_packets)" -gt 100 ] || pr_fail "s1 not relayed by B before A's restart: $(sess b s1)"
 ip -n hm-a link set hma0 up
-start_dp a
+he_start_dp a
 pr_wait_for 5 sh -c "$TEL hm-a /poprelay/ha/status | grep -q '\"own_held_by\": \"$Y\"'" ||
 	pr_fail "A does not see X held by B: $($TEL hm-a /poprelay/ha/status)"
 sleep 1
