@@ -3014,6 +3014,19 @@ static int sby_rebuild(void)
 	return rc;
 }
 
+/* Loads every session of pr:sessions not live here (sess_load_apply: the [ha] peer's with
+ * peer_only, else ours): 0, or the first Redis failure (what came before it is live). */
+static int load_listed(bool peer_only)
+{
+	struct pr_ks_names ids = {0};
+	int rc = pr_ks_session_list(redis, &ids);
+	for (size_t i = 0; rc >= 0 && i < ids.n; i++)
+		if (!sess_find(ids.v[i]))
+			rc = sess_load_apply(ids.v[i], peer_only);
+	pr_ks_names_free(&ids);
+	return rc;
+}
+
 /* [ha] takeover: the peer's live sessions, as a restart rebuilds ours (the latch, the
  * figures, each stream's rollover counter and replay state from X_streams, a DTLS-SRTP
  * leg's exported keys), published before the workers take the addresses: from the standby
@@ -3061,13 +3074,8 @@ static int media_ha_change(bool held)
 		    "media: takeover with redis away: the peer's sessions follow once it is back");
 		return -EIO;
 	}
-	struct pr_ks_names ids = {0};
 	uint32_t before = nlist;
-	int rc = pr_ks_session_list(redis, &ids);
-	for (size_t i = 0; rc >= 0 && i < ids.n; i++)
-		if (!sess_find(ids.v[i]))
-			rc = sess_load_apply(ids.v[i], true);
-	pr_ks_names_free(&ids);
+	int rc = load_listed(true);
 	cst.ha_taken += nlist - before;
 	if (rc < 0) {
 		PR_WARN("media: takeover: redis failed after %u sessions of the peer; the rest "
@@ -3108,13 +3116,8 @@ static int media_ha_own_change(bool serving)
 		PR_WARN("media: failback with redis away: our sessions come back once it is");
 		return -EIO;
 	}
-	struct pr_ks_names ids = {0};
 	uint32_t before = nlist;
-	int rc = pr_ks_session_list(redis, &ids);
-	for (size_t i = 0; rc >= 0 && i < ids.n; i++)
-		if (!sess_find(ids.v[i]))
-			rc = sess_load_apply(ids.v[i], false);
-	pr_ks_names_free(&ids);
+	int rc = load_listed(false);
 	if (rc < 0) {
 		redis_lost(); /* the reconnection's rebuild loads the rest */
 		return rc;

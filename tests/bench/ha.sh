@@ -144,17 +144,7 @@ sentinels_ready
 # user0..user{STORM_N-1} (the REGISTER runs use the first NUSERS), the records poprelayctl
 # writes, straight into the primary
 PW=Bench-pw-4711-sipload
-python3 - "$STORM_N" "$PW" <<'PY' | rc "$P1" >/dev/null || pr_fail "creating the users"
-import hashlib, sys, time
-n, pw, now = int(sys.argv[1]), sys.argv[2], int(time.time())
-for i in range(n):
-    u = 'user%d' % i
-    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
-    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
-          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
-                                               hashlib.sha256(a1).hexdigest(), u, now, now))
-    print('SADD pr:users %s' % u)
-PY
+python3 "$PR_ROOT/tests/integration/slowpath/users.py" "$PW" "$STORM_N" | rc "$P1" >/dev/null || pr_fail "creating the users"
 rc "$P1" WAIT 1 5000 | grep -qx 1 || pr_fail "the users did not reach the replica"
 
 # ---- two slowpaths on CPU 1: wait_replicas 1 and 0, otherwise the same

@@ -134,17 +134,7 @@ sp_config "$tmp" "$TP" "$PP" "digest_algorithms = MD5" "rate_limit_rps = 0" "loc
 	"log_level = 5"
 sed -i "s/^media_addr = .*/media_addr = $RELAY/; s/^media_ports = .*/media_ports = 20000-39999/" "$tmp/sp.conf"
 NUSERS=$((LIVE > CONNS ? LIVE : CONNS))
-python3 - "$NUSERS" "$PW" <<'PY' | rcli >/dev/null || pr_fail "creating the users"
-import hashlib, sys, time
-n, pw, now = int(sys.argv[1]), sys.argv[2], int(time.time())
-for i in range(n):
-    u = 'user%d' % i
-    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
-    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
-          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
-                                               hashlib.sha256(a1).hexdigest(), u, now, now))
-    print('SADD pr:users %s' % u)
-PY
+python3 "$PR_ROOT/tests/integration/slowpath/users.py" "$PW" "$NUSERS" | rcli >/dev/null || pr_fail "creating the users"
 sp_user_add "$tmp" callee "$PW"
 printf '%s\n' "$PW" | "$CTL" -c "$tmp/dp.conf" user add alice >/dev/null || pr_fail "poprelayctl user add alice"
 taskset -c $SRV_CPU "$SP" -c "$tmp/sp.conf" >"$tmp/sp.log" 2>&1 &

@@ -71,17 +71,7 @@ sed -i 's/^media_ports = .*/media_ports = 20000-29999/' "$D/sp.conf"
 for i in $(seq 0 $((NUSERS - 1))); do sp_user_add "$D" "user$i" "$PW"; done
 # the storm's devices: user0..user{STORM_N-1}, straight into Redis (poprelayctl per user
 # would take minutes); the same records poprelayctl writes
-python3 - "$STORM_N" "$NUSERS" "$PW" <<'PY' | redis-cli -s "$D/redis.sock" >/dev/null || pr_fail "creating the storm's users"
-import hashlib, sys, time
-n, first, pw, now = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(time.time())
-for i in range(first, n):
-    u = 'user%d' % i
-    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
-    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
-          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
-                                               hashlib.sha256(a1).hexdigest(), u, now, now))
-    print('SADD pr:users %s' % u)
-PY
+python3 "$PR_ROOT/tests/integration/slowpath/users.py" "$PW" "$STORM_N" "$NUSERS" | redis-cli -s "$D/redis.sock" >/dev/null || pr_fail "creating the storm's users"
 sp_user_add "$D" callee "$PW"
 taskset -c $SRV_CPU "$BUILD/poprelay-slowpath" -c "$D/sp.conf" >"$D/sp.log" 2>&1 &
 SP=$!

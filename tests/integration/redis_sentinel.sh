@@ -159,17 +159,7 @@ $ST reg 0 9 || pr_fail "registrations before any failover"
 LOAD=$BUILD/tests/bench/sipload
 [ -x "$LOAD" ] || pr_fail "$LOAD not built"
 LPW=Sentinel-pw-sipload
-python3 - "$LPW" <<'PY' | rc "$P1" >/dev/null || pr_fail "adding sipload's users"
-import hashlib, sys, time
-pw, now = sys.argv[1], int(time.time())
-for i in range(50):
-    u = 'user%d' % i
-    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
-    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
-          'pop pop1 created %d updated %d' % (u, u, hashlib.md5(a1).hexdigest(),
-                                               hashlib.sha256(a1).hexdigest(), u, now, now))
-    print('SADD pr:users %s' % u)
-PY
+python3 "$PR_ROOT/tests/integration/slowpath/users.py" "$LPW" 50 | rc "$P1" >/dev/null || pr_fail "adding sipload's users"
 rc "$P1" WAIT 1 2000 | grep -qx 1 || pr_fail "sipload's users did not reach the replica"
 waits() { rc "$P1" INFO commandstats | sed -n 's/^cmdstat_wait:calls=\([0-9]*\),.*/\1/p' | tr -d '\r'; }
 W0=$(waits)

@@ -24,18 +24,7 @@ grep -q "rate_limit_rps\|rate_burst\|lockout" "$D/sp.conf" && pr_fail "the test 
 
 # 1,000 users in keyspace v1, written straight to Redis (poprelayctl takes ~1,000 times as long)
 PW=Storm-pw-4711-nat
-now=$(date +%s)
-python3 - "$N" "$PW" "$now" <<'PY' | redis-cli -s "$D/redis.sock" >/dev/null || pr_fail "creating $N users"
-import hashlib, sys
-n, pw, now = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-for i in range(n):
-    u = 'user%d' % i
-    a1 = ('%s:poprelay:%s' % (u, pw)).encode()
-    print('HSET pr:user:%s v 1 name %s realm poprelay ha1_md5 %s ha1_sha256 %s uri sip:%s@poprelay '
-          'pop pop1 created %s updated %s' % (u, u, hashlib.md5(a1).hexdigest(),
-                                               hashlib.sha256(a1).hexdigest(), u, now, now))
-    print('SADD pr:users %s' % u)
-PY
+python3 "$PR_ROOT/tests/integration/slowpath/users.py" "$PW" "$N" | redis-cli -s "$D/redis.sock" >/dev/null || pr_fail "creating $N users"
 [ "$(redis-cli -s "$D/redis.sock" SCARD pr:users)" = $N ] || pr_fail "$N users not created"
 
 # the attacker, from another address, during the storm
