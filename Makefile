@@ -27,7 +27,7 @@ PACKAGES := build-essential pkg-config clang clang-format llvm \
 	libevent-dev libosip2-dev libjansson-dev libzxcvbn-dev libsystemd-dev libcunit1-dev \
 	iproute2 ethtool iputils-ping procps psmisc file python3 python3-scapy \
 	coturn baresip-core sip-tester kamailio kamailio-tls-modules kamailio-websocket-modules \
-	tshark openssl \
+	tshark openssl keepalived \
 	rtpengine-daemon libmicrohttpd-dev prometheus curl nodejs $(NPM_PKG) chromium \
 	mkosi debootstrap dosfstools mtools e2fsprogs fdisk binutils qemu-utils \
 	qemu-system-x86 ovmf openssh-client lintian
@@ -119,7 +119,7 @@ deps:
 		PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; \
 		else echo "deps: node modules present"; fi
 	@# Debian starts these services on install; the project starts its own instances.
-	@for s in redis-server coturn kamailio rtpengine-daemon prometheus; do \
+	@for s in redis-server coturn kamailio rtpengine-daemon prometheus keepalived; do \
 		(command -v systemctl >/dev/null && systemctl disable --now $$s >/dev/null 2>&1) || true; \
 		(command -v service >/dev/null && service $$s stop >/dev/null 2>&1) || true; done; true
 

@@ -17,6 +17,10 @@ install -D -m 0755 images/poprelay-setup-redis "$root/usr/sbin/poprelay-setup-re
 install -D -m 0640 images/poprelay.conf "$root/etc/poprelay/poprelay.conf"
 install -D -m 0640 images/redis-poprelay.conf "$root/etc/poprelay/redis.conf"
 install -D -m 0640 images/redis-users.acl "$root/etc/poprelay/redis-users.acl"
+# keepalived for appliances N+1 (docs/scaling.md): the notify hook, and the sample
+# configuration as an example (it names interfaces and addresses to adapt; not a conffile)
+install -D -m 0755 images/poprelay-ha-notify "$root/usr/lib/poprelay/poprelay-ha-notify"
+install -D -m 0644 images/keepalived-poprelay.conf "$root/usr/share/doc/poprelay/examples/keepalived-poprelay.conf"
 for u in images/*.service; do install -D -m 0644 "$u" "$root/lib/systemd/system/$(basename "$u")"; done
 for d in README.md docs/*.md; do install -D -m 0644 "$d" "$root/usr/share/doc/poprelay/$(basename "$d")"; done
 # no debugging symbols in the package (lintian: unstripped-binary-or-object)
@@ -47,6 +51,7 @@ Version: $VER
 Architecture: amd64
 Maintainer: poprelay developers <dev@poprelay.invalid>
 Depends: libc6, $deps
+Suggests: keepalived
 Section: net
 Priority: optional
 Description: kernel-bypass media relay appliance (TURN, SRTP, SIP/TLS)
