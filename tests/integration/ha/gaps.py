@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
-"""The failover gap at a receiving device: from the last packet it received at or before the
-kill to the first after. One JSON object a line on stdout, one per input:
-  gaps.py pcap T_KILL FILE...   FILE: a device's receive capture (mpeer --dump-rx, or
-                                failover_dev.py's); {"file", "before", "after", "gap_ms",
-                                "first_after"} (gap_ms null when nothing came after)
+"""The failover gap at a receiving device: the longest silence it saw that ends after the
+kill and starts at most 0.5 s before it, within 3 s of it: from the last packet relayed
+before the relay died to the first after the failover (a packet or two the dying relay had
+already taken still arrive a few milliseconds after T_KILL, the time taken just before the
+kill). One JSON object a line on stdout, one per input:
+  gaps.py pcap T_KILL FILE...   FILE: a device's receive capture (mpeer --dump-rx);
+                                {"file", "before", "after", "gap_ms", "first_after"}:
+                                packets received at or before T_KILL and after it; gap_ms
+                                null when nothing came after
   gaps.py turn T_KILL FILE      FILE: ha_turn.py's stdout (its summary's silences over
                                 100 ms); {"file", "gap_ms", "first_after"}
 T_KILL is a unix time (date +%s.%N). A capture still being written is read up to its last
 complete record."""
+
+WINDOW = (0.5, 3.0)
+
+
+def longest(silences, t_kill):
+    """The longest (from, to) silence ending after t_kill, starting in the window."""
+    s = [x for x in silences if x[1] > t_kill and t_kill - WINDOW[0] <= x[0] <= t_kill + WINDOW[1]]
+    return max(s, key=lambda x: x[1] - x[0]) if s else None
 import json
 import struct
 import sys
@@ -32,15 +44,15 @@ def main():
             t = pcap_times(f)
             before = [x for x in t if x <= t_kill]
             after = [x for x in t if x > t_kill]
-            gap = round((after[0] - before[-1]) * 1000, 1) if before and after else None
+            g = longest(list(zip(t, t[1:])), t_kill) if after else None
             print(json.dumps({"file": f, "before": len(before), "after": len(after),
-                              "gap_ms": gap, "first_after": after[0] if after else None}))
+                              "gap_ms": round((g[1] - g[0]) * 1000, 1) if g else None,
+                              "first_after": g[1] if g else None}))
         else:
             summary = [json.loads(l) for l in open(f) if '"gaps"' in l]
-            g = [x for x in (summary[-1]["gaps"] if summary else [])
-                 if x[0] <= t_kill <= x[1]]
-            print(json.dumps({"file": f, "gap_ms": round((g[0][1] - g[0][0]) * 1000, 1) if g else None,
-                              "first_after": g[0][1] if g else None}))
+            g = longest(summary[-1]["gaps"] if summary else [], t_kill)
+            print(json.dumps({"file": f, "gap_ms": round((g[1] - g[0]) * 1000, 1) if g else None,
+                              "first_after": g[1] if g else None}))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,17 @@
 #   ka_topology       a kernel interface per appliance on the segment's bridge, for VRRP
 #                     (the dataplane's port is DPDK's): NS-a's ${NS}a1 192.0.2.1/24, NS-b's
 #                     ${NS}b1 192.0.2.2/24
-#   ka_conf NAME      to stdout, NAME's keepalived.conf: interface ${NS}NAME1, the hook and
-#                     the track script's poprelayctl as copies in $tmp/ka (root's: keepalived's
+#   ka_conf NAME      to stdout, NAME's keepalived.conf (B's is the shipped one, A's its
+#                     mirror): interface ${NS}NAME1, the hook and the track scripts'
+#                     poprelayctl as copies in $tmp/ka (root's: keepalived's
 #                     enable_script_security refuses a script others could change) with -c
-#                     $tmp/NAME.conf; KA_NOTIFY=no leaves the notify hook out (a test that must
-#                     be seen failing)
-#   ka_start NAME     keepalived (VRRP only) in NS-NAME with $tmp/ka/NAME.conf, its log in
-#                     $tmp/ka/NAME.log (ka_pids_NAME: its parent and VRRP child)
-#   ka_kill NAME      kill -9 of both
+#                     $tmp/NAME.conf; KA_NOTIFY=no leaves the notify hook out, KA_SERVING=no
+#                     has the own instance track poprelay_alive (tests that must be seen failing)
+#   ka_start NAME     keepalived (VRRP only) in NS-NAME with ka_conf's $tmp/ka/NAME.conf
+#   ka_run NS NAME    keepalived (VRRP only) in NS with $tmp/ka/NAME.conf (checked with -t
+#                     first), its log (new at each start) in $tmp/ka/NAME.log; ka_pids_NAME:
+#                     its parent and VRRP child
+#   ka_kill NAME      kill -9 of both (once: a second call kills nothing)
 #   ka_state NAME INSTANCE   MASTER, BACKUP or FAULT: the instance's last transition in the log
 #   ka_wait_state NAME INSTANCE STATE SECONDS
 
@@ -33,14 +36,16 @@ ka_topology() {
 }
 
 ka_conf() { # NAME
-	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-yes}" <<'PY'
+	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-yes}" "${KA_SERVING:-yes}" <<'PY'
 import re, sys
-src, name, ifname, tmp, notify = sys.argv[1:]
+src, name, ifname, tmp, notify, serving = sys.argv[1:]
 text = open(src).read()
 ctl = "%s/ka/poprelayctl -c %s/%s.conf" % (tmp, tmp, name)
 hook = '"%s/ka/poprelay-ha-notify -c %s/%s.conf"' % (tmp, tmp, name)
 text = text.replace("interface eth0", "interface " + ifname)
 text = text.replace('"/usr/bin/poprelayctl ha status"', '"%s ha status"' % ctl)
+text = text.replace('"/usr/lib/poprelay/poprelay-ha-notify --serving"',
+                    '"%s/ka/poprelay-ha-notify -c %s/%s.conf --serving"' % (tmp, tmp, name))
 text = text.replace("router_id poprelay-b", "router_id poprelay-" + name)
 blocks = re.split(r"(?m)^(?=vrrp_instance )", text)
 out = [blocks[0]]
@@ -49,6 +54,8 @@ for b in blocks[1:]:
     own = inst == "poprelay_" + name
     b = re.sub(r"(?m)^\tnotify .*\n", "", b)
     b = re.sub(r"priority \d+", "priority %d" % (150 if own else 100), b)
+    b = re.sub(r"(track_script \{\s*)poprelay_\w+",
+               r"\g<1>poprelay_" + ("serving" if own and serving == "yes" else "alive"), b)
     if not own and notify == "yes":
         b = b.replace("\ttrack_script {", "\tnotify %s\n\ttrack_script {" % hook, 1)
     out.append(b)
@@ -57,22 +64,30 @@ PY
 }
 
 ka_start() { # NAME
-	local d=$tmp/ka
-	ka_conf $1 >"$d/$1.conf"
-	ip netns exec $HE_NS-$1 keepalived -t -f "$d/$1.conf" >"$d/$1.check" 2>&1 || pr_fail "keepalived -t refused $d/$1.conf: $(cat "$d/$1.check")"
-	ip netns exec $HE_NS-$1 keepalived --vrrp --dont-fork --log-console --log-detail \
-		-f "$d/$1.conf" -p "$d/$1.pid" -r "$d/$1.vrrp.pid" -c "$d/$1.chk.pid" \
-		>>"$d/$1.log" 2>&1 &
+	ka_conf $1 >"$tmp/ka/$1.conf"
+	ka_run $HE_NS-$1 $1
+}
+
+ka_run() { # NS NAME: keepalived in NS with $tmp/ka/NAME.conf
+	local d=$tmp/ka ns=$1 name=$2
+	ip netns exec $ns keepalived -t -f "$d/$name.conf" >"$d/$name.check" 2>&1 ||
+		pr_fail "keepalived -t refused $d/$name.conf: $(cat "$d/$name.check")"
+	rm -f "$d/$name.pid" "$d/$name.vrrp.pid" "$d/$name.chk.pid"
+	ip netns exec $ns keepalived --vrrp --dont-fork --log-console --log-detail \
+		-f "$d/$name.conf" -p "$d/$name.pid" -r "$d/$name.vrrp.pid" -c "$d/$name.chk.pid" \
+		>"$d/$name.log" 2>&1 &
 	local pid=$!
-	pr_on_exit "kill -9 $pid \$(cat '$d/$1.vrrp.pid' 2>/dev/null) 2>/dev/null"
-	pr_wait_for 5 test -s "$d/$1.vrrp.pid" || pr_fail "keepalived $1 did not start: $(tail -5 "$d/$1.log")"
-	eval "ka_pids_$1='$pid $(cat "$d/$1.vrrp.pid")'"
+	pr_wait_for 5 test -s "$d/$name.vrrp.pid" || pr_fail "keepalived $name did not start: $(tail -5 "$d/$name.log")"
+	eval "ka_pids_$name='$pid $(cat "$d/$name.vrrp.pid")'"
+	pr_on_exit "ka_kill $name"
 }
 
 ka_kill() { # NAME
 	local v="ka_pids_$1"
 	# the VRRP child first: killed after its parent it may still say goodbye (priority 0)
-	kill -9 $(echo ${!v} | awk '{print $2, $1}') 2>/dev/null || true
+	[ -n "${!v:-}" ] && kill -9 $(echo ${!v} | awk '{print $2, $1}') 2>/dev/null
+	eval "$v="
+	return 0
 }
 
 ka_state() { # NAME INSTANCE
