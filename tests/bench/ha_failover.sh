@@ -15,9 +15,10 @@
 #    Baseline, same run: Debian's rtpengine (userspace, --table=-1) N+1: two instances with
 #    --redis (db 1 and 2 of one Redis, keyspace notifications on) and --subscribe-keyspace
 #    of each other's, so that B holds A's calls as foreign calls, with their sockets bound
-#    to the service address (ip_nonlocal_bind); keepalived (the same advert_int, priorities
-#    and nopreempt) moves the service address between them and announces it (its own
-#    gratuitous ARPs); the call set up on A over NG, the same devices and the same kill.
+#    to the service address (ip_nonlocal_bind); keepalived (VRRPv3, the same advert_int and
+#    priorities; no track script) moves the service address between them and announces it
+#    (its own gratuitous ARPs); the call set up on A over NG (tests/bench/ha_failover_ng.py),
+#    the same devices and the same kill.
 # 2. ha_turn_failover_gap_ms: in the same poprelay failovers, a TURN client (ha_turn.py,
 #    ChannelData every 20 ms through a channel to turnutils_peer, echoed) allocated on X:
 #    the last echo before the kill to the first after. No baseline: coturn keeps its
@@ -199,7 +200,6 @@ global_defs {
 }
 vrrp_instance rtpengine {
 	state BACKUP
-	nopreempt
 	interface rf${n}0
 	virtual_router_id 61
 	priority $prio
@@ -275,7 +275,7 @@ fi
 m() { printf '%s\n' "$@" | median; }
 pm=$(m "${pp_media[@]}")
 pt=$(m "${pp_turn[@]}")
-common="$RUNS failovers each, every one in a fresh world; keepalived VRRPv3 advert_int $ADV s, priorities 150/100, nopreempt (images/keepalived-poprelay.conf); kill -9 of the active's relay and keepalived, its interfaces down, after 2.5 s of media"
+common="$RUNS failovers each, every one in a fresh world; keepalived VRRPv3 advert_int $ADV s, priorities 150/100 (images/keepalived-poprelay.conf); kill -9 of the active's relay and keepalived, its interfaces down, after 2.5 s of media"
 if [ -z "$rte_note" ]; then
 	rm_=$(m "${rte_media[@]}")
 	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 300, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s"}\n' \
