@@ -87,6 +87,7 @@ enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };
 	X(punted, "punted")                                                                        \
 	X(neigh_resolve_punts, "neigh_resolve_punts")                                              \
 	X(hairpin, "hairpin")                                                                      \
+	X(ha_forwarded, "ha_forwarded")                                                            \
 	X(loops, "loops")                                                                          \
 	X(busy_loops, "busy_loops")                                                                \
 	X(busy_us, "busy_us")

@@ -17,6 +17,7 @@
 #include "common/redis.h"
 #include "dataplane/dp_arpnd.h"
 #include "dataplane/dp_config.h"
+#include "dataplane/dp_counters.h"
 #include "dataplane/dp_feature.h"
 
 struct dp_ha_cfg {
@@ -27,6 +28,8 @@ struct dp_ha_cfg {
 	uint32_t announce_interval_ms;
 	uint32_t lease_ms;
 	char failback[DP_CFG_STR_MAX];
+	uint32_t handover_quiet_ms;
+	uint32_t handover_max_ms;
 };
 static struct dp_ha_cfg hcfg;
 
@@ -50,6 +53,12 @@ static const struct dp_cfg_key ha_keys[] = {
     {"failback", DP_CFG_STR, 4, 6, "manual", HC(failback), 0,
      "when our own addresses come back from the peer that holds them: manual (poprelayctl "
      "ha failback) or auto (as soon as we run again)"},
+    {"handover_quiet_ms", DP_CFG_U32, 100, 60000, "2000", HC(handover_quiet_ms), 0,
+     "after a handover (poprelayctl drain --handover, or the peer's failback), the appliance "
+     "that served the addresses forwards the frames still reaching it to the one that serves "
+     "them now until none came for this long"},
+    {"handover_max_ms", DP_CFG_U32, 0, 600000, "60000", HC(handover_max_ms), 0,
+     "and at most this long (0: no forwarding: frames that still reach it are dropped)"},
 };
 
 static bool peer_in(const struct dp_prefix_list *l, const struct dp_ipaddr *a)
@@ -129,9 +138,12 @@ RTE_INIT(dp_ha_cfg_register)
 
 /* ---- runtime ---- */
 
-enum { HA_REQ_NONE, HA_REQ_TAKEOVER, HA_REQ_RELEASE, HA_REQ_FAILBACK };
+enum { HA_REQ_NONE, HA_REQ_TAKEOVER, HA_REQ_RELEASE, HA_REQ_FAILBACK, HA_REQ_HANDOVER };
 
 uint16_t dp_ha_fence_port = DP_HA_NO_FENCE; /* control: wo; workers: ro (atomic) */
+uint16_t dp_ha_fwd_port = DP_HA_NO_FENCE;   /* control: wo; workers: ro (atomic) */
+bool dp_ha_fwd_own;			    /* control: wo before dp_ha_fwd_port */
+struct rte_ether_addr dp_ha_fwd_mac;	    /* idem */
 
 static bool held;	       /* control: wo; workers, telemetry: ro (atomic) */
 static int pending;	       /* telemetry: wo; control: takes it (atomic exchange) */
@@ -164,6 +176,34 @@ static bool failback_wanted;		 /* telemetry: ro: we ask the holder to release */
 static uint64_t lease_next_ms, check_next_ms;
 static uint64_t lease_written; /* telemetry: ro: lease refreshes that reached Redis */
 #define DEFER_RECHECK_MS 100
+
+/* Handover (dp_ha.h; docs/scaling.md "Drain handover"). The record pr:ha:handover:<owner>
+ * is named for the addresses' owner whichever way they move: "asked" (the owner drains),
+ * then "forwarding" (the appliance that served them no longer does and forwards what still
+ * reaches it: the new server announces them only then, so that no neighbour is moved to it
+ * before the old one stopped relaying). pr:ha:mac:<address> says where to forward. */
+enum { HO_IDLE, HO_ASKED, HO_FORWARDING, HO_DONE };
+static const char *const ho_names[] = {"", "asked", "forwarding", "done"};
+static int ho_state;		 /* control: wo; telemetry: ro (atomic): our own, handed */
+static uint64_t ho_asked_ms;	 /* control only */
+static char ho_error[160];	 /* telemetry: ro (racy string, display only) */
+static uint64_t handovers;	 /* telemetry: ro: ours handed over (forwarding done) */
+static uint64_t handovers_taken; /* idem: the peer's taken with its consent */
+static uint64_t handbacks;	 /* idem: the peer's handed back at its failback */
+static bool ack_wait;		 /* control only: we serve, our announcements wait for the */
+static uint64_t ack_next_ms;	 /* old server's "forwarding" (ack_key) */
+static uint64_t ack_deadline_ms;
+static bool ack_own;	    /* ack_key names our own addresses (a failback) */
+static bool hb_wait;	    /* control only: holding the peer's, we released the held */
+static uint64_t hb_next_ms; /* record at its failback and serve until it serves */
+static bool fwd_on;	    /* control: wo; telemetry: ro (atomic): dp_ha_fwd_port set */
+static uint64_t fwd_start_ms, fwd_last_ms, fwd_next_ms, fwd_seen, fwd_base;
+static uint64_t fwd_frames;	/* telemetry: ro: frames forwarded at the last handover */
+static uint64_t fwd_ms;		/* idem: how long it forwarded */
+#define HO_POLL_MS	  20	/* the records looked at while a handover is under way */
+#define HO_ASK_TIMEOUT_MS 10000 /* the peer takes over within this, or the ask is withdrawn */
+#define HO_ACK_TIMEOUT_MS 2000	/* we announce without the old server's ack after this */
+#define HO_MAC_PX	  "60000"
 
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a)
 {
@@ -325,6 +365,96 @@ static void key(char *out, size_t len, const char *kind, const char *name)
 	snprintf(out, len, "pr:ha:%s:%s", kind, name);
 }
 
+/* ---- handover (dp_ha.h): forwarding what still reaches the old server ---- */
+
+static uint64_t forwarded_sum(void)
+{
+	uint64_t n = 0;
+	for (unsigned int i = 0; i < RTE_MAX_LCORE; i++)
+		n += __atomic_load_n(&dp_stats[i].ha_forwarded, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* pr:ha:mac:<name> into *mac: 0, or -1 (absent, not a MAC, or Redis failed). */
+static int mac_of(const char *name, struct rte_ether_addr *mac)
+{
+	char k[96];
+	key(k, sizeof(k), "mac", name);
+	const char *get[] = {"GET", k};
+	redisReply *r = redis ? rcmd("mac", RTE_DIM(get), get) : NULL;
+	int rc = r && r->type == REDIS_REPLY_STRING && rte_ether_unformat_addr(r->str, mac) == 0
+		     ? 0
+		     : -1;
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* Writes pr:ha:handover:<name> = val for 3 lease_ms (the owner's ask, or the old server's
+ * "forwarding"). */
+static void ho_record(const char *name, const char *val)
+{
+	char k[96], px[16];
+	key(k, sizeof(k), "handover", name);
+	snprintf(px, sizeof(px), "%u", hcfg.lease_ms * 3);
+	const char *set[] = {"SET", k, val, "PX", px};
+	redisReply *r = redis ? rcmd("handover", RTE_DIM(set), set) : NULL;
+	if (r)
+		freeReplyObject(r);
+}
+
+/* We no longer serve the addresses (ours: own true; the peer's: false) but neighbours may
+ * still send to us: the workers send those frames on to mac until none came for
+ * handover_quiet_ms (fwd_poll). */
+static void fwd_start(bool own, const struct rte_ether_addr *mac, uint64_t now_ms)
+{
+	dp_ha_fwd_mac = *mac;
+	dp_ha_fwd_own = own;
+	__atomic_store_n(&dp_ha_fwd_port, (uint16_t)hcfg.port, __ATOMIC_RELEASE);
+	__atomic_store_n(&fwd_on, true, __ATOMIC_RELAXED);
+	fwd_start_ms = fwd_last_ms = now_ms;
+	fwd_next_ms = now_ms + HO_POLL_MS;
+	fwd_seen = fwd_base = forwarded_sum();
+	__atomic_store_n(&fwd_frames, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fwd_ms, 0, __ATOMIC_RELAXED);
+}
+
+static void fwd_stop(uint64_t now_ms, const char *why)
+{
+	uint64_t n = forwarded_sum() - fwd_base;
+	__atomic_store_n(&dp_ha_fwd_port, DP_HA_NO_FENCE, __ATOMIC_RELEASE);
+	__atomic_store_n(&fwd_on, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&fwd_frames, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&fwd_ms, now_ms - fwd_start_ms, __ATOMIC_RELAXED);
+	PR_NOTICE("ha: stopped forwarding %s's frames to the %s (%s): %" PRIu64
+		  " forwarded in %" PRIu64 " ms",
+		  dp_ha_fwd_own ? own_name : peer_name, dp_ha_fwd_own ? "peer" : "owner", why, n,
+		  now_ms - fwd_start_ms);
+	if (dp_ha_fwd_own && __atomic_load_n(&ho_state, __ATOMIC_RELAXED) == HO_FORWARDING) {
+		__atomic_store_n(&ho_state, HO_DONE, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&handovers, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void fwd_poll(uint64_t now_ms)
+{
+	if (!fwd_on || now_ms < fwd_next_ms)
+		return;
+	fwd_next_ms = now_ms + HO_POLL_MS;
+	uint64_t n = forwarded_sum();
+	if (n != fwd_seen) {
+		fwd_seen = n;
+		fwd_last_ms = now_ms;
+	}
+	__atomic_store_n(&fwd_frames, n - fwd_base, __ATOMIC_RELAXED);
+	__atomic_store_n(&fwd_ms, now_ms - fwd_start_ms, __ATOMIC_RELAXED);
+	if (now_ms - fwd_last_ms >= hcfg.handover_quiet_ms)
+		fwd_stop(now_ms, "none came for handover_quiet_ms");
+	else if (now_ms - fwd_start_ms >= hcfg.handover_max_ms)
+		fwd_stop(now_ms, "handover_max_ms reached with frames still coming: some neighbour "
+				 "never moved");
+}
+
 /* Our own addresses: no longer served (the peer named holds them), or served again. */
 static void own_fence(const char *holder)
 {
@@ -351,11 +481,14 @@ static void own_fence(const char *holder)
 	__atomic_fetch_add(&fences, 1, __ATOMIC_RELAXED);
 }
 
-static void own_serve(uint64_t now_ms, const char *why)
+static bool own_serve(uint64_t now_ms, const char *why)
 {
 	if (__atomic_load_n(&dp_ha_fence_port, __ATOMIC_RELAXED) != hcfg.port)
-		return;
+		return false;
 	int64_t n = 0;
+	if (fwd_on && dp_ha_fwd_own)
+		fwd_stop(now_ms, "we serve them again");
+	__atomic_store_n(&ho_state, HO_IDLE, __ATOMIC_RELAXED);
 	/* What the features serve on them first (from Redis, as the holder left it), then
 	 * the addresses, then the announcements that move the neighbours' entries back. */
 	if (!own_features) {
@@ -373,6 +506,226 @@ static void own_serve(uint64_t now_ms, const char *why)
 			  " TURN allocations and media sessions restored)",
 			  own_name, why, n);
 	}
+	return true;
+}
+
+static void ho_fail(const char *why)
+{
+	snprintf(ho_error, sizeof(ho_error), "%s", why);
+	__atomic_store_n(&ho_state, HO_IDLE, __ATOMIC_RELAXED);
+	PR_WARN("ha: handover of %s: %s", own_name, why);
+}
+
+/* poprelayctl drain --handover: asked through Redis while the peer runs (its lease lives);
+ * the peer takes over at its next lease refresh (handover_take). We go on serving until the
+ * held record names it (lease_tick, handover_forward). */
+static void handover_ask(uint64_t now_ms)
+{
+	int st = __atomic_load_n(&ho_state, __ATOMIC_RELAXED);
+	if (st == HO_ASKED || st == HO_FORWARDING)
+		return;
+	ho_error[0] = '\0';
+	if (!fencing_on())
+		return ho_fail("refused: [ha] port has no address of its own (no fencing)");
+	if (__atomic_load_n(&held, __ATOMIC_RELAXED))
+		return ho_fail("refused: we hold the peer's addresses, it cannot take ours "
+			       "(poprelayctl ha release first)");
+	if (__atomic_load_n(&dp_ha_fence_port, __ATOMIC_RELAXED) == hcfg.port)
+		return ho_fail(fenced_by[0] ? "refused: our addresses are held by the peer already"
+					    : "refused: our addresses are not served yet");
+	if (!ha_redis(now_ms))
+		return ho_fail("refused: redis unreachable, the peer cannot be asked");
+	char k_alive[96], k_ho[96], px[16];
+	key(k_alive, sizeof(k_alive), "alive", peer_name);
+	key(k_ho, sizeof(k_ho), "handover", own_name);
+	snprintf(px, sizeof(px), "%u", hcfg.lease_ms * 3);
+	static const char ask[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+				  "redis.call('SET', KEYS[2], 'asked', 'PX', ARGV[1]) return 1";
+	const char *ev[] = {"EVAL", ask, "2", k_alive, k_ho, px};
+	redisReply *r = rcmd("handover", RTE_DIM(ev), ev);
+	if (!r)
+		return ho_fail("refused: redis failed (see the log)");
+	long long ok = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	if (!ok)
+		return ho_fail("refused: the peer's lease is gone (no peer running to take over)");
+	__atomic_store_n(&ho_state, HO_ASKED, __ATOMIC_RELAXED);
+	ho_asked_ms = now_ms;
+	lease_next_ms = now_ms + HO_POLL_MS;
+	PR_NOTICE("ha: handing %s over to the peer %s (drain --handover): asked through redis",
+		  own_name, peer_name);
+}
+
+/* Asked, not taken yet: the ask kept alive, withdrawn after HO_ASK_TIMEOUT_MS. */
+static void handover_wait(uint64_t now_ms)
+{
+	lease_next_ms = now_ms + HO_POLL_MS;
+	if (now_ms - ho_asked_ms < HO_ASK_TIMEOUT_MS) {
+		ho_record(own_name, "asked");
+		return;
+	}
+	char k_ho[96];
+	key(k_ho, sizeof(k_ho), "handover", own_name);
+	const char *ev[] = {"EVAL", del_ours, "1", k_ho, "asked"};
+	redisReply *r = rcmd("handover", RTE_DIM(ev), ev);
+	if (r)
+		freeReplyObject(r);
+	ho_fail("withdrawn: the peer did not take over within 10 s (is it running, on the same "
+		"redis, with [ha] peer_ipv4/peer_ipv6 naming our address?)");
+}
+
+/* The peer holds our addresses now (pr:ha:held:<own> names it): we stop serving them, send
+ * on what still reaches us to its MAC, and tell it so (its announcements wait for that). */
+static void handover_forward(const char *holder, uint64_t now_ms)
+{
+	struct rte_ether_addr mac;
+	bool fwd = hcfg.handover_max_ms > 0;
+	if (fwd && mac_of(holder, &mac) < 0) {
+		PR_WARN("ha: no MAC of %s in redis (pr:ha:mac:%s): what still reaches us for %s is "
+			"dropped",
+			holder, holder, own_name);
+		fwd = false;
+	}
+	if (fwd)
+		fwd_start(true, &mac, now_ms); /* before the fence: no frame dropped between */
+	own_fence(holder);
+	__atomic_store_n(&ho_state, fwd ? HO_FORWARDING : HO_DONE, __ATOMIC_RELAXED);
+	if (!fwd)
+		__atomic_fetch_add(&handovers, 1, __ATOMIC_RELAXED);
+	ho_record(own_name, "forwarding");
+	PR_NOTICE("ha: %s handed over to %s%s", own_name, holder,
+		  fwd ? ": forwarding what still reaches us to it" : "");
+}
+
+/* The backup's side: the peer asks us to take its addresses (its drain). Taken at once, no
+ * lease wait (the owner consents); the held record is written after we serve them (the
+ * owner stops on it) and the announcements wait for the owner's "forwarding". */
+static void handover_take(uint64_t now_ms)
+{
+	char k_ho[96], k_held[96], k_mac[96], mac[RTE_ETHER_ADDR_FMT_SIZE];
+	key(k_ho, sizeof(k_ho), "handover", peer_name);
+	const char *get[] = {"GET", k_ho};
+	redisReply *r = rcmd("peer's handover", RTE_DIM(get), get);
+	if (!r)
+		return;
+	bool asked = r->type == REDIS_REPLY_STRING && strcmp(r->str, "asked") == 0;
+	freeReplyObject(r);
+	if (!asked)
+		return;
+	want_takeover = false;
+	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	ha_apply(HA_REQ_TAKEOVER, now_ms);
+	announce_next_ms = UINT64_MAX; /* ack_poll */
+	key(k_held, sizeof(k_held), "held", peer_name);
+	key(k_mac, sizeof(k_mac), "mac", own_name);
+	rte_ether_format_addr(mac, sizeof(mac), &dp_rt.ports[hcfg.port].mac);
+	static const char consent[] = "if redis.call('GET', KEYS[1]) ~= 'asked' then return 0 end "
+				      "redis.call('SET', KEYS[2], ARGV[1]) "
+				      "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) return 1";
+	const char *ev[] = {"EVAL", consent, "3", k_ho, k_held, k_mac, own_name, mac, HO_MAC_PX};
+	r = redis ? rcmd("handover", RTE_DIM(ev), ev) : NULL;
+	long long ok = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	if (r)
+		freeReplyObject(r);
+	if (!ok) {
+		PR_NOTICE("ha: the peer withdrew its handover of %s (or redis failed): given back",
+			  peer_name);
+		ha_apply(HA_REQ_RELEASE, now_ms);
+		return;
+	}
+	__atomic_store_n(&peer_lease, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&handovers_taken, 1, __ATOMIC_RELAXED);
+	ack_wait = true;
+	ack_own = false;
+	ack_next_ms = now_ms + HO_POLL_MS;
+	ack_deadline_ms = now_ms + HO_ACK_TIMEOUT_MS;
+	PR_NOTICE("ha: took over %s handed over by the peer (its drain): announced once it "
+		  "forwards",
+		  peer_name);
+}
+
+/* The new server of a set of addresses waits for the old one's "forwarding" before it
+ * announces them (HO_ACK_TIMEOUT_MS at most): until then neighbours keep sending to the old
+ * one, which still serves them. */
+static void ack_poll(uint64_t now_ms)
+{
+	if (!ack_wait || now_ms < ack_next_ms)
+		return;
+	ack_next_ms = now_ms + HO_POLL_MS;
+	const char *name = ack_own ? own_name : peer_name;
+	bool go = now_ms >= ack_deadline_ms;
+	if (go) {
+		PR_WARN("ha: no word from the old server of %s within %d ms: announcing anyway",
+			name, HO_ACK_TIMEOUT_MS);
+	} else if (ha_redis(now_ms)) {
+		char k[96];
+		key(k, sizeof(k), "handover", name);
+		const char *get[] = {"GET", k};
+		redisReply *r = rcmd("handover", RTE_DIM(get), get);
+		if (!r)
+			return;
+		go = r->type == REDIS_REPLY_STRING && strcmp(r->str, "forwarding") == 0;
+		freeReplyObject(r);
+		if (go) {
+			const char *ev[] = {"EVAL", del_ours, "1", k, "forwarding"};
+			if ((r = rcmd("handover", RTE_DIM(ev), ev)))
+				freeReplyObject(r);
+		}
+	}
+	if (!go)
+		return;
+	ack_wait = false;
+	if (ack_own)
+		own_announce_next_ms = now_ms;
+	else
+		announce_next_ms = now_ms;
+}
+
+/* Holding the peer's at its failback: we deleted the held record and serve until it serves
+ * (it deletes its failback record then); then we let go and forward what still reaches us
+ * to it. A peer that died meanwhile (its lease gone) is not handed anything. */
+static void hb_poll(uint64_t now_ms)
+{
+	if (!hb_wait || now_ms < hb_next_ms)
+		return;
+	hb_next_ms = now_ms + HO_POLL_MS;
+	if (!ha_redis(now_ms))
+		return;
+	char k_fb[96], k_alive[96], k_held[96];
+	key(k_fb, sizeof(k_fb), "failback", peer_name);
+	key(k_alive, sizeof(k_alive), "alive", peer_name);
+	const char *mget[] = {"MGET", k_fb, k_alive};
+	redisReply *r = rcmd("failback", RTE_DIM(mget), mget);
+	if (!r)
+		return;
+	bool asking = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		      r->element[0]->type == REDIS_REPLY_STRING;
+	bool alive = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		     r->element[1]->type == REDIS_REPLY_STRING;
+	freeReplyObject(r);
+	if (asking)
+		return;
+	hb_wait = false;
+	if (!alive) {
+		PR_WARN("ha: the peer's lease expired before it served %s again: we keep it",
+			peer_name);
+		key(k_held, sizeof(k_held), "held", peer_name);
+		const char *set[] = {"SET", k_held, own_name};
+		if ((r = rcmd("held", RTE_DIM(set), set)))
+			freeReplyObject(r);
+		return;
+	}
+	struct rte_ether_addr mac;
+	bool fwd = hcfg.handover_max_ms > 0 && mac_of(peer_name, &mac) == 0;
+	if (fwd)
+		fwd_start(false, &mac, now_ms); /* before the release: no frame dropped between */
+	want_takeover = false;
+	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	ha_apply(HA_REQ_RELEASE, now_ms);
+	ho_record(peer_name, "forwarding");
+	__atomic_fetch_add(&handbacks, 1, __ATOMIC_RELAXED);
+	PR_NOTICE("ha: %s handed back to the peer (failback)%s", peer_name,
+		  fwd ? ": forwarding what still reaches us to it" : "");
 }
 
 /* Every lease_ms / 3: our lease, then whether our addresses are held by the peer (and if
@@ -419,14 +772,25 @@ static void lease_tick(uint64_t now_ms)
 		snprintf(holder, sizeof(holder), "%s", r->element[1]->str);
 	freeReplyObject(r);
 	if (st == 1) {
-		own_fence(holder);
-		if (strcmp(hcfg.failback, "auto") == 0)
+		if (__atomic_load_n(&ho_state, __ATOMIC_RELAXED) == HO_ASKED)
+			handover_forward(holder, now_ms);
+		else
+			own_fence(holder);
+		/* failback = auto: not after a handover, which the operator asked for */
+		if (strcmp(hcfg.failback, "auto") == 0 &&
+		    __atomic_load_n(&ho_state, __ATOMIC_RELAXED) == HO_IDLE)
 			__atomic_store_n(&failback_wanted, true, __ATOMIC_RELAXED);
-		if (__atomic_load_n(&failback_wanted, __ATOMIC_RELAXED)) {
-			char px[16];
+		if (redis && __atomic_load_n(&failback_wanted, __ATOMIC_RELAXED)) {
+			char px[16], k_mac[96], mac[RTE_ETHER_ADDR_FMT_SIZE];
 			snprintf(px, sizeof(px), "%u", hcfg.lease_ms * 3);
 			const char *fb[] = {"SET", k_fb, own_name, "PX", px};
 			if ((r = rcmd("failback", RTE_DIM(fb), fb)))
+				freeReplyObject(r);
+			/* where the holder forwards what still reaches it once we serve */
+			key(k_mac, sizeof(k_mac), "mac", own_name);
+			rte_ether_format_addr(mac, sizeof(mac), &dp_rt.ports[hcfg.port].mac);
+			const char *sm[] = {"SET", k_mac, mac, "PX", HO_MAC_PX};
+			if (redis && (r = rcmd("mac", RTE_DIM(sm), sm)))
 				freeReplyObject(r);
 			/* Looked at again soon: the holder's release leaves the addresses
 			 * unserved until we see it. */
@@ -437,13 +801,25 @@ static void lease_tick(uint64_t now_ms)
 		bool asked = __atomic_load_n(&failback_wanted, __ATOMIC_RELAXED);
 		if (st == 2)
 			PR_NOTICE("ha: %s taken back from %s: its lease expired", own_name, holder);
-		own_serve(now_ms, st == 2 ? "its holder's lease expired" : "the peer released it");
-		if (asked || st == 2) {
+		bool served = own_serve(now_ms, st == 2 ? "its holder's lease expired"
+							: "the peer released it");
+		if (served && asked && st == 0 && own_announce_left) {
+			/* A failback the holder agreed to: it serves until it sees us serve (the
+			 * failback record gone, below), then forwards; we announce after that. */
+			own_announce_next_ms = UINT64_MAX;
+			ack_wait = true;
+			ack_own = true;
+			ack_next_ms = now_ms + HO_POLL_MS;
+			ack_deadline_ms = now_ms + HO_ACK_TIMEOUT_MS;
+		}
+		if (redis && (asked || st == 2)) {
 			const char *del[] = {"DEL", k_fb};
 			if ((r = rcmd("failback", RTE_DIM(del), del)))
 				freeReplyObject(r);
 		}
 		__atomic_store_n(&failback_wanted, false, __ATOMIC_RELAXED);
+		if (redis && __atomic_load_n(&ho_state, __ATOMIC_RELAXED) == HO_ASKED)
+			handover_wait(now_ms);
 	}
 	if (!own_checked && redis && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
 		/* Started: we hold nothing, whatever a held record of ours says (we held the
@@ -459,7 +835,9 @@ static void lease_tick(uint64_t now_ms)
 		}
 	}
 	own_checked = true;
-	if (!redis || !__atomic_load_n(&held, __ATOMIC_RELAXED))
+	if (redis && !__atomic_load_n(&held, __ATOMIC_RELAXED) && !hb_wait && !ack_wait)
+		handover_take(now_ms);
+	if (!redis || !__atomic_load_n(&held, __ATOMIC_RELAXED) || hb_wait)
 		return;
 
 	/* Holding the peer's: given back when it asks (failback) or when the record is no
@@ -477,16 +855,22 @@ static void lease_tick(uint64_t now_ms)
 	freeReplyObject(r);
 	if (ours && !asked)
 		return;
-	PR_NOTICE("ha: giving %s back to the peer: %s", peer_name,
-		  ours ? "it asks (failback)" : "the held record no longer names us");
+	if (ours) {
+		/* It asks (failback): it serves once the held record is gone; we serve until
+		 * then, and forward what still reaches us after (hb_poll). */
+		const char *ev[] = {"EVAL", del_ours, "1", k_held, own_name};
+		if ((r = rcmd("failback", RTE_DIM(ev), ev)))
+			freeReplyObject(r);
+		hb_wait = true;
+		hb_next_ms = now_ms + HO_POLL_MS;
+		PR_NOTICE("ha: giving %s back to the peer (failback): served until it serves it",
+			  peer_name);
+		return;
+	}
+	PR_NOTICE("ha: giving %s back to the peer: the held record no longer names us", peer_name);
 	want_takeover = false;
 	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
 	ha_apply(HA_REQ_RELEASE, now_ms);
-	if (ours) {
-		const char *del[] = {"DEL", k_held, k_fb};
-		if ((r = rcmd("failback", RTE_DIM(del), del)))
-			freeReplyObject(r);
-	}
 }
 
 /* A takeover asked: done when the peer's lease is gone (recorded in pr:ha:held:<peer> in
@@ -542,6 +926,9 @@ static void release(uint64_t now_ms)
 	char k_held[96];
 	want_takeover = false;
 	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
+	hb_wait = false;
+	if (!ack_own)
+		ack_wait = false;
 	if (!__atomic_load_n(&held, __ATOMIC_RELAXED))
 		return;
 	ha_apply(HA_REQ_RELEASE, now_ms);
@@ -564,13 +951,20 @@ static unsigned ha_poll(uint64_t now_ms)
 	} else if (req == HA_REQ_RELEASE) {
 		release(now_ms);
 	} else if (req == HA_REQ_FAILBACK && fenced_by[0]) {
+		if (fwd_on && dp_ha_fwd_own)
+			fwd_stop(now_ms, "failback asked"); /* the peer will forward to us */
 		__atomic_store_n(&failback_wanted, true, __ATOMIC_RELAXED);
 		lease_next_ms = 0; /* asked at once */
+	} else if (req == HA_REQ_HANDOVER) {
+		handover_ask(now_ms);
 	}
 	if (fencing_on() && now_ms >= lease_next_ms)
 		lease_tick(now_ms);
 	if (want_takeover && now_ms >= check_next_ms)
 		takeover_try(now_ms);
+	ack_poll(now_ms);
+	hb_poll(now_ms);
+	fwd_poll(now_ms);
 	if (announce_left && now_ms >= announce_next_ms) {
 		announce_list(false);
 		announce_left--;
@@ -631,6 +1025,21 @@ static int tel_status(const char *cmd, const char *params, struct rte_tel_data *
 				  __atomic_load_n(&failbacks, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "lease_written",
 				  __atomic_load_n(&lease_written, __ATOMIC_RELAXED));
+	/* handover */
+	int ho = __atomic_load_n(&ho_state, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_string(d, "handover", ho_names[ho]);
+	rte_tel_data_add_dict_string(d, "handover_error", ho_error);
+	rte_tel_data_add_dict_u64(d, "handover_quiet_ms", hcfg.handover_quiet_ms);
+	rte_tel_data_add_dict_u64(d, "handover_max_ms", hcfg.handover_max_ms);
+	bool fo = __atomic_load_n(&fwd_on, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_string(d, "forwarding", !fo ? "" : dp_ha_fwd_own ? "own" : "peer");
+	rte_tel_data_add_dict_u64(d, "forwarded_frames",
+				  __atomic_load_n(&fwd_frames, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "forwarded_ms", __atomic_load_n(&fwd_ms, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "handovers", __atomic_load_n(&handovers, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "handovers_taken",
+				  __atomic_load_n(&handovers_taken, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "handbacks", __atomic_load_n(&handbacks, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -665,6 +1074,13 @@ static int tel_failback(const char *cmd, const char *params, struct rte_tel_data
 	return tel_request(d, HA_REQ_FAILBACK);
 }
 
+static int tel_handover(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_request(d, HA_REQ_HANDOVER);
+}
+
 static int ha_init(void)
 {
 	rte_telemetry_register_cmd("/poprelay/ha/status", tel_status,
@@ -678,6 +1094,9 @@ static int ha_init(void)
 	rte_telemetry_register_cmd("/poprelay/ha/failback", tel_failback,
 				   "Ask the peer that holds our own addresses to give them back. "
 				   "No parameters");
+	rte_telemetry_register_cmd("/poprelay/ha/handover", tel_handover,
+				   "Hand our own addresses, sessions and allocations to the [ha] "
+				   "peer (drain --handover). No parameters");
 	if (dp_ha_configured()) {
 		char a[DP_PORT_EXTRA_MAX * 2 * (INET6_ADDRSTRLEN + 1)];
 		const struct dp_port_cfg *pc = &dp_cfg.port[hcfg.port];
@@ -702,6 +1121,7 @@ static int ha_init(void)
 static void ha_teardown(void)
 {
 	__atomic_store_n(&held, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&dp_ha_fwd_port, DP_HA_NO_FENCE, __ATOMIC_RELEASE);
 	if (redis && fencing_on()) {
 		/* A planned stop: the peer need not wait for the lease to expire. */
 		char k[96];

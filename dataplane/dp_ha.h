@@ -15,6 +15,12 @@
  * addresses are held by a live peer does not serve them (dp_ha_fenced) until the peer
  * releases them (poprelayctl ha failback, or keepalived's release).
  *
+ * Handover (poprelayctl drain --handover, docs/scaling.md "Drain handover"): the owner
+ * asks through Redis (pr:ha:handover:<own address>), the peer takes over with that consent
+ * (no lease wait), and the owner, fenced, forwards the frames that still reach it for its
+ * addresses to the peer's MAC (dp_ha_fwd_*) until none came for [ha] handover_quiet_ms; the
+ * failback hands them back the same way, the peer forwarding to us.
+ *
  * Writers: the control lcore alone changes the held and fenced state (a request from
  * telemetry is picked up by its poll); workers read it (dp_addr_is_ours, dp_ha_fenced). */
 #ifndef POPRELAY_DP_HA_H
@@ -39,6 +45,15 @@ static inline bool dp_ha_fenced(uint16_t pidx)
 {
 	return unlikely(__atomic_load_n(&dp_ha_fence_port, __ATOMIC_ACQUIRE) == pidx);
 }
+
+/* Handover forwarding: while dp_ha_fwd_port is a port index, the frames to our own fenced
+ * addresses on it (dp_ha_fwd_own) or to the [ha] peer's addresses we no longer hold
+ * (!dp_ha_fwd_own) are sent on to dp_ha_fwd_mac, the appliance that serves them now,
+ * instead of being dropped. Control writes the MAC and the flag before the port (release);
+ * workers read the port first (acquire). */
+extern uint16_t dp_ha_fwd_port;
+extern bool dp_ha_fwd_own;
+extern struct rte_ether_addr dp_ha_fwd_mac;
 
 /* Whether a is a peer address we hold now on port p (workers and control). */
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a);

@@ -90,6 +90,25 @@ static inline bool fenced_out(uint16_t pidx, const struct dp_port *port, const s
 	return dp_ha_fenced(pidx) && !dp_ha_holds(port, a);
 }
 
+/* [ha] handover (dp_ha.h): a frame to one of our fenced addresses (own), or to a peer
+ * address we gave back (!own), while the appliance that serves them now may still get some
+ * through us (neighbours' caches move late): sent on to it, unchanged but for the MACs.
+ * Returns false (the caller drops it) when nothing is being forwarded on this port. */
+static inline bool ha_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx, bool own,
+			      const struct dp_ipaddr *dst)
+{
+	if (likely(__atomic_load_n(&dp_ha_fwd_port, __ATOMIC_ACQUIRE) != pidx))
+		return false;
+	if (own != dp_ha_fwd_own || (!own && !dp_ha_cfg_is_peer(dst)))
+		return false;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->dst_addr = dp_ha_fwd_mac;
+	eth->src_addr = dp_rt.ports[pidx].mac;
+	w->stats->ha_forwarded++;
+	dp_worker_tx(w, pidx, m);
+	return true;
+}
+
 /* ICMPv6: echo for us, or neighbour discovery (RFC 4861 7.1.1 / 7.1.2 checks). */
 static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_info *pi,
 			const struct dp_port *port)
@@ -99,10 +118,16 @@ static void icmp6_input(struct dp_worker *w, struct rte_mbuf *m, struct dp_pkt_i
 
 	switch (pi->icmp_type) {
 	case 128:
-		if (pi->l2_mcast || !dp_addr_is_ours(port, &pi->dst))
+		if (pi->l2_mcast || !dp_addr_is_ours(port, &pi->dst)) {
+			if (!pi->l2_mcast && ha_forward(w, m, pi->port, false, &pi->dst))
+				return;
 			return dp_drop(w, m, DP_DROP_IP6_NOT_FOR_US);
-		if (fenced_out(pi->port, port, &pi->dst))
+		}
+		if (fenced_out(pi->port, port, &pi->dst)) {
+			if (ha_forward(w, m, pi->port, true, &pi->dst))
+				return;
 			return dp_drop(w, m, DP_DROP_HA_FENCED);
+		}
 		w->stats->icmp6_echo_in++;
 		dp_icmp6_echo_reply(m, pi, &port->mac);
 		w->stats->icmp6_echo_out++;
@@ -167,10 +192,16 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 			w->stats->arp_replies_in++;
 		return punt_ctl(w, m, DP_PUNT_ARP, pip);
 	case DP_CLS_ICMP4:
-		if (pip->l2_mcast || !dp_addr_is_ours(port, &pip->dst))
+		if (pip->l2_mcast || !dp_addr_is_ours(port, &pip->dst)) {
+			if (!pip->l2_mcast && ha_forward(w, m, pidx, false, &pip->dst))
+				return;
 			return dp_drop(w, m, DP_DROP_IP4_NOT_FOR_US);
-		if (fenced_out(pidx, port, &pip->dst))
+		}
+		if (fenced_out(pidx, port, &pip->dst)) {
+			if (ha_forward(w, m, pidx, true, &pip->dst))
+				return;
 			return dp_drop(w, m, DP_DROP_HA_FENCED);
+		}
 		if (pip->icmp_type != 8 || pip->icmp_code != 0)
 			return dp_drop(w, m, DP_DROP_ICMP_TYPE_UNSUPPORTED);
 		w->stats->icmp_echo_in++;
@@ -180,12 +211,18 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 	case DP_CLS_ICMP6:
 		return icmp6_input(w, m, pip, port);
 	case DP_CLS_UDP:
-		if (!dp_addr_is_ours(port, &pip->dst))
+		if (!dp_addr_is_ours(port, &pip->dst)) {
+			if (ha_forward(w, m, pidx, false, &pip->dst))
+				return;
 			return dp_drop(w, m,
 				       pip->dst.family == AF_INET ? DP_DROP_IP4_NOT_FOR_US
 								  : DP_DROP_IP6_NOT_FOR_US);
-		if (fenced_out(pidx, port, &pip->dst))
+		}
+		if (fenced_out(pidx, port, &pip->dst)) {
+			if (ha_forward(w, m, pidx, true, &pip->dst))
+				return;
 			return dp_drop(w, m, DP_DROP_HA_FENCED);
+		}
 		w->stats->udp_in++;
 		return dp_udp_input(w, m, pip);
 	default:

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* poprelayctl drain [--deadline S] | drain --status | undrain: the maintenance drain
- * (pr:drain, docs/slowpath.md "Maintenance drain"). Writing pr:drain publishes "drain" on
- * pr:events; the slowpath and the dataplane follow it within a second. */
+/* poprelayctl drain [--deadline S] | drain --status | drain --handover | undrain: the
+ * maintenance drain (pr:drain, docs/slowpath.md "Maintenance drain"). Writing pr:drain
+ * publishes "drain" on pr:events; the slowpath and the dataplane follow it within a second.
+ * pr:drain is the PoP's (every process on that Redis follows it), so on an [ha] appliance
+ * --handover does not write it: the dataplane hands its addresses, media sessions and TURN
+ * allocations to its peer (ctl_ha.c, docs/scaling.md "Drain handover"), and undrain takes
+ * them back. */
 #include "mgmt/ctl.h"
 
 #include <errno.h>
@@ -11,19 +15,31 @@
 
 #define DEADLINE_MAX_S (7 * 86400)
 
+int ctl_ha_handover(struct ctl_ctx *ctx);
+int ctl_ha_undrain(struct ctl_ctx *ctx, bool *done);
+
 static void drain_usage(FILE *out)
 {
 	fprintf(
 	    out,
 	    "usage: poprelayctl drain [--deadline S]   take the appliance out of service\n"
 	    "       poprelayctl drain --status [--json]  since when, the deadline, what remains\n"
+	    "       poprelayctl drain --handover         [ha]: hand our addresses, media\n"
+	    "                                            sessions, TURN allocations to the peer\n"
 	    "       poprelayctl undrain                  serve new calls, registrations and\n"
-	    "                                            TURN allocations again\n"
+	    "                                            TURN allocations again (and take back\n"
+	    "                                            our addresses from the [ha] peer)\n"
 	    "Drained, the slowpath answers new INVITEs and REGISTERs 503 with Retry-After and\n"
 	    "the TURN relay answers new Allocates 300 Try Alternate ([turn] alternate_server)\n"
 	    "or 486; calls and allocations in progress continue. With --deadline, those left\n"
 	    "after S seconds (1..%d) are ended: calls with a BYE on both legs (CDR\n"
-	    "end_reason drain), allocations deleted. 'drain' again changes the deadline.\n",
+	    "end_reason drain), allocations deleted. 'drain' again changes the deadline.\n"
+	    "--handover (an appliance with [ha] peer addresses, its peer running) ends nothing\n"
+	    "and drains nothing else: the peer takes our addresses, calls' media and allocations\n"
+	    "over as they are, and this dataplane forwards to it what still reaches it until\n"
+	    "none comes for [ha] handover_quiet_ms; no packet is lost. pr:drain, which the\n"
+	    "whole PoP follows, is not written. Media and TURN only: the slowpath's SIP\n"
+	    "listeners are not moved.\n",
 	    DEADLINE_MAX_S);
 }
 
@@ -131,7 +147,7 @@ static int drain_status(struct ctl_ctx *ctx)
 int ctl_drain_main(struct ctl_ctx *ctx, int argc, char **argv)
 {
 	struct pr_ks_drain cur, d;
-	bool status = false, have_dl = false;
+	bool status = false, have_dl = false, handover = false;
 	uint32_t dl_s = 0;
 	char detail[64];
 	int ec, rc;
@@ -142,6 +158,8 @@ int ctl_drain_main(struct ctl_ctx *ctx, int argc, char **argv)
 			return CTL_EXIT_OK;
 		} else if (!strcmp(argv[i], "--status")) {
 			status = true;
+		} else if (!strcmp(argv[i], "--handover")) {
+			handover = true;
 		} else if (!strcmp(argv[i], "--json")) {
 			ctx->json = true;
 		} else if (!strcmp(argv[i], "--deadline") && i + 1 < argc) {
@@ -160,6 +178,13 @@ int ctl_drain_main(struct ctl_ctx *ctx, int argc, char **argv)
 		ctl_err(ctx, "--status takes no --deadline");
 		return CTL_EXIT_USAGE;
 	}
+	if (handover && (status || have_dl)) {
+		ctl_err(ctx, "--handover takes neither --status nor --deadline (nothing is ended: "
+			     "the peer takes everything over)");
+		return CTL_EXIT_USAGE;
+	}
+	if (handover)
+		return ctl_ha_handover(ctx);
 	if (!ctl_redis(ctx, &ec))
 		return ec;
 	if (status)
@@ -205,11 +230,20 @@ int ctl_undrain_main(struct ctl_ctx *ctx, int argc, char **argv)
 		drain_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	bool back = false;
+	if (ctl_conf_get(ctx, "ha", "peer_ipv4") || ctl_conf_get(ctx, "ha", "peer_ipv6")) {
+		/* our addresses handed over (drain --handover) or held by the peer: back first
+		 * (a dataplane that is not running has nothing to take back: said, not fatal) */
+		int hx = ctl_ha_undrain(ctx, &back);
+		if (back && hx != CTL_EXIT_OK)
+			return hx;
+	}
 	if (!ctl_redis(ctx, &ec))
 		return ec;
 	rc = pr_ks_drain_clear(ctx->redis);
 	if (rc == -ENOENT) {
-		printf("not draining\n");
+		if (!back)
+			printf("not draining\n");
 		return CTL_EXIT_OK;
 	}
 	ctl_audit(ctx, "drain.off", "drain", NULL, rc);

@@ -8,6 +8,11 @@
  *                         deferred while the peer's lease lives in Redis (fencing)
  *   ha release            give them back (notify on BACKUP or FAULT)
  *   ha failback           ours held by the peer: ask it to give them back, then serve them
+ *                         (the peer serves them until we do, then forwards what still
+ *                         reaches it to us)
+ *
+ * The drain handover (poprelayctl drain --handover, undrain) is here too: ctl_ha_handover,
+ * ctl_ha_undrain (docs/scaling.md, "Drain handover").
  *
  * The dataplane is the only writer of its state: takeover and release go over its
  * telemetry socket (/poprelay/ha/...), and this waits until its status shows the change. */
@@ -21,6 +26,8 @@
 #include "mgmt/telemetry_client.h"
 
 int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_ha_handover(struct ctl_ctx *ctx);
+int ctl_ha_undrain(struct ctl_ctx *ctx, bool *done);
 
 static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 {
@@ -33,7 +40,10 @@ static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 	    "             once the peer's lease in Redis has expired (deferred until then)\n"
 	    "  release    give the peer addresses back\n"
 	    "  failback   our own addresses, held by the peer: ask it to give them back, and\n"
-	    "             serve them again\n",
+	    "             serve them again (the peer serves them until we do and forwards what\n"
+	    "             still reaches it to us for [ha] handover_quiet_ms: no packet lost)\n"
+	    "A planned handover of our own addresses to the peer is 'poprelayctl drain\n"
+	    "--handover'; 'poprelayctl undrain' takes them back (as failback).\n",
 	    ctx->prog);
 }
 
@@ -261,6 +271,84 @@ static int do_change(struct ctl_ctx *ctx, bool take)
 	return CTL_EXIT_ERR;
 }
 
+/* Waits for a queued handover to finish (the peer holds our addresses and we no longer
+ * forward to it), printing what happens. */
+int ctl_ha_handover(struct ctl_ctx *ctx)
+{
+	int ex = CTL_EXIT_OK;
+	json_t *s = tel(ctx, "/poprelay/ha/status", &ex);
+	if (!s)
+		return ex;
+	if (!num(s, "configured")) {
+		json_decref(s);
+		ctl_err(ctx,
+			"drain --handover: no [ha] peer_ipv4/peer_ipv6 in the dataplane's "
+			"configuration: no peer to hand over to (plain 'drain' drains in place)");
+		return CTL_EXIT_USAGE;
+	}
+	if (!json_object_get(s, "handover")) {
+		json_decref(s);
+		ctl_err(ctx, "drain --handover: this dataplane cannot hand over (too old)");
+		return CTL_EXIT_ERR;
+	}
+	if (!num(s, "own_served") && str(s, "own_held_by")[0]) {
+		printf("handed over already: our addresses are held by the peer %s ('undrain' "
+		       "takes them back)\n",
+		       str(s, "own_held_by"));
+		json_decref(s);
+		return CTL_EXIT_OK;
+	}
+	long long max_ms = num(s, "handover_max_ms");
+	json_decref(s);
+	json_t *v = tel(ctx, "/poprelay/ha/handover", &ex);
+	if (!v)
+		return ex;
+	json_decref(v);
+	/* The peer takes over at its next lease refresh (a third of its lease; the dataplane
+	 * withdraws the ask after 10 s), then we forward for up to handover_max_ms. */
+	bool said = false;
+	for (long long waited = 0; waited < 12000 + max_ms; waited += 50) {
+		usleep(50 * 1000);
+		if (!(s = tel(ctx, "/poprelay/ha/status", &ex)))
+			return ex;
+		const char *st = str(s, "handover");
+		if (num(s, "pending")) {
+			json_decref(s);
+			continue;
+		}
+		if (!st[0]) {
+			char why[200];
+			snprintf(why, sizeof(why), "%s", str(s, "handover_error"));
+			json_decref(s);
+			ctl_err(ctx, "handover %s",
+				why[0] ? why : "not done (see the dataplane's log)");
+			ctl_audit(ctx, "drain.handover", "own", why, -EAGAIN);
+			return CTL_EXIT_ERR;
+		}
+		if (!strcmp(st, "forwarding") && !said) {
+			printf(
+			    "the peer %s holds our addresses, media sessions and TURN allocations; "
+			    "forwarding what still reaches us until none comes for %lld ms\n",
+			    str(s, "own_held_by"), num(s, "handover_quiet_ms"));
+			fflush(stdout);
+			said = true;
+		}
+		if (!strcmp(st, "done")) {
+			char detail[160];
+			snprintf(detail, sizeof(detail), "to %s, %lld frames forwarded in %lld ms",
+				 str(s, "own_held_by"), num(s, "forwarded_frames"),
+				 num(s, "forwarded_ms"));
+			printf("handed over %s\n", detail);
+			json_decref(s);
+			ctl_audit(ctx, "drain.handover", "own", detail, 0);
+			return CTL_EXIT_OK;
+		}
+		json_decref(s);
+	}
+	ctl_err(ctx, "the handover did not finish in time: see 'poprelayctl ha status'");
+	return CTL_EXIT_ERR;
+}
+
 static int do_failback(struct ctl_ctx *ctx)
 {
 	int ex = CTL_EXIT_OK;
@@ -304,6 +392,25 @@ static int do_failback(struct ctl_ctx *ctx)
 	       "seeing redis?); it is asked again at every lease refresh\n",
 	       holder);
 	return CTL_EXIT_ERR;
+}
+
+/* undrain on an [ha] appliance: our addresses held by the peer (a handover, or a takeover
+ * while we were away) come back as at ha failback. *done says whether there was anything
+ * to take back; returns an exit code. */
+int ctl_ha_undrain(struct ctl_ctx *ctx, bool *done)
+{
+	int ex = CTL_EXIT_OK;
+	*done = false;
+	json_t *s = tel(ctx, "/poprelay/ha/status", &ex);
+	if (!s)
+		return ex;
+	bool held_by_peer =
+	    num(s, "configured") && !num(s, "own_served") && str(s, "own_held_by")[0];
+	json_decref(s);
+	if (!held_by_peer)
+		return CTL_EXIT_OK;
+	*done = true;
+	return do_failback(ctx);
 }
 
 int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv)

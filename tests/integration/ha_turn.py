@@ -8,10 +8,12 @@ Driven through files in --dir:
   state.json  rewritten every 0.1 s: {"rx": N, "last_rx": unix time, "sources": [...]}
   refresh     when it appears: a Refresh (LIFETIME 600), answered on stdout
               {"refresh": true} or {"refresh": false, "error": ...}; then removed
+  pause       while it exists, nothing is sent (the echoes in flight still come back)
   stop        when it appears: the summary on stdout and exit 0
 Stdout (JSON lines, flushed): {"allocated": "IP:PORT"}, the refresh answers, and the
 summary {"sent", "received", "gaps": [[from, to, ms], ...] (silences over 100 ms, unix
-times), "sources": [...] (where the echoes came from)}.
+times), "sources": [...] (where the echoes came from), "missing": how many of the numbers
+sent never came back, "dup": echoes of a number already seen}.
 """
 import argparse
 import json
@@ -57,16 +59,22 @@ def main():
         return 1
     out({"allocated": f"{rel[0]}:{rel[1]}"})
 
-    sent = rx = 0
+    sent = rx = dup = 0
+    seen = set()
     last_rx = None
     gaps, sources = [], set()
     next_send = time.monotonic()
     next_state = 0.0
 
     def take(b, src):
-        nonlocal rx, last_rx
+        nonlocal rx, last_rx, dup
         if len(b) < 4 or struct.unpack("!H", b[:2])[0] != CHAN:
             return
+        if len(b) >= 10 and b[4:6] == b"ha":
+            n = struct.unpack("!I", b[6:10])[0]
+            if n in seen:
+                dup += 1
+            seen.add(n)
         now = time.time()
         if last_rx is not None and now - last_rx > 0.1:
             gaps.append([last_rx, now, round((now - last_rx) * 1000)])
@@ -77,9 +85,10 @@ def main():
     while True:
         now = time.monotonic()
         if now >= next_send:
-            payload = b"ha" + struct.pack("!I", sent) + b"x" * 34
-            s.sendto(struct.pack("!HH", CHAN, len(payload)) + payload, c.server)
-            sent += 1
+            if not os.path.exists(os.path.join(o.dir, "pause")):
+                payload = b"ha" + struct.pack("!I", sent) + b"x" * 34
+                s.sendto(struct.pack("!HH", CHAN, len(payload)) + payload, c.server)
+                sent += 1
             next_send = now + o.interval
         r, _, _ = select.select([s], [], [], max(0.0, next_send - time.monotonic()))
         if r:
@@ -92,7 +101,7 @@ def main():
             next_state = now + 0.1
             tmp = os.path.join(o.dir, "state.json.tmp")
             with open(tmp, "w") as f:
-                json.dump({"rx": rx, "sent": sent, "last_rx": last_rx,
+                json.dump({"rx": rx, "sent": sent, "last_rx": last_rx, "seen": len(seen),
                            "sources": sorted(sources)}, f)
             os.replace(tmp, os.path.join(o.dir, "state.json"))
             if os.path.exists(os.path.join(o.dir, "refresh")):
@@ -103,7 +112,8 @@ def main():
                 except (ts.TurnError, OSError) as e:
                     out({"refresh": False, "error": str(e)})
             if os.path.exists(os.path.join(o.dir, "stop")):
-                out({"sent": sent, "received": rx, "gaps": gaps, "sources": sorted(sources)})
+                out({"sent": sent, "received": rx, "gaps": gaps, "sources": sorted(sources),
+                     "missing": sum(1 for n in range(sent) if n not in seen), "dup": dup})
                 return 0
 
 

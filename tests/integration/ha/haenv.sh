@@ -26,6 +26,13 @@
 #                            id (its pr:turn:alloc), cli_pid; the client's files in $tmp/c
 #   state FIELD, rx, rx_grows SECONDS   the client's state.json / its echo count / that count
 #                            grows within SECONDS
+# For the drain handover (ha_drain.sh, tests/bench/ha_drain.sh):
+#   he_drain_conf NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN MAX_MS   to stdout, the
+#                            [ha] handover keys (quiet 1000 ms, handover_max_ms MAX_MS), the
+#                            [turn] of he_turn_conf and [media] on (ports 31000-31199)
+#   he_late_caches           NS-c's neighbours move late: the bridge drops every gratuitous
+#                            ARP for X, NS-c's entries go stale within 0.5-1.5 s (call
+#                            before any entry exists)
 #
 # Options (set after he_init): HE_GATEWAY4 (port0's gateway4; none), HE_READY (the telemetry
 # path he_start_dp waits on; /poprelay/turn/stats), HE_READY_S (how long; 20).
@@ -167,4 +174,35 @@ rx_grows() { # SECONDS
 		sleep 0.1
 	done
 	return 1
+}
+
+he_drain_conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN MAX_MS
+	he_conf $1 $2 $3
+	cat <<CONF
+lease_ms = 1500
+handover_quiet_ms = 1000
+handover_max_ms = $6
+CONF
+	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
+	cat <<CONF
+[media]
+port_min = 31000
+port_max = 31199
+group = dp-$1
+consumer = dp-$1
+stats_interval_ms = 500
+dtls_socket = off
+CONF
+}
+
+# Each NS-c device moves 4-6 s after the addresses did: its entry goes stale (0.5-1.5 s),
+# is probed 1 s later with 3 unicast requests to the old MAC 1 s apart (the device still
+# sends there meanwhile), then with broadcast requests, which the new server answers. The
+# kernel's own probe timers otherwise, so that a control lcore starved for a second on a
+# shared machine loses nothing by itself.
+he_late_caches() {
+	ip netns exec $HE_NS-br ebtables -A FORWARD -p ARP --arp-opcode Request --arp-ip-src $X \
+		--arp-ip-dst $X -j DROP
+	ip netns exec $HE_NS-c sysctl -qw net.ipv4.neigh.${HE_NS}c0.base_reachable_time_ms=1000 \
+		net.ipv4.neigh.${HE_NS}c0.delay_first_probe_time=1
 }
