@@ -12,3 +12,5 @@ $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/%.o)
 $(eval $(call unit_test,test_keyspace,$(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS)))
 $(eval $(call unit_test,test_fring,,))
 $(eval $(call unit_test,test_redis_sentinel,$(COMMON_LIB),$(HIREDIS_LIBS)))
+# The choice of a media anchor among the PoP's dataplanes, and their leases on a real Redis.
+$(eval $(call unit_test,test_anchor,$(B)/tests/unit/redis_fixture.o $(COMMON_LIB),$(HIREDIS_LIBS)))
