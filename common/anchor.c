@@ -32,10 +32,10 @@ int pr_anchor_publish(struct pr_redis *r, const struct pr_anchor *a, uint32_t le
 	struct pr_redis_tx *tx = pr_redis_tx_new();
 	if (!tx)
 		return -ENOMEM;
-	int rc = pr_redis_tx_add(tx,
-				 "HSET %s addr %s sessions %" PRIu64 " capacity %" PRIu64
-				 " draining %d seq %" PRIu64,
-				 key, a->addr, a->sessions, a->capacity, a->draining ? 1 : 0, a->seq);
+	int rc = pr_redis_tx_add(
+	    tx,
+	    "HSET %s addr %s sessions %" PRIu64 " capacity %" PRIu64 " draining %d seq %" PRIu64,
+	    key, a->addr, a->sessions, a->capacity, a->draining ? 1 : 0, a->seq);
 	if (rc == 0)
 		rc = pr_redis_tx_add(tx, "PEXPIRE %s %u", key, lease_ms);
 	if (rc == 0)
@@ -136,7 +136,8 @@ int pr_anchor_from_reply(const redisReply *rep, struct pr_anchor *out, size_t ma
 		if (e->type != REDIS_REPLY_STRING || !pr_anchor_addr_valid(e->str) ||
 		    u64_of(rep->element[i + 1], &a->sessions) < 0 ||
 		    u64_of(rep->element[i + 2], &a->capacity) < 0 ||
-		    u64_of(rep->element[i + 3], &dr) < 0 || u64_of(rep->element[i + 4], &a->seq) < 0) {
+		    u64_of(rep->element[i + 3], &dr) < 0 ||
+		    u64_of(rep->element[i + 4], &a->seq) < 0) {
 			ks_seterr("%s%s: malformed record: left out", PR_KS_ANCHOR_PREFIX,
 				  e->type == REDIS_REPLY_STRING ? e->str : "?");
 			continue;
@@ -192,8 +193,8 @@ static struct pr_anchor_seen *book_entry(struct pr_anchor_book *book, const stru
 	return &book->v[i];
 }
 
-int pr_anchor_pick(const struct pr_anchor *a, size_t n, struct pr_anchor_book *book,
-		   unsigned rot, unsigned weight)
+int pr_anchor_pick(const struct pr_anchor *a, size_t n, struct pr_anchor_book *book, unsigned rot,
+		   unsigned weight)
 {
 	uint64_t added[PR_ANCHOR_MAX];
 	size_t ties[PR_ANCHOR_MAX], nties = 0;

@@ -65,7 +65,7 @@ struct pr_anchor_book {
  * (sessions + added) / capacity; among equals, the (rot mod count)-th, so that ties spread.
  * -ENOENT when none qualifies. book may be NULL (nothing added). When weight > 0 the pick is
  * recorded: weight sessions added to its book entry. */
-int pr_anchor_pick(const struct pr_anchor *a, size_t n, struct pr_anchor_book *book,
-		   unsigned rot, unsigned weight);
+int pr_anchor_pick(const struct pr_anchor *a, size_t n, struct pr_anchor_book *book, unsigned rot,
+		   unsigned weight);
 
 #endif

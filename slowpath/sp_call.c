@@ -11,6 +11,7 @@
 
 #include <osipparser2/osip_message.h>
 
+#include "common/anchor.h"
 #include "common/log.h"
 #include "slowpath/sp_server.h"
 
@@ -138,6 +139,9 @@ struct sp_call {
 	char a_invite_branch[PR_KS_TEXT_MAX];
 	struct sp_buf last_a_final;    /* resent when A retransmits its INVITE (UDP) */
 	char dtls_fpr[SP_SDP_FPR_MAX]; /* ours (pr:dtls:fingerprint) when a leg is dtls */
+	/* the dataplane the call is anchored on ([sip] media_anchors), chosen at its INVITE
+	 * and kept for its life (re-INVITEs, a restart); "": [sip] media_addr */
+	char anchor[PR_ANCHOR_ADDR_MAX];
 	/* relay ports a BUNDLE freed (each member had one of its own before the group was
 	 * known): back to the pool with the next sessions' or the end's transaction */
 	unsigned n_ports_back;
@@ -153,6 +157,12 @@ struct sp_call {
 __attribute__((noinline)) static void copy(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* The relay address of the call's sessions and SDP. */
+static const char *call_relay(const struct sp_server *s, const struct sp_call *call)
+{
+	return call->anchor[0] ? call->anchor : s->cfg.media_addr;
 }
 
 static const char *leg_name(int l)
@@ -355,8 +365,8 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		char ga[PR_KS_NAME_MAX], gb[PR_KS_NAME_MAX];
 		snprintf(ga, sizeof(ga), "%s-a", call->id);
 		snprintf(gb, sizeof(gb), "%s-b", call->id);
-		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], s->cfg.media_addr, ga);
-		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], s->cfg.media_addr, gb);
+		leg_to_ks(&call->leg[LEG_A], ma, &ses.leg[PR_KS_LEG_A], call_relay(s, call), ga);
+		leg_to_ks(&call->leg[LEG_B], mb, &ses.leg[PR_KS_LEG_B], call_relay(s, call), gb);
 		/* our fingerprint as the SDP carried it: after a rotation the DTLS process
 		 * still presents that certificate to this call's browser legs */
 		for (int l = 0; l < 2; l++)
@@ -1065,7 +1075,7 @@ static int sdp_for(struct sp_server *s, struct sp_call *call, int to, const char
 		   struct sp_buf *out)
 {
 	struct sp_leg *g = &call->leg[to];
-	struct sp_sdp_rewrite rw = {.relay_addr = s->cfg.media_addr,
+	struct sp_sdp_rewrite rw = {.relay_addr = call_relay(s, call),
 				    .n = call->leg[1 - to].n_media,
 				    .fingerprint = call->dtls_fpr[0] ? call->dtls_fpr : NULL};
 	char mids[SP_SDP_MAX_MEDIA][12]; /* "%u" of an unsigned (the compiler cannot bound rw.n) */
@@ -1286,7 +1296,49 @@ struct invite_pre {
 	uint16_t ports[2 * SP_SDP_MAX_MEDIA];
 	int ports_rc;
 	bool ports_used;
+	bool anchors_asked; /* [sip] media_anchors: the live ones read in the same EXEC */
+	int anchors_rc;
+	size_t n_anchors;
+	struct pr_anchor anchors[PR_ANCHOR_MAX];
 };
+
+static bool anchors_on(const struct sp_server *s)
+{
+	return s->cfg.anchors_any || s->cfg.n_anchors;
+}
+
+/* [sip] media_anchors: the live dataplane the call is anchored on (docs/scaling.md, "Past
+ * one box"), from what new_invite read with the call's other lookups, or read here. 0,
+ * -ENOENT (none live: not drained, lease present, capacity left), or Redis's error. */
+static int choose_anchor(struct sp_server *s, struct sp_call *call, unsigned n_media,
+			 struct invite_pre *pre)
+{
+	struct pr_anchor own[PR_ANCHOR_MAX], *a = own;
+	size_t n = 0;
+	int rc;
+	if (pre && pre->rc == 0 && pre->anchors_asked) {
+		a = pre->anchors;
+		n = pre->n_anchors;
+		rc = pre->anchors_rc;
+	} else {
+		rc = pr_anchor_read(s->redis, s->cfg.anchors_any ? NULL : s->cfg.anchors,
+				    s->cfg.anchors_any ? 0 : s->cfg.n_anchors, own, PR_ANCHOR_MAX,
+				    &n);
+	}
+	if (rc < 0)
+		return rc;
+	/* weight: the call's sessions (one per m= line), what its anchor will count */
+	rc = pr_anchor_pick(a, n, &s->anchor_book, (unsigned)call->seq, n_media ? n_media : 1);
+	if (rc < 0) {
+		PR_WARN("call %s: no live media anchor (%zu live, all drained or full)", call->id,
+			n);
+		return -ENOENT;
+	}
+	copy(call->anchor, sizeof(call->anchor), a[rc].addr);
+	PR_DEBUG("call %s: anchored on %s (%llu/%llu sessions)", call->id, call->anchor,
+		 (unsigned long long)a[rc].sessions, (unsigned long long)a[rc].capacity);
+	return 0;
+}
 
 /* The INVITE that starts a call; pre: what new_invite loaded for it (NULL: load here). */
 static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_t *req,
@@ -1582,6 +1634,19 @@ static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_
 	}
 	if (rc == 0)
 		rc = prepare_offer_leg(call, LEG_B, info.n, a);
+	if (rc == 0 && anchors_on(s)) {
+		rc = choose_anchor(s, call, info.n, pre);
+		if (rc == -ENOENT) {
+			refuse(s, c, req, 503, "no live media anchor");
+			call_finish(s, call, "no-anchor", 503);
+			goto out;
+		}
+		if (rc < 0) {
+			sp_respond_redis_down(s, c, req, "reading the media anchors", rc);
+			call_finish(s, call, "error", 503);
+			goto out;
+		}
+	}
 	if (rc == 0) {
 		rc = alloc_ports(s, call, info.n, pre);
 		if (rc < 0 && rc != -ENOSPC) {
@@ -1646,7 +1711,7 @@ static void ports_back_done(struct sp_server *s, redisReply *rep, int rc, void *
 static void invite_loaded(struct sp_server *s, redisReply *rep, int rc, void *arg)
 {
 	struct invite_pre *p = arg;
-	size_t n = invite_lookup_n(&p->lk) + (p->nports ? 1 : 0), i = 0;
+	size_t n = invite_lookup_n(&p->lk) + (p->nports ? 1 : 0) + p->anchors_asked, i = 0;
 	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)) {
 		pr_ks_errmsg_set("redis: malformed EXEC reply");
 		rc = -EBADMSG;
@@ -1659,7 +1724,11 @@ static void invite_loaded(struct sp_server *s, redisReply *rep, int rc, void *ar
 			explicit_bzero(p->lk.auth_u.ha1_sha256, sizeof(p->lk.auth_u.ha1_sha256));
 		}
 		if (p->nports)
-			p->ports_rc = pr_ks_ports_from_reply(rep->element[i], p->nports, p->ports);
+			p->ports_rc =
+			    pr_ks_ports_from_reply(rep->element[i++], p->nports, p->ports);
+		if (p->anchors_asked)
+			p->anchors_rc = pr_anchor_from_reply(rep->element[i++], p->anchors,
+							     PR_ANCHOR_MAX, &p->n_anchors);
 	}
 	struct sp_conn *c = sp_conn_find(s, p->conn_id);
 	if (c)
@@ -1726,6 +1795,12 @@ static bool new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	int rc = tx ? invite_lookup_tx(tx, auser, to, &p->lk) : -ENOMEM;
 	if (rc == 0 && p->nports)
 		rc = pr_redis_tx_add(tx, "SPOP %s %u", PR_KS_PORTS_FREE_KEY, p->nports);
+	if (rc == 0 && anchors_on(s)) {
+		/* the live anchors with the rest: no round trip more per call */
+		rc = pr_anchor_read_tx(tx, s->cfg.anchors_any ? NULL : s->cfg.anchors,
+				       s->cfg.anchors_any ? 0 : s->cfg.n_anchors);
+		p->anchors_asked = rc == 0;
+	}
 	p->req = req;
 	if (rc == 0)
 		rc = sp_aredis_tx(s, tx, invite_loaded, p);
@@ -2482,6 +2557,10 @@ int sp_call_restore(struct sp_server *s)
 			     media_from_session(&call->leg[LEG_B].m[m], &ses->leg[PR_KS_LEG_B],
 						ses->media) < 0))
 				rc = -EINVAL;
+			/* the dataplane it is anchored on (its re-INVITEs stay there) */
+			if (rc == 0 && !call->anchor[0])
+				copy(call->anchor, sizeof(call->anchor),
+				     ses->leg[PR_KS_LEG_A].relay_addr);
 			/* the fingerprint of ours its browser was given, kept over a rotation */
 			for (int l = 0; rc == 0 && l < 2; l++)
 				if (ses->leg[l].dtls_local_fingerprint[0])

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/anchor.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "slowpath/sp_msg.h"
@@ -72,6 +73,31 @@ void sp_config_defaults(struct sp_config *c)
 	for (size_t i = 0; i < sizeof(default_scanners) / sizeof(default_scanners[0]); i++)
 		snprintf(c->scanners[c->n_scanners++], sizeof(c->scanners[0]), "%s",
 			 default_scanners[i]);
+}
+
+/* [sip] media_anchors: "any", or IP addresses separated by spaces or commas (at most
+ * SP_MAX_ANCHORS, no repeats). */
+static int set_anchors(struct sp_config *c, const char *v)
+{
+	char buf[SP_MAX_ANCHORS * 48 + 64], *save = NULL;
+	c->anchors_any = false;
+	c->n_anchors = 0;
+	if (!strcmp(v, "any")) {
+		c->anchors_any = true;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+		if (c->n_anchors == SP_MAX_ANCHORS || !pr_anchor_addr_valid(t))
+			return -EINVAL;
+		for (size_t i = 0; i < c->n_anchors; i++)
+			if (!strcmp(c->anchors[i], t))
+				return -EINVAL;
+		snprintf(c->anchors[c->n_anchors++], sizeof(c->anchors[0]), "%s", t);
+	}
+	return c->n_anchors ? 0 : -EINVAL;
 }
 
 static char *trim(char *s)
@@ -260,6 +286,8 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return set_str(c->advertised_host, sizeof(c->advertised_host), v);
 	if (!strcmp(k, "media_addr"))
 		return set_str(c->media_addr, sizeof(c->media_addr), v);
+	if (!strcmp(k, "media_anchors"))
+		return set_anchors(c, v);
 	if (!strcmp(k, "media_ports")) {
 		unsigned lo, hi;
 		char tail;
@@ -415,6 +443,20 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 			rc = set_u32(&c->redis_wait_replicas, v, 0, 16);
 		} else if (!strcmp(section, "redis") && !strcmp(k, "wait_timeout_ms")) {
 			rc = set_u32(&c->redis_wait_timeout_ms, v, 10, 60000);
+		}
+		if (rc < 0 && !strcmp(section, "sip") && !strcmp(k, "media_anchors")) {
+			snprintf(err, errlen,
+				 "%s:%u: [sip]: bad value for 'media_anchors': got \"%.200s\", "
+				 "expected any, or 1-%d distinct IP addresses",
+				 name, lineno, v, SP_MAX_ANCHORS);
+			return -EINVAL;
+		}
+		if (rc < 0 && !strcmp(section, "sip") && !strcmp(k, "freebind")) {
+			snprintf(err, errlen,
+				 "%s:%u: [sip]: bad value for 'freebind': got \"%.200s\", expected "
+				 "yes or no",
+				 name, lineno, v);
+			return -EINVAL;
 		}
 		if (rc < 0) {
 			snprintf(err, errlen, "%s:%u: [%s]: bad value for '%s'", name, lineno,

@@ -15,6 +15,7 @@
 #define SP_MAX_OFFNET	  8
 #define SP_MAX_PEERS	  8
 #define SP_MAX_SCANNERS	  16
+#define SP_MAX_ANCHORS 16 /* [sip] media_anchors */
 #define SP_MAX_WS_ORIGINS 16
 
 enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
@@ -64,6 +65,12 @@ struct sp_config {
 	uint32_t tls_ticket_rotate_s;	       /* session ticket key lifetime as the current key */
 	char advertised_host[64];	       /* host written in our Via/Contact */
 	char media_addr[64];		       /* relay address written into SDP */
+	/* [sip] media_anchors (docs/scaling.md, "Past one box"): each new call anchored on the
+	 * least loaded live one of these (pr:media:anchor:<address>), or of every live
+	 * dataplane of the PoP (any); neither: media_addr, as before */
+	bool anchors_any;
+	size_t n_anchors;
+	char anchors[SP_MAX_ANCHORS][48];
 	uint16_t media_port_lo, media_port_hi; /* pool initialised when both set */
 	uint32_t nonce_ttl_s;
 	uint32_t reg_min_expires_s, reg_max_expires_s;

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "common/anchor.h"
 #include "common/keyspace.h"
 #include "common/redis.h"
 #include "slowpath/sp_config.h"
@@ -149,6 +150,7 @@ struct sp_server {
 	struct sp_conn **conns;
 	struct sp_call *calls; /* list of live calls */
 	uint64_t call_seq;
+	struct pr_anchor_book anchor_book; /* sp_call.c: sessions anchored since each publication */
 	struct sp_counters ctr;
 	struct sp_counters ctr_logged;
 	uint16_t tls_port_bound, plain_port_bound, wss_port_bound;

@@ -1,8 +1,9 @@
 # dataplane/media: the media anchor. media_sess.c is pure C (a session from its Redis
 # record), unit-tested alone; media_dp.c is the feature inside poprelay-dataplane.
 MEDIA_CORE_SRCS := dataplane/media/media_sess.c dataplane/media/media_ice.c
+# media_load.c publishes the anchor's health and load for the PoP's slowpaths.
 MEDIA_DP_OBJS := $(MEDIA_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/media/media_dp.o \
-	$(B)/dataplane/media/media_dtls.o
+	$(B)/dataplane/media/media_dtls.o $(B)/dataplane/media/media_load.o
 $(DP_BIN): $(MEDIA_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(IPSECMB_LIBS) $(SRTP_LIBS)
 
@@ -17,7 +18,7 @@ $(FUZZ_MEDIA_GLUE): $(FB)/obj/media_fz_glue_%.o: tests/fuzz/media_fz_glue.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) -DFZ_GLUE_$* -MMD -MP -c $< -o $@
 FUZZ_MEDIA_SRCS := $(filter-out dataplane/dp_main.c dataplane/dp_worker.c dataplane/dp_control.c \
 	dataplane/dp_echo.c dataplane/dp_telemetry.c,$(wildcard dataplane/*.c)) \
-	$(MEDIA_CORE_SRCS) dataplane/media/media_dtls.c dataplane/turn/stun_msg.c $(COMMON_SRCS) \
+	$(MEDIA_CORE_SRCS) dataplane/media/media_dtls.c dataplane/media/media_load.c dataplane/turn/stun_msg.c $(COMMON_SRCS) \
 	$(CRYPTO_SRCS) $(FUZZ_MEDIA_GLUE)
 FUZZ_MEDIA_FLAGS := $(DPDK_CFLAGS) $(HIREDIS_CFLAGS) $(SRTP_CFLAGS) $(DPDK_LIBS) -lrte_net_ring \
 	$(HIREDIS_LIBS) $(CRYPTO_LINK_LIBS) -lm

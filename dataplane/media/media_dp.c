@@ -35,6 +35,7 @@
 #include "dataplane/media/media.h"
 #include "dataplane/media/media_dtls.h"
 #include "dataplane/media/media_ice.h"
+#include "dataplane/media/media_load.h"
 
 /* ---- configuration: [media] ---- */
 struct media_cfg {
@@ -1826,6 +1827,22 @@ static bool rec_is_peers(const struct pr_ks_session *k)
 	return false;
 }
 
+/* Whether record k relays on another live anchor's address of the PoP (a slowpath with
+ * [sip] media_anchors spread the calls, media_load.c): that dataplane's, skipped here,
+ * neither refused nor reported as an orphan (which would end its call). */
+static bool rec_elsewhere(const struct pr_ks_session *k)
+{
+	struct dp_ipaddr a;
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	if (inet_pton(AF_INET, k->leg[0].relay_addr, &a.v4) != 1) {
+		a.family = AF_INET6;
+		if (inet_pton(AF_INET6, k->leg[0].relay_addr, a.v6) != 1)
+			return false;
+	}
+	return port_of_addr(&a) < 0 && media_load_elsewhere(redis, k->leg[0].relay_addr);
+}
+
 static bool sess_is_peers(const struct media_sess *s)
 {
 	return dp_ha_cfg_is_peer(&s->leg[0].relay) || dp_ha_cfg_is_peer(&s->leg[1].relay);
@@ -2626,6 +2643,11 @@ static int sess_load_apply(const char *id, bool peer_only)
 	rc = pr_ks_session_load(redis, id, k);
 	struct sess_saved *saved = NULL;
 	struct dtls_saved *ds = NULL;
+	if (rc == 0 && !old && !rec_is_peers(k) && rec_elsewhere(k)) {
+		memset(k, 0, sizeof(*k));
+		free(k);
+		return 0;
+	}
 	if (rc == 0 && !old && own_fenced && !rec_is_peers(k)) {
 		/* ours while the peer holds our addresses: its to relay, ours at the failback */
 		memset(k, 0, sizeof(*k));
@@ -2982,6 +3004,7 @@ static unsigned media_poll(uint64_t now_ms)
 		if (write_stats() < 0 || check_idle() < 0 || (sby_ready && sby_refresh() < 0))
 			return redis_lost(), 0;
 	}
+	media_load_poll(redis, nlist);
 	return 0;
 }
 
@@ -3384,6 +3407,7 @@ static int media_init(void)
 		if (rc < 0)
 			return rc;
 	}
+	media_load_init(mcfg.max_sessions);
 	redis_up(0);
 	PR_NOTICE("media: anchor on UDP %u-%u, up to %u sessions, group %s, consumer %s",
 		  mcfg.port_min, mcfg.port_max, mcfg.max_sessions, mcfg.group, mcfg.consumer);
@@ -3412,6 +3436,7 @@ static void media_teardown(void)
 	sby_clear();
 	free(sby);
 	sby = NULL;
+	media_load_stop(redis);
 	pr_redis_close(redis);
 	redis = NULL;
 	md_chan_teardown();
