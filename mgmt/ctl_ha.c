@@ -162,6 +162,15 @@ static int do_status(struct ctl_ctx *ctx)
 			      num(s, "takeover_deferring") != 0, "takeover_deferred",
 			      (json_int_t)num(s, "takeover_deferred"), "takeover_unfenced",
 			      (json_int_t)num(s, "takeover_unfenced")));
+		json_object_set_new(
+		    j, "handover",
+		    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "state", str(s, "handover"),
+			      "error", str(s, "handover_error"), "forwarding", str(s, "forwarding"),
+			      "forwarded_frames", (json_int_t)num(s, "forwarded_frames"),
+			      "forwarded_ms", (json_int_t)num(s, "forwarded_ms"), "handovers",
+			      (json_int_t)num(s, "handovers"), "handovers_taken",
+			      (json_int_t)num(s, "handovers_taken"), "handbacks",
+			      (json_int_t)num(s, "handbacks")));
 		json_object_set(j, "dataplane", s);
 		json_decref(s);
 		return ctl_json_print(j);
@@ -205,6 +214,21 @@ static int do_status(struct ctl_ctx *ctx)
 		       num(s, "takeover_deferred"),
 		       num(s, "takeover_deferring") ? " (one waiting now)" : "",
 		       num(s, "takeover_unfenced"));
+		if (json_object_get(s, "handover")) {
+			const char *fw = str(s, "forwarding");
+			printf(
+			    "handovers (drain --handover): ours %lld%s%s, the peer's taken %lld, "
+			    "handed back %lld\n",
+			    num(s, "handovers"), str(s, "handover")[0] ? ", now " : "",
+			    str(s, "handover"), num(s, "handovers_taken"), num(s, "handbacks"));
+			if (fw[0])
+				printf("forwarding %s addresses' frames to the %s: %lld so far\n",
+				       !strcmp(fw, "own") ? "our" : "the peer's",
+				       !strcmp(fw, "own") ? "peer" : "owner",
+				       num(s, "forwarded_frames"));
+			if (str(s, "handover_error")[0])
+				printf("last handover: %s\n", str(s, "handover_error"));
+		}
 	}
 	if (num(s, "last_error"))
 		printf("last change: a feature failed (%s): see the dataplane's log\n",

@@ -69,11 +69,14 @@ leg() { sess "$1" "$2" | python3 -c "import json,sys; d=json.load(sys.stdin); pr
 printf '%s\n' "$PW" | "$CTL" -c "$tmp/a.conf" user add alice >/dev/null || pr_fail "user add"
 he_start_dp a
 he_turn_client "$PW"
+he_start_dp b
+# (and the dataplanes' drops and media figures, taken before they stop)
+[ -n "${HD_KEEP:-}" ] && pr_on_exit "mkdir -p '$HD_KEEP'; for n in a b; do $TEL hd-\$n /poprelay/drops >$HD_KEEP/drops-\$n.json; $TEL hd-\$n /poprelay/media/stats >$HD_KEEP/media-\$n.json; done"
+# the call is set up while both run: B follows it from the session stream
 KA_RX=$(ms_key $S80) KA_TX=$(ms_key $S80) KB_RX=$(ms_key $S80) KB_TX=$(ms_key $S80)
 MS_RELAY=$X ms_store install s1 "peer=$IPA:41000 relay=31000 suite=$S80 rx=$KA_RX tx=$KA_TX" \
 	"peer=$IPB:41002 relay=31002 suite=$S80 rx=$KB_RX tx=$KB_TX" || pr_fail "s1 refused by redis"
 pr_wait_for 5 live a s1 || pr_fail "A did not install s1"
-he_start_dp b
 pr_wait_for 5 sh -c "[ \"\$($TEL hd-b /poprelay/media/stats | grep -o '\"ha_following\": [0-9]*')\" = '\"ha_following\": 1' ]" ||
 	pr_fail "B does not follow s1"
 

@@ -28,7 +28,9 @@
 #                            grows within SECONDS
 # For the drain handover (ha_drain.sh, tests/bench/ha_drain.sh):
 #   he_drain_conf NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN MAX_MS   to stdout, the
-#                            [ha] handover keys (quiet 1000 ms, handover_max_ms MAX_MS), the
+#                            [ha] lease (3000 ms: a control lcore starved for a second on a
+#                            shared machine must not lose its lease) and handover keys
+#                            (quiet 1000 ms, handover_max_ms MAX_MS), the
 #                            [turn] of he_turn_conf and [media] on (ports 31000-31199)
 #   he_late_caches           NS-c's neighbours move late: the bridge drops every gratuitous
 #                            ARP for X, NS-c's entries go stale within 0.5-1.5 s (call
@@ -179,7 +181,7 @@ rx_grows() { # SECONDS
 he_drain_conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN MAX_MS
 	he_conf $1 $2 $3
 	cat <<CONF
-lease_ms = 1500
+lease_ms = 3000
 handover_quiet_ms = 1000
 handover_max_ms = $6
 CONF
