@@ -464,8 +464,9 @@ static const struct {
     {"tunable", "runtime tunables: list, get, set, reset"},
     {"audit", "the audit trail, newest first"},
     {"alarms", "active alarms and recent raises and clears"},
-    {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status"},
-    {"undrain", "end the maintenance drain"},
+    {"drain", "maintenance drain: no new calls, registrations, TURN allocations; --status; "
+	      "--handover: to the [ha] peer, no packet lost"},
+    {"undrain", "end the maintenance drain (and take our addresses back from the [ha] peer)"},
     {"tls", "tls reload: the slowpath reads its certificate and key again"},
     {"ha", "address takeover of the [ha] peer: status, takeover, release, failback"},
     {"help", "this text"},
