@@ -11,6 +11,8 @@
 # SRTP to each other through A's session s1 at 100 packets/s. Scenarios, each "ok: ...":
 #   a  keepalived: each appliance MASTER of its own addresses' instance (poprelay_a: X, A's),
 #      BACKUP of the other's; neither dataplane holds its peer's address
+#   a2 B resolved the next hops A published (pr:ha:nexthops:<X>, dataplane/dp_ha_nexthops.c):
+#      the devices' and the TURN client's MACs are in B's neighbour table before the kill
 #   b  kill -9 of A's dataplane and keepalived, A's two interfaces down, during the call and
 #      the TURN data: B's keepalived becomes MASTER of poprelay_a and its notify hook takes X
 #      over (nobody else asks B's dataplane); the TURN data flows again through B to the same
@@ -28,7 +30,8 @@
 # Seen failing first: with KA_NOTIFY=no (the hook left out of the configuration) B's
 # keepalived becomes MASTER but nothing moves: b fails (B holds nothing). With
 # KA_SERVING=no (the own instance tracking poprelay_alive instead) c fails: the returning
-# A, fenced, takes its instance back at once.
+# A, fenced, takes its instance back at once. Without dp_ha_nexthops.c (a build before it)
+# a2 fails: B's neighbour table holds none of the three.
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -108,8 +111,23 @@ ip netns exec hk-c "$MPEER" --bind $IPB:41002 --to $X:31002 --suite $S80 --tx-ke
 pb=$!
 pr_on_exit "kill $pb 2>/dev/null"
 
-# b: appliance A dies (dataplane, keepalived, both interfaces) in the middle of both
+# a2: B resolved the next hops A published (pr:ha:nexthops:<X>): the devices' and the TURN
+# client's MAC addresses are in B's neighbour table before anything asks it to relay for them
+# (dataplane/dp_ha_nexthops.c), so that its first datagram after the takeover waits for no ARP
 sleep 3
+python3 - "$($TEL hk-b /poprelay/neigh /poprelay/ha/nexthops)" $CLI $IPA $IPB <<'PY' || pr_fail "B did not resolve A's next hops ahead of a takeover (above)"
+import json, sys
+j = json.loads(sys.argv[1])
+n, h = j["/poprelay/neigh"], j["/poprelay/ha/nexthops"]
+have = {a for a, s in zip(n["address"], n["state"]) if s in ("reachable", "probe")}
+missing = [a for a in sys.argv[2:] if a not in have]
+if missing or h["followed"] < 3:
+    print("FAIL: B's neighbours %s, missing %s; next hops %s" % (sorted(have), missing, h), file=sys.stderr)
+    sys.exit(1)
+PY
+pr_log "ok: a2 B resolved A's next hops ahead of a takeover: $CLI $IPA $IPB in its neighbour table"
+
+# b: appliance A dies (dataplane, keepalived, both interfaces) in the middle of both
 rx_grows 1 || pr_fail "TURN data not flowing through A before the kill"
 t_kill=$(date +%s.%N)
 kill -9 $pid_a
