@@ -21,6 +21,7 @@ install -D -m 0640 images/redis-users.acl "$root/etc/poprelay/redis-users.acl"
 # configuration as an example (it names interfaces and addresses to adapt; not a conffile)
 install -D -m 0755 images/poprelay-ha-notify "$root/usr/lib/poprelay/poprelay-ha-notify"
 install -D -m 0644 images/keepalived-poprelay.conf "$root/usr/share/doc/poprelay/examples/keepalived-poprelay.conf"
+install -D -m 0644 images/keepalived-poprelay-sip.conf "$root/usr/share/doc/poprelay/examples/keepalived-poprelay-sip.conf"
 for u in images/*.service; do install -D -m 0644 "$u" "$root/lib/systemd/system/$(basename "$u")"; done
 for d in README.md docs/*.md; do install -D -m 0644 "$d" "$root/usr/share/doc/poprelay/$(basename "$d")"; done
 # no debugging symbols in the package (lintian: unstripped-binary-or-object)

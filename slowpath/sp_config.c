@@ -249,6 +249,12 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		return parse_hostport(v, c->plain_addr, sizeof(c->plain_addr), &c->plain_port);
 	if (!strcmp(k, "wss_listen"))
 		return parse_hostport(v, c->wss_addr, sizeof(c->wss_addr), &c->wss_port);
+	if (!strcmp(k, "freebind")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return -EINVAL;
+		c->freebind = !strcmp(v, "yes");
+		return 0;
+	}
 	if (!strcmp(k, "ws_origins")) {
 		c->n_ws_origins = 0;
 		return for_each_item(v, add_origin, c);
@@ -705,10 +711,12 @@ static int check_listen(const struct sp_config *c, const char *key, const char *
 		e = errno;
 	if (fd >= 0)
 		close(fd);
-	if (e == EADDRNOTAVAIL) {
+	/* freebind: an address keepalived brings here later (the listener binds it anyway) */
+	if (e == EADDRNOTAVAIL && !c->freebind) {
 		snprintf(err, errlen,
 			 "%s: [sip] %s: got %s, which is not an address of this host (%s), "
-			 "expected a local address or 0.0.0.0 / ::",
+			 "expected a local address or 0.0.0.0 / :: (or [sip] freebind = yes for "
+			 "a service address that moves here at a failover)",
 			 c->path, key, host, strerror(e));
 		return -EINVAL;
 	}

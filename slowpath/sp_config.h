@@ -51,6 +51,10 @@ struct sp_config {
 	/* SIP over secure WebSocket (RFC 7118, sp_ws.h): wss_port 0 (no wss_listen) = off */
 	char wss_addr[64];
 	uint16_t wss_port;
+	/* [sip] freebind: the listeners may bind an address this host does not hold yet (a
+	 * service address keepalived moves here when the peer appliance dies: IP_FREEBIND /
+	 * IPV6_FREEBIND); off, such an address is refused at the start */
+	bool freebind;
 	size_t n_ws_origins;
 	char ws_origins[SP_MAX_WS_ORIGINS][128]; /* Origin values allowed to upgrade */
 	uint32_t ws_max_message;		 /* largest WebSocket message (all fragments) */

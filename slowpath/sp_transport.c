@@ -804,6 +804,54 @@ struct sp_conn *sp_conn_to_peer(struct sp_server *s, const struct sp_peer_pop *p
 	return c;
 }
 
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h, Linux 4.15 */
+#endif
+
+/* A listener's socket, bound: SO_REUSEADDR, and with [sip] freebind IP_FREEBIND or
+ * IPV6_FREEBIND, so that a standby slowpath listens on the service address that keepalived
+ * adds to this host only when the peer appliance dies (docs/scaling.md, "Appliances N+1":
+ * "The slowpath's service address"). -1 with errno set. */
+static int bind_listener(const struct sp_server *s, int type, const struct sockaddr_storage *ss,
+			 socklen_t len, const char *host, uint16_t port)
+{
+	int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e;
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (s->cfg.freebind &&
+	    (ss->ss_family == AF_INET6
+		 ? setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one))
+		 : setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one))) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+		goto fail;
+	if (s->cfg.freebind && type == SOCK_STREAM) {
+		/* say so when the address is not ours (yet): a wrong address would otherwise
+		 * listen quietly for ever. A probe without the option, on port 0 */
+		int probe = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_storage p = *ss;
+		if (p.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&p)->sin6_port = 0;
+		else
+			((struct sockaddr_in *)&p)->sin_port = 0;
+		if (probe >= 0 && bind(probe, (struct sockaddr *)&p, len) < 0 &&
+		    errno == EADDRNOTAVAIL)
+			PR_NOTICE("listening on %s:%u/tcp before the address is this host's "
+				  "([sip] freebind): connections come once it is added here",
+				  host, port);
+		if (probe >= 0)
+			close(probe);
+	}
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 static struct evconnlistener *listen_tcp(struct sp_server *s, const char *host, uint16_t port,
 					 uint16_t *bound)
 {
@@ -813,11 +861,14 @@ static struct evconnlistener *listen_tcp(struct sp_server *s, const char *host, 
 		PR_ERR("%s: [sip]: bad listen address %s", s->cfg.path, host);
 		return NULL;
 	}
-	struct evconnlistener *l = evconnlistener_new_bind(
-	    s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-	    (struct sockaddr *)&ss, (int)len);
+	int fd = bind_listener(s, SOCK_STREAM, &ss, len, host, port);
+	struct evconnlistener *l =
+	    fd >= 0 ? evconnlistener_new(s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE, 1024, fd)
+		    : NULL;
 	if (!l) {
 		PR_ERR("cannot listen on %s:%u/tcp: %s", host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	struct sockaddr_storage b;
@@ -928,10 +979,9 @@ int sp_server_open(struct sp_server *s)
 		struct sockaddr_storage ss;
 		socklen_t len;
 		make_addr(s->cfg.plain_addr, s->cfg.plain_port, &ss, &len);
-		s->udp_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		int one = 1;
-		setsockopt(s->udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (s->udp_fd < 0 || bind(s->udp_fd, (struct sockaddr *)&ss, len) < 0) {
+		s->udp_fd =
+		    bind_listener(s, SOCK_DGRAM, &ss, len, s->cfg.plain_addr, s->cfg.plain_port);
+		if (s->udp_fd < 0) {
 			PR_ERR("cannot bind %s:%u/udp: %s", s->cfg.plain_addr, s->cfg.plain_port,
 			       strerror(errno));
 			return -EADDRINUSE;

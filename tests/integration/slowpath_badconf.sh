@@ -107,6 +107,11 @@ conf tls_listen_name "tls_listen = localhost:$TP"
 refuse tls_listen_name "[sip] tls_listen" '"localhost"' "IPv4 or IPv6 address"
 conf listen_not_ours "listen = 192.0.2.77:$PP"
 refuse listen_not_ours "[sip] listen" "192.0.2.77" "not an address of this host"
+# [sip] freebind: the same address accepted (a service address keepalived brings later)
+conf listen_freebind "listen = 192.0.2.77:$PP" "freebind = yes"
+accept listen_freebind
+conf freebind_bad "freebind = maybe"
+refuse freebind_bad "[sip]" "'freebind'" "yes or no"
 conf same_port "listen = 0.0.0.0:$TP"
 refuse same_port "[sip] listen" "[sip] tls_listen"
 
