@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <osipparser2/osip_message.h>
 
@@ -131,6 +133,8 @@ struct sp_call {
 	uint16_t status;
 	char end_reason[32];
 	bool installed;
+	bool held;	/* its dialog record (a setup record until answered) is in Redis, and in
+			 * pr:slowpath:calls:<us> */
 	bool cancelled; /* CANCEL sent to the callee: waiting for its final response */
 	char pending_reason[32];
 	uint16_t pending_status;
@@ -397,6 +401,41 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 	call->installed = true;
 }
 
+/* The PoP's slowpaths (docs/redis-keyspace.md): the instances, each one's lease while it runs
+ * (refreshed every second, SP_LEASE_MS) and the ids of the calls whose dialog record it holds. */
+#define SP_INSTANCES_KEY "pr:slowpath:instances"
+#define SP_ALIVE_PREFIX	 "pr:slowpath:alive:"
+#define SP_CALLS_PREFIX	 "pr:slowpath:calls:"
+
+/* A call being set up, once its INVITE went to the callee: its dialog record with answer 0
+ * (the setup record) and its id in our set, so that the slowpath that takes our calls if we
+ * die can end it (CDR failover, ports back) instead of leaving it half open. The answer's
+ * store_sessions writes the full record over it; call_finish deletes it. */
+static void store_setup(struct sp_server *s, struct sp_call *call)
+{
+	if (!s->sp_id[0])
+		return;
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	struct pr_ks_dialog *d = malloc(sizeof(*d));
+	int rc = tx && d ? 0 : -ENOMEM;
+	if (rc == 0) {
+		dialog_to_ks(s, call, d);
+		rc = pr_ks_dialog_store_tx(tx, d);
+	}
+	if (rc == 0)
+		rc = pr_redis_tx_add(tx, "SADD %s%s %s", SP_CALLS_PREFIX, s->sp_id, call->id);
+	if (rc < 0) {
+		s->ctr.redis_errors++;
+		PR_ERR("call %s: cannot encode its setup record: %s", call->id,
+		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
+	} else {
+		call_write(s, call, tx, "store its setup record");
+		call->held = true;
+	}
+	pr_redis_tx_free(tx);
+	free(d);
+}
+
 /* Ports go back to the pool in call_finish's transaction; here the keys are wiped. */
 static void release_media(struct sp_server *s, struct sp_call *call)
 {
@@ -508,8 +547,10 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 			if (call->leg[LEG_A].m[i].used)
 				rc = pr_ks_session_end_tx(tx, id);
 		}
-	if (rc == 0 && call->installed)
+	if (rc == 0 && (call->installed || call->held))
 		rc = pr_ks_dialog_delete_tx(tx, call->id);
+	if (rc == 0 && call->held)
+		rc = pr_redis_tx_add(tx, "SREM %s%s %s", SP_CALLS_PREFIX, s->sp_id, call->id);
 	/* (a BUNDLE's members share one port: SADD is idempotent) */
 	for (int l = 0; rc == 0 && l < 2; l++)
 		for (unsigned i = 0; i < SP_SDP_MAX_MEDIA; i++)
@@ -1681,6 +1722,7 @@ static void new_invite_run(struct sp_server *s, struct sp_conn *c, osip_message_
 	}
 	PR_INFO("call %s: %s %s -> %s (%s)", call->id, call->direction, a->party, b->party,
 		a->m[0].encrypted ? pr_srtp_profile_name(a->m[0].rx.profile) : "clear");
+	store_setup(s, call);
 out:
 	if (offer.p)
 		memset(offer.p, 0, offer.len);
@@ -2225,6 +2267,8 @@ void sp_call_conn_lost(struct sp_server *s, uint64_t conn_id)
 	}
 }
 
+static void peers_tick(struct sp_server *s);
+
 void sp_call_tick(struct sp_server *s, int64_t now)
 {
 	struct sp_call *call = s->calls, *next;
@@ -2247,6 +2291,7 @@ void sp_call_tick(struct sp_server *s, int64_t now)
 			call_finish(s, call, "max-duration", 0);
 		}
 	}
+	peers_tick(s);
 }
 
 void sp_call_media_events(struct sp_server *s)
@@ -2364,6 +2409,16 @@ void sp_call_retransmit(struct sp_server *s, int64_t now_ms)
 void sp_call_shutdown(struct sp_server *s)
 {
 	sp_call_end_all(s, "shutdown");
+	/* a planned stop: nothing left for another slowpath to take */
+	if (s->sp_id[0] && s->redis) {
+		redisReply *r = pr_redis_cmd(s->redis, "SREM %s %s", SP_INSTANCES_KEY, s->sp_id);
+		if (r)
+			freeReplyObject(r);
+		r = pr_redis_cmd(s->redis, "DEL %s%s %s%s", SP_ALIVE_PREFIX, s->sp_id,
+				 SP_CALLS_PREFIX, s->sp_id);
+		if (r)
+			freeReplyObject(r);
+	}
 }
 
 unsigned sp_call_count(const struct sp_server *s)
@@ -2511,18 +2566,268 @@ static struct sp_call *call_from_dialog(struct sp_server *s, const struct pr_ks_
 	return call;
 }
 
-int sp_call_restore(struct sp_server *s)
+/* One dialog record back into the call table (1), or its call ended (0; -ENOMEM: out of
+ * memory). A setup record (answer 0: the call was being set up when its slowpath died) is
+ * ended with unanswered_why: CDR unanswered, its relay ports back, the record gone; its
+ * devices are not told (their flows went with that slowpath). An answered one is restored
+ * as at a restart, or ended when its media session is gone or it is too old. */
+static int restore_one(struct sp_server *s, const struct pr_ks_dialog *d, struct pr_ks_session *ses,
+		       const char *unanswered_why)
 {
-	struct pr_ks_names ids;
-	int rc = pr_ks_dialog_list(s->redis, &ids);
-	if (rc < 0)
-		return rc;
-	struct pr_ks_dialog *d = malloc(sizeof(*d));
-	struct pr_ks_session *ses = malloc(sizeof(*ses));
-	unsigned restored = 0, ended = 0, bad = 0;
 	int64_t now = sp_now();
 	int64_t max_age = s->cfg.max_call_s ? (int64_t)s->cfg.max_call_s : SP_RESTORE_MAX_AGE_S;
+	struct sp_call *call = call_from_dialog(s, d);
+	if (!call)
+		return -ENOMEM;
+	call->held = s->sp_id[0] != 0; /* ours now: in our set (the caller adds it) */
+	if (!d->answer) {
+		call->answer = 0;
+		call->status = 0;
+		call->installed = false; /* no session was written */
+		call->held = true;	 /* the record goes with the end */
+		PR_NOTICE("restore: call %s (%s -> %s) was being set up: %s: ending it", call->id,
+			  call->leg[LEG_A].party, call->leg[LEG_B].party, unanswered_why);
+		s->ctr.calls_restore_ended++;
+		call_finish(s, call, unanswered_why, 0);
+		return 0;
+	}
+	int rc = 0;
+	const char *why = NULL;
+	if (now - call->answer > max_age)
+		why = "restore-too-old";
+	for (unsigned m = 0; !why && m < call->leg[LEG_A].n_media; m++) {
+		if (!call->leg[LEG_A].m[m].used)
+			continue;
+		char id[PR_KS_NAME_MAX];
+		snprintf(id, sizeof(id), "%s-%u", call->id, m);
+		rc = pr_ks_session_load(s->redis, id, ses);
+		if (rc == 0 && (media_from_session(&call->leg[LEG_A].m[m], &ses->leg[PR_KS_LEG_A],
+						   ses->media) < 0 ||
+				media_from_session(&call->leg[LEG_B].m[m], &ses->leg[PR_KS_LEG_B],
+						   ses->media) < 0))
+			rc = -EINVAL;
+		/* the dataplane it is anchored on (its re-INVITEs stay there) */
+		if (rc == 0 && !call->anchor[0])
+			copy(call->anchor, sizeof(call->anchor), ses->leg[PR_KS_LEG_A].relay_addr);
+		/* the fingerprint of ours its browser was given, kept over a rotation */
+		for (int l = 0; rc == 0 && l < 2; l++)
+			if (ses->leg[l].dtls_local_fingerprint[0])
+				copy(call->dtls_fpr, sizeof(call->dtls_fpr),
+				     ses->leg[l].dtls_local_fingerprint);
+		memset(ses, 0, sizeof(*ses));
+		if (rc < 0)
+			why = rc == -ENOENT ? "restore-no-media" : "restore-error";
+		for (int l = 0; l < 2; l++)
+			call->leg[l].dtls |= call->leg[l].m[m].dtls;
+	}
+	/* a browser's offer toward it carries our certificate's fingerprint */
+	if (!why && (call->leg[LEG_A].dtls || call->leg[LEG_B].dtls) && !call->dtls_fpr[0] &&
+	    dtls_fingerprint(s, call->dtls_fpr) < 0)
+		PR_WARN("restore: call %s: no DTLS fingerprint: a re-INVITE to its browser cannot "
+			"be rewritten",
+			call->id);
+	if (why) {
+		PR_NOTICE("restore: call %s (%s -> %s, answered %llds ago): %s: ending it",
+			  call->id, call->leg[LEG_A].party, call->leg[LEG_B].party,
+			  (long long)(now - call->answer), why);
+		s->ctr.calls_restore_ended++;
+		call_finish(s, call, why, 0);
+		return 0;
+	}
+	s->ctr.calls_restored++;
+	PR_INFO("restore: call %s (%s -> %s) up for %llds", call->id, call->leg[LEG_A].party,
+		call->leg[LEG_B].party, (long long)(now - call->answer));
+	return 1;
+}
+
+static bool call_known(const struct sp_server *s, const char *id)
+{
+	for (const struct sp_call *c = s->calls; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return true;
+	return false;
+}
+
+static bool reply_has(const redisReply *r, const char *v)
+{
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING && !strcmp(r->element[i]->str, v))
+			return true;
+	return false;
+}
+
+/* Whether our name has been in the instances (a first write can fail with Redis away). */
+static bool peers_registered;
+
+/* Our lease (SET PX) and our name in the PoP's instances. 1 when our name, written before,
+ * was not there: another slowpath took our calls (our lease lapsed: a Redis outage or a
+ * stall longer than SP_LEASE_MS); 0; -1 on a Redis error. */
+static int peers_refresh(struct sp_server *s)
+{
+	redisReply *r = pr_redis_cmd(s->redis, "SET %s%s %d PX %d", SP_ALIVE_PREFIX, s->sp_id,
+				     (int)getpid(), SP_LEASE_MS);
+	bool ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	r = ok ? pr_redis_cmd(s->redis, "SADD %s %s", SP_INSTANCES_KEY, s->sp_id) : NULL;
+	int rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer == 1 && peers_registered : -1;
+	if (r)
+		freeReplyObject(r);
+	if (rc >= 0)
+		peers_registered = true;
+	return rc;
+}
+
+/* The calls of a slowpath whose lease is gone (we took its name out of the instances, so
+ * no other does this too): each not in our table already is restored or ended
+ * (restore_one, setups with "failover") and becomes ours. */
+static void peers_take(struct sp_server *s, const char *dead, const char *unanswered_why)
+{
+	redisReply *r = pr_redis_cmd(s->redis, "SMEMBERS %s%s", SP_CALLS_PREFIX, dead);
+	struct pr_ks_dialog *d = malloc(sizeof(*d));
+	struct pr_ks_session *ses = malloc(sizeof(*ses));
+	unsigned restored = 0, ended = 0;
+	for (size_t i = 0; d && ses && r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const char *id = r->element[i]->str;
+		if (r->element[i]->type != REDIS_REPLY_STRING || call_known(s, id))
+			continue;
+		int rc = pr_ks_dialog_load(s->redis, id, d);
+		if (rc == -EINVAL || rc == -EPROTO) {
+			PR_ERR("peers: dialog %s unreadable (%s): deleted", id, pr_ks_errmsg());
+			pr_ks_dialog_delete(s->redis, id);
+			continue;
+		}
+		if (rc < 0)
+			continue; /* ended meanwhile (-ENOENT), or Redis: its next reader */
+		rc = restore_one(s, d, ses, unanswered_why);
+		if (rc < 0)
+			break;
+		if (rc == 1) {
+			redisReply *a =
+			    pr_redis_cmd(s->redis, "SADD %s%s %s", SP_CALLS_PREFIX, s->sp_id, id);
+			if (a)
+				freeReplyObject(a);
+			restored++;
+		} else {
+			ended++;
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+	r = pr_redis_cmd(s->redis, "DEL %s%s", SP_CALLS_PREFIX, dead);
+	if (r)
+		freeReplyObject(r);
+	PR_NOTICE("peers: slowpath %s is gone (its lease expired): %u of its calls taken over, %u "
+		  "ended",
+		  dead, restored, ended);
+	if (d)
+		memset(d, 0, sizeof(*d));
+	free(d);
+	free(ses);
+}
+
+/* Every second: our lease; the calls of the PoP's slowpaths whose lease is gone. */
+static void peers_tick(struct sp_server *s)
+{
+	if (!s->sp_id[0])
+		return;
+	int rc = peers_refresh(s);
+	if (rc == 1) {
+		/* another took our calls: they are its now (one holder of each dialog) */
+		unsigned n = 0;
+		for (struct sp_call *c = s->calls, *next; c; c = next, n++) {
+			next = c->next;
+			release_media(s, c);
+			call_free(s, c);
+		}
+		PR_WARN("peers: our lease had lapsed and another slowpath took our calls: %u "
+			"forgotten here (not ended)",
+			n);
+	}
+	if (rc < 0)
+		return;
+	redisReply *r = pr_redis_cmd(s->redis, "SMEMBERS %s", SP_INSTANCES_KEY);
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const char *m = r->element[i]->str;
+		if (r->element[i]->type != REDIS_REPLY_STRING || !strcmp(m, s->sp_id))
+			continue;
+		redisReply *e = pr_redis_cmd(s->redis, "EXISTS %s%s", SP_ALIVE_PREFIX, m);
+		bool alive = !e || e->type != REDIS_REPLY_INTEGER || e->integer != 0;
+		if (e)
+			freeReplyObject(e);
+		if (alive)
+			continue;
+		e = pr_redis_cmd(s->redis, "SREM %s %s", SP_INSTANCES_KEY, m);
+		bool ours = e && e->type == REDIS_REPLY_INTEGER && e->integer == 1;
+		if (e)
+			freeReplyObject(e);
+		if (ours) /* we took its name out: its calls are ours to take */
+			peers_take(s, m, "failover");
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
+/* The ids of the calls held by a slowpath of the PoP whose lease lives (a start leaves
+ * them to it). NULL when there are none, or on a Redis error. */
+static redisReply *peers_live_calls(struct sp_server *s)
+{
+	redisReply *r = pr_redis_cmd(s->redis, "SMEMBERS %s", SP_INSTANCES_KEY);
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	size_t n = 0;
+	for (size_t i = 0; tx && r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		redisReply *e =
+		    pr_redis_cmd(s->redis, "EXISTS %s%s", SP_ALIVE_PREFIX, r->element[i]->str);
+		if (e && e->type == REDIS_REPLY_INTEGER && e->integer == 1 &&
+		    pr_redis_tx_add(tx, "SMEMBERS %s%s", SP_CALLS_PREFIX, r->element[i]->str) == 0)
+			n++;
+		if (e)
+			freeReplyObject(e);
+	}
+	if (r)
+		freeReplyObject(r);
+	redisReply *exec = NULL;
+	if (tx && n && pr_redis_tx_run(s->redis, tx, &exec) < 0)
+		exec = NULL;
+	pr_redis_tx_free(tx);
+	return exec;
+}
+
+int sp_call_restore(struct sp_server *s)
+{
+	/* our name among the PoP's slowpaths, and our lease */
+	unsigned char rnd[8];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	char hex[2 * sizeof(rnd) + 1];
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(s->sp_id, sizeof(s->sp_id), "%.40s-%s", s->cfg.pop, hex);
+	/* the live ones' calls are theirs: read before ours is written */
+	redisReply *live = peers_live_calls(s);
+	if (peers_refresh(s) < 0)
+		PR_WARN("peers: cannot write our lease: %s", pr_redis_errmsg(s->redis));
+	PR_NOTICE("peers: slowpath instance %s (lease %d ms)", s->sp_id, SP_LEASE_MS);
+
+	struct pr_ks_names ids;
+	int rc = pr_ks_dialog_list(s->redis, &ids);
+	if (rc < 0) {
+		if (live)
+			freeReplyObject(live);
+		return rc;
+	}
+	struct pr_ks_dialog *d = malloc(sizeof(*d));
+	struct pr_ks_session *ses = malloc(sizeof(*ses));
+	unsigned restored = 0, ended = 0, bad = 0, theirs = 0;
+	int64_t max_age = s->cfg.max_call_s ? (int64_t)s->cfg.max_call_s : SP_RESTORE_MAX_AGE_S;
 	for (size_t i = 0; d && ses && i < ids.n; i++) {
+		bool held = false;
+		for (size_t k = 0; live && k < live->elements && !held; k++)
+			held = reply_has(live->element[k], ids.v[i]);
+		if (held) {
+			theirs++;
+			continue;
+		}
 		rc = pr_ks_dialog_load(s->redis, ids.v[i], d);
 		if (rc == -EINVAL || rc == -EPROTO) {
 			/* nothing to end it with: the record goes, the log says which */
@@ -2539,63 +2844,25 @@ int sp_call_restore(struct sp_server *s)
 			}
 			continue;
 		}
-		struct sp_call *call = call_from_dialog(s, d);
-		if (!call)
+		rc = restore_one(s, d, ses, "restore-unanswered");
+		if (rc < 0)
 			break;
-		const char *why = NULL;
-		if (now - call->answer > max_age)
-			why = "restore-too-old";
-		for (unsigned m = 0; !why && m < call->leg[LEG_A].n_media; m++) {
-			if (!call->leg[LEG_A].m[m].used)
-				continue;
-			char id[PR_KS_NAME_MAX];
-			snprintf(id, sizeof(id), "%s-%u", call->id, m);
-			rc = pr_ks_session_load(s->redis, id, ses);
-			if (rc == 0 &&
-			    (media_from_session(&call->leg[LEG_A].m[m], &ses->leg[PR_KS_LEG_A],
-						ses->media) < 0 ||
-			     media_from_session(&call->leg[LEG_B].m[m], &ses->leg[PR_KS_LEG_B],
-						ses->media) < 0))
-				rc = -EINVAL;
-			/* the dataplane it is anchored on (its re-INVITEs stay there) */
-			if (rc == 0 && !call->anchor[0])
-				copy(call->anchor, sizeof(call->anchor),
-				     ses->leg[PR_KS_LEG_A].relay_addr);
-			/* the fingerprint of ours its browser was given, kept over a rotation */
-			for (int l = 0; rc == 0 && l < 2; l++)
-				if (ses->leg[l].dtls_local_fingerprint[0])
-					copy(call->dtls_fpr, sizeof(call->dtls_fpr),
-					     ses->leg[l].dtls_local_fingerprint);
-			memset(ses, 0, sizeof(*ses));
-			if (rc < 0)
-				why = rc == -ENOENT ? "restore-no-media" : "restore-error";
-			for (int l = 0; l < 2; l++)
-				call->leg[l].dtls |= call->leg[l].m[m].dtls;
-		}
-		/* a browser's offer toward it carries our certificate's fingerprint */
-		if (!why && (call->leg[LEG_A].dtls || call->leg[LEG_B].dtls) &&
-		    !call->dtls_fpr[0] && dtls_fingerprint(s, call->dtls_fpr) < 0)
-			PR_WARN("restore: call %s: no DTLS fingerprint: a re-INVITE to its "
-				"browser cannot be rewritten",
-				call->id);
-		if (why) {
-			PR_NOTICE("restore: call %s (%s -> %s, answered %llds ago): %s: ending it",
-				  call->id, call->leg[LEG_A].party, call->leg[LEG_B].party,
-				  (long long)(now - call->answer), why);
-			s->ctr.calls_restore_ended++;
-			call_finish(s, call, why, 0);
+		if (rc == 1) {
+			redisReply *a = pr_redis_cmd(s->redis, "SADD %s%s %s", SP_CALLS_PREFIX,
+						     s->sp_id, ids.v[i]);
+			if (a)
+				freeReplyObject(a);
+			restored++;
+		} else {
 			ended++;
-			continue;
 		}
-		s->ctr.calls_restored++;
-		restored++;
-		PR_INFO("restore: call %s (%s -> %s) up for %llds", call->id,
-			call->leg[LEG_A].party, call->leg[LEG_B].party,
-			(long long)(now - call->answer));
 	}
-	PR_NOTICE("restore: %u dialogs restored from Redis, %u ended (media session gone or "
-		  "answered more than %llds ago), %u unreadable",
-		  restored, ended, (long long)max_age, bad);
+	PR_NOTICE("restore: %u dialogs restored from Redis, %u ended (media session gone, "
+		  "answered more than %llds ago, or never answered), %u unreadable, %u held by "
+		  "another live slowpath",
+		  restored, ended, (long long)max_age, bad, theirs);
+	if (live)
+		freeReplyObject(live);
 	free(d);
 	free(ses);
 	pr_ks_names_free(&ids);

@@ -150,6 +150,9 @@ struct sp_server {
 	struct sp_conn **conns;
 	struct sp_call *calls; /* list of live calls */
 	uint64_t call_seq;
+	/* sp_call.c: this slowpath among the PoP's (pr:slowpath:*, docs/redis-keyspace.md):
+	 * its instance name, "" until sp_call_restore registers it */
+	char sp_id[64];
 	struct pr_anchor_book anchor_book; /* sp_call.c: sessions anchored since each publication */
 	struct sp_counters ctr;
 	struct sp_counters ctr_logged;
@@ -280,12 +283,19 @@ void sp_call_shutdown(struct sp_server *s);
  * of one being set up) with CDR end_reason reason. Returns how many. */
 unsigned sp_call_end_all(struct sp_server *s, const char *reason);
 unsigned sp_call_count(const struct sp_server *s);
-/* At start, before serving: every dialog record (pr:dialogs) back into the call table. A
+/* At start, before serving: this slowpath's instance and lease (pr:slowpath:*), then every
+ * dialog record (pr:dialogs) that no other live slowpath holds back into the call table. A
  * dialog whose media session is gone, or older than SP_RESTORE_MAX_AGE_S (or max_call_s),
- * is ended (sessions, ports, CDR) instead. Counted in calls_restored / calls_restore_ended,
+ * and a setup record (never answered: CDR restore-unanswered), are ended (sessions, ports,
+ * CDR) instead. Counted in calls_restored / calls_restore_ended,
  * one log line. 0, or a negative errno when the list could not be read. */
 #define SP_RESTORE_MAX_AGE_S 86400
 int sp_call_restore(struct sp_server *s);
+/* The PoP's slowpaths (docs/slowpath.md, "Two slowpaths of one PoP"): each one's lease in
+ * Redis and the calls it holds; every second (sp_call_tick) the lease is refreshed and the
+ * calls of a slowpath whose lease is gone are taken: the answered ones restored as at a
+ * start, the ones being set up ended (CDR end_reason failover). */
+#define SP_LEASE_MS 3000
 
 /* sp_drain.c: the maintenance drain (pr:drain, `poprelayctl drain`) and the stop on SIGTERM.
  * reread: at start, after every reconnect of the pr:events subscriber, on each "drain"

@@ -13,20 +13,26 @@
 # nobody relays them). Scenarios, each "ok: ...":
 #   a  both slowpaths run, B on V before V is its host's (freebind; its log says so), A's
 #      keepalived MASTER of poprelay_sip (V on A's interface), B's BACKUP; alice and bob
-#      registered through A (A's log), with outbound
+#      registered through A (A's log), with outbound; carol calls dave (answermode manual:
+#      his phone rings, nobody answers): the call's setup record is in pr:dialogs (answer
+#      0) and its id in A's pr:slowpath:calls:<instance>
 #   b  kill -9 of A's slowpath and keepalived, A's interface down (the box is gone, and
 #      its kernel with it: no FIN reaches the devices): B's keepalived becomes MASTER and V
 #      is on B's interface; each device notices its dead flow (its CRLF ping is answered by
 #      B's kernel with a reset) and registers again, through B (B's log), on a new flow
 #      (another source port) within its flow-recovery wait (libre: 30-60 s after the failure,
 #      RFC 5626 4.5); alice's and bob's bindings present in Redis at every look (every
-#      200 ms) from before the kill to the end
+#      200 ms) from before the kill to the end. Meanwhile B takes A's calls once A's lease (3 s) is gone: the ringing call is ended, CDR
+#      end_reason failover (carol -> dave, unanswered), its dialog record and A's instance,
+#      lease and call set gone, its relay ports back in the pool
 #   c  alice calls bob through B (ctrl_tcp "dial"): bob's baresip answers, the call's
 #      session is written (the 200 OK went through B), alice hangs up; exactly one CDR,
-#      bye-caller, alice -> bob, answered, no dialog record left
-# Seen failing: HS_FREEBIND=no (no [sip] freebind; V added to A by hand so that A starts)
-# fails in a: B cannot listen on V ("not an address of this host"). HS_KA_SIP=no (V added
-# to A by hand, keepalived not run) fails in b: nothing moves V, the devices never get back.
+#      bye-caller, alice -> bob, answered, no dialog record left (two CDRs in all)
+# Seen failing: a slowpath built before the setup records fails in a (no record of the
+# ringing call in Redis: nothing another slowpath could end). HS_FREEBIND=no (no [sip]
+# freebind; V added to A by hand so that A starts) fails in a: B cannot listen on V ("not
+# an address of this host"). HS_KA_SIP=no (V added to A by hand, keepalived not run) fails
+# in b: nothing moves V, the devices never get back.
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -44,13 +50,15 @@ IP_a=192.0.2.1
 IP_b=192.0.2.2
 IP_alice=192.0.2.21
 IP_bob=192.0.2.22
+IP_carol=192.0.2.23
+IP_dave=192.0.2.24
 CTRL=127.0.0.1:4444 # alice's ctrl_tcp, on her namespace's loopback
 NS=hs
 
 pr_netns $NS-br
 ip -n $NS-br link add ${NS}br type bridge || pr_fail "bridge"
 ip -n $NS-br link set ${NS}br up
-for n in a b alice bob; do
+for n in a b alice bob carol dave; do
 	pr_netns $NS-$n
 	pr_veth $NS-$n ${NS}$n $NS-br ${NS}v$n
 	ip -n $NS-br link set ${NS}v$n master ${NS}br
@@ -70,6 +78,9 @@ extra=("digest_algorithms = MD5" "keepalive_s = 10")
 SP_ADDR=$V sp_config "$D" 5061 5060 "${extra[@]}"
 sp_user_add "$D" alice "$SP_PW_alice"
 sp_user_add "$D" bob "$SP_PW_bob"
+SP_PW_dave=rw8-Pulsar-dave
+sp_user_add "$D" carol "$SP_PW_carol"
+sp_user_add "$D" dave "$SP_PW_dave"
 
 sp_run() { # NAME: a slowpath in NS-NAME on the shared sp.conf, log NAME-sp.log, pid in NAME-sp.pid
 	local n=$1 pid i
@@ -131,9 +142,9 @@ if [ "$KA_SIP" = yes ]; then
 fi
 
 printf 'import wave,math,struct\nw=wave.open("%s","wb");w.setnchannels(1);w.setsampwidth(2);w.setframerate(8000)\nw.writeframes(b"".join(struct.pack("<h",int(8000*math.sin(i*0.3))) for i in range(8000*20)))\n' "$D/tone.wav" | python3
-bs_conf() { # NAME PASSWORD [config lines...]
-	local n=$1 pw=$2 ip
-	shift 2
+bs_conf() { # NAME PASSWORD ANSWERMODE [config lines...]
+	local n=$1 pw=$2 am=$3 ip
+	shift 3
 	eval "ip=\$IP_$n"
 	mkdir -p "$D/$n"
 	{
@@ -158,10 +169,10 @@ CFG
 		for l in "$@"; do echo "$l"; done
 	} >"$D/$n/config"
 	# outbound: +sip.instance and reg-id=1 in the Contact, CRLF keepalives at the Flow-Timer
-	echo "<sip:$n@poprelay;transport=tls>;auth_pass=$pw;outbound=\"sip:$V:5061;transport=tls\";sipnat=outbound;mediaenc=srtp-mand;answermode=auto;regint=600" >"$D/$n/accounts"
+	echo "<sip:$n@poprelay;transport=tls>;auth_pass=$pw;outbound=\"sip:$V:5061;transport=tls\";sipnat=outbound;mediaenc=srtp-mand;answermode=$am;regint=600" >"$D/$n/accounts"
 }
-bs_conf bob "$SP_PW_bob"
-bs_conf alice "$SP_PW_alice" "module_app ctrl_tcp.so" "ctrl_tcp_listen $CTRL"
+bs_conf bob "$SP_PW_bob" auto
+bs_conf alice "$SP_PW_alice" auto "module_app ctrl_tcp.so" "ctrl_tcp_listen $CTRL"
 for n in bob alice; do
 	ip netns exec $NS-$n baresip -f "$D/$n" -t 400 >"$D/$n.log" 2>&1 </dev/null &
 	pid=$!
@@ -182,6 +193,24 @@ for u in alice bob; do
 done
 registered_by b alice || registered_by b bob && pr_fail "a device registered through B already"
 echo "ok: alice and bob registered through A over TLS with outbound (instance $(R HGET pr:reg:bob instance), reg-id 1)"
+
+# a call being set up on A when it dies: carol calls dave, whose phone rings (no answer)
+bs_conf dave "$SP_PW_dave" manual
+bs_conf carol "$SP_PW_carol" auto
+ip netns exec $NS-dave baresip -f "$D/dave" -t 400 >"$D/dave.log" 2>&1 </dev/null &
+pr_on_exit "kill $! 2>/dev/null"
+pr_wait_for 15 registered_by a dave || pr_fail "dave did not register through A: $(tail -5 "$D/dave.log")"
+free0=$(R SCARD pr:ports:free)
+ip netns exec $NS-carol baresip -f "$D/carol" -t 400 -e "/dial sip:dave@poprelay" >"$D/carol.log" 2>&1 </dev/null &
+pr_on_exit "kill $! 2>/dev/null"
+pr_wait_for 15 grep -qi "incoming call" "$D/dave.log" || pr_fail "dave's phone does not ring: $(tail -5 "$D/a-sp.log")"
+SETUP=$(R ZRANGE pr:dialogs 0 -1)
+[ -n "$SETUP" ] && [ "$(R HGET "pr:dialog:$SETUP" answer)" = 0 ] ||
+	pr_fail "the ringing call has no setup record in pr:dialogs ($(R ZRANGE pr:dialogs 0 -1))"
+A_ID=$(sed -n 's/.*slowpath instance \([^ ]*\).*/\1/p' "$D/a-sp.log" | head -1)
+[ -n "$A_ID" ] && [ "$(R SISMEMBER "pr:slowpath:calls:$A_ID" "$SETUP")" = 1 ] ||
+	pr_fail "the ringing call $SETUP is not in A's (${A_ID:-?}) pr:slowpath:calls"
+echo "ok: carol -> dave ringing through A: setup record pr:dialog:$SETUP (answer 0), held by A ($A_ID), $((free0 - $(R SCARD pr:ports:free))) relay ports taken"
 
 # every acknowledged binding, at every look from now on
 (
@@ -209,6 +238,19 @@ if [ "$KA_SIP" = yes ]; then
 	pr_wait_for 3 v_on b || pr_fail "$V not on B's interface"
 	echo "ok: B's keepalived MASTER of poprelay_sip, $V on ${NS}b ($(python3 -c "import time; print('%.0f' % ((time.time() - $T_KILL) * 1000))") ms after the kill, at most)"
 fi
+# the ringing call: B takes A's calls once A's lease is gone, and fails the one being set up
+failed_over() { [ "$(R HGET "pr:cdr:$SETUP" end_reason)" = failover ]; }
+pr_wait_for 10 failed_over ||
+	pr_fail "the call being set up ($SETUP) was not failed by B: CDR '$(R HGETALL "pr:cdr:$SETUP" | paste -sd' ')'; $(grep -i 'peer\|failover' "$D/b-sp.log" | tail -3)"
+[ "$(R EXISTS "pr:dialog:$SETUP")" = 0 ] && [ "$(R ZSCORE pr:dialogs "$SETUP")" = "" ] ||
+	pr_fail "the failed call's dialog record is still there"
+[ "$(R HGET "pr:cdr:$SETUP" answer)" = 0 ] && [ "$(R HGET "pr:cdr:$SETUP" caller_user)" = carol ] &&
+	[ "$(R HGET "pr:cdr:$SETUP" callee_user)" = dave ] || pr_fail "CDR $SETUP: $(R HGETALL "pr:cdr:$SETUP" | paste -sd' ')"
+[ "$(R SCARD pr:ports:free)" = "$free0" ] || pr_fail "the failed call's relay ports not returned ($(R SCARD pr:ports:free), $free0 before)"
+[ "$(R EXISTS "pr:slowpath:calls:$A_ID")" = 0 ] && [ "$(R SISMEMBER pr:slowpath:instances "$A_ID")" = 0 ] ||
+	pr_fail "A ($A_ID) still listed as a slowpath holding calls"
+echo "ok: B failed the call being set up $(python3 -c "import time; print('%.1f' % (time.time() - $T_KILL))") s after the kill: CDR failover, carol -> dave, unanswered; no dialog record left, relay ports returned (B's log: $(grep -o 'peers: slowpath [^ ]* is gone.*' "$D/b-sp.log" | head -1))"
+
 back() { # USER: registered again through B, on a new flow (its source port: the two
 	# slowpaths' connection ids may be alike, both counting from their start second)
 	local p0
@@ -241,7 +283,7 @@ C() { R HGET "pr:cdr:$cdr" "$1"; }
 	[ "$(C sip_status)" = 200 ] && [ "$(C answer)" -gt 0 ] ||
 	pr_fail "CDR $cdr: $(R HGETALL "pr:cdr:$cdr" | paste -sd' ')"
 [ "$(R ZCARD pr:dialogs)" = 0 ] || pr_fail "dialog records left: $(R ZRANGE pr:dialogs 0 -1)"
-[ "$(R ZCARD pr:cdrs)" = 1 ] || pr_fail "$(R ZCARD pr:cdrs) CDRs, not 1"
+[ "$(R ZCARD pr:cdrs)" = 2 ] || pr_fail "$(R ZCARD pr:cdrs) CDRs, not 2 (the failed-over call's and this one's)"
 pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' SCARD pr:ports:free)\" = $free0 ]" || pr_fail "relay ports not returned"
 echo "ok: hung up: CDR $cdr bye-caller, alice -> bob, status 200, no dialog record left, relay ports returned"
 
