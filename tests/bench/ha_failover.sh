@@ -11,7 +11,11 @@
 #    both its interfaces down; B's keepalived becomes MASTER, its hook takes X over. Each
 #    failover's gap is the longer of the two directions' (tests/integration/ha/gaps.py: at
 #    the device, the last packet relayed before the relay died to the first after); the
-#    figure is their median.
+#    figure is their median. With dumpcap and tshark, each failover is captured on the
+#    segment and its note says what came after the election (ha_failover_path.py: B's first
+#    advert as MASTER to its gratuitous ARP for X, that to the first device datagram reaching
+#    B, that to the first relayed, and B's ARP requests for the devices: 0 when it resolved
+#    A's next hops ahead, dataplane/dp_ha_nexthops.c).
 #    Baseline, same run: Debian's rtpengine (userspace, --table=-1) N+1: two instances with
 #    --redis (db 1 and 2 of one Redis, keyspace notifications on) and --subscribe-keyspace
 #    of each other's, so that B holds A's calls as foreign calls, with their sockets bound
@@ -118,7 +122,10 @@ turn_client() {
 }
 pr_on_exit '[ -n "${cli_pid:-}" ] && kill $cli_pid 2>/dev/null'
 
-pp_media=() pp_turn=() pp_detail=()
+pp_media=() pp_turn=() pp_detail=() pp_path=() pp_deferred=0
+CAPTURE=
+command -v dumpcap >/dev/null && command -v tshark >/dev/null && CAPTURE=yes
+pr_on_exit '[ -n "${cap:-}" ] && kill $cap 2>/dev/null'
 for r in $(seq "$RUNS"); do
 	rcli FLUSHALL >/dev/null
 	printf '%s\n' "$PW" | "$CTL" -c "$tmp/a.conf" user add alice >/dev/null || pr_fail "user add"
@@ -138,6 +145,11 @@ for r in $(seq "$RUNS"); do
 	ka_wait_state a poprelay_a MASTER 8 && ka_wait_state b poprelay_a BACKUP 5 ||
 		pr_fail "keepalived: A $(ka_state a poprelay_a), B $(ka_state b poprelay_a) for poprelay_a"
 	devices hv-c $X 31000 31002 6
+	cap=
+	if [ -n "$CAPTURE" ]; then
+		ip netns exec hv-br dumpcap -q -i hvbr -f 'vrrp or arp or udp' -w "$tmp/seg.pcap" >/dev/null 2>&1 &
+		cap=$!
+	fi
 	sleep 2.5
 	t_kill=$(date +%s.%N)
 	dp_kill a
@@ -146,6 +158,17 @@ for r in $(seq "$RUNS"); do
 	ip -n hv-a link set hva1 down
 	ka_wait_state b poprelay_a MASTER 3 || pr_fail "B's keepalived did not become MASTER"
 	devices_wait
+	# takeovers that found A's lease still alive (VRRP ended before it expired: rechecked
+	# when it would expire)
+	d=$($TEL ${HE_DPDK[b]} /poprelay/ha/status | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['takeover_deferred'])") &&
+		pp_deferred=$((pp_deferred + d))
+	if [ -n "$cap" ]; then
+		kill $cap 2>/dev/null
+		wait $cap 2>/dev/null
+		cap=
+		pp_path+=("$(python3 "$PR_ROOT/tests/bench/ha_failover_path.py" "$tmp/seg.pcap" 51 100 $X $IPA $IPB)")
+		pr_log "poprelay failover $r after the election: ${pp_path[-1]}"
+	fi
 	touch "$tmp/c/stop"
 	pr_wait_for 5 grep -q '"gaps"' "$tmp/c/out" || pr_fail "no summary from the TURN client"
 	cli_pid=
@@ -273,16 +296,29 @@ print('/'.join('%.0f' % json.loads(l)['gap_ms'] for l in open(sys.argv[1])))" "$
 fi
 
 m() { printf '%s\n' "$@" | median; }
+# what came after the election, over the failovers (medians, ranges)
+path_note=
+if [ ${#pp_path[@]} -gt 0 ]; then
+	path_note=$(printf '%s\n' "${pp_path[@]}" | python3 -c "
+import json, statistics, sys
+p = [json.loads(l) for l in sys.stdin]
+def d(k):
+    v = [x[k] for x in p if x[k] is not None]
+    return 'n/a' if not v else '%.1f (%.1f-%.1f)' % (statistics.median(v), min(v), max(v))
+print('; after the election (captures, median and range, ms): advert to announce %s, announce to the first device datagram %s, that to the first relayed %s; ARP requests for the devices after the advert: %d; takeovers deferred by the lease: $pp_deferred' % (
+    d('advert_to_announce_ms'), d('announce_to_device_ms'), d('device_to_relayed_ms'),
+    sum(x['arp_requests'] or 0 for x in p)))")
+fi
 pm=$(m "${pp_media[@]}")
 pt=$(m "${pp_turn[@]}")
 common="$RUNS failovers each, every one in a fresh world; keepalived VRRPv3 advert_int $ADV s, priorities 150/100 (images/keepalived-poprelay.conf); kill -9 of the active's relay and keepalived, its interfaces down, after 2.5 s of media"
 if [ -z "$rte_note" ]; then
 	rm_=$(m "${rte_media[@]}")
-	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 300, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s"}\n' \
-		"$pm" "$rm_" "$common" "${pp_detail[*]}" "${rte_detail[*]}"
+	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 300, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s%s"}\n' \
+		"$pm" "$rm_" "$common" "${pp_detail[*]}" "${rte_detail[*]}" "$path_note"
 else
-	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","note":"no baseline: %s; %s; poprelay: [ha] lease_ms 300; gaps (devices a/b) %s"}\n' \
-		"$pm" "$rte_note" "$common" "${pp_detail[*]}"
+	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","note":"no baseline: %s; %s; poprelay: [ha] lease_ms 300; gaps (devices a/b) %s%s"}\n' \
+		"$pm" "$rte_note" "$common" "${pp_detail[*]}" "$path_note"
 fi
 printf '{"name":"ha_turn_failover_gap_ms","value":%s,"unit":"ms, median: the last ChannelData echo before the kill to the first after, at the TURN client (every 20 ms)","note":"no baseline: coturn keeps its allocations in memory only, they die with the box; %s; the same failovers as ha_failover_media_gap_ms; gaps %s"}\n' \
 	"$pt" "$common" "${pp_turn[*]}"
