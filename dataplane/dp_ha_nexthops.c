@@ -149,14 +149,19 @@ static void publish(uint64_t now_ms)
 {
 	uint16_t port = dp_ha_port();
 	unsigned int n = dp_neigh_dump(dump, HN_MAX * 2), kept = 0;
+	bool more = n == HN_MAX * 2; /* the dump itself may have left some out */
 	size_t o = 0;
 
 	pub[0] = '\0';
-	for (unsigned int i = 0; i < n && kept < HN_MAX; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		char b[HN_ADDR_MAX];
 		if (dump[i].port != port || dump[i].state == DP_NEIGH_INCOMPLETE ||
 		    dp_ha_cfg_is_peer(&dump[i].addr))
 			continue;
+		if (kept == HN_MAX) {
+			more = true;
+			break;
+		}
 		int w = snprintf(pub + o, HN_MAX * (HN_ADDR_MAX + 1) - o, "%s%s", o ? "," : "",
 				 dp_ipaddr_str(&dump[i].addr, b, sizeof(b)));
 		if (w < 0)
@@ -164,7 +169,7 @@ static void publish(uint64_t now_ms)
 		o += (size_t)w;
 		kept++;
 	}
-	if (n > kept && n >= HN_MAX)
+	if (more)
 		__atomic_fetch_add(&st_truncated, 1, __ATOMIC_RELAXED);
 	uint32_t h = rte_jhash(pub, (uint32_t)o, 0);
 	if (h == published_hash && now_ms - published_ms < HN_REFRESH_MS)
@@ -277,9 +282,8 @@ static unsigned hn_poll(uint64_t now_ms)
 {
 	if (!dump)
 		return 0;
-	if (now_ms >= publish_next_ms || now_ms >= follow_next_ms) {
-		if (!hn_redis(now_ms))
-			return 0;
+	/* (Redis away: the list we have is still resolved) */
+	if ((now_ms >= publish_next_ms || now_ms >= follow_next_ms) && hn_redis(now_ms)) {
 		if (now_ms >= publish_next_ms) {
 			publish_next_ms = now_ms + HN_PUBLISH_MS;
 			publish(now_ms);
