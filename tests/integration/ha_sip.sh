@@ -13,21 +13,26 @@
 # nobody relays them). Scenarios, each "ok: ...":
 #   a  both slowpaths run, B on V before V is its host's (freebind; its log says so), A's
 #      keepalived MASTER of poprelay_sip (V on A's interface), B's BACKUP; alice and bob
-#      registered through A (A's log), with outbound; carol calls dave (answermode manual:
-#      his phone rings, nobody answers): the call's setup record is in pr:dialogs (answer
-#      0) and its id in A's pr:slowpath:calls:<instance>
+#      registered through A (A's log), with outbound; alice calls bob, who answers (the
+#      call's dialog record held by A: in pr:slowpath:calls:<A's instance>); carol calls
+#      dave (answermode manual: his phone rings, nobody answers): that call's setup record
+#      is in pr:dialogs (answer 0), held by A too
 #   b  kill -9 of A's slowpath and keepalived, A's interface down (the box is gone, and
 #      its kernel with it: no FIN reaches the devices): B's keepalived becomes MASTER and V
-#      is on B's interface; each device notices its dead flow (its CRLF ping is answered by
-#      B's kernel with a reset) and registers again, through B (B's log), on a new flow
-#      (another source port) within its flow-recovery wait (libre: 30-60 s after the failure,
-#      RFC 5626 4.5); alice's and bob's bindings present in Redis at every look (every
-#      200 ms) from before the kill to the end. Meanwhile B takes A's calls once A's lease (3 s) is gone: the ringing call is ended, CDR
-#      end_reason failover (carol -> dave, unanswered), its dialog record and A's instance,
-#      lease and call set gone, its relay ports back in the pool
+#      is on B's interface. B takes A's calls once A's lease (3 s) is gone (its log: 1
+#      taken over, 1 ended): the ringing call is ended, CDR end_reason failover (carol ->
+#      dave, unanswered), its dialog record and A's instance, lease and call set gone, its
+#      relay ports back in the pool; the answered one is B's now. Each device notices its
+#      dead flow (its CRLF ping is answered by B's kernel with a reset, or not at all) and
+#      registers again, through B (B's log), on a new flow (another source port) within
+#      its flow-recovery wait (libre: 30-60 s after the failure, RFC 5626 4.5); alice's
+#      and bob's bindings present in Redis at every look (every 200 ms) from before the
+#      kill to the end. The call answered on A is ended by a BYE from one of its devices
+#      through B (bob's baresip hangs up by itself once its flow failed; else alice hangs
+#      up): CDR bye-*, closed after the kill, no record left
 #   c  alice calls bob through B (ctrl_tcp "dial"): bob's baresip answers, the call's
-#      session is written (the 200 OK went through B), alice hangs up; exactly one CDR,
-#      bye-caller, alice -> bob, answered, no dialog record left (two CDRs in all)
+#      session is written (the 200 OK went through B), alice hangs up; its CDR bye-caller,
+#      alice -> bob, answered, no dialog record left (three CDRs in all)
 # Seen failing: a slowpath built before the setup records fails in a (no record of the
 # ringing call in Redis: nothing another slowpath could end). HS_FREEBIND=no (no [sip]
 # freebind; V added to A by hand so that A starts) fails in a: B cannot listen on V ("not
@@ -194,6 +199,19 @@ done
 registered_by b alice || registered_by b bob && pr_fail "a device registered through B already"
 echo "ok: alice and bob registered through A over TLS with outbound (instance $(R HGET pr:reg:bob instance), reg-id 1)"
 
+A_ID=$(sed -n 's/.*slowpath instance \([^ ]*\).*/\1/p' "$D/a-sp.log" | head -1)
+[ -n "$A_ID" ] || pr_fail "A's log names no slowpath instance"
+
+# an answered call through A: alice calls bob
+pr_wait_for 5 ctl callstat || pr_fail "alice's ctrl_tcp ($CTRL) does not answer"
+ctl dial sip:bob@poprelay >/dev/null || pr_fail "alice's baresip refused 'dial'"
+pr_wait_for 15 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' SCARD pr:sessions)\" = 1 ]" ||
+	pr_fail "alice's call to bob through A was not answered: $(tail -5 "$D/a-sp.log")"
+CALL1=$(R HGET "pr:session:$(R SMEMBERS pr:sessions)" cdr_id)
+[ "$(R HGET "pr:dialog:$CALL1" answer)" -gt 0 ] && [ "$(R SISMEMBER "pr:slowpath:calls:$A_ID" "$CALL1")" = 1 ] ||
+	pr_fail "the answered call $CALL1: no answered dialog record held by A ($A_ID)"
+echo "ok: alice -> bob answered through A: dialog pr:dialog:$CALL1, held by A ($A_ID)"
+
 # a call being set up on A when it dies: carol calls dave, whose phone rings (no answer)
 bs_conf dave "$SP_PW_dave" manual
 bs_conf carol "$SP_PW_carol" auto
@@ -204,11 +222,10 @@ free0=$(R SCARD pr:ports:free)
 ip netns exec $NS-carol baresip -f "$D/carol" -t 400 -e "/dial sip:dave@poprelay" >"$D/carol.log" 2>&1 </dev/null &
 pr_on_exit "kill $! 2>/dev/null"
 pr_wait_for 15 grep -qi "incoming call" "$D/dave.log" || pr_fail "dave's phone does not ring: $(tail -5 "$D/a-sp.log")"
-SETUP=$(R ZRANGE pr:dialogs 0 -1)
+SETUP=$(R ZRANGE pr:dialogs 0 -1 | grep -vx "$CALL1")
 [ -n "$SETUP" ] && [ "$(R HGET "pr:dialog:$SETUP" answer)" = 0 ] ||
 	pr_fail "the ringing call has no setup record in pr:dialogs ($(R ZRANGE pr:dialogs 0 -1))"
-A_ID=$(sed -n 's/.*slowpath instance \([^ ]*\).*/\1/p' "$D/a-sp.log" | head -1)
-[ -n "$A_ID" ] && [ "$(R SISMEMBER "pr:slowpath:calls:$A_ID" "$SETUP")" = 1 ] ||
+[ "$(R SISMEMBER "pr:slowpath:calls:$A_ID" "$SETUP")" = 1 ] ||
 	pr_fail "the ringing call $SETUP is not in A's (${A_ID:-?}) pr:slowpath:calls"
 echo "ok: carol -> dave ringing through A: setup record pr:dialog:$SETUP (answer 0), held by A ($A_ID), $((free0 - $(R SCARD pr:ports:free))) relay ports taken"
 
@@ -249,6 +266,10 @@ pr_wait_for 10 failed_over ||
 [ "$(R SCARD pr:ports:free)" = "$free0" ] || pr_fail "the failed call's relay ports not returned ($(R SCARD pr:ports:free), $free0 before)"
 [ "$(R EXISTS "pr:slowpath:calls:$A_ID")" = 0 ] && [ "$(R SISMEMBER pr:slowpath:instances "$A_ID")" = 0 ] ||
 	pr_fail "A ($A_ID) still listed as a slowpath holding calls"
+grep -q "peers: slowpath $A_ID is gone (its lease expired): 1 of its calls taken over, 1 ended" "$D/b-sp.log" ||
+	pr_fail "B's log does not say it took A's 2 calls (1 restored, 1 ended): $(grep 'peers:' "$D/b-sp.log")"
+[ "$(R SISMEMBER "pr:slowpath:calls:$(sed -n 's/.*slowpath instance \([^ ]*\).*/\1/p' "$D/b-sp.log" | head -1)" "$CALL1")" = 1 ] ||
+	pr_fail "the answered call $CALL1 is not B's now"
 echo "ok: B failed the call being set up $(python3 -c "import time; print('%.1f' % (time.time() - $T_KILL))") s after the kill: CDR failover, carol -> dave, unanswered; no dialog record left, relay ports returned (B's log: $(grep -o 'peers: slowpath [^ ]* is gone.*' "$D/b-sp.log" | head -1))"
 
 back() { # USER: registered again through B, on a new flow (its source port: the two
@@ -263,6 +284,22 @@ for u in alice bob; do
 		  pr_fail "$u did not register again through B within 120 s of the kill"; }
 	echo "ok: $u registered again through B on a new flow $(python3 -c "import time; print('%.1f' % (time.time() - $T_KILL))") s after the kill (from $(R HGET pr:reg:$u src_addr):$(R HGET pr:reg:$u src_port), was port $(eval echo \$PORT0_$u))"
 done
+
+# the call answered on A, taken over by B: a BYE from either device, on its new flow, ends
+# it through B (baresip's callee may hang up by itself once its flow failed; else alice
+# hangs up now)
+CDR1() { R HGET "pr:cdr:$CALL1" "$1"; }
+if [ -z "$(CDR1 end_reason)" ]; then
+	ctl hangup >/dev/null || pr_fail "alice's baresip refused 'hangup' of the call answered on A"
+fi
+pr_wait_for 10 bash -c "[[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:cdr:$CALL1 end_reason)\" == bye-* ]]" ||
+	pr_fail "the call answered on A did not end by a BYE through B: CDR '$(R HGETALL "pr:cdr:$CALL1" | paste -sd' ')'"
+grep -q "call $CALL1 ended: bye-" "$D/b-sp.log" || pr_fail "B's log does not say it ended $CALL1"
+[ "$(R EXISTS "pr:dialog:$CALL1")" = 0 ] && [ "$(R SCARD pr:sessions)" = 0 ] ||
+	pr_fail "the call answered on A left its dialog record or session"
+[ "$(CDR1 caller_user)" = alice ] && [ "$(CDR1 callee_user)" = bob ] && [ "$(CDR1 sip_status)" = 200 ] &&
+	[ "$(CDR1 end)" -gt "${T_KILL%.*}" ] || pr_fail "CDR $CALL1: $(R HGETALL "pr:cdr:$CALL1" | paste -sd' ')"
+echo "ok: the call answered on A, taken over by B, ended by a BYE through B: CDR $CALL1 $(CDR1 end_reason), alice -> bob, $(CDR1 duration_s) s ($(($(CDR1 end) - ${T_KILL%.*})) s after the kill), no record left"
 
 # --- c: a call through B ----------------------------------------------------------------------
 pr_wait_for 5 ctl callstat || pr_fail "alice's ctrl_tcp ($CTRL) does not answer"
@@ -283,7 +320,7 @@ C() { R HGET "pr:cdr:$cdr" "$1"; }
 	[ "$(C sip_status)" = 200 ] && [ "$(C answer)" -gt 0 ] ||
 	pr_fail "CDR $cdr: $(R HGETALL "pr:cdr:$cdr" | paste -sd' ')"
 [ "$(R ZCARD pr:dialogs)" = 0 ] || pr_fail "dialog records left: $(R ZRANGE pr:dialogs 0 -1)"
-[ "$(R ZCARD pr:cdrs)" = 2 ] || pr_fail "$(R ZCARD pr:cdrs) CDRs, not 2 (the failed-over call's and this one's)"
+[ "$(R ZCARD pr:cdrs)" = 3 ] || pr_fail "$(R ZCARD pr:cdrs) CDRs, not 3 (the two calls A held, this one)"
 pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' SCARD pr:ports:free)\" = $free0 ]" || pr_fail "relay ports not returned"
 echo "ok: hung up: CDR $cdr bye-caller, alice -> bob, status 200, no dialog record left, relay ports returned"
 
