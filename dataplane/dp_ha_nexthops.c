@@ -15,8 +15,8 @@
  * leaves at once.
  *
  * Bounded: at most HN_MAX next hops published; requests at most HN_RATE per HN_TICK_MS
- * (no ARP storm after a restart or a big change); never more than 3/4 of the neighbour
- * table taken for what the peer needs, so our own traffic always has room; a pass over the
+ * (no ARP storm after a restart or a big change); none while the neighbour table is 3/4
+ * full, so that our own traffic always has the last quarter; a pass over the
  * peer's list only when it changed, or every HN_REPASS_MS (entries removed meanwhile
  * because they stopped answering are asked again). Counted in /poprelay/ha/nexthops.
  *
