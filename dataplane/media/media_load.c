@@ -134,9 +134,10 @@ void media_load_poll(struct pr_redis *r, uint32_t sessions)
 	    .sessions = sessions, .capacity = capacity, .seq = ++seq, .draining = dp_draining()};
 	snprintf(a.addr, sizeof(a.addr), "%s", own_addr);
 	__atomic_store_n(&st_draining, a.draining, __ATOMIC_RELAXED);
+	/* the other anchors are read only when a record needs them (media_load_elsewhere):
+	 * read here too, every third of a lease, they were a Redis read in the middle of
+	 * whatever control did then (ha_media's takeover, which must read nothing, saw it) */
 	int rc = pr_anchor_publish(r, &a, lcfg.lease_ms);
-	if (rc == 0)
-		rc = others_refresh(r, now);
 	if (rc < 0) {
 		__atomic_fetch_add(&st_errors, 1, __ATOMIC_RELAXED);
 		if (!pub_failing)
