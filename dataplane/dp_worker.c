@@ -391,6 +391,19 @@ static void process(struct dp_worker *w, const struct rx_burst *cur, const struc
 	}
 	for (; i < nn; i++)
 		PREFETCHW(next->pkts[i]);
+	/* next's frames whole, while cur is worked on: the media anchor reads and rewrites
+	 * every line of a frame (SRTP's HMAC copies its tail at submission), and a frame's lines
+	 * come one by one from another core's cache or the NIC's DMA; prefetched only within
+	 * cur's own burst, the first packets of the crypto waited for them */
+	for (i = 0; i < nn; i++) {
+		const struct rte_mbuf *m = next->pkts[i];
+		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+		uintptr_t a = ((uintptr_t)d & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1)) +
+			      RTE_CACHE_LINE_SIZE,
+			  end = (uintptr_t)d + m->data_len;
+		for (; a < end; a += RTE_CACHE_LINE_SIZE) /* the first: with the headers, above */
+			PREFETCHW((const void *)a);
+	}
 	flush_inputs(w);
 }
 
