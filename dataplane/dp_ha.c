@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <rte_common.h>
@@ -30,6 +33,8 @@ struct dp_ha_cfg {
 	char failback[DP_CFG_STR_MAX];
 	uint32_t handover_quiet_ms;
 	uint32_t handover_max_ms;
+	char vrrp_fifo[DP_CFG_STR_MAX];
+	char vrrp_instance[DP_CFG_STR_MAX];
 };
 static struct dp_ha_cfg hcfg;
 
@@ -59,6 +64,12 @@ static const struct dp_cfg_key ha_keys[] = {
      "them now until none came for this long"},
     {"handover_max_ms", DP_CFG_U32, 0, 600000, "60000", HC(handover_max_ms), 0,
      "and at most this long (0: no forwarding: frames that still reach it are dropped)"},
+    {"vrrp_fifo", DP_CFG_STR, 0, DP_CFG_STR_MAX - 1, "", HC(vrrp_fifo), 0,
+     "keepalived's vrrp_notify_fifo (an absolute path): the dataplane reads vrrp_instance's "
+     "state changes there itself and takes over at MASTER, releases at BACKUP, FAULT and "
+     "STOP, with no process between (the notify hook stays as a fallback); empty: none"},
+    {"vrrp_instance", DP_CFG_STR, 0, 63, "", HC(vrrp_instance), 0,
+     "the keepalived VRRP instance of the peer's addresses, whose changes vrrp_fifo carries"},
 };
 
 static bool peer_in(const struct dp_prefix_list *l, const struct dp_ipaddr *a)
@@ -91,6 +102,17 @@ static int ha_cfg_check(char *err, size_t errlen)
 	if (strcmp(hcfg.failback, "manual") != 0 && strcmp(hcfg.failback, "auto") != 0) {
 		snprintf(err, errlen, "[ha] failback: got %s, expected manual or auto",
 			 hcfg.failback);
+		return -EINVAL;
+	}
+	if (!hcfg.vrrp_fifo[0] != !hcfg.vrrp_instance[0]) {
+		snprintf(err, errlen, "[ha] %s: got nothing, expected it with %s",
+			 hcfg.vrrp_fifo[0] ? "vrrp_instance" : "vrrp_fifo",
+			 hcfg.vrrp_fifo[0] ? "vrrp_fifo" : "vrrp_instance");
+		return -EINVAL;
+	}
+	if (hcfg.vrrp_fifo[0] && hcfg.vrrp_fifo[0] != '/') {
+		snprintf(err, errlen, "[ha] vrrp_fifo: got %s, expected an absolute path",
+			 hcfg.vrrp_fifo);
 		return -EINVAL;
 	}
 	if (!dp_ha_configured())
@@ -951,8 +973,94 @@ static void release(uint64_t now_ms)
 		freeReplyObject(r);
 }
 
+/* ---- keepalived's notify FIFO ([ha] vrrp_fifo): the state changes of the peer's instance
+ * read here, on the control lcore, instead of a hook process per change (fork, sh,
+ * poprelayctl, telemetry: some 4 ms on the failover's path, tests/bench/ha_failover.md).
+ * keepalived creates the FIFO (root's, 0644) and opens it read-write and non-blocking: it
+ * never waits for us. Its lines: INSTANCE "<name>" <STATE> <priority>. ---- */
+static int fifo_fd = -1;
+static ino_t fifo_ino;
+static bool fifo_warned;
+static uint64_t fifo_check_ms, fifo_read_ms;
+static char fifo_buf[512];
+static size_t fifo_len;
+static uint64_t vrrp_changes; /* telemetry: ro (atomic): changes acted on from the FIFO */
+
+static void vrrp_line(const char *l)
+{
+	char name[64], state[16];
+	int req = HA_REQ_NONE;
+
+	if (sscanf(l, "INSTANCE \"%63[^\"]\" %15s", name, state) != 2 ||
+	    strcmp(name, hcfg.vrrp_instance) != 0)
+		return;
+	if (strcmp(state, "MASTER") == 0)
+		req = HA_REQ_TAKEOVER;
+	else if (!strcmp(state, "BACKUP") || !strcmp(state, "FAULT") || !strcmp(state, "STOP"))
+		req = HA_REQ_RELEASE;
+	if (req == HA_REQ_NONE)
+		return;
+	__atomic_store_n(&pending, req, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&vrrp_changes, 1, __ATOMIC_RELAXED);
+	PR_NOTICE("ha: keepalived: %s %s (%s): %s", name, state, hcfg.vrrp_fifo,
+		  req == HA_REQ_TAKEOVER ? "taking over" : "releasing");
+}
+
+/* Opened when keepalived has made it (looked at every second: a restarted keepalived may
+ * make a new one), refused when others than its owner could write it; read every ms. */
+static void fifo_poll(uint64_t now_ms)
+{
+	if (!hcfg.vrrp_fifo[0])
+		return;
+	if (now_ms >= fifo_check_ms) {
+		struct stat st;
+		fifo_check_ms = now_ms + 1000;
+		bool there = stat(hcfg.vrrp_fifo, &st) == 0;
+		bool ok = there && S_ISFIFO(st.st_mode) && !(st.st_mode & 0022) &&
+			  (st.st_uid == 0 || st.st_uid == geteuid());
+		if (ok && (fifo_fd < 0 || st.st_ino != fifo_ino)) {
+			if (fifo_fd >= 0)
+				close(fifo_fd);
+			fifo_fd = open(hcfg.vrrp_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			fifo_ino = st.st_ino;
+			fifo_len = 0;
+			if (fifo_fd >= 0)
+				PR_NOTICE("ha: reading keepalived's changes of %s from %s",
+					  hcfg.vrrp_instance, hcfg.vrrp_fifo);
+			fifo_warned = false;
+		} else if (!ok && !fifo_warned) {
+			PR_WARN(
+			    "ha: %s: %s (keepalived's vrrp_notify_fifo, root's or ours, written by "
+			    "its owner only): the notify hook alone tells us of %s",
+			    hcfg.vrrp_fifo, there ? "not such a FIFO" : "not there yet",
+			    hcfg.vrrp_instance);
+			fifo_warned = true;
+		}
+	}
+	if (fifo_fd < 0 || now_ms == fifo_read_ms)
+		return;
+	fifo_read_ms = now_ms;
+	for (;;) {
+		ssize_t n = read(fifo_fd, fifo_buf + fifo_len, sizeof(fifo_buf) - 1 - fifo_len);
+		if (n <= 0)
+			break; /* nothing, or no writer (keepalived not running) */
+		fifo_len += (size_t)n;
+		fifo_buf[fifo_len] = '\0';
+		char *nl;
+		while ((nl = memchr(fifo_buf, '\n', fifo_len))) {
+			*nl = '\0';
+			vrrp_line(fifo_buf);
+			fifo_len -= (size_t)(nl + 1 - fifo_buf);
+			memmove(fifo_buf, nl + 1, fifo_len);
+		}
+		if (fifo_len == sizeof(fifo_buf) - 1)
+			fifo_len = 0; /* no line is that long: dropped */
+	}
+}
+
 static unsigned ha_poll(uint64_t now_ms)
 {
+	fifo_poll(now_ms);
 	int req = __atomic_exchange_n(&pending, HA_REQ_NONE, __ATOMIC_ACQ_REL);
 
 	if (req == HA_REQ_TAKEOVER && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
@@ -1050,6 +1158,10 @@ static int tel_status(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "handovers_taken",
 				  __atomic_load_n(&handovers_taken, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "handbacks", __atomic_load_n(&handbacks, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_string(d, "vrrp_fifo", hcfg.vrrp_fifo);
+	rte_tel_data_add_dict_u64(d, "vrrp_fifo_open", fifo_fd >= 0);
+	rte_tel_data_add_dict_u64(d, "vrrp_changes",
+				  __atomic_load_n(&vrrp_changes, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -1143,6 +1255,9 @@ static void ha_teardown(void)
 	}
 	pr_redis_close(redis);
 	redis = NULL;
+	if (fifo_fd >= 0)
+		close(fifo_fd);
+	fifo_fd = -1;
 }
 
 static struct dp_feature ha_feature = {

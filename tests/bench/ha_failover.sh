@@ -89,6 +89,8 @@ ka_topology
 conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
 	he_conf $1 $2 $3
 	echo "lease_ms = 300"
+	echo "vrrp_fifo = $tmp/ka/$1.fifo"
+	echo "vrrp_instance = poprelay_$([ $1 = a ] && echo b || echo a)"
 	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
 	printf '[media]\nport_min = 31000\nport_max = 31199\ngroup = dp-%s\nconsumer = dp-%s\nstats_interval_ms = 500\ndtls_socket = off\n' $1 $1
 }

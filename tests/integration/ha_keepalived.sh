@@ -14,8 +14,10 @@
 #   a2 B resolved the next hops A published (pr:ha:nexthops:<X>, dataplane/dp_ha_nexthops.c):
 #      the devices' and the TURN client's MACs are in B's neighbour table before the kill
 #   b  kill -9 of A's dataplane and keepalived, A's two interfaces down, during the call and
-#      the TURN data: B's keepalived becomes MASTER of poprelay_a and its notify hook takes X
-#      over (nobody else asks B's dataplane); the TURN data flows again through B to the same
+#      the TURN data: B's keepalived becomes MASTER of poprelay_a, B's dataplane reads that
+#      from keepalived's notify FIFO ([ha] vrrp_fifo) and takes X over (the notify hook,
+#      after it, finds X held; nobody else asks B's dataplane); the TURN data flows again
+#      through B to the same
 #      relayed address, a Refresh succeeds; the call's media reaches both devices again
 #      through B, each decrypting with the contexts it had (auth_fail and replay 0)
 #   c  A comes back (dataplane and keepalived): its dataplane is fenced (B holds X) and its
@@ -27,8 +29,10 @@
 #      last packet relayed before the kill to the first after; the longest silence around
 #      the failback), printed; the kill's each under 2 s (tests/bench/ha_failover.sh
 #      measures them against their 1 s target, with lease_ms 300)
-# Seen failing first: with KA_NOTIFY=no (the hook left out of the configuration) B's
-# keepalived becomes MASTER but nothing moves: b fails (B holds nothing). With
+# Seen failing first: with KA_NOTIFY=no KA_FIFO=no (neither the hook nor the FIFO in the
+# configurations) B's keepalived becomes MASTER but nothing moves: b fails (B holds
+# nothing); with KA_NOTIFY=no alone the FIFO takes X over and b passes; with KA_FIFO=no
+# alone the hook does, and b fails on its check of the FIFO's line. With
 # KA_SERVING=no (the own instance tracking poprelay_alive instead) c fails: the returning
 # A, fenced, takes its instance back at once. Without dp_ha_nexthops.c (a build before it)
 # a2 fails: B's neighbour table holds none of the three.
@@ -60,6 +64,9 @@ conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
 	# the bench's figures take 300 (docs/scaling.md): a lease that lapses when the control
 	# lcore stalls 200 ms, as on a busy 2-core test machine; 600 keeps d's fencing steady
 	echo "lease_ms = 600"
+	# keepalived's FIFO (tests/integration/ha/keepalived.sh), the peer's instance
+	echo "vrrp_fifo = $tmp/ka/$1.fifo"
+	echo "vrrp_instance = poprelay_$([ $1 = a ] && echo b || echo a)"
 	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
 	cat <<CONF
 [media]
@@ -137,6 +144,8 @@ ip -n hk-a link set hka1 down
 ka_wait_state b poprelay_a MASTER 3 || pr_fail "B's keepalived did not become MASTER of poprelay_a: $(tail -5 "$tmp/ka/b.log")"
 pr_wait_for 3 sh -c "[ \"\$($TEL hk-b /poprelay/ha/status | python3 -c \"import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['held'])\")\" = 1 ]" ||
 	{ tail -5 "$tmp/ka/b.log" >&2; pr_fail "B's dataplane did not take X over after its keepalived became MASTER"; }
+grep -q 'ha: keepalived: poprelay_a MASTER' "$tmp/b.log" ||
+	pr_fail "B's dataplane did not read poprelay_a's MASTER from keepalived's FIFO: $(grep 'ha:' "$tmp/b.log" | tail -3)"
 rx_grows 3 || { tail -5 "$tmp/b.log" >&2; pr_fail "no TURN data through B after the failover"; }
 [ "$(state sources)" = "['$X:3478']" ] || pr_fail "echoes came from $(state sources), expected only $X:3478"
 touch "$tmp/c/refresh"
@@ -163,7 +172,7 @@ for l in open(sys.argv[1]):
 PY
 ha b status >"$tmp/status.out"
 grep -E "^peer +$X +backup +yes " "$tmp/status.out" >/dev/null || pr_fail "ha status: $(cat "$tmp/status.out")"
-pr_log "ok: b  A killed: B's keepalived MASTER, its hook took X over; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices"
+pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices"
 
 # c: A comes back fenced, keepalived with it; the failback moves VRRP back
 ip -n hk-a link set hka0 up

@@ -10,8 +10,10 @@
 #                     mirror): interface ${NS}NAME1, the hook and the track scripts'
 #                     poprelayctl as copies in $tmp/ka (root's: keepalived's
 #                     enable_script_security refuses a script others could change) with -c
-#                     $tmp/NAME.conf; KA_NOTIFY=no leaves the notify hook out, KA_SERVING=no
-#                     has the own instance track poprelay_alive (tests that must be seen failing)
+#                     $tmp/NAME.conf; its vrrp_notify_fifo $tmp/ka/NAME.fifo (the dataplane's
+#                     [ha] vrrp_fifo); KA_NOTIFY=no leaves the notify hook out, KA_FIFO=no the
+#                     FIFO, KA_SERVING=no has the own instance track poprelay_alive (tests
+#                     that must be seen failing)
 #   ka_start NAME     keepalived (VRRP only) in NS-NAME with ka_conf's $tmp/ka/NAME.conf
 #   ka_run NS NAME    keepalived (VRRP only) in NS with $tmp/ka/NAME.conf (checked with -t
 #                     first), its log (new at each start) in $tmp/ka/NAME.log; ka_pids_NAME:
@@ -36,10 +38,13 @@ ka_topology() {
 }
 
 ka_conf() { # NAME
-	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-yes}" "${KA_SERVING:-yes}" <<'PY'
+	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-yes}" "${KA_SERVING:-yes}" "${KA_FIFO:-yes}" <<'PY'
 import re, sys
-src, name, ifname, tmp, notify, serving = sys.argv[1:]
+src, name, ifname, tmp, notify, serving, fifo = sys.argv[1:]
 text = open(src).read()
+assert "vrrp_notify_fifo /run/poprelay-vrrp.fifo" in text
+text = text.replace("vrrp_notify_fifo /run/poprelay-vrrp.fifo",
+                    "vrrp_notify_fifo %s/ka/%s.fifo" % (tmp, name) if fifo == "yes" else "")
 ctl = "%s/ka/poprelayctl -c %s/%s.conf" % (tmp, tmp, name)
 hook = '"%s/ka/poprelay-ha-notify -c %s/%s.conf"' % (tmp, tmp, name)
 text = text.replace("interface eth0", "interface " + ifname)
