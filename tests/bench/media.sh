@@ -48,9 +48,10 @@ pr_need_root
 DP=$BUILD/poprelay-dataplane
 GEN=$BUILD/tests/bench/media/mediagen
 CB=$BUILD/tests/bench/media/crypto_bound
+C2C=$BUILD/tests/bench/media/c2c
 RD=$BUILD/tests/bench/media/rtpdrive
 H=$PR_ROOT/tests/bench/media
-for b in "$DP" "$GEN" "$CB" "$RD"; do [ -x "$b" ] || pr_fail "build first: $b"; done
+for b in "$DP" "$GEN" "$CB" "$RD" "$C2C"; do [ -x "$b" ] || pr_fail "build first: $b"; done
 N=${SESSIONS:-10000}
 SECS=${SECS:-5}
 RUNS=${RUNS:-5}
@@ -70,8 +71,8 @@ tmp=$(pr_tmpdir)
 pr_on_exit "rm -rf /var/run/dpdk/$PREFIX; rm -f /dev/hugepages/${PREFIX}map_*"
 # the binaries this bench runs, as they are now (a rebuild meanwhile changes nothing, and
 # perf still finds their symbols)
-cp "$DP" "$GEN" "$CB" "$RD" "$tmp/"
-DP=$tmp/poprelay-dataplane GEN=$tmp/mediagen CB=$tmp/crypto_bound RD=$tmp/rtpdrive
+cp "$DP" "$GEN" "$CB" "$RD" "$C2C" "$tmp/"
+DP=$tmp/poprelay-dataplane GEN=$tmp/mediagen CB=$tmp/crypto_bound RD=$tmp/rtpdrive C2C=$tmp/c2c
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 # This script, Redis, the generator and the telemetry client stay on CPU 0; the dataplane's
@@ -252,7 +253,10 @@ PY
 	stop_dp
 }
 
-b172=(); b1212=(); c172=(); c1212=(); mem=(); inst=(); notes=(); w172=(); wnotes=()
+b172=(); b1212=(); c172=(); c1212=(); mem=(); inst=(); notes=(); w172=(); wnotes=(); c2cs=()
+# c2c: the one-way time of a cache line from CPU 0 (mediagen) to CPU 1 (the worker), while
+# no dataplane runs; on this VM it moves (35-110 ns) with where the host puts the vCPUs
+c2c() { "$C2C" --from 0 --to 1 --reps 5 --trips 50000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["c2c_ns"])'; }
 sizes="172 1212"
 part srtp || sizes=172
 for r in $(seq "$RUNS"); do
@@ -263,7 +267,8 @@ for r in $(seq "$RUNS"); do
 		taskset -c 1 "$CB" "$tmp/streams.txt" --size 172 --size 1212 --reps 5 --ms 200 >"$tmp/cb.json"
 		cb_before172=$(sed -n 1p "$tmp/cb.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pps"])')
 		cb_before1212=$(sed -n 2p "$tmp/cb.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pps"])')
-		pr_log "run $r: crypto bound before $(tr '\n' ' ' <"$tmp/cb.json")"
+		c2c_before=$(c2c)
+		pr_log "run $r: crypto bound before $(tr '\n' ' ' <"$tmp/cb.json"); c2c $c2c_before ns"
 	fi
 
 	# a fresh dataplane, no session; then the sessions through the stream
@@ -312,7 +317,9 @@ print(m['sessions'], m['streams'], m['memory_bytes'], m['slots_bytes'], m['insta
 	if part webrtc; then webrtc_phase "$r"; fi
 	part srtp || continue
 	taskset -c 1 "$CB" "$tmp/streams.txt" --size 172 --size 1212 --reps 5 --ms 200 >"$tmp/cb.json"
-	pr_log "run $r: crypto bound after $(tr '\n' ' ' <"$tmp/cb.json")"
+	c2c_after=$(c2c)
+	c2cs+=("$c2c_before/$c2c_after")
+	pr_log "run $r: crypto bound after $(tr '\n' ' ' <"$tmp/cb.json"); c2c $c2c_after ns"
 	b172+=("$(sed -n 1p "$tmp/cb.json" | python3 -c 'import json,sys; print((json.load(sys.stdin)["pps"] + '"$cb_before172"') / 2)')")
 	b1212+=("$(sed -n 2p "$tmp/cb.json" | python3 -c 'import json,sys; print((json.load(sys.stdin)["pps"] + '"$cb_before1212"') / 2)')")
 done
@@ -353,7 +360,7 @@ s.sendto(b'1 d7:command4:pinge', ('10.0.0.1', 2223)); assert b'pong' in s.recv(1
 fi
 
 python3 - "${b172[*]}" "${b1212[*]}" "${c172[*]}" "${c1212[*]}" "${mem[*]}" "${inst[*]}" \
-	"$rte" "$N" "$rte_note" "${notes[*]}" "$PARTS" "${w172[*]}" "${wnotes[*]}" <<'PY'
+	"$rte" "$N" "$rte_note" "${notes[*]}" "$PARTS" "${w172[*]}" "${wnotes[*]}" "${c2cs[*]}" <<'PY'
 import json, statistics, sys
 med = lambda s: statistics.median(float(x) for x in s.split()) if s.split() else 0.0
 b172, b1212, c172, c1212, mem, inst = (med(a) for a in sys.argv[1:7])
@@ -371,7 +378,10 @@ def ev(size, notes=notes):
     return (f"{f(1) / 1e6:.3f} Mpps of wall time, {f(2) / 1e6:.3f} per busy_us second, "
             f"{f(3) / 1e6:.3f} per CPU-second of the worker thread; the worker thread had "
             f"{f(4):.2f} of its core, busy {f(5):.2f} of the time, {f(6):.1f} packets a poll; "
-            f"generator busy {f(7):.2f}, {f(8):.0f} frames waiting in the RX ring (medians)")
+            f"generator busy {f(7):.2f}, {f(8):.0f} frames waiting in the RX ring (medians); "
+            f"a cache line from the generator's CPU to the worker's took {c2c} ns "
+            "(c2c, before/after each run's relay phases)")
+c2c = ", ".join(sys.argv[14].split()) if len(sys.argv) > 14 and sys.argv[14] else "?"
 if "srtp" in parts:
     print(json.dumps({"name": "media_srtp_transcrypt_per_worker_ring", "value": round(c172 / 1e6, 3),
                       "unit": "Mpps", "baseline": "crypto-only bound: crypto/'s unprotect + protect "
