@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "dataplane/dp_config.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_feature.h"
+#include "dataplane/dp_neigh.h"
 
 struct dp_ha_cfg {
 	uint32_t port;
@@ -503,6 +505,32 @@ static void own_fence(const char *holder)
 	__atomic_fetch_add(&fences, 1, __ATOMIC_RELAXED);
 }
 
+/* Next hops wanted while our addresses were fenced (the peer's next hops followed ahead of a
+ * takeover, dp_ha_nexthops.c, or a datagram of ours to send) could not be asked: no request
+ * goes out from a fenced address (dp_arpnd_probe), and their entries wait, unresolved, for
+ * the neighbour timer's next request, up to neigh_retry_ms later (1 s by default). After a
+ * restart our table holds none of the devices: the first datagrams we relay after the
+ * failback waited that long, parked and dropped (ha_media d: 300 ms silence and ~30 packets
+ * lost per device, up to 1 s). Asked now that we serve again (the sessions restored just
+ * before): the answers come in a few ms, before the holder stops relaying. A request from our
+ * address moves the asked device's entry for it to us already, ahead of our announcements
+ * (ack_wait): harmless, we serve, and the holder relays what still reaches it until then. */
+static unsigned int own_resolve_now(void)
+{
+	unsigned int max = dp_neigh_count(), n, asked = 0;
+	struct dp_neigh_info *t = max ? malloc(max * sizeof(*t)) : NULL;
+
+	if (!t)
+		return 0;
+	n = dp_neigh_dump(t, max);
+	for (unsigned int i = 0; i < n; i++)
+		if (t[i].port == hcfg.port && t[i].state == DP_NEIGH_INCOMPLETE &&
+		    dp_arpnd_probe((uint16_t)hcfg.port, &t[i].addr) == 0)
+			asked++;
+	free(t);
+	return asked;
+}
+
 static bool own_serve(uint64_t now_ms, const char *why)
 {
 	if (__atomic_load_n(&dp_ha_fence_port, __ATOMIC_RELAXED) != hcfg.port)
@@ -520,13 +548,15 @@ static bool own_serve(uint64_t now_ms, const char *why)
 	__atomic_store_n(&dp_ha_fence_port, DP_HA_NO_FENCE, __ATOMIC_RELEASE);
 	fenced_by[0] = '\0';
 	__atomic_store_n(&failback_wanted, false, __ATOMIC_RELAXED);
+	unsigned int asked = own_resolve_now();
 	if (own_checked) {
 		own_announce_left = hcfg.announce_count;
 		own_announce_next_ms = now_ms;
 		__atomic_fetch_add(&failbacks, 1, __ATOMIC_RELAXED);
 		PR_NOTICE("ha: serving %s (our own address) again: %s (%" PRId64
-			  " TURN allocations and media sessions restored)",
-			  own_name, why, n);
+			  " TURN allocations and media sessions restored, %u next hops asked "
+			  "that waited while fenced)",
+			  own_name, why, n, asked);
 	}
 	return true;
 }
