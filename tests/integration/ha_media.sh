@@ -24,7 +24,8 @@
 #      on past its wrap, ROC 1); A restarts: it relays none of its sessions while B holds X
 #      (not live on A, nothing reported); poprelayctl ha failback on A: B releases, A loads
 #      s1 from the hash B left and relays it both ways, each device decrypting with the
-#      contexts it had (auth_fail and replay 0 at the devices and at A). Seen failing
+#      contexts it had (auth_fail and replay 0 at the devices and at A), near hitless: at
+#      most 100 ms of silence and 5 packets lost at each device. Seen failing
 #      without the media hook (ha_own_change): A kept s1 and s2 live while B held X
 # The takeover installs the followed sessions without a Redis read: no SMEMBERS nor HGETALL
 # reaches Redis while it runs (INFO commandstats; the reading path does both).
@@ -278,6 +279,7 @@ def times(path):
         pos += 16 + incl
     return out
 
+GAP_MS, GAP_LOST = 100, 5  # margin for a loaded 2-core machine
 ok = True
 for dev in ("a", "b"):
     j = json.load(open(os.path.join(tmp, "d%s.json" % dev)))
@@ -286,10 +288,18 @@ for dev in ("a", "b"):
     via_a = [x for x in t if x > t_fb]
     gaps = [b - a for a, b in zip(t, t[1:]) if a < t_fb + 3 and b > t_fb - 1]
     gap = max(gaps) * 1000 if gaps else float("inf")
+    lost = sum(s.get("lost", 0) for s in j["rx_ssrcs"].values())
     print("device %s (d): %d packets via B, %d via A after the failback, longest silence "
-          "around it %.0f ms; auth_fail %d, replay %d, rx %s" % (
-              dev, len(via_b), len(via_a), gap, j["auth_fail"], j["replay"], j["rx_ssrcs"]),
-          file=sys.stderr)
+          "around it %.0f ms, lost %d; auth_fail %d, replay %d, rx %s" % (
+              dev, len(via_b), len(via_a), gap, lost, j["auth_fail"], j["replay"],
+              j["rx_ssrcs"]), file=sys.stderr)
+    # Near hitless (issue 20). Measured on this 2-core machine: 11-13 ms (the 10 ms packet
+    # spacing) and 0 lost in 3 runs; before 0213b4b (A's next hops unresolved until its
+    # neighbour timer) 300-350 ms and 30-34 lost (once 980 ms, 97 lost), at 4098afb ~110 ms
+    # and 10 lost
+    if lost > GAP_LOST or gap > GAP_MS:
+        print("FAIL: device %s: %.0f ms of silence, %d lost at the failback (want <= %d ms, "
+              "<= %d lost)" % (dev, gap, lost, GAP_MS, GAP_LOST), file=sys.stderr); ok = False
     if j["auth_fail"] or j["replay"] or j["srtp_other"] or j["payload_bad"] or j["wrong_sender"]:
         print("FAIL: device %s refused packets: %s" % (dev, j), file=sys.stderr); ok = False
     if len(via_b) < 200 or len(via_a) < 100:
@@ -297,4 +307,4 @@ for dev in ("a", "b"):
             dev, len(via_b), len(via_a)), file=sys.stderr); ok = False
 sys.exit(0 if ok else 1)
 PY
-pr_log "ok: d  failback: A restarted relayed nothing while B held X; after ha failback A relays s1 both ways from the state B left (ROC 1 leg, auth_fail 0, replay 0)"
+pr_log "ok: d  failback: A restarted relayed nothing while B held X; after ha failback A relays s1 both ways from the state B left (ROC 1 leg, auth_fail 0, replay 0), near hitless (<= 100 ms silence, <= 5 lost)"
