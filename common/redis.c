@@ -568,6 +568,15 @@ int pr_redis_primary(const struct pr_redis *r, char *host, size_t hostlen, int *
 	return 0;
 }
 
+int pr_redis_sentinel_named(const struct pr_redis *r, char *host, size_t hostlen, int *port)
+{
+	if (!r->sentinel || r->st.n == 0)
+		return -ENOENT;
+	snprintf(host, hostlen, "%s", r->st.s[r->sent_next].host);
+	*port = r->st.s[r->sent_next].port;
+	return 0;
+}
+
 /* What to name in a message: the socket, or the primary the sentinels named. */
 static const char *where(const struct pr_redis *r)
 {

@@ -36,6 +36,9 @@ int pr_redis_role_reply(const redisReply *rep);
 /* The primary r is connected to (sentinel target): 0 and host, port; -ENOENT for a unix
  * socket. For a client of its own (the slowpath's asynchronous connection). */
 int pr_redis_primary(const struct pr_redis *r, char *host, size_t hostlen, int *port);
+/* The sentinel that named that primary (the one that answered last): 0 and host, port;
+ * -ENOENT for a unix socket. */
+int pr_redis_sentinel_named(const struct pr_redis *r, char *host, size_t hostlen, int *port);
 
 /* Connects to the unix socket at path with timeout_ms for connect and each command.
  * Returns 0 and *out, or -ENOENT (no socket file), -ECONNREFUSED (nobody listening),

@@ -3,7 +3,9 @@
  * N+1").
  *
  *   ha status             per address set: ours (owned) and the peer's ([ha] peer_ipv4,
- *                         peer_ipv6): held or not, since when, TURN allocations taken over
+ *                         peer_ipv6): held or not, since when, TURN allocations taken over;
+ *                         the Redis primary, its replicas and their lag, the peer's lease
+ *                         as Redis holds it now, the last failover this dataplane saw
  *   ha takeover           take the peer's addresses over (keepalived's notify on MASTER);
  *                         deferred while the peer's lease lives in Redis (fencing)
  *   ha release            give them back (notify on BACKUP or FAULT)
@@ -18,11 +20,15 @@
  * telemetry socket (/poprelay/ha/...), and this waits until its status shows the change. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/redis.h"
 #include "mgmt/ctl.h"
+#include "mgmt/ctl_alarms.h"
+#include "mgmt/ha_redis.h"
 #include "mgmt/telemetry_client.h"
 
 int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv);
@@ -35,7 +41,8 @@ static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 	    out,
 	    "usage: %s ha status | takeover | release | failback\n"
 	    "  status     ours and the peer's address sets: held, since, TURN allocations,\n"
-	    "             fencing (our addresses served, the peer's lease, deferred takeovers)\n"
+	    "             fencing (our addresses served, the peer's lease, deferred takeovers),\n"
+	    "             the redis primary and its replicas' lag, the last failover\n"
 	    "  takeover   answer for the [ha] peer addresses and serve their allocations,\n"
 	    "             once the peer's lease in Redis has expired (deferred until then)\n"
 	    "  release    give the peer addresses back\n"
@@ -124,6 +131,144 @@ static void own_addresses(struct ctl_ctx *ctx, long long port, char *out, size_t
 		out[--o] = '\0';
 }
 
+/* The Redis side: the primary (and the sentinel that named it), its replicas and how far
+ * behind each is, and the peer's lease as Redis holds it now. Never fails the command: an
+ * unreachable Redis is reported in the block. */
+static json_t *redis_block(struct ctl_ctx *ctx)
+{
+	json_t *j = json_object();
+	char why[256], host[64], peer[64];
+	int port;
+	struct ha_repl rp;
+	struct pr_redis *r = ctl_alarms_redis(ctx, 1000, why, sizeof(why));
+
+	if (pr_redis_is_sentinel(ctx->redis_socket))
+		json_object_set_new(j, "sentinels", json_string(ctx->redis_socket));
+	if (!r) {
+		json_object_set_new(j, "error", json_string(why));
+		return j;
+	}
+	if (pr_redis_primary(r, host, sizeof(host), &port) == 0) {
+		char a[96];
+		snprintf(a, sizeof(a), "%s:%d", host, port);
+		json_object_set_new(j, "primary", json_string(a));
+		if (pr_redis_sentinel_named(r, host, sizeof(host), &port) == 0) {
+			snprintf(a, sizeof(a), "%s:%d", host, port);
+			json_object_set_new(j, "named_by", json_string(a));
+		}
+	} else
+		json_object_set_new(j, "primary", json_string(ctx->redis_socket));
+	const char *wr = ctl_conf_get(ctx, "redis", "wait_replicas");
+	json_object_set_new(j, "wait_replicas", json_integer(wr ? atoi(wr) : 0));
+	if (ha_repl_read(r, &rp, why, sizeof(why)) < 0)
+		json_object_set_new(j, "error", json_string(why));
+	else {
+		json_t *reps = json_array();
+		json_object_set_new(j, "role", json_string(rp.master ? "master" : "replica"));
+		json_object_set_new(j, "master_repl_offset", json_integer(rp.master_offset));
+		json_object_set_new(j, "connected_replicas", json_integer(rp.connected));
+		for (int i = 0; i < rp.n; i++)
+			json_array_append_new(
+			    reps, json_pack("{s:s,s:i,s:s,s:I,s:I,s:I}", "ip", rp.r[i].ip, "port",
+					    rp.r[i].port, "state", rp.r[i].state, "offset",
+					    (json_int_t)rp.r[i].offset, "behind_bytes",
+					    (json_int_t)(rp.r[i].offset >= 0
+							     ? rp.master_offset - rp.r[i].offset
+							     : -1),
+					    "lag_s", (json_int_t)rp.r[i].lag));
+		json_object_set_new(j, "replicas", reps);
+	}
+	ha_peer_name(ctx, peer, sizeof(peer));
+	if (peer[0]) {
+		int alive = ha_peer_alive(r, peer, why, sizeof(why));
+		char k[96];
+		snprintf(k, sizeof(k), "pr:ha:alive:%s", peer);
+		json_object_set_new(j, "peer_lease_key", json_string(k));
+		json_object_set_new(j, "peer_lease", alive < 0 ? json_null() : json_boolean(alive));
+	}
+	pr_redis_close(r);
+	return j;
+}
+
+static void print_redis(json_t *j)
+{
+	const char *sn = json_string_value(json_object_get(j, "sentinels"));
+	const char *nb = json_string_value(json_object_get(j, "named_by"));
+	const char *err = json_string_value(json_object_get(j, "error"));
+	json_t *reps = json_object_get(j, "replicas");
+
+	if (json_object_get(j, "primary"))
+		printf("redis: primary %s%s%s%s%s\n", str(j, "primary"),
+		       nb ? " (named by the sentinel " : "", nb ? nb : "", nb ? ")" : "",
+		       json_object_get(j, "role") && strcmp(str(j, "role"), "master")
+			   ? ", NOT a master"
+			   : "");
+	else
+		printf("redis: not reachable%s%s\n", sn ? " through the sentinels " : "",
+		       sn ? sn : "");
+	if (err)
+		printf("redis: %s\n", err);
+	if (reps) {
+		printf("replicas: %lld connected (wait_replicas %lld), primary offset %lld\n",
+		       num(j, "connected_replicas"), num(j, "wait_replicas"),
+		       num(j, "master_repl_offset"));
+		if (json_array_size(reps)) {
+			static const char *const h[] = {"replica", "state", "offset",
+							"behind_bytes", "lag_s"};
+			struct ctl_table *t = ctl_table_new(5, h);
+			for (size_t i = 0; t && i < json_array_size(reps); i++) {
+				json_t *e = json_array_get(reps, i);
+				char a[96], off[24], bh[24], lag[24];
+				snprintf(a, sizeof(a), "%s:%lld", str(e, "ip"), num(e, "port"));
+				snprintf(off, sizeof(off), "%lld", num(e, "offset"));
+				snprintf(bh, sizeof(bh), "%lld", num(e, "behind_bytes"));
+				snprintf(lag, sizeof(lag), "%lld", num(e, "lag_s"));
+				const char *row[] = {a, str(e, "state"), off, bh, lag};
+				ctl_table_add(t, row);
+			}
+			if (t) {
+				ctl_table_print(t, stdout);
+				ctl_table_free(t);
+			}
+		}
+	}
+	if (json_object_get(j, "peer_lease_key")) {
+		json_t *pl = json_object_get(j, "peer_lease");
+		printf("peer health: lease %s %s\n", str(j, "peer_lease_key"),
+		       json_is_null(pl)	  ? "not read"
+		       : json_is_true(pl) ? "present (the peer runs and sees redis)"
+					  : "ABSENT (the peer is down or cut off from redis)");
+	}
+}
+
+/* What this dataplane knows of the last failover: when it took the peer's addresses over
+ * (held now), how often the peer took ours. It keeps no timestamp of the silence a
+ * failover caused, so the gap is "not measured", never a guess. */
+static json_t *failover_block(json_t *s)
+{
+	bool held = num(s, "held") != 0;
+	return json_pack("{s:I,s:I,s:I,s:s,s:o}", "peer_taken_over_at",
+			 (json_int_t)(held ? num(s, "since") : 0), "own_taken_by_peer",
+			 (json_int_t)num(s, "own_fenced"), "own_failbacks",
+			 (json_int_t)num(s, "own_failbacks"), "own_held_by", str(s, "own_held_by"),
+			 "gap_ms", json_null());
+}
+
+static void print_failover(json_t *f)
+{
+	char t[32];
+	long long at = num(f, "peer_taken_over_at");
+	ctl_format_time(at, t, sizeof(t));
+	if (at)
+		printf("last failover: took the peer's addresses over at %s", t);
+	else if (str(f, "own_held_by")[0])
+		printf("last failover: the peer %s holds our addresses", str(f, "own_held_by"));
+	else
+		printf("last failover: none held now");
+	printf("; ours taken by the peer %lld times, failed back %lld; gap: not measured\n",
+	       num(f, "own_taken_by_peer"), num(f, "own_failbacks"));
+}
+
 static int do_status(struct ctl_ctx *ctx)
 {
 	int ex = CTL_EXIT_OK;
@@ -171,6 +316,8 @@ static int do_status(struct ctl_ctx *ctx)
 			      (json_int_t)num(s, "handovers"), "handovers_taken",
 			      (json_int_t)num(s, "handovers_taken"), "handbacks",
 			      (json_int_t)num(s, "handbacks")));
+		json_object_set_new(j, "redis", redis_block(ctx));
+		json_object_set_new(j, "last_failover", failover_block(s));
 		json_object_set(j, "dataplane", s);
 		json_decref(s);
 		return ctl_json_print(j);
@@ -230,6 +377,14 @@ static int do_status(struct ctl_ctx *ctx)
 				printf("last handover: %s\n", str(s, "handover_error"));
 		}
 	}
+	if (conf) {
+		json_t *f = failover_block(s);
+		print_failover(f);
+		json_decref(f);
+	}
+	json_t *rb = redis_block(ctx);
+	print_redis(rb);
+	json_decref(rb);
 	if (num(s, "last_error"))
 		printf("last change: a feature failed (%s): see the dataplane's log\n",
 		       strerror((int)num(s, "last_error")));

@@ -26,6 +26,7 @@
 #include "common/redis.h"
 #include "mgmt/ctl.h"
 #include "mgmt/exporter.h"
+#include "mgmt/ha_redis.h"
 
 #define PROG "poprelay-exporter"
 
@@ -278,6 +279,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %s: %s\n", PROG, ctx.conf_path, why);
 			return 2;
 		}
+	}
+	ha_peer_name(&ctx, cfg.ha_peer, sizeof(cfg.ha_peer));
+	{
+		/* the replicas the primary should have: as many as the slowpath waits for,
+		 * else one when sentinels are there to fail over to it */
+		const char *wr = ctl_conf_get(&ctx, "redis", "wait_replicas");
+		uint32_t n = 0;
+		if (wr && *wr && ctl_parse_u32(wr, 16, &n) < 0) {
+			fprintf(stderr, "%s: %s: [redis] wait_replicas: '%s' is not 0..16\n", PROG,
+				ctx.conf_path, wr);
+			return 2;
+		}
+		cfg.replicas_wanted = n ? (int)n : pr_redis_is_sentinel(cfg.redis_socket) ? 1 : 0;
 	}
 	free(ctx.conf);
 	pr_log_init(PROG, PR_LOG_INFO);

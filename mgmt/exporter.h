@@ -44,6 +44,8 @@ struct exp_alarm_cfg {
 	double cert_expiry_days;       /* days left on [sip] tls_cert */
 	bool redis_unreachable;	       /* alarm when Redis does not answer a PING */
 	bool dataplane_unreachable;    /* alarm when the dataplane's telemetry does not answer */
+	bool ha_peer_lost;	       /* alarm when the [ha] peer's lease is gone from Redis */
+	bool redis_replica_lost;       /* alarm when the primary has too few replicas */
 	double clear_percent;	       /* clear level, percent of the threshold */
 	unsigned int clear_after;      /* consecutive evaluations at or below it to clear */
 };
@@ -56,6 +58,8 @@ struct exp_cfg {
 	char redis_passfile[256]; /* "" for no AUTH */
 	char cert[256];		  /* [sip] tls_cert */
 	char pop[64];		  /* [sip] pop: the slowpath's stats are pr:stats:slowpath:<pop> */
+	char ha_peer[64];	  /* the [ha] peer's set (ha_peer_name), "" without [ha] peer */
+	int replicas_wanted;	  /* [redis] wait_replicas, else 1 under sentinels, else 0 */
 	struct exp_alarm_cfg alarms;
 };
 

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "mgmt/ctl.h"
+#include "mgmt/ha_redis.h"
 
 #define ALARMS_ACTIVE_KEY "pr:alarms:active"
 #define ALARMS_LOG_KEY	  "pr:alarms:log"
@@ -98,6 +99,8 @@ static const struct {
     {"cert_expiry_days", K_NUM, offsetof(struct exp_alarm_cfg, cert_expiry_days)},
     {"redis_unreachable", K_BOOL, offsetof(struct exp_alarm_cfg, redis_unreachable)},
     {"dataplane_unreachable", K_BOOL, offsetof(struct exp_alarm_cfg, dataplane_unreachable)},
+    {"ha_peer_lost", K_BOOL, offsetof(struct exp_alarm_cfg, ha_peer_lost)},
+    {"redis_replica_lost", K_BOOL, offsetof(struct exp_alarm_cfg, redis_replica_lost)},
     {"clear_percent", K_PCT, offsetof(struct exp_alarm_cfg, clear_percent)},
     {"clear_after", K_COUNT, offsetof(struct exp_alarm_cfg, clear_after)},
 };
@@ -114,6 +117,8 @@ int exp_alarms_conf(const struct ctl_ctx *ctx, struct exp_alarm_cfg *a, char *wh
 	    .cert_expiry_days = 14,
 	    .redis_unreachable = true,
 	    .dataplane_unreachable = true,
+	    .ha_peer_lost = true,
+	    .redis_replica_lost = true,
 	    .clear_percent = 80,
 	    .clear_after = 5,
 	};
@@ -419,6 +424,33 @@ static void redis_sync(void)
 	ev.npending = 0;
 }
 
+/* [ha] and Redis's replication, read while Redis answers (an unreachable Redis is an alarm
+ * of its own; these keep their state meanwhile). Values are counts against a threshold of
+ * 0, so the usual hysteresis clears them after clear_after good evaluations. */
+static void eval_ha(int64_t now)
+{
+	const struct exp_cfg *cfg = ev.cfg;
+	char why[256];
+
+	if (cfg->alarms.ha_peer_lost && cfg->ha_peer[0]) {
+		int alive = ha_peer_alive(ev.r, cfg->ha_peer, why, sizeof(why));
+		if (alive >= 0)
+			observe("ha_peer_lost", PR_LOG_ERR, alive ? 0 : 1, 0, true, now);
+	}
+	if (cfg->alarms.redis_replica_lost && cfg->replicas_wanted > 0) {
+		struct ha_repl rp;
+		if (ha_repl_read(ev.r, &rp, why, sizeof(why)) == 0) {
+			int online = 0;
+			for (int i = 0; i < rp.n; i++)
+				online += !strcmp(rp.r[i].state, "online");
+			/* a replica still syncing is no copy yet */
+			int missing = cfg->replicas_wanted - (rp.n ? online : rp.connected);
+			observe("redis_replica_lost", PR_LOG_ERR, missing > 0 ? missing : 0, 0,
+				true, now);
+		}
+	}
+}
+
 /* ---- the evaluator ---- */
 static double mono_s(void)
 {
@@ -459,6 +491,8 @@ static void evaluate(void)
 	if (s.cert_state > 0 && c->cert_expiry_days > 0)
 		observe("tls_cert_expiring", PR_LOG_WARN, (double)s.cert_left_s / 86400.0,
 			c->cert_expiry_days, false, now);
+	if (redis_ok)
+		eval_ha(now);
 	if (redis_ok)
 		redis_sync();
 

@@ -26,7 +26,7 @@ EXPORTER_BIN := $(B)/poprelay-exporter
 BINS += $(EXPORTER_BIN)
 
 $(EXPORTER_BIN): $(B)/mgmt/exporter.o $(B)/mgmt/exporter_metrics.o $(B)/mgmt/exporter_alarms.o \
-		$(B)/mgmt/ctl_nomain.o \
+		$(B)/mgmt/ctl_nomain.o $(B)/mgmt/ha_redis.o \
 		$(B)/mgmt/telemetry_client.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(MHD_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) -lpthread
 
