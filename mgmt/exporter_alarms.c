@@ -430,16 +430,22 @@ static void redis_sync(void)
 static void eval_ha(int64_t now)
 {
 	const struct exp_cfg *cfg = ev.cfg;
+	static bool warned; /* a refused read (the ACL user lacks EXISTS or INFO): said once */
+	bool failed = false;
 	char why[256];
 
 	if (cfg->alarms.ha_peer_lost && cfg->ha_peer[0]) {
 		int alive = ha_peer_alive(ev.r, cfg->ha_peer, why, sizeof(why));
 		if (alive >= 0)
 			observe("ha_peer_lost", PR_LOG_ERR, alive ? 0 : 1, 0, true, now);
+		else
+			failed = true;
 	}
-	if (cfg->alarms.redis_replica_lost && cfg->replicas_wanted > 0) {
+	if (!failed && cfg->alarms.redis_replica_lost && cfg->replicas_wanted > 0) {
 		struct ha_repl rp;
-		if (ha_repl_read(ev.r, &rp, why, sizeof(why)) == 0) {
+		if (ha_repl_read(ev.r, &rp, why, sizeof(why)) < 0)
+			failed = true;
+		else {
 			int online = 0;
 			for (int i = 0; i < rp.n; i++)
 				online += !strcmp(rp.r[i].state, "online");
@@ -449,6 +455,9 @@ static void eval_ha(int64_t now)
 				true, now);
 		}
 	}
+	if (failed && !warned)
+		PR_WARN("alarms: ha_peer_lost / redis_replica_lost not evaluated: %s", why);
+	warned = failed;
 }
 
 /* ---- the evaluator ---- */

@@ -3,7 +3,8 @@
 # poprelayctl ha status's Redis block and last-failover line, and poprelay-exporter's HA
 # alarms (docs/scaling.md "Appliances N+1", docs/alarms.md), against a real Redis primary
 # (unix socket and TCP) with one replica (redis-server replicaof) and a dataplane (net_null0,
-# no hugepages) with an [ha] peer and [redis] wait_replicas = 1:
+# no hugepages) with an [ha] peer and [redis] wait_replicas = 1; poprelayctl and the
+# exporter log in as the packaged ACL users (images/poprelay-setup-redis's rules):
 #   a  ha status (text and --json) names the primary, the replica online with its offset and
 #      lag, the peer's lease absent, and "gap: not measured"
 #   b  the peer's lease pr:ha:alive:<peer> absent raises ha_peer_lost; set, it clears
@@ -21,6 +22,10 @@ pr_on_exit "rm -rf '$D'"
 
 P1=$(sp_free_port); P2=$(sp_free_port); HP=$(sp_free_port)
 PEER=198.51.100.11
+eval "$(grep -E '^(exporter|process|ctl)_rules=' "$PR_ROOT/images/poprelay-setup-redis")"
+[ -n "${ctl_rules:-}" ] && [ -n "${exporter_rules:-}" ] || pr_fail "no ctl/exporter rules in images/poprelay-setup-redis"
+PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+printf '%s\n' "$PW" >"$D/redis.pass"
 # node N PORT [replicaof args]: a redis-server on 127.0.0.1:PORT (node 1 also on a socket)
 node() {
 	local n=$1 port=$2; shift 2
@@ -29,6 +34,9 @@ node() {
 		echo "port $port"
 		echo "bind 127.0.0.1"
 		[ "$n" = 1 ] && printf '%s\n' "unixsocket $D/redis.sock" "unixsocketperm 700"
+		# the packaged ACL users of poprelayctl and the exporter (the dataplane: default)
+		echo "user ctl on >$PW $ctl_rules"
+		echo "user exporter on >$PW $exporter_rules"
 		echo "dir $D/n$n"
 		echo "save \"\""
 		echo "appendonly no"
@@ -64,8 +72,13 @@ peer_ipv4 = $PEER/24
 [redis]
 socket = $D/redis.sock
 wait_replicas = 1
+[ctl]
+redis_user = ctl
+redis_password_file = $D/redis.pass
 [exporter]
 listen = 127.0.0.1:$HP
+redis_user = exporter
+redis_password_file = $D/redis.pass
 [alarms]
 clear_after = 2
 EOC
