@@ -10,6 +10,8 @@
 #   b  the peer's lease pr:ha:alive:<peer> absent raises ha_peer_lost; set, it clears
 #   c  the replica killed raises redis_replica_lost (ha status: 0 connected); started
 #      again, it clears
+#   d  with [redis] sentinels (one redis-server --sentinel), ha status names the primary's
+#      address and the sentinel that named it
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$PR_ROOT/tests/integration/slowpath/common.sh"
@@ -20,7 +22,7 @@ for b in "$DP" "$EXP" "$CTL"; do [ -x "$b" ] || pr_fail "$b not built"; done
 D=$(mktemp -d /tmp/ha-status.XXXXXX)
 pr_on_exit "rm -rf '$D'"
 
-P1=$(sp_free_port); P2=$(sp_free_port); HP=$(sp_free_port)
+P1=$(sp_free_port); P2=$(sp_free_port); HP=$(sp_free_port); S1=$(sp_free_port)
 PEER=198.51.100.11
 eval "$(grep -E '^(exporter|process|ctl)_rules=' "$PR_ROOT/images/poprelay-setup-redis")"
 [ -n "${ctl_rules:-}" ] && [ -n "${exporter_rules:-}" ] || pr_fail "no ctl/exporter rules in images/poprelay-setup-redis"
@@ -135,3 +137,30 @@ pr_wait_for 10 inactive redis_replica_lost || pr_fail "redis_replica_lost not cl
 grep -q "alarm raised: redis_replica_lost" "$D/exp.log" && grep -q "alarm cleared: redis_replica_lost" "$D/exp.log" ||
 	pr_fail "the exporter did not log the raise and the clear"
 pr_log "ok: c  redis_replica_lost raised with the replica killed, cleared once it is back online"
+
+# d
+mkdir -p "$D/s1"
+cat >"$D/s1/sentinel.conf" <<EOC
+port $S1
+bind 127.0.0.1
+dir $D/s1
+daemonize yes
+pidfile $D/s1/sentinel.pid
+logfile $D/s1/sentinel.log
+sentinel monitor poprelay 127.0.0.1 $P1 1
+sentinel down-after-milliseconds poprelay 60000
+EOC
+redis-server "$D/s1/sentinel.conf" --sentinel >/dev/null || pr_fail "sentinel"
+pr_on_exit "kill -9 \$(cat '$D/s1/sentinel.pid' 2>/dev/null) 2>/dev/null"
+pr_wait_for 10 sh -c "redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1 | grep -qx $P1" ||
+	pr_fail "the sentinel does not name 127.0.0.1:$P1"
+sed "s|^\[redis\]\$|[redis]\nsentinels = 127.0.0.1:$S1\nmaster_name = poprelay|" "$D/dp.conf" >"$D/ctl.conf"
+out=$("$CTL" -c "$D/ctl.conf" ha status) || pr_fail "ha status (sentinels) failed: $out"
+grep -qF "redis: primary 127.0.0.1:$P1 (named by the sentinel 127.0.0.1:$S1)" <<<"$out" ||
+	{ echo "$out"; pr_fail "ha status does not name the primary and its sentinel"; }
+"$CTL" -c "$D/ctl.conf" --json ha status | python3 -c "
+import json, sys
+r = json.load(sys.stdin)['redis']
+assert r['named_by'] == '127.0.0.1:$S1' and r['primary'] == '127.0.0.1:$P1' and r['connected_replicas'] == 1, r
+" || pr_fail "ha status --json (sentinels): wrong primary or named_by"
+pr_log "ok: d  with sentinels, ha status names the primary 127.0.0.1:$P1 and the sentinel that named it"
