@@ -131,16 +131,30 @@ static void own_addresses(struct ctl_ctx *ctx, long long port, char *out, size_t
 		out[--o] = '\0';
 }
 
+/* keepalived's check script is `poprelayctl ha status` (images/keepalived-poprelay.conf,
+ * interval 1 s, timeout 2 s): a hung Redis must not make it fail the dataplane's check.
+ * Each Redis call waits at most this long, and no further one starts past the budget. */
+#define HA_REDIS_TIMEOUT_MS 200
+#define HA_REDIS_BUDGET_MS  600
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The Redis side: the primary (and the sentinel that named it), its replicas and how far
  * behind each is, and the peer's lease as Redis holds it now. Never fails the command: an
- * unreachable Redis is reported in the block. */
+ * unreachable or slow Redis is reported in the block. */
 static json_t *redis_block(struct ctl_ctx *ctx)
 {
 	json_t *j = json_object();
 	char why[256], host[64], peer[64];
 	int port;
 	struct ha_repl rp;
-	struct pr_redis *r = ctl_alarms_redis(ctx, 1000, why, sizeof(why));
+	long long t0 = mono_ms();
+	struct pr_redis *r = ctl_alarms_redis(ctx, HA_REDIS_TIMEOUT_MS, why, sizeof(why));
 
 	if (pr_redis_is_sentinel(ctx->redis_socket))
 		json_object_set_new(j, "sentinels", json_string(ctx->redis_socket));
@@ -160,6 +174,12 @@ static json_t *redis_block(struct ctl_ctx *ctx)
 		json_object_set_new(j, "primary", json_string(ctx->redis_socket));
 	const char *wr = ctl_conf_get(ctx, "redis", "wait_replicas");
 	json_object_set_new(j, "wait_replicas", json_integer(wr ? atoi(wr) : 0));
+	if (mono_ms() - t0 > HA_REDIS_BUDGET_MS) {
+		json_object_set_new(j, "error",
+				    json_string("too slow to answer: not read further"));
+		pr_redis_close(r);
+		return j;
+	}
 	if (ha_repl_read(r, &rp, why, sizeof(why)) < 0)
 		json_object_set_new(j, "error", json_string(why));
 	else {
@@ -179,7 +199,7 @@ static json_t *redis_block(struct ctl_ctx *ctx)
 		json_object_set_new(j, "replicas", reps);
 	}
 	ha_peer_name(ctx, peer, sizeof(peer));
-	if (peer[0]) {
+	if (peer[0] && mono_ms() - t0 <= HA_REDIS_BUDGET_MS) {
 		int alive = ha_peer_alive(r, peer, why, sizeof(why));
 		char k[96];
 		snprintf(k, sizeof(k), "pr:ha:alive:%s", peer);

@@ -114,6 +114,16 @@ assert f['gap_ms'] is None and f['peer_taken_over_at'] == 0, f
 " || pr_fail "ha status --json: wrong redis / last_failover block"
 pr_log "ok: a  ha status names the primary, the replica online (offset, lag), the peer's lease absent, gap not measured"
 
+# keepalived runs ha status as its check (timeout 2 s): a frozen Redis must not fail it
+kill -STOP "$(cat "$D/n1/redis.pid")"
+t0=$(date +%s%N)
+out=$(ha_status); rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "$(cat "$D/n1/redis.pid")"
+[ $rc = 0 ] && [ $ms -lt 1500 ] || { echo "$out"; pr_fail "ha status with Redis frozen: exit $rc after $ms ms"; }
+grep -q "^redis: " <<<"$out" || { echo "$out"; pr_fail "ha status with Redis frozen: no redis line"; }
+pr_log "ok: a  ha status with Redis frozen: exit 0 in $ms ms, the redis block says so"
+
 # b
 "$EXP" -c "$D/dp.conf" >"$D/exp.log" 2>&1 &
 EXP_PID=$!
