@@ -175,6 +175,11 @@ void dp_feature_register(struct dp_feature *f);
 int dp_udp_claim(struct dp_feature *f, uint16_t lo, uint16_t hi);
 /* The id of the feature that claimed port (host order), 0 when none did. */
 uint8_t dp_udp_port_owner(uint16_t port);
+/* From .init: this feature reads and rewrites every line of the datagrams it relays (the
+ * media anchor's SRTP), so the workers prefetch each next burst's frames whole while they
+ * work on the current one. A feature that touches only headers (TURN) does not ask: for it
+ * those lines would be memory traffic for nothing. */
+void dp_udp_want_frames(void);
 
 /* The dispatch step (dp_worker.c calls it after validation): a UDP datagram to one of our
  * addresses. Hands m to the claiming feature's .udp_input, or drops udp_no_listener. */

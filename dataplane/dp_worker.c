@@ -374,6 +374,15 @@ struct rx_burst {
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 };
 
+/* A feature reads every line of what it relays (dp_udp_want_frames): set by control before
+ * the workers start. */
+static bool want_frames;
+
+void dp_udp_want_frames(void)
+{
+	want_frames = true;
+}
+
 /* Process cur; prefetch next's mbuf headers along the way and, towards the end, its first
  * frames, so that the pipeline runs on across bursts. */
 static void process(struct dp_worker *w, const struct rx_burst *cur, const struct rx_burst *next)
@@ -391,11 +400,12 @@ static void process(struct dp_worker *w, const struct rx_burst *cur, const struc
 	}
 	for (; i < nn; i++)
 		PREFETCHW(next->pkts[i]);
-	/* next's frames whole, while cur is worked on: the media anchor reads and rewrites
-	 * every line of a frame (SRTP's HMAC copies its tail at submission), and a frame's lines
-	 * come one by one from another core's cache or the NIC's DMA; prefetched only within
-	 * cur's own burst, the first packets of the crypto waited for them */
-	for (i = 0; i < nn; i++) {
+	/* next's frames whole, while cur is worked on, when a feature asked for it: the media
+	 * anchor reads and rewrites every line of a frame (SRTP's HMAC copies its tail at
+	 * submission), and a frame's lines come one by one from another core's cache or the
+	 * NIC's DMA; prefetched only within cur's own burst, the first packets of the crypto
+	 * waited for them */
+	for (i = 0; want_frames && i < nn; i++) {
 		const struct rte_mbuf *m = next->pkts[i];
 		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 		uintptr_t a = ((uintptr_t)d & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1)) +

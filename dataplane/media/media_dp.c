@@ -3392,6 +3392,7 @@ static int media_init(void)
 		if (drop_id[i] < 0)
 			return drop_id[i];
 	}
+	dp_udp_want_frames(); /* SRTP reads and rewrites every line of a packet */
 	rc = dp_udp_claim(&media_feature, (uint16_t)mcfg.port_min, (uint16_t)mcfg.port_max);
 	if (rc < 0) {
 		PR_ERR("media: cannot claim UDP ports %u-%u: %s", mcfg.port_min, mcfg.port_max,
