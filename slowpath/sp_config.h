@@ -15,7 +15,7 @@
 #define SP_MAX_OFFNET	  8
 #define SP_MAX_PEERS	  8
 #define SP_MAX_SCANNERS	  16
-#define SP_MAX_ANCHORS 16 /* [sip] media_anchors */
+#define SP_MAX_ANCHORS	  16 /* [sip] media_anchors */
 #define SP_MAX_WS_ORIGINS 16
 
 enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
@@ -64,11 +64,11 @@ struct sp_config {
 	char tls_key[256];
 	char tls_ca[256]; /* CA for client certificates (and peer PoPs) */
 	enum sp_verify_client verify_client;
-	char tls_ciphers[512];		       /* TLS 1.2 suites (OpenSSL cipher list) */
-	char tls_ciphersuites[256];	       /* TLS 1.3 suites */
-	uint32_t tls_ticket_rotate_s;	       /* session ticket key lifetime as the current key */
-	char advertised_host[64];	       /* host written in our Via/Contact */
-	char media_addr[64];		       /* relay address written into SDP */
+	char tls_ciphers[512];	      /* TLS 1.2 suites (OpenSSL cipher list) */
+	char tls_ciphersuites[256];   /* TLS 1.3 suites */
+	uint32_t tls_ticket_rotate_s; /* session ticket key lifetime as the current key */
+	char advertised_host[64];     /* host written in our Via/Contact */
+	char media_addr[64];	      /* relay address written into SDP */
 	/* [sip] media_anchors (docs/scaling.md, "Past one box"): each new call anchored on the
 	 * least loaded live one of these (pr:media:anchor:<address>), or of every live
 	 * dataplane of the PoP (any); neither: media_addr, as before */
