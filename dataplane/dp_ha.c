@@ -334,26 +334,32 @@ static bool fencing_on(void)
 	return dp_ha_configured() && own_name[0] && peer_name[0];
 }
 
-static bool ha_redis(uint64_t now_ms)
+bool dp_ha_redis_reopen(struct pr_redis **r, uint64_t *next_try_ms, bool *warned, uint64_t now_ms,
+			const char *who, const char *off, const char *back)
 {
-	if (redis)
+	if (*r)
 		return true;
-	if (now_ms < redis_next_try_ms)
+	if (now_ms < *next_try_ms)
 		return false;
-	redis_next_try_ms = now_ms + 1000;
-	redis =
-	    pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file, 250);
-	if (!redis) {
-		if (!redis_warned)
-			PR_WARN("ha: redis %s unreachable (%s): no lease, no fencing until it is",
-				dp_cfg.redis.socket, pr_redis_errmsg(NULL));
-		redis_warned = true;
+	*next_try_ms = now_ms + 1000;
+	*r = pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file, 250);
+	if (!*r) {
+		if (!*warned)
+			PR_WARN("%s: redis %s unreachable (%s): %s until it is", who,
+				dp_cfg.redis.socket, pr_redis_errmsg(NULL), off);
+		*warned = true;
 		return false;
 	}
-	if (redis_warned)
-		PR_NOTICE("ha: redis reachable again: lease and fencing back");
-	redis_warned = false;
+	if (*warned && back)
+		PR_NOTICE("%s: redis reachable again: %s", who, back);
+	*warned = false;
 	return true;
+}
+
+static bool ha_redis(uint64_t now_ms)
+{
+	return dp_ha_redis_reopen(&redis, &redis_next_try_ms, &redis_warned, now_ms, "ha",
+				  "no lease, no fencing", "lease and fencing back");
 }
 
 static void ha_redis_lost(const char *what)

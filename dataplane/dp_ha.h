@@ -65,4 +65,11 @@ bool dp_ha_configured(void);
 /* The index of the port the peer's addresses are on ([ha] port). */
 uint16_t dp_ha_port(void);
 
+/* Control: a lazily (re)opened Redis connection of [redis]: *r when open, else tried at most
+ * once a second (*next_try_ms); the first failure of a run logged once ("WHO: redis ...
+ * unreachable (...): OFF until it is"), the return logged with BACK (NULL: silently). */
+struct pr_redis;
+bool dp_ha_redis_reopen(struct pr_redis **r, uint64_t *next_try_ms, bool *warned, uint64_t now_ms,
+			const char *who, const char *off, const char *back);
+
 #endif

@@ -105,23 +105,8 @@ static int peer_first(char *out, size_t len)
 
 static bool hn_redis(uint64_t now_ms)
 {
-	if (redis)
-		return true;
-	if (now_ms < redis_next_try_ms)
-		return false;
-	redis_next_try_ms = now_ms + 1000;
-	redis =
-	    pr_redis_open(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file, 250);
-	if (!redis) {
-		if (!redis_warned)
-			PR_WARN("ha: next hops: redis %s unreachable (%s): neither published nor "
-				"followed until it is",
-				dp_cfg.redis.socket, pr_redis_errmsg(NULL));
-		redis_warned = true;
-		return false;
-	}
-	redis_warned = false;
-	return true;
+	return dp_ha_redis_reopen(&redis, &redis_next_try_ms, &redis_warned, now_ms,
+				  "ha: next hops", "neither published nor followed", NULL);
 }
 
 /* A command's reply, NULL (connection dropped, logged) on an I/O error or an error reply. */
