@@ -91,8 +91,7 @@ conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
 	echo "lease_ms = 300"
 	echo "vrrp_fifo = $tmp/ka/$1.fifo"
 	echo "vrrp_instance = poprelay_$([ $1 = a ] && echo b || echo a)"
-	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
-	printf '[media]\nport_min = 31000\nport_max = 31199\ngroup = dp-%s\nconsumer = dp-%s\nstats_interval_ms = 500\ndtls_socket = off\n' $1 $1
+	he_turn_media_conf $1 $3 $4 $5
 }
 conf a $X $Y 50000 51000 >"$tmp/a.conf"
 conf b $Y $X 51000 50000 >"$tmp/b.conf"

@@ -67,16 +67,7 @@ conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
 	# keepalived's FIFO (tests/integration/ha/keepalived.sh), the peer's instance
 	echo "vrrp_fifo = $tmp/ka/$1.fifo"
 	echo "vrrp_instance = poprelay_$([ $1 = a ] && echo b || echo a)"
-	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
-	cat <<CONF
-[media]
-port_min = 31000
-port_max = 31199
-group = dp-$1
-consumer = dp-$1
-stats_interval_ms = 500
-dtls_socket = off
-CONF
+	he_turn_media_conf $1 $3 $4 $5
 }
 conf a $X $Y 50000 51000 >"$tmp/a.conf"
 conf b $Y $X 51000 50000 >"$tmp/b.conf"

@@ -31,7 +31,10 @@
 #                            [ha] lease (3000 ms: a control lcore starved for a second on a
 #                            shared machine must not lose its lease) and handover keys
 #                            (quiet 1000 ms, handover_max_ms MAX_MS), the
-#                            [turn] of he_turn_conf and [media] on (ports 31000-31199)
+#                            [turn] and [media] of he_turn_media_conf
+#   he_turn_media_conf NAME PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN   to stdout, the [turn] of
+#                            he_turn_conf and [media] on (ports 31000-31199, group and
+#                            consumer dp-NAME); also ha_keepalived.sh, tests/bench/ha_failover.sh
 #   he_late_caches           NS-c's neighbours move late: the bridge drops every gratuitous
 #                            ARP for X, NS-c's entries go stale within 0.5-1.5 s (call
 #                            before any entry exists)
@@ -185,7 +188,11 @@ lease_ms = 3000
 handover_quiet_ms = 1000
 handover_max_ms = $6
 CONF
-	he_turn_conf $3 $4 $5 | sed '/^\[media\]$/,/^enabled = no$/d'
+	he_turn_media_conf $1 $3 $4 $5
+}
+
+he_turn_media_conf() { # NAME PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
+	he_turn_conf $2 $3 $4 | sed '/^\[media\]$/,/^enabled = no$/d'
 	cat <<CONF
 [media]
 port_min = 31000
