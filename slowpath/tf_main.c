@@ -28,9 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
@@ -339,8 +336,11 @@ static SSL_CTX *tls_ctx_new(char *err, size_t el)
 		return NULL;
 	}
 	SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
-	/* an idle connection gives its read and write buffers back (about 16 KiB less each) */
-	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+	/* an idle connection gives its read and write buffers back (about 16 KiB less each);
+	 * a record the socket did not take is retried from the output queue, which may move */
+	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* one read() for what the socket holds, not two per record (header, then body) */
+	SSL_CTX_set_read_ahead(c, 1);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
 	return c;
 }
@@ -358,15 +358,35 @@ static struct pr_fring_stats dead_st; /* while no dataplane: figures go nowhere 
 #define ST (dp.up ? &dp.r->st : &dead_st)
 
 /* ---- connections ---- */
+/* Output a socket did not take yet: bytes in order (TCP), or messages each after a 2-byte
+ * length (TLS: one SSL_write, so one record, per message). Allocated when something waits,
+ * freed when it is written, at most out_buffer_kb of messages (msg_bytes). */
+struct outq {
+	uint8_t *b;
+	uint32_t head, len, cap;
+	uint32_t msg_bytes;
+};
+
+/* Plain events on the nonblocking socket, no bufferevent: the read event stays armed for the
+ * connection's life (its timeout is the idle timeout), the write event is armed only while
+ * output waits. A relayed message then costs one read and one write, and no epoll_ctl. */
 struct conn {
-	struct bufferevent *bev;
-	struct conn *hnext;
+	int fd;
+	SSL *ssl;	     /* TLS, else NULL */
+	struct event *rev;   /* EV_READ | EV_PERSIST, the idle timeout */
+	struct event *wev;   /* EV_WRITE | EV_PERSIST, added only while needed */
 	struct event *first; /* the first valid message's deadline, until it came */
-	struct pr_frec key;  /* 5-tuple (len, kind unused) */
-	uint32_t h;	     /* hash of the key */
-	uint32_t src_h;	     /* hash of the source address */
-	bool spoke;	     /* sent a message: its close ends its allocation */
+	struct conn *hnext;
+	uint8_t *part; /* the start of a message whose rest has not come yet */
+	uint32_t part_len;
+	struct outq q;
+	struct pr_frec key; /* 5-tuple (len, kind unused) */
+	uint32_t h;	    /* hash of the key */
+	bool spoke;	    /* sent a message: its close ends its allocation */
 	bool handshaken;
+	bool w_armed;
+	bool rd_wants_w; /* TLS: SSL_read (the handshake) waits for the socket to take output */
+	bool wr_wants_r; /* TLS: SSL_write waits for input (flushed after the next read) */
 };
 
 #define HBITS 16
@@ -384,6 +404,14 @@ static struct src *srcs[1u << 12];
 
 static struct event_base *base;
 static SSL_CTX *tls_ctx;
+static const struct timeval *idle_tv; /* a common timeout: O(1) to restart on each read */
+
+/* One read's buffer, shared by all connections: a connection keeps only an incomplete
+ * message's bytes (part) between reads. rd_cap bounds one read, as the bufferevent's
+ * high watermark of two messages did: the rest waits in the kernel (TCP's backpressure), and
+ * the next round of events comes back to it after the other connections. */
+static uint8_t *rbuf;
+static size_t rd_cap;
 
 static uint32_t mix(uint64_t x)
 {
@@ -480,44 +508,56 @@ static void conn_close(struct conn *c)
 		}
 	if (c->first)
 		event_free(c->first);
-	if (c->bev) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		if (ssl)
-			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN); /* no close_notify wait */
-		bufferevent_free(c->bev);
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->ssl) {
+		SSL_set_shutdown(c->ssl, SSL_RECEIVED_SHUTDOWN); /* no close_notify wait */
+		SSL_free(c->ssl);
+		ERR_clear_error();
 	}
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->part);
+	free(c->q.b);
 	src_put(c->key.cli_ip);
 	conns_open--;
 	ST->conns_open = conns_open;
 	free(c);
 }
 
-static void conn_read(struct bufferevent *bev, void *arg)
+static void want_write(struct conn *c, bool on)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	for (;;) {
-		size_t n = evbuffer_get_length(in), wire, msg;
-		uint8_t hdr[4];
-		if (n < 4)
-			return;
-		evbuffer_copyout(in, hdr, 4);
-		int rc = tf_frame(hdr, n, cfg.max_message, &wire, &msg);
+	if (on && !c->w_armed)
+		event_add(c->wev, NULL);
+	else if (!on && c->w_armed)
+		event_del(c->wev);
+	c->w_armed = on;
+}
+
+/* Every complete message of p[0..n) to the dataplane; an incomplete one's bytes are kept for
+ * the next read. false: the connection is closed (bad framing). */
+static bool conn_input(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t wire, msg;
+	while (n >= 4) {
+		int rc = tf_frame(p, n, cfg.max_message, &wire, &msg);
 		if (rc == 0)
-			return;
+			break;
 		if (rc < 0) {
 			if (rc == TF_FRAME_BAD)
 				ST->bad_framing++;
 			else
 				ST->too_long++;
 			conn_close(c);
-			return;
+			return false;
 		}
 		/* the first message must be STUN (a ChannelData needs an allocation first) */
-		if (!c->spoke && (hdr[0] >> 6) != 0) {
+		if (!c->spoke && (p[0] >> 6) != 0) {
 			ST->bad_framing++;
 			conn_close(c);
-			return;
+			return false;
 		}
 		if (c->first) {
 			event_free(c->first);
@@ -526,27 +566,180 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		c->spoke = true;
 		ST->rx_msgs[c->key.proto]++;
 		ST->rx_bytes[c->key.proto] += msg;
-		const uint8_t *p = evbuffer_pullup(in, (ssize_t)msg);
-		if (!p || !to_dataplane(c, PR_FREC_MSG, p, (uint32_t)msg))
+		if (!to_dataplane(c, PR_FREC_MSG, p, (uint32_t)msg))
 			ST->rx_dropped_ring++;
-		evbuffer_drain(in, wire);
+		p += wire;
+		n -= wire;
+	}
+	if (n) {
+		/* shorter than its wire size, which tf_frame bounds by max_message + 3 */
+		c->part = malloc((size_t)cfg.max_message + 4);
+		if (!c->part) {
+			conn_close(c);
+			return false;
+		}
+		memcpy(c->part, p, n);
+		c->part_len = (uint32_t)n;
+	}
+	return true;
+}
+
+/* One read of what the socket holds (TLS: the records OpenSSL has, read ahead in one read),
+ * every complete message handed on. false: the connection is closed. */
+static bool conn_read(struct conn *c)
+{
+	size_t carry = c->part_len;
+	for (;;) {
+		if (carry)
+			memcpy(rbuf, c->part, carry);
+		ssize_t n;
+		if (!c->ssl) {
+			n = read(c->fd, rbuf + carry, rd_cap);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return true;
+			if (n <= 0) { /* end of stream, or an error */
+				conn_close(c);
+				return false;
+			}
+		} else {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, rbuf + carry, (int)rd_cap);
+			if (!c->handshaken && SSL_is_init_finished(c->ssl))
+				c->handshaken = true;
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					return true;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					c->rd_wants_w = true;
+					want_write(c, true);
+					return true;
+				}
+				/* a refused handshake counts; a client that just leaves does not */
+				if (e == SSL_ERROR_SSL && !c->handshaken && !c->spoke)
+					ST->tls_failed++;
+				conn_close(c);
+				return false;
+			}
+			n = r;
+		}
+		if (carry) {
+			free(c->part);
+			c->part = NULL;
+			c->part_len = 0;
+		}
+		if (!conn_input(c, rbuf, carry + (size_t)n))
+			return false;
+		/* plain TCP: the socket's next bytes, if any, come with the next round of
+		 * events; TLS: records already in OpenSSL's buffer raise no event, so they are
+		 * read now (at most a buffer of them, no system call) */
+		if (!c->ssl || !SSL_has_pending(c->ssl))
+			return true;
+		carry = c->part_len;
 	}
 }
 
-static void conn_event(struct bufferevent *bev, short what, void *arg)
+/* Writes what waits, in order; the write event stays armed while anything does. false: the
+ * connection is closed. */
+static bool conn_flush(struct conn *c)
+{
+	struct outq *q = &c->q;
+	while (q->len) {
+		uint32_t took, msg;
+		if (!c->ssl) {
+			ssize_t w =
+			    send(c->fd, q->b + q->head, q->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (w <= 0) {
+				conn_close(c);
+				return false;
+			}
+			took = msg = (uint32_t)w;
+		} else {
+			msg = (uint32_t)q->b[q->head] << 8 | q->b[q->head + 1];
+			ERR_clear_error();
+			int r = SSL_write(c->ssl, q->b + q->head + 2, (int)msg);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				c->wr_wants_r = e == SSL_ERROR_WANT_READ;
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break;
+				conn_close(c);
+				return false;
+			}
+			took = msg + 2;
+		}
+		q->head += took;
+		q->len -= took;
+		q->msg_bytes -= msg;
+	}
+	if (!q->len) {
+		free(q->b);
+		memset(q, 0, sizeof(*q));
+	}
+	want_write(c, (q->len && !c->wr_wants_r) || c->rd_wants_w);
+	return true;
+}
+
+/* Appends to what waits (TLS: one message, after its length). */
+static bool q_push(struct outq *q, const uint8_t *p, uint32_t n, bool tls)
+{
+	uint32_t need = n + (tls ? 2 : 0);
+	if (q->head + q->len + need > q->cap) {
+		if (q->head) { /* SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets a retry move */
+			memmove(q->b, q->b + q->head, q->len);
+			q->head = 0;
+		}
+		if (q->len + need > q->cap) {
+			uint32_t cap = q->cap ? q->cap : 4096;
+			while (cap < q->len + need)
+				cap *= 2;
+			uint8_t *b = realloc(q->b, cap);
+			if (!b)
+				return false;
+			q->b = b;
+			q->cap = cap;
+		}
+	}
+	uint8_t *d = q->b + q->head + q->len;
+	if (tls) {
+		d[0] = (uint8_t)(n >> 8);
+		d[1] = (uint8_t)n;
+		d += 2;
+	}
+	memcpy(d, p, n);
+	q->len += need;
+	q->msg_bytes += n;
+	return true;
+}
+
+static void conn_rd_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		c->handshaken = true;
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		ST->timeout_idle++;
+		conn_close(c);
 		return;
 	}
-	if ((what & BEV_EVENT_TIMEOUT))
-		ST->timeout_idle++;
-	else if ((what & BEV_EVENT_ERROR) && c->key.proto == TF_TP_TLS && !c->handshaken &&
-		 !c->spoke)
-		ST->tls_failed++;
-	conn_close(c);
+	if (conn_read(c) && (c->q.len || c->wr_wants_r)) {
+		c->wr_wants_r = false;
+		conn_flush(c);
+	}
+}
+
+static void conn_wr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->rd_wants_w) {
+		c->rd_wants_w = false;
+		if (!conn_read(c))
+			return;
+	}
+	conn_flush(c);
 }
 
 static void first_deadline(evutil_socket_t fd, short what, void *arg)
@@ -609,51 +802,36 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	s->n++;
+	c->fd = fd; /* nonblocking: the listener makes it so */
 	c->key = k;
 	c->h = key_hash(&k);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bool ok = true;
 	if (k.proto == TF_TP_TLS) {
-		SSL *ssl = SSL_new(tls_ctx);
-		c->bev = ssl ? bufferevent_openssl_socket_new(
-				   base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
-			     : NULL;
-		if (!c->bev && ssl)
-			SSL_free(ssl);
-		if (c->bev)
-			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		c->ssl = SSL_new(tls_ctx);
+		ok = c->ssl && SSL_set_fd(c->ssl, fd) == 1;
+		if (ok)
+			SSL_set_accept_state(c->ssl);
 	} else {
-		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 		c->handshaken = true;
 	}
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_rd_cb, c);
+	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_wr_cb, c);
 	c->first = evtimer_new(base, first_deadline, c);
 	conns_open++;
 	struct conn **b = &table[c->h >> (32 - HBITS)];
 	c->hnext = *b;
 	*b = c;
-	if (!c->bev || !c->first) {
-		if (!c->bev)
-			evutil_closesocket(fd);
+	if (!ok || !c->rev || !c->wev || !c->first) {
 		conn_close(c);
 		return;
 	}
 	ST->conns[k.proto]++;
 	ST->conns_open = conns_open;
-	struct timeval first = {.tv_sec = cfg.first_message_s},
-		       idle = {.tv_sec = cfg.idle_timeout_s};
+	struct timeval first = {.tv_sec = cfg.first_message_s};
 	evtimer_add(c->first, &first);
-	bufferevent_set_timeouts(c->bev, &idle, NULL);
-	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
-	/* input beyond two messages waits in the kernel (TCP's own backpressure) */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * ((size_t)cfg.max_message + 4));
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-static void free_ref(const void *data, size_t len, void *arg)
-{
-	(void)data;
-	(void)len;
-	free(arg);
+	event_add(c->rev, idle_tv);
 }
 
 /* What the dataplane sent: to each record's connection, ChannelData padded to 4. */
@@ -678,43 +856,42 @@ static unsigned drain_once(void)
 				dp.r->st.tx_no_conn++;
 				continue;
 			}
-			struct evbuffer *out = bufferevent_get_output(c->bev);
 			size_t pad = (buf[0] >> 6) == 1 ? (4 - (h.len & 3)) & 3 : 0;
-			if (evbuffer_get_length(out) + h.len + pad >
-			    (size_t)cfg.out_buffer_kb * 1024) {
+			uint32_t n = (uint32_t)(h.len + pad);
+			if (c->q.msg_bytes + n > (size_t)cfg.out_buffer_kb * 1024) {
 				dp.r->st.tx_dropped_slow++;
 				continue;
 			}
-			if (c->key.proto == TF_TP_TLS) {
-				/* one TLS record per message, as coturn writes them: its client
-				 * takes each SSL_read as one message (bufferevent_openssl makes an
-				 * SSL_write of each buffer chain, and a reference is a chain) */
-				uint8_t *m = malloc(h.len + pad);
-				if (!m) {
+			memset(buf + h.len, 0, pad);
+			uint32_t done = 0;
+			/* nothing waiting: straight to the socket. TLS: one record per message, as
+			 * coturn writes them (its client takes each SSL_read as one message); a
+			 * record the socket did not take is retried whole from the queue. */
+			if (!c->q.len && !c->ssl) {
+				ssize_t w = send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (w < 0 && errno != EAGAIN && errno != EINTR) {
+					conn_close(c);
+					continue;
+				}
+				done = w > 0 ? (uint32_t)w : 0;
+			} else if (!c->q.len) {
+				ERR_clear_error();
+				int w = SSL_write(c->ssl, buf, (int)n);
+				int e = w > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, w);
+				if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_WRITE &&
+				    e != SSL_ERROR_WANT_READ) {
+					conn_close(c);
+					continue;
+				}
+				c->wr_wants_r = e == SSL_ERROR_WANT_READ;
+				done = w > 0 ? n : 0;
+			}
+			if (done < n) {
+				if (!q_push(&c->q, buf + done, n - done, c->ssl != NULL)) {
 					dp.r->st.tx_dropped_slow++;
 					continue;
 				}
-				memcpy(m, buf, h.len);
-				memset(m + h.len, 0, pad);
-				if (evbuffer_add_reference(out, m, h.len + pad, free_ref, m) < 0) {
-					free(m);
-					continue;
-				}
-			} else {
-				if (pad)
-					memset(buf + h.len, 0, pad);
-				size_t n = h.len + pad, done = 0;
-				/* nothing queued: straight to the socket (the bufferevent would arm
-				 * and disarm its write event, two epoll_ctl a message); what the
-				 * socket does not take waits in the bufferevent, in order */
-				if (evbuffer_get_length(out) == 0) {
-					ssize_t w = send(bufferevent_getfd(c->bev), buf, n,
-							 MSG_DONTWAIT | MSG_NOSIGNAL);
-					if (w > 0)
-						done = (size_t)w;
-				}
-				if (done < n)
-					evbuffer_add(out, buf + done, n - done);
+				want_write(c, !c->wr_wants_r || c->rd_wants_w);
 			}
 			dp.r->st.tx_msgs[c->key.proto]++;
 			dp.r->st.tx_bytes[c->key.proto] += h.len;
@@ -936,6 +1113,14 @@ int main(int argc, char **argv)
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		PR_WARN("RLIMIT_NOFILE %u: %s", cfg.max_connections + 64u, strerror(errno));
 	base = event_base_new();
+	struct timeval idle = {.tv_sec = cfg.idle_timeout_s};
+	idle_tv = event_base_init_common_timeout(base, &idle);
+	rd_cap = 2 * ((size_t)cfg.max_message + 4);
+	rbuf = malloc(rd_cap + cfg.max_message + 4); /* + an incomplete message carried over */
+	if (!base || !idle_tv || !rbuf) {
+		PR_ERR("out of memory");
+		return 1;
+	}
 	retry_ev = evtimer_new(base, dp_connect, NULL);
 	for (unsigned i = 0; i < cfg.nl; i++) {
 		struct evconnlistener *l = evconnlistener_new_bind(
