@@ -138,6 +138,13 @@ struct sp_call {
 	bool cancelled; /* CANCEL sent to the callee: waiting for its final response */
 	char pending_reason[32];
 	uint16_t pending_status;
+	/* [redis] wait_replicas: the callee answered and was ACKed, its sessions are written;
+	 * the answer to the caller (this code, reason and SDP, with A's INVITE transaction
+	 * kept) waits for the WAIT after them (docs/scaling.md). state stays < CS_UP. */
+	bool answering;
+	uint16_t answer_code;
+	char answer_reason[64];
+	struct sp_buf answer_sdp; /* holds SDES keys: wiped */
 	struct sp_leg leg[2];
 	struct sp_txn txn[SP_CALL_TXNS];
 	char a_invite_branch[PR_KS_TEXT_MAX];
@@ -342,9 +349,14 @@ static void call_write(struct sp_server *s, struct sp_call *call, struct pr_redi
 	}
 }
 
+static void answer_durable_done(struct sp_server *s, redisReply *rep, int rc, void *arg);
+
 /* The sessions (install, or update mid-call) and the dialog a restarted slowpath needs to
- * end the call, in one MULTI/EXEC: one round trip per change, waited for by nothing. */
-static void store_sessions(struct sp_server *s, struct sp_call *call)
+ * end the call, in one MULTI/EXEC: one round trip per change, waited for by nothing; or,
+ * durable (the install while the caller's answer waits, call->answering), sent with
+ * sp_aredis_tx_durable: answer_durable_done gets the WAIT's reply. Returns < 0 when a
+ * durable write could not be sent (answer_durable_done will not run). */
+static int store_sessions(struct sp_server *s, struct sp_call *call, bool durable)
 {
 	int64_t now = sp_now();
 	struct pr_redis_tx *tx = pr_redis_tx_new();
@@ -393,12 +405,24 @@ static void store_sessions(struct sp_server *s, struct sp_call *call)
 		s->ctr.redis_errors++;
 		PR_ERR("call %s: cannot encode its sessions and dialog: %s", call->id,
 		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
+	} else if (durable) {
+		uint64_t *seq = malloc(sizeof(*seq)); /* the call may end before the reply */
+		rc = seq ? 0 : -ENOMEM;
+		if (seq) {
+			*seq = call->seq;
+			rc = sp_aredis_tx_durable(s, tx, answer_durable_done, seq);
+			if (rc < 0)
+				free(seq);
+		}
+		if (rc == -ENOMEM)
+			pr_ks_errmsg_set("out of memory");
 	} else {
 		call_write(s, call, tx, "store its sessions and dialog");
 	}
 	pr_redis_tx_free(tx); /* wipes the commands: they hold SDES keys */
 	free(d);
 	call->installed = true;
+	return durable ? rc : 0;
 }
 
 /* The PoP's slowpaths (docs/redis-keyspace.md): the instances, each one's lease while it runs
@@ -516,6 +540,9 @@ static void call_free(struct sp_server *s, struct sp_call *call)
 		sp_buf_free(&call->leg[l].ok_retx);
 	}
 	sp_buf_free(&call->last_a_final);
+	if (call->answer_sdp.p)
+		memset(call->answer_sdp.p, 0, call->answer_sdp.len);
+	sp_buf_free(&call->answer_sdp);
 	memset(call, 0, sizeof(*call));
 	free(call);
 }
@@ -527,6 +554,8 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 	if (call->state == CS_DONE)
 		return;
 	call->end = sp_now();
+	if (call->answering) /* the caller never had the 200: not answered */
+		call->answer = 0;
 	if (!call->status || status)
 		call->status = status ? status : call->status;
 	copy(call->end_reason, sizeof(call->end_reason), reason);
@@ -801,16 +830,18 @@ static int send_request(struct sp_server *s, struct sp_call *call, int l, const 
 	return rc;
 }
 
-/* Answer orig (a request that came from leg l) with code, optional SDP body. */
-static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const osip_message_t *orig,
-		       int code, const char *reason, const char *body, size_t body_len)
+/* Answer orig (a request that came from leg l) with code, optional SDP body; err_hdr: header
+ * lines of an error response (code >= 300), or NULL. */
+static void answer_leg_hdr(struct sp_server *s, struct sp_call *call, int l,
+			   const osip_message_t *orig, int code, const char *reason,
+			   const char *err_hdr, const char *body, size_t body_len)
 {
 	struct sp_leg *g = &call->leg[l];
 	char extra[256];
 	snprintf(extra, sizeof(extra), "Contact: <sip:poprelay@%s:%u;transport=%s>\r\n",
 		 s->cfg.advertised_host, our_port(s, g->dest.tp), sp_transport_param(g->dest.tp));
 	struct sp_buf b = {0};
-	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : NULL,
+	if (sp_msg_response(&b, orig, code, reason, g->local_tag, code < 300 ? extra : err_hdr,
 			    "application/sdp", body, body_len) == 0)
 		sp_send(s, leg_dest(s, call, l), b.p, b.len);
 	if (g->dest.tp == SP_UDP && code >= 200 && code < 300 && !b.oom &&
@@ -830,6 +861,12 @@ static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const o
 	if (b.p)
 		memset(b.p, 0, b.len);
 	sp_buf_free(&b);
+}
+
+static void answer_leg(struct sp_server *s, struct sp_call *call, int l, const osip_message_t *orig,
+		       int code, const char *reason, const char *body, size_t body_len)
+{
+	answer_leg_hdr(s, call, l, orig, code, reason, NULL, body, body_len);
 }
 
 static void uri_of(osip_from_t *f, char *out, size_t len)
@@ -1862,11 +1899,20 @@ static void cancel_b(struct sp_server *s, struct sp_call *call)
 	}
 }
 
+static void bye_leg(struct sp_server *s, struct sp_call *call, int l);
+
 /* The caller is gone (CANCEL, timeout, flow loss) before an answer: CANCEL the callee and
  * keep the call until its final response (ACKed) or 64*T1, then finish with reason. */
 static void abandon_b(struct sp_server *s, struct sp_call *call, const char *reason,
 		      uint16_t status)
 {
+	if (call->answering) {
+		/* the callee answered (ACKed) while its sessions wait for replicas: a CANCEL
+		 * would not end its dialog, a BYE does */
+		bye_leg(s, call, LEG_B);
+		call_finish(s, call, reason, status);
+		return;
+	}
 	cancel_b(s, call);
 	call->cancelled = true;
 	copy(call->pending_reason, sizeof(call->pending_reason), reason);
@@ -1921,6 +1967,11 @@ static void in_dialog(struct sp_server *s, struct sp_conn *c, struct sp_call *ca
 			bye_leg(s, call, o);
 		}
 		call_finish(s, call, l == LEG_A ? "bye-caller" : "bye-callee", 0);
+		return;
+	}
+	if (call->answering && (!strcmp(method, "INVITE") || !strcmp(method, "UPDATE"))) {
+		/* the caller's dialog is not confirmed yet (its 200 waits for replicas) */
+		sp_respond(s, c, req, 491, NULL);
 		return;
 	}
 	size_t body_len = 0;
@@ -2065,6 +2116,8 @@ static bool codec_common(const struct sp_call *call, int o, const struct sp_sdp_
 	return false;
 }
 
+static void answer_failed(struct sp_server *s, struct sp_call *call);
+
 static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp_txn *t,
 			    osip_message_t *resp)
 {
@@ -2105,6 +2158,21 @@ static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp
 		}
 	}
 	ack_leg(s, call, l, t, true);
+	if (call->state < CS_UP && t->orig && s->cfg.redis_wait_replicas) {
+		/* [redis] wait_replicas: the caller is told the call is up once its sessions
+		 * are on the replicas (a failover must not lose a call it answered). The
+		 * answer waits, with A's INVITE transaction (t). */
+		call->answering = true;
+		call->answer = sp_now();
+		call->status = (uint16_t)resp->status_code;
+		call->answer_code = (uint16_t)resp->status_code;
+		copy(call->answer_reason, sizeof(call->answer_reason), resp->reason_phrase);
+		sp_buf_free(&call->answer_sdp);
+		call->answer_sdp = ans; /* moved: wiped when the call is freed */
+		if (store_sessions(s, call, true) < 0)
+			answer_failed(s, call);
+		return;
+	}
 	if (t->orig)
 		answer_leg(s, call, o, t->orig, resp->status_code, resp->reason_phrase, ans.p,
 			   ans.len);
@@ -2120,8 +2188,60 @@ static void invite_answered(struct sp_server *s, struct sp_call *call, struct sp
 		PR_INFO("call %s answered (%s -> %s)", call->id, call->leg[LEG_A].party,
 			call->leg[LEG_B].party);
 	}
-	store_sessions(s, call);
+	store_sessions(s, call, false);
 	txn_done(t);
+}
+
+/* The sessions of an answered call did not reach the replicas (WAIT fell short, or Redis
+ * failed): they are on the primary only, and a failover would lose a call the caller was
+ * told is up. The call fails cleanly instead: 503 with Retry-After to the caller (it may
+ * try again, here or at its next PoP), BYE to the callee, the sessions ended and the CDR
+ * written unanswered with end_reason redis-wait. */
+static void answer_failed(struct sp_server *s, struct sp_call *call)
+{
+	s->ctr.redis_errors++;
+	s->ctr.redis_unavailable++;
+	PR_ERR("call %s: its media sessions did not reach the replicas (%s): answering the "
+	       "caller 503 (Retry-After %d), BYE to the callee",
+	       call->id, pr_ks_errmsg(), SP_REDIS_RETRY_AFTER_S);
+	char hdr[32];
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", SP_REDIS_RETRY_AFTER_S);
+	struct sp_txn *t = a_invite_txn(call);
+	if (t)
+		answer_leg_hdr(s, call, LEG_A, t->orig, 503, NULL, hdr, NULL, 0);
+	bye_leg(s, call, LEG_B);
+	call_finish(s, call, "redis-wait", 503);
+}
+
+/* The WAIT after an answered call's sessions (store_sessions durable): the caller gets its
+ * answer now, or the call fails (answer_failed). A call ended meanwhile (CANCEL, a BYE, a
+ * flow lost) is gone: its end was written after the sessions. */
+static void answer_durable_done(struct sp_server *s, redisReply *rep, int rc, void *arg)
+{
+	uint64_t seq = *(uint64_t *)arg;
+	free(arg);
+	(void)rep;
+	struct sp_call *call = call_by_seq(s, seq);
+	if (!call || !call->answering)
+		return;
+	if (rc < 0) {
+		answer_failed(s, call);
+		return;
+	}
+	struct sp_txn *t = a_invite_txn(call);
+	if (t)
+		answer_leg(s, call, LEG_A, t->orig, call->answer_code, call->answer_reason,
+			   call->answer_sdp.p, call->answer_sdp.len);
+	call->answering = false;
+	if (call->answer_sdp.p)
+		memset(call->answer_sdp.p, 0, call->answer_sdp.len);
+	sp_buf_free(&call->answer_sdp);
+	call->state = CS_UP;
+	s->ctr.calls_answered++;
+	PR_INFO("call %s answered (%s -> %s)", call->id, call->leg[LEG_A].party,
+		call->leg[LEG_B].party);
+	if (t)
+		txn_done(t);
 }
 
 void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *resp)
@@ -2161,6 +2281,12 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 	if (!strcmp(t->method, "INVITE")) {
 		if (code == 100)
 			return;
+		if (call->answering) { /* its 2xx again (UDP): our ACK again, nothing else */
+			if (code >= 200 && code < 300 && g->ack_cseq)
+				send_request(s, call, l, "ACK", g->remote_target, g->ack_cseq,
+					     g->ack_branch, NULL, NULL, NULL, 0);
+			return;
+		}
 		const char *tt = sp_msg_to_tag(resp);
 		if (tt && !g->remote_tag[0]) {
 			copy(g->remote_tag, sizeof(g->remote_tag), tt);
@@ -2220,7 +2346,7 @@ void sp_call_response(struct sp_server *s, struct sp_conn *c, osip_message_t *re
 			    take_media(s, call, l, &info, &why) == 0)
 				sdp_for(s, call, o, body, bl, &ans);
 			sp_sdp_info_wipe(&info);
-			store_sessions(s, call);
+			store_sessions(s, call, false);
 			body = ans.p;
 			bl = ans.len;
 		} else if (body && resp->content_type && resp->content_type->subtype &&
@@ -2438,7 +2564,10 @@ unsigned sp_call_end_all(struct sp_server *s, const char *reason)
 			bye_leg(s, call, LEG_A);
 			bye_leg(s, call, LEG_B);
 		} else {
-			cancel_b(s, call);
+			if (call->answering) /* answered and ACKed: a BYE ends its dialog */
+				bye_leg(s, call, LEG_B);
+			else
+				cancel_b(s, call);
 			struct sp_txn *t = a_invite_txn(call);
 			if (t)
 				answer_leg(s, call, LEG_A, t->orig, 503, NULL, NULL, 0);
