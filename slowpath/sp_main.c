@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 
 #include <event2/event.h>
@@ -91,7 +92,11 @@ int main(int argc, char **argv)
 		PR_ERR("media port pool: %s", pr_ks_errmsg());
 		return 1;
 	}
-	srv.next_conn_id = (uint64_t)sp_now() << 20; /* ids stay unique across restarts */
+	/* ids unique across restarts and across the PoP's slowpaths (sp_conn_id_base) */
+	uint16_t tag;
+	if (getrandom(&tag, sizeof(tag), 0) != (ssize_t)sizeof(tag))
+		tag = (uint16_t)(getpid() ^ sp_now_ms());
+	srv.next_conn_id = sp_conn_id_base(sp_now(), tag);
 	rc = sp_server_open(&srv);
 	if (rc < 0) {
 		PR_ERR("cannot start: %s", strerror(-rc));

@@ -316,5 +316,16 @@ void sp_stats_stop(struct sp_server *s);
 
 int64_t sp_now(void);
 int64_t sp_now_ms(void);
+/* The first connection id of a slowpath started at now_s (UNIX seconds) with the random
+ * instance tag tag: tag << 48 | now_s << 16, the ids after it counting up from there.
+ * Connection ids reach Redis (a binding's and a dialog's conn_id) and every slowpath of the
+ * PoP looks them up in its own table: two started in the same second differ by their tag
+ * (before, both counted up from now_s << 20 and handed out the same ids, so that one could
+ * route a request over the other's flow number); a restart, later, is apart from its
+ * predecessor's ids even with the same tag unless that one accepted 65,536 connections per
+ * second it ran. 15 bits of tag: an id stays a positive int64 for JSON readers. */
+#define SP_CONN_TAG_MASK 0x7fffu
+#define SP_CONN_SEQ_MASK ((UINT64_C(1) << 48) - 1)
+uint64_t sp_conn_id_base(int64_t now_s, uint16_t tag);
 
 #endif

@@ -38,6 +38,12 @@ int64_t sp_now(void)
 	return (int64_t)time(NULL);
 }
 
+uint64_t sp_conn_id_base(int64_t now_s, uint16_t tag)
+{
+	return (uint64_t)(tag & SP_CONN_TAG_MASK) << 48 |
+	       ((uint64_t)now_s << 16 & SP_CONN_SEQ_MASK);
+}
+
 int64_t sp_now_ms(void)
 {
 	struct timespec ts;
