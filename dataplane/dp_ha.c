@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_telemetry.h>
 
 #include "common/log.h"
@@ -180,6 +181,14 @@ static uint32_t announce_left; /* control only */
 static uint64_t announce_next_ms;
 static uint32_t own_announce_left; /* control only: our own addresses, after a failback */
 static uint64_t own_announce_next_ms;
+/* The last takeover, as this dataplane saw it (dp_ha.h, dp_ha_await_first): from its ask
+ * (a FIFO line or a telemetry request; -1: none, a handover) to the addresses held, and
+ * from then to the first datagram a worker took for them. */
+bool dp_ha_await_first;		 /* control: sets at a takeover; workers: clear it (atomic) */
+static uint64_t asked_at_ms;	 /* control only: the pending takeover's ask, 0: none */
+static int64_t fo_asked_ms = -1; /* control: wo; telemetry: ro (atomic) */
+static uint64_t fo_held_tsc;	 /* control: wo before dp_ha_await_first; telemetry: ro */
+static uint64_t fo_first_tsc;	 /* workers: set once from 0 (CAS); telemetry: ro */
 
 /* Fencing (dp_ha.h). Control only, unless marked: what telemetry reads is atomic. */
 static char own_name[INET6_ADDRSTRLEN];	 /* our [ha] port's primary address: our set */
@@ -228,6 +237,16 @@ static uint64_t fwd_ms;		/* idem: how long it forwarded */
 #define HO_ASK_TIMEOUT_MS 10000 /* the peer takes over within this, or the ask is withdrawn */
 #define HO_ACK_TIMEOUT_MS 2000	/* we announce without the old server's ack after this */
 #define HO_MAC_PX	  "60000"
+
+void dp_ha_first_datagram(const struct dp_port *p, const struct dp_ipaddr *dst)
+{
+	if (!dp_ha_holds(p, dst))
+		return; /* one of ours: the peer's first is still to come */
+	uint64_t none = 0;
+	__atomic_compare_exchange_n(&fo_first_tsc, &none, rte_get_tsc_cycles(), false,
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp_ha_await_first, false, __ATOMIC_RELAXED);
+}
 
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a)
 {
@@ -290,7 +309,13 @@ static void ha_apply(int req, uint64_t now_ms)
 		/* What the features serve on the addresses first, then the addresses: the
 		 * first datagram a worker takes for them finds its allocation. */
 		int64_t n = features_change(false, true);
+		__atomic_store_n(&fo_asked_ms, asked_at_ms ? (int64_t)(now_ms - asked_at_ms) : -1,
+				 __ATOMIC_RELAXED);
+		asked_at_ms = 0;
+		__atomic_store_n(&fo_first_tsc, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fo_held_tsc, rte_get_tsc_cycles(), __ATOMIC_RELAXED);
 		__atomic_store_n(&held, true, __ATOMIC_RELEASE);
+		__atomic_store_n(&dp_ha_await_first, true, __ATOMIC_RELEASE);
 		__atomic_store_n(&taken, n, __ATOMIC_RELAXED);
 		announce_left = hcfg.announce_count;
 		announce_next_ms = now_ms;
@@ -300,6 +325,7 @@ static void ha_apply(int req, uint64_t now_ms)
 		/* The addresses first: the workers stop taking them, then the features let go
 		 * (their tables retire entries after an RCU grace period). */
 		__atomic_store_n(&held, false, __ATOMIC_RELEASE);
+		__atomic_store_n(&dp_ha_await_first, false, __ATOMIC_RELAXED);
 		announce_left = 0;
 		features_change(false, false);
 		__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
@@ -993,6 +1019,7 @@ static void release(uint64_t now_ms)
 {
 	char k_held[96];
 	want_takeover = false;
+	asked_at_ms = 0;
 	__atomic_store_n(&deferring, false, __ATOMIC_RELAXED);
 	hb_wait = false;
 	if (!ack_own)
@@ -1100,6 +1127,8 @@ static unsigned ha_poll(uint64_t now_ms)
 	int req = __atomic_exchange_n(&pending, HA_REQ_NONE, __ATOMIC_ACQ_REL);
 
 	if (req == HA_REQ_TAKEOVER && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
+		if (!want_takeover)
+			asked_at_ms = now_ms;
 		want_takeover = true;
 		check_next_ms = 0;
 	} else if (req == HA_REQ_RELEASE) {
@@ -1148,6 +1177,16 @@ static int tel_status(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "since",
 				  (uint64_t)__atomic_load_n(&since_s, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "start_time", dp_rt.start_time);
+	/* the last takeover: -1 when not known (a handover's has no ask; no datagram yet) */
+	uint64_t t0 = __atomic_load_n(&fo_held_tsc, __ATOMIC_RELAXED);
+	uint64_t t1 = __atomic_load_n(&fo_first_tsc, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_int(d, "takeover_asked_ms",
+				  (int)__atomic_load_n(&fo_asked_ms, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_int(
+	    d, "takeover_first_datagram_us",
+	    t0 && t1 >= t0
+		? (int)RTE_MIN((t1 - t0) * 1000000 / rte_get_tsc_hz(), (uint64_t)INT32_MAX)
+		: -1);
 	rte_tel_data_add_dict_u64(d, "changes", __atomic_load_n(&changes, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "turn_allocations_taken",
 				  (uint64_t)__atomic_load_n(&taken, __ATOMIC_RELAXED));

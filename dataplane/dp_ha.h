@@ -57,6 +57,14 @@ extern struct rte_ether_addr dp_ha_fwd_mac;
 
 /* Whether a is a peer address we hold now on port p (workers and control). */
 bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a);
+
+/* The last takeover's first datagram (`poprelayctl ha status`, "last failover"): control
+ * sets dp_ha_await_first once it holds the peer's addresses; the first worker that takes a
+ * datagram to one of them calls dp_ha_first_datagram, which stamps it (TSC) and clears the
+ * flag. One relaxed load per datagram of the full parse (the peer's addresses never take
+ * the short way in). */
+extern bool dp_ha_await_first;
+void dp_ha_first_datagram(const struct dp_port *p, const struct dp_ipaddr *dst);
 /* Whether a is one of the configured peer addresses, held or not (config checks and
  * features' init; valid after dp_config_load). */
 bool dp_ha_cfg_is_peer(const struct dp_ipaddr *a);

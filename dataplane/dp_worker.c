@@ -223,6 +223,8 @@ static void input_frame(struct dp_worker *w, struct rte_mbuf *m, uint16_t pidx)
 				return;
 			return dp_drop(w, m, DP_DROP_HA_FENCED);
 		}
+		if (unlikely(__atomic_load_n(&dp_ha_await_first, __ATOMIC_RELAXED)))
+			dp_ha_first_datagram(port, &pip->dst);
 		w->stats->udp_in++;
 		return dp_udp_input(w, m, pip);
 	default:

@@ -261,17 +261,29 @@ static void print_redis(json_t *j)
 	}
 }
 
+/* A figure of the dataplane's that is -1 when it does not know it: null. */
+static json_t *known(json_t *s, const char *k)
+{
+	long long v = num(s, k);
+	return v < 0 ? json_null() : json_integer(v);
+}
+
 /* What this dataplane knows of the last failover: when it took the peer's addresses over
- * (held now), how often the peer took ours. It keeps no timestamp of the silence a
- * failover caused, so the gap is "not measured", never a guess. */
+ * (held now), how long from the ask (keepalived's FIFO line or notify) to holding them
+ * (deferrals included), and from then to the first datagram a worker took for them; how
+ * often the peer took ours. The silence the devices saw starts at the peer's death, before
+ * the election that asked: no dataplane sees that, so the gap is "not measured", never a
+ * guess. */
 static json_t *failover_block(json_t *s)
 {
 	bool held = num(s, "held") != 0;
-	return json_pack("{s:I,s:I,s:I,s:s,s:o}", "peer_taken_over_at",
-			 (json_int_t)(held ? num(s, "since") : 0), "own_taken_by_peer",
-			 (json_int_t)num(s, "own_fenced"), "own_failbacks",
-			 (json_int_t)num(s, "own_failbacks"), "own_held_by", str(s, "own_held_by"),
-			 "gap_ms", json_null());
+	return json_pack(
+	    "{s:I,s:o,s:o,s:I,s:I,s:s,s:o}", "peer_taken_over_at",
+	    (json_int_t)(held ? num(s, "since") : 0), "asked_to_held_ms",
+	    held ? known(s, "takeover_asked_ms") : json_null(), "held_to_first_datagram_us",
+	    held ? known(s, "takeover_first_datagram_us") : json_null(), "own_taken_by_peer",
+	    (json_int_t)num(s, "own_fenced"), "own_failbacks", (json_int_t)num(s, "own_failbacks"),
+	    "own_held_by", str(s, "own_held_by"), "gap_ms", json_null());
 }
 
 static void print_failover(json_t *f)
@@ -279,9 +291,20 @@ static void print_failover(json_t *f)
 	char t[32];
 	long long at = num(f, "peer_taken_over_at");
 	ctl_format_time(at, t, sizeof(t));
-	if (at)
-		printf("last failover: took the peer's addresses over at %s", t);
-	else if (str(f, "own_held_by")[0])
+	if (at) {
+		json_t *a = json_object_get(f, "asked_to_held_ms");
+		json_t *d = json_object_get(f, "held_to_first_datagram_us");
+		printf("last failover: took the peer's addresses over at %s (", t);
+		if (json_is_integer(a))
+			printf("held %lld ms after the ask", (long long)json_integer_value(a));
+		else
+			printf("not asked: a handover");
+		if (json_is_integer(d))
+			printf(", the first datagram for them %.1f ms after)",
+			       (double)json_integer_value(d) / 1000);
+		else
+			printf(", no datagram for them yet)");
+	} else if (str(f, "own_held_by")[0])
 		printf("last failover: the peer %s holds our addresses", str(f, "own_held_by"));
 	else
 		printf("last failover: none held now");

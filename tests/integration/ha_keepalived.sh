@@ -19,7 +19,9 @@
 #      after it, finds X held; nobody else asks B's dataplane); the TURN data flows again
 #      through B to the same
 #      relayed address, a Refresh succeeds; the call's media reaches both devices again
-#      through B, each decrypting with the contexts it had (auth_fail and replay 0)
+#      through B, each decrypting with the contexts it had (auth_fail and replay 0); B's
+#      `ha status` says how long from the FIFO's ask to X held (at most 1 s) and from then
+#      to the first datagram for X (at most 500 ms), the gap itself "not measured"
 #   c  A comes back (dataplane and keepalived): its dataplane is fenced (B holds X) and its
 #      poprelay_a does not advertise (track script poprelay_serving failing), so B stays
 #      MASTER and keeps relaying; poprelayctl ha failback on A: A serves X again, its
@@ -163,7 +165,16 @@ for l in open(sys.argv[1]):
 PY
 ha b status >"$tmp/status.out"
 grep -E "^peer +$X +backup +yes " "$tmp/status.out" >/dev/null || pr_fail "ha status: $(cat "$tmp/status.out")"
-pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices"
+# the last failover as B saw it: from the FIFO's ask to X held (the lease's wait included),
+# then to the first datagram a worker took for X (the devices send every 10 ms)
+fo=$(grep "^last failover: took the peer's addresses over at .* (held [0-9]* ms after the ask, the first datagram for them [0-9.]* ms after)" "$tmp/status.out") ||
+	pr_fail "ha status does not say the takeover's figures: $(grep 'last failover' "$tmp/status.out")"
+"$CTL" -c "$tmp/b.conf" --json ha status | python3 -c "
+import json, sys
+f = json.load(sys.stdin)['last_failover']
+ok = 0 <= f['asked_to_held_ms'] <= 1000 and 0 <= f['held_to_first_datagram_us'] <= 500000 and f['gap_ms'] is None
+sys.exit(0 if ok else 1)" || pr_fail "ha status --json last_failover: $("$CTL" -c "$tmp/b.conf" --json ha status | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_failover"])')"
+pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices; ha status: ${fo#*(}"
 
 # c: A comes back fenced, keepalived with it; the failback moves VRRP back
 ip -n hk-a link set hka0 up
