@@ -11,8 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static __thread char ks_err[512];
+
+int pr_ks_slowpath_stats_key(char *out, size_t len, const char *pop, const char *instance)
+{
+	char host[256];
+	if (!instance || !*instance) {
+		if (gethostname(host, sizeof(host)) < 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		instance = host;
+	}
+	int n = snprintf(out, len, "%s%s:%s", PR_KS_STATS_SLOWPATH, pop, instance);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
 
 const char *pr_ks_errmsg(void)
 {

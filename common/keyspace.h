@@ -51,7 +51,7 @@
 #define PR_KS_EVENTS_CHANNEL	"pr:events"
 #define PR_KS_DRAIN_KEY		"pr:drain"
 #define PR_KS_AUDIT_STREAM	"pr:audit"
-#define PR_KS_STATS_SLOWPATH	"pr:stats:slowpath:" /* + pop: the slowpath's counters */
+#define PR_KS_STATS_SLOWPATH	"pr:stats:slowpath:" /* + pop:instance: a slowpath's counters */
 
 #define PR_KS_CDR_TTL_S	    (90 * 86400) /* CDR retention: 3 months */
 #define PR_KS_AUDIT_MAXLEN  1000000	 /* approximate cap of pr:audit (XADD MAXLEN ~) */
@@ -127,6 +127,12 @@ void pr_ks_hash_wipe(struct pr_ks_hash *h);
  * it. */
 struct pr_ks_hash *pr_ks_hash_get(void);
 void pr_ks_hash_put(struct pr_ks_hash *h);
+
+/* A slowpath's stats hash, pr:stats:slowpath:<pop>:<instance> (docs/redis-keyspace.md):
+ * instance is [sip] instance, or this host's name when that is empty or NULL, so that the
+ * slowpaths of one PoP (one per appliance) each have their own and a reader on the same
+ * appliance, with the same configuration, names the same one. 0, or -ENAMETOOLONG. */
+int pr_ks_slowpath_stats_key(char *out, size_t len, const char *pop, const char *instance);
 
 /* Last error message of this thread (static storage; never contains a secret). */
 const char *pr_ks_errmsg(void);

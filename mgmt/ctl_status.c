@@ -307,13 +307,14 @@ static void check_tcp(struct proc *p, const char *what, const char *addr)
 			 what);
 }
 
-/* The slowpath's stats hash (pr:stats:slowpath:<pop>): its age, whether it stopped, its TLS
- * flows. Read while Redis is open; judged with the listener check (sp_judge). */
+/* This appliance's slowpath's stats hash (pr:stats:slowpath:<pop>:<instance>, [sip] pop and
+ * instance, by default the host's name): its age, whether it stopped, its TLS flows. Read
+ * while Redis is open; judged with the listener check (sp_judge). */
 struct sp_seen {
 	bool read;    /* Redis answered */
 	bool present; /* the hash has updated_ms */
 	int64_t age_ms, stopped_ms, tls_flows;
-	char key[PR_KS_NAME_MAX + 32];
+	char key[PR_KS_NAME_MAX + 96];
 };
 
 static void sp_read(struct ctl_ctx *ctx, struct pr_redis *r, struct sp_seen *sp)
@@ -322,8 +323,9 @@ static void sp_read(struct ctl_ctx *ctx, struct pr_redis *r, struct sp_seen *sp)
 	struct timespec now;
 	redisReply *rep;
 
-	snprintf(sp->key, sizeof(sp->key), "%s%.63s", PR_KS_STATS_SLOWPATH,
-		 pop && *pop ? pop : DEFAULT_POP);
+	if (pr_ks_slowpath_stats_key(sp->key, sizeof(sp->key), pop && *pop ? pop : DEFAULT_POP,
+				     ctl_conf_get(ctx, "sip", "instance")) < 0)
+		return;
 	rep = pr_redis_cmd(r, "HMGET %s updated_ms stopped_ms tls_open", sp->key);
 	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
 		int64_t v[3] = {-1, 0, 0};

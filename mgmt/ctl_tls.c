@@ -2,8 +2,8 @@
 /* poprelayctl tls reload: the slowpath reads its certificate and key files again
  * (docs/slowpath.md "TLS"). Like drain and tunables, through Redis: PUBLISH pr:events
  * "tls-reload", which the slowpath's subscriber follows; the outcome is read back from the
- * slowpath's stats hash (pr:stats:slowpath:<pop>), whose tls_reloads or tls_reload_failed
- * grows by one. */
+ * stats hash of this appliance's slowpath (pr:stats:slowpath:<pop>:<instance>), whose
+ * tls_reloads or tls_reload_failed grows by one. */
 #include "mgmt/ctl.h"
 
 #include <errno.h>
@@ -61,7 +61,7 @@ static int counters(struct ctl_ctx *ctx, const char *key, int64_t *ok, int64_t *
 static int tls_reload(struct ctl_ctx *ctx)
 {
 	const char *pop = ctl_conf_get(ctx, "sip", "pop");
-	char key[PR_KS_NAME_MAX + 32];
+	char key[PR_KS_NAME_MAX + 96];
 	int64_t ok0, failed0, ok, failed, t0;
 	const char *result = "no answer";
 	redisReply *r;
@@ -69,7 +69,12 @@ static int tls_reload(struct ctl_ctx *ctx)
 
 	if (!ctl_redis(ctx, &ec))
 		return ec;
-	snprintf(key, sizeof(key), "%s%s", PR_KS_STATS_SLOWPATH, pop && *pop ? pop : "pop1");
+	/* this appliance's slowpath answers for the PoP's (each gets the event) */
+	if (pr_ks_slowpath_stats_key(key, sizeof(key), pop && *pop ? pop : "pop1",
+				     ctl_conf_get(ctx, "sip", "instance")) < 0) {
+		ctl_err(ctx, "[sip] pop and instance: too long");
+		return CTL_EXIT_USAGE;
+	}
 	if (counters(ctx, key, &ok0, &failed0) < 0)
 		goto redis_down;
 	r = pr_redis_cmd(ctx->redis, "PUBLISH %s tls-reload", PR_KS_EVENTS_CHANNEL);

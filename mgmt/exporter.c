@@ -257,6 +257,11 @@ int main(int argc, char **argv)
 	    copy_opt(cfg.pop, sizeof(cfg.pop), conf_or(&ctx, "sip", "pop", EXP_DEFAULT_POP),
 		     "[sip] pop"))
 		return 2;
+	if (pr_ks_slowpath_stats_key(cfg.sp_stats_key, sizeof(cfg.sp_stats_key), cfg.pop,
+				     ctl_conf_get(&ctx, "sip", "instance")) < 0) {
+		fprintf(stderr, "%s: [sip] pop and instance: too long\n", PROG);
+		return 2;
+	}
 	if (!sock_opt) {
 		/* Redis under Sentinel: the primary they name, not the socket */
 		const char *sn = ctl_conf_get(&ctx, "redis", "sentinels");

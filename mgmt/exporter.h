@@ -57,7 +57,9 @@ struct exp_cfg {
 	char redis_user[64];	  /* ACL user, "" for the default user */
 	char redis_passfile[256]; /* "" for no AUTH */
 	char cert[256];		  /* [sip] tls_cert */
-	char pop[64];		  /* [sip] pop: the slowpath's stats are pr:stats:slowpath:<pop> */
+	char pop[64];		  /* [sip] pop */
+	char sp_stats_key[192];	  /* this appliance's slowpath's stats:
+				     pr:stats:slowpath:<pop>:<instance> */
 	char ha_peer[64];	  /* the [ha] peer's set (ha_peer_name), "" without [ha] peer */
 	int replicas_wanted;	  /* [redis] wait_replicas, else 1 under sentinels, else 0 */
 	struct exp_alarm_cfg alarms;

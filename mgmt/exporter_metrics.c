@@ -329,7 +329,8 @@ static void read_calls(struct pr_redis *r, struct exp_scrape *s)
 	freeReplyObject(arr);
 }
 
-/* ---- the slowpath's stats hash (pr:stats:slowpath:<pop>, docs/slowpath.md) ---- */
+/* ---- this appliance's slowpath's stats hash (pr:stats:slowpath:<pop>:<instance>,
+ * docs/slowpath.md) ---- */
 /* The fields rendered, read by one pipelined HGET each (the exporter's ACL user may HGET,
  * not HGETALL): one round trip. */
 static const char *const sps_fields[] = {
@@ -436,7 +437,7 @@ static int64_t spv(const struct sp_stats *st, const char *field)
 	abort();
 }
 
-static void read_slowpath(struct pr_redis *r, struct exp_scrape *s, const char *pop,
+static void read_slowpath(struct pr_redis *r, struct exp_scrape *s, const char *key,
 			  struct sp_stats *st)
 {
 	redisContext *c = pr_redis_ctx(r);
@@ -446,7 +447,7 @@ static void read_slowpath(struct pr_redis *r, struct exp_scrape *s, const char *
 	if (!s->redis_up)
 		return;
 	for (i = 0; i < SPS_N; i++)
-		redisAppendCommand(c, "HGET %s%s %s", PR_KS_STATS_SLOWPATH, pop, sps_fields[i]);
+		redisAppendCommand(c, "HGET %s %s", key, sps_fields[i]);
 	for (i = 0; i < SPS_N; i++) {
 		redisReply *rep = NULL;
 		char *end;
@@ -661,7 +662,7 @@ static void read_redis(const struct exp_cfg *cfg, struct exp_scrape *s, struct s
 	read_calls(r, s);
 	s->cdrs = rint_cmd(r, s, "ZCARD %s", PR_KS_CDRS_KEY, NULL);
 	exp_read_ports_pool(r, s);
-	read_slowpath(r, s, cfg->pop, st);
+	read_slowpath(r, s, cfg->sp_stats_key, st);
 out:
 	pr_redis_close(r);
 }

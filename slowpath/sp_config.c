@@ -243,6 +243,15 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 {
 	if (!strcmp(k, "pop"))
 		return set_str(c->pop, sizeof(c->pop), v);
+	if (!strcmp(k, "instance")) {
+		/* a Redis key's last part: letters, digits, '.', '_', '-' */
+		if (!*v ||
+		    strspn(v,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			strlen(v))
+			return -EINVAL;
+		return set_str(c->instance, sizeof(c->instance), v);
+	}
 	if (!strcmp(k, "tls_listen"))
 		return parse_hostport(v, c->tls_addr, sizeof(c->tls_addr), &c->tls_port);
 	if (!strcmp(k, "listen"))

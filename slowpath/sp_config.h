@@ -44,6 +44,7 @@ struct sp_config {
 	uint32_t redis_wait_replicas, redis_wait_timeout_ms;
 	/* [sip] */
 	char pop[64];
+	char instance[64]; /* names its stats hash among the PoP's slowpaths; "": the host's */
 	char tls_addr[64];
 	uint16_t tls_port; /* 0 disables the TLS listener */
 	char plain_addr[64];

@@ -137,7 +137,7 @@ struct sp_server {
 	struct event *ev_stats;		     /* sp_stats.c: every second */
 	int64_t stats_started_ms;	     /* published as started_ms */
 	bool stats_failing;		     /* the last publication failed (logged once) */
-	char stats_key[PR_KS_NAME_MAX + 32]; /* pr:stats:slowpath:<pop> */
+	char stats_key[PR_KS_NAME_MAX + 96]; /* pr:stats:slowpath:<pop>:<instance> */
 	struct pr_redis *redis;		     /* synchronous: start, restore, off-net, stats, ... */
 	struct sp_aredis *ar;		     /* sp_redis.c: asynchronous: REGISTER, TLS INVITE */
 	struct sp_nonce_ctx nonce;
@@ -308,9 +308,10 @@ bool sp_drain_refuse(struct sp_server *s, struct sp_conn *c, const osip_message_
 void sp_drain_tick(struct sp_server *s, int64_t now_ms);
 void sp_drain_stop(struct sp_server *s);
 
-/* sp_stats.c: the counters into Redis (hash pr:stats:slowpath:<pop>, docs/slowpath.md) at
- * start and every second after, one HSET each; stop publishes a last time with stopped_ms
- * set (a clean stop reads as down at once, not after the hash goes stale). */
+/* sp_stats.c: the counters into Redis (hash pr:stats:slowpath:<pop>:<instance>,
+ * docs/slowpath.md) at start and every second after, one HSET each; stop publishes a last
+ * time with stopped_ms set (a clean stop reads as down at once, not after the hash goes
+ * stale). */
 int sp_stats_start(struct sp_server *s);
 void sp_stats_stop(struct sp_server *s);
 

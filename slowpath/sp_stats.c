@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The slowpath's statistics channel: every counter of struct sp_counters, and pid,
- * started_ms, updated_ms, stopped_ms, written to the hash pr:stats:slowpath:<pop> once a
- * second by one HSET (docs/slowpath.md). poprelay-exporter renders them and judges the
- * slowpath up while updated_ms is fresh; `poprelayctl status` shows their age.
+ * started_ms, updated_ms, stopped_ms and instance (its name among the PoP's slowpaths,
+ * pr:slowpath:*), written to the hash pr:stats:slowpath:<pop>:<[sip] instance, default the
+ * host's name> once a second by one HSET (docs/slowpath.md): one hash per slowpath, where
+ * the PoP's slowpaths overwrote each other's counters in one before. poprelay-exporter renders them
+ * and judges the slowpath up while updated_ms is fresh; `poprelayctl status` shows their age.
  *
  * One HSET per second on the synchronous connection the slowpath already uses for its
  * other Redis calls: it blocks the loop no longer than any of those (the connection's
@@ -12,6 +14,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,8 +110,9 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* scalars, tls_open, per-method and per-class counts, calls_active, 4 process fields */
-#define STATS_FIELDS (sp_n_counter_fields + 1 + SP_REQ_METHODS + 12 + 1 + 4)
+/* scalars, tls_open, per-method and per-class counts, calls_active, 4 process fields,
+ * instance */
+#define STATS_FIELDS (sp_n_counter_fields + 1 + SP_REQ_METHODS + 12 + 1 + 4 + 1)
 #define STATS_MAX    100
 
 static void publish(struct sp_server *s, int64_t stopped_ms)
@@ -149,6 +153,11 @@ static void publish(struct sp_server *s, int64_t stopped_ms)
 		argv[2 + 2 * i] = names[i];
 		argv[3 + 2 * i] = vals[i];
 	}
+	if (s->sp_id[0]) {
+		argv[2 + 2 * n] = "instance";
+		argv[3 + 2 * n] = s->sp_id;
+		n++;
+	}
 	redisReply *rep = pr_redis_cmdargv(s->redis, (int)(2 + 2 * n), argv, NULL);
 	bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
 	if (!ok) {
@@ -164,6 +173,37 @@ static void publish(struct sp_server *s, int64_t stopped_ms)
 	freeReplyObject(rep);
 }
 
+/* Two live slowpaths with one [sip] instance (by default the host's name: two on one host,
+ * or two hosts of one name) would overwrite each other's counters again: said at the start
+ * when the hash was written within the lease by another instance whose lease lives (or by
+ * this appliance's previous slowpath, killed less than a lease ago). */
+static void another_writer(struct sp_server *s)
+{
+	redisReply *r =
+	    pr_redis_cmd(s->redis, "HMGET %s updated_ms stopped_ms instance", s->stats_key);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[2]->type != REDIS_REPLY_STRING || !s->sp_id[0]) {
+		freeReplyObject(r);
+		return;
+	}
+	int64_t age = wall_ms() - strtoll(r->element[0]->str, NULL, 10);
+	bool stopped =
+	    r->element[1]->type == REDIS_REPLY_STRING && strtoll(r->element[1]->str, NULL, 10) != 0;
+	char other[80];
+	snprintf(other, sizeof(other), "%s", r->element[2]->str);
+	freeReplyObject(r);
+	if (stopped || age > SP_LEASE_MS || !strcmp(other, s->sp_id))
+		return;
+	r = pr_redis_cmd(s->redis, "EXISTS pr:slowpath:alive:%s", other);
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+		PR_WARN("stats: %s was written %.1f s ago by the live slowpath instance %s: unless "
+			"that was this appliance's previous slowpath, two slowpaths share [sip] "
+			"instance and overwrite each other's counters (give each its own)",
+			s->stats_key, (double)age / 1000, other);
+	freeReplyObject(r);
+}
+
 static void stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -174,8 +214,11 @@ int sp_stats_start(struct sp_server *s)
 {
 	if (STATS_FIELDS > STATS_MAX)
 		return -EOVERFLOW;
-	snprintf(s->stats_key, sizeof(s->stats_key), "%s%s", PR_KS_STATS_SLOWPATH, s->cfg.pop);
+	if (pr_ks_slowpath_stats_key(s->stats_key, sizeof(s->stats_key), s->cfg.pop,
+				     s->cfg.instance) < 0)
+		return -ENAMETOOLONG;
 	s->stats_started_ms = wall_ms();
+	another_writer(s);
 	struct timeval sec = {.tv_sec = 1};
 	s->ev_stats = event_new(s->base, -1, EV_PERSIST, stats_cb, s);
 	if (!s->ev_stats)

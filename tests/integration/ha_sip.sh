@@ -12,7 +12,9 @@
 # only: no dataplane runs (media_addr is V; the call's sessions are written to Redis and
 # nobody relays them). Scenarios, each "ok: ...":
 #   a  both slowpaths run, B on V before V is its host's (freebind; its log says so), A's
-#      keepalived MASTER of poprelay_sip (V on A's interface), B's BACKUP; alice and bob
+#      keepalived MASTER of poprelay_sip (V on A's interface), B's BACKUP (each slowpath,
+#      [sip] instance sp-a / sp-b, writes its counters to its own pr:stats:slowpath:pop1:sp-NAME
+#      hash: its pid and instance); alice and bob
 #      registered through A (A's log), with outbound; alice calls bob, who answers (the
 #      call's dialog record held by A: in pr:slowpath:calls:<A's instance>); carol calls
 #      dave (answermode manual: his phone rings, nobody answers): that call's setup record
@@ -89,7 +91,10 @@ sp_user_add "$D" dave "$SP_PW_dave"
 
 sp_run() { # NAME: a slowpath in NS-NAME on the shared sp.conf, log NAME-sp.log, pid in NAME-sp.pid
 	local n=$1 pid i
-	ip netns exec $NS-$n "$BUILD/poprelay-slowpath" -c "$D/sp.conf" -v >"$D/$n-sp.log" 2>&1 &
+	# each appliance's own [sip] instance (both run on this one host, whose name would
+	# otherwise name both stats hashes)
+	sed "/^\[sip\]/a instance = sp-$n" "$D/sp.conf" >"$D/$n-sp.conf"
+	ip netns exec $NS-$n "$BUILD/poprelay-slowpath" -c "$D/$n-sp.conf" -v >"$D/$n-sp.log" 2>&1 &
 	pid=$!
 	echo $pid >"$D/$n-sp.pid"
 	eval "SP_$n=$pid"
@@ -135,6 +140,16 @@ if [ "$FREEBIND" = yes ]; then
 		pr_fail "B's slowpath does not say it listens on $V before it is B's: $(grep listening "$D/b-sp.log")"
 fi
 echo "ok: slowpaths A and B listen on $V:5061 (B's log: $(grep -o "listening on $V:5061/tcp before[^:]*" "$D/b-sp.log"))"
+# each slowpath's counters in a hash of its own (before, both wrote pr:stats:slowpath:pop1)
+for n in a b; do
+	k=pr:stats:slowpath:pop1:sp-$n
+	id=$(grep -o 'slowpath instance [^ ]*' "$D/$n-sp.log" | head -1 | cut -d' ' -f3)
+	pr_wait_for 3 sh -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET $k pid)\" = $(eval echo \$SP_$n) ]" ||
+		pr_fail "$k: pid '$(R HGET $k pid)', not slowpath $n's $(eval echo \$SP_$n)"
+	[ -n "$id" ] && [ "$(R HGET $k instance)" = "$id" ] || pr_fail "$k: instance '$(R HGET $k instance)', not $n's '$id'"
+done
+[ "$(R EXISTS pr:stats:slowpath:pop1)" = 0 ] || pr_fail "the PoP-wide pr:stats:slowpath:pop1 was written"
+echo "ok: each slowpath's counters in its own hash: pr:stats:slowpath:pop1:sp-a (pid $SP_a), :sp-b (pid $SP_b)"
 if [ "$KA_SIP" = yes ]; then
 	ka_run $NS-a a
 	ka_run $NS-b b

@@ -42,7 +42,7 @@ f=$(sed -n 's/.* reg_auth_failed=\([0-9]*\).*/\1/p' <<<"$line")
 [ "${f:-0}" = 1 ] || pr_fail "reg_auth_failed ${f:-missing}, expected 1: the wrong password of a flow closed while Redis slept"
 grep -q "auth: wrong credentials for user bob" "$D/sp.log" || pr_fail "no log line for the closed flow's wrong password"
 # the stats hash is written again after the restart (one HSET a second)
-pr_wait_for 3 sh -c "[ \"\$($R HGET pr:stats:slowpath:pop1 redis_unavailable)\" -ge 4 ]" ||
+pr_wait_for 3 sh -c "[ \"\$($R HGET pr:stats:slowpath:pop1:$(hostname) redis_unavailable)\" -ge 4 ]" ||
 	pr_fail "the stats hash does not show redis_unavailable after Redis came back"
-echo "ok: counters redis_unavailable=$n, in the log and in pr:stats:slowpath:pop1; reg_auth_failed=$f (a flow closed while Redis slept)"
+echo "ok: counters redis_unavailable=$n, in the log and in pr:stats:slowpath:pop1:$(hostname); reg_auth_failed=$f (a flow closed while Redis slept)"
 echo PASS

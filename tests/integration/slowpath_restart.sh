@@ -149,9 +149,9 @@ T_START=$(date +%s)
 grep -q "restore: 1 dialogs restored from Redis, 1 ended" "$D/sp.log" ||
 	{ grep restore "$D/sp.log" >&2; ce_fail "the restarted slowpath did not log 1 restored, 1 ended"; }
 echo "ok: restarted: $(grep -o 'restore: 1 dialogs.*' "$D/sp.log")"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 calls_restored)\" = 1 ]" ||
-	ce_fail "calls_restored is $(R HGET pr:stats:slowpath:pop1 calls_restored), not 1"
-[ "$(R HGET pr:stats:slowpath:pop1 calls_restore_ended)" = 1 ] || ce_fail "calls_restore_ended is not 1"
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) calls_restored)\" = 1 ]" ||
+	ce_fail "calls_restored is $(R HGET pr:stats:slowpath:pop1:$(hostname) calls_restored), not 1"
+[ "$(R HGET pr:stats:slowpath:pop1:$(hostname) calls_restore_ended)" = 1 ] || ce_fail "calls_restore_ended is not 1"
 [ "$(R EXISTS "pr:dialog:$ID2")" = 0 ] && [ "$(R ZSCORE pr:dialogs "$ID2")" = "" ] ||
 	ce_fail "call 2's dialog record is still there"
 [ "$(R HGET "pr:cdr:$ID2" end_reason)" = restore-no-media ] ||

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The slowpath's statistics channel end to end: the slowpath (with the slowpath ACL user of
-# images/poprelay-setup-redis) writes pr:stats:slowpath:<pop> every second, poprelay-exporter
+# images/poprelay-setup-redis) writes pr:stats:slowpath:<pop>:<instance> (no [sip]
+# instance: the host's name) every second, poprelay-exporter
 # (with the exporter ACL user) renders it, `poprelayctl status` judges the slowpath by it.
 # TLS REGISTERs must move the TLS flows gauge and the request, response and registration
 # counters; promtool must accept every scrape and every family be documented; a frozen
@@ -50,7 +51,7 @@ for u in alice bob carol; do
 	v=SP_PW_$u
 	sp_user_add "$D" $u "${!v}"
 done
-KEY=pr:stats:slowpath:pop1
+KEY=pr:stats:slowpath:pop1:$(hostname)
 [ "$($R HGET $KEY pid)" = "$SP_PID" ] || pr_fail "$KEY pid: '$($R HGET $KEY pid)', expected $SP_PID"
 
 # no dataplane here: a prefix with no telemetry socket

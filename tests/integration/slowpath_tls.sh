@@ -43,7 +43,7 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'
 served_fp() {
 	sc -tls1_3 </dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'
 }
-spstat() { redis-cli -s "$D/redis.sock" HGET pr:stats:slowpath:pop1 "$1"; }
+spstat() { redis-cli -s "$D/redis.sock" HGET pr:stats:slowpath:pop1:$(hostname) "$1"; }
 # newcert NAME rsa|ec: a certificate for 127.0.0.1 signed by the test CA
 newcert() {
 	local n=$1 alg=$2
@@ -107,7 +107,7 @@ read -r -t 300 line <&"${FLOWS[0]}" || { cat "$D/flows.err" >&2; tail "$D/sp.log
 [ "$line" = "open $NFLOWS" ] || pr_fail "tls_flows.py: $line"
 r=$(flows check)
 [ "$r" = "ok $NFLOWS $FP1" ] || pr_fail "before the reload: $r"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1 tls_open)\" -ge $NFLOWS ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1:$(hostname) tls_open)\" -ge $NFLOWS ]" ||
 	pr_fail "tls_open $(spstat tls_open) < $NFLOWS"
 echo "ok: $NFLOWS flows up, all answer"
 newcert ec2 ec
@@ -126,7 +126,7 @@ out=$(sc -tls1_2 -sess_in "$D/sess_reload")
 grep -q "^Reused, TLSv1.2" <<<"$out" || { echo "$out" >&2; pr_fail "a ticket from before the reload does not resume"; }
 r=$(flows check)
 [ "$r" = "ok $NFLOWS $FP1" ] || pr_fail "after SIGHUP the old flows: $r"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1 tls_reloads)\" = 1 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1:$(hostname) tls_reloads)\" = 1 ]" ||
 	pr_fail "tls_reloads $(spstat tls_reloads), expected 1"
 echo "ok: SIGHUP: new certificate for new handshakes, $NFLOWS old flows all up and answering"
 
@@ -164,7 +164,7 @@ grep "TLS reload (poprelayctl) refused" "$D/sp.log" | grep -q "\[sip\] tls_key: 
 [ "$(served_fp)" = "$FP3" ] || pr_fail "after a refused reload the certificate in force changed"
 r=$(flows check)
 [ "$r" = "ok $NFLOWS $FP1" ] || pr_fail "after the refused reloads the old flows: $r"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1 tls_reload_failed)\" = 2 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s $D/redis.sock HGET pr:stats:slowpath:pop1:$(hostname) tls_reload_failed)\" = 2 ]" ||
 	pr_fail "tls_reload_failed $(spstat tls_reload_failed), expected 2"
 [ "$(spstat tls_reloads)" = 2 ] || pr_fail "tls_reloads $(spstat tls_reloads) after refusals"
 cp "$D/good.key" "$D/server.key"

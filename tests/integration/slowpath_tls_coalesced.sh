@@ -32,8 +32,8 @@ for c in finished+first two many split tls12 backpressure; do
 done
 
 # every flow closed by the client is gone, and nothing counted as a TLS failure
-spstat() { redis-cli -s "$D/redis.sock" HGET pr:stats:slowpath:pop1 "$1"; }
-pr_wait_for 5 sh -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 conns_open)\" = 0 ]" ||
+spstat() { redis-cli -s "$D/redis.sock" HGET pr:stats:slowpath:pop1:$(hostname) "$1"; }
+pr_wait_for 5 sh -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) conns_open)\" = 0 ]" ||
 	pr_fail "flows still open after the client closed them: $(spstat conns_open)"
 [ "$(spstat tls_failed)" = 0 ] || pr_fail "tls_failed = $(spstat tls_failed)"
 echo "PASS"

@@ -50,7 +50,7 @@ R() { redis-cli -s "$D/redis.sock" "$@"; }
 # a call to a browser needs our DTLS certificate's fingerprint (written by the DTLS process,
 # which this test does not run)
 R SET pr:dtls:fingerprint "sha-256 $(openssl rand -hex 32 | sed 's/../&:/g; s/:$//' | tr a-f A-F)" >/dev/null
-spstat() { R HGET pr:stats:slowpath:pop1 "$1"; }
+spstat() { R HGET pr:stats:slowpath:pop1:$(hostname) "$1"; }
 UA() { # user password seconds [reject]: the JsSIP UA in sw-dev, output on stdout
 	ip netns exec sw-dev node "$NODE_DIR/wss_ua.js" "wss://$SP_ADDR:$WSS" "$1" "$2" "$ORIGIN" \
 		"$D/ca.crt" "$3" ${4:+"$4"}
@@ -60,7 +60,7 @@ UA() { # user password seconds [reject]: the JsSIP UA in sw-dev, output on stdou
 UA carol wrong-password 4 >"$D/ua_bad.log" 2>&1 && { cat "$D/ua_bad.log"; pr_fail "registered with a wrong password"; }
 grep -q "^registration_failed" "$D/ua_bad.log" || { cat "$D/ua_bad.log"; tail -20 "$D/sp.log"; pr_fail "no registration failure seen by JsSIP"; }
 [ "$(R EXISTS pr:reg:carol)" = 0 ] || pr_fail "a binding was stored for a wrong password"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 reg_auth_failed)\" -ge 1 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) reg_auth_failed)\" -ge 1 ]" ||
 	pr_fail "reg_auth_failed $(spstat reg_auth_failed), expected >= 1"
 echo "ok: wrong password refused ($(grep ^registration_failed "$D/ua_bad.log" | head -1))"
 
@@ -77,7 +77,7 @@ contact=$(R HGET pr:reg:carol contact)
 "$BUILD/poprelayctl" -c "$D/sp.conf" -s "$D/redis.sock" user show carol >"$D/show.txt" || pr_fail "poprelayctl user show"
 grep -q "wss" "$D/show.txt" || { cat "$D/show.txt"; pr_fail "poprelayctl user show carol does not say wss"; }
 # the stats hash is written once a second
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 ws_upgrades)\" = 2 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) ws_upgrades)\" = 2 ]" ||
 	pr_fail "ws_upgrades $(spstat ws_upgrades), expected 2"
 [ "$(spstat ws_open)" = 1 ] || pr_fail "ws_open $(spstat ws_open), expected 1"
 echo "ok: carol registered over wss: $contact"
@@ -124,7 +124,7 @@ echo "ok: CDR $cdr alice -> carol, carol's 486 went back to alice"
 # 3. hostile upgrades and frames
 ip netns exec sw-dev python3 "$SP_DIR/wss_hostile.py" $SP_ADDR $WSS "$D/ca.crt" "$ORIGIN" $MAXMSG ||
 	{ tail -20 "$D/sp.log"; pr_fail "hostile WebSocket cases"; }
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 ws_close_1009)\" = 1 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) ws_close_1009)\" = 1 ]" ||
 	pr_fail "ws_close_1009 $(spstat ws_close_1009)"
 for kv in ws_refused_origin=2 ws_refused_protocol=1 ws_refused_version=1 ws_close_1002=3 \
 	ws_close_1007=1 ws_close_1009=1 ws_pongs_tx=1; do
@@ -164,9 +164,9 @@ echo "ok: the exporter renders the WebSocket counters"
 
 # 4. the UA stops (its WebSocket closes): the flow is gone, the binding routes nowhere
 wait $UAPID
-pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 ws_open)\" = 0 ]" ||
+pr_wait_for 5 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) ws_open)\" = 0 ]" ||
 	pr_fail "ws_open $(spstat ws_open) after the UA left"
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 conns_open)\" = 0 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) conns_open)\" = 0 ]" ||
 	pr_fail "conns_open $(spstat conns_open) after every client left"
 echo "ok: the WebSocket's close dropped the flow"
 kill -0 "$SP_PID" || pr_fail "slowpath died"

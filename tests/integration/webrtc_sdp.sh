@@ -49,7 +49,7 @@ sp_start "$D"
 sp_user_add "$D" alice "$SP_PW_alice"
 sp_user_add "$D" carol "$SP_PW_carol"
 R() { redis-cli -s "$D/redis.sock" "$@"; }
-spstat() { R HGET pr:stats:slowpath:pop1 "$1"; }
+spstat() { R HGET pr:stats:slowpath:pop1:$(hostname) "$1"; }
 OUR_FPR="sha-256 $(openssl rand -hex 32 | sed 's/../&:/g; s/:$//' | tr a-f A-F)"
 BR_FPR="sha-256 $(openssl rand -hex 32 | sed 's/../&:/g; s/:$//' | tr a-f A-F)"
 BR_UFRAG=Br0w
@@ -229,7 +229,7 @@ echo "ok: a browser offer without a=fingerprint: 488"
 R DEL pr:dtls:fingerprint >/dev/null
 UA carol 5 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer.sdp" >"$D/ua4.log" 2>&1
 grep -q "^failed .* 503" "$D/ua4.log" || { cat "$D/ua4.log"; tail -10 "$D/sp.log"; pr_fail "no 503 without pr:dtls:fingerprint"; }
-pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1 calls_refused_no_dtls)\" = 1 ]" ||
+pr_wait_for 3 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:stats:slowpath:pop1:$(hostname) calls_refused_no_dtls)\" = 1 ]" ||
 	pr_fail "calls_refused_no_dtls $(spstat calls_refused_no_dtls), want 1"
 echo "ok: no DTLS fingerprint: 503, calls_refused_no_dtls 1"
 kill $ALICE 2>/dev/null; wait $ALICE 2>/dev/null
