@@ -24,8 +24,9 @@
 #      (tests/integration/ha/gaps.py on captures of what reached it from X) under 2 s;
 #      B's dataplane relays the session
 #   d  TURN: the data goes on through B from the same relayed address, a Refresh succeeds;
-#      its gap under 2 s (measured, 5 runs: 480-1350 ms at the devices, TURN 490-1510 ms, the slowest with load 10-14;
-#      tests/bench/ha_failover.sh measures the gaps against their 1 s target)
+#      its gap under 2 s (measured, 5 runs: 480-1350 ms at the devices, TURN 490-1510 ms,
+#      the slowest with a load of 10-14; tests/bench/ha_failover.sh measures the gaps
+#      against their 1 s target)
 #   e  the storm: 30 devices had REGISTERs acknowledged before the kill and after it
 #      (through B), and each ended on an acknowledged one; 10 more registered once through A
 #      before the kill and said nothing since (their flows died with A); after B took A's
