@@ -12,16 +12,23 @@
  *   ha failback           ours held by the peer: ask it to give them back, then serve them
  *                         (the peer serves them until we do, then forwards what still
  *                         reaches it to us)
+ *   ha sip-may-serve ADDRESS
+ *                         the track script of keepalived's SIP instance: whether this
+ *                         appliance may hold the slowpath's service address (fencing in a
+ *                         VRRP split, docs/scaling.md "Split brain and failback")
  *
  * The drain handover (poprelayctl drain --handover, undrain) is here too: ctl_ha_handover,
  * ctl_ha_undrain (docs/scaling.md, "Drain handover").
  *
  * The dataplane is the only writer of its state: takeover and release go over its
  * telemetry socket (/poprelay/ha/...), and this waits until its status shows the change. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +38,111 @@
 #include "mgmt/ha_redis.h"
 #include "mgmt/telemetry_client.h"
 
+/* ---- the slowpath's service address (keepalived's own virtual address) --------------- */
+
+/* The holder record pr:ha:sip:<address> names the appliance that holds the address by its
+ * slowpath's stats name ([sip] instance, by default the host's name). Another appliance
+ * holds it while that slowpath's lease (pr:slowpath:alive:<its instance>, found in its stats
+ * hash) lives: then we may not. Otherwise we may; if the address is on this host (our
+ * keepalived is MASTER) we claim it, and if it is not but the record names us (we became
+ * BACKUP or FAULT) we let it go. One script: two appliances' checks are run one after the
+ * other by Redis. Returns {may, holder}. */
+static const char SIP_FENCE_LUA[] =
+    "local h = redis.call('GET', KEYS[1])\n"
+    "if h and h ~= ARGV[1] then\n"
+    "  local id = redis.call('HGET', ARGV[3] .. h, 'instance')\n"
+    "  if id and redis.call('EXISTS', 'pr:slowpath:alive:' .. id) == 1 then return {0, h} end\n"
+    "end\n"
+    "if ARGV[2] == '1' then\n"
+    "  if h ~= ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) end\n"
+    "  return {1, ARGV[1]}\n"
+    "end\n"
+    "if h == ARGV[1] then redis.call('DEL', KEYS[1]) return {1, ''} end\n"
+    "return {1, h or ''}\n";
+
+/* 1 when addr is an address of this host (its network namespace), 0 when not, -1 on error */
+static int addr_is_local(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		len = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		len = sizeof(*a6);
+	} else {
+		return -2;
+	}
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int rc = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 1 : errno == EADDRNOTAVAIL ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static int do_sip_may_serve(struct ctl_ctx *ctx, const char *addr)
+{
+	const char *pop = ctl_conf_get(ctx, "sip", "pop");
+	char me[PR_KS_NAME_MAX + 96], key[PR_KS_NAME_MAX + 96], prefix[PR_KS_NAME_MAX + 96];
+	int local = addr_is_local(addr), ec;
+
+	if (local == -2) {
+		ctl_err(ctx, "ha sip-may-serve: \"%s\" is not an IPv4 or IPv6 address", addr);
+		return CTL_EXIT_USAGE;
+	}
+	if (local < 0) {
+		ctl_err(ctx, "ha sip-may-serve: cannot tell whether %s is ours: %s", addr,
+			strerror(errno));
+		return CTL_EXIT_ERR;
+	}
+	/* our stats hash's name: pr:stats:slowpath:<pop>:<instance>; the prefix up to the
+	 * instance is the PoP's */
+	if (pr_ks_slowpath_stats_key(key, sizeof(key), pop && *pop ? pop : "pop1",
+				     ctl_conf_get(ctx, "sip", "instance")) < 0) {
+		ctl_err(ctx, "[sip] pop and instance: too long");
+		return CTL_EXIT_USAGE;
+	}
+	size_t plen = strlen("pr:stats:slowpath:") + strlen(pop && *pop ? pop : "pop1") + 1;
+	if (plen >= strlen(key)) {
+		ctl_err(ctx, "[sip] instance: empty");
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)plen, key);
+	snprintf(me, sizeof(me), "%s", key + plen);
+	snprintf(key, sizeof(key), "pr:ha:sip:%s", addr);
+	struct pr_redis *r = ctl_redis(ctx, &ec);
+	if (!r) {
+		/* as a dataplane's takeover without Redis: the peer cannot be asked, and a dead
+		 * appliance with Redis away would otherwise never be replaced (unfenced) */
+		printf("%s: redis unreachable: may serve, unfenced\n", addr);
+		return CTL_EXIT_OK;
+	}
+	redisReply *rep = pr_redis_cmd(r, "EVAL %s 1 %s %s %s %s", SIP_FENCE_LUA, key, me,
+				       local ? "1" : "0", prefix);
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		printf("%s: redis did not answer the check (%s): may serve, unfenced\n", addr,
+		       rep && rep->type == REDIS_REPLY_ERROR ? rep->str : pr_redis_errmsg(r));
+		freeReplyObject(rep);
+		return CTL_EXIT_OK;
+	}
+	bool may = rep->element[0]->integer == 1;
+	const char *h = rep->element[1]->type == REDIS_REPLY_STRING ? rep->element[1]->str : "";
+	if (!may)
+		printf("%s: held by %s, whose slowpath's lease lives: not here\n", addr, h);
+	else if (local)
+		printf("%s: ours (%s)\n", addr, me);
+	else
+		printf("%s: may serve (held by %s)\n", addr, *h ? h : "nobody");
+	freeReplyObject(rep);
+	return may ? CTL_EXIT_OK : CTL_EXIT_ERR;
+}
+
 int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_ha_handover(struct ctl_ctx *ctx);
 int ctl_ha_undrain(struct ctl_ctx *ctx, bool *done);
@@ -39,7 +151,7 @@ static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 {
 	fprintf(
 	    out,
-	    "usage: %s ha status | takeover | release | failback\n"
+	    "usage: %s ha status | takeover | release | failback | sip-may-serve ADDRESS\n"
 	    "  status     ours and the peer's address sets: held, since, TURN allocations,\n"
 	    "             fencing (our addresses served, the peer's lease, deferred takeovers),\n"
 	    "             the redis primary and its replicas' lag, the last failover\n"
@@ -49,6 +161,10 @@ static void ha_usage(FILE *out, const struct ctl_ctx *ctx)
 	    "  failback   our own addresses, held by the peer: ask it to give them back, and\n"
 	    "             serve them again (the peer serves them until we do and forwards what\n"
 	    "             still reaches it to us for [ha] handover_quiet_ms: no packet lost)\n"
+	    "  sip-may-serve ADDRESS\n"
+	    "             keepalived's track script for the slowpath's service address: exit 0\n"
+	    "             when this appliance may hold it (no other appliance whose slowpath's\n"
+	    "             lease lives holds it; claims it while it is on this host), 1 when not\n"
 	    "A planned handover of our own addresses to the peer is 'poprelayctl drain\n"
 	    "--handover'; 'poprelayctl undrain' takes them back (as failback).\n",
 	    ctx->prog);
@@ -641,6 +757,13 @@ int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv)
 		ha_usage(argc < 2 ? stderr : stdout, ctx);
 		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	}
+	if (strcmp(argv[1], "sip-may-serve") == 0) {
+		if (argc != 3) {
+			ctl_err(ctx, "ha sip-may-serve: one argument, the SIP service address");
+			return CTL_EXIT_USAGE;
+		}
+		return do_sip_may_serve(ctx, argv[2]);
+	}
 	if (argc > 2) {
 		ctl_err(ctx, "ha %s: unexpected argument \"%s\"", argv[1], argv[2]);
 		return CTL_EXIT_USAGE;
@@ -653,6 +776,8 @@ int ctl_ha_main(struct ctl_ctx *ctx, int argc, char **argv)
 		return do_change(ctx, false);
 	if (strcmp(argv[1], "failback") == 0)
 		return do_failback(ctx);
-	ctl_err(ctx, "ha: unknown action \"%s\" (status, takeover, release, failback)", argv[1]);
+	ctl_err(ctx,
+		"ha: unknown action \"%s\" (status, takeover, release, failback, sip-may-serve)",
+		argv[1]);
 	return CTL_EXIT_USAGE;
 }
