@@ -117,8 +117,10 @@ for n in a b; do
 	sed -e "s|interface eth0|interface hz${n}1|" -e "s|priority 100|priority $([ $n = a ] && echo 150 || echo 100)|" \
 		-e "s|192.0.2.10/24|$V/24|" \
 		-e "s|\"/usr/bin/systemctl is-active --quiet poprelay-slowpath.service\"|\"$tmp/ka/sp-alive $tmp/$n-sp.pid\"|" \
+		-e "s|\"/usr/bin/poprelayctl ha sip-may-serve 192.0.2.10\"|\"$tmp/ka/poprelayctl -c $tmp/sp.conf ha sip-may-serve $V\"|" \
 		"$PR_ROOT/images/keepalived-poprelay-sip.conf" >>"$tmp/ka/$n.conf"
-	grep -q "sp-alive $tmp/$n-sp.pid" "$tmp/ka/$n.conf" && grep -q "$V/24" "$tmp/ka/$n.conf" ||
+	grep -q "sp-alive $tmp/$n-sp.pid" "$tmp/ka/$n.conf" && grep -q "$V/24" "$tmp/ka/$n.conf" &&
+		grep -q "poprelayctl -c $tmp/sp.conf ha sip-may-serve $V" "$tmp/ka/$n.conf" ||
 		pr_fail "the SIP instance's address or track script was not substituted"
 done
 

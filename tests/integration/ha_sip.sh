@@ -12,7 +12,9 @@
 # only: no dataplane runs (media_addr is V; the call's sessions are written to Redis and
 # nobody relays them). Scenarios, each "ok: ...":
 #   a  both slowpaths run, B on V before V is its host's (freebind; its log says so), A's
-#      keepalived MASTER of poprelay_sip (V on A's interface), B's BACKUP (each slowpath,
+#      keepalived MASTER of poprelay_sip (V on A's interface), B's FAULT (fenced: its
+#      `poprelayctl ha sip-may-serve` track script fails while A's slowpath, whose lease
+#      lives, holds V: pr:ha:sip:V = sp-a) (each slowpath,
 #      [sip] instance sp-a / sp-b, writes its counters to its own pr:stats:slowpath:pop1:sp-NAME
 #      hash: its pid and instance); alice and bob
 #      registered through A (A's log), with outbound; alice calls bob, who answers (the
@@ -20,7 +22,8 @@
 #      dave (answermode manual: his phone rings, nobody answers): that call's setup record
 #      is in pr:dialogs (answer 0), held by A too
 #   b  kill -9 of A's slowpath and keepalived, A's interface down (the box is gone, and
-#      its kernel with it: no FIN reaches the devices): B's keepalived becomes MASTER and V
+#      its kernel with it: no FIN reaches the devices): once A's slowpath's lease (3 s) is
+#      gone B's fence check passes, B's keepalived becomes MASTER and V
 #      is on B's interface. B takes A's calls once A's lease (3 s) is gone (its log: 1
 #      taken over, 1 ended): the ringing call is ended, CDR end_reason failover (carol ->
 #      dave, unanswered), its dialog record and A's instance, lease and call set gone, its
@@ -112,6 +115,7 @@ sp_run() { # NAME: a slowpath in NS-NAME on the shared sp.conf, log NAME-sp.log,
 # systemd's unit
 mkdir -p "$D/ka"
 chmod 755 "$D/ka"
+install -m 0755 "$BUILD/poprelayctl" "$D/ka/poprelayctl"
 cat >"$D/ka/sp-alive" <<'SH'
 #!/bin/sh
 # keepalived's track script here: the appliance's slowpath process runs
@@ -122,6 +126,7 @@ ka_sip_conf() { # NAME PRIORITY
 	printf 'global_defs {\n\trouter_id poprelay-%s\n\tvrrp_version 3\n\tscript_user root\n\tenable_script_security\n}\n' $1
 	sed -e "s|interface eth0|interface ${NS}$1|" -e "s|priority 100|priority $2|" \
 		-e "s|\"/usr/bin/systemctl is-active --quiet poprelay-slowpath.service\"|\"$D/ka/sp-alive $D/$1-sp.pid\"|" \
+		-e "s|\"/usr/bin/poprelayctl |\"$D/ka/poprelayctl -c $D/$1-sp.conf |" \
 		"$PR_ROOT/images/keepalived-poprelay-sip.conf"
 }
 v_on() { ip -n $NS-$1 -4 addr show dev ${NS}$1 | grep -q "inet $V/"; }
@@ -156,9 +161,10 @@ if [ "$KA_SIP" = yes ]; then
 	ka_wait_state a poprelay_sip MASTER 10 ||
 		pr_fail "A's keepalived not MASTER of poprelay_sip: $(ka_state a poprelay_sip); $(tail -5 "$D/ka/a.log")"
 	pr_wait_for 5 v_on a || pr_fail "$V not on A's interface"
-	[ "$(ka_state b poprelay_sip)" = BACKUP ] || pr_fail "B's poprelay_sip is $(ka_state b poprelay_sip), not BACKUP"
+	ka_wait_state b poprelay_sip FAULT 5 || pr_fail "B's poprelay_sip is $(ka_state b poprelay_sip), not FAULT (fenced)"
+	[ "$(R GET pr:ha:sip:$V)" = sp-a ] || pr_fail "pr:ha:sip:$V is '$(R GET pr:ha:sip:$V)', not sp-a"
 	v_on b && pr_fail "$V on B's interface too"
-	echo "ok: keepalived: A MASTER of poprelay_sip ($V on ${NS}a), B BACKUP"
+	echo "ok: keepalived: A MASTER of poprelay_sip ($V on ${NS}a, pr:ha:sip:$V = sp-a), B FAULT (fenced)"
 fi
 
 printf 'import wave,math,struct\nw=wave.open("%s","wb");w.setnchannels(1);w.setsampwidth(2);w.setframerate(8000)\nw.writeframes(b"".join(struct.pack("<h",int(8000*math.sin(i*0.3))) for i in range(8000*20)))\n' "$D/tone.wav" | python3
@@ -265,7 +271,7 @@ kill -9 "$SP_a"
 wait "$SP_a" 2>/dev/null
 echo "ok: appliance A gone: its interface down, kill -9 of its slowpath$([ "$KA_SIP" = yes ] && echo " and keepalived")"
 if [ "$KA_SIP" = yes ]; then
-	ka_wait_state b poprelay_sip MASTER 5 ||
+	ka_wait_state b poprelay_sip MASTER 8 ||
 		pr_fail "B's keepalived did not become MASTER of poprelay_sip: $(ka_state b poprelay_sip)"
 	pr_wait_for 3 v_on b || pr_fail "$V not on B's interface"
 	echo "ok: B's keepalived MASTER of poprelay_sip, $V on ${NS}b ($(python3 -c "import time; print('%.0f' % ((time.time() - $T_KILL) * 1000))") ms after the kill, at most)"

@@ -10,7 +10,8 @@
 #   a  A MASTER of poprelay_sip, V on A's interface only, the holder record
 #      pr:ha:sip:V = sp-a; B not MASTER (FAULT: fenced)
 #   b  the VRRP path cut (the bridge drops IP protocol 112; Redis untouched), 6 s: V on A's
-#      interface and not on B's at every look (every 100 ms), B's keepalived never MASTER
+#      interface and not on B's at every look (a look every 100 ms plus its own time), B's
+#      keepalived never MASTER
 #   c  the path restored, 2 s: the same
 #   d  A dies (kill -9 of its keepalived and slowpath, its interface down): B MASTER and V
 #      on B's interface once A's slowpath's lease (3 s) is gone, pr:ha:sip:V = sp-b
