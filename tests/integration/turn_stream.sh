@@ -195,45 +195,54 @@ pr_log "ok: $((held - a0)) allocations over TCP, all ended when their connection
 # backpressure: a client that stops reading (tcpgen stopped with SIGSTOP) while a peer sends
 # it 20 MB gets what the kernel's buffers and the front's bounded queue (out_buffer_kb, 64 KiB)
 # hold; the rest is dropped and counted, the front's memory stays bounded, and a client beside
-# it relays with zero loss
+# it relays with zero loss. Over TCP and over TLS (whose queue keeps whole records).
 pr_log "backpressure: a client that stops reading"
 ip -n ts-cli addr add 192.0.2.50/24 dev ts1c
-d0=$(te_stat stream_tx_dropped_slow)
-ip netns exec ts-cli "$GEN" --server 192.0.2.10:3478 --src 192.0.2.50 --conns 1 \
-	--user alice --pass "$PW" --peer 203.0.113.5:3491 --hold >"$TE_DIR/slow.json" 2>"$TE_DIR/slow.err" &
-sp=$!
-pr_on_exit "kill -CONT $sp 2>/dev/null; kill $sp 2>/dev/null"
-pr_wait_for 30 grep -q "ready" "$TE_DIR/slow.err" || { tail -5 "$TE_DIR/slow.err" >&2; te_dump; pr_fail "tcpgen did not set up its connection"; }
-relay=$(te_ctl turn allocations list | awk '$4 ~ /^192\.0\.2\.50:/ {print $5}')
-[ -n "$relay" ] || { te_ctl turn allocations list >&2; pr_fail "no allocation for the client from 192.0.2.50"; }
-[ -r "/proc/$tf_pid/status" ] || pr_fail "no poprelay-turnfront process ($tf_pid, start_tf's)"
-rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$tf_pid/status")
-kill -STOP $sp
-# from the peer's address (its permission), another port: Data indications to the client
-ip netns exec ts-cli python3 - "$relay" <<'PY' &
+ip -n ts-cli addr add 192.0.2.51/24 dev ts1c
+slow_reader() { # $1: tcp|tls, $2: the client's address, $3: a peer port
+	local port=3478 tls='' uc='' d0 sp relay rss0 rss1 blast dropped
+	[ "$1" = tls ] && port=5349 tls=--tls uc=-S
+	d0=$(te_stat stream_tx_dropped_slow)
+	# shellcheck disable=SC2086
+	ip netns exec ts-cli "$GEN" --server 192.0.2.10:$port $tls --src "$2" --conns 1 \
+		--user alice --pass "$PW" --peer 203.0.113.5:$3 --hold >"$TE_DIR/slow-$1.json" 2>"$TE_DIR/slow-$1.err" &
+	sp=$!
+	pr_on_exit "kill -CONT $sp 2>/dev/null; kill $sp 2>/dev/null"
+	pr_wait_for 30 grep -q "ready" "$TE_DIR/slow-$1.err" || { tail -5 "$TE_DIR/slow-$1.err" >&2; te_dump; pr_fail "$1: tcpgen did not set up its connection"; }
+	relay=$(te_ctl turn allocations list | awk -v c="$2:" 'index($4, c) == 1 {print $5}')
+	[ -n "$relay" ] || { te_ctl turn allocations list >&2; pr_fail "$1: no allocation for the client from $2"; }
+	[ -r "/proc/$tf_pid/status" ] || pr_fail "no poprelay-turnfront process ($tf_pid, start_tf's)"
+	rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$tf_pid/status")
+	kill -STOP $sp
+	# from the peer's address (its permission), another port: Data indications to the client
+	ip netns exec ts-cli python3 - "$relay" $(($3 + 1)) <<'PY' &
 import socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("203.0.113.5", 3492))
+s.bind(("203.0.113.5", int(sys.argv[2])))
 for i in range(20000):
     s.sendto(b"x" * 1000, (host, int(port)))
     if i % 200 == 199:
         time.sleep(0.01)
 PY
-blast=$!
-te_uclient beside_slow ok -t -u alice -w "$PW" -e $TE_PEER -r 3480 -n 50 -l 200 -z 10 -c -p 3478 192.0.2.10
-wait $blast
-for _ in $(seq 50); do
-	[ "$(te_stat stream_tx_dropped_slow)" -ge $((d0 + 10000)) ] && break
-	sleep 0.1
-done
-dropped=$(($(te_stat stream_tx_dropped_slow) - d0))
-rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$tf_pid/status")
-kill -CONT $sp
-kill $sp
-wait $sp 2>/dev/null || true
-[ "$dropped" -ge 10000 ] || { te_dump; pr_fail "a client that stopped reading: $dropped of 20,000 datagrams dropped (stream_tx_dropped_slow), expected most"; }
-# (the ring toward the front, 4 MiB, is touched whole as 20 MB pass through it: about 4 MiB
-# of growth; the datagrams not dropped would be 19 MB)
-[ $((rss1 - rss0)) -lt 8192 ] || pr_fail "the front grew by $((rss1 - rss0)) kB for a client that stopped reading"
-pr_log "ok: a client that stopped reading: $dropped of 20,000 messages dropped and counted, the front grew by $((rss1 - rss0)) kB, the client beside it unaffected"
+	blast=$!
+	# shellcheck disable=SC2086
+	te_uclient beside_slow_$1 ok -t $uc -u alice -w "$PW" -e $TE_PEER -r 3480 -n 50 -l 200 -z 10 -c -p $port 192.0.2.10
+	wait $blast
+	for _ in $(seq 50); do
+		[ "$(te_stat stream_tx_dropped_slow)" -ge $((d0 + 10000)) ] && break
+		sleep 0.1
+	done
+	dropped=$(($(te_stat stream_tx_dropped_slow) - d0))
+	rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$tf_pid/status")
+	kill -CONT $sp
+	kill $sp
+	wait $sp 2>/dev/null || true
+	[ "$dropped" -ge 10000 ] || { te_dump; pr_fail "$1: a client that stopped reading: $dropped of 20,000 datagrams dropped (stream_tx_dropped_slow), expected most"; }
+	# (the ring toward the front, 4 MiB, is touched whole as 20 MB pass through it: about
+	# 4 MiB of growth; the datagrams not dropped would be 19 MB)
+	[ $((rss1 - rss0)) -lt 8192 ] || pr_fail "$1: the front grew by $((rss1 - rss0)) kB for a client that stopped reading"
+	pr_log "ok: $1: a client that stopped reading: $dropped of 20,000 messages dropped and counted, the front grew by $((rss1 - rss0)) kB, the client beside it unaffected"
+}
+slow_reader tcp 192.0.2.50 3491
+slow_reader tls 192.0.2.51 3493
