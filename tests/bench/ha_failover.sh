@@ -4,7 +4,7 @@
 # (images/keepalived-poprelay.conf: VRRPv3, advert_int 0.1), against rtpengine N+1 on the
 # same timers. HA_FAILOVER_RUNS (default 5) failovers of each, every one in a fresh world.
 # 1. ha_failover_media_gap_ms: poprelay, in the world of tests/integration/ha_keepalived.sh
-#    (two dataplanes on one bridge, [ha] lease_ms = 300, keepalived on a kernel interface of
+#    (two dataplanes on one bridge, [ha] lease_ms = 240, keepalived on a kernel interface of
 #    each appliance's namespace running the shipped configuration and notify hook): a call
 #    (a media session on A's X, clear RTP, written as the slowpath writes it) between two
 #    mpeer devices at 100 packets/s each way; kill -9 of A's dataplane and keepalived and
@@ -88,7 +88,7 @@ he_topology $CLI/24 $PEER/32 $IPA/24 $IPB/24
 ka_topology
 conf() { # NAME OWN PEER_ADDR OWN_RELAY_MIN PEER_RELAY_MIN
 	he_conf $1 $2 $3
-	echo "lease_ms = 300"
+	echo "lease_ms = 240"
 	echo "vrrp_fifo = $tmp/ka/$1.fifo"
 	echo "vrrp_instance = poprelay_$([ $1 = a ] && echo b || echo a)"
 	he_turn_media_conf $1 $3 $4 $5
@@ -315,10 +315,10 @@ pt=$(m "${pp_turn[@]}")
 common="$RUNS failovers each, every one in a fresh world; keepalived VRRPv3 advert_int $ADV s, priorities 150/100 (images/keepalived-poprelay.conf); kill -9 of the active's relay and keepalived, its interfaces down, after 2.5 s of media"
 if [ -z "$rte_note" ]; then
 	rm_=$(m "${rte_media[@]}")
-	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 300, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s%s"}\n' \
+	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 240, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s%s"}\n' \
 		"$pm" "$rm_" "$common" "${pp_detail[*]}" "${rte_detail[*]}" "$path_note"
 else
-	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","note":"no baseline: %s; %s; poprelay: [ha] lease_ms 300; gaps (devices a/b) %s%s"}\n' \
+	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","note":"no baseline: %s; %s; poprelay: [ha] lease_ms 240; gaps (devices a/b) %s%s"}\n' \
 		"$pm" "$rte_note" "$common" "${pp_detail[*]}" "$path_note"
 fi
 printf '{"name":"ha_turn_failover_gap_ms","value":%s,"unit":"ms, median: the last ChannelData echo before the kill to the first after, at the TURN client (every 20 ms)","note":"no baseline: coturn keeps its allocations in memory only, they die with the box; %s; the same failovers as ha_failover_media_gap_ms; gaps %s"}\n' \
