@@ -189,6 +189,14 @@ static uint64_t asked_at_ms;	 /* control only: the pending takeover's ask, 0: no
 static int64_t fo_asked_ms = -1; /* control: wo; telemetry: ro (atomic) */
 static uint64_t fo_held_tsc;	 /* control: wo before dp_ha_await_first; telemetry: ro */
 static uint64_t fo_first_tsc;	 /* workers: set once from 0 (CAS); telemetry: ro */
+/* The gap's bound (dp_ha.h, dp_ha_gap_bounds): the peer's lease as this backup reads it at
+ * each lease_tick (and at each takeover_try), on our clock (dp_now_ms). Control only. */
+static int64_t peer_renewed_ms = -1; /* its latest renewal seen live, -1: none since gone */
+static uint64_t peer_live_read_ms;   /* when a read last saw it live */
+static int64_t peer_last_ms = -1;    /* its last renewal: seen gone soon enough after */
+static int64_t fo_renewed_ms = -1;   /* control: wo; telemetry: ro (atomic): peer_last_ms at
+				      * the last takeover, -1: not known (a handover, or the
+				      * lease never seen live, or not followed closely) */
 
 /* Fencing (dp_ha.h). Control only, unless marked: what telemetry reads is atomic. */
 static char own_name[INET6_ADDRSTRLEN];	 /* our [ha] port's primary address: our set */
@@ -299,6 +307,22 @@ static int64_t features_change(bool own, bool h)
 	return n;
 }
 
+/* A read of the peer's lease (PTTL, pttl; -2: gone) sent at sent_ms. Its last renewal is
+ * known once a read sees it gone less than lease_ms after one saw it live: a renewal between
+ * the two would make it live still (up to the round trips to Redis, well under a ms here). A
+ * longer blind spot (Redis away) leaves it unknown rather than a bound that may be wrong. */
+static void peer_lease_read(uint64_t sent_ms, long long pttl)
+{
+	if (pttl != -2) {
+		peer_renewed_ms = dp_ha_renewed_at(sent_ms, hcfg.lease_ms, pttl);
+		peer_live_read_ms = sent_ms;
+		peer_last_ms = -1;
+	} else if (peer_renewed_ms >= 0) {
+		peer_last_ms = sent_ms - peer_live_read_ms < hcfg.lease_ms ? peer_renewed_ms : -1;
+		peer_renewed_ms = -1;
+	}
+}
+
 static void ha_apply(int req, uint64_t now_ms)
 {
 	char a[DP_PORT_EXTRA_MAX * 2 * (INET6_ADDRSTRLEN + 1)];
@@ -312,6 +336,10 @@ static void ha_apply(int req, uint64_t now_ms)
 		__atomic_store_n(&fo_asked_ms, asked_at_ms ? (int64_t)(now_ms - asked_at_ms) : -1,
 				 __ATOMIC_RELAXED);
 		asked_at_ms = 0;
+		/* The peer's death as bounded by its lease: taken once (a handover's peer lives:
+		 * -1 already) */
+		__atomic_store_n(&fo_renewed_ms, peer_last_ms, __ATOMIC_RELAXED);
+		peer_last_ms = -1;
 		__atomic_store_n(&fo_first_tsc, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&fo_held_tsc, rte_get_tsc_cycles(), __ATOMIC_RELAXED);
 		__atomic_store_n(&held, true, __ATOMIC_RELEASE);
@@ -812,11 +840,12 @@ static void hb_poll(uint64_t now_ms)
 		  fwd ? ": forwarding what still reaches us to it" : "");
 }
 
-/* Every lease_ms / 3: our lease, then whether our addresses are held by the peer (and if
- * its lease is gone, taken back), then, holding the peer's, whether it asks them back. */
+/* Every lease_ms / 3: our lease (and, in the same script, a read of the peer's: the gap's
+ * bound), then whether our addresses are held by the peer (and if its lease is gone, taken
+ * back), then, holding the peer's, whether it asks them back. */
 static void lease_tick(uint64_t now_ms)
 {
-	char k_alive[96], k_held[96], k_fb[96], ms[16];
+	char k_alive[96], k_peer[96], k_held[96], k_fb[96], ms[16];
 	lease_next_ms = now_ms + RTE_MAX(hcfg.lease_ms / 3, 1u);
 	if (!ha_redis(now_ms)) {
 		if (!own_checked) {
@@ -829,13 +858,20 @@ static void lease_tick(uint64_t now_ms)
 		return;
 	}
 	key(k_alive, sizeof(k_alive), "alive", own_name);
+	key(k_peer, sizeof(k_peer), "alive", peer_name);
 	key(k_held, sizeof(k_held), "held", own_name);
 	key(k_fb, sizeof(k_fb), "failback", own_name);
 	snprintf(ms, sizeof(ms), "%u", hcfg.lease_ms);
-	const char *set[] = {"SET", k_alive, own_name, "PX", ms};
+	/* our lease, and the PTTL of the peer's: no round trip more than the SET alone */
+	static const char renew[] = "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+				    "return redis.call('PTTL', KEYS[2])";
+	const char *set[] = {"EVAL", renew, "2", k_alive, k_peer, own_name, ms};
+	uint64_t sent_ms = dp_now_ms();
 	redisReply *r = rcmd("lease", RTE_DIM(set), set);
 	if (!r)
 		return;
+	if (r->type == REDIS_REPLY_INTEGER)
+		peer_lease_read(sent_ms, r->integer);
 	freeReplyObject(r);
 	__atomic_fetch_add(&lease_written, 1, __ATOMIC_RELAXED);
 
@@ -985,12 +1021,15 @@ static void takeover_try(uint64_t now_ms)
 				    "if t ~= -2 then return -1 - math.max(t, 0) end "
 				    "redis.call('SET', KEYS[2], ARGV[1]) return 1";
 	const char *ev[] = {"EVAL", fence, "2", k_alive, k_held, own_name};
+	uint64_t sent_ms = dp_now_ms();
 	redisReply *r = rcmd("takeover", RTE_DIM(ev), ev);
 	if (!r)
 		return; /* again at the next check, reconnecting */
 	long long res = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 	bool ok = res == 1;
 	freeReplyObject(r);
+	if (ok || res < -1) /* gone, or live with that PTTL (-1: 0 ms or no expiry, unused) */
+		peer_lease_read(sent_ms, ok ? -2 : -1 - res);
 	__atomic_store_n(&peer_lease, ok ? 0 : 1, __ATOMIC_RELAXED);
 	if (!ok) {
 		long long left = res < -1 ? -1 - res : 0; /* ms the lease has left */
@@ -1187,6 +1226,13 @@ static int tel_status(const char *cmd, const char *params, struct rte_tel_data *
 	    t0 && t1 >= t0
 		? (int)RTE_MIN((t1 - t0) * 1000000 / rte_get_tsc_hz(), (uint64_t)INT32_MAX)
 		: -1);
+	/* the gap's bound: the peer's last renewal to that first datagram (dp_ha_gap_bounds) */
+	int64_t gmin, gmax;
+	dp_ha_gap_bounds(__atomic_load_n(&fo_renewed_ms, __ATOMIC_RELAXED),
+			 t1 ? (int64_t)((t1 - dp_rt.start_tsc) / dp_rt.tsc_per_ms) : -1,
+			 hcfg.lease_ms, &gmin, &gmax);
+	rte_tel_data_add_dict_int(d, "gap_min_ms", (int)RTE_MIN(gmin, (int64_t)INT32_MAX));
+	rte_tel_data_add_dict_int(d, "gap_max_ms", (int)RTE_MIN(gmax, (int64_t)INT32_MAX));
 	rte_tel_data_add_dict_u64(d, "changes", __atomic_load_n(&changes, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "turn_allocations_taken",
 				  (uint64_t)__atomic_load_n(&taken, __ATOMIC_RELAXED));

@@ -65,6 +65,35 @@ bool dp_ha_holds(const struct dp_port *p, const struct dp_ipaddr *a);
  * the short way in). */
 extern bool dp_ha_await_first;
 void dp_ha_first_datagram(const struct dp_port *p, const struct dp_ipaddr *dst);
+/* The gap's measured bound (`poprelayctl ha status`, "gap"): the devices' silence starts
+ * at the peer's death, which no dataplane sees, but the peer renews its lease (SET PX
+ * lease_ms) every lease_ms / 3 until it dies. A PTTL of its lease read at sent_ms (our clock,
+ * dp_now_ms, taken just before the command) says it was renewed at sent_ms - (lease_ms -
+ * pttl): at most a round trip to Redis early (the PTTL is read after sent_ms). -1 when the
+ * PTTL says nothing (-2 gone, -1 no expiry) or is longer than our lease_ms (the peer's
+ * lease_ms differs: both appliances must have the same). */
+static inline int64_t dp_ha_renewed_at(uint64_t sent_ms, uint32_t lease_ms, long long pttl)
+{
+	if (pttl < 0 || pttl > (long long)lease_ms || sent_ms < lease_ms - (uint64_t)pttl)
+		return -1;
+	return (int64_t)(sent_ms - (lease_ms - (uint64_t)pttl));
+}
+
+/* From the peer's last renewal (renewed_ms, our clock) to the first datagram we took for its
+ * addresses (first_ms): the gap's upper bound *max_ms; it died at most one renewal period
+ * (lease_ms / 3) after that renewal, the next one never having come: *min_ms, at least 0.
+ * false (both -1) when either time is unknown (< 0) or they are out of order. */
+static inline bool dp_ha_gap_bounds(int64_t renewed_ms, int64_t first_ms, uint32_t lease_ms,
+				    int64_t *min_ms, int64_t *max_ms)
+{
+	*min_ms = *max_ms = -1;
+	if (renewed_ms < 0 || first_ms < renewed_ms)
+		return false;
+	*max_ms = first_ms - renewed_ms;
+	*min_ms = *max_ms > (int64_t)(lease_ms / 3) ? *max_ms - (int64_t)(lease_ms / 3) : 0;
+	return true;
+}
+
 /* Whether a is one of the configured peer addresses, held or not (config checks and
  * features' init; valid after dp_config_load). */
 bool dp_ha_cfg_is_peer(const struct dp_ipaddr *a);
