@@ -384,12 +384,23 @@ static json_t *known(json_t *s, const char *k)
 	return v < 0 ? json_null() : json_integer(v);
 }
 
+/* The gap's bound (gap_min_ms, gap_max_ms: -1 when not known): {min, max}, or null. */
+static json_t *gap_block(json_t *s)
+{
+	long long lo = num(s, "gap_min_ms"), hi = num(s, "gap_max_ms");
+	if (!json_is_integer(json_object_get(s, "gap_max_ms")) || lo < 0 || hi < lo)
+		return json_null();
+	return json_pack("{s:I,s:I}", "min", (json_int_t)lo, "max", (json_int_t)hi);
+}
+
 /* What this dataplane knows of the last failover: when it took the peer's addresses over
  * (held now), how long from the ask (keepalived's FIFO line or notify) to holding them
  * (deferrals included), and from then to the first datagram a worker took for them; how
  * often the peer took ours. The silence the devices saw starts at the peer's death, before
- * the election that asked: no dataplane sees that, so the gap is "not measured", never a
- * guess. */
+ * the election that asked, which no dataplane sees: the gap is a bound from the peer's
+ * lease as the dataplane read it (from its last renewal to that first datagram, less at most
+ * one renewal period), null when there is none (a handover; the lease never seen live or
+ * not followed to its end), never a guess. */
 static json_t *failover_block(json_t *s)
 {
 	bool held = num(s, "held") != 0;
@@ -399,7 +410,7 @@ static json_t *failover_block(json_t *s)
 	    held ? known(s, "takeover_asked_ms") : json_null(), "held_to_first_datagram_us",
 	    held ? known(s, "takeover_first_datagram_us") : json_null(), "own_taken_by_peer",
 	    (json_int_t)num(s, "own_fenced"), "own_failbacks", (json_int_t)num(s, "own_failbacks"),
-	    "own_held_by", str(s, "own_held_by"), "gap_ms", json_null());
+	    "own_held_by", str(s, "own_held_by"), "gap_ms", held ? gap_block(s) : json_null());
 }
 
 static void print_failover(json_t *f)
@@ -424,8 +435,16 @@ static void print_failover(json_t *f)
 		printf("last failover: the peer %s holds our addresses", str(f, "own_held_by"));
 	else
 		printf("last failover: none held now");
-	printf("; ours taken by the peer %lld times, failed back %lld; gap: not measured\n",
+	printf("; ours taken by the peer %lld times, failed back %lld; ",
 	       num(f, "own_taken_by_peer"), num(f, "own_failbacks"));
+	json_t *g = json_object_get(f, "gap_ms");
+	if (json_is_object(g))
+		printf(
+		    "gap: %lld-%lld ms (the peer's last lease renewal to the first datagram taken; "
+		    "it died within a renewal period after it)\n",
+		    num(g, "min"), num(g, "max"));
+	else
+		printf("gap: not measured\n");
 }
 
 static int do_status(struct ctl_ctx *ctx)
