@@ -21,7 +21,9 @@
 #      relayed address, a Refresh succeeds; the call's media reaches both devices again
 #      through B, each decrypting with the contexts it had (auth_fail and replay 0); B's
 #      `ha status` says how long from the FIFO's ask to X held (at most 1 s) and from then
-#      to the first datagram for X (at most 500 ms), the gap itself "not measured"
+#      to the first datagram for X (at most 500 ms), and the gap's bound from A's lease (its
+#      last renewal B read to that first datagram, less a renewal period: lease_ms / 3 = 200
+#      ms), with each device's gap within it, 20 ms either side (below)
 #   c  A comes back (dataplane and keepalived): its dataplane is fenced (B holds X) and its
 #      poprelay_a does not advertise (track script poprelay_serving failing), so B stays
 #      MASTER and keeps relaying; poprelayctl ha failback on A: A serves X again, its
@@ -172,9 +174,33 @@ fo=$(grep "^last failover: took the peer's addresses over at .* (held [0-9]* ms 
 "$CTL" -c "$tmp/b.conf" --json ha status | python3 -c "
 import json, sys
 f = json.load(sys.stdin)['last_failover']
-ok = 0 <= f['asked_to_held_ms'] <= 1000 and 0 <= f['held_to_first_datagram_us'] <= 500000 and f['gap_ms'] is None
+ok = 0 <= f['asked_to_held_ms'] <= 1000 and 0 <= f['held_to_first_datagram_us'] <= 500000
 sys.exit(0 if ok else 1)" || pr_fail "ha status --json last_failover: $("$CTL" -c "$tmp/b.conf" --json ha status | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_failover"])')"
-pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices; ha status: ${fo#*(}"
+# the gap's bound: B read A's lease (PTTL) at each of its lease ticks, saw it gone and took
+# over; from A's last renewal to the first datagram for X is at most the gap, one renewal
+# period (200 ms) less at least. The devices' gap lies in it, 20 ms either side: they send
+# every 10 ms, so a device's silence starts up to 10 ms before A's death (its last packet
+# relayed) and ends up to 10 ms after B's first datagram for X (which may be the other
+# device's or the TURN client's), plus the ms the dataplane's clock rounds and the PTTL's
+# round trip to Redis (well under 1 ms on its socket)
+gap=$(grep -oE "gap: [0-9]+-[0-9]+ ms \(the peer's last lease renewal to the first datagram taken; it died within a renewal period after it\)" "$tmp/status.out") ||
+	pr_fail "ha status does not give the gap's bound: $(grep -o 'gap: .*' "$tmp/status.out")"
+"$CTL" -c "$tmp/b.conf" --json ha status >"$tmp/status.json" || pr_fail "ha status --json"
+bound=$(python3 - "$tmp/status.json" "$tmp/media.gaps" "$gap" <<'PY'
+import json, re, sys
+g = json.load(open(sys.argv[1]))["last_failover"]["gap_ms"]
+if not isinstance(g, dict) or not 0 <= g["min"] <= g["max"] or g["max"] - g["min"] > 200:
+    print("gap_ms %s: expected {min, max}, max - min <= 200 (lease_ms / 3)" % g, file=sys.stderr); sys.exit(1)
+if "gap: %d-%d ms" % (g["min"], g["max"]) not in sys.argv[3]:
+    print("text %r and --json %s differ" % (sys.argv[3], g), file=sys.stderr); sys.exit(1)
+dev = [json.loads(l)["gap_ms"] for l in open(sys.argv[2])]
+bad = [d for d in dev if not g["min"] - 20 <= d <= g["max"] + 20]
+print("bound %d-%d ms, devices %s ms" % (g["min"], g["max"], " / ".join("%.0f" % d for d in dev)))
+if bad:
+    print("devices' gaps %s outside [%d, %d] ms" % (bad, g["min"] - 20, g["max"] + 20), file=sys.stderr); sys.exit(1)
+PY
+) || pr_fail "the gap's bound (above)"
+pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices; ha status: ${fo#*(}; gap's $bound"
 
 # c: A comes back fenced, keepalived with it; the failback moves VRRP back
 ip -n hk-a link set hka0 up
