@@ -2,10 +2,10 @@
 # parallel:
 # Split brain with keepalived electing (docs/scaling.md, "Split brain and failback"): the
 # topology of ha_keepalived.sh (tests/integration/ha/haenv.sh and ha/keepalived.sh,
-# namespaces hs-*: dataplane A owns X = 198.51.100.10 and is the backup of B's Y = .11, one
+# namespaces hp-*: dataplane A owns X = 198.51.100.10 and is the backup of B's Y = .11, one
 # bridge, one Redis on a unix socket both see; keepalived in each appliance's namespace
 # running the shipped configuration and hook, the dataplanes reading its FIFO), TURN only,
-# [ha] lease_ms = 600. In hs-c a TURN client (ha_turn.py) allocated on X relays ChannelData
+# [ha] lease_ms = 600. In hp-c a TURN client (ha_turn.py) allocated on X relays ChannelData
 # every 20 ms to turnutils_peer. Scenarios, each "ok: ...":
 #   a  keepalived: each appliance MASTER of its own instance, BACKUP of the other's
 #   b  the VRRP path cut (the bridge drops IP protocol 112 between the two kernel
@@ -29,7 +29,7 @@ set -euo pipefail
 command -v turnutils_peer >/dev/null || pr_skip "coturn's turnutils_peer not installed"
 command -v keepalived >/dev/null || pr_skip "keepalived not installed (make deps)"
 command -v ebtables >/dev/null || pr_skip "ebtables not installed"
-he_init hs hs-a hs-b
+he_init hp hp-a hp-b
 HE_GATEWAY4=$CLI
 PW='Ha-split-pw-7731'
 he_topology $CLI/24 $PEER/32
@@ -49,10 +49,10 @@ printf '%s\n' "$PW" | "$CTL" -c "$tmp/a.conf" user add alice >/dev/null || pr_fa
 # arp_seen OUT SECONDS: every ARP reply and gratuitous ARP for X or Y on the client's
 # segment, "ADDRESS MAC reply|garp" a line, for SECONDS (in the background: $sniff)
 arp_seen() {
-	ip netns exec hs-c python3 - "$1" "$2" "$X" "$Y" <<'PY' &
+	ip netns exec hp-c python3 - "$1" "$2" "$X" "$Y" <<'PY' &
 import socket, struct, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-s.bind(("hsc0", 0))
+s.bind(("hpc0", 0))
 s.settimeout(0.2)
 end = time.time() + float(sys.argv[2])
 want = {socket.inet_aton(a): a for a in sys.argv[3:]}
@@ -76,9 +76,9 @@ PY
 }
 # resolve ADDR: the client forgets ADDR, pings it, and prints the MAC its entry names
 resolve() {
-	ip -n hs-c neigh del $1 dev hsc0 2>/dev/null || true
-	ip netns exec hs-c ping -c 1 -W 1 $1 >/dev/null 2>&1 || true
-	ip -n hs-c neigh show $1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print tolower($(i + 1))}'
+	ip -n hp-c neigh del $1 dev hpc0 2>/dev/null || true
+	ip netns exec hp-c ping -c 1 -W 1 $1 >/dev/null 2>&1 || true
+	ip -n hp-c neigh show $1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print tolower($(i + 1))}'
 }
 mac_a=${MAC_A,,} mac_b=${MAC_B,,}
 # hst NAME FIELD: hstat, again when the telemetry socket refused the connection (EAGAIN:
@@ -109,8 +109,8 @@ pr_log "ok: a  keepalived: $(states)"
 # b: the VRRP path cut, the dataplanes' ports and Redis untouched
 rx_grows 1 || pr_fail "TURN data not flowing through A before the split"
 arp_seen "$tmp/arp" 8
-ip netns exec hs-br ebtables -A FORWARD -p IPv4 --ip-proto 112 -j DROP
-pr_on_exit "ip netns exec hs-br ebtables -F FORWARD 2>/dev/null"
+ip netns exec hp-br ebtables -A FORWARD -p IPv4 --ip-proto 112 -j DROP
+pr_on_exit "ip netns exec hp-br ebtables -F FORWARD 2>/dev/null"
 if [ "${HS_FENCE:-on}" = off ]; then
 	(while :; do rcli DEL pr:ha:alive:$X pr:ha:alive:$Y >/dev/null; sleep 0.02; done) &
 	unlease=$!
@@ -135,15 +135,15 @@ while [ $((SECONDS - t_cut)) -lt 7 ]; do
 		[ "$(hst $d held)" = 0 ] || pr_fail "$d's dataplane holds its peer's address in the split"
 		[ "$(hst $d takeover_deferring)" = 1 ] || pr_fail "$d's dataplane is not deferring in the split"
 	done
-	[ "$(resolve $X)" = "$mac_a" ] || pr_fail "X resolved to '$(ip -n hs-c neigh show $X)', not A's $mac_a, in the split"
-	[ "$(resolve $Y)" = "$mac_b" ] || pr_fail "Y resolved to '$(ip -n hs-c neigh show $Y)', not B's $mac_b, in the split"
+	[ "$(resolve $X)" = "$mac_a" ] || pr_fail "X resolved to '$(ip -n hp-c neigh show $X)', not A's $mac_a, in the split"
+	[ "$(resolve $Y)" = "$mac_b" ] || pr_fail "Y resolved to '$(ip -n hp-c neigh show $Y)', not B's $mac_b, in the split"
 	rx_grows 1 || pr_fail "TURN data stopped in the split"
 done
 [ "$(ka_state b poprelay_a)" = MASTER ] && [ "$(ka_state a poprelay_b)" = MASTER ] ||
 	pr_fail "the split did not last: $(states)"
 [ "$(rcli EXISTS pr:ha:held:$X pr:ha:held:$Y)" = 0 ] || pr_fail "a pr:ha:held record written in the split"
 [ "$(state sources)" = "['$X:3478']" ] || pr_fail "echoes came from $(state sources), expected only $X:3478"
-ip -n hs-c neigh show $X | grep -qi "$mac_a" || pr_fail "the client's entry for X is $(ip -n hs-c neigh show $X), not A's"
+ip -n hp-c neigh show $X | grep -qi "$mac_a" || pr_fail "the client's entry for X is $(ip -n hp-c neigh show $X), not A's"
 for d in a b; do
 	n=$(hst $d takeover_deferred) v="deferred0_$d"
 	[ "$n" = $((${!v} + 1)) ] || pr_fail "$d counted $n deferred takeovers (before the split ${!v}), expected one more"
@@ -157,12 +157,12 @@ grep -Ev "^($X $mac_a|$Y $mac_b) " "$tmp/arp" && pr_fail "ARP for X or Y from th
 pr_log "ok: b  VRRP cut $((SECONDS - t_cut)) s: $(states); both takeovers deferred, X answered by A alone ($(grep -c "^$X " "$tmp/arp") replies), Y by B alone ($(grep -c "^$Y " "$tmp/arp")), TURN data through A"
 
 # c: the path restored: B's keepalived back to BACKUP of A's instance (and A's of B's)
-ip netns exec hs-br ebtables -F FORWARD
+ip netns exec hp-br ebtables -F FORWARD
 ka_wait_state b poprelay_a BACKUP 3 || pr_fail "B's poprelay_a did not go back to BACKUP: $(states)"
 ka_wait_state a poprelay_b BACKUP 3 || pr_fail "A's poprelay_b did not go back to BACKUP: $(states)"
 [ "$(ka_state a poprelay_a)" = MASTER ] && [ "$(ka_state b poprelay_b)" = MASTER ] ||
 	pr_fail "an owner lost its own instance at the restore: $(states)"
-pr_wait_for 2 sh -c "[ \"\$($TEL hs-b /poprelay/ha/status | python3 -c \"import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['takeover_deferring'])\")\" = 0 ]" ||
+pr_wait_for 2 sh -c "[ \"\$($TEL hp-b /poprelay/ha/status | python3 -c \"import json,sys; print(json.load(sys.stdin)['/poprelay/ha/status']['takeover_deferring'])\")\" = 0 ]" ||
 	pr_fail "B still defers a takeover after its instance went BACKUP"
 sleep 1.5 # two leases: a deferral left waiting would take over if a lease ever lapsed
 for d in a b; do
@@ -171,7 +171,7 @@ for d in a b; do
 	[ "$(hst $d own_served)" = 1 ] || pr_fail "$d's dataplane does not serve its own addresses after the restore"
 done
 [ "$(rcli EXISTS pr:ha:held:$X pr:ha:held:$Y)" = 0 ] || pr_fail "a pr:ha:held record after the restore"
-[ "$(resolve $X)" = "$mac_a" ] || pr_fail "X resolved to '$(ip -n hs-c neigh show $X)', not A's, after the restore"
+[ "$(resolve $X)" = "$mac_a" ] || pr_fail "X resolved to '$(ip -n hp-c neigh show $X)', not A's, after the restore"
 rx_grows 2 || pr_fail "no TURN data through A after the restore"
 [ "$(state sources)" = "['$X:3478']" ] || pr_fail "echoes came from $(state sources), expected only $X:3478"
 pr_log "ok: c  VRRP restored: $(states); no takeover waiting, neither dataplane holds its peer's address, TURN data through A"
