@@ -67,8 +67,23 @@ pr_hugepages() {
 	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge "$want" ] || pr_fail "could not reserve $want hugepages"
 }
 
-# pr_netns NAME: a fresh network namespace with loopback up, deleted at exit.
+# pr_netns NAME: a fresh network namespace with loopback up, deleted at exit. The name is
+# claimed first (/run/poprelay-tests/netns/NAME: the test and its pid): tests run two at a
+# time, and one that took another's name deleted the other's namespaces under it (ha_split
+# and ha_sip, both hs-*, in a CI run); a live claim by another test fails this one, naming both.
 pr_netns() {
+	local c=/run/poprelay-tests/netns/$1 owner
+	mkdir -p /run/poprelay-tests/netns
+	if ! mkdir "$c" 2>/dev/null; then
+		owner=$(cat "$c/owner" 2>/dev/null || true)
+		if [ -n "$owner" ] && [ "${owner%% *}" != "$$" ] && kill -0 "${owner%% *}" 2>/dev/null; then
+			pr_fail "network namespace $1 is in use by ${owner#* } (pid ${owner%% *}), running now: give one of the two tests other names"
+		fi
+		rm -rf "$c"
+		mkdir "$c" || pr_fail "claim of network namespace $1"
+	fi
+	echo "$$ $(basename "$0")" >"$c/owner"
+	pr_on_exit "rm -rf '$c'"
 	ip netns del "$1" 2>/dev/null || true
 	ip netns add "$1" || pr_fail "ip netns add $1"
 	pr_on_exit "ip netns del '$1'"
