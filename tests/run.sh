@@ -58,6 +58,23 @@ conflicts() { # TOKENS_A TOKENS_B: true when they may not run together
 	done
 	return 1
 }
+# leftovers TAG: the processes a script left running after it exited (they carry
+# PR_TEST_RUN=TAG in their environment, inherited from the script), given 5 s to finish
+# their exit; killed and listed (pid and command), nothing printed when none is left.
+# ha_redis_media once killed a subshell's pid instead of its dataplane's, and the orphan
+# ran on through the rest of the suite.
+leftovers() {
+	local i p pids
+	for ((i = 0; i < 25; i++)); do
+		pids=$(grep -lzx "PR_TEST_RUN=$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)
+		[ -z "$pids" ] && return 0
+		sleep 0.2
+	done
+	for p in $pids; do
+		echo "$p $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-160)"
+		kill -9 "$p" 2>/dev/null
+	done
+}
 if [ $mode != unit ]; then
 	JOBS=${JOBS:-2}
 	logs=$(mktemp -d /tmp/poprelay-tests.XXXXXX)
@@ -87,7 +104,7 @@ if [ $mode != unit ]; then
 				continue
 			fi
 			began[$n]=$SECONDS
-			(BUILD="$B" timeout 600 "tests/integration/$n.sh" >"$logs/$n.log" 2>&1
+			(PR_TEST_RUN="$n.$$" BUILD="$B" timeout 600 "tests/integration/$n.sh" >"$logs/$n.log" 2>&1
 			 echo $? >"$logs/$n.rc~" && mv "$logs/$n.rc~" "$logs/$n.rc") &
 			running+=("$n")
 			pending=("${pending[@]:0:$i}" "${pending[@]:$((i + 1))}")
@@ -104,7 +121,14 @@ if [ $mode != unit ]; then
 				echo "=== integration: $r"
 				cat "$logs/$r.log"
 				t0=${began[$r]}
-				record "$r" "$(cat "$logs/$r.rc")"
+				rc=$(cat "$logs/$r.rc")
+				left=$(leftovers "$r.$$")
+				if [ -n "$left" ]; then
+					echo "FAIL: $r left processes running after it exited (killed now):"
+					echo "$left"
+					[ "$rc" = 0 ] || [ "$rc" = 77 ] && rc=1
+				fi
+				record "$r" "$rc"
 			else
 				still+=("$r")
 			fi

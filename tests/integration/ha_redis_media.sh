@@ -188,7 +188,9 @@ dtls_socket = off
 EOC
 printf '%s\n' "$TURN_PW" | A "$CTL" -c "$D/dp.conf" user add alice >"$D/ctl.out" 2>&1 ||
 	pr_fail "poprelayctl user add through the sentinels: $(cat "$D/ctl.out")"
-A "$DP" -c "$D/dp.conf" >"$D/dp.out" 2>"$D/dp.log" &
+# not through A(): a function run in the background is a subshell, and $! would be its pid,
+# not the dataplane's (killed at exit, it left the dataplane running, orphaned)
+ip netns exec hr-a "$DP" -c "$D/dp.conf" >"$D/dp.out" 2>"$D/dp.log" &
 DP_PID=$!
 pr_on_exit "kill -9 $DP_PID 2>/dev/null; rm -rf /var/run/dpdk/$DPP"
 pr_wait_for 30 sh -c "$TEL $DPP /poprelay/media/stats | grep -q '\"redis_up\": 1'" ||
@@ -211,7 +213,7 @@ SP_NETNS=hr-a sp_start "$D"
 grep -qF "$SP_PW" "$D/sp.log" "$D/dp.log" && pr_fail "the Redis password is in a log"
 
 # -- 1. calls with the replica up (then, in 4, with none)
-A timeout 120 python3 "$PR_ROOT/tests/integration/ha/redis_call.py" 5061 "$D" >"$D/calls.out" 2>&1 &
+ip netns exec hr-a timeout 120 python3 "$PR_ROOT/tests/integration/ha/redis_call.py" 5061 "$D" >"$D/calls.out" 2>&1 &
 CALLS=$!
 pr_on_exit "kill $CALLS 2>/dev/null"
 pr_wait_for 30 test -s "$D/call1" || { cat "$D/calls.out" >&2; tail -5 "$D/sp.log" >&2; pr_fail "call 1"; }
