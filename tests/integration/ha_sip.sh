@@ -203,7 +203,9 @@ for n in bob alice; do
 	ip netns exec $NS-$n baresip -f "$D/$n" -t 400 >"$D/$n.log" 2>&1 </dev/null &
 	pid=$!
 	eval "BS_$n=$pid"
-	pr_on_exit "kill $pid 2>/dev/null"
+	# -9: on SIGTERM baresip unregisters first and, its server gone, waited past the
+	# test's end (run.sh found carol's still running)
+	pr_on_exit "kill -9 $pid 2>/dev/null"
 done
 ctl() { ip netns exec $NS-alice python3 "$PR_ROOT/tests/integration/media/bs_ctrl.py" $CTRL "$@"; }
 registered_by() { # NAME USER: NAME's log says USER registered from the device's address
@@ -237,11 +239,11 @@ echo "ok: alice -> bob answered through A: dialog pr:dialog:$CALL1, held by A ($
 bs_conf dave "$SP_PW_dave" manual
 bs_conf carol "$SP_PW_carol" auto
 ip netns exec $NS-dave baresip -f "$D/dave" -t 400 >"$D/dave.log" 2>&1 </dev/null &
-pr_on_exit "kill $! 2>/dev/null"
+pr_on_exit "kill -9 $! 2>/dev/null"
 pr_wait_for 15 registered_by a dave || pr_fail "dave did not register through A: $(tail -5 "$D/dave.log")"
 free0=$(R SCARD pr:ports:free)
 ip netns exec $NS-carol baresip -f "$D/carol" -t 400 -e "/dial sip:dave@poprelay" >"$D/carol.log" 2>&1 </dev/null &
-pr_on_exit "kill $! 2>/dev/null"
+pr_on_exit "kill -9 $! 2>/dev/null"
 pr_wait_for 15 grep -qi "incoming call" "$D/dave.log" || pr_fail "dave's phone does not ring: $(tail -5 "$D/a-sp.log")"
 SETUP=$(R ZRANGE pr:dialogs 0 -1 | grep -vx "$CALL1")
 [ -n "$SETUP" ] && [ "$(R HGET "pr:dialog:$SETUP" answer)" = 0 ] ||
