@@ -222,8 +222,16 @@ def redis(d, *args):
                           text=True).stdout
 
 def session(d):
-    """The single live media session as a dict ({} if none)."""
-    ids = redis(d, 'SMEMBERS', 'pr:sessions').split()
+    """The single live media session as a dict ({} if none). A call's end reaches Redis
+    after the BYE's 200 (asynchronous writes), so the session of the call before may still
+    be listed for a moment: wait up to 2 s for exactly one (slowpath_offnet failed once
+    when its next call's session was read beside the previous one's)."""
+    import time
+    for _ in range(40):
+        ids = redis(d, 'SMEMBERS', 'pr:sessions').split()
+        if len(ids) == 1:
+            break
+        time.sleep(0.05)
     if len(ids) != 1:
         return {}
     v = redis(d, 'HGETALL', 'pr:session:' + ids[0]).split('\n')
