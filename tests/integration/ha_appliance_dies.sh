@@ -196,7 +196,7 @@ bs_conf ben
 bs_conf ann "module_app ctrl_tcp.so" "ctrl_tcp_listen $CTRL"
 for n in ben ann; do
 	ip netns exec hz-$n baresip -f "$tmp/$n" -t 600 >"$tmp/$n.log" 2>&1 </dev/null &
-	pr_on_exit "kill $! 2>/dev/null"
+	pr_on_exit "kill -9 $! 2>/dev/null"
 done
 ctl() { ip netns exec hz-ann python3 "$MEDIA/bs_ctrl.py" $CTRL "$@"; }
 registered_by() { # APPLIANCE USER

@@ -192,7 +192,7 @@ bs_conf bob mc-b $BOB_IP "$SP_PW_bob"
 
 ip netns exec mc-bob baresip -s -f "$D/bob" -t 40 >"$D/bob.log" 2>&1 </dev/null &
 BOB=$!
-pr_on_exit "kill $BOB 2>/dev/null"
+pr_on_exit "kill -9 $BOB 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:bob transport)\" = tls ]" ||
 	setup_fail "bob did not register over TLS"
 [ "$(R HGET pr:reg:bob src_addr)" = $BOB_IP ] || setup_fail "bob registered from $(R HGET pr:reg:bob src_addr)"
@@ -212,7 +212,7 @@ done
 ip netns exec mc-alice baresip -s -f "$D/alice" -e "/dial sip:bob@poprelay" -t $CALL_S \
 	>"$D/alice.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 1" ||
 	setup_fail "no media session installed (the call was not set up)"
 sid=$(R SMEMBERS pr:sessions)

@@ -74,7 +74,7 @@ bs_conf alice $ALICE_IP "$SP_PW_alice"
 
 ip netns exec sb-bob baresip -s -f "$D/bob" -t 20 >"$D/bob.log" 2>&1 </dev/null &
 BOB=$!
-pr_on_exit "kill $BOB 2>/dev/null"
+pr_on_exit "kill -9 $BOB 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:bob transport)\" = tls ]" ||
 	{ tail -30 "$D/bob.log"; pr_fail "bob did not register over TLS"; }
 pr_log "bob registered: $(R HGET pr:reg:bob contact) via $(R HGET pr:reg:bob src_addr)"
@@ -83,7 +83,7 @@ pr_log "bob registered: $(R HGET pr:reg:bob contact) via $(R HGET pr:reg:bob src
 
 ip netns exec sb-alice baresip -s -f "$D/alice" -e "/dial sip:bob@poprelay" -t 7 >"$D/alice.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 1" ||
 	{ tail -40 "$D/alice.log"; tail -20 "$D/sp.log"; pr_fail "no media session installed"; }
 sid=$(R SMEMBERS pr:sessions)

@@ -105,7 +105,7 @@ w=wave.open('$D/tone.wav','wb');w.setnchannels(1);w.setsampwidth(2);w.setframera
 echo "<sip:alice@poprelay;transport=tls>;auth_pass=$SP_PW_alice;outbound=\"sip:$SP_ADDR:$TP;transport=tls\";mediaenc=srtp-mand;regint=600" >"$D/alice/accounts"
 ip netns exec sw-dev baresip -s -f "$D/alice" -e "/dial sip:carol@poprelay" -t 8 >"$D/alice.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 grep -q "^incoming alice" "$D/ua.log" ||
 	{ cat "$D/ua.log"; tail -30 "$D/alice.log"; tail -30 "$D/sp.log"; pr_fail "the INVITE did not reach the JsSIP UA"; }
 line=$(grep "^incoming alice" "$D/ua.log")

@@ -139,7 +139,7 @@ pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:carol tr
 	{ cat "$D/ua1.log"; tail -30 "$D/sp.log"; pr_fail "carol did not register over wss"; }
 ip netns exec wr-dev baresip -s -f "$D/alice" -e "/dial sip:carol@poprelay" -t 8 >"$D/alice1.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 1" ||
 	{ cat "$D/ua1.log"; tail -40 "$D/alice1.log"; tail -30 "$D/sp.log"; pr_fail "device -> browser: no session"; }
 grep -q "^confirmed" "$D/ua1.log" || pr_wait_for 5 grep -q "^confirmed" "$D/ua1.log" || { cat "$D/ua1.log"; pr_fail "the browser's call was not confirmed"; }
@@ -184,7 +184,7 @@ wait $UAPID
 # is WebRTC with our role passive (to its actpass)
 ip netns exec wr-dev baresip -s -f "$D/alice" -t 40 >"$D/alice2.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
 	{ tail -30 "$D/alice2.log"; pr_fail "alice did not register"; }
 UA carol 8 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer.sdp" WSS_UA_REMOTE="$D/carol_answer.sdp" >"$D/ua2.log" 2>&1 &
@@ -275,7 +275,7 @@ cp "$D/alice/accounts" "$D/alicev/accounts"
 FREE0=$(R SCARD pr:ports:free)
 ip netns exec wr-dev baresip -s -f "$D/alicev" -t 40 >"$D/alice5.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
 	{ tail -30 "$D/alice5.log"; pr_fail "alice (video) did not register"; }
 UA carol 8 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_av_mid.sdp" WSS_UA_REMOTE="$D/carol_av.sdp" >"$D/ua5.log" 2>&1 &
@@ -321,7 +321,7 @@ wait $ALICE 2>/dev/null
 sed 's/^m=video 54400 UDP\/TLS\/RTP\/SAVPF 96 97/m=video 54400 UDP\/TLS\/RTP\/SAVPF 96 0/' "$D/offer_av.sdp" >"$D/offer_clash.sdp"
 ip netns exec wr-dev baresip -s -f "$D/alicev" -t 40 >"$D/alice6.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:alice transport)\" = tls ]" ||
 	{ tail -30 "$D/alice6.log"; pr_fail "alice (video) did not register again"; }
 UA carol 6 WSS_UA_CALL=alice WSS_UA_OFFER="$D/offer_clash.sdp" WSS_UA_REMOTE="$D/carol_clash.sdp" >"$D/ua6.log" 2>&1 &
@@ -356,7 +356,7 @@ pr_wait_for 10 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' HGET pr:reg:carol tr
 	{ cat "$D/ua7.log"; pr_fail "carol did not register over wss (7)"; }
 ip netns exec wr-dev baresip -s -f "$D/alicev" -e "/dial sip:carol@poprelay" -t 8 >"$D/alice7.log" 2>&1 </dev/null &
 ALICE=$!
-pr_on_exit "kill $ALICE 2>/dev/null"
+pr_on_exit "kill -9 $ALICE 2>/dev/null"
 pr_wait_for 10 bash -c "redis-cli -s '$D/redis.sock' SCARD pr:sessions | grep -qx 2" ||
 	{ cat "$D/ua7.log"; tail -40 "$D/alice7.log"; tail -30 "$D/sp.log"; pr_fail "device -> browser (BUNDLE): no two sessions"; }
 pr_wait_for 5 grep -q "^confirmed" "$D/ua7.log" || { cat "$D/ua7.log"; pr_fail "device -> browser (BUNDLE): not confirmed"; }
