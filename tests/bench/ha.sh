@@ -53,93 +53,23 @@ chmod 755 "$D"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 
-# ---- Redis: a primary and a replica, three sentinels (as redis_sentinel.sh)
+# ---- Redis: a primary and a replica, three sentinels (tests/integration/ha/sentinels.sh),
+# all on CPU 0; no persistence: a killed node comes back empty
 P1=$(sp_free_port); P2=$(sp_free_port)
 S1=$(sp_free_port); S2=$(sp_free_port); S3=$(sp_free_port)
-ADMIN_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-SP_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-umask 077
-printf '%s\n' "$SP_PW" >"$D/redis-slowpath.pass"
-umask 022
-users="user default off
-user admin on >$ADMIN_PW ~* &* +@all
-user slowpath on >$SP_PW ~pr:* &pr:* +@all -@dangerous
-user repl on >$ADMIN_PW +psync +replconf +ping
-user sentinel on >$ADMIN_PW allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
+RS_CPU=$LOAD_CPU
+source "$PR_ROOT/tests/integration/ha/sentinels.sh"
+rs_secrets "$D/redis-slowpath.pass"
 port_of() { eval echo "\$P$1"; }
-rc() { # rc PORT args...: redis-cli as admin
-	local p=$1; shift
-	redis-cli -p "$p" --no-auth-warning --user admin --pass "$ADMIN_PW" "$@"
-}
-# node N [PRIMARY_PORT]: redis-server N on 127.0.0.1:$PN (a replica of PRIMARY_PORT), CPU 0.
-# No persistence (as the test's nodes): a killed node comes back empty.
-node() {
-	local n=$1 port; port=$(port_of "$1")
-	mkdir -p "$D/n$n"
-	rm -f "$D/n$n/redis.pid"
-	{
-		echo "port $port"
-		echo "bind 127.0.0.1"
-		echo "dir $D/n$n"
-		echo "save \"\""
-		echo "appendonly no"
-		echo "daemonize yes"
-		echo "pidfile $D/n$n/redis.pid"
-		echo "logfile $D/n$n/redis.log"
-		echo "masteruser repl"
-		echo "masterauth $ADMIN_PW"
-		# a returning node's full resynchronisation starts at once (default: 5 s later)
-		echo "repl-diskless-sync-delay 0"
-		echo "$users"
-		[ $# -gt 1 ] && echo "replicaof 127.0.0.1 $2"
-	} >"$D/n$n/redis.conf"
-	taskset -c $LOAD_CPU redis-server "$D/n$n/redis.conf" >/dev/null || pr_fail "redis node $n"
-	pr_wait_for 5 sh -c "redis-cli -p $port --no-auth-warning --user admin --pass '$ADMIN_PW' ping | grep -q PONG" ||
-		pr_fail "redis node $n did not start (see $D/n$n/redis.log)"
-}
-pr_on_exit "for f in '$D'/n?/redis.pid '$D'/s?/sentinel.pid; do [ -f \"\$f\" ] && kill -9 \$(cat \"\$f\") 2>/dev/null; done"
-linked() { # linked PORT: the replica on PORT is in sync with its primary
-	pr_wait_for 30 sh -c "redis-cli -p $1 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication |
-		grep -q 'master_link_status:up'" || pr_fail "the replica on $1 did not link to its primary"
-}
-node 1
-node 2 "$P1"
+rc() { rs_cli "$@"; }
+node() { rs_node "$1" "$(port_of "$1")" ${2:+"$2"}; } # node N [PRIMARY_PORT]
+linked() { rs_linked "$1"; }
+rs_node 1 "$P1"
+rs_node 2 "$P2" "$P1"
 linked "$P2"
-for s in 1 2 3; do
-	port=$(eval echo \$S$s)
-	mkdir -p "$D/s$s"
-	cat >"$D/s$s/sentinel.conf" <<-EOC
-	port $port
-	bind 127.0.0.1
-	dir $D/s$s
-	daemonize yes
-	pidfile $D/s$s/sentinel.pid
-	logfile $D/s$s/sentinel.log
-	sentinel monitor poprelay 127.0.0.1 $P1 2
-	sentinel down-after-milliseconds poprelay 1000
-	sentinel failover-timeout poprelay 6000
-	sentinel auth-user poprelay sentinel
-	sentinel auth-pass poprelay $ADMIN_PW
-	EOC
-	taskset -c $LOAD_CPU redis-server "$D/s$s/sentinel.conf" --sentinel >/dev/null || pr_fail "sentinel $s"
-done
-primary_port() { redis-cli -p "$S1" SENTINEL get-master-addr-by-name poprelay 2>/dev/null | tail -1; }
-# sentinels_ready: each sentinel sees the others, the primary and one healthy replica (a
-# failover can happen)
-sentinels_ready() {
-	local s
-	for s in $S1 $S2 $S3; do
-		pr_wait_for 40 sh -c "m=\$(redis-cli -p $s SENTINEL master poprelay); r=\$(redis-cli -p $s SENTINEL replicas poprelay)
-			echo \"\$m\" | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
-			echo \"\$m\" | grep -A1 -x num-slaves | tail -1 | grep -qx 1 &&
-			echo \"\$m\" | grep -A1 -x flags | tail -1 | grep -qx master &&
-			echo \"\$r\" | grep -A1 -x flags | tail -1 | grep -qx slave &&
-			echo \"\$r\" | grep -A1 -x master-link-status | tail -1 | grep -qx ok" ||
-			pr_fail "sentinel $s does not see the others, the primary and a healthy replica"
-	done
-}
-sentinels_ready
-[ "$(primary_port)" = "$P1" ] || pr_fail "the sentinels name $(primary_port), expected $P1"
+rs_sentinels "$P1" "$S1" "$S2" "$S3"
+primary_port() { rs_primary_port; }
+sentinels_ready() { rs_sentinels_ready; }
 
 # user0..user{STORM_N-1} (the REGISTER runs use the first NUSERS), the records poprelayctl
 # writes, straight into the primary

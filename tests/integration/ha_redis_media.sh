@@ -68,73 +68,15 @@ A() { ip netns exec hr-a "$@"; }
 
 # Redis and the sentinels on hr-a's own loopback: fixed ports, nothing else is there
 P1=6391 P2=6392 S1=26391 S2=26392 S3=26393
-ADMIN_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-SP_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-umask 077
-printf '%s\n' "$SP_PW" >"$D/redis.pass"
-umask 022
-users="user default off
-user admin on >$ADMIN_PW ~* &* +@all
-user slowpath on >$SP_PW ~pr:* &pr:* +@all -@dangerous
-user dataplane on >$SP_PW ~pr:* &pr:* +@all -@dangerous
-user repl on >$ADMIN_PW +psync +replconf +ping
-user sentinel on >$ADMIN_PW allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
-rc() { # rc PORT args...: redis-cli in hr-a as admin
-	local p=$1; shift
-	A redis-cli -p "$p" --no-auth-warning --user admin --pass "$ADMIN_PW" "$@"
-}
-node() { # node N PORT [replicaof args]
-	local n=$1 port=$2; shift 2
-	mkdir -p "$D/n$n"
-	{
-		echo "port $port"
-		echo "bind 127.0.0.1"
-		echo "dir $D/n$n"
-		echo "save \"\""
-		echo "appendonly no"
-		echo "daemonize yes"
-		echo "pidfile $D/n$n/redis.pid"
-		echo "logfile $D/n$n/redis.log"
-		echo "masteruser repl"
-		echo "masterauth $ADMIN_PW"
-		echo "$users"
-		[ $# -gt 0 ] && echo "replicaof $*"
-	} >"$D/n$n/redis.conf"
-	A redis-server "$D/n$n/redis.conf" >/dev/null || pr_fail "redis node $n"
-	pr_on_exit "kill -9 \$(cat '$D/n$n/redis.pid' 2>/dev/null) 2>/dev/null"
-	pr_wait_for 5 sh -c "ip netns exec hr-a redis-cli -p $port --no-auth-warning --user admin --pass '$ADMIN_PW' ping | grep -q PONG" ||
-		pr_fail "redis node $n did not start (see $D/n$n/redis.log)"
-}
-node 1 $P1
-node 2 $P2 127.0.0.1 $P1
-pr_wait_for 10 sh -c "ip netns exec hr-a redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
-	pr_fail "the replica did not link to the primary"
-for s in 1 2 3; do
-	port=$(eval echo \$S$s)
-	mkdir -p "$D/s$s"
-	cat >"$D/s$s/sentinel.conf" <<-EOC
-	port $port
-	bind 127.0.0.1
-	dir $D/s$s
-	daemonize yes
-	pidfile $D/s$s/sentinel.pid
-	logfile $D/s$s/sentinel.log
-	sentinel monitor poprelay 127.0.0.1 $P1 2
-	sentinel down-after-milliseconds poprelay 1000
-	sentinel failover-timeout poprelay 6000
-	sentinel auth-user poprelay sentinel
-	sentinel auth-pass poprelay $ADMIN_PW
-	EOC
-	A redis-server "$D/s$s/sentinel.conf" --sentinel >/dev/null || pr_fail "sentinel $s"
-	pr_on_exit "kill -9 \$(cat '$D/s$s/sentinel.pid' 2>/dev/null) 2>/dev/null"
-done
-for s in $S1 $S2 $S3; do
-	pr_wait_for 20 sh -c "ip netns exec hr-a redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
-		ip netns exec hr-a redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-slaves | tail -1 | grep -qx 1" ||
-		pr_fail "sentinel $s does not see the others and the replica"
-done
-primary() { A redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1; }
-[ "$(primary)" = $P1 ] || pr_fail "the sentinels name $(primary), expected $P1"
+RS_NS=hr-a
+source "$PR_ROOT/tests/integration/ha/sentinels.sh"
+rs_secrets "$D/redis.pass"
+rc() { rs_cli "$@"; } # rc PORT args...: redis-cli in hr-a as admin
+rs_node 1 $P1
+rs_node 2 $P2 $P1
+rs_linked $P2 10
+rs_sentinels $P1 $S1 $S2 $S3
+primary() { rs_primary_port; }
 PRIM=$P1
 ms_redis() { rc $PRIM "$@"; }
 REDIS_CONF="[redis]
@@ -264,7 +206,8 @@ kill -9 "$(cat "$D/n1/redis.pid")"
 pr_log "killed the primary (127.0.0.1:$P1)"
 
 # -- 3. the promotion; the dataplane on the new primary
-pr_wait_for 20 sh -c "[ \"\$(ip netns exec hr-a redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P2 ]" ||
+named() { [ "$(primary)" = "$1" ]; }
+pr_wait_for 20 named $P2 ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P2"
 t_prom=$(date +%s.%N)
 PRIM=$P2
@@ -275,7 +218,8 @@ t_follow=$(date +%s.%N)
 # s1's figures (stats_interval_ms 500) written on the new primary, and growing
 f() { rc $P2 HGET pr:session:$1 $2; }
 n0=$(f s1 a_rx_packets)
-pr_wait_for 10 sh -c "[ \"\$(ip netns exec hr-a redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' HGET pr:session:s1 a_rx_packets)\" -gt ${n0:-0} ]" ||
+grew() { [ "$(f s1 a_rx_packets)" -gt "${n0:-0}" ]; }
+pr_wait_for 10 grew ||
 	{ grep -i redis "$D/dp.log" | tail -5 >&2; pr_fail "s1's figures not written on the new primary (a_rx_packets stays $n0)"; }
 n1=$(f s1 a_rx_packets)
 [ "$(rc $P2 EXISTS pr:turn:alloc:$alloc)" = 1 ] && [ -n "$(rc $P2 ZSCORE pr:turn:allocs $alloc)" ] ||

@@ -23,78 +23,15 @@ chmod 755 "$D"
 
 P1=$(sp_free_port); P2=$(sp_free_port)
 S1=$(sp_free_port); S2=$(sp_free_port); S3=$(sp_free_port)
-ADMIN_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-SP_PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-umask 077
-printf '%s\n' "$SP_PW" >"$D/redis-slowpath.pass"
-umask 022
-# the same users on every node: whichever is primary, the processes log in the same way
-users="user default off
-user admin on >$ADMIN_PW ~* &* +@all
-user slowpath on >$SP_PW ~pr:* &pr:* +@all -@dangerous
-user dataplane on >$SP_PW ~pr:* &pr:* +@all -@dangerous
-user repl on >$ADMIN_PW +psync +replconf +ping
-user sentinel on >$ADMIN_PW allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
-
-# node N PORT [replicaof args]: a redis-server on 127.0.0.1:PORT, stopped at exit
-node() {
-	local n=$1 port=$2; shift 2
-	mkdir -p "$D/n$n"
-	{
-		echo "port $port"
-		echo "bind 127.0.0.1"
-		echo "dir $D/n$n"
-		echo "save \"\""
-		echo "appendonly no"
-		echo "daemonize yes"
-		echo "pidfile $D/n$n/redis.pid"
-		echo "logfile $D/n$n/redis.log"
-		echo "masteruser repl"
-		echo "masterauth $ADMIN_PW"
-		echo "$users"
-		[ $# -gt 0 ] && echo "replicaof $*"
-	} >"$D/n$n/redis.conf"
-	redis-server "$D/n$n/redis.conf" >/dev/null || pr_fail "redis node $n"
-	pr_on_exit "kill -9 \$(cat '$D/n$n/redis.pid' 2>/dev/null) 2>/dev/null"
-	pr_wait_for 5 sh -c "redis-cli -p $port --no-auth-warning --user admin --pass '$ADMIN_PW' ping | grep -q PONG" ||
-		pr_fail "redis node $n did not start (see $D/n$n/redis.log)"
-}
-rc() { # rc PORT args...: redis-cli as admin
-	local p=$1; shift
-	redis-cli -p "$p" --no-auth-warning --user admin --pass "$ADMIN_PW" "$@"
-}
-node 1 "$P1"
-node 2 "$P2" 127.0.0.1 "$P1"
-pr_wait_for 10 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
-	pr_fail "the replica did not link to the primary"
-
-for s in 1 2 3; do
-	port=$(eval echo \$S$s)
-	mkdir -p "$D/s$s"
-	cat >"$D/s$s/sentinel.conf" <<-EOC
-	port $port
-	bind 127.0.0.1
-	dir $D/s$s
-	daemonize yes
-	pidfile $D/s$s/sentinel.pid
-	logfile $D/s$s/sentinel.log
-	sentinel monitor poprelay 127.0.0.1 $P1 2
-	sentinel down-after-milliseconds poprelay 1000
-	sentinel failover-timeout poprelay 6000
-	sentinel auth-user poprelay sentinel
-	sentinel auth-pass poprelay $ADMIN_PW
-	EOC
-	redis-server "$D/s$s/sentinel.conf" --sentinel >/dev/null || pr_fail "sentinel $s"
-	pr_on_exit "kill -9 \$(cat '$D/s$s/sentinel.pid' 2>/dev/null) 2>/dev/null"
-done
+source "$PR_ROOT/tests/integration/ha/sentinels.sh"
+rs_secrets "$D/redis-slowpath.pass"
+rc() { rs_cli "$@"; }
+rs_node 1 "$P1"
+rs_node 2 "$P2" "$P1"
+rs_linked "$P2" 10
 # the sentinels know each other and the replica (else a failover cannot happen)
-for s in $S1 $S2 $S3; do
-	pr_wait_for 20 sh -c "redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
-		redis-cli -p $s SENTINEL master poprelay | grep -A1 -x num-slaves | tail -1 | grep -qx 1" ||
-		pr_fail "sentinel $s does not see the others and the replica"
-done
-primary_port() { redis-cli -p "$S1" SENTINEL get-master-addr-by-name poprelay | tail -1; }
-[ "$(primary_port)" = "$P1" ] || pr_fail "the sentinels name $(primary_port), expected $P1"
+rs_sentinels "$P1" "$S1" "$S2" "$S3"
+primary_port() { rs_primary_port; }
 
 # 120 users, as poprelayctl writes them (keyspace v1), on the primary
 now=$(date +%s)
@@ -141,10 +78,13 @@ pr_on_exit "kill $DP_PID 2>/dev/null; wait $DP_PID 2>/dev/null; rm -rf /var/run/
 pr_wait_for 20 grep -q "running:" "$D/dp.log" || { cat "$D/dp.log"; pr_fail "the dataplane did not start"; }
 # dp_follows PORT VALUE: dp.burst_size set and published on PORT (the primary) is in force
 # and reported there by the dataplane within 5 s
+in_force() { [ "$(rc "$1" HGET pr:tunables:in_force:dataplane dp.burst_size)" = "$2" ]; }
+named() { [ "$(primary_port)" = "$1" ]; }
+role_is() { rc "$1" role | head -1 | grep -qx "$2"; }
 dp_follows() {
 	rc "$1" HSET pr:tunables dp.burst_size "$2" >/dev/null
 	rc "$1" PUBLISH pr:events tunables >/dev/null
-	pr_wait_for 5 sh -c "[ \"\$(redis-cli -p $1 --no-auth-warning --user admin --pass '$ADMIN_PW' HGET pr:tunables:in_force:dataplane dp.burst_size)\" = $2 ]" ||
+	pr_wait_for 5 in_force "$1" "$2" ||
 		{ grep -v debug "$D/dp.log" | tail -5; pr_fail "the dataplane did not apply dp.burst_size = $2 from 127.0.0.1:$1"; }
 	echo "ok: the dataplane applied and reported dp.burst_size = $2 on 127.0.0.1:$1"
 }
@@ -175,9 +115,9 @@ echo "ok: 2000 REGISTERs from 32 connections at once, each acknowledged after WA
 # -- 2. planned failover: the sentinels promote the replica, the old primary becomes one
 rc "$P1" INFO replication | grep -q connected_slaves:1 || pr_fail "no replica before the failover"
 redis-cli -p "$S2" SENTINEL failover poprelay | grep -q OK || pr_fail "SENTINEL FAILOVER refused"
-pr_wait_for 20 sh -c "[ \"\$(redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P2 ]" ||
+pr_wait_for 20 named "$P2" ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P2"
-pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' role | head -1 | grep -qx slave" ||
+pr_wait_for 20 role_is "$P1" slave ||
 	pr_fail "the old primary did not become a replica"
 $ST reg 10 19 || pr_fail "registrations after SENTINEL FAILOVER"
 grep -q "primary of poprelay moved from 127.0.0.1:$P1 to 127.0.0.1:$P2" "$D/sp.log" ||
@@ -189,10 +129,9 @@ echo "ok: after SENTINEL FAILOVER the slowpath writes to 127.0.0.1:$P2, and u0..
 dp_follows "$P2" 24
 
 # -- 3. the primary killed (-9) during a storm of first registrations (no retries)
-pr_wait_for 20 sh -c "redis-cli -p $P1 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
-	pr_fail "the old primary did not sync as a replica"
+rs_linked "$P1" 20
 $ST storm 20 109 30 "kill -9 \$(cat $D/n2/redis.pid)" || pr_fail "the storm"
-pr_wait_for 20 sh -c "[ \"\$(redis-cli -p $S1 SENTINEL get-master-addr-by-name poprelay | tail -1)\" = $P1 ]" ||
+pr_wait_for 20 named "$P1" ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P1 after the kill"
 lost=0
 while read -r u; do
@@ -210,12 +149,8 @@ grep -q "redis WAIT: 0 of 1 replicas acknowledged within 500 ms): answering REGI
 	pr_fail "no log line for the WAIT that fell short"
 
 # -- 4. the killed node comes back as a replica: registrations succeed again
-rm -f "$D/n2/redis.pid"
-sed -i '/^replicaof/d' "$D/n2/redis.conf"
-echo "replicaof 127.0.0.1 $P1" >>"$D/n2/redis.conf"
-redis-server "$D/n2/redis.conf" >/dev/null || pr_fail "restarting node 2"
-pr_wait_for 20 sh -c "redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' info replication | grep -q 'master_link_status:up'" ||
-	pr_fail "node 2 did not come back as a replica"
+rs_node 2 "$P2" "$P1"
+rs_linked "$P2" 20
 $ST reg 113 119 || pr_fail "registrations with a replica again"
 kill -0 "$SP_PID" || pr_fail "the slowpath died"
 kill -0 "$DP_PID" || pr_fail "the dataplane died"
