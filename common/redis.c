@@ -314,6 +314,19 @@ static redisContext *tcp_connect(const char *host, int port, int timeout_ms)
 static pthread_mutex_t moved_lock = PTHREAD_MUTEX_INITIALIZER;
 static char moved_addr[80];
 
+static unsigned primary_epoch;
+
+unsigned pr_redis_primary_epoch(void)
+{
+	return __atomic_load_n(&primary_epoch, __ATOMIC_ACQUIRE);
+}
+
+void pr_redis_primary_moved(const char *master, const char *addr)
+{
+	__atomic_add_fetch(&primary_epoch, 1, __ATOMIC_ACQ_REL);
+	PR_WARN("redis: +switch-master: primary of %s is now %s", master, addr);
+}
+
 static void note_primary(const struct pr_redis *r, const char *addr, const char *via)
 {
 	pthread_mutex_lock(&moved_lock);

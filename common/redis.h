@@ -40,6 +40,16 @@ int pr_redis_primary(const struct pr_redis *r, char *host, size_t hostlen, int *
  * -ENOENT for a unix socket. */
 int pr_redis_sentinel_named(const struct pr_redis *r, char *host, size_t hostlen, int *port);
 
+/* Following +switch-master. The process-wide primary epoch starts at 0 and grows by one
+ * each time pr_redis_primary_moved() is told the primary moved (the sentinel watcher does,
+ * on a +switch-master for the process's master name). A connection opened in an earlier
+ * epoch is to a primary that may now be a replica: its owner drops it and asks the
+ * sentinels again (the synchronous client does so before its next command; the slowpath's
+ * asynchronous connection and the pipelined ones check the epoch in their loops).
+ * Thread-safe (an atomic). */
+unsigned pr_redis_primary_epoch(void);
+void pr_redis_primary_moved(const char *master, const char *addr);
+
 /* Connects to the unix socket at path with timeout_ms for connect and each command.
  * Returns 0 and *out, or -ENOENT (no socket file), -ECONNREFUSED (nobody listening),
  * -EACCES, -ETIMEDOUT, -EIO, -ENOMEM. On failure pr_redis_errmsg(NULL) explains.
