@@ -33,6 +33,7 @@ $(eval $(call unit_test,test_sp_conn_id,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_tunables,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_tls_config,$(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_durable,$(B)/tests/unit/redis_fixture.o $(SP_LIB),$(SP_LINK_LIBS)))
+$(eval $(call unit_test,test_sp_replay,$(B)/tests/unit/redis_fixture.o $(SP_LIB),$(SP_LINK_LIBS)))
 $(eval $(call unit_test,test_sp_ws,$(B)/slowpath/sp_ws.o,$(SSL_LIBS)))
 
 # libFuzzer target over the message entry point (framing + parse + error response).

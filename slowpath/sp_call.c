@@ -314,7 +314,8 @@ static void dialog_to_ks(struct sp_server *s, const struct sp_call *call, struct
 
 /* A call's write to Redis that nothing waits for (the sessions, the dialog, the CDR):
  * sent on the async connection, in order with the call's other writes; a failure is
- * counted and logged when the reply comes (as the synchronous write did at once). */
+ * counted and logged when the reply comes (as the synchronous write did at once). flags:
+ * SP_AREDIS_REPLAY for a write that may run twice (sp_server.h). */
 struct call_write {
 	char id[PR_KS_NAME_MAX];
 	const char *what;
@@ -332,14 +333,14 @@ static void call_write_done(struct sp_server *s, redisReply *rep, int rc, void *
 }
 
 static void call_write(struct sp_server *s, struct sp_call *call, struct pr_redis_tx *tx,
-		       const char *what)
+		       unsigned flags, const char *what)
 {
 	struct call_write *w = malloc(sizeof(*w));
 	int rc = w ? 0 : -ENOMEM;
 	if (w) {
 		copy(w->id, sizeof(w->id), call->id);
 		w->what = what;
-		rc = sp_aredis_tx(s, tx, call_write_done, w);
+		rc = sp_aredis_tx(s, tx, flags, call_write_done, w);
 	}
 	if (rc < 0) {
 		free(w);
@@ -410,14 +411,15 @@ static int store_sessions(struct sp_server *s, struct sp_call *call, bool durabl
 		rc = seq ? 0 : -ENOMEM;
 		if (seq) {
 			*seq = call->seq;
-			rc = sp_aredis_tx_durable(s, tx, answer_durable_done, seq);
+			rc =
+			    sp_aredis_tx_durable(s, tx, SP_AREDIS_REPLAY, answer_durable_done, seq);
 			if (rc < 0)
 				free(seq);
 		}
 		if (rc == -ENOMEM)
 			pr_ks_errmsg_set("out of memory");
 	} else {
-		call_write(s, call, tx, "store its sessions and dialog");
+		call_write(s, call, tx, SP_AREDIS_REPLAY, "store its sessions and dialog");
 	}
 	pr_redis_tx_free(tx); /* wipes the commands: they hold SDES keys */
 	free(d);
@@ -453,7 +455,7 @@ static void store_setup(struct sp_server *s, struct sp_call *call)
 		PR_ERR("call %s: cannot encode its setup record: %s", call->id,
 		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
 	} else {
-		call_write(s, call, tx, "store its setup record");
+		call_write(s, call, tx, SP_AREDIS_REPLAY, "store its setup record");
 		call->held = true;
 	}
 	pr_redis_tx_free(tx);
@@ -593,7 +595,9 @@ static void call_finish(struct sp_server *s, struct sp_call *call, const char *r
 		PR_ERR("call %s: cannot encode its CDR and end: %s", call->id,
 		       rc == -ENOMEM ? "out of memory" : pr_ks_errmsg());
 	} else {
-		call_write(s, call, tx, "store its CDR and end its sessions");
+		/* not sent twice: the dataplane adds each session's figures to the CDR when
+		 * it applies the end; a second store would overwrite them */
+		call_write(s, call, tx, SP_AREDIS_ONCE, "store its CDR and end its sessions");
 	}
 	pr_redis_tx_free(tx);
 	free(cdr);
@@ -1821,7 +1825,7 @@ static void invite_loaded(struct sp_server *s, redisReply *rep, int rc, void *ar
 	for (unsigned k = 0; rc == 0 && !p->ports_used && k < p->nports; k++)
 		if (p->ports[k] && (tx || (tx = pr_redis_tx_new())))
 			pr_redis_tx_add(tx, "SADD %s %u", PR_KS_PORTS_FREE_KEY, p->ports[k]);
-	if (tx && sp_aredis_tx(s, tx, ports_back_done, NULL) < 0)
+	if (tx && sp_aredis_tx(s, tx, SP_AREDIS_REPLAY, ports_back_done, NULL) < 0)
 		ports_back_done(s, NULL, -EIO, NULL);
 	pr_redis_tx_free(tx);
 	osip_message_free(p->req);
@@ -1882,7 +1886,9 @@ static bool new_invite(struct sp_server *s, struct sp_conn *c, osip_message_t *r
 	}
 	p->req = req;
 	if (rc == 0)
-		rc = sp_aredis_tx(s, tx, invite_loaded, p);
+		/* not sent twice: its SPOP, applied before a loss, would take other ports
+		 * and leave the first ones out of the pool */
+		rc = sp_aredis_tx(s, tx, SP_AREDIS_ONCE, invite_loaded, p);
 	pr_redis_tx_free(tx);
 	if (rc < 0)
 		invite_loaded(s, NULL, rc, p); /* answers 503 (or 500) at once */

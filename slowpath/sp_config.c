@@ -33,6 +33,7 @@ void sp_config_defaults(struct sp_config *c)
 	snprintf(c->realm, sizeof(c->realm), "poprelay");
 	snprintf(c->redis_socket, sizeof(c->redis_socket), "/run/redis/redis-server.sock");
 	c->redis_wait_timeout_ms = 1000;
+	c->redis_replay_ms = SP_REDIS_REPLAY_MS_DEFAULT;
 	snprintf(c->pop, sizeof(c->pop), "pop1");
 	snprintf(c->tls_addr, sizeof(c->tls_addr), "0.0.0.0");
 	c->tls_port = 5061;
@@ -268,6 +269,8 @@ static int sip_key(struct sp_config *c, const char *k, const char *v)
 		c->n_ws_origins = 0;
 		return for_each_item(v, add_origin, c);
 	}
+	if (!strcmp(k, "redis_replay_ms"))
+		return set_u32(&c->redis_replay_ms, v, 0, SP_REDIS_REPLAY_MS_MAX);
 	if (!strcmp(k, "ws_max_message"))
 		return set_u32(&c->ws_max_message, v, 1024, SP_MSG_MAX);
 	if (!strcmp(k, "ws_ping_s"))
@@ -464,6 +467,14 @@ int sp_config_parse(struct sp_config *c, const char *name, const char *text, cha
 				 "%s:%u: [sip]: bad value for 'media_anchors': got \"%.200s\", "
 				 "expected any, or 1-%d distinct IP addresses",
 				 name, lineno, v, SP_MAX_ANCHORS);
+			return -EINVAL;
+		}
+		if (rc < 0 && !strcmp(section, "sip") && !strcmp(k, "redis_replay_ms")) {
+			snprintf(err, errlen,
+				 "%s:%u: [sip]: bad value for 'redis_replay_ms': got \"%.200s\", "
+				 "expected milliseconds 0-%u (0: requests in flight when the Redis "
+				 "connection is lost are not sent again)",
+				 name, lineno, v, SP_REDIS_REPLAY_MS_MAX);
 			return -EINVAL;
 		}
 		if (rc < 0 && !strcmp(section, "sip") && !strcmp(k, "freebind")) {

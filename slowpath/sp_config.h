@@ -17,6 +17,11 @@
 #define SP_MAX_SCANNERS	  16
 #define SP_MAX_ANCHORS	  16 /* [sip] media_anchors */
 #define SP_MAX_WS_ORIGINS 16
+/* [sip] redis_replay_ms: a Sentinel failover with down-after-milliseconds 1000 names the
+ * new primary 2-3 s after the old one died; a device's transaction over TCP/TLS gives up
+ * after 32 s (RFC 3261 timer F), so the window stays well below that */
+#define SP_REDIS_REPLAY_MS_DEFAULT 5000
+#define SP_REDIS_REPLAY_MS_MAX	   20000
 
 enum sp_verify_client { SP_VERIFY_NONE = 0, SP_VERIFY_OPTIONAL, SP_VERIFY_REQUIRE };
 
@@ -42,6 +47,9 @@ struct sp_config {
 	/* WAIT <wait_replicas> <wait_timeout_ms> after a write a device is told succeeded
 	 * (sp_aredis_tx_durable); 0: no WAIT */
 	uint32_t redis_wait_replicas, redis_wait_timeout_ms;
+	/* [sip] redis_replay_ms: how long a request in flight when the async connection was
+	 * lost waits for the next one, to be sent again (sp_redis.c); 0: not replayed */
+	uint32_t redis_replay_ms;
 	/* [sip] */
 	char pop[64];
 	char instance[64]; /* names its stats hash among the PoP's slowpaths; "": the host's */

@@ -10,9 +10,23 @@
  * Under Sentinel ([redis] sentinels) the connection goes to the primary the sentinels name,
  * found and checked (ROLE) by the synchronous client at each (re)connect, which blocks the
  * loop for that exchange (each sentinel asked with 500 ms at most; after a failure, none is
- * asked again for SENTINEL_RETRY_MS). A READONLY reply (the primary was demoted) drops the
- * connection so that the next command asks the sentinels again. Requests in flight when the
- * connection goes get 503 and Retry-After, as with Redis away: the devices send them again. */
+ * asked again for SENTINEL_RETRY_MS). The connection is dropped, so that the next one asks
+ * the sentinels again, when the primary was demoted (a READONLY reply; a WAIT refused by a
+ * replica; under Sentinel an EXECABORT, which is how a transaction's READONLY comes back)
+ * and when the process-wide primary epoch moved (pr_redis_primary_epoch: the sentinel
+ * watcher saw +switch-master; checked every 100 ms and before each command).
+ * Replay: a request sent with SP_AREDIS_REPLAY keeps its formatted commands. When its
+ * connection is lost (an I/O error, the server closing it, one of the drops above) it is
+ * not failed but held, in sending order, and sent again (a durable write again followed by
+ * its WAIT) on the next connection, ahead of anything newer; the timer reconnects every
+ * 100 ms while requests are held (discovery still backs off SENTINEL_RETRY_MS after a
+ * failure). A request is sent again once: lost a second time on a connection that was up,
+ * or held longer than [sip] redis_replay_ms, it fails as it did before replay (-EIO:
+ * 503 and Retry-After, the devices send it again). A timeout is not replayed: the request
+ * has waited the whole timeout already, and a Redis that is slow, not away, would get the
+ * same load again (a primary that went silent is left through the epoch when the sentinels
+ * replace it, and that does replay). Only commands that may run twice are sent with
+ * SP_AREDIS_REPLAY: the callers say which (sp_server.h, docs/slowpath.md). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -37,10 +51,18 @@ struct sp_areq {
 	void *arg;
 	int64_t sent_ms;
 	bool timed_out;
+	uint64_t seq; /* sending order, kept by a replay: the held are replayed in it */
+	/* SP_AREDIS_REPLAY: the formatted commands (MULTI ... EXEC, or the one command) as
+	 * they went out, for the next connection; they may hold secrets (wiped when freed) */
+	char *cmd;
+	size_t cmd_len;
+	bool replayed;	 /* sent again once already */
+	int64_t held_ms; /* held since (the first loss) */
 	/* a durable write (sp_aredis_tx_durable): its EXEC's result, then the reply of the
 	 * WAIT that follows the loop pass's last durable write (wait_queued: it is queued;
 	 * wait_failed: it could not be) */
 	bool wait, exec_seen, wait_queued, wait_failed;
+	bool exec_demoted; /* its EXEC's reply says the server is a replica now */
 	int exec_rc;
 	struct sp_areq *next;  /* in sending order: replies come in that order */
 	struct sp_areq *wnext; /* the durable writes one WAIT answers */
@@ -62,11 +84,86 @@ struct sp_aredis {
 	int64_t discover_after_ms; /* Sentinel: no discovery before this (a failure backs off) */
 	int discover_rc;
 	char primary[80]; /* Sentinel: host:port connected to, for messages */
+	unsigned epoch;	  /* pr_redis_primary_epoch() when the connection was made */
+	uint64_t seq;
+	/* requests whose connection was lost, in sending order, waiting for the next one */
+	struct sp_areq *held;
+	struct event *ev_retry; /* right after a loss: reconnect and replay */
+	/* the connection left last because the primary epoch moved: what it loses is not
+	 * counted as a replay (the +switch-master may come after the connection to the new
+	 * primary was made, from the sentinels' answer) */
+	const redisAsyncContext *dropped;
+	uint32_t replay_ms;
+	bool closing;
 };
 
 static const char *where(const struct sp_aredis *ar)
 {
 	return ar->primary[0] ? ar->primary : ar->s->cfg.redis_socket;
+}
+
+static void req_free(struct sp_areq *q)
+{
+	if (q->cmd) {
+		explicit_bzero(q->cmd, q->cmd_len);
+		free(q->cmd);
+	}
+	free(q);
+}
+
+/* The connection goes now (inside a reply callback hiredis frees it once the callback
+ * returns): every request still waiting on it gets a NULL reply, so the replayable ones
+ * are held for the next connection instead of being answered by a replica. */
+static void drop(struct sp_aredis *ar, const char *why, bool moved)
+{
+	redisAsyncContext *ac = ar->ac;
+	PR_WARN("redis %s: %s: reconnecting", where(ar), why);
+	ar->ac = NULL;
+	ar->primary[0] = '\0';
+	if (moved)
+		ar->dropped = ac;
+	redisAsyncFree(ac);
+}
+
+/* A reply that says the server we write to is no longer the primary. */
+static bool demoted_reply(const struct sp_aredis *ar, const redisReply *rep)
+{
+	const redisReply *bad = rep ? pr_redis_reply_error(rep) : NULL;
+	if (!bad || !bad->str)
+		return false;
+	if (!strncmp(bad->str, "READONLY", 8) ||
+	    !strncmp(bad->str, "ERR WAIT cannot be used with replica", 36))
+		return true;
+	/* a transaction's write refused as READONLY comes back as EXECABORT (the reply to the
+	 * queued command is not kept): under Sentinel, ask again rather than fail the writes */
+	return !strncmp(bad->str, "EXECABORT", 9) && pr_redis_is_sentinel(ar->s->cfg.redis_socket);
+}
+
+/* q's connection ac is gone (or answers as a replica): true when q is held for the next
+ * one, false when it fails now (not replayable, or closing, or already sent again on a
+ * connection that was up and was lost; one that never came up, or that was left because
+ * the epoch moved, does not count: the window bounds those). */
+static bool hold(struct sp_aredis *ar, struct sp_areq *q, const redisAsyncContext *ac)
+{
+	if (!q->cmd || ar->closing || !ar->replay_ms)
+		return false;
+	if (q->replayed && (ac->c.flags & REDIS_CONNECTED) && ac != ar->dropped)
+		return false;
+	q->wait_queued = q->exec_seen = q->wait_failed = q->exec_demoted = false;
+	q->exec_rc = 0;
+	q->wnext = NULL;
+	q->timed_out = false;
+	if (!q->held_ms)
+		q->held_ms = sp_now_ms();
+	/* in sending order: a durable write is finished by its WAIT's reply, after requests
+	 * sent behind it */
+	struct sp_areq **p = &ar->held;
+	while (*p && (*p)->seq < q->seq)
+		p = &(*p)->next;
+	q->next = *p;
+	*p = q;
+	event_active(ar->ev_retry, EV_TIMEOUT, 0);
+	return true;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -115,13 +212,14 @@ static void finish(redisAsyncContext *ac, struct sp_areq *q, redisReply *rep)
 		ar->ac = NULL;
 	dequeue(ar, q);
 	int rc = reply_rc(rep, q->timed_out);
-	if (rc == -EROFS && ar->ac == ac) {
-		/* the primary became a replica: the next command asks the sentinels again */
-		PR_WARN("redis %s: READONLY (now a replica): reconnecting", where(ar));
-		ar->ac = NULL;
-		ar->primary[0] = '\0';
-		redisAsyncDisconnect(ac);
-	}
+	bool demoted = q->exec_demoted || demoted_reply(ar, rep);
+	if (demoted && ar->ac == ac)
+		/* the primary became a replica: the next connection asks the sentinels again */
+		drop(ar, "the server is a replica now (READONLY)", false);
+	if ((demoted || (!rep && !q->timed_out)) && hold(ar, q, ac))
+		return;
+	if (demoted && rc < 0)
+		rc = -EROFS; /* (an EXECABORT's -EBADMSG would be answered 500, not 503) */
 	if (q->wait && q->wait_failed) {
 		pr_ks_errmsg_set("redis: WAIT could not be queued");
 		rc = -EIO;
@@ -154,7 +252,7 @@ static void finish(redisAsyncContext *ac, struct sp_areq *q, redisReply *rep)
 		}
 	}
 	q->fn(ar->s, rep, rc, q->arg);
-	free(q);
+	req_free(q);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -194,6 +292,7 @@ static void on_exec(redisAsyncContext *ac, void *reply, void *priv)
 		return finish(ac, q, rep);
 	q->exec_seen = true;
 	q->exec_rc = rep ? reply_rc(rep, false) : 0; /* NULL: WAIT's reply is NULL too */
+	q->exec_demoted = demoted_reply(ar, rep);
 	if (q->exec_rc < 0) {
 		char msg[640];
 		snprintf(msg, sizeof(msg), "redis: %s", pr_redis_reply_error(rep)->str);
@@ -278,16 +377,101 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	ar->flushing = false;
 }
 
+/* The length of the first command in buf (hiredis's format: "*<argc>\r\n", then each
+ * argument as "$<len>\r\n<bytes>\r\n"); 0 when malformed. */
+static size_t first_cmd_len(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	if (len < 4 || *p != '*')
+		return 0;
+	long argc = strtol(p + 1, (char **)&p, 10);
+	if (argc < 1 || end - p < 2 || p[0] != '\r' || p[1] != '\n')
+		return 0;
+	p += 2;
+	for (long i = 0; i < argc; i++) {
+		if (end - p < 4 || *p != '$')
+			return 0;
+		long n = strtol(p + 1, (char **)&p, 10);
+		if (n < 0 || end - p < 2 + n + 2 || p[0] != '\r' || p[1] != '\n')
+			return 0;
+		p += 2 + n;
+		if (p[0] != '\r' || p[1] != '\n')
+			return 0;
+		p += 2;
+	}
+	return (size_t)(p - buf);
+}
+
+/* q's commands again, as they were, on the connection just made: the replies of all but
+ * the last are not wanted (as pr_redis_async_tx queues them), the last one finishes q. */
+static int resend(struct sp_aredis *ar, struct sp_areq *q)
+{
+	size_t off = 0;
+	while (off < q->cmd_len) {
+		size_t n = first_cmd_len(q->cmd + off, q->cmd_len - off);
+		if (!n)
+			return -EINVAL;
+		bool last = off + n == q->cmd_len;
+		redisCallbackFn *fn = !last ? NULL : q->wait ? on_exec : on_reply;
+		if (redisAsyncFormattedCommand(ar->ac, fn, last ? q : NULL, q->cmd + off, n) !=
+		    REDIS_OK)
+			return -EIO;
+		off += n;
+	}
+	return 0;
+}
+
+static void req_track(struct sp_aredis *ar, struct sp_areq *q);
+static void wait_add(struct sp_aredis *ar, struct sp_areq *q);
+
+/* The held requests, in their order, on the new connection (before anything newer). */
+static void replay_held(struct sp_aredis *ar)
+{
+	struct sp_areq *q, *n;
+	unsigned count = 0;
+	for (q = ar->held, ar->held = NULL; q; q = n) {
+		n = q->next;
+		q->next = NULL;
+		int rc = ar->ac ? resend(ar, q) : -EIO;
+		if (rc < 0) { /* (a context that refuses commands: it is going) */
+			pr_ks_errmsg_set("redis: could not send the request again");
+			q->fn(ar->s, NULL, -EIO, q->arg);
+			req_free(q);
+			continue;
+		}
+		q->replayed = true;
+		q->sent_ms = sp_now_ms();
+		req_track(ar, q);
+		if (q->wait)
+			wait_add(ar, q);
+		count++;
+	}
+	if (count)
+		PR_NOTICE("redis %s: %u request%s in flight at the loss sent again", where(ar),
+			  count, count == 1 ? "" : "s");
+}
+
 static int ensure_connected(struct sp_aredis *ar)
 {
 	if (!ar) { /* not opened (a unit test's server) */
 		pr_ks_errmsg_set("redis: no asynchronous connection");
 		return -EIO;
 	}
+	if (ar->closing) {
+		pr_ks_errmsg_set("redis: closing");
+		return -EIO;
+	}
+	/* the sentinels named another primary since this connection was made (not inside one
+	 * of its callbacks: the held would follow this request; on_timer sees it soon) */
+	if (ar->ac && ar->epoch != pr_redis_primary_epoch() &&
+	    !(ar->ac->c.flags & REDIS_IN_CALLBACK))
+		drop(ar, "the sentinels named a new primary", true);
 	if (ar->ac)
 		return 0;
 	const struct sp_config *cfg = &ar->s->cfg;
 	redisAsyncContext *ac;
+	/* read before asking: a move during the discovery is seen at the next check */
+	unsigned epoch = pr_redis_primary_epoch();
 	if (pr_redis_is_sentinel(cfg->redis_socket)) {
 		int64_t now = sp_now_ms();
 		if (now < ar->discover_after_ms)
@@ -358,6 +542,8 @@ static int ensure_connected(struct sp_aredis *ar)
 		}
 	}
 	ar->ac = ac;
+	ar->epoch = epoch;
+	replay_held(ar);
 	return 0;
 }
 
@@ -370,6 +556,7 @@ static struct sp_areq *req_new(struct sp_aredis *ar, sp_aredis_fn *fn, void *arg
 	q->fn = fn;
 	q->arg = arg;
 	q->sent_ms = sp_now_ms();
+	q->seq = ++ar->seq;
 	return q;
 }
 
@@ -382,58 +569,34 @@ static void req_track(struct sp_aredis *ar, struct sp_areq *q)
 	ar->tail = q;
 }
 
-int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg)
+/* q was just queued: with SP_AREDIS_REPLAY, what that added to the connection's output
+ * buffer (nothing is written before the loop runs on_flush) is kept for a replay. Out of
+ * memory: q is not replayed. */
+static void keep_cmds(struct sp_aredis *ar, struct sp_areq *q, unsigned flags, size_t from)
 {
-	struct sp_aredis *ar = s->ar;
-	int rc = ensure_connected(ar);
-	if (rc < 0)
-		return rc;
-	struct sp_areq *q = req_new(ar, fn, arg);
-	if (!q)
-		return -ENOMEM;
-	rc = pr_redis_async_tx(ar->ac, tx, on_reply, q);
-	if (rc < 0) {
-		free(q);
-		return rc;
+	size_t to = sdslen(ar->ac->c.obuf);
+	if (!(flags & SP_AREDIS_REPLAY) || to <= from)
+		return;
+	q->cmd = malloc(to - from);
+	if (q->cmd) {
+		memcpy(q->cmd, ar->ac->c.obuf + from, to - from);
+		q->cmd_len = to - from;
 	}
-	req_track(ar, q);
-	return 0;
 }
 
-int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn,
-			 void *arg)
+/* A durable write's WAIT: after the pass's last durable write (on_flush queues it). */
+static void wait_add(struct sp_aredis *ar, struct sp_areq *q)
 {
-	const struct sp_config *cfg = &s->cfg;
-	if (!cfg->redis_wait_replicas)
-		return sp_aredis_tx(s, tx, fn, arg);
-	struct sp_aredis *ar = s->ar;
-	int rc = ensure_connected(ar);
-	if (rc < 0)
-		return rc;
-	struct sp_areq *q = req_new(ar, fn, arg);
-	if (!q)
-		return -ENOMEM;
-	q->wait = true;
-	rc = pr_redis_async_tx(ar->ac, tx, on_exec, q);
-	if (rc < 0) {
-		free(q);
-		return rc;
-	}
-	/* Its WAIT goes in the same write, after the pass's last durable write: one WAIT
-	 * answers them all (it returns once enough replicas acknowledged the offset of every
-	 * write before it). A WAIT per write would hold the connection one replica round trip
-	 * per write: Redis runs a connection's commands in order, and WAIT blocks it. */
 	*ar->wait_last = q;
 	ar->wait_last = &q->wnext;
-	req_track(ar, q);
 	if (!ar->flush_active) {
 		ar->flush_active = true;
 		event_active(ar->ev_flush, EV_WRITE, 0);
 	}
-	return 0;
 }
 
-int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *fmt, ...)
+static int send_tx(struct sp_server *s, const struct pr_redis_tx *tx, unsigned flags, bool durable,
+		   sp_aredis_fn *fn, void *arg)
 {
 	struct sp_aredis *ar = s->ar;
 	int rc = ensure_connected(ar);
@@ -442,6 +605,48 @@ int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *
 	struct sp_areq *q = req_new(ar, fn, arg);
 	if (!q)
 		return -ENOMEM;
+	q->wait = durable;
+	size_t from = sdslen(ar->ac->c.obuf);
+	rc = pr_redis_async_tx(ar->ac, tx, durable ? on_exec : on_reply, q);
+	if (rc < 0) {
+		free(q);
+		return rc;
+	}
+	keep_cmds(ar, q, flags, from);
+	req_track(ar, q);
+	/* A durable write's WAIT goes in the same write, after the pass's last durable write:
+	 * one WAIT answers them all (it returns once enough replicas acknowledged the offset
+	 * of every write before it). A WAIT per write would hold the connection one replica
+	 * round trip per write: Redis runs a connection's commands in order, and WAIT blocks
+	 * it. */
+	if (durable)
+		wait_add(ar, q);
+	return 0;
+}
+
+int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, unsigned flags,
+		 sp_aredis_fn *fn, void *arg)
+{
+	return send_tx(s, tx, flags, false, fn, arg);
+}
+
+int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, unsigned flags,
+			 sp_aredis_fn *fn, void *arg)
+{
+	return send_tx(s, tx, flags, s->cfg.redis_wait_replicas > 0, fn, arg);
+}
+
+int sp_aredis_cmd(struct sp_server *s, unsigned flags, sp_aredis_fn *fn, void *arg, const char *fmt,
+		  ...)
+{
+	struct sp_aredis *ar = s->ar;
+	int rc = ensure_connected(ar);
+	if (rc < 0)
+		return rc;
+	struct sp_areq *q = req_new(ar, fn, arg);
+	if (!q)
+		return -ENOMEM;
+	size_t from = sdslen(ar->ac->c.obuf);
 	va_list ap;
 	va_start(ap, fmt);
 	rc = redisvAsyncCommand(ar->ac, on_reply, q, fmt, ap);
@@ -450,16 +655,68 @@ int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *
 		free(q);
 		return -EIO;
 	}
+	keep_cmds(ar, q, flags, from);
 	req_track(ar, q);
 	return 0;
 }
 
-/* Every 100 ms: the oldest command waiting longer than the timeout closes the connection. */
+/* The held requests waiting longer than replay_ms (all: closing) fail as without replay.
+ * Taken off the list first: a callback may send, and so reconnect and replay the rest. */
+static void expire_held(struct sp_aredis *ar, bool all)
+{
+	int64_t now = sp_now_ms();
+	struct sp_areq *gone = NULL, **last = &gone, **p = &ar->held;
+	while (*p) {
+		struct sp_areq *q = *p;
+		if (!all && now - q->held_ms < ar->replay_ms) {
+			p = &q->next;
+			continue;
+		}
+		*p = q->next;
+		q->next = NULL;
+		*last = q;
+		last = &q->next;
+	}
+	for (struct sp_areq *q = gone, *n; q; q = n) {
+		n = q->next;
+		char msg[400];
+		snprintf(msg, sizeof(msg), "redis %s: connection lost, no primary within %u ms",
+			 where(ar), ar->replay_ms);
+		pr_ks_errmsg_set(msg);
+		q->fn(ar->s, NULL, -EIO, q->arg);
+		req_free(q);
+	}
+}
+
+/* Right after a loss that left requests held: reconnect (which replays them). */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct sp_aredis *ar = arg;
+	(void)fd;
+	(void)what;
+	if (ar->held && !ar->ac)
+		ensure_connected(ar);
+	else if (ar->held) /* a request sent from a callback of the lost one reconnected */
+		replay_held(ar);
+}
+
+/* Every 100 ms: held requests past their window fail, a connection the primary epoch left
+ * behind goes, held requests get a new connection (ensure_connected replays them; under
+ * Sentinel it asks again only SENTINEL_RETRY_MS after a failed discovery), and the oldest
+ * command waiting longer than the timeout closes the connection. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sp_aredis *ar = arg;
 	(void)fd;
 	(void)what;
+	if (ar->held)
+		expire_held(ar, false);
+	if (ar->ac && ar->epoch != pr_redis_primary_epoch())
+		drop(ar, "the sentinels named a new primary", true);
+	if (ar->held && !ar->ac)
+		ensure_connected(ar);
+	else if (ar->held)
+		replay_held(ar);
 	if (!ar->ac || !ar->head || sp_now_ms() - ar->head->sent_ms < ar->timeout_ms)
 		return;
 	/* what Redis did answer (a busy loop may not have read it yet) is not a timeout */
@@ -483,15 +740,19 @@ int sp_aredis_open(struct sp_server *s, int timeout_ms)
 		return -ENOMEM;
 	ar->s = s;
 	ar->timeout_ms = timeout_ms;
+	ar->replay_ms = s->cfg.redis_replay_ms;
 	ar->wait_last = &ar->wait_first;
 	ar->ev_timer = event_new(s->base, -1, EV_PERSIST, on_timer, ar);
 	ar->ev_flush = event_new(s->base, -1, 0, on_flush, ar);
+	ar->ev_retry = event_new(s->base, -1, 0, on_retry, ar);
 	struct timeval tv = {0, 100000};
-	if (!ar->ev_timer || !ar->ev_flush || event_add(ar->ev_timer, &tv) < 0) {
+	if (!ar->ev_timer || !ar->ev_flush || !ar->ev_retry || event_add(ar->ev_timer, &tv) < 0) {
 		if (ar->ev_timer)
 			event_free(ar->ev_timer);
 		if (ar->ev_flush)
 			event_free(ar->ev_flush);
+		if (ar->ev_retry)
+			event_free(ar->ev_retry);
 		free(ar);
 		return -ENOMEM;
 	}
@@ -507,13 +768,16 @@ void sp_aredis_close(struct sp_server *s)
 	struct sp_aredis *ar = s->ar;
 	if (!ar)
 		return;
+	ar->closing = true; /* nothing is held from here on */
 	if (ar->ac) {
 		redisAsyncContext *ac = ar->ac;
 		ar->ac = NULL;
 		redisAsyncFree(ac); /* pending continuations run with -EIO */
 	}
+	expire_held(ar, true);
 	event_free(ar->ev_timer);
 	event_free(ar->ev_flush);
+	event_free(ar->ev_retry);
 	free(ar);
 	s->ar = NULL;
 }

@@ -370,7 +370,9 @@ static void reg_store_done(struct sp_server *s, redisReply *rep, int rc, void *a
 static void reg_send_tx(struct sp_server *s, struct reg_op *op, struct pr_redis_tx *tx,
 			sp_aredis_fn *fn)
 {
-	int rc = tx ? sp_aredis_tx_durable(s, tx, fn, op) : -ENOMEM;
+	/* a binding's store (DEL, HSET, EXPIREAT, ZADD) or delete (DEL, ZREM): the same
+	 * outcome twice, so sent again if the connection is lost before the reply */
+	int rc = tx ? sp_aredis_tx_durable(s, tx, SP_AREDIS_REPLAY, fn, op) : -ENOMEM;
 	pr_redis_tx_free(tx);
 	if (rc < 0)
 		fn(s, NULL, rc, op);
@@ -407,8 +409,8 @@ static void reg_user_loaded(struct sp_server *s, redisReply *rep, int rc, void *
 	if (expires < 0)
 		expires = 0;
 	if (!ct) { /* query: RFC 3261 10.3 step 8 */
-		rc =
-		    sp_aredis_cmd(s, reg_query_done, op, "HGETALL %s%s", PR_KS_REG_PREFIX, u->name);
+		rc = sp_aredis_cmd(s, SP_AREDIS_REPLAY, reg_query_done, op, "HGETALL %s%s",
+				   PR_KS_REG_PREFIX, u->name);
 		if (rc < 0)
 			reg_query_done(s, NULL, rc, op);
 		return;
@@ -509,8 +511,8 @@ void sp_registrar_request(struct sp_server *s, struct sp_conn *c, osip_message_t
 	/* the user's record, then (in reg_user_loaded) the binding: a round trip each, the
 	 * loop serving other flows meanwhile */
 	op->held = sp_guard_auth_hold(s, op->a.peer_ip);
-	int rc = sp_aredis_cmd(s, reg_user_loaded, op, "HGETALL %s%s", PR_KS_USER_PREFIX,
-			       op->a.f.username);
+	int rc = sp_aredis_cmd(s, SP_AREDIS_REPLAY, reg_user_loaded, op, "HGETALL %s%s",
+			       PR_KS_USER_PREFIX, op->a.f.username);
 	if (rc < 0)
 		reg_user_loaded(s, NULL, rc, op);
 }

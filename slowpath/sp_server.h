@@ -222,22 +222,32 @@ void sp_guard_flow_close(struct sp_server *s, const char *src_ip);
  * command), -ETIMEDOUT when a command waited timeout_ms (the connection is then closed
  * and every pending command fails alike), or -EIO when the connection was lost. The
  * senders return 0 (fn will run) or a negative errno at once (fn will not run): -EIO,
- * -ECONNREFUSED (nobody at the socket), -EACCES (password file), -ENOMEM, -EINVAL. */
+ * -ECONNREFUSED (nobody at the socket), -EACCES (password file), -ENOMEM, -EINVAL.
+ * flags: SP_AREDIS_REPLAY for commands that may run twice with the same outcome (reads,
+ * writes that set a record whole, SADD, ZADD; not an append such as a CDR whose fields
+ * the dataplane adds to, nor an SPOP): when the connection is lost (or the server turns
+ * out a replica, or the sentinels name a new primary) before the reply, they are sent
+ * again on the next connection, once, within [sip] redis_replay_ms, and fn runs then;
+ * SP_AREDIS_ONCE: fn gets -EIO (-EROFS for a demoted server) at the loss. */
 /* libevent priorities: 0 the async Redis connection, 1 (the default) everything else */
 #define SP_EV_PRIORITIES 2
+#define SP_AREDIS_ONCE	 0u
+#define SP_AREDIS_REPLAY 1u
 typedef void sp_aredis_fn(struct sp_server *s, redisReply *rep, int rc, void *arg);
 int sp_aredis_open(struct sp_server *s, int timeout_ms);
-void sp_aredis_close(struct sp_server *s); /* pending commands fail with -EIO */
-int sp_aredis_cmd(struct sp_server *s, sp_aredis_fn *fn, void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* pending and held commands fail with -EIO */
+void sp_aredis_close(struct sp_server *s);
+int sp_aredis_cmd(struct sp_server *s, unsigned flags, sp_aredis_fn *fn, void *arg, const char *fmt,
+		  ...) __attribute__((format(printf, 5, 6)));
 /* tx (pr_ks_*_tx builders) as one MULTI/EXEC: fn gets the EXEC reply. */
-int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn, void *arg);
+int sp_aredis_tx(struct sp_server *s, const struct pr_redis_tx *tx, unsigned flags,
+		 sp_aredis_fn *fn, void *arg);
 /* sp_aredis_tx for a write a device is then told succeeded: with [redis] wait_replicas N
  * >= 1, WAIT N wait_timeout_ms follows the EXEC, and fn gets WAIT's reply, with rc the
  * EXEC's error, or -EAGAIN when fewer than N replicas acknowledged in time (the write is
- * on the primary only). wait_replicas 0: sp_aredis_tx. */
-int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, sp_aredis_fn *fn,
-			 void *arg);
+ * on the primary only). wait_replicas 0: sp_aredis_tx. A replay sends the WAIT again. */
+int sp_aredis_tx_durable(struct sp_server *s, const struct pr_redis_tx *tx, unsigned flags,
+			 sp_aredis_fn *fn, void *arg);
 
 /* sp_registrar.c */
 /* Takes req (frees it): answered at once, or when the async Redis link replies. */

@@ -37,18 +37,13 @@ static int answers_ping(const char *sock_path)
 	return ok;
 }
 
-int test_redis_start(const char *tag, unsigned int watchdog_s, char *sock_path, size_t len)
+static char sock[128];
+
+static int spawn(void)
 {
+	const char *sock_path = sock;
 	int i;
 
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	signal(SIGALRM, on_signal);
-	alarm(watchdog_s);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/%s-XXXXXX", tag);
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(sock_path, len, "%s/redis.sock", tmpdir);
 	redis_pid = fork();
 	if (redis_pid < 0)
 		return -1;
@@ -73,6 +68,36 @@ int test_redis_start(const char *tag, unsigned int watchdog_s, char *sock_path, 
 		usleep(50000);
 	}
 	return -1;
+}
+
+int test_redis_start(const char *tag, unsigned int watchdog_s, char *sock_path, size_t len)
+{
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGALRM, on_signal);
+	alarm(watchdog_s);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/%s-XXXXXX", tag);
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(sock, sizeof(sock), "%s/redis.sock", tmpdir);
+	snprintf(sock_path, len, "%s", sock);
+	return spawn();
+}
+
+void test_redis_kill(void)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGKILL);
+		waitpid(redis_pid, NULL, 0);
+		redis_pid = 0;
+	}
+	unlink(sock); /* as a crash leaves it: nobody listening behind it */
+}
+
+int test_redis_restart(void)
+{
+	test_redis_kill();
+	return spawn();
 }
 
 const char *test_redis_dir(void)

@@ -13,6 +13,11 @@
 int test_redis_start(const char *tag, unsigned int watchdog_s, char *sock_path, size_t len);
 /* The server's temp dir (for files a test puts beside it), "" when none. */
 const char *test_redis_dir(void);
+/* Kills the server with SIGKILL (its clients see the connection reset), and removes its
+ * socket file. */
+void test_redis_kill(void);
+/* test_redis_kill, then a fresh server (no data) on the same socket: 0 once it answers. */
+int test_redis_restart(void);
 /* Stops the server, removes the temp dir, disarms the watchdog. */
 void test_redis_stop(void);
 

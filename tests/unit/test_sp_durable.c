@@ -97,7 +97,7 @@ static int send_one(const char *key, struct done *d)
 	if (rc == 0)
 		rc = pr_redis_tx_add(tx, "XADD pr:test:stream * op install id %s", key);
 	if (rc == 0)
-		rc = sp_aredis_tx_durable(&srv, tx, on_done, d);
+		rc = sp_aredis_tx_durable(&srv, tx, SP_AREDIS_ONCE, on_done, d);
 	pr_redis_tx_free(tx);
 	return rc;
 }
@@ -162,7 +162,7 @@ static void test_no_redis(void)
 	CU_ASSERT_FATAL(tx != NULL);
 	CU_ASSERT_EQUAL(pr_redis_tx_add(tx, "SET pr:test:none 1"), 0);
 	ndone = 0;
-	int rc = sp_aredis_tx_durable(&down, tx, on_done, &done[0]);
+	int rc = sp_aredis_tx_durable(&down, tx, SP_AREDIS_ONCE, on_done, &done[0]);
 	CU_ASSERT(rc < 0);	   /* told at once ... */
 	CU_ASSERT_EQUAL(ndone, 0); /* ... and the callback does not run */
 	pr_redis_tx_free(tx);
