@@ -32,11 +32,14 @@ void pr_log(enum pr_log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	/* <N> prefix lets journald keep the priority when run under systemd. */
+	/* <N> prefix lets journald keep the priority when run under systemd. One line at a
+	 * time: a process's threads (the redis sentinel watcher's, the exporter's) log too. */
+	flockfile(stderr);
 	fprintf(stderr, "<%d>%s.%03ldZ %s %s: ", level, ts, now.tv_nsec / 1000000, log_ident,
 		names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

@@ -4,12 +4,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <hiredis/async.h>
 #include <pthread.h>
@@ -44,6 +48,11 @@ struct pr_redis {
 	char addr[80], host[64];
 	int port;
 	bool role_unchecked;
+	/* the primary epoch when the context was (re)opened, and when pr_redis_connect opened
+	 * it (pr_redis_stale); a failed follow is tried again at follow_retry_ms at the
+	 * earliest, not before every command */
+	unsigned epoch, open_epoch;
+	uint64_t follow_retry_ms;
 };
 
 struct pr_redis_tx {
@@ -310,9 +319,12 @@ static redisContext *tcp_connect(const char *host, int port, int timeout_ms)
 	return c;
 }
 
-/* The process's last known primary, so that a move is logged once, not by every connection. */
+/* The process's last known primary, so that a move is logged once, not by every connection;
+ * and the sentinel that told of the last +switch-master (up to date: it published it), asked
+ * first by a connection that follows it. */
 static pthread_mutex_t moved_lock = PTHREAD_MUTEX_INITIALIZER;
-static char moved_addr[80];
+static char moved_addr[80], switch_via_host[64];
+static int switch_via_port;
 
 static unsigned primary_epoch;
 
@@ -321,10 +333,26 @@ unsigned pr_redis_primary_epoch(void)
 	return __atomic_load_n(&primary_epoch, __ATOMIC_ACQUIRE);
 }
 
+static void primary_moved(const char *master, const char *addr, const char *how)
+{
+	/* logged first: the lines of the connections that follow come after it */
+	PR_WARN("redis: %s: the primary of %s is now %s (epoch %u): its connections reconnect "
+		"through the sentinels",
+		how, master, addr, pr_redis_primary_epoch() + 1);
+	__atomic_add_fetch(&primary_epoch, 1, __ATOMIC_ACQ_REL);
+}
+
 void pr_redis_primary_moved(const char *master, const char *addr)
 {
-	__atomic_add_fetch(&primary_epoch, 1, __ATOMIC_ACQ_REL);
-	PR_WARN("redis: +switch-master: primary of %s is now %s", master, addr);
+	primary_moved(master, addr, "+switch-master");
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void note_primary(const struct pr_redis *r, const char *addr, const char *via)
@@ -355,9 +383,18 @@ static int sentinel_open(struct pr_redis *r, redisContext **out, char *err, size
 	const struct sentinels *st = &r->st;
 	int tmo = r->timeout_ms > 0 && r->timeout_ms < 500 ? r->timeout_ms : 500;
 	char last[200] = "no sentinel answered";
+	int first = r->sent_next, via_k = -1;
 
+	/* After a +switch-master the sentinel that published it is asked first: it names the
+	 * new primary, while another may not have heard of the failover yet and name the old
+	 * one, which says master to ROLE until the sentinels demote it. */
+	pthread_mutex_lock(&moved_lock);
+	for (int i = 0; i < st->n; i++)
+		if (st->s[i].port == switch_via_port && !strcmp(st->s[i].host, switch_via_host))
+			first = via_k = i;
+	pthread_mutex_unlock(&moved_lock);
 	for (int i = 0; i < st->n; i++) {
-		int k = (r->sent_next + i) % st->n;
+		int k = (first + i) % st->n;
 		char host[64], addr[80], via[80];
 		int port, rc;
 		redisContext *s = tcp_connect(st->s[k].host, st->s[k].port, tmo), *c;
@@ -366,6 +403,11 @@ static int sentinel_open(struct pr_redis *r, redisContext **out, char *err, size
 		snprintf(via, sizeof(via), "%s:%d", st->s[k].host, st->s[k].port);
 		if (!s) {
 			snprintf(last, sizeof(last), "sentinel %s unreachable", via);
+			if (k == via_k) { /* not first again: each connect would wait for it */
+				pthread_mutex_lock(&moved_lock);
+				switch_via_host[0] = 0;
+				pthread_mutex_unlock(&moved_lock);
+			}
 			continue;
 		}
 		rep = redisCommand(s, "SENTINEL get-master-addr-by-name %s", st->master);
@@ -505,6 +547,7 @@ int pr_redis_connect(struct pr_redis **out, const char *path, int timeout_ms)
 	}
 	strcpy(r->path, path);
 	r->timeout_ms = timeout_ms;
+	r->epoch = r->open_epoch = pr_redis_primary_epoch();
 	r->sentinel = pr_redis_is_sentinel(path);
 	if (r->sentinel && parse_target(path, &r->st, connect_err, sizeof(connect_err)) < 0) {
 		free(r);
@@ -615,6 +658,7 @@ static int is_io(const redisContext *c)
 
 static int reconnect(struct pr_redis *r)
 {
+	unsigned epoch = pr_redis_primary_epoch(); /* before asking: a later move is seen */
 	redisContext *c;
 	int rc;
 
@@ -623,8 +667,42 @@ static int reconnect(struct pr_redis *r)
 		return rc;
 	redisFree(r->c);
 	r->c = c;
+	r->epoch = epoch;
 	/* sentinel_open authenticated it already when it knew the password */
 	return r->sentinel ? 0 : do_auth(r);
+}
+
+bool pr_redis_stale(const struct pr_redis *r)
+{
+	return r && r->sentinel && r->open_epoch != pr_redis_primary_epoch();
+}
+
+/* Before a command: when a +switch-master moved the primary since this connection was
+ * made, ask the sentinels again (ROLE-checked, as after a lost connection) rather than
+ * send it to a primary that is being demoted. When that fails the command goes to the
+ * connection there is (a READONLY or an I/O error asks again), and the sentinels are
+ * asked again a second later at the earliest, not before every command. */
+static void follow_primary(struct pr_redis *r)
+{
+	char was[sizeof(r->addr)];
+	uint64_t now;
+
+	if (!r->sentinel || r->epoch == pr_redis_primary_epoch())
+		return;
+	now = mono_ms();
+	if (now < r->follow_retry_ms)
+		return;
+	snprintf(was, sizeof(was), "%s", r->addr);
+	if (reconnect(r) == 0) {
+		PR_INFO("redis: following +switch-master: connection to %s moved to %s before its "
+			"next command",
+			was, r->addr);
+		return;
+	}
+	r->follow_retry_ms = now + 1000;
+	PR_WARN("redis: the primary of %s moved (+switch-master) but %s: the next command goes "
+		"to %s",
+		r->st.master, r->err, was);
 }
 
 /* Sends n formatted commands and reads n replies. On an I/O error, reconnects once and
@@ -635,6 +713,7 @@ static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const s
 	int attempt;
 	size_t i;
 
+	follow_primary(r);
 	for (attempt = 0; attempt < 2; attempt++) {
 		memset(replies, 0, n * sizeof(*replies));
 		if (attempt > 0 && reconnect(r) < 0)
@@ -992,4 +1071,375 @@ int pr_redis_async_tx(struct redisAsyncContext *ac, const struct pr_redis_tx *tx
 	if (redisAsyncFormattedCommand(ac, fn, priv, execc, sizeof(execc) - 1) != REDIS_OK)
 		return -EIO;
 	return 0;
+}
+
+/* ---- the +switch-master watcher ---- */
+
+/* A host as a sentinel names it (an address, or a name with announce-hostnames). */
+static bool host_ok(const char *h)
+{
+	if (!h[0])
+		return false;
+	for (; *h; h++)
+		if (!(*h == '.' || *h == '-' || *h == ':' || (*h >= '0' && *h <= '9') ||
+		      (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z')))
+			return false;
+	return true;
+}
+
+static int port_of(const char *s)
+{
+	char *end;
+	long p;
+
+	if (!s[0] || s[0] < '0' || s[0] > '9')
+		return -1;
+	p = strtol(s, &end, 10);
+	return *end || p < 1 || p > 65535 ? -1 : (int)p;
+}
+
+static int fmt_addr(char *addr, size_t addrlen, const char *host, int port)
+{
+	int n = snprintf(addr, addrlen, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+
+	return n < 0 || (size_t)n >= addrlen ? -EBADMSG : 0;
+}
+
+int pr_redis_switch_master_parse(const char *payload, const char *master, char *addr,
+				 size_t addrlen)
+{
+	char f[5][64];
+	int n = 0;
+
+	for (const char *p = payload; p && *p;) {
+		size_t len;
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, " ");
+		if (n == 5 || len >= sizeof(f[0]))
+			return -EBADMSG;
+		memcpy(f[n], p, len);
+		f[n++][len] = 0;
+		p += len;
+	}
+	if (n != 5 || check_master_name(f[0]) < 0 || !host_ok(f[1]) || port_of(f[2]) < 0 ||
+	    !host_ok(f[3]) || port_of(f[4]) < 0)
+		return -EBADMSG;
+	if (strcmp(f[0], master) != 0)
+		return 0; /* another master the same sentinels watch */
+	return fmt_addr(addr, addrlen, f[3], port_of(f[4])) < 0 ? -EBADMSG : 1;
+}
+
+int pr_redis_sentinel_master_reply(const redisReply *rep, char *addr, size_t addrlen,
+				   long long *config_epoch)
+{
+	const char *ip = NULL, *port = NULL, *cfg = NULL;
+	char *end;
+
+	if (!rep)
+		return -EIO;
+	if (rep->type == REDIS_REPLY_ERROR)
+		return strstr(rep->str, "No such master") ? -ENOENT
+							  : pr_redis_reply_errno(rep->str);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2)
+		return -EBADMSG;
+	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+		const redisReply *k = rep->element[i], *v = rep->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			return -EBADMSG;
+		if (!strcmp(k->str, "ip"))
+			ip = v->str;
+		else if (!strcmp(k->str, "port"))
+			port = v->str;
+		else if (!strcmp(k->str, "config-epoch"))
+			cfg = v->str;
+	}
+	if (!ip || !port || !cfg || strlen(ip) >= 64 || !host_ok(ip) || port_of(port) < 0)
+		return -EBADMSG;
+	*config_epoch = strtoll(cfg, &end, 10);
+	if (!cfg[0] || *end || *config_epoch < 0)
+		return -EBADMSG;
+	return fmt_addr(addr, addrlen, ip, port_of(port));
+}
+
+#define WATCH_CONNECT_MS 1000
+#define WATCH_PING_MS	 5000 /* quiet this long: PING; no answer this long after: gone */
+#define WATCH_SHORT_MS	 5000 /* a subscription that ended sooner counts as a failure */
+#define WATCH_BACKOFF_MS 250  /* after a round of sentinels failed; doubles to 8 s */
+
+static struct {
+	pthread_mutex_t lock; /* started, for start and stop */
+	bool started, stop;
+	pthread_t thread;
+	int wake[2]; /* the stop's byte ends a wait at once */
+	struct sentinels st;
+	/* the primary as the watcher last learnt it, and the sentinels' config epoch of that
+	 * (-1 unknown): a sentinel still behind a failover is not believed over it */
+	char known[80];
+	long long known_cfg;
+	char why[200]; /* why the last sentinel was given up */
+} watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = {-1, -1}};
+
+static bool watch_stopping(void)
+{
+	return __atomic_load_n(&watch.stop, __ATOMIC_ACQUIRE);
+}
+
+/* Waits ms unless stopped: true when stopped. */
+static bool watch_sleep(int ms)
+{
+	struct pollfd p = {.fd = watch.wake[0], .events = POLLIN};
+
+	if (!watch_stopping())
+		poll(&p, 1, ms);
+	return watch_stopping();
+}
+
+/* SENTINEL master of sentinel k, on a connection of its own: 0 and the primary it names
+ * and its config epoch. */
+static int watch_ask(int k, char *addr, size_t addrlen, long long *cfg)
+{
+	redisContext *c = tcp_connect(watch.st.s[k].host, watch.st.s[k].port, WATCH_CONNECT_MS);
+	redisReply *rep;
+	int rc;
+
+	if (!c)
+		return -EHOSTUNREACH;
+	rep = redisCommand(c, "SENTINEL master %s", watch.st.master);
+	rc = pr_redis_sentinel_master_reply(rep, addr, addrlen, cfg);
+	if (rep)
+		freeReplyObject(rep);
+	redisFree(c);
+	return rc;
+}
+
+/* The primary moved to addr, as sentinel k says: the connections follow, asking k first. */
+static void watch_moved(int k, const char *addr, long long cfg, const char *how)
+{
+	snprintf(watch.known, sizeof(watch.known), "%s", addr);
+	watch.known_cfg = cfg;
+	pthread_mutex_lock(&moved_lock);
+	snprintf(switch_via_host, sizeof(switch_via_host), "%s", watch.st.s[k].host);
+	switch_via_port = watch.st.s[k].port;
+	pthread_mutex_unlock(&moved_lock);
+	primary_moved(watch.st.master, addr, how);
+}
+
+/* Just subscribed on sentinel k: a failover while no sentinel was watched is caught here
+ * (asked after the SUBSCRIBE, so that none falls between the two). */
+static void watch_catch_up(int k)
+{
+	char addr[80];
+	long long cfg;
+
+	if (watch_ask(k, addr, sizeof(addr), &cfg) < 0)
+		return;
+	if (!watch.known[0] || !strcmp(addr, watch.known)) {
+		snprintf(watch.known, sizeof(watch.known), "%s", addr);
+		watch.known_cfg = cfg;
+		return;
+	}
+	if (watch.known_cfg >= 0 && cfg <= watch.known_cfg)
+		return; /* this sentinel has not heard of the last failover yet */
+	watch_moved(k, addr, cfg, "the sentinels (a +switch-master missed while none was watched)");
+}
+
+static void watch_message(int k, const redisReply *m)
+{
+	char addr[80];
+	long long cfg;
+	int rc;
+
+	if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+	    m->element[0]->type != REDIS_REPLY_STRING || strcmp(m->element[0]->str, "message") ||
+	    m->element[2]->type != REDIS_REPLY_STRING)
+		return; /* PING's answer */
+	rc = pr_redis_switch_master_parse(m->element[2]->str, watch.st.master, addr, sizeof(addr));
+	if (rc < 0)
+		PR_WARN("redis: sentinel %s:%d: +switch-master '%.100s' not understood",
+			watch.st.s[k].host, watch.st.s[k].port, m->element[2]->str);
+	if (rc <= 0 || !strcmp(addr, watch.known))
+		return;
+	watch_moved(k, addr, -1, "+switch-master");
+	/* the config epoch of this failover, from the sentinel that published it */
+	if (watch_ask(k, addr, sizeof(addr), &cfg) == 0 && !strcmp(addr, watch.known))
+		watch.known_cfg = cfg;
+}
+
+/* Subscribes to +switch-master on sentinel k and follows it until the connection fails
+ * or the watcher stops: 0 when it was subscribed, -1 when it could not be. */
+static int watch_one(int k)
+{
+	redisContext *c = tcp_connect(watch.st.s[k].host, watch.st.s[k].port, WATCH_CONNECT_MS);
+	uint64_t last_rx, ping_at = 0;
+	redisReply *rep;
+	bool ok;
+
+	if (!c) {
+		snprintf(watch.why, sizeof(watch.why), "unreachable");
+		return -1;
+	}
+	rep = redisCommand(c, "SUBSCRIBE +switch-master");
+	ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+	     rep->element[0]->type == REDIS_REPLY_STRING &&
+	     !strcmp(rep->element[0]->str, "subscribe");
+	snprintf(watch.why, sizeof(watch.why), "SUBSCRIBE: %s",
+		 !rep				  ? c->errstr
+		 : rep->type == REDIS_REPLY_ERROR ? rep->str
+						  : "unexpected reply");
+	if (rep)
+		freeReplyObject(rep);
+	if (!ok) {
+		redisFree(c);
+		return -1;
+	}
+	PR_INFO("redis: following +switch-master of %s on sentinel %s:%d", watch.st.master,
+		watch.st.s[k].host, watch.st.s[k].port);
+	watch_catch_up(k);
+	last_rx = mono_ms();
+	for (;;) {
+		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+				      {.fd = watch.wake[0], .events = POLLIN}};
+		int n = poll(p, 2, 1000);
+		uint64_t now = mono_ms();
+		void *m;
+
+		if (watch_stopping())
+			break;
+		if (n > 0 && p[0].revents) {
+			if (redisBufferRead(c) != REDIS_OK) {
+				snprintf(watch.why, sizeof(watch.why), "%s", c->errstr);
+				break;
+			}
+			last_rx = now;
+			ping_at = 0;
+			while (redisGetReplyFromReader(c, &m) == REDIS_OK && m) {
+				watch_message(k, m);
+				freeReplyObject(m);
+			}
+			if (c->err) {
+				snprintf(watch.why, sizeof(watch.why), "%s", c->errstr);
+				break;
+			}
+		}
+		if (ping_at && now - ping_at >= WATCH_PING_MS) {
+			snprintf(watch.why, sizeof(watch.why), "no answer to PING");
+			break;
+		}
+		if (!ping_at && now - last_rx >= WATCH_PING_MS) {
+			/* a sentinel whose host went away sends no FIN: found out by asking */
+			int done = 0;
+			if (redisAppendCommand(c, "PING") != REDIS_OK)
+				break;
+			while (!done)
+				if (redisBufferWrite(c, &done) != REDIS_OK)
+					break;
+			if (!done) {
+				snprintf(watch.why, sizeof(watch.why), "%s", c->errstr);
+				break;
+			}
+			ping_at = now;
+		}
+	}
+	redisFree(c);
+	return 0;
+}
+
+static void *watch_main(void *arg)
+{
+	int k = 0, failed = 0, backoff = 0;
+	bool warned = false;
+
+	(void)arg;
+	while (!watch_stopping()) {
+		uint64_t t0 = mono_ms();
+		int rc = watch_one(k);
+
+		if (watch_stopping())
+			break;
+		if (rc == 0)
+			PR_WARN(
+			    "redis: sentinel %s:%d: %s: +switch-master followed on the next one",
+			    watch.st.s[k].host, watch.st.s[k].port, watch.why);
+		if (rc == 0 && mono_ms() - t0 >= WATCH_SHORT_MS) {
+			failed = backoff = 0;
+			warned = false;
+		} else {
+			failed++;
+		}
+		k = (k + 1) % watch.st.n;
+		if (failed < watch.st.n)
+			continue;
+		/* every sentinel failed: wait before the next round, longer each time */
+		if (!warned)
+			PR_WARN("redis: no sentinel of %s to follow +switch-master on (the last, "
+				"%s:%d: %s): trying again, less often",
+				watch.st.master, watch.st.s[(k + watch.st.n - 1) % watch.st.n].host,
+				watch.st.s[(k + watch.st.n - 1) % watch.st.n].port, watch.why);
+		warned = true;
+		failed = 0;
+		backoff = backoff ? (backoff < 8000 ? backoff * 2 : 8000) : WATCH_BACKOFF_MS;
+		if (watch_sleep(backoff))
+			break;
+	}
+	return NULL;
+}
+
+int pr_redis_sentinel_watch_start(const char *target)
+{
+	sigset_t all, old;
+	char err[256];
+	int rc = 0;
+
+	if (!pr_redis_is_sentinel(target))
+		return 0;
+	pthread_mutex_lock(&watch.lock);
+	if (watch.started)
+		goto out;
+	if (parse_target(target, &watch.st, err, sizeof(err)) < 0) {
+		PR_ERR("%s", err);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (pipe2(watch.wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	watch.stop = false;
+	watch.known[0] = 0;
+	watch.known_cfg = -1;
+	/* signals are the main thread's business (its handlers, its sigwait) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&watch.thread, NULL, watch_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0) {
+		close(watch.wake[0]);
+		close(watch.wake[1]);
+		watch.wake[0] = watch.wake[1] = -1;
+		goto out;
+	}
+	watch.started = true;
+out:
+	pthread_mutex_unlock(&watch.lock);
+	return rc;
+}
+
+void pr_redis_sentinel_watch_stop(void)
+{
+	pthread_mutex_lock(&watch.lock);
+	if (watch.started) {
+		__atomic_store_n(&watch.stop, true, __ATOMIC_RELEASE);
+		if (write(watch.wake[1], "", 1) < 0) {
+			/* the flag alone ends it within a second */
+		}
+		pthread_join(watch.thread, NULL);
+		close(watch.wake[0]);
+		close(watch.wake[1]);
+		watch.wake[0] = watch.wake[1] = -1;
+		watch.started = false;
+	}
+	pthread_mutex_unlock(&watch.lock);
 }

@@ -21,7 +21,8 @@ struct pr_redis;
  * last first) SENTINEL get-master-addr-by-name, connects to that address over TCP,
  * authenticates as configured and checks with ROLE that it is a master: a sentinel that has
  * not seen a failover yet must not make us write to a replica. A lost connection or a
- * READONLY reply (the primary was demoted) asks the sentinels again before the one retry.
+ * READONLY reply (the primary was demoted) asks the sentinels again before the one retry;
+ * a +switch-master the process's watcher heard of (below) before the next command.
  * Sentinels are asked without AUTH (no sentinel password is supported) and nothing is TLS. */
 #define PR_REDIS_TARGET_MAX    256
 #define PR_REDIS_SENTINELS_MAX 8
@@ -49,6 +50,32 @@ int pr_redis_sentinel_named(const struct pr_redis *r, char *host, size_t hostlen
  * Thread-safe (an atomic). */
 unsigned pr_redis_primary_epoch(void);
 void pr_redis_primary_moved(const char *master, const char *addr);
+/* The watcher: for a sentinel target, one thread per process (a second start is a no-op;
+ * nothing for a unix socket) subscribes to +switch-master on one sentinel at a time, in
+ * turn (a lost or silent one, found out by a PING after 5 s of quiet, hands over to the
+ * next; a round where none answered waits 250 ms, doubling to 8 s), and calls
+ * pr_redis_primary_moved() for each move of our master. Each time it subscribes it asks
+ * that sentinel for the primary too (SENTINEL master), so that a failover while no sentinel
+ * was followed is not missed, unless that sentinel's config epoch is behind the last move
+ * seen. Sentinels are asked without AUTH. Signals stay with the process's other threads.
+ * 0, -EINVAL (a malformed target) or a negative errno; stop joins the thread (at most about
+ * a second: a connect or a reply it waits for). */
+int pr_redis_sentinel_watch_start(const char *target);
+void pr_redis_sentinel_watch_stop(void);
+/* A +switch-master message, "<name> <old-ip> <old-port> <new-ip> <new-port>": 1 and the new
+ * primary in addr ("ip:port", "[ip]:port" for IPv6) when name is master, 0 when it is
+ * another master's, -EBADMSG when malformed. */
+int pr_redis_switch_master_parse(const char *payload, const char *master, char *addr,
+				 size_t addrlen);
+/* SENTINEL master's reply (RESP2, field/value pairs) -> the primary as above and the
+ * config epoch: 0, -ENOENT (no such master), -EBADMSG, or the error reply's errno. */
+int pr_redis_sentinel_master_reply(const redisReply *rep, char *addr, size_t addrlen,
+				   long long *config_epoch);
+/* true when r is a sentinel target's connection opened (pr_redis_connect) before the
+ * primary last moved: its owner closes it and opens another, and re-reads what it followed
+ * on it (the synchronous client moves by itself before its next command; an owner that
+ * must know, or whose connection is pipelined or subscribed, asks here). */
+bool pr_redis_stale(const struct pr_redis *r);
 
 /* Connects to the unix socket at path with timeout_ms for connect and each command.
  * Returns 0 and *out, or -ENOENT (no socket file), -ECONNREFUSED (nobody listening),

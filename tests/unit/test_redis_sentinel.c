@@ -2,8 +2,10 @@
 /* Redis under Sentinel, the parts that need no server: the [redis] sentinels/master_name
  * checks every process shares (pr_redis_sentinel_target), and the reading of a sentinel's
  * SENTINEL get-master-addr-by-name and of a server's ROLE replies, where a wrong reading
- * would make a process write to a replica or to nowhere. The failovers themselves are
- * tests/integration/redis_sentinel.sh. */
+ * would make a process write to a replica or to nowhere; and of the +switch-master messages
+ * and SENTINEL master replies the watcher follows the primary by, where a wrong reading
+ * would move every connection to the wrong server or miss a failover. The failovers
+ * themselves are tests/integration/redis_sentinel.sh. */
 #include "common/redis.h"
 
 #include <CUnit/Basic.h>
@@ -113,6 +115,97 @@ static void role_reply(void)
 	CU_ASSERT_EQUAL(pr_redis_role_reply(NULL), -EIO);
 }
 
+static void switch_master(void)
+{
+	char addr[80] = "";
+
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay 10.0.0.1 6379 10.0.0.2 6380",
+						     "poprelay", addr, sizeof(addr)),
+			1);
+	CU_ASSERT_STRING_EQUAL(addr, "10.0.0.2:6380");
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay ::1 6379 fd00::2 6380", "poprelay",
+						     addr, sizeof(addr)),
+			1);
+	CU_ASSERT_STRING_EQUAL(addr, "[fd00::2]:6380");
+	/* with announce-hostnames the sentinels name hosts */
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay redis-a 6379 redis-b.pop1 6379",
+						     "poprelay", addr, sizeof(addr)),
+			1);
+	CU_ASSERT_STRING_EQUAL(addr, "redis-b.pop1:6379");
+	/* another master the same sentinels watch: not ours, addr untouched */
+	strcpy(addr, "x");
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("other 10.0.0.1 6379 10.0.0.9 6379",
+						     "poprelay", addr, sizeof(addr)),
+			0);
+	CU_ASSERT_STRING_EQUAL(addr, "x");
+	/* a prefix of our name is another name */
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay2 10.0.0.1 6379 10.0.0.9 6379",
+						     "poprelay", addr, sizeof(addr)),
+			0);
+	/* malformed: never a move */
+	static const char *const bad[] = {
+	    "",
+	    "poprelay",
+	    "poprelay 10.0.0.1 6379 10.0.0.2",
+	    "poprelay 10.0.0.1 6379 10.0.0.2 6380 extra",
+	    "poprelay 10.0.0.1 6379 10.0.0.2 0",
+	    "poprelay 10.0.0.1 6379 10.0.0.2 65536",
+	    "poprelay 10.0.0.1 6379 10.0.0.2 63x0",
+	    "poprelay 10.0.0.1 6379 10.0.0.2 -1",
+	    "poprelay 10.0.0.1 x 10.0.0.2 6380",
+	    "poprelay 10.0.0.1 6379 10.0.0/2 6380",
+	    "poprelay 10.0.0.1 6379 "
+	    "0123456789012345678901234567890123456789012345678901234567890123456789 6380",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(
+		    pr_redis_switch_master_parse(bad[i], "poprelay", addr, sizeof(addr)), -EBADMSG);
+	}
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse(NULL, "poprelay", addr, sizeof(addr)),
+			-EBADMSG);
+	/* extra spaces between the fields are taken */
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay  10.0.0.1 6379 10.0.0.2 6380 ",
+						     "poprelay", addr, sizeof(addr)),
+			1);
+	/* an address that does not fit is refused, not cut */
+	CU_ASSERT_EQUAL(pr_redis_switch_master_parse("poprelay 10.0.0.1 6379 10.0.0.2 6380",
+						     "poprelay", addr, 8),
+			-EBADMSG);
+}
+
+static void sentinel_master(void)
+{
+	char addr[80];
+	long long cfg = -2;
+	const char *kv[] = {"name",  "poprelay", "ip",		 "10.0.0.2", "port",	   "6380",
+			    "flags", "master",	 "config-epoch", "7",	     "num-slaves", "1"};
+	redisReply r[12], *el[12];
+	redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 12, .element = el};
+
+	for (int i = 0; i < 12; i++) {
+		r[i] = str(kv[i]);
+		el[i] = &r[i];
+	}
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&arr, addr, sizeof(addr), &cfg), 0);
+	CU_ASSERT_STRING_EQUAL(addr, "10.0.0.2:6380");
+	CU_ASSERT_EQUAL(cfg, 7);
+	r[5] = str("0"); /* a bad port */
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&arr, addr, sizeof(addr), &cfg), -EBADMSG);
+	r[5] = str("6380");
+	r[9] = str("seven");
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&arr, addr, sizeof(addr), &cfg), -EBADMSG);
+	r[9] = str("7");
+	arr.elements = 8; /* no config-epoch */
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&arr, addr, sizeof(addr), &cfg), -EBADMSG);
+	arr.elements = 11; /* a key without its value */
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&arr, addr, sizeof(addr), &cfg), -EBADMSG);
+	redisReply nomaster = {.type = REDIS_REPLY_ERROR,
+			       .str = "ERR No such master with that name"};
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(&nomaster, addr, sizeof(addr), &cfg),
+			-ENOENT);
+	CU_ASSERT_EQUAL(pr_redis_sentinel_master_reply(NULL, addr, sizeof(addr), &cfg), -EIO);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -122,6 +215,9 @@ int main(void)
 	CU_add_test(su, "bad sentinels or master_name: refused, naming the key", target_refuses);
 	CU_add_test(su, "SENTINEL get-master-addr-by-name replies", sentinel_reply);
 	CU_add_test(su, "ROLE replies: only master is a primary", role_reply);
+	CU_add_test(su, "+switch-master messages: ours, another's, malformed", switch_master);
+	CU_add_test(su, "SENTINEL master replies: the primary and the config epoch",
+		    sentinel_master);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
