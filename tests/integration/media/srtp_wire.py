@@ -134,6 +134,27 @@ def rtcp_bye_app_only(p):
     return off == len(p)
 
 
+# header, E|index word and an 80-bit tag: a shorter packet cannot be SRTCP
+SRTCP_MIN = 8 + 4 + 10
+
+
+def clear_rtcp_unexpected(drops, clear):
+    """The media drops ({reason: count}) that a device's clear RTCP BYE/SDES/APP packets
+    (clear: their UDP payloads) do not explain. media_no_session is always tolerated
+    (packets before the install and after the end). The dataplane refuses a clear RTCP
+    compound as media_srtp (unencrypted), or as media_malformed when it is shorter than any
+    SRTCP packet (SRTCP_MIN): at most as many of each as the device sent of that size."""
+    short = sum(1 for p in clear if len(p) < SRTCP_MIN)
+    srtp, malformed = drops.get("media_srtp", 0), drops.get("media_malformed", 0)
+    bad = {k: v for k, v in drops.items()
+           if k not in ("media_no_session", "media_srtp", "media_malformed")}
+    if malformed > short:
+        bad["media_malformed"] = malformed
+    if srtp + malformed > len(clear):
+        bad["media_srtp"] = srtp
+    return bad
+
+
 def srtcp_e_flag(p):
     """SRTCP's E flag: in the index word before an 80- or 32-bit HMAC tag, or last (AEAD)."""
     return any(len(p) >= 8 + t + 4 and p[-t - 4] & 0x80 for t in (10, 4, 0))
