@@ -22,6 +22,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_feature.h"
 #include "dataplane/dp_neigh.h"
@@ -346,6 +347,11 @@ int main(int argc, char **argv)
 		goto out_ports;
 	if (dp_telemetry_init())
 		PR_WARN("telemetry commands not registered (is telemetry disabled?)");
+	/* under Sentinel: a thread of its own (where the main lcore's runs, pinned to no worker)
+	 * follows +switch-master, and the connections below move when it says so */
+	if (pr_redis_sentinel_watch_start(dp_cfg.redis.socket) < 0)
+		PR_WARN("redis: +switch-master is not followed: connections move to a new primary "
+			"only when the old one fails them");
 	if (dp_features_init())
 		goto out_ports;
 	dp_tunables_init();
@@ -379,6 +385,7 @@ int main(int argc, char **argv)
 	dp_features_teardown();
 	rc = 0;
 out_ports:
+	pr_redis_sentinel_watch_stop();
 	dp_ports_fini();
 	dp_neigh_fini();
 out_eal:

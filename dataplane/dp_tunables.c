@@ -191,6 +191,13 @@ void dp_tunables_poll(uint64_t now_ms)
 	if (!head || now_ms - last_check_ms < CHECK_MS)
 		return;
 	last_check_ms = now_ms;
+	if (pr_redis_stale(rw) || pr_redis_stale(sub)) {
+		/* a +switch-master: the subscription is on the old primary; both are made again
+		 * at once, and pr:tunables is read there (connect_both) */
+		PR_NOTICE("tunables: the redis primary moved (+switch-master): reconnecting");
+		drop_conns();
+		last_try_ms = 0;
+	}
 	if (!connect_both(now_ms))
 		return;
 	unsigned ev;

@@ -322,6 +322,9 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "%s: listening on http://%s/metrics (dataplane prefix %s, redis %s)\n",
 		PROG, listen, cfg.prefix, cfg.redis_socket);
+	/* under Sentinel: the evaluator's connection moves when +switch-master says so */
+	if (pr_redis_sentinel_watch_start(cfg.redis_socket) < 0)
+		fprintf(stderr, "%s: +switch-master is not followed\n", PROG);
 	rc = exp_alarms_start(&cfg);
 	if (rc < 0) {
 		fprintf(stderr, "%s: cannot start the alarm evaluator: %s\n", PROG, strerror(-rc));
@@ -332,5 +335,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%s: %s, stopping\n", PROG, strsignal(sig));
 	MHD_stop_daemon(d);
 	exp_alarms_stop();
+	pr_redis_sentinel_watch_stop();
 	return 0;
 }

@@ -71,6 +71,11 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	sp_msg_init();
+	/* under Sentinel: a thread follows +switch-master, and the connections move when it
+	 * says so (the synchronous one before its next command) */
+	if (pr_redis_sentinel_watch_start(srv.cfg.redis_socket) < 0)
+		PR_WARN("redis: +switch-master is not followed: connections move to a new primary "
+			"only when the old one fails them");
 	int rc = pr_redis_connect(&srv.redis, srv.cfg.redis_socket, 2000);
 	if (rc < 0) {
 		PR_ERR("redis %s: %s", srv.cfg.redis_socket, pr_redis_errmsg(NULL));
@@ -102,6 +107,7 @@ int main(int argc, char **argv)
 		PR_ERR("cannot start: %s", strerror(-rc));
 		sp_server_close(&srv);
 		pr_redis_close(srv.redis);
+		pr_redis_sentinel_watch_stop();
 		return 1;
 	}
 	/* the values in force (pr:tunables over the file's) before the first request */
@@ -110,6 +116,7 @@ int main(int argc, char **argv)
 		PR_ERR("cannot start: %s", strerror(-rc));
 		sp_server_close(&srv);
 		pr_redis_close(srv.redis);
+		pr_redis_sentinel_watch_stop();
 		return 1;
 	}
 	/* the connection of the REGISTERs and of the calls' writes, on the loop; the same 2 s for a
@@ -120,6 +127,7 @@ int main(int argc, char **argv)
 		sp_tunables_stop(&srv);
 		sp_server_close(&srv);
 		pr_redis_close(srv.redis);
+		pr_redis_sentinel_watch_stop();
 		return 1;
 	}
 	/* the calls a killed predecessor left: their media still flows through the dataplane */
@@ -133,6 +141,7 @@ int main(int argc, char **argv)
 		sp_tunables_stop(&srv);
 		sp_server_close(&srv);
 		pr_redis_close(srv.redis);
+		pr_redis_sentinel_watch_stop();
 		return 1;
 	}
 	event_base_dispatch(srv.base);
@@ -148,5 +157,6 @@ int main(int argc, char **argv)
 	sp_tunables_stop(&srv);
 	sp_server_close(&srv);
 	pr_redis_close(srv.redis);
+	pr_redis_sentinel_watch_stop();
 	return 0;
 }

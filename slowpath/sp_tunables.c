@@ -206,6 +206,12 @@ void sp_tunables_tick(struct sp_server *s, int64_t now_ms)
 
 	if (!t)
 		return;
+	if (pr_redis_stale(t->sub)) {
+		/* a +switch-master: subscribed on the old primary, which is being demoted */
+		PR_NOTICE("tunables: the redis primary moved (+switch-master): subscribing again");
+		drop_sub(t);
+		t->last_try_ms = 0;
+	}
 	if (!t->sub) {
 		subscribe(s, now_ms);
 		return;

@@ -2755,12 +2755,17 @@ static bool redis_up(uint64_t now_ms)
 	return true;
 }
 
+static void redis_drop(void)
+{
+	pr_redis_close(redis);
+	redis = NULL;
+}
+
 static void redis_lost(void)
 {
 	cst.redis_errors++;
 	PR_WARN("media: redis: %s; reconnecting", pr_ks_errmsg());
-	pr_redis_close(redis);
-	redis = NULL;
+	redis_drop();
 }
 
 /* Start: the group, then every live session from the hashes. */
@@ -2991,6 +2996,15 @@ static unsigned media_poll(uint64_t now_ms)
 	int rc = 0;
 
 	dtls_poll(now_ms);
+	if (pr_redis_stale(redis)) {
+		/* a +switch-master: made again at once, and the reconnection's sync reads the
+		 * sessions and the stream's pending entries from the new primary (what the old
+		 * one had not passed on is not there) */
+		PR_NOTICE("media: the redis primary moved (+switch-master): reconnecting and "
+			  "syncing from it");
+		redis_drop();
+		last_try_ms = 0;
+	}
 	if (!redis_up(now_ms))
 		return 0;
 	reclaim_poll(); /* (an ended session's last figures go to its CDR in Redis) */

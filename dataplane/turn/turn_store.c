@@ -187,10 +187,18 @@ bool turn_store_retry(struct turn_store *st)
 	return connect_now(st);
 }
 
+static void drop_conns(struct turn_store *st);
+
 /* A Redis failure: drop the connection (it reconnects later) and log once. */
 static int fail_on(struct turn_store *st, const struct pr_redis *c, const char *what)
 {
 	PR_WARN("turn: redis %s failed: %s", what, c ? pr_redis_errmsg(c) : "down");
+	drop_conns(st);
+	return -EIO;
+}
+
+static void drop_conns(struct turn_store *st)
+{
 	if (st->r)
 		pr_redis_close(st->r);
 	if (st->w)
@@ -202,7 +210,6 @@ static int fail_on(struct turn_store *st, const struct pr_redis *c, const char *
 		st->pend[(st->head + i) % WPEND_MAX].rc = -EIO;
 	while (st->n)
 		wpend_pop(st);
-	return -EIO;
 }
 
 static int fail(struct turn_store *st, const char *what)
@@ -352,6 +359,15 @@ unsigned turn_store_poll(struct turn_store *st)
 
 	if (!st || !st->w)
 		return 0;
+	if (pr_redis_stale(st->r) || pr_redis_stale(st->w)) {
+		/* a +switch-master: the old primary is being demoted. Dropped as on a failure
+		 * (the writes in flight fail: their clients retransmit), but made again at the
+		 * next tick, which rewrites every allocation on the new primary (turn_dp.c) */
+		PR_NOTICE("turn: the redis primary moved (+switch-master): reconnecting");
+		drop_conns(st);
+		st->last_try = 0;
+		return 0;
+	}
 	if (pr_redis_pump(st->w) < 0)
 		return (unsigned)(fail_on(st, st->w, "write pipeline"), 0);
 	while (st->n) {
