@@ -7,8 +7,10 @@
 # wait_replicas = 1) before a REGISTER's 200; a dataplane (net_null0, no hugepages) on the same
 # [redis] keys follows the primary too (its tunables connections: a change published on the
 # new primary is applied and reported there).
-# 1. devices register; 2. SENTINEL FAILOVER: the slowpath follows, new devices register,
-# the earlier bindings are on the new primary; 3. kill -9 of that primary during a
+# 1. devices register; 2. SENTINEL FAILOVER: with no request in between, the slowpath and
+# the dataplane hear +switch-master from the sentinels and move their connections to the
+# new primary (not waiting for the old one to fail them); new devices register, the
+# earlier bindings are on the new primary; 3. kill -9 of that primary during a
 # registration storm: every acknowledged binding is on the next primary (none lost), and
 # with no replica left REGISTERs get 503 (WAIT fell short) rather than a 200 a further loss
 # would undo;
@@ -117,6 +119,24 @@ rc "$P1" INFO replication | grep -q connected_slaves:1 || pr_fail "no replica be
 redis-cli -p "$S2" SENTINEL failover poprelay | grep -q OK || pr_fail "SENTINEL FAILOVER refused"
 pr_wait_for 20 named "$P2" ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P2"
+# nothing is asked of either process here: each hears +switch-master from the sentinel it
+# follows, and its connections move because of that (each path logs its own line; none
+# lost its connection first)
+SWITCHED="+switch-master: the primary of poprelay is now 127.0.0.1:$P2"
+pr_wait_for 5 grep -qF "$SWITCHED" "$D/sp.log" ||
+	pr_fail "the slowpath did not log +switch-master to 127.0.0.1:$P2 within 5 s of the promotion"
+pr_wait_for 5 grep -qF "$SWITCHED" "$D/dp.log" ||
+	pr_fail "the dataplane did not log +switch-master to 127.0.0.1:$P2 within 5 s of the promotion"
+# the slowpath's synchronous connection, used by its tunables' re-read once it subscribes again
+pr_wait_for 5 grep -qF "following +switch-master: connection to 127.0.0.1:$P1 moved to 127.0.0.1:$P2" "$D/sp.log" ||
+	pr_fail "the slowpath's synchronous connection did not follow +switch-master"
+pr_wait_for 5 grep -qF "tunables: the redis primary moved (+switch-master): reconnecting" "$D/dp.log" ||
+	pr_fail "the dataplane's tunables connections did not follow +switch-master"
+pr_wait_for 5 grep -q "primary of poprelay moved from 127.0.0.1:$P1 to 127.0.0.1:$P2" "$D/dp.log" ||
+	pr_fail "the dataplane did not move to 127.0.0.1:$P2"
+grep -q "lost the redis subscription" "$D/dp.log" "$D/sp.log" &&
+	pr_fail "a connection was lost: the move was not +switch-master's"
+echo "ok: +switch-master followed by the slowpath and the dataplane with no request in between"
 pr_wait_for 20 role_is "$P1" slave ||
 	pr_fail "the old primary did not become a replica"
 $ST reg 10 19 || pr_fail "registrations after SENTINEL FAILOVER"
