@@ -148,9 +148,21 @@ done
 echo "ok: after SENTINEL FAILOVER the slowpath writes to 127.0.0.1:$P2, and u0..u19's bindings are there"
 dp_follows "$P2" 24
 
-# -- 3. the primary killed (-9) during a storm of first registrations (no retries)
+# -- 3. the primary killed (-9) during a storm of first registrations (no retries). Just
+# before the kill the replica is stopped (SIGSTOP) and its link closed by the primary
+# (CLIENT KILL TYPE replica: what the primary writes then is not even in the stopped
+# replica's socket), and u104..u109 register at once: their bindings are written on the
+# primary only, whose WAIT 1 then waits, and the primary is killed in that wait (the
+# replica continued right after). The slowpath keeps the requests in flight and sends them
+# again to the primary the sentinels name next ([sip] redis_replay_ms, 5 s): their
+# bindings are there.
+# They are answered 503 all the same, as every REGISTER after the kill: no replica is left
+# for WAIT 1 (a 200 would be undone by the next loss). REGISTERs arriving while no primary
+# is named get 503 at once.
 rs_linked "$P1" 20
-$ST storm 20 109 30 "kill -9 \$(cat $D/n2/redis.pid)" || pr_fail "the storm"
+ADMIN_PW=$ADMIN_PW $ST storm 20 103 30 "kill -9 \$(cat $D/n2/redis.pid); kill -CONT \$(cat $D/n1/redis.pid)" \
+	"kill -STOP \$(cat $D/n1/redis.pid) && redis-cli -p $P2 --no-auth-warning --user admin --pass '$ADMIN_PW' CLIENT KILL TYPE replica >/dev/null" \
+	104 109 "$P2" || pr_fail "the storm"
 pr_wait_for 20 named "$P1" ||
 	pr_fail "the sentinels did not promote 127.0.0.1:$P1 after the kill"
 lost=0
@@ -161,6 +173,18 @@ done <"$D/acked"
 acked=$(grep -c . "$D/acked")
 [ "$lost" = 0 ] || pr_fail "$lost of $acked acknowledged registrations are missing on the new primary"
 echo "ok: primary killed mid-storm: $acked acknowledged registrations, 0 missing on 127.0.0.1:$P1"
+# before replay these requests failed with the connection, and the bindings were on the
+# killed primary only
+lost=0
+while read -r u; do
+	[ -n "$u" ] || continue
+	rc "$P1" EXISTS "pr:reg:$u" | grep -qx 1 || { echo "not replayed: $u" >&2; lost=$((lost + 1)); }
+done <"$D/inflight"
+n=$(grep -c . "$D/inflight")
+[ "$lost" = 0 ] || pr_fail "$lost of the $n bindings in flight at the kill are not on the new primary"
+grep -qE "redis 127.0.0.1:$P1: [0-9]+ requests? in flight at the loss sent again" "$D/sp.log" ||
+	pr_fail "no log line for the requests sent again to 127.0.0.1:$P1"
+echo "ok: the $n bindings whose writes were in flight at the kill were sent again to 127.0.0.1:$P1"
 dp_follows "$P1" 40
 # no replica left: the write is made on the primary but WAIT 1 comes back 0, so the device
 # is told to retry (503) instead of 200
