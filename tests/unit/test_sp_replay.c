@@ -180,10 +180,10 @@ static void test_window_ends(void)
 	int64_t t0 = sp_now_ms();
 	run_until(1, 200);
 	CU_ASSERT_EQUAL(ndone, 0); /* held, not failed at once */
-	run_until(2, 1500);
+	run_until(2, 2500);
 	int64_t took = sp_now_ms() - t0;
 	CU_ASSERT_EQUAL_FATAL(ndone, 2);
-	CU_ASSERT(took >= 250 && took < 800);
+	CU_ASSERT(took >= 250 && took < 1300); /* the window, checked every 100 ms (loaded CI) */
 	for (int i = 0; i < 2; i++) {
 		CU_ASSERT_EQUAL(done[i].rc, -EIO);
 		CU_ASSERT_PTR_NOT_NULL(strstr(done[i].msg, "no primary within 300 ms"));
