@@ -33,6 +33,8 @@
 #define PR_KS_REGS_KEY		"pr:regs"
 #define PR_KS_TURN_ALLOC_PREFIX "pr:turn:alloc:"
 #define PR_KS_TURN_ALLOCS_KEY	"pr:turn:allocs"
+/* capped stream of allocation changes, which an [ha] backup follows (docs/redis-keyspace.md) */
+#define PR_KS_TURN_CHANGES_KEY	"pr:turn:changes"
 #define PR_KS_TURN_SECRETS_KEY	"pr:turn:secrets"
 #define PR_KS_TURN_SECRET_ADDED "pr:turn:secret_added" /* id -> when it was added */
 #define PR_KS_SESSION_PREFIX	"pr:session:"
@@ -325,6 +327,12 @@ int pr_ks_turn_chan_set(struct pr_redis *r, const char *id, const struct pr_ks_t
 int pr_ks_turn_chan_del(struct pr_redis *r, const char *id, uint16_t channel);
 int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_chan *out,
 			 size_t max);
+/* The same two lists from an HGETALL reply of the side hash that came otherwise (a
+ * transaction's, a pipeline's); rep is not freed. */
+int pr_ks_turn_perm_list_reply(const char *id, const redisReply *rep, struct pr_ks_turn_perm *out,
+			       size_t max);
+int pr_ks_turn_chan_list_reply(const char *id, const redisReply *rep, struct pr_ks_turn_chan *out,
+			       size_t max);
 
 /* TURN REST shared secrets: hash pr:turn:secrets, field = secret id (e.g. "2026-11"),
  * value = secret; hash pr:turn:secret_added, same id -> unix seconds it was added (absent

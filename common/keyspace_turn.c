@@ -171,21 +171,20 @@ int pr_ks_turn_perm_del(struct pr_redis *r, const char *id, const char *peer_add
 	return rc;
 }
 
-/* HGETALL of a side hash; calls fn for each pair; returns the count or -errno. */
-static int side_hash(struct pr_redis *r, const char *key, const char *suffix,
-		     int (*fn)(const char *k, const char *v, void *out, size_t i), void *out,
-		     size_t max)
+/* A side hash's HGETALL reply (not freed); calls fn for each pair; returns the count or
+ * -errno. */
+static int side_hash_reply(const redisReply *rep, const char *key, const char *suffix,
+			   int (*fn)(const char *k, const char *v, void *out, size_t i), void *out,
+			   size_t max)
 {
-	redisReply *rep = pr_redis_cmd(r, "HGETALL %s%s", key, suffix);
 	size_t i, n = 0;
 	int rc = 0;
 
-	if (!rep)
-		return ks_redis_fail(r, key);
-	if (rep->type == REDIS_REPLY_ERROR)
-		return ks_reply_error(rep, key);
+	if (rep->type == REDIS_REPLY_ERROR) {
+		ks_seterr("%s%s: %s", key, suffix, rep->str);
+		return pr_redis_reply_errno(rep->str);
+	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2) {
-		freeReplyObject(rep);
 		ks_seterr("%s%s: malformed reply", key, suffix);
 		return -EINVAL;
 	}
@@ -204,8 +203,24 @@ static int side_hash(struct pr_redis *r, const char *key, const char *suffix,
 			break;
 		}
 	}
-	freeReplyObject(rep);
 	return rc < 0 ? rc : (int)n;
+}
+
+/* HGETALL of a side hash, then side_hash_reply. */
+static int side_hash(struct pr_redis *r, const char *key, const char *suffix,
+		     int (*fn)(const char *k, const char *v, void *out, size_t i), void *out,
+		     size_t max)
+{
+	redisReply *rep = pr_redis_cmd(r, "HGETALL %s%s", key, suffix);
+	int rc;
+
+	if (!rep)
+		return ks_redis_fail(r, key);
+	if (rep->type == REDIS_REPLY_ERROR)
+		return ks_reply_error(rep, key);
+	rc = side_hash_reply(rep, key, suffix, fn, out, max);
+	freeReplyObject(rep);
+	return rc;
 }
 
 static int perm_cb(const char *k, const char *v, void *out, size_t i)
@@ -227,6 +242,15 @@ int pr_ks_turn_perm_list(struct pr_redis *r, const char *id, struct pr_ks_turn_p
 	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
 
 	return rc < 0 ? rc : side_hash(r, key, ":perms", perm_cb, out, max);
+}
+
+int pr_ks_turn_perm_list_reply(const char *id, const redisReply *rep, struct pr_ks_turn_perm *out,
+			       size_t max)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	return rc < 0 ? rc : side_hash_reply(rep, key, ":perms", perm_cb, out, max);
 }
 
 static int chan_valid(uint16_t ch)
@@ -310,6 +334,15 @@ int pr_ks_turn_chan_list(struct pr_redis *r, const char *id, struct pr_ks_turn_c
 	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
 
 	return rc < 0 ? rc : side_hash(r, key, ":chans", chan_cb, out, max);
+}
+
+int pr_ks_turn_chan_list_reply(const char *id, const redisReply *rep, struct pr_ks_turn_chan *out,
+			       size_t max)
+{
+	char key[KS_KEYLEN];
+	int rc = ks_make_key(key, sizeof(key), PR_KS_TURN_ALLOC_PREFIX, id, "allocation id");
+
+	return rc < 0 ? rc : side_hash_reply(rep, key, ":chans", chan_cb, out, max);
 }
 
 /* ---- TURN REST shared secrets ---- */

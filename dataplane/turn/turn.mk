@@ -14,13 +14,14 @@ $(eval $(call unit_test,test_turn_codec,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_policy,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_table,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
 $(eval $(call unit_test,test_turn_server,$(TURN_TEST_LINK),$(CRYPTO_LINK_LIBS)))
-$(eval $(call unit_test,test_turn_store,$(B)/dataplane/turn/turn_store.o $(B)/tests/unit/redis_fixture.o $(TURN_TEST_LINK) $(COMMON_LIB),$(CRYPTO_LINK_LIBS) $(HIREDIS_LIBS)))
+$(eval $(call unit_test,test_turn_store,$(B)/dataplane/turn/turn_store.o $(B)/dataplane/turn/turn_follow.o $(B)/tests/unit/redis_fixture.o $(TURN_TEST_LINK) $(COMMON_LIB),$(CRYPTO_LINK_LIBS) $(HIREDIS_LIBS)))
 
 $(eval $(call fuzzer,fuzz_stun,$(TURN_CORE_SRCS) crypto/stun_auth.c,$(SSL_LIBS)))
 
 # The feature inside poprelay-dataplane (objects, so its constructors are kept).
 TURN_DP_OBJS := $(TURN_CORE_SRCS:%.c=$(B)/%.o) $(B)/dataplane/turn/turn_dp.o \
-	$(B)/dataplane/turn/turn_store.o $(B)/dataplane/turn/turn_stream.o
+	$(B)/dataplane/turn/turn_store.o $(B)/dataplane/turn/turn_follow.o \
+	$(B)/dataplane/turn/turn_stream.o
 $(DP_BIN): $(TURN_DP_OBJS) $(CRYPTO_LIB)
 DP_LINK_LIBS += $(SSL_LIBS)
 

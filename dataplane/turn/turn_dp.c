@@ -31,6 +31,7 @@
 #include "dataplane/dp_ha.h"
 #include "dataplane/dp_tunables.h"
 #include "dataplane/dp_udp.h"
+#include "dataplane/turn/turn_follow.h"
 #include "dataplane/turn/turn_server.h"
 #include "dataplane/turn/turn_store.h"
 #include "dataplane/turn/turn_stream.h"
@@ -384,7 +385,8 @@ static struct {
 
 /* Control only. */
 static struct turn_store *store;
-static struct rte_ring *del_ring; /* telemetry thread -> control: ids to delete */
+static struct turn_follow *follow; /* [ha] backup: the copy of the peer's allocations */
+static struct rte_ring *del_ring;  /* telemetry thread -> control: ids to delete */
 static uint64_t last_tick_ms, last_sync_ms;
 static uint64_t *synced; /* per slot: packets at the last counter sync */
 static bool resync_all;
@@ -1007,9 +1009,12 @@ static unsigned turn_poll(uint64_t now_ms)
 	/* what this iteration queued goes out (after the writes, one WAIT for the answers that
 	 * wait for the replicas); the replies that came complete their writes */
 	turn_store_flush_waits(store);
+	turn_follow_poll(follow, now_ms);
 	return turn_store_poll(store);
 }
 
+/* The store's pipeline (the follower's replies wait for the next poll: reads off the
+ * requests' path, at most the control lcore's idle sleep late) */
 static int turn_wait_fd(void)
 {
 	return turn_store_fd(store);
@@ -1186,10 +1191,18 @@ static int turn_init(void)
 	turn_table_set_rcu(tbl, &rcu);
 	store = turn_store_new(dp_cfg.redis.socket, dp_cfg.redis.user, dp_cfg.redis.password_file);
 	turn_store_set_wait(store, dp_cfg.redis.wait_replicas, dp_cfg.redis.wait_timeout_ms);
+	/* [ha]: a peer may follow ours. Capped at 4 changes per allocation we may hold (and
+	 * 10,000 at least), so that a backup a few reads behind never finds it trimmed. */
+	if (dp_ha_configured())
+		turn_store_set_changes(store, RTE_MAX(4 * tcfg.max_allocations, 10000u));
 	struct turn_cred_ops cred = {turn_store_user_key, turn_store_rest_secrets, store};
 	turn_store_on_done(store, on_written, NULL);
 	struct turn_hooks hooks = {on_change, NULL};
 	srv = turn_server_create(&cfg, tbl, &cred, &hooks);
+	if (srv && cfg.peer_port_min &&
+	    !(follow = turn_follow_new(srv, dp_cfg.redis.socket, dp_cfg.redis.user,
+				       dp_cfg.redis.password_file, tcfg.max_allocations)))
+		return -ENOMEM;
 	memset(&cfg, 0, sizeof(cfg));
 	for (unsigned i = 0; srv && i < RTE_DIM(tunables); i++)
 		dp_tunable_register(&tunables[i]);
@@ -1275,6 +1288,8 @@ static void turn_teardown(void)
 		}
 	}
 	ts_teardown();
+	turn_follow_free(follow);
+	follow = NULL;
 	turn_server_destroy(srv);
 	turn_table_destroy(tbl);
 	turn_store_free(store);
@@ -1287,9 +1302,12 @@ static void turn_teardown(void)
 	synced = NULL;
 }
 
-/* [ha] takeover: the peer's allocations from Redis, as a restart restores ours (the same
- * relayed address, permissions, channels, lifetimes); release: forgotten, their records
- * left to the peer. The read is synchronous on the blocking connection. */
+/* [ha] takeover: the peer's allocations as a restart restores ours (the same relayed
+ * address, permissions, channels, lifetimes), from the copy this backup keeps of them
+ * (turn_follow.h: no Redis read); when that copy is not known to be whole (Redis was away,
+ * the full load had not ended), from Redis as a restart reads them, synchronously on the
+ * blocking connection. Release: forgotten, their records left to the peer, and followed
+ * again. */
 static int turn_ha_change(bool held)
 {
 	if (!srv || !turn_server_cfg(srv)->peer_port_min)
@@ -1298,9 +1316,21 @@ static int turn_ha_change(bool held)
 	if (!held) {
 		unsigned n = turn_server_forget_peer(srv);
 		PR_NOTICE("turn: %u allocations of the peer given back", n);
+		turn_follow_resume(follow);
 		return (int)n;
 	}
-	int rc = turn_store_restore_all(store, srv, 1);
+	const char *why;
+	int rc = turn_follow_take(follow, &why);
+	if (rc >= 0) {
+		PR_NOTICE("turn: %d allocations of the peer taken over from the copy (no redis "
+			  "read)",
+			  rc);
+		return rc;
+	}
+	PR_WARN("turn: the copy of the peer's allocations is not known to be whole (%s): "
+		"reading them from redis",
+		why);
+	rc = turn_store_restore_all(store, srv, 1);
 	if (rc >= 0)
 		PR_NOTICE("turn: %d allocations of the peer taken over from redis", rc);
 	return rc;
@@ -1377,6 +1407,20 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "store_unqueued", store_unqueued);
 	rte_tel_data_add_dict_u64(d, "store_parked", store_parked);
 	rte_tel_data_add_dict_u64(d, "draining", dp_draining());
+	if (follow) { /* [ha] backup: the copy of the peer's allocations */
+		const struct turn_follow_stats *fs = turn_follow_stats(follow);
+		rte_tel_data_add_dict_u64(d, "turn_following",
+					  __atomic_load_n(&fs->allocations, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "turn_following_permissions",
+					  __atomic_load_n(&fs->permissions, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "turn_following_channels",
+					  __atomic_load_n(&fs->channels, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "turn_following_complete",
+					  __atomic_load_n(&fs->complete, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "turn_following_syncs", fs->syncs);
+		rte_tel_data_add_dict_u64(d, "turn_following_loads", fs->loads);
+		rte_tel_data_add_dict_u64(d, "turn_following_gaps", fs->gaps);
+	}
 	rte_tel_data_add_dict_u64(d, "requests", s->requests);
 	rte_tel_data_add_dict_u64(d, "success", s->success);
 	rte_tel_data_add_dict_u64(d, "malformed", s->malformed);

@@ -55,6 +55,8 @@ struct turn_store {
 	/* [redis] wait_replicas / wait_timeout_ms: answers wait for a WAIT after their writes;
 	 * the waiters of this pass, not queued yet (turn_store_flush_waits queues one WAIT) */
 	uint32_t wait_n, wait_ms;
+	/* [ha]: each write also appends to pr:turn:changes (capped near this; 0: off) */
+	uint32_t changes_max;
 	void **durable;
 	unsigned n_durable, cap_durable;
 	time_t wait_warned;
@@ -286,6 +288,12 @@ static void wait_read(struct turn_store *st, struct wpend *p, const redisReply *
 			"answers waiting for it are dropped (the clients retransmit)",
 			got, st->wait_n, st->wait_ms);
 	}
+}
+
+void turn_store_set_changes(struct turn_store *st, uint32_t maxlen)
+{
+	if (st)
+		st->changes_max = maxlen;
 }
 
 int turn_store_wait_durable(struct turn_store *st, void *cookie)
@@ -590,6 +598,12 @@ int turn_store_save(struct turn_store *st, const struct turn_server *s, const st
 		pr_redis_tx_free(tx);
 		return rc;
 	}
+	/* for the [ha] backup (turn_follow.c): which allocation changed, and its relayed
+	 * address, so that it reads only its peer's */
+	if (st->changes_max)
+		pr_redis_tx_add(tx, "XADD %s MAXLEN ~ %u * op set id %s relay %s port %u",
+				PR_KS_TURN_CHANGES_KEY, st->changes_max, r.id, r.relay_addr,
+				r.relay_port);
 	rc = queue_tx(st, tx, cookie, "allocation store");
 	pr_redis_tx_free(tx);
 	return rc;
@@ -608,6 +622,17 @@ int turn_store_counters(struct turn_store *st, const struct turn_alloc *a)
 	if (!tx)
 		return -ENOMEM;
 	int rc = pr_ks_turn_alloc_counters_tx(tx, &r);
+	if (rc == 0 && st->changes_max) {
+		/* the values themselves: the backup's copy keeps them without reading them */
+		char c[8 * 21];
+		snprintf(c, sizeof(c),
+			 "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRIu64 " %" PRIu64,
+			 r.pkts_c2p, r.bytes_c2p, r.pkts_p2c, r.bytes_p2c, r.drop_no_permission,
+			 r.drop_no_channel, r.drop_bandwidth, r.drop_malformed);
+		pr_redis_tx_add(tx, "XADD %s MAXLEN ~ %u * op cnt id %s c %s",
+				PR_KS_TURN_CHANGES_KEY, st->changes_max, r.id, c);
+	}
 	if (rc == 0)
 		rc = queue_tx(st, tx, NULL, "counters");
 	pr_redis_tx_free(tx);
@@ -624,6 +649,9 @@ int turn_store_delete(struct turn_store *st, uint64_t id, void *cookie)
 	if (!tx)
 		return -ENOMEM;
 	int rc = pr_ks_turn_alloc_delete_tx(tx, hex);
+	if (rc == 0 && st->changes_max)
+		pr_redis_tx_add(tx, "XADD %s MAXLEN ~ %u * op del id %s", PR_KS_TURN_CHANGES_KEY,
+				st->changes_max, hex);
 	if (rc == 0)
 		rc = queue_tx(st, tx, cookie, "allocation delete");
 	pr_redis_tx_free(tx);
@@ -649,15 +677,31 @@ static int relay_check(struct turn_server *s, int set, const char *addr, uint8_t
 	return -EADDRNOTAVAIL;
 }
 
-static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex, int set)
+int turn_store_record_tx(struct pr_redis_tx *tx, const char *idhex)
+{
+	uint64_t id;
+	if (turn_id_parse(idhex, &id) < 0)
+		return -EINVAL;
+	pr_redis_tx_add(tx, "HGETALL %s%s", PR_KS_TURN_ALLOC_PREFIX, idhex);
+	pr_redis_tx_add(tx, "HGETALL %s%s:perms", PR_KS_TURN_ALLOC_PREFIX, idhex);
+	pr_redis_tx_add(tx, "HGETALL %s%s:chans", PR_KS_TURN_ALLOC_PREFIX, idhex);
+	return 0;
+}
+
+int turn_store_record_parse(struct turn_server *s, int set, const char *idhex,
+			    const redisReply *exec, struct turn_alloc *out)
 {
 	why = "record";
 	orphan_user[0] = '\0';
 	struct pr_ks_turn_alloc r;
 	struct turn_alloc a;
 	uint8_t fam;
-	int rc = pr_ks_turn_alloc_load(st->r, idhex, &r);
-	if (rc < 0)
+	char key[96];
+	int rc;
+	if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != 3)
+		return -EINVAL;
+	snprintf(key, sizeof(key), "%s%s", PR_KS_TURN_ALLOC_PREFIX, idhex);
+	if ((rc = pr_ks_load_reply(&pr_ks_turn_alloc_desc, key, exec->element[0], &r)) < 0)
 		return rc;
 	memset(&a, 0, sizeof(a));
 	int tp = turn_transport_parse(r.transport);
@@ -708,7 +752,7 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 
 	why = "permissions";
 	struct pr_ks_turn_perm perms[TURN_MAX_PERMS];
-	int np = pr_ks_turn_perm_list(st->r, idhex, perms, TURN_MAX_PERMS);
+	int np = pr_ks_turn_perm_list_reply(idhex, exec->element[1], perms, TURN_MAX_PERMS);
 	if (np < 0)
 		return np;
 	for (int i = 0; i < np; i++) {
@@ -720,7 +764,7 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 	}
 	why = "channels";
 	struct pr_ks_turn_chan chans[TURN_MAX_CHANS];
-	int nc = pr_ks_turn_chan_list(st->r, idhex, chans, TURN_MAX_CHANS);
+	int nc = pr_ks_turn_chan_list_reply(idhex, exec->element[2], chans, TURN_MAX_CHANS);
 	if (nc < 0)
 		return nc;
 	for (int i = 0; i < nc; i++) {
@@ -734,6 +778,30 @@ static int restore_one(struct turn_store *st, struct turn_server *s, const char 
 		c->num = chans[i].channel;
 		c->expires = (uint32_t)chans[i].expires;
 	}
+	*out = a;
+	return 0;
+}
+
+/* One allocation read (one transaction: its hash and side hashes) and rebuilt into s. */
+static int restore_one(struct turn_store *st, struct turn_server *s, const char *idhex, int set)
+{
+	struct turn_alloc a;
+	redisReply *exec = NULL;
+	struct pr_redis_tx *tx = pr_redis_tx_new();
+	why = "record";
+	orphan_user[0] = '\0';
+	if (!tx)
+		return -ENOMEM;
+	int rc = turn_store_record_tx(tx, idhex);
+	if (rc == 0)
+		rc = pr_redis_tx_run(st->r, tx, &exec);
+	pr_redis_tx_free(tx);
+	if (rc == 0)
+		rc = turn_store_record_parse(s, set, idhex, exec, &a);
+	if (exec)
+		freeReplyObject(exec);
+	if (rc < 0)
+		return rc;
 	why = "tables";
 	return turn_server_restore(s, &a);
 }

@@ -58,6 +58,23 @@ void turn_store_set_wait(struct turn_store *st, uint32_t replicas, uint32_t time
 int turn_store_wait_durable(struct turn_store *st, void *cookie);
 /* Queues the WAIT of this pass's durable waiters (or completes them with the error). */
 void turn_store_flush_waits(struct turn_store *st);
+/* [ha]: with maxlen, every write above also appends an entry to the capped stream
+ * pr:turn:changes (XADD MAXLEN ~ maxlen, in the write's own MULTI/EXEC), which the peer's
+ * backup follows (turn_follow.h): op set (id, relayed address and port), op del (id), op
+ * cnt (id, the counters). 0 (the default): nothing appended. */
+void turn_store_set_changes(struct turn_store *st, uint32_t maxlen);
+
+/* One allocation's record, as restore reads it: its commands (HGETALL of the hash, its
+ * permissions and its channels) added to tx, and that transaction's EXEC reply parsed into
+ * out for set 0 (ours) or 1 (the [ha] peer's), the relayed address checked as restore
+ * checks it (-EXDEV: the other set's; -EADDRNOTAVAIL: nobody's), nothing installed. -ENOENT:
+ * no such allocation; -EINVAL: a bad record or id. */
+struct pr_redis_tx;
+struct redisReply;
+int turn_store_record_tx(struct pr_redis_tx *tx, const char *idhex);
+int turn_store_record_parse(struct turn_server *s, int set, const char *idhex,
+			    const struct redisReply *exec, struct turn_alloc *out);
+
 /* Rebuilds every live allocation into s. set 0 (at start): ours, on the relay addresses we
  * hand out now (the others are logged and deleted from Redis, except the [ha] peer's,
  * left alone); set 1 (a takeover): the [ha] peer's, on its relay addresses (nothing is

@@ -2,7 +2,8 @@
 /* TURN state in Redis against a private redis-server: users' keys, REST secrets and their
  * rotation, save/restore round trip of an allocation (dual relay, permissions, channels in
  * both channel ranges, counters), counter sync, delete, the write pipeline (completions in
- * order, a refused write, a lost connection), and life without Redis. */
+ * order, a refused write, a lost connection), life without Redis, and an [ha] backup's
+ * copy of its peer's allocations (turn_follow.h). */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "common/keyspace.h"
 #include "common/redis.h"
 #include "crypto/stun_auth.h"
+#include "dataplane/turn/turn_follow.h"
 #include "dataplane/turn/turn_store.h"
 
 static char sock_path[128];
@@ -509,6 +511,181 @@ static void test_no_redis(void)
 	CU_ASSERT_EQUAL(turn_id_parse("000000000000zzzz", &id), -EINVAL);
 }
 
+/* ---- [ha]: the backup's copy of its peer's allocations ---- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Polls the follower (and drains the owner's writes) until the copy holds n allocations,
+ * complete, or 5 s passed. */
+static bool follow_until(struct turn_follow *f, uint32_t n, uint32_t perms, uint32_t chans)
+{
+	const struct turn_follow_stats *fs = turn_follow_stats(f);
+	for (uint64_t end = mono_ms() + 5000; mono_ms() < end; usleep(1000)) {
+		drain(st);
+		turn_follow_poll(f, mono_ms());
+		if (fs->complete && fs->allocations == n && fs->permissions == perms &&
+		    fs->channels == chans)
+			return true;
+	}
+	fprintf(stderr, "follow: %u allocations %u permissions %u channels complete %u\n",
+		fs->allocations, fs->permissions, fs->channels, fs->complete);
+	return false;
+}
+
+/* The backup: its own relay 192.0.2.20 (ports 51000-51100), the peer's 192.0.2.10 (the
+ * owner's, mk_server's), ports 50000-50100. */
+static struct turn_server *mk_backup(struct turn_table **t)
+{
+	struct turn_cfg cfg;
+	turn_cfg_defaults(&cfg);
+	snprintf(cfg.realm, sizeof(cfg.realm), "tn.example");
+	pr_taddr_from_str(&cfg.relay[0], "192.0.2.20", 0);
+	pr_taddr_from_str(&cfg.peer_relay[0], "192.0.2.10", 0);
+	pr_taddr_from_str(&cfg.peer_relay[1], "2001:db8::10", 0);
+	cfg.peer_port_min = 50000;
+	cfg.peer_port_max = 50100;
+	*t = turn_table_create(64, 51000, 51100, NULL, NULL);
+	struct turn_server *s = turn_server_create(&cfg, *t, NULL, NULL);
+	turn_server_set_now(s, (uint32_t)time(NULL));
+	return s;
+}
+
+static void test_follow(void)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	struct turn_table *to, *tb, *tx;
+	struct turn_server *so = mk_server(&to), *sb = mk_backup(&tb);
+	struct turn_alloc a, *live;
+	uint32_t idx;
+	redisReply *rep = pr_redis_cmd(R, "FLUSHALL");
+	freeReplyObject(rep);
+	turn_store_set_changes(st, 10000);
+
+	/* one allocation of the owner's before the backup starts: the full load has it */
+	fill(&a, now);
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(so, &a), 0);
+	idx = 0;
+	live = turn_alloc_next(to, &idx);
+	CU_ASSERT_EQUAL(turn_store_save(st, so, live, NULL), 0);
+	/* and one of the backup's own (its relayed address): never in the copy */
+	struct turn_alloc own = a;
+	own.id = 0x0000000000000777ull;
+	own.relay_port[0] = 51010;
+	own.relay_port[1] = 0;
+	own.ft.cli_port = 40777;
+	own.relay_set = 0;
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(sb, &own), 0);
+	idx = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, sb, turn_alloc_next(tb, &idx), NULL), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+
+	struct turn_follow *f = turn_follow_new(sb, sock_path, NULL, NULL, 64);
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT(follow_until(f, 1, 2, 2));
+	CU_ASSERT_EQUAL(turn_follow_stats(f)->syncs, 1);
+
+	/* created on the owner, then a permission and a channel added: from the stream */
+	struct turn_alloc b = a;
+	b.id = 0x00000000000b0b0bull;
+	b.ft.cli_port = 40001;
+	b.relay_port[0] = 50020;
+	b.relay_port[1] = 0;
+	b.n_perm = b.n_chan = 0;
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(so, &b), 0);
+	struct turn_alloc *lb = NULL;
+	idx = 0;
+	while ((live = turn_alloc_next(to, &idx)))
+		if (live->id == b.id)
+			lb = live;
+	CU_ASSERT_FATAL(lb != NULL);
+	CU_ASSERT_EQUAL(turn_store_save(st, so, lb, NULL), 0);
+	CU_ASSERT(follow_until(f, 2, 2, 2));
+	CU_ASSERT_EQUAL(turn_perm_set(lb, a.perm[0].ip, now + 300), 0);
+	CU_ASSERT_EQUAL(turn_chan_set(lb, 0x4001, a.perm[0].ip, 7000, now + 600), 0);
+	CU_ASSERT_EQUAL(turn_store_save(st, so, lb, NULL), 0);
+	CU_ASSERT(follow_until(f, 2, 3, 3));
+	/* a write of the backup's own allocation reads nothing */
+	uint64_t loads = turn_follow_stats(f)->loads;
+	idx = 0;
+	CU_ASSERT_EQUAL(turn_store_save(st, sb, turn_alloc_next(tb, &idx), NULL), 0);
+	CU_ASSERT(follow_until(f, 2, 3, 3));
+	CU_ASSERT_EQUAL(turn_follow_stats(f)->loads, loads);
+	/* deleted on the owner: out of the copy */
+	CU_ASSERT_EQUAL(turn_server_delete(so, b.id), 0);
+	CU_ASSERT_EQUAL(turn_store_delete(st, b.id, NULL), 0);
+	CU_ASSERT(follow_until(f, 1, 2, 2));
+	/* the counters ride in the stream */
+	idx = 0;
+	live = turn_alloc_next(to, &idx);
+	CU_ASSERT_FATAL(live && live->id == a.id);
+	live->st.pkts_c2p = 4242;
+	CU_ASSERT_EQUAL(turn_store_counters(st, live), 0);
+	CU_ASSERT(follow_until(f, 1, 2, 2));
+
+	/* a gap: an entry not read yet trimmed away; everything is read again */
+	b.id++;
+	CU_ASSERT_EQUAL_FATAL(turn_server_restore(so, &b), 0);
+	idx = 0;
+	while ((live = turn_alloc_next(to, &idx)))
+		if (live->id == b.id)
+			CU_ASSERT_EQUAL(turn_store_save(st, so, live, NULL), 0);
+	CU_ASSERT_EQUAL(drain(st), 0);
+	rep = pr_redis_cmd(R, "XTRIM %s MAXLEN 0", PR_KS_TURN_CHANGES_KEY);
+	freeReplyObject(rep);
+	CU_ASSERT(follow_until(f, 2, 2, 2));
+	CU_ASSERT_EQUAL(turn_follow_stats(f)->gaps, 1);
+	CU_ASSERT_EQUAL(turn_follow_stats(f)->syncs, 2);
+
+	/* the takeover: installed from the copy, no read (MONITOR would show one: the
+	 * commands Redis ran are counted instead) */
+	rep = pr_redis_cmd(R, "CONFIG RESETSTAT");
+	freeReplyObject(rep);
+	const char *why = NULL;
+	CU_ASSERT_EQUAL(turn_follow_take(f, &why), 2);
+	CU_ASSERT(why == NULL);
+	rep = pr_redis_cmd(R, "INFO commandstats");
+	CU_ASSERT_FATAL(rep && rep->type == REDIS_REPLY_STRING);
+	CU_ASSERT(!strstr(rep->str, "cmdstat_hgetall") && !strstr(rep->str, "cmdstat_zrange"));
+	freeReplyObject(rep);
+	struct turn_alloc *ta = NULL;
+	idx = 0;
+	while ((live = turn_alloc_next(tb, &idx)))
+		if (live->id == a.id)
+			ta = live;
+	CU_ASSERT_FATAL(ta != NULL);
+	CU_ASSERT(ta->relay_set == 1 && ta->relay_port[0] == 50010 && ta->n_perm == 2 &&
+		  ta->n_chan == 2 && ta->st.pkts_c2p == 4242 && ta->expires == a.expires);
+	CU_ASSERT_EQUAL(turn_follow_stats(f)->allocations, 0);
+	/* stopped while held; a release follows them again */
+	turn_follow_poll(f, mono_ms());
+	CU_ASSERT_EQUAL(turn_follow_fd(f), -1);
+	CU_ASSERT_EQUAL(turn_server_forget_peer(sb), 2);
+	turn_follow_resume(f);
+	CU_ASSERT(follow_until(f, 2, 2, 2));
+	turn_follow_free(f);
+
+	/* a copy never made whole: the takeover falls back */
+	struct turn_server *sx = mk_backup(&tx);
+	f = turn_follow_new(sx, "/tmp/tn-unit-none/redis.sock", NULL, NULL, 64);
+	turn_follow_poll(f, mono_ms());
+	CU_ASSERT_EQUAL(turn_follow_take(f, &why), -EAGAIN);
+	CU_ASSERT(why != NULL);
+	turn_follow_free(f);
+
+	turn_store_set_changes(st, 0);
+	turn_server_destroy(so);
+	turn_server_destroy(sb);
+	turn_server_destroy(sx);
+	turn_table_destroy(to);
+	turn_table_destroy(tb);
+	turn_table_destroy(tx);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -525,6 +702,7 @@ int main(void)
 	CU_add_test(s, "write pipeline: order, refusal, lost connection", test_pipeline);
 	CU_add_test(s, "WAIT for the replicas, one a pass", test_durable);
 	CU_add_test(s, "without redis", test_no_redis);
+	CU_add_test(s, "[ha] backup: the copy of the peer's allocations", test_follow);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
