@@ -9,13 +9,19 @@
 #   a  bad [ha] / [turn] peer_* values are refused by --check-config, the key named
 #   b  B, started after the allocation exists, leaves A's allocation in Redis (its start's
 #      restore deleted it as an orphan before) and does not answer ARP for X
+#   b2 B follows A's allocations without serving them (turn_following in its TURN
+#      telemetry): the one that existed at its start (its permission and channel), then a
+#      second client's on A, allocated, given a permission and a channel, and deleted
+#      (Refresh 0), each reflected in B's copy within 5 s
 #   c  kill -9 of A and its port down: the data stops and stays stopped without a takeover
 #      (the test seen failing first: nobody answers for X)
 #   d  poprelayctl ha takeover on B: gratuitous ARPs for X from B's MAC seen on the segment,
 #      the client's neighbour entry for X is B's MAC, the data flows again to the same
 #      relayed address with the permission and channel kept (no new ChannelBind), the
 #      echoes come from X:3478, a Refresh succeeds, Redis keeps the relayed address X;
-#      ha status says held, since, 1 allocation; the gap is measured and printed
+#      ha status says held, since, 1 allocation; the gap is measured and printed; the
+#      takeover read nothing from Redis (no HGETALL, HMGET, ZRANGE*, SMEMBERS between
+#      before and after it, INFO commandstats): B installed A's allocation from its copy
 #   e  poprelayctl ha release: B stops relaying for X, the allocation stays in Redis
 # Exits 0 (pass), 77 (skip), 1 (fail).
 set -euo pipefail
@@ -59,6 +65,39 @@ ip netns exec hx-c ping -c 1 -W 1 $X >/dev/null || pr_fail "X not answered while
 ip -n hx-c neigh show $X | grep -qi "$MAC_A" || pr_fail "X resolved to $(ip -n hx-c neigh show $X), not A's $MAC_A"
 pr_log "ok: b  B started after the allocation: it stays in Redis, X is A's ($MAC_A), B holds nothing"
 
+# b2: B's copy of A's allocations follows their creation, change and deletion
+tstat() { # KEY...: B's TURN telemetry values, space-separated
+	$TEL hx-b /poprelay/turn/stats | python3 -c "import json, sys
+d = json.load(sys.stdin)['/poprelay/turn/stats']
+print(' '.join(str(d.get(k)) for k in sys.argv[1:]))" "$@"
+}
+follows() { # ALLOCATIONS PERMISSIONS CHANNELS WHAT: B's copy holds that (complete) within 5 s
+	local i got
+	for ((i = 0; i < 50; i++)); do
+		got=$(tstat turn_following turn_following_permissions turn_following_channels turn_following_complete)
+		[ "$got" = "$1 $2 $3 1" ] && return 0
+		sleep 0.1
+	done
+	pr_fail "B's copy of A's allocations $4: $got (allocations permissions channels complete), expected $1 $2 $3 1"
+}
+c2() { # STEP WANT: a file for the second client, then its answer
+	touch "$tmp/c2/$1"
+	pr_wait_for 5 grep -q "\"$2\": true" "$tmp/c2/out" || pr_fail "second client's $1: $(cat "$tmp/c2/out")"
+}
+follows 1 1 1 "at B's start"
+mkdir "$tmp/c2"
+ip netns exec hx-c python3 "$PR_ROOT/tests/integration/ha_turn.py" --server $X:3478 --no-bind \
+	--user alice --password "$PW" --peer $PEER:3480 --dir "$tmp/c2" >"$tmp/c2/out" 2>&1 &
+pr_on_exit "kill $! 2>/dev/null"
+pr_wait_for 10 grep -q allocated "$tmp/c2/out" || pr_fail "second allocation on A: $(cat "$tmp/c2/out")"
+follows 2 1 1 "after a second allocation on A"
+c2 bind bound
+follows 2 2 2 "after its permission and channel"
+c2 release released
+follows 1 1 1 "after its deletion"
+[ "$(rcli ZCARD pr:turn:allocs)" = 1 ] || pr_fail "the second allocation is still in Redis"
+pr_log "ok: b2 B follows A's allocations: 1 at its start, a second one created, bound and deleted on A, each in B's copy (turn_following $(tstat turn_following), $(tstat turn_following_loads) records read, no takeover)"
+
 # c: A dies; without a takeover the data stops and stays stopped
 rx_grows 2 || pr_fail "data not flowing before the kill"
 t_kill=$(date +%s.%N)
@@ -93,10 +132,16 @@ with open(sys.argv[1], "w") as f:
 PY
 sniff=$!
 sleep 0.3
+# reads: the calls so far of the commands a takeover from Redis makes (B alone is connected)
+reads() { rcli INFO commandstats | awk -F'[:=,]' '/^cmdstat_(hgetall|hmget|zrange[a-z]*|zrevrange[a-z]*|smembers):/ {n += $3} END {print n + 0}'; }
+r0=$(reads)
 t_take=$(date +%s.%N)
 ha b takeover >"$tmp/takeover.out" || pr_fail "ha takeover: $(cat "$tmp/takeover.out")"
+r1=$(reads)
 grep -q "took over $X (1 TURN allocations)" "$tmp/takeover.out" ||
 	pr_fail "takeover said: $(cat "$tmp/takeover.out")"
+[ "$r1" = "$r0" ] || pr_fail "the takeover read Redis: HGETALL + HMGET + ZRANGE* + SMEMBERS calls $r0 -> $r1 ($(grep 'allocations of the peer' "$tmp/b.log"))"
+grep -q "taken over from the copy" "$tmp/b.log" || pr_fail "B did not take over from its copy: $(grep 'of the peer' "$tmp/b.log")"
 rx_grows 3 || { tail -5 "$tmp/b.log" >&2; pr_fail "no data through B after the takeover"; }
 wait $sniff || true
 n_garp=$(grep -c "^${MAC_B,,} $X " "$tmp/garp" || true)
@@ -119,7 +164,7 @@ ha b status >"$tmp/status.out"
 grep -E "^peer +$X +backup +yes +20[0-9-]+T" "$tmp/status.out" | grep -qE " 1 *$" ||
 	pr_fail "ha status: $(cat "$tmp/status.out")"
 rx_grows 1 || pr_fail "data stopped after the Refresh"
-pr_log "ok: d  takeover: GARPs from B ($n_garp), X at $MAC_B, data again to $relayed with its permission and channel, a Refresh succeeded, status held"
+pr_log "ok: d  takeover from B's copy, no Redis read: GARPs from B ($n_garp), X at $MAC_B, data again to $relayed with its permission and channel, a Refresh succeeded, status held"
 cat "$tmp/status.out" >&2
 
 # e: release: B stops relaying for X; the allocation stays for its owner

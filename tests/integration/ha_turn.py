@@ -9,6 +9,10 @@ Driven through files in --dir:
   refresh     when it appears: a Refresh (LIFETIME 600), answered on stdout
               {"refresh": true} or {"refresh": false, "error": ...}; then removed
   pause       while it exists, nothing is sent (the echoes in flight still come back)
+  bind        with --no-bind: when it appears, the CreatePermission and ChannelBind (and
+              then the data), answered on stdout {"bound": true} or {"bound": false, ...}
+  release     when it appears: a Refresh with LIFETIME 0 (the allocation deleted), answered
+              {"released": true} or {"released": false, ...}; nothing is sent after it
   stop        when it appears: the summary on stdout and exit 0
 Stdout (JSON lines, flushed): {"allocated": "IP:PORT"}, the refresh answers, and the
 summary {"sent", "received", "gaps": [[from, to, ms], ...] (silences over 100 ms, unix
@@ -42,6 +46,8 @@ def main():
     ap.add_argument("--peer", required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--interval", type=float, default=0.02)
+    ap.add_argument("--no-bind", action="store_true",
+                    help="allocate only; the permission and channel when 'bind' appears")
     o = ap.parse_args()
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -51,13 +57,18 @@ def main():
         at = c.transact(ts.ALLOCATE, [(ts.A_TRANSPORT, bytes([17, 0, 0, 0]))])
         rel = ts.parse_xaddr(at[ts.A_RELAYED][0])
         xp = ts.xaddr(*ts.hostport(o.peer))
-        c.transact(ts.CREATE_PERMISSION, [(ts.A_PEER, xp)])
-        c.transact(ts.CHANNEL_BIND, [(ts.A_CHANNEL, struct.pack("!HH", CHAN, 0)),
-                                     (ts.A_PEER, xp)])
+
+        def bind():
+            c.transact(ts.CREATE_PERMISSION, [(ts.A_PEER, xp)])
+            c.transact(ts.CHANNEL_BIND, [(ts.A_CHANNEL, struct.pack("!HH", CHAN, 0)),
+                                         (ts.A_PEER, xp)])
+        if not o.no_bind:
+            bind()
     except (ts.TurnError, OSError) as e:
         out({"error": str(e)})
         return 1
     out({"allocated": f"{rel[0]}:{rel[1]}"})
+    bound, released = not o.no_bind, False
 
     sent = rx = dup = 0
     seen = set()
@@ -85,7 +96,7 @@ def main():
     while True:
         now = time.monotonic()
         if now >= next_send:
-            if not os.path.exists(os.path.join(o.dir, "pause")):
+            if bound and not released and not os.path.exists(os.path.join(o.dir, "pause")):
                 payload = b"ha" + struct.pack("!I", sent) + b"x" * 34
                 s.sendto(struct.pack("!HH", CHAN, len(payload)) + payload, c.server)
                 sent += 1
@@ -111,6 +122,22 @@ def main():
                     out({"refresh": True})
                 except (ts.TurnError, OSError) as e:
                     out({"refresh": False, "error": str(e)})
+            if not bound and os.path.exists(os.path.join(o.dir, "bind")):
+                os.unlink(os.path.join(o.dir, "bind"))
+                try:
+                    bind()
+                    bound = True
+                    out({"bound": True})
+                except (ts.TurnError, OSError) as e:
+                    out({"bound": False, "error": str(e)})
+            if not released and os.path.exists(os.path.join(o.dir, "release")):
+                os.unlink(os.path.join(o.dir, "release"))
+                try:
+                    c.transact(ts.REFRESH, [(ts.A_LIFETIME, struct.pack("!I", 0))])
+                    released = True
+                    out({"released": True})
+                except (ts.TurnError, OSError) as e:
+                    out({"released": False, "error": str(e)})
             if os.path.exists(os.path.join(o.dir, "stop")):
                 out({"sent": sent, "received": rx, "gaps": gaps, "sources": sorted(sources),
                      "missing": sum(1 for n in range(sent) if n not in seen), "dup": dup})
