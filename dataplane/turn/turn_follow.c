@@ -129,7 +129,10 @@ static void put(struct turn_follow *f, const struct turn_alloc *a)
 	if (e) {
 		count(f, e, -1);
 	} else {
-		if (f->st.allocations >= f->max || !(e = malloc(sizeof(*e)))) {
+		/* (aligned as the struct asks: its counters are 64-byte aligned, and the
+		 * compiler's stores to them may rely on it) */
+		if (f->st.allocations >= f->max ||
+		    posix_memalign((void **)&e, _Alignof(struct fent), sizeof(*e)) != 0) {
 			if (!f->overflow)
 				PR_WARN(
 				    "turn: the copy of the [ha] peer's allocations is full (%u, "
