@@ -53,6 +53,10 @@ struct pr_redis {
 	 * earliest, not before every command */
 	unsigned epoch, open_epoch;
 	uint64_t follow_retry_ms;
+	/* pr_redis_set_slow_cooldown: after a command timed out, none is sent (nor a reconnect
+	 * tried) before cool_until_ms */
+	int cooldown_ms;
+	uint64_t cool_until_ms;
 };
 
 struct pr_redis_tx {
@@ -705,19 +709,65 @@ static void follow_primary(struct pr_redis *r)
 		r->st.master, r->err, was);
 }
 
+/* A command that got no reply within the timeout (hiredis reports the socket's EAGAIN as an
+ * I/O error), as against a connection refused or closed. */
+static bool timed_out(const redisContext *c)
+{
+	return c->err == REDIS_ERR_IO &&
+	       (!strcmp(c->errstr, strerror(EAGAIN)) || !strcmp(c->errstr, strerror(EWOULDBLOCK)));
+}
+
+void pr_redis_set_slow_cooldown(struct pr_redis *r, int cooldown_ms)
+{
+	if (r)
+		r->cooldown_ms = cooldown_ms > 0 ? cooldown_ms : 0;
+}
+
+bool pr_redis_cooling(const struct pr_redis *r)
+{
+	return r && r->cool_until_ms && mono_ms() < r->cool_until_ms;
+}
+
+void pr_redis_cooldown_end(struct pr_redis *r)
+{
+	if (r)
+		r->cool_until_ms = 0;
+}
+
 /* Sends n formatted commands and reads n replies. On an I/O error, reconnects once and
- * replays. On success every replies[i] is set. */
+ * replays (not after a timeout with a cooldown set: see pr_redis_set_slow_cooldown). On
+ * success every replies[i] is set. */
 static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const size_t *len,
 			 redisReply **replies)
 {
 	int attempt;
 	size_t i;
 
+	if (r->cool_until_ms) {
+		uint64_t now = mono_ms();
+		if (now < r->cool_until_ms) {
+			snprintf(
+			    r->err, sizeof(r->err),
+			    "redis %s: no reply within %d ms lately: not asked again for %d ms",
+			    where(r), r->timeout_ms, (int)(r->cool_until_ms - now));
+			memset(replies, 0, n * sizeof(*replies));
+			return -EIO;
+		}
+		r->cool_until_ms = 0;
+	}
 	follow_primary(r);
 	for (attempt = 0; attempt < 2; attempt++) {
 		memset(replies, 0, n * sizeof(*replies));
-		if (attempt > 0 && reconnect(r) < 0)
-			return -EIO;
+		if (attempt > 0) {
+			uint64_t t0 = mono_ms();
+			if (reconnect(r) < 0) {
+				/* a reconnect that took half the timeout or more (an AUTH with no
+				 * reply): slow, as above; a refused one is tried again next time */
+				if (r->cooldown_ms && mono_ms() - t0 >= (uint64_t)r->timeout_ms / 2)
+					r->cool_until_ms = mono_ms() + (uint64_t)r->cooldown_ms;
+				return -EIO;
+			}
+		}
 		if (r->c->err)
 			continue; /* a context that failed before is unusable: reconnect */
 		for (i = 0; i < n; i++)
@@ -747,6 +797,15 @@ static int run_formatted(struct pr_redis *r, size_t n, char *const *cmd, const s
 		snprintf(r->err, sizeof(r->err), "redis %s: %s", where(r), r->c->errstr);
 		if (!is_io(r->c))
 			break;
+		if (r->cooldown_ms && (timed_out(r->c) || attempt > 0)) {
+			/* Redis is slow, not gone: asking again (a reconnect's AUTH, then the
+			 * command) would hold the caller another timeout or two, and the next
+			 * command would too; the caller's loop gets on meanwhile */
+			snprintf(r->err, sizeof(r->err), "redis %s: no reply within %d ms",
+				 where(r), r->timeout_ms);
+			r->cool_until_ms = mono_ms() + (uint64_t)r->cooldown_ms;
+			break;
+		}
 	}
 	memset(replies, 0, n * sizeof(*replies));
 	return -EIO;

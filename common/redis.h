@@ -100,6 +100,18 @@ redisReply *pr_redis_cmd(struct pr_redis *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 redisReply *pr_redis_cmdargv(struct pr_redis *r, int argc, const char **argv,
 			     const size_t *argvlen);
+/* For a caller whose loop must not stall on a slow Redis (the slowpath's event loop): once
+ * a command on r timed out (or its retry failed), r is not retried at once, and for
+ * cooldown_ms no command is sent and no reconnect tried: each fails at once with -EIO and
+ * pr_redis_errmsg saying so. A refused or closed connection is retried as before. 0 (the
+ * default): off. */
+void pr_redis_set_slow_cooldown(struct pr_redis *r, int cooldown_ms);
+/* Whether r is in such a cooldown now (a connection of the caller's own to the same Redis
+ * had better wait too). */
+bool pr_redis_cooling(const struct pr_redis *r);
+/* Redis answered (on another connection of the caller's): the cooldown, if any, ends now. */
+void pr_redis_cooldown_end(struct pr_redis *r);
+
 /* A transaction: commands queued here run as MULTI ... EXEC. On an I/O error the whole
  * transaction is replayed once on a fresh connection (so queue idempotent commands, or
  * accept that a stream entry may rarely be added twice). */

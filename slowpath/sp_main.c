@@ -81,6 +81,12 @@ int main(int argc, char **argv)
 		PR_ERR("redis %s: %s", srv.cfg.redis_socket, pr_redis_errmsg(NULL));
 		return 1;
 	}
+	/* The event loop's synchronous connection (the once-a-second jobs: stats, lease, the
+	 * session events, drain; an INVITE's port and anchor reads): a Redis that stops
+	 * answering must hold the loop one timeout, not one per job and retry, or every device's
+	 * requests wait with it (a paused Redis held the loop for its whole 12 s in a test).
+	 * The asynchronous connection ends the cooldown at its first reply (sp_redis.c). */
+	pr_redis_set_slow_cooldown(srv.redis, 10000);
 	if (srv.cfg.redis_user[0] || srv.cfg.redis_password_file[0]) {
 		rc = pr_redis_auth(srv.redis, srv.cfg.redis_user, srv.cfg.redis_password_file);
 		if (rc < 0) {

@@ -251,6 +251,10 @@ static void finish(redisAsyncContext *ac, struct sp_areq *q, redisReply *rep)
 			rc = -EAGAIN;
 		}
 	}
+	if (rep && rc != -ETIMEDOUT)
+		/* Redis answers: the synchronous connection need not hold back any longer
+		 * (pr_redis_set_slow_cooldown, sp_main.c) */
+		pr_redis_cooldown_end(ar->s->redis);
 	q->fn(ar->s, rep, rc, q->arg);
 	req_free(q);
 }

@@ -16,9 +16,14 @@
 #include "slowpath/sp_server.h"
 #include "slowpath/sp_tls.h"
 
-#define RETRY_MS  1000
-#define REREAD_MS 10000 /* a safety net for an event lost between reconnects */
-#define MAX_TUN	  64
+#define RETRY_MS 1000
+/* after an attempt that failed slowly (a Redis that accepts connections but does not
+ * answer: paused, overloaded), the next one waits this long: each holds the event loop, and
+ * with it every device's requests, for the attempt's timeouts */
+#define SLOW_RETRY_MS 5000
+#define SLOW_MS	      200
+#define REREAD_MS     10000 /* a safety net for an event lost between reconnects */
+#define MAX_TUN	      64
 
 /* Each slowpath tunable of pr_ks_tunables[] and the field of its configuration key. */
 static const struct {
@@ -38,7 +43,7 @@ struct sp_tunables {
 	struct sp_config file; /* as loaded: the values when pr:tunables holds none */
 	struct pr_redis *sub;  /* SUBSCRIBE pr:events */
 	struct event *ev_sub;
-	int64_t last_try_ms, last_read_ms;
+	int64_t last_try_ms, last_read_ms, retry_gap_ms;
 	bool dirty, warned;
 };
 
@@ -167,11 +172,15 @@ static void subscribe(struct sp_server *s, int64_t now_ms)
 {
 	struct sp_tunables *t = s->tun;
 
-	if (t->last_try_ms && now_ms - t->last_try_ms < RETRY_MS)
+	if (t->last_try_ms &&
+	    now_ms - t->last_try_ms < (t->retry_gap_ms ? t->retry_gap_ms : RETRY_MS))
 		return;
+	if (pr_redis_cooling(s->redis))
+		return; /* Redis does not answer the loop's connection: not this one either */
 	t->last_try_ms = now_ms ? now_ms : 1;
 	t->sub =
 	    pr_redis_open(s->cfg.redis_socket, s->cfg.redis_user, s->cfg.redis_password_file, 1000);
+	t->retry_gap_ms = sp_now_ms() - now_ms >= SLOW_MS ? SLOW_RETRY_MS : RETRY_MS;
 	if (t->sub && pr_ks_events_subscribe(t->sub) == 0)
 		t->ev_sub =
 		    event_new(s->base, pr_redis_ctx(t->sub)->fd, EV_READ | EV_PERSIST, sub_read, s);
