@@ -355,9 +355,10 @@ static void on_sync(struct turn_follow *f, const redisReply *exec)
 		return;
 	}
 	/* no stream yet (XINFO's error): from its start */
-	if (info_sid(exec->element[0], "last-generated-id", &f->last_ms, &f->last_seq) < 0 ||
-	    info_int(exec->element[0], "entries-added", &f->added_pos) < 0)
-		f->last_ms = f->last_seq = f->added_pos = 0;
+	if (info_sid(exec->element[0], "last-generated-id", &f->last_ms, &f->last_seq) < 0)
+		f->last_ms = f->last_seq = 0;
+	if (info_int(exec->element[0], "entries-added", &f->added_pos) < 0)
+		f->added_pos = 0; /* (or Redis before 7: no gap check) */
 	f->gen++;
 	f->overflow = false;
 	f->todo_n = f->todo_head = 0;
@@ -471,11 +472,15 @@ static void on_read(struct turn_follow *f, const redisReply *exec)
 	 * transaction with it): more were added since our position than the stream holds
 	 * (trimming takes the oldest), or the stream was deleted or made again. What they said
 	 * is lost, so everything is read again. */
+	const redisReply *info = exec->element[0];
 	uint64_t added = 0, len = 0;
-	bool gap = info_int(exec->element[0], "entries-added", &added) < 0 ||
-			   info_int(exec->element[0], "length", &len) < 0
-		       ? f->added_pos > 0
-		       : added < f->added_pos || added - f->added_pos > len;
+	bool gap;
+	if (info->type != REDIS_REPLY_ARRAY) /* no such stream: deleted since it was read? */
+		gap = f->added_pos > 0;
+	else if (info_int(info, "entries-added", &added) < 0 || info_int(info, "length", &len) < 0)
+		gap = false; /* Redis before 7: no way to tell */
+	else
+		gap = added < f->added_pos || added - f->added_pos > len;
 	if (gap) {
 		f->st.gaps++;
 		PR_WARN("turn: the stream of allocation changes was trimmed past what this backup "
