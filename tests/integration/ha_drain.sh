@@ -32,8 +32,12 @@ set -euo pipefail
 command -v turnutils_peer >/dev/null || pr_skip "coturn's turnutils_peer not installed"
 command -v ebtables >/dev/null || pr_skip "ebtables not installed"
 he_init hd hd-a hd-b
-# HD_KEEP=DIR: the dataplanes' logs and the devices' outputs copied there at the end
-[ -n "${HD_KEEP:-}" ] && pr_on_exit "mkdir -p '$HD_KEEP' && cp -r '$tmp'/*.log '$tmp'/*.json '$tmp'/*.out '$tmp'/*.err '$tmp'/c '$HD_KEEP'"
+# HD_KEEP=DIR: the dataplanes' logs, the devices' outputs, their pcaps of what they sent and
+# received (mpeer --dump-tx/--dump-rx) and the phases' times (phases.txt, epoch seconds)
+# copied there at the end; with HD_CAPTURE=1 also a capture of the bridge's three ports
+# (bridge.pcapng: dumpcap's load changes the timing on a small machine)
+[ -n "${HD_KEEP:-}" ] && pr_on_exit "mkdir -p '$HD_KEEP' && cp -r '$tmp'/*.log '$tmp'/*.json '$tmp'/*.out '$tmp'/*.err '$tmp'/*.pcap* '$tmp'/phases.txt '$tmp'/c '$HD_KEEP'"
+phase() { [ -z "${HD_KEEP:-}" ] || echo "$(date +%s.%N) $*" >>"$tmp/phases.txt"; }
 HE_GATEWAY4=$CLI
 HE_READY=/poprelay/media/stats
 HE_READY_S=30
@@ -53,6 +57,10 @@ he_topology $CLI/24 $PEER/32 $IPA/24 $IPB/24
 # late caches: no announcement of X reaches hd-c (haenv.sh, he_late_caches): each device
 # moves 4-6 s after the addresses did, sending to the old server meanwhile
 he_late_caches
+if [ -n "${HD_KEEP:-}" ] && [ "${HD_CAPTURE:-0}" = 1 ]; then
+	ip netns exec hd-br dumpcap -q -i hdba -i hdbb -i hdbc -w "$tmp/bridge.pcapng" 2>"$tmp/dumpcap.err" &
+	pr_on_exit "kill $! 2>/dev/null; sleep 0.5"
+fi
 
 he_drain_conf a $X $Y 50000 51000 $MAX_MS >"$tmp/a.conf"
 he_drain_conf b $Y $X 51000 50000 $MAX_MS >"$tmp/b.conf"
@@ -79,6 +87,28 @@ MS_RELAY=$X ms_store install s1 "peer=$IPA:41000 relay=31000 suite=$S80 rx=$KA_R
 pr_wait_for 5 live a s1 || pr_fail "A did not install s1"
 pr_wait_for 5 sh -c "[ \"\$($TEL hd-b /poprelay/media/stats | grep -o '\"ha_following\": [0-9]*')\" = '\"ha_following\": 1' ]" ||
 	pr_fail "B does not follow s1"
+# The devices are on the segment, and A has never sent to them: the first datagram A relays
+# to each waits for its ARP answer, parked, and the ones after it are dropped until the
+# answer comes (neigh_unresolved). That took 0.5-10 ms here and, on a loaded machine, 24 ms:
+# one or two RTP packets of the call's first lost, long before any drain (seen as "lost 1"
+# or "lost 2" in c). Not what this test is about, so A learns both first from an ARP
+# request of each (hd-c's entry for X flushed, a ping from the device's address asks again
+# with that sender, unless the TURN client's next datagram asked first: then again; RFC 826,
+# A adds it) and its neighbour table must hold both before the media starts.
+dev_resolve() {
+	local ip missing
+	missing=$($TEL hd-a /poprelay/neigh | python3 -c "
+import json, sys
+n = json.load(sys.stdin)['/poprelay/neigh']
+have = {a for a, s in zip(n['address'], n['state']) if s in ('reachable', 'probe')}
+print(' '.join(a for a in sys.argv[1:] if a not in have))" $IPA $IPB)
+	[ -z "$missing" ] && return 0
+	for ip in $missing; do
+		ip netns exec hd-c sh -c "ip neigh flush to $X dev hdc0; ping -q -c 1 -W 1 -I $ip $X" >/dev/null 2>&1 || true
+	done
+	return 1
+}
+pr_wait_for 10 dev_resolve || pr_fail "A did not resolve the devices: $($TEL hd-a /poprelay/neigh)"
 
 
 # mpeer for 40 s each way (SRTCP every 25 packets); the moves happen in the middle
@@ -87,7 +117,8 @@ for d in a b; do
 	else me=$IPB:41002 to=$X:31002 tx=$KB_RX rx=$KB_TX mid=B mother=A ssrc=0x0b000001 seq=1000; fi
 	ip netns exec hd-c "$MPEER" --bind $me --to $to --suite $S80 --tx-key "$tx" --rx-key "$rx" \
 		--id $mid --expect-id $mother --ssrc $ssrc --seq $seq --count 4000 --rate 100 \
-		--rtcp-every 25 --start-delay-ms 200 --linger-ms 1500 >"$tmp/$d.json" 2>"$tmp/$d.err" &
+		--rtcp-every 25 --start-delay-ms 200 --linger-ms 1500 \
+		${HD_KEEP:+--dump-tx "$tmp/$d.tx.pcap" --dump-rx "$tmp/$d.rx.pcap"} >"$tmp/$d.json" 2>"$tmp/$d.err" &
 	eval "p$d=$!"
 	pr_on_exit "kill $! 2>/dev/null"
 done
@@ -98,9 +129,11 @@ rx_grows 1 || pr_fail "TURN data not flowing through A before the drain"
 alloc0=$(rcli HMGET pr:turn:alloc:$id relay_addr relay_port | paste -sd:)
 
 # a: drain --handover on A
+phase drain asked
 t0=$(date +%s.%N)
 "$CTL" -c "$tmp/a.conf" drain --handover >"$tmp/drain.out" 2>&1 || pr_fail "drain --handover: $(cat "$tmp/drain.out")"
 t1=$(date +%s.%N)
+phase drain answered
 grep -q "handed over to $Y" "$tmp/drain.out" || pr_fail "drain --handover said: $(cat "$tmp/drain.out")"
 [ "$(hstat b held)" = 1 ] || pr_fail "B does not hold X after the drain"
 [ "$(hstat a own_served)" = 0 ] && [ "$(hstat a handover)" = done ] ||
@@ -130,7 +163,9 @@ pr_log "ok: a  drain --handover: B held X $(awk -v a="$t0" -v b="$t1" 'BEGIN {pr
 
 # b: undrain on A: the failback, hitless the other way
 sleep 2
+phase undrain asked
 "$CTL" -c "$tmp/a.conf" undrain >"$tmp/undrain.out" 2>&1 || pr_fail "undrain: $(cat "$tmp/undrain.out")"
+phase undrain answered
 grep -q "served again" "$tmp/undrain.out" || pr_fail "undrain said: $(cat "$tmp/undrain.out")"
 [ "$(hstat a own_served)" = 1 ] && [ "$(hstat b held)" = 0 ] || pr_fail "after undrain: A serves $(hstat a own_served), B holds $(hstat b held)"
 pr_wait_for 15 sh -c "[ -z \"\$($TEL hd-b /poprelay/ha/status | grep -o '\"forwarding\": \"peer\"')\" ]" ||
