@@ -92,20 +92,26 @@ pr_wait_for 5 sh -c "[ \"\$($TEL hd-b /poprelay/media/stats | grep -o '\"ha_foll
 # answer comes (neigh_unresolved). That took 0.5-10 ms here and, on a loaded machine, 24 ms:
 # one or two RTP packets of the call's first lost, long before any drain (seen as "lost 1"
 # or "lost 2" in c). Not what this test is about, so A learns both first from an ARP
-# request of each (hd-c's entry for X flushed, a ping from the device's address asks again
-# with that sender, unless the TURN client's next datagram asked first: then again; RFC 826,
-# A adds it) and its neighbour table must hold both before the media starts.
+# request of each (RFC 826: A adds the sender of a request for its address), sent raw from
+# hd-c with the device's address as sender (hd-c's own cache left alone: flushing its entry
+# for X and pinging from the device's address did the same, and 1 run in 8 lost a TURN
+# echo), and A's neighbour table must hold both before the media starts.
 dev_resolve() {
-	local ip missing
+	local missing
 	missing=$($TEL hd-a /poprelay/neigh | python3 -c "
 import json, sys
 n = json.load(sys.stdin)['/poprelay/neigh']
 have = {a for a, s in zip(n['address'], n['state']) if s in ('reachable', 'probe')}
 print(' '.join(a for a in sys.argv[1:] if a not in have))" $IPA $IPB)
 	[ -z "$missing" ] && return 0
-	for ip in $missing; do
-		ip netns exec hd-c sh -c "ip neigh flush to $X dev hdc0; ping -q -c 1 -W 1 -I $ip $X" >/dev/null 2>&1 || true
-	done
+	ip netns exec hd-c python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('hdc0', 0))
+mac = bytes.fromhex(open('/sys/class/net/hdc0/address').read().strip().replace(':', ''))
+for ip in sys.argv[2:]:
+    s.send(b'\xff' * 6 + mac + b'\x08\x06\x00\x01\x08\x00\x06\x04\x00\x01' + mac +
+           socket.inet_aton(ip) + bytes(6) + socket.inet_aton(sys.argv[1]))" $X $missing
 	return 1
 }
 pr_wait_for 10 dev_resolve || pr_fail "A did not resolve the devices: $($TEL hd-a /poprelay/neigh)"
