@@ -161,8 +161,9 @@ python3 - "$tmp/media.gaps" <<'PY' || pr_fail "media through B after the failove
 import json, sys
 for l in open(sys.argv[1]):
     g = json.loads(l)
-    # 100 packets/s: 3 s before the kill, the rest of the 7 s after it
-    if g["before"] < 200 or g["after"] < 200 or g["gap_ms"] is None:
+    # 100 packets/s for 7 s, the kill about 3 s in; on a loaded machine the steps before the
+    # kill took longer (a CI run: 498 before, 182 after): at least 1 s of media after it
+    if g["before"] < 200 or g["after"] < 100 or g["gap_ms"] is None:
         print("FAIL: %s" % g, file=sys.stderr); sys.exit(1)
 PY
 ha b status >"$tmp/status.out"
