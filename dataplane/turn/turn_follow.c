@@ -149,11 +149,17 @@ static void put(struct turn_follow *f, const struct turn_alloc *a)
 	count(f, e, 1);
 }
 
+/* Stops at the last entry, and writes only the slots that hold one: the table is sized for
+ * [turn] max_allocations (2 x, pointers), mostly pages never touched, and writing them
+ * all took 0.5 ms of a takeover's path with one allocation followed (page faults). */
 static void clear(struct turn_follow *f)
 {
-	for (uint32_t i = 0; i <= f->mask; i++) {
-		free(f->slot[i]);
-		f->slot[i] = NULL;
+	for (uint32_t i = 0, left = f->st.allocations; left && i <= f->mask; i++) {
+		if (f->slot[i]) {
+			free(f->slot[i]);
+			f->slot[i] = NULL;
+			left--;
+		}
 	}
 	set_stat(&f->st.allocations, 0);
 	set_stat(&f->st.permissions, 0);
@@ -673,10 +679,11 @@ int turn_follow_take(struct turn_follow *f, const char **why)
 		return -EAGAIN;
 	}
 	drop_conn(f);
-	for (uint32_t i = 0; i <= f->mask; i++) {
+	for (uint32_t i = 0, left = f->st.allocations; left && i <= f->mask; i++) {
 		struct fent *e = f->slot[i];
 		if (!e)
 			continue;
+		left--;
 		int rc = turn_server_restore(f->s, &e->a);
 		if (rc == 0) {
 			n++;

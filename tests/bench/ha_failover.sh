@@ -50,6 +50,7 @@ IPA=198.51.100.21
 IPB=198.51.100.22
 ADV=$(awk '$1 == "advert_int" {print $2; exit}' "$PR_ROOT/images/keepalived-poprelay.conf")
 [ -n "$ADV" ] || pr_fail "no advert_int in images/keepalived-poprelay.conf"
+# HA_FAILOVER_RTE=no: poprelay's failovers only (dev runs; the results then have no baseline)
 # HA_FAILOVER_KEEP=DIR: the last round's logs, captures and keepalived files copied there
 [ -n "${HA_FAILOVER_KEEP:-}" ] && pr_on_exit "mkdir -p '$HA_FAILOVER_KEEP' && cp -r '$tmp'/*.log '$tmp'/*.gaps '$tmp'/*.pcap '$tmp'/*.json '$tmp'/ka '$HA_FAILOVER_KEEP'"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -194,6 +195,8 @@ done
 rte_note=
 if ! command -v rtpengine >/dev/null; then
 	rte_note="rtpengine not installed"
+elif [ "${HA_FAILOVER_RTE:-yes}" = no ]; then # dev runs of poprelay's side alone
+	rte_note="rtpengine not run (HA_FAILOVER_RTE=no)"
 else
 	V=198.51.100.10
 	RDS=198.51.100.40
