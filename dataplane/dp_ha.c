@@ -18,6 +18,7 @@
 #include <rte_cycles.h>
 #include <rte_telemetry.h>
 
+#include "common/keyspace.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "dataplane/dp_arpnd.h"
@@ -1087,6 +1088,11 @@ static uint64_t fifo_check_ms;
 static char fifo_buf[512];
 static size_t fifo_len;
 static uint64_t vrrp_changes; /* telemetry: ro (atomic): changes acted on from the FIFO */
+/* The audit of what a FIFO line asked (poprelayctl audits what the hook asks): the line's
+ * request, taken by the next ha_poll; its outcome written to pr:audit one loop after it,
+ * once the announcement has left (control lcore only) */
+static int fifo_req = HA_REQ_NONE, audit_req = HA_REQ_NONE;
+static bool audit_deferred;
 
 static void vrrp_line(const char *l)
 {
@@ -1103,6 +1109,7 @@ static void vrrp_line(const char *l)
 	if (req == HA_REQ_NONE)
 		return;
 	__atomic_store_n(&pending, req, __ATOMIC_RELEASE);
+	fifo_req = req;
 	__atomic_fetch_add(&vrrp_changes, 1, __ATOMIC_RELAXED);
 	PR_NOTICE("ha: keepalived: %s %s (%s): %s", name, state, hcfg.vrrp_fifo,
 		  req == HA_REQ_TAKEOVER ? "taking over" : "releasing");
@@ -1133,7 +1140,7 @@ static void fifo_poll(uint64_t now_ms)
 		} else if (!ok && !fifo_warned) {
 			PR_WARN(
 			    "ha: %s: %s (keepalived's vrrp_notify_fifo, root's or ours, written by "
-			    "its owner only): the notify hook alone tells us of %s",
+			    "its owner only): only poprelayctl ha takeover (a notify hook) moves %s",
 			    hcfg.vrrp_fifo, there ? "not such a FIFO" : "not there yet",
 			    hcfg.vrrp_instance);
 			fifo_warned = true;
@@ -1161,10 +1168,51 @@ static void fifo_poll(uint64_t now_ms)
 	}
 }
 
+/* "ha.takeover" or "ha.release" of the peer's addresses as keepalived's FIFO asked, by
+ * "dataplane:<our address>": ok when done, deferred (once) while the peer's lease lives. */
+static void fifo_audit(uint64_t now_ms)
+{
+	bool take = audit_req == HA_REQ_TAKEOVER;
+	bool h = __atomic_load_n(&held, __ATOMIC_RELAXED);
+	const char *result;
+	if (audit_req == HA_REQ_NONE)
+		return;
+	if (take && h)
+		result = "ok";
+	else if (take && want_takeover && !audit_deferred)
+		result = "deferred";
+	else if (take && want_takeover)
+		return; /* deferred, said so: the outcome later */
+	else if (!take && !h)
+		result = "ok";
+	else
+		result = "superseded"; /* a later request changed it */
+	audit_deferred = audit_deferred || !strcmp(result, "deferred");
+	if (strcmp(result, "deferred"))
+		audit_req = HA_REQ_NONE;
+	if (!fencing_on() || !ha_redis(now_ms))
+		return;
+	char a[DP_PORT_EXTRA_MAX * 2 * (INET6_ADDRSTRLEN + 1)], detail[PR_KS_URI_MAX];
+	char actor[PR_KS_NAME_MAX];
+	addrs_str(a, sizeof(a));
+	snprintf(actor, sizeof(actor), "dataplane:%.48s", own_name);
+	snprintf(detail, sizeof(detail), "keepalived %.63s %s: %.160s", hcfg.vrrp_instance,
+		 take ? "MASTER" : "BACKUP/FAULT/STOP", a);
+	if (pr_ks_audit_add(redis, actor, take ? "ha.takeover" : "ha.release", "peer", detail,
+			    result) < 0)
+		PR_WARN("ha: the audit entry of %s failed", take ? "a takeover" : "a release");
+}
+
 static unsigned ha_poll(uint64_t now_ms)
 {
+	fifo_audit(now_ms); /* what the last loop did, its announcement sent */
 	fifo_poll(now_ms);
 	int req = __atomic_exchange_n(&pending, HA_REQ_NONE, __ATOMIC_ACQ_REL);
+	if (req != HA_REQ_NONE && req == fifo_req) {
+		audit_req = req;
+		audit_deferred = false;
+	}
+	fifo_req = HA_REQ_NONE;
 
 	if (req == HA_REQ_TAKEOVER && !__atomic_load_n(&held, __ATOMIC_RELAXED)) {
 		if (!want_takeover)

@@ -5,10 +5,11 @@
 # same timers. HA_FAILOVER_RUNS (default 5) failovers of each, every one in a fresh world.
 # 1. ha_failover_media_gap_ms: poprelay, in the world of tests/integration/ha_keepalived.sh
 #    (two dataplanes on one bridge, [ha] lease_ms = 240, keepalived on a kernel interface of
-#    each appliance's namespace running the shipped configuration and notify hook): a call
+#    each appliance's namespace running the shipped configuration, whose FIFO the dataplanes
+#    read): a call
 #    (a media session on A's X, clear RTP, written as the slowpath writes it) between two
 #    mpeer devices at 100 packets/s each way; kill -9 of A's dataplane and keepalived and
-#    both its interfaces down; B's keepalived becomes MASTER, its hook takes X over. Each
+#    both its interfaces down; B's keepalived becomes MASTER, its FIFO line has B take X over. Each
 #    failover's gap is the longer of the two directions' (tests/integration/ha/gaps.py: at
 #    the device, the last packet relayed before the relay died to the first after); the
 #    figure is their median. With dumpcap and tshark, each failover is captured on the
@@ -318,7 +319,7 @@ pt=$(m "${pp_turn[@]}")
 common="$RUNS failovers each, every one in a fresh world; keepalived VRRPv3 advert_int $ADV s, priorities 150/100 (images/keepalived-poprelay.conf); kill -9 of the active's relay and keepalived, its interfaces down, after 2.5 s of media"
 if [ -z "$rte_note" ]; then
 	rm_=$(m "${rte_media[@]}")
-	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 240, the notify hook takes over; gaps (devices a/b) %s; rtpengine: %s%s"}\n' \
+	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","baseline":"rtpengine 10.5 N+1 (userspace; --redis + --subscribe-keyspace of each other, foreign calls; keepalived moving the service address, same timers), same run","baseline_value":%s,"note":"%s; poprelay: [ha] lease_ms 240, the dataplane takes over on keepalived's FIFO line (no notify hook); gaps (devices a/b) %s; rtpengine: %s%s"}\n' \
 		"$pm" "$rm_" "$common" "${pp_detail[*]}" "${rte_detail[*]}" "$path_note"
 else
 	printf '{"name":"ha_failover_media_gap_ms","value":%s,"unit":"ms, median: at the device, the last packet relayed before the kill to the first after (the longer direction of a call, 100 packets/s each way)","note":"no baseline: %s; %s; poprelay: [ha] lease_ms 240; gaps (devices a/b) %s%s"}\n' \

@@ -5,7 +5,7 @@
 # Y = .11, one bridge, one Redis) with both TURN and the media anchor on each dataplane,
 # [ha] lease_ms = 600, and a kernel interface per appliance on the bridge (192.0.2.1, .2)
 # where keepalived runs the shipped configuration (images/keepalived-poprelay.conf, its
-# timers: VRRPv3, advert_int 0.1) and the shipped notify hook (images/poprelay-ha-notify);
+# timers: VRRPv3, advert_int 0.1; no notify hook, the dataplanes read its FIFO);
 # tests/integration/ha/keepalived.sh. In hk-c: a TURN client (ha_turn.py, ChannelData every
 # 20 ms to turnutils_peer, echoed) allocated on X, and two mpeer devices (.21, .22) sending
 # SRTP to each other through A's session s1 at 100 packets/s. Scenarios, each "ok: ...":
@@ -15,8 +15,9 @@
 #      the devices' and the TURN client's MACs are in B's neighbour table before the kill
 #   b  kill -9 of A's dataplane and keepalived, A's two interfaces down, during the call and
 #      the TURN data: B's keepalived becomes MASTER of poprelay_a, B's dataplane reads that
-#      from keepalived's notify FIFO ([ha] vrrp_fifo) and takes X over (the notify hook,
-#      after it, finds X held; nobody else asks B's dataplane); the TURN data flows again
+#      from keepalived's notify FIFO ([ha] vrrp_fifo) and takes X over (nobody else asks
+#      B's dataplane), and audits it (pr:audit: ha.takeover by dataplane:Y, ok); the TURN
+#      data flows again
 #      through B to the same
 #      relayed address, a Refresh succeeds; the call's media reaches both devices again
 #      through B, each decrypting with the contexts it had (auth_fail and replay 0); B's
@@ -27,16 +28,18 @@
 #   c  A comes back (dataplane and keepalived): its dataplane is fenced (B holds X) and its
 #      poprelay_a does not advertise (track script poprelay_serving failing), so B stays
 #      MASTER and keeps relaying; poprelayctl ha failback on A: A serves X again, its
-#      instance comes up and preempts B's, whose hook releases: B holds nothing, the TURN
+#      instance comes up and preempts B's, whose FIFO line releases (audited): B holds
+#      nothing, the TURN
 #      data flows through A
 #   d  the gaps, at the devices and at the TURN client (tests/integration/ha/gaps.py: the
 #      last packet relayed before the kill to the first after; the longest silence around
 #      the failback), printed; the kill's each under 2 s (tests/bench/ha_failover.sh
 #      measures them against their 1 s target, with lease_ms 300)
-# Seen failing first: with KA_NOTIFY=no KA_FIFO=no (neither the hook nor the FIFO in the
+# Seen failing first: with KA_FIFO=no (neither the FIFO nor, as shipped, the hook in the
 # configurations) B's keepalived becomes MASTER but nothing moves: b fails (B holds
-# nothing); with KA_NOTIFY=no alone the FIFO takes X over and b passes; with KA_FIFO=no
-# alone the hook does, and b fails on its check of the FIFO's line. With
+# nothing); with KA_NOTIFY=yes KA_FIFO=no the hook takes X over, and b fails on its check of
+# the FIFO's line; before the dataplane audited its FIFO's changes, b failed on the audit
+# entry. With
 # KA_SERVING=no (the own instance tracking poprelay_alive instead) c fails: the returning
 # A, fenced, takes its instance back at once. Without dp_ha_nexthops.c (a build before it)
 # a2 fails: B's neighbour table holds none of the three.
@@ -201,7 +204,17 @@ if bad:
     print("devices' gaps %s outside [%d, %d] ms" % (bad, g["min"] - 20, g["max"] + 20), file=sys.stderr); sys.exit(1)
 PY
 ) || pr_fail "the gap's bound (above)"
-pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line; TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices; ha status: ${fo#*(}; gap's $bound"
+# the audit trail: B's dataplane wrote what its FIFO line did (no hook runs poprelayctl)
+audit() { # ACTION: the newest pr:audit entry of ACTION by B's dataplane, as "actor object result"
+	"$CTL" -c "$tmp/b.conf" --json audit --count 50 | python3 -c "
+import json, sys
+for e in json.load(sys.stdin):
+    if e.get('action') == sys.argv[1] and e.get('actor') == 'dataplane:$Y':
+        print(e['object'], e['result'], e['detail']); break" "$1"
+}
+for ((i = 0; i < 20; i++)); do a_take=$(audit ha.takeover) && [ -n "$a_take" ] && break; sleep 0.1; done
+case $a_take in "peer ok keepalived poprelay_a MASTER: $X"*) ;; *) pr_fail "B's audit of the takeover: '$a_take'" ;; esac
+pr_log "ok: b  A killed: B's keepalived MASTER, B's dataplane took X over on its FIFO line (audited: $a_take); TURN data through B to $relayed, a Refresh succeeded; SRTP both ways through B, nothing refused by the devices; ha status: ${fo#*(}; gap's $bound"
 
 # c: A comes back fenced, keepalived with it; the failback moves VRRP back
 ip -n hk-a link set hka0 up
@@ -223,10 +236,12 @@ ka_wait_state a poprelay_a MASTER 6 || pr_fail "A's poprelay_a did not come back
 ka_wait_state b poprelay_a BACKUP 3 || pr_fail "B's poprelay_a did not go BACKUP: $(tail -5 "$tmp/ka/b.log")"
 for ((i = 0; i < 30; i++)); do [ "$(hstat b held)" = 0 ] && break; sleep 0.1; done
 [ "$(hstat b held)" = 0 ] || pr_fail "B still holds X after its instance went BACKUP"
+for ((i = 0; i < 20; i++)); do a_rel=$(audit ha.release) && [ -n "$a_rel" ] && break; sleep 0.1; done
+case $a_rel in "peer ok keepalived poprelay_a BACKUP/FAULT/STOP: $X"*) ;; *) pr_fail "B's audit of the release: '$a_rel'" ;; esac
 rx_grows 2 || pr_fail "no TURN data through A after the failback"
 ip -n hk-c neigh show $X | grep -qi "$MAC_A" || pr_fail "the client's entry for X is $(ip -n hk-c neigh show $X), not A's $MAC_A"
 [ "$(state sources)" = "['$X:3478']" ] || pr_fail "echoes came from $(state sources), expected only $X:3478"
-pr_log "ok: c  A back: fenced, its instance not MASTER, B kept X; ha failback: A serves X, its instance MASTER again, B's BACKUP (released), TURN data through A"
+pr_log "ok: c  A back: fenced, its instance not MASTER, B kept X; ha failback: A serves X, its instance MASTER again, B's BACKUP (released, audited), TURN data through A"
 
 touch "$tmp/c/stop"
 pr_wait_for 5 grep -q '"gaps"' "$tmp/c/out" || pr_fail "no summary from the TURN client"

@@ -1,6 +1,6 @@
 # keepalived for the two appliances of tests/integration/ha/haenv.sh (source after it and
 # after he_topology): the shipped configuration (images/keepalived-poprelay.conf, B's, and
-# A's mirror of it) and the shipped notify hook (images/poprelay-ha-notify), run in the
+# A's mirror of it) and the shipped hook script (images/poprelay-ha-notify), run in the
 # appliances' namespaces with the names substituted.
 #
 #   ka_topology       a kernel interface per appliance on the segment's bridge, for VRRP
@@ -11,7 +11,8 @@
 #                     poprelayctl as copies in $tmp/ka (root's: keepalived's
 #                     enable_script_security refuses a script others could change) with -c
 #                     $tmp/NAME.conf; its vrrp_notify_fifo $tmp/ka/NAME.fifo (the dataplane's
-#                     [ha] vrrp_fifo); KA_NOTIFY=no leaves the notify hook out, KA_FIFO=no the
+#                     [ha] vrrp_fifo); KA_NOTIFY=yes adds the notify hook (the shipped file
+#                     has it commented out: the FIFO does its work), KA_FIFO=no leaves out the
 #                     FIFO, KA_SERVING=no has the own instance track poprelay_alive (tests
 #                     that must be seen failing)
 #   ka_start NAME     keepalived (VRRP only) in NS-NAME with ka_conf's $tmp/ka/NAME.conf
@@ -38,7 +39,7 @@ ka_topology() {
 }
 
 ka_conf() { # NAME
-	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-yes}" "${KA_SERVING:-yes}" "${KA_FIFO:-yes}" <<'PY'
+	python3 - "$PR_ROOT/images/keepalived-poprelay.conf" "$1" "$HE_NS$11" "$tmp" "${KA_NOTIFY:-no}" "${KA_SERVING:-yes}" "${KA_FIFO:-yes}" <<'PY'
 import re, sys
 src, name, ifname, tmp, notify, serving, fifo = sys.argv[1:]
 text = open(src).read()
