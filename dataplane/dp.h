@@ -196,6 +196,13 @@ int dp_control_tx(uint16_t port_idx, struct rte_mbuf *m);
 void dp_control_tx_flush(void);
 void dp_control_loop(void);
 int dp_ctl_resolve(uint16_t port_idx, const struct dp_ipaddr *nh);
+/* Control: resolve ahead of the first packet (a media session's parties as it is installed,
+ * so that its first datagrams to an on-link device are not parked and dropped while the
+ * device answers ARP/ND): the next hop toward dst on port_idx gets a request unless dst is
+ * ours or unroutable, the next hop is known or being resolved, the table is 3/4 full, or
+ * more than DP_RESOLVE_AHEAD_PER_S went out in the last second. 1: a request went out. */
+#define DP_RESOLVE_AHEAD_PER_S 500
+int dp_ctl_resolve_ahead(uint16_t port_idx, const struct dp_ipaddr *dst);
 /* Control: start resolving nh and park m (data at the IP header) until it answers; m is
  * then sent from control's TX queue, or dropped (neigh_unresolved) if nh never answers. */
 void dp_ctl_park(struct rte_mbuf *m, uint16_t port_idx, const struct dp_ipaddr *nh);

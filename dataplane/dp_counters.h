@@ -86,6 +86,7 @@ enum dp_drop_reason { DP_DROP_REASONS(DP_DROP_ENUM) DP_DROP_STATIC_MAX };
 	X(udp_in, "udp_in")                                                                        \
 	X(punted, "punted")                                                                        \
 	X(neigh_resolve_punts, "neigh_resolve_punts")                                              \
+	X(neigh_resolve_ahead, "neigh_resolve_ahead")                                              \
 	X(hairpin, "hairpin")                                                                      \
 	X(ha_forwarded, "ha_forwarded")                                                            \
 	X(loops, "loops")                                                                          \

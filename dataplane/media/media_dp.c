@@ -2295,6 +2295,16 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		rte_spinlock_unlock(&lock);
 		cst.installs++;
 	}
+	/* the parties' next hops resolved before their first datagram is relayed (an on-link
+	 * device that never asked for our address is otherwise resolved by that datagram,
+	 * which waits parked while the ones after it are dropped) */
+	for (int i = 0; i < 2; i++) {
+		const struct media_leg *l = &s->leg[i];
+		if (l->peer.family)
+			dp_ctl_resolve_ahead(l->port_idx, &l->peer);
+		if (l->rt->latched && l->rt->lat_ip.family)
+			dp_ctl_resolve_ahead(l->port_idx, &l->rt->lat_ip);
+	}
 	for (int i = 0; i < 2; i++)
 		if (slot_update(s->leg[i].relay_port, old, s, &s->leg[i]) < 0)
 			PR_WARN("media: session %s leg %c: no memory for its BUNDLE group: not "

@@ -21,6 +21,8 @@
 #      loses nothing and the latch stays
 #   g  NAT rebinding: the device moves to another source port mid-stream: media follows,
 #      relatch = 1
+#   l  a session's party that never sent the relay anything (no ARP request to learn it
+#      from) is resolved as the session is installed, before any datagram to it
 #   j  stream entries that cannot be applied (malformed, unknown session, a record that
 #      cannot be relayed): acknowledged and counted, nothing left pending
 #   i  X_max_kbps: a capped leg's excess dropped as media_bandwidth
@@ -466,6 +468,34 @@ chk "g: the device's packets from both ports reached leg b (200), and leg b's fo
 chk "g: relatch = 1, latched to the new port, no media drop" S="$(sess sg)" D0="$D0" D1="$(drops)" \
 	R="$(sleep 0.6; ms_redis HGET pr:session:sg a_relatch)" -- \
 	'S["a"]["relatch"] == 1 and S["a"]["latched"] == "198.51.100.21:41180"' 'R == 1' "$NO_MEDIA_DROPS"
+
+# ---- l: the parties' next hops resolved as the session is installed ----
+# IPL: a second address of device b's that has never sent the relay anything (no ARP request
+# the relay could learn it from); the session naming it as leg a's party has the relay ask
+# for it at once, before any datagram to it (dp_ctl_resolve_ahead)
+pr_log "l: a party's address resolved at the install, before any datagram"
+IPL=198.51.100.23
+ip -n md-b addr add $IPL/24 dev mdb0
+neigh_of() { # ADDR: its state and MAC in the relay's neighbour table ("" when absent)
+	tel /poprelay/neigh | python3 -c "
+import json, sys
+n = json.load(sys.stdin)['/poprelay/neigh']
+print(' '.join('%s %s' % (s, m.lower()) for a, s, m in zip(n['address'], n['state'], n['mac']) if a == sys.argv[1]))" "$1"
+}
+ahead() { tel /poprelay/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/poprelay/stats']['neigh_resolve_ahead'])"; }
+[ -z "$(neigh_of $IPL)" ] || soft_fail "l: the relay knew $IPL before the session: $(neigh_of $IPL)"
+RA0=$(ahead)
+install sl "peer=$IPL:41090 relay=31090 suite=$S80 rx=$(ms_key $S80) tx=$(ms_key $S80)" \
+	"peer=$IPA:41092 relay=31092 suite=$S80 rx=$(ms_key $S80) tx=$(ms_key $S80)"
+MACB=$(ip -n md-b link show mdb0 | awk '/link\/ether/ {print $2}')
+if pr_wait_for 3 sh -c "$(declare -f neigh_of tel); TEL='$TEL' PREFIX=$PREFIX; neigh_of $IPL | grep -q '^reachable $MACB'"; then
+	pr_log "ok: l: $IPL resolved at the install ($(neigh_of $IPL)), neigh_resolve_ahead $RA0 -> $(ahead)"
+else
+	soft_fail "l: $IPL not resolved after the install: '$(neigh_of $IPL)', neigh_resolve_ahead $RA0 -> $(ahead)"
+fi
+[ "$(ahead)" -gt "$RA0" ] || soft_fail "l: neigh_resolve_ahead did not grow ($RA0)"
+ms_end sl
+ip -n md-b addr del $IPL/24 dev mdb0
 
 # ---- j: stream entries that cannot be applied are acknowledged and counted ----
 pr_log "j: malformed entries, an end for an unknown session, an install whose hash is gone, a record that cannot be relayed"
