@@ -1140,7 +1140,8 @@ static void fifo_poll(uint64_t now_ms)
 		} else if (!ok && !fifo_warned) {
 			PR_WARN(
 			    "ha: %s: %s (keepalived's vrrp_notify_fifo, root's or ours, written by "
-			    "its owner only): only poprelayctl ha takeover (a notify hook) moves %s",
+			    "its owner only): only poprelayctl ha takeover (a notify hook) moves "
+			    "%s",
 			    hcfg.vrrp_fifo, there ? "not such a FIFO" : "not there yet",
 			    hcfg.vrrp_instance);
 			fifo_warned = true;
