@@ -1968,20 +1968,111 @@ static bool bundle_join(struct media_leg *l, const struct media_sess *old)
 	return persist;
 }
 
+/* ---- control: the live sessions' and the standby's ids, indexed (open addressing,
+ * linear probing, 2 x max_sessions slots of a position + 1 each; 0: empty). A stream entry,
+ * a restart's rebuild and a takeover find a session by id without a scan of every one. */
+struct id_index {
+	uint32_t mask;
+	uint32_t *slot;
+	const char *(*key)(uint32_t pos);
+};
+
+static uint32_t id_hash(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h;
+}
+
+static int idx_init(struct id_index *x, uint32_t entries, const char *(*key)(uint32_t))
+{
+	uint32_t cap = 2;
+	while (cap < entries * 2)
+		cap <<= 1;
+	x->slot = calloc(cap, sizeof(*x->slot));
+	x->mask = cap - 1;
+	x->key = key;
+	return x->slot ? 0 : -ENOMEM;
+}
+
+static void idx_fini(struct id_index *x)
+{
+	free(x->slot);
+	x->slot = NULL;
+}
+
+/* The slot of id: where it is, or the empty one where it would go. */
+static uint32_t idx_slot(const struct id_index *x, const char *id)
+{
+	uint32_t i = id_hash(id) & x->mask;
+	while (x->slot[i] && strcmp(x->key(x->slot[i] - 1), id))
+		i = (i + 1) & x->mask;
+	return i;
+}
+
+/* Position of id, or -1. */
+static int64_t idx_find(const struct id_index *x, const char *id)
+{
+	if (!x->slot)
+		return -1;
+	uint32_t v = x->slot[idx_slot(x, id)];
+	return v ? (int64_t)v - 1 : -1;
+}
+
+/* id (now at pos) added, or moved to pos. */
+static void idx_set(struct id_index *x, const char *id, uint32_t pos)
+{
+	if (x->slot)
+		x->slot[idx_slot(x, id)] = pos + 1;
+}
+
+static void idx_del(struct id_index *x, const char *id)
+{
+	if (!x->slot)
+		return;
+	uint32_t i = idx_slot(x, id);
+	if (!x->slot[i])
+		return;
+	x->slot[i] = 0;
+	/* backward shift: the entries after it that probed past i move up */
+	for (uint32_t j = (i + 1) & x->mask; x->slot[j]; j = (j + 1) & x->mask) {
+		uint32_t h = id_hash(x->key(x->slot[j] - 1)) & x->mask;
+		if (((j - h) & x->mask) >= ((j - i) & x->mask)) {
+			x->slot[i] = x->slot[j];
+			x->slot[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static void idx_clear(struct id_index *x)
+{
+	if (x->slot)
+		memset(x->slot, 0, (size_t)(x->mask + 1) * sizeof(*x->slot));
+}
+
+static const char *list_key(uint32_t pos)
+{
+	return list[pos]->id;
+}
+static struct id_index sess_ids = {.key = list_key};
+
 static struct media_sess *sess_find(const char *id)
 {
-	for (uint32_t i = 0; i < nlist; i++)
-		if (!strcmp(list[i]->id, id))
-			return list[i];
-	return NULL;
+	int64_t pos = idx_find(&sess_ids, id);
+	return pos >= 0 ? list[pos] : NULL;
 }
 
 static void list_remove(struct media_sess *s)
 {
 	rte_spinlock_lock(&lock);
 	uint32_t i = s->list_idx;
+	idx_del(&sess_ids, s->id);
 	list[i] = list[--nlist];
 	list[i]->list_idx = i;
+	if (i != nlist)
+		idx_set(&sess_ids, list[i]->id, i);
 	rte_spinlock_unlock(&lock);
 }
 
@@ -2292,6 +2383,7 @@ static int sess_apply(const struct pr_ks_session *k, struct media_sess *old,
 		rte_spinlock_lock(&lock);
 		s->list_idx = nlist;
 		list[nlist++] = s;
+		idx_set(&sess_ids, s->id, s->list_idx);
 		rte_spinlock_unlock(&lock);
 		cst.installs++;
 	}
@@ -2540,7 +2632,7 @@ static struct dtls_saved *dtls_saved_load(const char *id)
  * from the stream (and the rebuild at a start or reconnection), the state their owner last
  * wrote (X_streams, figures, latch, DTLS keys) read again every stats_interval_ms in
  * transactions of up to 128 HMGETs. A takeover installs them from here without reading
- * Redis. Control only; a linear search by id (stream entries are few a second). */
+ * Redis. Control only; found by id through sby_ids. */
 struct standby {
 	struct pr_ks_session *k;
 	struct sess_saved *saved; /* NULL: nothing written yet */
@@ -2558,12 +2650,16 @@ static void sby_free(struct standby *b)
 	dtls_saved_free(b->ds);
 }
 
+static const char *sby_key(uint32_t pos)
+{
+	return sby[pos].k->id;
+}
+static struct id_index sby_ids = {.key = sby_key};
+
 static struct standby *sby_find(const char *id)
 {
-	for (uint32_t i = 0; i < nsby; i++)
-		if (!strcmp(sby[i].k->id, id))
-			return &sby[i];
-	return NULL;
+	int64_t pos = idx_find(&sby_ids, id);
+	return pos >= 0 ? &sby[pos] : NULL;
 }
 
 /* Keeps record k (the caller's copy is taken: *kp becomes NULL); the saved state stays
@@ -2584,6 +2680,7 @@ static void sby_put(struct pr_ks_session **kp)
 	}
 	b->k = *kp;
 	*kp = NULL;
+	idx_set(&sby_ids, b->k->id, (uint32_t)(b - sby));
 }
 
 static void sby_drop(const char *id)
@@ -2592,12 +2689,16 @@ static void sby_drop(const char *id)
 
 	if (!b)
 		return;
+	idx_del(&sby_ids, id);
 	sby_free(b);
 	*b = sby[--nsby];
+	if (b != &sby[nsby])
+		idx_set(&sby_ids, b->k->id, (uint32_t)(b - sby));
 }
 
 static void sby_clear(void)
 {
+	idx_clear(&sby_ids);
 	while (nsby)
 		sby_free(&sby[--nsby]);
 	sby_ready = false;
@@ -3404,9 +3505,12 @@ static int media_init(void)
 	nslots = (mcfg.port_max - mcfg.port_min + 1) / 2;
 	slots = rte_zmalloc("media_slots", sizeof(*slots) * nslots, RTE_CACHE_LINE_SIZE);
 	list = calloc(mcfg.max_sessions, sizeof(*list));
-	if (dp_ha_configured())
+	int ix = idx_init(&sess_ids, mcfg.max_sessions, list_key);
+	if (dp_ha_configured()) {
 		sby = calloc(mcfg.max_sessions, sizeof(*sby));
-	if (!slots || !list || (dp_ha_configured() && !sby)) {
+		ix = ix ? ix : idx_init(&sby_ids, mcfg.max_sessions, sby_key);
+	}
+	if (!slots || !list || ix || (dp_ha_configured() && !sby)) {
 		PR_ERR("media: out of memory for %u ports and %u sessions", nslots * 2,
 		       mcfg.max_sessions);
 		return -ENOMEM;
@@ -3467,9 +3571,11 @@ static void media_teardown(void)
 	slots = NULL;
 	free(list);
 	list = NULL;
+	idx_fini(&sess_ids);
 	sby_clear();
 	free(sby);
 	sby = NULL;
+	idx_fini(&sby_ids);
 	media_load_stop(redis);
 	pr_redis_close(redis);
 	redis = NULL;
