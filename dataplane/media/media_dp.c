@@ -3356,6 +3356,14 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "legs_latched", legs_latched);
 	rte_tel_data_add_dict_u64(d, "memory_bytes", bytes);
 	rte_tel_data_add_dict_u64(d, "slots_bytes", (uint64_t)nslots * sizeof(*slots));
+	/* the session list and the id indexes, sized for max_sessions */
+	rte_tel_data_add_dict_u64(
+	    d, "tables_bytes",
+	    (uint64_t)mcfg.max_sessions * sizeof(*list) +
+		(sess_ids.slot ? (uint64_t)(sess_ids.mask + 1) * sizeof(*sess_ids.slot) : 0) +
+		(sby_ids.slot ? (uint64_t)(sby_ids.mask + 1) * sizeof(*sby_ids.slot) +
+				    (uint64_t)mcfg.max_sessions * sizeof(*sby)
+			      : 0));
 	/* live sessions' figures and those of sessions that ended */
 	rte_tel_data_add_dict_u64(d, "received", rx + cst.ended_rx);
 	rte_tel_data_add_dict_u64(d, "relayed", relayed + cst.ended_relayed);

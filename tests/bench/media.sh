@@ -16,7 +16,7 @@
 #     Debian's rtpengine (userspace, --table=-1) relaying the same packets SRTP->SRTP with
 #     other keys on each leg (set up over its NG protocol by tests/bench/media/ng.py, driven
 #     by tests/bench/media/rtpdrive) per CPU-second of its process;
-#  3. media_session_memory: the anchor's bytes per session (telemetry memory_bytes +
+#  3. media_session_memory: the anchor's bytes per session (telemetry memory_bytes + tables_bytes +
 #     slots_bytes over sessions) once every session's two streams exist;
 #  4. media_session_installs_per_s: sessions a second from writing the stream entries
 #     (redis-cli --pipe, each session as the slowpath's MULTI/EXEC) to a first packet relayed
@@ -289,14 +289,14 @@ for r in $(seq "$RUNS"); do
 	all_at=$(jget "$tmp/prime.json" all_at)
 	t_acked=$(cat "$tmp/acked" 2>/dev/null || echo 0)
 	inst+=("$(python3 -c "print(round($N / ($all_at - $t_write)))")")
-	read -r sess streams membytes slots installs <<<"$($TEL $PREFIX /poprelay/media/stats | python3 -c "
+	read -r sess streams membytes slots tables installs <<<"$($TEL $PREFIX /poprelay/media/stats | python3 -c "
 import json, sys
 m = json.load(sys.stdin)['/poprelay/media/stats']
-print(m['sessions'], m['streams'], m['memory_bytes'], m['slots_bytes'], m['installs'])")"
+print(m['sessions'], m['streams'], m['memory_bytes'], m['slots_bytes'], m['tables_bytes'], m['installs'])")"
 	[ "$sess" -eq "$N" ] && [ "$streams" -eq $((2 * N)) ] || pr_fail "$sess sessions, $streams streams after priming"
 	rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$dp_pid/status")
-	mem+=("$(((membytes + slots) / sess))")
-	pr_log "run $r: $N sessions piped in $(python3 -c "print(round($t_piped - $t_write, 3))") s, all applied by the dataplane after $(python3 -c "print(round($t_acked - $t_write, 3) if $t_acked else '?')") s, all relayed both ways $(python3 -c "print(round($all_at - $t_write, 3))") s after the first write: ${inst[-1]} sessions/s; memory $(((membytes + slots) / sess)) B/session (memory_bytes $membytes + slots_bytes $slots; RSS grew $(((rss1 - rss0) * 1024 / N)) B/session)"
+	mem+=("$(((membytes + slots + tables) / sess))")
+	pr_log "run $r: $N sessions piped in $(python3 -c "print(round($t_piped - $t_write, 3))") s, all applied by the dataplane after $(python3 -c "print(round($t_acked - $t_write, 3) if $t_acked else '?')") s, all relayed both ways $(python3 -c "print(round($all_at - $t_write, 3))") s after the first write: ${inst[-1]} sessions/s; memory $(((membytes + slots + tables) / sess)) B/session (memory_bytes $membytes + slots_bytes $slots + tables_bytes $tables; RSS grew $(((rss1 - rss0) * 1024 / N)) B/session)"
 
 	for size in $sizes; do
 		measure $size
@@ -406,8 +406,9 @@ if rte:
                               f"(it sleeps when idle), {rte_note}"}))
 if "srtp" in parts:
     print(json.dumps({"name": "media_session_memory", "value": round(mem), "unit": "bytes",
-                      "note": f"(memory_bytes + slots_bytes) / sessions, {n} sessions with both "
-                              "streams: session, legs' runtime, streams, 4 SRTP contexts, port slots"}))
+                      "note": f"(memory_bytes + slots_bytes + tables_bytes) / sessions, {n} sessions with both "
+                              "streams: session, legs' runtime, streams, 4 SRTP contexts, port slots, "
+                              "the session list and id index sized for max_sessions"}))
     print(json.dumps({"name": "media_session_installs_per_s", "value": round(inst), "unit": "sessions/s",
                       "note": f"{n} sessions piped as the slowpath's MULTI/EXEC, until a first packet "
                               "of both directions of every session came back relayed"}))
