@@ -196,11 +196,22 @@ int dp_control_tx(uint16_t port_idx, struct rte_mbuf *m);
 void dp_control_tx_flush(void);
 void dp_control_loop(void);
 int dp_ctl_resolve(uint16_t port_idx, const struct dp_ipaddr *nh);
-/* Control: resolve ahead of the first packet (a media session's parties as it is installed,
- * so that its first datagrams to an on-link device are not parked and dropped while the
- * device answers ARP/ND): the next hop toward dst on port_idx gets a request unless dst is
- * ours or unroutable, the next hop is known or being resolved, the table is 3/4 full, or
- * more than DP_RESOLVE_AHEAD_PER_S went out in the last second. 1: a request went out. */
+/* Control: resolve the next hop toward dst on port_idx before a packet needs it (the device
+ * itself when on our segment, else our route's next hop): a request unless dst or the next
+ * hop is ours, dst is unroutable (SKIPPED), the next hop is known (KNOWN) or being resolved
+ * (PENDING), or the table is 3/4 full (FULL). */
+enum dp_resolve {
+	DP_RESOLVE_SKIPPED,
+	DP_RESOLVE_KNOWN,
+	DP_RESOLVE_PENDING,
+	DP_RESOLVE_FULL,
+	DP_RESOLVE_SENT,
+	DP_RESOLVE_NOT_SENT, /* a request went out recently, or it could not be sent */
+};
+enum dp_resolve dp_ctl_resolve_toward(uint16_t port_idx, const struct dp_ipaddr *dst);
+/* dp_ctl_resolve_toward for a media session's parties as it is installed (its first
+ * datagrams to an on-link device then wait for no ARP/ND), at most DP_RESOLVE_AHEAD_PER_S
+ * requests a second, counted neigh_resolve_ahead. 1: a request went out. */
 #define DP_RESOLVE_AHEAD_PER_S 500
 int dp_ctl_resolve_ahead(uint16_t port_idx, const struct dp_ipaddr *dst);
 /* Control: start resolving nh and park m (data at the IP header) until it answers; m is

@@ -73,29 +73,39 @@ int dp_ctl_resolve(uint16_t port, const struct dp_ipaddr *nh)
 	return ret;
 }
 
+enum dp_resolve dp_ctl_resolve_toward(uint16_t port, const struct dp_ipaddr *dst)
+{
+	const struct dp_port *p = &dp_rt.ports[port];
+	struct dp_ipaddr nh;
+	struct rte_ether_addr mac;
+
+	if (dp_addr_is_ours(p, dst) || dp_route_nexthop(p, dst, &nh) != 0 ||
+	    dp_addr_is_ours(p, &nh))
+		return DP_RESOLVE_SKIPPED;
+	int rc = dp_neigh_lookup(port, &nh, &mac);
+	if (rc != -ENOENT)
+		return rc == 0 ? DP_RESOLVE_KNOWN : DP_RESOLVE_PENDING;
+	if (dp_neigh_count() >= dp_cfg.dp.neigh_entries / 4 * 3)
+		return DP_RESOLVE_FULL;
+	return dp_neigh_want(port, &nh, dp_now_ms(), dp_cfg.dp.neigh_retry_ms) == 1 &&
+		       dp_arpnd_probe(port, &nh) == 0
+		   ? DP_RESOLVE_SENT
+		   : DP_RESOLVE_NOT_SENT;
+}
+
 int dp_ctl_resolve_ahead(uint16_t port, const struct dp_ipaddr *dst)
 {
 	static uint64_t window_ms;
 	static unsigned int sent;
-	const struct dp_port *p;
-	struct dp_ipaddr nh;
-	struct rte_ether_addr mac;
 	uint64_t now = dp_now_ms();
 
-	if (port >= dp_rt.nb_ports || (dst->family != AF_INET && dst->family != AF_INET6))
-		return 0;
-	p = &dp_rt.ports[port];
-	if (dp_addr_is_ours(p, dst) || dp_route_nexthop(p, dst, &nh) != 0 ||
-	    dp_addr_is_ours(p, &nh) || dp_neigh_lookup(port, &nh, &mac) != -ENOENT ||
-	    dp_neigh_count() >= dp_cfg.dp.neigh_entries / 4 * 3)
+	if (port >= dp_rt.nb_ports)
 		return 0;
 	if (now - window_ms >= 1000) {
 		window_ms = now;
 		sent = 0;
 	}
-	if (sent >= DP_RESOLVE_AHEAD_PER_S)
-		return 0;
-	if (dp_ctl_resolve(port, &nh) != 0)
+	if (sent >= DP_RESOLVE_AHEAD_PER_S || dp_ctl_resolve_toward(port, dst) != DP_RESOLVE_SENT)
 		return 0;
 	sent++;
 	dp_stats[rte_lcore_id()].neigh_resolve_ahead++;

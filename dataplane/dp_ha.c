@@ -1174,23 +1174,19 @@ static void fifo_poll(uint64_t now_ms)
 static void fifo_audit(uint64_t now_ms)
 {
 	bool take = audit_req == HA_REQ_TAKEOVER;
-	bool h = __atomic_load_n(&held, __ATOMIC_RELAXED);
 	const char *result;
 	if (audit_req == HA_REQ_NONE)
 		return;
-	if (take && h)
-		result = "ok";
-	else if (take && want_takeover && !audit_deferred)
+	if (take && want_takeover) { /* deferred: said once, the outcome later */
+		if (audit_deferred)
+			return;
+		audit_deferred = true;
 		result = "deferred";
-	else if (take && want_takeover)
-		return; /* deferred, said so: the outcome later */
-	else if (!take && !h)
-		result = "ok";
-	else
-		result = "superseded"; /* a later request changed it */
-	audit_deferred = audit_deferred || !strcmp(result, "deferred");
-	if (strcmp(result, "deferred"))
+	} else {
+		/* done, unless a later request changed it */
+		result = take == __atomic_load_n(&held, __ATOMIC_RELAXED) ? "ok" : "superseded";
 		audit_req = HA_REQ_NONE;
+	}
 	if (!fencing_on() || !ha_redis(now_ms))
 		return;
 	char a[DP_PORT_EXTRA_MAX * 2 * (INET6_ADDRSTRLEN + 1)], detail[PR_KS_URI_MAX];

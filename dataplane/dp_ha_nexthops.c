@@ -223,38 +223,24 @@ static void follow_read(uint64_t now_ms)
 }
 
 /* Up to HN_RATE requests for the peer's next hops we have no entry for. */
-static void resolve_tick(uint64_t now_ms)
+static void resolve_tick(void)
 {
 	uint16_t port = dp_ha_port();
-	const struct dp_port *p = &dp_rt.ports[port];
 	unsigned int sent = 0;
 	uint32_t start = cursor;
-	uint32_t room = dp_cfg.dp.neigh_entries / 4 * 3;
 
 	while (cursor < nfollow && sent < HN_RATE) {
 		const struct dp_ipaddr *a = &follow[cursor++];
-		struct dp_ipaddr nh;
-		struct rte_ether_addr mac;
+		enum dp_resolve r =
+		    dp_ha_cfg_is_peer(a) ? DP_RESOLVE_SKIPPED : dp_ctl_resolve_toward(port, a);
 
-		/* the device itself when it is on our segment, else our route's next hop */
-		if (dp_addr_is_ours(p, a) || dp_ha_cfg_is_peer(a) ||
-		    dp_route_nexthop(p, a, &nh) != 0 || dp_addr_is_ours(p, &nh)) {
+		if (r == DP_RESOLVE_SKIPPED)
 			__atomic_fetch_add(&st_skipped, 1, __ATOMIC_RELAXED);
-			continue;
-		}
-		int rc = dp_neigh_lookup(port, &nh, &mac);
-		if (rc == 0) {
+		else if (r == DP_RESOLVE_KNOWN)
 			__atomic_fetch_add(&st_known, 1, __ATOMIC_RELAXED);
-			continue;
-		}
-		if (rc == -EAGAIN)
-			continue; /* being resolved */
-		if (dp_neigh_count() >= room) {
+		else if (r == DP_RESOLVE_FULL)
 			__atomic_fetch_add(&st_skipped_full, 1, __ATOMIC_RELAXED);
-			continue;
-		}
-		if (dp_neigh_want(port, &nh, now_ms, dp_cfg.dp.neigh_retry_ms) == 1 &&
-		    dp_arpnd_probe(port, &nh) == 0) {
+		else if (r == DP_RESOLVE_SENT) {
 			__atomic_fetch_add(&st_requests, 1, __ATOMIC_RELAXED);
 			sent++;
 		}
@@ -280,7 +266,7 @@ static unsigned hn_poll(uint64_t now_ms)
 	}
 	if (cursor < nfollow && now_ms >= tick_next_ms) {
 		tick_next_ms = now_ms + HN_TICK_MS;
-		resolve_tick(now_ms);
+		resolve_tick();
 	}
 	return 0;
 }
